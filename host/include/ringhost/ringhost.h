@@ -1,0 +1,261 @@
+/*
+ * ringhost/ringhost.h — the embedding and client API.
+ *
+ * Two audiences:
+ *  - clients (another process, or the CLI) that attach to a running host's
+ *    shared named queues and send/receive messages;
+ *  - embedders that launch a manifest inside their own process.
+ *
+ * Every function that can fail returns 0 (or a count) on success and a
+ * negative RH_E* code on failure; functions taking an rh_error* also fill in
+ * a human message there (never NULL-checked by the caller: pass NULL if you
+ * do not want it).
+ */
+#ifndef RINGHOST_RINGHOST_H
+#define RINGHOST_RINGHOST_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ringhost/kernel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------ errors ---- */
+
+enum {
+    RH_OK = 0,
+    RH_EINVAL = -1001,    /* bad argument or value */
+    RH_ENOMEM = -1002,    /* out of memory (or shared memory) */
+    RH_EFULL = -1003,     /* queue full, policy reject */
+    RH_EEMPTY = -1004,    /* nothing to receive (timeout 0) */
+    RH_ETIMEDOUT = -1005, /* waited the whole timeout */
+    RH_EDROPPED = -1006,  /* queue full, policy drop_newest: this message was discarded */
+    /* RH_ESTOPPED = -1007 is defined in kernel.h: the host is stopping */
+    RH_ETYPE = -1008,     /* message type / fingerprint mismatch */
+    RH_ENOENT = -1009,    /* no such queue, kernel, plugin or file */
+    RH_EEXIST = -1010,    /* already exists */
+    RH_ESYS = -1011,      /* a system call failed (errno text in the message) */
+    RH_ESTATE = -1012,    /* illegal lifecycle transition */
+    RH_EPLUGIN = -1013,   /* plugin failed to load or is invalid */
+    RH_EMANIFEST = -1014, /* manifest invalid */
+    RH_EPLACE = -1015,    /* impossible placement request */
+    RH_ETOOBIG = -1016,   /* payload larger than the queue's slot */
+    RH_EINVALMSG = -1017, /* message failed its type's validation */
+};
+
+/* Text for an RH_E* code ("queue full (reject)"); never NULL. */
+const char *rh_strerror(int code);
+
+/* A failure with a human message.  msg names the file, the JSON path and
+ * the expected value where those apply. */
+typedef struct rh_error {
+    int code;
+    char msg[1024];
+} rh_error;
+
+/* Set err (if not NULL) and return code.  printf-style. */
+int rh_error_set(rh_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------------- ids --- */
+
+/* A fresh random 128-bit id (RFC 4122 version 4 layout).  Never all-zero.
+ * Thread-safe, no syscall after the first call on a thread. */
+rh_id rh_id_new(void);
+
+/* Parse a UUID ("8-4-4-4-12" hex) or 32 hex digits.  0, or RH_EINVAL. */
+int rh_id_parse(const char *text, rh_id *out);
+
+/* Format as a 36-character UUID plus NUL into buf (>= 37 bytes). */
+void rh_id_format(rh_id id, char buf[37]);
+
+static inline int rh_id_is_zero(rh_id id)
+{
+    return id.hi == 0 && id.lo == 0;
+}
+
+static inline int rh_id_eq(rh_id a, rh_id b)
+{
+    return a.hi == b.hi && a.lo == b.lo;
+}
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t rh_now_ns(void);
+
+/* ------------------------------------------------------- named queues --- */
+
+typedef struct rh_queue rh_queue;
+
+typedef enum rh_backpressure {
+    RH_BP_BLOCK = 0,       /* wait up to block_timeout_ms for space, then RH_ETIMEDOUT */
+    RH_BP_REJECT = 1,      /* fail at once with RH_EFULL, counted as rejected */
+    RH_BP_DROP_OLDEST = 2, /* evict the oldest queued message, count it, accept this one */
+    RH_BP_DROP_NEWEST = 3, /* discard this message, count it, return RH_EDROPPED */
+} rh_backpressure;
+
+/* Name of a policy as written in manifests ("drop_oldest"), and back
+ * (-1 when unknown). */
+const char *rh_backpressure_name(rh_backpressure bp);
+int rh_backpressure_parse(const char *name);
+
+typedef struct rh_queue_config {
+    uint32_t capacity;         /* slots: power of two, 2 .. 2^24 */
+    rh_backpressure backpressure;
+    uint32_t block_timeout_ms; /* for RH_BP_BLOCK */
+    uint32_t dedup_window;     /* 0 (off) .. capacity*4 ids, applied by the input bridge */
+    uint32_t ttl_ms;           /* 0 (off): age after which an undelivered message expires */
+    int shared;                /* non-zero: POSIX shm "/ringhost.<instance>.<name>", mode 0600 */
+} rh_queue_config;
+
+#define RH_QUEUE_NAME_MAX 64
+#define RH_QUEUE_CAPACITY_MAX (1u << 24)
+
+/* Counters of one queue, as read by rh_queue_stats().  All monotonic except
+ * depth. */
+typedef struct rh_queue_stats {
+    uint64_t enqueued;       /* accepted into the queue */
+    uint64_t dequeued;       /* taken out by a consumer */
+    uint64_t rejected;       /* refused: full with reject, or block timed out */
+    uint64_t dropped_oldest; /* evicted by drop_oldest */
+    uint64_t dropped_newest; /* discarded by drop_newest */
+    uint64_t duplicates;     /* dropped by the input bridge's dedup window */
+    uint64_t expired;        /* older than ttl_ms when the bridge took them */
+    uint64_t invalid;        /* failed validation in the input bridge */
+    uint64_t failed;         /* failed by the kernel (rh_fail / batch failure) */
+    uint64_t dead_lettered;  /* sent to a dead-letter queue */
+    uint64_t depth;          /* messages in the queue now */
+    uint64_t high_water;     /* highest depth seen */
+    uint32_t capacity;
+} rh_queue_stats;
+
+/* True when name matches [A-Za-z0-9._-]{1,64}. */
+int rh_queue_name_valid(const char *name);
+
+/*
+ * Create a named queue for messages of `type`.  With cfg->shared the queue
+ * lives in POSIX shared memory named after instance and name, created with
+ * mode 0600 (an existing object of the same name is replaced: it is a
+ * leftover of a host that died); type_origin (may be NULL) is stored in the
+ * header so clients can find the plugin that defines the type.
+ * Errors: RH_EINVAL (name, capacity not a power of two in 2..2^24,
+ * dedup_window > 4*capacity), RH_ENOMEM, RH_ESYS.
+ */
+int rh_queue_create(const char *instance, const char *name, const rh_type *type,
+                    const rh_queue_config *cfg, const char *type_origin, rh_queue **out,
+                    rh_error *err);
+
+/* Attach to a shared queue created by a running host.  The type descriptor
+ * is unknown to the client (rh_queue_type() returns NULL until
+ * rh_queue_bind_type()).  Errors: RH_ENOENT, RH_EINVAL (not a ringhost
+ * queue, or a version this build does not know), RH_ESYS. */
+int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_error *err);
+
+/* Give a type descriptor to an attached queue; RH_ETYPE if its fingerprint
+ * differs from the queue's. */
+int rh_queue_bind_type(rh_queue *q, const rh_type *type, rh_error *err);
+
+/* Unmap.  The creator of a shared queue also unlinks its name. */
+void rh_queue_close(rh_queue *q);
+
+const char *rh_queue_name(const rh_queue *q);
+const char *rh_queue_type_name(const rh_queue *q);
+uint64_t rh_queue_fingerprint(const rh_queue *q);
+const rh_type *rh_queue_type(const rh_queue *q);
+const char *rh_queue_type_origin(const rh_queue *q); /* "" when unknown */
+const rh_queue_config *rh_queue_config_of(const rh_queue *q);
+uint32_t rh_queue_payload_size(const rh_queue *q);   /* bytes of payload per slot */
+
+/*
+ * Enqueue one message.  env may be NULL; otherwise its id (all-zero: a new
+ * one is generated), correlation_id, priority and flags are used, the rest
+ * is filled in.  The assigned id is written to *id_out when not NULL.
+ * A full queue follows the queue's policy: RH_ETIMEDOUT (block), RH_EFULL
+ * (reject), 0 after evicting the oldest (drop_oldest), RH_EDROPPED
+ * (drop_newest); each counted.  RH_ETOOBIG when len exceeds the slot.
+ * Lock-free, no allocation; a syscall only to wake a parked consumer or
+ * while blocking.
+ */
+int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t len,
+            rh_id *id_out);
+
+/*
+ * Dequeue one message into *env and buf (buf_len bytes).  timeout_ms: 0 =
+ * do not wait, <0 = wait forever, else wait up to that long (parked on a
+ * futex, no CPU burnt).  Returns the payload length, RH_EEMPTY (timeout 0),
+ * RH_ETIMEDOUT, or RH_ETOOBIG (buf too small; the message stays queued).
+ */
+int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int timeout_ms);
+
+/* Snapshot of the queue's counters. */
+void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out);
+
+/* List the shared queues of an instance: calls fn for each name; returns the
+ * count or a negative code. */
+int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg), void *arg);
+
+/* ------------------------------------------------------------ runtime --- */
+
+typedef struct rh_runtime rh_runtime;
+
+typedef enum rh_state {
+    RH_STATE_LAUNCHED = 0, /* loaded, queues and threads ready, kernels inactive */
+    RH_STATE_ACTIVE = 1,
+    RH_STATE_INACTIVE = 2, /* paused at a batch boundary; queues still accept */
+    RH_STATE_TERMINATED = 3,
+} rh_state;
+
+const char *rh_state_name(rh_state s);
+
+typedef struct rh_launch_opts {
+    const char *instance;      /* shared-memory namespace; NULL = the manifest's name */
+    const char *extra_plugins; /* one more plugin folder searched first, or NULL */
+    int report_bindings;       /* print where each thread runs once it started */
+    FILE *log;                 /* where runtime messages go; NULL = stderr */
+} rh_launch_opts;
+
+/* Load the manifest, load and check plugins, create queues, start threads
+ * (kernels inactive).  Errors carry the manifest file and JSON path. */
+int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_runtime **out,
+                      rh_error *err);
+
+/* launched|inactive -> active.  RH_ESTATE otherwise. */
+int rh_runtime_activate(rh_runtime *rt, rh_error *err);
+
+/* active -> inactive: every kernel pauses at a batch boundary before this
+ * returns.  RH_ESTATE otherwise. */
+int rh_runtime_deactivate(rh_runtime *rt, rh_error *err);
+
+/* any state but terminated -> terminated: stop intake, drain what is in the
+ * kernel rings to the output queues (for up to timeout_ms), join the
+ * threads, and print uptime and counts to the log.  RH_ESTATE if already
+ * terminated. */
+int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err);
+
+/* Free everything (terminating first if needed), unlink shared queues. */
+void rh_runtime_destroy(rh_runtime *rt);
+
+rh_state rh_runtime_state(const rh_runtime *rt);
+
+/* The queue called name, or NULL. */
+rh_queue *rh_runtime_queue(rh_runtime *rt, const char *name);
+
+/* Names of the runtime's queues, in creation order (NULL past the end). */
+const char *rh_runtime_queue_name(const rh_runtime *rt, uint32_t index);
+
+/* Write one line per thread: its name, its cpuset and the cpu it last ran
+ * on. */
+void rh_runtime_report_bindings(rh_runtime *rt, FILE *out);
+
+/* Write per-kernel and per-queue counts and the uptime. */
+void rh_runtime_report_summary(rh_runtime *rt, FILE *out);
+
+/* Messages processed by all workers of kernel `name`, or -1 if unknown. */
+int64_t rh_runtime_kernel_processed(rh_runtime *rt, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RINGHOST_RINGHOST_H */

@@ -1,0 +1,1 @@
+/* bridge.c: being written */

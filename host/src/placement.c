@@ -1,0 +1,1 @@
+/* placement.c: being written */

@@ -1,0 +1,49 @@
+/*
+ * plugin.h — loading kernel shared objects.
+ *
+ * rh_plugin_open() dlopen()s one file, resolves RH_KERNEL_ENTRY_SYMBOL and
+ * checks the descriptor.  Every failure is an RH_EPLUGIN with a reason that
+ * says what to do (the dlerror() text included); the host never crashes on a
+ * bad plugin, it reports it and goes on.
+ */
+#ifndef RH_PLUGIN_H
+#define RH_PLUGIN_H
+
+#include "ringhost/ringhost.h"
+
+typedef struct rh_plugin {
+    char path[4096];
+    void *handle;                 /* dlopen handle, NULL when it failed */
+    const rh_kernel_desc *desc;   /* NULL when it failed */
+    int error;                    /* 0 or RH_EPLUGIN */
+    char why[1024];               /* the load error */
+} rh_plugin;
+
+/* Load and check one .so.  Returns 0, or RH_EPLUGIN with err->msg. */
+int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err);
+void rh_plugin_close(rh_plugin *p);
+
+/* Check a descriptor (what rh_plugin_open does after dlsym). */
+int rh_plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err);
+
+/* A set of plugins from folders. */
+typedef struct rh_plugin_set {
+    rh_plugin *items;
+    uint32_t n;
+} rh_plugin_set;
+
+/* Try every *.so in dir (sorted by name); failures are kept with their reason.
+ * Returns the number found, or RH_ENOENT when dir cannot be read. */
+int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err);
+void rh_plugin_set_free(rh_plugin_set *set);
+
+/* The loaded plugin whose kernel name (or file stem, "libNAME.so"/"NAME.so")
+ * is name; NULL when none loaded. */
+const rh_plugin *rh_plugin_find(const rh_plugin_set *set, const char *name);
+
+/* A message type with that name among the loaded plugins' ports, or NULL;
+ * *origin gets the plugin path. */
+const rh_type *rh_plugin_find_type(const rh_plugin_set *set, const char *type_name,
+                                   const char **origin);
+
+#endif /* RH_PLUGIN_H */

@@ -1,0 +1,38 @@
+/*
+ * queue_pvt.h — what the host's bridges use of a named queue beyond the
+ * public API: burst dequeue straight into kernel ring slots, the doorbells,
+ * and the counters only the host bumps.
+ */
+#ifndef RH_QUEUE_PVT_H
+#define RH_QUEUE_PVT_H
+
+#include "ringhost/ringhost.h"
+#include "wait.h"
+
+typedef enum rh_queue_counter {
+    RH_QC_DUPLICATES,
+    RH_QC_EXPIRED,
+    RH_QC_INVALID,
+    RH_QC_FAILED,
+    RH_QC_DEAD_LETTERED,
+} rh_queue_counter;
+
+/* Add n to one of the host-side counters. */
+void rh_queue_count(rh_queue *q, rh_queue_counter which, uint64_t n);
+
+/*
+ * Dequeue up to n messages, copying each one's envelope and payload to
+ * dst[i] (an rh_envelope followed by at least rh_queue_payload_size() bytes).
+ * Returns how many (0 when empty).  Multi-consumer safe; never blocks.
+ */
+uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n);
+
+/* Non-zero when the queue holds no message (a snapshot). */
+int rh_queue_is_empty(const rh_queue *q);
+
+/* Rung after every enqueue (consumers sleep on it) / after every dequeue
+ * (blocked producers sleep on it).  In shared memory for shared queues. */
+rh_bell *rh_queue_not_empty_bell(rh_queue *q);
+rh_bell *rh_queue_not_full_bell(rh_queue *q);
+
+#endif /* RH_QUEUE_PVT_H */

@@ -1,0 +1,10 @@
+# Unit tests, one per host module (tests/unit/test_<module>.c).
+# Paths are relative to tests/.
+rh_add_test(test_id        unit/test_id.c        LIBS rh_base)
+rh_add_test(test_wait      unit/test_wait.c      LIBS rh_base)
+rh_add_test(test_ring      unit/test_ring.c      LIBS rh_queue)
+rh_add_test(test_queue     unit/test_queue.c     LIBS rh_queue)
+rh_add_test(test_manifest  unit/test_manifest.c  LIBS rh_manifest)
+rh_add_test(test_placement unit/test_placement.c LIBS rh_placement)
+rh_add_test(test_plugin    unit/test_plugin.c    LIBS rh_plugin)
+rh_add_test(test_runtime   unit/test_runtime.c   LIBS rh_runtime)
