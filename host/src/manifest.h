@@ -12,6 +12,7 @@
 #ifndef RH_MANIFEST_H
 #define RH_MANIFEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ringhost/ringhost.h"
@@ -21,6 +22,8 @@
 #define RH_MAX_PORTS 16
 #define RH_MAX_WORKERS 256
 #define RH_BATCH_MAX 4096
+#define RH_RING_CAPACITY_MAX 65536
+#define RH_MAX_PLUGIN_DIRS 8
 
 typedef enum rh_bridge_mode { RH_BRIDGE_THREAD = 0, RH_BRIDGE_INLINE = 1 } rh_bridge_mode;
 
@@ -34,7 +37,7 @@ typedef struct rh_queue_decl {
     char name[RH_QUEUE_NAME_MAX + 1];
     char type[128];          /* message type name; "" = take the wired port's type */
     rh_queue_config cfg;
-    char json_path[64];      /* "queues.vadd\\.in" style path for later errors */
+    char json_path[80];      /* "queues[\"vadd.in\"]" style path for later errors */
 } rh_queue_decl;
 
 typedef struct rh_port_binding {
@@ -62,13 +65,14 @@ typedef struct rh_kernel_decl {
 typedef struct rh_manifest {
     char path[4096];                /* as given */
     char name[64];                  /* also the default instance name */
-    char plugin_dirs[8][4096];      /* resolved relative to the manifest's folder */
+    char plugin_dirs[RH_MAX_PLUGIN_DIRS][4096]; /* resolved relative to the manifest's folder */
     uint32_t n_plugin_dirs;
     char placement[16];             /* "none" (default), "compact", "scatter" */
     int strict;                     /* 1 (default): impossible pins are errors, else warnings */
     rh_queue_config queue_defaults;
     rh_wait_kind wait_default;
     uint32_t batch_default;
+    uint32_t ring_capacity_default; /* defaults.ring_capacity, 1024 when absent */
     rh_queue_decl *queues;
     uint32_t n_queues;
     rh_kernel_decl *kernels;
@@ -83,5 +87,12 @@ void rh_manifest_free(rh_manifest *m);
 
 /* The declared queue named name, or NULL. */
 rh_queue_decl *rh_manifest_queue(rh_manifest *m, const char *name);
+
+/* The one way to write a JSON path in an error message: parent + key as
+ * "parent.key", or "parent[\"key\"]" when key holds anything but
+ * [A-Za-z0-9_-] (a dot, a space...).  parent "" gives just the key.
+ * E.g. ("kernels[0].inputs", "requests") -> "kernels[0].inputs.requests",
+ * ("queues", "vadd.in") -> "queues[\"vadd.in\"]".  Truncates to n-1 bytes. */
+void rh_manifest_path_key(char *out, size_t n, const char *parent, const char *key);
 
 #endif /* RH_MANIFEST_H */

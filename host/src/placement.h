@@ -41,6 +41,9 @@ int rh_bind_self(hwloc_const_bitmap_t set, rh_error *err);
  * as a list string ("0-1") in buf. */
 int rh_current_cpu(void);
 void rh_binding_string(hwloc_const_bitmap_t set, char *buf, size_t len);
+/* (rh_binding_string writes "none" for an empty or NULL set: not pinned.
+ * Cpu numbers there are OS indexes, as sched_getcpu reports them; pin specs
+ * use hwloc logical indexes, and rh_topo_print shows how the two map.) */
 
 /* Print the topology summary and the allowed cpus (for `ringhost topo`). */
 void rh_topo_print(FILE *out);

@@ -1,1 +1,245 @@
-/* plugin.c: being written */
+/*
+ * plugin.c — loading and checking kernel shared objects.
+ *
+ * A plugin is untrusted in the sense that it may be stale, half-written or
+ * built against another ABI: every check below turns such a file into a
+ * reported reason instead of a crash.  We dlopen with RTLD_NOW so unresolved
+ * symbols fail here, at load, with dlerror()'s text, and not at the first
+ * call from a dispatch thread; RTLD_LOCAL so two plugins' private symbols
+ * never collide.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+/* The smallest descriptor any ABI-1 plugin can have: up to and including
+ * fini, the last member of version 1.0.  A larger struct_size (a newer minor)
+ * is fine; a smaller one means a truncated or foreign struct. */
+#define RH_DESC_MIN_SIZE (offsetof(rh_kernel_desc, fini) + sizeof(((rh_kernel_desc *)0)->fini))
+
+static int check_ports(const rh_port *ports, uint32_t n, const char *dir, const char *path,
+                       const char *kname, rh_error *err)
+{
+    if (n > 0 && !ports)
+        return rh_error_set(err, RH_EPLUGIN, "%s: kernel \"%s\": n_%s is %u but %s is NULL", path,
+                            kname, dir, n, dir);
+    for (uint32_t i = 0; i < n; i++) {
+        const rh_port *p = &ports[i];
+        if (!p->name || !p->name[0])
+            return rh_error_set(err, RH_EPLUGIN, "%s: kernel \"%s\": %s[%u] has no name", path,
+                                kname, dir, i);
+        if (!p->type)
+            return rh_error_set(err, RH_EPLUGIN, "%s: kernel \"%s\": %s port \"%s\" has no type",
+                                path, kname, dir, p->name);
+        if (!p->type->name || p->type->fingerprint == 0 || p->type->size == 0)
+            return rh_error_set(err, RH_EPLUGIN,
+                                "%s: kernel \"%s\": %s port \"%s\": type \"%s\" has no fingerprint "
+                                "or size; generate message types with ringhost-gen",
+                                path, kname, dir, p->name, p->type->name ? p->type->name : "?");
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(ports[j].name, p->name) == 0)
+                return rh_error_set(err, RH_EPLUGIN,
+                                    "%s: kernel \"%s\": duplicate %s port name \"%s\" (%s[%u] and "
+                                    "%s[%u])",
+                                    path, kname, dir, p->name, dir, j, dir, i);
+    }
+    return 0;
+}
+
+int rh_plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err)
+{
+    if (!d)
+        return rh_error_set(err, RH_EPLUGIN, "%s: %s() returned NULL", path,
+                            RH_KERNEL_ENTRY_SYMBOL);
+    if (d->abi_major != RH_ABI_MAJOR)
+        return rh_error_set(err, RH_EPLUGIN,
+                            "%s: ABI major %u, this host speaks %u; rebuild the plugin against "
+                            "this host's ringhost/kernel.h",
+                            path, d->abi_major, RH_ABI_MAJOR);
+    if (d->abi_minor > RH_ABI_MINOR)
+        return rh_error_set(err, RH_EPLUGIN,
+                            "%s: ABI minor %u is newer than this host's %u.%u; upgrade the host "
+                            "or rebuild the plugin against the older header",
+                            path, d->abi_minor, RH_ABI_MAJOR, RH_ABI_MINOR);
+    if (d->struct_size < RH_DESC_MIN_SIZE)
+        return rh_error_set(err, RH_EPLUGIN,
+                            "%s: descriptor struct_size %u is smaller than %zu, the ABI %u "
+                            "minimum; set .struct_size = sizeof(rh_kernel_desc) (RH_KERNEL_ABI)",
+                            path, d->struct_size, (size_t)RH_DESC_MIN_SIZE, RH_ABI_MAJOR);
+    if (!d->name || !d->name[0])
+        return rh_error_set(err, RH_EPLUGIN, "%s: descriptor has no name", path);
+    if (!d->process == !d->run)
+        return rh_error_set(err, RH_EPLUGIN,
+                            "%s: kernel \"%s\" must provide exactly one of process and run (%s)",
+                            path, d->name, d->process ? "it has both" : "it has neither");
+    if (d->n_inputs + d->n_outputs == 0)
+        return rh_error_set(err, RH_EPLUGIN, "%s: kernel \"%s\" declares no ports", path,
+                            d->name);
+    if (d->n_inputs > 16 || d->n_outputs > 16)
+        return rh_error_set(err, RH_EPLUGIN, "%s: kernel \"%s\" declares more than 16 ports",
+                            path, d->name);
+    int rc = check_ports(d->inputs, d->n_inputs, "inputs", path, d->name, err);
+    if (rc)
+        return rc;
+    return check_ports(d->outputs, d->n_outputs, "outputs", path, d->name, err);
+}
+
+int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->path, sizeof out->path, "%s", path);
+    rh_error local;
+    if (!err)
+        err = &local;
+
+    dlerror();
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        rh_error_set(err, RH_EPLUGIN, "%s: dlopen failed: %s", path, why ? why : "unknown");
+        goto fail;
+    }
+    dlerror();
+    void *sym = dlsym(h, RH_KERNEL_ENTRY_SYMBOL);
+    const char *why = dlerror();
+    if (!sym || why) {
+        rh_error_set(err, RH_EPLUGIN,
+                     "%s: no entry symbol %s (%s); a kernel must use RH_KERNEL_EXPORT(desc)", path,
+                     RH_KERNEL_ENTRY_SYMBOL, why ? why : "NULL");
+        dlclose(h);
+        goto fail;
+    }
+    rh_kernel_entry_fn entry;
+    memcpy(&entry, &sym, sizeof entry); /* object pointer -> function pointer, POSIX-style */
+    const rh_kernel_desc *d = entry();
+    if (rh_plugin_check(d, path, err) != 0) {
+        dlclose(h);
+        goto fail;
+    }
+    out->handle = h;
+    out->desc = d;
+    return 0;
+fail:
+    out->error = RH_EPLUGIN;
+    snprintf(out->why, sizeof out->why, "%s", err->msg);
+    return RH_EPLUGIN;
+}
+
+void rh_plugin_close(rh_plugin *p)
+{
+    if (p->handle)
+        dlclose(p->handle);
+    p->handle = NULL;
+    p->desc = NULL;
+}
+
+static int ends_with_so(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 3 && strcmp(name + n - 3, ".so") == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return rh_error_set(err, RH_ENOENT, "%s: cannot read plugin folder: %s", dir,
+                            strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!ends_with_so(e->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, cap * sizeof *names);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    rh_plugin *items = realloc(set->items, (set->n + n) * sizeof *items);
+    if (!items && n) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return rh_error_set(err, RH_ENOMEM, "%s: out of memory", dir);
+    }
+    set->items = items;
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        rh_plugin_open(path, &set->items[set->n++], NULL);
+        free(names[i]);
+    }
+    free(names);
+    return (int)n;
+}
+
+void rh_plugin_set_free(rh_plugin_set *set)
+{
+    for (uint32_t i = 0; i < set->n; i++)
+        rh_plugin_close(&set->items[i]);
+    free(set->items);
+    set->items = NULL;
+    set->n = 0;
+}
+
+/* "dir/libNAME.so" or "dir/NAME.so" matches NAME. */
+static int stem_matches(const char *path, const char *name)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strncmp(base, "lib", 3) == 0 && strncmp(base + 3, name, strlen(name)) == 0 &&
+        strcmp(base + 3 + strlen(name), ".so") == 0)
+        return 1;
+    return strncmp(base, name, strlen(name)) == 0 && strcmp(base + strlen(name), ".so") == 0;
+}
+
+const rh_plugin *rh_plugin_find(const rh_plugin_set *set, const char *name)
+{
+    for (uint32_t i = 0; i < set->n; i++)
+        if (set->items[i].desc && strcmp(set->items[i].desc->name, name) == 0)
+            return &set->items[i];
+    for (uint32_t i = 0; i < set->n; i++)
+        if (set->items[i].desc && stem_matches(set->items[i].path, name))
+            return &set->items[i];
+    return NULL;
+}
+
+const rh_type *rh_plugin_find_type(const rh_plugin_set *set, const char *type_name,
+                                   const char **origin)
+{
+    for (uint32_t i = 0; i < set->n; i++) {
+        const rh_kernel_desc *d = set->items[i].desc;
+        if (!d)
+            continue;
+        for (int dir = 0; dir < 2; dir++) {
+            const rh_port *ports = dir ? d->outputs : d->inputs;
+            uint32_t np = dir ? d->n_outputs : d->n_inputs;
+            for (uint32_t j = 0; j < np; j++)
+                if (strcmp(ports[j].type->name, type_name) == 0) {
+                    if (origin)
+                        *origin = set->items[i].path;
+                    return ports[j].type;
+                }
+        }
+    }
+    return NULL;
+}

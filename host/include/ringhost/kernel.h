@@ -223,7 +223,7 @@ static inline int rh_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, u
 
 static inline void rh_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
 {
-    ctx->api->fail(ctx, in, reason);
+    (ctx->api->fail)(ctx, in, reason); /* parenthesised: cmocka defines a fail() macro */
 }
 
 static inline int rh_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)

@@ -221,6 +221,11 @@ typedef struct rh_launch_opts {
 int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_runtime **out,
                       rh_error *err);
 
+/* Check a manifest against its plugins (wiring, types, pins) without
+ * creating queues or threads; print the plan to plan_out when not NULL. */
+int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, FILE *plan_out,
+                        rh_error *err);
+
 /* launched|inactive -> active.  RH_ESTATE otherwise. */
 int rh_runtime_activate(rh_runtime *rt, rh_error *err);
 
@@ -245,12 +250,21 @@ rh_queue *rh_runtime_queue(rh_runtime *rt, const char *name);
 /* Names of the runtime's queues, in creation order (NULL past the end). */
 const char *rh_runtime_queue_name(const rh_runtime *rt, uint32_t index);
 
+/* Non-zero when some kernel reads the index-th queue; the others are the
+ * host's outputs (what `ringhost run --send` prints). */
+int rh_runtime_queue_consumed(const rh_runtime *rt, uint32_t index);
+
 /* Write one line per thread: its name, its cpuset and the cpu it last ran
  * on. */
 void rh_runtime_report_bindings(rh_runtime *rt, FILE *out);
 
 /* Write per-kernel and per-queue counts and the uptime. */
 void rh_runtime_report_summary(rh_runtime *rt, FILE *out);
+
+/* Non-zero when no message waits in a kernel's input queue, moves through
+ * a bridge, sits in a kernel ring or is inside process(): everything sent so
+ * far has been answered (or refused and counted). */
+int rh_runtime_is_idle(rh_runtime *rt);
 
 /* Messages processed by all workers of kernel `name`, or -1 if unknown. */
 int64_t rh_runtime_kernel_processed(rh_runtime *rt, const char *name);

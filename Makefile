@@ -1,0 +1,40 @@
+# The two commands of the README, and their sanitizer variants.
+#   make run    install what is missing, build, run the VectorAdd demo
+#   make test   install what is missing, build, run every test (CTest)
+#   make test SANITIZE=asan   the same under AddressSanitizer + UBSan
+#   make test SANITIZE=tsan   the same under ThreadSanitizer
+SANITIZE ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+ifeq ($(SANITIZE),asan)
+  BUILD ?= build-asan
+  CMAKE_FLAGS = -DRINGHOST_SANITIZE=ON
+  RUN_FLAGS = --plugins $(BUILD)/plugins
+else ifeq ($(SANITIZE),tsan)
+  BUILD ?= build-tsan
+  CMAKE_FLAGS = -DRINGHOST_TSAN=ON
+  RUN_FLAGS = --plugins $(BUILD)/plugins
+else
+  BUILD ?= build
+  CMAKE_FLAGS =
+endif
+
+.PHONY: all deps build run test clean
+all: build
+
+deps:
+	@bash .ci/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/ringhost run manifests/vector_add.json --send manifests/vector_add.requests.jsonl \
+	  $(RUN_FLAGS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300
+
+clean:
+	rm -rf build build-asan build-tsan plugins/*.so
