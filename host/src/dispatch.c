@@ -1,1 +1,465 @@
-/* dispatch.c: being written */
+/*
+ * dispatch.c — reactor threads and the call into the kernel.
+ *
+ * Threads follow cores, not kernels (the SPDK reactor model): a reactor is
+ * one thread with a list of tasks — a worker's dispatch step, a bridge step
+ * — that it runs in turn, one batch each.  When a whole round finds no work
+ * the thread waits with its wait strategy; when it parks it sleeps on the
+ * bells of every source its tasks read from, so any producer wakes it and
+ * an idle host burns no core.
+ *
+ * Each worker's init() runs on its reactor before the first step and fini()
+ * after the last, so a kernel only ever sees one thread.
+ */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "placement.h"
+#include "queue_pvt.h"
+#include "runtime_pvt.h"
+
+/* ------------------------------------------------------ host services -- */
+
+static rh_worker *worker_of(rh_ctx *ctx)
+{
+    return (rh_worker *)ctx->host;
+}
+
+static int flow(const rh_worker *w)
+{
+    return atomic_load_explicit(&w->kernel->rt->flow, memory_order_acquire);
+}
+
+/* Make every filled output slot visible to the output bridge. */
+int rh_worker_flush_outputs(rh_worker *w)
+{
+    const rh_kinst *k = w->kernel;
+    for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+        if (w->out_pending[p]) {
+            rh_ring_commit(w->out[p], w->out_pending[p]);
+            atomic_fetch_add_explicit(&w->emitted, w->out_pending[p], memory_order_relaxed);
+            w->out_pending[p] = 0;
+        }
+    }
+    return 0;
+}
+
+/* A free output slot on port p, waiting for the output bridge if the ring is
+ * full.  In inline mode this thread is the bridge, so it flushes itself. */
+static rh_envelope *out_slot(rh_worker *w, uint32_t p)
+{
+    rh_ring *r = w->out[p];
+    rh_kinst *k = w->kernel;
+    rh_waiter wt;
+    rh_waiter_init(&wt, RH_WAIT_YIELD);
+    for (;;) {
+        uint64_t pos;
+        uint32_t need = w->out_pending[p] + 1;
+        if (rh_ring_reserve(r, need, &pos) >= need)
+            return rh_ring_slot(r, pos + w->out_pending[p]);
+        rh_worker_flush_outputs(w); /* let the bridge see what we have */
+        if (k->decl->bridge == RH_BRIDGE_INLINE)
+            rh_out_bridge_flush_ring(&k->out_bridges[p], r);
+        else if (flow(w) == RH_FLOW_STOPPED)
+            return NULL; /* the output bridge is gone: refuse rather than hang */
+        else
+            sched_yield();
+    }
+}
+
+static void fill_env(rh_envelope *env, const rh_msg *in, uint32_t len)
+{
+    memset(env, 0, sizeof *env);
+    if (in && in->env) {
+        env->correlation_id = in->env->id;
+        env->priority = in->env->priority;
+        env->flags = RH_ENV_HAS_CORRELATION;
+    }
+    env->payload_len = len;
+}
+
+static int api_emit(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *msg, uint32_t len)
+{
+    rh_worker *w = worker_of(ctx);
+    if (port >= w->kernel->desc->n_outputs || len > w->kernel->desc->outputs[port].type->size)
+        return RH_EINVAL;
+    rh_envelope *env = out_slot(w, port);
+    if (!env)
+        return RH_ESTOPPED;
+    fill_env(env, in, len);
+    memcpy(rh_ring_payload(env), msg, len);
+    w->out_pending[port]++;
+    return 0;
+}
+
+static void *api_emit_reserve(rh_ctx *ctx, uint32_t port)
+{
+    rh_worker *w = worker_of(ctx);
+    if (port >= w->kernel->desc->n_outputs)
+        return NULL;
+    rh_envelope *env = out_slot(w, port);
+    return env ? rh_ring_payload(env) : NULL;
+}
+
+static int api_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_t len)
+{
+    rh_worker *w = worker_of(ctx);
+    if (port >= w->kernel->desc->n_outputs || len > w->kernel->desc->outputs[port].type->size)
+        return RH_EINVAL;
+    /* the slot out_slot() returned is still the next one: nothing moved it */
+    uint64_t pos;
+    uint32_t need = w->out_pending[port] + 1;
+    if (rh_ring_reserve(w->out[port], need, &pos) < need)
+        return RH_EINVAL; /* commit without reserve */
+    rh_envelope *env = rh_ring_slot(w->out[port], pos + w->out_pending[port]);
+    fill_env(env, in, len);
+    w->out_pending[port]++;
+    return 0;
+}
+
+static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
+{
+    rh_worker *w = worker_of(ctx);
+    rh_kinst *k = w->kernel;
+    atomic_fetch_add_explicit(&w->failed, 1, memory_order_relaxed);
+    uint32_t port = in ? in->port : 0;
+    if (port < k->desc->n_inputs)
+        rh_queue_count(k->in_q[port], RH_QC_FAILED, 1);
+    char id[37] = "-";
+    if (in && in->env)
+        rh_id_format(in->env->id, id);
+    fprintf(k->rt->log, "ringhost: kernel %s#%u failed message %s: %s\n", k->decl->name,
+            w->index, id, reason ? reason : "(no reason)");
+}
+
+static int worker_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint64_t *pos_out);
+
+static void run_release(rh_worker *w)
+{
+    if (w->run_count) {
+        rh_ring_release(w->in[w->run_port], w->run_count);
+        w->run_count = 0;
+    }
+}
+
+static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
+{
+    rh_worker *w = worker_of(ctx);
+    rh_worker_flush_outputs(w);
+    run_release(w);
+    uint32_t cap = w->kernel->decl->batch;
+    if (max == 0 || max > cap)
+        max = cap;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : rh_now_ns() + (uint64_t)timeout_ms * 1000000;
+    for (;;) {
+        int f = flow(w);
+        if (f == RH_FLOW_STOPPED)
+            return RH_ESTOPPED;
+        uint32_t port;
+        uint64_t pos;
+        int n = f != RH_FLOW_PAUSED ? worker_take(w, max, &port, &pos) : 0;
+        if (n > 0) {
+            w->run_port = port;
+            w->run_count = (uint32_t)n;
+            batch->count = (uint32_t)n;
+            batch->msgs = w->msgs;
+            atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
+            return n;
+        }
+        if (f == RH_FLOW_DRAINING)
+            return RH_ESTOPPED; /* rings are empty and no more will come */
+        if (rh_now_ns() >= deadline)
+            return 0;
+        rh_bell *bells[RH_MAX_PORTS + 1];
+        uint32_t nb = 0;
+        for (uint32_t p = 0; p < w->kernel->desc->n_inputs; p++)
+            bells[nb++] = &w->in[p]->not_empty;
+        bells[nb++] = &w->reactor->bell;
+        rh_sleep s;
+        rh_sleep_prepare(&s, bells, nb);
+        if (worker_take(w, 0, &port, &pos) > 0 || flow(w) != f) {
+            rh_sleep_cancel(&s);
+            continue;
+        }
+        rh_sleep_commit(&s, 10 * 1000000);
+    }
+}
+
+static int api_should_stop(rh_ctx *ctx)
+{
+    rh_worker *w = worker_of(ctx);
+    return flow(w) == RH_FLOW_STOPPED ||
+           (flow(w) == RH_FLOW_DRAINING && worker_take(w, 0, NULL, NULL) == 0);
+}
+
+static void api_log(rh_ctx *ctx, int level, const char *msg)
+{
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    rh_worker *w = worker_of(ctx);
+    fprintf(w->kernel->rt->log, "ringhost: kernel %s#%u %s: %s\n", ctx->kernel_name, w->index,
+            names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+}
+
+const rh_host_api rh_host_api_v1 = {
+    .struct_size = sizeof(rh_host_api),
+    .emit = api_emit,
+    .emit_reserve = api_emit_reserve,
+    .emit_commit = api_emit_commit,
+    .fail = api_fail,
+    .poll = api_poll,
+    .should_stop = api_should_stop,
+    .log = api_log,
+};
+
+/* ---------------------------------------------------------- dispatch -- */
+
+/*
+ * Peek up to max messages of one input port (round robin over ports) and
+ * describe them in w->msgs.  max 0: only say whether anything is there.
+ */
+static int worker_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint64_t *pos_out)
+{
+    uint32_t np = w->kernel->desc->n_inputs;
+    for (uint32_t i = 0; i < np; i++) {
+        uint32_t p = (w->next_port + i) % np;
+        uint64_t pos;
+        if (max == 0) {
+            if (rh_ring_count(w->in[p]))
+                return 1;
+            continue;
+        }
+        uint32_t n = rh_ring_peek(w->in[p], max, &pos);
+        if (!n)
+            continue;
+        for (uint32_t j = 0; j < n; j++) {
+            rh_envelope *env = rh_ring_slot(w->in[p], pos + j);
+            w->msgs[j].env = env;
+            w->msgs[j].data = rh_ring_payload(env);
+            w->msgs[j].port = p;
+        }
+        w->next_port = (p + 1) % np;
+        *port_out = p;
+        *pos_out = pos;
+        return (int)n;
+    }
+    return 0;
+}
+
+uint32_t rh_worker_step(void *arg)
+{
+    rh_worker *w = arg;
+    rh_kinst *k = w->kernel;
+    int f = flow(w);
+    uint32_t moved = 0;
+    if (f == RH_FLOW_STOPPED || f == RH_FLOW_PAUSED)
+        return 0;
+    atomic_store_explicit(&w->heartbeat_ns, rh_now_ns(), memory_order_relaxed);
+    if (k->decl->bridge == RH_BRIDGE_INLINE && f == RH_FLOW_RUNNING)
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+            moved += rh_in_bridge_step(w->inline_in[p]);
+
+    uint32_t port;
+    uint64_t pos;
+    int n = worker_take(w, k->decl->batch, &port, &pos);
+    if (n > 0) {
+        rh_batch batch = {(uint32_t)n, w->msgs};
+        atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
+        int rc = k->desc->process(&w->ctx, w->state, &batch);
+        if (rc < 0) {
+            atomic_fetch_add_explicit(&w->failed, (uint64_t)n, memory_order_relaxed);
+            rh_queue_count(k->in_q[port], RH_QC_FAILED, (uint64_t)n);
+            fprintf(k->rt->log, "ringhost: kernel %s#%u failed a batch of %d: %d\n",
+                    k->decl->name, w->index, n, rc);
+        }
+        rh_worker_flush_outputs(w);
+        rh_ring_release(w->in[port], (uint32_t)n);
+        atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->batches, 1, memory_order_relaxed);
+        atomic_store_explicit(&w->busy, 0, memory_order_release);
+        moved += (uint32_t)n;
+    }
+    if (k->decl->bridge == RH_BRIDGE_INLINE)
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            moved += rh_out_bridge_flush_ring(&k->out_bridges[p], w->out[p]);
+    return moved;
+}
+
+uint32_t rh_in_bridge_task(void *arg)
+{
+    rh_in_bridge *b = arg;
+    if (atomic_load_explicit(&b->kernel->rt->flow, memory_order_acquire) != RH_FLOW_RUNNING)
+        return 0; /* paused or draining: messages wait in the named queue */
+    return rh_in_bridge_step(b);
+}
+
+uint32_t rh_out_bridge_task(void *arg)
+{
+    /* Outputs always flow, even paused or draining: nothing is kept back. */
+    return rh_out_bridge_step(arg);
+}
+
+/* ----------------------------------------------------------- reactor -- */
+
+int rh_reactor_add_task(rh_reactor *r, const rh_task *t)
+{
+    if (r->n_tasks == r->cap_tasks) {
+        uint32_t cap = r->cap_tasks ? r->cap_tasks * 2 : 4;
+        rh_task *nt = realloc(r->tasks, cap * sizeof *nt);
+        if (!nt)
+            return RH_ENOMEM;
+        r->tasks = nt;
+        r->cap_tasks = cap;
+    }
+    rh_task *dst = &r->tasks[r->n_tasks];
+    *dst = *t;
+    dst->bells = NULL;
+    if (t->n_bells) {
+        dst->bells = malloc(t->n_bells * sizeof *dst->bells);
+        if (!dst->bells)
+            return RH_ENOMEM;
+        memcpy(dst->bells, t->bells, t->n_bells * sizeof *dst->bells);
+    }
+    r->n_tasks++;
+    return 0;
+}
+
+static uint32_t run_round(rh_reactor *r)
+{
+    uint32_t moved = 0;
+    for (uint32_t i = 0; i < r->n_tasks; i++)
+        moved += r->tasks[i].step(r->tasks[i].arg);
+    return moved;
+}
+
+/* Park on every bell of every task (and our own); re-check before sleeping
+ * so a message published after the empty round is never slept on. */
+static void park(rh_reactor *r)
+{
+    rh_bell *bells[RH_WAIT_MAX_BELLS];
+    uint32_t n = 0;
+    int overflow = 0;
+    bells[n++] = &r->bell;
+    for (uint32_t i = 0; i < r->n_tasks && !overflow; i++)
+        for (uint32_t j = 0; j < r->tasks[i].n_bells; j++) {
+            if (n == RH_WAIT_MAX_BELLS) {
+                overflow = 1;
+                break;
+            }
+            bells[n++] = r->tasks[i].bells[j];
+        }
+    rh_sleep s;
+    rh_sleep_prepare(&s, bells, n);
+    if (atomic_load(&r->stop) || run_round(r) > 0) {
+        rh_sleep_cancel(&s);
+        return;
+    }
+    /* More sources than one futex_waitv can watch: poll every ms instead.
+     * The safety timeout otherwise only bounds how stale a missed external
+     * wake-up could leave us; it costs ~10 wake-ups a second when idle. */
+    rh_sleep_commit(&s, overflow ? 1000000 : 100000000);
+}
+
+static void *reactor_main(void *arg)
+{
+    rh_reactor *r = arg;
+    char tname[16];
+    snprintf(tname, sizeof tname, "%s", r->name);
+    pthread_setname_np(pthread_self(), tname);
+    rh_error err = {0};
+    if (!hwloc_bitmap_iszero(r->cpuset) && rh_bind_self(r->cpuset, &err) != 0)
+        snprintf(r->bind_error, sizeof r->bind_error, "%s", err.msg);
+    atomic_store(&r->last_cpu, rh_current_cpu());
+
+    int failed = 0;
+    for (uint32_t i = 0; i < r->n_workers; i++) {
+        rh_worker *w = r->workers[i];
+        w->init_rc = w->kernel->desc->init
+                         ? w->kernel->desc->init(&w->ctx, w->kernel->decl->config_json, &w->state)
+                         : 0;
+        if (w->init_rc != 0)
+            failed = 1;
+    }
+    atomic_store(&r->ready, failed ? -1 : 1);
+    if (failed)
+        goto out;
+
+    if (r->run_kernel) {
+        /* A run() kernel owns this thread until it returns: it waits in
+         * rh_poll() while paused and returns once told to stop. */
+        rh_worker *w = r->workers[0];
+        int rc = w->kernel->desc->run(&w->ctx, w->state);
+        rh_worker_flush_outputs(w);
+        run_release(w);
+        if (rc < 0)
+            fprintf(r->rt->log, "ringhost: kernel %s#%u run() returned %d\n",
+                    w->kernel->decl->name, w->index, rc);
+    }
+    rh_waiter wt;
+    rh_waiter_init(&wt, r->wait);
+    while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
+        atomic_fetch_add_explicit(&r->loops, 1, memory_order_release);
+        if (run_round(r) > 0) {
+            rh_waiter_busy(&wt);
+            continue;
+        }
+        switch (rh_waiter_idle(&wt)) {
+        case RH_IDLE_SPIN:
+            rh_cpu_relax();
+            break;
+        case RH_IDLE_YIELD:
+            sched_yield();
+            break;
+        case RH_IDLE_PARK:
+            park(r);
+            atomic_store_explicit(&r->last_cpu, rh_current_cpu(), memory_order_relaxed);
+            break;
+        }
+    }
+out:
+    for (uint32_t i = 0; i < r->n_workers; i++) {
+        rh_worker *w = r->workers[i];
+        if (w->init_rc == 0 && w->kernel->desc->fini)
+            w->kernel->desc->fini(&w->ctx, w->state);
+    }
+    return NULL;
+}
+
+int rh_reactor_start(rh_reactor *r)
+{
+    rh_bell_init(&r->bell, 0);
+    int rc = pthread_create(&r->thread, NULL, reactor_main, r);
+    if (rc != 0)
+        return RH_ESYS;
+    r->started = 1;
+    return 0;
+}
+
+void rh_reactor_sync(rh_reactor *r)
+{
+    if (!r->started || r->run_kernel)
+        return; /* a run() kernel sees flow changes in rh_poll() itself */
+    uint64_t seen = atomic_load_explicit(&r->loops, memory_order_acquire);
+    /* Two increments: the loop that may have read the old flag ends, and
+     * one more begins and ends with the new one. */
+    while (atomic_load_explicit(&r->loops, memory_order_acquire) < seen + 2 &&
+           !atomic_load(&r->stop) && atomic_load(&r->ready) == 1) {
+        rh_bell_wake_all(&r->bell);
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void rh_reactor_stop_join(rh_reactor *r)
+{
+    if (!r->started)
+        return;
+    atomic_store_explicit(&r->stop, 1, memory_order_release);
+    rh_bell_wake_all(&r->bell);
+    pthread_join(r->thread, NULL);
+    r->started = 0;
+}

@@ -1,1 +1,106 @@
-/* metrics.c: being written */
+/*
+ * metrics.c — reading the runtime's counters: idleness, the bindings
+ * report and the summary printed at terminate.  Counters are written by
+ * their owner threads with relaxed atomics; this file only reads them.
+ */
+#include <string.h>
+
+#include "placement.h"
+#include "queue_pvt.h"
+#include "runtime_pvt.h"
+
+/* One upstream-to-downstream scan: every stage hands a message to the next
+ * before releasing it, so a message is always seen somewhere on the way. */
+static int scan_quiet(rh_runtime *rt, int queues_too)
+{
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        if (queues_too) {
+            for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+                if (!rh_queue_is_empty(k->in_q[p]))
+                    return 0;
+            for (uint32_t b = 0; b < k->n_in_bridges; b++)
+                if (atomic_load_explicit(&k->in_bridges[b].inflight, memory_order_acquire))
+                    return 0;
+        }
+        for (uint32_t w = 0; w < k->n_workers; w++) {
+            rh_worker *wk = &k->workers[w];
+            for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+                if (rh_ring_count(wk->in[p]))
+                    return 0;
+            if (atomic_load_explicit(&wk->busy, memory_order_acquire))
+                return 0;
+            for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+                if (rh_ring_count(wk->out[p]))
+                    return 0;
+        }
+    }
+    return 1;
+}
+
+int rh_runtime_is_quiet(rh_runtime *rt, int queues_too)
+{
+    /* Twice: kernels are scanned in manifest order, which need not be the
+     * pipeline's order, so a message could pass behind the first scan. */
+    return scan_quiet(rt, queues_too) && scan_quiet(rt, queues_too);
+}
+
+int rh_runtime_is_idle(rh_runtime *rt)
+{
+    return rh_runtime_is_quiet(rt, 1);
+}
+
+void rh_runtime_report_bindings(rh_runtime *rt, FILE *out)
+{
+    for (uint32_t i = 0; i < rt->n_reactors; i++) {
+        rh_reactor *r = rt->reactors[i];
+        char set[64] = "any";
+        if (!hwloc_bitmap_iszero(r->cpuset))
+            rh_binding_string(r->cpuset, set, sizeof set);
+        fprintf(out, "binding: thread %-14s pinned to cpus %-6s runs on cpu %d, wait %s:",
+                r->name, set, atomic_load(&r->last_cpu), rh_wait_name(r->wait));
+        for (uint32_t t = 0; t < r->n_tasks; t++)
+            fprintf(out, "%s %s", t ? ";" : "", r->tasks[t].what);
+        if (r->run_kernel && r->n_workers)
+            fprintf(out, " run %s#%u", r->workers[0]->kernel->decl->name, r->workers[0]->index);
+        fprintf(out, "\n");
+    }
+}
+
+void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
+{
+    uint64_t now = rh_now_ns();
+    double uptime = (double)(now - rt->launch_ns) / 1e9;
+    double active = rt->activate_ns ? (double)(now - rt->activate_ns) / 1e9 : 0.0;
+    fprintf(out, "summary: instance %s, uptime %.3f s (active %.3f s), %u thread(s)\n",
+            rt->instance, uptime, active, rt->n_reactors);
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        uint64_t processed = 0, failed = 0, emitted = 0, batches = 0;
+        for (uint32_t w = 0; w < k->n_workers; w++) {
+            processed += atomic_load(&k->workers[w].processed);
+            failed += atomic_load(&k->workers[w].failed);
+            emitted += atomic_load(&k->workers[w].emitted);
+            batches += atomic_load(&k->workers[w].batches);
+        }
+        fprintf(out,
+                "summary: kernel %s: processed %llu, failed %llu, emitted %llu, batches %llu, "
+                "workers %u\n",
+                k->decl->name, (unsigned long long)processed, (unsigned long long)failed,
+                (unsigned long long)emitted, (unsigned long long)batches, k->n_workers);
+    }
+    for (uint32_t i = 0; i < rt->n_queues; i++) {
+        rh_queue_stats s;
+        rh_queue_stats_get(rt->queues[i], &s);
+        fprintf(out,
+                "summary: queue %s: enqueued %llu, dequeued %llu, depth %llu, high-water %llu, "
+                "rejected %llu, dropped_oldest %llu, dropped_newest %llu, duplicates %llu, "
+                "expired %llu, invalid %llu, failed %llu\n",
+                rh_queue_name(rt->queues[i]), (unsigned long long)s.enqueued,
+                (unsigned long long)s.dequeued, (unsigned long long)s.depth,
+                (unsigned long long)s.high_water, (unsigned long long)s.rejected,
+                (unsigned long long)s.dropped_oldest, (unsigned long long)s.dropped_newest,
+                (unsigned long long)s.duplicates, (unsigned long long)s.expired,
+                (unsigned long long)s.invalid, (unsigned long long)s.failed);
+    }
+}

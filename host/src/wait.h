@@ -30,9 +30,16 @@ void rh_bell_wake_all(rh_bell *b);
 /* Call after publishing data that a sleeper may wait for. */
 static inline void rh_bell_ring(rh_bell *b)
 {
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer does not model fences (GCC >= 12 rejects them under
+     * -fsanitize=thread); a seq_cst RMW gives the same store->load order. */
+    if (atomic_fetch_add_explicit(&b->waiters, 0, memory_order_seq_cst) != 0)
+        rh_bell_wake_all(b);
+#else
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&b->waiters, memory_order_relaxed) != 0)
         rh_bell_wake_all(b);
+#endif
 }
 
 #define RH_WAIT_MAX_BELLS 64

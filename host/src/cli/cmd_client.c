@@ -1,1 +1,237 @@
-/* being written */
+/*
+ * cmd_client.c — `ringhost send|recv|stat`: a client of a running host's
+ * shared queues, attached by instance and queue name.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int need_instance(const char *verb, const char **instance)
+{
+    *instance = rh_cli_instance(*instance);
+    if (!*instance) {
+        fprintf(stderr, "ringhost %s: expected --instance I (or RINGHOST_INSTANCE); the instance "
+                        "is the manifest's \"name\" unless run with --instance\n", verb);
+        return RH_EXIT_BADINPUT;
+    }
+    return 0;
+}
+
+int rh_cmd_send(int argc, char **argv)
+{
+    const char *instance = NULL, *qname = NULL, *idtext = NULL;
+    int first_body = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            instance = argv[++i];
+        else if (!strcmp(argv[i], "--id") && i + 1 < argc)
+            idtext = argv[++i];
+        else if (!qname)
+            qname = argv[i];
+        else {
+            first_body = i;
+            break;
+        }
+    }
+    if (!qname || !first_body) {
+        fprintf(stderr, "usage: ringhost send [--instance I] [--id ID] QUEUE JSON...\n");
+        return RH_EXIT_BADINPUT;
+    }
+    if (need_instance("send", &instance))
+        return RH_EXIT_BADINPUT;
+    rh_id given = {0, 0};
+    if (idtext && rh_id_parse(idtext, &given) != 0) {
+        fprintf(stderr, "ringhost send: --id: expected a UUID or 32 hex digits, got \"%s\"\n",
+                idtext);
+        return RH_EXIT_BADINPUT;
+    }
+    rh_queue *q;
+    rh_error err = {0};
+    int rc = rh_cli_attach_typed(instance, qname, &q, &err);
+    if (rc) {
+        fprintf(stderr, "ringhost send: %s\n", err.msg);
+        return rh_cli_exit_code(rc);
+    }
+    const rh_type *t = rh_queue_type(q);
+    void *buf = malloc(t->size);
+    int exit_code = RH_EXIT_OK;
+    for (int i = first_body; i < argc; i++) {
+        json_error_t je;
+        json_t *body = json_loads(argv[i], JSON_REJECT_DUPLICATES, &je);
+        char why[512] = "";
+        if (!body || !json_is_object(body)) {
+            fprintf(stderr, "ringhost send: argument %d: expected a JSON object (the message "
+                            "body), %s\n", i - first_body + 1, body ? "got another value" : je.text);
+            exit_code = RH_EXIT_BADINPUT;
+        } else if (t->decode(body, buf, why, sizeof why) != 0) {
+            fprintf(stderr, "ringhost send: argument %d: %s (type %s)\n", i - first_body + 1, why,
+                    t->name);
+            exit_code = RH_EXIT_BADINPUT;
+        } else {
+            rh_envelope env = {.id = given};
+            rh_id id;
+            rc = rh_send(q, &env, buf, t->size, &id);
+            if (rc) {
+                fprintf(stderr, "ringhost send: queue %s refused the message: %s\n", qname,
+                        rh_strerror(rc));
+                exit_code = RH_EXIT_FAIL;
+            } else {
+                char text[37];
+                rh_id_format(id, text);
+                printf("%s\n", text);
+            }
+            given = (rh_id){0, 0}; /* --id applies to the first message only */
+        }
+        json_decref(body);
+    }
+    free(buf);
+    rh_queue_close(q);
+    return exit_code;
+}
+
+int rh_cmd_recv(int argc, char **argv)
+{
+    const char *instance = NULL, *qname = NULL;
+    long want = 0;
+    double timeout_s = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            instance = argv[++i];
+        else if (!strcmp(argv[i], "-n") && i + 1 < argc)
+            want = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+            timeout_s = atof(argv[++i]);
+        else if (!qname && argv[i][0] != '-')
+            qname = argv[i];
+        else {
+            fprintf(stderr, "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S]\n");
+            return RH_EXIT_BADINPUT;
+        }
+    }
+    if (!qname || want < 0 || timeout_s < 0) {
+        fprintf(stderr, "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S]\n"
+                        "  without -n: every message until the queue stays empty for S seconds "
+                        "(default 1)\n  with -n: N messages within S seconds, else exit 1\n");
+        return RH_EXIT_BADINPUT;
+    }
+    if (need_instance("recv", &instance))
+        return RH_EXIT_BADINPUT;
+    rh_queue *q;
+    rh_error err = {0};
+    int rc = rh_cli_attach_typed(instance, qname, &q, &err);
+    if (rc) {
+        fprintf(stderr, "ringhost recv: %s\n", err.msg);
+        return rh_cli_exit_code(rc);
+    }
+    uint32_t len = rh_queue_payload_size(q);
+    void *buf = malloc(len);
+    long got = 0;
+    uint64_t deadline = rh_now_ns() + (uint64_t)(timeout_s * 1e9);
+    for (;;) {
+        int wait_ms;
+        if (want) {
+            uint64_t now = rh_now_ns();
+            if (got >= want || now >= deadline)
+                break;
+            wait_ms = (int)((deadline - now) / 1000000) + 1;
+        } else {
+            wait_ms = (int)(timeout_s * 1000);
+        }
+        rh_envelope env;
+        int n = rh_recv(q, &env, buf, len, wait_ms);
+        if (n < 0)
+            break;
+        rh_cli_print_message(stdout, qname, rh_queue_type(q), &env, buf);
+        fflush(stdout);
+        got++;
+    }
+    free(buf);
+    rh_queue_close(q);
+    if (want && got < want) {
+        fprintf(stderr, "ringhost recv: %ld of %ld message(s) within %.1f s\n", got, want,
+                timeout_s);
+        return RH_EXIT_FAIL;
+    }
+    return RH_EXIT_OK;
+}
+
+typedef struct stat_ctx {
+    const char *instance;
+    int json;
+    json_t *arr;
+    int count;
+} stat_ctx;
+
+static void stat_one(const char *name, void *arg)
+{
+    stat_ctx *c = arg;
+    rh_queue *q;
+    if (rh_queue_attach(c->instance, name, &q, NULL) != 0)
+        return;
+    rh_queue_stats s;
+    rh_queue_stats_get(q, &s);
+    c->count++;
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                              "s:I, s:I, s:I}",
+                              "queue", name, "type", rh_queue_type_name(q), "capacity",
+                              (json_int_t)s.capacity, "depth", (json_int_t)s.depth, "high_water",
+                              (json_int_t)s.high_water, "enqueued", (json_int_t)s.enqueued,
+                              "dequeued", (json_int_t)s.dequeued, "rejected",
+                              (json_int_t)s.rejected, "dropped_oldest",
+                              (json_int_t)s.dropped_oldest, "dropped_newest",
+                              (json_int_t)s.dropped_newest, "duplicates",
+                              (json_int_t)s.duplicates, "expired", (json_int_t)s.expired,
+                              "invalid", (json_int_t)s.invalid, "failed", (json_int_t)s.failed,
+                              "dead_lettered", (json_int_t)s.dead_lettered, "ttl_ms",
+                              (json_int_t)rh_queue_config_of(q)->ttl_ms);
+        json_array_append_new(c->arr, o);
+    } else {
+        printf("%-24s %-22s %8llu/%-8u %10llu %10llu %8llu %8llu %8llu %6llu %6llu %6llu\n", name,
+               rh_queue_type_name(q), (unsigned long long)s.depth, s.capacity,
+               (unsigned long long)s.enqueued, (unsigned long long)s.dequeued,
+               (unsigned long long)s.rejected,
+               (unsigned long long)(s.dropped_oldest + s.dropped_newest),
+               (unsigned long long)s.duplicates, (unsigned long long)s.expired,
+               (unsigned long long)s.invalid, (unsigned long long)s.failed);
+    }
+    rh_queue_close(q);
+}
+
+int rh_cmd_stat(int argc, char **argv)
+{
+    stat_ctx c = {0};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            c.instance = argv[++i];
+        else if (!strcmp(argv[i], "--json"))
+            c.json = 1;
+        else {
+            fprintf(stderr, "usage: ringhost stat [--instance I] [--json]\n");
+            return RH_EXIT_BADINPUT;
+        }
+    }
+    if (need_instance("stat", &c.instance))
+        return RH_EXIT_BADINPUT;
+    if (c.json)
+        c.arr = json_array();
+    else
+        printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s\n", "queue", "type",
+               "depth/capacity", "enqueued", "dequeued", "rejected", "dropped", "dups", "expired",
+               "invalid", "failed");
+    int n = rh_queue_list(c.instance, stat_one, &c);
+    if (c.json) {
+        json_t *o = json_pack("{s:s, s:o}", "instance", c.instance, "queues", c.arr);
+        char *text = json_dumps(o, JSON_PRESERVE_ORDER);
+        printf("%s\n", text);
+        free(text);
+        json_decref(o);
+    }
+    if (n <= 0 || c.count == 0) {
+        fprintf(stderr, "ringhost stat: no shared queues of instance \"%s\" (is it running?)\n",
+                c.instance);
+        return RH_EXIT_FAIL;
+    }
+    return RH_EXIT_OK;
+}

@@ -1,1 +1,240 @@
-/* being written */
+/*
+ * cmd_run.c — `ringhost run MANIFEST`: launch, activate, and either feed a
+ * JSON-lines file and print every output, or serve until SIGINT/SIGTERM.
+ *
+ * With --send, a printer thread drains the output queues (those no kernel
+ * reads) while the main thread sends, so a long request file never stalls
+ * on a full output queue.  When everything is sent, we wait until the host
+ * is idle (nothing queued, in a bridge, ring or kernel), let the printer
+ * drain, then terminate.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../queue_pvt.h"
+#include "cli.h"
+
+typedef struct printer {
+    rh_runtime *rt;
+    rh_queue *sinks[64];
+    uint32_t n_sinks;
+    _Atomic int finish; /* set once the host is idle: drain and return */
+    uint64_t printed;
+    void *buf;
+    uint32_t buf_len;
+} printer;
+
+static uint32_t drain_once(printer *p)
+{
+    uint32_t got = 0;
+    for (uint32_t i = 0; i < p->n_sinks; i++) {
+        rh_envelope env;
+        int n;
+        while ((n = rh_recv(p->sinks[i], &env, p->buf, p->buf_len, 0)) >= 0) {
+            rh_cli_print_message(stdout, rh_queue_name(p->sinks[i]), rh_queue_type(p->sinks[i]),
+                                 &env, p->buf);
+            got++;
+        }
+    }
+    if (got)
+        fflush(stdout);
+    p->printed += got;
+    return got;
+}
+
+static void *printer_main(void *arg)
+{
+    printer *p = arg;
+    rh_bell *bells[64];
+    for (uint32_t i = 0; i < p->n_sinks; i++)
+        bells[i] = rh_queue_not_empty_bell(p->sinks[i]);
+    while (!atomic_load(&p->finish)) {
+        if (drain_once(p))
+            continue;
+        rh_sleep s;
+        rh_sleep_prepare(&s, bells, p->n_sinks);
+        if (drain_once(p) || atomic_load(&p->finish)) {
+            rh_sleep_cancel(&s);
+            continue;
+        }
+        rh_sleep_commit(&s, 5000000); /* finish is polled every 5 ms */
+    }
+    drain_once(p);
+    return NULL;
+}
+
+static int send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t *sent)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "ringhost: %s: cannot open: %m\n", path);
+        *bad_input = 1;
+        return 0;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    unsigned lineno = 0;
+    void *buf = NULL;
+    uint32_t buf_len = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        if (len == 0 || line[0] == '#')
+            continue;
+        json_t *root = NULL, *body;
+        const char *qname;
+        rh_id id;
+        rh_error err = {0};
+        int rc = rh_cli_parse_line(line, &root, &qname, &id, &body, &err);
+        rh_queue *q = rc == 0 ? rh_runtime_queue(rt, qname) : NULL;
+        if (rc == 0 && !q)
+            rc = rh_error_set(&err, RH_ENOENT, "queue: expected a queue of this host, got \"%s\"",
+                              qname);
+        const rh_type *t = q ? rh_queue_type(q) : NULL;
+        if (rc == 0 && t->size > buf_len) {
+            free(buf);
+            buf_len = t->size;
+            buf = malloc(buf_len);
+        }
+        char why[512] = "";
+        if (rc == 0 && t->decode(body, buf, why, sizeof why) != 0)
+            rc = rh_error_set(&err, RH_EINVALMSG, "body: %s (type %s)", why, t->name);
+        if (rc == 0) {
+            rh_envelope env = {.id = id};
+            rc = rh_send(q, &env, buf, t->size, NULL);
+            if (rc != 0)
+                rh_error_set(&err, rc, "queue %s refused the message: %s", qname,
+                             rh_strerror(rc));
+        }
+        if (rc == 0)
+            (*sent)++;
+        else {
+            fprintf(stderr, "ringhost: %s:%u: %s\n", path, lineno, err.msg);
+            if (rh_cli_exit_code(rc) == RH_EXIT_BADINPUT)
+                *bad_input = 1;
+        }
+        json_decref(root);
+    }
+    free(buf);
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return 0;
+}
+
+static int serve(rh_runtime *rt)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    fprintf(stderr, "ringhost: serving; send SIGINT or SIGTERM (Ctrl-C) to stop\n");
+    sigwait(&set, &sig);
+    fprintf(stderr, "ringhost: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    (void)rt;
+    return 0;
+}
+
+int rh_cmd_run(int argc, char **argv)
+{
+    const char *manifest = NULL, *send = NULL;
+    double timeout_s = 30;
+    rh_launch_opts opts = {0};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--send") && i + 1 < argc)
+            send = argv[++i];
+        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+            timeout_s = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--report-bindings"))
+            opts.report_bindings = 1;
+        else if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            opts.instance = argv[++i];
+        else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
+            opts.extra_plugins = argv[++i];
+        else if (argv[i][0] != '-' && !manifest)
+            manifest = argv[i];
+        else {
+            fprintf(stderr, "ringhost run: unexpected argument \"%s\"\n"
+                            "usage: ringhost run MANIFEST [--send FILE.jsonl] [--timeout S] "
+                            "[--report-bindings] [--instance I] [--plugins DIR]\n", argv[i]);
+            return RH_EXIT_BADINPUT;
+        }
+    }
+    if (!manifest) {
+        fprintf(stderr, "ringhost run: expected a manifest file\n");
+        return RH_EXIT_BADINPUT;
+    }
+    if (timeout_s <= 0) {
+        fprintf(stderr, "ringhost run: --timeout: expected a positive number of seconds\n");
+        return RH_EXIT_BADINPUT;
+    }
+    opts.instance = rh_cli_instance(opts.instance);
+    /* Serve mode waits for these with sigwait: block them in every thread. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    rh_runtime *rt;
+    rh_error err = {0};
+    int rc = rh_runtime_launch(manifest, &opts, &rt, &err);
+    if (rc != 0) {
+        fprintf(stderr, "ringhost: %s\n", err.msg);
+        return rh_cli_exit_code(rc);
+    }
+    rh_runtime_activate(rt, NULL);
+    int exit_code = RH_EXIT_OK;
+    if (!send) {
+        serve(rt);
+    } else {
+        printer p = {.rt = rt};
+        for (uint32_t i = 0; rh_runtime_queue_name(rt, i) && p.n_sinks < 64; i++)
+            if (!rh_runtime_queue_consumed(rt, i)) {
+                rh_queue *q = rh_runtime_queue(rt, rh_runtime_queue_name(rt, i));
+                p.sinks[p.n_sinks++] = q;
+                if (rh_queue_payload_size(q) > p.buf_len)
+                    p.buf_len = rh_queue_payload_size(q);
+            }
+        p.buf = malloc(p.buf_len ? p.buf_len : 1);
+        pthread_t th;
+        pthread_create(&th, NULL, printer_main, &p);
+        int bad = 0;
+        uint64_t sent = 0;
+        uint64_t t0 = rh_now_ns();
+        send_file(rt, send, &bad, &sent);
+        uint64_t deadline = t0 + (uint64_t)(timeout_s * 1e9);
+        while (!rh_runtime_is_idle(rt) && rh_now_ns() < deadline) {
+            struct timespec ts = {0, 500000};
+            nanosleep(&ts, NULL);
+        }
+        int idle = rh_runtime_is_idle(rt);
+        atomic_store(&p.finish, 1);
+        pthread_join(th, NULL);
+        double secs = (double)(rh_now_ns() - t0) / 1e9;
+        fprintf(stderr, "ringhost: sent %llu message(s), printed %llu output(s) in %.3f s\n",
+                (unsigned long long)sent, (unsigned long long)p.printed, secs);
+        if (!idle) {
+            fprintf(stderr, "ringhost: timed out after %.1f s with messages still in flight "
+                            "(see the summary)\n", timeout_s);
+            exit_code = RH_EXIT_FAIL;
+        }
+        if (bad)
+            exit_code = RH_EXIT_BADINPUT;
+        free(p.buf);
+    }
+    if (rh_runtime_terminate(rt, 5000, &err) != 0) {
+        fprintf(stderr, "ringhost: %s\n", err.msg);
+        if (exit_code == RH_EXIT_OK)
+            exit_code = RH_EXIT_FAIL;
+    }
+    rh_runtime_destroy(rt);
+    return exit_code;
+}

@@ -1,1 +1,111 @@
-/* being written */
+/* jsonl.c — the JSON-lines format of the command line, and typed attach. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../plugin.h"
+#include "cli.h"
+
+int rh_cli_exit_code(int rc)
+{
+    switch (rc) {
+    case 0: return RH_EXIT_OK;
+    case RH_EINVAL: case RH_EMANIFEST: case RH_ETYPE: case RH_EPLUGIN: case RH_EPLACE:
+    case RH_ENOENT: case RH_EINVALMSG: case RH_ETOOBIG:
+        return RH_EXIT_BADINPUT;
+    default: return RH_EXIT_FAIL;
+    }
+}
+
+const char *rh_cli_instance(const char *given)
+{
+    if (given)
+        return given;
+    const char *env = getenv("RINGHOST_INSTANCE");
+    return env && env[0] ? env : NULL;
+}
+
+int rh_cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
+                      json_t **body, rh_error *err)
+{
+    json_error_t je;
+    *root = json_loads(line, JSON_REJECT_DUPLICATES, &je);
+    if (!*root)
+        return rh_error_set(err, RH_EINVAL, "column %d: %s", je.column, je.text);
+    if (!json_is_object(*root))
+        return rh_error_set(err, RH_EINVAL, "expected a JSON object {\"queue\": ..., \"body\": "
+                            "...}");
+    const char *key;
+    json_t *v;
+    *queue = NULL;
+    *body = NULL;
+    memset(id, 0, sizeof *id);
+    json_object_foreach(*root, key, v) {
+        if (!strcmp(key, "queue")) {
+            if (!json_is_string(v))
+                return rh_error_set(err, RH_EINVAL, "queue: expected a queue name string");
+            *queue = json_string_value(v);
+        } else if (!strcmp(key, "id")) {
+            if (!json_is_string(v) || rh_id_parse(json_string_value(v), id) != 0)
+                return rh_error_set(err, RH_EINVAL, "id: expected a UUID or 32 hex digits");
+        } else if (!strcmp(key, "body")) {
+            *body = v;
+        } else {
+            return rh_error_set(err, RH_EINVAL, "unknown key \"%s\"; expected queue, id, body",
+                                key);
+        }
+    }
+    if (!*queue)
+        return rh_error_set(err, RH_EINVAL, "queue: expected a queue name, got nothing");
+    if (!*body || !json_is_object(*body))
+        return rh_error_set(err, RH_EINVAL, "body: expected a JSON object");
+    return 0;
+}
+
+void rh_cli_print_message(FILE *out, const char *qname, const rh_type *type,
+                          const rh_envelope *env, const void *payload)
+{
+    char id[37], corr[37];
+    rh_id_format(env->id, id);
+    json_t *o = json_object();
+    json_object_set_new(o, "queue", json_string(qname));
+    json_object_set_new(o, "id", json_string(id));
+    if (env->flags & RH_ENV_HAS_CORRELATION) {
+        rh_id_format(env->correlation_id, corr);
+        json_object_set_new(o, "correlation_id", json_string(corr));
+    }
+    json_t *body = type && type->encode ? type->encode(payload) : NULL;
+    json_object_set_new(o, "body", body ? body : json_null());
+    char *text = json_dumps(o, JSON_PRESERVE_ORDER);
+    if (text) {
+        fprintf(out, "%s\n", text);
+        free(text);
+    }
+    json_decref(o);
+}
+
+int rh_cli_attach_typed(const char *instance, const char *qname, rh_queue **q, rh_error *err)
+{
+    int rc = rh_queue_attach(instance, qname, q, err);
+    if (rc)
+        return rc;
+    const char *origin = rh_queue_type_origin(*q);
+    /* The plugin stays loaded for the life of the process: the type's
+     * functions live in it. */
+    static rh_plugin plugin;
+    if (!origin || !origin[0] || rh_plugin_open(origin, &plugin, err) != 0) {
+        rh_error_set(err, RH_ETYPE, "queue %s: cannot load the plugin defining its type %s (%s)",
+                     qname, rh_queue_type_name(*q), origin && origin[0] ? origin : "unknown");
+        rh_queue_close(*q);
+        return RH_ETYPE;
+    }
+    const rh_plugin_set one = {&plugin, 1};
+    const rh_type *t = rh_plugin_find_type(&one, rh_queue_type_name(*q), NULL);
+    if (!t || (rc = rh_queue_bind_type(*q, t, err)) != 0) {
+        if (!t)
+            rh_error_set(err, RH_ETYPE, "queue %s: plugin %s does not define type %s", qname,
+                         origin, rh_queue_type_name(*q));
+        rh_queue_close(*q);
+        return RH_ETYPE;
+    }
+    return 0;
+}

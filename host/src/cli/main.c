@@ -1,1 +1,44 @@
-/* being written */
+/* main.c — `ringhost VERB ...`: picks the verb and prints usage. */
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *verb;
+    int (*fn)(int, char **);
+    const char *usage;
+} verbs[] = {
+    {"run", rh_cmd_run,
+     "run MANIFEST [--send FILE.jsonl] [--timeout S] [--report-bindings] [--instance I] "
+     "[--plugins DIR]"},
+    {"send", rh_cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
+    {"recv", rh_cmd_recv, "recv [--instance I] QUEUE [-n N] [--timeout S]"},
+    {"stat", rh_cmd_stat, "stat [--instance I] [--json]"},
+    {"plugins", rh_cmd_plugins, "plugins [DIR]"},
+    {"validate", rh_cmd_validate, "validate MANIFEST [--plugins DIR]"},
+    {"topo", rh_cmd_topo, "topo [MANIFEST] [--plugins DIR]"},
+};
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: ringhost VERB ...\n");
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(out, "  ringhost %s\n", verbs[i].usage);
+    fprintf(out, "exit codes: 0 success, 1 runtime failure, 2 bad input\n"
+                 "environment: RINGHOST_INSTANCE (default --instance), "
+                 "RINGHOST_PLUGIN_PATH (default plugins folder)\n");
+    return out == stdout ? RH_EXIT_OK : RH_EXIT_BADINPUT;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
+        return usage(stdout);
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcmp(argv[1], verbs[i].verb) == 0)
+            return verbs[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "ringhost: unknown verb \"%s\"\n", argv[1]);
+    return usage(stderr);
+}

@@ -1,0 +1,47 @@
+/*
+ * cli.h — the ringhost command line: one file per group of verbs, sharing
+ * the JSON-lines format and the exit codes of the design
+ * (0 success, 1 runtime failure, 2 bad input).
+ */
+#ifndef RH_CLI_H
+#define RH_CLI_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "ringhost/ringhost.h"
+
+enum { RH_EXIT_OK = 0, RH_EXIT_FAIL = 1, RH_EXIT_BADINPUT = 2 };
+
+/* The exit code for an RH_E* code: bad input (manifest, message, plugin,
+ * placement, usage) is 2, the rest 1. */
+int rh_cli_exit_code(int rc);
+
+/* One input line: {"queue": "...", "id": "...optional...", "body": {...}}.
+ * Fills queue (borrowed from *root), id (zero when absent) and body
+ * (borrowed).  *root is owned by the caller (json_decref).  0 or RH_EINVAL
+ * with the reason in err. */
+int rh_cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
+                      json_t **body, rh_error *err);
+
+/* Print one output line for a message taken from queue qname. */
+void rh_cli_print_message(FILE *out, const char *qname, const rh_type *type,
+                          const rh_envelope *env, const void *payload);
+
+/* Attach to a running instance's shared queue and give it its type, loaded
+ * from the plugin named in the queue header. */
+int rh_cli_attach_typed(const char *instance, const char *qname, rh_queue **q, rh_error *err);
+
+/* The instance from --instance, else $RINGHOST_INSTANCE, else NULL. */
+const char *rh_cli_instance(const char *given);
+
+int rh_cmd_run(int argc, char **argv);
+int rh_cmd_send(int argc, char **argv);
+int rh_cmd_recv(int argc, char **argv);
+int rh_cmd_stat(int argc, char **argv);
+int rh_cmd_plugins(int argc, char **argv);
+int rh_cmd_validate(int argc, char **argv);
+int rh_cmd_topo(int argc, char **argv);
+
+#endif /* RH_CLI_H */

@@ -1,0 +1,203 @@
+/*
+ * runtime_pvt.h — the runtime's private structures, shared by runtime.c
+ * (lifecycle and wiring), bridge.c (pumps), dispatch.c (reactor threads and
+ * the kernel call) and metrics.c (counts and reports).
+ *
+ * Ownership: rh_runtime owns everything.  A kernel (rh_kinst) has workers;
+ * each worker owns one input ring per input port and one output ring per
+ * output port.  An input bridge moves one named queue into the input rings
+ * of a kernel port (one target ring per worker); an output bridge moves the
+ * output rings of one kernel port (one source ring per worker) into a named
+ * queue.  Reactors are threads: each runs a list of tasks (a worker's
+ * dispatch step, a bridge step) in turn.
+ */
+#ifndef RH_RUNTIME_PVT_H
+#define RH_RUNTIME_PVT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <hwloc.h>
+
+#include "manifest.h"
+#include "plugin.h"
+#include "ring.h"
+#include "ringhost/ringhost.h"
+#include "wait.h"
+
+typedef struct rh_runtime rh_runtime;
+typedef struct rh_kinst rh_kinst;
+typedef struct rh_worker rh_worker;
+typedef struct rh_reactor rh_reactor;
+
+/* Message ids the input bridge accepted recently (dedup window). */
+typedef struct rh_dedup {
+    uint32_t window;  /* N: remember the last N accepted ids; 0 = off */
+    uint32_t mask;    /* table size - 1 (4N rounded up to a power of two) */
+    uint64_t seq;     /* ids accepted so far */
+    struct rh_dedup_slot {
+        rh_id id;
+        uint64_t seq; /* 1-based acceptance number, 0 = never used */
+    } *table;
+} rh_dedup;
+
+int rh_dedup_init(rh_dedup *d, uint32_t window);
+void rh_dedup_free(rh_dedup *d);
+/* Non-zero when id is among the last N accepted; otherwise records it. */
+int rh_dedup_seen_or_add(rh_dedup *d, rh_id id);
+
+typedef struct rh_in_bridge {
+    rh_kinst *kernel;
+    uint32_t port;         /* input port index */
+    rh_queue *queue;
+    const rh_type *type;
+    rh_ring **targets;     /* one per worker it feeds */
+    uint32_t n_targets;
+    uint32_t next;         /* round-robin cursor */
+    uint32_t burst;
+    uint64_t ttl_ns;       /* 0 = off */
+    rh_dedup dedup;
+    uint64_t moved;        /* messages put into rings (owner thread only) */
+    _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
+} rh_in_bridge;
+
+typedef struct rh_out_bridge {
+    rh_kinst *kernel;
+    uint32_t port;         /* output port index */
+    rh_queue *queue;
+    rh_ring **sources;     /* one per worker */
+    uint32_t n_sources;
+    uint32_t burst;
+    _Atomic uint64_t sent;     /* accepted by the queue */
+    _Atomic uint64_t refused;  /* the queue's policy refused it (counted there too) */
+} rh_out_bridge;
+
+/* Move up to one burst; return the number of messages moved. */
+uint32_t rh_in_bridge_step(rh_in_bridge *b);
+uint32_t rh_out_bridge_step(rh_out_bridge *b);
+/* Move from one source ring only (a worker flushing its own outputs inline). */
+uint32_t rh_out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src);
+
+struct rh_worker {
+    rh_kinst *kernel;
+    uint32_t index;
+    rh_ctx ctx;
+    void *state;
+    int init_rc;                     /* init() result, reported to launch */
+    rh_ring *in[RH_MAX_PORTS];
+    rh_ring *out[RH_MAX_PORTS];
+    uint32_t out_pending[RH_MAX_PORTS]; /* reserved-and-filled, not yet committed */
+    rh_in_bridge *inline_in[RH_MAX_PORTS];  /* inline mode: this worker pulls itself */
+    rh_reactor *reactor;
+    uint32_t next_port;              /* round robin over input ports */
+    rh_msg *msgs;                    /* batch scratch, kernel batch size */
+    _Atomic uint64_t processed;      /* messages handed to the kernel */
+    _Atomic uint64_t failed;         /* rh_fail() or batch failures */
+    _Atomic uint64_t emitted;        /* outputs committed */
+    _Atomic uint64_t batches;
+    _Atomic uint64_t heartbeat_ns;   /* last time the dispatch step ran */
+    _Atomic int busy;                /* inside process() */
+    const rh_msg *run_batch_pending; /* run(): the batch handed out by poll, released next poll */
+    uint32_t run_port, run_count;
+};
+
+struct rh_kinst {
+    rh_runtime *rt;
+    uint32_t index;                  /* in the manifest */
+    const rh_kernel_decl *decl;
+    const rh_plugin *plugin;
+    const rh_kernel_desc *desc;
+    rh_queue *in_q[RH_MAX_PORTS];
+    rh_queue *out_q[RH_MAX_PORTS];
+    rh_worker *workers;
+    uint32_t n_workers;
+    rh_in_bridge *in_bridges;        /* n_inputs (thread mode) or n_inputs*workers (inline) */
+    uint32_t n_in_bridges;
+    rh_out_bridge *out_bridges;      /* n_outputs */
+};
+
+/* A unit of work a reactor runs: returns the number of messages moved. */
+typedef struct rh_task {
+    uint32_t (*step)(void *arg);
+    void *arg;
+    rh_bell **bells;                 /* what wakes it (owned by the reactor) */
+    uint32_t n_bells;
+    const char *what;                /* "dispatch vadd#0", "pump in vadd.requests" */
+} rh_task;
+
+struct rh_reactor {
+    rh_runtime *rt;
+    char name[64];                   /* thread name: "rh-d-core:1" */
+    char key[64];                    /* cpuset list, or "" for a private thread */
+    hwloc_bitmap_t cpuset;           /* empty = not pinned */
+    rh_wait_kind wait;
+    rh_task *tasks;
+    uint32_t n_tasks, cap_tasks;
+    rh_worker **workers;             /* workers whose init/fini run here */
+    uint32_t n_workers, cap_workers;
+    pthread_t thread;
+    int started;                     /* thread created */
+    _Atomic int ready;               /* 1 running, -1 failed to start */
+    _Atomic int stop;
+    _Atomic uint64_t loops;          /* iterations, for rh_reactor_sync */
+    _Atomic int last_cpu;
+    rh_bell bell;                    /* control: stop, state changes */
+    char bind_error[256];
+    int run_kernel;                  /* a run() kernel owns this thread (its only task) */
+};
+
+/* Lifecycle flags read by every step. */
+enum {
+    RH_FLOW_PAUSED = 0,   /* launched or deactivated: kernels and input bridges idle */
+    RH_FLOW_RUNNING = 1,  /* active */
+    RH_FLOW_DRAINING = 2, /* terminating: intake stopped, rings being emptied */
+    RH_FLOW_STOPPED = 3,  /* terminating: everything must return */
+};
+
+struct rh_runtime {
+    rh_manifest *m;
+    char instance[64];
+    FILE *log;
+    int report_bindings;
+    rh_plugin_set plugins;
+    rh_state state;
+    _Atomic int flow;                /* RH_FLOW_*: what steps may do now */
+    uint64_t launch_ns, activate_ns;
+    rh_queue **queues;
+    uint32_t n_queues;
+    rh_kinst *kernels;
+    uint32_t n_kernels;
+    rh_reactor **reactors;
+    uint32_t n_reactors;
+    unsigned policy_next;            /* next thread index for the placement policy */
+    struct rh_qplan *qplan;          /* wiring: one per queue to create */
+    uint32_t n_qplan;
+};
+
+/* A queue the wiring found: declared in "queues" or auto-created for an
+ * unwired port ("<kernel>.<port>"). */
+typedef struct rh_qplan {
+    char name[RH_QUEUE_NAME_MAX + 1];
+    rh_queue_config cfg;
+    const rh_type *type;   /* NULL until a port or the declaration gives one */
+    const char *origin;    /* plugin path defining the type */
+    char first_use[128];   /* JSON path that set the type, for error messages */
+    rh_queue *queue;       /* once created */
+} rh_qplan;
+
+/* dispatch.c */
+uint32_t rh_worker_step(void *worker);
+uint32_t rh_in_bridge_task(void *bridge);
+uint32_t rh_out_bridge_task(void *bridge);
+extern const rh_host_api rh_host_api_v1;
+int rh_reactor_start(rh_reactor *r);
+void rh_reactor_sync(rh_reactor *r);   /* wait for one full loop after a flag change */
+void rh_reactor_stop_join(rh_reactor *r);
+int rh_reactor_add_task(rh_reactor *r, const rh_task *t);
+int rh_worker_flush_outputs(rh_worker *w);
+
+/* metrics.c: no message in a kernel ring or process(); with queues, none in
+ * a kernel's input queue or a bridge either. */
+int rh_runtime_is_quiet(rh_runtime *rt, int queues_too);
+
+#endif /* RH_RUNTIME_PVT_H */

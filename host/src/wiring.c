@@ -1,0 +1,319 @@
+/*
+ * wiring.c — a manifest checked against its plugins.
+ *
+ * Everything that can be wrong about a manifest once plugins are known is
+ * found here, before a queue or thread exists, with the manifest file and
+ * the JSON path in the message: an unknown plugin (or one that failed to
+ * load, with its reason), a port the plugin does not have, a queue whose
+ * type differs from a port's (both types named, by fingerprint), a declared
+ * type no plugin defines.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "placement.h"
+#include "queue_pvt.h"
+#include "wiring.h"
+
+static void list_plugins(const rh_plugin_set *set, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < set->n && used + 2 < len; i++)
+        if (set->items[i].desc)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+                                     set->items[i].desc->name);
+    if (!used)
+        snprintf(buf, len, "none");
+}
+
+static int load_plugins(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err)
+{
+    const rh_manifest *m = rt->m;
+    if (opts && opts->extra_plugins && rh_plugin_scan(&rt->plugins, opts->extra_plugins, err) < 0)
+        return err->code;
+    for (uint32_t i = 0; i < m->n_plugin_dirs; i++)
+        if (rh_plugin_scan(&rt->plugins, m->plugin_dirs[i], err) < 0)
+            return rh_error_set(err, RH_EMANIFEST, "%s: plugins[%u]: expected a readable folder, "
+                                "got \"%s\"", m->path, i, m->plugin_dirs[i]);
+    return 0;
+}
+
+/* The plugin for kernels[ki], or an error naming what there is. */
+static int resolve_plugin(rh_runtime *rt, rh_kinst *k, rh_error *err)
+{
+    const rh_kernel_decl *d = k->decl;
+    const rh_plugin *p = rh_plugin_find(&rt->plugins, d->plugin);
+    if (p) {
+        k->plugin = p;
+        k->desc = p->desc;
+        return 0;
+    }
+    /* a file of that name that failed to load: say why */
+    char stem[160];
+    snprintf(stem, sizeof stem, "/%s.so", d->plugin);
+    for (uint32_t i = 0; i < rt->plugins.n; i++) {
+        const rh_plugin *b = &rt->plugins.items[i];
+        size_t pl = strlen(b->path), sl = strlen(stem);
+        if (!b->desc && pl >= sl && strcmp(b->path + pl - sl, stem) == 0)
+            return rh_error_set(err, RH_EPLUGIN, "%s: kernels[%u].plugin: plugin \"%s\" failed "
+                                "to load: %s", rt->m->path, k->index, d->plugin, b->why);
+    }
+    char avail[512];
+    list_plugins(&rt->plugins, avail, sizeof avail);
+    return rh_error_set(err, RH_EMANIFEST,
+                        "%s: kernels[%u].plugin: expected the name of a loaded plugin (loaded: "
+                        "%s), got \"%s\"",
+                        rt->m->path, k->index, avail, d->plugin);
+}
+
+static rh_qplan *qplan_find(rh_runtime *rt, const char *name)
+{
+    for (uint32_t i = 0; i < rt->n_qplan; i++)
+        if (strcmp(rt->qplan[i].name, name) == 0)
+            return &rt->qplan[i];
+    return NULL;
+}
+
+static rh_qplan *qplan_add(rh_runtime *rt, const char *name, const rh_queue_config *cfg)
+{
+    rh_qplan *q = &rt->qplan[rt->n_qplan++];
+    memset(q, 0, sizeof *q);
+    snprintf(q->name, sizeof q->name, "%s", name);
+    q->cfg = *cfg;
+    return q;
+}
+
+static int port_index(const rh_port *ports, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(ports[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void port_names(const rh_port *ports, uint32_t n, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < n && used + 4 < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s\"%s\"", i ? ", " : "",
+                                 ports[i].name);
+    if (!n)
+        snprintf(buf, len, "none");
+}
+
+/* Wire one direction of a kernel: each binding names an existing port;
+ * each port gets its queue (the bound one, or "<kernel>.<port>"); the
+ * queue's type must be the port's. */
+static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
+{
+    const rh_kernel_decl *d = k->decl;
+    const rh_port *ports = output ? k->desc->outputs : k->desc->inputs;
+    uint32_t np = output ? k->desc->n_outputs : k->desc->n_inputs;
+    const rh_port_binding *bind = output ? d->outputs : d->inputs;
+    uint32_t nb = output ? d->n_outputs : d->n_inputs;
+    const char *dir = output ? "outputs" : "inputs";
+
+    for (uint32_t b = 0; b < nb; b++)
+        if (port_index(ports, np, bind[b].port) < 0) {
+            char names[512];
+            port_names(ports, np, names, sizeof names);
+            return rh_error_set(err, RH_EMANIFEST,
+                                "%s: kernels[%u].%s.%s: expected one of the %s ports of plugin "
+                                "\"%s\" (%s), got \"%s\"",
+                                rt->m->path, k->index, dir, bind[b].port, dir + 0, k->desc->name,
+                                names, bind[b].port);
+        }
+    for (uint32_t p = 0; p < np; p++) {
+        char qname[RH_QUEUE_NAME_MAX + 1] = "";
+        for (uint32_t b = 0; b < nb; b++)
+            if (strcmp(bind[b].port, ports[p].name) == 0)
+                snprintf(qname, sizeof qname, "%s", bind[b].queue);
+        char jpath[160];
+        snprintf(jpath, sizeof jpath, "kernels[%u].%s.%s", k->index, dir, ports[p].name);
+        if (!qname[0]) {
+            if ((size_t)snprintf(qname, sizeof qname, "%s.%s", d->name, ports[p].name) >=
+                sizeof qname)
+                return rh_error_set(err, RH_EMANIFEST, "%s: %s: the automatic queue name "
+                                    "\"%s.%s\" is longer than 64 characters; wire the port",
+                                    rt->m->path, jpath, d->name, ports[p].name);
+        }
+        rh_qplan *q = qplan_find(rt, qname);
+        if (!q) {
+            if (rh_manifest_queue(rt->m, qname))
+                return rh_error_set(err, RH_EMANIFEST, "%s: %s: internal: queue %s not planned",
+                                    rt->m->path, jpath, qname);
+            q = qplan_add(rt, qname, &rt->m->queue_defaults);
+        }
+        const rh_type *t = ports[p].type;
+        if (!q->type) {
+            q->type = t;
+            q->origin = k->plugin->path;
+            snprintf(q->first_use, sizeof q->first_use, "%s", jpath);
+        } else if (q->type->fingerprint != t->fingerprint) {
+            return rh_error_set(err, RH_ETYPE,
+                                "%s: %s: queue \"%s\" carries %s (fingerprint %016llx, from %s) "
+                                "but port \"%s\" of plugin \"%s\" takes %s (fingerprint "
+                                "%016llx); wire it to a queue of type %s",
+                                rt->m->path, jpath, qname, q->type->name,
+                                (unsigned long long)q->type->fingerprint, q->first_use,
+                                ports[p].name, k->desc->name, t->name,
+                                (unsigned long long)t->fingerprint, t->name);
+        }
+        if (output)
+            k->out_q[p] = (rh_queue *)(uintptr_t)(q - rt->qplan + 1); /* index until created */
+        else
+            k->in_q[p] = (rh_queue *)(uintptr_t)(q - rt->qplan + 1);
+    }
+    return 0;
+}
+
+int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_opts *opts,
+                   rh_error *err)
+{
+    int rc = rh_manifest_load(manifest_path, &rt->m, err);
+    if (rc)
+        return rc;
+    rh_manifest *m = rt->m;
+    snprintf(rt->instance, sizeof rt->instance, "%s",
+             opts && opts->instance ? opts->instance : m->name);
+    rt->report_bindings = opts ? opts->report_bindings : 0;
+    if ((rc = rh_topo_init(err)) != 0)
+        return rc;
+    if ((rc = load_plugins(rt, opts, err)) != 0)
+        return rc;
+    for (uint32_t i = 0; i < rt->plugins.n; i++)
+        if (!rt->plugins.items[i].desc)
+            fprintf(rt->log, "ringhost: warning: plugin not loaded: %s\n",
+                    rt->plugins.items[i].why);
+
+    uint32_t max_q = m->n_queues;
+    for (uint32_t i = 0; i < m->n_kernels; i++)
+        max_q += 2 * RH_MAX_PORTS;
+    rt->qplan = calloc(max_q ? max_q : 1, sizeof *rt->qplan);
+    rt->kernels = calloc(m->n_kernels ? m->n_kernels : 1, sizeof *rt->kernels);
+    if (!rt->qplan || !rt->kernels)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    rt->n_kernels = m->n_kernels;
+
+    /* declared queues first: their declared type must be a known one */
+    for (uint32_t i = 0; i < m->n_queues; i++) {
+        rh_qplan *q = qplan_add(rt, m->queues[i].name, &m->queues[i].cfg);
+        if (m->queues[i].type[0]) {
+            q->type = rh_plugin_find_type(&rt->plugins, m->queues[i].type, &q->origin);
+            if (!q->type)
+                return rh_error_set(err, RH_EMANIFEST,
+                                    "%s: %s.type: expected a message type declared by a port of "
+                                    "a loaded plugin, got \"%s\"",
+                                    m->path, m->queues[i].json_path, m->queues[i].type);
+            snprintf(q->first_use, sizeof q->first_use, "%s.type", m->queues[i].json_path);
+        }
+    }
+    for (uint32_t i = 0; i < m->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        k->rt = rt;
+        k->index = i;
+        k->decl = &m->kernels[i];
+        if ((rc = resolve_plugin(rt, k, err)) != 0)
+            return rc;
+        if ((rc = wire_ports(rt, k, 0, err)) != 0 || (rc = wire_ports(rt, k, 1, err)) != 0)
+            return rc;
+    }
+    for (uint32_t i = 0; i < rt->n_qplan; i++)
+        if (!rt->qplan[i].type)
+            return rh_error_set(err, RH_EMANIFEST,
+                                "%s: queues[\"%s\"].type: expected a message type (the queue is "
+                                "wired to no port), got nothing",
+                                m->path, rt->qplan[i].name);
+    return 0;
+}
+
+int rh_wiring_create_queues(rh_runtime *rt, rh_error *err)
+{
+    rt->queues = calloc(rt->n_qplan ? rt->n_qplan : 1, sizeof *rt->queues);
+    if (!rt->queues)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < rt->n_qplan; i++) {
+        rh_qplan *q = &rt->qplan[i];
+        int rc = rh_queue_create(rt->instance, q->name, q->type, &q->cfg, q->origin, &q->queue,
+                                 err);
+        if (rc)
+            return rc;
+        rt->queues[rt->n_queues++] = q->queue;
+    }
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+            k->in_q[p] = rt->qplan[(uintptr_t)k->in_q[p] - 1].queue;
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            k->out_q[p] = rt->qplan[(uintptr_t)k->out_q[p] - 1].queue;
+    }
+    return 0;
+}
+
+void rh_wiring_print(rh_runtime *rt, FILE *out)
+{
+    fprintf(out, "manifest %s: instance \"%s\", %u kernel(s), %u queue(s)\n", rt->m->path,
+            rt->instance, rt->n_kernels, rt->n_qplan);
+    for (uint32_t i = 0; i < rt->n_qplan; i++) {
+        const rh_qplan *q = &rt->qplan[i];
+        fprintf(out, "  queue %-24s %-24s capacity %u, %s, dedup %u, ttl %u ms\n", q->name,
+                q->type->name, q->cfg.capacity, rh_backpressure_name(q->cfg.backpressure),
+                q->cfg.dedup_window, q->cfg.ttl_ms);
+    }
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        const rh_kinst *k = &rt->kernels[i];
+        fprintf(out, "  kernel %s: plugin %s %s (%s), %u worker(s), bridge %s, wait %s, batch %u\n",
+                k->decl->name, k->desc->name, k->desc->version ? k->desc->version : "",
+                k->plugin->path, k->decl->workers,
+                k->decl->bridge == RH_BRIDGE_INLINE ? "inline" : "thread",
+                rh_wait_name(k->decl->wait), k->decl->batch);
+        for (int dir = 0; dir < 2; dir++) {
+            const rh_port *ports = dir ? k->desc->outputs : k->desc->inputs;
+            uint32_t np = dir ? k->desc->n_outputs : k->desc->n_inputs;
+            for (uint32_t p = 0; p < np; p++) {
+                uintptr_t qi = (uintptr_t)(dir ? k->out_q[p] : k->in_q[p]);
+                const char *qn = rt->queues ? rh_queue_name(dir ? k->out_q[p] : k->in_q[p])
+                                            : rt->qplan[qi - 1].name;
+                fprintf(out, "    %s %-12s %-24s %s %s\n", dir ? "out" : "in ", ports[p].name,
+                        ports[p].type->name, dir ? "->" : "<-", qn);
+            }
+        }
+        fprintf(out, "    pin dispatch \"%s\", pump \"%s\"\n", k->decl->pin_dispatch.text,
+                k->decl->pin_pump.text);
+    }
+}
+
+int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, FILE *plan_out,
+                        rh_error *err)
+{
+    rh_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    rt->log = opts && opts->log ? opts->log : stderr;
+    int rc = rh_wiring_plan(rt, manifest_path, opts, err);
+    /* pins must resolve too */
+    for (uint32_t i = 0; rc == 0 && i < rt->n_kernels; i++) {
+        const rh_kernel_decl *d = rt->kernels[i].decl;
+        const char *specs[2] = {d->pin_dispatch.text, d->pin_pump.text};
+        for (int s = 0; s < 2 && rc == 0; s++) {
+            hwloc_bitmap_t set = NULL;
+            rh_error perr;
+            if (rh_pin_resolve(specs[s], &set, &perr) != 0) {
+                if (rt->m->strict)
+                    rc = rh_error_set(err, RH_EPLACE, "%s: kernels[%u].pin.%s: %s", rt->m->path,
+                                      i, s ? "pump" : "dispatch", perr.msg);
+                else
+                    fprintf(rt->log, "ringhost: warning: %s: kernels[%u].pin.%s: %s\n",
+                            rt->m->path, i, s ? "pump" : "dispatch", perr.msg);
+            }
+            if (set)
+                hwloc_bitmap_free(set);
+        }
+    }
+    if (rc == 0 && plan_out)
+        rh_wiring_print(rt, plan_out);
+    rh_runtime_destroy(rt);
+    return rc;
+}

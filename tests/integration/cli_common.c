@@ -1,0 +1,376 @@
+/* cli_common.c — helpers of the command-line integration tests; see cli_common.h. */
+#define _GNU_SOURCE
+#include "cli_common.h"
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------- files ---- */
+
+static char tmpdir[256];
+
+/* Strings handed out by cli_keep(), freed by cli_cleanup(). */
+static char **kept;
+static size_t n_kept, cap_kept;
+
+const char *cli_tmpdir(void)
+{
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/rh-cli-%d-XXXXXX", (int)getpid());
+        if (!mkdtemp(tmpdir)) {
+            tmpdir[0] = 0;
+            fail_msg("cannot create a temporary folder under /tmp");
+        }
+    }
+    return tmpdir;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void cli_cleanup(void)
+{
+    if (tmpdir[0] && !getenv("RH_TEST_KEEP_TMP"))
+        nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir[0] = 0;
+    for (size_t i = 0; i < n_kept; i++)
+        free(kept[i]);
+    free(kept);
+    kept = NULL;
+    n_kept = cap_kept = 0;
+}
+
+static const char *keep_owned(char *s)
+{
+    if (!s)
+        fail_msg("out of memory");
+    if (n_kept == cap_kept) {
+        cap_kept = cap_kept ? cap_kept * 2 : 64;
+        kept = realloc(kept, cap_kept * sizeof *kept);
+        if (!kept)
+            fail_msg("out of memory");
+    }
+    kept[n_kept++] = s;
+    return s;
+}
+
+const char *cli_keep(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return keep_owned(s);
+}
+
+const char *cli_instance(const char *tag)
+{
+    return cli_keep("%s-%d", tag, (int)getpid());
+}
+
+const char *cli_write(const char *name, const char *text)
+{
+    const char *path = cli_keep("%s/%s", cli_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fail_msg("cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* text with every `from` replaced by `to` (a new string). */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+    cli_str b = {0};
+    size_t fl = strlen(from);
+    const char *p;
+    while ((p = strstr(text, from)) != NULL) {
+        cli_str_addf(&b, "%.*s%s", (int)(p - text), text, to);
+        text = p + fl;
+    }
+    cli_str_addf(&b, "%s", text);
+    return b.s;
+}
+
+const char *cli_manifest(const char *tag, const char *text)
+{
+    json_t *dir = json_string(RH_TEST_PLUGIN_DIR);
+    char *plugins_json = json_dumps(dir, JSON_ENCODE_ANY);
+    json_decref(dir);
+    char *a = replace_all(text, "@NAME@", cli_instance(tag));
+    char *b = replace_all(a, "@PLUGINS@", plugins_json);
+    const char *path = cli_write(cli_keep("%s.json", tag), b);
+    free(plugins_json);
+    free(a);
+    free(b);
+    return path;
+}
+
+void cli_str_addf(cli_str *b, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        fail_msg("bad format");
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        b->s = realloc(b->s, cap);
+        if (!b->s)
+            fail_msg("out of memory");
+        b->cap = cap;
+    }
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap2);
+    va_end(ap2);
+    b->len += (size_t)n;
+}
+
+void cli_str_free(cli_str *b)
+{
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+const char *cli_id(unsigned n)
+{
+    return cli_keep("%08x-0000-4000-8000-%012x", (unsigned)getpid(), n);
+}
+
+/* ------------------------------------------------------- commands ---- */
+
+void cli_exec_argv(cli_out *o, const char *stdin_text, const char *const *args)
+{
+    const char *argv[128];
+    size_t n = 0;
+    argv[n++] = RH_TEST_BINARY;
+    for (; args[n - 1] && n < 127; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+
+    memset(o, 0, sizeof *o);
+    size_t w = 0;
+    for (size_t i = 0; argv[i] && w < sizeof o->cmd; i++) {
+        int q = strpbrk(argv[i], " \"{}'") != NULL;
+        w += (size_t)snprintf(o->cmd + w, sizeof o->cmd - w, "%s%s%s%s", i ? " " : "",
+                              q ? "'" : "", argv[i], q ? "'" : "");
+    }
+    if (proc_run((char *const *)argv, stdin_text, CLI_KILL_AFTER_S, &o->r) != 0)
+        fail_msg("cannot start %s: %m", RH_TEST_BINARY);
+    CLI_CHECK(o, !o->r.timed_out, "expected the command to finish within %.0f s; it was killed",
+              CLI_KILL_AFTER_S);
+}
+
+void cli_exec(cli_out *o, const char *stdin_text, ...)
+{
+    const char *args[127];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, stdin_text);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 126)
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    cli_exec_argv(o, stdin_text, args);
+}
+
+void cli_free(cli_out *o)
+{
+    proc_result_free(&o->r);
+}
+
+static void print_tail(const char *what, const char *text, size_t len)
+{
+    const size_t shown = 6000;
+    if (len > shown)
+        print_message("---- %s (last %zu of %zu bytes) ----\n%s\n", what, shown, len,
+                      text + len - shown);
+    else
+        print_message("---- %s ----\n%s%s", what, text, len && text[len - 1] != '\n' ? "\n" : "");
+}
+
+void cli_dump(const cli_out *o)
+{
+    print_message("---- command ----\n%s\n", o->cmd);
+    if (o->r.timed_out)
+        print_message("killed after %.1f s (timeout)\n", o->r.wall_s);
+    else if (o->r.term_signal)
+        print_message("ended by signal %d after %.3f s\n", o->r.term_signal, o->r.wall_s);
+    else
+        print_message("exit %d after %.3f s\n", o->r.exit_code, o->r.wall_s);
+    print_tail("stdout", o->r.out ? o->r.out : "", o->r.out_len);
+    print_tail("stderr", o->r.err ? o->r.err : "", o->r.err_len);
+}
+
+void cli_expect_exit(const cli_out *o, int code)
+{
+    CLI_CHECK(o, o->r.term_signal == 0, "expected exit %d, the command was killed by signal %d",
+              code, o->r.term_signal);
+    CLI_CHECK(o, o->r.exit_code == code, "expected exit %d, got exit %d", code, o->r.exit_code);
+}
+
+json_t *cli_lines(const cli_out *o)
+{
+    json_t *arr = json_array();
+    const char *p = o->r.out;
+    unsigned lineno = 0;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        lineno++;
+        if (len) {
+            json_error_t je;
+            json_t *v = json_loadb(p, len, 0, &je);
+            CLI_CHECK(o, v && json_is_object(v),
+                      "expected stdout line %u to be a JSON object, got \"%.*s\" (%s)", lineno,
+                      (int)(len > 200 ? 200 : len), p, v ? "not an object" : je.text);
+            json_array_append_new(arr, v);
+        }
+        p = nl ? nl + 1 : p + len;
+    }
+    return arr;
+}
+
+size_t cli_count_queue(json_t *lines, const char *qname)
+{
+    size_t i, n = 0;
+    json_t *v;
+    json_array_foreach (lines, i, v) {
+        const char *q = json_string_value(json_object_get(v, "queue"));
+        if (!qname || (q && strcmp(q, qname) == 0))
+            n++;
+    }
+    return n;
+}
+
+json_t *cli_find_correlated(json_t *lines, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (lines, i, v) {
+        const char *c = json_string_value(json_object_get(v, "correlation_id"));
+        if (c && strcasecmp(c, id) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+int cli_summary(const cli_out *o, const char *kind, const char *name, const char *counter,
+                long long *value)
+{
+    char head[256];
+    snprintf(head, sizeof head, "summary: %s %s: ", kind, name);
+    const char *p = o->r.err;
+    while (p && (p = strstr(p, head)) != NULL) {
+        if (p != o->r.err && p[-1] != '\n') { /* only at the start of a line */
+            p++;
+            continue;
+        }
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char line[2048];
+        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), p);
+        /* counters are written "<name> <N>" after ": " or ", " */
+        char want[128];
+        snprintf(want, sizeof want, " %s ", counter);
+        for (char *c = strstr(line, want); c; c = strstr(c + 1, want)) {
+            if (c[-1] != ',' && c[-1] != ':')
+                continue;
+            char *num = c + strlen(want), *stop;
+            long long v = strtoll(num, &stop, 10);
+            if (stop != num) {
+                *value = v;
+                return 0;
+            }
+        }
+        return -1;
+    }
+    return -1;
+}
+
+long long cli_summary_get(const cli_out *o, const char *kind, const char *name,
+                          const char *counter)
+{
+    long long v = 0;
+    CLI_CHECK(o, cli_summary(o, kind, name, counter, &v) == 0,
+              "expected a line \"summary: %s %s: ... %s N\" on stderr", kind, name, counter);
+    return v;
+}
+
+size_t cli_count(const char *hay, const char *needle)
+{
+    size_t n = 0, nl = strlen(needle);
+    for (const char *p = hay ? strstr(hay, needle) : NULL; p; p = strstr(p + nl, needle))
+        n++;
+    return n;
+}
+
+/* ------------------------------------------------------- messages ---- */
+
+static void add_floats(cli_str *b, const float *v, size_t n)
+{
+    cli_str_addf(b, "[");
+    for (size_t i = 0; i < n; i++)
+        cli_str_addf(b, "%s%.9g", i ? ", " : "", (double)v[i]);
+    cli_str_addf(b, "]");
+}
+
+void cli_vadd_line(cli_str *b, const char *queue, const char *id, const char *op, const float *a,
+                   size_t na, const float *bv, size_t nb)
+{
+    cli_str_addf(b, "{\"queue\": \"%s\", ", queue);
+    if (id)
+        cli_str_addf(b, "\"id\": \"%s\", ", id);
+    cli_str_addf(b, "\"body\": {\"op\": \"%s\", \"a\": ", op);
+    add_floats(b, a, na);
+    cli_str_addf(b, ", \"b\": ");
+    add_floats(b, bv, nb);
+    cli_str_addf(b, "}}\n");
+}
+
+double cli_num(const cli_out *o, json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    CLI_CHECK(o, json_is_number(v), "expected a number at key \"%s\"", key);
+    return json_number_value(v);
+}
+
+void cli_check_vadd_result(const cli_out *o, json_t *line, const float *want, size_t n)
+{
+    json_t *body = json_object_get(line, "body");
+    CLI_CHECK(o, json_is_object(body), "expected a response with a \"body\" object");
+    json_t *ok = json_object_get(body, "success");
+    const char *error = json_string_value(json_object_get(body, "error"));
+    CLI_CHECK(o, json_is_true(ok), "expected success true, got %s (error \"%s\")",
+              json_is_false(ok) ? "false" : "no boolean", error ? error : "");
+    double pe = cli_num(o, body, "processed_elements");
+    CLI_CHECK(o, pe == (double)n, "expected processed_elements %zu, got %g", n, pe);
+    json_t *res = json_object_get(body, "result");
+    CLI_CHECK(o, json_is_array(res) && json_array_size(res) == n,
+              "expected result to be an array of %zu numbers, got %zu elements", n,
+              json_is_array(res) ? json_array_size(res) : 0);
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(res, i);
+        CLI_CHECK(o, json_is_number(x), "expected result[%zu] to be a number", i);
+        double got = json_number_value(x);
+        CLI_CHECK(o, fabs(got - (double)want[i]) <= 1e-3,
+                  "expected result[%zu] = %g (within 1e-3), got %.9g", i, (double)want[i], got);
+    }
+}

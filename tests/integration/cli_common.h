@@ -1,0 +1,130 @@
+/*
+ * cli_common.h — what every command-line integration test needs: a private
+ * temporary folder, manifests and request files written into it, the real
+ * `ringhost` binary run with a timeout, its JSON-lines output parsed and its
+ * summary lines read.
+ *
+ * Failures say what was expected and then show the command and what it
+ * printed (cli_dump), so a red test reads as a bug report.
+ */
+#ifndef RH_TEST_CLI_COMMON_H
+#define RH_TEST_CLI_COMMON_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "proc.h"
+
+/* How long one `ringhost` command may take before the test kills it and
+ * fails; --send runs also get "--timeout CLI_RUN_TIMEOUT_S" so the host
+ * gives up first and still prints its summary. */
+#define CLI_KILL_AFTER_S 90.0
+#define CLI_RUN_TIMEOUT "30"
+
+/* One finished `ringhost` command. */
+typedef struct cli_out {
+    proc_result r;
+    char cmd[4096]; /* the command line, for messages */
+} cli_out;
+
+/* ---------------------------------------------------------- files ---- */
+
+/* This test program's temporary folder (/tmp/rh-cli-<pid>-XXXXXX), created
+ * on first use.  cli_cleanup() removes it and everything in it. */
+const char *cli_tmpdir(void);
+void cli_cleanup(void);
+
+/* A string that lives until cli_cleanup() (printf-style). */
+const char *cli_keep(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "<tag>-<pid>": a manifest name / instance unique to this test process. */
+const char *cli_instance(const char *tag);
+
+/* Write text to <tmpdir>/<name>; returns the path. */
+const char *cli_write(const char *name, const char *text);
+
+/*
+ * Write a manifest <tmpdir>/<tag>.json from text where "@NAME@" becomes
+ * cli_instance(tag) and "@PLUGINS@" the JSON string of RH_TEST_PLUGIN_DIR;
+ * returns its path.
+ */
+const char *cli_manifest(const char *tag, const char *text);
+
+/* A growing string. */
+typedef struct cli_str {
+    char *s;
+    size_t len, cap;
+} cli_str;
+void cli_str_addf(cli_str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_str_free(cli_str *b);
+
+/* Request id number n as a UUID text, unique to this process:
+ * "xxxxxxxx-0000-4000-8000-nnnnnnnnnnnn" (pid in the first group). */
+const char *cli_id(unsigned n);
+
+/* ------------------------------------------------------- commands ---- */
+
+/* Run RH_TEST_BINARY with the arguments that follow (NULL-terminated),
+ * stdin_text (may be NULL) on its stdin.  Fails the test if it cannot be
+ * started or runs past CLI_KILL_AFTER_S. */
+void cli_exec(cli_out *o, const char *stdin_text, ...) __attribute__((sentinel));
+void cli_exec_argv(cli_out *o, const char *stdin_text, const char *const *args);
+void cli_free(cli_out *o);
+
+/* Print the command, its exit status and (the tails of) what it wrote. */
+void cli_dump(const cli_out *o);
+
+/* Fail with a message (and the dump) unless cond holds. */
+#define CLI_CHECK(o, cond, ...)                                                                  \
+    do {                                                                                         \
+        if (!(cond)) {                                                                           \
+            cli_dump(o);                                                                         \
+            fail_msg(__VA_ARGS__);                                                               \
+        }                                                                                        \
+    } while (0)
+
+/* Exit status must be `code` (and no signal, no timeout). */
+void cli_expect_exit(const cli_out *o, int code);
+
+/* stdout as JSON lines: a new array of the objects, one per line.  Fails if
+ * a non-empty line is not a JSON object. */
+json_t *cli_lines(const cli_out *o);
+
+/* Count of lines in stdout whose "queue" is qname (NULL: all). */
+size_t cli_count_queue(json_t *lines, const char *qname);
+
+/* The first output line whose correlation_id equals id, or NULL. */
+json_t *cli_find_correlated(json_t *lines, const char *id);
+
+/*
+ * From a summary line "summary: <kind> <name>: ..., <counter> N, ..." on
+ * stderr (kind "kernel" or "queue"): 0 and *value, or -1 when there is no
+ * such line or counter.  cli_summary_get() fails the test instead.
+ */
+int cli_summary(const cli_out *o, const char *kind, const char *name, const char *counter,
+                long long *value);
+long long cli_summary_get(const cli_out *o, const char *kind, const char *name,
+                          const char *counter);
+
+/* Occurrences of needle in hay. */
+size_t cli_count(const char *hay, const char *needle);
+
+/* ------------------------------------------------------- messages ---- */
+
+/* Append one vector_add request line to b (id may be NULL). */
+void cli_vadd_line(cli_str *b, const char *queue, const char *id, const char *op, const float *a,
+                   size_t na, const float *bv, size_t nb);
+
+/* The numeric value of key in obj (integer or real); fails when absent. */
+double cli_num(const cli_out *o, json_t *obj, const char *key);
+
+/* Check a vector_add.response body: success true, processed_elements n,
+ * result[i] == want[i] within 1e-3. */
+void cli_check_vadd_result(const cli_out *o, json_t *line, const float *want, size_t n);
+
+#endif /* RH_TEST_CLI_COMMON_H */

@@ -1,0 +1,28 @@
+# Integration tests: each drives the real `ringhost` binary (RH_TEST_BINARY)
+# as a child process (tests/support/proc.c) against the kernels the build
+# writes to RH_TEST_PLUGIN_DIR.  All are named test_cli_* so that
+# `ctest -R cli` runs exactly these.  Paths are relative to tests/.
+set(RH_CLI_EXTRA support/proc.c integration/cli_common.c)
+
+rh_add_test(test_cli_proc           integration/test_cli_proc.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
+rh_add_test(test_cli_vector_add     integration/test_cli_vector_add.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_queues         integration/test_cli_queues.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_manifest_errors integration/test_cli_manifest_errors.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_plugins        integration/test_cli_plugins.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_serve          integration/test_cli_serve.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_requests       integration/test_cli_requests.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
+# The tests run the binary and load the plugins: build them first.
+foreach(t test_cli_vector_add test_cli_queues test_cli_manifest_errors test_cli_plugins
+          test_cli_serve test_cli_requests)
+  if(TARGET ${t})
+    add_dependencies(${t} ringhost)
+  endif()
+endforeach()

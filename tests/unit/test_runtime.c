@@ -1,0 +1,428 @@
+/*
+ * test_runtime.c — the embedding API driven with the real kernel plugins
+ * (echo, slow, scale, sum) from the build's plugin folder: lifecycle,
+ * wiring checks, workers, bridge modes, threads following cores, and the
+ * input bridge's dedup window.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ringhost/ringhost.h"
+#include "runtime_pvt.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+/* ------------------------------------------------------------ helpers -- */
+
+static char manifest_path[256];
+
+/* Write a manifest whose plugin folder is the build's; body is the
+ * "queues"/"kernels" part (JSON members, no braces). */
+static const char *write_manifest(const char *name, const char *body)
+{
+    snprintf(manifest_path, sizeof manifest_path, "/tmp/rh-test-runtime-%d-%s.json",
+             (int)getpid(), name);
+    FILE *f = fopen(manifest_path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"ringhost\": 1, \"name\": \"rt%d-%s\", \"plugins\": [\"%s\"], %s}\n",
+            (int)getpid(), name, RH_TEST_PLUGIN_DIR, body);
+    fclose(f);
+    return manifest_path;
+}
+
+static rh_runtime *launch(const char *name, const char *body)
+{
+    rh_runtime *rt = NULL;
+    rh_error err = {0};
+    FILE *devnull = fopen("/dev/null", "w");
+    rh_launch_opts opts = {.log = devnull};
+    int rc = rh_runtime_launch(write_manifest(name, body), &opts, &rt, &err);
+    if (rc != 0)
+        fail_msg("launch failed: %s", err.msg);
+    return rt;
+}
+
+static void send_json(rh_runtime *rt, const char *qname, const char *json, rh_id *id)
+{
+    rh_queue *q = rh_runtime_queue(rt, qname);
+    assert_non_null(q);
+    const rh_type *t = rh_queue_type(q);
+    json_t *body = json_loads(json, 0, NULL);
+    assert_non_null(body);
+    void *buf = calloc(1, t->size);
+    char why[256];
+    if (t->decode(body, buf, why, sizeof why) != 0)
+        fail_msg("decode %s: %s", json, why);
+    assert_int_equal(rh_send(q, NULL, buf, t->size, id), 0);
+    free(buf);
+    json_decref(body);
+}
+
+/* Receive one message (up to timeout_ms); its payload stays in *buf. */
+static int recv_one(rh_runtime *rt, const char *qname, rh_envelope *env, void **buf,
+                    int timeout_ms)
+{
+    rh_queue *q = rh_runtime_queue(rt, qname);
+    assert_non_null(q);
+    uint32_t len = rh_queue_payload_size(q);
+    *buf = realloc(*buf, len);
+    return rh_recv(q, env, *buf, len, timeout_ms);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static const char *ECHO_BODY =
+    "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": {\"type\": \"echo.message\"}},"
+    "\"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"},"
+    " \"outputs\": {\"out\": \"e.out\"}}]";
+
+/* -------------------------------------------------------------- dedup -- */
+
+static rh_id mkid(uint64_t n)
+{
+    return (rh_id){0x1234, n};
+}
+
+static void test_dedup_remembers_the_last_n_accepted_ids(void **state)
+{
+    (void)state;
+    rh_dedup d;
+    assert_int_equal(rh_dedup_init(&d, 4), 0);
+    for (uint64_t i = 1; i <= 4; i++)
+        assert_false(rh_dedup_seen_or_add(&d, mkid(i)));
+    for (uint64_t i = 1; i <= 4; i++)
+        assert_true(rh_dedup_seen_or_add(&d, mkid(i)));
+    rh_dedup_free(&d);
+}
+
+static void test_dedup_forgets_ids_older_than_the_window(void **state)
+{
+    (void)state;
+    rh_dedup d;
+    assert_int_equal(rh_dedup_init(&d, 4), 0);
+    for (uint64_t i = 1; i <= 8; i++)
+        assert_false(rh_dedup_seen_or_add(&d, mkid(i)));
+    /* 1..4 were pushed out by 5..8 */
+    assert_false(rh_dedup_seen_or_add(&d, mkid(1)));
+    assert_true(rh_dedup_seen_or_add(&d, mkid(8)));
+    rh_dedup_free(&d);
+}
+
+static void test_dedup_window_zero_is_off(void **state)
+{
+    (void)state;
+    rh_dedup d;
+    assert_int_equal(rh_dedup_init(&d, 0), 0);
+    assert_false(rh_dedup_seen_or_add(&d, mkid(1)));
+    assert_false(rh_dedup_seen_or_add(&d, mkid(1)));
+    rh_dedup_free(&d);
+}
+
+static void test_dedup_large_window_has_no_false_positives(void **state)
+{
+    (void)state;
+    rh_dedup d;
+    assert_int_equal(rh_dedup_init(&d, 4096), 0);
+    for (int i = 0; i < 100000; i++)
+        if (rh_dedup_seen_or_add(&d, rh_id_new()))
+            fail_msg("fresh id %d reported as a duplicate", i);
+    rh_dedup_free(&d);
+}
+
+/* ---------------------------------------------------------- lifecycle -- */
+
+static void test_illegal_transitions_are_errors(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("illegal", ECHO_BODY);
+    rh_error err = {0};
+    assert_int_equal(rh_runtime_state(rt), RH_STATE_LAUNCHED);
+    assert_int_equal(rh_runtime_deactivate(rt, &err), RH_ESTATE);
+    assert_non_null(strstr(err.msg, "launched"));
+    assert_int_equal(rh_runtime_activate(rt, &err), 0);
+    assert_int_equal(rh_runtime_activate(rt, &err), RH_ESTATE);
+    assert_int_equal(rh_runtime_deactivate(rt, &err), 0);
+    assert_int_equal(rh_runtime_deactivate(rt, &err), RH_ESTATE);
+    assert_int_equal(rh_runtime_terminate(rt, 1000, &err), 0);
+    assert_int_equal(rh_runtime_terminate(rt, 1000, &err), RH_ESTATE);
+    assert_int_equal(rh_runtime_activate(rt, &err), RH_ESTATE);
+    rh_runtime_destroy(rt);
+}
+
+static void test_deactivate_pauses_and_activate_resumes(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("pause", ECHO_BODY);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    assert_int_equal(rh_runtime_deactivate(rt, NULL), 0);
+    for (int i = 0; i < 50; i++)
+        send_json(rt, "e.in", "{\"seq\": 1, \"text\": \"wait\"}", NULL);
+    sleep_ms(200);
+    assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 0);
+    rh_queue_stats s;
+    rh_queue_stats_get(rh_runtime_queue(rt, "e.in"), &s);
+    assert_int_equal(s.depth, 50); /* messages wait in their queue */
+
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    rh_envelope env;
+    void *buf = NULL;
+    for (int i = 0; i < 50; i++)
+        if (recv_one(rt, "e.out", &env, &buf, 5000) < 0)
+            fail_msg("only %d of 50 answered after activate", i);
+    assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 50);
+    free(buf);
+    rh_runtime_destroy(rt);
+}
+
+static void test_terminate_processes_what_reached_the_kernel_and_reports(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("term", ECHO_BODY);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    for (int i = 0; i < 100; i++)
+        send_json(rt, "e.in", "{\"seq\": 7}", NULL);
+    while (!rh_runtime_is_idle(rt))
+        sleep_ms(1);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    rt->log = mem;
+    assert_int_equal(rh_runtime_terminate(rt, 2000, NULL), 0);
+    fclose(mem);
+    assert_non_null(strstr(text, "uptime"));
+    assert_non_null(strstr(text, "kernel echo: processed 100"));
+    assert_non_null(strstr(text, "queue e.out: enqueued 100"));
+    free(text);
+    rh_runtime_destroy(rt);
+}
+
+/* ------------------------------------------------------------- wiring -- */
+
+static int validate(const char *name, const char *body, rh_error *err)
+{
+    FILE *devnull = fopen("/dev/null", "w");
+    rh_launch_opts opts = {.log = devnull};
+    int rc = rh_runtime_validate(write_manifest(name, body), &opts, NULL, err);
+    fclose(devnull);
+    return rc;
+}
+
+static void test_type_mismatch_names_both_types(void **state)
+{
+    (void)state;
+    rh_error err = {0};
+    /* sum reads vector.f32 but is wired to echo's queue */
+    int rc = validate("mismatch",
+                      "\"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", \"outputs\": "
+                      "{\"out\": \"x\"}}, {\"name\": \"sum\", \"plugin\": \"sum\", \"inputs\": "
+                      "{\"in\": \"x\"}}], \"queues\": {\"x\": {}}",
+                      &err);
+    assert_int_equal(rc, RH_ETYPE);
+    assert_non_null(strstr(err.msg, "echo.message"));
+    assert_non_null(strstr(err.msg, "vector.f32"));
+    assert_non_null(strstr(err.msg, "kernels[1].inputs.in"));
+}
+
+static void test_unknown_port_lists_the_plugin_ports(void **state)
+{
+    (void)state;
+    rh_error err = {0};
+    int rc = validate("port", "\"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", "
+                              "\"inputs\": {\"inn\": \"x\"}}], \"queues\": {\"x\": {}}",
+                      &err);
+    assert_int_equal(rc, RH_EMANIFEST);
+    assert_non_null(strstr(err.msg, "kernels[0].inputs.inn"));
+    assert_non_null(strstr(err.msg, "\"in\""));
+}
+
+static void test_unknown_plugin_lists_loaded_plugins(void **state)
+{
+    (void)state;
+    rh_error err = {0};
+    int rc = validate("plugin", "\"kernels\": [{\"name\": \"k\", \"plugin\": \"vector_ad\"}]",
+                      &err);
+    assert_int_equal(rc, RH_EMANIFEST);
+    assert_non_null(strstr(err.msg, "kernels[0].plugin"));
+    assert_non_null(strstr(err.msg, "vector_add"));
+    assert_non_null(strstr(err.msg, "\"vector_ad\""));
+}
+
+static void test_declared_type_must_exist(void **state)
+{
+    (void)state;
+    rh_error err = {0};
+    int rc = validate("qtype", "\"queues\": {\"q\": {\"type\": \"no.such\"}}, \"kernels\": "
+                               "[{\"name\": \"echo\", \"plugin\": \"echo\"}]",
+                      &err);
+    assert_int_equal(rc, RH_EMANIFEST);
+    assert_non_null(strstr(err.msg, "no.such"));
+}
+
+static void test_unwired_ports_get_automatic_queues(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("auto", "\"kernels\": [{\"name\": \"ek\", \"plugin\": \"echo\"}]");
+    assert_non_null(rh_runtime_queue(rt, "ek.in"));
+    assert_non_null(rh_runtime_queue(rt, "ek.out"));
+    rh_runtime_destroy(rt);
+}
+
+/* ------------------------------------------------- workers and modes -- */
+
+static void answer_all(const char *name, const char *kernel_extra, int n)
+{
+    char body[1024];
+    snprintf(body, sizeof body,
+             "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": {\"type\": "
+             "\"echo.message\"}}, \"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", "
+             "\"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"} %s}]",
+             kernel_extra);
+    rh_runtime *rt = launch(name, body);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    rh_id *ids = calloc((size_t)n, sizeof *ids);
+    char *seen = calloc((size_t)n, 1);
+    void *buf = NULL;
+    int got = 0;
+    for (int i = 0; i < n; i++) {
+        char json[64];
+        snprintf(json, sizeof json, "{\"seq\": %d}", i);
+        send_json(rt, "e.in", json, &ids[i]);
+        rh_envelope env;
+        while (recv_one(rt, "e.out", &env, &buf, 0) >= 0) {
+            uint64_t seq = *(uint64_t *)buf; /* echo.message starts with seq */
+            assert_true(seq < (uint64_t)n);
+            assert_false(seen[seq]);
+            seen[seq] = 1;
+            assert_true(rh_id_eq(env.correlation_id, ids[seq]));
+            got++;
+        }
+    }
+    while (got < n) {
+        rh_envelope env;
+        if (recv_one(rt, "e.out", &env, &buf, 5000) < 0)
+            fail_msg("%s: %d of %d answered", name, got, n);
+        uint64_t seq = *(uint64_t *)buf;
+        assert_false(seen[seq]);
+        seen[seq] = 1;
+        assert_true(rh_id_eq(env.correlation_id, ids[seq]));
+        got++;
+    }
+    rh_envelope env;
+    assert_int_equal(recv_one(rt, "e.out", &env, &buf, 50), RH_ETIMEDOUT);
+    free(buf);
+    free(seen);
+    free(ids);
+    rh_runtime_destroy(rt);
+}
+
+static void test_three_workers_answer_every_message_once(void **state)
+{
+    (void)state;
+    answer_all("workers", ", \"workers\": 3", 3000);
+}
+
+static void test_inline_bridge_answers_every_message_once(void **state)
+{
+    (void)state;
+    answer_all("inline", ", \"bridge\": \"inline\"", 3000);
+}
+
+static void test_inline_bridge_with_workers_answers_every_message_once(void **state)
+{
+    (void)state;
+    answer_all("inline2", ", \"bridge\": \"inline\", \"workers\": 2, \"batch\": 4", 3000);
+}
+
+static void test_spin_wait_answers_every_message_once(void **state)
+{
+    (void)state;
+    answer_all("spin", ", \"wait\": \"spin\", \"batch\": 1", 1000);
+}
+
+static void test_threads_follow_cores(void **state)
+{
+    (void)state;
+    /* 6 kernels, all dispatch on core:0 and pumps on core:1: two threads */
+    char body[4096] = "\"kernels\": [";
+    for (int i = 0; i < 6; i++) {
+        char k[256];
+        snprintf(k, sizeof k,
+                 "%s{\"name\": \"e%d\", \"plugin\": \"echo\", \"pin\": {\"dispatch\": "
+                 "\"core:0\", \"pump\": \"%s\"}}",
+                 i ? "," : "", i, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? "core:1" : "core:0");
+        strcat(body, k);
+    }
+    strcat(body, "]");
+    rh_runtime *rt = launch("reactor", body);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    rh_runtime_report_bindings(rt, mem);
+    fclose(mem);
+    int lines = 0;
+    for (char *p = text; (p = strstr(p, "binding:")); p++)
+        lines++;
+    assert_int_equal(lines, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1);
+    free(text);
+    rh_runtime_destroy(rt);
+}
+
+static void test_duplicate_id_is_processed_once(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("dup", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
+                                   "\"dedup_window\": 16}}, \"kernels\": [{\"name\": \"echo\", "
+                                   "\"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"}}]");
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    rh_queue *q = rh_runtime_queue(rt, "e.in");
+    const rh_type *t = rh_queue_type(q);
+    void *buf = calloc(1, t->size);
+    rh_envelope env = {.id = rh_id_new()};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(rh_send(q, &env, buf, t->size, NULL), 0);
+    while (!rh_runtime_is_idle(rt))
+        sleep_ms(1);
+    assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
+    rh_queue_stats s;
+    rh_queue_stats_get(q, &s);
+    assert_int_equal(s.duplicates, 2);
+    free(buf);
+    rh_runtime_destroy(rt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dedup_remembers_the_last_n_accepted_ids),
+        cmocka_unit_test(test_dedup_forgets_ids_older_than_the_window),
+        cmocka_unit_test(test_dedup_window_zero_is_off),
+        cmocka_unit_test(test_dedup_large_window_has_no_false_positives),
+        cmocka_unit_test(test_illegal_transitions_are_errors),
+        cmocka_unit_test(test_deactivate_pauses_and_activate_resumes),
+        cmocka_unit_test(test_terminate_processes_what_reached_the_kernel_and_reports),
+        cmocka_unit_test(test_type_mismatch_names_both_types),
+        cmocka_unit_test(test_unknown_port_lists_the_plugin_ports),
+        cmocka_unit_test(test_unknown_plugin_lists_loaded_plugins),
+        cmocka_unit_test(test_declared_type_must_exist),
+        cmocka_unit_test(test_unwired_ports_get_automatic_queues),
+        cmocka_unit_test(test_three_workers_answer_every_message_once),
+        cmocka_unit_test(test_inline_bridge_answers_every_message_once),
+        cmocka_unit_test(test_inline_bridge_with_workers_answers_every_message_once),
+        cmocka_unit_test(test_spin_wait_answers_every_message_once),
+        cmocka_unit_test(test_threads_follow_cores),
+        cmocka_unit_test(test_duplicate_id_is_processed_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
