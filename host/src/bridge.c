@@ -131,8 +131,10 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
         rh_envelope *dst[RH_BURST_MAX];
         for (uint32_t i = 0; i < k; i++)
             dst[i] = rh_ring_slot(r, pos + i);
-        atomic_store_explicit(&b->inflight, 1, memory_order_relaxed);
-        atomic_thread_fence(memory_order_seq_cst);
+        /* An RMW, not store + fence: a full barrier on x86 that TSan
+         * understands, so the idleness check never misses a burst that left
+         * the queue but has not reached the ring yet. */
+        atomic_exchange_explicit(&b->inflight, 1, memory_order_seq_cst);
         uint32_t got = rh_queue_dequeue_burst(b->queue, dst, k);
         if (got == 0) {
             atomic_store_explicit(&b->inflight, 0, memory_order_release);

@@ -570,13 +570,12 @@ rh_bell *rh_queue_not_full_bell(rh_queue *q) { return &q->h->not_full; }
 
 /* ---------------------------------------------------------- lifecycle --- */
 
-/* "/ringhost.<instance>.<name>".  Both parts are checked by the callers, so
- * the result always fits.  (A dot in an instance name makes two spellings
- * share one object name: "a" + "b.c" and "a.b" + "c"; rh_queue_list reports
- * such names under both.) */
+/* "/ringhost.<instance>:<name>".  Both parts are checked by the callers, so
+ * the result always fits.  ':' is in neither part's alphabet, so no two
+ * (instance, queue) pairs share an object name even when both hold dots. */
 static void shm_name_for(char *buf, size_t len, const char *instance, const char *name)
 {
-    snprintf(buf, len, "/" SHM_PREFIX "%s.%s", instance, name);
+    snprintf(buf, len, "/" SHM_PREFIX "%s:%s", instance, name);
 }
 
 static int copy_string(char *dst, size_t dst_len, const char *src)
@@ -827,9 +826,9 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
         if (e == ENOENT)
             return rh_error_set(err, RH_ENOENT,
                                 "no shared queue \"%s\" in instance \"%s\" (" SHM_DIR
-                                "/" SHM_PREFIX "%s.%s does not exist; is the host running?)",
+                                "/" SHM_PREFIX "%s:%s does not exist; is the host running?)",
                                 name, instance, instance, name);
-        return rh_error_set(err, RH_ESYS, "queue \"%s\": shm_open(/" SHM_PREFIX "%s.%s): %s",
+        return rh_error_set(err, RH_ESYS, "queue \"%s\": shm_open(/" SHM_PREFIX "%s:%s): %s",
                             name, instance, name, strerror(e));
     }
     struct stat st;
@@ -915,7 +914,7 @@ int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg),
     if (!rh_queue_name_valid(instance))
         return RH_EINVAL;
     char prefix[sizeof(SHM_PREFIX) + RH_QUEUE_NAME_MAX + 1];
-    snprintf(prefix, sizeof prefix, SHM_PREFIX "%s.", instance);
+    snprintf(prefix, sizeof prefix, SHM_PREFIX "%s:", instance);
     size_t plen = strlen(prefix);
     DIR *d = opendir(SHM_DIR);
     if (!d)

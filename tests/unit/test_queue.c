@@ -701,7 +701,7 @@ static void test_mpmc_4_producers_2_consumers_lose_and_duplicate_nothing(void **
 
 static void shm_path(char *buf, size_t len, const char *name)
 {
-    snprintf(buf, len, "/dev/shm/ringhost.%s.%s", instance, name);
+    snprintf(buf, len, "/dev/shm/ringhost.%s:%s", instance, name);
 }
 
 static rh_queue *make_shared(const char *name, rh_queue_config cfg)
@@ -840,7 +840,7 @@ static void test_close_by_the_creator_unlinks_but_close_by_a_client_does_not(voi
 static void write_junk_shm(const char *name, size_t size)
 {
     char shm[256];
-    snprintf(shm, sizeof shm, "/ringhost.%s.%s", instance, name);
+    snprintf(shm, sizeof shm, "/ringhost.%s:%s", instance, name);
     int fd = shm_open(shm, O_CREAT | O_RDWR | O_TRUNC, 0600);
     assert_true(fd >= 0);
     char junk[4096];
@@ -876,7 +876,7 @@ static void test_attach_refuses_an_object_that_is_not_a_queue(void **state)
                sizes[i], rc);
     }
     char shm[256];
-    snprintf(shm, sizeof shm, "/ringhost.%s.junk", instance);
+    snprintf(shm, sizeof shm, "/ringhost.%s:junk", instance);
     shm_unlink(shm);
 }
 
@@ -885,7 +885,7 @@ static void test_attach_refuses_a_queue_whose_size_does_not_match_its_header(voi
     (void)state;
     rh_queue *q = make_shared("resized", config(4, RH_BP_REJECT, 0));
     char shm[256];
-    snprintf(shm, sizeof shm, "/ringhost.%s.resized", instance);
+    snprintf(shm, sizeof shm, "/ringhost.%s:resized", instance);
     int fd = shm_open(shm, O_RDWR, 0);
     assert_true(fd >= 0);
     struct stat st;
@@ -937,7 +937,7 @@ static void unlink_one(const char *name, void *arg)
 {
     (void)arg;
     char shm[256];
-    snprintf(shm, sizeof shm, "/ringhost.%s.%s", instance, name);
+    snprintf(shm, sizeof shm, "/ringhost.%s:%s", instance, name);
     shm_unlink(shm);
 }
 

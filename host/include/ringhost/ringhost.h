@@ -107,7 +107,7 @@ typedef struct rh_queue_config {
     uint32_t block_timeout_ms; /* for RH_BP_BLOCK */
     uint32_t dedup_window;     /* 0 (off) .. capacity*4 ids, applied by the input bridge */
     uint32_t ttl_ms;           /* 0 (off): age after which an undelivered message expires */
-    int shared;                /* non-zero: POSIX shm "/ringhost.<instance>.<name>", mode 0600 */
+    int shared;                /* non-zero: POSIX shm "/ringhost.<instance>:<name>", mode 0600 */
 } rh_queue_config;
 
 #define RH_QUEUE_NAME_MAX 64

@@ -67,6 +67,21 @@ static void *printer_main(void *arg)
     return NULL;
 }
 
+/* Set by the signal watcher while --send runs: stop sending, shut down. */
+static _Atomic int interrupted;
+
+static void *signal_watcher(void *arg)
+{
+    sigset_t *set = arg;
+    int sig;
+    if (sigwait(set, &sig) == 0) {
+        atomic_store(&interrupted, sig);
+        fprintf(stderr, "ringhost: %s received, stopping the send\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    return NULL;
+}
+
 static int send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t *sent)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -81,7 +96,7 @@ static int send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t 
     unsigned lineno = 0;
     void *buf = NULL;
     uint32_t buf_len = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while (!atomic_load(&interrupted) && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
@@ -204,24 +219,29 @@ int rh_cmd_run(int argc, char **argv)
                     p.buf_len = rh_queue_payload_size(q);
             }
         p.buf = malloc(p.buf_len ? p.buf_len : 1);
-        pthread_t th;
+        pthread_t th, watcher;
         pthread_create(&th, NULL, printer_main, &p);
+        pthread_create(&watcher, NULL, signal_watcher, &sigs);
         int bad = 0;
         uint64_t sent = 0;
         uint64_t t0 = rh_now_ns();
         send_file(rt, send, &bad, &sent);
         uint64_t deadline = t0 + (uint64_t)(timeout_s * 1e9);
-        while (!rh_runtime_is_idle(rt) && rh_now_ns() < deadline) {
+        while (!atomic_load(&interrupted) && !rh_runtime_is_idle(rt) && rh_now_ns() < deadline) {
             struct timespec ts = {0, 500000};
             nanosleep(&ts, NULL);
         }
         int idle = rh_runtime_is_idle(rt);
         atomic_store(&p.finish, 1);
         pthread_join(th, NULL);
+        pthread_cancel(watcher); /* sigwait is a cancellation point */
+        pthread_join(watcher, NULL);
         double secs = (double)(rh_now_ns() - t0) / 1e9;
         fprintf(stderr, "ringhost: sent %llu message(s), printed %llu output(s) in %.3f s\n",
                 (unsigned long long)sent, (unsigned long long)p.printed, secs);
-        if (!idle) {
+        if (atomic_load(&interrupted)) {
+            exit_code = RH_EXIT_FAIL;
+        } else if (!idle) {
             fprintf(stderr, "ringhost: timed out after %.1f s with messages still in flight "
                             "(see the summary)\n", timeout_s);
             exit_code = RH_EXIT_FAIL;

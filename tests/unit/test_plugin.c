@@ -1,0 +1,180 @@
+/*
+ * test_plugin.c — loading kernel .so files: every load check of the design
+ * on a deliberately broken plugin (built in RH_TEST_BAD_PLUGIN_DIR), and the
+ * good plugins of the build loading with their ports and types.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plugin.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+static void expect_refused(const char *file, const char *words)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", RH_TEST_BAD_PLUGIN_DIR, file);
+    rh_plugin p;
+    rh_error err = {0};
+    int rc = rh_plugin_open(path, &p, &err);
+    if (rc != RH_EPLUGIN)
+        fail_msg("%s: expected RH_EPLUGIN, got %d", file, rc);
+    if (!strstr(err.msg, words))
+        fail_msg("%s: expected the reason to mention \"%s\", got: %s", file, words, err.msg);
+    if (!strstr(err.msg, path))
+        fail_msg("%s: expected the reason to name the file, got: %s", file, err.msg);
+    assert_null(p.desc);
+    assert_null(p.handle);
+    assert_string_equal(p.why, err.msg);
+}
+
+static void test_missing_entry_symbol_is_refused_with_dlerror_text(void **state)
+{
+    (void)state;
+    expect_refused("bad_no_entry.so", "rh_kernel_entry");
+    expect_refused("bad_no_entry.so", "undefined symbol"); /* dlerror()'s words */
+}
+
+static void test_undefined_symbol_is_refused_at_load(void **state)
+{
+    (void)state;
+    expect_refused("bad_undefined.so", "undefined symbol: rh_bad_function_nobody_defines");
+}
+
+static void test_other_abi_major_is_refused(void **state)
+{
+    (void)state;
+    expect_refused("bad_abi_major.so", "ABI major 2");
+}
+
+static void test_newer_abi_minor_is_refused(void **state)
+{
+    (void)state;
+    expect_refused("bad_abi_minor.so", "newer than this host");
+}
+
+static void test_too_small_struct_size_is_refused(void **state)
+{
+    (void)state;
+    expect_refused("bad_struct_size.so", "struct_size");
+}
+
+static void test_kernel_without_process_or_run_is_refused(void **state)
+{
+    (void)state;
+    expect_refused("bad_null_process.so", "exactly one of process and run");
+}
+
+static void test_duplicate_port_names_are_refused(void **state)
+{
+    (void)state;
+    expect_refused("bad_dup_ports.so", "duplicate inputs port name");
+}
+
+static void test_type_without_fingerprint_is_refused(void **state)
+{
+    (void)state;
+    expect_refused("bad_no_fingerprint.so", "no fingerprint");
+}
+
+static void test_missing_file_is_refused_not_fatal(void **state)
+{
+    (void)state;
+    rh_plugin p;
+    rh_error err = {0};
+    assert_int_equal(rh_plugin_open("/nonexistent/x.so", &p, &err), RH_EPLUGIN);
+    assert_non_null(strstr(err.msg, "No such file"));
+}
+
+static void test_good_plugin_loads_with_ports_and_types(void **state)
+{
+    (void)state;
+    rh_plugin p;
+    rh_error err = {0};
+    if (rh_plugin_open(RH_TEST_PLUGIN_DIR "/vector_add.so", &p, &err) != 0)
+        fail_msg("vector_add.so: %s", err.msg);
+    assert_string_equal(p.desc->name, "vector_add");
+    assert_int_equal(p.desc->n_inputs, 1);
+    assert_string_equal(p.desc->inputs[0].name, "requests");
+    assert_string_equal(p.desc->inputs[0].type->name, "vector_add.request");
+    assert_true(p.desc->inputs[0].type->fingerprint != 0);
+    assert_string_equal(p.desc->outputs[0].type->name, "vector_add.response");
+    rh_plugin_close(&p);
+}
+
+/* A folder with good and bad plugins: each is reported, the good ones load. */
+static void test_scan_keeps_going_past_bad_plugins(void **state)
+{
+    (void)state;
+    rh_plugin_set set = {0};
+    rh_error err = {0};
+    int bad = rh_plugin_scan(&set, RH_TEST_BAD_PLUGIN_DIR, &err);
+    int good = rh_plugin_scan(&set, RH_TEST_PLUGIN_DIR, &err);
+    assert_true(bad >= 8);
+    assert_true(good >= 5);
+    assert_int_equal((int)set.n, bad + good);
+    int failed = 0;
+    for (uint32_t i = 0; i < set.n; i++)
+        failed += set.items[i].desc == NULL;
+    assert_int_equal(failed, bad);
+    assert_non_null(rh_plugin_find(&set, "echo"));
+    assert_non_null(rh_plugin_find(&set, "vector_add"));
+    assert_null(rh_plugin_find(&set, "bad_undefined")); /* failed ones are never found */
+    const char *origin = NULL;
+    const rh_type *t = rh_plugin_find_type(&set, "vector.f32", &origin);
+    assert_non_null(t);
+    assert_non_null(strstr(origin, ".so"));
+    assert_null(rh_plugin_find_type(&set, "no.such.type", NULL));
+    rh_plugin_set_free(&set);
+}
+
+static void test_scan_of_missing_folder_is_an_error(void **state)
+{
+    (void)state;
+    rh_plugin_set set = {0};
+    rh_error err = {0};
+    assert_int_equal(rh_plugin_scan(&set, "/nonexistent-folder", &err), RH_ENOENT);
+    assert_non_null(strstr(err.msg, "/nonexistent-folder"));
+    assert_int_equal(set.n, 0);
+}
+
+static void test_descriptor_checks_reject_null_and_empty(void **state)
+{
+    (void)state;
+    rh_error err = {0};
+    assert_int_equal(rh_plugin_check(NULL, "x.so", &err), RH_EPLUGIN);
+    assert_non_null(strstr(err.msg, "returned NULL"));
+    rh_kernel_desc d = {RH_KERNEL_ABI, .name = "k"};
+    d.process = (int (*)(rh_ctx *, void *, const rh_batch *))1;
+    assert_int_equal(rh_plugin_check(&d, "x.so", &err), RH_EPLUGIN);
+    assert_non_null(strstr(err.msg, "declares no ports"));
+    d.name = "";
+    assert_int_equal(rh_plugin_check(&d, "x.so", &err), RH_EPLUGIN);
+    assert_non_null(strstr(err.msg, "no name"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_missing_entry_symbol_is_refused_with_dlerror_text),
+        cmocka_unit_test(test_undefined_symbol_is_refused_at_load),
+        cmocka_unit_test(test_other_abi_major_is_refused),
+        cmocka_unit_test(test_newer_abi_minor_is_refused),
+        cmocka_unit_test(test_too_small_struct_size_is_refused),
+        cmocka_unit_test(test_kernel_without_process_or_run_is_refused),
+        cmocka_unit_test(test_duplicate_port_names_are_refused),
+        cmocka_unit_test(test_type_without_fingerprint_is_refused),
+        cmocka_unit_test(test_missing_file_is_refused_not_fatal),
+        cmocka_unit_test(test_good_plugin_loads_with_ports_and_types),
+        cmocka_unit_test(test_scan_keeps_going_past_bad_plugins),
+        cmocka_unit_test(test_scan_of_missing_folder_is_an_error),
+        cmocka_unit_test(test_descriptor_checks_reject_null_and_empty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
