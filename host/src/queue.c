@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -636,11 +637,41 @@ static int check_create_args(const char *instance, const char *name, const rh_ty
     return 0;
 }
 
-/* Create, size and map the shm object.  An existing object of that name is
- * a leftover of a host that died, so it is unlinked first; O_EXCL then
- * catches two live hosts racing for one instance name. */
+/* The pid of the live process that created the existing object of this
+ * name, or 0 when there is none (no object, not a queue, creator gone). */
+static pid_t live_creator(const char *shm_name)
+{
+    int fd = shm_open(shm_name, O_RDONLY, 0);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    pid_t pid = 0;
+    if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(queue_header)) {
+        const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
+        if (h != MAP_FAILED) {
+            if (atomic_load(&h->magic) == QUEUE_MAGIC && h->creator_pid > 0 &&
+                h->creator_pid != getpid() &&
+                (kill(h->creator_pid, 0) == 0 || errno == EPERM))
+                pid = h->creator_pid;
+            munmap((void *)h, sizeof *h);
+        }
+    }
+    close(fd);
+    return pid;
+}
+
+/* Create, size and map the shm object.  An existing object of that name
+ * whose creator is gone is a leftover of a host that died, so it is
+ * unlinked; one whose creator still runs belongs to a live host and is
+ * refused.  O_EXCL then catches two hosts racing for one instance name. */
 static int map_shared(rh_queue *q, size_t size, rh_error *err)
 {
+    pid_t owner = live_creator(q->shm_name);
+    if (owner)
+        return rh_error_set(err, RH_EEXIST,
+                            "queue \"%s\": %s belongs to a running host (pid %d); stop it or "
+                            "launch under another instance name (--instance)",
+                            q->name, q->shm_name, (int)owner);
     shm_unlink(q->shm_name);
     int fd = shm_open(q->shm_name, O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0)

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -754,6 +755,48 @@ static void test_shared_queue_attached_from_a_forked_child_delivers_to_the_paren
     rh_queue_close(q);
 }
 
+/* A queue whose creator still runs belongs to a live host: a second host
+ * launched under the same instance name must not steal it. */
+static void test_create_refuses_a_queue_of_a_live_host(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        rh_queue *q = NULL;
+        rh_queue_config cfg = config(16, RH_BP_REJECT, 0);
+        cfg.shared = 1;
+        int rc = rh_queue_create(instance, "owned", &test_type, &cfg, NULL, &q, NULL);
+        char c = rc == 0 ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(2);
+        pause(); /* stay alive until killed */
+        _exit(0);
+    }
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+    rh_error err = {0};
+    rh_queue_config cfg = config(16, RH_BP_REJECT, 0);
+    cfg.shared = 1;
+    rh_queue *q = NULL;
+    int rc = rh_queue_create(instance, "owned", &test_type, &cfg, NULL, &q, &err);
+    EXPECT(rc == RH_EEXIST, "expected RH_EEXIST for a live host's queue, got %d", rc);
+    char pidtext[32];
+    snprintf(pidtext, sizeof pidtext, "pid %d", (int)child);
+    EXPECT(strstr(err.msg, pidtext) != NULL, "the message names the owner: %s", err.msg);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    /* now it is a leftover of a dead host: replaced */
+    rc = rh_queue_create(instance, "owned", &test_type, &cfg, NULL, &q, &err);
+    EXPECT(rc == 0, "a dead host's queue is replaced, got %d: %s", rc, err.msg);
+    rh_queue_close(q);
+    close(ready[0]);
+    close(ready[1]);
+}
+
 static void test_attach_to_a_missing_queue_gives_enoent(void **state)
 {
     (void)state;
@@ -952,6 +995,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_rejects_capacity_1000_saying_what_is_expected),
+        cmocka_unit_test(test_create_refuses_a_queue_of_a_live_host),
         cmocka_unit_test(test_create_rejects_capacities_outside_powers_of_two_2_to_2_pow_24),
         cmocka_unit_test(test_create_accepts_capacity_2_and_2_pow_24),
         cmocka_unit_test(test_create_accepts_capacity_4096_with_dedup_window_1024),

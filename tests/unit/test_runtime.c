@@ -24,6 +24,15 @@
 
 static char manifest_path[256];
 
+/* Where runtime log lines go: kept open for the whole run. */
+static FILE *quiet_log(void)
+{
+    static FILE *devnull;
+    if (!devnull)
+        devnull = fopen("/dev/null", "w");
+    return devnull;
+}
+
 /* Write a manifest whose plugin folder is the build's; body is the
  * "queues"/"kernels" part (JSON members, no braces). */
 static const char *write_manifest(const char *name, const char *body)
@@ -42,9 +51,9 @@ static rh_runtime *launch(const char *name, const char *body)
 {
     rh_runtime *rt = NULL;
     rh_error err = {0};
-    FILE *devnull = fopen("/dev/null", "w");
-    rh_launch_opts opts = {.log = devnull};
+    rh_launch_opts opts = {.log = quiet_log()};
     int rc = rh_runtime_launch(write_manifest(name, body), &opts, &rt, &err);
+    unlink(manifest_path);
     if (rc != 0)
         fail_msg("launch failed: %s", err.msg);
     return rt;
@@ -212,10 +221,9 @@ static void test_terminate_processes_what_reached_the_kernel_and_reports(void **
 
 static int validate(const char *name, const char *body, rh_error *err)
 {
-    FILE *devnull = fopen("/dev/null", "w");
-    rh_launch_opts opts = {.log = devnull};
+    rh_launch_opts opts = {.log = quiet_log()};
     int rc = rh_runtime_validate(write_manifest(name, body), &opts, NULL, err);
-    fclose(devnull);
+    unlink(manifest_path);
     return rc;
 }
 
@@ -402,6 +410,50 @@ static void test_duplicate_id_is_processed_once(void **state)
     rh_runtime_destroy(rt);
 }
 
+static void test_expired_messages_never_reach_the_kernel(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("ttl", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
+                                   "\"ttl_ms\": 50}}, \"kernels\": [{\"name\": \"echo\", "
+                                   "\"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"}}]");
+    for (int i = 0; i < 5; i++) /* launched, not active: they wait and age */
+        send_json(rt, "e.in", "{\"seq\": 1}", NULL);
+    sleep_ms(120);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    send_json(rt, "e.in", "{\"seq\": 2}", NULL); /* fresh: delivered */
+    while (!rh_runtime_is_idle(rt))
+        sleep_ms(1);
+    assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
+    rh_queue_stats s;
+    rh_queue_stats_get(rh_runtime_queue(rt, "e.in"), &s);
+    assert_int_equal(s.expired, 5);
+    rh_runtime_destroy(rt);
+}
+
+static void test_invalid_message_is_refused_before_the_kernel_and_counted(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("invalid", ECHO_BODY);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    rh_queue *q = rh_runtime_queue(rt, "e.in");
+    const rh_type *t = rh_queue_type(q);
+    unsigned char *junk = malloc(t->size);
+    memset(junk, 0xff, t->size); /* no NUL in text, lengths past their max */
+    char why[128];
+    assert_int_not_equal(t->validate(junk, why, sizeof why), 0);
+    assert_int_equal(rh_send(q, NULL, junk, t->size, NULL), 0);
+    send_json(rt, "e.in", "{\"seq\": 3}", NULL);
+    while (!rh_runtime_is_idle(rt))
+        sleep_ms(1);
+    assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
+    rh_queue_stats s;
+    rh_queue_stats_get(q, &s);
+    assert_int_equal(s.invalid, 1);
+    assert_int_equal(s.dequeued, 2);
+    free(junk);
+    rh_runtime_destroy(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +475,8 @@ int main(void)
         cmocka_unit_test(test_spin_wait_answers_every_message_once),
         cmocka_unit_test(test_threads_follow_cores),
         cmocka_unit_test(test_duplicate_id_is_processed_once),
+        cmocka_unit_test(test_expired_messages_never_reach_the_kernel),
+        cmocka_unit_test(test_invalid_message_is_refused_before_the_kernel_and_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
