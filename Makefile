@@ -19,17 +19,23 @@ else
   CMAKE_FLAGS =
 endif
 
-.PHONY: all deps build run test clean
+.PHONY: all deps configure build run test clean
+MAKEFLAGS += --no-print-directory
 all: build
 
 deps:
 	@bash .ci/deps.sh
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
+build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
-run: build
+# The demo needs only the host and the kernels, not the tests.
+run: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels
+	@echo "== VectorAdd demo: manifests/vector_add.json <- manifests/vector_add.requests.jsonl =="
 	./$(BUILD)/ringhost run manifests/vector_add.json --send manifests/vector_add.requests.jsonl \
 	  $(RUN_FLAGS)
 
