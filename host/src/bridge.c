@@ -121,6 +121,8 @@ static void log_invalid(rh_in_bridge *b, const rh_envelope *env, const char *why
 
 uint32_t rh_in_bridge_step(rh_in_bridge *b)
 {
+    if (rh_queue_is_empty(b->queue))
+        return 0; /* the common idle poll: no barrier, no ring touched */
     for (uint32_t t = 0; t < b->n_targets; t++) {
         uint32_t ti = (b->next + t) % b->n_targets;
         rh_ring *r = b->targets[ti];

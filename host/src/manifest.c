@@ -11,6 +11,11 @@
  * JSON paths use dots and [i]; a key holding anything but [A-Za-z0-9_-] is
  * written as ["key"] (queues["vadd.in"].capacity), see rh_manifest_path_key().
  *
+ * This file is the manifest schema: which keys each object holds, what each
+ * value must be, the defaults, and how the pieces refer to each other.  The
+ * generic part (checking one value, writing paths and messages, suggesting
+ * the nearest key) is json_check.c.
+ *
  * Decisions written down here:
  *  - "plugins" folders are relative to the manifest's own folder (default
  *    "../plugins": the drop-in folder next to manifests/); they are stored
@@ -27,7 +32,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +40,7 @@
 #include <jansson.h>
 
 #include "manifest.h"
-
-#define PATH_LEN 256     /* longest JSON path we write */
-#define VALUE_SHOWN 160  /* longest offending value we quote */
+#include "json_check.h"
 
 /* Built-in defaults, used where the manifest's "defaults" says nothing. */
 static const rh_queue_config builtin_queue = {
@@ -73,307 +75,43 @@ static const char *const pin_keys[] = {"dispatch", "pump"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-typedef struct loader {
-    const char *file; /* the path as given: first in every message */
-    rh_error *err;
-    rh_manifest *m;
-} loader;
-
-/* ------------------------------------------------------ messages ---- */
-
-/* Append s to out as a JSON string literal (quotes, escapes). */
-static size_t quote(char *out, size_t n, const char *s)
-{
-    size_t w = 0;
-#define PUT(c) do { if (w + 1 < n) out[w++] = (c); } while (0)
-    PUT('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            PUT('\\');
-            PUT((char)c);
-        } else if (c < 0x20) {
-            char hex[8];
-            snprintf(hex, sizeof hex, "\\u%04x", c);
-            for (const char *h = hex; *h; h++)
-                PUT(*h);
-        } else {
-            PUT((char)c);
-        }
-    }
-    PUT('"');
-#undef PUT
-    if (n)
-        out[w] = '\0';
-    return w;
-}
-
-void rh_manifest_path_key(char *out, size_t n, const char *parent, const char *key)
-{
-    int plain = key[0] != '\0';
-    for (const char *p = key; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
-            plain = 0;
-    if (plain) {
-        snprintf(out, n, "%s%s%s", parent, parent[0] ? "." : "", key);
-        return;
-    }
-    char q[PATH_LEN];
-    quote(q, sizeof q, key);
-    snprintf(out, n, "%s[%s]", parent, q);
-}
-
-static void path_index(char *out, size_t n, const char *parent, size_t i)
-{
-    snprintf(out, n, "%s[%zu]", parent, i);
-}
-
-/* The offending value as it would be written in JSON, shortened. */
-static void describe(const json_t *v, char *out, size_t n)
-{
-    if (!v) {
-        snprintf(out, n, "nothing");
-        return;
-    }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s) {
-        snprintf(out, n, "(a value that cannot be printed)");
-        return;
-    }
-    if (strlen(s) >= n)
-        snprintf(out, n, "%.*s...", (int)(n - 4), s);
-    else
-        snprintf(out, n, "%s", s);
-    free(s);
-}
-
-static int vfail(loader *L, const char *path, const char *got, const char *fmt, va_list ap)
-{
-    char what[512];
-    vsnprintf(what, sizeof what, fmt, ap);
-    return rh_error_set(L->err, RH_EMANIFEST, "%s: %s: expected %s, got %s", L->file, path, what,
-                        got);
-}
-
-/* "<file>: <path>: expected <fmt...>, got <v>". Returns RH_EMANIFEST. */
-__attribute__((format(printf, 4, 5)))
-static int fail(loader *L, const char *path, const json_t *v, const char *fmt, ...)
-{
-    char got[VALUE_SHOWN];
-    describe(v, got, sizeof got);
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = vfail(L, path, got, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* The same, where the offending value is a string (an object key). */
-__attribute__((format(printf, 4, 5)))
-static int fail_str(loader *L, const char *path, const char *s, const char *fmt, ...)
-{
-    char got[VALUE_SHOWN];
-    quote(got, sizeof got, s);
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = vfail(L, path, got, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* "\"a\", \"b\" or \"c\"" */
-static void name_list(char *out, size_t n, const char *const *names, size_t count)
-{
-    size_t w = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < count && w < n; i++) {
-        const char *sep = i == 0 ? "" : i + 1 == count ? " or " : ", ";
-        int k = snprintf(out + w, n - w, "%s\"%s\"", sep, names[i]);
-        if (k < 0)
-            break;
-        w += (size_t)k;
-    }
-}
-
-/* Edit distance, for suggesting the key the author meant. */
-static size_t levenshtein(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t row[65];
-    if (la > 64 || lb > 64)
-        return (size_t)-1;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/* Every key of obj must be one of known; otherwise name the nearest. */
-static int check_keys(loader *L, const json_t *obj, const char *path, const char *const *known,
-                      size_t count)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach ((json_t *)obj, key, v) {
-        size_t i, best = count, best_d = 4; /* suggest within distance 3 */
-        for (i = 0; i < count && strcmp(key, known[i]) != 0; i++) {
-            size_t d = levenshtein(key, known[i]);
-            if (d < best_d) {
-                best_d = d;
-                best = i;
-            }
-        }
-        if (i < count)
-            continue;
-        char k[VALUE_SHOWN];
-        quote(k, sizeof k, key);
-        const char *where = path[0] ? path : "top level";
-        if (best < count)
-            return rh_error_set(L->err, RH_EMANIFEST,
-                                "%s: %s: unknown key %s; did you mean \"%s\"?", L->file, where,
-                                k, known[best]);
-        char list[512];
-        name_list(list, sizeof list, known, count);
-        return rh_error_set(L->err, RH_EMANIFEST, "%s: %s: unknown key %s; known keys are %s",
-                            L->file, where, k, list);
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------- values ---- */
-
-/* s matches [A-Za-z0-9_-] (plus '.' when dots) and is 1..max long. */
-static int name_ok(const char *s, size_t max, int dots)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (!isalnum((unsigned char)c) && c != '_' && c != '-' && !(dots && c == '.'))
-            return 0;
-    }
-    return n >= 1 && n <= max;
-}
-
-/* A string naming something: [A-Za-z0-9_-] (+ '.'), 1..size-1 long. */
-static int get_name(loader *L, const json_t *v, const char *path, const char *noun, int dots,
-                    char *out, size_t size)
-{
-    if (!json_is_string(v) || !name_ok(json_string_value(v), size - 1, dots))
-        return fail(L, path, v, "%s of 1 to %zu characters from [A-Za-z0-9%s_-]", noun, size - 1,
-                    dots ? "." : "");
-    snprintf(out, size, "%s", json_string_value(v));
-    return 0;
-}
-
-/*
- * Optional keys of obj.  Absent: *out keeps the default the caller put
- * there.  Present: checked, and an error names parent.key.
- */
-
-/* An integer in lo..hi (a power of two if pow2); unit is said in the
- * message ("slots"), or NULL. */
-static int opt_uint(loader *L, const json_t *obj, const char *parent, const char *key,
-                    long long lo, long long hi, int pow2, const char *unit, uint32_t *out)
-{
-    const json_t *v = json_object_get(obj, key);
-    char p[PATH_LEN];
-    if (!v)
-        return 0;
-    if (json_is_integer(v)) {
-        long long x = json_integer_value(v);
-        if (x >= lo && x <= hi && (!pow2 || (x & (x - 1)) == 0)) {
-            *out = (uint32_t)x;
-            return 0;
-        }
-    }
-    rh_manifest_path_key(p, sizeof p, parent, key);
-    return fail(L, p, v, "%s between %lld and %lld%s%s%s", pow2 ? "a power of two" : "an integer",
-                lo, hi, unit ? " (" : "", unit ? unit : "", unit ? ")" : "");
-}
-
-/* One of names; *out receives its index. */
-static int opt_enum(loader *L, const json_t *obj, const char *parent, const char *key,
-                    const char *const *names, size_t count, int *out)
-{
-    const json_t *v = json_object_get(obj, key);
-    char p[PATH_LEN], list[256];
-    if (!v)
-        return 0;
-    for (size_t i = 0; json_is_string(v) && i < count; i++) {
-        if (strcmp(json_string_value(v), names[i]) == 0) {
-            *out = (int)i;
-            return 0;
-        }
-    }
-    rh_manifest_path_key(p, sizeof p, parent, key);
-    name_list(list, sizeof list, names, count);
-    return fail(L, p, v, "%s%s", count > 2 ? "one of " : "", list);
-}
-
-static int opt_bool(loader *L, const json_t *obj, const char *parent, const char *key, int *out)
-{
-    const json_t *v = json_object_get(obj, key);
-    char p[PATH_LEN];
-    if (!v)
-        return 0;
-    if (json_is_boolean(v)) {
-        *out = json_is_true(v);
-        return 0;
-    }
-    rh_manifest_path_key(p, sizeof p, parent, key);
-    return fail(L, p, v, "true or false");
-}
-
 /* -------------------------------------------------------- queues ---- */
 
 /*
  * One queue's settings over base.  type (if not NULL) receives "type";
  * base_from names where base came from, for the dedup_window message.
  */
-static int parse_queue_cfg(loader *L, const json_t *obj, const char *path,
+static int parse_queue_cfg(const rh_json_doc *L, const json_t *obj, const char *path,
                            const rh_queue_config *base, const char *base_from,
                            rh_queue_config *cfg, char *type, size_t type_size)
 {
-    char p[PATH_LEN];
+    char p[RH_JSON_PATH_LEN];
     int rc;
     if (!json_is_object(obj))
-        return fail(L, path, obj, "an object of queue settings");
-    if ((rc = type ? check_keys(L, obj, path, queue_keys, COUNT(queue_keys))
-                   : check_keys(L, obj, path, queue_keys + 1, COUNT(queue_keys) - 1)))
+        return rh_json_fail(L, path, obj, "an object of queue settings");
+    if ((rc = type ? rh_json_check_keys(L, obj, path, queue_keys, COUNT(queue_keys))
+                   : rh_json_check_keys(L, obj, path, queue_keys + 1, COUNT(queue_keys) - 1)))
         return rc;
     *cfg = *base;
 
     const json_t *v;
     if (type && (v = json_object_get(obj, "type"))) {
         rh_manifest_path_key(p, sizeof p, path, "type");
-        if ((rc = get_name(L, v, p, "a message type name", 1, type, type_size)))
+        if ((rc = rh_json_get_name(L, v, p, "a message type name", 1, type, type_size)))
             return rc;
     }
     int bp = (int)cfg->backpressure;
-    if ((rc = opt_uint(L, obj, path, "capacity", 2, RH_QUEUE_CAPACITY_MAX, 1, "slots",
-                       &cfg->capacity)) ||
-        (rc = opt_uint(L, obj, path, "dedup_window", 0, 4LL * RH_QUEUE_CAPACITY_MAX, 0,
-                       "message ids", &cfg->dedup_window)) ||
-        (rc = opt_enum(L, obj, path, "backpressure", backpressure_names,
-                       COUNT(backpressure_names), &bp)) ||
-        (rc = opt_uint(L, obj, path, "block_timeout_ms", 0, MS_MAX, 0, "milliseconds",
-                       &cfg->block_timeout_ms)) ||
-        (rc = opt_uint(L, obj, path, "ttl_ms", 0, MS_MAX, 0, "milliseconds, 0 = no expiry",
-                       &cfg->ttl_ms)) ||
-        (rc = opt_bool(L, obj, path, "shared", &cfg->shared)))
+    if ((rc = rh_json_opt_uint(L, obj, path, "capacity", 2, RH_QUEUE_CAPACITY_MAX, 1, "slots",
+                               &cfg->capacity)) ||
+        (rc = rh_json_opt_uint(L, obj, path, "dedup_window", 0, 4LL * RH_QUEUE_CAPACITY_MAX, 0,
+                               "message ids", &cfg->dedup_window)) ||
+        (rc = rh_json_opt_enum(L, obj, path, "backpressure", backpressure_names,
+                               COUNT(backpressure_names), &bp)) ||
+        (rc = rh_json_opt_uint(L, obj, path, "block_timeout_ms", 0, MS_MAX, 0, "milliseconds",
+                               &cfg->block_timeout_ms)) ||
+        (rc = rh_json_opt_uint(L, obj, path, "ttl_ms", 0, MS_MAX, 0, "milliseconds, 0 = no expiry",
+                               &cfg->ttl_ms)) ||
+        (rc = rh_json_opt_bool(L, obj, path, "shared", &cfg->shared)))
         return rc;
     cfg->backpressure = (rh_backpressure)bp;
 
@@ -381,20 +119,21 @@ static int parse_queue_cfg(loader *L, const json_t *obj, const char *path,
     if ((uint64_t)cfg->dedup_window > 4ull * cfg->capacity) {
         if ((v = json_object_get(obj, "dedup_window"))) {
             rh_manifest_path_key(p, sizeof p, path, "dedup_window");
-            return fail(L, p, v, "an integer between 0 and 4 * capacity = %llu (message ids)",
-                        4ull * cfg->capacity);
+            return rh_json_fail(L, p, v,
+                                "an integer between 0 and 4 * capacity = %llu (message ids)",
+                                4ull * cfg->capacity);
         }
         rh_manifest_path_key(p, sizeof p, path, "capacity");
-        return fail(L, p, json_object_get(obj, "capacity"),
-                    "a power of two between %u and %u (slots; dedup_window %u from %s "
-                    "needs at least dedup_window / 4)",
-                    (cfg->dedup_window + 3) / 4, RH_QUEUE_CAPACITY_MAX, cfg->dedup_window,
-                    base_from);
+        return rh_json_fail(L, p, json_object_get(obj, "capacity"),
+                            "a power of two between %u and %u (slots; dedup_window %u from %s "
+                            "needs at least dedup_window / 4)",
+                            (cfg->dedup_window + 3) / 4, RH_QUEUE_CAPACITY_MAX, cfg->dedup_window,
+                            base_from);
     }
     return 0;
 }
 
-static int parse_defaults(loader *L, const json_t *d, rh_manifest *m)
+static int parse_defaults(const rh_json_doc *L, const json_t *d, rh_manifest *m)
 {
     int rc;
     m->queue_defaults = builtin_queue;
@@ -404,31 +143,31 @@ static int parse_defaults(loader *L, const json_t *d, rh_manifest *m)
     if (!d)
         return 0;
     if (!json_is_object(d))
-        return fail(L, "defaults", d,
-                    "an object with \"queue\", \"wait\", \"batch\" or \"ring_capacity\"");
-    if ((rc = check_keys(L, d, "defaults", defaults_keys, COUNT(defaults_keys))))
+        return rh_json_fail(L, "defaults", d,
+                            "an object with \"queue\", \"wait\", \"batch\" or \"ring_capacity\"");
+    if ((rc = rh_json_check_keys(L, d, "defaults", defaults_keys, COUNT(defaults_keys))))
         return rc;
 
     const json_t *q = json_object_get(d, "queue");
     int wait = (int)m->wait_default;
     if ((q && (rc = parse_queue_cfg(L, q, "defaults.queue", &builtin_queue,
                                     "the built-in defaults", &m->queue_defaults, NULL, 0))) ||
-        (rc = opt_enum(L, d, "defaults", "wait", wait_names, COUNT(wait_names), &wait)) ||
-        (rc = opt_uint(L, d, "defaults", "batch", 1, RH_BATCH_MAX, 0, "messages",
-                       &m->batch_default)) ||
-        (rc = opt_uint(L, d, "defaults", "ring_capacity", 2, RH_RING_CAPACITY_MAX, 1, "slots",
-                       &m->ring_capacity_default)))
+        (rc = rh_json_opt_enum(L, d, "defaults", "wait", wait_names, COUNT(wait_names), &wait)) ||
+        (rc = rh_json_opt_uint(L, d, "defaults", "batch", 1, RH_BATCH_MAX, 0, "messages",
+                               &m->batch_default)) ||
+        (rc = rh_json_opt_uint(L, d, "defaults", "ring_capacity", 2, RH_RING_CAPACITY_MAX, 1,
+                               "slots", &m->ring_capacity_default)))
         return rc;
     m->wait_default = (rh_wait_kind)wait;
     return 0;
 }
 
-static int parse_queues(loader *L, const json_t *qs, rh_manifest *m)
+static int parse_queues(const rh_json_doc *L, const json_t *qs, rh_manifest *m)
 {
     if (!qs)
         return 0;
     if (!json_is_object(qs))
-        return fail(L, "queues", qs, "an object mapping queue names to queue settings");
+        return rh_json_fail(L, "queues", qs, "an object mapping queue names to queue settings");
     m->queues = calloc(json_object_size(qs) + 1, sizeof *m->queues);
     if (!m->queues)
         return rh_error_set(L->err, RH_ENOMEM, "%s: out of memory", L->file);
@@ -437,11 +176,12 @@ static int parse_queues(loader *L, const json_t *qs, rh_manifest *m)
     json_t *v;
     json_object_foreach ((json_t *)qs, name, v) {
         rh_queue_decl *q = &m->queues[m->n_queues];
-        char p[PATH_LEN];
+        char p[RH_JSON_PATH_LEN];
         rh_manifest_path_key(p, sizeof p, "queues", name);
-        if (!name_ok(name, RH_QUEUE_NAME_MAX, 1))
-            return fail_str(L, p, name, "a queue name of 1 to %d characters from [A-Za-z0-9._-]",
-                            RH_QUEUE_NAME_MAX);
+        if (!rh_json_name_ok(name, RH_QUEUE_NAME_MAX, 1))
+            return rh_json_fail_str(L, p, name,
+                                    "a queue name of 1 to %d characters from [A-Za-z0-9._-]",
+                                    RH_QUEUE_NAME_MAX);
         int rc = parse_queue_cfg(L, v, p, &m->queue_defaults, "defaults.queue", &q->cfg, q->type,
                                  sizeof q->type);
         if (rc)
@@ -489,29 +229,29 @@ static int pin_text_ok(const char *s)
 #define PIN_WHAT "a placement \"core:N\", \"pu:N\" or \"numa:N\" (N a non-negative integer)"
 
 /* "core:1" or ["core:0", "core:1"] -> "core:0,core:1". */
-static int parse_pin(loader *L, const json_t *v, const char *path, rh_pin_spec *out)
+static int parse_pin(const rh_json_doc *L, const json_t *v, const char *path, rh_pin_spec *out)
 {
     size_t w = 0;
     out->text[0] = '\0';
     if (json_is_string(v)) {
         if (!pin_text_ok(json_string_value(v)) ||
             json_string_length(v) >= sizeof out->text)
-            return fail(L, path, v, PIN_WHAT " or a list of them");
+            return rh_json_fail(L, path, v, PIN_WHAT " or a list of them");
         snprintf(out->text, sizeof out->text, "%s", json_string_value(v));
         return 0;
     }
     if (!json_is_array(v) || json_array_size(v) == 0)
-        return fail(L, path, v, PIN_WHAT " or a non-empty list of them");
+        return rh_json_fail(L, path, v, PIN_WHAT " or a non-empty list of them");
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *item = json_array_get(v, i);
-        char p[PATH_LEN];
-        path_index(p, sizeof p, path, i);
+        char p[RH_JSON_PATH_LEN];
+        rh_json_path_index(p, sizeof p, path, i);
         if (!json_is_string(item) || !pin_text_ok(json_string_value(item)))
-            return fail(L, p, item, PIN_WHAT);
+            return rh_json_fail(L, p, item, PIN_WHAT);
         size_t len = json_string_length(item);
         if (w + len + 2 > sizeof out->text)
-            return fail(L, path, v, "a list of placements shorter than %zu characters",
-                        sizeof out->text);
+            return rh_json_fail(L, path, v, "a list of placements shorter than %zu characters",
+                                sizeof out->text);
         if (w)
             out->text[w++] = ',';
         memcpy(out->text + w, json_string_value(item), len + 1);
@@ -522,31 +262,33 @@ static int parse_pin(loader *L, const json_t *v, const char *path, rh_pin_spec *
 
 /* inputs/outputs: port name -> declared queue name.  other (may be NULL):
  * the ports of the other direction, which must not repeat. */
-static int parse_ports(loader *L, const json_t *obj, const char *path, const char *other_path,
-                       const rh_port_binding *other, uint32_t n_other, rh_port_binding *out,
-                       uint32_t *n_out)
+static int parse_ports(const rh_json_doc *L, rh_manifest *m, const json_t *obj, const char *path,
+                       const char *other_path, const rh_port_binding *other, uint32_t n_other,
+                       rh_port_binding *out, uint32_t *n_out)
 {
     *n_out = 0;
     if (!obj)
         return 0;
     if (!json_is_object(obj))
-        return fail(L, path, obj, "an object mapping port names to queue names");
+        return rh_json_fail(L, path, obj, "an object mapping port names to queue names");
     if (json_object_size(obj) > RH_MAX_PORTS)
-        return fail(L, path, obj, "at most %d ports", RH_MAX_PORTS);
+        return rh_json_fail(L, path, obj, "at most %d ports", RH_MAX_PORTS);
 
     const char *port;
     json_t *v;
     json_object_foreach ((json_t *)obj, port, v) {
-        char p[PATH_LEN];
+        char p[RH_JSON_PATH_LEN];
         rh_manifest_path_key(p, sizeof p, path, port);
-        if (!name_ok(port, sizeof out->port - 1, 0))
-            return fail_str(L, p, port, "a port name of 1 to %zu characters from [A-Za-z0-9_-]",
-                            sizeof out->port - 1);
+        if (!rh_json_name_ok(port, sizeof out->port - 1, 0))
+            return rh_json_fail_str(L, p, port,
+                                    "a port name of 1 to %zu characters from [A-Za-z0-9_-]",
+                                    sizeof out->port - 1);
         for (uint32_t i = 0; i < n_other; i++)
             if (strcmp(other[i].port, port) == 0)
-                return fail_str(L, p, port, "a port name not already bound in %s", other_path);
-        if (!json_is_string(v) || !rh_manifest_queue(L->m, json_string_value(v)))
-            return fail(L, p, v, "the name of a queue declared in \"queues\"");
+                return rh_json_fail_str(L, p, port, "a port name not already bound in %s",
+                                        other_path);
+        if (!json_is_string(v) || !rh_manifest_queue(m, json_string_value(v)))
+            return rh_json_fail(L, p, v, "the name of a queue declared in \"queues\"");
         rh_port_binding *b = &out[(*n_out)++];
         snprintf(b->port, sizeof b->port, "%s", port);
         snprintf(b->queue, sizeof b->queue, "%s", json_string_value(v));
@@ -554,50 +296,51 @@ static int parse_ports(loader *L, const json_t *obj, const char *path, const cha
     return 0;
 }
 
-static int parse_kernel(loader *L, const json_t *kv, size_t index, rh_kernel_decl *k)
+static int parse_kernel(const rh_json_doc *L, rh_manifest *m, const json_t *kv, size_t index,
+                        rh_kernel_decl *k)
 {
-    rh_manifest *m = L->m;
-    char kp[PATH_LEN], p[PATH_LEN], p2[PATH_LEN];
+    char kp[RH_JSON_PATH_LEN], p[RH_JSON_PATH_LEN], p2[RH_JSON_PATH_LEN];
     const json_t *v;
     int rc;
 
-    path_index(kp, sizeof kp, "kernels", index);
+    rh_json_path_index(kp, sizeof kp, "kernels", index);
     if (!json_is_object(kv))
-        return fail(L, kp, kv, "an object describing a kernel");
-    if ((rc = check_keys(L, kv, kp, kernel_keys, COUNT(kernel_keys))))
+        return rh_json_fail(L, kp, kv, "an object describing a kernel");
+    if ((rc = rh_json_check_keys(L, kv, kp, kernel_keys, COUNT(kernel_keys))))
         return rc;
 
     rh_manifest_path_key(p, sizeof p, kp, "name");
     v = json_object_get(kv, "name");
-    if ((rc = get_name(L, v, p, "a kernel name", 0, k->name, sizeof k->name)))
+    if ((rc = rh_json_get_name(L, v, p, "a kernel name", 0, k->name, sizeof k->name)))
         return rc;
     for (size_t i = 0; i < index; i++)
         if (strcmp(m->kernels[i].name, k->name) == 0)
-            return fail(L, p, v, "a kernel name not already used by kernels[%zu]", i);
+            return rh_json_fail(L, p, v, "a kernel name not already used by kernels[%zu]", i);
 
     rh_manifest_path_key(p, sizeof p, kp, "plugin");
-    if ((rc = get_name(L, json_object_get(kv, "plugin"), p, "a plugin name", 1, k->plugin,
-                       sizeof k->plugin)))
+    if ((rc = rh_json_get_name(L, json_object_get(kv, "plugin"), p, "a plugin name", 1, k->plugin,
+                               sizeof k->plugin)))
         return rc;
 
     k->workers = 1;
-    if ((rc = opt_uint(L, kv, kp, "workers", 1, RH_MAX_WORKERS, 0, "instances", &k->workers)))
+    if ((rc = rh_json_opt_uint(L, kv, kp, "workers", 1, RH_MAX_WORKERS, 0, "instances",
+                               &k->workers)))
         return rc;
 
     rh_manifest_path_key(p, sizeof p, kp, "inputs");
-    if ((rc = parse_ports(L, json_object_get(kv, "inputs"), p, NULL, NULL, 0, k->inputs,
+    if ((rc = parse_ports(L, m, json_object_get(kv, "inputs"), p, NULL, NULL, 0, k->inputs,
                           &k->n_inputs)))
         return rc;
     rh_manifest_path_key(p2, sizeof p2, kp, "outputs");
-    if ((rc = parse_ports(L, json_object_get(kv, "outputs"), p2, p, k->inputs, k->n_inputs,
+    if ((rc = parse_ports(L, m, json_object_get(kv, "outputs"), p2, p, k->inputs, k->n_inputs,
                           k->outputs, &k->n_outputs)))
         return rc;
 
     if ((v = json_object_get(kv, "pin"))) {
         rh_manifest_path_key(p, sizeof p, kp, "pin");
         if (!json_is_object(v))
-            return fail(L, p, v, "an object with \"dispatch\" and/or \"pump\" placements");
-        if ((rc = check_keys(L, v, p, pin_keys, COUNT(pin_keys))))
+            return rh_json_fail(L, p, v, "an object with \"dispatch\" and/or \"pump\" placements");
+        if ((rc = rh_json_check_keys(L, v, p, pin_keys, COUNT(pin_keys))))
             return rc;
         const json_t *spec;
         rh_manifest_path_key(p2, sizeof p2, p, "dispatch");
@@ -612,11 +355,11 @@ static int parse_kernel(loader *L, const json_t *kv, size_t index, rh_kernel_dec
     int bridge = RH_BRIDGE_THREAD, wait = (int)m->wait_default;
     k->batch = m->batch_default;
     k->ring_capacity = m->ring_capacity_default;
-    if ((rc = opt_enum(L, kv, kp, "bridge", bridge_names, COUNT(bridge_names), &bridge)) ||
-        (rc = opt_enum(L, kv, kp, "wait", wait_names, COUNT(wait_names), &wait)) ||
-        (rc = opt_uint(L, kv, kp, "batch", 1, RH_BATCH_MAX, 0, "messages", &k->batch)) ||
-        (rc = opt_uint(L, kv, kp, "ring_capacity", 2, RH_RING_CAPACITY_MAX, 1, "slots",
-                       &k->ring_capacity)))
+    if ((rc = rh_json_opt_enum(L, kv, kp, "bridge", bridge_names, COUNT(bridge_names), &bridge)) ||
+        (rc = rh_json_opt_enum(L, kv, kp, "wait", wait_names, COUNT(wait_names), &wait)) ||
+        (rc = rh_json_opt_uint(L, kv, kp, "batch", 1, RH_BATCH_MAX, 0, "messages", &k->batch)) ||
+        (rc = rh_json_opt_uint(L, kv, kp, "ring_capacity", 2, RH_RING_CAPACITY_MAX, 1, "slots",
+                               &k->ring_capacity)))
         return rc;
     k->bridge = (rh_bridge_mode)bridge;
     k->wait = (rh_wait_kind)wait;
@@ -624,23 +367,23 @@ static int parse_kernel(loader *L, const json_t *kv, size_t index, rh_kernel_dec
     rh_manifest_path_key(p, sizeof p, kp, "config");
     v = json_object_get(kv, "config");
     if (v && !json_is_object(v))
-        return fail(L, p, v, "an object (handed to the kernel's init as JSON text)");
+        return rh_json_fail(L, p, v, "an object (handed to the kernel's init as JSON text)");
     k->config_json = v ? json_dumps(v, JSON_COMPACT) : strdup("{}");
     if (!k->config_json)
         return rh_error_set(L->err, RH_ENOMEM, "%s: %s: out of memory", L->file, p);
     return 0;
 }
 
-static int parse_kernels(loader *L, const json_t *ks, rh_manifest *m)
+static int parse_kernels(const rh_json_doc *L, const json_t *ks, rh_manifest *m)
 {
     if (!json_is_array(ks) || json_array_size(ks) == 0)
-        return fail(L, "kernels", ks, "a non-empty array of kernels");
+        return rh_json_fail(L, "kernels", ks, "a non-empty array of kernels");
     m->kernels = calloc(json_array_size(ks), sizeof *m->kernels);
     if (!m->kernels)
         return rh_error_set(L->err, RH_ENOMEM, "%s: out of memory", L->file);
     for (size_t i = 0; i < json_array_size(ks); i++) {
         m->n_kernels = (uint32_t)i + 1; /* so rh_manifest_free sees a half-parsed kernel */
-        int rc = parse_kernel(L, json_array_get(ks, i), i, &m->kernels[i]);
+        int rc = parse_kernel(L, m, json_array_get(ks, i), i, &m->kernels[i]);
         if (rc)
             return rc;
     }
@@ -651,14 +394,15 @@ static int parse_kernels(loader *L, const json_t *ks, rh_manifest *m)
 
 /* dir/rel (rel as is when absolute) into plugin_dirs[n_plugin_dirs++],
  * canonical when the folder exists.  path: where rel was written. */
-static int add_plugin_dir(loader *L, rh_manifest *m, const char *dir, const char *rel,
+static int add_plugin_dir(const rh_json_doc *L, rh_manifest *m, const char *dir, const char *rel,
                           const char *path)
 {
     char *out = m->plugin_dirs[m->n_plugin_dirs];
     size_t size = sizeof m->plugin_dirs[0];
     int n = rel[0] == '/' ? snprintf(out, size, "%s", rel) : snprintf(out, size, "%s/%s", dir, rel);
     if (n < 0 || (size_t)n >= size)
-        return fail_str(L, path, rel, "a folder whose path is shorter than %zu bytes", size);
+        return rh_json_fail_str(L, path, rel, "a folder whose path is shorter than %zu bytes",
+                                size);
     char *real = realpath(out, NULL);
     if (real && strlen(real) < size)
         memcpy(out, real, strlen(real) + 1);
@@ -667,7 +411,7 @@ static int add_plugin_dir(loader *L, rh_manifest *m, const char *dir, const char
     return 0;
 }
 
-static int parse_plugins(loader *L, const json_t *v, rh_manifest *m)
+static int parse_plugins(const rh_json_doc *L, const json_t *v, rh_manifest *m)
 {
     char dir[sizeof m->path];
     const char *slash = strrchr(m->path, '/');
@@ -679,16 +423,16 @@ static int parse_plugins(loader *L, const json_t *v, rh_manifest *m)
     if (!v)
         return add_plugin_dir(L, m, dir, "../plugins", "plugins");
     if (!json_is_array(v) || json_array_size(v) > RH_MAX_PLUGIN_DIRS)
-        return fail(L, "plugins", v,
-                    "an array of at most %d plugin folders (relative to the manifest's folder)",
-                    RH_MAX_PLUGIN_DIRS);
+        return rh_json_fail(L, "plugins", v,
+                            "an array of at most %d plugin folders (relative to the manifest's "
+                            "folder)", RH_MAX_PLUGIN_DIRS);
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *item = json_array_get(v, i);
-        char p[PATH_LEN];
-        path_index(p, sizeof p, "plugins", i);
+        char p[RH_JSON_PATH_LEN];
+        rh_json_path_index(p, sizeof p, "plugins", i);
         if (!json_is_string(item) || json_string_length(item) == 0 ||
             strlen(json_string_value(item)) != json_string_length(item))
-            return fail(L, p, item, "a folder name (a non-empty string)");
+            return rh_json_fail(L, p, item, "a folder name (a non-empty string)");
         int rc = add_plugin_dir(L, m, dir, json_string_value(item), p);
         if (rc)
             return rc;
@@ -696,31 +440,31 @@ static int parse_plugins(loader *L, const json_t *v, rh_manifest *m)
     return 0;
 }
 
-static int parse_manifest(loader *L, const json_t *root, rh_manifest *m)
+static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest *m)
 {
     const json_t *v;
     int rc;
 
     if (!json_is_object(root))
-        return fail(L, "top level", root, "an object");
+        return rh_json_fail(L, "top level", root, "an object");
     /* The version first: a manifest of another version has other keys. */
     v = json_object_get(root, "ringhost");
     if (!json_is_integer(v) || json_integer_value(v) != RH_MANIFEST_VERSION)
-        return fail(L, "ringhost", v, "%d (the manifest format version this host reads)",
-                    RH_MANIFEST_VERSION);
-    if ((rc = check_keys(L, root, "", top_keys, COUNT(top_keys))))
+        return rh_json_fail(L, "ringhost", v, "%d (the manifest format version this host reads)",
+                            RH_MANIFEST_VERSION);
+    if ((rc = rh_json_check_keys(L, root, "", top_keys, COUNT(top_keys))))
         return rc;
-    if ((rc = get_name(L, json_object_get(root, "name"), "name", "a manifest name", 1, m->name,
-                       sizeof m->name)))
+    if ((rc = rh_json_get_name(L, json_object_get(root, "name"), "name", "a manifest name", 1,
+                               m->name, sizeof m->name)))
         return rc;
     if ((rc = parse_plugins(L, json_object_get(root, "plugins"), m)))
         return rc;
 
     int placement = 0; /* "none" */
     m->strict = 1;
-    if ((rc = opt_enum(L, root, "", "placement", placement_names, COUNT(placement_names),
-                       &placement)) ||
-        (rc = opt_bool(L, root, "", "strict", &m->strict)))
+    if ((rc = rh_json_opt_enum(L, root, "", "placement", placement_names, COUNT(placement_names),
+                               &placement)) ||
+        (rc = rh_json_opt_bool(L, root, "", "strict", &m->strict)))
         return rc;
     snprintf(m->placement, sizeof m->placement, "%s", placement_names[placement]);
 
@@ -761,7 +505,7 @@ int rh_manifest_load(const char *path, rh_manifest **out, rh_error *err)
         rc = rh_error_set(err, RH_EMANIFEST, "%s: path longer than %zu bytes", path,
                           sizeof m->path - 1);
     } else {
-        loader L = {.file = path, .err = err, .m = m};
+        rh_json_doc L = {.file = path, .err = err};
         snprintf(m->path, sizeof m->path, "%s", path);
         rc = parse_manifest(&L, root, m);
     }

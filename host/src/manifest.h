@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json_check.h" /* rh_manifest_path_key: the one way to write a JSON path */
 #include "ringhost/ringhost.h"
 #include "wait.h"
 
@@ -87,12 +88,5 @@ void rh_manifest_free(rh_manifest *m);
 
 /* The declared queue named name, or NULL. */
 rh_queue_decl *rh_manifest_queue(rh_manifest *m, const char *name);
-
-/* The one way to write a JSON path in an error message: parent + key as
- * "parent.key", or "parent[\"key\"]" when key holds anything but
- * [A-Za-z0-9_-] (a dot, a space...).  parent "" gives just the key.
- * E.g. ("kernels[0].inputs", "requests") -> "kernels[0].inputs.requests",
- * ("queues", "vadd.in") -> "queues[\"vadd.in\"]".  Truncates to n-1 bytes. */
-void rh_manifest_path_key(char *out, size_t n, const char *parent, const char *key);
 
 #endif /* RH_MANIFEST_H */

@@ -427,6 +427,11 @@ rh_state rh_runtime_state(const rh_runtime *rt)
     return rt->state;
 }
 
+const char *rh_runtime_instance(const rh_runtime *rt)
+{
+    return rt->instance;
+}
+
 void rh_runtime_destroy(rh_runtime *rt)
 {
     if (!rt)

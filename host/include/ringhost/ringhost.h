@@ -244,6 +244,9 @@ void rh_runtime_destroy(rh_runtime *rt);
 
 rh_state rh_runtime_state(const rh_runtime *rt);
 
+/* The instance name its shared queues live under. */
+const char *rh_runtime_instance(const rh_runtime *rt);
+
 /* The queue called name, or NULL. */
 rh_queue *rh_runtime_queue(rh_runtime *rt, const char *name);
 

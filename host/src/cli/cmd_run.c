@@ -143,8 +143,15 @@ static int send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t 
     return 0;
 }
 
-static int serve(rh_runtime *rt)
+static int serve(rh_runtime *rt, const char *instance)
 {
+    fprintf(stderr, "ringhost: serving instance \"%s\"; queues:", instance);
+    for (uint32_t i = 0; rh_runtime_queue_name(rt, i); i++) {
+        rh_queue *q = rh_runtime_queue(rt, rh_runtime_queue_name(rt, i));
+        fprintf(stderr, "%s %s (%s%s)", i ? "," : "", rh_queue_name(q), rh_queue_type_name(q),
+                rh_runtime_queue_consumed(rt, i) ? ", input" : "");
+    }
+    fprintf(stderr, "\n");
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -153,7 +160,6 @@ static int serve(rh_runtime *rt)
     fprintf(stderr, "ringhost: serving; send SIGINT or SIGTERM (Ctrl-C) to stop\n");
     sigwait(&set, &sig);
     fprintf(stderr, "ringhost: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    (void)rt;
     return 0;
 }
 
@@ -208,7 +214,7 @@ int rh_cmd_run(int argc, char **argv)
     rh_runtime_activate(rt, NULL);
     int exit_code = RH_EXIT_OK;
     if (!send) {
-        serve(rt);
+        serve(rt, rh_runtime_instance(rt));
     } else {
         printer p = {.rt = rt};
         for (uint32_t i = 0; rh_runtime_queue_name(rt, i) && p.n_sinks < 64; i++)
@@ -227,11 +233,14 @@ int rh_cmd_run(int argc, char **argv)
         uint64_t t0 = rh_now_ns();
         send_file(rt, send, &bad, &sent);
         uint64_t deadline = t0 + (uint64_t)(timeout_s * 1e9);
-        while (!atomic_load(&interrupted) && !rh_runtime_is_idle(rt) && rh_now_ns() < deadline) {
+        /* A bridge polling an empty queue looks busy for an instant, so the
+         * answer is kept from the check that ended the wait. */
+        int idle = 0;
+        while (!atomic_load(&interrupted) && !(idle = rh_runtime_is_idle(rt)) &&
+               rh_now_ns() < deadline) {
             struct timespec ts = {0, 500000};
             nanosleep(&ts, NULL);
         }
-        int idle = rh_runtime_is_idle(rt);
         atomic_store(&p.finish, 1);
         pthread_join(th, NULL);
         pthread_cancel(watcher); /* sigwait is a cancellation point */

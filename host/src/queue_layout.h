@@ -1,0 +1,112 @@
+/*
+ * queue_layout.h — the named queue's memory layout, private to queue.c (the
+ * hot path, which reads and writes it) and queue_shm.c (the lifecycle, which
+ * creates, maps, checks and removes it).  Kept in one header so the two can
+ * never disagree about it; nothing outside those two files may depend on
+ * it, and a change to the mapping must bump QUEUE_LAYOUT_VERSION.
+ *
+ * Mapping layout: [queue_header][cell 0][cell 1]...; a cell is the stamp,
+ * the rh_envelope and payload_size bytes, rounded up to 64 bytes.
+ * What the cells' stamps mean is described at the top of queue.c.
+ */
+#ifndef RH_QUEUE_LAYOUT_H
+#define RH_QUEUE_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "queue_pvt.h"
+
+#define QUEUE_MAGIC 0x0045554555514852ull /* "RHQUEUE\0" little-endian */
+#define QUEUE_LAYOUT_VERSION 1u
+#define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
+#define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
+#define SHM_DIR "/dev/shm"
+#define SHM_PREFIX "ringhost."
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
+               "shared queues need address-free (lock-free) 64-bit atomics");
+
+/* Slow-path counters, in one array so rh_queue_count is a table lookup. */
+enum { C_REJECTED, C_DROPPED_OLDEST, C_DROPPED_NEWEST, C_DUPLICATES, C_EXPIRED,
+       C_INVALID, C_FAILED, C_DEAD_LETTERED, C_COUNT };
+
+/* The start of the mapping.  Everything above `counters` is written once by
+ * the creator before it publishes magic, and never again. */
+typedef struct queue_header {
+    _Atomic uint64_t magic;          /* QUEUE_MAGIC, stored last (release) */
+    uint32_t layout_version;         /* QUEUE_LAYOUT_VERSION */
+    uint32_t header_size;            /* sizeof(queue_header): cells start here */
+    uint64_t fingerprint;            /* of the message type, never 0 */
+    uint32_t payload_size;           /* bytes */
+    uint32_t slot_size;              /* bytes per cell, multiple of 64 */
+    uint32_t capacity;               /* cells, power of two */
+    uint32_t mask;                   /* capacity - 1 */
+    uint32_t policy;                 /* rh_backpressure */
+    uint32_t block_timeout_ms;
+    uint32_t dedup_window;
+    uint32_t ttl_ms;
+    int32_t creator_pid;
+    uint32_t creator_uid;
+    char name[RH_QUEUE_NAME_MAX + 1];
+    char type_name[TYPE_NAME_MAX + 1];
+    char type_origin[TYPE_ORIGIN_MAX + 1]; /* plugin path, "" when unknown */
+
+    /* Each group below on its own line: producers own enqueue_pos, consumers
+     * dequeue_pos; the counters and bells are touched on slow paths only. */
+    _Alignas(64) _Atomic uint64_t counters[C_COUNT];
+    _Alignas(64) _Atomic uint64_t high_water;
+    _Alignas(64) _Atomic uint64_t enqueue_pos;
+    _Alignas(64) _Atomic uint64_t dequeue_pos;
+    _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
+    _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
+} queue_header;
+
+typedef struct cell {
+    _Atomic uint64_t stamp;
+    rh_envelope env;
+    /* payload_size bytes follow */
+} cell;
+_Static_assert(sizeof(cell) == 8 + sizeof(rh_envelope), "cell header must be packed");
+
+/* The process-local handle.  Geometry is copied out of the header once and
+ * validated, so the hot path never trusts bytes another process can write. */
+struct rh_queue {
+    queue_header *h;
+    unsigned char *cells;
+    size_t map_size;
+    uint64_t mask;
+    uint32_t capacity;
+    uint32_t slot_size;
+    uint32_t payload_size;
+    int creator;         /* this handle created the mapping */
+    dev_t shm_dev;       /* identity of the shm object we created, so close */
+    ino_t shm_ino;       /* never unlinks a newer host's queue of that name */
+    rh_queue_config cfg;
+    const rh_type *type; /* NULL on an attached queue until bind_type */
+    uint64_t fingerprint;
+    char shm_name[sizeof("/" SHM_PREFIX) + 2 * RH_QUEUE_NAME_MAX + 1];
+    char name[RH_QUEUE_NAME_MAX + 1];
+    char type_name[TYPE_NAME_MAX + 1];
+    char type_origin[TYPE_ORIGIN_MAX + 1];
+};
+
+/* ------------------------------------------------------ layout rules --- */
+
+static inline uint64_t slot_size_for(uint64_t payload_size)
+{
+    return (sizeof(cell) + payload_size + 63) & ~(uint64_t)63;
+}
+
+static inline int capacity_valid(uint64_t cap)
+{
+    return cap >= 2 && cap <= RH_QUEUE_CAPACITY_MAX && (cap & (cap - 1)) == 0;
+}
+
+/* The number of rh_backpressure policies: a header's policy field and a
+ * configuration's backpressure must be below it.  queue.c names each one. */
+#define BP_COUNT ((unsigned)RH_BP_DROP_NEWEST + 1)
+
+#endif /* RH_QUEUE_LAYOUT_H */

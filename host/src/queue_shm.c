@@ -1,0 +1,421 @@
+/*
+ * queue_shm.c — the named queue's lifecycle: create, attach, close, list.
+ *
+ * A shared queue is a POSIX shared-memory object, /dev/shm/ringhost.<instance>:<name>,
+ * mapped by the host that creates it and by every client that attaches by
+ * name; a private queue is an anonymous mapping of the same layout
+ * (queue_layout.h).  This file builds the object names, refuses to take over
+ * a live host's queue (live_creator), reserves and maps the memory, writes
+ * the header and publishes it, checks a foreign header before trusting it,
+ * and unlinks only the object its own host created.  Nothing here runs per
+ * message: the hot path is queue.c.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue_layout.h"
+
+/* ---------------------------------------------------------- lifecycle --- */
+
+/* "/ringhost.<instance>:<name>".  Both parts are checked by the callers, so
+ * the result always fits.  ':' is in neither part's alphabet, so no two
+ * (instance, queue) pairs share an object name even when both hold dots. */
+static void shm_name_for(char *buf, size_t len, const char *instance, const char *name)
+{
+    snprintf(buf, len, "/" SHM_PREFIX "%s:%s", instance, name);
+}
+
+static int copy_string(char *dst, size_t dst_len, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= dst_len)
+        return -1;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+/* Everything rh_queue_create refuses, with the expected value in the text. */
+static int check_create_args(const char *instance, const char *name, const rh_type *type,
+                             const rh_queue_config *cfg, const char *type_origin, rh_error *err)
+{
+    if (!rh_queue_name_valid(name))
+        return rh_error_set(err, RH_EINVAL,
+                            "queue name \"%s\" is invalid: expected 1 to %d characters from "
+                            "[A-Za-z0-9._-]", name ? name : "(null)", RH_QUEUE_NAME_MAX);
+    if (!cfg)
+        return rh_error_set(err, RH_EINVAL, "queue \"%s\": no configuration given", name);
+    if (cfg->shared && !rh_queue_name_valid(instance))
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": instance name \"%s\" is invalid: expected 1 to %d "
+                            "characters from [A-Za-z0-9._-]",
+                            name, instance ? instance : "(null)", RH_QUEUE_NAME_MAX);
+    if (!type || !type->name)
+        return rh_error_set(err, RH_EINVAL, "queue \"%s\": a message type is required", name);
+    if (type->fingerprint == 0)
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": type \"%s\" has fingerprint 0; expected a non-zero "
+                            "fingerprint (types come from ringhost-gen)", name, type->name);
+    if (strlen(type->name) > TYPE_NAME_MAX)
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": type name \"%.40s...\" is longer than %d bytes", name,
+                            type->name, TYPE_NAME_MAX);
+    if (slot_size_for(type->size) > INT32_MAX)
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": type \"%s\" is %u bytes; expected at most %llu", name,
+                            type->name, type->size,
+                            (unsigned long long)(INT32_MAX - sizeof(cell) - 63));
+    if (!capacity_valid(cfg->capacity))
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": capacity must be a power of two between 2 and %u, "
+                            "got %u", name, RH_QUEUE_CAPACITY_MAX, cfg->capacity);
+    if ((unsigned)cfg->backpressure >= BP_COUNT)
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": backpressure must be one of block, reject, "
+                            "drop_oldest, drop_newest, got %d", name, (int)cfg->backpressure);
+    if ((uint64_t)cfg->dedup_window > 4ull * cfg->capacity)
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": dedup_window must be between 0 and 4*capacity = "
+                            "%llu, got %u", name, 4ull * cfg->capacity, cfg->dedup_window);
+    if (type_origin && strlen(type_origin) > TYPE_ORIGIN_MAX)
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": type origin is %zu bytes; expected at most %d", name,
+                            strlen(type_origin), TYPE_ORIGIN_MAX);
+    return 0;
+}
+
+/* The pid of the live process that created the existing object of this
+ * name, or 0 when there is none (no object, not a queue, creator gone). */
+static pid_t live_creator(const char *shm_name)
+{
+    int fd = shm_open(shm_name, O_RDONLY, 0);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    pid_t pid = 0;
+    if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(queue_header)) {
+        const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
+        if (h != MAP_FAILED) {
+            if (atomic_load(&h->magic) == QUEUE_MAGIC && h->creator_pid > 0 &&
+                h->creator_pid != getpid() &&
+                (kill(h->creator_pid, 0) == 0 || errno == EPERM))
+                pid = h->creator_pid;
+            munmap((void *)h, sizeof *h);
+        }
+    }
+    close(fd);
+    return pid;
+}
+
+/* Create, size and map the shm object.  An existing object of that name
+ * whose creator is gone is a leftover of a host that died, so it is
+ * unlinked; one whose creator still runs belongs to a live host and is
+ * refused.  O_EXCL then catches two hosts racing for one instance name. */
+static int map_shared(rh_queue *q, size_t size, rh_error *err)
+{
+    pid_t owner = live_creator(q->shm_name);
+    if (owner)
+        return rh_error_set(err, RH_EEXIST,
+                            "queue \"%s\": %s belongs to a running host (pid %d); stop it or "
+                            "launch under another instance name (--instance)",
+                            q->name, q->shm_name, (int)owner);
+    shm_unlink(q->shm_name);
+    int fd = shm_open(q->shm_name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0)
+        return rh_error_set(err, errno == EEXIST ? RH_EEXIST : RH_ESYS,
+                            "queue \"%s\": shm_open(%s): %s", q->name, q->shm_name,
+                            strerror(errno));
+    /* The umask may have cleared bits; the mode is part of the contract. */
+    struct stat st;
+    int rc;
+    if (fchmod(fd, 0600) != 0 || fstat(fd, &st) != 0) {
+        rc = rh_error_set(err, RH_ESYS, "queue \"%s\": %s: %s", q->name, q->shm_name,
+                          strerror(errno));
+        goto fail;
+    }
+    q->shm_dev = st.st_dev;
+    q->shm_ino = st.st_ino;
+    if (ftruncate(fd, (off_t)size) != 0) {
+        rc = rh_error_set(err, errno == ENOSPC || errno == EFBIG ? RH_ENOMEM : RH_ESYS,
+                          "queue \"%s\": ftruncate(%s, %zu): %s", q->name, q->shm_name, size,
+                          strerror(errno));
+        goto fail;
+    }
+    /* tmpfs allocates pages on first touch; a full /dev/shm would then kill
+     * us with SIGBUS in the middle of a send.  Reserve them now instead. */
+    rc = posix_fallocate(fd, 0, (off_t)size);
+    if (rc != 0) {
+        rc = rh_error_set(err, rc == ENOSPC || rc == EFBIG ? RH_ENOMEM : RH_ESYS,
+                          "queue \"%s\": cannot reserve %zu bytes of shared memory in " SHM_DIR
+                          " for %s (posix_fallocate: %s); make /dev/shm larger or the queue "
+                          "smaller", q->name, size, q->shm_name, strerror(rc));
+        goto fail;
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        rc = rh_error_set(err, errno == ENOMEM ? RH_ENOMEM : RH_ESYS,
+                          "queue \"%s\": mmap(%s, %zu bytes): %s", q->name, q->shm_name, size,
+                          strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    q->h = p;
+    return 0;
+fail:
+    close(fd);
+    shm_unlink(q->shm_name);
+    return rc;
+}
+
+int rh_queue_create(const char *instance, const char *name, const rh_type *type,
+                    const rh_queue_config *cfg, const char *type_origin, rh_queue **out,
+                    rh_error *err)
+{
+    if (!out)
+        return rh_error_set(err, RH_EINVAL, "rh_queue_create: out must not be NULL");
+    *out = NULL;
+    int rc = check_create_args(instance, name, type, cfg, type_origin, err);
+    if (rc != 0)
+        return rc;
+
+    rh_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return rh_error_set(err, RH_ENOMEM, "queue \"%s\": out of memory", name);
+    q->capacity = cfg->capacity;
+    q->mask = cfg->capacity - 1;
+    q->payload_size = type->size;
+    q->slot_size = (uint32_t)slot_size_for(type->size);
+    q->map_size = sizeof(queue_header) + (size_t)q->capacity * q->slot_size;
+    q->creator = 1;
+    q->cfg = *cfg;
+    q->cfg.shared = cfg->shared ? 1 : 0;
+    q->type = type;
+    q->fingerprint = type->fingerprint;
+    copy_string(q->name, sizeof q->name, name);
+    copy_string(q->type_name, sizeof q->type_name, type->name);
+    copy_string(q->type_origin, sizeof q->type_origin, type_origin ? type_origin : "");
+
+    if (q->cfg.shared) {
+        shm_name_for(q->shm_name, sizeof q->shm_name, instance, name);
+        rc = map_shared(q, q->map_size, err);
+        if (rc != 0) {
+            free(q);
+            return rc;
+        }
+    } else {
+        /* Anonymous pages are zero, which is an empty queue (see the stamp
+         * encoding at the top of queue.c), and are only committed when
+         * touched. */
+        void *p = mmap(NULL, q->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+        if (p == MAP_FAILED) {
+            rc = rh_error_set(err, RH_ENOMEM, "queue \"%s\": cannot map %zu bytes: %s", name,
+                              q->map_size, strerror(errno));
+            free(q);
+            return rc;
+        }
+        q->h = p;
+    }
+    q->cells = (unsigned char *)q->h + sizeof(queue_header);
+
+    queue_header *h = q->h;
+    h->layout_version = QUEUE_LAYOUT_VERSION;
+    h->header_size = sizeof(queue_header);
+    h->fingerprint = type->fingerprint;
+    h->payload_size = q->payload_size;
+    h->slot_size = q->slot_size;
+    h->capacity = q->capacity;
+    h->mask = (uint32_t)q->mask;
+    h->policy = (uint32_t)cfg->backpressure;
+    h->block_timeout_ms = cfg->block_timeout_ms;
+    h->dedup_window = cfg->dedup_window;
+    h->ttl_ms = cfg->ttl_ms;
+    h->creator_pid = (int32_t)getpid();
+    h->creator_uid = (uint32_t)getuid();
+    memcpy(h->name, q->name, sizeof h->name);
+    memcpy(h->type_name, q->type_name, sizeof h->type_name);
+    memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
+    rh_bell_init(&h->not_empty, q->cfg.shared);
+    rh_bell_init(&h->not_full, q->cfg.shared);
+    /* Last, with release: an attacher that sees the magic sees the rest. */
+    atomic_store_explicit(&h->magic, QUEUE_MAGIC, memory_order_release);
+    *out = q;
+    return 0;
+}
+
+/* memchr-based: a string field of a foreign header must end inside it. */
+static int field_terminated(const char *field, size_t size)
+{
+    return memchr(field, '\0', size) != NULL;
+}
+
+/* Check every header field an attacher relies on.  The header is writable
+ * by any process of the user, so nothing in it is trusted unchecked. */
+static int check_header(const queue_header *h, size_t file_size, const char *name, rh_error *err)
+{
+    const char *what = NULL;
+    if (atomic_load_explicit(&h->magic, memory_order_acquire) != QUEUE_MAGIC)
+        what = "bad magic: not a ringhost queue, or still being created";
+    else if (h->layout_version != QUEUE_LAYOUT_VERSION)
+        what = "unknown layout version";
+    else if (h->header_size != sizeof(queue_header))
+        what = "header size differs from this build's";
+    else if (!capacity_valid(h->capacity) || h->mask != h->capacity - 1)
+        what = "capacity is not a power of two in range";
+    else if (h->slot_size != slot_size_for(h->payload_size) || h->slot_size > INT32_MAX)
+        what = "slot size does not match the payload size";
+    else if ((uint64_t)file_size != sizeof(queue_header) + (uint64_t)h->capacity * h->slot_size)
+        what = "file size does not match capacity * slot size + header";
+    else if (h->policy >= BP_COUNT)
+        what = "unknown backpressure policy";
+    else if (h->fingerprint == 0)
+        what = "type fingerprint is 0";
+    else if (!field_terminated(h->name, sizeof h->name) ||
+             !field_terminated(h->type_name, sizeof h->type_name) ||
+             !field_terminated(h->type_origin, sizeof h->type_origin))
+        what = "unterminated name field";
+    else if (strcmp(h->name, name) != 0)
+        what = "header names a different queue";
+    else if (!h->not_empty.shared || !h->not_full.shared)
+        what = "doorbells are not marked shared";
+    if (what)
+        return rh_error_set(err, RH_EINVAL, "queue \"%s\": %s (layout version %u expected)",
+                            name, what, QUEUE_LAYOUT_VERSION);
+    return 0;
+}
+
+int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_error *err)
+{
+    if (!out)
+        return rh_error_set(err, RH_EINVAL, "rh_queue_attach: out must not be NULL");
+    *out = NULL;
+    if (!rh_queue_name_valid(instance) || !rh_queue_name_valid(name))
+        return rh_error_set(err, RH_EINVAL,
+                            "instance \"%s\" / queue \"%s\": expected 1 to %d characters from "
+                            "[A-Za-z0-9._-]", instance ? instance : "(null)",
+                            name ? name : "(null)", RH_QUEUE_NAME_MAX);
+    rh_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return rh_error_set(err, RH_ENOMEM, "queue \"%s\": out of memory", name);
+    shm_name_for(q->shm_name, sizeof q->shm_name, instance, name);
+    int fd = shm_open(q->shm_name, O_RDWR, 0);
+    if (fd < 0) {
+        int e = errno;
+        free(q);
+        if (e == ENOENT)
+            return rh_error_set(err, RH_ENOENT,
+                                "no shared queue \"%s\" in instance \"%s\" (" SHM_DIR
+                                "/" SHM_PREFIX "%s:%s does not exist; is the host running?)",
+                                name, instance, instance, name);
+        return rh_error_set(err, RH_ESYS, "queue \"%s\": shm_open(/" SHM_PREFIX "%s:%s): %s",
+                            name, instance, name, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(queue_header)) {
+        close(fd);
+        free(q);
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": not a ringhost queue (smaller than its header)", name);
+    }
+    size_t size = (size_t)st.st_size;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) {
+        free(q);
+        return rh_error_set(err, RH_ESYS, "queue \"%s\": mmap: %s", name, strerror(e));
+    }
+    int rc = check_header(p, size, name, err);
+    if (rc != 0) {
+        munmap(p, size);
+        free(q);
+        return rc;
+    }
+    queue_header *h = p;
+    q->h = h;
+    q->cells = (unsigned char *)h + sizeof(queue_header);
+    q->map_size = size;
+    q->capacity = h->capacity;
+    q->mask = h->capacity - 1;
+    q->payload_size = h->payload_size;
+    q->slot_size = h->slot_size;
+    q->fingerprint = h->fingerprint;
+    q->cfg.capacity = h->capacity;
+    q->cfg.backpressure = (rh_backpressure)h->policy;
+    q->cfg.block_timeout_ms = h->block_timeout_ms;
+    q->cfg.dedup_window = h->dedup_window;
+    q->cfg.ttl_ms = h->ttl_ms;
+    q->cfg.shared = 1;
+    /* Copied, so a later scribble on the header cannot unterminate them. */
+    memcpy(q->name, h->name, sizeof q->name);
+    memcpy(q->type_name, h->type_name, sizeof q->type_name);
+    memcpy(q->type_origin, h->type_origin, sizeof q->type_origin);
+    *out = q;
+    return 0;
+}
+
+int rh_queue_bind_type(rh_queue *q, const rh_type *type, rh_error *err)
+{
+    if (!q || !type || !type->name)
+        return rh_error_set(err, RH_EINVAL, "rh_queue_bind_type: queue and type are required");
+    if (type->fingerprint != q->fingerprint || type->size != q->payload_size)
+        return rh_error_set(err, RH_ETYPE,
+                            "queue \"%s\" carries type \"%s\" (fingerprint %016llx, %u bytes), "
+                            "not \"%s\" (fingerprint %016llx, %u bytes)",
+                            q->name, q->type_name, (unsigned long long)q->fingerprint,
+                            q->payload_size, type->name, (unsigned long long)type->fingerprint,
+                            type->size);
+    q->type = type;
+    return 0;
+}
+
+void rh_queue_close(rh_queue *q)
+{
+    if (!q)
+        return;
+    munmap(q->h, q->map_size);
+    if (q->creator && q->cfg.shared) {
+        /* Unlink only the object we created: if a newer host replaced it
+         * under the same name, that one is not ours to remove. */
+        int fd = shm_open(q->shm_name, O_RDONLY, 0);
+        if (fd >= 0) {
+            struct stat st;
+            if (fstat(fd, &st) == 0 && st.st_dev == q->shm_dev && st.st_ino == q->shm_ino)
+                shm_unlink(q->shm_name);
+            close(fd);
+        }
+    }
+    free(q);
+}
+
+int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg), void *arg)
+{
+    if (!rh_queue_name_valid(instance))
+        return RH_EINVAL;
+    char prefix[sizeof(SHM_PREFIX) + RH_QUEUE_NAME_MAX + 1];
+    snprintf(prefix, sizeof prefix, SHM_PREFIX "%s:", instance);
+    size_t plen = strlen(prefix);
+    DIR *d = opendir(SHM_DIR);
+    if (!d)
+        return RH_ESYS;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, plen) != 0 || !rh_queue_name_valid(de->d_name + plen))
+            continue;
+        if (fn)
+            fn(de->d_name + plen, arg);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
