@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "cli_common.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
@@ -38,8 +39,32 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
     return 0;
 }
 
+/* Shared queues left by a host this process started and had to kill: their
+ * names are "ringhost.<tag>-<pid>" followed by '.' or ':' and the queue. */
+static void remove_leftover_queues(void)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return;
+    char mark_dot[32], mark_colon[32];
+    snprintf(mark_dot, sizeof mark_dot, "-%d.", (int)getpid());
+    snprintf(mark_colon, sizeof mark_colon, "-%d:", (int)getpid());
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "ringhost.", 9) != 0)
+            continue;
+        if (strstr(e->d_name, mark_dot) || strstr(e->d_name, mark_colon)) {
+            char path[512];
+            snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 void cli_cleanup(void)
 {
+    remove_leftover_queues();
     if (tmpdir[0] && !getenv("RH_TEST_KEEP_TMP"))
         nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
     tmpdir[0] = 0;

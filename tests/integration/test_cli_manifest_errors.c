@@ -178,10 +178,10 @@ static const bad_case cases[] = {
 static void check_report(const cli_out *o, const char *manifest, const bad_case *c)
 {
     cli_expect_exit(o, 2);
-    CLI_CHECK(o, strstr(o->r.err, manifest), "expected stderr to name the manifest %s",
-              manifest);
-    CLI_CHECK(o, strstr(o->r.err, c->json_path), "expected stderr to name the JSON path %s",
-              c->json_path);
+    const char *file = strstr(o->r.err, manifest);
+    CLI_CHECK(o, file, "expected stderr to name the manifest %s", manifest);
+    CLI_CHECK(o, strstr(file + strlen(manifest), c->json_path),
+              "expected stderr to name the JSON path %s (after the manifest's)", c->json_path);
     for (int i = 0; i < 3 && c->also[i]; i++)
         CLI_CHECK(o, strstr(o->r.err, c->also[i]), "expected stderr to mention %s",
                   c->also[i]);

@@ -18,10 +18,12 @@ rh_add_test(test_cli_serve          integration/test_cli_serve.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_requests       integration/test_cli_requests.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_run            integration/test_cli_run.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
 # The tests run the binary and load the plugins: build them first.
 foreach(t test_cli_vector_add test_cli_queues test_cli_manifest_errors test_cli_plugins
-          test_cli_serve test_cli_requests)
+          test_cli_serve test_cli_requests test_cli_run)
   if(TARGET ${t})
     add_dependencies(${t} ringhost)
   endif()
