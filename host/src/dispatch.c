@@ -439,27 +439,49 @@ int rh_reactor_start(rh_reactor *r)
     return 0;
 }
 
-void rh_reactor_sync(rh_reactor *r)
+int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns)
 {
     if (!r->started || r->run_kernel)
-        return; /* a run() kernel sees flow changes in rh_poll() itself */
+        return 0; /* a run() kernel sees flow changes in rh_poll() itself */
     uint64_t seen = atomic_load_explicit(&r->loops, memory_order_acquire);
     /* Two increments: the loop that may have read the old flag ends, and
      * one more begins and ends with the new one. */
     while (atomic_load_explicit(&r->loops, memory_order_acquire) < seen + 2 &&
            !atomic_load(&r->stop) && atomic_load(&r->ready) == 1) {
+        if (rh_now_ns() >= deadline_ns)
+            return RH_ETIMEDOUT;
         rh_bell_wake_all(&r->bell);
         struct timespec ts = {0, 50000};
         nanosleep(&ts, NULL);
     }
+    return 0;
 }
 
-void rh_reactor_stop_join(rh_reactor *r)
+int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns)
 {
     if (!r->started)
-        return;
+        return 0;
     atomic_store_explicit(&r->stop, 1, memory_order_release);
     rh_bell_wake_all(&r->bell);
-    pthread_join(r->thread, NULL);
+    /* A kernel stuck in process() must not make terminate hang: join with
+     * the deadline, and if the thread is still inside the kernel, leave it
+     * (it holds pointers into our rings, so nothing of it is freed). */
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs);
+    uint64_t now = rh_now_ns();
+    uint64_t wait_ns = deadline_ns > now ? deadline_ns - now : 0;
+    abs.tv_sec += (time_t)(wait_ns / 1000000000ull);
+    abs.tv_nsec += (long)(wait_ns % 1000000000ull);
+    if (abs.tv_nsec >= 1000000000L) {
+        abs.tv_sec++;
+        abs.tv_nsec -= 1000000000L;
+    }
+    if (pthread_timedjoin_np(r->thread, NULL, &abs) != 0) {
+        r->stuck = 1;
+        pthread_detach(r->thread);
+        r->started = 0;
+        return RH_ETIMEDOUT;
+    }
     r->started = 0;
+    return 0;
 }

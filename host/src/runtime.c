@@ -366,13 +366,22 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
 
 /* -------------------------------------------------------- lifecycle ---- */
 
-static void set_flow(rh_runtime *rt, int flow)
+/* How long activate/deactivate wait for every reactor to pass a batch
+ * boundary before saying which one did not. */
+#define RH_SYNC_TIMEOUT_NS (5ull * 1000000000ull)
+
+static int set_flow(rh_runtime *rt, int flow, uint64_t deadline_ns, rh_error *err)
 {
     atomic_store_explicit(&rt->flow, flow, memory_order_release);
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         rh_bell_wake_all(&rt->reactors[i]->bell);
     for (uint32_t i = 0; i < rt->n_reactors; i++)
-        rh_reactor_sync(rt->reactors[i]);
+        if (rh_reactor_sync(rt->reactors[i], deadline_ns) != 0)
+            return rh_error_set(err, RH_ETIMEDOUT,
+                                "thread %s did not reach a batch boundary in time (a kernel is "
+                                "still inside process()); the change applies when it returns",
+                                rt->reactors[i]->name);
+    return 0;
 }
 
 int rh_runtime_activate(rh_runtime *rt, rh_error *err)
@@ -382,9 +391,8 @@ int rh_runtime_activate(rh_runtime *rt, rh_error *err)
                             rh_state_name(rt->state));
     if (rt->state == RH_STATE_LAUNCHED)
         rt->activate_ns = rh_now_ns();
-    set_flow(rt, RH_FLOW_RUNNING);
     rt->state = RH_STATE_ACTIVE;
-    return 0;
+    return set_flow(rt, RH_FLOW_RUNNING, rh_now_ns() + RH_SYNC_TIMEOUT_NS, err);
 }
 
 int rh_runtime_deactivate(rh_runtime *rt, rh_error *err)
@@ -392,28 +400,37 @@ int rh_runtime_deactivate(rh_runtime *rt, rh_error *err)
     if (rt->state != RH_STATE_ACTIVE)
         return rh_error_set(err, RH_ESTATE, "cannot deactivate: the host is %s",
                             rh_state_name(rt->state));
-    set_flow(rt, RH_FLOW_PAUSED);
     rt->state = RH_STATE_INACTIVE;
-    return 0;
+    return set_flow(rt, RH_FLOW_PAUSED, rh_now_ns() + RH_SYNC_TIMEOUT_NS, err);
 }
 
 int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
 {
     if (rt->state == RH_STATE_TERMINATED)
         return rh_error_set(err, RH_ESTATE, "cannot terminate: the host is already terminated");
-    /* Intake stops; kernels finish what reached their rings; outputs flow. */
-    set_flow(rt, RH_FLOW_DRAINING);
+    /* Intake stops; kernels finish what reached their rings; outputs flow.
+     * Everything below, joins included, shares one deadline. */
     uint64_t deadline = rh_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000ull;
+    set_flow(rt, RH_FLOW_DRAINING, deadline, NULL);
     int drained = 0;
     while (!(drained = rh_runtime_is_quiet(rt, 0)) && rh_now_ns() < deadline) {
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
     }
     atomic_store(&rt->flow, RH_FLOW_STOPPED);
+    /* a thread that must still leave process() gets a short grace */
+    uint64_t join_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + 100000000ull;
+    const char *stuck = NULL;
     for (uint32_t i = 0; i < rt->n_reactors; i++)
-        rh_reactor_stop_join(rt->reactors[i]);
+        if (rh_reactor_stop_join(rt->reactors[i], join_by) != 0 && !stuck)
+            stuck = rt->reactors[i]->name;
     rt->state = RH_STATE_TERMINATED;
     rh_runtime_report_summary(rt, rt->log);
+    if (stuck)
+        return rh_error_set(err, RH_ETIMEDOUT,
+                            "terminate: thread %s did not stop within %d ms (a kernel is stuck "
+                            "in process()); it was left running and its memory is kept",
+                            stuck, timeout_ms);
     if (!drained)
         return rh_error_set(err, RH_ETIMEDOUT,
                             "terminate: kernel rings not drained within %d ms; see the counts "
@@ -439,8 +456,17 @@ void rh_runtime_destroy(rh_runtime *rt)
     if (rt->state != RH_STATE_TERMINATED && rt->n_reactors) {
         atomic_store(&rt->flow, RH_FLOW_STOPPED);
         for (uint32_t i = 0; i < rt->n_reactors; i++)
-            rh_reactor_stop_join(rt->reactors[i]);
+            rh_reactor_stop_join(rt->reactors[i], rh_now_ns() + 1000000000ull);
     }
+    /* A stuck thread still runs kernel code over our rings, queues and the
+     * plugin's text: freeing any of it would turn a hung kernel into a crash.
+     * Keep it all (a deliberate leak, once, at shutdown). */
+    for (uint32_t i = 0; i < rt->n_reactors; i++)
+        if (rt->reactors[i]->stuck) {
+            fprintf(rt->log, "ringhost: thread %s is stuck; keeping the runtime's memory\n",
+                    rt->reactors[i]->name);
+            return;
+        }
     for (uint32_t i = 0; i < rt->n_reactors; i++) {
         rh_reactor *r = rt->reactors[i];
         for (uint32_t t = 0; t < r->n_tasks; t++) {

@@ -144,6 +144,7 @@ struct rh_reactor {
     rh_bell bell;                    /* control: stop, state changes */
     char bind_error[256];
     int run_kernel;                  /* a run() kernel owns this thread (its only task) */
+    int stuck;                       /* did not stop by its join deadline */
 };
 
 /* Lifecycle flags read by every step. */
@@ -191,8 +192,14 @@ uint32_t rh_in_bridge_task(void *bridge);
 uint32_t rh_out_bridge_task(void *bridge);
 extern const rh_host_api rh_host_api_v1;
 int rh_reactor_start(rh_reactor *r);
-void rh_reactor_sync(rh_reactor *r);   /* wait for one full loop after a flag change */
-void rh_reactor_stop_join(rh_reactor *r);
+/* Wait until the reactor ran one full loop after a flag change, or until
+ * deadline_ns (rh_now_ns); 0, or RH_ETIMEDOUT (a kernel is inside a long
+ * process() call). */
+int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns);
+/* Stop the thread and join it by deadline_ns; RH_ETIMEDOUT leaves it
+ * running and marks the reactor stuck (its memory must then never be
+ * freed). */
+int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns);
 int rh_reactor_add_task(rh_reactor *r, const rh_task *t);
 int rh_worker_flush_outputs(rh_worker *w);
 

@@ -454,6 +454,31 @@ static void test_invalid_message_is_refused_before_the_kernel_and_counted(void *
     rh_runtime_destroy(rt);
 }
 
+/* A kernel stuck in process() must not make terminate hang. */
+static void test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("stuck", "\"queues\": {\"s.in\": {\"type\": \"echo.message\"}}, "
+                                     "\"kernels\": [{\"name\": \"slow\", \"plugin\": \"slow\", "
+                                     "\"batch\": 1, \"inputs\": {\"in\": \"s.in\"}, "
+                                     "\"config\": {\"delay_us\": 3000000}}]");
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    send_json(rt, "s.in", "{\"seq\": 1}", NULL);
+    while (rh_runtime_kernel_processed(rt, "slow") == 0 && !rt->kernels[0].workers[0].busy)
+        sleep_ms(1);
+    sleep_ms(20); /* inside its 3 s sleep now */
+    uint64_t t0 = rh_now_ns();
+    rh_error err = {0};
+    int rc = rh_runtime_terminate(rt, 200, &err);
+    double secs = (double)(rh_now_ns() - t0) / 1e9;
+    assert_int_equal(rc, RH_ETIMEDOUT);
+    assert_non_null(strstr(err.msg, "did not stop"));
+    if (secs > 2.0)
+        fail_msg("terminate(200 ms) took %.2f s with a stuck kernel", secs);
+    assert_int_equal(rh_runtime_state(rt), RH_STATE_TERMINATED);
+    rh_runtime_destroy(rt); /* keeps the memory the stuck thread uses */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_id_is_processed_once),
         cmocka_unit_test(test_expired_messages_never_reach_the_kernel),
         cmocka_unit_test(test_invalid_message_is_refused_before_the_kernel_and_counted),
+        cmocka_unit_test(test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -230,13 +230,16 @@ int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, F
 int rh_runtime_activate(rh_runtime *rt, rh_error *err);
 
 /* active -> inactive: every kernel pauses at a batch boundary before this
- * returns.  RH_ESTATE otherwise. */
+ * returns.  RH_ESTATE otherwise; RH_ETIMEDOUT when a kernel stays inside
+ * process() for more than 5 s (the pause then applies when it returns). */
 int rh_runtime_deactivate(rh_runtime *rt, rh_error *err);
 
 /* any state but terminated -> terminated: stop intake, drain what is in the
  * kernel rings to the output queues (for up to timeout_ms), join the
  * threads, and print uptime and counts to the log.  RH_ESTATE if already
- * terminated. */
+ * terminated; RH_ETIMEDOUT when the rings did not drain in time, or when a
+ * thread stuck inside a kernel did not stop (it is left running, and
+ * rh_runtime_destroy then keeps the memory it uses). */
 int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err);
 
 /* Free everything (terminating first if needed), unlink shared queues. */
