@@ -154,8 +154,9 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
                 continue;
             }
             dst[i]->port = (uint16_t)b->port;
-            if (keep != i) /* close the gap left by a refused message */
-                memcpy(dst[keep], dst[i], sizeof(rh_envelope) + dst[i]->payload_len);
+            if (keep != i) /* close the gap left by a refused message (whole slot:
+                              * the zero-extended tail is part of the message) */
+                memcpy(dst[keep], dst[i], sizeof(rh_envelope) + b->type->size);
             keep++;
         }
         if (keep)

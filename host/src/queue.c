@@ -119,8 +119,12 @@ static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, u
 
 /* Copy a claimed cell out and give it back to the producers.  Returns the
  * payload length.  The length is clamped to the slot: a shared mapping can be
- * scribbled on by another process, and we never copy past our cell. */
-static uint32_t take_cell(rh_queue *q, cell *c, uint64_t pos, rh_envelope *env, void *buf)
+ * scribbled on by another process, and we never copy past our cell.  A
+ * payload shorter than the type is zero-extended up to `room` bytes, so the
+ * reader always sees a whole struct and never the previous message's tail
+ * (a kernel ring slot is reused without clearing). */
+static uint32_t take_cell(rh_queue *q, cell *c, uint64_t pos, rh_envelope *env, void *buf,
+                          uint32_t room)
 {
     uint32_t len = c->env.payload_len;
     if (len > q->payload_size)
@@ -131,6 +135,8 @@ static uint32_t take_cell(rh_queue *q, cell *c, uint64_t pos, rh_envelope *env, 
     }
     if (buf && len)
         memcpy(buf, c + 1, len);
+    if (buf && room > len)
+        memset((char *)buf + len, 0, room - len);
     /* Release: our reads are done before a producer refills the cell. */
     atomic_store_explicit(&c->stamp, lap_base(q, pos) + q->capacity, memory_order_release);
     return len;
@@ -178,7 +184,8 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
     }
     if (!discard)
         note_depth(q, atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed) - pos);
-    return (int)take_cell(q, c, pos, discard ? NULL : env, discard ? NULL : buf);
+    uint32_t room = buf_len < q->payload_size ? buf_len : q->payload_size;
+    return (int)take_cell(q, c, pos, discard ? NULL : env, discard ? NULL : buf, room);
 }
 
 /* Whether the next enqueue / dequeue would find its cell ready.  Used as the
@@ -378,7 +385,7 @@ uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n
     }
     note_depth(q, atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed) - pos);
     for (uint32_t i = 0; i < k; i++)
-        take_cell(q, cell_at(q, pos + i), pos + i, dst[i], dst[i] + 1);
+        take_cell(q, cell_at(q, pos + i), pos + i, dst[i], dst[i] + 1, q->payload_size);
     rh_bell_ring(&h->not_full);
     return k;
 }

@@ -454,6 +454,35 @@ static void test_invalid_message_is_refused_before_the_kernel_and_counted(void *
     rh_runtime_destroy(rt);
 }
 
+/* A payload shorter than its type reaches the kernel zero-extended, never
+ * with the tail of the message that used the slot before. */
+static void test_short_payload_is_zero_extended_not_stale(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("short", ECHO_BODY);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    void *buf = NULL;
+    rh_envelope env;
+    rh_queue *in = rh_runtime_queue(rt, "e.in");
+    const rh_type *t = rh_queue_type(in);
+    for (int round = 0; round < 2048; round++) { /* every ring and queue slot */
+        send_json(rt, "e.in", "{\"seq\": 1, \"text\": \"stale\", \"data\": [1, 2, 3]}", NULL);
+        assert_true(recv_one(rt, "e.out", &env, &buf, 5000) >= 0);
+        uint64_t seq = 2; /* echo.message starts with seq: send only that */
+        assert_int_equal(rh_send(in, NULL, &seq, sizeof seq, NULL), 0);
+        assert_true(recv_one(rt, "e.out", &env, &buf, 5000) >= 0);
+        json_t *o = t->encode(buf);
+        assert_int_equal(json_integer_value(json_object_get(o, "seq")), 2);
+        if (strcmp(json_string_value(json_object_get(o, "text")), "") != 0 ||
+            json_array_size(json_object_get(o, "data")) != 0)
+            fail_msg("round %d: stale tail reached the kernel: %s", round,
+                     json_string_value(json_object_get(o, "text")));
+        json_decref(o);
+    }
+    free(buf);
+    rh_runtime_destroy(rt);
+}
+
 /* A kernel stuck in process() must not make terminate hang. */
 static void test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck(void **state)
 {
@@ -502,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_id_is_processed_once),
         cmocka_unit_test(test_expired_messages_never_reach_the_kernel),
         cmocka_unit_test(test_invalid_message_is_refused_before_the_kernel_and_counted),
+        cmocka_unit_test(test_short_payload_is_zero_extended_not_stale),
         cmocka_unit_test(test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

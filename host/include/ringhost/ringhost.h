@@ -182,7 +182,9 @@ int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t l
             rh_id *id_out);
 
 /*
- * Dequeue one message into *env and buf (buf_len bytes).  timeout_ms: 0 =
+ * Dequeue one message into *env and buf (buf_len bytes).  A payload shorter
+ * than the queue's type is zero-extended in buf up to the type's size (or
+ * buf_len if smaller), so buf always holds a whole struct.  timeout_ms: 0 =
  * do not wait, <0 = wait forever, else wait up to that long (parked on a
  * futex, no CPU burnt).  Returns the payload length, RH_EEMPTY (timeout 0),
  * RH_ETIMEDOUT, or RH_ETOOBIG (buf too small; the message stays queued).
