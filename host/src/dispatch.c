@@ -152,6 +152,8 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
     rh_worker *w = worker_of(ctx);
     rh_worker_flush_outputs(w);
     run_release(w);
+    batch->count = 0; /* every return but a batch leaves it empty */
+    batch->msgs = w->msgs;
     uint32_t cap = w->kernel->decl->batch;
     if (max == 0 || max > cap)
         max = cap;

@@ -269,9 +269,8 @@ static int h_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
         h->run_stop = 1;
         return RH_ESTOPPED;
     }
-    uint32_t n = max < h->n_inputs ? max : h->n_inputs;
-    if (n == 0)
-        return 0;
+    /* max 0 means "the host's batch size", as in rh_poll(); here: all */
+    uint32_t n = max && max < h->n_inputs ? max : h->n_inputs;
     h->polled = malloc(n * sizeof *h->polled);
     if (!h->polled)
         return 0;

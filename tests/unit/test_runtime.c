@@ -289,14 +289,14 @@ static void test_unwired_ports_get_automatic_queues(void **state)
 
 /* ------------------------------------------------- workers and modes -- */
 
-static void answer_all(const char *name, const char *kernel_extra, int n)
+static void answer_all_with(const char *name, const char *plugin, const char *kernel_extra, int n)
 {
     char body[1024];
     snprintf(body, sizeof body,
              "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": {\"type\": "
-             "\"echo.message\"}}, \"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", "
+             "\"echo.message\"}}, \"kernels\": [{\"name\": \"echo\", \"plugin\": \"%s\", "
              "\"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"} %s}]",
-             kernel_extra);
+             plugin, kernel_extra);
     rh_runtime *rt = launch(name, body);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rh_id *ids = calloc((size_t)n, sizeof *ids);
@@ -335,6 +335,11 @@ static void answer_all(const char *name, const char *kernel_extra, int n)
     rh_runtime_destroy(rt);
 }
 
+static void answer_all(const char *name, const char *kernel_extra, int n)
+{
+    answer_all_with(name, "echo", kernel_extra, n);
+}
+
 static void test_three_workers_answer_every_message_once(void **state)
 {
     (void)state;
@@ -357,6 +362,41 @@ static void test_spin_wait_answers_every_message_once(void **state)
 {
     (void)state;
     answer_all("spin", ", \"wait\": \"spin\", \"batch\": 1", 1000);
+}
+
+static void test_run_kernel_owning_its_loop_answers_every_message_once(void **state)
+{
+    (void)state;
+    answer_all_with("loop", "echo_loop", "", 3000);
+}
+
+static void test_run_kernel_pauses_resumes_and_stops(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("looplife",
+                            "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": "
+                            "{\"type\": \"echo.message\"}}, \"kernels\": [{\"name\": \"loop\", "
+                            "\"plugin\": \"echo_loop\", \"inputs\": {\"in\": \"e.in\"}, "
+                            "\"outputs\": {\"out\": \"e.out\"}}]");
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    assert_int_equal(rh_runtime_deactivate(rt, NULL), 0);
+    for (int i = 0; i < 20; i++)
+        send_json(rt, "e.in", "{\"seq\": 9}", NULL);
+    sleep_ms(150);
+    assert_int_equal(rh_runtime_kernel_processed(rt, "loop"), 0);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    void *buf = NULL;
+    rh_envelope env;
+    for (int i = 0; i < 20; i++)
+        if (recv_one(rt, "e.out", &env, &buf, 5000) < 0)
+            fail_msg("only %d of 20 answered after activate", i);
+    uint64_t t0 = rh_now_ns();
+    assert_int_equal(rh_runtime_terminate(rt, 2000, NULL), 0);
+    if (rh_now_ns() - t0 > 1500000000ull)
+        fail_msg("terminate of an idle run() kernel took %.2f s",
+                 (double)(rh_now_ns() - t0) / 1e9);
+    free(buf);
+    rh_runtime_destroy(rt);
 }
 
 static void test_threads_follow_cores(void **state)
@@ -527,6 +567,8 @@ int main(void)
         cmocka_unit_test(test_inline_bridge_answers_every_message_once),
         cmocka_unit_test(test_inline_bridge_with_workers_answers_every_message_once),
         cmocka_unit_test(test_spin_wait_answers_every_message_once),
+        cmocka_unit_test(test_run_kernel_owning_its_loop_answers_every_message_once),
+        cmocka_unit_test(test_run_kernel_pauses_resumes_and_stops),
         cmocka_unit_test(test_threads_follow_cores),
         cmocka_unit_test(test_duplicate_id_is_processed_once),
         cmocka_unit_test(test_expired_messages_never_reach_the_kernel),

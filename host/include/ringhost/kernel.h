@@ -135,9 +135,12 @@ typedef struct rh_host_api {
     /* Report that message `in` failed with a reason; it is counted (and
      * dead-lettered where the host has a dead-letter queue). */
     void (*fail)(rh_ctx *ctx, const rh_msg *in, const char *reason);
-    /* For kernels with run(): wait up to timeout_ms for input, fill *batch
-     * with up to max messages (valid until the next poll), return the count,
-     * 0 on timeout, or RH_ESTOPPED once the kernel must return. */
+    /* For kernels with run(): wait up to timeout_ms (<0: until input or
+     * stop) for input, fill *batch with up to max messages (0: the manifest's
+     * batch size; valid until the next poll, which also publishes what was
+     * emitted for them), return the count, 0 on timeout, or RH_ESTOPPED once
+     * the kernel must return (the host is terminating and its rings are
+     * empty).  While the host is deactivated it keeps waiting. */
     int (*poll)(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms);
     /* Non-zero once run() must return. */
     int (*should_stop)(rh_ctx *ctx);
