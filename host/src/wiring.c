@@ -120,10 +120,10 @@ static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
             char names[512];
             port_names(ports, np, names, sizeof names);
             return rh_error_set(err, RH_EMANIFEST,
-                                "%s: kernels[%u].%s.%s: expected one of the %s ports of plugin "
-                                "\"%s\" (%s), got \"%s\"",
-                                rt->m->path, k->index, dir, bind[b].port, dir + 0, k->desc->name,
-                                names, bind[b].port);
+                                "%s: kernels[%u].%s.%s: expected an %s port of plugin \"%s\" "
+                                "(it has %s), got \"%s\"",
+                                rt->m->path, k->index, dir, bind[b].port,
+                                output ? "output" : "input", k->desc->name, names, bind[b].port);
         }
     for (uint32_t p = 0; p < np; p++) {
         char qname[RH_QUEUE_NAME_MAX + 1] = "";
