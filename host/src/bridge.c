@@ -161,7 +161,7 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
         }
         if (keep)
             rh_ring_commit(r, keep);
-        b->moved += keep;
+        atomic_fetch_add_explicit(&b->moved, keep, memory_order_relaxed);
         atomic_store_explicit(&b->inflight, 0, memory_order_release);
         b->next = (ti + 1) % b->n_targets;
         return got;

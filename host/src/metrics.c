@@ -88,6 +88,22 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
                 "workers %u\n",
                 k->decl->name, (unsigned long long)processed, (unsigned long long)failed,
                 (unsigned long long)emitted, (unsigned long long)batches, k->n_workers);
+        /* What each bridge moved: a pump that never ran shows here as 0. */
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
+            uint64_t moved = 0;
+            for (uint32_t b = 0; b < k->n_in_bridges; b++)
+                if (k->in_bridges[b].port == p)
+                    moved += atomic_load(&k->in_bridges[b].moved);
+            fprintf(out, "summary: bridge %s -> %s.%s: moved %llu\n", rh_queue_name(k->in_q[p]),
+                    k->decl->name, k->desc->inputs[p].name, (unsigned long long)moved);
+        }
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+            rh_out_bridge *b = &k->out_bridges[p];
+            fprintf(out, "summary: bridge %s.%s -> %s: sent %llu, refused by the queue %llu\n",
+                    k->decl->name, k->desc->outputs[p].name, rh_queue_name(b->queue),
+                    (unsigned long long)atomic_load(&b->sent),
+                    (unsigned long long)atomic_load(&b->refused));
+        }
     }
     for (uint32_t i = 0; i < rt->n_queues; i++) {
         rh_queue_stats s;

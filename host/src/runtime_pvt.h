@@ -57,7 +57,7 @@ typedef struct rh_in_bridge {
     uint32_t burst;
     uint64_t ttl_ns;       /* 0 = off */
     rh_dedup dedup;
-    uint64_t moved;        /* messages put into rings (owner thread only) */
+    _Atomic uint64_t moved; /* messages put into kernel rings (written by its thread) */
     _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
 } rh_in_bridge;
 

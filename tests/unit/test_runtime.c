@@ -213,6 +213,8 @@ static void test_terminate_processes_what_reached_the_kernel_and_reports(void **
     assert_non_null(strstr(text, "uptime"));
     assert_non_null(strstr(text, "kernel echo: processed 100"));
     assert_non_null(strstr(text, "queue e.out: enqueued 100"));
+    assert_non_null(strstr(text, "bridge e.in -> echo.in: moved 100"));
+    assert_non_null(strstr(text, "bridge echo.out -> e.out: sent 100, refused by the queue 0"));
     free(text);
     rh_runtime_destroy(rt);
 }
