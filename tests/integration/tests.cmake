@@ -20,11 +20,6 @@ rh_add_test(test_cli_requests       integration/test_cli_requests.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_run            integration/test_cli_run.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
-
-# The tests run the binary and load the plugins: build them first.
-foreach(t test_cli_vector_add test_cli_queues test_cli_manifest_errors test_cli_plugins
-          test_cli_serve test_cli_requests test_cli_run)
-  if(TARGET ${t})
-    add_dependencies(${t} ringhost)
-  endif()
-endforeach()
+rh_add_test(test_cli_info           integration/test_cli_info.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
+# rh_add_test (tests/CMakeLists.txt) makes each depend on ringhost and the plugins.
