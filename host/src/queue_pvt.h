@@ -27,6 +27,11 @@ void rh_queue_count(rh_queue *q, rh_queue_counter which, uint64_t n);
  */
 uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n);
 
+/* Remove the shared object's name (if this process created it) but keep
+ * the mapping: for a runtime that must not unmap memory a stuck thread may
+ * still use, yet should not leave names behind in /dev/shm. */
+void rh_queue_unlink(rh_queue *q);
+
 /* Non-zero when the queue holds no message (a snapshot). */
 int rh_queue_is_empty(const rh_queue *q);
 

@@ -378,22 +378,27 @@ int rh_queue_bind_type(rh_queue *q, const rh_type *type, rh_error *err)
     return 0;
 }
 
+void rh_queue_unlink(rh_queue *q)
+{
+    if (!q || !q->creator || !q->cfg.shared)
+        return;
+    /* Unlink only the object we created: if a newer host replaced it under
+     * the same name, that one is not ours to remove. */
+    int fd = shm_open(q->shm_name, O_RDONLY, 0);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && st.st_dev == q->shm_dev && st.st_ino == q->shm_ino)
+            shm_unlink(q->shm_name);
+        close(fd);
+    }
+}
+
 void rh_queue_close(rh_queue *q)
 {
     if (!q)
         return;
     munmap(q->h, q->map_size);
-    if (q->creator && q->cfg.shared) {
-        /* Unlink only the object we created: if a newer host replaced it
-         * under the same name, that one is not ours to remove. */
-        int fd = shm_open(q->shm_name, O_RDONLY, 0);
-        if (fd >= 0) {
-            struct stat st;
-            if (fstat(fd, &st) == 0 && st.st_dev == q->shm_dev && st.st_ino == q->shm_ino)
-                shm_unlink(q->shm_name);
-            close(fd);
-        }
-    }
+    rh_queue_unlink(q);
     free(q);
 }
 

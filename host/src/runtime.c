@@ -465,6 +465,8 @@ void rh_runtime_destroy(rh_runtime *rt)
         if (rt->reactors[i]->stuck) {
             fprintf(rt->log, "ringhost: thread %s is stuck; keeping the runtime's memory\n",
                     rt->reactors[i]->name);
+            for (uint32_t q = 0; q < rt->n_queues; q++)
+                rh_queue_unlink(rt->queues[q]); /* the names go, the mappings stay */
             return;
         }
     for (uint32_t i = 0; i < rt->n_reactors; i++) {

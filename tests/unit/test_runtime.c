@@ -547,7 +547,12 @@ static void test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck(void *
     if (secs > 2.0)
         fail_msg("terminate(200 ms) took %.2f s with a stuck kernel", secs);
     assert_int_equal(rh_runtime_state(rt), RH_STATE_TERMINATED);
+    char shm[256];
+    snprintf(shm, sizeof shm, "/dev/shm/ringhost.%s:s.in", rh_runtime_instance(rt));
+    assert_int_equal(access(shm, F_OK), 0);
     rh_runtime_destroy(rt); /* keeps the memory the stuck thread uses */
+    if (access(shm, F_OK) == 0)
+        fail_msg("%s left behind by a runtime with a stuck thread", shm);
 }
 
 int main(void)
