@@ -171,7 +171,10 @@ static void stat_one(const char *name, void *arg)
         return;
     rh_queue_stats s;
     rh_queue_stats_get(q, &s);
-    c->count++;
+    if (c->count++ == 0 && !c->json) /* the header once there is a queue to show */
+        printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s\n", "queue", "type",
+               "depth/capacity", "enqueued", "dequeued", "rejected", "dropped", "dups", "expired",
+               "invalid", "failed");
     if (c->json) {
         json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
                               "s:I, s:I, s:I}",
@@ -216,10 +219,6 @@ int rh_cmd_stat(int argc, char **argv)
         return RH_EXIT_BADINPUT;
     if (c.json)
         c.arr = json_array();
-    else
-        printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s\n", "queue", "type",
-               "depth/capacity", "enqueued", "dequeued", "rejected", "dropped", "dups", "expired",
-               "invalid", "failed");
     int n = rh_queue_list(c.instance, stat_one, &c);
     if (c.json) {
         json_t *o = json_pack("{s:s, s:o}", "instance", c.instance, "queues", c.arr);
