@@ -96,7 +96,7 @@ int rh_dedup_seen_or_add(rh_dedup *d, rh_id id)
 static int reject_reason(rh_in_bridge *b, rh_envelope *env, uint64_t now, char *why,
                          size_t why_len)
 {
-    if (rh_dedup_seen_or_add(&b->dedup, env->id))
+    if (rh_dedup_seen_or_add(b->dedup, env->id))
         return RH_QC_DUPLICATES + 1;
     if (b->ttl_ns && now > env->enqueue_ns && now - env->enqueue_ns > b->ttl_ns)
         return RH_QC_EXPIRED + 1;
@@ -144,6 +144,8 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
         }
         uint64_t now = b->ttl_ns ? rh_now_ns() : 0;
         uint32_t keep = 0;
+        if (b->dedup_lock) /* once per burst, only for inline workers sharing a window */
+            pthread_mutex_lock(b->dedup_lock);
         for (uint32_t i = 0; i < got; i++) {
             char why[256] = "";
             int reason = reject_reason(b, dst[i], now, why, sizeof why);
@@ -159,6 +161,8 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
                 memcpy(dst[keep], dst[i], sizeof(rh_envelope) + b->type->size);
             keep++;
         }
+        if (b->dedup_lock)
+            pthread_mutex_unlock(b->dedup_lock);
         if (keep)
             rh_ring_commit(r, keep);
         atomic_fetch_add_explicit(&b->moved, keep, memory_order_relaxed);

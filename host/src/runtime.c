@@ -199,6 +199,13 @@ static int build_kernel(rh_runtime *rt, rh_kinst *k, rh_error *err)
         rh_queue *q = k->in_q[p];
         const rh_queue_config *qc = rh_queue_config_of(q);
         uint32_t nb = inline_mode ? k->n_workers : 1;
+        if (rh_dedup_init(&k->dedup[p], qc->dedup_window) != 0)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+        int shared_window = nb > 1 && qc->dedup_window > 0;
+        if (shared_window) {
+            pthread_mutex_init(&k->dedup_lock[p], NULL);
+            k->dedup_lock_init[p] = 1;
+        }
         for (uint32_t j = 0; j < nb; j++) {
             rh_in_bridge *b = &k->in_bridges[p * nb + j];
             b->kernel = k;
@@ -207,8 +214,8 @@ static int build_kernel(rh_runtime *rt, rh_kinst *k, rh_error *err)
             b->type = desc->inputs[p].type;
             b->burst = bridge_burst(d);
             b->ttl_ns = (uint64_t)qc->ttl_ms * 1000000ull;
-            if (rh_dedup_init(&b->dedup, qc->dedup_window) != 0)
-                return rh_error_set(err, RH_ENOMEM, "out of memory");
+            b->dedup = &k->dedup[p];
+            b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;
             b->n_targets = inline_mode ? 1 : k->n_workers;
             b->targets = calloc(b->n_targets, sizeof *b->targets);
             if (!b->targets)
@@ -491,9 +498,12 @@ void rh_runtime_destroy(rh_runtime *rt)
             }
             free(k->workers[w].msgs);
         }
-        for (uint32_t b = 0; k->in_bridges && b < k->n_in_bridges; b++) {
-            rh_dedup_free(&k->in_bridges[b].dedup);
+        for (uint32_t b = 0; k->in_bridges && b < k->n_in_bridges; b++)
             free(k->in_bridges[b].targets);
+        for (uint32_t p = 0; p < RH_MAX_PORTS; p++) {
+            rh_dedup_free(&k->dedup[p]);
+            if (k->dedup_lock_init[p])
+                pthread_mutex_destroy(&k->dedup_lock[p]);
         }
         for (uint32_t b = 0; k->out_bridges && k->desc && b < k->desc->n_outputs; b++)
             free(k->out_bridges[b].sources);

@@ -56,7 +56,8 @@ typedef struct rh_in_bridge {
     uint32_t next;         /* round-robin cursor */
     uint32_t burst;
     uint64_t ttl_ns;       /* 0 = off */
-    rh_dedup dedup;
+    rh_dedup *dedup;       /* the port's window (rh_kinst.dedup[port]) */
+    pthread_mutex_t *dedup_lock; /* non-NULL when several bridges share it (inline workers) */
     _Atomic uint64_t moved; /* messages put into kernel rings (written by its thread) */
     _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
 } rh_in_bridge;
@@ -114,6 +115,11 @@ struct rh_kinst {
     rh_in_bridge *in_bridges;        /* n_inputs (thread mode) or n_inputs*workers (inline) */
     uint32_t n_in_bridges;
     rh_out_bridge *out_bridges;      /* n_outputs */
+    /* One dedup window per input port, whatever the number of bridges, so
+     * a duplicate is caught even when inline workers pull it separately. */
+    rh_dedup dedup[RH_MAX_PORTS];
+    pthread_mutex_t dedup_lock[RH_MAX_PORTS];
+    int dedup_lock_init[RH_MAX_PORTS];
 };
 
 /* A unit of work a reactor runs: returns the number of messages moved. */

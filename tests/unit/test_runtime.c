@@ -452,6 +452,32 @@ static void test_duplicate_id_is_processed_once(void **state)
     rh_runtime_destroy(rt);
 }
 
+/* Inline workers pull from the queue each on its own; the window is the
+ * port's, so a duplicate is dropped whichever worker takes it. */
+static void test_duplicate_id_is_processed_once_by_inline_workers(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("dupinl", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
+                                      "\"dedup_window\": 64}}, \"kernels\": [{\"name\": \"echo\", "
+                                      "\"plugin\": \"echo\", \"bridge\": \"inline\", \"workers\": 3, "
+                                      "\"batch\": 1, \"inputs\": {\"in\": \"e.in\"}}]");
+    rh_queue *q = rh_runtime_queue(rt, "e.in");
+    const rh_type *t = rh_queue_type(q);
+    void *buf = calloc(1, t->size);
+    rh_envelope env = {.id = rh_id_new()};
+    for (int i = 0; i < 60; i++) /* queued while launched, then taken by 3 workers at once */
+        assert_int_equal(rh_send(q, &env, buf, t->size, NULL), 0);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    while (!rh_runtime_is_idle(rt))
+        sleep_ms(1);
+    assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
+    rh_queue_stats s;
+    rh_queue_stats_get(q, &s);
+    assert_int_equal(s.duplicates, 59);
+    free(buf);
+    rh_runtime_destroy(rt);
+}
+
 static void test_expired_messages_never_reach_the_kernel(void **state)
 {
     (void)state;
@@ -578,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_run_kernel_pauses_resumes_and_stops),
         cmocka_unit_test(test_threads_follow_cores),
         cmocka_unit_test(test_duplicate_id_is_processed_once),
+        cmocka_unit_test(test_duplicate_id_is_processed_once_by_inline_workers),
         cmocka_unit_test(test_expired_messages_never_reach_the_kernel),
         cmocka_unit_test(test_invalid_message_is_refused_before_the_kernel_and_counted),
         cmocka_unit_test(test_short_payload_is_zero_extended_not_stale),
