@@ -551,6 +551,74 @@ static void test_short_payload_is_zero_extended_not_stale(void **state)
     rh_runtime_destroy(rt);
 }
 
+static int try_launch(const char *name, const char *body, rh_runtime **rt, rh_error *err)
+{
+    rh_launch_opts opts = {.log = quiet_log()};
+    int rc = rh_runtime_launch(write_manifest(name, body), &opts, rt, err);
+    unlink(manifest_path);
+    return rc;
+}
+
+static void test_kernel_init_failure_fails_launch_naming_kernel_and_config(void **state)
+{
+    (void)state;
+    rh_runtime *rt = NULL;
+    rh_error err = {0};
+    int rc = try_launch("initfail", "\"kernels\": [{\"name\": \"s\", \"plugin\": \"scale\", "
+                                    "\"config\": {\"factor\": \"x\"}}]", &rt, &err);
+    assert_int_equal(rc, RH_EPLUGIN);
+    assert_null(rt);
+    assert_non_null(strstr(err.msg, "kernels[0]"));
+    assert_non_null(strstr(err.msg, "init()"));
+    assert_non_null(strstr(err.msg, "\"factor\""));
+}
+
+static void test_impossible_pin_fails_launch_unless_strict_is_false(void **state)
+{
+    (void)state;
+    rh_runtime *rt = NULL;
+    rh_error err = {0};
+    const char *k = "\"queues\": {\"e.in\": {}, \"e.out\": {}}, "
+                    "\"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", \"inputs\": "
+                    "{\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}, \"pin\": "
+                    "{\"dispatch\": \"core:9999\"}}]";
+    char body[512];
+    snprintf(body, sizeof body, "%s", k);
+    assert_int_equal(try_launch("pin", body, &rt, &err), RH_EPLACE);
+    assert_non_null(strstr(err.msg, "kernels[0].pin.dispatch"));
+    assert_non_null(strstr(err.msg, "core:9999"));
+    snprintf(body, sizeof body, "\"strict\": false, %s", k);
+    assert_int_equal(try_launch("pinlax", body, &rt, &err), 0);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    send_json(rt, "e.in", "{\"seq\": 4}", NULL);
+    void *buf = NULL;
+    rh_envelope env;
+    assert_true(recv_one(rt, "e.out", &env, &buf, 5000) >= 0); /* runs unpinned */
+    free(buf);
+    rh_runtime_destroy(rt);
+}
+
+static void test_compact_placement_pins_every_thread(void **state)
+{
+    (void)state;
+    rh_runtime *rt = NULL;
+    rh_error err = {0};
+    int rc = try_launch("compact", "\"placement\": \"compact\", \"kernels\": [{\"name\": "
+                                   "\"echo\", \"plugin\": \"echo\"}]", &rt, &err);
+    if (rc)
+        fail_msg("launch: %s", err.msg);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    rh_runtime_report_bindings(rt, mem);
+    fclose(mem);
+    assert_non_null(strstr(text, "binding:"));
+    if (strstr(text, "pinned to cpus any"))
+        fail_msg("compact placement left a thread unpinned:\n%s", text);
+    free(text);
+    rh_runtime_destroy(rt);
+}
+
 /* A kernel stuck in process() must not make terminate hang. */
 static void test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck(void **state)
 {
@@ -608,6 +676,9 @@ int main(void)
         cmocka_unit_test(test_expired_messages_never_reach_the_kernel),
         cmocka_unit_test(test_invalid_message_is_refused_before_the_kernel_and_counted),
         cmocka_unit_test(test_short_payload_is_zero_extended_not_stale),
+        cmocka_unit_test(test_kernel_init_failure_fails_launch_naming_kernel_and_config),
+        cmocka_unit_test(test_impossible_pin_fails_launch_unless_strict_is_false),
+        cmocka_unit_test(test_compact_placement_pins_every_thread),
         cmocka_unit_test(test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
