@@ -24,9 +24,15 @@ enum { PORT_RESPONSES = 0 }; /* output */
 static const rh_port inputs[] = {{.name = "requests", .type = &vector_add_request_type}};
 static const rh_port outputs[] = {{.name = "responses", .type = &vector_add_response_type}};
 
-/* Fill the zeroed response *rs for *rq. */
+/* Fill the response *rs for *rq.  *rs is a reused output slot holding an
+ * earlier response's bytes, so every field is written here; result[] past
+ * result_len is never read. */
 static void compute(const vector_add_request *rq, vector_add_response *rs)
 {
+    rs->result_len = 0;
+    rs->success = false;
+    rs->error[0] = '\0';
+    rs->processed_elements = 0;
     uint32_t n = rq->a_len;
     if (rq->a_len != rq->b_len) {
         snprintf(rs->error, sizeof rs->error, "length mismatch: a has %u element%s, b has %u",

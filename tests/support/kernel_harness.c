@@ -169,6 +169,11 @@ static void *h_emit_reserve(rh_ctx *ctx, uint32_t port)
         return NULL;
     }
     h->reserved[port] = slot_alloc(t);
+    /* A real host hands out reused ring slots holding an earlier message's
+     * bytes; poison ours so a kernel that forgets to set a field fails its
+     * own test instead of leaking stale data in production. */
+    if (h->reserved[port])
+        memset(h->reserved[port], 0xA5, t->size);
     return h->reserved[port];
 }
 

@@ -551,6 +551,41 @@ static void test_short_payload_is_zero_extended_not_stale(void **state)
     rh_runtime_destroy(rt);
 }
 
+/* Output slots are reused: after the ring wrapped, an answer must carry
+ * nothing of the earlier answer that used its slot (vector_add writes into
+ * reserved slots in place). */
+static void test_reused_output_slots_carry_nothing_stale(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("reuse", "\"queues\": {\"v.in\": {\"type\": \"vector_add.request\"}, "
+                                     "\"v.out\": {\"type\": \"vector_add.response\"}}, \"kernels\": "
+                                     "[{\"name\": \"v\", \"plugin\": \"vector_add\", \"ring_capacity\": 8, "
+                                     "\"inputs\": {\"requests\": \"v.in\"}, \"outputs\": "
+                                     "{\"responses\": \"v.out\"}}]");
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    const rh_type *t = rh_queue_type(rh_runtime_queue(rt, "v.out"));
+    void *buf = NULL;
+    rh_envelope env;
+    for (int i = 0; i < 64; i++) {
+        int bad = i % 3 == 0; /* not a divisor of the ring size: slots see both kinds */
+        send_json(rt, "v.in", bad ? "{\"op\": \"add\", \"a\": [1, 2, 3], \"b\": [1]}"
+                                  : "{\"op\": \"add\", \"a\": [1, 2], \"b\": [3, 4]}", NULL);
+        assert_true(recv_one(rt, "v.out", &env, &buf, 5000) >= 0);
+        json_t *o = t->encode(buf);
+        int success = json_is_true(json_object_get(o, "success"));
+        const char *error = json_string_value(json_object_get(o, "error"));
+        json_int_t processed = json_integer_value(json_object_get(o, "processed_elements"));
+        size_t results = json_array_size(json_object_get(o, "result"));
+        if (bad && (success || processed != 0 || results != 0 || !strstr(error, "mismatch")))
+            fail_msg("answer %d (length mismatch) carries stale fields", i);
+        if (!bad && (!success || processed != 2 || results != 2 || error[0] != '\0'))
+            fail_msg("answer %d (good) carries stale fields: error \"%s\"", i, error);
+        json_decref(o);
+    }
+    free(buf);
+    rh_runtime_destroy(rt);
+}
+
 static int try_launch(const char *name, const char *body, rh_runtime **rt, rh_error *err)
 {
     rh_launch_opts opts = {.log = quiet_log()};
@@ -676,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_expired_messages_never_reach_the_kernel),
         cmocka_unit_test(test_invalid_message_is_refused_before_the_kernel_and_counted),
         cmocka_unit_test(test_short_payload_is_zero_extended_not_stale),
+        cmocka_unit_test(test_reused_output_slots_carry_nothing_stale),
         cmocka_unit_test(test_kernel_init_failure_fails_launch_naming_kernel_and_config),
         cmocka_unit_test(test_impossible_pin_fails_launch_unless_strict_is_false),
         cmocka_unit_test(test_compact_placement_pins_every_thread),

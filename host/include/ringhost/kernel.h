@@ -126,11 +126,15 @@ typedef struct rh_host_api {
      * input it answers (its id becomes the output's correlation id) or NULL.
      * Returns 0, or a negative RH_E code (RH_EINVAL bad port/len, RH_ESTOPPED). */
     int (*emit)(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *msg, uint32_t len);
-    /* Zero-copy emit: a pointer to a zeroed slot payload of the port's type
-     * size, or NULL when the port is invalid or the host is stopping.  Exactly
-     * one emit_commit must follow before the next reserve on that port. */
+    /* Zero-copy emit: a pointer to a slot payload of the port's type size,
+     * or NULL when the port is invalid or the host is stopping.  The slot is
+     * reused, so it holds an earlier message's bytes: write every field you
+     * send.  Exactly one emit_commit must follow before the next reserve on
+     * that port.  Both emit and emit_reserve wait while the output ring is
+     * full (the output bridge empties it). */
     void *(*emit_reserve)(rh_ctx *ctx, uint32_t port);
-    /* Publish the reserved slot with len payload bytes. */
+    /* Publish the reserved slot with len payload bytes; a reader sees the
+     * bytes past len as zeros. */
     int (*emit_commit)(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_t len);
     /* Report that message `in` failed with a reason; it is counted (and
      * dead-lettered where the host has a dead-letter queue). */
