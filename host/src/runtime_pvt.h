@@ -108,7 +108,9 @@ struct rh_kinst {
     const rh_kernel_decl *decl;
     const rh_plugin *plugin;
     const rh_kernel_desc *desc;
-    rh_queue *in_q[RH_MAX_PORTS];
+    uint32_t in_plan[RH_MAX_PORTS];  /* wiring: index into rt->qplan per port */
+    uint32_t out_plan[RH_MAX_PORTS];
+    rh_queue *in_q[RH_MAX_PORTS];    /* set once the queues exist */
     rh_queue *out_q[RH_MAX_PORTS];
     rh_worker *workers;
     uint32_t n_workers;

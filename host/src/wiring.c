@@ -161,10 +161,7 @@ static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
                                 ports[p].name, k->desc->name, t->name,
                                 (unsigned long long)t->fingerprint, t->name);
         }
-        if (output)
-            k->out_q[p] = (rh_queue *)(uintptr_t)(q - rt->qplan + 1); /* index until created */
-        else
-            k->in_q[p] = (rh_queue *)(uintptr_t)(q - rt->qplan + 1);
+        (output ? k->out_plan : k->in_plan)[p] = (uint32_t)(q - rt->qplan);
     }
     return 0;
 }
@@ -245,9 +242,9 @@ int rh_wiring_create_queues(rh_runtime *rt, rh_error *err)
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-            k->in_q[p] = rt->qplan[(uintptr_t)k->in_q[p] - 1].queue;
+            k->in_q[p] = rt->qplan[k->in_plan[p]].queue;
         for (uint32_t p = 0; p < k->desc->n_outputs; p++)
-            k->out_q[p] = rt->qplan[(uintptr_t)k->out_q[p] - 1].queue;
+            k->out_q[p] = rt->qplan[k->out_plan[p]].queue;
     }
     return 0;
 }
@@ -273,9 +270,7 @@ void rh_wiring_print(rh_runtime *rt, FILE *out)
             const rh_port *ports = dir ? k->desc->outputs : k->desc->inputs;
             uint32_t np = dir ? k->desc->n_outputs : k->desc->n_inputs;
             for (uint32_t p = 0; p < np; p++) {
-                uintptr_t qi = (uintptr_t)(dir ? k->out_q[p] : k->in_q[p]);
-                const char *qn = rt->queues ? rh_queue_name(dir ? k->out_q[p] : k->in_q[p])
-                                            : rt->qplan[qi - 1].name;
+                const char *qn = rt->qplan[dir ? k->out_plan[p] : k->in_plan[p]].name;
                 fprintf(out, "    %s %-12s %-24s %s %s\n", dir ? "out" : "in ", ports[p].name,
                         ports[p].type->name, dir ? "->" : "<-", qn);
             }

@@ -399,3 +399,10 @@ void cli_check_vadd_result(const cli_out *o, json_t *line, const float *want, si
                   "expected result[%zu] = %g (within 1e-3), got %.9g", i, (double)want[i], got);
     }
 }
+
+int cli_group_teardown(void **state)
+{
+    (void)state;
+    cli_cleanup();
+    return 0;
+}

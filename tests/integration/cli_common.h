@@ -39,6 +39,8 @@ typedef struct cli_out {
  * on first use.  cli_cleanup() removes it and everything in it. */
 const char *cli_tmpdir(void);
 void cli_cleanup(void);
+/* A cmocka group teardown that calls cli_cleanup(). */
+int cli_group_teardown(void **state);
 
 /* A string that lives until cli_cleanup() (printf-style). */
 const char *cli_keep(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

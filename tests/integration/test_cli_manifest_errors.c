@@ -245,13 +245,6 @@ static void test_validate_of_a_missing_file_is_bad_input(void **state)
     cli_free(&o);
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    cli_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     static struct CMUnitTest tests[2 * N_CASES + 3];
@@ -274,5 +267,5 @@ int main(void)
         tests[n] = (struct CMUnitTest){names[n], test_run_case, NULL, NULL, (void *)&cases[i]};
         n++;
     }
-    return _cmocka_run_group_tests("cli manifest errors", tests, n, NULL, group_teardown);
+    return _cmocka_run_group_tests("cli manifest errors", tests, n, NULL, cli_group_teardown);
 }

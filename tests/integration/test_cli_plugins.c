@@ -108,13 +108,6 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    cli_cleanup();
-    return 0;
-}
-
 /* The line of `ringhost plugins` output that names file, or NULL. */
 static const char *line_naming(const char *out, const char *file, char *line, size_t len)
 {
@@ -208,5 +201,5 @@ int main(void)
         test_plugins_lists_each_good_plugin_with_its_kernel);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_run_with_bad_plugins_in_its_folder_still_answers_and_warns);
-    return _cmocka_run_group_tests("cli plugins", tests, n, group_setup, group_teardown);
+    return _cmocka_run_group_tests("cli plugins", tests, n, group_setup, cli_group_teardown);
 }

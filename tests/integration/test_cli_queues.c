@@ -226,13 +226,6 @@ static void test_shipped_pipeline_scales_by_2_then_sums_1234_to_20(void **state)
     cli_free(&o);
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    cli_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,5 +237,5 @@ int main(void)
         cmocka_unit_test(test_block_waits_for_room_and_answers_every_message),
         cmocka_unit_test(test_shipped_pipeline_scales_by_2_then_sums_1234_to_20),
     };
-    return cmocka_run_group_tests_name("cli queues", tests, NULL, group_teardown);
+    return cmocka_run_group_tests_name("cli queues", tests, NULL, cli_group_teardown);
 }

@@ -79,13 +79,6 @@ static void test_line_with_a_malformed_id_exits_2_with_file_line_others_answered
     bad_line_case("bad-id", "{\"queue\": \"e.in\", \"id\": \"not-a-uuid\", \"body\": {\"seq\": 2}}");
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    cli_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -95,5 +88,5 @@ int main(void)
         cmocka_unit_test(test_line_that_is_not_json_exits_2_with_file_line_others_answered),
         cmocka_unit_test(test_line_with_a_malformed_id_exits_2_with_file_line_others_answered),
     };
-    return cmocka_run_group_tests_name("cli requests", tests, NULL, group_teardown);
+    return cmocka_run_group_tests_name("cli requests", tests, NULL, cli_group_teardown);
 }

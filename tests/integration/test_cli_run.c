@@ -62,18 +62,11 @@ static void test_run_past_its_timeout_exits_1_says_so_and_prints_the_summary(voi
     cli_free(&o);
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    cli_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quick_runs_each_exit_0_and_never_claim_a_timeout),
         cmocka_unit_test(test_run_past_its_timeout_exits_1_says_so_and_prints_the_summary),
     };
-    return cmocka_run_group_tests_name("cli run", tests, NULL, group_teardown);
+    return cmocka_run_group_tests_name("cli run", tests, NULL, cli_group_teardown);
 }

@@ -241,13 +241,6 @@ static void test_500_requests_with_ids_are_each_answered_exactly_once(void **sta
     cli_free(&o);
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    cli_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,5 +255,5 @@ int main(void)
         cmocka_unit_test(test_lengths_that_differ_fail_that_request_and_the_next_is_answered),
         cmocka_unit_test(test_500_requests_with_ids_are_each_answered_exactly_once),
     };
-    return cmocka_run_group_tests_name("cli vector_add", tests, NULL, group_teardown);
+    return cmocka_run_group_tests_name("cli vector_add", tests, NULL, cli_group_teardown);
 }
