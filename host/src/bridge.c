@@ -11,8 +11,8 @@
  *
  * Input:  named queue --burst dequeue straight into reserved ring slots-->
  *         dedup window -> TTL -> validate -> commit to the worker's ring.
- * Output: worker's output ring --peek burst--> rh_send (the queue's
- *         backpressure policy applies and counts) --> release.
+ * Output: worker's output ring --peek burst--> burst enqueue of the run that
+ *         fits, the queue's backpressure policy for the rest --> release.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +147,8 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
         if (b->dedup_lock) /* once per burst, only for inline workers sharing a window */
             pthread_mutex_lock(b->dedup_lock);
         for (uint32_t i = 0; i < got; i++) {
-            char why[256] = "";
+            char why[256];
+            why[0] = '\0'; /* not "= {0}": that clears 256 bytes per message */
             int reason = reject_reason(b, dst[i], now, why, sizeof why);
             if (reason) {
                 rh_queue_count(b->queue, (rh_queue_counter)(reason - 1), 1);
@@ -179,19 +180,24 @@ uint32_t rh_out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
 {
     uint64_t pos;
     uint32_t n = rh_ring_peek(src, b->burst, &pos);
-    uint64_t sent = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        rh_envelope *env = rh_ring_slot(src, pos + i);
-        /* The policy of the output queue decides; a refusal is counted by
-         * the queue (rejected / dropped_newest) and by us. */
+    if (n == 0)
+        return 0;
+    rh_envelope *slots[RH_BURST_MAX];
+    for (uint32_t i = 0; i < n; i++)
+        slots[i] = rh_ring_slot(src, pos + i);
+    /* The run that fits goes in one claim, one clock read, one doorbell;
+     * what does not fit meets the output queue's policy one message at a
+     * time, and a refusal is counted by the queue (rejected /
+     * dropped_newest) and by us. */
+    uint64_t sent = rh_queue_enqueue_burst(b->queue, slots, n);
+    for (uint32_t i = (uint32_t)sent; i < n; i++) {
+        rh_envelope *env = slots[i];
         if (rh_send(b->queue, env, rh_ring_payload(env), env->payload_len, NULL) == 0)
             sent++;
     }
-    if (n) {
-        rh_ring_release(src, n);
-        atomic_fetch_add_explicit(&b->sent, sent, memory_order_relaxed);
-        atomic_fetch_add_explicit(&b->refused, n - sent, memory_order_relaxed);
-    }
+    rh_ring_release(src, n);
+    atomic_fetch_add_explicit(&b->sent, sent, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->refused, n - sent, memory_order_relaxed);
     return n;
 }
 

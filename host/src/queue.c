@@ -77,6 +77,26 @@ static void backoff(unsigned tries)
 
 /* ------------------------------------------------------ the algorithm --- */
 
+/* Write a message into a cell its producer has claimed, then publish it.
+ * Release on the stamp: the message is complete before a consumer sees
+ * stamp == base + 1. */
+static inline void fill_cell(rh_queue *q, cell *c, uint64_t pos, const rh_envelope *e,
+                             const void *payload, uint32_t len)
+{
+    c->env.id = e->id;
+    c->env.correlation_id = e->correlation_id;
+    c->env.enqueue_ns = e->enqueue_ns;
+    c->env.priority = e->priority;
+    c->env.flags = e->flags;
+    c->env.port = 0;
+    /* Atomic because try_dequeue may peek at it from a consumer that has not
+     * claimed the cell (see there); relaxed, since the stamp orders it. */
+    __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED);
+    if (len)
+        memcpy(c + 1, payload, len);
+    atomic_store_explicit(&c->stamp, lap_base(q, pos) + 1, memory_order_release);
+}
+
 /* Claim the cell at the enqueue position and fill it.  0, or RH_EFULL when
  * that cell still holds (or is still being read out of) an older message. */
 static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, uint32_t len)
@@ -101,20 +121,74 @@ static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, u
             pos = atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed);
         }
     }
-    c->env.id = e->id;
-    c->env.correlation_id = e->correlation_id;
-    c->env.enqueue_ns = e->enqueue_ns;
-    c->env.priority = e->priority;
-    c->env.flags = e->flags;
-    c->env.port = e->port;
-    /* Atomic because try_dequeue may peek at it from a consumer that has not
-     * claimed the cell (see there); relaxed, since the stamp orders it. */
-    __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED);
-    if (len)
-        memcpy(c + 1, payload, len);
-    /* Release: the message is complete before a consumer sees stamp + 1. */
-    atomic_store_explicit(&c->stamp, lap_base(q, pos) + 1, memory_order_release);
+    fill_cell(q, c, pos, e, payload, len);
     return 0;
+}
+
+/*
+ * Claim a run of up to n free cells from the enqueue position with one CAS
+ * (the burst form of try_enqueue's claim).  Returns how many, 0 when full;
+ * *pos_out is the first position.  Why this is safe: positions only grow,
+ * so a successful CAS from pos to pos + k means no other producer claimed
+ * any of pos .. pos+k-1 since we looked, and a cell whose stamp says "free
+ * for p" stays so until p's producer (us) fills it.
+ */
+static uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
+{
+    queue_header *h = q->h;
+    uint64_t pos = atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed);
+    for (;;) {
+        uint32_t k;
+        for (k = 0; k < n; k++) {
+            uint64_t p = pos + k;
+            uint64_t stamp = atomic_load_explicit(&cell_at(q, p)->stamp, memory_order_acquire);
+            if (stamp != lap_base(q, p)) {
+                if (k == 0 && (int64_t)(stamp - lap_base(q, p)) < 0)
+                    return 0; /* full */
+                break;
+            }
+        }
+        if (k == 0) { /* pos was stale: another producer took it */
+            pos = atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&h->enqueue_pos, &pos, pos + k,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *pos_out = pos;
+            return k;
+        }
+    }
+}
+
+/* The dequeue side of the same idea: claim a run of up to n published
+ * cells from the dequeue position with one CAS.  0 when empty. */
+static uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
+{
+    queue_header *h = q->h;
+    uint64_t pos = atomic_load_explicit(&h->dequeue_pos, memory_order_relaxed);
+    for (;;) {
+        /* A run never exceeds capacity: cell pos + capacity is cell pos,
+         * whose stamp is for pos. */
+        uint32_t k;
+        for (k = 0; k < n; k++) {
+            uint64_t p = pos + k;
+            uint64_t stamp = atomic_load_explicit(&cell_at(q, p)->stamp, memory_order_acquire);
+            if (stamp != lap_base(q, p) + 1) {
+                if (k == 0 && (int64_t)(stamp - (lap_base(q, p) + 1)) < 0)
+                    return 0; /* empty */
+                break;
+            }
+        }
+        if (k == 0) { /* pos was stale: someone consumed it */
+            pos = atomic_load_explicit(&h->dequeue_pos, memory_order_relaxed);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&h->dequeue_pos, &pos, pos + k,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *pos_out = pos;
+            return k;
+        }
+    }
 }
 
 /* Copy a claimed cell out and give it back to the producers.  Returns the
@@ -251,6 +325,21 @@ static int wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell, int (*ready)(cons
 
 /* ------------------------------------------------------------ sending --- */
 
+/* The envelope rh_send and rh_send_burst enqueue: the caller's fields, a
+ * fresh id when it gave none, the enqueue time and the length. */
+static inline void stamp_env(rh_envelope *e, const rh_envelope *from, uint64_t now, uint32_t len)
+{
+    if (from)
+        *e = *from;
+    else
+        memset(e, 0, sizeof *e);
+    if (rh_id_is_zero(e->id))
+        e->id = rh_id_new();
+    e->enqueue_ns = now;
+    e->payload_len = len;
+    e->port = 0;
+}
+
 /* The queue was full: apply its policy.  Kept out of rh_send so the fast
  * path stays small. */
 static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e,
@@ -306,15 +395,7 @@ int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t l
     if (len > q->payload_size)
         return RH_ETOOBIG;
     rh_envelope e;
-    if (env)
-        e = *env;
-    else
-        memset(&e, 0, sizeof e);
-    if (rh_id_is_zero(e.id))
-        e.id = rh_id_new();
-    e.enqueue_ns = rh_now_ns();
-    e.payload_len = len;
-    e.port = 0;
+    stamp_env(&e, env, rh_now_ns(), len);
     /* Reported even when the send fails, so a caller can retry with the
      * same id and let the dedup window drop a copy that did get through. */
     if (id_out)
@@ -325,6 +406,65 @@ int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t l
     if (rc == 0)
         rh_bell_ring(&q->h->not_empty);
     return rc;
+}
+
+int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, uint32_t stride,
+                  uint32_t len, uint32_t n, rh_id *ids_out)
+{
+    if (!q || (len && !payloads) || (n > 1 && len && stride < len))
+        return RH_EINVAL;
+    if (len > q->payload_size)
+        return RH_ETOOBIG;
+    if (n == 0)
+        return 0;
+    /* One clock read, one claim and one doorbell for the whole run that
+     * fits; the rest goes one by one through the policy, as rh_send. */
+    uint64_t now = rh_now_ns();
+    uint64_t pos;
+    uint32_t k = claim_enqueue_run(q, n, &pos);
+    for (uint32_t i = 0; i < k; i++) {
+        rh_envelope e;
+        stamp_env(&e, envs ? &envs[i] : NULL, now, len);
+        if (ids_out)
+            ids_out[i] = e.id;
+        fill_cell(q, cell_at(q, pos + i), pos + i, &e, (const char *)payloads + (size_t)i * stride,
+                  len);
+    }
+    if (k)
+        rh_bell_ring(&q->h->not_empty);
+    uint32_t done = k;
+    for (; done < n; done++) {
+        rh_envelope e;
+        stamp_env(&e, envs ? &envs[done] : NULL, rh_now_ns(), len);
+        if (ids_out)
+            ids_out[done] = e.id;
+        const void *payload = (const char *)payloads + (size_t)done * stride;
+        int rc = try_enqueue(q, &e, payload, len);
+        if (rc != 0)
+            rc = send_full(q, &e, payload, len);
+        if (rc == 0)
+            rh_bell_ring(&q->h->not_empty);
+        else if (rc != RH_EDROPPED)
+            break; /* refused (counted): the caller may retry from here */
+    }
+    return (int)done;
+}
+
+uint32_t rh_queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n)
+{
+    uint64_t pos;
+    uint32_t k = n ? claim_enqueue_run(q, n, &pos) : 0;
+    if (k == 0)
+        return 0;
+    uint64_t now = rh_now_ns();
+    for (uint32_t i = 0; i < k; i++) {
+        rh_envelope *e = src[i];
+        uint32_t len = e->payload_len <= q->payload_size ? e->payload_len : q->payload_size;
+        stamp_env(e, e, now, len);
+        fill_cell(q, cell_at(q, pos + i), pos + i, e, e + 1, len);
+    }
+    rh_bell_ring(&q->h->not_empty);
+    return k;
 }
 
 /* ---------------------------------------------------------- receiving --- */
@@ -356,38 +496,47 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
 
 uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n)
 {
-    queue_header *h = q->h;
-    if (n == 0)
+    uint64_t pos;
+    uint32_t k = n ? claim_dequeue_run(q, n, &pos) : 0;
+    if (k == 0)
         return 0;
-    uint64_t pos = atomic_load_explicit(&h->dequeue_pos, memory_order_relaxed);
-    uint32_t k;
-    for (;;) {
-        /* Count the run of published cells from pos.  A run never exceeds
-         * capacity: cell pos + capacity is cell pos, whose stamp is for pos. */
-        for (k = 0; k < n; k++) {
-            uint64_t p = pos + k;
-            uint64_t stamp = atomic_load_explicit(&cell_at(q, p)->stamp, memory_order_acquire);
-            if (stamp != lap_base(q, p) + 1) {
-                if (k == 0 && (int64_t)(stamp - (lap_base(q, p) + 1)) < 0)
-                    return 0; /* empty */
-                break;
-            }
-        }
-        if (k == 0) { /* pos was stale: someone consumed it */
-            pos = atomic_load_explicit(&h->dequeue_pos, memory_order_relaxed);
-            continue;
-        }
-        /* One CAS claims the whole run.  Positions only grow, so success
-         * means nobody took any of pos..pos+k-1 since we counted them. */
-        if (atomic_compare_exchange_weak_explicit(&h->dequeue_pos, &pos, pos + k,
-                                                  memory_order_relaxed, memory_order_relaxed))
-            break;
-    }
-    note_depth(q, atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed) - pos);
+    note_depth(q, atomic_load_explicit(&q->h->enqueue_pos, memory_order_relaxed) - pos);
     for (uint32_t i = 0; i < k; i++)
         take_cell(q, cell_at(q, pos + i), pos + i, dst[i], dst[i] + 1, q->payload_size);
-    rh_bell_ring(&h->not_full);
+    rh_bell_ring(&q->h->not_full);
     return k;
+}
+
+int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, uint32_t n,
+                  int timeout_ms)
+{
+    /* Every buffer holds a whole slot, so no message is ever cut short. */
+    if (!q || (n && !bufs) || stride < q->payload_size)
+        return RH_EINVAL;
+    if (n == 0)
+        return 0;
+    uint64_t deadline = 0;
+    rh_waiter w;
+    client_waiter_init(&w);
+    for (;;) {
+        uint64_t pos;
+        uint32_t k = claim_dequeue_run(q, n, &pos);
+        if (k) {
+            note_depth(q, atomic_load_explicit(&q->h->enqueue_pos, memory_order_relaxed) - pos);
+            for (uint32_t i = 0; i < k; i++)
+                take_cell(q, cell_at(q, pos + i), pos + i, envs ? &envs[i] : NULL,
+                          (char *)bufs + (size_t)i * stride, q->payload_size);
+            rh_bell_ring(&q->h->not_full);
+            return (int)k;
+        }
+        if (timeout_ms == 0)
+            return 0;
+        if (deadline == 0)
+            deadline = timeout_ms < 0 ? UINT64_MAX
+                                      : rh_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+        if (wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
+            return RH_ETIMEDOUT;
+    }
 }
 
 int rh_queue_is_empty(const rh_queue *q)

@@ -27,6 +27,15 @@ void rh_queue_count(rh_queue *q, rh_queue_counter which, uint64_t n);
  */
 uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n);
 
+/*
+ * Enqueue up to n messages straight from kernel ring slots (each an
+ * rh_envelope followed by its payload), as many as fit with one claim and
+ * no policy: the output bridge applies the policy to the rest itself.  Each
+ * envelope is stamped in place as rh_send would (id if zero, enqueue time,
+ * port 0).  Returns how many were enqueued.
+ */
+uint32_t rh_queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n);
+
 /* Remove the shared object's name (if this process created it) but keep
  * the mapping: for a runtime that must not unmap memory a stuck thread may
  * still use, yet should not leave names behind in /dev/shm. */
