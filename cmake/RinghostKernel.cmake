@@ -1,16 +1,31 @@
 # RinghostKernel.cmake — build ring kernels from C sources and message schemas.
 #
+# Works the same in the ringhost source tree (the top-level CMakeLists.txt
+# includes it after host/) and in a kernel project outside it:
+#
+#   find_package(ringhost REQUIRED)   # ringhostConfig.cmake includes this file
+#   enable_testing()
+#   ringhost_add_kernel(mykernel SOURCES mykernel.c SCHEMAS request.json response.json)
+#   ringhost_add_kernel_test(mykernel test_mykernel.c)
+#
+# Either way it builds against the targets ringhost::headers, ringhost::gen
+# and ringhost::testing (aliases in host/CMakeLists.txt in-tree, imported
+# targets of the installed package outside), PkgConfig::JANSSON and, for
+# tests, PkgConfig::CMOCKA.
+#
 #   ringhost_add_kernel(NAME SOURCES src.c... SCHEMAS type.json...)
 #
 # runs ringhost-gen on every schema into ${CMAKE_CURRENT_BINARY_DIR}/gen
 # (one <cname>.h/.c per schema, so a kernel includes "vector_add_request.h"),
 # and defines:
 #   NAME_kernel  static library of the sources and generated codecs, for tests:
-#                links them in-process, includes host/include and the gen dir,
-#                and links PUBLIC to jansson;
+#                links them in-process, includes the ringhost headers and the
+#                gen dir, and links PUBLIC to jansson;
 #   NAME         the plugin: a MODULE library NAME.so (no "lib" prefix) written
-#                to ${RINGHOST_PLUGIN_OUTPUT_DIR}, built with hidden visibility
-#                so it exports only rh_kernel_entry (RH_KERNEL_EXPORT).
+#                to ${RINGHOST_PLUGIN_OUTPUT_DIR} (default: the plugins/ folder
+#                of the top build dir, ${CMAKE_BINARY_DIR}/plugins; the ringhost
+#                tree sets it to its drop-in folder), built with hidden
+#                visibility so it exports only rh_kernel_entry (RH_KERNEL_EXPORT).
 # Both are made from one set of objects (NAME_objects), compiled once, as
 # position-independent code.  A schema may be shared by several kernels
 # (kernels/common/vector_f32.json): each kernel generates its own copy in its
@@ -22,9 +37,11 @@
 #
 #   ringhost_add_kernel_test(NAME SOURCE)
 #
-# builds the cmocka program test_NAME from SOURCE, linked to NAME_kernel and
-# rh_kernel_harness (tests/support/kernel_harness.h), and registers it as the
-# CTest test test_NAME with a 60 s timeout.
+# builds the cmocka program test_NAME from SOURCE, linked to NAME_kernel,
+# ringhost::testing (ringhost/testing.h) and cmocka, with RH_KERNEL_PLUGIN_PATH
+# defined to the path of the plugin NAME.so (built first) for tests that also
+# load it as the host would (rh_harness_load), and registers it as the CTest
+# test test_NAME (label "kernel", 60 s timeout).  Call enable_testing() first.
 #
 #   ringhost_generate(OUT_VAR DIR schema.json...)
 #
@@ -38,7 +55,19 @@
 
 include_guard(GLOBAL)
 
-get_filename_component(RINGHOST_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../host/include" ABSOLUTE)
+# The public headers' folder, for targets that do not link ringhost::headers
+# (tests/plugins); the installed package sets it before including this file.
+if(NOT DEFINED RINGHOST_INCLUDE_DIR)
+  get_filename_component(RINGHOST_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../host/include" ABSOLUTE)
+endif()
+
+foreach(rh_required ringhost::headers ringhost::gen ringhost::testing)
+  if(NOT TARGET ${rh_required})
+    message(FATAL_ERROR "RinghostKernel.cmake: target ${rh_required} is not defined: use "
+                        "find_package(ringhost) rather than including this file directly (in "
+                        "the ringhost tree, include it after add_subdirectory(host))")
+  endif()
+endforeach()
 
 function(ringhost_generate OUT_VAR DIR)
   if(CMAKE_VERSION VERSION_LESS 3.19)
@@ -70,8 +99,8 @@ function(ringhost_generate OUT_VAR DIR)
     list(APPEND seen "${cname}")
     add_custom_command(
       OUTPUT "${DIR}/${cname}.h" "${DIR}/${cname}.c"
-      COMMAND ringhost-gen "${schema}" --out-dir "${DIR}"
-      DEPENDS "${schema}" ringhost-gen
+      COMMAND ringhost::gen "${schema}" --out-dir "${DIR}"
+      DEPENDS "${schema}" ringhost::gen
       COMMENT "ringhost-gen ${type_name}"
       VERBATIM)
     list(APPEND outputs "${DIR}/${cname}.h" "${DIR}/${cname}.c")
@@ -87,8 +116,8 @@ function(ringhost_add_kernel NAME)
   if(NOT K_SOURCES)
     message(FATAL_ERROR "ringhost_add_kernel(${NAME}): SOURCES is empty")
   endif()
-  if(NOT DEFINED RINGHOST_PLUGIN_OUTPUT_DIR)
-    message(FATAL_ERROR "ringhost_add_kernel(${NAME}): RINGHOST_PLUGIN_OUTPUT_DIR is not set")
+  if(NOT RINGHOST_PLUGIN_OUTPUT_DIR)
+    set(RINGHOST_PLUGIN_OUTPUT_DIR "${CMAKE_BINARY_DIR}/plugins")
   endif()
 
   set(gen_dir "${CMAKE_CURRENT_BINARY_DIR}/gen")
@@ -98,12 +127,12 @@ function(ringhost_add_kernel NAME)
   set_target_properties(${NAME}_objects PROPERTIES
     POSITION_INDEPENDENT_CODE ON
     C_VISIBILITY_PRESET hidden)
-  target_include_directories(${NAME}_objects PUBLIC "${RINGHOST_INCLUDE_DIR}" "${gen_dir}")
-  target_link_libraries(${NAME}_objects PUBLIC PkgConfig::JANSSON)
+  target_include_directories(${NAME}_objects PUBLIC "${gen_dir}")
+  target_link_libraries(${NAME}_objects PUBLIC ringhost::headers PkgConfig::JANSSON)
 
   add_library(${NAME}_kernel STATIC $<TARGET_OBJECTS:${NAME}_objects>)
-  target_include_directories(${NAME}_kernel PUBLIC "${RINGHOST_INCLUDE_DIR}" "${gen_dir}")
-  target_link_libraries(${NAME}_kernel PUBLIC PkgConfig::JANSSON)
+  target_include_directories(${NAME}_kernel PUBLIC "${gen_dir}")
+  target_link_libraries(${NAME}_kernel PUBLIC ringhost::headers PkgConfig::JANSSON)
 
   add_library(${NAME} MODULE $<TARGET_OBJECTS:${NAME}_objects>)
   target_link_libraries(${NAME} PRIVATE PkgConfig::JANSSON)
@@ -120,12 +149,14 @@ function(ringhost_add_kernel_test NAME SOURCE)
     message(FATAL_ERROR "ringhost_add_kernel_test(${NAME}): no kernel ${NAME}; call "
                         "ringhost_add_kernel(${NAME} ...) first")
   endif()
-  if(NOT TARGET rh_kernel_harness)
-    message(FATAL_ERROR "ringhost_add_kernel_test(${NAME}): rh_kernel_harness is not defined "
-                        "(kernels/CMakeLists.txt defines it before the kernels)")
+  if(NOT TARGET PkgConfig::CMOCKA)
+    message(FATAL_ERROR "ringhost_add_kernel_test(${NAME}): cmocka not found (pkg-config "
+                        "cmocka); install libcmocka-dev")
   endif()
   add_executable(test_${NAME} ${SOURCE})
-  target_link_libraries(test_${NAME} PRIVATE ${NAME}_kernel rh_kernel_harness PkgConfig::CMOCKA)
+  target_link_libraries(test_${NAME} PRIVATE ${NAME}_kernel ringhost::testing PkgConfig::CMOCKA)
+  target_compile_definitions(test_${NAME} PRIVATE RH_KERNEL_PLUGIN_PATH="$<TARGET_FILE:${NAME}>")
+  add_dependencies(test_${NAME} ${NAME})
   add_test(NAME test_${NAME} COMMAND test_${NAME})
   set_tests_properties(test_${NAME} PROPERTIES TIMEOUT 60 LABELS kernel)
 endfunction()

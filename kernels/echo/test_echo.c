@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "echo_message.h"
-#include "kernel_harness.h"
+#include "ringhost/testing.h"
 
 static rh_harness *open_kernel(void)
 {

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "echo_message.h"
-#include "kernel_harness.h"
+#include "ringhost/testing.h"
 
 static void test_descriptor_provides_run_and_not_process(void **unused)
 {

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "kernel_harness.h"
+#include "ringhost/testing.h"
 #include "vector_f32.h"
 
 /* Run the kernel configured with config on one vector; check the output is

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "echo_message.h"
-#include "kernel_harness.h"
+#include "ringhost/testing.h"
 
 static uint64_t now_us(void)
 {

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "kernel_harness.h"
+#include "ringhost/testing.h"
 #include "sum_result.h"
 #include "vector_f32.h"
 

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "kernel_harness.h"
+#include "ringhost/testing.h"
 #include "vector_add_request.h"
 #include "vector_add_response.h"
 

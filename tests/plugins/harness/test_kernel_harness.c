@@ -1,5 +1,5 @@
 /*
- * test_kernel_harness.c — the fake host of tests/support/kernel_harness.h:
+ * test_kernel_harness.c — the fake host of ringhost/testing.h:
  * run() kernels, batch failures, and the API misuse it must report (each of
  * which would lose a message in a real host).  The kernels are defined here.
  */
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "bad_message.h"
-#include "kernel_harness.h"
+#include "ringhost/testing.h"
 
 static const rh_port ports[] = {{.name = "in", .type = &bad_message_type}};
 static const rh_port outs[] = {{.name = "out", .type = &bad_message_type}};

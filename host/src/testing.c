@@ -1,5 +1,5 @@
 /*
- * kernel_harness.c — the fake host behind kernel_harness.h.
+ * testing.c — the fake host behind ringhost/testing.h.
  *
  * Ownership: every queued input lives in its own heap block (envelope and
  * payload), so the rh_msg.env/data pointers a kernel sees stay put while the
@@ -13,8 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "kernel_harness.h"
+#include "plugin.h"
 #include "ringhost/ringhost.h"
+#include "ringhost/testing.h"
 
 typedef struct input {
     rh_envelope env;
@@ -26,6 +27,7 @@ struct rh_harness {
     rh_ctx ctx;
     rh_host_api api;
     const rh_kernel_desc *desc;
+    rh_plugin *plugin; /* the file of rh_harness_load, or NULL */
     void *state;
     int init_called;
     int init_ok;
@@ -327,6 +329,61 @@ rh_harness *rh_harness_new(const rh_kernel_desc *desc)
     return h;
 }
 
+/* The loading and the checks are the host's own (plugin.c), so a test sees
+ * the very reason `ringhost plugins` would print. */
+rh_harness *rh_harness_load(const char *so_path, char *why, size_t why_len)
+{
+    char local[8];
+    if (!why || !why_len) {
+        why = local;
+        why_len = sizeof local;
+    }
+    rh_plugin *p = malloc(sizeof *p);
+    rh_error err = {0};
+    if (!p) {
+        snprintf(why, why_len, "%s: out of memory", so_path ? so_path : "(null)");
+        return NULL;
+    }
+    if (!so_path || rh_plugin_open(so_path, p, &err) != 0) {
+        snprintf(why, why_len, "%s", so_path ? err.msg : "(null): no plugin path given");
+        free(p);
+        return NULL;
+    }
+    rh_harness *h = rh_harness_new(p->desc);
+    if (!h) {
+        snprintf(why, why_len, "%s: out of memory", so_path);
+        rh_plugin_close(p);
+        free(p);
+        return NULL;
+    }
+    h->plugin = p;
+    why[0] = '\0';
+    return h;
+}
+
+const rh_kernel_desc *rh_harness_desc(const rh_harness *h)
+{
+    return h->desc;
+}
+
+static int port_index(const rh_port *ports, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (name && strcmp(ports[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int rh_harness_input_port(const rh_harness *h, const char *name)
+{
+    return port_index(h->desc->inputs, h->desc->n_inputs, name);
+}
+
+int rh_harness_output_port(const rh_harness *h, const char *name)
+{
+    return port_index(h->desc->outputs, h->desc->n_outputs, name);
+}
+
 int rh_harness_init(rh_harness *h, const char *config_json)
 {
     if (h->init_called) {
@@ -363,6 +420,10 @@ void rh_harness_free(rh_harness *h)
     free_inputs(h->polled, h->n_polled);
     for (int i = 0; i < 16; i++)
         free(h->reserved[i]);
+    if (h->plugin) {
+        rh_plugin_close(h->plugin);
+        free(h->plugin);
+    }
     free(h->inputs);
     free(h->polled);
     free(h->msgs);
@@ -561,6 +622,120 @@ char *rh_harness_output_json(const rh_harness *h, uint32_t i)
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     return text;
+}
+
+/* A JSON value for a message, shortened for a failure message (the caller
+ * frees it). */
+static char *dump_short(const json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    if (text && strlen(text) > 200)
+        strcpy(text + 196, "...");
+    return text;
+}
+
+/*
+ * First difference between got and want, written to why with the JSON path
+ * (".sum", ".a[3]") in path: 0 when equal.  Numbers compare by value whether
+ * jansson holds them as integers or reals.
+ */
+static int json_diff(const json_t *got, const json_t *want, char *path, size_t path_len,
+                     char *why, size_t why_len)
+{
+    size_t here = strlen(path);
+    if (json_is_number(got) && json_is_number(want)) {
+        if (json_is_integer(got) && json_is_integer(want)
+                ? json_integer_value(got) == json_integer_value(want)
+                : json_number_value(got) == json_number_value(want))
+            return 0;
+    } else if (json_is_object(got) && json_is_object(want)) {
+        const char *key;
+        json_t *w;
+        json_object_foreach((json_t *)want, key, w) {
+            snprintf(path + here, path_len - here, ".%s", key);
+            json_t *g = json_object_get(got, key);
+            if (!g) {
+                snprintf(why, why_len, "at %s: missing, expected it", path);
+                return -1;
+            }
+            if (json_diff(g, w, path, path_len, why, why_len))
+                return -1;
+        }
+        json_t *g;
+        json_object_foreach((json_t *)got, key, g) {
+            if (!json_object_get(want, key)) {
+                snprintf(path + here, path_len - here, ".%s", key);
+                snprintf(why, why_len, "at %s: present, not expected", path);
+                return -1;
+            }
+        }
+        path[here] = '\0';
+        return 0;
+    } else if (json_is_array(got) && json_is_array(want)) {
+        if (json_array_size(got) != json_array_size(want)) {
+            snprintf(why, why_len, "at %s: got %zu elements, expected %zu", here ? path : "top",
+                     json_array_size(got), json_array_size(want));
+            return -1;
+        }
+        for (size_t i = 0; i < json_array_size(want); i++) {
+            snprintf(path + here, path_len - here, "[%zu]", i);
+            if (json_diff(json_array_get(got, i), json_array_get(want, i), path, path_len, why,
+                          why_len))
+                return -1;
+        }
+        path[here] = '\0';
+        return 0;
+    } else if (json_equal((json_t *)got, (json_t *)want)) {
+        return 0;
+    }
+    char *g = dump_short(got), *w = dump_short(want);
+    snprintf(why, why_len, "at %s: got %s, expected %s", here ? path : "top", g ? g : "?",
+             w ? w : "?");
+    free(g);
+    free(w);
+    return -1;
+}
+
+int rh_harness_expect_json(const rh_harness *h, uint32_t i, const char *expected, char *why,
+                           size_t why_len)
+{
+    char local[8];
+    if (!why || !why_len) {
+        why = local;
+        why_len = sizeof local;
+    }
+    if (i >= h->n_outputs) {
+        snprintf(why, why_len, "output %u: the kernel emitted %u output(s)", i, h->n_outputs);
+        return -1;
+    }
+    const rh_harness_output *o = &h->outputs[i];
+    const char *port = h->desc->outputs[o->port].name;
+    json_error_t jerr;
+    json_t *want = json_loads(expected ? expected : "", JSON_DECODE_ANY, &jerr);
+    if (!want) {
+        snprintf(why, why_len, "output %u: the expected text is not JSON: %s (column %d)", i,
+                 jerr.text, jerr.column);
+        return -1;
+    }
+    json_t *got = h->desc->outputs[o->port].type->encode(o->payload);
+    int rc = -1;
+    if (!got) {
+        snprintf(why, why_len, "output %u (port \"%s\"): encode failed (out of memory)", i, port);
+    } else {
+        char path[256] = "", diff[768];
+        if (json_diff(got, want, path, sizeof path, diff, sizeof diff) == 0) {
+            rc = 0;
+            why[0] = '\0';
+        } else {
+            char *text = json_dumps(got, JSON_COMPACT);
+            snprintf(why, why_len, "output %u (port \"%s\"): %s; output is %s", i, port, diff,
+                     text ? text : "?");
+            free(text);
+        }
+    }
+    json_decref(got);
+    json_decref(want);
+    return rc;
 }
 
 uint32_t rh_harness_failure_count(const rh_harness *h)
