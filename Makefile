@@ -44,3 +44,11 @@ test: build
 
 clean:
 	rm -rf build build-asan build-tsan plugins/*.so
+
+# Install the host, ringhost-gen, the headers, the kernel test library and
+# the CMake/pkg-config package (README, "Write your own kernel").
+#   make install PREFIX=/opt/ringhost    (default /usr/local)
+PREFIX ?= /usr/local
+.PHONY: install
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
