@@ -2,7 +2,8 @@
 # Install the Debian packages ringhost needs, if any is missing.
 # As root it runs apt-get (update first); otherwise it says what to install.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libjansson-dev libhwloc-dev libcmocka-dev)
+pkgs=(build-essential cmake pkg-config libjansson-dev libhwloc-dev libcmocka-dev
+      libdpdk-dev libzmq3-dev gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

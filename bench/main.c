@@ -1,0 +1,241 @@
+/*
+ * main.c — ringhost-bench: the command line, the run's settings, and the
+ * order of things (register, select, run, report).  `ringhost bench ...`
+ * execs this binary with the same arguments.
+ *
+ * Exit codes: 0 the run completed (missed targets are reported, not an
+ * error), 1 a case failed in every repetition or the run could not start,
+ * 2 bad usage.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_pvt.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ringhost-bench [--quick] [--reps N] [--cpus A,B] [--json FILE]\n"
+            "                      [--plots DIR] [--only SUBSTRING] [--list]\n"
+            "  --quick        shorter repetitions (0.15 s, 5000 round trips, 3 reps)\n"
+            "  --reps N       repetitions of every case (default 5, quick 3)\n"
+            "  --cpus A,B     client/producer on A, consumer/kernel on B\n"
+            "                 (default: the first two allowed cpus)\n"
+            "  --json FILE    every figure, probe, ratio and target as JSON\n"
+            "  --plots DIR    gnuplot data, script, SVG and PNG (latency, throughput)\n"
+            "  --only S       run only the cases whose name contains S\n"
+            "  --list         list cases, ratios and targets, run nothing\n");
+}
+
+void bench_register_baselines(bench_suite *s, const bench_env *env)
+{
+    bench_register_rte_ring(s, env);
+    bench_register_mutex(s, env);
+    bench_register_zmq(s, env);
+    bench_register_memcpy(s, env);
+}
+
+/* The first two cpus this process may run on (taskset, cgroups). */
+static int default_cpus(int cpu[2])
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return -errno;
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+        if (CPU_ISSET(c, &set))
+            cpu[n++] = c;
+    return n == 2 ? 0 : -ENODEV;
+}
+
+static int parse_cpus(const char *arg, int cpu[2])
+{
+    char *end;
+    long a = strtol(arg, &end, 10);
+    if (end == arg || *end != ',')
+        return -1;
+    const char *b_str = end + 1;
+    long b = strtol(b_str, &end, 10);
+    if (end == b_str || *end || a < 0 || b < 0 || a >= CPU_SETSIZE || b >= CPU_SETSIZE || a == b)
+        return -1;
+    cpu[0] = (int)a;
+    cpu[1] = (int)b;
+    return 0;
+}
+
+static int allowed(int cpu)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_ISSET(cpu, &set);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static char *join_args(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = calloc(1, len);
+    for (int i = 0; s && i < argc; i++) {
+        if (i)
+            strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+static void list_suite(const bench_suite *s)
+{
+    printf("%-8s %s\n", "group", "case");
+    for (uint32_t i = 0; i < s->n_cases; i++)
+        if (s->cases[i].selected)
+            printf("%-8s %s\n", s->cases[i].group, s->cases[i].name);
+    printf("\nratios and targets:\n");
+    for (uint32_t i = 0; i < s->n_checks; i++) {
+        const bench_check *k = &s->checks[i];
+        const char *sign = k->cmp == BENCH_AT_LEAST ? ">=" : "<=";
+        if (k->den_case[0])
+            printf("  %-40s %s.%s / %s.%s %s %g\n", k->name, k->num_case, k->num_metric,
+                   k->den_case, k->den_metric, sign, k->target);
+        else
+            printf("  %-40s %s.%s %s %g\n", k->name, k->num_case, k->num_metric, sign, k->target);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quick", no_argument, NULL, 'q'},     {"reps", required_argument, NULL, 'r'},
+        {"cpus", required_argument, NULL, 'c'}, {"json", required_argument, NULL, 'j'},
+        {"plots", required_argument, NULL, 'p'}, {"only", required_argument, NULL, 'o'},
+        {"list", no_argument, NULL, 'l'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int quick = 0, list = 0, cpus_given = 0;
+    long reps = 0;
+    const char *json = NULL, *plots = NULL, *only = NULL;
+    bench_env env = {.log = stderr};
+    for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        char *end;
+        switch (o) {
+        case 'q': quick = 1; break;
+        case 'r':
+            reps = strtol(optarg, &end, 10);
+            if (*end || reps < 1 || reps > 1000) {
+                fprintf(stderr, "ringhost-bench: --reps wants 1..1000, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'c':
+            if (parse_cpus(optarg, env.cpu) != 0) {
+                fprintf(stderr, "ringhost-bench: --cpus wants two different cpus 'A,B', not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            cpus_given = 1;
+            break;
+        case 'j': json = optarg; break;
+        case 'p': plots = optarg; break;
+        case 'o': only = optarg; break;
+        case 'l': list = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ringhost-bench: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    env.quick = quick;
+    env.rep_seconds = quick ? 0.15 : 0.5;
+    env.rtt_samples = quick ? 5000 : 20000;
+    uint32_t n_reps = reps ? (uint32_t)reps : quick ? 3 : 5;
+    if (!cpus_given && default_cpus(env.cpu) != 0) {
+        fprintf(stderr, "ringhost-bench: needs two cpus in its allowed set (see taskset)\n");
+        return 1;
+    }
+    for (int i = 0; i < 2; i++)
+        if (!allowed(env.cpu[i])) {
+            fprintf(stderr, "ringhost-bench: cpu %d is not in this process's allowed set\n",
+                    env.cpu[i]);
+            return 2;
+        }
+
+    /* Scenario kernels are built beside this binary. */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    env.bench_dir = n > 0 ? dirname(exe) : ".";
+    const char *tmp = getenv("TMPDIR");
+    char work[PATH_MAX];
+    snprintf(work, sizeof work, "%s/ringhost-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(work)) {
+        fprintf(stderr, "ringhost-bench: cannot create %s: %s\n", work, strerror(errno));
+        return 1;
+    }
+    env.work_dir = work;
+
+    bench_suite *s = bench_suite_new();
+    if (!s) {
+        fprintf(stderr, "ringhost-bench: out of memory\n");
+        return 1;
+    }
+    bench_register_baselines(s, &env);
+#ifndef BENCH_NO_RINGHOST
+    bench_register_ringhost(s, &env);
+#endif
+    bench_register_targets(s);
+
+    int rc = 0;
+    if (bench_suite_select(s, only) == 0) {
+        fprintf(stderr, "ringhost-bench: no case name contains '%s' (see --list)\n", only);
+        rc = 2;
+    } else if (list) {
+        list_suite(s);
+    } else {
+        bench_run_info run = {.reps = n_reps, .command = join_args(argc, argv)};
+        time_t now = time(NULL);
+        strftime(run.date, sizeof run.date, "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
+        if (!run.command)
+            run.command = argv[0];
+
+        bench_report_machine(stdout, &env, &run);
+        uint32_t failed = bench_suite_run(s, &env, n_reps);
+        fprintf(stdout, "\n");
+        bench_report_tables(stdout, s);
+        fflush(stdout);
+        if (json && bench_report_json(json, s, &env, &run) != 0) {
+            fprintf(stderr, "ringhost-bench: cannot write %s\n", json);
+            rc = 1;
+        }
+        if (plots && bench_report_plots(plots, s, stderr) != 0)
+            rc = 1;
+        if (failed) {
+            fprintf(stderr, "ringhost-bench: %u case(s) failed in every repetition\n", failed);
+            rc = 1;
+        }
+        if (run.command != argv[0])
+            free((char *)run.command);
+    }
+    bench_suite_free(s);
+    nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/*
+ * targets.c — what ringhost promises against its baselines (issue 3), as
+ * ratios measured in the same run and compared within one placement tag,
+ * and the few absolute targets that need no baseline.
+ *
+ * A check whose cases did not run (filtered by --only, or failing) is
+ * reported "not measured", never dropped.
+ */
+#include "bench_pvt.h"
+
+#define ECHO_INLINE "rh.echo.inline.adaptive.b32.p64"
+#define RTT_SPIN "rh.rtt.inline.spin.p64"
+
+void bench_register_targets(bench_suite *s)
+{
+    /* Throughput of the full echo pipeline (two hops and a kernel call per
+     * message) against one bare rte_ring hop, and against what users would
+     * otherwise write. */
+    bench_add_ratio(s, "echo.inline vs rte_ring hop (b32)", ECHO_INLINE, "msgs_per_s",
+                    "rte_ring.hop.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0.25);
+    bench_add_ratio(s, "echo.thread vs rte_ring hop (b32)", "rh.echo.thread.adaptive.b32.p64",
+                    "msgs_per_s", "rte_ring.hop.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0.1);
+    bench_add_ratio(s, "echo.inline vs mutex+condvar echo", ECHO_INLINE, "msgs_per_s",
+                    "mutex.echo.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 20);
+    bench_add_ratio(s, "echo.inline vs zmq inproc echo", ECHO_INLINE, "msgs_per_s",
+                    "zmq.echo.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 30);
+
+    /* Latency: a spinning ringhost round trip against two bare rings, and
+     * what the adaptive wait (spin, then park) costs over spinning. */
+    bench_add_ratio(s, "rtt p50 inline+spin vs rte_ring", RTT_SPIN, "rtt_p50_ns",
+                    "rte_ring.rtt.p64", "rtt_p50_ns", BENCH_AT_MOST, 2);
+    bench_add_ratio(s, "rtt p99 inline+spin vs rte_ring", RTT_SPIN, "rtt_p99_ns",
+                    "rte_ring.rtt.p64", "rtt_p99_ns", BENCH_AT_MOST, 3);
+    bench_add_ratio(s, "rtt p50 adaptive vs spin", "rh.rtt.inline.adaptive.p64", "rtt_p50_ns",
+                    RTT_SPIN, "rtt_p50_ns", BENCH_AT_MOST, 1.5);
+
+    /* Large messages: the copies a message makes on its way, against one
+     * plain memcpy of it. */
+    bench_add_ratio(s, "64 KiB echo vs memcpy", "rh.echo.inline.adaptive.b32.p65536", "gb_per_s",
+                    "memcpy.p65536", "gb_per_s", BENCH_AT_LEAST, 0.33);
+
+    bench_add_target(s, "rh_send p50", "rh.send.p64", "send_p50_ns", BENCH_AT_MOST, 100);
+    bench_add_target(s, "idle host cpu", "rh.idle", "cpu_pct", BENCH_AT_MOST, 1);
+    bench_add_target(s, "256 kernels launch", "rh.kernels.256", "launch_ms", BENCH_AT_MOST, 200);
+    bench_add_target(s, "256 kernels threads", "rh.kernels.256", "threads", BENCH_AT_MOST, 8);
+    bench_add_target(s, "256 kernels answered", "rh.kernels.256", "answered_pct", BENCH_AT_LEAST,
+                     100);
+}
