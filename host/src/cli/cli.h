@@ -43,5 +43,6 @@ int rh_cmd_stat(int argc, char **argv);
 int rh_cmd_plugins(int argc, char **argv);
 int rh_cmd_validate(int argc, char **argv);
 int rh_cmd_topo(int argc, char **argv);
+int rh_cmd_new_kernel(int argc, char **argv);
 
 #endif /* RH_CLI_H */

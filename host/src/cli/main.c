@@ -17,6 +17,7 @@ static const struct {
     {"plugins", rh_cmd_plugins, "plugins [DIR]"},
     {"validate", rh_cmd_validate, "validate MANIFEST [--plugins DIR]"},
     {"topo", rh_cmd_topo, "topo [MANIFEST] [--plugins DIR]"},
+    {"new-kernel", rh_cmd_new_kernel, "new-kernel NAME [DIR]"},
 };
 
 static int usage(FILE *out)
