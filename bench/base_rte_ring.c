@@ -9,8 +9,9 @@
  *
  * Only librte_ring is used, on memory we allocate: rte_ring_init() needs no
  * EAL (no rte_eal_init, no hugepages, no memzone).  Elements are copied in
- * and out by the _elem API (esize = payload, a multiple of 4), the same
- * copy-in / copy-out a ringhost queue does.
+ * and out by the _elem API (esize = payload, a multiple of 4; sizes up to
+ * 64 KiB work), the same copy-in / copy-out a ringhost queue does, with the
+ * element size a compile-time constant (see WITH_CONST_ESIZE).
  *
  * Ring size: 1024 slots (1023 usable: without RING_F_EXACT_SZ one slot is
  * kept free), cut for large payloads so a ring stays at 4 MiB or less
@@ -61,9 +62,11 @@ static uint32_t slots_for(uint32_t payload)
 typedef struct hop {
     struct rte_ring *ring;
     uint32_t payload, batch;
-    uint64_t deadline_ns_from_start;
+    uint64_t run_ns;
     pthread_barrier_t start;
-    _Alignas(64) atomic_int stop;   /* written once, by the consumer */
+    /* Written once, by the consumer.  Relaxed is enough: it only ends the
+     * producer's loop; the results are read after pthread_join. */
+    _Alignas(64) atomic_int stop;
     _Alignas(64) uint64_t received; /* the consumer's results */
     uint64_t elapsed_ns;
 } hop;
@@ -100,7 +103,7 @@ static inline __attribute__((always_inline)) void consume(hop *h, uint8_t *burst
     uint64_t t0 = bench_now_ns(), now = t0, n = 0;
     for (uint32_t polls = 0;; polls++) {
         n += rte_ring_dequeue_burst_elem(h->ring, burst, esize, h->batch, NULL);
-        if ((polls & 63) == 0 && (now = bench_now_ns()) - t0 >= h->deadline_ns_from_start)
+        if ((polls & 63) == 0 && (now = bench_now_ns()) - t0 >= h->run_ns)
             break;
     }
     atomic_store_explicit(&h->stop, 1, memory_order_relaxed);
@@ -144,7 +147,7 @@ static int run_hop(const bench_env *env, const bench_params *p, bench_result *ou
     memset(&h, 0, sizeof h);
     h.payload = p->payload;
     h.batch = p->batch;
-    h.deadline_ns_from_start = (uint64_t)(env->rep_seconds * 1e9);
+    h.run_ns = (uint64_t)(env->rep_seconds * 1e9);
     h.ring = ring_new(p->payload, slots_for(p->payload));
     if (!h.ring)
         return bench_fail(out, "rte_ring of %u-byte elements: cannot create", p->payload);

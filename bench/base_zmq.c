@@ -50,9 +50,11 @@ static void *echo_main(void *arg)
         if (len <= 0)
             break; /* the stop frame, or the context ends */
         uint32_t n = 1;
-        while (n < z->batch &&
-               (len = zmq_recv(z->echo, buf + (size_t)n * z->payload, z->payload, ZMQ_DONTWAIT)) > 0)
-            n++;
+        for (; n < z->batch; n++) {
+            len = zmq_recv(z->echo, buf + (size_t)n * z->payload, z->payload, ZMQ_DONTWAIT);
+            if (len <= 0)
+                break;
+        }
         for (uint32_t i = 0; i < n; i++)
             zmq_send(z->echo, buf + (size_t)i * z->payload, z->payload, 0);
         if (len == 0)

@@ -116,11 +116,17 @@ void bench_register_zmq(bench_suite *s, const bench_env *env);
 void bench_register_memcpy(bench_suite *s, const bench_env *env);
 void bench_register_targets(bench_suite *s);
 
-/* report.c: the machine header, the tables, --json and --plots. */
+/* report.c.  The machine header and the settings (stdout, before the run). */
 void bench_report_machine(FILE *out, const bench_env *env, const bench_run_info *run);
+/* Figures, pooled latency percentiles, ratios and targets per tag, and one
+ * verdict line per check (stdout, after the run). */
 void bench_report_tables(FILE *out, const bench_suite *s);
+/* --json: 0, or -1 when the file cannot be written. */
 int bench_report_json(const char *path, const bench_suite *s, const bench_env *env,
                       const bench_run_info *run);
+/* --plots: writes the data files and bench.gp into dir (created if needed),
+ * then runs gnuplot there for SVG and PNG.  -1 only when dir or the script
+ * cannot be written; a missing or failing gnuplot is reported on log. */
 int bench_report_plots(const char *dir, const bench_suite *s, FILE *log);
 
 #endif /* RH_BENCH_PVT_H */

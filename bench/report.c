@@ -111,26 +111,54 @@ static uint64_t pct(const uint64_t *sorted, uint32_t n, double q)
     return sorted[(uint32_t)(q * (double)(n - 1) + 0.5)];
 }
 
+/* Why a check has no value in any tag: the first side without a figure,
+ * or NULL when both have figures but never in the same tag. */
+static const char *missing_side(const bench_suite *s, const bench_check *k)
+{
+    const char *sides[2][2] = {{k->num_case, k->num_metric}, {k->den_case, k->den_metric}};
+    for (int i = 0; i < (k->den_case[0] ? 2 : 1); i++) {
+        const bench_case *c = bench_case_find(s, sides[i][0]);
+        int any = 0;
+        for (int t = 0; t < BENCH_TAGS; t++)
+            any |= bench_figure_find(c, sides[i][1], (bench_tag)t) != NULL;
+        if (!any)
+            return sides[i][0];
+    }
+    return NULL;
+}
+
+static void not_measured(char *buf, size_t len, const bench_suite *s, const bench_check *k)
+{
+    const char *side = missing_side(s, k);
+    if (side)
+        snprintf(buf, len, "not measured (no %s)", side);
+    else
+        snprintf(buf, len, "not measured (no tag in common)");
+}
+
+/* "met in near; MISSED in far", one line per check. */
 static void verdict_line(FILE *out, const bench_suite *s, const bench_check *k)
 {
-    char met[64] = "", missed[64] = "";
+    char met[64] = "", missed[64] = "", target[32] = "(no target)", what[BENCH_NAME_MAX + 64];
     for (int t = 0; t < BENCH_TAGS; t++) {
         bench_verdict v;
         bench_check_eval(s, k, (bench_tag)t, &v);
         if (!v.measured)
             continue;
-        char *to = v.met ? met : missed;
+        char *to = v.met || k->target == 0 ? met : missed;
         size_t l = strlen(to);
         snprintf(to + l, sizeof met - l, "%s%s", l ? ", " : "", bench_tag_name((bench_tag)t));
     }
-    if (k->target == 0 && (met[0] || missed[0]))
-        fprintf(out, "  %-40s  (no target)  measured in %s%s%s\n", k->name, met,
-                met[0] && missed[0] ? ", " : "", missed);
-    else if (!met[0] && !missed[0])
-        fprintf(out, "  %-40s  %s %g  not measured\n", k->name, cmp_sign(k->cmp), k->target);
+    if (k->target != 0)
+        snprintf(target, sizeof target, "%s %g", cmp_sign(k->cmp), k->target);
+    if (!met[0] && !missed[0])
+        not_measured(what, sizeof what, s, k);
+    else if (k->target == 0)
+        snprintf(what, sizeof what, "measured in %s", met);
     else
-        fprintf(out, "  %-40s  %s %g  met in %s%s%s\n", k->name, cmp_sign(k->cmp), k->target,
-                met[0] ? met : "no tag", missed[0] ? "; missed in " : "", missed);
+        snprintf(what, sizeof what, "%s%s%s%s%s", met[0] ? "met in " : "", met,
+                 met[0] && missed[0] ? "; " : "", missed[0] ? "MISSED in " : "", missed);
+    fprintf(out, "  %-40s %-11s %s\n", k->name, target, what);
 }
 
 void bench_report_tables(FILE *out, const bench_suite *s)
@@ -191,9 +219,11 @@ void bench_report_tables(FILE *out, const bench_suite *s)
             fprintf(out, "%-40s %-5s %12.3f %12s  %s\n", k->name, bench_tag_name((bench_tag)t),
                     v.value, target, k->target == 0 ? "-" : v.met ? "met" : "MISSED");
         }
-        if (!rows)
-            fprintf(out, "%-40s %-5s %12s %12s  %s\n", k->name, "-", "-", target,
-                    "not measured");
+        if (!rows) {
+            char why[BENCH_NAME_MAX + 32];
+            not_measured(why, sizeof why, s, k);
+            fprintf(out, "%-40s %-5s %12s %12s  %s\n", k->name, "-", "-", target, why);
+        }
     }
     fprintf(out, "\nverdicts (a ratio compares figures of one tag only):\n");
     for (uint32_t i = 0; i < s->n_checks; i++)
@@ -202,12 +232,13 @@ void bench_report_tables(FILE *out, const bench_suite *s)
 
 /* --------------------------------------------------------- json --- */
 
+/* The fields of bench_params by their names; 0 where a case does not use one. */
 static json_t *params_json(const bench_params *p)
 {
-    return json_pack("{s:i, s:i, s:s, s:s, s:i, s:i}", "payload", (json_int_t)p->payload,
-                     "batch", (json_int_t)p->batch, "bridge", p->bridge_inline ? "inline" : "thread",
-                     "wait", p->wait_spin ? "spin" : "adaptive", "depth", (json_int_t)p->depth,
-                     "kernels", (json_int_t)p->kernels);
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "payload", (json_int_t)p->payload,
+                     "batch", (json_int_t)p->batch, "bridge_inline", p->bridge_inline,
+                     "wait_spin", p->wait_spin, "depth", (json_int_t)p->depth, "kernels",
+                     (json_int_t)p->kernels);
 }
 
 static json_t *check_json(const bench_suite *s, const bench_check *k)
@@ -234,6 +265,8 @@ static json_t *check_json(const bench_suite *s, const bench_check *k)
         json_array_append_new(res, r);
     }
     json_object_set_new(o, "measured", json_boolean(json_array_size(res) > 0));
+    if (json_array_size(res) == 0 && missing_side(s, k))
+        json_object_set_new(o, "missing_case", json_string(missing_side(s, k)));
     json_object_set_new(o, "results", res);
     return o;
 }
@@ -246,7 +279,8 @@ int bench_report_json(const char *path, const bench_suite *s, const bench_env *e
     json_t *root = json_pack(
         "{s:s, s:s, s:{s:s, s:s, s:s, s:i, s:[i,i]}, s:{s:i, s:f, s:i, s:b, s:f, s:i}}",
         "command", run->command, "date", run->date, "machine", "cpu_model", m.cpu_model,
-        "kernel", m.kernel, "host", m.host, "cpus_online", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
+        "kernel", m.kernel, "host", m.host, "cpus_online",
+        (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
         "cpus", env->cpu[0], env->cpu[1], "settings", "reps", (json_int_t)run->reps,
         "rep_seconds", env->rep_seconds, "rtt_samples", (json_int_t)env->rtt_samples, "quick",
         env->quick, "probe_near_below_ns", BENCH_PROBE_NEAR_NS, "probe_round_trips",
@@ -302,7 +336,8 @@ int bench_report_json(const char *path, const bench_suite *s, const bench_env *e
     json_object_set_new(root, "figures", figures);
     json_object_set_new(root, "cases", cases);
     json_object_set_new(root, "checks", checks);
-    int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    int rc = json_dump_file(root, path,
+                            JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(root);
     return rc == 0 ? 0 : -1;
 }
@@ -343,105 +378,102 @@ static int write_cdf(const char *path, const uint64_t *v, uint32_t n)
     return fclose(f);
 }
 
-/* "rh.echo.inline.adaptive.b32.p4096" -> prefix length and payload 4096. */
-static int payload_suffix(const char *name, size_t *prefix_len, unsigned long *payload)
+/* The payload N of a case named "<prefix>.p<N>" (prefix NULL: any), or 0
+ * when the case is not in that series.  prefix_len gets the prefix's length. */
+static unsigned long series_payload(const bench_case *c, const char *prefix, size_t *prefix_len)
 {
-    const char *dot = strrchr(name, '.');
-    if (!dot || dot[1] != 'p' || !isdigit((unsigned char)dot[2]))
+    const char *dot = strrchr(c->name, '.');
+    if (!c->selected || !dot || dot[1] != 'p' || !isdigit((unsigned char)dot[2]))
         return 0;
     char *end;
-    *payload = strtoul(dot + 2, &end, 10);
-    *prefix_len = (size_t)(dot - name);
-    return *end == '\0';
+    unsigned long payload = strtoul(dot + 2, &end, 10);
+    size_t len = (size_t)(dot - c->name);
+    if (*end || (prefix && (len != strlen(prefix) || strncmp(c->name, prefix, len) != 0)))
+        return 0;
+    if (prefix_len)
+        *prefix_len = len;
+    return payload;
 }
 
-typedef struct series {
-    char prefix[BENCH_NAME_MAX];
-    bench_tag tag;
-    char file[BENCH_NAME_MAX + 16];
-} series;
+typedef struct point {
+    unsigned long payload;
+    double gb_per_s, msgs_per_s;
+} point;
 
-/* Writes one throughput series (payload, GB/s, msg/s) in the tag most of
- * its points have; returns 1 when it has at least 3 points. */
-static int write_series(const char *dir_file, const bench_suite *s, series *se)
+static int cmp_point(const void *a, const void *b)
+{
+    unsigned long x = ((const point *)a)->payload, y = ((const point *)b)->payload;
+    return (x > y) - (x < y);
+}
+
+/* Writes the throughput series of one prefix (payload, GB/s, msg/s) in the
+ * tag most of its points have; returns that tag, or -1 when it has fewer
+ * than 3 points (not a curve). */
+static int write_series(const char *path, const bench_suite *s, const char *prefix)
 {
     uint32_t in_tag[BENCH_TAGS] = {0};
-    for (uint32_t i = 0; i < s->n_cases; i++) {
-        size_t pl;
-        unsigned long p;
-        const bench_case *c = &s->cases[i];
-        if (!c->selected || !payload_suffix(c->name, &pl, &p) || pl != strlen(se->prefix) ||
-            strncmp(c->name, se->prefix, pl) != 0)
-            continue;
-        for (int t = 0; t < BENCH_TAGS; t++)
-            in_tag[t] += bench_figure_find(c, "gb_per_s", (bench_tag)t) != NULL;
-    }
-    se->tag = BENCH_NEAR;
+    for (uint32_t i = 0; i < s->n_cases; i++)
+        for (int t = 0; t < BENCH_TAGS && series_payload(&s->cases[i], prefix, NULL); t++)
+            in_tag[t] += bench_figure_find(&s->cases[i], "gb_per_s", (bench_tag)t) != NULL;
+    bench_tag tag = BENCH_NEAR;
     for (int t = 1; t < BENCH_TAGS; t++)
-        if (in_tag[t] > in_tag[se->tag])
-            se->tag = (bench_tag)t;
-    if (in_tag[se->tag] < 3)
-        return 0;
+        if (in_tag[t] > in_tag[tag])
+            tag = (bench_tag)t;
+    if (in_tag[tag] < 3)
+        return -1;
 
-    FILE *f = fopen(dir_file, "w");
-    if (!f)
-        return 0;
-    fprintf(f, "# payload_bytes gb_per_s msgs_per_s  (%s, tag %s)\n", se->prefix,
-            bench_tag_name(se->tag));
-    /* Ascending payload: gnuplot draws the line in file order. */
-    unsigned long last = 0;
-    for (;;) {
-        const bench_case *next = NULL;
-        unsigned long next_p = 0;
-        for (uint32_t i = 0; i < s->n_cases; i++) {
-            size_t pl;
-            unsigned long p;
-            const bench_case *c = &s->cases[i];
-            if (!c->selected || !payload_suffix(c->name, &pl, &p) ||
-                pl != strlen(se->prefix) || strncmp(c->name, se->prefix, pl) != 0 || p <= last)
-                continue;
-            if (bench_figure_find(c, "gb_per_s", se->tag) && (!next || p < next_p)) {
-                next = c;
-                next_p = p;
-            }
-        }
-        if (!next)
-            break;
-        const bench_figure *msgs = bench_figure_find(next, "msgs_per_s", se->tag);
-        fprintf(f, "%lu %.6g %.6g\n", next_p, bench_figure_find(next, "gb_per_s", se->tag)->median,
-                msgs ? msgs->median : NAN);
-        last = next_p;
+    point *pts = calloc(in_tag[tag], sizeof *pts);
+    FILE *f = pts ? fopen(path, "w") : NULL;
+    if (!f) {
+        free(pts);
+        return -1;
     }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->n_cases; i++) {
+        const bench_case *c = &s->cases[i];
+        unsigned long payload = series_payload(c, prefix, NULL);
+        const bench_figure *gb = bench_figure_find(c, "gb_per_s", tag);
+        const bench_figure *msgs = bench_figure_find(c, "msgs_per_s", tag);
+        if (payload && gb)
+            pts[n++] = (point){payload, gb->median, msgs ? msgs->median : NAN};
+    }
+    /* Ascending payload: gnuplot draws the line in file order. */
+    qsort(pts, n, sizeof *pts, cmp_point);
+    fprintf(f, "# payload_bytes gb_per_s msgs_per_s  (%s, tag %s)\n", prefix, bench_tag_name(tag));
+    for (uint32_t i = 0; i < n; i++)
+        fprintf(f, "%lu %.6g %.6g\n", pts[i].payload, pts[i].gb_per_s, pts[i].msgs_per_s);
+    free(pts);
     fclose(f);
-    return 1;
+    return (int)tag;
 }
 
 /* One plot, drawn once per terminal by the script. */
 static void plot_body(FILE *gp, const char *title, const char *xlabel, const char *ylabel,
-                      int log2x, const char *plot)
+                      const char *scales, const char *plot)
 {
     fprintf(gp, "set title \"%s\"\nset xlabel \"%s\"\nset ylabel \"%s\"\n", title, xlabel, ylabel);
-    fprintf(gp, "%s\n", log2x ? "set logscale x 2" : "set logscale x 10");
-    fprintf(gp, "plot %s\nunset logscale x\n", plot);
+    fprintf(gp, "%s\nplot %s\nunset logscale\n", scales, plot);
 }
 
 static void plot_both(FILE *gp, const char *out, const char *title, const char *xlabel,
-                      const char *ylabel, int log2x, const char *plot)
+                      const char *ylabel, const char *scales, const char *plot)
 {
     fprintf(gp, "set terminal svg size 960,600 dynamic background rgb 'white' font 'sans,11'\n"
+                "set termoption noenhanced\n" /* case names have '_' */
                 "set output '%s.svg'\n", out);
-    plot_body(gp, title, xlabel, ylabel, log2x, plot);
+    plot_body(gp, title, xlabel, ylabel, scales, plot);
     fprintf(gp, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
                 "  set terminal pngcairo size 960,600 font 'sans,10'\n"
                 "} else {\n  set terminal png size 960,600\n}\n"
+                "set termoption noenhanced\n"
                 "set output '%s.png'\n", out);
-    plot_body(gp, title, xlabel, ylabel, log2x, plot);
+    plot_body(gp, title, xlabel, ylabel, scales, plot);
     fprintf(gp, "set output\n\n");
 }
 
-/* Appends `'file' using .. title '..'` to a plot command being built. */
-static int plot_add(char **plot, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int plot_add(char **plot, size_t *len, const char *fmt, ...)
+/* Appends one `'file' using .. title '..'` item to a plot command. */
+static void plot_add(char **plot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plot_add(char **plot, const char *fmt, ...)
 {
     char item[512];
     va_list ap;
@@ -451,13 +483,9 @@ static int plot_add(char **plot, size_t *len, const char *fmt, ...)
     size_t l = strlen(item), have = *plot ? strlen(*plot) : 0;
     char *p = realloc(*plot, have + l + 3);
     if (!p)
-        return -1;
-    if (have)
-        memcpy(p + have, ", ", 2), have += 2;
-    memcpy(p + have, item, l + 1);
+        return; /* the plot loses one line, the run goes on */
+    snprintf(p + have, l + 3, "%s%s", have ? ", " : "", item);
     *plot = p;
-    *len = have + l;
-    return 0;
 }
 
 static int gnuplot_on_path(void)
@@ -493,7 +521,6 @@ int bench_report_plots(const char *dir, const bench_suite *s, FILE *log)
                 "set grid\nset key left top\n\n");
 
     char *plot = NULL;
-    size_t plot_len = 0;
     for (uint32_t i = 0; i < s->n_cases; i++) {
         const bench_case *c = &s->cases[i];
         bench_tag t = main_tag(c);
@@ -503,52 +530,43 @@ int bench_report_plots(const char *dir, const bench_suite *s, FILE *log)
         file_name(file, sizeof file, "lat_", c->name);
         snprintf(path, sizeof path, "%s/%s", dir, file);
         if (write_cdf(path, sorted_samples(c, t), c->lat[t].n) == 0)
-            plot_add(&plot, &plot_len, "'%s' using 1:2 with lines lw 2 title '%s (%s, %u)'", file,
-                     c->name, bench_tag_name(t), c->lat[t].n);
+            plot_add(&plot, "'%s' using 1:2 with lines lw 2 title '%s (%s, %u)'", file, c->name,
+                     bench_tag_name(t), c->lat[t].n);
     }
     if (plot) {
         fprintf(gp, "set key right bottom\n");
         plot_both(gp, "latency", "Round-trip latency (CDF; legend: case, tag, samples)",
-                  "round trip (ns)", "fraction of round trips <= x", 0, plot);
+                  "round trip (ns)", "fraction of round trips <= x", "set logscale x 10", plot);
         fprintf(gp, "set key left top\n");
     }
     free(plot);
-    plot = NULL;
 
-    /* Series: every distinct "<prefix>.p<N>" prefix with >= 3 points. */
+    /* One series per distinct "<prefix>.p<N>" prefix (first case of it). */
     char *gb = NULL, *msgs = NULL;
-    size_t gb_len = 0, msgs_len = 0;
     for (uint32_t i = 0; i < s->n_cases; i++) {
-        size_t pl;
-        unsigned long p;
-        const bench_case *c = &s->cases[i];
-        if (!c->selected || !payload_suffix(c->name, &pl, &p))
+        size_t len;
+        if (!series_payload(&s->cases[i], NULL, &len))
             continue;
-        int seen = 0;
-        for (uint32_t e = 0; e < i && !seen; e++) {
-            size_t el;
-            unsigned long ep;
-            seen = s->cases[e].selected && payload_suffix(s->cases[e].name, &el, &ep) &&
-                   el == pl && strncmp(s->cases[e].name, c->name, pl) == 0;
-        }
-        if (seen)
+        char prefix[BENCH_NAME_MAX], file[BENCH_NAME_MAX + 16];
+        snprintf(prefix, sizeof prefix, "%.*s", (int)len, s->cases[i].name);
+        int first = 1;
+        for (uint32_t e = 0; e < i && first; e++)
+            first = !series_payload(&s->cases[e], prefix, NULL);
+        file_name(file, sizeof file, "tp_", prefix);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        int tag = first ? write_series(path, s, prefix) : -1;
+        if (tag < 0)
             continue;
-        series se;
-        snprintf(se.prefix, sizeof se.prefix, "%.*s", (int)pl, c->name);
-        file_name(se.file, sizeof se.file, "tp_", se.prefix);
-        snprintf(path, sizeof path, "%s/%s", dir, se.file);
-        if (!write_series(path, s, &se))
-            continue;
-        plot_add(&gb, &gb_len, "'%s' using 1:2 with linespoints lw 2 title '%s (%s)'", se.file,
-                 se.prefix, bench_tag_name(se.tag));
-        plot_add(&msgs, &msgs_len, "'%s' using 1:($3/1e6) with linespoints lw 2 title '%s (%s)'",
-                 se.file, se.prefix, bench_tag_name(se.tag));
+        plot_add(&gb, "'%s' using 1:2 with linespoints lw 2 title '%s (%s)'", file, prefix,
+                 bench_tag_name((bench_tag)tag));
+        plot_add(&msgs, "'%s' using 1:($3/1e6) with linespoints lw 2 title '%s (%s)'", file,
+                 prefix, bench_tag_name((bench_tag)tag));
     }
-    if (gb) {
+    if (gb && msgs) {
         plot_both(gp, "throughput_gbps", "Throughput against payload size (median per tag)",
-                  "payload (bytes)", "GB/s", 1, gb);
+                  "payload (bytes)", "GB/s", "set logscale x 2", gb);
         plot_both(gp, "throughput_msgs", "Messages per second against payload size",
-                  "payload (bytes)", "M msg/s", 1, msgs);
+                  "payload (bytes)", "M msg/s", "set logscale x 2; set logscale y 10", msgs);
     }
     free(gb);
     free(msgs);
