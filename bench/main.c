@@ -26,6 +26,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ringhost-bench [--quick] [--reps N] [--cpus A,B] [--json FILE]\n"
             "                      [--plots DIR] [--only SUBSTRING] [--list]\n"
+            "       ringhost-bench --pin-sweep MANIFEST [--send FILE.jsonl] [--reps N] [--quick]\n"
             "  --quick        shorter repetitions (0.15 s, 5000 round trips, 3 reps)\n"
             "  --reps N       repetitions of every case (default 5, quick 3)\n"
             "  --cpus A,B     client/producer on A, consumer/kernel on B\n"
@@ -33,7 +34,11 @@ static void usage(FILE *out)
             "  --json FILE    every figure, probe, ratio and target as JSON\n"
             "  --plots DIR    gnuplot data, script, SVG and PNG (latency, throughput)\n"
             "  --only S       run only the cases whose name contains S\n"
-            "  --list         list cases, ratios and targets, run nothing\n");
+            "  --list         list cases, ratios and targets, run nothing\n"
+            "  --pin-sweep M  run manifest M's traffic under every placement the machine\n"
+            "                 allows and print the best \"pin\" block (see bench/pin_sweep.c)\n"
+            "  --send FILE    with --pin-sweep: messages to send, as JSON lines\n"
+            "                 (default: all-zero messages of each input queue's type)\n");
 }
 
 void bench_register_baselines(bench_suite *s, const bench_env *env)
@@ -126,10 +131,11 @@ int main(int argc, char **argv)
         {"cpus", required_argument, NULL, 'c'}, {"json", required_argument, NULL, 'j'},
         {"plots", required_argument, NULL, 'p'}, {"only", required_argument, NULL, 'o'},
         {"list", no_argument, NULL, 'l'},      {"help", no_argument, NULL, 'h'},
+        {"pin-sweep", required_argument, NULL, 'P'}, {"send", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0}};
     int quick = 0, list = 0, cpus_given = 0;
     long reps = 0;
-    const char *json = NULL, *plots = NULL, *only = NULL;
+    const char *json = NULL, *plots = NULL, *only = NULL, *sweep = NULL, *send = NULL;
     bench_env env = {.log = stderr};
     for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         char *end;
@@ -154,6 +160,8 @@ int main(int argc, char **argv)
         case 'p': plots = optarg; break;
         case 'o': only = optarg; break;
         case 'l': list = 1; break;
+        case 'P': sweep = optarg; break;
+        case 'S': send = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -192,6 +200,22 @@ int main(int argc, char **argv)
         return 1;
     }
     env.work_dir = work;
+
+    if (send && !sweep) {
+        fprintf(stderr, "ringhost-bench: --send goes with --pin-sweep MANIFEST\n");
+        nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return 2;
+    }
+    if (sweep) {
+#ifdef BENCH_NO_RINGHOST
+        fprintf(stderr, "ringhost-bench: built without the ringhost scenarios: no --pin-sweep\n");
+        int src = 1;
+#else
+        int src = bench_pin_sweep(&env, sweep, send, (int)n_reps, stdout);
+#endif
+        nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return src;
+    }
 
     bench_suite *s = bench_suite_new();
     if (!s) {

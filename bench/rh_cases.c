@@ -1,0 +1,96 @@
+/*
+ * rh_cases.c — registers ringhost's cases, named so that bench/targets.c can
+ * find them:
+ *
+ *   rh.echo.<inline|thread>.<spin|adaptive>.b<B>.p<N>   echo pipeline throughput
+ *   rh.rtt.<inline|thread>.<spin|adaptive>.p64          echo round trip
+ *   rh.depth.d<D>                                       D echo kernels in a row
+ *   rh.kernels.<K>                                      K echo kernels on 2 cores
+ *   rh.send.p64, rh.idle                                the host by itself
+ *
+ * Group "p64" is shared with the baselines it is compared against, so
+ * their repetitions interleave; --quick keeps the points the targets need
+ * and a few of each sweep.
+ */
+#include <stdio.h>
+
+#include "rh_cases.h"
+
+static const uint32_t batches[] = {1, 8, 32, 256};
+static const uint32_t payloads[] = {16, 64, 256, 1024, 4096, 16384, 65536};
+static const uint32_t depths[] = {1, 2, 4, 8};
+static const uint32_t kernel_counts[] = {1, 4, 16, 64, 256};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *mode_name(int inline_) { return inline_ ? "inline" : "thread"; }
+static const char *wait_name(int spin) { return spin ? "spin" : "adaptive"; }
+
+static void add_echo(bench_suite *s, const char *group, int inline_, int spin, uint32_t batch,
+                     uint32_t payload)
+{
+    char name[BENCH_NAME_MAX];
+    snprintf(name, sizeof name, "rh.echo.%s.%s.b%u.p%u", mode_name(inline_), wait_name(spin),
+             batch, payload);
+    bench_params p = {.payload = payload, .batch = batch, .bridge_inline = inline_,
+                      .wait_spin = spin, .depth = 1};
+    bench_add(s, group, name, rhb_echo_throughput, &p);
+}
+
+void bench_register_ringhost(bench_suite *s, const bench_env *env)
+{
+    int quick = env->quick;
+    char name[BENCH_NAME_MAX];
+
+    /* p64: the batch sweep in both bridge modes and both waits, and the
+     * round trips.  --quick: burst 32 in every mode, plus bursts 1 and 256
+     * inline. */
+    for (int inl = 1; inl >= 0; inl--)
+        for (int spin = 0; spin <= 1; spin++)
+            for (uint32_t i = 0; i < COUNT(batches); i++) {
+                int extra = inl && !spin && (batches[i] == 1 || batches[i] == 256);
+                if (quick && batches[i] != 32 && !extra)
+                    continue;
+                add_echo(s, "p64", inl, spin, batches[i], 64);
+            }
+    const struct { int inl, spin; } rtts[] = {{1, 1}, {1, 0}, {0, 1}, {0, 0}};
+    for (uint32_t i = 0; i < COUNT(rtts); i++) {
+        if (quick && !rtts[i].inl && rtts[i].spin)
+            continue;
+        snprintf(name, sizeof name, "rh.rtt.%s.%s.p64", mode_name(rtts[i].inl),
+                 wait_name(rtts[i].spin));
+        bench_params p = {.payload = 64, .bridge_inline = rtts[i].inl,
+                          .wait_spin = rtts[i].spin, .depth = 1};
+        bench_add(s, "p64", name, rhb_echo_rtt, &p);
+    }
+
+    /* Payload sweep, burst 32, both bridge modes (p64 is in its group). */
+    for (uint32_t i = 0; i < COUNT(payloads); i++) {
+        if (payloads[i] == 64)
+            continue;
+        if (quick && payloads[i] != 16 && payloads[i] != 1024 && payloads[i] != 65536)
+            continue;
+        add_echo(s, "payload", 1, 0, 32, payloads[i]);
+        if (!quick)
+            add_echo(s, "payload", 0, 0, 32, payloads[i]);
+    }
+
+    for (uint32_t i = 0; i < COUNT(depths); i++) {
+        if (quick && depths[i] != 1 && depths[i] != 4)
+            continue;
+        snprintf(name, sizeof name, "rh.depth.d%u", depths[i]);
+        bench_params p = {.payload = 64, .batch = 32, .bridge_inline = 1, .depth = depths[i]};
+        bench_add(s, "depth", name, rhb_echo_throughput, &p);
+    }
+
+    for (uint32_t i = 0; i < COUNT(kernel_counts); i++) {
+        if (quick && kernel_counts[i] != 1 && kernel_counts[i] != 256)
+            continue;
+        snprintf(name, sizeof name, "rh.kernels.%u", kernel_counts[i]);
+        bench_params p = {.payload = 64, .batch = 32, .depth = 1, .kernels = kernel_counts[i]};
+        bench_add(s, "scale", name, rhb_kernels, &p);
+    }
+
+    bench_params p64 = {.payload = 64};
+    bench_add(s, "host", "rh.send.p64", rhb_send_latency, &p64);
+    bench_add(s, "host", "rh.idle", rhb_idle, &p64);
+}

@@ -1,0 +1,23 @@
+/*
+ * rh_cases.h — ringhost's benchmark cases (rh_echo.c, rh_host.c); rh_cases.c
+ * registers them under their names (see bench_register_ringhost).
+ */
+#ifndef RH_BENCH_CASES_H
+#define RH_BENCH_CASES_H
+
+#include "bench.h"
+
+/* Echo pipeline throughput: msgs_per_s, gb_per_s. */
+int rhb_echo_throughput(const bench_env *env, const bench_params *p, bench_result *out);
+/* Echo round trip, one message at a time: rtt_p50_ns, rtt_p99_ns, rtt_p999_ns. */
+int rhb_echo_rtt(const bench_env *env, const bench_params *p, bench_result *out);
+/* p->kernels echo kernels on the two cores: launch_ms, threads, answered_pct,
+ * msgs_per_s (all kernels at once), terminate_ms. */
+int rhb_kernels(const bench_env *env, const bench_params *p, bench_result *out);
+/* rh_send alone, 64 B, no contention: send_p50_ns, send_p99_ns, and
+ * send_burst_p50_ns (per message, rh_send_burst of 32). */
+int rhb_send_latency(const bench_env *env, const bench_params *p, bench_result *out);
+/* CPU the process uses over 2 s with an idle echo host: cpu_pct. */
+int rhb_idle(const bench_env *env, const bench_params *p, bench_result *out);
+
+#endif /* RH_BENCH_CASES_H */

@@ -1,0 +1,202 @@
+/*
+ * rh_pipeline.c — write a benchmark manifest, launch it, tear it down.
+ * See rh_pipeline.h.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <hwloc.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rh_pipeline.h"
+
+rhb_spec rhb_spec_from(const bench_params *p)
+{
+    rhb_spec s = {
+        .payload = p->payload ? p->payload : 64,
+        .depth = p->depth ? p->depth : 1,
+        .chains = p->kernels ? p->kernels : 1,
+        .capacity = 4096,
+        .batch = 32,
+        .bridge_inline = p->bridge_inline,
+        .wait_spin = p->wait_spin,
+        .spread = 0,
+        .pump_cpu = 1,
+    };
+    return s;
+}
+
+/* Pin specs name hwloc logical indexes; the bench speaks OS cpu numbers.
+ * The topology is read once (a few ms), not once per manifest. */
+#define MAX_CPUS 1024
+static int logical_of[MAX_CPUS];
+static pthread_once_t logical_once = PTHREAD_ONCE_INIT;
+
+static void read_logical(void)
+{
+    for (int i = 0; i < MAX_CPUS; i++)
+        logical_of[i] = i;
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0)
+        return;
+    if (hwloc_topology_load(topo) == 0) {
+        int n = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+        for (int i = 0; i < n; i++) {
+            hwloc_obj_t pu = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, (unsigned)i);
+            if (pu && pu->os_index < MAX_CPUS)
+                logical_of[pu->os_index] = (int)pu->logical_index;
+        }
+    }
+    hwloc_topology_destroy(topo);
+}
+
+static int pu_logical(int os_cpu)
+{
+    pthread_once(&logical_once, read_logical);
+    return os_cpu >= 0 && os_cpu < MAX_CPUS ? logical_of[os_cpu] : os_cpu;
+}
+
+static json_t *pin_of(const bench_env *env, int cpu_index)
+{
+    char spec[32];
+    snprintf(spec, sizeof spec, "pu:%d", pu_logical(env->cpu[cpu_index]));
+    return json_string(spec);
+}
+
+static json_t *manifest_json(const bench_env *env, const rhb_spec *s, const char *name)
+{
+    char plugins[PATH_MAX], buf[64];
+    snprintf(plugins, sizeof plugins, "%s/bench_plugins", env->bench_dir);
+    json_t *m = json_object();
+    json_object_set_new(m, "ringhost", json_integer(1));
+    json_object_set_new(m, "name", json_string(name));
+    json_object_set_new(m, "plugins", json_pack("[s]", plugins));
+    json_object_set_new(m, "defaults",
+                        json_pack("{s:{s:i, s:s}, s:s, s:i}", "queue", "capacity",
+                                  (json_int_t)s->capacity, "backpressure", "block", "wait",
+                                  s->wait_spin ? "spin" : "adaptive", "batch",
+                                  (json_int_t)s->batch));
+    json_t *queues = json_object();
+    json_t *kernels = json_array();
+    snprintf(buf, sizeof buf, "bench.p%u", s->payload);
+    const char *type = buf;
+    char plugin[64];
+    snprintf(plugin, sizeof plugin, "bench_echo_p%u", s->payload);
+    for (uint32_t c = 0; c < s->chains; c++) {
+        int cpu = s->spread && (c & 1) ? 0 : 1;
+        for (uint32_t d = 0; d <= s->depth; d++) {
+            char q[64];
+            snprintf(q, sizeof q, "c%u.q%u", c, d);
+            json_object_set_new(queues, q, json_pack("{s:s}", "type", type));
+        }
+        for (uint32_t d = 1; d <= s->depth; d++) {
+            char kname[64], qin[64], qout[64];
+            snprintf(kname, sizeof kname, "k%u_%u", c, d);
+            snprintf(qin, sizeof qin, "c%u.q%u", c, d - 1);
+            snprintf(qout, sizeof qout, "c%u.q%u", c, d);
+            json_t *pin = json_object();
+            json_object_set_new(pin, "dispatch", pin_of(env, cpu));
+            if (!s->bridge_inline)
+                json_object_set_new(pin, "pump",
+                                    pin_of(env, s->spread ? cpu : s->pump_cpu));
+            json_array_append_new(
+                kernels, json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:o, s:s}", "name", kname,
+                                   "plugin", plugin, "inputs", "in", qin, "outputs", "out", qout,
+                                   "pin", pin, "bridge", s->bridge_inline ? "inline" : "thread"));
+        }
+    }
+    json_object_set_new(m, "queues", queues);
+    json_object_set_new(m, "kernels", kernels);
+    return m;
+}
+
+int rhb_launch(const bench_env *env, const rhb_spec *s, rhb_pipe *p, bench_result *out)
+{
+    static _Atomic unsigned serial;
+    memset(p, 0, sizeof *p);
+    char name[64], path[PATH_MAX], logpath[PATH_MAX];
+    snprintf(name, sizeof name, "rhbench-%d-%u", (int)getpid(), atomic_fetch_add(&serial, 1));
+    snprintf(path, sizeof path, "%s/%s.json", env->work_dir, name);
+    snprintf(logpath, sizeof logpath, "%s/%s.log", env->work_dir, name);
+    json_t *m = manifest_json(env, s, name);
+    int wrc = json_dump_file(m, path, JSON_INDENT(2));
+    json_decref(m);
+    if (wrc != 0)
+        return bench_fail(out, "cannot write %s", path);
+    p->log = fopen(logpath, "w+");
+    if (!p->log)
+        return bench_fail(out, "cannot write %s", logpath);
+
+    rh_launch_opts opts = {.instance = name, .log = p->log};
+    rh_error err = {0};
+    uint64_t t0 = bench_now_ns();
+    if (rh_runtime_launch(path, &opts, &p->rt, &err) != 0) {
+        fclose(p->log);
+        p->log = NULL;
+        return bench_fail(out, "launch %s: %s", path, err.msg);
+    }
+    if (rh_runtime_activate(p->rt, &err) != 0) {
+        rhb_close(p);
+        return bench_fail(out, "activate: %s", err.msg);
+    }
+    p->launch_ms = (double)(bench_now_ns() - t0) / 1e6;
+
+    p->chains = s->chains;
+    p->in = calloc(s->chains, sizeof *p->in);
+    p->out = calloc(s->chains, sizeof *p->out);
+    if (!p->in || !p->out) {
+        rhb_close(p);
+        return bench_fail(out, "out of memory");
+    }
+    for (uint32_t c = 0; c < s->chains; c++) {
+        char q[64];
+        snprintf(q, sizeof q, "c%u.q0", c);
+        p->in[c] = rh_runtime_queue(p->rt, q);
+        snprintf(q, sizeof q, "c%u.q%u", c, s->depth);
+        p->out[c] = rh_runtime_queue(p->rt, q);
+        if (!p->in[c] || !p->out[c]) {
+            rhb_close(p);
+            return bench_fail(out, "queue %s missing after launch", q);
+        }
+    }
+    p->stride = rh_queue_payload_size(p->out[0]);
+    return 0;
+}
+
+int rhb_close(rhb_pipe *p)
+{
+    int rc = 0;
+    if (p->rt) {
+        rh_error err = {0};
+        if (rh_runtime_state(p->rt) != RH_STATE_TERMINATED &&
+            rh_runtime_terminate(p->rt, 5000, &err) != 0)
+            rc = -1;
+        rh_runtime_destroy(p->rt);
+    }
+    if (p->log)
+        fclose(p->log);
+    free(p->in);
+    free(p->out);
+    memset(p, 0, sizeof *p);
+    return rc;
+}
+
+uint32_t rhb_thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    uint32_t n = 0;
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}

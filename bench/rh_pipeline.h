@@ -1,0 +1,54 @@
+/*
+ * rh_pipeline.h — launching ringhost echo pipelines for the benchmark.
+ *
+ * A pipeline is `chains` independent chains of `depth` bench_echo kernels:
+ *     c<i>.q0 -> k<i>_1 -> c<i>.q1 -> ... -> k<i>_<depth> -> c<i>.q<depth>
+ * written as a real manifest into the bench's scratch folder and launched
+ * through the embedding API (rh_runtime_launch), exactly as `ringhost run`
+ * would.  The client side of a chain is its first and last queue.
+ */
+#ifndef RH_BENCH_PIPELINE_H
+#define RH_BENCH_PIPELINE_H
+
+#include <stdint.h>
+
+#include "bench.h"
+#include "ringhost/ringhost.h"
+
+typedef struct rhb_spec {
+    uint32_t payload;   /* bytes: picks the plugin bench_echo_p<payload> */
+    uint32_t depth;     /* kernels per chain, >= 1 */
+    uint32_t chains;    /* independent chains, >= 1 */
+    uint32_t capacity;  /* slots per named queue */
+    uint32_t batch;     /* the kernels' batch */
+    int bridge_inline;  /* "inline" or "thread" */
+    int wait_spin;      /* "spin" or "adaptive" */
+    int spread;         /* 0: every kernel on cpu[1]; 1: chains alternate cpu[1], cpu[0] */
+    int pump_cpu;       /* thread mode: the env->cpu[] index the pumps are pinned to */
+} rhb_spec;
+
+typedef struct rhb_pipe {
+    rh_runtime *rt;
+    uint32_t chains;
+    rh_queue **in;      /* per chain: where the client sends */
+    rh_queue **out;     /* per chain: where the answers come back */
+    uint32_t stride;    /* bytes of one receive buffer (the slot's payload size) */
+    double launch_ms;   /* rh_runtime_launch + rh_runtime_activate */
+    FILE *log;          /* the runtime's log (a scratch file) */
+} rhb_pipe;
+
+/* A spec with the defaults of the benchmark: 64 B, depth 1, one chain,
+ * 4096 slots, batch 32, thread bridges on cpu[1], adaptive waiting. */
+rhb_spec rhb_spec_from(const bench_params *p);
+
+/* Write the manifest, launch and activate.  0, or -1 after bench_fail(out). */
+int rhb_launch(const bench_env *env, const rhb_spec *spec, rhb_pipe *pipe, bench_result *out);
+
+/* Terminate (draining) and destroy.  Returns 0, or -1 when terminate
+ * reported a problem. */
+int rhb_close(rhb_pipe *pipe);
+
+/* Threads in this process now (from /proc/self/task). */
+uint32_t rhb_thread_count(void);
+
+#endif /* RH_BENCH_PIPELINE_H */
