@@ -6,6 +6,7 @@
  *   rh.rtt.<inline|thread>.<spin|adaptive>.p64          echo round trip
  *   rh.depth.d<D>                                       D echo kernels in a row
  *   rh.kernels.<K>                                      K echo kernels on 2 cores
+ *   rh.queue.hop.b<B>.p64                               one named queue, no kernel
  *   rh.send.p64, rh.idle                                the host by itself
  *
  * Group "p64" is shared with the baselines it is compared against, so
@@ -52,6 +53,13 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
                     continue;
                 add_echo(s, "p64", inl, spin, batches[i], 64);
             }
+    for (uint32_t i = 0; i < COUNT(batches); i++) {
+        if (quick && batches[i] != 32)
+            continue;
+        snprintf(name, sizeof name, "rh.queue.hop.b%u.p64", batches[i]);
+        bench_params p = {.payload = 64, .batch = batches[i]};
+        bench_add(s, "p64", name, rhb_queue_hop, &p);
+    }
     const struct { int inl, spin; } rtts[] = {{1, 1}, {1, 0}, {0, 1}, {0, 0}};
     for (uint32_t i = 0; i < COUNT(rtts); i++) {
         if (quick && !rtts[i].inl && rtts[i].spin)

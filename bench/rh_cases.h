@@ -17,6 +17,9 @@ int rhb_kernels(const bench_env *env, const bench_params *p, bench_result *out);
 /* rh_send alone, 64 B, no contention: send_p50_ns, send_p99_ns, and
  * send_burst_p50_ns (per message, rh_send_burst of 32). */
 int rhb_send_latency(const bench_env *env, const bench_params *p, bench_result *out);
+/* One named queue, producer thread to consumer thread, bursts of p->batch
+ * 64-byte messages (the rte_ring.hop of ringhost): msgs_per_s. */
+int rhb_queue_hop(const bench_env *env, const bench_params *p, bench_result *out);
 /* CPU the process uses over 2 s with an idle echo host: cpu_pct. */
 int rhb_idle(const bench_env *env, const bench_params *p, bench_result *out);
 

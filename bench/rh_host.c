@@ -3,6 +3,7 @@
  * what an idle host burns.
  */
 #define _GNU_SOURCE
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -129,5 +130,74 @@ int rhb_idle(const bench_env *env, const bench_params *prm, bench_result *out)
     int rc = rhb_close(&p) != 0 ? bench_fail(out, "terminate reported a problem") : 0;
     if (rc == 0)
         bench_put(out, "cpu_pct", "%", 100.0 * (double)(c1 - c0) / (double)(t1 - t0));
+    return rc;
+}
+
+/* ------------------------------------------------- one named-queue hop --- */
+
+/* The named queue alone, as rte_ring.hop measures rte_ring: a producer on
+ * cpu[0] sends bursts of 64-byte messages, a consumer on cpu[1] receives
+ * them.  No kernel, no bridge: what the queue itself costs. */
+typedef struct qhop {
+    rh_queue *q;
+    uint32_t batch;
+    double seconds;
+    _Atomic int stop;
+    uint64_t received;
+    double elapsed_s;
+} qhop;
+
+static void *qhop_producer(void *arg)
+{
+    qhop *h = arg;
+    unsigned char msgs[256 * 64];
+    memset(msgs, 0, sizeof msgs);
+    while (!atomic_load_explicit(&h->stop, memory_order_relaxed))
+        rh_send_burst(h->q, NULL, msgs, 64, 64, h->batch, NULL);
+    return NULL;
+}
+
+static void *qhop_consumer(void *arg)
+{
+    qhop *h = arg;
+    unsigned char bufs[256 * 64];
+    uint64_t got = 0, t0 = bench_now_ns(), end = t0 + (uint64_t)(h->seconds * 1e9);
+    for (uint64_t round = 1;; round++) {
+        int k = rh_recv_burst(h->q, NULL, bufs, 64, h->batch, 0);
+        if (k > 0)
+            got += (uint64_t)k;
+        if ((round & 255) == 0 && bench_now_ns() >= end)
+            break;
+    }
+    h->elapsed_s = (double)(bench_now_ns() - t0) / 1e9;
+    h->received = got;
+    atomic_store(&h->stop, 1);
+    return NULL;
+}
+
+int rhb_queue_hop(const bench_env *env, const bench_params *p, bench_result *out)
+{
+    char instance[64];
+    snprintf(instance, sizeof instance, "rhbench-%d-hop", (int)getpid());
+    rh_queue_config cfg = {.capacity = 1024, .backpressure = RH_BP_REJECT, .shared = 1};
+    rh_queue *q;
+    rh_error err = {0};
+    if (rh_queue_create(instance, "hop", &raw64, &cfg, NULL, &q, &err) != 0)
+        return bench_fail(out, "rh_queue_create: %s", err.msg);
+    qhop h = {.q = q, .batch = p->batch ? p->batch : 32, .seconds = env->rep_seconds};
+    pthread_t pt, ct;
+    int rc = 0;
+    if (bench_thread_start(&pt, env->cpu[0], qhop_producer, &h) != 0)
+        rc = bench_fail(out, "cannot start the producer");
+    else if (bench_thread_start(&ct, env->cpu[1], qhop_consumer, &h) != 0) {
+        atomic_store(&h.stop, 1);
+        pthread_join(pt, NULL);
+        rc = bench_fail(out, "cannot start the consumer");
+    } else {
+        pthread_join(ct, NULL);
+        pthread_join(pt, NULL);
+        bench_put(out, "msgs_per_s", "msg/s", (double)h.received / h.elapsed_s);
+    }
+    rh_queue_close(q);
     return rc;
 }

@@ -2,23 +2,31 @@
  * queue.c — the named queue: bounded, multi-producer multi-consumer, fixed
  * slots, optionally in POSIX shared memory so other processes attach by name.
  *
- * Algorithm: Dmitry Vyukov's bounded MPMC queue.  Each cell carries a 64-bit
- * stamp; producers race on enqueue_pos and consumers on dequeue_pos with one
- * CAS each, and a cell's stamp says whose turn it is.  No locks, no
- * allocation, no syscall per message; a futex syscall happens only to wake a
- * sleeper that announced itself on a bell (wait.h), or while waiting.
+ * Algorithm: the head/tail ring of DPDK's rte_ring (multi-producer,
+ * multi-consumer mode).  Producers claim a run of cells by CAS on
+ * prod_head, fill them, wait until the producers before them have
+ * published (prod_tail == their first position), then publish by storing
+ * prod_tail.  Consumers do the same with cons_head and cons_tail.  A cell
+ * carries only its message: nobody writes a per-cell flag, so a cell's cache
+ * lines go from producer to consumer once, and a burst of n messages costs
+ * one CAS and one index store on each side, whatever n.  (The first version
+ * was Vyukov's queue, a stamp per cell: the consumer's write of every stamp
+ * and the producer's read of it cost two more cache-line transfers per
+ * message, and a one-hop burst of 64-byte messages ran at ~1/8 of an
+ * rte_ring hop; docs/PERFORMANCE.md has the numbers.)
  *
- * Stamps are stored relative to the lap: for position pos, with
- * base = pos & ~mask (the first position of pos's lap),
- *     stamp == base          the cell is free for the producer of pos
- *     stamp == base + 1      it holds the message of pos
- *     stamp == base + cap    consumed; free for pos + cap (the next lap)
- * This is Vyukov's seq minus the cell index, chosen so that all-zero memory
- * (a fresh ftruncate'd shm object or anonymous mapping) is already a valid
- * empty queue: creating a 2^24-slot queue touches no slot pages.
+ * The price: a producer preempted between its claim and its publish holds
+ * up the producers after it (and a consumer likewise), as in DPDK's default
+ * mode.  They spin, then yield, so the holder gets the cpu back; a process
+ * that dies in that window stalls the queue, as a dead producer would have
+ * with per-cell stamps too (issue 4 covers recovering from that).
+ *
+ * Positions only grow (64-bit, never wrap in practice); cell = pos & mask.
+ * All-zero memory (a fresh ftruncate'd shm object or anonymous mapping) is
+ * an empty queue: creating a 2^24-slot queue touches no slot pages.
  *
  * Counters: nothing is bumped per message.  enqueued and dequeued are
- * derived from the two positions (which only grow), depth from their
+ * derived from the two tails (which only grow), depth from their
  * difference; only the slow paths (full queue, host-side drops) touch the
  * counter line.  high_water is raised by consumers once per burst, and set
  * to capacity by a producer that finds the queue full.
@@ -40,11 +48,6 @@
 static inline cell *cell_at(const rh_queue *q, uint64_t pos)
 {
     return (cell *)(q->cells + (size_t)(pos & q->mask) * q->slot_size);
-}
-
-static inline uint64_t lap_base(const rh_queue *q, uint64_t pos)
-{
-    return pos & ~q->mask;
 }
 
 static inline void count(rh_queue *q, int which, uint64_t n)
@@ -77,142 +80,124 @@ static void backoff(unsigned tries)
 
 /* ------------------------------------------------------ the algorithm --- */
 
-/* Write a message into a cell its producer has claimed, then publish it.
- * Release on the stamp: the message is complete before a consumer sees
- * stamp == base + 1. */
-static inline void fill_cell(rh_queue *q, cell *c, uint64_t pos, const rh_envelope *e,
+/* Wait until the claims before ours have been published (*tail == pos),
+ * then publish ours.  Acquire on the wait: the earlier claimer's cell
+ * writes (or reads) then happen before our release, so whoever acquires
+ * our tail sees theirs too (a plain store is not a release sequence). */
+static inline void publish(_Atomic uint64_t *tail, uint64_t pos, uint64_t end)
+{
+    for (unsigned tries = 0; atomic_load_explicit(tail, memory_order_acquire) != pos; tries++)
+        backoff(tries);
+    atomic_store_explicit(tail, end, memory_order_release);
+}
+
+/*
+ * Claim up to n free cells from prod_head: returns how many (0 when full)
+ * and the first position in *pos_out.  The cells are the caller's until it
+ * publishes them with publish(&h->prod_tail, pos, pos + k).
+ * Acquire on cons_tail: the consumers' reads of those cells are done
+ * before we overwrite them.
+ */
+static uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
+{
+    queue_header *h = q->h;
+    uint64_t pos = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
+    for (;;) {
+        uint64_t freed = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
+        uint64_t room = q->capacity - (pos - freed);
+        if ((int64_t)room <= 0) {
+            /* Full, or pos is stale and so far ahead of an old cons_tail
+             * that it looks so: look again before saying full. */
+            uint64_t now = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
+            if (now == pos)
+                return 0;
+            pos = now;
+            continue;
+        }
+        uint32_t k = room < n ? (uint32_t)room : n;
+        if (atomic_compare_exchange_weak_explicit(&h->prod_head, &pos, pos + k,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *pos_out = pos;
+            return k;
+        }
+    }
+}
+
+/* Claim up to n published messages from cons_head (0 when empty).
+ * Acquire on prod_tail: the producers' writes of those cells are visible. */
+static uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
+{
+    queue_header *h = q->h;
+    uint64_t pos = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
+    for (;;) {
+        uint64_t ready = atomic_load_explicit(&h->prod_tail, memory_order_acquire) - pos;
+        if ((int64_t)ready <= 0)
+            return 0; /* cons_head never passes prod_tail: empty */
+        uint32_t k = ready < n ? (uint32_t)ready : n;
+        if (atomic_compare_exchange_weak_explicit(&h->cons_head, &pos, pos + k,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *pos_out = pos;
+            return k;
+        }
+    }
+}
+
+/* Write a message into a cell its producer has claimed. */
+static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *e,
                              const void *payload, uint32_t len)
 {
+    cell *c = cell_at(q, pos);
     c->env.id = e->id;
     c->env.correlation_id = e->correlation_id;
     c->env.enqueue_ns = e->enqueue_ns;
     c->env.priority = e->priority;
     c->env.flags = e->flags;
     c->env.port = 0;
-    /* Atomic because try_dequeue may peek at it from a consumer that has not
-     * claimed the cell (see there); relaxed, since the stamp orders it. */
+    /* Atomic because try_dequeue may peek at it from a consumer that has
+     * not claimed the cell (see there); relaxed, the tails order it. */
     __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED);
     if (len)
         memcpy(c + 1, payload, len);
-    atomic_store_explicit(&c->stamp, lap_base(q, pos) + 1, memory_order_release);
 }
 
-/* Claim the cell at the enqueue position and fill it.  0, or RH_EFULL when
- * that cell still holds (or is still being read out of) an older message. */
+/* One message in: 0, or RH_EFULL. */
 static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, uint32_t len)
 {
-    queue_header *h = q->h;
-    uint64_t pos = atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed);
-    cell *c;
-    for (;;) {
-        c = cell_at(q, pos);
-        /* Acquire pairs with the consumer's release of this cell: its reads
-         * of the old message happen before our writes below. */
-        uint64_t stamp = atomic_load_explicit(&c->stamp, memory_order_acquire);
-        int64_t diff = (int64_t)(stamp - lap_base(q, pos));
-        if (diff == 0) {
-            if (atomic_compare_exchange_weak_explicit(&h->enqueue_pos, &pos, pos + 1,
-                                                      memory_order_relaxed,
-                                                      memory_order_relaxed))
-                break; /* the cell is ours until we publish it */
-        } else if (diff < 0) {
-            return RH_EFULL;
-        } else {
-            pos = atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed);
-        }
-    }
-    fill_cell(q, c, pos, e, payload, len);
+    uint64_t pos;
+    if (claim_enqueue_run(q, 1, &pos) == 0)
+        return RH_EFULL;
+    fill_cell(q, pos, e, payload, len);
+    publish(&q->h->prod_tail, pos, pos + 1);
     return 0;
 }
 
-/*
- * Claim a run of up to n free cells from the enqueue position with one CAS
- * (the burst form of try_enqueue's claim).  Returns how many, 0 when full;
- * *pos_out is the first position.  Why this is safe: positions only grow,
- * so a successful CAS from pos to pos + k means no other producer claimed
- * any of pos .. pos+k-1 since we looked, and a cell whose stamp says "free
- * for p" stays so until p's producer (us) fills it.
- */
-static uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
+/* Copy a claimed cell out.  Returns the payload length.  The length is
+ * clamped to the slot: a shared mapping can be scribbled on by another
+ * process, and we never copy past our cell.  A payload shorter than the
+ * type is zero-extended up to `room` bytes, so the reader always sees a
+ * whole struct and never the previous message's tail (a kernel ring slot is
+ * reused without clearing). */
+static uint32_t take_cell(rh_queue *q, uint64_t pos, rh_envelope *env, void *buf, uint32_t room)
 {
-    queue_header *h = q->h;
-    uint64_t pos = atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed);
-    for (;;) {
-        uint32_t k;
-        for (k = 0; k < n; k++) {
-            uint64_t p = pos + k;
-            uint64_t stamp = atomic_load_explicit(&cell_at(q, p)->stamp, memory_order_acquire);
-            if (stamp != lap_base(q, p)) {
-                if (k == 0 && (int64_t)(stamp - lap_base(q, p)) < 0)
-                    return 0; /* full */
-                break;
-            }
-        }
-        if (k == 0) { /* pos was stale: another producer took it */
-            pos = atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed);
-            continue;
-        }
-        if (atomic_compare_exchange_weak_explicit(&h->enqueue_pos, &pos, pos + k,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-            *pos_out = pos;
-            return k;
-        }
-    }
-}
-
-/* The dequeue side of the same idea: claim a run of up to n published
- * cells from the dequeue position with one CAS.  0 when empty. */
-static uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
-{
-    queue_header *h = q->h;
-    uint64_t pos = atomic_load_explicit(&h->dequeue_pos, memory_order_relaxed);
-    for (;;) {
-        /* A run never exceeds capacity: cell pos + capacity is cell pos,
-         * whose stamp is for pos. */
-        uint32_t k;
-        for (k = 0; k < n; k++) {
-            uint64_t p = pos + k;
-            uint64_t stamp = atomic_load_explicit(&cell_at(q, p)->stamp, memory_order_acquire);
-            if (stamp != lap_base(q, p) + 1) {
-                if (k == 0 && (int64_t)(stamp - (lap_base(q, p) + 1)) < 0)
-                    return 0; /* empty */
-                break;
-            }
-        }
-        if (k == 0) { /* pos was stale: someone consumed it */
-            pos = atomic_load_explicit(&h->dequeue_pos, memory_order_relaxed);
-            continue;
-        }
-        if (atomic_compare_exchange_weak_explicit(&h->dequeue_pos, &pos, pos + k,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-            *pos_out = pos;
-            return k;
-        }
-    }
-}
-
-/* Copy a claimed cell out and give it back to the producers.  Returns the
- * payload length.  The length is clamped to the slot: a shared mapping can be
- * scribbled on by another process, and we never copy past our cell.  A
- * payload shorter than the type is zero-extended up to `room` bytes, so the
- * reader always sees a whole struct and never the previous message's tail
- * (a kernel ring slot is reused without clearing). */
-static uint32_t take_cell(rh_queue *q, cell *c, uint64_t pos, rh_envelope *env, void *buf,
-                          uint32_t room)
-{
-    uint32_t len = c->env.payload_len;
+    const cell *c = cell_at(q, pos);
+    uint32_t len = __atomic_load_n(&c->env.payload_len, __ATOMIC_RELAXED);
     if (len > q->payload_size)
         len = q->payload_size;
+    if (buf && len > room) /* only if another process rewrote it after a peek */
+        len = room;
     if (env) {
-        *env = c->env;
+        env->id = c->env.id;
+        env->correlation_id = c->env.correlation_id;
+        env->enqueue_ns = c->env.enqueue_ns;
+        env->priority = c->env.priority;
+        env->flags = c->env.flags;
+        env->port = c->env.port;
         env->payload_len = len;
     }
     if (buf && len)
         memcpy(buf, c + 1, len);
     if (buf && room > len)
         memset((char *)buf + len, 0, room - len);
-    /* Release: our reads are done before a producer refills the cell. */
-    atomic_store_explicit(&c->stamp, lap_base(q, pos) + q->capacity, memory_order_release);
     return len;
 }
 
@@ -221,61 +206,56 @@ static uint32_t take_cell(rh_queue *q, cell *c, uint64_t pos, rh_envelope *env, 
 static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int discard)
 {
     queue_header *h = q->h;
-    /* Only a buffer smaller than the slot can be too small: skip the peek. */
-    int may_not_fit = !discard && buf_len < q->payload_size;
-    uint64_t pos = atomic_load_explicit(&h->dequeue_pos, memory_order_relaxed);
-    cell *c;
-    for (;;) {
-        c = cell_at(q, pos);
-        /* Acquire pairs with the producer's release: the message is whole. */
-        uint64_t stamp = atomic_load_explicit(&c->stamp, memory_order_acquire);
-        int64_t diff = (int64_t)(stamp - (lap_base(q, pos) + 1));
-        if (diff == 0) {
-            if (may_not_fit) {
-                /* Peek before claiming: a claim cannot be undone, and the
-                 * API promises a too-large message stays queued.  If the
-                 * CAS below succeeds nobody consumed pos in between, so the
-                 * length we read is that of the message we get. */
-                uint32_t len = __atomic_load_n(&c->env.payload_len, __ATOMIC_ACQUIRE);
-                if (len > buf_len) {
-                    /* Seqlock-style: the stamp unchanged after reading len
-                     * (ordered by that acquire) means len was pos's. */
-                    if (atomic_load_explicit(&c->stamp, memory_order_relaxed) == stamp)
-                        return RH_ETOOBIG;
-                    pos = atomic_load_explicit(&h->dequeue_pos, memory_order_relaxed);
-                    continue;
-                }
+    uint64_t pos;
+    if (discard || buf_len >= q->payload_size) {
+        if (claim_dequeue_run(q, 1, &pos) == 0)
+            return RH_EEMPTY;
+    } else {
+        /* A buffer smaller than the slot: peek at the length before
+         * claiming, since a claim cannot be undone and the API promises a
+         * too-large message stays queued.  We then claim exactly the cell
+         * we peeked at: if that CAS succeeds nobody claimed pos in between,
+         * so its cell cannot have been refilled and the length was pos's. */
+        pos = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
+        for (;;) {
+            if ((int64_t)(atomic_load_explicit(&h->prod_tail, memory_order_acquire) - pos) <= 0)
+                return RH_EEMPTY;
+            /* Acquire: the re-read of cons_head below comes after it. */
+            uint32_t len = __atomic_load_n(&cell_at(q, pos)->env.payload_len, __ATOMIC_ACQUIRE);
+            if (len > buf_len) {
+                uint64_t now = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
+                if (now == pos)
+                    return RH_ETOOBIG;
+                pos = now;
+                continue;
             }
-            if (atomic_compare_exchange_weak_explicit(&h->dequeue_pos, &pos, pos + 1,
-                                                      memory_order_relaxed,
-                                                      memory_order_relaxed))
+            if (atomic_compare_exchange_weak_explicit(&h->cons_head, &pos, pos + 1,
+                                                      memory_order_relaxed, memory_order_relaxed))
                 break;
-        } else if (diff < 0) {
-            return RH_EEMPTY; /* not yet published (or never enqueued) */
-        } else {
-            pos = atomic_load_explicit(&h->dequeue_pos, memory_order_relaxed);
         }
     }
     if (!discard)
-        note_depth(q, atomic_load_explicit(&h->enqueue_pos, memory_order_relaxed) - pos);
+        note_depth(q, atomic_load_explicit(&h->prod_tail, memory_order_relaxed) - pos);
     uint32_t room = buf_len < q->payload_size ? buf_len : q->payload_size;
-    return (int)take_cell(q, c, pos, discard ? NULL : env, discard ? NULL : buf, room);
+    int len = (int)take_cell(q, pos, discard ? NULL : env, discard ? NULL : buf, room);
+    publish(&h->cons_tail, pos, pos + 1);
+    return len;
 }
 
-/* Whether the next enqueue / dequeue would find its cell ready.  Used as the
- * re-check between rh_sleep_prepare and rh_sleep_commit. */
+/* Whether the next enqueue / dequeue would find room / a message.  Used as
+ * the re-check between rh_sleep_prepare and rh_sleep_commit. */
 static int has_room(const rh_queue *q)
 {
-    uint64_t pos = atomic_load_explicit(&q->h->enqueue_pos, memory_order_acquire);
-    uint64_t stamp = atomic_load_explicit(&cell_at(q, pos)->stamp, memory_order_acquire);
-    return (int64_t)(stamp - lap_base(q, pos)) >= 0;
+    uint64_t head = atomic_load_explicit(&q->h->prod_head, memory_order_acquire);
+    uint64_t freed = atomic_load_explicit(&q->h->cons_tail, memory_order_acquire);
+    return head - freed < q->capacity;
 }
 
 static int has_message(const rh_queue *q)
 {
-    uint64_t pos = atomic_load_explicit(&q->h->dequeue_pos, memory_order_acquire);
-    uint64_t stamp = atomic_load_explicit(&cell_at(q, pos)->stamp, memory_order_acquire);
-    return (int64_t)(stamp - (lap_base(q, pos) + 1)) >= 0;
+    uint64_t head = atomic_load_explicit(&q->h->cons_head, memory_order_acquire);
+    uint64_t ready = atomic_load_explicit(&q->h->prod_tail, memory_order_acquire);
+    return (int64_t)(ready - head) > 0;
 }
 
 /* rh_recv and a blocked rh_send wait like an adaptive dispatch thread, but
@@ -361,9 +341,9 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
             /* Evict only when the queue is really full: when depth is below
              * capacity a consumer is mid-way through freeing our cell, and
              * evicting would throw away a message for nothing. */
-            uint64_t deq = atomic_load_explicit(&h->dequeue_pos, memory_order_acquire);
-            uint64_t enq = atomic_load_explicit(&h->enqueue_pos, memory_order_acquire);
-            if (enq - deq >= q->capacity && try_dequeue(q, NULL, NULL, 0, 1) >= 0) {
+            uint64_t claimed = atomic_load_explicit(&h->cons_head, memory_order_acquire);
+            uint64_t head = atomic_load_explicit(&h->prod_head, memory_order_acquire);
+            if (head - claimed >= q->capacity && try_dequeue(q, NULL, NULL, 0, 1) >= 0) {
                 count(q, C_DROPPED_OLDEST, 1);
                 tries = 0;
                 continue;
@@ -427,11 +407,12 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
         stamp_env(&e, envs ? &envs[i] : NULL, now, len);
         if (ids_out)
             ids_out[i] = e.id;
-        fill_cell(q, cell_at(q, pos + i), pos + i, &e, (const char *)payloads + (size_t)i * stride,
-                  len);
+        fill_cell(q, pos + i, &e, (const char *)payloads + (size_t)i * stride, len);
     }
-    if (k)
+    if (k) {
+        publish(&q->h->prod_tail, pos, pos + k);
         rh_bell_ring(&q->h->not_empty);
+    }
     uint32_t done = k;
     for (; done < n; done++) {
         rh_envelope e;
@@ -461,8 +442,9 @@ uint32_t rh_queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n
         rh_envelope *e = src[i];
         uint32_t len = e->payload_len <= q->payload_size ? e->payload_len : q->payload_size;
         stamp_env(e, e, now, len);
-        fill_cell(q, cell_at(q, pos + i), pos + i, e, e + 1, len);
+        fill_cell(q, pos + i, e, e + 1, len);
     }
+    publish(&q->h->prod_tail, pos, pos + k);
     rh_bell_ring(&q->h->not_empty);
     return k;
 }
@@ -500,9 +482,10 @@ uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n
     uint32_t k = n ? claim_dequeue_run(q, n, &pos) : 0;
     if (k == 0)
         return 0;
-    note_depth(q, atomic_load_explicit(&q->h->enqueue_pos, memory_order_relaxed) - pos);
+    note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - pos);
     for (uint32_t i = 0; i < k; i++)
-        take_cell(q, cell_at(q, pos + i), pos + i, dst[i], dst[i] + 1, q->payload_size);
+        take_cell(q, pos + i, dst[i], dst[i] + 1, q->payload_size);
+    publish(&q->h->cons_tail, pos, pos + k);
     rh_bell_ring(&q->h->not_full);
     return k;
 }
@@ -522,10 +505,11 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
         uint64_t pos;
         uint32_t k = claim_dequeue_run(q, n, &pos);
         if (k) {
-            note_depth(q, atomic_load_explicit(&q->h->enqueue_pos, memory_order_relaxed) - pos);
+            note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - pos);
             for (uint32_t i = 0; i < k; i++)
-                take_cell(q, cell_at(q, pos + i), pos + i, envs ? &envs[i] : NULL,
+                take_cell(q, pos + i, envs ? &envs[i] : NULL,
                           (char *)bufs + (size_t)i * stride, q->payload_size);
+            publish(&q->h->cons_tail, pos, pos + k);
             rh_bell_ring(&q->h->not_full);
             return (int)k;
         }
@@ -561,12 +545,12 @@ void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out)
 {
     queue_header *h = q->h;
     memset(out, 0, sizeof *out);
-    /* Read order matters: dropped_oldest is bumped after its dequeue_pos
-     * advance and dequeue_pos never passes enqueue_pos, so reading them in
-     * this order (acquire) keeps dropped <= deq <= enq in the snapshot. */
+    /* Read order matters: dropped_oldest is bumped after its cons_tail
+     * advance and cons_tail never passes prod_tail, so reading them in this
+     * order (acquire) keeps dropped <= deq <= enq in the snapshot. */
     uint64_t dropped = atomic_load_explicit(&h->counters[C_DROPPED_OLDEST], memory_order_acquire);
-    uint64_t deq = atomic_load_explicit(&h->dequeue_pos, memory_order_acquire);
-    uint64_t enq = atomic_load_explicit(&h->enqueue_pos, memory_order_acquire);
+    uint64_t deq = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
+    uint64_t enq = atomic_load_explicit(&h->prod_tail, memory_order_acquire);
     out->enqueued = enq;
     out->dequeued = deq - dropped;
     out->depth = enq - deq > q->capacity ? q->capacity : enq - deq;

@@ -73,7 +73,7 @@ static int check_create_args(const char *instance, const char *name, const rh_ty
         return rh_error_set(err, RH_EINVAL,
                             "queue \"%s\": type \"%s\" is %u bytes; expected at most %llu", name,
                             type->name, type->size,
-                            (unsigned long long)(INT32_MAX - sizeof(cell) - 63));
+                            (unsigned long long)(INT32_MAX - sizeof(cell) - 15));
     if (!capacity_valid(cfg->capacity))
         return rh_error_set(err, RH_EINVAL,
                             "queue \"%s\": capacity must be a power of two between 2 and %u, "
