@@ -88,7 +88,7 @@ static void *throughput_client(void *arg)
     echo_client *cl = arg;
     rhb_pipe *p = cl->pipe;
     uint32_t chains = p->chains, batch = cl->batch;
-    uint64_t window = BENCH_ECHO_WINDOW / chains;
+    uint64_t window = rhb_bytes_bound(BENCH_ECHO_WINDOW, cl->payload) / chains;
     if (window < batch)
         window = batch;
     unsigned char *sbuf = aligned_buffer((size_t)batch * cl->payload);
@@ -214,8 +214,6 @@ int rhb_echo_throughput(const bench_env *env, const bench_params *prm, bench_res
 {
     rhb_spec s = rhb_spec_from(prm);
     s.batch = prm->batch ? prm->batch : 32;
-    if (s.payload > 4096)
-        s.capacity = 1024; /* 64 KiB slots: 64 MiB per queue is plenty */
     rhb_pipe p;
     if (rhb_launch(env, &s, &p, out) != 0)
         return -1;

@@ -16,13 +16,22 @@
 
 #include "rh_pipeline.h"
 
+uint32_t rhb_bytes_bound(uint32_t limit, uint32_t payload)
+{
+    uint32_t n = limit;
+    while (n > 64 && (uint64_t)n * (payload + 48u) > BENCH_INFLIGHT_BYTES)
+        n /= 2;
+    return n;
+}
+
 rhb_spec rhb_spec_from(const bench_params *p)
 {
+    uint32_t payload = p->payload ? p->payload : 64;
     rhb_spec s = {
-        .payload = p->payload ? p->payload : 64,
+        .payload = payload,
         .depth = p->depth ? p->depth : 1,
         .chains = p->kernels ? p->kernels : 1,
-        .capacity = 4096,
+        .capacity = rhb_bytes_bound(4096, payload),
         .batch = 32,
         .bridge_inline = p->bridge_inline,
         .wait_spin = p->wait_spin,

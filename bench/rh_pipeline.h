@@ -37,8 +37,19 @@ typedef struct rhb_pipe {
     FILE *log;          /* the runtime's log (a scratch file) */
 } rhb_pipe;
 
+/* At most this many bytes of messages in one queue or in flight, as the
+ * rte_ring baseline caps its rings (so large payloads are not measured
+ * against main memory while the baselines run in cache). */
+#define BENCH_INFLIGHT_BYTES (4u << 20)
+
+/* limit halved (not below 64) until limit messages of payload bytes (plus
+ * their envelopes) fit in BENCH_INFLIGHT_BYTES. */
+uint32_t rhb_bytes_bound(uint32_t limit, uint32_t payload);
+
 /* A spec with the defaults of the benchmark: 64 B, depth 1, one chain,
- * 4096 slots, batch 32, thread bridges on cpu[1], adaptive waiting. */
+ * 4096 slots (fewer for large payloads, see rhb_bytes_bound), batch 32,
+ * thread bridges on cpu[1], adaptive waiting; kernel rings sized by the
+ * host's default. */
 rhb_spec rhb_spec_from(const bench_params *p);
 
 /* Write the manifest, launch and activate.  0, or -1 after bench_fail(out). */

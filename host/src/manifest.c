@@ -52,7 +52,7 @@ static const rh_queue_config builtin_queue = {
     .shared = 1,
 };
 #define BUILTIN_BATCH 32
-#define BUILTIN_RING_CAPACITY 1024
+#define BUILTIN_RING_CAPACITY 0 /* auto: sized by the port's type (runtime.c) */
 #define MS_MAX 2147483647 /* timeouts in ms fit an int */
 #define PIN_INDEX_DIGITS 7
 

@@ -59,7 +59,7 @@ typedef struct rh_kernel_decl {
     rh_bridge_mode bridge;
     rh_wait_kind wait;
     uint32_t batch;                 /* 1..RH_BATCH_MAX */
-    uint32_t ring_capacity;         /* kernel ring slots, power of two */
+    uint32_t ring_capacity;         /* kernel ring slots, power of two; 0 = auto (runtime.c) */
     char *config_json;              /* compact JSON text of "config", "{}" if absent (owned) */
 } rh_kernel_decl;
 
@@ -73,7 +73,7 @@ typedef struct rh_manifest {
     rh_queue_config queue_defaults;
     rh_wait_kind wait_default;
     uint32_t batch_default;
-    uint32_t ring_capacity_default; /* defaults.ring_capacity, 1024 when absent */
+    uint32_t ring_capacity_default; /* defaults.ring_capacity, 0 (auto) when absent */
     rh_queue_decl *queues;
     uint32_t n_queues;
     rh_kernel_decl *kernels;

@@ -215,4 +215,9 @@ int rh_worker_flush_outputs(rh_worker *w);
  * a kernel's input queue or a bridge either. */
 int rh_runtime_is_quiet(rh_runtime *rt, int queues_too);
 
+/* Slots of a kernel ring for a port of type_size bytes: `configured` when
+ * the manifest set ring_capacity, else as many as fit in 4 MiB, a power of
+ * two from 64 to 1024 (runtime.c says why). */
+uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size);
+
 #endif /* RH_RUNTIME_PVT_H */

@@ -150,7 +150,7 @@ static void test_vector_add_manifest_loads_with_defaults_applied(void **state)
     assert_int_equal(m->queue_defaults.shared, 1);
     assert_int_equal(m->wait_default, RH_WAIT_ADAPTIVE);
     assert_int_equal(m->batch_default, 32);
-    assert_int_equal(m->ring_capacity_default, 1024);
+    assert_int_equal(m->ring_capacity_default, 0); /* auto: sized by type at launch */
 
     assert_int_equal(m->n_queues, 2);
     rh_queue_decl *in = rh_manifest_queue(m, "vadd.in");
@@ -183,7 +183,7 @@ static void test_vector_add_manifest_loads_with_defaults_applied(void **state)
     assert_int_equal(k->bridge, RH_BRIDGE_THREAD);
     assert_int_equal(k->wait, RH_WAIT_ADAPTIVE);
     assert_int_equal(k->batch, 32);
-    assert_int_equal(k->ring_capacity, 1024);
+    assert_int_equal(k->ring_capacity, 0); /* auto */
     assert_string_equal(k->config_json, "{}");
     rh_manifest_free(m);
 }
@@ -228,7 +228,7 @@ static void test_pipeline_manifest_chains_two_kernels_through_one_queue(void **s
     assert_int_equal(sum->workers, 1);
     assert_int_equal(sum->wait, RH_WAIT_ADAPTIVE);
     assert_int_equal(sum->batch, 32);
-    assert_int_equal(sum->ring_capacity, 1024);
+    assert_int_equal(sum->ring_capacity, 0); /* auto */
     rh_manifest_free(m);
 }
 

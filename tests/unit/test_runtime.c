@@ -684,6 +684,18 @@ static void test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck(void *
         fail_msg("%s left behind by a runtime with a stuck thread", shm);
 }
 
+static void test_kernel_rings_are_sized_by_type_unless_the_manifest_says(void **state)
+{
+    (void)state;
+    assert_int_equal(rh_kernel_ring_slots(0, 64), 1024);       /* 112 KiB: the cap */
+    assert_int_equal(rh_kernel_ring_slots(0, 8192), 256);      /* 8240 B x 256 < 4 MiB */
+    assert_int_equal(rh_kernel_ring_slots(0, 16384), 128);
+    assert_int_equal(rh_kernel_ring_slots(0, 65536), 64);      /* the floor */
+    assert_int_equal(rh_kernel_ring_slots(0, 1u << 24), 64);   /* never below 64 */
+    assert_int_equal(rh_kernel_ring_slots(8, 65536), 8);       /* ring_capacity wins */
+    assert_int_equal(rh_kernel_ring_slots(4096, 64), 4096);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_impossible_pin_fails_launch_unless_strict_is_false),
         cmocka_unit_test(test_compact_placement_pins_every_thread),
         cmocka_unit_test(test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck),
+        cmocka_unit_test(test_kernel_rings_are_sized_by_type_unless_the_manifest_says),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
