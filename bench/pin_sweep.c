@@ -12,9 +12,9 @@
  *   unpinned       no pin: the scheduler decides (the reference)
  * For each: the manifest is copied with every kernel's "pin" replaced (and
  * "placement" removed), launched under a private instance, and driven by one
- * client thread that keeps a window of messages in flight to every host
- * input queue (one no kernel writes) and counts the answers on every host
- * output queue (one no kernel reads).  Messages come from --send (JSON lines
+ * client thread that keeps a window of messages in each host input queue
+ * (read by a kernel, written by none) and takes the answers from every host
+ * output queue (read by no kernel).  Messages come from --send (JSON lines
  * as for `ringhost run --send`, decoded with the queue's type) or, without
  * it, are all-zero structs of each input's type.  Figures: median
  * throughput over the repetitions, and one round trip's p50.
@@ -205,7 +205,9 @@ static int load_traffic(rh_runtime *rt, json_t *m, const char *send_path, traffi
         if (!name)
             break;
         rh_queue *q = rh_runtime_queue(rt, name);
-        if (!kernels_use(m, "outputs", name) && kernels_use(m, "inputs", name) &&
+        /* A host input is read by a kernel and written by none (it may be an
+         * automatic <kernel>.<port> queue, absent from the manifest). */
+        if (rh_runtime_queue_consumed(rt, i) && !kernels_use(m, "outputs", name) &&
             tr->n_in < MAX_QUEUES) {
             tr->size[tr->n_in] = rh_queue_payload_size(q);
             tr->in[tr->n_in++] = q;

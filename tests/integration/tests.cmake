@@ -23,3 +23,9 @@ rh_add_test(test_cli_run            integration/test_cli_run.c
 rh_add_test(test_cli_info           integration/test_cli_info.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
 # rh_add_test (tests/CMakeLists.txt) makes each depend on ringhost and the plugins.
+# `ringhost bench` execs ringhost-bench, built only with DPDK and ZeroMQ.
+if(TARGET ringhost-bench)
+  rh_add_test(test_cli_bench        integration/test_cli_bench.c
+              LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+  add_dependencies(test_cli_bench ringhost-bench)
+endif()

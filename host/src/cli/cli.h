@@ -44,5 +44,6 @@ int rh_cmd_plugins(int argc, char **argv);
 int rh_cmd_validate(int argc, char **argv);
 int rh_cmd_topo(int argc, char **argv);
 int rh_cmd_new_kernel(int argc, char **argv);
+int rh_cmd_bench(int argc, char **argv);
 
 #endif /* RH_CLI_H */

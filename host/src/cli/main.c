@@ -18,6 +18,9 @@ static const struct {
     {"validate", rh_cmd_validate, "validate MANIFEST [--plugins DIR]"},
     {"topo", rh_cmd_topo, "topo [MANIFEST] [--plugins DIR]"},
     {"new-kernel", rh_cmd_new_kernel, "new-kernel NAME [DIR]"},
+    {"bench", rh_cmd_bench,
+     "bench [--quick] [--reps N] [--cpus A,B] [--json FILE] [--plots DIR] [--only S] [--list]\n"
+     "  ringhost bench --pin-sweep MANIFEST [--send FILE.jsonl]"},
 };
 
 static int usage(FILE *out)
