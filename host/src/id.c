@@ -1,69 +1,75 @@
 /*
  * id.c — 128-bit message ids.
  *
- * Ids must be unique across threads and processes without coordination and
- * cheap enough to make one per message.  Each thread seeds a xoshiro256**
- * generator from getrandom() once, then draws 128 bits per id: no syscall
- * and no shared cache line per message.  The version/variant bits follow
- * RFC 4122 version 4 so the text form is a valid UUID.
+ * Ids must be unique across threads and processes without coordination, and
+ * cheap enough to make one per message (every rh_send and every output a
+ * bridge stamps makes one).  Each thread draws a random 60-bit stream
+ * number and a random starting count from getrandom() once; an id is then
+ * (stream, count++): no syscall, no shared cache line, one increment per
+ * message.  Two threads' ids can only meet if their random stream numbers
+ * are equal (about n^2 / 2^61 for n threads).  An earlier version drew 122
+ * fresh random bits per id (xoshiro256**): 4-6% of an echo pipeline's time
+ * in perf, for no uniqueness the stream number does not already give.
+ *
+ * The text form is a valid UUID: version 8 ("custom", RFC 9562) in the
+ * version nibble, variant bits 10.
+ *
+ * A forked child would inherit its parent thread's stream and count and
+ * repeat the parent's next ids, so a fork handler makes the child draw anew.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "ringhost/ringhost.h"
 
-static __thread uint64_t rng_s[4];
-static __thread int rng_seeded;
+static __thread uint64_t id_stream; /* hi half: random, version bits set */
+static __thread uint64_t id_count;  /* low 62 bits of the next lo half */
+static __thread int id_seeded;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-static inline uint64_t rotl(uint64_t x, int k)
+/* Runs in the child after fork(), on the thread that forked (the only one
+ * the child has): its next id draws a new stream. */
+static void forget_stream_in_child(void)
 {
-    return (x << k) | (x >> (64 - k));
+    id_seeded = 0;
 }
 
-static uint64_t rng_next(void)
+static void install_fork_handler(void)
 {
-    uint64_t *s = rng_s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    pthread_atfork(NULL, NULL, forget_stream_in_child);
 }
 
-static void rng_seed(void)
+static void seed_stream(void)
 {
+    pthread_once(&fork_once, install_fork_handler);
+    uint64_t r[2] = {0, 0};
     size_t got = 0;
-    unsigned char *p = (unsigned char *)rng_s;
-    while (got < sizeof rng_s) {
-        ssize_t n = getrandom(p + got, sizeof rng_s - got, 0);
+    unsigned char *p = (unsigned char *)r;
+    while (got < sizeof r) {
+        ssize_t n = getrandom(p + got, sizeof r - got, 0);
         if (n <= 0)
             break;
         got += (size_t)n;
     }
-    if (got < sizeof rng_s) { /* no entropy source: mix time and addresses */
-        rng_s[0] ^= rh_now_ns();
-        rng_s[1] ^= (uint64_t)(uintptr_t)&got;
-        rng_s[2] ^= 0x9e3779b97f4a7c15ull;
-        rng_s[3] ^= (uint64_t)(uintptr_t)p;
+    if (got < sizeof r) { /* no entropy source: mix time and addresses */
+        r[0] ^= rh_now_ns() * 0x9e3779b97f4a7c15ull;
+        r[1] ^= (uint64_t)(uintptr_t)&got ^ ((uint64_t)(uintptr_t)p << 17);
     }
-    if ((rng_s[0] | rng_s[1] | rng_s[2] | rng_s[3]) == 0)
-        rng_s[0] = 1;
-    rng_seeded = 1;
+    id_stream = (r[0] & ~0xf000ull) | 0x8000ull; /* version 8 */
+    id_count = r[1];
+    id_seeded = 1;
 }
 
 rh_id rh_id_new(void)
 {
-    if (!rng_seeded)
-        rng_seed();
-    rh_id id = {rng_next(), rng_next()};
-    id.hi = (id.hi & ~0xf000ull) | 0x4000ull;                        /* version 4 */
-    id.lo = (id.lo & ~(0xc000000000000000ull)) | 0x8000000000000000ull; /* variant */
+    if (!id_seeded)
+        seed_stream();
+    /* Variant bits 10 on top; the 62-bit count wraps only after 2^62 ids,
+     * and lo == 0 cannot happen, so an id is never all-zero. */
+    rh_id id = {id_stream, (id_count++ & ~0xc000000000000000ull) | 0x8000000000000000ull};
     return id;
 }
 

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -78,16 +80,52 @@ static void test_ids_from_different_threads_are_unique(void **state)
     free(ids);
 }
 
-static void test_new_id_has_uuid_v4_version_and_variant_bits(void **state)
+static void test_new_id_has_uuid_v8_version_and_variant_bits(void **state)
 {
     (void)state;
     for (int i = 0; i < 1000; i++) {
         rh_id id = rh_id_new();
-        EXPECT(((id.hi >> 12) & 0xf) == 4, "expected version nibble 4, got %llx",
+        EXPECT(((id.hi >> 12) & 0xf) == 8, "expected version nibble 8, got %llx",
                (unsigned long long)((id.hi >> 12) & 0xf));
         EXPECT((id.lo >> 62) == 2, "expected RFC 4122 variant bits 10, got %llx",
                (unsigned long long)(id.lo >> 62));
     }
+}
+
+/* A child inherits the parent thread's id state; without the fork handler
+ * its next id would be exactly the parent's next id. */
+static void test_a_forked_child_never_repeats_the_parents_next_ids(void **state)
+{
+    (void)state;
+    (void)rh_id_new(); /* the parent's stream exists before the fork */
+    int fds[2];
+    EXPECT(pipe(fds) == 0, "pipe failed");
+    pid_t pid = fork();
+    EXPECT(pid >= 0, "fork failed");
+    if (pid == 0) {
+        rh_id child[64];
+        for (int i = 0; i < 64; i++)
+            child[i] = rh_id_new();
+        ssize_t w = write(fds[1], child, sizeof child);
+        _exit(w == (ssize_t)sizeof child ? 0 : 1);
+    }
+    rh_id parent[64], child[64];
+    for (int i = 0; i < 64; i++)
+        parent[i] = rh_id_new();
+    ssize_t got = 0;
+    while (got < (ssize_t)sizeof child) {
+        ssize_t r = read(fds[0], (char *)child + got, sizeof child - (size_t)got);
+        EXPECT(r > 0, "the child sent %zd of %zu bytes", got, sizeof child);
+        got += r;
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(fds[0]);
+    close(fds[1]);
+    for (int i = 0; i < 64; i++)
+        for (int j = 0; j < 64; j++)
+            EXPECT(!rh_id_eq(parent[i], child[j]),
+                   "parent id %d equals child id %d: the child repeated the parent's ids", i, j);
 }
 
 static void test_format_writes_8_4_4_4_12_lowercase_hex(void **state)
@@ -172,7 +210,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_ids_are_unique_over_100k),
         cmocka_unit_test(test_ids_from_different_threads_are_unique),
-        cmocka_unit_test(test_new_id_has_uuid_v4_version_and_variant_bits),
+        cmocka_unit_test(test_new_id_has_uuid_v8_version_and_variant_bits),
+        cmocka_unit_test(test_a_forked_child_never_repeats_the_parents_next_ids),
         cmocka_unit_test(test_format_writes_8_4_4_4_12_lowercase_hex),
         cmocka_unit_test(test_parse_round_trips_the_dashed_form),
         cmocka_unit_test(test_parse_round_trips_the_32_hex_digit_form),

@@ -62,8 +62,10 @@ int rh_error_set(rh_error *err, int code, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- ids --- */
 
-/* A fresh random 128-bit id (RFC 4122 version 4 layout).  Never all-zero.
- * Thread-safe, no syscall after the first call on a thread. */
+/* A fresh 128-bit id, unique across threads and processes: a random
+ * per-thread stream number and a per-thread count (UUID layout, version 8,
+ * RFC 9562).  Never all-zero.  Thread-safe; no syscall after the first call
+ * on a thread (or in a forked child). */
 rh_id rh_id_new(void);
 
 /* Parse a UUID ("8-4-4-4-12" hex) or 32 hex digits.  0, or RH_EINVAL. */
