@@ -176,6 +176,27 @@ fail:
     return rc;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+/* Queues up to this size get their pages at creation; bigger ones stay
+ * lazy (a 2^24-slot queue must not commit gigabytes it may never use). */
+#define PREFAULT_MAX_BYTES (64u << 20)
+
+/*
+ * Commit the pages of a new queue now, writable, without writing them.
+ * Measured: without it, an echo round trip that first touched a page paid
+ * for the fault (~4 us instead of ~1.4 us, one round trip in 37 while the
+ * cells went through the queue's first lap: 112-byte cells, 4 KiB pages).
+ * A kernel without MADV_POPULATE_WRITE (< 5.14) refuses it: the pages then
+ * fault in on first use, as before.
+ */
+static void prefault(rh_queue *q)
+{
+    if (q->map_size <= PREFAULT_MAX_BYTES)
+        (void)madvise(q->h, q->map_size, MADV_POPULATE_WRITE);
+}
+
 int rh_queue_create(const char *instance, const char *name, const rh_type *type,
                     const rh_queue_config *cfg, const char *type_origin, rh_queue **out,
                     rh_error *err)
@@ -226,6 +247,7 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
         q->h = p;
     }
     q->cells = (unsigned char *)q->h + sizeof(queue_header);
+    prefault(q);
 
     queue_header *h = q->h;
     h->layout_version = QUEUE_LAYOUT_VERSION;
