@@ -116,13 +116,51 @@ static pid_t live_creator(const char *shm_name)
     return pid;
 }
 
+/* "/dev/shm/ringhost.<instance>:<name>": where shm_open keeps the object,
+ * for stat and for messages. */
+static void shm_path_of(char *buf, size_t len, const char *shm_name)
+{
+    snprintf(buf, len, SHM_DIR "%s", shm_name);
+}
+
+/* Refuse an object another user owns: its bytes are theirs to write, so
+ * nothing read from it could be trusted, and replacing it would delete
+ * their file (root may).  An object we cannot even stat is left to
+ * shm_open to report.  0, or RH_EEXIST / RH_EINVAL (code) with a message. */
+static int refuse_foreign(const rh_queue *q, const struct stat *st, int code, const char *doing,
+                          rh_error *err)
+{
+    if (st->st_uid == geteuid())
+        return 0;
+    char path[sizeof(SHM_DIR) + sizeof q->shm_name];
+    shm_path_of(path, sizeof path, q->shm_name);
+    return rh_error_set(err, code,
+                        "queue \"%s\": %s is owned by uid %u, not by this user (uid %u); "
+                        "refusing to %s another user's shared memory (remove it as its owner "
+                        "or root, or use another instance name: --instance)",
+                        q->name, path, (unsigned)st->st_uid, (unsigned)geteuid(), doing);
+}
+
 /* Create, size and map the shm object.  An existing object of that name
- * whose creator is gone is a leftover of a host that died, so it is
- * unlinked; one whose creator still runs belongs to a live host and is
- * refused.  O_EXCL then catches two hosts racing for one instance name. */
+ * owned by another user is refused and left alone; one whose creator is
+ * gone is a leftover of a host that died, so it is unlinked; one whose
+ * creator still runs belongs to a live host and is refused.  O_EXCL then
+ * catches two hosts racing for one instance name (and another user
+ * planting the name in between: /dev/shm is sticky, they cannot remove
+ * ours, and we never open theirs). */
 static int map_shared(rh_queue *q, size_t size, rh_error *err)
 {
-    pid_t owner = live_creator(q->shm_name);
+    char path[sizeof(SHM_DIR) + sizeof q->shm_name];
+    shm_path_of(path, sizeof path, q->shm_name);
+    struct stat old = {.st_mode = 0};
+    if (lstat(path, &old) == 0) {
+        int rc = refuse_foreign(q, &old, RH_EEXIST, "replace", err);
+        if (rc != 0)
+            return rc;
+    }
+    /* Only a regular file can be a live host's queue (opening a FIFO
+     * left there would block); anything else is replaced below. */
+    pid_t owner = S_ISREG(old.st_mode) ? live_creator(q->shm_name) : 0;
     if (owner)
         return rh_error_set(err, RH_EEXIST,
                             "queue \"%s\": %s belongs to a running host (pid %d); stop it or "
@@ -342,11 +380,21 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
                             name, instance, name, strerror(e));
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(queue_header)) {
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
         close(fd);
         free(q);
-        return rh_error_set(err, RH_EINVAL,
-                            "queue \"%s\": not a ringhost queue (smaller than its header)", name);
+        return rh_error_set(err, RH_ESYS, "queue \"%s\": fstat: %s", name, strerror(e));
+    }
+    snprintf(q->name, sizeof q->name, "%s", name);
+    int rc = refuse_foreign(q, &st, RH_EINVAL, "attach to", err);
+    if (rc == 0 && (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(queue_header)))
+        rc = rh_error_set(err, RH_EINVAL,
+                          "queue \"%s\": not a ringhost queue (smaller than its header)", name);
+    if (rc != 0) {
+        close(fd);
+        free(q);
+        return rc;
     }
     size_t size = (size_t)st.st_size;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -356,7 +404,7 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
         free(q);
         return rh_error_set(err, RH_ESYS, "queue \"%s\": mmap: %s", name, strerror(e));
     }
-    int rc = check_header(p, size, name, err);
+    rc = check_header(p, size, name, err);
     if (rc != 0) {
         munmap(p, size);
         free(q);

@@ -1,0 +1,302 @@
+/*
+ * test_queue_shm.c — a queue's shared memory as untrusted input: what
+ * another process (or another user) may have written into a queue's
+ * mapping or left in /dev/shm is checked before it is used.
+ *
+ *  - indices and lengths scribbled into a live mapping never make a call
+ *    hang or copy past a buffer or a cell (found by fuzz/fuzz_queue.c);
+ *  - rh_queue_attach refuses a header whose geometry does not fit;
+ *  - an object in /dev/shm owned by another user is neither attached to
+ *    nor replaced (run as root, as CI does, to chown one; skipped otherwise).
+ *
+ * Each test names the protection it checks; removing the protection makes
+ * it fail (or hang, caught by run_bounded).  Private layout knowledge comes
+ * from queue_layout.h, as a hostile client would have it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "queue_layout.h"
+
+#define EXPECT(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg(__VA_ARGS__);                                                                 \
+    } while (0)
+
+typedef struct test_msg {
+    uint64_t a, b, c;
+} test_msg;
+
+static const rh_type test_type = {
+    .struct_size = sizeof(rh_type),
+    .name = "test.shm",
+    .fingerprint = 0x73686d7465737431ull,
+    .size = sizeof(test_msg),
+    .align = 8,
+};
+
+static char instance[64];
+
+static rh_queue *make(const char *name, uint32_t capacity, int shared)
+{
+    rh_queue_config cfg = {.capacity = capacity, .backpressure = RH_BP_REJECT, .shared = shared};
+    rh_queue *q = NULL;
+    rh_error err = {0};
+    int rc = rh_queue_create(instance, name, &test_type, &cfg, NULL, &q, &err);
+    EXPECT(rc == 0 && q, "expected queue \"%s\" to be created, got %d: %s", name, rc, err.msg);
+    return q;
+}
+
+static void shm_name(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "/ringhost.%s:%s", instance, name);
+}
+
+/* ------------------------------------------------ scribbled indices --- */
+
+/* A cell's payload_len is written by whoever sent: it is clamped to the
+ * slot and to the buffer before any copy. */
+static void test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer(void **state)
+{
+    (void)state;
+    rh_queue *q = make("len", 4, 0);
+    test_msg m = {1, 2, 3};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(rh_send(q, NULL, &m, sizeof m, NULL), 0);
+    for (uint32_t i = 0; i < 3; i++) {
+        cell *c = (cell *)(q->cells + (size_t)i * q->slot_size);
+        __atomic_store_n(&c->env.payload_len, 0xFFFFFFF0u, __ATOMIC_RELAXED);
+    }
+    /* a whole-slot buffer followed by a canary */
+    struct {
+        test_msg msg;
+        uint64_t canary;
+    } buf = {.canary = 0xC0FFEEull};
+    rh_envelope env;
+    int rc = rh_recv(q, &env, &buf.msg, sizeof buf.msg, 0);
+    EXPECT(rc == (int)sizeof(test_msg), "expected the length clamped to %zu, got %d",
+           sizeof(test_msg), rc);
+    EXPECT(env.payload_len == sizeof(test_msg), "envelope says %u", env.payload_len);
+    EXPECT(buf.canary == 0xC0FFEEull, "rh_recv wrote past the buffer");
+
+    test_msg bufs[2];
+    rh_envelope envs[2];
+    rc = rh_recv_burst(q, envs, bufs, sizeof(test_msg), 1, 0);
+    EXPECT(rc == 1 && envs[0].payload_len == sizeof(test_msg),
+           "rh_recv_burst: expected 1 message clamped to %zu bytes, got %d (%u)",
+           sizeof(test_msg), rc, envs[0].payload_len);
+
+    rh_envelope *slot = malloc(sizeof(rh_envelope) + sizeof(test_msg) + sizeof(uint64_t));
+    uint64_t canary = 0xC0FFEEull;
+    memcpy((char *)(slot + 1) + sizeof(test_msg), &canary, sizeof canary);
+    rh_envelope *dst[1] = {slot};
+    EXPECT(rh_queue_dequeue_burst(q, dst, 1) == 1, "dequeue_burst: one message");
+    EXPECT(slot->payload_len == sizeof(test_msg), "dequeue_burst: length %u", slot->payload_len);
+    EXPECT(memcmp((char *)(slot + 1) + sizeof(test_msg), &canary, sizeof canary) == 0,
+           "dequeue_burst wrote past the slot");
+    free(slot);
+    rh_queue_close(q);
+}
+
+/* Depth is derived from the indices; what stats report stays within the
+ * queue's capacity whatever they say. */
+static void test_stats_depth_stays_within_capacity_whatever_the_indices_say(void **state)
+{
+    (void)state;
+    rh_queue *q = make("depth", 4, 0);
+    atomic_store(&q->h->prod_tail, 1ull << 40);
+    rh_queue_stats s;
+    rh_queue_stats_get(q, &s);
+    EXPECT(s.depth <= s.capacity, "depth %llu above capacity %llu",
+           (unsigned long long)s.depth, (unsigned long long)s.capacity);
+    atomic_store(&q->h->prod_tail, 0);
+    rh_queue_close(q);
+}
+
+/* ------------------------------------------------- hostile headers --- */
+
+typedef struct header_edit {
+    const char *what;
+    void (*apply)(queue_header *h);
+} header_edit;
+
+static void bad_magic(queue_header *h) { atomic_store(&h->magic, 0x1234); }
+static void bad_version(queue_header *h) { h->layout_version = QUEUE_LAYOUT_VERSION + 1; }
+static void bad_header_size(queue_header *h) { h->header_size = 64; }
+static void bad_capacity_not_pow2(queue_header *h) { h->capacity = 6; h->mask = 5; }
+static void bad_capacity_too_big(queue_header *h) { h->capacity = 1u << 31; h->mask = h->capacity - 1; }
+static void bad_mask(queue_header *h) { h->mask = 0xFFFF; }
+static void bad_slot_size(queue_header *h) { h->slot_size = 16; }
+static void bad_payload_size(queue_header *h) { h->payload_size = 0xFFFFFFF0u; }
+static void bad_policy(queue_header *h) { h->policy = 77; }
+static void bad_fingerprint(queue_header *h) { h->fingerprint = 0; }
+static void bad_name(queue_header *h) { memset(h->name, 'x', sizeof h->name); }
+static void bad_type_name(queue_header *h) { memset(h->type_name, 'x', sizeof h->type_name); }
+static void other_name(queue_header *h) { snprintf(h->name, sizeof h->name, "someone.else"); }
+static void bad_bell(queue_header *h) { h->not_empty.shared = 0; }
+/* capacity halved and payload grown so that capacity * slot_size, and so
+ * the file size, still agree: the geometry is consistent, the type is not */
+static void reshaped(queue_header *h)
+{
+    h->capacity /= 2;
+    h->mask = h->capacity - 1;
+    h->payload_size = 2 * h->slot_size - (uint32_t)sizeof(cell);
+    h->slot_size = (uint32_t)slot_size_for(h->payload_size);
+}
+
+static void test_attach_refuses_every_header_whose_geometry_or_names_do_not_fit(void **state)
+{
+    (void)state;
+    static const header_edit edits[] = {
+        {"magic", bad_magic},
+        {"layout version", bad_version},
+        {"header size", bad_header_size},
+        {"capacity 6", bad_capacity_not_pow2},
+        {"capacity 2^31", bad_capacity_too_big},
+        {"mask", bad_mask},
+        {"slot size", bad_slot_size},
+        {"payload size", bad_payload_size},
+        {"policy", bad_policy},
+        {"fingerprint 0", bad_fingerprint},
+        {"unterminated name", bad_name},
+        {"unterminated type name", bad_type_name},
+        {"another queue's name", other_name},
+        {"private doorbell", bad_bell},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        rh_queue *q = make("hdr", 8, 1);
+        edits[i].apply(q->h);
+        rh_queue *a = (rh_queue *)0x1;
+        rh_error err = {0};
+        int rc = rh_queue_attach(instance, "hdr", &a, &err);
+        EXPECT(rc == RH_EINVAL && a == NULL, "%s: expected attach to refuse (RH_EINVAL), got %d",
+               edits[i].what, rc);
+        EXPECT(strstr(err.msg, "\"hdr\""), "%s: the message names the queue: %s", edits[i].what,
+               err.msg);
+        rh_queue_close(q);
+    }
+    /* the consistent reshape attaches, and the geometry it uses fits */
+    rh_queue *q = make("hdr", 8, 1);
+    reshaped(q->h);
+    rh_queue *a = NULL;
+    rh_error err = {0};
+    EXPECT(rh_queue_attach(instance, "hdr", &a, &err) == 0, "reshaped: %s", err.msg);
+    EXPECT((uint64_t)a->capacity * a->slot_size + sizeof(queue_header) == a->map_size,
+           "the attached geometry must fit its mapping");
+    EXPECT(rh_queue_bind_type(a, &test_type, &err) == RH_ETYPE,
+           "a reshaped queue no longer carries the type's size");
+    test_msg m = {1, 2, 3};
+    EXPECT(rh_send(a, NULL, &m, sizeof m, NULL) == 0, "sending through the reshaped view");
+    rh_queue_close(a);
+    rh_queue_close(q);
+}
+
+/* ------------------------------------------------------ other users --- */
+
+#define NOBODY 65534
+
+/* An shm object of the queue's name, owned by another user.  Only root
+ * can give a file away: skip elsewhere. */
+static int plant_foreign_object(const char *name, int as_queue)
+{
+    if (geteuid() != 0)
+        return 0;
+    char shm[256];
+    shm_name(shm, sizeof shm, name);
+    if (as_queue) {
+        /* a real queue, then given away: attach would otherwise accept it */
+        rh_queue *q = make(name, 4, 1);
+        q->creator = 0; /* keep it when the handle goes */
+        q->h->creator_pid = 0;
+        rh_queue_close(q);
+    } else {
+        int fd = shm_open(shm, O_CREAT | O_EXCL | O_RDWR, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 4096), 0);
+        close(fd);
+    }
+    char path[256];
+    snprintf(path, sizeof path, "/dev/shm%s", shm);
+    assert_int_equal(chown(path, NOBODY, NOBODY), 0);
+    return 1;
+}
+
+static void test_attach_refuses_a_queue_owned_by_another_user(void **state)
+{
+    (void)state;
+    if (!plant_foreign_object("foreign.att", 1)) {
+        print_message("    skipped: only root can give a file to another user\n");
+        skip();
+    }
+    rh_queue *a = (rh_queue *)0x1;
+    rh_error err = {0};
+    int rc = rh_queue_attach(instance, "foreign.att", &a, &err);
+    char shm[256];
+    shm_name(shm, sizeof shm, "foreign.att");
+    shm_unlink(shm);
+    EXPECT(rc != 0 && a == NULL, "expected attach to refuse another user's queue, got %d", rc);
+    EXPECT(strstr(err.msg, "uid 65534") && strstr(err.msg, "owned"),
+           "the message says who owns it: %s", err.msg);
+}
+
+static void test_create_refuses_to_replace_an_object_owned_by_another_user(void **state)
+{
+    (void)state;
+    if (!plant_foreign_object("foreign.new", 0)) {
+        print_message("    skipped: only root can give a file to another user\n");
+        skip();
+    }
+    rh_queue_config cfg = {.capacity = 4, .backpressure = RH_BP_REJECT, .shared = 1};
+    rh_queue *q = NULL;
+    rh_error err = {0};
+    int rc = rh_queue_create(instance, "foreign.new", &test_type, &cfg, NULL, &q, &err);
+    char shm[256], path[256];
+    shm_name(shm, sizeof shm, "foreign.new");
+    snprintf(path, sizeof path, "/dev/shm%s", shm);
+    struct stat st;
+    int still_theirs = stat(path, &st) == 0 && st.st_uid == NOBODY;
+    if (q)
+        rh_queue_close(q);
+    shm_unlink(shm);
+    EXPECT(rc == RH_EEXIST && q == NULL,
+           "expected create to refuse (RH_EEXIST) over another user's object, got %d", rc);
+    EXPECT(still_theirs, "the other user's object must be left alone");
+    EXPECT(strstr(err.msg, "uid 65534") && strstr(err.msg, path),
+           "the message names the object and its owner: %s", err.msg);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(instance, sizeof instance, "rhtest-shm-%d", (int)getpid());
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer),
+        cmocka_unit_test(test_stats_depth_stays_within_capacity_whatever_the_indices_say),
+        cmocka_unit_test(test_attach_refuses_every_header_whose_geometry_or_names_do_not_fit),
+        cmocka_unit_test(test_attach_refuses_a_queue_owned_by_another_user),
+        cmocka_unit_test(test_create_refuses_to_replace_an_object_owned_by_another_user),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
