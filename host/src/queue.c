@@ -83,11 +83,23 @@ static void backoff(unsigned tries)
 /* Wait until the claims before ours have been published (*tail == pos),
  * then publish ours.  Acquire on the wait: the earlier claimer's cell
  * writes (or reads) then happen before our release, so whoever acquires
- * our tail sees theirs too (a plain store is not a release sequence). */
+ * our tail sees theirs too (a plain store is not a release sequence).
+ *
+ * A tail never passes an unpublished claim: it only moves to the end of a
+ * claim whose start it was, and ours is not published yet.  So a tail past
+ * pos means another process scribbled on the shared header; it would never
+ * come back to pos, and the wait would never end (fuzz/fuzz_queue.c found
+ * it).  We then leave the tail alone: our cells are already behind it. */
 static inline void publish(_Atomic uint64_t *tail, uint64_t pos, uint64_t end)
 {
-    for (unsigned tries = 0; atomic_load_explicit(tail, memory_order_acquire) != pos; tries++)
+    for (unsigned tries = 0;; tries++) {
+        uint64_t now = atomic_load_explicit(tail, memory_order_acquire);
+        if (now == pos)
+            break;
+        if ((int64_t)(now - pos) > 0)
+            return; /* scribbled: see above */
         backoff(tries);
+    }
     atomic_store_explicit(tail, end, memory_order_release);
 }
 

@@ -69,7 +69,82 @@ static void shm_name(char *buf, size_t len, const char *name)
     snprintf(buf, len, "/ringhost.%s:%s", instance, name);
 }
 
+/* Run fn(arg) in a child and require it to exit 0 within `seconds`: a call
+ * that would hang fails the test instead of stalling it. */
+static void run_bounded(const char *what, int (*fn)(void *), void *arg, int seconds)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(fn(arg));
+    int status = 0;
+    for (int i = 0; i < seconds * 100; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                   "%s: expected the call to return normally (status %d, signal %d)", what,
+                   WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                   WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+            return;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    fail_msg("%s: still waiting after %d s: it must return at once", what, seconds);
+}
+
 /* ------------------------------------------------ scribbled indices --- */
+
+static int send_one(void *arg)
+{
+    test_msg m = {1, 2, 3};
+    int rc = rh_send(arg, NULL, &m, sizeof m, NULL);
+    return rc == 0 || rc == RH_EFULL ? 0 : 10;
+}
+
+static int recv_one(void *arg)
+{
+    test_msg m;
+    int rc = rh_recv(arg, NULL, &m, sizeof m, 0);
+    return rc == (int)sizeof m || rc == RH_EEMPTY ? 0 : 10;
+}
+
+static int dequeue_one(void *arg)
+{
+    rh_queue *q = arg;
+    rh_envelope *slot = malloc(sizeof(rh_envelope) + q->payload_size);
+    rh_envelope *dst[1] = {slot};
+    uint32_t k = rh_queue_dequeue_burst(q, dst, 1);
+    free(slot);
+    return k <= 1 ? 0 : 10;
+}
+
+/* A tail only ever moves to the end of a claim it was the start of, so a
+ * tail ahead of its head is a scribble; publish() used to wait for the tail
+ * to come back to the claim, forever (fuzz_queue: tail_ahead_of_head). */
+static void test_send_returns_when_the_producer_tail_was_scribbled_past_its_head(void **state)
+{
+    (void)state;
+    rh_queue *q = make("tail.prod", 8, 0);
+    atomic_store(&q->h->prod_tail, atomic_load(&q->h->prod_head) + 5);
+    run_bounded("rh_send with prod_tail = prod_head + 5", send_one, q, 5);
+    rh_queue_close(q);
+}
+
+static void test_recv_returns_when_the_consumer_tail_was_scribbled_past_its_head(void **state)
+{
+    (void)state;
+    rh_queue *q = make("tail.cons", 8, 0);
+    test_msg m = {1, 2, 3};
+    assert_int_equal(rh_send(q, NULL, &m, sizeof m, NULL), 0);
+    assert_int_equal(rh_send(q, NULL, &m, sizeof m, NULL), 0);
+    atomic_store(&q->h->cons_tail, atomic_load(&q->h->cons_head) + 3);
+    run_bounded("rh_recv with cons_tail = cons_head + 3", recv_one, q, 5);
+    run_bounded("rh_queue_dequeue_burst with cons_tail = cons_head + 3", dequeue_one, q, 5);
+    rh_queue_close(q);
+}
 
 /* A cell's payload_len is written by whoever sent: it is clamped to the
  * slot and to the buffer before any copy. */
@@ -292,6 +367,8 @@ static int setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_send_returns_when_the_producer_tail_was_scribbled_past_its_head),
+        cmocka_unit_test(test_recv_returns_when_the_consumer_tail_was_scribbled_past_its_head),
         cmocka_unit_test(test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer),
         cmocka_unit_test(test_stats_depth_stays_within_capacity_whatever_the_indices_say),
         cmocka_unit_test(test_attach_refuses_every_header_whose_geometry_or_names_do_not_fit),
