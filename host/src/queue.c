@@ -85,18 +85,22 @@ static void backoff(unsigned tries)
  * writes (or reads) then happen before our release, so whoever acquires
  * our tail sees theirs too (a plain store is not a release sequence).
  *
- * A tail never passes an unpublished claim: it only moves to the end of a
- * claim whose start it was, and ours is not published yet.  So a tail past
- * pos means another process scribbled on the shared header; it would never
- * come back to pos, and the wait would never end (fuzz/fuzz_queue.c found
- * it).  We then leave the tail alone: our cells are already behind it. */
+ * pos - tail is what earlier claims have still to publish, and they all
+ * fit in the ring at once: never more than its capacity (our claim saw
+ * room, or messages, through the other side's tail, which that side
+ * stored after acquiring ours).  A tail never passes an unpublished claim
+ * either: it only moves to the end of a claim whose start it was.  So a
+ * tail past pos (a huge pos - tail, unsigned) or further behind than any
+ * capacity is a scribble by another process on the shared header; waiting
+ * for it would never end (fuzz/fuzz_queue.c found both).  We then leave
+ * the tail alone: the queue is garbage, but no call hangs on it. */
 static inline void publish(_Atomic uint64_t *tail, uint64_t pos, uint64_t end)
 {
     for (unsigned tries = 0;; tries++) {
         uint64_t now = atomic_load_explicit(tail, memory_order_acquire);
         if (now == pos)
             break;
-        if ((int64_t)(now - pos) > 0)
+        if (pos - now > RH_QUEUE_CAPACITY_MAX)
             return; /* scribbled: see above */
         backoff(tries);
     }

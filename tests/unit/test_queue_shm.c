@@ -146,6 +146,29 @@ static void test_recv_returns_when_the_consumer_tail_was_scribbled_past_its_head
     rh_queue_close(q);
 }
 
+/* Earlier claims still to publish all fit in the ring, so a tail further
+ * behind its head than any capacity (2^24) is a scribble too (fuzz_queue:
+ * cons_tail = 2^63 + 1 with cons_head = 1 hung rh_recv). */
+static void test_calls_return_when_a_tail_was_scribbled_far_behind_its_head(void **state)
+{
+    (void)state;
+    rh_queue *q = make("tail.far", 8, 0);
+    test_msg m = {1, 2, 3};
+    assert_int_equal(rh_send(q, NULL, &m, sizeof m, NULL), 0);
+    atomic_store(&q->h->cons_tail, atomic_load(&q->h->cons_head) + (1ull << 63));
+    run_bounded("rh_recv with cons_tail = cons_head + 2^63", recv_one, q, 5);
+    atomic_store(&q->h->cons_tail, atomic_load(&q->h->cons_head) - (1ull << 40));
+    run_bounded("rh_recv with cons_tail = cons_head - 2^40", recv_one, q, 5);
+    atomic_store(&q->h->cons_tail, atomic_load(&q->h->cons_head));
+    atomic_store(&q->h->prod_head, 1ull << 41);
+    atomic_store(&q->h->prod_tail, 1ull << 41);
+    atomic_store(&q->h->cons_tail, (1ull << 41) - 2);
+    atomic_store(&q->h->cons_head, (1ull << 41) - 2);
+    atomic_store(&q->h->prod_tail, 0); /* 2^41 behind prod_head */
+    run_bounded("rh_send with prod_tail = prod_head - 2^41", send_one, q, 5);
+    rh_queue_close(q);
+}
+
 /* A cell's payload_len is written by whoever sent: it is clamped to the
  * slot and to the buffer before any copy. */
 static void test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer(void **state)
@@ -369,6 +392,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_returns_when_the_producer_tail_was_scribbled_past_its_head),
         cmocka_unit_test(test_recv_returns_when_the_consumer_tail_was_scribbled_past_its_head),
+        cmocka_unit_test(test_calls_return_when_a_tail_was_scribbled_far_behind_its_head),
         cmocka_unit_test(test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer),
         cmocka_unit_test(test_stats_depth_stays_within_capacity_whatever_the_indices_say),
         cmocka_unit_test(test_attach_refuses_every_header_whose_geometry_or_names_do_not_fit),
