@@ -100,8 +100,14 @@ static inline void publish(_Atomic uint64_t *tail, uint64_t pos, uint64_t end)
         uint64_t now = atomic_load_explicit(tail, memory_order_acquire);
         if (now == pos)
             break;
-        if (pos - now > RH_QUEUE_CAPACITY_MAX)
-            return; /* scribbled: see above */
+        if (pos - now > RH_QUEUE_CAPACITY_MAX) {
+            /* Scribbled (see above).  A tail inside our claim moves to its
+             * end, or the claim after ours would find it behind its start
+             * and wait for a publish that never comes. */
+            if ((int64_t)(now - pos) > 0 && (int64_t)(end - now) > 0)
+                break;
+            return;
+        }
         backoff(tries);
     }
     atomic_store_explicit(tail, end, memory_order_release);

@@ -146,6 +146,29 @@ static void test_recv_returns_when_the_consumer_tail_was_scribbled_past_its_head
     rh_queue_close(q);
 }
 
+static int send_burst_then_one(void *arg)
+{
+    test_msg m[5] = {{1, 2, 3}};
+    int n = rh_send_burst(arg, NULL, m, sizeof m[0], sizeof m[0], 5, NULL);
+    if (n < 0)
+        return 10;
+    return send_one(arg);
+}
+
+/* A tail scribbled to inside the next claim: the claimer that finds it
+ * there must move it to the claim's end, or the claim after it waits for a
+ * publish that never comes (fuzz_queue: a burst of 5 with prod_tail 3
+ * ahead, then a send, hung). */
+static void test_a_tail_scribbled_inside_a_claim_moves_to_the_claims_end(void **state)
+{
+    (void)state;
+    rh_queue *q = make("tail.inside", 8, 0);
+    atomic_store(&q->h->prod_tail, atomic_load(&q->h->prod_head) + 3);
+    run_bounded("rh_send_burst of 5 with prod_tail = prod_head + 3, then rh_send",
+                send_burst_then_one, q, 5);
+    rh_queue_close(q);
+}
+
 /* Earlier claims still to publish all fit in the ring, so a tail further
  * behind its head than any capacity (2^24) is a scribble too (fuzz_queue:
  * cons_tail = 2^63 + 1 with cons_head = 1 hung rh_recv). */
@@ -392,6 +415,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_returns_when_the_producer_tail_was_scribbled_past_its_head),
         cmocka_unit_test(test_recv_returns_when_the_consumer_tail_was_scribbled_past_its_head),
+        cmocka_unit_test(test_a_tail_scribbled_inside_a_claim_moves_to_the_claims_end),
         cmocka_unit_test(test_calls_return_when_a_tail_was_scribbled_far_behind_its_head),
         cmocka_unit_test(test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer),
         cmocka_unit_test(test_stats_depth_stays_within_capacity_whatever_the_indices_say),
