@@ -3,7 +3,8 @@
 # As root it runs apt-get (update first); otherwise it says what to install.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libjansson-dev libhwloc-dev libcmocka-dev
-      libdpdk-dev libzmq3-dev gnuplot-nox)
+      libdpdk-dev libzmq3-dev gnuplot-nox
+      clang-14 libclang-rt-14-dev)  # the fuzzers (.ci/fuzz.sh)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,425 @@
+/*
+ * fuzz_queue.c — libFuzzer target: a named queue whose shared memory is
+ * written by a hostile client.
+ *
+ * The mapping of a shared queue is writable by every process of its user,
+ * so nothing a process reads from it may be trusted: this target creates a
+ * queue (shared in /dev/shm or private, as the input says), then runs a
+ * little program read from the input that interleaves
+ *  - hostile writes: any of the four head/tail indices, high_water, the
+ *    counters, the doorbells, any cell byte, any cell's payload_len;
+ *  - the calls a host and its clients make, each with timeout 0: rh_send,
+ *    rh_send_burst, rh_recv (whole and short buffers), rh_recv_burst,
+ *    rh_queue_stats_get, rh_queue_is_empty, and the bridge's
+ *    rh_queue_dequeue_burst / rh_queue_enqueue_burst (queue_pvt.h).
+ * Buffers are heap blocks of exactly the size the API promises to respect,
+ * so ASan reports any byte read or written past them, or past the mapping.
+ *
+ * In attach mode, the program first rewrites header bytes of the shm object
+ * (magic, version, sizes, capacity, mask, slot and payload size, names...)
+ * and may resize the file, then calls rh_queue_attach: it must either
+ * refuse with a message, or hand back a handle whose geometry fits the
+ * mapping; the calls above then run on that handle (and on the creator's,
+ * unless the file was resized).
+ *
+ * One state is skipped on purpose: a tail *behind* its head says a producer
+ * (or consumer) holds a claim it has not published yet.  The protocol
+ * (queue.c, as DPDK's rte_ring) makes the next claimer wait for it, so a
+ * call would wait as long as the holder does: not a bug of the reader, and
+ * libFuzzer would report it as a hang.  docs/RELIABILITY.md says more.
+ * Every other state must end each call promptly.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue_layout.h"
+
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "fuzz_queue: broken promise: " __VA_ARGS__);       \
+            fprintf(stderr, "\n");                                             \
+            abort();                                                           \
+        }                                                                      \
+    } while (0)
+
+/* ------------------------------------------------------- input reader --- */
+
+typedef struct input {
+    const uint8_t *p;
+    size_t n;
+} input;
+
+static uint8_t u8(input *in)
+{
+    if (!in->n)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+static uint64_t uN(input *in, unsigned bytes)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < bytes; i++)
+        x |= (uint64_t)u8(in) << (8 * i);
+    return x;
+}
+
+/* ------------------------------------------------------------- setup --- */
+
+static char instance[32];
+
+/* A message type of any size: the codec is never called here. */
+static rh_type fuzz_type = {
+    .struct_size = sizeof(rh_type),
+    .name = "fuzz.msg",
+    .fingerprint = 0xF0220F0220F0220Full,
+    .align = 1,
+};
+
+static _Atomic uint64_t *index_ptr(queue_header *h, unsigned which)
+{
+    switch (which % 5) {
+    case 0: return &h->prod_head;
+    case 1: return &h->prod_tail;
+    case 2: return &h->cons_head;
+    case 3: return &h->cons_tail;
+    default: return &h->high_water;
+    }
+}
+
+/* A claim is held (see the top): calls of that side would wait for it.
+ * The tail is behind its head by no more than any queue's capacity;
+ * further (or ahead) is a scribble that publish() does not wait for. */
+static int claim_held(uint64_t head, uint64_t tail)
+{
+    return head != tail && head - tail <= RH_QUEUE_CAPACITY_MAX;
+}
+
+static int producer_claim_held(const queue_header *h)
+{
+    return claim_held(atomic_load(&h->prod_head), atomic_load(&h->prod_tail));
+}
+
+static int consumer_claim_held(const queue_header *h)
+{
+    return claim_held(atomic_load(&h->cons_head), atomic_load(&h->cons_tail));
+}
+
+/* Whether every index is within `span` of every other.  drop_oldest evicts
+ * until the queue has room, so a header claiming a depth of 2^40 makes one
+ * rh_send evict 2^40 times: a hang fuzz_queue found, reported rather than
+ * fixed here (docs/RELIABILITY.md, "Untrusted input").  drop_oldest sends
+ * run only while the indices stay near each other, where the evictions are
+ * bounded by the span. */
+static int indices_near(const queue_header *h, uint64_t span)
+{
+    uint64_t v[4] = {atomic_load(&h->prod_head), atomic_load(&h->prod_tail),
+                     atomic_load(&h->cons_head), atomic_load(&h->cons_tail)};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            if (v[i] - v[j] + span > 2 * span)
+                return 0;
+    return 1;
+}
+
+/* ----------------------------------------------------- hostile writes --- */
+
+static void hostile_index(input *in, queue_header *h)
+{
+    uint8_t op = u8(in);
+    _Atomic uint64_t *dst = index_ptr(h, op & 7u);
+    uint64_t v;
+    switch ((op >> 3) & 3u) {
+    case 0: /* any value */
+        v = uN(in, 8);
+        break;
+    case 1: /* near another index: the interesting, almost-consistent states */
+        v = atomic_load(index_ptr(h, u8(in))) + (uint64_t)(int64_t)(int8_t)u8(in);
+        break;
+    case 2: /* near the queue's own size */
+        v = atomic_load(index_ptr(h, u8(in))) + ((uint64_t)u8(in) << (u8(in) % 64));
+        break;
+    default: /* small */
+        v = u8(in);
+        break;
+    }
+    atomic_store(dst, v);
+}
+
+static void hostile_bytes(input *in, unsigned char *base, size_t size)
+{
+    size_t off = (size_t)(uN(in, 4) % size);
+    size_t len = 1 + u8(in) % 32;
+    for (size_t i = 0; i < len && off + i < size; i++)
+        base[off + i] = u8(in);
+}
+
+/* ------------------------------------------------------------- calls --- */
+
+static void check_stats(rh_queue *q)
+{
+    rh_queue_stats s;
+    rh_queue_stats_get(q, &s);
+    CHECK(s.depth <= s.capacity, "depth %llu above capacity %llu", (unsigned long long)s.depth,
+          (unsigned long long)s.capacity);
+    CHECK(s.capacity == q->capacity, "stats capacity");
+}
+
+static void call_send(input *in, rh_queue *q)
+{
+    uint32_t len = (uint32_t)(uN(in, 2) % (q->payload_size + 1u));
+    unsigned char *buf = malloc(len ? len : 1);
+    memset(buf, u8(in), len);
+    rh_envelope env = {.priority = u8(in)};
+    rh_id id;
+    int rc = rh_send(q, u8(in) & 1 ? &env : NULL, buf, len, &id);
+    CHECK(rc == 0 || rc == RH_EFULL || rc == RH_EDROPPED || rc == RH_ETIMEDOUT, "rh_send: %d",
+          rc);
+    free(buf);
+}
+
+static void call_send_burst(input *in, rh_queue *q)
+{
+    uint32_t n = 1 + u8(in) % 8;
+    uint32_t len = (uint32_t)(uN(in, 2) % (q->payload_size + 1u));
+    uint32_t stride = len + u8(in) % 8;
+    unsigned char *bufs = malloc((size_t)stride * n + 1);
+    memset(bufs, 0x11, (size_t)stride * n + 1);
+    rh_id ids[8];
+    int rc = rh_send_burst(q, NULL, bufs, stride, len, n, ids);
+    CHECK(rc >= 0 && (uint32_t)rc <= n, "rh_send_burst: %d of %u", rc, n);
+    free(bufs);
+}
+
+static void call_enqueue_burst(input *in, rh_queue *q)
+{
+    uint32_t n = 1 + u8(in) % 8;
+    rh_envelope *src[8];
+    for (uint32_t i = 0; i < n; i++) {
+        src[i] = malloc(sizeof(rh_envelope) + q->payload_size);
+        memset(src[i], 0x22, sizeof(rh_envelope) + q->payload_size);
+        src[i]->payload_len = (uint32_t)uN(in, 4); /* a kernel's claim: clamped */
+    }
+    uint32_t k = rh_queue_enqueue_burst(q, src, n);
+    CHECK(k <= n, "rh_queue_enqueue_burst: %u of %u", k, n);
+    for (uint32_t i = 0; i < n; i++)
+        free(src[i]);
+}
+
+static void call_recv(input *in, rh_queue *q)
+{
+    uint8_t how = u8(in);
+    uint32_t buf_len = how & 1 ? q->payload_size : (uint32_t)(u8(in) % (q->payload_size + 1u));
+    unsigned char *buf = malloc(buf_len ? buf_len : 1);
+    rh_envelope env;
+    int rc = rh_recv(q, &env, buf_len ? buf : NULL, buf_len, 0);
+    CHECK(rc >= 0 || rc == RH_EEMPTY || rc == RH_ETOOBIG || rc == RH_EINVAL, "rh_recv: %d", rc);
+    if (rc >= 0) {
+        CHECK((uint32_t)rc <= buf_len && (uint32_t)rc <= q->payload_size,
+              "rh_recv: %d bytes into %u", rc, buf_len);
+        CHECK(env.payload_len == (uint32_t)rc, "envelope length %u, returned %d",
+              env.payload_len, rc);
+    }
+    free(buf);
+}
+
+static void call_recv_burst(input *in, rh_queue *q)
+{
+    uint32_t n = 1 + u8(in) % 8;
+    uint32_t stride = q->payload_size + u8(in) % 4;
+    unsigned char *bufs = malloc((size_t)stride * n);
+    rh_envelope envs[8];
+    int rc = rh_recv_burst(q, envs, bufs, stride, n, 0);
+    CHECK(rc >= 0 && (uint32_t)rc <= n, "rh_recv_burst: %d of %u", rc, n);
+    for (int i = 0; i < rc; i++)
+        CHECK(envs[i].payload_len <= q->payload_size, "rh_recv_burst: length %u of %u",
+              envs[i].payload_len, q->payload_size);
+    free(bufs);
+}
+
+static void call_dequeue_burst(input *in, rh_queue *q)
+{
+    uint32_t n = 1 + u8(in) % 8;
+    rh_envelope *dst[8];
+    for (uint32_t i = 0; i < n; i++)
+        dst[i] = malloc(sizeof(rh_envelope) + q->payload_size);
+    uint32_t k = rh_queue_dequeue_burst(q, dst, n);
+    CHECK(k <= n, "rh_queue_dequeue_burst: %u of %u", k, n);
+    for (uint32_t i = 0; i < k; i++)
+        CHECK(dst[i]->payload_len <= q->payload_size, "dequeue_burst: length %u of %u",
+              dst[i]->payload_len, q->payload_size);
+    for (uint32_t i = 0; i < n; i++)
+        free(dst[i]);
+}
+
+/* Run the program on q (and on a second handle of the same memory, when
+ * there is one).  Hostile writes go straight to the mapping. */
+static void run_program(input *in, rh_queue *q, rh_queue *other)
+{
+    queue_header *h = q->h;
+    size_t cells = (size_t)q->capacity * q->slot_size;
+    for (unsigned steps = 0; in->n && steps < 256; steps++) {
+        uint8_t op = u8(in);
+        rh_queue *t = other && (op & 0x80) ? other : q;
+        int prod_waits = producer_claim_held(h);
+        int cons_waits = consumer_claim_held(h);
+        /* drop_oldest also dequeues, so it needs the consumer side free too */
+        int evict_ok = !cons_waits && indices_near(h, 4096);
+        switch (op % 14) {
+        case 0:
+        case 1:
+            hostile_index(in, h);
+            break;
+        case 2:
+            atomic_store(&h->counters[u8(in) % C_COUNT], uN(in, 8));
+            break;
+        case 3:
+            hostile_bytes(in, q->cells, cells);
+            break;
+        case 4: {
+            cell *c = (cell *)(q->cells + (size_t)(u8(in) % q->capacity) * q->slot_size);
+            uint32_t v = u8(in) & 1 ? (uint32_t)uN(in, 4) : q->payload_size + u8(in) - 128;
+            __atomic_store_n(&c->env.payload_len, v, __ATOMIC_RELAXED);
+            break;
+        }
+        case 5: /* the doorbells: futex words, waiter counts, the shared flag */
+            hostile_bytes(in, (unsigned char *)&h->not_empty,
+                          (size_t)((unsigned char *)(&h->not_full + 1) -
+                                   (unsigned char *)&h->not_empty));
+            break;
+        case 6:
+            if (!prod_waits && (t->cfg.backpressure != RH_BP_DROP_OLDEST || evict_ok))
+                call_send(in, t);
+            break;
+        case 7:
+            if (!prod_waits && (t->cfg.backpressure != RH_BP_DROP_OLDEST || evict_ok))
+                call_send_burst(in, t);
+            break;
+        case 8:
+            if (!prod_waits)
+                call_enqueue_burst(in, t);
+            break;
+        case 9:
+        case 10:
+            if (!cons_waits)
+                call_recv(in, t);
+            break;
+        case 11:
+            if (!cons_waits)
+                call_recv_burst(in, t);
+            break;
+        case 12:
+            if (!cons_waits)
+                call_dequeue_burst(in, t);
+            break;
+        default:
+            check_stats(t);
+            (void)rh_queue_is_empty(t);
+            break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ attach --- */
+
+/* Rewrite header bytes of the shm object and maybe its size, then attach.
+ * Returns the attached handle, or NULL when attach refused. */
+static rh_queue *hostile_attach(input *in, rh_queue *q, int *resized)
+{
+    char shm[sizeof q->shm_name];
+    memcpy(shm, q->shm_name, sizeof shm);
+    int fd = shm_open(shm, O_RDWR, 0);
+    CHECK(fd >= 0, "shm_open of our own queue");
+    queue_header *h = q->h;
+    /* The fields up to the name are what geometry is made of: aim there. */
+    unsigned edits = u8(in) % 8;
+    for (unsigned i = 0; i < edits; i++) {
+        uint8_t how = u8(in);
+        size_t region = how & 1 ? offsetof(queue_header, name) : offsetof(queue_header, counters);
+        size_t off = (size_t)(uN(in, 2) % region);
+        size_t len = 1 + u8(in) % 8;
+        for (size_t k = 0; k < len && off + k < region; k++)
+            ((unsigned char *)h)[off + k] = u8(in);
+    }
+    uint8_t resize = u8(in);
+    *resized = resize & 1;
+    if (resize & 1) {
+        struct stat st;
+        CHECK(fstat(fd, &st) == 0, "fstat");
+        off_t size = st.st_size + (off_t)(int16_t)uN(in, 2);
+        if (resize & 2)
+            size = (off_t)(uN(in, 3)); /* anything up to 16 MiB */
+        if (size >= 0)
+            CHECK(ftruncate(fd, size) == 0, "ftruncate");
+    }
+    close(fd);
+
+    rh_queue *a = (rh_queue *)0x1;
+    rh_error err;
+    memset(&err, 0, sizeof err);
+    int rc = rh_queue_attach(instance, "q", &a, &err);
+    if (rc != 0) {
+        CHECK(a == NULL, "a refused attach must leave *out NULL");
+        CHECK(err.msg[0] && strstr(err.msg, "\"q\""), "attach refused without naming the queue: "
+              "%s", err.msg);
+        return NULL;
+    }
+    /* Accepted: the geometry it will use must fit what it mapped. */
+    CHECK(capacity_valid(a->capacity) && a->mask == a->capacity - 1, "attached capacity %u",
+          a->capacity);
+    CHECK(a->slot_size == slot_size_for(a->payload_size), "attached slot size");
+    CHECK((uint64_t)a->map_size == sizeof(queue_header) + (uint64_t)a->capacity * a->slot_size,
+          "attached mapping %zu bytes for %u x %u", a->map_size, a->capacity, a->slot_size);
+    CHECK((unsigned)a->cfg.backpressure < BP_COUNT, "attached policy");
+    CHECK(memchr(a->name, 0, sizeof a->name) && memchr(a->type_name, 0, sizeof a->type_name) &&
+              memchr(a->type_origin, 0, sizeof a->type_origin),
+          "attached names unterminated");
+    /* A hostile policy may say block: no waiting in a fuzzer. */
+    a->cfg.block_timeout_ms = 0;
+    return a;
+}
+
+/* ------------------------------------------------------------- entry --- */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!instance[0])
+        snprintf(instance, sizeof instance, "fuzzq%d", (int)getpid());
+    input in = {data, size};
+    uint8_t mode = u8(&in);
+    int shared = mode & 1;
+    int attach = shared && (mode & 2);
+    rh_queue_config cfg = {
+        .capacity = 2u << (u8(&in) % 6), /* 2 .. 64 */
+        .backpressure = (rh_backpressure)((mode >> 2) % BP_COUNT),
+        .block_timeout_ms = 0, /* block gives up at once */
+        .shared = shared,
+    };
+    fuzz_type.size = 1 + u8(&in);
+    rh_queue *q = NULL;
+    rh_error err;
+    int rc = rh_queue_create(instance, "q", &fuzz_type, &cfg, "fuzz.so", &q, &err);
+    CHECK(rc == 0, "rh_queue_create: %s", err.msg);
+
+    /* A shrunk file would fault the creator's larger mapping (SIGBUS): a
+     * same-user process can always do that, see docs/RELIABILITY.md; so
+     * after a resize only the attached handle runs. */
+    int resized = 0;
+    rh_queue *a = attach ? hostile_attach(&in, q, &resized) : NULL;
+    if (a)
+        run_program(&in, a, resized ? NULL : q);
+    else if (!attach)
+        run_program(&in, q, NULL);
+    rh_queue_close(a);
+    rh_queue_close(q);
+    return 0;
+}
