@@ -3,18 +3,21 @@
  *
  * A plugin is untrusted in the sense that it may be stale, half-written or
  * built against another ABI: every check below turns such a file into a
- * reported reason instead of a crash.  We dlopen with RTLD_NOW so unresolved
+ * reported reason instead of a crash.  A file that another user could have
+ * written is refused before dlopen runs any of it (check_writers).  We dlopen with RTLD_NOW so unresolved
  * symbols fail here, at load, with dlerror()'s text, and not at the first
  * call from a dispatch thread; RTLD_LOCAL so two plugins' private symbols
  * never collide.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "plugin.h"
 
@@ -90,6 +93,59 @@ int rh_plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err)
     return check_ports(d->outputs, d->n_outputs, "outputs", path, d->name, err);
 }
 
+/* "dir" of "dir/name" ("." for a bare name, "/" for "/name"). */
+static void folder_of(const char *path, char *out, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(out, len, ".");
+    else if (slash == path)
+        snprintf(out, len, "/");
+    else
+        snprintf(out, len, "%.*s", (int)(slash - path), path);
+}
+
+/* RH_EPLUGIN when `what` (a file or folder at path) is world-writable. */
+static int refuse_if_world_writable(const char *plugin, const char *kind, const char *path,
+                                    rh_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !(st.st_mode & S_IWOTH))
+        return 0;
+    return rh_error_set(err, RH_EPLUGIN,
+                        "%s: refused: the %s %s is world-writable (mode %04o), so any user "
+                        "could replace the code this host runs; fix: chmod o-w %s",
+                        plugin, kind, path, (unsigned)(st.st_mode & 07777), path);
+}
+
+/*
+ * dlopen runs a library's code (its constructors) before we can check
+ * anything, with the host's rights: a plugin that another user could have
+ * written must not get that far.  Refused: a world-writable file, or a
+ * world-writable folder holding it (anyone may add or swap files there;
+ * a sticky bit only stops deleting, not adding, so it does not help).
+ * Both the path as given and, for a symlink, the file it resolves to are
+ * checked.  Group-writable is left to the administrator.  A missing file
+ * is left to dlopen, which says so.
+ */
+static int check_writers(const char *path, rh_error *err)
+{
+    char dir[PATH_MAX];
+    int rc = refuse_if_world_writable(path, "file", path, err);
+    if (rc)
+        return rc;
+    folder_of(path, dir, sizeof dir);
+    if ((rc = refuse_if_world_writable(path, "folder", dir, err)))
+        return rc;
+    char *real = realpath(path, NULL);
+    if (real && strcmp(real, path) != 0) {
+        folder_of(real, dir, sizeof dir);
+        rc = refuse_if_world_writable(path, "folder", dir, err);
+    }
+    free(real);
+    return rc;
+}
+
 int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -98,6 +154,8 @@ int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err)
     if (!err)
         err = &local;
 
+    if (check_writers(path, err) != 0)
+        goto fail;
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {

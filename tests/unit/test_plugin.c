@@ -4,7 +4,9 @@
  * good plugins of the build loading with their ports and types.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -144,6 +146,136 @@ static void test_scan_of_missing_folder_is_an_error(void **state)
     assert_int_equal(set.n, 0);
 }
 
+/* ------------------------------------------- who may write the code --- */
+
+/* A private copy of a good plugin: <tmp>/dir/echo.so (folder 0755, file
+ * 0755), so a test can change modes without touching the build's files. */
+static char tmp_root[64], tmp_dir[128], tmp_so[192];
+
+static void copy_echo_plugin(void)
+{
+    snprintf(tmp_root, sizeof tmp_root, "/tmp/rh-plugin-XXXXXX");
+    assert_non_null(mkdtemp(tmp_root));
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/dir", tmp_root);
+    assert_int_equal(mkdir(tmp_dir, 0755), 0);
+    snprintf(tmp_so, sizeof tmp_so, "%s/echo.so", tmp_dir);
+    FILE *in = fopen(RH_TEST_PLUGIN_DIR "/echo.so", "rb");
+    FILE *out = fopen(tmp_so, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+    assert_int_equal(chmod(tmp_so, 0755), 0);
+    assert_int_equal(chmod(tmp_dir, 0755), 0); /* whatever the umask */
+}
+
+static void remove_echo_copy(void)
+{
+    char link[256];
+    snprintf(link, sizeof link, "%s/link.so", tmp_root);
+    unlink(link);
+    unlink(tmp_so);
+    rmdir(tmp_dir);
+    rmdir(tmp_root);
+}
+
+static int loads(const char *path, rh_error *err)
+{
+    rh_plugin p;
+    int rc = rh_plugin_open(path, &p, err);
+    if (rc == 0)
+        rh_plugin_close(&p);
+    return rc;
+}
+
+/* The refusal names the plugin, what is writable, its mode and the fix. */
+static void expect_writable_refusal(const char *path, const char *writable, const char *mode)
+{
+    rh_error err = {0};
+    int rc = loads(path, &err);
+    if (rc != RH_EPLUGIN)
+        fail_msg("%s: expected RH_EPLUGIN while %s has mode %s, got %d", path, writable, mode,
+                 rc);
+    char fix[300];
+    snprintf(fix, sizeof fix, "chmod o-w %s", writable);
+    if (!strstr(err.msg, path) || !strstr(err.msg, "world-writable") || !strstr(err.msg, mode) ||
+        !strstr(err.msg, fix))
+        fail_msg("expected the reason to name %s, say world-writable, mode %s and \"%s\", got: "
+                 "%s", path, mode, fix, err.msg);
+}
+
+static void test_world_writable_plugin_file_is_refused_before_dlopen(void **state)
+{
+    (void)state;
+    copy_echo_plugin();
+    assert_int_equal(chmod(tmp_so, 0757), 0);
+    expect_writable_refusal(tmp_so, tmp_so, "0757");
+    if (dlopen(tmp_so, RTLD_NOW | RTLD_NOLOAD) != NULL)
+        fail_msg("the refused file was loaded (its constructors ran) before being refused");
+    rh_error err = {0};
+    assert_int_equal(chmod(tmp_so, 0755), 0);
+    if (loads(tmp_so, &err) != 0)
+        fail_msg("the private copy must load at mode 0755: %s", err.msg);
+    assert_int_equal(chmod(tmp_so, 0775), 0); /* group-writable: the admin's call */
+    if (loads(tmp_so, &err) != 0)
+        fail_msg("a group-writable plugin still loads: %s", err.msg);
+    remove_echo_copy();
+}
+
+static void test_plugin_in_a_world_writable_folder_is_refused_even_if_sticky(void **state)
+{
+    (void)state;
+    copy_echo_plugin();
+    assert_int_equal(chmod(tmp_dir, 0777), 0);
+    expect_writable_refusal(tmp_so, tmp_dir, "0777");
+    assert_int_equal(chmod(tmp_dir, 01777), 0); /* like /tmp */
+    expect_writable_refusal(tmp_so, tmp_dir, "1777");
+    assert_int_equal(chmod(tmp_dir, 0755), 0);
+    rh_error err = {0};
+    if (loads(tmp_so, &err) != 0)
+        fail_msg("loads again once the folder is fixed: %s", err.msg);
+    remove_echo_copy();
+}
+
+/* A symlink from a safe folder to a file in a world-writable one: the
+ * folder the code really lives in is what counts. */
+static void test_symlink_into_a_world_writable_folder_is_refused(void **state)
+{
+    (void)state;
+    copy_echo_plugin();
+    char link[256];
+    snprintf(link, sizeof link, "%s/link.so", tmp_root);
+    assert_int_equal(symlink(tmp_so, link), 0);
+    rh_error err = {0};
+    if (loads(link, &err) != 0)
+        fail_msg("the link loads while both folders are safe: %s", err.msg);
+    assert_int_equal(chmod(tmp_dir, 0777), 0);
+    expect_writable_refusal(link, tmp_dir, "0777");
+    assert_int_equal(chmod(tmp_dir, 0755), 0);
+    remove_echo_copy();
+}
+
+/* A folder scan reports the refused file and keeps going. */
+static void test_scan_lists_a_world_writable_plugin_with_its_reason(void **state)
+{
+    (void)state;
+    copy_echo_plugin();
+    assert_int_equal(chmod(tmp_so, 0666), 0);
+    rh_plugin_set set = {0};
+    rh_error err = {0};
+    assert_int_equal(rh_plugin_scan(&set, tmp_dir, &err), 1);
+    assert_null(set.items[0].desc);
+    if (!strstr(set.items[0].why, "world-writable"))
+        fail_msg("expected the scan to keep the reason, got: %s", set.items[0].why);
+    assert_null(rh_plugin_find(&set, "echo"));
+    rh_plugin_set_free(&set);
+    remove_echo_copy();
+}
+
 static void test_descriptor_checks_reject_null_and_empty(void **state)
 {
     (void)state;
@@ -175,6 +307,10 @@ int main(void)
         cmocka_unit_test(test_scan_keeps_going_past_bad_plugins),
         cmocka_unit_test(test_scan_of_missing_folder_is_an_error),
         cmocka_unit_test(test_descriptor_checks_reject_null_and_empty),
+        cmocka_unit_test(test_world_writable_plugin_file_is_refused_before_dlopen),
+        cmocka_unit_test(test_plugin_in_a_world_writable_folder_is_refused_even_if_sticky),
+        cmocka_unit_test(test_symlink_into_a_world_writable_folder_is_refused),
+        cmocka_unit_test(test_scan_lists_a_world_writable_plugin_with_its_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
