@@ -31,8 +31,9 @@ uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n
  * Enqueue up to n messages straight from kernel ring slots (each an
  * rh_envelope followed by its payload), as many as fit with one claim and
  * no policy: the output bridge applies the policy to the rest itself.  Each
- * envelope is stamped in place as rh_send would (id if zero, enqueue time,
- * port 0).  Returns how many were enqueued.
+ * message is enqueued as rh_send would (an id if its own is zero, the
+ * enqueue time, port 0); the slots themselves are only read.  Returns how
+ * many were enqueued.
  */
 uint32_t rh_queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n);
 
