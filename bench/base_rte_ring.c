@@ -5,6 +5,7 @@
  * Cases:
  *   rte_ring.hop.b{1,8,32,256}.p64   (group p64)  one-way bursts, msg/s
  *   rte_ring.rtt.p64                 (group p64)  ping-pong over two rings
+ *   rte_ring.echo.b32.p64[+env48]    (group p64)  the echo pipeline on two rings
  *   rte_ring.hop.b32.p{16..65536}    (group payload; p64 is in group p64)
  *
  * Only librte_ring is used, on memory we allocate: rte_ring_init() needs no
@@ -80,6 +81,7 @@ typedef struct hop {
     switch (payload) {                                                                         \
     case 16: call(16); break;                                                                  \
     case 64: call(64); break;                                                                  \
+    case 112: call(112); break;                                                                \
     case 256: call(256); break;                                                                \
     case 1024: call(1024); break;                                                              \
     case 4096: call(4096); break;                                                              \
@@ -267,6 +269,111 @@ static int run_rtt(const bench_env *env, const bench_params *p, bench_result *ou
     return 0;
 }
 
+/* ----------------------------------------------------------- echo --- */
+
+/*
+ * The echo pipeline of the other baselines built from two rte_rings: the
+ * client (cpu[0]) sends bursts into one ring while fewer than
+ * BENCH_ECHO_WINDOW are in flight and takes back what has come; the echo
+ * thread (cpu[1]) moves bursts from one ring to the other.  With 112-byte
+ * elements it moves exactly the bytes ringhost's echo moves per 64-byte
+ * message (a 48-byte envelope and the payload, into and out of each named
+ * queue): the ceiling of any echo pipeline that carries an envelope.
+ */
+typedef struct echo {
+    struct rte_ring *to_echo, *to_client;
+    uint32_t esize, batch;
+    uint64_t run_ns;
+    _Alignas(64) atomic_int stop;
+    _Alignas(64) uint64_t received;
+    uint64_t elapsed_ns;
+} echo;
+
+static inline __attribute__((always_inline)) void echo_move(echo *e, uint8_t *buf, uint32_t esize)
+{
+    while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
+        unsigned n = rte_ring_dequeue_burst_elem(e->to_echo, buf, esize, e->batch, NULL);
+        for (unsigned done = 0; done < n;)
+            done += rte_ring_enqueue_burst_elem(e->to_client, buf + (size_t)done * esize, esize,
+                                                n - done, NULL);
+    }
+}
+
+static inline __attribute__((always_inline)) void echo_client_loop(echo *e, uint8_t *out,
+                                                                   uint8_t *in, uint32_t esize)
+{
+    uint64_t sent = 0, got = 0, t0 = bench_now_ns(), now = t0;
+    for (uint32_t polls = 0;; polls++) {
+        if (sent - got + e->batch <= BENCH_ECHO_WINDOW)
+            sent += rte_ring_enqueue_burst_elem(e->to_echo, out, esize, e->batch, NULL);
+        got += rte_ring_dequeue_burst_elem(e->to_client, in, esize, e->batch, NULL);
+        if ((polls & 63) == 0 && (now = bench_now_ns()) - t0 >= e->run_ns)
+            break;
+    }
+    atomic_store_explicit(&e->stop, 1, memory_order_relaxed);
+    e->received = got;
+    e->elapsed_ns = now - t0;
+}
+
+static void *echo_thread(void *arg)
+{
+    echo *e = arg;
+    uint8_t *buf = calloc(e->batch, e->esize);
+    if (buf) {
+#define CALL_MOVE(esize) echo_move(e, buf, esize)
+        WITH_CONST_ESIZE(e->esize, CALL_MOVE)
+#undef CALL_MOVE
+    }
+    free(buf);
+    return NULL;
+}
+
+static void *echo_client(void *arg)
+{
+    echo *e = arg;
+    uint8_t *out = calloc(e->batch, e->esize), *in = calloc(e->batch, e->esize);
+    if (out && in) {
+#define CALL_CLIENT_LOOP(esize) echo_client_loop(e, out, in, esize)
+        WITH_CONST_ESIZE(e->esize, CALL_CLIENT_LOOP)
+#undef CALL_CLIENT_LOOP
+    } else {
+        atomic_store_explicit(&e->stop, 1, memory_order_relaxed);
+    }
+    free(out);
+    free(in);
+    return NULL;
+}
+
+static int run_echo(const bench_env *env, const bench_params *p, bench_result *out)
+{
+    echo e;
+    memset(&e, 0, sizeof e);
+    /* depth is borrowed to say how many envelope bytes ride with each message */
+    e.esize = p->payload + p->depth;
+    e.batch = p->batch;
+    e.run_ns = (uint64_t)(env->rep_seconds * 1e9);
+    e.to_echo = ring_new(e.esize, 4096);
+    e.to_client = ring_new(e.esize, 4096);
+    int rc = -ENOMEM;
+    pthread_t et, ct;
+    if (e.to_echo && e.to_client && (rc = bench_thread_start(&et, env->cpu[1], echo_thread, &e)) == 0) {
+        rc = bench_thread_start(&ct, env->cpu[0], echo_client, &e);
+        if (rc == 0)
+            pthread_join(ct, NULL);
+        atomic_store_explicit(&e.stop, 1, memory_order_relaxed);
+        pthread_join(et, NULL);
+    }
+    free(e.to_echo);
+    free(e.to_client);
+    if (rc)
+        return bench_fail(out, "set-up: %s", strerror(-rc));
+    if (e.elapsed_ns == 0 || e.received == 0)
+        return bench_fail(out, "no message came back");
+    double msgs = (double)e.received * 1e9 / (double)e.elapsed_ns;
+    bench_put(out, "msgs_per_s", "msg/s", msgs);
+    return 0;
+}
+
 void bench_register_rte_ring(bench_suite *s, const bench_env *env)
 {
     (void)env;
@@ -278,6 +385,12 @@ void bench_register_rte_ring(bench_suite *s, const bench_env *env)
         bench_add(s, "p64", name, run_hop, &(bench_params){.payload = 64, .batch = bursts[i]});
     }
     bench_add(s, "p64", "rte_ring.rtt.p64", run_rtt, &(bench_params){.payload = 64, .batch = 1});
+    /* The echo pipeline of bare rings: the payload alone, and the payload
+     * with a 48-byte envelope (what ringhost carries). */
+    bench_add(s, "p64", "rte_ring.echo.b32.p64", run_echo,
+              &(bench_params){.payload = 64, .batch = 32});
+    bench_add(s, "p64", "rte_ring.echo.b32.p64+env48", run_echo,
+              &(bench_params){.payload = 64, .batch = 32, .depth = 48});
     for (size_t i = 0; i < sizeof payloads / sizeof *payloads; i++) {
         snprintf(name, sizeof name, "rte_ring.hop.b32.p%u", payloads[i]);
         bench_add(s, "payload", name, run_hop,

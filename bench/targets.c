@@ -25,6 +25,17 @@ void bench_register_targets(bench_suite *s)
     bench_add_ratio(s, "echo.inline vs zmq inproc echo", ECHO_INLINE, "msgs_per_s",
                     "zmq.echo.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 30);
 
+    /* Not targets, the explanation of them: the same echo pipeline built
+     * from two bare rte_rings, with the payload alone and with the 48-byte
+     * envelope ringhost carries.  And one named-queue hop against one
+     * rte_ring hop. */
+    bench_add_ratio(s, "echo.inline vs rte_ring echo", ECHO_INLINE, "msgs_per_s",
+                    "rte_ring.echo.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0);
+    bench_add_ratio(s, "echo.inline vs rte_ring echo +env48", ECHO_INLINE, "msgs_per_s",
+                    "rte_ring.echo.b32.p64+env48", "msgs_per_s", BENCH_AT_LEAST, 0);
+    bench_add_ratio(s, "queue hop vs rte_ring hop (b32)", "rh.queue.hop.b32.p64", "msgs_per_s",
+                    "rte_ring.hop.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0);
+
     /* Latency: a spinning ringhost round trip against two bare rings, and
      * what the adaptive wait (spin, then park) costs over spinning. */
     bench_add_ratio(s, "rtt p50 inline+spin vs rte_ring", RTT_SPIN, "rtt_p50_ns",
