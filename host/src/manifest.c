@@ -21,6 +21,9 @@
  *    "../plugins": the drop-in folder next to manifests/); they are stored
  *    absolute and canonical when the folder exists, joined as written when
  *    it does not (the runtime then reports the missing folder).
+ *  - A kernel's "plugin" is a name found in those folders, or an absolute
+ *    path that only the command line can allow (parse_plugin_ref); never
+ *    a relative path or a name with "..".
  *  - A kernel port must name a queue declared in "queues".  A port left out
  *    of "inputs"/"outputs" is fine: the runtime creates "<kernel>.<port>"
  *    with defaults.queue (the loader does not know the ports).
@@ -296,6 +299,40 @@ static int parse_ports(const rh_json_doc *L, rh_manifest *m, const json_t *obj, 
     return 0;
 }
 
+#define PLUGIN_NAME_MAX 127
+
+/*
+ * A kernel's "plugin": a name, looked up among the plugins of the plugin
+ * folders ([A-Za-z0-9._-], no ".."), or the absolute path of a .so file,
+ * which the runtime loads only when the command line allows that exact
+ * path (ringhost run --allow-plugin PATH; rh_launch_opts.allow_plugins).
+ * A relative path, or a name with "..", could only be a way out of the
+ * plugin folders: refused here, whatever the command line says.
+ */
+static int parse_plugin_ref(const rh_json_doc *L, const json_t *v, const char *path, char *out,
+                            size_t size)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    if (s && s[0] == '/' && strlen(s) == json_string_length(v) && strlen(s) < size) {
+        int printable = 1;
+        for (const char *c = s; *c; c++)
+            printable &= (unsigned char)*c >= 0x20 && *c != 0x7f;
+        if (printable) {
+            snprintf(out, size, "%s", s);
+            return 0;
+        }
+    }
+    if (s && !strstr(s, "..") && rh_json_name_ok(s, PLUGIN_NAME_MAX, 1)) {
+        snprintf(out, size, "%s", s);
+        return 0;
+    }
+    return rh_json_fail(L, path, v,
+                        "a plugin name of 1 to %d characters from [A-Za-z0-9._-] without \"..\" "
+                        "(found in the \"plugins\" folders), or the absolute path of a plugin "
+                        "file shorter than %zu bytes, allowed with ringhost run --allow-plugin "
+                        "PATH", PLUGIN_NAME_MAX, size);
+}
+
 static int parse_kernel(const rh_json_doc *L, rh_manifest *m, const json_t *kv, size_t index,
                         rh_kernel_decl *k)
 {
@@ -318,8 +355,7 @@ static int parse_kernel(const rh_json_doc *L, rh_manifest *m, const json_t *kv, 
             return rh_json_fail(L, p, v, "a kernel name not already used by kernels[%zu]", i);
 
     rh_manifest_path_key(p, sizeof p, kp, "plugin");
-    if ((rc = rh_json_get_name(L, json_object_get(kv, "plugin"), p, "a plugin name", 1, k->plugin,
-                               sizeof k->plugin)))
+    if ((rc = parse_plugin_ref(L, json_object_get(kv, "plugin"), p, k->plugin, sizeof k->plugin)))
         return rc;
 
     k->workers = 1;

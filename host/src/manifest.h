@@ -48,7 +48,7 @@ typedef struct rh_port_binding {
 
 typedef struct rh_kernel_decl {
     char name[64];
-    char plugin[128];
+    char plugin[1024];              /* a plugin name, or an absolute .so path (--allow-plugin) */
     uint32_t workers;               /* 1..RH_MAX_WORKERS */
     rh_port_binding inputs[RH_MAX_PORTS];
     uint32_t n_inputs;

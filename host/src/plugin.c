@@ -250,6 +250,15 @@ int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
     return (int)n;
 }
 
+int rh_plugin_add(rh_plugin_set *set, const char *path, rh_error *err)
+{
+    rh_plugin *items = realloc(set->items, (set->n + 1) * sizeof *items);
+    if (!items)
+        return rh_error_set(err, RH_ENOMEM, "%s: out of memory", path);
+    set->items = items;
+    return rh_plugin_open(path, &set->items[set->n++], err);
+}
+
 void rh_plugin_set_free(rh_plugin_set *set)
 {
     for (uint32_t i = 0; i < set->n; i++)

@@ -37,6 +37,11 @@ typedef struct rh_plugin_set {
 int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err);
 void rh_plugin_set_free(rh_plugin_set *set);
 
+/* Try one file and append it to set, loaded or with its reason (as a scan
+ * does).  Returns 0, RH_EPLUGIN (kept, reason in err and in the item), or
+ * RH_ENOMEM.  Pointers into set->items move: take them after all adds. */
+int rh_plugin_add(rh_plugin_set *set, const char *path, rh_error *err);
+
 /* The loaded plugin whose kernel name (or file stem, "libNAME.so"/"NAME.so")
  * is name; NULL when none loaded. */
 const rh_plugin *rh_plugin_find(const rh_plugin_set *set, const char *name);

@@ -27,6 +27,31 @@ static void list_plugins(const rh_plugin_set *set, char *buf, size_t len)
         snprintf(buf, len, "none");
 }
 
+/* The loaded (or failed) plugin whose path is exactly path, or NULL. */
+static const rh_plugin *plugin_at(const rh_plugin_set *set, const char *path)
+{
+    for (uint32_t i = 0; i < set->n; i++)
+        if (strcmp(set->items[i].path, path) == 0)
+            return &set->items[i];
+    return NULL;
+}
+
+static int path_allowed(const rh_launch_opts *opts, const char *path)
+{
+    for (const char *const *a = opts ? opts->allow_plugins : NULL; a && *a; a++)
+        if ((*a)[0] == '/' && strcmp(*a, path) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The plugin path: the command line's folder (--plugins), then the
+ * manifest's "plugins" folders.  A kernel may name a plugin outside them
+ * only by an absolute path the command line allows exactly
+ * (opts->allow_plugins, ringhost run --allow-plugin); the manifest loader
+ * already refused relative paths and names with "..".  Such a file is
+ * loaded on its own, never its folder.
+ */
 static int load_plugins(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err)
 {
     const rh_manifest *m = rt->m;
@@ -36,6 +61,22 @@ static int load_plugins(rh_runtime *rt, const rh_launch_opts *opts, rh_error *er
         if (rh_plugin_scan(&rt->plugins, m->plugin_dirs[i], err) < 0)
             return rh_error_set(err, RH_EMANIFEST, "%s: plugins[%u]: expected a readable folder, "
                                 "got \"%s\"", m->path, i, m->plugin_dirs[i]);
+    for (uint32_t i = 0; i < m->n_kernels; i++) {
+        const char *path = m->kernels[i].plugin;
+        if (path[0] != '/')
+            continue;
+        if (!path_allowed(opts, path))
+            return rh_error_set(err, RH_EMANIFEST,
+                                "%s: kernels[%u].plugin: \"%s\" is a path outside the plugin "
+                                "folders; a manifest may load a plugin by path only when the "
+                                "command line allows it: ringhost run %s --allow-plugin %s",
+                                m->path, i, path, m->path, path);
+        if (!plugin_at(&rt->plugins, path)) {
+            rh_error perr;
+            if (rh_plugin_add(&rt->plugins, path, &perr) == RH_ENOMEM)
+                return rh_error_set(err, RH_ENOMEM, "%s", perr.msg);
+        }
+    }
     return 0;
 }
 
@@ -43,6 +84,17 @@ static int load_plugins(rh_runtime *rt, const rh_launch_opts *opts, rh_error *er
 static int resolve_plugin(rh_runtime *rt, rh_kinst *k, rh_error *err)
 {
     const rh_kernel_decl *d = k->decl;
+    if (d->plugin[0] == '/') { /* allowed and loaded by load_plugins */
+        const rh_plugin *p = plugin_at(&rt->plugins, d->plugin);
+        if (p && p->desc) {
+            k->plugin = p;
+            k->desc = p->desc;
+            return 0;
+        }
+        return rh_error_set(err, RH_EPLUGIN, "%s: kernels[%u].plugin: plugin \"%s\" failed to "
+                            "load: %s", rt->m->path, k->index, d->plugin,
+                            p ? p->why : "not loaded");
+    }
     const rh_plugin *p = rh_plugin_find(&rt->plugins, d->plugin);
     if (p) {
         k->plugin = p;

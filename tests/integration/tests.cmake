@@ -29,3 +29,5 @@ if(TARGET ringhost-bench)
               LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
   add_dependencies(test_cli_bench ringhost-bench)
 endif()
+rh_add_test(test_cli_security       integration/test_cli_security.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)

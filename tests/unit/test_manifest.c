@@ -742,6 +742,39 @@ static void test_missing_plugin_is_rejected(void **state)
                "expected a plugin name", "got nothing");
 }
 
+/* A "plugin" that could reach outside the plugin folders: a relative path
+ * or a name with "..".  Refused by the loader whatever the command line
+ * allows; the message says what is accepted, --allow-plugin included. */
+static void test_plugin_as_a_relative_path_or_with_dot_dot_is_rejected(void **state)
+{
+    (void)state;
+    static const char *const refs[] = {"../plugins/echo", "sub/echo", "./echo.so", "..",
+                                       "echo..so", "..echo"};
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{" TOP ", 'kernels': [{'name': 'k', 'plugin': '%s'}]}",
+                 refs[i]);
+        expect_bad(text, "kernels[0].plugin", "without \"..\"", "--allow-plugin", refs[i]);
+    }
+}
+
+/* An absolute path is kept as written: only the runtime, told by the
+ * command line (rh_launch_opts.allow_plugins), may load it. */
+static void test_plugin_as_an_absolute_path_is_kept_for_the_command_line_to_allow(void **state)
+{
+    (void)state;
+    rh_manifest *m = load_good_text(
+        "{" TOP ", 'kernels': [{'name': 'k', 'plugin': '/opt/kernels/my echo.so'}]}");
+    assert_string_equal(m->kernels[0].plugin, "/opt/kernels/my echo.so");
+    rh_manifest_free(m);
+    rh_manifest *m2;
+    rh_error err;
+    /* a control character is no path a user wrote */
+    assert_int_equal(load_text("{" TOP ", 'kernels': [{'name': 'k', 'plugin': '/a\\u0001b.so'}]}",
+                               &m2, &err),
+                     RH_EMANIFEST);
+}
+
 static void test_duplicate_kernel_name_is_rejected(void **state)
 {
     (void)state;
@@ -934,6 +967,8 @@ int main(void)
         cmocka_unit_test(test_empty_kernels_is_rejected),
         cmocka_unit_test(test_unknown_kernel_key_suggests_plugin),
         cmocka_unit_test(test_missing_plugin_is_rejected),
+        cmocka_unit_test(test_plugin_as_a_relative_path_or_with_dot_dot_is_rejected),
+        cmocka_unit_test(test_plugin_as_an_absolute_path_is_kept_for_the_command_line_to_allow),
         cmocka_unit_test(test_duplicate_kernel_name_is_rejected),
         cmocka_unit_test(test_kernel_name_with_a_dot_is_rejected),
         cmocka_unit_test(test_zero_workers_are_rejected),

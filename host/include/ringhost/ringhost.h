@@ -248,6 +248,14 @@ typedef struct rh_launch_opts {
     const char *extra_plugins; /* one more plugin folder searched first, or NULL */
     int report_bindings;       /* print where each thread runs once it started */
     FILE *log;                 /* where runtime messages go; NULL = stderr */
+    /* Plugin files a manifest may name by absolute path in a kernel's
+     * "plugin" (`ringhost run --allow-plugin PATH`): a NULL-terminated
+     * array of absolute paths, or NULL for none.  A "plugin" holding a '/'
+     * must equal one of them exactly, or the launch fails with
+     * RH_EMANIFEST naming the kernel; any other "plugin" is a name looked
+     * up in the plugin folders only.  Appended last: zero-initialised
+     * options keep their meaning. */
+    const char *const *allow_plugins;
 } rh_launch_opts;
 
 /* Load the manifest, load and check plugins, create queues, start threads

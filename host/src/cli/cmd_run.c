@@ -168,6 +168,12 @@ int rh_cmd_run(int argc, char **argv)
     const char *manifest = NULL, *send = NULL;
     double timeout_s = 30;
     rh_launch_opts opts = {0};
+    /* --allow-plugin PATH, repeatable: at most one per argument pair, and
+     * NULL-terminated; argv outlives the runtime. */
+    const char *allowed[argc / 2 + 1];
+    size_t n_allowed = 0;
+    memset(allowed, 0, sizeof allowed);
+    opts.allow_plugins = allowed;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--send") && i + 1 < argc)
             send = argv[++i];
@@ -179,12 +185,24 @@ int rh_cmd_run(int argc, char **argv)
             opts.instance = argv[++i];
         else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
             opts.extra_plugins = argv[++i];
-        else if (argv[i][0] != '-' && !manifest)
+        else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
+            /* The one way a manifest's "plugin" may name a file outside the
+             * plugin folders: this exact absolute path (wiring.c). */
+            const char *path = argv[++i];
+            if (path[0] != '/') {
+                fprintf(stderr, "ringhost run: --allow-plugin: expected the absolute path of a "
+                                "plugin file (as the manifest's \"plugin\" writes it), got "
+                                "\"%s\"\n", path);
+                return RH_EXIT_BADINPUT;
+            }
+            allowed[n_allowed++] = path;
+        } else if (argv[i][0] != '-' && !manifest)
             manifest = argv[i];
         else {
             fprintf(stderr, "ringhost run: unexpected argument \"%s\"\n"
                             "usage: ringhost run MANIFEST [--send FILE.jsonl] [--timeout S] "
-                            "[--report-bindings] [--instance I] [--plugins DIR]\n", argv[i]);
+                            "[--report-bindings] [--instance I] [--plugins DIR] "
+                            "[--allow-plugin PATH]...\n", argv[i]);
             return RH_EXIT_BADINPUT;
         }
     }
