@@ -72,6 +72,10 @@ static void check_manifest(const rh_manifest *m)
         const rh_kernel_decl *k = &m->kernels[i];
         CHECK(terminated(k->name, sizeof k->name) && k->name[0], "kernel %u name", i);
         CHECK(terminated(k->plugin, sizeof k->plugin) && k->plugin[0], "kernel %u plugin", i);
+        /* never a way out of the plugin folders but an absolute path,
+         * which only the command line may allow (wiring.c) */
+        CHECK(k->plugin[0] == '/' || (!strchr(k->plugin, '/') && !strstr(k->plugin, "..")),
+              "kernel %u plugin \"%s\" reaches outside the plugin folders", i, k->plugin);
         CHECK(k->workers >= 1 && k->workers <= RH_MAX_WORKERS, "kernel %u workers", i);
         CHECK(k->batch >= 1 && k->batch <= RH_BATCH_MAX, "kernel %u batch", i);
         CHECK(k->ring_capacity == 0 ||
