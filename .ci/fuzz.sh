@@ -29,8 +29,15 @@ if [ -z "$cc" ]; then
 fi
 
 start=$(date +%s)
-CC=$cc cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGHOST_FUZZ=ON >/dev/null
-cmake --build "$build" -j2 --target rh_fuzzers >/dev/null
+mkdir -p "$build"
+# Kernels are not built here, but keep any clang-built .so out of plugins/.
+if ! { CC=$cc cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGHOST_FUZZ=ON \
+         -DRINGHOST_PLUGIN_OUTPUT_DIR="$PWD/$build/plugins" &&
+       cmake --build "$build" -j2 --target rh_fuzzers; } >"$build/build.log" 2>&1; then
+  tail -40 "$build/build.log" >&2
+  echo "fuzz: the build failed (whole log: $build/build.log)" >&2
+  exit 1
+fi
 echo "fuzz: built ${fuzzers[*]} in $(( $(date +%s) - start )) s; ${seconds} s each"
 
 mkdir -p "$build/artifacts" "$build/logs"
