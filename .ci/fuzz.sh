@@ -62,6 +62,8 @@ for f in "${fuzzers[@]}"; do
     failed+=("$f")
   fi
 done
+# fuzz_queue's shared queues (instance fuzzq<pid>), left by a run that ended on a finding
+rm -f /dev/shm/ringhost.fuzzq[0-9]*
 echo "fuzz: done in $(( $(date +%s) - start )) s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: failed: ${failed[*]}" >&2
