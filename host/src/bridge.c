@@ -11,12 +11,15 @@
  *
  * Input:  named queue --burst dequeue straight into reserved ring slots-->
  *         dedup window -> TTL -> validate -> commit to the worker's ring.
+ *         A duplicate is dropped (counted); an expired or invalid message
+ *         is counted and dead-lettered with its reason (dlq.h).
  * Output: worker's output ring --peek burst--> burst enqueue of the run that
  *         fits, the queue's backpressure policy for the rest --> release.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlq.h"
 #include "queue_pvt.h"
 #include "runtime_pvt.h"
 
@@ -98,8 +101,12 @@ static int reject_reason(rh_in_bridge *b, rh_envelope *env, uint64_t now, char *
 {
     if (rh_dedup_seen_or_add(b->dedup, env->id))
         return RH_QC_DUPLICATES + 1;
-    if (b->ttl_ns && now > env->enqueue_ns && now - env->enqueue_ns > b->ttl_ns)
+    if (b->ttl_ns && now > env->enqueue_ns && now - env->enqueue_ns > b->ttl_ns) {
+        snprintf(why, why_len, "expired: %llu ms in queue %s, ttl_ms %llu",
+                 (unsigned long long)((now - env->enqueue_ns) / 1000000),
+                 rh_queue_name(b->queue), (unsigned long long)(b->ttl_ns / 1000000));
         return RH_QC_EXPIRED + 1;
+    }
     if (env->payload_len > b->type->size) {
         snprintf(why, why_len, "payload of %u bytes, type %s has %u", env->payload_len,
                  b->type->name, b->type->size);
@@ -110,13 +117,25 @@ static int reject_reason(rh_in_bridge *b, rh_envelope *env, uint64_t now, char *
     return 0;
 }
 
-static void log_invalid(rh_in_bridge *b, const rh_envelope *env, const char *why)
+/* A message refused before the kernel: a duplicate is only counted (the
+ * dedup window exists to drop a sender's retries); an expired or invalid
+ * one is counted and dead-lettered with its reason, and an invalid one is
+ * logged too (someone sends malformed messages). */
+static void refuse(rh_in_bridge *b, int reason, rh_envelope *env, const char *why)
 {
-    rh_runtime *rt = b->kernel->rt;
-    char id[37];
-    rh_id_format(env->id, id);
-    fprintf(rt->log, "ringhost: queue %s: message %s refused before kernel %s: %s\n",
-            rh_queue_name(b->queue), id, b->kernel->decl->name, why);
+    rh_kinst *k = b->kernel;
+    rh_queue_count(b->queue, (rh_queue_counter)(reason - 1), 1);
+    if (reason - 1 == RH_QC_DUPLICATES)
+        return;
+    if (reason - 1 == RH_QC_INVALID) {
+        char id[37];
+        rh_id_format(env->id, id);
+        fprintf(k->rt->log, "ringhost: queue %s: message %s refused before kernel %s: %s\n",
+                rh_queue_name(b->queue), id, k->decl->name, why);
+    }
+    rh_dlq_put(k->dlq, b->queue, k->decl->name, b->type,
+               reason - 1 == RH_QC_INVALID ? RH_DLQ_INVALID : RH_DLQ_EXPIRED, env,
+               rh_ring_payload(env), why, k->rt->log);
 }
 
 uint32_t rh_in_bridge_step(rh_in_bridge *b)
@@ -149,14 +168,12 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
         for (uint32_t i = 0; i < got; i++) {
             char why[256];
             why[0] = '\0'; /* not "= {0}": that clears 256 bytes per message */
+            dst[i]->port = (uint16_t)b->port;
             int reason = reject_reason(b, dst[i], now, why, sizeof why);
             if (reason) {
-                rh_queue_count(b->queue, (rh_queue_counter)(reason - 1), 1);
-                if (reason - 1 == RH_QC_INVALID)
-                    log_invalid(b, dst[i], why);
+                refuse(b, reason, dst[i], why);
                 continue;
             }
-            dst[i]->port = (uint16_t)b->port;
             if (keep != i) /* close the gap left by a refused message (whole slot:
                               * the zero-extended tail is part of the message) */
                 memcpy(dst[keep], dst[i], sizeof(rh_envelope) + b->type->size);

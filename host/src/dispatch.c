@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dlq.h"
 #include "placement.h"
 #include "queue_pvt.h"
 #include "runtime_pvt.h"
@@ -122,25 +123,90 @@ static int api_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_
     return 0;
 }
 
+/* Dead-letter message j of the batch the kernel holds, failed with reason:
+ * counted failed on its input queue and on the worker, put into the
+ * kernel's dead-letter queue (which counts it dead-lettered there). */
+static void fail_message(rh_worker *w, uint32_t j, const char *reason)
+{
+    rh_kinst *k = w->kernel;
+    const rh_msg *m = &w->msgs[j];
+    atomic_fetch_add_explicit(&w->failed, 1, memory_order_relaxed);
+    rh_queue_count(k->in_q[m->port], RH_QC_FAILED, 1);
+    rh_dlq_put(k->dlq, k->in_q[m->port], k->decl->name, k->desc->inputs[m->port].type,
+               RH_DLQ_FAILED, m->env, m->data, reason, k->rt->log);
+}
+
+/* Index in the held batch of the message in (the kernel may pass a copy of
+ * the rh_msg, so its envelope identifies it), or -1. */
+static int batch_index(const rh_worker *w, const rh_msg *in)
+{
+    for (uint32_t j = 0; in && j < w->batch_n; j++)
+        if (w->msgs[j].env == in->env)
+            return (int)j;
+    return -1;
+}
+
+/*
+ * rh_fail: a message of the batch the kernel holds failed.  It is counted
+ * and dead-lettered once, however often the kernel fails it (and a batch
+ * failure afterwards skips it).  A message that is not in the held batch (a
+ * NULL one, or one from a batch already released, whose slot may hold
+ * another message by now) cannot be dead-lettered: that is logged only, and
+ * counted nowhere, so the accounting stays exact.
+ */
 static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
 {
     rh_worker *w = worker_of(ctx);
     rh_kinst *k = w->kernel;
-    atomic_fetch_add_explicit(&w->failed, 1, memory_order_relaxed);
-    uint32_t port = in ? in->port : 0;
-    if (port < k->desc->n_inputs)
-        rh_queue_count(k->in_q[port], RH_QC_FAILED, 1);
+    if (!reason)
+        reason = "(no reason)";
+    int j = batch_index(w, in);
     char id[37] = "-";
-    if (in && in->env)
+    if (j >= 0)
         rh_id_format(in->env->id, id);
+    if (j < 0) {
+        fprintf(k->rt->log, "ringhost: kernel %s#%u reported a failure outside its batch (not "
+                "counted): %s\n", k->decl->name, w->index, reason);
+        return;
+    }
+    if (!w->batch_marked) {
+        memset(w->failed_mark, 0, w->batch_n);
+        w->batch_marked = 1;
+    }
+    if (w->failed_mark[j]) {
+        fprintf(k->rt->log, "ringhost: kernel %s#%u failed message %s again (counted once): "
+                "%s\n", k->decl->name, w->index, id, reason);
+        return;
+    }
+    w->failed_mark[j] = 1;
     fprintf(k->rt->log, "ringhost: kernel %s#%u failed message %s: %s\n", k->decl->name,
-            w->index, id, reason ? reason : "(no reason)");
+            w->index, id, reason);
+    fail_message(w, (uint32_t)j, reason);
+}
+
+/* The kernel now holds msgs[0..n) (0: none). */
+static void hold_batch(rh_worker *w, uint32_t n)
+{
+    w->batch_n = n;
+    w->batch_marked = 0;
+}
+
+/* process() returned rc < 0 for the batch it held: every message of it the
+ * kernel did not already fail with rh_fail is failed now, with that reason. */
+static void fail_batch(rh_worker *w, int rc)
+{
+    char reason[96];
+    snprintf(reason, sizeof reason, "process() returned %d for its batch of %u", rc, w->batch_n);
+    for (uint32_t j = 0; j < w->batch_n; j++)
+        if (!w->batch_marked || !w->failed_mark[j])
+            fail_message(w, j, reason);
 }
 
 static int worker_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint64_t *pos_out);
 
 static void run_release(rh_worker *w)
 {
+    hold_batch(w, 0);
     if (w->run_count) {
         rh_ring_release(w->in[w->run_port], w->run_count);
         w->run_count = 0;
@@ -168,6 +234,7 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
         if (n > 0) {
             w->run_port = port;
             w->run_count = (uint32_t)n;
+            hold_batch(w, (uint32_t)n);
             batch->count = (uint32_t)n;
             batch->msgs = w->msgs;
             atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
@@ -271,13 +338,14 @@ uint32_t rh_worker_step(void *arg)
     if (n > 0) {
         rh_batch batch = {(uint32_t)n, w->msgs};
         atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
+        hold_batch(w, (uint32_t)n);
         int rc = k->desc->process(&w->ctx, w->state, &batch);
         if (rc < 0) {
-            atomic_fetch_add_explicit(&w->failed, (uint64_t)n, memory_order_relaxed);
-            rh_queue_count(k->in_q[port], RH_QC_FAILED, (uint64_t)n);
+            fail_batch(w, rc);
             fprintf(k->rt->log, "ringhost: kernel %s#%u failed a batch of %d: %d\n",
                     k->decl->name, w->index, n, rc);
         }
+        hold_batch(w, 0);
         rh_worker_flush_outputs(w);
         rh_ring_release(w->in[port], (uint32_t)n);
         atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);

@@ -1,7 +1,8 @@
 /*
  * metrics.c — reading the runtime's counters: idleness, the bindings
- * report and the summary printed at terminate.  Counters are written by
- * their owner threads with relaxed atomics; this file only reads them.
+ * report, and the summary and accounting lines printed at terminate.
+ * Counters are written by their owner threads with relaxed atomics; this
+ * file only reads them.
  */
 #include <string.h>
 
@@ -111,12 +112,100 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
         fprintf(out,
                 "summary: queue %s: enqueued %llu, dequeued %llu, depth %llu, high-water %llu, "
                 "rejected %llu, dropped_oldest %llu, dropped_newest %llu, duplicates %llu, "
-                "expired %llu, invalid %llu, failed %llu\n",
+                "expired %llu, invalid %llu, failed %llu, dead_lettered %llu\n",
                 rh_queue_name(rt->queues[i]), (unsigned long long)s.enqueued,
                 (unsigned long long)s.dequeued, (unsigned long long)s.depth,
                 (unsigned long long)s.high_water, (unsigned long long)s.rejected,
                 (unsigned long long)s.dropped_oldest, (unsigned long long)s.dropped_newest,
                 (unsigned long long)s.duplicates, (unsigned long long)s.expired,
-                (unsigned long long)s.invalid, (unsigned long long)s.failed);
+                (unsigned long long)s.invalid, (unsigned long long)s.failed,
+                (unsigned long long)s.dead_lettered);
     }
+}
+
+/* ------------------------------------------------------- accounting -- */
+
+/*
+ * The equation (runtime_pvt.h, rh_queue_account) holds by construction only
+ * if every stage hands each message on or counts it: the input bridge puts
+ * every message it dequeues into a ring or counts it duplicate, expired or
+ * invalid; each expired, invalid or kernel-failed message is counted
+ * dead_lettered once it was handed to the dead-letter queue.  A bridge that
+ * loses a message, or a refusal or failure that is not dead-lettered, shows
+ * here as a line that does not balance.  (The queue's own counters give
+ * enqueued = dequeued + dropped_oldest + depth; what is checked is where the
+ * dequeued ones went, against the bridges' own count of what they moved.)
+ */
+int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
+                        uint64_t in_rings, rh_queue_account *out)
+{
+    memset(out, 0, sizeof *out);
+    out->accepted = s->enqueued;
+    out->dead_lettered = s->dead_lettered;
+    out->dropped = s->dropped_oldest + s->duplicates;
+    out->queued = s->depth + in_rings;
+    out->refused = s->rejected + s->dropped_newest;
+    int64_t delivered = kernel_input ? (int64_t)moved - (int64_t)in_rings - (int64_t)s->failed
+                                     : (int64_t)s->dequeued;
+    out->delivered = delivered > 0 ? (uint64_t)delivered : 0;
+    out->missing = (int64_t)out->accepted -
+                   (delivered + (int64_t)(out->dead_lettered + out->dropped + out->queued));
+    out->balanced = out->missing == 0 && delivered >= 0;
+    return out->balanced;
+}
+
+/* What the input bridges of every kernel reading q moved into kernel rings,
+ * and what is still in those rings. */
+static int kernel_intake(rh_runtime *rt, const rh_queue *q, uint64_t *moved, uint64_t *in_rings)
+{
+    int read = 0;
+    *moved = *in_rings = 0;
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        for (uint32_t b = 0; b < k->n_in_bridges; b++)
+            if (k->in_bridges[b].queue == q)
+                *moved += atomic_load(&k->in_bridges[b].moved);
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
+            if (k->in_q[p] != q)
+                continue;
+            read = 1;
+            for (uint32_t w = 0; w < k->n_workers; w++)
+                *in_rings += rh_ring_count(k->workers[w].in[p]);
+        }
+    }
+    return read;
+}
+
+int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
+{
+    int unbalanced = 0;
+    for (uint32_t i = 0; i < rt->n_queues; i++) {
+        rh_queue *q = rt->queues[i];
+        uint64_t moved, in_rings;
+        int kernel_input = kernel_intake(rt, q, &moved, &in_rings);
+        rh_queue_stats s;
+        rh_queue_stats_get(q, &s);
+        rh_queue_account a;
+        rh_queue_account_of(&s, kernel_input, moved, in_rings, &a);
+        fprintf(out,
+                "accounting: queue %s: accepted %llu %s delivered %llu + dead-lettered %llu + "
+                "dropped %llu + queued %llu",
+                rh_queue_name(q), (unsigned long long)a.accepted, a.balanced ? "=" : "!=",
+                (unsigned long long)a.delivered, (unsigned long long)a.dead_lettered,
+                (unsigned long long)a.dropped, (unsigned long long)a.queued);
+        if (a.balanced)
+            fprintf(out, ": balanced");
+        else if (a.missing > 0)
+            fprintf(out, ": UNBALANCED, %lld message(s) unaccounted for", (long long)a.missing);
+        else
+            fprintf(out, ": UNBALANCED, %lld message(s) counted twice", -(long long)a.missing);
+        fprintf(out, " (not accepted: %llu)\n", (unsigned long long)a.refused);
+        unbalanced += !a.balanced;
+    }
+    return unbalanced;
+}
+
+int rh_runtime_unbalanced(const rh_runtime *rt)
+{
+    return rt->unbalanced;
 }

@@ -9,13 +9,15 @@
  *          batch boundary before we return.
  * terminate: stop intake, let the kernels empty their input rings and the
  *          output bridges empty the output rings (bounded by a timeout),
- *          stop and join the threads, report.
+ *          stop and join the threads, report: the summary, then one
+ *          accounting line per queue (metrics.c) that must balance.
  */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "dlq.h"
 #include "placement.h"
 #include "queue_pvt.h"
 #include "runtime_pvt.h"
@@ -183,7 +185,8 @@ static int build_kernel(rh_runtime *rt, rh_kinst *k, rh_error *err)
         w->ctx.workers = k->n_workers;
         w->ctx.host = w;
         w->msgs = calloc(d->batch, sizeof *w->msgs);
-        if (!w->msgs)
+        w->failed_mark = calloc(d->batch, 1); /* rh_fail's marks (dispatch.c) */
+        if (!w->msgs || !w->failed_mark)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         for (uint32_t p = 0; p < desc->n_inputs; p++)
             if (!(w->in[p] = rh_ring_create(rh_kernel_ring_slots(d->ring_capacity,
@@ -334,6 +337,28 @@ static int build_kernel(rh_runtime *rt, rh_kinst *k, rh_error *err)
 
 /* ----------------------------------------------------------- launch ---- */
 
+/* Each kernel's dead-letter queue (planned by the wiring, created with the
+ * others), and its input types made known to the dead-letter codec so a
+ * dead letter shows its payload as JSON (dlq.h). */
+static void attach_dead_letter_queues(rh_runtime *rt)
+{
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        k->dlq = rt->qplan[k->dlq_plan].queue;
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+            rh_dlq_known_type_add(k->desc->inputs[p].type);
+    }
+    rt->dlq_types_known = 1;
+}
+
+static void forget_dead_letter_types(rh_runtime *rt)
+{
+    for (uint32_t i = 0; rt->dlq_types_known && i < rt->n_kernels; i++)
+        for (uint32_t p = 0; p < rt->kernels[i].desc->n_inputs; p++)
+            rh_dlq_known_type_remove(rt->kernels[i].desc->inputs[p].type);
+    rt->dlq_types_known = 0;
+}
+
 static int start_reactors(rh_runtime *rt, rh_error *err)
 {
     for (uint32_t i = 0; i < rt->n_reactors; i++)
@@ -380,6 +405,8 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
     int rc = rh_wiring_plan(rt, manifest_path, opts, err);
     if (rc == 0)
         rc = rh_wiring_create_queues(rt, err);
+    if (rc == 0)
+        attach_dead_letter_queues(rt);
     for (uint32_t i = 0; rc == 0 && i < rt->n_kernels; i++)
         rc = build_kernel(rt, &rt->kernels[i], err);
     if (rc == 0)
@@ -460,6 +487,7 @@ int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
             stuck = rt->reactors[i]->name;
     rt->state = RH_STATE_TERMINATED;
     rh_runtime_report_summary(rt, rt->log);
+    rt->unbalanced = rh_runtime_report_accounting(rt, rt->log);
     if (stuck)
         return rh_error_set(err, RH_ETIMEDOUT,
                             "terminate: thread %s did not stop within %d ms (a kernel is stuck "
@@ -524,6 +552,7 @@ void rh_runtime_destroy(rh_runtime *rt)
                 rh_ring_destroy(k->workers[w].out[p]);
             }
             free(k->workers[w].msgs);
+            free(k->workers[w].failed_mark);
         }
         for (uint32_t b = 0; k->in_bridges && b < k->n_in_bridges; b++)
             free(k->in_bridges[b].targets);
@@ -538,6 +567,7 @@ void rh_runtime_destroy(rh_runtime *rt)
         free(k->in_bridges);
         free(k->out_bridges);
     }
+    forget_dead_letter_types(rt); /* before their plugins are unloaded below */
     free(rt->kernels);
     for (uint32_t i = 0; i < rt->n_queues; i++)
         rh_queue_close(rt->queues[i]);

@@ -100,6 +100,13 @@ struct rh_worker {
     _Atomic int busy;                /* inside process() */
     const rh_msg *run_batch_pending; /* run(): the batch handed out by poll, released next poll */
     uint32_t run_port, run_count;
+    /* The batch the kernel holds now (process() or run() between polls), so
+     * rh_fail can find a message in it: batch_n messages in msgs[], and a
+     * mark per message failed so far (cleared on the first rh_fail of a
+     * batch, so a batch nobody fails costs one store). */
+    uint32_t batch_n;
+    int batch_marked;
+    uint8_t *failed_mark;            /* kernel batch size entries */
 };
 
 struct rh_kinst {
@@ -112,6 +119,8 @@ struct rh_kinst {
     uint32_t out_plan[RH_MAX_PORTS];
     rh_queue *in_q[RH_MAX_PORTS];    /* set once the queues exist */
     rh_queue *out_q[RH_MAX_PORTS];
+    uint32_t dlq_plan;               /* wiring: index into rt->qplan of "<kernel>.dlq" */
+    rh_queue *dlq;                   /* its dead-letter queue (dlq.h), once created */
     rh_worker *workers;
     uint32_t n_workers;
     rh_in_bridge *in_bridges;        /* n_inputs (thread mode) or n_inputs*workers (inline) */
@@ -181,6 +190,8 @@ struct rh_runtime {
     unsigned policy_next;            /* next thread index for the placement policy */
     struct rh_qplan *qplan;          /* wiring: one per queue to create */
     uint32_t n_qplan;
+    int dlq_types_known;             /* kernels' input types added to the dead-letter registry */
+    int unbalanced;                  /* queues whose accounting line at terminate did not balance */
 };
 
 /* A queue the wiring found: declared in "queues" or auto-created for an
@@ -214,6 +225,33 @@ int rh_worker_flush_outputs(rh_worker *w);
 /* metrics.c: no message in a kernel ring or process(); with queues, none in
  * a kernel's input queue or a bridge either. */
 int rh_runtime_is_quiet(rh_runtime *rt, int queues_too);
+
+/*
+ * One queue's accounting (metrics.c): where every message it accepted went.
+ *   accepted      = enqueued (a send the queue refused, rejected or
+ *                   dropped_newest, was never accepted: `refused`)
+ *   delivered     = a queue some kernel reads: messages its input bridges put
+ *                   into kernel rings that the kernels took and did not fail
+ *                   (moved - in kernel rings - failed); any other queue:
+ *                   dequeued (taken by a client, the CLI, another process)
+ *   dead_lettered = invalid + expired + failed, each put into the kernel's
+ *                   dead-letter queue (the dead_lettered counter)
+ *   dropped       = dropped_oldest + duplicates (explicit policies)
+ *   queued        = depth + messages in kernel rings not yet processed
+ * balanced when accepted == delivered + dead_lettered + dropped + queued.
+ */
+typedef struct rh_queue_account {
+    uint64_t accepted, delivered, dead_lettered, dropped, queued;
+    uint64_t refused;  /* rejected + dropped_newest: never accepted, the sender was told */
+    int64_t missing;   /* accepted - (delivered + dead_lettered + dropped + queued) */
+    int balanced;
+} rh_queue_account;
+
+/* Fill *out from one queue's counters.  kernel_input: some kernel reads the
+ * queue; moved: what its input bridges put into kernel rings; in_rings: what
+ * is still in those rings.  Returns out->balanced. */
+int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
+                        uint64_t in_rings, rh_queue_account *out);
 
 /* Slots of a kernel ring for a port of type_size bytes: `configured` when
  * the manifest set ring_capacity, else as many as fit in 4 MiB, a power of

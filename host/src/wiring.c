@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlq.h"
 #include "placement.h"
 #include "queue_pvt.h"
 #include "wiring.h"
@@ -218,6 +219,68 @@ static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
     return 0;
 }
 
+/* ------------------------------------------- dead-letter queues (dlq.h) -- */
+
+/*
+ * Every kernel gets "<kernel>.dlq": the declaration in "queues" when there
+ * is one (its settings kept, except that block becomes drop_oldest), else
+ * the dead-letter defaults (rh_dlq_config).  Its type is the dead-letter
+ * class that holds the kernel's largest input type; the origin is the
+ * kernel's plugin, so a client reading the queue can load the types of the
+ * payloads it shows.  A port may be wired to it only if it takes that very
+ * type.
+ */
+static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
+{
+    rh_manifest *m = rt->m;
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        uint32_t room = 0;
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+            if (k->desc->inputs[p].type->size > room)
+                room = k->desc->inputs[p].type->size;
+        const rh_type *t = rh_dlq_type_for(room);
+        if (!t)
+            return rh_error_set(err, RH_EMANIFEST, "%s: kernels[%u]: an input type of %u bytes "
+                                "is too large for a dead-letter queue", m->path, i, room);
+        char name[RH_QUEUE_NAME_MAX + 1];
+        if ((size_t)snprintf(name, sizeof name, "%s" RH_DLQ_SUFFIX, k->decl->name) >= sizeof name)
+            return rh_error_set(err, RH_EMANIFEST,
+                                "%s: kernels[%u].name: expected at most %d characters (its "
+                                "dead-letter queue \"<name>" RH_DLQ_SUFFIX "\" is a queue name "
+                                "of at most %d), got \"%s\"",
+                                m->path, i, RH_QUEUE_NAME_MAX - 4, RH_QUEUE_NAME_MAX,
+                                k->decl->name);
+        rh_qplan *q = qplan_find(rt, name);
+        if (!q)
+            q = qplan_add(rt, name, &m->queue_defaults);
+        else if (q->type && q->type->fingerprint != t->fingerprint)
+            return rh_error_set(err, RH_ETYPE,
+                                "%s: %s: queue \"%s\" is the dead-letter queue of kernels[%u] "
+                                "(type " RH_DLQ_TYPE_NAME "), not a queue of %s; wire it to "
+                                "another queue",
+                                m->path, q->first_use, name, i, q->type->name);
+        const rh_queue_decl *decl = rh_manifest_queue(m, name);
+        q->cfg = rh_dlq_config(&m->queue_defaults, decl ? &decl->cfg : NULL);
+        if (!q->type) {
+            q->type = t;
+            q->origin = k->plugin->path;
+            snprintf(q->first_use, sizeof q->first_use, "kernels[%u] (its dead letters)", i);
+        }
+        k->dlq_plan = (uint32_t)(q - rt->qplan);
+    }
+    for (uint32_t i = 0; i < m->n_queues; i++) {
+        const rh_qplan *q = qplan_find(rt, m->queues[i].name);
+        if (strcmp(m->queues[i].type, RH_DLQ_TYPE_NAME) == 0 && !rh_dlq_is_type(q->type))
+            return rh_error_set(err, RH_EMANIFEST,
+                                "%s: %s.type: expected a message type declared by a port of "
+                                "a loaded plugin, got \"%s\" (the type of a kernel's "
+                                "dead-letter queue \"<kernel>" RH_DLQ_SUFFIX "\" only)",
+                                m->path, m->queues[i].json_path, m->queues[i].type);
+    }
+    return 0;
+}
+
 int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_opts *opts,
                    rh_error *err)
 {
@@ -239,7 +302,7 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
 
     uint32_t max_q = m->n_queues;
     for (uint32_t i = 0; i < m->n_kernels; i++)
-        max_q += 2 * RH_MAX_PORTS;
+        max_q += 2 * RH_MAX_PORTS + 1; /* its ports and its dead-letter queue */
     rt->qplan = calloc(max_q ? max_q : 1, sizeof *rt->qplan);
     rt->kernels = calloc(m->n_kernels ? m->n_kernels : 1, sizeof *rt->kernels);
     if (!rt->qplan || !rt->kernels)
@@ -249,7 +312,8 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
     /* declared queues first: their declared type must be a known one */
     for (uint32_t i = 0; i < m->n_queues; i++) {
         rh_qplan *q = qplan_add(rt, m->queues[i].name, &m->queues[i].cfg);
-        if (m->queues[i].type[0]) {
+        /* a dead-letter queue's type is the host's: plan_dead_letter_queues */
+        if (m->queues[i].type[0] && strcmp(m->queues[i].type, RH_DLQ_TYPE_NAME) != 0) {
             q->type = rh_plugin_find_type(&rt->plugins, m->queues[i].type, &q->origin);
             if (!q->type)
                 return rh_error_set(err, RH_EMANIFEST,
@@ -269,6 +333,8 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
         if ((rc = wire_ports(rt, k, 0, err)) != 0 || (rc = wire_ports(rt, k, 1, err)) != 0)
             return rc;
     }
+    if ((rc = plan_dead_letter_queues(rt, err)) != 0)
+        return rc;
     for (uint32_t i = 0; i < rt->n_qplan; i++)
         if (!rt->qplan[i].type)
             return rh_error_set(err, RH_EMANIFEST,

@@ -31,3 +31,22 @@ if(TARGET ringhost-bench)
 endif()
 rh_add_test(test_cli_security       integration/test_cli_security.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+
+# ---- dead letters and accounting (issue 4) ----
+# The "failing" test kernel (tests/plugins/failing/failing.c) fails the
+# messages whose text asks for it.  Its .so goes to <build>/test_plugins
+# (never into plugins/); the tests name that folder as
+# RH_TEST_BUILD_DIR "/test_plugins".
+function(rh_add_failing_test_kernel)
+  set(RINGHOST_PLUGIN_OUTPUT_DIR "${CMAKE_BINARY_DIR}/test_plugins")
+  ringhost_add_kernel(failing SOURCES plugins/failing/failing.c
+                      SCHEMAS ${CMAKE_SOURCE_DIR}/kernels/common/echo_message.json)
+endfunction()
+rh_add_failing_test_kernel()
+rh_add_test(test_cli_dlq            integration/test_cli_dlq.c
+            LIBS rh_queue PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+foreach(t test_cli_dlq test_dlq)
+  if(TARGET ${t})
+    add_dependencies(${t} failing)
+  endif()
+endforeach()

@@ -317,6 +317,32 @@ int rh_runtime_is_idle(rh_runtime *rt);
 /* Messages processed by all workers of kernel `name`, or -1 if unknown. */
 int64_t rh_runtime_kernel_processed(rh_runtime *rt, const char *name);
 
+/*
+ * Dead letters and accounting.  Every kernel has a dead-letter queue
+ * "<kernel>.dlq" (type "ringhost.dead_letter", created at launch, shared
+ * like the others): each message its input bridge refuses as invalid or
+ * expired, and each message the kernel fails (rh_fail, or a batch whose
+ * process() returned < 0), lands there with the reason, its original
+ * envelope and its payload, and is counted dead_lettered on the queue it
+ * came from.
+ *
+ * Write one line per queue saying where every message it accepted went:
+ *   accepted = delivered + dead-lettered + dropped + queued
+ * accepted: enqueued; delivered: taken by a kernel and not failed (for a
+ * queue a kernel reads), else taken by any consumer; dead-lettered: invalid
+ * + expired + failed; dropped: dropped_oldest + duplicates; queued: still in
+ * the queue or in a kernel ring.  Sends the queue refused (rejected,
+ * dropped_newest) were never accepted and are shown apart.  Exact once the
+ * runtime is terminated (terminate prints these lines after the summary);
+ * while it runs, a snapshot.  Returns the number of lines that do not
+ * balance: 0 when every accepted message is accounted for.
+ */
+int rh_runtime_report_accounting(rh_runtime *rt, FILE *out);
+
+/* The number of queues whose accounting line did not balance when the
+ * runtime terminated (0 before that); `ringhost run` exits 1 when not 0. */
+int rh_runtime_unbalanced(const rh_runtime *rt);
+
 #ifdef __cplusplus
 }
 #endif

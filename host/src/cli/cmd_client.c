@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../dlq.h"
+#include "../plugin.h"
 #include "cli.h"
 
 static int need_instance(const char *verb, const char **instance)
@@ -15,6 +17,51 @@ static int need_instance(const char *verb, const char **instance)
                         "is the manifest's \"name\" unless run with --instance\n", verb);
         return RH_EXIT_BADINPUT;
     }
+    return 0;
+}
+
+/*
+ * Attach to a queue and give it its type.  A dead-letter queue
+ * ("<kernel>.dlq") carries the host's own type, bound by its fingerprint;
+ * the plugin named in its header is the kernel's, whose input types are
+ * then made known so each dead letter shows its payload as that type's
+ * JSON (base64 when the plugin cannot be loaded here).  Any other queue
+ * takes its type from the plugin named in its header.
+ */
+static int attach(const char *verb, const char *instance, const char *qname, rh_queue **q,
+                  rh_error *err)
+{
+    rh_queue *probe;
+    int rc = rh_queue_attach(instance, qname, &probe, err);
+    if (rc)
+        return rc;
+    if (strcmp(rh_queue_type_name(probe), RH_DLQ_TYPE_NAME) != 0) {
+        rh_queue_close(probe);
+        return rh_cli_attach_typed(instance, qname, q, err);
+    }
+    const rh_type *t = rh_dlq_type_by_fingerprint(rh_queue_fingerprint(probe));
+    if (!t || rh_queue_bind_type(probe, t, NULL) != 0) {
+        rh_error_set(err, RH_ETYPE, "queue %s: dead letters of a layout this ringhost does not "
+                     "know (fingerprint %016llx, %u bytes); read them with the ringhost of the "
+                     "host that wrote them", qname,
+                     (unsigned long long)rh_queue_fingerprint(probe),
+                     rh_queue_payload_size(probe));
+        rh_queue_close(probe);
+        return RH_ETYPE;
+    }
+    /* The plugin stays loaded for the life of the process: the payload
+     * types' functions live in it. */
+    static rh_plugin plugin;
+    const char *origin = rh_queue_type_origin(probe);
+    rh_error perr = {0};
+    if (origin[0] && rh_plugin_open(origin, &plugin, &perr) == 0) {
+        for (uint32_t p = 0; p < plugin.desc->n_inputs; p++)
+            rh_dlq_known_type_add(plugin.desc->inputs[p].type);
+    } else {
+        fprintf(stderr, "ringhost %s: %s: payloads shown as base64: %s\n", verb, qname,
+                origin[0] ? perr.msg : "the queue names no plugin");
+    }
+    *q = probe;
     return 0;
 }
 
@@ -48,7 +95,7 @@ int rh_cmd_send(int argc, char **argv)
     }
     rh_queue *q;
     rh_error err = {0};
-    int rc = rh_cli_attach_typed(instance, qname, &q, &err);
+    int rc = attach("send", instance, qname, &q, &err);
     if (rc) {
         fprintf(stderr, "ringhost send: %s\n", err.msg);
         return rh_cli_exit_code(rc);
@@ -119,7 +166,7 @@ int rh_cmd_recv(int argc, char **argv)
         return RH_EXIT_BADINPUT;
     rh_queue *q;
     rh_error err = {0};
-    int rc = rh_cli_attach_typed(instance, qname, &q, &err);
+    int rc = attach("recv", instance, qname, &q, &err);
     if (rc) {
         fprintf(stderr, "ringhost recv: %s\n", err.msg);
         return rh_cli_exit_code(rc);
@@ -172,9 +219,9 @@ static void stat_one(const char *name, void *arg)
     rh_queue_stats s;
     rh_queue_stats_get(q, &s);
     if (c->count++ == 0 && !c->json) /* the header once there is a queue to show */
-        printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s\n", "queue", "type",
+        printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s %6s\n", "queue", "type",
                "depth/capacity", "enqueued", "dequeued", "rejected", "dropped", "dups", "expired",
-               "invalid", "failed");
+               "invalid", "failed", "dlq'd");
     if (c->json) {
         json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
                               "s:I, s:I, s:I}",
@@ -191,13 +238,15 @@ static void stat_one(const char *name, void *arg)
                               (json_int_t)rh_queue_config_of(q)->ttl_ms);
         json_array_append_new(c->arr, o);
     } else {
-        printf("%-24s %-22s %8llu/%-8u %10llu %10llu %8llu %8llu %8llu %6llu %6llu %6llu\n", name,
+        printf("%-24s %-22s %8llu/%-8u %10llu %10llu %8llu %8llu %8llu %6llu %6llu %6llu %6llu\n",
+               name,
                rh_queue_type_name(q), (unsigned long long)s.depth, s.capacity,
                (unsigned long long)s.enqueued, (unsigned long long)s.dequeued,
                (unsigned long long)s.rejected,
                (unsigned long long)(s.dropped_oldest + s.dropped_newest),
                (unsigned long long)s.duplicates, (unsigned long long)s.expired,
-               (unsigned long long)s.invalid, (unsigned long long)s.failed);
+               (unsigned long long)s.invalid, (unsigned long long)s.failed,
+               (unsigned long long)s.dead_lettered);
     }
     rh_queue_close(q);
 }

@@ -282,6 +282,15 @@ int rh_cmd_run(int argc, char **argv)
         if (exit_code == RH_EXIT_OK)
             exit_code = RH_EXIT_FAIL;
     }
+    /* terminate printed one accounting line per queue: a message accepted
+     * and then not accounted for is a runtime failure, whatever else went
+     * right. */
+    if (rh_runtime_unbalanced(rt)) {
+        fprintf(stderr, "ringhost: the accounting of %d queue(s) does not balance (see the "
+                        "\"accounting:\" lines above)\n", rh_runtime_unbalanced(rt));
+        if (exit_code == RH_EXIT_OK)
+            exit_code = RH_EXIT_FAIL;
+    }
     rh_runtime_destroy(rt);
     return exit_code;
 }
