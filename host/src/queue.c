@@ -368,6 +368,10 @@ static inline void stamp_env(rh_envelope *e, const rh_envelope *from, uint64_t n
     e->port = 0;
 }
 
+/* How long drop_oldest waits for a claim in progress to finish before it
+ * gives up on the message (see send_full). */
+#define EVICT_WAIT_NS 200000000ull
+
 /* The queue was full: apply its policy.  Kept out of rh_send so the fast
  * path stays small. */
 static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e,
@@ -382,22 +386,55 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
     case RH_BP_DROP_NEWEST:
         count(q, C_DROPPED_NEWEST, 1);
         return RH_EDROPPED;
-    case RH_BP_DROP_OLDEST:
-        for (unsigned tries = 0;; tries++) {
+    case RH_BP_DROP_OLDEST: {
+        uint64_t wait_from = 0;
+        /* At most capacity evictions for one message: a healthy queue
+         * needs one (more only while other producers take the freed cell),
+         * and a header scribbled by another process (a depth of 2^40, say:
+         * fuzz/fuzz_queue.c) must not keep one send evicting for hours;
+         * a depth beyond capacity is refused at once. */
+        for (unsigned tries = 0, evicted = 0;; tries++) {
             if (try_enqueue(q, e, payload, len) == 0)
                 return 0;
+            if (evicted > q->capacity) {
+                count(q, C_REJECTED, 1);
+                return RH_EFULL;
+            }
             /* Evict only when the queue is really full: when depth is below
              * capacity a consumer is mid-way through freeing our cell, and
              * evicting would throw away a message for nothing. */
+            uint64_t freed = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
             uint64_t claimed = atomic_load_explicit(&h->cons_head, memory_order_acquire);
+            uint64_t published = atomic_load_explicit(&h->prod_tail, memory_order_acquire);
             uint64_t head = atomic_load_explicit(&h->prod_head, memory_order_acquire);
+            /* Read in this order (each index only grows, and never passes
+             * the next one), a sane queue has freed <= claimed <= published
+             * <= head <= freed + capacity; anything else is a header
+             * scribbled by another process, with nothing sane to evict. */
+            if (claimed - freed > published - freed || published - freed > head - freed ||
+                head - freed > q->capacity) {
+                count(q, C_REJECTED, 1);
+                return RH_EFULL;
+            }
             if (head - claimed >= q->capacity && try_dequeue(q, NULL, NULL, 0, 1) >= 0) {
                 count(q, C_DROPPED_OLDEST, 1);
+                evicted++;
                 tries = 0;
                 continue;
             }
+            /* Nothing to evict yet: a consumer or producer is between its
+             * claim and its publish, which takes microseconds.  One that
+             * makes no progress for EVICT_WAIT_NS has died there (or the
+             * header was scribbled on): refuse rather than wait for ever. */
+            if (tries == 0)
+                wait_from = rh_now_ns();
+            else if ((tries & 1023) == 0 && rh_now_ns() - wait_from > EVICT_WAIT_NS) {
+                count(q, C_REJECTED, 1);
+                return RH_EFULL;
+            }
             backoff(tries);
         }
+    }
     case RH_BP_BLOCK:
     default: {
         uint64_t deadline = rh_now_ns() + (uint64_t)q->cfg.block_timeout_ms * 1000000ull;

@@ -194,6 +194,42 @@ static void test_calls_return_when_a_tail_was_scribbled_far_behind_its_head(void
 
 /* A cell's payload_len is written by whoever sent: it is clamped to the
  * slot and to the buffer before any copy. */
+/* One send that must be refused (RH_EFULL) within 50 ms, not after a wait. */
+static int send_refused_at_once(void *arg)
+{
+    test_msg m = {1, 2, 3};
+    uint64_t t0 = rh_now_ns();
+    int rc = rh_send(arg, NULL, &m, sizeof m, NULL);
+    uint64_t took = rh_now_ns() - t0;
+    if (rc != RH_EFULL)
+        return 11;
+    return took < 50000000ull ? 0 : 12;
+}
+
+/* drop_oldest evicts until there is room; on a header whose indices no
+ * queue can have (fuzz_queue: a consumer head 2^58 ahead, a producer tail
+ * past its head, a depth of 2^40) it used to evict or wait for ever.  Now
+ * each such send is refused at once and counted. */
+static void test_drop_oldest_refuses_at_once_on_indices_no_queue_can_have(void **state)
+{
+    (void)state;
+    static const struct { uint64_t ph, pt, ch, ct; const char *what; } cases[] = {
+        {4, 4, 360288118561836032ull, 0, "cons_head far past prod_tail"},
+        {4, 14685055085422158241ull, 0, 0, "prod_tail past prod_head"},
+        {1ull << 40, 1ull << 40, 0, 0, "a depth of 2^40"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rh_queue *q = make("evict", 4, 0);
+        q->cfg.backpressure = RH_BP_DROP_OLDEST;
+        atomic_store(&q->h->prod_head, cases[i].ph);
+        atomic_store(&q->h->prod_tail, cases[i].pt);
+        atomic_store(&q->h->cons_head, cases[i].ch);
+        atomic_store(&q->h->cons_tail, cases[i].ct);
+        run_bounded(cases[i].what, send_refused_at_once, q, 5);
+        rh_queue_close(q);
+    }
+}
+
 static void test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer(void **state)
 {
     (void)state;
@@ -417,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_recv_returns_when_the_consumer_tail_was_scribbled_past_its_head),
         cmocka_unit_test(test_a_tail_scribbled_inside_a_claim_moves_to_the_claims_end),
         cmocka_unit_test(test_calls_return_when_a_tail_was_scribbled_far_behind_its_head),
+        cmocka_unit_test(test_drop_oldest_refuses_at_once_on_indices_no_queue_can_have),
         cmocka_unit_test(test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer),
         cmocka_unit_test(test_stats_depth_stays_within_capacity_whatever_the_indices_say),
         cmocka_unit_test(test_attach_refuses_every_header_whose_geometry_or_names_do_not_fit),
