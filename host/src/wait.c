@@ -75,8 +75,14 @@ void rh_bell_wake_all(rh_bell *b)
      * inside the kernel.  INT_MAX: every sleeper re-checks its own sources,
      * and waking only one could pick a sleeper that is not interested. */
     atomic_fetch_add_explicit(&b->seq, 1, memory_order_seq_cst);
-    syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAKE | futex_private_flag(b), INT_MAX, NULL,
-            NULL, 0);
+    /* Both futex keys, whatever b->shared says: a bell in a shared queue
+     * lives in memory another process can write, and a flipped flag would
+     * make sleepers and wakers use different keys, losing every wake-up.
+     * The extra wake costs about a microsecond, and only when someone
+     * sleeps (a wake-up itself costs ~20 us here). */
+    syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, NULL, NULL,
+            0);
 }
 
 void rh_sleep_prepare(rh_sleep *s, rh_bell *const *bells, uint32_t n)

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -228,6 +229,49 @@ static void test_drop_oldest_refuses_at_once_on_indices_no_queue_can_have(void *
         run_bounded(cases[i].what, send_refused_at_once, q, 5);
         rh_queue_close(q);
     }
+}
+
+typedef struct sleeper {
+    rh_queue *q;
+    int rc;
+    uint64_t woke_after_ns;
+} sleeper;
+
+static void *sleep_in_recv(void *arg)
+{
+    sleeper *s = arg;
+    test_msg m;
+    uint64_t t0 = rh_now_ns();
+    s->rc = rh_recv(s->q, NULL, &m, sizeof m, 3000);
+    s->woke_after_ns = rh_now_ns() - t0;
+    return NULL;
+}
+
+/* A bell's "shared" flag lives in the queue's shared memory.  A receiver
+ * that went to sleep while it read 0 (a private futex) must still be woken
+ * by a sender that reads 1 (a shared futex), and the other way round:
+ * wakers wake both keys. */
+static void test_a_flipped_bell_flag_does_not_lose_a_wake_up(void **state)
+{
+    (void)state;
+    rh_queue *q = make("bell", 8, 1);
+    uint32_t honest = q->h->not_empty.shared;
+    q->h->not_empty.shared = !honest;
+    sleeper s = {.q = q};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, sleep_in_recv, &s), 0);
+    struct timespec nap = {0, 300 * 1000 * 1000}; /* long enough to be parked */
+    nanosleep(&nap, NULL);
+    q->h->not_empty.shared = honest;
+    test_msg m = {1, 2, 3};
+    assert_int_equal(rh_send(q, NULL, &m, sizeof m, NULL), 0);
+    pthread_join(t, NULL);
+    EXPECT(s.rc == (int)sizeof m, "the sleeper got %d, expected the message", s.rc);
+    /* It slept 300 ms before the send; a lost wake-up ends at its 3 s timeout. */
+    EXPECT(s.woke_after_ns < 1500ull * 1000 * 1000,
+           "the sleeper woke after %llu ms: the wake-up was lost and only its 3 s timeout "
+           "ended the sleep", (unsigned long long)(s.woke_after_ns / 1000000));
+    rh_queue_close(q);
 }
 
 static void test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer(void **state)
@@ -454,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_a_tail_scribbled_inside_a_claim_moves_to_the_claims_end),
         cmocka_unit_test(test_calls_return_when_a_tail_was_scribbled_far_behind_its_head),
         cmocka_unit_test(test_drop_oldest_refuses_at_once_on_indices_no_queue_can_have),
+        cmocka_unit_test(test_a_flipped_bell_flag_does_not_lose_a_wake_up),
         cmocka_unit_test(test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer),
         cmocka_unit_test(test_stats_depth_stays_within_capacity_whatever_the_indices_say),
         cmocka_unit_test(test_attach_refuses_every_header_whose_geometry_or_names_do_not_fit),
