@@ -28,13 +28,20 @@ typedef struct printer {
     uint32_t buf_len;
 } printer;
 
+/* Messages taken from one sink before the next gets its turn: a sink its
+ * producer keeps full (a block output queue) must not starve the others,
+ * a dead-letter queue that drops its oldest above all. */
+#define DRAIN_TURN 64
+
 static uint32_t drain_once(printer *p)
 {
     uint32_t got = 0;
     for (uint32_t i = 0; i < p->n_sinks; i++) {
         rh_envelope env;
         int n;
-        while ((n = rh_recv(p->sinks[i], &env, p->buf, p->buf_len, 0)) >= 0) {
+        for (uint32_t k = 0; k < DRAIN_TURN &&
+                             (n = rh_recv(p->sinks[i], &env, p->buf, p->buf_len, 0)) >= 0;
+             k++) {
             rh_cli_print_message(stdout, rh_queue_name(p->sinks[i]), rh_queue_type(p->sinks[i]),
                                  &env, p->buf);
             got++;
@@ -63,7 +70,8 @@ static void *printer_main(void *arg)
         }
         rh_sleep_commit(&s, 5000000); /* finish is polled every 5 ms */
     }
-    drain_once(p);
+    while (drain_once(p))
+        ;
     return NULL;
 }
 
