@@ -56,8 +56,10 @@ static int futex_private_flag(const rh_bell *b)
 {
     /* A private futex is keyed by (mm, address) and skips the shared-memory
      * lookup; a bell in a shared mapping must use the (inode, offset) key so
-     * a waker in another process finds the sleeper. */
-    return b->shared ? 0 : FUTEX_PRIVATE_FLAG;
+     * a waker in another process finds the sleeper.  Atomic: in a shared
+     * queue another process may write it at any time (wakers wake both
+     * keys, so a wrong value costs nothing). */
+    return __atomic_load_n(&b->shared, __ATOMIC_RELAXED) ? 0 : FUTEX_PRIVATE_FLAG;
 }
 
 void rh_bell_init(rh_bell *b, int shared)

@@ -255,14 +255,16 @@ static void test_a_flipped_bell_flag_does_not_lose_a_wake_up(void **state)
 {
     (void)state;
     rh_queue *q = make("bell", 8, 1);
-    uint32_t honest = q->h->not_empty.shared;
-    q->h->not_empty.shared = !honest;
+    /* Atomic stores: the sleeper reads the flag concurrently (as the host
+     * would while another process scribbles). */
+    uint32_t honest = __atomic_load_n(&q->h->not_empty.shared, __ATOMIC_RELAXED);
+    __atomic_store_n(&q->h->not_empty.shared, !honest, __ATOMIC_RELAXED);
     sleeper s = {.q = q};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, sleep_in_recv, &s), 0);
     struct timespec nap = {0, 300 * 1000 * 1000}; /* long enough to be parked */
     nanosleep(&nap, NULL);
-    q->h->not_empty.shared = honest;
+    __atomic_store_n(&q->h->not_empty.shared, honest, __ATOMIC_RELAXED);
     test_msg m = {1, 2, 3};
     assert_int_equal(rh_send(q, NULL, &m, sizeof m, NULL), 0);
     pthread_join(t, NULL);
