@@ -102,8 +102,9 @@ static int reject_reason(rh_in_bridge *b, rh_envelope *env, uint64_t now, char *
     if (rh_dedup_seen_or_add(b->dedup, env->id))
         return RH_QC_DUPLICATES + 1;
     if (b->ttl_ns && now > env->enqueue_ns && now - env->enqueue_ns > b->ttl_ns) {
-        snprintf(why, why_len, "expired: %llu ms in queue %s, ttl_ms %llu",
-                 (unsigned long long)((now - env->enqueue_ns) / 1000000),
+        uint64_t age_us = (now - env->enqueue_ns) / 1000;
+        snprintf(why, why_len, "expired: %llu.%03llu ms in queue %s, ttl_ms %llu",
+                 (unsigned long long)(age_us / 1000), (unsigned long long)(age_us % 1000),
                  rh_queue_name(b->queue), (unsigned long long)(b->ttl_ns / 1000000));
         return RH_QC_EXPIRED + 1;
     }
