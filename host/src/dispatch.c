@@ -136,11 +136,18 @@ static void fail_message(rh_worker *w, uint32_t j, const char *reason)
                RH_DLQ_FAILED, m->env, m->data, reason, k->rt->log);
 }
 
-/* Index in the held batch of the message in (the kernel may pass a copy of
- * the rh_msg, so its envelope identifies it), or -1. */
+/* Index in the held batch of the message in, or -1.  Kernels pass
+ * &batch->msgs[j] (found at once); a copy of the rh_msg is found by its
+ * envelope. */
 static int batch_index(const rh_worker *w, const rh_msg *in)
 {
-    for (uint32_t j = 0; in && j < w->batch_n; j++)
+    if (!in)
+        return -1;
+    uintptr_t at = (uintptr_t)in, first = (uintptr_t)w->msgs;
+    if (at >= first && at < first + w->batch_n * sizeof *w->msgs &&
+        (at - first) % sizeof *w->msgs == 0)
+        return (int)((at - first) / sizeof *w->msgs);
+    for (uint32_t j = 0; j < w->batch_n; j++)
         if (w->msgs[j].env == in->env)
             return (int)j;
     return -1;
@@ -161,14 +168,13 @@ static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
     if (!reason)
         reason = "(no reason)";
     int j = batch_index(w, in);
-    char id[37] = "-";
-    if (j >= 0)
-        rh_id_format(in->env->id, id);
     if (j < 0) {
         fprintf(k->rt->log, "ringhost: kernel %s#%u reported a failure outside its batch (not "
                 "counted): %s\n", k->decl->name, w->index, reason);
         return;
     }
+    char id[37];
+    rh_id_format(w->msgs[j].env->id, id);
     if (!w->batch_marked) {
         memset(w->failed_mark, 0, w->batch_n);
         w->batch_marked = 1;
