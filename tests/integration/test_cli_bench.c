@@ -45,8 +45,11 @@ static void test_pin_sweep_prints_every_placement_and_the_best_pin_block(void **
     CLI_CHECK(&o, strstr(o.r.out, "same-pu") && strstr(o.r.out, "unpinned"),
               "expected the same-pu and unpinned placements in the table");
     CLI_CHECK(&o, strstr(o.r.out, "best: "), "expected the best placement named");
-    CLI_CHECK(&o, strstr(o.r.out, "e: \"pin\": {\"dispatch\""),
-              "expected a pin block for kernel e to paste");
+    /* Usually a pin block; "unpinned" may win on a loaded machine, and then
+     * the advice is to leave the kernel unpinned. */
+    CLI_CHECK(&o, strstr(o.r.out, "e: \"pin\": {\"dispatch\"") ||
+                      strstr(o.r.out, "e: no \"pin\""),
+              "expected the advice for kernel e: a pin block to paste, or no pin");
     cli_free(&o);
 }
 
