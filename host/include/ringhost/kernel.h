@@ -136,8 +136,12 @@ typedef struct rh_host_api {
     /* Publish the reserved slot with len payload bytes; a reader sees the
      * bytes past len as zeros. */
     int (*emit_commit)(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_t len);
-    /* Report that message `in` failed with a reason; it is counted (and
-     * dead-lettered where the host has a dead-letter queue). */
+    /* Report that message `in` (one of the batch being processed) failed,
+     * with a reason (NULL: "(no reason)"): the host counts it as failed on
+     * its input queue and puts it in the kernel's dead-letter queue
+     * `<kernel>.dlq` with the reason and its original envelope.  Each
+     * message is dead-lettered once, however often it is failed.  In = NULL,
+     * or a message of a batch already returned, is only logged. */
     void (*fail)(rh_ctx *ctx, const rh_msg *in, const char *reason);
     /* For kernels with run(): wait up to timeout_ms (<0: until input or
      * stop) for input, fill *batch with up to max messages (0: the manifest's
