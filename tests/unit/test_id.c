@@ -2,8 +2,6 @@
  * test_id.c — message ids: unique, UUID-shaped, and their two text forms.
  */
 #include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,16 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "expect.h"
 
 #include "ringhost/ringhost.h"
 
 /* Fail with a sentence saying what was expected. */
-#define EXPECT(cond, ...)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg(__VA_ARGS__);                                                                 \
-    } while (0)
 
 static int cmp_id(const void *a, const void *b)
 {

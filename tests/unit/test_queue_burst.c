@@ -6,24 +6,17 @@
  * (Racing producers and consumers, bursts among them: test_queue.c's MPMC.)
  */
 #define _GNU_SOURCE
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "expect.h"
 
 #include "queue_pvt.h"
 #include "ringhost/ringhost.h"
 
-#define EXPECT(cond, ...)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg(__VA_ARGS__);                                                                 \
-    } while (0)
 
 typedef struct msg {
     uint64_t seq;

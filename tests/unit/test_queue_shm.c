@@ -17,9 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,15 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "expect.h"
 
 #include "queue_layout.h"
 
-#define EXPECT(cond, ...)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg(__VA_ARGS__);                                                                 \
-    } while (0)
 
 typedef struct test_msg {
     uint64_t a, b, c;
