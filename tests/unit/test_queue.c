@@ -27,7 +27,6 @@
 #include "queue_pvt.h"
 #include "ringhost/ringhost.h"
 
-
 #define MS 1000000ull
 
 /* The message every test sends: who sent it and its number. */

@@ -17,7 +17,6 @@
 #include "queue_pvt.h"
 #include "ringhost/ringhost.h"
 
-
 typedef struct msg {
     uint64_t seq;
     uint64_t tail[3]; /* 32 bytes in all: room to show zero-extension */

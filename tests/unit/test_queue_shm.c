@@ -33,7 +33,6 @@
 
 #include "queue_layout.h"
 
-
 typedef struct test_msg {
     uint64_t a, b, c;
 } test_msg;

@@ -14,7 +14,6 @@
 #include "ring.h"
 #include "ringhost/ringhost.h"
 
-
 static rh_ring *make_ring(uint32_t capacity, uint32_t payload)
 {
     rh_ring *r = rh_ring_create(capacity, payload);
