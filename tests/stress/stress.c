@@ -8,7 +8,8 @@
  * launches it through the embedding API, and runs
  *   - N producer threads: producer p sends its share of the messages, each
  *     an echo.message whose seq is (p << 40 | i), whose text names p and
- *     whose data holds a checksum followed by bytes derived from seq;
+ *     whose data holds a checksum followed by bytes derived from seq
+ *     (stress_payload.h);
  *     chunks of B messages go alternately through rh_send_burst and through
  *     B rh_send calls, each chunk to the next kernel's input queue; every id
  *     the queue hands back is kept;
@@ -47,25 +48,12 @@
 #include <unistd.h>
 
 #include "ringhost/ringhost.h"
+#include "stress_payload.h"
 
 #ifndef RH_STRESS_PLUGIN_DIR
 #define RH_STRESS_PLUGIN_DIR "plugins"
 #endif
 
-/* echo.message as kernels/common/echo_message.json lays it out (the
- * generated echo_message.h asserts the same offsets and size). */
-typedef struct stress_msg {
-    uint64_t seq;
-    char text[65];
-    uint32_t data_len;
-    uint8_t data[256];
-} stress_msg;
-_Static_assert(sizeof(stress_msg) == 336, "echo.message: size");
-_Static_assert(offsetof(stress_msg, data_len) == 76, "echo.message: offset of data_len");
-_Static_assert(offsetof(stress_msg, data) == 80, "echo.message: offset of data");
-
-#define SEQ_SHIFT 40 /* seq = producer << 40 | index: 2^40 messages per producer */
-#define CHECKSUM_BYTES 8
 #define MAX_THREADS 256
 #define RECV_BURST 64
 #define BLOCK_TIMEOUT_MS 600000 /* longer than any run: a full queue waits, never drops */
@@ -110,93 +98,6 @@ typedef struct worker {
     uint32_t index;
 } worker;
 
-/* ------------------------------------------------------ the payload ---- */
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= UINT64_C(0xff51afd7ed558ccd);
-    x ^= x >> 33;
-    x *= UINT64_C(0xc4ceb9fe1a85ec53);
-    x ^= x >> 33;
-    return x;
-}
-
-/* Byte k of the data after the checksum, a function of seq alone. */
-static uint8_t data_byte(uint64_t seq, uint32_t k)
-{
-    return (uint8_t)(mix64(seq * 257u + k) >> 24);
-}
-
-/* FNV-1a over seq, data_len and the data past the checksum. */
-static uint64_t checksum_of(const stress_msg *m)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    const uint8_t *p = (const uint8_t *)&m->seq;
-    for (size_t i = 0; i < sizeof m->seq; i++)
-        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
-    h = (h ^ m->data_len) * UINT64_C(0x100000001b3);
-    for (uint32_t i = CHECKSUM_BYTES; i < m->data_len; i++)
-        h = (h ^ m->data[i]) * UINT64_C(0x100000001b3);
-    return h;
-}
-
-static uint32_t payload_len_of(uint32_t data_len)
-{
-    return (uint32_t)offsetof(stress_msg, data) + data_len;
-}
-
-/* Fill m for message index of producer p, with data_len bytes of data
- * (>= CHECKSUM_BYTES). */
-static void fill(stress_msg *m, uint32_t p, uint64_t index, uint32_t data_len)
-{
-    m->seq = (uint64_t)p << SEQ_SHIFT | index;
-    memset(m->text, 0, sizeof m->text);
-    snprintf(m->text, sizeof m->text, "p%u", p);
-    m->data_len = data_len;
-    for (uint32_t k = CHECKSUM_BYTES; k < data_len; k++)
-        m->data[k] = data_byte(m->seq, k);
-    uint64_t sum = checksum_of(m);
-    memcpy(m->data, &sum, sizeof sum);
-}
-
-/* 0 when m is what its producer sent, else why not in why. */
-static int check(const stress *s, const stress_msg *m, uint32_t payload_len, uint64_t *slot,
-                 char *why, size_t why_len)
-{
-    uint64_t p = m->seq >> SEQ_SHIFT, index = m->seq & ((UINT64_C(1) << SEQ_SHIFT) - 1);
-    if (p >= s->opt.producers || s->first[p] + index >= s->first[p + 1]) {
-        snprintf(why, why_len, "seq %#llx names no message sent", (unsigned long long)m->seq);
-        return -1;
-    }
-    if (m->data_len < CHECKSUM_BYTES || m->data_len > sizeof m->data ||
-        payload_len != payload_len_of(m->data_len)) {
-        snprintf(why, why_len, "seq %#llx: payload_len %u, data_len %u", (unsigned long long)m->seq,
-                 payload_len, m->data_len);
-        return -1;
-    }
-    uint64_t sum;
-    memcpy(&sum, m->data, sizeof sum);
-    if (sum != checksum_of(m)) {
-        snprintf(why, why_len, "seq %#llx: checksum differs", (unsigned long long)m->seq);
-        return -1;
-    }
-    char text[sizeof m->text];
-    snprintf(text, sizeof text, "p%llu", (unsigned long long)p);
-    if (strcmp(text, m->text) != 0) {
-        snprintf(why, why_len, "seq %#llx: text \"%.64s\", expected \"%s\"",
-                 (unsigned long long)m->seq, m->text, text);
-        return -1;
-    }
-    for (uint32_t k = CHECKSUM_BYTES; k < m->data_len; k++) {
-        if (m->data[k] != data_byte(m->seq, k)) {
-            snprintf(why, why_len, "seq %#llx: data[%u] differs", (unsigned long long)m->seq, k);
-            return -1;
-        }
-    }
-    *slot = s->first[p] + index;
-    return 0;
-}
 
 /* -------------------------------------------------------- producers ---- */
 
@@ -235,7 +136,7 @@ static uint32_t send_burst(stress *s, rh_queue *q, const stress_msg *msgs, uint3
 static int send_one(stress *s, rh_queue *q, const stress_msg *m, rh_id *id)
 {
     while (!past_deadline(s)) {
-        int rc = rh_send(q, NULL, m, payload_len_of(m->data_len), id);
+        int rc = rh_send(q, NULL, m, stress_payload_len(m->data_len), id);
         if (rc == 0)
             return 1;
         if (rc != RH_ETIMEDOUT) {
@@ -267,14 +168,15 @@ static void *producer_main(void *arg)
         uint32_t accepted = 0;
         if (chunk % 2 == 0 && n > 1) {
             /* One length for the burst, another for the next. */
-            uint32_t data_len = CHECKSUM_BYTES + (uint32_t)(mix64(p * 131u + chunk) % 120);
+            uint32_t data_len = CHECKSUM_BYTES + (uint32_t)(stress_mix64(p * 131u + chunk) % 120);
             for (uint32_t j = 0; j < n; j++)
-                fill(&msgs[j], p, i + j, data_len);
-            accepted = send_burst(s, q, msgs, payload_len_of(data_len), n, &s->sent_id[first + i]);
+                stress_fill(&msgs[j], p, i + j, data_len);
+            accepted = send_burst(s, q, msgs, stress_payload_len(data_len), n,
+                                  &s->sent_id[first + i]);
         } else {
             for (uint32_t j = 0; j < n; j++) {
-                uint32_t data_len = CHECKSUM_BYTES + (uint32_t)(mix64(first + i + j) % 200);
-                fill(&msgs[0], p, i + j, data_len);
+                uint32_t data_len = CHECKSUM_BYTES + (uint32_t)(stress_mix64(first + i + j) % 200);
+                stress_fill(&msgs[0], p, i + j, data_len);
                 if (!send_one(s, q, &msgs[0], &s->sent_id[first + i + j]))
                     break;
                 accepted++;
@@ -336,7 +238,8 @@ static void *consumer_main(void *arg)
             }
             char why[160];
             uint64_t slot;
-            if (check(s, m, envs[j].payload_len, &slot, why, sizeof why) != 0) {
+            if (stress_check(m, envs[j].payload_len, s->opt.producers, s->first, &slot, why,
+                             sizeof why) != 0) {
                 if (atomic_fetch_add(&s->corrupt, 1) < 10)
                     fprintf(stderr, "stress: corrupt output on %s: %s\n", rh_queue_name(q), why);
                 atomic_fetch_add(&s->received, 1);
