@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "dlq.h"
+#include "log.h"
 #include "queue_pvt.h"
 #include "runtime_pvt.h"
 
@@ -131,8 +132,9 @@ static void refuse(rh_in_bridge *b, int reason, rh_envelope *env, const char *wh
     if (reason - 1 == RH_QC_INVALID) {
         char id[37];
         rh_id_format(env->id, id);
-        fprintf(k->rt->log, "ringhost: queue %s: message %s refused before kernel %s: %s\n",
-                rh_queue_name(b->queue), id, k->decl->name, why);
+        rh_log_event(k->rt->log, RH_LOG_WARN, "bridge.message_invalid",
+                     "queue=%s id=%s kernel=%s refused=before_kernel reason=%s",
+                     rh_queue_name(b->queue), id, k->decl->name, why);
     }
     rh_dlq_put(k->dlq, b->queue, k->decl->name, b->type,
                reason - 1 == RH_QC_INVALID ? RH_DLQ_INVALID : RH_DLQ_EXPIRED, env,

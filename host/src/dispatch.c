@@ -20,8 +20,10 @@
 #include <time.h>
 
 #include "dlq.h"
+#include "log.h"
 #include "placement.h"
 #include "queue_pvt.h"
+#include "reactor_log.h"
 #include "runtime_pvt.h"
 
 /* ------------------------------------------------------ host services -- */
@@ -169,8 +171,9 @@ static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
         reason = "(no reason)";
     int j = batch_index(w, in);
     if (j < 0) {
-        fprintf(k->rt->log, "ringhost: kernel %s#%u reported a failure outside its batch (not "
-                "counted): %s\n", k->decl->name, w->index, reason);
+        rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.fail_outside_batch",
+                     "kernel=%s worker=%u counted=no reason=%s", k->decl->name, w->index,
+                     reason);
         return;
     }
     char id[37];
@@ -180,13 +183,14 @@ static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
         w->batch_marked = 1;
     }
     if (w->failed_mark[j]) {
-        fprintf(k->rt->log, "ringhost: kernel %s#%u failed message %s again (counted once): "
-                "%s\n", k->decl->name, w->index, id, reason);
+        rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed_again",
+                     "kernel=%s worker=%u id=%s counted=once reason=%s", k->decl->name,
+                     w->index, id, reason);
         return;
     }
     w->failed_mark[j] = 1;
-    fprintf(k->rt->log, "ringhost: kernel %s#%u failed message %s: %s\n", k->decl->name,
-            w->index, id, reason);
+    rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed",
+                 "kernel=%s worker=%u id=%s reason=%s", k->decl->name, w->index, id, reason);
     fail_message(w, (uint32_t)j, reason);
 }
 
@@ -274,10 +278,12 @@ static int api_should_stop(rh_ctx *ctx)
 
 static void api_log(rh_ctx *ctx, int level, const char *msg)
 {
-    static const char *names[] = {"error", "warn", "info", "debug"};
+    /* A kernel's own line, filtered by the same RINGHOST_LOG threshold
+     * (levels outside error..debug are clamped to the nearest one). */
     rh_worker *w = worker_of(ctx);
-    fprintf(w->kernel->rt->log, "ringhost: kernel %s#%u %s: %s\n", ctx->kernel_name, w->index,
-            names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+    int lvl = level < RH_LOG_ERROR ? RH_LOG_ERROR : level > RH_LOG_DEBUG ? RH_LOG_DEBUG : level;
+    rh_log_event(w->kernel->rt->log, lvl, "kernel.log", "kernel=%s worker=%u msg=%s",
+                 ctx->kernel_name, w->index, msg);
 }
 
 const rh_host_api rh_host_api_v1 = {
@@ -348,8 +354,9 @@ uint32_t rh_worker_step(void *arg)
         int rc = k->desc->process(&w->ctx, w->state, &batch);
         if (rc < 0) {
             fail_batch(w, rc);
-            fprintf(k->rt->log, "ringhost: kernel %s#%u failed a batch of %d: %d\n",
-                    k->decl->name, w->index, n, rc);
+            rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.batch_failed",
+                         "kernel=%s worker=%u messages=%d rc=%d", k->decl->name, w->index, n,
+                         rc);
         }
         hold_batch(w, 0);
         rh_worker_flush_outputs(w);
@@ -450,13 +457,19 @@ static void *reactor_main(void *arg)
     if (!hwloc_bitmap_iszero(r->cpuset) && rh_bind_self(r->cpuset, &err) != 0)
         snprintf(r->bind_error, sizeof r->bind_error, "%s", err.msg);
     atomic_store(&r->last_cpu, rh_current_cpu());
+    rh_reactor_log_start(r);
 
     int failed = 0;
     for (uint32_t i = 0; i < r->n_workers; i++) {
         rh_worker *w = r->workers[i];
+        uint64_t t0 = rh_now_ns();
         w->init_rc = w->kernel->desc->init
                          ? w->kernel->desc->init(&w->ctx, w->kernel->decl->config_json, &w->state)
                          : 0;
+        rh_log_event(r->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_DEBUG,
+                     w->init_rc ? "kernel.init_failed" : "kernel.init",
+                     "kernel=%s worker=%u thread=%s rc=%d ms=%.3f", w->kernel->decl->name,
+                     w->index, r->name, w->init_rc, (double)(rh_now_ns() - t0) / 1e6);
         if (w->init_rc != 0)
             failed = 1;
     }
@@ -472,8 +485,9 @@ static void *reactor_main(void *arg)
         rh_worker_flush_outputs(w);
         run_release(w);
         if (rc < 0)
-            fprintf(r->rt->log, "ringhost: kernel %s#%u run() returned %d\n",
-                    w->kernel->decl->name, w->index, rc);
+            rh_log_event(r->rt->log, RH_LOG_WARN, "kernel.run_failed",
+                         "kernel=%s worker=%u thread=%s rc=%d", w->kernel->decl->name, w->index,
+                         r->name, rc);
     }
     rh_waiter wt;
     rh_waiter_init(&wt, r->wait);
@@ -502,6 +516,7 @@ out:
         if (w->init_rc == 0 && w->kernel->desc->fini)
             w->kernel->desc->fini(&w->ctx, w->state);
     }
+    rh_reactor_log_exit(r, failed);
     return NULL;
 }
 

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "dlq.h"
+#include "log.h"
 #include "queue_pvt.h"
 
 _Static_assert(sizeof(rh_dead_letter) == 576, "dead-letter header: 576 bytes");
@@ -601,9 +602,10 @@ int rh_dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_typ
     if (rc != 0 && log) {
         char id[37];
         rh_id_format(env->id, id);
-        fprintf(log, "ringhost: dead-letter queue %s (%s) refused message %s from %s: %s\n",
-                rh_queue_name(dlq), rh_backpressure_name(rh_queue_config_of(dlq)->backpressure),
-                id, source ? rh_queue_name(source) : "-", rh_strerror(rc));
+        rh_log_event(log, RH_LOG_WARN, "dlq.refused",
+                     "dlq=%s backpressure=%s id=%s source=%s error=%s", rh_queue_name(dlq),
+                     rh_backpressure_name(rh_queue_config_of(dlq)->backpressure), id,
+                     source ? rh_queue_name(source) : "-", rh_strerror(rc));
     }
     return rc;
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "dlq.h"
+#include "log.h"
 #include "placement.h"
 #include "queue_pvt.h"
 #include "runtime_pvt.h"
@@ -80,8 +81,9 @@ static rh_reactor *reactor_for(rh_runtime *rt, const char *pin, const char *jpat
                          rt->m->path, jpath, why);
             return NULL;
         }
-        fprintf(rt->log, "ringhost: warning: %s: %s: %s; running unpinned\n", rt->m->path, jpath,
-                err->msg);
+        rh_log_event(rt->log, RH_LOG_WARN, "placement.unpinned",
+                     "manifest=%s at=%s reason=%s running=unpinned", rt->m->path, jpath,
+                     err->msg);
         set = hwloc_bitmap_alloc();
     }
     if (hwloc_bitmap_iszero(set) && strcmp(rt->m->placement, "none") != 0) {
@@ -373,7 +375,9 @@ static int start_reactors(rh_runtime *rt, rh_error *err)
         if (r->bind_error[0]) {
             if (rt->m->strict)
                 return rh_error_set(err, RH_EPLACE, "thread %s: %s", r->name, r->bind_error);
-            fprintf(rt->log, "ringhost: warning: thread %s: %s\n", r->name, r->bind_error);
+            rh_log_event(rt->log, RH_LOG_WARN, "reactor.bind_failed",
+                         "thread=%s cpus=%s error=%s running=unpinned", r->name, r->key,
+                         r->bind_error);
         }
         for (uint32_t j = 0; j < r->n_workers; j++) {
             rh_worker *w = r->workers[j];
@@ -412,10 +416,17 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
     if (rc == 0)
         rc = start_reactors(rt, err);
     if (rc != 0) {
+        rh_log_event(rt->log, RH_LOG_ERROR, "runtime.launch_failed",
+                     "manifest=%s ms=%.3f error=%s", manifest_path,
+                     (double)(rh_now_ns() - rt->launch_ns) / 1e6, err->msg);
         rt->state = RH_STATE_LAUNCHED;
         rh_runtime_destroy(rt);
         return rc;
     }
+    rh_log_event(rt->log, RH_LOG_INFO, "runtime.launch",
+                 "instance=%s manifest=%s kernels=%u queues=%u threads=%u ms=%.3f",
+                 rt->instance, manifest_path, rt->n_kernels, rt->n_queues, rt->n_reactors,
+                 (double)(rh_now_ns() - rt->launch_ns) / 1e6);
     if (opts && opts->report_bindings) {
         struct timespec ts = {0, 2000000}; /* let each thread settle on its cpu */
         nanosleep(&ts, NULL);
@@ -450,10 +461,15 @@ int rh_runtime_activate(rh_runtime *rt, rh_error *err)
     if (rt->state != RH_STATE_LAUNCHED && rt->state != RH_STATE_INACTIVE)
         return rh_error_set(err, RH_ESTATE, "cannot activate: the host is %s",
                             rh_state_name(rt->state));
+    uint64_t t0 = rh_now_ns();
     if (rt->state == RH_STATE_LAUNCHED)
-        rt->activate_ns = rh_now_ns();
+        rt->activate_ns = t0;
     rt->state = RH_STATE_ACTIVE;
-    return set_flow(rt, RH_FLOW_RUNNING, rh_now_ns() + RH_SYNC_TIMEOUT_NS, err);
+    int rc = set_flow(rt, RH_FLOW_RUNNING, t0 + RH_SYNC_TIMEOUT_NS, err);
+    rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.activate",
+                 "instance=%s ms=%.3f synced=%s", rt->instance,
+                 (double)(rh_now_ns() - t0) / 1e6, rc ? "no" : "yes");
+    return rc;
 }
 
 int rh_runtime_deactivate(rh_runtime *rt, rh_error *err)
@@ -461,8 +477,13 @@ int rh_runtime_deactivate(rh_runtime *rt, rh_error *err)
     if (rt->state != RH_STATE_ACTIVE)
         return rh_error_set(err, RH_ESTATE, "cannot deactivate: the host is %s",
                             rh_state_name(rt->state));
+    uint64_t t0 = rh_now_ns();
     rt->state = RH_STATE_INACTIVE;
-    return set_flow(rt, RH_FLOW_PAUSED, rh_now_ns() + RH_SYNC_TIMEOUT_NS, err);
+    int rc = set_flow(rt, RH_FLOW_PAUSED, t0 + RH_SYNC_TIMEOUT_NS, err);
+    rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.deactivate",
+                 "instance=%s ms=%.3f synced=%s", rt->instance,
+                 (double)(rh_now_ns() - t0) / 1e6, rc ? "no" : "yes");
+    return rc;
 }
 
 int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
@@ -471,7 +492,8 @@ int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
         return rh_error_set(err, RH_ESTATE, "cannot terminate: the host is already terminated");
     /* Intake stops; kernels finish what reached their rings; outputs flow.
      * Everything below, joins included, shares one deadline. */
-    uint64_t deadline = rh_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000ull;
+    uint64_t t0 = rh_now_ns();
+    uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000ull;
     set_flow(rt, RH_FLOW_DRAINING, deadline, NULL);
     int drained = 0;
     while (!(drained = rh_runtime_is_quiet(rt, 0)) && rh_now_ns() < deadline) {
@@ -486,6 +508,10 @@ int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
         if (rh_reactor_stop_join(rt->reactors[i], join_by) != 0 && !stuck)
             stuck = rt->reactors[i]->name;
     rt->state = RH_STATE_TERMINATED;
+    rh_log_event(rt->log, stuck || !drained ? RH_LOG_WARN : RH_LOG_INFO, "runtime.terminate",
+                 "instance=%s ms=%.3f drained=%s stuck=%s uptime_ms=%.3f", rt->instance,
+                 (double)(rh_now_ns() - t0) / 1e6, drained ? "yes" : "no", stuck ? stuck : "-",
+                 (double)(rh_now_ns() - rt->launch_ns) / 1e6);
     rh_runtime_report_summary(rt, rt->log);
     rt->unbalanced = rh_runtime_report_accounting(rt, rt->log);
     if (stuck)
@@ -525,8 +551,8 @@ void rh_runtime_destroy(rh_runtime *rt)
      * Keep it all (a deliberate leak, once, at shutdown). */
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (rt->reactors[i]->stuck) {
-            fprintf(rt->log, "ringhost: thread %s is stuck; keeping the runtime's memory\n",
-                    rt->reactors[i]->name);
+            rh_log_event(rt->log, RH_LOG_ERROR, "reactor.stuck",
+                         "thread=%s memory=kept", rt->reactors[i]->name);
             for (uint32_t q = 0; q < rt->n_queues; q++)
                 rh_queue_unlink(rt->queues[q]); /* the names go, the mappings stay */
             return;

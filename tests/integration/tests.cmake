@@ -50,3 +50,9 @@ foreach(t test_cli_dlq test_dlq)
     add_dependencies(${t} failing)
   endif()
 endforeach()
+
+# ---- logs for operators (issue 5, item 5) ----
+# RINGHOST_LOG=debug: every reactor thread logs its start with its binding
+# and its exit with counts; RINGHOST_LOG=error silences them.
+rh_add_test(test_cli_logs           integration/test_cli_logs.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
