@@ -2,21 +2,29 @@
  * test_cli_logs.c — the operator's log of a real `ringhost run`: with
  * RINGHOST_LOG=debug every reactor thread (the ones pumping the bridges
  * included) logs its start with its binding and its exit with its counts;
- * RINGHOST_LOG=error silences those events but not the summary report.
+ * RINGHOST_LOG=error silences those events but not the summary report; a
+ * kernel's own rh_log() lines are events of the same logger.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_common.h"
 
-static const char *echo_manifest(const char *tag, const char *bridge)
+static const char *kernel_manifest(const char *tag, const char *plugin, const char *bridge,
+                                   const char *config)
 {
     return cli_manifest(tag, cli_keep(
         "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
         " \"queues\": {\"e.in\": {}, \"e.out\": {}},\n"
-        " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", \"bridge\": \"%s\",\n"
-        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
-        bridge));
+        " \"kernels\": [{\"name\": \"e\", \"plugin\": \"%s\", \"bridge\": \"%s\",\n"
+        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"},\n"
+        "               \"config\": %s}]}\n",
+        plugin, bridge, config));
+}
+
+static const char *echo_manifest(const char *tag, const char *bridge)
+{
+    return kernel_manifest(tag, "echo", bridge, "{}");
 }
 
 static const char *two_requests(void)
@@ -26,13 +34,19 @@ static const char *two_requests(void)
                      "{\"queue\": \"e.in\", \"body\": {\"seq\": 2, \"text\": \"b\"}}\n");
 }
 
-static void run_with_log_level(cli_out *o, const char *level, const char *manifest)
+static void run_with_log_level_exit(cli_out *o, const char *level, const char *manifest,
+                                    int code)
 {
     setenv("RINGHOST_LOG", level, 1);
     cli_exec(o, NULL, "run", manifest, "--send", two_requests(), "--timeout", CLI_RUN_TIMEOUT,
              NULL);
     unsetenv("RINGHOST_LOG");
-    cli_expect_exit(o, 0);
+    cli_expect_exit(o, code);
+}
+
+static void run_with_log_level(cli_out *o, const char *level, const char *manifest)
+{
+    run_with_log_level_exit(o, level, manifest, 0);
 }
 
 /* The first line of text holding a, and b and c when not NULL: a pointer
@@ -170,6 +184,30 @@ static void test_an_unknown_level_is_reported_and_means_info(void **state)
     cli_free(&o);
 }
 
+/* The slow kernel refuses an unknown config key with rh_log(ERROR) and
+ * init() -1: its line goes through the same logger (kernel=, worker=,
+ * msg=), init's failure is an event, and the refused launch exits 2. */
+static void test_a_kernels_own_log_line_and_its_init_failure_are_events(void **state)
+{
+    (void)state;
+    const char *m = kernel_manifest("initfail", "slow", "thread", "{\"bogus\": 1}");
+    cli_out o;
+    run_with_log_level_exit(&o, "info", m, 2);
+    const char *line = line_with(o.r.err, "level=error event=kernel.log ", " kernel=e ",
+                                 " worker=0 ");
+    CLI_CHECK(&o, line && strstr(field(line, "msg"), "bogus: unknown key"),
+              "expected the kernel's rh_log() line as event=kernel.log with msg=\"...\"");
+    CLI_CHECK(&o, line_with(o.r.err, "level=error event=kernel.init_failed ", " kernel=e ",
+                            " rc=-1 "),
+              "expected event=kernel.init_failed with rc=-1");
+    cli_free(&o);
+
+    run_with_log_level_exit(&o, "off", m, 2);
+    CLI_CHECK(&o, !strstr(o.r.err, "event="), "expected no events at RINGHOST_LOG=off");
+    CLI_CHECK(&o, strstr(o.r.err, "init()"), "expected the launch error itself still printed");
+    cli_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_an_inline_bridge_logs_its_counts_at_its_workers_exit),
         cmocka_unit_test(test_error_level_silences_thread_events_but_not_the_summary),
         cmocka_unit_test(test_an_unknown_level_is_reported_and_means_info),
+        cmocka_unit_test(test_a_kernels_own_log_line_and_its_init_failure_are_events),
     };
     return cmocka_run_group_tests_name("cli logs", tests, NULL, cli_group_teardown);
 }
