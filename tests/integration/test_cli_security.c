@@ -107,6 +107,31 @@ static void test_run_loads_a_plugin_path_the_command_line_allows(void **state)
     cli_free(&o);
 }
 
+/* validate and topo look at the same manifest run would launch: the same
+ * refusal, and the same --allow-plugin to lift it. */
+static void test_validate_and_topo_take_allow_plugin_as_run_does(void **state)
+{
+    (void)state;
+    const char *m = manifest_with_plugin("checked", outside_so);
+    cli_out o;
+    cli_exec(&o, NULL, "validate", m, NULL);
+    cli_expect_exit(&o, 2);
+    CLI_CHECK(&o, strstr(o.r.err, "--allow-plugin"), "validate must refuse it as run does");
+    cli_free(&o);
+    cli_exec(&o, NULL, "validate", m, "--allow-plugin", outside_so, NULL);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, strstr(o.r.out, ": ok"), "expected validate to pass once the path is allowed");
+    cli_free(&o);
+    cli_exec(&o, NULL, "topo", m, "--allow-plugin", outside_so, NULL);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, strstr(o.r.out, "planned threads"), "expected topo to plan the allowed kernel");
+    cli_free(&o);
+    cli_exec(&o, NULL, "validate", m, "--allow-plugin", "relative.so", NULL);
+    cli_expect_exit(&o, 2);
+    CLI_CHECK(&o, strstr(o.r.err, "absolute path"), "a relative --allow-plugin is bad usage");
+    cli_free(&o);
+}
+
 static void test_run_refuses_a_relative_plugin_path_even_if_allowed(void **state)
 {
     (void)state;
@@ -165,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_refuses_a_plugin_path_the_command_line_did_not_allow),
         cmocka_unit_test(test_run_loads_a_plugin_path_the_command_line_allows),
+        cmocka_unit_test(test_validate_and_topo_take_allow_plugin_as_run_does),
         cmocka_unit_test(test_run_refuses_a_relative_plugin_path_even_if_allowed),
         cmocka_unit_test(test_allow_plugin_takes_only_absolute_paths),
         cmocka_unit_test(test_world_writable_plugin_is_listed_with_its_fix_and_not_run),

@@ -46,4 +46,10 @@ int rh_cmd_topo(int argc, char **argv);
 int rh_cmd_new_kernel(int argc, char **argv);
 int rh_cmd_bench(int argc, char **argv);
 
+/* `--allow-plugin PATH` of run, validate and topo: append the absolute PATH
+ * to allowed (NULL-terminated, room for one per argument pair).  0, or
+ * RH_EXIT_BADINPUT after saying why on stderr. */
+int rh_cli_allow_plugin(const char *verb, const char *path, const char **allowed,
+                        size_t *n_allowed);
+
 #endif /* RH_CLI_H */

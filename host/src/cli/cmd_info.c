@@ -47,13 +47,20 @@ int rh_cmd_plugins(int argc, char **argv)
     return RH_EXIT_OK;
 }
 
+/* MANIFEST [--plugins DIR] [--allow-plugin PATH]...; allowed has room for
+ * argc / 2 + 1 entries and is NULL-filled by the caller. */
 static int parse_manifest_args(int argc, char **argv, const char *verb, int need,
-                               const char **manifest, rh_launch_opts *opts)
+                               const char **manifest, rh_launch_opts *opts, const char **allowed)
 {
+    size_t n_allowed = 0;
+    opts->allow_plugins = allowed;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
             opts->extra_plugins = argv[++i];
-        else if (argv[i][0] != '-' && !*manifest)
+        else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
+            if (rh_cli_allow_plugin(verb, argv[++i], allowed, &n_allowed) != 0)
+                return RH_EXIT_BADINPUT;
+        } else if (argv[i][0] != '-' && !*manifest)
             *manifest = argv[i];
         else {
             fprintf(stderr, "ringhost %s: unexpected argument \"%s\"\n", verb, argv[i]);
@@ -71,7 +78,10 @@ int rh_cmd_validate(int argc, char **argv)
 {
     const char *manifest = NULL;
     rh_launch_opts opts = {0};
-    if (parse_manifest_args(argc, argv, "validate", 1, &manifest, &opts))
+    const char *allowed[argc / 2 + 1];
+    memset(allowed, 0, sizeof allowed);
+    if (parse_manifest_args(argc, argv, "validate", 1, &manifest, &opts,
+                            allowed))
         return RH_EXIT_BADINPUT;
     rh_error err = {0};
     int rc = rh_runtime_validate(manifest, &opts, stdout, &err);
@@ -87,7 +97,10 @@ int rh_cmd_topo(int argc, char **argv)
 {
     const char *manifest = NULL;
     rh_launch_opts opts = {0};
-    if (parse_manifest_args(argc, argv, "topo", 0, &manifest, &opts))
+    const char *allowed[argc / 2 + 1];
+    memset(allowed, 0, sizeof allowed);
+    if (parse_manifest_args(argc, argv, "topo", 0, &manifest, &opts,
+                            allowed))
         return RH_EXIT_BADINPUT;
     rh_error err = {0};
     if (rh_topo_init(&err) != 0) {

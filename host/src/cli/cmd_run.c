@@ -171,6 +171,21 @@ static int serve(rh_runtime *rt, const char *instance)
     return 0;
 }
 
+int rh_cli_allow_plugin(const char *verb, const char *path, const char **allowed,
+                        size_t *n_allowed)
+{
+    /* The one way a manifest's "plugin" may name a file outside the plugin
+     * folders: this exact absolute path (wiring.c). */
+    if (path[0] != '/') {
+        fprintf(stderr, "ringhost %s: --allow-plugin: expected the absolute path of a plugin "
+                        "file (as the manifest's \"plugin\" writes it), got \"%s\"\n",
+                verb, path);
+        return RH_EXIT_BADINPUT;
+    }
+    allowed[(*n_allowed)++] = path;
+    return 0;
+}
+
 int rh_cmd_run(int argc, char **argv)
 {
     const char *manifest = NULL, *send = NULL;
@@ -194,16 +209,8 @@ int rh_cmd_run(int argc, char **argv)
         else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
             opts.extra_plugins = argv[++i];
         else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
-            /* The one way a manifest's "plugin" may name a file outside the
-             * plugin folders: this exact absolute path (wiring.c). */
-            const char *path = argv[++i];
-            if (path[0] != '/') {
-                fprintf(stderr, "ringhost run: --allow-plugin: expected the absolute path of a "
-                                "plugin file (as the manifest's \"plugin\" writes it), got "
-                                "\"%s\"\n", path);
+            if (rh_cli_allow_plugin("run", argv[++i], allowed, &n_allowed) != 0)
                 return RH_EXIT_BADINPUT;
-            }
-            allowed[n_allowed++] = path;
         } else if (argv[i][0] != '-' && !manifest)
             manifest = argv[i];
         else {

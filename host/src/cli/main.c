@@ -15,8 +15,8 @@ static const struct {
     {"recv", rh_cmd_recv, "recv [--instance I] QUEUE [-n N] [--timeout S]"},
     {"stat", rh_cmd_stat, "stat [--instance I] [--json]"},
     {"plugins", rh_cmd_plugins, "plugins [DIR]"},
-    {"validate", rh_cmd_validate, "validate MANIFEST [--plugins DIR]"},
-    {"topo", rh_cmd_topo, "topo [MANIFEST] [--plugins DIR]"},
+    {"validate", rh_cmd_validate, "validate MANIFEST [--plugins DIR] [--allow-plugin PATH]..."},
+    {"topo", rh_cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},
     {"new-kernel", rh_cmd_new_kernel, "new-kernel NAME [DIR]"},
     {"bench", rh_cmd_bench,
      "bench [--quick] [--reps N] [--cpus A,B] [--json FILE] [--plots DIR] [--only S] [--list]\n"
