@@ -35,7 +35,27 @@ static rh_worker *worker_of(rh_ctx *ctx)
 
 static int flow(const rh_worker *w)
 {
-    return atomic_load_explicit(&w->kernel->rt->flow, memory_order_acquire);
+    return rh_kernel_flow(w->kernel);
+}
+
+/* fini() of a worker whose kernel was terminated alone, once, on its own
+ * thread; the reactor's exit skips it then. */
+static void finish_worker(rh_worker *w)
+{
+    if (atomic_load_explicit(&w->finished, memory_order_relaxed))
+        return;
+    if (w->init_rc == 0 && w->kernel->desc->fini)
+        w->kernel->desc->fini(&w->ctx, w->state);
+    atomic_store_explicit(&w->finished, 1, memory_order_release);
+}
+
+void rh_worker_run_pending_op(rh_worker *w)
+{
+    rh_worker_op *op = atomic_exchange_explicit(&w->op, NULL, memory_order_acq_rel);
+    if (!op)
+        return;
+    op->fn(w, op->arg);
+    atomic_store_explicit(&op->done, 1, memory_order_release);
 }
 
 /* Make every filled output slot visible to the output bridge. */
@@ -235,6 +255,7 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
         max = cap;
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : rh_now_ns() + (uint64_t)timeout_ms * 1000000;
     for (;;) {
+        rh_worker_run_pending_op(w);
         int f = flow(w);
         if (f == RH_FLOW_STOPPED)
             return RH_ESTOPPED;
@@ -335,8 +356,13 @@ uint32_t rh_worker_step(void *arg)
 {
     rh_worker *w = arg;
     rh_kinst *k = w->kernel;
+    if (atomic_load_explicit(&w->op, memory_order_relaxed))
+        rh_worker_run_pending_op(w);
     int f = flow(w);
     uint32_t moved = 0;
+    if (f == RH_FLOW_STOPPED &&
+        atomic_load_explicit(&k->kflow, memory_order_acquire) == RH_KFLOW_STOPPED)
+        finish_worker(w);
     if (f == RH_FLOW_STOPPED || f == RH_FLOW_PAUSED)
         return 0;
     atomic_store_explicit(&w->heartbeat_ns, rh_now_ns(), memory_order_relaxed);
@@ -375,7 +401,7 @@ uint32_t rh_worker_step(void *arg)
 uint32_t rh_in_bridge_task(void *arg)
 {
     rh_in_bridge *b = arg;
-    if (atomic_load_explicit(&b->kernel->rt->flow, memory_order_acquire) != RH_FLOW_RUNNING)
+    if (rh_kernel_flow(b->kernel) != RH_FLOW_RUNNING)
         return 0; /* paused or draining: messages wait in the named queue */
     return rh_in_bridge_step(b);
 }
@@ -484,6 +510,8 @@ static void *reactor_main(void *arg)
         int rc = w->kernel->desc->run(&w->ctx, w->state);
         rh_worker_flush_outputs(w);
         run_release(w);
+        if (atomic_load(&w->kernel->kflow) == RH_KFLOW_STOPPED)
+            finish_worker(w); /* terminated alone: the runtime goes on */
         if (rc < 0)
             rh_log_event(r->rt->log, RH_LOG_WARN, "kernel.run_failed",
                          "kernel=%s worker=%u thread=%s rc=%d", w->kernel->decl->name, w->index,
@@ -511,11 +539,8 @@ static void *reactor_main(void *arg)
         }
     }
 out:
-    for (uint32_t i = 0; i < r->n_workers; i++) {
-        rh_worker *w = r->workers[i];
-        if (w->init_rc == 0 && w->kernel->desc->fini)
-            w->kernel->desc->fini(&w->ctx, w->state);
-    }
+    for (uint32_t i = 0; i < r->n_workers; i++)
+        finish_worker(r->workers[i]);
     rh_reactor_log_exit(r, failed);
     return NULL;
 }

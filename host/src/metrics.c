@@ -10,32 +10,39 @@
 #include "queue_pvt.h"
 #include "runtime_pvt.h"
 
+int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
+{
+    /* A kernel terminated alone never takes from its queues again: what
+     * waits there is queued for good, not on its way. */
+    if (queues_too && k->state != RH_STATE_TERMINATED) {
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+            if (!rh_queue_is_empty(k->in_q[p]))
+                return 0;
+        for (uint32_t b = 0; b < k->n_in_bridges; b++)
+            if (atomic_load_explicit(&k->in_bridges[b].inflight, memory_order_acquire))
+                return 0;
+    }
+    for (uint32_t w = 0; w < k->n_workers; w++) {
+        rh_worker *wk = &k->workers[w];
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+            if (rh_ring_count(wk->in[p]))
+                return 0;
+        if (atomic_load_explicit(&wk->busy, memory_order_acquire))
+            return 0;
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            if (rh_ring_count(wk->out[p]))
+                return 0;
+    }
+    return 1;
+}
+
 /* One upstream-to-downstream scan: every stage hands a message to the next
  * before releasing it, so a message is always seen somewhere on the way. */
 static int scan_quiet(rh_runtime *rt, int queues_too)
 {
-    for (uint32_t i = 0; i < rt->n_kernels; i++) {
-        rh_kinst *k = &rt->kernels[i];
-        if (queues_too) {
-            for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-                if (!rh_queue_is_empty(k->in_q[p]))
-                    return 0;
-            for (uint32_t b = 0; b < k->n_in_bridges; b++)
-                if (atomic_load_explicit(&k->in_bridges[b].inflight, memory_order_acquire))
-                    return 0;
-        }
-        for (uint32_t w = 0; w < k->n_workers; w++) {
-            rh_worker *wk = &k->workers[w];
-            for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-                if (rh_ring_count(wk->in[p]))
-                    return 0;
-            if (atomic_load_explicit(&wk->busy, memory_order_acquire))
-                return 0;
-            for (uint32_t p = 0; p < k->desc->n_outputs; p++)
-                if (rh_ring_count(wk->out[p]))
-                    return 0;
-        }
-    }
+    for (uint32_t i = 0; i < rt->n_kernels; i++)
+        if (!rh_kernel_is_quiet(&rt->kernels[i], queues_too))
+            return 0;
     return 1;
 }
 

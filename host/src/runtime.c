@@ -465,6 +465,16 @@ int rh_runtime_activate(rh_runtime *rt, rh_error *err)
     if (rt->state == RH_STATE_LAUNCHED)
         rt->activate_ns = t0;
     rt->state = RH_STATE_ACTIVE;
+    /* every kernel not terminated alone runs with the host */
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        if (k->state == RH_STATE_TERMINATED)
+            continue;
+        if (!k->activate_ns)
+            k->activate_ns = t0;
+        k->state = RH_STATE_ACTIVE;
+        atomic_store_explicit(&k->kflow, RH_KFLOW_RUN, memory_order_release);
+    }
     int rc = set_flow(rt, RH_FLOW_RUNNING, t0 + RH_SYNC_TIMEOUT_NS, err);
     rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.activate",
                  "instance=%s ms=%.3f synced=%s", rt->instance,
@@ -480,6 +490,13 @@ int rh_runtime_deactivate(rh_runtime *rt, rh_error *err)
     uint64_t t0 = rh_now_ns();
     rt->state = RH_STATE_INACTIVE;
     int rc = set_flow(rt, RH_FLOW_PAUSED, t0 + RH_SYNC_TIMEOUT_NS, err);
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        if (k->state == RH_STATE_TERMINATED)
+            continue;
+        k->state = RH_STATE_INACTIVE;
+        atomic_store_explicit(&k->kflow, RH_KFLOW_PAUSED, memory_order_release);
+    }
     rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.deactivate",
                  "instance=%s ms=%.3f synced=%s", rt->instance,
                  (double)(rh_now_ns() - t0) / 1e6, rc ? "no" : "yes");
@@ -508,6 +525,8 @@ int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
         if (rh_reactor_stop_join(rt->reactors[i], join_by) != 0 && !stuck)
             stuck = rt->reactors[i]->name;
     rt->state = RH_STATE_TERMINATED;
+    for (uint32_t i = 0; i < rt->n_kernels; i++)
+        rt->kernels[i].state = RH_STATE_TERMINATED;
     rh_log_event(rt->log, stuck || !drained ? RH_LOG_WARN : RH_LOG_INFO, "runtime.terminate",
                  "instance=%s ms=%.3f drained=%s stuck=%s uptime_ms=%.3f", rt->instance,
                  (double)(rh_now_ns() - t0) / 1e6, drained ? "yes" : "no", stuck ? stuck : "-",

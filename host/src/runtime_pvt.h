@@ -79,6 +79,15 @@ uint32_t rh_out_bridge_step(rh_out_bridge *b);
 /* Move from one source ring only (a worker flushing its own outputs inline). */
 uint32_t rh_out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src);
 
+/* Work run on a worker's own thread at its next batch boundary, even while
+ * its kernel is paused (kernel_life.c): init/fini of a restarted or swapped
+ * kernel, so a kernel only ever sees one thread. */
+typedef struct rh_worker_op {
+    void (*fn)(rh_worker *w, void *arg);
+    void *arg;
+    _Atomic int done;
+} rh_worker_op;
+
 struct rh_worker {
     rh_kinst *kernel;
     uint32_t index;
@@ -107,6 +116,8 @@ struct rh_worker {
     uint32_t batch_n;
     int batch_marked;
     uint8_t *failed_mark;            /* kernel batch size entries */
+    _Atomic(rh_worker_op *) op;      /* pending op for this thread, or NULL */
+    _Atomic int finished;            /* fini() ran (kernel terminated alone) */
 };
 
 struct rh_kinst {
@@ -131,6 +142,14 @@ struct rh_kinst {
     rh_dedup dedup[RH_MAX_PORTS];
     pthread_mutex_t dedup_lock[RH_MAX_PORTS];
     int dedup_lock_init[RH_MAX_PORTS];
+    /* The kernel's own lifecycle (kernel_life.c).  kflow is read by every
+     * step of this kernel, with the runtime's flow (rh_kernel_flow); state
+     * is what the control path reports, written by it only. */
+    _Atomic int kflow;               /* RH_KFLOW_* */
+    rh_state state;
+    uint64_t activate_ns;            /* first activation, 0 before */
+    _Atomic uint64_t restarts;       /* init() run again after a fault */
+    _Atomic uint64_t swaps;          /* replaced by a newer plugin */
 };
 
 /* A unit of work a reactor runs: returns the number of messages moved. */
@@ -172,6 +191,14 @@ enum {
     RH_FLOW_STOPPED = 3,  /* terminating: everything must return */
 };
 
+/* A kernel's own flow, on top of the runtime's (kernel_life.c). */
+enum {
+    RH_KFLOW_RUN = 0,      /* runs whenever the runtime runs */
+    RH_KFLOW_PAUSED = 1,   /* launched or deactivated alone: idle at a batch boundary */
+    RH_KFLOW_DRAINING = 2, /* terminating alone: no intake, its rings being emptied */
+    RH_KFLOW_STOPPED = 3,  /* terminated alone: its steps return at once */
+};
+
 struct rh_runtime {
     rh_manifest *m;
     char instance[64];
@@ -194,6 +221,22 @@ struct rh_runtime {
     int unbalanced;                  /* queues whose accounting line at terminate did not balance */
 };
 
+/* What one kernel's steps may do now: the stricter of the runtime's flow
+ * and the kernel's own (RH_FLOW_*).  Two acquire loads; a step reads it once
+ * per batch. */
+static inline int rh_kernel_flow(const rh_kinst *k)
+{
+    int rf = atomic_load_explicit(&k->rt->flow, memory_order_acquire);
+    int kf = atomic_load_explicit(&k->kflow, memory_order_acquire);
+    if (rf == RH_FLOW_STOPPED || kf == RH_KFLOW_STOPPED)
+        return RH_FLOW_STOPPED;
+    if (rf == RH_FLOW_DRAINING || kf == RH_KFLOW_DRAINING)
+        return RH_FLOW_DRAINING;
+    if (rf == RH_FLOW_PAUSED || kf == RH_KFLOW_PAUSED)
+        return RH_FLOW_PAUSED;
+    return RH_FLOW_RUNNING;
+}
+
 /* A queue the wiring found: declared in "queues" or auto-created for an
  * unwired port ("<kernel>.<port>"). */
 typedef struct rh_qplan {
@@ -207,6 +250,8 @@ typedef struct rh_qplan {
 
 /* dispatch.c */
 uint32_t rh_worker_step(void *worker);
+/* Run a pending rh_worker_op of w, if any (its own thread only). */
+void rh_worker_run_pending_op(rh_worker *w);
 uint32_t rh_in_bridge_task(void *bridge);
 uint32_t rh_out_bridge_task(void *bridge);
 extern const rh_host_api rh_host_api_v1;
@@ -222,8 +267,21 @@ int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns);
 int rh_reactor_add_task(rh_reactor *r, const rh_task *t);
 int rh_worker_flush_outputs(rh_worker *w);
 
+/* kernel_life.c */
+/* The kernel called name, or NULL. */
+rh_kinst *rh_runtime_kernel_find(rh_runtime *rt, const char *name);
+/* Run op->fn(w, op->arg) on w's own thread at its next batch boundary and
+ * wait for it until deadline_ns; 0, or RH_ETIMEDOUT (the thread is inside
+ * process(), or gone: the op is withdrawn when it had not started). */
+int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns);
+/* Pause or resume one kernel and wait until every thread passed a batch
+ * boundary (so no worker of it is inside process()). */
+int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns);
+
 /* metrics.c: no message in a kernel ring or process(); with queues, none in
- * a kernel's input queue or a bridge either. */
+ * a kernel's input queue or a bridge either (a kernel terminated alone
+ * counts as quiet about its queues: it never takes from them again). */
+int rh_kernel_is_quiet(rh_kinst *k, int queues_too);
 int rh_runtime_is_quiet(rh_runtime *rt, int queues_too);
 
 /*

@@ -328,6 +328,8 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
         k->rt = rt;
         k->index = i;
         k->decl = &m->kernels[i];
+        k->state = RH_STATE_LAUNCHED;
+        atomic_init(&k->kflow, RH_KFLOW_PAUSED); /* until activated (kernel_life.c) */
         if ((rc = resolve_plugin(rt, k, err)) != 0)
             return rc;
         if ((rc = wire_ports(rt, k, 0, err)) != 0 || (rc = wire_ports(rt, k, 1, err)) != 0)

@@ -318,6 +318,56 @@ int rh_runtime_is_idle(rh_runtime *rt);
 int64_t rh_runtime_kernel_processed(rh_runtime *rt, const char *name);
 
 /*
+ * One kernel's lifecycle inside a live host, the kernel named as in the
+ * manifest ("name").  The host's rh_runtime_activate/deactivate apply to
+ * every kernel not terminated alone; these apply to one, and leave the
+ * others as they are.  Errors: RH_ENOENT (no kernel of that name), RH_ESTATE
+ * (an illegal transition, or the host is terminated).
+ *
+ * activate:   launched|inactive -> active.  A host that was launched or
+ *             inactive becomes active (its other kernels stay paused).
+ * deactivate: active -> inactive, at a batch boundary, before it returns
+ *             (RH_ETIMEDOUT as rh_runtime_deactivate).  Its input queues keep
+ *             accepting by their policy.
+ * terminate:  any state but terminated -> terminated: its intake stops, the
+ *             messages already in its rings are processed and its outputs
+ *             flushed (for up to timeout_ms), then fini() runs on its own
+ *             thread.  What waits in its input queues stays there (counted
+ *             queued).  RH_ETIMEDOUT when its rings did not drain or fini()
+ *             did not run in time; it is then stopped without them.
+ */
+int rh_runtime_kernel_activate(rh_runtime *rt, const char *kernel, rh_error *err);
+int rh_runtime_kernel_deactivate(rh_runtime *rt, const char *kernel, rh_error *err);
+int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_ms,
+                                rh_error *err);
+
+/* What `ringhost ps` shows of one kernel: a snapshot of its counters. */
+typedef struct rh_kernel_info {
+    const char *name;          /* as in the manifest; valid while the runtime lives */
+    const char *plugin;        /* the kernel's own name in its plugin */
+    const char *version;       /* the plugin's version text */
+    const char *path;          /* the plugin file */
+    rh_state state;
+    uint32_t workers;
+    uint64_t processed;        /* messages handed to the kernel, all workers */
+    uint64_t failed;           /* failed by the kernel (rh_fail or a failed batch) */
+    uint64_t emitted;          /* outputs committed */
+    uint64_t batches;
+    uint64_t restarts;         /* init() run again after a fault */
+    uint64_t swaps;            /* replaced by a newer plugin while running */
+    uint64_t heartbeat_age_ns; /* since the stalest worker last ran its step; 0 = never ran */
+    uint64_t active_ns;        /* since its first activation; 0 = never activated */
+    int busy;                  /* some worker is inside process() now */
+    char threads[192];         /* its threads' names, comma separated */
+    char cpus[64];             /* the cpu each of those threads last ran on, same order */
+} rh_kernel_info;
+
+/* Number of kernels, and the index-th (manifest order): 0, or RH_ENOENT
+ * past the end. */
+uint32_t rh_runtime_kernel_count(const rh_runtime *rt);
+int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out);
+
+/*
  * Dead letters and accounting.  Every kernel has a dead-letter queue
  * "<kernel>.dlq" (type "ringhost.dead_letter", created at launch, shared
  * like the others): each message its input bridge refuses as invalid or

@@ -1,0 +1,32 @@
+/*
+ * rt_fixture.h — a runtime launched from a manifest written on the fly,
+ * for unit tests that drive the embedding API with the real kernel plugins
+ * of the build (RH_TEST_PLUGIN_DIR).  Failures end the test (cmocka).
+ */
+#ifndef RH_TEST_RT_FIXTURE_H
+#define RH_TEST_RT_FIXTURE_H
+
+#include <stdio.h>
+
+#include "ringhost/ringhost.h"
+
+/* A log stream that discards (runtime lines would drown the test output). */
+FILE *rt_quiet_log(void);
+
+/* Launch a manifest named name whose plugin folder is the build's; body is
+ * its "queues"/"kernels" members (JSON, no braces).  Fails the test when the
+ * launch fails. */
+rh_runtime *rt_launch(const char *name, const char *body);
+
+/* Send the JSON body json to queue qname (decoded with the queue's type);
+ * the assigned id goes to *id when not NULL.  Fails the test on error. */
+void rt_send_json(rh_runtime *rt, const char *qname, const char *json, rh_id *id);
+
+/* Receive one message of qname (up to timeout_ms) into *buf (reallocated);
+ * returns rh_recv's result. */
+int rt_recv_one(rh_runtime *rt, const char *qname, rh_envelope *env, void **buf,
+                int timeout_ms);
+
+void rt_sleep_ms(int ms);
+
+#endif
