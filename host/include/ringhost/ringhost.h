@@ -341,6 +341,18 @@ int rh_runtime_kernel_deactivate(rh_runtime *rt, const char *kernel, rh_error *e
 int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_ms,
                                 rh_error *err);
 
+/*
+ * Load the kernel's plugin file again and swap the running kernel to it at
+ * a batch boundary (hotswap.c): the new plugin must declare the same ports
+ * with the same message types; its init() runs with the kernel's config on
+ * each worker's thread, and only when every worker's init() succeeded does
+ * the old version's fini() run and the new one take over.  Nothing in the
+ * kernel's rings or queues is lost or processed twice.  A replacement that
+ * does not load, does not match, or whose init() fails is refused with the
+ * reason (RH_EPLUGIN, RH_ETYPE) and the old version keeps running.
+ */
+int rh_runtime_kernel_reload(rh_runtime *rt, const char *kernel, rh_error *err);
+
 /* What `ringhost ps` shows of one kernel: a snapshot of its counters. */
 typedef struct rh_kernel_info {
     const char *name;          /* as in the manifest; valid while the runtime lives */
