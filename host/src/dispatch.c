@@ -360,12 +360,18 @@ uint32_t rh_worker_step(void *arg)
         rh_worker_run_pending_op(w);
     int f = flow(w);
     uint32_t moved = 0;
-    if (f == RH_FLOW_STOPPED &&
-        atomic_load_explicit(&k->kflow, memory_order_acquire) == RH_KFLOW_STOPPED)
+    if ((f == RH_FLOW_STOPPED &&
+         atomic_load_explicit(&k->kflow, memory_order_acquire) == RH_KFLOW_STOPPED) ||
+        atomic_load_explicit(&k->given_up, memory_order_relaxed)) {
         finish_worker(w);
+        return 0; /* given up (watchdog.c): whatever the flow says later */
+    }
     if (f == RH_FLOW_STOPPED || f == RH_FLOW_PAUSED)
         return 0;
-    atomic_store_explicit(&w->heartbeat_ns, rh_now_ns(), memory_order_relaxed);
+    if (w->restart_at_ns && rh_worker_restart_pending(w))
+        return 0; /* restart backoff (watchdog.c): messages wait in the rings */
+    uint64_t started = rh_now_ns();
+    atomic_store_explicit(&w->heartbeat_ns, started, memory_order_relaxed);
     if (k->decl->bridge == RH_BRIDGE_INLINE && f == RH_FLOW_RUNNING)
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
             moved += rh_in_bridge_step(w->inline_in[p]);
@@ -375,7 +381,8 @@ uint32_t rh_worker_step(void *arg)
     int n = worker_take(w, k->decl->batch, &port, &pos);
     if (n > 0) {
         rh_batch batch = {(uint32_t)n, w->msgs};
-        atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
+        /* release: the watchdog reading busy sees this call's heartbeat */
+        atomic_store_explicit(&w->busy, 1, memory_order_release);
         hold_batch(w, (uint32_t)n);
         int rc = k->desc->process(&w->ctx, w->state, &batch);
         if (rc < 0) {
@@ -390,6 +397,8 @@ uint32_t rh_worker_step(void *arg)
         atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->batches, 1, memory_order_relaxed);
         atomic_store_explicit(&w->busy, 0, memory_order_release);
+        if (k->decl->watchdog_ms || k->decl->restart_failed_batches)
+            rh_worker_after_call(w, rc, started);
         moved += (uint32_t)n;
     }
     if (k->decl->bridge == RH_BRIDGE_INLINE)

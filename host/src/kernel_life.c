@@ -222,7 +222,9 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
     out->plugin = k->desc->name;
     out->version = k->desc->version ? k->desc->version : "";
     out->path = k->plugin ? k->plugin->path : "";
-    out->state = k->state;
+    /* given up after restart.max restarts (watchdog.c): stopped for good */
+    out->state = atomic_load_explicit(&k->given_up, memory_order_acquire) ? RH_STATE_TERMINATED
+                                                                          : k->state;
     out->workers = k->n_workers;
     out->restarts = atomic_load_explicit(&k->restarts, memory_order_relaxed);
     out->swaps = atomic_load_explicit(&k->swaps, memory_order_relaxed);
@@ -234,6 +236,7 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
         out->emitted += atomic_load_explicit(&w->emitted, memory_order_relaxed);
         out->batches += atomic_load_explicit(&w->batches, memory_order_relaxed);
         out->busy |= atomic_load_explicit(&w->busy, memory_order_relaxed);
+        out->stalls += atomic_load_explicit(&w->stalls, memory_order_relaxed);
         uint64_t hb = atomic_load_explicit(&w->heartbeat_ns, memory_order_relaxed);
         if (hb && now > hb && now - hb > out->heartbeat_age_ns)
             out->heartbeat_age_ns = now - hb;

@@ -14,7 +14,8 @@ int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
 {
     /* A kernel terminated alone never takes from its queues again: what
      * waits there is queued for good, not on its way. */
-    if (queues_too && k->state != RH_STATE_TERMINATED) {
+    int given_up = atomic_load_explicit(&k->given_up, memory_order_acquire);
+    if (queues_too && k->state != RH_STATE_TERMINATED && !given_up) {
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
             if (!rh_queue_is_empty(k->in_q[p]))
                 return 0;
@@ -24,7 +25,8 @@ int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
     }
     for (uint32_t w = 0; w < k->n_workers; w++) {
         rh_worker *wk = &k->workers[w];
-        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+        /* a kernel given up (watchdog.c) never takes from its rings again */
+        for (uint32_t p = 0; p < k->desc->n_inputs && !given_up; p++)
             if (rh_ring_count(wk->in[p]))
                 return 0;
         if (atomic_load_explicit(&wk->busy, memory_order_acquire))

@@ -415,6 +415,9 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
         rc = build_kernel(rt, &rt->kernels[i], err);
     if (rc == 0)
         rc = start_reactors(rt, err);
+    if (rc == 0 && rh_watchdog_start(rt) != 0)
+        rc = rh_error_set(err, RH_ESYS, "cannot start the watchdog thread: out of memory "
+                                        "or threads (see ulimit -u)");
     if (rc != 0) {
         rh_log_event(rt->log, RH_LOG_ERROR, "runtime.launch_failed",
                      "manifest=%s ms=%.3f error=%s", manifest_path,
@@ -518,6 +521,7 @@ int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
         nanosleep(&ts, NULL);
     }
     atomic_store(&rt->flow, RH_FLOW_STOPPED);
+    rh_watchdog_stop(rt);
     /* a thread that must still leave process() gets a short grace */
     uint64_t join_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + 100000000ull;
     const char *stuck = NULL;
@@ -560,6 +564,7 @@ void rh_runtime_destroy(rh_runtime *rt)
 {
     if (!rt)
         return;
+    rh_watchdog_stop(rt);
     if (rt->state != RH_STATE_TERMINATED && rt->n_reactors) {
         atomic_store(&rt->flow, RH_FLOW_STOPPED);
         for (uint32_t i = 0; i < rt->n_reactors; i++)

@@ -118,6 +118,14 @@ struct rh_worker {
     uint8_t *failed_mark;            /* kernel batch size entries */
     _Atomic(rh_worker_op *) op;      /* pending op for this thread, or NULL */
     _Atomic int finished;            /* fini() ran (kernel terminated alone) */
+    /* Kernel faults (watchdog.c).  stall_seen holds the heartbeat_ns of the
+     * last call reported stalled, set by a CAS by whichever of the watchdog
+     * and the worker sees it first, so each stall is counted once. */
+    _Atomic uint64_t stall_seen;
+    _Atomic uint64_t stalls;         /* process() calls longer than watchdog_ms */
+    uint64_t restart_at_ns;          /* a restart is due at this time; 0 = none (own thread) */
+    uint32_t failed_streak;          /* failed batches in a row (own thread) */
+    uint32_t restart_streak;         /* restarts since the last good batch: the backoff doubles */
 };
 
 struct rh_kinst {
@@ -150,6 +158,7 @@ struct rh_kinst {
     uint64_t activate_ns;            /* first activation, 0 before */
     _Atomic uint64_t restarts;       /* init() run again after a fault */
     _Atomic uint64_t swaps;          /* replaced by a newer plugin */
+    _Atomic int given_up;            /* restart.max reached: stopped for good (watchdog.c) */
 };
 
 /* A unit of work a reactor runs: returns the number of messages moved. */
@@ -219,6 +228,7 @@ struct rh_runtime {
     uint32_t n_qplan;
     int dlq_types_known;             /* kernels' input types added to the dead-letter registry */
     int unbalanced;                  /* queues whose accounting line at terminate did not balance */
+    struct rh_watchdog *watchdog;    /* watchdog.c; NULL when no kernel has watchdog_ms */
 };
 
 /* What one kernel's steps may do now: the stricter of the runtime's flow
@@ -315,5 +325,18 @@ int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t move
  * the manifest set ring_capacity, else as many as fit in 4 MiB, a power of
  * two from 64 to 1024 (runtime.c says why). */
 uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size);
+
+/* watchdog.c: kernel faults.  Start the watchdog thread when some kernel
+ * has watchdog_ms (0, or RH_ESYS); stop and join it (idempotent). */
+int rh_watchdog_start(rh_runtime *rt);
+void rh_watchdog_stop(rh_runtime *rt);
+/* The worker's step, own thread, before taking a batch: non-zero while a
+ * restart is due but its backoff has not passed (take nothing); runs the
+ * restart (fini, init) once it has. */
+int rh_worker_restart_pending(rh_worker *w);
+/* The worker's step, own thread, after process() returned rc for a batch
+ * that started at started_ns: counts a stall and failed batches in a row,
+ * and schedules a restart (or gives the kernel up) when one is due. */
+void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns);
 
 #endif /* RH_RUNTIME_PVT_H */
