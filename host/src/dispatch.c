@@ -478,8 +478,17 @@ static void park(rh_reactor *r)
     }
     /* More sources than one futex_waitv can watch: poll every ms instead.
      * The safety timeout otherwise only bounds how stale a missed external
-     * wake-up could leave us; it costs ~10 wake-ups a second when idle. */
-    rh_sleep_commit(&s, overflow ? 1000000 : 100000000);
+     * wake-up could leave us; it costs ~10 wake-ups a second when idle.  A
+     * task that asked for a step at wake_at_ns (a restart whose backoff
+     * ends, watchdog.c) shortens it. */
+    int64_t timeout = overflow ? 1000000 : 100000000;
+    if (r->wake_at_ns) {
+        uint64_t now = rh_now_ns();
+        int64_t due = r->wake_at_ns > now ? (int64_t)(r->wake_at_ns - now) : 0;
+        timeout = due < timeout ? due : timeout;
+        r->wake_at_ns = 0;
+    }
+    rh_sleep_commit(&s, timeout);
 }
 
 static void *reactor_main(void *arg)

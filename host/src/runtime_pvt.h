@@ -190,6 +190,7 @@ struct rh_reactor {
     char bind_error[256];
     int run_kernel;                  /* a run() kernel owns this thread (its only task) */
     int stuck;                       /* did not stop by its join deadline */
+    uint64_t wake_at_ns;             /* a task needs a step by then (a restart's backoff); 0 = none */
 };
 
 /* Lifecycle flags read by every step. */
