@@ -378,7 +378,9 @@ uint32_t rh_worker_step(void *arg)
 
     uint32_t port;
     uint64_t pos;
-    int n = worker_take(w, k->decl->batch, &port, &pos);
+    /* solo: messages retried after a kernel process died take one batch each */
+    uint32_t solo = atomic_load_explicit(&w->solo, memory_order_relaxed);
+    int n = worker_take(w, solo ? 1 : k->decl->batch, &port, &pos);
     if (n > 0) {
         rh_batch batch = {(uint32_t)n, w->msgs};
         /* release: the watchdog reading busy sees this call's heartbeat */
@@ -397,6 +399,8 @@ uint32_t rh_worker_step(void *arg)
         atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->batches, 1, memory_order_relaxed);
         atomic_store_explicit(&w->busy, 0, memory_order_release);
+        if (solo)
+            atomic_store_explicit(&w->solo, solo - 1, memory_order_relaxed);
         if (k->decl->watchdog_ms || k->decl->restart_failed_batches)
             rh_worker_after_call(w, rc, started);
         moved += (uint32_t)n;

@@ -66,6 +66,8 @@ int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
 
 int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns)
 {
+    if (!w->reactor)
+        return RH_ESTATE; /* its step runs in a child process (isolation.c) */
     atomic_store_explicit(&op->done, 0, memory_order_relaxed);
     rh_worker_op *none = NULL;
     if (!atomic_compare_exchange_strong(&w->op, &none, op))
@@ -148,7 +150,8 @@ static int wait_finished(rh_kinst *k, uint64_t deadline_ns)
         while (!atomic_load_explicit(&k->workers[w].finished, memory_order_acquire)) {
             if (rh_now_ns() >= deadline_ns)
                 return 0;
-            rh_bell_wake_all(&k->workers[w].reactor->bell);
+            if (k->workers[w].reactor) /* none: a child process (isolation.c) */
+                rh_bell_wake_all(&k->workers[w].reactor->bell);
             nap_us(100);
         }
     return 1;

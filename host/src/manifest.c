@@ -74,7 +74,7 @@ static const char *const queue_keys[] = {"type",   "capacity", "dedup_window", "
                                          "block_timeout_ms", "ttl_ms", "shared"};
 static const char *const kernel_keys[] = {"name", "plugin", "workers", "inputs", "outputs", "pin",
                                           "bridge", "wait", "batch", "ring_capacity", "config",
-                                          "watchdog_ms", "restart"};
+                                          "watchdog_ms", "restart", "isolation"};
 static const char *const pin_keys[] = {"dispatch", "pump"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -67,6 +67,7 @@ typedef struct rh_kernel_decl {
     uint32_t restart_backoff_ms;    /* wait before the first restart, doubled each time */
     uint32_t restart_backoff_max_ms;/* the doubling stops here */
     uint32_t restart_failed_batches;/* restart after this many failed batches in a row; 0 = off */
+    int isolate_process;            /* "isolation": "process": runs in a child process */
 } rh_kernel_decl;
 
 typedef struct rh_manifest {
@@ -92,7 +93,7 @@ typedef struct rh_manifest {
 int rh_manifest_load(const char *path, rh_manifest **out, rh_error *err);
 void rh_manifest_free(rh_manifest *m);
 
-/* manifest_faults.c: a kernel's "watchdog_ms" and "restart" keys (kv the
+/* manifest_faults.c: a kernel's "watchdog_ms", "restart" and "isolation" keys (kv the
  * kernel's object, kp its JSON path), defaults applied.  0 or RH_EMANIFEST. */
 int rh_manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char *kp,
                              rh_kernel_decl *k);

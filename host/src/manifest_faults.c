@@ -12,6 +12,11 @@
  *               "backoff_max_ms": 5000, each restart in a row, up to this
  *               "failed_batches": 0}    restart after this many failed
  *                                       batches in a row; 0 (default) = off
+ *   "isolation": "thread"       the kernel runs on a host thread (default), or
+ *                "process"      in a child process of its own on the same
+ *                               shared rings (isolation.c): a crash restarts
+ *                               it and the host runs on; needs "bridge":
+ *                               "thread" (its pumps stay in the host)
  *
  * Kept apart from manifest.c (the rest of the schema) because they are one
  * concept with its own defaults; the form of every error is the same.
@@ -31,6 +36,7 @@
 #define DEFAULT_BACKOFF_MS 100
 #define DEFAULT_BACKOFF_MAX_MS 5000
 
+static const char *const isolation_names[] = {"thread", "process"};
 static const char *const restart_keys[] = {"max", "backoff_ms", "backoff_max_ms",
                                            "failed_batches"};
 
@@ -44,9 +50,19 @@ int rh_manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char 
     k->restart_backoff_ms = DEFAULT_BACKOFF_MS;
     k->restart_backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
     k->restart_failed_batches = 0;
+    int iso = 0;
     if ((rc = rh_json_opt_uint(L, kv, kp, "watchdog_ms", 0, MS_MAX, 0, "ms, 0 = off",
-                               &k->watchdog_ms)))
+                               &k->watchdog_ms)) ||
+        (rc = rh_json_opt_enum(L, kv, kp, "isolation", isolation_names,
+                               COUNT(isolation_names), &iso)))
         return rc;
+    k->isolate_process = iso == 1;
+    if (k->isolate_process && k->bridge == RH_BRIDGE_INLINE) {
+        rh_manifest_path_key(p, sizeof p, kp, "isolation");
+        return rh_json_fail(L, p, json_object_get(kv, "isolation"),
+                            "\"thread\" with \"bridge\": \"inline\" (a kernel in its own "
+                            "process needs its pumps in the host: \"bridge\": \"thread\")");
+    }
     const json_t *r = json_object_get(kv, "restart");
     if (!r)
         return 0;

@@ -126,6 +126,14 @@ struct rh_worker {
     uint64_t restart_at_ns;          /* a restart is due at this time; 0 = none (own thread) */
     uint32_t failed_streak;          /* failed batches in a row (own thread) */
     uint32_t restart_streak;         /* restarts since the last good batch: the backoff doubles */
+    /* "isolation": "process" (isolation.c): the worker lives in shared
+     * memory and a child process runs its step; the parent supervises. */
+    _Atomic int child_flow;          /* RH_FLOW_* the child follows (written by the parent) */
+    rh_bell child_bell;              /* rung when child_flow changes (shared futex) */
+    _Atomic int child_pid;           /* 0 = no child running */
+    _Atomic int child_ready;         /* 0 starting, 1 init() returned 0, -1 it failed */
+    _Atomic uint32_t solo;           /* take the next N messages one at a time (retries) */
+    uint64_t spawned_batches;        /* batches when the child started (parent) */
 };
 
 struct rh_kinst {
@@ -339,5 +347,24 @@ int rh_worker_restart_pending(rh_worker *w);
  * that started at started_ns: counts a stall and failed batches in a row,
  * and schedules a restart (or gives the kernel up) when one is due. */
 void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns);
+/* For isolation.c: count and log a stall once (0 when already reported);
+ * schedule a restart after backoff, or give the kernel up. */
+int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action);
+void rh_worker_schedule_restart(rh_worker *w, const char *why);
+
+/* isolation.c: "isolation": "process". */
+/* k's workers: calloc'd, or in one shared mapping when k is isolated. */
+rh_worker *rh_workers_alloc(const rh_kernel_decl *d, uint32_t n);
+void rh_workers_free(rh_kinst *k);
+/* Fork the child of every isolated worker and wait for its init() (launch);
+ * 0, or an error naming the kernel. */
+int rh_isolation_start(rh_runtime *rt, rh_error *err);
+/* The watchdog thread, each period: mirror the flow to the children, reap
+ * a crashed one (retry or dead-letter its batch), kill a stalled one,
+ * start one whose backoff ended. */
+void rh_isolation_supervise(rh_runtime *rt);
+/* Tell every child to stop, reap it by deadline_ns, SIGKILL it after. */
+void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns);
+int rh_isolation_any(const rh_runtime *rt);
 
 #endif /* RH_RUNTIME_PVT_H */

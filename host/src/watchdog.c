@@ -46,6 +46,7 @@
 #define MS (1000000ull)
 #define PERIOD_MIN_NS (1ull * MS)
 #define PERIOD_MAX_NS (250ull * MS)
+#define ISOLATION_PERIOD_NS (10ull * MS)
 
 struct rh_watchdog {
     rh_runtime *rt;
@@ -63,7 +64,7 @@ struct rh_watchdog {
  * Heartbeats are distinct per call (each step stamps a fresh time), so a
  * later call is never taken for one already reported.
  */
-static int report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action)
+int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action)
 {
     uint64_t seen = atomic_load_explicit(&w->stall_seen, memory_order_relaxed);
     if (seen == started_ns ||
@@ -82,7 +83,9 @@ static void look(rh_runtime *rt)
 {
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
-        if (!k->decl->watchdog_ms || atomic_load_explicit(&k->given_up, memory_order_relaxed))
+        /* a child process is watched by rh_isolation_supervise */
+        if (!k->decl->watchdog_ms || k->decl->isolate_process ||
+            atomic_load_explicit(&k->given_up, memory_order_relaxed))
             continue;
         uint64_t limit = (uint64_t)k->decl->watchdog_ms * MS;
         for (uint32_t j = 0; j < k->n_workers; j++) {
@@ -94,7 +97,7 @@ static void look(rh_runtime *rt)
             uint64_t hb = atomic_load_explicit(&w->heartbeat_ns, memory_order_relaxed);
             uint64_t now = rh_now_ns();
             if (hb && now > hb && now - hb > limit)
-                report_stall(w, hb, now - hb,
+                rh_worker_report_stall(w, hb, now - hb,
                              "wait (a thread cannot be stopped safely; the kernel is restarted "
                              "when the call returns)");
         }
@@ -108,6 +111,7 @@ static void *watchdog_main(void *arg)
     while (!wd->stop) {
         pthread_mutex_unlock(&wd->lock);
         look(wd->rt);
+        rh_isolation_supervise(wd->rt);
         pthread_mutex_lock(&wd->lock);
         if (wd->stop)
             break;
@@ -130,6 +134,9 @@ int rh_watchdog_start(rh_runtime *rt)
         if (rt->kernels[i].decl->watchdog_ms && (!period || p < period))
             period = p;
     }
+    /* A kernel process is reaped and restarted from here: look often. */
+    if (rh_isolation_any(rt) && (!period || period > ISOLATION_PERIOD_NS))
+        period = ISOLATION_PERIOD_NS;
     if (!period)
         return 0; /* nobody asked for a watchdog: no thread */
     struct rh_watchdog *wd = calloc(1, sizeof *wd);
@@ -160,8 +167,10 @@ int rh_watchdog_start(rh_runtime *rt)
 void rh_watchdog_stop(rh_runtime *rt)
 {
     struct rh_watchdog *wd = rt->watchdog;
-    if (!wd)
+    if (!wd) {
+        rh_isolation_stop(rt, rh_now_ns() + 2000ull * MS); /* a launch that failed */
         return;
+    }
     pthread_mutex_lock(&wd->lock);
     wd->stop = 1;
     pthread_cond_signal(&wd->wake);
@@ -171,6 +180,9 @@ void rh_watchdog_stop(rh_runtime *rt)
     pthread_mutex_destroy(&wd->lock);
     free(wd);
     rt->watchdog = NULL;
+    /* No supervisor any more, so nothing restarts them: stop the children
+     * (their last outputs still flow: the pumps stop after this). */
+    rh_isolation_stop(rt, rh_now_ns() + 2000ull * MS);
 }
 
 /* ------------------------------------------------ restarts (own thread) -- */
@@ -193,7 +205,7 @@ static void give_up(rh_worker *w, const char *why)
 
 /* A restart is needed (why): claim one of restart.max and set when it runs,
  * or give the kernel up. */
-static void schedule_restart(rh_worker *w, const char *why)
+void rh_worker_schedule_restart(rh_worker *w, const char *why)
 {
     rh_kinst *k = w->kernel;
     const rh_kernel_decl *d = k->decl;
@@ -228,7 +240,7 @@ int rh_worker_restart_pending(rh_worker *w)
     if (rh_now_ns() < w->restart_at_ns && rh_kernel_flow(k) == RH_FLOW_RUNNING) {
         /* an idle reactor parks no longer than the backoff (dispatch.c park) */
         rh_reactor *r = w->reactor;
-        if (!r->wake_at_ns || w->restart_at_ns < r->wake_at_ns)
+        if (r && (!r->wake_at_ns || w->restart_at_ns < r->wake_at_ns))
             r->wake_at_ns = w->restart_at_ns;
         return 1;
     }
@@ -244,7 +256,7 @@ int rh_worker_restart_pending(rh_worker *w)
                  (double)(rh_now_ns() - t0) / 1e6);
     if (w->init_rc == 0)
         return 0;
-    schedule_restart(w, "init_failed");
+    rh_worker_schedule_restart(w, "init_failed");
     return 1;
 }
 
@@ -255,7 +267,7 @@ void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns)
     if (d->watchdog_ms) {
         uint64_t now = rh_now_ns();
         if (now > started_ns && now - started_ns > (uint64_t)d->watchdog_ms * MS) {
-            report_stall(w, started_ns, now - started_ns, "restart");
+            rh_worker_report_stall(w, started_ns, now - started_ns, "restart");
             rh_log_event(w->kernel->rt->log, RH_LOG_WARN, "kernel.stall_ended",
                          "kernel=%s worker=%u in_process_ms=%.1f", d->name, w->index,
                          (double)(now - started_ns) / 1e6);
@@ -270,7 +282,7 @@ void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns)
     }
     if (why) {
         w->failed_streak = 0;
-        schedule_restart(w, why);
+        rh_worker_schedule_restart(w, why);
     } else if (rc >= 0) {
         w->restart_streak = 0;
     }

@@ -1,5 +1,5 @@
 /*
- * test_manifest_faults.c — a kernel's "watchdog_ms" and "restart" keys
+ * test_manifest_faults.c — a kernel's "watchdog_ms", "restart" and "isolation" keys
  * (host/src/manifest_faults.c): defaults when absent, values read when
  * present, and each bad value refused with the file, the JSON path and what
  * was expected.  Manifests are written inline with ' for ".
@@ -160,6 +160,28 @@ static void test_misspelt_watchdog_key_suggests_watchdog_ms(void **state)
                "unknown key \"watchdog_sm\"; did you mean \"watchdog_ms\"?");
 }
 
+static void test_isolation_is_thread_unless_process_is_asked(void **state)
+{
+    (void)state;
+    assert_int_equal(load_kernel(MANIFEST("")).isolate_process, 0);
+    assert_int_equal(load_kernel(MANIFEST(", 'isolation': 'thread'")).isolate_process, 0);
+    assert_int_equal(load_kernel(MANIFEST(", 'isolation': 'process'")).isolate_process, 1);
+}
+
+static void test_unknown_isolation_is_rejected(void **state)
+{
+    (void)state;
+    expect_bad(MANIFEST(", 'isolation': 'container'"), "kernels[0].isolation",
+               "got \"container\"");
+}
+
+static void test_process_isolation_with_an_inline_bridge_is_rejected(void **state)
+{
+    (void)state;
+    expect_bad(MANIFEST(", 'bridge': 'inline', 'isolation': 'process'"), "kernels[0].isolation",
+               "needs its pumps in the host: \"bridge\": \"thread\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +196,9 @@ int main(void)
         cmocka_unit_test(test_backoff_max_below_backoff_is_rejected),
         cmocka_unit_test(test_failed_batches_as_a_real_is_rejected),
         cmocka_unit_test(test_misspelt_watchdog_key_suggests_watchdog_ms),
+        cmocka_unit_test(test_isolation_is_thread_unless_process_is_asked),
+        cmocka_unit_test(test_unknown_isolation_is_rejected),
+        cmocka_unit_test(test_process_isolation_with_an_inline_bridge_is_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

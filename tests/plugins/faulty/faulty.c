@@ -10,14 +10,22 @@
  *   "fail-batch"  process() returns -1 for its whole batch (nothing emitted)
  *   "inits"       echoed with text "inits=N": N is how many times init() ran
  *                 in this process (a restart runs it again)
+ *   "crash"       raises SIGSEGV inside process() (a poison message)
+ *   "crash-once:PATH"  crashes the first time (creating the file PATH),
+ *                 echoes when PATH exists: a crash that a retry survives
+ *   "hang"        never returns from process()
+ *   "pid"         echoed with text "pid=N", the process it ran in
  *   anything else echoed back, like the echo kernel
  * Built into ${CMAKE_BINARY_DIR}/test_plugins, never into plugins/.
  */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "echo_message.h"
 #include "ringhost/kernel.h"
@@ -51,9 +59,23 @@ static int faulty_process(rh_ctx *ctx, void *state, const rh_batch *batch)
             while (nanosleep(&ts, &ts) != 0)
                 ;
         }
-        if (strcmp(m->text, "inits") == 0) {
+        if (strcmp(m->text, "crash") == 0)
+            raise(SIGSEGV);
+        if (strncmp(m->text, "crash-once:", 11) == 0) {
+            int fd = open(m->text + 11, O_CREAT | O_EXCL | O_WRONLY, 0600);
+            if (fd >= 0) {
+                close(fd);
+                raise(SIGSEGV);
+            }
+        }
+        while (strcmp(m->text, "hang") == 0)
+            pause();
+        if (strcmp(m->text, "inits") == 0 || strcmp(m->text, "pid") == 0) {
             echo_message out = *m;
-            snprintf(out.text, sizeof out.text, "inits=%d", atomic_load(&inits));
+            if (m->text[0] == 'i')
+                snprintf(out.text, sizeof out.text, "inits=%d", atomic_load(&inits));
+            else
+                snprintf(out.text, sizeof out.text, "pid=%d", (int)getpid());
             if (rh_emit(ctx, 0, in, &out, sizeof out) < 0)
                 rh_fail(ctx, in, "faulty: could not emit (host stopping)");
             continue;
@@ -68,7 +90,7 @@ static const rh_kernel_desc faulty_desc = {
     RH_KERNEL_ABI,
     .name = "faulty",
     .version = "1.0.0",
-    .description = "test kernel: stalls or fails when a message asks it to",
+    .description = "test kernel: stalls, fails or crashes when a message asks it to",
     .inputs = inputs,
     .n_inputs = 1,
     .outputs = outputs,
