@@ -287,9 +287,16 @@ static void reaped(rh_worker *w, int st)
         uint32_t np = k->desc->n_inputs;
         uint32_t port = (w->next_port + np - 1) % np;
         rh_ring *r = w->in[port];
-        uint64_t tail = atomic_load(&r->tail);
+        /* The child is dead: we are the ring's consumer now.  Acquire the
+         * producer's head ourselves (the child's head_cache would let a
+         * peek skip it), so the slots' bytes are those it published. */
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        if (head - tail < n)
+            n = 0; /* cannot happen: the batch was taken from these slots */
         rh_envelope *first = rh_ring_slot(r, tail);
-        if (n == 1 && (first->flags & RH_ENV_RETRIED)) {
+        if (n == 0) {
+        } else if (n == 1 && (first->flags & RH_ENV_RETRIED)) {
             poison(w, port, first, how);
         } else {
             for (uint32_t j = 0; j < n; j++)
