@@ -9,7 +9,13 @@
  *  - a kernel failing batch after batch is restarted, then given up past
  *    restart.max: its failed messages are dead-lettered, what it never took
  *    is counted queued, the other kernel answers throughout, and every
- *    accounting line balances (nothing lost).
+ *    accounting line balances (nothing lost);
+ *  - "isolation": "process": a crash on a poison message retries its batch
+ *    one message at a time and dead-letters the message that kills the
+ *    kernel's process twice; a crash a retry survives is answered; a hung
+ *    process is killed by the watchdog; past restart.max it is given up;
+ *    the launch refuses a run() kernel or an unshared input queue.  The
+ *    host and the other kernel answer throughout, no answer comes twice.
  */
 #include <string.h>
 #include <strings.h>
@@ -262,6 +268,22 @@ static void test_isolation_of_a_run_kernel_is_refused_at_launch(void **state)
     cli_free(&o);
 }
 
+static void test_isolation_with_an_unshared_input_queue_is_refused_at_launch(void **state)
+{
+    (void)state;
+    const char *m = cli_manifest("isoshared", cli_keep(
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@, \"%s\"],\n"
+        " \"queues\": {\"f.in\": {\"type\": \"echo.message\", \"shared\": false}},\n"
+        " \"kernels\": [{\"name\": \"f\", \"plugin\": \"faulty\", \"inputs\": {\"in\": \"f.in\"},\n"
+        "               \"isolation\": \"process\"}]}\n", TEST_PLUGINS));
+    cli_out o;
+    cli_exec(&o, NULL, "run", m, "--send", cli_write("empty2.jsonl", ""), NULL);
+    CLI_CHECK(&o, o.r.exit_code != 0 && strstr(o.r.err, "kernels[0].isolation: queue f.in is "
+                                                        "not shared"),
+              "expected the launch refused: f.in is not shared");
+    cli_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +296,7 @@ int main(void)
         cmocka_unit_test(
             test_isolated_kernel_past_restart_max_is_given_up_while_the_host_answers),
         cmocka_unit_test(test_isolation_of_a_run_kernel_is_refused_at_launch),
+        cmocka_unit_test(test_isolation_with_an_unshared_input_queue_is_refused_at_launch),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }
