@@ -123,6 +123,10 @@ static void *watchdog_main(void *arg)
         pthread_cond_timedwait(&wd->wake, &wd->lock, &at);
     }
     pthread_mutex_unlock(&wd->lock);
+    /* Stop the kernel processes from this thread, before it ends: a child
+     * it forked dies with it (PR_SET_PDEATHSIG follows the forking thread),
+     * and must first drain and run fini(). */
+    rh_isolation_stop(wd->rt, rh_now_ns() + 2000ull * MS);
     return NULL;
 }
 
@@ -180,9 +184,6 @@ void rh_watchdog_stop(rh_runtime *rt)
     pthread_mutex_destroy(&wd->lock);
     free(wd);
     rt->watchdog = NULL;
-    /* No supervisor any more, so nothing restarts them: stop the children
-     * (their last outputs still flow: the pumps stop after this). */
-    rh_isolation_stop(rt, rh_now_ns() + 2000ull * MS);
 }
 
 /* ------------------------------------------------ restarts (own thread) -- */

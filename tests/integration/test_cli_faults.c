@@ -179,6 +179,9 @@ static void test_isolated_kernel_crashing_on_a_poison_message_dead_letters_it_an
     CLI_CHECK(&o, cli_count(o.r.err, "event=kernel.crashed kernel=f") == 2 &&
                   cli_summary_get(&o, "kernel", "f", "restarts") == 2,
               "expected two crashes (the batch, then the message alone) and two restarts");
+    /* The last process (forked by the watchdog thread) was stopped, not killed. */
+    CLI_CHECK(&o, cli_count(o.r.err, "faulty: fini") == 1 && !strstr(o.r.err, "process_killed"),
+              "expected the last kernel process to run fini() once at terminate");
     expect_balanced(&o, 6);
     json_decref(lines);
     cli_free(&o);

@@ -44,6 +44,14 @@ static int faulty_init(rh_ctx *ctx, const char *config_json, void **state)
     return 0;
 }
 
+/* Logged, so a test sees that fini() ran (in a kernel process: that the
+ * process was stopped, not killed). */
+static void faulty_fini(rh_ctx *ctx, void *state)
+{
+    (void)state;
+    rh_log(ctx, RH_LOG_INFO, "faulty: fini");
+}
+
 static int faulty_process(rh_ctx *ctx, void *state, const rh_batch *batch)
 {
     (void)state;
@@ -97,6 +105,7 @@ static const rh_kernel_desc faulty_desc = {
     .n_outputs = 1,
     .init = faulty_init,
     .process = faulty_process,
+    .fini = faulty_fini,
 };
 
 RH_KERNEL_EXPORT(faulty_desc)
