@@ -31,6 +31,11 @@
  *    accepting by their policy and what waits there and in its rings stays
  *    counted queued, so the accounting still balances.
  *
+ *  - The same thread supervises the kernels that run in a process of their
+ *    own (isolation.c, rh_isolation_supervise): a stalled one is killed
+ *    rather than waited for, and one that died is restarted with the same
+ *    backoff, limit and giving up (rh_worker_schedule_restart).
+ *
  * Which thread writes what: restart_at_ns, failed_streak, restart_streak,
  * state and init_rc are the worker's own (its reactor thread); stall_seen
  * and stalls are shared with the watchdog (atomics, see report_stall).
