@@ -360,22 +360,31 @@ uint32_t rh_worker_step(void *arg)
         rh_worker_run_pending_op(w);
     int f = flow(w);
     uint32_t moved = 0;
-    if (f == RH_FLOW_STOPPED &&
-        atomic_load_explicit(&k->kflow, memory_order_acquire) == RH_KFLOW_STOPPED)
+    if ((f == RH_FLOW_STOPPED &&
+         atomic_load_explicit(&k->kflow, memory_order_acquire) == RH_KFLOW_STOPPED) ||
+        atomic_load_explicit(&k->given_up, memory_order_relaxed)) {
         finish_worker(w);
+        return 0; /* given up (watchdog.c): whatever the flow says later */
+    }
     if (f == RH_FLOW_STOPPED || f == RH_FLOW_PAUSED)
         return 0;
-    atomic_store_explicit(&w->heartbeat_ns, rh_now_ns(), memory_order_relaxed);
+    if (w->restart_at_ns && rh_worker_restart_pending(w))
+        return 0; /* restart backoff (watchdog.c): messages wait in the rings */
+    uint64_t started = rh_now_ns();
+    atomic_store_explicit(&w->heartbeat_ns, started, memory_order_relaxed);
     if (k->decl->bridge == RH_BRIDGE_INLINE && f == RH_FLOW_RUNNING)
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
             moved += rh_in_bridge_step(w->inline_in[p]);
 
     uint32_t port;
     uint64_t pos;
-    int n = worker_take(w, k->decl->batch, &port, &pos);
+    /* solo: messages retried after a kernel process died take one batch each */
+    uint32_t solo = atomic_load_explicit(&w->solo, memory_order_relaxed);
+    int n = worker_take(w, solo ? 1 : k->decl->batch, &port, &pos);
     if (n > 0) {
         rh_batch batch = {(uint32_t)n, w->msgs};
-        atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
+        /* release: the watchdog reading busy sees this call's heartbeat */
+        atomic_store_explicit(&w->busy, 1, memory_order_release);
         hold_batch(w, (uint32_t)n);
         int rc = k->desc->process(&w->ctx, w->state, &batch);
         if (rc < 0) {
@@ -390,6 +399,10 @@ uint32_t rh_worker_step(void *arg)
         atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->batches, 1, memory_order_relaxed);
         atomic_store_explicit(&w->busy, 0, memory_order_release);
+        if (solo)
+            atomic_store_explicit(&w->solo, solo - 1, memory_order_relaxed);
+        if (k->decl->watchdog_ms || k->decl->restart_failed_batches)
+            rh_worker_after_call(w, rc, started);
         moved += (uint32_t)n;
     }
     if (k->decl->bridge == RH_BRIDGE_INLINE)
@@ -469,8 +482,17 @@ static void park(rh_reactor *r)
     }
     /* More sources than one futex_waitv can watch: poll every ms instead.
      * The safety timeout otherwise only bounds how stale a missed external
-     * wake-up could leave us; it costs ~10 wake-ups a second when idle. */
-    rh_sleep_commit(&s, overflow ? 1000000 : 100000000);
+     * wake-up could leave us; it costs ~10 wake-ups a second when idle.  A
+     * task that asked for a step at wake_at_ns (a restart whose backoff
+     * ends, watchdog.c) shortens it. */
+    int64_t timeout = overflow ? 1000000 : 100000000;
+    if (r->wake_at_ns) {
+        uint64_t now = rh_now_ns();
+        int64_t due = r->wake_at_ns > now ? (int64_t)(r->wake_at_ns - now) : 0;
+        timeout = due < timeout ? due : timeout;
+        r->wake_at_ns = 0;
+    }
+    rh_sleep_commit(&s, timeout);
 }
 
 static void *reactor_main(void *arg)

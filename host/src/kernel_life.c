@@ -66,6 +66,8 @@ int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
 
 int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns)
 {
+    if (!w->reactor)
+        return RH_ESTATE; /* its step runs in a child process (isolation.c) */
     atomic_store_explicit(&op->done, 0, memory_order_relaxed);
     rh_worker_op *none = NULL;
     if (!atomic_compare_exchange_strong(&w->op, &none, op))
@@ -148,7 +150,8 @@ static int wait_finished(rh_kinst *k, uint64_t deadline_ns)
         while (!atomic_load_explicit(&k->workers[w].finished, memory_order_acquire)) {
             if (rh_now_ns() >= deadline_ns)
                 return 0;
-            rh_bell_wake_all(&k->workers[w].reactor->bell);
+            if (k->workers[w].reactor) /* none: a child process (isolation.c) */
+                rh_bell_wake_all(&k->workers[w].reactor->bell);
             nap_us(100);
         }
     return 1;
@@ -222,7 +225,9 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
     out->plugin = k->desc->name;
     out->version = k->desc->version ? k->desc->version : "";
     out->path = k->plugin ? k->plugin->path : "";
-    out->state = k->state;
+    /* given up after restart.max restarts (watchdog.c): stopped for good */
+    out->state = atomic_load_explicit(&k->given_up, memory_order_acquire) ? RH_STATE_TERMINATED
+                                                                          : k->state;
     out->workers = k->n_workers;
     out->restarts = atomic_load_explicit(&k->restarts, memory_order_relaxed);
     out->swaps = atomic_load_explicit(&k->swaps, memory_order_relaxed);
@@ -234,6 +239,7 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
         out->emitted += atomic_load_explicit(&w->emitted, memory_order_relaxed);
         out->batches += atomic_load_explicit(&w->batches, memory_order_relaxed);
         out->busy |= atomic_load_explicit(&w->busy, memory_order_relaxed);
+        out->stalls += atomic_load_explicit(&w->stalls, memory_order_relaxed);
         uint64_t hb = atomic_load_explicit(&w->heartbeat_ns, memory_order_relaxed);
         if (hb && now > hb && now - hb > out->heartbeat_age_ns)
             out->heartbeat_age_ns = now - hb;

@@ -262,6 +262,30 @@ void rh_log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, 
     pthread_mutex_unlock(&g_write_lock);
 }
 
+/* A fork() while another thread writes a line would leave the child's copy
+ * of g_write_lock held for good (isolation.c forks kernel processes from a
+ * threaded host): hold it across every fork. */
+static void fork_lock(void)
+{
+    pthread_mutex_lock(&g_write_lock);
+}
+
+static void fork_unlock(void)
+{
+    pthread_mutex_unlock(&g_write_lock);
+}
+
+static void register_fork_handlers(void)
+{
+    pthread_atfork(fork_lock, fork_unlock, fork_unlock);
+}
+
+void rh_log_fork_safe(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_fork_handlers);
+}
+
 void rh_log_event(FILE *out, int level, const char *event, const char *fmt_kv, ...)
 {
     va_list ap;

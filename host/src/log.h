@@ -67,6 +67,12 @@ int rh_log_enabled(int level);
  * "...") and written with one fwrite under a process-wide lock and the
  * stream's lock, so lines of concurrent threads never interleave.
  */
+/* Make the log usable in a child fork()ed from a threaded process: the
+ * write lock is held across fork (pthread_atfork, registered once).  The
+ * child must still write to a stream of its own (another thread may have
+ * held the parent stream's lock at the fork). */
+void rh_log_fork_safe(void);
+
 void rh_log_event(FILE *out, int level, const char *event, const char *fmt_kv, ...)
     __attribute__((format(printf, 4, 5)));
 void rh_log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, va_list ap);

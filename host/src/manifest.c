@@ -73,7 +73,8 @@ static const char *const defaults_keys[] = {"queue", "wait", "batch", "ring_capa
 static const char *const queue_keys[] = {"type",   "capacity", "dedup_window", "backpressure",
                                          "block_timeout_ms", "ttl_ms", "shared"};
 static const char *const kernel_keys[] = {"name", "plugin", "workers", "inputs", "outputs", "pin",
-                                          "bridge", "wait", "batch", "ring_capacity", "config"};
+                                          "bridge", "wait", "batch", "ring_capacity", "config",
+                                          "watchdog_ms", "restart", "isolation"};
 static const char *const pin_keys[] = {"dispatch", "pump"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -399,6 +400,8 @@ static int parse_kernel(const rh_json_doc *L, rh_manifest *m, const json_t *kv, 
         return rc;
     k->bridge = (rh_bridge_mode)bridge;
     k->wait = (rh_wait_kind)wait;
+    if ((rc = rh_manifest_parse_faults(L, kv, kp, k)))
+        return rc;
 
     rh_manifest_path_key(p, sizeof p, kp, "config");
     v = json_object_get(kv, "config");

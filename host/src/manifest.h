@@ -61,6 +61,13 @@ typedef struct rh_kernel_decl {
     uint32_t batch;                 /* 1..RH_BATCH_MAX */
     uint32_t ring_capacity;         /* kernel ring slots, power of two; 0 = auto (runtime.c) */
     char *config_json;              /* compact JSON text of "config", "{}" if absent (owned) */
+    /* Kernel faults (manifest_faults.c, watchdog.c). */
+    uint32_t watchdog_ms;           /* longest process() call before it is stalled; 0 = off */
+    uint32_t restart_max;           /* restarts before the kernel is given up */
+    uint32_t restart_backoff_ms;    /* wait before the first restart, doubled each time */
+    uint32_t restart_backoff_max_ms;/* the doubling stops here */
+    uint32_t restart_failed_batches;/* restart after this many failed batches in a row; 0 = off */
+    int isolate_process;            /* "isolation": "process": runs in a child process */
 } rh_kernel_decl;
 
 typedef struct rh_manifest {
@@ -85,6 +92,11 @@ typedef struct rh_manifest {
  * file and JSON path. */
 int rh_manifest_load(const char *path, rh_manifest **out, rh_error *err);
 void rh_manifest_free(rh_manifest *m);
+
+/* manifest_faults.c: a kernel's "watchdog_ms", "restart" and "isolation" keys (kv the
+ * kernel's object, kp its JSON path), defaults applied.  0 or RH_EMANIFEST. */
+int rh_manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char *kp,
+                             rh_kernel_decl *k);
 
 /* The declared queue named name, or NULL. */
 rh_queue_decl *rh_manifest_queue(rh_manifest *m, const char *name);

@@ -14,7 +14,8 @@ int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
 {
     /* A kernel terminated alone never takes from its queues again: what
      * waits there is queued for good, not on its way. */
-    if (queues_too && k->state != RH_STATE_TERMINATED) {
+    int given_up = atomic_load_explicit(&k->given_up, memory_order_acquire);
+    if (queues_too && k->state != RH_STATE_TERMINATED && !given_up) {
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
             if (!rh_queue_is_empty(k->in_q[p]))
                 return 0;
@@ -24,7 +25,8 @@ int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
     }
     for (uint32_t w = 0; w < k->n_workers; w++) {
         rh_worker *wk = &k->workers[w];
-        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+        /* a kernel given up (watchdog.c) never takes from its rings again */
+        for (uint32_t p = 0; p < k->desc->n_inputs && !given_up; p++)
             if (rh_ring_count(wk->in[p]))
                 return 0;
         if (atomic_load_explicit(&wk->busy, memory_order_acquire))
@@ -84,8 +86,9 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
             rt->instance, uptime, active, rt->n_reactors);
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
-        uint64_t processed = 0, failed = 0, emitted = 0, batches = 0;
+        uint64_t processed = 0, failed = 0, emitted = 0, batches = 0, stalls = 0;
         for (uint32_t w = 0; w < k->n_workers; w++) {
+            stalls += atomic_load(&k->workers[w].stalls);
             processed += atomic_load(&k->workers[w].processed);
             failed += atomic_load(&k->workers[w].failed);
             emitted += atomic_load(&k->workers[w].emitted);
@@ -93,9 +96,11 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
         }
         fprintf(out,
                 "summary: kernel %s: processed %llu, failed %llu, emitted %llu, batches %llu, "
-                "workers %u\n",
+                "workers %u, restarts %llu, stalls %llu%s\n",
                 k->decl->name, (unsigned long long)processed, (unsigned long long)failed,
-                (unsigned long long)emitted, (unsigned long long)batches, k->n_workers);
+                (unsigned long long)emitted, (unsigned long long)batches, k->n_workers,
+                (unsigned long long)atomic_load(&k->restarts), (unsigned long long)stalls,
+                atomic_load(&k->given_up) ? ", given up" : "");
         /* What each bridge moved: a pump that never ran shows here as 0. */
         for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
             uint64_t moved = 0;

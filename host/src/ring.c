@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ring.h"
 #include "ringhost/ringhost.h"
@@ -67,10 +68,43 @@ rh_ring *rh_ring_create(uint32_t capacity, uint32_t payload_size)
     return r;
 }
 
+rh_ring *rh_ring_create_shared(uint32_t capacity, uint32_t payload_size)
+{
+    if (capacity < 2 || capacity > RING_CAPACITY_MAX || (capacity & (capacity - 1)) != 0)
+        return NULL;
+    uint64_t slot = ((uint64_t)sizeof(rh_envelope) + payload_size + CACHE_LINE - 1) &
+                    ~(uint64_t)(CACHE_LINE - 1);
+    if (slot > INT32_MAX)
+        return NULL;
+    /* The header first, the slots after it on the next cache line; a fresh
+     * anonymous mapping is zeroed and page aligned. */
+    size_t head = (sizeof(rh_ring) + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1);
+    size_t len = head + (size_t)slot * capacity;
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    rh_ring *r = m;
+    atomic_init(&r->head, 0);
+    atomic_init(&r->tail, 0);
+    r->capacity = capacity;
+    r->mask = capacity - 1;
+    r->payload_size = payload_size;
+    r->slot_size = (uint32_t)slot;
+    r->slots = (unsigned char *)m + head;
+    r->map_len = len;
+    rh_bell_init(&r->not_empty, 1);
+    rh_bell_init(&r->not_full, 1);
+    return r;
+}
+
 void rh_ring_destroy(rh_ring *r)
 {
     if (!r)
         return;
+    if (r->map_len) {
+        munmap(r, r->map_len);
+        return;
+    }
     free(r->slots);
     free(r);
 }

@@ -37,10 +37,15 @@ typedef struct rh_ring {
     unsigned char *slots;
     rh_bell not_empty;                  /* rung by the producer */
     rh_bell not_full;                   /* rung by the consumer */
+    size_t map_len;                     /* rh_ring_create_shared: bytes mapped; 0 = malloc'd */
 } rh_ring;
 
 /* capacity: power of two >= 2.  Returns NULL on bad args or ENOMEM. */
 rh_ring *rh_ring_create(uint32_t capacity, uint32_t payload_size);
+/* The same in one MAP_SHARED|MAP_ANONYMOUS mapping with shared bells, so a
+ * child process fork()ed afterwards produces or consumes it with its parent
+ * (isolation.c).  rh_ring_destroy unmaps it. */
+rh_ring *rh_ring_create_shared(uint32_t capacity, uint32_t payload_size);
 void rh_ring_destroy(rh_ring *r);
 
 static inline rh_envelope *rh_ring_slot(const rh_ring *r, uint64_t pos)

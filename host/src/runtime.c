@@ -162,6 +162,13 @@ uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size)
     return n;
 }
 
+/* A kernel ring: in shared memory when its kernel runs in a child process. */
+static rh_ring *ring_create(const rh_kernel_decl *d, uint32_t capacity, uint32_t payload_size)
+{
+    return d->isolate_process ? rh_ring_create_shared(capacity, payload_size)
+                              : rh_ring_create(capacity, payload_size);
+}
+
 static int build_kernel(rh_runtime *rt, rh_kinst *k, rh_error *err)
 {
     const rh_kernel_decl *d = k->decl;
@@ -170,7 +177,7 @@ static int build_kernel(rh_runtime *rt, rh_kinst *k, rh_error *err)
     char jpath[96];
 
     k->n_workers = d->workers;
-    k->workers = calloc(k->n_workers, sizeof *k->workers);
+    k->workers = rh_workers_alloc(d, k->n_workers); /* shared when isolated (isolation.c) */
     k->n_in_bridges = desc->n_inputs * (inline_mode ? k->n_workers : 1);
     k->in_bridges = calloc(k->n_in_bridges ? k->n_in_bridges : 1, sizeof *k->in_bridges);
     k->out_bridges = calloc(desc->n_outputs ? desc->n_outputs : 1, sizeof *k->out_bridges);
@@ -191,17 +198,19 @@ static int build_kernel(rh_runtime *rt, rh_kinst *k, rh_error *err)
         if (!w->msgs || !w->failed_mark)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         for (uint32_t p = 0; p < desc->n_inputs; p++)
-            if (!(w->in[p] = rh_ring_create(rh_kernel_ring_slots(d->ring_capacity,
+            if (!(w->in[p] = ring_create(d, rh_kernel_ring_slots(d->ring_capacity,
                                                         desc->inputs[p].type->size),
                                              desc->inputs[p].type->size)))
                 return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its input ring",
                                     d->name);
         for (uint32_t p = 0; p < desc->n_outputs; p++)
-            if (!(w->out[p] = rh_ring_create(rh_kernel_ring_slots(d->ring_capacity,
+            if (!(w->out[p] = ring_create(d, rh_kernel_ring_slots(d->ring_capacity,
                                                          desc->outputs[p].type->size),
                                               desc->outputs[p].type->size)))
                 return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its output ring",
                                     d->name);
+        if (d->isolate_process)
+            continue; /* its step runs in its own process (isolation.c), on no reactor */
         /* dispatch placement: a run() kernel always owns its thread */
         snprintf(jpath, sizeof jpath, "kernels[%u].pin.dispatch", k->index);
         rh_reactor *r;
@@ -273,7 +282,7 @@ static int build_kernel(rh_runtime *rt, rh_kinst *k, rh_error *err)
     }
 
     /* tasks */
-    for (uint32_t i = 0; i < k->n_workers; i++) {
+    for (uint32_t i = 0; i < k->n_workers && !d->isolate_process; i++) {
         rh_worker *w = &k->workers[i];
         rh_bell *bells[2 * RH_MAX_PORTS];
         uint32_t n = 0;
@@ -415,6 +424,11 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
         rc = build_kernel(rt, &rt->kernels[i], err);
     if (rc == 0)
         rc = start_reactors(rt, err);
+    if (rc == 0)
+        rc = rh_isolation_start(rt, err);
+    if (rc == 0 && rh_watchdog_start(rt) != 0)
+        rc = rh_error_set(err, RH_ESYS, "cannot start the watchdog thread: out of memory "
+                                        "or threads (see ulimit -u)");
     if (rc != 0) {
         rh_log_event(rt->log, RH_LOG_ERROR, "runtime.launch_failed",
                      "manifest=%s ms=%.3f error=%s", manifest_path,
@@ -518,6 +532,7 @@ int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
         nanosleep(&ts, NULL);
     }
     atomic_store(&rt->flow, RH_FLOW_STOPPED);
+    rh_watchdog_stop(rt);
     /* a thread that must still leave process() gets a short grace */
     uint64_t join_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + 100000000ull;
     const char *stuck = NULL;
@@ -560,6 +575,7 @@ void rh_runtime_destroy(rh_runtime *rt)
 {
     if (!rt)
         return;
+    rh_watchdog_stop(rt);
     if (rt->state != RH_STATE_TERMINATED && rt->n_reactors) {
         atomic_store(&rt->flow, RH_FLOW_STOPPED);
         for (uint32_t i = 0; i < rt->n_reactors; i++)
@@ -608,7 +624,7 @@ void rh_runtime_destroy(rh_runtime *rt)
         }
         for (uint32_t b = 0; k->out_bridges && k->desc && b < k->desc->n_outputs; b++)
             free(k->out_bridges[b].sources);
-        free(k->workers);
+        rh_workers_free(k);
         free(k->in_bridges);
         free(k->out_bridges);
     }

@@ -118,6 +118,22 @@ struct rh_worker {
     uint8_t *failed_mark;            /* kernel batch size entries */
     _Atomic(rh_worker_op *) op;      /* pending op for this thread, or NULL */
     _Atomic int finished;            /* fini() ran (kernel terminated alone) */
+    /* Kernel faults (watchdog.c).  stall_seen holds the heartbeat_ns of the
+     * last call reported stalled, set by a CAS by whichever of the watchdog
+     * and the worker sees it first, so each stall is counted once. */
+    _Atomic uint64_t stall_seen;
+    _Atomic uint64_t stalls;         /* process() calls longer than watchdog_ms */
+    uint64_t restart_at_ns;          /* a restart is due at this time; 0 = none (own thread) */
+    uint32_t failed_streak;          /* failed batches in a row (own thread) */
+    uint32_t restart_streak;         /* restarts since the last good batch: the backoff doubles */
+    /* "isolation": "process" (isolation.c): the worker lives in shared
+     * memory and a child process runs its step; the parent supervises. */
+    _Atomic int child_flow;          /* RH_FLOW_* the child follows (written by the parent) */
+    rh_bell child_bell;              /* rung when child_flow changes (shared futex) */
+    _Atomic int child_pid;           /* 0 = no child running */
+    _Atomic int child_ready;         /* 0 starting, 1 init() returned 0, -1 it failed */
+    _Atomic uint32_t solo;           /* take the next N messages one at a time (retries) */
+    uint64_t spawned_batches;        /* batches when the child started (parent) */
 };
 
 struct rh_kinst {
@@ -150,6 +166,7 @@ struct rh_kinst {
     uint64_t activate_ns;            /* first activation, 0 before */
     _Atomic uint64_t restarts;       /* init() run again after a fault */
     _Atomic uint64_t swaps;          /* replaced by a newer plugin */
+    _Atomic int given_up;            /* restart.max reached: stopped for good (watchdog.c) */
 };
 
 /* A unit of work a reactor runs: returns the number of messages moved. */
@@ -181,6 +198,7 @@ struct rh_reactor {
     char bind_error[256];
     int run_kernel;                  /* a run() kernel owns this thread (its only task) */
     int stuck;                       /* did not stop by its join deadline */
+    uint64_t wake_at_ns;             /* a task needs a step by then (a restart's backoff); 0 = none */
 };
 
 /* Lifecycle flags read by every step. */
@@ -219,6 +237,7 @@ struct rh_runtime {
     uint32_t n_qplan;
     int dlq_types_known;             /* kernels' input types added to the dead-letter registry */
     int unbalanced;                  /* queues whose accounting line at terminate did not balance */
+    struct rh_watchdog *watchdog;    /* watchdog.c; NULL when no kernel has watchdog_ms */
 };
 
 /* What one kernel's steps may do now: the stricter of the runtime's flow
@@ -315,5 +334,37 @@ int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t move
  * the manifest set ring_capacity, else as many as fit in 4 MiB, a power of
  * two from 64 to 1024 (runtime.c says why). */
 uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size);
+
+/* watchdog.c: kernel faults.  Start the watchdog thread when some kernel
+ * has watchdog_ms (0, or RH_ESYS); stop and join it (idempotent). */
+int rh_watchdog_start(rh_runtime *rt);
+void rh_watchdog_stop(rh_runtime *rt);
+/* The worker's step, own thread, before taking a batch: non-zero while a
+ * restart is due but its backoff has not passed (take nothing); runs the
+ * restart (fini, init) once it has. */
+int rh_worker_restart_pending(rh_worker *w);
+/* The worker's step, own thread, after process() returned rc for a batch
+ * that started at started_ns: counts a stall and failed batches in a row,
+ * and schedules a restart (or gives the kernel up) when one is due. */
+void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns);
+/* For isolation.c: count and log a stall once (0 when already reported);
+ * schedule a restart after backoff, or give the kernel up. */
+int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action);
+void rh_worker_schedule_restart(rh_worker *w, const char *why);
+
+/* isolation.c: "isolation": "process". */
+/* k's workers: calloc'd, or in one shared mapping when k is isolated. */
+rh_worker *rh_workers_alloc(const rh_kernel_decl *d, uint32_t n);
+void rh_workers_free(rh_kinst *k);
+/* Fork the child of every isolated worker and wait for its init() (launch);
+ * 0, or an error naming the kernel. */
+int rh_isolation_start(rh_runtime *rt, rh_error *err);
+/* The watchdog thread, each period: mirror the flow to the children, reap
+ * a crashed one (retry or dead-letter its batch), kill a stalled one,
+ * start one whose backoff ended. */
+void rh_isolation_supervise(rh_runtime *rt);
+/* Tell every child to stop, reap it by deadline_ns, SIGKILL it after. */
+void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns);
+int rh_isolation_any(const rh_runtime *rt);
 
 #endif /* RH_RUNTIME_PVT_H */

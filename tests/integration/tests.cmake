@@ -56,3 +56,19 @@ endforeach()
 # and its exit with counts; RINGHOST_LOG=error silences them.
 rh_add_test(test_cli_logs           integration/test_cli_logs.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+
+# ---- kernel faults (issue 4, item 2) ----
+# The "faulty" test kernel (tests/plugins/faulty/faulty.c) stalls or fails
+# when a message asks it to; its .so goes to <build>/test_plugins.
+function(rh_add_faulty_test_kernel)
+  set(RINGHOST_PLUGIN_OUTPUT_DIR "${CMAKE_BINARY_DIR}/test_plugins")
+  ringhost_add_kernel(faulty SOURCES plugins/faulty/faulty.c
+                      SCHEMAS ${CMAKE_SOURCE_DIR}/kernels/common/echo_message.json)
+endfunction()
+rh_add_faulty_test_kernel()
+rh_add_test(test_watchdog unit/test_watchdog.c LIBS rh_runtime EXTRA support/rt_fixture.c
+            TIMEOUT 120)
+add_dependencies(test_watchdog faulty)
+rh_add_test(test_cli_faults         integration/test_cli_faults.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+add_dependencies(test_cli_faults faulty)

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "expect.h"
 
@@ -221,6 +224,48 @@ static void test_commit_wakes_a_consumer_parked_on_not_empty(void **state)
     rh_ring_destroy(r);
 }
 
+/* rh_ring_create_shared (isolation.c): a child fork()ed after the ring
+ * exists produces into it, parks on a shared bell, and the parent sees its
+ * messages and wakes it. */
+static void test_shared_ring_carries_messages_between_forked_processes(void **state)
+{
+    (void)state;
+    rh_ring *r = rh_ring_create_shared(8, 8);
+    EXPECT(r != NULL && r->not_empty.shared && r->not_full.shared,
+           "expected a shared ring with shared bells");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* 12 messages through 8 slots: the child must park on not_full
+         * until the parent pops, so the bell crosses the process too. */
+        for (uint64_t v = 1; v <= 12; v++)
+            while (push_u64(r, v) != 0) {
+                rh_bell *b = &r->not_full;
+                rh_sleep s;
+                rh_sleep_prepare(&s, &b, 1);
+                if (rh_ring_free(r))
+                    rh_sleep_cancel(&s);
+                else
+                    rh_sleep_commit(&s, 5000000000ll);
+            }
+        _exit(0);
+    }
+    for (uint64_t v = 1; v <= 12; v++) {
+        uint64_t deadline = rh_now_ns() + 10000000000ull; /* generous: noisy machines */
+        while (rh_ring_count(r) == 0 && rh_now_ns() < deadline)
+            sched_yield();
+        if (rh_ring_count(r) == 0) {
+            kill(pid, SIGKILL);
+            fail_msg("message %llu from the child never arrived", (unsigned long long)v);
+        }
+        EXPECT(pop_u64(r) == v, "expected message %llu from the child", (unsigned long long)v);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "expected the child to exit 0");
+    rh_ring_destroy(r);
+}
+
 enum { SPSC_MESSAGES = 1000000, SPSC_BURST = 32 };
 
 static void *spsc_producer(void *arg)
@@ -291,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_pop_into_too_small_buffer_leaves_the_message),
         cmocka_unit_test(test_push_larger_than_payload_size_is_refused),
         cmocka_unit_test(test_commit_wakes_a_consumer_parked_on_not_empty),
+        cmocka_unit_test(test_shared_ring_carries_messages_between_forked_processes),
         cmocka_unit_test(test_spsc_two_threads_one_million_messages_arrive_in_sequence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

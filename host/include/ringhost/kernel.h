@@ -48,6 +48,10 @@ typedef struct rh_id {
 
 /* Envelope flags. */
 #define RH_ENV_HAS_CORRELATION 0x01u /* correlation_id is meaningful */
+/* Host use, readable by kernels: the kernel's process crashed while this
+ * message was in its batch ("isolation": "process"); it is being retried
+ * alone, and a second crash on it dead-letters it as poison. */
+#define RH_ENV_RETRIED 0x02u
 
 /*
  * Per-message metadata, stored in front of every payload in every queue and

@@ -353,7 +353,9 @@ int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_
  */
 int rh_runtime_kernel_reload(rh_runtime *rt, const char *kernel, rh_error *err);
 
-/* What `ringhost ps` shows of one kernel: a snapshot of its counters. */
+/* What `ringhost ps` shows of one kernel: a snapshot of its counters.  A
+ * kernel given up after restart.max restarts (docs/RELIABILITY.md, "Kernel
+ * faults") reads as terminated. */
 typedef struct rh_kernel_info {
     const char *name;          /* as in the manifest; valid while the runtime lives */
     const char *plugin;        /* the kernel's own name in its plugin */
@@ -372,6 +374,7 @@ typedef struct rh_kernel_info {
     int busy;                  /* some worker is inside process() now */
     char threads[192];         /* its threads' names, comma separated */
     char cpus[64];             /* the cpu each of those threads last ran on, same order */
+    uint64_t stalls;           /* process() calls longer than its watchdog_ms, all workers */
 } rh_kernel_info;
 
 /* Number of kernels, and the index-th (manifest order): 0, or RH_ENOENT
