@@ -114,6 +114,8 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
         }
     }
     for (uint32_t i = 0; i < rt->n_queues; i++) {
+        if (rh_runtime_queue_borrowed(rt, i))
+            continue; /* its creator (another runtime of the host) reports it */
         rh_queue_stats s;
         rh_queue_stats_get(rt->queues[i], &s);
         fprintf(out,
@@ -187,6 +189,8 @@ int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
 {
     int unbalanced = 0;
     for (uint32_t i = 0; i < rt->n_queues; i++) {
+        if (rh_runtime_queue_borrowed(rt, i))
+            continue; /* its creator reports it, with the counters it sees */
         rh_queue *q = rt->queues[i];
         uint64_t moved, in_rings;
         int kernel_input = kernel_intake(rt, q, &moved, &in_rings);

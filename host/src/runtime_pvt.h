@@ -219,6 +219,10 @@ struct rh_runtime {
     uint32_t n_qplan;
     int dlq_types_known;             /* kernels' input types added to the dead-letter registry */
     int unbalanced;                  /* queues whose accounting line at terminate did not balance */
+    /* rh_launch_opts.find_queue: queues of the running host this one
+     * shares instead of creating (wiring.c) */
+    rh_queue *(*find_queue)(void *arg, const char *name);
+    void *find_queue_arg;
 };
 
 /* What one kernel's steps may do now: the stricter of the runtime's flow
@@ -246,7 +250,14 @@ typedef struct rh_qplan {
     const char *origin;    /* plugin path defining the type */
     char first_use[128];   /* JSON path that set the type, for error messages */
     rh_queue *queue;       /* once created */
+    int borrowed;          /* queue belongs to another runtime of the host: never closed here */
 } rh_qplan;
+
+/* Non-zero when rt->queues[i] is another runtime's (rh_launch_opts.find_queue). */
+static inline int rh_runtime_queue_borrowed(const rh_runtime *rt, uint32_t i)
+{
+    return rt->qplan && i < rt->n_qplan && rt->qplan[i].borrowed;
+}
 
 /* dispatch.c */
 uint32_t rh_worker_step(void *worker);
