@@ -56,3 +56,12 @@ endforeach()
 # and its exit with counts; RINGHOST_LOG=error silences them.
 rh_add_test(test_cli_logs           integration/test_cli_logs.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+
+# ---- a live host (issue 5, item 4) ----
+# `ringhost run` serving a control socket (RINGHOST_RUNTIME_DIR points into
+# the test's folder): ps, the kernel verbs, launch into the running host,
+# stat --prom, the socket's modes, malformed lines.
+rh_add_test(test_cli_control        integration/test_cli_control.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_control_socket integration/test_cli_control_socket.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
