@@ -49,10 +49,22 @@ static void stat_one(const char *name, void *arg)
     rh_queue_close(q);
 }
 
+static const char *str(json_t *o, const char *key);
+
+/* The queues of instance by name (the shared-memory folder lists them in
+ * no order; a frame that redraws must not reorder its rows). */
 static json_t *queues_of(const char *instance)
 {
     stat_ctx c = {instance, json_array()};
     rh_queue_list(instance, stat_one, &c);
+    size_t n = json_array_size(c.arr);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(str(json_array_get(c.arr, j - 1), "queue"),
+                                           str(json_array_get(c.arr, j), "queue")) > 0; j--) {
+            json_t *a = json_incref(json_array_get(c.arr, j - 1));
+            json_array_set(c.arr, j - 1, json_array_get(c.arr, j));
+            json_array_set_new(c.arr, j, a);
+        }
     return c.arr;
 }
 
