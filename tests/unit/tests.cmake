@@ -13,3 +13,6 @@ rh_add_test(test_queue_shm unit/test_queue_shm.c LIBS rh_queue)
 rh_add_test(test_dlq       unit/test_dlq.c       LIBS rh_runtime)
 rh_add_test(test_log       unit/test_log.c       LIBS rh_base)
 rh_add_test(test_kernel_life unit/test_kernel_life.c LIBS rh_runtime EXTRA support/rt_fixture.c)
+# The control protocol in-process (issue 5, item 4): requests against real
+# runtimes, what a launch into a running host shares.
+rh_add_test(test_control unit/test_control.c LIBS rh_runtime EXTRA support/rt_fixture.c)
