@@ -382,6 +382,43 @@ static void test_stat_prom_prints_counters_and_gauges_in_the_text_format(void **
     cli_free(&o);
 }
 
+/* Occurrences of needle in the file at path (what a background proc wrote). */
+static size_t count_in_file(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char buf[65536];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    return cli_count(buf, needle);
+}
+
+static void test_stat_watch_redraws_each_interval_until_interrupted(void **state)
+{
+    (void)state;
+    proc w;
+    char *argv[] = {RH_TEST_BINARY, "stat", "--instance", (char *)L.instance, "--watch", "0.2",
+                    NULL};
+    assert_int_equal(proc_start(&w, argv), 0);
+    /* three frames: the third has rates (the first has none to compare) */
+    double deadline = proc_now() + 20;
+    while (count_in_file(w.out_path, "\033[H\033[2J") < 3 && proc_now() < deadline &&
+           proc_running(&w))
+        ctl_sleep_ms(50);
+    proc_signal(&w, SIGINT);
+    cli_out o = {0};
+    snprintf(o.cmd, sizeof o.cmd, "%s stat --instance %s --watch 0.2, then SIGINT",
+             RH_TEST_BINARY, L.instance);
+    proc_wait(&w, 10, &o.r);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, cli_count(o.r.out, "\033[H\033[2J") >= 3,
+              "expected the screen cleared and redrawn each interval (3 frames)");
+    CLI_CHECK(&o, strstr(o.r.out, "enq/s") && strstr(o.r.out, "pipe.in "),
+              "expected each frame to show the queues with their rate");
+    cli_free(&o);
+}
+
 /* ------------------------------------------------------------ stop ---- */
 
 static void test_sigterm_stops_every_runtime_newest_first_and_removes_the_socket(void **state)
@@ -420,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_launch_refuses_a_shared_queue_of_another_type_naming_both),
         cmocka_unit_test(test_stat_json_adds_the_kernels_of_a_live_host),
         cmocka_unit_test(test_stat_prom_prints_counters_and_gauges_in_the_text_format),
+        cmocka_unit_test(test_stat_watch_redraws_each_interval_until_interrupted),
         cmocka_unit_test(test_terminate_stops_one_kernel_and_the_other_keeps_serving),
         cmocka_unit_test(test_verbs_on_an_unknown_kernel_exit_2_naming_the_kernels),
         cmocka_unit_test(test_sigterm_stops_every_runtime_newest_first_and_removes_the_socket),
