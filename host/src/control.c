@@ -64,12 +64,14 @@ int rh_control_socket_path(const char *instance, int make_dir, char *buf, size_t
                             RH_QUEUE_NAME_MAX);
     char dir[PATH_MAX];
     const char *own = getenv("RINGHOST_RUNTIME_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat xst;
     int rc;
     if (own && own[0] == '/') {
         snprintf(dir, sizeof dir, "%s", own);
-    } else if (xdg && xdg[0] == '/') {
+    } else if (xdg && xdg[0] == '/' && stat(xdg, &xst) == 0 && S_ISDIR(xst.st_mode)) {
         /* $XDG_RUNTIME_DIR is the user's own (0700) by its specification;
-         * our folder inside it is checked all the same. */
+         * our folder inside it is checked all the same.  A variable naming
+         * nothing (su, containers) falls back to /tmp. */
         snprintf(dir, sizeof dir, "%s/ringhost", xdg);
     } else {
         snprintf(dir, sizeof dir, "/tmp/ringhost-%u", (unsigned)geteuid());

@@ -5,7 +5,7 @@
  *
  * Where: one Unix-domain stream socket per instance,
  *   $RINGHOST_RUNTIME_DIR/<instance>.sock   when that variable is set,
- *   else $XDG_RUNTIME_DIR/ringhost/<instance>.sock   when that one is set,
+ *   else $XDG_RUNTIME_DIR/ringhost/<instance>.sock   when that one names a folder,
  *   else /tmp/ringhost-<uid>/<instance>.sock.
  * The folder is created mode 0700 and must be a real folder (not a link)
  * owned by this user and writable by nobody else, or the host refuses to

@@ -301,6 +301,26 @@ static void test_without_runtime_dir_the_socket_is_under_xdg_runtime_dir(void **
         fail_msg("expected %s/ringhost (0700) holding %s.sock", xdg, inst);
 }
 
+static void test_with_xdg_runtime_dir_naming_nothing_the_socket_is_under_tmp(void **state)
+{
+    (void)state;
+    unsetenv("RINGHOST_RUNTIME_DIR");
+    setenv("XDG_RUNTIME_DIR", cli_keep("%s/no-such-folder", cli_tmpdir()), 1);
+    const char *inst = cli_instance("tmpdir");
+    const char *sock = cli_keep("/tmp/ringhost-%u/%s.sock", (unsigned)geteuid(), inst);
+    proc host;
+    int rc = ctl_start_host(&host, cli_manifest("tmpdir", echo_text), inst);
+    struct stat s;
+    int sock_ok = lstat(sock, &s) == 0 && S_ISSOCK(s.st_mode);
+    if (rc == 0)
+        ctl_kill_host(&host);
+    unlink(sock); /* killed: it could not remove it */
+    setenv("RINGHOST_RUNTIME_DIR", H.dir, 1);
+    assert_int_equal(rc, 0);
+    if (!sock_ok)
+        fail_msg("expected the control socket at %s", sock);
+}
+
 static int cleanup(void **state)
 {
     (void)state;
@@ -323,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_a_stale_socket_file_is_replaced),
         cmocka_unit_test(test_a_folder_others_may_write_is_refused),
         cmocka_unit_test(test_without_runtime_dir_the_socket_is_under_xdg_runtime_dir),
+        cmocka_unit_test(test_with_xdg_runtime_dir_naming_nothing_the_socket_is_under_tmp),
     };
     int failed = cmocka_run_group_tests_name("cli control socket", serving, host_setup,
                                              host_teardown);
