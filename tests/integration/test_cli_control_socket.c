@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "control_common.h"
@@ -193,6 +194,63 @@ static void test_a_line_past_the_limit_is_refused_and_its_connection_closed(void
     expect_ps_answers();
 }
 
+/*
+ * SO_PEERCRED, alone: the folder and socket modes are opened up so that
+ * another user reaches accept(), and the host must still refuse the
+ * connection (closed without a reply) and log it.  Needs root to become
+ * that other user.
+ */
+static void test_a_peer_of_another_uid_is_refused_and_logged(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    const char *sock = cli_keep("%s/%s.sock", H.dir, H.instance);
+    assert_int_equal(chmod(cli_tmpdir(), 0711), 0); /* mkdtemp made it 0700 */
+    assert_int_equal(chmod(H.dir, 0711), 0);
+    assert_int_equal(chmod(sock, 0666), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(10);
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+            _exit(11); /* the modes kept us out: not what this test is about */
+        ssize_t w = send(fd, "{\"cmd\": \"ps\"}\n", 14, MSG_NOSIGNAL);
+        (void)w;
+        struct pollfd pf = {fd, POLLIN, 0};
+        char buf[256];
+        if (poll(&pf, 1, 10000) <= 0)
+            _exit(12);
+        _exit(recv(fd, buf, sizeof buf, 0) > 0 ? 13 : 0); /* 13: it answered */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    chmod(sock, 0600);
+    chmod(H.dir, 0700);
+    chmod(cli_tmpdir(), 0700);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (code != 0)
+        fail_msg("expected the connection of uid 65534 closed without a reply, got child exit "
+                 "%d (10 setuid, 11 connect, 12 no close, 13 answered)", code);
+    /* the host logged the refusal */
+    char text[1 << 16] = "";
+    double deadline = proc_now() + 10;
+    while (!strstr(text, "event=control.refused") && proc_now() < deadline) {
+        FILE *f = fopen(H.host.err_path, "r");
+        size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+        text[n] = 0;
+        if (f)
+            fclose(f);
+        ctl_sleep_ms(20);
+    }
+    if (!strstr(text, "event=control.refused") || !strstr(text, "peer_uid=65534"))
+        fail_msg("expected a control.refused event naming peer_uid=65534 in the host's log");
+    expect_ps_answers();
+}
+
 static void test_sigterm_removes_the_socket(void **state)
 {
     (void)state;
@@ -335,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_second_run_of_a_live_instance_is_refused_naming_the_host),
         cmocka_unit_test(test_malformed_lines_are_answered_and_the_host_keeps_serving),
         cmocka_unit_test(test_a_line_past_the_limit_is_refused_and_its_connection_closed),
+        cmocka_unit_test(test_a_peer_of_another_uid_is_refused_and_logged),
         cmocka_unit_test(test_sigterm_removes_the_socket),
     };
     const struct CMUnitTest other[] = {
