@@ -236,6 +236,35 @@ static void test_launch_adds_a_second_stage_sharing_the_hosts_queue(void **state
     cli_free(&o);
 }
 
+static void test_launch_activate_starts_the_launched_kernels(void **state)
+{
+    (void)state;
+    const char *m = cli_manifest("third",
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"queues\": {\"e3.in\": {\"type\": \"echo.message\"}},\n"
+        " \"kernels\": [{\"name\": \"e3\", \"plugin\": \"echo\", \"inputs\": {\"in\": "
+        "\"e3.in\"}}]}\n");
+    cli_out o;
+    cli_exec(&o, NULL, "launch", m, "--instance", L.instance, "--activate", NULL);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, strstr(o.r.out, "queues created: e3.in, e3.out"),
+              "expected its queues created (none shared)");
+    cli_free(&o);
+    json_t *ps = ps_json(&o);
+    CLI_CHECK(&o, strcmp(kstate(ps, "e3"), "active") == 0, "expected e3 active, got %s",
+              kstate(ps, "e3"));
+    json_decref(ps);
+    cli_free(&o);
+    /* it answers */
+    cli_exec(&o, NULL, "send", "--instance", L.instance, "e3.in", "{\"seq\": 3}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "recv", "--instance", L.instance, "e3.out", "-n", "1", "--timeout", "10",
+             NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+}
+
 static void test_launch_refuses_a_kernel_name_the_host_already_has(void **state)
 {
     (void)state;
@@ -453,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_deactivated_kernel_leaves_messages_waiting_until_activated),
         cmocka_unit_test(test_deactivate_twice_is_an_illegal_transition_exit_1),
         cmocka_unit_test(test_launch_adds_a_second_stage_sharing_the_hosts_queue),
+        cmocka_unit_test(test_launch_activate_starts_the_launched_kernels),
         cmocka_unit_test(test_launch_refuses_a_kernel_name_the_host_already_has),
         cmocka_unit_test(test_launch_refuses_a_shared_queue_of_another_type_naming_both),
         cmocka_unit_test(test_stat_json_adds_the_kernels_of_a_live_host),
