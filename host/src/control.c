@@ -26,6 +26,7 @@
 #include "control.h"
 #include "log.h"
 #include "queue_pvt.h"
+#include "runtime_pvt.h"
 
 /* ------------------------------------------------------------- where ---- */
 
@@ -178,12 +179,22 @@ int rh_control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_p
     e->rt = rt;
     e->manifest = strdup(manifest_path ? manifest_path : "");
     e->samples = calloc(rh_runtime_kernel_count(rt) + 1, sizeof *e->samples);
-    if (!e->manifest || !e->samples) {
+    rh_runtime **peers = realloc(c->peers, (c->n_rts + 2) * sizeof *peers);
+    if (peers)
+        c->peers = peers;
+    if (!e->manifest || !e->samples || !peers) {
         free(e->manifest);
         free(e->samples);
         return RH_ENOMEM;
     }
     c->n_rts++;
+    /* Every runtime accounts the queues it created with the intake of the
+     * kernels of all of them (a later manifest may read them). */
+    for (unsigned i = 0; i < c->n_rts; i++)
+        c->peers[i] = c->rts[i].rt;
+    c->peers[c->n_rts] = NULL;
+    for (unsigned i = 0; i < c->n_rts; i++)
+        c->rts[i].rt->peers = c->peers;
     return 0;
 }
 
@@ -392,5 +403,6 @@ void rh_control_close(rh_control *c)
         free(c->rts[i].samples);
     }
     free(c->rts);
+    free(c->peers);
     free(c);
 }

@@ -116,7 +116,9 @@ void rh_control_sample(rh_control *c);
  */
 void rh_control_stop(rh_control *c);
 
-/* rh_control_stop if needed, then free c (not its runtimes). */
+/* rh_control_stop if needed, then free c (not its runtimes).  After the
+ * runtimes are terminated: their accounting counts each other's intake
+ * through a list c owns. */
 void rh_control_close(rh_control *c);
 
 /* --------------------------------- shared by control.c and control_cmd.c */
@@ -141,6 +143,7 @@ struct rh_control {
     int started;
     rh_control_rt *rts;
     unsigned n_rts, cap_rts;
+    rh_runtime **peers;        /* every rts[i].rt, NULL-terminated: each runtime's peers */
 };
 
 #endif /* RH_CONTROL_H */

@@ -15,6 +15,7 @@
 #include "control.h"
 #include "log.h"
 #include "manifest.h"
+#include "runtime_pvt.h"
 
 /* The reply as one line with room for the '\n' the server appends. */
 static char *reply_text(json_t *o)
@@ -221,7 +222,12 @@ static char *cmd_launch(rh_control *c, json_t *req)
     }
     for (uint32_t q = 0; rh_runtime_queue_name(rt, q); q++) {
         const char *qn = rh_runtime_queue_name(rt, q);
-        json_array_append_new(host_queue(c, qn) ? shared : created, json_string(qn));
+        rh_queue *have = host_queue(c, qn);
+        json_array_append_new(have ? shared : created, json_string(qn));
+        /* a queue of the host that a kernel reads from now on: its creator
+         * accounts it (metrics.c), before any of the new kernels runs */
+        for (unsigned r = 0; have && rh_runtime_queue_consumed(rt, q) && r < c->n_rts; r++)
+            rh_runtime_queue_gains_reader(c->rts[r].rt, have);
     }
     if (rh_control_add_runtime(c, rt, path) != 0) {
         rh_runtime_terminate(rt, 1000, NULL);
