@@ -29,6 +29,7 @@ static struct live {
     const char *instance;
     const char *stage2;   /* sum: pipe.mid -> pipe.out, launched into the host */
     int launched;
+    int second_reader;    /* scale2 read pipe.in: its accounting needs both intakes */
 } L;
 
 static int live_setup(void **state)
@@ -306,6 +307,43 @@ static void test_launch_refuses_a_shared_queue_of_another_type_naming_both(void 
     }
 }
 
+/*
+ * A launched kernel may read a queue the host's own kernel reads: the
+ * queue's creator accounts it with the intake of both.  Stage 1 paused,
+ * every message goes to scale2; the accounting at SIGTERM (the last test)
+ * must still balance for pipe.in.
+ */
+static void test_a_launched_second_reader_of_a_hosts_input_queue_is_accounted(void **state)
+{
+    (void)state;
+    const char *m = cli_manifest("reader",
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"queues\": {\"pipe.in\": {\"type\": \"vector.f32\"}},\n"
+        " \"kernels\": [{\"name\": \"scale2\", \"plugin\": \"scale\", \"inputs\": {\"in\": "
+        "\"pipe.in\"}}]}\n");
+    cli_out o;
+    cli_exec(&o, NULL, "deactivate", "scale", "--instance", L.instance, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "launch", m, "--instance", L.instance, "--activate", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    send_values();
+    send_values();
+    cli_exec(&o, NULL, "recv", "--instance", L.instance, "scale2.out", "-n", "2", "--timeout",
+             "10", NULL);
+    cli_expect_exit(&o, 0); /* scale2 took both */
+    cli_free(&o);
+    /* back to one reader, so the next tests see stage 1 alone on pipe.in */
+    cli_exec(&o, NULL, "terminate", "scale2", "--instance", L.instance, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "activate", "scale", "--instance", L.instance, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    L.second_reader = 1;
+}
+
 /* ------------------------------------------------------- terminate ---- */
 
 static void test_terminate_stops_one_kernel_and_the_other_keeps_serving(void **state)
@@ -465,6 +503,8 @@ static void test_sigterm_stops_every_runtime_newest_first_and_removes_the_socket
     const char *in = strstr(o.r.err, "accounting: queue pipe.in:");
     const char *mid = strstr(o.r.err, "accounting: queue pipe.mid:");
     CLI_CHECK(&o, in && mid, "expected the accounting of pipe.in and pipe.mid");
+    CLI_CHECK(&o, !L.second_reader || strstr(in, ": balanced"),
+              "expected pipe.in balanced with the intake of scale2 (another manifest's kernel)");
     CLI_CHECK(&o, cli_count(o.r.err, "accounting: queue pipe.mid:") == 1,
               "expected pipe.mid accounted once (by the runtime that created it)");
     if (L.launched) {
@@ -485,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_launch_activate_starts_the_launched_kernels),
         cmocka_unit_test(test_launch_refuses_a_kernel_name_the_host_already_has),
         cmocka_unit_test(test_launch_refuses_a_shared_queue_of_another_type_naming_both),
+        cmocka_unit_test(test_a_launched_second_reader_of_a_hosts_input_queue_is_accounted),
         cmocka_unit_test(test_stat_json_adds_the_kernels_of_a_live_host),
         cmocka_unit_test(test_stat_prom_prints_counters_and_gauges_in_the_text_format),
         cmocka_unit_test(test_stat_watch_redraws_each_interval_until_interrupted),

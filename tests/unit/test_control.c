@@ -147,6 +147,7 @@ static void test_destroying_the_launched_runtime_leaves_the_shared_queue_to_the_
     free(T.c->rts[1].manifest);
     free(T.c->rts[1].samples);
     T.c->n_rts = 1;
+    T.c->peers[1] = NULL;
     /* the host's pipeline still moves a message through pipe.mid */
     rh_runtime_activate(T.rt1, NULL);
     rt_send_json(T.rt1, "pipe.in", "{\"values\": [1, 2]}", NULL);
