@@ -186,7 +186,7 @@ int rh_cmd_kernel_verb(int argc, char **argv)
         if (!strcmp(argv[i], "--instance") && i + 1 < argc)
             instance = argv[++i];
         else if (!strcmp(verb, "terminate") && !strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
-            timeout_ms = atol(argv[++i]);
+            bad = (timeout_ms = atol(argv[++i])) < 0 || argv[i][0] < '0' || argv[i][0] > '9';
         else if (!kernel && argv[i][0] != '-')
             kernel = argv[i];
         else
