@@ -46,14 +46,14 @@ install_prefix() {
     done
     # lib/ or lib/<multiarch>/, as GNUInstallDirs chose
     for f in ringhostConfig.cmake RinghostKernel.cmake ringhost.pc ringhost-testing.pc \
-             libringhost_testing.a; do
+             ringhost-embed.pc libringhost_testing.a libringhost.a; do
         [ -n "$(find "$PREFIX" -name "$f")" ] || fail "the install has no $f"
     done
 }
 
-# Configure, build and test the kernel project in $1 against $PREFIX only:
-# no package registry, and no path of the source tree may reach the build.
-build_kernel() {
+# Configure and build the CMake project in $1 against $PREFIX only: no
+# package registry, and no path of the source tree may reach the build.
+build_project() {
     local dir=$1
     step "configure and build $dir against $PREFIX"
     quiet "configure" "$CMAKE" -S "$dir" -B "$dir/build" \
@@ -73,8 +73,14 @@ build_kernel() {
     if grep -F -q "$RH_SOURCE_DIR/" "$dir/build/compile_commands.json" \
         "$dir/build/CMakeCache.txt"; then
         grep -F "$RH_SOURCE_DIR/" "$dir/build/compile_commands.json" "$dir/build/CMakeCache.txt" >&2
-        fail "the kernel build used a path of the source tree $RH_SOURCE_DIR"
+        fail "the build of $dir used a path of the source tree $RH_SOURCE_DIR"
     fi
+}
+
+# build_project, then the kernel project's own tests.
+build_kernel() {
+    local dir=$1
+    build_project "$dir"
     step "its tests (ctest in $dir/build)"
     (cd "$dir/build" && quiet "the kernel's own tests" "$CTEST" --output-on-failure)
     grep -E "tests passed|Passed" "$WORK/last.log" | tail -1

@@ -62,11 +62,49 @@ static void test_run_past_its_timeout_exits_1_says_so_and_prints_the_summary(voi
     cli_free(&o);
 }
 
+/*
+ * Every queue no kernel reads is printed, however many there are: 70 echo
+ * kernels give 140 such queues (70 outputs, then 70 dead-letter queues),
+ * more than one futex wait can watch, and the last kernel's answer must
+ * still appear.
+ */
+#define MANY_KERNELS 70
+
+static void test_outputs_of_more_than_64_sink_queues_are_all_printed(void **state)
+{
+    (void)state;
+    cli_str m = {0}, req = {0};
+    cli_str_addf(&m, "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+                     " \"kernels\": [");
+    for (int i = 0; i < MANY_KERNELS; i++) {
+        cli_str_addf(&m, "%s{\"name\": \"e%d\", \"plugin\": \"echo\", \"bridge\": \"inline\","
+                         " \"pin\": {\"dispatch\": \"pu:0\"}}", i ? ",\n  " : "", i);
+        cli_str_addf(&req, "{\"queue\": \"e%d.in\", \"body\": {\"seq\": %d}}\n", i, i);
+    }
+    cli_str_addf(&m, "]}\n");
+    const char *manifest = cli_manifest("many", m.s);
+    const char *requests = cli_write("many.jsonl", req.s);
+    cli_out o;
+    cli_exec(&o, NULL, "run", manifest, "--send", requests, "--timeout", CLI_RUN_TIMEOUT, NULL);
+    cli_expect_exit(&o, 0);
+    for (int i = 0; i < MANY_KERNELS; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"queue\": \"e%d.out\"", i);
+        CLI_CHECK(&o, cli_count(o.r.out, want) == 1,
+                  "expected one answer printed from e%d.out (output queue %d of %d)", i,
+                  i + 1, MANY_KERNELS);
+    }
+    cli_free(&o);
+    cli_str_free(&m);
+    cli_str_free(&req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quick_runs_each_exit_0_and_never_claim_a_timeout),
         cmocka_unit_test(test_run_past_its_timeout_exits_1_says_so_and_prints_the_summary),
+        cmocka_unit_test(test_outputs_of_more_than_64_sink_queues_are_all_printed),
     };
     return cmocka_run_group_tests_name("cli run", tests, NULL, cli_group_teardown);
 }

@@ -20,21 +20,36 @@ FILE *rt_quiet_log(void)
     return devnull;
 }
 
-rh_runtime *rt_launch(const char *name, const char *body)
+const char *rt_write_manifest(const char *name, const char *body)
 {
-    char path[256];
+    static char path[256];
     snprintf(path, sizeof path, "/tmp/rh-test-fixture-%d-%s.json", (int)getpid(), name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "{\"ringhost\": 1, \"name\": \"fx%d-%s\", \"plugins\": [\"%s\"], %s}\n",
-            (int)getpid(), name, RH_TEST_PLUGIN_DIR, body);
+    /* the test plugins (tests/plugins: failing, …) when they are built */
+    const char *test_plugins = RH_TEST_BUILD_DIR "/test_plugins";
+    int with_tests = access(test_plugins, F_OK) == 0;
+    fprintf(f, "{\"ringhost\": 1, \"name\": \"fx%d-%s\", \"plugins\": [\"%s\"%s%s%s], %s}\n",
+            (int)getpid(), name, RH_TEST_PLUGIN_DIR, with_tests ? ", \"" : "",
+            with_tests ? test_plugins : "", with_tests ? "\"" : "", body);
     fclose(f);
+    return path;
+}
+
+int rt_try_launch(const char *name, const char *body, rh_runtime **rt, rh_error *err)
+{
+    const char *path = rt_write_manifest(name, body);
+    rh_launch_opts opts = {.log = rt_quiet_log()};
+    int rc = rh_runtime_launch(path, &opts, rt, err);
+    unlink(path);
+    return rc;
+}
+
+rh_runtime *rt_launch(const char *name, const char *body)
+{
     rh_runtime *rt = NULL;
     rh_error err = {0};
-    rh_launch_opts opts = {.log = rt_quiet_log()};
-    int rc = rh_runtime_launch(path, &opts, &rt, &err);
-    unlink(path);
-    if (rc != 0)
+    if (rt_try_launch(name, body, &rt, &err) != 0)
         fail_msg("launch of %s failed: %s", name, err.msg);
     return rt;
 }

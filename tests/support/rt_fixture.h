@@ -13,9 +13,17 @@
 /* A log stream that discards (runtime lines would drown the test output). */
 FILE *rt_quiet_log(void);
 
-/* Launch a manifest named name whose plugin folder is the build's; body is
- * its "queues"/"kernels" members (JSON, no braces).  Fails the test when the
- * launch fails. */
+/* Write a manifest named name (instance "fx<pid>-<name>") whose plugin
+ * folders are the build's and, when built, its test plugins'
+ * (RH_TEST_BUILD_DIR/test_plugins); body is its "queues"/"kernels" members (JSON, no
+ * braces).  Returns its path (a static buffer: unlink it when done). */
+const char *rt_write_manifest(const char *name, const char *body);
+
+/* Launch such a manifest (its file is removed again): rh_runtime_launch's
+ * result, *rt and err as it leaves them. */
+int rt_try_launch(const char *name, const char *body, rh_runtime **rt, rh_error *err);
+
+/* The same, failing the test when the launch fails. */
 rh_runtime *rt_launch(const char *name, const char *body);
 
 /* Send the JSON body json to queue qname (decoded with the queue's type);

@@ -21,6 +21,7 @@
 #include "plugin.h"
 #include "queue_pvt.h"
 #include "ringhost/ringhost.h"
+#include "rt_fixture.h"
 #include "runtime_pvt.h"
 
 #include <setjmp.h>
@@ -28,23 +29,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#define TEST_PLUGINS RH_TEST_BUILD_DIR "/test_plugins"
-
 /* ------------------------------------------------------------ helpers -- */
-
-static FILE *quiet_log(void)
-{
-    static FILE *devnull;
-    if (!devnull)
-        devnull = fopen("/dev/null", "w");
-    return devnull;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* The echo plugin's echo.message type (the plugin stays loaded). */
 static const rh_type *echo_type(void)
@@ -58,58 +43,24 @@ static const rh_type *echo_type(void)
     return p.desc->inputs[0].type;
 }
 
-static char manifest_path[256];
-
-/* Launch a manifest whose plugin folders are the build's and the test
- * plugins'; body is its "queues"/"kernels" part.  NULL when it fails, the
- * reason in *err. */
+/* Launch, or NULL with the reason in *err. */
 static rh_runtime *try_launch(const char *name, const char *body, rh_error *err)
 {
-    snprintf(manifest_path, sizeof manifest_path, "/tmp/rh-test-dlq-%d-%s.json", (int)getpid(),
-             name);
-    FILE *f = fopen(manifest_path, "w");
-    assert_non_null(f);
-    fprintf(f, "{\"ringhost\": 1, \"name\": \"dlq%d-%s\", \"plugins\": [\"%s\", \"%s\"], %s}\n",
-            (int)getpid(), name, RH_TEST_PLUGIN_DIR, TEST_PLUGINS, body);
-    fclose(f);
     rh_runtime *rt = NULL;
-    rh_launch_opts opts = {.log = quiet_log()};
-    int rc = rh_runtime_launch(manifest_path, &opts, &rt, err);
-    unlink(manifest_path);
-    return rc == 0 ? rt : NULL;
-}
-
-static rh_runtime *launch(const char *name, const char *body)
-{
-    rh_error err = {0};
-    rh_runtime *rt = try_launch(name, body, &err);
-    if (!rt)
-        fail_msg("launch failed: %s", err.msg);
-    return rt;
+    return rt_try_launch(name, body, &rt, err) == 0 ? rt : NULL;
 }
 
 static rh_id send_json(rh_runtime *rt, const char *qname, const char *json)
 {
-    rh_queue *q = rh_runtime_queue(rt, qname);
-    assert_non_null(q);
-    const rh_type *t = rh_queue_type(q);
-    json_t *body = json_loads(json, 0, NULL);
-    assert_non_null(body);
-    void *buf = calloc(1, t->size);
-    char why[256];
-    if (t->decode(body, buf, why, sizeof why) != 0)
-        fail_msg("decode %s: %s", json, why);
     rh_id id;
-    assert_int_equal(rh_send(q, NULL, buf, t->size, &id), 0);
-    free(buf);
-    json_decref(body);
+    rt_send_json(rt, qname, json, &id);
     return id;
 }
 
 static void wait_idle(rh_runtime *rt)
 {
     for (int i = 0; i < 10000 && !rh_runtime_is_idle(rt); i++)
-        sleep_ms(1);
+        rt_sleep_ms(1);
     assert_true(rh_runtime_is_idle(rt));
 }
 
@@ -149,7 +100,7 @@ static char *terminate_capturing(rh_runtime *rt)
     rt->log = mem;
     assert_int_equal(rh_runtime_terminate(rt, 2000, NULL), 0);
     fclose(mem);
-    rt->log = quiet_log();
+    rt->log = rt_quiet_log();
     return text;
 }
 
@@ -478,7 +429,7 @@ static void test_accounting_that_does_not_balance_says_how_many_are_missing(void
 static void test_every_kernel_gets_a_shared_dead_letter_queue(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("every", "\"kernels\": [{\"name\": \"a\", \"plugin\": \"echo\"}, "
+    rh_runtime *rt = rt_launch("every", "\"kernels\": [{\"name\": \"a\", \"plugin\": \"echo\"}, "
                                      "{\"name\": \"b\", \"plugin\": \"vector_add\"}]");
     for (int i = 0; i < 2; i++) {
         const char *name = i ? "b.dlq" : "a.dlq";
@@ -505,7 +456,7 @@ static void test_every_kernel_gets_a_shared_dead_letter_queue(void **state)
 static void test_a_declared_dead_letter_queue_keeps_its_settings_but_never_blocks(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("declared",
+    rh_runtime *rt = rt_launch("declared",
                             "\"queues\": {\"echo.dlq\": {\"capacity\": 4, \"backpressure\": "
                             "\"block\", \"type\": \"ringhost.dead_letter\"}}, \"kernels\": "
                             "[{\"name\": \"echo\", \"plugin\": \"echo\"}]");
@@ -551,7 +502,7 @@ static void test_wiring_refuses_what_would_clash_with_a_dead_letter_queue(void *
 static void test_invalid_message_is_dead_lettered_with_the_validate_reason(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("invalid", ECHO_BODY);
+    rh_runtime *rt = rt_launch("invalid", ECHO_BODY);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rh_queue *q = rh_runtime_queue(rt, "e.in");
     const rh_type *t = rh_queue_type(q);
@@ -586,11 +537,11 @@ static void test_invalid_message_is_dead_lettered_with_the_validate_reason(void 
 static void test_expired_message_is_dead_lettered_with_its_age(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("ttl", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
+    rh_runtime *rt = rt_launch("ttl", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
                                    "\"ttl_ms\": 50}}, \"kernels\": [{\"name\": \"echo\", "
                                    "\"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"}}]");
     rh_id id = send_json(rt, "e.in", "{\"seq\": 1, \"text\": \"late\"}"); /* waits, ages */
-    sleep_ms(120);
+    rt_sleep_ms(120);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     wait_idle(rt);
     rh_dead_letter *d;
@@ -616,7 +567,7 @@ static void test_expired_message_is_dead_lettered_with_its_age(void **state)
 static void test_kernel_failed_message_is_dead_lettered_with_the_kernels_reason(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("failed", FAILING_BODY);
+    rh_runtime *rt = rt_launch("failed", FAILING_BODY);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rh_id id = send_json(rt, "f.in", "{\"seq\": 8, \"text\": \"fail:no such customer\"}");
     send_json(rt, "f.in", "{\"seq\": 9, \"text\": \"fine\"}");
@@ -639,7 +590,7 @@ static void test_kernel_failed_message_is_dead_lettered_with_the_kernels_reason(
 static void test_failing_a_message_twice_dead_letters_it_once(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("twice", FAILING_BODY);
+    rh_runtime *rt = rt_launch("twice", FAILING_BODY);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     send_json(rt, "f.in", "{\"text\": \"fail-twice\"}");
     send_json(rt, "f.in", "{\"text\": \"fail-null\"}"); /* a failure of no message: not counted */
@@ -665,7 +616,7 @@ static void test_failing_a_message_twice_dead_letters_it_once(void **state)
 static void test_batch_failure_dead_letters_every_message_of_the_batch(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("batch", FAILING_BODY);
+    rh_runtime *rt = rt_launch("batch", FAILING_BODY);
     rh_id ids[3];
     ids[0] = send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"ok\"}");
     ids[1] = send_json(rt, "f.in", "{\"seq\": 1, \"text\": \"fail:mine\"}");
@@ -699,7 +650,7 @@ static void test_batch_failure_dead_letters_every_message_of_the_batch(void **st
 static void test_terminate_prints_one_balanced_accounting_line_per_queue(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("lines", "\"queues\": {\"f.in\": {\"type\": \"echo.message\", "
+    rh_runtime *rt = rt_launch("lines", "\"queues\": {\"f.in\": {\"type\": \"echo.message\", "
                                      "\"dedup_window\": 8}, \"f.out\": {\"type\": "
                                      "\"echo.message\"}}, \"kernels\": [{\"name\": \"f\", "
                                      "\"plugin\": \"failing\", \"inputs\": {\"in\": \"f.in\"}, "
@@ -740,7 +691,7 @@ static void test_terminate_prints_one_balanced_accounting_line_per_queue(void **
 static void test_a_message_neither_delivered_nor_dead_lettered_unbalances_its_line(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("unbal", ECHO_BODY);
+    rh_runtime *rt = rt_launch("unbal", ECHO_BODY);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     send_json(rt, "e.in", "{\"seq\": 1}");
     wait_idle(rt);

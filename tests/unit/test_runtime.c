@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "ringhost/ringhost.h"
+#include "rt_fixture.h"
 #include "runtime_pvt.h"
 
 #include <setjmp.h>
@@ -21,76 +22,6 @@
 #include <cmocka.h>
 
 /* ------------------------------------------------------------ helpers -- */
-
-static char manifest_path[256];
-
-/* Where runtime log lines go: kept open for the whole run. */
-static FILE *quiet_log(void)
-{
-    static FILE *devnull;
-    if (!devnull)
-        devnull = fopen("/dev/null", "w");
-    return devnull;
-}
-
-/* Write a manifest whose plugin folder is the build's; body is the
- * "queues"/"kernels" part (JSON members, no braces). */
-static const char *write_manifest(const char *name, const char *body)
-{
-    snprintf(manifest_path, sizeof manifest_path, "/tmp/rh-test-runtime-%d-%s.json",
-             (int)getpid(), name);
-    FILE *f = fopen(manifest_path, "w");
-    assert_non_null(f);
-    fprintf(f, "{\"ringhost\": 1, \"name\": \"rt%d-%s\", \"plugins\": [\"%s\"], %s}\n",
-            (int)getpid(), name, RH_TEST_PLUGIN_DIR, body);
-    fclose(f);
-    return manifest_path;
-}
-
-static rh_runtime *launch(const char *name, const char *body)
-{
-    rh_runtime *rt = NULL;
-    rh_error err = {0};
-    rh_launch_opts opts = {.log = quiet_log()};
-    int rc = rh_runtime_launch(write_manifest(name, body), &opts, &rt, &err);
-    unlink(manifest_path);
-    if (rc != 0)
-        fail_msg("launch failed: %s", err.msg);
-    return rt;
-}
-
-static void send_json(rh_runtime *rt, const char *qname, const char *json, rh_id *id)
-{
-    rh_queue *q = rh_runtime_queue(rt, qname);
-    assert_non_null(q);
-    const rh_type *t = rh_queue_type(q);
-    json_t *body = json_loads(json, 0, NULL);
-    assert_non_null(body);
-    void *buf = calloc(1, t->size);
-    char why[256];
-    if (t->decode(body, buf, why, sizeof why) != 0)
-        fail_msg("decode %s: %s", json, why);
-    assert_int_equal(rh_send(q, NULL, buf, t->size, id), 0);
-    free(buf);
-    json_decref(body);
-}
-
-/* Receive one message (up to timeout_ms); its payload stays in *buf. */
-static int recv_one(rh_runtime *rt, const char *qname, rh_envelope *env, void **buf,
-                    int timeout_ms)
-{
-    rh_queue *q = rh_runtime_queue(rt, qname);
-    assert_non_null(q);
-    uint32_t len = rh_queue_payload_size(q);
-    *buf = realloc(*buf, len);
-    return rh_recv(q, env, *buf, len, timeout_ms);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static const char *ECHO_BODY =
     "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": {\"type\": \"echo.message\"}},"
@@ -155,7 +86,7 @@ static void test_dedup_large_window_has_no_false_positives(void **state)
 static void test_illegal_transitions_are_errors(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("illegal", ECHO_BODY);
+    rh_runtime *rt = rt_launch("illegal", ECHO_BODY);
     rh_error err = {0};
     assert_int_equal(rh_runtime_state(rt), RH_STATE_LAUNCHED);
     assert_int_equal(rh_runtime_deactivate(rt, &err), RH_ESTATE);
@@ -173,12 +104,12 @@ static void test_illegal_transitions_are_errors(void **state)
 static void test_deactivate_pauses_and_activate_resumes(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("pause", ECHO_BODY);
+    rh_runtime *rt = rt_launch("pause", ECHO_BODY);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     assert_int_equal(rh_runtime_deactivate(rt, NULL), 0);
     for (int i = 0; i < 50; i++)
-        send_json(rt, "e.in", "{\"seq\": 1, \"text\": \"wait\"}", NULL);
-    sleep_ms(200);
+        rt_send_json(rt, "e.in", "{\"seq\": 1, \"text\": \"wait\"}", NULL);
+    rt_sleep_ms(200);
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 0);
     rh_queue_stats s;
     rh_queue_stats_get(rh_runtime_queue(rt, "e.in"), &s);
@@ -188,7 +119,7 @@ static void test_deactivate_pauses_and_activate_resumes(void **state)
     rh_envelope env;
     void *buf = NULL;
     for (int i = 0; i < 50; i++)
-        if (recv_one(rt, "e.out", &env, &buf, 5000) < 0)
+        if (rt_recv_one(rt, "e.out", &env, &buf, 5000) < 0)
             fail_msg("only %d of 50 answered after activate", i);
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 50);
     free(buf);
@@ -198,12 +129,12 @@ static void test_deactivate_pauses_and_activate_resumes(void **state)
 static void test_terminate_processes_what_reached_the_kernel_and_reports(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("term", ECHO_BODY);
+    rh_runtime *rt = rt_launch("term", ECHO_BODY);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     for (int i = 0; i < 100; i++)
-        send_json(rt, "e.in", "{\"seq\": 7}", NULL);
+        rt_send_json(rt, "e.in", "{\"seq\": 7}", NULL);
     while (!rh_runtime_is_idle(rt))
-        sleep_ms(1);
+        rt_sleep_ms(1);
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
@@ -223,9 +154,10 @@ static void test_terminate_processes_what_reached_the_kernel_and_reports(void **
 
 static int validate(const char *name, const char *body, rh_error *err)
 {
-    rh_launch_opts opts = {.log = quiet_log()};
-    int rc = rh_runtime_validate(write_manifest(name, body), &opts, NULL, err);
-    unlink(manifest_path);
+    rh_launch_opts opts = {.log = rt_quiet_log()};
+    const char *path = rt_write_manifest(name, body);
+    int rc = rh_runtime_validate(path, &opts, NULL, err);
+    unlink(path);
     return rc;
 }
 
@@ -283,7 +215,7 @@ static void test_declared_type_must_exist(void **state)
 static void test_unwired_ports_get_automatic_queues(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("auto", "\"kernels\": [{\"name\": \"ek\", \"plugin\": \"echo\"}]");
+    rh_runtime *rt = rt_launch("auto", "\"kernels\": [{\"name\": \"ek\", \"plugin\": \"echo\"}]");
     assert_non_null(rh_runtime_queue(rt, "ek.in"));
     assert_non_null(rh_runtime_queue(rt, "ek.out"));
     rh_runtime_destroy(rt);
@@ -299,7 +231,7 @@ static void answer_all_with(const char *name, const char *plugin, const char *ke
              "\"echo.message\"}}, \"kernels\": [{\"name\": \"echo\", \"plugin\": \"%s\", "
              "\"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"} %s}]",
              plugin, kernel_extra);
-    rh_runtime *rt = launch(name, body);
+    rh_runtime *rt = rt_launch(name, body);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rh_id *ids = calloc((size_t)n, sizeof *ids);
     char *seen = calloc((size_t)n, 1);
@@ -308,9 +240,9 @@ static void answer_all_with(const char *name, const char *plugin, const char *ke
     for (int i = 0; i < n; i++) {
         char json[64];
         snprintf(json, sizeof json, "{\"seq\": %d}", i);
-        send_json(rt, "e.in", json, &ids[i]);
+        rt_send_json(rt, "e.in", json, &ids[i]);
         rh_envelope env;
-        while (recv_one(rt, "e.out", &env, &buf, 0) >= 0) {
+        while (rt_recv_one(rt, "e.out", &env, &buf, 0) >= 0) {
             uint64_t seq = *(uint64_t *)buf; /* echo.message starts with seq */
             assert_true(seq < (uint64_t)n);
             assert_false(seen[seq]);
@@ -321,7 +253,7 @@ static void answer_all_with(const char *name, const char *plugin, const char *ke
     }
     while (got < n) {
         rh_envelope env;
-        if (recv_one(rt, "e.out", &env, &buf, 5000) < 0)
+        if (rt_recv_one(rt, "e.out", &env, &buf, 5000) < 0)
             fail_msg("%s: %d of %d answered", name, got, n);
         uint64_t seq = *(uint64_t *)buf;
         assert_false(seen[seq]);
@@ -330,7 +262,7 @@ static void answer_all_with(const char *name, const char *plugin, const char *ke
         got++;
     }
     rh_envelope env;
-    assert_int_equal(recv_one(rt, "e.out", &env, &buf, 50), RH_ETIMEDOUT);
+    assert_int_equal(rt_recv_one(rt, "e.out", &env, &buf, 50), RH_ETIMEDOUT);
     free(buf);
     free(seen);
     free(ids);
@@ -375,7 +307,7 @@ static void test_run_kernel_owning_its_loop_answers_every_message_once(void **st
 static void test_run_kernel_pauses_resumes_and_stops(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("looplife",
+    rh_runtime *rt = rt_launch("looplife",
                             "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": "
                             "{\"type\": \"echo.message\"}}, \"kernels\": [{\"name\": \"loop\", "
                             "\"plugin\": \"echo_loop\", \"inputs\": {\"in\": \"e.in\"}, "
@@ -383,14 +315,14 @@ static void test_run_kernel_pauses_resumes_and_stops(void **state)
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     assert_int_equal(rh_runtime_deactivate(rt, NULL), 0);
     for (int i = 0; i < 20; i++)
-        send_json(rt, "e.in", "{\"seq\": 9}", NULL);
-    sleep_ms(150);
+        rt_send_json(rt, "e.in", "{\"seq\": 9}", NULL);
+    rt_sleep_ms(150);
     assert_int_equal(rh_runtime_kernel_processed(rt, "loop"), 0);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     void *buf = NULL;
     rh_envelope env;
     for (int i = 0; i < 20; i++)
-        if (recv_one(rt, "e.out", &env, &buf, 5000) < 0)
+        if (rt_recv_one(rt, "e.out", &env, &buf, 5000) < 0)
             fail_msg("only %d of 20 answered after activate", i);
     uint64_t t0 = rh_now_ns();
     assert_int_equal(rh_runtime_terminate(rt, 2000, NULL), 0);
@@ -415,7 +347,7 @@ static void test_threads_follow_cores(void **state)
         strcat(body, k);
     }
     strcat(body, "]");
-    rh_runtime *rt = launch("reactor", body);
+    rh_runtime *rt = rt_launch("reactor", body);
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
@@ -432,7 +364,7 @@ static void test_threads_follow_cores(void **state)
 static void test_duplicate_id_is_processed_once(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("dup", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
+    rh_runtime *rt = rt_launch("dup", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
                                    "\"dedup_window\": 16}}, \"kernels\": [{\"name\": \"echo\", "
                                    "\"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"}}]");
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
@@ -443,7 +375,7 @@ static void test_duplicate_id_is_processed_once(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(rh_send(q, &env, buf, t->size, NULL), 0);
     while (!rh_runtime_is_idle(rt))
-        sleep_ms(1);
+        rt_sleep_ms(1);
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
     rh_queue_stats s;
     rh_queue_stats_get(q, &s);
@@ -457,7 +389,7 @@ static void test_duplicate_id_is_processed_once(void **state)
 static void test_duplicate_id_is_processed_once_by_inline_workers(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("dupinl", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
+    rh_runtime *rt = rt_launch("dupinl", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
                                       "\"dedup_window\": 64}}, \"kernels\": [{\"name\": \"echo\", "
                                       "\"plugin\": \"echo\", \"bridge\": \"inline\", \"workers\": 3, "
                                       "\"batch\": 1, \"inputs\": {\"in\": \"e.in\"}}]");
@@ -469,7 +401,7 @@ static void test_duplicate_id_is_processed_once_by_inline_workers(void **state)
         assert_int_equal(rh_send(q, &env, buf, t->size, NULL), 0);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     while (!rh_runtime_is_idle(rt))
-        sleep_ms(1);
+        rt_sleep_ms(1);
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
     rh_queue_stats s;
     rh_queue_stats_get(q, &s);
@@ -481,16 +413,16 @@ static void test_duplicate_id_is_processed_once_by_inline_workers(void **state)
 static void test_expired_messages_never_reach_the_kernel(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("ttl", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
+    rh_runtime *rt = rt_launch("ttl", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
                                    "\"ttl_ms\": 50}}, \"kernels\": [{\"name\": \"echo\", "
                                    "\"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"}}]");
     for (int i = 0; i < 5; i++) /* launched, not active: they wait and age */
-        send_json(rt, "e.in", "{\"seq\": 1}", NULL);
-    sleep_ms(120);
+        rt_send_json(rt, "e.in", "{\"seq\": 1}", NULL);
+    rt_sleep_ms(120);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
-    send_json(rt, "e.in", "{\"seq\": 2}", NULL); /* fresh: delivered */
+    rt_send_json(rt, "e.in", "{\"seq\": 2}", NULL); /* fresh: delivered */
     while (!rh_runtime_is_idle(rt))
-        sleep_ms(1);
+        rt_sleep_ms(1);
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
     rh_queue_stats s;
     rh_queue_stats_get(rh_runtime_queue(rt, "e.in"), &s);
@@ -501,7 +433,7 @@ static void test_expired_messages_never_reach_the_kernel(void **state)
 static void test_invalid_message_is_refused_before_the_kernel_and_counted(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("invalid", ECHO_BODY);
+    rh_runtime *rt = rt_launch("invalid", ECHO_BODY);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rh_queue *q = rh_runtime_queue(rt, "e.in");
     const rh_type *t = rh_queue_type(q);
@@ -510,9 +442,9 @@ static void test_invalid_message_is_refused_before_the_kernel_and_counted(void *
     char why[128];
     assert_int_not_equal(t->validate(junk, why, sizeof why), 0);
     assert_int_equal(rh_send(q, NULL, junk, t->size, NULL), 0);
-    send_json(rt, "e.in", "{\"seq\": 3}", NULL);
+    rt_send_json(rt, "e.in", "{\"seq\": 3}", NULL);
     while (!rh_runtime_is_idle(rt))
-        sleep_ms(1);
+        rt_sleep_ms(1);
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
     rh_queue_stats s;
     rh_queue_stats_get(q, &s);
@@ -527,18 +459,18 @@ static void test_invalid_message_is_refused_before_the_kernel_and_counted(void *
 static void test_short_payload_is_zero_extended_not_stale(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("short", ECHO_BODY);
+    rh_runtime *rt = rt_launch("short", ECHO_BODY);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     void *buf = NULL;
     rh_envelope env;
     rh_queue *in = rh_runtime_queue(rt, "e.in");
     const rh_type *t = rh_queue_type(in);
     for (int round = 0; round < 2048; round++) { /* every ring and queue slot */
-        send_json(rt, "e.in", "{\"seq\": 1, \"text\": \"stale\", \"data\": [1, 2, 3]}", NULL);
-        assert_true(recv_one(rt, "e.out", &env, &buf, 5000) >= 0);
+        rt_send_json(rt, "e.in", "{\"seq\": 1, \"text\": \"stale\", \"data\": [1, 2, 3]}", NULL);
+        assert_true(rt_recv_one(rt, "e.out", &env, &buf, 5000) >= 0);
         uint64_t seq = 2; /* echo.message starts with seq: send only that */
         assert_int_equal(rh_send(in, NULL, &seq, sizeof seq, NULL), 0);
-        assert_true(recv_one(rt, "e.out", &env, &buf, 5000) >= 0);
+        assert_true(rt_recv_one(rt, "e.out", &env, &buf, 5000) >= 0);
         json_t *o = t->encode(buf);
         assert_int_equal(json_integer_value(json_object_get(o, "seq")), 2);
         if (strcmp(json_string_value(json_object_get(o, "text")), "") != 0 ||
@@ -557,7 +489,7 @@ static void test_short_payload_is_zero_extended_not_stale(void **state)
 static void test_reused_output_slots_carry_nothing_stale(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("reuse", "\"queues\": {\"v.in\": {\"type\": \"vector_add.request\"}, "
+    rh_runtime *rt = rt_launch("reuse", "\"queues\": {\"v.in\": {\"type\": \"vector_add.request\"}, "
                                      "\"v.out\": {\"type\": \"vector_add.response\"}}, \"kernels\": "
                                      "[{\"name\": \"v\", \"plugin\": \"vector_add\", \"ring_capacity\": 8, "
                                      "\"inputs\": {\"requests\": \"v.in\"}, \"outputs\": "
@@ -568,9 +500,9 @@ static void test_reused_output_slots_carry_nothing_stale(void **state)
     rh_envelope env;
     for (int i = 0; i < 64; i++) {
         int bad = i % 3 == 0; /* not a divisor of the ring size: slots see both kinds */
-        send_json(rt, "v.in", bad ? "{\"op\": \"add\", \"a\": [1, 2, 3], \"b\": [1]}"
+        rt_send_json(rt, "v.in", bad ? "{\"op\": \"add\", \"a\": [1, 2, 3], \"b\": [1]}"
                                   : "{\"op\": \"add\", \"a\": [1, 2], \"b\": [3, 4]}", NULL);
-        assert_true(recv_one(rt, "v.out", &env, &buf, 5000) >= 0);
+        assert_true(rt_recv_one(rt, "v.out", &env, &buf, 5000) >= 0);
         json_t *o = t->encode(buf);
         int success = json_is_true(json_object_get(o, "success"));
         const char *error = json_string_value(json_object_get(o, "error"));
@@ -586,20 +518,13 @@ static void test_reused_output_slots_carry_nothing_stale(void **state)
     rh_runtime_destroy(rt);
 }
 
-static int try_launch(const char *name, const char *body, rh_runtime **rt, rh_error *err)
-{
-    rh_launch_opts opts = {.log = quiet_log()};
-    int rc = rh_runtime_launch(write_manifest(name, body), &opts, rt, err);
-    unlink(manifest_path);
-    return rc;
-}
 
 static void test_kernel_init_failure_fails_launch_naming_kernel_and_config(void **state)
 {
     (void)state;
     rh_runtime *rt = NULL;
     rh_error err = {0};
-    int rc = try_launch("initfail", "\"kernels\": [{\"name\": \"s\", \"plugin\": \"scale\", "
+    int rc = rt_try_launch("initfail", "\"kernels\": [{\"name\": \"s\", \"plugin\": \"scale\", "
                                     "\"config\": {\"factor\": \"x\"}}]", &rt, &err);
     assert_int_equal(rc, RH_EPLUGIN);
     assert_null(rt);
@@ -619,16 +544,16 @@ static void test_impossible_pin_fails_launch_unless_strict_is_false(void **state
                     "{\"dispatch\": \"core:9999\"}}]";
     char body[512];
     snprintf(body, sizeof body, "%s", k);
-    assert_int_equal(try_launch("pin", body, &rt, &err), RH_EPLACE);
+    assert_int_equal(rt_try_launch("pin", body, &rt, &err), RH_EPLACE);
     assert_non_null(strstr(err.msg, "kernels[0].pin.dispatch"));
     assert_non_null(strstr(err.msg, "core:9999"));
     snprintf(body, sizeof body, "\"strict\": false, %s", k);
-    assert_int_equal(try_launch("pinlax", body, &rt, &err), 0);
+    assert_int_equal(rt_try_launch("pinlax", body, &rt, &err), 0);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
-    send_json(rt, "e.in", "{\"seq\": 4}", NULL);
+    rt_send_json(rt, "e.in", "{\"seq\": 4}", NULL);
     void *buf = NULL;
     rh_envelope env;
-    assert_true(recv_one(rt, "e.out", &env, &buf, 5000) >= 0); /* runs unpinned */
+    assert_true(rt_recv_one(rt, "e.out", &env, &buf, 5000) >= 0); /* runs unpinned */
     free(buf);
     rh_runtime_destroy(rt);
 }
@@ -638,7 +563,7 @@ static void test_compact_placement_pins_every_thread(void **state)
     (void)state;
     rh_runtime *rt = NULL;
     rh_error err = {0};
-    int rc = try_launch("compact", "\"placement\": \"compact\", \"kernels\": [{\"name\": "
+    int rc = rt_try_launch("compact", "\"placement\": \"compact\", \"kernels\": [{\"name\": "
                                    "\"echo\", \"plugin\": \"echo\"}]", &rt, &err);
     if (rc)
         fail_msg("launch: %s", err.msg);
@@ -658,15 +583,15 @@ static void test_compact_placement_pins_every_thread(void **state)
 static void test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("stuck", "\"queues\": {\"s.in\": {\"type\": \"echo.message\"}}, "
+    rh_runtime *rt = rt_launch("stuck", "\"queues\": {\"s.in\": {\"type\": \"echo.message\"}}, "
                                      "\"kernels\": [{\"name\": \"slow\", \"plugin\": \"slow\", "
                                      "\"batch\": 1, \"inputs\": {\"in\": \"s.in\"}, "
                                      "\"config\": {\"delay_us\": 3000000}}]");
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
-    send_json(rt, "s.in", "{\"seq\": 1}", NULL);
+    rt_send_json(rt, "s.in", "{\"seq\": 1}", NULL);
     while (rh_runtime_kernel_processed(rt, "slow") == 0 && !rt->kernels[0].workers[0].busy)
-        sleep_ms(1);
-    sleep_ms(20); /* inside its 3 s sleep now */
+        rt_sleep_ms(1);
+    rt_sleep_ms(20); /* inside its 3 s sleep now */
     uint64_t t0 = rh_now_ns();
     rh_error err = {0};
     int rc = rh_runtime_terminate(rt, 200, &err);

@@ -22,7 +22,7 @@
 
 typedef struct printer {
     rh_runtime *rt;
-    rh_queue *sinks[64];
+    rh_queue **sinks; /* every queue no kernel reads */
     uint32_t n_sinks;
     _Atomic int finish; /* set once the host is idle: drain and return */
     uint64_t printed;
@@ -58,19 +58,23 @@ static uint32_t drain_once(printer *p)
 static void *printer_main(void *arg)
 {
     printer *p = arg;
-    rh_bell *bells[64];
-    for (uint32_t i = 0; i < p->n_sinks; i++)
+    /* One futex_waitv watches at most RH_WAIT_MAX_BELLS bells: with more
+     * sinks than that, the rest are polled every ms while idle. */
+    rh_bell *bells[RH_WAIT_MAX_BELLS];
+    uint32_t n_bells = p->n_sinks < RH_WAIT_MAX_BELLS ? p->n_sinks : RH_WAIT_MAX_BELLS;
+    for (uint32_t i = 0; i < n_bells; i++)
         bells[i] = rh_queue_not_empty_bell(p->sinks[i]);
+    uint64_t nap_ns = n_bells < p->n_sinks ? 1000000 : 5000000; /* finish: polled every 5 ms */
     while (!atomic_load(&p->finish)) {
         if (drain_once(p))
             continue;
         rh_sleep s;
-        rh_sleep_prepare(&s, bells, p->n_sinks);
+        rh_sleep_prepare(&s, bells, n_bells);
         if (drain_once(p) || atomic_load(&p->finish)) {
             rh_sleep_cancel(&s);
             continue;
         }
-        rh_sleep_commit(&s, 5000000); /* finish is polled every 5 ms */
+        rh_sleep_commit(&s, nap_ns);
     }
     while (drain_once(p))
         ;
@@ -322,7 +326,16 @@ int rh_cmd_run(int argc, char **argv)
         return stop_host(ctl, exit_code);
     } else {
         printer p = {.rt = rt};
-        for (uint32_t i = 0; rh_runtime_queue_name(rt, i) && p.n_sinks < 64; i++)
+        uint32_t n_queues = 0;
+        while (rh_runtime_queue_name(rt, n_queues))
+            n_queues++;
+        p.sinks = calloc(n_queues ? n_queues : 1, sizeof *p.sinks);
+        if (!p.sinks) {
+            fprintf(stderr, "ringhost: out of memory\n");
+            rh_runtime_destroy(rt);
+            return RH_EXIT_FAIL;
+        }
+        for (uint32_t i = 0; i < n_queues; i++)
             if (!rh_runtime_queue_consumed(rt, i)) {
                 rh_queue *q = rh_runtime_queue(rt, rh_runtime_queue_name(rt, i));
                 p.sinks[p.n_sinks++] = q;
@@ -363,6 +376,7 @@ int rh_cmd_run(int argc, char **argv)
         if (bad)
             exit_code = RH_EXIT_BADINPUT;
         free(p.buf);
+        free(p.sinks);
     }
     if (rh_runtime_terminate(rt, 5000, &err) != 0) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
