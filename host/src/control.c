@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -113,7 +114,7 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
     rh_control *c = calloc(1, sizeof *c);
     if (!c)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
-    c->listen_fd = c->wake[0] = c->wake[1] = -1;
+    c->listen_fd = c->wake[0] = c->wake[1] = c->lock_fd = -1;
     c->log = log ? log : stderr;
     snprintf(c->instance, sizeof c->instance, "%s", instance ? instance : "");
     int rc = rh_control_socket_path(instance, 1, c->path, sizeof c->path, err);
@@ -121,18 +122,31 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
         free(c);
         return rc;
     }
+    /* The lock beside the socket is held for the host's life: two hosts
+     * starting together cannot both find the socket stale and both bind.
+     * (The file stays: removing it would let a third lock a new one.) */
+    char lock[sizeof c->path];
+    snprintf(lock, sizeof lock, "%.*s.lock", (int)strlen(c->path) - 5, c->path);
+    c->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (c->lock_fd < 0) {
+        rc = rh_error_set(err, RH_ESYS, "control lock %s: %s", lock, strerror(errno));
+        rh_control_close(c);
+        return rc;
+    }
+    int locked = flock(c->lock_fd, LOCK_EX | LOCK_NB) == 0;
     /* A socket that answers is a live host of this instance: never take it
      * over.  One that does not is a leftover of a host that died. */
     int probe = connect_to(c->path);
-    if (probe >= 0) {
+    if (probe >= 0 || !locked) {
         struct ucred cr;
         socklen_t cl = sizeof cr;
-        int known = getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0;
-        close(probe);
+        int known = probe >= 0 && getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0;
+        if (probe >= 0)
+            close(probe);
         rc = rh_error_set(err, RH_EEXIST, "instance %s is already served by a running host "
                           "(pid %d, control socket %s); stop it first, or run this one under "
                           "another --instance", c->instance, known ? (int)cr.pid : -1, c->path);
-        free(c);
+        rh_control_close(c);
         return rc;
     }
     struct stat st;
@@ -140,7 +154,7 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
         if (!S_ISSOCK(st.st_mode)) {
             rc = rh_error_set(err, RH_EEXIST, "%s exists and is not a socket; remove it",
                               c->path);
-            free(c);
+            rh_control_close(c);
             return rc;
         }
         unlink(c->path); /* stale: its host is gone */
@@ -398,6 +412,8 @@ void rh_control_close(rh_control *c)
     for (int i = 0; i < 2; i++)
         if (c->wake[i] >= 0)
             close(c->wake[i]);
+    if (c->lock_fd >= 0)
+        close(c->lock_fd); /* the instance is free again */
     for (unsigned i = 0; i < c->n_rts; i++) {
         free(c->rts[i].manifest);
         free(c->rts[i].samples);

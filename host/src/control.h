@@ -13,10 +13,11 @@
  * 0600, and every connection's peer is checked with SO_PEERCRED: a process
  * of another uid is refused (logged, then disconnected).
  *
- * One host per instance: a second host whose socket would answer is
- * refused (RH_EEXIST, with the pid of the one serving); a socket file
- * nobody answers (a host that died) is replaced.  The host removes its
- * socket when it stops.
+ * One host per instance: a second host whose socket would answer, or
+ * that cannot take the lock <instance>.lock beside it (flock, held for the
+ * host's life), is refused (RH_EEXIST, with the pid of the one serving); a
+ * socket file nobody answers (a host that died) is replaced.  The host
+ * removes its socket when it stops (the lock file stays).
  *
  * Protocol: each request is one JSON object on one line (at most
  * RH_CONTROL_LINE_MAX bytes with its '\n'), answered by one JSON object on
@@ -138,6 +139,7 @@ struct rh_control {
     char path[108];            /* sockaddr_un.sun_path */
     FILE *log;
     int listen_fd;
+    int lock_fd;               /* <instance>.lock, flock'ed for the host's life */
     int wake[2];               /* self-pipe: rh_control_close wakes the thread */
     pthread_t thread;
     int started;

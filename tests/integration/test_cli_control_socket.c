@@ -7,9 +7,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -322,6 +324,24 @@ static void test_a_stale_socket_file_is_replaced(void **state)
     ctl_kill_host(&host);
 }
 
+/* A host holds <instance>.lock from before it binds until it stops: a
+ * second one starting meanwhile (the lock taken, no socket yet) is refused. */
+static void test_an_instance_whose_lock_is_held_is_refused(void **state)
+{
+    (void)state;
+    const char *inst = cli_instance("locked");
+    int fd = open(cli_keep("%s/%s.lock", H.dir, inst), O_RDWR | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    cli_out o;
+    cli_exec(&o, NULL, "run", cli_manifest("locked", echo_text), NULL);
+    close(fd);
+    cli_expect_exit(&o, 1);
+    CLI_CHECK(&o, strstr(o.r.err, "is already served by a running host"),
+              "expected the instance refused while its lock is held");
+    cli_free(&o);
+}
+
 static void test_a_folder_others_may_write_is_refused(void **state)
 {
     (void)state;
@@ -400,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_ps_and_verbs_without_a_host_say_so_and_exit_1),
         cmocka_unit_test(test_verbs_without_an_instance_or_kernel_exit_2),
         cmocka_unit_test(test_a_stale_socket_file_is_replaced),
+        cmocka_unit_test(test_an_instance_whose_lock_is_held_is_refused),
         cmocka_unit_test(test_a_folder_others_may_write_is_refused),
         cmocka_unit_test(test_without_runtime_dir_the_socket_is_under_xdg_runtime_dir),
         cmocka_unit_test(test_with_xdg_runtime_dir_naming_nothing_the_socket_is_under_tmp),
