@@ -143,9 +143,12 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
         int known = probe >= 0 && getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0;
         if (probe >= 0)
             close(probe);
+        char who[32] = "still starting";
+        if (known)
+            snprintf(who, sizeof who, "pid %d", (int)cr.pid);
         rc = rh_error_set(err, RH_EEXIST, "instance %s is already served by a running host "
-                          "(pid %d, control socket %s); stop it first, or run this one under "
-                          "another --instance", c->instance, known ? (int)cr.pid : -1, c->path);
+                          "(%s, control socket %s); stop it first, or run this one under "
+                          "another --instance", c->instance, who, c->path);
         rh_control_close(c);
         return rc;
     }
