@@ -38,7 +38,8 @@ static int usage(FILE *out)
         fprintf(out, "  ringhost %s\n", verbs[i].usage);
     fprintf(out, "exit codes: 0 success, 1 runtime failure, 2 bad input\n"
                  "environment: RINGHOST_INSTANCE (default --instance), "
-                 "RINGHOST_PLUGIN_PATH (default plugins folder)\n");
+                 "RINGHOST_PLUGIN_PATH (default plugins folder), RINGHOST_RUNTIME_DIR "
+                 "(control sockets' folder), RINGHOST_LOG (log level)\n");
     return out == stdout ? RH_EXIT_OK : RH_EXIT_BADINPUT;
 }
 
