@@ -108,6 +108,31 @@ static int connect_to(const char *path)
     return fd;
 }
 
+/*
+ * Take <instance>.lock: 1 locked, 0 another host holds it, -1 (errno) when
+ * it cannot be opened.  The host that stops removes the file while it
+ * holds it, so a lock taken on a file already removed (its inode no longer
+ * at the path) is not the instance's: open it again.
+ */
+static int take_lock(rh_control *c)
+{
+    snprintf(c->lock_path, sizeof c->lock_path, "%.*s.lock", (int)strlen(c->path) - 5, c->path);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (c->lock_fd < 0)
+            return -1;
+        if (flock(c->lock_fd, LOCK_EX | LOCK_NB) != 0)
+            return 0;
+        struct stat held, now;
+        if (fstat(c->lock_fd, &held) == 0 && stat(c->lock_path, &now) == 0 &&
+            held.st_ino == now.st_ino && held.st_dev == now.st_dev)
+            return 1;
+        close(c->lock_fd); /* removed under us by a host that stopped */
+        c->lock_fd = -1;
+    }
+    return 0;
+}
+
 int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error *err)
 {
     *out = NULL;
@@ -123,20 +148,17 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
         return rc;
     }
     /* The lock beside the socket is held for the host's life: two hosts
-     * starting together cannot both find the socket stale and both bind.
-     * (The file stays: removing it would let a third lock a new one.) */
-    char lock[sizeof c->path];
-    snprintf(lock, sizeof lock, "%.*s.lock", (int)strlen(c->path) - 5, c->path);
-    c->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (c->lock_fd < 0) {
-        rc = rh_error_set(err, RH_ESYS, "control lock %s: %s", lock, strerror(errno));
+     * starting together cannot both find the socket stale and both bind. */
+    int locked = take_lock(c);
+    if (locked < 0) {
+        rc = rh_error_set(err, RH_ESYS, "control lock %s: %s", c->lock_path, strerror(errno));
         rh_control_close(c);
         return rc;
     }
-    int locked = flock(c->lock_fd, LOCK_EX | LOCK_NB) == 0;
     /* A socket that answers is a live host of this instance: never take it
      * over.  One that does not is a leftover of a host that died. */
     int probe = connect_to(c->path);
+    c->owns_lock = locked;
     if (probe >= 0 || !locked) {
         struct ucred cr;
         socklen_t cl = sizeof cr;
@@ -415,6 +437,8 @@ void rh_control_close(rh_control *c)
     for (int i = 0; i < 2; i++)
         if (c->wake[i] >= 0)
             close(c->wake[i]);
+    if (c->lock_fd >= 0 && c->owns_lock)
+        unlink(c->lock_path); /* still holding it: see take_lock */
     if (c->lock_fd >= 0)
         close(c->lock_fd); /* the instance is free again */
     for (unsigned i = 0; i < c->n_rts; i++) {

@@ -17,7 +17,7 @@
  * that cannot take the lock <instance>.lock beside it (flock, held for the
  * host's life), is refused (RH_EEXIST, with the pid of the one serving); a
  * socket file nobody answers (a host that died) is replaced.  The host
- * removes its socket when it stops (the lock file stays).
+ * removes its socket and its lock file when it stops.
  *
  * Protocol: each request is one JSON object on one line (at most
  * RH_CONTROL_LINE_MAX bytes with its '\n'), answered by one JSON object on
@@ -140,6 +140,8 @@ struct rh_control {
     FILE *log;
     int listen_fd;
     int lock_fd;               /* <instance>.lock, flock'ed for the host's life */
+    int owns_lock;             /* the flock is ours: remove the file when closing */
+    char lock_path[108];
     int wake[2];               /* self-pipe: rh_control_close wakes the thread */
     pthread_t thread;
     int started;

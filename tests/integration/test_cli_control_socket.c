@@ -265,6 +265,9 @@ static void test_sigterm_removes_the_socket(void **state)
     assert_int_equal(code, 0);
     if (access(sock, F_OK) == 0)
         fail_msg("expected %s removed when the host stopped", sock);
+    const char *lock = cli_keep("%s/%s.lock", H.dir, H.instance);
+    if (access(lock, F_OK) == 0)
+        fail_msg("expected %s removed when the host stopped", lock);
 }
 
 /* -------------------------------------------------------- no host ---- */
@@ -339,6 +342,8 @@ static void test_an_instance_whose_lock_is_held_is_refused(void **state)
     cli_expect_exit(&o, 1);
     CLI_CHECK(&o, strstr(o.r.err, "is already served by a running host"),
               "expected the instance refused while its lock is held");
+    CLI_CHECK(&o, access(cli_keep("%s/%s.lock", H.dir, inst), F_OK) == 0,
+              "expected the refused host to leave the lock file of the one holding it");
     cli_free(&o);
 }
 
