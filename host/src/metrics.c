@@ -119,6 +119,8 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
         }
     }
     for (uint32_t i = 0; i < rt->n_queues; i++) {
+        if (rh_runtime_queue_borrowed(rt, i))
+            continue; /* its creator (another runtime of the host) reports it */
         rh_queue_stats s;
         rh_queue_stats_get(rt->queues[i], &s);
         fprintf(out,
@@ -166,12 +168,12 @@ int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t move
     return out->balanced;
 }
 
-/* What the input bridges of every kernel reading q moved into kernel rings,
- * and what is still in those rings. */
-static int kernel_intake(rh_runtime *rt, const rh_queue *q, uint64_t *moved, uint64_t *in_rings)
+/* What the input bridges of rt's kernels reading q moved into kernel rings,
+ * and what is still in those rings (added to *moved, *in_rings). */
+static int kernel_intake_of(rh_runtime *rt, const rh_queue *q, uint64_t *moved,
+                            uint64_t *in_rings)
 {
     int read = 0;
-    *moved = *in_rings = 0;
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
         for (uint32_t b = 0; b < k->n_in_bridges; b++)
@@ -188,13 +190,42 @@ static int kernel_intake(rh_runtime *rt, const rh_queue *q, uint64_t *moved, uin
     return read;
 }
 
+/* The intake of every kernel reading q: rt's own, and those of the other
+ * runtimes of its host (rt->peers: a manifest launched into a running host
+ * may read a queue rt created, which rt accounts). */
+static int kernel_intake(rh_runtime *rt, const rh_queue *q, uint64_t *moved, uint64_t *in_rings)
+{
+    *moved = *in_rings = 0;
+    int read = kernel_intake_of(rt, q, moved, in_rings);
+    for (rh_runtime *const *p = rt->peers; p && *p; p++)
+        if (*p != rt)
+            read |= kernel_intake_of(*p, q, moved, in_rings);
+    return read;
+}
+
+void rh_runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q)
+{
+    uint64_t moved, in_rings;
+    for (uint32_t i = 0; i < rt->n_queues && i < rt->n_qplan; i++) {
+        if (rt->queues[i] != q || rt->qplan[i].borrowed || kernel_intake(rt, q, &moved, &in_rings))
+            continue;
+        rh_queue_stats s;
+        rh_queue_stats_get(rt->queues[i], &s);
+        rt->qplan[i].taken_before_readers = s.dequeued;
+    }
+}
+
 int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
 {
     int unbalanced = 0;
     for (uint32_t i = 0; i < rt->n_queues; i++) {
+        if (rh_runtime_queue_borrowed(rt, i))
+            continue; /* its creator reports it, with the counters it sees */
         rh_queue *q = rt->queues[i];
         uint64_t moved, in_rings;
         int kernel_input = kernel_intake(rt, q, &moved, &in_rings);
+        if (kernel_input && i < rt->n_qplan)
+            moved += rt->qplan[i].taken_before_readers; /* delivered to clients, before */
         rh_queue_stats s;
         rh_queue_stats_get(q, &s);
         rh_queue_account a;

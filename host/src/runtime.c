@@ -589,7 +589,8 @@ void rh_runtime_destroy(rh_runtime *rt)
             rh_log_event(rt->log, RH_LOG_ERROR, "reactor.stuck",
                          "thread=%s memory=kept", rt->reactors[i]->name);
             for (uint32_t q = 0; q < rt->n_queues; q++)
-                rh_queue_unlink(rt->queues[q]); /* the names go, the mappings stay */
+                if (!rh_runtime_queue_borrowed(rt, q))
+                    rh_queue_unlink(rt->queues[q]); /* the names go, the mappings stay */
             return;
         }
     for (uint32_t i = 0; i < rt->n_reactors; i++) {
@@ -631,7 +632,8 @@ void rh_runtime_destroy(rh_runtime *rt)
     forget_dead_letter_types(rt); /* before their plugins are unloaded below */
     free(rt->kernels);
     for (uint32_t i = 0; i < rt->n_queues; i++)
-        rh_queue_close(rt->queues[i]);
+        if (!rh_runtime_queue_borrowed(rt, i)) /* another runtime's: it closes it */
+            rh_queue_close(rt->queues[i]);
     free(rt->queues);
     free(rt->qplan);
     rh_plugin_set_free(&rt->plugins);

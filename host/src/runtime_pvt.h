@@ -238,6 +238,15 @@ struct rh_runtime {
     int dlq_types_known;             /* kernels' input types added to the dead-letter registry */
     int unbalanced;                  /* queues whose accounting line at terminate did not balance */
     struct rh_watchdog *watchdog;    /* watchdog.c; NULL when no kernel has watchdog_ms */
+    /* rh_launch_opts.find_queue: queues of the running host this one
+     * shares instead of creating (wiring.c) */
+    rh_queue *(*find_queue)(void *arg, const char *name);
+    void *find_queue_arg;
+    /* The runtimes of the same host (NULL-terminated, may hold rt itself;
+     * set by control.c): their kernels may read the queues rt created, and
+     * rt's accounting lines count their intake (metrics.c).  They must
+     * outlive rt's last report. */
+    rh_runtime *const *peers;
 };
 
 /* What one kernel's steps may do now: the stricter of the runtime's flow
@@ -265,7 +274,15 @@ typedef struct rh_qplan {
     const char *origin;    /* plugin path defining the type */
     char first_use[128];   /* JSON path that set the type, for error messages */
     rh_queue *queue;       /* once created */
+    int borrowed;          /* queue belongs to another runtime of the host: never closed here */
+    uint64_t taken_before_readers; /* dequeued by clients before a launched kernel read it */
 } rh_qplan;
+
+/* Non-zero when rt->queues[i] is another runtime's (rh_launch_opts.find_queue). */
+static inline int rh_runtime_queue_borrowed(const rh_runtime *rt, uint32_t i)
+{
+    return rt->qplan && i < rt->n_qplan && rt->qplan[i].borrowed;
+}
 
 /* dispatch.c */
 uint32_t rh_worker_step(void *worker);
@@ -301,6 +318,12 @@ int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns);
  * a kernel's input queue or a bridge either (a kernel terminated alone
  * counts as quiet about its queues: it never takes from them again). */
 int rh_kernel_is_quiet(rh_kinst *k, int queues_too);
+
+/* metrics.c: a kernel of another runtime of the host (launched, not yet
+ * run) reads q, which rt created.  When no kernel read q before, what
+ * clients took from it so far was delivered to them, not to a kernel: its
+ * accounting counts it so from now on. */
+void rh_runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q);
 int rh_runtime_is_quiet(rh_runtime *rt, int queues_too);
 
 /*

@@ -291,6 +291,8 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
     snprintf(rt->instance, sizeof rt->instance, "%s",
              opts && opts->instance ? opts->instance : m->name);
     rt->report_bindings = opts ? opts->report_bindings : 0;
+    rt->find_queue = opts ? opts->find_queue : NULL;
+    rt->find_queue_arg = opts ? opts->find_queue_arg : NULL;
     if ((rc = rh_topo_init(err)) != 0)
         return rc;
     if ((rc = load_plugins(rt, opts, err)) != 0)
@@ -346,6 +348,30 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
     return 0;
 }
 
+/*
+ * Launching into a running host: a planned queue the host already has is
+ * that queue, shared (creating it again would replace a live queue under
+ * its readers and writers).  Its type must be the one planned here.
+ */
+static int shared_from_host(rh_runtime *rt, rh_qplan *q, rh_error *err)
+{
+    rh_queue *have = rt->find_queue ? rt->find_queue(rt->find_queue_arg, q->name) : NULL;
+    if (!have)
+        return 0;
+    if (rh_queue_fingerprint(have) != q->type->fingerprint)
+        return rh_error_set(err, RH_ETYPE,
+                            "%s: %s: queue \"%s\" already runs in instance %s carrying %s "
+                            "(fingerprint %016llx), but this manifest needs %s (fingerprint "
+                            "%016llx); wire it to a queue of type %s or give it another name",
+                            rt->m->path, q->first_use, q->name, rt->instance,
+                            rh_queue_type_name(have),
+                            (unsigned long long)rh_queue_fingerprint(have), q->type->name,
+                            (unsigned long long)q->type->fingerprint, q->type->name);
+    q->queue = have;
+    q->borrowed = 1;
+    return 0;
+}
+
 int rh_wiring_create_queues(rh_runtime *rt, rh_error *err)
 {
     rt->queues = calloc(rt->n_qplan ? rt->n_qplan : 1, sizeof *rt->queues);
@@ -353,6 +379,12 @@ int rh_wiring_create_queues(rh_runtime *rt, rh_error *err)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < rt->n_qplan; i++) {
         rh_qplan *q = &rt->qplan[i];
+        if (shared_from_host(rt, q, err) != 0)
+            return err->code;
+        if (q->borrowed) {
+            rt->queues[rt->n_queues++] = q->queue;
+            continue;
+        }
         int rc = rh_queue_create(rt->instance, q->name, q->type, &q->cfg, q->origin, &q->queue,
                                  err);
         if (rc)

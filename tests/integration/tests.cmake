@@ -72,3 +72,11 @@ add_dependencies(test_watchdog faulty)
 rh_add_test(test_cli_faults         integration/test_cli_faults.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 add_dependencies(test_cli_faults faulty)
+# ---- a live host (issue 5, item 4) ----
+# `ringhost run` serving a control socket (RINGHOST_RUNTIME_DIR points into
+# the test's folder): ps, the kernel verbs, launch into the running host,
+# stat --prom, the socket's modes, malformed lines.
+rh_add_test(test_cli_control        integration/test_cli_control.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_control_socket integration/test_cli_control_socket.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)

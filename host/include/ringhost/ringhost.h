@@ -256,6 +256,20 @@ typedef struct rh_launch_opts {
      * up in the plugin folders only.  Appended last: zero-initialised
      * options keep their meaning. */
     const char *const *allow_plugins;
+    /* Launching into a running host (`ringhost launch`, control.c): the
+     * queues that already exist in it.  When not NULL, each queue the
+     * manifest plans (declared, wired, automatic or dead-letter) is first
+     * looked up with find_queue(find_queue_arg, name); a queue found is
+     * shared, not created again (creating a shared queue of a live name
+     * would replace it): this runtime reads and writes it, but neither
+     * closes nor unlinks it, nor prints its summary or accounting lines (its
+     * creator does), and the caller keeps the creator alive until this
+     * runtime is destroyed.  Its settings are the creator's.  A queue found
+     * whose type differs from the planned one (by fingerprint) fails the
+     * launch with RH_ETYPE naming both types.  Appended last: zero keeps
+     * the meaning (every queue is created). */
+    rh_queue *(*find_queue)(void *arg, const char *name);
+    void *find_queue_arg;
 } rh_launch_opts;
 
 /* Load the manifest, load and check plugins, create queues, start threads

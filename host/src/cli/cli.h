@@ -36,7 +36,26 @@ int rh_cli_attach_typed(const char *instance, const char *qname, rh_queue **q, r
 /* The instance from --instance, else $RINGHOST_INSTANCE, else NULL. */
 const char *rh_cli_instance(const char *given);
 
+/* The instance as rh_cli_instance finds it; 0, or RH_EXIT_BADINPUT after
+ * saying on stderr that `verb` needs one. */
+int rh_cli_need_instance(const char *verb, const char **instance);
+
+/*
+ * Send one request to the control socket of instance (control.h) and read
+ * its reply into *reply (owned by the caller; NULL when none came).
+ * RH_EXIT_OK when the reply says "ok": true; otherwise the exit code of its
+ * RH_E* code (rh_cli_exit_code), or RH_EXIT_FAIL when no host answers
+ * ("no host running for instance ...").  Unless quiet, each failure is
+ * said on stderr as "ringhost VERB: ...".
+ */
+int rh_cli_control_call(const char *verb, const char *instance, json_t *req, json_t **reply,
+                        int quiet);
+
 int rh_cmd_run(int argc, char **argv);
+int rh_cmd_ps(int argc, char **argv);
+int rh_cmd_launch(int argc, char **argv);
+/* activate|deactivate|terminate|reload KERNEL: argv[0] is the verb. */
+int rh_cmd_kernel_verb(int argc, char **argv);
 int rh_cmd_send(int argc, char **argv);
 int rh_cmd_recv(int argc, char **argv);
 int rh_cmd_stat(int argc, char **argv);

@@ -1,6 +1,6 @@
 /*
- * cmd_client.c — `ringhost send|recv|stat`: a client of a running host's
- * shared queues, attached by instance and queue name.
+ * cmd_client.c — `ringhost send|recv`: a client of a running host's shared
+ * queues, attached by instance and queue name (`stat` is cmd_stat.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +8,6 @@
 #include "../dlq.h"
 #include "../plugin.h"
 #include "cli.h"
-
-static int need_instance(const char *verb, const char **instance)
-{
-    *instance = rh_cli_instance(*instance);
-    if (!*instance) {
-        fprintf(stderr, "ringhost %s: expected --instance I (or RINGHOST_INSTANCE); the instance "
-                        "is the manifest's \"name\" unless run with --instance\n", verb);
-        return RH_EXIT_BADINPUT;
-    }
-    return 0;
-}
 
 /*
  * Attach to a queue and give it its type.  A dead-letter queue
@@ -85,7 +74,7 @@ int rh_cmd_send(int argc, char **argv)
         fprintf(stderr, "usage: ringhost send [--instance I] [--id ID] QUEUE JSON...\n");
         return RH_EXIT_BADINPUT;
     }
-    if (need_instance("send", &instance))
+    if (rh_cli_need_instance("send", &instance))
         return RH_EXIT_BADINPUT;
     rh_id given = {0, 0};
     if (idtext && rh_id_parse(idtext, &given) != 0) {
@@ -162,7 +151,7 @@ int rh_cmd_recv(int argc, char **argv)
                         "(default 1)\n  with -n: N messages within S seconds, else exit 1\n");
         return RH_EXIT_BADINPUT;
     }
-    if (need_instance("recv", &instance))
+    if (rh_cli_need_instance("recv", &instance))
         return RH_EXIT_BADINPUT;
     rh_queue *q;
     rh_error err = {0};
@@ -198,87 +187,6 @@ int rh_cmd_recv(int argc, char **argv)
     if (want && got < want) {
         fprintf(stderr, "ringhost recv: %ld of %ld message(s) within %.1f s\n", got, want,
                 timeout_s);
-        return RH_EXIT_FAIL;
-    }
-    return RH_EXIT_OK;
-}
-
-typedef struct stat_ctx {
-    const char *instance;
-    int json;
-    json_t *arr;
-    int count;
-} stat_ctx;
-
-static void stat_one(const char *name, void *arg)
-{
-    stat_ctx *c = arg;
-    rh_queue *q;
-    if (rh_queue_attach(c->instance, name, &q, NULL) != 0)
-        return;
-    rh_queue_stats s;
-    rh_queue_stats_get(q, &s);
-    if (c->count++ == 0 && !c->json) /* the header once there is a queue to show */
-        printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s %6s\n", "queue", "type",
-               "depth/capacity", "enqueued", "dequeued", "rejected", "dropped", "dups", "expired",
-               "invalid", "failed", "dlq'd");
-    if (c->json) {
-        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                              "s:I, s:I, s:I}",
-                              "queue", name, "type", rh_queue_type_name(q), "capacity",
-                              (json_int_t)s.capacity, "depth", (json_int_t)s.depth, "high_water",
-                              (json_int_t)s.high_water, "enqueued", (json_int_t)s.enqueued,
-                              "dequeued", (json_int_t)s.dequeued, "rejected",
-                              (json_int_t)s.rejected, "dropped_oldest",
-                              (json_int_t)s.dropped_oldest, "dropped_newest",
-                              (json_int_t)s.dropped_newest, "duplicates",
-                              (json_int_t)s.duplicates, "expired", (json_int_t)s.expired,
-                              "invalid", (json_int_t)s.invalid, "failed", (json_int_t)s.failed,
-                              "dead_lettered", (json_int_t)s.dead_lettered, "ttl_ms",
-                              (json_int_t)rh_queue_config_of(q)->ttl_ms);
-        json_array_append_new(c->arr, o);
-    } else {
-        printf("%-24s %-22s %8llu/%-8u %10llu %10llu %8llu %8llu %8llu %6llu %6llu %6llu %6llu\n",
-               name,
-               rh_queue_type_name(q), (unsigned long long)s.depth, s.capacity,
-               (unsigned long long)s.enqueued, (unsigned long long)s.dequeued,
-               (unsigned long long)s.rejected,
-               (unsigned long long)(s.dropped_oldest + s.dropped_newest),
-               (unsigned long long)s.duplicates, (unsigned long long)s.expired,
-               (unsigned long long)s.invalid, (unsigned long long)s.failed,
-               (unsigned long long)s.dead_lettered);
-    }
-    rh_queue_close(q);
-}
-
-int rh_cmd_stat(int argc, char **argv)
-{
-    stat_ctx c = {0};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            c.instance = argv[++i];
-        else if (!strcmp(argv[i], "--json"))
-            c.json = 1;
-        else {
-            fprintf(stderr, "usage: ringhost stat [--instance I] [--json]\n");
-            return RH_EXIT_BADINPUT;
-        }
-    }
-    if (need_instance("stat", &c.instance))
-        return RH_EXIT_BADINPUT;
-    if (c.json)
-        c.arr = json_array();
-    int n = rh_queue_list(c.instance, stat_one, &c);
-    if (c.json) {
-        json_t *o = json_pack("{s:s, s:o}", "instance", c.instance, "queues", c.arr);
-        char *text = json_dumps(o, JSON_PRESERVE_ORDER);
-        printf("%s\n", text);
-        free(text);
-        json_decref(o);
-    }
-    if (n <= 0 || c.count == 0) {
-        fprintf(stderr, "ringhost stat: no shared queues of instance \"%s\" (is it running?)\n",
-                c.instance);
         return RH_EXIT_FAIL;
     }
     return RH_EXIT_OK;

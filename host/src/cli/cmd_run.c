@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../control.h"
+#include "../manifest.h"
 #include "../queue_pvt.h"
 #include "cli.h"
 
@@ -190,6 +192,57 @@ int rh_cli_allow_plugin(const char *verb, const char *path, const char **allowed
     return 0;
 }
 
+/* Bind the control socket of the instance the host will serve: --instance,
+ * else the manifest's name (a manifest that does not load is left to the
+ * launch to report, with its path and line). */
+static int open_control(const char *manifest, const char *instance, rh_control **ctl,
+                        rh_error *err)
+{
+    char name[64] = "";
+    if (instance) {
+        snprintf(name, sizeof name, "%s", instance);
+    } else {
+        rh_manifest *m;
+        if (rh_manifest_load(manifest, &m, NULL) != 0)
+            return 0;
+        snprintf(name, sizeof name, "%s", m->name);
+        rh_manifest_free(m);
+    }
+    return rh_control_open(name, NULL, ctl, err);
+}
+
+/*
+ * A serving host stops: no more requests, then every runtime (the first
+ * from `run`, one per `ringhost launch`) is terminated in reverse launch
+ * order — a later one may read queues an earlier one writes, and shares
+ * them — each printing its summary and accounting lines.  Exit 1 when any
+ * does not stop cleanly or does not balance.
+ */
+static int stop_host(rh_control *ctl, int exit_code)
+{
+    rh_control_stop(ctl);
+    unsigned n = rh_control_runtime_count(ctl);
+    for (unsigned i = n; i-- > 0;) {
+        rh_runtime *rt = rh_control_runtime(ctl, i);
+        rh_error err = {0};
+        if (rh_runtime_terminate(rt, 5000, &err) != 0) {
+            fprintf(stderr, "ringhost: %s\n", err.msg);
+            if (exit_code == RH_EXIT_OK)
+                exit_code = RH_EXIT_FAIL;
+        }
+        if (rh_runtime_unbalanced(rt)) {
+            fprintf(stderr, "ringhost: the accounting of %d queue(s) does not balance (see the "
+                            "\"accounting:\" lines above)\n", rh_runtime_unbalanced(rt));
+            if (exit_code == RH_EXIT_OK)
+                exit_code = RH_EXIT_FAIL;
+        }
+    }
+    for (unsigned i = n; i-- > 0;)
+        rh_runtime_destroy(rh_control_runtime(ctl, i));
+    rh_control_close(ctl);
+    return exit_code;
+}
+
 int rh_cmd_run(int argc, char **argv)
 {
     const char *manifest = NULL, *send = NULL;
@@ -243,15 +296,34 @@ int rh_cmd_run(int argc, char **argv)
 
     rh_runtime *rt;
     rh_error err = {0};
-    int rc = rh_runtime_launch(manifest, &opts, &rt, &err);
+    /* A serving host takes its instance's control socket first, so a
+     * second host of a live instance stops here, before touching its
+     * queues (control.h). */
+    rh_control *ctl = NULL;
+    int rc = send ? 0 : open_control(manifest, opts.instance, &ctl, &err);
+    if (rc == 0)
+        rc = rh_runtime_launch(manifest, &opts, &rt, &err);
     if (rc != 0) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
+        rh_control_close(ctl);
         return rh_cli_exit_code(rc);
     }
     rh_runtime_activate(rt, NULL);
     int exit_code = RH_EXIT_OK;
     if (!send) {
-        serve(rt, rh_runtime_instance(rt));
+        if (rh_control_add_runtime(ctl, rt, manifest) != 0) {
+            fprintf(stderr, "ringhost: out of memory\n");
+            rh_runtime_destroy(rt);
+            rh_control_close(ctl);
+            return RH_EXIT_FAIL;
+        }
+        if (rh_control_start(ctl, &err) != 0) {
+            fprintf(stderr, "ringhost: %s\n", err.msg);
+            exit_code = RH_EXIT_FAIL;
+        } else {
+            serve(rt, rh_runtime_instance(rt));
+        }
+        return stop_host(ctl, exit_code);
     } else {
         printer p = {.rt = rt};
         uint32_t n_queues = 0;

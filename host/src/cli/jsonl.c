@@ -24,6 +24,17 @@ const char *rh_cli_instance(const char *given)
     return env && env[0] ? env : NULL;
 }
 
+int rh_cli_need_instance(const char *verb, const char **instance)
+{
+    *instance = rh_cli_instance(*instance);
+    if (!*instance) {
+        fprintf(stderr, "ringhost %s: expected --instance I (or RINGHOST_INSTANCE); the instance "
+                        "is the manifest's \"name\" unless run with --instance\n", verb);
+        return RH_EXIT_BADINPUT;
+    }
+    return 0;
+}
+
 int rh_cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
                       json_t **body, rh_error *err)
 {

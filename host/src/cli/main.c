@@ -13,7 +13,15 @@ static const struct {
      "[--plugins DIR] [--allow-plugin PATH]..."},
     {"send", rh_cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
     {"recv", rh_cmd_recv, "recv [--instance I] QUEUE [-n N] [--timeout S]"},
-    {"stat", rh_cmd_stat, "stat [--instance I] [--json]"},
+    {"stat", rh_cmd_stat, "stat [--instance I] [--json | --prom | --once | --watch [S]]"},
+    {"ps", rh_cmd_ps, "ps [--instance I] [--json]"},
+    {"launch", rh_cmd_launch,
+     "launch MANIFEST [--instance I] [--activate] [--plugins DIR] [--allow-plugin PATH]... "
+     "[--json]"},
+    {"activate", rh_cmd_kernel_verb, "activate KERNEL [--instance I]"},
+    {"deactivate", rh_cmd_kernel_verb, "deactivate KERNEL [--instance I]"},
+    {"terminate", rh_cmd_kernel_verb, "terminate KERNEL [--instance I] [--timeout-ms T]"},
+    {"reload", rh_cmd_kernel_verb, "reload KERNEL [--instance I]"},
     {"plugins", rh_cmd_plugins, "plugins [DIR]"},
     {"validate", rh_cmd_validate, "validate MANIFEST [--plugins DIR] [--allow-plugin PATH]..."},
     {"topo", rh_cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},
@@ -30,7 +38,8 @@ static int usage(FILE *out)
         fprintf(out, "  ringhost %s\n", verbs[i].usage);
     fprintf(out, "exit codes: 0 success, 1 runtime failure, 2 bad input\n"
                  "environment: RINGHOST_INSTANCE (default --instance), "
-                 "RINGHOST_PLUGIN_PATH (default plugins folder)\n");
+                 "RINGHOST_PLUGIN_PATH (default plugins folder), RINGHOST_RUNTIME_DIR "
+                 "(control sockets' folder), RINGHOST_LOG (log level)\n");
     return out == stdout ? RH_EXIT_OK : RH_EXIT_BADINPUT;
 }
 

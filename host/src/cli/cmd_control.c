@@ -1,0 +1,288 @@
+/*
+ * cmd_control.c — `ringhost ps|launch|activate|deactivate|terminate|reload`:
+ * clients of a serving host's control socket (host/src/control.h says where
+ * it is and what the lines mean).  Each sends one request line and prints
+ * the reply: a table or a sentence, or the reply itself with --json.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../control.h"
+#include "cli.h"
+
+/* How long a client waits for its reply: a launch loads plugins and starts
+ * threads, a terminate drains (5 s by default). */
+#define REPLY_WAIT_MS 60000
+
+/* Read one '\n'-terminated line from fd within REPLY_WAIT_MS: malloc'ed,
+ * or NULL. */
+static char *read_line(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, REPLY_WAIT_MS) <= 0)
+            break;
+        if (len + 1 == cap) {
+            char *n = realloc(buf, cap *= 2);
+            if (!n)
+                break;
+            buf = n;
+        }
+        ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        char *nl = memchr(buf, '\n', len);
+        if (nl) {
+            *nl = 0;
+            return buf;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+int rh_cli_control_call(const char *verb, const char *instance, json_t *req, json_t **reply,
+                        int quiet)
+{
+    *reply = NULL;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    rh_error err = {0};
+    int rc = rh_control_socket_path(instance, 0, path, sizeof path, &err);
+    if (rc == RH_ENOENT) {
+        if (!quiet)
+            fprintf(stderr, "ringhost %s: no host running for instance \"%s\" (%s)\n", verb,
+                    instance, err.msg);
+        return RH_EXIT_FAIL;
+    }
+    if (rc) {
+        if (!quiet)
+            fprintf(stderr, "ringhost %s: %s\n", verb, err.msg);
+        return rh_cli_exit_code(rc);
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (!quiet)
+            fprintf(stderr, "ringhost %s: no host running for instance \"%s\" (no control "
+                            "socket answers at %s: %s)\n", verb, instance, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return RH_EXIT_FAIL;
+    }
+    char *text = json_dumps(req, JSON_COMPACT);
+    size_t n = text ? strlen(text) : 0;
+    int ok = text && send(fd, text, n, MSG_NOSIGNAL) == (ssize_t)n &&
+             send(fd, "\n", 1, MSG_NOSIGNAL) == 1;
+    free(text);
+    char *line = ok ? read_line(fd) : NULL;
+    close(fd);
+    json_error_t je;
+    *reply = line ? json_loads(line, 0, &je) : NULL;
+    free(line);
+    if (!json_is_object(*reply)) {
+        json_decref(*reply);
+        *reply = NULL;
+        if (!quiet)
+            fprintf(stderr, "ringhost %s: the host of instance \"%s\" did not answer within "
+                            "%d s\n", verb, instance, REPLY_WAIT_MS / 1000);
+        return RH_EXIT_FAIL;
+    }
+    if (!json_is_true(json_object_get(*reply, "ok"))) {
+        json_int_t code = json_integer_value(json_object_get(*reply, "code"));
+        if (!quiet)
+            fprintf(stderr, "ringhost %s: %s\n", verb,
+                    json_string_value(json_object_get(*reply, "error")));
+        return rh_cli_exit_code((int)code);
+    }
+    return RH_EXIT_OK;
+}
+
+static void print_json(json_t *o)
+{
+    char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2));
+    printf("%s\n", text ? text : "{}");
+    free(text);
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static long long num(json_t *o, const char *key)
+{
+    return (long long)json_number_value(json_object_get(o, key));
+}
+
+/* ------------------------------------------------------------- ps ---- */
+
+static void print_ps(json_t *reply)
+{
+    printf("%-16s %-24s %-10s %7s %-24s %-8s %12s %10s %8s %8s %5s\n", "KERNEL",
+           "PLUGIN@VERSION", "STATE", "WORKERS", "THREADS", "CPUS", "PROCESSED", "RATE/S",
+           "FAILED", "RESTARTS", "SWAPS");
+    json_t *k;
+    size_t i;
+    json_array_foreach (json_object_get(reply, "kernels"), i, k) {
+        char pv[64];
+        snprintf(pv, sizeof pv, "%s@%s", str(k, "plugin"), str(k, "version"));
+        printf("%-16s %-24s %-10s %7lld %-24s %-8s %12lld %10.1f %8lld %8lld %5lld\n",
+               str(k, "name"), pv, str(k, "state"), num(k, "workers"), str(k, "threads"),
+               str(k, "cpus"), num(k, "processed"),
+               json_number_value(json_object_get(k, "rate")), num(k, "failed"),
+               num(k, "restarts"), num(k, "swaps"));
+    }
+}
+
+int rh_cmd_ps(int argc, char **argv)
+{
+    const char *instance = NULL;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            instance = argv[++i];
+        else if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else {
+            fprintf(stderr, "usage: ringhost ps [--instance I] [--json]\n");
+            return RH_EXIT_BADINPUT;
+        }
+    }
+    if (rh_cli_need_instance("ps", &instance))
+        return RH_EXIT_BADINPUT;
+    json_t *req = json_pack("{s:s}", "cmd", "ps"), *reply;
+    int rc = rh_cli_control_call("ps", instance, req, &reply, 0);
+    json_decref(req);
+    if (rc == RH_EXIT_OK) {
+        if (as_json)
+            print_json(reply);
+        else
+            print_ps(reply);
+    }
+    json_decref(reply);
+    return rc;
+}
+
+/* ------------------------------------------------------------ verbs ---- */
+
+/* activate|deactivate|terminate|reload KERNEL [--instance I] [--timeout-ms T] */
+int rh_cmd_kernel_verb(int argc, char **argv)
+{
+    const char *verb = argv[0], *instance = NULL, *kernel = NULL;
+    long timeout_ms = -1;
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            instance = argv[++i];
+        else if (!strcmp(verb, "terminate") && !strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
+            bad = (timeout_ms = atol(argv[++i])) < 0 || argv[i][0] < '0' || argv[i][0] > '9';
+        else if (!kernel && argv[i][0] != '-')
+            kernel = argv[i];
+        else
+            bad = 1;
+    }
+    if (!kernel || bad) {
+        fprintf(stderr, "usage: ringhost %s KERNEL [--instance I]%s\n", verb,
+                strcmp(verb, "terminate") ? "" : " [--timeout-ms T]");
+        return RH_EXIT_BADINPUT;
+    }
+    if (rh_cli_need_instance(verb, &instance))
+        return RH_EXIT_BADINPUT;
+    json_t *req = json_pack("{s:s, s:s}", "cmd", verb, "kernel", kernel), *reply;
+    if (timeout_ms >= 0)
+        json_object_set_new(req, "timeout_ms", json_integer(timeout_ms));
+    int rc = rh_cli_control_call(verb, instance, req, &reply, 0);
+    json_decref(req);
+    if (rc == RH_EXIT_OK)
+        printf("kernel %s: %s\n", kernel, str(reply, "state"));
+    json_decref(reply);
+    return rc;
+}
+
+/* ----------------------------------------------------------- launch ---- */
+
+static void print_names(const char *what, json_t *arr)
+{
+    json_t *v;
+    size_t i;
+    printf("  %s:", what);
+    json_array_foreach (arr, i, v)
+        printf("%s %s", i ? "," : "", json_string_value(v));
+    printf("%s\n", json_array_size(arr) ? "" : " none");
+}
+
+int rh_cmd_launch(int argc, char **argv)
+{
+    const char *instance = NULL, *manifest = NULL, *plugins = NULL;
+    int activate = 0, as_json = 0;
+    json_t *allow = json_array();
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            instance = argv[++i];
+        else if (!strcmp(argv[i], "--activate"))
+            activate = 1;
+        else if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
+            plugins = argv[++i];
+        else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
+            const char *one[2] = {0};
+            size_t n = 0;
+            if (rh_cli_allow_plugin("launch", argv[++i], one, &n) != 0) {
+                json_decref(allow);
+                return RH_EXIT_BADINPUT;
+            }
+            json_array_append_new(allow, json_string(one[0]));
+        } else if (!manifest && argv[i][0] != '-')
+            manifest = argv[i];
+        else {
+            fprintf(stderr, "usage: ringhost launch MANIFEST [--instance I] [--activate] "
+                            "[--plugins DIR] [--allow-plugin PATH]... [--json]\n");
+            json_decref(allow);
+            return RH_EXIT_BADINPUT;
+        }
+    }
+    /* The host resolves paths from its own folder: send absolute ones. */
+    char abs[PATH_MAX], abs_plugins[PATH_MAX];
+    if (!manifest || !realpath(manifest, abs) || (plugins && !realpath(plugins, abs_plugins))) {
+        if (!manifest)
+            fprintf(stderr, "ringhost launch: expected a manifest file\n");
+        else
+            fprintf(stderr, "ringhost launch: %s: %s\n", plugins && realpath(manifest, abs)
+                    ? plugins : manifest, strerror(errno));
+        json_decref(allow);
+        return RH_EXIT_BADINPUT;
+    }
+    if (rh_cli_need_instance("launch", &instance)) {
+        json_decref(allow);
+        return RH_EXIT_BADINPUT;
+    }
+    json_t *req = json_pack("{s:s, s:s, s:b, s:o}", "cmd", "launch", "manifest", abs, "activate",
+                            activate, "allow_plugins", allow), *reply;
+    if (plugins)
+        json_object_set_new(req, "plugins", json_string(abs_plugins));
+    int rc = rh_cli_control_call("launch", instance, req, &reply, 0);
+    json_decref(req);
+    if (rc == RH_EXIT_OK && as_json) {
+        print_json(reply);
+    } else if (rc == RH_EXIT_OK) {
+        printf("launched %s into instance %s (kernels %s)\n", abs, instance,
+               activate ? "active" : "inactive: ringhost activate KERNEL");
+        print_names("kernels", json_object_get(reply, "kernels"));
+        print_names("queues created", json_object_get(reply, "created"));
+        print_names("queues shared with the host", json_object_get(reply, "shared"));
+    }
+    json_decref(reply);
+    return rc;
+}

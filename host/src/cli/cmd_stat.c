@@ -1,0 +1,343 @@
+/*
+ * cmd_stat.c — `ringhost stat`: the live counters of a running instance.
+ *
+ * The queues' counters are read from their shared memory (so stat works
+ * with any host, and without its control socket); the kernels' counters
+ * come from the host's control socket when it answers (`ringhost ps`).
+ * One frame is a table, one JSON object (--json) or the Prometheus text
+ * exposition format (--prom).  On a terminal, stat redraws the table like
+ * top every interval (--watch S, default 1 s) with the rates since the
+ * previous frame, until Ctrl-C or q; --once prints one frame.
+ */
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* The counters of every shared queue of instance, as an array of objects
+ * (the --json "queues"). */
+typedef struct stat_ctx {
+    const char *instance;
+    json_t *arr;
+} stat_ctx;
+
+static void stat_one(const char *name, void *arg)
+{
+    stat_ctx *c = arg;
+    rh_queue *q;
+    if (rh_queue_attach(c->instance, name, &q, NULL) != 0)
+        return;
+    rh_queue_stats s;
+    rh_queue_stats_get(q, &s);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                          "s:I, s:I, s:I}",
+                          "queue", name, "type", rh_queue_type_name(q), "capacity",
+                          (json_int_t)s.capacity, "depth", (json_int_t)s.depth, "high_water",
+                          (json_int_t)s.high_water, "enqueued", (json_int_t)s.enqueued,
+                          "dequeued", (json_int_t)s.dequeued, "rejected", (json_int_t)s.rejected,
+                          "dropped_oldest", (json_int_t)s.dropped_oldest, "dropped_newest",
+                          (json_int_t)s.dropped_newest, "duplicates", (json_int_t)s.duplicates,
+                          "expired", (json_int_t)s.expired, "invalid", (json_int_t)s.invalid,
+                          "failed", (json_int_t)s.failed, "dead_lettered",
+                          (json_int_t)s.dead_lettered, "ttl_ms",
+                          (json_int_t)rh_queue_config_of(q)->ttl_ms);
+    json_array_append_new(c->arr, o);
+    rh_queue_close(q);
+}
+
+static const char *str(json_t *o, const char *key);
+
+/* The queues of instance by name (the shared-memory folder lists them in
+ * no order; a frame that redraws must not reorder its rows). */
+static json_t *queues_of(const char *instance)
+{
+    stat_ctx c = {instance, json_array()};
+    rh_queue_list(instance, stat_one, &c);
+    size_t n = json_array_size(c.arr);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(str(json_array_get(c.arr, j - 1), "queue"),
+                                           str(json_array_get(c.arr, j), "queue")) > 0; j--) {
+            json_t *a = json_incref(json_array_get(c.arr, j - 1));
+            json_array_set(c.arr, j - 1, json_array_get(c.arr, j));
+            json_array_set_new(c.arr, j, a);
+        }
+    return c.arr;
+}
+
+/* The host's kernels from its control socket, or NULL when none answers. */
+static json_t *kernels_of(const char *instance)
+{
+    json_t *req = json_pack("{s:s}", "cmd", "ps"), *reply;
+    int rc = rh_cli_control_call("stat", instance, req, &reply, 1);
+    json_decref(req);
+    json_t *k = rc == RH_EXIT_OK ? json_incref(json_object_get(reply, "kernels")) : NULL;
+    json_decref(reply);
+    return k;
+}
+
+static long long num(json_t *o, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* ------------------------------------------------------ prometheus ---- */
+
+static const struct metric {
+    const char *key, *name, *type, *help;
+} queue_metrics[] = {
+    {"enqueued", "ringhost_queue_enqueued_total", "counter", "Messages the queue accepted."},
+    {"dequeued", "ringhost_queue_dequeued_total", "counter", "Messages taken out of the queue."},
+    {"rejected", "ringhost_queue_rejected_total", "counter",
+     "Sends refused: full with reject, or a block that timed out."},
+    {"dropped_oldest", "ringhost_queue_dropped_oldest_total", "counter",
+     "Messages evicted by drop_oldest."},
+    {"dropped_newest", "ringhost_queue_dropped_newest_total", "counter",
+     "Messages discarded by drop_newest."},
+    {"duplicates", "ringhost_queue_duplicates_total", "counter",
+     "Messages dropped by the dedup window."},
+    {"expired", "ringhost_queue_expired_total", "counter", "Messages older than ttl_ms."},
+    {"invalid", "ringhost_queue_invalid_total", "counter", "Messages that failed validation."},
+    {"failed", "ringhost_queue_failed_total", "counter", "Messages failed by their kernel."},
+    {"dead_lettered", "ringhost_queue_dead_lettered_total", "counter",
+     "Messages sent to a dead-letter queue."},
+    {"depth", "ringhost_queue_depth", "gauge", "Messages in the queue now."},
+    {"high_water", "ringhost_queue_high_water", "gauge", "Highest depth seen."},
+    {"capacity", "ringhost_queue_capacity", "gauge", "Slots of the queue."},
+}, kernel_metrics[] = {
+    {"processed", "ringhost_kernel_processed_total", "counter",
+     "Messages handed to the kernel, all workers."},
+    {"failed", "ringhost_kernel_failed_total", "counter", "Messages the kernel failed."},
+    {"emitted", "ringhost_kernel_emitted_total", "counter", "Outputs the kernel committed."},
+    {"batches", "ringhost_kernel_batches_total", "counter", "Batches the kernel processed."},
+    {"restarts", "ringhost_kernel_restarts_total", "counter", "init() run again after a fault."},
+    {"swaps", "ringhost_kernel_swaps_total", "counter", "Plugin replaced while running."},
+    {"workers", "ringhost_kernel_workers", "gauge", "Workers of the kernel."},
+};
+
+/* A label value as the exposition format quotes it. */
+static void print_label(const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            printf("\\%c", *v);
+        else if (*v == '\n')
+            printf("\\n");
+        else
+            putchar(*v);
+    }
+}
+
+static void print_prom(const char *instance, json_t *queues, json_t *kernels)
+{
+    json_t *o;
+    size_t i;
+    for (size_t m = 0; m < sizeof queue_metrics / sizeof *queue_metrics; m++) {
+        const struct metric *mt = &queue_metrics[m];
+        printf("# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help, mt->name, mt->type);
+        json_array_foreach (queues, i, o) {
+            printf("%s{instance=\"", mt->name);
+            print_label(instance);
+            printf("\",queue=\"");
+            print_label(str(o, "queue"));
+            printf("\"} %lld\n", num(o, mt->key));
+        }
+    }
+    if (!kernels)
+        return;
+    for (size_t m = 0; m < sizeof kernel_metrics / sizeof *kernel_metrics; m++) {
+        const struct metric *mt = &kernel_metrics[m];
+        printf("# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help, mt->name, mt->type);
+        json_array_foreach (kernels, i, o) {
+            printf("%s{instance=\"", mt->name);
+            print_label(instance);
+            printf("\",kernel=\"");
+            print_label(str(o, "name"));
+            printf("\"} %lld\n", num(o, mt->key));
+        }
+    }
+    printf("# HELP ringhost_kernel_state 1 for the state the kernel is in.\n"
+           "# TYPE ringhost_kernel_state gauge\n");
+    json_array_foreach (kernels, i, o) {
+        static const char *states[] = {"launched", "active", "inactive", "terminated"};
+        for (int s = 0; s < 4; s++) {
+            printf("ringhost_kernel_state{instance=\"");
+            print_label(instance);
+            printf("\",kernel=\"");
+            print_label(str(o, "name"));
+            printf("\",state=\"%s\"} %d\n", states[s], strcmp(str(o, "state"), states[s]) == 0);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ table ---- */
+
+/* The enqueued count of queue name in prev, or -1. */
+static long long prev_enqueued(json_t *prev, const char *name)
+{
+    json_t *o;
+    size_t i;
+    json_array_foreach (prev, i, o)
+        if (strcmp(str(o, "queue"), name) == 0)
+            return num(o, "enqueued");
+    return -1;
+}
+
+/* One frame; with prev and dt_s > 0 each queue's rate since prev. */
+static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt_s)
+{
+    printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s %6s %10s\n", "queue", "type",
+           "depth/capacity", "enqueued", "dequeued", "rejected", "dropped", "dups", "expired",
+           "invalid", "failed", "dlq'd", "enq/s");
+    json_t *o;
+    size_t i;
+    json_array_foreach (queues, i, o) {
+        long long before = prev ? prev_enqueued(prev, str(o, "queue")) : -1;
+        char rate[32] = "-";
+        if (before >= 0 && dt_s > 0)
+            snprintf(rate, sizeof rate, "%.1f", (double)(num(o, "enqueued") - before) / dt_s);
+        printf("%-24s %-22s %8lld/%-8lld %10lld %10lld %8lld %8lld %8lld %6lld %6lld %6lld "
+               "%6lld %10s\n",
+               str(o, "queue"), str(o, "type"), num(o, "depth"), num(o, "capacity"),
+               num(o, "enqueued"), num(o, "dequeued"), num(o, "rejected"),
+               num(o, "dropped_oldest") + num(o, "dropped_newest"), num(o, "duplicates"),
+               num(o, "expired"), num(o, "invalid"), num(o, "failed"), num(o, "dead_lettered"),
+               rate);
+    }
+    if (!kernels)
+        return;
+    printf("\n%-24s %-10s %7s %-24s %12s %10s %8s\n", "kernel", "state", "workers", "threads",
+           "processed", "rate/s", "failed");
+    json_array_foreach (kernels, i, o)
+        printf("%-24s %-10s %7lld %-24s %12lld %10.1f %8lld\n", str(o, "name"), str(o, "state"),
+               num(o, "workers"), str(o, "threads"), num(o, "processed"),
+               json_number_value(json_object_get(o, "rate")), num(o, "failed"));
+}
+
+/* ------------------------------------------------------------ watch ---- */
+
+static volatile sig_atomic_t stop_watch;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_watch = 1;
+}
+
+/* Wait interval_s; 1 when the user pressed q (or stdin closed). */
+static int wait_or_quit(double interval_s, int keys)
+{
+    struct pollfd pf = {STDIN_FILENO, POLLIN, 0};
+    if (poll(&pf, keys ? 1 : 0, (int)(interval_s * 1000)) > 0) {
+        char ch = 0;
+        if (read(STDIN_FILENO, &ch, 1) <= 0 || ch == 'q' || ch == 'Q')
+            return 1;
+    }
+    return 0;
+}
+
+static int watch(const char *instance, double interval_s)
+{
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* q without Enter: the terminal in non-canonical mode, restored after */
+    struct termios saved, raw;
+    int keys = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (keys) {
+        raw = saved;
+        raw.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    }
+    json_t *prev = NULL;
+    uint64_t prev_ns = 0;
+    while (!stop_watch) {
+        json_t *queues = queues_of(instance), *kernels = kernels_of(instance);
+        uint64_t now = rh_now_ns();
+        printf("\033[H\033[2J"); /* home, clear */
+        printf("ringhost stat: instance %s, every %.1f s (q or Ctrl-C to quit)\n\n", instance,
+               interval_s);
+        if (json_array_size(queues) == 0)
+            printf("no shared queues of instance \"%s\" (is it running?)\n", instance);
+        else
+            print_table(queues, kernels, prev, prev_ns ? (double)(now - prev_ns) / 1e9 : 0);
+        fflush(stdout);
+        json_decref(prev);
+        json_decref(kernels);
+        prev = queues;
+        prev_ns = now;
+        if (wait_or_quit(interval_s, keys))
+            break;
+    }
+    json_decref(prev);
+    if (keys)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    return RH_EXIT_OK;
+}
+
+int rh_cmd_stat(int argc, char **argv)
+{
+    const char *instance = NULL;
+    int as_json = 0, prom = 0, once = 0, watch_asked = 0;
+    double interval_s = 1.0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            instance = argv[++i];
+        else if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else if (!strcmp(argv[i], "--prom"))
+            prom = 1;
+        else if (!strcmp(argv[i], "--once"))
+            once = 1;
+        else if (!strcmp(argv[i], "--watch")) {
+            watch_asked = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-')
+                interval_s = atof(argv[++i]);
+        } else {
+            fprintf(stderr, "usage: ringhost stat [--instance I] [--json | --prom | --once | "
+                            "--watch [S]]\n");
+            return RH_EXIT_BADINPUT;
+        }
+    }
+    if (as_json + prom + once + watch_asked > 1 || interval_s < 0.1) {
+        fprintf(stderr, "ringhost stat: expected at most one of --json, --prom, --once, --watch "
+                        "(its interval at least 0.1 s)\n");
+        return RH_EXIT_BADINPUT;
+    }
+    if (rh_cli_need_instance("stat", &instance))
+        return RH_EXIT_BADINPUT;
+    if (watch_asked || (!as_json && !prom && !once && isatty(STDOUT_FILENO)))
+        return watch(instance, interval_s);
+    json_t *queues = queues_of(instance), *kernels = kernels_of(instance);
+    int found = json_array_size(queues) > 0;
+    if (as_json) {
+        json_t *o = json_pack("{s:s, s:O}", "instance", instance, "queues", queues);
+        if (kernels)
+            json_object_set(o, "kernels", kernels);
+        char *text = json_dumps(o, JSON_PRESERVE_ORDER);
+        printf("%s\n", text);
+        free(text);
+        json_decref(o);
+    } else if (prom) {
+        print_prom(instance, queues, kernels);
+    } else if (found) {
+        print_table(queues, kernels, NULL, 0);
+    }
+    json_decref(queues);
+    json_decref(kernels);
+    if (!found) {
+        fprintf(stderr, "ringhost stat: no shared queues of instance \"%s\" (is it running?)\n",
+                instance);
+        return RH_EXIT_FAIL;
+    }
+    return RH_EXIT_OK;
+}

@@ -1,0 +1,153 @@
+/*
+ * control.h — the control socket of a serving host (`ringhost run` without
+ * --send), and the one JSON-lines protocol its clients (`ringhost ps`,
+ * `launch`, `activate`, ...) speak.
+ *
+ * Where: one Unix-domain stream socket per instance,
+ *   $RINGHOST_RUNTIME_DIR/<instance>.sock   when that variable is set,
+ *   else $XDG_RUNTIME_DIR/ringhost/<instance>.sock   when that one names a folder,
+ *   else /tmp/ringhost-<uid>/<instance>.sock.
+ * The folder is created mode 0700 and must be a real folder (not a link)
+ * owned by this user and writable by nobody else, or the host refuses to
+ * serve there (and a client refuses to talk there).  The socket is mode
+ * 0600, and every connection's peer is checked with SO_PEERCRED: a process
+ * of another uid is refused (logged, then disconnected).
+ *
+ * One host per instance: a second host whose socket would answer, or
+ * that cannot take the lock <instance>.lock beside it (flock, held for the
+ * host's life), is refused (RH_EEXIST, with the pid of the one serving); a
+ * socket file nobody answers (a host that died) is replaced.  The host
+ * removes its socket and its lock file when it stops.
+ *
+ * Protocol: each request is one JSON object on one line (at most
+ * RH_CONTROL_LINE_MAX bytes with its '\n'), answered by one JSON object on
+ * one line, in order.  A connection may send several.  Replies carry
+ * "ok": true and the fields of the command, or
+ *   {"ok": false, "code": -1009, "error": "no kernel \"x\" in instance ..."}
+ * with an RH_E* code and a message saying what to do.  A line that is not
+ * a JSON object, an unknown "cmd" or a missing argument is answered that
+ * way too; a line past the limit is answered and the connection closed.
+ *
+ *   {"cmd": "ps"}
+ *     -> {"ok": true, "instance": I, "pid": N, "kernels": [{"name", "plugin",
+ *        "version", "path", "manifest", "state", "workers", "threads",
+ *        "cpus", "processed", "failed", "emitted", "batches", "restarts",
+ *        "swaps", "busy", "rate", "heartbeat_age_ms", "active_s"}, ...]}
+ *        rate: messages processed per second over the host's last sample
+ *        (it samples every RH_CONTROL_SAMPLE_MS ms; 0 before two samples).
+ *   {"cmd": "activate"|"deactivate"|"terminate"|"reload", "kernel": K
+ *    [, "timeout_ms": T (terminate: default 5000)]}
+ *     -> {"ok": true, "kernel": K, "state": "active"|...}
+ *   {"cmd": "launch", "manifest": ABSOLUTE_PATH [, "activate": true]
+ *    [, "allow_plugins": [PATH, ...]] [, "plugins": DIR]}
+ *     -> {"ok": true, "manifest": P, "kernels": [K, ...],
+ *        "created": [Q, ...], "shared": [Q, ...]}
+ *        Adds the manifest's kernels and queues to the host, under its
+ *        instance.  A queue the host already has is shared (same type, or
+ *        RH_ETYPE); a kernel name the host already has is refused
+ *        (RH_EMANIFEST).  Its kernels start inactive unless "activate".
+ */
+#ifndef RH_CONTROL_H
+#define RH_CONTROL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ringhost/ringhost.h"
+
+#define RH_CONTROL_LINE_MAX (64 * 1024) /* bytes of one request line, '\n' included */
+#define RH_CONTROL_CLIENTS_MAX 16       /* connections served at once */
+#define RH_CONTROL_SAMPLE_MS 1000       /* how often ps rates are sampled */
+
+typedef struct rh_control rh_control;
+
+/*
+ * The socket path of an instance into buf (len bytes).  With make_dir the
+ * folder is created (mode 0700) when missing.  Either way an existing
+ * folder is checked: a folder, not a link, owned by this user, not group-
+ * or world-writable.  0, or RH_EINVAL (instance name, path too long for a
+ * socket), RH_ESYS (cannot create or stat the folder), RH_EEXIST (the
+ * folder is not safe: the message says why and what to do).
+ */
+int rh_control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
+                           rh_error *err);
+
+/*
+ * Bind the instance's control socket (before anything is launched, so a
+ * second host of a live instance stops here).  log: where refused peers and
+ * launches are reported (NULL = stderr).  0, or RH_EEXIST (a host serves the
+ * instance: its pid is in the message), RH_ESYS, the errors of
+ * rh_control_socket_path.
+ */
+int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error *err);
+
+/* The socket's path. */
+const char *rh_control_path(const rh_control *c);
+
+/* Make rt (launched from manifest_path) a runtime of the host: its kernels
+ * show in ps and take the verbs.  Not thread-safe against the serving
+ * thread: call before rh_control_start or from a request.  0 or RH_ENOMEM. */
+int rh_control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path);
+
+/* Start the thread that serves the socket.  0, or RH_ESYS. */
+int rh_control_start(rh_control *c, rh_error *err);
+
+/* Runtimes of the host, in launch order (the first is `run`'s). */
+unsigned rh_control_runtime_count(const rh_control *c);
+rh_runtime *rh_control_runtime(const rh_control *c, unsigned i);
+
+/*
+ * Answer one request line (without its '\n'): a malloc'ed JSON text
+ * without '\n', never NULL.  What the serving thread does for each line;
+ * tests call it directly.
+ */
+char *rh_control_handle(rh_control *c, const char *line, size_t len);
+
+/* Take the ps rate sample now (the serving thread does it every
+ * RH_CONTROL_SAMPLE_MS). */
+void rh_control_sample(rh_control *c);
+
+/*
+ * Stop serving: join the thread, close the connections, remove the socket
+ * file (so no request arrives while the host shuts down).  The runtimes
+ * stay listed: terminate and destroy them in reverse launch order (a later
+ * one may share the queues of an earlier one), then rh_control_close.
+ */
+void rh_control_stop(rh_control *c);
+
+/* rh_control_stop if needed, then free c (not its runtimes).  After the
+ * runtimes are terminated: their accounting counts each other's intake
+ * through a list c owns. */
+void rh_control_close(rh_control *c);
+
+/* --------------------------------- shared by control.c and control_cmd.c */
+
+/* One runtime of the host, and the last ps sample of each of its kernels. */
+typedef struct rh_control_rt {
+    rh_runtime *rt;
+    char *manifest;            /* the path it was launched from */
+    struct rh_control_sample {
+        uint64_t processed, ns;
+        double rate;           /* msgs/s between the last two samples */
+    } *samples;                /* one per kernel */
+} rh_control_rt;
+
+struct rh_control {
+    char instance[64];
+    char path[108];            /* sockaddr_un.sun_path */
+    FILE *log;
+    int listen_fd;
+    int lock_fd;               /* <instance>.lock, flock'ed for the host's life */
+    int owns_lock;             /* the flock is ours: remove the file when closing */
+    char lock_path[108];
+    int wake[2];               /* self-pipe: rh_control_close wakes the thread */
+    pthread_t thread;
+    int started;
+    rh_control_rt *rts;
+    unsigned n_rts, cap_rts;
+    rh_runtime **peers;        /* every rts[i].rt, NULL-terminated: each runtime's peers */
+};
+
+#endif /* RH_CONTROL_H */
