@@ -256,6 +256,17 @@ typedef struct rh_launch_opts {
      * up in the plugin folders only.  Appended last: zero-initialised
      * options keep their meaning. */
     const char *const *allow_plugins;
+    /* Non-zero: watch the plugin folders (the manifest's "plugins" and
+     * extra_plugins) while the host runs (`ringhost run` serving does).  A
+     * new .so is tried and logged (plugin.added, or plugin.refused with its
+     * load error); a new build of a running kernel's file is swapped in
+     * with rh_runtime_kernel_reload (kernel.swap, or kernel.swap_refused
+     * and the old version keeps running).  When the folders cannot be
+     * watched (inotify limits), the host runs unwatched and logs
+     * plugin.watch_failed.  The watcher stops at terminate.  (Watched or
+     * not, every plugin runs from a private copy of its file, so writing
+     * over a loaded .so never changes the code that runs.)  Appended last. */
+    int watch_plugins;
 } rh_launch_opts;
 
 /* Load the manifest, load and check plugins, create queues, start threads
@@ -372,6 +383,7 @@ typedef struct rh_kernel_info {
     int busy;                  /* some worker is inside process() now */
     char threads[192];         /* its threads' names, comma separated */
     char cpus[64];             /* the cpu each of those threads last ran on, same order */
+    uint64_t swaps_refused;    /* replacements refused (reload, the plugin watcher) */
 } rh_kernel_info;
 
 /* Number of kernels, and the index-th (manifest order): 0, or RH_ENOENT
