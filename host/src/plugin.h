@@ -1,8 +1,10 @@
 /*
  * plugin.h — loading kernel shared objects.
  *
- * rh_plugin_open() dlopen()s one file, resolves RH_KERNEL_ENTRY_SYMBOL and
- * checks the descriptor.  Every failure is an RH_EPLUGIN with a reason that
+ * rh_plugin_open() dlopen()s one file (refused first when another user
+ * could have written it, or when it is a truncated ELF file), resolves
+ * RH_KERNEL_ENTRY_SYMBOL and checks the descriptor.  The runtime loads
+ * private copies instead (rh_plugin_open_copy).  Every failure is an RH_EPLUGIN with a reason that
  * says what to do (the dlerror() text included); the host never crashes on a
  * bad plugin, it reports it and goes on.
  */

@@ -685,8 +685,10 @@ int rh_runtime_queue_consumed(const rh_runtime *rt, uint32_t index)
 {
     if (index >= rt->n_queues)
         return 0;
+    /* in_q, set at launch, and not desc, which a swap replaces on the
+     * plugin watcher's thread: unused ports' entries are NULL. */
     for (uint32_t i = 0; i < rt->n_kernels; i++)
-        for (uint32_t p = 0; p < rt->kernels[i].desc->n_inputs; p++)
+        for (uint32_t p = 0; p < RH_MAX_PORTS; p++)
             if (rt->kernels[i].in_q[p] == rt->queues[index])
                 return 1;
     return 0;

@@ -360,7 +360,18 @@ int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_
  * the old version's fini() run and the new one take over.  Nothing in the
  * kernel's rings or queues is lost or processed twice.  A replacement that
  * does not load, does not match, or whose init() fails is refused with the
- * reason (RH_EPLUGIN, RH_ETYPE) and the old version keeps running.
+ * reason and the old version keeps running.  Works on an active or
+ * inactive kernel (it keeps that state); a swap counts in
+ * rh_kernel_info.swaps and logs kernel.swap, a refusal counts in
+ * swaps_refused and logs kernel.swap_refused.  Blocks the caller up to
+ * 5 s for the batch boundary, plus the new init() calls.  Errors:
+ * RH_ENOENT (no such kernel), RH_ESTATE (the kernel is terminated, or
+ * provides run(): it has no batch boundary to swap at), RH_EPLUGIN (the
+ * file does not load, or the new init() failed: its code is in err),
+ * RH_ETYPE (another kernel name, other ports, other message types, or
+ * run() instead of process(): err names the first difference),
+ * RH_ETIMEDOUT (a worker stayed inside process() for 5 s, for example
+ * waiting for room in a full output queue), RH_ENOMEM, RH_ESYS.
  */
 int rh_runtime_kernel_reload(rh_runtime *rt, const char *kernel, rh_error *err);
 
