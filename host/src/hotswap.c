@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dlq.h"
 #include "log.h"
@@ -148,6 +149,18 @@ static void drop_plugin(rh_swap_plugin *sp)
     free(sp);
 }
 
+/* Run fn on w's thread, however long it takes: once a swap is decided, a
+ * worker left out would run one build's process() with the other's state.
+ * Another op pending for w (a restart's) is waited out, not skipped. */
+static void call_until_done(rh_worker *w, void (*fn)(rh_worker *, void *), swap_job *job)
+{
+    rh_worker_op op = {fn, job, 0};
+    while (rh_worker_call(w, &op, UINT64_MAX) != 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Steps 2 and 3 (the kernel is paused): 0, or the refusal in err. */
 static int swap_paused(rh_kinst *k, const rh_kernel_desc *next, rh_error *err)
 {
@@ -164,8 +177,12 @@ static int swap_paused(rh_kinst *k, const rh_kernel_desc *next, rh_error *err)
         rh_worker_op op = {run_new_init, &job, 0};
         int crc = rh_worker_call(&k->workers[made], &op, rh_now_ns() + SWAP_SYNC_NS);
         if (crc != 0) {
-            rc = rh_error_set(err, RH_ETIMEDOUT, "worker %u did not reach a batch boundary in "
-                                                 "5 s to run the new init()", made);
+            rc = crc == RH_ESTATE
+                     ? rh_error_set(err, RH_ESTATE, "worker %u is busy with another operation "
+                                                    "(a restart?); try again", made)
+                     : rh_error_set(err, RH_ETIMEDOUT, "worker %u did not reach a batch "
+                                                       "boundary in 5 s to run the new init()",
+                                    made);
             break;
         }
         if (job.init_rc[made] != 0) {
@@ -178,21 +195,14 @@ static int swap_paused(rh_kinst *k, const rh_kernel_desc *next, rh_error *err)
     }
     if (rc) {
         /* The old version keeps running: finish what the new one made. */
-        for (uint32_t i = 0; i < made; i++) {
-            if (job.init_rc[i] != 0)
-                continue;
-            rh_worker_op op = {run_new_fini, &job, 0};
-            rh_worker_call(&k->workers[i], &op, UINT64_MAX);
-        }
+        for (uint32_t i = 0; i < made; i++)
+            if (job.init_rc[i] == 0)
+                call_until_done(&k->workers[i], run_new_fini, &job);
     } else {
-        /* Every worker has its new state: commit each on its own thread.
-         * A worker that ran init() a moment ago is at a batch boundary and
-         * paused, so this cannot be refused; it waits as long as it takes,
-         * because half the workers committed is not a state to leave. */
-        for (uint32_t i = 0; i < k->n_workers; i++) {
-            rh_worker_op op = {run_commit, &job, 0};
-            rh_worker_call(&k->workers[i], &op, UINT64_MAX);
-        }
+        /* Every worker has its new state: commit each on its own thread
+         * (paused, at a batch boundary: it runs at its next step). */
+        for (uint32_t i = 0; i < k->n_workers; i++)
+            call_until_done(&k->workers[i], run_commit, &job);
     }
     free(job.states);
     free(job.init_rc);
