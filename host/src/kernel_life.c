@@ -89,7 +89,7 @@ int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns)
     return 0;
 }
 
-int rh_runtime_kernel_activate(rh_runtime *rt, const char *kernel, rh_error *err)
+static int kernel_activate_locked(rh_runtime *rt, const char *kernel, rh_error *err)
 {
     rh_kinst *k;
     int rc = find_or_fail(rt, kernel, &k, err);
@@ -118,7 +118,15 @@ int rh_runtime_kernel_activate(rh_runtime *rt, const char *kernel, rh_error *err
     return 0;
 }
 
-int rh_runtime_kernel_deactivate(rh_runtime *rt, const char *kernel, rh_error *err)
+int rh_runtime_kernel_activate(rh_runtime *rt, const char *kernel, rh_error *err)
+{
+    pthread_mutex_lock(&rt->life_lock);
+    int rc = kernel_activate_locked(rt, kernel, err);
+    pthread_mutex_unlock(&rt->life_lock);
+    return rc;
+}
+
+static int kernel_deactivate_locked(rh_runtime *rt, const char *kernel, rh_error *err)
 {
     rh_kinst *k;
     int rc = find_or_fail(rt, kernel, &k, err);
@@ -143,6 +151,14 @@ int rh_runtime_kernel_deactivate(rh_runtime *rt, const char *kernel, rh_error *e
     return 0;
 }
 
+int rh_runtime_kernel_deactivate(rh_runtime *rt, const char *kernel, rh_error *err)
+{
+    pthread_mutex_lock(&rt->life_lock);
+    int rc = kernel_deactivate_locked(rt, kernel, err);
+    pthread_mutex_unlock(&rt->life_lock);
+    return rc;
+}
+
 /* Every worker of k ran fini() (or the deadline passed). */
 static int wait_finished(rh_kinst *k, uint64_t deadline_ns)
 {
@@ -157,8 +173,8 @@ static int wait_finished(rh_kinst *k, uint64_t deadline_ns)
     return 1;
 }
 
-int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_ms,
-                                rh_error *err)
+static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeout_ms,
+                                   rh_error *err)
 {
     rh_kinst *k;
     int rc = find_or_fail(rt, kernel, &k, err);
@@ -191,6 +207,15 @@ int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_
     return 0;
 }
 
+int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_ms,
+                                rh_error *err)
+{
+    pthread_mutex_lock(&rt->life_lock);
+    int rc = kernel_terminate_locked(rt, kernel, timeout_ms, err);
+    pthread_mutex_unlock(&rt->life_lock);
+    return rc;
+}
+
 uint32_t rh_runtime_kernel_count(const rh_runtime *rt)
 {
     return rt->n_kernels;
@@ -221,6 +246,7 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
         return RH_ENOENT;
     rh_kinst *k = &rt->kernels[index];
     uint64_t now = rh_now_ns();
+    pthread_mutex_lock(&rt->life_lock); /* desc and plugin change in a swap */
     out->name = k->decl->name;
     out->plugin = k->desc->name;
     out->version = k->desc->version ? k->desc->version : "";
@@ -231,6 +257,7 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
     out->workers = k->n_workers;
     out->restarts = atomic_load_explicit(&k->restarts, memory_order_relaxed);
     out->swaps = atomic_load_explicit(&k->swaps, memory_order_relaxed);
+    out->swaps_refused = atomic_load_explicit(&k->swaps_refused, memory_order_relaxed);
     out->active_ns = k->activate_ns ? now - k->activate_ns : 0;
     for (uint32_t i = 0; i < k->n_workers; i++) {
         rh_worker *w = &k->workers[i];
@@ -254,5 +281,6 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
         cn += (size_t)snprintf(out->cpus + cn, sizeof out->cpus - cn, "%s%d", cn ? "," : "",
                                atomic_load_explicit(&r->last_cpu, memory_order_relaxed));
     }
+    pthread_mutex_unlock(&rt->life_lock);
     return 0;
 }

@@ -9,15 +9,20 @@
  * call from a dispatch thread; RTLD_LOCAL so two plugins' private symbols
  * never collide.
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "plugin.h"
 
@@ -146,18 +151,63 @@ static int check_writers(const char *path, rh_error *err)
     return rc;
 }
 
-int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err)
+/*
+ * The loader maps a library's segments where its headers say, and a file
+ * cut short (copied while still being written, a full disk) maps pages past
+ * its end: the first touch of one is SIGBUS, in the host.  So before dlopen
+ * the ELF headers are read and every loaded segment, and the header tables,
+ * must lie inside the file.  A file that is not 64-bit ELF at all is left
+ * to dlopen, which says what it is.
+ */
+static int check_elf_extent(int fd, const char *path, rh_error *err)
 {
-    memset(out, 0, sizeof *out);
-    snprintf(out->path, sizeof out->path, "%s", path);
-    rh_error local;
-    if (!err)
-        err = &local;
+    struct stat st;
+    Elf64_Ehdr eh;
+    if (fstat(fd, &st) != 0)
+        return rh_error_set(err, RH_EPLUGIN, "%s: cannot stat: %s", path, strerror(errno));
+    uint64_t size = (uint64_t)st.st_size;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64)
+        return 0;
+    uint64_t need = eh.e_phoff + (uint64_t)eh.e_phnum * eh.e_phentsize;
+    if (eh.e_shoff && eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize > need)
+        need = eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize;
+    for (uint32_t i = 0; need <= size && i < eh.e_phnum && eh.e_phentsize >= sizeof(Elf64_Phdr);
+         i++) {
+        Elf64_Phdr ph;
+        if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
+            (ssize_t)sizeof ph)
+            break;
+        if (ph.p_type == PT_LOAD && ph.p_offset + ph.p_filesz > need)
+            need = ph.p_offset + ph.p_filesz;
+    }
+    if (need > size)
+        return rh_error_set(err, RH_EPLUGIN,
+                            "%s: truncated: its ELF headers describe %llu bytes, the file has "
+                            "%llu (was it copied while still being written?); copy the "
+                            "complete file again",
+                            path, (unsigned long long)need, (unsigned long long)size);
+    return 0;
+}
 
-    if (check_writers(path, err) != 0)
-        goto fail;
+/* The same check on a file by its path (a missing file is left to dlopen). */
+static int check_elf_extent_at(const char *path, rh_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int rc = check_elf_extent(fd, path, err);
+    close(fd);
+    return rc;
+}
+
+/* dlopen load_path (the file itself, or a private copy of it), resolve the
+ * entry and check the descriptor; every message names `path`, the file the
+ * user knows.  out->path is already set. */
+static int load_checked(const char *load_path, const char *path, rh_plugin *out, rh_error *err)
+{
     dlerror();
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(load_path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
         rh_error_set(err, RH_EPLUGIN, "%s: dlopen failed: %s", path, why ? why : "unknown");
@@ -189,12 +239,108 @@ fail:
     return RH_EPLUGIN;
 }
 
+int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->path, sizeof out->path, "%s", path);
+    rh_error local;
+    if (!err)
+        err = &local;
+    if (check_writers(path, err) != 0 || check_elf_extent_at(path, err) != 0) {
+        out->error = RH_EPLUGIN;
+        snprintf(out->why, sizeof out->why, "%s", err->msg);
+        return RH_EPLUGIN;
+    }
+    return load_checked(path, path, out, err);
+}
+
+/*
+ * glibc's dlopen hands back the library already loaded when the name, or
+ * the file's device and inode, match one it has: loading a new build of a
+ * running kernel's file by its name would return the old code.  So the
+ * file's bytes are copied into a memfd (an anonymous file: no folder to
+ * secure or clean up, no noexec mount to trip on, gone with the process)
+ * and that is loaded through /proc/<pid>/fd/N.  The fd stays open as long
+ * as the library is loaded: a later copy can then never reuse the same
+ * name while this one is known to the loader.
+ */
+int rh_plugin_open_copy(const char *path, rh_plugin *out, rh_error *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->path, sizeof out->path, "%s", path);
+    rh_error local;
+    if (!err)
+        err = &local;
+    int src = -1, fd = -1, rc = RH_EPLUGIN;
+    if (check_writers(path, err) != 0)
+        goto fail;
+    if ((src = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        rh_error_set(err, RH_EPLUGIN, "%s: cannot read: %s", path, strerror(errno));
+        goto fail;
+    }
+    if ((fd = memfd_create("ringhost-plugin", MFD_CLOEXEC)) < 0) {
+        rc = rh_error_set(err, RH_ESYS, "%s: memfd_create for a private copy failed: %s", path,
+                          strerror(errno));
+        goto fail;
+    }
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(src, buf, sizeof buf)) > 0)
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                rc = rh_error_set(err, RH_ESYS, "%s: copying into a private copy: %s", path,
+                                  strerror(errno));
+                goto fail;
+            }
+            off += w;
+        }
+    if (n < 0) {
+        rh_error_set(err, RH_EPLUGIN, "%s: cannot read: %s", path, strerror(errno));
+        goto fail;
+    }
+    close(src);
+    src = -1;
+    if (check_elf_extent(fd, path, err) != 0)
+        goto fail;
+    /* /proc/<pid>, not /proc/self: a symbolizer or debugger in another
+     * process reads the library by the name the loader recorded. */
+    char load_path[64];
+    snprintf(load_path, sizeof load_path, "/proc/%d/fd/%d", (int)getpid(), fd);
+    if (load_checked(load_path, path, out, err) != 0) {
+        close(fd);
+        return RH_EPLUGIN;
+    }
+    out->copied = 1;
+    out->copy_fd = fd;
+    return 0;
+fail:
+    if (src >= 0)
+        close(src);
+    if (fd >= 0)
+        close(fd);
+    out->error = RH_EPLUGIN;
+    snprintf(out->why, sizeof out->why, "%s", err->msg);
+    return rc;
+}
+
 void rh_plugin_close(rh_plugin *p)
 {
     if (p->handle)
         dlclose(p->handle);
+    if (p->copied)
+        close(p->copy_fd);
     p->handle = NULL;
     p->desc = NULL;
+    p->copied = 0;
+}
+
+/* One file of a set, from a private copy when the set asks for it. */
+static int open_in_set(const rh_plugin_set *set, const char *path, rh_plugin *out,
+                       rh_error *err)
+{
+    return set->private_copies ? rh_plugin_open_copy(path, out, err)
+                               : rh_plugin_open(path, out, err);
 }
 
 static int ends_with_so(const char *name)
@@ -243,7 +389,7 @@ int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
     for (size_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        rh_plugin_open(path, &set->items[set->n++], NULL);
+        open_in_set(set, path, &set->items[set->n++], NULL);
         free(names[i]);
     }
     free(names);
@@ -256,7 +402,7 @@ int rh_plugin_add(rh_plugin_set *set, const char *path, rh_error *err)
     if (!items)
         return rh_error_set(err, RH_ENOMEM, "%s: out of memory", path);
     set->items = items;
-    return rh_plugin_open(path, &set->items[set->n++], err);
+    return open_in_set(set, path, &set->items[set->n++], err);
 }
 
 void rh_plugin_set_free(rh_plugin_set *set)

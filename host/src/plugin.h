@@ -1,8 +1,10 @@
 /*
  * plugin.h — loading kernel shared objects.
  *
- * rh_plugin_open() dlopen()s one file, resolves RH_KERNEL_ENTRY_SYMBOL and
- * checks the descriptor.  Every failure is an RH_EPLUGIN with a reason that
+ * rh_plugin_open() dlopen()s one file (refused first when another user
+ * could have written it, or when it is a truncated ELF file), resolves
+ * RH_KERNEL_ENTRY_SYMBOL and checks the descriptor.  The runtime loads
+ * private copies instead (rh_plugin_open_copy).  Every failure is an RH_EPLUGIN with a reason that
  * says what to do (the dlerror() text included); the host never crashes on a
  * bad plugin, it reports it and goes on.
  */
@@ -17,11 +19,22 @@ typedef struct rh_plugin {
     const rh_kernel_desc *desc;   /* NULL when it failed */
     int error;                    /* 0 or RH_EPLUGIN */
     char why[1024];               /* the load error */
+    int copied;                   /* loaded from a private copy (rh_plugin_open_copy) */
+    int copy_fd;                  /* that copy, open while the plugin is loaded */
 } rh_plugin;
 
 /* Load and check one .so.  Returns 0, or RH_EPLUGIN with err->msg. */
 int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err);
 void rh_plugin_close(rh_plugin *p);
+
+/* Load and check a private copy of the file at path, with the same checks
+ * as rh_plugin_open; out->path is path.  The host then runs code nobody can
+ * change under it (a `cp` over a loaded .so rewrites the pages a running
+ * kernel executes), and a new build at the same path loads beside the old
+ * one (hotswap.c).  rh_plugin_close releases the copy.  Returns 0,
+ * RH_EPLUGIN (err->msg says why), or RH_ESYS (no private copy could be
+ * made). */
+int rh_plugin_open_copy(const char *path, rh_plugin *out, rh_error *err);
 
 /* Check a descriptor (what rh_plugin_open does after dlsym). */
 int rh_plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err);
@@ -30,6 +43,7 @@ int rh_plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err);
 typedef struct rh_plugin_set {
     rh_plugin *items;
     uint32_t n;
+    int private_copies;           /* load each file from a private copy (rh_plugin_open_copy) */
 } rh_plugin_set;
 
 /* Try every *.so in dir (sorted by name); failures are kept with their reason.

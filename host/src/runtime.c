@@ -412,6 +412,7 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
     if (!rt)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
     rt->log = opts && opts->log ? opts->log : stderr;
+    pthread_mutex_init(&rt->life_lock, NULL);
     rt->launch_ns = rh_now_ns();
     rt->state = RH_STATE_LAUNCHED;
     atomic_store(&rt->flow, RH_FLOW_PAUSED);
@@ -441,6 +442,9 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
                  "instance=%s manifest=%s kernels=%u queues=%u threads=%u ms=%.3f",
                  rt->instance, manifest_path, rt->n_kernels, rt->n_queues, rt->n_reactors,
                  (double)(rh_now_ns() - rt->launch_ns) / 1e6);
+    if (opts && opts->watch_plugins && rh_plugin_watch_start(rt, opts, err) != 0)
+        rh_log_event(rt->log, RH_LOG_WARN, "plugin.watch_failed", "error=%s running=unwatched",
+                     err->msg);
     if (opts && opts->report_bindings) {
         struct timespec ts = {0, 2000000}; /* let each thread settle on its cpu */
         nanosleep(&ts, NULL);
@@ -470,7 +474,7 @@ static int set_flow(rh_runtime *rt, int flow, uint64_t deadline_ns, rh_error *er
     return 0;
 }
 
-int rh_runtime_activate(rh_runtime *rt, rh_error *err)
+static int activate_locked(rh_runtime *rt, rh_error *err)
 {
     if (rt->state != RH_STATE_LAUNCHED && rt->state != RH_STATE_INACTIVE)
         return rh_error_set(err, RH_ESTATE, "cannot activate: the host is %s",
@@ -496,7 +500,15 @@ int rh_runtime_activate(rh_runtime *rt, rh_error *err)
     return rc;
 }
 
-int rh_runtime_deactivate(rh_runtime *rt, rh_error *err)
+int rh_runtime_activate(rh_runtime *rt, rh_error *err)
+{
+    pthread_mutex_lock(&rt->life_lock);
+    int rc = activate_locked(rt, err);
+    pthread_mutex_unlock(&rt->life_lock);
+    return rc;
+}
+
+static int deactivate_locked(rh_runtime *rt, rh_error *err)
 {
     if (rt->state != RH_STATE_ACTIVE)
         return rh_error_set(err, RH_ESTATE, "cannot deactivate: the host is %s",
@@ -517,7 +529,15 @@ int rh_runtime_deactivate(rh_runtime *rt, rh_error *err)
     return rc;
 }
 
-int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
+int rh_runtime_deactivate(rh_runtime *rt, rh_error *err)
+{
+    pthread_mutex_lock(&rt->life_lock);
+    int rc = deactivate_locked(rt, err);
+    pthread_mutex_unlock(&rt->life_lock);
+    return rc;
+}
+
+static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
 {
     if (rt->state == RH_STATE_TERMINATED)
         return rh_error_set(err, RH_ESTATE, "cannot terminate: the host is already terminated");
@@ -561,6 +581,15 @@ int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
     return 0;
 }
 
+int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
+{
+    rh_plugin_watch_stop(rt); /* no swap starts once terminating (it takes the lock) */
+    pthread_mutex_lock(&rt->life_lock);
+    int rc = terminate_locked(rt, timeout_ms, err);
+    pthread_mutex_unlock(&rt->life_lock);
+    return rc;
+}
+
 rh_state rh_runtime_state(const rh_runtime *rt)
 {
     return rt->state;
@@ -575,6 +604,7 @@ void rh_runtime_destroy(rh_runtime *rt)
 {
     if (!rt)
         return;
+    rh_plugin_watch_stop(rt); /* no swap may start while we take it down */
     rh_watchdog_stop(rt);
     if (rt->state != RH_STATE_TERMINATED && rt->n_reactors) {
         atomic_store(&rt->flow, RH_FLOW_STOPPED);
@@ -637,6 +667,7 @@ void rh_runtime_destroy(rh_runtime *rt)
     free(rt->queues);
     free(rt->qplan);
     rh_plugin_set_free(&rt->plugins);
+    rh_hotswap_free(rt);
     rh_manifest_free(rt->m);
     free(rt);
 }
@@ -672,8 +703,10 @@ int rh_runtime_queue_consumed(const rh_runtime *rt, uint32_t index)
 {
     if (index >= rt->n_queues)
         return 0;
+    /* in_q, set at launch, and not desc, which a swap replaces on the
+     * plugin watcher's thread: unused ports' entries are NULL. */
     for (uint32_t i = 0; i < rt->n_kernels; i++)
-        for (uint32_t p = 0; p < rt->kernels[i].desc->n_inputs; p++)
+        for (uint32_t p = 0; p < RH_MAX_PORTS; p++)
             if (rt->kernels[i].in_q[p] == rt->queues[index])
                 return 1;
     return 0;

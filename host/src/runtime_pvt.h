@@ -167,6 +167,7 @@ struct rh_kinst {
     _Atomic uint64_t restarts;       /* init() run again after a fault */
     _Atomic uint64_t swaps;          /* replaced by a newer plugin */
     _Atomic int given_up;            /* restart.max reached: stopped for good (watchdog.c) */
+    _Atomic uint64_t swaps_refused;  /* a replacement refused (hotswap.c) */
 };
 
 /* A unit of work a reactor runs: returns the number of messages moved. */
@@ -247,6 +248,12 @@ struct rh_runtime {
      * rt's accounting lines count their intake (metrics.c).  They must
      * outlive rt's last report. */
     rh_runtime *const *peers;
+    struct rh_swap_plugin *swapped;  /* plugins loaded by swaps, kept until destroy (hotswap.c) */
+    struct rh_plugin_watch *watch;   /* the plugin folder watcher, or NULL (plugin_watch.c) */
+    /* Held by every lifecycle call that changes a flow or a kernel's plugin
+     * (activate, deactivate, terminate, the per-kernel ones, reload), so a
+     * swap on the watcher's thread never interleaves with them. */
+    pthread_mutex_t life_lock;
 };
 
 /* What one kernel's steps may do now: the stricter of the runtime's flow
@@ -313,6 +320,15 @@ int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns);
 /* Pause or resume one kernel and wait until every thread passed a batch
  * boundary (so no worker of it is inside process()). */
 int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns);
+
+/* hotswap.c: unload the plugins swaps loaded (destroy, after every thread
+ * that could run their code is gone). */
+void rh_hotswap_free(rh_runtime *rt);
+
+/* plugin_watch.c: watch the plugin folders (rh_launch_opts.watch_plugins),
+ * and stop watching (joins the thread; before terminate or destroy). */
+int rh_plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err);
+void rh_plugin_watch_stop(rh_runtime *rt);
 
 /* metrics.c: no message in a kernel ring or process(); with queues, none in
  * a kernel's input queue or a bridge either (a kernel terminated alone

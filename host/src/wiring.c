@@ -295,6 +295,10 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
     rt->find_queue_arg = opts ? opts->find_queue_arg : NULL;
     if ((rc = rh_topo_init(err)) != 0)
         return rc;
+    /* The host runs private copies: a `cp` over a loaded file must not
+     * rewrite the code a kernel is running, and a reload must find the new
+     * bytes (plugin.h). */
+    rt->plugins.private_copies = 1;
     if ((rc = load_plugins(rt, opts, err)) != 0)
         return rc;
     for (uint32_t i = 0; i < rt->plugins.n; i++)

@@ -17,3 +17,4 @@ rh_add_test(test_manifest_faults unit/test_manifest_faults.c LIBS rh_manifest)
 # The control protocol in-process (issue 5, item 4): requests against real
 # runtimes, what a launch into a running host shares.
 rh_add_test(test_control unit/test_control.c LIBS rh_runtime EXTRA support/rt_fixture.c)
+rh_add_test(test_hotswap    unit/test_hotswap.c    LIBS rh_runtime EXTRA support/rt_fixture.c)

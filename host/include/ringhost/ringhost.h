@@ -270,6 +270,17 @@ typedef struct rh_launch_opts {
      * the meaning (every queue is created). */
     rh_queue *(*find_queue)(void *arg, const char *name);
     void *find_queue_arg;
+    /* Non-zero: watch the plugin folders (the manifest's "plugins" and
+     * extra_plugins) while the host runs (`ringhost run` serving does).  A
+     * new .so is tried and logged (plugin.added, or plugin.refused with its
+     * load error); a new build of a running kernel's file is swapped in
+     * with rh_runtime_kernel_reload (kernel.swap, or kernel.swap_refused
+     * and the old version keeps running).  When the folders cannot be
+     * watched (inotify limits), the host runs unwatched and logs
+     * plugin.watch_failed.  The watcher stops at terminate.  (Watched or
+     * not, every plugin runs from a private copy of its file, so writing
+     * over a loaded .so never changes the code that runs.)  Appended last. */
+    int watch_plugins;
 } rh_launch_opts;
 
 /* Load the manifest, load and check plugins, create queues, start threads
@@ -363,7 +374,18 @@ int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_
  * the old version's fini() run and the new one take over.  Nothing in the
  * kernel's rings or queues is lost or processed twice.  A replacement that
  * does not load, does not match, or whose init() fails is refused with the
- * reason (RH_EPLUGIN, RH_ETYPE) and the old version keeps running.
+ * reason and the old version keeps running.  Works on an active or
+ * inactive kernel (it keeps that state); a swap counts in
+ * rh_kernel_info.swaps and logs kernel.swap, a refusal counts in
+ * swaps_refused and logs kernel.swap_refused.  Blocks the caller up to
+ * 5 s for the batch boundary, plus the new init() calls.  Errors:
+ * RH_ENOENT (no such kernel), RH_ESTATE (the kernel is terminated, or
+ * provides run(): it has no batch boundary to swap at), RH_EPLUGIN (the
+ * file does not load, or the new init() failed: its code is in err),
+ * RH_ETYPE (another kernel name, other ports, other message types, or
+ * run() instead of process(): err names the first difference),
+ * RH_ETIMEDOUT (a worker stayed inside process() for 5 s, for example
+ * waiting for room in a full output queue), RH_ENOMEM, RH_ESYS.
  */
 int rh_runtime_kernel_reload(rh_runtime *rt, const char *kernel, rh_error *err);
 
@@ -389,6 +411,7 @@ typedef struct rh_kernel_info {
     char threads[192];         /* its threads' names, comma separated */
     char cpus[64];             /* the cpu each of those threads last ran on, same order */
     uint64_t stalls;           /* process() calls longer than its watchdog_ms, all workers */
+    uint64_t swaps_refused;    /* replacements refused (reload, the plugin watcher) */
 } rh_kernel_info;
 
 /* Number of kernels, and the index-th (manifest order): 0, or RH_ENOENT

@@ -248,6 +248,7 @@ int rh_cmd_run(int argc, char **argv)
     const char *manifest = NULL, *send = NULL;
     double timeout_s = 30;
     rh_launch_opts opts = {0};
+    int no_watch = 0;
     /* --allow-plugin PATH, repeatable: at most one per argument pair, and
      * NULL-terminated; argv outlives the runtime. */
     const char *allowed[argc / 2 + 1];
@@ -261,6 +262,8 @@ int rh_cmd_run(int argc, char **argv)
             timeout_s = atof(argv[++i]);
         else if (!strcmp(argv[i], "--report-bindings"))
             opts.report_bindings = 1;
+        else if (!strcmp(argv[i], "--no-watch"))
+            no_watch = 1;
         else if (!strcmp(argv[i], "--instance") && i + 1 < argc)
             opts.instance = argv[++i];
         else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
@@ -274,7 +277,7 @@ int rh_cmd_run(int argc, char **argv)
             fprintf(stderr, "ringhost run: unexpected argument \"%s\"\n"
                             "usage: ringhost run MANIFEST [--send FILE.jsonl] [--timeout S] "
                             "[--report-bindings] [--instance I] [--plugins DIR] "
-                            "[--allow-plugin PATH]...\n", argv[i]);
+                            "[--allow-plugin PATH]... [--no-watch]\n", argv[i]);
             return RH_EXIT_BADINPUT;
         }
     }
@@ -287,6 +290,9 @@ int rh_cmd_run(int argc, char **argv)
         return RH_EXIT_BADINPUT;
     }
     opts.instance = rh_cli_instance(opts.instance);
+    /* Serving, the plugin folders are watched: a new build of a running
+     * kernel dropped in is swapped in (docs/OPERATIONS.md). */
+    opts.watch_plugins = !send && !no_watch;
     /* Serve mode waits for these with sigwait: block them in every thread. */
     sigset_t sigs;
     sigemptyset(&sigs);

@@ -109,7 +109,7 @@ int rh_cli_attach_typed(const char *instance, const char *qname, rh_queue **q, r
         rh_queue_close(*q);
         return RH_ETYPE;
     }
-    const rh_plugin_set one = {&plugin, 1};
+    const rh_plugin_set one = {.items = &plugin, .n = 1};
     const rh_type *t = rh_plugin_find_type(&one, rh_queue_type_name(*q), NULL);
     if (!t || (rc = rh_queue_bind_type(*q, t, err)) != 0) {
         if (!t)

@@ -10,7 +10,7 @@ static const struct {
 } verbs[] = {
     {"run", rh_cmd_run,
      "run MANIFEST [--send FILE.jsonl] [--timeout S] [--report-bindings] [--instance I] "
-     "[--plugins DIR] [--allow-plugin PATH]..."},
+     "[--plugins DIR] [--allow-plugin PATH]... [--no-watch]"},
     {"send", rh_cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
     {"recv", rh_cmd_recv, "recv [--instance I] QUEUE [-n N] [--timeout S]"},
     {"stat", rh_cmd_stat, "stat [--instance I] [--json | --prom | --once | --watch [S]]"},
