@@ -476,6 +476,20 @@ static void test_reload_of_a_run_kernel_is_refused_with_the_reason(void **unused
     rh_runtime_destroy(rt);
 }
 
+static void test_reload_of_a_process_isolated_kernel_is_refused_with_the_reason(void **unused)
+{
+    (void)unused;
+    rh_runtime *rt = rt_launch("iso", "\"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\","
+                                      " \"isolation\": \"process\"}]");
+    rh_error err = {0};
+    assert_int_equal(rh_runtime_kernel_reload(rt, "e", &err), RH_ESTATE);
+    assert_non_null(strstr(err.msg, "child process"));
+    rh_kernel_info ki;
+    assert_int_equal(rh_runtime_kernel_info(rt, 0, &ki), 0);
+    assert_int_equal(ki.swaps_refused, 1);
+    rh_runtime_destroy(rt);
+}
+
 /* ------------------------------------------------------- watcher ------- */
 
 /* Wait up to 20 s for cond(fx) (the watcher debounces, then swaps). */
@@ -589,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_reload_of_an_unknown_kernel_is_enoent),
         cmocka_unit_test(test_reload_of_a_terminated_kernel_is_refused),
         cmocka_unit_test(test_reload_of_a_run_kernel_is_refused_with_the_reason),
+        cmocka_unit_test(test_reload_of_a_process_isolated_kernel_is_refused_with_the_reason),
         cmocka_unit_test(test_watcher_swaps_a_build_moved_over_the_running_file),
         cmocka_unit_test(test_watcher_swaps_a_build_written_over_the_running_file),
         cmocka_unit_test(test_watcher_refuses_a_broken_build_and_old_keeps_answering),
