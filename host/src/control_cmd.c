@@ -49,14 +49,15 @@ static char *error_replyf(int code, const char *fmt, ...)
 static json_t *kernel_json(const rh_control_rt *e, uint32_t k, const rh_kernel_info *ki)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, "
-                     "s:I, s:b, s:f, s:f, s:f}",
+                     "s:I, s:I, s:I, s:b, s:f, s:f, s:f}",
                      "name", ki->name, "plugin", ki->plugin, "version", ki->version, "path",
                      ki->path, "manifest", e->manifest, "state", rh_state_name(ki->state),
                      "workers", (int)ki->workers, "threads", ki->threads, "cpus", ki->cpus,
                      "processed", (json_int_t)ki->processed, "failed", (json_int_t)ki->failed,
                      "emitted", (json_int_t)ki->emitted, "batches", (json_int_t)ki->batches,
                      "restarts", (json_int_t)ki->restarts, "swaps", (json_int_t)ki->swaps,
-                     "busy", ki->busy, "rate", e->samples[k].rate, "heartbeat_age_ms",
+                     "swaps_refused", (json_int_t)ki->swaps_refused, "stalls",
+                     (json_int_t)ki->stalls, "busy", ki->busy, "rate", e->samples[k].rate, "heartbeat_age_ms",
                      (double)ki->heartbeat_age_ns / 1e6, "active_s",
                      (double)ki->active_ns / 1e9);
 }

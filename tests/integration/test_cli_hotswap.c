@@ -212,6 +212,27 @@ static void test_a_build_copied_over_the_file_in_place_is_swapped_in(void **stat
     assert_string_equal(who_answers(), "v1");
 }
 
+/* The control socket's verb: swap to the file on disk now (here the same
+ * build again), and `ps` counts every swap and refusal so far. */
+static void test_reload_verb_swaps_and_ps_counts_swaps_and_refusals(void **state)
+{
+    (void)state;
+    cli_out o;
+    cli_exec(&o, NULL, "reload", "h", "--instance", H.instance, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    wait_for_log("event=kernel.swap kernel=h", 3);
+    assert_string_equal(who_answers(), "v1");
+    cli_exec(&o, NULL, "ps", "--instance", H.instance, "--json", NULL);
+    cli_expect_exit(&o, 0);
+    json_t *reply = json_loads(o.r.out, 0, NULL);
+    json_t *k = json_array_get(json_object_get(reply, "kernels"), 0);
+    CLI_CHECK(&o, k && cli_num(&o, k, "swaps") == 3 && cli_num(&o, k, "swaps_refused") == 2,
+              "expected ps to count 3 swaps and 2 refused replacements of kernel h");
+    json_decref(reply);
+    cli_free(&o);
+}
+
 static void test_sigterm_after_swaps_exits_0_with_balanced_accounts(void **state)
 {
     (void)state;
@@ -237,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_a_broken_build_is_refused_and_the_running_one_keeps_answering),
         cmocka_unit_test(test_a_build_with_other_ports_is_refused_and_v2_kept_answering),
         cmocka_unit_test(test_a_build_copied_over_the_file_in_place_is_swapped_in),
+        cmocka_unit_test(test_reload_verb_swaps_and_ps_counts_swaps_and_refusals),
         cmocka_unit_test(test_sigterm_after_swaps_exits_0_with_balanced_accounts),
     };
     return cmocka_run_group_tests(tests, hot_setup, hot_teardown);

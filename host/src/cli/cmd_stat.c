@@ -121,6 +121,10 @@ static const struct metric {
     {"batches", "ringhost_kernel_batches_total", "counter", "Batches the kernel processed."},
     {"restarts", "ringhost_kernel_restarts_total", "counter", "init() run again after a fault."},
     {"swaps", "ringhost_kernel_swaps_total", "counter", "Plugin replaced while running."},
+    {"swaps_refused", "ringhost_kernel_swaps_refused_total", "counter",
+     "Replacement plugins refused (the running one kept)."},
+    {"stalls", "ringhost_kernel_stalls_total", "counter",
+     "process() calls that ran past the kernel's watchdog_ms."},
     {"workers", "ringhost_kernel_workers", "gauge", "Workers of the kernel."},
 };
 
