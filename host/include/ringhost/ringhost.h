@@ -110,6 +110,7 @@ typedef struct rh_queue_config {
     uint32_t dedup_window;     /* 0 (off) .. capacity*4 ids, applied by the input bridge */
     uint32_t ttl_ms;           /* 0 (off): age after which an undelivered message expires */
     int shared;                /* non-zero: POSIX shm "/ringhost.<instance>:<name>", mode 0600 */
+    int persist;               /* non-zero (needs shared): kept at close, recovered at create */
 } rh_queue_config;
 
 #define RH_QUEUE_NAME_MAX 64
