@@ -141,8 +141,58 @@ static void refuse(rh_in_bridge *b, int reason, rh_envelope *env, const char *wh
                rh_ring_payload(env), why, k->rt->log);
 }
 
+/*
+ * Persist queues (queue_persist.c): a message taken from the queue keeps
+ * its cell until it is acked, so a host killed while the kernel held it
+ * finds it again.  We ack everything taken so far once the kernel is done
+ * with all of it: nothing taken is between dequeue and ring (inflight), in
+ * a worker's input ring, or among its outputs not yet in their queues.
+ *
+ * Why this order is enough (it is rh_runtime_is_quiet's, metrics.c):
+ * taken is read first, with acquire.  A bridge whose dequeue is in it set
+ * its inflight before dequeuing, so we see inflight set, or cleared after
+ * its ring commit.  A worker releases an input slot only after its outputs
+ * were committed to its output ring (rh_worker_step), and an output bridge
+ * releases an output slot only after it enqueued (or its policy refused,
+ * counted) the message; rh_ring_count reads both indices with acquire.
+ * So empty rings after reading taken mean everything before taken is done.
+ * Under steady load the rings may never all be empty: acks then wait until
+ * producers, short of acked room, pause long enough for them to drain.
+ * Called by the bridge's own thread before each step; reads other
+ * threads' rings only while something taken is still unacked.
+ */
+static void ack_if_done(rh_in_bridge *b)
+{
+    uint64_t taken = rh_queue_taken(b->queue);
+    if (taken == rh_queue_acked(b->queue))
+        return;
+    const rh_kinst *k = b->kernel;
+    for (uint32_t i = 0; i < k->n_in_bridges; i++)
+        if (k->in_bridges[i].queue == b->queue &&
+            atomic_load_explicit(&k->in_bridges[i].inflight, memory_order_seq_cst))
+            return;
+    for (uint32_t w = 0; w < k->n_workers; w++) {
+        if (rh_ring_count(k->workers[w].in[b->port]))
+            return;
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            if (rh_ring_count(k->workers[w].out[p]))
+                return;
+    }
+    rh_queue_ack(b->queue, taken);
+}
+
+void rh_in_bridges_ack_finished(rh_runtime *rt)
+{
+    for (uint32_t i = 0; i < rt->n_kernels; i++)
+        for (uint32_t b = 0; b < rt->kernels[i].n_in_bridges; b++)
+            if (rt->kernels[i].in_bridges[b].ack)
+                ack_if_done(&rt->kernels[i].in_bridges[b]);
+}
+
 uint32_t rh_in_bridge_step(rh_in_bridge *b)
 {
+    if (b->ack)
+        ack_if_done(b);
     if (rh_queue_is_empty(b->queue))
         return 0; /* the common idle poll: no barrier, no ring touched */
     for (uint32_t t = 0; t < b->n_targets; t++) {

@@ -60,6 +60,7 @@ typedef struct rh_in_bridge {
     pthread_mutex_t *dedup_lock; /* non-NULL when several bridges share it (inline workers) */
     _Atomic uint64_t moved; /* messages put into kernel rings (written by its thread) */
     _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
+    int ack;               /* the queue is persist: ack what the kernel finished (bridge.c) */
 } rh_in_bridge;
 
 typedef struct rh_out_bridge {
@@ -203,7 +204,13 @@ typedef struct rh_qplan {
     const char *origin;    /* plugin path defining the type */
     char first_use[128];   /* JSON path that set the type, for error messages */
     rh_queue *queue;       /* once created */
+    char reader[160];      /* JSON path of the first input port reading it, "" if none */
 } rh_qplan;
+
+/* bridge.c: once every thread is joined, ack on each persist queue what
+ * its kernel finished (the threads ack as they go; the last batch of the
+ * drain would otherwise be delivered again by the next launch). */
+void rh_in_bridges_ack_finished(rh_runtime *rt);
 
 /* dispatch.c */
 uint32_t rh_worker_step(void *worker);

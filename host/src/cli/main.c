@@ -14,6 +14,7 @@ static const struct {
     {"send", rh_cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
     {"recv", rh_cmd_recv, "recv [--instance I] QUEUE [-n N] [--timeout S]"},
     {"stat", rh_cmd_stat, "stat [--instance I] [--json]"},
+    {"purge", rh_cmd_purge, "purge [--instance I] QUEUE   (discard a persist queue)"},
     {"plugins", rh_cmd_plugins, "plugins [DIR]"},
     {"validate", rh_cmd_validate, "validate MANIFEST [--plugins DIR] [--allow-plugin PATH]..."},
     {"topo", rh_cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},
