@@ -294,27 +294,6 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
     return len;
 }
 
-/*
- * Persist queues: the cells before `end` are done with, producers may
- * reuse them (queue_pvt.h).  Any consumer may call it (a client after its
- * recv, the host's input bridge once its kernel has finished), so acked
- * only grows, by CAS: a late ack of an earlier position changes nothing.
- * Release: our reads of those cells (and, for the bridge, the kernel's
- * outputs reaching their queue) happen before a producer that acquires
- * acked overwrites them.  Rings not_full: producers wait for acks.
- */
-void rh_queue_ack(rh_queue *q, uint64_t end)
-{
-    queue_header *h = q->h;
-    uint64_t cur = atomic_load_explicit(&h->acked, memory_order_relaxed);
-    while ((int64_t)(end - cur) > 0)
-        if (atomic_compare_exchange_weak_explicit(&h->acked, &cur, end, memory_order_release,
-                                                  memory_order_relaxed)) {
-            rh_bell_ring(&h->not_full);
-            return;
-        }
-}
-
 /* Whether the next enqueue / dequeue would find room / a message.  Used as
  * the re-check between rh_sleep_prepare and rh_sleep_commit. */
 static int has_room(const rh_queue *q)
