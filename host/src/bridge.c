@@ -144,41 +144,120 @@ static void refuse(rh_in_bridge *b, int reason, rh_envelope *env, const char *wh
 /*
  * Persist queues (queue_persist.c): a message taken from the queue keeps
  * its cell until it is acked, so a host killed while the kernel held it
- * finds it again.  We ack everything taken so far once the kernel is done
- * with all of it: nothing taken is between dequeue and ring (inflight), in
- * a worker's input ring, or among its outputs not yet in their queues.
+ * finds it again.  A burst is done once its kernel has released its ring
+ * slots and the outputs they led to have left the output rings: enqueued,
+ * or refused by the output queue's policy (counted).  Refused messages
+ * (duplicate, expired, invalid) were handled before the ring.
  *
- * Why this order is enough (it is rh_runtime_is_quiet's, metrics.c):
- * taken is read first, with acquire.  A bridge whose dequeue is in it set
- * its inflight before dequeuing, so we see inflight set, or cleared after
- * its ring commit.  A worker releases an input slot only after its outputs
- * were committed to its output ring (rh_worker_step), and an output bridge
- * releases an output slot only after it enqueued (or its policy refused,
- * counted) the message; rh_ring_count reads both indices with acquire.
- * So empty rings after reading taken mean everything before taken is done.
- * Under steady load the rings may never all be empty: acks then wait until
- * producers, short of acked room, pause long enough for them to drain.
- * Called by the bridge's own thread before each step; reads other
- * threads' rings only while something taken is still unacked.
+ * Why the order of reads is enough: a worker releases an input slot only
+ * after committing the outputs of its batch (rh_worker_step), and an output
+ * bridge releases an output slot only after enqueuing it.  So after
+ * reading (acquire) that a ring released a burst, the output rings' heads
+ * read next cover its outputs, and once their tails (acquire) pass those
+ * heads, the outputs are in their queues.  rh_queue_ack then stores with
+ * release.
+ *
+ * Precise acks (marks) need this bridge to be the only one of its kernel
+ * on the queue (not inline workers > 1, each with a bridge) and at most
+ * RH_ACK_OUTS output rings; otherwise, and whenever more than RH_ACK_MARKS
+ * bursts are in flight, the fallback is quiescence: everything taken is
+ * acked once no bridge is mid-burst and every ring is empty (the order of
+ * rh_runtime_is_quiet, metrics.c), which a steady backlog may postpone
+ * until producers, short of acked room, pause.  Each step of the bridge's
+ * own thread calls this first; it reads other threads' rings only while
+ * something taken is unacked.
  */
-static void ack_if_done(rh_in_bridge *b)
+static int precise_possible(const rh_in_bridge *b)
 {
-    uint64_t taken = rh_queue_taken(b->queue);
-    if (taken == rh_queue_acked(b->queue))
+    const rh_kinst *k = b->kernel;
+    uint32_t readers = 0;
+    for (uint32_t i = 0; i < k->n_in_bridges; i++)
+        readers += k->in_bridges[i].queue == b->queue;
+    return readers == 1 && (uint64_t)k->n_workers * k->desc->n_outputs <= RH_ACK_OUTS;
+}
+
+/* After a burst went into ring targets[ring] up to ring_end: mark it. */
+static void mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end)
+{
+    if (b->precise == 0)
+        b->precise = precise_possible(b) ? 1 : -1;
+    if (b->precise < 0 || b->overflow)
         return;
+    if (b->n_marks == RH_ACK_MARKS) {
+        b->overflow = 1; /* a gap: marks after it could ack it unchecked */
+        return;
+    }
+    struct rh_ack_mark *m = &b->marks[(b->first_mark + b->n_marks++) % RH_ACK_MARKS];
+    m->queue_end = rh_queue_taken(b->queue); /* ours: we are its only consumer */
+    m->ring_end = ring_end;
+    m->ring = ring;
+}
+
+/* Ack the oldest marks whose messages left their rings and whose outputs
+ * left the output rings (two steps: the output heads are read once the
+ * messages are released, and waited for on later calls). */
+static void ack_marks(rh_in_bridge *b)
+{
+    const rh_kinst *k = b->kernel;
+    uint32_t no = k->desc->n_outputs;
+    if (!b->out_wait) {
+        uint32_t done = 0;
+        while (done < b->n_marks) {
+            const struct rh_ack_mark *m = &b->marks[(b->first_mark + done) % RH_ACK_MARKS];
+            if ((int64_t)(rh_ring_released(b->targets[m->ring]) - m->ring_end) < 0)
+                break;
+            b->pending_end = m->queue_end;
+            done++;
+        }
+        if (!done)
+            return;
+        b->first_mark = (b->first_mark + done) % RH_ACK_MARKS;
+        b->n_marks -= done;
+        for (uint32_t w = 0; w < k->n_workers; w++)
+            for (uint32_t p = 0; p < no; p++)
+                b->out_need[w * no + p] = rh_ring_committed(k->workers[w].out[p]);
+        b->out_wait = 1;
+    }
+    for (uint32_t w = 0; w < k->n_workers; w++)
+        for (uint32_t p = 0; p < no; p++)
+            if ((int64_t)(rh_ring_released(k->workers[w].out[p]) - b->out_need[w * no + p]) < 0)
+                return;
+    b->out_wait = 0;
+    rh_queue_ack(b->queue, b->pending_end);
+}
+
+/* Everything taken is done: no bridge of the kernel mid-burst on this
+ * queue, every ring empty. */
+static int all_done(const rh_in_bridge *b)
+{
     const rh_kinst *k = b->kernel;
     for (uint32_t i = 0; i < k->n_in_bridges; i++)
         if (k->in_bridges[i].queue == b->queue &&
             atomic_load_explicit(&k->in_bridges[i].inflight, memory_order_seq_cst))
-            return;
+            return 0;
     for (uint32_t w = 0; w < k->n_workers; w++) {
         if (rh_ring_count(k->workers[w].in[b->port]))
-            return;
+            return 0;
         for (uint32_t p = 0; p < k->desc->n_outputs; p++)
             if (rh_ring_count(k->workers[w].out[p]))
-                return;
+                return 0;
     }
-    rh_queue_ack(b->queue, taken);
+    return 1;
+}
+
+static void ack_if_done(rh_in_bridge *b)
+{
+    uint64_t taken = rh_queue_taken(b->queue); /* first: see all_done */
+    if (taken != rh_queue_acked(b->queue)) {
+        if (b->precise > 0 && b->n_marks + b->out_wait)
+            ack_marks(b);
+        if (!all_done(b))
+            return;
+        rh_queue_ack(b->queue, taken);
+    }
+    b->n_marks = 0; /* all acked: no mark is pending */
+    b->out_wait = 0;
+    b->overflow = 0;
 }
 
 void rh_in_bridges_ack_finished(rh_runtime *rt)
@@ -236,6 +315,8 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
             pthread_mutex_unlock(b->dedup_lock);
         if (keep)
             rh_ring_commit(r, keep);
+        if (b->ack)
+            mark_burst(b, ti, pos + keep);
         atomic_fetch_add_explicit(&b->moved, keep, memory_order_relaxed);
         atomic_store_explicit(&b->inflight, 0, memory_order_release);
         b->next = (ti + 1) % b->n_targets;

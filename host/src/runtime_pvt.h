@@ -46,6 +46,9 @@ void rh_dedup_free(rh_dedup *d);
 /* Non-zero when id is among the last N accepted; otherwise records it. */
 int rh_dedup_seen_or_add(rh_dedup *d, rh_id id);
 
+#define RH_ACK_MARKS 64 /* bursts in flight a persist input bridge tracks */
+#define RH_ACK_OUTS 64  /* workers x outputs it can watch precisely */
+
 typedef struct rh_in_bridge {
     rh_kinst *kernel;
     uint32_t port;         /* input port index */
@@ -61,6 +64,20 @@ typedef struct rh_in_bridge {
     _Atomic uint64_t moved; /* messages put into kernel rings (written by its thread) */
     _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
     int ack;               /* the queue is persist: ack what the kernel finished (bridge.c) */
+    /* Precise acks (bridge.c): one mark per burst taken, oldest first, and
+     * the output ring positions the oldest finished marks wait for.  Only
+     * the bridge's own thread touches them. */
+    int precise;           /* 0 not decided yet, 1 marks kept, -1 quiescence only */
+    int overflow;          /* a burst went unmarked: marks stop until quiescence */
+    uint32_t first_mark, n_marks;
+    struct rh_ack_mark {
+        uint64_t queue_end; /* queue position after the burst */
+        uint64_t ring_end;  /* ring position after its messages */
+        uint32_t ring;      /* index in targets */
+    } marks[RH_ACK_MARKS];
+    int out_wait;          /* pending_end waits for out_need */
+    uint64_t pending_end;
+    uint64_t out_need[RH_ACK_OUTS];
 } rh_in_bridge;
 
 typedef struct rh_out_bridge {

@@ -25,7 +25,7 @@
 
 #include "cli_common.h"
 
-#define N_MSGS 10
+#define N_MSGS 20
 #define READY_WITHIN_S 20.0
 
 /* delay_us of the slow kernel, capacity of p.in, and an extra queue
@@ -221,9 +221,9 @@ static void test_persist_queues_lose_nothing_when_the_host_is_killed(void **stat
     const char *inst = cli_instance("persist-kill");
     proc host;
     char ids[N_MSGS][40];
-    start_host(&host, manifest_text("kill-slow", 200000, 64), inst);
+    start_host(&host, manifest_text("kill-slow", 50000, 64), inst);
     send_n(inst, ids, N_MSGS);
-    sleep_ms(500); /* the kernel answers about 2 and holds 2 more */
+    sleep_ms(400); /* the kernel answers about 8 and holds 2 more */
     assert_int_equal(proc_signal(&host, SIGKILL), 0);
     proc_result r;
     proc_wait(&host, 30, &r);
@@ -241,9 +241,12 @@ static void test_persist_queues_lose_nothing_when_the_host_is_killed(void **stat
     CLI_CHECK(&second, answered == N_MSGS,
               "expected every one of the %d messages answered after the SIGKILL, got %d (lost "
               "%d)", N_MSGS, answered, N_MSGS - answered);
-    /* At least once: what the killed host answered but had not acked is
-     * answered again; never more than one answer per message taken. */
-    CLI_CHECK(&second, dups <= N_MSGS, "expected at most %d duplicates, got %d", N_MSGS, dups);
+    /* At least once: what the killed host answered but had not acked yet
+     * is answered again.  Acks follow each burst (bridge.c), so that is at
+     * most what the ring held and what left it since the pump last ran:
+     * 2 * ring_capacity.  (Acking only when all is quiet redid every
+     * message answered since the backlog began: about 8 here.) */
+    CLI_CHECK(&second, dups <= 4, "expected at most 4 duplicates, got %d", dups);
     cli_free(&second);
     purge(inst, "p.in");
     purge(inst, "p.out");
