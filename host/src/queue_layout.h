@@ -132,6 +132,11 @@ int rh_queue_header_check(const queue_header *h, size_t file_size, const char *n
  * ready; 0: there is none, create it; < 0: refused, with err set. */
 int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err);
 
+/* Before a queue that is not persist replaces an object of its name
+ * (queue_persist.c): RH_EEXIST if that is a persist queue holding
+ * messages. */
+int rh_queue_persist_guard(const rh_queue *q, rh_error *err);
+
 /* The number of rh_backpressure policies: a header's policy field and a
  * configuration's backpressure must be below it.  queue.c names each one. */
 #define BP_COUNT ((unsigned)RH_BP_DROP_NEWEST + 1)

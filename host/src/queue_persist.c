@@ -179,6 +179,44 @@ int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
     return 1;
 }
 
+/*
+ * Before a launch that does not declare q persist replaces a leftover of
+ * its name: refuse if it is a persist queue that still holds messages (the
+ * manifest lost its "persist", or names another instance's queue by
+ * mistake); replacing it would discard them silently.  0, or RH_EEXIST.
+ */
+int rh_queue_persist_guard(const rh_queue *q, rh_error *err)
+{
+    int fd = shm_open(q->shm_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    uint64_t held = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (size_t)st.st_size >= sizeof(queue_header)) {
+        const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
+        if (h != MAP_FAILED) {
+            if (atomic_load(&h->magic) == QUEUE_MAGIC &&
+                h->layout_version == QUEUE_LAYOUT_VERSION && h->persist == 1) {
+                held = atomic_load(&h->prod_tail) - atomic_load(&h->acked);
+                if (held > RH_QUEUE_CAPACITY_MAX) /* garbage indices: nothing to keep */
+                    held = 0;
+            }
+            munmap((void *)h, sizeof *h);
+        }
+    }
+    close(fd);
+    if (!held)
+        return 0;
+    char path[sizeof(SHM_DIR) + sizeof q->shm_name];
+    snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
+    return rh_error_set(err, RH_EEXIST,
+                        "persist queue \"%s\": %s holds %llu message(s) from a previous run, "
+                        "and this launch does not declare the queue persist; declare "
+                        "\"persist\": true to carry on from them, or, " DISCARD_HINT,
+                        q->name, path, (unsigned long long)held, q->name, path);
+}
+
 /* ------------------------------------------------------------- acks --- */
 
 /*

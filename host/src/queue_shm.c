@@ -171,6 +171,11 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
                             "queue \"%s\": %s belongs to a running host (pid %d); stop it or "
                             "launch under another instance name (--instance)",
                             q->name, q->shm_name, (int)owner);
+    if (S_ISREG(old.st_mode) && !q->persist) {
+        int rc = rh_queue_persist_guard(q, err);
+        if (rc != 0)
+            return rc;
+    }
     shm_unlink(q->shm_name);
     int fd = shm_open(q->shm_name, O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0)

@@ -356,11 +356,11 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
     return 0;
 }
 
-/* A persist queue's refusal comes from the queue layer, which knows the
+/* A persist queue's refusal (queue_persist.c) comes from the queue layer, which knows the
  * object but not the manifest: prefix the file and the queue's JSON path. */
 static int persist_refused(rh_runtime *rt, const rh_qplan *q, int rc, rh_error *err)
 {
-    if (!q->cfg.persist || !err)
+    if (!err || strncmp(err->msg, "persist queue", 13) != 0)
         return rc;
     char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);

@@ -134,6 +134,26 @@ static void test_reopen_with_another_capacity_is_refused_saying_what_is_there(vo
     purge("cap");
 }
 
+static void test_a_launch_without_persist_does_not_discard_a_persist_queues_messages(void **state)
+{
+    (void)state;
+    rh_queue *q = make("guard", 8);
+    send_seq(q, 1);
+    rh_queue_close(q);
+    rh_error err;
+    int rc = open_q("guard", &type_a, 8, 0, &q, &err);
+    EXPECT(rc == RH_EEXIST && strstr(err.msg, "holds 1 message(s)") && strstr(err.msg, "purge"),
+           "expected RH_EEXIST: a queue without persist must not replace a persist queue "
+           "holding a message, got %d: %s", rc, err.msg);
+    q = make("guard", 8);
+    EXPECT(recv_seq(q) == 1, "expected its message still there");
+    rh_queue_close(q); /* now empty: a launch without persist may replace it */
+    rc = open_q("guard", &type_a, 8, 0, &q, &err);
+    EXPECT(rc == 0, "expected an empty persist leftover to be replaced, got %d: %s", rc, err.msg);
+    rh_queue_close(q);
+    EXPECT(!shm_exists("guard"), "expected the replacement (not persist) removed at close");
+}
+
 static void test_reopen_with_another_type_is_refused(void **state)
 {
     (void)state;
@@ -287,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_a_shared_queue_without_persist_is_unlinked_at_close),
         cmocka_unit_test(test_reopen_with_another_capacity_is_refused_saying_what_is_there),
         cmocka_unit_test(test_reopen_with_another_type_is_refused),
+        cmocka_unit_test(test_a_launch_without_persist_does_not_discard_a_persist_queues_messages),
         cmocka_unit_test(test_a_persist_queue_held_by_a_live_host_is_refused),
         cmocka_unit_test(test_producers_wait_for_acks_not_for_the_consumer_tail),
         cmocka_unit_test(test_recovery_discards_unpublished_claims_and_redelivers_unacked),
