@@ -260,6 +260,11 @@ static void ack_if_done(rh_in_bridge *b)
     b->overflow = 0;
 }
 
+void rh_in_bridge_ack(rh_in_bridge *b)
+{
+    ack_if_done(b);
+}
+
 void rh_in_bridges_ack_finished(rh_runtime *rt)
 {
     for (uint32_t i = 0; i < rt->n_kernels; i++)

@@ -375,8 +375,11 @@ uint32_t rh_worker_step(void *arg)
 uint32_t rh_in_bridge_task(void *arg)
 {
     rh_in_bridge *b = arg;
-    if (atomic_load_explicit(&b->kernel->rt->flow, memory_order_acquire) != RH_FLOW_RUNNING)
+    if (atomic_load_explicit(&b->kernel->rt->flow, memory_order_acquire) != RH_FLOW_RUNNING) {
+        if (b->ack)
+            rh_in_bridge_ack(b); /* what the kernel finishes meanwhile (bridge.c) */
         return 0; /* paused or draining: messages wait in the named queue */
+    }
     return rh_in_bridge_step(b);
 }
 

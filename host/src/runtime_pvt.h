@@ -228,6 +228,9 @@ typedef struct rh_qplan {
  * its kernel finished (the threads ack as they go; the last batch of the
  * drain would otherwise be delivered again by the next launch). */
 void rh_in_bridges_ack_finished(rh_runtime *rt);
+/* The same for one bridge, from its own thread (done by each step; this
+ * is for a pump that does not step: paused or draining). */
+void rh_in_bridge_ack(rh_in_bridge *b);
 
 /* dispatch.c */
 uint32_t rh_worker_step(void *worker);
