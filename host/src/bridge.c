@@ -15,6 +15,8 @@
  *         is counted and dead-lettered with its reason (dlq.h).
  * Output: worker's output ring --peek burst--> burst enqueue of the run that
  *         fits, the queue's backpressure policy for the rest --> release.
+ * Acks:   on a persist input queue the input bridge also acknowledges each
+ *         burst once its kernel has finished it (ack_if_done below).
  */
 #include <stdlib.h>
 #include <string.h>

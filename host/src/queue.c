@@ -19,7 +19,8 @@
  * up the producers after it (and a consumer likewise), as in DPDK's default
  * mode.  They spin, then yield, so the holder gets the cpu back; a process
  * that dies in that window stalls the queue, as a dead producer would have
- * with per-cell stamps too (issue 4 covers recovering from that).
+ * with per-cell stamps too.  A persist queue is repaired from that at its
+ * host's next launch (queue_persist.c).
  *
  * Positions only grow (64-bit, never wrap in practice); cell = pos & mask.
  * All-zero memory (a fresh ftruncate'd shm object or anonymous mapping) is

@@ -7,7 +7,8 @@
  * (queue_layout.h).  This file builds the object names, refuses to take over
  * a live host's queue (live_creator), reserves and maps the memory, writes
  * the header and publishes it, checks a foreign header before trusting it,
- * and unlinks only the object its own host created.  Nothing here runs per
+ * and unlinks only the object its own host created (never a persist one:
+ * queue_persist.c takes those over at the next launch).  Nothing here runs per
  * message: the hot path is queue.c.
  */
 #define _GNU_SOURCE
