@@ -7,6 +7,7 @@
  * cleanup of the indices the test wrote into its header.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -300,6 +301,25 @@ static int setup(void **state)
     return 0;
 }
 
+/* A failed test leaves its persist queues behind: remove them. */
+static int teardown(void **state)
+{
+    (void)state;
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "ringhost.%s:", instance);
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            char path[300];
+            snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
+            unlink(path);
+        }
+    if (d)
+        closedir(d);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,5 +334,5 @@ int main(void)
         cmocka_unit_test(test_recovery_refuses_indices_that_describe_no_queue),
         cmocka_unit_test(test_counts_since_open_carry_the_previous_runs_messages),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
