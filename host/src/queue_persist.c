@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -284,6 +285,23 @@ void rh_queue_stats_since_open(const rh_queue *q, rh_queue_stats *out)
     out->dead_lettered -= b->dead_lettered;
 }
 
+/* A queue that is not persist is not locked by its host: its creator's
+ * pid, when that process still runs, says it is in use. */
+static pid_t live_creator(int fd, const struct stat *st)
+{
+    pid_t pid = 0;
+    if (!S_ISREG(st->st_mode) || (size_t)st->st_size < sizeof(queue_header))
+        return 0;
+    const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
+    if (h == MAP_FAILED)
+        return 0;
+    if (atomic_load(&h->magic) == QUEUE_MAGIC && h->persist != 1 && h->creator_pid > 0 &&
+        h->creator_pid != getpid() && (kill(h->creator_pid, 0) == 0 || errno == EPERM))
+        pid = h->creator_pid;
+    munmap((void *)h, sizeof *h);
+    return pid;
+}
+
 int rh_queue_purge(const char *instance, const char *name, rh_error *err)
 {
     if (!rh_queue_name_valid(instance) || !rh_queue_name_valid(name))
@@ -302,6 +320,7 @@ int rh_queue_purge(const char *instance, const char *name, rh_error *err)
                                   shm_name, strerror(errno));
     struct stat st;
     int rc = 0;
+    pid_t creator = 0;
     if (fstat(fd, &st) != 0 || st.st_uid != geteuid())
         rc = rh_error_set(err, RH_EINVAL, "queue \"%s\": " SHM_DIR "%s is not this user's",
                           name, shm_name);
@@ -309,6 +328,10 @@ int rh_queue_purge(const char *instance, const char *name, rh_error *err)
         rc = rh_error_set(err, RH_EEXIST,
                           "queue \"%s\": " SHM_DIR "%s is in use by a running host; stop it "
                           "first", name, shm_name);
+    else if ((creator = live_creator(fd, &st)) != 0)
+        rc = rh_error_set(err, RH_EEXIST,
+                          "queue \"%s\": " SHM_DIR "%s belongs to a running host (pid %d); "
+                          "stop it first", name, shm_name, (int)creator);
     else if (shm_unlink(shm_name) != 0)
         rc = rh_error_set(err, RH_ESYS, "queue \"%s\": unlink " SHM_DIR "%s: %s", name,
                           shm_name, strerror(errno));

@@ -218,11 +218,22 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
     }
     /* A persist queue keeps its fd, flocked, for the host's lifetime: the
      * next launch knows by the lock whether a host still uses it, and the
-     * lock dies with the process, however it dies (queue_persist.c). */
-    if (q->cfg.persist && flock(fd, LOCK_EX | LOCK_NB) == 0)
+     * lock dies with the process, however it dies (queue_persist.c).  The
+     * lock can only be taken first by another launch racing for the name
+     * we just created: let that one have it. */
+    if (q->cfg.persist) {
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            munmap(p, size);
+            rc = rh_error_set(err, RH_EEXIST,
+                              "persist queue \"%s\": %s was locked by another host as it was "
+                              "created; launch under another instance name (--instance)",
+                              q->name, q->shm_name);
+            goto fail;
+        }
         q->lock_fd = fd;
-    else
+    } else {
         close(fd);
+    }
     q->h = p;
     return 0;
 fail:

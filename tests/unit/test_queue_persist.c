@@ -183,6 +183,22 @@ static void test_a_persist_queue_held_by_a_live_host_is_refused(void **state)
            rc, err.msg);
 }
 
+static void test_purge_refuses_the_queue_of_a_running_host_without_persist(void **state)
+{
+    (void)state;
+    rh_queue *q = NULL;
+    rh_error err;
+    assert_int_equal(open_q("live", &type_a, 8, 0, &q, &err), 0);
+    /* Its creator is this process, which purge leaves alone; fake another
+     * live one: our parent. */
+    q->h->creator_pid = (int32_t)getppid();
+    int rc = rh_queue_purge(instance, "live", &err);
+    EXPECT(rc == RH_EEXIST && strstr(err.msg, "belongs to a running host"),
+           "expected purge to refuse a running host's queue, got %d: %s", rc, err.msg);
+    EXPECT(shm_exists("live"), "expected the queue left in place");
+    rh_queue_close(q);
+}
+
 static void test_producers_wait_for_acks_not_for_the_consumer_tail(void **state)
 {
     (void)state;
@@ -329,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_reopen_with_another_type_is_refused),
         cmocka_unit_test(test_a_launch_without_persist_does_not_discard_a_persist_queues_messages),
         cmocka_unit_test(test_a_persist_queue_held_by_a_live_host_is_refused),
+        cmocka_unit_test(test_purge_refuses_the_queue_of_a_running_host_without_persist),
         cmocka_unit_test(test_producers_wait_for_acks_not_for_the_consumer_tail),
         cmocka_unit_test(test_recovery_discards_unpublished_claims_and_redelivers_unacked),
         cmocka_unit_test(test_recovery_refuses_indices_that_describe_no_queue),
