@@ -68,7 +68,12 @@ typedef struct queue_header {
     _Atomic uint64_t prod_tail;              /* cells before it are published */
     _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
     _Atomic uint64_t cons_tail;              /* cells before it are read (and free, if not persist) */
-    _Atomic uint64_t acked; /* persist only: cells before it are done with, free again */
+    /* Persist only: cells before it are done with, free again.  Written by
+     * consumers once they are finished (a client after its recv; the
+     * input bridge's thread once its kernel and output bridges are), by
+     * CAS to a larger value with release; read by producers with acquire
+     * instead of cons_tail (rh_queue.free_tail).  acked <= cons_tail. */
+    _Atomic uint64_t acked;
     _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
     _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
 } queue_header;
