@@ -179,7 +179,8 @@ static int precise_possible(const rh_in_bridge *b)
 }
 
 /* After a burst went into ring targets[ring] up to ring_end: mark it. */
-static void mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end)
+static void mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint32_t kept,
+                       int exact)
 {
     if (b->precise == 0)
         b->precise = precise_possible(b) ? 1 : -1;
@@ -193,25 +194,37 @@ static void mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end)
     m->queue_end = rh_queue_taken(b->queue); /* ours: we are its only consumer */
     m->ring_end = ring_end;
     m->ring = ring;
+    m->kept = kept;
+    m->exact = exact;
 }
 
 /* Ack the oldest marks whose messages left their rings and whose outputs
  * left the output rings (two steps: the output heads are read once the
- * messages are released, and waited for on later calls). */
+ * messages are released, and waited for on later calls).  A burst the
+ * kernel takes in several batches is acked batch by batch when none of it
+ * was refused (its queue positions then follow its ring positions). */
 static void ack_marks(rh_in_bridge *b)
 {
     const rh_kinst *k = b->kernel;
     uint32_t no = k->desc->n_outputs;
     if (!b->out_wait) {
         uint32_t done = 0;
+        int part = 0;
         while (done < b->n_marks) {
             const struct rh_ack_mark *m = &b->marks[(b->first_mark + done) % RH_ACK_MARKS];
-            if ((int64_t)(rh_ring_released(b->targets[m->ring]) - m->ring_end) < 0)
-                break;
-            b->pending_end = m->queue_end;
-            done++;
+            int64_t left = (int64_t)(m->ring_end - rh_ring_released(b->targets[m->ring]));
+            if (left <= 0) {
+                b->pending_end = m->queue_end;
+                done++;
+                continue;
+            }
+            if (m->exact && (uint64_t)left < m->kept) { /* a prefix of it is released */
+                b->pending_end = m->queue_end - (uint64_t)left;
+                part = 1;
+            }
+            break;
         }
-        if (!done)
+        if (!done && !part)
             return;
         b->first_mark = (b->first_mark + done) % RH_ACK_MARKS;
         b->n_marks -= done;
@@ -323,7 +336,7 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
         if (keep)
             rh_ring_commit(r, keep);
         if (b->ack)
-            mark_burst(b, ti, pos + keep);
+            mark_burst(b, ti, pos + keep, keep, keep == got);
         atomic_fetch_add_explicit(&b->moved, keep, memory_order_relaxed);
         atomic_store_explicit(&b->inflight, 0, memory_order_release);
         b->next = (ti + 1) % b->n_targets;

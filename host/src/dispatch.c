@@ -340,9 +340,13 @@ uint32_t rh_worker_step(void *arg)
     if (f == RH_FLOW_STOPPED || f == RH_FLOW_PAUSED)
         return 0;
     atomic_store_explicit(&w->heartbeat_ns, rh_now_ns(), memory_order_relaxed);
-    if (k->decl->bridge == RH_BRIDGE_INLINE && f == RH_FLOW_RUNNING)
-        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-            moved += rh_in_bridge_step(w->inline_in[p]);
+    if (k->decl->bridge == RH_BRIDGE_INLINE)
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
+            if (f == RH_FLOW_RUNNING)
+                moved += rh_in_bridge_step(w->inline_in[p]);
+            else if (w->inline_in[p]->ack) /* draining: still ack what finished */
+                rh_in_bridge_ack(w->inline_in[p]);
+        }
 
     uint32_t port;
     uint64_t pos;

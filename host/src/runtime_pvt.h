@@ -74,6 +74,8 @@ typedef struct rh_in_bridge {
         uint64_t queue_end; /* queue position after the burst */
         uint64_t ring_end;  /* ring position after its messages */
         uint32_t ring;      /* index in targets */
+        uint32_t kept;      /* its messages in the ring (ring_end - kept: the first) */
+        int exact;          /* none refused: queue and ring positions match one to one */
     } marks[RH_ACK_MARKS];
     int out_wait;          /* pending_end waits for out_need */
     uint64_t pending_end;
