@@ -30,9 +30,10 @@
 #define N_MSGS 20
 #define READY_WITHIN_S 20.0
 
-/* delay_us of the slow kernel, capacity of p.in, and an extra queue
- * p.keep (persist, read by nobody) whose capacity a test changes. */
-static const char *manifest_text(const char *tag, unsigned delay_us, unsigned keep_capacity)
+/* delay_us of the slow kernel, its bridge mode, and an extra queue p.keep
+ * (persist, read by nobody) whose capacity a test changes. */
+static const char *manifest_bridge(const char *tag, unsigned delay_us, unsigned keep_capacity,
+                                   const char *bridge)
 {
     char text[2048];
     snprintf(text, sizeof text,
@@ -42,10 +43,16 @@ static const char *manifest_text(const char *tag, unsigned delay_us, unsigned ke
              "            \"p.keep\": {\"type\": \"echo.message\", \"persist\": true,\n"
              "                       \"capacity\": %u}},\n"
              " \"kernels\": [{\"name\": \"k\", \"plugin\": \"slow\", \"batch\": 1,\n"
+             "               \"bridge\": \"%s\",\n"
              "               \"ring_capacity\": 2, \"config\": {\"delay_us\": %u},\n"
              "               \"inputs\": {\"in\": \"p.in\"}, \"outputs\": {\"out\": \"p.out\"}}]}\n",
-             keep_capacity, delay_us);
+             keep_capacity, bridge, delay_us);
     return cli_manifest(tag, text);
+}
+
+static const char *manifest_text(const char *tag, unsigned delay_us, unsigned keep_capacity)
+{
+    return manifest_bridge(tag, delay_us, keep_capacity, "thread");
 }
 
 static void sleep_ms(int ms)
@@ -217,13 +224,12 @@ static void test_persist_queues_keep_their_messages_across_a_sigterm_restart(voi
     purge(inst, "p.keep");
 }
 
-static void test_persist_queues_lose_nothing_when_the_host_is_killed(void **state)
+static void kill_and_relaunch(const char *tag, const char *bridge)
 {
-    (void)state;
-    const char *inst = cli_instance("persist-kill");
+    const char *inst = cli_instance(tag);
     proc host;
     char ids[N_MSGS][40];
-    start_host(&host, manifest_text("kill-slow", 50000, 64), inst);
+    start_host(&host, manifest_bridge(cli_keep("%s-slow", tag), 50000, 64, bridge), inst);
     send_n(inst, ids, N_MSGS);
     sleep_ms(400); /* the kernel answers about 8 and holds 2 more */
     assert_int_equal(proc_signal(&host, SIGKILL), 0);
@@ -233,13 +239,13 @@ static void test_persist_queues_lose_nothing_when_the_host_is_killed(void **stat
     proc_result_free(&r);
     assert_true(shm_exists(inst, "p.in"));
 
-    start_host(&host, manifest_text("kill-fast", 0, 64), inst);
+    start_host(&host, manifest_bridge(cli_keep("%s-fast", tag), 0, 64, bridge), inst);
     int answered, dups, total;
     answers(inst, ids, N_MSGS, &answered, &dups, &total);
     cli_out second = {0};
     stop_host(&host, &second, "relaunched after SIGKILL");
-    print_message("sigkill restart: sent %d, answers %d, answered %d, duplicates %d, lost %d\n",
-                  N_MSGS, total, answered, dups, N_MSGS - answered);
+    print_message("sigkill restart (%s bridge): sent %d, answers %d, answered %d, duplicates %d, "
+                  "lost %d\n", bridge, N_MSGS, total, answered, dups, N_MSGS - answered);
     CLI_CHECK(&second, answered == N_MSGS,
               "expected every one of the %d messages answered after the SIGKILL, got %d (lost "
               "%d)", N_MSGS, answered, N_MSGS - answered);
@@ -253,6 +259,19 @@ static void test_persist_queues_lose_nothing_when_the_host_is_killed(void **stat
     purge(inst, "p.in");
     purge(inst, "p.out");
     purge(inst, "p.keep");
+}
+
+static void test_persist_queues_lose_nothing_when_the_host_is_killed(void **state)
+{
+    (void)state;
+    kill_and_relaunch("persist-kill", "thread");
+}
+
+/* The inline bridge acks from the worker's own thread (bridge.c). */
+static void test_persist_queues_lose_nothing_when_an_inline_host_is_killed(void **state)
+{
+    (void)state;
+    kill_and_relaunch("persist-kill-inline", "inline");
 }
 
 static void test_a_relaunch_with_another_capacity_is_refused_until_purged(void **state)
@@ -317,6 +336,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_persist_queues_keep_their_messages_across_a_sigterm_restart),
         cmocka_unit_test(test_persist_queues_lose_nothing_when_the_host_is_killed),
+        cmocka_unit_test(test_persist_queues_lose_nothing_when_an_inline_host_is_killed),
         cmocka_unit_test(test_a_relaunch_with_another_capacity_is_refused_until_purged),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
