@@ -38,9 +38,18 @@
 
 #include "queue_layout.h"
 
-/* The way out the error messages give: the object's path, to rm. */
-#define DISCARD_HINT "to discard it and its messages: ringhost purge --instance <instance> %s, " \
-                     "or rm %s"
+/* The way out the error messages give, for (instance, name, path). */
+#define DISCARD_HINT "to discard it and its messages: ringhost purge --instance %s %s, or rm %s"
+
+/* The instance part of q->shm_name ("/ringhost.<instance>:<name>"; ':' is
+ * in neither alphabet), for the messages. */
+static const char *instance_of(const rh_queue *q, char *buf, size_t len)
+{
+    const char *start = q->shm_name + sizeof("/" SHM_PREFIX) - 1;
+    const char *colon = strchr(start, ':');
+    snprintf(buf, len, "%.*s", colon ? (int)(colon - start) : 0, start);
+    return buf;
+}
 
 /*
  * Repair the indices a dead host left (see the top of this file), or say
@@ -77,7 +86,8 @@ static int64_t repair_indices(queue_header *h, uint32_t capacity, const char **w
 static int check_matches(const rh_queue *q, const queue_header *h, const rh_type *type,
                          const char *path, rh_error *err)
 {
-    char there[160], expected[160];
+    char there[160], expected[160], inst[RH_QUEUE_NAME_MAX + 1];
+    instance_of(q, inst, sizeof inst);
     if (h->fingerprint == type->fingerprint && h->payload_size == type->size &&
         h->capacity == q->capacity && h->persist == 1)
         return 0;
@@ -91,7 +101,7 @@ static int check_matches(const rh_queue *q, const queue_header *h, const rh_type
                         "persist queue \"%s\": %s from a previous run holds %s; expected %s. "
                         "Its messages are kept: launch with the settings it was created with, "
                         "or, " DISCARD_HINT,
-                        q->name, path, there, expected, q->name, path);
+                        q->name, path, there, expected, inst, q->name, path);
 }
 
 /* Settings that may change from one run to the next (they steer the host,
@@ -109,8 +119,9 @@ static void adopt(rh_queue *q, queue_header *h)
 
 int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
 {
-    char path[sizeof(SHM_DIR) + sizeof q->shm_name];
+    char path[sizeof(SHM_DIR) + sizeof q->shm_name], inst[RH_QUEUE_NAME_MAX + 1];
     snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
+    instance_of(q, inst, sizeof inst);
     /* O_NOFOLLOW | O_NONBLOCK: a link or a FIFO planted there is refused
      * below, not followed or waited on. */
     int fd = shm_open(q->shm_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
@@ -131,7 +142,7 @@ int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
     if (why) {
         close(fd);
         return rh_error_set(err, RH_EINVAL, "persist queue \"%s\": %s: %s; " DISCARD_HINT,
-                            q->name, path, why, q->name, path);
+                            q->name, path, why, inst, q->name, path);
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
@@ -154,13 +165,13 @@ int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
     if (rc != 0)
         rc = rh_error_set(err, RH_EINVAL,
                           "persist queue \"%s\": %s is not a queue this build can recover (%s); "
-                          DISCARD_HINT, q->name, path, why_err.msg, q->name, path);
+                          DISCARD_HINT, q->name, path, why_err.msg, inst, q->name, path);
     else
         rc = check_matches(q, h, type, path, err);
     int64_t held = rc == 0 ? repair_indices(h, h->capacity, &why) : 0;
     if (rc == 0 && held < 0)
         rc = rh_error_set(err, RH_EINVAL, "persist queue \"%s\": %s: %s; " DISCARD_HINT,
-                          q->name, path, why, q->name, path);
+                          q->name, path, why, inst, q->name, path);
     if (rc != 0) {
         munmap(h, size);
         close(fd);
@@ -209,13 +220,14 @@ int rh_queue_persist_guard(const rh_queue *q, rh_error *err)
     close(fd);
     if (!held)
         return 0;
-    char path[sizeof(SHM_DIR) + sizeof q->shm_name];
+    char path[sizeof(SHM_DIR) + sizeof q->shm_name], inst[RH_QUEUE_NAME_MAX + 1];
     snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
+    instance_of(q, inst, sizeof inst);
     return rh_error_set(err, RH_EEXIST,
                         "persist queue \"%s\": %s holds %llu message(s) from a previous run, "
                         "and this launch does not declare the queue persist; declare "
                         "\"persist\": true to carry on from them, or, " DISCARD_HINT,
-                        q->name, path, (unsigned long long)held, q->name, path);
+                        q->name, path, (unsigned long long)held, inst, q->name, path);
 }
 
 /* ------------------------------------------------------------- acks --- */

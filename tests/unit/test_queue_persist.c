@@ -128,6 +128,10 @@ static void test_reopen_with_another_capacity_is_refused_saying_what_is_there(vo
                strstr(err.msg, "/dev/shm/ringhost."),
            "expected the message to say what is there, what was expected and how to discard "
            "it, got: %s", err.msg);
+    char purge_cmd[128];
+    snprintf(purge_cmd, sizeof purge_cmd, "ringhost purge --instance %s cap,", instance);
+    EXPECT(strstr(err.msg, purge_cmd), "expected the exact command \"%s\" in: %s", purge_cmd,
+           err.msg);
     EXPECT(shm_exists("cap"), "expected the refused queue to be left as it was");
     q = make("cap", 8);
     EXPECT(recv_seq(q) == 1, "expected its message still there");
