@@ -238,6 +238,17 @@ static void kill_and_relaunch(const char *tag, const char *bridge)
     assert_int_equal(r.term_signal, SIGKILL);
     proc_result_free(&r);
     assert_true(shm_exists(inst, "p.in"));
+    /* The kill must have hit messages the kernel held: taken, not acked. */
+    cli_out st;
+    cli_exec(&st, NULL, "stat", "--instance", inst, "--json", NULL);
+    cli_expect_exit(&st, 0);
+    const char *pin = strstr(st.r.out, "\"queue\": \"p.in\"");
+    const char *un = pin ? strstr(pin, "\"unacked\": ") : NULL;
+    long long unacked = un ? atoll(un + 11) : -1;
+    CLI_CHECK(&st, pin && strstr(pin, "\"persist\": true") && unacked > 0,
+              "expected stat --json to show p.in persist with messages taken but not acked at "
+              "the kill, got %lld", unacked);
+    cli_free(&st);
 
     start_host(&host, manifest_bridge(cli_keep("%s-fast", tag), 0, 64, bridge), inst);
     int answered, dups, total;

@@ -237,6 +237,12 @@ static void stat_one(const char *name, void *arg)
                               "invalid", (json_int_t)s.invalid, "failed", (json_int_t)s.failed,
                               "dead_lettered", (json_int_t)s.dead_lettered, "ttl_ms",
                               (json_int_t)rh_queue_config_of(q)->ttl_ms);
+        /* A persist queue's messages taken but not yet acknowledged: what a
+         * host killed now would deliver again at its next launch. */
+        json_object_set_new(o, "persist", json_boolean(rh_queue_is_persist(q)));
+        if (rh_queue_is_persist(q))
+            json_object_set_new(o, "unacked",
+                                json_integer((json_int_t)(rh_queue_taken(q) - rh_queue_acked(q))));
         json_array_append_new(c->arr, o);
     } else {
         printf("%-24s %-22s %8llu/%-8u %10llu %10llu %8llu %8llu %8llu %6llu %6llu %6llu %6llu\n",
