@@ -137,6 +137,11 @@ int rh_queue_header_check(const queue_header *h, size_t file_size, const char *n
  * ready; 0: there is none, create it; < 0: refused, with err set. */
 int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err);
 
+/* rh_queue_attach of a persist queue (queue_persist.c): mark the client
+ * attached, with a lock on fd kept in q->lock_fd; RH_EEXIST while a host
+ * is recovering it. */
+int rh_queue_persist_attach(rh_queue *q, int fd, rh_error *err);
+
 /* Before a queue that is not persist replaces an object of its name
  * (queue_persist.c): RH_EEXIST if that is a persist queue holding
  * messages. */

@@ -9,8 +9,11 @@
  * its shm fd until it closes it; the kernel drops the lock when the process
  * dies, however it dies.  So a launch that gets the lock knows no host uses
  * the queue, and that whatever its indices say was left by a dead one.
- * (Clients, `ringhost send`/`recv`, take no lock: none may be sending or
- * receiving while a host recovers the queue at launch.)
+ * Clients (`ringhost send`/`recv`, C clients) hold a read lock on the
+ * file's first byte while attached (an open-file-description lock, which
+ * also dies with its process and does not meet the flock); a recovery
+ * takes the write lock on that byte for its duration, so it refuses to
+ * run under an attached client, and a client cannot attach during it.
  *
  * What a dead host leaves (the protocol is at the top of queue.c):
  *  - prod_head past prod_tail: claims never published.  Their senders never
@@ -79,6 +82,27 @@ static int64_t repair_indices(queue_header *h, uint32_t capacity, const char **w
     rh_bell_init(&h->not_empty, 1);
     rh_bell_init(&h->not_full, 1);
     return (int64_t)pt;
+}
+
+/* The attachment lock (see the top): F_RDLCK for a client, F_WRLCK for a
+ * recovery, F_UNLCK.  0, or -1 with errno (EAGAIN: the other kind holds
+ * it). */
+static int attach_lock(int fd, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int rh_queue_persist_attach(rh_queue *q, int fd, rh_error *err)
+{
+    if (attach_lock(fd, F_RDLCK) != 0)
+        return rh_error_set(err, RH_EEXIST,
+                            "persist queue \"%s\": a host is recovering it right now (%s); "
+                            "try again once it serves",
+                            q->name, errno == EAGAIN || errno == EACCES ? "it holds the queue"
+                                                                        : strerror(errno));
+    q->lock_fd = fd;
+    return 0;
 }
 
 /* Refuse a queue whose geometry or type is not the manifest's, saying what
@@ -152,6 +176,16 @@ int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
                             "name (--instance)",
                             q->name, path);
     }
+    if (attach_lock(fd, F_WRLCK) != 0) {
+        int e = errno;
+        close(fd);
+        return rh_error_set(err, RH_EEXIST,
+                            "persist queue \"%s\": %s is attached by a client (ringhost send or "
+                            "recv, or a C client: %s); recovery needs the queue to itself: stop "
+                            "the client and launch again",
+                            q->name, path, e == EAGAIN || e == EACCES ? "it holds its lock"
+                                                                      : strerror(e));
+    }
     size_t size = (size_t)st.st_size;
     queue_header *h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (h == MAP_FAILED) {
@@ -178,6 +212,7 @@ int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
         return rc;
     }
     adopt(q, h);
+    attach_lock(fd, F_UNLCK); /* recovered: clients may attach */
     q->h = h;
     q->cells = (unsigned char *)h + sizeof(queue_header);
     q->map_size = size;

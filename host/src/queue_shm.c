@@ -442,12 +442,18 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
     size_t size = (size_t)st.st_size;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     int e = errno;
-    close(fd);
     if (p == MAP_FAILED) {
+        close(fd);
         free(q);
         return rh_error_set(err, RH_ESYS, "queue \"%s\": mmap: %s", name, strerror(e));
     }
     rc = rh_queue_header_check(p, size, name, err);
+    /* A persist queue: say we are attached, so no host recovers it under
+     * us (the lock stays with the fd until rh_queue_close). */
+    if (rc == 0 && ((const queue_header *)p)->persist == 1)
+        rc = rh_queue_persist_attach(q, fd, err);
+    if (q->lock_fd != fd)
+        close(fd);
     if (rc != 0) {
         munmap(p, size);
         free(q);

@@ -187,6 +187,25 @@ static void test_a_persist_queue_held_by_a_live_host_is_refused(void **state)
            rc, err.msg);
 }
 
+static void test_recovery_is_refused_while_a_client_is_attached(void **state)
+{
+    (void)state;
+    rh_queue *q = make("client", 8);
+    send_seq(q, 1);
+    rh_queue *client = NULL;
+    rh_error err;
+    assert_int_equal(rh_queue_attach(instance, "client", &client, &err), 0);
+    rh_queue_close(q); /* the host goes; the client stays attached */
+    int rc = open_q("client", &type_a, 8, 1, &q, &err);
+    EXPECT(rc == RH_EEXIST && strstr(err.msg, "attached by a client"),
+           "expected recovery refused while a client is attached, got %d: %s", rc, err.msg);
+    rh_queue_close(client);
+    q = make("client", 8);
+    EXPECT(recv_seq(q) == 1, "expected the message recovered once the client left");
+    rh_queue_close(q);
+    purge("client");
+}
+
 static void test_purge_refuses_the_queue_of_a_running_host_without_persist(void **state)
 {
     (void)state;
@@ -349,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_reopen_with_another_type_is_refused),
         cmocka_unit_test(test_a_launch_without_persist_does_not_discard_a_persist_queues_messages),
         cmocka_unit_test(test_a_persist_queue_held_by_a_live_host_is_refused),
+        cmocka_unit_test(test_recovery_is_refused_while_a_client_is_attached),
         cmocka_unit_test(test_purge_refuses_the_queue_of_a_running_host_without_persist),
         cmocka_unit_test(test_producers_wait_for_acks_not_for_the_consumer_tail),
         cmocka_unit_test(test_recovery_discards_unpublished_claims_and_redelivers_unacked),

@@ -149,7 +149,8 @@ int rh_queue_name_valid(const char *name);
  * persist queue of that name is taken over with its messages instead of
  * replaced: indices a killed host left are repaired (unpublished sends
  * dropped, messages taken but not acknowledged delivered again).  The
- * handle holds an flock on the object until rh_queue_close.  Producers
+ * handle holds an flock on the object until rh_queue_close; recovery is
+ * refused (RH_EEXIST) while a client has the queue attached.  Producers
  * reuse a slot only once the message in it is acknowledged; rh_recv and
  * rh_recv_burst acknowledge what they take.  Not across a reboot.
  *
@@ -167,8 +168,11 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
 
 /* Attach to a shared queue created by a running host.  The type descriptor
  * is unknown to the client (rh_queue_type() returns NULL until
- * rh_queue_bind_type()).  Errors: RH_ENOENT, RH_EINVAL (not a ringhost
- * queue, or a version this build does not know), RH_ESYS. */
+ * rh_queue_bind_type()).  A persist queue stays marked attached (a lock)
+ * until rh_queue_close, so no host recovers it meanwhile.  Errors:
+ * RH_ENOENT, RH_EINVAL (not a ringhost queue, or a version this build does
+ * not know), RH_EEXIST (a persist queue a host is recovering right now:
+ * try again), RH_ESYS. */
 int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_error *err);
 
 /* Give a type descriptor to an attached queue; RH_ETYPE if its fingerprint
