@@ -37,6 +37,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue_layout.h"
@@ -84,23 +85,37 @@ static int64_t repair_indices(queue_header *h, uint32_t capacity, const char **w
     return (int64_t)pt;
 }
 
+/* How long a recovery waits for attached clients to leave, and a client
+ * for a recovery to end: a `ringhost stat` polling a host that launches
+ * holds its lock for milliseconds, and must not make the launch fail. */
+#define ATTACH_WAIT_MS 2000
+
 /* The attachment lock (see the top): F_RDLCK for a client, F_WRLCK for a
- * recovery, F_UNLCK.  0, or -1 with errno (EAGAIN: the other kind holds
+ * recovery, F_UNLCK.  Retries for up to ATTACH_WAIT_MS while the other
+ * kind holds it.  0, or -1 with errno (EAGAIN: the other kind still holds
  * it). */
 static int attach_lock(int fd, short type)
 {
     struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
-    return fcntl(fd, F_OFD_SETLK, &fl);
+    for (int waited = 0;; waited += 10) {
+        int rc = fcntl(fd, F_OFD_SETLK, &fl);
+        if (rc == 0 || type == F_UNLCK || (errno != EAGAIN && errno != EACCES) ||
+            waited >= ATTACH_WAIT_MS)
+            return rc;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 int rh_queue_persist_attach(rh_queue *q, int fd, rh_error *err)
 {
     if (attach_lock(fd, F_RDLCK) != 0)
         return rh_error_set(err, RH_EEXIST,
-                            "persist queue \"%s\": a host is recovering it right now (%s); "
-                            "try again once it serves",
-                            q->name, errno == EAGAIN || errno == EACCES ? "it holds the queue"
-                                                                        : strerror(errno));
+                            "persist queue \"%s\": a host has been recovering it for %d ms "
+                            "(%s); try again once it serves",
+                            q->name, ATTACH_WAIT_MS,
+                            errno == EAGAIN || errno == EACCES ? "it holds the queue"
+                                                               : strerror(errno));
     q->lock_fd = fd;
     return 0;
 }
@@ -181,10 +196,11 @@ int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
         close(fd);
         return rh_error_set(err, RH_EEXIST,
                             "persist queue \"%s\": %s is attached by a client (ringhost send or "
-                            "recv, or a C client: %s); recovery needs the queue to itself: stop "
-                            "the client and launch again",
+                            "recv, or a C client: %s, for %d ms); recovery needs the queue to "
+                            "itself: stop the client and launch again",
                             q->name, path, e == EAGAIN || e == EACCES ? "it holds its lock"
-                                                                      : strerror(e));
+                                                                      : strerror(e),
+                            ATTACH_WAIT_MS);
     }
     size_t size = (size_t)st.st_size;
     queue_header *h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "expect.h"
@@ -206,6 +207,42 @@ static void test_recovery_is_refused_while_a_client_is_attached(void **state)
     purge("client");
 }
 
+/* A `ringhost stat` polling a host that launches holds its lock for a
+ * moment: the recovery waits for it rather than fail. */
+static void test_recovery_waits_for_a_client_that_leaves_soon(void **state)
+{
+    (void)state;
+    rh_queue *q = make("brief", 8);
+    send_seq(q, 1);
+    rh_queue_close(q);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rh_queue *c = NULL;
+        int ok = rh_queue_attach(instance, "brief", &c, NULL) == 0;
+        (void)!write(ready[1], "x", 1);
+        usleep(300000);
+        rh_queue_close(c);
+        _exit(ok ? 0 : 1);
+    }
+    char x;
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    rh_error err;
+    int rc = open_q("brief", &type_a, 8, 1, &q, &err);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "expected the client to attach");
+    EXPECT(rc == 0, "expected the recovery to wait for the client, got %d: %s", rc, err.msg);
+    EXPECT(recv_seq(q) == 1, "expected the message recovered");
+    rh_queue_close(q);
+    close(ready[0]);
+    close(ready[1]);
+    purge("brief");
+}
+
 static void test_purge_refuses_the_queue_of_a_running_host_without_persist(void **state)
 {
     (void)state;
@@ -369,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_a_launch_without_persist_does_not_discard_a_persist_queues_messages),
         cmocka_unit_test(test_a_persist_queue_held_by_a_live_host_is_refused),
         cmocka_unit_test(test_recovery_is_refused_while_a_client_is_attached),
+        cmocka_unit_test(test_recovery_waits_for_a_client_that_leaves_soon),
         cmocka_unit_test(test_purge_refuses_the_queue_of_a_running_host_without_persist),
         cmocka_unit_test(test_producers_wait_for_acks_not_for_the_consumer_tail),
         cmocka_unit_test(test_recovery_discards_unpublished_claims_and_redelivers_unacked),
