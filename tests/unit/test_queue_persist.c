@@ -2,9 +2,11 @@
  * test_queue_persist.c — persistent queues (queue_persist.c): a persist
  * queue outlives its handle with its messages, the next create takes it
  * over, repairs what a dead host left in its indices, refuses one whose
- * geometry or type differs, and producers never overwrite a message taken
- * but not acknowledged.  A "dead host" is a handle closed without any
- * cleanup of the indices the test wrote into its header.
+ * geometry or type differs, waits for (then refuses) attached clients, and
+ * producers never overwrite a message taken but not acknowledged; a launch
+ * without persist does not discard one, and purge spares a running host's
+ * queue.  A "dead host" is a handle closed without any cleanup of the
+ * indices the test wrote into its header.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
