@@ -15,6 +15,11 @@
  * Buffers are heap blocks of exactly the size the API promises to respect,
  * so ASan reports any byte read or written past them, or past the mapping.
  *
+ * In persist mode (a shared persist queue), the program runs, the handle is
+ * closed as a killed host would leave it, and the queue is created again:
+ * recovery (queue_persist.c) must either refuse with a message or leave
+ * indices a queue can work from; the rest of the program then runs on it.
+ *
  * In attach mode, the program first rewrites header bytes of the shm object
  * (magic, version, sizes, capacity, mask, slot and payload size, names...)
  * and may resize the file, then calls rh_queue_attach: it must either
@@ -87,11 +92,12 @@ static rh_type fuzz_type = {
 
 static _Atomic uint64_t *index_ptr(queue_header *h, unsigned which)
 {
-    switch (which % 5) {
+    switch (which % 6) {
     case 0: return &h->prod_head;
     case 1: return &h->prod_tail;
     case 2: return &h->cons_head;
     case 3: return &h->cons_tail;
+    case 4: return &h->acked;
     default: return &h->high_water;
     }
 }
@@ -372,6 +378,35 @@ static rh_queue *hostile_attach(input *in, rh_queue *q, int *resized)
     return a;
 }
 
+/* ----------------------------------------------------------- recover --- */
+
+/* Close q as a dead host leaves it (indices as they are, lock released)
+ * and create it again.  Returns the recovered handle, or NULL when the
+ * recovery refused (it must say why, naming the queue). */
+static rh_queue *recover(rh_queue *q, const rh_queue_config *cfg)
+{
+    rh_queue_close(q);
+    rh_queue *r = (rh_queue *)0x1;
+    rh_error err;
+    memset(&err, 0, sizeof err);
+    int rc = rh_queue_create(instance, "q", &fuzz_type, cfg, "fuzz.so", &r, &err);
+    if (rc != 0) {
+        CHECK(r == NULL, "a refused recovery must leave *out NULL");
+        CHECK(strstr(err.msg, "\"q\"") && strstr(err.msg, "purge"),
+              "recovery refused without naming the queue and the way out: %s", err.msg);
+        return NULL;
+    }
+    queue_header *h = r->h;
+    uint64_t acked = atomic_load(&h->acked), pt = atomic_load(&h->prod_tail);
+    CHECK(atomic_load(&h->cons_head) == acked && atomic_load(&h->cons_tail) == acked &&
+              atomic_load(&h->prod_head) == pt && pt - acked <= r->capacity,
+          "recovered indices: acked %llu cons %llu/%llu prod %llu/%llu capacity %u",
+          (unsigned long long)acked, (unsigned long long)atomic_load(&h->cons_head),
+          (unsigned long long)atomic_load(&h->cons_tail),
+          (unsigned long long)atomic_load(&h->prod_head), (unsigned long long)pt, r->capacity);
+    return r;
+}
+
 /* ------------------------------------------------------------- entry --- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -388,7 +423,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .block_timeout_ms = 0, /* block gives up at once */
         .shared = shared,
     };
+    /* drop_oldest is refused for persist queues (it would evict what a
+     * kernel still holds). */
+    int persist = shared && !attach && (mode & 16) && cfg.backpressure != RH_BP_DROP_OLDEST;
+    cfg.persist = persist;
     fuzz_type.size = 1 + u8(&in);
+    rh_queue_purge(instance, "q", NULL); /* a persist queue of the previous input */
     rh_queue *q = NULL;
     rh_error err;
     int rc = rh_queue_create(instance, "q", &fuzz_type, &cfg, "fuzz.so", &q, &err);
@@ -403,7 +443,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_program(&in, a, resized ? NULL : q);
     else if (!attach)
         run_program(&in, q, NULL);
+    if (persist) {
+        q = recover(q, &cfg);
+        if (q)
+            run_program(&in, q, NULL);
+    }
     rh_queue_close(a);
     rh_queue_close(q);
+    if (persist)
+        rh_queue_purge(instance, "q", NULL);
     return 0;
 }

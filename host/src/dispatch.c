@@ -372,9 +372,13 @@ uint32_t rh_worker_step(void *arg)
         return 0; /* restart backoff (watchdog.c): messages wait in the rings */
     uint64_t started = rh_now_ns();
     atomic_store_explicit(&w->heartbeat_ns, started, memory_order_relaxed);
-    if (k->decl->bridge == RH_BRIDGE_INLINE && f == RH_FLOW_RUNNING)
-        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-            moved += rh_in_bridge_step(w->inline_in[p]);
+    if (k->decl->bridge == RH_BRIDGE_INLINE)
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
+            if (f == RH_FLOW_RUNNING)
+                moved += rh_in_bridge_step(w->inline_in[p]);
+            else if (w->inline_in[p]->ack) /* draining: still ack what finished */
+                rh_in_bridge_ack(w->inline_in[p]);
+        }
 
     uint32_t port;
     uint64_t pos;
@@ -414,8 +418,11 @@ uint32_t rh_worker_step(void *arg)
 uint32_t rh_in_bridge_task(void *arg)
 {
     rh_in_bridge *b = arg;
-    if (rh_kernel_flow(b->kernel) != RH_FLOW_RUNNING)
+    if (rh_kernel_flow(b->kernel) != RH_FLOW_RUNNING) {
+        if (b->ack)
+            rh_in_bridge_ack(b); /* what the kernel finishes meanwhile (bridge.c) */
         return 0; /* paused or draining: messages wait in the named queue */
+    }
     return rh_in_bridge_step(b);
 }
 

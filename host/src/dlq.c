@@ -520,6 +520,9 @@ rh_queue_config rh_dlq_config(const rh_queue_config *defaults, const rh_queue_co
     }
     if (c.backpressure == RH_BP_BLOCK)
         c.backpressure = RH_BP_DROP_OLDEST;
+    /* It may evict, so it cannot keep messages across a restart the way a
+     * persist queue does (queue_persist.c): dead letters end with the host. */
+    c.persist = 0;
     return c;
 }
 

@@ -71,7 +71,8 @@ static const char *const top_keys[] = {"ringhost", "name",   "plugins", "default
 static const char *const defaults_keys[] = {"queue", "wait", "batch", "ring_capacity"};
 /* "type" first: defaults.queue takes every key but the first. */
 static const char *const queue_keys[] = {"type",   "capacity", "dedup_window", "backpressure",
-                                         "block_timeout_ms", "ttl_ms", "shared"};
+                                         "block_timeout_ms", "ttl_ms", "shared",
+                                         "persist"};
 static const char *const kernel_keys[] = {"name", "plugin", "workers", "inputs", "outputs", "pin",
                                           "bridge", "wait", "batch", "ring_capacity", "config",
                                           "watchdog_ms", "restart", "isolation"};
@@ -80,6 +81,39 @@ static const char *const pin_keys[] = {"dispatch", "pump"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* -------------------------------------------------------- queues ---- */
+
+/*
+ * A persist queue outlives the host in /dev/shm, so it must be shared; and
+ * it may not be drop_oldest, which would evict a message a kernel has taken
+ * but not finished (docs/RELIABILITY.md, Shutdown and restart).  The error
+ * points at the key this object set (both inherited cannot happen: the
+ * base they came from was checked the same way).
+ */
+static int check_persist(const rh_json_doc *L, const json_t *obj, const char *path,
+                         const rh_queue_config *cfg)
+{
+    if (!cfg->persist)
+        return 0;
+    char p[RH_JSON_PATH_LEN];
+    const char *key = NULL, *expected = NULL;
+    if (!cfg->shared) {
+        key = json_object_get(obj, "shared") ? "shared" : "persist";
+        expected = key[0] == 's' ? "true (\"persist\": true needs a shared queue: it lives in "
+                                   "/dev/shm)"
+                                 : "false, or \"shared\": true (a persist queue lives in "
+                                   "/dev/shm)";
+    } else if (cfg->backpressure == RH_BP_DROP_OLDEST) {
+        key = json_object_get(obj, "backpressure") ? "backpressure" : "persist";
+        expected = key[0] == 'b' ? "block, reject or drop_newest (\"persist\": true keeps "
+                                   "messages a kernel has taken until it is done with them, so "
+                                   "it cannot evict the oldest)"
+                                 : "false, or a backpressure other than drop_oldest";
+    }
+    if (!key)
+        return 0;
+    rh_manifest_path_key(p, sizeof p, path, key);
+    return rh_json_fail(L, p, json_object_get(obj, key), "%s", expected);
+}
 
 /*
  * One queue's settings over base.  type (if not NULL) receives "type";
@@ -115,9 +149,12 @@ static int parse_queue_cfg(const rh_json_doc *L, const json_t *obj, const char *
                                &cfg->block_timeout_ms)) ||
         (rc = rh_json_opt_uint(L, obj, path, "ttl_ms", 0, MS_MAX, 0, "milliseconds, 0 = no expiry",
                                &cfg->ttl_ms)) ||
-        (rc = rh_json_opt_bool(L, obj, path, "shared", &cfg->shared)))
+        (rc = rh_json_opt_bool(L, obj, path, "shared", &cfg->shared)) ||
+        (rc = rh_json_opt_bool(L, obj, path, "persist", &cfg->persist)))
         return rc;
     cfg->backpressure = (rh_backpressure)bp;
+    if ((rc = check_persist(L, obj, path, cfg)))
+        return rc;
 
     /* The dedup window remembers ids the bridge accepted: at most 4 queues' worth. */
     if ((uint64_t)cfg->dedup_window > 4ull * cfg->capacity) {

@@ -19,7 +19,8 @@
  * up the producers after it (and a consumer likewise), as in DPDK's default
  * mode.  They spin, then yield, so the holder gets the cpu back; a process
  * that dies in that window stalls the queue, as a dead producer would have
- * with per-cell stamps too (issue 4 covers recovering from that).
+ * with per-cell stamps too.  A persist queue is repaired from that at its
+ * host's next launch (queue_persist.c).
  *
  * Positions only grow (64-bit, never wrap in practice); cell = pos & mask.
  * All-zero memory (a fresh ftruncate'd shm object or anonymous mapping) is
@@ -117,15 +118,17 @@ static inline void publish(_Atomic uint64_t *tail, uint64_t pos, uint64_t end)
  * Claim up to n free cells from prod_head: returns how many (0 when full)
  * and the first position in *pos_out.  The cells are the caller's until it
  * publishes them with publish(&h->prod_tail, pos, pos + k).
- * Acquire on cons_tail: the consumers' reads of those cells are done
- * before we overwrite them.
+ * Acquire on cons_tail (acked): the consumers' reads of those cells are
+ * done before we overwrite them.
  */
 static uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
 {
     queue_header *h = q->h;
     uint64_t pos = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
     for (;;) {
-        uint64_t freed = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
+        /* cons_tail, or acked on a persist queue (q->free_tail): the same
+         * acquire pairs with the release of whoever advanced it. */
+        uint64_t freed = atomic_load_explicit(q->free_tail, memory_order_acquire);
         uint64_t room = q->capacity - (pos - freed);
         if ((int64_t)room <= 0) {
             /* Full, or pos is stale and so far ahead of an old cons_tail
@@ -287,6 +290,8 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
     uint32_t room = buf_len < q->payload_size ? buf_len : q->payload_size;
     int len = (int)take_cell(q, pos, discard ? NULL : env, discard ? NULL : buf, room);
     publish(&h->cons_tail, pos, pos + 1);
+    if (q->persist) /* a client's recv is its delivery (never a discard: no drop_oldest) */
+        rh_queue_ack(q, pos + 1);
     return len;
 }
 
@@ -295,7 +300,7 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
 static int has_room(const rh_queue *q)
 {
     uint64_t head = atomic_load_explicit(&q->h->prod_head, memory_order_acquire);
-    uint64_t freed = atomic_load_explicit(&q->h->cons_tail, memory_order_acquire);
+    uint64_t freed = atomic_load_explicit(q->free_tail, memory_order_acquire);
     return head - freed < q->capacity;
 }
 
@@ -594,6 +599,8 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
                 take_cell(q, pos + i, envs ? &envs[i] : NULL,
                           (char *)bufs + (size_t)i * stride, q->payload_size);
             publish(&q->h->cons_tail, pos, pos + k);
+            if (q->persist)
+                rh_queue_ack(q, pos + k);
             rh_bell_ring(&q->h->not_full);
             return (int)k;
         }

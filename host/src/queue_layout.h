@@ -23,7 +23,7 @@
 #include "queue_pvt.h"
 
 #define QUEUE_MAGIC 0x0045554555514852ull /* "RHQUEUE\0" little-endian */
-#define QUEUE_LAYOUT_VERSION 2u /* 2: head/tail indices, packed cells without stamps */
+#define QUEUE_LAYOUT_VERSION 3u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked */
 #define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
@@ -53,6 +53,8 @@ typedef struct queue_header {
     uint32_t ttl_ms;
     int32_t creator_pid;
     uint32_t creator_uid;
+    uint32_t persist;                /* 1: kept at close, recovered at create (queue_persist.c) */
+    uint32_t reserved;
     char name[RH_QUEUE_NAME_MAX + 1];
     char type_name[TYPE_NAME_MAX + 1];
     char type_origin[TYPE_ORIGIN_MAX + 1]; /* plugin path, "" when unknown */
@@ -65,7 +67,13 @@ typedef struct queue_header {
     _Alignas(64) _Atomic uint64_t prod_head; /* next position a producer claims */
     _Atomic uint64_t prod_tail;              /* cells before it are published */
     _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
-    _Atomic uint64_t cons_tail;              /* cells before it are free again */
+    _Atomic uint64_t cons_tail;              /* cells before it are read (and free, if not persist) */
+    /* Persist only: cells before it are done with, free again.  Written by
+     * consumers once they are finished (a client after its recv; the
+     * input bridge's thread once its kernel and output bridges are), by
+     * CAS to a larger value with release; read by producers with acquire
+     * instead of cons_tail (rh_queue.free_tail).  acked <= cons_tail. */
+    _Atomic uint64_t acked;
     _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
     _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
 } queue_header;
@@ -86,7 +94,16 @@ struct rh_queue {
     uint32_t capacity;
     uint32_t slot_size;
     uint32_t payload_size;
-    int creator;         /* this handle created the mapping */
+    int creator;         /* this handle created (or recovered) the mapping */
+    /* What producers wait on for room: &h->cons_tail, or &h->acked on a
+     * persist queue (a taken message keeps its cell until it is acked).
+     * A pointer, not a branch, so the non-persist send path is unchanged. */
+    _Atomic uint64_t *free_tail;
+    int persist;         /* cfg.persist, or the header's for an attacher */
+    int lock_fd;         /* persist creator: flocked shm fd, held until close; else -1 */
+    int recovered;       /* the mapping was a previous run's (queue_persist.c) */
+    uint64_t carried;    /* messages it held then */
+    rh_queue_stats base; /* its counters then: rh_queue_stats_since_open subtracts them */
     dev_t shm_dev;       /* identity of the shm object we created, so close */
     ino_t shm_ino;       /* never unlinks a newer host's queue of that name */
     rh_queue_config cfg;
@@ -109,6 +126,26 @@ static inline int capacity_valid(uint64_t cap)
 {
     return cap >= 2 && cap <= RH_QUEUE_CAPACITY_MAX && (cap & (cap - 1)) == 0;
 }
+
+/* Check every header field an attacher relies on (queue_shm.c); 0 or
+ * RH_EINVAL with what is wrong in err. */
+int rh_queue_header_check(const queue_header *h, size_t file_size, const char *name,
+                          rh_error *err);
+
+/* At rh_queue_create of a persist queue (queue_persist.c): take over the
+ * previous run's object of q->shm_name if there is one.  1: recovered, q is
+ * ready; 0: there is none, create it; < 0: refused, with err set. */
+int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err);
+
+/* rh_queue_attach of a persist queue (queue_persist.c): mark the client
+ * attached, with a lock on fd kept in q->lock_fd; RH_EEXIST while a host
+ * is recovering it. */
+int rh_queue_persist_attach(rh_queue *q, int fd, rh_error *err);
+
+/* Before a queue that is not persist replaces an object of its name
+ * (queue_persist.c): RH_EEXIST if that is a persist queue holding
+ * messages. */
+int rh_queue_persist_guard(const rh_queue *q, rh_error *err);
 
 /* The number of rh_backpressure policies: a header's policy field and a
  * configuration's backpressure must be below it.  queue.c names each one. */

@@ -42,6 +42,38 @@ uint32_t rh_queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n
  * still use, yet should not leave names behind in /dev/shm. */
 void rh_queue_unlink(rh_queue *q);
 
+/*
+ * Persistent queues (queue_persist.c).  On a persist queue a message taken
+ * out keeps its cell until it is acknowledged, so a host killed while a
+ * kernel held it finds it again at its next launch (at least once).
+ * rh_queue_ack: cells before position `end` are done with (only grows; a
+ * no-op on a queue that is not persist).  rh_queue_taken: the position
+ * before which every message has been taken (cons_tail), to ack up to
+ * once everything taken has been handled.  rh_queue_acked: the current ack.
+ */
+void rh_queue_ack(rh_queue *q, uint64_t end);
+uint64_t rh_queue_taken(const rh_queue *q);
+uint64_t rh_queue_acked(const rh_queue *q);
+int rh_queue_is_persist(const rh_queue *q);
+
+/* 1 when rh_queue_create took over a previous run's persist queue, and
+ * how many messages it held then (*carried, may be NULL). */
+int rh_queue_recovered(const rh_queue *q, uint64_t *carried);
+
+/*
+ * rh_queue_stats_get since this handle opened the queue: for a recovered
+ * persist queue the previous runs' counts are subtracted, and enqueued
+ * includes the messages carried over (they are this run's to account for),
+ * so accepted = delivered + dead-lettered + dropped + queued holds for
+ * each run.  For any other queue the same as rh_queue_stats_get.
+ */
+void rh_queue_stats_since_open(const rh_queue *q, rh_queue_stats *out);
+
+/* Remove a persist (or any) shared queue of instance and name for good:
+ * 0, RH_EEXIST while a running host holds it, RH_ENOENT when there is
+ * none, RH_EINVAL (another user's, not a queue). */
+int rh_queue_purge(const char *instance, const char *name, rh_error *err);
+
 /* Non-zero when the queue holds no message (a snapshot). */
 int rh_queue_is_empty(const rh_queue *q);
 

@@ -7,7 +7,8 @@
  * (queue_layout.h).  This file builds the object names, refuses to take over
  * a live host's queue (live_creator), reserves and maps the memory, writes
  * the header and publishes it, checks a foreign header before trusting it,
- * and unlinks only the object its own host created.  Nothing here runs per
+ * and unlinks only the object its own host created (never a persist one:
+ * queue_persist.c takes those over at the next launch).  Nothing here runs per
  * message: the hot path is queue.c.
  */
 #define _GNU_SOURCE
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,6 +88,10 @@ static int check_create_args(const char *instance, const char *name, const rh_ty
         return rh_error_set(err, RH_EINVAL,
                             "queue \"%s\": dedup_window must be between 0 and 4*capacity = "
                             "%llu, got %u", name, 4ull * cfg->capacity, cfg->dedup_window);
+    if (cfg->persist && (!cfg->shared || cfg->backpressure == RH_BP_DROP_OLDEST))
+        return rh_error_set(err, RH_EINVAL,
+                            "queue \"%s\": persist needs shared and a backpressure other than "
+                            "drop_oldest", name);
     if (type_origin && strlen(type_origin) > TYPE_ORIGIN_MAX)
         return rh_error_set(err, RH_EINVAL,
                             "queue \"%s\": type origin is %zu bytes; expected at most %d", name,
@@ -166,6 +172,11 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
                             "queue \"%s\": %s belongs to a running host (pid %d); stop it or "
                             "launch under another instance name (--instance)",
                             q->name, q->shm_name, (int)owner);
+    if (S_ISREG(old.st_mode) && !q->persist) {
+        int rc = rh_queue_persist_guard(q, err);
+        if (rc != 0)
+            return rc;
+    }
     shm_unlink(q->shm_name);
     int fd = shm_open(q->shm_name, O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0)
@@ -205,7 +216,24 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
                           strerror(errno));
         goto fail;
     }
-    close(fd);
+    /* A persist queue keeps its fd, flocked, for the host's lifetime: the
+     * next launch knows by the lock whether a host still uses it, and the
+     * lock dies with the process, however it dies (queue_persist.c).  The
+     * lock can only be taken first by another launch racing for the name
+     * we just created: let that one have it. */
+    if (q->cfg.persist) {
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            munmap(p, size);
+            rc = rh_error_set(err, RH_EEXIST,
+                              "persist queue \"%s\": %s was locked by another host as it was "
+                              "created; launch under another instance name (--instance)",
+                              q->name, q->shm_name);
+            goto fail;
+        }
+        q->lock_fd = fd;
+    } else {
+        close(fd);
+    }
     q->h = p;
     return 0;
 fail:
@@ -255,8 +283,11 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     q->slot_size = (uint32_t)slot_size_for(type->size);
     q->map_size = sizeof(queue_header) + (size_t)q->capacity * q->slot_size;
     q->creator = 1;
+    q->lock_fd = -1;
     q->cfg = *cfg;
     q->cfg.shared = cfg->shared ? 1 : 0;
+    q->cfg.persist = cfg->persist ? 1 : 0;
+    q->persist = q->cfg.persist;
     q->type = type;
     q->fingerprint = type->fingerprint;
     copy_string(q->name, sizeof q->name, name);
@@ -265,7 +296,13 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
 
     if (q->cfg.shared) {
         shm_name_for(q->shm_name, sizeof q->shm_name, instance, name);
-        rc = map_shared(q, q->map_size, err);
+        rc = q->persist ? rh_queue_persist_open(q, type, err) : 0;
+        if (rc == 1) {
+            *out = q;
+            return 0;
+        }
+        if (rc == 0)
+            rc = map_shared(q, q->map_size, err);
         if (rc != 0) {
             free(q);
             return rc;
@@ -285,6 +322,7 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
         q->h = p;
     }
     q->cells = (unsigned char *)q->h + sizeof(queue_header);
+    q->free_tail = q->persist ? &q->h->acked : &q->h->cons_tail;
     prefault(q);
 
     queue_header *h = q->h;
@@ -301,6 +339,7 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     h->ttl_ms = cfg->ttl_ms;
     h->creator_pid = (int32_t)getpid();
     h->creator_uid = (uint32_t)getuid();
+    h->persist = (uint32_t)q->persist;
     memcpy(h->name, q->name, sizeof h->name);
     memcpy(h->type_name, q->type_name, sizeof h->type_name);
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
@@ -320,7 +359,8 @@ static int field_terminated(const char *field, size_t size)
 
 /* Check every header field an attacher relies on.  The header is writable
  * by any process of the user, so nothing in it is trusted unchecked. */
-static int check_header(const queue_header *h, size_t file_size, const char *name, rh_error *err)
+int rh_queue_header_check(const queue_header *h, size_t file_size, const char *name,
+                          rh_error *err)
 {
     const char *what = NULL;
     if (atomic_load_explicit(&h->magic, memory_order_acquire) != QUEUE_MAGIC)
@@ -347,6 +387,8 @@ static int check_header(const queue_header *h, size_t file_size, const char *nam
         what = "header names a different queue";
     else if (!h->not_empty.shared || !h->not_full.shared)
         what = "doorbells are not marked shared";
+    else if (h->persist > 1)
+        what = "persist flag is neither 0 nor 1";
     if (what)
         return rh_error_set(err, RH_EINVAL, "queue \"%s\": %s (layout version %u expected)",
                             name, what, QUEUE_LAYOUT_VERSION);
@@ -366,6 +408,7 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
     rh_queue *q = calloc(1, sizeof *q);
     if (!q)
         return rh_error_set(err, RH_ENOMEM, "queue \"%s\": out of memory", name);
+    q->lock_fd = -1;
     shm_name_for(q->shm_name, sizeof q->shm_name, instance, name);
     int fd = shm_open(q->shm_name, O_RDWR, 0);
     if (fd < 0) {
@@ -399,12 +442,18 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
     size_t size = (size_t)st.st_size;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     int e = errno;
-    close(fd);
     if (p == MAP_FAILED) {
+        close(fd);
         free(q);
         return rh_error_set(err, RH_ESYS, "queue \"%s\": mmap: %s", name, strerror(e));
     }
-    rc = check_header(p, size, name, err);
+    rc = rh_queue_header_check(p, size, name, err);
+    /* A persist queue: say we are attached, so no host recovers it under
+     * us (the lock stays with the fd until rh_queue_close). */
+    if (rc == 0 && ((const queue_header *)p)->persist == 1)
+        rc = rh_queue_persist_attach(q, fd, err);
+    if (q->lock_fd != fd)
+        close(fd);
     if (rc != 0) {
         munmap(p, size);
         free(q);
@@ -425,6 +474,11 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
     q->cfg.dedup_window = h->dedup_window;
     q->cfg.ttl_ms = h->ttl_ms;
     q->cfg.shared = 1;
+    /* Read once: a client sending to a persist queue must wait for acks
+     * too, or it would overwrite a message a kernel has not finished. */
+    q->persist = h->persist == 1;
+    q->cfg.persist = q->persist;
+    q->free_tail = q->persist ? &h->acked : &h->cons_tail;
     /* Copied, so a later scribble on the header cannot unterminate them. */
     memcpy(q->name, h->name, sizeof q->name);
     memcpy(q->type_name, h->type_name, sizeof q->type_name);
@@ -450,8 +504,8 @@ int rh_queue_bind_type(rh_queue *q, const rh_type *type, rh_error *err)
 
 void rh_queue_unlink(rh_queue *q)
 {
-    if (!q || !q->creator || !q->cfg.shared)
-        return;
+    if (!q || !q->creator || !q->cfg.shared || q->cfg.persist)
+        return; /* a persist queue outlives us: that is its point */
     /* Unlink only the object we created: if a newer host replaced it under
      * the same name, that one is not ours to remove. */
     int fd = shm_open(q->shm_name, O_RDONLY, 0);
@@ -469,6 +523,8 @@ void rh_queue_close(rh_queue *q)
         return;
     munmap(q->h, q->map_size);
     rh_queue_unlink(q);
+    if (q->lock_fd >= 0)
+        close(q->lock_fd); /* releases the flock: the next launch may recover it */
     free(q);
 }
 

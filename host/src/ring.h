@@ -58,6 +58,19 @@ static inline void *rh_ring_payload(rh_envelope *slot)
     return (void *)(slot + 1);
 }
 
+/* The producer's published position (head) and the consumer's released
+ * one (tail), with acquire: what the other side wrote before storing them
+ * is visible.  Positions only grow. */
+static inline uint64_t rh_ring_committed(const rh_ring *r)
+{
+    return atomic_load_explicit(&r->head, memory_order_acquire);
+}
+
+static inline uint64_t rh_ring_released(const rh_ring *r)
+{
+    return atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
 /* Messages in the ring now (approximate under concurrency). */
 uint32_t rh_ring_count(const rh_ring *r);
 uint32_t rh_ring_free(const rh_ring *r);

@@ -255,6 +255,7 @@ static int build_kernel(rh_runtime *rt, rh_kinst *k, rh_error *err)
             b->type = desc->inputs[p].type;
             b->burst = bridge_burst(d);
             b->ttl_ns = (uint64_t)qc->ttl_ms * 1000000ull;
+            b->ack = rh_queue_is_persist(q);
             b->dedup = &k->dedup[p];
             b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;
             b->n_targets = inline_mode ? 1 : k->n_workers;
@@ -559,6 +560,8 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (rh_reactor_stop_join(rt->reactors[i], join_by) != 0 && !stuck)
             stuck = rt->reactors[i]->name;
+    if (!stuck)
+        rh_in_bridges_ack_finished(rt); /* persist queues: what the drain finished */
     rt->state = RH_STATE_TERMINATED;
     for (uint32_t i = 0; i < rt->n_kernels; i++)
         rt->kernels[i].state = RH_STATE_TERMINATED;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dlq.h"
+#include "log.h"
 #include "placement.h"
 #include "queue_pvt.h"
 #include "wiring.h"
@@ -214,6 +215,17 @@ static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
                                 ports[p].name, k->desc->name, t->name,
                                 (unsigned long long)t->fingerprint, t->name);
         }
+        /* A persist queue is acked by the one bridge that reads it once
+         * its kernel is done (bridge.c); two readers would ack each
+         * other's unfinished messages. */
+        if (!output && q->cfg.persist && q->reader[0])
+            return rh_error_set(err, RH_EMANIFEST,
+                                "%s: %s: queue \"%s\" is persist and already read by %s; "
+                                "expected one kernel input per persist queue (it acknowledges "
+                                "what that kernel finished), or \"persist\": false",
+                                rt->m->path, jpath, qname, q->reader);
+        if (!output && !q->reader[0])
+            snprintf(q->reader, sizeof q->reader, "%s", jpath);
         (output ? k->out_plan : k->in_plan)[p] = (uint32_t)(q - rt->qplan);
     }
     return 0;
@@ -376,6 +388,19 @@ static int shared_from_host(rh_runtime *rt, rh_qplan *q, rh_error *err)
     return 0;
 }
 
+/* A persist queue's refusal (queue_persist.c) comes from the queue layer, which knows the
+ * object but not the manifest: prefix the file and the queue's JSON path. */
+static int persist_refused(rh_runtime *rt, const rh_qplan *q, int rc, rh_error *err)
+{
+    if (!err || strncmp(err->msg, "persist queue", 13) != 0)
+        return rc;
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    const rh_queue_decl *mq = rh_manifest_queue(rt->m, q->name);
+    return rh_error_set(err, rc, "%s: %s: %s", rt->m->path,
+                        mq ? mq->json_path : "defaults.queue.persist", msg);
+}
+
 int rh_wiring_create_queues(rh_runtime *rt, rh_error *err)
 {
     rt->queues = calloc(rt->n_qplan ? rt->n_qplan : 1, sizeof *rt->queues);
@@ -392,8 +417,12 @@ int rh_wiring_create_queues(rh_runtime *rt, rh_error *err)
         int rc = rh_queue_create(rt->instance, q->name, q->type, &q->cfg, q->origin, &q->queue,
                                  err);
         if (rc)
-            return rc;
+            return persist_refused(rt, q, rc, err);
         rt->queues[rt->n_queues++] = q->queue;
+        uint64_t carried;
+        if (rh_queue_recovered(q->queue, &carried))
+            rh_log_event(rt->log, RH_LOG_INFO, "queue.recovered", "name=%s messages=%llu",
+                         q->name, (unsigned long long)carried);
     }
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];

@@ -167,6 +167,15 @@ static const bad_case cases[] = {
      M(QUEUES "\"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", " PORTS ", "
        "\"wait\": \"sleepy\"}]"),
      "kernels[0].wait", {"sleepy", "adaptive"}, 0},
+    {"persist_queue_read_by_two_kernels",
+     M("\"queues\": {\"e.in\": {\"type\": \"echo.message\", \"persist\": true}, "
+       "\"e.out\": {\"type\": \"echo.message\"}}, \"kernels\": [" KERNEL ", "
+       "{\"name\": \"e2\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"}}]"),
+     "kernels[1].inputs.in", {"persist", "already read by kernels[0].inputs.in"}, 1},
+    {"persist_with_shared_false",
+     M("\"queues\": {\"e.in\": {\"type\": \"echo.message\", \"persist\": true, "
+       "\"shared\": false}, \"e.out\": {\"type\": \"echo.message\"}}, " KERNELS),
+     "queues[\"e.in\"].shared", {"needs a shared queue"}, 0},
     {"config_not_an_object",
      M(QUEUES "\"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", " PORTS ", "
        "\"config\": \"x\"}]"),

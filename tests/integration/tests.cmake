@@ -16,6 +16,8 @@ rh_add_test(test_cli_plugins        integration/test_cli_plugins.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_serve          integration/test_cli_serve.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_persist        integration/test_cli_persist.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_requests       integration/test_cli_requests.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_run            integration/test_cli_run.c

@@ -676,6 +676,57 @@ static void test_shared_must_be_a_boolean(void **state)
                "got \"yes\"");
 }
 
+static void test_persist_must_be_a_boolean(void **state)
+{
+    (void)state;
+    expect_bad(WITH_QUEUE("'persist': 1"), Q_IN ".persist", "expected true or false", "got 1");
+}
+
+static void test_persist_with_shared_false_is_rejected(void **state)
+{
+    (void)state;
+    expect_bad(WITH_QUEUE("'shared': false, 'persist': true"), Q_IN ".shared",
+               "expected true (\"persist\": true needs a shared queue", "got false");
+}
+
+static void test_persist_inherited_blames_the_queues_shared_false(void **state)
+{
+    (void)state;
+    expect_bad(MANIFEST_FULL(", 'defaults': {'queue': {'persist': true}}", "'shared': false", ""),
+               Q_IN ".shared", "needs a shared queue", "got false");
+}
+
+static void test_persist_in_a_private_default_queue_is_rejected(void **state)
+{
+    (void)state;
+    expect_bad(MANIFEST_FULL(", 'defaults': {'queue': {'shared': false, 'persist': true}}", "",
+                             ""),
+               "defaults.queue.shared", "needs a shared queue", "got false");
+}
+
+static void test_persist_with_drop_oldest_is_rejected(void **state)
+{
+    (void)state;
+    expect_bad(WITH_QUEUE("'persist': true, 'backpressure': 'drop_oldest'"),
+               Q_IN ".backpressure", "expected block, reject or drop_newest",
+               "got \"drop_oldest\"");
+}
+
+static void test_persist_is_read_from_queues_and_defaults(void **state)
+{
+    (void)state;
+    rh_manifest *m;
+    rh_error err;
+    int rc = load_text(MANIFEST_FULL(", 'defaults': {'queue': {'persist': true}}",
+                                     "'persist': false", ""),
+                       &m, &err);
+    if (rc != 0)
+        fail_msg("expected the manifest to load, got %d: %s", rc, err.msg);
+    assert_int_equal(m->queue_defaults.persist, 1);
+    assert_int_equal(m->queues[0].cfg.persist, 0);
+    rh_manifest_free(m);
+}
+
 static void test_unknown_queue_key_suggests_capacity(void **state)
 {
     (void)state;
@@ -957,6 +1008,12 @@ int main(void)
         cmocka_unit_test(test_negative_ttl_is_rejected),
         cmocka_unit_test(test_block_timeout_must_be_a_number),
         cmocka_unit_test(test_shared_must_be_a_boolean),
+        cmocka_unit_test(test_persist_must_be_a_boolean),
+        cmocka_unit_test(test_persist_with_shared_false_is_rejected),
+        cmocka_unit_test(test_persist_inherited_blames_the_queues_shared_false),
+        cmocka_unit_test(test_persist_in_a_private_default_queue_is_rejected),
+        cmocka_unit_test(test_persist_with_drop_oldest_is_rejected),
+        cmocka_unit_test(test_persist_is_read_from_queues_and_defaults),
         cmocka_unit_test(test_unknown_queue_key_suggests_capacity),
         cmocka_unit_test(test_bad_queue_name_is_rejected),
         cmocka_unit_test(test_queue_name_of_65_characters_is_rejected),

@@ -110,6 +110,7 @@ typedef struct rh_queue_config {
     uint32_t dedup_window;     /* 0 (off) .. capacity*4 ids, applied by the input bridge */
     uint32_t ttl_ms;           /* 0 (off): age after which an undelivered message expires */
     int shared;                /* non-zero: POSIX shm "/ringhost.<instance>:<name>", mode 0600 */
+    int persist;               /* non-zero (needs shared): kept at close, recovered at create */
 } rh_queue_config;
 
 #define RH_QUEUE_NAME_MAX 64
@@ -142,8 +143,24 @@ int rh_queue_name_valid(const char *name);
  * mode 0600 (an existing object of the same name is replaced: it is a
  * leftover of a host that died); type_origin (may be NULL) is stored in the
  * header so clients can find the plugin that defines the type.
+ *
+ * With cfg->persist (needs cfg->shared, and a policy other than
+ * drop_oldest) the queue is not removed by rh_queue_close, and an existing
+ * persist queue of that name is taken over with its messages instead of
+ * replaced: indices a killed host left are repaired (unpublished sends
+ * dropped, messages taken but not acknowledged delivered again).  The
+ * handle holds an flock on the object until rh_queue_close; recovery is
+ * refused (RH_EEXIST) while a client has the queue attached.  Producers
+ * reuse a slot only once the message in it is acknowledged; rh_recv and
+ * rh_recv_burst acknowledge what they take.  Not across a reboot.
+ *
  * Errors: RH_EINVAL (name, capacity not a power of two in 2..2^24,
- * dedup_window > 4*capacity), RH_ENOMEM, RH_ESYS.
+ * dedup_window > 4*capacity, persist without shared or with drop_oldest;
+ * a persist object that is not a queue this build can recover), RH_ETYPE
+ * (a persist queue of another type, size or capacity is there), RH_EEXIST
+ * (a running host holds it; or, without persist, a persist queue holding
+ * messages is there), RH_ENOMEM, RH_ESYS.  Each message says how to
+ * discard a refused persist queue (`ringhost purge`).
  */
 int rh_queue_create(const char *instance, const char *name, const rh_type *type,
                     const rh_queue_config *cfg, const char *type_origin, rh_queue **out,
@@ -151,8 +168,11 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
 
 /* Attach to a shared queue created by a running host.  The type descriptor
  * is unknown to the client (rh_queue_type() returns NULL until
- * rh_queue_bind_type()).  Errors: RH_ENOENT, RH_EINVAL (not a ringhost
- * queue, or a version this build does not know), RH_ESYS. */
+ * rh_queue_bind_type()).  A persist queue stays marked attached (a lock)
+ * until rh_queue_close, so no host recovers it meanwhile.  Errors:
+ * RH_ENOENT, RH_EINVAL (not a ringhost queue, or a version this build does
+ * not know), RH_EEXIST (a persist queue a host is recovering right now:
+ * try again), RH_ESYS. */
 int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_error *err);
 
 /* Give a type descriptor to an attached queue; RH_ETYPE if its fingerprint

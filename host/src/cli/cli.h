@@ -59,6 +59,7 @@ int rh_cmd_kernel_verb(int argc, char **argv);
 int rh_cmd_send(int argc, char **argv);
 int rh_cmd_recv(int argc, char **argv);
 int rh_cmd_stat(int argc, char **argv);
+int rh_cmd_purge(int argc, char **argv);
 int rh_cmd_plugins(int argc, char **argv);
 int rh_cmd_validate(int argc, char **argv);
 int rh_cmd_topo(int argc, char **argv);

@@ -1,5 +1,5 @@
 /*
- * cmd_client.c — `ringhost send|recv`: a client of a running host's shared
+ * cmd_client.c — `ringhost send|recv|purge`: a client of a running host's shared
  * queues, attached by instance and queue name (`stat` is cmd_stat.c).
  */
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "../dlq.h"
 #include "../plugin.h"
+#include "../queue_pvt.h"
 #include "cli.h"
 
 /*
@@ -189,5 +190,35 @@ int rh_cmd_recv(int argc, char **argv)
                 timeout_s);
         return RH_EXIT_FAIL;
     }
+    return RH_EXIT_OK;
+}
+
+/* `ringhost purge`: discard a queue a host left in /dev/shm (a persist
+ * queue, kept on purpose, with its messages) once it is no longer wanted,
+ * e.g. after its type or capacity changed.  A host holding it refuses. */
+int rh_cmd_purge(int argc, char **argv)
+{
+    const char *instance = NULL, *qname = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            instance = argv[++i];
+        else if (!qname && argv[i][0] != '-')
+            qname = argv[i];
+        else
+            qname = NULL, i = argc;
+    }
+    if (!qname) {
+        fprintf(stderr, "usage: ringhost purge [--instance I] QUEUE\n");
+        return RH_EXIT_BADINPUT;
+    }
+    if (rh_cli_need_instance("purge", &instance))
+        return RH_EXIT_BADINPUT;
+    rh_error err = {0};
+    int rc = rh_queue_purge(instance, qname, &err);
+    if (rc) {
+        fprintf(stderr, "ringhost purge: %s\n", err.msg);
+        return rh_cli_exit_code(rc);
+    }
+    printf("purged queue %s of instance %s\n", qname, instance);
     return RH_EXIT_OK;
 }

@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "../queue_pvt.h"
 #include "cli.h"
 
 /* The counters of every shared queue of instance, as an array of objects
@@ -45,6 +46,12 @@ static void stat_one(const char *name, void *arg)
                           "failed", (json_int_t)s.failed, "dead_lettered",
                           (json_int_t)s.dead_lettered, "ttl_ms",
                           (json_int_t)rh_queue_config_of(q)->ttl_ms);
+    /* A persist queue's messages taken but not yet acknowledged: what a
+     * host killed now would deliver again at its next launch. */
+    json_object_set_new(o, "persist", json_boolean(rh_queue_is_persist(q)));
+    if (rh_queue_is_persist(q))
+        json_object_set_new(o, "unacked",
+                            json_integer((json_int_t)(rh_queue_taken(q) - rh_queue_acked(q))));
     json_array_append_new(c->arr, o);
     rh_queue_close(q);
 }

@@ -22,6 +22,7 @@ static const struct {
     {"deactivate", rh_cmd_kernel_verb, "deactivate KERNEL [--instance I]"},
     {"terminate", rh_cmd_kernel_verb, "terminate KERNEL [--instance I] [--timeout-ms T]"},
     {"reload", rh_cmd_kernel_verb, "reload KERNEL [--instance I]"},
+    {"purge", rh_cmd_purge, "purge [--instance I] QUEUE   (discard a persist queue)"},
     {"plugins", rh_cmd_plugins, "plugins [DIR]"},
     {"validate", rh_cmd_validate, "validate MANIFEST [--plugins DIR] [--allow-plugin PATH]..."},
     {"topo", rh_cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""persist_faults.py — the fault runs of docs/RELIABILITY.md, "Shutdown and
+restart" (not a ctest: they take minutes; test_cli_persist is the CI check).
+
+A host serving p.in -> kernel -> p.out (both persist) is stopped or killed
+while messages wait, relaunched under the same instance, and every answer in
+p.out is counted against the ids `ringhost send` printed: answered, duplicates
+(answers beyond one per id), lost (ids never answered).  Each run prints those
+figures, the p.in messages each relaunch recovered, and the last host's
+accounting lines.
+
+    RH=build/ringhost PLUGINS=plugins python3 tests/stress/persist_faults.py [all|term|kill1|...]
+"""
+import json, os, signal, subprocess, sys, tempfile, time
+RH = os.path.abspath(os.environ.get("RH", "build/ringhost"))
+PLUG = os.path.abspath(os.environ.get("PLUGINS", "plugins"))
+D = tempfile.mkdtemp(prefix="rh-persist-faults-")
+INST = "pf-%d" % os.getpid()
+
+def manifest(tag, plugin="slow", delay=0, bridge="thread", workers=1, batch=1, ring=2, cap=4096):
+    cfg = {"delay_us": delay} if plugin == "slow" else {}
+    m = {"ringhost": 1, "name": INST, "plugins": [PLUG],
+         "queues": {"p.in": {"type": "echo.message", "persist": True, "capacity": cap},
+                    "p.out": {"type": "echo.message", "persist": True, "capacity": 65536}},
+         "kernels": [{"name": "k", "plugin": plugin, "batch": batch, "ring_capacity": ring,
+                      "bridge": bridge, "workers": workers, "config": cfg,
+                      "inputs": {"in": "p.in"}, "outputs": {"out": "p.out"}}]}
+    p = "%s/%s.json" % (D, "".join(c if c.isalnum() else "_" for c in tag))
+    json.dump(m, open(p, "w"))
+    return p
+
+def start(m):
+    err = open("%s/host-%f.err" % (D, time.time()), "w+")  # kept in D for a look after
+    h = subprocess.Popen([RH, "run", m], stdout=subprocess.DEVNULL, stderr=err)
+    for _ in range(400):
+        err.seek(0)
+        if "event=runtime.activate" in err.read():
+            return h, err
+        if h.poll() is not None:
+            err.seek(0); sys.exit("host exited: " + err.read())
+        time.sleep(0.05)
+    sys.exit("host not ready")
+
+def stop(h, err, sig=signal.SIGTERM):
+    h.send_signal(sig)
+    rc = h.wait(60)
+    err.seek(0)
+    text = err.read()
+    acct = [l for l in text.splitlines() if l.startswith("accounting:")]
+    return rc, acct
+
+def send(n, base=0, chunk=2000):
+    ids = []
+    for s in range(0, n, chunk):
+        args = ['{"seq": %d}' % (base + i) for i in range(s, min(n, s + chunk))]
+        r = subprocess.run([RH, "send", "--instance", INST, "p.in"] + args, capture_output=True,
+                           text=True)
+        ids += r.stdout.split()
+        if r.returncode:
+            print("send:", r.stderr.strip()[:200])
+            break
+    return ids
+
+def recv_all():
+    r = subprocess.run([RH, "recv", "--instance", INST, "p.out", "--timeout", "3"],
+                       capture_output=True, text=True)
+    return [json.loads(l)["correlation_id"].lower() for l in r.stdout.splitlines() if l.strip()]
+
+def report(name, ids, answers, acct):
+    sent = set(i.lower() for i in ids)
+    got = set(a for a in answers if a in sent)
+    dups = len(answers) - len(set(answers))
+    print("%s: sent %d, answered %d, duplicates %d, lost %d" % (name, len(ids), len(got), dups,
+                                                             len(sent - got)))
+    for l in acct:
+        print("   ", l)
+
+def purge():
+    for q in ("p.in", "p.out"):
+        subprocess.run([RH, "purge", "--instance", INST, q], capture_output=True)
+
+def kill_restart(name, n, kills, plugin="slow", delay=0, bridge="thread", workers=1, every=0.3,
+                 batch=1, ring=2):
+    purge()
+    m = manifest(name, plugin, delay, bridge, workers, batch, ring)
+    h, e = start(m)
+    ids = send(n)
+    carried = []
+    for _ in range(kills):
+        time.sleep(every)
+        stop(h, e, signal.SIGKILL)
+        h, e = start(m)
+        e.seek(0)
+        carried += [l.split("messages=")[1] for l in e.read().splitlines()
+                    if "queue.recovered name=p.in" in l]
+    print("   p.in messages recovered at each relaunch:", ", ".join(carried))
+    answers = []
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        answers += recv_all()
+        if len(set(answers) & set(i.lower() for i in ids)) >= len(ids):
+            break
+    rc, acct = stop(h, e)
+    report("%s (exit %d)" % (name, rc), ids, answers, acct)
+    purge()
+
+def term_restart(name, n, delay):
+    purge()
+    h, e = start(manifest(name + "-a", delay=delay))
+    ids = send(n)
+    time.sleep(0.5)
+    rc1, acct1 = stop(h, e)
+    h, e = start(manifest(name + "-b", delay=0))
+    answers = []
+    deadline = time.time() + 60
+    while time.time() < deadline and len(set(answers)) < n:
+        answers += recv_all()
+    rc2, acct2 = stop(h, e)
+    report("%s (exits %d, %d)" % (name, rc1, rc2), ids, answers, acct1 + acct2)
+    purge()
+
+def term_then_kill(name, n, bridge="thread"):
+    purge()
+    m = manifest(name, delay=20000, ring=16, batch=4, bridge=bridge)
+    h, e = start(m)
+    ids = send(n)
+    time.sleep(0.3)
+    h.send_signal(signal.SIGTERM)
+    time.sleep(0.05)        # inside the drain of 16 x 20 ms
+    stop(h, e, signal.SIGKILL)
+    h, e = start(manifest(name + "-b", delay=0, ring=16, batch=4))
+    answers = []
+    deadline = time.time() + 60
+    while time.time() < deadline and len(set(answers)) < n:
+        answers += recv_all()
+    rc, acct = stop(h, e)
+    report("%s (exit %d)" % (name, rc), ids, answers, acct)
+    purge()
+
+which = sys.argv[1] if len(sys.argv) > 1 else "all"
+if which in ("all", "term"):
+    term_restart("sigterm, slow kernel 1 ms/msg, 2000 queued", 2000, 1000)
+if which in ("all", "kill1"):
+    kill_restart("sigkill once, slow kernel 1 ms/msg", 2000, 1, delay=1000)
+if which in ("all", "kill3"):
+    kill_restart("sigkill x3 every 0.3 s, slow 100 us/msg, batch 32, ring 256", 20000, 3,
+                 delay=100, batch=32, ring=256, every=0.3)
+if which in ("all", "inline"):
+    kill_restart("sigkill x3, inline bridge, slow 1 ms/msg", 2000, 3, delay=1000, bridge="inline")
+if which in ("all", "termkill"):
+    term_then_kill("SIGTERM then SIGKILL 50 ms into the drain, slow 20 ms, ring 16", 200)
+if which in ("all", "termkill-inline"):
+    term_then_kill("SIGTERM then SIGKILL 50 ms into the drain, inline, slow 20 ms, ring 16", 200,
+                   bridge="inline")
+if which in ("all", "kill10"):
+    kill_restart("sigkill x10 every 0.2 s, slow 50 us/msg, batch 32, ring 256", 50000, 10,
+                 delay=50, batch=32, ring=256, every=0.2)
+if which in ("all", "workers"):
+    kill_restart("sigkill x3, 2 workers (thread bridge), slow 1 ms", 2000, 3, delay=1000, workers=2)

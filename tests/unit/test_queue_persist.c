@@ -1,0 +1,419 @@
+/*
+ * test_queue_persist.c — persistent queues (queue_persist.c): a persist
+ * queue outlives its handle with its messages, the next create takes it
+ * over, repairs what a dead host left in its indices, refuses one whose
+ * geometry or type differs, waits for (then refuses) attached clients, and
+ * producers never overwrite a message taken but not acknowledged; a launch
+ * without persist does not discard one, and purge spares a running host's
+ * queue.  A "dead host" is a handle closed without any cleanup of the
+ * indices the test wrote into its header.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "expect.h"
+
+#include "queue_layout.h"
+
+typedef struct test_msg {
+    uint64_t seq, pad;
+} test_msg;
+
+static const rh_type type_a = {
+    .struct_size = sizeof(rh_type), .name = "test.persist.a",
+    .fingerprint = 0x7065727369737461ull, .size = sizeof(test_msg), .align = 8,
+};
+static const rh_type type_b = {
+    .struct_size = sizeof(rh_type), .name = "test.persist.b",
+    .fingerprint = 0x7065727369737462ull, .size = sizeof(test_msg), .align = 8,
+};
+
+static char instance[64];
+
+static int open_q(const char *name, const rh_type *t, uint32_t capacity, int persist,
+                  rh_queue **q, rh_error *err)
+{
+    rh_queue_config cfg = {.capacity = capacity, .backpressure = RH_BP_REJECT, .shared = 1,
+                           .persist = persist};
+    memset(err, 0, sizeof *err);
+    return rh_queue_create(instance, name, t, &cfg, NULL, q, err);
+}
+
+static rh_queue *make(const char *name, uint32_t capacity)
+{
+    rh_queue *q = NULL;
+    rh_error err;
+    int rc = open_q(name, &type_a, capacity, 1, &q, &err);
+    EXPECT(rc == 0 && q, "expected persist queue \"%s\" to open, got %d: %s", name, rc, err.msg);
+    return q;
+}
+
+static void send_seq(rh_queue *q, uint64_t seq)
+{
+    test_msg m = {seq, 0};
+    int rc = rh_send(q, NULL, &m, sizeof m, NULL);
+    EXPECT(rc == 0, "expected send of %llu to succeed, got %d", (unsigned long long)seq, rc);
+}
+
+static uint64_t recv_seq(rh_queue *q)
+{
+    test_msg m = {0};
+    int rc = rh_recv(q, NULL, &m, sizeof m, 0);
+    EXPECT(rc == (int)sizeof m, "expected a message, got %d", rc);
+    return m.seq;
+}
+
+static int shm_exists(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/dev/shm/ringhost.%s:%s", instance, name);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void purge(const char *name)
+{
+    rh_error err;
+    rh_queue_purge(instance, name, &err);
+}
+
+static void test_persist_queue_keeps_its_messages_after_close_and_reopen(void **state)
+{
+    (void)state;
+    rh_queue *q = make("keep", 8);
+    for (uint64_t i = 1; i <= 3; i++)
+        send_seq(q, i);
+    rh_queue_close(q);
+    EXPECT(shm_exists("keep"), "expected the persist queue's object to stay in /dev/shm");
+    q = make("keep", 8);
+    uint64_t carried = 0;
+    EXPECT(rh_queue_recovered(q, &carried) == 1 && carried == 3,
+           "expected the reopened queue to be recovered with 3 messages, got %d, %llu",
+           rh_queue_recovered(q, NULL), (unsigned long long)carried);
+    for (uint64_t i = 1; i <= 3; i++) {
+        uint64_t got = recv_seq(q);
+        EXPECT(got == i, "expected message %llu in order, got %llu", (unsigned long long)i,
+               (unsigned long long)got);
+    }
+    EXPECT(rh_queue_is_empty(q), "expected nothing more than the 3 messages");
+    rh_queue_close(q);
+    purge("keep");
+}
+
+static void test_a_shared_queue_without_persist_is_unlinked_at_close(void **state)
+{
+    (void)state;
+    rh_queue *q = NULL;
+    rh_error err;
+    assert_int_equal(open_q("plain", &type_a, 8, 0, &q, &err), 0);
+    send_seq(q, 1);
+    rh_queue_close(q);
+    EXPECT(!shm_exists("plain"), "expected a queue without persist to leave no object");
+}
+
+static void test_reopen_with_another_capacity_is_refused_saying_what_is_there(void **state)
+{
+    (void)state;
+    rh_queue *q = make("cap", 8);
+    send_seq(q, 1);
+    rh_queue_close(q);
+    rh_error err;
+    int rc = open_q("cap", &type_a, 16, 1, &q, &err);
+    EXPECT(rc == RH_ETYPE, "expected RH_ETYPE for capacity 16 over 8, got %d: %s", rc, err.msg);
+    EXPECT(strstr(err.msg, "capacity 8;") && strstr(err.msg, "expected type test.persist.a") &&
+               strstr(err.msg, "capacity 16") && strstr(err.msg, "ringhost purge") &&
+               strstr(err.msg, "/dev/shm/ringhost."),
+           "expected the message to say what is there, what was expected and how to discard "
+           "it, got: %s", err.msg);
+    char purge_cmd[128];
+    snprintf(purge_cmd, sizeof purge_cmd, "ringhost purge --instance %s cap,", instance);
+    EXPECT(strstr(err.msg, purge_cmd), "expected the exact command \"%s\" in: %s", purge_cmd,
+           err.msg);
+    EXPECT(shm_exists("cap"), "expected the refused queue to be left as it was");
+    q = make("cap", 8);
+    EXPECT(recv_seq(q) == 1, "expected its message still there");
+    rh_queue_close(q);
+    purge("cap");
+}
+
+static void test_a_launch_without_persist_does_not_discard_a_persist_queues_messages(void **state)
+{
+    (void)state;
+    rh_queue *q = make("guard", 8);
+    send_seq(q, 1);
+    rh_queue_close(q);
+    rh_error err;
+    int rc = open_q("guard", &type_a, 8, 0, &q, &err);
+    EXPECT(rc == RH_EEXIST && strstr(err.msg, "holds 1 message(s)") && strstr(err.msg, "purge"),
+           "expected RH_EEXIST: a queue without persist must not replace a persist queue "
+           "holding a message, got %d: %s", rc, err.msg);
+    q = make("guard", 8);
+    EXPECT(recv_seq(q) == 1, "expected its message still there");
+    rh_queue_close(q); /* now empty: a launch without persist may replace it */
+    rc = open_q("guard", &type_a, 8, 0, &q, &err);
+    EXPECT(rc == 0, "expected an empty persist leftover to be replaced, got %d: %s", rc, err.msg);
+    rh_queue_close(q);
+    EXPECT(!shm_exists("guard"), "expected the replacement (not persist) removed at close");
+}
+
+static void test_reopen_with_another_type_is_refused(void **state)
+{
+    (void)state;
+    rh_queue *q = make("type", 8);
+    rh_queue_close(q);
+    rh_error err;
+    int rc = open_q("type", &type_b, 8, 1, &q, &err);
+    EXPECT(rc == RH_ETYPE && strstr(err.msg, "holds type test.persist.a"),
+           "expected RH_ETYPE naming the type there, got %d: %s", rc, err.msg);
+    purge("type");
+}
+
+static void test_a_persist_queue_held_by_a_live_host_is_refused(void **state)
+{
+    (void)state;
+    rh_queue *q = make("held", 8), *q2 = NULL;
+    rh_error err;
+    int rc = open_q("held", &type_a, 8, 1, &q2, &err);
+    EXPECT(rc == RH_EEXIST && strstr(err.msg, "in use by a running host"),
+           "expected RH_EEXIST while the first handle holds the lock, got %d: %s", rc, err.msg);
+    rc = rh_queue_purge(instance, "held", &err);
+    EXPECT(rc == RH_EEXIST, "expected purge to refuse a held queue, got %d", rc);
+    rh_queue_close(q);
+    rc = rh_queue_purge(instance, "held", &err);
+    EXPECT(rc == 0 && !shm_exists("held"), "expected purge to remove it once free, got %d: %s",
+           rc, err.msg);
+}
+
+static void test_recovery_is_refused_while_a_client_is_attached(void **state)
+{
+    (void)state;
+    rh_queue *q = make("client", 8);
+    send_seq(q, 1);
+    rh_queue *client = NULL;
+    rh_error err;
+    assert_int_equal(rh_queue_attach(instance, "client", &client, &err), 0);
+    rh_queue_close(q); /* the host goes; the client stays attached */
+    int rc = open_q("client", &type_a, 8, 1, &q, &err);
+    EXPECT(rc == RH_EEXIST && strstr(err.msg, "attached by a client"),
+           "expected recovery refused while a client is attached, got %d: %s", rc, err.msg);
+    rh_queue_close(client);
+    q = make("client", 8);
+    EXPECT(recv_seq(q) == 1, "expected the message recovered once the client left");
+    rh_queue_close(q);
+    purge("client");
+}
+
+/* A `ringhost stat` polling a host that launches holds its lock for a
+ * moment: the recovery waits for it rather than fail. */
+static void test_recovery_waits_for_a_client_that_leaves_soon(void **state)
+{
+    (void)state;
+    rh_queue *q = make("brief", 8);
+    send_seq(q, 1);
+    rh_queue_close(q);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rh_queue *c = NULL;
+        int ok = rh_queue_attach(instance, "brief", &c, NULL) == 0;
+        (void)!write(ready[1], "x", 1);
+        usleep(300000);
+        rh_queue_close(c);
+        _exit(ok ? 0 : 1);
+    }
+    char x;
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    rh_error err;
+    int rc = open_q("brief", &type_a, 8, 1, &q, &err);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "expected the client to attach");
+    EXPECT(rc == 0, "expected the recovery to wait for the client, got %d: %s", rc, err.msg);
+    EXPECT(recv_seq(q) == 1, "expected the message recovered");
+    rh_queue_close(q);
+    close(ready[0]);
+    close(ready[1]);
+    purge("brief");
+}
+
+static void test_purge_refuses_the_queue_of_a_running_host_without_persist(void **state)
+{
+    (void)state;
+    rh_queue *q = NULL;
+    rh_error err;
+    assert_int_equal(open_q("live", &type_a, 8, 0, &q, &err), 0);
+    /* Its creator is this process, which purge leaves alone; fake another
+     * live one: our parent. */
+    q->h->creator_pid = (int32_t)getppid();
+    int rc = rh_queue_purge(instance, "live", &err);
+    EXPECT(rc == RH_EEXIST && strstr(err.msg, "belongs to a running host"),
+           "expected purge to refuse a running host's queue, got %d: %s", rc, err.msg);
+    EXPECT(shm_exists("live"), "expected the queue left in place");
+    rh_queue_close(q);
+}
+
+static void test_producers_wait_for_acks_not_for_the_consumer_tail(void **state)
+{
+    (void)state;
+    rh_queue *q = make("ack", 4);
+    for (uint64_t i = 1; i <= 4; i++)
+        send_seq(q, i);
+    /* The host's input bridge takes them without acking (its kernel has
+     * not finished them): their cells must not be reused. */
+    unsigned char slots[4][sizeof(rh_envelope) + sizeof(test_msg)];
+    rh_envelope *dst[4];
+    for (int i = 0; i < 4; i++)
+        dst[i] = (rh_envelope *)slots[i];
+    assert_int_equal(rh_queue_dequeue_burst(q, dst, 4), 4);
+    test_msg m = {5, 0};
+    int rc = rh_send(q, NULL, &m, sizeof m, NULL);
+    EXPECT(rc == RH_EFULL, "expected RH_EFULL while 4 taken messages are not acked, got %d", rc);
+    rh_queue *client = NULL;
+    rh_error err;
+    assert_int_equal(rh_queue_attach(instance, "ack", &client, &err), 0);
+    rc = rh_send(client, NULL, &m, sizeof m, NULL);
+    EXPECT(rc == RH_EFULL, "expected an attached client to wait for acks too, got %d", rc);
+    rh_queue_ack(q, rh_queue_taken(q));
+    rc = rh_send(client, NULL, &m, sizeof m, NULL);
+    EXPECT(rc == 0, "expected room once acked, got %d", rc);
+    /* A client's recv acks at once: its delivery is the recv. */
+    EXPECT(recv_seq(client) == 5, "expected message 5");
+    EXPECT(rh_queue_acked(q) == rh_queue_taken(q), "expected a client recv to ack");
+    rh_queue_close(client);
+    rh_queue_close(q);
+    purge("ack");
+}
+
+/* What a host killed mid-operation leaves: 6 sent, 3 taken by the bridge
+ * of which 1 acked, a consumer claim of message 4 not finished, and a
+ * producer claim of 1 cell never published. */
+static void test_recovery_discards_unpublished_claims_and_redelivers_unacked(void **state)
+{
+    (void)state;
+    rh_queue *q = make("crash", 8);
+    for (uint64_t i = 1; i <= 6; i++)
+        send_seq(q, i);
+    unsigned char slots[3][sizeof(rh_envelope) + sizeof(test_msg)];
+    rh_envelope *dst[3] = {(rh_envelope *)slots[0], (rh_envelope *)slots[1],
+                           (rh_envelope *)slots[2]};
+    assert_int_equal(rh_queue_dequeue_burst(q, dst, 3), 3);
+    rh_queue_ack(q, 1);
+    queue_header *h = q->h;
+    atomic_store(&h->cons_head, 4);       /* claimed message 4, died copying it */
+    atomic_store(&h->prod_head, 7);       /* claimed cell 6, died filling it */
+    rh_queue_close(q);                    /* the "death": the lock goes, the indices stay */
+
+    q = make("crash", 8);
+    uint64_t carried = 0;
+    rh_queue_recovered(q, &carried);
+    EXPECT(carried == 5, "expected 5 messages carried (6 sent - 1 acked), got %llu",
+           (unsigned long long)carried);
+    h = q->h;
+    EXPECT(atomic_load(&h->prod_head) == 6 && atomic_load(&h->prod_tail) == 6,
+           "expected the unpublished claim discarded (prod_head 6), got %llu",
+           (unsigned long long)atomic_load(&h->prod_head));
+    EXPECT(atomic_load(&h->cons_head) == 1 && atomic_load(&h->cons_tail) == 1,
+           "expected the consumer indices rewound to acked (1), got %llu/%llu",
+           (unsigned long long)atomic_load(&h->cons_head),
+           (unsigned long long)atomic_load(&h->cons_tail));
+    for (uint64_t i = 2; i <= 6; i++) {
+        uint64_t got = recv_seq(q);
+        EXPECT(got == i, "expected message %llu again, got %llu", (unsigned long long)i,
+               (unsigned long long)got);
+    }
+    EXPECT(rh_queue_is_empty(q), "expected no message from the unpublished claim");
+    send_seq(q, 7); /* the queue works on from there */
+    EXPECT(recv_seq(q) == 7, "expected the queue to carry on");
+    rh_queue_close(q);
+    purge("crash");
+}
+
+static void test_recovery_refuses_indices_that_describe_no_queue(void **state)
+{
+    (void)state;
+    rh_queue *q = make("bad", 8);
+    send_seq(q, 1);
+    atomic_store(&q->h->cons_tail, 5); /* past prod_tail (1) */
+    rh_queue_close(q);
+    rh_error err;
+    int rc = open_q("bad", &type_a, 8, 1, &q, &err);
+    EXPECT(rc == RH_EINVAL && strstr(err.msg, "indices do not describe a queue") &&
+               strstr(err.msg, "purge"),
+           "expected RH_EINVAL about the indices, got %d: %s", rc, err.msg);
+    purge("bad");
+}
+
+static void test_counts_since_open_carry_the_previous_runs_messages(void **state)
+{
+    (void)state;
+    rh_queue *q = make("acct", 8);
+    for (uint64_t i = 1; i <= 3; i++)
+        send_seq(q, i);
+    (void)recv_seq(q);
+    rh_queue_close(q);
+    q = make("acct", 8);
+    send_seq(q, 4);
+    rh_queue_stats s;
+    rh_queue_stats_since_open(q, &s);
+    EXPECT(s.enqueued == 3 && s.dequeued == 0 && s.depth == 3,
+           "expected this run to account for 2 carried + 1 sent, none taken, got enqueued %llu "
+           "dequeued %llu depth %llu", (unsigned long long)s.enqueued,
+           (unsigned long long)s.dequeued, (unsigned long long)s.depth);
+    rh_queue_close(q);
+    purge("acct");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(instance, sizeof instance, "rhtest-persist-%d", (int)getpid());
+    return 0;
+}
+
+/* A failed test leaves its persist queues behind: remove them. */
+static int teardown(void **state)
+{
+    (void)state;
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "ringhost.%s:", instance);
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            char path[300];
+            snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
+            unlink(path);
+        }
+    if (d)
+        closedir(d);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_persist_queue_keeps_its_messages_after_close_and_reopen),
+        cmocka_unit_test(test_a_shared_queue_without_persist_is_unlinked_at_close),
+        cmocka_unit_test(test_reopen_with_another_capacity_is_refused_saying_what_is_there),
+        cmocka_unit_test(test_reopen_with_another_type_is_refused),
+        cmocka_unit_test(test_a_launch_without_persist_does_not_discard_a_persist_queues_messages),
+        cmocka_unit_test(test_a_persist_queue_held_by_a_live_host_is_refused),
+        cmocka_unit_test(test_recovery_is_refused_while_a_client_is_attached),
+        cmocka_unit_test(test_recovery_waits_for_a_client_that_leaves_soon),
+        cmocka_unit_test(test_purge_refuses_the_queue_of_a_running_host_without_persist),
+        cmocka_unit_test(test_producers_wait_for_acks_not_for_the_consumer_tail),
+        cmocka_unit_test(test_recovery_discards_unpublished_claims_and_redelivers_unacked),
+        cmocka_unit_test(test_recovery_refuses_indices_that_describe_no_queue),
+        cmocka_unit_test(test_counts_since_open_carry_the_previous_runs_messages),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
