@@ -339,6 +339,10 @@ int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns);
 int rh_reactor_add_task(rh_reactor *r, const rh_task *t);
 int rh_worker_flush_outputs(rh_worker *w);
 
+/* kernel_build.c: k's workers, rings, bridges and reactor tasks (threads
+ * not started yet).  Errors name the manifest path of what failed. */
+int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err);
+
 /* kernel_life.c */
 /* The kernel called name, or NULL. */
 rh_kinst *rh_runtime_kernel_find(rh_runtime *rt, const char *name);
