@@ -89,11 +89,27 @@ int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns)
     return 0;
 }
 
+/* A kernel the watchdog gave up (restart.max reached, fini() ran) is
+ * terminated for every lifecycle call: pausing or resuming it would claim
+ * a kernel that no longer runs. */
+static int refuse_given_up(const rh_kinst *k, const char *verb, rh_error *err)
+{
+    if (!atomic_load_explicit(&k->given_up, memory_order_acquire))
+        return 0;
+    return rh_error_set(err, RH_ESTATE,
+                        "cannot %s kernel %s: it was given up after %llu restart(s) "
+                        "(restart.max; see the kernel.given_up log line), so it is terminated; "
+                        "fix its fault and launch it again",
+                        verb, k->decl->name,
+                        (unsigned long long)atomic_load_explicit(&k->restarts,
+                                                                 memory_order_relaxed));
+}
+
 static int kernel_activate_locked(rh_runtime *rt, const char *kernel, rh_error *err)
 {
     rh_kinst *k;
     int rc = find_or_fail(rt, kernel, &k, err);
-    if (rc)
+    if (rc || (rc = refuse_given_up(k, "activate", err)))
         return rc;
     if (rt->state == RH_STATE_TERMINATED ||
         (k->state != RH_STATE_LAUNCHED && k->state != RH_STATE_INACTIVE))
@@ -130,7 +146,7 @@ static int kernel_deactivate_locked(rh_runtime *rt, const char *kernel, rh_error
 {
     rh_kinst *k;
     int rc = find_or_fail(rt, kernel, &k, err);
-    if (rc)
+    if (rc || (rc = refuse_given_up(k, "deactivate", err)))
         return rc;
     if (rt->state == RH_STATE_TERMINATED || k->state != RH_STATE_ACTIVE)
         return rh_error_set(err, RH_ESTATE, "cannot deactivate kernel %s: it is %s",
@@ -178,7 +194,7 @@ static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeo
 {
     rh_kinst *k;
     int rc = find_or_fail(rt, kernel, &k, err);
-    if (rc)
+    if (rc || (rc = refuse_given_up(k, "terminate", err)))
         return rc;
     if (rt->state == RH_STATE_TERMINATED || k->state == RH_STATE_TERMINATED)
         return rh_error_set(err, RH_ESTATE, "cannot terminate kernel %s: it is already "

@@ -242,10 +242,17 @@ static void test_past_restart_max_the_kernel_is_given_up_and_the_host_keeps_runn
     assert_string_equal(recv_text(rt, "f.out", 300), "");
     rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
     assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
-    /* Pausing and resuming does not bring it back (its fini() ran). */
+    /* It is terminated for the lifecycle calls too: pausing or resuming it
+     * is refused, saying why (its fini() ran), and nothing comes back. */
     rh_error err = {0};
-    assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), 0);
-    assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), 0);
+    assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), RH_ESTATE);
+    assert_non_null(strstr(err.msg, "given up"));
+    assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), RH_ESTATE);
+    assert_non_null(strstr(err.msg, "given up"));
+    assert_string_equal(recv_text(rt, "f.out", 300), "");
+    /* the host-wide pause and resume does not bring it back either */
+    assert_int_equal(rh_runtime_deactivate(rt, &err), 0);
+    assert_int_equal(rh_runtime_activate(rt, &err), 0);
     assert_string_equal(recv_text(rt, "f.out", 300), "");
     if (rh_runtime_terminate(rt, 5000, &err) != 0)
         fail_msg("terminate: %s", err.msg);
