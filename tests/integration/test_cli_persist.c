@@ -249,6 +249,20 @@ static void kill_and_relaunch(const char *tag, const char *bridge)
               "expected stat --json to show p.in persist with messages taken but not acked at "
               "the kill, got %lld", unacked);
     cli_free(&st);
+    /* the text table says the same in its last column */
+    cli_exec(&st, NULL, "stat", "--instance", inst, "--once", NULL);
+    cli_expect_exit(&st, 0);
+    const char *row = strstr(st.r.out, "\np.in ");
+    const char *eol = row ? strchr(row + 1, '\n') : NULL;
+    const char *last = eol ? eol : row ? row + strlen(row) : NULL;
+    while (last && last > row && last[-1] == ' ')
+        last--;
+    const char *col = last;
+    while (col && col > row && col[-1] != ' ')
+        col--;
+    CLI_CHECK(&st, col && atoll(col) == unacked,
+              "expected stat's p.in row to end with unacked %lld", unacked);
+    cli_free(&st);
 
     start_host(&host, manifest_bridge(cli_keep("%s-fast", tag), 0, 64, bridge), inst);
     int answered, dups, total;

@@ -206,9 +206,9 @@ static long long prev_enqueued(json_t *prev, const char *name)
 /* One frame; with prev and dt_s > 0 each queue's rate since prev. */
 static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt_s)
 {
-    printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s %6s %10s\n", "queue", "type",
-           "depth/capacity", "enqueued", "dequeued", "rejected", "dropped", "dups", "expired",
-           "invalid", "failed", "dlq'd", "enq/s");
+    printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s %6s %10s %8s\n", "queue",
+           "type", "depth/capacity", "enqueued", "dequeued", "rejected", "dropped", "dups",
+           "expired", "invalid", "failed", "dlq'd", "enq/s", "unacked");
     json_t *o;
     size_t i;
     json_array_foreach (queues, i, o) {
@@ -216,13 +216,18 @@ static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt
         char rate[32] = "-";
         if (before >= 0 && dt_s > 0)
             snprintf(rate, sizeof rate, "%.1f", (double)(num(o, "enqueued") - before) / dt_s);
+        /* a persist queue's taken-but-unacknowledged messages ("-" for the
+         * others): what a host killed now would deliver again */
+        char unacked[32] = "-";
+        if (json_is_true(json_object_get(o, "persist")))
+            snprintf(unacked, sizeof unacked, "%lld", num(o, "unacked"));
         printf("%-24s %-22s %8lld/%-8lld %10lld %10lld %8lld %8lld %8lld %6lld %6lld %6lld "
-               "%6lld %10s\n",
+               "%6lld %10s %8s\n",
                str(o, "queue"), str(o, "type"), num(o, "depth"), num(o, "capacity"),
                num(o, "enqueued"), num(o, "dequeued"), num(o, "rejected"),
                num(o, "dropped_oldest") + num(o, "dropped_newest"), num(o, "duplicates"),
                num(o, "expired"), num(o, "invalid"), num(o, "failed"), num(o, "dead_lettered"),
-               rate);
+               rate, unacked);
     }
     if (!kernels)
         return;
