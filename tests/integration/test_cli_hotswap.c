@@ -61,10 +61,10 @@ static void move_build_in(const char *build)
     assert_int_equal(rename(tmp, H.file), 0);
 }
 
-/* Occurrences of needle in what the host wrote to stderr so far. */
-static size_t host_log_count(const char *needle)
+/* Occurrences of needle in a file (a host's stderr). */
+static size_t file_count(const char *path, const char *needle)
 {
-    FILE *f = fopen(H.host.err_path, "r");
+    FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     size_t n = 0;
@@ -73,6 +73,12 @@ static size_t host_log_count(const char *needle)
         n += strstr(line, needle) != NULL;
     fclose(f);
     return n;
+}
+
+/* Occurrences of needle in what the group's host wrote to stderr so far. */
+static size_t host_log_count(const char *needle)
+{
+    return file_count(H.host.err_path, needle);
 }
 
 /* Wait for the count-th line holding needle; fail with the log if none. */
@@ -94,26 +100,45 @@ static void wait_for_log(const char *needle, size_t count)
 
 /* Send one message with `ringhost send`, receive its answer with `ringhost
  * recv`, and return the answering build's mark (kept until cleanup). */
-static const char *who_answers(void)
+static const char *who_answers_in(const char *instance, unsigned *seq)
 {
     cli_out o;
-    const char *body = cli_keep("{\"seq\": %u, \"text\": \"ask\"}", ++H.seq);
-    cli_exec(&o, NULL, "send", "--instance", H.instance, "h.in", body, NULL);
+    const char *body = cli_keep("{\"seq\": %u, \"text\": \"ask\"}", ++*seq);
+    cli_exec(&o, NULL, "send", "--instance", instance, "h.in", body, NULL);
     cli_expect_exit(&o, 0);
     cli_free(&o);
-    cli_exec(&o, NULL, "recv", "--instance", H.instance, "h.out", "-n", "1", "--timeout", "10",
+    cli_exec(&o, NULL, "recv", "--instance", instance, "h.out", "-n", "1", "--timeout", "10",
              NULL);
     cli_expect_exit(&o, 0);
     json_t *lines = cli_lines(&o);
     CLI_CHECK(&o, json_array_size(lines) == 1, "expected one answer, got %zu",
               json_array_size(lines));
     json_t *b = json_object_get(json_array_get(lines, 0), "body");
-    CLI_CHECK(&o, cli_num(&o, b, "seq") == H.seq, "expected the answer to seq %u", H.seq);
+    CLI_CHECK(&o, cli_num(&o, b, "seq") == *seq, "expected the answer to seq %u", *seq);
     const char *text = json_string_value(json_object_get(b, "text"));
     const char *mark = cli_keep("%s", text ? text : "");
     json_decref(lines);
     cli_free(&o);
     return mark;
+}
+
+static const char *who_answers(void)
+{
+    return who_answers_in(H.instance, &H.seq);
+}
+
+/* The manifest of a host serving kernel h (plugin swap_echo) from the
+ * folder plugins, queues h.in and h.out. */
+static const char *hot_manifest(const char *file, const char *instance, const char *plugins)
+{
+    return cli_write(
+        file,
+        cli_keep("{\"ringhost\": 1, \"name\": \"%s\", \"plugins\": [\"%s\"],\n"
+                 " \"queues\": {\"h.in\": {\"type\": \"echo.message\"},\n"
+                 "            \"h.out\": {\"type\": \"echo.message\"}},\n"
+                 " \"kernels\": [{\"name\": \"h\", \"plugin\": \"swap_echo\",\n"
+                 "   \"inputs\": {\"in\": \"h.in\"}, \"outputs\": {\"out\": \"h.out\"}}]}\n",
+                 instance, plugins));
 }
 
 static int hot_setup(void **state)
@@ -128,14 +153,7 @@ static int hot_setup(void **state)
         print_error("cannot prepare %s\n", H.file);
         return -1;
     }
-    const char *m = cli_write(
-        "hot.json",
-        cli_keep("{\"ringhost\": 1, \"name\": \"%s\", \"plugins\": [\"%s\"],\n"
-                 " \"queues\": {\"h.in\": {\"type\": \"echo.message\"},\n"
-                 "            \"h.out\": {\"type\": \"echo.message\"}},\n"
-                 " \"kernels\": [{\"name\": \"h\", \"plugin\": \"swap_echo\",\n"
-                 "   \"inputs\": {\"in\": \"h.in\"}, \"outputs\": {\"out\": \"h.out\"}}]}\n",
-                 H.instance, H.plugins));
+    const char *m = hot_manifest("hot.json", H.instance, H.plugins);
     char *argv[] = {RH_TEST_BINARY, "run", (char *)m, NULL};
     if (proc_start(&H.host, argv) != 0) {
         print_error("cannot start %s run %s\n", RH_TEST_BINARY, m);
@@ -250,6 +268,51 @@ static void test_sigterm_after_swaps_exits_0_with_balanced_accounts(void **state
     proc_result_free(&r);
 }
 
+/*
+ * `run --no-watch`: a second host, on a folder of its own, does not swap
+ * when its plugin file is replaced (the operator wants a deploy step, not a
+ * drop-in); `ringhost reload` then swaps it on request.
+ */
+static void test_no_watch_host_keeps_its_build_until_reload_is_asked(void **state)
+{
+    (void)state;
+    const char *instance = cli_instance("nowatch");
+    const char *plugins = cli_keep("%s/plugins-nowatch", cli_tmpdir());
+    const char *file = cli_keep("%s/swap_echo.so", plugins);
+    assert_int_equal(mkdir(plugins, 0755), 0);
+    assert_int_equal(copy_file(SWAP_DIR "/swap_echo_v1.so", file), 0);
+    const char *m = hot_manifest("nowatch.json", instance, plugins);
+    char *argv[] = {RH_TEST_BINARY, "run", (char *)m, "--no-watch", NULL};
+    proc host;
+    assert_int_equal(proc_start(&host, argv), 0);
+    double deadline = proc_now() + WAIT_S;
+    while (file_count(host.err_path, "serving;") == 0 && proc_now() < deadline &&
+           proc_running(&host))
+        sleep_ms(50);
+    unsigned seq = 0;
+    assert_string_equal(who_answers_in(instance, &seq), "v1");
+    const char *tmp = cli_keep("%s/.swap_echo.so.tmp", plugins);
+    assert_int_equal(copy_file(SWAP_DIR "/swap_echo_v2.so", tmp), 0);
+    assert_int_equal(rename(tmp, file), 0);
+    sleep_ms(1000); /* a watching host swaps within ~200 ms */
+    assert_int_equal(file_count(host.err_path, "event=plugin.watch "), 0);
+    assert_int_equal(file_count(host.err_path, "event=kernel.swap"), 0);
+    assert_string_equal(who_answers_in(instance, &seq), "v1");
+    cli_out o;
+    cli_exec(&o, NULL, "reload", "h", "--instance", instance, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    assert_int_equal(file_count(host.err_path, "event=kernel.swap kernel=h"), 1);
+    assert_string_equal(who_answers_in(instance, &seq), "v2");
+    assert_int_equal(proc_signal(&host, SIGTERM), 0);
+    proc_result r;
+    proc_wait(&host, WAIT_S, &r);
+    if (r.exit_code != 0 || strstr(r.err, "UNBALANCED"))
+        fail_msg("expected the --no-watch host to stop with exit 0, balanced; got exit %d:\n%s",
+                 r.exit_code, r.err);
+    proc_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_a_build_copied_over_the_file_in_place_is_swapped_in),
         cmocka_unit_test(test_reload_verb_swaps_and_ps_counts_swaps_and_refusals),
         cmocka_unit_test(test_sigterm_after_swaps_exits_0_with_balanced_accounts),
+        cmocka_unit_test(test_no_watch_host_keeps_its_build_until_reload_is_asked),
     };
     return cmocka_run_group_tests(tests, hot_setup, hot_teardown);
 }
