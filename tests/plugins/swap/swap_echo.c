@@ -15,7 +15,10 @@
  *                   the first one's succeeded
  *
  * Each worker's state is allocated by init() and freed by fini(), so a
- * sanitizer build sees a swap that forgets either.
+ * sanitizer build sees a swap that forgets either; it records the build
+ * that made it, and process() fails every message it is handed with
+ * another build's state (a swap that let a batch run between switching
+ * the state and switching the code), so a test sees the message missing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,7 @@
 #endif
 
 typedef struct swap_state {
+    const char *mark; /* SWAP_MARK of the build whose init() made it */
     unsigned long answered;
 } swap_state;
 
@@ -55,8 +59,12 @@ static int swap_init(rh_ctx *ctx, const char *config_json, void **state)
     (void)config_json;
     if (SWAP_FAIL_INIT && ++inits == SWAP_FAIL_INIT)
         return -7;
-    *state = calloc(1, sizeof(swap_state));
-    return *state ? 0 : -12;
+    swap_state *s = calloc(1, sizeof(swap_state));
+    if (!s)
+        return -12;
+    s->mark = SWAP_MARK;
+    *state = s;
+    return 0;
 }
 
 static void swap_fini(rh_ctx *ctx, void *state)
@@ -70,6 +78,10 @@ static int swap_process(rh_ctx *ctx, void *state, const rh_batch *batch)
     swap_state *s = state;
     for (uint32_t i = 0; i < batch->count; i++) {
         const rh_msg *in = &batch->msgs[i];
+        if (strcmp(s->mark, SWAP_MARK) != 0) {
+            rh_fail(ctx, in, "swap_echo: handed the state of another build");
+            continue;
+        }
         echo_message out;
         memcpy(&out, in->data, sizeof out);
         memset(out.text, 0, sizeof out.text);
