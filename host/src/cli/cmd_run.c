@@ -81,6 +81,28 @@ static void *printer_main(void *arg)
     return NULL;
 }
 
+/*
+ * Terminate rt and return the run's exit code: exit_code, or RH_EXIT_FAIL
+ * (when it was OK) if terminate failed or an accounting line terminate
+ * printed does not balance: a message accepted and then not accounted for
+ * is a runtime failure, whatever else went right.
+ */
+static int terminate_checked(rh_runtime *rt, int exit_code)
+{
+    rh_error err = {0};
+    int failed = 0;
+    if (rh_runtime_terminate(rt, 5000, &err) != 0) {
+        fprintf(stderr, "ringhost: %s\n", err.msg);
+        failed = 1;
+    }
+    if (rh_runtime_unbalanced(rt)) {
+        fprintf(stderr, "ringhost: the accounting of %d queue(s) does not balance (see the "
+                        "\"accounting:\" lines above)\n", rh_runtime_unbalanced(rt));
+        failed = 1;
+    }
+    return failed && exit_code == RH_EXIT_OK ? RH_EXIT_FAIL : exit_code;
+}
+
 /* Set by the signal watcher while --send runs: stop sending, shut down. */
 static _Atomic int interrupted;
 
@@ -224,18 +246,7 @@ static int stop_host(rh_control *ctl, int exit_code)
     unsigned n = rh_control_runtime_count(ctl);
     for (unsigned i = n; i-- > 0;) {
         rh_runtime *rt = rh_control_runtime(ctl, i);
-        rh_error err = {0};
-        if (rh_runtime_terminate(rt, 5000, &err) != 0) {
-            fprintf(stderr, "ringhost: %s\n", err.msg);
-            if (exit_code == RH_EXIT_OK)
-                exit_code = RH_EXIT_FAIL;
-        }
-        if (rh_runtime_unbalanced(rt)) {
-            fprintf(stderr, "ringhost: the accounting of %d queue(s) does not balance (see the "
-                            "\"accounting:\" lines above)\n", rh_runtime_unbalanced(rt));
-            if (exit_code == RH_EXIT_OK)
-                exit_code = RH_EXIT_FAIL;
-        }
+        exit_code = terminate_checked(rt, exit_code);
     }
     for (unsigned i = n; i-- > 0;)
         rh_runtime_destroy(rh_control_runtime(ctl, i));
@@ -384,20 +395,7 @@ int rh_cmd_run(int argc, char **argv)
         free(p.buf);
         free(p.sinks);
     }
-    if (rh_runtime_terminate(rt, 5000, &err) != 0) {
-        fprintf(stderr, "ringhost: %s\n", err.msg);
-        if (exit_code == RH_EXIT_OK)
-            exit_code = RH_EXIT_FAIL;
-    }
-    /* terminate printed one accounting line per queue: a message accepted
-     * and then not accounted for is a runtime failure, whatever else went
-     * right. */
-    if (rh_runtime_unbalanced(rt)) {
-        fprintf(stderr, "ringhost: the accounting of %d queue(s) does not balance (see the "
-                        "\"accounting:\" lines above)\n", rh_runtime_unbalanced(rt));
-        if (exit_code == RH_EXIT_OK)
-            exit_code = RH_EXIT_FAIL;
-    }
+    exit_code = terminate_checked(rt, exit_code);
     rh_runtime_destroy(rt);
     return exit_code;
 }
