@@ -165,7 +165,10 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
     for (int i = 0; i < 500 && info_of(rt, 0).processed < 5; i++)
         rt_sleep_ms(10);
     rh_error err = {0};
+    uint64_t t0 = rh_now_ns();
     assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), 0);
+    print_message("deactivate of f (inside 5 ms calls) returned after %.3f ms\n",
+                  (double)(rh_now_ns() - t0) / 1e6);
     rh_kernel_info a = info_of(rt, 0);
     uint64_t ring = rh_ring_count(k->workers[0].in[0]), queued = depth_of(rt, "f.in");
     assert_true(a.processed < N);
@@ -185,6 +188,12 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
         assert_string_equal(recv_text(rt, "f.out", 5000), "sleep:5");
     assert_string_equal(recv_text(rt, "f.out", 200), "");
     assert_int_equal(info_of(rt, 0).processed, N);
+    /* Idle, its process sleeps on its bells: the pause rings one. */
+    t0 = rh_now_ns();
+    assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), 0);
+    print_message("deactivate of f (idle) returned after %.3f ms\n",
+                  (double)(rh_now_ns() - t0) / 1e6);
+    assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), 0);
     finish(rt);
 }
 
