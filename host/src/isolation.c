@@ -371,8 +371,11 @@ void rh_isolation_supervise(rh_runtime *rt)
                     now - hb > (uint64_t)k->decl->watchdog_ms * MS &&
                     rh_worker_report_stall(w, hb, now - hb, "kill (its process)"))
                     kill(pid, SIGKILL);
-            } else if (w->restart_at_ns && now >= w->restart_at_ns && f != RH_FLOW_STOPPED &&
-                       !atomic_load(&k->given_up)) {
+            } else if (w->restart_at_ns && f != RH_FLOW_STOPPED && !atomic_load(&k->given_up) &&
+                       (now >= w->restart_at_ns || f == RH_FLOW_DRAINING)) {
+                /* Draining for terminate does not wait out the backoff (as
+                 * rh_worker_restart_pending for a thread): what waits in
+                 * the ring is processed, not left to time the terminate out. */
                 uint64_t t0 = now;
                 int rc = spawn(w);
                 rh_log_event(rt->log, rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",

@@ -258,6 +258,34 @@ static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_pr
     finish(rt);
 }
 
+/* A kernel process killed (a hang past watchdog_ms) waits out a long
+ * backoff before the next one forks; terminating the kernel then forks it
+ * at once to drain (as a thread skips its backoff when draining): the hang,
+ * retried alone, is killed again and dead-lettered, the rest answered. */
+static void test_terminating_an_isolated_kernel_in_its_restart_backoff_does_not_wait_it_out(
+    void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("termbackoff", ISOLATED_AND_ECHO(
+        ", \"batch\": 1, \"watchdog_ms\": 100, \"restart\": {\"backoff_ms\": 4000}"));
+    rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
+    for (int i = 0; i < 500 && log_count("kernel.restart_scheduled", "kernel=f") < 1; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(log_count("kernel.restart_scheduled", "kernel=f"), 1);
+    for (int i = 0; i < 5; i++)
+        rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
+    rt_sleep_ms(100); /* into its ring: the host's pump runs during the backoff */
+    rh_error err = {0};
+    if (rh_runtime_kernel_terminate(rt, "f", 3000, &err) != 0)
+        fail_msg("terminate f: %s", err.msg);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
+    assert_int_equal(depth_of(rt, "f.dlq"), 1);
+    assert_int_equal(log_count("kernel.poison", "kernel=f"), 1);
+    assert_int_equal(info_of(rt, 0).state, RH_STATE_TERMINATED);
+    finish(rt);
+}
+
 /* -------------------------------------------------------------- workers -- */
 
 static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_lettered(
@@ -362,6 +390,8 @@ int main(void)
         cmocka_unit_test(test_host_deactivate_waits_for_the_kernel_process_to_pause),
         cmocka_unit_test(
             test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_process),
+        cmocka_unit_test(
+            test_terminating_an_isolated_kernel_in_its_restart_backoff_does_not_wait_it_out),
         cmocka_unit_test(
             test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_lettered),
         cmocka_unit_test(test_failed_batches_in_a_row_restart_the_kernel_process),
