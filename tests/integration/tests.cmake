@@ -78,6 +78,9 @@ add_dependencies(test_watchdog faulty)
 rh_add_test(test_isolation unit/test_isolation.c LIBS rh_runtime EXTRA support/rt_fixture.c
             TIMEOUT 120)
 add_dependencies(test_isolation faulty)
+rh_add_test(test_cli_isolation      integration/test_cli_isolation.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+add_dependencies(test_cli_isolation faulty)
 rh_add_test(test_cli_faults         integration/test_cli_faults.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 add_dependencies(test_cli_faults faulty)
