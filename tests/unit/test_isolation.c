@@ -359,6 +359,30 @@ static void test_failed_batches_in_a_row_restart_the_kernel_process(void **state
     finish(rt);
 }
 
+/* The failed batches count as batches, yet they do not end the row: the
+ * backoff doubles as for a thread; a good batch in the process ends it. */
+static void test_failed_batches_restarts_of_a_kernel_process_double_the_backoff(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("backoff", ISOLATED_AND_ECHO(
+        ", \"restart\": {\"failed_batches\": 1, \"max\": 10, \"backoff_ms\": 10, "
+        "\"backoff_max_ms\": 25}"));
+    for (uint64_t i = 0; i < 3; i++)
+        fail_one_batch(rt, i);
+    for (int i = 0; i < 500 && log_count("kernel.restart_scheduled", NULL) < 3; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=10"), 1);
+    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=20"), 1);
+    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=25"), 1);
+    rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
+    assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
+    fail_one_batch(rt, 3);
+    for (int i = 0; i < 500 && log_count("kernel.restart_scheduled", NULL) < 4; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=10"), 2);
+    finish(rt);
+}
+
 static void test_isolated_kernel_failing_every_batch_is_given_up_past_restart_max(void **state)
 {
     (void)state;
@@ -395,6 +419,7 @@ int main(void)
         cmocka_unit_test(
             test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_lettered),
         cmocka_unit_test(test_failed_batches_in_a_row_restart_the_kernel_process),
+        cmocka_unit_test(test_failed_batches_restarts_of_a_kernel_process_double_the_backoff),
         cmocka_unit_test(test_isolated_kernel_failing_every_batch_is_given_up_past_restart_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
