@@ -218,6 +218,31 @@ static void test_host_deactivate_waits_for_the_kernel_process_to_pause(void **st
     finish(rt);
 }
 
+/* A process that never leaves process() never reaches a batch boundary:
+ * deactivate gives up after 5 s, as for a thread, and says so. */
+static void test_deactivate_of_a_kernel_process_stuck_in_process_times_out(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("stuck", ISOLATED_AND_ECHO(", \"batch\": 1"));
+    rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
+    for (int i = 0; i < 500 && !info_of(rt, 0).busy; i++)
+        rt_sleep_ms(10);
+    assert_true(info_of(rt, 0).busy);
+    rh_error err = {0};
+    uint64_t t0 = rh_now_ns();
+    assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), RH_ETIMEDOUT);
+    assert_true(rh_now_ns() - t0 >= 4900000000ull);
+    assert_non_null(strstr(err.msg, "did not reach a batch boundary"));
+    /* The other kernel answers; terminate kills the stuck process. */
+    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    rh_runtime_terminate(rt, 500, &err);
+    assert_int_equal(log_count("kernel.process_killed", "kernel=f"), 1);
+    rh_runtime_destroy(rt);
+    fclose(log_file);
+    unlink(log_path);
+}
+
 /* ------------------------------------------------------------ terminate -- */
 
 static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_process(
@@ -412,6 +437,7 @@ int main(void)
         cmocka_unit_test(
             test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_boundary),
         cmocka_unit_test(test_host_deactivate_waits_for_the_kernel_process_to_pause),
+        cmocka_unit_test(test_deactivate_of_a_kernel_process_stuck_in_process_times_out),
         cmocka_unit_test(
             test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_process),
         cmocka_unit_test(
