@@ -27,6 +27,14 @@
  * not committed (dispatch.c commits after process() returns) unless the
  * output ring filled up within the batch: only then can a retried message
  * be answered twice.
+ *
+ * Lifecycle calls (deactivate, terminate, activate) do not wait for the
+ * supervisor: rh_isolation_sync hands the flow to each child, rings its
+ * bell and waits until the child read it between batches, so a paused
+ * kernel process takes nothing more once deactivate returns.  A child that
+ * reaches restart.failed_batches leaves between batches (fini(), status
+ * CHILD_EXIT_RESTART) and the supervisor restarts it like a crashed one,
+ * minus the retry (its failed batches were dead-lettered).
  */
 #define _GNU_SOURCE
 #include <errno.h>
