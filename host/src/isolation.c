@@ -122,6 +122,11 @@ static void child_main(rh_worker *w, pid_t parent)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(9); /* the host died before the line above */
+    /* A fault kills this process, whatever handler the program embedding
+     * the host installed (it would run here, in a copy of that program). */
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        signal(faults[i], SIG_DFL);
     rh_kinst *k = w->kernel;
     rh_runtime *rt = k->rt; /* our copy: only flow and log are used */
     rt->log = child_log(rt->log);

@@ -354,6 +354,26 @@ static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_le
     unlink(log_path);
 }
 
+/* cmocka catches SIGSEGV in this program; the kernel process must die of
+ * it all the same (a crash handled as a crash), twice, then poison. */
+static void test_a_crash_kills_the_kernel_process_whatever_handler_the_host_program_has(
+    void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("crash", ISOLATED_AND_ECHO(", \"restart\": {\"backoff_ms\": 10}"));
+    for (int i = 0; i < 20; i++)
+        rt_send_json(rt, "f.in", i == 10 ? "{\"text\": \"crash\"}" : "{\"text\": \"ok\"}",
+                     NULL);
+    for (int i = 0; i < 19; i++)
+        assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
+    for (int i = 0; i < 500 && depth_of(rt, "f.dlq") < 1; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(depth_of(rt, "f.dlq"), 1);
+    assert_int_equal(log_count("kernel.crashed", "killed by SIGSEGV"), 2);
+    assert_int_equal(log_count("kernel.poison", "killed by SIGSEGV twice"), 1);
+    finish(rt);
+}
+
 /* ------------------------------------------------------- failed batches -- */
 
 /* Send a "fail-batch" and wait until it is dead-lettered. */
@@ -444,6 +464,8 @@ int main(void)
             test_terminating_an_isolated_kernel_in_its_restart_backoff_does_not_wait_it_out),
         cmocka_unit_test(
             test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_lettered),
+        cmocka_unit_test(
+            test_a_crash_kills_the_kernel_process_whatever_handler_the_host_program_has),
         cmocka_unit_test(test_failed_batches_in_a_row_restart_the_kernel_process),
         cmocka_unit_test(test_failed_batches_restarts_of_a_kernel_process_double_the_backoff),
         cmocka_unit_test(test_isolated_kernel_failing_every_batch_is_given_up_past_restart_max),
