@@ -27,9 +27,18 @@
  * not committed (dispatch.c commits after process() returns) unless the
  * output ring filled up within the batch: only then can a retried message
  * be answered twice.
+ *
+ * Lifecycle calls (deactivate, terminate, activate) do not wait for the
+ * supervisor: rh_isolation_sync hands the flow to each child, rings its
+ * bell and waits until the child read it between batches, so a paused
+ * kernel process takes nothing more once deactivate returns.  A child that
+ * reaches restart.failed_batches leaves between batches (fini(), status
+ * CHILD_EXIT_RESTART) and the supervisor restarts it like a crashed one,
+ * minus the retry (its failed batches were dead-lettered).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +56,16 @@
 
 #define MS (1000000ull)
 #define INIT_WAIT_NS (10000ull * MS) /* a child's init() at launch */
+/* A child's exit status when restart.failed_batches failed batches in a row
+ * ask for a restart (it ran fini() first); 3 is an init() that failed. */
+#define CHILD_EXIT_RESTART 4
+
+/* Serialises what a child is told at its fork with a flow change
+ * (rh_isolation_sync): the supervisor holds it for a whole pass (its
+ * mirror of the flow, its forks), so a child forked as a kernel is paused
+ * either reads the pause at its fork or is counted by the sync's wait, and
+ * the supervisor never writes back an older flow over the sync's. */
+static pthread_mutex_t iso_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ------------------------------------------------------------ memory -- */
 
@@ -103,25 +122,39 @@ static void child_main(rh_worker *w, pid_t parent)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(9); /* the host died before the line above */
+    /* A fault kills this process, whatever handler the program embedding
+     * the host installed (it would run here, in a copy of that program). */
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        signal(faults[i], SIG_DFL);
     rh_kinst *k = w->kernel;
     rh_runtime *rt = k->rt; /* our copy: only flow and log are used */
     rt->log = child_log(rt->log);
     /* Restarts are the parent's business: this copy of the kernel's
-     * settings makes the step never restart in here. */
+     * settings makes the step never restart in here.  failed_batches stays:
+     * rh_worker_after_call counts the row here and sets child_restart, and
+     * this loop exits for the parent to restart it. */
     rh_kernel_decl *d = (rh_kernel_decl *)k->decl;
     d->watchdog_ms = 0;
-    d->restart_failed_batches = 0;
     atomic_store(&k->kflow, RH_KFLOW_RUN);
     w->state = NULL;
     w->init_rc = k->desc->init ? k->desc->init(&w->ctx, d->config_json, &w->state) : 0;
     atomic_store(&w->child_ready, w->init_rc ? -1 : 1);
     if (w->init_rc)
         _exit(3);
+    int code = 0;
     for (;;) {
+        /* A batch boundary: the flow now, and tell the parent we read it. */
+        uint32_t gen = atomic_load_explicit(&w->child_flow_gen, memory_order_acquire);
         int f = atomic_load_explicit(&w->child_flow, memory_order_acquire);
         atomic_store_explicit(&rt->flow, f, memory_order_release);
+        atomic_store_explicit(&w->child_flow_seen, gen, memory_order_release);
         if (f == RH_FLOW_STOPPED)
             break;
+        if (atomic_load_explicit(&w->child_restart, memory_order_relaxed)) {
+            code = CHILD_EXIT_RESTART;
+            break;
+        }
         if (rh_worker_step(w) > 0)
             continue;
         /* Idle: sleep on the input rings and the control bell. */
@@ -141,9 +174,10 @@ static void child_main(rh_worker *w, pid_t parent)
     }
     if (k->desc->fini)
         k->desc->fini(&w->ctx, w->state);
-    atomic_store(&w->finished, 1);
+    if (!code)
+        atomic_store(&w->finished, 1);
     fflush(rt->log);
-    _exit(0);
+    _exit(code);
 }
 
 /* ------------------------------------------------------------ parent -- */
@@ -159,6 +193,7 @@ static int spawn(rh_worker *w)
     atomic_store(&w->child_ready, 0);
     atomic_store(&w->busy, 0);
     atomic_store(&w->finished, 0);
+    atomic_store(&w->child_restart, 0);
     w->batch_n = 0;
     /* What a dead child reserved and filled but never committed is not
      * committed by the next one: those slots are free again. */
@@ -279,6 +314,15 @@ static void reaped(rh_worker *w, int st)
     int stopping = flow_for_child(k) == RH_FLOW_STOPPED;
     if (stopping && WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return; /* told to stop, and it did */
+    if (WIFEXITED(st) && WEXITSTATUS(st) == CHILD_EXIT_RESTART) {
+        /* restart.failed_batches: it left between batches, after fini();
+         * its restart_streak is its own (a good batch in it reset it). */
+        atomic_store(&w->busy, 0);
+        w->batch_n = 0;
+        if (!stopping)
+            rh_worker_schedule_restart(w, "failed_batches");
+        return;
+    }
     uint32_t n = atomic_load(&w->busy) ? w->batch_n : 0;
     rh_log_event(k->rt->log, RH_LOG_ERROR, "kernel.crashed",
                  "kernel=%s worker=%u how=%s in_batch=%u", k->decl->name, w->index, how, n);
@@ -314,6 +358,7 @@ static void reaped(rh_worker *w, int st)
 
 void rh_isolation_supervise(rh_runtime *rt)
 {
+    pthread_mutex_lock(&iso_lock);
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
         if (!k->decl->isolate_process)
@@ -339,8 +384,11 @@ void rh_isolation_supervise(rh_runtime *rt)
                     now - hb > (uint64_t)k->decl->watchdog_ms * MS &&
                     rh_worker_report_stall(w, hb, now - hb, "kill (its process)"))
                     kill(pid, SIGKILL);
-            } else if (w->restart_at_ns && now >= w->restart_at_ns && f != RH_FLOW_STOPPED &&
-                       !atomic_load(&k->given_up)) {
+            } else if (w->restart_at_ns && f != RH_FLOW_STOPPED && !atomic_load(&k->given_up) &&
+                       (now >= w->restart_at_ns || f == RH_FLOW_DRAINING)) {
+                /* Draining for terminate does not wait out the backoff (as
+                 * rh_worker_restart_pending for a thread): what waits in
+                 * the ring is processed, not left to time the terminate out. */
                 uint64_t t0 = now;
                 int rc = spawn(w);
                 rh_log_event(rt->log, rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
@@ -352,6 +400,51 @@ void rh_isolation_supervise(rh_runtime *rt)
             }
         }
     }
+    pthread_mutex_unlock(&iso_lock);
+}
+
+int rh_isolation_sync(rh_runtime *rt, rh_kinst *only, uint64_t deadline_ns)
+{
+    pthread_mutex_lock(&iso_lock);
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        if ((only && k != only) || !k->decl || !k->decl->isolate_process || !k->workers)
+            continue;
+        int f = flow_for_child(k);
+        for (uint32_t j = 0; j < k->n_workers; j++) {
+            rh_worker *w = &k->workers[j];
+            atomic_store_explicit(&w->child_flow, f, memory_order_release);
+            atomic_fetch_add_explicit(&w->child_flow_gen, 1, memory_order_release);
+            rh_bell_wake_all(&w->child_bell);
+        }
+    }
+    pthread_mutex_unlock(&iso_lock);
+    /* Each child reads it at its next batch boundary; one that died meanwhile
+     * is reaped by the supervisor (child_pid 0) and its next one forks with
+     * the flow of now. */
+    int rc = 0;
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        if ((only && k != only) || !k->decl || !k->decl->isolate_process || !k->workers)
+            continue;
+        for (uint32_t j = 0; j < k->n_workers && !rc; j++) {
+            rh_worker *w = &k->workers[j];
+            for (;;) {
+                uint32_t gen = atomic_load_explicit(&w->child_flow_gen, memory_order_acquire);
+                uint32_t seen = atomic_load_explicit(&w->child_flow_seen, memory_order_acquire);
+                if ((int32_t)(seen - gen) >= 0 || atomic_load(&w->child_pid) <= 0)
+                    break;
+                if (rh_now_ns() >= deadline_ns) {
+                    rc = RH_ETIMEDOUT;
+                    break;
+                }
+                rh_bell_wake_all(&w->child_bell);
+                struct timespec ts = {0, 100000};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+    return rc;
 }
 
 void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns)

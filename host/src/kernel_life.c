@@ -61,6 +61,9 @@ int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (rh_reactor_sync(rt->reactors[i], deadline_ns) != 0)
             rc = RH_ETIMEDOUT;
+    /* A kernel process steps on its own: it must have seen it too. */
+    if (k->decl->isolate_process && rh_isolation_sync(rt, k, deadline_ns) != 0)
+        rc = RH_ETIMEDOUT;
     return rc;
 }
 

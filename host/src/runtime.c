@@ -156,6 +156,10 @@ static int set_flow(rh_runtime *rt, int flow, uint64_t deadline_ns, rh_error *er
                                 "thread %s did not reach a batch boundary in time (a kernel is "
                                 "still inside process()); the change applies when it returns",
                                 rt->reactors[i]->name);
+    if (rh_isolation_sync(rt, NULL, deadline_ns) != 0)
+        return rh_error_set(err, RH_ETIMEDOUT,
+                            "a kernel process did not reach a batch boundary in time (it is "
+                            "still inside process()); the change applies when it returns");
     return 0;
 }
 

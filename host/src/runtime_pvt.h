@@ -154,6 +154,13 @@ struct rh_worker {
     _Atomic int child_ready;         /* 0 starting, 1 init() returned 0, -1 it failed */
     _Atomic uint32_t solo;           /* take the next N messages one at a time (retries) */
     uint64_t spawned_batches;        /* batches when the child started (parent) */
+    /* A flow change the parent waits for (rh_isolation_sync): it bumps
+     * child_flow_gen after writing child_flow; the child copies it into
+     * child_flow_seen at the top of its loop, between batches, after
+     * reading child_flow. */
+    _Atomic uint32_t child_flow_gen;
+    _Atomic uint32_t child_flow_seen;
+    _Atomic int child_restart;       /* the child hit restart.failed_batches: it exits */
 };
 
 struct rh_kinst {
@@ -438,5 +445,11 @@ void rh_isolation_supervise(rh_runtime *rt);
 /* Tell every child to stop, reap it by deadline_ns, SIGKILL it after. */
 void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns);
 int rh_isolation_any(const rh_runtime *rt);
+/* Hand the kernel's flow (rh_kernel_flow) now to the children of k, or of
+ * every isolated kernel when k is NULL, wake them, and wait until each has
+ * read it at a batch boundary (or is gone): the pause or stop a caller of
+ * rh_kernel_set_flow asked for holds in the child too when this returns.
+ * 0, or RH_ETIMEDOUT past deadline_ns (a child still inside process()). */
+int rh_isolation_sync(rh_runtime *rt, rh_kinst *k, uint64_t deadline_ns);
 
 #endif /* RH_RUNTIME_PVT_H */

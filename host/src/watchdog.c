@@ -286,7 +286,12 @@ void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns)
         else if (++w->failed_streak >= d->restart_failed_batches && !why)
             why = "failed_batches";
     }
-    if (why) {
+    if (why && d->isolate_process) {
+        /* In a kernel process (isolation.c): it leaves at its next batch
+         * boundary, the parent reaps it and schedules the restart. */
+        w->failed_streak = 0;
+        atomic_store_explicit(&w->child_restart, 1, memory_order_relaxed);
+    } else if (why) {
         w->failed_streak = 0;
         rh_worker_schedule_restart(w, why);
     } else if (rc >= 0) {

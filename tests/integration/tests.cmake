@@ -73,6 +73,14 @@ rh_add_faulty_test_kernel()
 rh_add_test(test_watchdog unit/test_watchdog.c LIBS rh_runtime EXTRA support/rt_fixture.c
             TIMEOUT 120)
 add_dependencies(test_watchdog faulty)
+# A kernel in its own process ("isolation": "process"): pause at a batch
+# boundary, terminate alone, two workers, failed_batches.
+rh_add_test(test_isolation unit/test_isolation.c LIBS rh_runtime EXTRA support/rt_fixture.c
+            TIMEOUT 120)
+add_dependencies(test_isolation faulty)
+rh_add_test(test_cli_isolation      integration/test_cli_isolation.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+add_dependencies(test_cli_isolation faulty)
 rh_add_test(test_cli_faults         integration/test_cli_faults.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 add_dependencies(test_cli_faults faulty)

@@ -1,0 +1,474 @@
+/*
+ * test_isolation.c — the lifecycle of a kernel in its own process
+ * ("isolation": "process", host/src/isolation.c) in a live host, with the
+ * "faulty" test kernel (tests/plugins/faulty) beside an echo kernel:
+ *
+ *  - deactivate returns once the kernel's process has paused at a batch
+ *    boundary: nothing more is processed or taken until activate;
+ *  - terminating that kernel alone drains its ring, runs fini() in its
+ *    process, which exits and is reaped, while the host and the other
+ *    kernel run on;
+ *  - with "workers": 2 each worker has a process of its own, and a poison
+ *    message (one that hangs its process: a crash would run cmocka's
+ *    SIGSEGV handler, inherited by the fork) is dead-lettered while the
+ *    rest is answered;
+ *  - restart.failed_batches restarts the process (a good batch ends the
+ *    row), and past restart.max gives the kernel up.
+ * Every host ends with its accounting balanced.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ring.h"
+#include "rt_fixture.h"
+#include "runtime_pvt.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#define TEST_PLUGINS RH_TEST_BUILD_DIR "/test_plugins"
+
+static char log_path[128];
+static FILE *log_file;
+
+/* Launch "queues"/"kernels" body with the build's and the test plugins,
+ * logging to log_path, and activate it. */
+static rh_runtime *launch(const char *name, const char *body)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/rh-test-iso-%d-%s.json", (int)getpid(), name);
+    snprintf(log_path, sizeof log_path, "/tmp/rh-test-iso-%d-%s.log", (int)getpid(), name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"ringhost\": 1, \"name\": \"iso%d-%s\", \"plugins\": [\"%s\", \"%s\"], %s}\n",
+            (int)getpid(), name, RH_TEST_PLUGIN_DIR, TEST_PLUGINS, body);
+    fclose(f);
+    log_file = fopen(log_path, "w");
+    assert_non_null(log_file);
+    rh_runtime *rt = NULL;
+    rh_error err = {0};
+    rh_launch_opts opts = {.log = log_file};
+    int rc = rh_runtime_launch(path, &opts, &rt, &err);
+    unlink(path);
+    if (rc != 0)
+        fail_msg("launch of %s failed: %s", name, err.msg);
+    assert_int_equal(rh_runtime_activate(rt, &err), 0);
+    return rt;
+}
+
+/* Terminate the host: every accounting line must balance. */
+static void finish(rh_runtime *rt)
+{
+    rh_error err = {0};
+    if (rh_runtime_terminate(rt, 5000, &err) != 0)
+        fail_msg("terminate: %s", err.msg);
+    assert_int_equal(rh_runtime_unbalanced(rt), 0);
+    rh_runtime_destroy(rt);
+    fclose(log_file);
+    unlink(log_path);
+}
+
+/* Lines of the log so far holding w1 (and w2 unless NULL). */
+static int log_count(const char *w1, const char *w2)
+{
+    fflush(log_file);
+    FILE *f = fopen(log_path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, w1) && (!w2 || strstr(line, w2));
+    fclose(f);
+    return n;
+}
+
+/* The "text" of the next message of qname, or "" after timeout_ms. */
+static const char *recv_text(rh_runtime *rt, const char *qname, int timeout_ms)
+{
+    static char text[128];
+    rh_envelope env;
+    void *buf = NULL;
+    text[0] = 0;
+    if (rt_recv_one(rt, qname, &env, &buf, timeout_ms) > 0) {
+        json_t *j = rh_queue_type(rh_runtime_queue(rt, qname))->encode(buf);
+        snprintf(text, sizeof text, "%s", json_string_value(json_object_get(j, "text")));
+        json_decref(j);
+    }
+    free(buf);
+    return text;
+}
+
+static rh_kernel_info info_of(rh_runtime *rt, uint32_t index)
+{
+    rh_kernel_info ki;
+    assert_int_equal(rh_runtime_kernel_info(rt, index, &ki), 0);
+    return ki;
+}
+
+static uint64_t depth_of(rh_runtime *rt, const char *qname)
+{
+    rh_queue_stats s;
+    rh_queue_stats_get(rh_runtime_queue(rt, qname), &s);
+    return s.depth;
+}
+
+/* The process f's next batch runs in (its answer to "pid"). */
+static int pid_of_f(rh_runtime *rt)
+{
+    rt_send_json(rt, "f.in", "{\"text\": \"pid\"}", NULL);
+    const char *t = recv_text(rt, "f.out", 5000);
+    if (strncmp(t, "pid=", 4) != 0)
+        fail_msg("expected \"pid=N\" from f, got \"%s\"", t);
+    return atoi(t + 4);
+}
+
+/* Is pid gone, not even a zombie? (It is our child: the host is us.) */
+static int process_gone(int pid)
+{
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = 0;
+    const char *close_paren = strrchr(stat, ')');
+    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'X';
+}
+
+/* Kernel "f" (faulty) in its own process with extra keys, "e" (echo). */
+#define ISOLATED_AND_ECHO(f_extra)                                                           \
+    "\"queues\": {\"f.in\": {}, \"f.out\": {}, \"e.in\": {}, \"e.out\": {}},"               \
+    "\"kernels\": [{\"name\": \"f\", \"plugin\": \"faulty\", \"inputs\": {\"in\": \"f.in\"}," \
+    " \"outputs\": {\"out\": \"f.out\"}, \"isolation\": \"process\"" f_extra "},"           \
+    "{\"name\": \"e\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"},"               \
+    " \"outputs\": {\"out\": \"e.out\"}}]"
+
+/* ---------------------------------------------------------------- pause -- */
+
+static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_boundary(
+    void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("pause", ISOLATED_AND_ECHO(", \"batch\": 1"));
+    rh_kinst *k = rh_runtime_kernel_find(rt, "f");
+    enum { N = 100 };
+    for (int i = 0; i < N; i++)
+        rt_send_json(rt, "f.in", "{\"text\": \"sleep:5\"}", NULL);
+    for (int i = 0; i < 500 && info_of(rt, 0).processed < 5; i++)
+        rt_sleep_ms(10);
+    rh_error err = {0};
+    uint64_t t0 = rh_now_ns();
+    assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), 0);
+    print_message("deactivate of f (inside 5 ms calls) returned after %.3f ms\n",
+                  (double)(rh_now_ns() - t0) / 1e6);
+    rh_kernel_info a = info_of(rt, 0);
+    uint64_t ring = rh_ring_count(k->workers[0].in[0]), queued = depth_of(rt, "f.in");
+    assert_true(a.processed < N);
+    assert_false(a.busy);
+    rt_sleep_ms(300);
+    rh_kernel_info b = info_of(rt, 0);
+    assert_int_equal(b.processed, a.processed); /* not one batch more */
+    assert_int_equal(b.emitted, a.emitted);
+    assert_int_equal(rh_ring_count(k->workers[0].in[0]), ring); /* nothing taken */
+    assert_int_equal(depth_of(rt, "f.in"), queued);
+    /* The other kernel answers meanwhile. */
+    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    /* Resumed: every message answered, once. */
+    assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), 0);
+    for (int i = 0; i < N; i++)
+        assert_string_equal(recv_text(rt, "f.out", 5000), "sleep:5");
+    assert_string_equal(recv_text(rt, "f.out", 200), "");
+    assert_int_equal(info_of(rt, 0).processed, N);
+    /* Idle, its process sleeps on its bells: the pause rings one. */
+    t0 = rh_now_ns();
+    assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), 0);
+    print_message("deactivate of f (idle) returned after %.3f ms\n",
+                  (double)(rh_now_ns() - t0) / 1e6);
+    assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), 0);
+    finish(rt);
+}
+
+/* The host-wide deactivate waits for the kernel processes too. */
+static void test_host_deactivate_waits_for_the_kernel_process_to_pause(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("hostpause", ISOLATED_AND_ECHO(", \"batch\": 1"));
+    enum { N = 60 };
+    for (int i = 0; i < N; i++)
+        rt_send_json(rt, "f.in", "{\"text\": \"sleep:5\"}", NULL);
+    for (int i = 0; i < 500 && info_of(rt, 0).processed < 5; i++)
+        rt_sleep_ms(10);
+    rh_error err = {0};
+    assert_int_equal(rh_runtime_deactivate(rt, &err), 0);
+    uint64_t p = info_of(rt, 0).processed;
+    rt_sleep_ms(300);
+    assert_int_equal(info_of(rt, 0).processed, p);
+    assert_int_equal(rh_runtime_activate(rt, &err), 0);
+    for (int i = 0; i < N; i++)
+        assert_string_equal(recv_text(rt, "f.out", 5000), "sleep:5");
+    finish(rt);
+}
+
+/* A process that never leaves process() never reaches a batch boundary:
+ * deactivate gives up after 5 s, as for a thread, and says so. */
+static void test_deactivate_of_a_kernel_process_stuck_in_process_times_out(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("stuck", ISOLATED_AND_ECHO(", \"batch\": 1"));
+    rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
+    for (int i = 0; i < 500 && !info_of(rt, 0).busy; i++)
+        rt_sleep_ms(10);
+    assert_true(info_of(rt, 0).busy);
+    rh_error err = {0};
+    uint64_t t0 = rh_now_ns();
+    assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), RH_ETIMEDOUT);
+    assert_true(rh_now_ns() - t0 >= 4900000000ull);
+    assert_non_null(strstr(err.msg, "did not reach a batch boundary"));
+    /* The other kernel answers; terminate kills the stuck process. */
+    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    rh_runtime_terminate(rt, 500, &err);
+    assert_int_equal(log_count("kernel.process_killed", "kernel=f"), 1);
+    rh_runtime_destroy(rt);
+    fclose(log_file);
+    unlink(log_path);
+}
+
+/* ------------------------------------------------------------ terminate -- */
+
+static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_process(
+    void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("term", ISOLATED_AND_ECHO(", \"batch\": 1"));
+    int pid = pid_of_f(rt);
+    assert_true(pid > 0 && pid != getpid());
+    enum { N = 30 };
+    for (int i = 0; i < N; i++)
+        rt_send_json(rt, "f.in", "{\"text\": \"sleep:3\"}", NULL);
+    rh_error err = {0};
+    if (rh_runtime_kernel_terminate(rt, "f", 5000, &err) != 0)
+        fail_msg("terminate f: %s", err.msg);
+    assert_int_equal(info_of(rt, 0).state, RH_STATE_TERMINATED);
+    /* What reached its ring was answered; the rest waits in f.in. */
+    uint64_t left = depth_of(rt, "f.in");
+    uint64_t answered = 0;
+    while (strcmp(recv_text(rt, "f.out", 300), "sleep:3") == 0)
+        answered++;
+    assert_int_equal(answered + left, N);
+    assert_int_equal(info_of(rt, 0).processed, 1 + answered);
+    /* fini() ran in its process, which exited and was reaped: no zombie. */
+    assert_int_equal(log_count("faulty: fini", NULL), 1);
+    for (int i = 0; i < 500 && !process_gone(pid); i++)
+        rt_sleep_ms(10);
+    assert_true(process_gone(pid));
+    assert_int_equal(atomic_load(&rh_runtime_kernel_find(rt, "f")->workers[0].child_pid), 0);
+    assert_int_equal(log_count("kernel.crashed", NULL), 0);
+    assert_int_equal(log_count("kernel.restart", NULL), 0);
+    /* The host and the other kernel run on; f takes nothing more. */
+    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    rt_send_json(rt, "f.in", "{\"text\": \"waits\"}", NULL);
+    assert_string_equal(recv_text(rt, "f.out", 300), "");
+    assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), RH_ESTATE);
+    finish(rt);
+}
+
+/* A kernel process killed (a hang past watchdog_ms) waits out a long
+ * backoff before the next one forks; terminating the kernel then forks it
+ * at once to drain (as a thread skips its backoff when draining): the hang,
+ * retried alone, is killed again and dead-lettered, the rest answered. */
+static void test_terminating_an_isolated_kernel_in_its_restart_backoff_does_not_wait_it_out(
+    void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("termbackoff", ISOLATED_AND_ECHO(
+        ", \"batch\": 1, \"watchdog_ms\": 100, \"restart\": {\"backoff_ms\": 4000}"));
+    rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
+    for (int i = 0; i < 500 && log_count("kernel.restart_scheduled", "kernel=f") < 1; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(log_count("kernel.restart_scheduled", "kernel=f"), 1);
+    for (int i = 0; i < 5; i++)
+        rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
+    rt_sleep_ms(100); /* into its ring: the host's pump runs during the backoff */
+    rh_error err = {0};
+    if (rh_runtime_kernel_terminate(rt, "f", 3000, &err) != 0)
+        fail_msg("terminate f: %s", err.msg);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
+    assert_int_equal(depth_of(rt, "f.dlq"), 1);
+    assert_int_equal(log_count("kernel.poison", "kernel=f"), 1);
+    assert_int_equal(info_of(rt, 0).state, RH_STATE_TERMINATED);
+    finish(rt);
+}
+
+/* -------------------------------------------------------------- workers -- */
+
+static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_lettered(
+    void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("two", ISOLATED_AND_ECHO(
+        ", \"workers\": 2, \"watchdog_ms\": 200, \"restart\": {\"backoff_ms\": 10}"));
+    rh_kinst *k = rh_runtime_kernel_find(rt, "f");
+    assert_int_equal(k->n_workers, 2);
+    int p0 = atomic_load(&k->workers[0].child_pid), p1 = atomic_load(&k->workers[1].child_pid);
+    assert_true(p0 > 0 && p1 > 0 && p0 != p1 && p0 != getpid() && p1 != getpid());
+    for (int i = 0; i < 20; i++) {
+        int p = pid_of_f(rt);
+        assert_true(p == p0 || p == p1);
+    }
+    enum { N = 200 };
+    for (int i = 0; i < N; i++)
+        rt_send_json(rt, "f.in", i == N / 2 ? "{\"text\": \"hang\"}" : "{\"text\": \"ok\"}",
+                     NULL);
+    for (int i = 0; i < N - 1; i++)
+        assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
+    assert_string_equal(recv_text(rt, "f.out", 300), ""); /* none twice */
+    for (int i = 0; i < 500 && depth_of(rt, "f.dlq") < 1; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(depth_of(rt, "f.dlq"), 1);
+    assert_int_equal(log_count("kernel.poison", "kernel=f"), 1);
+    assert_int_equal(log_count("kernel.stalled", "kernel=f"), 2); /* killed, twice */
+    assert_int_equal(log_count("kernel.crashed", "kernel=f"), 2);
+    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    /* Both processes stop at terminate (fini() in each), none killed. */
+    rh_error err = {0};
+    if (rh_runtime_terminate(rt, 5000, &err) != 0)
+        fail_msg("terminate: %s", err.msg);
+    assert_int_equal(log_count("faulty: fini", NULL), 2);
+    assert_int_equal(log_count("process_killed", NULL), 0);
+    assert_int_equal(rh_runtime_unbalanced(rt), 0);
+    rh_runtime_destroy(rt);
+    fclose(log_file);
+    unlink(log_path);
+}
+
+/* cmocka catches SIGSEGV in this program; the kernel process must die of
+ * it all the same (a crash handled as a crash), twice, then poison. */
+static void test_a_crash_kills_the_kernel_process_whatever_handler_the_host_program_has(
+    void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("crash", ISOLATED_AND_ECHO(", \"restart\": {\"backoff_ms\": 10}"));
+    for (int i = 0; i < 20; i++)
+        rt_send_json(rt, "f.in", i == 10 ? "{\"text\": \"crash\"}" : "{\"text\": \"ok\"}",
+                     NULL);
+    for (int i = 0; i < 19; i++)
+        assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
+    for (int i = 0; i < 500 && depth_of(rt, "f.dlq") < 1; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(depth_of(rt, "f.dlq"), 1);
+    assert_int_equal(log_count("kernel.crashed", "killed by SIGSEGV"), 2);
+    assert_int_equal(log_count("kernel.poison", "killed by SIGSEGV twice"), 1);
+    finish(rt);
+}
+
+/* ------------------------------------------------------- failed batches -- */
+
+/* Send a "fail-batch" and wait until it is dead-lettered. */
+static void fail_one_batch(rh_runtime *rt, uint64_t dead_so_far)
+{
+    rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
+    for (int i = 0; i < 500 && depth_of(rt, "f.dlq") < dead_so_far + 1; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(depth_of(rt, "f.dlq"), dead_so_far + 1);
+}
+
+static void test_failed_batches_in_a_row_restart_the_kernel_process(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("failrow", ISOLATED_AND_ECHO(
+        ", \"restart\": {\"failed_batches\": 2, \"backoff_ms\": 10}"));
+    int pid = pid_of_f(rt);
+    fail_one_batch(rt, 0);
+    assert_int_equal(pid_of_f(rt), pid); /* a good batch ends the row */
+    fail_one_batch(rt, 1);
+    fail_one_batch(rt, 2); /* two in a row */
+    int pid2 = pid_of_f(rt);
+    assert_true(pid2 > 0 && pid2 != pid);
+    assert_int_equal(info_of(rt, 0).restarts, 1);
+    assert_int_equal(log_count("kernel.restart_scheduled", "reason=failed_batches"), 1);
+    assert_int_equal(log_count("faulty: fini", NULL), 1); /* the old process's */
+    assert_int_equal(log_count("kernel.crashed", NULL), 0);
+    finish(rt);
+}
+
+/* The failed batches count as batches, yet they do not end the row: the
+ * backoff doubles as for a thread; a good batch in the process ends it. */
+static void test_failed_batches_restarts_of_a_kernel_process_double_the_backoff(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("backoff", ISOLATED_AND_ECHO(
+        ", \"restart\": {\"failed_batches\": 1, \"max\": 10, \"backoff_ms\": 10, "
+        "\"backoff_max_ms\": 25}"));
+    for (uint64_t i = 0; i < 3; i++)
+        fail_one_batch(rt, i);
+    for (int i = 0; i < 500 && log_count("kernel.restart_scheduled", NULL) < 3; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=10"), 1);
+    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=20"), 1);
+    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=25"), 1);
+    rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
+    assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
+    fail_one_batch(rt, 3);
+    for (int i = 0; i < 500 && log_count("kernel.restart_scheduled", NULL) < 4; i++)
+        rt_sleep_ms(10);
+    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=10"), 2);
+    finish(rt);
+}
+
+static void test_isolated_kernel_failing_every_batch_is_given_up_past_restart_max(void **state)
+{
+    (void)state;
+    rh_runtime *rt = launch("giveup", ISOLATED_AND_ECHO(
+        ", \"batch\": 1, \"restart\": {\"failed_batches\": 1, \"max\": 1, \"backoff_ms\": 10}"));
+    fail_one_batch(rt, 0);
+    fail_one_batch(rt, 1);
+    rh_kernel_info ki = info_of(rt, 0);
+    for (int i = 0; i < 500 && ki.state != RH_STATE_TERMINATED; i++) {
+        rt_sleep_ms(10);
+        ki = info_of(rt, 0);
+    }
+    assert_int_equal(ki.state, RH_STATE_TERMINATED);
+    assert_int_equal(ki.restarts, 1);
+    assert_int_equal(log_count("kernel.given_up", "kernel=f"), 1);
+    rt_send_json(rt, "f.in", "{\"text\": \"waits\"}", NULL);
+    assert_string_equal(recv_text(rt, "f.out", 300), "");
+    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    finish(rt);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(
+            test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_boundary),
+        cmocka_unit_test(test_host_deactivate_waits_for_the_kernel_process_to_pause),
+        cmocka_unit_test(test_deactivate_of_a_kernel_process_stuck_in_process_times_out),
+        cmocka_unit_test(
+            test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_process),
+        cmocka_unit_test(
+            test_terminating_an_isolated_kernel_in_its_restart_backoff_does_not_wait_it_out),
+        cmocka_unit_test(
+            test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_lettered),
+        cmocka_unit_test(
+            test_a_crash_kills_the_kernel_process_whatever_handler_the_host_program_has),
+        cmocka_unit_test(test_failed_batches_in_a_row_restart_the_kernel_process),
+        cmocka_unit_test(test_failed_batches_restarts_of_a_kernel_process_double_the_backoff),
+        cmocka_unit_test(test_isolated_kernel_failing_every_batch_is_given_up_past_restart_max),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
