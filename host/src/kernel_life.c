@@ -49,17 +49,39 @@ static int find_or_fail(rh_runtime *rt, const char *name, rh_kinst **out, rh_err
                         name ? name : "", rt->instance, rt->n_kernels ? known : "none");
 }
 
+/* Does reactor r run any task of kernel k? */
+static int reactor_serves(const rh_reactor *r, const rh_kinst *k)
+{
+    if (r->run_kernel && r->n_workers && r->workers[0]->kernel == k)
+        return 1;
+    for (uint32_t t = 0; t < r->n_tasks; t++) {
+        const char *a = r->tasks[t].arg;
+        const char *w0 = (const char *)k->workers, *w1 = (const char *)(k->workers + k->n_workers);
+        const char *i0 = (const char *)k->in_bridges,
+                   *i1 = (const char *)(k->in_bridges + k->n_in_bridges);
+        const char *o0 = (const char *)k->out_bridges,
+                   *o1 = (const char *)(k->out_bridges + k->desc->n_outputs);
+        if ((a >= w0 && a < w1) || (a >= i0 && a < i1) || (a >= o0 && a < o1))
+            return 1;
+    }
+    return 0;
+}
+
 int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
 {
     rh_runtime *rt = k->rt;
     atomic_store_explicit(&k->kflow, kflow, memory_order_release);
     /* The kernel's tasks may sit on several reactors (dispatch, pumps):
-     * every one of them must have passed a batch boundary. */
+     * every one of them must have passed a batch boundary.  The others
+     * never touch this kernel, so a long process() call of another kernel
+     * must not hold up (or time out) this one's pause or swap. */
     for (uint32_t i = 0; i < rt->n_reactors; i++)
-        rh_bell_wake_all(&rt->reactors[i]->bell);
+        if (reactor_serves(rt->reactors[i], k))
+            rh_bell_wake_all(&rt->reactors[i]->bell);
     int rc = 0;
     for (uint32_t i = 0; i < rt->n_reactors; i++)
-        if (rh_reactor_sync(rt->reactors[i], deadline_ns) != 0)
+        if (reactor_serves(rt->reactors[i], k) &&
+            rh_reactor_sync(rt->reactors[i], deadline_ns) != 0)
             rc = RH_ETIMEDOUT;
     /* A kernel process steps on its own: it must have seen it too. */
     if (k->decl->isolate_process && rh_isolation_sync(rt, k, deadline_ns) != 0)
@@ -238,24 +260,6 @@ int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_
 uint32_t rh_runtime_kernel_count(const rh_runtime *rt)
 {
     return rt->n_kernels;
-}
-
-/* Does reactor r run any task of kernel k? */
-static int reactor_serves(const rh_reactor *r, const rh_kinst *k)
-{
-    if (r->run_kernel && r->n_workers && r->workers[0]->kernel == k)
-        return 1;
-    for (uint32_t t = 0; t < r->n_tasks; t++) {
-        const char *a = r->tasks[t].arg;
-        const char *w0 = (const char *)k->workers, *w1 = (const char *)(k->workers + k->n_workers);
-        const char *i0 = (const char *)k->in_bridges,
-                   *i1 = (const char *)(k->in_bridges + k->n_in_bridges);
-        const char *o0 = (const char *)k->out_bridges,
-                   *o1 = (const char *)(k->out_bridges + k->desc->n_outputs);
-        if ((a >= w0 && a < w1) || (a >= i0 && a < i1) || (a >= o0 && a < o1))
-            return 1;
-    }
-    return 0;
 }
 
 int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)

@@ -138,6 +138,40 @@ static void test_unknown_kernel_is_refused_naming_the_kernels_there_are(void **s
     rh_runtime_destroy(rt);
 }
 
+/*
+ * Pausing one kernel waits for its own threads only: kernel b is paused
+ * while kernel a, on threads of its own, is still inside a 2 s process()
+ * call (before, the pause waited for every thread of the host, a's too,
+ * and a call past 5 s made it time out).
+ */
+static void test_pausing_a_kernel_does_not_wait_for_another_kernels_long_call(void **state)
+{
+    (void)state;
+    rh_runtime *rt = rt_launch(
+        "own", "\"queues\": {\"a.in\": {\"type\": \"echo.message\"},"
+               " \"b.in\": {\"type\": \"echo.message\"}},"
+               "\"kernels\": ["
+               "{\"name\": \"a\", \"plugin\": \"slow\", \"inputs\": {\"in\": \"a.in\"},"
+               " \"config\": {\"delay_us\": 2000000}},"
+               "{\"name\": \"b\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"b.in\"}}]");
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    rt_send_json(rt, "a.in", "{\"seq\": 1}", NULL);
+    rh_kernel_info ka;
+    for (int i = 0; i < 2000; i++) { /* a enters its long call */
+        assert_int_equal(rh_runtime_kernel_info(rt, 0, &ka), 0);
+        if (ka.busy)
+            break;
+        rt_sleep_ms(1);
+    }
+    assert_true(ka.busy);
+    rh_error err = {0};
+    assert_int_equal(rh_runtime_kernel_deactivate(rt, "b", &err), 0);
+    assert_int_equal(rh_runtime_kernel_info(rt, 0, &ka), 0);
+    assert_true(ka.busy); /* b's pause did not wait for a's call to end */
+    assert_int_equal(rh_runtime_terminate(rt, 5000, &err), 0);
+    rh_runtime_destroy(rt);
+}
+
 static void record_thread_name(rh_worker *w, void *arg)
 {
     (void)w;
@@ -194,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_activating_one_kernel_of_a_launched_host_runs_only_that_one),
         cmocka_unit_test(test_terminated_kernel_ran_fini_and_later_messages_stay_queued),
         cmocka_unit_test(test_unknown_kernel_is_refused_naming_the_kernels_there_are),
+        cmocka_unit_test(test_pausing_a_kernel_does_not_wait_for_another_kernels_long_call),
         cmocka_unit_test(test_worker_op_runs_on_the_kernels_own_thread_even_while_paused),
         cmocka_unit_test(test_kernel_info_counts_and_names_the_threads),
     };
