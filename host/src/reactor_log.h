@@ -1,6 +1,6 @@
 /*
  * reactor_log.h — a reactor thread's lifecycle events in the operator's log
- * (log.h), written by the thread itself (dispatch.c reactor_main).
+ * (log.h), written by the thread itself (reactor.c reactor_main).
  */
 #ifndef RH_REACTOR_LOG_H
 #define RH_REACTOR_LOG_H

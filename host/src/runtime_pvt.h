@@ -1,7 +1,9 @@
 /*
  * runtime_pvt.h — the runtime's private structures, shared by runtime.c
- * (lifecycle and wiring), bridge.c (pumps), dispatch.c (reactor threads and
- * the kernel call) and metrics.c (counts and reports).
+ * (lifecycle), wiring.c and kernel_build.c (launch), bridge.c (pumps),
+ * dispatch.c (the kernel call), reactor.c (threads), kernel_life.c (one
+ * kernel's lifecycle), watchdog.c, isolation.c, hotswap.c and metrics.c
+ * (counts and reports).
  *
  * Ownership: rh_runtime owns everything.  A kernel (rh_kinst) has workers;
  * each worker owns one input ring per input port and one output ring per
@@ -327,10 +329,15 @@ void rh_in_bridges_ack_finished(rh_runtime *rt);
  * is for a pump that does not step: paused or draining). */
 void rh_in_bridge_ack(rh_in_bridge *b);
 
-/* dispatch.c */
+/* dispatch.c (the worker step, host services) and reactor.c (threads) */
 uint32_t rh_worker_step(void *worker);
 /* Run a pending rh_worker_op of w, if any (its own thread only). */
 void rh_worker_run_pending_op(rh_worker *w);
+/* fini() of a worker, once (its own thread only; a no-op after the first
+ * call, or when its init() failed). */
+void rh_worker_finish(rh_worker *w);
+/* Release the batch a run() kernel holds from rh_poll() (its own thread). */
+void rh_worker_release_run_batch(rh_worker *w);
 uint32_t rh_in_bridge_task(void *bridge);
 uint32_t rh_out_bridge_task(void *bridge);
 extern const rh_host_api rh_host_api_v1;

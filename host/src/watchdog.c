@@ -244,7 +244,7 @@ int rh_worker_restart_pending(rh_worker *w)
     rh_kinst *k = w->kernel;
     /* A host draining for terminate does not wait out a backoff. */
     if (rh_now_ns() < w->restart_at_ns && rh_kernel_flow(k) == RH_FLOW_RUNNING) {
-        /* an idle reactor parks no longer than the backoff (dispatch.c park) */
+        /* an idle reactor parks no longer than the backoff (reactor.c park) */
         rh_reactor *r = w->reactor;
         if (r && (!r->wake_at_ns || w->restart_at_ns < r->wake_at_ns))
             r->wake_at_ns = w->restart_at_ns;
