@@ -2,6 +2,7 @@
 #include "rt_fixture.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,4 +89,74 @@ void rt_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static char log_path[256];
+static FILE *log_file;
+
+rh_runtime *rt_launch_logged(const char *name, const char *body)
+{
+    snprintf(log_path, sizeof log_path, "/tmp/rh-test-fixture-%d-%s.log", (int)getpid(), name);
+    log_file = fopen(log_path, "w");
+    assert_non_null(log_file);
+    const char *path = rt_write_manifest(name, body);
+    rh_runtime *rt = NULL;
+    rh_error err = {0};
+    rh_launch_opts opts = {.log = log_file};
+    int rc = rh_runtime_launch(path, &opts, &rt, &err);
+    unlink(path);
+    if (rc != 0)
+        fail_msg("launch of %s failed: %s", name, err.msg);
+    assert_int_equal(rh_runtime_activate(rt, &err), 0);
+    return rt;
+}
+
+void rt_destroy_logged(rh_runtime *rt)
+{
+    rh_runtime_destroy(rt);
+    fclose(log_file);
+    log_file = NULL;
+    unlink(log_path);
+}
+
+int rt_log_count(const char *w1, const char *w2)
+{
+    fflush(log_file);
+    FILE *f = fopen(log_path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, w1) && (!w2 || strstr(line, w2));
+    fclose(f);
+    return n;
+}
+
+const char *rt_recv_text(rh_runtime *rt, const char *qname, int timeout_ms)
+{
+    static char text[128];
+    rh_envelope env;
+    void *buf = NULL;
+    text[0] = 0;
+    if (rt_recv_one(rt, qname, &env, &buf, timeout_ms) > 0) {
+        json_t *j = rh_queue_type(rh_runtime_queue(rt, qname))->encode(buf);
+        snprintf(text, sizeof text, "%s", json_string_value(json_object_get(j, "text")));
+        json_decref(j);
+    }
+    free(buf);
+    return text;
+}
+
+rh_kernel_info rt_kernel_info(rh_runtime *rt, uint32_t index)
+{
+    rh_kernel_info ki;
+    assert_int_equal(rh_runtime_kernel_info(rt, index, &ki), 0);
+    return ki;
+}
+
+uint64_t rt_queue_depth(rh_runtime *rt, const char *qname)
+{
+    rh_queue_stats s;
+    rh_queue_stats_get(rh_runtime_queue(rt, qname), &s);
+    return s.depth;
 }

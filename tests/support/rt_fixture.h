@@ -37,4 +37,23 @@ int rt_recv_one(rh_runtime *rt, const char *qname, rh_envelope *env, void **buf,
 
 void rt_sleep_ms(int ms);
 
+/* Launch like rt_launch, logging to a file of its own (one at a time per
+ * test program; read back with rt_log_count), and activate it. */
+rh_runtime *rt_launch_logged(const char *name, const char *body);
+
+/* Destroy a runtime from rt_launch_logged and remove its log. */
+void rt_destroy_logged(rh_runtime *rt);
+
+/* Lines of that log so far holding w1 (and w2 unless NULL). */
+int rt_log_count(const char *w1, const char *w2);
+
+/* The "text" field of the next message of qname (echo.message and the
+ * test kernels' types), or "" after timeout_ms.  A static buffer. */
+const char *rt_recv_text(rh_runtime *rt, const char *qname, int timeout_ms);
+
+/* rh_runtime_kernel_info of the index-th kernel (failing the test if none),
+ * and the depth of queue qname. */
+rh_kernel_info rt_kernel_info(rh_runtime *rt, uint32_t index);
+uint64_t rt_queue_depth(rh_runtime *rt, const char *qname);
+
 #endif

@@ -32,36 +32,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#define TEST_PLUGINS RH_TEST_BUILD_DIR "/test_plugins"
-
-static char log_path[128];
-static FILE *log_file;
-
-/* Launch "queues"/"kernels" body with the build's and the test plugins,
- * logging to log_path, and activate it. */
-static rh_runtime *launch(const char *name, const char *body)
-{
-    char path[256];
-    snprintf(path, sizeof path, "/tmp/rh-test-iso-%d-%s.json", (int)getpid(), name);
-    snprintf(log_path, sizeof log_path, "/tmp/rh-test-iso-%d-%s.log", (int)getpid(), name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "{\"ringhost\": 1, \"name\": \"iso%d-%s\", \"plugins\": [\"%s\", \"%s\"], %s}\n",
-            (int)getpid(), name, RH_TEST_PLUGIN_DIR, TEST_PLUGINS, body);
-    fclose(f);
-    log_file = fopen(log_path, "w");
-    assert_non_null(log_file);
-    rh_runtime *rt = NULL;
-    rh_error err = {0};
-    rh_launch_opts opts = {.log = log_file};
-    int rc = rh_runtime_launch(path, &opts, &rt, &err);
-    unlink(path);
-    if (rc != 0)
-        fail_msg("launch of %s failed: %s", name, err.msg);
-    assert_int_equal(rh_runtime_activate(rt, &err), 0);
-    return rt;
-}
-
 /* Terminate the host: every accounting line must balance. */
 static void finish(rh_runtime *rt)
 {
@@ -69,60 +39,14 @@ static void finish(rh_runtime *rt)
     if (rh_runtime_terminate(rt, 5000, &err) != 0)
         fail_msg("terminate: %s", err.msg);
     assert_int_equal(rh_runtime_unbalanced(rt), 0);
-    rh_runtime_destroy(rt);
-    fclose(log_file);
-    unlink(log_path);
-}
-
-/* Lines of the log so far holding w1 (and w2 unless NULL). */
-static int log_count(const char *w1, const char *w2)
-{
-    fflush(log_file);
-    FILE *f = fopen(log_path, "r");
-    assert_non_null(f);
-    char line[1024];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, w1) && (!w2 || strstr(line, w2));
-    fclose(f);
-    return n;
-}
-
-/* The "text" of the next message of qname, or "" after timeout_ms. */
-static const char *recv_text(rh_runtime *rt, const char *qname, int timeout_ms)
-{
-    static char text[128];
-    rh_envelope env;
-    void *buf = NULL;
-    text[0] = 0;
-    if (rt_recv_one(rt, qname, &env, &buf, timeout_ms) > 0) {
-        json_t *j = rh_queue_type(rh_runtime_queue(rt, qname))->encode(buf);
-        snprintf(text, sizeof text, "%s", json_string_value(json_object_get(j, "text")));
-        json_decref(j);
-    }
-    free(buf);
-    return text;
-}
-
-static rh_kernel_info info_of(rh_runtime *rt, uint32_t index)
-{
-    rh_kernel_info ki;
-    assert_int_equal(rh_runtime_kernel_info(rt, index, &ki), 0);
-    return ki;
-}
-
-static uint64_t depth_of(rh_runtime *rt, const char *qname)
-{
-    rh_queue_stats s;
-    rh_queue_stats_get(rh_runtime_queue(rt, qname), &s);
-    return s.depth;
+    rt_destroy_logged(rt);
 }
 
 /* The process f's next batch runs in (its answer to "pid"). */
 static int pid_of_f(rh_runtime *rt)
 {
     rt_send_json(rt, "f.in", "{\"text\": \"pid\"}", NULL);
-    const char *t = recv_text(rt, "f.out", 5000);
+    const char *t = rt_recv_text(rt, "f.out", 5000);
     if (strncmp(t, "pid=", 4) != 0)
         fail_msg("expected \"pid=N\" from f, got \"%s\"", t);
     return atoi(t + 4);
@@ -157,37 +81,37 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
     void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("pause", ISOLATED_AND_ECHO(", \"batch\": 1"));
+    rh_runtime *rt = rt_launch_logged("pause", ISOLATED_AND_ECHO(", \"batch\": 1"));
     rh_kinst *k = rh_runtime_kernel_find(rt, "f");
     enum { N = 100 };
     for (int i = 0; i < N; i++)
         rt_send_json(rt, "f.in", "{\"text\": \"sleep:5\"}", NULL);
-    for (int i = 0; i < 500 && info_of(rt, 0).processed < 5; i++)
+    for (int i = 0; i < 500 && rt_kernel_info(rt, 0).processed < 5; i++)
         rt_sleep_ms(10);
     rh_error err = {0};
     uint64_t t0 = rh_now_ns();
     assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), 0);
     print_message("deactivate of f (inside 5 ms calls) returned after %.3f ms\n",
                   (double)(rh_now_ns() - t0) / 1e6);
-    rh_kernel_info a = info_of(rt, 0);
-    uint64_t ring = rh_ring_count(k->workers[0].in[0]), queued = depth_of(rt, "f.in");
+    rh_kernel_info a = rt_kernel_info(rt, 0);
+    uint64_t ring = rh_ring_count(k->workers[0].in[0]), queued = rt_queue_depth(rt, "f.in");
     assert_true(a.processed < N);
     assert_false(a.busy);
     rt_sleep_ms(300);
-    rh_kernel_info b = info_of(rt, 0);
+    rh_kernel_info b = rt_kernel_info(rt, 0);
     assert_int_equal(b.processed, a.processed); /* not one batch more */
     assert_int_equal(b.emitted, a.emitted);
     assert_int_equal(rh_ring_count(k->workers[0].in[0]), ring); /* nothing taken */
-    assert_int_equal(depth_of(rt, "f.in"), queued);
+    assert_int_equal(rt_queue_depth(rt, "f.in"), queued);
     /* The other kernel answers meanwhile. */
     rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
-    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     /* Resumed: every message answered, once. */
     assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), 0);
     for (int i = 0; i < N; i++)
-        assert_string_equal(recv_text(rt, "f.out", 5000), "sleep:5");
-    assert_string_equal(recv_text(rt, "f.out", 200), "");
-    assert_int_equal(info_of(rt, 0).processed, N);
+        assert_string_equal(rt_recv_text(rt, "f.out", 5000), "sleep:5");
+    assert_string_equal(rt_recv_text(rt, "f.out", 200), "");
+    assert_int_equal(rt_kernel_info(rt, 0).processed, N);
     /* Idle, its process sleeps on its bells: the pause rings one. */
     t0 = rh_now_ns();
     assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), 0);
@@ -201,20 +125,20 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
 static void test_host_deactivate_waits_for_the_kernel_process_to_pause(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("hostpause", ISOLATED_AND_ECHO(", \"batch\": 1"));
+    rh_runtime *rt = rt_launch_logged("hostpause", ISOLATED_AND_ECHO(", \"batch\": 1"));
     enum { N = 60 };
     for (int i = 0; i < N; i++)
         rt_send_json(rt, "f.in", "{\"text\": \"sleep:5\"}", NULL);
-    for (int i = 0; i < 500 && info_of(rt, 0).processed < 5; i++)
+    for (int i = 0; i < 500 && rt_kernel_info(rt, 0).processed < 5; i++)
         rt_sleep_ms(10);
     rh_error err = {0};
     assert_int_equal(rh_runtime_deactivate(rt, &err), 0);
-    uint64_t p = info_of(rt, 0).processed;
+    uint64_t p = rt_kernel_info(rt, 0).processed;
     rt_sleep_ms(300);
-    assert_int_equal(info_of(rt, 0).processed, p);
+    assert_int_equal(rt_kernel_info(rt, 0).processed, p);
     assert_int_equal(rh_runtime_activate(rt, &err), 0);
     for (int i = 0; i < N; i++)
-        assert_string_equal(recv_text(rt, "f.out", 5000), "sleep:5");
+        assert_string_equal(rt_recv_text(rt, "f.out", 5000), "sleep:5");
     finish(rt);
 }
 
@@ -223,11 +147,11 @@ static void test_host_deactivate_waits_for_the_kernel_process_to_pause(void **st
 static void test_deactivate_of_a_kernel_process_stuck_in_process_times_out(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("stuck", ISOLATED_AND_ECHO(", \"batch\": 1"));
+    rh_runtime *rt = rt_launch_logged("stuck", ISOLATED_AND_ECHO(", \"batch\": 1"));
     rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
-    for (int i = 0; i < 500 && !info_of(rt, 0).busy; i++)
+    for (int i = 0; i < 500 && !rt_kernel_info(rt, 0).busy; i++)
         rt_sleep_ms(10);
-    assert_true(info_of(rt, 0).busy);
+    assert_true(rt_kernel_info(rt, 0).busy);
     rh_error err = {0};
     uint64_t t0 = rh_now_ns();
     assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), RH_ETIMEDOUT);
@@ -235,12 +159,10 @@ static void test_deactivate_of_a_kernel_process_stuck_in_process_times_out(void 
     assert_non_null(strstr(err.msg, "did not reach a batch boundary"));
     /* The other kernel answers; terminate kills the stuck process. */
     rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
-    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     rh_runtime_terminate(rt, 500, &err);
-    assert_int_equal(log_count("kernel.process_killed", "kernel=f"), 1);
-    rh_runtime_destroy(rt);
-    fclose(log_file);
-    unlink(log_path);
+    assert_int_equal(rt_log_count("kernel.process_killed", "kernel=f"), 1);
+    rt_destroy_logged(rt);
 }
 
 /* ------------------------------------------------------------ terminate -- */
@@ -249,7 +171,7 @@ static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_pr
     void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("term", ISOLATED_AND_ECHO(", \"batch\": 1"));
+    rh_runtime *rt = rt_launch_logged("term", ISOLATED_AND_ECHO(", \"batch\": 1"));
     int pid = pid_of_f(rt);
     assert_true(pid > 0 && pid != getpid());
     enum { N = 30 };
@@ -258,27 +180,27 @@ static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_pr
     rh_error err = {0};
     if (rh_runtime_kernel_terminate(rt, "f", 5000, &err) != 0)
         fail_msg("terminate f: %s", err.msg);
-    assert_int_equal(info_of(rt, 0).state, RH_STATE_TERMINATED);
+    assert_int_equal(rt_kernel_info(rt, 0).state, RH_STATE_TERMINATED);
     /* What reached its ring was answered; the rest waits in f.in. */
-    uint64_t left = depth_of(rt, "f.in");
+    uint64_t left = rt_queue_depth(rt, "f.in");
     uint64_t answered = 0;
-    while (strcmp(recv_text(rt, "f.out", 300), "sleep:3") == 0)
+    while (strcmp(rt_recv_text(rt, "f.out", 300), "sleep:3") == 0)
         answered++;
     assert_int_equal(answered + left, N);
-    assert_int_equal(info_of(rt, 0).processed, 1 + answered);
+    assert_int_equal(rt_kernel_info(rt, 0).processed, 1 + answered);
     /* fini() ran in its process, which exited and was reaped: no zombie. */
-    assert_int_equal(log_count("faulty: fini", NULL), 1);
+    assert_int_equal(rt_log_count("faulty: fini", NULL), 1);
     for (int i = 0; i < 500 && !process_gone(pid); i++)
         rt_sleep_ms(10);
     assert_true(process_gone(pid));
     assert_int_equal(atomic_load(&rh_runtime_kernel_find(rt, "f")->workers[0].child_pid), 0);
-    assert_int_equal(log_count("kernel.crashed", NULL), 0);
-    assert_int_equal(log_count("kernel.restart", NULL), 0);
+    assert_int_equal(rt_log_count("kernel.crashed", NULL), 0);
+    assert_int_equal(rt_log_count("kernel.restart", NULL), 0);
     /* The host and the other kernel run on; f takes nothing more. */
     rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
-    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     rt_send_json(rt, "f.in", "{\"text\": \"waits\"}", NULL);
-    assert_string_equal(recv_text(rt, "f.out", 300), "");
+    assert_string_equal(rt_recv_text(rt, "f.out", 300), "");
     assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), RH_ESTATE);
     finish(rt);
 }
@@ -291,12 +213,12 @@ static void test_terminating_an_isolated_kernel_in_its_restart_backoff_does_not_
     void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("termbackoff", ISOLATED_AND_ECHO(
+    rh_runtime *rt = rt_launch_logged("termbackoff", ISOLATED_AND_ECHO(
         ", \"batch\": 1, \"watchdog_ms\": 100, \"restart\": {\"backoff_ms\": 4000}"));
     rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
-    for (int i = 0; i < 500 && log_count("kernel.restart_scheduled", "kernel=f") < 1; i++)
+    for (int i = 0; i < 500 && rt_log_count("kernel.restart_scheduled", "kernel=f") < 1; i++)
         rt_sleep_ms(10);
-    assert_int_equal(log_count("kernel.restart_scheduled", "kernel=f"), 1);
+    assert_int_equal(rt_log_count("kernel.restart_scheduled", "kernel=f"), 1);
     for (int i = 0; i < 5; i++)
         rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
     rt_sleep_ms(100); /* into its ring: the host's pump runs during the backoff */
@@ -304,10 +226,10 @@ static void test_terminating_an_isolated_kernel_in_its_restart_backoff_does_not_
     if (rh_runtime_kernel_terminate(rt, "f", 3000, &err) != 0)
         fail_msg("terminate f: %s", err.msg);
     for (int i = 0; i < 5; i++)
-        assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
-    assert_int_equal(depth_of(rt, "f.dlq"), 1);
-    assert_int_equal(log_count("kernel.poison", "kernel=f"), 1);
-    assert_int_equal(info_of(rt, 0).state, RH_STATE_TERMINATED);
+        assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
+    assert_int_equal(rt_queue_depth(rt, "f.dlq"), 1);
+    assert_int_equal(rt_log_count("kernel.poison", "kernel=f"), 1);
+    assert_int_equal(rt_kernel_info(rt, 0).state, RH_STATE_TERMINATED);
     finish(rt);
 }
 
@@ -317,7 +239,7 @@ static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_le
     void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("two", ISOLATED_AND_ECHO(
+    rh_runtime *rt = rt_launch_logged("two", ISOLATED_AND_ECHO(
         ", \"workers\": 2, \"watchdog_ms\": 200, \"restart\": {\"backoff_ms\": 10}"));
     rh_kinst *k = rh_runtime_kernel_find(rt, "f");
     assert_int_equal(k->n_workers, 2);
@@ -332,26 +254,24 @@ static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_le
         rt_send_json(rt, "f.in", i == N / 2 ? "{\"text\": \"hang\"}" : "{\"text\": \"ok\"}",
                      NULL);
     for (int i = 0; i < N - 1; i++)
-        assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
-    assert_string_equal(recv_text(rt, "f.out", 300), ""); /* none twice */
-    for (int i = 0; i < 500 && depth_of(rt, "f.dlq") < 1; i++)
+        assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
+    assert_string_equal(rt_recv_text(rt, "f.out", 300), ""); /* none twice */
+    for (int i = 0; i < 500 && rt_queue_depth(rt, "f.dlq") < 1; i++)
         rt_sleep_ms(10);
-    assert_int_equal(depth_of(rt, "f.dlq"), 1);
-    assert_int_equal(log_count("kernel.poison", "kernel=f"), 1);
-    assert_int_equal(log_count("kernel.stalled", "kernel=f"), 2); /* killed, twice */
-    assert_int_equal(log_count("kernel.crashed", "kernel=f"), 2);
+    assert_int_equal(rt_queue_depth(rt, "f.dlq"), 1);
+    assert_int_equal(rt_log_count("kernel.poison", "kernel=f"), 1);
+    assert_int_equal(rt_log_count("kernel.stalled", "kernel=f"), 2); /* killed, twice */
+    assert_int_equal(rt_log_count("kernel.crashed", "kernel=f"), 2);
     rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
-    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     /* Both processes stop at terminate (fini() in each), none killed. */
     rh_error err = {0};
     if (rh_runtime_terminate(rt, 5000, &err) != 0)
         fail_msg("terminate: %s", err.msg);
-    assert_int_equal(log_count("faulty: fini", NULL), 2);
-    assert_int_equal(log_count("process_killed", NULL), 0);
+    assert_int_equal(rt_log_count("faulty: fini", NULL), 2);
+    assert_int_equal(rt_log_count("process_killed", NULL), 0);
     assert_int_equal(rh_runtime_unbalanced(rt), 0);
-    rh_runtime_destroy(rt);
-    fclose(log_file);
-    unlink(log_path);
+    rt_destroy_logged(rt);
 }
 
 /* cmocka catches SIGSEGV in this program; the kernel process must die of
@@ -360,17 +280,17 @@ static void test_a_crash_kills_the_kernel_process_whatever_handler_the_host_prog
     void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("crash", ISOLATED_AND_ECHO(", \"restart\": {\"backoff_ms\": 10}"));
+    rh_runtime *rt = rt_launch_logged("crash", ISOLATED_AND_ECHO(", \"restart\": {\"backoff_ms\": 10}"));
     for (int i = 0; i < 20; i++)
         rt_send_json(rt, "f.in", i == 10 ? "{\"text\": \"crash\"}" : "{\"text\": \"ok\"}",
                      NULL);
     for (int i = 0; i < 19; i++)
-        assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
-    for (int i = 0; i < 500 && depth_of(rt, "f.dlq") < 1; i++)
+        assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
+    for (int i = 0; i < 500 && rt_queue_depth(rt, "f.dlq") < 1; i++)
         rt_sleep_ms(10);
-    assert_int_equal(depth_of(rt, "f.dlq"), 1);
-    assert_int_equal(log_count("kernel.crashed", "killed by SIGSEGV"), 2);
-    assert_int_equal(log_count("kernel.poison", "killed by SIGSEGV twice"), 1);
+    assert_int_equal(rt_queue_depth(rt, "f.dlq"), 1);
+    assert_int_equal(rt_log_count("kernel.crashed", "killed by SIGSEGV"), 2);
+    assert_int_equal(rt_log_count("kernel.poison", "killed by SIGSEGV twice"), 1);
     finish(rt);
 }
 
@@ -380,15 +300,15 @@ static void test_a_crash_kills_the_kernel_process_whatever_handler_the_host_prog
 static void fail_one_batch(rh_runtime *rt, uint64_t dead_so_far)
 {
     rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
-    for (int i = 0; i < 500 && depth_of(rt, "f.dlq") < dead_so_far + 1; i++)
+    for (int i = 0; i < 500 && rt_queue_depth(rt, "f.dlq") < dead_so_far + 1; i++)
         rt_sleep_ms(10);
-    assert_int_equal(depth_of(rt, "f.dlq"), dead_so_far + 1);
+    assert_int_equal(rt_queue_depth(rt, "f.dlq"), dead_so_far + 1);
 }
 
 static void test_failed_batches_in_a_row_restart_the_kernel_process(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("failrow", ISOLATED_AND_ECHO(
+    rh_runtime *rt = rt_launch_logged("failrow", ISOLATED_AND_ECHO(
         ", \"restart\": {\"failed_batches\": 2, \"backoff_ms\": 10}"));
     int pid = pid_of_f(rt);
     fail_one_batch(rt, 0);
@@ -397,10 +317,10 @@ static void test_failed_batches_in_a_row_restart_the_kernel_process(void **state
     fail_one_batch(rt, 2); /* two in a row */
     int pid2 = pid_of_f(rt);
     assert_true(pid2 > 0 && pid2 != pid);
-    assert_int_equal(info_of(rt, 0).restarts, 1);
-    assert_int_equal(log_count("kernel.restart_scheduled", "reason=failed_batches"), 1);
-    assert_int_equal(log_count("faulty: fini", NULL), 1); /* the old process's */
-    assert_int_equal(log_count("kernel.crashed", NULL), 0);
+    assert_int_equal(rt_kernel_info(rt, 0).restarts, 1);
+    assert_int_equal(rt_log_count("kernel.restart_scheduled", "reason=failed_batches"), 1);
+    assert_int_equal(rt_log_count("faulty: fini", NULL), 1); /* the old process's */
+    assert_int_equal(rt_log_count("kernel.crashed", NULL), 0);
     finish(rt);
 }
 
@@ -409,44 +329,44 @@ static void test_failed_batches_in_a_row_restart_the_kernel_process(void **state
 static void test_failed_batches_restarts_of_a_kernel_process_double_the_backoff(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("backoff", ISOLATED_AND_ECHO(
+    rh_runtime *rt = rt_launch_logged("backoff", ISOLATED_AND_ECHO(
         ", \"restart\": {\"failed_batches\": 1, \"max\": 10, \"backoff_ms\": 10, "
         "\"backoff_max_ms\": 25}"));
     for (uint64_t i = 0; i < 3; i++)
         fail_one_batch(rt, i);
-    for (int i = 0; i < 500 && log_count("kernel.restart_scheduled", NULL) < 3; i++)
+    for (int i = 0; i < 500 && rt_log_count("kernel.restart_scheduled", NULL) < 3; i++)
         rt_sleep_ms(10);
-    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=10"), 1);
-    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=20"), 1);
-    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=25"), 1);
+    assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=10"), 1);
+    assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=20"), 1);
+    assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=25"), 1);
     rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
-    assert_string_equal(recv_text(rt, "f.out", 5000), "ok");
+    assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
     fail_one_batch(rt, 3);
-    for (int i = 0; i < 500 && log_count("kernel.restart_scheduled", NULL) < 4; i++)
+    for (int i = 0; i < 500 && rt_log_count("kernel.restart_scheduled", NULL) < 4; i++)
         rt_sleep_ms(10);
-    assert_int_equal(log_count("kernel.restart_scheduled", "backoff_ms=10"), 2);
+    assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=10"), 2);
     finish(rt);
 }
 
 static void test_isolated_kernel_failing_every_batch_is_given_up_past_restart_max(void **state)
 {
     (void)state;
-    rh_runtime *rt = launch("giveup", ISOLATED_AND_ECHO(
+    rh_runtime *rt = rt_launch_logged("giveup", ISOLATED_AND_ECHO(
         ", \"batch\": 1, \"restart\": {\"failed_batches\": 1, \"max\": 1, \"backoff_ms\": 10}"));
     fail_one_batch(rt, 0);
     fail_one_batch(rt, 1);
-    rh_kernel_info ki = info_of(rt, 0);
+    rh_kernel_info ki = rt_kernel_info(rt, 0);
     for (int i = 0; i < 500 && ki.state != RH_STATE_TERMINATED; i++) {
         rt_sleep_ms(10);
-        ki = info_of(rt, 0);
+        ki = rt_kernel_info(rt, 0);
     }
     assert_int_equal(ki.state, RH_STATE_TERMINATED);
     assert_int_equal(ki.restarts, 1);
-    assert_int_equal(log_count("kernel.given_up", "kernel=f"), 1);
+    assert_int_equal(rt_log_count("kernel.given_up", "kernel=f"), 1);
     rt_send_json(rt, "f.in", "{\"text\": \"waits\"}", NULL);
-    assert_string_equal(recv_text(rt, "f.out", 300), "");
+    assert_string_equal(rt_recv_text(rt, "f.out", 300), "");
     rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
-    assert_string_equal(recv_text(rt, "e.out", 5000), "alive");
+    assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     finish(rt);
 }
 
