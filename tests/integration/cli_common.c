@@ -251,6 +251,15 @@ void cli_expect_exit(const cli_out *o, int code)
     CLI_CHECK(o, o->r.exit_code == code, "expected exit %d, got exit %d", code, o->r.exit_code);
 }
 
+void cli_expect_balanced(const cli_out *o, size_t queues)
+{
+    size_t lines = cli_count(o->r.err, "accounting: queue ");
+    CLI_CHECK(o, lines == queues, "expected %zu accounting lines on stderr, got %zu", queues,
+              lines);
+    CLI_CHECK(o, cli_count(o->r.err, ": balanced") == queues && !strstr(o->r.err, "UNBALANCED"),
+              "expected every accounting line to balance");
+}
+
 json_t *cli_lines(const cli_out *o)
 {
     json_t *arr = json_array();

@@ -94,6 +94,9 @@ void cli_dump(const cli_out *o);
 /* Exit status must be `code` (and no signal, no timeout). */
 void cli_expect_exit(const cli_out *o, int code);
 
+/* stderr holds `queues` "accounting:" lines, every one balanced. */
+void cli_expect_balanced(const cli_out *o, size_t queues);
+
 /* stdout as JSON lines: a new array of the objects, one per line.  Fails if
  * a non-empty line is not a JSON object. */
 json_t *cli_lines(const cli_out *o);

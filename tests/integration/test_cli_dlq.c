@@ -41,16 +41,6 @@ static const char *body_text(json_t *line, const char *key)
     return s ? s : "";
 }
 
-/* Every "accounting:" line on stderr says "balanced", one per queue. */
-static void expect_balanced(const cli_out *o, size_t queues)
-{
-    size_t lines = cli_count(o->r.err, "accounting: queue ");
-    CLI_CHECK(o, lines == queues, "expected %zu accounting lines on stderr, got %zu", queues,
-              lines);
-    CLI_CHECK(o, cli_count(o->r.err, ": balanced") == queues && !strstr(o->r.err, "UNBALANCED"),
-              "expected every accounting line to balance");
-}
-
 /* ------------------------------------------------------------ --send ---- */
 
 static void test_a_kernel_failed_message_is_printed_as_a_dead_letter(void **state)
@@ -93,7 +83,7 @@ static void test_a_kernel_failed_message_is_printed_as_a_dead_letter(void **stat
               "expected the f.in accounting line");
     CLI_CHECK(&o, strstr(o.r.err, "accounting: queue f.dlq: accepted 1 = delivered 1"),
               "expected the dead letter accounted as delivered (printed)");
-    expect_balanced(&o, 3);
+    cli_expect_balanced(&o, 3);
     long long dl_count = cli_summary_get(&o, "queue", "f.in", "dead_lettered");
     CLI_CHECK(&o, dl_count == 1, "expected f.in dead_lettered 1, got %lld", dl_count);
     json_decref(lines);
@@ -137,7 +127,7 @@ static void test_expired_messages_are_printed_as_dead_letters(void **state)
     long long expired = cli_summary_get(&o, "queue", "s.in", "expired");
     CLI_CHECK(&o, expired == (long long)dead, "expected s.in expired %zu, got %lld", dead,
               expired);
-    expect_balanced(&o, 3);
+    cli_expect_balanced(&o, 3);
     json_decref(lines);
     cli_free(&o);
 }
@@ -239,7 +229,7 @@ static void test_recv_shows_an_invalid_message_a_serving_host_dead_lettered(void
               "expected vadd.in accounted: 1 delivered, 1 dead-lettered");
     CLI_CHECK(&o, strstr(o.r.err, "accounting: queue vadd.dlq: accepted 1 = delivered 1 + "),
               "expected the dead letter accounted as delivered (recv took it)");
-    expect_balanced(&o, 3);
+    cli_expect_balanced(&o, 3);
     cli_free(&o);
 }
 

@@ -43,16 +43,6 @@ static void add_line(cli_str *b, const char *queue, unsigned seq, const char *te
                  queue, cli_id(seq), seq, text);
 }
 
-/* Every "accounting:" line on stderr balances, one per queue. */
-static void expect_balanced(const cli_out *o, size_t queues)
-{
-    size_t lines = cli_count(o->r.err, "accounting: queue ");
-    CLI_CHECK(o, lines == queues, "expected %zu accounting lines on stderr, got %zu", queues,
-              lines);
-    CLI_CHECK(o, cli_count(o->r.err, ": balanced") == queues && !strstr(o->r.err, "UNBALANCED"),
-              "expected every accounting line to balance");
-}
-
 static void test_stalled_kernel_is_reported_restarted_and_every_message_answered(void **state)
 {
     (void)state;
@@ -84,7 +74,7 @@ static void test_stalled_kernel_is_reported_restarted_and_every_message_answered
     CLI_CHECK(&o, cli_summary_get(&o, "kernel", "f", "restarts") == 1 &&
                   cli_summary_get(&o, "kernel", "f", "stalls") == 1,
               "expected the summary to say restarts 1, stalls 1");
-    expect_balanced(&o, 6); /* f.in f.out e.in e.out f.dlq e.dlq */
+    cli_expect_balanced(&o, 6); /* f.in f.out e.in e.out f.dlq e.dlq */
     json_decref(lines);
     cli_free(&o);
 }
@@ -119,7 +109,7 @@ static void test_kernel_failing_every_batch_is_given_up_while_the_host_answers(v
     CLI_CHECK(&o, strstr(o.r.err, "accounting: queue f.in: accepted 6 = delivered 0 + "
                                   "dead-lettered 3 + dropped 0 + queued 3: balanced"),
               "expected f.in: 3 dead-lettered, 3 queued, nothing lost");
-    expect_balanced(&o, 6);
+    cli_expect_balanced(&o, 6);
     json_decref(lines);
     cli_free(&o);
 }
@@ -182,7 +172,7 @@ static void test_isolated_kernel_crashing_on_a_poison_message_dead_letters_it_an
     /* The last process (forked by the watchdog thread) was stopped, not killed. */
     CLI_CHECK(&o, cli_count(o.r.err, "faulty: fini") == 1 && !strstr(o.r.err, "process_killed"),
               "expected the last kernel process to run fini() once at terminate");
-    expect_balanced(&o, 6);
+    cli_expect_balanced(&o, 6);
     json_decref(lines);
     cli_free(&o);
 }
@@ -205,7 +195,7 @@ static void test_isolated_kernel_crash_that_a_retry_survives_is_answered(void **
     CLI_CHECK(&o, cli_count(o.r.err, "event=kernel.crashed kernel=f") == 1 &&
                   cli_summary_get(&o, "kernel", "f", "restarts") == 1,
               "expected one crash and one restart");
-    expect_balanced(&o, 6);
+    cli_expect_balanced(&o, 6);
     json_decref(lines);
     cli_free(&o);
 }
@@ -227,7 +217,7 @@ static void test_hung_kernel_process_is_killed_by_the_watchdog_and_restarted(voi
     CLI_CHECK(&o, cli_count(o.r.err, "event=kernel.stalled kernel=f") == 2 &&
                   strstr(o.r.err, "action=\"kill (its process)\""),
               "expected two stalls, each killing the process");
-    expect_balanced(&o, 6);
+    cli_expect_balanced(&o, 6);
     json_decref(lines);
     cli_free(&o);
 }
@@ -251,7 +241,7 @@ static void test_isolated_kernel_past_restart_max_is_given_up_while_the_host_ans
     CLI_CHECK(&o, strstr(o.r.err, "accounting: queue f.in: accepted 100 = delivered 9 + "
                                   "dead-lettered 1 + dropped 0 + queued 90: balanced"),
               "expected f.in: 9 delivered, the poison dead-lettered, 90 queued");
-    expect_balanced(&o, 6);
+    cli_expect_balanced(&o, 6);
     json_decref(lines);
     cli_free(&o);
 }

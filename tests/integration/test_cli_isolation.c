@@ -44,21 +44,6 @@ static const char *ask(const char *queue, const char *text, const char *reply_qu
     return t;
 }
 
-/* Is pid gone, not even a zombie left for its parent to reap? */
-static int process_gone(int pid)
-{
-    char path[64], stat[256] = "";
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    size_t n = fread(stat, 1, sizeof stat - 1, f);
-    fclose(f);
-    stat[n] = 0;
-    const char *p = strrchr(stat, ')');
-    return p && p[1] == ' ' && p[2] == 'X';
-}
-
 static void test_terminate_of_an_isolated_kernel_reaps_its_process_and_the_host_serves_on(
     void **state)
 {
@@ -84,9 +69,9 @@ static void test_terminate_of_an_isolated_kernel_reaps_its_process_and_the_host_
     cli_expect_exit(&o, 0);
     CLI_CHECK(&o, strstr(o.r.out, "kernel f: terminated"), "expected \"kernel f: terminated\"");
     cli_free(&o);
-    for (int i = 0; i < 200 && !process_gone(pid); i++)
+    for (int i = 0; i < 200 && !proc_gone(pid); i++)
         ctl_sleep_ms(25);
-    if (!process_gone(pid))
+    if (!proc_gone(pid))
         fail_msg("expected f's process %d reaped by the host after terminate (a zombie?)", pid);
     cli_exec(&o, NULL, "ps", "--instance", instance, NULL);
     cli_expect_exit(&o, 0);

@@ -75,7 +75,7 @@ rh_add_test(test_watchdog unit/test_watchdog.c LIBS rh_runtime EXTRA support/rt_
 add_dependencies(test_watchdog faulty)
 # A kernel in its own process ("isolation": "process"): pause at a batch
 # boundary, terminate alone, two workers, failed_batches.
-rh_add_test(test_isolation unit/test_isolation.c LIBS rh_runtime EXTRA support/rt_fixture.c
+rh_add_test(test_isolation unit/test_isolation.c LIBS rh_runtime EXTRA support/rt_fixture.c support/proc.c
             TIMEOUT 120)
 add_dependencies(test_isolation faulty)
 rh_add_test(test_cli_isolation      integration/test_cli_isolation.c

@@ -77,4 +77,8 @@ int proc_wait(proc *p, double timeout_s, proc_result *res);
 /* Seconds on CLOCK_MONOTONIC. */
 double proc_now(void);
 
+/* Non-zero when process pid is gone, not even a zombie left for its parent
+ * to reap (/proc/<pid>/stat missing, or its state X). */
+int proc_gone(int pid);
+
 #endif /* RH_TEST_PROC_H */

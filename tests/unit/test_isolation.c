@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "ring.h"
+#include "proc.h"
 #include "rt_fixture.h"
 #include "runtime_pvt.h"
 
@@ -50,21 +51,6 @@ static int pid_of_f(rh_runtime *rt)
     if (strncmp(t, "pid=", 4) != 0)
         fail_msg("expected \"pid=N\" from f, got \"%s\"", t);
     return atoi(t + 4);
-}
-
-/* Is pid gone, not even a zombie? (It is our child: the host is us.) */
-static int process_gone(int pid)
-{
-    char path[64], stat[256] = "";
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    size_t n = fread(stat, 1, sizeof stat - 1, f);
-    fclose(f);
-    stat[n] = 0;
-    const char *close_paren = strrchr(stat, ')');
-    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'X';
 }
 
 /* Kernel "f" (faulty) in its own process with extra keys, "e" (echo). */
@@ -190,9 +176,9 @@ static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_pr
     assert_int_equal(rt_kernel_info(rt, 0).processed, 1 + answered);
     /* fini() ran in its process, which exited and was reaped: no zombie. */
     assert_int_equal(rt_log_count("faulty: fini", NULL), 1);
-    for (int i = 0; i < 500 && !process_gone(pid); i++)
+    for (int i = 0; i < 500 && !proc_gone(pid); i++)
         rt_sleep_ms(10);
-    assert_true(process_gone(pid));
+    assert_true(proc_gone(pid));
     assert_int_equal(atomic_load(&rh_runtime_kernel_find(rt, "f")->workers[0].child_pid), 0);
     assert_int_equal(rt_log_count("kernel.crashed", NULL), 0);
     assert_int_equal(rt_log_count("kernel.restart", NULL), 0);

@@ -148,34 +148,33 @@ static void print_label(const char *v)
     }
 }
 
+/* One metric's HELP, TYPE and a sample per object of arr, labelled
+ * instance and `label` (the object's `field`). */
+static void print_metric(const struct metric *mt, const char *instance, json_t *arr,
+                         const char *label, const char *field)
+{
+    json_t *o;
+    size_t i;
+    printf("# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help, mt->name, mt->type);
+    json_array_foreach (arr, i, o) {
+        printf("%s{instance=\"", mt->name);
+        print_label(instance);
+        printf("\",%s=\"", label);
+        print_label(str(o, field));
+        printf("\"} %lld\n", num(o, mt->key));
+    }
+}
+
 static void print_prom(const char *instance, json_t *queues, json_t *kernels)
 {
     json_t *o;
     size_t i;
-    for (size_t m = 0; m < sizeof queue_metrics / sizeof *queue_metrics; m++) {
-        const struct metric *mt = &queue_metrics[m];
-        printf("# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help, mt->name, mt->type);
-        json_array_foreach (queues, i, o) {
-            printf("%s{instance=\"", mt->name);
-            print_label(instance);
-            printf("\",queue=\"");
-            print_label(str(o, "queue"));
-            printf("\"} %lld\n", num(o, mt->key));
-        }
-    }
+    for (size_t m = 0; m < sizeof queue_metrics / sizeof *queue_metrics; m++)
+        print_metric(&queue_metrics[m], instance, queues, "queue", "queue");
     if (!kernels)
         return;
-    for (size_t m = 0; m < sizeof kernel_metrics / sizeof *kernel_metrics; m++) {
-        const struct metric *mt = &kernel_metrics[m];
-        printf("# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help, mt->name, mt->type);
-        json_array_foreach (kernels, i, o) {
-            printf("%s{instance=\"", mt->name);
-            print_label(instance);
-            printf("\",kernel=\"");
-            print_label(str(o, "name"));
-            printf("\"} %lld\n", num(o, mt->key));
-        }
-    }
+    for (size_t m = 0; m < sizeof kernel_metrics / sizeof *kernel_metrics; m++)
+        print_metric(&kernel_metrics[m], instance, kernels, "kernel", "name");
     printf("# HELP ringhost_kernel_state 1 for the state the kernel is in.\n"
            "# TYPE ringhost_kernel_state gauge\n");
     json_array_foreach (kernels, i, o) {
