@@ -17,29 +17,6 @@
 
 #include "bench_pvt.h"
 
-/* ------------------------------------------------------ numbers --- */
-
-/* Rates ("msg/s", "B/s"...) get an SI prefix; everything else (ns, ms,
- * GB/s, %, threads) is already in a readable unit. */
-void bench_format(char *buf, size_t len, double value, const char *unit)
-{
-    size_t ul = strlen(unit);
-    int rate = ul > 2 && strcmp(unit + ul - 2, "/s") == 0 && strcmp(unit, "GB/s") != 0;
-    double a = fabs(value);
-    if (rate && a >= 1e9)
-        snprintf(buf, len, "%.2f G %s", value / 1e9, unit);
-    else if (rate && a >= 1e6)
-        snprintf(buf, len, "%.1f M %s", value / 1e6, unit);
-    else if (rate && a >= 1e4)
-        snprintf(buf, len, "%.1f k %s", value / 1e3, unit);
-    else if (a != 0 && a < 10)
-        snprintf(buf, len, "%.3g %s", value, unit);
-    else if (a < 100)
-        snprintf(buf, len, "%.1f %s", value, unit);
-    else
-        snprintf(buf, len, "%.0f %s", value, unit);
-}
-
 static const char *cmp_sign(bench_cmp c)
 {
     return c == BENCH_AT_LEAST ? ">=" : "<=";

@@ -1,13 +1,17 @@
 /* util.c — the small helpers every scenario shares: clock, pinning, thread
- * start, quantiles, per-thread CPU time. */
+ * start, quantiles, per-thread CPU time, and how a figure is printed. */
 #define _GNU_SOURCE /* CPU_SET, pthread_*affinity_np */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bench.h"
+#include "bench_pvt.h"
 
 uint64_t bench_now_ns(void)
 {
@@ -70,4 +74,25 @@ uint64_t bench_thread_cpu_ns(pthread_t t)
     if (pthread_getcpuclockid(t, &id) != 0 || clock_gettime(id, &ts) != 0)
         return 0;
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Rates ("msg/s", "B/s"...) get an SI prefix; everything else (ns, ms,
+ * GB/s, %, threads) is already in a readable unit. */
+void bench_format(char *buf, size_t len, double value, const char *unit)
+{
+    size_t ul = strlen(unit);
+    int rate = ul > 2 && strcmp(unit + ul - 2, "/s") == 0 && strcmp(unit, "GB/s") != 0;
+    double a = fabs(value);
+    if (rate && a >= 1e9)
+        snprintf(buf, len, "%.2f G %s", value / 1e9, unit);
+    else if (rate && a >= 1e6)
+        snprintf(buf, len, "%.1f M %s", value / 1e6, unit);
+    else if (rate && a >= 1e4)
+        snprintf(buf, len, "%.1f k %s", value / 1e3, unit);
+    else if (a != 0 && a < 10)
+        snprintf(buf, len, "%.3g %s", value, unit);
+    else if (a < 100)
+        snprintf(buf, len, "%.1f %s", value, unit);
+    else
+        snprintf(buf, len, "%.0f %s", value, unit);
 }

@@ -19,7 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "manifest.h"
+#include "manifest/manifest.h"
 
 static int mfd = -1;
 static char path[64];

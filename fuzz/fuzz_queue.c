@@ -44,7 +44,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "queue_layout.h"
+#include "queue/queue_layout.h"
 
 #define CHECK(cond, ...)                                                       \
     do {                                                                       \

@@ -18,18 +18,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "dlq.h"
-#include "log.h"
-#include "placement.h"
-#include "queue_pvt.h"
-#include "runtime_pvt.h"
-#include "wiring.h"
-
-const char *rh_state_name(rh_state s)
-{
-    static const char *names[] = {"launched", "active", "inactive", "terminated"};
-    return (unsigned)s < 4 ? names[s] : "?";
-}
+#include "queue/dlq.h"
+#include "base/log.h"
+#include "base/placement.h"
+#include "queue/queue_pvt.h"
+#include "engine/runtime_pvt.h"
+#include "launch/wiring.h"
 
 /* ----------------------------------------------------------- launch ---- */
 
@@ -401,4 +395,37 @@ int rh_runtime_queue_consumed(const rh_runtime *rt, uint32_t index)
             if (rt->kernels[i].in_q[p] == rt->queues[index])
                 return 1;
     return 0;
+}
+
+int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, FILE *plan_out,
+                        rh_error *err)
+{
+    rh_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    rt->log = opts && opts->log ? opts->log : stderr;
+    int rc = rh_wiring_plan(rt, manifest_path, opts, err);
+    /* pins must resolve too */
+    for (uint32_t i = 0; rc == 0 && i < rt->n_kernels; i++) {
+        const rh_kernel_decl *d = rt->kernels[i].decl;
+        const char *specs[2] = {d->pin_dispatch.text, d->pin_pump.text};
+        for (int s = 0; s < 2 && rc == 0; s++) {
+            hwloc_bitmap_t set = NULL;
+            rh_error perr;
+            if (rh_pin_resolve(specs[s], &set, &perr) != 0) {
+                if (rt->m->strict)
+                    rc = rh_error_set(err, RH_EPLACE, "%s: kernels[%u].pin.%s: %s", rt->m->path,
+                                      i, s ? "pump" : "dispatch", perr.msg);
+                else
+                    fprintf(rt->log, "ringhost: warning: %s: kernels[%u].pin.%s: %s\n",
+                            rt->m->path, i, s ? "pump" : "dispatch", perr.msg);
+            }
+            if (set)
+                hwloc_bitmap_free(set);
+        }
+    }
+    if (rc == 0 && plan_out)
+        rh_wiring_print(rt, plan_out);
+    rh_runtime_destroy(rt);
+    return rc;
 }

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "control.h"
+#include "control/control.h"
 #include "expect.h"
 #include "rt_fixture.h"
 

@@ -17,12 +17,12 @@
 
 #include <jansson.h>
 
-#include "dlq.h"
-#include "plugin.h"
-#include "queue_pvt.h"
+#include "queue/dlq.h"
+#include "plugin/plugin.h"
+#include "queue/queue_pvt.h"
 #include "ringhost/ringhost.h"
 #include "rt_fixture.h"
-#include "runtime_pvt.h"
+#include "engine/runtime_pvt.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

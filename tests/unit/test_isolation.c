@@ -1,6 +1,6 @@
 /*
  * test_isolation.c — the lifecycle of a kernel in its own process
- * ("isolation": "process", host/src/isolation.c) in a live host, with the
+ * ("isolation": "process", host/src/faults/isolation.c) in a live host, with the
  * "faulty" test kernel (tests/plugins/faulty) beside an echo kernel:
  *
  *  - deactivate returns once the kernel's process has paused at a batch
@@ -23,10 +23,10 @@
 
 #include <jansson.h>
 
-#include "ring.h"
+#include "queue/ring.h"
 #include "proc.h"
 #include "rt_fixture.h"
-#include "runtime_pvt.h"
+#include "engine/runtime_pvt.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /*
- * test_log.c — the operator's log (host/src/log.h): level names, the
+ * test_log.c — the operator's log (host/src/base/log.h): level names, the
  * threshold, the key=value line and its quoting, and whole lines under
  * concurrent writers.
  */
@@ -10,7 +10,7 @@
 
 #include "expect.h"
 
-#include "log.h"
+#include "base/log.h"
 
 /* Events written into a memory stream, read back as text (caller frees). */
 static char *g_text;

@@ -19,7 +19,7 @@
 /* Before cmocka.h: its fail() macro would rewrite kernel.h's api->fail(). */
 #include <jansson.h>
 
-#include "manifest.h"
+#include "manifest/manifest.h"
 
 #include <cmocka.h>
 

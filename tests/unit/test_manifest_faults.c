@@ -1,6 +1,6 @@
 /*
  * test_manifest_faults.c — a kernel's "watchdog_ms", "restart" and "isolation" keys
- * (host/src/manifest_faults.c): defaults when absent, values read when
+ * (host/src/manifest/manifest_faults.c): defaults when absent, values read when
  * present, and each bad value refused with the file, the JSON path and what
  * was expected.  Manifests are written inline with ' for ".
  */
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "manifest.h"
+#include "manifest/manifest.h"
 
 #include <cmocka.h>
 

@@ -15,7 +15,7 @@
 
 /* Project headers before cmocka.h: cmocka defines a function-like macro
  * `fail`, which would rewrite kernel.h's ctx->api->fail(...) calls. */
-#include "placement.h"
+#include "base/placement.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

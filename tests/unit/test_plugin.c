@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "plugin.h"
+#include "plugin/plugin.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -24,7 +24,7 @@
 
 #include "expect.h"
 
-#include "queue_pvt.h"
+#include "queue/queue_pvt.h"
 #include "ringhost/ringhost.h"
 
 #define MS 1000000ull

@@ -14,7 +14,7 @@
 
 #include "expect.h"
 
-#include "queue_pvt.h"
+#include "queue/queue_pvt.h"
 #include "ringhost/ringhost.h"
 
 typedef struct msg {

@@ -31,7 +31,7 @@
 
 #include "expect.h"
 
-#include "queue_layout.h"
+#include "queue/queue_layout.h"
 
 typedef struct test_msg {
     uint64_t a, b, c;

@@ -14,7 +14,7 @@
 
 #include "expect.h"
 
-#include "ring.h"
+#include "queue/ring.h"
 #include "ringhost/ringhost.h"
 
 static rh_ring *make_ring(uint32_t capacity, uint32_t payload)

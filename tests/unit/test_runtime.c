@@ -14,7 +14,7 @@
 
 #include "ringhost/ringhost.h"
 #include "rt_fixture.h"
-#include "runtime_pvt.h"
+#include "engine/runtime_pvt.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -21,7 +21,7 @@
 #include "expect.h"
 
 #include "ringhost/ringhost.h"
-#include "wait.h"
+#include "base/wait.h"
 
 #define MS 1000000ll
 #define GENEROUS_NS (10000 * MS) /* a sleep that should be woken gives up after 10 s */

@@ -1,5 +1,5 @@
 /*
- * test_watchdog.c — kernel faults in a live host (host/src/watchdog.c),
+ * test_watchdog.c — kernel faults in a live host (host/src/faults/watchdog.c),
  * with the "faulty" test kernel (tests/plugins/faulty): a call that stays
  * inside process() past watchdog_ms is reported while it runs and the
  * kernel is restarted when it returns; failed batches in a row restart it;
@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "rt_fixture.h"
-#include "runtime_pvt.h"
+#include "engine/runtime_pvt.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

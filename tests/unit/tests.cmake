@@ -6,7 +6,7 @@ rh_add_test(test_ring      unit/test_ring.c      LIBS rh_queue)
 rh_add_test(test_queue     unit/test_queue.c     LIBS rh_queue)
 rh_add_test(test_queue_burst unit/test_queue_burst.c LIBS rh_queue)
 rh_add_test(test_manifest  unit/test_manifest.c  LIBS rh_manifest)
-rh_add_test(test_placement unit/test_placement.c LIBS rh_placement)
+rh_add_test(test_placement unit/test_placement.c LIBS rh_base)
 rh_add_test(test_plugin    unit/test_plugin.c    LIBS rh_plugin)
 rh_add_test(test_runtime   unit/test_runtime.c   LIBS rh_runtime EXTRA support/rt_fixture.c)
 rh_add_test(test_queue_shm unit/test_queue_shm.c LIBS rh_queue)
@@ -17,5 +17,5 @@ rh_add_test(test_kernel_life unit/test_kernel_life.c LIBS rh_runtime EXTRA suppo
 rh_add_test(test_manifest_faults unit/test_manifest_faults.c LIBS rh_manifest)
 # The control protocol in-process (issue 5, item 4): requests against real
 # runtimes, what a launch into a running host shares.
-rh_add_test(test_control unit/test_control.c LIBS rh_runtime EXTRA support/rt_fixture.c)
+rh_add_test(test_control unit/test_control.c LIBS rh_control EXTRA support/rt_fixture.c)
 rh_add_test(test_hotswap    unit/test_hotswap.c    LIBS rh_runtime EXTRA support/rt_fixture.c)

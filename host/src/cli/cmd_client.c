@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../dlq.h"
-#include "../plugin.h"
-#include "../queue_pvt.h"
+#include "queue/dlq.h"
+#include "plugin/plugin.h"
+#include "queue/queue_pvt.h"
 #include "cli.h"
 
 /*

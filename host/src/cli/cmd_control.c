@@ -1,6 +1,6 @@
 /*
  * cmd_control.c — `ringhost ps|launch|activate|deactivate|terminate|reload`:
- * clients of a serving host's control socket (host/src/control.h says where
+ * clients of a serving host's control socket (host/src/control/control.h says where
  * it is and what the lines mean).  Each sends one request line and prints
  * the reply: a table or a sentence, or the reply itself with --json.
  */
@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../control.h"
+#include "control/control.h"
 #include "cli.h"
 
 /* How long a client waits for its reply: a launch loads plugins and starts

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../placement.h"
-#include "../plugin.h"
+#include "base/placement.h"
+#include "plugin/plugin.h"
 #include "cli.h"
 
 static void print_ports(const char *dir, const rh_port *ports, uint32_t n)

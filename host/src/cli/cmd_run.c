@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../control.h"
-#include "../manifest.h"
-#include "../queue_pvt.h"
+#include "control/control.h"
+#include "manifest/manifest.h"
+#include "queue/queue_pvt.h"
 #include "cli.h"
 
 typedef struct printer {

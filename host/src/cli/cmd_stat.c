@@ -16,7 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "../queue_pvt.h"
+#include "queue/queue_pvt.h"
 #include "cli.h"
 
 /* The counters of every shared queue of instance, as an array of objects

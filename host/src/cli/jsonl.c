@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../plugin.h"
+#include "plugin/plugin.h"
 #include "cli.h"
 
 int rh_cli_exit_code(int rc)

@@ -1,0 +1,11 @@
+/* clock.c — the one clock every timestamp and timeout uses. */
+#include <time.h>
+
+#include "base/clock.h"
+
+uint64_t rh_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * RH_NS_PER_S + (uint64_t)ts.tv_nsec;
+}

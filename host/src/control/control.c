@@ -1,0 +1,451 @@
+/*
+ * control.c — the control socket of a serving host: where it lives, who may
+ * connect, and the thread that serves it (the protocol's commands are
+ * control_cmd.c; the protocol itself is documented in control.h).
+ *
+ * One thread poll()s the listening socket, a self-pipe and every connected
+ * client, so a client that connects and says nothing never holds up the
+ * others.  Requests are read into a per-client buffer and answered line by
+ * line; replies are small and written without blocking (a client that
+ * does not read its replies is disconnected rather than stall the host).
+ * Every RH_CONTROL_SAMPLE_MS the thread samples the kernels' counters for
+ * the rates `ringhost ps` shows.
+ */
+#define _GNU_SOURCE /* struct ucred */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control/control.h"
+#include "base/log.h"
+#include "queue/queue_pvt.h"
+#include "engine/runtime_pvt.h"
+
+/* ------------------------------------------------------------- where ---- */
+
+/* Create dir (0700) when asked and missing, then check it is ours alone:
+ * a socket in a folder another user can write could be swapped for theirs. */
+static int safe_dir(const char *dir, int make_dir, rh_error *err)
+{
+    if (make_dir && mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return rh_error_set(err, RH_ESYS, "control socket folder %s: cannot create it: %s", dir,
+                            strerror(errno));
+    struct stat st;
+    if (lstat(dir, &st) != 0)
+        return rh_error_set(err, errno == ENOENT ? RH_ENOENT : RH_ESYS,
+                            "control socket folder %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return rh_error_set(err, RH_EEXIST, "control socket folder %s is not a folder (a link "
+                            "or a file); remove it, or set RINGHOST_RUNTIME_DIR to a folder of "
+                            "yours", dir);
+    if (st.st_uid != geteuid())
+        return rh_error_set(err, RH_EEXIST, "control socket folder %s is owned by uid %u, not "
+                            "by this user (uid %u); remove it, or set RINGHOST_RUNTIME_DIR to "
+                            "a folder of yours", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & 022)
+        return rh_error_set(err, RH_EEXIST, "control socket folder %s is writable by others "
+                            "(mode %03o); expected 0700: chmod 700 %s", dir,
+                            (unsigned)(st.st_mode & 0777), dir);
+    return 0;
+}
+
+int rh_control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
+                           rh_error *err)
+{
+    if (!rh_queue_name_valid(instance))
+        return rh_error_set(err, RH_EINVAL, "instance name \"%s\" is invalid: expected 1 to %d "
+                            "characters from [A-Za-z0-9._-]", instance ? instance : "",
+                            RH_QUEUE_NAME_MAX);
+    char dir[PATH_MAX];
+    const char *own = getenv("RINGHOST_RUNTIME_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat xst;
+    int rc;
+    if (own && own[0] == '/') {
+        snprintf(dir, sizeof dir, "%s", own);
+    } else if (xdg && xdg[0] == '/' && stat(xdg, &xst) == 0 && S_ISDIR(xst.st_mode)) {
+        /* $XDG_RUNTIME_DIR is the user's own (0700) by its specification;
+         * our folder inside it is checked all the same.  A variable naming
+         * nothing (su, containers) falls back to /tmp. */
+        snprintf(dir, sizeof dir, "%s/ringhost", xdg);
+    } else {
+        snprintf(dir, sizeof dir, "/tmp/ringhost-%u", (unsigned)geteuid());
+    }
+    if ((rc = safe_dir(dir, make_dir, err)) != 0)
+        return rc;
+    struct sockaddr_un sa;
+    if ((size_t)snprintf(buf, len, "%s/%s.sock", dir, instance) >= len ||
+        strlen(buf) >= sizeof sa.sun_path)
+        return rh_error_set(err, RH_EINVAL, "control socket path %s/%s.sock is longer than a "
+                            "Unix socket allows (%zu bytes); set RINGHOST_RUNTIME_DIR to a "
+                            "shorter folder", dir, instance, sizeof sa.sun_path - 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------ open ---- */
+
+/* Connect to path: the fd, or -1 (errno) when nobody answers. */
+static int connect_to(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Take <instance>.lock: 1 locked, 0 another host holds it, -1 (errno) when
+ * it cannot be opened.  The host that stops removes the file while it
+ * holds it, so a lock taken on a file already removed (its inode no longer
+ * at the path) is not the instance's: open it again.
+ */
+static int take_lock(rh_control *c)
+{
+    snprintf(c->lock_path, sizeof c->lock_path, "%.*s.lock", (int)strlen(c->path) - 5, c->path);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (c->lock_fd < 0)
+            return -1;
+        if (flock(c->lock_fd, LOCK_EX | LOCK_NB) != 0)
+            return 0;
+        struct stat held, now;
+        if (fstat(c->lock_fd, &held) == 0 && stat(c->lock_path, &now) == 0 &&
+            held.st_ino == now.st_ino && held.st_dev == now.st_dev)
+            return 1;
+        close(c->lock_fd); /* removed under us by a host that stopped */
+        c->lock_fd = -1;
+    }
+    return 0;
+}
+
+int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error *err)
+{
+    *out = NULL;
+    rh_control *c = calloc(1, sizeof *c);
+    if (!c)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    c->listen_fd = c->wake[0] = c->wake[1] = c->lock_fd = -1;
+    c->log = log ? log : stderr;
+    snprintf(c->instance, sizeof c->instance, "%s", instance ? instance : "");
+    int rc = rh_control_socket_path(instance, 1, c->path, sizeof c->path, err);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    /* The lock beside the socket is held for the host's life: two hosts
+     * starting together cannot both find the socket stale and both bind. */
+    int locked = take_lock(c);
+    if (locked < 0) {
+        rc = rh_error_set(err, RH_ESYS, "control lock %s: %s", c->lock_path, strerror(errno));
+        rh_control_close(c);
+        return rc;
+    }
+    /* A socket that answers is a live host of this instance: never take it
+     * over.  One that does not is a leftover of a host that died. */
+    int probe = connect_to(c->path);
+    c->owns_lock = locked;
+    if (probe >= 0 || !locked) {
+        struct ucred cr;
+        socklen_t cl = sizeof cr;
+        int known = probe >= 0 && getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0;
+        if (probe >= 0)
+            close(probe);
+        char who[32] = "still starting";
+        if (known)
+            snprintf(who, sizeof who, "pid %d", (int)cr.pid);
+        rc = rh_error_set(err, RH_EEXIST, "instance %s is already served by a running host "
+                          "(%s, control socket %s); stop it first, or run this one under "
+                          "another --instance", c->instance, who, c->path);
+        rh_control_close(c);
+        return rc;
+    }
+    struct stat st;
+    if (lstat(c->path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            rc = rh_error_set(err, RH_EEXIST, "%s exists and is not a socket; remove it",
+                              c->path);
+            rh_control_close(c);
+            return rc;
+        }
+        unlink(c->path); /* stale: its host is gone */
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", c->path);
+    c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        chmod(c->path, 0600) != 0 || listen(c->listen_fd, RH_CONTROL_CLIENTS_MAX) != 0 ||
+        pipe2(c->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        rc = rh_error_set(err, RH_ESYS, "control socket %s: %s", c->path, strerror(errno));
+        rh_control_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+const char *rh_control_path(const rh_control *c)
+{
+    return c->path;
+}
+
+int rh_control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path)
+{
+    if (c->n_rts == c->cap_rts) {
+        unsigned cap = c->cap_rts ? c->cap_rts * 2 : 4;
+        rh_control_rt *n = realloc(c->rts, cap * sizeof *n);
+        if (!n)
+            return RH_ENOMEM;
+        c->rts = n;
+        c->cap_rts = cap;
+    }
+    rh_control_rt *e = &c->rts[c->n_rts];
+    memset(e, 0, sizeof *e);
+    e->rt = rt;
+    e->manifest = strdup(manifest_path ? manifest_path : "");
+    e->samples = calloc(rh_runtime_kernel_count(rt) + 1, sizeof *e->samples);
+    rh_runtime **peers = realloc(c->peers, (c->n_rts + 2) * sizeof *peers);
+    if (peers)
+        c->peers = peers;
+    if (!e->manifest || !e->samples || !peers) {
+        free(e->manifest);
+        free(e->samples);
+        return RH_ENOMEM;
+    }
+    c->n_rts++;
+    /* Every runtime accounts the queues it created with the intake of the
+     * kernels of all of them (a later manifest may read them). */
+    for (unsigned i = 0; i < c->n_rts; i++)
+        c->peers[i] = c->rts[i].rt;
+    c->peers[c->n_rts] = NULL;
+    for (unsigned i = 0; i < c->n_rts; i++)
+        c->rts[i].rt->peers = c->peers;
+    return 0;
+}
+
+unsigned rh_control_runtime_count(const rh_control *c)
+{
+    return c ? c->n_rts : 0;
+}
+
+rh_runtime *rh_control_runtime(const rh_control *c, unsigned i)
+{
+    return c && i < c->n_rts ? c->rts[i].rt : NULL;
+}
+
+void rh_control_sample(rh_control *c)
+{
+    uint64_t now = rh_now_ns();
+    for (unsigned r = 0; r < c->n_rts; r++) {
+        rh_runtime *rt = c->rts[r].rt;
+        for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
+            rh_kernel_info ki;
+            if (rh_runtime_kernel_info(rt, k, &ki) != 0)
+                continue;
+            struct rh_control_sample *s = &c->rts[r].samples[k];
+            if (s->ns && now > s->ns)
+                s->rate = (double)(ki.processed - s->processed) * 1e9 / (double)(now - s->ns);
+            s->processed = ki.processed;
+            s->ns = now;
+        }
+    }
+}
+
+/* ----------------------------------------------------------- serve ---- */
+
+typedef struct client {
+    int fd;
+    char *buf;          /* RH_CONTROL_LINE_MAX bytes */
+    size_t len;
+} client;
+
+/* Send the whole reply and its '\n' without blocking; -1 drops the client. */
+static int send_reply(int fd, char *text)
+{
+    size_t n = strlen(text);
+    text[n] = '\n'; /* the handler leaves room: see reply_text in control_cmd.c */
+    size_t off = 0;
+    while (off < n + 1) {
+        ssize_t w = send(fd, text + off, n + 1 - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+/* Answer every complete line in cl's buffer; -1 when cl must be closed. */
+static int serve_lines(rh_control *c, client *cl)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < cl->len; i++) {
+        if (cl->buf[i] != '\n')
+            continue;
+        size_t n = i - start;
+        if (n && cl->buf[start + n - 1] == '\r')
+            n--;
+        cl->buf[start + n] = 0;
+        char *reply = rh_control_handle(c, cl->buf + start, n);
+        int rc = send_reply(cl->fd, reply);
+        free(reply);
+        if (rc)
+            return -1;
+        start = i + 1;
+    }
+    memmove(cl->buf, cl->buf + start, cl->len - start);
+    cl->len -= start;
+    if (cl->len >= RH_CONTROL_LINE_MAX) {
+        char *reply = rh_control_handle(c, NULL, RH_CONTROL_LINE_MAX);
+        send_reply(cl->fd, reply);
+        free(reply);
+        return -1;
+    }
+    return 0;
+}
+
+/* Accept one connection: a peer of another uid is refused and logged. */
+static void accept_one(rh_control *c, client *clients, unsigned *n)
+{
+    int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct ucred cr;
+    socklen_t cl = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0 || cr.uid != geteuid()) {
+        rh_log_event(c->log, RH_LOG_WARN, "control.refused",
+                     "socket=%s peer_uid=%d peer_pid=%d reason=%s", c->path,
+                     cl == sizeof cr ? (int)cr.uid : -1, cl == sizeof cr ? (int)cr.pid : -1,
+                     "not this host's user");
+        close(fd);
+        return;
+    }
+    if (*n == RH_CONTROL_CLIENTS_MAX) {
+        char text[160] = "{\"ok\": false, \"code\": -1011, \"error\": \"too many control "
+                         "connections; try again\"}";
+        send_reply(fd, text);
+        close(fd);
+        return;
+    }
+    char *buf = malloc(RH_CONTROL_LINE_MAX);
+    if (!buf) {
+        close(fd);
+        return;
+    }
+    clients[(*n)++] = (client){fd, buf, 0};
+}
+
+static void drop(client *clients, unsigned *n, unsigned i)
+{
+    close(clients[i].fd);
+    free(clients[i].buf);
+    clients[i] = clients[--*n];
+}
+
+static void *serve_main(void *arg)
+{
+    rh_control *c = arg;
+    client clients[RH_CONTROL_CLIENTS_MAX];
+    unsigned n = 0;
+    uint64_t next_sample = 0;
+    for (;;) {
+        struct pollfd pf[2 + RH_CONTROL_CLIENTS_MAX];
+        pf[0] = (struct pollfd){c->wake[0], POLLIN, 0};
+        pf[1] = (struct pollfd){c->listen_fd, POLLIN, 0};
+        for (unsigned i = 0; i < n; i++)
+            pf[2 + i] = (struct pollfd){clients[i].fd, POLLIN, 0};
+        uint64_t now = rh_now_ns();
+        if (now >= next_sample) {
+            rh_control_sample(c);
+            next_sample = now + RH_CONTROL_SAMPLE_MS * 1000000ull;
+        }
+        int wait_ms = (int)((next_sample - now) / 1000000ull) + 1;
+        if (poll(pf, 2 + n, wait_ms) < 0 && errno != EINTR)
+            break;
+        if (pf[0].revents)
+            break;
+        /* clients first (their slots move when one is dropped), then new ones */
+        for (unsigned i = n; i-- > 0;) {
+            if (!pf[2 + i].revents)
+                continue;
+            client *cl = &clients[i];
+            ssize_t r = recv(cl->fd, cl->buf + cl->len, RH_CONTROL_LINE_MAX - cl->len,
+                             MSG_DONTWAIT);
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                drop(clients, &n, i);
+                continue;
+            }
+            if (r > 0) {
+                cl->len += (size_t)r;
+                if (serve_lines(c, cl) != 0)
+                    drop(clients, &n, i);
+            }
+        }
+        if (pf[1].revents & POLLIN)
+            accept_one(c, clients, &n);
+    }
+    while (n)
+        drop(clients, &n, 0);
+    return NULL;
+}
+
+int rh_control_start(rh_control *c, rh_error *err)
+{
+    if (pthread_create(&c->thread, NULL, serve_main, c) != 0)
+        return rh_error_set(err, RH_ESYS, "cannot start the control thread");
+    c->started = 1;
+    rh_log_event(c->log, RH_LOG_INFO, "control.listen", "instance=%s socket=%s", c->instance,
+                 c->path);
+    return 0;
+}
+
+void rh_control_stop(rh_control *c)
+{
+    if (!c)
+        return;
+    if (c->started) {
+        ssize_t w = write(c->wake[1], "x", 1);
+        (void)w;
+        pthread_join(c->thread, NULL);
+        c->started = 0;
+    }
+    if (c->listen_fd >= 0) {
+        close(c->listen_fd);
+        c->listen_fd = -1;
+        unlink(c->path);
+    }
+}
+
+void rh_control_close(rh_control *c)
+{
+    if (!c)
+        return;
+    rh_control_stop(c);
+    for (int i = 0; i < 2; i++)
+        if (c->wake[i] >= 0)
+            close(c->wake[i]);
+    if (c->lock_fd >= 0 && c->owns_lock)
+        unlink(c->lock_path); /* still holding it: see take_lock */
+    if (c->lock_fd >= 0)
+        close(c->lock_fd); /* the instance is free again */
+    for (unsigned i = 0; i < c->n_rts; i++) {
+        free(c->rts[i].manifest);
+        free(c->rts[i].samples);
+    }
+    free(c->rts);
+    free(c->peers);
+    free(c);
+}

@@ -1,0 +1,285 @@
+/*
+ * control_cmd.c — the commands of the control protocol (control.h): one
+ * request line in, one reply line out.  ps reads every kernel of every
+ * runtime of the host; the verbs find the kernel in whichever runtime holds
+ * it; launch adds a runtime to the host that shares the queues the host
+ * already has.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "control/control.h"
+#include "base/log.h"
+#include "manifest/manifest.h"
+#include "engine/runtime_pvt.h"
+
+/* The reply as one line with room for the '\n' the server appends. */
+static char *reply_text(json_t *o)
+{
+    char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    json_decref(o);
+    if (!text)
+        text = strdup("{\"ok\":false,\"code\":-1002,\"error\":\"out of memory\"}");
+    char *room = text ? realloc(text, strlen(text) + 2) : NULL;
+    return room ? room : text;
+}
+
+static char *error_reply(int code, const char *msg)
+{
+    return reply_text(json_pack("{s:b, s:i, s:s}", "ok", 0, "code", code, "error", msg));
+}
+
+static char *error_replyf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *error_replyf(int code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return error_reply(code, msg);
+}
+
+/* ------------------------------------------------------------- ps ---- */
+
+static json_t *kernel_json(const rh_control_rt *e, uint32_t k, const rh_kernel_info *ki)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, "
+                     "s:I, s:I, s:I, s:b, s:f, s:f, s:f}",
+                     "name", ki->name, "plugin", ki->plugin, "version", ki->version, "path",
+                     ki->path, "manifest", e->manifest, "state", rh_state_name(ki->state),
+                     "workers", (int)ki->workers, "threads", ki->threads, "cpus", ki->cpus,
+                     "processed", (json_int_t)ki->processed, "failed", (json_int_t)ki->failed,
+                     "emitted", (json_int_t)ki->emitted, "batches", (json_int_t)ki->batches,
+                     "restarts", (json_int_t)ki->restarts, "swaps", (json_int_t)ki->swaps,
+                     "swaps_refused", (json_int_t)ki->swaps_refused, "stalls",
+                     (json_int_t)ki->stalls, "busy", ki->busy, "rate", e->samples[k].rate, "heartbeat_age_ms",
+                     (double)ki->heartbeat_age_ns / 1e6, "active_s",
+                     (double)ki->active_ns / 1e9);
+}
+
+static char *cmd_ps(rh_control *c)
+{
+    json_t *arr = json_array();
+    for (unsigned r = 0; r < c->n_rts; r++) {
+        rh_runtime *rt = c->rts[r].rt;
+        for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
+            rh_kernel_info ki;
+            if (rh_runtime_kernel_info(rt, k, &ki) == 0)
+                json_array_append_new(arr, kernel_json(&c->rts[r], k, &ki));
+        }
+    }
+    return reply_text(json_pack("{s:b, s:s, s:i, s:o}", "ok", 1, "instance", c->instance, "pid",
+                                (int)getpid(), "kernels", arr));
+}
+
+/* ------------------------------------------------------------ verbs ---- */
+
+/* The runtime holding kernel name, or NULL with *known listing them all. */
+static rh_runtime *runtime_of(rh_control *c, const char *name, char *known, size_t len)
+{
+    size_t at = 0;
+    known[0] = 0;
+    for (unsigned r = 0; r < c->n_rts; r++) {
+        rh_runtime *rt = c->rts[r].rt;
+        for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
+            rh_kernel_info ki;
+            if (rh_runtime_kernel_info(rt, k, &ki) != 0)
+                continue;
+            if (strcmp(ki.name, name) == 0)
+                return rt;
+            if (at < len)
+                at += (size_t)snprintf(known + at, len - at, "%s%s", at ? ", " : "", ki.name);
+        }
+    }
+    if (!at)
+        snprintf(known, len, "none");
+    return NULL;
+}
+
+static const char *kernel_state(rh_runtime *rt, const char *name)
+{
+    for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
+        rh_kernel_info ki;
+        if (rh_runtime_kernel_info(rt, k, &ki) == 0 && strcmp(ki.name, name) == 0)
+            return rh_state_name(ki.state);
+    }
+    return "?";
+}
+
+static char *cmd_verb(rh_control *c, const char *cmd, json_t *req)
+{
+    const char *name = json_string_value(json_object_get(req, "kernel"));
+    if (!name)
+        return error_replyf(RH_EINVAL, "%s: expected \"kernel\": the name of a kernel (as in "
+                            "its manifest)", cmd);
+    char known[512];
+    rh_runtime *rt = runtime_of(c, name, known, sizeof known);
+    if (!rt)
+        return error_replyf(RH_ENOENT, "no kernel \"%s\" in instance %s (kernels: %s)", name,
+                            c->instance, known);
+    rh_error err = {0};
+    int rc;
+    if (!strcmp(cmd, "activate"))
+        rc = rh_runtime_kernel_activate(rt, name, &err);
+    else if (!strcmp(cmd, "deactivate"))
+        rc = rh_runtime_kernel_deactivate(rt, name, &err);
+    else if (!strcmp(cmd, "reload"))
+        rc = rh_runtime_kernel_reload(rt, name, &err);
+    else {
+        json_t *t = json_object_get(req, "timeout_ms");
+        if (t && (!json_is_integer(t) || json_integer_value(t) < 0))
+            return error_reply(RH_EINVAL, "terminate: \"timeout_ms\": expected a number of "
+                               "milliseconds >= 0");
+        rc = rh_runtime_kernel_terminate(rt, name, t ? (int)json_integer_value(t) : 5000, &err);
+    }
+    if (rc)
+        return error_reply(rc, err.msg);
+    return reply_text(json_pack("{s:b, s:s, s:s}", "ok", 1, "kernel", name, "state",
+                                kernel_state(rt, name)));
+}
+
+/* ----------------------------------------------------------- launch ---- */
+
+/* rh_launch_opts.find_queue: a queue of any runtime of the host. */
+static rh_queue *host_queue(void *arg, const char *name)
+{
+    rh_control *c = arg;
+    for (unsigned r = 0; r < c->n_rts; r++) {
+        rh_queue *q = rh_runtime_queue(c->rts[r].rt, name);
+        if (q)
+            return q;
+    }
+    return NULL;
+}
+
+/* Kernel names are the handles of the verbs: one kernel per name in the
+ * host.  0, or an error reply naming the manifest path and the kernel. */
+static char *check_kernel_names(rh_control *c, const char *path)
+{
+    rh_manifest *m;
+    rh_error err = {0};
+    int rc = rh_manifest_load(path, &m, &err);
+    if (rc)
+        return error_reply(rc, err.msg);
+    char *reply = NULL, known[512];
+    for (uint32_t i = 0; !reply && i < m->n_kernels; i++) {
+        rh_runtime *rt = runtime_of(c, m->kernels[i].name, known, sizeof known);
+        const char *from = "?";
+        for (unsigned r = 0; rt && r < c->n_rts; r++)
+            if (c->rts[r].rt == rt)
+                from = c->rts[r].manifest;
+        if (rt)
+            reply = error_replyf(RH_EMANIFEST, "%s: kernels[%u].name: kernel \"%s\" already runs "
+                                 "in instance %s (launched from %s); give it another name",
+                                 path, i, m->kernels[i].name, c->instance, from);
+    }
+    rh_manifest_free(m);
+    return reply;
+}
+
+static char *cmd_launch(rh_control *c, json_t *req)
+{
+    const char *path = json_string_value(json_object_get(req, "manifest"));
+    if (!path || path[0] != '/')
+        return error_reply(RH_EINVAL, "launch: expected \"manifest\": the absolute path of a "
+                           "manifest file");
+    json_t *allow = json_object_get(req, "allow_plugins"), *v;
+    if (allow && !json_is_array(allow))
+        return error_reply(RH_EINVAL, "launch: \"allow_plugins\": expected an array of "
+                           "absolute plugin paths");
+    size_t n_allow = json_array_size(allow), i;
+    const char **allowed = calloc(n_allow + 1, sizeof *allowed);
+    if (!allowed)
+        return error_reply(RH_ENOMEM, "out of memory");
+    json_array_foreach (allow, i, v)
+        allowed[i] = json_string_value(v) ? json_string_value(v) : "";
+    char *reply = check_kernel_names(c, path);
+    rh_runtime *rt = NULL;
+    rh_error err = {0};
+    if (!reply) {
+        rh_launch_opts opts = {.instance = c->instance,
+                               .extra_plugins = json_string_value(json_object_get(req, "plugins")),
+                               .log = c->log,
+                               .allow_plugins = allowed,
+                               .find_queue = host_queue,
+                               .find_queue_arg = c};
+        int rc = rh_runtime_launch(path, &opts, &rt, &err);
+        if (rc)
+            reply = error_reply(rc, err.msg);
+    }
+    free(allowed);
+    if (reply)
+        return reply;
+    json_t *kernels = json_array(), *created = json_array(), *shared = json_array();
+    for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
+        rh_kernel_info ki;
+        rh_runtime_kernel_info(rt, k, &ki);
+        json_array_append_new(kernels, json_string(ki.name));
+    }
+    for (uint32_t q = 0; rh_runtime_queue_name(rt, q); q++) {
+        const char *qn = rh_runtime_queue_name(rt, q);
+        rh_queue *have = host_queue(c, qn);
+        json_array_append_new(have ? shared : created, json_string(qn));
+        /* a queue of the host that a kernel reads from now on: its creator
+         * accounts it (metrics.c), before any of the new kernels runs */
+        for (unsigned r = 0; have && rh_runtime_queue_consumed(rt, q) && r < c->n_rts; r++)
+            rh_runtime_queue_gains_reader(c->rts[r].rt, have);
+    }
+    if (rh_control_add_runtime(c, rt, path) != 0) {
+        rh_runtime_terminate(rt, 1000, NULL);
+        rh_runtime_destroy(rt);
+        json_decref(kernels);
+        json_decref(created);
+        json_decref(shared);
+        return error_reply(RH_ENOMEM, "out of memory");
+    }
+    rh_log_event(c->log, RH_LOG_INFO, "control.launch", "instance=%s manifest=%s kernels=%zu "
+                 "created=%zu shared=%zu", c->instance, path, json_array_size(kernels),
+                 json_array_size(created), json_array_size(shared));
+    json_t *act = json_object_get(req, "activate");
+    size_t k;
+    json_array_foreach (kernels, k, v)
+        if (json_is_true(act) && rh_runtime_kernel_activate(rt, json_string_value(v), &err))
+            rh_log_event(c->log, RH_LOG_WARN, "control.activate_failed", "kernel=%s error=%s",
+                         json_string_value(v), err.msg);
+    return reply_text(json_pack("{s:b, s:s, s:o, s:o, s:o}", "ok", 1, "manifest", path,
+                                "kernels", kernels, "created", created, "shared", shared));
+}
+
+/* ---------------------------------------------------------- request ---- */
+
+char *rh_control_handle(rh_control *c, const char *line, size_t len)
+{
+    if (!line)
+        return error_replyf(RH_EINVAL, "request line longer than %d bytes; expected one JSON "
+                            "object per line", RH_CONTROL_LINE_MAX - 1);
+    json_error_t je;
+    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(req)) {
+        json_decref(req);
+        return error_replyf(RH_EINVAL, "expected one JSON object per line, like {\"cmd\": "
+                            "\"ps\"}; %s", req ? "got another JSON value" : je.text);
+    }
+    const char *cmd = json_string_value(json_object_get(req, "cmd"));
+    char *reply;
+    if (!cmd)
+        reply = error_reply(RH_EINVAL, "expected \"cmd\": one of ps, launch, activate, "
+                            "deactivate, terminate, reload");
+    else if (!strcmp(cmd, "ps"))
+        reply = cmd_ps(c);
+    else if (!strcmp(cmd, "activate") || !strcmp(cmd, "deactivate") ||
+             !strcmp(cmd, "terminate") || !strcmp(cmd, "reload"))
+        reply = cmd_verb(c, cmd, req);
+    else if (!strcmp(cmd, "launch"))
+        reply = cmd_launch(c, req);
+    else
+        reply = error_replyf(RH_EINVAL, "unknown cmd \"%s\": expected one of ps, launch, "
+                             "activate, deactivate, terminate, reload", cmd);
+    json_decref(req);
+    return reply;
+}

@@ -1,0 +1,426 @@
+/*
+ * dispatch.c — the call into the kernel: a worker's dispatch step (take a
+ * batch from its input rings, call process(), commit what it emitted,
+ * release the batch) and the host services the kernel calls back
+ * (rh_host_api_v1: emit, fail, poll, should_stop, log).  The threads that
+ * run these steps are reactor.c's.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "queue/dlq.h"
+#include "base/log.h"
+#include "base/placement.h"
+#include "queue/queue_pvt.h"
+#include "engine/reactor_log.h"
+#include "engine/runtime_pvt.h"
+
+/* ------------------------------------------------------ host services -- */
+
+static rh_worker *worker_of(rh_ctx *ctx)
+{
+    return (rh_worker *)ctx->host;
+}
+
+static int flow(const rh_worker *w)
+{
+    return rh_kernel_flow(w->kernel);
+}
+
+/* fini() of a worker whose kernel was terminated alone, once, on its own
+ * thread; the reactor's exit skips it then. */
+void rh_worker_finish(rh_worker *w)
+{
+    if (atomic_load_explicit(&w->finished, memory_order_relaxed))
+        return;
+    if (w->init_rc == 0 && w->kernel->desc->fini)
+        w->kernel->desc->fini(&w->ctx, w->state);
+    atomic_store_explicit(&w->finished, 1, memory_order_release);
+}
+
+void rh_worker_run_pending_op(rh_worker *w)
+{
+    rh_worker_op *op = atomic_exchange_explicit(&w->op, NULL, memory_order_acq_rel);
+    if (!op)
+        return;
+    op->fn(w, op->arg);
+    atomic_store_explicit(&op->done, 1, memory_order_release);
+}
+
+/* Make every filled output slot visible to the output bridge. */
+int rh_worker_flush_outputs(rh_worker *w)
+{
+    const rh_kinst *k = w->kernel;
+    for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+        if (w->out_pending[p]) {
+            rh_ring_commit(w->out[p], w->out_pending[p]);
+            atomic_fetch_add_explicit(&w->emitted, w->out_pending[p], memory_order_relaxed);
+            w->out_pending[p] = 0;
+        }
+    }
+    return 0;
+}
+
+/* A free output slot on port p, waiting for the output bridge if the ring is
+ * full.  In inline mode this thread is the bridge, so it flushes itself. */
+static rh_envelope *out_slot(rh_worker *w, uint32_t p)
+{
+    rh_ring *r = w->out[p];
+    rh_kinst *k = w->kernel;
+    rh_waiter wt;
+    rh_waiter_init(&wt, RH_WAIT_YIELD);
+    for (;;) {
+        uint64_t pos;
+        uint32_t need = w->out_pending[p] + 1;
+        if (rh_ring_reserve(r, need, &pos) >= need)
+            return rh_ring_slot(r, pos + w->out_pending[p]);
+        rh_worker_flush_outputs(w); /* let the bridge see what we have */
+        if (k->decl->bridge == RH_BRIDGE_INLINE)
+            rh_out_bridge_flush_ring(&k->out_bridges[p], r);
+        else if (flow(w) == RH_FLOW_STOPPED)
+            return NULL; /* the output bridge is gone: refuse rather than hang */
+        else
+            sched_yield();
+    }
+}
+
+static void fill_env(rh_envelope *env, const rh_msg *in, uint32_t len)
+{
+    memset(env, 0, sizeof *env);
+    if (in && in->env) {
+        env->correlation_id = in->env->id;
+        env->priority = in->env->priority;
+        env->flags = RH_ENV_HAS_CORRELATION;
+    }
+    env->payload_len = len;
+}
+
+static int api_emit(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *msg, uint32_t len)
+{
+    rh_worker *w = worker_of(ctx);
+    if (port >= w->kernel->desc->n_outputs || len > w->kernel->desc->outputs[port].type->size)
+        return RH_EINVAL;
+    rh_envelope *env = out_slot(w, port);
+    if (!env)
+        return RH_ESTOPPED;
+    fill_env(env, in, len);
+    memcpy(rh_ring_payload(env), msg, len);
+    w->out_pending[port]++;
+    return 0;
+}
+
+static void *api_emit_reserve(rh_ctx *ctx, uint32_t port)
+{
+    rh_worker *w = worker_of(ctx);
+    if (port >= w->kernel->desc->n_outputs)
+        return NULL;
+    rh_envelope *env = out_slot(w, port);
+    return env ? rh_ring_payload(env) : NULL;
+}
+
+static int api_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_t len)
+{
+    rh_worker *w = worker_of(ctx);
+    if (port >= w->kernel->desc->n_outputs || len > w->kernel->desc->outputs[port].type->size)
+        return RH_EINVAL;
+    /* the slot out_slot() returned is still the next one: nothing moved it */
+    uint64_t pos;
+    uint32_t need = w->out_pending[port] + 1;
+    if (rh_ring_reserve(w->out[port], need, &pos) < need)
+        return RH_EINVAL; /* commit without reserve */
+    rh_envelope *env = rh_ring_slot(w->out[port], pos + w->out_pending[port]);
+    fill_env(env, in, len);
+    w->out_pending[port]++;
+    return 0;
+}
+
+/* Dead-letter message j of the batch the kernel holds, failed with reason:
+ * counted failed on its input queue and on the worker, put into the
+ * kernel's dead-letter queue (which counts it dead-lettered there). */
+static void fail_message(rh_worker *w, uint32_t j, const char *reason)
+{
+    rh_kinst *k = w->kernel;
+    const rh_msg *m = &w->msgs[j];
+    atomic_fetch_add_explicit(&w->failed, 1, memory_order_relaxed);
+    rh_queue_count(k->in_q[m->port], RH_QC_FAILED, 1);
+    rh_dlq_put(k->dlq, k->in_q[m->port], k->decl->name, k->desc->inputs[m->port].type,
+               RH_DLQ_FAILED, m->env, m->data, reason, k->rt->log);
+}
+
+/* Index in the held batch of the message in, or -1.  Kernels pass
+ * &batch->msgs[j] (found at once); a copy of the rh_msg is found by its
+ * envelope. */
+static int batch_index(const rh_worker *w, const rh_msg *in)
+{
+    if (!in)
+        return -1;
+    uintptr_t at = (uintptr_t)in, first = (uintptr_t)w->msgs;
+    if (at >= first && at < first + w->batch_n * sizeof *w->msgs &&
+        (at - first) % sizeof *w->msgs == 0)
+        return (int)((at - first) / sizeof *w->msgs);
+    for (uint32_t j = 0; j < w->batch_n; j++)
+        if (w->msgs[j].env == in->env)
+            return (int)j;
+    return -1;
+}
+
+/*
+ * rh_fail: a message of the batch the kernel holds failed.  It is counted
+ * and dead-lettered once, however often the kernel fails it (and a batch
+ * failure afterwards skips it).  A message that is not in the held batch (a
+ * NULL one, or one from a batch already released, whose slot may hold
+ * another message by now) cannot be dead-lettered: that is logged only, and
+ * counted nowhere, so the accounting stays exact.
+ */
+static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
+{
+    rh_worker *w = worker_of(ctx);
+    rh_kinst *k = w->kernel;
+    if (!reason)
+        reason = "(no reason)";
+    int j = batch_index(w, in);
+    if (j < 0) {
+        rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.fail_outside_batch",
+                     "kernel=%s worker=%u counted=no reason=%s", k->decl->name, w->index,
+                     reason);
+        return;
+    }
+    char id[37];
+    rh_id_format(w->msgs[j].env->id, id);
+    if (!w->batch_marked) {
+        memset(w->failed_mark, 0, w->batch_n);
+        w->batch_marked = 1;
+    }
+    if (w->failed_mark[j]) {
+        rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed_again",
+                     "kernel=%s worker=%u id=%s counted=once reason=%s", k->decl->name,
+                     w->index, id, reason);
+        return;
+    }
+    w->failed_mark[j] = 1;
+    rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed",
+                 "kernel=%s worker=%u id=%s reason=%s", k->decl->name, w->index, id, reason);
+    fail_message(w, (uint32_t)j, reason);
+}
+
+/* The kernel now holds msgs[0..n) (0: none). */
+static void hold_batch(rh_worker *w, uint32_t n)
+{
+    w->batch_n = n;
+    w->batch_marked = 0;
+}
+
+/* process() returned rc < 0 for the batch it held: every message of it the
+ * kernel did not already fail with rh_fail is failed now, with that reason. */
+static void fail_batch(rh_worker *w, int rc)
+{
+    char reason[96];
+    snprintf(reason, sizeof reason, "process() returned %d for its batch of %u", rc, w->batch_n);
+    for (uint32_t j = 0; j < w->batch_n; j++)
+        if (!w->batch_marked || !w->failed_mark[j])
+            fail_message(w, j, reason);
+}
+
+static int worker_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint64_t *pos_out);
+
+void rh_worker_release_run_batch(rh_worker *w)
+{
+    hold_batch(w, 0);
+    if (w->run_count) {
+        rh_ring_release(w->in[w->run_port], w->run_count);
+        w->run_count = 0;
+    }
+}
+
+static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
+{
+    rh_worker *w = worker_of(ctx);
+    rh_worker_flush_outputs(w);
+    rh_worker_release_run_batch(w);
+    batch->count = 0; /* every return but a batch leaves it empty */
+    batch->msgs = w->msgs;
+    uint32_t cap = w->kernel->decl->batch;
+    if (max == 0 || max > cap)
+        max = cap;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : rh_now_ns() + (uint64_t)timeout_ms * 1000000;
+    for (;;) {
+        rh_worker_run_pending_op(w);
+        int f = flow(w);
+        if (f == RH_FLOW_STOPPED)
+            return RH_ESTOPPED;
+        uint32_t port;
+        uint64_t pos;
+        int n = f != RH_FLOW_PAUSED ? worker_take(w, max, &port, &pos) : 0;
+        if (n > 0) {
+            w->run_port = port;
+            w->run_count = (uint32_t)n;
+            hold_batch(w, (uint32_t)n);
+            batch->count = (uint32_t)n;
+            batch->msgs = w->msgs;
+            atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
+            return n;
+        }
+        if (f == RH_FLOW_DRAINING)
+            return RH_ESTOPPED; /* rings are empty and no more will come */
+        if (rh_now_ns() >= deadline)
+            return 0;
+        rh_bell *bells[RH_MAX_PORTS + 1];
+        uint32_t nb = 0;
+        for (uint32_t p = 0; p < w->kernel->desc->n_inputs; p++)
+            bells[nb++] = &w->in[p]->not_empty;
+        bells[nb++] = &w->reactor->bell;
+        rh_sleep s;
+        rh_sleep_prepare(&s, bells, nb);
+        if (worker_take(w, 0, &port, &pos) > 0 || flow(w) != f) {
+            rh_sleep_cancel(&s);
+            continue;
+        }
+        rh_sleep_commit(&s, 10 * 1000000);
+    }
+}
+
+static int api_should_stop(rh_ctx *ctx)
+{
+    rh_worker *w = worker_of(ctx);
+    return flow(w) == RH_FLOW_STOPPED ||
+           (flow(w) == RH_FLOW_DRAINING && worker_take(w, 0, NULL, NULL) == 0);
+}
+
+static void api_log(rh_ctx *ctx, int level, const char *msg)
+{
+    /* A kernel's own line, filtered by the same RINGHOST_LOG threshold
+     * (levels outside error..debug are clamped to the nearest one). */
+    rh_worker *w = worker_of(ctx);
+    int lvl = level < RH_LOG_ERROR ? RH_LOG_ERROR : level > RH_LOG_DEBUG ? RH_LOG_DEBUG : level;
+    rh_log_event(w->kernel->rt->log, lvl, "kernel.log", "kernel=%s worker=%u msg=%s",
+                 ctx->kernel_name, w->index, msg);
+}
+
+const rh_host_api rh_host_api_v1 = {
+    .struct_size = sizeof(rh_host_api),
+    .emit = api_emit,
+    .emit_reserve = api_emit_reserve,
+    .emit_commit = api_emit_commit,
+    .fail = api_fail,
+    .poll = api_poll,
+    .should_stop = api_should_stop,
+    .log = api_log,
+};
+
+/* ---------------------------------------------------------- dispatch -- */
+
+/*
+ * Peek up to max messages of one input port (round robin over ports) and
+ * describe them in w->msgs.  max 0: only say whether anything is there.
+ */
+static int worker_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint64_t *pos_out)
+{
+    uint32_t np = w->kernel->desc->n_inputs;
+    for (uint32_t i = 0; i < np; i++) {
+        uint32_t p = (w->next_port + i) % np;
+        uint64_t pos;
+        if (max == 0) {
+            if (rh_ring_count(w->in[p]))
+                return 1;
+            continue;
+        }
+        uint32_t n = rh_ring_peek(w->in[p], max, &pos);
+        if (!n)
+            continue;
+        for (uint32_t j = 0; j < n; j++) {
+            rh_envelope *env = rh_ring_slot(w->in[p], pos + j);
+            w->msgs[j].env = env;
+            w->msgs[j].data = rh_ring_payload(env);
+            w->msgs[j].port = p;
+        }
+        w->next_port = (p + 1) % np;
+        *port_out = p;
+        *pos_out = pos;
+        return (int)n;
+    }
+    return 0;
+}
+
+uint32_t rh_worker_step(void *arg)
+{
+    rh_worker *w = arg;
+    rh_kinst *k = w->kernel;
+    if (atomic_load_explicit(&w->op, memory_order_relaxed))
+        rh_worker_run_pending_op(w);
+    int f = flow(w);
+    uint32_t moved = 0;
+    if ((f == RH_FLOW_STOPPED &&
+         atomic_load_explicit(&k->kflow, memory_order_acquire) == RH_KFLOW_STOPPED) ||
+        atomic_load_explicit(&k->given_up, memory_order_relaxed)) {
+        rh_worker_finish(w);
+        return 0; /* given up (watchdog.c): whatever the flow says later */
+    }
+    if (f == RH_FLOW_STOPPED || f == RH_FLOW_PAUSED)
+        return 0;
+    if (w->restart_at_ns && rh_worker_restart_pending(w))
+        return 0; /* restart backoff (watchdog.c): messages wait in the rings */
+    uint64_t started = rh_now_ns();
+    atomic_store_explicit(&w->heartbeat_ns, started, memory_order_relaxed);
+    if (k->decl->bridge == RH_BRIDGE_INLINE)
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
+            if (f == RH_FLOW_RUNNING)
+                moved += rh_in_bridge_step(w->inline_in[p]);
+            else if (w->inline_in[p]->ack) /* draining: still ack what finished */
+                rh_in_bridge_ack(w->inline_in[p]);
+        }
+
+    uint32_t port;
+    uint64_t pos;
+    /* solo: messages retried after a kernel process died take one batch each */
+    uint32_t solo = atomic_load_explicit(&w->solo, memory_order_relaxed);
+    int n = worker_take(w, solo ? 1 : k->decl->batch, &port, &pos);
+    if (n > 0) {
+        rh_batch batch = {(uint32_t)n, w->msgs};
+        /* release: the watchdog reading busy sees this call's heartbeat */
+        atomic_store_explicit(&w->busy, 1, memory_order_release);
+        hold_batch(w, (uint32_t)n);
+        int rc = k->desc->process(&w->ctx, w->state, &batch);
+        if (rc < 0) {
+            fail_batch(w, rc);
+            rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.batch_failed",
+                         "kernel=%s worker=%u messages=%d rc=%d", k->decl->name, w->index, n,
+                         rc);
+        }
+        hold_batch(w, 0);
+        rh_worker_flush_outputs(w);
+        rh_ring_release(w->in[port], (uint32_t)n);
+        atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->batches, 1, memory_order_relaxed);
+        atomic_store_explicit(&w->busy, 0, memory_order_release);
+        if (solo)
+            atomic_store_explicit(&w->solo, solo - 1, memory_order_relaxed);
+        if (k->decl->watchdog_ms || k->decl->restart_failed_batches)
+            rh_worker_after_call(w, rc, started);
+        moved += (uint32_t)n;
+    }
+    if (k->decl->bridge == RH_BRIDGE_INLINE)
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            moved += rh_out_bridge_flush_ring(&k->out_bridges[p], w->out[p]);
+    return moved;
+}
+
+uint32_t rh_in_bridge_task(void *arg)
+{
+    rh_in_bridge *b = arg;
+    if (rh_kernel_flow(b->kernel) != RH_FLOW_RUNNING) {
+        if (b->ack)
+            rh_in_bridge_ack(b); /* what the kernel finishes meanwhile (bridge.c) */
+        return 0; /* paused or draining: messages wait in the named queue */
+    }
+    return rh_in_bridge_step(b);
+}
+
+uint32_t rh_out_bridge_task(void *arg)
+{
+    /* Outputs always flow, even paused or draining: nothing is kept back. */
+    return rh_out_bridge_step(arg);
+}

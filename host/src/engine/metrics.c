@@ -1,0 +1,262 @@
+/*
+ * metrics.c — reading the runtime's counters: idleness, the bindings
+ * report, and the summary and accounting lines printed at terminate.
+ * Counters are written by their owner threads with relaxed atomics; this
+ * file only reads them.
+ */
+#include <string.h>
+
+#include "base/placement.h"
+#include "queue/queue_pvt.h"
+#include "engine/runtime_pvt.h"
+
+int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
+{
+    /* A kernel terminated alone never takes from its queues again: what
+     * waits there is queued for good, not on its way. */
+    int given_up = atomic_load_explicit(&k->given_up, memory_order_acquire);
+    if (queues_too && k->state != RH_STATE_TERMINATED && !given_up) {
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+            if (!rh_queue_is_empty(k->in_q[p]))
+                return 0;
+        for (uint32_t b = 0; b < k->n_in_bridges; b++)
+            if (atomic_load_explicit(&k->in_bridges[b].inflight, memory_order_acquire))
+                return 0;
+    }
+    for (uint32_t w = 0; w < k->n_workers; w++) {
+        rh_worker *wk = &k->workers[w];
+        /* a kernel given up (watchdog.c) never takes from its rings again */
+        for (uint32_t p = 0; p < k->desc->n_inputs && !given_up; p++)
+            if (rh_ring_count(wk->in[p]))
+                return 0;
+        if (atomic_load_explicit(&wk->busy, memory_order_acquire))
+            return 0;
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            if (rh_ring_count(wk->out[p]))
+                return 0;
+    }
+    return 1;
+}
+
+/* One upstream-to-downstream scan: every stage hands a message to the next
+ * before releasing it, so a message is always seen somewhere on the way. */
+static int scan_quiet(rh_runtime *rt, int queues_too)
+{
+    for (uint32_t i = 0; i < rt->n_kernels; i++)
+        if (!rh_kernel_is_quiet(&rt->kernels[i], queues_too))
+            return 0;
+    return 1;
+}
+
+int rh_runtime_is_quiet(rh_runtime *rt, int queues_too)
+{
+    /* Twice: kernels are scanned in manifest order, which need not be the
+     * pipeline's order, so a message could pass behind the first scan. */
+    return scan_quiet(rt, queues_too) && scan_quiet(rt, queues_too);
+}
+
+int rh_runtime_is_idle(rh_runtime *rt)
+{
+    return rh_runtime_is_quiet(rt, 1);
+}
+
+void rh_runtime_report_bindings(rh_runtime *rt, FILE *out)
+{
+    for (uint32_t i = 0; i < rt->n_reactors; i++) {
+        rh_reactor *r = rt->reactors[i];
+        char set[64] = "any";
+        if (!hwloc_bitmap_iszero(r->cpuset))
+            rh_binding_string(r->cpuset, set, sizeof set);
+        fprintf(out, "binding: thread %-14s pinned to cpus %-6s runs on cpu %d, wait %s:",
+                r->name, set, atomic_load(&r->last_cpu), rh_wait_name(r->wait));
+        for (uint32_t t = 0; t < r->n_tasks; t++)
+            fprintf(out, "%s %s", t ? ";" : "", r->tasks[t].what);
+        if (r->run_kernel && r->n_workers)
+            fprintf(out, " run %s#%u", r->workers[0]->kernel->decl->name, r->workers[0]->index);
+        fprintf(out, "\n");
+    }
+}
+
+void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
+{
+    uint64_t now = rh_now_ns();
+    double uptime = (double)(now - rt->launch_ns) / 1e9;
+    double active = rt->activate_ns ? (double)(now - rt->activate_ns) / 1e9 : 0.0;
+    fprintf(out, "summary: instance %s, uptime %.3f s (active %.3f s), %u thread(s)\n",
+            rt->instance, uptime, active, rt->n_reactors);
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        uint64_t processed = 0, failed = 0, emitted = 0, batches = 0, stalls = 0;
+        for (uint32_t w = 0; w < k->n_workers; w++) {
+            stalls += atomic_load(&k->workers[w].stalls);
+            processed += atomic_load(&k->workers[w].processed);
+            failed += atomic_load(&k->workers[w].failed);
+            emitted += atomic_load(&k->workers[w].emitted);
+            batches += atomic_load(&k->workers[w].batches);
+        }
+        fprintf(out,
+                "summary: kernel %s: processed %llu, failed %llu, emitted %llu, batches %llu, "
+                "workers %u, restarts %llu, stalls %llu%s\n",
+                k->decl->name, (unsigned long long)processed, (unsigned long long)failed,
+                (unsigned long long)emitted, (unsigned long long)batches, k->n_workers,
+                (unsigned long long)atomic_load(&k->restarts), (unsigned long long)stalls,
+                atomic_load(&k->given_up) ? ", given up" : "");
+        /* What each bridge moved: a pump that never ran shows here as 0. */
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
+            uint64_t moved = 0;
+            for (uint32_t b = 0; b < k->n_in_bridges; b++)
+                if (k->in_bridges[b].port == p)
+                    moved += atomic_load(&k->in_bridges[b].moved);
+            fprintf(out, "summary: bridge %s -> %s.%s: moved %llu\n", rh_queue_name(k->in_q[p]),
+                    k->decl->name, k->desc->inputs[p].name, (unsigned long long)moved);
+        }
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+            rh_out_bridge *b = &k->out_bridges[p];
+            fprintf(out, "summary: bridge %s.%s -> %s: sent %llu, refused by the queue %llu\n",
+                    k->decl->name, k->desc->outputs[p].name, rh_queue_name(b->queue),
+                    (unsigned long long)atomic_load(&b->sent),
+                    (unsigned long long)atomic_load(&b->refused));
+        }
+    }
+    for (uint32_t i = 0; i < rt->n_queues; i++) {
+        if (rh_runtime_queue_borrowed(rt, i))
+            continue; /* its creator (another runtime of the host) reports it */
+        rh_queue_stats s;
+        rh_queue_stats_get(rt->queues[i], &s);
+        fprintf(out,
+                "summary: queue %s: enqueued %llu, dequeued %llu, depth %llu, high-water %llu, "
+                "rejected %llu, dropped_oldest %llu, dropped_newest %llu, duplicates %llu, "
+                "expired %llu, invalid %llu, failed %llu, dead_lettered %llu\n",
+                rh_queue_name(rt->queues[i]), (unsigned long long)s.enqueued,
+                (unsigned long long)s.dequeued, (unsigned long long)s.depth,
+                (unsigned long long)s.high_water, (unsigned long long)s.rejected,
+                (unsigned long long)s.dropped_oldest, (unsigned long long)s.dropped_newest,
+                (unsigned long long)s.duplicates, (unsigned long long)s.expired,
+                (unsigned long long)s.invalid, (unsigned long long)s.failed,
+                (unsigned long long)s.dead_lettered);
+    }
+}
+
+/* ------------------------------------------------------- accounting -- */
+
+/*
+ * The equation (runtime_pvt.h, rh_queue_account) holds by construction only
+ * if every stage hands each message on or counts it: the input bridge puts
+ * every message it dequeues into a ring or counts it duplicate, expired or
+ * invalid; each expired, invalid or kernel-failed message is counted
+ * dead_lettered once it was handed to the dead-letter queue.  A bridge that
+ * loses a message, or a refusal or failure that is not dead-lettered, shows
+ * here as a line that does not balance.  (The queue's own counters give
+ * enqueued = dequeued + dropped_oldest + depth; what is checked is where the
+ * dequeued ones went, against the bridges' own count of what they moved.)
+ */
+int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
+                        uint64_t in_rings, rh_queue_account *out)
+{
+    memset(out, 0, sizeof *out);
+    out->accepted = s->enqueued;
+    out->dead_lettered = s->dead_lettered;
+    out->dropped = s->dropped_oldest + s->duplicates;
+    out->queued = s->depth + in_rings;
+    out->refused = s->rejected + s->dropped_newest;
+    int64_t delivered = kernel_input ? (int64_t)moved - (int64_t)in_rings - (int64_t)s->failed
+                                     : (int64_t)s->dequeued;
+    out->delivered = delivered > 0 ? (uint64_t)delivered : 0;
+    out->missing = (int64_t)out->accepted -
+                   (delivered + (int64_t)(out->dead_lettered + out->dropped + out->queued));
+    out->balanced = out->missing == 0 && delivered >= 0;
+    return out->balanced;
+}
+
+/* What the input bridges of rt's kernels reading q moved into kernel rings,
+ * and what is still in those rings (added to *moved, *in_rings). */
+static int kernel_intake_of(rh_runtime *rt, const rh_queue *q, uint64_t *moved,
+                            uint64_t *in_rings)
+{
+    int read = 0;
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        for (uint32_t b = 0; b < k->n_in_bridges; b++)
+            if (k->in_bridges[b].queue == q)
+                *moved += atomic_load(&k->in_bridges[b].moved);
+        for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
+            if (k->in_q[p] != q)
+                continue;
+            read = 1;
+            for (uint32_t w = 0; w < k->n_workers; w++)
+                *in_rings += rh_ring_count(k->workers[w].in[p]);
+        }
+    }
+    return read;
+}
+
+/* The intake of every kernel reading q: rt's own, and those of the other
+ * runtimes of its host (rt->peers: a manifest launched into a running host
+ * may read a queue rt created, which rt accounts). */
+static int kernel_intake(rh_runtime *rt, const rh_queue *q, uint64_t *moved, uint64_t *in_rings)
+{
+    *moved = *in_rings = 0;
+    int read = kernel_intake_of(rt, q, moved, in_rings);
+    for (rh_runtime *const *p = rt->peers; p && *p; p++)
+        if (*p != rt)
+            read |= kernel_intake_of(*p, q, moved, in_rings);
+    return read;
+}
+
+void rh_runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q)
+{
+    uint64_t moved, in_rings;
+    for (uint32_t i = 0; i < rt->n_queues && i < rt->n_qplan; i++) {
+        if (rt->queues[i] != q || rt->qplan[i].borrowed || kernel_intake(rt, q, &moved, &in_rings))
+            continue;
+        rh_queue_stats s;
+        rh_queue_stats_get(rt->queues[i], &s);
+        rt->qplan[i].taken_before_readers = s.dequeued;
+    }
+}
+
+int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
+{
+    int unbalanced = 0;
+    for (uint32_t i = 0; i < rt->n_queues; i++) {
+        if (rh_runtime_queue_borrowed(rt, i))
+            continue; /* its creator reports it, with the counters it sees */
+        rh_queue *q = rt->queues[i];
+        uint64_t moved, in_rings;
+        int kernel_input = kernel_intake(rt, q, &moved, &in_rings);
+        if (kernel_input && i < rt->n_qplan)
+            moved += rt->qplan[i].taken_before_readers; /* delivered to clients, before */
+        /* A recovered persist queue: this run's counts, its carried-over
+         * messages among the accepted (queue_pvt.h). */
+        rh_queue_stats s;
+        rh_queue_stats_since_open(q, &s);
+        uint64_t carried;
+        int recovered = rh_queue_recovered(q, &carried);
+        rh_queue_account a;
+        rh_queue_account_of(&s, kernel_input, moved, in_rings, &a);
+        fprintf(out,
+                "accounting: queue %s: accepted %llu %s delivered %llu + dead-lettered %llu + "
+                "dropped %llu + queued %llu",
+                rh_queue_name(q), (unsigned long long)a.accepted, a.balanced ? "=" : "!=",
+                (unsigned long long)a.delivered, (unsigned long long)a.dead_lettered,
+                (unsigned long long)a.dropped, (unsigned long long)a.queued);
+        if (a.balanced)
+            fprintf(out, ": balanced");
+        else if (a.missing > 0)
+            fprintf(out, ": UNBALANCED, %lld message(s) unaccounted for", (long long)a.missing);
+        else
+            fprintf(out, ": UNBALANCED, %lld message(s) counted twice", -(long long)a.missing);
+        fprintf(out, " (not accepted: %llu", (unsigned long long)a.refused);
+        if (recovered)
+            fprintf(out, "; accepted includes %llu carried over from the previous run",
+                    (unsigned long long)carried);
+        fprintf(out, ")\n");
+        unbalanced += !a.balanced;
+    }
+    return unbalanced;
+}
+
+int rh_runtime_unbalanced(const rh_runtime *rt)
+{
+    return rt->unbalanced;
+}

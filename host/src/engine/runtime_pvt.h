@@ -1,0 +1,462 @@
+/*
+ * runtime_pvt.h — the runtime's private structures, shared by runtime.c
+ * (lifecycle), wiring.c and kernel_build.c (launch), bridge.c (pumps),
+ * dispatch.c (the kernel call), reactor.c (threads), kernel_life.c (one
+ * kernel's lifecycle), watchdog.c, isolation.c, hotswap.c and metrics.c
+ * (counts and reports).
+ *
+ * Ownership: rh_runtime owns everything.  A kernel (rh_kinst) has workers;
+ * each worker owns one input ring per input port and one output ring per
+ * output port.  An input bridge moves one named queue into the input rings
+ * of a kernel port (one target ring per worker); an output bridge moves the
+ * output rings of one kernel port (one source ring per worker) into a named
+ * queue.  Reactors are threads: each runs a list of tasks (a worker's
+ * dispatch step, a bridge step) in turn.
+ */
+#ifndef RH_RUNTIME_PVT_H
+#define RH_RUNTIME_PVT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <hwloc.h>
+
+#include "manifest/manifest.h"
+#include "plugin/plugin.h"
+#include "queue/ring.h"
+#include "ringhost/ringhost.h"
+#include "base/wait.h"
+
+typedef struct rh_runtime rh_runtime;
+typedef struct rh_kinst rh_kinst;
+typedef struct rh_worker rh_worker;
+typedef struct rh_reactor rh_reactor;
+
+/* Message ids the input bridge accepted recently (dedup window). */
+typedef struct rh_dedup {
+    uint32_t window;  /* N: remember the last N accepted ids; 0 = off */
+    uint32_t mask;    /* table size - 1 (4N rounded up to a power of two) */
+    uint64_t seq;     /* ids accepted so far */
+    struct rh_dedup_slot {
+        rh_id id;
+        uint64_t seq; /* 1-based acceptance number, 0 = never used */
+    } *table;
+} rh_dedup;
+
+int rh_dedup_init(rh_dedup *d, uint32_t window);
+void rh_dedup_free(rh_dedup *d);
+/* Non-zero when id is among the last N accepted; otherwise records it. */
+int rh_dedup_seen_or_add(rh_dedup *d, rh_id id);
+
+#define RH_ACK_MARKS 64 /* bursts in flight a persist input bridge tracks */
+#define RH_ACK_OUTS 64  /* workers x outputs it can watch precisely */
+
+typedef struct rh_in_bridge {
+    rh_kinst *kernel;
+    uint32_t port;         /* input port index */
+    rh_queue *queue;
+    const rh_type *type;
+    rh_ring **targets;     /* one per worker it feeds */
+    uint32_t n_targets;
+    uint32_t next;         /* round-robin cursor */
+    uint32_t burst;
+    uint64_t ttl_ns;       /* 0 = off */
+    rh_dedup *dedup;       /* the port's window (rh_kinst.dedup[port]) */
+    pthread_mutex_t *dedup_lock; /* non-NULL when several bridges share it (inline workers) */
+    _Atomic uint64_t moved; /* messages put into kernel rings (written by its thread) */
+    _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
+    int ack;               /* the queue is persist: ack what the kernel finished (bridge.c) */
+    /* Precise acks (bridge.c): one mark per burst taken, oldest first, and
+     * the output ring positions the oldest finished marks wait for.  Only
+     * the bridge's own thread touches them. */
+    int precise;           /* 0 not decided yet, 1 marks kept, -1 quiescence only */
+    int overflow;          /* a burst went unmarked: marks stop until quiescence */
+    uint32_t first_mark, n_marks;
+    struct rh_ack_mark {
+        uint64_t queue_end; /* queue position after the burst */
+        uint64_t ring_end;  /* ring position after its messages */
+        uint32_t ring;      /* index in targets */
+        uint32_t kept;      /* its messages in the ring (ring_end - kept: the first) */
+        int exact;          /* none refused: queue and ring positions match one to one */
+    } marks[RH_ACK_MARKS];
+    int out_wait;          /* pending_end waits for out_need */
+    uint64_t pending_end;
+    uint64_t out_need[RH_ACK_OUTS];
+} rh_in_bridge;
+
+typedef struct rh_out_bridge {
+    rh_kinst *kernel;
+    uint32_t port;         /* output port index */
+    rh_queue *queue;
+    rh_ring **sources;     /* one per worker */
+    uint32_t n_sources;
+    uint32_t burst;
+    _Atomic uint64_t sent;     /* accepted by the queue */
+    _Atomic uint64_t refused;  /* the queue's policy refused it (counted there too) */
+} rh_out_bridge;
+
+/* Move up to one burst; return the number of messages moved. */
+uint32_t rh_in_bridge_step(rh_in_bridge *b);
+uint32_t rh_out_bridge_step(rh_out_bridge *b);
+/* Move from one source ring only (a worker flushing its own outputs inline). */
+uint32_t rh_out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src);
+
+/* Work run on a worker's own thread at its next batch boundary, even while
+ * its kernel is paused (kernel_life.c): init/fini of a restarted or swapped
+ * kernel, so a kernel only ever sees one thread. */
+typedef struct rh_worker_op {
+    void (*fn)(rh_worker *w, void *arg);
+    void *arg;
+    _Atomic int done;
+} rh_worker_op;
+
+struct rh_worker {
+    rh_kinst *kernel;
+    uint32_t index;
+    rh_ctx ctx;
+    void *state;
+    int init_rc;                     /* init() result, reported to launch */
+    rh_ring *in[RH_MAX_PORTS];
+    rh_ring *out[RH_MAX_PORTS];
+    uint32_t out_pending[RH_MAX_PORTS]; /* reserved-and-filled, not yet committed */
+    rh_in_bridge *inline_in[RH_MAX_PORTS];  /* inline mode: this worker pulls itself */
+    rh_reactor *reactor;
+    uint32_t next_port;              /* round robin over input ports */
+    rh_msg *msgs;                    /* batch scratch, kernel batch size */
+    _Atomic uint64_t processed;      /* messages handed to the kernel */
+    _Atomic uint64_t failed;         /* rh_fail() or batch failures */
+    _Atomic uint64_t emitted;        /* outputs committed */
+    _Atomic uint64_t batches;
+    _Atomic uint64_t heartbeat_ns;   /* last time the dispatch step ran */
+    _Atomic int busy;                /* inside process() */
+    const rh_msg *run_batch_pending; /* run(): the batch handed out by poll, released next poll */
+    uint32_t run_port, run_count;
+    /* The batch the kernel holds now (process() or run() between polls), so
+     * rh_fail can find a message in it: batch_n messages in msgs[], and a
+     * mark per message failed so far (cleared on the first rh_fail of a
+     * batch, so a batch nobody fails costs one store). */
+    uint32_t batch_n;
+    int batch_marked;
+    uint8_t *failed_mark;            /* kernel batch size entries */
+    _Atomic(rh_worker_op *) op;      /* pending op for this thread, or NULL */
+    _Atomic int finished;            /* fini() ran (kernel terminated alone) */
+    /* Kernel faults (watchdog.c).  stall_seen holds the heartbeat_ns of the
+     * last call reported stalled, set by a CAS by whichever of the watchdog
+     * and the worker sees it first, so each stall is counted once. */
+    _Atomic uint64_t stall_seen;
+    _Atomic uint64_t stalls;         /* process() calls longer than watchdog_ms */
+    uint64_t restart_at_ns;          /* a restart is due at this time; 0 = none (own thread) */
+    uint32_t failed_streak;          /* failed batches in a row (own thread) */
+    uint32_t restart_streak;         /* restarts since the last good batch: the backoff doubles */
+    /* "isolation": "process" (isolation.c): the worker lives in shared
+     * memory and a child process runs its step; the parent supervises. */
+    _Atomic int child_flow;          /* RH_FLOW_* the child follows (written by the parent) */
+    rh_bell child_bell;              /* rung when child_flow changes (shared futex) */
+    _Atomic int child_pid;           /* 0 = no child running */
+    _Atomic int child_ready;         /* 0 starting, 1 init() returned 0, -1 it failed */
+    _Atomic uint32_t solo;           /* take the next N messages one at a time (retries) */
+    uint64_t spawned_batches;        /* batches when the child started (parent) */
+    /* A flow change the parent waits for (rh_isolation_sync): it bumps
+     * child_flow_gen after writing child_flow; the child copies it into
+     * child_flow_seen at the top of its loop, between batches, after
+     * reading child_flow. */
+    _Atomic uint32_t child_flow_gen;
+    _Atomic uint32_t child_flow_seen;
+    _Atomic int child_restart;       /* the child hit restart.failed_batches: it exits */
+};
+
+struct rh_kinst {
+    rh_runtime *rt;
+    uint32_t index;                  /* in the manifest */
+    const rh_kernel_decl *decl;
+    const rh_plugin *plugin;
+    const rh_kernel_desc *desc;
+    uint32_t in_plan[RH_MAX_PORTS];  /* wiring: index into rt->qplan per port */
+    uint32_t out_plan[RH_MAX_PORTS];
+    rh_queue *in_q[RH_MAX_PORTS];    /* set once the queues exist */
+    rh_queue *out_q[RH_MAX_PORTS];
+    uint32_t dlq_plan;               /* wiring: index into rt->qplan of "<kernel>.dlq" */
+    rh_queue *dlq;                   /* its dead-letter queue (dlq.h), once created */
+    rh_worker *workers;
+    uint32_t n_workers;
+    rh_in_bridge *in_bridges;        /* n_inputs (thread mode) or n_inputs*workers (inline) */
+    uint32_t n_in_bridges;
+    rh_out_bridge *out_bridges;      /* n_outputs */
+    /* One dedup window per input port, whatever the number of bridges, so
+     * a duplicate is caught even when inline workers pull it separately. */
+    rh_dedup dedup[RH_MAX_PORTS];
+    pthread_mutex_t dedup_lock[RH_MAX_PORTS];
+    int dedup_lock_init[RH_MAX_PORTS];
+    /* The kernel's own lifecycle (kernel_life.c).  kflow is read by every
+     * step of this kernel, with the runtime's flow (rh_kernel_flow); state
+     * is what the control path reports, written by it only. */
+    _Atomic int kflow;               /* RH_KFLOW_* */
+    rh_state state;
+    uint64_t activate_ns;            /* first activation, 0 before */
+    _Atomic uint64_t restarts;       /* init() run again after a fault */
+    _Atomic uint64_t swaps;          /* replaced by a newer plugin */
+    _Atomic int given_up;            /* restart.max reached: stopped for good (watchdog.c) */
+    _Atomic uint64_t swaps_refused;  /* a replacement refused (hotswap.c) */
+};
+
+/* A unit of work a reactor runs: returns the number of messages moved. */
+typedef struct rh_task {
+    uint32_t (*step)(void *arg);
+    void *arg;
+    rh_bell **bells;                 /* what wakes it (owned by the reactor) */
+    uint32_t n_bells;
+    const char *what;                /* "dispatch vadd#0", "pump in vadd.requests" */
+} rh_task;
+
+struct rh_reactor {
+    rh_runtime *rt;
+    char name[64];                   /* thread name: "rh-d-core:1" */
+    char key[64];                    /* cpuset list, or "" for a private thread */
+    hwloc_bitmap_t cpuset;           /* empty = not pinned */
+    rh_wait_kind wait;
+    rh_task *tasks;
+    uint32_t n_tasks, cap_tasks;
+    rh_worker **workers;             /* workers whose init/fini run here */
+    uint32_t n_workers, cap_workers;
+    pthread_t thread;
+    int started;                     /* thread created */
+    _Atomic int ready;               /* 1 running, -1 failed to start */
+    _Atomic int stop;
+    _Atomic uint64_t loops;          /* iterations, for rh_reactor_sync */
+    _Atomic int last_cpu;
+    rh_bell bell;                    /* control: stop, state changes */
+    char bind_error[256];
+    int run_kernel;                  /* a run() kernel owns this thread (its only task) */
+    int stuck;                       /* did not stop by its join deadline */
+    uint64_t wake_at_ns;             /* a task needs a step by then (a restart's backoff); 0 = none */
+};
+
+/* Lifecycle flags read by every step. */
+enum {
+    RH_FLOW_PAUSED = 0,   /* launched or deactivated: kernels and input bridges idle */
+    RH_FLOW_RUNNING = 1,  /* active */
+    RH_FLOW_DRAINING = 2, /* terminating: intake stopped, rings being emptied */
+    RH_FLOW_STOPPED = 3,  /* terminating: everything must return */
+};
+
+/* A kernel's own flow, on top of the runtime's (kernel_life.c). */
+enum {
+    RH_KFLOW_RUN = 0,      /* runs whenever the runtime runs */
+    RH_KFLOW_PAUSED = 1,   /* launched or deactivated alone: idle at a batch boundary */
+    RH_KFLOW_DRAINING = 2, /* terminating alone: no intake, its rings being emptied */
+    RH_KFLOW_STOPPED = 3,  /* terminated alone: its steps return at once */
+};
+
+struct rh_runtime {
+    rh_manifest *m;
+    char instance[64];
+    FILE *log;
+    int report_bindings;
+    rh_plugin_set plugins;
+    rh_state state;
+    _Atomic int flow;                /* RH_FLOW_*: what steps may do now */
+    uint64_t launch_ns, activate_ns;
+    rh_queue **queues;
+    uint32_t n_queues;
+    rh_kinst *kernels;
+    uint32_t n_kernels;
+    rh_reactor **reactors;
+    uint32_t n_reactors;
+    unsigned policy_next;            /* next thread index for the placement policy */
+    struct rh_qplan *qplan;          /* wiring: one per queue to create */
+    uint32_t n_qplan;
+    int dlq_types_known;             /* kernels' input types added to the dead-letter registry */
+    int unbalanced;                  /* queues whose accounting line at terminate did not balance */
+    struct rh_watchdog *watchdog;    /* watchdog.c; NULL when no kernel has watchdog_ms */
+    /* rh_launch_opts.find_queue: queues of the running host this one
+     * shares instead of creating (wiring.c) */
+    rh_queue *(*find_queue)(void *arg, const char *name);
+    void *find_queue_arg;
+    /* The runtimes of the same host (NULL-terminated, may hold rt itself;
+     * set by control.c): their kernels may read the queues rt created, and
+     * rt's accounting lines count their intake (metrics.c).  They must
+     * outlive rt's last report. */
+    rh_runtime *const *peers;
+    struct rh_swap_plugin *swapped;  /* plugins loaded by swaps, kept until destroy (hotswap.c) */
+    struct rh_plugin_watch *watch;   /* the plugin folder watcher, or NULL (plugin_watch.c) */
+    /* Held by every lifecycle call that changes a flow or a kernel's plugin
+     * (activate, deactivate, terminate, the per-kernel ones, reload), so a
+     * swap on the watcher's thread never interleaves with them. */
+    pthread_mutex_t life_lock;
+};
+
+/* What one kernel's steps may do now: the stricter of the runtime's flow
+ * and the kernel's own (RH_FLOW_*).  Two acquire loads; a step reads it once
+ * per batch. */
+static inline int rh_kernel_flow(const rh_kinst *k)
+{
+    int rf = atomic_load_explicit(&k->rt->flow, memory_order_acquire);
+    int kf = atomic_load_explicit(&k->kflow, memory_order_acquire);
+    if (rf == RH_FLOW_STOPPED || kf == RH_KFLOW_STOPPED)
+        return RH_FLOW_STOPPED;
+    if (rf == RH_FLOW_DRAINING || kf == RH_KFLOW_DRAINING)
+        return RH_FLOW_DRAINING;
+    if (rf == RH_FLOW_PAUSED || kf == RH_KFLOW_PAUSED)
+        return RH_FLOW_PAUSED;
+    return RH_FLOW_RUNNING;
+}
+
+/* A queue the wiring found: declared in "queues" or auto-created for an
+ * unwired port ("<kernel>.<port>"). */
+typedef struct rh_qplan {
+    char name[RH_QUEUE_NAME_MAX + 1];
+    rh_queue_config cfg;
+    const rh_type *type;   /* NULL until a port or the declaration gives one */
+    const char *origin;    /* plugin path defining the type */
+    char first_use[128];   /* JSON path that set the type, for error messages */
+    rh_queue *queue;       /* once created */
+    int borrowed;          /* queue belongs to another runtime of the host: never closed here */
+    uint64_t taken_before_readers; /* dequeued by clients before a launched kernel read it */
+    char reader[160];      /* JSON path of the first input port reading it, "" if none */
+} rh_qplan;
+
+/* Non-zero when rt->queues[i] is another runtime's (rh_launch_opts.find_queue). */
+static inline int rh_runtime_queue_borrowed(const rh_runtime *rt, uint32_t i)
+{
+    return rt->qplan && i < rt->n_qplan && rt->qplan[i].borrowed;
+}
+
+/* bridge.c: once every thread is joined, ack on each persist queue what
+ * its kernel finished (the threads ack as they go; the last batch of the
+ * drain would otherwise be delivered again by the next launch). */
+void rh_in_bridges_ack_finished(rh_runtime *rt);
+/* The same for one bridge, from its own thread (done by each step; this
+ * is for a pump that does not step: paused or draining). */
+void rh_in_bridge_ack(rh_in_bridge *b);
+
+/* dispatch.c (the worker step, host services) and reactor.c (threads) */
+uint32_t rh_worker_step(void *worker);
+/* Run a pending rh_worker_op of w, if any (its own thread only). */
+void rh_worker_run_pending_op(rh_worker *w);
+/* fini() of a worker, once (its own thread only; a no-op after the first
+ * call, or when its init() failed). */
+void rh_worker_finish(rh_worker *w);
+/* Release the batch a run() kernel holds from rh_poll() (its own thread). */
+void rh_worker_release_run_batch(rh_worker *w);
+uint32_t rh_in_bridge_task(void *bridge);
+uint32_t rh_out_bridge_task(void *bridge);
+extern const rh_host_api rh_host_api_v1;
+int rh_reactor_start(rh_reactor *r);
+/* Wait until the reactor ran one full loop after a flag change, or until
+ * deadline_ns (rh_now_ns); 0, or RH_ETIMEDOUT (a kernel is inside a long
+ * process() call). */
+int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns);
+/* Stop the thread and join it by deadline_ns; RH_ETIMEDOUT leaves it
+ * running and marks the reactor stuck (its memory must then never be
+ * freed). */
+int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns);
+int rh_reactor_add_task(rh_reactor *r, const rh_task *t);
+int rh_worker_flush_outputs(rh_worker *w);
+
+/* kernel_build.c: k's workers, rings, bridges and reactor tasks (threads
+ * not started yet).  Errors name the manifest path of what failed. */
+int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err);
+
+/* kernel_life.c */
+/* The kernel called name, or NULL. */
+rh_kinst *rh_runtime_kernel_find(rh_runtime *rt, const char *name);
+/* Run op->fn(w, op->arg) on w's own thread at its next batch boundary and
+ * wait for it until deadline_ns; 0, or RH_ETIMEDOUT (the thread is inside
+ * process(), or gone: the op is withdrawn when it had not started). */
+int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns);
+/* Pause or resume one kernel and wait until every thread passed a batch
+ * boundary (so no worker of it is inside process()). */
+int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns);
+
+/* hotswap.c: unload the plugins swaps loaded (destroy, after every thread
+ * that could run their code is gone). */
+void rh_hotswap_free(rh_runtime *rt);
+
+/* plugin_watch.c: watch the plugin folders (rh_launch_opts.watch_plugins),
+ * and stop watching (joins the thread; before terminate or destroy). */
+int rh_plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err);
+void rh_plugin_watch_stop(rh_runtime *rt);
+
+/* metrics.c: no message in a kernel ring or process(); with queues, none in
+ * a kernel's input queue or a bridge either (a kernel terminated alone
+ * counts as quiet about its queues: it never takes from them again). */
+int rh_kernel_is_quiet(rh_kinst *k, int queues_too);
+
+/* metrics.c: a kernel of another runtime of the host (launched, not yet
+ * run) reads q, which rt created.  When no kernel read q before, what
+ * clients took from it so far was delivered to them, not to a kernel: its
+ * accounting counts it so from now on. */
+void rh_runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q);
+int rh_runtime_is_quiet(rh_runtime *rt, int queues_too);
+
+/*
+ * One queue's accounting (metrics.c): where every message it accepted went.
+ *   accepted      = enqueued (a send the queue refused, rejected or
+ *                   dropped_newest, was never accepted: `refused`)
+ *   delivered     = a queue some kernel reads: messages its input bridges put
+ *                   into kernel rings that the kernels took and did not fail
+ *                   (moved - in kernel rings - failed); any other queue:
+ *                   dequeued (taken by a client, the CLI, another process)
+ *   dead_lettered = invalid + expired + failed, each put into the kernel's
+ *                   dead-letter queue (the dead_lettered counter)
+ *   dropped       = dropped_oldest + duplicates (explicit policies)
+ *   queued        = depth + messages in kernel rings not yet processed
+ * balanced when accepted == delivered + dead_lettered + dropped + queued.
+ */
+typedef struct rh_queue_account {
+    uint64_t accepted, delivered, dead_lettered, dropped, queued;
+    uint64_t refused;  /* rejected + dropped_newest: never accepted, the sender was told */
+    int64_t missing;   /* accepted - (delivered + dead_lettered + dropped + queued) */
+    int balanced;
+} rh_queue_account;
+
+/* Fill *out from one queue's counters.  kernel_input: some kernel reads the
+ * queue; moved: what its input bridges put into kernel rings; in_rings: what
+ * is still in those rings.  Returns out->balanced. */
+int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
+                        uint64_t in_rings, rh_queue_account *out);
+
+/* Slots of a kernel ring for a port of type_size bytes: `configured` when
+ * the manifest set ring_capacity, else as many as fit in 4 MiB, a power of
+ * two from 64 to 1024 (runtime.c says why). */
+uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size);
+
+/* watchdog.c: kernel faults.  Start the watchdog thread when some kernel
+ * has watchdog_ms (0, or RH_ESYS); stop and join it (idempotent). */
+int rh_watchdog_start(rh_runtime *rt);
+void rh_watchdog_stop(rh_runtime *rt);
+/* The worker's step, own thread, before taking a batch: non-zero while a
+ * restart is due but its backoff has not passed (take nothing); runs the
+ * restart (fini, init) once it has. */
+int rh_worker_restart_pending(rh_worker *w);
+/* The worker's step, own thread, after process() returned rc for a batch
+ * that started at started_ns: counts a stall and failed batches in a row,
+ * and schedules a restart (or gives the kernel up) when one is due. */
+void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns);
+/* For isolation.c: count and log a stall once (0 when already reported);
+ * schedule a restart after backoff, or give the kernel up. */
+int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action);
+void rh_worker_schedule_restart(rh_worker *w, const char *why);
+
+/* isolation.c: "isolation": "process". */
+/* k's workers: calloc'd, or in one shared mapping when k is isolated. */
+rh_worker *rh_workers_alloc(const rh_kernel_decl *d, uint32_t n);
+void rh_workers_free(rh_kinst *k);
+/* Fork the child of every isolated worker and wait for its init() (launch);
+ * 0, or an error naming the kernel. */
+int rh_isolation_start(rh_runtime *rt, rh_error *err);
+/* The watchdog thread, each period: mirror the flow to the children, reap
+ * a crashed one (retry or dead-letter its batch), kill a stalled one,
+ * start one whose backoff ended. */
+void rh_isolation_supervise(rh_runtime *rt);
+/* Tell every child to stop, reap it by deadline_ns, SIGKILL it after. */
+void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns);
+int rh_isolation_any(const rh_runtime *rt);
+/* Hand the kernel's flow (rh_kernel_flow) now to the children of k, or of
+ * every isolated kernel when k is NULL, wake them, and wait until each has
+ * read it at a batch boundary (or is gone): the pause or stop a caller of
+ * rh_kernel_set_flow asked for holds in the child too when this returns.
+ * 0, or RH_ETIMEDOUT past deadline_ns (a child still inside process()). */
+int rh_isolation_sync(rh_runtime *rt, rh_kinst *k, uint64_t deadline_ns);
+
+#endif /* RH_RUNTIME_PVT_H */

@@ -1,0 +1,336 @@
+/*
+ * kernel_build.c — one kernel made real at launch: its workers with their
+ * input and output rings, its input and output bridges, and the reactor
+ * threads their steps run on.
+ *
+ * Threads follow cores, not kernels (the SPDK reactor model): every
+ * placement naming the same cpuset shares one reactor, which runs each
+ * worker's dispatch step and each bridge step placed there in turn.  An
+ * unpinned thread (placement "none") is private; a run() kernel always owns
+ * its thread.  Nothing here starts a thread: runtime.c does, once every
+ * kernel is built.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/placement.h"
+#include "queue/queue_pvt.h"
+#include "engine/runtime_pvt.h"
+
+/* -------------------------------------------------------- reactors ---- */
+
+static int wait_rank(rh_wait_kind k)
+{
+    /* which wait wins when kernels sharing a thread ask for different ones:
+     * the most responsive */
+    switch (k) {
+    case RH_WAIT_SPIN: return 3;
+    case RH_WAIT_ADAPTIVE: return 2;
+    case RH_WAIT_YIELD: return 1;
+    default: return 0;
+    }
+}
+
+static rh_reactor *new_reactor(rh_runtime *rt, const char *name, const char *key,
+                               hwloc_bitmap_t set, rh_wait_kind wait)
+{
+    rh_reactor **nr = realloc(rt->reactors, (rt->n_reactors + 1) * sizeof *nr);
+    if (!nr)
+        return NULL;
+    rt->reactors = nr;
+    rh_reactor *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->rt = rt;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->key, sizeof r->key, "%s", key);
+    r->cpuset = set;
+    r->wait = wait;
+    rh_bell_init(&r->bell, 0);
+    rt->reactors[rt->n_reactors++] = r;
+    return r;
+}
+
+/*
+ * The reactor for a thread placed by pin spec `pin` (JSON path jpath).
+ * Threads follow cores: every placement naming the same cpuset shares one
+ * reactor.  An unpinned thread (with placement "none") is private.
+ */
+static rh_reactor *reactor_for(rh_runtime *rt, const char *pin, const char *jpath,
+                               const char *role, rh_wait_kind wait, rh_error *err)
+{
+    hwloc_bitmap_t set = NULL;
+    if (rh_pin_resolve(pin, &set, err) != 0) {
+        if (rt->m->strict) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            rh_error_set(err, RH_EPLACE, "%s: %s: %s (set \"strict\": false to run unpinned)",
+                         rt->m->path, jpath, why);
+            return NULL;
+        }
+        rh_log_event(rt->log, RH_LOG_WARN, "placement.unpinned",
+                     "manifest=%s at=%s reason=%s running=unpinned", rt->m->path, jpath,
+                     err->msg);
+        set = hwloc_bitmap_alloc();
+    }
+    if (hwloc_bitmap_iszero(set) && strcmp(rt->m->placement, "none") != 0) {
+        hwloc_bitmap_free(set);
+        if (rh_policy_cpuset(rt->m->placement, rt->policy_next++, &set, err) != 0)
+            return NULL;
+    }
+    char key[64] = "";
+    if (!hwloc_bitmap_iszero(set))
+        rh_binding_string(set, key, sizeof key);
+    for (uint32_t i = 0; key[0] && i < rt->n_reactors; i++) {
+        rh_reactor *r = rt->reactors[i];
+        if (strcmp(r->key, key) == 0 && !r->run_kernel) {
+            hwloc_bitmap_free(set);
+            if (wait_rank(wait) > wait_rank(r->wait))
+                r->wait = wait;
+            return r;
+        }
+    }
+    char name[64];
+    if (key[0])
+        snprintf(name, sizeof name, "rh-cpu%s", key);
+    else
+        snprintf(name, sizeof name, "rh-%s%u", role, rt->n_reactors);
+    rh_reactor *r = new_reactor(rt, name, key, set, wait);
+    if (!r) {
+        hwloc_bitmap_free(set);
+        rh_error_set(err, RH_ENOMEM, "out of memory");
+    }
+    return r;
+}
+
+static int add_worker_to(rh_reactor *r, rh_worker *w)
+{
+    if (r->n_workers == r->cap_workers) {
+        uint32_t cap = r->cap_workers ? r->cap_workers * 2 : 4;
+        rh_worker **nw = realloc(r->workers, cap * sizeof *nw);
+        if (!nw)
+            return RH_ENOMEM;
+        r->workers = nw;
+        r->cap_workers = cap;
+    }
+    r->workers[r->n_workers++] = w;
+    w->reactor = r;
+    return 0;
+}
+
+/* ------------------------------------------------ kernels and bridges -- */
+
+static uint32_t bridge_burst(const rh_kernel_decl *d)
+{
+    uint32_t b = d->batch < 32 ? 32 : d->batch;
+    return b > 256 ? 256 : b;
+}
+
+/*
+ * Slots of a kernel ring when the manifest does not say: as many as fit in
+ * RING_AUTO_BYTES, a power of two between 64 and 1024.  Measured
+ * (docs/PERFORMANCE.md): 64 KiB messages through an echo pipeline ran at
+ * 2.5 GB/s with 1024-slot rings (64 MiB each: every message a cache miss)
+ * and 4.3 GB/s with 64; for small messages 1024 slots fit in cache anyway
+ * and the size made no measurable difference.
+ */
+#define RING_AUTO_BYTES (4u << 20)
+#define RING_AUTO_MIN 64u
+#define RING_AUTO_MAX 1024u
+
+uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size)
+{
+    if (configured)
+        return configured;
+    uint64_t slot = sizeof(rh_envelope) + (uint64_t)type_size;
+    uint32_t n = RING_AUTO_MAX;
+    while (n > RING_AUTO_MIN && (uint64_t)n * slot > RING_AUTO_BYTES)
+        n /= 2;
+    return n;
+}
+
+/* A kernel ring: in shared memory when its kernel runs in a child process. */
+static rh_ring *ring_create(const rh_kernel_decl *d, uint32_t capacity, uint32_t payload_size)
+{
+    return d->isolate_process ? rh_ring_create_shared(capacity, payload_size)
+                              : rh_ring_create(capacity, payload_size);
+}
+
+int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
+{
+    const rh_kernel_decl *d = k->decl;
+    const rh_kernel_desc *desc = k->desc;
+    int inline_mode = d->bridge == RH_BRIDGE_INLINE && desc->process;
+    char jpath[96];
+
+    k->n_workers = d->workers;
+    k->workers = rh_workers_alloc(d, k->n_workers); /* shared when isolated (isolation.c) */
+    k->n_in_bridges = desc->n_inputs * (inline_mode ? k->n_workers : 1);
+    k->in_bridges = calloc(k->n_in_bridges ? k->n_in_bridges : 1, sizeof *k->in_bridges);
+    k->out_bridges = calloc(desc->n_outputs ? desc->n_outputs : 1, sizeof *k->out_bridges);
+    if (!k->workers || !k->in_bridges || !k->out_bridges)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+
+    for (uint32_t i = 0; i < k->n_workers; i++) {
+        rh_worker *w = &k->workers[i];
+        w->kernel = k;
+        w->index = i;
+        w->ctx.api = &rh_host_api_v1;
+        w->ctx.kernel_name = d->name;
+        w->ctx.worker = i;
+        w->ctx.workers = k->n_workers;
+        w->ctx.host = w;
+        w->msgs = calloc(d->batch, sizeof *w->msgs);
+        w->failed_mark = calloc(d->batch, 1); /* rh_fail's marks (dispatch.c) */
+        if (!w->msgs || !w->failed_mark)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+        for (uint32_t p = 0; p < desc->n_inputs; p++)
+            if (!(w->in[p] = ring_create(d, rh_kernel_ring_slots(d->ring_capacity,
+                                                        desc->inputs[p].type->size),
+                                             desc->inputs[p].type->size)))
+                return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its input ring",
+                                    d->name);
+        for (uint32_t p = 0; p < desc->n_outputs; p++)
+            if (!(w->out[p] = ring_create(d, rh_kernel_ring_slots(d->ring_capacity,
+                                                         desc->outputs[p].type->size),
+                                              desc->outputs[p].type->size)))
+                return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its output ring",
+                                    d->name);
+        if (d->isolate_process)
+            continue; /* its step runs in its own process (isolation.c), on no reactor */
+        /* dispatch placement: a run() kernel always owns its thread */
+        snprintf(jpath, sizeof jpath, "kernels[%u].pin.dispatch", k->index);
+        rh_reactor *r;
+        if (desc->run) {
+            hwloc_bitmap_t set = NULL;
+            r = reactor_for(rt, d->pin_dispatch.text, jpath, "run", d->wait, err);
+            if (!r)
+                return err->code;
+            if (r->n_tasks || r->n_workers) { /* shared: give the kernel its own */
+                set = hwloc_bitmap_dup(r->cpuset);
+                r = new_reactor(rt, "rh-run", "", set, d->wait);
+                if (!r)
+                    return rh_error_set(err, RH_ENOMEM, "out of memory");
+            }
+            r->run_kernel = 1;
+        } else {
+            r = reactor_for(rt, d->pin_dispatch.text, jpath, "d", d->wait, err);
+            if (!r)
+                return err->code;
+        }
+        if (add_worker_to(r, w) != 0)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+    }
+
+    /* input bridges */
+    for (uint32_t p = 0; p < desc->n_inputs; p++) {
+        rh_queue *q = k->in_q[p];
+        const rh_queue_config *qc = rh_queue_config_of(q);
+        uint32_t nb = inline_mode ? k->n_workers : 1;
+        if (rh_dedup_init(&k->dedup[p], qc->dedup_window) != 0)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+        int shared_window = nb > 1 && qc->dedup_window > 0;
+        if (shared_window) {
+            pthread_mutex_init(&k->dedup_lock[p], NULL);
+            k->dedup_lock_init[p] = 1;
+        }
+        for (uint32_t j = 0; j < nb; j++) {
+            rh_in_bridge *b = &k->in_bridges[p * nb + j];
+            b->kernel = k;
+            b->port = p;
+            b->queue = q;
+            b->type = desc->inputs[p].type;
+            b->burst = bridge_burst(d);
+            b->ttl_ns = (uint64_t)qc->ttl_ms * 1000000ull;
+            b->ack = rh_queue_is_persist(q);
+            b->dedup = &k->dedup[p];
+            b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;
+            b->n_targets = inline_mode ? 1 : k->n_workers;
+            b->targets = calloc(b->n_targets, sizeof *b->targets);
+            if (!b->targets)
+                return rh_error_set(err, RH_ENOMEM, "out of memory");
+            for (uint32_t t = 0; t < b->n_targets; t++)
+                b->targets[t] = k->workers[inline_mode ? j : t].in[p];
+            if (inline_mode)
+                k->workers[j].inline_in[p] = b;
+        }
+    }
+    for (uint32_t p = 0; p < desc->n_outputs; p++) {
+        rh_out_bridge *b = &k->out_bridges[p];
+        b->kernel = k;
+        b->port = p;
+        b->queue = k->out_q[p];
+        b->burst = bridge_burst(d);
+        b->n_sources = k->n_workers;
+        b->sources = calloc(b->n_sources, sizeof *b->sources);
+        if (!b->sources)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+        for (uint32_t t = 0; t < b->n_sources; t++)
+            b->sources[t] = k->workers[t].out[p];
+    }
+
+    /* tasks */
+    for (uint32_t i = 0; i < k->n_workers && !d->isolate_process; i++) {
+        rh_worker *w = &k->workers[i];
+        rh_bell *bells[2 * RH_MAX_PORTS];
+        uint32_t n = 0;
+        for (uint32_t p = 0; p < desc->n_inputs; p++) {
+            bells[n++] = &w->in[p]->not_empty;
+            if (inline_mode)
+                bells[n++] = rh_queue_not_empty_bell(k->in_q[p]);
+        }
+        char *what = malloc(96);
+        if (!what)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+        snprintf(what, 96, "dispatch %s#%u", d->name, i);
+        rh_task t = {rh_worker_step, w, bells, n, what};
+        if (!desc->run && rh_reactor_add_task(w->reactor, &t) != 0)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+        if (desc->run)
+            free(what);
+    }
+    if (inline_mode)
+        return 0;
+    snprintf(jpath, sizeof jpath, "kernels[%u].pin.pump", k->index);
+    rh_reactor *pin = NULL, *pout = NULL;
+    if (desc->n_inputs && !(pin = reactor_for(rt, d->pin_pump.text, jpath, "in", d->wait, err)))
+        return err->code;
+    if (desc->n_outputs &&
+        !(pout = reactor_for(rt, d->pin_pump.text, jpath, "out", d->wait, err)))
+        return err->code;
+    for (uint32_t p = 0; p < k->n_in_bridges; p++) {
+        rh_in_bridge *b = &k->in_bridges[p];
+        rh_bell **bells = malloc((b->n_targets + 1) * sizeof *bells);
+        char *what = malloc(96);
+        if (!bells || !what)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+        bells[0] = rh_queue_not_empty_bell(b->queue);
+        for (uint32_t t = 0; t < b->n_targets; t++)
+            bells[t + 1] = &b->targets[t]->not_full;
+        snprintf(what, 96, "bridge %s -> %s.%s", rh_queue_name(b->queue), d->name,
+                 desc->inputs[b->port].name);
+        rh_task t = {rh_in_bridge_task, b, bells, b->n_targets + 1, what};
+        int rc = rh_reactor_add_task(pin, &t);
+        free(bells);
+        if (rc)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+    }
+    for (uint32_t p = 0; p < desc->n_outputs; p++) {
+        rh_out_bridge *b = &k->out_bridges[p];
+        rh_bell **bells = malloc(b->n_sources * sizeof *bells);
+        char *what = malloc(96);
+        if (!bells || !what)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+        for (uint32_t t = 0; t < b->n_sources; t++)
+            bells[t] = &b->sources[t]->not_empty;
+        snprintf(what, 96, "bridge %s.%s -> %s", d->name, desc->outputs[p].name,
+                 rh_queue_name(b->queue));
+        rh_task t = {rh_out_bridge_task, b, bells, b->n_sources, what};
+        int rc = rh_reactor_add_task(pout, &t);
+        free(bells);
+        if (rc)
+            return rh_error_set(err, RH_ENOMEM, "out of memory");
+    }
+    return 0;
+}

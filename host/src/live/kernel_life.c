@@ -1,0 +1,315 @@
+/*
+ * kernel_life.c — one kernel's lifecycle inside a live host, and what
+ * `ringhost ps` reads of it.
+ *
+ * A kernel has its own flow (rh_kinst.kflow) on top of the runtime's: every
+ * step of the kernel reads the stricter of the two (rh_kernel_flow), so
+ * pausing one kernel is one store plus a wait until every reactor has run
+ * one full loop past it — the same batch-boundary guarantee the host-wide
+ * activate/deactivate give.  Work that must run on the kernel's own thread
+ * (fini, init again after a fault or a swap) is handed to it as an
+ * rh_worker_op, which the worker's step runs at its next batch boundary even
+ * while paused: a kernel only ever sees one thread.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "engine/runtime_pvt.h"
+
+/* How long activate/deactivate wait for a batch boundary (as the host's). */
+#define KERNEL_SYNC_NS (5ull * 1000000000ull)
+
+static void nap_us(long us)
+{
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+rh_kinst *rh_runtime_kernel_find(rh_runtime *rt, const char *name)
+{
+    for (uint32_t i = 0; name && i < rt->n_kernels; i++)
+        if (strcmp(rt->kernels[i].decl->name, name) == 0)
+            return &rt->kernels[i];
+    return NULL;
+}
+
+/* The kernel called name, or RH_ENOENT naming the ones there are. */
+static int find_or_fail(rh_runtime *rt, const char *name, rh_kinst **out, rh_error *err)
+{
+    if ((*out = rh_runtime_kernel_find(rt, name)))
+        return 0;
+    char known[512] = "";
+    size_t at = 0;
+    for (uint32_t i = 0; i < rt->n_kernels && at < sizeof known; i++)
+        at += (size_t)snprintf(known + at, sizeof known - at, "%s%s", i ? ", " : "",
+                               rt->kernels[i].decl->name);
+    return rh_error_set(err, RH_ENOENT, "no kernel \"%s\" in instance %s (kernels: %s)",
+                        name ? name : "", rt->instance, rt->n_kernels ? known : "none");
+}
+
+/* Does reactor r run any task of kernel k? */
+static int reactor_serves(const rh_reactor *r, const rh_kinst *k)
+{
+    if (r->run_kernel && r->n_workers && r->workers[0]->kernel == k)
+        return 1;
+    for (uint32_t t = 0; t < r->n_tasks; t++) {
+        const char *a = r->tasks[t].arg;
+        const char *w0 = (const char *)k->workers, *w1 = (const char *)(k->workers + k->n_workers);
+        const char *i0 = (const char *)k->in_bridges,
+                   *i1 = (const char *)(k->in_bridges + k->n_in_bridges);
+        const char *o0 = (const char *)k->out_bridges,
+                   *o1 = (const char *)(k->out_bridges + k->desc->n_outputs);
+        if ((a >= w0 && a < w1) || (a >= i0 && a < i1) || (a >= o0 && a < o1))
+            return 1;
+    }
+    return 0;
+}
+
+int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
+{
+    rh_runtime *rt = k->rt;
+    atomic_store_explicit(&k->kflow, kflow, memory_order_release);
+    /* The kernel's tasks may sit on several reactors (dispatch, pumps):
+     * every one of them must have passed a batch boundary.  The others
+     * never touch this kernel, so a long process() call of another kernel
+     * must not hold up (or time out) this one's pause or swap. */
+    for (uint32_t i = 0; i < rt->n_reactors; i++)
+        if (reactor_serves(rt->reactors[i], k))
+            rh_bell_wake_all(&rt->reactors[i]->bell);
+    int rc = 0;
+    for (uint32_t i = 0; i < rt->n_reactors; i++)
+        if (reactor_serves(rt->reactors[i], k) &&
+            rh_reactor_sync(rt->reactors[i], deadline_ns) != 0)
+            rc = RH_ETIMEDOUT;
+    /* A kernel process steps on its own: it must have seen it too. */
+    if (k->decl->isolate_process && rh_isolation_sync(rt, k, deadline_ns) != 0)
+        rc = RH_ETIMEDOUT;
+    return rc;
+}
+
+int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns)
+{
+    if (!w->reactor)
+        return RH_ESTATE; /* its step runs in a child process (isolation.c) */
+    atomic_store_explicit(&op->done, 0, memory_order_relaxed);
+    rh_worker_op *none = NULL;
+    if (!atomic_compare_exchange_strong(&w->op, &none, op))
+        return RH_ESTATE; /* another op is pending for this worker */
+    while (!atomic_load_explicit(&op->done, memory_order_acquire)) {
+        if (rh_now_ns() >= deadline_ns) {
+            rh_worker_op *mine = op;
+            if (atomic_compare_exchange_strong(&w->op, &mine, NULL))
+                return RH_ETIMEDOUT; /* never started: withdrawn */
+            /* It started: it refers to op, so it must finish before we
+             * return (an init() that never returns keeps us here). */
+            while (!atomic_load_explicit(&op->done, memory_order_acquire))
+                nap_us(100);
+            return 0;
+        }
+        rh_bell_wake_all(&w->reactor->bell);
+        nap_us(50);
+    }
+    return 0;
+}
+
+/* A kernel the watchdog gave up (restart.max reached, fini() ran) is
+ * terminated for every lifecycle call: pausing or resuming it would claim
+ * a kernel that no longer runs. */
+static int refuse_given_up(const rh_kinst *k, const char *verb, rh_error *err)
+{
+    if (!atomic_load_explicit(&k->given_up, memory_order_acquire))
+        return 0;
+    return rh_error_set(err, RH_ESTATE,
+                        "cannot %s kernel %s: it was given up after %llu restart(s) "
+                        "(restart.max; see the kernel.given_up log line), so it is terminated; "
+                        "fix its fault and launch it again",
+                        verb, k->decl->name,
+                        (unsigned long long)atomic_load_explicit(&k->restarts,
+                                                                 memory_order_relaxed));
+}
+
+static int kernel_activate_locked(rh_runtime *rt, const char *kernel, rh_error *err)
+{
+    rh_kinst *k;
+    int rc = find_or_fail(rt, kernel, &k, err);
+    if (rc || (rc = refuse_given_up(k, "activate", err)))
+        return rc;
+    if (rt->state == RH_STATE_TERMINATED ||
+        (k->state != RH_STATE_LAUNCHED && k->state != RH_STATE_INACTIVE))
+        return rh_error_set(err, RH_ESTATE, "cannot activate kernel %s: it is %s",
+                            k->decl->name,
+                            rh_state_name(rt->state == RH_STATE_TERMINATED ? rt->state
+                                                                           : k->state));
+    uint64_t t0 = rh_now_ns();
+    if (!k->activate_ns)
+        k->activate_ns = t0;
+    if (!rt->activate_ns)
+        rt->activate_ns = t0;
+    k->state = RH_STATE_ACTIVE;
+    atomic_store_explicit(&k->kflow, RH_KFLOW_RUN, memory_order_release);
+    /* A launched or inactive host runs again; its other kernels keep their
+     * own flow (paused), so only this one moves. */
+    rt->state = RH_STATE_ACTIVE;
+    atomic_store_explicit(&rt->flow, RH_FLOW_RUNNING, memory_order_release);
+    rc = rh_kernel_set_flow(k, RH_KFLOW_RUN, t0 + KERNEL_SYNC_NS);
+    rh_log_event(rt->log, RH_LOG_INFO, "kernel.activate", "kernel=%s ms=%.3f synced=%s",
+                 k->decl->name, (double)(rh_now_ns() - t0) / 1e6, rc ? "no" : "yes");
+    return 0;
+}
+
+int rh_runtime_kernel_activate(rh_runtime *rt, const char *kernel, rh_error *err)
+{
+    pthread_mutex_lock(&rt->life_lock);
+    int rc = kernel_activate_locked(rt, kernel, err);
+    pthread_mutex_unlock(&rt->life_lock);
+    return rc;
+}
+
+static int kernel_deactivate_locked(rh_runtime *rt, const char *kernel, rh_error *err)
+{
+    rh_kinst *k;
+    int rc = find_or_fail(rt, kernel, &k, err);
+    if (rc || (rc = refuse_given_up(k, "deactivate", err)))
+        return rc;
+    if (rt->state == RH_STATE_TERMINATED || k->state != RH_STATE_ACTIVE)
+        return rh_error_set(err, RH_ESTATE, "cannot deactivate kernel %s: it is %s",
+                            k->decl->name,
+                            rh_state_name(rt->state == RH_STATE_TERMINATED ? rt->state
+                                                                           : k->state));
+    uint64_t t0 = rh_now_ns();
+    k->state = RH_STATE_INACTIVE;
+    rc = rh_kernel_set_flow(k, RH_KFLOW_PAUSED, t0 + KERNEL_SYNC_NS);
+    rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "kernel.deactivate",
+                 "kernel=%s ms=%.3f synced=%s", k->decl->name, (double)(rh_now_ns() - t0) / 1e6,
+                 rc ? "no" : "yes");
+    if (rc)
+        return rh_error_set(err, RH_ETIMEDOUT,
+                            "kernel %s did not reach a batch boundary in 5 s (it is still "
+                            "inside process()); the pause applies when it returns",
+                            k->decl->name);
+    return 0;
+}
+
+int rh_runtime_kernel_deactivate(rh_runtime *rt, const char *kernel, rh_error *err)
+{
+    pthread_mutex_lock(&rt->life_lock);
+    int rc = kernel_deactivate_locked(rt, kernel, err);
+    pthread_mutex_unlock(&rt->life_lock);
+    return rc;
+}
+
+/* Every worker of k ran fini() (or the deadline passed). */
+static int wait_finished(rh_kinst *k, uint64_t deadline_ns)
+{
+    for (uint32_t w = 0; w < k->n_workers; w++)
+        while (!atomic_load_explicit(&k->workers[w].finished, memory_order_acquire)) {
+            if (rh_now_ns() >= deadline_ns)
+                return 0;
+            if (k->workers[w].reactor) /* none: a child process (isolation.c) */
+                rh_bell_wake_all(&k->workers[w].reactor->bell);
+            nap_us(100);
+        }
+    return 1;
+}
+
+static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeout_ms,
+                                   rh_error *err)
+{
+    rh_kinst *k;
+    int rc = find_or_fail(rt, kernel, &k, err);
+    if (rc || (rc = refuse_given_up(k, "terminate", err)))
+        return rc;
+    if (rt->state == RH_STATE_TERMINATED || k->state == RH_STATE_TERMINATED)
+        return rh_error_set(err, RH_ESTATE, "cannot terminate kernel %s: it is already "
+                                            "terminated", k->decl->name);
+    uint64_t t0 = rh_now_ns();
+    uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000ull;
+    /* Intake stops; what reached the kernel's rings is processed and its
+     * outputs flow out (the output bridges run in every flow). */
+    rh_kernel_set_flow(k, RH_KFLOW_DRAINING, deadline);
+    int drained;
+    while (!(drained = rh_kernel_is_quiet(k, 0)) && rh_now_ns() < deadline)
+        nap_us(200);
+    rh_kernel_set_flow(k, RH_KFLOW_STOPPED, deadline);
+    int finished = wait_finished(k, (rh_now_ns() > deadline ? rh_now_ns() : deadline) +
+                                        100000000ull);
+    k->state = RH_STATE_TERMINATED;
+    rh_log_event(rt->log, drained && finished ? RH_LOG_INFO : RH_LOG_WARN, "kernel.terminate",
+                 "kernel=%s ms=%.3f drained=%s fini=%s", k->decl->name,
+                 (double)(rh_now_ns() - t0) / 1e6, drained ? "yes" : "no",
+                 finished ? "yes" : "no");
+    if (!drained || !finished)
+        return rh_error_set(err, RH_ETIMEDOUT,
+                            "terminate kernel %s: %s within %d ms; it is stopped", k->decl->name,
+                            !drained ? "its rings did not drain" : "fini() did not run",
+                            timeout_ms);
+    return 0;
+}
+
+int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_ms,
+                                rh_error *err)
+{
+    pthread_mutex_lock(&rt->life_lock);
+    int rc = kernel_terminate_locked(rt, kernel, timeout_ms, err);
+    pthread_mutex_unlock(&rt->life_lock);
+    return rc;
+}
+
+uint32_t rh_runtime_kernel_count(const rh_runtime *rt)
+{
+    return rt->n_kernels;
+}
+
+int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (index >= rt->n_kernels)
+        return RH_ENOENT;
+    rh_kinst *k = &rt->kernels[index];
+    uint64_t now = rh_now_ns();
+    pthread_mutex_lock(&rt->life_lock); /* desc and plugin change in a swap */
+    out->name = k->decl->name;
+    out->plugin = k->desc->name;
+    out->version = k->desc->version ? k->desc->version : "";
+    out->path = k->plugin ? k->plugin->path : "";
+    /* given up after restart.max restarts (watchdog.c): stopped for good */
+    out->state = atomic_load_explicit(&k->given_up, memory_order_acquire) ? RH_STATE_TERMINATED
+                                                                          : k->state;
+    out->workers = k->n_workers;
+    out->restarts = atomic_load_explicit(&k->restarts, memory_order_relaxed);
+    out->swaps = atomic_load_explicit(&k->swaps, memory_order_relaxed);
+    out->swaps_refused = atomic_load_explicit(&k->swaps_refused, memory_order_relaxed);
+    out->active_ns = k->activate_ns ? now - k->activate_ns : 0;
+    for (uint32_t i = 0; i < k->n_workers; i++) {
+        rh_worker *w = &k->workers[i];
+        out->processed += atomic_load_explicit(&w->processed, memory_order_relaxed);
+        out->failed += atomic_load_explicit(&w->failed, memory_order_relaxed);
+        out->emitted += atomic_load_explicit(&w->emitted, memory_order_relaxed);
+        out->batches += atomic_load_explicit(&w->batches, memory_order_relaxed);
+        out->busy |= atomic_load_explicit(&w->busy, memory_order_relaxed);
+        out->stalls += atomic_load_explicit(&w->stalls, memory_order_relaxed);
+        uint64_t hb = atomic_load_explicit(&w->heartbeat_ns, memory_order_relaxed);
+        if (hb && now > hb && now - hb > out->heartbeat_age_ns)
+            out->heartbeat_age_ns = now - hb;
+    }
+    size_t tn = 0, cn = 0;
+    for (uint32_t i = 0; i < rt->n_reactors; i++) {
+        rh_reactor *r = rt->reactors[i];
+        if (!reactor_serves(r, k) || tn >= sizeof out->threads || cn >= sizeof out->cpus)
+            continue;
+        tn += (size_t)snprintf(out->threads + tn, sizeof out->threads - tn, "%s%s",
+                               tn ? "," : "", r->name);
+        cn += (size_t)snprintf(out->cpus + cn, sizeof out->cpus - cn, "%s%d", cn ? "," : "",
+                               atomic_load_explicit(&r->last_cpu, memory_order_relaxed));
+    }
+    pthread_mutex_unlock(&rt->life_lock);
+    return 0;
+}
+
+const char *rh_state_name(rh_state s)
+{
+    static const char *names[] = {"launched", "active", "inactive", "terminated"};
+    return (unsigned)s < 4 ? names[s] : "?";
+}

@@ -1,0 +1,249 @@
+/*
+ * plugin_watch.c — the plugin folders, watched while the host runs
+ * (rh_launch_opts.watch_plugins).
+ *
+ * One thread per runtime waits on an inotify descriptor for files that
+ * were finished in a plugin folder: IN_CLOSE_WRITE (what `cp` leaves) and
+ * IN_MOVED_TO (what `mv` and `install` leave).  A file counts once nothing
+ * more happened in the folders for DEBOUNCE_MS, so a build that writes
+ * several files, or writes one twice, is looked at once, complete.  Then:
+ *
+ *   - a file some running kernel was loaded from: that kernel is reloaded
+ *     (hotswap.c), which logs kernel.swap or kernel.swap_refused;
+ *   - any other .so: tried as launch would try it, and logged as
+ *     plugin.added (its kernel and version) or plugin.refused (its reason),
+ *     so the operator knows whether it can be launched.
+ *
+ * Names starting with '.' are skipped: they are the temporary files of an
+ * editor or of `cp x .plugin.so.tmp && mv .plugin.so.tmp plugin.so`.
+ *
+ * The thread sleeps in poll() with no timeout while nothing is pending; an
+ * eventfd wakes it to stop (terminate, destroy), which joins it before any
+ * lifecycle state is torn down.  It touches the runtime only through
+ * rh_runtime_kernel_reload and under rt->life_lock.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine/runtime_pvt.h"
+
+/* Quiet time after the last event before the pending files are handled. */
+#define DEBOUNCE_MS 200
+/* Files remembered between two quiet moments; more are handled at once. */
+#define MAX_PENDING 64
+
+typedef struct rh_plugin_watch rh_plugin_watch;
+
+typedef struct watched_dir {
+    int wd;
+    char path[4096];
+} watched_dir;
+
+struct rh_plugin_watch {
+    rh_runtime *rt;
+    int ino;   /* inotify */
+    int wake;  /* eventfd: stop */
+    pthread_t thread;
+    watched_dir dirs[RH_MAX_PLUGIN_DIRS + 1];
+    uint32_t n_dirs;
+    struct pending {
+        uint32_t dir;
+        char name[NAME_MAX + 1];
+    } pending[MAX_PENDING];
+    uint32_t n_pending;
+};
+
+static int is_plugin_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' && n > 3 && strcmp(name + n - 3, ".so") == 0;
+}
+
+/* Do a and b name the same file (as written, or once resolved)? */
+static int same_file(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return 1;
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+/* A new .so nobody runs: can it be launched?  Loaded from a private copy,
+ * so nothing of it stays cached under its name. */
+static void try_new_plugin(rh_runtime *rt, const char *path)
+{
+    rh_plugin p;
+    rh_error e = {0};
+    if (rh_plugin_open_copy(path, &p, &e) != 0) {
+        rh_log_event(rt->log, RH_LOG_WARN, "plugin.refused", "file=%s reason=%s", path, e.msg);
+        return;
+    }
+    rh_log_event(rt->log, RH_LOG_INFO, "plugin.added", "file=%s kernel=%s version=%s", path,
+                 p.desc->name, p.desc->version ? p.desc->version : "");
+    rh_plugin_close(&p);
+}
+
+static void handle_file(rh_plugin_watch *pw, const char *path)
+{
+    rh_runtime *rt = pw->rt;
+    /* Which kernels run this file (k->plugin changes in a swap: read it
+     * under the lock; the names themselves never change). */
+    const char *users[64];
+    uint32_t n_users = 0;
+    pthread_mutex_lock(&rt->life_lock);
+    for (uint32_t i = 0; i < rt->n_kernels && n_users < 64; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        if (k->state != RH_STATE_TERMINATED && k->plugin && same_file(k->plugin->path, path))
+            users[n_users++] = k->decl->name;
+    }
+    pthread_mutex_unlock(&rt->life_lock);
+    if (!n_users) {
+        try_new_plugin(rt, path);
+        return;
+    }
+    for (uint32_t i = 0; i < n_users; i++) {
+        rh_error e = {0};
+        rh_runtime_kernel_reload(rt, users[i], &e); /* logs kernel.swap or swap_refused */
+    }
+}
+
+static void handle_pending(rh_plugin_watch *pw)
+{
+    for (uint32_t i = 0; i < pw->n_pending; i++) {
+        char path[4096 + NAME_MAX + 2];
+        snprintf(path, sizeof path, "%s/%s", pw->dirs[pw->pending[i].dir].path,
+                 pw->pending[i].name);
+        handle_file(pw, path);
+    }
+    pw->n_pending = 0;
+}
+
+static void add_pending(rh_plugin_watch *pw, int wd, const char *name)
+{
+    uint32_t d = 0;
+    while (d < pw->n_dirs && pw->dirs[d].wd != wd)
+        d++;
+    if (d == pw->n_dirs || !is_plugin_name(name))
+        return;
+    for (uint32_t i = 0; i < pw->n_pending; i++)
+        if (pw->pending[i].dir == d && strcmp(pw->pending[i].name, name) == 0)
+            return;
+    if (pw->n_pending == MAX_PENDING)
+        handle_pending(pw);
+    pw->pending[pw->n_pending].dir = d;
+    snprintf(pw->pending[pw->n_pending].name, sizeof pw->pending[0].name, "%s", name);
+    pw->n_pending++;
+}
+
+static void read_events(rh_plugin_watch *pw)
+{
+    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n = read(pw->ino, buf, sizeof buf);
+    for (ssize_t at = 0; n > 0 && at < n;) {
+        const struct inotify_event *ev = (const struct inotify_event *)(buf + at);
+        if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
+            add_pending(pw, ev->wd, ev->name);
+        if (ev->mask & IN_Q_OVERFLOW)
+            rh_log_event(pw->rt->log, RH_LOG_WARN, "plugin.watch_overflow",
+                         "lost=events what=\"copy the file again to have it seen\"");
+        at += (ssize_t)(sizeof *ev + ev->len);
+    }
+}
+
+static void *watch_main(void *arg)
+{
+    rh_plugin_watch *pw = arg;
+    struct pollfd fds[2] = {{.fd = pw->ino, .events = POLLIN}, {.fd = pw->wake, .events = POLLIN}};
+    for (;;) {
+        int rc = poll(fds, 2, pw->n_pending ? DEBOUNCE_MS : -1);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0 || (fds[1].revents & POLLIN))
+            break;
+        if (rc == 0) {
+            handle_pending(pw);
+            continue;
+        }
+        if (fds[0].revents & POLLIN)
+            read_events(pw);
+    }
+    return NULL;
+}
+
+static int add_dir(rh_plugin_watch *pw, const char *dir, rh_error *err)
+{
+    int wd = inotify_add_watch(pw->ino, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
+    if (wd < 0)
+        return rh_error_set(err, RH_ESYS, "cannot watch plugin folder %s: %s%s", dir,
+                            strerror(errno),
+                            errno == ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");
+    for (uint32_t i = 0; i < pw->n_dirs; i++)
+        if (pw->dirs[i].wd == wd)
+            return 0; /* the same folder by another name */
+    pw->dirs[pw->n_dirs].wd = wd;
+    snprintf(pw->dirs[pw->n_dirs].path, sizeof pw->dirs[0].path, "%s", dir);
+    pw->n_dirs++;
+    return 0;
+}
+
+int rh_plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err)
+{
+    rh_plugin_watch *pw = calloc(1, sizeof *pw);
+    if (!pw)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    pw->rt = rt;
+    pw->wake = -1;
+    pw->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    int rc = 0;
+    if (pw->ino < 0)
+        rc = rh_error_set(err, RH_ESYS, "inotify_init1: %s%s", strerror(errno),
+                          errno == EMFILE ? " (raise fs.inotify.max_user_instances)" : "");
+    else if ((pw->wake = eventfd(0, EFD_CLOEXEC)) < 0)
+        rc = rh_error_set(err, RH_ESYS, "eventfd: %s", strerror(errno));
+    if (rc == 0 && opts && opts->extra_plugins)
+        rc = add_dir(pw, opts->extra_plugins, err);
+    for (uint32_t i = 0; rc == 0 && i < rt->m->n_plugin_dirs; i++)
+        rc = add_dir(pw, rt->m->plugin_dirs[i], err);
+    if (rc == 0 && pthread_create(&pw->thread, NULL, watch_main, pw) != 0)
+        rc = rh_error_set(err, RH_ESYS, "cannot start the plugin watcher thread");
+    if (rc != 0) {
+        if (pw->ino >= 0)
+            close(pw->ino);
+        if (pw->wake >= 0)
+            close(pw->wake);
+        free(pw);
+        return rc;
+    }
+    char dirs[1024] = "";
+    size_t at = 0;
+    for (uint32_t i = 0; i < pw->n_dirs && at < sizeof dirs; i++)
+        at += (size_t)snprintf(dirs + at, sizeof dirs - at, "%s%s", i ? "," : "",
+                               pw->dirs[i].path);
+    rh_log_event(rt->log, RH_LOG_INFO, "plugin.watch", "dirs=%s", dirs);
+    rt->watch = pw;
+    return 0;
+}
+
+void rh_plugin_watch_stop(rh_runtime *rt)
+{
+    rh_plugin_watch *pw = rt->watch;
+    if (!pw)
+        return;
+    uint64_t one = 1;
+    if (write(pw->wake, &one, sizeof one) != sizeof one)
+        rh_log_event(rt->log, RH_LOG_WARN, "plugin.watch_stop", "error=%s", strerror(errno));
+    pthread_join(pw->thread, NULL);
+    close(pw->ino);
+    close(pw->wake);
+    free(pw);
+    rt->watch = NULL;
+}

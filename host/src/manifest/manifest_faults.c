@@ -1,0 +1,88 @@
+/*
+ * manifest_faults.c — the manifest keys that say what the host does when a
+ * kernel misbehaves (watchdog.c does it):
+ *
+ *   "watchdog_ms": 500          a worker inside one process() call for longer
+ *                               is stalled: reported, and restarted once the
+ *                               call returns; 0 (the default) = off
+ *   "restart": {"max": 3,       restarts of the kernel (all workers) before it
+ *                               is given up (stopped, its queue keeps
+ *                               accepting by its policy)
+ *               "backoff_ms": 100,      wait before a restart, doubled after
+ *               "backoff_max_ms": 5000, each restart in a row, up to this
+ *               "failed_batches": 0}    restart after this many failed
+ *                                       batches in a row; 0 (default) = off
+ *   "isolation": "thread"       the kernel runs on a host thread (default), or
+ *                "process"      in a child process of its own on the same
+ *                               shared rings (isolation.c): a crash restarts
+ *                               it and the host runs on; needs "bridge":
+ *                               "thread" (its pumps stay in the host)
+ *
+ * Kept apart from manifest.c (the rest of the schema) because they are one
+ * concept with its own defaults; the form of every error is the same.
+ */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "manifest/manifest.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define MS_MAX 2147483647 /* ms fit an int */
+#define RESTART_MAX 1000000
+
+/* Defaults when the manifest says nothing (README, docs/RELIABILITY.md). */
+#define DEFAULT_RESTART_MAX 3
+#define DEFAULT_BACKOFF_MS 100
+#define DEFAULT_BACKOFF_MAX_MS 5000
+
+static const char *const isolation_names[] = {"thread", "process"};
+static const char *const restart_keys[] = {"max", "backoff_ms", "backoff_max_ms",
+                                           "failed_batches"};
+
+int rh_manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char *kp,
+                             rh_kernel_decl *k)
+{
+    char p[RH_JSON_PATH_LEN];
+    int rc;
+    k->watchdog_ms = 0;
+    k->restart_max = DEFAULT_RESTART_MAX;
+    k->restart_backoff_ms = DEFAULT_BACKOFF_MS;
+    k->restart_backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+    k->restart_failed_batches = 0;
+    int iso = 0;
+    if ((rc = rh_json_opt_uint(L, kv, kp, "watchdog_ms", 0, MS_MAX, 0, "ms, 0 = off",
+                               &k->watchdog_ms)) ||
+        (rc = rh_json_opt_enum(L, kv, kp, "isolation", isolation_names,
+                               COUNT(isolation_names), &iso)))
+        return rc;
+    k->isolate_process = iso == 1;
+    if (k->isolate_process && k->bridge == RH_BRIDGE_INLINE) {
+        rh_manifest_path_key(p, sizeof p, kp, "isolation");
+        return rh_json_fail(L, p, json_object_get(kv, "isolation"),
+                            "\"thread\" with \"bridge\": \"inline\" (a kernel in its own "
+                            "process needs its pumps in the host: \"bridge\": \"thread\")");
+    }
+    const json_t *r = json_object_get(kv, "restart");
+    if (!r)
+        return 0;
+    rh_manifest_path_key(p, sizeof p, kp, "restart");
+    if (!json_is_object(r))
+        return rh_json_fail(L, p, r, "an object with \"max\", \"backoff_ms\", "
+                                     "\"backoff_max_ms\" and/or \"failed_batches\"");
+    if ((rc = rh_json_check_keys(L, r, p, restart_keys, COUNT(restart_keys))) ||
+        (rc = rh_json_opt_uint(L, r, p, "max", 0, RESTART_MAX, 0, "restarts", &k->restart_max)) ||
+        (rc = rh_json_opt_uint(L, r, p, "backoff_ms", 0, MS_MAX, 0, "ms",
+                               &k->restart_backoff_ms)))
+        return rc;
+    /* backoff_max_ms defaults to at least backoff_ms, so a long first
+     * backoff alone is not an error. */
+    if (!json_object_get(r, "backoff_max_ms") && k->restart_backoff_max_ms < k->restart_backoff_ms)
+        k->restart_backoff_max_ms = k->restart_backoff_ms;
+    if ((rc = rh_json_opt_uint(L, r, p, "backoff_max_ms", k->restart_backoff_ms, MS_MAX, 0,
+                               "ms, at least backoff_ms", &k->restart_backoff_max_ms)) ||
+        (rc = rh_json_opt_uint(L, r, p, "failed_batches", 0, RESTART_MAX, 0, "batches, 0 = off",
+                               &k->restart_failed_batches)))
+        return rc;
+    return 0;
+}

@@ -1,0 +1,620 @@
+/*
+ * queue.c — the named queue: bounded, multi-producer multi-consumer, fixed
+ * slots, optionally in POSIX shared memory so other processes attach by name.
+ *
+ * Algorithm: the head/tail ring of DPDK's rte_ring (multi-producer,
+ * multi-consumer mode).  Producers claim a run of cells by CAS on
+ * prod_head, fill them, wait until the producers before them have
+ * published (prod_tail == their first position), then publish by storing
+ * prod_tail.  Consumers do the same with cons_head and cons_tail.  A cell
+ * carries only its message: nobody writes a per-cell flag, so a cell's cache
+ * lines go from producer to consumer once, and a burst of n messages costs
+ * one CAS and one index store on each side, whatever n.  (The first version
+ * was Vyukov's queue, a stamp per cell: the consumer's write of every stamp
+ * and the producer's read of it cost two more cache-line transfers per
+ * message, and a one-hop burst of 64-byte messages ran at ~1/8 of an
+ * rte_ring hop; docs/PERFORMANCE.md has the numbers.)
+ *
+ * The price: a producer preempted between its claim and its publish holds
+ * up the producers after it (and a consumer likewise), as in DPDK's default
+ * mode.  They spin, then yield, so the holder gets the cpu back; a process
+ * that dies in that window stalls the queue, as a dead producer would have
+ * with per-cell stamps too.  A persist queue is repaired from that at its
+ * host's next launch (queue_persist.c).
+ *
+ * Positions only grow (64-bit, never wrap in practice); cell = pos & mask.
+ * All-zero memory (a fresh ftruncate'd shm object or anonymous mapping) is
+ * an empty queue: creating a 2^24-slot queue touches no slot pages.
+ *
+ * Counters: nothing is bumped per message.  enqueued and dequeued are
+ * derived from the two tails (which only grow), depth from their
+ * difference; only the slow paths (full queue, host-side drops) touch the
+ * counter line.  high_water is raised by consumers once per burst, and set
+ * to capacity by a producer that finds the queue full.
+ *
+ * This file is the hot path: send, receive, the bursts, the backpressure
+ * policies.  Counters, names and accessors are queue_info.c; creating,
+ * attaching, checking and removing the mapping is queue_shm.c; the layout
+ * all three rely on is queue_layout.h.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "queue/queue_layout.h"
+
+/* ------------------------------------------------------------ helpers --- */
+
+static inline cell *cell_at(const rh_queue *q, uint64_t pos)
+{
+    return (cell *)(q->cells + (size_t)(pos & q->mask) * q->slot_size);
+}
+
+static inline void count(rh_queue *q, int which, uint64_t n)
+{
+    atomic_fetch_add_explicit(&q->h->counters[which], n, memory_order_relaxed);
+}
+
+/* Raise high_water to depth.  A plain load first: in steady state the value
+ * is already higher and the line stays shared, not bounced. */
+static void note_depth(rh_queue *q, uint64_t depth)
+{
+    if (depth > q->capacity)
+        depth = q->capacity;
+    uint64_t hw = atomic_load_explicit(&q->h->high_water, memory_order_relaxed);
+    while (depth > hw && !atomic_compare_exchange_weak_explicit(
+                             &q->h->high_water, &hw, depth, memory_order_relaxed,
+                             memory_order_relaxed))
+        ;
+}
+
+/* Bounded spin, then yield: for waits that end when another thread finishes
+ * a copy it already started (microseconds, unless it was preempted). */
+static void backoff(unsigned tries)
+{
+    if (tries < 64)
+        rh_cpu_relax();
+    else
+        sched_yield();
+}
+
+/* ------------------------------------------------------ the algorithm --- */
+
+/* Wait until the claims before ours have been published (*tail == pos),
+ * then publish ours.  Acquire on the wait: the earlier claimer's cell
+ * writes (or reads) then happen before our release, so whoever acquires
+ * our tail sees theirs too (a plain store is not a release sequence).
+ *
+ * pos - tail is what earlier claims have still to publish, and they all
+ * fit in the ring at once: never more than its capacity (our claim saw
+ * room, or messages, through the other side's tail, which that side
+ * stored after acquiring ours).  A tail never passes an unpublished claim
+ * either: it only moves to the end of a claim whose start it was.  So a
+ * tail past pos (a huge pos - tail, unsigned) or further behind than any
+ * capacity is a scribble by another process on the shared header; waiting
+ * for it would never end (fuzz/fuzz_queue.c found both).  We then leave
+ * the tail alone: the queue is garbage, but no call hangs on it. */
+static inline void publish(_Atomic uint64_t *tail, uint64_t pos, uint64_t end)
+{
+    for (unsigned tries = 0;; tries++) {
+        uint64_t now = atomic_load_explicit(tail, memory_order_acquire);
+        if (now == pos)
+            break;
+        if (pos - now > RH_QUEUE_CAPACITY_MAX) {
+            /* Scribbled (see above).  A tail inside our claim moves to its
+             * end, or the claim after ours would find it behind its start
+             * and wait for a publish that never comes. */
+            if ((int64_t)(now - pos) > 0 && (int64_t)(end - now) > 0)
+                break;
+            return;
+        }
+        backoff(tries);
+    }
+    atomic_store_explicit(tail, end, memory_order_release);
+}
+
+/*
+ * Claim up to n free cells from prod_head: returns how many (0 when full)
+ * and the first position in *pos_out.  The cells are the caller's until it
+ * publishes them with publish(&h->prod_tail, pos, pos + k).
+ * Acquire on cons_tail (acked): the consumers' reads of those cells are
+ * done before we overwrite them.
+ */
+static uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
+{
+    queue_header *h = q->h;
+    uint64_t pos = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
+    for (;;) {
+        /* cons_tail, or acked on a persist queue (q->free_tail): the same
+         * acquire pairs with the release of whoever advanced it. */
+        uint64_t freed = atomic_load_explicit(q->free_tail, memory_order_acquire);
+        uint64_t room = q->capacity - (pos - freed);
+        if ((int64_t)room <= 0) {
+            /* Full, or pos is stale and so far ahead of an old cons_tail
+             * that it looks so: look again before saying full. */
+            uint64_t now = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
+            if (now == pos)
+                return 0;
+            pos = now;
+            continue;
+        }
+        uint32_t k = room < n ? (uint32_t)room : n;
+        if (atomic_compare_exchange_weak_explicit(&h->prod_head, &pos, pos + k,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *pos_out = pos;
+            return k;
+        }
+    }
+}
+
+/* Claim up to n published messages from cons_head (0 when empty).
+ * Acquire on prod_tail: the producers' writes of those cells are visible. */
+static uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
+{
+    queue_header *h = q->h;
+    uint64_t pos = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
+    for (;;) {
+        uint64_t ready = atomic_load_explicit(&h->prod_tail, memory_order_acquire) - pos;
+        if ((int64_t)ready <= 0)
+            return 0; /* cons_head never passes prod_tail: empty */
+        uint32_t k = ready < n ? (uint32_t)ready : n;
+        if (atomic_compare_exchange_weak_explicit(&h->cons_head, &pos, pos + k,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *pos_out = pos;
+            return k;
+        }
+    }
+}
+
+/* Write a message into a cell its producer has claimed. */
+static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *e,
+                             const void *payload, uint32_t len)
+{
+    cell *c = cell_at(q, pos);
+    c->env.id = e->id;
+    c->env.correlation_id = e->correlation_id;
+    c->env.enqueue_ns = e->enqueue_ns;
+    c->env.priority = e->priority;
+    c->env.flags = e->flags;
+    c->env.port = 0;
+    /* Atomic because try_dequeue may peek at it from a consumer that has
+     * not claimed the cell (see there); relaxed, the tails order it. */
+    __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED);
+    if (len)
+        memcpy(c + 1, payload, len);
+}
+
+/* Stamp and fill a claimed cell straight from the caller's envelope (NULL:
+ * a fresh one), without building the envelope on the stack first: the
+ * burst paths' per-message cost.  Returns the id the message got. */
+static inline rh_id stamp_cell(rh_queue *q, uint64_t pos, const rh_envelope *from, uint64_t now,
+                               const void *payload, uint32_t len)
+{
+    cell *c = cell_at(q, pos);
+    if (from) {
+        c->env.id = rh_id_is_zero(from->id) ? rh_id_new() : from->id;
+        c->env.correlation_id = from->correlation_id;
+        c->env.priority = from->priority;
+        c->env.flags = from->flags;
+    } else {
+        c->env.id = rh_id_new();
+        c->env.correlation_id = (rh_id){0, 0};
+        c->env.priority = 0;
+        c->env.flags = 0;
+    }
+    c->env.enqueue_ns = now;
+    c->env.port = 0;
+    __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED); /* see fill_cell */
+    if (len)
+        memcpy(c + 1, payload, len);
+    return c->env.id;
+}
+
+/* One message in: 0, or RH_EFULL. */
+static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, uint32_t len)
+{
+    uint64_t pos;
+    if (claim_enqueue_run(q, 1, &pos) == 0)
+        return RH_EFULL;
+    fill_cell(q, pos, e, payload, len);
+    publish(&q->h->prod_tail, pos, pos + 1);
+    return 0;
+}
+
+/* Copy a claimed cell out.  Returns the payload length.  The length is
+ * clamped to the slot: a shared mapping can be scribbled on by another
+ * process, and we never copy past our cell.  A payload shorter than the
+ * type is zero-extended up to `room` bytes, so the reader always sees a
+ * whole struct and never the previous message's tail (a kernel ring slot is
+ * reused without clearing). */
+static uint32_t take_cell(rh_queue *q, uint64_t pos, rh_envelope *env, void *buf, uint32_t room)
+{
+    const cell *c = cell_at(q, pos);
+    uint32_t len = __atomic_load_n(&c->env.payload_len, __ATOMIC_RELAXED);
+    if (len > q->payload_size)
+        len = q->payload_size;
+    if (buf && len > room) /* only if another process rewrote it after a peek */
+        len = room;
+    if (env) {
+        env->id = c->env.id;
+        env->correlation_id = c->env.correlation_id;
+        env->enqueue_ns = c->env.enqueue_ns;
+        env->priority = c->env.priority;
+        env->flags = c->env.flags;
+        env->port = c->env.port;
+        env->payload_len = len;
+    }
+    if (buf && len)
+        memcpy(buf, c + 1, len);
+    if (buf && room > len)
+        memset((char *)buf + len, 0, room - len);
+    return len;
+}
+
+/* Dequeue one message into env/buf (both NULL: discard it, for drop_oldest).
+ * Returns the payload length, RH_EEMPTY, or RH_ETOOBIG (left queued). */
+static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int discard)
+{
+    queue_header *h = q->h;
+    uint64_t pos;
+    if (discard || buf_len >= q->payload_size) {
+        if (claim_dequeue_run(q, 1, &pos) == 0)
+            return RH_EEMPTY;
+    } else {
+        /* A buffer smaller than the slot: peek at the length before
+         * claiming, since a claim cannot be undone and the API promises a
+         * too-large message stays queued.  We then claim exactly the cell
+         * we peeked at: if that CAS succeeds nobody claimed pos in between,
+         * so its cell cannot have been refilled and the length was pos's. */
+        pos = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
+        for (;;) {
+            if ((int64_t)(atomic_load_explicit(&h->prod_tail, memory_order_acquire) - pos) <= 0)
+                return RH_EEMPTY;
+            /* Acquire: the re-read of cons_head below comes after it. */
+            uint32_t len = __atomic_load_n(&cell_at(q, pos)->env.payload_len, __ATOMIC_ACQUIRE);
+            if (len > buf_len) {
+                uint64_t now = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
+                if (now == pos)
+                    return RH_ETOOBIG;
+                pos = now;
+                continue;
+            }
+            if (atomic_compare_exchange_weak_explicit(&h->cons_head, &pos, pos + 1,
+                                                      memory_order_relaxed, memory_order_relaxed))
+                break;
+        }
+    }
+    if (!discard)
+        note_depth(q, atomic_load_explicit(&h->prod_tail, memory_order_relaxed) - pos);
+    uint32_t room = buf_len < q->payload_size ? buf_len : q->payload_size;
+    int len = (int)take_cell(q, pos, discard ? NULL : env, discard ? NULL : buf, room);
+    publish(&h->cons_tail, pos, pos + 1);
+    if (q->persist) /* a client's recv is its delivery (never a discard: no drop_oldest) */
+        rh_queue_ack(q, pos + 1);
+    return len;
+}
+
+/* Whether the next enqueue / dequeue would find room / a message.  Used as
+ * the re-check between rh_sleep_prepare and rh_sleep_commit. */
+static int has_room(const rh_queue *q)
+{
+    uint64_t head = atomic_load_explicit(&q->h->prod_head, memory_order_acquire);
+    uint64_t freed = atomic_load_explicit(q->free_tail, memory_order_acquire);
+    return head - freed < q->capacity;
+}
+
+static int has_message(const rh_queue *q)
+{
+    uint64_t head = atomic_load_explicit(&q->h->cons_head, memory_order_acquire);
+    uint64_t ready = atomic_load_explicit(&q->h->prod_tail, memory_order_acquire);
+    return (int64_t)(ready - head) > 0;
+}
+
+/* rh_recv and a blocked rh_send wait like an adaptive dispatch thread, but
+ * spin for less: about as long as a futex wake-up costs (~20 us), the
+ * classic bound for spin-then-block.  Their callers are clients, and on an
+ * oversubscribed machine a long spin steals the core from the very thread
+ * that would end the wait. */
+#define CLIENT_SPIN_POLLS 200u
+#define CLIENT_YIELD_POLLS 50u
+
+static void client_waiter_init(rh_waiter *w)
+{
+    rh_waiter_init(w, RH_WAIT_ADAPTIVE);
+    w->spin_polls = CLIENT_SPIN_POLLS;
+    w->yield_polls = CLIENT_YIELD_POLLS;
+}
+
+/* One idle step of a bounded wait on `bell` until ready(q) or deadline_ns
+ * (UINT64_MAX: forever).  Spins, then yields, then parks (rh_waiter's
+ * adaptive policy), because a futex wake-up costs tens of microseconds.
+ * Returns 0 to poll again, RH_ETIMEDOUT once the deadline has passed. */
+static int wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell, int (*ready)(const rh_queue *),
+                     uint64_t deadline_ns)
+{
+    uint64_t now = rh_now_ns();
+    if (now >= deadline_ns)
+        return RH_ETIMEDOUT;
+    switch (rh_waiter_idle(w)) {
+    case RH_IDLE_SPIN:
+        rh_cpu_relax();
+        break;
+    case RH_IDLE_YIELD:
+        sched_yield();
+        break;
+    case RH_IDLE_PARK: {
+        rh_sleep s;
+        rh_sleep_prepare(&s, &bell, 1);
+        if (ready(q))
+            rh_sleep_cancel(&s);
+        else
+            rh_sleep_commit(&s, deadline_ns == UINT64_MAX ? -1 : (int64_t)(deadline_ns - now));
+        break;
+    }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ sending --- */
+
+/* The envelope rh_send and rh_send_burst enqueue: the caller's fields, a
+ * fresh id when it gave none, the enqueue time and the length. */
+static inline void stamp_env(rh_envelope *e, const rh_envelope *from, uint64_t now, uint32_t len)
+{
+    if (from)
+        *e = *from;
+    else
+        memset(e, 0, sizeof *e);
+    if (rh_id_is_zero(e->id))
+        e->id = rh_id_new();
+    e->enqueue_ns = now;
+    e->payload_len = len;
+    e->port = 0;
+}
+
+/* How long drop_oldest waits for a claim in progress to finish before it
+ * gives up on the message (see send_full). */
+#define EVICT_WAIT_NS 200000000ull
+
+/* The queue was full: apply its policy.  Kept out of rh_send so the fast
+ * path stays small. */
+static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e,
+                                               const void *payload, uint32_t len)
+{
+    queue_header *h = q->h;
+    note_depth(q, q->capacity);
+    switch (q->cfg.backpressure) {
+    case RH_BP_REJECT:
+        count(q, C_REJECTED, 1);
+        return RH_EFULL;
+    case RH_BP_DROP_NEWEST:
+        count(q, C_DROPPED_NEWEST, 1);
+        return RH_EDROPPED;
+    case RH_BP_DROP_OLDEST: {
+        uint64_t wait_from = 0;
+        /* At most capacity evictions for one message: a healthy queue
+         * needs one (more only while other producers take the freed cell),
+         * and a header scribbled by another process (a depth of 2^40, say:
+         * fuzz/fuzz_queue.c) must not keep one send evicting for hours;
+         * a depth beyond capacity is refused at once. */
+        for (unsigned tries = 0, evicted = 0;; tries++) {
+            if (try_enqueue(q, e, payload, len) == 0)
+                return 0;
+            if (evicted > q->capacity) {
+                count(q, C_REJECTED, 1);
+                return RH_EFULL;
+            }
+            /* Evict only when the queue is really full: when depth is below
+             * capacity a consumer is mid-way through freeing our cell, and
+             * evicting would throw away a message for nothing. */
+            uint64_t freed = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
+            uint64_t claimed = atomic_load_explicit(&h->cons_head, memory_order_acquire);
+            uint64_t published = atomic_load_explicit(&h->prod_tail, memory_order_acquire);
+            uint64_t head = atomic_load_explicit(&h->prod_head, memory_order_acquire);
+            /* Read in this order (each index only grows, and never passes
+             * the next one), a sane queue has freed <= claimed <= published
+             * <= head <= freed + capacity; anything else is a header
+             * scribbled by another process, with nothing sane to evict. */
+            if (claimed - freed > published - freed || published - freed > head - freed ||
+                head - freed > q->capacity) {
+                count(q, C_REJECTED, 1);
+                return RH_EFULL;
+            }
+            if (head - claimed >= q->capacity && try_dequeue(q, NULL, NULL, 0, 1) >= 0) {
+                count(q, C_DROPPED_OLDEST, 1);
+                evicted++;
+                tries = 0;
+                continue;
+            }
+            /* Nothing to evict yet: a consumer or producer is between its
+             * claim and its publish, which takes microseconds.  One that
+             * makes no progress for EVICT_WAIT_NS has died there (or the
+             * header was scribbled on): refuse rather than wait for ever. */
+            if (tries == 0)
+                wait_from = rh_now_ns();
+            else if ((tries & 1023) == 0 && rh_now_ns() - wait_from > EVICT_WAIT_NS) {
+                count(q, C_REJECTED, 1);
+                return RH_EFULL;
+            }
+            backoff(tries);
+        }
+    }
+    case RH_BP_BLOCK:
+    default: {
+        uint64_t deadline = rh_now_ns() + (uint64_t)q->cfg.block_timeout_ms * 1000000ull;
+        rh_waiter w;
+        client_waiter_init(&w);
+        for (;;) {
+            if (try_enqueue(q, e, payload, len) == 0)
+                return 0;
+            if (wait_step(q, &w, &h->not_full, has_room, deadline) == RH_ETIMEDOUT) {
+                count(q, C_REJECTED, 1);
+                return RH_ETIMEDOUT;
+            }
+        }
+    }
+    }
+}
+
+int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t len,
+            rh_id *id_out)
+{
+    if (!q || (len && !payload))
+        return RH_EINVAL;
+    if (len > q->payload_size)
+        return RH_ETOOBIG;
+    rh_envelope e;
+    stamp_env(&e, env, rh_now_ns(), len);
+    /* Reported even when the send fails, so a caller can retry with the
+     * same id and let the dedup window drop a copy that did get through. */
+    if (id_out)
+        *id_out = e.id;
+    int rc = try_enqueue(q, &e, payload, len);
+    if (rc != 0)
+        rc = send_full(q, &e, payload, len);
+    if (rc == 0)
+        rh_bell_ring(&q->h->not_empty);
+    return rc;
+}
+
+int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, uint32_t stride,
+                  uint32_t len, uint32_t n, rh_id *ids_out)
+{
+    if (!q || (len && !payloads) || (n > 1 && len && stride < len))
+        return RH_EINVAL;
+    if (len > q->payload_size)
+        return RH_ETOOBIG;
+    if (n == 0)
+        return 0;
+    /* One clock read, one claim and one doorbell for the whole run that
+     * fits; the rest goes one by one through the policy, as rh_send. */
+    uint64_t now = rh_now_ns();
+    uint64_t pos;
+    uint32_t k = claim_enqueue_run(q, n, &pos);
+    for (uint32_t i = 0; i < k; i++) {
+        rh_id id = stamp_cell(q, pos + i, envs ? &envs[i] : NULL, now,
+                              (const char *)payloads + (size_t)i * stride, len);
+        if (ids_out)
+            ids_out[i] = id;
+    }
+    if (k) {
+        publish(&q->h->prod_tail, pos, pos + k);
+        rh_bell_ring(&q->h->not_empty);
+    }
+    uint32_t done = k;
+    for (; done < n; done++) {
+        rh_envelope e;
+        stamp_env(&e, envs ? &envs[done] : NULL, rh_now_ns(), len);
+        if (ids_out)
+            ids_out[done] = e.id;
+        const void *payload = (const char *)payloads + (size_t)done * stride;
+        int rc = try_enqueue(q, &e, payload, len);
+        if (rc != 0)
+            rc = send_full(q, &e, payload, len);
+        if (rc == 0)
+            rh_bell_ring(&q->h->not_empty);
+        else if (rc != RH_EDROPPED)
+            break; /* refused (counted): the caller may retry from here */
+    }
+    return (int)done;
+}
+
+uint32_t rh_queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n)
+{
+    uint64_t pos;
+    uint32_t k = n ? claim_enqueue_run(q, n, &pos) : 0;
+    if (k == 0)
+        return 0;
+    uint64_t now = rh_now_ns();
+    for (uint32_t i = 0; i < k; i++) {
+        rh_envelope *e = src[i];
+        uint32_t len = e->payload_len <= q->payload_size ? e->payload_len : q->payload_size;
+        stamp_cell(q, pos + i, e, now, e + 1, len);
+    }
+    publish(&q->h->prod_tail, pos, pos + k);
+    rh_bell_ring(&q->h->not_empty);
+    return k;
+}
+
+/* ---------------------------------------------------------- receiving --- */
+
+int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int timeout_ms)
+{
+    if (!q || (buf_len && !buf))
+        return RH_EINVAL;
+    uint64_t deadline = 0; /* set on the first empty poll: a hit costs no clock, no waiter */
+    rh_waiter w;
+    for (;;) {
+        int rc = try_dequeue(q, env, buf, buf_len, 0);
+        if (rc >= 0) {
+            rh_bell_ring(&q->h->not_full);
+            return rc;
+        }
+        if (rc != RH_EEMPTY)
+            return rc;
+        if (timeout_ms == 0)
+            return RH_EEMPTY;
+        if (deadline == 0) {
+            deadline = timeout_ms < 0 ? UINT64_MAX
+                                      : rh_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+            client_waiter_init(&w);
+        }
+        if (wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
+            return RH_ETIMEDOUT;
+    }
+}
+
+uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n)
+{
+    uint64_t pos;
+    uint32_t k = n ? claim_dequeue_run(q, n, &pos) : 0;
+    if (k == 0)
+        return 0;
+    note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - pos);
+    for (uint32_t i = 0; i < k; i++)
+        take_cell(q, pos + i, dst[i], dst[i] + 1, q->payload_size);
+    publish(&q->h->cons_tail, pos, pos + k);
+    rh_bell_ring(&q->h->not_full);
+    return k;
+}
+
+int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, uint32_t n,
+                  int timeout_ms)
+{
+    /* Every buffer holds a whole slot, so no message is ever cut short. */
+    if (!q || (n && !bufs) || stride < q->payload_size)
+        return RH_EINVAL;
+    if (n == 0)
+        return 0;
+    uint64_t deadline = 0;
+    rh_waiter w;
+    client_waiter_init(&w);
+    for (;;) {
+        uint64_t pos;
+        uint32_t k = claim_dequeue_run(q, n, &pos);
+        if (k) {
+            note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - pos);
+            for (uint32_t i = 0; i < k; i++)
+                take_cell(q, pos + i, envs ? &envs[i] : NULL,
+                          (char *)bufs + (size_t)i * stride, q->payload_size);
+            publish(&q->h->cons_tail, pos, pos + k);
+            if (q->persist)
+                rh_queue_ack(q, pos + k);
+            rh_bell_ring(&q->h->not_full);
+            return (int)k;
+        }
+        if (timeout_ms == 0)
+            return 0;
+        if (deadline == 0)
+            deadline = timeout_ms < 0 ? UINT64_MAX
+                                      : rh_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+        if (wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
+            return RH_ETIMEDOUT;
+    }
+}
+
+int rh_queue_is_empty(const rh_queue *q)
+{
+    return !has_message(q);
+}

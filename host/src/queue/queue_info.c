@@ -1,0 +1,100 @@
+/*
+ * queue_info.c — what the named queue says about itself: its counters (the
+ * host-side ones the bridges bump, and the snapshot rh_queue_stats_get
+ * derives from the indices), the names of its policies, the rule for queue
+ * names, and the accessors.  None of it is on the message path; that is
+ * queue.c.
+ */
+#include <string.h>
+
+#include "queue/queue_layout.h"
+
+/* ----------------------------------------------------------- counters --- */
+
+void rh_queue_count(rh_queue *q, rh_queue_counter which, uint64_t n)
+{
+    static const int map[] = {
+        [RH_QC_DUPLICATES] = C_DUPLICATES, [RH_QC_EXPIRED] = C_EXPIRED,
+        [RH_QC_INVALID] = C_INVALID,       [RH_QC_FAILED] = C_FAILED,
+        [RH_QC_DEAD_LETTERED] = C_DEAD_LETTERED,
+    };
+    if (q && (unsigned)which < sizeof(map) / sizeof(map[0]))
+        atomic_fetch_add_explicit(&q->h->counters[map[which]], n, memory_order_relaxed);
+}
+
+void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out)
+{
+    queue_header *h = q->h;
+    memset(out, 0, sizeof *out);
+    /* Read order matters: dropped_oldest is bumped after its cons_tail
+     * advance and cons_tail never passes prod_tail, so reading them in this
+     * order (acquire) keeps dropped <= deq <= enq in the snapshot. */
+    uint64_t dropped = atomic_load_explicit(&h->counters[C_DROPPED_OLDEST], memory_order_acquire);
+    uint64_t deq = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
+    uint64_t enq = atomic_load_explicit(&h->prod_tail, memory_order_acquire);
+    out->enqueued = enq;
+    out->dequeued = deq - dropped;
+    out->depth = enq - deq > q->capacity ? q->capacity : enq - deq;
+    out->rejected = atomic_load_explicit(&h->counters[C_REJECTED], memory_order_relaxed);
+    out->dropped_oldest = dropped;
+    out->dropped_newest = atomic_load_explicit(&h->counters[C_DROPPED_NEWEST], memory_order_relaxed);
+    out->duplicates = atomic_load_explicit(&h->counters[C_DUPLICATES], memory_order_relaxed);
+    out->expired = atomic_load_explicit(&h->counters[C_EXPIRED], memory_order_relaxed);
+    out->invalid = atomic_load_explicit(&h->counters[C_INVALID], memory_order_relaxed);
+    out->failed = atomic_load_explicit(&h->counters[C_FAILED], memory_order_relaxed);
+    out->dead_lettered = atomic_load_explicit(&h->counters[C_DEAD_LETTERED], memory_order_relaxed);
+    /* Consumers only raise high_water when they dequeue; include the depth
+     * seen now so a queue nobody drained yet still reports its peak. */
+    uint64_t hw = atomic_load_explicit(&h->high_water, memory_order_relaxed);
+    out->high_water = hw > out->depth ? hw : out->depth;
+    out->capacity = q->capacity;
+}
+
+/* --------------------------------------------------- names and policies -- */
+
+static const char *const bp_names[] = {
+    [RH_BP_BLOCK] = "block",
+    [RH_BP_REJECT] = "reject",
+    [RH_BP_DROP_OLDEST] = "drop_oldest",
+    [RH_BP_DROP_NEWEST] = "drop_newest",
+};
+_Static_assert(sizeof(bp_names) / sizeof(bp_names[0]) == BP_COUNT,
+               "one name per rh_backpressure policy");
+
+const char *rh_backpressure_name(rh_backpressure bp)
+{
+    return (unsigned)bp < BP_COUNT ? bp_names[bp] : "unknown";
+}
+
+int rh_backpressure_parse(const char *name)
+{
+    for (unsigned i = 0; name && i < BP_COUNT; i++)
+        if (strcmp(name, bp_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+int rh_queue_name_valid(const char *name)
+{
+    if (!name)
+        return 0;
+    size_t i = 0;
+    for (; name[i]; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+        if (!ok || i >= RH_QUEUE_NAME_MAX)
+            return 0;
+    }
+    return i > 0;
+}
+
+const char *rh_queue_name(const rh_queue *q) { return q->name; }
+const char *rh_queue_type_name(const rh_queue *q) { return q->type_name; }
+uint64_t rh_queue_fingerprint(const rh_queue *q) { return q->fingerprint; }
+const rh_type *rh_queue_type(const rh_queue *q) { return q->type; }
+const char *rh_queue_type_origin(const rh_queue *q) { return q->type_origin; }
+const rh_queue_config *rh_queue_config_of(const rh_queue *q) { return &q->cfg; }
+uint32_t rh_queue_payload_size(const rh_queue *q) { return q->payload_size; }
+rh_bell *rh_queue_not_empty_bell(rh_queue *q) { return &q->h->not_empty; }
+rh_bell *rh_queue_not_full_bell(rh_queue *q) { return &q->h->not_full; }

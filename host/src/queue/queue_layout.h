@@ -1,0 +1,154 @@
+/*
+ * queue_layout.h — the named queue's memory layout, private to queue.c (the
+ * hot path, which reads and writes it) and queue_shm.c (the lifecycle, which
+ * creates, maps, checks and removes it).  Kept in one header so the two can
+ * never disagree about it; nothing outside those two files may depend on
+ * it, and a change to the mapping must bump QUEUE_LAYOUT_VERSION.
+ *
+ * Mapping layout: [queue_header][cell 0][cell 1]...; a cell is the
+ * rh_envelope and payload_size bytes, rounded up to 16 bytes.  Cells are
+ * packed, not padded to cache lines: only producers write them and only
+ * consumers read them (the head/tail protocol at the top of queue.c), so a
+ * line shared by two cells costs nothing, and small messages move fewer
+ * lines (48 + 16 bytes: one line instead of two).
+ */
+#ifndef RH_QUEUE_LAYOUT_H
+#define RH_QUEUE_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "queue/queue_pvt.h"
+
+#define QUEUE_MAGIC 0x0045554555514852ull /* "RHQUEUE\0" little-endian */
+#define QUEUE_LAYOUT_VERSION 3u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked */
+#define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
+#define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
+#define SHM_DIR "/dev/shm"
+#define SHM_PREFIX "ringhost."
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
+               "shared queues need address-free (lock-free) 64-bit atomics");
+
+/* Slow-path counters, in one array so rh_queue_count is a table lookup. */
+enum { C_REJECTED, C_DROPPED_OLDEST, C_DROPPED_NEWEST, C_DUPLICATES, C_EXPIRED,
+       C_INVALID, C_FAILED, C_DEAD_LETTERED, C_COUNT };
+
+/* The start of the mapping.  Everything above `counters` is written once by
+ * the creator before it publishes magic, and never again. */
+typedef struct queue_header {
+    _Atomic uint64_t magic;          /* QUEUE_MAGIC, stored last (release) */
+    uint32_t layout_version;         /* QUEUE_LAYOUT_VERSION */
+    uint32_t header_size;            /* sizeof(queue_header): cells start here */
+    uint64_t fingerprint;            /* of the message type, never 0 */
+    uint32_t payload_size;           /* bytes */
+    uint32_t slot_size;              /* bytes per cell, multiple of 16 */
+    uint32_t capacity;               /* cells, power of two */
+    uint32_t mask;                   /* capacity - 1 */
+    uint32_t policy;                 /* rh_backpressure */
+    uint32_t block_timeout_ms;
+    uint32_t dedup_window;
+    uint32_t ttl_ms;
+    int32_t creator_pid;
+    uint32_t creator_uid;
+    uint32_t persist;                /* 1: kept at close, recovered at create (queue_persist.c) */
+    uint32_t reserved;
+    char name[RH_QUEUE_NAME_MAX + 1];
+    char type_name[TYPE_NAME_MAX + 1];
+    char type_origin[TYPE_ORIGIN_MAX + 1]; /* plugin path, "" when unknown */
+
+    /* Each group below on its own line: producers own prod_head/prod_tail,
+     * consumers cons_head/cons_tail (each side reads the other's tail once
+     * per burst); the counters and bells are touched on slow paths only. */
+    _Alignas(64) _Atomic uint64_t counters[C_COUNT];
+    _Alignas(64) _Atomic uint64_t high_water;
+    _Alignas(64) _Atomic uint64_t prod_head; /* next position a producer claims */
+    _Atomic uint64_t prod_tail;              /* cells before it are published */
+    _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
+    _Atomic uint64_t cons_tail;              /* cells before it are read (and free, if not persist) */
+    /* Persist only: cells before it are done with, free again.  Written by
+     * consumers once they are finished (a client after its recv; the
+     * input bridge's thread once its kernel and output bridges are), by
+     * CAS to a larger value with release; read by producers with acquire
+     * instead of cons_tail (rh_queue.free_tail).  acked <= cons_tail. */
+    _Atomic uint64_t acked;
+    _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
+    _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
+} queue_header;
+
+typedef struct cell {
+    rh_envelope env;
+    /* payload_size bytes follow */
+} cell;
+_Static_assert(sizeof(cell) == sizeof(rh_envelope), "a cell is its envelope and payload");
+
+/* The process-local handle.  Geometry is copied out of the header once and
+ * validated, so the hot path never trusts bytes another process can write. */
+struct rh_queue {
+    queue_header *h;
+    unsigned char *cells;
+    size_t map_size;
+    uint64_t mask;
+    uint32_t capacity;
+    uint32_t slot_size;
+    uint32_t payload_size;
+    int creator;         /* this handle created (or recovered) the mapping */
+    /* What producers wait on for room: &h->cons_tail, or &h->acked on a
+     * persist queue (a taken message keeps its cell until it is acked).
+     * A pointer, not a branch, so the non-persist send path is unchanged. */
+    _Atomic uint64_t *free_tail;
+    int persist;         /* cfg.persist, or the header's for an attacher */
+    int lock_fd;         /* persist creator: flocked shm fd, held until close; else -1 */
+    int recovered;       /* the mapping was a previous run's (queue_persist.c) */
+    uint64_t carried;    /* messages it held then */
+    rh_queue_stats base; /* its counters then: rh_queue_stats_since_open subtracts them */
+    dev_t shm_dev;       /* identity of the shm object we created, so close */
+    ino_t shm_ino;       /* never unlinks a newer host's queue of that name */
+    rh_queue_config cfg;
+    const rh_type *type; /* NULL on an attached queue until bind_type */
+    uint64_t fingerprint;
+    char shm_name[sizeof("/" SHM_PREFIX) + 2 * RH_QUEUE_NAME_MAX + 1];
+    char name[RH_QUEUE_NAME_MAX + 1];
+    char type_name[TYPE_NAME_MAX + 1];
+    char type_origin[TYPE_ORIGIN_MAX + 1];
+};
+
+/* ------------------------------------------------------ layout rules --- */
+
+static inline uint64_t slot_size_for(uint64_t payload_size)
+{
+    return (sizeof(cell) + payload_size + 15) & ~(uint64_t)15;
+}
+
+static inline int capacity_valid(uint64_t cap)
+{
+    return cap >= 2 && cap <= RH_QUEUE_CAPACITY_MAX && (cap & (cap - 1)) == 0;
+}
+
+/* Check every header field an attacher relies on (queue_shm.c); 0 or
+ * RH_EINVAL with what is wrong in err. */
+int rh_queue_header_check(const queue_header *h, size_t file_size, const char *name,
+                          rh_error *err);
+
+/* At rh_queue_create of a persist queue (queue_persist.c): take over the
+ * previous run's object of q->shm_name if there is one.  1: recovered, q is
+ * ready; 0: there is none, create it; < 0: refused, with err set. */
+int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err);
+
+/* rh_queue_attach of a persist queue (queue_persist.c): mark the client
+ * attached, with a lock on fd kept in q->lock_fd; RH_EEXIST while a host
+ * is recovering it. */
+int rh_queue_persist_attach(rh_queue *q, int fd, rh_error *err);
+
+/* Before a queue that is not persist replaces an object of its name
+ * (queue_persist.c): RH_EEXIST if that is a persist queue holding
+ * messages. */
+int rh_queue_persist_guard(const rh_queue *q, rh_error *err);
+
+/* The number of rh_backpressure policies: a header's policy field and a
+ * configuration's backpressure must be below it.  queue.c names each one. */
+#define BP_COUNT ((unsigned)RH_BP_DROP_NEWEST + 1)
+
+#endif /* RH_QUEUE_LAYOUT_H */

@@ -1,0 +1,403 @@
+/*
+ * queue_persist.c — persistent queues: a shared queue marked persist is not
+ * removed when its host closes it, and the next host that creates it (same
+ * instance and name) takes it over with its messages instead of replacing
+ * it.  It lives in /dev/shm, so it survives the host's exit, restart and
+ * SIGKILL, but not a reboot.
+ *
+ * Who may use it: the host that created or recovered it holds an flock on
+ * its shm fd until it closes it; the kernel drops the lock when the process
+ * dies, however it dies.  So a launch that gets the lock knows no host uses
+ * the queue, and that whatever its indices say was left by a dead one.
+ * Clients (`ringhost send`/`recv`, C clients) hold a read lock on the
+ * file's first byte while attached (an open-file-description lock, which
+ * also dies with its process and does not meet the flock); a recovery
+ * takes the write lock on that byte for its duration, so it refuses to
+ * run under an attached client, and a client cannot attach during it.
+ *
+ * What a dead host leaves (the protocol is at the top of queue.c):
+ *  - prod_head past prod_tail: claims never published.  Their senders never
+ *    got success, so they are discarded: prod_head = prod_tail.
+ *  - cons_tail / cons_head past acked: messages taken (by the input bridge,
+ *    into a kernel ring that died with the process, or mid-copy by a
+ *    consumer) but not finished.  They are delivered again: cons_head =
+ *    cons_tail = acked.  At least once: the outputs of a batch the kernel
+ *    had finished but whose ack had not been written may appear twice,
+ *    with the same correlation id.
+ * Every index is read from a file any process of the user may write, so it
+ * is checked (acked <= cons_tail <= cons_head <= prod_tail <= prod_head <=
+ * acked + capacity) before anything trusts it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue/queue_layout.h"
+
+/* The way out the error messages give, for (instance, name, path). */
+#define DISCARD_HINT "to discard it and its messages: ringhost purge --instance %s %s, or rm %s"
+
+/* The instance part of q->shm_name ("/ringhost.<instance>:<name>"; ':' is
+ * in neither alphabet), for the messages. */
+static const char *instance_of(const rh_queue *q, char *buf, size_t len)
+{
+    const char *start = q->shm_name + sizeof("/" SHM_PREFIX) - 1;
+    const char *colon = strchr(start, ':');
+    snprintf(buf, len, "%.*s", colon ? (int)(colon - start) : 0, start);
+    return buf;
+}
+
+/*
+ * Repair the indices a dead host left (see the top of this file), or say
+ * why they describe no queue.  Returns the number of messages the queue
+ * holds after the repair, or -1 with *why set.
+ */
+static int64_t repair_indices(queue_header *h, uint32_t capacity, const char **why)
+{
+    uint64_t acked = atomic_load_explicit(&h->acked, memory_order_acquire);
+    uint64_t cons_tail = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
+    uint64_t cons_head = atomic_load_explicit(&h->cons_head, memory_order_acquire);
+    uint64_t prod_tail = atomic_load_explicit(&h->prod_tail, memory_order_acquire);
+    uint64_t prod_head = atomic_load_explicit(&h->prod_head, memory_order_acquire);
+    /* Differences from acked, so positions near 2^64 compare right. */
+    uint64_t ct = cons_tail - acked, ch = cons_head - acked, pt = prod_tail - acked,
+             ph = prod_head - acked;
+    if (!(ct <= ch && ch <= pt && pt <= ph && ph <= capacity)) {
+        *why = "its indices do not describe a queue (acked <= cons_tail <= cons_head <= "
+               "prod_tail <= prod_head <= acked + capacity does not hold)";
+        return -1;
+    }
+    atomic_store_explicit(&h->prod_head, prod_tail, memory_order_relaxed);
+    atomic_store_explicit(&h->cons_head, acked, memory_order_relaxed);
+    atomic_store_explicit(&h->cons_tail, acked, memory_order_relaxed);
+    /* A parked waiter of the dead host would make every send ring a futex
+     * for nobody; no one else waits yet (we hold the lock, no client may). */
+    rh_bell_init(&h->not_empty, 1);
+    rh_bell_init(&h->not_full, 1);
+    return (int64_t)pt;
+}
+
+/* How long a recovery waits for attached clients to leave, and a client
+ * for a recovery to end: a `ringhost stat` polling a host that launches
+ * holds its lock for milliseconds, and must not make the launch fail. */
+#define ATTACH_WAIT_MS 2000
+
+/* The attachment lock (see the top): F_RDLCK for a client, F_WRLCK for a
+ * recovery, F_UNLCK.  Retries for up to ATTACH_WAIT_MS while the other
+ * kind holds it.  0, or -1 with errno (EAGAIN: the other kind still holds
+ * it). */
+static int attach_lock(int fd, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    for (int waited = 0;; waited += 10) {
+        int rc = fcntl(fd, F_OFD_SETLK, &fl);
+        if (rc == 0 || type == F_UNLCK || (errno != EAGAIN && errno != EACCES) ||
+            waited >= ATTACH_WAIT_MS)
+            return rc;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int rh_queue_persist_attach(rh_queue *q, int fd, rh_error *err)
+{
+    if (attach_lock(fd, F_RDLCK) != 0)
+        return rh_error_set(err, RH_EEXIST,
+                            "persist queue \"%s\": a host has been recovering it for %d ms "
+                            "(%s); try again once it serves",
+                            q->name, ATTACH_WAIT_MS,
+                            errno == EAGAIN || errno == EACCES ? "it holds the queue"
+                                                               : strerror(errno));
+    q->lock_fd = fd;
+    return 0;
+}
+
+/* Refuse a queue whose geometry or type is not the manifest's, saying what
+ * is there, what was expected, and how to discard it. */
+static int check_matches(const rh_queue *q, const queue_header *h, const rh_type *type,
+                         const char *path, rh_error *err)
+{
+    char there[160], expected[160], inst[RH_QUEUE_NAME_MAX + 1];
+    instance_of(q, inst, sizeof inst);
+    if (h->fingerprint == type->fingerprint && h->payload_size == type->size &&
+        h->capacity == q->capacity && h->persist == 1)
+        return 0;
+    snprintf(there, sizeof there, "type %s (fingerprint %016llx, %u bytes), capacity %u%s",
+             h->type_name, (unsigned long long)h->fingerprint, h->payload_size, h->capacity,
+             h->persist == 1 ? "" : ", not persist");
+    snprintf(expected, sizeof expected,
+             "type %s (fingerprint %016llx, %u bytes), capacity %u, persist", type->name,
+             (unsigned long long)type->fingerprint, type->size, q->capacity);
+    return rh_error_set(err, RH_ETYPE,
+                        "persist queue \"%s\": %s from a previous run holds %s; expected %s. "
+                        "Its messages are kept: launch with the settings it was created with, "
+                        "or, " DISCARD_HINT,
+                        q->name, path, there, expected, inst, q->name, path);
+}
+
+/* Settings that may change from one run to the next (they steer the host,
+ * not the layout), and who created the queue now. */
+static void adopt(rh_queue *q, queue_header *h)
+{
+    h->policy = (uint32_t)q->cfg.backpressure;
+    h->block_timeout_ms = q->cfg.block_timeout_ms;
+    h->dedup_window = q->cfg.dedup_window;
+    h->ttl_ms = q->cfg.ttl_ms;
+    h->creator_pid = (int32_t)getpid();
+    h->creator_uid = (uint32_t)getuid();
+    memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
+}
+
+int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
+{
+    char path[sizeof(SHM_DIR) + sizeof q->shm_name], inst[RH_QUEUE_NAME_MAX + 1];
+    snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
+    instance_of(q, inst, sizeof inst);
+    /* O_NOFOLLOW | O_NONBLOCK: a link or a FIFO planted there is refused
+     * below, not followed or waited on. */
+    int fd = shm_open(q->shm_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return rh_error_set(err, RH_ESYS, "persist queue \"%s\": open %s: %s", q->name, path,
+                            strerror(errno));
+    }
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0)
+        why = "cannot stat it";
+    else if (st.st_uid != geteuid())
+        why = "it is owned by another user";
+    else if (!S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(queue_header))
+        why = "it is not a ringhost queue (smaller than the header)";
+    if (why) {
+        close(fd);
+        return rh_error_set(err, RH_EINVAL, "persist queue \"%s\": %s: %s; " DISCARD_HINT,
+                            q->name, path, why, inst, q->name, path);
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return rh_error_set(err, RH_EEXIST,
+                            "persist queue \"%s\": %s is in use by a running host (it holds "
+                            "the queue's lock); stop it, or launch under another instance "
+                            "name (--instance)",
+                            q->name, path);
+    }
+    if (attach_lock(fd, F_WRLCK) != 0) {
+        int e = errno;
+        close(fd);
+        return rh_error_set(err, RH_EEXIST,
+                            "persist queue \"%s\": %s is attached by a client (ringhost send or "
+                            "recv, or a C client: %s, for %d ms); recovery needs the queue to "
+                            "itself: stop the client and launch again",
+                            q->name, path, e == EAGAIN || e == EACCES ? "it holds its lock"
+                                                                      : strerror(e),
+                            ATTACH_WAIT_MS);
+    }
+    size_t size = (size_t)st.st_size;
+    queue_header *h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (h == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        return rh_error_set(err, RH_ESYS, "persist queue \"%s\": mmap %s: %s", q->name, path,
+                            strerror(e));
+    }
+    rh_error why_err;
+    int rc = rh_queue_header_check(h, size, q->name, &why_err);
+    if (rc != 0)
+        rc = rh_error_set(err, RH_EINVAL,
+                          "persist queue \"%s\": %s is not a queue this build can recover (%s); "
+                          DISCARD_HINT, q->name, path, why_err.msg, inst, q->name, path);
+    else
+        rc = check_matches(q, h, type, path, err);
+    int64_t held = rc == 0 ? repair_indices(h, h->capacity, &why) : 0;
+    if (rc == 0 && held < 0)
+        rc = rh_error_set(err, RH_EINVAL, "persist queue \"%s\": %s: %s; " DISCARD_HINT,
+                          q->name, path, why, inst, q->name, path);
+    if (rc != 0) {
+        munmap(h, size);
+        close(fd);
+        return rc;
+    }
+    adopt(q, h);
+    attach_lock(fd, F_UNLCK); /* recovered: clients may attach */
+    q->h = h;
+    q->cells = (unsigned char *)h + sizeof(queue_header);
+    q->map_size = size;
+    q->free_tail = &h->acked;
+    q->lock_fd = fd;
+    q->shm_dev = st.st_dev;
+    q->shm_ino = st.st_ino;
+    q->recovered = 1;
+    q->carried = (uint64_t)held;
+    rh_queue_stats_get(q, &q->base);
+    return 1;
+}
+
+/*
+ * Before a launch that does not declare q persist replaces a leftover of
+ * its name: refuse if it is a persist queue that still holds messages (the
+ * manifest lost its "persist", or names another instance's queue by
+ * mistake); replacing it would discard them silently.  0, or RH_EEXIST.
+ */
+int rh_queue_persist_guard(const rh_queue *q, rh_error *err)
+{
+    int fd = shm_open(q->shm_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    uint64_t held = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (size_t)st.st_size >= sizeof(queue_header)) {
+        const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
+        if (h != MAP_FAILED) {
+            if (atomic_load(&h->magic) == QUEUE_MAGIC &&
+                h->layout_version == QUEUE_LAYOUT_VERSION && h->persist == 1) {
+                held = atomic_load(&h->prod_tail) - atomic_load(&h->acked);
+                if (held > RH_QUEUE_CAPACITY_MAX) /* garbage indices: nothing to keep */
+                    held = 0;
+            }
+            munmap((void *)h, sizeof *h);
+        }
+    }
+    close(fd);
+    if (!held)
+        return 0;
+    char path[sizeof(SHM_DIR) + sizeof q->shm_name], inst[RH_QUEUE_NAME_MAX + 1];
+    snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
+    instance_of(q, inst, sizeof inst);
+    return rh_error_set(err, RH_EEXIST,
+                        "persist queue \"%s\": %s holds %llu message(s) from a previous run, "
+                        "and this launch does not declare the queue persist; declare "
+                        "\"persist\": true to carry on from them, or, " DISCARD_HINT,
+                        q->name, path, (unsigned long long)held, inst, q->name, path);
+}
+
+/* ------------------------------------------------------------- acks --- */
+
+/*
+ * Persist queues: the cells before `end` are done with, producers may
+ * reuse them (queue_pvt.h).  Any consumer may call it (a client after its
+ * recv, the host's input bridge once its kernel has finished), so acked
+ * only grows, by CAS: a late ack of an earlier position changes nothing.
+ * Release: our reads of those cells (and, for the bridge, the kernel's
+ * outputs reaching their queue) happen before a producer that acquires
+ * acked overwrites them.  Rings not_full: producers wait for acks.
+ */
+void rh_queue_ack(rh_queue *q, uint64_t end)
+{
+    queue_header *h = q->h;
+    uint64_t cur = atomic_load_explicit(&h->acked, memory_order_relaxed);
+    while ((int64_t)(end - cur) > 0)
+        if (atomic_compare_exchange_weak_explicit(&h->acked, &cur, end, memory_order_release,
+                                                  memory_order_relaxed)) {
+            rh_bell_ring(&h->not_full);
+            return;
+        }
+}
+
+/* ------------------------------------------------------- accessors --- */
+
+uint64_t rh_queue_taken(const rh_queue *q)
+{
+    return atomic_load_explicit(&q->h->cons_tail, memory_order_acquire);
+}
+
+uint64_t rh_queue_acked(const rh_queue *q)
+{
+    return atomic_load_explicit(&q->h->acked, memory_order_acquire);
+}
+
+int rh_queue_is_persist(const rh_queue *q)
+{
+    return q && q->persist;
+}
+
+int rh_queue_recovered(const rh_queue *q, uint64_t *carried)
+{
+    if (carried)
+        *carried = q->recovered ? q->carried : 0;
+    return q->recovered;
+}
+
+void rh_queue_stats_since_open(const rh_queue *q, rh_queue_stats *out)
+{
+    rh_queue_stats_get(q, out);
+    if (!q->recovered)
+        return;
+    const rh_queue_stats *b = &q->base;
+    /* The carried messages are counted as accepted by this run: they are
+     * its to deliver.  base.enqueued includes them, so add them back. */
+    out->enqueued = out->enqueued - b->enqueued + q->carried;
+    out->dequeued -= b->dequeued;
+    out->rejected -= b->rejected;
+    out->dropped_oldest -= b->dropped_oldest;
+    out->dropped_newest -= b->dropped_newest;
+    out->duplicates -= b->duplicates;
+    out->expired -= b->expired;
+    out->invalid -= b->invalid;
+    out->failed -= b->failed;
+    out->dead_lettered -= b->dead_lettered;
+}
+
+/* A queue that is not persist is not locked by its host: its creator's
+ * pid, when that process still runs, says it is in use. */
+static pid_t live_creator(int fd, const struct stat *st)
+{
+    pid_t pid = 0;
+    if (!S_ISREG(st->st_mode) || (size_t)st->st_size < sizeof(queue_header))
+        return 0;
+    const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
+    if (h == MAP_FAILED)
+        return 0;
+    if (atomic_load(&h->magic) == QUEUE_MAGIC && h->persist != 1 && h->creator_pid > 0 &&
+        h->creator_pid != getpid() && (kill(h->creator_pid, 0) == 0 || errno == EPERM))
+        pid = h->creator_pid;
+    munmap((void *)h, sizeof *h);
+    return pid;
+}
+
+int rh_queue_purge(const char *instance, const char *name, rh_error *err)
+{
+    if (!rh_queue_name_valid(instance) || !rh_queue_name_valid(name))
+        return rh_error_set(err, RH_EINVAL,
+                            "instance \"%s\" / queue \"%s\": expected 1 to %d characters from "
+                            "[A-Za-z0-9._-]", instance ? instance : "(null)",
+                            name ? name : "(null)", RH_QUEUE_NAME_MAX);
+    char shm_name[sizeof(((rh_queue *)0)->shm_name)];
+    snprintf(shm_name, sizeof shm_name, "/" SHM_PREFIX "%s:%s", instance, name);
+    int fd = shm_open(shm_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0)
+        return errno == ENOENT
+                   ? rh_error_set(err, RH_ENOENT, "no queue \"%s\" in instance \"%s\" (" SHM_DIR
+                                  "%s does not exist)", name, instance, shm_name)
+                   : rh_error_set(err, RH_ESYS, "queue \"%s\": open " SHM_DIR "%s: %s", name,
+                                  shm_name, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    pid_t creator = 0;
+    if (fstat(fd, &st) != 0 || st.st_uid != geteuid())
+        rc = rh_error_set(err, RH_EINVAL, "queue \"%s\": " SHM_DIR "%s is not this user's",
+                          name, shm_name);
+    else if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        rc = rh_error_set(err, RH_EEXIST,
+                          "queue \"%s\": " SHM_DIR "%s is in use by a running host; stop it "
+                          "first", name, shm_name);
+    else if ((creator = live_creator(fd, &st)) != 0)
+        rc = rh_error_set(err, RH_EEXIST,
+                          "queue \"%s\": " SHM_DIR "%s belongs to a running host (pid %d); "
+                          "stop it first", name, shm_name, (int)creator);
+    else if (shm_unlink(shm_name) != 0)
+        rc = rh_error_set(err, RH_ESYS, "queue \"%s\": unlink " SHM_DIR "%s: %s", name,
+                          shm_name, strerror(errno));
+    close(fd);
+    return rc;
+}
