@@ -19,9 +19,11 @@
 #include <time.h>
 
 #include "queue/dlq.h"
+#include "queue/type_registry.h"
 #include "base/log.h"
 #include "base/placement.h"
 #include "queue/queue_pvt.h"
+#include "engine/acks.h"
 #include "engine/runtime_pvt.h"
 #include "launch/wiring.h"
 
@@ -36,7 +38,7 @@ static void attach_dead_letter_queues(rh_runtime *rt)
         rh_kinst *k = &rt->kernels[i];
         k->dlq = rt->qplan[k->dlq_plan].queue;
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-            rh_dlq_known_type_add(k->desc->inputs[p].type);
+            rh_type_registry_add(k->desc->inputs[p].type);
     }
     rt->dlq_types_known = 1;
 }
@@ -45,7 +47,7 @@ static void forget_dead_letter_types(rh_runtime *rt)
 {
     for (uint32_t i = 0; rt->dlq_types_known && i < rt->n_kernels; i++)
         for (uint32_t p = 0; p < rt->kernels[i].desc->n_inputs; p++)
-            rh_dlq_known_type_remove(rt->kernels[i].desc->inputs[p].type);
+            rh_type_registry_remove(rt->kernels[i].desc->inputs[p].type);
     rt->dlq_types_known = 0;
 }
 
@@ -331,8 +333,10 @@ void rh_runtime_destroy(rh_runtime *rt)
             free(k->workers[w].msgs);
             free(k->workers[w].failed_mark);
         }
-        for (uint32_t b = 0; k->in_bridges && b < k->n_in_bridges; b++)
+        for (uint32_t b = 0; k->in_bridges && b < k->n_in_bridges; b++) {
             free(k->in_bridges[b].targets);
+            rh_acks_free(k->in_bridges[b].acks);
+        }
         for (uint32_t p = 0; p < RH_MAX_PORTS; p++) {
             rh_dedup_free(&k->dedup[p]);
             if (k->dedup_lock_init[p])

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "queue/dlq.h"
+#include "queue/type_registry.h"
 #include "plugin/plugin.h"
 #include "queue/queue_pvt.h"
 #include "ringhost/ringhost.h"
@@ -216,13 +217,13 @@ static void test_encode_shows_the_payload_with_its_type_when_known_else_base64(v
     assert_non_null(json_object_get(json_object_get(o, "payload"), "base64"));
     json_decref(o);
 
-    rh_dlq_known_type_add(echo_type());
+    rh_type_registry_add(echo_type());
     o = dt->encode(d);
     json_t *payload = json_object_get(o, "payload");
     assert_int_equal(json_integer_value(json_object_get(payload, "seq")), 42);
     assert_string_equal(json_string_value(json_object_get(payload, "text")), "hello");
     json_decref(o);
-    rh_dlq_known_type_remove(echo_type());
+    rh_type_registry_remove(echo_type());
     free(d);
 }
 
@@ -254,7 +255,7 @@ static void test_decode_reads_back_what_encode_wrote(void **state)
     char why[256];
     for (int known = 0; known < 2; known++) {
         if (known)
-            rh_dlq_known_type_add(echo_type());
+            rh_type_registry_add(echo_type());
         json_t *o = dt->encode(d);
         if (dt->decode(o, back, why, sizeof why) != 0)
             fail_msg("decode of its own encoding (type %s): %s", known ? "known" : "unknown",
@@ -263,7 +264,7 @@ static void test_decode_reads_back_what_encode_wrote(void **state)
         assert_memory_equal(back->payload, d->payload, d->payload_len);
         json_decref(o);
     }
-    rh_dlq_known_type_remove(echo_type());
+    rh_type_registry_remove(echo_type());
     json_t *bad = json_pack("{s:s}", "stage", "lost");
     assert_int_not_equal(dt->decode(bad, back, why, sizeof why), 0);
     assert_non_null(strstr(why, "stage"));

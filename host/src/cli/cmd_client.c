@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "queue/dlq.h"
+#include "queue/type_registry.h"
 #include "plugin/plugin.h"
 #include "queue/queue_pvt.h"
 #include "cli.h"
@@ -46,7 +47,7 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
     rh_error perr = {0};
     if (origin[0] && rh_plugin_open(origin, &plugin, &perr) == 0) {
         for (uint32_t p = 0; p < plugin.desc->n_inputs; p++)
-            rh_dlq_known_type_add(plugin.desc->inputs[p].type);
+            rh_type_registry_add(plugin.desc->inputs[p].type);
     } else {
         fprintf(stderr, "ringhost %s: %s: payloads shown as base64: %s\n", verb, qname,
                 origin[0] ? perr.msg : "the queue names no plugin");

@@ -17,6 +17,7 @@
 #include "base/placement.h"
 #include "queue/queue_pvt.h"
 #include "engine/reactor_log.h"
+#include "engine/acks.h"
 #include "engine/runtime_pvt.h"
 
 /* ------------------------------------------------------ host services -- */
@@ -369,8 +370,8 @@ uint32_t rh_worker_step(void *arg)
         for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
             if (f == RH_FLOW_RUNNING)
                 moved += rh_in_bridge_step(w->inline_in[p]);
-            else if (w->inline_in[p]->ack) /* draining: still ack what finished */
-                rh_in_bridge_ack(w->inline_in[p]);
+            else if (w->inline_in[p]->acks) /* draining: still ack what finished */
+                rh_acks_settle(w->inline_in[p]);
         }
 
     uint32_t port;
@@ -412,8 +413,8 @@ uint32_t rh_in_bridge_task(void *arg)
 {
     rh_in_bridge *b = arg;
     if (rh_kernel_flow(b->kernel) != RH_FLOW_RUNNING) {
-        if (b->ack)
-            rh_in_bridge_ack(b); /* what the kernel finishes meanwhile (bridge.c) */
+        if (b->acks)
+            rh_acks_settle(b); /* what the kernel finishes meanwhile (acks.c) */
         return 0; /* paused or draining: messages wait in the named queue */
     }
     return rh_in_bridge_step(b);

@@ -21,6 +21,7 @@
 
 #include <hwloc.h>
 
+#include "engine/dedup.h"
 #include "manifest/manifest.h"
 #include "plugin/plugin.h"
 #include "queue/ring.h"
@@ -31,25 +32,6 @@ typedef struct rh_runtime rh_runtime;
 typedef struct rh_kinst rh_kinst;
 typedef struct rh_worker rh_worker;
 typedef struct rh_reactor rh_reactor;
-
-/* Message ids the input bridge accepted recently (dedup window). */
-typedef struct rh_dedup {
-    uint32_t window;  /* N: remember the last N accepted ids; 0 = off */
-    uint32_t mask;    /* table size - 1 (4N rounded up to a power of two) */
-    uint64_t seq;     /* ids accepted so far */
-    struct rh_dedup_slot {
-        rh_id id;
-        uint64_t seq; /* 1-based acceptance number, 0 = never used */
-    } *table;
-} rh_dedup;
-
-int rh_dedup_init(rh_dedup *d, uint32_t window);
-void rh_dedup_free(rh_dedup *d);
-/* Non-zero when id is among the last N accepted; otherwise records it. */
-int rh_dedup_seen_or_add(rh_dedup *d, rh_id id);
-
-#define RH_ACK_MARKS 64 /* bursts in flight a persist input bridge tracks */
-#define RH_ACK_OUTS 64  /* workers x outputs it can watch precisely */
 
 typedef struct rh_in_bridge {
     rh_kinst *kernel;
@@ -65,23 +47,8 @@ typedef struct rh_in_bridge {
     pthread_mutex_t *dedup_lock; /* non-NULL when several bridges share it (inline workers) */
     _Atomic uint64_t moved; /* messages put into kernel rings (written by its thread) */
     _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
-    int ack;               /* the queue is persist: ack what the kernel finished (bridge.c) */
-    /* Precise acks (bridge.c): one mark per burst taken, oldest first, and
-     * the output ring positions the oldest finished marks wait for.  Only
-     * the bridge's own thread touches them. */
-    int precise;           /* 0 not decided yet, 1 marks kept, -1 quiescence only */
-    int overflow;          /* a burst went unmarked: marks stop until quiescence */
-    uint32_t first_mark, n_marks;
-    struct rh_ack_mark {
-        uint64_t queue_end; /* queue position after the burst */
-        uint64_t ring_end;  /* ring position after its messages */
-        uint32_t ring;      /* index in targets */
-        uint32_t kept;      /* its messages in the ring (ring_end - kept: the first) */
-        int exact;          /* none refused: queue and ring positions match one to one */
-    } marks[RH_ACK_MARKS];
-    int out_wait;          /* pending_end waits for out_need */
-    uint64_t pending_end;
-    uint64_t out_need[RH_ACK_OUTS];
+    struct rh_acks *acks;  /* the queue is persist: what the kernel finished is acked
+                            * (acks.c); NULL on every other queue */
 } rh_in_bridge;
 
 typedef struct rh_out_bridge {
@@ -320,14 +287,6 @@ static inline int rh_runtime_queue_borrowed(const rh_runtime *rt, uint32_t i)
 {
     return rt->qplan && i < rt->n_qplan && rt->qplan[i].borrowed;
 }
-
-/* bridge.c: once every thread is joined, ack on each persist queue what
- * its kernel finished (the threads ack as they go; the last batch of the
- * drain would otherwise be delivered again by the next launch). */
-void rh_in_bridges_ack_finished(rh_runtime *rt);
-/* The same for one bridge, from its own thread (done by each step; this
- * is for a pump that does not step: paused or draining). */
-void rh_in_bridge_ack(rh_in_bridge *b);
 
 /* dispatch.c (the worker step, host services) and reactor.c (threads) */
 uint32_t rh_worker_step(void *worker);

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/placement.h"
 #include "queue/queue_pvt.h"
+#include "engine/acks.h"
 #include "engine/runtime_pvt.h"
 
 /* -------------------------------------------------------- reactors ---- */
@@ -243,7 +244,8 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             b->type = desc->inputs[p].type;
             b->burst = bridge_burst(d);
             b->ttl_ns = (uint64_t)qc->ttl_ms * 1000000ull;
-            b->ack = rh_queue_is_persist(q);
+            if (rh_queue_is_persist(q) && !(b->acks = rh_acks_new()))
+                return rh_error_set(err, RH_ENOMEM, "out of memory");
             b->dedup = &k->dedup[p];
             b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;
             b->n_targets = inline_mode ? 1 : k->n_workers;

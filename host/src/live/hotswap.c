@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "queue/dlq.h"
+#include "queue/type_registry.h"
 #include "base/log.h"
 #include "engine/runtime_pvt.h"
 
@@ -261,9 +262,9 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
     /* The dead-letter codec shows payloads with the running version's
      * types (added before the old ones go, so the count never hits 0). */
     for (uint32_t p = 0; rt->dlq_types_known && p < next->n_inputs; p++)
-        rh_dlq_known_type_add(next->inputs[p].type);
+        rh_type_registry_add(next->inputs[p].type);
     for (uint32_t p = 0; rt->dlq_types_known && p < old->n_inputs; p++)
-        rh_dlq_known_type_remove(old->inputs[p].type);
+        rh_type_registry_remove(old->inputs[p].type);
     k->desc = next;
     k->plugin = &sp->p;
     sp->next = rt->swapped;

@@ -18,9 +18,11 @@
 
 #include <jansson.h>
 
-#include "queue/dlq.h"
+#include "base/base64.h"
 #include "base/log.h"
+#include "queue/dlq.h"
 #include "queue/queue_pvt.h"
+#include "queue/type_registry.h"
 
 _Static_assert(sizeof(rh_dead_letter) == 576, "dead-letter header: 576 bytes");
 _Static_assert(offsetof(rh_dead_letter, payload) == 576, "the payload follows the header");
@@ -67,123 +69,15 @@ static json_t *text_json(const char *s, size_t max)
     return json_stringn(buf, n);
 }
 
-static const char b64_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static json_t *base64_json(const unsigned char *p, size_t n)
 {
-    size_t out_len = (n + 2) / 3 * 4;
-    char *out = malloc(out_len + 1);
-    if (!out)
+    size_t len;
+    char *text = rh_base64_encode(p, n, &len);
+    if (!text)
         return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        out[o++] = b64_chars[(v >> 18) & 63];
-        out[o++] = b64_chars[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64_chars[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64_chars[v & 63] : '=';
-    }
-    json_t *j = json_stringn(out, o);
-    free(out);
+    json_t *j = json_stringn(text, len);
+    free(text);
     return j;
-}
-
-/* Decode base64 text into out (room bytes); the byte count, or -1. */
-static long base64_decode(const char *s, size_t len, unsigned char *out, size_t room)
-{
-    if (len % 4)
-        return -1;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        uint32_t v = 0;
-        int pad = 0;
-        for (int k = 0; k < 4; k++) {
-            char c = s[i + k];
-            const char *at = c ? strchr(b64_chars, c) : NULL;
-            if (c == '=' && i + 4 == len && k >= 2 && (k == 3 || s[i + 3] == '=')) {
-                pad++;
-                v <<= 6;
-            } else if (at && !pad) {
-                v = v << 6 | (uint32_t)(at - b64_chars);
-            } else {
-                return -1;
-            }
-        }
-        for (int k = 0; k < 3 - pad; k++) {
-            if (o == room)
-                return -1;
-            out[o++] = (unsigned char)(v >> (16 - 8 * k));
-        }
-    }
-    return (long)o;
-}
-
-/* -------------------------------------------------- known types -------- */
-
-/* The registry of types a payload may be shown with (dlq.h).  Entries are
- * per descriptor pointer, with a count of adds, so two plugins defining the
- * same type each keep their own entry valid until they remove it. */
-static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct known {
-    const rh_type *t;
-    unsigned refs;
-} *known;
-static size_t n_known, cap_known;
-
-void rh_dlq_known_type_add(const rh_type *t)
-{
-    if (!t)
-        return;
-    pthread_mutex_lock(&known_lock);
-    size_t i = 0;
-    while (i < n_known && known[i].t != t)
-        i++;
-    if (i == n_known && n_known == cap_known) {
-        size_t cap = cap_known ? cap_known * 2 : 16;
-        struct known *nk = realloc(known, cap * sizeof *nk);
-        if (!nk) { /* payloads of this type then show as base64 */
-            pthread_mutex_unlock(&known_lock);
-            return;
-        }
-        known = nk;
-        cap_known = cap;
-    }
-    if (i == n_known)
-        known[n_known++] = (struct known){t, 0};
-    known[i].refs++;
-    pthread_mutex_unlock(&known_lock);
-}
-
-void rh_dlq_known_type_remove(const rh_type *t)
-{
-    pthread_mutex_lock(&known_lock);
-    for (size_t i = 0; i < n_known; i++)
-        if (known[i].t == t) {
-            if (--known[i].refs == 0)
-                known[i] = known[--n_known];
-            break;
-        }
-    if (n_known == 0) {
-        free(known);
-        known = NULL;
-        cap_known = 0;
-    }
-    pthread_mutex_unlock(&known_lock);
-}
-
-/* Caller holds known_lock. */
-static const rh_type *known_find(uint64_t fingerprint, const char *name)
-{
-    for (size_t i = 0; i < n_known; i++)
-        if (fingerprint ? known[i].t->fingerprint == fingerprint
-                        : strcmp(known[i].t->name, name) == 0)
-            return known[i].t;
-    return NULL;
 }
 
 /* ---------------------------------------------------------- codec ------ */
@@ -228,11 +122,12 @@ static json_t *id_json(rh_id id)
 static json_t *payload_json(const rh_dead_letter *d, uint32_t len, uint32_t room)
 {
     json_t *j = NULL;
-    pthread_mutex_lock(&known_lock);
-    const rh_type *t = d->type_fingerprint ? known_find(d->type_fingerprint, NULL) : NULL;
+    const rh_type *t = d->type_fingerprint ? rh_type_registry_acquire(d->type_fingerprint, NULL)
+                                           : NULL;
     if (t && t->encode && t->size <= room)
-        j = t->encode(d->payload); /* under the lock: its plugin stays loaded meanwhile */
-    pthread_mutex_unlock(&known_lock);
+        j = t->encode(d->payload); /* held: its plugin stays loaded meanwhile */
+    if (d->type_fingerprint)
+        rh_type_registry_release();
     if (j)
         return j;
     json_t *b = base64_json(d->payload, len);
@@ -291,7 +186,7 @@ static int decode_payload(const json_t *v, rh_dead_letter *d, uint32_t room, cha
 {
     const json_t *b64 = json_object_get(v, "base64");
     if (b64 && json_object_size(v) == 1) {
-        long n = json_is_string(b64) ? base64_decode(json_string_value(b64),
+        long n = json_is_string(b64) ? rh_base64_decode(json_string_value(b64),
                                                      json_string_length(b64), d->payload, room)
                                      : -1;
         if (n < 0)
@@ -301,8 +196,7 @@ static int decode_payload(const json_t *v, rh_dead_letter *d, uint32_t room, cha
         return 0;
     }
     /* The original message as its type's JSON: that type must be known. */
-    pthread_mutex_lock(&known_lock);
-    const rh_type *t = known_find(d->type_fingerprint, d->type);
+    const rh_type *t = rh_type_registry_acquire(d->type_fingerprint, d->type);
     int rc;
     if (!t || !t->decode)
         rc = fail(why, why_len, "payload: type \"%s\" is not known here; give the payload as "
@@ -314,7 +208,7 @@ static int decode_payload(const json_t *v, rh_dead_letter *d, uint32_t room, cha
         d->payload_len = t->size;
         d->type_fingerprint = t->fingerprint;
     }
-    pthread_mutex_unlock(&known_lock);
+    rh_type_registry_release();
     return rc;
 }
 

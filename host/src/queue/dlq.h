@@ -118,16 +118,4 @@ int rh_dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_typ
                rh_dlq_stage stage, const rh_envelope *env, const void *payload,
                const char *reason, FILE *log);
 
-/*
- * The message types a dead letter's payload may be encoded with (a
- * process-wide registry keyed by fingerprint).  encode() of a dead-letter
- * type shows the payload as its type's JSON when that type is registered,
- * else as {"base64": ...}.  The runtime registers its kernels' input types
- * at launch and removes them at destroy; `ringhost recv` registers the types
- * of the plugin named in the queue header.  Each add needs one remove (the
- * type must stay valid, its plugin loaded, until then).  Thread-safe.
- */
-void rh_dlq_known_type_add(const rh_type *t);
-void rh_dlq_known_type_remove(const rh_type *t);
-
 #endif /* RH_DLQ_H */

@@ -1,0 +1,185 @@
+/*
+ * acks.c — acknowledging what a kernel finished on a persist input queue.
+ *
+ * Persist queues (queue_persist.c): a message taken from the queue keeps
+ * its cell until it is acked, so a host killed while the kernel held it
+ * finds it again.  A burst is done once its kernel has released its ring
+ * slots and the outputs they led to have left the output rings: enqueued,
+ * or refused by the output queue's policy (counted).  Refused messages
+ * (duplicate, expired, invalid) were handled before the ring.
+ *
+ * Why the order of reads is enough: a worker releases an input slot only
+ * after committing the outputs of its batch (rh_worker_step), and an output
+ * bridge releases an output slot only after enqueuing it.  So after
+ * reading (acquire) that a ring released a burst, the output rings' heads
+ * read next cover its outputs, and once their tails (acquire) pass those
+ * heads, the outputs are in their queues.  rh_queue_ack then stores with
+ * release.
+ *
+ * Precise acks (marks) need this bridge to be the only one of its kernel
+ * on the queue (not inline workers > 1, each with a bridge) and at most
+ * RH_ACK_OUTS output rings; otherwise, and whenever more than RH_ACK_MARKS
+ * bursts are in flight, the fallback is quiescence: everything taken is
+ * acked once no bridge is mid-burst and every ring is empty (the order of
+ * rh_runtime_is_quiet, metrics.c), which a steady backlog may postpone
+ * until producers, short of acked room, pause.  Each step of the bridge's
+ * own thread calls rh_acks_settle first; it reads other threads' rings only
+ * while something taken is unacked.
+ *
+ * The marks live in an rh_acks of their own, allocated only for a bridge
+ * whose queue is persist (rh_acks_new), so the 2.5 KB of marks cost nothing
+ * on the other queues.  Only the bridge's own thread touches them.
+ */
+#include <stdlib.h>
+
+#include "engine/acks.h"
+#include "engine/runtime_pvt.h"
+#include "queue/queue_pvt.h"
+
+#define RH_ACK_MARKS 64 /* bursts in flight a persist input bridge tracks */
+#define RH_ACK_OUTS 64  /* workers x outputs it can watch precisely */
+
+/* One mark per burst taken, oldest first, and the output ring positions the
+ * oldest finished marks wait for. */
+struct rh_acks {
+    int precise;           /* 0 not decided yet, 1 marks kept, -1 quiescence only */
+    int overflow;          /* a burst went unmarked: marks stop until quiescence */
+    uint32_t first_mark, n_marks;
+    struct rh_ack_mark {
+        uint64_t queue_end; /* queue position after the burst */
+        uint64_t ring_end;  /* ring position after its messages */
+        uint32_t ring;      /* index in targets */
+        uint32_t kept;      /* its messages in the ring (ring_end - kept: the first) */
+        int exact;          /* none refused: queue and ring positions match one to one */
+    } marks[RH_ACK_MARKS];
+    int out_wait;          /* pending_end waits for out_need */
+    uint64_t pending_end;
+    uint64_t out_need[RH_ACK_OUTS];
+};
+
+rh_acks *rh_acks_new(void)
+{
+    return calloc(1, sizeof(rh_acks));
+}
+
+void rh_acks_free(rh_acks *a)
+{
+    free(a);
+}
+
+static int precise_possible(const rh_in_bridge *b)
+{
+    const rh_kinst *k = b->kernel;
+    uint32_t readers = 0;
+    for (uint32_t i = 0; i < k->n_in_bridges; i++)
+        readers += k->in_bridges[i].queue == b->queue;
+    return readers == 1 && (uint64_t)k->n_workers * k->desc->n_outputs <= RH_ACK_OUTS;
+}
+
+/* After a burst went into ring targets[ring] up to ring_end: mark it. */
+void rh_acks_mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint32_t kept,
+                       int exact)
+{
+    rh_acks *a = b->acks;
+    if (a->precise == 0)
+        a->precise = precise_possible(b) ? 1 : -1;
+    if (a->precise < 0 || a->overflow)
+        return;
+    if (a->n_marks == RH_ACK_MARKS) {
+        a->overflow = 1; /* a gap: marks after it could ack it unchecked */
+        return;
+    }
+    struct rh_ack_mark *m = &a->marks[(a->first_mark + a->n_marks++) % RH_ACK_MARKS];
+    m->queue_end = rh_queue_taken(b->queue); /* ours: we are its only consumer */
+    m->ring_end = ring_end;
+    m->ring = ring;
+    m->kept = kept;
+    m->exact = exact;
+}
+
+/* Ack the oldest marks whose messages left their rings and whose outputs
+ * left the output rings (two steps: the output heads are read once the
+ * messages are released, and waited for on later calls).  A burst the
+ * kernel takes in several batches is acked batch by batch when none of it
+ * was refused (its queue positions then follow its ring positions). */
+static void ack_marks(rh_in_bridge *b)
+{
+    rh_acks *a = b->acks;
+    const rh_kinst *k = b->kernel;
+    uint32_t no = k->desc->n_outputs;
+    if (!a->out_wait) {
+        uint32_t done = 0;
+        int part = 0;
+        while (done < a->n_marks) {
+            const struct rh_ack_mark *m = &a->marks[(a->first_mark + done) % RH_ACK_MARKS];
+            int64_t left = (int64_t)(m->ring_end - rh_ring_released(b->targets[m->ring]));
+            if (left <= 0) {
+                a->pending_end = m->queue_end;
+                done++;
+                continue;
+            }
+            if (m->exact && (uint64_t)left < m->kept) { /* a prefix of it is released */
+                a->pending_end = m->queue_end - (uint64_t)left;
+                part = 1;
+            }
+            break;
+        }
+        if (!done && !part)
+            return;
+        a->first_mark = (a->first_mark + done) % RH_ACK_MARKS;
+        a->n_marks -= done;
+        for (uint32_t w = 0; w < k->n_workers; w++)
+            for (uint32_t p = 0; p < no; p++)
+                a->out_need[w * no + p] = rh_ring_committed(k->workers[w].out[p]);
+        a->out_wait = 1;
+    }
+    for (uint32_t w = 0; w < k->n_workers; w++)
+        for (uint32_t p = 0; p < no; p++)
+            if ((int64_t)(rh_ring_released(k->workers[w].out[p]) - a->out_need[w * no + p]) < 0)
+                return;
+    a->out_wait = 0;
+    rh_queue_ack(b->queue, a->pending_end);
+}
+
+/* Everything taken is done: no bridge of the kernel mid-burst on this
+ * queue, every ring empty. */
+static int all_done(const rh_in_bridge *b)
+{
+    const rh_kinst *k = b->kernel;
+    for (uint32_t i = 0; i < k->n_in_bridges; i++)
+        if (k->in_bridges[i].queue == b->queue &&
+            atomic_load_explicit(&k->in_bridges[i].inflight, memory_order_seq_cst))
+            return 0;
+    for (uint32_t w = 0; w < k->n_workers; w++) {
+        if (rh_ring_count(k->workers[w].in[b->port]))
+            return 0;
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            if (rh_ring_count(k->workers[w].out[p]))
+                return 0;
+    }
+    return 1;
+}
+
+void rh_acks_settle(rh_in_bridge *b)
+{
+    rh_acks *a = b->acks;
+    uint64_t taken = rh_queue_taken(b->queue); /* first: see all_done */
+    if (taken != rh_queue_acked(b->queue)) {
+        if (a->precise > 0 && a->n_marks + a->out_wait)
+            ack_marks(b);
+        if (!all_done(b))
+            return;
+        rh_queue_ack(b->queue, taken);
+    }
+    a->n_marks = 0; /* all acked: no mark is pending */
+    a->out_wait = 0;
+    a->overflow = 0;
+}
+
+void rh_in_bridges_ack_finished(rh_runtime *rt)
+{
+    for (uint32_t i = 0; i < rt->n_kernels; i++)
+        for (uint32_t b = 0; b < rt->kernels[i].n_in_bridges; b++)
+            if (rt->kernels[i].in_bridges[b].acks)
+                rh_acks_settle(&rt->kernels[i].in_bridges[b]);
+}
