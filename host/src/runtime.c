@@ -24,8 +24,11 @@
 #include "base/placement.h"
 #include "queue/queue_pvt.h"
 #include "engine/acks.h"
-#include "engine/runtime_pvt.h"
-#include "launch/wiring.h"
+#include "faults/faults.h"
+#include "launch/launch.h"
+#include "live/live.h"
+#include "engine/engine.h"
+#include "runtime.h"
 
 /* ----------------------------------------------------------- launch ---- */
 
@@ -432,4 +435,9 @@ int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, F
         rh_wiring_print(rt, plan_out);
     rh_runtime_destroy(rt);
     return rc;
+}
+
+void rh_runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers)
+{
+    rt->peers = peers;
 }

@@ -23,7 +23,7 @@
 #include "queue/queue_pvt.h"
 #include "ringhost/ringhost.h"
 #include "rt_fixture.h"
-#include "engine/runtime_pvt.h"
+#include "engine/engine.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -26,7 +26,7 @@
 #include "queue/ring.h"
 #include "proc.h"
 #include "rt_fixture.h"
-#include "engine/runtime_pvt.h"
+#include "live/live.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "rt_fixture.h"
-#include "engine/runtime_pvt.h"
+#include "live/live.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -14,7 +14,8 @@
 
 #include "ringhost/ringhost.h"
 #include "rt_fixture.h"
-#include "engine/runtime_pvt.h"
+#include "engine/dedup.h"
+#include "launch/launch.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "rt_fixture.h"
-#include "engine/runtime_pvt.h"
+#include "engine/engine.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -27,7 +27,7 @@
 #include "control/control.h"
 #include "base/log.h"
 #include "queue/queue_pvt.h"
-#include "engine/runtime_pvt.h"
+#include "runtime.h"
 
 /* ------------------------------------------------------------- where ---- */
 
@@ -233,7 +233,7 @@ int rh_control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_p
         c->peers[i] = c->rts[i].rt;
     c->peers[c->n_rts] = NULL;
     for (unsigned i = 0; i < c->n_rts; i++)
-        c->rts[i].rt->peers = c->peers;
+        rh_runtime_set_peers(c->rts[i].rt, c->peers);
     return 0;
 }
 

@@ -15,7 +15,8 @@
 #include "control/control.h"
 #include "base/log.h"
 #include "manifest/manifest.h"
-#include "engine/runtime_pvt.h"
+#include "engine/engine.h"
+#include "runtime.h"
 
 /* The reply as one line with room for the '\n' the server appends. */
 static char *reply_text(json_t *o)

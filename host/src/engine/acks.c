@@ -33,7 +33,7 @@
 #include <stdlib.h>
 
 #include "engine/acks.h"
-#include "engine/runtime_pvt.h"
+#include "engine/engine.h"
 #include "queue/queue_pvt.h"
 
 #define RH_ACK_MARKS 64 /* bursts in flight a persist input bridge tracks */

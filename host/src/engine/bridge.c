@@ -27,7 +27,7 @@
 #include "queue/queue_pvt.h"
 #include "engine/acks.h"
 #include "engine/dedup.h"
-#include "engine/runtime_pvt.h"
+#include "engine/engine_pvt.h"
 
 #define RH_BURST_MAX 256
 

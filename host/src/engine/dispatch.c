@@ -18,7 +18,7 @@
 #include "queue/queue_pvt.h"
 #include "engine/reactor_log.h"
 #include "engine/acks.h"
-#include "engine/runtime_pvt.h"
+#include "engine/engine_pvt.h"
 
 /* ------------------------------------------------------ host services -- */
 

@@ -8,7 +8,7 @@
 
 #include "base/placement.h"
 #include "queue/queue_pvt.h"
-#include "engine/runtime_pvt.h"
+#include "engine/engine.h"
 
 int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
 {
@@ -140,7 +140,7 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
 /* ------------------------------------------------------- accounting -- */
 
 /*
- * The equation (runtime_pvt.h, rh_queue_account) holds by construction only
+ * The equation (engine.h, rh_queue_account) holds by construction only
  * if every stage hands each message on or counts it: the input bridge puts
  * every message it dequeues into a ring or counts it duplicate, expired or
  * invalid; each expired, invalid or kernel-failed message is counted

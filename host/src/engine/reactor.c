@@ -23,7 +23,7 @@
 #include "base/placement.h"
 #include "queue/queue_pvt.h"
 #include "engine/reactor_log.h"
-#include "engine/runtime_pvt.h"
+#include "engine/engine_pvt.h"
 
 /* ----------------------------------------------------------- reactor -- */
 

@@ -5,7 +5,7 @@
 #ifndef RH_REACTOR_LOG_H
 #define RH_REACTOR_LOG_H
 
-#include "engine/runtime_pvt.h"
+#include "engine/engine.h"
 
 /*
  * reactor.start (info): thread=, cpus= (the cpuset asked for, "any" when

@@ -26,7 +26,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "engine/runtime_pvt.h"
+#include "engine/engine.h"
 
 /*
  * Count and log the stall of the call that began at started_ns, once: the

@@ -53,7 +53,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "queue/queue_pvt.h"
-#include "engine/runtime_pvt.h"
+#include "faults/faults.h"
 
 
 #define INIT_WAIT_NS (10000ull * RH_NS_PER_MS) /* a child's init() at launch */

@@ -39,7 +39,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "engine/runtime_pvt.h"
+#include "faults/faults.h"
 
 #define PERIOD_MIN_NS (1ull * RH_NS_PER_MS)
 #define PERIOD_MAX_NS (250ull * RH_NS_PER_MS)

@@ -17,7 +17,8 @@
 #include "base/placement.h"
 #include "queue/queue_pvt.h"
 #include "engine/acks.h"
-#include "engine/runtime_pvt.h"
+#include "faults/faults.h"
+#include "launch/launch.h"
 
 /* -------------------------------------------------------- reactors ---- */
 

@@ -14,8 +14,8 @@
 #include "queue/dlq.h"
 #include "base/log.h"
 #include "base/placement.h"
+#include "launch/launch.h"
 #include "queue/queue_pvt.h"
-#include "launch/wiring.h"
 
 static void list_plugins(const rh_plugin_set *set, char *buf, size_t len)
 {

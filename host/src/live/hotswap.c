@@ -40,7 +40,7 @@
 #include "queue/dlq.h"
 #include "queue/type_registry.h"
 #include "base/log.h"
-#include "engine/runtime_pvt.h"
+#include "live/live.h"
 
 /* How long the kernel may take to reach a batch boundary, and each init(). */
 #define SWAP_SYNC_NS (5ull * 1000000000ull)

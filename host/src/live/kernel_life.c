@@ -16,7 +16,8 @@
 #include <time.h>
 
 #include "base/log.h"
-#include "engine/runtime_pvt.h"
+#include "faults/faults.h"
+#include "live/live.h"
 
 /* How long activate/deactivate wait for a batch boundary (as the host's). */
 #define KERNEL_SYNC_NS (5ull * 1000000000ull)

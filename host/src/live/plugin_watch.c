@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "engine/runtime_pvt.h"
+#include "live/live.h"
 
 /* Quiet time after the last event before the pending files are handled. */
 #define DEBOUNCE_MS 200

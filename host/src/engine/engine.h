@@ -1,9 +1,8 @@
 /*
- * runtime_pvt.h — the runtime's private structures, shared by runtime.c
- * (lifecycle), wiring.c and kernel_build.c (launch), bridge.c (pumps),
- * dispatch.c (the kernel call), reactor.c (threads), kernel_life.c (one
- * kernel's lifecycle), watchdog.c, isolation.c, hotswap.c and metrics.c
- * (counts and reports).
+ * engine.h — the engine layer (engine/): the objects a running host is made
+ * of, and what the layers above (faults/, launch/, live/, runtime.c,
+ * control/) may call of it.  What only the engine's own files share is in
+ * engine_pvt.h.
  *
  * Ownership: rh_runtime owns everything.  A kernel (rh_kinst) has workers;
  * each worker owns one input ring per input port and one output ring per
@@ -12,9 +11,18 @@
  * output rings of one kernel port (one source ring per worker) into a named
  * queue.  Reactors are threads: each runs a list of tasks (a worker's
  * dispatch step, a bridge step) in turn.
+ *
+ * Who writes what: launch/ builds these objects (wiring.c plans the queues
+ * and kernels, kernel_build.c the workers, rings, bridges and reactors)
+ * before any thread starts; from then on a worker's and a bridge's fields
+ * are their own thread's (each field says when it is shared, and how),
+ * runtime.c and live/ change the flows, and each layer above keeps its own
+ * state behind an opaque pointer of rh_runtime (watchdog: faults/; swapped,
+ * watch: live/).  control/ writes nothing here: it calls runtime.c
+ * (runtime.h).
  */
-#ifndef RH_RUNTIME_PVT_H
-#define RH_RUNTIME_PVT_H
+#ifndef RH_ENGINE_H
+#define RH_ENGINE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -240,7 +248,7 @@ struct rh_runtime {
     rh_queue *(*find_queue)(void *arg, const char *name);
     void *find_queue_arg;
     /* The runtimes of the same host (NULL-terminated, may hold rt itself;
-     * set by control.c): their kernels may read the queues rt created, and
+     * set through rh_runtime_set_peers): their kernels may read the queues rt created, and
      * rt's accounting lines count their intake (metrics.c).  They must
      * outlive rt's last report. */
     rh_runtime *const *peers;
@@ -288,18 +296,20 @@ static inline int rh_runtime_queue_borrowed(const rh_runtime *rt, uint32_t i)
     return rt->qplan && i < rt->n_qplan && rt->qplan[i].borrowed;
 }
 
-/* dispatch.c (the worker step, host services) and reactor.c (threads) */
+/* ------------------------------------------ what the engine runs ------ */
+
+/* dispatch.c: one dispatch step of a worker (a reactor task, or the loop of
+ * a kernel process, faults/isolation.c): returns the messages it moved. */
 uint32_t rh_worker_step(void *worker);
-/* Run a pending rh_worker_op of w, if any (its own thread only). */
-void rh_worker_run_pending_op(rh_worker *w);
-/* fini() of a worker, once (its own thread only; a no-op after the first
- * call, or when its init() failed). */
-void rh_worker_finish(rh_worker *w);
-/* Release the batch a run() kernel holds from rh_poll() (its own thread). */
-void rh_worker_release_run_batch(rh_worker *w);
+/* bridge.c: the reactor tasks of the pumps (thread bridge mode). */
 uint32_t rh_in_bridge_task(void *bridge);
 uint32_t rh_out_bridge_task(void *bridge);
+/* dispatch.c: the host services a kernel calls (kernel.h), as a worker's
+ * rh_ctx hands them out. */
 extern const rh_host_api rh_host_api_v1;
+
+/* reactor.c: the threads.  Add a task before the thread starts. */
+int rh_reactor_add_task(rh_reactor *r, const rh_task *t);
 int rh_reactor_start(rh_reactor *r);
 /* Wait until the reactor ran one full loop after a flag change, or until
  * deadline_ns (rh_now_ns); 0, or RH_ETIMEDOUT (a kernel is inside a long
@@ -309,44 +319,36 @@ int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns);
  * running and marks the reactor stuck (its memory must then never be
  * freed). */
 int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns);
-int rh_reactor_add_task(rh_reactor *r, const rh_task *t);
-int rh_worker_flush_outputs(rh_worker *w);
 
-/* kernel_build.c: k's workers, rings, bridges and reactor tasks (threads
- * not started yet).  Errors name the manifest path of what failed. */
-int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err);
+/* ----------------------------------------------- restart policy -------- */
 
-/* kernel_life.c */
-/* The kernel called name, or NULL. */
-rh_kinst *rh_runtime_kernel_find(rh_runtime *rt, const char *name);
-/* Run op->fn(w, op->arg) on w's own thread at its next batch boundary and
- * wait for it until deadline_ns; 0, or RH_ETIMEDOUT (the thread is inside
- * process(), or gone: the op is withdrawn when it had not started). */
-int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns);
-/* Pause or resume one kernel and wait until every thread passed a batch
- * boundary (so no worker of it is inside process()). */
-int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns);
+/* restart.c, on the worker's own thread.  Before taking a batch: non-zero
+ * while a restart is due but its backoff has not passed (take nothing);
+ * runs the restart (fini, init) once it has. */
+int rh_worker_restart_pending(rh_worker *w);
+/* After process() returned rc for a batch that started at started_ns:
+ * counts a stall and failed batches in a row, and schedules a restart (or
+ * gives the kernel up) when one is due. */
+void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns);
+/* For the watchdog and a kernel process's supervisor (faults/): count and
+ * log a stall once (0 when already reported); schedule a restart after
+ * backoff, or give the kernel up. */
+int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action);
+void rh_worker_schedule_restart(rh_worker *w, const char *why);
 
-/* hotswap.c: unload the plugins swaps loaded (destroy, after every thread
- * that could run their code is gone). */
-void rh_hotswap_free(rh_runtime *rt);
-
-/* plugin_watch.c: watch the plugin folders (rh_launch_opts.watch_plugins),
- * and stop watching (joins the thread; before terminate or destroy). */
-int rh_plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err);
-void rh_plugin_watch_stop(rh_runtime *rt);
+/* ------------------------------------------------------ metrics -------- */
 
 /* metrics.c: no message in a kernel ring or process(); with queues, none in
  * a kernel's input queue or a bridge either (a kernel terminated alone
  * counts as quiet about its queues: it never takes from them again). */
 int rh_kernel_is_quiet(rh_kinst *k, int queues_too);
+int rh_runtime_is_quiet(rh_runtime *rt, int queues_too);
 
 /* metrics.c: a kernel of another runtime of the host (launched, not yet
  * run) reads q, which rt created.  When no kernel read q before, what
  * clients took from it so far was delivered to them, not to a kernel: its
  * accounting counts it so from now on. */
 void rh_runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q);
-int rh_runtime_is_quiet(rh_runtime *rt, int queues_too);
 
 /*
  * One queue's accounting (metrics.c): where every message it accepted went.
@@ -375,47 +377,4 @@ typedef struct rh_queue_account {
 int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
                         uint64_t in_rings, rh_queue_account *out);
 
-/* Slots of a kernel ring for a port of type_size bytes: `configured` when
- * the manifest set ring_capacity, else as many as fit in 4 MiB, a power of
- * two from 64 to 1024 (runtime.c says why). */
-uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size);
-
-/* watchdog.c: kernel faults.  Start the watchdog thread when some kernel
- * has watchdog_ms (0, or RH_ESYS); stop and join it (idempotent). */
-int rh_watchdog_start(rh_runtime *rt);
-void rh_watchdog_stop(rh_runtime *rt);
-/* The worker's step, own thread, before taking a batch: non-zero while a
- * restart is due but its backoff has not passed (take nothing); runs the
- * restart (fini, init) once it has. */
-int rh_worker_restart_pending(rh_worker *w);
-/* The worker's step, own thread, after process() returned rc for a batch
- * that started at started_ns: counts a stall and failed batches in a row,
- * and schedules a restart (or gives the kernel up) when one is due. */
-void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns);
-/* For isolation.c: count and log a stall once (0 when already reported);
- * schedule a restart after backoff, or give the kernel up. */
-int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action);
-void rh_worker_schedule_restart(rh_worker *w, const char *why);
-
-/* isolation.c: "isolation": "process". */
-/* k's workers: calloc'd, or in one shared mapping when k is isolated. */
-rh_worker *rh_workers_alloc(const rh_kernel_decl *d, uint32_t n);
-void rh_workers_free(rh_kinst *k);
-/* Fork the child of every isolated worker and wait for its init() (launch);
- * 0, or an error naming the kernel. */
-int rh_isolation_start(rh_runtime *rt, rh_error *err);
-/* The watchdog thread, each period: mirror the flow to the children, reap
- * a crashed one (retry or dead-letter its batch), kill a stalled one,
- * start one whose backoff ended. */
-void rh_isolation_supervise(rh_runtime *rt);
-/* Tell every child to stop, reap it by deadline_ns, SIGKILL it after. */
-void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns);
-int rh_isolation_any(const rh_runtime *rt);
-/* Hand the kernel's flow (rh_kernel_flow) now to the children of k, or of
- * every isolated kernel when k is NULL, wake them, and wait until each has
- * read it at a batch boundary (or is gone): the pause or stop a caller of
- * rh_kernel_set_flow asked for holds in the child too when this returns.
- * 0, or RH_ETIMEDOUT past deadline_ns (a child still inside process()). */
-int rh_isolation_sync(rh_runtime *rt, rh_kinst *k, uint64_t deadline_ns);
-
-#endif /* RH_RUNTIME_PVT_H */
+#endif /* RH_ENGINE_H */
