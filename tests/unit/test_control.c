@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "control/control.h"
+#include "control/control_pvt.h"
 #include "expect.h"
 #include "rt_fixture.h"
 

@@ -83,8 +83,6 @@ int rh_control_socket_path(const char *instance, int make_dir, char *buf, size_t
  */
 int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error *err);
 
-/* The socket's path. */
-const char *rh_control_path(const rh_control *c);
 
 /* Make rt (launched from manifest_path) a runtime of the host: its kernels
  * show in ps and take the verbs.  Not thread-safe against the serving
@@ -121,33 +119,5 @@ void rh_control_stop(rh_control *c);
  * runtimes are terminated: their accounting counts each other's intake
  * through a list c owns. */
 void rh_control_close(rh_control *c);
-
-/* --------------------------------- shared by control.c and control_cmd.c */
-
-/* One runtime of the host, and the last ps sample of each of its kernels. */
-typedef struct rh_control_rt {
-    rh_runtime *rt;
-    char *manifest;            /* the path it was launched from */
-    struct rh_control_sample {
-        uint64_t processed, ns;
-        double rate;           /* msgs/s between the last two samples */
-    } *samples;                /* one per kernel */
-} rh_control_rt;
-
-struct rh_control {
-    char instance[64];
-    char path[108];            /* sockaddr_un.sun_path */
-    FILE *log;
-    int listen_fd;
-    int lock_fd;               /* <instance>.lock, flock'ed for the host's life */
-    int owns_lock;             /* the flock is ours: remove the file when closing */
-    char lock_path[108];
-    int wake[2];               /* self-pipe: rh_control_close wakes the thread */
-    pthread_t thread;
-    int started;
-    rh_control_rt *rts;
-    unsigned n_rts, cap_rts;
-    rh_runtime **peers;        /* every rts[i].rt, NULL-terminated: each runtime's peers */
-};
 
 #endif /* RH_CONTROL_H */

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "control/control.h"
+#include "control/control_pvt.h"
 #include "base/log.h"
 #include "manifest/manifest.h"
 #include "engine/engine.h"
