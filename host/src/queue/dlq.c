@@ -32,11 +32,6 @@ _Static_assert(RH_DLQ_QUEUE_MAX > RH_QUEUE_NAME_MAX, "a queue name and its NUL f
 static const char *const stage_names[] = {"", "invalid", "expired", "failed"};
 #define STAGE_COUNT 4u
 
-const char *rh_dlq_stage_name(uint32_t stage)
-{
-    return stage >= 1 && stage < STAGE_COUNT ? stage_names[stage] : "unknown";
-}
-
 /* ------------------------------------------------------------ helpers -- */
 
 static int fail(char *why, size_t why_len, const char *fmt, ...)

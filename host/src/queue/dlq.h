@@ -46,9 +46,6 @@ typedef enum rh_dlq_stage {
     RH_DLQ_FAILED = 3,  /* failed by its kernel (rh_fail, or a batch failure) */
 } rh_dlq_stage;
 
-/* "invalid", "expired", "failed"; "unknown" otherwise. */
-const char *rh_dlq_stage_name(uint32_t stage);
-
 /*
  * The payload of a dead letter.  The original message's envelope is kept in
  * the header (the dead letter's own envelope carries the same id and

@@ -77,9 +77,8 @@ int rh_queue_purge(const char *instance, const char *name, rh_error *err);
 /* Non-zero when the queue holds no message (a snapshot). */
 int rh_queue_is_empty(const rh_queue *q);
 
-/* Rung after every enqueue (consumers sleep on it) / after every dequeue
- * (blocked producers sleep on it).  In shared memory for shared queues. */
+/* Rung after every enqueue (consumers sleep on it).  In shared memory for
+ * shared queues. */
 rh_bell *rh_queue_not_empty_bell(rh_queue *q);
-rh_bell *rh_queue_not_full_bell(rh_queue *q);
 
 #endif /* RH_QUEUE_PVT_H */
