@@ -93,11 +93,6 @@ typedef struct rh_manifest {
 int rh_manifest_load(const char *path, rh_manifest **out, rh_error *err);
 void rh_manifest_free(rh_manifest *m);
 
-/* manifest_faults.c: a kernel's "watchdog_ms", "restart" and "isolation" keys (kv the
- * kernel's object, kp its JSON path), defaults applied.  0 or RH_EMANIFEST. */
-int rh_manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char *kp,
-                             rh_kernel_decl *k);
-
 /* The declared queue named name, or NULL. */
 rh_queue_decl *rh_manifest_queue(rh_manifest *m, const char *name);
 

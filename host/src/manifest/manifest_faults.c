@@ -25,9 +25,8 @@
 
 #include <jansson.h>
 
-#include "manifest/manifest.h"
+#include "manifest/manifest_pvt.h"
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define MS_MAX 2147483647 /* ms fit an int */
 #define RESTART_MAX 1000000
 
