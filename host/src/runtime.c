@@ -34,7 +34,7 @@
 
 /* Each kernel's dead-letter queue (planned by the wiring, created with the
  * others), and its input types made known to the dead-letter codec so a
- * dead letter shows its payload as JSON (dlq.h). */
+ * dead letter shows its payload as JSON (queue/type_registry.h). */
 static void attach_dead_letter_queues(rh_runtime *rt)
 {
     for (uint32_t i = 0; i < rt->n_kernels; i++) {

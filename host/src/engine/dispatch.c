@@ -358,12 +358,12 @@ uint32_t rh_worker_step(void *arg)
          atomic_load_explicit(&k->kflow, memory_order_acquire) == RH_KFLOW_STOPPED) ||
         atomic_load_explicit(&k->given_up, memory_order_relaxed)) {
         rh_worker_finish(w);
-        return 0; /* given up (watchdog.c): whatever the flow says later */
+        return 0; /* given up (restart.c): whatever the flow says later */
     }
     if (f == RH_FLOW_STOPPED || f == RH_FLOW_PAUSED)
         return 0;
     if (w->restart_at_ns && rh_worker_restart_pending(w))
-        return 0; /* restart backoff (watchdog.c): messages wait in the rings */
+        return 0; /* restart backoff (restart.c): messages wait in the rings */
     uint64_t started = rh_now_ns();
     atomic_store_explicit(&w->heartbeat_ns, started, memory_order_relaxed);
     if (k->decl->bridge == RH_BRIDGE_INLINE)

@@ -115,7 +115,7 @@ struct rh_worker {
     uint8_t *failed_mark;            /* kernel batch size entries */
     _Atomic(rh_worker_op *) op;      /* pending op for this thread, or NULL */
     _Atomic int finished;            /* fini() ran (kernel terminated alone) */
-    /* Kernel faults (watchdog.c).  stall_seen holds the heartbeat_ns of the
+    /* Kernel faults (restart.c, faults/watchdog.c).  stall_seen holds the heartbeat_ns of the
      * last call reported stalled, set by a CAS by whichever of the watchdog
      * and the worker sees it first, so each stall is counted once. */
     _Atomic uint64_t stall_seen;
@@ -170,7 +170,7 @@ struct rh_kinst {
     uint64_t activate_ns;            /* first activation, 0 before */
     _Atomic uint64_t restarts;       /* init() run again after a fault */
     _Atomic uint64_t swaps;          /* replaced by a newer plugin */
-    _Atomic int given_up;            /* restart.max reached: stopped for good (watchdog.c) */
+    _Atomic int given_up;            /* restart.max reached: stopped for good (restart.c) */
     _Atomic uint64_t swaps_refused;  /* a replacement refused (hotswap.c) */
 };
 
@@ -242,7 +242,7 @@ struct rh_runtime {
     uint32_t n_qplan;
     int dlq_types_known;             /* kernels' input types added to the dead-letter registry */
     int unbalanced;                  /* queues whose accounting line at terminate did not balance */
-    struct rh_watchdog *watchdog;    /* watchdog.c; NULL when no kernel has watchdog_ms */
+    struct rh_watchdog *watchdog;    /* faults/watchdog.c; NULL when no kernel has watchdog_ms */
     /* rh_launch_opts.find_queue: queues of the running host this one
      * shares instead of creating (wiring.c) */
     rh_queue *(*find_queue)(void *arg, const char *name);

@@ -25,7 +25,7 @@ int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
     }
     for (uint32_t w = 0; w < k->n_workers; w++) {
         rh_worker *wk = &k->workers[w];
-        /* a kernel given up (watchdog.c) never takes from its rings again */
+        /* a kernel given up (restart.c) never takes from its rings again */
         for (uint32_t p = 0; p < k->desc->n_inputs && !given_up; p++)
             if (rh_ring_count(wk->in[p]))
                 return 0;

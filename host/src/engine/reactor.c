@@ -84,7 +84,7 @@ static void park(rh_reactor *r)
      * The safety timeout otherwise only bounds how stale a missed external
      * wake-up could leave us; it costs ~10 wake-ups a second when idle.  A
      * task that asked for a step at wake_at_ns (a restart whose backoff
-     * ends, watchdog.c) shortens it. */
+     * ends, engine/restart.c) shortens it. */
     int64_t timeout = overflow ? 1000000 : 100000000;
     if (r->wake_at_ns) {
         uint64_t now = rh_now_ns();

@@ -18,7 +18,7 @@
  * most): it mirrors the kernel's flow into the shared child_flow (the
  * child's own copy of the runtime is frozen at the fork), reaps a child
  * that died, SIGKILLs one stalled past watchdog_ms, and forks a new one
- * once the restart backoff (watchdog.c) has passed.  A child that dies
+ * once the restart backoff (engine/restart.c) has passed.  A child that dies
  * inside process() leaves its batch unreleased at the tail of its input
  * ring (batch_n says how many, next_port which ring): each message of it is
  * marked RH_ENV_RETRIED and the next child takes them one at a time (solo);

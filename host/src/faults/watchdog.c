@@ -3,7 +3,7 @@
  * process(), and supervises the kernels that run in a process of their own.
  *
  * A kernel that returns errors already has its messages dead-lettered with
- * the reason (dispatch.c, dlq.c).  This file adds, per kernel, from the
+ * the reason (engine/dispatch.c, queue/dlq.c).  This file adds, per kernel, from the
  * manifest (manifest_faults.c):
  *
  *  - A watchdog ("watchdog_ms"): one thread per runtime, started only when

@@ -275,7 +275,7 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
     out->plugin = k->desc->name;
     out->version = k->desc->version ? k->desc->version : "";
     out->path = k->plugin ? k->plugin->path : "";
-    /* given up after restart.max restarts (watchdog.c): stopped for good */
+    /* given up after restart.max restarts (engine/restart.c): stopped for good */
     out->state = atomic_load_explicit(&k->given_up, memory_order_acquire) ? RH_STATE_TERMINATED
                                                                           : k->state;
     out->workers = k->n_workers;

@@ -57,7 +57,7 @@ static const rh_queue_config builtin_queue = {
     .shared = 1,
 };
 #define BUILTIN_BATCH 32
-#define BUILTIN_RING_CAPACITY 0 /* auto: sized by the port's type (runtime.c) */
+#define BUILTIN_RING_CAPACITY 0 /* auto: sized by the port's type (launch/kernel_build.c) */
 #define MS_MAX 2147483647 /* timeouts in ms fit an int */
 
 /* Names as written in manifests, indexed by the enum value. */

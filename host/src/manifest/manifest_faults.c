@@ -1,6 +1,6 @@
 /*
  * manifest_faults.c — the manifest keys that say what the host does when a
- * kernel misbehaves (watchdog.c does it):
+ * kernel misbehaves (engine/restart.c and faults/ do it):
  *
  *   "watchdog_ms": 500          a worker inside one process() call for longer
  *                               is stalled: reported, and restarted once the
