@@ -3,8 +3,8 @@
  * process(), and supervises the kernels that run in a process of their own.
  *
  * A kernel that returns errors already has its messages dead-lettered with
- * the reason (engine/dispatch.c, queue/dlq.c).  This file adds, per kernel, from the
- * manifest (manifest_faults.c):
+ * the reason (engine/dispatch.c, queue/dlq.c).  This file adds, per kernel,
+ * from the manifest (manifest_faults.c):
  *
  *  - A watchdog ("watchdog_ms"): one thread per runtime, started only when
  *    some kernel has a watchdog, wakes every watchdog_ms/4 (1..250 ms) and
