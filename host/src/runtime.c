@@ -18,16 +18,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "queue/dlq.h"
-#include "queue/type_registry.h"
 #include "base/log.h"
 #include "base/placement.h"
-#include "queue/queue_pvt.h"
 #include "engine/acks.h"
+#include "engine/engine.h"
 #include "faults/faults.h"
 #include "launch/launch.h"
 #include "live/live.h"
-#include "engine/engine.h"
+#include "queue/queue_pvt.h"
+#include "queue/type_registry.h"
 #include "runtime.h"
 
 /* ----------------------------------------------------------- launch ---- */

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/dlq.h"
-#include "queue/type_registry.h"
-#include "plugin/plugin.h"
-#include "queue/queue_pvt.h"
 #include "cli.h"
+#include "plugin/plugin.h"
+#include "queue/dlq.h"
+#include "queue/queue_pvt.h"
+#include "queue/type_registry.h"
 
 /*
  * Attach to a queue and give it its type.  A dead-letter queue

@@ -13,8 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control/control.h"
 #include "cli.h"
+#include "control/control.h"
 
 /* How long a client waits for its reply: a launch loads plugins and starts
  * threads, a terminate drains (5 s by default). */

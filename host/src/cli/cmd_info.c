@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include "base/placement.h"
-#include "plugin/plugin.h"
 #include "cli.h"
+#include "plugin/plugin.h"
 
 static void print_ports(const char *dir, const rh_port *ports, uint32_t n)
 {

@@ -15,10 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "control/control.h"
 #include "manifest/manifest.h"
 #include "queue/queue_pvt.h"
-#include "cli.h"
 
 typedef struct printer {
     rh_runtime *rt;

@@ -16,8 +16,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "queue/queue_pvt.h"
 #include "cli.h"
+#include "queue/queue_pvt.h"
 
 /* The counters of every shared queue of instance, as an array of objects
  * (the --json "queues"). */

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin/plugin.h"
 #include "cli.h"
+#include "plugin/plugin.h"
 
 int rh_cli_exit_code(int rc)
 {

@@ -12,12 +12,11 @@
 
 #include <jansson.h>
 
+#include "base/log.h"
 #include "control/control.h"
 #include "control/control_pvt.h"
-#include "base/log.h"
-#include "manifest/manifest.h"
 #include "engine/engine.h"
-#include "runtime.h"
+#include "manifest/manifest.h"
 
 /* The reply as one line with room for the '\n' the server appends. */
 static char *reply_text(json_t *o)

@@ -25,11 +25,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "control/control.h"
 #include "control/control_pvt.h"
-#include "base/log.h"
-#include "queue/queue_pvt.h"
-#include "runtime.h"
 
 /* ------------------------------------------------------------- where ---- */
 

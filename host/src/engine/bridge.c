@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/dlq.h"
 #include "base/log.h"
-#include "queue/queue_pvt.h"
 #include "engine/acks.h"
 #include "engine/dedup.h"
 #include "engine/engine_pvt.h"
+#include "queue/dlq.h"
+#include "queue/queue_pvt.h"
 
 #define RH_BURST_MAX 256
 

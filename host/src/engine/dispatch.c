@@ -12,13 +12,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "queue/dlq.h"
 #include "base/log.h"
-#include "base/placement.h"
-#include "queue/queue_pvt.h"
-#include "engine/reactor_log.h"
 #include "engine/acks.h"
 #include "engine/engine_pvt.h"
+#include "queue/dlq.h"
+#include "queue/queue_pvt.h"
 
 /* ------------------------------------------------------ host services -- */
 

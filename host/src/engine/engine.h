@@ -29,12 +29,12 @@
 
 #include <hwloc.h>
 
+#include "ringhost/ringhost.h"
+#include "base/wait.h"
 #include "engine/dedup.h"
 #include "manifest/manifest.h"
 #include "plugin/plugin.h"
 #include "queue/ring.h"
-#include "ringhost/ringhost.h"
-#include "base/wait.h"
 
 typedef struct rh_runtime rh_runtime;
 typedef struct rh_kinst rh_kinst;

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "base/placement.h"
-#include "queue/queue_pvt.h"
 #include "engine/engine.h"
+#include "queue/queue_pvt.h"
 
 int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
 {

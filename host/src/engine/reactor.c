@@ -21,9 +21,8 @@
 
 #include "base/log.h"
 #include "base/placement.h"
-#include "queue/queue_pvt.h"
-#include "engine/reactor_log.h"
 #include "engine/engine_pvt.h"
+#include "engine/reactor_log.h"
 
 /* ----------------------------------------------------------- reactor -- */
 

@@ -8,7 +8,6 @@
 #include <stdio.h>
 
 #include "base/log.h"
-#include "queue/queue_pvt.h"
 #include "base/wait.h"
 
 /* "dispatch vadd#0; bridge vadd.in -> vadd.in" : what this thread runs. */

@@ -49,11 +49,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "queue/dlq.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "queue/queue_pvt.h"
 #include "faults/faults.h"
+#include "queue/dlq.h"
+#include "queue/queue_pvt.h"
 
 
 #define INIT_WAIT_NS (10000ull * RH_NS_PER_MS) /* a child's init() at launch */

@@ -15,10 +15,10 @@
 
 #include "base/log.h"
 #include "base/placement.h"
-#include "queue/queue_pvt.h"
 #include "engine/acks.h"
 #include "faults/faults.h"
 #include "launch/launch.h"
+#include "queue/queue_pvt.h"
 
 /* -------------------------------------------------------- reactors ---- */
 

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/dlq.h"
 #include "base/log.h"
 #include "base/placement.h"
 #include "launch/launch.h"
+#include "queue/dlq.h"
 #include "queue/queue_pvt.h"
 
 static void list_plugins(const rh_plugin_set *set, char *buf, size_t len)

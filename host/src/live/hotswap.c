@@ -37,10 +37,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "queue/dlq.h"
-#include "queue/type_registry.h"
 #include "base/log.h"
 #include "live/live.h"
+#include "queue/type_registry.h"
 
 /* How long the kernel may take to reach a batch boundary, and each init(). */
 #define SWAP_SYNC_NS (5ull * 1000000000ull)

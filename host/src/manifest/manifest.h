@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/json_check.h" /* rh_manifest_path_key: the one way to write a JSON path */
 #include "ringhost/ringhost.h"
+#include "base/json_check.h" /* rh_manifest_path_key: the one way to write a JSON path */
 #include "base/wait.h"
 
 #define RH_MANIFEST_VERSION 1

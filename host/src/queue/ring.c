@@ -21,8 +21,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "queue/ring.h"
 #include "ringhost/ringhost.h"
+#include "queue/ring.h"
 
 #define CACHE_LINE 64u
 

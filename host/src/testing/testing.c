@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "plugin/plugin.h"
 #include "ringhost/ringhost.h"
 #include "ringhost/testing.h"
+#include "plugin/plugin.h"
 
 typedef struct input {
     rh_envelope env;
