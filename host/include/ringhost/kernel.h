@@ -36,6 +36,28 @@ extern "C" {
 /* Name of the one symbol a plugin exports. */
 #define RH_KERNEL_ENTRY_SYMBOL "rh_kernel_entry"
 
+/*
+ * RH_API marks a function (or object) of the host's public API: every
+ * declaration of ringhost/ringhost.h and ringhost/testing.h carries it
+ * (libuv's UV_EXTERN).  The host's sources are compiled with
+ * -fvisibility=hidden, so in libringhost.so exactly what is marked here is
+ * exported and everything else the host defines stays internal.  It is
+ * defined here, not in ringhost.h, because kernel.h is the one header the
+ * other two both include; kernel.h itself declares no host function (a
+ * kernel reaches the host only through rh_ctx.api), so for a plugin it
+ * changes nothing, and a plugin's entry symbol is exported by
+ * RH_KERNEL_EXPORT on its own.  Define RH_API before including a ringhost
+ * header to override it (empty, say, for a compiler without the visibility
+ * attribute).
+ */
+#ifndef RH_API
+#if defined(__GNUC__) || defined(__clang__)
+#define RH_API __attribute__((visibility("default")))
+#else
+#define RH_API
+#endif
+#endif
+
 /* ---------------------------------------------------------------- ids ---- */
 
 /* A 128-bit message id (UUID-sized).  All zero means "none". */

@@ -47,7 +47,7 @@ enum {
 };
 
 /* Text for an RH_E* code ("queue full (reject)"); never NULL. */
-const char *rh_strerror(int code);
+RH_API const char *rh_strerror(int code);
 
 /* A failure with a human message.  msg names the file, the JSON path and
  * the expected value where those apply. */
@@ -57,7 +57,7 @@ typedef struct rh_error {
 } rh_error;
 
 /* Set err (if not NULL) and return code.  printf-style. */
-int rh_error_set(rh_error *err, int code, const char *fmt, ...)
+RH_API int rh_error_set(rh_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ---------------------------------------------------------------- ids --- */
@@ -66,13 +66,13 @@ int rh_error_set(rh_error *err, int code, const char *fmt, ...)
  * per-thread stream number and a per-thread count (UUID layout, version 8,
  * RFC 9562).  Never all-zero.  Thread-safe; no syscall after the first call
  * on a thread (or in a forked child). */
-rh_id rh_id_new(void);
+RH_API rh_id rh_id_new(void);
 
 /* Parse a UUID ("8-4-4-4-12" hex) or 32 hex digits.  0, or RH_EINVAL. */
-int rh_id_parse(const char *text, rh_id *out);
+RH_API int rh_id_parse(const char *text, rh_id *out);
 
 /* Format as a 36-character UUID plus NUL into buf (>= 37 bytes). */
-void rh_id_format(rh_id id, char buf[37]);
+RH_API void rh_id_format(rh_id id, char buf[37]);
 
 static inline int rh_id_is_zero(rh_id id)
 {
@@ -85,7 +85,7 @@ static inline int rh_id_eq(rh_id a, rh_id b)
 }
 
 /* CLOCK_MONOTONIC in ns. */
-uint64_t rh_now_ns(void);
+RH_API uint64_t rh_now_ns(void);
 
 /* ------------------------------------------------------- named queues --- */
 
@@ -100,8 +100,8 @@ typedef enum rh_backpressure {
 
 /* Name of a policy as written in manifests ("drop_oldest"), and back
  * (-1 when unknown). */
-const char *rh_backpressure_name(rh_backpressure bp);
-int rh_backpressure_parse(const char *name);
+RH_API const char *rh_backpressure_name(rh_backpressure bp);
+RH_API int rh_backpressure_parse(const char *name);
 
 typedef struct rh_queue_config {
     uint32_t capacity;         /* slots: power of two, 2 .. 2^24 */
@@ -135,7 +135,7 @@ typedef struct rh_queue_stats {
 } rh_queue_stats;
 
 /* True when name matches [A-Za-z0-9._-]{1,64}. */
-int rh_queue_name_valid(const char *name);
+RH_API int rh_queue_name_valid(const char *name);
 
 /*
  * Create a named queue for messages of `type`.  With cfg->shared the queue
@@ -162,9 +162,9 @@ int rh_queue_name_valid(const char *name);
  * messages is there), RH_ENOMEM, RH_ESYS.  Each message says how to
  * discard a refused persist queue (`ringhost purge`).
  */
-int rh_queue_create(const char *instance, const char *name, const rh_type *type,
-                    const rh_queue_config *cfg, const char *type_origin, rh_queue **out,
-                    rh_error *err);
+RH_API int rh_queue_create(const char *instance, const char *name, const rh_type *type,
+                           const rh_queue_config *cfg, const char *type_origin, rh_queue **out,
+                           rh_error *err);
 
 /* Attach to a shared queue created by a running host.  The type descriptor
  * is unknown to the client (rh_queue_type() returns NULL until
@@ -173,22 +173,22 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
  * RH_ENOENT, RH_EINVAL (not a ringhost queue, or a version this build does
  * not know), RH_EEXIST (a persist queue a host is recovering right now:
  * try again), RH_ESYS. */
-int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_error *err);
+RH_API int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_error *err);
 
 /* Give a type descriptor to an attached queue; RH_ETYPE if its fingerprint
  * differs from the queue's. */
-int rh_queue_bind_type(rh_queue *q, const rh_type *type, rh_error *err);
+RH_API int rh_queue_bind_type(rh_queue *q, const rh_type *type, rh_error *err);
 
 /* Unmap.  The creator of a shared queue also unlinks its name. */
-void rh_queue_close(rh_queue *q);
+RH_API void rh_queue_close(rh_queue *q);
 
-const char *rh_queue_name(const rh_queue *q);
-const char *rh_queue_type_name(const rh_queue *q);
-uint64_t rh_queue_fingerprint(const rh_queue *q);
-const rh_type *rh_queue_type(const rh_queue *q);
-const char *rh_queue_type_origin(const rh_queue *q); /* "" when unknown */
-const rh_queue_config *rh_queue_config_of(const rh_queue *q);
-uint32_t rh_queue_payload_size(const rh_queue *q);   /* bytes of payload per slot */
+RH_API const char *rh_queue_name(const rh_queue *q);
+RH_API const char *rh_queue_type_name(const rh_queue *q);
+RH_API uint64_t rh_queue_fingerprint(const rh_queue *q);
+RH_API const rh_type *rh_queue_type(const rh_queue *q);
+RH_API const char *rh_queue_type_origin(const rh_queue *q); /* "" when unknown */
+RH_API const rh_queue_config *rh_queue_config_of(const rh_queue *q);
+RH_API uint32_t rh_queue_payload_size(const rh_queue *q);   /* bytes of payload per slot */
 
 /*
  * Enqueue one message.  env may be NULL; otherwise its id (all-zero: a new
@@ -200,8 +200,8 @@ uint32_t rh_queue_payload_size(const rh_queue *q);   /* bytes of payload per slo
  * Lock-free, no allocation; a syscall only to wake a parked consumer or
  * while blocking.
  */
-int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t len,
-            rh_id *id_out);
+RH_API int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t len,
+                   rh_id *id_out);
 
 /*
  * Dequeue one message into *env and buf (buf_len bytes).  A payload shorter
@@ -211,7 +211,7 @@ int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t l
  * futex, no CPU burnt).  Returns the payload length, RH_EEMPTY (timeout 0),
  * RH_ETIMEDOUT, or RH_ETOOBIG (buf too small; the message stays queued).
  */
-int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int timeout_ms);
+RH_API int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int timeout_ms);
 
 /*
  * Enqueue n messages of len bytes each, the i-th payload at
@@ -228,8 +228,8 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
  * rejected) and k.. were not sent, so the caller may retry from k.
  * RH_EINVAL (bad arguments), RH_ETOOBIG (len exceeds the slot).
  */
-int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, uint32_t stride,
-                  uint32_t len, uint32_t n, rh_id *ids_out);
+RH_API int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads,
+                         uint32_t stride, uint32_t len, uint32_t n, rh_id *ids_out);
 
 /*
  * Dequeue up to n messages in one claim: the i-th payload goes to
@@ -240,15 +240,15 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
  * many (0 only when timeout_ms is 0 and the queue is empty), RH_ETIMEDOUT,
  * or RH_EINVAL (NULL queue or bufs, stride smaller than the slot).
  */
-int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, uint32_t n,
-                  int timeout_ms);
+RH_API int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, uint32_t n,
+                         int timeout_ms);
 
 /* Snapshot of the queue's counters. */
-void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out);
+RH_API void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out);
 
 /* List the shared queues of an instance: calls fn for each name; returns the
  * count or a negative code. */
-int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg), void *arg);
+RH_API int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg), void *arg);
 
 /* ------------------------------------------------------------ runtime --- */
 
@@ -261,7 +261,7 @@ typedef enum rh_state {
     RH_STATE_TERMINATED = 3,
 } rh_state;
 
-const char *rh_state_name(rh_state s);
+RH_API const char *rh_state_name(rh_state s);
 
 typedef struct rh_launch_opts {
     const char *instance;      /* shared-memory namespace; NULL = the manifest's name */
@@ -305,21 +305,21 @@ typedef struct rh_launch_opts {
 
 /* Load the manifest, load and check plugins, create queues, start threads
  * (kernels inactive).  Errors carry the manifest file and JSON path. */
-int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_runtime **out,
-                      rh_error *err);
+RH_API int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts,
+                             rh_runtime **out, rh_error *err);
 
 /* Check a manifest against its plugins (wiring, types, pins) without
  * creating queues or threads; print the plan to plan_out when not NULL. */
-int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, FILE *plan_out,
-                        rh_error *err);
+RH_API int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts,
+                               FILE *plan_out, rh_error *err);
 
 /* launched|inactive -> active.  RH_ESTATE otherwise. */
-int rh_runtime_activate(rh_runtime *rt, rh_error *err);
+RH_API int rh_runtime_activate(rh_runtime *rt, rh_error *err);
 
 /* active -> inactive: every kernel pauses at a batch boundary before this
  * returns.  RH_ESTATE otherwise; RH_ETIMEDOUT when a kernel stays inside
  * process() for more than 5 s (the pause then applies when it returns). */
-int rh_runtime_deactivate(rh_runtime *rt, rh_error *err);
+RH_API int rh_runtime_deactivate(rh_runtime *rt, rh_error *err);
 
 /* any state but terminated -> terminated: stop intake, drain what is in the
  * kernel rings to the output queues (for up to timeout_ms), join the
@@ -327,40 +327,40 @@ int rh_runtime_deactivate(rh_runtime *rt, rh_error *err);
  * terminated; RH_ETIMEDOUT when the rings did not drain in time, or when a
  * thread stuck inside a kernel did not stop (it is left running, and
  * rh_runtime_destroy then keeps the memory it uses). */
-int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err);
+RH_API int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err);
 
 /* Free everything (terminating first if needed), unlink shared queues. */
-void rh_runtime_destroy(rh_runtime *rt);
+RH_API void rh_runtime_destroy(rh_runtime *rt);
 
-rh_state rh_runtime_state(const rh_runtime *rt);
+RH_API rh_state rh_runtime_state(const rh_runtime *rt);
 
 /* The instance name its shared queues live under. */
-const char *rh_runtime_instance(const rh_runtime *rt);
+RH_API const char *rh_runtime_instance(const rh_runtime *rt);
 
 /* The queue called name, or NULL. */
-rh_queue *rh_runtime_queue(rh_runtime *rt, const char *name);
+RH_API rh_queue *rh_runtime_queue(rh_runtime *rt, const char *name);
 
 /* Names of the runtime's queues, in creation order (NULL past the end). */
-const char *rh_runtime_queue_name(const rh_runtime *rt, uint32_t index);
+RH_API const char *rh_runtime_queue_name(const rh_runtime *rt, uint32_t index);
 
 /* Non-zero when some kernel reads the index-th queue; the others are the
  * host's outputs (what `ringhost run --send` prints). */
-int rh_runtime_queue_consumed(const rh_runtime *rt, uint32_t index);
+RH_API int rh_runtime_queue_consumed(const rh_runtime *rt, uint32_t index);
 
 /* Write one line per thread: its name, its cpuset and the cpu it last ran
  * on. */
-void rh_runtime_report_bindings(rh_runtime *rt, FILE *out);
+RH_API void rh_runtime_report_bindings(rh_runtime *rt, FILE *out);
 
 /* Write per-kernel and per-queue counts and the uptime. */
-void rh_runtime_report_summary(rh_runtime *rt, FILE *out);
+RH_API void rh_runtime_report_summary(rh_runtime *rt, FILE *out);
 
 /* Non-zero when no message waits in a kernel's input queue, moves through
  * a bridge, sits in a kernel ring or is inside process(): everything sent so
  * far has been answered (or refused and counted). */
-int rh_runtime_is_idle(rh_runtime *rt);
+RH_API int rh_runtime_is_idle(rh_runtime *rt);
 
 /* Messages processed by all workers of kernel `name`, or -1 if unknown. */
-int64_t rh_runtime_kernel_processed(rh_runtime *rt, const char *name);
+RH_API int64_t rh_runtime_kernel_processed(rh_runtime *rt, const char *name);
 
 /*
  * One kernel's lifecycle inside a live host, the kernel named as in the
@@ -381,10 +381,10 @@ int64_t rh_runtime_kernel_processed(rh_runtime *rt, const char *name);
  *             queued).  RH_ETIMEDOUT when its rings did not drain or fini()
  *             did not run in time; it is then stopped without them.
  */
-int rh_runtime_kernel_activate(rh_runtime *rt, const char *kernel, rh_error *err);
-int rh_runtime_kernel_deactivate(rh_runtime *rt, const char *kernel, rh_error *err);
-int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_ms,
-                                rh_error *err);
+RH_API int rh_runtime_kernel_activate(rh_runtime *rt, const char *kernel, rh_error *err);
+RH_API int rh_runtime_kernel_deactivate(rh_runtime *rt, const char *kernel, rh_error *err);
+RH_API int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_ms,
+                                       rh_error *err);
 
 /*
  * Load the kernel's plugin file again and swap the running kernel to it at
@@ -407,7 +407,7 @@ int rh_runtime_kernel_terminate(rh_runtime *rt, const char *kernel, int timeout_
  * RH_ETIMEDOUT (a worker stayed inside process() for 5 s, for example
  * waiting for room in a full output queue), RH_ENOMEM, RH_ESYS.
  */
-int rh_runtime_kernel_reload(rh_runtime *rt, const char *kernel, rh_error *err);
+RH_API int rh_runtime_kernel_reload(rh_runtime *rt, const char *kernel, rh_error *err);
 
 /* What `ringhost ps` shows of one kernel: a snapshot of its counters.  A
  * kernel given up after restart.max restarts (docs/RELIABILITY.md, "Kernel
@@ -436,8 +436,8 @@ typedef struct rh_kernel_info {
 
 /* Number of kernels, and the index-th (manifest order): 0, or RH_ENOENT
  * past the end. */
-uint32_t rh_runtime_kernel_count(const rh_runtime *rt);
-int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out);
+RH_API uint32_t rh_runtime_kernel_count(const rh_runtime *rt);
+RH_API int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out);
 
 /*
  * Dead letters and accounting.  Every kernel has a dead-letter queue
@@ -459,11 +459,11 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out);
  * while it runs, a snapshot.  Returns the number of lines that do not
  * balance: 0 when every accepted message is accounted for.
  */
-int rh_runtime_report_accounting(rh_runtime *rt, FILE *out);
+RH_API int rh_runtime_report_accounting(rh_runtime *rt, FILE *out);
 
 /* The number of queues whose accounting line did not balance when the
  * runtime terminated (0 before that); `ringhost run` exits 1 when not 0. */
-int rh_runtime_unbalanced(const rh_runtime *rt);
+RH_API int rh_runtime_unbalanced(const rh_runtime *rt);
 
 #ifdef __cplusplus
 }

@@ -72,7 +72,8 @@ extern "C" {
 typedef struct rh_harness rh_harness;
 
 /* The entry of the kernel a test links (defined by the kernel's
- * RH_KERNEL_EXPORT).  Only tests that link a kernel may call it. */
+ * RH_KERNEL_EXPORT).  Only tests that link a kernel may call it.  No RH_API:
+ * the kernel defines it, not libringhost_testing. */
 const rh_kernel_desc *rh_kernel_entry(void);
 
 /* One message the kernel emitted. */
@@ -104,7 +105,7 @@ typedef struct rh_harness_failure {
  * the host's checks) and must outlive the harness.
  * Returns NULL only when out of memory.
  */
-rh_harness *rh_harness_new(const rh_kernel_desc *desc);
+RH_API rh_harness *rh_harness_new(const rh_kernel_desc *desc);
 
 /*
  * A harness for the kernel in the plugin file so_path, loaded the way the
@@ -118,7 +119,7 @@ rh_harness *rh_harness_new(const rh_kernel_desc *desc);
  * NULL): it names the file and includes dlerror()'s text, e.g.
  * "x.so: dlopen failed: x.so: undefined symbol: helper".
  */
-rh_harness *rh_harness_load(const char *so_path, char *why, size_t why_len);
+RH_API rh_harness *rh_harness_load(const char *so_path, char *why, size_t why_len);
 
 /*
  * Call the kernel's init with config_json, the text the host would pass for
@@ -127,28 +128,28 @@ rh_harness *rh_harness_load(const char *so_path, char *why, size_t why_len);
  * a second call returns RH_ESTATE (-1012) and counts an API error.
  * rh_harness_process and rh_harness_run call it with "{}" when a test did not.
  */
-int rh_harness_init(rh_harness *h, const char *config_json);
+RH_API int rh_harness_init(rh_harness *h, const char *config_json);
 
 /* Call fini (when init succeeded), free every input and output, and close the
  * plugin file of rh_harness_load.  NULL is a no-op. */
-void rh_harness_free(rh_harness *h);
+RH_API void rh_harness_free(rh_harness *h);
 
 /* The descriptor being driven (the one given to rh_harness_new, or the
  * loaded plugin's). */
-const rh_kernel_desc *rh_harness_desc(const rh_harness *h);
+RH_API const rh_kernel_desc *rh_harness_desc(const rh_harness *h);
 
 /* The index of the input (or output) port called name, or -1 when the kernel
  * has no such port.  For tests that name ports rather than count them. */
-int rh_harness_input_port(const rh_harness *h, const char *name);
-int rh_harness_output_port(const rh_harness *h, const char *name);
+RH_API int rh_harness_input_port(const rh_harness *h, const char *name);
+RH_API int rh_harness_output_port(const rh_harness *h, const char *name);
 
 /* Present the context as worker `worker` of `workers` (call before init). */
-void rh_harness_set_worker(rh_harness *h, uint32_t worker, uint32_t workers);
+RH_API void rh_harness_set_worker(rh_harness *h, uint32_t worker, uint32_t workers);
 
 /* Make the host look like it is stopping (non-zero) or not (0): emit and
  * emit_commit return RH_ESTOPPED, emit_reserve returns NULL, should_stop
  * returns 1, as a terminating host does. */
-void rh_harness_set_stopping(rh_harness *h, int stopping);
+RH_API void rh_harness_set_stopping(rh_harness *h, int stopping);
 
 /* ------------------------------------------------------------ inputs ---- */
 
@@ -161,7 +162,7 @@ void rh_harness_set_stopping(rh_harness *h, int stopping);
  * Returns that id, or a zero id when port or len is invalid (also counted as
  * an API error) or when out of memory.
  */
-rh_id rh_harness_push(rh_harness *h, uint32_t port, const void *payload, uint32_t len);
+RH_API rh_id rh_harness_push(rh_harness *h, uint32_t port, const void *payload, uint32_t len);
 
 /*
  * Queue an input message given as JSON text (the "body" of a `ringhost run
@@ -170,11 +171,11 @@ rh_id rh_harness_push(rh_harness *h, uint32_t port, const void *payload, uint32_
  * be NULL), or -1 with the JSON, decode or validate error in why (why_len
  * bytes; why may be NULL); nothing is queued then.
  */
-int rh_harness_push_json(rh_harness *h, uint32_t port, const char *json_text, rh_id *id_out,
-                         char *why, size_t why_len);
+RH_API int rh_harness_push_json(rh_harness *h, uint32_t port, const char *json_text, rh_id *id_out,
+                                char *why, size_t why_len);
 
 /* Inputs queued and not yet processed. */
-uint32_t rh_harness_pending(const rh_harness *h);
+RH_API uint32_t rh_harness_pending(const rh_harness *h);
 
 /*
  * The queued inputs as the batch process() would get them, in push order.
@@ -182,7 +183,7 @@ uint32_t rh_harness_pending(const rh_harness *h);
  * desc->process(rh_harness_ctx(h), rh_harness_state(h), batch) themselves
  * (the inputs stay queued then).
  */
-const rh_batch *rh_harness_batch(rh_harness *h);
+RH_API const rh_batch *rh_harness_batch(rh_harness *h);
 
 /*
  * Call process() on the queued inputs, in batches of at most max_batch
@@ -193,7 +194,7 @@ const rh_batch *rh_harness_batch(rh_harness *h);
  * the kernel has no process (an API error); init's result when the implicit
  * init failed, RH_ESTATE when an explicit init had failed.
  */
-int rh_harness_process(rh_harness *h, uint32_t max_batch);
+RH_API int rh_harness_process(rh_harness *h, uint32_t max_batch);
 
 /*
  * Call run() for kernels that own their loop: each rh_poll() hands out up to
@@ -204,19 +205,19 @@ int rh_harness_process(rh_harness *h, uint32_t max_batch);
  * Returns run()'s result; RH_EINVAL when the kernel has no run (an API
  * error); init's result (or RH_ESTATE) as for rh_harness_process.
  */
-int rh_harness_run(rh_harness *h);
+RH_API int rh_harness_run(rh_harness *h);
 
 /* ----------------------------------------------------------- results ---- */
 
 /* Outputs recorded since the harness was made or last cleared, in emit
  * order, and output i (NULL when i >= the count). */
-uint32_t rh_harness_output_count(const rh_harness *h);
-const rh_harness_output *rh_harness_output_at(const rh_harness *h, uint32_t i);
+RH_API uint32_t rh_harness_output_count(const rh_harness *h);
+RH_API const rh_harness_output *rh_harness_output_at(const rh_harness *h, uint32_t i);
 
 /* Output i as compact JSON text from its port type's encode() (the "body"
  * `ringhost run` would print); the caller frees it with free().  NULL when i
  * is out of range or encode failed. */
-char *rh_harness_output_json(const rh_harness *h, uint32_t i);
+RH_API char *rh_harness_output_json(const rh_harness *h, uint32_t i);
 
 /*
  * Compare output i with the JSON text `expected`.  Objects must have the
@@ -229,32 +230,32 @@ char *rh_harness_output_json(const rh_harness *h, uint32_t i);
  * "output 0 (port \"out\"): at .sum: got 6.5, expected 7; output is {...}".
  * Also -1 when i is out of range or `expected` is not JSON.
  */
-int rh_harness_expect_json(const rh_harness *h, uint32_t i, const char *expected, char *why,
-                           size_t why_len);
+RH_API int rh_harness_expect_json(const rh_harness *h, uint32_t i, const char *expected, char *why,
+                                  size_t why_len);
 
 /* Failures recorded (rh_fail, or every message of a failed batch), and
  * failure i (NULL when i >= the count). */
-uint32_t rh_harness_failure_count(const rh_harness *h);
-const rh_harness_failure *rh_harness_failure_at(const rh_harness *h, uint32_t i);
+RH_API uint32_t rh_harness_failure_count(const rh_harness *h);
+RH_API const rh_harness_failure *rh_harness_failure_at(const rh_harness *h, uint32_t i);
 
 /* Misuses of the host API by the kernel (see the top of this file), and the
  * text of the last one ("" when none).  With RH_HARNESS_LOG set in the
  * environment each is printed to stderr too. */
-uint32_t rh_harness_api_errors(const rh_harness *h);
-const char *rh_harness_last_api_error(const rh_harness *h);
+RH_API uint32_t rh_harness_api_errors(const rh_harness *h);
+RH_API const char *rh_harness_last_api_error(const rh_harness *h);
 
 /* Lines the kernel logged with rh_log(), and the last one ("" when none).
  * With RH_HARNESS_LOG set in the environment they are printed to stderr. */
-uint32_t rh_harness_log_count(const rh_harness *h);
-const char *rh_harness_last_log(const rh_harness *h);
+RH_API uint32_t rh_harness_log_count(const rh_harness *h);
+RH_API const char *rh_harness_last_log(const rh_harness *h);
 
 /* Forget the recorded outputs, failures, API errors and log lines (queued
  * inputs stay).  Pointers from rh_harness_output_at become invalid. */
-void rh_harness_clear(rh_harness *h);
+RH_API void rh_harness_clear(rh_harness *h);
 
 /* The context and the state (what init stored) handed to the kernel. */
-rh_ctx *rh_harness_ctx(rh_harness *h);
-void *rh_harness_state(const rh_harness *h);
+RH_API rh_ctx *rh_harness_ctx(rh_harness *h);
+RH_API void *rh_harness_state(const rh_harness *h);
 
 #ifdef __cplusplus
 }
