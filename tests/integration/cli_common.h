@@ -10,14 +10,12 @@
 #ifndef RH_TEST_CLI_COMMON_H
 #define RH_TEST_CLI_COMMON_H
 
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <jansson.h>
 
+#include "expect.h" /* cmocka, EXPECT, WAIT_UNTIL, EXPECT_WITHIN */
 #include "proc.h"
 
 /* How long one `ringhost` command may take before the test kills it and
