@@ -1,6 +1,7 @@
 /* cli_common.c — helpers of the command-line integration tests; see cli_common.h. */
 #define _GNU_SOURCE
 #include "cli_common.h"
+#include "expect.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -348,12 +349,81 @@ long long cli_summary_get(const cli_out *o, const char *kind, const char *name,
     return v;
 }
 
+long long cli_queue_counter(const char *instance, const char *queue, const char *counter)
+{
+    cli_out o;
+    cli_exec(&o, NULL, "stat", "--instance", instance, "--json", NULL);
+    cli_expect_exit(&o, 0);
+    json_t *root = json_loads(o.r.out, 0, NULL), *q;
+    size_t i;
+    long long v = -1;
+    json_array_foreach (json_object_get(root, "queues"), i, q)
+        if (strcmp(json_string_value(json_object_get(q, "queue")), queue) == 0 &&
+            json_is_integer(json_object_get(q, counter)))
+            v = (long long)json_integer_value(json_object_get(q, counter));
+    CLI_CHECK(&o, v >= 0, "expected queue %s with counter %s in stat --json", queue, counter);
+    json_decref(root);
+    cli_free(&o);
+    return v;
+}
+
 size_t cli_count(const char *hay, const char *needle)
 {
     size_t n = 0, nl = strlen(needle);
     for (const char *p = hay ? strstr(hay, needle) : NULL; p; p = strstr(p + nl, needle))
         n++;
     return n;
+}
+
+size_t cli_file_count(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) >= 0)
+        n += strstr(line, needle) != NULL;
+    free(line);
+    fclose(f);
+    return n;
+}
+
+/* ----------------------------------------------- a serving host ---- */
+
+int cli_host_logged_within(proc *host, const char *needle, size_t count, double within_s)
+{
+    if (WAIT_UNTIL(within_s, cli_file_count(host->err_path, needle) >= count ||
+                                 !proc_running(host)) &&
+        cli_file_count(host->err_path, needle) >= count)
+        return 0;
+    if (!proc_running(host)) {
+        proc_result r;
+        proc_wait(host, 1, &r);
+        print_error("expected the host to log \"%s\" (%zu time(s)); it exited %d (signal %d) "
+                    "first, with stderr:\n%s\n", needle, count, r.exit_code, r.term_signal,
+                    r.err);
+        proc_result_free(&r);
+        return -1;
+    }
+    print_error("expected the host to log \"%s\" (%zu time(s)) within %.0f s; it logged it "
+                "%zu time(s), its stderr so far:\n", needle, count, within_s,
+                cli_file_count(host->err_path, needle));
+    FILE *f = fopen(host->err_path, "r");
+    char buf[4096];
+    size_t n;
+    while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        print_error("%.*s", (int)n, buf);
+    if (f)
+        fclose(f);
+    return -1;
+}
+
+void cli_await_log(proc *host, const char *needle, size_t count, double within_s)
+{
+    if (cli_host_logged_within(host, needle, count, within_s) != 0)
+        fail_msg("the host did not log \"%s\" (see above)", needle);
 }
 
 /* ------------------------------------------------------- messages ---- */

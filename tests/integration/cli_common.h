@@ -10,14 +10,12 @@
 #ifndef RH_TEST_CLI_COMMON_H
 #define RH_TEST_CLI_COMMON_H
 
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <jansson.h>
 
+#include "expect.h" /* cmocka, EXPECT, WAIT_UNTIL, EXPECT_WITHIN */
 #include "proc.h"
 
 /* How long one `ringhost` command may take before the test kills it and
@@ -26,6 +24,10 @@
  * under a second; the margins are for sanitizer builds). */
 #define CLI_KILL_AFTER_S 30.0
 #define CLI_RUN_TIMEOUT "10"
+
+/* How often WAIT_UNTIL_EVERY re-evaluates a condition that runs a
+ * `ringhost` command (stat, ps): a command takes milliseconds itself. */
+#define CLI_POLL_MS 50
 
 /* One finished `ringhost` command. */
 typedef struct cli_out {
@@ -41,6 +43,10 @@ const char *cli_tmpdir(void);
 void cli_cleanup(void);
 /* A cmocka group teardown that calls cli_cleanup(). */
 int cli_group_teardown(void **state);
+
+/* Lines of the file at path (a background host's stderr, proc.err_path)
+ * holding needle so far; 0 when it cannot be read. */
+size_t cli_file_count(const char *path, const char *needle);
 
 /* A string that lives until cli_cleanup() (printf-style). */
 const char *cli_keep(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -117,8 +123,29 @@ int cli_summary(const cli_out *o, const char *kind, const char *name, const char
 long long cli_summary_get(const cli_out *o, const char *kind, const char *name,
                           const char *counter);
 
+/* A counter of queue (a member of its object in `ringhost stat --instance
+ * instance --json`: "depth", "enqueued", "unacked", ...).  Fails the test
+ * when stat fails or lists no such queue or counter. */
+long long cli_queue_counter(const char *instance, const char *queue, const char *counter);
+
 /* Occurrences of needle in hay. */
 size_t cli_count(const char *hay, const char *needle);
+
+/* ----------------------------------------------- a serving host ---- */
+
+/* What `ringhost run` (serve mode) writes to stderr once it is fully up:
+ * every queue of the manifest created (dead-letter queues included), the
+ * kernels active and the control socket answering. */
+#define CLI_SERVING "ringhost: serving;"
+
+/* Wait up to within_s for a background host (proc_start) to have written
+ * count lines holding needle to its stderr.  0; or -1 after printing what
+ * was expected and the host's stderr, when it exited first (it is then
+ * reaped) or the deadline passed.  For setup functions. */
+int cli_host_logged_within(proc *host, const char *needle, size_t count, double within_s);
+
+/* The same, failing the test instead of returning -1. */
+void cli_await_log(proc *host, const char *needle, size_t count, double within_s);
 
 /* ------------------------------------------------------- messages ---- */
 

@@ -16,10 +16,14 @@
 
 #define HOST_READY_WITHIN_S 20.0
 
-static inline void ctl_sleep_ms(int ms)
+/* `ringhost ps --instance instance` exits 0. */
+static inline int ctl_ps_answers(const char *instance)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    char *argv[] = {RH_TEST_BINARY, "ps", "--instance", (char *)instance, NULL};
+    proc_result r;
+    int ok = proc_run(argv, NULL, 10, &r) == 0 && r.exit_code == 0;
+    proc_result_free(&r);
+    return ok;
 }
 
 /* Start `ringhost run manifest` and wait until `ringhost ps --instance
@@ -32,25 +36,18 @@ static inline int ctl_start_host(proc *host, const char *manifest, const char *i
         print_error("cannot start %s run %s\n", RH_TEST_BINARY, manifest);
         return -1;
     }
-    double deadline = proc_now() + HOST_READY_WITHIN_S;
-    while (proc_now() < deadline) {
-        if (!proc_running(host)) {
-            proc_result r;
-            proc_wait(host, 1, &r);
-            print_error("expected `ringhost run %s` to keep serving; it exited %d with "
-                        "stderr:\n%s\n", manifest, r.exit_code, r.err);
-            proc_result_free(&r);
-            return -1;
-        }
-        char *pargv[] = {RH_TEST_BINARY, "ps", "--instance", (char *)instance, NULL};
+    int up = WAIT_UNTIL_EVERY(HOST_READY_WITHIN_S, CLI_POLL_MS,
+                              !proc_running(host) || ctl_ps_answers(instance));
+    if (!proc_running(host)) {
         proc_result r;
-        if (proc_run(pargv, NULL, 10, &r) == 0 && r.exit_code == 0) {
-            proc_result_free(&r);
-            return 0;
-        }
+        proc_wait(host, 1, &r);
+        print_error("expected `ringhost run %s` to keep serving; it exited %d with "
+                    "stderr:\n%s\n", manifest, r.exit_code, r.err);
         proc_result_free(&r);
-        ctl_sleep_ms(50);
+        return -1;
     }
+    if (up)
+        return 0;
     print_error("expected `ringhost ps --instance %s` to answer within %.0f s of starting the "
                 "host\n", instance, HOST_READY_WITHIN_S);
     return -1;

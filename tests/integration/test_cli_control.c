@@ -87,19 +87,7 @@ static const char *kstate(json_t *ps, const char *name)
 /* One queue's counter from `stat --json`. */
 static long long queue_counter(const char *queue, const char *counter)
 {
-    cli_out o;
-    cli_exec(&o, NULL, "stat", "--instance", L.instance, "--json", NULL);
-    cli_expect_exit(&o, 0);
-    json_t *root = json_loads(o.r.out, 0, NULL), *q;
-    size_t i;
-    long long v = -1;
-    json_array_foreach (json_object_get(root, "queues"), i, q)
-        if (strcmp(json_string_value(json_object_get(q, "queue")), queue) == 0)
-            v = (long long)json_integer_value(json_object_get(q, counter));
-    CLI_CHECK(&o, v >= 0, "expected queue %s with counter %s in stat --json", queue, counter);
-    json_decref(root);
-    cli_free(&o);
-    return v;
+    return cli_queue_counter(L.instance, queue, counter);
 }
 
 /* Send {"values": [1, 2, 3]} to pipe.in; the id send printed. */
@@ -368,8 +356,7 @@ static void test_terminate_stops_one_kernel_and_the_other_keeps_serving(void **s
     cli_exec(&o, NULL, "terminate", "sum", "--instance", L.instance, NULL);
     cli_expect_exit(&o, 1); /* already terminated */
     cli_free(&o);
-    for (int i = 0; i < 200 && queue_counter("pipe.mid", "depth") == depth; i++)
-        ctl_sleep_ms(50);
+    WAIT_UNTIL_EVERY(10, CLI_POLL_MS, queue_counter("pipe.mid", "depth") != depth);
     assert_int_equal(queue_counter("pipe.mid", "depth"), depth + 1);
 }
 
@@ -449,18 +436,6 @@ static void test_stat_prom_prints_counters_and_gauges_in_the_text_format(void **
     cli_free(&o);
 }
 
-/* Occurrences of needle in the file at path (what a background proc wrote). */
-static size_t count_in_file(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    char buf[65536];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = 0;
-    return cli_count(buf, needle);
-}
-
 static void test_stat_watch_redraws_each_interval_until_interrupted(void **state)
 {
     (void)state;
@@ -469,10 +444,7 @@ static void test_stat_watch_redraws_each_interval_until_interrupted(void **state
                     NULL};
     assert_int_equal(proc_start(&w, argv), 0);
     /* three frames: the third has rates (the first has none to compare) */
-    double deadline = proc_now() + 20;
-    while (count_in_file(w.out_path, "\033[H\033[2J") < 3 && proc_now() < deadline &&
-           proc_running(&w))
-        ctl_sleep_ms(50);
+    WAIT_UNTIL(20, cli_file_count(w.out_path, "\033[H\033[2J") >= 3 || !proc_running(&w));
     proc_signal(&w, SIGINT);
     cli_out o = {0};
     snprintf(o.cmd, sizeof o.cmd, "%s stat --instance %s --watch 0.2, then SIGINT",

@@ -32,12 +32,6 @@ static struct hot {
     unsigned seq;
 } H;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int copy_file(const char *from, const char *to)
 {
     int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -61,41 +55,16 @@ static void move_build_in(const char *build)
     assert_int_equal(rename(tmp, H.file), 0);
 }
 
-/* Occurrences of needle in a file (a host's stderr). */
-static size_t file_count(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = 0;
-    char line[4096];
-    while (fgets(line, sizeof line, f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
-/* Occurrences of needle in what the group's host wrote to stderr so far. */
+/* Lines holding needle in what the group's host wrote to stderr so far. */
 static size_t host_log_count(const char *needle)
 {
-    return file_count(H.host.err_path, needle);
+    return cli_file_count(H.host.err_path, needle);
 }
 
 /* Wait for the count-th line holding needle; fail with the log if none. */
 static void wait_for_log(const char *needle, size_t count)
 {
-    double deadline = proc_now() + WAIT_S;
-    while (host_log_count(needle) < count) {
-        if (proc_now() > deadline || !proc_running(&H.host)) {
-            char cmd[256];
-            snprintf(cmd, sizeof cmd, "cat %s >&2", H.host.err_path);
-            if (system(cmd) != 0)
-                print_error("(cannot show the host's stderr)\n");
-            fail_msg("expected the host to log \"%s\" (%zu time(s)) within %.0f s", needle,
-                     count, WAIT_S);
-        }
-        sleep_ms(50);
-    }
+    cli_await_log(&H.host, needle, count, WAIT_S);
 }
 
 /* Send one message with `ringhost send`, receive its answer with `ringhost
@@ -159,14 +128,11 @@ static int hot_setup(void **state)
         print_error("cannot start %s run %s\n", RH_TEST_BINARY, m);
         return -1;
     }
-    double deadline = proc_now() + WAIT_S;
-    while (host_log_count("event=plugin.watch ") == 0 || host_log_count("serving;") == 0) {
-        if (proc_now() > deadline || !proc_running(&H.host)) {
-            print_error("expected the host to serve and watch %s within %.0f s\n", H.plugins,
-                        WAIT_S);
-            return -1;
-        }
-        sleep_ms(50);
+    if (cli_host_logged_within(&H.host, "event=plugin.watch ", 1, WAIT_S) != 0 ||
+        cli_host_logged_within(&H.host, CLI_SERVING, 1, WAIT_S) != 0) {
+        print_error("expected the host to serve and watch %s within %.0f s\n", H.plugins,
+                    WAIT_S);
+        return -1;
     }
     return 0;
 }
@@ -285,24 +251,22 @@ static void test_no_watch_host_keeps_its_build_until_reload_is_asked(void **stat
     char *argv[] = {RH_TEST_BINARY, "run", (char *)m, "--no-watch", NULL};
     proc host;
     assert_int_equal(proc_start(&host, argv), 0);
-    double deadline = proc_now() + WAIT_S;
-    while (file_count(host.err_path, "serving;") == 0 && proc_now() < deadline &&
-           proc_running(&host))
-        sleep_ms(50);
+    cli_await_log(&host, CLI_SERVING, 1, WAIT_S);
     unsigned seq = 0;
     assert_string_equal(who_answers_in(instance, &seq), "v1");
     const char *tmp = cli_keep("%s/.swap_echo.so.tmp", plugins);
     assert_int_equal(copy_file(SWAP_DIR "/swap_echo_v2.so", tmp), 0);
     assert_int_equal(rename(tmp, file), 0);
-    sleep_ms(1000); /* a watching host swaps within ~200 ms */
-    assert_int_equal(file_count(host.err_path, "event=plugin.watch "), 0);
-    assert_int_equal(file_count(host.err_path, "event=kernel.swap"), 0);
+    /* a sleep, not a wait: no swap may come; a watching host swaps within ~200 ms */
+    sleep_ms(1000);
+    assert_int_equal(cli_file_count(host.err_path, "event=plugin.watch "), 0);
+    assert_int_equal(cli_file_count(host.err_path, "event=kernel.swap"), 0);
     assert_string_equal(who_answers_in(instance, &seq), "v1");
     cli_out o;
     cli_exec(&o, NULL, "reload", "h", "--instance", instance, NULL);
     cli_expect_exit(&o, 0);
     cli_free(&o);
-    assert_int_equal(file_count(host.err_path, "event=kernel.swap kernel=h"), 1);
+    assert_int_equal(cli_file_count(host.err_path, "event=kernel.swap kernel=h"), 1);
     assert_string_equal(who_answers_in(instance, &seq), "v2");
     assert_int_equal(proc_signal(&host, SIGTERM), 0);
     proc_result r;

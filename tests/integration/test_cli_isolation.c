@@ -69,8 +69,7 @@ static void test_terminate_of_an_isolated_kernel_reaps_its_process_and_the_host_
     cli_expect_exit(&o, 0);
     CLI_CHECK(&o, strstr(o.r.out, "kernel f: terminated"), "expected \"kernel f: terminated\"");
     cli_free(&o);
-    for (int i = 0; i < 200 && !proc_gone(pid); i++)
-        ctl_sleep_ms(25);
+    WAIT_UNTIL(5, proc_gone(pid));
     if (!proc_gone(pid))
         fail_msg("expected f's process %d reaped by the host after terminate (a zombie?)", pid);
     cli_exec(&o, NULL, "ps", "--instance", instance, NULL);

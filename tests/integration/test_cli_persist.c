@@ -55,25 +55,6 @@ static const char *manifest_text(const char *tag, unsigned delay_us, unsigned ke
     return manifest_bridge(tag, delay_us, keep_capacity, "thread");
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Whether the running host's stderr so far holds needle. */
-static int host_logged(const proc *host, const char *needle)
-{
-    FILE *f = fopen(host->err_path, "r");
-    if (!f)
-        return 0;
-    char buf[16384];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strstr(buf, needle) != NULL;
-}
-
 /* Start `ringhost run MANIFEST --instance I` and wait until it logs its
  * activation.  Not `ringhost stat`: the persist queues of the previous
  * host are there before this one has recovered them, and no client may
@@ -83,19 +64,21 @@ static void start_host(proc *host, const char *manifest, const char *instance)
     char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest, "--instance", (char *)instance,
                     NULL};
     assert_int_equal(proc_start(host, argv), 0);
-    double deadline = proc_now() + READY_WITHIN_S;
-    while (proc_now() < deadline) {
-        if (!proc_running(host)) {
-            proc_result r;
-            proc_wait(host, 1, &r);
-            fail_msg("expected `ringhost run %s` to keep serving; it exited %d with stderr:\n%s",
-                     manifest, r.exit_code, r.err);
-        }
-        if (host_logged(host, "event=runtime.activate"))
-            return;
-        sleep_ms(50);
-    }
-    fail_msg("expected the host of instance %s to serve within %.0f s", instance, READY_WITHIN_S);
+    if (cli_host_logged_within(host, "event=runtime.activate", 1, READY_WITHIN_S) != 0)
+        fail_msg("expected `ringhost run %s` (instance %s) to serve within %.0f s", manifest,
+                 instance, READY_WITHIN_S);
+}
+
+/* Wait (polling `ringhost stat`) until the slow kernel has answered at
+ * least one message into p.out while p.in still holds messages it has
+ * taken and not acked: the host is in the middle of its backlog. */
+static void wait_mid_backlog(const char *instance)
+{
+    if (!WAIT_UNTIL_EVERY(READY_WITHIN_S, CLI_POLL_MS,
+                          cli_queue_counter(instance, "p.out", "enqueued") >= 1 &&
+                              cli_queue_counter(instance, "p.in", "unacked") > 0))
+        fail_msg("expected the kernel to answer into p.out with messages of p.in still unacked "
+                 "within %.0f s", READY_WITHIN_S);
 }
 
 /* Stop the host with SIGTERM: exit 0, and every accounting line balanced. */
@@ -192,7 +175,10 @@ static void test_persist_queues_keep_their_messages_across_a_sigterm_restart(voi
     char ids[N_MSGS][40];
     start_host(&host, manifest_text("term-slow", 200000, 64), inst);
     send_n(inst, ids, N_MSGS);
-    sleep_ms(300);
+    /* 20 messages at 200 ms each: stopped in the middle */
+    if (!WAIT_UNTIL_EVERY(READY_WITHIN_S, CLI_POLL_MS,
+                          cli_queue_counter(inst, "p.out", "enqueued") >= 1))
+        fail_msg("expected the slow kernel to answer into p.out within %.0f s", READY_WITHIN_S);
     cli_out first = {0};
     stop_host(&host, &first, "slow kernel, 10 sent");
     long long left = accounted_queued(&first, "p.in");
@@ -231,7 +217,7 @@ static void kill_and_relaunch(const char *tag, const char *bridge)
     char ids[N_MSGS][40];
     start_host(&host, manifest_bridge(cli_keep("%s-slow", tag), 50000, 64, bridge), inst);
     send_n(inst, ids, N_MSGS);
-    sleep_ms(400); /* the kernel answers about 8 and holds 2 more */
+    wait_mid_backlog(inst); /* killed while the kernel holds messages of p.in */
     assert_int_equal(proc_signal(&host, SIGKILL), 0);
     proc_result r;
     proc_wait(&host, 30, &r);

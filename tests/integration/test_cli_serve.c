@@ -36,13 +36,8 @@ static struct serve {
     char sent_id[64]; /* what `send` printed, "" until then */
 } S;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Start the host and wait until `ringhost stat` finds its queues. */
+/* Start the host and wait until it serves: every queue created (not only
+ * the first that `ringhost stat` could find), the control socket open. */
 static int serve_setup(void **state)
 {
     (void)state;
@@ -54,28 +49,11 @@ static int serve_setup(void **state)
         print_error("cannot start %s run %s\n", RH_TEST_BINARY, m);
         return -1;
     }
-    double deadline = proc_now() + READY_WITHIN_S;
-    while (proc_now() < deadline) {
-        if (!proc_running(&S.host)) {
-            proc_result r;
-            proc_wait(&S.host, 1, &r);
-            print_error("expected `ringhost run %s` to keep serving; it exited %d (signal %d) "
-                        "with stderr:\n%s\n", m, r.exit_code, r.term_signal, r.err);
-            proc_result_free(&r);
-            return -1;
-        }
-        char *sargv[] = {RH_TEST_BINARY, "stat", "--instance", (char *)S.instance, NULL};
-        proc_result r;
-        if (proc_run(sargv, NULL, 10, &r) == 0 && r.exit_code == 0) {
-            proc_result_free(&r);
-            return 0;
-        }
-        proc_result_free(&r);
-        sleep_ms(50);
+    if (cli_host_logged_within(&S.host, CLI_SERVING, 1, READY_WITHIN_S) != 0) {
+        print_error("expected `ringhost run %s` to serve within %.0f s\n", m, READY_WITHIN_S);
+        return -1;
     }
-    print_error("expected `ringhost stat --instance %s` to succeed within %.0f s of starting "
-                "the host\n", S.instance, READY_WITHIN_S);
-    return -1;
+    return 0;
 }
 
 static int serve_teardown(void **state)

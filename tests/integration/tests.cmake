@@ -37,23 +37,10 @@ rh_add_test(test_cli_security       integration/test_cli_security.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 
 # ---- dead letters and accounting (issue 4) ----
-# The "failing" test kernel (tests/plugins/failing/failing.c) fails the
-# messages whose text asks for it.  Its .so goes to <build>/test_plugins
-# (never into plugins/); the tests name that folder as
-# RH_TEST_BUILD_DIR "/test_plugins".
-function(rh_add_failing_test_kernel)
-  set(RINGHOST_PLUGIN_OUTPUT_DIR "${CMAKE_BINARY_DIR}/test_plugins")
-  ringhost_add_kernel(failing SOURCES plugins/failing/failing.c
-                      SCHEMAS ${CMAKE_SOURCE_DIR}/kernels/common/echo_message.json)
-endfunction()
-rh_add_failing_test_kernel()
+# (the "failing" test kernel: tests/CMakeLists.txt)
 rh_add_test(test_cli_dlq            integration/test_cli_dlq.c
             LIBS rh_queue PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
-foreach(t test_cli_dlq test_dlq)
-  if(TARGET ${t})
-    add_dependencies(${t} failing)
-  endif()
-endforeach()
+add_dependencies(test_cli_dlq failing)
 
 # ---- logs for operators (issue 5, item 5) ----
 # RINGHOST_LOG=debug: every reactor thread logs its start with its binding
@@ -62,22 +49,8 @@ rh_add_test(test_cli_logs           integration/test_cli_logs.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 
 # ---- kernel faults (issue 4, item 2) ----
-# The "faulty" test kernel (tests/plugins/faulty/faulty.c) stalls or fails
-# when a message asks it to; its .so goes to <build>/test_plugins.
-function(rh_add_faulty_test_kernel)
-  set(RINGHOST_PLUGIN_OUTPUT_DIR "${CMAKE_BINARY_DIR}/test_plugins")
-  ringhost_add_kernel(faulty SOURCES plugins/faulty/faulty.c
-                      SCHEMAS ${CMAKE_SOURCE_DIR}/kernels/common/echo_message.json)
-endfunction()
-rh_add_faulty_test_kernel()
-rh_add_test(test_watchdog unit/test_watchdog.c LIBS rh_runtime EXTRA support/rt_fixture.c
-            TIMEOUT 120)
-add_dependencies(test_watchdog faulty)
-# A kernel in its own process ("isolation": "process"): pause at a batch
-# boundary, terminate alone, two workers, failed_batches.
-rh_add_test(test_isolation unit/test_isolation.c LIBS rh_runtime EXTRA support/rt_fixture.c support/proc.c
-            TIMEOUT 120)
-add_dependencies(test_isolation faulty)
+# (the "faulty" test kernel: tests/CMakeLists.txt; test_watchdog and
+# test_isolation, which drive it in-process: tests/unit/tests.cmake)
 rh_add_test(test_cli_isolation      integration/test_cli_isolation.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 add_dependencies(test_cli_isolation faulty)
@@ -92,3 +65,51 @@ rh_add_test(test_cli_control        integration/test_cli_control.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_control_socket integration/test_cli_control_socket.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
+# ---- kernel authors (issue 5): ringhost/testing.h, the installed package ----
+# ringhost/testing.h loading real plugin files, and its JSON comparison.
+rh_add_test(test_testing_load integration/test_testing_load.c LIBS ringhost::testing TIMEOUT 60)
+
+# Kernels built outside the tree against `cmake --install` of this build
+# only (tests/integration/out_of_tree_common.sh): the example of
+# examples/out_of_tree_kernel, and the folder `ringhost new-kernel` writes.
+# Label "package".  They run in sanitizer builds too: the kernel is built
+# with this build's -fsanitize flags, so host, harness and kernel are
+# instrumented alike (an ASan harness library cannot link into a plain test,
+# and an ASan plugin cannot load into a plain host).  `ctest -LE package`
+# leaves them out.
+get_directory_property(rh_pkg_cflags COMPILE_OPTIONS)
+list(FILTER rh_pkg_cflags INCLUDE REGEX "^-f(no-)?sanitize|^-fno-omit-frame-pointer$")
+get_directory_property(rh_pkg_ldflags LINK_OPTIONS)
+list(FILTER rh_pkg_ldflags INCLUDE REGEX "^-f(no-)?sanitize")
+string(JOIN " " rh_pkg_cflags ${rh_pkg_cflags})
+string(JOIN " " rh_pkg_ldflags ${rh_pkg_ldflags})
+function(rh_add_package_test NAME)
+  if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/integration/${NAME}.sh)
+    message(FATAL_ERROR "rh_add_package_test(${NAME}): script "
+                        "${CMAKE_CURRENT_SOURCE_DIR}/integration/${NAME}.sh does not exist")
+  endif()
+  add_test(NAME ${NAME}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/${NAME}.sh
+            ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${CMAKE_COMMAND} ${CMAKE_CTEST_COMMAND}
+            "${rh_pkg_cflags}" "${rh_pkg_ldflags}")
+  set_tests_properties(${NAME} PROPERTIES TIMEOUT 300 LABELS package)
+endfunction()
+rh_add_package_test(test_out_of_tree)
+rh_add_package_test(test_new_kernel)
+# The installed shared libraries export the RH_API functions of the public
+# headers and nothing else, and the kernels this tree builds export only
+# rh_kernel_entry (tests/integration/test_exports.sh).
+add_test(NAME test_exports
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_exports.sh
+          ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${CMAKE_COMMAND} ${CMAKE_CTEST_COMMAND}
+          "${rh_pkg_cflags}" "${rh_pkg_ldflags}"
+          ${RINGHOST_PLUGIN_OUTPUT_DIR} ${CMAKE_BINARY_DIR}/test_plugins)
+set_tests_properties(test_exports PROPERTIES TIMEOUT 120 LABELS package)
+# A program built against the installed libringhost.so (pkg-config and
+# CMake) hosts this tree's echo kernel (tests/integration/test_embed_shared.sh).
+add_test(NAME test_embed_shared
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_embed_shared.sh
+          ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${CMAKE_COMMAND} ${CMAKE_CTEST_COMMAND}
+          "${rh_pkg_cflags}" "${rh_pkg_ldflags}" ${RINGHOST_PLUGIN_OUTPUT_DIR})
+set_tests_properties(test_embed_shared PROPERTIES TIMEOUT 300 LABELS package)

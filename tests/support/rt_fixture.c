@@ -85,12 +85,6 @@ int rt_recv_one(rh_runtime *rt, const char *qname, rh_envelope *env, void **buf,
     return rh_recv(q, env, *buf, len, timeout_ms);
 }
 
-void rt_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static char log_path[256];
 static FILE *log_file;
 

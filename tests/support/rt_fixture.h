@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "expect.h"
 #include "ringhost/ringhost.h"
 
 /* A log stream that discards (runtime lines would drown the test output). */
@@ -34,8 +35,6 @@ void rt_send_json(rh_runtime *rt, const char *qname, const char *json, rh_id *id
  * returns rh_recv's result. */
 int rt_recv_one(rh_runtime *rt, const char *qname, rh_envelope *env, void **buf,
                 int timeout_ms);
-
-void rt_sleep_ms(int ms);
 
 /* Launch like rt_launch, logging to a file of its own (one at a time per
  * test program; read back with rt_log_count), and activate it. */

@@ -292,8 +292,10 @@ static void test_swap_under_traffic_answers_every_message_once_v1_then_v2(void *
     pthread_create(&snd, NULL, sender_main, t);
     /* Swap once a quarter is answered: the bounded queues (1024 slots each
      * way, blocking) keep the sender well short of the end by then. */
-    while (atomic_load(&t->received) < TRAFFIC_N / 4)
-        rt_sleep_ms(1);
+    /* polled every 1 ms: the swap must land while the traffic still flows */
+    if (!WAIT_UNTIL_EVERY(30, 1, atomic_load(&t->received) >= TRAFFIC_N / 4))
+        fail_msg("expected a quarter of %d messages answered within 30 s, got %u", TRAFFIC_N,
+                 (unsigned)atomic_load(&t->received));
     install_build(&fx, "swap_echo_v2");
     rh_error err = {0};
     int rc = rh_runtime_kernel_reload(fx.rt, "swap", &err);
@@ -495,12 +497,7 @@ static void test_reload_of_a_process_isolated_kernel_is_refused_with_the_reason(
 /* Wait up to 20 s for cond(fx) (the watcher debounces, then swaps). */
 static int wait_for(swap_fx *fx, int (*cond)(swap_fx *))
 {
-    for (int i = 0; i < 2000; i++) {
-        if (cond(fx))
-            return 1;
-        rt_sleep_ms(10);
-    }
-    return 0;
+    return WAIT_UNTIL(20, cond(fx));
 }
 
 static int swapped_once(swap_fx *fx)

@@ -72,8 +72,8 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
     enum { N = 100 };
     for (int i = 0; i < N; i++)
         rt_send_json(rt, "f.in", "{\"text\": \"sleep:5\"}", NULL);
-    for (int i = 0; i < 500 && rt_kernel_info(rt, 0).processed < 5; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_kernel_info(rt, 0).processed >= 5,
+                  "expected f to process 5 batches within 10 s");
     rh_error err = {0};
     uint64_t t0 = rh_now_ns();
     assert_int_equal(rh_runtime_kernel_deactivate(rt, "f", &err), 0);
@@ -83,7 +83,7 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
     uint64_t ring = rh_ring_count(k->workers[0].in[0]), queued = rt_queue_depth(rt, "f.in");
     assert_true(a.processed < N);
     assert_false(a.busy);
-    rt_sleep_ms(300);
+    sleep_ms(300); /* a sleep, not a wait: nothing may happen while paused */
     rh_kernel_info b = rt_kernel_info(rt, 0);
     assert_int_equal(b.processed, a.processed); /* not one batch more */
     assert_int_equal(b.emitted, a.emitted);
@@ -115,12 +115,12 @@ static void test_host_deactivate_waits_for_the_kernel_process_to_pause(void **st
     enum { N = 60 };
     for (int i = 0; i < N; i++)
         rt_send_json(rt, "f.in", "{\"text\": \"sleep:5\"}", NULL);
-    for (int i = 0; i < 500 && rt_kernel_info(rt, 0).processed < 5; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_kernel_info(rt, 0).processed >= 5,
+                  "expected f to process 5 batches within 10 s");
     rh_error err = {0};
     assert_int_equal(rh_runtime_deactivate(rt, &err), 0);
     uint64_t p = rt_kernel_info(rt, 0).processed;
-    rt_sleep_ms(300);
+    sleep_ms(300); /* a sleep, not a wait: nothing may happen while paused */
     assert_int_equal(rt_kernel_info(rt, 0).processed, p);
     assert_int_equal(rh_runtime_activate(rt, &err), 0);
     for (int i = 0; i < N; i++)
@@ -135,8 +135,8 @@ static void test_deactivate_of_a_kernel_process_stuck_in_process_times_out(void 
     (void)state;
     rh_runtime *rt = rt_launch_logged("stuck", ISOLATED_AND_ECHO(", \"batch\": 1"));
     rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
-    for (int i = 0; i < 500 && !rt_kernel_info(rt, 0).busy; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_kernel_info(rt, 0).busy,
+                  "expected f inside its hanging call within 10 s");
     assert_true(rt_kernel_info(rt, 0).busy);
     rh_error err = {0};
     uint64_t t0 = rh_now_ns();
@@ -176,8 +176,8 @@ static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_pr
     assert_int_equal(rt_kernel_info(rt, 0).processed, 1 + answered);
     /* fini() ran in its process, which exited and was reaped: no zombie. */
     assert_int_equal(rt_log_count("faulty: fini", NULL), 1);
-    for (int i = 0; i < 500 && !proc_gone(pid); i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, proc_gone(pid),
+                  "expected f's process %d reaped within 10 s of terminate", pid);
     assert_true(proc_gone(pid));
     assert_int_equal(atomic_load(&rh_runtime_kernel_find(rt, "f")->workers[0].child_pid), 0);
     assert_int_equal(rt_log_count("kernel.crashed", NULL), 0);
@@ -202,12 +202,15 @@ static void test_terminating_an_isolated_kernel_in_its_restart_backoff_does_not_
     rh_runtime *rt = rt_launch_logged("termbackoff", ISOLATED_AND_ECHO(
         ", \"batch\": 1, \"watchdog_ms\": 100, \"restart\": {\"backoff_ms\": 4000}"));
     rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
-    for (int i = 0; i < 500 && rt_log_count("kernel.restart_scheduled", "kernel=f") < 1; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_log_count("kernel.restart_scheduled", "kernel=f") >= 1,
+                  "expected kernel.restart_scheduled logged for f within 10 s");
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "kernel=f"), 1);
     for (int i = 0; i < 5; i++)
         rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
-    rt_sleep_ms(100); /* into its ring: the host's pump runs during the backoff */
+    /* into its ring: the host's pump runs during the backoff */
+    EXPECT_WITHIN(3, rt_queue_depth(rt, "f.in") == 0,
+                  "expected the 5 messages moved from f.in into f's ring within the 4 s backoff, "
+                  "%llu left", (unsigned long long)rt_queue_depth(rt, "f.in"));
     rh_error err = {0};
     if (rh_runtime_kernel_terminate(rt, "f", 3000, &err) != 0)
         fail_msg("terminate f: %s", err.msg);
@@ -242,8 +245,8 @@ static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_le
     for (int i = 0; i < N - 1; i++)
         assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
     assert_string_equal(rt_recv_text(rt, "f.out", 300), ""); /* none twice */
-    for (int i = 0; i < 500 && rt_queue_depth(rt, "f.dlq") < 1; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_queue_depth(rt, "f.dlq") >= 1,
+                  "expected the poison message in f.dlq within 10 s");
     assert_int_equal(rt_queue_depth(rt, "f.dlq"), 1);
     assert_int_equal(rt_log_count("kernel.poison", "kernel=f"), 1);
     assert_int_equal(rt_log_count("kernel.stalled", "kernel=f"), 2); /* killed, twice */
@@ -272,8 +275,8 @@ static void test_a_crash_kills_the_kernel_process_whatever_handler_the_host_prog
                      NULL);
     for (int i = 0; i < 19; i++)
         assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
-    for (int i = 0; i < 500 && rt_queue_depth(rt, "f.dlq") < 1; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_queue_depth(rt, "f.dlq") >= 1,
+                  "expected the poison message in f.dlq within 10 s");
     assert_int_equal(rt_queue_depth(rt, "f.dlq"), 1);
     assert_int_equal(rt_log_count("kernel.crashed", "killed by SIGSEGV"), 2);
     assert_int_equal(rt_log_count("kernel.poison", "killed by SIGSEGV twice"), 1);
@@ -286,8 +289,10 @@ static void test_a_crash_kills_the_kernel_process_whatever_handler_the_host_prog
 static void fail_one_batch(rh_runtime *rt, uint64_t dead_so_far)
 {
     rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
-    for (int i = 0; i < 500 && rt_queue_depth(rt, "f.dlq") < dead_so_far + 1; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_queue_depth(rt, "f.dlq") >= dead_so_far + 1,
+                  "expected f.dlq to hold %llu dead letter(s) within 10 s, it holds %llu",
+                  (unsigned long long)dead_so_far + 1,
+                  (unsigned long long)rt_queue_depth(rt, "f.dlq"));
     assert_int_equal(rt_queue_depth(rt, "f.dlq"), dead_so_far + 1);
 }
 
@@ -320,16 +325,16 @@ static void test_failed_batches_restarts_of_a_kernel_process_double_the_backoff(
         "\"backoff_max_ms\": 25}"));
     for (uint64_t i = 0; i < 3; i++)
         fail_one_batch(rt, i);
-    for (int i = 0; i < 500 && rt_log_count("kernel.restart_scheduled", NULL) < 3; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_log_count("kernel.restart_scheduled", NULL) >= 3,
+                  "expected 3 kernel.restart_scheduled lines within 10 s");
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=10"), 1);
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=20"), 1);
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=25"), 1);
     rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
     fail_one_batch(rt, 3);
-    for (int i = 0; i < 500 && rt_log_count("kernel.restart_scheduled", NULL) < 4; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_log_count("kernel.restart_scheduled", NULL) >= 4,
+                  "expected 4 kernel.restart_scheduled lines within 10 s");
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=10"), 2);
     finish(rt);
 }
@@ -341,11 +346,9 @@ static void test_isolated_kernel_failing_every_batch_is_given_up_past_restart_ma
         ", \"batch\": 1, \"restart\": {\"failed_batches\": 1, \"max\": 1, \"backoff_ms\": 10}"));
     fail_one_batch(rt, 0);
     fail_one_batch(rt, 1);
-    rh_kernel_info ki = rt_kernel_info(rt, 0);
-    for (int i = 0; i < 500 && ki.state != RH_STATE_TERMINATED; i++) {
-        rt_sleep_ms(10);
-        ki = rt_kernel_info(rt, 0);
-    }
+    rh_kernel_info ki;
+    EXPECT_WITHIN(10, (ki = rt_kernel_info(rt, 0)).state == RH_STATE_TERMINATED,
+                  "expected f given up (terminated) within 10 s, its state is %d", ki.state);
     assert_int_equal(ki.state, RH_STATE_TERMINATED);
     assert_int_equal(ki.restarts, 1);
     assert_int_equal(rt_log_count("kernel.given_up", "kernel=f"), 1);

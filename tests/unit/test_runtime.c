@@ -110,7 +110,7 @@ static void test_deactivate_pauses_and_activate_resumes(void **state)
     assert_int_equal(rh_runtime_deactivate(rt, NULL), 0);
     for (int i = 0; i < 50; i++)
         rt_send_json(rt, "e.in", "{\"seq\": 1, \"text\": \"wait\"}", NULL);
-    rt_sleep_ms(200);
+    sleep_ms(200); /* a sleep, not a wait: nothing may be processed while paused */
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 0);
     rh_queue_stats s;
     rh_queue_stats_get(rh_runtime_queue(rt, "e.in"), &s);
@@ -134,8 +134,7 @@ static void test_terminate_processes_what_reached_the_kernel_and_reports(void **
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     for (int i = 0; i < 100; i++)
         rt_send_json(rt, "e.in", "{\"seq\": 7}", NULL);
-    while (!rh_runtime_is_idle(rt))
-        rt_sleep_ms(1);
+    EXPECT_WITHIN(20, rh_runtime_is_idle(rt), "expected the host idle within 20 s");
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
@@ -317,7 +316,7 @@ static void test_run_kernel_pauses_resumes_and_stops(void **state)
     assert_int_equal(rh_runtime_deactivate(rt, NULL), 0);
     for (int i = 0; i < 20; i++)
         rt_send_json(rt, "e.in", "{\"seq\": 9}", NULL);
-    rt_sleep_ms(150);
+    sleep_ms(150); /* a sleep, not a wait: nothing may be processed while paused */
     assert_int_equal(rh_runtime_kernel_processed(rt, "loop"), 0);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     void *buf = NULL;
@@ -375,8 +374,7 @@ static void test_duplicate_id_is_processed_once(void **state)
     rh_envelope env = {.id = rh_id_new()};
     for (int i = 0; i < 3; i++)
         assert_int_equal(rh_send(q, &env, buf, t->size, NULL), 0);
-    while (!rh_runtime_is_idle(rt))
-        rt_sleep_ms(1);
+    EXPECT_WITHIN(20, rh_runtime_is_idle(rt), "expected the host idle within 20 s");
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
     rh_queue_stats s;
     rh_queue_stats_get(q, &s);
@@ -401,8 +399,7 @@ static void test_duplicate_id_is_processed_once_by_inline_workers(void **state)
     for (int i = 0; i < 60; i++) /* queued while launched, then taken by 3 workers at once */
         assert_int_equal(rh_send(q, &env, buf, t->size, NULL), 0);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
-    while (!rh_runtime_is_idle(rt))
-        rt_sleep_ms(1);
+    EXPECT_WITHIN(20, rh_runtime_is_idle(rt), "expected the host idle within 20 s");
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
     rh_queue_stats s;
     rh_queue_stats_get(q, &s);
@@ -419,11 +416,10 @@ static void test_expired_messages_never_reach_the_kernel(void **state)
                                    "\"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"}}]");
     for (int i = 0; i < 5; i++) /* launched, not active: they wait and age */
         rt_send_json(rt, "e.in", "{\"seq\": 1}", NULL);
-    rt_sleep_ms(120);
+    sleep_ms(120); /* a sleep, not a wait: they must outlive their 50 ms ttl */
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rt_send_json(rt, "e.in", "{\"seq\": 2}", NULL); /* fresh: delivered */
-    while (!rh_runtime_is_idle(rt))
-        rt_sleep_ms(1);
+    EXPECT_WITHIN(20, rh_runtime_is_idle(rt), "expected the host idle within 20 s");
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
     rh_queue_stats s;
     rh_queue_stats_get(rh_runtime_queue(rt, "e.in"), &s);
@@ -444,8 +440,7 @@ static void test_invalid_message_is_refused_before_the_kernel_and_counted(void *
     assert_int_not_equal(t->validate(junk, why, sizeof why), 0);
     assert_int_equal(rh_send(q, NULL, junk, t->size, NULL), 0);
     rt_send_json(rt, "e.in", "{\"seq\": 3}", NULL);
-    while (!rh_runtime_is_idle(rt))
-        rt_sleep_ms(1);
+    EXPECT_WITHIN(20, rh_runtime_is_idle(rt), "expected the host idle within 20 s");
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
     rh_queue_stats s;
     rh_queue_stats_get(q, &s);
@@ -590,9 +585,10 @@ static void test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck(void *
                                      "\"config\": {\"delay_us\": 3000000}}]");
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rt_send_json(rt, "s.in", "{\"seq\": 1}", NULL);
-    while (rh_runtime_kernel_processed(rt, "slow") == 0 && !rt->kernels[0].workers[0].busy)
-        rt_sleep_ms(1);
-    rt_sleep_ms(20); /* inside its 3 s sleep now */
+    EXPECT_WITHIN(2, rh_runtime_kernel_processed(rt, "slow") > 0 ||
+                         rt->kernels[0].workers[0].busy,
+                  "expected the slow kernel inside its 3 s call within 2 s of the send");
+    sleep_ms(20); /* a sleep, not a wait: nothing shows its 3 s usleep has begun */
     uint64_t t0 = rh_now_ns();
     rh_error err = {0};
     int rc = rh_runtime_terminate(rt, 200, &err);

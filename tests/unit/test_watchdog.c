@@ -46,11 +46,9 @@ static void test_call_past_watchdog_ms_is_reported_while_still_inside_process(vo
     rh_runtime *rt = rt_launch_logged("stall", FAULTY_AND_ECHO(", \"watchdog_ms\": 100"));
     rt_send_json(rt, "f.in", "{\"text\": \"sleep:3000\"}", NULL);
     /* Reported by the watchdog thread: the call has not returned yet. */
-    rh_kernel_info ki = rt_kernel_info(rt, 0);
-    for (int i = 0; i < 250 && !(ki.busy && ki.stalls == 1); i++) {
-        rt_sleep_ms(10);
-        ki = rt_kernel_info(rt, 0);
-    }
+    rh_kernel_info ki;
+    /* within the 3 s call: busy must still hold when the stall is seen */
+    WAIT_UNTIL(2.5, (ki = rt_kernel_info(rt, 0)).busy && ki.stalls == 1);
     if (!(ki.busy && ki.stalls == 1))
         fail_msg("expected the stall counted while the call runs, got busy=%d stalls=%llu",
                  ki.busy, (unsigned long long)ki.stalls);
@@ -97,8 +95,10 @@ static void test_a_fast_kernel_is_neither_reported_nor_restarted(void **state)
 static void fail_one_batch(rh_runtime *rt, uint64_t dead_so_far)
 {
     rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
-    for (int i = 0; i < 500 && rt_queue_depth(rt, "f.dlq") < dead_so_far + 1; i++)
-        rt_sleep_ms(10);
+    EXPECT_WITHIN(10, rt_queue_depth(rt, "f.dlq") >= dead_so_far + 1,
+                  "expected f.dlq to hold %llu dead letter(s) within 10 s, it holds %llu",
+                  (unsigned long long)dead_so_far + 1,
+                  (unsigned long long)rt_queue_depth(rt, "f.dlq"));
     assert_int_equal(rt_queue_depth(rt, "f.dlq"), dead_so_far + 1);
 }
 
@@ -147,11 +147,9 @@ static void test_past_restart_max_the_kernel_is_given_up_and_the_host_keeps_runn
     rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
     rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
     rt_send_json(rt, "f.in", "{\"text\": \"waits\"}", NULL);
-    rh_kernel_info ki = rt_kernel_info(rt, 0);
-    for (int i = 0; i < 500 && ki.state != RH_STATE_TERMINATED; i++) {
-        rt_sleep_ms(10);
-        ki = rt_kernel_info(rt, 0);
-    }
+    rh_kernel_info ki;
+    EXPECT_WITHIN(10, (ki = rt_kernel_info(rt, 0)).state == RH_STATE_TERMINATED,
+                  "expected f given up (terminated) within 10 s, its state is %d", ki.state);
     assert_int_equal(ki.state, RH_STATE_TERMINATED);
     assert_int_equal(ki.restarts, 1);
     assert_int_equal(rt_log_count("kernel.given_up", "kernel=f"), 1);

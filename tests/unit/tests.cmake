@@ -11,6 +11,7 @@ rh_add_test(test_plugin    unit/test_plugin.c    LIBS rh_plugin)
 rh_add_test(test_runtime   unit/test_runtime.c   LIBS rh_runtime EXTRA support/rt_fixture.c)
 rh_add_test(test_queue_shm unit/test_queue_shm.c LIBS rh_queue)
 rh_add_test(test_dlq       unit/test_dlq.c       LIBS rh_runtime EXTRA support/rt_fixture.c)
+add_dependencies(test_dlq failing)
 rh_add_test(test_queue_persist unit/test_queue_persist.c LIBS rh_queue)
 rh_add_test(test_log       unit/test_log.c       LIBS rh_base)
 rh_add_test(test_kernel_life unit/test_kernel_life.c LIBS rh_runtime EXTRA support/rt_fixture.c)
@@ -19,3 +20,14 @@ rh_add_test(test_manifest_faults unit/test_manifest_faults.c LIBS rh_manifest)
 # runtimes, what a launch into a running host shares.
 rh_add_test(test_control unit/test_control.c LIBS rh_control EXTRA support/rt_fixture.c)
 rh_add_test(test_hotswap    unit/test_hotswap.c    LIBS rh_runtime EXTRA support/rt_fixture.c)
+# ---- kernel faults (issue 4, item 2), in-process, with the "faulty" test
+# kernel (tests/CMakeLists.txt) ----
+# The watchdog: stalls, failed batches in a row, restarts and giving up.
+rh_add_test(test_watchdog unit/test_watchdog.c LIBS rh_runtime EXTRA support/rt_fixture.c
+            TIMEOUT 120)
+add_dependencies(test_watchdog faulty)
+# A kernel in its own process ("isolation": "process"): pause at a batch
+# boundary, terminate alone, two workers, failed_batches.
+rh_add_test(test_isolation unit/test_isolation.c LIBS rh_runtime
+            EXTRA support/rt_fixture.c support/proc.c TIMEOUT 120)
+add_dependencies(test_isolation faulty)
