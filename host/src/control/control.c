@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "control/control.h"
+#include "base/grow.h"
 #include "base/log.h"
 #include "queue/queue_pvt.h"
 #include "engine/runtime_pvt.h"
@@ -205,23 +206,16 @@ const char *rh_control_path(const rh_control *c)
 
 int rh_control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path)
 {
-    if (c->n_rts == c->cap_rts) {
-        unsigned cap = c->cap_rts ? c->cap_rts * 2 : 4;
-        rh_control_rt *n = realloc(c->rts, cap * sizeof *n);
-        if (!n)
-            return RH_ENOMEM;
-        c->rts = n;
-        c->cap_rts = cap;
-    }
+    if (rh_grow(&c->rts, &c->cap_rts, c->n_rts + 1, sizeof *c->rts))
+        return RH_ENOMEM;
     rh_control_rt *e = &c->rts[c->n_rts];
     memset(e, 0, sizeof *e);
     e->rt = rt;
     e->manifest = strdup(manifest_path ? manifest_path : "");
     e->samples = calloc(rh_runtime_kernel_count(rt) + 1, sizeof *e->samples);
-    rh_runtime **peers = realloc(c->peers, (c->n_rts + 2) * sizeof *peers);
-    if (peers)
-        c->peers = peers;
-    if (!e->manifest || !e->samples || !peers) {
+    /* the peers list is NULL-terminated: n_rts + 1 runtimes and the NULL */
+    int peers_rc = rh_grow(&c->peers, NULL, c->n_rts + 2, sizeof *c->peers);
+    if (!e->manifest || !e->samples || peers_rc) {
         free(e->manifest);
         free(e->samples);
         return RH_ENOMEM;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/grow.h"
 #include "base/log.h"
 #include "base/placement.h"
 #include "queue/queue_pvt.h"
@@ -29,14 +30,8 @@
 
 int rh_reactor_add_task(rh_reactor *r, const rh_task *t)
 {
-    if (r->n_tasks == r->cap_tasks) {
-        uint32_t cap = r->cap_tasks ? r->cap_tasks * 2 : 4;
-        rh_task *nt = realloc(r->tasks, cap * sizeof *nt);
-        if (!nt)
-            return RH_ENOMEM;
-        r->tasks = nt;
-        r->cap_tasks = cap;
-    }
+    if (rh_grow(&r->tasks, &r->cap_tasks, r->n_tasks + 1, sizeof *r->tasks))
+        return RH_ENOMEM;
     rh_task *dst = &r->tasks[r->n_tasks];
     *dst = *t;
     dst->bells = NULL;

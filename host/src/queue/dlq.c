@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "queue/dlq.h"
+#include "base/grow.h"
 #include "base/log.h"
 #include "queue/queue_pvt.h"
 
@@ -133,25 +134,20 @@ static struct known {
     const rh_type *t;
     unsigned refs;
 } *known;
-static size_t n_known, cap_known;
+static uint32_t n_known, cap_known;
 
 void rh_dlq_known_type_add(const rh_type *t)
 {
     if (!t)
         return;
     pthread_mutex_lock(&known_lock);
-    size_t i = 0;
+    uint32_t i = 0;
     while (i < n_known && known[i].t != t)
         i++;
-    if (i == n_known && n_known == cap_known) {
-        size_t cap = cap_known ? cap_known * 2 : 16;
-        struct known *nk = realloc(known, cap * sizeof *nk);
-        if (!nk) { /* payloads of this type then show as base64 */
-            pthread_mutex_unlock(&known_lock);
-            return;
-        }
-        known = nk;
-        cap_known = cap;
+    if (i == n_known && rh_grow(&known, &cap_known, n_known + 1, sizeof *known)) {
+        /* payloads of this type then show as base64 */
+        pthread_mutex_unlock(&known_lock);
+        return;
     }
     if (i == n_known)
         known[n_known++] = (struct known){t, 0};
