@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "control/control.h"
+#include "base/clock.h"
 #include "base/grow.h"
 #include "base/log.h"
 #include "queue/queue_pvt.h"
@@ -252,7 +253,8 @@ void rh_control_sample(rh_control *c)
                 continue;
             struct rh_control_sample *s = &c->rts[r].samples[k];
             if (s->ns && now > s->ns)
-                s->rate = (double)(ki.processed - s->processed) * 1e9 / (double)(now - s->ns);
+                s->rate = (double)(ki.processed - s->processed) * (double)RH_NS_PER_S /
+                          (double)(now - s->ns);
             s->processed = ki.processed;
             s->ns = now;
         }
@@ -364,9 +366,9 @@ static void *serve_main(void *arg)
         uint64_t now = rh_now_ns();
         if (now >= next_sample) {
             rh_control_sample(c);
-            next_sample = now + RH_CONTROL_SAMPLE_MS * 1000000ull;
+            next_sample = now + RH_CONTROL_SAMPLE_MS * RH_NS_PER_MS;
         }
-        int wait_ms = (int)((next_sample - now) / 1000000ull) + 1;
+        int wait_ms = (int)((next_sample - now) / RH_NS_PER_MS) + 1;
         if (poll(pf, 2 + n, wait_ms) < 0 && errno != EINTR)
             break;
         if (pf[0].revents)

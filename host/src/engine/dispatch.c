@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "queue/dlq.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/placement.h"
 #include "queue/queue_pvt.h"
@@ -246,7 +247,7 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
     uint32_t cap = w->kernel->decl->batch;
     if (max == 0 || max > cap)
         max = cap;
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : rh_now_ns() + (uint64_t)timeout_ms * 1000000;
+    uint64_t deadline = rh_deadline_after_ms(timeout_ms);
     for (;;) {
         rh_worker_run_pending_op(w);
         int f = flow(w);
@@ -279,7 +280,7 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
             rh_sleep_cancel(&s);
             continue;
         }
-        rh_sleep_commit(&s, 10 * 1000000);
+        rh_sleep_commit(&s, 10 * (int64_t)RH_NS_PER_MS);
     }
 }
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/grow.h"
 #include "base/log.h"
 #include "base/placement.h"
@@ -80,7 +81,7 @@ static void park(rh_reactor *r)
      * wake-up could leave us; it costs ~10 wake-ups a second when idle.  A
      * task that asked for a step at wake_at_ns (a restart whose backoff
      * ends, watchdog.c) shortens it. */
-    int64_t timeout = overflow ? 1000000 : 100000000;
+    int64_t timeout = overflow ? (int64_t)RH_NS_PER_MS : 100 * (int64_t)RH_NS_PER_MS;
     if (r->wake_at_ns) {
         uint64_t now = rh_now_ns();
         int64_t due = r->wake_at_ns > now ? (int64_t)(r->wake_at_ns - now) : 0;
@@ -112,7 +113,8 @@ static void *reactor_main(void *arg)
         rh_log_event(r->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_DEBUG,
                      w->init_rc ? "kernel.init_failed" : "kernel.init",
                      "kernel=%s worker=%u thread=%s rc=%d ms=%.3f", w->kernel->decl->name,
-                     w->index, r->name, w->init_rc, (double)(rh_now_ns() - t0) / 1e6);
+                     w->index, r->name, w->init_rc,
+                     (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
         if (w->init_rc != 0)
             failed = 1;
     }
@@ -184,7 +186,7 @@ int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns)
         if (rh_now_ns() >= deadline_ns)
             return RH_ETIMEDOUT;
         rh_bell_wake_all(&r->bell);
-        struct timespec ts = {0, 50000};
+        struct timespec ts = rh_timespec_of_ns(50 * RH_NS_PER_US);
         nanosleep(&ts, NULL);
     }
     return 0;
@@ -203,12 +205,7 @@ int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns)
     clock_gettime(CLOCK_REALTIME, &abs);
     uint64_t now = rh_now_ns();
     uint64_t wait_ns = deadline_ns > now ? deadline_ns - now : 0;
-    abs.tv_sec += (time_t)(wait_ns / 1000000000ull);
-    abs.tv_nsec += (long)(wait_ns % 1000000000ull);
-    if (abs.tv_nsec >= 1000000000L) {
-        abs.tv_sec++;
-        abs.tv_nsec -= 1000000000L;
-    }
+    abs = rh_timespec_of_ns((uint64_t)abs.tv_sec * RH_NS_PER_S + (uint64_t)abs.tv_nsec + wait_ns);
     if (pthread_timedjoin_np(r->thread, NULL, &abs) != 0) {
         r->stuck = 1;
         pthread_detach(r->thread);

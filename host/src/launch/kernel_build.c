@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/grow.h"
 #include "base/log.h"
 #include "base/placement.h"
@@ -235,7 +236,7 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             b->queue = q;
             b->type = desc->inputs[p].type;
             b->burst = bridge_burst(d);
-            b->ttl_ns = (uint64_t)qc->ttl_ms * 1000000ull;
+            b->ttl_ns = (uint64_t)qc->ttl_ms * RH_NS_PER_MS;
             b->ack = rh_queue_is_persist(q);
             b->dedup = &k->dedup[p];
             b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;

@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "queue/queue_layout.h"
 
 /* ------------------------------------------------------------ helpers --- */
@@ -375,7 +376,7 @@ static inline void stamp_env(rh_envelope *e, const rh_envelope *from, uint64_t n
 
 /* How long drop_oldest waits for a claim in progress to finish before it
  * gives up on the message (see send_full). */
-#define EVICT_WAIT_NS 200000000ull
+#define EVICT_WAIT_NS (200 * RH_NS_PER_MS)
 
 /* The queue was full: apply its policy.  Kept out of rh_send so the fast
  * path stays small. */
@@ -442,7 +443,7 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
     }
     case RH_BP_BLOCK:
     default: {
-        uint64_t deadline = rh_now_ns() + (uint64_t)q->cfg.block_timeout_ms * 1000000ull;
+        uint64_t deadline = rh_deadline_after_ms(q->cfg.block_timeout_ms);
         rh_waiter w;
         client_waiter_init(&w);
         for (;;) {
@@ -556,8 +557,7 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
         if (timeout_ms == 0)
             return RH_EEMPTY;
         if (deadline == 0) {
-            deadline = timeout_ms < 0 ? UINT64_MAX
-                                      : rh_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+            deadline = rh_deadline_after_ms(timeout_ms);
             client_waiter_init(&w);
         }
         if (wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
@@ -607,8 +607,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
         if (timeout_ms == 0)
             return 0;
         if (deadline == 0)
-            deadline = timeout_ms < 0 ? UINT64_MAX
-                                      : rh_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+            deadline = rh_deadline_after_ms(timeout_ms);
         if (wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
             return RH_ETIMEDOUT;
     }

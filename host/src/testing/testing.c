@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/grow.h"
 #include "plugin/plugin.h"
 #include "ringhost/ringhost.h"
@@ -84,7 +85,7 @@ static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t)ts.tv_sec * RH_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 /* Record an emitted message; takes ownership of slot. */
