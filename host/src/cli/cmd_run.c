@@ -120,13 +120,13 @@ static void *signal_watcher(void *arg)
     return NULL;
 }
 
-static int send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t *sent)
+static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t *sent)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) {
         fprintf(stderr, "ringhost: %s: cannot open: %m\n", path);
         *bad_input = 1;
-        return 0;
+        return;
     }
     char *line = NULL;
     size_t cap = 0;
@@ -178,10 +178,9 @@ static int send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t 
     free(line);
     if (f != stdin)
         fclose(f);
-    return 0;
 }
 
-static int serve(rh_runtime *rt, const char *instance)
+static void serve(rh_runtime *rt, const char *instance)
 {
     fprintf(stderr, "ringhost: serving instance \"%s\"; queues:", instance);
     for (uint32_t i = 0; rh_runtime_queue_name(rt, i); i++) {
@@ -198,7 +197,6 @@ static int serve(rh_runtime *rt, const char *instance)
     fprintf(stderr, "ringhost: serving; send SIGINT or SIGTERM (Ctrl-C) to stop\n");
     sigwait(&set, &sig);
     fprintf(stderr, "ringhost: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    return 0;
 }
 
 int rh_cli_allow_plugin(const char *verb, const char *path, const char **allowed,

@@ -53,7 +53,7 @@ void rh_worker_run_pending_op(rh_worker *w)
 }
 
 /* Make every filled output slot visible to the output bridge. */
-int rh_worker_flush_outputs(rh_worker *w)
+void rh_worker_flush_outputs(rh_worker *w)
 {
     const rh_kinst *k = w->kernel;
     for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
@@ -63,7 +63,6 @@ int rh_worker_flush_outputs(rh_worker *w)
             w->out_pending[p] = 0;
         }
     }
-    return 0;
 }
 
 /* A free output slot on port p, waiting for the output bridge if the ring is

@@ -351,7 +351,7 @@ int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns);
  * freed). */
 int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns);
 int rh_reactor_add_task(rh_reactor *r, const rh_task *t);
-int rh_worker_flush_outputs(rh_worker *w);
+void rh_worker_flush_outputs(rh_worker *w);
 
 /* kernel_build.c: k's workers, rings, bridges and reactor tasks (threads
  * not started yet).  Errors name the manifest path of what failed. */
