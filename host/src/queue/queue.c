@@ -168,16 +168,27 @@ static uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
     }
 }
 
-/* Write a message into a cell its producer has claimed. */
-static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *e,
-                             const void *payload, uint32_t len)
+/* The one place a message is written into a cell its producer has claimed
+ * (every send path: rh_send, the bursts, send_full's retries): from's
+ * correlation id, priority and flags (from NULL: none), the given id and
+ * enqueue time, port 0, and len payload bytes.  The caller has checked len
+ * against the slot (len <= q->payload_size).  Inline: with a constant from
+ * the NULL test folds away on the single send's fast path. */
+static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from, rh_id id,
+                             uint64_t enqueue_ns, const void *payload, uint32_t len)
 {
     cell *c = cell_at(q, pos);
-    c->env.id = e->id;
-    c->env.correlation_id = e->correlation_id;
-    c->env.enqueue_ns = e->enqueue_ns;
-    c->env.priority = e->priority;
-    c->env.flags = e->flags;
+    c->env.id = id;
+    if (from) {
+        c->env.correlation_id = from->correlation_id;
+        c->env.priority = from->priority;
+        c->env.flags = from->flags;
+    } else {
+        c->env.correlation_id = (rh_id){0, 0};
+        c->env.priority = 0;
+        c->env.flags = 0;
+    }
+    c->env.enqueue_ns = enqueue_ns;
     c->env.port = 0;
     /* Atomic because try_dequeue may peek at it from a consumer that has
      * not claimed the cell (see there); relaxed, the tails order it. */
@@ -188,28 +199,14 @@ static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *e,
 
 /* Stamp and fill a claimed cell straight from the caller's envelope (NULL:
  * a fresh one), without building the envelope on the stack first: the
- * burst paths' per-message cost.  Returns the id the message got. */
+ * burst paths' per-message cost.  Returns the id the message got (ours,
+ * not read back from the shared cell). */
 static inline rh_id stamp_cell(rh_queue *q, uint64_t pos, const rh_envelope *from, uint64_t now,
                                const void *payload, uint32_t len)
 {
-    cell *c = cell_at(q, pos);
-    if (from) {
-        c->env.id = rh_id_is_zero(from->id) ? rh_id_new() : from->id;
-        c->env.correlation_id = from->correlation_id;
-        c->env.priority = from->priority;
-        c->env.flags = from->flags;
-    } else {
-        c->env.id = rh_id_new();
-        c->env.correlation_id = (rh_id){0, 0};
-        c->env.priority = 0;
-        c->env.flags = 0;
-    }
-    c->env.enqueue_ns = now;
-    c->env.port = 0;
-    __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED); /* see fill_cell */
-    if (len)
-        memcpy(c + 1, payload, len);
-    return c->env.id;
+    rh_id id = from && !rh_id_is_zero(from->id) ? from->id : rh_id_new();
+    fill_cell(q, pos, from, id, now, payload, len);
+    return id;
 }
 
 /* One message in: 0, or RH_EFULL. */
@@ -218,7 +215,7 @@ static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, u
     uint64_t pos;
     if (claim_enqueue_run(q, 1, &pos) == 0)
         return RH_EFULL;
-    fill_cell(q, pos, e, payload, len);
+    fill_cell(q, pos, e, e->id, e->enqueue_ns, payload, len);
     publish(&q->h->prod_tail, pos, pos + 1);
     return 0;
 }
