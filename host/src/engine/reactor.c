@@ -205,7 +205,14 @@ int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns)
     clock_gettime(CLOCK_REALTIME, &abs);
     uint64_t now = rh_now_ns();
     uint64_t wait_ns = deadline_ns > now ? deadline_ns - now : 0;
-    abs = rh_timespec_of_ns((uint64_t)abs.tv_sec * RH_NS_PER_S + (uint64_t)abs.tv_nsec + wait_ns);
+    /* added as a timespec, not in ns: a far deadline must not wrap */
+    struct timespec rel = rh_timespec_of_ns(wait_ns);
+    abs.tv_sec += rel.tv_sec;
+    abs.tv_nsec += rel.tv_nsec;
+    if (abs.tv_nsec >= (long)RH_NS_PER_S) {
+        abs.tv_sec++;
+        abs.tv_nsec -= (long)RH_NS_PER_S;
+    }
     if (pthread_timedjoin_np(r->thread, NULL, &abs) != 0) {
         r->stuck = 1;
         pthread_detach(r->thread);
