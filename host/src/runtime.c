@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/placement.h"
 #include "engine/acks.h"
@@ -61,7 +62,7 @@ static int start_reactors(rh_runtime *rt, rh_error *err)
     for (uint32_t i = 0; i < rt->n_reactors; i++) {
         rh_reactor *r = rt->reactors[i];
         while (atomic_load(&r->ready) == 0) {
-            struct timespec ts = {0, 100000};
+            struct timespec ts = rh_timespec_of_ns(100 * RH_NS_PER_US);
             nanosleep(&ts, NULL);
         }
         if (r->bind_error[0]) {
@@ -116,7 +117,7 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
     if (rc != 0) {
         rh_log_event(rt->log, RH_LOG_ERROR, "runtime.launch_failed",
                      "manifest=%s ms=%.3f error=%s", manifest_path,
-                     (double)(rh_now_ns() - rt->launch_ns) / 1e6, err->msg);
+                     (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS, err->msg);
         rt->state = RH_STATE_LAUNCHED;
         rh_runtime_destroy(rt);
         return rc;
@@ -124,12 +125,13 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
     rh_log_event(rt->log, RH_LOG_INFO, "runtime.launch",
                  "instance=%s manifest=%s kernels=%u queues=%u threads=%u ms=%.3f",
                  rt->instance, manifest_path, rt->n_kernels, rt->n_queues, rt->n_reactors,
-                 (double)(rh_now_ns() - rt->launch_ns) / 1e6);
+                 (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
     if (opts && opts->watch_plugins && rh_plugin_watch_start(rt, opts, err) != 0)
         rh_log_event(rt->log, RH_LOG_WARN, "plugin.watch_failed", "error=%s running=unwatched",
                      err->msg);
     if (opts && opts->report_bindings) {
-        struct timespec ts = {0, 2000000}; /* let each thread settle on its cpu */
+        /* let each thread settle on its cpu */
+        struct timespec ts = rh_timespec_of_ns(2 * RH_NS_PER_MS);
         nanosleep(&ts, NULL);
         rh_runtime_report_bindings(rt, rt->log);
     }
@@ -141,7 +143,7 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
 
 /* How long activate/deactivate wait for every reactor to pass a batch
  * boundary before saying which one did not. */
-#define RH_SYNC_TIMEOUT_NS (5ull * 1000000000ull)
+#define RH_SYNC_TIMEOUT_NS (5 * RH_NS_PER_S)
 
 static int set_flow(rh_runtime *rt, int flow, uint64_t deadline_ns, rh_error *err)
 {
@@ -183,7 +185,7 @@ static int activate_locked(rh_runtime *rt, rh_error *err)
     int rc = set_flow(rt, RH_FLOW_RUNNING, t0 + RH_SYNC_TIMEOUT_NS, err);
     rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.activate",
                  "instance=%s ms=%.3f synced=%s", rt->instance,
-                 (double)(rh_now_ns() - t0) / 1e6, rc ? "no" : "yes");
+                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
     return rc;
 }
 
@@ -212,7 +214,7 @@ static int deactivate_locked(rh_runtime *rt, rh_error *err)
     }
     rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.deactivate",
                  "instance=%s ms=%.3f synced=%s", rt->instance,
-                 (double)(rh_now_ns() - t0) / 1e6, rc ? "no" : "yes");
+                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
     return rc;
 }
 
@@ -231,17 +233,17 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
     /* Intake stops; kernels finish what reached their rings; outputs flow.
      * Everything below, joins included, shares one deadline. */
     uint64_t t0 = rh_now_ns();
-    uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000ull;
+    uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * RH_NS_PER_MS;
     set_flow(rt, RH_FLOW_DRAINING, deadline, NULL);
     int drained = 0;
     while (!(drained = rh_runtime_is_quiet(rt, 0)) && rh_now_ns() < deadline) {
-        struct timespec ts = {0, 200000};
+        struct timespec ts = rh_timespec_of_ns(200 * RH_NS_PER_US);
         nanosleep(&ts, NULL);
     }
     atomic_store(&rt->flow, RH_FLOW_STOPPED);
     rh_watchdog_stop(rt);
     /* a thread that must still leave process() gets a short grace */
-    uint64_t join_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + 100000000ull;
+    uint64_t join_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + 100 * RH_NS_PER_MS;
     const char *stuck = NULL;
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (rh_reactor_stop_join(rt->reactors[i], join_by) != 0 && !stuck)
@@ -253,8 +255,9 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
         rt->kernels[i].state = RH_STATE_TERMINATED;
     rh_log_event(rt->log, stuck || !drained ? RH_LOG_WARN : RH_LOG_INFO, "runtime.terminate",
                  "instance=%s ms=%.3f drained=%s stuck=%s uptime_ms=%.3f", rt->instance,
-                 (double)(rh_now_ns() - t0) / 1e6, drained ? "yes" : "no", stuck ? stuck : "-",
-                 (double)(rh_now_ns() - rt->launch_ns) / 1e6);
+                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, drained ? "yes" : "no",
+                 stuck ? stuck : "-",
+                 (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
     rh_runtime_report_summary(rt, rt->log);
     rt->unbalanced = rh_runtime_report_accounting(rt, rt->log);
     if (stuck)
@@ -298,7 +301,7 @@ void rh_runtime_destroy(rh_runtime *rt)
     if (rt->state != RH_STATE_TERMINATED && rt->n_reactors) {
         atomic_store(&rt->flow, RH_FLOW_STOPPED);
         for (uint32_t i = 0; i < rt->n_reactors; i++)
-            rh_reactor_stop_join(rt->reactors[i], rh_now_ns() + 1000000000ull);
+            rh_reactor_stop_join(rt->reactors[i], rh_now_ns() + RH_NS_PER_S);
     }
     /* A stuck thread still runs kernel code over our rings, queues and the
      * plugin's text: freeing any of it would turn a hung kernel into a crash.

@@ -2,6 +2,7 @@
  * log.c — the operator's log (log.h): level from RINGHOST_LOG, one
  * key=value line per event, written whole.
  */
+#include "base/clock.h"
 #include "base/log.h"
 
 #include <pthread.h>
@@ -238,7 +239,7 @@ void rh_log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, 
     int n = snprintf(line, sizeof line,
                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     now.tv_nsec / 1000000, rh_log_level_name(level));
+                     now.tv_nsec / (long)RH_NS_PER_MS, rh_log_level_name(level));
     size_t len = n > 0 ? (size_t)n : 0;
     len = rh_log_quote(line, len, sizeof line, event ? event : "-");
     if (fmt_kv && fmt_kv[0]) {

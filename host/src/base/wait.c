@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "ringhost/ringhost.h"
+#include "base/clock.h"
 #include "base/wait.h"
 
 #ifndef __NR_futex_waitv
@@ -46,7 +47,7 @@
 
 /* Without futex_waitv only bells[0] is waited on; this caps each such sleep
  * so rings on the other bells are noticed within 1 ms. */
-#define FALLBACK_CAP_NS 1000000ll
+#define FALLBACK_CAP_NS ((int64_t)RH_NS_PER_MS)
 
 /* Set once futex_waitv returned ENOSYS, so later sleeps skip straight to the
  * fallback.  Relaxed: a stale 0 only costs one more ENOSYS. */
@@ -116,12 +117,6 @@ void rh_sleep_cancel(rh_sleep *s)
     s->n = 0;
 }
 
-static void timespec_from_ns(struct timespec *ts, uint64_t ns)
-{
-    ts->tv_sec = (time_t)(ns / 1000000000ull);
-    ts->tv_nsec = (long)(ns % 1000000000ull);
-}
-
 /* Old kernels: only bells[0] can be slept on, so sleep on it in slices of
  * at most FALLBACK_CAP_NS and look at every bell's seq between slices.  Same
  * contract as futex_waitv: 0 once any seq moved (or on a signal),
@@ -137,9 +132,9 @@ static int sleep_fallback(rh_sleep *s, int64_t timeout_ns)
         uint64_t now = rh_now_ns();
         if (now >= deadline)
             return RH_ETIMEDOUT;
-        struct timespec rel;
         uint64_t left = deadline - now;
-        timespec_from_ns(&rel, left < (uint64_t)FALLBACK_CAP_NS ? left : FALLBACK_CAP_NS);
+        struct timespec rel =
+            rh_timespec_of_ns(left < (uint64_t)FALLBACK_CAP_NS ? left : FALLBACK_CAP_NS);
         long rc = syscall(SYS_futex, (uint32_t *)&b->seq, FUTEX_WAIT | futex_private_flag(b),
                           s->seen[0], &rel, NULL, 0);
         if (rc == 0 || errno == EINTR)
@@ -156,8 +151,7 @@ int rh_sleep_commit(rh_sleep *s, int64_t timeout_ns)
          * would never end. */
         if (timeout_ns < 0)
             return RH_EINVAL;
-        struct timespec rel;
-        timespec_from_ns(&rel, (uint64_t)timeout_ns);
+        struct timespec rel = rh_timespec_of_ns((uint64_t)timeout_ns);
         nanosleep(&rel, NULL);
         return RH_ETIMEDOUT;
     }
@@ -181,7 +175,7 @@ int rh_sleep_commit(rh_sleep *s, int64_t timeout_ns)
         struct timespec abs, *absp = NULL;
         if (timeout_ns > 0) {
             /* futex_waitv wants an absolute deadline on the given clock. */
-            timespec_from_ns(&abs, rh_now_ns() + (uint64_t)timeout_ns);
+            abs = rh_timespec_of_ns(rh_now_ns() + (uint64_t)timeout_ns);
             absp = &abs;
         }
         long rc = syscall(__NR_futex_waitv, w, s->n, 0, absp, CLOCK_MONOTONIC);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "cli.h"
 #include "plugin/plugin.h"
 #include "queue/dlq.h"
@@ -165,14 +166,14 @@ int rh_cmd_recv(int argc, char **argv)
     uint32_t len = rh_queue_payload_size(q);
     void *buf = malloc(len);
     long got = 0;
-    uint64_t deadline = rh_now_ns() + (uint64_t)(timeout_s * 1e9);
+    uint64_t deadline = rh_now_ns() + (uint64_t)(timeout_s * (double)RH_NS_PER_S);
     for (;;) {
         int wait_ms;
         if (want) {
             uint64_t now = rh_now_ns();
             if (got >= want || now >= deadline)
                 break;
-            wait_ms = (int)((deadline - now) / 1000000) + 1;
+            wait_ms = (int)((deadline - now) / RH_NS_PER_MS) + 1;
         } else {
             wait_ms = (int)(timeout_s * 1000);
         }

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/grow.h"
 #include "cli.h"
 #include "control/control.h"
 
@@ -24,18 +25,15 @@
  * or NULL. */
 static char *read_line(int fd)
 {
-    size_t cap = 4096, len = 0;
+    uint32_t cap = 4096;
+    size_t len = 0;
     char *buf = malloc(cap);
     while (buf) {
         struct pollfd pf = {fd, POLLIN, 0};
         if (poll(&pf, 1, REPLY_WAIT_MS) <= 0)
             break;
-        if (len + 1 == cap) {
-            char *n = realloc(buf, cap *= 2);
-            if (!n)
-                break;
-            buf = n;
-        }
+        if (len + 1 == cap && rh_grow(&buf, &cap, cap + 1, 1))
+            break;
         ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
         if (r <= 0)
             break;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "cli.h"
 #include "control/control.h"
 #include "manifest/manifest.h"
@@ -64,7 +65,8 @@ static void *printer_main(void *arg)
     uint32_t n_bells = p->n_sinks < RH_WAIT_MAX_BELLS ? p->n_sinks : RH_WAIT_MAX_BELLS;
     for (uint32_t i = 0; i < n_bells; i++)
         bells[i] = rh_queue_not_empty_bell(p->sinks[i]);
-    uint64_t nap_ns = n_bells < p->n_sinks ? 1000000 : 5000000; /* finish: polled every 5 ms */
+    /* finish: polled every 5 ms */
+    uint64_t nap_ns = n_bells < p->n_sinks ? RH_NS_PER_MS : 5 * RH_NS_PER_MS;
     while (!atomic_load(&p->finish)) {
         if (drain_once(p))
             continue;
@@ -118,13 +120,13 @@ static void *signal_watcher(void *arg)
     return NULL;
 }
 
-static int send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t *sent)
+static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t *sent)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) {
         fprintf(stderr, "ringhost: %s: cannot open: %m\n", path);
         *bad_input = 1;
-        return 0;
+        return;
     }
     char *line = NULL;
     size_t cap = 0;
@@ -176,10 +178,9 @@ static int send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t 
     free(line);
     if (f != stdin)
         fclose(f);
-    return 0;
 }
 
-static int serve(rh_runtime *rt, const char *instance)
+static void serve(rh_runtime *rt, const char *instance)
 {
     fprintf(stderr, "ringhost: serving instance \"%s\"; queues:", instance);
     for (uint32_t i = 0; rh_runtime_queue_name(rt, i); i++) {
@@ -196,7 +197,6 @@ static int serve(rh_runtime *rt, const char *instance)
     fprintf(stderr, "ringhost: serving; send SIGINT or SIGTERM (Ctrl-C) to stop\n");
     sigwait(&set, &sig);
     fprintf(stderr, "ringhost: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    return 0;
 }
 
 int rh_cli_allow_plugin(const char *verb, const char *path, const char **allowed,
@@ -367,20 +367,20 @@ int rh_cmd_run(int argc, char **argv)
         uint64_t sent = 0;
         uint64_t t0 = rh_now_ns();
         send_file(rt, send, &bad, &sent);
-        uint64_t deadline = t0 + (uint64_t)(timeout_s * 1e9);
+        uint64_t deadline = t0 + (uint64_t)(timeout_s * (double)RH_NS_PER_S);
         /* A bridge polling an empty queue looks busy for an instant, so the
          * answer is kept from the check that ended the wait. */
         int idle = 0;
         while (!atomic_load(&interrupted) && !(idle = rh_runtime_is_idle(rt)) &&
                rh_now_ns() < deadline) {
-            struct timespec ts = {0, 500000};
+            struct timespec ts = rh_timespec_of_ns(500 * RH_NS_PER_US);
             nanosleep(&ts, NULL);
         }
         atomic_store(&p.finish, 1);
         pthread_join(th, NULL);
         pthread_cancel(watcher); /* sigwait is a cancellation point */
         pthread_join(watcher, NULL);
-        double secs = (double)(rh_now_ns() - t0) / 1e9;
+        double secs = (double)(rh_now_ns() - t0) / (double)RH_NS_PER_S;
         fprintf(stderr, "ringhost: sent %llu message(s), printed %llu output(s) in %.3f s\n",
                 (unsigned long long)sent, (unsigned long long)p.printed, secs);
         if (atomic_load(&interrupted)) {

@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli.h"
 #include "queue/queue_pvt.h"
 
@@ -284,7 +285,8 @@ static int watch(const char *instance, double interval_s)
         if (json_array_size(queues) == 0)
             printf("no shared queues of instance \"%s\" (is it running?)\n", instance);
         else
-            print_table(queues, kernels, prev, prev_ns ? (double)(now - prev_ns) / 1e9 : 0);
+            print_table(queues, kernels, prev,
+                        prev_ns ? (double)(now - prev_ns) / (double)RH_NS_PER_S : 0);
         fflush(stdout);
         json_decref(prev);
         json_decref(kernels);

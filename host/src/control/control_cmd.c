@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "control/control.h"
 #include "control/control_pvt.h"
@@ -59,8 +60,8 @@ static json_t *kernel_json(const rh_control_rt *e, uint32_t k, const rh_kernel_i
                      "restarts", (json_int_t)ki->restarts, "swaps", (json_int_t)ki->swaps,
                      "swaps_refused", (json_int_t)ki->swaps_refused, "stalls",
                      (json_int_t)ki->stalls, "busy", ki->busy, "rate", e->samples[k].rate, "heartbeat_age_ms",
-                     (double)ki->heartbeat_age_ns / 1e6, "active_s",
-                     (double)ki->active_ns / 1e9);
+                     (double)ki->heartbeat_age_ns / (double)RH_NS_PER_MS, "active_s",
+                     (double)ki->active_ns / (double)RH_NS_PER_S);
 }
 
 static char *cmd_ps(rh_control *c)

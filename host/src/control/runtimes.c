@@ -7,28 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
+#include "base/grow.h"
 #include "control/control_pvt.h"
 #include "runtime.h"
 
 int rh_control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path)
 {
-    if (c->n_rts == c->cap_rts) {
-        unsigned cap = c->cap_rts ? c->cap_rts * 2 : 4;
-        rh_control_rt *n = realloc(c->rts, cap * sizeof *n);
-        if (!n)
-            return RH_ENOMEM;
-        c->rts = n;
-        c->cap_rts = cap;
-    }
+    if (rh_grow(&c->rts, &c->cap_rts, c->n_rts + 1, sizeof *c->rts))
+        return RH_ENOMEM;
     rh_control_rt *e = &c->rts[c->n_rts];
     memset(e, 0, sizeof *e);
     e->rt = rt;
     e->manifest = strdup(manifest_path ? manifest_path : "");
     e->samples = calloc(rh_runtime_kernel_count(rt) + 1, sizeof *e->samples);
-    rh_runtime **peers = realloc(c->peers, (c->n_rts + 2) * sizeof *peers);
-    if (peers)
-        c->peers = peers;
-    if (!e->manifest || !e->samples || !peers) {
+    /* the peers list is NULL-terminated: n_rts + 1 runtimes and the NULL */
+    int peers_rc = rh_grow(&c->peers, NULL, c->n_rts + 2, sizeof *c->peers);
+    if (!e->manifest || !e->samples || peers_rc) {
         free(e->manifest);
         free(e->samples);
         return RH_ENOMEM;
@@ -65,7 +60,8 @@ void rh_control_sample(rh_control *c)
                 continue;
             struct rh_control_sample *s = &c->rts[r].samples[k];
             if (s->ns && now > s->ns)
-                s->rate = (double)(ki.processed - s->processed) * 1e9 / (double)(now - s->ns);
+                s->rate = (double)(ki.processed - s->processed) * (double)RH_NS_PER_S /
+                          (double)(now - s->ns);
             s->processed = ki.processed;
             s->ns = now;
         }

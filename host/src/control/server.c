@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "control/control.h"
 #include "control/control_pvt.h"
@@ -303,9 +304,9 @@ static void *serve_main(void *arg)
         uint64_t now = rh_now_ns();
         if (now >= next_sample) {
             rh_control_sample(c);
-            next_sample = now + RH_CONTROL_SAMPLE_MS * 1000000ull;
+            next_sample = now + RH_CONTROL_SAMPLE_MS * RH_NS_PER_MS;
         }
-        int wait_ms = (int)((next_sample - now) / 1000000ull) + 1;
+        int wait_ms = (int)((next_sample - now) / RH_NS_PER_MS) + 1;
         if (poll(pf, 2 + n, wait_ms) < 0 && errno != EINTR)
             break;
         if (pf[0].revents)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/acks.h"
 #include "engine/dedup.h"
@@ -40,10 +41,10 @@ static int reject_reason(rh_in_bridge *b, rh_envelope *env, uint64_t now, char *
     if (rh_dedup_seen_or_add(b->dedup, env->id))
         return RH_QC_DUPLICATES + 1;
     if (b->ttl_ns && now > env->enqueue_ns && now - env->enqueue_ns > b->ttl_ns) {
-        uint64_t age_us = (now - env->enqueue_ns) / 1000;
+        uint64_t age_us = (now - env->enqueue_ns) / RH_NS_PER_US;
         snprintf(why, why_len, "expired: %llu.%03llu ms in queue %s, ttl_ms %llu",
                  (unsigned long long)(age_us / 1000), (unsigned long long)(age_us % 1000),
-                 rh_queue_name(b->queue), (unsigned long long)(b->ttl_ns / 1000000));
+                 rh_queue_name(b->queue), (unsigned long long)(b->ttl_ns / RH_NS_PER_MS));
         return RH_QC_EXPIRED + 1;
     }
     if (env->payload_len > b->type->size) {

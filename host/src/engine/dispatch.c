@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/acks.h"
 #include "engine/engine_pvt.h"
@@ -51,7 +52,7 @@ void rh_worker_run_pending_op(rh_worker *w)
 }
 
 /* Make every filled output slot visible to the output bridge. */
-int rh_worker_flush_outputs(rh_worker *w)
+void rh_worker_flush_outputs(rh_worker *w)
 {
     const rh_kinst *k = w->kernel;
     for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
@@ -61,7 +62,6 @@ int rh_worker_flush_outputs(rh_worker *w)
             w->out_pending[p] = 0;
         }
     }
-    return 0;
 }
 
 /* A free output slot on port p, waiting for the output bridge if the ring is
@@ -245,7 +245,7 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
     uint32_t cap = w->kernel->decl->batch;
     if (max == 0 || max > cap)
         max = cap;
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : rh_now_ns() + (uint64_t)timeout_ms * 1000000;
+    uint64_t deadline = rh_deadline_after_ms(timeout_ms);
     for (;;) {
         rh_worker_run_pending_op(w);
         int f = flow(w);
@@ -278,7 +278,7 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
             rh_sleep_cancel(&s);
             continue;
         }
-        rh_sleep_commit(&s, 10 * 1000000);
+        rh_sleep_commit(&s, 10 * (int64_t)RH_NS_PER_MS);
     }
 }
 

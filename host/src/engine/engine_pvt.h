@@ -24,6 +24,6 @@ void rh_worker_finish(rh_worker *w);
 /* Release the batch a run() kernel holds from rh_poll(). */
 void rh_worker_release_run_batch(rh_worker *w);
 /* Hand what a worker's output rings hold to their queues (inline mode). */
-int rh_worker_flush_outputs(rh_worker *w);
+void rh_worker_flush_outputs(rh_worker *w);
 
 #endif /* RH_ENGINE_PVT_H */

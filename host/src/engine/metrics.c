@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/placement.h"
 #include "engine/engine.h"
 #include "queue/queue_pvt.h"
@@ -80,8 +81,8 @@ void rh_runtime_report_bindings(rh_runtime *rt, FILE *out)
 void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
 {
     uint64_t now = rh_now_ns();
-    double uptime = (double)(now - rt->launch_ns) / 1e9;
-    double active = rt->activate_ns ? (double)(now - rt->activate_ns) / 1e9 : 0.0;
+    double uptime = (double)(now - rt->launch_ns) / (double)RH_NS_PER_S;
+    double active = rt->activate_ns ? (double)(now - rt->activate_ns) / (double)RH_NS_PER_S : 0.0;
     fprintf(out, "summary: instance %s, uptime %.3f s (active %.3f s), %u thread(s)\n",
             rt->instance, uptime, active, rt->n_reactors);
     for (uint32_t i = 0; i < rt->n_kernels; i++) {

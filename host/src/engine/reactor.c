@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "base/grow.h"
 #include "base/log.h"
 #include "base/placement.h"
 #include "engine/engine_pvt.h"
@@ -28,14 +30,8 @@
 
 int rh_reactor_add_task(rh_reactor *r, const rh_task *t)
 {
-    if (r->n_tasks == r->cap_tasks) {
-        uint32_t cap = r->cap_tasks ? r->cap_tasks * 2 : 4;
-        rh_task *nt = realloc(r->tasks, cap * sizeof *nt);
-        if (!nt)
-            return RH_ENOMEM;
-        r->tasks = nt;
-        r->cap_tasks = cap;
-    }
+    if (rh_grow(&r->tasks, &r->cap_tasks, r->n_tasks + 1, sizeof *r->tasks))
+        return RH_ENOMEM;
     rh_task *dst = &r->tasks[r->n_tasks];
     *dst = *t;
     dst->bells = NULL;
@@ -84,7 +80,7 @@ static void park(rh_reactor *r)
      * wake-up could leave us; it costs ~10 wake-ups a second when idle.  A
      * task that asked for a step at wake_at_ns (a restart whose backoff
      * ends, engine/restart.c) shortens it. */
-    int64_t timeout = overflow ? 1000000 : 100000000;
+    int64_t timeout = overflow ? (int64_t)RH_NS_PER_MS : 100 * (int64_t)RH_NS_PER_MS;
     if (r->wake_at_ns) {
         uint64_t now = rh_now_ns();
         int64_t due = r->wake_at_ns > now ? (int64_t)(r->wake_at_ns - now) : 0;
@@ -116,7 +112,8 @@ static void *reactor_main(void *arg)
         rh_log_event(r->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_DEBUG,
                      w->init_rc ? "kernel.init_failed" : "kernel.init",
                      "kernel=%s worker=%u thread=%s rc=%d ms=%.3f", w->kernel->decl->name,
-                     w->index, r->name, w->init_rc, (double)(rh_now_ns() - t0) / 1e6);
+                     w->index, r->name, w->init_rc,
+                     (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
         if (w->init_rc != 0)
             failed = 1;
     }
@@ -188,7 +185,7 @@ int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns)
         if (rh_now_ns() >= deadline_ns)
             return RH_ETIMEDOUT;
         rh_bell_wake_all(&r->bell);
-        struct timespec ts = {0, 50000};
+        struct timespec ts = rh_timespec_of_ns(50 * RH_NS_PER_US);
         nanosleep(&ts, NULL);
     }
     return 0;
@@ -207,11 +204,13 @@ int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns)
     clock_gettime(CLOCK_REALTIME, &abs);
     uint64_t now = rh_now_ns();
     uint64_t wait_ns = deadline_ns > now ? deadline_ns - now : 0;
-    abs.tv_sec += (time_t)(wait_ns / 1000000000ull);
-    abs.tv_nsec += (long)(wait_ns % 1000000000ull);
-    if (abs.tv_nsec >= 1000000000L) {
+    /* added as a timespec, not in ns: a far deadline must not wrap */
+    struct timespec rel = rh_timespec_of_ns(wait_ns);
+    abs.tv_sec += rel.tv_sec;
+    abs.tv_nsec += rel.tv_nsec;
+    if (abs.tv_nsec >= (long)RH_NS_PER_S) {
         abs.tv_sec++;
-        abs.tv_nsec -= 1000000000L;
+        abs.tv_nsec -= (long)RH_NS_PER_S;
     }
     if (pthread_timedjoin_np(r->thread, NULL, &abs) != 0) {
         r->stuck = 1;

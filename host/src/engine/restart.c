@@ -45,7 +45,8 @@ int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, co
     rh_kinst *k = w->kernel;
     rh_log_event(k->rt->log, RH_LOG_ERROR, "kernel.stalled",
                  "kernel=%s worker=%u in_process_ms=%.1f watchdog_ms=%u action=%s",
-                 k->decl->name, w->index, (double)in_ns / 1e6, k->decl->watchdog_ms, action);
+                 k->decl->name, w->index, (double)in_ns / (double)RH_NS_PER_MS,
+                 k->decl->watchdog_ms, action);
     return 1;
 }
 
@@ -115,7 +116,7 @@ int rh_worker_restart_pending(rh_worker *w)
     rh_log_event(k->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
                  "kernel=%s worker=%u rc=%d restarts=%llu ms=%.3f", k->decl->name, w->index,
                  w->init_rc, (unsigned long long)atomic_load(&k->restarts),
-                 (double)(rh_now_ns() - t0) / 1e6);
+                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
     if (w->init_rc == 0)
         return 0;
     rh_worker_schedule_restart(w, "init_failed");
@@ -132,7 +133,7 @@ void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns)
             rh_worker_report_stall(w, started_ns, now - started_ns, "restart");
             rh_log_event(w->kernel->rt->log, RH_LOG_WARN, "kernel.stall_ended",
                          "kernel=%s worker=%u in_process_ms=%.1f", d->name, w->index,
-                         (double)(now - started_ns) / 1e6);
+                         (double)(now - started_ns) / (double)RH_NS_PER_MS);
             why = "stalled";
         }
     }

@@ -262,7 +262,7 @@ int rh_isolation_start(rh_runtime *rt, rh_error *err)
                     atomic_store(&w->child_pid, 0);
                     break;
                 }
-                struct timespec ts = {0, 200000};
+                struct timespec ts = rh_timespec_of_ns(200 * RH_NS_PER_US);
                 nanosleep(&ts, NULL);
             }
             if (ready != 1)
@@ -395,7 +395,7 @@ void rh_isolation_supervise(rh_runtime *rt)
                 rh_log_event(rt->log, rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
                              "kernel=%s worker=%u rc=%d restarts=%llu ms=%.3f", k->decl->name,
                              w->index, rc, (unsigned long long)atomic_load(&k->restarts),
-                             (double)(rh_now_ns() - t0) / 1e6);
+                             (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
                 if (rc)
                     rh_worker_schedule_restart(w, "fork_failed");
             }
@@ -440,7 +440,7 @@ int rh_isolation_sync(rh_runtime *rt, rh_kinst *only, uint64_t deadline_ns)
                     break;
                 }
                 rh_bell_wake_all(&w->child_bell);
-                struct timespec ts = {0, 100000};
+                struct timespec ts = rh_timespec_of_ns(100 * RH_NS_PER_US);
                 nanosleep(&ts, NULL);
             }
         }
@@ -474,7 +474,7 @@ void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns)
                     waitpid(pid, &st, 0);
                     break;
                 }
-                struct timespec ts = {0, 1000000};
+                struct timespec ts = rh_timespec_of_ns(RH_NS_PER_MS);
                 nanosleep(&ts, NULL);
             }
             atomic_store(&w->child_pid, 0);

@@ -91,11 +91,7 @@ static void *watchdog_main(void *arg)
         pthread_mutex_lock(&wd->lock);
         if (wd->stop)
             break;
-        struct timespec at;
-        clock_gettime(CLOCK_MONOTONIC, &at);
-        uint64_t ns = (uint64_t)at.tv_nsec + wd->period_ns;
-        at.tv_sec += (time_t)(ns / 1000000000ull);
-        at.tv_nsec = (long)(ns % 1000000000ull);
+        struct timespec at = rh_timespec_of_ns(rh_now_ns() + wd->period_ns);
         pthread_cond_timedwait(&wd->wake, &wd->lock, &at);
     }
     pthread_mutex_unlock(&wd->lock);
@@ -140,7 +136,7 @@ int rh_watchdog_start(rh_runtime *rt)
     }
     rt->watchdog = wd;
     rh_log_event(rt->log, RH_LOG_DEBUG, "watchdog.start", "instance=%s period_ms=%.1f",
-                 rt->instance, (double)wd->period_ns / 1e6);
+                 rt->instance, (double)wd->period_ns / (double)RH_NS_PER_MS);
     return 0;
 }
 

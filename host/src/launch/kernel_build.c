@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
+#include "base/grow.h"
 #include "base/log.h"
 #include "base/placement.h"
 #include "engine/acks.h"
@@ -37,10 +39,8 @@ static int wait_rank(rh_wait_kind k)
 static rh_reactor *new_reactor(rh_runtime *rt, const char *name, const char *key,
                                hwloc_bitmap_t set, rh_wait_kind wait)
 {
-    rh_reactor **nr = realloc(rt->reactors, (rt->n_reactors + 1) * sizeof *nr);
-    if (!nr)
+    if (rh_grow(&rt->reactors, NULL, rt->n_reactors + 1, sizeof *rt->reactors))
         return NULL;
-    rt->reactors = nr;
     rh_reactor *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
@@ -108,14 +108,8 @@ static rh_reactor *reactor_for(rh_runtime *rt, const char *pin, const char *jpat
 
 static int add_worker_to(rh_reactor *r, rh_worker *w)
 {
-    if (r->n_workers == r->cap_workers) {
-        uint32_t cap = r->cap_workers ? r->cap_workers * 2 : 4;
-        rh_worker **nw = realloc(r->workers, cap * sizeof *nw);
-        if (!nw)
-            return RH_ENOMEM;
-        r->workers = nw;
-        r->cap_workers = cap;
-    }
+    if (rh_grow(&r->workers, &r->cap_workers, r->n_workers + 1, sizeof *r->workers))
+        return RH_ENOMEM;
     r->workers[r->n_workers++] = w;
     w->reactor = r;
     return 0;
@@ -244,7 +238,7 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             b->queue = q;
             b->type = desc->inputs[p].type;
             b->burst = bridge_burst(d);
-            b->ttl_ns = (uint64_t)qc->ttl_ms * 1000000ull;
+            b->ttl_ns = (uint64_t)qc->ttl_ms * RH_NS_PER_MS;
             if (rh_queue_is_persist(q) && !(b->acks = rh_acks_new()))
                 return rh_error_set(err, RH_ENOMEM, "out of memory");
             b->dedup = &k->dedup[p];

@@ -37,12 +37,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "live/live.h"
 #include "queue/type_registry.h"
 
 /* How long the kernel may take to reach a batch boundary, and each init(). */
-#define SWAP_SYNC_NS (5ull * 1000000000ull)
+#define SWAP_SYNC_NS (5 * RH_NS_PER_S)
 
 /* A plugin loaded by a swap (from its private copy). */
 typedef struct rh_swap_plugin {
@@ -156,7 +157,7 @@ static void call_until_done(rh_worker *w, void (*fn)(rh_worker *, void *), swap_
 {
     rh_worker_op op = {fn, job, 0};
     while (rh_worker_call(w, &op, UINT64_MAX) != 0) {
-        struct timespec ts = {0, 1000000};
+        struct timespec ts = rh_timespec_of_ns(RH_NS_PER_MS);
         nanosleep(&ts, NULL);
     }
 }
@@ -274,7 +275,7 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
     rh_log_event(rt->log, RH_LOG_INFO, "kernel.swap",
                  "kernel=%s file=%s from=%s to=%s workers=%u ms=%.3f", k->decl->name,
                  sp->p.path, version_of(old), version_of(next), k->n_workers,
-                 (double)(rh_now_ns() - t0) / 1e6);
+                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
     return 0;
 }
 

@@ -15,16 +15,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "faults/faults.h"
 #include "live/live.h"
 
 /* How long activate/deactivate wait for a batch boundary (as the host's). */
-#define KERNEL_SYNC_NS (5ull * 1000000000ull)
+#define KERNEL_SYNC_NS (5 * RH_NS_PER_S)
 
 static void nap_us(long us)
 {
-    struct timespec ts = {0, us * 1000};
+    struct timespec ts = rh_timespec_of_ns((uint64_t)us * RH_NS_PER_US);
     nanosleep(&ts, NULL);
 }
 
@@ -156,7 +157,8 @@ static int kernel_activate_locked(rh_runtime *rt, const char *kernel, rh_error *
     atomic_store_explicit(&rt->flow, RH_FLOW_RUNNING, memory_order_release);
     rc = rh_kernel_set_flow(k, RH_KFLOW_RUN, t0 + KERNEL_SYNC_NS);
     rh_log_event(rt->log, RH_LOG_INFO, "kernel.activate", "kernel=%s ms=%.3f synced=%s",
-                 k->decl->name, (double)(rh_now_ns() - t0) / 1e6, rc ? "no" : "yes");
+                 k->decl->name, (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS,
+                 rc ? "no" : "yes");
     return 0;
 }
 
@@ -183,8 +185,8 @@ static int kernel_deactivate_locked(rh_runtime *rt, const char *kernel, rh_error
     k->state = RH_STATE_INACTIVE;
     rc = rh_kernel_set_flow(k, RH_KFLOW_PAUSED, t0 + KERNEL_SYNC_NS);
     rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "kernel.deactivate",
-                 "kernel=%s ms=%.3f synced=%s", k->decl->name, (double)(rh_now_ns() - t0) / 1e6,
-                 rc ? "no" : "yes");
+                 "kernel=%s ms=%.3f synced=%s", k->decl->name,
+                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
     if (rc)
         return rh_error_set(err, RH_ETIMEDOUT,
                             "kernel %s did not reach a batch boundary in 5 s (it is still "
@@ -226,7 +228,7 @@ static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeo
         return rh_error_set(err, RH_ESTATE, "cannot terminate kernel %s: it is already "
                                             "terminated", k->decl->name);
     uint64_t t0 = rh_now_ns();
-    uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000ull;
+    uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * RH_NS_PER_MS;
     /* Intake stops; what reached the kernel's rings is processed and its
      * outputs flow out (the output bridges run in every flow). */
     rh_kernel_set_flow(k, RH_KFLOW_DRAINING, deadline);
@@ -235,11 +237,11 @@ static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeo
         nap_us(200);
     rh_kernel_set_flow(k, RH_KFLOW_STOPPED, deadline);
     int finished = wait_finished(k, (rh_now_ns() > deadline ? rh_now_ns() : deadline) +
-                                        100000000ull);
+                                        100 * RH_NS_PER_MS);
     k->state = RH_STATE_TERMINATED;
     rh_log_event(rt->log, drained && finished ? RH_LOG_INFO : RH_LOG_WARN, "kernel.terminate",
                  "kernel=%s ms=%.3f drained=%s fini=%s", k->decl->name,
-                 (double)(rh_now_ns() - t0) / 1e6, drained ? "yes" : "no",
+                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, drained ? "yes" : "no",
                  finished ? "yes" : "no");
     if (!drained || !finished)
         return rh_error_set(err, RH_ETIMEDOUT,

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/grow.h"
 #include "plugin/plugin.h"
 
 /* The smallest descriptor any ABI-1 plugin can have: up to and including
@@ -361,32 +362,25 @@ int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
         return rh_error_set(err, RH_ENOENT, "%s: cannot read plugin folder: %s", dir,
                             strerror(errno));
     char **names = NULL;
-    size_t n = 0, cap = 0;
+    uint32_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (!ends_with_so(e->d_name))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *names);
-            if (!nn)
-                break;
-            names = nn;
-        }
+        if (rh_grow(&names, &cap, n + 1, sizeof *names))
+            break;
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
     if (n)
         qsort(names, n, sizeof *names, cmp_str);
-    rh_plugin *items = realloc(set->items, (set->n + n) * sizeof *items);
-    if (!items && n) {
-        for (size_t i = 0; i < n; i++)
+    if (rh_grow(&set->items, NULL, set->n + n, sizeof *set->items)) {
+        for (uint32_t i = 0; i < n; i++)
             free(names[i]);
         free(names);
         return rh_error_set(err, RH_ENOMEM, "%s: out of memory", dir);
     }
-    set->items = items;
-    for (size_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         open_in_set(set, path, &set->items[set->n++], NULL);
@@ -398,10 +392,8 @@ int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
 
 int rh_plugin_add(rh_plugin_set *set, const char *path, rh_error *err)
 {
-    rh_plugin *items = realloc(set->items, (set->n + 1) * sizeof *items);
-    if (!items)
+    if (rh_grow(&set->items, NULL, set->n + 1, sizeof *set->items))
         return rh_error_set(err, RH_ENOMEM, "%s: out of memory", path);
-    set->items = items;
     return open_in_set(set, path, &set->items[set->n++], err);
 }
 

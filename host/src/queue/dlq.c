@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "base/base64.h"
+#include "base/grow.h"
 #include "base/log.h"
 #include "queue/dlq.h"
 #include "queue/queue_pvt.h"

@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "queue/queue_layout.h"
 
 /* ------------------------------------------------------------ helpers --- */
@@ -167,16 +168,27 @@ static uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
     }
 }
 
-/* Write a message into a cell its producer has claimed. */
-static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *e,
-                             const void *payload, uint32_t len)
+/* The one place a message is written into a cell its producer has claimed
+ * (every send path: rh_send, the bursts, send_full's retries): from's
+ * correlation id, priority and flags (from NULL: none), the given id and
+ * enqueue time, port 0, and len payload bytes.  The caller has checked len
+ * against the slot (len <= q->payload_size).  Inline: with a constant from
+ * the NULL test folds away on the single send's fast path. */
+static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from, rh_id id,
+                             uint64_t enqueue_ns, const void *payload, uint32_t len)
 {
     cell *c = cell_at(q, pos);
-    c->env.id = e->id;
-    c->env.correlation_id = e->correlation_id;
-    c->env.enqueue_ns = e->enqueue_ns;
-    c->env.priority = e->priority;
-    c->env.flags = e->flags;
+    c->env.id = id;
+    if (from) {
+        c->env.correlation_id = from->correlation_id;
+        c->env.priority = from->priority;
+        c->env.flags = from->flags;
+    } else {
+        c->env.correlation_id = (rh_id){0, 0};
+        c->env.priority = 0;
+        c->env.flags = 0;
+    }
+    c->env.enqueue_ns = enqueue_ns;
     c->env.port = 0;
     /* Atomic because try_dequeue may peek at it from a consumer that has
      * not claimed the cell (see there); relaxed, the tails order it. */
@@ -187,28 +199,14 @@ static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *e,
 
 /* Stamp and fill a claimed cell straight from the caller's envelope (NULL:
  * a fresh one), without building the envelope on the stack first: the
- * burst paths' per-message cost.  Returns the id the message got. */
+ * burst paths' per-message cost.  Returns the id the message got (ours,
+ * not read back from the shared cell). */
 static inline rh_id stamp_cell(rh_queue *q, uint64_t pos, const rh_envelope *from, uint64_t now,
                                const void *payload, uint32_t len)
 {
-    cell *c = cell_at(q, pos);
-    if (from) {
-        c->env.id = rh_id_is_zero(from->id) ? rh_id_new() : from->id;
-        c->env.correlation_id = from->correlation_id;
-        c->env.priority = from->priority;
-        c->env.flags = from->flags;
-    } else {
-        c->env.id = rh_id_new();
-        c->env.correlation_id = (rh_id){0, 0};
-        c->env.priority = 0;
-        c->env.flags = 0;
-    }
-    c->env.enqueue_ns = now;
-    c->env.port = 0;
-    __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED); /* see fill_cell */
-    if (len)
-        memcpy(c + 1, payload, len);
-    return c->env.id;
+    rh_id id = from && !rh_id_is_zero(from->id) ? from->id : rh_id_new();
+    fill_cell(q, pos, from, id, now, payload, len);
+    return id;
 }
 
 /* One message in: 0, or RH_EFULL. */
@@ -217,7 +215,7 @@ static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, u
     uint64_t pos;
     if (claim_enqueue_run(q, 1, &pos) == 0)
         return RH_EFULL;
-    fill_cell(q, pos, e, payload, len);
+    fill_cell(q, pos, e, e->id, e->enqueue_ns, payload, len);
     publish(&q->h->prod_tail, pos, pos + 1);
     return 0;
 }
@@ -375,7 +373,7 @@ static inline void stamp_env(rh_envelope *e, const rh_envelope *from, uint64_t n
 
 /* How long drop_oldest waits for a claim in progress to finish before it
  * gives up on the message (see send_full). */
-#define EVICT_WAIT_NS 200000000ull
+#define EVICT_WAIT_NS (200 * RH_NS_PER_MS)
 
 /* The queue was full: apply its policy.  Kept out of rh_send so the fast
  * path stays small. */
@@ -442,7 +440,7 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
     }
     case RH_BP_BLOCK:
     default: {
-        uint64_t deadline = rh_now_ns() + (uint64_t)q->cfg.block_timeout_ms * 1000000ull;
+        uint64_t deadline = rh_deadline_after_ms(q->cfg.block_timeout_ms);
         rh_waiter w;
         client_waiter_init(&w);
         for (;;) {
@@ -556,8 +554,7 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
         if (timeout_ms == 0)
             return RH_EEMPTY;
         if (deadline == 0) {
-            deadline = timeout_ms < 0 ? UINT64_MAX
-                                      : rh_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+            deadline = rh_deadline_after_ms(timeout_ms);
             client_waiter_init(&w);
         }
         if (wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
@@ -607,8 +604,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
         if (timeout_ms == 0)
             return 0;
         if (deadline == 0)
-            deadline = timeout_ms < 0 ? UINT64_MAX
-                                      : rh_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+            deadline = rh_deadline_after_ms(timeout_ms);
         if (wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
             return RH_ETIMEDOUT;
     }

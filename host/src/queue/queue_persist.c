@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "queue/queue_layout.h"
 
 /* The way out the error messages give, for (instance, name, path). */
@@ -102,7 +103,7 @@ static int attach_lock(int fd, short type)
         if (rc == 0 || type == F_UNLCK || (errno != EAGAIN && errno != EACCES) ||
             waited >= ATTACH_WAIT_MS)
             return rc;
-        struct timespec ts = {0, 10 * 1000000L};
+        struct timespec ts = rh_timespec_of_ns(10 * RH_NS_PER_MS);
         nanosleep(&ts, NULL);
     }
 }

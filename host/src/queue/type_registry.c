@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "queue/type_registry.h"
 
 /* Entries are per descriptor pointer, with a count of adds, so two plugins
@@ -18,25 +19,20 @@ static struct known {
     const rh_type *t;
     unsigned refs;
 } *known;
-static size_t n_known, cap_known;
+static uint32_t n_known, cap_known;
 
 void rh_type_registry_add(const rh_type *t)
 {
     if (!t)
         return;
     pthread_mutex_lock(&known_lock);
-    size_t i = 0;
+    uint32_t i = 0;
     while (i < n_known && known[i].t != t)
         i++;
-    if (i == n_known && n_known == cap_known) {
-        size_t cap = cap_known ? cap_known * 2 : 16;
-        struct known *nk = realloc(known, cap * sizeof *nk);
-        if (!nk) { /* payloads of this type then show as base64 (dlq.c) */
-            pthread_mutex_unlock(&known_lock);
-            return;
-        }
-        known = nk;
-        cap_known = cap;
+    if (i == n_known && rh_grow(&known, &cap_known, n_known + 1, sizeof *known)) {
+        /* payloads of this type then show as base64 (dlq.c) */
+        pthread_mutex_unlock(&known_lock);
+        return;
     }
     if (i == n_known)
         known[n_known++] = (struct known){t, 0};
@@ -47,7 +43,7 @@ void rh_type_registry_add(const rh_type *t)
 void rh_type_registry_remove(const rh_type *t)
 {
     pthread_mutex_lock(&known_lock);
-    for (size_t i = 0; i < n_known; i++)
+    for (uint32_t i = 0; i < n_known; i++)
         if (known[i].t == t) {
             if (--known[i].refs == 0)
                 known[i] = known[--n_known];
@@ -64,7 +60,7 @@ void rh_type_registry_remove(const rh_type *t)
 const rh_type *rh_type_registry_acquire(uint64_t fingerprint, const char *name)
 {
     pthread_mutex_lock(&known_lock);
-    for (size_t i = 0; i < n_known; i++)
+    for (uint32_t i = 0; i < n_known; i++)
         if (fingerprint ? known[i].t->fingerprint == fingerprint
                         : strcmp(known[i].t->name, name) == 0)
             return known[i].t;

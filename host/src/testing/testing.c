@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "base/grow.h"
 #include "ringhost/ringhost.h"
 #include "ringhost/testing.h"
 #include "plugin/plugin.h"
@@ -56,21 +58,6 @@ struct rh_harness {
     char last_log[512];
 };
 
-/* arr (elements of sz bytes) with room for at least need of them: arr
- * itself, or a reallocation; NULL when out of memory (arr is kept). */
-static void *grow(void *arr, uint32_t *cap, uint32_t need, size_t sz)
-{
-    if (need <= *cap)
-        return arr;
-    uint32_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(arr, (size_t)n * sz);
-    if (p)
-        *cap = n;
-    return p;
-}
-
 static void api_error(rh_harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void api_error(rh_harness *h, const char *fmt, ...)
 {
@@ -98,20 +85,17 @@ static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t)ts.tv_sec * RH_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 /* Record an emitted message; takes ownership of slot. */
 static int record_output(rh_harness *h, uint32_t port, const rh_msg *in, void *slot,
                          uint32_t len)
 {
-    rh_harness_output *outputs =
-        grow(h->outputs, &h->cap_outputs, h->n_outputs + 1, sizeof *h->outputs);
-    if (!outputs) {
+    if (rh_grow(&h->outputs, &h->cap_outputs, h->n_outputs + 1, sizeof *h->outputs)) {
         free(slot);
         return RH_ENOMEM;
     }
-    h->outputs = outputs;
     rh_harness_output *o = &h->outputs[h->n_outputs++];
     memset(o, 0, sizeof *o);
     o->port = port;
@@ -210,11 +194,8 @@ static void record_failure(rh_harness *h, const rh_msg *in, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 static void record_failure(rh_harness *h, const rh_msg *in, const char *fmt, ...)
 {
-    rh_harness_failure *failures =
-        grow(h->failures, &h->cap_failures, h->n_failures + 1, sizeof *h->failures);
-    if (!failures)
+    if (rh_grow(&h->failures, &h->cap_failures, h->n_failures + 1, sizeof *h->failures))
         return;
-    h->failures = failures;
     rh_harness_failure *f = &h->failures[h->n_failures++];
     memset(f, 0, sizeof *f);
     if (in && in->env) {
@@ -243,10 +224,7 @@ static void free_inputs(input **v, uint32_t n)
 /* Point h->batch at inputs v[0..n). */
 static const rh_batch *make_batch(rh_harness *h, input **v, uint32_t n)
 {
-    rh_msg *msgs = grow(h->msgs, &h->cap_msgs, n ? n : 1, sizeof *h->msgs);
-    if (msgs)
-        h->msgs = msgs;
-    else
+    if (rh_grow(&h->msgs, &h->cap_msgs, n ? n : 1, sizeof *h->msgs))
         n = 0;
     for (uint32_t i = 0; i < n; i++) {
         h->msgs[i].env = &v[i]->env;
@@ -457,10 +435,8 @@ rh_id rh_harness_push(rh_harness *h, uint32_t port, const void *payload, uint32_
                   t->name, t->size);
         return none;
     }
-    input **inputs = grow(h->inputs, &h->cap_inputs, h->n_inputs + 1, sizeof *h->inputs);
-    if (!inputs)
+    if (rh_grow(&h->inputs, &h->cap_inputs, h->n_inputs + 1, sizeof *h->inputs))
         return none;
-    h->inputs = inputs;
     input *in = calloc(1, sizeof *in);
     if (!in)
         return none;
