@@ -309,51 +309,6 @@ static int has_message(const rh_queue *q)
     return (int64_t)(ready - head) > 0;
 }
 
-/* rh_recv and a blocked rh_send wait like an adaptive dispatch thread, but
- * spin for less: about as long as a futex wake-up costs (~20 us), the
- * classic bound for spin-then-block.  Their callers are clients, and on an
- * oversubscribed machine a long spin steals the core from the very thread
- * that would end the wait. */
-#define CLIENT_SPIN_POLLS 200u
-#define CLIENT_YIELD_POLLS 50u
-
-static void client_waiter_init(rh_waiter *w)
-{
-    rh_waiter_init(w, RH_WAIT_ADAPTIVE);
-    w->spin_polls = CLIENT_SPIN_POLLS;
-    w->yield_polls = CLIENT_YIELD_POLLS;
-}
-
-/* One idle step of a bounded wait on `bell` until ready(q) or deadline_ns
- * (UINT64_MAX: forever).  Spins, then yields, then parks (rh_waiter's
- * adaptive policy), because a futex wake-up costs tens of microseconds.
- * Returns 0 to poll again, RH_ETIMEDOUT once the deadline has passed. */
-static int wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell, int (*ready)(const rh_queue *),
-                     uint64_t deadline_ns)
-{
-    uint64_t now = rh_now_ns();
-    if (now >= deadline_ns)
-        return RH_ETIMEDOUT;
-    switch (rh_waiter_idle(w)) {
-    case RH_IDLE_SPIN:
-        rh_cpu_relax();
-        break;
-    case RH_IDLE_YIELD:
-        sched_yield();
-        break;
-    case RH_IDLE_PARK: {
-        rh_sleep s;
-        rh_sleep_prepare(&s, &bell, 1);
-        if (ready(q))
-            rh_sleep_cancel(&s);
-        else
-            rh_sleep_commit(&s, deadline_ns == UINT64_MAX ? -1 : (int64_t)(deadline_ns - now));
-        break;
-    }
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------ sending --- */
 
 /* The envelope rh_send and rh_send_burst enqueue: the caller's fields, a
@@ -442,11 +397,11 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
     default: {
         uint64_t deadline = rh_deadline_after_ms(q->cfg.block_timeout_ms);
         rh_waiter w;
-        client_waiter_init(&w);
+        rh_queue_client_waiter_init(&w);
         for (;;) {
             if (try_enqueue(q, e, payload, len) == 0)
                 return 0;
-            if (wait_step(q, &w, &h->not_full, has_room, deadline) == RH_ETIMEDOUT) {
+            if (rh_queue_wait_step(q, &w, &h->not_full, has_room, deadline) == RH_ETIMEDOUT) {
                 count(q, C_REJECTED, 1);
                 return RH_ETIMEDOUT;
             }
@@ -555,9 +510,9 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
             return RH_EEMPTY;
         if (deadline == 0) {
             deadline = rh_deadline_after_ms(timeout_ms);
-            client_waiter_init(&w);
+            rh_queue_client_waiter_init(&w);
         }
-        if (wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
+        if (rh_queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
             return RH_ETIMEDOUT;
     }
 }
@@ -586,7 +541,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
         return 0;
     uint64_t deadline = 0;
     rh_waiter w;
-    client_waiter_init(&w);
+    rh_queue_client_waiter_init(&w);
     for (;;) {
         uint64_t pos;
         uint32_t k = claim_dequeue_run(q, n, &pos);
@@ -605,7 +560,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
             return 0;
         if (deadline == 0)
             deadline = rh_deadline_after_ms(timeout_ms);
-        if (wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
+        if (rh_queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
             return RH_ETIMEDOUT;
     }
 }

@@ -127,8 +127,9 @@ static inline int capacity_valid(uint64_t cap)
     return cap >= 2 && cap <= RH_QUEUE_CAPACITY_MAX && (cap & (cap - 1)) == 0;
 }
 
-/* Check every header field an attacher relies on (queue_shm.c); 0 or
- * RH_EINVAL with what is wrong in err. */
+/* Check every header field an attacher relies on (queue_layout.c, for
+ * queue_shm.c and queue_persist.c); 0 or RH_EINVAL with what is wrong in
+ * err. */
 int rh_queue_header_check(const queue_header *h, size_t file_size, const char *name,
                           rh_error *err);
 
@@ -146,6 +147,14 @@ int rh_queue_persist_attach(rh_queue *q, int fd, rh_error *err);
  * (queue_persist.c): RH_EEXIST if that is a persist queue holding
  * messages. */
 int rh_queue_persist_guard(const rh_queue *q, rh_error *err);
+
+/* queue_wait.c: a client's waiter (adaptive, with a short spin), and one
+ * idle step of a bounded wait on `bell` until ready(q) or deadline_ns
+ * (UINT64_MAX: forever): 0 to poll again, RH_ETIMEDOUT once the deadline
+ * has passed. */
+void rh_queue_client_waiter_init(rh_waiter *w);
+int rh_queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
+                       int (*ready)(const rh_queue *), uint64_t deadline_ns);
 
 /* The number of rh_backpressure policies: a header's policy field and a
  * configuration's backpressure must be below it.  queue.c names each one. */

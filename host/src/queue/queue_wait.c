@@ -1,0 +1,54 @@
+/*
+ * queue_wait.c — how a client waits on a named queue (a blocked rh_send, an
+ * rh_recv with a timeout): spin, then yield, then park on the queue's
+ * doorbell, always until a deadline.  queue.c calls it only once the fast
+ * path found no room or no message.
+ */
+#include <sched.h>
+
+#include "queue/queue_layout.h"
+
+/* rh_recv and a blocked rh_send wait like an adaptive dispatch thread, but
+ * spin for less: about as long as a futex wake-up costs (~20 us), the
+ * classic bound for spin-then-block.  Their callers are clients, and on an
+ * oversubscribed machine a long spin steals the core from the very thread
+ * that would end the wait. */
+#define CLIENT_SPIN_POLLS 200u
+#define CLIENT_YIELD_POLLS 50u
+
+void rh_queue_client_waiter_init(rh_waiter *w)
+{
+    rh_waiter_init(w, RH_WAIT_ADAPTIVE);
+    w->spin_polls = CLIENT_SPIN_POLLS;
+    w->yield_polls = CLIENT_YIELD_POLLS;
+}
+
+/* One idle step of a bounded wait on `bell` until ready(q) or deadline_ns
+ * (UINT64_MAX: forever).  Spins, then yields, then parks (rh_waiter's
+ * adaptive policy), because a futex wake-up costs tens of microseconds.
+ * Returns 0 to poll again, RH_ETIMEDOUT once the deadline has passed. */
+int rh_queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
+                       int (*ready)(const rh_queue *), uint64_t deadline_ns)
+{
+    uint64_t now = rh_now_ns();
+    if (now >= deadline_ns)
+        return RH_ETIMEDOUT;
+    switch (rh_waiter_idle(w)) {
+    case RH_IDLE_SPIN:
+        rh_cpu_relax();
+        break;
+    case RH_IDLE_YIELD:
+        sched_yield();
+        break;
+    case RH_IDLE_PARK: {
+        rh_sleep s;
+        rh_sleep_prepare(&s, &bell, 1);
+        if (ready(q))
+            rh_sleep_cancel(&s);
+        else
+            rh_sleep_commit(&s, deadline_ns == UINT64_MAX ? -1 : (int64_t)(deadline_ns - now));
+        break;
+    }
+    }
+    return 0;
+}
