@@ -3,7 +3,7 @@
  *
  * The loader's API takes a path, so the bytes go into one memfd, reached as
  * /proc/self/fd/N (rewritten for each input; nothing is added to the host
- * for the fuzzer).  Whatever the bytes, rh_manifest_load must return (no
+ * for the fuzzer).  Whatever the bytes, rh__manifest_load must return (no
  * crash, no hang, no out-of-bounds access: ASan and UBSan watch), and:
  *  - on failure: RH_EMANIFEST (or RH_ENOMEM), *out NULL, and a message that
  *    starts with the file's path, as every loader error does;
@@ -56,7 +56,7 @@ static void check_manifest(const rh_manifest *m)
     CHECK(m->batch_default >= 1 && m->batch_default <= RH_BATCH_MAX, "batch default");
     for (uint32_t i = 0; i < m->n_queues; i++) {
         const rh_queue_decl *q = &m->queues[i];
-        CHECK(rh_json_name_ok(q->name, RH_QUEUE_NAME_MAX, 1), "queue name %u", i);
+        CHECK(rh__json_name_ok(q->name, RH_QUEUE_NAME_MAX, 1), "queue name %u", i);
         CHECK(terminated(q->type, sizeof q->type), "queue type %u", i);
         CHECK(pow2(q->cfg.capacity) && q->cfg.capacity >= 2 &&
                   q->cfg.capacity <= RH_QUEUE_CAPACITY_MAX,
@@ -92,7 +92,7 @@ static void check_manifest(const rh_manifest *m)
             for (uint32_t p = 0; p < n; p++) {
                 CHECK(terminated(b[p].port, sizeof b[p].port) && b[p].port[0],
                       "kernel %u port %u", i, p);
-                CHECK(rh_manifest_queue((rh_manifest *)m, b[p].queue) != NULL,
+                CHECK(rh__manifest_queue((rh_manifest *)m, b[p].queue) != NULL,
                       "kernel %u port %s bound to undeclared queue %s", i, b[p].port,
                       b[p].queue);
             }
@@ -116,11 +116,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rh_manifest *m = (rh_manifest *)0x1;
     rh_error err;
     memset(&err, 0, sizeof err);
-    int rc = rh_manifest_load(path, &m, &err);
+    int rc = rh__manifest_load(path, &m, &err);
     if (rc == 0) {
         CHECK(m != NULL, "success without a manifest");
         check_manifest(m);
-        rh_manifest_free(m);
+        rh__manifest_free(m);
         return 0;
     }
     CHECK(m == NULL, "failure must leave *out NULL");

@@ -10,8 +10,8 @@
  *    counters, the doorbells, any cell byte, any cell's payload_len;
  *  - the calls a host and its clients make, each with timeout 0: rh_send,
  *    rh_send_burst, rh_recv (whole and short buffers), rh_recv_burst,
- *    rh_queue_stats_get, rh_queue_is_empty, and the bridge's
- *    rh_queue_dequeue_burst / rh_queue_enqueue_burst (queue_pvt.h).
+ *    rh_queue_stats_get, rh__queue_is_empty, and the bridge's
+ *    rh__queue_dequeue_burst / rh__queue_enqueue_burst (queue_pvt.h).
  * Buffers are heap blocks of exactly the size the API promises to respect,
  * so ASan reports any byte read or written past them, or past the mapping.
  *
@@ -198,8 +198,8 @@ static void call_enqueue_burst(input *in, rh_queue *q)
         memset(src[i], 0x22, sizeof(rh_envelope) + q->payload_size);
         src[i]->payload_len = (uint32_t)uN(in, 4); /* a kernel's claim: clamped */
     }
-    uint32_t k = rh_queue_enqueue_burst(q, src, n);
-    CHECK(k <= n, "rh_queue_enqueue_burst: %u of %u", k, n);
+    uint32_t k = rh__queue_enqueue_burst(q, src, n);
+    CHECK(k <= n, "rh__queue_enqueue_burst: %u of %u", k, n);
     for (uint32_t i = 0; i < n; i++)
         free(src[i]);
 }
@@ -241,8 +241,8 @@ static void call_dequeue_burst(input *in, rh_queue *q)
     rh_envelope *dst[8];
     for (uint32_t i = 0; i < n; i++)
         dst[i] = malloc(sizeof(rh_envelope) + q->payload_size);
-    uint32_t k = rh_queue_dequeue_burst(q, dst, n);
-    CHECK(k <= n, "rh_queue_dequeue_burst: %u of %u", k, n);
+    uint32_t k = rh__queue_dequeue_burst(q, dst, n);
+    CHECK(k <= n, "rh__queue_dequeue_burst: %u of %u", k, n);
     for (uint32_t i = 0; i < k; i++)
         CHECK(dst[i]->payload_len <= q->payload_size, "dequeue_burst: length %u of %u",
               dst[i]->payload_len, q->payload_size);
@@ -313,7 +313,7 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
             break;
         default:
             check_stats(t);
-            (void)rh_queue_is_empty(t);
+            (void)rh__queue_is_empty(t);
             break;
         }
     }
@@ -428,7 +428,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int persist = shared && !attach && (mode & 16) && cfg.backpressure != RH_BP_DROP_OLDEST;
     cfg.persist = persist;
     fuzz_type.size = 1 + u8(&in);
-    rh_queue_purge(instance, "q", NULL); /* a persist queue of the previous input */
+    rh__queue_purge(instance, "q", NULL); /* a persist queue of the previous input */
     rh_queue *q = NULL;
     rh_error err;
     int rc = rh_queue_create(instance, "q", &fuzz_type, &cfg, "fuzz.so", &q, &err);
@@ -451,6 +451,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rh_queue_close(a);
     rh_queue_close(q);
     if (persist)
-        rh_queue_purge(instance, "q", NULL);
+        rh__queue_purge(instance, "q", NULL);
     return 0;
 }

@@ -41,7 +41,7 @@ static void attach_dead_letter_queues(rh_runtime *rt)
         rh_kinst *k = &rt->kernels[i];
         k->dlq = rt->qplan[k->dlq_plan].queue;
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-            rh_type_registry_add(k->desc->inputs[p].type);
+            rh__type_registry_add(k->desc->inputs[p].type);
     }
     rt->dlq_types_known = 1;
 }
@@ -50,14 +50,14 @@ static void forget_dead_letter_types(rh_runtime *rt)
 {
     for (uint32_t i = 0; rt->dlq_types_known && i < rt->n_kernels; i++)
         for (uint32_t p = 0; p < rt->kernels[i].desc->n_inputs; p++)
-            rh_type_registry_remove(rt->kernels[i].desc->inputs[p].type);
+            rh__type_registry_remove(rt->kernels[i].desc->inputs[p].type);
     rt->dlq_types_known = 0;
 }
 
 static int start_reactors(rh_runtime *rt, rh_error *err)
 {
     for (uint32_t i = 0; i < rt->n_reactors; i++)
-        if (rh_reactor_start(rt->reactors[i]) != 0)
+        if (rh__reactor_start(rt->reactors[i]) != 0)
             return rh_error_set(err, RH_ESYS, "cannot start thread %s", rt->reactors[i]->name);
     for (uint32_t i = 0; i < rt->n_reactors; i++) {
         rh_reactor *r = rt->reactors[i];
@@ -68,7 +68,7 @@ static int start_reactors(rh_runtime *rt, rh_error *err)
         if (r->bind_error[0]) {
             if (rt->m->strict)
                 return rh_error_set(err, RH_EPLACE, "thread %s: %s", r->name, r->bind_error);
-            rh_log_event(rt->log, RH_LOG_WARN, "reactor.bind_failed",
+            rh__log_event(rt->log, RH_LOG_WARN, "reactor.bind_failed",
                          "thread=%s cpus=%s error=%s running=unpinned", r->name, r->key,
                          r->bind_error);
         }
@@ -100,34 +100,34 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
     rt->launch_ns = rh_now_ns();
     rt->state = RH_STATE_LAUNCHED;
     atomic_store(&rt->flow, RH_FLOW_PAUSED);
-    int rc = rh_wiring_plan(rt, manifest_path, opts, err);
+    int rc = rh__wiring_plan(rt, manifest_path, opts, err);
     if (rc == 0)
-        rc = rh_wiring_create_queues(rt, err);
+        rc = rh__wiring_create_queues(rt, err);
     if (rc == 0)
         attach_dead_letter_queues(rt);
     for (uint32_t i = 0; rc == 0 && i < rt->n_kernels; i++)
-        rc = rh_kernel_build(rt, &rt->kernels[i], err);
+        rc = rh__kernel_build(rt, &rt->kernels[i], err);
     if (rc == 0)
         rc = start_reactors(rt, err);
     if (rc == 0)
-        rc = rh_isolation_start(rt, err);
-    if (rc == 0 && rh_watchdog_start(rt) != 0)
+        rc = rh__isolation_start(rt, err);
+    if (rc == 0 && rh__watchdog_start(rt) != 0)
         rc = rh_error_set(err, RH_ESYS, "cannot start the watchdog thread: out of memory "
                                         "or threads (see ulimit -u)");
     if (rc != 0) {
-        rh_log_event(rt->log, RH_LOG_ERROR, "runtime.launch_failed",
+        rh__log_event(rt->log, RH_LOG_ERROR, "runtime.launch_failed",
                      "manifest=%s ms=%.3f error=%s", manifest_path,
                      (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS, err->msg);
         rt->state = RH_STATE_LAUNCHED;
         rh_runtime_destroy(rt);
         return rc;
     }
-    rh_log_event(rt->log, RH_LOG_INFO, "runtime.launch",
+    rh__log_event(rt->log, RH_LOG_INFO, "runtime.launch",
                  "instance=%s manifest=%s kernels=%u queues=%u threads=%u ms=%.3f",
                  rt->instance, manifest_path, rt->n_kernels, rt->n_queues, rt->n_reactors,
                  (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
-    if (opts && opts->watch_plugins && rh_plugin_watch_start(rt, opts, err) != 0)
-        rh_log_event(rt->log, RH_LOG_WARN, "plugin.watch_failed", "error=%s running=unwatched",
+    if (opts && opts->watch_plugins && rh__plugin_watch_start(rt, opts, err) != 0)
+        rh__log_event(rt->log, RH_LOG_WARN, "plugin.watch_failed", "error=%s running=unwatched",
                      err->msg);
     if (opts && opts->report_bindings) {
         /* let each thread settle on its cpu */
@@ -149,14 +149,14 @@ static int set_flow(rh_runtime *rt, int flow, uint64_t deadline_ns, rh_error *er
 {
     atomic_store_explicit(&rt->flow, flow, memory_order_release);
     for (uint32_t i = 0; i < rt->n_reactors; i++)
-        rh_bell_wake_all(&rt->reactors[i]->bell);
+        rh__bell_wake_all(&rt->reactors[i]->bell);
     for (uint32_t i = 0; i < rt->n_reactors; i++)
-        if (rh_reactor_sync(rt->reactors[i], deadline_ns) != 0)
+        if (rh__reactor_sync(rt->reactors[i], deadline_ns) != 0)
             return rh_error_set(err, RH_ETIMEDOUT,
                                 "thread %s did not reach a batch boundary in time (a kernel is "
                                 "still inside process()); the change applies when it returns",
                                 rt->reactors[i]->name);
-    if (rh_isolation_sync(rt, NULL, deadline_ns) != 0)
+    if (rh__isolation_sync(rt, NULL, deadline_ns) != 0)
         return rh_error_set(err, RH_ETIMEDOUT,
                             "a kernel process did not reach a batch boundary in time (it is "
                             "still inside process()); the change applies when it returns");
@@ -183,7 +183,7 @@ static int activate_locked(rh_runtime *rt, rh_error *err)
         atomic_store_explicit(&k->kflow, RH_KFLOW_RUN, memory_order_release);
     }
     int rc = set_flow(rt, RH_FLOW_RUNNING, t0 + RH_SYNC_TIMEOUT_NS, err);
-    rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.activate",
+    rh__log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.activate",
                  "instance=%s ms=%.3f synced=%s", rt->instance,
                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
     return rc;
@@ -212,7 +212,7 @@ static int deactivate_locked(rh_runtime *rt, rh_error *err)
         k->state = RH_STATE_INACTIVE;
         atomic_store_explicit(&k->kflow, RH_KFLOW_PAUSED, memory_order_release);
     }
-    rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.deactivate",
+    rh__log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.deactivate",
                  "instance=%s ms=%.3f synced=%s", rt->instance,
                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
     return rc;
@@ -236,24 +236,24 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
     uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * RH_NS_PER_MS;
     set_flow(rt, RH_FLOW_DRAINING, deadline, NULL);
     int drained = 0;
-    while (!(drained = rh_runtime_is_quiet(rt, 0)) && rh_now_ns() < deadline) {
+    while (!(drained = rh__runtime_is_quiet(rt, 0)) && rh_now_ns() < deadline) {
         struct timespec ts = rh_timespec_of_ns(200 * RH_NS_PER_US);
         nanosleep(&ts, NULL);
     }
     atomic_store(&rt->flow, RH_FLOW_STOPPED);
-    rh_watchdog_stop(rt);
+    rh__watchdog_stop(rt);
     /* a thread that must still leave process() gets a short grace */
     uint64_t join_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + 100 * RH_NS_PER_MS;
     const char *stuck = NULL;
     for (uint32_t i = 0; i < rt->n_reactors; i++)
-        if (rh_reactor_stop_join(rt->reactors[i], join_by) != 0 && !stuck)
+        if (rh__reactor_stop_join(rt->reactors[i], join_by) != 0 && !stuck)
             stuck = rt->reactors[i]->name;
     if (!stuck)
-        rh_in_bridges_ack_finished(rt); /* persist queues: what the drain finished */
+        rh__in_bridges_ack_finished(rt); /* persist queues: what the drain finished */
     rt->state = RH_STATE_TERMINATED;
     for (uint32_t i = 0; i < rt->n_kernels; i++)
         rt->kernels[i].state = RH_STATE_TERMINATED;
-    rh_log_event(rt->log, stuck || !drained ? RH_LOG_WARN : RH_LOG_INFO, "runtime.terminate",
+    rh__log_event(rt->log, stuck || !drained ? RH_LOG_WARN : RH_LOG_INFO, "runtime.terminate",
                  "instance=%s ms=%.3f drained=%s stuck=%s uptime_ms=%.3f", rt->instance,
                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, drained ? "yes" : "no",
                  stuck ? stuck : "-",
@@ -275,7 +275,7 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
 
 int rh_runtime_terminate(rh_runtime *rt, int timeout_ms, rh_error *err)
 {
-    rh_plugin_watch_stop(rt); /* no swap starts once terminating (it takes the lock) */
+    rh__plugin_watch_stop(rt); /* no swap starts once terminating (it takes the lock) */
     pthread_mutex_lock(&rt->life_lock);
     int rc = terminate_locked(rt, timeout_ms, err);
     pthread_mutex_unlock(&rt->life_lock);
@@ -296,23 +296,23 @@ void rh_runtime_destroy(rh_runtime *rt)
 {
     if (!rt)
         return;
-    rh_plugin_watch_stop(rt); /* no swap may start while we take it down */
-    rh_watchdog_stop(rt);
+    rh__plugin_watch_stop(rt); /* no swap may start while we take it down */
+    rh__watchdog_stop(rt);
     if (rt->state != RH_STATE_TERMINATED && rt->n_reactors) {
         atomic_store(&rt->flow, RH_FLOW_STOPPED);
         for (uint32_t i = 0; i < rt->n_reactors; i++)
-            rh_reactor_stop_join(rt->reactors[i], rh_now_ns() + RH_NS_PER_S);
+            rh__reactor_stop_join(rt->reactors[i], rh_now_ns() + RH_NS_PER_S);
     }
     /* A stuck thread still runs kernel code over our rings, queues and the
      * plugin's text: freeing any of it would turn a hung kernel into a crash.
      * Keep it all (a deliberate leak, once, at shutdown). */
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (rt->reactors[i]->stuck) {
-            rh_log_event(rt->log, RH_LOG_ERROR, "reactor.stuck",
+            rh__log_event(rt->log, RH_LOG_ERROR, "reactor.stuck",
                          "thread=%s memory=kept", rt->reactors[i]->name);
             for (uint32_t q = 0; q < rt->n_queues; q++)
                 if (!rh_runtime_queue_borrowed(rt, q))
-                    rh_queue_unlink(rt->queues[q]); /* the names go, the mappings stay */
+                    rh__queue_unlink(rt->queues[q]); /* the names go, the mappings stay */
             return;
         }
     for (uint32_t i = 0; i < rt->n_reactors; i++) {
@@ -332,24 +332,24 @@ void rh_runtime_destroy(rh_runtime *rt)
         rh_kinst *k = &rt->kernels[i];
         for (uint32_t w = 0; k->workers && w < k->n_workers; w++) {
             for (uint32_t p = 0; p < RH_MAX_PORTS; p++) {
-                rh_ring_destroy(k->workers[w].in[p]);
-                rh_ring_destroy(k->workers[w].out[p]);
+                rh__ring_destroy(k->workers[w].in[p]);
+                rh__ring_destroy(k->workers[w].out[p]);
             }
             free(k->workers[w].msgs);
             free(k->workers[w].failed_mark);
         }
         for (uint32_t b = 0; k->in_bridges && b < k->n_in_bridges; b++) {
             free(k->in_bridges[b].targets);
-            rh_acks_free(k->in_bridges[b].acks);
+            rh__acks_free(k->in_bridges[b].acks);
         }
         for (uint32_t p = 0; p < RH_MAX_PORTS; p++) {
-            rh_dedup_free(&k->dedup[p]);
+            rh__dedup_free(&k->dedup[p]);
             if (k->dedup_lock_init[p])
                 pthread_mutex_destroy(&k->dedup_lock[p]);
         }
         for (uint32_t b = 0; k->out_bridges && k->desc && b < k->desc->n_outputs; b++)
             free(k->out_bridges[b].sources);
-        rh_workers_free(k);
+        rh__workers_free(k);
         free(k->in_bridges);
         free(k->out_bridges);
     }
@@ -360,9 +360,9 @@ void rh_runtime_destroy(rh_runtime *rt)
             rh_queue_close(rt->queues[i]);
     free(rt->queues);
     free(rt->qplan);
-    rh_plugin_set_free(&rt->plugins);
-    rh_hotswap_free(rt);
-    rh_manifest_free(rt->m);
+    rh__plugin_set_free(&rt->plugins);
+    rh__hotswap_free(rt);
+    rh__manifest_free(rt->m);
     free(rt);
 }
 
@@ -413,7 +413,7 @@ int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, F
     if (!rt)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
     rt->log = opts && opts->log ? opts->log : stderr;
-    int rc = rh_wiring_plan(rt, manifest_path, opts, err);
+    int rc = rh__wiring_plan(rt, manifest_path, opts, err);
     /* pins must resolve too */
     for (uint32_t i = 0; rc == 0 && i < rt->n_kernels; i++) {
         const rh_kernel_decl *d = rt->kernels[i].decl;
@@ -421,7 +421,7 @@ int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, F
         for (int s = 0; s < 2 && rc == 0; s++) {
             hwloc_bitmap_t set = NULL;
             rh_error perr;
-            if (rh_pin_resolve(specs[s], &set, &perr) != 0) {
+            if (rh__pin_resolve(specs[s], &set, &perr) != 0) {
                 if (rt->m->strict)
                     rc = rh_error_set(err, RH_EPLACE, "%s: kernels[%u].pin.%s: %s", rt->m->path,
                                       i, s ? "pump" : "dispatch", perr.msg);
@@ -434,12 +434,12 @@ int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, F
         }
     }
     if (rc == 0 && plan_out)
-        rh_wiring_print(rt, plan_out);
+        rh__wiring_print(rt, plan_out);
     rh_runtime_destroy(rt);
     return rc;
 }
 
-void rh_runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers)
+void rh__runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers)
 {
     rt->peers = peers;
 }

@@ -12,6 +12,6 @@
  * their intake (engine/metrics.c).  The array and every runtime in it must
  * outlive rt's last report.  Call it before activating a runtime launched
  * into a serving host, from the thread that owns the runtimes. */
-void rh_runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers);
+void rh__runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers);
 
 #endif /* RH_RUNTIME_H */

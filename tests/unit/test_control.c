@@ -1,6 +1,6 @@
 /*
  * test_control.c — the control protocol in-process (control.h): requests
- * handled by rh_control_handle against real runtimes, so what a launch
+ * handled by rh__control_handle against real runtimes, so what a launch
  * into a running host shares can be checked by pointer, and what the
  * launched runtime's destruction leaves can be checked by using it.
  *
@@ -47,27 +47,27 @@ static int setup(void **state)
                " \"inputs\": {\"in\": \"pipe.mid\"}}]}\n", RH_TEST_PLUGIN_DIR);
     fclose(f);
     rh_error err = {0};
-    if (rh_control_open(rh_runtime_instance(T.rt1), rt_quiet_log(), &T.c, &err) != 0) {
-        print_error("rh_control_open: %s\n", err.msg);
+    if (rh__control_open(rh_runtime_instance(T.rt1), rt_quiet_log(), &T.c, &err) != 0) {
+        print_error("rh__control_open: %s\n", err.msg);
         return -1;
     }
-    return rh_control_add_runtime(T.c, T.rt1, "ctl.json");
+    return rh__control_add_runtime(T.c, T.rt1, "ctl.json");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    rh_control_close(T.c);
+    rh__control_close(T.c);
     rh_runtime_destroy(T.rt1);
     unlink(T.stage2);
     rmdir(T.dir);
     return 0;
 }
 
-/* rh_control_handle(line) as JSON. */
+/* rh__control_handle(line) as JSON. */
 static json_t *handle(const char *line)
 {
-    char *text = rh_control_handle(T.c, line, strlen(line));
+    char *text = rh__control_handle(T.c, line, strlen(line));
     json_t *j = json_loads(text, 0, NULL);
     EXPECT(j, "expected a JSON reply to %s, got %s", line, text);
     EXPECT(!strchr(text, '\n'), "expected the reply on one line (the server adds the newline)");
@@ -96,7 +96,7 @@ static void test_lines_that_are_not_requests_get_an_error_reply(void **state)
     expect_error("{\"cmd\": \"ps\", \"cmd\": \"ps\"}", RH_EINVAL, "duplicate");
     expect_error("{\"cmd\": \"terminate\", \"kernel\": \"scale\", \"timeout_ms\": -1}", RH_EINVAL,
                  "timeout_ms");
-    char *text = rh_control_handle(T.c, NULL, RH_CONTROL_LINE_MAX);
+    char *text = rh__control_handle(T.c, NULL, RH_CONTROL_LINE_MAX);
     EXPECT(strstr(text, "request line longer than"), "expected the overlong line refused: %s",
            text);
     free(text);
@@ -123,8 +123,8 @@ static void test_launch_shares_the_hosts_queue_object_and_starts_inactive(void *
     EXPECT(json_is_true(json_object_get(j, "ok")), "expected the launch to succeed: %s",
            json_dumps(j, 0));
     json_decref(j);
-    EXPECT(rh_control_runtime_count(T.c) == 2, "expected a second runtime in the host");
-    rh_runtime *rt2 = rh_control_runtime(T.c, 1);
+    EXPECT(rh__control_runtime_count(T.c) == 2, "expected a second runtime in the host");
+    rh_runtime *rt2 = rh__control_runtime(T.c, 1);
     EXPECT(strcmp(rh_runtime_instance(rt2), rh_runtime_instance(T.rt1)) == 0,
            "expected the launched runtime under the host's instance, got %s",
            rh_runtime_instance(rt2));
@@ -139,9 +139,9 @@ static void test_launch_shares_the_hosts_queue_object_and_starts_inactive(void *
 static void test_destroying_the_launched_runtime_leaves_the_shared_queue_to_the_host(void **state)
 {
     (void)state;
-    if (rh_control_runtime_count(T.c) < 2)
+    if (rh__control_runtime_count(T.c) < 2)
         skip();
-    rh_runtime *rt2 = rh_control_runtime(T.c, 1);
+    rh_runtime *rt2 = rh__control_runtime(T.c, 1);
     rh_runtime_terminate(rt2, 1000, NULL);
     rh_runtime_destroy(rt2);
     /* the host forgets it (as a shutdown would, in reverse order) */

@@ -1,7 +1,7 @@
 /*
  * test_dlq.c — dead-letter queues and the accounting lines.
  *
- * The dead-letter type (its classes, validate, encode, decode), rh_dlq_put
+ * The dead-letter type (its classes, validate, encode, decode), rh__dlq_put
  * on plain queues, the accounting equation on counters that do and do not
  * balance, and then the runtime with real plugins: an invalid, an expired
  * and a kernel-failed message each land in "<kernel>.dlq" with the reason,
@@ -38,7 +38,7 @@ static const rh_type *echo_type(void)
     static rh_plugin p;
     if (!p.desc) {
         rh_error err;
-        if (rh_plugin_open(RH_TEST_PLUGIN_DIR "/echo.so", &p, &err) != 0)
+        if (rh__plugin_open(RH_TEST_PLUGIN_DIR "/echo.so", &p, &err) != 0)
             fail_msg("load echo.so: %s", err.msg);
     }
     return p.desc->inputs[0].type;
@@ -71,7 +71,7 @@ static rh_envelope recv_dead_letter(rh_runtime *rt, const char *qname, rh_dead_l
     rh_queue *q = rh_runtime_queue(rt, qname);
     if (!q)
         fail_msg("no queue %s", qname);
-    assert_true(rh_dlq_is_type(rh_queue_type(q)));
+    assert_true(rh__dlq_is_type(rh_queue_type(q)));
     uint32_t len = rh_queue_payload_size(q);
     *buf = calloc(1, len);
     rh_envelope env;
@@ -124,17 +124,17 @@ static void test_room_is_the_smallest_quarter_octave_class_holding_the_input(voi
         {332, 384}, {8204, 10240}, {1u << 20, 1u << 20}, {(1u << 20) + 1, 5u << 18},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const rh_type *t = rh_dlq_type_for(cases[i].need);
+        const rh_type *t = rh__dlq_type_for(cases[i].need);
         assert_non_null(t);
-        if (rh_dlq_payload_room(t) != cases[i].room)
+        if (rh__dlq_payload_room(t) != cases[i].room)
             fail_msg("payload of %u bytes: expected room %u, got %u", cases[i].need,
-                     cases[i].room, rh_dlq_payload_room(t));
+                     cases[i].room, rh__dlq_payload_room(t));
         assert_int_equal(t->size, RH_DLQ_HEADER_SIZE + cases[i].room);
         assert_string_equal(t->name, RH_DLQ_TYPE_NAME);
-        assert_true(rh_dlq_is_type(t));
+        assert_true(rh__dlq_is_type(t));
     }
-    assert_null(rh_dlq_type_for(UINT32_MAX)); /* past the largest class */
-    assert_false(rh_dlq_is_type(echo_type()));
+    assert_null(rh__dlq_type_for(UINT32_MAX)); /* past the largest class */
+    assert_false(rh__dlq_is_type(echo_type()));
 }
 
 static void test_every_class_has_its_own_fingerprint_and_is_found_by_it(void **state)
@@ -142,19 +142,19 @@ static void test_every_class_has_its_own_fingerprint_and_is_found_by_it(void **s
     (void)state;
     const rh_type *prev = NULL;
     for (uint64_t need = 0; need < (1u << 30); need = need ? need * 5 / 4 + 1 : 1) {
-        const rh_type *t = rh_dlq_type_for((uint32_t)need);
+        const rh_type *t = rh__dlq_type_for((uint32_t)need);
         assert_non_null(t);
         assert_int_not_equal(t->fingerprint, 0);
-        assert_ptr_equal(rh_dlq_type_by_fingerprint(t->fingerprint), t);
+        assert_ptr_equal(rh__dlq_type_by_fingerprint(t->fingerprint), t);
         assert_non_null(strstr(t->schema, RH_DLQ_TYPE_NAME));
         if (prev && prev != t)
             assert_int_not_equal(prev->fingerprint, t->fingerprint);
         prev = t;
     }
-    assert_null(rh_dlq_type_by_fingerprint(echo_type()->fingerprint));
+    assert_null(rh__dlq_type_by_fingerprint(echo_type()->fingerprint));
 }
 
-/* A dead letter of echo.message as rh_dlq_put would write it. */
+/* A dead letter of echo.message as rh__dlq_put would write it. */
 static rh_dead_letter *sample(const rh_type *dt, const char *text)
 {
     rh_dead_letter *d = calloc(1, dt->size);
@@ -182,7 +182,7 @@ static rh_dead_letter *sample(const rh_type *dt, const char *text)
 static void test_validate_refuses_a_bad_stage_length_or_unterminated_text(void **state)
 {
     (void)state;
-    const rh_type *dt = rh_dlq_type_for(echo_type()->size);
+    const rh_type *dt = rh__dlq_type_for(echo_type()->size);
     rh_dead_letter *d = sample(dt, "x");
     char why[256];
     assert_int_equal(dt->validate(d, why, sizeof why), 0);
@@ -190,7 +190,7 @@ static void test_validate_refuses_a_bad_stage_length_or_unterminated_text(void *
     assert_int_not_equal(dt->validate(d, why, sizeof why), 0);
     assert_non_null(strstr(why, "stage"));
     d->stage = RH_DLQ_INVALID;
-    d->payload_len = rh_dlq_payload_room(dt) + 1;
+    d->payload_len = rh__dlq_payload_room(dt) + 1;
     assert_int_not_equal(dt->validate(d, why, sizeof why), 0);
     assert_non_null(strstr(why, "payload_len"));
     d->payload_len = 0;
@@ -203,7 +203,7 @@ static void test_validate_refuses_a_bad_stage_length_or_unterminated_text(void *
 static void test_encode_shows_the_payload_with_its_type_when_known_else_base64(void **state)
 {
     (void)state;
-    const rh_type *dt = rh_dlq_type_for(echo_type()->size);
+    const rh_type *dt = rh__dlq_type_for(echo_type()->size);
     rh_dead_letter *d = sample(dt, "hello");
     json_t *o = dt->encode(d); /* echo.message not registered yet */
     assert_non_null(o);
@@ -216,13 +216,13 @@ static void test_encode_shows_the_payload_with_its_type_when_known_else_base64(v
     assert_non_null(json_object_get(json_object_get(o, "payload"), "base64"));
     json_decref(o);
 
-    rh_type_registry_add(echo_type());
+    rh__type_registry_add(echo_type());
     o = dt->encode(d);
     json_t *payload = json_object_get(o, "payload");
     assert_int_equal(json_integer_value(json_object_get(payload, "seq")), 42);
     assert_string_equal(json_string_value(json_object_get(payload, "text")), "hello");
     json_decref(o);
-    rh_type_registry_remove(echo_type());
+    rh__type_registry_remove(echo_type());
     free(d);
 }
 
@@ -231,7 +231,7 @@ static void test_encode_shows_the_payload_with_its_type_when_known_else_base64(v
 static void test_encode_is_safe_on_any_bytes(void **state)
 {
     (void)state;
-    const rh_type *dt = rh_dlq_type_for(64);
+    const rh_type *dt = rh__dlq_type_for(64);
     unsigned char *junk = malloc(dt->size);
     memset(junk, 0xff, dt->size);
     json_t *o = dt->encode(junk);
@@ -247,14 +247,14 @@ static void test_encode_is_safe_on_any_bytes(void **state)
 static void test_decode_reads_back_what_encode_wrote(void **state)
 {
     (void)state;
-    const rh_type *dt = rh_dlq_type_for(echo_type()->size);
+    const rh_type *dt = rh__dlq_type_for(echo_type()->size);
     rh_dead_letter *d = sample(dt, "round trip");
     snprintf(d->reason, sizeof d->reason, "plain reason");
     rh_dead_letter *back = malloc(dt->size);
     char why[256];
     for (int known = 0; known < 2; known++) {
         if (known)
-            rh_type_registry_add(echo_type());
+            rh__type_registry_add(echo_type());
         json_t *o = dt->encode(d);
         if (dt->decode(o, back, why, sizeof why) != 0)
             fail_msg("decode of its own encoding (type %s): %s", known ? "known" : "unknown",
@@ -263,7 +263,7 @@ static void test_decode_reads_back_what_encode_wrote(void **state)
         assert_memory_equal(back->payload, d->payload, d->payload_len);
         json_decref(o);
     }
-    rh_type_registry_remove(echo_type());
+    rh__type_registry_remove(echo_type());
     json_t *bad = json_pack("{s:s}", "stage", "lost");
     assert_int_not_equal(dt->decode(bad, back, why, sizeof why), 0);
     assert_non_null(strstr(why, "stage"));
@@ -292,14 +292,14 @@ static void test_put_keeps_reason_envelope_and_payload_and_counts_the_source(voi
 {
     (void)state;
     const rh_type *et = echo_type();
-    const rh_type *dt = rh_dlq_type_for(et->size);
+    const rh_type *dt = rh__dlq_type_for(et->size);
     rh_queue *src = plain_queue("src", et, 8, RH_BP_BLOCK);
     rh_queue *dlq = plain_queue("src.dlq", dt, 8, RH_BP_DROP_OLDEST);
     unsigned char payload[16] = "0123456789abcde";
     rh_envelope env = {.id = {1, 2}, .correlation_id = {3, 4}, .enqueue_ns = 77,
                        .payload_len = sizeof payload, .priority = 5,
                        .flags = RH_ENV_HAS_CORRELATION, .port = 0};
-    assert_int_equal(rh_dlq_put(dlq, src, "kern", et, RH_DLQ_EXPIRED, &env, payload,
+    assert_int_equal(rh__dlq_put(dlq, src, "kern", et, RH_DLQ_EXPIRED, &env, payload,
                                 "expired: 80 ms in queue src, ttl_ms 50", NULL), 0);
     rh_queue_stats s;
     rh_queue_stats_get(src, &s);
@@ -333,7 +333,7 @@ static void test_full_dead_letter_queue_drops_its_oldest_and_never_blocks(void *
     const rh_type *et = echo_type();
     rh_queue_config defaults = {.capacity = 4096, .backpressure = RH_BP_BLOCK,
                                 .block_timeout_ms = 5000, .dedup_window = 64, .ttl_ms = 10};
-    rh_queue_config c = rh_dlq_config(&defaults, NULL);
+    rh_queue_config c = rh__dlq_config(&defaults, NULL);
     assert_int_equal(c.capacity, RH_DLQ_CAPACITY_DEFAULT);
     assert_int_equal(c.backpressure, RH_BP_DROP_OLDEST);
     assert_int_equal(c.dedup_window, 0);
@@ -341,23 +341,23 @@ static void test_full_dead_letter_queue_drops_its_oldest_and_never_blocks(void *
     rh_queue_config declared = defaults;
     declared.capacity = 2; /* declared with block: becomes drop_oldest */
     declared.dedup_window = 0;
-    c = rh_dlq_config(&defaults, &declared);
+    c = rh__dlq_config(&defaults, &declared);
     assert_int_equal(c.capacity, 2);
     assert_int_equal(c.backpressure, RH_BP_DROP_OLDEST);
     declared.backpressure = RH_BP_REJECT;
-    assert_int_equal(rh_dlq_config(&defaults, &declared).backpressure, RH_BP_REJECT);
+    assert_int_equal(rh__dlq_config(&defaults, &declared).backpressure, RH_BP_REJECT);
 
     rh_queue *src = plain_queue("flood", et, 8, RH_BP_BLOCK);
     declared.backpressure = RH_BP_BLOCK;
-    c = rh_dlq_config(&defaults, &declared);
-    rh_dead_letter *d = calloc(1, rh_dlq_type_for(et->size)->size);
+    c = rh__dlq_config(&defaults, &declared);
+    rh_dead_letter *d = calloc(1, rh__dlq_type_for(et->size)->size);
     rh_queue *dlq;
-    assert_int_equal(rh_queue_create(NULL, "flood.dlq", rh_dlq_type_for(et->size), &c, NULL,
+    assert_int_equal(rh_queue_create(NULL, "flood.dlq", rh__dlq_type_for(et->size), &c, NULL,
                                      &dlq, NULL), 0);
     uint64_t t0 = rh_now_ns();
     for (uint64_t i = 1; i <= 5; i++) {
         rh_envelope env = {.id = {0, i}};
-        assert_int_equal(rh_dlq_put(dlq, src, "k", et, RH_DLQ_INVALID, &env, NULL, "x", NULL),
+        assert_int_equal(rh__dlq_put(dlq, src, "k", et, RH_DLQ_INVALID, &env, NULL, "x", NULL),
                          0);
     }
     assert_true(rh_now_ns() - t0 < 1000000000ull); /* nowhere near block_timeout_ms */
@@ -387,7 +387,7 @@ static void test_accounting_balances_when_every_message_is_somewhere(void **stat
                         .duplicates = 1, .expired = 2, .invalid = 1, .failed = 2,
                         .dead_lettered = 5, .rejected = 7, .dropped_newest = 1};
     rh_queue_account a;
-    assert_true(rh_queue_account_of(&s, 1, 10, 3, &a));
+    assert_true(rh__queue_account_of(&s, 1, 10, 3, &a));
     assert_int_equal(a.accepted, 20);
     assert_int_equal(a.delivered, 5);
     assert_int_equal(a.dead_lettered, 5);
@@ -397,7 +397,7 @@ static void test_accounting_balances_when_every_message_is_somewhere(void **stat
     assert_int_equal(a.missing, 0);
     /* a queue no kernel reads: what consumers took is delivered */
     rh_queue_stats out = {.enqueued = 9, .dequeued = 6, .depth = 2, .dropped_oldest = 1};
-    assert_true(rh_queue_account_of(&out, 0, 0, 0, &a));
+    assert_true(rh__queue_account_of(&out, 0, 0, 0, &a));
     assert_int_equal(a.delivered, 6);
 }
 
@@ -409,19 +409,19 @@ static void test_accounting_that_does_not_balance_says_how_many_are_missing(void
                         .dead_lettered = 5};
     rh_queue_account a;
     /* the bridge lost one: it moved 9, not 10 */
-    assert_false(rh_queue_account_of(&s, 1, 9, 3, &a));
+    assert_false(rh__queue_account_of(&s, 1, 9, 3, &a));
     assert_int_equal(a.missing, 1);
     /* a refusal or failure that was not dead-lettered */
     s.dead_lettered = 4;
-    assert_false(rh_queue_account_of(&s, 1, 10, 3, &a));
+    assert_false(rh__queue_account_of(&s, 1, 10, 3, &a));
     assert_int_equal(a.missing, 1);
     /* counted twice */
     s.dead_lettered = 6;
-    assert_false(rh_queue_account_of(&s, 1, 10, 3, &a));
+    assert_false(rh__queue_account_of(&s, 1, 10, 3, &a));
     assert_int_equal(a.missing, -1);
     /* more failed than the kernel ever took: delivered would be negative */
     rh_queue_stats f = {.enqueued = 2, .dequeued = 2, .failed = 3, .dead_lettered = 3};
-    assert_false(rh_queue_account_of(&f, 1, 2, 0, &a));
+    assert_false(rh__queue_account_of(&f, 1, 2, 0, &a));
 }
 
 /* ------------------------------------------------------------ runtime -- */
@@ -442,7 +442,7 @@ static void test_every_kernel_gets_a_shared_dead_letter_queue(void **state)
         assert_true(rh_queue_config_of(q)->shared);
         /* a dead letter holds the kernel's largest input */
         const rh_type *in = rt->kernels[i].desc->inputs[0].type;
-        assert_true(rh_dlq_payload_room(rh_queue_type(q)) >= in->size);
+        assert_true(rh__dlq_payload_room(rh_queue_type(q)) >= in->size);
         char shm[256];
         snprintf(shm, sizeof shm, "/dev/shm/ringhost.%s:%s", rh_runtime_instance(rt), name);
         assert_int_equal(access(shm, F_OK), 0);
@@ -464,7 +464,7 @@ static void test_a_declared_dead_letter_queue_keeps_its_settings_but_never_block
     assert_non_null(q);
     assert_int_equal(rh_queue_config_of(q)->capacity, 4);
     assert_int_equal(rh_queue_config_of(q)->backpressure, RH_BP_DROP_OLDEST);
-    assert_true(rh_dlq_is_type(rh_queue_type(q)));
+    assert_true(rh__dlq_is_type(rh_queue_type(q)));
     rh_runtime_destroy(rt);
 }
 
@@ -715,7 +715,7 @@ static void test_a_message_neither_delivered_nor_dead_lettered_unbalances_its_li
     free(text);
 
     rh_kinst *k = &rt->kernels[0];
-    assert_int_equal(rh_dlq_put(k->dlq, in, "echo", rh_queue_type(in), RH_DLQ_INVALID, &env, buf,
+    assert_int_equal(rh__dlq_put(k->dlq, in, "echo", rh_queue_type(in), RH_DLQ_INVALID, &env, buf,
                                 "taken aside", NULL), 0);
     mem = open_memstream(&text, &len);
     assert_int_equal(rh_runtime_report_accounting(rt, mem), 0);

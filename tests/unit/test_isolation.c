@@ -68,7 +68,7 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
 {
     (void)state;
     rh_runtime *rt = rt_launch_logged("pause", ISOLATED_AND_ECHO(", \"batch\": 1"));
-    rh_kinst *k = rh_runtime_kernel_find(rt, "f");
+    rh_kinst *k = rh__runtime_kernel_find(rt, "f");
     enum { N = 100 };
     for (int i = 0; i < N; i++)
         rt_send_json(rt, "f.in", "{\"text\": \"sleep:5\"}", NULL);
@@ -80,14 +80,14 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
     print_message("deactivate of f (inside 5 ms calls) returned after %.3f ms\n",
                   (double)(rh_now_ns() - t0) / 1e6);
     rh_kernel_info a = rt_kernel_info(rt, 0);
-    uint64_t ring = rh_ring_count(k->workers[0].in[0]), queued = rt_queue_depth(rt, "f.in");
+    uint64_t ring = rh__ring_count(k->workers[0].in[0]), queued = rt_queue_depth(rt, "f.in");
     assert_true(a.processed < N);
     assert_false(a.busy);
     sleep_ms(300); /* a sleep, not a wait: nothing may happen while paused */
     rh_kernel_info b = rt_kernel_info(rt, 0);
     assert_int_equal(b.processed, a.processed); /* not one batch more */
     assert_int_equal(b.emitted, a.emitted);
-    assert_int_equal(rh_ring_count(k->workers[0].in[0]), ring); /* nothing taken */
+    assert_int_equal(rh__ring_count(k->workers[0].in[0]), ring); /* nothing taken */
     assert_int_equal(rt_queue_depth(rt, "f.in"), queued);
     /* The other kernel answers meanwhile. */
     rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
@@ -179,7 +179,7 @@ static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_pr
     EXPECT_WITHIN(10, proc_gone(pid),
                   "expected f's process %d reaped within 10 s of terminate", pid);
     assert_true(proc_gone(pid));
-    assert_int_equal(atomic_load(&rh_runtime_kernel_find(rt, "f")->workers[0].child_pid), 0);
+    assert_int_equal(atomic_load(&rh__runtime_kernel_find(rt, "f")->workers[0].child_pid), 0);
     assert_int_equal(rt_log_count("kernel.crashed", NULL), 0);
     assert_int_equal(rt_log_count("kernel.restart", NULL), 0);
     /* The host and the other kernel run on; f takes nothing more. */
@@ -230,7 +230,7 @@ static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_le
     (void)state;
     rh_runtime *rt = rt_launch_logged("two", ISOLATED_AND_ECHO(
         ", \"workers\": 2, \"watchdog_ms\": 200, \"restart\": {\"backoff_ms\": 10}"));
-    rh_kinst *k = rh_runtime_kernel_find(rt, "f");
+    rh_kinst *k = rh__runtime_kernel_find(rt, "f");
     assert_int_equal(k->n_workers, 2);
     int p0 = atomic_load(&k->workers[0].child_pid), p1 = atomic_load(&k->workers[1].child_pid);
     assert_true(p0 > 0 && p1 > 0 && p0 != p1 && p0 != getpid() && p1 != getpid());

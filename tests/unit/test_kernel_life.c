@@ -92,7 +92,7 @@ static void test_terminated_kernel_ran_fini_and_later_messages_stay_queued(void 
         rt_send_json(rt, "a.in", "{\"seq\": 1}", NULL);
     rh_error err = {0};
     assert_int_equal(rh_runtime_kernel_terminate(rt, "a", 2000, &err), 0);
-    rh_kinst *k = rh_runtime_kernel_find(rt, "a");
+    rh_kinst *k = rh__runtime_kernel_find(rt, "a");
     assert_non_null(k);
     assert_true(atomic_load(&k->workers[0].finished));
     assert_int_equal(kernel_state(rt, 0), RH_STATE_TERMINATED);
@@ -179,10 +179,10 @@ static void test_worker_op_runs_on_the_kernels_own_thread_even_while_paused(void
 {
     (void)state;
     rh_runtime *rt = rt_launch("op", TWO_ECHOS);
-    rh_kinst *k = rh_runtime_kernel_find(rt, "b");
+    rh_kinst *k = rh__runtime_kernel_find(rt, "b");
     char name[16] = "";
     rh_worker_op op = {.fn = record_thread_name, .arg = name};
-    assert_int_equal(rh_worker_call(&k->workers[0], &op, rh_now_ns() + 2000000000ull), 0);
+    assert_int_equal(rh__worker_call(&k->workers[0], &op, rh_now_ns() + 2000000000ull), 0);
     assert_string_equal(name, k->workers[0].reactor->name);
     rh_runtime_destroy(rt);
 }

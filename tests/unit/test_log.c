@@ -43,7 +43,7 @@ static const char *after_ts(const char *line)
 static int reset_level(void **state)
 {
     (void)state;
-    rh_log_set_level(RH_LOG_INFO);
+    rh__log_set_level(RH_LOG_INFO);
     return 0;
 }
 
@@ -56,27 +56,27 @@ static void test_level_names_parse_case_insensitively_and_unknown_ones_are_refus
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int level = 99;
-        EXPECT(rh_log_level_parse(ok[i].text, &level) == 0 && level == ok[i].level,
+        EXPECT(rh__log_level_parse(ok[i].text, &level) == 0 && level == ok[i].level,
                "expected \"%s\" to parse as level %d, got rc/level %d", ok[i].text, ok[i].level,
                level);
     }
     const char *bad[] = {"", "verbose", "3", "infoo", NULL};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int level = 99;
-        EXPECT(rh_log_level_parse(bad[i], &level) == -1 && level == 99,
+        EXPECT(rh__log_level_parse(bad[i], &level) == -1 && level == 99,
                "expected \"%s\" to be refused and the level left alone",
                bad[i] ? bad[i] : "(null)");
     }
-    EXPECT(strcmp(rh_log_level_name(RH_LOG_WARN), "warn") == 0, "expected warn's name");
-    EXPECT(strcmp(rh_log_level_name(RH_LOG_OFF), "off") == 0, "expected off's name");
-    EXPECT(strcmp(rh_log_level_name(42), "debug") == 0, "expected 42 clamped to debug");
+    EXPECT(strcmp(rh__log_level_name(RH_LOG_WARN), "warn") == 0, "expected warn's name");
+    EXPECT(strcmp(rh__log_level_name(RH_LOG_OFF), "off") == 0, "expected off's name");
+    EXPECT(strcmp(rh__log_level_name(42), "debug") == 0, "expected 42 clamped to debug");
 }
 
 static void test_a_line_is_ts_level_event_then_the_fields(void **state)
 {
     (void)state;
     FILE *mem = capture();
-    rh_log_event(mem, RH_LOG_INFO, "reactor.start", "thread=%s cpu=%d loops=%llu ms=%.1f",
+    rh__log_event(mem, RH_LOG_INFO, "reactor.start", "thread=%s cpu=%d loops=%llu ms=%.1f",
                  "rh-cpu1", 3, 12345ull, 1.5);
     char *text = captured(mem);
     EXPECT(strcmp(after_ts(text),
@@ -95,7 +95,7 @@ static void test_values_with_spaces_quotes_or_equals_are_quoted_and_escaped(void
     (void)state;
     const char *volatile none = NULL; /* a NULL the compiler cannot see */
     FILE *mem = capture();
-    rh_log_event(mem, RH_LOG_WARN, "kernel.message_failed",
+    rh__log_event(mem, RH_LOG_WARN, "kernel.message_failed",
                  "plain=%s spaced=%s quoted=%s eq=%s empty=%s nul=%s nl=%s", "abc",
                  "bridge a -> b", "say \"hi\"\\", "k=v", "", none, "two\nlines");
     char *text = captured(mem);
@@ -109,30 +109,30 @@ static void test_values_with_spaces_quotes_or_equals_are_quoted_and_escaped(void
 static void test_events_below_the_threshold_are_not_written(void **state)
 {
     (void)state;
-    rh_log_set_level(RH_LOG_WARN);
+    rh__log_set_level(RH_LOG_WARN);
     FILE *mem = capture();
-    rh_log_event(mem, RH_LOG_DEBUG, "d", "n=%d", 1);
-    rh_log_event(mem, RH_LOG_INFO, "i", "n=%d", 2);
-    rh_log_event(mem, RH_LOG_WARN, "w", "n=%d", 3);
-    rh_log_event(mem, RH_LOG_ERROR, "e", "n=%d", 4);
+    rh__log_event(mem, RH_LOG_DEBUG, "d", "n=%d", 1);
+    rh__log_event(mem, RH_LOG_INFO, "i", "n=%d", 2);
+    rh__log_event(mem, RH_LOG_WARN, "w", "n=%d", 3);
+    rh__log_event(mem, RH_LOG_ERROR, "e", "n=%d", 4);
     char *text = captured(mem);
     EXPECT(!strstr(text, "event=d ") && !strstr(text, "event=i ") && strstr(text, "event=w n=3") &&
                strstr(text, "event=e n=4"),
            "expected only warn and error at threshold warn, got:\n%s", text);
-    EXPECT(rh_log_enabled(RH_LOG_WARN) && !rh_log_enabled(RH_LOG_INFO),
-           "expected rh_log_enabled to follow the threshold");
+    EXPECT(rh__log_enabled(RH_LOG_WARN) && !rh__log_enabled(RH_LOG_INFO),
+           "expected rh__log_enabled to follow the threshold");
 
-    rh_log_set_level(RH_LOG_OFF);
+    rh__log_set_level(RH_LOG_OFF);
     mem = capture();
-    rh_log_event(mem, RH_LOG_ERROR, "e", NULL);
+    rh__log_event(mem, RH_LOG_ERROR, "e", NULL);
     free(text);
     text = captured(mem);
     EXPECT(text[0] == '\0', "expected nothing at all at threshold off, got: %s", text);
     free(text);
 
-    rh_log_set_level(RH_LOG_DEBUG);
+    rh__log_set_level(RH_LOG_DEBUG);
     mem = capture();
-    rh_log_event(mem, RH_LOG_DEBUG, "d", NULL);
+    rh__log_event(mem, RH_LOG_DEBUG, "d", NULL);
     text = captured(mem);
     EXPECT(strcmp(after_ts(text), "level=debug event=d\n") == 0,
            "expected a field-less debug line at threshold debug, got: %s", text);
@@ -146,7 +146,7 @@ static void test_a_line_too_long_is_cut_and_still_ends_with_a_newline(void **sta
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     FILE *mem = capture();
-    rh_log_event(mem, RH_LOG_INFO, "big", "v=%s n=%d", big, 7);
+    rh__log_event(mem, RH_LOG_INFO, "big", "v=%s n=%d", big, 7);
     char *text = captured(mem);
     size_t n = strlen(text);
     EXPECT(n <= 2048 && n > 2000, "expected the line cut to at most 2048 bytes, got %zu", n);
@@ -163,7 +163,7 @@ static void *writer(void *arg)
 {
     long id = (long)arg;
     for (int i = 0; i < LINES_EACH; i++)
-        rh_log_event(g_shared, RH_LOG_INFO, "race", "writer=%ld i=%d pad=%s", id, i,
+        rh__log_event(g_shared, RH_LOG_INFO, "race", "writer=%ld i=%d pad=%s", id, i,
                      "0123456789012345678901234567890123456789");
     return NULL;
 }
@@ -205,6 +205,6 @@ int main(void)
         cmocka_unit_test_teardown(test_concurrent_writers_never_interleave_within_a_line,
                                   reset_level),
     };
-    rh_log_set_level(RH_LOG_INFO);
+    rh__log_set_level(RH_LOG_INFO);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

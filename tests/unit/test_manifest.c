@@ -48,7 +48,7 @@ static int load_text(const char *text, rh_manifest **m, rh_error *err)
     write_manifest(text);
     memset(err, 0, sizeof *err);
     *m = NULL;
-    int rc = rh_manifest_load(tmp_path, m, err);
+    int rc = rh__manifest_load(tmp_path, m, err);
     unlink(tmp_path);
     if (getenv("RH_TEST_VERBOSE") && rc)
         print_message("    %s\n", err->msg);
@@ -129,7 +129,7 @@ static void test_vector_add_manifest_loads_with_defaults_applied(void **state)
     (void)state;
     rh_manifest *m = NULL;
     rh_error err = {0};
-    int rc = rh_manifest_load(MANIFESTS "/vector_add.json", &m, &err);
+    int rc = rh__manifest_load(MANIFESTS "/vector_add.json", &m, &err);
     if (rc)
         fail_msg("expected vector_add.json to load: %s", err.msg);
 
@@ -153,8 +153,8 @@ static void test_vector_add_manifest_loads_with_defaults_applied(void **state)
     assert_int_equal(m->ring_capacity_default, 0); /* auto: sized by type at launch */
 
     assert_int_equal(m->n_queues, 2);
-    rh_queue_decl *in = rh_manifest_queue(m, "vadd.in");
-    rh_queue_decl *out = rh_manifest_queue(m, "vadd.out");
+    rh_queue_decl *in = rh__manifest_queue(m, "vadd.in");
+    rh_queue_decl *out = rh__manifest_queue(m, "vadd.out");
     assert_non_null(in);
     assert_non_null(out);
     assert_string_equal(in->type, "vector_add.request");
@@ -165,7 +165,7 @@ static void test_vector_add_manifest_loads_with_defaults_applied(void **state)
     assert_int_equal(in->cfg.backpressure, RH_BP_BLOCK);
     assert_int_equal(in->cfg.block_timeout_ms, 5000);
     assert_int_equal(in->cfg.shared, 1);
-    assert_null(rh_manifest_queue(m, "vadd.nope"));
+    assert_null(rh__manifest_queue(m, "vadd.nope"));
 
     assert_int_equal(m->n_kernels, 1);
     rh_kernel_decl *k = &m->kernels[0];
@@ -185,7 +185,7 @@ static void test_vector_add_manifest_loads_with_defaults_applied(void **state)
     assert_int_equal(k->batch, 32);
     assert_int_equal(k->ring_capacity, 0); /* auto */
     assert_string_equal(k->config_json, "{}");
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_pipeline_manifest_chains_two_kernels_through_one_queue(void **state)
@@ -193,7 +193,7 @@ static void test_pipeline_manifest_chains_two_kernels_through_one_queue(void **s
     (void)state;
     rh_manifest *m = NULL;
     rh_error err = {0};
-    int rc = rh_manifest_load(MANIFESTS "/pipeline.json", &m, &err);
+    int rc = rh__manifest_load(MANIFESTS "/pipeline.json", &m, &err);
     if (rc)
         fail_msg("expected pipeline.json to load: %s", err.msg);
 
@@ -206,9 +206,9 @@ static void test_pipeline_manifest_chains_two_kernels_through_one_queue(void **s
     assert_int_equal(m->queue_defaults.shared, 1);
 
     assert_int_equal(m->n_queues, 3);
-    assert_string_equal(rh_manifest_queue(m, "pipe.in")->type, "vector.f32");
-    assert_string_equal(rh_manifest_queue(m, "pipe.mid")->type, "vector.f32");
-    assert_string_equal(rh_manifest_queue(m, "pipe.out")->type, "sum.result");
+    assert_string_equal(rh__manifest_queue(m, "pipe.in")->type, "vector.f32");
+    assert_string_equal(rh__manifest_queue(m, "pipe.mid")->type, "vector.f32");
+    assert_string_equal(rh__manifest_queue(m, "pipe.out")->type, "sum.result");
 
     assert_int_equal(m->n_kernels, 2);
     rh_kernel_decl *scale = &m->kernels[0], *sum = &m->kernels[1];
@@ -229,7 +229,7 @@ static void test_pipeline_manifest_chains_two_kernels_through_one_queue(void **s
     assert_int_equal(sum->wait, RH_WAIT_ADAPTIVE);
     assert_int_equal(sum->batch, 32);
     assert_int_equal(sum->ring_capacity, 0); /* auto */
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_echo_manifest_loads(void **state)
@@ -237,7 +237,7 @@ static void test_echo_manifest_loads(void **state)
     (void)state;
     rh_manifest *m = NULL;
     rh_error err = {0};
-    int rc = rh_manifest_load(MANIFESTS "/echo.json", &m, &err);
+    int rc = rh__manifest_load(MANIFESTS "/echo.json", &m, &err);
     if (rc)
         fail_msg("expected echo.json to load: %s", err.msg);
     assert_int_equal(m->n_kernels, 1);
@@ -245,9 +245,9 @@ static void test_echo_manifest_loads(void **state)
     assert_string_equal(m->kernels[0].plugin, "echo");
     assert_string_equal(m->kernels[0].inputs[0].queue, "echo.in");
     assert_string_equal(m->kernels[0].outputs[0].queue, "echo.out");
-    assert_string_equal(rh_manifest_queue(m, "echo.in")->type, "echo.message");
-    assert_string_equal(rh_manifest_queue(m, "echo.out")->type, "echo.message");
-    rh_manifest_free(m);
+    assert_string_equal(rh__manifest_queue(m, "echo.in")->type, "echo.message");
+    assert_string_equal(rh__manifest_queue(m, "echo.out")->type, "echo.message");
+    rh__manifest_free(m);
 }
 
 /* Each line of a .jsonl file, parsed; the count is returned. */
@@ -332,7 +332,7 @@ static void test_defaults_block_applies_to_queues_and_kernels(void **state)
         "              'inputs': {'in': 'a'}, 'outputs': {'out': 'b'}},"
         "             {'name': 'k2', 'plugin': 'p', 'wait': 'spin', 'batch': 1, 'ring_capacity': 2,"
         "              'bridge': 'inline', 'workers': 256}]}");
-    rh_queue_decl *a = rh_manifest_queue(m, "a"), *b = rh_manifest_queue(m, "b");
+    rh_queue_decl *a = rh__manifest_queue(m, "a"), *b = rh__manifest_queue(m, "b");
     assert_int_equal(a->cfg.capacity, 128);
     assert_int_equal(a->cfg.backpressure, RH_BP_DROP_OLDEST);
     assert_int_equal(a->cfg.ttl_ms, 100);
@@ -351,7 +351,7 @@ static void test_defaults_block_applies_to_queues_and_kernels(void **state)
     assert_int_equal(m->kernels[1].ring_capacity, 2);
     assert_int_equal(m->kernels[1].bridge, RH_BRIDGE_INLINE);
     assert_int_equal(m->kernels[1].workers, 256);
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_pin_list_is_joined_with_commas(void **state)
@@ -361,7 +361,7 @@ static void test_pin_list_is_joined_with_commas(void **state)
         WITH_KERNEL(", 'pin': {'dispatch': ['core:0', 'core:1'], 'pump': 'numa:0'}"));
     assert_string_equal(m->kernels[0].pin_dispatch.text, "core:0,core:1");
     assert_string_equal(m->kernels[0].pin_pump.text, "numa:0");
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_placement_policy_and_strict_are_read(void **state)
@@ -370,7 +370,7 @@ static void test_placement_policy_and_strict_are_read(void **state)
     rh_manifest *m = load_good_text(WITH_TOP(", 'placement': 'scatter', 'strict': false"));
     assert_string_equal(m->placement, "scatter");
     assert_int_equal(m->strict, 0);
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_plugin_folders_are_relative_to_the_manifest(void **state)
@@ -380,14 +380,14 @@ static void test_plugin_folders_are_relative_to_the_manifest(void **state)
     assert_int_equal(m->n_plugin_dirs, 2);
     assert_string_equal(m->plugin_dirs[0], "/opt/rh/plugins");
     assert_string_equal(m->plugin_dirs[1], "/tmp/no/such/dir");
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 
     m = load_good_text(WITH_TOP(""));
     char dir[4096];
     expected_dir(dir, sizeof dir, "/tmp/../plugins");
     assert_int_equal(m->n_plugin_dirs, 1);
     assert_string_equal(m->plugin_dirs[0], dir);
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_manifest_given_by_a_bare_file_name_finds_its_plugins(void **state)
@@ -398,14 +398,14 @@ static void test_manifest_given_by_a_bare_file_name_finds_its_plugins(void **sta
     assert_int_equal(chdir(MANIFESTS), 0);
     rh_manifest *m = NULL;
     rh_error err = {0};
-    int rc = rh_manifest_load("echo.json", &m, &err);
+    int rc = rh__manifest_load("echo.json", &m, &err);
     assert_int_equal(chdir(cwd), 0);
     if (rc)
         fail_msg("expected echo.json to load: %s", err.msg);
     expected_dir(dir, sizeof dir, MANIFESTS "/../plugins");
     assert_string_equal(m->path, "echo.json");
     assert_string_equal(m->plugin_dirs[0], dir);
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_longest_queue_name_keeps_its_whole_json_path(void **state)
@@ -418,7 +418,7 @@ static void test_longest_queue_name_keeps_its_whole_json_path(void **state)
     assert_int_equal(strlen(m->queues[0].name), RH_QUEUE_NAME_MAX);
     assert_string_equal(m->queues[0].json_path,
                         "queues[\"" NAME_64 "\"]");
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_unwired_ports_and_config_object_are_accepted(void **state)
@@ -431,20 +431,20 @@ static void test_unwired_ports_and_config_object_are_accepted(void **state)
     assert_int_equal(m->kernels[0].n_inputs, 0);
     assert_int_equal(m->kernels[0].n_outputs, 0);
     assert_string_equal(m->kernels[0].config_json, "{\"n\":[1,2],\"s\":\"x\"}");
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_path_key_brackets_keys_with_dots(void **state)
 {
     (void)state;
     char p[128];
-    rh_manifest_path_key(p, sizeof p, "kernels[0].inputs", "requests");
+    rh__manifest_path_key(p, sizeof p, "kernels[0].inputs", "requests");
     assert_string_equal(p, "kernels[0].inputs.requests");
-    rh_manifest_path_key(p, sizeof p, "queues", "vadd.in");
+    rh__manifest_path_key(p, sizeof p, "queues", "vadd.in");
     assert_string_equal(p, "queues[\"vadd.in\"]");
-    rh_manifest_path_key(p, sizeof p, "", "name");
+    rh__manifest_path_key(p, sizeof p, "", "name");
     assert_string_equal(p, "name");
-    rh_manifest_path_key(p, sizeof p, "queues", "a \"b\"");
+    rh__manifest_path_key(p, sizeof p, "queues", "a \"b\"");
     assert_string_equal(p, "queues[\"a \\\"b\\\"\"]");
 }
 
@@ -455,7 +455,7 @@ static void test_missing_file_is_enoent(void **state)
     (void)state;
     rh_manifest *m = NULL;
     rh_error err = {0};
-    int rc = rh_manifest_load("/nonexistent/ringhost/m.json", &m, &err);
+    int rc = rh__manifest_load("/nonexistent/ringhost/m.json", &m, &err);
     assert_int_equal(rc, RH_ENOENT);
     assert_null(m);
     assert_non_null(strstr(err.msg, "/nonexistent/ringhost/m.json: "));
@@ -467,7 +467,7 @@ static void test_directory_is_not_a_manifest(void **state)
     (void)state;
     rh_manifest *m = NULL;
     rh_error err = {0};
-    assert_int_equal(rh_manifest_load(MANIFESTS, &m, &err), RH_EMANIFEST);
+    assert_int_equal(rh__manifest_load(MANIFESTS, &m, &err), RH_EMANIFEST);
     assert_null(m);
     assert_string_equal(err.msg, MANIFESTS ": cannot open the manifest: Is a directory");
 }
@@ -724,7 +724,7 @@ static void test_persist_is_read_from_queues_and_defaults(void **state)
         fail_msg("expected the manifest to load, got %d: %s", rc, err.msg);
     assert_int_equal(m->queue_defaults.persist, 1);
     assert_int_equal(m->queues[0].cfg.persist, 0);
-    rh_manifest_free(m);
+    rh__manifest_free(m);
 }
 
 static void test_unknown_queue_key_suggests_capacity(void **state)
@@ -817,7 +817,7 @@ static void test_plugin_as_an_absolute_path_is_kept_for_the_command_line_to_allo
     rh_manifest *m = load_good_text(
         "{" TOP ", 'kernels': [{'name': 'k', 'plugin': '/opt/kernels/my echo.so'}]}");
     assert_string_equal(m->kernels[0].plugin, "/opt/kernels/my echo.so");
-    rh_manifest_free(m);
+    rh__manifest_free(m);
     rh_manifest *m2;
     rh_error err;
     /* a control character is no path a user wrote */

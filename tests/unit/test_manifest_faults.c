@@ -32,7 +32,7 @@ static int load_text(const char *text, rh_manifest **m, rh_error *err)
     assert_int_equal(fclose(f), 0);
     memset(err, 0, sizeof *err);
     *m = NULL;
-    int rc = rh_manifest_load(tmp_path, m, err);
+    int rc = rh__manifest_load(tmp_path, m, err);
     unlink(tmp_path);
     return rc;
 }
@@ -51,7 +51,7 @@ static rh_kernel_decl load_kernel(const char *text)
         fail_msg("expected the manifest to load, got: %s", err.msg);
     rh_kernel_decl k = m->kernels[0];
     k.config_json = NULL;
-    rh_manifest_free(m);
+    rh__manifest_free(m);
     return k;
 }
 

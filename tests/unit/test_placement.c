@@ -52,14 +52,14 @@ extern char **environ;
 
 static hwloc_const_bitmap_t allowed_cpus(void)
 {
-    return hwloc_topology_get_allowed_cpuset(rh_topo());
+    return hwloc_topology_get_allowed_cpuset(rh__topo());
 }
 
 static hwloc_bitmap_t resolve_ok(const char *spec)
 {
     rh_error err = {0};
     hwloc_bitmap_t set = NULL;
-    int rc = rh_pin_resolve(spec, &set, &err);
+    int rc = rh__pin_resolve(spec, &set, &err);
     if (rc != 0)
         fail_msg("pin \"%s\": expected success, got %d (%s): %s", spec, rc, rh_strerror(rc),
                  err.msg);
@@ -72,7 +72,7 @@ static hwloc_bitmap_t resolve_ok(const char *spec)
 static void resolve_refused(const char *spec, rh_error *err)
 {
     hwloc_bitmap_t set = (hwloc_bitmap_t)1; /* must be reset to NULL */
-    int rc = rh_pin_resolve(spec, &set, err);
+    int rc = rh__pin_resolve(spec, &set, err);
     if (rc != RH_EPLACE)
         fail_msg("pin \"%s\": expected RH_EPLACE (%d), got %d (%s)", spec, RH_EPLACE, rc,
                  rh_strerror(rc));
@@ -95,7 +95,7 @@ static void expect_set(hwloc_const_bitmap_t got, const char *want, const char *w
 static void exists_phrase(hwloc_obj_type_t type, const char *one, const char *many, char *buf,
                           size_t len)
 {
-    int n = hwloc_get_nbobjs_by_type(rh_topo(), type);
+    int n = hwloc_get_nbobjs_by_type(rh__topo(), type);
     if (n == 1)
         snprintf(buf, len, "this machine has only %s 0", one);
     else
@@ -106,9 +106,9 @@ static int setup_topology(void **state)
 {
     (void)state;
     rh_error err = {0};
-    int rc = rh_topo_init(&err);
+    int rc = rh__topo_init(&err);
     if (rc != 0) {
-        fprintf(stderr, "rh_topo_init failed: %s\n", err.msg);
+        fprintf(stderr, "rh__topo_init failed: %s\n", err.msg);
         return -1;
     }
     return 0;
@@ -124,7 +124,7 @@ static void test_core0_resolves_to_a_nonempty_set_inside_the_allowed_cpuset(void
         fail_msg("core:0 resolved to an empty set");
     if (!hwloc_bitmap_isincluded(set, allowed_cpus()))
         fail_msg("core:0 resolved to cpus outside the allowed cpuset");
-    hwloc_obj_t core = hwloc_get_obj_by_type(rh_topo(), HWLOC_OBJ_CORE, 0);
+    hwloc_obj_t core = hwloc_get_obj_by_type(rh__topo(), HWLOC_OBJ_CORE, 0);
     if (!hwloc_bitmap_isequal(set, core->cpuset))
         fail_msg("core:0 must resolve to exactly the first core's cpus");
     hwloc_bitmap_free(set);
@@ -136,7 +136,7 @@ static void test_pu0_resolves_to_exactly_one_cpu(void **state)
     hwloc_bitmap_t set = resolve_ok("pu:0");
     if (hwloc_bitmap_weight(set) != 1)
         fail_msg("pu:0 must be one cpu, got %d", hwloc_bitmap_weight(set));
-    hwloc_obj_t pu = hwloc_get_obj_by_type(rh_topo(), HWLOC_OBJ_PU, 0);
+    hwloc_obj_t pu = hwloc_get_obj_by_type(rh__topo(), HWLOC_OBJ_PU, 0);
     if (!hwloc_bitmap_isset(set, pu->os_index))
         fail_msg("pu:0 must be the first PU's OS cpu %u", pu->os_index);
     hwloc_bitmap_free(set);
@@ -146,7 +146,7 @@ static void test_numa0_resolves_to_its_cpus(void **state)
 {
     (void)state;
     hwloc_bitmap_t set = resolve_ok("numa:0");
-    hwloc_obj_t node = hwloc_get_obj_by_type(rh_topo(), HWLOC_OBJ_NUMANODE, 0);
+    hwloc_obj_t node = hwloc_get_obj_by_type(rh__topo(), HWLOC_OBJ_NUMANODE, 0);
     if (!hwloc_bitmap_isequal(set, node->cpuset))
         fail_msg("numa:0 must resolve to NUMA node 0's cpus");
     hwloc_bitmap_free(set);
@@ -155,14 +155,14 @@ static void test_numa0_resolves_to_its_cpus(void **state)
 static void test_list_of_two_cores_is_their_union(void **state)
 {
     (void)state;
-    if (hwloc_get_nbobjs_by_type(rh_topo(), HWLOC_OBJ_CORE) < 2) {
+    if (hwloc_get_nbobjs_by_type(rh__topo(), HWLOC_OBJ_CORE) < 2) {
         print_message("skipped: this machine has fewer than 2 cores\n");
         skip();
     }
     hwloc_bitmap_t set = resolve_ok("core:0,core:1");
     hwloc_bitmap_t want = hwloc_bitmap_alloc();
-    hwloc_bitmap_or(want, hwloc_get_obj_by_type(rh_topo(), HWLOC_OBJ_CORE, 0)->cpuset,
-                    hwloc_get_obj_by_type(rh_topo(), HWLOC_OBJ_CORE, 1)->cpuset);
+    hwloc_bitmap_or(want, hwloc_get_obj_by_type(rh__topo(), HWLOC_OBJ_CORE, 0)->cpuset,
+                    hwloc_get_obj_by_type(rh__topo(), HWLOC_OBJ_CORE, 1)->cpuset);
     if (!hwloc_bitmap_isequal(set, want))
         fail_msg("\"core:0,core:1\" must be the union of both cores' cpus");
     hwloc_bitmap_free(want);
@@ -287,7 +287,7 @@ typedef struct bind_probe {
     char msg[1024];
     int first_cpu;     /* sched_getcpu right after binding */
     int stray_cpu;     /* a cpu seen while spinning other than the PU's, or -1 */
-    int current_cpu;   /* rh_current_cpu at the end */
+    int current_cpu;   /* rh__current_cpu at the end */
 } bind_probe;
 
 static void *bind_and_spin(void *arg)
@@ -298,9 +298,9 @@ static void *bind_and_spin(void *arg)
     hwloc_bitmap_t set = NULL;
     snprintf(spec, sizeof spec, "pu:%u", p->pu);
     p->stray_cpu = -1;
-    p->rc = rh_pin_resolve(spec, &set, &err);
+    p->rc = rh__pin_resolve(spec, &set, &err);
     if (p->rc == 0)
-        p->rc = rh_bind_self(set, &err);
+        p->rc = rh__bind_self(set, &err);
     if (p->rc != 0) {
         snprintf(p->msg, sizeof p->msg, "%s", err.msg);
         hwloc_bitmap_free(set);
@@ -318,7 +318,7 @@ static void *bind_and_spin(void *arg)
         if (!hwloc_bitmap_isset(set, (unsigned)cpu))
             p->stray_cpu = cpu;
     }
-    p->current_cpu = rh_current_cpu();
+    p->current_cpu = rh__current_cpu();
     hwloc_bitmap_free(set);
     return NULL;
 }
@@ -326,7 +326,7 @@ static void *bind_and_spin(void *arg)
 static void test_thread_bound_to_each_allowed_pu_runs_on_it(void **state)
 {
     (void)state;
-    hwloc_topology_t t = rh_topo();
+    hwloc_topology_t t = rh__topo();
     int checked = 0;
     hwloc_obj_t pu = NULL;
     while ((pu = hwloc_get_next_obj_by_type(t, HWLOC_OBJ_PU, pu))) {
@@ -345,7 +345,7 @@ static void test_thread_bound_to_each_allowed_pu_runs_on_it(void **state)
             fail_msg("bound to pu:%u (cpu %u), but was seen on cpu %d while spinning",
                      pu->logical_index, pu->os_index, probe.stray_cpu);
         if (probe.current_cpu != (int)pu->os_index)
-            fail_msg("rh_current_cpu says %d, expected cpu %u", probe.current_cpu,
+            fail_msg("rh__current_cpu says %d, expected cpu %u", probe.current_cpu,
                      pu->os_index);
         checked++;
     }
@@ -356,12 +356,12 @@ static void test_thread_bound_to_each_allowed_pu_runs_on_it(void **state)
 static void *bind_empty(void *arg)
 {
     int *same = arg;
-    hwloc_topology_t t = rh_topo();
+    hwloc_topology_t t = rh__topo();
     hwloc_bitmap_t before = hwloc_bitmap_alloc(), after = hwloc_bitmap_alloc(),
                    empty = hwloc_bitmap_alloc();
     rh_error err = {0};
     hwloc_get_cpubind(t, before, HWLOC_CPUBIND_THREAD);
-    int rc = rh_bind_self(empty, &err);
+    int rc = rh__bind_self(empty, &err);
     hwloc_get_cpubind(t, after, HWLOC_CPUBIND_THREAD);
     *same = rc == 0 && hwloc_bitmap_isequal(before, after);
     hwloc_bitmap_free(before);
@@ -378,8 +378,8 @@ static void test_binding_to_an_empty_set_leaves_the_thread_unpinned(void **state
     assert_int_equal(pthread_create(&th, NULL, bind_empty, &same), 0);
     assert_int_equal(pthread_join(th, NULL), 0);
     if (!same)
-        fail_msg("rh_bind_self(empty) must succeed and leave the thread's binding unchanged");
-    assert_int_equal(rh_bind_self(NULL, NULL), 0);
+        fail_msg("rh__bind_self(empty) must succeed and leave the thread's binding unchanged");
+    assert_int_equal(rh__bind_self(NULL, NULL), 0);
 }
 
 static void test_binding_string_lists_cpus_and_says_none_when_unpinned(void **state)
@@ -387,11 +387,11 @@ static void test_binding_string_lists_cpus_and_says_none_when_unpinned(void **st
     (void)state;
     char buf[64];
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
-    rh_binding_string(set, buf, sizeof buf);
+    rh__binding_string(set, buf, sizeof buf);
     assert_string_equal(buf, "none");
     hwloc_bitmap_set_range(set, 0, 1);
     hwloc_bitmap_set(set, 3);
-    rh_binding_string(set, buf, sizeof buf);
+    rh__binding_string(set, buf, sizeof buf);
     assert_string_equal(buf, "0-1,3");
     hwloc_bitmap_free(set);
 }
@@ -402,7 +402,7 @@ static hwloc_bitmap_t policy_ok(const char *policy, unsigned index)
 {
     rh_error err = {0};
     hwloc_bitmap_t set = NULL;
-    int rc = rh_policy_cpuset(policy, index, &set, &err);
+    int rc = rh__policy_cpuset(policy, index, &set, &err);
     if (rc != 0)
         fail_msg("policy %s[%u]: expected success, got %d: %s", policy, index, rc, err.msg);
     return set;
@@ -411,7 +411,7 @@ static hwloc_bitmap_t policy_ok(const char *policy, unsigned index)
 static void test_compact_policy_gives_allowed_cores_in_logical_order_then_wraps(void **state)
 {
     (void)state;
-    hwloc_topology_t t = rh_topo();
+    hwloc_topology_t t = rh__topo();
     int n = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE);
     if (n <= 0) {
         fail_msg("this machine reports no cores");
@@ -441,7 +441,7 @@ static void test_compact_policy_gives_allowed_cores_in_logical_order_then_wraps(
 static void test_scatter_policy_uses_every_allowed_core_once_before_repeating(void **state)
 {
     (void)state;
-    hwloc_topology_t t = rh_topo();
+    hwloc_topology_t t = rh__topo();
     int n = 0;
     for (int i = 0; i < hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE); i++)
         if (hwloc_bitmap_intersects(hwloc_get_obj_by_type(t, HWLOC_OBJ_CORE, (unsigned)i)->cpuset,
@@ -482,7 +482,7 @@ static void test_unknown_policy_is_einval_naming_the_known_ones(void **state)
     for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
         rh_error err = {0};
         hwloc_bitmap_t set = (hwloc_bitmap_t)1;
-        int rc = rh_policy_cpuset(policies[i], 0, &set, &err);
+        int rc = rh__policy_cpuset(policies[i], 0, &set, &err);
         if (rc != RH_EINVAL)
             fail_msg("policy \"%s\": expected RH_EINVAL, got %d", policies[i] ? policies[i] : "",
                      rc);
@@ -499,7 +499,7 @@ static char *topo_print_to_string(void)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
-    rh_topo_print(f);
+    rh__topo_print(f);
     fclose(f);
     return text;
 }

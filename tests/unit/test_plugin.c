@@ -24,7 +24,7 @@ static void expect_refused(const char *file, const char *words)
     snprintf(path, sizeof path, "%s/%s", RH_TEST_BAD_PLUGIN_DIR, file);
     rh_plugin p;
     rh_error err = {0};
-    int rc = rh_plugin_open(path, &p, &err);
+    int rc = rh__plugin_open(path, &p, &err);
     if (rc != RH_EPLUGIN)
         fail_msg("%s: expected RH_EPLUGIN, got %d", file, rc);
     if (!strstr(err.msg, words))
@@ -90,7 +90,7 @@ static void test_missing_file_is_refused_not_fatal(void **state)
     (void)state;
     rh_plugin p;
     rh_error err = {0};
-    assert_int_equal(rh_plugin_open("/nonexistent/x.so", &p, &err), RH_EPLUGIN);
+    assert_int_equal(rh__plugin_open("/nonexistent/x.so", &p, &err), RH_EPLUGIN);
     assert_non_null(strstr(err.msg, "No such file"));
 }
 
@@ -99,7 +99,7 @@ static void test_good_plugin_loads_with_ports_and_types(void **state)
     (void)state;
     rh_plugin p;
     rh_error err = {0};
-    if (rh_plugin_open(RH_TEST_PLUGIN_DIR "/vector_add.so", &p, &err) != 0)
+    if (rh__plugin_open(RH_TEST_PLUGIN_DIR "/vector_add.so", &p, &err) != 0)
         fail_msg("vector_add.so: %s", err.msg);
     assert_string_equal(p.desc->name, "vector_add");
     assert_int_equal(p.desc->n_inputs, 1);
@@ -107,7 +107,7 @@ static void test_good_plugin_loads_with_ports_and_types(void **state)
     assert_string_equal(p.desc->inputs[0].type->name, "vector_add.request");
     assert_true(p.desc->inputs[0].type->fingerprint != 0);
     assert_string_equal(p.desc->outputs[0].type->name, "vector_add.response");
-    rh_plugin_close(&p);
+    rh__plugin_close(&p);
 }
 
 /* A folder with good and bad plugins: each is reported, the good ones load. */
@@ -116,8 +116,8 @@ static void test_scan_keeps_going_past_bad_plugins(void **state)
     (void)state;
     rh_plugin_set set = {0};
     rh_error err = {0};
-    int bad = rh_plugin_scan(&set, RH_TEST_BAD_PLUGIN_DIR, &err);
-    int good = rh_plugin_scan(&set, RH_TEST_PLUGIN_DIR, &err);
+    int bad = rh__plugin_scan(&set, RH_TEST_BAD_PLUGIN_DIR, &err);
+    int good = rh__plugin_scan(&set, RH_TEST_PLUGIN_DIR, &err);
     assert_true(bad >= 8);
     assert_true(good >= 5);
     assert_int_equal((int)set.n, bad + good);
@@ -125,15 +125,15 @@ static void test_scan_keeps_going_past_bad_plugins(void **state)
     for (uint32_t i = 0; i < set.n; i++)
         failed += set.items[i].desc == NULL;
     assert_int_equal(failed, bad);
-    assert_non_null(rh_plugin_find(&set, "echo"));
-    assert_non_null(rh_plugin_find(&set, "vector_add"));
-    assert_null(rh_plugin_find(&set, "bad_undefined")); /* failed ones are never found */
+    assert_non_null(rh__plugin_find(&set, "echo"));
+    assert_non_null(rh__plugin_find(&set, "vector_add"));
+    assert_null(rh__plugin_find(&set, "bad_undefined")); /* failed ones are never found */
     const char *origin = NULL;
-    const rh_type *t = rh_plugin_find_type(&set, "vector.f32", &origin);
+    const rh_type *t = rh__plugin_find_type(&set, "vector.f32", &origin);
     assert_non_null(t);
     assert_non_null(strstr(origin, ".so"));
-    assert_null(rh_plugin_find_type(&set, "no.such.type", NULL));
-    rh_plugin_set_free(&set);
+    assert_null(rh__plugin_find_type(&set, "no.such.type", NULL));
+    rh__plugin_set_free(&set);
 }
 
 static void test_scan_of_missing_folder_is_an_error(void **state)
@@ -141,7 +141,7 @@ static void test_scan_of_missing_folder_is_an_error(void **state)
     (void)state;
     rh_plugin_set set = {0};
     rh_error err = {0};
-    assert_int_equal(rh_plugin_scan(&set, "/nonexistent-folder", &err), RH_ENOENT);
+    assert_int_equal(rh__plugin_scan(&set, "/nonexistent-folder", &err), RH_ENOENT);
     assert_non_null(strstr(err.msg, "/nonexistent-folder"));
     assert_int_equal(set.n, 0);
 }
@@ -186,9 +186,9 @@ static void remove_echo_copy(void)
 static int loads(const char *path, rh_error *err)
 {
     rh_plugin p;
-    int rc = rh_plugin_open(path, &p, err);
+    int rc = rh__plugin_open(path, &p, err);
     if (rc == 0)
-        rh_plugin_close(&p);
+        rh__plugin_close(&p);
     return rc;
 }
 
@@ -267,12 +267,12 @@ static void test_scan_lists_a_world_writable_plugin_with_its_reason(void **state
     assert_int_equal(chmod(tmp_so, 0666), 0);
     rh_plugin_set set = {0};
     rh_error err = {0};
-    assert_int_equal(rh_plugin_scan(&set, tmp_dir, &err), 1);
+    assert_int_equal(rh__plugin_scan(&set, tmp_dir, &err), 1);
     assert_null(set.items[0].desc);
     if (!strstr(set.items[0].why, "world-writable"))
         fail_msg("expected the scan to keep the reason, got: %s", set.items[0].why);
-    assert_null(rh_plugin_find(&set, "echo"));
-    rh_plugin_set_free(&set);
+    assert_null(rh__plugin_find(&set, "echo"));
+    rh__plugin_set_free(&set);
     remove_echo_copy();
 }
 
@@ -280,14 +280,14 @@ static void test_descriptor_checks_reject_null_and_empty(void **state)
 {
     (void)state;
     rh_error err = {0};
-    assert_int_equal(rh_plugin_check(NULL, "x.so", &err), RH_EPLUGIN);
+    assert_int_equal(rh__plugin_check(NULL, "x.so", &err), RH_EPLUGIN);
     assert_non_null(strstr(err.msg, "returned NULL"));
     rh_kernel_desc d = {RH_KERNEL_ABI, .name = "k"};
     d.process = (int (*)(rh_ctx *, void *, const rh_batch *))1;
-    assert_int_equal(rh_plugin_check(&d, "x.so", &err), RH_EPLUGIN);
+    assert_int_equal(rh__plugin_check(&d, "x.so", &err), RH_EPLUGIN);
     assert_non_null(strstr(err.msg, "declares no ports"));
     d.name = "";
-    assert_int_equal(rh_plugin_check(&d, "x.so", &err), RH_EPLUGIN);
+    assert_int_equal(rh__plugin_check(&d, "x.so", &err), RH_EPLUGIN);
     assert_non_null(strstr(err.msg, "no name"));
 }
 

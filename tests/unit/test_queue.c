@@ -511,11 +511,11 @@ static void test_count_adds_to_host_side_counters(void **state)
 {
     (void)state;
     rh_queue *q = make_queue("counters", config(4, RH_BP_REJECT, 0));
-    rh_queue_count(q, RH_QC_DUPLICATES, 3);
-    rh_queue_count(q, RH_QC_EXPIRED, 4);
-    rh_queue_count(q, RH_QC_INVALID, 5);
-    rh_queue_count(q, RH_QC_FAILED, 6);
-    rh_queue_count(q, RH_QC_DEAD_LETTERED, 7);
+    rh__queue_count(q, RH_QC_DUPLICATES, 3);
+    rh__queue_count(q, RH_QC_EXPIRED, 4);
+    rh__queue_count(q, RH_QC_INVALID, 5);
+    rh__queue_count(q, RH_QC_FAILED, 6);
+    rh__queue_count(q, RH_QC_DEAD_LETTERED, 7);
     rh_queue_stats s = stats_of(q);
     EXPECT(s.duplicates == 3 && s.expired == 4 && s.invalid == 5 && s.failed == 6 &&
                s.dead_lettered == 7,
@@ -538,14 +538,14 @@ static void test_dequeue_burst_copies_messages_into_an_array_of_buffers(void **s
     rh_envelope *dst[8];
     for (int i = 0; i < 8; i++)
         dst[i] = &bufs[i].env;
-    EXPECT(rh_queue_dequeue_burst(q, dst, 8) == 0, "a burst from an empty queue returns 0");
-    EXPECT(rh_queue_is_empty(q), "a new queue is empty");
+    EXPECT(rh__queue_dequeue_burst(q, dst, 8) == 0, "a burst from an empty queue returns 0");
+    EXPECT(rh__queue_is_empty(q), "a new queue is empty");
     for (uint64_t i = 0; i < N; i++)
         send_ok(q, 0, i);
-    EXPECT(!rh_queue_is_empty(q), "a queue holding messages is not empty");
-    uint32_t got = rh_queue_dequeue_burst(q, dst, 3);
+    EXPECT(!rh__queue_is_empty(q), "a queue holding messages is not empty");
+    uint32_t got = rh__queue_dequeue_burst(q, dst, 3);
     EXPECT(got == 3, "expected a burst of 3 (asked 3 of 5), got %u", got);
-    got += rh_queue_dequeue_burst(q, dst + 3, 8);
+    got += rh__queue_dequeue_burst(q, dst + 3, 8);
     EXPECT(got == N, "expected the other 2 in the second burst, got %u total", got);
     for (uint64_t i = 0; i < N; i++) {
         EXPECT(bufs[i].msg.seq == i && bufs[i].msg.check == check_of(0, i),
@@ -553,7 +553,7 @@ static void test_dequeue_burst_copies_messages_into_an_array_of_buffers(void **s
         EXPECT(bufs[i].env.payload_len == sizeof(test_msg), "buffer %llu: payload_len %u",
                (unsigned long long)i, bufs[i].env.payload_len);
     }
-    EXPECT(rh_queue_is_empty(q) && stats_of(q).dequeued == N, "burst dequeues are counted");
+    EXPECT(rh__queue_is_empty(q) && stats_of(q).dequeued == N, "burst dequeues are counted");
     rh_queue_close(q);
 }
 
@@ -651,7 +651,7 @@ static void *mpmc_consumer(void *arg)
     while (atomic_load(&m->received) < (uint64_t)PRODUCERS * PER_PRODUCER &&
            rh_now_ns() < m->give_up_ns) {
         if (w->index == 1) {
-            uint32_t n = rh_queue_dequeue_burst(m->q, dst, 16);
+            uint32_t n = rh__queue_dequeue_burst(m->q, dst, 16);
             for (uint32_t i = 0; i < n; i++)
                 consume_one(m, &bufs[i].msg, last_seq);
             test_msg msgs[16];

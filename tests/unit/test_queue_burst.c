@@ -1,6 +1,6 @@
 /*
  * test_queue_burst.c — the burst calls of the named queue: rh_send_burst and
- * rh_recv_burst (public), rh_queue_enqueue_burst (the output bridge's).
+ * rh_recv_burst (public), rh__queue_enqueue_burst (the output bridge's).
  * A burst must behave like the same messages sent one by one — order, ids,
  * each backpressure policy and its counters — only cheaper.
  * (Racing producers and consumers, bursts among them: test_queue.c's MPMC.)
@@ -254,7 +254,7 @@ static void test_enqueue_burst_stamps_slots_and_stops_when_full_without_counting
         slots[i].m.seq = (uint64_t)i;
         src[i] = &slots[i].env;
     }
-    uint32_t k = rh_queue_enqueue_burst(q, src, 6);
+    uint32_t k = rh__queue_enqueue_burst(q, src, 6);
     EXPECT(k == 4, "4 slots free: expected 4, got %u", k);
     EXPECT(stats(q).rejected == 0, "no policy applied: the bridge does that for the rest");
     rh_envelope env[4];

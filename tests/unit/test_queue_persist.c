@@ -80,7 +80,7 @@ static int shm_exists(const char *name)
 static void purge(const char *name)
 {
     rh_error err;
-    rh_queue_purge(instance, name, &err);
+    rh__queue_purge(instance, name, &err);
 }
 
 static void test_persist_queue_keeps_its_messages_after_close_and_reopen(void **state)
@@ -93,15 +93,15 @@ static void test_persist_queue_keeps_its_messages_after_close_and_reopen(void **
     EXPECT(shm_exists("keep"), "expected the persist queue's object to stay in /dev/shm");
     q = make("keep", 8);
     uint64_t carried = 0;
-    EXPECT(rh_queue_recovered(q, &carried) == 1 && carried == 3,
+    EXPECT(rh__queue_recovered(q, &carried) == 1 && carried == 3,
            "expected the reopened queue to be recovered with 3 messages, got %d, %llu",
-           rh_queue_recovered(q, NULL), (unsigned long long)carried);
+           rh__queue_recovered(q, NULL), (unsigned long long)carried);
     for (uint64_t i = 1; i <= 3; i++) {
         uint64_t got = recv_seq(q);
         EXPECT(got == i, "expected message %llu in order, got %llu", (unsigned long long)i,
                (unsigned long long)got);
     }
-    EXPECT(rh_queue_is_empty(q), "expected nothing more than the 3 messages");
+    EXPECT(rh__queue_is_empty(q), "expected nothing more than the 3 messages");
     rh_queue_close(q);
     purge("keep");
 }
@@ -182,10 +182,10 @@ static void test_a_persist_queue_held_by_a_live_host_is_refused(void **state)
     int rc = open_q("held", &type_a, 8, 1, &q2, &err);
     EXPECT(rc == RH_EEXIST && strstr(err.msg, "in use by a running host"),
            "expected RH_EEXIST while the first handle holds the lock, got %d: %s", rc, err.msg);
-    rc = rh_queue_purge(instance, "held", &err);
+    rc = rh__queue_purge(instance, "held", &err);
     EXPECT(rc == RH_EEXIST, "expected purge to refuse a held queue, got %d", rc);
     rh_queue_close(q);
-    rc = rh_queue_purge(instance, "held", &err);
+    rc = rh__queue_purge(instance, "held", &err);
     EXPECT(rc == 0 && !shm_exists("held"), "expected purge to remove it once free, got %d: %s",
            rc, err.msg);
 }
@@ -254,7 +254,7 @@ static void test_purge_refuses_the_queue_of_a_running_host_without_persist(void 
     /* Its creator is this process, which purge leaves alone; fake another
      * live one: our parent. */
     q->h->creator_pid = (int32_t)getppid();
-    int rc = rh_queue_purge(instance, "live", &err);
+    int rc = rh__queue_purge(instance, "live", &err);
     EXPECT(rc == RH_EEXIST && strstr(err.msg, "belongs to a running host"),
            "expected purge to refuse a running host's queue, got %d: %s", rc, err.msg);
     EXPECT(shm_exists("live"), "expected the queue left in place");
@@ -273,7 +273,7 @@ static void test_producers_wait_for_acks_not_for_the_consumer_tail(void **state)
     rh_envelope *dst[4];
     for (int i = 0; i < 4; i++)
         dst[i] = (rh_envelope *)slots[i];
-    assert_int_equal(rh_queue_dequeue_burst(q, dst, 4), 4);
+    assert_int_equal(rh__queue_dequeue_burst(q, dst, 4), 4);
     test_msg m = {5, 0};
     int rc = rh_send(q, NULL, &m, sizeof m, NULL);
     EXPECT(rc == RH_EFULL, "expected RH_EFULL while 4 taken messages are not acked, got %d", rc);
@@ -282,12 +282,12 @@ static void test_producers_wait_for_acks_not_for_the_consumer_tail(void **state)
     assert_int_equal(rh_queue_attach(instance, "ack", &client, &err), 0);
     rc = rh_send(client, NULL, &m, sizeof m, NULL);
     EXPECT(rc == RH_EFULL, "expected an attached client to wait for acks too, got %d", rc);
-    rh_queue_ack(q, rh_queue_taken(q));
+    rh__queue_ack(q, rh__queue_taken(q));
     rc = rh_send(client, NULL, &m, sizeof m, NULL);
     EXPECT(rc == 0, "expected room once acked, got %d", rc);
     /* A client's recv acks at once: its delivery is the recv. */
     EXPECT(recv_seq(client) == 5, "expected message 5");
-    EXPECT(rh_queue_acked(q) == rh_queue_taken(q), "expected a client recv to ack");
+    EXPECT(rh__queue_acked(q) == rh__queue_taken(q), "expected a client recv to ack");
     rh_queue_close(client);
     rh_queue_close(q);
     purge("ack");
@@ -305,8 +305,8 @@ static void test_recovery_discards_unpublished_claims_and_redelivers_unacked(voi
     unsigned char slots[3][sizeof(rh_envelope) + sizeof(test_msg)];
     rh_envelope *dst[3] = {(rh_envelope *)slots[0], (rh_envelope *)slots[1],
                            (rh_envelope *)slots[2]};
-    assert_int_equal(rh_queue_dequeue_burst(q, dst, 3), 3);
-    rh_queue_ack(q, 1);
+    assert_int_equal(rh__queue_dequeue_burst(q, dst, 3), 3);
+    rh__queue_ack(q, 1);
     queue_header *h = q->h;
     atomic_store(&h->cons_head, 4);       /* claimed message 4, died copying it */
     atomic_store(&h->prod_head, 7);       /* claimed cell 6, died filling it */
@@ -314,7 +314,7 @@ static void test_recovery_discards_unpublished_claims_and_redelivers_unacked(voi
 
     q = make("crash", 8);
     uint64_t carried = 0;
-    rh_queue_recovered(q, &carried);
+    rh__queue_recovered(q, &carried);
     EXPECT(carried == 5, "expected 5 messages carried (6 sent - 1 acked), got %llu",
            (unsigned long long)carried);
     h = q->h;
@@ -330,7 +330,7 @@ static void test_recovery_discards_unpublished_claims_and_redelivers_unacked(voi
         EXPECT(got == i, "expected message %llu again, got %llu", (unsigned long long)i,
                (unsigned long long)got);
     }
-    EXPECT(rh_queue_is_empty(q), "expected no message from the unpublished claim");
+    EXPECT(rh__queue_is_empty(q), "expected no message from the unpublished claim");
     send_seq(q, 7); /* the queue works on from there */
     EXPECT(recv_seq(q) == 7, "expected the queue to carry on");
     rh_queue_close(q);
@@ -363,7 +363,7 @@ static void test_counts_since_open_carry_the_previous_runs_messages(void **state
     q = make("acct", 8);
     send_seq(q, 4);
     rh_queue_stats s;
-    rh_queue_stats_since_open(q, &s);
+    rh__queue_stats_since_open(q, &s);
     EXPECT(s.enqueued == 3 && s.dequeued == 0 && s.depth == 3,
            "expected this run to account for 2 carried + 1 sent, none taken, got enqueued %llu "
            "dequeued %llu depth %llu", (unsigned long long)s.enqueued,

@@ -109,7 +109,7 @@ static int dequeue_one(void *arg)
     rh_queue *q = arg;
     rh_envelope *slot = malloc(sizeof(rh_envelope) + q->payload_size);
     rh_envelope *dst[1] = {slot};
-    uint32_t k = rh_queue_dequeue_burst(q, dst, 1);
+    uint32_t k = rh__queue_dequeue_burst(q, dst, 1);
     free(slot);
     return k <= 1 ? 0 : 10;
 }
@@ -135,7 +135,7 @@ static void test_recv_returns_when_the_consumer_tail_was_scribbled_past_its_head
     assert_int_equal(rh_send(q, NULL, &m, sizeof m, NULL), 0);
     atomic_store(&q->h->cons_tail, atomic_load(&q->h->cons_head) + 3);
     run_bounded("rh_recv with cons_tail = cons_head + 3", recv_one, q, 5);
-    run_bounded("rh_queue_dequeue_burst with cons_tail = cons_head + 3", dequeue_one, q, 5);
+    run_bounded("rh__queue_dequeue_burst with cons_tail = cons_head + 3", dequeue_one, q, 5);
     rh_queue_close(q);
 }
 
@@ -302,7 +302,7 @@ static void test_recv_clamps_a_scribbled_payload_len_to_the_slot_and_the_buffer(
     uint64_t canary = 0xC0FFEEull;
     memcpy((char *)(slot + 1) + sizeof(test_msg), &canary, sizeof canary);
     rh_envelope *dst[1] = {slot};
-    EXPECT(rh_queue_dequeue_burst(q, dst, 1) == 1, "dequeue_burst: one message");
+    EXPECT(rh__queue_dequeue_burst(q, dst, 1) == 1, "dequeue_burst: one message");
     EXPECT(slot->payload_len == sizeof(test_msg), "dequeue_burst: length %u", slot->payload_len);
     EXPECT(memcmp((char *)(slot + 1) + sizeof(test_msg), &canary, sizeof canary) == 0,
            "dequeue_burst wrote past the slot");

@@ -19,7 +19,7 @@
 
 static rh_ring *make_ring(uint32_t capacity, uint32_t payload)
 {
-    rh_ring *r = rh_ring_create(capacity, payload);
+    rh_ring *r = rh__ring_create(capacity, payload);
     EXPECT(r != NULL, "expected a ring of %u slots x %u bytes", capacity, payload);
     return r;
 }
@@ -27,14 +27,14 @@ static rh_ring *make_ring(uint32_t capacity, uint32_t payload)
 static int push_u64(rh_ring *r, uint64_t v)
 {
     rh_envelope env = {.id = {v, ~v}};
-    return rh_ring_push(r, &env, &v, sizeof v);
+    return rh__ring_push(r, &env, &v, sizeof v);
 }
 
 static uint64_t pop_u64(rh_ring *r)
 {
     rh_envelope env;
     uint64_t v = 0;
-    int rc = rh_ring_pop(r, &env, &v, sizeof v);
+    int rc = rh__ring_pop(r, &env, &v, sizeof v);
     EXPECT(rc == (int)sizeof v, "expected an 8-byte message, got %d", rc);
     EXPECT(env.id.hi == v && env.id.lo == ~v, "the envelope must travel with its payload");
     return v;
@@ -45,7 +45,7 @@ static void test_create_rejects_capacity_that_is_not_a_power_of_two(void **state
     (void)state;
     static const uint32_t bad[] = {0, 1, 3, 1000, (1u << 24) + 1, 1u << 25};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rh_ring *r = rh_ring_create(bad[i], 8);
+        rh_ring *r = rh__ring_create(bad[i], 8);
         EXPECT(r == NULL, "expected capacity %u to be refused", bad[i]);
     }
 }
@@ -63,7 +63,7 @@ static void test_slots_are_64_byte_aligned_and_hold_envelope_plus_payload(void *
         for (uint64_t p = 0; p < 8; p++)
             EXPECT(((uintptr_t)rh_ring_slot(r, p) & 63) == 0, "slot %llu is not 64-byte aligned",
                    (unsigned long long)p);
-        rh_ring_destroy(r);
+        rh__ring_destroy(r);
     }
 }
 
@@ -79,7 +79,7 @@ static void test_push_then_pop_preserves_order(void **state)
         EXPECT(v == i, "expected message %llu, got %llu", (unsigned long long)i,
                (unsigned long long)v);
     }
-    rh_ring_destroy(r);
+    rh__ring_destroy(r);
 }
 
 static void test_full_ring_refuses_push_and_empty_ring_refuses_pop(void **state)
@@ -87,18 +87,18 @@ static void test_full_ring_refuses_push_and_empty_ring_refuses_pop(void **state)
     (void)state;
     rh_ring *r = make_ring(4, 8);
     uint64_t v;
-    EXPECT(rh_ring_pop(r, NULL, &v, sizeof v) == RH_EEMPTY, "expected RH_EEMPTY from a new ring");
+    EXPECT(rh__ring_pop(r, NULL, &v, sizeof v) == RH_EEMPTY, "expected RH_EEMPTY from a new ring");
     for (uint64_t i = 0; i < 4; i++)
         EXPECT(push_u64(r, i) == 0, "push %llu into a 4-slot ring failed", (unsigned long long)i);
-    EXPECT(rh_ring_count(r) == 4 && rh_ring_free(r) == 0, "expected count 4, free 0; got %u, %u",
-           rh_ring_count(r), rh_ring_free(r));
+    EXPECT(rh__ring_count(r) == 4 && rh__ring_free(r) == 0, "expected count 4, free 0; got %u, %u",
+           rh__ring_count(r), rh__ring_free(r));
     EXPECT(push_u64(r, 99) == RH_EFULL, "expected RH_EFULL from the 5th push into 4 slots");
     pop_u64(r);
     EXPECT(push_u64(r, 4) == 0, "one pop must make room for one push");
     for (uint64_t i = 1; i <= 4; i++)
         EXPECT(pop_u64(r) == i, "expected message %llu after refill", (unsigned long long)i);
-    EXPECT(rh_ring_pop(r, NULL, &v, sizeof v) == RH_EEMPTY, "expected RH_EEMPTY once drained");
-    rh_ring_destroy(r);
+    EXPECT(rh__ring_pop(r, NULL, &v, sizeof v) == RH_EEMPTY, "expected RH_EEMPTY once drained");
+    rh__ring_destroy(r);
 }
 
 static void test_reserve_commit_peek_release_work_in_place(void **state)
@@ -106,7 +106,7 @@ static void test_reserve_commit_peek_release_work_in_place(void **state)
     (void)state;
     rh_ring *r = make_ring(8, 32);
     uint64_t pos;
-    uint32_t got = rh_ring_reserve(r, 5, &pos);
+    uint32_t got = rh__ring_reserve(r, 5, &pos);
     EXPECT(got == 5 && pos == 0, "expected 5 slots at 0, got %u at %llu", got,
            (unsigned long long)pos);
     for (uint32_t i = 0; i < got; i++) {
@@ -116,23 +116,23 @@ static void test_reserve_commit_peek_release_work_in_place(void **state)
         memcpy(rh_ring_payload(slot), &i, 4);
     }
     uint64_t cpos;
-    EXPECT(rh_ring_peek(r, 8, &cpos) == 0, "reserved but uncommitted slots must not be visible");
-    rh_ring_commit(r, got);
+    EXPECT(rh__ring_peek(r, 8, &cpos) == 0, "reserved but uncommitted slots must not be visible");
+    rh__ring_commit(r, got);
 
-    EXPECT(rh_ring_peek(r, 8, &cpos) == 5 && cpos == 0, "expected to peek the 5 committed slots");
+    EXPECT(rh__ring_peek(r, 8, &cpos) == 5 && cpos == 0, "expected to peek the 5 committed slots");
     for (uint32_t i = 0; i < 5; i++) {
         rh_envelope *slot = rh_ring_slot(r, cpos + i);
         uint32_t v;
         memcpy(&v, rh_ring_payload(slot), 4);
         EXPECT(v == i && slot->priority == i, "peeked slot %u holds %u", i, v);
     }
-    rh_ring_release(r, 2);
-    EXPECT(rh_ring_count(r) == 3, "after releasing 2 of 5, expected 3 left, got %u",
-           rh_ring_count(r));
-    EXPECT(rh_ring_peek(r, 8, &cpos) == 3 && cpos == 2, "expected the 3 unreleased slots at 2");
-    EXPECT(rh_ring_reserve(r, 8, &pos) == 5 && pos == 5,
+    rh__ring_release(r, 2);
+    EXPECT(rh__ring_count(r) == 3, "after releasing 2 of 5, expected 3 left, got %u",
+           rh__ring_count(r));
+    EXPECT(rh__ring_peek(r, 8, &cpos) == 3 && cpos == 2, "expected the 3 unreleased slots at 2");
+    EXPECT(rh__ring_reserve(r, 8, &pos) == 5 && pos == 5,
            "expected reserve to offer exactly the 5 free slots at position 5");
-    rh_ring_destroy(r);
+    rh__ring_destroy(r);
 }
 
 static void test_wrap_around_keeps_order_and_contents(void **state)
@@ -156,7 +156,7 @@ static void test_wrap_around_keeps_order_and_contents(void **state)
     }
     EXPECT(next_in > 4 * 4, "the test must wrap the ring several times (pushed %llu)",
            (unsigned long long)next_in);
-    rh_ring_destroy(r);
+    rh__ring_destroy(r);
 }
 
 static void test_pop_into_too_small_buffer_leaves_the_message(void **state)
@@ -164,14 +164,14 @@ static void test_pop_into_too_small_buffer_leaves_the_message(void **state)
     (void)state;
     rh_ring *r = make_ring(4, 64);
     char big[40] = "forty bytes of payload, give or take....";
-    EXPECT(rh_ring_push(r, NULL, big, sizeof big) == 0, "push of 40 bytes failed");
+    EXPECT(rh__ring_push(r, NULL, big, sizeof big) == 0, "push of 40 bytes failed");
     char small[8];
-    EXPECT(rh_ring_pop(r, NULL, small, sizeof small) == RH_ETOOBIG,
+    EXPECT(rh__ring_pop(r, NULL, small, sizeof small) == RH_ETOOBIG,
            "expected RH_ETOOBIG popping 40 bytes into 8");
     char out[64];
-    EXPECT(rh_ring_pop(r, NULL, out, sizeof out) == 40, "the message must still be there");
+    EXPECT(rh__ring_pop(r, NULL, out, sizeof out) == 40, "the message must still be there");
     EXPECT(memcmp(out, big, 40) == 0, "payload corrupted");
-    rh_ring_destroy(r);
+    rh__ring_destroy(r);
 }
 
 static void test_push_larger_than_payload_size_is_refused(void **state)
@@ -179,9 +179,9 @@ static void test_push_larger_than_payload_size_is_refused(void **state)
     (void)state;
     rh_ring *r = make_ring(4, 16);
     char buf[17] = {0};
-    EXPECT(rh_ring_push(r, NULL, buf, 17) == RH_ETOOBIG, "expected RH_ETOOBIG for 17 > 16 bytes");
-    EXPECT(rh_ring_count(r) == 0, "a refused push must not publish a slot");
-    rh_ring_destroy(r);
+    EXPECT(rh__ring_push(r, NULL, buf, 17) == RH_ETOOBIG, "expected RH_ETOOBIG for 17 > 16 bytes");
+    EXPECT(rh__ring_count(r) == 0, "a refused push must not publish a slot");
+    rh__ring_destroy(r);
 }
 
 typedef struct parked_consumer {
@@ -195,16 +195,16 @@ static void *consume_parked(void *arg)
     parked_consumer *c = arg;
     rh_bell *bells[] = {&c->r->not_empty};
     for (;;) {
-        c->rc = rh_ring_pop(c->r, NULL, &c->value, sizeof c->value);
+        c->rc = rh__ring_pop(c->r, NULL, &c->value, sizeof c->value);
         if (c->rc != RH_EEMPTY)
             return NULL;
         rh_sleep s;
-        rh_sleep_prepare(&s, bells, 1);
-        if (rh_ring_count(c->r) > 0) {
-            rh_sleep_cancel(&s);
+        rh__sleep_prepare(&s, bells, 1);
+        if (rh__ring_count(c->r) > 0) {
+            rh__sleep_cancel(&s);
             continue;
         }
-        if (rh_sleep_commit(&s, 10000 * 1000000ll) == RH_ETIMEDOUT)
+        if (rh__sleep_commit(&s, 10000 * 1000000ll) == RH_ETIMEDOUT)
             return NULL; /* rc stays RH_EEMPTY: the ring never woke us */
     }
 }
@@ -221,16 +221,16 @@ static void test_commit_wakes_a_consumer_parked_on_not_empty(void **state)
     EXPECT(push_u64(r, 42) == 0, "push failed");
     pthread_join(t, NULL);
     EXPECT(c.rc == 8 && c.value == 42, "expected the parked consumer to get 42, got rc %d", c.rc);
-    rh_ring_destroy(r);
+    rh__ring_destroy(r);
 }
 
-/* rh_ring_create_shared (isolation.c): a child fork()ed after the ring
+/* rh__ring_create_shared (isolation.c): a child fork()ed after the ring
  * exists produces into it, parks on a shared bell, and the parent sees its
  * messages and wakes it. */
 static void test_shared_ring_carries_messages_between_forked_processes(void **state)
 {
     (void)state;
-    rh_ring *r = rh_ring_create_shared(8, 8);
+    rh_ring *r = rh__ring_create_shared(8, 8);
     EXPECT(r != NULL && r->not_empty.shared && r->not_full.shared,
            "expected a shared ring with shared bells");
     pid_t pid = fork();
@@ -242,19 +242,19 @@ static void test_shared_ring_carries_messages_between_forked_processes(void **st
             while (push_u64(r, v) != 0) {
                 rh_bell *b = &r->not_full;
                 rh_sleep s;
-                rh_sleep_prepare(&s, &b, 1);
-                if (rh_ring_free(r))
-                    rh_sleep_cancel(&s);
+                rh__sleep_prepare(&s, &b, 1);
+                if (rh__ring_free(r))
+                    rh__sleep_cancel(&s);
                 else
-                    rh_sleep_commit(&s, 5000000000ll);
+                    rh__sleep_commit(&s, 5000000000ll);
             }
         _exit(0);
     }
     for (uint64_t v = 1; v <= 12; v++) {
         uint64_t deadline = rh_now_ns() + 10000000000ull; /* generous: noisy machines */
-        while (rh_ring_count(r) == 0 && rh_now_ns() < deadline)
+        while (rh__ring_count(r) == 0 && rh_now_ns() < deadline)
             sched_yield();
-        if (rh_ring_count(r) == 0) {
+        if (rh__ring_count(r) == 0) {
             kill(pid, SIGKILL);
             fail_msg("message %llu from the child never arrived", (unsigned long long)v);
         }
@@ -263,7 +263,7 @@ static void test_shared_ring_carries_messages_between_forked_processes(void **st
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "expected the child to exit 0");
-    rh_ring_destroy(r);
+    rh__ring_destroy(r);
 }
 
 enum { SPSC_MESSAGES = 1000000, SPSC_BURST = 32 };
@@ -276,7 +276,7 @@ static void *spsc_producer(void *arg)
         uint64_t pos;
         uint32_t want = SPSC_MESSAGES - next < SPSC_BURST ? (uint32_t)(SPSC_MESSAGES - next)
                                                           : SPSC_BURST;
-        uint32_t got = rh_ring_reserve(r, want, &pos);
+        uint32_t got = rh__ring_reserve(r, want, &pos);
         if (got == 0) {
             sched_yield(); /* 2 cores: let the consumer run */
             continue;
@@ -288,7 +288,7 @@ static void *spsc_producer(void *arg)
             memcpy(rh_ring_payload(slot), &next, sizeof next);
             next++;
         }
-        rh_ring_commit(r, got);
+        rh__ring_commit(r, got);
     }
     return NULL;
 }
@@ -302,7 +302,7 @@ static void test_spsc_two_threads_one_million_messages_arrive_in_sequence(void *
     uint64_t expected = 0, bad = 0;
     while (expected < SPSC_MESSAGES) {
         uint64_t pos;
-        uint32_t got = rh_ring_peek(r, SPSC_BURST, &pos);
+        uint32_t got = rh__ring_peek(r, SPSC_BURST, &pos);
         if (got == 0) {
             sched_yield();
             continue;
@@ -315,13 +315,13 @@ static void test_spsc_two_threads_one_million_messages_arrive_in_sequence(void *
                 bad++;
             expected++;
         }
-        rh_ring_release(r, got);
+        rh__ring_release(r, got);
     }
     pthread_join(t, NULL);
     EXPECT(bad == 0, "%llu of %d messages arrived out of sequence or corrupted",
            (unsigned long long)bad, SPSC_MESSAGES);
-    EXPECT(rh_ring_count(r) == 0, "expected the ring drained, %u left", rh_ring_count(r));
-    rh_ring_destroy(r);
+    EXPECT(rh__ring_count(r) == 0, "expected the ring drained, %u left", rh__ring_count(r));
+    rh__ring_destroy(r);
 }
 
 int main(void)

@@ -40,46 +40,46 @@ static void test_dedup_remembers_the_last_n_accepted_ids(void **state)
 {
     (void)state;
     rh_dedup d;
-    assert_int_equal(rh_dedup_init(&d, 4), 0);
+    assert_int_equal(rh__dedup_init(&d, 4), 0);
     for (uint64_t i = 1; i <= 4; i++)
-        assert_false(rh_dedup_seen_or_add(&d, mkid(i)));
+        assert_false(rh__dedup_seen_or_add(&d, mkid(i)));
     for (uint64_t i = 1; i <= 4; i++)
-        assert_true(rh_dedup_seen_or_add(&d, mkid(i)));
-    rh_dedup_free(&d);
+        assert_true(rh__dedup_seen_or_add(&d, mkid(i)));
+    rh__dedup_free(&d);
 }
 
 static void test_dedup_forgets_ids_older_than_the_window(void **state)
 {
     (void)state;
     rh_dedup d;
-    assert_int_equal(rh_dedup_init(&d, 4), 0);
+    assert_int_equal(rh__dedup_init(&d, 4), 0);
     for (uint64_t i = 1; i <= 8; i++)
-        assert_false(rh_dedup_seen_or_add(&d, mkid(i)));
+        assert_false(rh__dedup_seen_or_add(&d, mkid(i)));
     /* 1..4 were pushed out by 5..8 */
-    assert_false(rh_dedup_seen_or_add(&d, mkid(1)));
-    assert_true(rh_dedup_seen_or_add(&d, mkid(8)));
-    rh_dedup_free(&d);
+    assert_false(rh__dedup_seen_or_add(&d, mkid(1)));
+    assert_true(rh__dedup_seen_or_add(&d, mkid(8)));
+    rh__dedup_free(&d);
 }
 
 static void test_dedup_window_zero_is_off(void **state)
 {
     (void)state;
     rh_dedup d;
-    assert_int_equal(rh_dedup_init(&d, 0), 0);
-    assert_false(rh_dedup_seen_or_add(&d, mkid(1)));
-    assert_false(rh_dedup_seen_or_add(&d, mkid(1)));
-    rh_dedup_free(&d);
+    assert_int_equal(rh__dedup_init(&d, 0), 0);
+    assert_false(rh__dedup_seen_or_add(&d, mkid(1)));
+    assert_false(rh__dedup_seen_or_add(&d, mkid(1)));
+    rh__dedup_free(&d);
 }
 
 static void test_dedup_large_window_has_no_false_positives(void **state)
 {
     (void)state;
     rh_dedup d;
-    assert_int_equal(rh_dedup_init(&d, 4096), 0);
+    assert_int_equal(rh__dedup_init(&d, 4096), 0);
     for (int i = 0; i < 100000; i++)
-        if (rh_dedup_seen_or_add(&d, rh_id_new()))
+        if (rh__dedup_seen_or_add(&d, rh_id_new()))
             fail_msg("fresh id %d reported as a duplicate", i);
-    rh_dedup_free(&d);
+    rh__dedup_free(&d);
 }
 
 /* ---------------------------------------------------------- lifecycle -- */
@@ -609,13 +609,13 @@ static void test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck(void *
 static void test_kernel_rings_are_sized_by_type_unless_the_manifest_says(void **state)
 {
     (void)state;
-    assert_int_equal(rh_kernel_ring_slots(0, 64), 1024);       /* 112 KiB: the cap */
-    assert_int_equal(rh_kernel_ring_slots(0, 8192), 256);      /* 8240 B x 256 < 4 MiB */
-    assert_int_equal(rh_kernel_ring_slots(0, 16384), 128);
-    assert_int_equal(rh_kernel_ring_slots(0, 65536), 64);      /* the floor */
-    assert_int_equal(rh_kernel_ring_slots(0, 1u << 24), 64);   /* never below 64 */
-    assert_int_equal(rh_kernel_ring_slots(8, 65536), 8);       /* ring_capacity wins */
-    assert_int_equal(rh_kernel_ring_slots(4096, 64), 4096);
+    assert_int_equal(rh__kernel_ring_slots(0, 64), 1024);       /* 112 KiB: the cap */
+    assert_int_equal(rh__kernel_ring_slots(0, 8192), 256);      /* 8240 B x 256 < 4 MiB */
+    assert_int_equal(rh__kernel_ring_slots(0, 16384), 128);
+    assert_int_equal(rh__kernel_ring_slots(0, 65536), 64);      /* the floor */
+    assert_int_equal(rh__kernel_ring_slots(0, 1u << 24), 64);   /* never below 64 */
+    assert_int_equal(rh__kernel_ring_slots(8, 65536), 8);       /* ring_capacity wins */
+    assert_int_equal(rh__kernel_ring_slots(4096, 64), 4096);
 }
 
 int main(void)

@@ -37,7 +37,7 @@ static void wait_for_waiters(rh_bell *b, uint32_t waiters)
     }
 }
 
-/* A sleeper over bells[0..n): returns what rh_sleep_commit returned, unless
+/* A sleeper over bells[0..n): returns what rh__sleep_commit returned, unless
  * the flag was already set at the re-check. */
 typedef struct sleeper {
     rh_bell **bells;
@@ -51,13 +51,13 @@ static void *sleep_thread(void *arg)
     sleeper *s = arg;
     for (;;) {
         rh_sleep sl;
-        rh_sleep_prepare(&sl, s->bells, s->n);
+        rh__sleep_prepare(&sl, s->bells, s->n);
         if (atomic_load(&s->flag)) {
-            rh_sleep_cancel(&sl);
+            rh__sleep_cancel(&sl);
             s->result = 0;
             return NULL;
         }
-        int rc = rh_sleep_commit(&sl, GENEROUS_NS);
+        int rc = rh__sleep_commit(&sl, GENEROUS_NS);
         if (rc != 0 || atomic_load(&s->flag)) {
             s->result = rc;
             return NULL;
@@ -69,7 +69,7 @@ static void test_bell_ring_wakes_a_parked_thread(void **state)
 {
     (void)state;
     rh_bell bell;
-    rh_bell_init(&bell, 0);
+    rh__bell_init(&bell, 0);
     rh_bell *bells[] = {&bell};
     sleeper s = {.bells = bells, .n = 1, .result = -1};
     pthread_t t;
@@ -87,7 +87,7 @@ static void test_sleep_over_several_bells_wakes_on_any(void **state)
     (void)state;
     rh_bell b[3];
     for (int i = 0; i < 3; i++)
-        rh_bell_init(&b[i], 0);
+        rh__bell_init(&b[i], 0);
     rh_bell *bells[] = {&b[0], &b[1], &b[2]};
     for (int which = 0; which < 3; which++) {
         sleeper s = {.bells = bells, .n = 3, .result = -1};
@@ -108,12 +108,12 @@ static void test_sleep_returns_etimedout_when_nothing_rings(void **state)
 {
     (void)state;
     rh_bell bell;
-    rh_bell_init(&bell, 0);
+    rh__bell_init(&bell, 0);
     rh_bell *bells[] = {&bell};
     rh_sleep s;
     uint64_t t0 = rh_now_ns();
-    rh_sleep_prepare(&s, bells, 1);
-    int rc = rh_sleep_commit(&s, 30 * MS);
+    rh__sleep_prepare(&s, bells, 1);
+    int rc = rh__sleep_commit(&s, 30 * MS);
     uint64_t waited = rh_now_ns() - t0;
     EXPECT(rc == RH_ETIMEDOUT, "expected RH_ETIMEDOUT after a 30 ms sleep, got %d", rc);
     EXPECT(waited >= 29 * MS, "expected at least 30 ms asleep, woke after %llu ns",
@@ -126,12 +126,12 @@ static void test_ring_between_prepare_and_commit_makes_commit_return_at_once(voi
 {
     (void)state;
     rh_bell bell;
-    rh_bell_init(&bell, 0);
+    rh__bell_init(&bell, 0);
     rh_bell *bells[] = {&bell};
     rh_sleep s;
-    rh_sleep_prepare(&s, bells, 1);
+    rh__sleep_prepare(&s, bells, 1);
     rh_bell_ring(&bell); /* lands after the snapshot: must not be lost */
-    int rc = rh_sleep_commit(&s, GENEROUS_NS);
+    int rc = rh__sleep_commit(&s, GENEROUS_NS);
     EXPECT(rc == 0, "expected commit to see the earlier ring and return 0, got %d", rc);
 }
 
@@ -139,7 +139,7 @@ static void test_ring_with_nobody_waiting_leaves_seq_alone(void **state)
 {
     (void)state;
     rh_bell bell;
-    rh_bell_init(&bell, 0);
+    rh__bell_init(&bell, 0);
     for (int i = 0; i < 1000; i++)
         rh_bell_ring(&bell);
     EXPECT(atomic_load(&bell.seq) == 0,
@@ -151,14 +151,14 @@ static void test_cancel_withdraws_the_sleeper(void **state)
 {
     (void)state;
     rh_bell a, b;
-    rh_bell_init(&a, 0);
-    rh_bell_init(&b, 0);
+    rh__bell_init(&a, 0);
+    rh__bell_init(&b, 0);
     rh_bell *bells[] = {&a, &b};
     rh_sleep s;
-    rh_sleep_prepare(&s, bells, 2);
+    rh__sleep_prepare(&s, bells, 2);
     EXPECT(atomic_load(&a.waiters) == 1 && atomic_load(&b.waiters) == 1,
            "prepare must announce a sleeper on every bell");
-    rh_sleep_cancel(&s);
+    rh__sleep_cancel(&s);
     EXPECT(atomic_load(&a.waiters) == 0 && atomic_load(&b.waiters) == 0,
            "cancel must withdraw from every bell");
 }
@@ -167,14 +167,14 @@ static void test_zero_timeout_polls_without_sleeping(void **state)
 {
     (void)state;
     rh_bell bell;
-    rh_bell_init(&bell, 0);
+    rh__bell_init(&bell, 0);
     rh_bell *bells[] = {&bell};
     rh_sleep s;
-    rh_sleep_prepare(&s, bells, 1);
-    EXPECT(rh_sleep_commit(&s, 0) == RH_ETIMEDOUT, "expected RH_ETIMEDOUT from a 0 ns poll");
-    rh_sleep_prepare(&s, bells, 1);
+    rh__sleep_prepare(&s, bells, 1);
+    EXPECT(rh__sleep_commit(&s, 0) == RH_ETIMEDOUT, "expected RH_ETIMEDOUT from a 0 ns poll");
+    rh__sleep_prepare(&s, bells, 1);
     rh_bell_ring(&bell);
-    EXPECT(rh_sleep_commit(&s, 0) == 0, "expected a 0 ns poll to report the ring");
+    EXPECT(rh__sleep_commit(&s, 0) == 0, "expected a 0 ns poll to report the ring");
 }
 
 static void test_shared_bell_wakes_a_sleeper_in_another_process(void **state)
@@ -186,7 +186,7 @@ static void test_shared_bell_wakes_a_sleeper_in_another_process(void **state)
         _Atomic int flag;
     } *area = mmap(NULL, sizeof *area, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(area != MAP_FAILED);
-    rh_bell_init(&area->bell, 1);
+    rh__bell_init(&area->bell, 1);
     atomic_init(&area->flag, 0);
     pid_t child = fork();
     assert_true(child >= 0);
@@ -195,12 +195,12 @@ static void test_shared_bell_wakes_a_sleeper_in_another_process(void **state)
         uint64_t give_up = rh_now_ns() + (uint64_t)GENEROUS_NS;
         while (!atomic_load(&area->flag)) {
             rh_sleep s;
-            rh_sleep_prepare(&s, bells, 1);
+            rh__sleep_prepare(&s, bells, 1);
             if (atomic_load(&area->flag)) {
-                rh_sleep_cancel(&s);
+                rh__sleep_cancel(&s);
                 break;
             }
-            rh_sleep_commit(&s, GENEROUS_NS);
+            rh__sleep_commit(&s, GENEROUS_NS);
             if (rh_now_ns() > give_up)
                 _exit(1);
         }
@@ -238,22 +238,22 @@ static int fallback_checks(void)
     if (hide_futex_waitv() != 0)
         return 99; /* no seccomp here: reported as skipped */
     rh_bell a, b;
-    rh_bell_init(&a, 0);
-    rh_bell_init(&b, 0);
+    rh__bell_init(&a, 0);
+    rh__bell_init(&b, 0);
     rh_bell *bells[] = {&a, &b};
     rh_sleep s;
 
     uint64_t t0 = rh_now_ns();
-    rh_sleep_prepare(&s, bells, 2);
-    if (rh_sleep_commit(&s, 20 * MS) != RH_ETIMEDOUT || rh_now_ns() - t0 < 19 * MS)
+    rh__sleep_prepare(&s, bells, 2);
+    if (rh__sleep_commit(&s, 20 * MS) != RH_ETIMEDOUT || rh_now_ns() - t0 < 19 * MS)
         return 1; /* a short timeout must still be honoured exactly */
 
     /* A ring on a bell other than bells[0] is only seen when the capped
      * wait on bells[0] ends: within about a millisecond, not 10 s. */
     t0 = rh_now_ns();
-    rh_sleep_prepare(&s, bells, 2);
+    rh__sleep_prepare(&s, bells, 2);
     rh_bell_ring(&b);
-    if (rh_sleep_commit(&s, GENEROUS_NS) != 0 || rh_now_ns() - t0 > 2000 * MS)
+    if (rh__sleep_commit(&s, GENEROUS_NS) != 0 || rh_now_ns() - t0 > 2000 * MS)
         return 2;
     if (atomic_load(&a.waiters) != 0 || atomic_load(&b.waiters) != 0)
         return 3;
@@ -284,51 +284,51 @@ static void test_wait_names_round_trip(void **state)
     (void)state;
     static const char *const names[] = {"spin", "yield", "park", "adaptive"};
     for (int k = RH_WAIT_SPIN; k <= RH_WAIT_ADAPTIVE; k++) {
-        EXPECT(strcmp(rh_wait_name((rh_wait_kind)k), names[k]) == 0,
+        EXPECT(strcmp(rh__wait_name((rh_wait_kind)k), names[k]) == 0,
                "expected kind %d to be named \"%s\", got \"%s\"", k, names[k],
-               rh_wait_name((rh_wait_kind)k));
-        EXPECT(rh_wait_parse(names[k]) == k, "expected \"%s\" to parse to %d", names[k], k);
+               rh__wait_name((rh_wait_kind)k));
+        EXPECT(rh__wait_parse(names[k]) == k, "expected \"%s\" to parse to %d", names[k], k);
     }
 }
 
 static void test_wait_parse_rejects_unknown_names(void **state)
 {
     (void)state;
-    EXPECT(rh_wait_parse("busy") == -1, "expected -1 for \"busy\"");
-    EXPECT(rh_wait_parse("Spin") == -1, "names are case-sensitive: expected -1 for \"Spin\"");
-    EXPECT(rh_wait_parse("") == -1, "expected -1 for the empty name");
-    EXPECT(rh_wait_parse(NULL) == -1, "expected -1 for NULL");
+    EXPECT(rh__wait_parse("busy") == -1, "expected -1 for \"busy\"");
+    EXPECT(rh__wait_parse("Spin") == -1, "names are case-sensitive: expected -1 for \"Spin\"");
+    EXPECT(rh__wait_parse("") == -1, "expected -1 for the empty name");
+    EXPECT(rh__wait_parse(NULL) == -1, "expected -1 for NULL");
 }
 
 static void test_adaptive_waiter_spins_then_yields_then_parks(void **state)
 {
     (void)state;
     rh_waiter w;
-    rh_waiter_init(&w, RH_WAIT_ADAPTIVE);
+    rh__waiter_init(&w, RH_WAIT_ADAPTIVE);
     uint32_t spins = 0, yields = 0, i = 0;
     rh_idle_action a;
-    while ((a = rh_waiter_idle(&w)) == RH_IDLE_SPIN)
+    while ((a = rh__waiter_idle(&w)) == RH_IDLE_SPIN)
         spins++;
     while (a == RH_IDLE_YIELD) {
         yields++;
-        a = rh_waiter_idle(&w);
+        a = rh__waiter_idle(&w);
     }
     EXPECT(spins >= 1000 && spins <= 5000, "expected about 2000 spinning polls, got %u", spins);
     EXPECT(yields >= 50 && yields <= 1000, "expected about 200 yielding polls, got %u", yields);
     EXPECT(a == RH_IDLE_PARK, "after spinning and yielding the waiter must park");
     for (i = 0; i < 100; i++)
-        EXPECT(rh_waiter_idle(&w) == RH_IDLE_PARK, "once parked, an idle waiter stays parked");
+        EXPECT(rh__waiter_idle(&w) == RH_IDLE_PARK, "once parked, an idle waiter stays parked");
 }
 
 static void test_busy_poll_restarts_the_adaptive_sequence(void **state)
 {
     (void)state;
     rh_waiter w;
-    rh_waiter_init(&w, RH_WAIT_ADAPTIVE);
+    rh__waiter_init(&w, RH_WAIT_ADAPTIVE);
     for (int i = 0; i < 100000; i++)
-        rh_waiter_idle(&w);
+        rh__waiter_idle(&w);
     rh_waiter_busy(&w);
-    EXPECT(rh_waiter_idle(&w) == RH_IDLE_SPIN, "after finding work the waiter spins again first");
+    EXPECT(rh__waiter_idle(&w) == RH_IDLE_SPIN, "after finding work the waiter spins again first");
 }
 
 static void test_fixed_kinds_always_give_their_action(void **state)
@@ -344,11 +344,11 @@ static void test_fixed_kinds_always_give_their_action(void **state)
     };
     for (size_t c = 0; c < 3; c++) {
         rh_waiter w;
-        rh_waiter_init(&w, cases[c].kind);
+        rh__waiter_init(&w, cases[c].kind);
         for (int i = 0; i < 10000; i++)
-            EXPECT(rh_waiter_idle(&w) == cases[c].action,
+            EXPECT(rh__waiter_idle(&w) == cases[c].action,
                    "wait kind %s must always answer the same action (poll %d)",
-                   rh_wait_name(cases[c].kind), i);
+                   rh__wait_name(cases[c].kind), i);
     }
 }
 

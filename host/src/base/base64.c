@@ -13,7 +13,7 @@
 static const char b64_chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *rh_base64_encode(const void *bytes, size_t n, size_t *len)
+char *rh__base64_encode(const void *bytes, size_t n, size_t *len)
 {
     const unsigned char *p = bytes;
     size_t out_len = (n + 2) / 3 * 4;
@@ -38,7 +38,7 @@ char *rh_base64_encode(const void *bytes, size_t n, size_t *len)
     return out;
 }
 
-long rh_base64_decode(const char *s, size_t len, unsigned char *out, size_t room)
+long rh__base64_decode(const char *s, size_t len, unsigned char *out, size_t room)
 {
     if (len % 4)
         return -1;

@@ -49,7 +49,7 @@ static size_t quote(char *out, size_t n, const char *s)
     return w;
 }
 
-void rh_manifest_path_key(char *out, size_t n, const char *parent, const char *key)
+void rh__manifest_path_key(char *out, size_t n, const char *parent, const char *key)
 {
     int plain = key[0] != '\0';
     for (const char *p = key; *p; p++)
@@ -64,7 +64,7 @@ void rh_manifest_path_key(char *out, size_t n, const char *parent, const char *k
     snprintf(out, n, "%s[%s]", parent, q);
 }
 
-void rh_json_path_index(char *out, size_t n, const char *parent, size_t i)
+void rh__json_path_index(char *out, size_t n, const char *parent, size_t i)
 {
     snprintf(out, n, "%s[%zu]", parent, i);
 }
@@ -99,7 +99,7 @@ static int vfail(const rh_json_doc *doc, const char *path, const char *got, cons
 
 /* "<file>: <path>: expected <fmt...>, got <v>". Returns RH_EMANIFEST. */
 __attribute__((format(printf, 4, 5)))
-int rh_json_fail(const rh_json_doc *doc, const char *path, const json_t *v, const char *fmt,
+int rh__json_fail(const rh_json_doc *doc, const char *path, const json_t *v, const char *fmt,
                  ...)
 {
     char got[VALUE_SHOWN];
@@ -113,7 +113,7 @@ int rh_json_fail(const rh_json_doc *doc, const char *path, const json_t *v, cons
 
 /* The same, where the offending value is a string (an object key). */
 __attribute__((format(printf, 4, 5)))
-int rh_json_fail_str(const rh_json_doc *doc, const char *path, const char *s, const char *fmt,
+int rh__json_fail_str(const rh_json_doc *doc, const char *path, const char *s, const char *fmt,
                      ...)
 {
     char got[VALUE_SHOWN];
@@ -166,7 +166,7 @@ static size_t levenshtein(const char *a, const char *b)
 }
 
 /* Every key of obj must be one of known; otherwise name the nearest. */
-int rh_json_check_keys(const rh_json_doc *doc, const json_t *obj, const char *path,
+int rh__json_check_keys(const rh_json_doc *doc, const json_t *obj, const char *path,
                        const char *const *known, size_t count)
 {
     const char *key;
@@ -200,7 +200,7 @@ int rh_json_check_keys(const rh_json_doc *doc, const json_t *obj, const char *pa
 /* ------------------------------------------------------- values ---- */
 
 /* s matches [A-Za-z0-9_-] (plus '.' when dots) and is 1..max long. */
-int rh_json_name_ok(const char *s, size_t max, int dots)
+int rh__json_name_ok(const char *s, size_t max, int dots)
 {
     size_t n = 0;
     for (; s[n]; n++) {
@@ -212,11 +212,11 @@ int rh_json_name_ok(const char *s, size_t max, int dots)
 }
 
 /* A string naming something: [A-Za-z0-9_-] (+ '.'), 1..size-1 long. */
-int rh_json_get_name(const rh_json_doc *doc, const json_t *v, const char *path, const char *noun,
+int rh__json_get_name(const rh_json_doc *doc, const json_t *v, const char *path, const char *noun,
                      int dots, char *out, size_t size)
 {
-    if (!json_is_string(v) || !rh_json_name_ok(json_string_value(v), size - 1, dots))
-        return rh_json_fail(doc, path, v, "%s of 1 to %zu characters from [A-Za-z0-9%s_-]", noun,
+    if (!json_is_string(v) || !rh__json_name_ok(json_string_value(v), size - 1, dots))
+        return rh__json_fail(doc, path, v, "%s of 1 to %zu characters from [A-Za-z0-9%s_-]", noun,
                             size - 1, dots ? "." : "");
     snprintf(out, size, "%s", json_string_value(v));
     return 0;
@@ -229,7 +229,7 @@ int rh_json_get_name(const rh_json_doc *doc, const json_t *v, const char *path, 
 
 /* An integer in lo..hi (a power of two if pow2); unit is said in the
  * message ("slots"), or NULL. */
-int rh_json_opt_uint(const rh_json_doc *doc, const json_t *obj, const char *parent,
+int rh__json_opt_uint(const rh_json_doc *doc, const json_t *obj, const char *parent,
                      const char *key, long long lo, long long hi, int pow2, const char *unit,
                      uint32_t *out)
 {
@@ -244,14 +244,14 @@ int rh_json_opt_uint(const rh_json_doc *doc, const json_t *obj, const char *pare
             return 0;
         }
     }
-    rh_manifest_path_key(p, sizeof p, parent, key);
-    return rh_json_fail(doc, p, v, "%s between %lld and %lld%s%s%s",
+    rh__manifest_path_key(p, sizeof p, parent, key);
+    return rh__json_fail(doc, p, v, "%s between %lld and %lld%s%s%s",
                         pow2 ? "a power of two" : "an integer", lo, hi, unit ? " (" : "",
                         unit ? unit : "", unit ? ")" : "");
 }
 
 /* One of names; *out receives its index. */
-int rh_json_opt_enum(const rh_json_doc *doc, const json_t *obj, const char *parent,
+int rh__json_opt_enum(const rh_json_doc *doc, const json_t *obj, const char *parent,
                      const char *key, const char *const *names, size_t count, int *out)
 {
     const json_t *v = json_object_get(obj, key);
@@ -264,12 +264,12 @@ int rh_json_opt_enum(const rh_json_doc *doc, const json_t *obj, const char *pare
             return 0;
         }
     }
-    rh_manifest_path_key(p, sizeof p, parent, key);
+    rh__manifest_path_key(p, sizeof p, parent, key);
     name_list(list, sizeof list, names, count);
-    return rh_json_fail(doc, p, v, "%s%s", count > 2 ? "one of " : "", list);
+    return rh__json_fail(doc, p, v, "%s%s", count > 2 ? "one of " : "", list);
 }
 
-int rh_json_opt_bool(const rh_json_doc *doc, const json_t *obj, const char *parent,
+int rh__json_opt_bool(const rh_json_doc *doc, const json_t *obj, const char *parent,
                      const char *key, int *out)
 {
     const json_t *v = json_object_get(obj, key);
@@ -280,6 +280,6 @@ int rh_json_opt_bool(const rh_json_doc *doc, const json_t *obj, const char *pare
         *out = json_is_true(v);
         return 0;
     }
-    rh_manifest_path_key(p, sizeof p, parent, key);
-    return rh_json_fail(doc, p, v, "true or false");
+    rh__manifest_path_key(p, sizeof p, parent, key);
+    return rh__json_fail(doc, p, v, "true or false");
 }

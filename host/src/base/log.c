@@ -16,7 +16,7 @@
 
 #define RH_LOG_LINE_MAX 2048
 
-/* The threshold; RH_LOG_UNSET until the first rh_log_level().  Relaxed
+/* The threshold; RH_LOG_UNSET until the first rh__log_level().  Relaxed
  * atomics suffice: it is one int, read by every thread, written once (or
  * by a test before its threads start). */
 #define RH_LOG_UNSET (-2)
@@ -26,7 +26,7 @@ static pthread_mutex_t g_write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
-int rh_log_level_parse(const char *text, int *level)
+int rh__log_level_parse(const char *text, int *level)
 {
     if (!text)
         return -1;
@@ -43,7 +43,7 @@ int rh_log_level_parse(const char *text, int *level)
     return -1;
 }
 
-const char *rh_log_level_name(int level)
+const char *rh__log_level_name(int level)
 {
     if (level == RH_LOG_OFF)
         return "off";
@@ -54,16 +54,16 @@ static void read_env(void)
 {
     const char *text = getenv("RINGHOST_LOG");
     int level = RH_LOG_INFO;
-    int bad = text && text[0] && rh_log_level_parse(text, &level) != 0;
+    int bad = text && text[0] && rh__log_level_parse(text, &level) != 0;
     int expected = RH_LOG_UNSET;
-    /* a test's rh_log_set_level() before the first event wins */
+    /* a test's rh__log_set_level() before the first event wins */
     atomic_compare_exchange_strong(&g_level, &expected, level);
     if (bad)
-        rh_log_event(stderr, RH_LOG_WARN, "log.level_unknown",
+        rh__log_event(stderr, RH_LOG_WARN, "log.level_unknown",
                      "RINGHOST_LOG=%s using=info expected=off|error|warn|info|debug", text);
 }
 
-int rh_log_level(void)
+int rh__log_level(void)
 {
     int level = atomic_load_explicit(&g_level, memory_order_relaxed);
     if (level != RH_LOG_UNSET)
@@ -72,14 +72,14 @@ int rh_log_level(void)
     return atomic_load_explicit(&g_level, memory_order_relaxed);
 }
 
-void rh_log_set_level(int level)
+void rh__log_set_level(int level)
 {
     atomic_store_explicit(&g_level, level, memory_order_relaxed);
 }
 
-int rh_log_enabled(int level)
+int rh__log_enabled(int level)
 {
-    int threshold = rh_log_level();
+    int threshold = rh__log_level();
     return threshold != RH_LOG_OFF && level <= threshold;
 }
 
@@ -106,7 +106,7 @@ static int needs_quotes(const char *v)
     return 0;
 }
 
-size_t rh_log_quote(char *buf, size_t len, size_t cap, const char *value)
+size_t rh__log_quote(char *buf, size_t len, size_t cap, const char *value)
 {
     if (!value)
         return put(buf, len, cap, "-", 1);
@@ -137,7 +137,7 @@ size_t rh_log_quote(char *buf, size_t len, size_t cap, const char *value)
 
 /*
  * Format one conversion spec[0..n) (from '%' to its conversion letter) with
- * its argument from ap.  %s goes through rh_log_quote; everything else is
+ * its argument from ap.  %s goes through rh__log_quote; everything else is
  * handed to snprintf with the argument read at its promoted type.
  */
 static size_t format_one(char *buf, size_t len, size_t cap, const char *spec, size_t n,
@@ -160,7 +160,7 @@ static size_t format_one(char *buf, size_t len, size_t cap, const char *spec, si
     int w;
     switch (conv) {
     case 's':
-        return rh_log_quote(buf, len, cap, va_arg(*ap, const char *));
+        return rh__log_quote(buf, len, cap, va_arg(*ap, const char *));
     case 'd': case 'i': case 'c':
         if (m_ll)
             w = snprintf(out, sizeof out, fmt, va_arg(*ap, long long));
@@ -200,7 +200,7 @@ static size_t format_one(char *buf, size_t len, size_t cap, const char *spec, si
 }
 
 /* The format's fields appended to buf; the format was checked by the
- * compiler (rh_log_event's format attribute), so each spec is well formed. */
+ * compiler (rh__log_event's format attribute), so each spec is well formed. */
 static size_t format_fields(char *buf, size_t len, size_t cap, const char *fmt, va_list *ap)
 {
     const char *p = fmt;
@@ -225,9 +225,9 @@ static size_t format_fields(char *buf, size_t len, size_t cap, const char *fmt, 
     return len;
 }
 
-void rh_log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, va_list ap)
+void rh__log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, va_list ap)
 {
-    if (!rh_log_enabled(level))
+    if (!rh__log_enabled(level))
         return;
     if (!out)
         out = stderr;
@@ -239,9 +239,9 @@ void rh_log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, 
     int n = snprintf(line, sizeof line,
                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     now.tv_nsec / (long)RH_NS_PER_MS, rh_log_level_name(level));
+                     now.tv_nsec / (long)RH_NS_PER_MS, rh__log_level_name(level));
     size_t len = n > 0 ? (size_t)n : 0;
-    len = rh_log_quote(line, len, sizeof line, event ? event : "-");
+    len = rh__log_quote(line, len, sizeof line, event ? event : "-");
     if (fmt_kv && fmt_kv[0]) {
         len = put(line, len, sizeof line, " ", 1);
         va_list copy;
@@ -281,16 +281,16 @@ static void register_fork_handlers(void)
     pthread_atfork(fork_lock, fork_unlock, fork_unlock);
 }
 
-void rh_log_fork_safe(void)
+void rh__log_fork_safe(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, register_fork_handlers);
 }
 
-void rh_log_event(FILE *out, int level, const char *event, const char *fmt_kv, ...)
+void rh__log_event(FILE *out, int level, const char *event, const char *fmt_kv, ...)
 {
     va_list ap;
     va_start(ap, fmt_kv);
-    rh_log_eventv(out, level, event, fmt_kv, ap);
+    rh__log_eventv(out, level, event, fmt_kv, ap);
     va_end(ap);
 }

@@ -28,25 +28,25 @@
  * "debug"; case-insensitive) into *level.  Returns 0, or -1 (and leaves
  * *level alone) when text is NULL or names no level.
  */
-int rh_log_level_parse(const char *text, int *level);
+int rh__log_level_parse(const char *text, int *level);
 
 /* The name of a level ("error" .. "debug", "off"); out-of-range levels are
  * clamped to error or debug. */
-const char *rh_log_level_name(int level);
+const char *rh__log_level_name(int level);
 
 /*
  * The threshold now in force.  The first call reads RINGHOST_LOG (once per
  * process; a value that names no level means info, and is reported by one
  * warn event on stderr).
  */
-int rh_log_level(void);
+int rh__log_level(void);
 
 /* Replace the threshold (tests; a later RINGHOST_LOG change is not read). */
-void rh_log_set_level(int level);
+void rh__log_set_level(int level);
 
 /* Whether an event at `level` would be written: callers that must compute
  * fields (formatting an id, summing counters) ask first. */
-int rh_log_enabled(int level);
+int rh__log_enabled(int level);
 
 /*
  * Write one event line to out (NULL: stderr) when `level` is enabled:
@@ -71,14 +71,14 @@ int rh_log_enabled(int level);
  * write lock is held across fork (pthread_atfork, registered once).  The
  * child must still write to a stream of its own (another thread may have
  * held the parent stream's lock at the fork). */
-void rh_log_fork_safe(void);
+void rh__log_fork_safe(void);
 
-void rh_log_event(FILE *out, int level, const char *event, const char *fmt_kv, ...)
+void rh__log_event(FILE *out, int level, const char *event, const char *fmt_kv, ...)
     __attribute__((format(printf, 4, 5)));
-void rh_log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, va_list ap);
+void rh__log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, va_list ap);
 
-/* Append value to buf (capacity cap, NUL kept) quoted as rh_log_event
+/* Append value to buf (capacity cap, NUL kept) quoted as rh__log_event
  * quotes a %s value.  Returns the new length (at most cap - 1). */
-size_t rh_log_quote(char *buf, size_t len, size_t cap, const char *value);
+size_t rh__log_quote(char *buf, size_t len, size_t cap, const char *value);
 
 #endif

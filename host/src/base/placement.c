@@ -9,7 +9,7 @@
  *    machine, which is what a manifest author reasons about.
  *  - cpusets, sched_getcpu() and `taskset` use OS indexes ("cpu 5").  Every
  *    message and report that prints a cpuset says "cpus" and means OS
- *    indexes; rh_topo_print shows the mapping between the two.
+ *    indexes; rh__topo_print shows the mapping between the two.
  */
 #define _GNU_SOURCE /* sched_getcpu */
 
@@ -27,7 +27,7 @@
  * The process-wide topology and the unit orders of the placement policies.
  * Written once inside pthread_once, read-only afterwards: hwloc allows any
  * number of threads to query (and bind with) a topology that nobody
- * modifies, so no lock is needed after rh_topo_init returned.  It lives
+ * modifies, so no lock is needed after rh__topo_init returned.  It lives
  * until the process exits (it is small, and threads may bind until the end).
  */
 static struct {
@@ -160,7 +160,7 @@ static void topo_load_once(void)
     }
 }
 
-int rh_topo_init(rh_error *err)
+int rh__topo_init(rh_error *err)
 {
     pthread_once(&g_place.once, topo_load_once);
     if (g_place.status != 0)
@@ -168,9 +168,9 @@ int rh_topo_init(rh_error *err)
     return 0;
 }
 
-hwloc_topology_t rh_topo(void)
+hwloc_topology_t rh__topo(void)
 {
-    return rh_topo_init(NULL) == 0 ? g_place.topo : NULL;
+    return rh__topo_init(NULL) == 0 ? g_place.topo : NULL;
 }
 
 /* ----------------------------------------------------------- pin specs --- */
@@ -312,14 +312,14 @@ static int pin_item(const pin_ctx *c, hwloc_bitmap_t set, rh_error *err)
     return 0;
 }
 
-int rh_pin_resolve(const char *spec, hwloc_bitmap_t *out, rh_error *err)
+int rh__pin_resolve(const char *spec, hwloc_bitmap_t *out, rh_error *err)
 {
     if (!out)
-        return rh_error_set(err, RH_EINVAL, "rh_pin_resolve: out is NULL");
+        return rh_error_set(err, RH_EINVAL, "rh__pin_resolve: out is NULL");
     *out = NULL;
     if (!spec)
         spec = ""; /* same as "": not pinned */
-    int rc = rh_topo_init(err);
+    int rc = rh__topo_init(err);
     if (rc < 0)
         return rc;
 
@@ -364,10 +364,10 @@ int rh_pin_resolve(const char *spec, hwloc_bitmap_t *out, rh_error *err)
 
 /* ------------------------------------------------------------ policies --- */
 
-int rh_policy_cpuset(const char *policy, unsigned index, hwloc_bitmap_t *out, rh_error *err)
+int rh__policy_cpuset(const char *policy, unsigned index, hwloc_bitmap_t *out, rh_error *err)
 {
     if (!out)
-        return rh_error_set(err, RH_EINVAL, "rh_policy_cpuset: out is NULL");
+        return rh_error_set(err, RH_EINVAL, "rh__policy_cpuset: out is NULL");
     *out = NULL;
     enum { POLICY_NONE, POLICY_COMPACT, POLICY_SCATTER } which;
     if (policy && strcmp(policy, "none") == 0)
@@ -379,7 +379,7 @@ int rh_policy_cpuset(const char *policy, unsigned index, hwloc_bitmap_t *out, rh
     else
         return rh_error_set(err, RH_EINVAL, "placement policy \"%s\": unknown; expected "
                             "compact, scatter or none", policy ? policy : "(null)");
-    int rc = rh_topo_init(err);
+    int rc = rh__topo_init(err);
     if (rc < 0)
         return rc;
     const hwloc_obj_t *order = which == POLICY_COMPACT   ? g_place.compact
@@ -411,11 +411,11 @@ int rh_policy_cpuset(const char *policy, unsigned index, hwloc_bitmap_t *out, rh
 
 /* ------------------------------------------------------------- binding --- */
 
-int rh_bind_self(hwloc_const_bitmap_t set, rh_error *err)
+int rh__bind_self(hwloc_const_bitmap_t set, rh_error *err)
 {
     if (set == NULL || hwloc_bitmap_iszero(set))
         return 0; /* not pinned: the scheduler decides */
-    int rc = rh_topo_init(err);
+    int rc = rh__topo_init(err);
     if (rc < 0)
         return rc;
     /*
@@ -433,13 +433,13 @@ int rh_bind_self(hwloc_const_bitmap_t set, rh_error *err)
     return 0;
 }
 
-int rh_current_cpu(void)
+int rh__current_cpu(void)
 {
     return sched_getcpu();
 }
 
 /* An empty (or NULL) set is written "none": the thread is not pinned. */
-void rh_binding_string(hwloc_const_bitmap_t set, char *buf, size_t len)
+void rh__binding_string(hwloc_const_bitmap_t set, char *buf, size_t len)
 {
     if (buf == NULL || len == 0)
         return;
@@ -467,10 +467,10 @@ static int numa_of_cpu(unsigned cpu)
     return -1;
 }
 
-void rh_topo_print(FILE *out)
+void rh__topo_print(FILE *out)
 {
     rh_error err;
-    if (rh_topo_init(&err) < 0) {
+    if (rh__topo_init(&err) < 0) {
         fprintf(out, "topology unavailable: %s\n", err.msg);
         return;
     }

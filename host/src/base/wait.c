@@ -63,7 +63,7 @@ static int futex_private_flag(const rh_bell *b)
     return __atomic_load_n(&b->shared, __ATOMIC_RELAXED) ? 0 : FUTEX_PRIVATE_FLAG;
 }
 
-void rh_bell_init(rh_bell *b, int shared)
+void rh__bell_init(rh_bell *b, int shared)
 {
     atomic_init(&b->seq, 0);
     atomic_init(&b->waiters, 0);
@@ -71,7 +71,7 @@ void rh_bell_init(rh_bell *b, int shared)
     b->pad_ = 0;
 }
 
-void rh_bell_wake_all(rh_bell *b)
+void rh__bell_wake_all(rh_bell *b)
 {
     /* The increment is what a sleeper between prepare and commit observes
      * (its futex value no longer matches); the wake is for those already
@@ -88,7 +88,7 @@ void rh_bell_wake_all(rh_bell *b)
             0);
 }
 
-void rh_sleep_prepare(rh_sleep *s, rh_bell *const *bells, uint32_t n)
+void rh__sleep_prepare(rh_sleep *s, rh_bell *const *bells, uint32_t n)
 {
     if (n > RH_WAIT_MAX_BELLS)
         n = RH_WAIT_MAX_BELLS;
@@ -110,7 +110,7 @@ void rh_sleep_prepare(rh_sleep *s, rh_bell *const *bells, uint32_t n)
         s->seen[i] = atomic_load_explicit(&bells[i]->seq, memory_order_seq_cst);
 }
 
-void rh_sleep_cancel(rh_sleep *s)
+void rh__sleep_cancel(rh_sleep *s)
 {
     for (uint32_t i = 0; i < s->n; i++)
         atomic_fetch_sub_explicit(&s->bells[i]->waiters, 1, memory_order_relaxed);
@@ -143,7 +143,7 @@ static int sleep_fallback(rh_sleep *s, int64_t timeout_ns)
     }
 }
 
-int rh_sleep_commit(rh_sleep *s, int64_t timeout_ns)
+int rh__sleep_commit(rh_sleep *s, int64_t timeout_ns)
 {
     int result = 0;
     if (s->n == 0) {
@@ -161,7 +161,7 @@ int rh_sleep_commit(rh_sleep *s, int64_t timeout_ns)
         for (uint32_t i = 0; i < s->n; i++)
             if (atomic_load_explicit(&s->bells[i]->seq, memory_order_acquire) != s->seen[i])
                 result = 0;
-        rh_sleep_cancel(s);
+        rh__sleep_cancel(s);
         return result;
     }
     if (!atomic_load_explicit(&waitv_missing, memory_order_relaxed)) {
@@ -192,7 +192,7 @@ int rh_sleep_commit(rh_sleep *s, int64_t timeout_ns)
     } else {
         result = sleep_fallback(s, timeout_ns);
     }
-    rh_sleep_cancel(s);
+    rh__sleep_cancel(s);
     return result;
 }
 
@@ -205,14 +205,14 @@ static const char *const wait_names[] = {
     [RH_WAIT_ADAPTIVE] = "adaptive",
 };
 
-const char *rh_wait_name(rh_wait_kind k)
+const char *rh__wait_name(rh_wait_kind k)
 {
     if ((unsigned)k < sizeof(wait_names) / sizeof(wait_names[0]))
         return wait_names[k];
     return "unknown";
 }
 
-int rh_wait_parse(const char *name)
+int rh__wait_parse(const char *name)
 {
     if (!name)
         return -1;
@@ -222,7 +222,7 @@ int rh_wait_parse(const char *name)
     return -1;
 }
 
-void rh_waiter_init(rh_waiter *w, rh_wait_kind kind)
+void rh__waiter_init(rh_waiter *w, rh_wait_kind kind)
 {
     w->kind = kind;
     w->idle_polls = 0;
@@ -230,7 +230,7 @@ void rh_waiter_init(rh_waiter *w, rh_wait_kind kind)
     w->yield_polls = ADAPTIVE_YIELD_POLLS;
 }
 
-rh_idle_action rh_waiter_idle(rh_waiter *w)
+rh_idle_action rh__waiter_idle(rh_waiter *w)
 {
     if (w->idle_polls != UINT32_MAX) /* saturate: a thread idle for days stays parked */
         w->idle_polls++;

@@ -22,10 +22,10 @@ typedef struct rh_bell {
     uint32_t pad_;
 } rh_bell;
 
-void rh_bell_init(rh_bell *b, int shared);
+void rh__bell_init(rh_bell *b, int shared);
 
 /* Slow path of rh_bell_ring: bump seq and wake every sleeper. */
-void rh_bell_wake_all(rh_bell *b);
+void rh__bell_wake_all(rh_bell *b);
 
 /* Call after publishing data that a sleeper may wait for. */
 static inline void rh_bell_ring(rh_bell *b)
@@ -34,11 +34,11 @@ static inline void rh_bell_ring(rh_bell *b)
     /* ThreadSanitizer does not model fences (GCC >= 12 rejects them under
      * -fsanitize=thread); a seq_cst RMW gives the same store->load order. */
     if (atomic_fetch_add_explicit(&b->waiters, 0, memory_order_seq_cst) != 0)
-        rh_bell_wake_all(b);
+        rh__bell_wake_all(b);
 #else
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&b->waiters, memory_order_relaxed) != 0)
-        rh_bell_wake_all(b);
+        rh__bell_wake_all(b);
 #endif
 }
 
@@ -53,12 +53,12 @@ typedef struct rh_sleep {
 } rh_sleep;
 
 /* Announce a sleeper on each bell and snapshot their seqs.  n <= RH_WAIT_MAX_BELLS. */
-void rh_sleep_prepare(rh_sleep *s, rh_bell *const *bells, uint32_t n);
+void rh__sleep_prepare(rh_sleep *s, rh_bell *const *bells, uint32_t n);
 /* Sleep until a bell rings or timeout_ns passes (<0: no timeout), then
  * withdraw.  Returns 0 when woken or a seq moved, RH_ETIMEDOUT on timeout. */
-int rh_sleep_commit(rh_sleep *s, int64_t timeout_ns);
+int rh__sleep_commit(rh_sleep *s, int64_t timeout_ns);
 /* Withdraw without sleeping (the re-check found work). */
-void rh_sleep_cancel(rh_sleep *s);
+void rh__sleep_cancel(rh_sleep *s);
 
 /* How an idle thread waits. */
 typedef enum rh_wait_kind {
@@ -68,10 +68,10 @@ typedef enum rh_wait_kind {
     RH_WAIT_ADAPTIVE = 3, /* spin, then yield, then park (default) */
 } rh_wait_kind;
 
-const char *rh_wait_name(rh_wait_kind k);
-int rh_wait_parse(const char *name); /* -1 when unknown */
+const char *rh__wait_name(rh_wait_kind k);
+int rh__wait_parse(const char *name); /* -1 when unknown */
 
-/* Per-thread state of a wait strategy.  Call rh_waiter_idle() after each
+/* Per-thread state of a wait strategy.  Call rh__waiter_idle() after each
  * empty poll and rh_waiter_busy() after each poll that found work. */
 typedef struct rh_waiter {
     rh_wait_kind kind;
@@ -80,7 +80,7 @@ typedef struct rh_waiter {
     uint32_t yield_polls;/* adaptive: then yielding before parking */
 } rh_waiter;
 
-void rh_waiter_init(rh_waiter *w, rh_wait_kind kind);
+void rh__waiter_init(rh_waiter *w, rh_wait_kind kind);
 
 static inline void rh_waiter_busy(rh_waiter *w)
 {
@@ -89,7 +89,7 @@ static inline void rh_waiter_busy(rh_waiter *w)
 
 /* What the caller should do after an empty poll. */
 typedef enum { RH_IDLE_SPIN, RH_IDLE_YIELD, RH_IDLE_PARK } rh_idle_action;
-rh_idle_action rh_waiter_idle(rh_waiter *w);
+rh_idle_action rh__waiter_idle(rh_waiter *w);
 
 /* CPU relax hint for spin loops. */
 static inline void rh_cpu_relax(void)

@@ -16,60 +16,60 @@ enum { RH_EXIT_OK = 0, RH_EXIT_FAIL = 1, RH_EXIT_BADINPUT = 2 };
 
 /* The exit code for an RH_E* code: bad input (manifest, message, plugin,
  * placement, usage) is 2, the rest 1. */
-int rh_cli_exit_code(int rc);
+int rh__cli_exit_code(int rc);
 
 /* One input line: {"queue": "...", "id": "...optional...", "body": {...}}.
  * Fills queue (borrowed from *root), id (zero when absent) and body
  * (borrowed).  *root is owned by the caller (json_decref).  0 or RH_EINVAL
  * with the reason in err. */
-int rh_cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
+int rh__cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
                       json_t **body, rh_error *err);
 
 /* Print one output line for a message taken from queue qname. */
-void rh_cli_print_message(FILE *out, const char *qname, const rh_type *type,
+void rh__cli_print_message(FILE *out, const char *qname, const rh_type *type,
                           const rh_envelope *env, const void *payload);
 
 /* Attach to a running instance's shared queue and give it its type, loaded
  * from the plugin named in the queue header. */
-int rh_cli_attach_typed(const char *instance, const char *qname, rh_queue **q, rh_error *err);
+int rh__cli_attach_typed(const char *instance, const char *qname, rh_queue **q, rh_error *err);
 
 /* The instance from --instance, else $RINGHOST_INSTANCE, else NULL. */
-const char *rh_cli_instance(const char *given);
+const char *rh__cli_instance(const char *given);
 
-/* The instance as rh_cli_instance finds it; 0, or RH_EXIT_BADINPUT after
+/* The instance as rh__cli_instance finds it; 0, or RH_EXIT_BADINPUT after
  * saying on stderr that `verb` needs one. */
-int rh_cli_need_instance(const char *verb, const char **instance);
+int rh__cli_need_instance(const char *verb, const char **instance);
 
 /*
  * Send one request to the control socket of instance (control.h) and read
  * its reply into *reply (owned by the caller; NULL when none came).
  * RH_EXIT_OK when the reply says "ok": true; otherwise the exit code of its
- * RH_E* code (rh_cli_exit_code), or RH_EXIT_FAIL when no host answers
+ * RH_E* code (rh__cli_exit_code), or RH_EXIT_FAIL when no host answers
  * ("no host running for instance ...").  Unless quiet, each failure is
  * said on stderr as "ringhost VERB: ...".
  */
-int rh_cli_control_call(const char *verb, const char *instance, json_t *req, json_t **reply,
+int rh__cli_control_call(const char *verb, const char *instance, json_t *req, json_t **reply,
                         int quiet);
 
-int rh_cmd_run(int argc, char **argv);
-int rh_cmd_ps(int argc, char **argv);
-int rh_cmd_launch(int argc, char **argv);
+int rh__cmd_run(int argc, char **argv);
+int rh__cmd_ps(int argc, char **argv);
+int rh__cmd_launch(int argc, char **argv);
 /* activate|deactivate|terminate|reload KERNEL: argv[0] is the verb. */
-int rh_cmd_kernel_verb(int argc, char **argv);
-int rh_cmd_send(int argc, char **argv);
-int rh_cmd_recv(int argc, char **argv);
-int rh_cmd_stat(int argc, char **argv);
-int rh_cmd_purge(int argc, char **argv);
-int rh_cmd_plugins(int argc, char **argv);
-int rh_cmd_validate(int argc, char **argv);
-int rh_cmd_topo(int argc, char **argv);
-int rh_cmd_new_kernel(int argc, char **argv);
-int rh_cmd_bench(int argc, char **argv);
+int rh__cmd_kernel_verb(int argc, char **argv);
+int rh__cmd_send(int argc, char **argv);
+int rh__cmd_recv(int argc, char **argv);
+int rh__cmd_stat(int argc, char **argv);
+int rh__cmd_purge(int argc, char **argv);
+int rh__cmd_plugins(int argc, char **argv);
+int rh__cmd_validate(int argc, char **argv);
+int rh__cmd_topo(int argc, char **argv);
+int rh__cmd_new_kernel(int argc, char **argv);
+int rh__cmd_bench(int argc, char **argv);
 
 /* `--allow-plugin PATH` of run, validate and topo: append the absolute PATH
  * to allowed (NULL-terminated, room for one per argument pair).  0, or
  * RH_EXIT_BADINPUT after saying why on stderr. */
-int rh_cli_allow_plugin(const char *verb, const char *path, const char **allowed,
+int rh__cli_allow_plugin(const char *verb, const char *path, const char **allowed,
                         size_t *n_allowed);
 
 #endif /* RH_CLI_H */

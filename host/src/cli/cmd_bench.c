@@ -16,7 +16,7 @@
 
 #include "cli.h"
 
-int rh_cmd_bench(int argc, char **argv)
+int rh__cmd_bench(int argc, char **argv)
 {
     (void)argc; /* argv is NULL-terminated: execv takes it as it is */
     char exe[PATH_MAX], path[PATH_MAX + 32];

@@ -29,9 +29,9 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
         return rc;
     if (strcmp(rh_queue_type_name(probe), RH_DLQ_TYPE_NAME) != 0) {
         rh_queue_close(probe);
-        return rh_cli_attach_typed(instance, qname, q, err);
+        return rh__cli_attach_typed(instance, qname, q, err);
     }
-    const rh_type *t = rh_dlq_type_by_fingerprint(rh_queue_fingerprint(probe));
+    const rh_type *t = rh__dlq_type_by_fingerprint(rh_queue_fingerprint(probe));
     if (!t || rh_queue_bind_type(probe, t, NULL) != 0) {
         rh_error_set(err, RH_ETYPE, "queue %s: dead letters of a layout this ringhost does not "
                      "know (fingerprint %016llx, %u bytes); read them with the ringhost of the "
@@ -46,9 +46,9 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
     static rh_plugin plugin;
     const char *origin = rh_queue_type_origin(probe);
     rh_error perr = {0};
-    if (origin[0] && rh_plugin_open(origin, &plugin, &perr) == 0) {
+    if (origin[0] && rh__plugin_open(origin, &plugin, &perr) == 0) {
         for (uint32_t p = 0; p < plugin.desc->n_inputs; p++)
-            rh_type_registry_add(plugin.desc->inputs[p].type);
+            rh__type_registry_add(plugin.desc->inputs[p].type);
     } else {
         fprintf(stderr, "ringhost %s: %s: payloads shown as base64: %s\n", verb, qname,
                 origin[0] ? perr.msg : "the queue names no plugin");
@@ -57,7 +57,7 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
     return 0;
 }
 
-int rh_cmd_send(int argc, char **argv)
+int rh__cmd_send(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL, *idtext = NULL;
     int first_body = 0;
@@ -77,7 +77,7 @@ int rh_cmd_send(int argc, char **argv)
         fprintf(stderr, "usage: ringhost send [--instance I] [--id ID] QUEUE JSON...\n");
         return RH_EXIT_BADINPUT;
     }
-    if (rh_cli_need_instance("send", &instance))
+    if (rh__cli_need_instance("send", &instance))
         return RH_EXIT_BADINPUT;
     rh_id given = {0, 0};
     if (idtext && rh_id_parse(idtext, &given) != 0) {
@@ -90,7 +90,7 @@ int rh_cmd_send(int argc, char **argv)
     int rc = attach("send", instance, qname, &q, &err);
     if (rc) {
         fprintf(stderr, "ringhost send: %s\n", err.msg);
-        return rh_cli_exit_code(rc);
+        return rh__cli_exit_code(rc);
     }
     const rh_type *t = rh_queue_type(q);
     void *buf = malloc(t->size);
@@ -129,7 +129,7 @@ int rh_cmd_send(int argc, char **argv)
     return exit_code;
 }
 
-int rh_cmd_recv(int argc, char **argv)
+int rh__cmd_recv(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL;
     long want = 0;
@@ -154,14 +154,14 @@ int rh_cmd_recv(int argc, char **argv)
                         "(default 1)\n  with -n: N messages within S seconds, else exit 1\n");
         return RH_EXIT_BADINPUT;
     }
-    if (rh_cli_need_instance("recv", &instance))
+    if (rh__cli_need_instance("recv", &instance))
         return RH_EXIT_BADINPUT;
     rh_queue *q;
     rh_error err = {0};
     int rc = attach("recv", instance, qname, &q, &err);
     if (rc) {
         fprintf(stderr, "ringhost recv: %s\n", err.msg);
-        return rh_cli_exit_code(rc);
+        return rh__cli_exit_code(rc);
     }
     uint32_t len = rh_queue_payload_size(q);
     void *buf = malloc(len);
@@ -181,7 +181,7 @@ int rh_cmd_recv(int argc, char **argv)
         int n = rh_recv(q, &env, buf, len, wait_ms);
         if (n < 0)
             break;
-        rh_cli_print_message(stdout, qname, rh_queue_type(q), &env, buf);
+        rh__cli_print_message(stdout, qname, rh_queue_type(q), &env, buf);
         fflush(stdout);
         got++;
     }
@@ -198,7 +198,7 @@ int rh_cmd_recv(int argc, char **argv)
 /* `ringhost purge`: discard a queue a host left in /dev/shm (a persist
  * queue, kept on purpose, with its messages) once it is no longer wanted,
  * e.g. after its type or capacity changed.  A host holding it refuses. */
-int rh_cmd_purge(int argc, char **argv)
+int rh__cmd_purge(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL;
     for (int i = 1; i < argc; i++) {
@@ -213,13 +213,13 @@ int rh_cmd_purge(int argc, char **argv)
         fprintf(stderr, "usage: ringhost purge [--instance I] QUEUE\n");
         return RH_EXIT_BADINPUT;
     }
-    if (rh_cli_need_instance("purge", &instance))
+    if (rh__cli_need_instance("purge", &instance))
         return RH_EXIT_BADINPUT;
     rh_error err = {0};
-    int rc = rh_queue_purge(instance, qname, &err);
+    int rc = rh__queue_purge(instance, qname, &err);
     if (rc) {
         fprintf(stderr, "ringhost purge: %s\n", err.msg);
-        return rh_cli_exit_code(rc);
+        return rh__cli_exit_code(rc);
     }
     printf("purged queue %s of instance %s\n", qname, instance);
     return RH_EXIT_OK;

@@ -48,13 +48,13 @@ static char *read_line(int fd)
     return NULL;
 }
 
-int rh_cli_control_call(const char *verb, const char *instance, json_t *req, json_t **reply,
+int rh__cli_control_call(const char *verb, const char *instance, json_t *req, json_t **reply,
                         int quiet)
 {
     *reply = NULL;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     rh_error err = {0};
-    int rc = rh_control_socket_path(instance, 0, path, sizeof path, &err);
+    int rc = rh__control_socket_path(instance, 0, path, sizeof path, &err);
     if (rc == RH_ENOENT) {
         if (!quiet)
             fprintf(stderr, "ringhost %s: no host running for instance \"%s\" (%s)\n", verb,
@@ -64,7 +64,7 @@ int rh_cli_control_call(const char *verb, const char *instance, json_t *req, jso
     if (rc) {
         if (!quiet)
             fprintf(stderr, "ringhost %s: %s\n", verb, err.msg);
-        return rh_cli_exit_code(rc);
+        return rh__cli_exit_code(rc);
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -100,7 +100,7 @@ int rh_cli_control_call(const char *verb, const char *instance, json_t *req, jso
         if (!quiet)
             fprintf(stderr, "ringhost %s: %s\n", verb,
                     json_string_value(json_object_get(*reply, "error")));
-        return rh_cli_exit_code((int)code);
+        return rh__cli_exit_code((int)code);
     }
     return RH_EXIT_OK;
 }
@@ -143,7 +143,7 @@ static void print_ps(json_t *reply)
     }
 }
 
-int rh_cmd_ps(int argc, char **argv)
+int rh__cmd_ps(int argc, char **argv)
 {
     const char *instance = NULL;
     int as_json = 0;
@@ -157,10 +157,10 @@ int rh_cmd_ps(int argc, char **argv)
             return RH_EXIT_BADINPUT;
         }
     }
-    if (rh_cli_need_instance("ps", &instance))
+    if (rh__cli_need_instance("ps", &instance))
         return RH_EXIT_BADINPUT;
     json_t *req = json_pack("{s:s}", "cmd", "ps"), *reply;
-    int rc = rh_cli_control_call("ps", instance, req, &reply, 0);
+    int rc = rh__cli_control_call("ps", instance, req, &reply, 0);
     json_decref(req);
     if (rc == RH_EXIT_OK) {
         if (as_json)
@@ -175,7 +175,7 @@ int rh_cmd_ps(int argc, char **argv)
 /* ------------------------------------------------------------ verbs ---- */
 
 /* activate|deactivate|terminate|reload KERNEL [--instance I] [--timeout-ms T] */
-int rh_cmd_kernel_verb(int argc, char **argv)
+int rh__cmd_kernel_verb(int argc, char **argv)
 {
     const char *verb = argv[0], *instance = NULL, *kernel = NULL;
     long timeout_ms = -1;
@@ -195,12 +195,12 @@ int rh_cmd_kernel_verb(int argc, char **argv)
                 strcmp(verb, "terminate") ? "" : " [--timeout-ms T]");
         return RH_EXIT_BADINPUT;
     }
-    if (rh_cli_need_instance(verb, &instance))
+    if (rh__cli_need_instance(verb, &instance))
         return RH_EXIT_BADINPUT;
     json_t *req = json_pack("{s:s, s:s}", "cmd", verb, "kernel", kernel), *reply;
     if (timeout_ms >= 0)
         json_object_set_new(req, "timeout_ms", json_integer(timeout_ms));
-    int rc = rh_cli_control_call(verb, instance, req, &reply, 0);
+    int rc = rh__cli_control_call(verb, instance, req, &reply, 0);
     json_decref(req);
     if (rc == RH_EXIT_OK)
         printf("kernel %s: %s\n", kernel, str(reply, "state"));
@@ -220,7 +220,7 @@ static void print_names(const char *what, json_t *arr)
     printf("%s\n", json_array_size(arr) ? "" : " none");
 }
 
-int rh_cmd_launch(int argc, char **argv)
+int rh__cmd_launch(int argc, char **argv)
 {
     const char *instance = NULL, *manifest = NULL, *plugins = NULL;
     int activate = 0, as_json = 0;
@@ -237,7 +237,7 @@ int rh_cmd_launch(int argc, char **argv)
         else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
             const char *one[2] = {0};
             size_t n = 0;
-            if (rh_cli_allow_plugin("launch", argv[++i], one, &n) != 0) {
+            if (rh__cli_allow_plugin("launch", argv[++i], one, &n) != 0) {
                 json_decref(allow);
                 return RH_EXIT_BADINPUT;
             }
@@ -262,7 +262,7 @@ int rh_cmd_launch(int argc, char **argv)
         json_decref(allow);
         return RH_EXIT_BADINPUT;
     }
-    if (rh_cli_need_instance("launch", &instance)) {
+    if (rh__cli_need_instance("launch", &instance)) {
         json_decref(allow);
         return RH_EXIT_BADINPUT;
     }
@@ -270,7 +270,7 @@ int rh_cmd_launch(int argc, char **argv)
                             activate, "allow_plugins", allow), *reply;
     if (plugins)
         json_object_set_new(req, "plugins", json_string(abs_plugins));
-    int rc = rh_cli_control_call("launch", instance, req, &reply, 0);
+    int rc = rh__cli_control_call("launch", instance, req, &reply, 0);
     json_decref(req);
     if (rc == RH_EXIT_OK && as_json) {
         print_json(reply);

@@ -15,14 +15,14 @@ static void print_ports(const char *dir, const rh_port *ports, uint32_t n)
                ports[i].type->size);
 }
 
-int rh_cmd_plugins(int argc, char **argv)
+int rh__cmd_plugins(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : getenv("RINGHOST_PLUGIN_PATH");
     if (!dir || !dir[0])
         dir = "plugins";
     rh_plugin_set set = {0};
     rh_error err = {0};
-    int n = rh_plugin_scan(&set, dir, &err);
+    int n = rh__plugin_scan(&set, dir, &err);
     if (n < 0) {
         fprintf(stderr, "ringhost plugins: %s\n", err.msg);
         return RH_EXIT_BADINPUT;
@@ -43,7 +43,7 @@ int rh_cmd_plugins(int argc, char **argv)
         print_ports("out", p->desc->outputs, p->desc->n_outputs);
     }
     printf("%d loaded, %d failed\n", n - bad, bad);
-    rh_plugin_set_free(&set);
+    rh__plugin_set_free(&set);
     return RH_EXIT_OK;
 }
 
@@ -58,7 +58,7 @@ static int parse_manifest_args(int argc, char **argv, const char *verb, int need
         if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
             opts->extra_plugins = argv[++i];
         else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
-            if (rh_cli_allow_plugin(verb, argv[++i], allowed, &n_allowed) != 0)
+            if (rh__cli_allow_plugin(verb, argv[++i], allowed, &n_allowed) != 0)
                 return RH_EXIT_BADINPUT;
         } else if (argv[i][0] != '-' && !*manifest)
             *manifest = argv[i];
@@ -74,7 +74,7 @@ static int parse_manifest_args(int argc, char **argv, const char *verb, int need
     return 0;
 }
 
-int rh_cmd_validate(int argc, char **argv)
+int rh__cmd_validate(int argc, char **argv)
 {
     const char *manifest = NULL;
     rh_launch_opts opts = {0};
@@ -87,13 +87,13 @@ int rh_cmd_validate(int argc, char **argv)
     int rc = rh_runtime_validate(manifest, &opts, stdout, &err);
     if (rc) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
-        return rh_cli_exit_code(rc);
+        return rh__cli_exit_code(rc);
     }
     printf("%s: ok\n", manifest);
     return RH_EXIT_OK;
 }
 
-int rh_cmd_topo(int argc, char **argv)
+int rh__cmd_topo(int argc, char **argv)
 {
     const char *manifest = NULL;
     rh_launch_opts opts = {0};
@@ -103,11 +103,11 @@ int rh_cmd_topo(int argc, char **argv)
                             allowed))
         return RH_EXIT_BADINPUT;
     rh_error err = {0};
-    if (rh_topo_init(&err) != 0) {
+    if (rh__topo_init(&err) != 0) {
         fprintf(stderr, "ringhost topo: %s\n", err.msg);
         return RH_EXIT_FAIL;
     }
-    rh_topo_print(stdout);
+    rh__topo_print(stdout);
     if (!manifest)
         return RH_EXIT_OK;
     printf("\nplanned threads for %s:\n", manifest);
@@ -120,7 +120,7 @@ int rh_cmd_topo(int argc, char **argv)
     int rc = rh_runtime_launch(manifest, &opts, &rt, &err);
     if (rc) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
-        return rh_cli_exit_code(rc);
+        return rh__cli_exit_code(rc);
     }
     rh_runtime_report_bindings(rt, stdout);
     rh_runtime_destroy(rt);

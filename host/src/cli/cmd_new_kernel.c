@@ -152,15 +152,15 @@ static int write_text(const char *path, const char *text)
  * file that failed in failed_path; the files written so far are removed. */
 static int write_all(const char *dir, const char *name, char *failed_path, size_t failed_len)
 {
-    const rh_kernel_template *t = rh_kernel_templates;
-    char **written = calloc(rh_kernel_n_templates, sizeof *written);
+    const rh_kernel_template *t = rh__kernel_templates;
+    char **written = calloc(rh__kernel_n_templates, sizeof *written);
     if (!written) {
         snprintf(failed_path, failed_len, "%s", dir);
         errno = ENOMEM;
         return -1;
     }
     size_t n = 0;
-    for (size_t i = 0; i < rh_kernel_n_templates; i++) {
+    for (size_t i = 0; i < rh__kernel_n_templates; i++) {
         char *file = expand(t[i].file, name), *text = expand(t[i].text, name);
         char *path = NULL;
         int ok = file && text && asprintf(&path, "%s/%s", dir, file) >= 0;
@@ -238,15 +238,15 @@ static void print_next_steps(const char *dir, const char *name)
 {
     printf("Wrote kernel \"%s\" in %s/:\n", name, dir);
     int width = 0; /* of the longest file name, once expanded */
-    for (size_t i = 0; i < rh_kernel_n_templates; i++) {
-        char *file = expand(rh_kernel_templates[i].file, name);
+    for (size_t i = 0; i < rh__kernel_n_templates; i++) {
+        char *file = expand(rh__kernel_templates[i].file, name);
         if (file && (int)strlen(file) > width)
             width = (int)strlen(file);
         free(file);
     }
-    for (size_t i = 0; i < rh_kernel_n_templates; i++) {
-        char *file = expand(rh_kernel_templates[i].file, name);
-        char *what = expand(rh_kernel_templates[i].what, name);
+    for (size_t i = 0; i < rh__kernel_n_templates; i++) {
+        char *file = expand(rh__kernel_templates[i].file, name);
+        char *what = expand(rh__kernel_templates[i].what, name);
         printf("  %-*s  %s\n", width, file ? file : "?", what ? what : "?");
         free(file);
         free(what);
@@ -279,7 +279,7 @@ static int usage(FILE *out, int code)
     return code;
 }
 
-int rh_cmd_new_kernel(int argc, char **argv)
+int rh__cmd_new_kernel(int argc, char **argv)
 {
     const char *args[2] = {NULL, NULL};
     int n_args = 0;

@@ -45,7 +45,7 @@ static uint32_t drain_once(printer *p)
         for (uint32_t k = 0; k < DRAIN_TURN &&
                              (n = rh_recv(p->sinks[i], &env, p->buf, p->buf_len, 0)) >= 0;
              k++) {
-            rh_cli_print_message(stdout, rh_queue_name(p->sinks[i]), rh_queue_type(p->sinks[i]),
+            rh__cli_print_message(stdout, rh_queue_name(p->sinks[i]), rh_queue_type(p->sinks[i]),
                                  &env, p->buf);
             got++;
         }
@@ -64,19 +64,19 @@ static void *printer_main(void *arg)
     rh_bell *bells[RH_WAIT_MAX_BELLS];
     uint32_t n_bells = p->n_sinks < RH_WAIT_MAX_BELLS ? p->n_sinks : RH_WAIT_MAX_BELLS;
     for (uint32_t i = 0; i < n_bells; i++)
-        bells[i] = rh_queue_not_empty_bell(p->sinks[i]);
+        bells[i] = rh__queue_not_empty_bell(p->sinks[i]);
     /* finish: polled every 5 ms */
     uint64_t nap_ns = n_bells < p->n_sinks ? RH_NS_PER_MS : 5 * RH_NS_PER_MS;
     while (!atomic_load(&p->finish)) {
         if (drain_once(p))
             continue;
         rh_sleep s;
-        rh_sleep_prepare(&s, bells, n_bells);
+        rh__sleep_prepare(&s, bells, n_bells);
         if (drain_once(p) || atomic_load(&p->finish)) {
-            rh_sleep_cancel(&s);
+            rh__sleep_cancel(&s);
             continue;
         }
-        rh_sleep_commit(&s, nap_ns);
+        rh__sleep_commit(&s, nap_ns);
     }
     while (drain_once(p))
         ;
@@ -144,7 +144,7 @@ static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t
         const char *qname;
         rh_id id;
         rh_error err = {0};
-        int rc = rh_cli_parse_line(line, &root, &qname, &id, &body, &err);
+        int rc = rh__cli_parse_line(line, &root, &qname, &id, &body, &err);
         rh_queue *q = rc == 0 ? rh_runtime_queue(rt, qname) : NULL;
         if (rc == 0 && !q)
             rc = rh_error_set(&err, RH_ENOENT, "queue: expected a queue of this host, got \"%s\"",
@@ -169,7 +169,7 @@ static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t
             (*sent)++;
         else {
             fprintf(stderr, "ringhost: %s:%u: %s\n", path, lineno, err.msg);
-            if (rh_cli_exit_code(rc) == RH_EXIT_BADINPUT)
+            if (rh__cli_exit_code(rc) == RH_EXIT_BADINPUT)
                 *bad_input = 1;
         }
         json_decref(root);
@@ -199,7 +199,7 @@ static void serve(rh_runtime *rt, const char *instance)
     fprintf(stderr, "ringhost: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-int rh_cli_allow_plugin(const char *verb, const char *path, const char **allowed,
+int rh__cli_allow_plugin(const char *verb, const char *path, const char **allowed,
                         size_t *n_allowed)
 {
     /* The one way a manifest's "plugin" may name a file outside the plugin
@@ -225,12 +225,12 @@ static int open_control(const char *manifest, const char *instance, rh_control *
         snprintf(name, sizeof name, "%s", instance);
     } else {
         rh_manifest *m;
-        if (rh_manifest_load(manifest, &m, NULL) != 0)
+        if (rh__manifest_load(manifest, &m, NULL) != 0)
             return 0;
         snprintf(name, sizeof name, "%s", m->name);
-        rh_manifest_free(m);
+        rh__manifest_free(m);
     }
-    return rh_control_open(name, NULL, ctl, err);
+    return rh__control_open(name, NULL, ctl, err);
 }
 
 /*
@@ -242,19 +242,19 @@ static int open_control(const char *manifest, const char *instance, rh_control *
  */
 static int stop_host(rh_control *ctl, int exit_code)
 {
-    rh_control_stop(ctl);
-    unsigned n = rh_control_runtime_count(ctl);
+    rh__control_stop(ctl);
+    unsigned n = rh__control_runtime_count(ctl);
     for (unsigned i = n; i-- > 0;) {
-        rh_runtime *rt = rh_control_runtime(ctl, i);
+        rh_runtime *rt = rh__control_runtime(ctl, i);
         exit_code = terminate_checked(rt, exit_code);
     }
     for (unsigned i = n; i-- > 0;)
-        rh_runtime_destroy(rh_control_runtime(ctl, i));
-    rh_control_close(ctl);
+        rh_runtime_destroy(rh__control_runtime(ctl, i));
+    rh__control_close(ctl);
     return exit_code;
 }
 
-int rh_cmd_run(int argc, char **argv)
+int rh__cmd_run(int argc, char **argv)
 {
     const char *manifest = NULL, *send = NULL;
     double timeout_s = 30;
@@ -280,7 +280,7 @@ int rh_cmd_run(int argc, char **argv)
         else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
             opts.extra_plugins = argv[++i];
         else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
-            if (rh_cli_allow_plugin("run", argv[++i], allowed, &n_allowed) != 0)
+            if (rh__cli_allow_plugin("run", argv[++i], allowed, &n_allowed) != 0)
                 return RH_EXIT_BADINPUT;
         } else if (argv[i][0] != '-' && !manifest)
             manifest = argv[i];
@@ -300,7 +300,7 @@ int rh_cmd_run(int argc, char **argv)
         fprintf(stderr, "ringhost run: --timeout: expected a positive number of seconds\n");
         return RH_EXIT_BADINPUT;
     }
-    opts.instance = rh_cli_instance(opts.instance);
+    opts.instance = rh__cli_instance(opts.instance);
     /* Serving, the plugin folders are watched: a new build of a running
      * kernel dropped in is swapped in (docs/OPERATIONS.md). */
     opts.watch_plugins = !send && !no_watch;
@@ -322,19 +322,19 @@ int rh_cmd_run(int argc, char **argv)
         rc = rh_runtime_launch(manifest, &opts, &rt, &err);
     if (rc != 0) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
-        rh_control_close(ctl);
-        return rh_cli_exit_code(rc);
+        rh__control_close(ctl);
+        return rh__cli_exit_code(rc);
     }
     rh_runtime_activate(rt, NULL);
     int exit_code = RH_EXIT_OK;
     if (!send) {
-        if (rh_control_add_runtime(ctl, rt, manifest) != 0) {
+        if (rh__control_add_runtime(ctl, rt, manifest) != 0) {
             fprintf(stderr, "ringhost: out of memory\n");
             rh_runtime_destroy(rt);
-            rh_control_close(ctl);
+            rh__control_close(ctl);
             return RH_EXIT_FAIL;
         }
-        if (rh_control_start(ctl, &err) != 0) {
+        if (rh__control_start(ctl, &err) != 0) {
             fprintf(stderr, "ringhost: %s\n", err.msg);
             exit_code = RH_EXIT_FAIL;
         } else {

@@ -49,10 +49,10 @@ static void stat_one(const char *name, void *arg)
                           (json_int_t)rh_queue_config_of(q)->ttl_ms);
     /* A persist queue's messages taken but not yet acknowledged: what a
      * host killed now would deliver again at its next launch. */
-    json_object_set_new(o, "persist", json_boolean(rh_queue_is_persist(q)));
-    if (rh_queue_is_persist(q))
+    json_object_set_new(o, "persist", json_boolean(rh__queue_is_persist(q)));
+    if (rh__queue_is_persist(q))
         json_object_set_new(o, "unacked",
-                            json_integer((json_int_t)(rh_queue_taken(q) - rh_queue_acked(q))));
+                            json_integer((json_int_t)(rh__queue_taken(q) - rh__queue_acked(q))));
     json_array_append_new(c->arr, o);
     rh_queue_close(q);
 }
@@ -80,7 +80,7 @@ static json_t *queues_of(const char *instance)
 static json_t *kernels_of(const char *instance)
 {
     json_t *req = json_pack("{s:s}", "cmd", "ps"), *reply;
-    int rc = rh_cli_control_call("stat", instance, req, &reply, 1);
+    int rc = rh__cli_control_call("stat", instance, req, &reply, 1);
     json_decref(req);
     json_t *k = rc == RH_EXIT_OK ? json_incref(json_object_get(reply, "kernels")) : NULL;
     json_decref(reply);
@@ -301,7 +301,7 @@ static int watch(const char *instance, double interval_s)
     return RH_EXIT_OK;
 }
 
-int rh_cmd_stat(int argc, char **argv)
+int rh__cmd_stat(int argc, char **argv)
 {
     const char *instance = NULL;
     int as_json = 0, prom = 0, once = 0, watch_asked = 0;
@@ -330,7 +330,7 @@ int rh_cmd_stat(int argc, char **argv)
                         "(its interval at least 0.1 s)\n");
         return RH_EXIT_BADINPUT;
     }
-    if (rh_cli_need_instance("stat", &instance))
+    if (rh__cli_need_instance("stat", &instance))
         return RH_EXIT_BADINPUT;
     if (watch_asked || (!as_json && !prom && !once && isatty(STDOUT_FILENO)))
         return watch(instance, interval_s);

@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "plugin/plugin.h"
 
-int rh_cli_exit_code(int rc)
+int rh__cli_exit_code(int rc)
 {
     switch (rc) {
     case 0: return RH_EXIT_OK;
@@ -16,7 +16,7 @@ int rh_cli_exit_code(int rc)
     }
 }
 
-const char *rh_cli_instance(const char *given)
+const char *rh__cli_instance(const char *given)
 {
     if (given)
         return given;
@@ -24,9 +24,9 @@ const char *rh_cli_instance(const char *given)
     return env && env[0] ? env : NULL;
 }
 
-int rh_cli_need_instance(const char *verb, const char **instance)
+int rh__cli_need_instance(const char *verb, const char **instance)
 {
-    *instance = rh_cli_instance(*instance);
+    *instance = rh__cli_instance(*instance);
     if (!*instance) {
         fprintf(stderr, "ringhost %s: expected --instance I (or RINGHOST_INSTANCE); the instance "
                         "is the manifest's \"name\" unless run with --instance\n", verb);
@@ -35,7 +35,7 @@ int rh_cli_need_instance(const char *verb, const char **instance)
     return 0;
 }
 
-int rh_cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
+int rh__cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
                       json_t **body, rh_error *err)
 {
     json_error_t je;
@@ -72,7 +72,7 @@ int rh_cli_parse_line(const char *line, json_t **root, const char **queue, rh_id
     return 0;
 }
 
-void rh_cli_print_message(FILE *out, const char *qname, const rh_type *type,
+void rh__cli_print_message(FILE *out, const char *qname, const rh_type *type,
                           const rh_envelope *env, const void *payload)
 {
     char id[37], corr[37];
@@ -94,7 +94,7 @@ void rh_cli_print_message(FILE *out, const char *qname, const rh_type *type,
     json_decref(o);
 }
 
-int rh_cli_attach_typed(const char *instance, const char *qname, rh_queue **q, rh_error *err)
+int rh__cli_attach_typed(const char *instance, const char *qname, rh_queue **q, rh_error *err)
 {
     int rc = rh_queue_attach(instance, qname, q, err);
     if (rc)
@@ -103,14 +103,14 @@ int rh_cli_attach_typed(const char *instance, const char *qname, rh_queue **q, r
     /* The plugin stays loaded for the life of the process: the type's
      * functions live in it. */
     static rh_plugin plugin;
-    if (!origin || !origin[0] || rh_plugin_open(origin, &plugin, err) != 0) {
+    if (!origin || !origin[0] || rh__plugin_open(origin, &plugin, err) != 0) {
         rh_error_set(err, RH_ETYPE, "queue %s: cannot load the plugin defining its type %s (%s)",
                      qname, rh_queue_type_name(*q), origin && origin[0] ? origin : "unknown");
         rh_queue_close(*q);
         return RH_ETYPE;
     }
     const rh_plugin_set one = {.items = &plugin, .n = 1};
-    const rh_type *t = rh_plugin_find_type(&one, rh_queue_type_name(*q), NULL);
+    const rh_type *t = rh__plugin_find_type(&one, rh_queue_type_name(*q), NULL);
     if (!t || (rc = rh_queue_bind_type(*q, t, err)) != 0) {
         if (!t)
             rh_error_set(err, RH_ETYPE, "queue %s: plugin %s does not define type %s", qname,

@@ -8,26 +8,26 @@ static const struct {
     int (*fn)(int, char **);
     const char *usage;
 } verbs[] = {
-    {"run", rh_cmd_run,
+    {"run", rh__cmd_run,
      "run MANIFEST [--send FILE.jsonl] [--timeout S] [--report-bindings] [--instance I] "
      "[--plugins DIR] [--allow-plugin PATH]... [--no-watch]"},
-    {"send", rh_cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
-    {"recv", rh_cmd_recv, "recv [--instance I] QUEUE [-n N] [--timeout S]"},
-    {"stat", rh_cmd_stat, "stat [--instance I] [--json | --prom | --once | --watch [S]]"},
-    {"ps", rh_cmd_ps, "ps [--instance I] [--json]"},
-    {"launch", rh_cmd_launch,
+    {"send", rh__cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
+    {"recv", rh__cmd_recv, "recv [--instance I] QUEUE [-n N] [--timeout S]"},
+    {"stat", rh__cmd_stat, "stat [--instance I] [--json | --prom | --once | --watch [S]]"},
+    {"ps", rh__cmd_ps, "ps [--instance I] [--json]"},
+    {"launch", rh__cmd_launch,
      "launch MANIFEST [--instance I] [--activate] [--plugins DIR] [--allow-plugin PATH]... "
      "[--json]"},
-    {"activate", rh_cmd_kernel_verb, "activate KERNEL [--instance I]"},
-    {"deactivate", rh_cmd_kernel_verb, "deactivate KERNEL [--instance I]"},
-    {"terminate", rh_cmd_kernel_verb, "terminate KERNEL [--instance I] [--timeout-ms T]"},
-    {"reload", rh_cmd_kernel_verb, "reload KERNEL [--instance I]"},
-    {"purge", rh_cmd_purge, "purge [--instance I] QUEUE   (discard a persist queue)"},
-    {"plugins", rh_cmd_plugins, "plugins [DIR]"},
-    {"validate", rh_cmd_validate, "validate MANIFEST [--plugins DIR] [--allow-plugin PATH]..."},
-    {"topo", rh_cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},
-    {"new-kernel", rh_cmd_new_kernel, "new-kernel NAME [DIR]"},
-    {"bench", rh_cmd_bench,
+    {"activate", rh__cmd_kernel_verb, "activate KERNEL [--instance I]"},
+    {"deactivate", rh__cmd_kernel_verb, "deactivate KERNEL [--instance I]"},
+    {"terminate", rh__cmd_kernel_verb, "terminate KERNEL [--instance I] [--timeout-ms T]"},
+    {"reload", rh__cmd_kernel_verb, "reload KERNEL [--instance I]"},
+    {"purge", rh__cmd_purge, "purge [--instance I] QUEUE   (discard a persist queue)"},
+    {"plugins", rh__cmd_plugins, "plugins [DIR]"},
+    {"validate", rh__cmd_validate, "validate MANIFEST [--plugins DIR] [--allow-plugin PATH]..."},
+    {"topo", rh__cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},
+    {"new-kernel", rh__cmd_new_kernel, "new-kernel NAME [DIR]"},
+    {"bench", rh__cmd_bench,
      "bench [--quick] [--reps N] [--cpus A,B] [--json FILE] [--plots DIR] [--only S] [--list]\n"
      "  ringhost bench --pin-sweep MANIFEST [--send FILE.jsonl]"},
 };

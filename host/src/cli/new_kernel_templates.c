@@ -345,7 +345,7 @@ static const char T_README[] =
 static const char T_GITIGNORE[] =
     "build/\n";
 
-const rh_kernel_template rh_kernel_templates[] = {
+const rh_kernel_template rh__kernel_templates[] = {
     {"CMakeLists.txt", "builds @NAME@.so and its test against the installed ringhost", T_CMAKE},
     {"@NAME@.c", "the kernel: ports, init (reads \"config\"), process, fini", T_KERNEL},
     {"@NAME@_request.json", "message type @NAME@.request (input \"in\")", T_REQUEST},
@@ -356,4 +356,4 @@ const rh_kernel_template rh_kernel_templates[] = {
     {"README.md", "these steps", T_README},
     {".gitignore", "build/", T_GITIGNORE},
 };
-const size_t rh_kernel_n_templates = sizeof rh_kernel_templates / sizeof rh_kernel_templates[0];
+const size_t rh__kernel_n_templates = sizeof rh__kernel_templates / sizeof rh__kernel_templates[0];

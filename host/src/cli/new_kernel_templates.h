@@ -13,7 +13,7 @@ typedef struct rh_kernel_template {
     const char *text; /* contents, @NAME@ standing for the kernel name */
 } rh_kernel_template;
 
-extern const rh_kernel_template rh_kernel_templates[];
-extern const size_t rh_kernel_n_templates;
+extern const rh_kernel_template rh__kernel_templates[];
+extern const size_t rh__kernel_n_templates;
 
 #endif /* RH_NEW_KERNEL_TEMPLATES_H */

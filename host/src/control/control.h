@@ -71,7 +71,7 @@ typedef struct rh_control rh_control;
  * socket), RH_ESYS (cannot create or stat the folder), RH_EEXIST (the
  * folder is not safe: the message says why and what to do).
  */
-int rh_control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
+int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
                            rh_error *err);
 
 /*
@@ -79,45 +79,45 @@ int rh_control_socket_path(const char *instance, int make_dir, char *buf, size_t
  * second host of a live instance stops here).  log: where refused peers and
  * launches are reported (NULL = stderr).  0, or RH_EEXIST (a host serves the
  * instance: its pid is in the message), RH_ESYS, the errors of
- * rh_control_socket_path.
+ * rh__control_socket_path.
  */
-int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error *err);
+int rh__control_open(const char *instance, FILE *log, rh_control **out, rh_error *err);
 
 
 /* Make rt (launched from manifest_path) a runtime of the host: its kernels
  * show in ps and take the verbs.  Not thread-safe against the serving
- * thread: call before rh_control_start or from a request.  0 or RH_ENOMEM. */
-int rh_control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path);
+ * thread: call before rh__control_start or from a request.  0 or RH_ENOMEM. */
+int rh__control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path);
 
 /* Start the thread that serves the socket.  0, or RH_ESYS. */
-int rh_control_start(rh_control *c, rh_error *err);
+int rh__control_start(rh_control *c, rh_error *err);
 
 /* Runtimes of the host, in launch order (the first is `run`'s). */
-unsigned rh_control_runtime_count(const rh_control *c);
-rh_runtime *rh_control_runtime(const rh_control *c, unsigned i);
+unsigned rh__control_runtime_count(const rh_control *c);
+rh_runtime *rh__control_runtime(const rh_control *c, unsigned i);
 
 /*
  * Answer one request line (without its '\n'): a malloc'ed JSON text
  * without '\n', never NULL.  What the serving thread does for each line;
  * tests call it directly.
  */
-char *rh_control_handle(rh_control *c, const char *line, size_t len);
+char *rh__control_handle(rh_control *c, const char *line, size_t len);
 
 /* Take the ps rate sample now (the serving thread does it every
  * RH_CONTROL_SAMPLE_MS). */
-void rh_control_sample(rh_control *c);
+void rh__control_sample(rh_control *c);
 
 /*
  * Stop serving: join the thread, close the connections, remove the socket
  * file (so no request arrives while the host shuts down).  The runtimes
  * stay listed: terminate and destroy them in reverse launch order (a later
- * one may share the queues of an earlier one), then rh_control_close.
+ * one may share the queues of an earlier one), then rh__control_close.
  */
-void rh_control_stop(rh_control *c);
+void rh__control_stop(rh_control *c);
 
-/* rh_control_stop if needed, then free c (not its runtimes).  After the
+/* rh__control_stop if needed, then free c (not its runtimes).  After the
  * runtimes are terminated: their accounting counts each other's intake
  * through a list c owns. */
-void rh_control_close(rh_control *c);
+void rh__control_close(rh_control *c);
 
 #endif /* RH_CONTROL_H */

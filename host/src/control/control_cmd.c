@@ -165,7 +165,7 @@ static char *check_kernel_names(rh_control *c, const char *path)
 {
     rh_manifest *m;
     rh_error err = {0};
-    int rc = rh_manifest_load(path, &m, &err);
+    int rc = rh__manifest_load(path, &m, &err);
     if (rc)
         return error_reply(rc, err.msg);
     char *reply = NULL, known[512];
@@ -180,7 +180,7 @@ static char *check_kernel_names(rh_control *c, const char *path)
                                  "in instance %s (launched from %s); give it another name",
                                  path, i, m->kernels[i].name, c->instance, from);
     }
-    rh_manifest_free(m);
+    rh__manifest_free(m);
     return reply;
 }
 
@@ -230,9 +230,9 @@ static char *cmd_launch(rh_control *c, json_t *req)
         /* a queue of the host that a kernel reads from now on: its creator
          * accounts it (metrics.c), before any of the new kernels runs */
         for (unsigned r = 0; have && rh_runtime_queue_consumed(rt, q) && r < c->n_rts; r++)
-            rh_runtime_queue_gains_reader(c->rts[r].rt, have);
+            rh__runtime_queue_gains_reader(c->rts[r].rt, have);
     }
-    if (rh_control_add_runtime(c, rt, path) != 0) {
+    if (rh__control_add_runtime(c, rt, path) != 0) {
         rh_runtime_terminate(rt, 1000, NULL);
         rh_runtime_destroy(rt);
         json_decref(kernels);
@@ -240,14 +240,14 @@ static char *cmd_launch(rh_control *c, json_t *req)
         json_decref(shared);
         return error_reply(RH_ENOMEM, "out of memory");
     }
-    rh_log_event(c->log, RH_LOG_INFO, "control.launch", "instance=%s manifest=%s kernels=%zu "
+    rh__log_event(c->log, RH_LOG_INFO, "control.launch", "instance=%s manifest=%s kernels=%zu "
                  "created=%zu shared=%zu", c->instance, path, json_array_size(kernels),
                  json_array_size(created), json_array_size(shared));
     json_t *act = json_object_get(req, "activate");
     size_t k;
     json_array_foreach (kernels, k, v)
         if (json_is_true(act) && rh_runtime_kernel_activate(rt, json_string_value(v), &err))
-            rh_log_event(c->log, RH_LOG_WARN, "control.activate_failed", "kernel=%s error=%s",
+            rh__log_event(c->log, RH_LOG_WARN, "control.activate_failed", "kernel=%s error=%s",
                          json_string_value(v), err.msg);
     return reply_text(json_pack("{s:b, s:s, s:o, s:o, s:o}", "ok", 1, "manifest", path,
                                 "kernels", kernels, "created", created, "shared", shared));
@@ -255,7 +255,7 @@ static char *cmd_launch(rh_control *c, json_t *req)
 
 /* ---------------------------------------------------------- request ---- */
 
-char *rh_control_handle(rh_control *c, const char *line, size_t len)
+char *rh__control_handle(rh_control *c, const char *line, size_t len)
 {
     if (!line)
         return error_replyf(RH_EINVAL, "request line longer than %d bytes; expected one JSON "

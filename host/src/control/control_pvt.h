@@ -30,7 +30,7 @@ struct rh_control {
     int lock_fd;               /* <instance>.lock, flock'ed for the host's life */
     int owns_lock;             /* the flock is ours: remove the file when closing */
     char lock_path[108];
-    int wake[2];               /* self-pipe: rh_control_close wakes the thread */
+    int wake[2];               /* self-pipe: rh__control_close wakes the thread */
     pthread_t thread;
     int started;
     rh_control_rt *rts;
@@ -38,8 +38,8 @@ struct rh_control {
     rh_runtime **peers;        /* every rts[i].rt, NULL-terminated: each runtime's peers */
 };
 
-/* runtimes.c: free what rh_control_add_runtime allocated (not the
+/* runtimes.c: free what rh__control_add_runtime allocated (not the
  * runtimes themselves). */
-void rh_control_runtimes_free(rh_control *c);
+void rh__control_runtimes_free(rh_control *c);
 
 #endif /* RH_CONTROL_PVT_H */

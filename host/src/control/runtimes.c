@@ -12,7 +12,7 @@
 #include "control/control_pvt.h"
 #include "runtime.h"
 
-int rh_control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path)
+int rh__control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path)
 {
     if (rh_grow(&c->rts, &c->cap_rts, c->n_rts + 1, sizeof *c->rts))
         return RH_ENOMEM;
@@ -35,21 +35,21 @@ int rh_control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_p
         c->peers[i] = c->rts[i].rt;
     c->peers[c->n_rts] = NULL;
     for (unsigned i = 0; i < c->n_rts; i++)
-        rh_runtime_set_peers(c->rts[i].rt, c->peers);
+        rh__runtime_set_peers(c->rts[i].rt, c->peers);
     return 0;
 }
 
-unsigned rh_control_runtime_count(const rh_control *c)
+unsigned rh__control_runtime_count(const rh_control *c)
 {
     return c ? c->n_rts : 0;
 }
 
-rh_runtime *rh_control_runtime(const rh_control *c, unsigned i)
+rh_runtime *rh__control_runtime(const rh_control *c, unsigned i)
 {
     return c && i < c->n_rts ? c->rts[i].rt : NULL;
 }
 
-void rh_control_sample(rh_control *c)
+void rh__control_sample(rh_control *c)
 {
     uint64_t now = rh_now_ns();
     for (unsigned r = 0; r < c->n_rts; r++) {
@@ -68,7 +68,7 @@ void rh_control_sample(rh_control *c)
     }
 }
 
-void rh_control_runtimes_free(rh_control *c)
+void rh__control_runtimes_free(rh_control *c)
 {
     for (unsigned i = 0; i < c->n_rts; i++) {
         free(c->rts[i].manifest);

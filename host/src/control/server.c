@@ -58,7 +58,7 @@ static int safe_dir(const char *dir, int make_dir, rh_error *err)
     return 0;
 }
 
-int rh_control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
+int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
                            rh_error *err)
 {
     if (!rh_queue_name_valid(instance))
@@ -134,7 +134,7 @@ static int take_lock(rh_control *c)
     return 0;
 }
 
-int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error *err)
+int rh__control_open(const char *instance, FILE *log, rh_control **out, rh_error *err)
 {
     *out = NULL;
     rh_control *c = calloc(1, sizeof *c);
@@ -143,7 +143,7 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
     c->listen_fd = c->wake[0] = c->wake[1] = c->lock_fd = -1;
     c->log = log ? log : stderr;
     snprintf(c->instance, sizeof c->instance, "%s", instance ? instance : "");
-    int rc = rh_control_socket_path(instance, 1, c->path, sizeof c->path, err);
+    int rc = rh__control_socket_path(instance, 1, c->path, sizeof c->path, err);
     if (rc) {
         free(c);
         return rc;
@@ -153,7 +153,7 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
     int locked = take_lock(c);
     if (locked < 0) {
         rc = rh_error_set(err, RH_ESYS, "control lock %s: %s", c->lock_path, strerror(errno));
-        rh_control_close(c);
+        rh__control_close(c);
         return rc;
     }
     /* A socket that answers is a live host of this instance: never take it
@@ -172,7 +172,7 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
         rc = rh_error_set(err, RH_EEXIST, "instance %s is already served by a running host "
                           "(%s, control socket %s); stop it first, or run this one under "
                           "another --instance", c->instance, who, c->path);
-        rh_control_close(c);
+        rh__control_close(c);
         return rc;
     }
     struct stat st;
@@ -180,7 +180,7 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
         if (!S_ISSOCK(st.st_mode)) {
             rc = rh_error_set(err, RH_EEXIST, "%s exists and is not a socket; remove it",
                               c->path);
-            rh_control_close(c);
+            rh__control_close(c);
             return rc;
         }
         unlink(c->path); /* stale: its host is gone */
@@ -192,7 +192,7 @@ int rh_control_open(const char *instance, FILE *log, rh_control **out, rh_error 
         chmod(c->path, 0600) != 0 || listen(c->listen_fd, RH_CONTROL_CLIENTS_MAX) != 0 ||
         pipe2(c->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
         rc = rh_error_set(err, RH_ESYS, "control socket %s: %s", c->path, strerror(errno));
-        rh_control_close(c);
+        rh__control_close(c);
         return rc;
     }
     *out = c;
@@ -233,7 +233,7 @@ static int serve_lines(rh_control *c, client *cl)
         if (n && cl->buf[start + n - 1] == '\r')
             n--;
         cl->buf[start + n] = 0;
-        char *reply = rh_control_handle(c, cl->buf + start, n);
+        char *reply = rh__control_handle(c, cl->buf + start, n);
         int rc = send_reply(cl->fd, reply);
         free(reply);
         if (rc)
@@ -243,7 +243,7 @@ static int serve_lines(rh_control *c, client *cl)
     memmove(cl->buf, cl->buf + start, cl->len - start);
     cl->len -= start;
     if (cl->len >= RH_CONTROL_LINE_MAX) {
-        char *reply = rh_control_handle(c, NULL, RH_CONTROL_LINE_MAX);
+        char *reply = rh__control_handle(c, NULL, RH_CONTROL_LINE_MAX);
         send_reply(cl->fd, reply);
         free(reply);
         return -1;
@@ -260,7 +260,7 @@ static void accept_one(rh_control *c, client *clients, unsigned *n)
     struct ucred cr;
     socklen_t cl = sizeof cr;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0 || cr.uid != geteuid()) {
-        rh_log_event(c->log, RH_LOG_WARN, "control.refused",
+        rh__log_event(c->log, RH_LOG_WARN, "control.refused",
                      "socket=%s peer_uid=%d peer_pid=%d reason=%s", c->path,
                      cl == sizeof cr ? (int)cr.uid : -1, cl == sizeof cr ? (int)cr.pid : -1,
                      "not this host's user");
@@ -303,7 +303,7 @@ static void *serve_main(void *arg)
             pf[2 + i] = (struct pollfd){clients[i].fd, POLLIN, 0};
         uint64_t now = rh_now_ns();
         if (now >= next_sample) {
-            rh_control_sample(c);
+            rh__control_sample(c);
             next_sample = now + RH_CONTROL_SAMPLE_MS * RH_NS_PER_MS;
         }
         int wait_ms = (int)((next_sample - now) / RH_NS_PER_MS) + 1;
@@ -336,17 +336,17 @@ static void *serve_main(void *arg)
     return NULL;
 }
 
-int rh_control_start(rh_control *c, rh_error *err)
+int rh__control_start(rh_control *c, rh_error *err)
 {
     if (pthread_create(&c->thread, NULL, serve_main, c) != 0)
         return rh_error_set(err, RH_ESYS, "cannot start the control thread");
     c->started = 1;
-    rh_log_event(c->log, RH_LOG_INFO, "control.listen", "instance=%s socket=%s", c->instance,
+    rh__log_event(c->log, RH_LOG_INFO, "control.listen", "instance=%s socket=%s", c->instance,
                  c->path);
     return 0;
 }
 
-void rh_control_stop(rh_control *c)
+void rh__control_stop(rh_control *c)
 {
     if (!c)
         return;
@@ -363,11 +363,11 @@ void rh_control_stop(rh_control *c)
     }
 }
 
-void rh_control_close(rh_control *c)
+void rh__control_close(rh_control *c)
 {
     if (!c)
         return;
-    rh_control_stop(c);
+    rh__control_stop(c);
     for (int i = 0; i < 2; i++)
         if (c->wake[i] >= 0)
             close(c->wake[i]);
@@ -375,6 +375,6 @@ void rh_control_close(rh_control *c)
         unlink(c->lock_path); /* still holding it: see take_lock */
     if (c->lock_fd >= 0)
         close(c->lock_fd); /* the instance is free again */
-    rh_control_runtimes_free(c);
+    rh__control_runtimes_free(c);
     free(c);
 }

@@ -9,11 +9,11 @@
  * (duplicate, expired, invalid) were handled before the ring.
  *
  * Why the order of reads is enough: a worker releases an input slot only
- * after committing the outputs of its batch (rh_worker_step), and an output
+ * after committing the outputs of its batch (rh__worker_step), and an output
  * bridge releases an output slot only after enqueuing it.  So after
  * reading (acquire) that a ring released a burst, the output rings' heads
  * read next cover its outputs, and once their tails (acquire) pass those
- * heads, the outputs are in their queues.  rh_queue_ack then stores with
+ * heads, the outputs are in their queues.  rh__queue_ack then stores with
  * release.
  *
  * Precise acks (marks) need this bridge to be the only one of its kernel
@@ -21,13 +21,13 @@
  * RH_ACK_OUTS output rings; otherwise, and whenever more than RH_ACK_MARKS
  * bursts are in flight, the fallback is quiescence: everything taken is
  * acked once no bridge is mid-burst and every ring is empty (the order of
- * rh_runtime_is_quiet, metrics.c), which a steady backlog may postpone
+ * rh__runtime_is_quiet, metrics.c), which a steady backlog may postpone
  * until producers, short of acked room, pause.  Each step of the bridge's
- * own thread calls rh_acks_settle first; it reads other threads' rings only
+ * own thread calls rh__acks_settle first; it reads other threads' rings only
  * while something taken is unacked.
  *
  * The marks live in an rh_acks of their own, allocated only for a bridge
- * whose queue is persist (rh_acks_new), so the 2.5 KB of marks cost nothing
+ * whose queue is persist (rh__acks_new), so the 2.5 KB of marks cost nothing
  * on the other queues.  Only the bridge's own thread touches them.
  */
 #include <stdlib.h>
@@ -57,12 +57,12 @@ struct rh_acks {
     uint64_t out_need[RH_ACK_OUTS];
 };
 
-rh_acks *rh_acks_new(void)
+rh_acks *rh__acks_new(void)
 {
     return calloc(1, sizeof(rh_acks));
 }
 
-void rh_acks_free(rh_acks *a)
+void rh__acks_free(rh_acks *a)
 {
     free(a);
 }
@@ -77,7 +77,7 @@ static int precise_possible(const rh_in_bridge *b)
 }
 
 /* After a burst went into ring targets[ring] up to ring_end: mark it. */
-void rh_acks_mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint32_t kept,
+void rh__acks_mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint32_t kept,
                        int exact)
 {
     rh_acks *a = b->acks;
@@ -90,7 +90,7 @@ void rh_acks_mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint3
         return;
     }
     struct rh_ack_mark *m = &a->marks[(a->first_mark + a->n_marks++) % RH_ACK_MARKS];
-    m->queue_end = rh_queue_taken(b->queue); /* ours: we are its only consumer */
+    m->queue_end = rh__queue_taken(b->queue); /* ours: we are its only consumer */
     m->ring_end = ring_end;
     m->ring = ring;
     m->kept = kept;
@@ -138,7 +138,7 @@ static void ack_marks(rh_in_bridge *b)
             if ((int64_t)(rh_ring_released(k->workers[w].out[p]) - a->out_need[w * no + p]) < 0)
                 return;
     a->out_wait = 0;
-    rh_queue_ack(b->queue, a->pending_end);
+    rh__queue_ack(b->queue, a->pending_end);
 }
 
 /* Everything taken is done: no bridge of the kernel mid-burst on this
@@ -151,35 +151,35 @@ static int all_done(const rh_in_bridge *b)
             atomic_load_explicit(&k->in_bridges[i].inflight, memory_order_seq_cst))
             return 0;
     for (uint32_t w = 0; w < k->n_workers; w++) {
-        if (rh_ring_count(k->workers[w].in[b->port]))
+        if (rh__ring_count(k->workers[w].in[b->port]))
             return 0;
         for (uint32_t p = 0; p < k->desc->n_outputs; p++)
-            if (rh_ring_count(k->workers[w].out[p]))
+            if (rh__ring_count(k->workers[w].out[p]))
                 return 0;
     }
     return 1;
 }
 
-void rh_acks_settle(rh_in_bridge *b)
+void rh__acks_settle(rh_in_bridge *b)
 {
     rh_acks *a = b->acks;
-    uint64_t taken = rh_queue_taken(b->queue); /* first: see all_done */
-    if (taken != rh_queue_acked(b->queue)) {
+    uint64_t taken = rh__queue_taken(b->queue); /* first: see all_done */
+    if (taken != rh__queue_acked(b->queue)) {
         if (a->precise > 0 && a->n_marks + a->out_wait)
             ack_marks(b);
         if (!all_done(b))
             return;
-        rh_queue_ack(b->queue, taken);
+        rh__queue_ack(b->queue, taken);
     }
     a->n_marks = 0; /* all acked: no mark is pending */
     a->out_wait = 0;
     a->overflow = 0;
 }
 
-void rh_in_bridges_ack_finished(rh_runtime *rt)
+void rh__in_bridges_ack_finished(rh_runtime *rt)
 {
     for (uint32_t i = 0; i < rt->n_kernels; i++)
         for (uint32_t b = 0; b < rt->kernels[i].n_in_bridges; b++)
             if (rt->kernels[i].in_bridges[b].acks)
-                rh_acks_settle(&rt->kernels[i].in_bridges[b]);
+                rh__acks_settle(&rt->kernels[i].in_bridges[b]);
 }

@@ -4,7 +4,7 @@
  * every other queue) and acknowledges each burst once its kernel finished
  * it, so a relaunch after a kill delivers again only what was not finished.
  * Every call is from the bridge's own thread, except
- * rh_in_bridges_ack_finished (once every thread is joined).
+ * rh__in_bridges_ack_finished (once every thread is joined).
  */
 #ifndef RH_ENGINE_ACKS_H
 #define RH_ENGINE_ACKS_H
@@ -16,18 +16,18 @@ struct rh_in_bridge;
 struct rh_runtime;
 
 /* The marks of one bridge (zeroed), or NULL when out of memory. */
-rh_acks *rh_acks_new(void);
-void rh_acks_free(rh_acks *a);
+rh_acks *rh__acks_new(void);
+void rh__acks_free(rh_acks *a);
 /* After a burst went into ring targets[ring] up to ring_end (kept of its
  * messages; exact: none was refused): mark it. */
-void rh_acks_mark_burst(struct rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint32_t kept,
+void rh__acks_mark_burst(struct rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint32_t kept,
                         int exact);
 /* Ack on the queue what the kernel finished: each step of the bridge does
  * it first; a pump that does not step (paused, draining) calls it itself. */
-void rh_acks_settle(struct rh_in_bridge *b);
+void rh__acks_settle(struct rh_in_bridge *b);
 /* Once every thread is joined: ack on each persist queue what its kernel
  * finished (the threads ack as they go; the last batch of the drain would
  * otherwise be delivered again by the next launch). */
-void rh_in_bridges_ack_finished(struct rh_runtime *rt);
+void rh__in_bridges_ack_finished(struct rh_runtime *rt);
 
 #endif /* RH_ENGINE_ACKS_H */

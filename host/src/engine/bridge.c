@@ -38,7 +38,7 @@
 static int reject_reason(rh_in_bridge *b, rh_envelope *env, uint64_t now, char *why,
                          size_t why_len)
 {
-    if (rh_dedup_seen_or_add(b->dedup, env->id))
+    if (rh__dedup_seen_or_add(b->dedup, env->id))
         return RH_QC_DUPLICATES + 1;
     if (b->ttl_ns && now > env->enqueue_ns && now - env->enqueue_ns > b->ttl_ns) {
         uint64_t age_us = (now - env->enqueue_ns) / RH_NS_PER_US;
@@ -64,32 +64,32 @@ static int reject_reason(rh_in_bridge *b, rh_envelope *env, uint64_t now, char *
 static void refuse(rh_in_bridge *b, int reason, rh_envelope *env, const char *why)
 {
     rh_kinst *k = b->kernel;
-    rh_queue_count(b->queue, (rh_queue_counter)(reason - 1), 1);
+    rh__queue_count(b->queue, (rh_queue_counter)(reason - 1), 1);
     if (reason - 1 == RH_QC_DUPLICATES)
         return;
     if (reason - 1 == RH_QC_INVALID) {
         char id[37];
         rh_id_format(env->id, id);
-        rh_log_event(k->rt->log, RH_LOG_WARN, "bridge.message_invalid",
+        rh__log_event(k->rt->log, RH_LOG_WARN, "bridge.message_invalid",
                      "queue=%s id=%s kernel=%s refused=before_kernel reason=%s",
                      rh_queue_name(b->queue), id, k->decl->name, why);
     }
-    rh_dlq_put(k->dlq, b->queue, k->decl->name, b->type,
+    rh__dlq_put(k->dlq, b->queue, k->decl->name, b->type,
                reason - 1 == RH_QC_INVALID ? RH_DLQ_INVALID : RH_DLQ_EXPIRED, env,
                rh_ring_payload(env), why, k->rt->log);
 }
 
-uint32_t rh_in_bridge_step(rh_in_bridge *b)
+uint32_t rh__in_bridge_step(rh_in_bridge *b)
 {
     if (b->acks)
-        rh_acks_settle(b);
-    if (rh_queue_is_empty(b->queue))
+        rh__acks_settle(b);
+    if (rh__queue_is_empty(b->queue))
         return 0; /* the common idle poll: no barrier, no ring touched */
     for (uint32_t t = 0; t < b->n_targets; t++) {
         uint32_t ti = (b->next + t) % b->n_targets;
         rh_ring *r = b->targets[ti];
         uint64_t pos;
-        uint32_t k = rh_ring_reserve(r, b->burst, &pos);
+        uint32_t k = rh__ring_reserve(r, b->burst, &pos);
         if (k == 0)
             continue; /* this worker is full: try the next one */
         rh_envelope *dst[RH_BURST_MAX];
@@ -99,7 +99,7 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
          * understands, so the idleness check never misses a burst that left
          * the queue but has not reached the ring yet. */
         atomic_exchange_explicit(&b->inflight, 1, memory_order_seq_cst);
-        uint32_t got = rh_queue_dequeue_burst(b->queue, dst, k);
+        uint32_t got = rh__queue_dequeue_burst(b->queue, dst, k);
         if (got == 0) {
             atomic_store_explicit(&b->inflight, 0, memory_order_release);
             return 0;
@@ -125,9 +125,9 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
         if (b->dedup_lock)
             pthread_mutex_unlock(b->dedup_lock);
         if (keep)
-            rh_ring_commit(r, keep);
+            rh__ring_commit(r, keep);
         if (b->acks)
-            rh_acks_mark_burst(b, ti, pos + keep, keep, keep == got);
+            rh__acks_mark_burst(b, ti, pos + keep, keep, keep == got);
         atomic_fetch_add_explicit(&b->moved, keep, memory_order_relaxed);
         atomic_store_explicit(&b->inflight, 0, memory_order_release);
         b->next = (ti + 1) % b->n_targets;
@@ -138,10 +138,10 @@ uint32_t rh_in_bridge_step(rh_in_bridge *b)
 
 /* ---------------------------------------------------------- output ----- */
 
-uint32_t rh_out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
+uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
 {
     uint64_t pos;
-    uint32_t n = rh_ring_peek(src, b->burst, &pos);
+    uint32_t n = rh__ring_peek(src, b->burst, &pos);
     if (n == 0)
         return 0;
     rh_envelope *slots[RH_BURST_MAX];
@@ -151,22 +151,22 @@ uint32_t rh_out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
      * what does not fit meets the output queue's policy one message at a
      * time, and a refusal is counted by the queue (rejected /
      * dropped_newest) and by us. */
-    uint64_t sent = rh_queue_enqueue_burst(b->queue, slots, n);
+    uint64_t sent = rh__queue_enqueue_burst(b->queue, slots, n);
     for (uint32_t i = (uint32_t)sent; i < n; i++) {
         rh_envelope *env = slots[i];
         if (rh_send(b->queue, env, rh_ring_payload(env), env->payload_len, NULL) == 0)
             sent++;
     }
-    rh_ring_release(src, n);
+    rh__ring_release(src, n);
     atomic_fetch_add_explicit(&b->sent, sent, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->refused, n - sent, memory_order_relaxed);
     return n;
 }
 
-uint32_t rh_out_bridge_step(rh_out_bridge *b)
+uint32_t rh__out_bridge_step(rh_out_bridge *b)
 {
     uint32_t moved = 0;
     for (uint32_t i = 0; i < b->n_sources; i++)
-        moved += rh_out_bridge_flush_ring(b, b->sources[i]);
+        moved += rh__out_bridge_flush_ring(b, b->sources[i]);
     return moved;
 }

@@ -22,7 +22,7 @@
  */
 #define RH_DEDUP_PROBES 64
 
-int rh_dedup_init(rh_dedup *d, uint32_t window)
+int rh__dedup_init(rh_dedup *d, uint32_t window)
 {
     memset(d, 0, sizeof *d);
     d->window = window;
@@ -38,7 +38,7 @@ int rh_dedup_init(rh_dedup *d, uint32_t window)
     return 0;
 }
 
-void rh_dedup_free(rh_dedup *d)
+void rh__dedup_free(rh_dedup *d)
 {
     free(d->table);
     d->table = NULL;
@@ -52,7 +52,7 @@ static inline uint32_t id_hash(rh_id id)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-int rh_dedup_seen_or_add(rh_dedup *d, rh_id id)
+int rh__dedup_seen_or_add(rh_dedup *d, rh_id id)
 {
     if (d->window == 0)
         return 0;

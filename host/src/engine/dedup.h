@@ -23,9 +23,9 @@ typedef struct rh_dedup {
 
 /* A window of the last `window` ids (0 = off: nothing is ever a
  * duplicate).  0, or RH_ENOMEM. */
-int rh_dedup_init(rh_dedup *d, uint32_t window);
-void rh_dedup_free(rh_dedup *d);
+int rh__dedup_init(rh_dedup *d, uint32_t window);
+void rh__dedup_free(rh_dedup *d);
 /* Non-zero when id is among the last N accepted; otherwise records it. */
-int rh_dedup_seen_or_add(rh_dedup *d, rh_id id);
+int rh__dedup_seen_or_add(rh_dedup *d, rh_id id);
 
 #endif /* RH_ENGINE_DEDUP_H */

@@ -2,7 +2,7 @@
  * dispatch.c — the call into the kernel: a worker's dispatch step (take a
  * batch from its input rings, call process(), commit what it emitted,
  * release the batch) and the host services the kernel calls back
- * (rh_host_api_v1: emit, fail, poll, should_stop, log).  The threads that
+ * (rh__host_api_v1: emit, fail, poll, should_stop, log).  The threads that
  * run these steps are reactor.c's.
  */
 #include <errno.h>
@@ -33,7 +33,7 @@ static int flow(const rh_worker *w)
 
 /* fini() of a worker whose kernel was terminated alone, once, on its own
  * thread; the reactor's exit skips it then. */
-void rh_worker_finish(rh_worker *w)
+void rh__worker_finish(rh_worker *w)
 {
     if (atomic_load_explicit(&w->finished, memory_order_relaxed))
         return;
@@ -42,7 +42,7 @@ void rh_worker_finish(rh_worker *w)
     atomic_store_explicit(&w->finished, 1, memory_order_release);
 }
 
-void rh_worker_run_pending_op(rh_worker *w)
+void rh__worker_run_pending_op(rh_worker *w)
 {
     rh_worker_op *op = atomic_exchange_explicit(&w->op, NULL, memory_order_acq_rel);
     if (!op)
@@ -52,12 +52,12 @@ void rh_worker_run_pending_op(rh_worker *w)
 }
 
 /* Make every filled output slot visible to the output bridge. */
-void rh_worker_flush_outputs(rh_worker *w)
+void rh__worker_flush_outputs(rh_worker *w)
 {
     const rh_kinst *k = w->kernel;
     for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
         if (w->out_pending[p]) {
-            rh_ring_commit(w->out[p], w->out_pending[p]);
+            rh__ring_commit(w->out[p], w->out_pending[p]);
             atomic_fetch_add_explicit(&w->emitted, w->out_pending[p], memory_order_relaxed);
             w->out_pending[p] = 0;
         }
@@ -71,15 +71,15 @@ static rh_envelope *out_slot(rh_worker *w, uint32_t p)
     rh_ring *r = w->out[p];
     rh_kinst *k = w->kernel;
     rh_waiter wt;
-    rh_waiter_init(&wt, RH_WAIT_YIELD);
+    rh__waiter_init(&wt, RH_WAIT_YIELD);
     for (;;) {
         uint64_t pos;
         uint32_t need = w->out_pending[p] + 1;
-        if (rh_ring_reserve(r, need, &pos) >= need)
+        if (rh__ring_reserve(r, need, &pos) >= need)
             return rh_ring_slot(r, pos + w->out_pending[p]);
-        rh_worker_flush_outputs(w); /* let the bridge see what we have */
+        rh__worker_flush_outputs(w); /* let the bridge see what we have */
         if (k->decl->bridge == RH_BRIDGE_INLINE)
-            rh_out_bridge_flush_ring(&k->out_bridges[p], r);
+            rh__out_bridge_flush_ring(&k->out_bridges[p], r);
         else if (flow(w) == RH_FLOW_STOPPED)
             return NULL; /* the output bridge is gone: refuse rather than hang */
         else
@@ -129,7 +129,7 @@ static int api_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_
     /* the slot out_slot() returned is still the next one: nothing moved it */
     uint64_t pos;
     uint32_t need = w->out_pending[port] + 1;
-    if (rh_ring_reserve(w->out[port], need, &pos) < need)
+    if (rh__ring_reserve(w->out[port], need, &pos) < need)
         return RH_EINVAL; /* commit without reserve */
     rh_envelope *env = rh_ring_slot(w->out[port], pos + w->out_pending[port]);
     fill_env(env, in, len);
@@ -145,8 +145,8 @@ static void fail_message(rh_worker *w, uint32_t j, const char *reason)
     rh_kinst *k = w->kernel;
     const rh_msg *m = &w->msgs[j];
     atomic_fetch_add_explicit(&w->failed, 1, memory_order_relaxed);
-    rh_queue_count(k->in_q[m->port], RH_QC_FAILED, 1);
-    rh_dlq_put(k->dlq, k->in_q[m->port], k->decl->name, k->desc->inputs[m->port].type,
+    rh__queue_count(k->in_q[m->port], RH_QC_FAILED, 1);
+    rh__dlq_put(k->dlq, k->in_q[m->port], k->decl->name, k->desc->inputs[m->port].type,
                RH_DLQ_FAILED, m->env, m->data, reason, k->rt->log);
 }
 
@@ -183,7 +183,7 @@ static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
         reason = "(no reason)";
     int j = batch_index(w, in);
     if (j < 0) {
-        rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.fail_outside_batch",
+        rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.fail_outside_batch",
                      "kernel=%s worker=%u counted=no reason=%s", k->decl->name, w->index,
                      reason);
         return;
@@ -195,13 +195,13 @@ static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
         w->batch_marked = 1;
     }
     if (w->failed_mark[j]) {
-        rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed_again",
+        rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed_again",
                      "kernel=%s worker=%u id=%s counted=once reason=%s", k->decl->name,
                      w->index, id, reason);
         return;
     }
     w->failed_mark[j] = 1;
-    rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed",
+    rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed",
                  "kernel=%s worker=%u id=%s reason=%s", k->decl->name, w->index, id, reason);
     fail_message(w, (uint32_t)j, reason);
 }
@@ -226,11 +226,11 @@ static void fail_batch(rh_worker *w, int rc)
 
 static int worker_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint64_t *pos_out);
 
-void rh_worker_release_run_batch(rh_worker *w)
+void rh__worker_release_run_batch(rh_worker *w)
 {
     hold_batch(w, 0);
     if (w->run_count) {
-        rh_ring_release(w->in[w->run_port], w->run_count);
+        rh__ring_release(w->in[w->run_port], w->run_count);
         w->run_count = 0;
     }
 }
@@ -238,8 +238,8 @@ void rh_worker_release_run_batch(rh_worker *w)
 static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
 {
     rh_worker *w = worker_of(ctx);
-    rh_worker_flush_outputs(w);
-    rh_worker_release_run_batch(w);
+    rh__worker_flush_outputs(w);
+    rh__worker_release_run_batch(w);
     batch->count = 0; /* every return but a batch leaves it empty */
     batch->msgs = w->msgs;
     uint32_t cap = w->kernel->decl->batch;
@@ -247,7 +247,7 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
         max = cap;
     uint64_t deadline = rh_deadline_after_ms(timeout_ms);
     for (;;) {
-        rh_worker_run_pending_op(w);
+        rh__worker_run_pending_op(w);
         int f = flow(w);
         if (f == RH_FLOW_STOPPED)
             return RH_ESTOPPED;
@@ -273,12 +273,12 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
             bells[nb++] = &w->in[p]->not_empty;
         bells[nb++] = &w->reactor->bell;
         rh_sleep s;
-        rh_sleep_prepare(&s, bells, nb);
+        rh__sleep_prepare(&s, bells, nb);
         if (worker_take(w, 0, &port, &pos) > 0 || flow(w) != f) {
-            rh_sleep_cancel(&s);
+            rh__sleep_cancel(&s);
             continue;
         }
-        rh_sleep_commit(&s, 10 * (int64_t)RH_NS_PER_MS);
+        rh__sleep_commit(&s, 10 * (int64_t)RH_NS_PER_MS);
     }
 }
 
@@ -295,11 +295,11 @@ static void api_log(rh_ctx *ctx, int level, const char *msg)
      * (levels outside error..debug are clamped to the nearest one). */
     rh_worker *w = worker_of(ctx);
     int lvl = level < RH_LOG_ERROR ? RH_LOG_ERROR : level > RH_LOG_DEBUG ? RH_LOG_DEBUG : level;
-    rh_log_event(w->kernel->rt->log, lvl, "kernel.log", "kernel=%s worker=%u msg=%s",
+    rh__log_event(w->kernel->rt->log, lvl, "kernel.log", "kernel=%s worker=%u msg=%s",
                  ctx->kernel_name, w->index, msg);
 }
 
-const rh_host_api rh_host_api_v1 = {
+const rh_host_api rh__host_api_v1 = {
     .struct_size = sizeof(rh_host_api),
     .emit = api_emit,
     .emit_reserve = api_emit_reserve,
@@ -323,11 +323,11 @@ static int worker_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint64_t 
         uint32_t p = (w->next_port + i) % np;
         uint64_t pos;
         if (max == 0) {
-            if (rh_ring_count(w->in[p]))
+            if (rh__ring_count(w->in[p]))
                 return 1;
             continue;
         }
-        uint32_t n = rh_ring_peek(w->in[p], max, &pos);
+        uint32_t n = rh__ring_peek(w->in[p], max, &pos);
         if (!n)
             continue;
         for (uint32_t j = 0; j < n; j++) {
@@ -344,32 +344,32 @@ static int worker_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint64_t 
     return 0;
 }
 
-uint32_t rh_worker_step(void *arg)
+uint32_t rh__worker_step(void *arg)
 {
     rh_worker *w = arg;
     rh_kinst *k = w->kernel;
     if (atomic_load_explicit(&w->op, memory_order_relaxed))
-        rh_worker_run_pending_op(w);
+        rh__worker_run_pending_op(w);
     int f = flow(w);
     uint32_t moved = 0;
     if ((f == RH_FLOW_STOPPED &&
          atomic_load_explicit(&k->kflow, memory_order_acquire) == RH_KFLOW_STOPPED) ||
         atomic_load_explicit(&k->given_up, memory_order_relaxed)) {
-        rh_worker_finish(w);
+        rh__worker_finish(w);
         return 0; /* given up (restart.c): whatever the flow says later */
     }
     if (f == RH_FLOW_STOPPED || f == RH_FLOW_PAUSED)
         return 0;
-    if (w->restart_at_ns && rh_worker_restart_pending(w))
+    if (w->restart_at_ns && rh__worker_restart_pending(w))
         return 0; /* restart backoff (restart.c): messages wait in the rings */
     uint64_t started = rh_now_ns();
     atomic_store_explicit(&w->heartbeat_ns, started, memory_order_relaxed);
     if (k->decl->bridge == RH_BRIDGE_INLINE)
         for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
             if (f == RH_FLOW_RUNNING)
-                moved += rh_in_bridge_step(w->inline_in[p]);
+                moved += rh__in_bridge_step(w->inline_in[p]);
             else if (w->inline_in[p]->acks) /* draining: still ack what finished */
-                rh_acks_settle(w->inline_in[p]);
+                rh__acks_settle(w->inline_in[p]);
         }
 
     uint32_t port;
@@ -385,41 +385,41 @@ uint32_t rh_worker_step(void *arg)
         int rc = k->desc->process(&w->ctx, w->state, &batch);
         if (rc < 0) {
             fail_batch(w, rc);
-            rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.batch_failed",
+            rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.batch_failed",
                          "kernel=%s worker=%u messages=%d rc=%d", k->decl->name, w->index, n,
                          rc);
         }
         hold_batch(w, 0);
-        rh_worker_flush_outputs(w);
-        rh_ring_release(w->in[port], (uint32_t)n);
+        rh__worker_flush_outputs(w);
+        rh__ring_release(w->in[port], (uint32_t)n);
         atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->batches, 1, memory_order_relaxed);
         atomic_store_explicit(&w->busy, 0, memory_order_release);
         if (solo)
             atomic_store_explicit(&w->solo, solo - 1, memory_order_relaxed);
         if (k->decl->watchdog_ms || k->decl->restart_failed_batches)
-            rh_worker_after_call(w, rc, started);
+            rh__worker_after_call(w, rc, started);
         moved += (uint32_t)n;
     }
     if (k->decl->bridge == RH_BRIDGE_INLINE)
         for (uint32_t p = 0; p < k->desc->n_outputs; p++)
-            moved += rh_out_bridge_flush_ring(&k->out_bridges[p], w->out[p]);
+            moved += rh__out_bridge_flush_ring(&k->out_bridges[p], w->out[p]);
     return moved;
 }
 
-uint32_t rh_in_bridge_task(void *arg)
+uint32_t rh__in_bridge_task(void *arg)
 {
     rh_in_bridge *b = arg;
     if (rh_kernel_flow(b->kernel) != RH_FLOW_RUNNING) {
         if (b->acks)
-            rh_acks_settle(b); /* what the kernel finishes meanwhile (acks.c) */
+            rh__acks_settle(b); /* what the kernel finishes meanwhile (acks.c) */
         return 0; /* paused or draining: messages wait in the named queue */
     }
-    return rh_in_bridge_step(b);
+    return rh__in_bridge_step(b);
 }
 
-uint32_t rh_out_bridge_task(void *arg)
+uint32_t rh__out_bridge_task(void *arg)
 {
     /* Outputs always flow, even paused or draining: nothing is kept back. */
-    return rh_out_bridge_step(arg);
+    return rh__out_bridge_step(arg);
 }

@@ -71,10 +71,10 @@ typedef struct rh_out_bridge {
 } rh_out_bridge;
 
 /* Move up to one burst; return the number of messages moved. */
-uint32_t rh_in_bridge_step(rh_in_bridge *b);
-uint32_t rh_out_bridge_step(rh_out_bridge *b);
+uint32_t rh__in_bridge_step(rh_in_bridge *b);
+uint32_t rh__out_bridge_step(rh_out_bridge *b);
 /* Move from one source ring only (a worker flushing its own outputs inline). */
-uint32_t rh_out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src);
+uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src);
 
 /* Work run on a worker's own thread at its next batch boundary, even while
  * its kernel is paused (kernel_life.c): init/fini of a restarted or swapped
@@ -131,7 +131,7 @@ struct rh_worker {
     _Atomic int child_ready;         /* 0 starting, 1 init() returned 0, -1 it failed */
     _Atomic uint32_t solo;           /* take the next N messages one at a time (retries) */
     uint64_t spawned_batches;        /* batches when the child started (parent) */
-    /* A flow change the parent waits for (rh_isolation_sync): it bumps
+    /* A flow change the parent waits for (rh__isolation_sync): it bumps
      * child_flow_gen after writing child_flow; the child copies it into
      * child_flow_seen at the top of its loop, between batches, after
      * reading child_flow. */
@@ -197,7 +197,7 @@ struct rh_reactor {
     int started;                     /* thread created */
     _Atomic int ready;               /* 1 running, -1 failed to start */
     _Atomic int stop;
-    _Atomic uint64_t loops;          /* iterations, for rh_reactor_sync */
+    _Atomic uint64_t loops;          /* iterations, for rh__reactor_sync */
     _Atomic int last_cpu;
     rh_bell bell;                    /* control: stop, state changes */
     char bind_error[256];
@@ -248,7 +248,7 @@ struct rh_runtime {
     rh_queue *(*find_queue)(void *arg, const char *name);
     void *find_queue_arg;
     /* The runtimes of the same host (NULL-terminated, may hold rt itself;
-     * set through rh_runtime_set_peers): their kernels may read the queues rt created, and
+     * set through rh__runtime_set_peers): their kernels may read the queues rt created, and
      * rt's accounting lines count their intake (metrics.c).  They must
      * outlive rt's last report. */
     rh_runtime *const *peers;
@@ -300,55 +300,55 @@ static inline int rh_runtime_queue_borrowed(const rh_runtime *rt, uint32_t i)
 
 /* dispatch.c: one dispatch step of a worker (a reactor task, or the loop of
  * a kernel process, faults/isolation.c): returns the messages it moved. */
-uint32_t rh_worker_step(void *worker);
+uint32_t rh__worker_step(void *worker);
 /* bridge.c: the reactor tasks of the pumps (thread bridge mode). */
-uint32_t rh_in_bridge_task(void *bridge);
-uint32_t rh_out_bridge_task(void *bridge);
+uint32_t rh__in_bridge_task(void *bridge);
+uint32_t rh__out_bridge_task(void *bridge);
 /* dispatch.c: the host services a kernel calls (kernel.h), as a worker's
  * rh_ctx hands them out. */
-extern const rh_host_api rh_host_api_v1;
+extern const rh_host_api rh__host_api_v1;
 
 /* reactor.c: the threads.  Add a task before the thread starts. */
-int rh_reactor_add_task(rh_reactor *r, const rh_task *t);
-int rh_reactor_start(rh_reactor *r);
+int rh__reactor_add_task(rh_reactor *r, const rh_task *t);
+int rh__reactor_start(rh_reactor *r);
 /* Wait until the reactor ran one full loop after a flag change, or until
  * deadline_ns (rh_now_ns); 0, or RH_ETIMEDOUT (a kernel is inside a long
  * process() call). */
-int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns);
+int rh__reactor_sync(rh_reactor *r, uint64_t deadline_ns);
 /* Stop the thread and join it by deadline_ns; RH_ETIMEDOUT leaves it
  * running and marks the reactor stuck (its memory must then never be
  * freed). */
-int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns);
+int rh__reactor_stop_join(rh_reactor *r, uint64_t deadline_ns);
 
 /* ----------------------------------------------- restart policy -------- */
 
 /* restart.c, on the worker's own thread.  Before taking a batch: non-zero
  * while a restart is due but its backoff has not passed (take nothing);
  * runs the restart (fini, init) once it has. */
-int rh_worker_restart_pending(rh_worker *w);
+int rh__worker_restart_pending(rh_worker *w);
 /* After process() returned rc for a batch that started at started_ns:
  * counts a stall and failed batches in a row, and schedules a restart (or
  * gives the kernel up) when one is due. */
-void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns);
+void rh__worker_after_call(rh_worker *w, int rc, uint64_t started_ns);
 /* For the watchdog and a kernel process's supervisor (faults/): count and
  * log a stall once (0 when already reported); schedule a restart after
  * backoff, or give the kernel up. */
-int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action);
-void rh_worker_schedule_restart(rh_worker *w, const char *why);
+int rh__worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action);
+void rh__worker_schedule_restart(rh_worker *w, const char *why);
 
 /* ------------------------------------------------------ metrics -------- */
 
 /* metrics.c: no message in a kernel ring or process(); with queues, none in
  * a kernel's input queue or a bridge either (a kernel terminated alone
  * counts as quiet about its queues: it never takes from them again). */
-int rh_kernel_is_quiet(rh_kinst *k, int queues_too);
-int rh_runtime_is_quiet(rh_runtime *rt, int queues_too);
+int rh__kernel_is_quiet(rh_kinst *k, int queues_too);
+int rh__runtime_is_quiet(rh_runtime *rt, int queues_too);
 
 /* metrics.c: a kernel of another runtime of the host (launched, not yet
  * run) reads q, which rt created.  When no kernel read q before, what
  * clients took from it so far was delivered to them, not to a kernel: its
  * accounting counts it so from now on. */
-void rh_runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q);
+void rh__runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q);
 
 /*
  * One queue's accounting (metrics.c): where every message it accepted went.
@@ -374,7 +374,7 @@ typedef struct rh_queue_account {
 /* Fill *out from one queue's counters.  kernel_input: some kernel reads the
  * queue; moved: what its input bridges put into kernel rings; in_rings: what
  * is still in those rings.  Returns out->balanced. */
-int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
+int rh__queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
                         uint64_t in_rings, rh_queue_account *out);
 
 #endif /* RH_ENGINE_H */

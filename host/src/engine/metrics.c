@@ -11,14 +11,14 @@
 #include "engine/engine.h"
 #include "queue/queue_pvt.h"
 
-int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
+int rh__kernel_is_quiet(rh_kinst *k, int queues_too)
 {
     /* A kernel terminated alone never takes from its queues again: what
      * waits there is queued for good, not on its way. */
     int given_up = atomic_load_explicit(&k->given_up, memory_order_acquire);
     if (queues_too && k->state != RH_STATE_TERMINATED && !given_up) {
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-            if (!rh_queue_is_empty(k->in_q[p]))
+            if (!rh__queue_is_empty(k->in_q[p]))
                 return 0;
         for (uint32_t b = 0; b < k->n_in_bridges; b++)
             if (atomic_load_explicit(&k->in_bridges[b].inflight, memory_order_acquire))
@@ -28,12 +28,12 @@ int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
         rh_worker *wk = &k->workers[w];
         /* a kernel given up (restart.c) never takes from its rings again */
         for (uint32_t p = 0; p < k->desc->n_inputs && !given_up; p++)
-            if (rh_ring_count(wk->in[p]))
+            if (rh__ring_count(wk->in[p]))
                 return 0;
         if (atomic_load_explicit(&wk->busy, memory_order_acquire))
             return 0;
         for (uint32_t p = 0; p < k->desc->n_outputs; p++)
-            if (rh_ring_count(wk->out[p]))
+            if (rh__ring_count(wk->out[p]))
                 return 0;
     }
     return 1;
@@ -44,12 +44,12 @@ int rh_kernel_is_quiet(rh_kinst *k, int queues_too)
 static int scan_quiet(rh_runtime *rt, int queues_too)
 {
     for (uint32_t i = 0; i < rt->n_kernels; i++)
-        if (!rh_kernel_is_quiet(&rt->kernels[i], queues_too))
+        if (!rh__kernel_is_quiet(&rt->kernels[i], queues_too))
             return 0;
     return 1;
 }
 
-int rh_runtime_is_quiet(rh_runtime *rt, int queues_too)
+int rh__runtime_is_quiet(rh_runtime *rt, int queues_too)
 {
     /* Twice: kernels are scanned in manifest order, which need not be the
      * pipeline's order, so a message could pass behind the first scan. */
@@ -58,7 +58,7 @@ int rh_runtime_is_quiet(rh_runtime *rt, int queues_too)
 
 int rh_runtime_is_idle(rh_runtime *rt)
 {
-    return rh_runtime_is_quiet(rt, 1);
+    return rh__runtime_is_quiet(rt, 1);
 }
 
 void rh_runtime_report_bindings(rh_runtime *rt, FILE *out)
@@ -67,9 +67,9 @@ void rh_runtime_report_bindings(rh_runtime *rt, FILE *out)
         rh_reactor *r = rt->reactors[i];
         char set[64] = "any";
         if (!hwloc_bitmap_iszero(r->cpuset))
-            rh_binding_string(r->cpuset, set, sizeof set);
+            rh__binding_string(r->cpuset, set, sizeof set);
         fprintf(out, "binding: thread %-14s pinned to cpus %-6s runs on cpu %d, wait %s:",
-                r->name, set, atomic_load(&r->last_cpu), rh_wait_name(r->wait));
+                r->name, set, atomic_load(&r->last_cpu), rh__wait_name(r->wait));
         for (uint32_t t = 0; t < r->n_tasks; t++)
             fprintf(out, "%s %s", t ? ";" : "", r->tasks[t].what);
         if (r->run_kernel && r->n_workers)
@@ -151,7 +151,7 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
  * enqueued = dequeued + dropped_oldest + depth; what is checked is where the
  * dequeued ones went, against the bridges' own count of what they moved.)
  */
-int rh_queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
+int rh__queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
                         uint64_t in_rings, rh_queue_account *out)
 {
     memset(out, 0, sizeof *out);
@@ -185,7 +185,7 @@ static int kernel_intake_of(rh_runtime *rt, const rh_queue *q, uint64_t *moved,
                 continue;
             read = 1;
             for (uint32_t w = 0; w < k->n_workers; w++)
-                *in_rings += rh_ring_count(k->workers[w].in[p]);
+                *in_rings += rh__ring_count(k->workers[w].in[p]);
         }
     }
     return read;
@@ -204,7 +204,7 @@ static int kernel_intake(rh_runtime *rt, const rh_queue *q, uint64_t *moved, uin
     return read;
 }
 
-void rh_runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q)
+void rh__runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q)
 {
     uint64_t moved, in_rings;
     for (uint32_t i = 0; i < rt->n_queues && i < rt->n_qplan; i++) {
@@ -230,11 +230,11 @@ int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
         /* A recovered persist queue: this run's counts, its carried-over
          * messages among the accepted (queue_pvt.h). */
         rh_queue_stats s;
-        rh_queue_stats_since_open(q, &s);
+        rh__queue_stats_since_open(q, &s);
         uint64_t carried;
-        int recovered = rh_queue_recovered(q, &carried);
+        int recovered = rh__queue_recovered(q, &carried);
         rh_queue_account a;
-        rh_queue_account_of(&s, kernel_input, moved, in_rings, &a);
+        rh__queue_account_of(&s, kernel_input, moved, in_rings, &a);
         fprintf(out,
                 "accounting: queue %s: accepted %llu %s delivered %llu + dead-lettered %llu + "
                 "dropped %llu + queued %llu",

@@ -28,7 +28,7 @@
 
 /* ----------------------------------------------------------- reactor -- */
 
-int rh_reactor_add_task(rh_reactor *r, const rh_task *t)
+int rh__reactor_add_task(rh_reactor *r, const rh_task *t)
 {
     if (rh_grow(&r->tasks, &r->cap_tasks, r->n_tasks + 1, sizeof *r->tasks))
         return RH_ENOMEM;
@@ -70,9 +70,9 @@ static void park(rh_reactor *r)
             bells[n++] = r->tasks[i].bells[j];
         }
     rh_sleep s;
-    rh_sleep_prepare(&s, bells, n);
+    rh__sleep_prepare(&s, bells, n);
     if (atomic_load(&r->stop) || run_round(r) > 0) {
-        rh_sleep_cancel(&s);
+        rh__sleep_cancel(&s);
         return;
     }
     /* More sources than one futex_waitv can watch: poll every ms instead.
@@ -87,7 +87,7 @@ static void park(rh_reactor *r)
         timeout = due < timeout ? due : timeout;
         r->wake_at_ns = 0;
     }
-    rh_sleep_commit(&s, timeout);
+    rh__sleep_commit(&s, timeout);
 }
 
 static void *reactor_main(void *arg)
@@ -97,10 +97,10 @@ static void *reactor_main(void *arg)
     snprintf(tname, sizeof tname, "%s", r->name);
     pthread_setname_np(pthread_self(), tname);
     rh_error err = {0};
-    if (!hwloc_bitmap_iszero(r->cpuset) && rh_bind_self(r->cpuset, &err) != 0)
+    if (!hwloc_bitmap_iszero(r->cpuset) && rh__bind_self(r->cpuset, &err) != 0)
         snprintf(r->bind_error, sizeof r->bind_error, "%s", err.msg);
-    atomic_store(&r->last_cpu, rh_current_cpu());
-    rh_reactor_log_start(r);
+    atomic_store(&r->last_cpu, rh__current_cpu());
+    rh__reactor_log_start(r);
 
     int failed = 0;
     for (uint32_t i = 0; i < r->n_workers; i++) {
@@ -109,7 +109,7 @@ static void *reactor_main(void *arg)
         w->init_rc = w->kernel->desc->init
                          ? w->kernel->desc->init(&w->ctx, w->kernel->decl->config_json, &w->state)
                          : 0;
-        rh_log_event(r->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_DEBUG,
+        rh__log_event(r->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_DEBUG,
                      w->init_rc ? "kernel.init_failed" : "kernel.init",
                      "kernel=%s worker=%u thread=%s rc=%d ms=%.3f", w->kernel->decl->name,
                      w->index, r->name, w->init_rc,
@@ -126,24 +126,24 @@ static void *reactor_main(void *arg)
          * rh_poll() while paused and returns once told to stop. */
         rh_worker *w = r->workers[0];
         int rc = w->kernel->desc->run(&w->ctx, w->state);
-        rh_worker_flush_outputs(w);
-        rh_worker_release_run_batch(w);
+        rh__worker_flush_outputs(w);
+        rh__worker_release_run_batch(w);
         if (atomic_load(&w->kernel->kflow) == RH_KFLOW_STOPPED)
-            rh_worker_finish(w); /* terminated alone: the runtime goes on */
+            rh__worker_finish(w); /* terminated alone: the runtime goes on */
         if (rc < 0)
-            rh_log_event(r->rt->log, RH_LOG_WARN, "kernel.run_failed",
+            rh__log_event(r->rt->log, RH_LOG_WARN, "kernel.run_failed",
                          "kernel=%s worker=%u thread=%s rc=%d", w->kernel->decl->name, w->index,
                          r->name, rc);
     }
     rh_waiter wt;
-    rh_waiter_init(&wt, r->wait);
+    rh__waiter_init(&wt, r->wait);
     while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
         atomic_fetch_add_explicit(&r->loops, 1, memory_order_release);
         if (run_round(r) > 0) {
             rh_waiter_busy(&wt);
             continue;
         }
-        switch (rh_waiter_idle(&wt)) {
+        switch (rh__waiter_idle(&wt)) {
         case RH_IDLE_SPIN:
             rh_cpu_relax();
             break;
@@ -152,20 +152,20 @@ static void *reactor_main(void *arg)
             break;
         case RH_IDLE_PARK:
             park(r);
-            atomic_store_explicit(&r->last_cpu, rh_current_cpu(), memory_order_relaxed);
+            atomic_store_explicit(&r->last_cpu, rh__current_cpu(), memory_order_relaxed);
             break;
         }
     }
 out:
     for (uint32_t i = 0; i < r->n_workers; i++)
-        rh_worker_finish(r->workers[i]);
-    rh_reactor_log_exit(r, failed);
+        rh__worker_finish(r->workers[i]);
+    rh__reactor_log_exit(r, failed);
     return NULL;
 }
 
-int rh_reactor_start(rh_reactor *r)
+int rh__reactor_start(rh_reactor *r)
 {
-    rh_bell_init(&r->bell, 0);
+    rh__bell_init(&r->bell, 0);
     int rc = pthread_create(&r->thread, NULL, reactor_main, r);
     if (rc != 0)
         return RH_ESYS;
@@ -173,7 +173,7 @@ int rh_reactor_start(rh_reactor *r)
     return 0;
 }
 
-int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns)
+int rh__reactor_sync(rh_reactor *r, uint64_t deadline_ns)
 {
     if (!r->started || r->run_kernel)
         return 0; /* a run() kernel sees flow changes in rh_poll() itself */
@@ -184,19 +184,19 @@ int rh_reactor_sync(rh_reactor *r, uint64_t deadline_ns)
            !atomic_load(&r->stop) && atomic_load(&r->ready) == 1) {
         if (rh_now_ns() >= deadline_ns)
             return RH_ETIMEDOUT;
-        rh_bell_wake_all(&r->bell);
+        rh__bell_wake_all(&r->bell);
         struct timespec ts = rh_timespec_of_ns(50 * RH_NS_PER_US);
         nanosleep(&ts, NULL);
     }
     return 0;
 }
 
-int rh_reactor_stop_join(rh_reactor *r, uint64_t deadline_ns)
+int rh__reactor_stop_join(rh_reactor *r, uint64_t deadline_ns)
 {
     if (!r->started)
         return 0;
     atomic_store_explicit(&r->stop, 1, memory_order_release);
-    rh_bell_wake_all(&r->bell);
+    rh__bell_wake_all(&r->bell);
     /* A kernel stuck in process() must not make terminate hang: join with
      * the deadline, and if the thread is still inside the kernel, leave it
      * (it holds pointers into our rings, so nothing of it is freed). */

@@ -28,31 +28,31 @@ static void tasks_string(const rh_reactor *r, char *buf, size_t cap)
  * on, whether binding worked (and why not), and what it runs; then one
  * task.start per task at debug.  Written by the thread itself, once bound,
  * so "reactor.start" in the log means the thread did start. */
-void rh_reactor_log_start(const rh_reactor *r)
+void rh__reactor_log_start(const rh_reactor *r)
 {
-    if (!rh_log_enabled(RH_LOG_INFO))
+    if (!rh__log_enabled(RH_LOG_INFO))
         return;
     char tasks[512];
     tasks_string(r, tasks, sizeof tasks);
     const char *bind = !r->key[0] ? "unpinned" : r->bind_error[0] ? "failed" : "ok";
     if (r->bind_error[0])
-        rh_log_event(r->rt->log, RH_LOG_INFO, "reactor.start",
+        rh__log_event(r->rt->log, RH_LOG_INFO, "reactor.start",
                      "thread=%s cpus=%s cpu=%d bind=%s bind_error=%s wait=%s tasks=%s",
                      r->name, r->key[0] ? r->key : "any", atomic_load(&r->last_cpu), bind,
-                     r->bind_error, rh_wait_name(r->wait), tasks);
+                     r->bind_error, rh__wait_name(r->wait), tasks);
     else
-        rh_log_event(r->rt->log, RH_LOG_INFO, "reactor.start",
+        rh__log_event(r->rt->log, RH_LOG_INFO, "reactor.start",
                      "thread=%s cpus=%s cpu=%d bind=%s wait=%s tasks=%s", r->name,
                      r->key[0] ? r->key : "any", atomic_load(&r->last_cpu), bind,
-                     rh_wait_name(r->wait), tasks);
+                     rh__wait_name(r->wait), tasks);
     for (uint32_t t = 0; t < r->n_tasks; t++)
-        rh_log_event(r->rt->log, RH_LOG_DEBUG, "task.start", "thread=%s task=%s cpu=%d",
+        rh__log_event(r->rt->log, RH_LOG_DEBUG, "task.start", "thread=%s task=%s cpu=%d",
                      r->name, r->tasks[t].what, atomic_load(&r->last_cpu));
 }
 
 static void log_in_bridge_exit(const rh_reactor *r, const rh_in_bridge *b, const char *mode)
 {
-    rh_log_event(r->rt->log, RH_LOG_INFO, "bridge.exit",
+    rh__log_event(r->rt->log, RH_LOG_INFO, "bridge.exit",
                  "thread=%s bridge=in mode=%s queue=%s kernel=%s port=%s moved=%llu", r->name,
                  mode, rh_queue_name(b->queue), b->kernel->decl->name,
                  b->kernel->desc->inputs[b->port].name,
@@ -62,21 +62,21 @@ static void log_in_bridge_exit(const rh_reactor *r, const rh_in_bridge *b, const
 /* reactor.exit with its loop count, then one line per task with its
  * counts: bridge.exit (moved; sent and refused) and worker.exit
  * (processed, failed, emitted, batches). */
-void rh_reactor_log_exit(const rh_reactor *r, int init_failed)
+void rh__reactor_log_exit(const rh_reactor *r, int init_failed)
 {
-    if (!rh_log_enabled(RH_LOG_INFO))
+    if (!rh__log_enabled(RH_LOG_INFO))
         return;
     FILE *log = r->rt->log;
-    rh_log_event(log, RH_LOG_INFO, "reactor.exit", "thread=%s loops=%llu tasks=%u init=%s",
+    rh__log_event(log, RH_LOG_INFO, "reactor.exit", "thread=%s loops=%llu tasks=%u init=%s",
                  r->name, (unsigned long long)atomic_load(&r->loops), r->n_tasks,
                  init_failed ? "failed" : "ok");
     for (uint32_t t = 0; t < r->n_tasks; t++) {
         const rh_task *task = &r->tasks[t];
-        if (task->step == rh_in_bridge_task) {
+        if (task->step == rh__in_bridge_task) {
             log_in_bridge_exit(r, task->arg, "thread");
-        } else if (task->step == rh_out_bridge_task) {
+        } else if (task->step == rh__out_bridge_task) {
             const rh_out_bridge *b = task->arg;
-            rh_log_event(log, RH_LOG_INFO, "bridge.exit",
+            rh__log_event(log, RH_LOG_INFO, "bridge.exit",
                          "thread=%s bridge=out queue=%s kernel=%s port=%s sent=%llu "
                          "refused=%llu", r->name, rh_queue_name(b->queue), b->kernel->decl->name,
                          b->kernel->desc->outputs[b->port].name,
@@ -89,7 +89,7 @@ void rh_reactor_log_exit(const rh_reactor *r, int init_failed)
         for (uint32_t p = 0; p < RH_MAX_PORTS; p++)
             if (w->inline_in[p])
                 log_in_bridge_exit(r, w->inline_in[p], "inline");
-        rh_log_event(log, RH_LOG_INFO, "worker.exit",
+        rh__log_event(log, RH_LOG_INFO, "worker.exit",
                      "thread=%s kernel=%s worker=%u processed=%llu failed=%llu emitted=%llu "
                      "batches=%llu", r->name, w->kernel->decl->name, w->index,
                      (unsigned long long)atomic_load(&w->processed),

@@ -13,7 +13,7 @@
  * bind_error=), wait=, tasks=; then task.start (debug) per task.  Call once
  * bound and before the kernels' init(), so the line proves the thread ran.
  */
-void rh_reactor_log_start(const rh_reactor *r);
+void rh__reactor_log_start(const rh_reactor *r);
 
 /*
  * reactor.exit (info): thread=, loops=, tasks=, init=ok|failed; then per
@@ -21,6 +21,6 @@ void rh_reactor_log_start(const rh_reactor *r);
  * worker worker.exit (processed= failed= emitted= batches=), with an inline
  * worker's own input bridges as bridge.exit mode=inline.  Call after fini().
  */
-void rh_reactor_log_exit(const rh_reactor *r, int init_failed);
+void rh__reactor_log_exit(const rh_reactor *r, int init_failed);
 
 #endif

@@ -16,7 +16,7 @@
  * queues keep accepting by their policy and what waits there and in its
  * rings stays counted queued, so the accounting still balances.  A kernel in
  * a process of its own (faults/isolation.c) gets the same backoff, limit and
- * giving up through rh_worker_schedule_restart.
+ * giving up through rh__worker_schedule_restart.
  *
  * Which thread writes what: restart_at_ns, failed_streak, restart_streak,
  * state and init_rc are the worker's own (its reactor thread); stall_seen
@@ -35,7 +35,7 @@
  * Heartbeats are distinct per call (each step stamps a fresh time), so a
  * later call is never taken for one already reported.
  */
-int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action)
+int rh__worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, const char *action)
 {
     uint64_t seen = atomic_load_explicit(&w->stall_seen, memory_order_relaxed);
     if (seen == started_ns ||
@@ -43,7 +43,7 @@ int rh_worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, co
         return 0;
     atomic_fetch_add_explicit(&w->stalls, 1, memory_order_relaxed);
     rh_kinst *k = w->kernel;
-    rh_log_event(k->rt->log, RH_LOG_ERROR, "kernel.stalled",
+    rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.stalled",
                  "kernel=%s worker=%u in_process_ms=%.1f watchdog_ms=%u action=%s",
                  k->decl->name, w->index, (double)in_ns / (double)RH_NS_PER_MS,
                  k->decl->watchdog_ms, action);
@@ -57,18 +57,18 @@ static void give_up(rh_worker *w, const char *why)
     rh_kinst *k = w->kernel;
     if (atomic_exchange_explicit(&k->given_up, 1, memory_order_acq_rel))
         return;
-    rh_log_event(k->rt->log, RH_LOG_ERROR, "kernel.given_up",
+    rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.given_up",
                  "kernel=%s worker=%u reason=%s restarts=%llu max=%u queues=keep_accepting",
                  k->decl->name, w->index, why,
                  (unsigned long long)atomic_load(&k->restarts), k->decl->restart_max);
     atomic_store_explicit(&k->kflow, RH_KFLOW_STOPPED, memory_order_release);
     for (uint32_t i = 0; i < k->rt->n_reactors; i++)
-        rh_bell_wake_all(&k->rt->reactors[i]->bell);
+        rh__bell_wake_all(&k->rt->reactors[i]->bell);
 }
 
 /* A restart is needed (why): claim one of restart.max and set when it runs,
  * or give the kernel up. */
-void rh_worker_schedule_restart(rh_worker *w, const char *why)
+void rh__worker_schedule_restart(rh_worker *w, const char *why)
 {
     rh_kinst *k = w->kernel;
     const rh_kernel_decl *d = k->decl;
@@ -90,13 +90,13 @@ void rh_worker_schedule_restart(rh_worker *w, const char *why)
     w->restart_at_ns = rh_now_ns() + backoff * RH_NS_PER_MS;
     if (!w->restart_at_ns)
         w->restart_at_ns = 1;
-    rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.restart_scheduled",
+    rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.restart_scheduled",
                  "kernel=%s worker=%u reason=%s restart=%llu max=%u backoff_ms=%llu",
                  d->name, w->index, why, (unsigned long long)n + 1, d->restart_max,
                  (unsigned long long)backoff);
 }
 
-int rh_worker_restart_pending(rh_worker *w)
+int rh__worker_restart_pending(rh_worker *w)
 {
     rh_kinst *k = w->kernel;
     /* A host draining for terminate does not wait out a backoff. */
@@ -113,25 +113,25 @@ int rh_worker_restart_pending(rh_worker *w)
         k->desc->fini(&w->ctx, w->state);
     w->state = NULL;
     w->init_rc = k->desc->init ? k->desc->init(&w->ctx, k->decl->config_json, &w->state) : 0;
-    rh_log_event(k->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
+    rh__log_event(k->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
                  "kernel=%s worker=%u rc=%d restarts=%llu ms=%.3f", k->decl->name, w->index,
                  w->init_rc, (unsigned long long)atomic_load(&k->restarts),
                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
     if (w->init_rc == 0)
         return 0;
-    rh_worker_schedule_restart(w, "init_failed");
+    rh__worker_schedule_restart(w, "init_failed");
     return 1;
 }
 
-void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns)
+void rh__worker_after_call(rh_worker *w, int rc, uint64_t started_ns)
 {
     const rh_kernel_decl *d = w->kernel->decl;
     const char *why = NULL;
     if (d->watchdog_ms) {
         uint64_t now = rh_now_ns();
         if (now > started_ns && now - started_ns > (uint64_t)d->watchdog_ms * RH_NS_PER_MS) {
-            rh_worker_report_stall(w, started_ns, now - started_ns, "restart");
-            rh_log_event(w->kernel->rt->log, RH_LOG_WARN, "kernel.stall_ended",
+            rh__worker_report_stall(w, started_ns, now - started_ns, "restart");
+            rh__log_event(w->kernel->rt->log, RH_LOG_WARN, "kernel.stall_ended",
                          "kernel=%s worker=%u in_process_ms=%.1f", d->name, w->index,
                          (double)(now - started_ns) / (double)RH_NS_PER_MS);
             why = "stalled";
@@ -150,7 +150,7 @@ void rh_worker_after_call(rh_worker *w, int rc, uint64_t started_ns)
         atomic_store_explicit(&w->child_restart, 1, memory_order_relaxed);
     } else if (why) {
         w->failed_streak = 0;
-        rh_worker_schedule_restart(w, why);
+        rh__worker_schedule_restart(w, why);
     } else if (rc >= 0) {
         w->restart_streak = 0;
     }

@@ -3,18 +3,18 @@
  * the host down.
  *
  * The kernel's workers and their input and output rings live in
- * MAP_SHARED|MAP_ANONYMOUS memory (rh_workers_alloc, rh_ring_create_shared)
+ * MAP_SHARED|MAP_ANONYMOUS memory (rh__workers_alloc, rh__ring_create_shared)
  * and each worker's step runs in a child fork()ed from the host after they
  * exist, so parent and child see the same rings, counters, heartbeat and
  * busy flag at the same addresses; the ring bells are shared futexes, so
  * the host's pumps and the child wake each other.  The pumps stay in the
  * host ("bridge": "thread"), and the child runs nothing but the kernel's
- * loop: init(), rh_worker_step() until told to stop, fini().  It writes its
+ * loop: init(), rh__worker_step() until told to stop, fini().  It writes its
  * log lines to a stream of its own and dead-letters into the shared
  * dead-letter queue, which is why the kernel's input queues and its
  * dead-letter queue must be shared.
  *
- * The watchdog thread supervises (rh_isolation_supervise, every 10 ms at
+ * The watchdog thread supervises (rh__isolation_supervise, every 10 ms at
  * most): it mirrors the kernel's flow into the shared child_flow (the
  * child's own copy of the runtime is frozen at the fork), reaps a child
  * that died, SIGKILLs one stalled past watchdog_ms, and forks a new one
@@ -29,7 +29,7 @@
  * be answered twice.
  *
  * Lifecycle calls (deactivate, terminate, activate) do not wait for the
- * supervisor: rh_isolation_sync hands the flow to each child, rings its
+ * supervisor: rh__isolation_sync hands the flow to each child, rings its
  * bell and waits until the child read it between batches, so a paused
  * kernel process takes nothing more once deactivate returns.  A child that
  * reaches restart.failed_batches leaves between batches (fini(), status
@@ -62,7 +62,7 @@
 #define CHILD_EXIT_RESTART 4
 
 /* Serialises what a child is told at its fork with a flow change
- * (rh_isolation_sync): the supervisor holds it for a whole pass (its
+ * (rh__isolation_sync): the supervisor holds it for a whole pass (its
  * mirror of the flow, its forks), so a child forked as a kernel is paused
  * either reads the pause at its fork or is counted by the sync's wait, and
  * the supervisor never writes back an older flow over the sync's. */
@@ -70,7 +70,7 @@ static pthread_mutex_t iso_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ------------------------------------------------------------ memory -- */
 
-rh_worker *rh_workers_alloc(const rh_kernel_decl *d, uint32_t n)
+rh_worker *rh__workers_alloc(const rh_kernel_decl *d, uint32_t n)
 {
     if (!d->isolate_process)
         return calloc(n, sizeof(rh_worker));
@@ -80,11 +80,11 @@ rh_worker *rh_workers_alloc(const rh_kernel_decl *d, uint32_t n)
         return NULL;
     rh_worker *w = m; /* zeroed */
     for (uint32_t i = 0; i < n; i++)
-        rh_bell_init(&w[i].child_bell, 1);
+        rh__bell_init(&w[i].child_bell, 1);
     return w;
 }
 
-void rh_workers_free(rh_kinst *k)
+void rh__workers_free(rh_kinst *k)
 {
     if (k->workers && k->decl && k->decl->isolate_process)
         munmap(k->workers, (size_t)k->n_workers * sizeof(rh_worker));
@@ -93,7 +93,7 @@ void rh_workers_free(rh_kinst *k)
     k->workers = NULL;
 }
 
-int rh_isolation_any(const rh_runtime *rt)
+int rh__isolation_any(const rh_runtime *rt)
 {
     for (uint32_t i = 0; i < rt->n_kernels; i++)
         if (rt->kernels[i].decl && rt->kernels[i].decl->isolate_process)
@@ -133,7 +133,7 @@ static void child_main(rh_worker *w, pid_t parent)
     rt->log = child_log(rt->log);
     /* Restarts are the parent's business: this copy of the kernel's
      * settings makes the step never restart in here.  failed_batches stays:
-     * rh_worker_after_call counts the row here and sets child_restart, and
+     * rh__worker_after_call counts the row here and sets child_restart, and
      * this loop exits for the parent to restart it. */
     rh_kernel_decl *d = (rh_kernel_decl *)k->decl;
     d->watchdog_ms = 0;
@@ -156,7 +156,7 @@ static void child_main(rh_worker *w, pid_t parent)
             code = CHILD_EXIT_RESTART;
             break;
         }
-        if (rh_worker_step(w) > 0)
+        if (rh__worker_step(w) > 0)
             continue;
         /* Idle: sleep on the input rings and the control bell. */
         rh_bell *bells[RH_MAX_PORTS + 1];
@@ -165,13 +165,13 @@ static void child_main(rh_worker *w, pid_t parent)
             bells[n++] = &w->in[p]->not_empty;
         bells[n++] = &w->child_bell;
         rh_sleep s;
-        rh_sleep_prepare(&s, bells, n);
+        rh__sleep_prepare(&s, bells, n);
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-            queued += rh_ring_count(w->in[p]);
+            queued += rh__ring_count(w->in[p]);
         if ((queued && f != RH_FLOW_PAUSED) || atomic_load(&w->child_flow) != f)
-            rh_sleep_cancel(&s);
+            rh__sleep_cancel(&s);
         else
-            rh_sleep_commit(&s, 50 * (int64_t)RH_NS_PER_MS);
+            rh__sleep_commit(&s, 50 * (int64_t)RH_NS_PER_MS);
     }
     if (k->desc->fini)
         k->desc->fini(&w->ctx, w->state);
@@ -207,12 +207,12 @@ static int spawn(rh_worker *w)
     if (pid == 0)
         child_main(w, parent);
     if (pid < 0) {
-        rh_log_event(k->rt->log, RH_LOG_ERROR, "kernel.process_failed",
+        rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.process_failed",
                      "kernel=%s worker=%u error=%s", k->decl->name, w->index, strerror(errno));
         return RH_ESYS;
     }
     atomic_store(&w->child_pid, pid);
-    rh_log_event(k->rt->log, RH_LOG_INFO, "kernel.process_start", "kernel=%s worker=%u pid=%d",
+    rh__log_event(k->rt->log, RH_LOG_INFO, "kernel.process_start", "kernel=%s worker=%u pid=%d",
                  k->decl->name, w->index, (int)pid);
     return 0;
 }
@@ -238,11 +238,11 @@ static int check_isolated(rh_runtime *rt, rh_kinst *k, rh_error *err)
     return 0;
 }
 
-int rh_isolation_start(rh_runtime *rt, rh_error *err)
+int rh__isolation_start(rh_runtime *rt, rh_error *err)
 {
-    if (!rh_isolation_any(rt))
+    if (!rh__isolation_any(rt))
         return 0;
-    rh_log_fork_safe();
+    rh__log_fork_safe();
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
         int rc;
@@ -296,14 +296,14 @@ static void poison(rh_worker *w, uint32_t port, rh_envelope *env, const char *ho
     snprintf(reason, sizeof reason, "poison: kernel process %s twice with this message in its "
                                     "batch", how);
     rh_id_format(env->id, id);
-    rh_log_event(k->rt->log, RH_LOG_ERROR, "kernel.poison", "kernel=%s worker=%u id=%s reason=%s",
+    rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.poison", "kernel=%s worker=%u id=%s reason=%s",
                  k->decl->name, w->index, id, reason);
     atomic_fetch_add(&w->processed, 1);
     atomic_fetch_add(&w->failed, 1);
-    rh_queue_count(k->in_q[port], RH_QC_FAILED, 1);
-    rh_dlq_put(k->dlq, k->in_q[port], k->decl->name, k->desc->inputs[port].type, RH_DLQ_FAILED,
+    rh__queue_count(k->in_q[port], RH_QC_FAILED, 1);
+    rh__dlq_put(k->dlq, k->in_q[port], k->decl->name, k->desc->inputs[port].type, RH_DLQ_FAILED,
                env, rh_ring_payload(env), reason, k->rt->log);
-    rh_ring_release(w->in[port], 1);
+    rh__ring_release(w->in[port], 1);
 }
 
 /* The child of w ended with status st. */
@@ -321,11 +321,11 @@ static void reaped(rh_worker *w, int st)
         atomic_store(&w->busy, 0);
         w->batch_n = 0;
         if (!stopping)
-            rh_worker_schedule_restart(w, "failed_batches");
+            rh__worker_schedule_restart(w, "failed_batches");
         return;
     }
     uint32_t n = atomic_load(&w->busy) ? w->batch_n : 0;
-    rh_log_event(k->rt->log, RH_LOG_ERROR, "kernel.crashed",
+    rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.crashed",
                  "kernel=%s worker=%u how=%s in_batch=%u", k->decl->name, w->index, how, n);
     if (n) {
         /* worker_take (dispatch.c) moved next_port one past the batch's port */
@@ -354,10 +354,10 @@ static void reaped(rh_worker *w, int st)
     if (atomic_load(&w->batches) > w->spawned_batches)
         w->restart_streak = 0; /* it did good work since its last start */
     if (!stopping)
-        rh_worker_schedule_restart(w, WIFSIGNALED(st) ? "crashed" : "exited");
+        rh__worker_schedule_restart(w, WIFSIGNALED(st) ? "crashed" : "exited");
 }
 
-void rh_isolation_supervise(rh_runtime *rt)
+void rh__isolation_supervise(rh_runtime *rt)
 {
     pthread_mutex_lock(&iso_lock);
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
@@ -369,7 +369,7 @@ void rh_isolation_supervise(rh_runtime *rt)
             rh_worker *w = &k->workers[j];
             if (atomic_load(&w->child_flow) != f) {
                 atomic_store(&w->child_flow, f);
-                rh_bell_wake_all(&w->child_bell);
+                rh__bell_wake_all(&w->child_bell);
             }
             pid_t pid = atomic_load(&w->child_pid);
             uint64_t now = rh_now_ns();
@@ -383,28 +383,28 @@ void rh_isolation_supervise(rh_runtime *rt)
                 uint64_t hb = atomic_load(&w->heartbeat_ns);
                 if (k->decl->watchdog_ms && atomic_load(&w->busy) && hb && now > hb &&
                     now - hb > (uint64_t)k->decl->watchdog_ms * RH_NS_PER_MS &&
-                    rh_worker_report_stall(w, hb, now - hb, "kill (its process)"))
+                    rh__worker_report_stall(w, hb, now - hb, "kill (its process)"))
                     kill(pid, SIGKILL);
             } else if (w->restart_at_ns && f != RH_FLOW_STOPPED && !atomic_load(&k->given_up) &&
                        (now >= w->restart_at_ns || f == RH_FLOW_DRAINING)) {
                 /* Draining for terminate does not wait out the backoff (as
-                 * rh_worker_restart_pending for a thread): what waits in
+                 * rh__worker_restart_pending for a thread): what waits in
                  * the ring is processed, not left to time the terminate out. */
                 uint64_t t0 = now;
                 int rc = spawn(w);
-                rh_log_event(rt->log, rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
+                rh__log_event(rt->log, rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
                              "kernel=%s worker=%u rc=%d restarts=%llu ms=%.3f", k->decl->name,
                              w->index, rc, (unsigned long long)atomic_load(&k->restarts),
                              (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
                 if (rc)
-                    rh_worker_schedule_restart(w, "fork_failed");
+                    rh__worker_schedule_restart(w, "fork_failed");
             }
         }
     }
     pthread_mutex_unlock(&iso_lock);
 }
 
-int rh_isolation_sync(rh_runtime *rt, rh_kinst *only, uint64_t deadline_ns)
+int rh__isolation_sync(rh_runtime *rt, rh_kinst *only, uint64_t deadline_ns)
 {
     pthread_mutex_lock(&iso_lock);
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
@@ -416,7 +416,7 @@ int rh_isolation_sync(rh_runtime *rt, rh_kinst *only, uint64_t deadline_ns)
             rh_worker *w = &k->workers[j];
             atomic_store_explicit(&w->child_flow, f, memory_order_release);
             atomic_fetch_add_explicit(&w->child_flow_gen, 1, memory_order_release);
-            rh_bell_wake_all(&w->child_bell);
+            rh__bell_wake_all(&w->child_bell);
         }
     }
     pthread_mutex_unlock(&iso_lock);
@@ -439,7 +439,7 @@ int rh_isolation_sync(rh_runtime *rt, rh_kinst *only, uint64_t deadline_ns)
                     rc = RH_ETIMEDOUT;
                     break;
                 }
-                rh_bell_wake_all(&w->child_bell);
+                rh__bell_wake_all(&w->child_bell);
                 struct timespec ts = rh_timespec_of_ns(100 * RH_NS_PER_US);
                 nanosleep(&ts, NULL);
             }
@@ -448,7 +448,7 @@ int rh_isolation_sync(rh_runtime *rt, rh_kinst *only, uint64_t deadline_ns)
     return rc;
 }
 
-void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns)
+void rh__isolation_stop(rh_runtime *rt, uint64_t deadline_ns)
 {
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
@@ -457,7 +457,7 @@ void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns)
         for (uint32_t j = 0; j < k->n_workers; j++) {
             rh_worker *w = &k->workers[j];
             atomic_store(&w->child_flow, RH_FLOW_STOPPED);
-            rh_bell_wake_all(&w->child_bell);
+            rh__bell_wake_all(&w->child_bell);
         }
         for (uint32_t j = 0; j < k->n_workers; j++) {
             rh_worker *w = &k->workers[j];
@@ -467,7 +467,7 @@ void rh_isolation_stop(rh_runtime *rt, uint64_t deadline_ns)
             int st;
             while (waitpid(pid, &st, WNOHANG) == 0) {
                 if (rh_now_ns() >= deadline_ns) {
-                    rh_log_event(rt->log, RH_LOG_WARN, "kernel.process_killed",
+                    rh__log_event(rt->log, RH_LOG_WARN, "kernel.process_killed",
                                  "kernel=%s worker=%u pid=%d why=did_not_stop", k->decl->name,
                                  w->index, (int)pid);
                     kill(pid, SIGKILL);

@@ -17,19 +17,19 @@
  *    stall itself if the watchdog had not seen it yet (a call that returned
  *    between two looks) and restarts the kernel.  A call that never returns
  *    keeps its thread: terminate leaves that thread running and says so
- *    (rh_reactor_stop_join).
+ *    (rh__reactor_stop_join).
  *
  *  - Restarts ("restart"): the worker restarts its kernel on its own
  *    thread after a stall or failed batches in a row, with a backoff, up
  *    to restart.max (engine/restart.c, the policy; this file only sees).
  *
  *  - The same thread supervises the kernels that run in a process of their
- *    own (isolation.c, rh_isolation_supervise): a stalled one is killed
+ *    own (isolation.c, rh__isolation_supervise): a stalled one is killed
  *    rather than waited for, and one that died is restarted with the same
- *    backoff, limit and giving up (rh_worker_schedule_restart).
+ *    backoff, limit and giving up (rh__worker_schedule_restart).
  *
  * Which thread writes what: stall_seen and stalls are shared with the
- * worker (atomics, engine/restart.c rh_worker_report_stall); the watchdog
+ * worker (atomics, engine/restart.c rh__worker_report_stall); the watchdog
  * writes nothing else of a worker.
  */
 #include <errno.h>
@@ -59,7 +59,7 @@ static void look(rh_runtime *rt)
 {
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
-        /* a child process is watched by rh_isolation_supervise */
+        /* a child process is watched by rh__isolation_supervise */
         if (!k->decl->watchdog_ms || k->decl->isolate_process ||
             atomic_load_explicit(&k->given_up, memory_order_relaxed))
             continue;
@@ -73,7 +73,7 @@ static void look(rh_runtime *rt)
             uint64_t hb = atomic_load_explicit(&w->heartbeat_ns, memory_order_relaxed);
             uint64_t now = rh_now_ns();
             if (hb && now > hb && now - hb > limit)
-                rh_worker_report_stall(w, hb, now - hb,
+                rh__worker_report_stall(w, hb, now - hb,
                              "wait (a thread cannot be stopped safely; the kernel is restarted "
                              "when the call returns)");
         }
@@ -87,7 +87,7 @@ static void *watchdog_main(void *arg)
     while (!wd->stop) {
         pthread_mutex_unlock(&wd->lock);
         look(wd->rt);
-        rh_isolation_supervise(wd->rt);
+        rh__isolation_supervise(wd->rt);
         pthread_mutex_lock(&wd->lock);
         if (wd->stop)
             break;
@@ -98,11 +98,11 @@ static void *watchdog_main(void *arg)
     /* Stop the kernel processes from this thread, before it ends: a child
      * it forked dies with it (PR_SET_PDEATHSIG follows the forking thread),
      * and must first drain and run fini(). */
-    rh_isolation_stop(wd->rt, rh_now_ns() + 2000ull * RH_NS_PER_MS);
+    rh__isolation_stop(wd->rt, rh_now_ns() + 2000ull * RH_NS_PER_MS);
     return NULL;
 }
 
-int rh_watchdog_start(rh_runtime *rt)
+int rh__watchdog_start(rh_runtime *rt)
 {
     uint64_t period = 0;
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
@@ -111,7 +111,7 @@ int rh_watchdog_start(rh_runtime *rt)
             period = p;
     }
     /* A kernel process is reaped and restarted from here: look often. */
-    if (rh_isolation_any(rt) && (!period || period > ISOLATION_PERIOD_NS))
+    if (rh__isolation_any(rt) && (!period || period > ISOLATION_PERIOD_NS))
         period = ISOLATION_PERIOD_NS;
     if (!period)
         return 0; /* nobody asked for a watchdog: no thread */
@@ -135,16 +135,16 @@ int rh_watchdog_start(rh_runtime *rt)
         return RH_ESYS;
     }
     rt->watchdog = wd;
-    rh_log_event(rt->log, RH_LOG_DEBUG, "watchdog.start", "instance=%s period_ms=%.1f",
+    rh__log_event(rt->log, RH_LOG_DEBUG, "watchdog.start", "instance=%s period_ms=%.1f",
                  rt->instance, (double)wd->period_ns / (double)RH_NS_PER_MS);
     return 0;
 }
 
-void rh_watchdog_stop(rh_runtime *rt)
+void rh__watchdog_stop(rh_runtime *rt)
 {
     struct rh_watchdog *wd = rt->watchdog;
     if (!wd) {
-        rh_isolation_stop(rt, rh_now_ns() + 2000ull * RH_NS_PER_MS); /* a launch that failed */
+        rh__isolation_stop(rt, rh_now_ns() + 2000ull * RH_NS_PER_MS); /* a launch that failed */
         return;
     }
     pthread_mutex_lock(&wd->lock);

@@ -49,7 +49,7 @@ static rh_reactor *new_reactor(rh_runtime *rt, const char *name, const char *key
     snprintf(r->key, sizeof r->key, "%s", key);
     r->cpuset = set;
     r->wait = wait;
-    rh_bell_init(&r->bell, 0);
+    rh__bell_init(&r->bell, 0);
     rt->reactors[rt->n_reactors++] = r;
     return r;
 }
@@ -63,7 +63,7 @@ static rh_reactor *reactor_for(rh_runtime *rt, const char *pin, const char *jpat
                                const char *role, rh_wait_kind wait, rh_error *err)
 {
     hwloc_bitmap_t set = NULL;
-    if (rh_pin_resolve(pin, &set, err) != 0) {
+    if (rh__pin_resolve(pin, &set, err) != 0) {
         if (rt->m->strict) {
             char why[sizeof err->msg];
             snprintf(why, sizeof why, "%s", err->msg);
@@ -71,19 +71,19 @@ static rh_reactor *reactor_for(rh_runtime *rt, const char *pin, const char *jpat
                          rt->m->path, jpath, why);
             return NULL;
         }
-        rh_log_event(rt->log, RH_LOG_WARN, "placement.unpinned",
+        rh__log_event(rt->log, RH_LOG_WARN, "placement.unpinned",
                      "manifest=%s at=%s reason=%s running=unpinned", rt->m->path, jpath,
                      err->msg);
         set = hwloc_bitmap_alloc();
     }
     if (hwloc_bitmap_iszero(set) && strcmp(rt->m->placement, "none") != 0) {
         hwloc_bitmap_free(set);
-        if (rh_policy_cpuset(rt->m->placement, rt->policy_next++, &set, err) != 0)
+        if (rh__policy_cpuset(rt->m->placement, rt->policy_next++, &set, err) != 0)
             return NULL;
     }
     char key[64] = "";
     if (!hwloc_bitmap_iszero(set))
-        rh_binding_string(set, key, sizeof key);
+        rh__binding_string(set, key, sizeof key);
     for (uint32_t i = 0; key[0] && i < rt->n_reactors; i++) {
         rh_reactor *r = rt->reactors[i];
         if (strcmp(r->key, key) == 0 && !r->run_kernel) {
@@ -135,7 +135,7 @@ static uint32_t bridge_burst(const rh_kernel_decl *d)
 #define RING_AUTO_MIN 64u
 #define RING_AUTO_MAX 1024u
 
-uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size)
+uint32_t rh__kernel_ring_slots(uint32_t configured, uint32_t type_size)
 {
     if (configured)
         return configured;
@@ -149,11 +149,11 @@ uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size)
 /* A kernel ring: in shared memory when its kernel runs in a child process. */
 static rh_ring *ring_create(const rh_kernel_decl *d, uint32_t capacity, uint32_t payload_size)
 {
-    return d->isolate_process ? rh_ring_create_shared(capacity, payload_size)
-                              : rh_ring_create(capacity, payload_size);
+    return d->isolate_process ? rh__ring_create_shared(capacity, payload_size)
+                              : rh__ring_create(capacity, payload_size);
 }
 
-int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
+int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
 {
     const rh_kernel_decl *d = k->decl;
     const rh_kernel_desc *desc = k->desc;
@@ -161,7 +161,7 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
     char jpath[96];
 
     k->n_workers = d->workers;
-    k->workers = rh_workers_alloc(d, k->n_workers); /* shared when isolated (isolation.c) */
+    k->workers = rh__workers_alloc(d, k->n_workers); /* shared when isolated (isolation.c) */
     k->n_in_bridges = desc->n_inputs * (inline_mode ? k->n_workers : 1);
     k->in_bridges = calloc(k->n_in_bridges ? k->n_in_bridges : 1, sizeof *k->in_bridges);
     k->out_bridges = calloc(desc->n_outputs ? desc->n_outputs : 1, sizeof *k->out_bridges);
@@ -172,7 +172,7 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
         rh_worker *w = &k->workers[i];
         w->kernel = k;
         w->index = i;
-        w->ctx.api = &rh_host_api_v1;
+        w->ctx.api = &rh__host_api_v1;
         w->ctx.kernel_name = d->name;
         w->ctx.worker = i;
         w->ctx.workers = k->n_workers;
@@ -182,13 +182,13 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
         if (!w->msgs || !w->failed_mark)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         for (uint32_t p = 0; p < desc->n_inputs; p++)
-            if (!(w->in[p] = ring_create(d, rh_kernel_ring_slots(d->ring_capacity,
+            if (!(w->in[p] = ring_create(d, rh__kernel_ring_slots(d->ring_capacity,
                                                         desc->inputs[p].type->size),
                                              desc->inputs[p].type->size)))
                 return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its input ring",
                                     d->name);
         for (uint32_t p = 0; p < desc->n_outputs; p++)
-            if (!(w->out[p] = ring_create(d, rh_kernel_ring_slots(d->ring_capacity,
+            if (!(w->out[p] = ring_create(d, rh__kernel_ring_slots(d->ring_capacity,
                                                          desc->outputs[p].type->size),
                                               desc->outputs[p].type->size)))
                 return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its output ring",
@@ -224,7 +224,7 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
         rh_queue *q = k->in_q[p];
         const rh_queue_config *qc = rh_queue_config_of(q);
         uint32_t nb = inline_mode ? k->n_workers : 1;
-        if (rh_dedup_init(&k->dedup[p], qc->dedup_window) != 0)
+        if (rh__dedup_init(&k->dedup[p], qc->dedup_window) != 0)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         int shared_window = nb > 1 && qc->dedup_window > 0;
         if (shared_window) {
@@ -239,7 +239,7 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             b->type = desc->inputs[p].type;
             b->burst = bridge_burst(d);
             b->ttl_ns = (uint64_t)qc->ttl_ms * RH_NS_PER_MS;
-            if (rh_queue_is_persist(q) && !(b->acks = rh_acks_new()))
+            if (rh__queue_is_persist(q) && !(b->acks = rh__acks_new()))
                 return rh_error_set(err, RH_ENOMEM, "out of memory");
             b->dedup = &k->dedup[p];
             b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;
@@ -275,14 +275,14 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
         for (uint32_t p = 0; p < desc->n_inputs; p++) {
             bells[n++] = &w->in[p]->not_empty;
             if (inline_mode)
-                bells[n++] = rh_queue_not_empty_bell(k->in_q[p]);
+                bells[n++] = rh__queue_not_empty_bell(k->in_q[p]);
         }
         char *what = malloc(96);
         if (!what)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         snprintf(what, 96, "dispatch %s#%u", d->name, i);
-        rh_task t = {rh_worker_step, w, bells, n, what};
-        if (!desc->run && rh_reactor_add_task(w->reactor, &t) != 0)
+        rh_task t = {rh__worker_step, w, bells, n, what};
+        if (!desc->run && rh__reactor_add_task(w->reactor, &t) != 0)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         if (desc->run)
             free(what);
@@ -302,13 +302,13 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
         char *what = malloc(96);
         if (!bells || !what)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
-        bells[0] = rh_queue_not_empty_bell(b->queue);
+        bells[0] = rh__queue_not_empty_bell(b->queue);
         for (uint32_t t = 0; t < b->n_targets; t++)
             bells[t + 1] = &b->targets[t]->not_full;
         snprintf(what, 96, "bridge %s -> %s.%s", rh_queue_name(b->queue), d->name,
                  desc->inputs[b->port].name);
-        rh_task t = {rh_in_bridge_task, b, bells, b->n_targets + 1, what};
-        int rc = rh_reactor_add_task(pin, &t);
+        rh_task t = {rh__in_bridge_task, b, bells, b->n_targets + 1, what};
+        int rc = rh__reactor_add_task(pin, &t);
         free(bells);
         if (rc)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
@@ -323,8 +323,8 @@ int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             bells[t] = &b->sources[t]->not_empty;
         snprintf(what, 96, "bridge %s.%s -> %s", d->name, desc->outputs[p].name,
                  rh_queue_name(b->queue));
-        rh_task t = {rh_out_bridge_task, b, bells, b->n_sources, what};
-        int rc = rh_reactor_add_task(pout, &t);
+        rh_task t = {rh__out_bridge_task, b, bells, b->n_sources, what};
+        int rc = rh__reactor_add_task(pout, &t);
         free(bells);
         if (rc)
             return rh_error_set(err, RH_ENOMEM, "out of memory");

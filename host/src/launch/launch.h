@@ -14,22 +14,22 @@
 
 /* wiring.c: load the manifest and plugins into rt and resolve every kernel, port and
  * queue type.  Errors name the manifest file and JSON path. */
-int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_opts *opts,
+int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_opts *opts,
                    rh_error *err);
 
 /* Create the planned queues in rt->instance and attach them to the ports. */
-int rh_wiring_create_queues(rh_runtime *rt, rh_error *err);
+int rh__wiring_create_queues(rh_runtime *rt, rh_error *err);
 
 /* Print the plan: kernels, ports, queues and types. */
-void rh_wiring_print(rh_runtime *rt, FILE *out);
+void rh__wiring_print(rh_runtime *rt, FILE *out);
 
 /* kernel_build.c: k's workers, rings, bridges and reactor tasks (threads
  * not started yet).  Errors name the manifest path of what failed. */
-int rh_kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err);
+int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err);
 
 /* Slots of a kernel ring for a port of type_size bytes: `configured` when
  * the manifest set ring_capacity, else as many as fit in 4 MiB, a power of
  * two from 64 to 1024 (kernel_build.c says why). */
-uint32_t rh_kernel_ring_slots(uint32_t configured, uint32_t type_size);
+uint32_t rh__kernel_ring_slots(uint32_t configured, uint32_t type_size);
 
 #endif /* RH_LAUNCH_H */

@@ -57,10 +57,10 @@ static int path_allowed(const rh_launch_opts *opts, const char *path)
 static int load_plugins(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err)
 {
     const rh_manifest *m = rt->m;
-    if (opts && opts->extra_plugins && rh_plugin_scan(&rt->plugins, opts->extra_plugins, err) < 0)
+    if (opts && opts->extra_plugins && rh__plugin_scan(&rt->plugins, opts->extra_plugins, err) < 0)
         return err->code;
     for (uint32_t i = 0; i < m->n_plugin_dirs; i++)
-        if (rh_plugin_scan(&rt->plugins, m->plugin_dirs[i], err) < 0)
+        if (rh__plugin_scan(&rt->plugins, m->plugin_dirs[i], err) < 0)
             return rh_error_set(err, RH_EMANIFEST, "%s: plugins[%u]: expected a readable folder, "
                                 "got \"%s\"", m->path, i, m->plugin_dirs[i]);
     for (uint32_t i = 0; i < m->n_kernels; i++) {
@@ -75,7 +75,7 @@ static int load_plugins(rh_runtime *rt, const rh_launch_opts *opts, rh_error *er
                                 m->path, i, path, m->path, path);
         if (!plugin_at(&rt->plugins, path)) {
             rh_error perr;
-            if (rh_plugin_add(&rt->plugins, path, &perr) == RH_ENOMEM)
+            if (rh__plugin_add(&rt->plugins, path, &perr) == RH_ENOMEM)
                 return rh_error_set(err, RH_ENOMEM, "%s", perr.msg);
         }
     }
@@ -97,7 +97,7 @@ static int resolve_plugin(rh_runtime *rt, rh_kinst *k, rh_error *err)
                             "load: %s", rt->m->path, k->index, d->plugin,
                             p ? p->why : "not loaded");
     }
-    const rh_plugin *p = rh_plugin_find(&rt->plugins, d->plugin);
+    const rh_plugin *p = rh__plugin_find(&rt->plugins, d->plugin);
     if (p) {
         k->plugin = p;
         k->desc = p->desc;
@@ -195,7 +195,7 @@ static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
         }
         rh_qplan *q = qplan_find(rt, qname);
         if (!q) {
-            if (rh_manifest_queue(rt->m, qname))
+            if (rh__manifest_queue(rt->m, qname))
                 return rh_error_set(err, RH_EMANIFEST, "%s: %s: internal: queue %s not planned",
                                     rt->m->path, jpath, qname);
             q = qplan_add(rt, qname, &rt->m->queue_defaults);
@@ -236,7 +236,7 @@ static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
 /*
  * Every kernel gets "<kernel>.dlq": the declaration in "queues" when there
  * is one (its settings kept, except that block becomes drop_oldest), else
- * the dead-letter defaults (rh_dlq_config).  Its type is the dead-letter
+ * the dead-letter defaults (rh__dlq_config).  Its type is the dead-letter
  * class that holds the kernel's largest input type; the origin is the
  * kernel's plugin, so a client reading the queue can load the types of the
  * payloads it shows.  A port may be wired to it only if it takes that very
@@ -251,7 +251,7 @@ static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
             if (k->desc->inputs[p].type->size > room)
                 room = k->desc->inputs[p].type->size;
-        const rh_type *t = rh_dlq_type_for(room);
+        const rh_type *t = rh__dlq_type_for(room);
         if (!t)
             return rh_error_set(err, RH_EMANIFEST, "%s: kernels[%u]: an input type of %u bytes "
                                 "is too large for a dead-letter queue", m->path, i, room);
@@ -272,8 +272,8 @@ static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
                                 "(type " RH_DLQ_TYPE_NAME "), not a queue of %s; wire it to "
                                 "another queue",
                                 m->path, q->first_use, name, i, q->type->name);
-        const rh_queue_decl *decl = rh_manifest_queue(m, name);
-        q->cfg = rh_dlq_config(&m->queue_defaults, decl ? &decl->cfg : NULL);
+        const rh_queue_decl *decl = rh__manifest_queue(m, name);
+        q->cfg = rh__dlq_config(&m->queue_defaults, decl ? &decl->cfg : NULL);
         if (!q->type) {
             q->type = t;
             q->origin = k->plugin->path;
@@ -283,7 +283,7 @@ static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
     }
     for (uint32_t i = 0; i < m->n_queues; i++) {
         const rh_qplan *q = qplan_find(rt, m->queues[i].name);
-        if (strcmp(m->queues[i].type, RH_DLQ_TYPE_NAME) == 0 && !rh_dlq_is_type(q->type))
+        if (strcmp(m->queues[i].type, RH_DLQ_TYPE_NAME) == 0 && !rh__dlq_is_type(q->type))
             return rh_error_set(err, RH_EMANIFEST,
                                 "%s: %s.type: expected a message type declared by a port of "
                                 "a loaded plugin, got \"%s\" (the type of a kernel's "
@@ -293,10 +293,10 @@ static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
     return 0;
 }
 
-int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_opts *opts,
+int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_opts *opts,
                    rh_error *err)
 {
-    int rc = rh_manifest_load(manifest_path, &rt->m, err);
+    int rc = rh__manifest_load(manifest_path, &rt->m, err);
     if (rc)
         return rc;
     rh_manifest *m = rt->m;
@@ -305,7 +305,7 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
     rt->report_bindings = opts ? opts->report_bindings : 0;
     rt->find_queue = opts ? opts->find_queue : NULL;
     rt->find_queue_arg = opts ? opts->find_queue_arg : NULL;
-    if ((rc = rh_topo_init(err)) != 0)
+    if ((rc = rh__topo_init(err)) != 0)
         return rc;
     /* The host runs private copies: a `cp` over a loaded file must not
      * rewrite the code a kernel is running, and a reload must find the new
@@ -332,7 +332,7 @@ int rh_wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_op
         rh_qplan *q = qplan_add(rt, m->queues[i].name, &m->queues[i].cfg);
         /* a dead-letter queue's type is the host's: plan_dead_letter_queues */
         if (m->queues[i].type[0] && strcmp(m->queues[i].type, RH_DLQ_TYPE_NAME) != 0) {
-            q->type = rh_plugin_find_type(&rt->plugins, m->queues[i].type, &q->origin);
+            q->type = rh__plugin_find_type(&rt->plugins, m->queues[i].type, &q->origin);
             if (!q->type)
                 return rh_error_set(err, RH_EMANIFEST,
                                     "%s: %s.type: expected a message type declared by a port of "
@@ -396,12 +396,12 @@ static int persist_refused(rh_runtime *rt, const rh_qplan *q, int rc, rh_error *
         return rc;
     char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);
-    const rh_queue_decl *mq = rh_manifest_queue(rt->m, q->name);
+    const rh_queue_decl *mq = rh__manifest_queue(rt->m, q->name);
     return rh_error_set(err, rc, "%s: %s: %s", rt->m->path,
                         mq ? mq->json_path : "defaults.queue.persist", msg);
 }
 
-int rh_wiring_create_queues(rh_runtime *rt, rh_error *err)
+int rh__wiring_create_queues(rh_runtime *rt, rh_error *err)
 {
     rt->queues = calloc(rt->n_qplan ? rt->n_qplan : 1, sizeof *rt->queues);
     if (!rt->queues)
@@ -420,8 +420,8 @@ int rh_wiring_create_queues(rh_runtime *rt, rh_error *err)
             return persist_refused(rt, q, rc, err);
         rt->queues[rt->n_queues++] = q->queue;
         uint64_t carried;
-        if (rh_queue_recovered(q->queue, &carried))
-            rh_log_event(rt->log, RH_LOG_INFO, "queue.recovered", "name=%s messages=%llu",
+        if (rh__queue_recovered(q->queue, &carried))
+            rh__log_event(rt->log, RH_LOG_INFO, "queue.recovered", "name=%s messages=%llu",
                          q->name, (unsigned long long)carried);
     }
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
@@ -434,7 +434,7 @@ int rh_wiring_create_queues(rh_runtime *rt, rh_error *err)
     return 0;
 }
 
-void rh_wiring_print(rh_runtime *rt, FILE *out)
+void rh__wiring_print(rh_runtime *rt, FILE *out)
 {
     fprintf(out, "manifest %s: instance \"%s\", %u kernel(s), %u queue(s)\n", rt->m->path,
             rt->instance, rt->n_kernels, rt->n_qplan);
@@ -450,7 +450,7 @@ void rh_wiring_print(rh_runtime *rt, FILE *out)
                 k->decl->name, k->desc->name, k->desc->version ? k->desc->version : "",
                 k->plugin->path, k->decl->workers,
                 k->decl->bridge == RH_BRIDGE_INLINE ? "inline" : "thread",
-                rh_wait_name(k->decl->wait), k->decl->batch);
+                rh__wait_name(k->decl->wait), k->decl->batch);
         for (int dir = 0; dir < 2; dir++) {
             const rh_port *ports = dir ? k->desc->outputs : k->desc->inputs;
             uint32_t np = dir ? k->desc->n_outputs : k->desc->n_inputs;

@@ -5,9 +5,9 @@
  * why), checked against the running kernel (same name, same ports in the
  * same order, same message types), and swapped in at a batch boundary:
  *
- *   1. the kernel pauses (rh_kernel_set_flow): no worker is inside
+ *   1. the kernel pauses (rh__kernel_set_flow): no worker is inside
  *      process(), and its input bridges stop taking from its queues;
- *   2. the new init() runs on each worker's own thread (rh_worker_call);
+ *   2. the new init() runs on each worker's own thread (rh__worker_call);
  *      if any fails, the new states already made are finished with the new
  *      fini() and the swap is refused: the old version never noticed;
  *   3. on each worker's thread the old fini() runs and the new state takes
@@ -138,7 +138,7 @@ static void run_commit(rh_worker *w, void *arg)
 static int refuse(rh_kinst *k, int rc, rh_error *err)
 {
     atomic_fetch_add_explicit(&k->swaps_refused, 1, memory_order_relaxed);
-    rh_log_event(k->rt->log, RH_LOG_WARN, "kernel.swap_refused",
+    rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.swap_refused",
                  "kernel=%s file=%s running=%s reason=%s", k->decl->name,
                  k->plugin ? k->plugin->path : "", version_of(k->desc), err->msg);
     return rc;
@@ -146,7 +146,7 @@ static int refuse(rh_kinst *k, int rc, rh_error *err)
 
 static void drop_plugin(rh_swap_plugin *sp)
 {
-    rh_plugin_close(&sp->p);
+    rh__plugin_close(&sp->p);
     free(sp);
 }
 
@@ -156,7 +156,7 @@ static void drop_plugin(rh_swap_plugin *sp)
 static void call_until_done(rh_worker *w, void (*fn)(rh_worker *, void *), swap_job *job)
 {
     rh_worker_op op = {fn, job, 0};
-    while (rh_worker_call(w, &op, UINT64_MAX) != 0) {
+    while (rh__worker_call(w, &op, UINT64_MAX) != 0) {
         struct timespec ts = rh_timespec_of_ns(RH_NS_PER_MS);
         nanosleep(&ts, NULL);
     }
@@ -176,7 +176,7 @@ static int swap_paused(rh_kinst *k, const rh_kernel_desc *next, rh_error *err)
     int rc = 0;
     for (; made < k->n_workers; made++) {
         rh_worker_op op = {run_new_init, &job, 0};
-        int crc = rh_worker_call(&k->workers[made], &op, rh_now_ns() + SWAP_SYNC_NS);
+        int crc = rh__worker_call(&k->workers[made], &op, rh_now_ns() + SWAP_SYNC_NS);
         if (crc != 0) {
             rc = crc == RH_ESTATE
                      ? rh_error_set(err, RH_ESTATE, "worker %u is busy with another operation "
@@ -215,7 +215,7 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
     rh_error local;
     if (!err)
         err = &local;
-    rh_kinst *k = rh_runtime_kernel_find(rt, kernel);
+    rh_kinst *k = rh__runtime_kernel_find(rt, kernel);
     if (!k)
         return rh_error_set(err, RH_ENOENT, "no kernel \"%s\" in instance %s", kernel ? kernel : "",
                             rt->instance);
@@ -237,7 +237,7 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
     rh_swap_plugin *sp = calloc(1, sizeof *sp);
     if (!sp)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
-    int rc = rh_plugin_open_copy(k->plugin->path, &sp->p, err);
+    int rc = rh__plugin_open_copy(k->plugin->path, &sp->p, err);
     if (rc == 0)
         rc = compatible(k->desc, sp->p.desc, err);
     if (rc != 0) {
@@ -247,32 +247,32 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
     const rh_kernel_desc *old = k->desc, *next = sp->p.desc;
 
     int prev = atomic_load_explicit(&k->kflow, memory_order_acquire);
-    if (rh_kernel_set_flow(k, RH_KFLOW_PAUSED, rh_now_ns() + SWAP_SYNC_NS) != 0) {
-        rh_kernel_set_flow(k, prev, rh_now_ns() + SWAP_SYNC_NS);
+    if (rh__kernel_set_flow(k, RH_KFLOW_PAUSED, rh_now_ns() + SWAP_SYNC_NS) != 0) {
+        rh__kernel_set_flow(k, prev, rh_now_ns() + SWAP_SYNC_NS);
         drop_plugin(sp);
         return refuse(k, rh_error_set(err, RH_ETIMEDOUT, "kernel %s did not reach a batch "
                                                          "boundary in 5 s (inside process())",
                                       k->decl->name), err);
     }
     if ((rc = swap_paused(k, next, err)) != 0) {
-        rh_kernel_set_flow(k, prev, rh_now_ns() + SWAP_SYNC_NS);
+        rh__kernel_set_flow(k, prev, rh_now_ns() + SWAP_SYNC_NS);
         drop_plugin(sp);
         return refuse(k, rc, err);
     }
     /* The dead-letter codec shows payloads with the running version's
      * types (added before the old ones go, so the count never hits 0). */
     for (uint32_t p = 0; rt->dlq_types_known && p < next->n_inputs; p++)
-        rh_type_registry_add(next->inputs[p].type);
+        rh__type_registry_add(next->inputs[p].type);
     for (uint32_t p = 0; rt->dlq_types_known && p < old->n_inputs; p++)
-        rh_type_registry_remove(old->inputs[p].type);
+        rh__type_registry_remove(old->inputs[p].type);
     k->desc = next;
     k->plugin = &sp->p;
     sp->next = rt->swapped;
     rt->swapped = sp;
     atomic_fetch_add_explicit(&k->swaps, 1, memory_order_relaxed);
     /* Resume: the release store publishes desc and plugin to the steps. */
-    rh_kernel_set_flow(k, prev, rh_now_ns() + SWAP_SYNC_NS);
-    rh_log_event(rt->log, RH_LOG_INFO, "kernel.swap",
+    rh__kernel_set_flow(k, prev, rh_now_ns() + SWAP_SYNC_NS);
+    rh__log_event(rt->log, RH_LOG_INFO, "kernel.swap",
                  "kernel=%s file=%s from=%s to=%s workers=%u ms=%.3f", k->decl->name,
                  sp->p.path, version_of(old), version_of(next), k->n_workers,
                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
@@ -287,7 +287,7 @@ int rh_runtime_kernel_reload(rh_runtime *rt, const char *kernel, rh_error *err)
     return rc;
 }
 
-void rh_hotswap_free(rh_runtime *rt)
+void rh__hotswap_free(rh_runtime *rt)
 {
     while (rt->swapped) {
         rh_swap_plugin *sp = rt->swapped;

@@ -29,7 +29,7 @@ static void nap_us(long us)
     nanosleep(&ts, NULL);
 }
 
-rh_kinst *rh_runtime_kernel_find(rh_runtime *rt, const char *name)
+rh_kinst *rh__runtime_kernel_find(rh_runtime *rt, const char *name)
 {
     for (uint32_t i = 0; name && i < rt->n_kernels; i++)
         if (strcmp(rt->kernels[i].decl->name, name) == 0)
@@ -40,7 +40,7 @@ rh_kinst *rh_runtime_kernel_find(rh_runtime *rt, const char *name)
 /* The kernel called name, or RH_ENOENT naming the ones there are. */
 static int find_or_fail(rh_runtime *rt, const char *name, rh_kinst **out, rh_error *err)
 {
-    if ((*out = rh_runtime_kernel_find(rt, name)))
+    if ((*out = rh__runtime_kernel_find(rt, name)))
         return 0;
     char known[512] = "";
     size_t at = 0;
@@ -69,7 +69,7 @@ static int reactor_serves(const rh_reactor *r, const rh_kinst *k)
     return 0;
 }
 
-int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
+int rh__kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
 {
     rh_runtime *rt = k->rt;
     atomic_store_explicit(&k->kflow, kflow, memory_order_release);
@@ -79,19 +79,19 @@ int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
      * must not hold up (or time out) this one's pause or swap. */
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (reactor_serves(rt->reactors[i], k))
-            rh_bell_wake_all(&rt->reactors[i]->bell);
+            rh__bell_wake_all(&rt->reactors[i]->bell);
     int rc = 0;
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (reactor_serves(rt->reactors[i], k) &&
-            rh_reactor_sync(rt->reactors[i], deadline_ns) != 0)
+            rh__reactor_sync(rt->reactors[i], deadline_ns) != 0)
             rc = RH_ETIMEDOUT;
     /* A kernel process steps on its own: it must have seen it too. */
-    if (k->decl->isolate_process && rh_isolation_sync(rt, k, deadline_ns) != 0)
+    if (k->decl->isolate_process && rh__isolation_sync(rt, k, deadline_ns) != 0)
         rc = RH_ETIMEDOUT;
     return rc;
 }
 
-int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns)
+int rh__worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns)
 {
     if (!w->reactor)
         return RH_ESTATE; /* its step runs in a child process (isolation.c) */
@@ -110,7 +110,7 @@ int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns)
                 nap_us(100);
             return 0;
         }
-        rh_bell_wake_all(&w->reactor->bell);
+        rh__bell_wake_all(&w->reactor->bell);
         nap_us(50);
     }
     return 0;
@@ -155,8 +155,8 @@ static int kernel_activate_locked(rh_runtime *rt, const char *kernel, rh_error *
      * own flow (paused), so only this one moves. */
     rt->state = RH_STATE_ACTIVE;
     atomic_store_explicit(&rt->flow, RH_FLOW_RUNNING, memory_order_release);
-    rc = rh_kernel_set_flow(k, RH_KFLOW_RUN, t0 + KERNEL_SYNC_NS);
-    rh_log_event(rt->log, RH_LOG_INFO, "kernel.activate", "kernel=%s ms=%.3f synced=%s",
+    rc = rh__kernel_set_flow(k, RH_KFLOW_RUN, t0 + KERNEL_SYNC_NS);
+    rh__log_event(rt->log, RH_LOG_INFO, "kernel.activate", "kernel=%s ms=%.3f synced=%s",
                  k->decl->name, (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS,
                  rc ? "no" : "yes");
     return 0;
@@ -183,8 +183,8 @@ static int kernel_deactivate_locked(rh_runtime *rt, const char *kernel, rh_error
                                                                            : k->state));
     uint64_t t0 = rh_now_ns();
     k->state = RH_STATE_INACTIVE;
-    rc = rh_kernel_set_flow(k, RH_KFLOW_PAUSED, t0 + KERNEL_SYNC_NS);
-    rh_log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "kernel.deactivate",
+    rc = rh__kernel_set_flow(k, RH_KFLOW_PAUSED, t0 + KERNEL_SYNC_NS);
+    rh__log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "kernel.deactivate",
                  "kernel=%s ms=%.3f synced=%s", k->decl->name,
                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
     if (rc)
@@ -211,7 +211,7 @@ static int wait_finished(rh_kinst *k, uint64_t deadline_ns)
             if (rh_now_ns() >= deadline_ns)
                 return 0;
             if (k->workers[w].reactor) /* none: a child process (isolation.c) */
-                rh_bell_wake_all(&k->workers[w].reactor->bell);
+                rh__bell_wake_all(&k->workers[w].reactor->bell);
             nap_us(100);
         }
     return 1;
@@ -231,15 +231,15 @@ static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeo
     uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * RH_NS_PER_MS;
     /* Intake stops; what reached the kernel's rings is processed and its
      * outputs flow out (the output bridges run in every flow). */
-    rh_kernel_set_flow(k, RH_KFLOW_DRAINING, deadline);
+    rh__kernel_set_flow(k, RH_KFLOW_DRAINING, deadline);
     int drained;
-    while (!(drained = rh_kernel_is_quiet(k, 0)) && rh_now_ns() < deadline)
+    while (!(drained = rh__kernel_is_quiet(k, 0)) && rh_now_ns() < deadline)
         nap_us(200);
-    rh_kernel_set_flow(k, RH_KFLOW_STOPPED, deadline);
+    rh__kernel_set_flow(k, RH_KFLOW_STOPPED, deadline);
     int finished = wait_finished(k, (rh_now_ns() > deadline ? rh_now_ns() : deadline) +
                                         100 * RH_NS_PER_MS);
     k->state = RH_STATE_TERMINATED;
-    rh_log_event(rt->log, drained && finished ? RH_LOG_INFO : RH_LOG_WARN, "kernel.terminate",
+    rh__log_event(rt->log, drained && finished ? RH_LOG_INFO : RH_LOG_WARN, "kernel.terminate",
                  "kernel=%s ms=%.3f drained=%s fini=%s", k->decl->name,
                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, drained ? "yes" : "no",
                  finished ? "yes" : "no");

@@ -11,22 +11,22 @@
 #include "engine/engine.h"
 
 /* kernel_life.c: the kernel called name, or NULL. */
-rh_kinst *rh_runtime_kernel_find(rh_runtime *rt, const char *name);
+rh_kinst *rh__runtime_kernel_find(rh_runtime *rt, const char *name);
 /* Run op->fn(w, op->arg) on w's own thread at its next batch boundary and
  * wait for it until deadline_ns; 0, or RH_ETIMEDOUT (the thread is inside
  * process(), or gone: the op is withdrawn when it had not started). */
-int rh_worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns);
+int rh__worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns);
 /* Pause or resume one kernel and wait until every thread passed a batch
  * boundary (so no worker of it is inside process()). */
-int rh_kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns);
+int rh__kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns);
 
 /* hotswap.c: unload the plugins swaps loaded (destroy, after every thread
  * that could run their code is gone). */
-void rh_hotswap_free(rh_runtime *rt);
+void rh__hotswap_free(rh_runtime *rt);
 
 /* plugin_watch.c: watch the plugin folders (rh_launch_opts.watch_plugins),
  * and stop watching (joins the thread; before terminate or destroy). */
-int rh_plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err);
-void rh_plugin_watch_stop(rh_runtime *rt);
+int rh__plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err);
+void rh__plugin_watch_stop(rh_runtime *rt);
 
 #endif /* RH_LIVE_H */

@@ -83,13 +83,13 @@ static void try_new_plugin(rh_runtime *rt, const char *path)
 {
     rh_plugin p;
     rh_error e = {0};
-    if (rh_plugin_open_copy(path, &p, &e) != 0) {
-        rh_log_event(rt->log, RH_LOG_WARN, "plugin.refused", "file=%s reason=%s", path, e.msg);
+    if (rh__plugin_open_copy(path, &p, &e) != 0) {
+        rh__log_event(rt->log, RH_LOG_WARN, "plugin.refused", "file=%s reason=%s", path, e.msg);
         return;
     }
-    rh_log_event(rt->log, RH_LOG_INFO, "plugin.added", "file=%s kernel=%s version=%s", path,
+    rh__log_event(rt->log, RH_LOG_INFO, "plugin.added", "file=%s kernel=%s version=%s", path,
                  p.desc->name, p.desc->version ? p.desc->version : "");
-    rh_plugin_close(&p);
+    rh__plugin_close(&p);
 }
 
 static void handle_file(rh_plugin_watch *pw, const char *path)
@@ -153,7 +153,7 @@ static void read_events(rh_plugin_watch *pw)
         if (ev->len && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
             add_pending(pw, ev->wd, ev->name);
         if (ev->mask & IN_Q_OVERFLOW)
-            rh_log_event(pw->rt->log, RH_LOG_WARN, "plugin.watch_overflow",
+            rh__log_event(pw->rt->log, RH_LOG_WARN, "plugin.watch_overflow",
                          "lost=events what=\"copy the file again to have it seen\"");
         at += (ssize_t)(sizeof *ev + ev->len);
     }
@@ -195,7 +195,7 @@ static int add_dir(rh_plugin_watch *pw, const char *dir, rh_error *err)
     return 0;
 }
 
-int rh_plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err)
+int rh__plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err)
 {
     rh_plugin_watch *pw = calloc(1, sizeof *pw);
     if (!pw)
@@ -228,19 +228,19 @@ int rh_plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *
     for (uint32_t i = 0; i < pw->n_dirs && at < sizeof dirs; i++)
         at += (size_t)snprintf(dirs + at, sizeof dirs - at, "%s%s", i ? "," : "",
                                pw->dirs[i].path);
-    rh_log_event(rt->log, RH_LOG_INFO, "plugin.watch", "dirs=%s", dirs);
+    rh__log_event(rt->log, RH_LOG_INFO, "plugin.watch", "dirs=%s", dirs);
     rt->watch = pw;
     return 0;
 }
 
-void rh_plugin_watch_stop(rh_runtime *rt)
+void rh__plugin_watch_stop(rh_runtime *rt)
 {
     rh_plugin_watch *pw = rt->watch;
     if (!pw)
         return;
     uint64_t one = 1;
     if (write(pw->wake, &one, sizeof one) != sizeof one)
-        rh_log_event(rt->log, RH_LOG_WARN, "plugin.watch_stop", "error=%s", strerror(errno));
+        rh__log_event(rt->log, RH_LOG_WARN, "plugin.watch_stop", "error=%s", strerror(errno));
     pthread_join(pw->thread, NULL);
     close(pw->ino);
     close(pw->wake);

@@ -9,7 +9,7 @@
  * manifest must never be silently ignored):
  *     <file>: <json.path>: unknown key "capactiy"; did you mean "capacity"?
  * JSON paths use dots and [i]; a key holding anything but [A-Za-z0-9_-] is
- * written as ["key"] (queues["vadd.in"].capacity), see rh_manifest_path_key().
+ * written as ["key"] (queues["vadd.in"].capacity), see rh__manifest_path_key().
  *
  * This file is the manifest schema: which keys each object holds, what each
  * value must be, the defaults, and how the pieces refer to each other
@@ -32,7 +32,7 @@
  *  - A queue's dedup_window must fit its capacity after defaults are
  *    applied; the key the queue itself set is the one blamed.
  *  - Policy and wait names are matched against tables of our own instead of
- *    rh_backpressure_parse()/rh_wait_parse(), so that the manifest library
+ *    rh_backpressure_parse()/rh__wait_parse(), so that the manifest library
  *    links against rh_base only; the tables follow the enums' order.
  */
 #include <ctype.h>
@@ -73,7 +73,7 @@ static const char *const queue_keys[] = {"type",   "capacity", "dedup_window", "
                                          "block_timeout_ms", "ttl_ms", "shared",
                                          "persist"};
 
-const char *const rh_manifest_wait_names[RH_MANIFEST_WAIT_COUNT] = {"spin", "yield", "park",
+const char *const rh__manifest_wait_names[RH_MANIFEST_WAIT_COUNT] = {"spin", "yield", "park",
                                                                    "adaptive"};
 
 /* -------------------------------------------------------- queues ---- */
@@ -107,8 +107,8 @@ static int check_persist(const rh_json_doc *L, const json_t *obj, const char *pa
     }
     if (!key)
         return 0;
-    rh_manifest_path_key(p, sizeof p, path, key);
-    return rh_json_fail(L, p, json_object_get(obj, key), "%s", expected);
+    rh__manifest_path_key(p, sizeof p, path, key);
+    return rh__json_fail(L, p, json_object_get(obj, key), "%s", expected);
 }
 
 /*
@@ -122,31 +122,31 @@ static int parse_queue_cfg(const rh_json_doc *L, const json_t *obj, const char *
     char p[RH_JSON_PATH_LEN];
     int rc;
     if (!json_is_object(obj))
-        return rh_json_fail(L, path, obj, "an object of queue settings");
-    if ((rc = type ? rh_json_check_keys(L, obj, path, queue_keys, COUNT(queue_keys))
-                   : rh_json_check_keys(L, obj, path, queue_keys + 1, COUNT(queue_keys) - 1)))
+        return rh__json_fail(L, path, obj, "an object of queue settings");
+    if ((rc = type ? rh__json_check_keys(L, obj, path, queue_keys, COUNT(queue_keys))
+                   : rh__json_check_keys(L, obj, path, queue_keys + 1, COUNT(queue_keys) - 1)))
         return rc;
     *cfg = *base;
 
     const json_t *v;
     if (type && (v = json_object_get(obj, "type"))) {
-        rh_manifest_path_key(p, sizeof p, path, "type");
-        if ((rc = rh_json_get_name(L, v, p, "a message type name", 1, type, type_size)))
+        rh__manifest_path_key(p, sizeof p, path, "type");
+        if ((rc = rh__json_get_name(L, v, p, "a message type name", 1, type, type_size)))
             return rc;
     }
     int bp = (int)cfg->backpressure;
-    if ((rc = rh_json_opt_uint(L, obj, path, "capacity", 2, RH_QUEUE_CAPACITY_MAX, 1, "slots",
+    if ((rc = rh__json_opt_uint(L, obj, path, "capacity", 2, RH_QUEUE_CAPACITY_MAX, 1, "slots",
                                &cfg->capacity)) ||
-        (rc = rh_json_opt_uint(L, obj, path, "dedup_window", 0, 4LL * RH_QUEUE_CAPACITY_MAX, 0,
+        (rc = rh__json_opt_uint(L, obj, path, "dedup_window", 0, 4LL * RH_QUEUE_CAPACITY_MAX, 0,
                                "message ids", &cfg->dedup_window)) ||
-        (rc = rh_json_opt_enum(L, obj, path, "backpressure", backpressure_names,
+        (rc = rh__json_opt_enum(L, obj, path, "backpressure", backpressure_names,
                                COUNT(backpressure_names), &bp)) ||
-        (rc = rh_json_opt_uint(L, obj, path, "block_timeout_ms", 0, MS_MAX, 0, "milliseconds",
+        (rc = rh__json_opt_uint(L, obj, path, "block_timeout_ms", 0, MS_MAX, 0, "milliseconds",
                                &cfg->block_timeout_ms)) ||
-        (rc = rh_json_opt_uint(L, obj, path, "ttl_ms", 0, MS_MAX, 0, "milliseconds, 0 = no expiry",
+        (rc = rh__json_opt_uint(L, obj, path, "ttl_ms", 0, MS_MAX, 0, "milliseconds, 0 = no expiry",
                                &cfg->ttl_ms)) ||
-        (rc = rh_json_opt_bool(L, obj, path, "shared", &cfg->shared)) ||
-        (rc = rh_json_opt_bool(L, obj, path, "persist", &cfg->persist)))
+        (rc = rh__json_opt_bool(L, obj, path, "shared", &cfg->shared)) ||
+        (rc = rh__json_opt_bool(L, obj, path, "persist", &cfg->persist)))
         return rc;
     cfg->backpressure = (rh_backpressure)bp;
     if ((rc = check_persist(L, obj, path, cfg)))
@@ -155,13 +155,13 @@ static int parse_queue_cfg(const rh_json_doc *L, const json_t *obj, const char *
     /* The dedup window remembers ids the bridge accepted: at most 4 queues' worth. */
     if ((uint64_t)cfg->dedup_window > 4ull * cfg->capacity) {
         if ((v = json_object_get(obj, "dedup_window"))) {
-            rh_manifest_path_key(p, sizeof p, path, "dedup_window");
-            return rh_json_fail(L, p, v,
+            rh__manifest_path_key(p, sizeof p, path, "dedup_window");
+            return rh__json_fail(L, p, v,
                                 "an integer between 0 and 4 * capacity = %llu (message ids)",
                                 4ull * cfg->capacity);
         }
-        rh_manifest_path_key(p, sizeof p, path, "capacity");
-        return rh_json_fail(L, p, json_object_get(obj, "capacity"),
+        rh__manifest_path_key(p, sizeof p, path, "capacity");
+        return rh__json_fail(L, p, json_object_get(obj, "capacity"),
                             "a power of two between %u and %u (slots; dedup_window %u from %s "
                             "needs at least dedup_window / 4)",
                             (cfg->dedup_window + 3) / 4, RH_QUEUE_CAPACITY_MAX, cfg->dedup_window,
@@ -180,19 +180,19 @@ static int parse_defaults(const rh_json_doc *L, const json_t *d, rh_manifest *m)
     if (!d)
         return 0;
     if (!json_is_object(d))
-        return rh_json_fail(L, "defaults", d,
+        return rh__json_fail(L, "defaults", d,
                             "an object with \"queue\", \"wait\", \"batch\" or \"ring_capacity\"");
-    if ((rc = rh_json_check_keys(L, d, "defaults", defaults_keys, COUNT(defaults_keys))))
+    if ((rc = rh__json_check_keys(L, d, "defaults", defaults_keys, COUNT(defaults_keys))))
         return rc;
 
     const json_t *q = json_object_get(d, "queue");
     int wait = (int)m->wait_default;
     if ((q && (rc = parse_queue_cfg(L, q, "defaults.queue", &builtin_queue,
                                     "the built-in defaults", &m->queue_defaults, NULL, 0))) ||
-        (rc = rh_json_opt_enum(L, d, "defaults", "wait", rh_manifest_wait_names, RH_MANIFEST_WAIT_COUNT, &wait)) ||
-        (rc = rh_json_opt_uint(L, d, "defaults", "batch", 1, RH_BATCH_MAX, 0, "messages",
+        (rc = rh__json_opt_enum(L, d, "defaults", "wait", rh__manifest_wait_names, RH_MANIFEST_WAIT_COUNT, &wait)) ||
+        (rc = rh__json_opt_uint(L, d, "defaults", "batch", 1, RH_BATCH_MAX, 0, "messages",
                                &m->batch_default)) ||
-        (rc = rh_json_opt_uint(L, d, "defaults", "ring_capacity", 2, RH_RING_CAPACITY_MAX, 1,
+        (rc = rh__json_opt_uint(L, d, "defaults", "ring_capacity", 2, RH_RING_CAPACITY_MAX, 1,
                                "slots", &m->ring_capacity_default)))
         return rc;
     m->wait_default = (rh_wait_kind)wait;
@@ -204,7 +204,7 @@ static int parse_queues(const rh_json_doc *L, const json_t *qs, rh_manifest *m)
     if (!qs)
         return 0;
     if (!json_is_object(qs))
-        return rh_json_fail(L, "queues", qs, "an object mapping queue names to queue settings");
+        return rh__json_fail(L, "queues", qs, "an object mapping queue names to queue settings");
     m->queues = calloc(json_object_size(qs) + 1, sizeof *m->queues);
     if (!m->queues)
         return rh_error_set(L->err, RH_ENOMEM, "%s: out of memory", L->file);
@@ -214,9 +214,9 @@ static int parse_queues(const rh_json_doc *L, const json_t *qs, rh_manifest *m)
     json_object_foreach ((json_t *)qs, name, v) {
         rh_queue_decl *q = &m->queues[m->n_queues];
         char p[RH_JSON_PATH_LEN];
-        rh_manifest_path_key(p, sizeof p, "queues", name);
-        if (!rh_json_name_ok(name, RH_QUEUE_NAME_MAX, 1))
-            return rh_json_fail_str(L, p, name,
+        rh__manifest_path_key(p, sizeof p, "queues", name);
+        if (!rh__json_name_ok(name, RH_QUEUE_NAME_MAX, 1))
+            return rh__json_fail_str(L, p, name,
                                     "a queue name of 1 to %d characters from [A-Za-z0-9._-]",
                                     RH_QUEUE_NAME_MAX);
         int rc = parse_queue_cfg(L, v, p, &m->queue_defaults, "defaults.queue", &q->cfg, q->type,
@@ -224,7 +224,7 @@ static int parse_queues(const rh_json_doc *L, const json_t *qs, rh_manifest *m)
         if (rc)
             return rc;
         snprintf(q->name, sizeof q->name, "%s", name);
-        rh_manifest_path_key(q->json_path, sizeof q->json_path, "queues", name);
+        rh__manifest_path_key(q->json_path, sizeof q->json_path, "queues", name);
         m->n_queues++;
     }
     return 0;
@@ -241,7 +241,7 @@ static int add_plugin_dir(const rh_json_doc *L, rh_manifest *m, const char *dir,
     size_t size = sizeof m->plugin_dirs[0];
     int n = rel[0] == '/' ? snprintf(out, size, "%s", rel) : snprintf(out, size, "%s/%s", dir, rel);
     if (n < 0 || (size_t)n >= size)
-        return rh_json_fail_str(L, path, rel, "a folder whose path is shorter than %zu bytes",
+        return rh__json_fail_str(L, path, rel, "a folder whose path is shorter than %zu bytes",
                                 size);
     char *real = realpath(out, NULL);
     if (real && strlen(real) < size)
@@ -263,16 +263,16 @@ static int parse_plugins(const rh_json_doc *L, const json_t *v, rh_manifest *m)
     if (!v)
         return add_plugin_dir(L, m, dir, "../plugins", "plugins");
     if (!json_is_array(v) || json_array_size(v) > RH_MAX_PLUGIN_DIRS)
-        return rh_json_fail(L, "plugins", v,
+        return rh__json_fail(L, "plugins", v,
                             "an array of at most %d plugin folders (relative to the manifest's "
                             "folder)", RH_MAX_PLUGIN_DIRS);
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *item = json_array_get(v, i);
         char p[RH_JSON_PATH_LEN];
-        rh_json_path_index(p, sizeof p, "plugins", i);
+        rh__json_path_index(p, sizeof p, "plugins", i);
         if (!json_is_string(item) || json_string_length(item) == 0 ||
             strlen(json_string_value(item)) != json_string_length(item))
-            return rh_json_fail(L, p, item, "a folder name (a non-empty string)");
+            return rh__json_fail(L, p, item, "a folder name (a non-empty string)");
         int rc = add_plugin_dir(L, m, dir, json_string_value(item), p);
         if (rc)
             return rc;
@@ -286,15 +286,15 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest 
     int rc;
 
     if (!json_is_object(root))
-        return rh_json_fail(L, "top level", root, "an object");
+        return rh__json_fail(L, "top level", root, "an object");
     /* The version first: a manifest of another version has other keys. */
     v = json_object_get(root, "ringhost");
     if (!json_is_integer(v) || json_integer_value(v) != RH_MANIFEST_VERSION)
-        return rh_json_fail(L, "ringhost", v, "%d (the manifest format version this host reads)",
+        return rh__json_fail(L, "ringhost", v, "%d (the manifest format version this host reads)",
                             RH_MANIFEST_VERSION);
-    if ((rc = rh_json_check_keys(L, root, "", top_keys, COUNT(top_keys))))
+    if ((rc = rh__json_check_keys(L, root, "", top_keys, COUNT(top_keys))))
         return rc;
-    if ((rc = rh_json_get_name(L, json_object_get(root, "name"), "name", "a manifest name", 1,
+    if ((rc = rh__json_get_name(L, json_object_get(root, "name"), "name", "a manifest name", 1,
                                m->name, sizeof m->name)))
         return rc;
     if ((rc = parse_plugins(L, json_object_get(root, "plugins"), m)))
@@ -302,9 +302,9 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest 
 
     int placement = 0; /* "none" */
     m->strict = 1;
-    if ((rc = rh_json_opt_enum(L, root, "", "placement", placement_names, COUNT(placement_names),
+    if ((rc = rh__json_opt_enum(L, root, "", "placement", placement_names, COUNT(placement_names),
                                &placement)) ||
-        (rc = rh_json_opt_bool(L, root, "", "strict", &m->strict)))
+        (rc = rh__json_opt_bool(L, root, "", "strict", &m->strict)))
         return rc;
     snprintf(m->placement, sizeof m->placement, "%s", placement_names[placement]);
 
@@ -312,10 +312,10 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest 
         return rc;
     if ((rc = parse_queues(L, json_object_get(root, "queues"), m)))
         return rc;
-    return rh_manifest_parse_kernels(L, json_object_get(root, "kernels"), m);
+    return rh__manifest_parse_kernels(L, json_object_get(root, "kernels"), m);
 }
 
-int rh_manifest_load(const char *path, rh_manifest **out, rh_error *err)
+int rh__manifest_load(const char *path, rh_manifest **out, rh_error *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "r");
@@ -351,14 +351,14 @@ int rh_manifest_load(const char *path, rh_manifest **out, rh_error *err)
     }
     json_decref(root);
     if (rc) {
-        rh_manifest_free(m);
+        rh__manifest_free(m);
         return rc;
     }
     *out = m;
     return 0;
 }
 
-void rh_manifest_free(rh_manifest *m)
+void rh__manifest_free(rh_manifest *m)
 {
     if (!m)
         return;
@@ -369,7 +369,7 @@ void rh_manifest_free(rh_manifest *m)
     free(m);
 }
 
-rh_queue_decl *rh_manifest_queue(rh_manifest *m, const char *name)
+rh_queue_decl *rh__manifest_queue(rh_manifest *m, const char *name)
 {
     for (uint32_t i = 0; m && name && i < m->n_queues; i++)
         if (strcmp(m->queues[i].name, name) == 0)

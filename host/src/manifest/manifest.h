@@ -1,7 +1,7 @@
 /*
  * manifest.h — a manifest file loaded with jansson into plain C structs.
  *
- * rh_manifest_load() applies the "defaults" block, checks every value and
+ * rh__manifest_load() applies the "defaults" block, checks every value and
  * rejects unknown keys (suggesting the nearest known key).  Every error
  * message has the form
  *     <file>: <json.path>: expected <what>, got <value>
@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "ringhost/ringhost.h"
-#include "base/json_check.h" /* rh_manifest_path_key: the one way to write a JSON path */
+#include "base/json_check.h" /* rh__manifest_path_key: the one way to write a JSON path */
 #include "base/wait.h"
 
 #define RH_MANIFEST_VERSION 1
@@ -88,12 +88,12 @@ typedef struct rh_manifest {
 } rh_manifest;
 
 /* Load and check a manifest.  Returns 0 and a manifest to free with
- * rh_manifest_free(), or RH_EMANIFEST / RH_ENOENT with err->msg naming the
+ * rh__manifest_free(), or RH_EMANIFEST / RH_ENOENT with err->msg naming the
  * file and JSON path. */
-int rh_manifest_load(const char *path, rh_manifest **out, rh_error *err);
-void rh_manifest_free(rh_manifest *m);
+int rh__manifest_load(const char *path, rh_manifest **out, rh_error *err);
+void rh__manifest_free(rh_manifest *m);
 
 /* The declared queue named name, or NULL. */
-rh_queue_decl *rh_manifest_queue(rh_manifest *m, const char *name);
+rh_queue_decl *rh__manifest_queue(rh_manifest *m, const char *name);
 
 #endif /* RH_MANIFEST_H */

@@ -13,15 +13,15 @@
 
 /* "wait" names as written in manifests, indexed by rh_wait_kind. */
 #define RH_MANIFEST_WAIT_COUNT 4
-extern const char *const rh_manifest_wait_names[RH_MANIFEST_WAIT_COUNT];
+extern const char *const rh__manifest_wait_names[RH_MANIFEST_WAIT_COUNT];
 
 /* manifest_kernels.c: the "kernels" array (ks) into m, defaults applied
  * (m->defaults_* already read).  0 or RH_EMANIFEST. */
-int rh_manifest_parse_kernels(const rh_json_doc *L, const json_t *ks, rh_manifest *m);
+int rh__manifest_parse_kernels(const rh_json_doc *L, const json_t *ks, rh_manifest *m);
 
 /* manifest_faults.c: a kernel's "watchdog_ms", "restart" and "isolation" keys (kv the
  * kernel's object, kp its JSON path), defaults applied.  0 or RH_EMANIFEST. */
-int rh_manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char *kp,
+int rh__manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char *kp,
                              rh_kernel_decl *k);
 
 #endif /* RH_MANIFEST_PVT_H */

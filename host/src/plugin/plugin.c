@@ -61,7 +61,7 @@ static int check_ports(const rh_port *ports, uint32_t n, const char *dir, const 
     return 0;
 }
 
-int rh_plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err)
+int rh__plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err)
 {
     if (!d)
         return rh_error_set(err, RH_EPLUGIN, "%s: %s() returned NULL", path,
@@ -227,7 +227,7 @@ static int load_checked(const char *load_path, const char *path, rh_plugin *out,
     rh_kernel_entry_fn entry;
     memcpy(&entry, &sym, sizeof entry); /* object pointer -> function pointer, POSIX-style */
     const rh_kernel_desc *d = entry();
-    if (rh_plugin_check(d, path, err) != 0) {
+    if (rh__plugin_check(d, path, err) != 0) {
         dlclose(h);
         goto fail;
     }
@@ -240,7 +240,7 @@ fail:
     return RH_EPLUGIN;
 }
 
-int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err)
+int rh__plugin_open(const char *path, rh_plugin *out, rh_error *err)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->path, sizeof out->path, "%s", path);
@@ -265,7 +265,7 @@ int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err)
  * as the library is loaded: a later copy can then never reuse the same
  * name while this one is known to the loader.
  */
-int rh_plugin_open_copy(const char *path, rh_plugin *out, rh_error *err)
+int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->path, sizeof out->path, "%s", path);
@@ -325,7 +325,7 @@ fail:
     return rc;
 }
 
-void rh_plugin_close(rh_plugin *p)
+void rh__plugin_close(rh_plugin *p)
 {
     if (p->handle)
         dlclose(p->handle);
@@ -340,8 +340,8 @@ void rh_plugin_close(rh_plugin *p)
 static int open_in_set(const rh_plugin_set *set, const char *path, rh_plugin *out,
                        rh_error *err)
 {
-    return set->private_copies ? rh_plugin_open_copy(path, out, err)
-                               : rh_plugin_open(path, out, err);
+    return set->private_copies ? rh__plugin_open_copy(path, out, err)
+                               : rh__plugin_open(path, out, err);
 }
 
 static int ends_with_so(const char *name)
@@ -355,7 +355,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
+int rh__plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -390,17 +390,17 @@ int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
     return (int)n;
 }
 
-int rh_plugin_add(rh_plugin_set *set, const char *path, rh_error *err)
+int rh__plugin_add(rh_plugin_set *set, const char *path, rh_error *err)
 {
     if (rh_grow(&set->items, NULL, set->n + 1, sizeof *set->items))
         return rh_error_set(err, RH_ENOMEM, "%s: out of memory", path);
     return open_in_set(set, path, &set->items[set->n++], err);
 }
 
-void rh_plugin_set_free(rh_plugin_set *set)
+void rh__plugin_set_free(rh_plugin_set *set)
 {
     for (uint32_t i = 0; i < set->n; i++)
-        rh_plugin_close(&set->items[i]);
+        rh__plugin_close(&set->items[i]);
     free(set->items);
     set->items = NULL;
     set->n = 0;
@@ -417,7 +417,7 @@ static int stem_matches(const char *path, const char *name)
     return strncmp(base, name, strlen(name)) == 0 && strcmp(base + strlen(name), ".so") == 0;
 }
 
-const rh_plugin *rh_plugin_find(const rh_plugin_set *set, const char *name)
+const rh_plugin *rh__plugin_find(const rh_plugin_set *set, const char *name)
 {
     for (uint32_t i = 0; i < set->n; i++)
         if (set->items[i].desc && strcmp(set->items[i].desc->name, name) == 0)
@@ -428,7 +428,7 @@ const rh_plugin *rh_plugin_find(const rh_plugin_set *set, const char *name)
     return NULL;
 }
 
-const rh_type *rh_plugin_find_type(const rh_plugin_set *set, const char *type_name,
+const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_name,
                                    const char **origin)
 {
     for (uint32_t i = 0; i < set->n; i++) {

@@ -1,10 +1,10 @@
 /*
  * plugin.h — loading kernel shared objects.
  *
- * rh_plugin_open() dlopen()s one file (refused first when another user
+ * rh__plugin_open() dlopen()s one file (refused first when another user
  * could have written it, or when it is a truncated ELF file), resolves
  * RH_KERNEL_ENTRY_SYMBOL and checks the descriptor.  The runtime loads
- * private copies instead (rh_plugin_open_copy).  Every failure is an RH_EPLUGIN with a reason that
+ * private copies instead (rh__plugin_open_copy).  Every failure is an RH_EPLUGIN with a reason that
  * says what to do (the dlerror() text included); the host never crashes on a
  * bad plugin, it reports it and goes on.
  */
@@ -19,50 +19,50 @@ typedef struct rh_plugin {
     const rh_kernel_desc *desc;   /* NULL when it failed */
     int error;                    /* 0 or RH_EPLUGIN */
     char why[1024];               /* the load error */
-    int copied;                   /* loaded from a private copy (rh_plugin_open_copy) */
+    int copied;                   /* loaded from a private copy (rh__plugin_open_copy) */
     int copy_fd;                  /* that copy, open while the plugin is loaded */
 } rh_plugin;
 
 /* Load and check one .so.  Returns 0, or RH_EPLUGIN with err->msg. */
-int rh_plugin_open(const char *path, rh_plugin *out, rh_error *err);
-void rh_plugin_close(rh_plugin *p);
+int rh__plugin_open(const char *path, rh_plugin *out, rh_error *err);
+void rh__plugin_close(rh_plugin *p);
 
 /* Load and check a private copy of the file at path, with the same checks
- * as rh_plugin_open; out->path is path.  The host then runs code nobody can
+ * as rh__plugin_open; out->path is path.  The host then runs code nobody can
  * change under it (a `cp` over a loaded .so rewrites the pages a running
  * kernel executes), and a new build at the same path loads beside the old
- * one (hotswap.c).  rh_plugin_close releases the copy.  Returns 0,
+ * one (hotswap.c).  rh__plugin_close releases the copy.  Returns 0,
  * RH_EPLUGIN (err->msg says why), or RH_ESYS (no private copy could be
  * made). */
-int rh_plugin_open_copy(const char *path, rh_plugin *out, rh_error *err);
+int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err);
 
-/* Check a descriptor (what rh_plugin_open does after dlsym). */
-int rh_plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err);
+/* Check a descriptor (what rh__plugin_open does after dlsym). */
+int rh__plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err);
 
 /* A set of plugins from folders. */
 typedef struct rh_plugin_set {
     rh_plugin *items;
     uint32_t n;
-    int private_copies;           /* load each file from a private copy (rh_plugin_open_copy) */
+    int private_copies;           /* load each file from a private copy (rh__plugin_open_copy) */
 } rh_plugin_set;
 
 /* Try every *.so in dir (sorted by name); failures are kept with their reason.
  * Returns the number found, or RH_ENOENT when dir cannot be read. */
-int rh_plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err);
-void rh_plugin_set_free(rh_plugin_set *set);
+int rh__plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err);
+void rh__plugin_set_free(rh_plugin_set *set);
 
 /* Try one file and append it to set, loaded or with its reason (as a scan
  * does).  Returns 0, RH_EPLUGIN (kept, reason in err and in the item), or
  * RH_ENOMEM.  Pointers into set->items move: take them after all adds. */
-int rh_plugin_add(rh_plugin_set *set, const char *path, rh_error *err);
+int rh__plugin_add(rh_plugin_set *set, const char *path, rh_error *err);
 
 /* The loaded plugin whose kernel name (or file stem, "libNAME.so"/"NAME.so")
  * is name; NULL when none loaded. */
-const rh_plugin *rh_plugin_find(const rh_plugin_set *set, const char *name);
+const rh_plugin *rh__plugin_find(const rh_plugin_set *set, const char *name);
 
 /* A message type with that name among the loaded plugins' ports, or NULL;
  * *origin gets the plugin path. */
-const rh_type *rh_plugin_find_type(const rh_plugin_set *set, const char *type_name,
+const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_name,
                                    const char **origin);
 
 #endif /* RH_PLUGIN_H */

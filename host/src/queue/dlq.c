@@ -68,7 +68,7 @@ static json_t *text_json(const char *s, size_t max)
 static json_t *base64_json(const unsigned char *p, size_t n)
 {
     size_t len;
-    char *text = rh_base64_encode(p, n, &len);
+    char *text = rh__base64_encode(p, n, &len);
     if (!text)
         return NULL;
     json_t *j = json_stringn(text, len);
@@ -118,12 +118,12 @@ static json_t *id_json(rh_id id)
 static json_t *payload_json(const rh_dead_letter *d, uint32_t len, uint32_t room)
 {
     json_t *j = NULL;
-    const rh_type *t = d->type_fingerprint ? rh_type_registry_acquire(d->type_fingerprint, NULL)
+    const rh_type *t = d->type_fingerprint ? rh__type_registry_acquire(d->type_fingerprint, NULL)
                                            : NULL;
     if (t && t->encode && t->size <= room)
         j = t->encode(d->payload); /* held: its plugin stays loaded meanwhile */
     if (d->type_fingerprint)
-        rh_type_registry_release();
+        rh__type_registry_release();
     if (j)
         return j;
     json_t *b = base64_json(d->payload, len);
@@ -182,7 +182,7 @@ static int decode_payload(const json_t *v, rh_dead_letter *d, uint32_t room, cha
 {
     const json_t *b64 = json_object_get(v, "base64");
     if (b64 && json_object_size(v) == 1) {
-        long n = json_is_string(b64) ? rh_base64_decode(json_string_value(b64),
+        long n = json_is_string(b64) ? rh__base64_decode(json_string_value(b64),
                                                      json_string_length(b64), d->payload, room)
                                      : -1;
         if (n < 0)
@@ -192,7 +192,7 @@ static int decode_payload(const json_t *v, rh_dead_letter *d, uint32_t room, cha
         return 0;
     }
     /* The original message as its type's JSON: that type must be known. */
-    const rh_type *t = rh_type_registry_acquire(d->type_fingerprint, d->type);
+    const rh_type *t = rh__type_registry_acquire(d->type_fingerprint, d->type);
     int rc;
     if (!t || !t->decode)
         rc = fail(why, why_len, "payload: type \"%s\" is not known here; give the payload as "
@@ -204,7 +204,7 @@ static int decode_payload(const json_t *v, rh_dead_letter *d, uint32_t room, cha
         d->payload_len = t->size;
         d->type_fingerprint = t->fingerprint;
     }
-    rh_type_registry_release();
+    rh__type_registry_release();
     return rc;
 }
 
@@ -368,7 +368,7 @@ static void classes_init(void)
     }
 }
 
-const rh_type *rh_dlq_type_for(uint32_t payload_max)
+const rh_type *rh__dlq_type_for(uint32_t payload_max)
 {
     pthread_once(&classes_once, classes_init);
     for (size_t i = 0; i < N_CLASSES; i++) /* rooms grow with i */
@@ -377,7 +377,7 @@ const rh_type *rh_dlq_type_for(uint32_t payload_max)
     return NULL;
 }
 
-const rh_type *rh_dlq_type_by_fingerprint(uint64_t fingerprint)
+const rh_type *rh__dlq_type_by_fingerprint(uint64_t fingerprint)
 {
     pthread_once(&classes_once, classes_init);
     for (size_t i = 0; i < N_CLASSES; i++)
@@ -386,17 +386,17 @@ const rh_type *rh_dlq_type_by_fingerprint(uint64_t fingerprint)
     return NULL;
 }
 
-int rh_dlq_is_type(const rh_type *t)
+int rh__dlq_is_type(const rh_type *t)
 {
     return t >= &classes[0] && t < &classes[N_CLASSES];
 }
 
-uint32_t rh_dlq_payload_room(const rh_type *t)
+uint32_t rh__dlq_payload_room(const rh_type *t)
 {
     return t->size - RH_DLQ_HEADER_SIZE;
 }
 
-rh_queue_config rh_dlq_config(const rh_queue_config *defaults, const rh_queue_config *declared)
+rh_queue_config rh__dlq_config(const rh_queue_config *defaults, const rh_queue_config *declared)
 {
     rh_queue_config c;
     if (declared) {
@@ -448,12 +448,12 @@ static rh_dead_letter *scratch_get(size_t size)
     return (rh_dead_letter *)n->buf;
 }
 
-int rh_dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_type *type,
+int rh__dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_type *type,
                rh_dlq_stage stage, const rh_envelope *env, const void *payload,
                const char *reason, FILE *log)
 {
     const rh_type *dt = rh_queue_type(dlq);
-    uint32_t room = dt && rh_dlq_is_type(dt) ? rh_dlq_payload_room(dt) : 0;
+    uint32_t room = dt && rh__dlq_is_type(dt) ? rh__dlq_payload_room(dt) : 0;
     uint32_t len = env->payload_len;
     if (type && len > type->size)
         len = type->size;
@@ -491,11 +491,11 @@ int rh_dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_typ
                        .priority = env->priority,
                        .flags = (uint8_t)(env->flags & RH_ENV_HAS_CORRELATION)};
     int rc = rh_send(dlq, &out, d, RH_DLQ_HEADER_SIZE + len, NULL);
-    rh_queue_count(source, RH_QC_DEAD_LETTERED, 1);
+    rh__queue_count(source, RH_QC_DEAD_LETTERED, 1);
     if (rc != 0 && log) {
         char id[37];
         rh_id_format(env->id, id);
-        rh_log_event(log, RH_LOG_WARN, "dlq.refused",
+        rh__log_event(log, RH_LOG_WARN, "dlq.refused",
                      "dlq=%s backpressure=%s id=%s source=%s error=%s", rh_queue_name(dlq),
                      rh_backpressure_name(rh_queue_config_of(dlq)->backpressure), id,
                      source ? rh_queue_name(source) : "-", rh_strerror(rc));

@@ -80,17 +80,17 @@ typedef struct rh_dead_letter {
  * least payload_max bytes; NULL when payload_max is larger than the largest
  * class (1.75 GiB).  Static descriptors: never freed.
  */
-const rh_type *rh_dlq_type_for(uint32_t payload_max);
+const rh_type *rh__dlq_type_for(uint32_t payload_max);
 
 /* The dead-letter type with this fingerprint, or NULL (how a client that
  * attached to "<kernel>.dlq" binds its type). */
-const rh_type *rh_dlq_type_by_fingerprint(uint64_t fingerprint);
+const rh_type *rh__dlq_type_by_fingerprint(uint64_t fingerprint);
 
 /* Non-zero when t is one of the dead-letter types. */
-int rh_dlq_is_type(const rh_type *t);
+int rh__dlq_is_type(const rh_type *t);
 
 /* Payload room of a dead-letter type (t->size - RH_DLQ_HEADER_SIZE). */
-uint32_t rh_dlq_payload_room(const rh_type *t);
+uint32_t rh__dlq_payload_room(const rh_type *t);
 
 /*
  * The configuration of a dead-letter queue: an undeclared one gets
@@ -99,7 +99,7 @@ uint32_t rh_dlq_payload_room(const rh_type *t);
  * declaration, except that "block" becomes drop_oldest: dead-lettering must
  * never stall the bridge or kernel thread that does it.
  */
-rh_queue_config rh_dlq_config(const rh_queue_config *defaults, const rh_queue_config *declared);
+rh_queue_config rh__dlq_config(const rh_queue_config *defaults, const rh_queue_config *declared);
 
 /*
  * Dead-letter one message into dlq (a queue of a dead-letter type) and count
@@ -111,7 +111,7 @@ rh_queue_config rh_dlq_config(const rh_queue_config *defaults, const rh_queue_co
  * the message (RH_EFULL with reject, RH_EDROPPED with drop_newest: counted
  * there, and logged to log when not NULL).
  */
-int rh_dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_type *type,
+int rh__dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_type *type,
                rh_dlq_stage stage, const rh_envelope *env, const void *payload,
                const char *reason, FILE *log);
 

@@ -289,12 +289,12 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
     int len = (int)take_cell(q, pos, discard ? NULL : env, discard ? NULL : buf, room);
     publish(&h->cons_tail, pos, pos + 1);
     if (q->persist) /* a client's recv is its delivery (never a discard: no drop_oldest) */
-        rh_queue_ack(q, pos + 1);
+        rh__queue_ack(q, pos + 1);
     return len;
 }
 
 /* Whether the next enqueue / dequeue would find room / a message.  Used as
- * the re-check between rh_sleep_prepare and rh_sleep_commit. */
+ * the re-check between rh__sleep_prepare and rh__sleep_commit. */
 static int has_room(const rh_queue *q)
 {
     uint64_t head = atomic_load_explicit(&q->h->prod_head, memory_order_acquire);
@@ -397,11 +397,11 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
     default: {
         uint64_t deadline = rh_deadline_after_ms(q->cfg.block_timeout_ms);
         rh_waiter w;
-        rh_queue_client_waiter_init(&w);
+        rh__queue_client_waiter_init(&w);
         for (;;) {
             if (try_enqueue(q, e, payload, len) == 0)
                 return 0;
-            if (rh_queue_wait_step(q, &w, &h->not_full, has_room, deadline) == RH_ETIMEDOUT) {
+            if (rh__queue_wait_step(q, &w, &h->not_full, has_room, deadline) == RH_ETIMEDOUT) {
                 count(q, C_REJECTED, 1);
                 return RH_ETIMEDOUT;
             }
@@ -473,7 +473,7 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
     return (int)done;
 }
 
-uint32_t rh_queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n)
+uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n)
 {
     uint64_t pos;
     uint32_t k = n ? claim_enqueue_run(q, n, &pos) : 0;
@@ -510,14 +510,14 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
             return RH_EEMPTY;
         if (deadline == 0) {
             deadline = rh_deadline_after_ms(timeout_ms);
-            rh_queue_client_waiter_init(&w);
+            rh__queue_client_waiter_init(&w);
         }
-        if (rh_queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
+        if (rh__queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
             return RH_ETIMEDOUT;
     }
 }
 
-uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n)
+uint32_t rh__queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n)
 {
     uint64_t pos;
     uint32_t k = n ? claim_dequeue_run(q, n, &pos) : 0;
@@ -541,7 +541,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
         return 0;
     uint64_t deadline = 0;
     rh_waiter w;
-    rh_queue_client_waiter_init(&w);
+    rh__queue_client_waiter_init(&w);
     for (;;) {
         uint64_t pos;
         uint32_t k = claim_dequeue_run(q, n, &pos);
@@ -552,7 +552,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
                           (char *)bufs + (size_t)i * stride, q->payload_size);
             publish(&q->h->cons_tail, pos, pos + k);
             if (q->persist)
-                rh_queue_ack(q, pos + k);
+                rh__queue_ack(q, pos + k);
             rh_bell_ring(&q->h->not_full);
             return (int)k;
         }
@@ -560,12 +560,12 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
             return 0;
         if (deadline == 0)
             deadline = rh_deadline_after_ms(timeout_ms);
-        if (rh_queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
+        if (rh__queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
             return RH_ETIMEDOUT;
     }
 }
 
-int rh_queue_is_empty(const rh_queue *q)
+int rh__queue_is_empty(const rh_queue *q)
 {
     return !has_message(q);
 }

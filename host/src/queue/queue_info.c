@@ -11,7 +11,7 @@
 
 /* ----------------------------------------------------------- counters --- */
 
-void rh_queue_count(rh_queue *q, rh_queue_counter which, uint64_t n)
+void rh__queue_count(rh_queue *q, rh_queue_counter which, uint64_t n)
 {
     static const int map[] = {
         [RH_QC_DUPLICATES] = C_DUPLICATES, [RH_QC_EXPIRED] = C_EXPIRED,
@@ -96,4 +96,4 @@ const rh_type *rh_queue_type(const rh_queue *q) { return q->type; }
 const char *rh_queue_type_origin(const rh_queue *q) { return q->type_origin; }
 const rh_queue_config *rh_queue_config_of(const rh_queue *q) { return &q->cfg; }
 uint32_t rh_queue_payload_size(const rh_queue *q) { return q->payload_size; }
-rh_bell *rh_queue_not_empty_bell(rh_queue *q) { return &q->h->not_empty; }
+rh_bell *rh__queue_not_empty_bell(rh_queue *q) { return &q->h->not_empty; }

@@ -32,7 +32,7 @@
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
                "shared queues need address-free (lock-free) 64-bit atomics");
 
-/* Slow-path counters, in one array so rh_queue_count is a table lookup. */
+/* Slow-path counters, in one array so rh__queue_count is a table lookup. */
 enum { C_REJECTED, C_DROPPED_OLDEST, C_DROPPED_NEWEST, C_DUPLICATES, C_EXPIRED,
        C_INVALID, C_FAILED, C_DEAD_LETTERED, C_COUNT };
 
@@ -103,7 +103,7 @@ struct rh_queue {
     int lock_fd;         /* persist creator: flocked shm fd, held until close; else -1 */
     int recovered;       /* the mapping was a previous run's (queue_persist.c) */
     uint64_t carried;    /* messages it held then */
-    rh_queue_stats base; /* its counters then: rh_queue_stats_since_open subtracts them */
+    rh_queue_stats base; /* its counters then: rh__queue_stats_since_open subtracts them */
     dev_t shm_dev;       /* identity of the shm object we created, so close */
     ino_t shm_ino;       /* never unlinks a newer host's queue of that name */
     rh_queue_config cfg;
@@ -130,30 +130,30 @@ static inline int capacity_valid(uint64_t cap)
 /* Check every header field an attacher relies on (queue_layout.c, for
  * queue_shm.c and queue_persist.c); 0 or RH_EINVAL with what is wrong in
  * err. */
-int rh_queue_header_check(const queue_header *h, size_t file_size, const char *name,
+int rh__queue_header_check(const queue_header *h, size_t file_size, const char *name,
                           rh_error *err);
 
 /* At rh_queue_create of a persist queue (queue_persist.c): take over the
  * previous run's object of q->shm_name if there is one.  1: recovered, q is
  * ready; 0: there is none, create it; < 0: refused, with err set. */
-int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err);
+int rh__queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err);
 
 /* rh_queue_attach of a persist queue (queue_persist.c): mark the client
  * attached, with a lock on fd kept in q->lock_fd; RH_EEXIST while a host
  * is recovering it. */
-int rh_queue_persist_attach(rh_queue *q, int fd, rh_error *err);
+int rh__queue_persist_attach(rh_queue *q, int fd, rh_error *err);
 
 /* Before a queue that is not persist replaces an object of its name
  * (queue_persist.c): RH_EEXIST if that is a persist queue holding
  * messages. */
-int rh_queue_persist_guard(const rh_queue *q, rh_error *err);
+int rh__queue_persist_guard(const rh_queue *q, rh_error *err);
 
 /* queue_wait.c: a client's waiter (adaptive, with a short spin), and one
  * idle step of a bounded wait on `bell` until ready(q) or deadline_ns
  * (UINT64_MAX: forever): 0 to poll again, RH_ETIMEDOUT once the deadline
  * has passed. */
-void rh_queue_client_waiter_init(rh_waiter *w);
-int rh_queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
+void rh__queue_client_waiter_init(rh_waiter *w);
+int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
                        int (*ready)(const rh_queue *), uint64_t deadline_ns);
 
 /* The number of rh_backpressure policies: a header's policy field and a

@@ -81,8 +81,8 @@ static int64_t repair_indices(queue_header *h, uint32_t capacity, const char **w
     atomic_store_explicit(&h->cons_tail, acked, memory_order_relaxed);
     /* A parked waiter of the dead host would make every send ring a futex
      * for nobody; no one else waits yet (we hold the lock, no client may). */
-    rh_bell_init(&h->not_empty, 1);
-    rh_bell_init(&h->not_full, 1);
+    rh__bell_init(&h->not_empty, 1);
+    rh__bell_init(&h->not_full, 1);
     return (int64_t)pt;
 }
 
@@ -108,7 +108,7 @@ static int attach_lock(int fd, short type)
     }
 }
 
-int rh_queue_persist_attach(rh_queue *q, int fd, rh_error *err)
+int rh__queue_persist_attach(rh_queue *q, int fd, rh_error *err)
 {
     if (attach_lock(fd, F_RDLCK) != 0)
         return rh_error_set(err, RH_EEXIST,
@@ -157,7 +157,7 @@ static void adopt(rh_queue *q, queue_header *h)
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
 }
 
-int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
+int rh__queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
 {
     char path[sizeof(SHM_DIR) + sizeof q->shm_name], inst[RH_QUEUE_NAME_MAX + 1];
     snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
@@ -212,7 +212,7 @@ int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
                             strerror(e));
     }
     rh_error why_err;
-    int rc = rh_queue_header_check(h, size, q->name, &why_err);
+    int rc = rh__queue_header_check(h, size, q->name, &why_err);
     if (rc != 0)
         rc = rh_error_set(err, RH_EINVAL,
                           "persist queue \"%s\": %s is not a queue this build can recover (%s); "
@@ -249,7 +249,7 @@ int rh_queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
  * manifest lost its "persist", or names another instance's queue by
  * mistake); replacing it would discard them silently.  0, or RH_EEXIST.
  */
-int rh_queue_persist_guard(const rh_queue *q, rh_error *err)
+int rh__queue_persist_guard(const rh_queue *q, rh_error *err)
 {
     int fd = shm_open(q->shm_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0)
@@ -293,7 +293,7 @@ int rh_queue_persist_guard(const rh_queue *q, rh_error *err)
  * outputs reaching their queue) happen before a producer that acquires
  * acked overwrites them.  Rings not_full: producers wait for acks.
  */
-void rh_queue_ack(rh_queue *q, uint64_t end)
+void rh__queue_ack(rh_queue *q, uint64_t end)
 {
     queue_header *h = q->h;
     uint64_t cur = atomic_load_explicit(&h->acked, memory_order_relaxed);
@@ -307,29 +307,29 @@ void rh_queue_ack(rh_queue *q, uint64_t end)
 
 /* ------------------------------------------------------- accessors --- */
 
-uint64_t rh_queue_taken(const rh_queue *q)
+uint64_t rh__queue_taken(const rh_queue *q)
 {
     return atomic_load_explicit(&q->h->cons_tail, memory_order_acquire);
 }
 
-uint64_t rh_queue_acked(const rh_queue *q)
+uint64_t rh__queue_acked(const rh_queue *q)
 {
     return atomic_load_explicit(&q->h->acked, memory_order_acquire);
 }
 
-int rh_queue_is_persist(const rh_queue *q)
+int rh__queue_is_persist(const rh_queue *q)
 {
     return q && q->persist;
 }
 
-int rh_queue_recovered(const rh_queue *q, uint64_t *carried)
+int rh__queue_recovered(const rh_queue *q, uint64_t *carried)
 {
     if (carried)
         *carried = q->recovered ? q->carried : 0;
     return q->recovered;
 }
 
-void rh_queue_stats_since_open(const rh_queue *q, rh_queue_stats *out)
+void rh__queue_stats_since_open(const rh_queue *q, rh_queue_stats *out)
 {
     rh_queue_stats_get(q, out);
     if (!q->recovered)
@@ -366,7 +366,7 @@ static pid_t live_creator(int fd, const struct stat *st)
     return pid;
 }
 
-int rh_queue_purge(const char *instance, const char *name, rh_error *err)
+int rh__queue_purge(const char *instance, const char *name, rh_error *err)
 {
     if (!rh_queue_name_valid(instance) || !rh_queue_name_valid(name))
         return rh_error_set(err, RH_EINVAL,

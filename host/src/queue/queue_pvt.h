@@ -18,14 +18,14 @@ typedef enum rh_queue_counter {
 } rh_queue_counter;
 
 /* Add n to one of the host-side counters. */
-void rh_queue_count(rh_queue *q, rh_queue_counter which, uint64_t n);
+void rh__queue_count(rh_queue *q, rh_queue_counter which, uint64_t n);
 
 /*
  * Dequeue up to n messages, copying each one's envelope and payload to
  * dst[i] (an rh_envelope followed by at least rh_queue_payload_size() bytes).
  * Returns how many (0 when empty).  Multi-consumer safe; never blocks.
  */
-uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n);
+uint32_t rh__queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n);
 
 /*
  * Enqueue up to n messages straight from kernel ring slots (each an
@@ -35,30 +35,30 @@ uint32_t rh_queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n
  * enqueue time, port 0); the slots themselves are only read.  Returns how
  * many were enqueued.
  */
-uint32_t rh_queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n);
+uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n);
 
 /* Remove the shared object's name (if this process created it) but keep
  * the mapping: for a runtime that must not unmap memory a stuck thread may
  * still use, yet should not leave names behind in /dev/shm. */
-void rh_queue_unlink(rh_queue *q);
+void rh__queue_unlink(rh_queue *q);
 
 /*
  * Persistent queues (queue_persist.c).  On a persist queue a message taken
  * out keeps its cell until it is acknowledged, so a host killed while a
  * kernel held it finds it again at its next launch (at least once).
- * rh_queue_ack: cells before position `end` are done with (only grows; a
- * no-op on a queue that is not persist).  rh_queue_taken: the position
+ * rh__queue_ack: cells before position `end` are done with (only grows; a
+ * no-op on a queue that is not persist).  rh__queue_taken: the position
  * before which every message has been taken (cons_tail), to ack up to
- * once everything taken has been handled.  rh_queue_acked: the current ack.
+ * once everything taken has been handled.  rh__queue_acked: the current ack.
  */
-void rh_queue_ack(rh_queue *q, uint64_t end);
-uint64_t rh_queue_taken(const rh_queue *q);
-uint64_t rh_queue_acked(const rh_queue *q);
-int rh_queue_is_persist(const rh_queue *q);
+void rh__queue_ack(rh_queue *q, uint64_t end);
+uint64_t rh__queue_taken(const rh_queue *q);
+uint64_t rh__queue_acked(const rh_queue *q);
+int rh__queue_is_persist(const rh_queue *q);
 
 /* 1 when rh_queue_create took over a previous run's persist queue, and
  * how many messages it held then (*carried, may be NULL). */
-int rh_queue_recovered(const rh_queue *q, uint64_t *carried);
+int rh__queue_recovered(const rh_queue *q, uint64_t *carried);
 
 /*
  * rh_queue_stats_get since this handle opened the queue: for a recovered
@@ -67,18 +67,18 @@ int rh_queue_recovered(const rh_queue *q, uint64_t *carried);
  * so accepted = delivered + dead-lettered + dropped + queued holds for
  * each run.  For any other queue the same as rh_queue_stats_get.
  */
-void rh_queue_stats_since_open(const rh_queue *q, rh_queue_stats *out);
+void rh__queue_stats_since_open(const rh_queue *q, rh_queue_stats *out);
 
 /* Remove a persist (or any) shared queue of instance and name for good:
  * 0, RH_EEXIST while a running host holds it, RH_ENOENT when there is
  * none, RH_EINVAL (another user's, not a queue). */
-int rh_queue_purge(const char *instance, const char *name, rh_error *err);
+int rh__queue_purge(const char *instance, const char *name, rh_error *err);
 
 /* Non-zero when the queue holds no message (a snapshot). */
-int rh_queue_is_empty(const rh_queue *q);
+int rh__queue_is_empty(const rh_queue *q);
 
 /* Rung after every enqueue (consumers sleep on it).  In shared memory for
  * shared queues. */
-rh_bell *rh_queue_not_empty_bell(rh_queue *q);
+rh_bell *rh__queue_not_empty_bell(rh_queue *q);
 
 #endif /* RH_QUEUE_PVT_H */

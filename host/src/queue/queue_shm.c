@@ -173,7 +173,7 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
                             "launch under another instance name (--instance)",
                             q->name, q->shm_name, (int)owner);
     if (S_ISREG(old.st_mode) && !q->persist) {
-        int rc = rh_queue_persist_guard(q, err);
+        int rc = rh__queue_persist_guard(q, err);
         if (rc != 0)
             return rc;
     }
@@ -296,7 +296,7 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
 
     if (q->cfg.shared) {
         shm_name_for(q->shm_name, sizeof q->shm_name, instance, name);
-        rc = q->persist ? rh_queue_persist_open(q, type, err) : 0;
+        rc = q->persist ? rh__queue_persist_open(q, type, err) : 0;
         if (rc == 1) {
             *out = q;
             return 0;
@@ -343,8 +343,8 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     memcpy(h->name, q->name, sizeof h->name);
     memcpy(h->type_name, q->type_name, sizeof h->type_name);
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
-    rh_bell_init(&h->not_empty, q->cfg.shared);
-    rh_bell_init(&h->not_full, q->cfg.shared);
+    rh__bell_init(&h->not_empty, q->cfg.shared);
+    rh__bell_init(&h->not_full, q->cfg.shared);
     /* Last, with release: an attacher that sees the magic sees the rest. */
     atomic_store_explicit(&h->magic, QUEUE_MAGIC, memory_order_release);
     *out = q;
@@ -403,11 +403,11 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
         free(q);
         return rh_error_set(err, RH_ESYS, "queue \"%s\": mmap: %s", name, strerror(e));
     }
-    rc = rh_queue_header_check(p, size, name, err);
+    rc = rh__queue_header_check(p, size, name, err);
     /* A persist queue: say we are attached, so no host recovers it under
      * us (the lock stays with the fd until rh_queue_close). */
     if (rc == 0 && ((const queue_header *)p)->persist == 1)
-        rc = rh_queue_persist_attach(q, fd, err);
+        rc = rh__queue_persist_attach(q, fd, err);
     if (q->lock_fd != fd)
         close(fd);
     if (rc != 0) {
@@ -458,7 +458,7 @@ int rh_queue_bind_type(rh_queue *q, const rh_type *type, rh_error *err)
     return 0;
 }
 
-void rh_queue_unlink(rh_queue *q)
+void rh__queue_unlink(rh_queue *q)
 {
     if (!q || !q->creator || !q->cfg.shared || q->cfg.persist)
         return; /* a persist queue outlives us: that is its point */
@@ -478,7 +478,7 @@ void rh_queue_close(rh_queue *q)
     if (!q)
         return;
     munmap(q->h, q->map_size);
-    rh_queue_unlink(q);
+    rh__queue_unlink(q);
     if (q->lock_fd >= 0)
         close(q->lock_fd); /* releases the flock: the next launch may recover it */
     free(q);

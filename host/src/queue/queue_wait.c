@@ -16,9 +16,9 @@
 #define CLIENT_SPIN_POLLS 200u
 #define CLIENT_YIELD_POLLS 50u
 
-void rh_queue_client_waiter_init(rh_waiter *w)
+void rh__queue_client_waiter_init(rh_waiter *w)
 {
-    rh_waiter_init(w, RH_WAIT_ADAPTIVE);
+    rh__waiter_init(w, RH_WAIT_ADAPTIVE);
     w->spin_polls = CLIENT_SPIN_POLLS;
     w->yield_polls = CLIENT_YIELD_POLLS;
 }
@@ -27,13 +27,13 @@ void rh_queue_client_waiter_init(rh_waiter *w)
  * (UINT64_MAX: forever).  Spins, then yields, then parks (rh_waiter's
  * adaptive policy), because a futex wake-up costs tens of microseconds.
  * Returns 0 to poll again, RH_ETIMEDOUT once the deadline has passed. */
-int rh_queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
+int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
                        int (*ready)(const rh_queue *), uint64_t deadline_ns)
 {
     uint64_t now = rh_now_ns();
     if (now >= deadline_ns)
         return RH_ETIMEDOUT;
-    switch (rh_waiter_idle(w)) {
+    switch (rh__waiter_idle(w)) {
     case RH_IDLE_SPIN:
         rh_cpu_relax();
         break;
@@ -42,11 +42,11 @@ int rh_queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
         break;
     case RH_IDLE_PARK: {
         rh_sleep s;
-        rh_sleep_prepare(&s, &bell, 1);
+        rh__sleep_prepare(&s, &bell, 1);
         if (ready(q))
-            rh_sleep_cancel(&s);
+            rh__sleep_cancel(&s);
         else
-            rh_sleep_commit(&s, deadline_ns == UINT64_MAX ? -1 : (int64_t)(deadline_ns - now));
+            rh__sleep_commit(&s, deadline_ns == UINT64_MAX ? -1 : (int64_t)(deadline_ns - now));
         break;
     }
     }

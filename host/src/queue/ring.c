@@ -29,14 +29,14 @@
 /* Largest capacity accepted: same bound as named queues (2^24 slots). */
 #define RING_CAPACITY_MAX (1u << 24)
 
-rh_ring *rh_ring_create(uint32_t capacity, uint32_t payload_size)
+rh_ring *rh__ring_create(uint32_t capacity, uint32_t payload_size)
 {
     if (capacity < 2 || capacity > RING_CAPACITY_MAX || (capacity & (capacity - 1)) != 0)
         return NULL;
     /* Computed in 64 bits so a huge payload_size cannot wrap the slot size. */
     uint64_t slot = ((uint64_t)sizeof(rh_envelope) + payload_size + CACHE_LINE - 1) &
                     ~(uint64_t)(CACHE_LINE - 1);
-    if (slot > INT32_MAX) /* rh_ring_pop returns lengths as int */
+    if (slot > INT32_MAX) /* rh__ring_pop returns lengths as int */
         return NULL;
 
     /* rh_ring itself holds _Alignas(64) members, so malloc's 16-byte
@@ -63,12 +63,12 @@ rh_ring *rh_ring_create(uint32_t capacity, uint32_t payload_size)
     r->payload_size = payload_size;
     r->slot_size = (uint32_t)slot;
     r->slots = slots;
-    rh_bell_init(&r->not_empty, 0);
-    rh_bell_init(&r->not_full, 0);
+    rh__bell_init(&r->not_empty, 0);
+    rh__bell_init(&r->not_full, 0);
     return r;
 }
 
-rh_ring *rh_ring_create_shared(uint32_t capacity, uint32_t payload_size)
+rh_ring *rh__ring_create_shared(uint32_t capacity, uint32_t payload_size)
 {
     if (capacity < 2 || capacity > RING_CAPACITY_MAX || (capacity & (capacity - 1)) != 0)
         return NULL;
@@ -92,12 +92,12 @@ rh_ring *rh_ring_create_shared(uint32_t capacity, uint32_t payload_size)
     r->slot_size = (uint32_t)slot;
     r->slots = (unsigned char *)m + head;
     r->map_len = len;
-    rh_bell_init(&r->not_empty, 1);
-    rh_bell_init(&r->not_full, 1);
+    rh__bell_init(&r->not_empty, 1);
+    rh__bell_init(&r->not_full, 1);
     return r;
 }
 
-void rh_ring_destroy(rh_ring *r)
+void rh__ring_destroy(rh_ring *r)
 {
     if (!r)
         return;
@@ -109,7 +109,7 @@ void rh_ring_destroy(rh_ring *r)
     free(r);
 }
 
-uint32_t rh_ring_count(const rh_ring *r)
+uint32_t rh__ring_count(const rh_ring *r)
 {
     /* tail first: head only grows, so the later head read is >= this tail
      * and the difference cannot underflow. */
@@ -119,20 +119,20 @@ uint32_t rh_ring_count(const rh_ring *r)
     return n > r->capacity ? r->capacity : (uint32_t)n;
 }
 
-uint32_t rh_ring_free(const rh_ring *r)
+uint32_t rh__ring_free(const rh_ring *r)
 {
-    return r->capacity - rh_ring_count(r);
+    return r->capacity - rh__ring_count(r);
 }
 
 /* ------------------------------------------------------------ producer -- */
 
-uint32_t rh_ring_reserve(rh_ring *r, uint32_t n, uint64_t *pos)
+uint32_t rh__ring_reserve(rh_ring *r, uint32_t n, uint64_t *pos)
 {
     /* Only this thread writes head: a relaxed load reads its own value. */
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t room = r->capacity - (head - r->tail_cache);
     if (room < n) {
-        /* Acquire pairs with the consumer's release in rh_ring_release: the
+        /* Acquire pairs with the consumer's release in rh__ring_release: the
          * consumer is done reading the slots it gave back. */
         r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
         room = r->capacity - (head - r->tail_cache);
@@ -141,7 +141,7 @@ uint32_t rh_ring_reserve(rh_ring *r, uint32_t n, uint64_t *pos)
     return room < n ? (uint32_t)room : n;
 }
 
-void rh_ring_commit(rh_ring *r, uint32_t n)
+void rh__ring_commit(rh_ring *r, uint32_t n)
 {
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     /* Release: the slot contents written since reserve become visible to a
@@ -150,12 +150,12 @@ void rh_ring_commit(rh_ring *r, uint32_t n)
     rh_bell_ring(&r->not_empty);
 }
 
-int rh_ring_push(rh_ring *r, const rh_envelope *env, const void *payload, uint32_t len)
+int rh__ring_push(rh_ring *r, const rh_envelope *env, const void *payload, uint32_t len)
 {
     if (len > r->payload_size)
         return RH_ETOOBIG;
     uint64_t pos;
-    if (rh_ring_reserve(r, 1, &pos) == 0)
+    if (rh__ring_reserve(r, 1, &pos) == 0)
         return RH_EFULL;
     rh_envelope *slot = rh_ring_slot(r, pos);
     if (env)
@@ -165,18 +165,18 @@ int rh_ring_push(rh_ring *r, const rh_envelope *env, const void *payload, uint32
     slot->payload_len = len;
     if (len)
         memcpy(rh_ring_payload(slot), payload, len);
-    rh_ring_commit(r, 1);
+    rh__ring_commit(r, 1);
     return 0;
 }
 
 /* ------------------------------------------------------------ consumer -- */
 
-uint32_t rh_ring_peek(rh_ring *r, uint32_t n, uint64_t *pos)
+uint32_t rh__ring_peek(rh_ring *r, uint32_t n, uint64_t *pos)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     uint64_t avail = r->head_cache - tail;
     if (avail < n) {
-        /* Acquire pairs with the release in rh_ring_commit. */
+        /* Acquire pairs with the release in rh__ring_commit. */
         r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
         avail = r->head_cache - tail;
     }
@@ -184,7 +184,7 @@ uint32_t rh_ring_peek(rh_ring *r, uint32_t n, uint64_t *pos)
     return avail < n ? (uint32_t)avail : n;
 }
 
-void rh_ring_release(rh_ring *r, uint32_t n)
+void rh__ring_release(rh_ring *r, uint32_t n)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     /* Release: our reads of these slots happen before the producer reuses
@@ -193,10 +193,10 @@ void rh_ring_release(rh_ring *r, uint32_t n)
     rh_bell_ring(&r->not_full);
 }
 
-int rh_ring_pop(rh_ring *r, rh_envelope *env, void *payload, uint32_t cap)
+int rh__ring_pop(rh_ring *r, rh_envelope *env, void *payload, uint32_t cap)
 {
     uint64_t pos;
-    if (rh_ring_peek(r, 1, &pos) == 0)
+    if (rh__ring_peek(r, 1, &pos) == 0)
         return RH_EEMPTY;
     rh_envelope *slot = rh_ring_slot(r, pos);
     uint32_t len = slot->payload_len;
@@ -206,6 +206,6 @@ int rh_ring_pop(rh_ring *r, rh_envelope *env, void *payload, uint32_t cap)
         *env = *slot;
     if (len)
         memcpy(payload, rh_ring_payload(slot), len);
-    rh_ring_release(r, 1);
+    rh__ring_release(r, 1);
     return (int)len;
 }

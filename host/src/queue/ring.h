@@ -37,16 +37,16 @@ typedef struct rh_ring {
     unsigned char *slots;
     rh_bell not_empty;                  /* rung by the producer */
     rh_bell not_full;                   /* rung by the consumer */
-    size_t map_len;                     /* rh_ring_create_shared: bytes mapped; 0 = malloc'd */
+    size_t map_len;                     /* rh__ring_create_shared: bytes mapped; 0 = malloc'd */
 } rh_ring;
 
 /* capacity: power of two >= 2.  Returns NULL on bad args or ENOMEM. */
-rh_ring *rh_ring_create(uint32_t capacity, uint32_t payload_size);
+rh_ring *rh__ring_create(uint32_t capacity, uint32_t payload_size);
 /* The same in one MAP_SHARED|MAP_ANONYMOUS mapping with shared bells, so a
  * child process fork()ed afterwards produces or consumes it with its parent
- * (isolation.c).  rh_ring_destroy unmaps it. */
-rh_ring *rh_ring_create_shared(uint32_t capacity, uint32_t payload_size);
-void rh_ring_destroy(rh_ring *r);
+ * (isolation.c).  rh__ring_destroy unmaps it. */
+rh_ring *rh__ring_create_shared(uint32_t capacity, uint32_t payload_size);
+void rh__ring_destroy(rh_ring *r);
 
 static inline rh_envelope *rh_ring_slot(const rh_ring *r, uint64_t pos)
 {
@@ -72,23 +72,23 @@ static inline uint64_t rh_ring_released(const rh_ring *r)
 }
 
 /* Messages in the ring now (approximate under concurrency). */
-uint32_t rh_ring_count(const rh_ring *r);
-uint32_t rh_ring_free(const rh_ring *r);
+uint32_t rh__ring_count(const rh_ring *r);
+uint32_t rh__ring_free(const rh_ring *r);
 
 /* Producer, zero-copy: up to n free slots starting at *pos (returns how many,
  * 0 when full).  Fill them with rh_ring_slot(r, *pos + i), then publish. */
-uint32_t rh_ring_reserve(rh_ring *r, uint32_t n, uint64_t *pos);
+uint32_t rh__ring_reserve(rh_ring *r, uint32_t n, uint64_t *pos);
 /* Publish n reserved slots (in order). */
-void rh_ring_commit(rh_ring *r, uint32_t n);
+void rh__ring_commit(rh_ring *r, uint32_t n);
 
 /* Consumer, zero-copy: up to n filled slots starting at *pos. */
-uint32_t rh_ring_peek(rh_ring *r, uint32_t n, uint64_t *pos);
+uint32_t rh__ring_peek(rh_ring *r, uint32_t n, uint64_t *pos);
 /* Give n peeked slots back to the producer. */
-void rh_ring_release(rh_ring *r, uint32_t n);
+void rh__ring_release(rh_ring *r, uint32_t n);
 
 /* Copy one message in (env + payload of len bytes); 0 or RH_EFULL. */
-int rh_ring_push(rh_ring *r, const rh_envelope *env, const void *payload, uint32_t len);
+int rh__ring_push(rh_ring *r, const rh_envelope *env, const void *payload, uint32_t len);
 /* Copy one message out; payload length, or RH_EEMPTY. */
-int rh_ring_pop(rh_ring *r, rh_envelope *env, void *payload, uint32_t cap);
+int rh__ring_pop(rh_ring *r, rh_envelope *env, void *payload, uint32_t cap);
 
 #endif /* RH_RING_H */

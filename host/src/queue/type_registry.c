@@ -21,7 +21,7 @@ static struct known {
 } *known;
 static uint32_t n_known, cap_known;
 
-void rh_type_registry_add(const rh_type *t)
+void rh__type_registry_add(const rh_type *t)
 {
     if (!t)
         return;
@@ -40,7 +40,7 @@ void rh_type_registry_add(const rh_type *t)
     pthread_mutex_unlock(&known_lock);
 }
 
-void rh_type_registry_remove(const rh_type *t)
+void rh__type_registry_remove(const rh_type *t)
 {
     pthread_mutex_lock(&known_lock);
     for (uint32_t i = 0; i < n_known; i++)
@@ -57,7 +57,7 @@ void rh_type_registry_remove(const rh_type *t)
     pthread_mutex_unlock(&known_lock);
 }
 
-const rh_type *rh_type_registry_acquire(uint64_t fingerprint, const char *name)
+const rh_type *rh__type_registry_acquire(uint64_t fingerprint, const char *name)
 {
     pthread_mutex_lock(&known_lock);
     for (uint32_t i = 0; i < n_known; i++)
@@ -67,7 +67,7 @@ const rh_type *rh_type_registry_acquire(uint64_t fingerprint, const char *name)
     return NULL;
 }
 
-void rh_type_registry_release(void)
+void rh__type_registry_release(void)
 {
     pthread_mutex_unlock(&known_lock);
 }

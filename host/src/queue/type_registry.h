@@ -15,14 +15,14 @@
 
 #include "ringhost/kernel.h"
 
-void rh_type_registry_add(const rh_type *t);
-void rh_type_registry_remove(const rh_type *t);
+void rh__type_registry_add(const rh_type *t);
+void rh__type_registry_remove(const rh_type *t);
 
 /* The registered type with this fingerprint (or, when fingerprint is 0, this
- * name), or NULL; the registry stays locked until rh_type_registry_release,
+ * name), or NULL; the registry stays locked until rh__type_registry_release,
  * so the type's plugin cannot be unloaded while the caller uses it.  Every
  * acquire needs one release, whatever it returned. */
-const rh_type *rh_type_registry_acquire(uint64_t fingerprint, const char *name);
-void rh_type_registry_release(void);
+const rh_type *rh__type_registry_acquire(uint64_t fingerprint, const char *name);
+void rh__type_registry_release(void);
 
 #endif /* RH_QUEUE_TYPE_REGISTRY_H */

@@ -47,7 +47,7 @@ rh_harness *rh_harness_load(const char *so_path, char *why, size_t why_len)
         snprintf(why, why_len, "%s: out of memory", so_path ? so_path : "(null)");
         return NULL;
     }
-    if (!so_path || rh_plugin_open(so_path, p, &err) != 0) {
+    if (!so_path || rh__plugin_open(so_path, p, &err) != 0) {
         snprintf(why, why_len, "%s", so_path ? err.msg : "(null): no plugin path given");
         free(p);
         return NULL;
@@ -55,7 +55,7 @@ rh_harness *rh_harness_load(const char *so_path, char *why, size_t why_len)
     rh_harness *h = rh_harness_new(p->desc);
     if (!h) {
         snprintf(why, why_len, "%s: out of memory", so_path);
-        rh_plugin_close(p);
+        rh__plugin_close(p);
         free(p);
         return NULL;
     }
@@ -124,7 +124,7 @@ void rh_harness_free(rh_harness *h)
     for (int i = 0; i < 16; i++)
         free(h->reserved[i]);
     if (h->plugin) {
-        rh_plugin_close(h->plugin);
+        rh__plugin_close(h->plugin);
         free(h->plugin);
     }
     free(h->inputs);
