@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_exports.sh — every shared library `cmake --install` puts in a prefix
-# exports the public API and nothing else ("layers" issue, item 3), and the
-# kernels the build makes export only their entry symbol.
+# exports the public API and nothing else ("layers" issue, item 3), the
+# kernels the build makes export only their entry symbol, and every global
+# symbol of the installed static archives is public API or named rh__.
 #
 # The public API is what host/include/ringhost/*.h declare with RH_API (the
 # export macro of ringhost/kernel.h; one declaration per line that starts
@@ -100,6 +101,25 @@ for dir in "${PLUGIN_DIRS[@]}"; do
     done
 done
 [ ${#PLUGIN_DIRS[@]} -eq 0 ] || [ $n -gt 0 ] || fail "no kernel .so in ${PLUGIN_DIRS[*]}"
+
+# Static archives: every global symbol they define is public API or carries
+# the internal prefix rh__ (what no public header declares is static, or
+# named rh__...: a reader tells the API from the internals by the name).
+mapfile -t ARCHIVES < <(find "$PREFIX" -type f -name 'libringhost*.a' | sort)
+[ ${#ARCHIVES[@]} -ge 2 ] || fail "the install has ${#ARCHIVES[@]} libringhost*.a, expected 2"
+for a in "${ARCHIVES[@]}"; do
+    nm -g --defined-only "$a" 2>/dev/null |
+        awk 'NF >= 3 && $2 ~ /^[TDBRVW]$/ { print $3 }' | sort -u >"$WORK/globals"
+    grep -v -E '^rh__' "$WORK/globals" | comm -23 - "$WORK/public" >"$WORK/unprefixed"
+    if [ -s "$WORK/unprefixed" ]; then
+        echo "FAIL: ${a#"$PREFIX"/} defines $(wc -l <"$WORK/unprefixed") global symbols that" \
+             "are neither public API nor rh__ (make them static, or name them rh__...):" >&2
+        sed 's/^/    /' "$WORK/unprefixed" >&2
+        FAILED=1
+    else
+        echo "ok: ${a#"$PREFIX"/}: $(wc -l <"$WORK/globals") global symbols, each public or rh__"
+    fi
+done
 
 [ $FAILED = 0 ] || exit 1
 echo "PASS: ${#LIBS[@]} installed shared libraries and $n kernels export only public API"
