@@ -276,7 +276,7 @@ typedef struct rh_launch_opts {
      * up in the plugin folders only.  Appended last: zero-initialised
      * options keep their meaning. */
     const char *const *allow_plugins;
-    /* Launching into a running host (`ringhost launch`, control.c): the
+    /* Launching into a running host (`ringhost launch`, control/control_cmd.c): the
      * queues that already exist in it.  When not NULL, each queue the
      * manifest plans (declared, wired, automatic or dead-letter) is first
      * looked up with find_queue(find_queue_arg, name); a queue found is

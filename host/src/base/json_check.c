@@ -2,12 +2,12 @@
  * json_check.c — reading a JSON document value by value, with errors that
  * name the file and the JSON path of the offending value.
  *
- * The manifest loader (manifest.c) is written on top of these: it says which
+ * The manifest loader (manifest/manifest_load.c) is written on top of these: it says which
  * keys an object may hold and what each value must be, and these helpers
  * check it and write the one message form every check uses,
  *     <file>: <json.path>: expected <what>, got <value>
  * plus the unknown-key form that suggests the nearest known key.  Kept apart
- * from manifest.c so that the manifest file reads as the manifest schema,
+ * from the manifest loader so that the manifest file reads as the manifest schema,
  * and so that paths and messages are written in one way only.
  */
 #include <ctype.h>

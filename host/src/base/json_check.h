@@ -10,7 +10,7 @@
  * gives
  *     <file>: <json.path>: unknown key "capactiy"; did you mean "capacity"?
  * and every function below returns that RH_EMANIFEST (0 when the value is
- * fine), so callers chain them with ||.  The manifest loader (manifest.c) is
+ * fine), so callers chain them with ||.  The manifest loader (manifest/manifest_load.c) is
  * the user; the message form is documented for users in manifest.h.
  */
 #ifndef RH_JSON_CHECK_H

@@ -18,7 +18,7 @@
  *                               it and the host runs on; needs "bridge":
  *                               "thread" (its pumps stay in the host)
  *
- * Kept apart from manifest.c (the rest of the schema) because they are one
+ * Kept apart from manifest_kernels.c (the rest of a kernel) because they are one
  * concept with its own defaults; the form of every error is the same.
  */
 #include <string.h>

@@ -2,7 +2,7 @@
  * manifest_kernels.c — the "kernels" array of a manifest: each kernel's
  * name, plugin, workers, ports, pins, bridge, wait, batch and ring size,
  * with what manifest_faults.c reads of it.  The errors and decisions are
- * those of manifest.c (its header comment), which loads the rest.
+ * those of manifest_load.c (its header comment), which loads the rest.
  */
 #include <ctype.h>
 #include <stdio.h>

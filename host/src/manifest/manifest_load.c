@@ -1,0 +1,194 @@
+/*
+ * manifest_load.c — load a manifest file (JSON, via jansson) into rh_manifest.
+ *
+ * The loader checks everything that can be checked without the plugins and
+ * stops at the first problem, with one message of the form
+ *     <file>: <json.path>: expected <what>, got <value>
+ * where <value> is the offending JSON value written compactly, or "nothing"
+ * when a required key is missing.  Unknown keys are errors too (a typo in a
+ * manifest must never be silently ignored):
+ *     <file>: <json.path>: unknown key "capactiy"; did you mean "capacity"?
+ * JSON paths use dots and [i]; a key holding anything but [A-Za-z0-9_-] is
+ * written as ["key"] (queues["vadd.in"].capacity), see rh__manifest_path_key().
+ *
+ * This file is the manifest schema: which keys each object holds, what each
+ * value must be, the defaults, and how the pieces refer to each other
+ * (the top level and "plugins" here; "defaults" and "queues" in
+ * manifest_queues.c, the "kernels" array in manifest_kernels.c, a kernel's
+ * fault keys in manifest_faults.c).  The
+ * generic part (checking one value, writing paths and messages, suggesting
+ * the nearest key) is json_check.c.
+ *
+ * Decisions written down here:
+ *  - "plugins" folders are relative to the manifest's own folder (default
+ *    "../plugins": the drop-in folder next to manifests/); they are stored
+ *    absolute and canonical when the folder exists, joined as written when
+ *    it does not (the runtime then reports the missing folder).
+ *  - A kernel's "plugin" is a name found in those folders, or an absolute
+ *    path that only the command line can allow (parse_plugin_ref); never
+ *    a relative path or a name with "..".
+ *  - A kernel port must name a queue declared in "queues".  A port left out
+ *    of "inputs"/"outputs" is fine: the runtime creates "<kernel>.<port>"
+ *    with defaults.queue (the loader does not know the ports).
+ *  - A queue's dedup_window must fit its capacity after defaults are
+ *    applied; the key the queue itself set is the one blamed.
+ *  - Policy and wait names are matched against tables of our own instead of
+ *    rh_backpressure_parse()/rh__wait_parse(), so that the manifest library
+ *    links against rh_base only; the tables follow the enums' order.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "base/json_check.h"
+#include "manifest/manifest_pvt.h"
+
+/* Names as written in manifests, indexed by the enum value. */
+static const char *const placement_names[] = {"none", "compact", "scatter"};
+
+/* Known keys per object, in the order the documentation lists them. */
+static const char *const top_keys[] = {"ringhost", "name",   "plugins", "defaults",
+                                       "placement", "strict", "queues",  "kernels"};
+
+
+/* dir/rel (rel as is when absolute) into plugin_dirs[n_plugin_dirs++],
+ * canonical when the folder exists.  path: where rel was written. */
+static int add_plugin_dir(const rh_json_doc *L, rh_manifest *m, const char *dir, const char *rel,
+                          const char *path)
+{
+    char *out = m->plugin_dirs[m->n_plugin_dirs];
+    size_t size = sizeof m->plugin_dirs[0];
+    int n = rel[0] == '/' ? snprintf(out, size, "%s", rel) : snprintf(out, size, "%s/%s", dir, rel);
+    if (n < 0 || (size_t)n >= size)
+        return rh__json_fail_str(L, path, rel, "a folder whose path is shorter than %zu bytes",
+                                size);
+    char *real = realpath(out, NULL);
+    if (real && strlen(real) < size)
+        memcpy(out, real, strlen(real) + 1);
+    free(real);
+    m->n_plugin_dirs++;
+    return 0;
+}
+
+static int parse_plugins(const rh_json_doc *L, const json_t *v, rh_manifest *m)
+{
+    char dir[sizeof m->path];
+    const char *slash = strrchr(m->path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == m->path ? 1 : (int)(slash - m->path), m->path);
+
+    if (!v)
+        return add_plugin_dir(L, m, dir, "../plugins", "plugins");
+    if (!json_is_array(v) || json_array_size(v) > RH_MAX_PLUGIN_DIRS)
+        return rh__json_fail(L, "plugins", v,
+                            "an array of at most %d plugin folders (relative to the manifest's "
+                            "folder)", RH_MAX_PLUGIN_DIRS);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        const json_t *item = json_array_get(v, i);
+        char p[RH_JSON_PATH_LEN];
+        rh__json_path_index(p, sizeof p, "plugins", i);
+        if (!json_is_string(item) || json_string_length(item) == 0 ||
+            strlen(json_string_value(item)) != json_string_length(item))
+            return rh__json_fail(L, p, item, "a folder name (a non-empty string)");
+        int rc = add_plugin_dir(L, m, dir, json_string_value(item), p);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest *m)
+{
+    const json_t *v;
+    int rc;
+
+    if (!json_is_object(root))
+        return rh__json_fail(L, "top level", root, "an object");
+    /* The version first: a manifest of another version has other keys. */
+    v = json_object_get(root, "ringhost");
+    if (!json_is_integer(v) || json_integer_value(v) != RH_MANIFEST_VERSION)
+        return rh__json_fail(L, "ringhost", v, "%d (the manifest format version this host reads)",
+                            RH_MANIFEST_VERSION);
+    if ((rc = rh__json_check_keys(L, root, "", top_keys, COUNT(top_keys))))
+        return rc;
+    if ((rc = rh__json_get_name(L, json_object_get(root, "name"), "name", "a manifest name", 1,
+                               m->name, sizeof m->name)))
+        return rc;
+    if ((rc = parse_plugins(L, json_object_get(root, "plugins"), m)))
+        return rc;
+
+    int placement = 0; /* "none" */
+    m->strict = 1;
+    if ((rc = rh__json_opt_enum(L, root, "", "placement", placement_names, COUNT(placement_names),
+                               &placement)) ||
+        (rc = rh__json_opt_bool(L, root, "", "strict", &m->strict)))
+        return rc;
+    snprintf(m->placement, sizeof m->placement, "%s", placement_names[placement]);
+
+    if ((rc = rh__manifest_parse_defaults(L, json_object_get(root, "defaults"), m)))
+        return rc;
+    if ((rc = rh__manifest_parse_queues(L, json_object_get(root, "queues"), m)))
+        return rc;
+    return rh__manifest_parse_kernels(L, json_object_get(root, "kernels"), m);
+}
+
+int rh__manifest_load(const char *path, rh_manifest **out, rh_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        return rh_error_set(err, e == ENOENT ? RH_ENOENT : RH_EMANIFEST,
+                            "%s: cannot open the manifest: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return rh_error_set(err, RH_EMANIFEST, "%s: cannot open the manifest: %s", path,
+                            strerror(EISDIR));
+    }
+    json_error_t je;
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (!root)
+        return rh_error_set(err, RH_EMANIFEST, "%s:%d:%d: invalid JSON: %s", path, je.line,
+                            je.column, je.text);
+
+    int rc;
+    rh_manifest *m = calloc(1, sizeof *m);
+    if (!m) {
+        rc = rh_error_set(err, RH_ENOMEM, "%s: out of memory", path);
+    } else if (strlen(path) >= sizeof m->path) {
+        rc = rh_error_set(err, RH_EMANIFEST, "%s: path longer than %zu bytes", path,
+                          sizeof m->path - 1);
+    } else {
+        rh_json_doc L = {.file = path, .err = err};
+        snprintf(m->path, sizeof m->path, "%s", path);
+        rc = parse_manifest(&L, root, m);
+    }
+    json_decref(root);
+    if (rc) {
+        rh__manifest_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void rh__manifest_free(rh_manifest *m)
+{
+    if (!m)
+        return;
+    for (uint32_t i = 0; i < m->n_kernels; i++)
+        free(m->kernels[i].config_json);
+    free(m->kernels);
+    free(m->queues);
+    free(m);
+}
