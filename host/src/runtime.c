@@ -69,8 +69,8 @@ static int start_reactors(rh_runtime *rt, rh_error *err)
             if (rt->m->strict)
                 return rh_error_set(err, RH_EPLACE, "thread %s: %s", r->name, r->bind_error);
             rh__log_event(rt->log, RH_LOG_WARN, "reactor.bind_failed",
-                         "thread=%s cpus=%s error=%s running=unpinned", r->name, r->key,
-                         r->bind_error);
+                          "thread=%s cpus=%s error=%s running=unpinned", r->name, r->key,
+                          r->bind_error);
         }
         for (uint32_t j = 0; j < r->n_workers; j++) {
             rh_worker *w = r->workers[j];
@@ -116,19 +116,19 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
                                         "or threads (see ulimit -u)");
     if (rc != 0) {
         rh__log_event(rt->log, RH_LOG_ERROR, "runtime.launch_failed",
-                     "manifest=%s ms=%.3f error=%s", manifest_path,
-                     (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS, err->msg);
+                      "manifest=%s ms=%.3f error=%s", manifest_path,
+                      (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS, err->msg);
         rt->state = RH_STATE_LAUNCHED;
         rh_runtime_destroy(rt);
         return rc;
     }
     rh__log_event(rt->log, RH_LOG_INFO, "runtime.launch",
-                 "instance=%s manifest=%s kernels=%u queues=%u threads=%u ms=%.3f",
-                 rt->instance, manifest_path, rt->n_kernels, rt->n_queues, rt->n_reactors,
-                 (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
+                  "instance=%s manifest=%s kernels=%u queues=%u threads=%u ms=%.3f",
+                  rt->instance, manifest_path, rt->n_kernels, rt->n_queues, rt->n_reactors,
+                  (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
     if (opts && opts->watch_plugins && rh__plugin_watch_start(rt, opts, err) != 0)
         rh__log_event(rt->log, RH_LOG_WARN, "plugin.watch_failed", "error=%s running=unwatched",
-                     err->msg);
+                      err->msg);
     if (opts && opts->report_bindings) {
         /* let each thread settle on its cpu */
         struct timespec ts = rh_timespec_of_ns(2 * RH_NS_PER_MS);
@@ -184,8 +184,8 @@ static int activate_locked(rh_runtime *rt, rh_error *err)
     }
     int rc = set_flow(rt, RH_FLOW_RUNNING, t0 + RH_SYNC_TIMEOUT_NS, err);
     rh__log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.activate",
-                 "instance=%s ms=%.3f synced=%s", rt->instance,
-                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
+                  "instance=%s ms=%.3f synced=%s", rt->instance,
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
     return rc;
 }
 
@@ -213,8 +213,8 @@ static int deactivate_locked(rh_runtime *rt, rh_error *err)
         atomic_store_explicit(&k->kflow, RH_KFLOW_PAUSED, memory_order_release);
     }
     rh__log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "runtime.deactivate",
-                 "instance=%s ms=%.3f synced=%s", rt->instance,
-                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
+                  "instance=%s ms=%.3f synced=%s", rt->instance,
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
     return rc;
 }
 
@@ -254,10 +254,10 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
     for (uint32_t i = 0; i < rt->n_kernels; i++)
         rt->kernels[i].state = RH_STATE_TERMINATED;
     rh__log_event(rt->log, stuck || !drained ? RH_LOG_WARN : RH_LOG_INFO, "runtime.terminate",
-                 "instance=%s ms=%.3f drained=%s stuck=%s uptime_ms=%.3f", rt->instance,
-                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, drained ? "yes" : "no",
-                 stuck ? stuck : "-",
-                 (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
+                  "instance=%s ms=%.3f drained=%s stuck=%s uptime_ms=%.3f", rt->instance,
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, drained ? "yes" : "no",
+                  stuck ? stuck : "-",
+                  (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
     rh_runtime_report_summary(rt, rt->log);
     rt->unbalanced = rh_runtime_report_accounting(rt, rt->log);
     if (stuck)
@@ -309,7 +309,7 @@ void rh_runtime_destroy(rh_runtime *rt)
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (rt->reactors[i]->stuck) {
             rh__log_event(rt->log, RH_LOG_ERROR, "reactor.stuck",
-                         "thread=%s memory=kept", rt->reactors[i]->name);
+                          "thread=%s memory=kept", rt->reactors[i]->name);
             for (uint32_t q = 0; q < rt->n_queues; q++)
                 if (!rh_runtime_queue_borrowed(rt, q))
                     rh__queue_unlink(rt->queues[q]); /* the names go, the mappings stay */

@@ -300,7 +300,7 @@ static void test_put_keeps_reason_envelope_and_payload_and_counts_the_source(voi
                        .payload_len = sizeof payload, .priority = 5,
                        .flags = RH_ENV_HAS_CORRELATION, .port = 0};
     assert_int_equal(rh__dlq_put(dlq, src, "kern", et, RH_DLQ_EXPIRED, &env, payload,
-                                "expired: 80 ms in queue src, ttl_ms 50", NULL), 0);
+                                 "expired: 80 ms in queue src, ttl_ms 50", NULL), 0);
     rh_queue_stats s;
     rh_queue_stats_get(src, &s);
     assert_int_equal(s.dead_lettered, 1);
@@ -716,7 +716,7 @@ static void test_a_message_neither_delivered_nor_dead_lettered_unbalances_its_li
 
     rh_kinst *k = &rt->kernels[0];
     assert_int_equal(rh__dlq_put(k->dlq, in, "echo", rh_queue_type(in), RH_DLQ_INVALID, &env, buf,
-                                "taken aside", NULL), 0);
+                                 "taken aside", NULL), 0);
     mem = open_memstream(&text, &len);
     assert_int_equal(rh_runtime_report_accounting(rt, mem), 0);
     fclose(mem);

@@ -77,7 +77,7 @@ static void test_a_line_is_ts_level_event_then_the_fields(void **state)
     (void)state;
     FILE *mem = capture();
     rh__log_event(mem, RH_LOG_INFO, "reactor.start", "thread=%s cpu=%d loops=%llu ms=%.1f",
-                 "rh-cpu1", 3, 12345ull, 1.5);
+                  "rh-cpu1", 3, 12345ull, 1.5);
     char *text = captured(mem);
     EXPECT(strcmp(after_ts(text),
                   "level=info event=reactor.start thread=rh-cpu1 cpu=3 loops=12345 ms=1.5\n") ==
@@ -96,8 +96,8 @@ static void test_values_with_spaces_quotes_or_equals_are_quoted_and_escaped(void
     const char *volatile none = NULL; /* a NULL the compiler cannot see */
     FILE *mem = capture();
     rh__log_event(mem, RH_LOG_WARN, "kernel.message_failed",
-                 "plain=%s spaced=%s quoted=%s eq=%s empty=%s nul=%s nl=%s", "abc",
-                 "bridge a -> b", "say \"hi\"\\", "k=v", "", none, "two\nlines");
+                  "plain=%s spaced=%s quoted=%s eq=%s empty=%s nul=%s nl=%s", "abc",
+                  "bridge a -> b", "say \"hi\"\\", "k=v", "", none, "two\nlines");
     char *text = captured(mem);
     const char *want = "level=warn event=kernel.message_failed plain=abc spaced=\"bridge a -> b\" "
                        "quoted=\"say \\\"hi\\\"\\\\\" eq=\"k=v\" empty=\"\" nul=- "
@@ -164,7 +164,7 @@ static void *writer(void *arg)
     long id = (long)arg;
     for (int i = 0; i < LINES_EACH; i++)
         rh__log_event(g_shared, RH_LOG_INFO, "race", "writer=%ld i=%d pad=%s", id, i,
-                     "0123456789012345678901234567890123456789");
+                      "0123456789012345678901234567890123456789");
     return NULL;
 }
 

@@ -100,7 +100,7 @@ static int vfail(const rh_json_doc *doc, const char *path, const char *got, cons
 /* "<file>: <path>: expected <fmt...>, got <v>". Returns RH_EMANIFEST. */
 __attribute__((format(printf, 4, 5)))
 int rh__json_fail(const rh_json_doc *doc, const char *path, const json_t *v, const char *fmt,
-                 ...)
+                  ...)
 {
     char got[VALUE_SHOWN];
     describe(v, got, sizeof got);
@@ -114,7 +114,7 @@ int rh__json_fail(const rh_json_doc *doc, const char *path, const json_t *v, con
 /* The same, where the offending value is a string (an object key). */
 __attribute__((format(printf, 4, 5)))
 int rh__json_fail_str(const rh_json_doc *doc, const char *path, const char *s, const char *fmt,
-                     ...)
+                      ...)
 {
     char got[VALUE_SHOWN];
     quote(got, sizeof got, s);
@@ -167,7 +167,7 @@ static size_t levenshtein(const char *a, const char *b)
 
 /* Every key of obj must be one of known; otherwise name the nearest. */
 int rh__json_check_keys(const rh_json_doc *doc, const json_t *obj, const char *path,
-                       const char *const *known, size_t count)
+                        const char *const *known, size_t count)
 {
     const char *key;
     json_t *v;
@@ -213,11 +213,11 @@ int rh__json_name_ok(const char *s, size_t max, int dots)
 
 /* A string naming something: [A-Za-z0-9_-] (+ '.'), 1..size-1 long. */
 int rh__json_get_name(const rh_json_doc *doc, const json_t *v, const char *path, const char *noun,
-                     int dots, char *out, size_t size)
+                      int dots, char *out, size_t size)
 {
     if (!json_is_string(v) || !rh__json_name_ok(json_string_value(v), size - 1, dots))
         return rh__json_fail(doc, path, v, "%s of 1 to %zu characters from [A-Za-z0-9%s_-]", noun,
-                            size - 1, dots ? "." : "");
+                             size - 1, dots ? "." : "");
     snprintf(out, size, "%s", json_string_value(v));
     return 0;
 }
@@ -230,8 +230,8 @@ int rh__json_get_name(const rh_json_doc *doc, const json_t *v, const char *path,
 /* An integer in lo..hi (a power of two if pow2); unit is said in the
  * message ("slots"), or NULL. */
 int rh__json_opt_uint(const rh_json_doc *doc, const json_t *obj, const char *parent,
-                     const char *key, long long lo, long long hi, int pow2, const char *unit,
-                     uint32_t *out)
+                      const char *key, long long lo, long long hi, int pow2, const char *unit,
+                      uint32_t *out)
 {
     const json_t *v = json_object_get(obj, key);
     char p[RH_JSON_PATH_LEN];
@@ -246,13 +246,13 @@ int rh__json_opt_uint(const rh_json_doc *doc, const json_t *obj, const char *par
     }
     rh__manifest_path_key(p, sizeof p, parent, key);
     return rh__json_fail(doc, p, v, "%s between %lld and %lld%s%s%s",
-                        pow2 ? "a power of two" : "an integer", lo, hi, unit ? " (" : "",
-                        unit ? unit : "", unit ? ")" : "");
+                         pow2 ? "a power of two" : "an integer", lo, hi, unit ? " (" : "",
+                         unit ? unit : "", unit ? ")" : "");
 }
 
 /* One of names; *out receives its index. */
 int rh__json_opt_enum(const rh_json_doc *doc, const json_t *obj, const char *parent,
-                     const char *key, const char *const *names, size_t count, int *out)
+                      const char *key, const char *const *names, size_t count, int *out)
 {
     const json_t *v = json_object_get(obj, key);
     char p[RH_JSON_PATH_LEN], list[256];
@@ -270,7 +270,7 @@ int rh__json_opt_enum(const rh_json_doc *doc, const json_t *obj, const char *par
 }
 
 int rh__json_opt_bool(const rh_json_doc *doc, const json_t *obj, const char *parent,
-                     const char *key, int *out)
+                      const char *key, int *out)
 {
     const json_t *v = json_object_get(obj, key);
     char p[RH_JSON_PATH_LEN];

@@ -52,19 +52,19 @@ void rh__json_path_index(char *out, size_t n, const char *parent, size_t i);
 /* "<file>: <path>: expected <fmt...>, got <v>", v written as compact JSON
  * (NULL: "nothing").  Returns RH_EMANIFEST. */
 int rh__json_fail(const rh_json_doc *doc, const char *path, const json_t *v, const char *fmt,
-                 ...) __attribute__((format(printf, 4, 5)));
+                  ...) __attribute__((format(printf, 4, 5)));
 
 /* The same, where the offending value is a string s (an object key),
  * quoted as a JSON string.  Returns RH_EMANIFEST. */
 int rh__json_fail_str(const rh_json_doc *doc, const char *path, const char *s, const char *fmt,
-                     ...) __attribute__((format(printf, 4, 5)));
+                      ...) __attribute__((format(printf, 4, 5)));
 
 /* Every key of obj (an object) must be one of the count names in known;
  * otherwise RH_EMANIFEST naming the first unknown key and the known key
  * nearest to it (edit distance 3 at most), or listing all known keys when
  * none is near.  path "" is reported as "top level".  0 when all are known. */
 int rh__json_check_keys(const rh_json_doc *doc, const json_t *obj, const char *path,
-                       const char *const *known, size_t count);
+                        const char *const *known, size_t count);
 
 /* ------------------------------------------------------------ values ---- */
 
@@ -76,7 +76,7 @@ int rh__json_name_ok(const char *s, size_t max, int dots);
  * [A-Za-z0-9_-] (+ '.' when dots), 1..size-1 bytes; copied to out.  v NULL
  * (a missing required key) fails too.  0 or RH_EMANIFEST at path. */
 int rh__json_get_name(const rh_json_doc *doc, const json_t *v, const char *path, const char *noun,
-                     int dots, char *out, size_t size);
+                      int dots, char *out, size_t size);
 
 /*
  * Optional keys of obj.  Absent: *out keeps the default the caller put
@@ -87,15 +87,15 @@ int rh__json_get_name(const rh_json_doc *doc, const json_t *v, const char *path,
 /* An integer in lo..hi (a power of two if pow2); unit ("slots") is said in
  * the message, or NULL. */
 int rh__json_opt_uint(const rh_json_doc *doc, const json_t *obj, const char *parent,
-                     const char *key, long long lo, long long hi, int pow2, const char *unit,
-                     uint32_t *out);
+                      const char *key, long long lo, long long hi, int pow2, const char *unit,
+                      uint32_t *out);
 
 /* One of the count strings in names; *out receives its index. */
 int rh__json_opt_enum(const rh_json_doc *doc, const json_t *obj, const char *parent,
-                     const char *key, const char *const *names, size_t count, int *out);
+                      const char *key, const char *const *names, size_t count, int *out);
 
 /* true or false; *out receives 1 or 0. */
 int rh__json_opt_bool(const rh_json_doc *doc, const json_t *obj, const char *parent,
-                     const char *key, int *out);
+                      const char *key, int *out);
 
 #endif /* RH_JSON_CHECK_H */

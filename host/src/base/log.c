@@ -60,7 +60,7 @@ static void read_env(void)
     atomic_compare_exchange_strong(&g_level, &expected, level);
     if (bad)
         rh__log_event(stderr, RH_LOG_WARN, "log.level_unknown",
-                     "RINGHOST_LOG=%s using=info expected=off|error|warn|info|debug", text);
+                      "RINGHOST_LOG=%s using=info expected=off|error|warn|info|debug", text);
 }
 
 int rh__log_level(void)

@@ -23,11 +23,11 @@ int rh__cli_exit_code(int rc);
  * (borrowed).  *root is owned by the caller (json_decref).  0 or RH_EINVAL
  * with the reason in err. */
 int rh__cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
-                      json_t **body, rh_error *err);
+                       json_t **body, rh_error *err);
 
 /* Print one output line for a message taken from queue qname. */
 void rh__cli_print_message(FILE *out, const char *qname, const rh_type *type,
-                          const rh_envelope *env, const void *payload);
+                           const rh_envelope *env, const void *payload);
 
 /* Attach to a running instance's shared queue and give it its type, loaded
  * from the plugin named in the queue header. */
@@ -49,7 +49,7 @@ int rh__cli_need_instance(const char *verb, const char **instance);
  * said on stderr as "ringhost VERB: ...".
  */
 int rh__cli_control_call(const char *verb, const char *instance, json_t *req, json_t **reply,
-                        int quiet);
+                         int quiet);
 
 int rh__cmd_run(int argc, char **argv);
 int rh__cmd_ps(int argc, char **argv);
@@ -70,6 +70,6 @@ int rh__cmd_bench(int argc, char **argv);
  * to allowed (NULL-terminated, room for one per argument pair).  0, or
  * RH_EXIT_BADINPUT after saying why on stderr. */
 int rh__cli_allow_plugin(const char *verb, const char *path, const char **allowed,
-                        size_t *n_allowed);
+                         size_t *n_allowed);
 
 #endif /* RH_CLI_H */

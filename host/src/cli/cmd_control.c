@@ -49,7 +49,7 @@ static char *read_line(int fd)
 }
 
 int rh__cli_control_call(const char *verb, const char *instance, json_t *req, json_t **reply,
-                        int quiet)
+                         int quiet)
 {
     *reply = NULL;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];

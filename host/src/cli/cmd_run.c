@@ -46,7 +46,7 @@ static uint32_t drain_once(printer *p)
                              (n = rh_recv(p->sinks[i], &env, p->buf, p->buf_len, 0)) >= 0;
              k++) {
             rh__cli_print_message(stdout, rh_queue_name(p->sinks[i]), rh_queue_type(p->sinks[i]),
-                                 &env, p->buf);
+                                  &env, p->buf);
             got++;
         }
     }
@@ -200,7 +200,7 @@ static void serve(rh_runtime *rt, const char *instance)
 }
 
 int rh__cli_allow_plugin(const char *verb, const char *path, const char **allowed,
-                        size_t *n_allowed)
+                         size_t *n_allowed)
 {
     /* The one way a manifest's "plugin" may name a file outside the plugin
      * folders: this exact absolute path (wiring.c). */

@@ -36,7 +36,7 @@ int rh__cli_need_instance(const char *verb, const char **instance)
 }
 
 int rh__cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
-                      json_t **body, rh_error *err)
+                       json_t **body, rh_error *err)
 {
     json_error_t je;
     *root = json_loads(line, JSON_REJECT_DUPLICATES, &je);
@@ -73,7 +73,7 @@ int rh__cli_parse_line(const char *line, json_t **root, const char **queue, rh_i
 }
 
 void rh__cli_print_message(FILE *out, const char *qname, const rh_type *type,
-                          const rh_envelope *env, const void *payload)
+                           const rh_envelope *env, const void *payload)
 {
     char id[37], corr[37];
     rh_id_format(env->id, id);

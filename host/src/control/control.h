@@ -72,7 +72,7 @@ typedef struct rh_control rh_control;
  * folder is not safe: the message says why and what to do).
  */
 int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
-                           rh_error *err);
+                            rh_error *err);
 
 /*
  * Bind the instance's control socket (before anything is launched, so a

@@ -241,14 +241,14 @@ static char *cmd_launch(rh_control *c, json_t *req)
         return error_reply(RH_ENOMEM, "out of memory");
     }
     rh__log_event(c->log, RH_LOG_INFO, "control.launch", "instance=%s manifest=%s kernels=%zu "
-                 "created=%zu shared=%zu", c->instance, path, json_array_size(kernels),
-                 json_array_size(created), json_array_size(shared));
+                  "created=%zu shared=%zu", c->instance, path, json_array_size(kernels),
+                  json_array_size(created), json_array_size(shared));
     json_t *act = json_object_get(req, "activate");
     size_t k;
     json_array_foreach (kernels, k, v)
         if (json_is_true(act) && rh_runtime_kernel_activate(rt, json_string_value(v), &err))
             rh__log_event(c->log, RH_LOG_WARN, "control.activate_failed", "kernel=%s error=%s",
-                         json_string_value(v), err.msg);
+                          json_string_value(v), err.msg);
     return reply_text(json_pack("{s:b, s:s, s:o, s:o, s:o}", "ok", 1, "manifest", path,
                                 "kernels", kernels, "created", created, "shared", shared));
 }

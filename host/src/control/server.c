@@ -59,7 +59,7 @@ static int safe_dir(const char *dir, int make_dir, rh_error *err)
 }
 
 int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
-                           rh_error *err)
+                            rh_error *err)
 {
     if (!rh_queue_name_valid(instance))
         return rh_error_set(err, RH_EINVAL, "instance name \"%s\" is invalid: expected 1 to %d "
@@ -261,9 +261,9 @@ static void accept_one(rh_control *c, client *clients, unsigned *n)
     socklen_t cl = sizeof cr;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0 || cr.uid != geteuid()) {
         rh__log_event(c->log, RH_LOG_WARN, "control.refused",
-                     "socket=%s peer_uid=%d peer_pid=%d reason=%s", c->path,
-                     cl == sizeof cr ? (int)cr.uid : -1, cl == sizeof cr ? (int)cr.pid : -1,
-                     "not this host's user");
+                      "socket=%s peer_uid=%d peer_pid=%d reason=%s", c->path,
+                      cl == sizeof cr ? (int)cr.uid : -1, cl == sizeof cr ? (int)cr.pid : -1,
+                      "not this host's user");
         close(fd);
         return;
     }
@@ -342,7 +342,7 @@ int rh__control_start(rh_control *c, rh_error *err)
         return rh_error_set(err, RH_ESYS, "cannot start the control thread");
     c->started = 1;
     rh__log_event(c->log, RH_LOG_INFO, "control.listen", "instance=%s socket=%s", c->instance,
-                 c->path);
+                  c->path);
     return 0;
 }
 

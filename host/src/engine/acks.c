@@ -78,7 +78,7 @@ static int precise_possible(const rh_in_bridge *b)
 
 /* After a burst went into ring targets[ring] up to ring_end: mark it. */
 void rh__acks_mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint32_t kept,
-                       int exact)
+                         int exact)
 {
     rh_acks *a = b->acks;
     if (a->precise == 0)

@@ -21,7 +21,7 @@ void rh__acks_free(rh_acks *a);
 /* After a burst went into ring targets[ring] up to ring_end (kept of its
  * messages; exact: none was refused): mark it. */
 void rh__acks_mark_burst(struct rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint32_t kept,
-                        int exact);
+                         int exact);
 /* Ack on the queue what the kernel finished: each step of the bridge does
  * it first; a pump that does not step (paused, draining) calls it itself. */
 void rh__acks_settle(struct rh_in_bridge *b);

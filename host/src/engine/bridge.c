@@ -71,12 +71,12 @@ static void refuse(rh_in_bridge *b, int reason, rh_envelope *env, const char *wh
         char id[37];
         rh_id_format(env->id, id);
         rh__log_event(k->rt->log, RH_LOG_WARN, "bridge.message_invalid",
-                     "queue=%s id=%s kernel=%s refused=before_kernel reason=%s",
-                     rh_queue_name(b->queue), id, k->decl->name, why);
+                      "queue=%s id=%s kernel=%s refused=before_kernel reason=%s",
+                      rh_queue_name(b->queue), id, k->decl->name, why);
     }
     rh__dlq_put(k->dlq, b->queue, k->decl->name, b->type,
-               reason - 1 == RH_QC_INVALID ? RH_DLQ_INVALID : RH_DLQ_EXPIRED, env,
-               rh_ring_payload(env), why, k->rt->log);
+                reason - 1 == RH_QC_INVALID ? RH_DLQ_INVALID : RH_DLQ_EXPIRED, env,
+                rh_ring_payload(env), why, k->rt->log);
 }
 
 uint32_t rh__in_bridge_step(rh_in_bridge *b)

@@ -147,7 +147,7 @@ static void fail_message(rh_worker *w, uint32_t j, const char *reason)
     atomic_fetch_add_explicit(&w->failed, 1, memory_order_relaxed);
     rh__queue_count(k->in_q[m->port], RH_QC_FAILED, 1);
     rh__dlq_put(k->dlq, k->in_q[m->port], k->decl->name, k->desc->inputs[m->port].type,
-               RH_DLQ_FAILED, m->env, m->data, reason, k->rt->log);
+                RH_DLQ_FAILED, m->env, m->data, reason, k->rt->log);
 }
 
 /* Index in the held batch of the message in, or -1.  Kernels pass
@@ -184,8 +184,8 @@ static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
     int j = batch_index(w, in);
     if (j < 0) {
         rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.fail_outside_batch",
-                     "kernel=%s worker=%u counted=no reason=%s", k->decl->name, w->index,
-                     reason);
+                      "kernel=%s worker=%u counted=no reason=%s", k->decl->name, w->index,
+                      reason);
         return;
     }
     char id[37];
@@ -196,13 +196,13 @@ static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
     }
     if (w->failed_mark[j]) {
         rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed_again",
-                     "kernel=%s worker=%u id=%s counted=once reason=%s", k->decl->name,
-                     w->index, id, reason);
+                      "kernel=%s worker=%u id=%s counted=once reason=%s", k->decl->name,
+                      w->index, id, reason);
         return;
     }
     w->failed_mark[j] = 1;
     rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.message_failed",
-                 "kernel=%s worker=%u id=%s reason=%s", k->decl->name, w->index, id, reason);
+                  "kernel=%s worker=%u id=%s reason=%s", k->decl->name, w->index, id, reason);
     fail_message(w, (uint32_t)j, reason);
 }
 
@@ -296,7 +296,7 @@ static void api_log(rh_ctx *ctx, int level, const char *msg)
     rh_worker *w = worker_of(ctx);
     int lvl = level < RH_LOG_ERROR ? RH_LOG_ERROR : level > RH_LOG_DEBUG ? RH_LOG_DEBUG : level;
     rh__log_event(w->kernel->rt->log, lvl, "kernel.log", "kernel=%s worker=%u msg=%s",
-                 ctx->kernel_name, w->index, msg);
+                  ctx->kernel_name, w->index, msg);
 }
 
 const rh_host_api rh__host_api_v1 = {
@@ -386,8 +386,8 @@ uint32_t rh__worker_step(void *arg)
         if (rc < 0) {
             fail_batch(w, rc);
             rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.batch_failed",
-                         "kernel=%s worker=%u messages=%d rc=%d", k->decl->name, w->index, n,
-                         rc);
+                          "kernel=%s worker=%u messages=%d rc=%d", k->decl->name, w->index, n,
+                          rc);
         }
         hold_batch(w, 0);
         rh__worker_flush_outputs(w);

@@ -375,6 +375,6 @@ typedef struct rh_queue_account {
  * queue; moved: what its input bridges put into kernel rings; in_rings: what
  * is still in those rings.  Returns out->balanced. */
 int rh__queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
-                        uint64_t in_rings, rh_queue_account *out);
+                         uint64_t in_rings, rh_queue_account *out);
 
 #endif /* RH_ENGINE_H */

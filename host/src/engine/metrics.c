@@ -152,7 +152,7 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
  * dequeued ones went, against the bridges' own count of what they moved.)
  */
 int rh__queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
-                        uint64_t in_rings, rh_queue_account *out)
+                         uint64_t in_rings, rh_queue_account *out)
 {
     memset(out, 0, sizeof *out);
     out->accepted = s->enqueued;

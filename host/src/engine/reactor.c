@@ -110,10 +110,10 @@ static void *reactor_main(void *arg)
                          ? w->kernel->desc->init(&w->ctx, w->kernel->decl->config_json, &w->state)
                          : 0;
         rh__log_event(r->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_DEBUG,
-                     w->init_rc ? "kernel.init_failed" : "kernel.init",
-                     "kernel=%s worker=%u thread=%s rc=%d ms=%.3f", w->kernel->decl->name,
-                     w->index, r->name, w->init_rc,
-                     (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
+                      w->init_rc ? "kernel.init_failed" : "kernel.init",
+                      "kernel=%s worker=%u thread=%s rc=%d ms=%.3f", w->kernel->decl->name,
+                      w->index, r->name, w->init_rc,
+                      (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
         if (w->init_rc != 0)
             failed = 1;
     }
@@ -132,8 +132,8 @@ static void *reactor_main(void *arg)
             rh__worker_finish(w); /* terminated alone: the runtime goes on */
         if (rc < 0)
             rh__log_event(r->rt->log, RH_LOG_WARN, "kernel.run_failed",
-                         "kernel=%s worker=%u thread=%s rc=%d", w->kernel->decl->name, w->index,
-                         r->name, rc);
+                          "kernel=%s worker=%u thread=%s rc=%d", w->kernel->decl->name, w->index,
+                          r->name, rc);
     }
     rh_waiter wt;
     rh__waiter_init(&wt, r->wait);

@@ -37,26 +37,26 @@ void rh__reactor_log_start(const rh_reactor *r)
     const char *bind = !r->key[0] ? "unpinned" : r->bind_error[0] ? "failed" : "ok";
     if (r->bind_error[0])
         rh__log_event(r->rt->log, RH_LOG_INFO, "reactor.start",
-                     "thread=%s cpus=%s cpu=%d bind=%s bind_error=%s wait=%s tasks=%s",
-                     r->name, r->key[0] ? r->key : "any", atomic_load(&r->last_cpu), bind,
-                     r->bind_error, rh__wait_name(r->wait), tasks);
+                      "thread=%s cpus=%s cpu=%d bind=%s bind_error=%s wait=%s tasks=%s",
+                      r->name, r->key[0] ? r->key : "any", atomic_load(&r->last_cpu), bind,
+                      r->bind_error, rh__wait_name(r->wait), tasks);
     else
         rh__log_event(r->rt->log, RH_LOG_INFO, "reactor.start",
-                     "thread=%s cpus=%s cpu=%d bind=%s wait=%s tasks=%s", r->name,
-                     r->key[0] ? r->key : "any", atomic_load(&r->last_cpu), bind,
-                     rh__wait_name(r->wait), tasks);
+                      "thread=%s cpus=%s cpu=%d bind=%s wait=%s tasks=%s", r->name,
+                      r->key[0] ? r->key : "any", atomic_load(&r->last_cpu), bind,
+                      rh__wait_name(r->wait), tasks);
     for (uint32_t t = 0; t < r->n_tasks; t++)
         rh__log_event(r->rt->log, RH_LOG_DEBUG, "task.start", "thread=%s task=%s cpu=%d",
-                     r->name, r->tasks[t].what, atomic_load(&r->last_cpu));
+                      r->name, r->tasks[t].what, atomic_load(&r->last_cpu));
 }
 
 static void log_in_bridge_exit(const rh_reactor *r, const rh_in_bridge *b, const char *mode)
 {
     rh__log_event(r->rt->log, RH_LOG_INFO, "bridge.exit",
-                 "thread=%s bridge=in mode=%s queue=%s kernel=%s port=%s moved=%llu", r->name,
-                 mode, rh_queue_name(b->queue), b->kernel->decl->name,
-                 b->kernel->desc->inputs[b->port].name,
-                 (unsigned long long)atomic_load(&b->moved));
+                  "thread=%s bridge=in mode=%s queue=%s kernel=%s port=%s moved=%llu", r->name,
+                  mode, rh_queue_name(b->queue), b->kernel->decl->name,
+                  b->kernel->desc->inputs[b->port].name,
+                  (unsigned long long)atomic_load(&b->moved));
 }
 
 /* reactor.exit with its loop count, then one line per task with its
@@ -68,8 +68,8 @@ void rh__reactor_log_exit(const rh_reactor *r, int init_failed)
         return;
     FILE *log = r->rt->log;
     rh__log_event(log, RH_LOG_INFO, "reactor.exit", "thread=%s loops=%llu tasks=%u init=%s",
-                 r->name, (unsigned long long)atomic_load(&r->loops), r->n_tasks,
-                 init_failed ? "failed" : "ok");
+                  r->name, (unsigned long long)atomic_load(&r->loops), r->n_tasks,
+                  init_failed ? "failed" : "ok");
     for (uint32_t t = 0; t < r->n_tasks; t++) {
         const rh_task *task = &r->tasks[t];
         if (task->step == rh__in_bridge_task) {
@@ -77,11 +77,11 @@ void rh__reactor_log_exit(const rh_reactor *r, int init_failed)
         } else if (task->step == rh__out_bridge_task) {
             const rh_out_bridge *b = task->arg;
             rh__log_event(log, RH_LOG_INFO, "bridge.exit",
-                         "thread=%s bridge=out queue=%s kernel=%s port=%s sent=%llu "
-                         "refused=%llu", r->name, rh_queue_name(b->queue), b->kernel->decl->name,
-                         b->kernel->desc->outputs[b->port].name,
-                         (unsigned long long)atomic_load(&b->sent),
-                         (unsigned long long)atomic_load(&b->refused));
+                          "thread=%s bridge=out queue=%s kernel=%s port=%s sent=%llu "
+                          "refused=%llu", r->name, rh_queue_name(b->queue), b->kernel->decl->name,
+                          b->kernel->desc->outputs[b->port].name,
+                          (unsigned long long)atomic_load(&b->sent),
+                          (unsigned long long)atomic_load(&b->refused));
         }
     }
     for (uint32_t i = 0; i < r->n_workers; i++) {
@@ -90,11 +90,11 @@ void rh__reactor_log_exit(const rh_reactor *r, int init_failed)
             if (w->inline_in[p])
                 log_in_bridge_exit(r, w->inline_in[p], "inline");
         rh__log_event(log, RH_LOG_INFO, "worker.exit",
-                     "thread=%s kernel=%s worker=%u processed=%llu failed=%llu emitted=%llu "
-                     "batches=%llu", r->name, w->kernel->decl->name, w->index,
-                     (unsigned long long)atomic_load(&w->processed),
-                     (unsigned long long)atomic_load(&w->failed),
-                     (unsigned long long)atomic_load(&w->emitted),
-                     (unsigned long long)atomic_load(&w->batches));
+                      "thread=%s kernel=%s worker=%u processed=%llu failed=%llu emitted=%llu "
+                      "batches=%llu", r->name, w->kernel->decl->name, w->index,
+                      (unsigned long long)atomic_load(&w->processed),
+                      (unsigned long long)atomic_load(&w->failed),
+                      (unsigned long long)atomic_load(&w->emitted),
+                      (unsigned long long)atomic_load(&w->batches));
     }
 }

@@ -44,9 +44,9 @@ int rh__worker_report_stall(rh_worker *w, uint64_t started_ns, uint64_t in_ns, c
     atomic_fetch_add_explicit(&w->stalls, 1, memory_order_relaxed);
     rh_kinst *k = w->kernel;
     rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.stalled",
-                 "kernel=%s worker=%u in_process_ms=%.1f watchdog_ms=%u action=%s",
-                 k->decl->name, w->index, (double)in_ns / (double)RH_NS_PER_MS,
-                 k->decl->watchdog_ms, action);
+                  "kernel=%s worker=%u in_process_ms=%.1f watchdog_ms=%u action=%s",
+                  k->decl->name, w->index, (double)in_ns / (double)RH_NS_PER_MS,
+                  k->decl->watchdog_ms, action);
     return 1;
 }
 
@@ -58,9 +58,9 @@ static void give_up(rh_worker *w, const char *why)
     if (atomic_exchange_explicit(&k->given_up, 1, memory_order_acq_rel))
         return;
     rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.given_up",
-                 "kernel=%s worker=%u reason=%s restarts=%llu max=%u queues=keep_accepting",
-                 k->decl->name, w->index, why,
-                 (unsigned long long)atomic_load(&k->restarts), k->decl->restart_max);
+                  "kernel=%s worker=%u reason=%s restarts=%llu max=%u queues=keep_accepting",
+                  k->decl->name, w->index, why,
+                  (unsigned long long)atomic_load(&k->restarts), k->decl->restart_max);
     atomic_store_explicit(&k->kflow, RH_KFLOW_STOPPED, memory_order_release);
     for (uint32_t i = 0; i < k->rt->n_reactors; i++)
         rh__bell_wake_all(&k->rt->reactors[i]->bell);
@@ -91,9 +91,9 @@ void rh__worker_schedule_restart(rh_worker *w, const char *why)
     if (!w->restart_at_ns)
         w->restart_at_ns = 1;
     rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.restart_scheduled",
-                 "kernel=%s worker=%u reason=%s restart=%llu max=%u backoff_ms=%llu",
-                 d->name, w->index, why, (unsigned long long)n + 1, d->restart_max,
-                 (unsigned long long)backoff);
+                  "kernel=%s worker=%u reason=%s restart=%llu max=%u backoff_ms=%llu",
+                  d->name, w->index, why, (unsigned long long)n + 1, d->restart_max,
+                  (unsigned long long)backoff);
 }
 
 int rh__worker_restart_pending(rh_worker *w)
@@ -114,9 +114,9 @@ int rh__worker_restart_pending(rh_worker *w)
     w->state = NULL;
     w->init_rc = k->desc->init ? k->desc->init(&w->ctx, k->decl->config_json, &w->state) : 0;
     rh__log_event(k->rt->log, w->init_rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
-                 "kernel=%s worker=%u rc=%d restarts=%llu ms=%.3f", k->decl->name, w->index,
-                 w->init_rc, (unsigned long long)atomic_load(&k->restarts),
-                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
+                  "kernel=%s worker=%u rc=%d restarts=%llu ms=%.3f", k->decl->name, w->index,
+                  w->init_rc, (unsigned long long)atomic_load(&k->restarts),
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
     if (w->init_rc == 0)
         return 0;
     rh__worker_schedule_restart(w, "init_failed");
@@ -132,8 +132,8 @@ void rh__worker_after_call(rh_worker *w, int rc, uint64_t started_ns)
         if (now > started_ns && now - started_ns > (uint64_t)d->watchdog_ms * RH_NS_PER_MS) {
             rh__worker_report_stall(w, started_ns, now - started_ns, "restart");
             rh__log_event(w->kernel->rt->log, RH_LOG_WARN, "kernel.stall_ended",
-                         "kernel=%s worker=%u in_process_ms=%.1f", d->name, w->index,
-                         (double)(now - started_ns) / (double)RH_NS_PER_MS);
+                          "kernel=%s worker=%u in_process_ms=%.1f", d->name, w->index,
+                          (double)(now - started_ns) / (double)RH_NS_PER_MS);
             why = "stalled";
         }
     }

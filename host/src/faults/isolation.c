@@ -208,12 +208,12 @@ static int spawn(rh_worker *w)
         child_main(w, parent);
     if (pid < 0) {
         rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.process_failed",
-                     "kernel=%s worker=%u error=%s", k->decl->name, w->index, strerror(errno));
+                      "kernel=%s worker=%u error=%s", k->decl->name, w->index, strerror(errno));
         return RH_ESYS;
     }
     atomic_store(&w->child_pid, pid);
     rh__log_event(k->rt->log, RH_LOG_INFO, "kernel.process_start", "kernel=%s worker=%u pid=%d",
-                 k->decl->name, w->index, (int)pid);
+                  k->decl->name, w->index, (int)pid);
     return 0;
 }
 
@@ -297,12 +297,12 @@ static void poison(rh_worker *w, uint32_t port, rh_envelope *env, const char *ho
                                     "batch", how);
     rh_id_format(env->id, id);
     rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.poison", "kernel=%s worker=%u id=%s reason=%s",
-                 k->decl->name, w->index, id, reason);
+                  k->decl->name, w->index, id, reason);
     atomic_fetch_add(&w->processed, 1);
     atomic_fetch_add(&w->failed, 1);
     rh__queue_count(k->in_q[port], RH_QC_FAILED, 1);
     rh__dlq_put(k->dlq, k->in_q[port], k->decl->name, k->desc->inputs[port].type, RH_DLQ_FAILED,
-               env, rh_ring_payload(env), reason, k->rt->log);
+                env, rh_ring_payload(env), reason, k->rt->log);
     rh__ring_release(w->in[port], 1);
 }
 
@@ -326,7 +326,7 @@ static void reaped(rh_worker *w, int st)
     }
     uint32_t n = atomic_load(&w->busy) ? w->batch_n : 0;
     rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.crashed",
-                 "kernel=%s worker=%u how=%s in_batch=%u", k->decl->name, w->index, how, n);
+                  "kernel=%s worker=%u how=%s in_batch=%u", k->decl->name, w->index, how, n);
     if (n) {
         /* worker_take (dispatch.c) moved next_port one past the batch's port */
         uint32_t np = k->desc->n_inputs;
@@ -393,9 +393,9 @@ void rh__isolation_supervise(rh_runtime *rt)
                 uint64_t t0 = now;
                 int rc = spawn(w);
                 rh__log_event(rt->log, rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
-                             "kernel=%s worker=%u rc=%d restarts=%llu ms=%.3f", k->decl->name,
-                             w->index, rc, (unsigned long long)atomic_load(&k->restarts),
-                             (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
+                              "kernel=%s worker=%u rc=%d restarts=%llu ms=%.3f", k->decl->name,
+                              w->index, rc, (unsigned long long)atomic_load(&k->restarts),
+                              (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
                 if (rc)
                     rh__worker_schedule_restart(w, "fork_failed");
             }
@@ -468,8 +468,8 @@ void rh__isolation_stop(rh_runtime *rt, uint64_t deadline_ns)
             while (waitpid(pid, &st, WNOHANG) == 0) {
                 if (rh_now_ns() >= deadline_ns) {
                     rh__log_event(rt->log, RH_LOG_WARN, "kernel.process_killed",
-                                 "kernel=%s worker=%u pid=%d why=did_not_stop", k->decl->name,
-                                 w->index, (int)pid);
+                                  "kernel=%s worker=%u pid=%d why=did_not_stop", k->decl->name,
+                                  w->index, (int)pid);
                     kill(pid, SIGKILL);
                     waitpid(pid, &st, 0);
                     break;

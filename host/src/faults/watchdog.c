@@ -136,7 +136,7 @@ int rh__watchdog_start(rh_runtime *rt)
     }
     rt->watchdog = wd;
     rh__log_event(rt->log, RH_LOG_DEBUG, "watchdog.start", "instance=%s period_ms=%.1f",
-                 rt->instance, (double)wd->period_ns / (double)RH_NS_PER_MS);
+                  rt->instance, (double)wd->period_ns / (double)RH_NS_PER_MS);
     return 0;
 }
 

@@ -72,8 +72,8 @@ static rh_reactor *reactor_for(rh_runtime *rt, const char *pin, const char *jpat
             return NULL;
         }
         rh__log_event(rt->log, RH_LOG_WARN, "placement.unpinned",
-                     "manifest=%s at=%s reason=%s running=unpinned", rt->m->path, jpath,
-                     err->msg);
+                      "manifest=%s at=%s reason=%s running=unpinned", rt->m->path, jpath,
+                      err->msg);
         set = hwloc_bitmap_alloc();
     }
     if (hwloc_bitmap_iszero(set) && strcmp(rt->m->placement, "none") != 0) {

@@ -15,7 +15,7 @@
 /* wiring.c: load the manifest and plugins into rt and resolve every kernel, port and
  * queue type.  Errors name the manifest file and JSON path. */
 int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_opts *opts,
-                   rh_error *err);
+                    rh_error *err);
 
 /* Create the planned queues in rt->instance and attach them to the ports. */
 int rh__wiring_create_queues(rh_runtime *rt, rh_error *err);

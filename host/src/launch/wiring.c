@@ -294,7 +294,7 @@ static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
 }
 
 int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_opts *opts,
-                   rh_error *err)
+                    rh_error *err)
 {
     int rc = rh__manifest_load(manifest_path, &rt->m, err);
     if (rc)
@@ -422,7 +422,7 @@ int rh__wiring_create_queues(rh_runtime *rt, rh_error *err)
         uint64_t carried;
         if (rh__queue_recovered(q->queue, &carried))
             rh__log_event(rt->log, RH_LOG_INFO, "queue.recovered", "name=%s messages=%llu",
-                         q->name, (unsigned long long)carried);
+                          q->name, (unsigned long long)carried);
     }
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];

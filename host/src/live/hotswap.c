@@ -139,8 +139,8 @@ static int refuse(rh_kinst *k, int rc, rh_error *err)
 {
     atomic_fetch_add_explicit(&k->swaps_refused, 1, memory_order_relaxed);
     rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.swap_refused",
-                 "kernel=%s file=%s running=%s reason=%s", k->decl->name,
-                 k->plugin ? k->plugin->path : "", version_of(k->desc), err->msg);
+                  "kernel=%s file=%s running=%s reason=%s", k->decl->name,
+                  k->plugin ? k->plugin->path : "", version_of(k->desc), err->msg);
     return rc;
 }
 
@@ -273,9 +273,9 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
     /* Resume: the release store publishes desc and plugin to the steps. */
     rh__kernel_set_flow(k, prev, rh_now_ns() + SWAP_SYNC_NS);
     rh__log_event(rt->log, RH_LOG_INFO, "kernel.swap",
-                 "kernel=%s file=%s from=%s to=%s workers=%u ms=%.3f", k->decl->name,
-                 sp->p.path, version_of(old), version_of(next), k->n_workers,
-                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
+                  "kernel=%s file=%s from=%s to=%s workers=%u ms=%.3f", k->decl->name,
+                  sp->p.path, version_of(old), version_of(next), k->n_workers,
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
     return 0;
 }
 

@@ -157,8 +157,8 @@ static int kernel_activate_locked(rh_runtime *rt, const char *kernel, rh_error *
     atomic_store_explicit(&rt->flow, RH_FLOW_RUNNING, memory_order_release);
     rc = rh__kernel_set_flow(k, RH_KFLOW_RUN, t0 + KERNEL_SYNC_NS);
     rh__log_event(rt->log, RH_LOG_INFO, "kernel.activate", "kernel=%s ms=%.3f synced=%s",
-                 k->decl->name, (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS,
-                 rc ? "no" : "yes");
+                  k->decl->name, (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS,
+                  rc ? "no" : "yes");
     return 0;
 }
 
@@ -185,8 +185,8 @@ static int kernel_deactivate_locked(rh_runtime *rt, const char *kernel, rh_error
     k->state = RH_STATE_INACTIVE;
     rc = rh__kernel_set_flow(k, RH_KFLOW_PAUSED, t0 + KERNEL_SYNC_NS);
     rh__log_event(rt->log, rc ? RH_LOG_WARN : RH_LOG_INFO, "kernel.deactivate",
-                 "kernel=%s ms=%.3f synced=%s", k->decl->name,
-                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
+                  "kernel=%s ms=%.3f synced=%s", k->decl->name,
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? "no" : "yes");
     if (rc)
         return rh_error_set(err, RH_ETIMEDOUT,
                             "kernel %s did not reach a batch boundary in 5 s (it is still "
@@ -240,9 +240,9 @@ static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeo
                                         100 * RH_NS_PER_MS);
     k->state = RH_STATE_TERMINATED;
     rh__log_event(rt->log, drained && finished ? RH_LOG_INFO : RH_LOG_WARN, "kernel.terminate",
-                 "kernel=%s ms=%.3f drained=%s fini=%s", k->decl->name,
-                 (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, drained ? "yes" : "no",
-                 finished ? "yes" : "no");
+                  "kernel=%s ms=%.3f drained=%s fini=%s", k->decl->name,
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, drained ? "yes" : "no",
+                  finished ? "yes" : "no");
     if (!drained || !finished)
         return rh_error_set(err, RH_ETIMEDOUT,
                             "terminate kernel %s: %s within %d ms; it is stopped", k->decl->name,

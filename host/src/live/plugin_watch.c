@@ -88,7 +88,7 @@ static void try_new_plugin(rh_runtime *rt, const char *path)
         return;
     }
     rh__log_event(rt->log, RH_LOG_INFO, "plugin.added", "file=%s kernel=%s version=%s", path,
-                 p.desc->name, p.desc->version ? p.desc->version : "");
+                  p.desc->name, p.desc->version ? p.desc->version : "");
     rh__plugin_close(&p);
 }
 
@@ -154,7 +154,7 @@ static void read_events(rh_plugin_watch *pw)
             add_pending(pw, ev->wd, ev->name);
         if (ev->mask & IN_Q_OVERFLOW)
             rh__log_event(pw->rt->log, RH_LOG_WARN, "plugin.watch_overflow",
-                         "lost=events what=\"copy the file again to have it seen\"");
+                          "lost=events what=\"copy the file again to have it seen\"");
         at += (ssize_t)(sizeof *ev + ev->len);
     }
 }

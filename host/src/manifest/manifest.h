@@ -59,7 +59,7 @@ typedef struct rh_kernel_decl {
     rh_bridge_mode bridge;
     rh_wait_kind wait;
     uint32_t batch;                 /* 1..RH_BATCH_MAX */
-    uint32_t ring_capacity;         /* kernel ring slots, power of two; 0 = auto (launch/kernel_build.c) */
+    uint32_t ring_capacity;         /* kernel ring slots, power of two; 0 = auto (kernel_build.c) */
     char *config_json;              /* compact JSON text of "config", "{}" if absent (owned) */
     /* Kernel faults (manifest_faults.c; engine/restart.c, faults/). */
     uint32_t watchdog_ms;           /* longest process() call before it is stalled; 0 = off */

@@ -40,7 +40,7 @@ static const char *const restart_keys[] = {"max", "backoff_ms", "backoff_max_ms"
                                            "failed_batches"};
 
 int rh__manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char *kp,
-                             rh_kernel_decl *k)
+                              rh_kernel_decl *k)
 {
     char p[RH_JSON_PATH_LEN];
     int rc;
@@ -51,16 +51,16 @@ int rh__manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char
     k->restart_failed_batches = 0;
     int iso = 0;
     if ((rc = rh__json_opt_uint(L, kv, kp, "watchdog_ms", 0, MS_MAX, 0, "ms, 0 = off",
-                               &k->watchdog_ms)) ||
+                                &k->watchdog_ms)) ||
         (rc = rh__json_opt_enum(L, kv, kp, "isolation", isolation_names,
-                               COUNT(isolation_names), &iso)))
+                                COUNT(isolation_names), &iso)))
         return rc;
     k->isolate_process = iso == 1;
     if (k->isolate_process && k->bridge == RH_BRIDGE_INLINE) {
         rh__manifest_path_key(p, sizeof p, kp, "isolation");
         return rh__json_fail(L, p, json_object_get(kv, "isolation"),
-                            "\"thread\" with \"bridge\": \"inline\" (a kernel in its own "
-                            "process needs its pumps in the host: \"bridge\": \"thread\")");
+                             "\"thread\" with \"bridge\": \"inline\" (a kernel in its own "
+                             "process needs its pumps in the host: \"bridge\": \"thread\")");
     }
     const json_t *r = json_object_get(kv, "restart");
     if (!r)
@@ -72,16 +72,16 @@ int rh__manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char
     if ((rc = rh__json_check_keys(L, r, p, restart_keys, COUNT(restart_keys))) ||
         (rc = rh__json_opt_uint(L, r, p, "max", 0, RESTART_MAX, 0, "restarts", &k->restart_max)) ||
         (rc = rh__json_opt_uint(L, r, p, "backoff_ms", 0, MS_MAX, 0, "ms",
-                               &k->restart_backoff_ms)))
+                                &k->restart_backoff_ms)))
         return rc;
     /* backoff_max_ms defaults to at least backoff_ms, so a long first
      * backoff alone is not an error. */
     if (!json_object_get(r, "backoff_max_ms") && k->restart_backoff_max_ms < k->restart_backoff_ms)
         k->restart_backoff_max_ms = k->restart_backoff_ms;
     if ((rc = rh__json_opt_uint(L, r, p, "backoff_max_ms", k->restart_backoff_ms, MS_MAX, 0,
-                               "ms, at least backoff_ms", &k->restart_backoff_max_ms)) ||
+                                "ms, at least backoff_ms", &k->restart_backoff_max_ms)) ||
         (rc = rh__json_opt_uint(L, r, p, "failed_batches", 0, RESTART_MAX, 0, "batches, 0 = off",
-                               &k->restart_failed_batches)))
+                                &k->restart_failed_batches)))
         return rc;
     return 0;
 }

@@ -76,7 +76,7 @@ static int parse_pin(const rh_json_doc *L, const json_t *v, const char *path, rh
         size_t len = json_string_length(item);
         if (w + len + 2 > sizeof out->text)
             return rh__json_fail(L, path, v, "a list of placements shorter than %zu characters",
-                                sizeof out->text);
+                                 sizeof out->text);
         if (w)
             out->text[w++] = ',';
         memcpy(out->text + w, json_string_value(item), len + 1);
@@ -106,12 +106,12 @@ static int parse_ports(const rh_json_doc *L, rh_manifest *m, const json_t *obj, 
         rh__manifest_path_key(p, sizeof p, path, port);
         if (!rh__json_name_ok(port, sizeof out->port - 1, 0))
             return rh__json_fail_str(L, p, port,
-                                    "a port name of 1 to %zu characters from [A-Za-z0-9_-]",
-                                    sizeof out->port - 1);
+                                     "a port name of 1 to %zu characters from [A-Za-z0-9_-]",
+                                     sizeof out->port - 1);
         for (uint32_t i = 0; i < n_other; i++)
             if (strcmp(other[i].port, port) == 0)
                 return rh__json_fail_str(L, p, port, "a port name not already bound in %s",
-                                        other_path);
+                                         other_path);
         if (!json_is_string(v) || !rh__manifest_queue(m, json_string_value(v)))
             return rh__json_fail(L, p, v, "the name of a queue declared in \"queues\"");
         rh_port_binding *b = &out[(*n_out)++];
@@ -149,10 +149,10 @@ static int parse_plugin_ref(const rh_json_doc *L, const json_t *v, const char *p
         return 0;
     }
     return rh__json_fail(L, path, v,
-                        "a plugin name of 1 to %d characters from [A-Za-z0-9._-] without \"..\" "
-                        "(found in the \"plugins\" folders), or the absolute path of a plugin "
-                        "file shorter than %zu bytes, allowed with ringhost run --allow-plugin "
-                        "PATH", PLUGIN_NAME_MAX, size);
+                         "a plugin name of 1 to %d characters from [A-Za-z0-9._-] without \"..\" "
+                         "(found in the \"plugins\" folders), or the absolute path of a plugin "
+                         "file shorter than %zu bytes, allowed with ringhost run --allow-plugin "
+                         "PATH", PLUGIN_NAME_MAX, size);
 }
 
 static int parse_kernel(const rh_json_doc *L, rh_manifest *m, const json_t *kv, size_t index,
@@ -182,7 +182,7 @@ static int parse_kernel(const rh_json_doc *L, rh_manifest *m, const json_t *kv, 
 
     k->workers = 1;
     if ((rc = rh__json_opt_uint(L, kv, kp, "workers", 1, RH_MAX_WORKERS, 0, "instances",
-                               &k->workers)))
+                                &k->workers)))
         return rc;
 
     rh__manifest_path_key(p, sizeof p, kp, "inputs");
@@ -214,10 +214,11 @@ static int parse_kernel(const rh_json_doc *L, rh_manifest *m, const json_t *kv, 
     k->batch = m->batch_default;
     k->ring_capacity = m->ring_capacity_default;
     if ((rc = rh__json_opt_enum(L, kv, kp, "bridge", bridge_names, COUNT(bridge_names), &bridge)) ||
-        (rc = rh__json_opt_enum(L, kv, kp, "wait", rh__manifest_wait_names, RH_MANIFEST_WAIT_COUNT, &wait)) ||
+        (rc = rh__json_opt_enum(L, kv, kp, "wait", rh__manifest_wait_names, RH_MANIFEST_WAIT_COUNT,
+                                &wait)) ||
         (rc = rh__json_opt_uint(L, kv, kp, "batch", 1, RH_BATCH_MAX, 0, "messages", &k->batch)) ||
         (rc = rh__json_opt_uint(L, kv, kp, "ring_capacity", 2, RH_RING_CAPACITY_MAX, 1, "slots",
-                               &k->ring_capacity)))
+                                &k->ring_capacity)))
         return rc;
     k->bridge = (rh_bridge_mode)bridge;
     k->wait = (rh_wait_kind)wait;

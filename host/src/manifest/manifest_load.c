@@ -66,7 +66,7 @@ static int add_plugin_dir(const rh_json_doc *L, rh_manifest *m, const char *dir,
     int n = rel[0] == '/' ? snprintf(out, size, "%s", rel) : snprintf(out, size, "%s/%s", dir, rel);
     if (n < 0 || (size_t)n >= size)
         return rh__json_fail_str(L, path, rel, "a folder whose path is shorter than %zu bytes",
-                                size);
+                                 size);
     char *real = realpath(out, NULL);
     if (real && strlen(real) < size)
         memcpy(out, real, strlen(real) + 1);
@@ -88,8 +88,8 @@ static int parse_plugins(const rh_json_doc *L, const json_t *v, rh_manifest *m)
         return add_plugin_dir(L, m, dir, "../plugins", "plugins");
     if (!json_is_array(v) || json_array_size(v) > RH_MAX_PLUGIN_DIRS)
         return rh__json_fail(L, "plugins", v,
-                            "an array of at most %d plugin folders (relative to the manifest's "
-                            "folder)", RH_MAX_PLUGIN_DIRS);
+                             "an array of at most %d plugin folders (relative to the manifest's "
+                             "folder)", RH_MAX_PLUGIN_DIRS);
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *item = json_array_get(v, i);
         char p[RH_JSON_PATH_LEN];
@@ -115,11 +115,11 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest 
     v = json_object_get(root, "ringhost");
     if (!json_is_integer(v) || json_integer_value(v) != RH_MANIFEST_VERSION)
         return rh__json_fail(L, "ringhost", v, "%d (the manifest format version this host reads)",
-                            RH_MANIFEST_VERSION);
+                             RH_MANIFEST_VERSION);
     if ((rc = rh__json_check_keys(L, root, "", top_keys, COUNT(top_keys))))
         return rc;
     if ((rc = rh__json_get_name(L, json_object_get(root, "name"), "name", "a manifest name", 1,
-                               m->name, sizeof m->name)))
+                                m->name, sizeof m->name)))
         return rc;
     if ((rc = parse_plugins(L, json_object_get(root, "plugins"), m)))
         return rc;
@@ -127,7 +127,7 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest 
     int placement = 0; /* "none" */
     m->strict = 1;
     if ((rc = rh__json_opt_enum(L, root, "", "placement", placement_names, COUNT(placement_names),
-                               &placement)) ||
+                                &placement)) ||
         (rc = rh__json_opt_bool(L, root, "", "strict", &m->strict)))
         return rc;
     snprintf(m->placement, sizeof m->placement, "%s", placement_names[placement]);

@@ -29,6 +29,6 @@ int rh__manifest_parse_kernels(const rh_json_doc *L, const json_t *ks, rh_manife
 /* manifest_faults.c: a kernel's "watchdog_ms", "restart" and "isolation" keys (kv the
  * kernel's object, kp its JSON path), defaults applied.  0 or RH_EMANIFEST. */
 int rh__manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char *kp,
-                             rh_kernel_decl *k);
+                              rh_kernel_decl *k);
 
 #endif /* RH_MANIFEST_PVT_H */

@@ -94,15 +94,15 @@ static int parse_queue_cfg(const rh_json_doc *L, const json_t *obj, const char *
     }
     int bp = (int)cfg->backpressure;
     if ((rc = rh__json_opt_uint(L, obj, path, "capacity", 2, RH_QUEUE_CAPACITY_MAX, 1, "slots",
-                               &cfg->capacity)) ||
+                                &cfg->capacity)) ||
         (rc = rh__json_opt_uint(L, obj, path, "dedup_window", 0, 4LL * RH_QUEUE_CAPACITY_MAX, 0,
-                               "message ids", &cfg->dedup_window)) ||
+                                "message ids", &cfg->dedup_window)) ||
         (rc = rh__json_opt_enum(L, obj, path, "backpressure", backpressure_names,
-                               COUNT(backpressure_names), &bp)) ||
+                                COUNT(backpressure_names), &bp)) ||
         (rc = rh__json_opt_uint(L, obj, path, "block_timeout_ms", 0, MS_MAX, 0, "milliseconds",
-                               &cfg->block_timeout_ms)) ||
+                                &cfg->block_timeout_ms)) ||
         (rc = rh__json_opt_uint(L, obj, path, "ttl_ms", 0, MS_MAX, 0, "milliseconds, 0 = no expiry",
-                               &cfg->ttl_ms)) ||
+                                &cfg->ttl_ms)) ||
         (rc = rh__json_opt_bool(L, obj, path, "shared", &cfg->shared)) ||
         (rc = rh__json_opt_bool(L, obj, path, "persist", &cfg->persist)))
         return rc;
@@ -115,13 +115,13 @@ static int parse_queue_cfg(const rh_json_doc *L, const json_t *obj, const char *
         if ((v = json_object_get(obj, "dedup_window"))) {
             rh__manifest_path_key(p, sizeof p, path, "dedup_window");
             return rh__json_fail(L, p, v,
-                                "an integer between 0 and 4 * capacity = %llu (message ids)",
-                                4ull * cfg->capacity);
+                                 "an integer between 0 and 4 * capacity = %llu (message ids)",
+                                 4ull * cfg->capacity);
         }
         rh__manifest_path_key(p, sizeof p, path, "capacity");
         return rh__json_fail(L, p, json_object_get(obj, "capacity"),
-                            "a power of two between %u and %u (slots; dedup_window %u from %s "
-                            "needs at least dedup_window / 4)",
+                             "a power of two between %u and %u (slots; dedup_window %u from %s "
+                             "needs at least dedup_window / 4)",
                             (cfg->dedup_window + 3) / 4, RH_QUEUE_CAPACITY_MAX, cfg->dedup_window,
                             base_from);
     }
@@ -139,19 +139,20 @@ int rh__manifest_parse_defaults(const rh_json_doc *L, const json_t *d, rh_manife
         return 0;
     if (!json_is_object(d))
         return rh__json_fail(L, "defaults", d,
-                            "an object with \"queue\", \"wait\", \"batch\" or \"ring_capacity\"");
+                             "an object with \"queue\", \"wait\", \"batch\" or \"ring_capacity\"");
     if ((rc = rh__json_check_keys(L, d, "defaults", defaults_keys, COUNT(defaults_keys))))
         return rc;
 
     const json_t *q = json_object_get(d, "queue");
     int wait = (int)m->wait_default;
-    if ((q && (rc = parse_queue_cfg(L, q, "defaults.queue", &builtin_queue,
-                                    "the built-in defaults", &m->queue_defaults, NULL, 0))) ||
-        (rc = rh__json_opt_enum(L, d, "defaults", "wait", rh__manifest_wait_names, RH_MANIFEST_WAIT_COUNT, &wait)) ||
+    if ((q && (rc = parse_queue_cfg(L, q, "defaults.queue", &builtin_queue, "the built-in defaults",
+                                    &m->queue_defaults, NULL, 0))) ||
+        (rc = rh__json_opt_enum(L, d, "defaults", "wait", rh__manifest_wait_names,
+                                RH_MANIFEST_WAIT_COUNT, &wait)) ||
         (rc = rh__json_opt_uint(L, d, "defaults", "batch", 1, RH_BATCH_MAX, 0, "messages",
-                               &m->batch_default)) ||
+                                &m->batch_default)) ||
         (rc = rh__json_opt_uint(L, d, "defaults", "ring_capacity", 2, RH_RING_CAPACITY_MAX, 1,
-                               "slots", &m->ring_capacity_default)))
+                                "slots", &m->ring_capacity_default)))
         return rc;
     m->wait_default = (rh_wait_kind)wait;
     return 0;
@@ -175,8 +176,8 @@ int rh__manifest_parse_queues(const rh_json_doc *L, const json_t *qs, rh_manifes
         rh__manifest_path_key(p, sizeof p, "queues", name);
         if (!rh__json_name_ok(name, RH_QUEUE_NAME_MAX, 1))
             return rh__json_fail_str(L, p, name,
-                                    "a queue name of 1 to %d characters from [A-Za-z0-9._-]",
-                                    RH_QUEUE_NAME_MAX);
+                                     "a queue name of 1 to %d characters from [A-Za-z0-9._-]",
+                                     RH_QUEUE_NAME_MAX);
         int rc = parse_queue_cfg(L, v, p, &m->queue_defaults, "defaults.queue", &q->cfg, q->type,
                                  sizeof q->type);
         if (rc)

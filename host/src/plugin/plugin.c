@@ -429,7 +429,7 @@ const rh_plugin *rh__plugin_find(const rh_plugin_set *set, const char *name)
 }
 
 const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_name,
-                                   const char **origin)
+                                    const char **origin)
 {
     for (uint32_t i = 0; i < set->n; i++) {
         const rh_kernel_desc *d = set->items[i].desc;

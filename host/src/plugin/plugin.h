@@ -63,6 +63,6 @@ const rh_plugin *rh__plugin_find(const rh_plugin_set *set, const char *name);
 /* A message type with that name among the loaded plugins' ports, or NULL;
  * *origin gets the plugin path. */
 const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_name,
-                                   const char **origin);
+                                    const char **origin);
 
 #endif /* RH_PLUGIN_H */

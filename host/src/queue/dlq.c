@@ -449,8 +449,8 @@ static rh_dead_letter *scratch_get(size_t size)
 }
 
 int rh__dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_type *type,
-               rh_dlq_stage stage, const rh_envelope *env, const void *payload,
-               const char *reason, FILE *log)
+                rh_dlq_stage stage, const rh_envelope *env, const void *payload,
+                const char *reason, FILE *log)
 {
     const rh_type *dt = rh_queue_type(dlq);
     uint32_t room = dt && rh__dlq_is_type(dt) ? rh__dlq_payload_room(dt) : 0;
@@ -496,9 +496,9 @@ int rh__dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_ty
         char id[37];
         rh_id_format(env->id, id);
         rh__log_event(log, RH_LOG_WARN, "dlq.refused",
-                     "dlq=%s backpressure=%s id=%s source=%s error=%s", rh_queue_name(dlq),
-                     rh_backpressure_name(rh_queue_config_of(dlq)->backpressure), id,
-                     source ? rh_queue_name(source) : "-", rh_strerror(rc));
+                      "dlq=%s backpressure=%s id=%s source=%s error=%s", rh_queue_name(dlq),
+                      rh_backpressure_name(rh_queue_config_of(dlq)->backpressure), id,
+                      source ? rh_queue_name(source) : "-", rh_strerror(rc));
     }
     return rc;
 }

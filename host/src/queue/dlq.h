@@ -112,7 +112,7 @@ rh_queue_config rh__dlq_config(const rh_queue_config *defaults, const rh_queue_c
  * there, and logged to log when not NULL).
  */
 int rh__dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_type *type,
-               rh_dlq_stage stage, const rh_envelope *env, const void *payload,
-               const char *reason, FILE *log);
+                rh_dlq_stage stage, const rh_envelope *env, const void *payload,
+                const char *reason, FILE *log);
 
 #endif /* RH_DLQ_H */

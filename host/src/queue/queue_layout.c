@@ -16,7 +16,7 @@ static int field_terminated(const char *field, size_t size)
 /* Check every header field an attacher relies on.  The header is writable
  * by any process of the user, so nothing in it is trusted unchecked. */
 int rh__queue_header_check(const queue_header *h, size_t file_size, const char *name,
-                          rh_error *err)
+                           rh_error *err)
 {
     const char *what = NULL;
     if (atomic_load_explicit(&h->magic, memory_order_acquire) != QUEUE_MAGIC)

@@ -131,7 +131,7 @@ static inline int capacity_valid(uint64_t cap)
  * queue_shm.c and queue_persist.c); 0 or RH_EINVAL with what is wrong in
  * err. */
 int rh__queue_header_check(const queue_header *h, size_t file_size, const char *name,
-                          rh_error *err);
+                           rh_error *err);
 
 /* At rh_queue_create of a persist queue (queue_persist.c): take over the
  * previous run's object of q->shm_name if there is one.  1: recovered, q is
@@ -154,7 +154,7 @@ int rh__queue_persist_guard(const rh_queue *q, rh_error *err);
  * has passed. */
 void rh__queue_client_waiter_init(rh_waiter *w);
 int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
-                       int (*ready)(const rh_queue *), uint64_t deadline_ns);
+                        int (*ready)(const rh_queue *), uint64_t deadline_ns);
 
 /* The number of rh_backpressure policies: a header's policy field and a
  * configuration's backpressure must be below it.  queue.c names each one. */

@@ -28,7 +28,7 @@ void rh__queue_client_waiter_init(rh_waiter *w)
  * adaptive policy), because a futex wake-up costs tens of microseconds.
  * Returns 0 to poll again, RH_ETIMEDOUT once the deadline has passed. */
 int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
-                       int (*ready)(const rh_queue *), uint64_t deadline_ns)
+                        int (*ready)(const rh_queue *), uint64_t deadline_ns)
 {
     uint64_t now = rh_now_ns();
     if (now >= deadline_ns)

@@ -61,8 +61,8 @@ static int record_output(rh_harness *h, uint32_t port, const rh_msg *in, void *s
 static const rh_type *output_type(rh_harness *h, const char *fn, uint32_t port)
 {
     if (port >= h->desc->n_outputs || port >= 16) {
-        rh__harness_api_error(h, "%s: port %u, but kernel \"%s\" has %u outputs", fn, port, h->desc->name,
-                  h->desc->n_outputs);
+        rh__harness_api_error(h, "%s: port %u, but kernel \"%s\" has %u outputs", fn, port,
+                              h->desc->name, h->desc->n_outputs);
         return NULL;
     }
     return h->desc->outputs[port].type;
@@ -77,8 +77,8 @@ static int h_emit(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *msg,
     if (!t)
         return RH_EINVAL;
     if (len > t->size || (!msg && len)) {
-        rh__harness_api_error(h, "emit: port %u (%s): %u bytes from %p, the type holds %u", port, t->name,
-                  len, msg, t->size);
+        rh__harness_api_error(h, "emit: port %u (%s): %u bytes from %p, the type holds %u", port,
+                              t->name, len, msg, t->size);
         return RH_EINVAL;
     }
     void *slot = rh__harness_slot_alloc(t);
@@ -98,8 +98,8 @@ static void *h_emit_reserve(rh_ctx *ctx, uint32_t port)
     if (!t)
         return NULL;
     if (h->reserved[port]) {
-        rh__harness_api_error(h, "emit_reserve: port %u already has a reserved slot; emit_commit it first",
-                  port);
+        rh__harness_api_error(
+            h, "emit_reserve: port %u already has a reserved slot; emit_commit it first", port);
         return NULL;
     }
     h->reserved[port] = rh__harness_slot_alloc(t);
@@ -119,14 +119,15 @@ static int h_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_t 
         return RH_EINVAL;
     void *slot = h->reserved[port];
     if (!slot) {
-        rh__harness_api_error(h, "emit_commit: port %u has no reserved slot (call emit_reserve first)", port);
+        rh__harness_api_error(
+            h, "emit_commit: port %u has no reserved slot (call emit_reserve first)", port);
         return RH_EINVAL;
     }
     h->reserved[port] = NULL;
     if (len > t->size) {
         free(slot);
-        rh__harness_api_error(h, "emit_commit: port %u (%s): %u bytes, the type holds %u", port, t->name, len,
-                  t->size);
+        rh__harness_api_error(h, "emit_commit: port %u (%s): %u bytes, the type holds %u", port,
+                              t->name, len, t->size);
         return RH_EINVAL;
     }
     if (h->stopping) {

@@ -150,14 +150,14 @@ rh_id rh_harness_push(rh_harness *h, uint32_t port, const void *payload, uint32_
 {
     rh_id none = {0, 0};
     if (port >= h->desc->n_inputs) {
-        rh__harness_api_error(h, "push: input port %u, but kernel \"%s\" has %u inputs", port, h->desc->name,
-                  h->desc->n_inputs);
+        rh__harness_api_error(h, "push: input port %u, but kernel \"%s\" has %u inputs", port,
+                              h->desc->name, h->desc->n_inputs);
         return none;
     }
     const rh_type *t = h->desc->inputs[port].type;
     if (len > t->size || (!payload && len)) {
-        rh__harness_api_error(h, "push: %u bytes for input port %u (%s), the type holds %u", len, port,
-                  t->name, t->size);
+        rh__harness_api_error(h, "push: %u bytes for input port %u (%s), the type holds %u", len,
+                              port, t->name, t->size);
         return none;
     }
     if (rh_grow(&h->inputs, &h->cap_inputs, h->n_inputs + 1, sizeof *h->inputs))
@@ -238,7 +238,8 @@ static void check_uncommitted(rh_harness *h, const char *fn)
     for (uint32_t p = 0; p < 16; p++) {
         if (!h->reserved[p])
             continue;
-        rh__harness_api_error(h, "%s returned with a reserved, uncommitted slot on output port %u", fn, p);
+        rh__harness_api_error(h, "%s returned with a reserved, uncommitted slot on output port %u",
+                              fn, p);
         free(h->reserved[p]);
         h->reserved[p] = NULL;
     }
@@ -254,7 +255,8 @@ static int ensure_init(rh_harness *h)
 int rh_harness_process(rh_harness *h, uint32_t max_batch)
 {
     if (!h->desc->process) {
-        rh__harness_api_error(h, "rh_harness_process: kernel \"%s\" has no process()", h->desc->name);
+        rh__harness_api_error(h, "rh_harness_process: kernel \"%s\" has no process()",
+                              h->desc->name);
         return RH_EINVAL;
     }
     int rc = ensure_init(h);
