@@ -70,12 +70,6 @@ typedef struct rh_out_bridge {
     _Atomic uint64_t refused;  /* the queue's policy refused it (counted there too) */
 } rh_out_bridge;
 
-/* Move up to one burst; return the number of messages moved. */
-uint32_t rh__in_bridge_step(rh_in_bridge *b);
-uint32_t rh__out_bridge_step(rh_out_bridge *b);
-/* Move from one source ring only (a worker flushing its own outputs inline). */
-uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src);
-
 /* Work run on a worker's own thread at its next batch boundary, even while
  * its kernel is paused (kernel_life.c): init/fini of a restarted or swapped
  * kernel, so a kernel only ever sees one thread. */
