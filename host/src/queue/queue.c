@@ -169,21 +169,28 @@ static uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
 }
 
 /* The one place a message is written into a cell its producer has claimed
- * (every send path: rh_send, the bursts, send_full's retries): from's
- * correlation id, priority and flags (from NULL: none), the given id and
- * enqueue time, port 0, and len payload bytes.  The caller has checked len
- * against the slot (len <= q->payload_size).  Inline: with a constant from
- * the NULL test folds away on the single send's fast path. */
-static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from, rh_id id,
-                             uint64_t enqueue_ns, const void *payload, uint32_t len)
+ * (every send path: rh_send, the bursts, send_full's retries): from's id
+ * (a fresh one when from is NULL or its id is zero), correlation id,
+ * priority and flags, the enqueue time, port 0, and len payload bytes.  The
+ * caller has checked len against the slot (len <= q->payload_size).
+ * Returns the id the message got.
+ *
+ * Why the id is written straight from rh_id_new's result into the cell,
+ * not through a local: a 16-byte local built from two 8-byte halves and
+ * stored as one costs a store-forwarding stall per message, and held across
+ * the memcpy call it is spilled too (measured: the queue hop at burst 32
+ * ran 30% slower that way, docs/PERFORMANCE.md). */
+static inline rh_id fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from,
+                              uint64_t enqueue_ns, const void *payload, uint32_t len)
 {
     cell *c = cell_at(q, pos);
-    c->env.id = id;
     if (from) {
+        c->env.id = rh_id_is_zero(from->id) ? rh_id_new() : from->id;
         c->env.correlation_id = from->correlation_id;
         c->env.priority = from->priority;
         c->env.flags = from->flags;
     } else {
+        c->env.id = rh_id_new();
         c->env.correlation_id = (rh_id){0, 0};
         c->env.priority = 0;
         c->env.flags = 0;
@@ -195,18 +202,7 @@ static inline void fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from,
     __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED);
     if (len)
         memcpy(c + 1, payload, len);
-}
-
-/* Stamp and fill a claimed cell straight from the caller's envelope (NULL:
- * a fresh one), without building the envelope on the stack first: the
- * burst paths' per-message cost.  Returns the id the message got (ours,
- * not read back from the shared cell). */
-static inline rh_id stamp_cell(rh_queue *q, uint64_t pos, const rh_envelope *from, uint64_t now,
-                               const void *payload, uint32_t len)
-{
-    rh_id id = from && !rh_id_is_zero(from->id) ? from->id : rh_id_new();
-    fill_cell(q, pos, from, id, now, payload, len);
-    return id;
+    return c->env.id;
 }
 
 /* One message in: 0, or RH_EFULL. */
@@ -215,7 +211,7 @@ static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, u
     uint64_t pos;
     if (claim_enqueue_run(q, 1, &pos) == 0)
         return RH_EFULL;
-    fill_cell(q, pos, e, e->id, e->enqueue_ns, payload, len);
+    fill_cell(q, pos, e, e->enqueue_ns, payload, len);
     publish(&q->h->prod_tail, pos, pos + 1);
     return 0;
 }
@@ -446,8 +442,8 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
     uint64_t pos;
     uint32_t k = claim_enqueue_run(q, n, &pos);
     for (uint32_t i = 0; i < k; i++) {
-        rh_id id = stamp_cell(q, pos + i, envs ? &envs[i] : NULL, now,
-                              (const char *)payloads + (size_t)i * stride, len);
+        rh_id id = fill_cell(q, pos + i, envs ? &envs[i] : NULL, now,
+                             (const char *)payloads + (size_t)i * stride, len);
         if (ids_out)
             ids_out[i] = id;
     }
@@ -483,7 +479,7 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
     for (uint32_t i = 0; i < k; i++) {
         rh_envelope *e = src[i];
         uint32_t len = e->payload_len <= q->payload_size ? e->payload_len : q->payload_size;
-        stamp_cell(q, pos + i, e, now, e + 1, len);
+        fill_cell(q, pos + i, e, now, e + 1, len);
     }
     publish(&q->h->prod_tail, pos, pos + k);
     rh_bell_ring(&q->h->not_empty);
