@@ -20,7 +20,7 @@
  *
  * Which thread writes what: restart_at_ns, failed_streak, restart_streak,
  * state and init_rc are the worker's own (its reactor thread); stall_seen
- * and stalls are shared with the watchdog (atomics, see report_stall).
+ * and stalls are shared with the watchdog (atomics, rh__worker_report_stall).
  */
 #include <stdlib.h>
 
