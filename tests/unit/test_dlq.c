@@ -424,6 +424,33 @@ static void test_accounting_that_does_not_balance_says_how_many_are_missing(void
     assert_false(rh__queue_account_of(&f, 1, 2, 0, &a));
 }
 
+/* Counters read from a shared header another process may have scribbled on
+ * (issue 14, item 3): sums and differences that do not fit are an
+ * impossible line, never a balanced one, and never undefined behaviour
+ * (the UBSan build aborts on a signed overflow here without the checks). */
+static void test_accounting_of_counters_no_queue_can_hold_is_impossible_not_undefined(void **state)
+{
+    (void)state;
+    rh_queue_account a;
+    /* failed past INT64_MAX: moved - in_rings - failed does not fit */
+    rh_queue_stats k = {.enqueued = 2, .dequeued = 2, .failed = 1ull << 63};
+    assert_false(rh__queue_account_of(&k, 1, 2, 0, &a));
+    assert_true(a.impossible);
+    /* a client queue that says it handed out more than fits a count */
+    rh_queue_stats c = {.enqueued = 1, .dequeued = UINT64_MAX};
+    assert_false(rh__queue_account_of(&c, 0, 0, 0, &a));
+    assert_true(a.impossible);
+    /* dead-lettered + dropped + queued wrap around */
+    rh_queue_stats w = {.enqueued = 3, .dequeued = 3, .dead_lettered = UINT64_MAX,
+                        .dropped_oldest = 2, .depth = UINT64_MAX};
+    assert_false(rh__queue_account_of(&w, 0, 0, 1, &a));
+    assert_true(a.impossible);
+    /* and a true line is still balanced, and not impossible */
+    rh_queue_stats t = {.enqueued = 5, .dequeued = 5};
+    assert_true(rh__queue_account_of(&t, 0, 0, 0, &a));
+    assert_false(a.impossible);
+}
+
 /* ------------------------------------------------------------ runtime -- */
 
 static void test_every_kernel_gets_a_shared_dead_letter_queue(void **state)
@@ -740,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_full_dead_letter_queue_drops_its_oldest_and_never_blocks),
         cmocka_unit_test(test_accounting_balances_when_every_message_is_somewhere),
         cmocka_unit_test(test_accounting_that_does_not_balance_says_how_many_are_missing),
+        cmocka_unit_test(test_accounting_of_counters_no_queue_can_hold_is_impossible_not_undefined),
         cmocka_unit_test(test_every_kernel_gets_a_shared_dead_letter_queue),
         cmocka_unit_test(test_a_declared_dead_letter_queue_keeps_its_settings_but_never_blocks),
         cmocka_unit_test(test_wiring_refuses_what_would_clash_with_a_dead_letter_queue),

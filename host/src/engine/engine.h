@@ -362,6 +362,8 @@ typedef struct rh_queue_account {
     uint64_t accepted, delivered, dead_lettered, dropped, queued;
     uint64_t refused;  /* rejected + dropped_newest: never accepted, the sender was told */
     int64_t missing;   /* accepted - (delivered + dead_lettered + dropped + queued) */
+    int impossible;    /* a sum or difference of the counters does not fit: they cannot be
+                        * true (a scribbled shared header); never balanced */
     int balanced;
 } rh_queue_account;
 

@@ -154,18 +154,36 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
 int rh__queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t moved,
                          uint64_t in_rings, rh_queue_account *out)
 {
+    /* Every counter may come from a header another process scribbled on
+     * (a shared queue), so no sum or difference is trusted to fit: each is
+     * checked (__builtin_*_overflow computes the exact result and says
+     * whether it fits the destination), and a line whose counters no queue
+     * can hold is impossible, never balanced, and never undefined
+     * behaviour. */
+    int bad = 0;
     memset(out, 0, sizeof *out);
     out->accepted = s->enqueued;
     out->dead_lettered = s->dead_lettered;
-    out->dropped = s->dropped_oldest + s->duplicates;
-    out->queued = s->depth + in_rings;
-    out->refused = s->rejected + s->dropped_newest;
-    int64_t delivered = kernel_input ? (int64_t)moved - (int64_t)in_rings - (int64_t)s->failed
-                                     : (int64_t)s->dequeued;
+    bad |= __builtin_add_overflow(s->dropped_oldest, s->duplicates, &out->dropped);
+    bad |= __builtin_add_overflow(s->depth, in_rings, &out->queued);
+    bad |= __builtin_add_overflow(s->rejected, s->dropped_newest, &out->refused);
+    int64_t delivered = 0;
+    if (kernel_input) {
+        uint64_t not_delivered;
+        bad |= __builtin_add_overflow(in_rings, s->failed, &not_delivered);
+        bad |= __builtin_sub_overflow(moved, not_delivered, &delivered);
+    } else {
+        bad |= __builtin_add_overflow(s->dequeued, 0, &delivered);
+    }
     out->delivered = delivered > 0 ? (uint64_t)delivered : 0;
-    out->missing = (int64_t)out->accepted -
-                   (delivered + (int64_t)(out->dead_lettered + out->dropped + out->queued));
-    out->balanced = out->missing == 0 && delivered >= 0;
+    uint64_t elsewhere;
+    int64_t sum;
+    bad |= __builtin_add_overflow(out->dead_lettered, out->dropped, &elsewhere);
+    bad |= __builtin_add_overflow(elsewhere, out->queued, &elsewhere);
+    bad |= __builtin_add_overflow(delivered, elsewhere, &sum);
+    bad |= __builtin_sub_overflow(out->accepted, sum, &out->missing);
+    out->impossible = bad;
+    out->balanced = !bad && out->missing == 0 && delivered >= 0;
     return out->balanced;
 }
 
@@ -243,6 +261,9 @@ int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
                 (unsigned long long)a.dropped, (unsigned long long)a.queued);
         if (a.balanced)
             fprintf(out, ": balanced");
+        else if (a.impossible)
+            fprintf(out, ": UNBALANCED, counters no queue can hold (its shared header was "
+                         "written by another process?)");
         else if (a.missing > 0)
             fprintf(out, ": UNBALANCED, %lld message(s) unaccounted for", (long long)a.missing);
         else
