@@ -75,7 +75,7 @@ static int load_plugins(rh_runtime *rt, const rh_launch_opts *opts, rh_error *er
                                 m->path, i, path, m->path, path);
         if (!plugin_at(&rt->plugins, path)) {
             rh_error perr;
-            if (rh__plugin_add(&rt->plugins, path, &perr) == RH_ENOMEM)
+            if (rh__plugin_add_allowed(&rt->plugins, path, &perr) == RH_ENOMEM)
                 return rh_error_set(err, RH_ENOMEM, "%s", perr.msg);
         }
     }

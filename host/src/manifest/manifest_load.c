@@ -38,10 +38,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -142,17 +144,44 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest 
 int rh__manifest_load(const char *path, rh_manifest **out, rh_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    /* O_NONBLOCK: a FIFO (or a device) named as the manifest must be
+     * refused, not waited on until someone writes to it. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         int e = errno;
         return rh_error_set(err, e == ENOENT ? RH_ENOENT : RH_EMANIFEST,
                             "%s: cannot open the manifest: %s", path, strerror(e));
     }
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return rh_error_set(err, RH_EMANIFEST, "%s: cannot stat the manifest: %s", path,
+                            strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        const char *what = S_ISDIR(st.st_mode)    ? NULL
+                           : S_ISFIFO(st.st_mode) ? "a FIFO"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "not a regular file";
+        close(fd);
+        if (!what) /* the words tests and users already know */
+            return rh_error_set(err, RH_EMANIFEST, "%s: cannot open the manifest: %s", path,
+                                strerror(EISDIR));
+        return rh_error_set(err, RH_EMANIFEST,
+                            "%s: cannot open the manifest: expected a regular JSON file, got %s; "
+                            "write the manifest to a file and name that file",
+                            path, what);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ? NULL : fdopen(fd, "r");
+    if (!f) {
+        int e = errno;
+        close(fd);
         return rh_error_set(err, RH_EMANIFEST, "%s: cannot open the manifest: %s", path,
-                            strerror(EISDIR));
+                            strerror(e));
     }
     json_error_t je;
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);

@@ -4,7 +4,10 @@
  * A plugin is untrusted in the sense that it may be stale, half-written or
  * built against another ABI: every check below turns such a file into a
  * reported reason instead of a crash.  A file that another user could have
- * written is refused before dlopen runs any of it (check_writers).  We dlopen with RTLD_NOW so unresolved
+ * written is refused before dlopen runs any of it (plugin_trust.c), and the
+ * descriptor that was checked is what gets loaded; a file that crashes,
+ * exits or hangs while loading is caught in a scanner child before the
+ * host loads it (plugin_scanner.c).  We dlopen with RTLD_NOW so unresolved
  * symbols fail here, at load, with dlerror()'s text, and not at the first
  * call from a dispatch thread; RTLD_LOCAL so two plugins' private symbols
  * never collide.
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <dlfcn.h>
@@ -25,7 +29,10 @@
 #include <unistd.h>
 
 #include "base/grow.h"
+#include "base/log.h"
 #include "plugin/plugin.h"
+#include "plugin/plugin_scanner.h"
+#include "plugin/plugin_trust.h"
 
 /* The smallest descriptor any ABI-1 plugin can have: up to and including
  * fini, the last member of version 1.0.  A larger struct_size (a newer minor)
@@ -99,59 +106,6 @@ int rh__plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err)
     return check_ports(d->outputs, d->n_outputs, "outputs", path, d->name, err);
 }
 
-/* "dir" of "dir/name" ("." for a bare name, "/" for "/name"). */
-static void folder_of(const char *path, char *out, size_t len)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(out, len, ".");
-    else if (slash == path)
-        snprintf(out, len, "/");
-    else
-        snprintf(out, len, "%.*s", (int)(slash - path), path);
-}
-
-/* RH_EPLUGIN when `what` (a file or folder at path) is world-writable. */
-static int refuse_if_world_writable(const char *plugin, const char *kind, const char *path,
-                                    rh_error *err)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || !(st.st_mode & S_IWOTH))
-        return 0;
-    return rh_error_set(err, RH_EPLUGIN,
-                        "%s: refused: the %s %s is world-writable (mode %04o), so any user "
-                        "could replace the code this host runs; fix: chmod o-w %s",
-                        plugin, kind, path, (unsigned)(st.st_mode & 07777), path);
-}
-
-/*
- * dlopen runs a library's code (its constructors) before we can check
- * anything, with the host's rights: a plugin that another user could have
- * written must not get that far.  Refused: a world-writable file, or a
- * world-writable folder holding it (anyone may add or swap files there;
- * a sticky bit only stops deleting, not adding, so it does not help).
- * Both the path as given and, for a symlink, the file it resolves to are
- * checked.  Group-writable is left to the administrator.  A missing file
- * is left to dlopen, which says so.
- */
-static int check_writers(const char *path, rh_error *err)
-{
-    char dir[PATH_MAX];
-    int rc = refuse_if_world_writable(path, "file", path, err);
-    if (rc)
-        return rc;
-    folder_of(path, dir, sizeof dir);
-    if ((rc = refuse_if_world_writable(path, "folder", dir, err)))
-        return rc;
-    char *real = realpath(path, NULL);
-    if (real && strcmp(real, path) != 0) {
-        folder_of(real, dir, sizeof dir);
-        rc = refuse_if_world_writable(path, "folder", dir, err);
-    }
-    free(real);
-    return rc;
-}
-
 /*
  * The loader maps a library's segments where its headers say, and a file
  * cut short (copied while still being written, a full disk) maps pages past
@@ -191,28 +145,23 @@ static int check_elf_extent(int fd, const char *path, rh_error *err)
     return 0;
 }
 
-/* The same check on a file by its path (a missing file is left to dlopen). */
-static int check_elf_extent_at(const char *path, rh_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int rc = check_elf_extent(fd, path, err);
-    close(fd);
-    return rc;
-}
+/*
+ * Every dlopen and dlclose of this layer, and every fork of the plugin
+ * scanner, holds this lock: the scanner child is never forked while
+ * another thread of ours is inside the loader (its locks would be held
+ * forever in the child).
+ */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* dlopen load_path (the file itself, or a private copy of it), resolve the
- * entry and check the descriptor; every message names `path`, the file the
- * user knows.  out->path is already set. */
-static int load_checked(const char *load_path, const char *path, rh_plugin *out, rh_error *err)
+int rh__plugin_load_at(const char *load_path, const char *path, void **handle,
+                       const rh_kernel_desc **desc, rh_error *err)
 {
     dlerror();
     void *h = dlopen(load_path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
-        rh_error_set(err, RH_EPLUGIN, "%s: dlopen failed: %s", path, why ? why : "unknown");
-        goto fail;
+        return rh_error_set(err, RH_EPLUGIN, "%s: dlopen failed: %s", path,
+                            why ? why : "unknown");
     }
     dlerror();
     void *sym = dlsym(h, RH_KERNEL_ENTRY_SYMBOL);
@@ -222,37 +171,93 @@ static int load_checked(const char *load_path, const char *path, rh_plugin *out,
                      "%s: no entry symbol %s (%s); a kernel must use RH_KERNEL_EXPORT(desc)", path,
                      RH_KERNEL_ENTRY_SYMBOL, why ? why : "NULL");
         dlclose(h);
-        goto fail;
+        return RH_EPLUGIN;
     }
     rh_kernel_entry_fn entry;
     memcpy(&entry, &sym, sizeof entry); /* object pointer -> function pointer, POSIX-style */
     const rh_kernel_desc *d = entry();
     if (rh__plugin_check(d, path, err) != 0) {
         dlclose(h);
-        goto fail;
+        return RH_EPLUGIN;
     }
-    out->handle = h;
-    out->desc = d;
+    *handle = h;
+    *desc = d;
     return 0;
-fail:
-    out->error = RH_EPLUGIN;
-    snprintf(out->why, sizeof out->why, "%s", err->msg);
-    return RH_EPLUGIN;
 }
 
-int rh__plugin_open(const char *path, rh_plugin *out, rh_error *err)
+/*
+ * Load the file open at fd (the checked file or its private copy; key: the
+ * stat that names its build), scanner child first, then the host's own
+ * dlopen through /proc/<pid>/fd/N and the re-check of what the child saw.
+ * Every message names `path`, the file the user knows.  On success fd is
+ * kept open in out (the loader's name for the library stays valid); on
+ * failure the caller closes it.
+ */
+static int load_fd(int fd, const struct stat *key, const char *path, rh_plugin *out,
+                   rh_error *err)
 {
-    memset(out, 0, sizeof *out);
-    snprintf(out->path, sizeof out->path, "%s", path);
-    rh_error local;
-    if (!err)
-        err = &local;
-    if (check_writers(path, err) != 0 || check_elf_extent_at(path, err) != 0) {
+    rh_plugin_probe probe;
+    pthread_mutex_lock(&load_lock);
+    int rc = rh__plugin_probe(fd, key, path, &probe, err);
+    if (rc == 0) {
+        /* /proc/<pid>, not /proc/self: a symbolizer or debugger in another
+         * process reads the library by the name the loader recorded. */
+        char load_path[64];
+        snprintf(load_path, sizeof load_path, "/proc/%d/fd/%d", (int)getpid(), fd);
+        rc = rh__plugin_load_at(load_path, path, &out->handle, &out->desc, err);
+        if (rc == 0 && (rc = rh__plugin_probe_matches(&probe, out->desc, path, err)) != 0) {
+            dlclose(out->handle);
+            out->handle = NULL;
+            out->desc = NULL;
+        }
+    }
+    pthread_mutex_unlock(&load_lock);
+    if (rc) {
         out->error = RH_EPLUGIN;
         snprintf(out->why, sizeof out->why, "%s", err->msg);
         return RH_EPLUGIN;
     }
-    return load_checked(path, path, out, err);
+    out->copy_fd = fd;
+    return 0;
+}
+
+/* The checked descriptor of path (plugin_trust.c); waive: an explicit
+ * --allow-plugin, whose waived checks are logged. */
+static int open_trusted(const char *path, int waive, int *fd, rh_error *err)
+{
+    char waived[1536];
+    int rc = rh__plugin_trusted_open(path, waive, waived, sizeof waived, fd, err);
+    if (rc == 0 && waived[0])
+        rh__log_event(NULL, RH_LOG_WARN, "plugin.allowed",
+                      "file=%s reason=%s note=%s", path,
+                      "loaded only because the command line allows it (--allow-plugin)", waived);
+    return rc;
+}
+
+static int open_direct(const char *path, int waive, rh_plugin *out, rh_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->copy_fd = -1;
+    snprintf(out->path, sizeof out->path, "%s", path);
+    rh_error local;
+    if (!err)
+        err = &local;
+    int fd = -1;
+    struct stat st;
+    if (open_trusted(path, waive, &fd, err) != 0 || check_elf_extent(fd, path, err) != 0 ||
+        fstat(fd, &st) != 0 || load_fd(fd, &st, path, out, err) != 0) {
+        if (fd >= 0)
+            close(fd);
+        out->error = RH_EPLUGIN;
+        snprintf(out->why, sizeof out->why, "%s", err->msg);
+        return RH_EPLUGIN;
+    }
+    return 0;
+}
+
+int rh__plugin_open(const char *path, rh_plugin *out, rh_error *err)
+{
+    return open_direct(path, 0, out, err);
 }
 
 /*
@@ -263,20 +268,23 @@ int rh__plugin_open(const char *path, rh_plugin *out, rh_error *err)
  * secure or clean up, no noexec mount to trip on, gone with the process)
  * and that is loaded through /proc/<pid>/fd/N.  The fd stays open as long
  * as the library is loaded: a later copy can then never reuse the same
- * name while this one is known to the loader.
+ * name while this one is known to the loader.  The bytes come from the
+ * checked descriptor of the file, so they are the bytes that were judged.
  */
-int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err)
+static int open_copy(const char *path, int waive, rh_plugin *out, rh_error *err)
 {
     memset(out, 0, sizeof *out);
+    out->copy_fd = -1;
     snprintf(out->path, sizeof out->path, "%s", path);
     rh_error local;
     if (!err)
         err = &local;
     int src = -1, fd = -1, rc = RH_EPLUGIN;
-    if (check_writers(path, err) != 0)
+    struct stat key;
+    if (open_trusted(path, waive, &src, err) != 0)
         goto fail;
-    if ((src = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        rh_error_set(err, RH_EPLUGIN, "%s: cannot read: %s", path, strerror(errno));
+    if (fstat(src, &key) != 0) {
+        rh_error_set(err, RH_EPLUGIN, "%s: cannot stat: %s", path, strerror(errno));
         goto fail;
     }
     if ((fd = memfd_create("ringhost-plugin", MFD_CLOEXEC)) < 0) {
@@ -304,16 +312,11 @@ int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err)
     src = -1;
     if (check_elf_extent(fd, path, err) != 0)
         goto fail;
-    /* /proc/<pid>, not /proc/self: a symbolizer or debugger in another
-     * process reads the library by the name the loader recorded. */
-    char load_path[64];
-    snprintf(load_path, sizeof load_path, "/proc/%d/fd/%d", (int)getpid(), fd);
-    if (load_checked(load_path, path, out, err) != 0) {
+    if (load_fd(fd, &key, path, out, err) != 0) {
         close(fd);
         return RH_EPLUGIN;
     }
     out->copied = 1;
-    out->copy_fd = fd;
     return 0;
 fail:
     if (src >= 0)
@@ -325,23 +328,33 @@ fail:
     return rc;
 }
 
+int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err)
+{
+    return open_copy(path, 0, out, err);
+}
+
 void rh__plugin_close(rh_plugin *p)
 {
-    if (p->handle)
+    if (p->handle) {
+        pthread_mutex_lock(&load_lock);
         dlclose(p->handle);
-    if (p->copied)
-        close(p->copy_fd);
+        pthread_mutex_unlock(&load_lock);
+    }
+    if (p->handle || p->copied)
+        if (p->copy_fd >= 0)
+            close(p->copy_fd);
     p->handle = NULL;
     p->desc = NULL;
     p->copied = 0;
+    p->copy_fd = -1;
 }
 
 /* One file of a set, from a private copy when the set asks for it. */
-static int open_in_set(const rh_plugin_set *set, const char *path, rh_plugin *out,
+static int open_in_set(const rh_plugin_set *set, const char *path, int waive, rh_plugin *out,
                        rh_error *err)
 {
-    return set->private_copies ? rh__plugin_open_copy(path, out, err)
-                               : rh__plugin_open(path, out, err);
+    return set->private_copies ? open_copy(path, waive, out, err)
+                               : open_direct(path, waive, out, err);
 }
 
 static int ends_with_so(const char *name)
@@ -383,7 +396,7 @@ int rh__plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
     for (uint32_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        open_in_set(set, path, &set->items[set->n++], NULL);
+        open_in_set(set, path, 0, &set->items[set->n++], NULL);
         free(names[i]);
     }
     free(names);
@@ -394,7 +407,14 @@ int rh__plugin_add(rh_plugin_set *set, const char *path, rh_error *err)
 {
     if (rh_grow(&set->items, NULL, set->n + 1, sizeof *set->items))
         return rh_error_set(err, RH_ENOMEM, "%s: out of memory", path);
-    return open_in_set(set, path, &set->items[set->n++], err);
+    return open_in_set(set, path, 0, &set->items[set->n++], err);
+}
+
+int rh__plugin_add_allowed(rh_plugin_set *set, const char *path, rh_error *err)
+{
+    if (rh_grow(&set->items, NULL, set->n + 1, sizeof *set->items))
+        return rh_error_set(err, RH_ENOMEM, "%s: out of memory", path);
+    return open_in_set(set, path, 1, &set->items[set->n++], err);
 }
 
 void rh__plugin_set_free(rh_plugin_set *set)

@@ -2,8 +2,11 @@
  * plugin.h — loading kernel shared objects.
  *
  * rh__plugin_open() dlopen()s one file (refused first when another user
- * could have written it, or when it is a truncated ELF file), resolves
- * RH_KERNEL_ENTRY_SYMBOL and checks the descriptor.  The runtime loads
+ * could have written it or any folder above it (plugin_trust.h), or when it
+ * is a truncated ELF file; loaded first in a scanner child that may crash
+ * in its place (plugin_scanner.h)), resolves RH_KERNEL_ENTRY_SYMBOL and
+ * checks the descriptor.  What is loaded is the descriptor that was
+ * checked, never the path again.  The runtime loads
  * private copies instead (rh__plugin_open_copy).  Every failure is an RH_EPLUGIN with a reason that
  * says what to do (the dlerror() text included); the host never crashes on a
  * bad plugin, it reports it and goes on.
@@ -20,7 +23,8 @@ typedef struct rh_plugin {
     int error;                    /* 0 or RH_EPLUGIN */
     char why[1024];               /* the load error */
     int copied;                   /* loaded from a private copy (rh__plugin_open_copy) */
-    int copy_fd;                  /* that copy, open while the plugin is loaded */
+    int copy_fd;                  /* what was loaded (the checked file or its private copy),
+                                     open while the plugin is loaded; -1 when none */
 } rh_plugin;
 
 /* Load and check one .so.  Returns 0, or RH_EPLUGIN with err->msg. */
@@ -35,6 +39,11 @@ void rh__plugin_close(rh_plugin *p);
  * RH_EPLUGIN (err->msg says why), or RH_ESYS (no private copy could be
  * made). */
 int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err);
+
+/* dlopen load_path, resolve the entry, call it and check the descriptor;
+ * messages name path.  What both the scanner child and the host run. */
+int rh__plugin_load_at(const char *load_path, const char *path, void **handle,
+                       const rh_kernel_desc **desc, rh_error *err);
 
 /* Check a descriptor (what rh__plugin_open does after dlsym). */
 int rh__plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err);
@@ -55,6 +64,12 @@ void rh__plugin_set_free(rh_plugin_set *set);
  * does).  Returns 0, RH_EPLUGIN (kept, reason in err and in the item), or
  * RH_ENOMEM.  Pointers into set->items move: take them after all adds. */
 int rh__plugin_add(rh_plugin_set *set, const char *path, rh_error *err);
+
+/* rh__plugin_add for a file the command line names explicitly
+ * (--allow-plugin): its owner and group-writable checks only warn, as a
+ * logged plugin.allowed event; a world-writable file or folder is still
+ * refused, and it is still loaded from its checked descriptor. */
+int rh__plugin_add_allowed(rh_plugin_set *set, const char *path, rh_error *err);
 
 /* The loaded plugin whose kernel name (or file stem, "libNAME.so"/"NAME.so")
  * is name; NULL when none loaded. */
