@@ -113,3 +113,7 @@ add_test(NAME test_embed_shared
           ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${CMAKE_COMMAND} ${CMAKE_CTEST_COMMAND}
           "${rh_pkg_cflags}" "${rh_pkg_ldflags}" ${RINGHOST_PLUGIN_OUTPUT_DIR})
 set_tests_properties(test_embed_shared PROPERTIES TIMEOUT 300 LABELS package)
+
+# ---- plugins that crash, exit or hang while loading; FIFO manifests (issue 14, item 6) ----
+rh_add_test(test_cli_plugin_scan    integration/test_cli_plugin_scan.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
