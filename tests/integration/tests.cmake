@@ -117,3 +117,7 @@ set_tests_properties(test_embed_shared PROPERTIES TIMEOUT 300 LABELS package)
 # ---- plugins that crash, exit or hang while loading; FIFO manifests (issue 14, item 6) ----
 rh_add_test(test_cli_plugin_scan    integration/test_cli_plugin_scan.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
+# ---- a root host runs no plugin another user owns or could swap (issue 14, item 5) ----
+rh_add_test(test_cli_plugin_trust   integration/test_cli_plugin_trust.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
