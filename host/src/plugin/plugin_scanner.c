@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -182,19 +183,32 @@ static int scan_timeout_ms(void)
 }
 
 /* Reap pid by deadline_ns (CLOCK_MONOTONIC); 1 when reaped (*status),
- * 0 when it still runs at the deadline. */
+ * 0 when it still runs at the deadline.  A pidfd is polled (it becomes
+ * readable when the child exits); without one (a kernel older than 5.3)
+ * waitpid is polled every millisecond: this is the slow path of a load. */
 static int reap_by(pid_t pid, uint64_t deadline_ns, int *status)
 {
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR))
+        if (r == pid || (r < 0 && errno != EINTR)) {
+            if (pfd >= 0)
+                close(pfd);
             return 1;
-        if (rh_now_ns() >= deadline_ns)
+        }
+        uint64_t now = rh_now_ns();
+        if (now >= deadline_ns) {
+            if (pfd >= 0)
+                close(pfd);
             return 0;
-        /* The child is writing its record or exiting: this is the slow
-         * path of a load, polled at 1 ms. */
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+        }
+        if (pfd >= 0) {
+            struct pollfd p = {.fd = pfd, .events = POLLIN};
+            poll(&p, 1, (int)((deadline_ns - now + 999999) / 1000000));
+        } else {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
     }
 }
 
