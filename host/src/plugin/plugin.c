@@ -368,6 +368,50 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * Start the scanner children of a folder's files together, PREFETCH_BATCH
+ * at a time, so that the loads that follow find their results cached: a
+ * folder of plugins waits about one scan, not one per file.  Only files
+ * that pass the trust checks are scanned (the load checks them again and
+ * says why for the others); a result it cannot get is left to the load.
+ */
+#define PREFETCH_BATCH 16
+
+static void prefetch_scans(const char *dir, char **names, uint32_t n)
+{
+    if (n < 2)
+        return;
+    for (uint32_t at = 0; at < n; at += PREFETCH_BATCH) {
+        int fds[PREFETCH_BATCH];
+        struct stat keys[PREFETCH_BATCH];
+        char paths[PREFETCH_BATCH][4096];
+        const char *names_of[PREFETCH_BATCH];
+        uint32_t k = 0;
+        for (uint32_t i = at; i < n && i < at + PREFETCH_BATCH; i++) {
+            snprintf(paths[k], sizeof paths[k], "%s/%s", dir, names[i]);
+            rh_error e;
+            int fd;
+            if (rh__plugin_trusted_open(paths[k], 0, NULL, 0, &fd, &e) != 0)
+                continue;
+            if (fstat(fd, &keys[k]) != 0 || rh__plugin_probe_cached(paths[k], &keys[k]) ||
+                check_elf_extent(fd, paths[k], &e) != 0) {
+                close(fd);
+                continue;
+            }
+            fds[k] = fd;
+            names_of[k] = paths[k];
+            k++;
+        }
+        if (k) {
+            pthread_mutex_lock(&load_lock);
+            rh__plugin_probe_many(k, fds, keys, names_of, NULL);
+            pthread_mutex_unlock(&load_lock);
+        }
+        for (uint32_t i = 0; i < k; i++)
+            close(fds[i]);
+    }
+}
+
 int rh__plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
 {
     DIR *d = opendir(dir);
@@ -393,6 +437,7 @@ int rh__plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
         free(names);
         return rh_error_set(err, RH_ENOMEM, "%s: out of memory", dir);
     }
+    prefetch_scans(dir, names, n);
     for (uint32_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,109 +219,169 @@ static const char *signal_name(int sig)
     return s ? s : "?";
 }
 
-int rh__plugin_probe(int fd, const struct stat *key, const char *path, rh_plugin_probe *out,
-                     rh_error *err)
-{
-    memset(out, 0, sizeof *out);
-    if (cache_get(path, key, out))
-        goto decided;
+/* One scanner child in flight. */
+typedef struct scan_job {
+    pid_t pid;      /* 0: could not be started (rec says why) */
+    int rfd;        /* the read end of its pipe */
+    uint64_t deadline;
+    size_t got;     /* bytes of rec read so far */
+    rh_plugin_probe rec;
+} scan_job;
 
+static void job_refuse(rh_plugin_probe *r, uint32_t state, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void job_refuse(rh_plugin_probe *r, uint32_t state, const char *fmt, ...)
+{
+    memset(r, 0, sizeof *r);
+    r->state = state;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+}
+
+static void job_start(scan_job *j, int fd, const char *path, int ms)
+{
+    memset(j, 0, sizeof *j);
+    j->rfd = -1;
     int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return rh_error_set(err, RH_EPLUGIN, "%s: cannot start the plugin scanner: pipe: %s",
-                            path, strerror(errno));
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        job_refuse(&j->rec, RH_PROBE_TIMEOUT, "%s: cannot start the plugin scanner: pipe: %s",
+                   path, strerror(errno));
+        return;
+    }
     fflush(NULL); /* nothing buffered is written twice by a child's exit() */
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
         close(p[0]);
         close(p[1]);
-        return rh_error_set(err, RH_EPLUGIN, "%s: cannot start the plugin scanner: fork: %s",
-                            path, strerror(e));
+        job_refuse(&j->rec, RH_PROBE_TIMEOUT, "%s: cannot start the plugin scanner: fork: %s",
+                   path, strerror(e));
+        return;
     }
     if (pid == 0) {
         close(p[0]);
         child_scan(fd, p[1], path);
     }
     close(p[1]);
+    j->pid = pid;
+    j->rfd = p[0];
+    j->deadline = rh_now_ns() + (uint64_t)ms * 1000000u;
+}
 
-    int ms = scan_timeout_ms();
-    uint64_t deadline = rh_now_ns() + (uint64_t)ms * 1000000u;
-    size_t got = 0;
+/* Read the child's record by its deadline, reap it (killing it by its pid
+ * when it hangs) and say what it means in j->rec. */
+static void job_finish(scan_job *j, const char *path, int ms)
+{
+    if (!j->pid)
+        return; /* job_start said why */
+    rh_plugin_probe *out = &j->rec;
     int timed_out = 0;
-    while (got < sizeof *out) {
+    while (j->got < sizeof *out) {
+        /* Past the deadline a record already written is still read (a
+         * batch's later children finished while an earlier one hung). */
         uint64_t now = rh_now_ns();
-        if (now >= deadline) {
-            timed_out = 1;
-            break;
-        }
-        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-        int left_ms = (int)((deadline - now + 999999) / 1000000);
+        int left_ms = now >= j->deadline ? 0 : (int)((j->deadline - now + 999999) / 1000000);
+        struct pollfd pfd = {.fd = j->rfd, .events = POLLIN};
         int r = poll(&pfd, 1, left_ms);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            continue; /* the deadline check above ends it */
-        ssize_t n = read(p[0], (char *)out + got, sizeof *out - got);
+        if (r < 0)
+            break;
+        if (r == 0) {
+            if (rh_now_ns() >= j->deadline) {
+                timed_out = 1;
+                break;
+            }
+            continue;
+        }
+        ssize_t n = read(j->rfd, (char *)out + j->got, sizeof *out - j->got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break; /* EOF: the child is gone */
-        got += (size_t)n;
+        j->got += (size_t)n;
     }
-    close(p[0]);
+    close(j->rfd);
     int status = 0;
-    if (timed_out || !reap_by(pid, deadline, &status)) {
+    if (timed_out || !reap_by(j->pid, j->deadline, &status)) {
         /* Hung (or wrote its record and then hung): killed by its pid. */
-        kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        kill(j->pid, SIGKILL);
+        while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
             ;
-        if (got < sizeof *out) {
-            memset(out, 0, sizeof *out);
-            return rh_error_set(err, RH_EPLUGIN,
-                                "%s: refused: the plugin scanner (pid %d) did not finish loading "
-                                "it within %d ms and was killed: a constructor or %s() never "
-                                "returns; fix the plugin (or, for a slow constructor, raise "
-                                "RINGHOST_PLUGIN_SCAN_TIMEOUT_MS)",
-                                path, (int)pid, ms, RH_KERNEL_ENTRY_SYMBOL);
+        if (j->got < sizeof *out) {
+            job_refuse(out, RH_PROBE_TIMEOUT,
+                       "%s: refused: the plugin scanner (pid %d) did not finish loading it "
+                       "within %d ms and was killed: a constructor or %s() never returns; fix "
+                       "the plugin (or, for a slow constructor, raise "
+                       "RINGHOST_PLUGIN_SCAN_TIMEOUT_MS)",
+                       path, (int)j->pid, ms, RH_KERNEL_ENTRY_SYMBOL);
+            return;
         }
     }
-    if (got < sizeof *out) {
-        memset(out, 0, sizeof *out);
-        out->state = RH_PROBE_REFUSED;
+    if (j->got < sizeof *out) {
         if (WIFSIGNALED(status))
-            snprintf(out->why, sizeof out->why,
-                     "%s: refused: it crashed the plugin scanner with signal %d (SIG%s) while "
-                     "being loaded (in a constructor, or in %s() or the descriptor it returned); "
-                     "it was never loaded into the host",
-                     path, WTERMSIG(status), signal_name(WTERMSIG(status)),
-                     RH_KERNEL_ENTRY_SYMBOL);
+            job_refuse(out, RH_PROBE_REFUSED,
+                       "%s: refused: it crashed the plugin scanner with signal %d (SIG%s) while "
+                       "being loaded (in a constructor, or in %s() or the descriptor it "
+                       "returned); it was never loaded into the host",
+                       path, WTERMSIG(status), signal_name(WTERMSIG(status)),
+                       RH_KERNEL_ENTRY_SYMBOL);
         else
-            snprintf(out->why, sizeof out->why,
-                     "%s: refused: the plugin scanner exited with status %d while loading it "
-                     "(a constructor or %s() ended the process); it was never loaded into the "
-                     "host",
-                     path, WIFEXITED(status) ? WEXITSTATUS(status) : -1, RH_KERNEL_ENTRY_SYMBOL);
+            job_refuse(out, RH_PROBE_REFUSED,
+                       "%s: refused: the plugin scanner exited with status %d while loading it "
+                       "(a constructor or %s() ended the process); it was never loaded into "
+                       "the host",
+                       path, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                       RH_KERNEL_ENTRY_SYMBOL);
     } else if (out->state == RH_PROBE_EXITED) {
-        snprintf(out->why, sizeof out->why,
-                 "%s: refused: it called exit() while being loaded in the plugin scanner (a "
-                 "constructor or %s() must never end the process); it was never loaded into the "
-                 "host",
-                 path, RH_KERNEL_ENTRY_SYMBOL);
+        job_refuse(out, RH_PROBE_REFUSED,
+                   "%s: refused: it called exit() while being loaded in the plugin scanner (a "
+                   "constructor or %s() must never end the process); it was never loaded into "
+                   "the host",
+                   path, RH_KERNEL_ENTRY_SYMBOL);
     } else if (out->state != RH_PROBE_LOADED && out->state != RH_PROBE_REFUSED) {
-        memset(out, 0, sizeof *out);
-        out->state = RH_PROBE_REFUSED;
-        snprintf(out->why, sizeof out->why,
-                 "%s: refused: the plugin scanner wrote back nothing it could have written "
-                 "(a constructor wrote on its pipe?)",
-                 path);
+        job_refuse(out, RH_PROBE_REFUSED,
+                   "%s: refused: the plugin scanner wrote back nothing it could have written "
+                   "(a constructor wrote on its pipe?)",
+                   path);
     }
     out->why[sizeof out->why - 1] = '\0';
-    cache_put(path, key, out);
-decided:
+}
+
+void rh__plugin_probe_many(uint32_t n, const int *fds, const struct stat *keys,
+                           const char *const *paths, rh_plugin_probe *out)
+{
+    int ms = scan_timeout_ms();
+    scan_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    if (!jobs)
+        return; /* each file is then scanned on its own when it is opened */
+    for (uint32_t i = 0; i < n; i++)
+        job_start(&jobs[i], fds[i], paths[i], ms);
+    for (uint32_t i = 0; i < n; i++) {
+        job_finish(&jobs[i], paths[i], ms);
+        cache_put(paths[i], &keys[i], &jobs[i].rec);
+        if (out)
+            out[i] = jobs[i].rec;
+    }
+    free(jobs);
+}
+
+int rh__plugin_probe(int fd, const struct stat *key, const char *path, rh_plugin_probe *out,
+                     rh_error *err)
+{
+    if (!cache_get(path, key, out))
+        rh__plugin_probe_many(1, &fd, key, &path, out);
     if (out->state == RH_PROBE_LOADED)
         return 0;
-    return rh_error_set(err, RH_EPLUGIN, "%s", out->why);
+    return rh_error_set(err, RH_EPLUGIN, "%s", out->why[0] ? out->why : "plugin scanner failed");
+}
+
+int rh__plugin_probe_cached(const char *path, const struct stat *key)
+{
+    rh_plugin_probe p;
+    return cache_get(path, key, &p);
 }
 
 /* ---------------------------------------------------- the re-check ---- */

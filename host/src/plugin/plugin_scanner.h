@@ -18,7 +18,8 @@
  * looks at a file again (a hot-swap watcher, several folders naming one
  * file) forks once per build.  There is no cache file: the scan costs
  * about a fork and a dlopen (~1-2 ms a plugin), and a cache file would be
- * one more file that root must trust.  A timeout is not cached.
+ * one more file that root must trust.  A timeout is cached too: a plugin
+ * that hangs costs its deadline once per build, not at every look.
  *
  * The caller serialises scans with its own dlopen/dlclose calls (plugin.c
  * load_lock), so no thread of this process is inside the loader when the
@@ -51,7 +52,16 @@ typedef struct rh_plugin_probe {
     } ports[RH_PROBE_MAX_PORTS]; /* inputs, then outputs */
 } rh_plugin_probe;
 
-enum { RH_PROBE_NONE = 0, RH_PROBE_LOADED = 1, RH_PROBE_REFUSED = 2, RH_PROBE_EXITED = 3 };
+/* RH_PROBE_EXITED is the child's word for exit() called; the parent turns
+ * it into RH_PROBE_REFUSED.  RH_PROBE_TIMEOUT: the deadline passed, or no
+ * child could be started. */
+enum {
+    RH_PROBE_NONE = 0,
+    RH_PROBE_LOADED = 1,
+    RH_PROBE_REFUSED = 2,
+    RH_PROBE_EXITED = 3,
+    RH_PROBE_TIMEOUT = 4
+};
 
 /*
  * Load the file open at fd (its bytes; key: the stat that identifies it in
@@ -63,6 +73,18 @@ enum { RH_PROBE_NONE = 0, RH_PROBE_LOADED = 1, RH_PROBE_REFUSED = 2, RH_PROBE_EX
  */
 int rh__plugin_probe(int fd, const struct stat *key, const char *path, rh_plugin_probe *out,
                      rh_error *err);
+
+/*
+ * Scan n files at once, one child each, all started before any is waited
+ * for (a folder of plugins costs about one scan, not n); results go to the
+ * cache and, when out is not NULL, to out[0..n).  The
+ * caller holds its load lock and bounds n (each child is a process).
+ */
+void rh__plugin_probe_many(uint32_t n, const int *fds, const struct stat *keys,
+                           const char *const *paths, rh_plugin_probe *out);
+
+/* Non-zero when a result for this path and build is cached. */
+int rh__plugin_probe_cached(const char *path, const struct stat *key);
 
 /* 0 when d (read by the host after its own dlopen) says what the scanner
  * saw; RH_EPLUGIN naming the first difference otherwise. */
