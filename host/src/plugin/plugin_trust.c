@@ -182,8 +182,9 @@ int rh__plugin_trusted_open(const char *path, int waive, char *waived, size_t wa
                     .waived_len = waived_len, .err = err};
     *fd_out = -1;
     char *real = realpath(path, NULL);
-    if (!real)
-        return rh_error_set(err, RH_EPLUGIN, "%s: cannot open: %s", path, strerror(errno));
+    if (!real) /* worded as before the walk existed: tools and testing.h users match it */
+        return rh_error_set(err, RH_EPLUGIN, "%s: dlopen failed: cannot open %s: %s", path, path,
+                            strerror(errno));
 
     /* The folder that holds the name as given, when a symlink leads
      * elsewhere: whoever can write there chooses what the name means. */
