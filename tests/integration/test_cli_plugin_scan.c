@@ -5,7 +5,8 @@
  * RH_TEST_BUILD_DIR/hostile_plugins) sits in a folder beside a good
  * echo.so; `ringhost plugins` lists it with how the scanner child ended,
  * and `validate` and `run` of a manifest naming echo still work.  And a
- * manifest that is a FIFO or a device is refused at once, not waited on.
+ * manifest that is a FIFO or a device, or a FIFO named like a plugin, is
+ * refused at once, not waited on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -172,7 +173,17 @@ static void test_a_manifest_that_is_a_fifo_or_a_device_is_refused_not_waited_on(
                   "expected %s to refuse the FIFO, naming it", verbs[i]);
         cli_free(&o);
     }
+    /* A FIFO named like a plugin, in a plugin folder: listed, not waited on. */
+    const char *dir = cli_keep("%s/fifo-plugins", cli_tmpdir());
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(mkfifo(cli_keep("%s/pipe.so", dir), 0644), 0);
     cli_out o;
+    cli_exec(&o, NULL, "plugins", dir, NULL);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, strstr(o.r.out, "pipe.so: error") && strstr(o.r.out, "not a regular file"),
+              "expected `plugins` to list the FIFO as not a regular file");
+    cli_free(&o);
     cli_exec(&o, NULL, "validate", "/dev/zero", NULL);
     cli_expect_exit(&o, 2);
     CLI_CHECK(&o, strstr(o.r.err, "a character device"),
