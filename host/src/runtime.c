@@ -42,6 +42,8 @@ static void attach_dead_letter_queues(rh_runtime *rt)
         k->dlq = rt->qplan[k->dlq_plan].queue;
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
             rh__type_registry_add(k->desc->inputs[p].type);
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++) /* undeliverable answers */
+            rh__type_registry_add(k->desc->outputs[p].type);
     }
     rt->dlq_types_known = 1;
 }
@@ -49,8 +51,12 @@ static void attach_dead_letter_queues(rh_runtime *rt)
 static void forget_dead_letter_types(rh_runtime *rt)
 {
     for (uint32_t i = 0; rt->dlq_types_known && i < rt->n_kernels; i++)
+    {
         for (uint32_t p = 0; p < rt->kernels[i].desc->n_inputs; p++)
             rh__type_registry_remove(rt->kernels[i].desc->inputs[p].type);
+        for (uint32_t p = 0; p < rt->kernels[i].desc->n_outputs; p++)
+            rh__type_registry_remove(rt->kernels[i].desc->outputs[p].type);
+    }
     rt->dlq_types_known = 0;
 }
 
@@ -248,8 +254,14 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (rh__reactor_stop_join(rt->reactors[i], join_by) != 0 && !stuck)
             stuck = rt->reactors[i]->name;
-    if (!stuck)
+    /* The threads are gone: what output rings still hold (their queue
+     * full, nobody reading) goes to its queue if it now fits, else to the
+     * dead-letter queue as undeliverable, before the accounting counts it
+     * and before persist inputs are acked for it. */
+    if (!stuck) {
+        rh__out_bridges_flush_at_stop(rt);
         rh__in_bridges_ack_finished(rt); /* persist queues: what the drain finished */
+    }
     rt->state = RH_STATE_TERMINATED;
     for (uint32_t i = 0; i < rt->n_kernels; i++)
         rt->kernels[i].state = RH_STATE_TERMINATED;
@@ -265,11 +277,23 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
                             "terminate: thread %s did not stop within %d ms (a kernel is stuck "
                             "in process()); it was left running and its memory is kept",
                             stuck, timeout_ms);
-    if (!drained)
+    if (!drained) {
+        uint64_t undeliverable = 0;
+        for (uint32_t i = 0; i < rt->n_kernels; i++)
+            for (uint32_t p = 0; p < rt->kernels[i].desc->n_outputs; p++)
+                undeliverable += atomic_load(&rt->kernels[i].out_bridges[p].undeliverable);
+        if (undeliverable)
+            return rh_error_set(err, RH_ETIMEDOUT,
+                                "terminate: kernel rings not drained within %d ms: an output "
+                                "queue stayed full, so %llu answer(s) were dead-lettered as "
+                                "undeliverable (see the accounting lines; read the output "
+                                "queue, or give it more capacity)",
+                                timeout_ms, (unsigned long long)undeliverable);
         return rh_error_set(err, RH_ETIMEDOUT,
                             "terminate: kernel rings not drained within %d ms; see the counts "
                             "above",
                             timeout_ms);
+    }
     return 0;
 }
 

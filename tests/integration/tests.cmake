@@ -121,3 +121,7 @@ rh_add_test(test_cli_plugin_scan    integration/test_cli_plugin_scan.c
 # ---- a root host runs no plugin another user owns or could swap (issue 14, item 5) ----
 rh_add_test(test_cli_plugin_trust   integration/test_cli_plugin_trust.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
+# ---- answers lost without a trace (issue 14, items 1 and 4) ----
+rh_add_test(test_cli_undeliverable  integration/test_cli_undeliverable.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)

@@ -49,6 +49,8 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
     if (origin[0] && rh__plugin_open(origin, &plugin, &perr) == 0) {
         for (uint32_t p = 0; p < plugin.desc->n_inputs; p++)
             rh__type_registry_add(plugin.desc->inputs[p].type);
+        for (uint32_t p = 0; p < plugin.desc->n_outputs; p++) /* undeliverable answers */
+            rh__type_registry_add(plugin.desc->outputs[p].type);
     } else {
         fprintf(stderr, "ringhost %s: %s: payloads shown as base64: %s\n", verb, qname,
                 origin[0] ? perr.msg : "the queue names no plugin");

@@ -19,6 +19,8 @@
  *         burst once its kernel has finished it (acks.c).
  * Dedup:  the window of recent ids is dedup.c.
  */
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +140,83 @@ uint32_t rh__in_bridge_step(rh_in_bridge *b)
 
 /* ---------------------------------------------------------- output ----- */
 
+/* How long one park of the output bridge's own block wait lasts at most:
+ * a stop is seen within it even if no bell rings (a kernel terminated
+ * alone rings its reactors' bells, not the queue's). */
+#define OUT_PARK_MAX_NS (10 * RH_NS_PER_MS)
+
+static int out_stopped(const rh_out_bridge *b)
+{
+    return rh_kernel_flow(b->kernel) == RH_FLOW_STOPPED;
+}
+
+/*
+ * One output that did not fit the burst: the queue's policy, as rh_send
+ * applies it, except for `block`: the bridge waits itself (spin, yield,
+ * then park on the queue's not-full bell) so that the wait ends either
+ * when a cell frees, when block_timeout_ms passes (RH_ETIMEDOUT, counted
+ * rejected on the queue as rh_send would), or when the host or the kernel
+ * stops (RH_ESTOPPED: nobody will read in time; the caller dead-letters).
+ * A 60 s block_timeout_ms thus no longer outlives terminate's join.  Slow
+ * path only: the queue was full.
+ */
+static int send_one(rh_out_bridge *b, rh_envelope *env)
+{
+    const rh_queue_config *cfg = rh_queue_config_of(b->queue);
+    if (cfg->backpressure != RH_BP_BLOCK)
+        return rh_send(b->queue, env, rh_ring_payload(env), env->payload_len, NULL);
+    uint64_t deadline = rh_deadline_after_ms(cfg->block_timeout_ms);
+    rh_bell *bell = rh__queue_not_full_bell(b->queue);
+    rh_waiter w;
+    rh__waiter_init(&w, RH_WAIT_ADAPTIVE);
+    for (;;) {
+        if (rh__queue_enqueue_burst(b->queue, &env, 1) == 1)
+            return 0;
+        if (out_stopped(b))
+            return RH_ESTOPPED;
+        uint64_t now = rh_now_ns();
+        if (now >= deadline) {
+            rh__queue_count(b->queue, RH_QC_REJECTED, 1);
+            return RH_ETIMEDOUT;
+        }
+        switch (rh__waiter_idle(&w)) {
+        case RH_IDLE_SPIN:
+            rh_cpu_relax();
+            break;
+        case RH_IDLE_YIELD:
+            sched_yield();
+            break;
+        case RH_IDLE_PARK: {
+            uint64_t left = deadline - now;
+            rh_sleep sl;
+            rh__sleep_prepare(&sl, &bell, 1);
+            if (rh__queue_enqueue_burst(b->queue, &env, 1) == 1) {
+                rh__sleep_cancel(&sl);
+                return 0;
+            }
+            rh__sleep_commit(&sl, (int64_t)(left < OUT_PARK_MAX_NS ? left : OUT_PARK_MAX_NS));
+            break;
+        }
+        }
+    }
+}
+
+/* An output its queue had no room for when the host or its kernel stopped:
+ * into the kernel's dead-letter queue, stage "undeliverable", with the
+ * output queue named as the source (dlq.c does not count it on that queue:
+ * it never accepted it; the bridge counts it). */
+static void dead_letter_undeliverable(rh_out_bridge *b, rh_envelope *env)
+{
+    rh_kinst *k = b->kernel;
+    const rh_queue_config *cfg = rh_queue_config_of(b->queue);
+    char why[160];
+    snprintf(why, sizeof why,
+             "undeliverable: output queue %s was full (capacity %u, %s) at shutdown",
+             rh_queue_name(b->queue), cfg->capacity, rh_backpressure_name(cfg->backpressure));
+    rh__dlq_put(k->dlq, b->queue, k->decl->name, k->desc->outputs[b->port].type,
+                RH_DLQ_UNDELIVERABLE, env, rh_ring_payload(env), why, k->rt->log);
+}
+
 uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
 {
     uint64_t pos;
@@ -150,16 +229,35 @@ uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
     /* The run that fits goes in one claim, one clock read, one doorbell;
      * what does not fit meets the output queue's policy one message at a
      * time, and a refusal is counted by the queue (rejected /
-     * dropped_newest) and by us. */
+     * dropped_newest) and by us.  Once the host stops, what still finds
+     * no room is dead-lettered as undeliverable: never left in a ring or
+     * a blocked send that terminate cannot wait for. */
     uint64_t sent = rh__queue_enqueue_burst(b->queue, slots, n);
+    uint64_t undeliverable = 0;
     for (uint32_t i = (uint32_t)sent; i < n; i++) {
         rh_envelope *env = slots[i];
-        if (rh_send(b->queue, env, rh_ring_payload(env), env->payload_len, NULL) == 0)
+        int rc = undeliverable ? (rh__queue_enqueue_burst(b->queue, &env, 1) == 1 ? 0
+                                                                                 : RH_ESTOPPED)
+                               : send_one(b, env);
+        if (rc == 0) {
             sent++;
+        } else if (rc == RH_ESTOPPED) {
+            dead_letter_undeliverable(b, env);
+            undeliverable++;
+        }
     }
     rh__ring_release(src, n);
     atomic_fetch_add_explicit(&b->sent, sent, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->refused, n - sent, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->refused, n - sent - undeliverable, memory_order_relaxed);
+    if (undeliverable) {
+        atomic_fetch_add_explicit(&b->undeliverable, undeliverable, memory_order_relaxed);
+        rh_kinst *k = b->kernel;
+        rh__log_event(k->rt->log, RH_LOG_WARN, "bridge.undeliverable",
+                      "kernel=%s port=%s queue=%s messages=%llu dlq=%s stage=undeliverable "
+                      "reason=queue_full_at_stop",
+                      k->decl->name, k->desc->outputs[b->port].name, rh_queue_name(b->queue),
+                      (unsigned long long)undeliverable, k->dlq ? rh_queue_name(k->dlq) : "-");
+    }
     return n;
 }
 
@@ -169,4 +267,23 @@ uint32_t rh__out_bridge_step(rh_out_bridge *b)
     for (uint32_t i = 0; i < b->n_sources; i++)
         moved += rh__out_bridge_flush_ring(b, b->sources[i]);
     return moved;
+}
+
+uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt)
+{
+    uint64_t dead = 0;
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        if (k->decl->isolate_process)
+            continue; /* its rings are a child's (faults/isolation.c), stopped by it */
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+            rh_out_bridge *b = &k->out_bridges[p];
+            uint64_t before = atomic_load_explicit(&b->undeliverable, memory_order_relaxed);
+            for (uint32_t s = 0; s < b->n_sources; s++)
+                while (rh__out_bridge_flush_ring(b, b->sources[s]))
+                    ;
+            dead += atomic_load_explicit(&b->undeliverable, memory_order_relaxed) - before;
+        }
+    }
+    return dead;
 }

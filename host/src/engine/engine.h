@@ -68,6 +68,8 @@ typedef struct rh_out_bridge {
     uint32_t burst;
     _Atomic uint64_t sent;     /* accepted by the queue */
     _Atomic uint64_t refused;  /* the queue's policy refused it (counted there too) */
+    _Atomic uint64_t undeliverable; /* no room when the host or kernel stopped: dead-lettered
+                                     * (stage "undeliverable"), never accepted by the queue */
 } rh_out_bridge;
 
 /* Work run on a worker's own thread at its next batch boundary, even while
@@ -298,6 +300,11 @@ uint32_t rh__worker_step(void *worker);
 /* bridge.c: the reactor tasks of the pumps (thread bridge mode). */
 uint32_t rh__in_bridge_task(void *bridge);
 uint32_t rh__out_bridge_task(void *bridge);
+/* bridge.c: after the threads were joined at terminate (flow STOPPED), hand
+ * what is left in every output ring to its queue, or, where the queue has
+ * no room, to the kernel's dead-letter queue as undeliverable.  Returns how
+ * many were dead-lettered. */
+uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt);
 /* dispatch.c: the host services a kernel calls (kernel.h), as a worker's
  * rh_ctx hands them out. */
 extern const rh_host_api rh__host_api_v1;

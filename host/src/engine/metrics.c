@@ -113,10 +113,13 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
         }
         for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
             rh_out_bridge *b = &k->out_bridges[p];
-            fprintf(out, "summary: bridge %s.%s -> %s: sent %llu, refused by the queue %llu\n",
+            fprintf(out,
+                    "summary: bridge %s.%s -> %s: sent %llu, refused by the queue %llu, "
+                    "undeliverable %llu\n",
                     k->decl->name, k->desc->outputs[p].name, rh_queue_name(b->queue),
                     (unsigned long long)atomic_load(&b->sent),
-                    (unsigned long long)atomic_load(&b->refused));
+                    (unsigned long long)atomic_load(&b->refused),
+                    (unsigned long long)atomic_load(&b->undeliverable));
         }
     }
     for (uint32_t i = 0; i < rt->n_queues; i++) {
@@ -234,6 +237,56 @@ void rh__runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q)
     }
 }
 
+/*
+ * Where every answer a kernel emitted went, one line per kernel with output
+ * ports: emitted = sent (accepted by its output queue, where the queue's own
+ * line takes over) + refused (by that queue's policy, counted there too) +
+ * undeliverable (dead-lettered: the queue was full when the host stopped) +
+ * still in its output rings.  Each term is written by its own thread; read
+ * after terminate joined them, the line is exact.
+ */
+static int report_kernel_outputs(rh_kinst *k, FILE *out)
+{
+    if (k->desc->n_outputs == 0)
+        return 1;
+    uint64_t emitted = 0, sent = 0, refused = 0, undeliverable = 0, in_rings = 0;
+    for (uint32_t w = 0; w < k->n_workers; w++) {
+        emitted += atomic_load(&k->workers[w].emitted);
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            in_rings += rh__ring_count(k->workers[w].out[p]);
+    }
+    for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+        sent += atomic_load(&k->out_bridges[p].sent);
+        refused += atomic_load(&k->out_bridges[p].refused);
+        undeliverable += atomic_load(&k->out_bridges[p].undeliverable);
+    }
+    /* All local counters (no shared header), so no sum can overflow short
+     * of 2^64 messages; checked anyway, as the queue lines are. */
+    uint64_t sum;
+    int bad = __builtin_add_overflow(sent, refused, &sum);
+    bad |= __builtin_add_overflow(sum, undeliverable, &sum);
+    bad |= __builtin_add_overflow(sum, in_rings, &sum);
+    int balanced = !bad && sum == emitted;
+    fprintf(out,
+            "accounting: kernel %s: emitted %llu %s sent %llu + refused %llu + undeliverable "
+            "%llu + in output rings %llu",
+            k->decl->name, (unsigned long long)emitted, balanced ? "=" : "!=",
+            (unsigned long long)sent, (unsigned long long)refused,
+            (unsigned long long)undeliverable, (unsigned long long)in_rings);
+    /* Not ": balanced": that word counts the queue lines (tests and
+     * scripts match it once per queue); an unbalanced line says
+     * UNBALANCED as the queue lines do. */
+    if (balanced)
+        fprintf(out, ": every answer accounted for\n");
+    else if (!bad && emitted > sum)
+        fprintf(out, ": UNBALANCED, %llu answer(s) unaccounted for\n",
+                (unsigned long long)(emitted - sum));
+    else
+        fprintf(out, ": UNBALANCED, %llu answer(s) counted twice\n",
+                bad ? 0ull : (unsigned long long)(sum - emitted));
+    return balanced;
+}
+
 int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
 {
     int unbalanced = 0;
@@ -275,6 +328,8 @@ int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
         fprintf(out, ")\n");
         unbalanced += !a.balanced;
     }
+    for (uint32_t i = 0; i < rt->n_kernels; i++)
+        unbalanced += !report_kernel_outputs(&rt->kernels[i], out);
     return unbalanced;
 }
 

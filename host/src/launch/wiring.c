@@ -237,7 +237,7 @@ static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
  * Every kernel gets "<kernel>.dlq": the declaration in "queues" when there
  * is one (its settings kept, except that block becomes drop_oldest), else
  * the dead-letter defaults (rh__dlq_config).  Its type is the dead-letter
- * class that holds the kernel's largest input type; the origin is the
+ * class that holds the kernel's largest input or output type; the origin is the
  * kernel's plugin, so a client reading the queue can load the types of the
  * payloads it shows.  A port may be wired to it only if it takes that very
  * type.
@@ -251,6 +251,11 @@ static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
             if (k->desc->inputs[p].type->size > room)
                 room = k->desc->inputs[p].type->size;
+        /* and its outputs: an answer its queue had no room for at shutdown
+         * is dead-lettered whole (stage "undeliverable", bridge.c) */
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            if (k->desc->outputs[p].type->size > room)
+                room = k->desc->outputs[p].type->size;
         const rh_type *t = rh__dlq_type_for(room);
         if (!t)
             return rh_error_set(err, RH_EMANIFEST, "%s: kernels[%u]: an input type of %u bytes "

@@ -217,6 +217,17 @@ static int wait_finished(rh_kinst *k, uint64_t deadline_ns)
     return 1;
 }
 
+/* No answer of k waits in an output ring (each bridge releases its ring
+ * slots only once the burst is in its queue or dead-lettered). */
+static int outputs_flushed(rh_kinst *k)
+{
+    for (uint32_t w = 0; w < k->n_workers; w++)
+        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            if (rh__ring_count(k->workers[w].out[p]))
+                return 0;
+    return 1;
+}
+
 static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeout_ms,
                                    rh_error *err)
 {
@@ -236,6 +247,13 @@ static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeo
     while (!(drained = rh__kernel_is_quiet(k, 0)) && rh_now_ns() < deadline)
         nap_us(200);
     rh__kernel_set_flow(k, RH_KFLOW_STOPPED, deadline);
+    /* An output bridge blocked on a full queue ends its wait once it sees
+     * the stop and dead-letters what finds no room (bridge.c, stage
+     * "undeliverable"); wait for that, so the kernel's answers are where
+     * terminate leaves them when it returns. */
+    uint64_t flushed_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + 100 * RH_NS_PER_MS;
+    while (!outputs_flushed(k) && rh_now_ns() < flushed_by)
+        nap_us(200);
     int finished = wait_finished(k, (rh_now_ns() > deadline ? rh_now_ns() : deadline) +
                                         100 * RH_NS_PER_MS);
     k->state = RH_STATE_TERMINATED;

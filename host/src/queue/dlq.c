@@ -30,8 +30,8 @@ _Static_assert(offsetof(rh_dead_letter, payload) == 576, "the payload follows th
 _Static_assert(sizeof(rh_dead_letter) % 16 == 0, "the payload starts 16-byte aligned");
 _Static_assert(RH_DLQ_QUEUE_MAX > RH_QUEUE_NAME_MAX, "a queue name and its NUL fit");
 
-static const char *const stage_names[] = {"", "invalid", "expired", "failed"};
-#define STAGE_COUNT 4u
+static const char *const stage_names[] = {"", "invalid", "expired", "failed", "undeliverable"};
+#define STAGE_COUNT 5u
 
 /* ------------------------------------------------------------ helpers -- */
 
@@ -234,8 +234,8 @@ static int decode_fields(const json_t *json, rh_dead_letter *d, uint32_t room, c
                    !(json_is_string(v) && !strcmp(json_string_value(v), stage_names[s])))
                 s++;
             if (s == STAGE_COUNT)
-                return fail(why, why_len, "stage: expected \"invalid\", \"expired\" or "
-                            "\"failed\"");
+                return fail(why, why_len, "stage: expected \"invalid\", \"expired\", "
+                            "\"failed\" or \"undeliverable\"");
             d->stage = s;
         } else if (!strcmp(key, "type_fingerprint")) {
             char *end = NULL;
@@ -491,7 +491,10 @@ int rh__dlq_put(rh_queue *dlq, rh_queue *source, const char *kernel, const rh_ty
                        .priority = env->priority,
                        .flags = (uint8_t)(env->flags & RH_ENV_HAS_CORRELATION)};
     int rc = rh_send(dlq, &out, d, RH_DLQ_HEADER_SIZE + len, NULL);
-    rh__queue_count(source, RH_QC_DEAD_LETTERED, 1);
+    /* An undeliverable output was never accepted by its (output) queue:
+     * the output bridge counts it, the queue's line must not. */
+    if (stage != RH_DLQ_UNDELIVERABLE)
+        rh__queue_count(source, RH_QC_DEAD_LETTERED, 1);
     if (rc != 0 && log) {
         char id[37];
         rh_id_format(env->id, id);

@@ -12,6 +12,11 @@
  *     "expired");
  *   - the kernel, through rh_fail(ctx, msg, reason), or for every message
  *     of a batch whose process() returned < 0 (stage "failed").
+ * And one thing puts an output there: the output bridge, for an answer its
+ * output queue still had no room for when the host or its kernel stopped
+ * (stage "undeliverable", source_queue the output queue).  That queue never
+ * accepted it, so it is counted by the bridge (`undeliverable`, in the
+ * kernel's accounting line, metrics.c), not on the queue.
  * Duplicates are not dead-lettered: dropping them is the dedup window's
  * purpose (a sender's retry), so they are only counted.
  *
@@ -44,6 +49,8 @@ typedef enum rh_dlq_stage {
     RH_DLQ_INVALID = 1, /* failed its type's validate() in the input bridge */
     RH_DLQ_EXPIRED = 2, /* older than the source queue's ttl_ms when the bridge took it */
     RH_DLQ_FAILED = 3,  /* failed by its kernel (rh_fail, or a batch failure) */
+    RH_DLQ_UNDELIVERABLE = 4, /* an output its queue had no room for when the host (or its
+                               * kernel) stopped: source_queue is the output queue */
 } rh_dlq_stage;
 
 /*

@@ -16,7 +16,7 @@ void rh__queue_count(rh_queue *q, rh_queue_counter which, uint64_t n)
     static const int map[] = {
         [RH_QC_DUPLICATES] = C_DUPLICATES, [RH_QC_EXPIRED] = C_EXPIRED,
         [RH_QC_INVALID] = C_INVALID,       [RH_QC_FAILED] = C_FAILED,
-        [RH_QC_DEAD_LETTERED] = C_DEAD_LETTERED,
+        [RH_QC_DEAD_LETTERED] = C_DEAD_LETTERED, [RH_QC_REJECTED] = C_REJECTED,
     };
     if (q && (unsigned)which < sizeof(map) / sizeof(map[0]))
         atomic_fetch_add_explicit(&q->h->counters[map[which]], n, memory_order_relaxed);
@@ -97,3 +97,4 @@ const char *rh_queue_type_origin(const rh_queue *q) { return q->type_origin; }
 const rh_queue_config *rh_queue_config_of(const rh_queue *q) { return &q->cfg; }
 uint32_t rh_queue_payload_size(const rh_queue *q) { return q->payload_size; }
 rh_bell *rh__queue_not_empty_bell(rh_queue *q) { return &q->h->not_empty; }
+rh_bell *rh__queue_not_full_bell(rh_queue *q) { return &q->h->not_full; }

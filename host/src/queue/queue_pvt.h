@@ -15,6 +15,8 @@ typedef enum rh_queue_counter {
     RH_QC_INVALID,
     RH_QC_FAILED,
     RH_QC_DEAD_LETTERED,
+    RH_QC_REJECTED, /* a send the host refused for the queue's policy (the output
+                     * bridge's own bounded block wait timed out, bridge.c) */
 } rh_queue_counter;
 
 /* Add n to one of the host-side counters. */
@@ -80,5 +82,9 @@ int rh__queue_is_empty(const rh_queue *q);
 /* Rung after every enqueue (consumers sleep on it).  In shared memory for
  * shared queues. */
 rh_bell *rh__queue_not_empty_bell(rh_queue *q);
+/* Rung when a consumer frees a cell (a blocked producer sleeps on it).  The
+ * output bridge waits on it itself, so that its wait also ends when the
+ * host stops (bridge.c). */
+rh_bell *rh__queue_not_full_bell(rh_queue *q);
 
 #endif /* RH_QUEUE_PVT_H */

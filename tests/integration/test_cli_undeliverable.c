@@ -1,0 +1,210 @@
+/*
+ * test_cli_undeliverable.c — a host stopped while its kernel's output queue
+ * is full loses no answer (issue 14, item 1), through the real `ringhost`
+ * binary and the shipped `echo` kernel.
+ *
+ * The case of the issue: o.in -> echo -> o.out, every queue 16 slots,
+ * `block` with block_timeout_ms 60000, kernel rings of 8; 40 messages sent
+ * and nobody reads o.out.  The output bridge is then blocked in a 60 s
+ * send.  Stopping the host (SIGTERM) or the kernel alone (`ringhost
+ * terminate`) must end that wait, and every answer the kernel emitted must
+ * be in o.out, in o.dlq with stage "undeliverable", or refused and counted:
+ * the kernel's accounting line (emitted = sent + refused + undeliverable +
+ * in output rings) balances, and no thread is reported stuck.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli_common.h"
+
+#define N_MSGS 40
+#define READY_WITHIN_S 20.0
+
+static const char *full_manifest(const char *tag)
+{
+    return cli_manifest(tag,
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"defaults\": {\"queue\": {\"capacity\": 16, \"backpressure\": \"block\",\n"
+        "                           \"block_timeout_ms\": 60000}, \"ring_capacity\": 8},\n"
+        " \"queues\": {\"o.in\": {\"type\": \"echo.message\"},\n"
+        "            \"o.out\": {\"type\": \"echo.message\"}},\n"
+        " \"kernels\": [{\"name\": \"o\", \"plugin\": \"echo\",\n"
+        "               \"inputs\": {\"in\": \"o.in\"}, \"outputs\": {\"out\": \"o.out\"}}]}\n");
+}
+
+/* A serving host of manifest m, instance inst, with o.out full: 40
+ * messages sent (one `ringhost send`, which returns once o.in took the
+ * last), o.out holding 16 nobody reads.  The ids go to ids. */
+static void start_full(proc *host, const char *m, const char *inst, char ids[][40])
+{
+    char *argv[] = {RH_TEST_BINARY, "run", (char *)m, "--instance", (char *)inst, NULL};
+    assert_int_equal(proc_start(host, argv), 0);
+    cli_await_log(host, CLI_SERVING, 1, READY_WITHIN_S);
+    const char *args[N_MSGS + 8] = {"send", "--instance", inst, "o.in"};
+    int a = 4;
+    for (int i = 0; i < N_MSGS; i++)
+        args[a++] = cli_keep("{\"seq\": %d, \"text\": \"m%d\"}", i, i);
+    args[a] = NULL;
+    cli_out o;
+    cli_exec_argv(&o, NULL, args);
+    cli_expect_exit(&o, 0);
+    const char *p = o.r.out;
+    for (int i = 0; i < N_MSGS; i++) {
+        size_t len = strcspn(p, "\n");
+        CLI_CHECK(&o, len > 0 && len < 40, "expected %d ids, one per line", N_MSGS);
+        snprintf(ids[i], 40, "%.*s", (int)len, p);
+        p += len + (p[len] == '\n');
+    }
+    cli_free(&o);
+    EXPECT_WITHIN(READY_WITHIN_S, cli_queue_counter(inst, "o.out", "depth") == 16,
+                  "expected o.out to fill up (16 answers nobody reads)");
+}
+
+/* The numbers of the kernel's accounting line "accounting: kernel o: ...",
+ * which must be there and balanced. */
+static void kernel_line(const cli_out *o, long long *emitted, long long *sent,
+                        long long *undeliverable)
+{
+    const char *line = strstr(o->r.err, "accounting: kernel o: ");
+    CLI_CHECK(o, line, "expected the kernel's accounting line \"accounting: kernel o: ...\"");
+    long long refused = -1, in_rings = -1;
+    int got = sscanf(line, "accounting: kernel o: emitted %lld = sent %lld + refused %lld + "
+                           "undeliverable %lld + in output rings %lld: every answer accounted for",
+                     emitted, sent, &refused, undeliverable, &in_rings);
+    CLI_CHECK(o, got == 5, "expected the kernel's accounting line to balance: emitted = sent + "
+                           "refused + undeliverable + in output rings");
+    CLI_CHECK(o, refused == 0 && in_rings == 0,
+              "expected nothing refused (block waits) and nothing left in the output rings, got "
+              "refused %lld, in rings %lld", refused, in_rings);
+}
+
+static void test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_holds(void **state)
+{
+    (void)state;
+    const char *inst = cli_instance("full-term");
+    char ids[N_MSGS][40];
+    proc host;
+    start_full(&host, full_manifest("full-term"), inst, ids);
+
+    cli_out o = {0};
+    snprintf(o.cmd, sizeof o.cmd, "%s run (o.out full), then SIGTERM", RH_TEST_BINARY);
+    assert_int_equal(proc_signal(&host, SIGTERM), 0);
+    proc_wait(&host, 30, &o.r);
+    CLI_CHECK(&o, !o.r.timed_out, "expected the host to stop within 30 s of SIGTERM");
+    /* terminate's deadline is 5 s; the output bridge's 60 s send must not
+     * be waited out, nor outlive the join */
+    CLI_CHECK(&o, o.r.wall_s < 25.0 && !strstr(o.r.err, "did not stop") &&
+                  !strstr(o.r.err, "reactor.stuck"),
+              "expected no thread reported stuck: the blocked output bridge ends its wait when "
+              "the host stops");
+    CLI_CHECK(&o, strstr(o.r.err, "dead-lettered as undeliverable"),
+              "expected terminate to say how many answers were dead-lettered as undeliverable");
+    cli_expect_exit(&o, 1); /* answers were not delivered: a runtime failure, but no loss */
+    CLI_CHECK(&o, cli_count(o.r.err, "accounting: queue ") == 3 &&
+                  cli_count(o.r.err, ": balanced") == 3 && !strstr(o.r.err, "UNBALANCED"),
+              "expected 3 queue accounting lines (o.in, o.out, o.dlq), every one balanced");
+    long long emitted, sent, undeliverable;
+    kernel_line(&o, &emitted, &sent, &undeliverable);
+    CLI_CHECK(&o, sent == 16 && undeliverable > 0,
+              "expected 16 answers in o.out and the rest the kernel emitted undeliverable, got "
+              "sent %lld, undeliverable %lld", sent, undeliverable);
+    long long failed = cli_summary_get(&o, "kernel", "o", "failed");
+    long long dlq = cli_summary_get(&o, "queue", "o.dlq", "enqueued");
+    CLI_CHECK(&o, dlq == failed + undeliverable,
+              "expected o.dlq to hold the %lld failed inputs and the %lld undeliverable answers, "
+              "got %lld", failed, undeliverable, dlq);
+    CLI_CHECK(&o, cli_file_count(host.err_path, "event=bridge.undeliverable") >= 1 ||
+                  strstr(o.r.err, "event=bridge.undeliverable"),
+              "expected a bridge.undeliverable log line naming the queue");
+    print_message("sigterm with o.out full: emitted %lld, sent %lld, undeliverable %lld, "
+                  "failed %lld, o.dlq %lld\n", emitted, sent, undeliverable, failed, dlq);
+    cli_free(&o);
+}
+
+static int id_in(char ids[][40], const char *id)
+{
+    for (int i = 0; id && i < N_MSGS; i++)
+        if (!strcasecmp(ids[i], id))
+            return 1;
+    return 0;
+}
+
+static void test_terminating_the_kernel_with_a_full_output_queue_keeps_every_answer(void **state)
+{
+    (void)state;
+    const char *inst = cli_instance("full-kill");
+    char ids[N_MSGS][40];
+    proc host;
+    start_full(&host, full_manifest("full-kill"), inst, ids);
+
+    cli_out t;
+    cli_exec(&t, NULL, "terminate", "o", "--instance", inst, "--timeout-ms", "1000", NULL);
+    CLI_CHECK(&t, t.r.wall_s < 10.0, "expected terminate to return soon after its 1 s timeout");
+    cli_free(&t);
+    /* every answer: 16 in o.out, the rest dead-lettered undeliverable */
+    cli_out out, dl;
+    cli_exec(&out, NULL, "recv", "--instance", inst, "o.out", "--timeout", "1", NULL);
+    cli_expect_exit(&out, 0);
+    json_t *answers = cli_lines(&out);
+    CLI_CHECK(&out, json_array_size(answers) == 16, "expected the 16 answers o.out held, got %zu",
+              json_array_size(answers));
+    cli_exec(&dl, NULL, "recv", "--instance", inst, "o.dlq", "--timeout", "1", NULL);
+    cli_expect_exit(&dl, 0);
+    json_t *dead = cli_lines(&dl);
+    size_t undeliverable = 0, failed = 0, i;
+    json_t *l;
+    json_array_foreach (dead, i, l) {
+        json_t *body = json_object_get(l, "body");
+        const char *stage = json_string_value(json_object_get(body, "stage"));
+        const char *reason = json_string_value(json_object_get(body, "reason"));
+        const char *src = json_string_value(json_object_get(body, "source_queue"));
+        if (stage && !strcmp(stage, "undeliverable")) {
+            CLI_CHECK(&dl, src && !strcmp(src, "o.out") && reason && strstr(reason, "o.out") &&
+                               strstr(reason, "full"),
+                      "expected an undeliverable dead letter to name o.out and say it was full");
+            CLI_CHECK(&dl,
+                      id_in(ids, json_string_value(json_object_get(l, "correlation_id"))),
+                      "expected an undeliverable answer to correlate to one of the sent ids");
+            undeliverable++;
+        } else {
+            failed += stage && !strcmp(stage, "failed");
+        }
+    }
+    CLI_CHECK(&dl, undeliverable > 0, "expected answers dead-lettered with stage "
+                                      "\"undeliverable\" in o.dlq");
+    json_decref(answers);
+    json_decref(dead);
+    cli_free(&out);
+    cli_free(&dl);
+
+    cli_out o = {0};
+    snprintf(o.cmd, sizeof o.cmd, "%s run (kernel o terminated), then SIGTERM", RH_TEST_BINARY);
+    assert_int_equal(proc_signal(&host, SIGTERM), 0);
+    proc_wait(&host, 30, &o.r);
+    CLI_CHECK(&o, !o.r.timed_out && !strstr(o.r.err, "did not stop"),
+              "expected the host to stop at once, no thread stuck");
+    CLI_CHECK(&o, cli_count(o.r.err, "accounting: queue ") == 3 &&
+                  cli_count(o.r.err, ": balanced") == 3 && !strstr(o.r.err, "UNBALANCED"),
+              "expected 3 queue accounting lines, every one balanced");
+    long long emitted, sent, und;
+    kernel_line(&o, &emitted, &sent, &und);
+    CLI_CHECK(&o, sent == 16 && und == (long long)undeliverable && emitted == 16 + und,
+              "expected emitted = 16 sent + %zu undeliverable read from o.dlq, got emitted %lld, "
+              "sent %lld, undeliverable %lld", undeliverable, emitted, sent, und);
+    print_message("kernel terminate with o.out full: emitted %lld, sent %lld, undeliverable "
+                  "%zu, failed %zu\n", emitted, sent, undeliverable, failed);
+    cli_free(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_holds),
+        cmocka_unit_test(test_terminating_the_kernel_with_a_full_output_queue_keeps_every_answer),
+    };
+    return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
+}
