@@ -361,6 +361,7 @@ void rh_runtime_destroy(rh_runtime *rt)
             }
             free(k->workers[w].msgs);
             free(k->workers[w].failed_mark);
+            free(k->workers[w].emit_counts);
         }
         for (uint32_t b = 0; k->in_bridges && b < k->n_in_bridges; b++) {
             free(k->in_bridges[b].targets);
@@ -371,8 +372,12 @@ void rh_runtime_destroy(rh_runtime *rt)
             if (k->dedup_lock_init[p])
                 pthread_mutex_destroy(&k->dedup_lock[p]);
         }
-        for (uint32_t b = 0; k->out_bridges && k->desc && b < k->desc->n_outputs; b++)
+        for (uint32_t b = 0; k->out_bridges && k->desc && b < k->desc->n_outputs; b++) {
             free(k->out_bridges[b].sources);
+            if (k->out_bridges[b].recent) /* recent ids of a redelivery (bridge.c) */
+                rh__dedup_free(k->out_bridges[b].recent);
+            free(k->out_bridges[b].recent);
+        }
         rh__workers_free(k);
         free(k->in_bridges);
         free(k->out_bridges);

@@ -71,13 +71,14 @@ static void kernel_line(const cli_out *o, long long *emitted, long long *sent,
 {
     const char *line = strstr(o->r.err, "accounting: kernel o: ");
     CLI_CHECK(o, line, "expected the kernel's accounting line \"accounting: kernel o: ...\"");
-    long long refused = -1, in_rings = -1;
+    long long refused = -1, repeated = -1, in_rings = -1;
     int got = sscanf(line, "accounting: kernel o: emitted %lld = sent %lld + refused %lld + "
-                           "undeliverable %lld + in output rings %lld: every answer accounted for",
-                     emitted, sent, &refused, undeliverable, &in_rings);
-    CLI_CHECK(o, got == 5, "expected the kernel's accounting line to balance: emitted = sent + "
+                           "undeliverable %lld + repeated %lld + in output rings %lld: every "
+                           "answer accounted for",
+                     emitted, sent, &refused, undeliverable, &repeated, &in_rings);
+    CLI_CHECK(o, got == 6, "expected the kernel's accounting line to balance: emitted = sent + "
                            "refused + undeliverable + in output rings");
-    CLI_CHECK(o, refused == 0 && in_rings == 0,
+    CLI_CHECK(o, refused == 0 && repeated == 0 && in_rings == 0,
               "expected nothing refused (block waits) and nothing left in the output rings, got "
               "refused %lld, in rings %lld", refused, in_rings);
 }

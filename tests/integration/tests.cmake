@@ -125,3 +125,5 @@ rh_add_test(test_cli_plugin_trust   integration/test_cli_plugin_trust.c
 # ---- answers lost without a trace (issue 14, items 1 and 4) ----
 rh_add_test(test_cli_undeliverable  integration/test_cli_undeliverable.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_persist_answers integration/test_cli_persist_answers.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)

@@ -1,6 +1,7 @@
 # Unit tests, one per host module (tests/unit/test_<module>.c).
 # Paths are relative to tests/.
 rh_add_test(test_id        unit/test_id.c        LIBS rh_base)
+rh_add_test(test_id_answer unit/test_id_answer.c LIBS rh_base)
 rh_add_test(test_wait      unit/test_wait.c      LIBS rh_base)
 rh_add_test(test_ring      unit/test_ring.c      LIBS rh_queue)
 rh_add_test(test_queue     unit/test_queue.c     LIBS rh_queue)

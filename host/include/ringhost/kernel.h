@@ -74,10 +74,25 @@ typedef struct rh_id {
  * message was in its batch ("isolation": "process"); it is being retried
  * alone, and a second crash on it dead-letters it as poison. */
 #define RH_ENV_RETRIED 0x02u
+/* Host use, readable by kernels: this message may have been processed
+ * before (a persist queue delivered it again after its host was killed,
+ * issue 14), or it answers such a message.  Its answers get the ids they
+ * got the first time (see "Answer ids" below), and the output bridge drops
+ * those already in the output queue. */
+#define RH_ENV_REDELIVERED 0x04u
 
 /*
  * Per-message metadata, stored in front of every payload in every queue and
  * ring slot.  48 bytes.
+ *
+ * Answer ids: an output emitted for an input `in` (rh_emit or
+ * rh_emit_commit with in from the batch the kernel holds) gets an id
+ * derived from in's id, the output port and its index among in's outputs
+ * on that port (0 for the first, 1 for the second, ... in emit order),
+ * by a fixed-key hash: the same input answered again gives the same ids,
+ * in any process and any run, so a repeat is a duplicate any dedup window
+ * recognises.  An output with no input (in NULL, a run() kernel's emit
+ * outside a polled batch, an in from an earlier batch) gets a fresh id.
  */
 typedef struct rh_envelope {
     rh_id id;             /* unique message id, generated when the sender gives none */
@@ -149,7 +164,8 @@ enum { RH_LOG_ERROR = 0, RH_LOG_WARN = 1, RH_LOG_INFO = 2, RH_LOG_DEBUG = 3 };
 typedef struct rh_host_api {
     uint32_t struct_size;
     /* Copy one output message of len bytes to output port `port`.  `in` is the
-     * input it answers (its id becomes the output's correlation id) or NULL.
+     * input it answers (its id becomes the output's correlation id, and the
+     * output's id derives from it: "Answer ids" above) or NULL.
      * Returns 0, or a negative RH_E code (RH_EINVAL bad port/len, RH_ESTOPPED). */
     int (*emit)(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *msg, uint32_t len);
     /* Zero-copy emit: a pointer to a slot payload of the port's type size,

@@ -14,6 +14,12 @@
  * The text form is a valid UUID: version 8 ("custom", RFC 9562) in the
  * version nibble, variant bits 10.
  *
+ * An answer's id is not drawn but derived from the id of the message it
+ * answers, its output port and its index among that message's answers on
+ * the port (rh__id_of_answer, id.h), so a message processed twice (a
+ * persist queue's redelivery after a crash) is answered twice with the
+ * same ids, and the repeat can be recognised.
+ *
  * A forked child would inherit its parent thread's stream and count and
  * repeat the parent's next ids, so a fork handler makes the child draw anew.
  */
@@ -23,6 +29,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/id.h"
 #include "ringhost/ringhost.h"
 
 static __thread uint64_t id_stream; /* hi half: random, version bits set */
@@ -70,6 +77,36 @@ rh_id rh_id_new(void)
     /* Variant bits 10 on top; the 62-bit count wraps only after 2^62 ids,
      * and lo == 0 cannot happen, so an id is never all-zero. */
     rh_id id = {id_stream, (id_count++ & ~0xc000000000000000ull) | 0x8000000000000000ull};
+    return id;
+}
+
+/* splitmix64's finaliser: every input bit flips each output bit with
+ * probability about 1/2. */
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* The key is fixed on purpose: a restarted host (or another host, issue
+ * 12) must derive the same ids.  It only keeps derived ids apart from
+ * drawn ones and from other schemes; it is not a secret. */
+#define ANSWER_KEY_HI 0x72696e67686f7374ull /* "ringhost" */
+#define ANSWER_KEY_LO 0x616e737765726964ull /* "answerid" */
+
+rh_id rh__id_of_answer(rh_id input_id, uint32_t port, uint32_t emit_index)
+{
+    uint64_t where = ((uint64_t)port << 32) | emit_index;
+    uint64_t a = mix64(input_id.hi ^ ANSWER_KEY_HI);
+    uint64_t b = mix64(input_id.lo ^ ANSWER_KEY_LO ^ a);
+    uint64_t hi = mix64(a ^ mix64(b ^ where));
+    uint64_t lo = mix64(b ^ mix64(hi ^ where ^ ANSWER_KEY_LO));
+    /* version 8 and variant 10, as rh_id_new; lo's top bit set: never zero */
+    rh_id id = {(hi & ~0xf000ull) | 0x8000ull,
+                (lo & ~0xc000000000000000ull) | 0x8000000000000000ull};
     return id;
 }
 

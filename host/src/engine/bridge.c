@@ -81,10 +81,36 @@ static void refuse(rh_in_bridge *b, int reason, rh_envelope *env, const char *wh
                 rh_ring_payload(env), why, k->rt->log);
 }
 
+/* A recovered persist queue's first messages were the previous run's:
+ * some of them its kernel had processed and answered before the host died.
+ * Mark them (RH_ENV_REDELIVERED), so their answers, which get the same ids
+ * as the first time (dispatch.c), are checked against the output queue's
+ * recent ids (rh__out_bridge_flush_ring).  Every bridge on the queue marks
+ * its first `carried`: more than were redelivered at worst, which only
+ * means more answers checked. */
+static void note_redelivery(rh_in_bridge *b)
+{
+    uint64_t carried = 0;
+    b->redelivery_known = 1;
+    if (rh__queue_recovered(b->queue, &carried))
+        b->redelivered_left = carried;
+}
+
+static void mark_redelivered(rh_in_bridge *b, rh_envelope *const *dst, uint32_t got)
+{
+    uint32_t n = b->redelivered_left < got ? (uint32_t)b->redelivered_left : got;
+    for (uint32_t i = 0; i < n; i++)
+        dst[i]->flags |= RH_ENV_REDELIVERED;
+    b->redelivered_left -= n;
+}
+
 uint32_t rh__in_bridge_step(rh_in_bridge *b)
 {
-    if (b->acks)
+    if (b->acks) {
         rh__acks_settle(b);
+        if (!b->redelivery_known)
+            note_redelivery(b);
+    }
     if (rh__queue_is_empty(b->queue))
         return 0; /* the common idle poll: no barrier, no ring touched */
     for (uint32_t t = 0; t < b->n_targets; t++) {
@@ -106,6 +132,8 @@ uint32_t rh__in_bridge_step(rh_in_bridge *b)
             atomic_store_explicit(&b->inflight, 0, memory_order_release);
             return 0;
         }
+        if (b->redelivered_left) /* once per burst; only after a recovery */
+            mark_redelivered(b, dst, got);
         uint64_t now = b->ttl_ns ? rh_now_ns() : 0;
         uint32_t keep = 0;
         if (b->dedup_lock) /* once per burst, only for inline workers sharing a window */
@@ -217,6 +245,98 @@ static void dead_letter_undeliverable(rh_out_bridge *b, rh_envelope *env)
                 RH_DLQ_UNDELIVERABLE, env, rh_ring_payload(env), why, k->rt->log);
 }
 
+/* How many recent ids of the output queue an answer to a redelivered
+ * input is checked against at most (the queue's capacity, up to this). */
+#define RECENT_IDS_MAX (1u << 16)
+
+/* The window of the output queue's recent ids, seeded from its cells: the
+ * answers it accepted before, consumed or not, the killed host's among
+ * them.  NULL when memory is short (nothing is then dropped). */
+static rh_dedup *recent_ids(rh_out_bridge *b)
+{
+    if (b->recent)
+        return b->recent;
+    uint32_t cap = rh_queue_config_of(b->queue)->capacity;
+    uint32_t window = cap < RECENT_IDS_MAX ? cap : RECENT_IDS_MAX;
+    rh_dedup *d = malloc(sizeof *d);
+    rh_id *ids = malloc((size_t)window * sizeof *ids);
+    if (!d || !ids || rh__dedup_init(d, window) != 0) {
+        free(d);
+        free(ids);
+        return NULL;
+    }
+    uint32_t n = rh__queue_recent_ids(b->queue, ids, window);
+    for (uint32_t i = 0; i < n; i++)
+        rh__dedup_seen_or_add(d, ids[i]);
+    free(ids);
+    b->recent = d;
+    b->calm = 0;
+    return d;
+}
+
+static void forget_recent_ids(rh_out_bridge *b)
+{
+    rh__dedup_free(b->recent);
+    free(b->recent);
+    b->recent = NULL;
+}
+
+/*
+ * Drop from slots[0..n) the answers to a redelivered input that the output
+ * queue already accepted (same derived id, base/id.h): the killed host sent
+ * them, a client may have read them.  Only on a queue that is persist or
+ * has a dedup_window, and only once some answer of the burst is marked
+ * RH_ENV_REDELIVERED; from then on every answer sent is recorded, until
+ * the window's worth of answers in a row were not redelivered ones.
+ * Returns how many slots are left (compacted in place).
+ */
+static uint32_t drop_repeated_answers(rh_out_bridge *b, rh_envelope **slots, uint32_t n)
+{
+    rh_dedup *d = recent_ids(b);
+    if (!d)
+        return n;
+    uint32_t keep = 0;
+    uint64_t dropped = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        rh_envelope *env = slots[i];
+        int redelivered = (env->flags & RH_ENV_REDELIVERED) != 0;
+        b->calm = redelivered ? 0 : b->calm + 1;
+        if (!rh_id_is_zero(env->id) && rh__dedup_seen_or_add(d, env->id) && redelivered) {
+            dropped++;
+            continue;
+        }
+        slots[keep++] = env;
+    }
+    if (dropped) {
+        atomic_fetch_add_explicit(&b->duplicates, dropped, memory_order_relaxed);
+        rh_kinst *k = b->kernel;
+        rh__log_event(k->rt->log, RH_LOG_INFO, "bridge.repeated_answers",
+                      "kernel=%s port=%s queue=%s dropped=%llu reason=input_redelivered",
+                      k->decl->name, k->desc->outputs[b->port].name, rh_queue_name(b->queue),
+                      (unsigned long long)dropped);
+    }
+    if (b->calm >= d->window)
+        forget_recent_ids(b);
+    return keep;
+}
+
+/* Non-zero when an answer of slots[0..n) must be checked for a repeat
+ * (drop_repeated_answers).  One flag byte per answer, on queues that are
+ * persist or have a dedup_window only; the envelopes are read for the
+ * enqueue right after anyway. */
+static int answers_to_check(const rh_out_bridge *b, rh_envelope *const *slots, uint32_t n)
+{
+    if (b->recent)
+        return 1;
+    const rh_queue_config *cfg = rh_queue_config_of(b->queue);
+    if (!cfg->persist && !cfg->dedup_window)
+        return 0;
+    uint8_t any = 0;
+    for (uint32_t i = 0; i < n; i++)
+        any |= slots[i]->flags;
+    return (any & RH_ENV_REDELIVERED) != 0;
+}
+
 uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
 {
     uint64_t pos;
@@ -226,6 +346,9 @@ uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
     rh_envelope *slots[RH_BURST_MAX];
     for (uint32_t i = 0; i < n; i++)
         slots[i] = rh_ring_slot(src, pos + i);
+    uint32_t peeked = n;
+    if (answers_to_check(b, slots, n))
+        n = drop_repeated_answers(b, slots, n);
     /* The run that fits goes in one claim, one clock read, one doorbell;
      * what does not fit meets the output queue's policy one message at a
      * time, and a refusal is counted by the queue (rejected /
@@ -246,7 +369,7 @@ uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
             undeliverable++;
         }
     }
-    rh__ring_release(src, n);
+    rh__ring_release(src, peeked);
     atomic_fetch_add_explicit(&b->sent, sent, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->refused, n - sent - undeliverable, memory_order_relaxed);
     if (undeliverable) {
@@ -258,7 +381,7 @@ uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
                       k->decl->name, k->desc->outputs[b->port].name, rh_queue_name(b->queue),
                       (unsigned long long)undeliverable, k->dlq ? rh_queue_name(k->dlq) : "-");
     }
-    return n;
+    return peeked;
 }
 
 uint32_t rh__out_bridge_step(rh_out_bridge *b)

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/id.h"
 #include "base/log.h"
 #include "engine/acks.h"
 #include "engine/engine_pvt.h"
@@ -87,13 +88,37 @@ static rh_envelope *out_slot(rh_worker *w, uint32_t p)
     }
 }
 
-static void fill_env(rh_envelope *env, const rh_msg *in, uint32_t len)
+static int batch_index(const rh_worker *w, const rh_msg *in);
+
+/*
+ * The envelope of an output on port `port` answering `in`: correlation id,
+ * priority, and an id derived from in's id, the port and the output's index
+ * among in's answers on that port (base/id.h), so an input processed again
+ * after a crash is answered with the same ids.  An input outside the held
+ * batch (or none) leaves the id zero: the queue draws a fresh one.  A
+ * redelivered or retried input's answers are marked RH_ENV_REDELIVERED, for
+ * the output bridge to check (bridge.c).
+ */
+static void fill_env(rh_worker *w, uint32_t port, rh_envelope *env, const rh_msg *in,
+                     uint32_t len)
 {
     memset(env, 0, sizeof *env);
     if (in && in->env) {
         env->correlation_id = in->env->id;
         env->priority = in->env->priority;
         env->flags = RH_ENV_HAS_CORRELATION;
+        int j = w->emit_counts ? batch_index(w, in) : -1;
+        if (j >= 0) {
+            struct rh_emit_count *c =
+                &w->emit_counts[(uint32_t)j * w->kernel->desc->n_outputs + port];
+            if (c->gen != w->batch_gen) {
+                c->gen = w->batch_gen;
+                c->n = 0;
+            }
+            env->id = rh__id_of_answer(in->env->id, port, c->n++);
+            if (in->env->flags & (RH_ENV_REDELIVERED | RH_ENV_RETRIED))
+                env->flags |= RH_ENV_REDELIVERED;
+        }
     }
     env->payload_len = len;
 }
@@ -106,7 +131,7 @@ static int api_emit(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *ms
     rh_envelope *env = out_slot(w, port);
     if (!env)
         return RH_ESTOPPED;
-    fill_env(env, in, len);
+    fill_env(w, port, env, in, len);
     memcpy(rh_ring_payload(env), msg, len);
     w->out_pending[port]++;
     return 0;
@@ -132,7 +157,7 @@ static int api_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_
     if (rh__ring_reserve(w->out[port], need, &pos) < need)
         return RH_EINVAL; /* commit without reserve */
     rh_envelope *env = rh_ring_slot(w->out[port], pos + w->out_pending[port]);
-    fill_env(env, in, len);
+    fill_env(w, port, env, in, len);
     w->out_pending[port]++;
     return 0;
 }
@@ -211,6 +236,7 @@ static void hold_batch(rh_worker *w, uint32_t n)
 {
     w->batch_n = n;
     w->batch_marked = 0;
+    w->batch_gen += n != 0; /* answer counts of the last batch are now stale */
 }
 
 /* process() returned rc < 0 for the batch it held: every message of it the

@@ -55,6 +55,11 @@ typedef struct rh_in_bridge {
     pthread_mutex_t *dedup_lock; /* non-NULL when several bridges share it (inline workers) */
     _Atomic uint64_t moved; /* messages put into kernel rings (written by its thread) */
     _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
+    /* A recovered persist queue: the first messages this bridge takes are
+     * the previous run's (taken but not acked, or never taken), marked
+     * RH_ENV_REDELIVERED.  Set on its first step (own thread). */
+    uint64_t redelivered_left;
+    int redelivery_known;
     struct rh_acks *acks;  /* the queue is persist: what the kernel finished is acked
                             * (acks.c); NULL on every other queue */
 } rh_in_bridge;
@@ -70,6 +75,14 @@ typedef struct rh_out_bridge {
     _Atomic uint64_t refused;  /* the queue's policy refused it (counted there too) */
     _Atomic uint64_t undeliverable; /* no room when the host or kernel stopped: dead-lettered
                                      * (stage "undeliverable"), never accepted by the queue */
+    _Atomic uint64_t duplicates;    /* answers to a redelivered input already in the queue:
+                                     * dropped (bridge.c), never accepted by the queue */
+    /* The recent ids of the queue an answer to a redelivered input is
+     * checked against: NULL until the first such answer, then seeded from
+     * the queue's cells (rh__queue_recent_ids) and fed every answer sent,
+     * until `calm` answers in a row were not redelivered ones (own thread). */
+    rh_dedup *recent;
+    uint64_t calm;
 } rh_out_bridge;
 
 /* Work run on a worker's own thread at its next batch boundary, even while
@@ -109,6 +122,14 @@ struct rh_worker {
     uint32_t batch_n;
     int batch_marked;
     uint8_t *failed_mark;            /* kernel batch size entries */
+    /* Answer ids (dispatch.c fill_env, base/id.h): how many outputs each
+     * message of the held batch has had on each port, batch size x
+     * n_outputs entries; an entry of an older batch (gen != batch_gen)
+     * counts as 0, so a new batch costs one increment, not a clear. */
+    struct rh_emit_count {
+        uint32_t gen, n;
+    } *emit_counts;
+    uint32_t batch_gen;              /* bumped for each batch the kernel is handed */
     _Atomic(rh_worker_op *) op;      /* pending op for this thread, or NULL */
     _Atomic int finished;            /* fini() ran (kernel terminated alone) */
     /* Kernel faults (restart.c, faults/watchdog.c).  stall_seen holds the heartbeat_ns of the

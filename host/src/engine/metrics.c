@@ -115,11 +115,12 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
             rh_out_bridge *b = &k->out_bridges[p];
             fprintf(out,
                     "summary: bridge %s.%s -> %s: sent %llu, refused by the queue %llu, "
-                    "undeliverable %llu\n",
+                    "undeliverable %llu, repeated answers dropped %llu\n",
                     k->decl->name, k->desc->outputs[p].name, rh_queue_name(b->queue),
                     (unsigned long long)atomic_load(&b->sent),
                     (unsigned long long)atomic_load(&b->refused),
-                    (unsigned long long)atomic_load(&b->undeliverable));
+                    (unsigned long long)atomic_load(&b->undeliverable),
+                    (unsigned long long)atomic_load(&b->duplicates));
         }
     }
     for (uint32_t i = 0; i < rt->n_queues; i++) {
@@ -242,14 +243,15 @@ void rh__runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q)
  * ports: emitted = sent (accepted by its output queue, where the queue's own
  * line takes over) + refused (by that queue's policy, counted there too) +
  * undeliverable (dead-lettered: the queue was full when the host stopped) +
- * still in its output rings.  Each term is written by its own thread; read
+ * repeated (an answer to a redelivered input that the queue had already
+ * accepted: dropped, bridge.c) + still in its output rings.  Each term is written by its own thread; read
  * after terminate joined them, the line is exact.
  */
 static int report_kernel_outputs(rh_kinst *k, FILE *out)
 {
     if (k->desc->n_outputs == 0)
         return 1;
-    uint64_t emitted = 0, sent = 0, refused = 0, undeliverable = 0, in_rings = 0;
+    uint64_t emitted = 0, sent = 0, refused = 0, undeliverable = 0, repeated = 0, in_rings = 0;
     for (uint32_t w = 0; w < k->n_workers; w++) {
         emitted += atomic_load(&k->workers[w].emitted);
         for (uint32_t p = 0; p < k->desc->n_outputs; p++)
@@ -259,20 +261,23 @@ static int report_kernel_outputs(rh_kinst *k, FILE *out)
         sent += atomic_load(&k->out_bridges[p].sent);
         refused += atomic_load(&k->out_bridges[p].refused);
         undeliverable += atomic_load(&k->out_bridges[p].undeliverable);
+        repeated += atomic_load(&k->out_bridges[p].duplicates);
     }
     /* All local counters (no shared header), so no sum can overflow short
      * of 2^64 messages; checked anyway, as the queue lines are. */
     uint64_t sum;
     int bad = __builtin_add_overflow(sent, refused, &sum);
     bad |= __builtin_add_overflow(sum, undeliverable, &sum);
+    bad |= __builtin_add_overflow(sum, repeated, &sum);
     bad |= __builtin_add_overflow(sum, in_rings, &sum);
     int balanced = !bad && sum == emitted;
     fprintf(out,
             "accounting: kernel %s: emitted %llu %s sent %llu + refused %llu + undeliverable "
-            "%llu + in output rings %llu",
+            "%llu + repeated %llu + in output rings %llu",
             k->decl->name, (unsigned long long)emitted, balanced ? "=" : "!=",
             (unsigned long long)sent, (unsigned long long)refused,
-            (unsigned long long)undeliverable, (unsigned long long)in_rings);
+            (unsigned long long)undeliverable, (unsigned long long)repeated,
+            (unsigned long long)in_rings);
     /* Not ": balanced": that word counts the queue lines (tests and
      * scripts match it once per queue); an unbalanced line says
      * UNBALANCED as the queue lines do. */

@@ -179,7 +179,10 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
         w->ctx.host = w;
         w->msgs = calloc(d->batch, sizeof *w->msgs);
         w->failed_mark = calloc(d->batch, 1); /* rh_fail's marks (dispatch.c) */
-        if (!w->msgs || !w->failed_mark)
+        /* answer counts per message and output port (dispatch.c fill_env) */
+        w->emit_counts = calloc((size_t)d->batch * (desc->n_outputs ? desc->n_outputs : 1),
+                                sizeof *w->emit_counts);
+        if (!w->msgs || !w->failed_mark || !w->emit_counts)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         for (uint32_t p = 0; p < desc->n_inputs; p++)
             if (!(w->in[p] = ring_create(d, rh__kernel_ring_slots(d->ring_capacity,

@@ -76,6 +76,12 @@ void rh__queue_stats_since_open(const rh_queue *q, rh_queue_stats *out);
  * none, RH_EINVAL (another user's, not a queue). */
 int rh__queue_purge(const char *instance, const char *name, rh_error *err);
 
+/* The ids of the last messages the queue accepted, consumed or not (their
+ * cells still hold them until a producer laps round): at most
+ * min(max, capacity), oldest first, into out.  Returns how many
+ * (queue_recent.c). */
+uint32_t rh__queue_recent_ids(const rh_queue *q, rh_id *out, uint32_t max);
+
 /* Non-zero when the queue holds no message (a snapshot). */
 int rh__queue_is_empty(const rh_queue *q);
 
