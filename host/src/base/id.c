@@ -97,13 +97,19 @@ static inline uint64_t mix64(uint64_t x)
 #define ANSWER_KEY_HI 0x72696e67686f7374ull /* "ringhost" */
 #define ANSWER_KEY_LO 0x616e737765726964ull /* "answerid" */
 
+/*
+ * Two independent mixes (they run in parallel: this is per answer, on the
+ * dispatch thread).  mix64 is a bijection, so a half collides only when its
+ * mixed-in value does: two inputs that differ give different values in
+ * both halves (the multipliers are odd, so b * C is a bijection too), and
+ * so do two (port, index) pairs of one input.
+ */
 rh_id rh__id_of_answer(rh_id input_id, uint32_t port, uint32_t emit_index)
 {
     uint64_t where = ((uint64_t)port << 32) | emit_index;
-    uint64_t a = mix64(input_id.hi ^ ANSWER_KEY_HI);
-    uint64_t b = mix64(input_id.lo ^ ANSWER_KEY_LO ^ a);
-    uint64_t hi = mix64(a ^ mix64(b ^ where));
-    uint64_t lo = mix64(b ^ mix64(hi ^ where ^ ANSWER_KEY_LO));
+    uint64_t a = input_id.hi ^ ANSWER_KEY_HI, b = input_id.lo ^ ANSWER_KEY_LO;
+    uint64_t hi = mix64(a ^ b * 0x9e3779b97f4a7c15ull ^ where * 0xd6e8feb86659fd93ull);
+    uint64_t lo = mix64(b ^ a * 0xc2b2ae3d27d4eb4full ^ (where + 1) * 0x165667b19e3779f9ull);
     /* version 8 and variant 10, as rh_id_new; lo's top bit set: never zero */
     rh_id id = {(hi & ~0xf000ull) | 0x8000ull,
                 (lo & ~0xc000000000000000ull) | 0x8000000000000000ull};
