@@ -374,9 +374,10 @@ void rh_runtime_destroy(rh_runtime *rt)
         }
         for (uint32_t b = 0; k->out_bridges && k->desc && b < k->desc->n_outputs; b++) {
             free(k->out_bridges[b].sources);
-            if (k->out_bridges[b].recent) /* recent ids of a redelivery (bridge.c) */
-                rh__dedup_free(k->out_bridges[b].recent);
-            free(k->out_bridges[b].recent);
+            rh_dedup *recent = atomic_load(&k->out_bridges[b].recent); /* bridge.c */
+            if (recent)
+                rh__dedup_free(recent);
+            free(recent);
         }
         rh__workers_free(k);
         free(k->in_bridges);

@@ -254,8 +254,9 @@ static void dead_letter_undeliverable(rh_out_bridge *b, rh_envelope *env)
  * them.  NULL when memory is short (nothing is then dropped). */
 static rh_dedup *recent_ids(rh_out_bridge *b)
 {
-    if (b->recent)
-        return b->recent;
+    rh_dedup *have = atomic_load_explicit(&b->recent, memory_order_relaxed);
+    if (have)
+        return have;
     uint32_t cap = rh_queue_config_of(b->queue)->capacity;
     uint32_t window = cap < RECENT_IDS_MAX ? cap : RECENT_IDS_MAX;
     rh_dedup *d = malloc(sizeof *d);
@@ -269,16 +270,32 @@ static rh_dedup *recent_ids(rh_out_bridge *b)
     for (uint32_t i = 0; i < n; i++)
         rh__dedup_seen_or_add(d, ids[i]);
     free(ids);
-    b->recent = d;
+    atomic_store_explicit(&b->recent, d, memory_order_relaxed);
     b->calm = 0;
     return d;
 }
 
 static void forget_recent_ids(rh_out_bridge *b)
 {
-    rh__dedup_free(b->recent);
-    free(b->recent);
-    b->recent = NULL;
+    rh_dedup *d = atomic_exchange_explicit(&b->recent, NULL, memory_order_relaxed);
+    rh__dedup_free(d);
+    free(d);
+}
+
+/* recent_lock: inline workers of one kernel share the output bridge. */
+static void lock_recent(rh_out_bridge *b)
+{
+    int free_ = 0;
+    while (!atomic_compare_exchange_weak_explicit(&b->recent_lock, &free_, 1,
+                                                  memory_order_acquire, memory_order_relaxed)) {
+        free_ = 0;
+        sched_yield();
+    }
+}
+
+static void unlock_recent(rh_out_bridge *b)
+{
+    atomic_store_explicit(&b->recent_lock, 0, memory_order_release);
 }
 
 /*
@@ -292,9 +309,12 @@ static void forget_recent_ids(rh_out_bridge *b)
  */
 static uint32_t drop_repeated_answers(rh_out_bridge *b, rh_envelope **slots, uint32_t n)
 {
+    lock_recent(b);
     rh_dedup *d = recent_ids(b);
-    if (!d)
+    if (!d) {
+        unlock_recent(b);
         return n;
+    }
     uint32_t keep = 0;
     uint64_t dropped = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -317,6 +337,7 @@ static uint32_t drop_repeated_answers(rh_out_bridge *b, rh_envelope **slots, uin
     }
     if (b->calm >= d->window)
         forget_recent_ids(b);
+    unlock_recent(b);
     return keep;
 }
 
@@ -326,7 +347,7 @@ static uint32_t drop_repeated_answers(rh_out_bridge *b, rh_envelope **slots, uin
  * enqueue right after anyway. */
 static int answers_to_check(const rh_out_bridge *b, rh_envelope *const *slots, uint32_t n)
 {
-    if (b->recent)
+    if (atomic_load_explicit(&b->recent, memory_order_relaxed))
         return 1;
     const rh_queue_config *cfg = rh_queue_config_of(b->queue);
     if (!cfg->persist && !cfg->dedup_window)

@@ -80,9 +80,13 @@ typedef struct rh_out_bridge {
     /* The recent ids of the queue an answer to a redelivered input is
      * checked against: NULL until the first such answer, then seeded from
      * the queue's cells (rh__queue_recent_ids) and fed every answer sent,
-     * until `calm` answers in a row were not redelivered ones (own thread). */
-    rh_dedup *recent;
+     * until `calm` answers in a row were not redelivered ones.  Inline
+     * workers flush their own rings through the same bridge concurrently,
+     * so both are used under recent_lock (a spin lock taken only on that
+     * slow path); recent is read without it only as a hint. */
+    _Atomic(rh_dedup *) recent;
     uint64_t calm;
+    _Atomic int recent_lock;
 } rh_out_bridge;
 
 /* Work run on a worker's own thread at its next batch boundary, even while
