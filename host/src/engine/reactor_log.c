@@ -60,7 +60,7 @@ static void log_in_bridge_exit(const rh_reactor *r, const rh_in_bridge *b, const
 }
 
 /* reactor.exit with its loop count, then one line per task with its
- * counts: bridge.exit (moved; sent and refused) and worker.exit
+ * counts: bridge.exit (moved; sent, refused, undeliverable, repeated) and worker.exit
  * (processed, failed, emitted, batches). */
 void rh__reactor_log_exit(const rh_reactor *r, int init_failed)
 {
@@ -78,10 +78,13 @@ void rh__reactor_log_exit(const rh_reactor *r, int init_failed)
             const rh_out_bridge *b = task->arg;
             rh__log_event(log, RH_LOG_INFO, "bridge.exit",
                           "thread=%s bridge=out queue=%s kernel=%s port=%s sent=%llu "
-                          "refused=%llu", r->name, rh_queue_name(b->queue), b->kernel->decl->name,
+                          "refused=%llu undeliverable=%llu repeated=%llu", r->name,
+                          rh_queue_name(b->queue), b->kernel->decl->name,
                           b->kernel->desc->outputs[b->port].name,
                           (unsigned long long)atomic_load(&b->sent),
-                          (unsigned long long)atomic_load(&b->refused));
+                          (unsigned long long)atomic_load(&b->refused),
+                          (unsigned long long)atomic_load(&b->undeliverable),
+                          (unsigned long long)atomic_load(&b->duplicates));
         }
     }
     for (uint32_t i = 0; i < r->n_workers; i++) {
