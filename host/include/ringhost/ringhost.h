@@ -44,6 +44,8 @@ enum {
     RH_EPLACE = -1015,    /* impossible placement request */
     RH_ETOOBIG = -1016,   /* payload larger than the queue's slot */
     RH_EINVALMSG = -1017, /* message failed its type's validation */
+    RH_ESTALE = -1018,    /* the queue's host is gone or was replaced: close and attach again */
+    RH_ECORRUPT = -1019,  /* the queue's shared indices cannot be true (stalled for good) */
 };
 
 /* Text for an RH_E* code ("queue full (reject)"); never NULL. */

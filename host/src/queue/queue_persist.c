@@ -154,6 +154,9 @@ static void adopt(rh_queue *q, queue_header *h)
     h->ttl_ms = q->cfg.ttl_ms;
     h->creator_pid = (int32_t)getpid();
     h->creator_uid = (uint32_t)getuid();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    h->created_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
 }
 
