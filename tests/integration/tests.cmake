@@ -113,3 +113,7 @@ add_test(NAME test_embed_shared
           ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${CMAKE_COMMAND} ${CMAKE_CTEST_COMMAND}
           "${rh_pkg_cflags}" "${rh_pkg_ldflags}" ${RINGHOST_PLUGIN_OUTPUT_DIR})
 set_tests_properties(test_embed_shared PROPERTIES TIMEOUT 300 LABELS package)
+
+# ---- a queue's host and indices (issue 14, items 2, 3 and 8) ----
+rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
+            LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
