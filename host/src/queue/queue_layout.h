@@ -203,6 +203,10 @@ static inline int queue_side_corrupt(const rh_queue *q, unsigned side)
 #define STALE_CHECK_NS (100ull * 1000 * 1000)
 int rh__queue_stale_check(rh_queue *q, uint64_t now_ns);
 
+/* queue_health.c: whether process pid exists and is not a zombie (a host
+ * killed but not yet reaped runs nothing). */
+int rh__queue_pid_alive(pid_t pid);
+
 /* queue_health.c: the creating host's heartbeat, for shared queues. */
 void rh__queue_heartbeat_start(rh_queue *q);
 void rh__queue_heartbeat_stop(rh_queue *q);

@@ -114,8 +114,7 @@ static pid_t live_creator(const char *shm_name)
         const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
         if (h != MAP_FAILED) {
             if (atomic_load(&h->magic) == QUEUE_MAGIC && h->creator_pid > 0 &&
-                h->creator_pid != getpid() &&
-                (kill(h->creator_pid, 0) == 0 || errno == EPERM))
+                h->creator_pid != getpid() && rh__queue_pid_alive(h->creator_pid))
                 pid = h->creator_pid;
             munmap((void *)h, sizeof *h);
         }
