@@ -65,9 +65,11 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
 /*
  * The queue *q answered RH_ESTALE: its host is gone or a new host replaced
  * it, so this mapping reaches nobody.  Close it and attach to the queue of
- * that name again, every 50 ms for up to REATTACH_MS (the new host may
- * still be starting).  0 with *q the new handle, else the attach error
- * (and *q NULL).  Says so on stderr either way.
+ * that name again, every 50 ms for up to REATTACH_MS, until the object
+ * there belongs to a running host (a host restarting takes a moment; until
+ * then the name may be missing, or still the dead host's object, or a
+ * persist queue that host has not recovered yet).  0 with *q the new
+ * handle, else the last error (and *q NULL).  Says so on stderr.
  */
 static int reattach(const char *verb, const char *instance, const char *qname, rh_queue **q,
                     rh_error *err)
@@ -79,7 +81,19 @@ static int reattach(const char *verb, const char *instance, const char *qname, r
     uint64_t until = rh_now_ns() + (uint64_t)REATTACH_MS * RH_NS_PER_MS;
     for (;;) {
         int rc = attach(verb, instance, qname, q, err);
-        if (rc == 0 || rh_now_ns() >= until)
+        if (rc == 0) {
+            rh_queue_health hl;
+            rh__queue_health_get(*q, &hl);
+            if (hl.host_running)
+                return 0;
+            rh_queue_close(*q);
+            *q = NULL;
+            rc = rh_error_set(err, RH_ESTALE,
+                              "queue %s: its host (pid %d) is gone and no new host of instance "
+                              "%s took it over within %d s; start one (ringhost run) and try "
+                              "again", qname, hl.host_pid, instance, REATTACH_MS / 1000);
+        }
+        if (rh_now_ns() >= until)
             return rc;
         struct timespec ts = {0, 50 * RH_NS_PER_MS};
         nanosleep(&ts, NULL);
