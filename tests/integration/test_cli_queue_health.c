@@ -300,6 +300,58 @@ static void test_ringhost_recv_attaches_again_when_its_host_is_replaced(void **s
     stop_host(&host);
 }
 
+/* A persist queue is kept on purpose: the new host recovers the same
+ * object (same inode) and writes its own pid into it, so a client that
+ * re-attaches finds the very queue it had, with nothing lost. */
+static void test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object(void **state)
+{
+    (void)state;
+    const char *m = cli_manifest("pstale",
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"queues\": {\"p.in\": {\"type\": \"echo.message\", \"persist\": true},\n"
+        "            \"p.out\": {\"type\": \"echo.message\", \"persist\": true}},\n"
+        " \"kernels\": [{\"name\": \"k\", \"plugin\": \"echo\",\n"
+        "               \"inputs\": {\"in\": \"p.in\"}, \"outputs\": {\"out\": \"p.out\"}}]}\n");
+    const char *inst = cli_instance("pstale");
+    proc host, recv;
+    start_host(&host, m, inst);
+    char path[256];
+    snprintf(path, sizeof path, "/dev/shm/" SHM_PREFIX "%s:p.out", inst);
+    struct stat before, after;
+    assert_int_equal(stat(path, &before), 0);
+    char *argv[] = {RH_TEST_BINARY, "recv", "--instance", (char *)inst, "p.out", "-n", "1",
+                    "--timeout", "20", NULL};
+    assert_int_equal(proc_start(&recv, argv), 0);
+    char maps[64], shm[128];
+    snprintf(maps, sizeof maps, "/proc/%d/maps", (int)recv.pid);
+    snprintf(shm, sizeof shm, "ringhost.%s:p.out", inst);
+    EXPECT_WITHIN(10, cli_file_count(maps, shm) > 0, "expected ringhost recv to map %s", shm);
+    kill_host(&host);
+    start_host(&host, m, inst);
+    assert_int_equal(stat(path, &after), 0);
+    if (after.st_ino != before.st_ino)
+        fail_msg("expected the next host to recover the persist queue's object itself "
+                 "(inode %lu), not a new one (%lu)", (unsigned long)before.st_ino,
+                 (unsigned long)after.st_ino);
+    const char *id = cli_id(9);
+    cli_out o;
+    cli_exec(&o, NULL, "send", "--instance", inst, "--id", id, "p.in", "{\"seq\": 9}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    proc_result r;
+    proc_wait(&recv, 25, &r);
+    if (r.exit_code != 0 || !strcasestr(r.out, id))
+        fail_msg("expected `ringhost recv` to go on with the recovered p.out and print the "
+                 "answer to %s (exit %d)\nstdout:\n%s\nstderr:\n%s", id, r.exit_code, r.out,
+                 r.err);
+    proc_result_free(&r);
+    stop_host(&host);
+    cli_exec(&o, NULL, "purge", "--instance", inst, "p.in", NULL);
+    cli_free(&o);
+    cli_exec(&o, NULL, "purge", "--instance", inst, "p.out", NULL);
+    cli_free(&o);
+}
+
 /* ---------------------------------------------------------- item 3 ---- */
 
 /* cons_head scribbled 3 ahead on a kernel's input queue (the issue's case):
@@ -407,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_the_next_start_logs_the_queues_it_found_and_replaced),
         cmocka_unit_test(test_a_client_attached_across_a_restart_gets_RH_ESTALE_not_a_dead_queue),
         cmocka_unit_test(test_ringhost_recv_attaches_again_when_its_host_is_replaced),
+        cmocka_unit_test(test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object),
         cmocka_unit_test(test_a_scribbled_consumer_head_is_reported_and_waits_end),
         cmocka_unit_test(test_client_calls_on_scribbled_heads_end_by_their_deadline),
     };
