@@ -554,12 +554,17 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
 /* A receive found nothing: RH_ECORRUPT when the producers' side is marked
  * corrupt (nothing will ever be published past its stalled tail), RH_ESTALE
  * when an attached client's host is gone or replaced, else 0.  Slow path:
- * the queue is empty. */
-static int recv_empty(rh_queue *q)
+ * the queue is empty.  The stale check (a clock read, rate-limited) only
+ * for a receive that will not wait (check_stale): a waiting one gets it
+ * from rh__queue_wait_step, which reads the clock anyway, so a spinning
+ * waiter's poll costs no second clock read. */
+static int recv_empty(rh_queue *q, int check_stale)
 {
     if (queue_side_corrupt(q, CORRUPT_PRODUCERS))
         return RH_ECORRUPT;
-    return q->creator || !q->cfg.shared ? 0 : rh__queue_stale_check(q, rh_now_ns());
+    if (!check_stale || q->creator || !q->cfg.shared)
+        return 0;
+    return rh__queue_stale_check(q, rh_now_ns());
 }
 
 int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int timeout_ms)
@@ -576,7 +581,7 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
         }
         if (rc != RH_EEMPTY)
             return rc;
-        rc = recv_empty(q);
+        rc = recv_empty(q, timeout_ms == 0);
         if (rc)
             return rc;
         if (timeout_ms == 0)
@@ -633,7 +638,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
             rh_bell_ring(&q->h->not_full);
             return (int)k;
         }
-        int rc = recv_empty(q);
+        int rc = recv_empty(q, timeout_ms == 0);
         if (rc)
             return rc;
         if (timeout_ms == 0)
