@@ -316,7 +316,10 @@ static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt
         long long before = prev ? prev_enqueued(prev, str(o, "queue")) : -1;
         char rate[32] = "-";
         if (before >= 0 && dt_s > 0)
-            snprintf(rate, sizeof rate, "%.1f", (double)(num(o, "enqueued") - before) / dt_s);
+            /* unsigned: counters come from shared memory anyone of the
+             * user may scribble on, and a signed difference could overflow */
+            snprintf(rate, sizeof rate, "%.1f",
+                     (double)(int64_t)((uint64_t)num(o, "enqueued") - (uint64_t)before) / dt_s);
         /* a persist queue's taken-but-unacknowledged messages ("-" for the
          * others): what a host killed now would deliver again */
         char unacked[32] = "-";
@@ -328,7 +331,9 @@ static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt
                "%6lld %7lld %13s %10s %8s\n",
                str(o, "queue"), str(o, "type"), num(o, "depth"), num(o, "capacity"),
                num(o, "enqueued"), num(o, "dequeued"), num(o, "rejected"),
-               num(o, "dropped_oldest") + num(o, "dropped_newest"), num(o, "duplicates"),
+               (long long)((unsigned long long)num(o, "dropped_oldest") +
+                           (unsigned long long)num(o, "dropped_newest")),
+               num(o, "duplicates"),
                num(o, "expired"), num(o, "invalid"), num(o, "failed"), num(o, "dead_lettered"),
                num(o, "corrupt"), host, rate, unacked);
     }
