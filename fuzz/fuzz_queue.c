@@ -369,6 +369,9 @@ static rh_queue *hostile_attach(input *in, rh_queue *q, int *resized)
     uint8_t resize = u8(in);
     *resized = resize & 1;
     if (resize & 1) {
+        /* The creator's handle is not used past a resize (its mapping may
+         * now end inside the header): nor may its heartbeat write there. */
+        rh__queue_heartbeat_stop(q);
         struct stat st;
         CHECK(fstat(fd, &st) == 0, "fstat");
         off_t size = st.st_size + (off_t)(int16_t)uN(in, 2);
