@@ -362,7 +362,20 @@ static void test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object(
 static void test_a_scribbled_consumer_head_is_reported_and_waits_end(void **state)
 {
     (void)state;
-    const char *m = manifest("corrupt");
+    /* f.in -> echo -> f.out beside e.in's kernel, both pumps on one core:
+     * one reactor thread runs both input bridges, so a bridge stuck on
+     * e.in would starve f.in too. */
+    const char *m = cli_manifest("corrupt",
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"queues\": {\"e.in\": {\"type\": \"echo.message\", \"capacity\": 16,\n"
+        "                       \"block_timeout_ms\": 2000},\n"
+        "            \"e.out\": {\"type\": \"echo.message\", \"capacity\": 64},\n"
+        "            \"f.in\": {\"type\": \"echo.message\"},\n"
+        "            \"f.out\": {\"type\": \"echo.message\"}},\n"
+        " \"kernels\": [{\"name\": \"k\", \"plugin\": \"echo\", \"pin\": {\"pump\": \"core:0\"},\n"
+        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}},\n"
+        "              {\"name\": \"f\", \"plugin\": \"echo\", \"pin\": {\"pump\": \"core:0\"},\n"
+        "               \"inputs\": {\"in\": \"f.in\"}, \"outputs\": {\"out\": \"f.out\"}}]}\n");
     const char *inst = cli_instance("corrupt");
     proc host;
     start_host(&host, m, inst);
@@ -407,6 +420,12 @@ static void test_a_scribbled_consumer_head_is_reported_and_waits_end(void **stat
     /* What the bridge took past the gap was answered: 13 of the 16. */
     EXPECT_WITHIN(10, cli_queue_counter(inst, "e.out", "enqueued") == 14,
                   "expected the kernel to answer the 13 messages taken past the gap");
+    /* and the reactor thread e.in's bridge shares goes on serving f.in */
+    cli_exec(&o, NULL, "send", "--instance", inst, "f.in", "{\"seq\": 1}", "{\"seq\": 2}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    EXPECT_WITHIN(10, cli_queue_counter(inst, "f.out", "enqueued") == 2,
+                  "expected the other kernel on the same pump thread to answer f.in");
     munmap(h, sizeof *h);
     stop_host(&host);
 }
