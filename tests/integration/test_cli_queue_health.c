@@ -326,8 +326,17 @@ static void test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object(
     snprintf(maps, sizeof maps, "/proc/%d/maps", (int)recv.pid);
     snprintf(shm, sizeof shm, "ringhost.%s:p.out", inst);
     EXPECT_WITHIN(10, cli_file_count(maps, shm) > 0, "expected ringhost recv to map %s", shm);
+    int pid = host.pid;
     kill_host(&host);
     start_host(&host, m, inst);
+    char *err = host_err(&host);
+    char want[128];
+    snprintf(want, sizeof want, "event=queue.taken_over queue=p.out object=%s "
+             "previous_host_pid=%d", path, pid);
+    if (!strstr(err, want) || !strstr(strstr(err, want), "last_heartbeat_age_s="))
+        fail_msg("expected the new host to log what it took over ('%s ...'); its stderr:\n%s",
+                 want, err);
+    free(err);
     assert_int_equal(stat(path, &after), 0);
     if (after.st_ino != before.st_ino)
         fail_msg("expected the next host to recover the persist queue's object itself "

@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "queue/queue_layout.h"
+#include "queue/queue_pvt.h"
 
 typedef struct test_msg {
     uint64_t a, b;
@@ -152,6 +153,37 @@ static void test_an_attached_handle_of_a_removed_queue_is_stale_its_creator_neve
     rh_queue_close(q);
 }
 
+static void test_a_persist_queues_recovery_clears_the_corrupt_marks(void **state)
+{
+    (void)state;
+    rh_queue_config cfg = {.capacity = 16, .backpressure = RH_BP_BLOCK, .block_timeout_ms = 100,
+                           .shared = 1, .persist = 1};
+    rh_queue *q = NULL;
+    rh_error err = {0};
+    assert_int_equal(rh_queue_create(instance, "mark.p", &test_type, &cfg, NULL, &q, &err), 0);
+    test_msg m = {0};
+    assert_int_equal(rh_send(q, NULL, &m, sizeof m, NULL), 0);
+    atomic_fetch_add(&q->h->prod_head, 2); /* a claim that never publishes */
+    EXPECT(rh_send(q, NULL, &m, sizeof m, NULL) == RH_ECORRUPT,
+           "expected the send behind the dead claim refused");
+    rh_queue_close(q); /* as the host that died leaves it */
+    assert_int_equal(rh_queue_create(instance, "mark.p", &test_type, &cfg, NULL, &q, &err), 0);
+    rh_queue_health hl;
+    rh__queue_health_get(q, &hl);
+    EXPECT(hl.corrupt_sides == 0 && hl.corrupt >= 1,
+           "expected the recovery (which discards the dead claim) to clear the marks and keep "
+           "the count, got sides %u, count %llu", hl.corrupt_sides,
+           (unsigned long long)hl.corrupt);
+    EXPECT(rh_send(q, NULL, &m, sizeof m, NULL) == 0,
+           "expected the recovered queue to take a message again");
+    test_msg got;
+    EXPECT(rh_recv(q, NULL, &got, sizeof got, 0) == (int)sizeof got &&
+               rh_recv(q, NULL, &got, sizeof got, 0) == (int)sizeof got,
+           "expected both messages (the carried one and the new one) delivered");
+    rh_queue_close(q);
+    rh__queue_purge(instance, "mark.p", NULL);
+}
+
 static void test_the_heartbeat_thread_lives_while_shared_queues_do(void **state)
 {
     (void)state;
@@ -178,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_a_consumer_behind_a_scribbled_head_delivers_and_marks_its_side),
         cmocka_unit_test(test_a_producer_behind_a_scribbled_head_is_refused_and_counted),
         cmocka_unit_test(test_an_attached_handle_of_a_removed_queue_is_stale_its_creator_never),
+        cmocka_unit_test(test_a_persist_queues_recovery_clears_the_corrupt_marks),
         cmocka_unit_test(test_the_heartbeat_thread_lives_while_shared_queues_do),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
