@@ -27,12 +27,15 @@
  * mapping; the calls above then run on that handle (and on the creator's,
  * unless the file was resized).
  *
- * One state is skipped on purpose: a tail *behind* its head says a producer
- * (or consumer) holds a claim it has not published yet.  The protocol
- * (queue.c, as DPDK's rte_ring) makes the next claimer wait for it, so a
- * call would wait as long as the holder does: not a bug of the reader, and
- * libFuzzer would report it as a hang.  docs/RELIABILITY.md says more.
- * Every other state must end each call promptly.
+ * No state is skipped: a tail a little *behind* its head says a producer
+ * (or consumer) holds a claim it has not published yet, or the head was
+ * scribbled ahead (issue 14, item 3: cons_head + 3 wedged a kernel).  The
+ * next claimer of that side waits for it, but only for rh__queue_stall_ns
+ * (1 s in a host, 100 us here), then gives up, marks the side corrupt and
+ * returns RH_ECORRUPT (a producer) or the message it took (a consumer).
+ * The program has an op that opens such a gap on purpose, and one that
+ * clears the corrupt marks, so both the giving up and the recovered
+ * queue are exercised.  Every call must end within CALL_MAX_NS.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -44,7 +47,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/log.h"
 #include "queue/queue_layout.h"
+
+/* How long a wait on a stalled tail lasts here (a host waits 1 s), and the
+ * most any one call may take: a stall, plus ASan's slowness. */
+#define FUZZ_STALL_NS (100ull * 1000)
+#define CALL_MAX_NS (2000ull * 1000 * 1000)
 
 #define CHECK(cond, ...)                                                       \
     do {                                                                       \
@@ -171,8 +181,10 @@ static void call_send(input *in, rh_queue *q)
     rh_envelope env = {.priority = u8(in)};
     rh_id id;
     int rc = rh_send(q, u8(in) & 1 ? &env : NULL, buf, len, &id);
-    CHECK(rc == 0 || rc == RH_EFULL || rc == RH_EDROPPED || rc == RH_ETIMEDOUT, "rh_send: %d",
-          rc);
+    CHECK(rc == 0 || rc == RH_EFULL || rc == RH_EDROPPED || rc == RH_ETIMEDOUT ||
+              rc == RH_ECORRUPT || rc == RH_ESTALE, "rh_send: %d", rc);
+    CHECK(rc != RH_ECORRUPT || queue_side_corrupt(q, CORRUPT_PRODUCERS | CORRUPT_CONSUMERS),
+          "rh_send: RH_ECORRUPT without a side marked corrupt");
     free(buf);
 }
 
@@ -185,7 +197,8 @@ static void call_send_burst(input *in, rh_queue *q)
     memset(bufs, 0x11, (size_t)stride * n + 1);
     rh_id ids[8];
     int rc = rh_send_burst(q, NULL, bufs, stride, len, n, ids);
-    CHECK(rc >= 0 && (uint32_t)rc <= n, "rh_send_burst: %d of %u", rc, n);
+    CHECK((rc >= 0 && (uint32_t)rc <= n) || rc == RH_ECORRUPT || rc == RH_ESTALE,
+          "rh_send_burst: %d of %u", rc, n);
     free(bufs);
 }
 
@@ -211,7 +224,10 @@ static void call_recv(input *in, rh_queue *q)
     unsigned char *buf = malloc(buf_len ? buf_len : 1);
     rh_envelope env;
     int rc = rh_recv(q, &env, buf_len ? buf : NULL, buf_len, 0);
-    CHECK(rc >= 0 || rc == RH_EEMPTY || rc == RH_ETOOBIG || rc == RH_EINVAL, "rh_recv: %d", rc);
+    CHECK(rc >= 0 || rc == RH_EEMPTY || rc == RH_ETOOBIG || rc == RH_EINVAL ||
+              rc == RH_ECORRUPT || rc == RH_ESTALE, "rh_recv: %d", rc);
+    CHECK(rc != RH_ECORRUPT || queue_side_corrupt(q, CORRUPT_PRODUCERS),
+          "rh_recv: RH_ECORRUPT without the producers' side marked");
     if (rc >= 0) {
         CHECK((uint32_t)rc <= buf_len && (uint32_t)rc <= q->payload_size,
               "rh_recv: %d bytes into %u", rc, buf_len);
@@ -228,7 +244,8 @@ static void call_recv_burst(input *in, rh_queue *q)
     unsigned char *bufs = malloc((size_t)stride * n);
     rh_envelope envs[8];
     int rc = rh_recv_burst(q, envs, bufs, stride, n, 0);
-    CHECK(rc >= 0 && (uint32_t)rc <= n, "rh_recv_burst: %d of %u", rc, n);
+    CHECK((rc >= 0 && (uint32_t)rc <= n) || rc == RH_ECORRUPT || rc == RH_ESTALE,
+          "rh_recv_burst: %d of %u", rc, n);
     for (int i = 0; i < rc; i++)
         CHECK(envs[i].payload_len <= q->payload_size, "rh_recv_burst: length %u of %u",
               envs[i].payload_len, q->payload_size);
@@ -259,12 +276,11 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
     for (unsigned steps = 0; in->n && steps < 256; steps++) {
         uint8_t op = u8(in);
         rh_queue *t = other && (op & 0x80) ? other : q;
-        int prod_waits = producer_claim_held(h);
-        int cons_waits = consumer_claim_held(h);
-        /* drop_oldest also dequeues, so it needs the consumer side free too */
-        /* drop_oldest also dequeues (its evictions are bounded by capacity) */
-        int evict_ok = !cons_waits;
-        switch (op % 14) {
+        /* A claim held (or a head scribbled ahead) no longer makes a call
+         * wait for ever: each one runs in every state, and must end. */
+        uint64_t t0 = rh_now_ns();
+        int held_before = producer_claim_held(h) || consumer_claim_held(h);
+        switch (op % 16) {
         case 0:
         case 1:
             hostile_index(in, h);
@@ -287,35 +303,45 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
                                    (unsigned char *)&h->not_empty));
             break;
         case 6:
-            if (!prod_waits && (t->cfg.backpressure != RH_BP_DROP_OLDEST || evict_ok))
-                call_send(in, t);
+            call_send(in, t);
             break;
         case 7:
-            if (!prod_waits && (t->cfg.backpressure != RH_BP_DROP_OLDEST || evict_ok))
-                call_send_burst(in, t);
+            call_send_burst(in, t);
             break;
         case 8:
-            if (!prod_waits)
-                call_enqueue_burst(in, t);
+            call_enqueue_burst(in, t);
             break;
         case 9:
         case 10:
-            if (!cons_waits)
-                call_recv(in, t);
+            call_recv(in, t);
             break;
         case 11:
-            if (!cons_waits)
-                call_recv_burst(in, t);
+            call_recv_burst(in, t);
             break;
         case 12:
-            if (!cons_waits)
-                call_dequeue_burst(in, t);
+            call_dequeue_burst(in, t);
+            break;
+        case 13: { /* the issue's case: a head a few cells ahead of its tail */
+            uint8_t g = u8(in);
+            _Atomic uint64_t *head = g & 1 ? &h->cons_head : &h->prod_head;
+            _Atomic uint64_t *tail = g & 1 ? &h->cons_tail : &h->prod_tail;
+            atomic_store(head, atomic_load(tail) + 1 + (g >> 1) % 8);
+            break;
+        }
+        case 14: /* the marks and the health line, rewritten (cleared, or set) */
+            atomic_store(&h->corrupt_sides, u8(in) & 3u);
+            hostile_bytes(in, (unsigned char *)&h->heartbeat_ns,
+                          offsetof(queue_header, not_empty) -
+                              offsetof(queue_header, heartbeat_ns));
             break;
         default:
             check_stats(t);
             (void)rh__queue_is_empty(t);
             break;
         }
+        uint64_t took = rh_now_ns() - t0;
+        CHECK(took < CALL_MAX_NS, "op %u took %llu ms (a claim was %sheld before it)", op % 16,
+              (unsigned long long)(took / 1000000), held_before ? "" : "not ");
     }
 }
 
@@ -343,6 +369,9 @@ static rh_queue *hostile_attach(input *in, rh_queue *q, int *resized)
     uint8_t resize = u8(in);
     *resized = resize & 1;
     if (resize & 1) {
+        /* The creator's handle is not used past a resize (its mapping may
+         * now end inside the header): nor may its heartbeat write there. */
+        rh__queue_heartbeat_stop(q);
         struct stat st;
         CHECK(fstat(fd, &st) == 0, "fstat");
         off_t size = st.st_size + (off_t)(int16_t)uN(in, 2);
@@ -411,6 +440,8 @@ static rh_queue *recover(rh_queue *q, const rh_queue_config *cfg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    rh__queue_stall_ns = FUZZ_STALL_NS;
+    rh__log_set_level(RH_LOG_OFF); /* queue.corrupt and queue.stale, once per queue */
     if (!instance[0])
         snprintf(instance, sizeof instance, "fuzzq%d", (int)getpid());
     input in = {data, size};

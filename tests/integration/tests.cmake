@@ -127,3 +127,7 @@ rh_add_test(test_cli_undeliverable  integration/test_cli_undeliverable.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_persist_answers integration/test_cli_persist_answers.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
+# ---- a queue's host and indices (issue 14, items 2, 3 and 8) ----
+rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
+            LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)

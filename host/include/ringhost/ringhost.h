@@ -44,6 +44,8 @@ enum {
     RH_EPLACE = -1015,    /* impossible placement request */
     RH_ETOOBIG = -1016,   /* payload larger than the queue's slot */
     RH_EINVALMSG = -1017, /* message failed its type's validation */
+    RH_ESTALE = -1018,    /* the queue's host is gone or was replaced: close and attach again */
+    RH_ECORRUPT = -1019,  /* the queue's shared indices cannot be true (stalled for good) */
 };
 
 /* Text for an RH_E* code ("queue full (reject)"); never NULL. */
@@ -199,6 +201,22 @@ RH_API uint32_t rh_queue_payload_size(const rh_queue *q);   /* bytes of payload 
  * (drop_newest); each counted.  RH_ETOOBIG when len exceeds the slot.
  * Lock-free, no allocation; a syscall only to wake a parked consumer or
  * while blocking.
+ * RH_ESTALE (an attached client only): the queue's host is gone or another
+ * host replaced the queue, so nothing sent here reaches a host; checked when
+ * the queue is full or a send would wait (at most every 100 ms), never per
+ * message, so up to a queue's capacity of sends may succeed into the dead
+ * queue first: rh_queue_stats_get(q).depth on the stale handle says how
+ * many are stranded there.  Sticky: rh_queue_close it, rh_queue_attach
+ * again (RH_ENOENT until the new host is up) and resend (with the same id,
+ * so a dedup window drops a copy that did get through).
+ * RH_ECORRUPT: the queue's indices cannot be true (a head scribbled ahead
+ * of its tail, or a process that died between claiming cells and
+ * publishing them): a wait for the earlier claim to publish lasted 1 s and
+ * was given up, or the queue is full and its consumers' side is marked so.
+ * The message was not sent (counted as rejected); the host logged
+ * queue.corrupt with the values and `ringhost stat` counts it (corrupt).
+ * Every later call on that side says RH_ECORRUPT at once; relaunch the host
+ * (a persist queue: `ringhost purge` it) to get a sound queue.
  */
 RH_API int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t len,
                    rh_id *id_out);
@@ -210,6 +228,12 @@ RH_API int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uin
  * do not wait, <0 = wait forever, else wait up to that long (parked on a
  * futex, no CPU burnt).  Returns the payload length, RH_EEMPTY (timeout 0),
  * RH_ETIMEDOUT, or RH_ETOOBIG (buf too small; the message stays queued).
+ * RH_ESTALE (an attached client only; checked when the queue is empty, and
+ * every 100 ms of a wait): its host is gone or another host replaced the
+ * queue, as in rh_send: close, attach again.  RH_ECORRUPT: the queue is
+ * empty and its producers' side is marked corrupt (rh_send), so nothing
+ * will ever arrive.  A message taken behind a consumer that never
+ * published (the same marks) is still returned: it is the caller's.
  */
 RH_API int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int timeout_ms);
 
@@ -227,6 +251,9 @@ RH_API int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, i
  * means message k was refused (block timed out or reject; counted as
  * rejected) and k.. were not sent, so the caller may retry from k.
  * RH_EINVAL (bad arguments), RH_ETOOBIG (len exceeds the slot).
+ * RH_ESTALE, RH_ECORRUPT: as in rh_send, when not one message was sent (a
+ * refusal of message k > 0 for those reasons returns k; the next call on
+ * the rest says which).
  */
 RH_API int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads,
                          uint32_t stride, uint32_t len, uint32_t n, rh_id *ids_out);
@@ -239,6 +266,7 @@ RH_API int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *paylo
  * timeout_ms as in rh_recv: waits for at least one message.  Returns how
  * many (0 only when timeout_ms is 0 and the queue is empty), RH_ETIMEDOUT,
  * or RH_EINVAL (NULL queue or bufs, stride smaller than the slot).
+ * RH_ESTALE and RH_ECORRUPT as in rh_recv.
  */
 RH_API int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, uint32_t n,
                          int timeout_ms);

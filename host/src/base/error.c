@@ -25,6 +25,8 @@ const char *rh_strerror(int code)
     case RH_EPLACE: return "impossible placement";
     case RH_ETOOBIG: return "message larger than the queue's slot";
     case RH_EINVALMSG: return "invalid message";
+    case RH_ESTALE: return "queue's host is gone or was replaced (attach again)";
+    case RH_ECORRUPT: return "queue indices corrupt (a claim stalled for good)";
     default: return "unknown error";
     }
 }

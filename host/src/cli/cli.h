@@ -40,6 +40,11 @@ const char *rh__cli_instance(const char *given);
  * saying on stderr that `verb` needs one. */
 int rh__cli_need_instance(const char *verb, const char **instance);
 
+/* cmd_stat.c: when no host answers for instance, say on stderr which gone
+ * host (pid, since when) left the queues still in /dev/shm, if any.
+ * Returns how many queues the instance has there. */
+int rh__cli_left_queues_note(const char *verb, const char *instance);
+
 /*
  * Send one request to the control socket of instance (control.h) and read
  * its reply into *reply (owned by the caller; NULL when none came).

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "cli.h"
@@ -57,6 +58,48 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
     }
     *q = probe;
     return 0;
+}
+
+/* How long send and recv try to attach again once their queue's host was
+ * found gone or replaced (RH_ESTALE): a host restarting takes a moment. */
+#define REATTACH_MS 5000
+
+/*
+ * The queue *q answered RH_ESTALE: its host is gone or a new host replaced
+ * it, so this mapping reaches nobody.  Close it and attach to the queue of
+ * that name again, every 50 ms for up to REATTACH_MS, until the object
+ * there belongs to a running host (a host restarting takes a moment; until
+ * then the name may be missing, or still the dead host's object, or a
+ * persist queue that host has not recovered yet).  0 with *q the new
+ * handle, else the last error (and *q NULL).  Says so on stderr.
+ */
+static int reattach(const char *verb, const char *instance, const char *qname, rh_queue **q,
+                    rh_error *err)
+{
+    rh_queue_close(*q);
+    *q = NULL;
+    fprintf(stderr, "ringhost %s: queue %s: its host is gone or was replaced; attaching "
+                    "again\n", verb, qname);
+    uint64_t until = rh_now_ns() + (uint64_t)REATTACH_MS * RH_NS_PER_MS;
+    for (;;) {
+        int rc = attach(verb, instance, qname, q, err);
+        if (rc == 0) {
+            rh_queue_health hl;
+            rh__queue_health_get(*q, &hl);
+            if (hl.host_running)
+                return 0;
+            rh_queue_close(*q);
+            *q = NULL;
+            rc = rh_error_set(err, RH_ESTALE,
+                              "queue %s: its host (pid %d) is gone and no new host of instance "
+                              "%s took it over within %d s; start one (ringhost run) and try "
+                              "again", qname, hl.host_pid, instance, REATTACH_MS / 1000);
+        }
+        if (rh_now_ns() >= until)
+            return rc;
+        struct timespec ts = {0, 50 * RH_NS_PER_MS};
+        nanosleep(&ts, NULL);
+    }
 }
 
 int rh__cmd_send(int argc, char **argv)
@@ -113,6 +156,20 @@ int rh__cmd_send(int argc, char **argv)
             rh_envelope env = {.id = given};
             rh_id id;
             rc = rh_send(q, &env, buf, t->size, &id);
+            if (rc == RH_ESTALE) {
+                /* Again to the new host's queue, with the same id: its
+                 * dedup window drops a copy the old one did deliver. */
+                env.id = id;
+                rc = reattach("send", instance, qname, &q, &err);
+                if (rc) {
+                    fprintf(stderr, "ringhost send: %s\n", err.msg);
+                    free(buf);
+                    json_decref(body);
+                    return rh__cli_exit_code(rc);
+                }
+                t = rh_queue_type(q);
+                rc = rh_send(q, &env, buf, t->size, &id);
+            }
             if (rc) {
                 fprintf(stderr, "ringhost send: queue %s refused the message: %s\n", qname,
                         rh_strerror(rc));
@@ -181,6 +238,27 @@ int rh__cmd_recv(int argc, char **argv)
         }
         rh_envelope env;
         int n = rh_recv(q, &env, buf, len, wait_ms);
+        if (n == RH_ESTALE) {
+            rc = reattach("recv", instance, qname, &q, &err);
+            if (rc) {
+                fprintf(stderr, "ringhost recv: %s\n", err.msg);
+                free(buf);
+                return rh__cli_exit_code(rc);
+            }
+            if (rh_queue_payload_size(q) != len) {
+                free(buf);
+                len = rh_queue_payload_size(q);
+                buf = malloc(len);
+            }
+            continue;
+        }
+        if (n == RH_ECORRUPT) {
+            fprintf(stderr, "ringhost recv: queue %s: %s; see the host's queue.corrupt log "
+                            "line and `ringhost stat`\n", qname, rh_strerror(n));
+            free(buf);
+            rh_queue_close(q);
+            return RH_EXIT_FAIL;
+        }
         if (n < 0)
             break;
         rh__cli_print_message(stdout, qname, rh_queue_type(q), &env, buf);

@@ -162,6 +162,8 @@ int rh__cmd_ps(int argc, char **argv)
     json_t *req = json_pack("{s:s}", "cmd", "ps"), *reply;
     int rc = rh__cli_control_call("ps", instance, req, &reply, 0);
     json_decref(req);
+    if (rc != RH_EXIT_OK)
+        rh__cli_left_queues_note("ps", instance); /* a host killed: whose queues are left */
     if (rc == RH_EXIT_OK) {
         if (as_json)
             print_json(reply);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -26,6 +27,23 @@ typedef struct stat_ctx {
     const char *instance;
     json_t *arr;
 } stat_ctx;
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* "2026-12-02T01:02:03Z" of a CLOCK_REALTIME time in ns, into buf[40]. */
+static const char *utc_text(int64_t ns, char *buf)
+{
+    time_t t = (time_t)(ns / 1000000000);
+    struct tm tm;
+    if (ns <= 0 || !gmtime_r(&t, &tm) || strftime(buf, 40, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, 40, "unknown");
+    return buf;
+}
 
 static void stat_one(const char *name, void *arg)
 {
@@ -53,11 +71,49 @@ static void stat_one(const char *name, void *arg)
     if (rh__queue_is_persist(q))
         json_object_set_new(o, "unacked",
                             json_integer((json_int_t)(rh__queue_taken(q) - rh__queue_acked(q))));
+    /* Whose it is and whether that host still runs (issue 14, item 8): a
+     * host killed with SIGKILL leaves its queues behind, and `ringhost ps`
+     * (its control socket) says no host; stat must not show them as live. */
+    rh_queue_health hl;
+    rh__queue_health_get(q, &hl);
+    int64_t now = realtime_ns();
+    json_object_set_new(o, "host_pid", json_integer(hl.host_pid));
+    json_object_set_new(o, "host", json_string(hl.host_running ? "running" : "gone"));
+    json_object_set_new(o, "created_age_s",
+                        json_integer(hl.created_ns > 0 ? (now - hl.created_ns) / 1000000000 : -1));
+    json_object_set_new(o, "heartbeat_age_s",
+                        json_integer(hl.heartbeat_ns > 0 ? (now - hl.heartbeat_ns) / 1000000000
+                                                         : -1));
+    if (!hl.host_running && hl.heartbeat_ns > 0) {
+        char when[40];
+        json_object_set_new(o, "host_gone_since", json_string(utc_text(hl.heartbeat_ns, when)));
+    }
+    json_object_set_new(o, "corrupt", json_integer((json_int_t)hl.corrupt));
+    if (hl.corrupt_sides) {
+        char when[40];
+        json_object_set_new(o, "corrupt_detail",
+                            json_pack("{s:s, s:I, s:I, s:s}", "side",
+                                      hl.corrupt_sides == 1   ? "producers"
+                                      : hl.corrupt_sides == 2 ? "consumers"
+                                                              : "both",
+                                      "tail", (json_int_t)hl.corrupt_tail, "claim",
+                                      (json_int_t)hl.corrupt_claim, "at",
+                                      utc_text(hl.corrupt_ns, when)));
+    }
     json_array_append_new(c->arr, o);
     rh_queue_close(q);
 }
 
 static const char *str(json_t *o, const char *key);
+static long long num(json_t *o, const char *key);
+
+/* ", 12 s ago" for an age in seconds (static buffer: one use per call). */
+static const char *cli_age_text(long long age_s)
+{
+    static char buf[48];
+    snprintf(buf, sizeof buf, ", %lld s ago", age_s);
+    return buf;
+}
 
 /* The queues of instance by name (the shared-memory folder lists them in
  * no order; a frame that redraws must not reorder its rows). */
@@ -118,6 +174,9 @@ static const struct metric {
     {"failed", "ringhost_queue_failed_total", "counter", "Messages failed by their kernel."},
     {"dead_lettered", "ringhost_queue_dead_lettered_total", "counter",
      "Messages sent to a dead-letter queue."},
+    {"corrupt", "ringhost_queue_corrupt_total", "counter",
+     "Waits on a queue index that stalled for good (queue.corrupt): a dead claim holder or a "
+     "scribbled index."},
     {"depth", "ringhost_queue_depth", "gauge", "Messages in the queue now."},
     {"high_water", "ringhost_queue_high_water", "gauge", "Highest depth seen."},
     {"capacity", "ringhost_queue_capacity", "gauge", "Slots of the queue."},
@@ -203,31 +262,80 @@ static long long prev_enqueued(json_t *prev, const char *name)
     return -1;
 }
 
+/* The line that says a host is gone, one per gone pid (a table's first
+ * lines; on stderr for --json and --prom), so stat agrees with ps. */
+static void hosts_gone_note(FILE *out, const char *verb, json_t *queues)
+{
+    json_t *o;
+    size_t i;
+    long long said[8];
+    size_t n_said = 0;
+    json_array_foreach (queues, i, o) {
+        if (strcmp(str(o, "host"), "gone") != 0)
+            continue;
+        long long pid = num(o, "host_pid");
+        size_t k = 0;
+        while (k < n_said && said[k] != pid)
+            k++;
+        if (k < n_said)
+            continue;
+        if (n_said < sizeof said / sizeof *said)
+            said[n_said++] = pid;
+        size_t left = 0;
+        json_t *x;
+        size_t j;
+        json_array_foreach (queues, j, x)
+            left += strcmp(str(x, "host"), "gone") == 0 && num(x, "host_pid") == pid;
+        const char *since = str(o, "host_gone_since");
+        fprintf(out, "%s: host pid %lld is gone (no such process%s%s%s); its %zu queue(s) "
+                     "still in /dev/shm are what it left, not a live host's: the next `ringhost "
+                     "run` of this instance replaces them%s\n",
+                verb, pid, since[0] ? "; last heartbeat " : "", since,
+                since[0] ? cli_age_text(num(o, "heartbeat_age_s")) : "", left,
+                json_is_true(json_object_get(o, "persist")) ? " (persist queues: recovers them)"
+                                                           : "");
+    }
+}
+
+static void print_hosts(json_t *queues)
+{
+    hosts_gone_note(stdout, "host", queues);
+}
+
 /* One frame; with prev and dt_s > 0 each queue's rate since prev. */
 static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt_s)
 {
-    printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s %6s %10s %8s\n", "queue",
-           "type", "depth/capacity", "enqueued", "dequeued", "rejected", "dropped", "dups",
-           "expired", "invalid", "failed", "dlq'd", "enq/s", "unacked");
+    print_hosts(queues);
+    printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s %6s %7s %13s %10s %8s\n",
+           "queue", "type", "depth/capacity", "enqueued", "dequeued", "rejected", "dropped",
+           "dups", "expired", "invalid", "failed", "dlq'd", "corrupt", "host", "enq/s",
+           "unacked");
     json_t *o;
     size_t i;
     json_array_foreach (queues, i, o) {
         long long before = prev ? prev_enqueued(prev, str(o, "queue")) : -1;
         char rate[32] = "-";
         if (before >= 0 && dt_s > 0)
-            snprintf(rate, sizeof rate, "%.1f", (double)(num(o, "enqueued") - before) / dt_s);
+            /* unsigned: counters come from shared memory anyone of the
+             * user may scribble on, and a signed difference could overflow */
+            snprintf(rate, sizeof rate, "%.1f",
+                     (double)(int64_t)((uint64_t)num(o, "enqueued") - (uint64_t)before) / dt_s);
         /* a persist queue's taken-but-unacknowledged messages ("-" for the
          * others): what a host killed now would deliver again */
         char unacked[32] = "-";
         if (json_is_true(json_object_get(o, "persist")))
             snprintf(unacked, sizeof unacked, "%lld", num(o, "unacked"));
+        char host[40];
+        snprintf(host, sizeof host, "%s:%lld", str(o, "host"), num(o, "host_pid"));
         printf("%-24s %-22s %8lld/%-8lld %10lld %10lld %8lld %8lld %8lld %6lld %6lld %6lld "
-               "%6lld %10s %8s\n",
+               "%6lld %7lld %13s %10s %8s\n",
                str(o, "queue"), str(o, "type"), num(o, "depth"), num(o, "capacity"),
                num(o, "enqueued"), num(o, "dequeued"), num(o, "rejected"),
-               num(o, "dropped_oldest") + num(o, "dropped_newest"), num(o, "duplicates"),
+               (long long)((unsigned long long)num(o, "dropped_oldest") +
+                           (unsigned long long)num(o, "dropped_newest")),
+               num(o, "duplicates"),
                num(o, "expired"), num(o, "invalid"), num(o, "failed"), num(o, "dead_lettered"),
-               rate, unacked);
+               num(o, "corrupt"), host, rate, unacked);
     }
     if (!kernels)
         return;
@@ -301,6 +409,17 @@ static int watch(const char *instance, double interval_s)
     return RH_EXIT_OK;
 }
 
+int rh__cli_left_queues_note(const char *verb, const char *instance)
+{
+    json_t *queues = queues_of(instance);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "ringhost %s", verb);
+    hosts_gone_note(stderr, prefix, queues);
+    size_t n = json_array_size(queues);
+    json_decref(queues);
+    return (int)n;
+}
+
 int rh__cmd_stat(int argc, char **argv)
 {
     const char *instance = NULL;
@@ -344,8 +463,10 @@ int rh__cmd_stat(int argc, char **argv)
         printf("%s\n", text);
         free(text);
         json_decref(o);
+        hosts_gone_note(stderr, "ringhost stat", queues);
     } else if (prom) {
         print_prom(instance, queues, kernels);
+        hosts_gone_note(stderr, "ringhost stat", queues);
     } else if (found) {
         print_table(queues, kernels, NULL, 0);
     }

@@ -95,9 +95,23 @@ static void backoff(unsigned tries)
  * tail past pos (a huge pos - tail, unsigned) or further behind than any
  * capacity is a scribble by another process on the shared header; waiting
  * for it would never end (fuzz/fuzz_queue.c found both).  We then leave
- * the tail alone: the queue is garbage, but no call hangs on it. */
-static inline void publish(_Atomic uint64_t *tail, uint64_t pos, uint64_t end)
+ * the tail alone: the queue is garbage, but no call hangs on it.
+ *
+ * A tail a little behind pos is an earlier claim in progress, which takes
+ * microseconds, unless its holder died between claim and publish or the
+ * head was scribbled ahead (issue 14: cons_head + 3 wedged a kernel's
+ * intake for good).  Neither can be told from a preempted holder but by
+ * time: once the wait has lasted QUEUE_STALL_NS (the clock is read every
+ * 64 polls, only once the wait has begun) the side is marked corrupt
+ * (rh__queue_stalled: counted, logged once as queue.corrupt) and we give
+ * up, leaving the tail where it is: publishing over the gap would hand
+ * consumers cells nobody wrote, or free cells nobody read.  Returns 0, or
+ * RH_ECORRUPT when it gave up (the caller decides what that means for the
+ * cells it holds); a side already marked gives up at once. */
+static inline int publish(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t pos,
+                          uint64_t end)
 {
+    uint64_t since = 0;
     for (unsigned tries = 0;; tries++) {
         uint64_t now = atomic_load_explicit(tail, memory_order_acquire);
         if (now == pos)
@@ -108,17 +122,20 @@ static inline void publish(_Atomic uint64_t *tail, uint64_t pos, uint64_t end)
              * and wait for a publish that never comes. */
             if ((int64_t)(now - pos) > 0 && (int64_t)(end - now) > 0)
                 break;
-            return;
+            return 0;
         }
+        if ((tries & 63) == 63 && rh__queue_stalled(q, side, now, pos, &since))
+            return RH_ECORRUPT;
         backoff(tries);
     }
     atomic_store_explicit(tail, end, memory_order_release);
+    return 0;
 }
 
 /*
  * Claim up to n free cells from prod_head: returns how many (0 when full)
  * and the first position in *pos_out.  The cells are the caller's until it
- * publishes them with publish(&h->prod_tail, pos, pos + k).
+ * publishes them with publish(q, CORRUPT_PRODUCERS, &h->prod_tail, pos, pos + k).
  * Acquire on cons_tail (acked): the consumers' reads of those cells are
  * done before we overwrite them.
  */
@@ -205,15 +222,15 @@ static inline rh_id fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from
     return c->env.id;
 }
 
-/* One message in: 0, or RH_EFULL. */
+/* One message in: 0, RH_EFULL, or RH_ECORRUPT (not published: the
+ * producers' side is stalled for good, see publish). */
 static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, uint32_t len)
 {
     uint64_t pos;
     if (claim_enqueue_run(q, 1, &pos) == 0)
         return RH_EFULL;
     fill_cell(q, pos, e, e->enqueue_ns, payload, len);
-    publish(&q->h->prod_tail, pos, pos + 1);
-    return 0;
+    return publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
 }
 
 /* Copy a claimed cell out.  Returns the payload length.  The length is
@@ -283,9 +300,11 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
         note_depth(q, atomic_load_explicit(&h->prod_tail, memory_order_relaxed) - pos);
     uint32_t room = buf_len < q->payload_size ? buf_len : q->payload_size;
     int len = (int)take_cell(q, pos, discard ? NULL : env, discard ? NULL : buf, room);
-    publish(&h->cons_tail, pos, pos + 1);
-    if (q->persist) /* a client's recv is its delivery (never a discard: no drop_oldest) */
-        rh__queue_ack(q, pos + 1);
+    /* A consumer that gave up on a stalled tail (publish) still delivers
+     * the message it took: it is the caller's now; only its cell stays
+     * unfreed (and unacked: acked never passes cons_tail). */
+    if (publish(q, CORRUPT_CONSUMERS, &h->cons_tail, pos, pos + 1) == 0 && q->persist)
+        rh__queue_ack(q, pos + 1); /* a client's recv is its delivery (never a discard) */
     return len;
 }
 
@@ -332,6 +351,22 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
                                                const void *payload, uint32_t len)
 {
     queue_header *h = q->h;
+    /* The producers' side stalled for good (try_enqueue gave up on it), or
+     * the consumers' did, so no cell is ever freed again: say so instead
+     * of waiting (block) or evicting (drop_oldest) for nothing.  Refused
+     * and counted; the caller still holds its message. */
+    if (queue_side_corrupt(q, CORRUPT_PRODUCERS | CORRUPT_CONSUMERS)) {
+        count(q, C_REJECTED, 1);
+        return RH_ECORRUPT;
+    }
+    /* An attached client whose host is gone or was replaced: what it sends
+     * now would reach nobody (issue 14, item 2).  The full queue is the
+     * slow path where a client of a dead queue ends up. */
+    if (!q->creator && q->cfg.shared) {
+        int stale = rh__queue_stale_check(q, rh_now_ns());
+        if (stale)
+            return stale;
+    }
     note_depth(q, q->capacity);
     switch (q->cfg.backpressure) {
     case RH_BP_REJECT:
@@ -348,8 +383,12 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
          * fuzz/fuzz_queue.c) must not keep one send evicting for hours;
          * a depth beyond capacity is refused at once. */
         for (unsigned tries = 0, evicted = 0;; tries++) {
-            if (try_enqueue(q, e, payload, len) == 0)
-                return 0;
+            int rc = try_enqueue(q, e, payload, len);
+            if (rc != RH_EFULL) {
+                if (rc)
+                    count(q, C_REJECTED, 1);
+                return rc;
+            }
             if (evicted > q->capacity) {
                 count(q, C_REJECTED, 1);
                 return RH_EFULL;
@@ -395,11 +434,23 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
         rh_waiter w;
         rh__queue_client_waiter_init(&w);
         for (;;) {
-            if (try_enqueue(q, e, payload, len) == 0)
-                return 0;
-            if (rh__queue_wait_step(q, &w, &h->not_full, has_room, deadline) == RH_ETIMEDOUT) {
+            int rc = try_enqueue(q, e, payload, len);
+            if (rc != RH_EFULL) {
+                if (rc)
+                    count(q, C_REJECTED, 1);
+                return rc;
+            }
+            /* Ends by the deadline, or at once once the consumers' side is
+             * marked corrupt (no cell will be freed) or the host is gone
+             * (RH_ESTALE, wait_step's check). */
+            rc = queue_side_corrupt(q, CORRUPT_CONSUMERS)
+                     ? RH_ECORRUPT
+                     : rh__queue_wait_step(q, &w, &h->not_full, has_room, deadline);
+            if (rc == RH_ESTALE)
+                return rc;
+            if (rc) {
                 count(q, C_REJECTED, 1);
-                return RH_ETIMEDOUT;
+                return rc;
             }
         }
     }
@@ -420,8 +471,10 @@ int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t l
     if (id_out)
         *id_out = e.id;
     int rc = try_enqueue(q, &e, payload, len);
-    if (rc != 0)
+    if (rc == RH_EFULL)
         rc = send_full(q, &e, payload, len);
+    else if (rc) /* RH_ECORRUPT: refused, counted like a full queue's refusal */
+        count(q, C_REJECTED, 1);
     if (rc == 0)
         rh_bell_ring(&q->h->not_empty);
     return rc;
@@ -448,7 +501,10 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
             ids_out[i] = id;
     }
     if (k) {
-        publish(&q->h->prod_tail, pos, pos + k);
+        if (publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0) {
+            count(q, C_REJECTED, k);
+            return RH_ECORRUPT; /* none of them is sent: the caller still holds them all */
+        }
         rh_bell_ring(&q->h->not_empty);
     }
     uint32_t done = k;
@@ -459,12 +515,16 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
             ids_out[done] = e.id;
         const void *payload = (const char *)payloads + (size_t)done * stride;
         int rc = try_enqueue(q, &e, payload, len);
-        if (rc != 0)
+        if (rc == RH_EFULL)
             rc = send_full(q, &e, payload, len);
+        else if (rc)
+            count(q, C_REJECTED, 1);
         if (rc == 0)
             rh_bell_ring(&q->h->not_empty);
         else if (rc != RH_EDROPPED)
-            break; /* refused (counted): the caller may retry from here */
+            /* refused (counted): the caller may retry from here; with none
+             * sent, the two refusals that retrying cannot cure are said */
+            return done == 0 && (rc == RH_ECORRUPT || rc == RH_ESTALE) ? rc : (int)done;
     }
     return (int)done;
 }
@@ -481,12 +541,31 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
         uint32_t len = e->payload_len <= q->payload_size ? e->payload_len : q->payload_size;
         fill_cell(q, pos + i, e, now, e + 1, len);
     }
-    publish(&q->h->prod_tail, pos, pos + k);
+    /* Gave up on a stalled producers' tail: none of the k is enqueued, and
+     * the output bridge applies its policy to them as to a full queue's. */
+    if (publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0)
+        return 0;
     rh_bell_ring(&q->h->not_empty);
     return k;
 }
 
 /* ---------------------------------------------------------- receiving --- */
+
+/* A receive found nothing: RH_ECORRUPT when the producers' side is marked
+ * corrupt (nothing will ever be published past its stalled tail), RH_ESTALE
+ * when an attached client's host is gone or replaced, else 0.  Slow path:
+ * the queue is empty.  The stale check (a clock read, rate-limited) only
+ * for a receive that will not wait (check_stale): a waiting one gets it
+ * from rh__queue_wait_step, which reads the clock anyway, so a spinning
+ * waiter's poll costs no second clock read. */
+static int recv_empty(rh_queue *q, int check_stale)
+{
+    if (queue_side_corrupt(q, CORRUPT_PRODUCERS))
+        return RH_ECORRUPT;
+    if (!check_stale || q->creator || !q->cfg.shared)
+        return 0;
+    return rh__queue_stale_check(q, rh_now_ns());
+}
 
 int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int timeout_ms)
 {
@@ -502,14 +581,18 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
         }
         if (rc != RH_EEMPTY)
             return rc;
+        rc = recv_empty(q, timeout_ms == 0);
+        if (rc)
+            return rc;
         if (timeout_ms == 0)
             return RH_EEMPTY;
         if (deadline == 0) {
             deadline = rh_deadline_after_ms(timeout_ms);
             rh__queue_client_waiter_init(&w);
         }
-        if (rh__queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
-            return RH_ETIMEDOUT;
+        rc = rh__queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline);
+        if (rc)
+            return rc;
     }
 }
 
@@ -522,7 +605,10 @@ uint32_t rh__queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t 
     note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - pos);
     for (uint32_t i = 0; i < k; i++)
         take_cell(q, pos + i, dst[i], dst[i] + 1, q->payload_size);
-    publish(&q->h->cons_tail, pos, pos + k);
+    /* On a stalled consumers' tail (publish gives up, marked and logged):
+     * the k messages are the bridge's all the same, only their cells stay
+     * taken. */
+    (void)publish(q, CORRUPT_CONSUMERS, &q->h->cons_tail, pos, pos + k);
     rh_bell_ring(&q->h->not_full);
     return k;
 }
@@ -546,18 +632,22 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
             for (uint32_t i = 0; i < k; i++)
                 take_cell(q, pos + i, envs ? &envs[i] : NULL,
                           (char *)bufs + (size_t)i * stride, q->payload_size);
-            publish(&q->h->cons_tail, pos, pos + k);
-            if (q->persist)
+            if (publish(q, CORRUPT_CONSUMERS, &q->h->cons_tail, pos, pos + k) == 0 &&
+                q->persist)
                 rh__queue_ack(q, pos + k);
             rh_bell_ring(&q->h->not_full);
             return (int)k;
         }
+        int rc = recv_empty(q, timeout_ms == 0);
+        if (rc)
+            return rc;
         if (timeout_ms == 0)
             return 0;
         if (deadline == 0)
             deadline = rh_deadline_after_ms(timeout_ms);
-        if (rh__queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline) == RH_ETIMEDOUT)
-            return RH_ETIMEDOUT;
+        rc = rh__queue_wait_step(q, &w, &q->h->not_empty, has_message, deadline);
+        if (rc)
+            return rc;
     }
 }
 

@@ -23,7 +23,8 @@
 #include "queue/queue_pvt.h"
 
 #define QUEUE_MAGIC 0x0045554555514852ull /* "RHQUEUE\0" little-endian */
-#define QUEUE_LAYOUT_VERSION 3u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked */
+#define QUEUE_LAYOUT_VERSION 4u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
+                                   4: created_ns, the health line (heartbeat, corrupt) */
 #define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
@@ -55,6 +56,7 @@ typedef struct queue_header {
     uint32_t creator_uid;
     uint32_t persist;                /* 1: kept at close, recovered at create (queue_persist.c) */
     uint32_t reserved;
+    int64_t created_ns;              /* CLOCK_REALTIME when creator_pid created (or recovered) it */
     char name[RH_QUEUE_NAME_MAX + 1];
     char type_name[TYPE_NAME_MAX + 1];
     char type_origin[TYPE_ORIGIN_MAX + 1]; /* plugin path, "" when unknown */
@@ -74,6 +76,19 @@ typedef struct queue_header {
      * CAS to a larger value with release; read by producers with acquire
      * instead of cons_tail (rh_queue.free_tail).  acked <= cons_tail. */
     _Atomic uint64_t acked;
+    /* Health, written on slow paths only (queue_health.c).  heartbeat_ns:
+     * CLOCK_REALTIME, stored about once a second by the creating host's
+     * heartbeat thread, so `ringhost stat` can say since when a host is
+     * gone.  corrupt_sides: CORRUPT_PRODUCERS / CORRUPT_CONSUMERS, set
+     * once a wait on that side's tail passed QUEUE_STALL_NS (queue.c
+     * publish); the first such stall's tail, claim and time are kept;
+     * corrupt counts the waiters that gave up. */
+    _Alignas(64) _Atomic int64_t heartbeat_ns;
+    _Atomic uint64_t corrupt;
+    _Atomic uint32_t corrupt_sides;
+    _Atomic uint64_t corrupt_tail;   /* the tail that did not move */
+    _Atomic uint64_t corrupt_claim;  /* the claim that waited for it */
+    _Atomic int64_t corrupt_ns;      /* CLOCK_REALTIME of that stall */
     _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
     _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
 } queue_header;
@@ -104,8 +119,10 @@ struct rh_queue {
     int recovered;       /* the mapping was a previous run's (queue_persist.c) */
     uint64_t carried;    /* messages it held then */
     rh_queue_stats base; /* its counters then: rh__queue_stats_since_open subtracts them */
-    dev_t shm_dev;       /* identity of the shm object we created, so close */
-    ino_t shm_ino;       /* never unlinks a newer host's queue of that name */
+    dev_t shm_dev;       /* identity of the shm object we created (so close never */
+    ino_t shm_ino;       /* unlinks a newer host's queue) or attached to (stale check) */
+    int stale;           /* attached: RH_ESTALE once its host was found gone or replaced */
+    uint64_t stale_next_ns; /* attached: when the next stale check may run (rate limit) */
     rh_queue_config cfg;
     const rh_type *type; /* NULL on an attached queue until bind_type */
     uint64_t fingerprint;
@@ -155,6 +172,44 @@ int rh__queue_persist_guard(const rh_queue *q, rh_error *err);
 void rh__queue_client_waiter_init(rh_waiter *w);
 int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
                         int (*ready)(const rh_queue *), uint64_t deadline_ns);
+
+/* queue_health.c.  A wait on a tail (queue.c publish) that has not moved
+ * for QUEUE_STALL_NS is not a claimer that was preempted but one that died
+ * or a scribbled index: the waiter gives up (rh__queue_stalled says when)
+ * and the side is marked corrupt. */
+#define QUEUE_STALL_NS (1000ull * 1000 * 1000)
+extern uint64_t rh__queue_stall_ns; /* QUEUE_STALL_NS; fuzz/fuzz_queue.c shortens it */
+#define CORRUPT_PRODUCERS 1u
+#define CORRUPT_CONSUMERS 2u
+
+/* One poll of a stalled wait in publish(): *since is 0 at the first.
+ * Returns 1 when the waiter must give up (its side is already marked, or
+ * the stall passed QUEUE_STALL_NS: the side is then marked, counted and
+ * logged as queue.corrupt), 0 to wait on. */
+int rh__queue_stalled(rh_queue *q, unsigned side, uint64_t tail, uint64_t claim,
+                      uint64_t *since);
+
+/* Whether side (CORRUPT_*) of q was marked corrupt. */
+static inline int queue_side_corrupt(const rh_queue *q, unsigned side)
+{
+    return (atomic_load_explicit(&q->h->corrupt_sides, memory_order_relaxed) & side) != 0;
+}
+
+/* An attached client's check that its host is still there (queue_health.c):
+ * RH_ESTALE when the object was removed or replaced in /dev/shm, or its
+ * creator's process is gone; else 0.  At most every STALE_CHECK_NS (it
+ * answers from the last check in between), and sticky; 0 at once for the
+ * creator's handle and private queues.  Slow paths only. */
+#define STALE_CHECK_NS (100ull * 1000 * 1000)
+int rh__queue_stale_check(rh_queue *q, uint64_t now_ns);
+
+/* queue_health.c: whether process pid exists and is not a zombie (a host
+ * killed but not yet reaped runs nothing). */
+int rh__queue_pid_alive(pid_t pid);
+
+/* queue_health.c: the creating host's heartbeat, for shared queues. */
+void rh__queue_heartbeat_start(rh_queue *q);
+void rh__queue_heartbeat_stop(rh_queue *q);
 
 /* The number of rh_backpressure policies: a header's policy field and a
  * configuration's backpressure must be below it.  queue.c names each one. */

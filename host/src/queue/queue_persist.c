@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "queue/queue_layout.h"
 
 /* The way out the error messages give, for (instance, name, path). */
@@ -154,6 +155,9 @@ static void adopt(rh_queue *q, queue_header *h)
     h->ttl_ms = q->cfg.ttl_ms;
     h->creator_pid = (int32_t)getpid();
     h->creator_uid = (uint32_t)getuid();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    h->created_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
 }
 
@@ -228,6 +232,24 @@ int rh__queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
         close(fd);
         return rc;
     }
+    /* What it found (issue 14, item 8): whose it was, how old, when that
+     * host last beat, and what it carries over.  Printed only; every value
+     * is from a file anyone of the user may write. */
+    struct timespec now_ts;
+    clock_gettime(CLOCK_REALTIME, &now_ts);
+    int64_t now = (int64_t)now_ts.tv_sec * 1000000000 + now_ts.tv_nsec;
+    int64_t beat = atomic_load(&h->heartbeat_ns);
+    rh__log_event(NULL, RH_LOG_INFO, "queue.taken_over",
+                  "queue=%s object=%s previous_host_pid=%d created_age_s=%lld "
+                  "last_heartbeat_age_s=%lld carried=%lld corrupt_marks_cleared=%u",
+                  q->name, path, (int)h->creator_pid,
+                  h->created_ns > 0 ? (long long)((now - h->created_ns) / 1000000000) : -1LL,
+                  beat > 0 ? (long long)((now - beat) / 1000000000) : -1LL, (long long)held,
+                  (unsigned)(atomic_load(&h->corrupt_sides) & 3u));
+    /* repair_indices left indices a queue can work from (no claim held,
+     * consumers rewound to acked): whatever stalled before is gone, so the
+     * marks go too (the counter stays, for the record). */
+    atomic_store(&h->corrupt_sides, 0);
     adopt(q, h);
     attach_lock(fd, F_UNLCK); /* recovered: clients may attach */
     q->h = h;

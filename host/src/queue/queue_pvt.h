@@ -82,6 +82,24 @@ int rh__queue_purge(const char *instance, const char *name, rh_error *err);
  * (queue_recent.c). */
 uint32_t rh__queue_recent_ids(const rh_queue *q, rh_id *out, uint32_t max);
 
+/*
+ * What a queue's header says about its host and its indices (queue_health.c),
+ * for `ringhost stat` and `ringhost ps`.  Read from memory any process of
+ * the user may write: reported, never used as a size.
+ */
+typedef struct rh_queue_health {
+    int host_pid;             /* the creating (or recovering) host's pid */
+    int host_running;         /* 1 while that process exists, 0 once it is gone */
+    int64_t created_ns;       /* CLOCK_REALTIME when it created the queue; 0 unknown */
+    int64_t heartbeat_ns;     /* CLOCK_REALTIME of its last heartbeat (about 1 s apart) */
+    uint64_t corrupt;         /* waits on a tail that gave up (queue.corrupt) */
+    unsigned corrupt_sides;   /* 1: producers' tail stalled, 2: consumers', 3: both */
+    uint64_t corrupt_tail;    /* the first stall: the tail that did not move, */
+    uint64_t corrupt_claim;   /* the claim that waited for it, */
+    int64_t corrupt_ns;       /* and when (CLOCK_REALTIME) */
+} rh_queue_health;
+void rh__queue_health_get(const rh_queue *q, rh_queue_health *out);
+
 /* Non-zero when the queue holds no message (a snapshot). */
 int rh__queue_is_empty(const rh_queue *q);
 

@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/log.h"
 #include "queue/queue_layout.h"
 
 /* ---------------------------------------------------------- lifecycle --- */
@@ -112,14 +114,57 @@ static pid_t live_creator(const char *shm_name)
         const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
         if (h != MAP_FAILED) {
             if (atomic_load(&h->magic) == QUEUE_MAGIC && h->creator_pid > 0 &&
-                h->creator_pid != getpid() &&
-                (kill(h->creator_pid, 0) == 0 || errno == EPERM))
+                h->creator_pid != getpid() && rh__queue_pid_alive(h->creator_pid))
                 pid = h->creator_pid;
             munmap((void *)h, sizeof *h);
         }
     }
     close(fd);
     return pid;
+}
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A leftover of a host that died is about to be replaced: say what it was
+ * (issue 14, item 8): whose, how old, when its host last beat, and how
+ * many messages it still held, which go with it.  Every value is read from
+ * a header anyone of the user may have written: only printed, clamped. */
+static void log_replaced(const rh_queue *q, const struct stat *st)
+{
+    int fd = shm_open(q->shm_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0)
+        return;
+    const queue_header *h = NULL;
+    if ((size_t)st->st_size >= sizeof(queue_header))
+        h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    int64_t now = realtime_ns();
+    if (h == MAP_FAILED || !h || atomic_load(&h->magic) != QUEUE_MAGIC ||
+        h->layout_version != QUEUE_LAYOUT_VERSION) {
+        rh__log_event(NULL, RH_LOG_WARN, "queue.replaced",
+                      "queue=%s object=" SHM_DIR "%s found=%s mtime_age_s=%lld", q->name,
+                      q->shm_name, h && h != MAP_FAILED ? "other_layout_or_not_a_queue"
+                                                        : "not_a_queue",
+                      (long long)(now / 1000000000 - (int64_t)st->st_mtime));
+    } else {
+        uint64_t tail = atomic_load(&h->prod_tail), freed = atomic_load(&h->cons_tail);
+        uint64_t depth = tail - freed > h->capacity ? h->capacity : tail - freed;
+        int64_t beat = atomic_load(&h->heartbeat_ns);
+        rh__log_event(NULL, RH_LOG_WARN, "queue.replaced",
+                      "queue=%s object=" SHM_DIR "%s host_pid=%d host=gone created_age_s=%lld "
+                      "last_heartbeat_age_s=%lld queued_discarded=%llu corrupt=%llu",
+                      q->name, q->shm_name, (int)h->creator_pid,
+                      h->created_ns > 0 ? (long long)((now - h->created_ns) / 1000000000) : -1LL,
+                      beat > 0 ? (long long)((now - beat) / 1000000000) : -1LL,
+                      (unsigned long long)depth, (unsigned long long)atomic_load(&h->corrupt));
+    }
+    if (h && h != MAP_FAILED)
+        munmap((void *)h, sizeof *h);
 }
 
 /* "/dev/shm/ringhost.<instance>:<name>": where shm_open keeps the object,
@@ -177,6 +222,8 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
         if (rc != 0)
             return rc;
     }
+    if (S_ISREG(old.st_mode))
+        log_replaced(q, &old);
     shm_unlink(q->shm_name);
     int fd = shm_open(q->shm_name, O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0)
@@ -298,6 +345,7 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
         shm_name_for(q->shm_name, sizeof q->shm_name, instance, name);
         rc = q->persist ? rh__queue_persist_open(q, type, err) : 0;
         if (rc == 1) {
+            rh__queue_heartbeat_start(q);
             *out = q;
             return 0;
         }
@@ -339,12 +387,14 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     h->ttl_ms = cfg->ttl_ms;
     h->creator_pid = (int32_t)getpid();
     h->creator_uid = (uint32_t)getuid();
+    h->created_ns = realtime_ns();
     h->persist = (uint32_t)q->persist;
     memcpy(h->name, q->name, sizeof h->name);
     memcpy(h->type_name, q->type_name, sizeof h->type_name);
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
     rh__bell_init(&h->not_empty, q->cfg.shared);
     rh__bell_init(&h->not_full, q->cfg.shared);
+    rh__queue_heartbeat_start(q);
     /* Last, with release: an attacher that sees the magic sees the rest. */
     atomic_store_explicit(&h->magic, QUEUE_MAGIC, memory_order_release);
     *out = q;
@@ -395,6 +445,10 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
         free(q);
         return rc;
     }
+    /* Its identity, for the stale check (queue_health.c): a host that
+     * replaces the object under this name makes this mapping a dead one. */
+    q->shm_dev = st.st_dev;
+    q->shm_ino = st.st_ino;
     size_t size = (size_t)st.st_size;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     int e = errno;
@@ -477,6 +531,7 @@ void rh_queue_close(rh_queue *q)
 {
     if (!q)
         return;
+    rh__queue_heartbeat_stop(q); /* before the unmap: the heartbeat writes the header */
     munmap(q->h, q->map_size);
     rh__queue_unlink(q);
     if (q->lock_fd >= 0)

@@ -6,6 +6,8 @@
  */
 #include <sched.h>
 
+#include "base/clock.h"
+
 #include "queue/queue_layout.h"
 
 /* rh_recv and a blocked rh_send wait like an adaptive dispatch thread, but
@@ -26,13 +28,19 @@ void rh__queue_client_waiter_init(rh_waiter *w)
 /* One idle step of a bounded wait on `bell` until ready(q) or deadline_ns
  * (UINT64_MAX: forever).  Spins, then yields, then parks (rh_waiter's
  * adaptive policy), because a futex wake-up costs tens of microseconds.
- * Returns 0 to poll again, RH_ETIMEDOUT once the deadline has passed. */
+ * Returns 0 to poll again, RH_ETIMEDOUT once the deadline has passed,
+ * RH_ESTALE when an attached client's host is gone or was replaced (checked
+ * at most every STALE_CHECK_NS, so a park on a shared queue a client
+ * attached to lasts at most that long). */
 int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
                         int (*ready)(const rh_queue *), uint64_t deadline_ns)
 {
     uint64_t now = rh_now_ns();
     if (now >= deadline_ns)
         return RH_ETIMEDOUT;
+    int stale = rh__queue_stale_check(q, now);
+    if (stale)
+        return stale;
     switch (rh__waiter_idle(w)) {
     case RH_IDLE_SPIN:
         rh_cpu_relax();
@@ -45,8 +53,12 @@ int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
         rh__sleep_prepare(&s, &bell, 1);
         if (ready(q))
             rh__sleep_cancel(&s);
-        else
-            rh__sleep_commit(&s, deadline_ns == UINT64_MAX ? -1 : (int64_t)(deadline_ns - now));
+        else {
+            int64_t for_ns = deadline_ns == UINT64_MAX ? -1 : (int64_t)(deadline_ns - now);
+            if (!q->creator && q->cfg.shared && (for_ns < 0 || (uint64_t)for_ns > STALE_CHECK_NS))
+                for_ns = (int64_t)STALE_CHECK_NS; /* wake to check the host is still there */
+            rh__sleep_commit(&s, for_ns);
+        }
         break;
     }
     }
