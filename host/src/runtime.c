@@ -473,3 +473,67 @@ void rh__runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers)
 {
     rt->peers = peers;
 }
+
+/* ------------------------------------------------------- releasing ---- */
+
+int rh__runtime_kernels_done(rh_runtime *rt, char *why, size_t len)
+{
+    int done = 1;
+    if (!rt->n_kernels) { /* queues only: they serve whoever launches next */
+        snprintf(why, len, "no kernels");
+        return 0;
+    }
+    pthread_mutex_lock(&rt->life_lock);
+    for (uint32_t i = 0; done > 0 && i < rt->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        const char *name = k->decl->name;
+        if (k->state != RH_STATE_TERMINATED) {
+            snprintf(why, len, "kernel %s is %s", name, rh_state_name(k->state));
+            pthread_mutex_unlock(&rt->life_lock);
+            return 0;
+        }
+        for (uint32_t w = 0; done > 0 && w < k->n_workers; w++)
+            if (!atomic_load_explicit(&k->workers[w].finished, memory_order_acquire)) {
+                snprintf(why, len, "kernel %s: worker %u did not finish (fini() not run: "
+                         "stuck in process()?)", name, w);
+                done = -1;
+            }
+        if (done > 0 && !rh__kernel_is_quiet(k, 0)) {
+            snprintf(why, len, "kernel %s: messages left in its rings or a worker inside "
+                     "process()", name);
+            done = -1;
+        }
+    }
+    pthread_mutex_unlock(&rt->life_lock);
+    return done;
+}
+
+int rh__runtime_queues_needed(rh_runtime *rt, char *why, size_t len)
+{
+    for (uint32_t i = 0; i < rt->n_queues; i++) {
+        rh_queue *q = rt->queues[i];
+        if (rh_runtime_queue_borrowed(rt, i) || rh__queue_is_persist(q))
+            continue;
+        rh_queue_stats s;
+        rh_queue_stats_get(q, &s);
+        if (s.depth) {
+            snprintf(why, len, "queue %s holds %llu message(s)", rh_queue_name(q),
+                     (unsigned long long)s.depth);
+            return 1;
+        }
+        for (rh_runtime *const *p = rt->peers; p && *p; p++)
+            for (uint32_t j = 0; *p != rt && j < (*p)->n_queues; j++)
+                if ((*p)->queues[j] == q) {
+                    snprintf(why, len, "queue %s is used by kernels of another manifest (%s)",
+                             rh_queue_name(q), (*p)->m ? (*p)->m->path : "?");
+                    return 1;
+                }
+    }
+    return 0;
+}
+
+void rh__runtime_release(rh_runtime *rt)
+{
+    rh__runtime_hand_over_intake(rt);
+    rh_runtime_destroy(rt);
+}

@@ -14,4 +14,35 @@
  * into a serving host, from the thread that owns the runtimes. */
 void rh__runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers);
 
+/*
+ * Releasing a runtime launched into a serving host once its kernels are
+ * terminated (control/runtimes.c), so launch/terminate cycles leave
+ * nothing behind.  From the thread that owns the runtimes.
+ *
+ * rh__runtime_kernels_done: 1 when every kernel of rt was terminated and
+ * finished: fini() ran on each worker, nothing is left in its rings, none
+ * is inside process().  0 when a kernel is not terminated; -1 when one is
+ * terminated but did not finish (stuck in process(): its memory must not
+ * be freed under it).  why (len bytes) names the kernel and what holds it.
+ */
+int rh__runtime_kernels_done(rh_runtime *rt, char *why, size_t len);
+
+/*
+ * rh__runtime_queues_needed: non-zero when a queue rt created must outlive
+ * it: it still holds messages (they stay queued: a client may still take
+ * them), or a kernel of another runtime of the host (the peers) uses it.
+ * why names the first such queue.  Persist queues never hold rt back: they
+ * outlive the host by design.
+ */
+int rh__runtime_queues_needed(rh_runtime *rt, char *why, size_t len);
+
+/*
+ * rh__runtime_release: destroy a terminated rt while its peers live on:
+ * its intake of their queues is handed to their accounting first
+ * (engine.h, rh__runtime_hand_over_intake), then its threads' memory,
+ * rings, queues (closed and unlinked) and plugins go.  The caller then
+ * drops rt from every peers list.
+ */
+void rh__runtime_release(rh_runtime *rt);
+
 #endif /* RH_RUNTIME_H */

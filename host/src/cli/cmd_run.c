@@ -246,7 +246,20 @@ static int stop_host(rh_control *ctl, int exit_code)
     unsigned n = rh__control_runtime_count(ctl);
     for (unsigned i = n; i-- > 0;) {
         rh_runtime *rt = rh__control_runtime(ctl, i);
+        if (rh_runtime_state(rt) == RH_STATE_TERMINATED && i > 0) {
+            /* released after its terminate (control.h), kept for its queues */
+            if (rh_runtime_unbalanced(rt) && exit_code == RH_EXIT_OK)
+                exit_code = RH_EXIT_FAIL;
+            continue;
+        }
         exit_code = terminate_checked(rt, exit_code);
+    }
+    int released_unbalanced = rh__control_released_unbalanced(ctl);
+    if (released_unbalanced) {
+        fprintf(stderr, "ringhost: the accounting of %d queue(s) of released runtimes did not "
+                        "balance (see the \"accounting:\" lines above)\n", released_unbalanced);
+        if (exit_code == RH_EXIT_OK)
+            exit_code = RH_EXIT_FAIL;
     }
     for (unsigned i = n; i-- > 0;)
         rh_runtime_destroy(rh__control_runtime(ctl, i));

@@ -108,6 +108,24 @@ char *rh__control_handle(rh_control *c, const char *line, size_t len);
 void rh__control_sample(rh_control *c);
 
 /*
+ * Release the launched runtimes nothing needs any more (the serving thread
+ * does it after each terminate request and every RH_CONTROL_SAMPLE_MS): a
+ * runtime other than the first whose kernels were all terminated and
+ * finished is terminated (its threads joined, its summary and accounting
+ * logged) and its kernels become tombstones in ps (the last
+ * RH_CONTROL_TOMBS); their names are free for a new launch.  Once none of
+ * the queues it created holds a message or is used by another runtime's
+ * kernels, it is destroyed: rings, queues (closed and unlinked), plugins,
+ * memory.  A runtime with a stuck kernel is kept, and logged once
+ * (runtime.kept).  Returns the number of runtimes destroyed.
+ */
+unsigned rh__control_release_finished(rh_control *c);
+
+/* Accounting lines of released runtimes that did not balance (the host's
+ * exit status counts them with its own). */
+int rh__control_released_unbalanced(const rh_control *c);
+
+/*
  * Stop serving: join the thread, close the connections, remove the socket
  * file (so no request arrives while the host shuts down).  The runtimes
  * stay listed: terminate and destroy them in reverse launch order (a later

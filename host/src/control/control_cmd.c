@@ -48,18 +48,18 @@ static char *error_replyf(int code, const char *fmt, ...)
 
 /* ------------------------------------------------------------- ps ---- */
 
-static json_t *kernel_json(const rh_control_rt *e, uint32_t k, const rh_kernel_info *ki)
+static json_t *kernel_json(const char *manifest, double rate, const rh_kernel_info *ki)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, "
                      "s:I, s:I, s:I, s:b, s:f, s:f, s:f}",
                      "name", ki->name, "plugin", ki->plugin, "version", ki->version, "path",
-                     ki->path, "manifest", e->manifest, "state", rh_state_name(ki->state),
+                     ki->path, "manifest", manifest, "state", rh_state_name(ki->state),
                      "workers", (int)ki->workers, "threads", ki->threads, "cpus", ki->cpus,
                      "processed", (json_int_t)ki->processed, "failed", (json_int_t)ki->failed,
                      "emitted", (json_int_t)ki->emitted, "batches", (json_int_t)ki->batches,
                      "restarts", (json_int_t)ki->restarts, "swaps", (json_int_t)ki->swaps,
                      "swaps_refused", (json_int_t)ki->swaps_refused, "stalls",
-                     (json_int_t)ki->stalls, "busy", ki->busy, "rate", e->samples[k].rate, "heartbeat_age_ms",
+                     (json_int_t)ki->stalls, "busy", ki->busy, "rate", rate, "heartbeat_age_ms",
                      (double)ki->heartbeat_age_ns / (double)RH_NS_PER_MS, "active_s",
                      (double)ki->active_ns / (double)RH_NS_PER_S);
 }
@@ -69,11 +69,19 @@ static char *cmd_ps(rh_control *c)
     json_t *arr = json_array();
     for (unsigned r = 0; r < c->n_rts; r++) {
         rh_runtime *rt = c->rts[r].rt;
-        for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
+        for (uint32_t k = 0; !c->rts[r].retired && k < rh_runtime_kernel_count(rt); k++) {
             rh_kernel_info ki;
             if (rh_runtime_kernel_info(rt, k, &ki) == 0)
-                json_array_append_new(arr, kernel_json(&c->rts[r], k, &ki));
+                json_array_append_new(arr, kernel_json(c->rts[r].manifest,
+                                                       c->rts[r].samples[k].rate, &ki));
         }
+    }
+    /* the kernels released after their terminate (runtimes.c), oldest first */
+    unsigned n = c->n_tombs < RH_CONTROL_TOMBS ? c->n_tombs : RH_CONTROL_TOMBS;
+    for (unsigned i = 0; i < n; i++) {
+        const rh_control_tomb *t = &c->tombs[(c->n_tombs - n + i) % RH_CONTROL_TOMBS];
+        if (t->name[0])
+            json_array_append_new(arr, kernel_json(t->manifest, 0.0, &t->ki));
     }
     return reply_text(json_pack("{s:b, s:s, s:i, s:o}", "ok", 1, "instance", c->instance, "pid",
                                 (int)getpid(), "kernels", arr));
@@ -88,7 +96,7 @@ static rh_runtime *runtime_of(rh_control *c, const char *name, char *known, size
     known[0] = 0;
     for (unsigned r = 0; r < c->n_rts; r++) {
         rh_runtime *rt = c->rts[r].rt;
-        for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
+        for (uint32_t k = 0; !c->rts[r].retired && k < rh_runtime_kernel_count(rt); k++) {
             rh_kernel_info ki;
             if (rh_runtime_kernel_info(rt, k, &ki) != 0)
                 continue;
@@ -121,6 +129,11 @@ static char *cmd_verb(rh_control *c, const char *cmd, json_t *req)
                             "its manifest)", cmd);
     char known[512];
     rh_runtime *rt = runtime_of(c, name, known, sizeof known);
+    const rh_control_tomb *tomb = rt ? NULL : rh__control_tomb(c, name);
+    if (tomb)
+        return error_replyf(RH_ESTATE, "cannot %s kernel %s: it is already terminated, and "
+                            "released (its threads, rings and the queues only it used are "
+                            "gone); launch %s again to run it", cmd, name, tomb->manifest);
     if (!rt)
         return error_replyf(RH_ENOENT, "no kernel \"%s\" in instance %s (kernels: %s)", name,
                             c->instance, known);
@@ -141,8 +154,11 @@ static char *cmd_verb(rh_control *c, const char *cmd, json_t *req)
     }
     if (rc)
         return error_reply(rc, err.msg);
-    return reply_text(json_pack("{s:b, s:s, s:s}", "ok", 1, "kernel", name, "state",
-                                kernel_state(rt, name)));
+    char *reply = reply_text(json_pack("{s:b, s:s, s:s}", "ok", 1, "kernel", name, "state",
+                                       kernel_state(rt, name)));
+    if (!strcmp(cmd, "terminate"))
+        rh__control_release_finished(c); /* its runtime may go now (rt with it) */
+    return reply;
 }
 
 /* ----------------------------------------------------------- launch ---- */
@@ -218,9 +234,10 @@ static char *cmd_launch(rh_control *c, json_t *req)
     if (reply)
         return reply;
     json_t *kernels = json_array(), *created = json_array(), *shared = json_array();
-    for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
+    size_t k;
+    for (uint32_t ki_at = 0; ki_at < rh_runtime_kernel_count(rt); ki_at++) {
         rh_kernel_info ki;
-        rh_runtime_kernel_info(rt, k, &ki);
+        rh_runtime_kernel_info(rt, ki_at, &ki);
         json_array_append_new(kernels, json_string(ki.name));
     }
     for (uint32_t q = 0; rh_runtime_queue_name(rt, q); q++) {
@@ -240,11 +257,12 @@ static char *cmd_launch(rh_control *c, json_t *req)
         json_decref(shared);
         return error_reply(RH_ENOMEM, "out of memory");
     }
+    json_array_foreach (kernels, k, v) /* a released kernel of that name: ps shows the new one */
+        rh__control_tomb_forget(c, json_string_value(v));
     rh__log_event(c->log, RH_LOG_INFO, "control.launch", "instance=%s manifest=%s kernels=%zu "
                   "created=%zu shared=%zu", c->instance, path, json_array_size(kernels),
                   json_array_size(created), json_array_size(shared));
     json_t *act = json_object_get(req, "activate");
-    size_t k;
     json_array_foreach (kernels, k, v)
         if (json_is_true(act) && rh_runtime_kernel_activate(rt, json_string_value(v), &err))
             rh__log_event(c->log, RH_LOG_WARN, "control.activate_failed", "kernel=%s error=%s",

@@ -20,7 +20,20 @@ typedef struct rh_control_rt {
         uint64_t processed, ns;
         double rate;           /* msgs/s between the last two samples */
     } *samples;                /* one per kernel */
+    /* Released once its kernels are terminated (runtimes.c): 1 once its
+     * threads are joined (rh_runtime_terminate), until nothing needs its
+     * queues any more and it is destroyed and dropped from the list. */
+    int retired;
+    int stuck;                 /* its terminate left a thread running: kept for good */
+    char held_by[192];         /* why it is kept, as last logged ("" = not logged) */
 } rh_control_rt;
+
+/* A kernel of a released runtime, as ps shows it (the last few only). */
+#define RH_CONTROL_TOMBS 32
+typedef struct rh_control_tomb {
+    rh_kernel_info ki;         /* its last counters; the strings point into the fields below */
+    char name[128], plugin[128], version[64], path[512], manifest[512];
+} rh_control_tomb;
 
 struct rh_control {
     char instance[64];
@@ -36,10 +49,19 @@ struct rh_control {
     rh_control_rt *rts;
     unsigned n_rts, cap_rts;
     rh_runtime **peers;        /* every rts[i].rt, NULL-terminated: each runtime's peers */
+    rh_control_tomb *tombs;    /* RH_CONTROL_TOMBS, a ring: n_tombs written so far */
+    unsigned n_tombs;
+    unsigned released;         /* runtimes released (destroyed) so far */
+    int released_unbalanced;   /* accounting lines that did not balance at their release */
 };
 
 /* runtimes.c: free what rh__control_add_runtime allocated (not the
  * runtimes themselves). */
 void rh__control_runtimes_free(rh_control *c);
+
+/* runtimes.c: the tombstone of a released kernel called name, or NULL;
+ * forget the ones called name (a kernel of that name was launched again). */
+const rh_control_tomb *rh__control_tomb(const rh_control *c, const char *name);
+void rh__control_tomb_forget(rh_control *c, const char *name);
 
 #endif /* RH_CONTROL_PVT_H */

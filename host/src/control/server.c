@@ -304,6 +304,7 @@ static void *serve_main(void *arg)
         uint64_t now = rh_now_ns();
         if (now >= next_sample) {
             rh__control_sample(c);
+            rh__control_release_finished(c); /* what waited for a client to drain it */
             next_sample = now + RH_CONTROL_SAMPLE_MS * RH_NS_PER_MS;
         }
         int wait_ms = (int)((next_sample - now) / RH_NS_PER_MS) + 1;

@@ -308,6 +308,11 @@ typedef struct rh_qplan {
     rh_queue *queue;       /* once created */
     int borrowed;          /* queue belongs to another runtime of the host: never closed here */
     uint64_t taken_before_readers; /* dequeued by clients before a launched kernel read it */
+    /* Readers that are gone: a runtime of the host released once its kernels were
+     * terminated (rh__runtime_hand_over_intake, metrics.c) leaves its intake here. */
+    uint64_t retired_moved;  /* what its input bridges moved into kernel rings */
+    uint64_t unread_since;   /* dequeued when the last reader went: clients took the rest */
+    int retired_reader;      /* a released runtime's kernel read it */
     char reader[160];      /* JSON path of the first input port reading it, "" if none */
 } rh_qplan;
 
@@ -375,6 +380,13 @@ int rh__runtime_is_quiet(rh_runtime *rt, int queues_too);
  * clients took from it so far was delivered to them, not to a kernel: its
  * accounting counts it so from now on. */
 void rh__runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q);
+
+/* metrics.c: rt is about to be destroyed while the other runtimes of its
+ * host (rt->peers) live on: what its kernels took from each queue another
+ * runtime created is added to that creator's accounting (rh_qplan
+ * retired_moved), so the creator's line still balances without rt.  Its
+ * kernels must be quiet (nothing left in their rings). */
+void rh__runtime_hand_over_intake(rh_runtime *rt);
 
 /*
  * One queue's accounting (metrics.c): where every message it accepted went.

@@ -226,15 +226,62 @@ static int kernel_intake(rh_runtime *rt, const rh_queue *q, uint64_t *moved, uin
     return read;
 }
 
+/* Messages clients dequeued from q since its last reader was released
+ * (rh_qplan.unread_since); 0 when the counter went back (a scribbled
+ * header: the line then shows it). */
+static uint64_t taken_since_unread(const rh_qplan *qp, const rh_queue *q)
+{
+    rh_queue_stats s;
+    rh__queue_stats_since_open(q, &s);
+    return s.dequeued >= qp->unread_since ? s.dequeued - qp->unread_since : 0;
+}
+
 void rh__runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q)
 {
     uint64_t moved, in_rings;
     for (uint32_t i = 0; i < rt->n_queues && i < rt->n_qplan; i++) {
         if (rt->queues[i] != q || rt->qplan[i].borrowed || kernel_intake(rt, q, &moved, &in_rings))
             continue;
+        rh_qplan *qp = &rt->qplan[i];
+        if (qp->retired_reader) { /* clients read it since its last reader went */
+            qp->taken_before_readers += taken_since_unread(qp, q);
+            continue;
+        }
         rh_queue_stats s;
         rh_queue_stats_get(rt->queues[i], &s);
-        rt->qplan[i].taken_before_readers = s.dequeued;
+        qp->taken_before_readers = s.dequeued;
+    }
+}
+
+void rh__runtime_hand_over_intake(rh_runtime *rt)
+{
+    for (uint32_t i = 0; i < rt->n_queues; i++) {
+        if (!rh_runtime_queue_borrowed(rt, i))
+            continue; /* rt's own: it goes with rt */
+        rh_queue *q = rt->queues[i];
+        uint64_t moved = 0, in_rings = 0;
+        if (!kernel_intake_of(rt, q, &moved, &in_rings))
+            continue; /* rt only wrote to it */
+        for (rh_runtime *const *p = rt->peers; p && *p; p++) {
+            rh_runtime *c = *p;
+            for (uint32_t j = 0; c != rt && j < c->n_queues && j < c->n_qplan; j++) {
+                if (c->queues[j] != q || c->qplan[j].borrowed)
+                    continue;
+                rh_qplan *qp = &c->qplan[j];
+                qp->retired_moved += moved; /* in_rings is 0: rt's kernels are quiet */
+                uint64_t m = 0, r = 0;
+                int others = 0;
+                for (rh_runtime *const *o = rt->peers; *o; o++)
+                    if (*o != rt)
+                        others |= kernel_intake_of(*o, q, &m, &r);
+                if (!others) { /* from now on, what is dequeued went to clients */
+                    rh_queue_stats s;
+                    rh__queue_stats_since_open(q, &s);
+                    qp->unread_since = s.dequeued;
+                }
+                qp->retired_reader = 1;
+            }
+        }
     }
 }
 
@@ -300,9 +347,17 @@ int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
             continue; /* its creator reports it, with the counters it sees */
         rh_queue *q = rt->queues[i];
         uint64_t moved, in_rings;
-        int kernel_input = kernel_intake(rt, q, &moved, &in_rings);
-        if (kernel_input && i < rt->n_qplan)
-            moved += rt->qplan[i].taken_before_readers; /* delivered to clients, before */
+        int live = kernel_intake(rt, q, &moved, &in_rings), kernel_input = live;
+        const rh_qplan *qp = i < rt->n_qplan ? &rt->qplan[i] : NULL;
+        if (qp && qp->retired_reader) {
+            /* kernels of released runtimes read it (rh__runtime_hand_over_intake) */
+            moved += qp->retired_moved;
+            if (!live) /* no reader now: clients took what was dequeued since */
+                moved += taken_since_unread(qp, q);
+            kernel_input = 1;
+        }
+        if (kernel_input && qp)
+            moved += qp->taken_before_readers; /* delivered to clients, before */
         /* A recovered persist queue: this run's counts, its carried-over
          * messages among the accepted (queue_pvt.h). */
         rh_queue_stats s;

@@ -1,0 +1,222 @@
+/*
+ * test_cli_soak.c — launch and terminate release what they took (issue 14,
+ * item 7).  One serving host (`ringhost run`, an echo kernel); then, with
+ * the real binary, SOAK_CYCLES times: `ringhost launch --activate` of a
+ * manifest whose kernel "soak" reads a queue only that manifest declares
+ * (soak.in) and writes its auto-created soak.out, `ringhost send` one
+ * message, `ringhost recv` its answer, `ringhost terminate soak`.  The same
+ * kernel name every cycle: a terminated kernel's name is free again.
+ *
+ * After the cycles the host's threads (/proc/PID/task), open fds
+ * (/proc/PID/fd) and the instance's shared-memory objects
+ * (/dev/shm/ringhost.<instance>:*) are back to what they were before the
+ * first launch, and its mappings (/proc/PID/maps lines) to what they were
+ * after the warm-up cycles, exactly: no slack.  The warm-up takes the
+ * mappings the first launch makes once for the host's life (malloc's arena
+ * for the control thread, libraries the loader maps on first use).  RSS
+ * may grow by what malloc keeps of freed memory, within a fixed bound.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control_common.h"
+
+#ifndef SOAK_CYCLES
+#define SOAK_CYCLES 200
+#endif
+#define SOAK_WARMUP 3
+/* What malloc may keep of freed memory (arenas, trimmed lazily): a bound,
+ * where the leak was ~4.3 MB per cycle (850 MB over 200). */
+#define SOAK_RSS_SLACK_KB (16 * 1024)
+
+static const char *host_text =
+    "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+    " \"queues\": {\"echo.in\": {\"type\": \"echo.message\"},\n"
+    "            \"echo.out\": {\"type\": \"echo.message\"}},\n"
+    " \"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", \"inputs\": {\"in\": "
+    "\"echo.in\"},\n"
+    "               \"outputs\": {\"out\": \"echo.out\"}}]}\n";
+
+/* soak.in only in this manifest; soak.out auto-created for the unwired port */
+static const char *launched_text =
+    "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+    " \"queues\": {\"soak.in\": {\"type\": \"echo.message\", \"capacity\": 64}},\n"
+    " \"kernels\": [{\"name\": \"soak\", \"plugin\": \"echo\", \"inputs\": {\"in\": "
+    "\"soak.in\"}}]}\n";
+
+static struct soak {
+    proc host;
+    const char *instance;
+    const char *launched;
+} S;
+
+static int soak_setup(void **state)
+{
+    (void)state;
+    memset(&S, 0, sizeof S);
+    setenv("RINGHOST_RUNTIME_DIR", cli_keep("%s/run", cli_tmpdir()), 1);
+    S.instance = cli_instance("soak");
+    S.launched = cli_manifest("soak-launched", launched_text);
+    return ctl_start_host(&S.host, cli_manifest("soak", host_text), S.instance);
+}
+
+static int soak_teardown(void **state)
+{
+    (void)state;
+    ctl_kill_host(&S.host);
+    cli_cleanup();
+    return 0;
+}
+
+/* What a process holds, as /proc and /dev/shm show it. */
+typedef struct usage {
+    long threads, fds, maps, shm, rss_kb;
+} usage;
+
+static long dir_entries(const char *path, const char *prefix)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *de;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.' && (!prefix || strncmp(de->d_name, prefix, plen) == 0))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static usage usage_of(int pid, const char *instance)
+{
+    usage u = {-1, -1, -1, -1, -1};
+    char path[128], line[512];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    u.threads = dir_entries(path, NULL);
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    u.fds = dir_entries(path, NULL);
+    snprintf(path, sizeof path, "ringhost.%s:", instance);
+    u.shm = dir_entries("/dev/shm", path);
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        u.maps = 0;
+        while (fgets(line, sizeof line, f))
+            u.maps += strchr(line, '\n') != NULL;
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    if ((f = fopen(path, "r"))) {
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "VmRSS:", 6) == 0)
+                u.rss_kb = atol(line + 6);
+        fclose(f);
+    }
+    return u;
+}
+
+static void print_usage(const char *when, usage u)
+{
+    print_message("soak: %s: threads %ld, fds %ld, maps %ld, shm objects %ld, rss %ld kB\n",
+                  when, u.threads, u.fds, u.maps, u.shm, u.rss_kb);
+}
+
+/* One launch -> send -> recv -> terminate, each command checked. */
+static void one_cycle(int i)
+{
+    cli_out o;
+    cli_exec(&o, NULL, "launch", S.launched, "--instance", S.instance, "--activate", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    char body[64];
+    snprintf(body, sizeof body, "{\"seq\": %d}", i);
+    cli_exec(&o, NULL, "send", "--instance", S.instance, "soak.in", body, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "recv", "--instance", S.instance, "soak.out", "-n", "1", "--timeout",
+             "10", NULL);
+    cli_expect_exit(&o, 0);
+    char seq[32];
+    snprintf(seq, sizeof seq, "\"seq\": %d,", i);
+    CLI_CHECK(&o, strstr(o.r.out, seq), "expected the answer of cycle %d (%s) from soak.out", i,
+              seq);
+    cli_free(&o);
+    cli_exec(&o, NULL, "terminate", "soak", "--instance", S.instance, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+}
+
+/* Threads, fds and shm objects as they were when the host began serving;
+ * mappings and RSS as after the warm-up. */
+static int back_to_start(usage serving, usage warm, usage now)
+{
+    return now.threads == serving.threads && now.fds == serving.fds &&
+           now.shm == serving.shm && now.maps == warm.maps;
+}
+
+static void test_launch_terminate_cycles_return_threads_fds_maps_and_shm_to_their_start(
+    void **state)
+{
+    (void)state;
+    int pid = S.host.pid;
+    /* The last command's control connection closes on the host's side a
+     * moment after the command exits: each sample waits for that. */
+    usage serving = usage_of(pid, S.instance);
+    print_usage("host serving", serving);
+    for (int i = 0; i < SOAK_WARMUP; i++)
+        one_cycle(i);
+    usage warm = usage_of(pid, S.instance);
+    WAIT_UNTIL(5, (warm = usage_of(pid, S.instance)).fds == serving.fds);
+    print_usage("after warm-up", warm);
+    assert_true(serving.threads > 0 && serving.fds > 0 && warm.maps > 0 && serving.shm >= 0);
+    for (int i = 0; i < SOAK_CYCLES; i++)
+        one_cycle(SOAK_WARMUP + i);
+    usage end = usage_of(pid, S.instance);
+    WAIT_UNTIL(5, back_to_start(serving, warm, end = usage_of(pid, S.instance)));
+    print_usage(cli_keep("after %d cycles", SOAK_CYCLES), end);
+    if (end.threads != serving.threads)
+        fail_msg("threads: %ld after %d launch/terminate cycles, %ld before: a terminated "
+                 "kernel's threads must be joined", end.threads, SOAK_CYCLES, serving.threads);
+    if (end.fds != serving.fds)
+        fail_msg("open fds: %ld after %d cycles, %ld before: a terminated kernel's queues, "
+                 "eventfds and shm fds must be closed", end.fds, SOAK_CYCLES, serving.fds);
+    if (end.shm != serving.shm)
+        fail_msg("/dev/shm objects of instance %s: %ld after %d cycles, %ld before: queues "
+                 "only the terminated kernel used must be unlinked", S.instance, end.shm,
+                 SOAK_CYCLES, serving.shm);
+    if (end.maps != warm.maps)
+        fail_msg("mappings: %ld after %d cycles, %ld after the warm-up: rings and queue "
+                 "segments must be unmapped", end.maps, SOAK_CYCLES, warm.maps);
+    if (end.rss_kb > warm.rss_kb + SOAK_RSS_SLACK_KB)
+        fail_msg("RSS: %ld kB after %d cycles, %ld kB after the warm-up (bound +%d kB): "
+                 "memory of terminated kernels must be freed", end.rss_kb, SOAK_CYCLES,
+                 warm.rss_kb, SOAK_RSS_SLACK_KB);
+}
+
+/* The host stops cleanly after the cycles, every accounting line balanced. */
+static void test_host_stops_balanced_after_the_cycles(void **state)
+{
+    (void)state;
+    cli_out o = {0};
+    snprintf(o.cmd, sizeof o.cmd, "%s run <soak host>, then SIGTERM", RH_TEST_BINARY);
+    assert_int_equal(proc_signal(&S.host, SIGTERM), 0);
+    proc_wait(&S.host, 30, &o.r);
+    S.host.pid = 0;
+    CLI_CHECK(&o, !o.r.timed_out, "expected the host to stop within 30 s of SIGTERM");
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, !strstr(o.r.err, "UNBALANCED"), "expected every accounting line balanced");
+    cli_free(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest soak[] = {
+        cmocka_unit_test(test_launch_terminate_cycles_return_threads_fds_maps_and_shm_to_their_start),
+        cmocka_unit_test(test_host_stops_balanced_after_the_cycles),
+    };
+    return cmocka_run_group_tests_name("cli soak", soak, soak_setup, soak_teardown);
+}
