@@ -26,6 +26,9 @@ rh_add_test(test_cli_info           integration/test_cli_info.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
 rh_add_test(test_cli_hotswap        integration/test_cli_hotswap.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# issue 14 item 7: builds swapped out are unloaded
+rh_add_test(test_cli_hotswap_release integration/test_cli_hotswap_release.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 # rh_add_test (tests/CMakeLists.txt) makes each depend on ringhost and the plugins.
 # `ringhost bench` execs ringhost-bench, built only with DPDK and ZeroMQ.
 if(TARGET ringhost-bench)

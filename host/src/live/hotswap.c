@@ -19,11 +19,22 @@
  * version emitted was already in its output rings, which flow in every
  * state.  So nothing is lost or processed twice.
  *
- * The old plugin stays loaded until the runtime is destroyed: the input
- * bridges' type descriptors and the queues' types point into it, and they
- * stay valid that way (the new types have the same fingerprint, so they
- * describe the same bytes).  A host that swaps a kernel a thousand times
- * holds a thousand copies of it; restart it now and then.
+ * Which builds stay loaded.  The build the kernel was launched with stays
+ * until the runtime is destroyed: the input bridges' type descriptors and
+ * the queues' types point into it (the new types have the same fingerprint,
+ * so they describe the same bytes), and other kernels may run it.  A build
+ * a swap loaded is referred to by nothing but k->desc and k->plugin (no
+ * bridge, queue or registry entry keeps its types: the dead-letter
+ * registry switches at the swap), and once replaced no thread runs its
+ * code: the old fini() ran on each worker's thread and every step reads
+ * k->desc afresh after the resume.  It is unloaded at the kernel's next
+ * swap, not at once: rh_runtime_kernel_info hands out its name, version and
+ * path strings, which a ps on another thread (the control socket's, while
+ * the plugin watcher swaps) may still be copying.  So a kernel holds at
+ * most two swap builds, the running one and the one before, however often
+ * it is swapped (tests/integration/test_cli_hotswap_release.c).  A plugin
+ * that starts threads of its own running its code after fini() breaks
+ * this; the ABI forbids it (kernel.h).
  *
  * Threads: reload runs on the caller's thread (the plugin watcher, or the
  * control path) under rt->life_lock, which every other lifecycle call and
@@ -48,6 +59,8 @@
 /* A plugin loaded by a swap (from its private copy). */
 typedef struct rh_swap_plugin {
     rh_plugin p;
+    const rh_kinst *kernel;  /* the kernel it was loaded for */
+    int replaced;            /* a later swap replaced it: unloaded at the next one */
     struct rh_swap_plugin *next;
 } rh_swap_plugin;
 
@@ -148,6 +161,28 @@ static void drop_plugin(rh_swap_plugin *sp)
 {
     rh__plugin_close(&sp->p);
     free(sp);
+}
+
+/* After k's swap from `was`: unload k's builds replaced by an earlier swap
+ * (nothing runs them, and a ps had a whole swap's time to copy their
+ * strings), and mark `was` replaced if a swap loaded it.  Returns how many
+ * were unloaded. */
+static unsigned unload_replaced(rh_runtime *rt, const rh_kinst *k, const rh_plugin *was)
+{
+    unsigned n = 0;
+    for (rh_swap_plugin **at = &rt->swapped; *at;) {
+        rh_swap_plugin *sp = *at;
+        if (sp->kernel == k && sp->replaced) {
+            *at = sp->next;
+            drop_plugin(sp);
+            n++;
+            continue;
+        }
+        if (&sp->p == was)
+            sp->replaced = 1;
+        at = &sp->next;
+    }
+    return n;
 }
 
 /* Run fn on w's thread, however long it takes: once a swap is decided, a
@@ -265,17 +300,20 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
         rh__type_registry_add(next->inputs[p].type);
     for (uint32_t p = 0; rt->dlq_types_known && p < old->n_inputs; p++)
         rh__type_registry_remove(old->inputs[p].type);
+    const rh_plugin *was = k->plugin;
     k->desc = next;
     k->plugin = &sp->p;
+    sp->kernel = k;
     sp->next = rt->swapped;
     rt->swapped = sp;
     atomic_fetch_add_explicit(&k->swaps, 1, memory_order_relaxed);
     /* Resume: the release store publishes desc and plugin to the steps. */
     rh__kernel_set_flow(k, prev, rh_now_ns() + SWAP_SYNC_NS);
+    unsigned unloaded = unload_replaced(rt, k, was);
     rh__log_event(rt->log, RH_LOG_INFO, "kernel.swap",
-                  "kernel=%s file=%s from=%s to=%s workers=%u ms=%.3f", k->decl->name,
-                  sp->p.path, version_of(old), version_of(next), k->n_workers,
-                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
+                  "kernel=%s file=%s from=%s to=%s workers=%u ms=%.3f unloaded=%u",
+                  k->decl->name, sp->p.path, version_of(old), version_of(next), k->n_workers,
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, unloaded);
     return 0;
 }
 
