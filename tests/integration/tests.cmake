@@ -71,6 +71,8 @@ rh_add_test(test_cli_control_socket integration/test_cli_control_socket.c
 # issue 14 item 7: launch/terminate cycles give back threads, fds, maps and shm
 rh_add_test(test_cli_soak           integration/test_cli_soak.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 240)
+rh_add_test(test_cli_release        integration/test_cli_release.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
 # ---- kernel authors (issue 5): ringhost/testing.h, the installed package ----
 # ringhost/testing.h loading real plugin files, and its JSON comparison.
