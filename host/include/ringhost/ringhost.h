@@ -463,7 +463,9 @@ typedef struct rh_kernel_info {
 } rh_kernel_info;
 
 /* Number of kernels, and the index-th (manifest order): 0, or RH_ENOENT
- * past the end. */
+ * past the end.  Its name stays valid while the runtime lives; plugin,
+ * version and path until the kernel's second hot swap after the call (a
+ * build a swap replaced is unloaded at the next swap). */
 RH_API uint32_t rh_runtime_kernel_count(const rh_runtime *rt);
 RH_API int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out);
 

@@ -35,9 +35,14 @@
  *        "swaps", "busy", "rate", "heartbeat_age_ms", "active_s"}, ...]}
  *        rate: messages processed per second over the host's last sample
  *        (it samples every RH_CONTROL_SAMPLE_MS ms; 0 before two samples).
+ *        Kernels of launched manifests that were released (their kernels
+ *        all terminated: rh__control_release_finished) follow, the last
+ *        RH_CONTROL_TOMBS of them, "state": "terminated", their last counts,
+ *        "threads" and "cpus" "-".
  *   {"cmd": "activate"|"deactivate"|"terminate"|"reload", "kernel": K
  *    [, "timeout_ms": T (terminate: default 5000)]}
  *     -> {"ok": true, "kernel": K, "state": "active"|...}
+ *        A released kernel: RH_ESTATE ("already terminated, and released").
  *   {"cmd": "launch", "manifest": ABSOLUTE_PATH [, "activate": true]
  *    [, "allow_plugins": [PATH, ...]] [, "plugins": DIR]}
  *     -> {"ok": true, "manifest": P, "kernels": [K, ...],
@@ -45,7 +50,8 @@
  *        Adds the manifest's kernels and queues to the host, under its
  *        instance.  A queue the host already has is shared (same type, or
  *        RH_ETYPE); a kernel name the host already has is refused
- *        (RH_EMANIFEST).  Its kernels start inactive unless "activate".
+ *        (RH_EMANIFEST), unless that kernel was released.  Its kernels
+ *        start inactive unless "activate".
  */
 #ifndef RH_CONTROL_H
 #define RH_CONTROL_H
