@@ -32,13 +32,18 @@
  *     -> {"ok": true, "instance": I, "pid": N, "kernels": [{"name", "plugin",
  *        "version", "path", "manifest", "state", "workers", "threads",
  *        "cpus", "processed", "failed", "emitted", "batches", "restarts",
- *        "swaps", "busy", "rate", "heartbeat_age_ms", "active_s"}, ...]}
+ *        "swaps", "busy", "rate", "heartbeat_age_ms", "active_s"}, ...],
+ *        "runtimes_released": N, "runtimes_kept": N}
  *        rate: messages processed per second over the host's last sample
  *        (it samples every RH_CONTROL_SAMPLE_MS ms; 0 before two samples).
  *        Kernels of launched manifests that were released (their kernels
  *        all terminated: rh__control_release_finished) follow, the last
  *        RH_CONTROL_TOMBS of them, "state": "terminated", their last counts,
- *        "threads" and "cpus" "-".
+ *        "threads" and "cpus" "-".  "runtimes_released": launched
+ *        manifests released so far; "runtimes_kept": those whose kernels
+ *        are all terminated but that are kept (a kernel stuck in process(),
+ *        or a queue still holding messages or serving another manifest; the
+ *        host logs why: runtime.kept, runtime.queues_kept).
  *   {"cmd": "activate"|"deactivate"|"terminate"|"reload", "kernel": K
  *    [, "timeout_ms": T (terminate: default 5000)]}
  *     -> {"ok": true, "kernel": K, "state": "active"|...}

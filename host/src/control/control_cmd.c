@@ -83,8 +83,15 @@ static char *cmd_ps(rh_control *c)
         if (t->name[0])
             json_array_append_new(arr, kernel_json(t->manifest, 0.0, &t->ki));
     }
-    return reply_text(json_pack("{s:b, s:s, s:i, s:o}", "ok", 1, "instance", c->instance, "pid",
-                                (int)getpid(), "kernels", arr));
+    /* launched manifests released so far, and those whose kernels are all
+     * terminated but that are kept (a stuck kernel, or queues still needed) */
+    unsigned kept = 0;
+    for (unsigned r = 1; r < c->n_rts; r++)
+        kept += c->rts[r].retired || c->rts[r].held_by[0];
+    return reply_text(json_pack("{s:b, s:s, s:i, s:o, s:i, s:i}", "ok", 1, "instance",
+                                c->instance, "pid", (int)getpid(), "kernels", arr,
+                                "runtimes_released", (int)c->released, "runtimes_kept",
+                                (int)kept));
 }
 
 /* ------------------------------------------------------------ verbs ---- */
