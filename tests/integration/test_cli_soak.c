@@ -58,10 +58,22 @@ static const char *launched_text =
     " \"kernels\": [{\"name\": \"soak\", \"plugin\": \"echo\", \"inputs\": {\"in\": "
     "\"soak.in\"}}]}\n";
 
+/* The other shapes a launched kernel takes, each released the same way:
+ * in a child process, two inline workers, a run() kernel owning its
+ * thread. */
+#define SOAK_KIND_CYCLES 20
+static const char *kinds[][2] = {
+    {"isolated", "\"plugin\": \"echo\", \"isolation\": \"process\""},
+    {"inline", "\"plugin\": \"echo\", \"workers\": 2, \"bridge\": \"inline\""},
+    {"run", "\"plugin\": \"echo_loop\""},
+};
+#define N_KINDS (sizeof kinds / sizeof kinds[0])
+
 static struct soak {
     proc host;
     const char *instance;
     const char *launched;
+    const char *kind_manifest[N_KINDS];
 } S;
 
 static int soak_setup(void **state)
@@ -71,6 +83,15 @@ static int soak_setup(void **state)
     setenv("RINGHOST_RUNTIME_DIR", cli_keep("%s/run", cli_tmpdir()), 1);
     S.instance = cli_instance("soak");
     S.launched = cli_manifest("soak-launched", launched_text);
+    for (size_t k = 0; k < N_KINDS; k++)
+        S.kind_manifest[k] = cli_manifest(
+            cli_keep("soak-%s", kinds[k][0]),
+            cli_keep("{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+                     " \"queues\": {\"soak.in\": {\"type\": \"echo.message\", \"capacity\": "
+                     "64}},\n"
+                     " \"kernels\": [{\"name\": \"soak\", %s, \"inputs\": {\"in\": "
+                     "\"soak.in\"}}]}\n",
+                     kinds[k][1]));
     return ctl_start_host(&S.host, cli_manifest("soak", host_text), S.instance);
 }
 
@@ -161,11 +182,12 @@ static void print_usage(const char *when, usage u)
                   "rss %ld kB\n", when, u.threads, u.fds, u.sockets, u.maps, u.shm, u.rss_kb);
 }
 
-/* One launch -> send -> recv -> terminate, each command checked. */
-static void one_cycle(int i)
+/* One launch of manifest -> send -> recv -> terminate, each command
+ * checked. */
+static void cycle_of(const char *manifest, int i)
 {
     cli_out o;
-    cli_exec(&o, NULL, "launch", S.launched, "--instance", S.instance, "--activate", NULL);
+    cli_exec(&o, NULL, "launch", manifest, "--instance", S.instance, "--activate", NULL);
     cli_expect_exit(&o, 0);
     cli_free(&o);
     char body[64];
@@ -199,6 +221,11 @@ static int back_to_start(usage serving, usage warm, usage now)
 {
     return now.threads == serving.threads && same_fds(serving, now) &&
            now.shm == serving.shm && (!SOAK_MEMORY_CHECKED || now.maps == warm.maps);
+}
+
+static void one_cycle(int i)
+{
+    cycle_of(S.launched, i);
 }
 
 static void test_launch_terminate_cycles_return_threads_fds_maps_and_shm_to_their_start(
@@ -243,6 +270,29 @@ static void test_launch_terminate_cycles_return_threads_fds_maps_and_shm_to_thei
                  warm.rss_kb, SOAK_RSS_SLACK_KB);
 }
 
+/* The same for the other shapes of kernel: after one warm-up cycle of each,
+ * SOAK_KIND_CYCLES cycles of each leave everything as it was. */
+static void test_isolated_inline_and_run_kernels_are_released_the_same_way(void **state)
+{
+    (void)state;
+    int pid = S.host.pid, seq = 100000;
+    for (size_t k = 0; k < N_KINDS; k++)
+        cycle_of(S.kind_manifest[k], seq++);
+    usage start = usage_of(pid, S.instance);
+    print_usage("kinds: after a warm-up cycle of each", start);
+    for (int i = 0; i < SOAK_KIND_CYCLES; i++)
+        for (size_t k = 0; k < N_KINDS; k++)
+            cycle_of(S.kind_manifest[k], seq++);
+    usage end = usage_of(pid, S.instance);
+    WAIT_UNTIL(5, back_to_start(start, start, end = usage_of(pid, S.instance)));
+    print_usage(cli_keep("kinds: after %d cycles of each", SOAK_KIND_CYCLES), end);
+    if (!back_to_start(start, start, end))
+        fail_msg("after %d cycles each of an isolated, an inline two-worker and a run() "
+                 "kernel: threads %ld (was %ld), fds %ld (was %ld), shm objects %ld (was %ld), "
+                 "mappings %ld (was %ld)", SOAK_KIND_CYCLES, end.threads, start.threads,
+                 end.fds, start.fds, end.shm, start.shm, end.maps, start.maps);
+}
+
 /* The host stops cleanly after the cycles, every accounting line balanced. */
 static void test_host_stops_balanced_after_the_cycles(void **state)
 {
@@ -255,8 +305,9 @@ static void test_host_stops_balanced_after_the_cycles(void **state)
     CLI_CHECK(&o, !o.r.timed_out, "expected the host to stop within 30 s of SIGTERM");
     cli_expect_exit(&o, 0);
     CLI_CHECK(&o, !strstr(o.r.err, "UNBALANCED"), "expected every accounting line balanced");
-    CLI_CHECK(&o, cli_count(o.r.err, "event=runtime.released ") == SOAK_WARMUP + SOAK_CYCLES,
-              "expected one runtime.released line per cycle (%d)", SOAK_WARMUP + SOAK_CYCLES);
+    int cycles = SOAK_WARMUP + SOAK_CYCLES + (int)N_KINDS * (1 + SOAK_KIND_CYCLES);
+    CLI_CHECK(&o, cli_count(o.r.err, "event=runtime.released ") == (size_t)cycles,
+              "expected one runtime.released line per cycle (%d)", cycles);
     CLI_CHECK(&o, !strstr(o.r.err, "LeakSanitizer"), "expected no leak at the host's exit");
     cli_free(&o);
 }
@@ -265,6 +316,7 @@ int main(void)
 {
     const struct CMUnitTest soak[] = {
         cmocka_unit_test(test_launch_terminate_cycles_return_threads_fds_maps_and_shm_to_their_start),
+        cmocka_unit_test(test_isolated_inline_and_run_kernels_are_released_the_same_way),
         cmocka_unit_test(test_host_stops_balanced_after_the_cycles),
     };
     return cmocka_run_group_tests_name("cli soak", soak, soak_setup, soak_teardown);

@@ -128,8 +128,14 @@ static void *reactor_main(void *arg)
         int rc = w->kernel->desc->run(&w->ctx, w->state);
         rh__worker_flush_outputs(w);
         rh__worker_release_run_batch(w);
-        if (atomic_load(&w->kernel->kflow) == RH_KFLOW_STOPPED)
-            rh__worker_finish(w); /* terminated alone: the runtime goes on */
+        /* Terminated alone: the runtime goes on.  run() returns as soon as
+         * rh_poll sees its rings empty while draining (RH_ESTOPPED), before
+         * terminate moves the kernel to STOPPED: nothing else would ever run
+         * its fini() (this thread has no task), and terminate would wait
+         * for it in vain. */
+        int kf = atomic_load(&w->kernel->kflow);
+        if (kf == RH_KFLOW_STOPPED || kf == RH_KFLOW_DRAINING)
+            rh__worker_finish(w);
         if (rc < 0)
             rh__log_event(r->rt->log, RH_LOG_WARN, "kernel.run_failed",
                           "kernel=%s worker=%u thread=%s rc=%d", w->kernel->decl->name, w->index,
