@@ -135,15 +135,16 @@ static void log_kept(rh_control *c, rh_control_rt *e, const char *event, const c
                   e->manifest, why);
 }
 
-/* Terminate e once its kernels are done: 1 when its threads are joined. */
-static int retire(rh_control *c, rh_control_rt *e)
+/* Terminate e once its kernels are done (e->retired; e->stuck too when a
+ * thread did not stop). */
+static void retire(rh_control *c, rh_control_rt *e)
 {
     char why[192];
     int done = rh__runtime_kernels_done(e->rt, why, sizeof why);
     if (done <= 0) {
         if (done < 0) /* terminated, not finished: stuck, its memory must stay */
             log_kept(c, e, "runtime.kept", why);
-        return 0;
+        return;
     }
     bury_kernels(c, e);
     rh_error err = {0};
@@ -154,7 +155,6 @@ static int retire(rh_control *c, rh_control_rt *e)
     }
     c->released_unbalanced += rh_runtime_unbalanced(e->rt);
     e->retired = 1;
-    return 1;
 }
 
 unsigned rh__control_release_finished(rh_control *c)
@@ -164,8 +164,10 @@ unsigned rh__control_release_finished(rh_control *c)
      * which can go in the same pass once the later one is gone. */
     for (unsigned i = c->n_rts; i-- > 1;) {
         rh_control_rt *e = &c->rts[i];
-        if (e->stuck || (!e->retired && !retire(c, e)) || e->stuck)
-            continue;
+        if (!e->stuck && !e->retired)
+            retire(c, e);
+        if (e->stuck || !e->retired)
+            continue; /* a kernel still runs, or a thread did not stop: kept */
         char why[192];
         if (rh__runtime_queues_needed(e->rt, why, sizeof why)) {
             log_kept(c, e, "runtime.queues_kept", why);
