@@ -512,11 +512,13 @@ int rh__runtime_queues_needed(rh_runtime *rt, char *why, size_t len)
 {
     for (uint32_t i = 0; i < rt->n_queues; i++) {
         rh_queue *q = rt->queues[i];
-        if (rh_runtime_queue_borrowed(rt, i) || rh__queue_is_persist(q))
-            continue;
+        if (rh_runtime_queue_borrowed(rt, i))
+            continue; /* another runtime's: it stays with that one */
         rh_queue_stats s;
         rh_queue_stats_get(q, &s);
-        if (s.depth) {
+        /* a persist queue keeps its messages when closed: they wait for
+         * the next launch, as at shutdown */
+        if (s.depth && !rh__queue_is_persist(q)) {
             snprintf(why, len, "queue %s holds %llu message(s)", rh_queue_name(q),
                      (unsigned long long)s.depth);
             return 1;

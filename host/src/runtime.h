@@ -31,8 +31,8 @@ int rh__runtime_kernels_done(rh_runtime *rt, char *why, size_t len);
  * rh__runtime_queues_needed: non-zero when a queue rt created must outlive
  * it: it still holds messages (they stay queued: a client may still take
  * them), or a kernel of another runtime of the host (the peers) uses it.
- * why names the first such queue.  Persist queues never hold rt back: they
- * outlive the host by design.
+ * why names the first such queue.  The messages of a persist queue do not
+ * hold rt back: closing it keeps them for the next launch, by design.
  */
 int rh__runtime_queues_needed(rh_runtime *rt, char *why, size_t len);
 
