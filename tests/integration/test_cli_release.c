@@ -10,6 +10,8 @@
  *     message) until a client takes it, then it goes;
  *   - a queue it created that another manifest's kernel uses keeps it until
  *     that kernel is terminated too, then both go;
+ *   - a persist queue it created is closed, not unlinked: its messages wait
+ *     for the next launch of the manifest;
  *   - a kernel stuck in process() when terminated keeps its runtime
  *     (`runtime.kept`): its memory is never freed under it.
  *
@@ -217,6 +219,33 @@ static void test_a_queue_another_manifest_uses_keeps_its_creator_until_both_go(v
     assert_false(shm_exists("three.in"));
 }
 
+static void test_a_persist_queue_keeps_its_messages_for_the_next_launch(void **state)
+{
+    (void)state;
+    const char *m = cli_manifest(
+        "per", "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+               " \"queues\": {\"per.in\": {\"type\": \"echo.message\", \"persist\": true}},\n"
+               " \"kernels\": [{\"name\": \"per\", \"plugin\": \"echo\", \"inputs\": "
+               "{\"in\": \"per.in\"}}]}\n");
+    size_t released = host_logged("event=runtime.released ");
+    cli_out o;
+    cli_exec(&o, NULL, "launch", m, "--instance", R.instance, NULL); /* inactive */
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    send_one("per.in", 1);
+    send_one("per.in", 2);
+    terminate("per"); /* never activated: both wait in per.in */
+    assert_int_equal(host_logged("event=runtime.released "), released + 1);
+    assert_true(shm_exists("per.in"));   /* closed, not unlinked */
+    assert_false(shm_exists("per.out")); /* not persist: gone */
+    launch(m);
+    cli_await_log(&R.host, "event=queue.recovered name=per.in messages=2", 1, WAIT_S);
+    recv_n("per.out", "2");
+    terminate("per");
+    assert_int_equal(host_logged("event=runtime.released "), released + 2);
+    unlink(cli_keep("/dev/shm/ringhost.%s:per.in", R.instance)); /* empty; persist outlives us */
+}
+
 static void test_a_stuck_kernel_keeps_its_runtime(void **state)
 {
     (void)state;
@@ -272,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_terminated_kernel_is_released_and_its_name_free_again),
         cmocka_unit_test(test_a_queue_still_holding_a_message_keeps_it_until_taken),
         cmocka_unit_test(test_a_queue_another_manifest_uses_keeps_its_creator_until_both_go),
+        cmocka_unit_test(test_a_persist_queue_keeps_its_messages_for_the_next_launch),
         cmocka_unit_test(test_a_stuck_kernel_keeps_its_runtime),
         cmocka_unit_test(test_host_stops_balanced),
     };
