@@ -12,11 +12,14 @@
  *     that kernel is terminated too, then both go;
  *   - a persist queue it created is closed, not unlinked: its messages wait
  *     for the next launch of the manifest;
+ *   - a kernel of the host's own manifest terminated beside a running one
+ *     gives back the threads only it used;
  *   - a kernel stuck in process() when terminated keeps its runtime
  *     (`runtime.kept`): its memory is never freed under it.
  *
  * The tests run in order on one host (the slow kernel's test last).
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +32,13 @@
 static const char *host_text =
     "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
     " \"queues\": {\"echo.in\": {\"type\": \"echo.message\"},\n"
-    "            \"echo.out\": {\"type\": \"echo.message\"}},\n"
+    "            \"echo.out\": {\"type\": \"echo.message\"},\n"
+    "            \"spare.in\": {\"type\": \"echo.message\"}},\n"
     " \"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", \"inputs\": {\"in\": "
     "\"echo.in\"},\n"
-    "               \"outputs\": {\"out\": \"echo.out\"}}]}\n";
+    "               \"outputs\": {\"out\": \"echo.out\"}},\n"
+    "              {\"name\": \"spare\", \"plugin\": \"echo\", \"inputs\": {\"in\": "
+    "\"spare.in\"}}]}\n";
 
 static struct {
     proc host;
@@ -246,6 +252,43 @@ static void test_a_persist_queue_keeps_its_messages_for_the_next_launch(void **s
     unlink(cli_keep("/dev/shm/ringhost.%s:per.in", R.instance)); /* empty; persist outlives us */
 }
 
+static long host_threads(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)R.host.pid);
+    long n = 0;
+    DIR *d = opendir(path);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A kernel of the host's own manifest, terminated while the other runs:
+ * its three threads (dispatch, input and output pump: it is unpinned, so
+ * they are its own) are joined at its terminate; echo answers on. */
+static void test_a_kernel_terminated_beside_a_running_one_gives_back_its_own_threads(
+    void **state)
+{
+    (void)state;
+    send_one("spare.in", 1);
+    recv_n("spare.out", "1");
+    long before = host_threads();
+    size_t joined = host_logged("threads_joined=3");
+    terminate("spare");
+    assert_int_equal(host_logged("threads_joined=3"), joined + 1); /* its kernel.terminate */
+    long after = host_threads();
+    if (after != before - 3)
+        fail_msg("expected spare's 3 threads joined at its terminate: %ld threads before, %ld "
+                 "after", before, after);
+    send_one("echo.in", 7);
+    recv_n("echo.out", "1");
+    assert_string_equal(ps_state("spare"), "terminated");
+    assert_string_equal(ps_state("echo"), "active");
+}
+
 static void test_a_stuck_kernel_keeps_its_runtime(void **state)
 {
     (void)state;
@@ -302,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_a_queue_still_holding_a_message_keeps_it_until_taken),
         cmocka_unit_test(test_a_queue_another_manifest_uses_keeps_its_creator_until_both_go),
         cmocka_unit_test(test_a_persist_queue_keeps_its_messages_for_the_next_launch),
+        cmocka_unit_test(test_a_kernel_terminated_beside_a_running_one_gives_back_its_own_threads),
         cmocka_unit_test(test_a_stuck_kernel_keeps_its_runtime),
         cmocka_unit_test(test_host_stops_balanced),
     };

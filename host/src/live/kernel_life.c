@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/acks.h"
 #include "faults/faults.h"
 #include "live/live.h"
 
@@ -51,22 +52,70 @@ static int find_or_fail(rh_runtime *rt, const char *name, rh_kinst **out, rh_err
                         name ? name : "", rt->instance, rt->n_kernels ? known : "none");
 }
 
+/* Is task argument a (a worker or a bridge) one of kernel k's? */
+static int task_of(const void *arg, const rh_kinst *k)
+{
+    const char *a = arg;
+    const char *w0 = (const char *)k->workers, *w1 = (const char *)(k->workers + k->n_workers);
+    const char *i0 = (const char *)k->in_bridges,
+               *i1 = (const char *)(k->in_bridges + k->n_in_bridges);
+    const char *o0 = (const char *)k->out_bridges,
+               *o1 = (const char *)(k->out_bridges + k->desc->n_outputs);
+    return (a >= w0 && a < w1) || (a >= i0 && a < i1) || (a >= o0 && a < o1);
+}
+
 /* Does reactor r run any task of kernel k? */
 static int reactor_serves(const rh_reactor *r, const rh_kinst *k)
 {
     if (r->run_kernel && r->n_workers && r->workers[0]->kernel == k)
         return 1;
-    for (uint32_t t = 0; t < r->n_tasks; t++) {
-        const char *a = r->tasks[t].arg;
-        const char *w0 = (const char *)k->workers, *w1 = (const char *)(k->workers + k->n_workers);
-        const char *i0 = (const char *)k->in_bridges,
-                   *i1 = (const char *)(k->in_bridges + k->n_in_bridges);
-        const char *o0 = (const char *)k->out_bridges,
-                   *o1 = (const char *)(k->out_bridges + k->desc->n_outputs);
-        if ((a >= w0 && a < w1) || (a >= i0 && a < i1) || (a >= o0 && a < o1))
+    for (uint32_t t = 0; t < r->n_tasks; t++)
+        if (task_of(r->tasks[t].arg, k))
             return 1;
-    }
     return 0;
+}
+
+/* Does reactor r run kernel k's tasks and nobody else's? */
+static int reactor_serves_only(const rh_reactor *r, const rh_kinst *k)
+{
+    if (!r->n_tasks && !r->n_workers)
+        return 0;
+    for (uint32_t j = 0; j < r->n_workers; j++)
+        if (r->workers[j]->kernel != k)
+            return 0;
+    for (uint32_t t = 0; t < r->n_tasks; t++)
+        if (!task_of(r->tasks[t].arg, k))
+            return 0;
+    return 1;
+}
+
+/*
+ * After k was terminated alone and finished (fini() ran on every worker,
+ * its rings are empty): the threads that ran only k's steps have nothing
+ * left to do, so they are stopped and joined now rather than at the host's
+ * end.  A thread shared with another kernel stays.  What they used (rings,
+ * task lists) stays allocated until the runtime is destroyed (a launched
+ * manifest whose kernels are all terminated is destroyed then:
+ * control/runtimes.c).  Returns how many threads were joined.
+ */
+static unsigned join_private_threads(rh_runtime *rt, rh_kinst *k)
+{
+    unsigned n = 0;
+    int all = 1; /* every thread that ran a step of k is joined */
+    for (uint32_t i = 0; i < rt->n_reactors; i++) {
+        rh_reactor *r = rt->reactors[i];
+        if (r->started && reactor_serves_only(r, k) &&
+            rh__reactor_stop_join(r, rh_now_ns() + 100 * RH_NS_PER_MS) == 0)
+            n++;
+        all &= !(r->started || r->stuck) || !reactor_serves(r, k);
+    }
+    /* Persist input queues: the pumps that acked what the kernel finished
+     * are gone, so ack it here, as terminate does once its threads are
+     * joined (acks.c), rather than at the host's end. */
+    for (uint32_t b = 0; all && b < k->n_in_bridges; b++)
+        if (k->in_bridges[b].acks)
+            rh__acks_settle(&k->in_bridges[b]);
+    return n;
 }
 
 int rh__kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
@@ -257,10 +306,12 @@ static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeo
     int finished = wait_finished(k, (rh_now_ns() > deadline ? rh_now_ns() : deadline) +
                                         100 * RH_NS_PER_MS);
     k->state = RH_STATE_TERMINATED;
+    unsigned joined = drained && finished && rh__kernel_is_quiet(k, 0)
+                          ? join_private_threads(rt, k) : 0;
     rh__log_event(rt->log, drained && finished ? RH_LOG_INFO : RH_LOG_WARN, "kernel.terminate",
-                  "kernel=%s ms=%.3f drained=%s fini=%s", k->decl->name,
+                  "kernel=%s ms=%.3f drained=%s fini=%s threads_joined=%u", k->decl->name,
                   (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, drained ? "yes" : "no",
-                  finished ? "yes" : "no");
+                  finished ? "yes" : "no", joined);
     if (!drained || !finished)
         return rh_error_set(err, RH_ETIMEDOUT,
                             "terminate kernel %s: %s within %d ms; it is stopped", k->decl->name,
