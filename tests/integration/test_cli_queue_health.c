@@ -251,6 +251,14 @@ static void test_a_client_attached_across_a_restart_gets_RH_ESTALE_not_a_dead_qu
                  "within 1 s, got %d (%s) after %.2f s", rc, rh_strerror(rc), took);
     /* sticky, and said again at once */
     assert_int_equal(rh_send(in, NULL, NULL, 0, NULL), RH_ESTALE);
+    /* What is stranded there is the client's to take back (and resend):
+     * rh_recv on the stale handle returns each, and RH_ESTALE once empty. */
+    int taken = 0;
+    while ((rc = rh_recv(in, &env, buf, sizeof buf, 0)) >= 0)
+        taken++;
+    if (taken != sent || rc != RH_ESTALE)
+        fail_msg("expected rh_recv on the stale e.in to give back the %d stranded sends, then "
+                 "RH_ESTALE; got %d, then %d (%s)", sent, taken, rc, rh_strerror(rc));
     rh_queue_close(in);
     rh_queue_close(out);
 
@@ -303,6 +311,63 @@ static void test_ringhost_recv_attaches_again_when_its_host_is_replaced(void **s
 /* A persist queue is kept on purpose: the new host recovers the same
  * object (same inode) and writes its own pid into it, so a client that
  * re-attaches finds the very queue it had, with nothing lost. */
+/* `ringhost send` blocked on a full queue whose host is killed and
+ * restarted: the 16 bodies that landed in the dead queue are taken back and
+ * sent again to the new host's queue, with the ids it printed, and so are
+ * the rest; a reader of the new queue gets every one. */
+static void test_ringhost_send_moves_what_it_stranded_to_the_new_host(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    const char *m = manifest("strand");
+    const char *inst = cli_instance("strand");
+    proc host, send, recv;
+    start_host(&host, m, inst);
+    char *argv[N + 6] = {RH_TEST_BINARY, "send", "--instance", (char *)inst, "x.q"};
+    char bodies[N][32];
+    for (int i = 0; i < N; i++) {
+        snprintf(bodies[i], sizeof bodies[i], "{\"seq\": %d}", i);
+        argv[5 + i] = bodies[i];
+    }
+    argv[5 + N] = NULL;
+    assert_int_equal(proc_start(&send, argv), 0);
+    /* x.q (capacity 16, read by nobody) is full and the 17th send blocks
+     * (block_timeout_ms 2000): kill the host then. */
+    queue_header *h = map_header(inst, "x.q");
+    EXPECT_WITHIN(10, atomic_load(&h->prod_tail) == 16,
+                  "expected ringhost send to fill x.q (16 cells), prod_tail %llu",
+                  (unsigned long long)atomic_load(&h->prod_tail));
+    munmap(h, sizeof(queue_header));
+    kill_host(&host);
+    start_host(&host, m, inst);
+    char *rargv[] = {RH_TEST_BINARY, "recv", "--instance", (char *)inst, "x.q", "-n", "20",
+                     "--timeout", "20", NULL};
+    assert_int_equal(proc_start(&recv, rargv), 0);
+    proc_result s, r;
+    proc_wait(&send, 30, &s);
+    proc_wait(&recv, 30, &r);
+    if (s.exit_code != 0 || !strstr(s.err, "sent again the 16 message(s)"))
+        fail_msg("expected ringhost send to send again the 16 messages stranded in the dead "
+                 "x.q and exit 0 (exit %d)\nstderr:\n%s", s.exit_code, s.err);
+    int ids = 0;
+    for (char *line = s.out, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        if (!end)
+            break;
+        *end = '\0';
+        if (!strcasestr(r.out, line))
+            fail_msg("expected the new host's x.q to hold message %s that send printed\n"
+                     "recv stdout:\n%s", line, r.out);
+        ids++;
+    }
+    if (ids != N || r.exit_code != 0)
+        fail_msg("expected %d ids from send (got %d) and recv of all of them to exit 0 (%d)\n"
+                 "recv stderr:\n%s", N, ids, r.exit_code, r.err);
+    proc_result_free(&s);
+    proc_result_free(&r);
+    stop_host(&host);
+}
+
 static void test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object(void **state)
 {
     (void)state;
@@ -487,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_the_next_start_logs_the_queues_it_found_and_replaced),
         cmocka_unit_test(test_a_client_attached_across_a_restart_gets_RH_ESTALE_not_a_dead_queue),
         cmocka_unit_test(test_ringhost_recv_attaches_again_when_its_host_is_replaced),
+        cmocka_unit_test(test_ringhost_send_moves_what_it_stranded_to_the_new_host),
         cmocka_unit_test(test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object),
         cmocka_unit_test(test_a_scribbled_consumer_head_is_reported_and_waits_end),
         cmocka_unit_test(test_client_calls_on_scribbled_heads_end_by_their_deadline),

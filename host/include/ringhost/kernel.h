@@ -233,7 +233,12 @@ typedef struct rh_kernel_desc {
     int (*process)(rh_ctx *ctx, void *state, const rh_batch *batch);
     /* Alternative to process: own the loop, using rh_poll/rh_should_stop. */
     int (*run)(rh_ctx *ctx, void *state);
-    /* Optional. */
+    /* Optional.  When fini returns (or, without fini, when the last
+     * process/run call of the last worker returns), no code of the plugin
+     * may still run: threads the kernel started must be joined, timers and
+     * callbacks it registered with other libraries removed.  The host unloads
+     * a build once nothing runs it (after a hot swap, after a terminate), and
+     * code still running from an unloaded build crashes the host. */
     void (*fini)(rh_ctx *ctx, void *state);
 } rh_kernel_desc;
 

@@ -206,9 +206,12 @@ RH_API uint32_t rh_queue_payload_size(const rh_queue *q);   /* bytes of payload 
  * the queue is full or a send would wait (at most every 100 ms), never per
  * message, so up to a queue's capacity of sends may succeed into the dead
  * queue first: rh_queue_stats_get(q).depth on the stale handle says how
- * many are stranded there.  Sticky: rh_queue_close it, rh_queue_attach
- * again (RH_ENOENT until the new host is up) and resend (with the same id,
- * so a dedup window drops a copy that did get through).
+ * many are stranded there, and rh_recv on the stale handle gives them back
+ * (it says RH_ESTALE only once the queue is empty), envelopes and ids
+ * intact.  Sticky: take back what is stranded, rh_queue_close it,
+ * rh_queue_attach again (RH_ENOENT until the new host is up) and resend
+ * (with the same ids, so a dedup window drops a copy that did get through);
+ * `ringhost send` does all of this itself.
  * RH_ECORRUPT: the queue's indices cannot be true (a head scribbled ahead
  * of its tail, or a process that died between claiming cells and
  * publishing them): a wait for the earlier claim to publish lasted 1 s and

@@ -102,6 +102,67 @@ static int reattach(const char *verb, const char *instance, const char *qname, r
     }
 }
 
+/*
+ * The sends of this process that landed in a queue before its host was
+ * found gone (RH_ESTALE is checked on slow paths only, so up to a queue's
+ * worth may succeed into the dead mapping) are read by nobody there.  Take
+ * them back out (rh_recv on a stale handle gives them back until it is
+ * empty), so resend_stranded hands them to the new host's queue with their
+ * envelopes and ids: none is left behind, and a dedup window drops a copy
+ * the old host did take.  At most the old queue's capacity, s->n of them, each
+ * payload at bufs + i * stride.
+ */
+typedef struct stranded {
+    rh_envelope *envs;
+    unsigned char *bufs;
+    uint32_t n, stride;
+} stranded;
+
+static void take_stranded(rh_queue *q, stranded *s)
+{
+    rh_queue_stats st;
+    rh_queue_stats_get(q, &st);
+    s->n = 0;
+    s->stride = rh_queue_payload_size(q);
+    uint32_t room = st.depth < st.capacity ? (uint32_t)st.depth : st.capacity;
+    if (room == 0 || s->stride == 0)
+        return;
+    s->envs = calloc(room, sizeof *s->envs);
+    s->bufs = calloc(room, s->stride);
+    if (!s->envs || !s->bufs) {
+        fprintf(stderr, "ringhost send: out of memory taking back %u stranded messages\n", room);
+        return;
+    }
+    while (s->n < room) {
+        int got = rh_recv_burst(q, s->envs + s->n, s->bufs + (size_t)s->n * s->stride, s->stride,
+                                room - s->n, 0);
+        if (got <= 0)
+            break;
+        s->n += (uint32_t)got;
+    }
+}
+
+/* Send what take_stranded took back to the new queue q; 0, or the first
+ * refusal (said on stderr with how many stayed unsent). */
+static int resend_stranded(rh_queue *q, const char *qname, stranded *s)
+{
+    uint32_t len = rh_queue_payload_size(q);
+    if (len > s->stride)
+        len = s->stride;
+    for (uint32_t i = 0; i < s->n; i++) {
+        int rc = rh_send(q, &s->envs[i], s->bufs + (size_t)i * s->stride, len, NULL);
+        if (rc) {
+            fprintf(stderr, "ringhost send: queue %s refused %u message(s) this command had "
+                            "sent to the host that went: %s\n", qname, s->n - i, rh_strerror(rc));
+            return rc;
+        }
+    }
+    if (s->n)
+        fprintf(stderr, "ringhost send: queue %s: sent again the %u message(s) the host that "
+                        "went never took\n", qname, s->n);
+    return 0;
+}
+
 int rh__cmd_send(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL, *idtext = NULL;
@@ -160,15 +221,26 @@ int rh__cmd_send(int argc, char **argv)
                 /* Again to the new host's queue, with the same id: its
                  * dedup window drops a copy the old one did deliver. */
                 env.id = id;
+                stranded st = {0};
+                take_stranded(q, &st);
                 rc = reattach("send", instance, qname, &q, &err);
                 if (rc) {
                     fprintf(stderr, "ringhost send: %s\n", err.msg);
+                    if (st.n)
+                        fprintf(stderr, "ringhost send: %u message(s) this command sent were "
+                                        "never taken by a host and are not sent\n", st.n);
+                    free(st.envs);
+                    free(st.bufs);
                     free(buf);
                     json_decref(body);
                     return rh__cli_exit_code(rc);
                 }
                 t = rh_queue_type(q);
-                rc = rh_send(q, &env, buf, t->size, &id);
+                rc = resend_stranded(q, qname, &st);
+                free(st.envs);
+                free(st.bufs);
+                if (rc == 0)
+                    rc = rh_send(q, &env, buf, t->size, &id);
             }
             if (rc) {
                 fprintf(stderr, "ringhost send: queue %s refused the message: %s\n", qname,

@@ -34,7 +34,7 @@
  * most two swap builds, the running one and the one before, however often
  * it is swapped (tests/integration/test_cli_hotswap_release.c).  A plugin
  * that starts threads of its own running its code after fini() breaks
- * this; the ABI forbids it (kernel.h).
+ * this; kernel.h forbids it (the comment on rh_kernel_desc.fini).
  *
  * Threads: reload runs on the caller's thread (the plugin watcher, or the
  * control path) under rt->life_lock, which every other lifecycle call and
