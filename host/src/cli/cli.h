@@ -66,6 +66,9 @@ int rh__cmd_recv(int argc, char **argv);
 int rh__cmd_stat(int argc, char **argv);
 int rh__cmd_purge(int argc, char **argv);
 int rh__cmd_plugins(int argc, char **argv);
+/* cmd_inspect.c: `inspect PLUGIN`, and `plugins --json` for folder dir. */
+int rh__cmd_inspect(int argc, char **argv);
+int rh__cli_plugins_json(const char *dir);
 int rh__cmd_validate(int argc, char **argv);
 int rh__cmd_topo(int argc, char **argv);
 int rh__cmd_new_kernel(int argc, char **argv);
