@@ -143,3 +143,6 @@ rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
 rh_add_test(test_cli_inspect        integration/test_cli_inspect.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
 add_dependencies(test_cli_inspect abi10 ringhost-gen)
+# issue 13, item 12: ringhost graph (DOT, -o X.svg through Graphviz, live labels)
+rh_add_test(test_cli_graph          integration/test_cli_graph.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)

@@ -132,6 +132,11 @@ static json_t *queues_of(const char *instance)
     return c.arr;
 }
 
+json_t *rh__cli_queue_stats(const char *instance)
+{
+    return queues_of(instance);
+}
+
 /* The host's kernels from its control socket, or NULL when none answers. */
 static json_t *kernels_of(const char *instance)
 {

@@ -26,6 +26,8 @@ static const struct {
     {"plugins", rh__cmd_plugins, "plugins [DIR] [--json]"},
     {"inspect", rh__cmd_inspect, "inspect PLUGIN [--plugins DIR] [--json]   (ports, fields, config keys)"},
     {"validate", rh__cmd_validate, "validate MANIFEST [--plugins DIR] [--allow-plugin PATH]..."},
+    {"graph", rh__cmd_graph,
+     "graph MANIFEST | --instance I [--plugins DIR] [--allow-plugin PATH]... [-o FILE.svg|.dot]"},
     {"topo", rh__cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},
     {"new-kernel", rh__cmd_new_kernel, "new-kernel NAME [DIR]"},
     {"bench", rh__cmd_bench,
