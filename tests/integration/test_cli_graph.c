@@ -45,6 +45,11 @@ static void test_graph_of_a_manifest_is_a_dot_digraph_of_the_wiring(void **state
                       strstr(o.r.out, "pump thread"),
               "expected the threads: sc's 2 dispatch workers and pump, su's inline bridges");
     cli_free(&o);
+    /* only planned: the manifest's instance has no queue in shared memory */
+    cli_exec(&o, NULL, "stat", "--instance", cli_instance("gplan"), "--json", NULL);
+    cli_expect_exit(&o, 1);
+    CLI_CHECK(&o, strstr(o.r.err, "no shared queues"), "expected graph to create no queue");
+    cli_free(&o);
 }
 
 static void test_graph_dash_o_svg_renders_it_with_graphviz(void **state)
