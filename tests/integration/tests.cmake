@@ -146,3 +146,6 @@ add_dependencies(test_cli_inspect abi10 ringhost-gen)
 # issue 13, item 12: ringhost graph (DOT, -o X.svg through Graphviz, live labels)
 rh_add_test(test_cli_graph          integration/test_cli_graph.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+# issue 13, item 10: stat in 80- and 120-column terminals (tmux)
+rh_add_test(test_cli_stat_width     integration/test_cli_stat_width.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
