@@ -149,3 +149,6 @@ rh_add_test(test_cli_graph          integration/test_cli_graph.c
 # issue 13, item 10: stat in 80- and 120-column terminals (tmux)
 rh_add_test(test_cli_stat_width     integration/test_cli_stat_width.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+# issue 13, item 14: control methods and save_config
+rh_add_test(test_cli_introspect     integration/test_cli_introspect.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)

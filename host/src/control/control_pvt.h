@@ -59,6 +59,19 @@ struct rh_control {
  * runtimes themselves). */
 void rh__control_runtimes_free(rh_control *c);
 
+/* save_config.c: the requests of the protocol (control.h), NULL-ended:
+ * params is "a, b?" (? = optional). */
+typedef struct rh_control_method {
+    const char *name, *params, *description;
+} rh_control_method;
+extern const rh_control_method rh__control_methods[];
+
+/* The `methods` reply's "methods" array (a new reference). */
+struct json_t *rh__control_methods_json(void);
+
+/* The `save_config` reply's "manifest" (a new reference). */
+struct json_t *rh__control_save_config(rh_control *c);
+
 /* runtimes.c: the tombstone of a released kernel called name, or NULL;
  * forget the ones called name (a kernel of that name was launched again). */
 const rh_control_tomb *rh__control_tomb(const rh_control *c, const char *name);
