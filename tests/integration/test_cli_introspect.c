@@ -8,6 +8,7 @@
  * gave (a config value, workers, a capacity).
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control_common.h"
@@ -105,7 +106,9 @@ static void test_save_config_launches_the_same_host(void **state)
     ctl_kill_host(&host);
 
     /* the saved manifest, run as is: its own save_config is the same */
-    const char *file = cli_write("saved.json", json_dumps(one, JSON_INDENT(2)));
+    char *text = json_dumps(one, JSON_INDENT(2));
+    const char *file = cli_write("saved.json", text);
+    free(text);
     proc again;
     assert_int_equal(ctl_start_host(&again, file, inst), 0);
     json_t *two = saved(inst);
