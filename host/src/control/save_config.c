@@ -12,6 +12,7 @@
  * queue is listed only when a manifest declared it (the host makes the
  * others).  From the serving thread, as every request.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -168,7 +169,9 @@ json_t *rh__control_save_config(rh_control *c)
             rh_kernel_info ki;
             if (rh_runtime_kernel_info(rt, k, &ki) != 0 || ki.state == RH_STATE_TERMINATED)
                 continue;
+            pthread_mutex_lock(&rt->life_lock); /* desc changes in a swap (kernel_life.c) */
             json_array_append_new(kernels, kernel_json(rt, &rt->kernels[k]));
+            pthread_mutex_unlock(&rt->life_lock);
         }
     }
     return json_pack("{s:i, s:s, s:o, s:s, s:b, s:o, s:o}", "ringhost", 1, "name", c->instance,
