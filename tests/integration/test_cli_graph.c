@@ -88,6 +88,16 @@ static void test_graph_needs_a_manifest_or_an_instance(void **state)
     CLI_CHECK(&o, strstr(o.r.err, "expected a manifest file or --instance"),
               "expected the usage error to say what graph takes");
     cli_free(&o);
+    /* a manifest that cannot be planned: its error, and no half a graph */
+    cli_exec(&o, NULL, "graph",
+             cli_manifest("gnope", "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": "
+                                   "[@PLUGINS@], \"kernels\": [{\"name\": \"a\", "
+                                   "\"plugin\": \"ecko\"}]}\n"),
+             NULL);
+    cli_expect_exit(&o, 2);
+    CLI_CHECK(&o, strstr(o.r.err, "ecko") && o.r.out[0] == 0,
+              "expected the unknown plugin named on stderr and nothing on stdout");
+    cli_free(&o);
 }
 
 static void test_graph_of_a_live_host_labels_depths_rates_and_threads(void **state)

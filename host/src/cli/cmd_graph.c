@@ -184,22 +184,17 @@ int rh__cmd_graph(int argc, char **argv)
         manifests = json_pack("[s]", manifest);
     }
 
-    /* The DOT text: to stdout, to out_path (.dot), or to a file beside it
-     * that dot renders and that is removed after. */
-    char tmp[4200] = "";
-    FILE *out = stdout;
-    if (fmt) {
-        if (!strcmp(fmt, "dot") || !strcmp(fmt, "gv"))
-            snprintf(tmp, sizeof tmp, "%s", out_path);
-        else
-            snprintf(tmp, sizeof tmp, "%s.%ld.dot", out_path, (long)getpid());
-        out = fopen(tmp, "w");
-        if (!out) {
-            fprintf(stderr, "ringhost graph: %s: cannot create: %s\n", tmp, strerror(errno));
-            json_decref(live);
-            json_decref(manifests);
-            return RH_EXIT_FAIL;
-        }
+    /* The whole document in memory first: a manifest that cannot be
+     * planned leaves nothing half-written (the live graph keeps the
+     * manifests that could, and says which could not). */
+    char *doc = NULL;
+    size_t doc_len = 0;
+    FILE *out = open_memstream(&doc, &doc_len);
+    if (!out) {
+        fprintf(stderr, "ringhost graph: out of memory\n");
+        json_decref(live);
+        json_decref(manifests);
+        return RH_EXIT_FAIL;
     }
     fprintf(out, "digraph \"ringhost\" {\n  rankdir=LR;\n  fontname=\"Helvetica\";\n"
                  "  node [fontname=\"Helvetica\", fontsize=11];\n"
@@ -213,8 +208,10 @@ int rh__cmd_graph(int argc, char **argv)
     size_t i;
     json_array_foreach (manifests, i, m) {
         rh_error err = {0};
+        long at = ftell(out);
         int r = rh__runtime_graph(json_string_value(m), &opts, out, live, &err);
         if (r) {
+            fseek(out, at, SEEK_SET); /* drop what this plan wrote */
             fprintf(stderr, "ringhost graph: %s\n", err.msg);
             fprintf(out, "  /* %s: not planned (see stderr) */\n", json_string_value(m));
             rc = rh__cli_exit_code(r);
@@ -223,22 +220,46 @@ int rh__cmd_graph(int argc, char **argv)
         }
     }
     fprintf(out, "}\n");
+    fclose(out);
     json_decref(live);
     json_decref(manifests);
-    if (out != stdout && fclose(out) != 0) {
+    if (planned == 0) {
+        if (instance && rc == RH_EXIT_OK) {
+            fprintf(stderr, "ringhost graph: instance \"%s\" runs no kernel\n", instance);
+            rc = RH_EXIT_FAIL;
+        }
+        free(doc);
+        return rc;
+    }
+
+    /* To stdout, to out_path (.dot), or to a file beside it that dot
+     * renders and that is removed after. */
+    if (!fmt) {
+        fwrite(doc, 1, doc_len, stdout);
+        free(doc);
+        return rc;
+    }
+    char tmp[4200];
+    int is_dot = !strcmp(fmt, "dot") || !strcmp(fmt, "gv");
+    if (is_dot)
+        snprintf(tmp, sizeof tmp, "%s", out_path);
+    else
+        snprintf(tmp, sizeof tmp, "%s.%ld.dot", out_path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int wrote = f && fwrite(doc, 1, doc_len, f) == doc_len;
+    if (f && fclose(f) != 0)
+        wrote = 0;
+    free(doc);
+    if (!wrote) {
         fprintf(stderr, "ringhost graph: %s: cannot write: %s\n", tmp, strerror(errno));
+        if (f)
+            unlink(tmp);
         return RH_EXIT_FAIL;
     }
-    if (instance && planned == 0 && rc == RH_EXIT_OK) {
-        fprintf(stderr, "ringhost graph: instance \"%s\" runs no kernel\n", instance);
-        rc = RH_EXIT_FAIL;
-    }
-    if (fmt && strcmp(tmp, out_path) != 0) {
-        if (rc == RH_EXIT_OK || planned > 0) {
-            int r = render(tmp, fmt, out_path);
-            if (r)
-                rc = r;
-        }
+    if (!is_dot) {
+        int r = render(tmp, fmt, out_path);
+        if (r)
+            rc = r;
         unlink(tmp);
     }
     return rc;
