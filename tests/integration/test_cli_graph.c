@@ -127,6 +127,25 @@ static void test_graph_of_a_live_host_labels_depths_rates_and_threads(void **sta
                       strstr(o.r.out, "(active)"),
               "expected the host's threads, kernel rates and states");
     cli_free(&o);
+
+    /* traffic while graph samples: the edges say a rate above zero */
+    char *gargv[] = {RH_TEST_BINARY, "graph", "--instance", (char *)inst, NULL};
+    proc g;
+    assert_int_equal(proc_start(&g, gargv), 0);
+    int sent = 0;
+    while (proc_running(&g) && sent < 1000) {
+        cli_exec(&o, NULL, "send", "--instance", inst, "p.in", "{\"values\": [3]}", NULL);
+        cli_expect_exit(&o, 0);
+        cli_free(&o);
+        sent++;
+    }
+    proc_result gr;
+    assert_int_equal(proc_wait(&g, 30, &gr), 0);
+    if (gr.exit_code != 0 || !strstr(gr.out, "\"q:p.in\" -> \"k:sc\":i0 [label=\"pump ") ||
+        strstr(gr.out, "\"q:p.in\" -> \"k:sc\":i0 [label=\"pump 0.0/s\"]"))
+        fail_msg("expected p.in's edge to carry a rate above 0 after %d sends during the "
+                 "sample; got:\n%s\n%s", sent, gr.out, gr.err);
+    proc_result_free(&gr);
     proc_signal(&host, SIGTERM);
     proc_result r;
     proc_wait(&host, 20, &r);
