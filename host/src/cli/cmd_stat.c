@@ -270,7 +270,10 @@ static long long prev_enqueued(json_t *prev, const char *name)
 
 /* The line that says a host is gone, one per gone pid (a table's first
  * lines; on stderr for --json and --prom), so stat agrees with ps. */
-static void hosts_gone_note(FILE *out, const char *verb, json_t *queues)
+static void print_wrapped(FILE *out, const char *text, int width);
+
+/* width: wrap each note at that many columns (0: one line). */
+static void hosts_gone_note_w(FILE *out, const char *verb, json_t *queues, int width)
 {
     json_t *o;
     size_t i;
@@ -293,19 +296,53 @@ static void hosts_gone_note(FILE *out, const char *verb, json_t *queues)
         json_array_foreach (queues, j, x)
             left += strcmp(str(x, "host"), "gone") == 0 && num(x, "host_pid") == pid;
         const char *since = str(o, "host_gone_since");
-        fprintf(out, "%s: host pid %lld is gone (no such process%s%s%s); its %zu queue(s) "
+        char note[1024];
+        snprintf(note, sizeof note,
+                 "%s: host pid %lld is gone (no such process%s%s%s); its %zu queue(s) "
                      "still in /dev/shm are what it left, not a live host's: the next `ringhost "
-                     "run` of this instance replaces them%s\n",
+                     "run` of this instance replaces them%s",
                 verb, pid, since[0] ? "; last heartbeat " : "", since,
                 since[0] ? cli_age_text(num(o, "heartbeat_age_s")) : "", left,
                 json_is_true(json_object_get(o, "persist")) ? " (persist queues: recovers them)"
                                                            : "");
+        print_wrapped(out, note, width);
     }
 }
 
+static void hosts_gone_note(FILE *out, const char *verb, json_t *queues)
+{
+    hosts_gone_note_w(out, verb, queues, 0);
+}
+
+/* text and a newline, broken at spaces so no line passes width (0: as is);
+ * the lines after the first indented by 4. */
+static void print_wrapped(FILE *out, const char *text, int width)
+{
+    int col = 0;
+    while (*text) {
+        size_t word = strcspn(text, " ");
+        if (width > 0 && col > 4 && col + 1 + (int)word > width) {
+            fprintf(out, "\n    ");
+            col = 4;
+        } else if (col > 0) {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", (int)word, text);
+        col += (int)word;
+        text += word;
+        while (*text == ' ')
+            text++;
+    }
+    fputc('\n', out);
+}
+
+static int out_width(void);
+
 static void print_hosts(json_t *queues)
 {
-    hosts_gone_note(stdout, "host", queues);
+    int w = out_width();
+    hosts_gone_note_w(stdout, "host", queues, w > 0 && w < 164 ? w - 1 : 0);
 }
 
 /* The columns of the terminal stat writes to: the window's width when
