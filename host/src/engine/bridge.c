@@ -202,6 +202,14 @@ static int send_one(rh_out_bridge *b, rh_envelope *env)
             return 0;
         if (out_stopped(b))
             return RH_ESTOPPED;
+        /* A queue marked corrupt never frees a cell again: refuse now, as
+         * rh_send does, instead of holding this reactor thread (and every
+         * kernel it runs) for block_timeout_ms per answer. */
+        int corrupt = rh__queue_sends_refused(b->queue);
+        if (corrupt) {
+            rh__queue_count(b->queue, RH_QC_REJECTED, 1);
+            return corrupt;
+        }
         uint64_t now = rh_now_ns();
         if (now >= deadline) {
             rh__queue_count(b->queue, RH_QC_REJECTED, 1);
