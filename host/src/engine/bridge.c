@@ -426,8 +426,10 @@ uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt)
     uint64_t dead = 0;
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
-        if (k->decl->isolate_process)
-            continue; /* its rings are a child's (faults/isolation.c), stopped by it */
+        /* A process-isolated kernel's rings are shared memory its child
+         * produced into; terminate stopped and reaped the children
+         * (rh__watchdog_stop -> rh__isolation_stop) before calling this,
+         * so they are swept like any other. */
         for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
             rh_out_bridge *b = &k->out_bridges[p];
             uint64_t before = atomic_load_explicit(&b->undeliverable, memory_order_relaxed);

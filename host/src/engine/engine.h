@@ -330,7 +330,8 @@ uint32_t rh__worker_step(void *worker);
 /* bridge.c: the reactor tasks of the pumps (thread bridge mode). */
 uint32_t rh__in_bridge_task(void *bridge);
 uint32_t rh__out_bridge_task(void *bridge);
-/* bridge.c: after the threads were joined at terminate (flow STOPPED), hand
+/* bridge.c: after the threads were joined and the kernel processes reaped at
+ * terminate (flow STOPPED), hand
  * what is left in every output ring to its queue, or, where the queue has
  * no room, to the kernel's dead-letter queue as undeliverable.  Returns how
  * many were dead-lettered. */
