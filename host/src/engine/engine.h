@@ -330,11 +330,10 @@ uint32_t rh__worker_step(void *worker);
 /* bridge.c: the reactor tasks of the pumps (thread bridge mode). */
 uint32_t rh__in_bridge_task(void *bridge);
 uint32_t rh__out_bridge_task(void *bridge);
-/* bridge.c: after the threads were joined and the kernel processes reaped at
- * terminate (flow STOPPED), hand
- * what is left in every output ring to its queue, or, where the queue has
- * no room, to the kernel's dead-letter queue as undeliverable.  Returns how
- * many were dead-lettered. */
+/* bridge.c: after the threads were joined and the kernel processes reaped
+ * at terminate (flow STOPPED), hand what is left in every output ring to
+ * its queue, or, where the queue has no room, to the kernel's dead-letter
+ * queue as undeliverable.  Returns how many were dead-lettered. */
 uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt);
 /* dispatch.c: the host services a kernel calls (kernel.h), as a worker's
  * rh_ctx hands them out. */
