@@ -188,7 +188,7 @@ static char *check_kernel_names(rh_control *c, const char *path)
 {
     rh_manifest *m;
     rh_error err = {0};
-    int rc = rh__manifest_load(path, &m, &err);
+    int rc = rh__manifest_load_as(path, RH_MANIFEST_LAUNCHED, &m, &err);
     if (rc)
         return error_reply(rc, err.msg);
     char *reply = NULL, known[512];
@@ -226,13 +226,24 @@ static char *cmd_launch(rh_control *c, json_t *req)
     char *reply = check_kernel_names(c, path);
     rh_runtime *rt = NULL;
     rh_error err = {0};
+    /* A manifest without "plugins" finds the host's plugins: the folders
+     * the host itself searched (its --plugins, then its manifest's). */
+    const char *host_dirs[RH_MAX_PLUGIN_DIRS + 2] = {0};
+    unsigned n_host_dirs = 0;
+    rh_runtime *host = c->n_rts ? c->rts[0].rt : NULL;
+    if (host && host->extra_plugins[0])
+        host_dirs[n_host_dirs++] = host->extra_plugins;
+    for (uint32_t d = 0; host && host->m && d < host->m->n_plugin_dirs; d++)
+        host_dirs[n_host_dirs++] = host->m->plugin_dirs[d];
+    const char *extra = json_string_value(json_object_get(req, "plugins"));
     if (!reply) {
         rh_launch_opts opts = {.instance = c->instance,
-                               .extra_plugins = json_string_value(json_object_get(req, "plugins")),
+                               .extra_plugins = extra,
                                .log = c->log,
                                .allow_plugins = allowed,
                                .find_queue = host_queue,
-                               .find_queue_arg = c};
+                               .find_queue_arg = c,
+                               .host_plugin_dirs = host_dirs};
         int rc = rh_runtime_launch(path, &opts, &rt, &err);
         if (rc)
             reply = error_reply(rc, err.msg);
@@ -266,6 +277,8 @@ static char *cmd_launch(rh_control *c, json_t *req)
     }
     json_array_foreach (kernels, k, v) /* a released kernel of that name: ps shows the new one */
         rh__control_tomb_forget(c, json_string_value(v));
+    /* a new build dropped into its folders is swapped in like the host's own */
+    rh__control_watch_folders(c, rt, extra);
     rh__log_event(c->log, RH_LOG_INFO, "control.launch", "instance=%s manifest=%s kernels=%zu "
                   "created=%zu shared=%zu", c->instance, path, json_array_size(kernels),
                   json_array_size(created), json_array_size(shared));
