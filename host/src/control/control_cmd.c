@@ -182,6 +182,24 @@ static rh_queue *host_queue(void *arg, const char *name)
     return NULL;
 }
 
+static int kernel_terminated(rh_runtime *rt, const char *name)
+{
+    return strcmp(kernel_state(rt, name), rh_state_name(RH_STATE_TERMINATED)) == 0;
+}
+
+/* "a (active), b (inactive)": rt's kernels not terminated. */
+static void living_kernels(rh_runtime *rt, char *out, size_t len)
+{
+    size_t at = 0;
+    out[0] = 0;
+    for (uint32_t k = 0; k < rh_runtime_kernel_count(rt) && at < len; k++) {
+        rh_kernel_info ki;
+        if (rh_runtime_kernel_info(rt, k, &ki) == 0 && ki.state != RH_STATE_TERMINATED)
+            at += (size_t)snprintf(out + at, len - at, "%s%s (%s)", at ? ", " : "", ki.name,
+                                   rh_state_name(ki.state));
+    }
+}
+
 /* Kernel names are the handles of the verbs: one kernel per name in the
  * host.  0, or an error reply naming the manifest path and the kernel. */
 static char *check_kernel_names(rh_control *c, const char *path)
@@ -198,10 +216,24 @@ static char *check_kernel_names(rh_control *c, const char *path)
         for (unsigned r = 0; rt && r < c->n_rts; r++)
             if (c->rts[r].rt == rt)
                 from = c->rts[r].manifest;
-        if (rt)
+        if (rt && kernel_terminated(rt, m->kernels[i].name)) {
+            /* its manifest still runs others: the name goes with the last */
+            char others[256];
+            living_kernels(rt, others, sizeof others);
+            reply = error_replyf(RH_EMANIFEST, "%s: kernels[%u].name: kernel \"%s\" was "
+                                 "terminated, but its manifest %s still runs %s, which keeps "
+                                 "the name taken; terminate those too (ringhost terminate "
+                                 "KERNEL --instance %s: once all its kernels are terminated "
+                                 "the manifest is removed and its names are free), or give "
+                                 "this kernel another name", path, i, m->kernels[i].name, from,
+                                 others, c->instance);
+        } else if (rt) {
             reply = error_replyf(RH_EMANIFEST, "%s: kernels[%u].name: kernel \"%s\" already runs "
-                                 "in instance %s (launched from %s); give it another name",
-                                 path, i, m->kernels[i].name, c->instance, from);
+                                 "in instance %s (launched from %s); terminate it first "
+                                 "(ringhost terminate %s --instance %s), or give it another "
+                                 "name", path, i, m->kernels[i].name, c->instance, from,
+                                 m->kernels[i].name, c->instance);
+        }
     }
     rh__manifest_free(m);
     return reply;
