@@ -144,3 +144,5 @@ rh_add_test(test_cli_launch_swap    integration/test_cli_launch_swap.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_launch_names   integration/test_cli_launch_names.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_topo_plan      integration/test_cli_topo_plan.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
