@@ -23,7 +23,10 @@
  *  - "plugins" folders are relative to the manifest's own folder (default
  *    "../plugins": the drop-in folder next to manifests/); they are stored
  *    absolute and canonical when the folder exists, joined as written when
- *    it does not (the runtime then reports the missing folder).
+ *    it does not (the runtime then reports the missing folder).  A manifest
+ *    launched into a running host (RH_MANIFEST_LAUNCHED) may leave out
+ *    "name", and plugins_default tells the wiring to search the host's
+ *    folders instead of the default (rh_launch_opts.host_plugin_dirs).
  *  - A kernel's "plugin" is a name found in those folders, or an absolute
  *    path that only the command line can allow (parse_plugin_ref); never
  *    a relative path or a name with "..".
