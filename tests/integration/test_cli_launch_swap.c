@@ -4,7 +4,8 @@
  *
  *   - a manifest launched with `ringhost launch` that has neither "name"
  *     nor "plugins", written in a folder of its own (no ../plugins there),
- *     finds its plugin in the host's plugin folder;
+ *     finds its plugin in the host's plugin folder, and one laid out as
+ *     manifests/ beside plugins/ finds its own folder after the host's;
  *   - a new build moved over the file a launched kernel was loaded from is
  *     swapped in (kernel.swap, ps shows the new version, the new build
  *     answers), not announced as a new plugin (plugin.added);
@@ -192,6 +193,27 @@ static void test_a_bare_manifest_launched_from_its_own_folder_finds_the_hosts_pl
     assert_string_equal(who_answers("h"), "v1");
 }
 
+/* A project laid out as manifests/ beside plugins/ keeps working: after
+ * the host's folders, <manifest folder>/../plugins is searched when it
+ * exists. */
+static void test_a_bare_manifest_also_finds_its_own_plugins_folder(void **s)
+{
+    (void)s;
+    const char *proj = cli_keep("%s/proj", cli_tmpdir());
+    assert_int_equal(mkdir(proj, 0755), 0);
+    assert_int_equal(mkdir(cli_keep("%s/manifests", proj), 0755), 0);
+    assert_int_equal(mkdir(cli_keep("%s/plugins", proj), 0755), 0);
+    assert_int_equal(copy_file(RH_TEST_BUILD_DIR "/test_plugins/failing.so",
+                               cli_keep("%s/plugins/failing.so", proj)), 0);
+    cli_out o;
+    const char *m = bare_manifest(cli_keep("%s/manifests", proj), "f", "failing");
+    cli_exec(&o, NULL, "launch", m, "--instance", L.instance, "--activate", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    assert_string_equal(ps_plugin("f"), "failing@1.0.0");
+    assert_string_equal(who_answers("f"), "ask"); /* failing echoes what it does not fail */
+}
+
 static void test_a_new_build_over_a_launched_kernels_file_is_swapped_in(void **s)
 {
     (void)s;
@@ -237,6 +259,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_bare_manifest_launched_from_its_own_folder_finds_the_hosts_plugins),
+        cmocka_unit_test(test_a_bare_manifest_also_finds_its_own_plugins_folder),
         cmocka_unit_test(test_a_new_build_over_a_launched_kernels_file_is_swapped_in),
         cmocka_unit_test(test_launch_plugins_dir_is_searched_first_and_watched),
         cmocka_unit_test(test_an_allowed_plugin_is_swapped_in_under_its_waiver),

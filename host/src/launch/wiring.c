@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/log.h"
 #include "base/placement.h"
@@ -316,11 +317,21 @@ int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_o
     snprintf(rt->extra_plugins, sizeof rt->extra_plugins, "%s",
              opts && opts->extra_plugins ? opts->extra_plugins : "");
     if (host_dirs && m->plugins_default) {
-        /* launched into a running host: its plugin folders, not <dir>/../plugins */
+        /* launched into a running host: its plugin folders, then
+         * <dir>/../plugins only if that folder exists (it is no error when
+         * it does not: the manifest never named it) */
+        char own[sizeof m->plugin_dirs[0]];
+        struct stat st;
+        snprintf(own, sizeof own, "%s", m->plugin_dirs[0]);
+        int own_exists = stat(own, &st) == 0 && S_ISDIR(st.st_mode);
         m->n_plugin_dirs = 0;
-        for (; *host_dirs && m->n_plugin_dirs < RH_MAX_PLUGIN_DIRS; host_dirs++)
+        for (; *host_dirs && m->n_plugin_dirs < RH_MAX_PLUGIN_DIRS; host_dirs++) {
             snprintf(m->plugin_dirs[m->n_plugin_dirs++], sizeof m->plugin_dirs[0], "%s",
                      *host_dirs);
+            own_exists &= strcmp(*host_dirs, own) != 0;
+        }
+        if (own_exists && m->n_plugin_dirs < RH_MAX_PLUGIN_DIRS)
+            snprintf(m->plugin_dirs[m->n_plugin_dirs++], sizeof m->plugin_dirs[0], "%s", own);
     }
     rt->report_bindings = opts ? opts->report_bindings : 0;
     rt->find_queue = opts ? opts->find_queue : NULL;
