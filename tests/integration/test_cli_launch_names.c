@@ -9,7 +9,10 @@
  *     "already runs"), names the kernel that still runs and what to do;
  *     once that one is terminated too the manifest is removed and it
  *     launches again;
- *   - a launch of a kernel that does run says to terminate it first.
+ *   - a launch of a kernel that does run says to terminate it first;
+ *   - a kernel of the host's own manifest, terminated, keeps its name while
+ *     the host serves (that manifest is never removed), and the refusal
+ *     says so.
  *
  * The tests run in order.
  */
@@ -143,12 +146,32 @@ static void test_a_terminated_kernel_beside_a_running_one_says_what_holds_its_na
     flows("p.in", "q.out");
 }
 
+static void test_a_terminated_kernel_of_the_hosts_own_manifest_says_its_name_stays(void **s)
+{
+    (void)s;
+    const char *m = cli_write("e.json", "{\"ringhost\": 1,\n"
+                                        " \"queues\": {\"e2.in\": {\"type\": \"echo.message\"}},\n"
+                                        " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\",\n"
+                                        "   \"inputs\": {\"in\": \"e2.in\"}}]}\n");
+    terminate("e");
+    cli_out o;
+    cli_exec(&o, NULL, "launch", m, "--instance", N.instance, NULL);
+    cli_expect_exit(&o, 2);
+    CLI_CHECK(&o, strstr(o.r.err, "kernel \"e\" of the host's own manifest") &&
+                      strstr(o.r.err, "stays taken until the host stops"),
+              "expected the refusal to say the host's own names stay taken");
+    CLI_CHECK(&o, !strstr(o.r.err, "already runs") && !strstr(o.r.err, "manifest is removed"),
+              "expected no claim that e runs or that terminating frees the name");
+    cli_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_kernel_terminated_alone_launches_again_under_its_name),
         cmocka_unit_test(test_a_running_kernels_name_is_refused_with_what_to_do),
         cmocka_unit_test(test_a_terminated_kernel_beside_a_running_one_says_what_holds_its_name),
+        cmocka_unit_test(test_a_terminated_kernel_of_the_hosts_own_manifest_says_its_name_stays),
     };
     return cmocka_run_group_tests(tests, names_setup, names_teardown);
 }

@@ -216,7 +216,13 @@ static char *check_kernel_names(rh_control *c, const char *path)
         for (unsigned r = 0; rt && r < c->n_rts; r++)
             if (c->rts[r].rt == rt)
                 from = c->rts[r].manifest;
-        if (rt && kernel_terminated(rt, m->kernels[i].name)) {
+        if (rt && rt == c->rts[0].rt && kernel_terminated(rt, m->kernels[i].name)) {
+            /* the host's own manifest is never removed while it serves */
+            reply = error_replyf(RH_EMANIFEST, "%s: kernels[%u].name: kernel \"%s\" of the "
+                                 "host's own manifest %s was terminated; its name stays taken "
+                                 "until the host stops; give this kernel another name", path, i,
+                                 m->kernels[i].name, from);
+        } else if (rt && kernel_terminated(rt, m->kernels[i].name)) {
             /* its manifest still runs others: the name goes with the last */
             char others[256];
             living_kernels(rt, others, sizeof others);
