@@ -246,6 +246,7 @@ enum {
 struct rh_runtime {
     rh_manifest *m;
     char instance[64];
+    char extra_plugins[4096];   /* rh_launch_opts.extra_plugins, "" when none */
     FILE *log;
     int report_bindings;
     rh_plugin_set plugins;
