@@ -152,3 +152,11 @@ rh_add_test(test_cli_stat_width     integration/test_cli_stat_width.c
 # issue 13, item 14: control methods and save_config
 rh_add_test(test_cli_introspect     integration/test_cli_introspect.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+# issue 13, items 1, 3, 4, 13: launching into a live host as a new user does
+rh_add_test(test_cli_launch_swap    integration/test_cli_launch_swap.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+add_dependencies(test_cli_launch_swap failing)
+rh_add_test(test_cli_launch_names   integration/test_cli_launch_names.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_topo_plan      integration/test_cli_topo_plan.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
