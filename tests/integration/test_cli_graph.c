@@ -152,6 +152,33 @@ static void test_graph_of_a_live_host_labels_depths_rates_and_threads(void **sta
     proc_result_free(&r);
 }
 
+static void test_graph_of_a_live_host_draws_a_bare_launched_manifest(void **state)
+{
+    (void)state;
+    const char *inst = cli_instance("gbare");
+    char *argv[] = {RH_TEST_BINARY, "run", (char *)cli_manifest("gbare", pipeline_text), NULL};
+    proc host;
+    assert_int_equal(proc_start(&host, argv), 0);
+    cli_await_log(&host, CLI_SERVING, 1, 20.0);
+    /* no name, no plugins: it runs with the host's folders (issue 13, item 3) */
+    const char *bare = cli_write("bare.json", "{\"ringhost\": 1, \"kernels\": [{\"name\": "
+                                              "\"e2\", \"plugin\": \"echo\"}]}\n");
+    cli_out o;
+    cli_exec(&o, NULL, "launch", bare, "--instance", inst, "--activate", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "graph", "--instance", inst, NULL);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, strstr(o.r.out, "\"q:e2.in\" -> \"k:e2\":i0") &&
+                      strstr(o.r.out, "\"q:p.in\" -> \"k:sc\":i0"),
+              "expected the host's kernels and the launched e2 in one graph");
+    cli_free(&o);
+    proc_signal(&host, SIGTERM);
+    proc_result r;
+    proc_wait(&host, 20, &r);
+    proc_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_graph_dash_o_svg_renders_it_with_graphviz),
         cmocka_unit_test(test_graph_needs_a_manifest_or_an_instance),
         cmocka_unit_test(test_graph_of_a_live_host_labels_depths_rates_and_threads),
+        cmocka_unit_test(test_graph_of_a_live_host_draws_a_bare_launched_manifest),
     };
     int rc = cmocka_run_group_tests(tests, NULL, cli_group_teardown);
     cli_cleanup();

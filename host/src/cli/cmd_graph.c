@@ -24,6 +24,7 @@
 
 #include "base/clock.h"
 #include "cli.h"
+#include "manifest/manifest.h"
 #include "runtime.h"
 
 #define GRAPH_SAMPLE_MS 1000
@@ -204,10 +205,24 @@ int rh__cmd_graph(int argc, char **argv)
         fprintf(out, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
     fprintf(out, "%s\";\n  labelloc=t;\n", instance ? " (live)" : "");
     int rc = RH_EXIT_OK, planned = 0;
+    /* A live host's later manifests were launched with the host's plugin
+     * folders to fall back on (a bare manifest names none, nor itself):
+     * plan them the same way, with the first manifest's folders. */
+    rh_manifest *first = NULL;
+    const char *host_dirs[RH_MAX_PLUGIN_DIRS + 1] = {0};
+    if (instance && json_array_size(manifests) > 1) {
+        rh_error ferr = {0};
+        if (rh__manifest_load(json_string_value(json_array_get(manifests, 0)), &first, &ferr) ==
+            0)
+            for (uint32_t d = 0; d < first->n_plugin_dirs && d < RH_MAX_PLUGIN_DIRS; d++)
+                host_dirs[d] = first->plugin_dirs[d];
+    }
     json_t *m;
     size_t i;
     json_array_foreach (manifests, i, m) {
         rh_error err = {0};
+        opts.host_plugin_dirs = i > 0 && first ? host_dirs : NULL;
+        opts.instance = instance; /* a launched manifest may leave out its name */
         long at = ftell(out);
         int r = rh__runtime_graph(json_string_value(m), &opts, out, live, &err);
         if (r) {
@@ -221,6 +236,8 @@ int rh__cmd_graph(int argc, char **argv)
     }
     fprintf(out, "}\n");
     fclose(out);
+    if (first)
+        rh__manifest_free(first);
     json_decref(live);
     json_decref(manifests);
     if (planned == 0) {
