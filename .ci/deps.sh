@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libjansson-dev libhwloc-dev libcmocka-dev
       libdpdk-dev libzmq3-dev gnuplot-nox
+      graphviz tmux  # ringhost graph -o X.svg, the stat terminal test (issue 13)
       clang-14 libclang-rt-14-dev)  # the fuzzers (.ci/fuzz.sh)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -94,8 +94,31 @@ static void usage(FILE *to)
 {
     fputs("usage: ringhost-gen SCHEMA.json --out-dir DIR\n"
           "Writes DIR/<cname>.h and DIR/<cname>.c for the message type the schema declares\n"
-          "(cname: the type name with '.' and '-' turned into '_').\n",
+          "(cname: the type name with '.' and '-' turned into '_').\n"
+          "\n"
+          "A schema: {\"name\": \"vector_add.request\", \"fields\": [FIELD, ...]}\n"
+          "  FIELD: {\"name\": C_IDENTIFIER, \"type\": TYPE [, \"max\": N] [, \"values\": [...]]}\n"
+          "Field types (C type, bytes):\n",
           to);
+    for (int k = 0; k < K_COUNT; k++) {
+        const char *what = kinds[k].cls == 'e'   ? "one of \"values\": [\"a\", \"b\", ...] (JSON: the name)"
+                           : kinds[k].cls == 's' ? "UTF-8 text of at most \"max\" bytes (char[max + 1])"
+                           : kinds[k].cls == 'b' ? "true or false"
+                           : kinds[k].cls == 'f' ? "IEEE float (JSON: number, \"inf\", \"-inf\", \"nan\")"
+                           : kinds[k].size == 8 && kinds[k].cls == 'u'
+                               ? "integer (JSON: above INT64_MAX as a decimal string)"
+                               : "integer (JSON: integer, range checked)";
+        fprintf(to, "  %-7s %-9s %u  %s\n", kinds[k].name, kinds[k].ctype, kinds[k].size, what);
+    }
+    fprintf(to,
+            "  T[]     T of bool or a number type: an array of at most \"max\" elements\n"
+            "          (uint32_t <name>_len; T <name>[max];)\n"
+            "\"max\": 1..%u, required for string and T[], refused elsewhere.  No nesting: a\n"
+            "field is one of the types above.  The fingerprint is FNV-1a 64 of the schema\n"
+            "as compact JSON with sorted keys: a field's name, type, max, enum values or\n"
+            "their order, the field order or the type name change it; spacing and the\n"
+            "order of keys inside an object do not.  docs/SCHEMA.md has the whole language.\n",
+            ELEMS_MAX);
 }
 
 int main(int argc, char **argv)

@@ -436,6 +436,20 @@ int rh_runtime_queue_consumed(const rh_runtime *rt, uint32_t index)
     return 0;
 }
 
+int rh__runtime_graph(const char *manifest_path, const rh_launch_opts *opts, FILE *out,
+                      const struct json_t *live, rh_error *err)
+{
+    rh_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    rt->log = opts && opts->log ? opts->log : stderr;
+    int rc = rh__wiring_plan(rt, manifest_path, opts, err);
+    if (rc == 0)
+        rh__graph_print(rt, out, live);
+    rh_runtime_destroy(rt);
+    return rc;
+}
+
 int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, FILE *plan_out,
                         rh_error *err)
 {

@@ -5,6 +5,8 @@
 #ifndef RH_RUNTIME_H
 #define RH_RUNTIME_H
 
+#include <stdio.h>
+
 #include "ringhost/ringhost.h"
 
 /* The runtimes of the same host, NULL-terminated (may hold rt itself): their
@@ -51,5 +53,15 @@ int rh__runtime_queues_needed(rh_runtime *rt, char *why, size_t len);
  * drops rt from every peers list.
  */
 void rh__runtime_release(rh_runtime *rt);
+
+/*
+ * rh__runtime_graph: plan manifest_path as rh_runtime_validate does (no
+ * queue, thread or shared memory is created) and write the plan to out as
+ * Graphviz DOT statements (launch/graph.c: the body of a digraph; live as
+ * rh__graph_print takes it, or NULL).  0, or the errors of validate.
+ */
+struct json_t;
+int rh__runtime_graph(const char *manifest_path, const rh_launch_opts *opts, FILE *out,
+                      const struct json_t *live, rh_error *err);
 
 #endif /* RH_RUNTIME_H */

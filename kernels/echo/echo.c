@@ -32,6 +32,7 @@ static const rh_kernel_desc echo_desc = {
     .outputs = outputs,
     .n_outputs = 1,
     .process = echo_process,
+    .config_schema = "{}", /* no config keys */
 };
 
 RH_KERNEL_EXPORT(echo_desc)

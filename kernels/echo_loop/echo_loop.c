@@ -41,6 +41,7 @@ static const rh_kernel_desc echo_loop_desc = {
     .outputs = outputs,
     .n_outputs = 1,
     .run = echo_loop_run,
+    .config_schema = "{}", /* no config keys */
 };
 
 RH_KERNEL_EXPORT(echo_loop_desc)

@@ -114,6 +114,8 @@ static const rh_kernel_desc scale_desc = {
     .init = scale_init,
     .process = scale_process,
     .fini = scale_fini,
+    .config_schema = "{\"factor\": {\"type\": \"number\", \"default\": 2.0, "
+                     "\"description\": \"what every value is multiplied by (finite)\"}}",
 };
 
 RH_KERNEL_EXPORT(scale_desc)

@@ -114,6 +114,9 @@ static const rh_kernel_desc slow_desc = {
     .init = slow_init,
     .process = slow_process,
     .fini = slow_fini,
+    .config_schema = "{\"delay_us\": {\"type\": \"integer\", \"default\": 1000, "
+                     "\"minimum\": 0, \"maximum\": 60000000, "
+                     "\"description\": \"microseconds slept per message\"}}",
 };
 
 RH_KERNEL_EXPORT(slow_desc)

@@ -45,6 +45,7 @@ static const rh_kernel_desc sum_desc = {
     .outputs = outputs,
     .n_outputs = 1,
     .process = sum_process,
+    .config_schema = "{}", /* no config keys */
 };
 
 RH_KERNEL_EXPORT(sum_desc)

@@ -100,6 +100,7 @@ static const rh_kernel_desc vector_add_desc = {
     .outputs = outputs,
     .n_outputs = 1,
     .process = vector_add_process,
+    .config_schema = "{}", /* no config keys */
 };
 
 RH_KERNEL_EXPORT(vector_add_desc)

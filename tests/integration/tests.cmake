@@ -139,6 +139,19 @@ rh_add_test(test_cli_persist_answers integration/test_cli_persist_answers.c
 # ---- a queue's host and indices (issue 14, items 2, 3 and 8) ----
 rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
             LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# issue 13, item 7: inspect, plugins --json, ringhost-gen --help
+rh_add_test(test_cli_inspect        integration/test_cli_inspect.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
+add_dependencies(test_cli_inspect abi10 ringhost-gen)
+# issue 13, item 12: ringhost graph (DOT, -o X.svg through Graphviz, live labels)
+rh_add_test(test_cli_graph          integration/test_cli_graph.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+# issue 13, item 10: stat in 80- and 120-column terminals (tmux)
+rh_add_test(test_cli_stat_width     integration/test_cli_stat_width.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+# issue 13, item 14: control methods and save_config
+rh_add_test(test_cli_introspect     integration/test_cli_introspect.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 # issue 13, items 1, 3, 4, 13: launching into a live host as a new user does
 rh_add_test(test_cli_launch_swap    integration/test_cli_launch_swap.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)

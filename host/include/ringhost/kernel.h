@@ -240,6 +240,19 @@ typedef struct rh_kernel_desc {
      * a build once nothing runs it (after a hot swap, after a terminate), and
      * code still running from an unloaded build crashes the host. */
     void (*fini)(rh_ctx *ctx, void *state);
+    /* ---- appended after ABI 1.0; read only when struct_size covers it ---- */
+    /* Optional (NULL: the kernel declares no config keys).  The keys the
+     * manifest's "config" object may hold, as JSON text: an object of
+     * key -> {"type": "number"|"integer"|"string"|"boolean"|"object"|"array",
+     * "default": V, "minimum": N, "maximum": N, "description": "..."}, every
+     * member but "type" optional, e.g.
+     *   "{\"factor\": {\"type\": \"number\", \"default\": 2}}".
+     * `ringhost inspect` and `ringhost plugins --json` show it; init() still
+     * checks the config itself.  A plugin built before this member existed
+     * has a smaller struct_size, and the host reads it as NULL
+     * (rh__plugin_config_schema), so the ABI minor stays 0: reading it
+     * relies on no host function. */
+    const char *config_schema;
 } rh_kernel_desc;
 
 typedef const rh_kernel_desc *(*rh_kernel_entry_fn)(void);

@@ -66,6 +66,17 @@ int rh__cmd_recv(int argc, char **argv);
 int rh__cmd_stat(int argc, char **argv);
 int rh__cmd_purge(int argc, char **argv);
 int rh__cmd_plugins(int argc, char **argv);
+/* cmd_inspect.c: `inspect PLUGIN`, and `plugins --json` for folder dir. */
+int rh__cmd_inspect(int argc, char **argv);
+int rh__cli_plugins_json(const char *dir);
+/* cmd_introspect.c: `methods` and `save-config` of a running host. */
+int rh__cmd_methods(int argc, char **argv);
+int rh__cmd_save_config(int argc, char **argv);
+/* cmd_graph.c: `graph MANIFEST | --instance I [-o FILE]`. */
+int rh__cmd_graph(int argc, char **argv);
+/* cmd_stat.c: the counters of every shared queue of instance, sorted by
+ * name (the objects of `stat --json`'s "queues"; a new reference). */
+json_t *rh__cli_queue_stats(const char *instance);
 int rh__cmd_validate(int argc, char **argv);
 int rh__cmd_topo(int argc, char **argv);
 int rh__cmd_new_kernel(int argc, char **argv);

@@ -18,9 +18,13 @@ static void print_ports(const char *dir, const rh_port *ports, uint32_t n)
 
 int rh__cmd_plugins(int argc, char **argv)
 {
+    int as_json = argc > 1 && !strcmp(argv[argc - 1], "--json");
+    argc -= as_json;
     const char *dir = argc > 1 ? argv[1] : getenv("RINGHOST_PLUGIN_PATH");
     if (!dir || !dir[0])
         dir = "plugins";
+    if (as_json)
+        return rh__cli_plugins_json(dir);
     rh_plugin_set set = {0};
     rh_error err = {0};
     int n = rh__plugin_scan(&set, dir, &err);

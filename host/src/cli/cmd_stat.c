@@ -10,6 +10,7 @@
  * previous frame, until Ctrl-C or q; --once prints one frame.
  */
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,11 @@ static json_t *queues_of(const char *instance)
             json_array_set_new(c.arr, j, a);
         }
     return c.arr;
+}
+
+json_t *rh__cli_queue_stats(const char *instance)
+{
+    return queues_of(instance);
 }
 
 /* The host's kernels from its control socket, or NULL when none answers. */
@@ -264,7 +270,10 @@ static long long prev_enqueued(json_t *prev, const char *name)
 
 /* The line that says a host is gone, one per gone pid (a table's first
  * lines; on stderr for --json and --prom), so stat agrees with ps. */
-static void hosts_gone_note(FILE *out, const char *verb, json_t *queues)
+static void print_wrapped(FILE *out, const char *text, int width);
+
+/* width: wrap each note at that many columns (0: one line). */
+static void hosts_gone_note_w(FILE *out, const char *verb, json_t *queues, int width)
 {
     json_t *o;
     size_t i;
@@ -287,25 +296,97 @@ static void hosts_gone_note(FILE *out, const char *verb, json_t *queues)
         json_array_foreach (queues, j, x)
             left += strcmp(str(x, "host"), "gone") == 0 && num(x, "host_pid") == pid;
         const char *since = str(o, "host_gone_since");
-        fprintf(out, "%s: host pid %lld is gone (no such process%s%s%s); its %zu queue(s) "
+        char note[1024];
+        snprintf(note, sizeof note,
+                 "%s: host pid %lld is gone (no such process%s%s%s); its %zu queue(s) "
                      "still in /dev/shm are what it left, not a live host's: the next `ringhost "
-                     "run` of this instance replaces them%s\n",
+                     "run` of this instance replaces them%s",
                 verb, pid, since[0] ? "; last heartbeat " : "", since,
                 since[0] ? cli_age_text(num(o, "heartbeat_age_s")) : "", left,
                 json_is_true(json_object_get(o, "persist")) ? " (persist queues: recovers them)"
                                                            : "");
+        print_wrapped(out, note, width);
     }
 }
 
-static void print_hosts(json_t *queues)
+static void hosts_gone_note(FILE *out, const char *verb, json_t *queues)
 {
-    hosts_gone_note(stdout, "host", queues);
+    hosts_gone_note_w(out, verb, queues, 0);
 }
 
-/* One frame; with prev and dt_s > 0 each queue's rate since prev. */
-static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt_s)
+/* text and a newline, broken at spaces so no line passes width (0: as is);
+ * the lines after the first indented by 4. */
+static void print_wrapped(FILE *out, const char *text, int width)
 {
-    print_hosts(queues);
+    int col = 0;
+    while (*text) {
+        size_t word = strcspn(text, " ");
+        if (width > 0 && col > 4 && col + 1 + (int)word > width) {
+            fprintf(out, "\n    ");
+            col = 4;
+        } else if (col > 0) {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", (int)word, text);
+        col += (int)word;
+        text += word;
+        while (*text == ' ')
+            text++;
+    }
+    fputc('\n', out);
+}
+
+static int out_width(void);
+
+static void print_hosts(json_t *queues)
+{
+    int w = out_width();
+    hosts_gone_note_w(stdout, "host", queues, w > 0 && w < 164 ? w - 1 : 0);
+}
+
+/* The columns of the terminal stat writes to: the window's width when
+ * stdout is a terminal, else $COLUMNS, else 0 (no limit: the wide table,
+ * as scripts reading --once have always had it). */
+static int out_width(void)
+{
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    int n = c ? atoi(c) : 0;
+    return n > 0 ? n : 0;
+}
+
+#define WIDE_COLUMNS 164 /* the one-line-per-queue table with every counter */
+
+/* One queue's derived texts, shared by both layouts. */
+typedef struct qrow {
+    char rate[32], unacked[32], host[40];
+    long long dropped;
+} qrow;
+
+static void qrow_fill(qrow *r, json_t *o, json_t *prev, double dt_s)
+{
+    long long before = prev ? prev_enqueued(prev, str(o, "queue")) : -1;
+    snprintf(r->rate, sizeof r->rate, "-");
+    if (before >= 0 && dt_s > 0)
+        /* unsigned: counters come from shared memory anyone of the
+         * user may scribble on, and a signed difference could overflow */
+        snprintf(r->rate, sizeof r->rate, "%.1f",
+                 (double)(int64_t)((uint64_t)num(o, "enqueued") - (uint64_t)before) / dt_s);
+    /* a persist queue's taken-but-unacknowledged messages ("-" for the
+     * others): what a host killed now would deliver again */
+    snprintf(r->unacked, sizeof r->unacked, "-");
+    if (json_is_true(json_object_get(o, "persist")))
+        snprintf(r->unacked, sizeof r->unacked, "%lld", num(o, "unacked"));
+    snprintf(r->host, sizeof r->host, "%s:%lld", str(o, "host"), num(o, "host_pid"));
+    r->dropped = (long long)((unsigned long long)num(o, "dropped_oldest") +
+                             (unsigned long long)num(o, "dropped_newest"));
+}
+
+static void print_wide(json_t *queues, json_t *kernels, json_t *prev, double dt_s)
+{
     printf("%-24s %-22s %17s %10s %10s %8s %8s %8s %6s %6s %6s %6s %7s %13s %10s %8s\n",
            "queue", "type", "depth/capacity", "enqueued", "dequeued", "rejected", "dropped",
            "dups", "expired", "invalid", "failed", "dlq'd", "corrupt", "host", "enq/s",
@@ -313,29 +394,14 @@ static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt
     json_t *o;
     size_t i;
     json_array_foreach (queues, i, o) {
-        long long before = prev ? prev_enqueued(prev, str(o, "queue")) : -1;
-        char rate[32] = "-";
-        if (before >= 0 && dt_s > 0)
-            /* unsigned: counters come from shared memory anyone of the
-             * user may scribble on, and a signed difference could overflow */
-            snprintf(rate, sizeof rate, "%.1f",
-                     (double)(int64_t)((uint64_t)num(o, "enqueued") - (uint64_t)before) / dt_s);
-        /* a persist queue's taken-but-unacknowledged messages ("-" for the
-         * others): what a host killed now would deliver again */
-        char unacked[32] = "-";
-        if (json_is_true(json_object_get(o, "persist")))
-            snprintf(unacked, sizeof unacked, "%lld", num(o, "unacked"));
-        char host[40];
-        snprintf(host, sizeof host, "%s:%lld", str(o, "host"), num(o, "host_pid"));
+        qrow r;
+        qrow_fill(&r, o, prev, dt_s);
         printf("%-24s %-22s %8lld/%-8lld %10lld %10lld %8lld %8lld %8lld %6lld %6lld %6lld "
                "%6lld %7lld %13s %10s %8s\n",
                str(o, "queue"), str(o, "type"), num(o, "depth"), num(o, "capacity"),
-               num(o, "enqueued"), num(o, "dequeued"), num(o, "rejected"),
-               (long long)((unsigned long long)num(o, "dropped_oldest") +
-                           (unsigned long long)num(o, "dropped_newest")),
-               num(o, "duplicates"),
-               num(o, "expired"), num(o, "invalid"), num(o, "failed"), num(o, "dead_lettered"),
-               num(o, "corrupt"), host, rate, unacked);
+               num(o, "enqueued"), num(o, "dequeued"), num(o, "rejected"), r.dropped,
+               num(o, "duplicates"), num(o, "expired"), num(o, "invalid"), num(o, "failed"),
+               num(o, "dead_lettered"), num(o, "corrupt"), r.host, r.rate, r.unacked);
     }
     if (!kernels)
         return;
@@ -345,6 +411,132 @@ static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt
         printf("%-24s %-10s %7lld %-24s %12lld %10.1f %8lld\n", str(o, "name"), str(o, "state"),
                num(o, "workers"), str(o, "threads"), num(o, "processed"),
                json_number_value(json_object_get(o, "rate")), num(o, "failed"));
+}
+
+/* A second line of "key value" pairs under a row, wrapped at width. */
+typedef struct line2 {
+    int width, used;
+} line2;
+
+static void line2_add(line2 *l, const char *key, const char *value)
+{
+    int n = (int)(strlen(key) + 1 + strlen(value));
+    if (l->used > 4 && l->used + 2 + n > l->width) {
+        printf("\n");
+        l->used = 0;
+    }
+    if (l->used == 0) {
+        printf("    ");
+        l->used = 4;
+    } else {
+        printf("  ");
+        l->used += 2;
+    }
+    printf("%s %s", key, value);
+    l->used += n;
+}
+
+static void line2_num(line2 *l, const char *key, long long v, int always)
+{
+    char buf[32];
+    if (!v && !always)
+        return;
+    snprintf(buf, sizeof buf, "%lld", v);
+    line2_add(l, key, buf);
+}
+
+/* The table in width columns (< WIDE_COLUMNS): per queue a line of the
+ * counters that move (depth, enqueued, dequeued, rate; type and host too
+ * when there is room) and, under it, the type and host when they did not
+ * fit and every other counter that is not zero.  A name longer than its
+ * column gets a line of its own, never cut: it is what `send` takes. */
+static void print_narrow(json_t *queues, json_t *kernels, json_t *prev, double dt_s, int width)
+{
+    int with_type = width >= 17 + 1 + 10 + 1 + 10 + 1 + 9 + 1 + 22 + 1 + 13 + 1 + 32;
+    int qw = width - (17 + 1 + 10 + 1 + 10 + 1 + 9 + 1) - (with_type ? 22 + 1 + 13 + 1 : 0);
+    if (qw > 32)
+        qw = 32;
+    if (qw < 8)
+        qw = 8;
+    printf("%-*s %17s %10s %10s %9s", qw, "queue", "depth/capacity", "enqueued", "dequeued",
+           "enq/s");
+    if (with_type)
+        printf(" %-22s %13s", "type", "host");
+    printf("\n");
+    json_t *o;
+    size_t i;
+    json_array_foreach (queues, i, o) {
+        qrow r;
+        qrow_fill(&r, o, prev, dt_s);
+        const char *name = str(o, "queue");
+        if ((int)strlen(name) > qw)
+            printf("%s\n%-*s", name, qw, "");
+        else
+            printf("%-*s", qw, name);
+        printf(" %8lld/%-8lld %10lld %10lld %9s", num(o, "depth"), num(o, "capacity"),
+               num(o, "enqueued"), num(o, "dequeued"), r.rate);
+        if (with_type)
+            printf(" %-22.22s %13s", str(o, "type"), r.host);
+        printf("\n");
+        line2 l = {width, 0};
+        if (!with_type || strlen(str(o, "type")) > 22) {
+            line2_add(&l, "type", str(o, "type"));
+            line2_add(&l, "host", r.host);
+        }
+        line2_num(&l, "rejected", num(o, "rejected"), 0);
+        line2_num(&l, "dropped", r.dropped, 0);
+        line2_num(&l, "dups", num(o, "duplicates"), 0);
+        line2_num(&l, "expired", num(o, "expired"), 0);
+        line2_num(&l, "invalid", num(o, "invalid"), 0);
+        line2_num(&l, "failed", num(o, "failed"), 0);
+        line2_num(&l, "dlq'd", num(o, "dead_lettered"), 0);
+        line2_num(&l, "corrupt", num(o, "corrupt"), 0);
+        if (strcmp(r.unacked, "-") != 0)
+            line2_add(&l, "unacked", r.unacked);
+        if (l.used)
+            printf("\n");
+    }
+    if (!kernels)
+        return;
+    int kw = width - (10 + 1 + 7 + 1 + 12 + 1 + 10 + 1 + 8 + 1);
+    int with_threads = kw >= 24 + 24 + 1;
+    if (kw > 24 + (with_threads ? 25 : 0))
+        kw = 24 + (with_threads ? 25 : 0);
+    int nw = with_threads ? kw - 25 : kw;
+    if (nw < 8)
+        nw = 8;
+    printf("\n%-*s %-10s %7s", nw, "kernel", "state", "workers");
+    if (with_threads)
+        printf(" %-24s", "threads");
+    printf(" %12s %10s %8s\n", "processed", "rate/s", "failed");
+    json_array_foreach (kernels, i, o) {
+        const char *name = str(o, "name");
+        if ((int)strlen(name) > nw)
+            printf("%s\n%-*s", name, nw, "");
+        else
+            printf("%-*s", nw, name);
+        printf(" %-10s %7lld", str(o, "state"), num(o, "workers"));
+        if (with_threads)
+            printf(" %-24.24s", str(o, "threads"));
+        printf(" %12lld %10.1f %8lld\n", num(o, "processed"),
+               json_number_value(json_object_get(o, "rate")), num(o, "failed"));
+        if (!with_threads || strlen(str(o, "threads")) > 24) {
+            line2 l = {width, 0};
+            line2_add(&l, "threads", str(o, "threads"));
+            printf("\n");
+        }
+    }
+}
+
+/* One frame; with prev and dt_s > 0 each queue's rate since prev. */
+static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt_s)
+{
+    print_hosts(queues);
+    int width = out_width();
+    if (width == 0 || width >= WIDE_COLUMNS)
+        print_wide(queues, kernels, prev, dt_s);
+    else
+        print_narrow(queues, kernels, prev, dt_s, width - 1); /* never the last column: no terminal wraps */
 }
 
 /* ------------------------------------------------------------ watch ---- */

@@ -123,6 +123,9 @@ static const char T_KERNEL[] =
     "    .init = @NAME@_init,\n"
     "    .process = @NAME@_process,\n"
     "    .fini = @NAME@_fini,\n"
+    "    /* the config keys init reads, shown by `ringhost inspect @NAME@` */\n"
+    "    .config_schema = \"{\\\"scale\\\": {\\\"type\\\": \\\"number\\\", \\\"default\\\": 1.0, \"\n"
+    "                     \"\\\"description\\\": \\\"what each value is multiplied by\\\"}}\",\n"
     "};\n"
     "\n"
     "RH_KERNEL_EXPORT(@NAME@_desc)\n";

@@ -61,6 +61,19 @@
  *        has none, the host's (its --plugins, then its manifest's); its
  *        "name" may be left out.  Its folders join the host's watch (a new
  *        build of a launched kernel is swapped in).
+ *   {"cmd": "methods"}
+ *     -> {"ok": true, "methods": [{"name", "params": [{"name", "required"}],
+ *        "description"}, ...]}: every request of this list (save_config.c,
+ *        rh__control_methods; SPDK's rpc_get_methods).
+ *   {"cmd": "save_config"}
+ *     -> {"ok": true, "manifest": {...}}: the running host as one manifest
+ *        that launches the same thing (SPDK's save_config): "name" the
+ *        instance, the plugin folders of every manifest launched, every
+ *        queue a runtime created with its resolved settings (dead-letter
+ *        queues only when a manifest declared them), every kernel not
+ *        terminated with each port wired explicitly.  What it does not
+ *        carry: a launch's "plugins" folder and "allow_plugins" (give them
+ *        to `ringhost run` again), and kernel states (run activates all).
  */
 #ifndef RH_CONTROL_H
 #define RH_CONTROL_H

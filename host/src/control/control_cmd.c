@@ -355,9 +355,14 @@ char *rh__control_handle(rh_control *c, const char *line, size_t len)
         reply = cmd_verb(c, cmd, req);
     else if (!strcmp(cmd, "launch"))
         reply = cmd_launch(c, req);
+    else if (!strcmp(cmd, "methods")) /* save_config.c */
+        reply = reply_text(json_pack("{s:b, s:o}", "ok", 1, "methods", rh__control_methods_json()));
+    else if (!strcmp(cmd, "save_config"))
+        reply = reply_text(json_pack("{s:b, s:o}", "ok", 1, "manifest", rh__control_save_config(c)));
     else
         reply = error_replyf(RH_EINVAL, "unknown cmd \"%s\": expected one of ps, launch, "
-                             "activate, deactivate, terminate, reload", cmd);
+                             "activate, deactivate, terminate, reload, methods, save_config "
+                             "({\"cmd\": \"methods\"} lists them with their parameters)", cmd);
     json_decref(req);
     return reply;
 }

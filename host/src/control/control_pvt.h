@@ -69,6 +69,19 @@ void rh__control_unhook_watch(rh_control *c);
  * folders too (a launched manifest's), extra: its --plugins folder or NULL. */
 void rh__control_watch_folders(rh_control *c, rh_runtime *rt, const char *extra);
 
+/* save_config.c: the requests of the protocol (control.h), NULL-ended:
+ * params is "a, b?" (? = optional). */
+typedef struct rh_control_method {
+    const char *name, *params, *description;
+} rh_control_method;
+extern const rh_control_method rh__control_methods[];
+
+/* The `methods` reply's "methods" array (a new reference). */
+struct json_t *rh__control_methods_json(void);
+
+/* The `save_config` reply's "manifest" (a new reference). */
+struct json_t *rh__control_save_config(rh_control *c);
+
 /* runtimes.c: the tombstone of a released kernel called name, or NULL;
  * forget the ones called name (a kernel of that name was launched again). */
 const rh_control_tomb *rh__control_tomb(const rh_control *c, const char *name);

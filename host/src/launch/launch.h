@@ -23,6 +23,14 @@ int rh__wiring_create_queues(rh_runtime *rt, rh_error *err);
 /* Print the plan: kernels, ports, queues and types. */
 void rh__wiring_print(rh_runtime *rt, FILE *out);
 
+/* graph.c: the plan of rt (rh__wiring_plan done) as Graphviz DOT statements,
+ * the body of a digraph: queues, kernels with their ports, the bridges as
+ * edges, each kernel's threads, its dead-letter edge.  live: NULL, or
+ * {"queues": {NAME: {"depth", "enq_rate", "deq_rate"}}, "kernels": {NAME:
+ * ps object}} to label queues with depths and edges with rates. */
+struct json_t;
+void rh__graph_print(rh_runtime *rt, FILE *out, const struct json_t *live);
+
 /* kernel_build.c: k's workers, rings, bridges and reactor tasks (threads
  * not started yet).  Errors name the manifest path of what failed. */
 int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err);

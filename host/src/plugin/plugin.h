@@ -87,4 +87,8 @@ const rh_plugin *rh__plugin_find(const rh_plugin_set *set, const char *name);
 const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_name,
                                     const char **origin);
 
+/* The kernel's config_schema (kernel.h), or NULL when it declares none or
+ * its descriptor predates the member (struct_size too small to hold it). */
+const char *rh__plugin_config_schema(const rh_kernel_desc *d);
+
 #endif /* RH_PLUGIN_H */
