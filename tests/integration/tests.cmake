@@ -105,6 +105,9 @@ function(rh_add_package_test NAME)
 endfunction()
 rh_add_package_test(test_out_of_tree)
 rh_add_package_test(test_new_kernel)
+# `make run`, then `cmake --install`; `make install` builds no test (issue 13, item 2).
+rh_add_package_test(test_install_after_run)
+set_tests_properties(test_install_after_run PROPERTIES TIMEOUT 900)
 # The installed shared libraries export the RH_API functions of the public
 # headers and nothing else, and the kernels this tree builds export only
 # rh_kernel_entry (tests/integration/test_exports.sh).
