@@ -74,6 +74,10 @@ rh_add_test(test_cli_soak           integration/test_cli_soak.c
 rh_add_test(test_cli_release        integration/test_cli_release.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
+# ---- readiness: --ready-fd, sd_notify, ringhost wait (issue 13, item 8) ----
+rh_add_test(test_cli_ready          integration/test_cli_ready.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+
 # ---- kernel authors (issue 5): ringhost/testing.h, the installed package ----
 # ringhost/testing.h loading real plugin files, and its JSON comparison.
 rh_add_test(test_testing_load integration/test_testing_load.c LIBS ringhost::testing TIMEOUT 60)

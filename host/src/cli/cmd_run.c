@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "cli.h"
@@ -180,7 +181,7 @@ static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t
         fclose(f);
 }
 
-static void serve(rh_runtime *rt, const char *instance)
+static void serve(rh_runtime *rt, const char *instance, int ready_fd)
 {
     fprintf(stderr, "ringhost: serving instance \"%s\"; queues:", instance);
     for (uint32_t i = 0; rh_runtime_queue_name(rt, i); i++) {
@@ -195,7 +196,10 @@ static void serve(rh_runtime *rt, const char *instance)
     sigaddset(&set, SIGTERM);
     int sig = 0;
     fprintf(stderr, "ringhost: serving; send SIGINT or SIGTERM (Ctrl-C) to stop\n");
+    /* Queues, dead-letter queues and the control socket all exist now. */
+    rh__cli_ready(ready_fd, instance);
     sigwait(&set, &sig);
+    rh__cli_stopping();
     fprintf(stderr, "ringhost: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
@@ -273,6 +277,7 @@ int rh__cmd_run(int argc, char **argv)
     double timeout_s = 30;
     rh_launch_opts opts = {0};
     int no_watch = 0;
+    int ready_fd = -1; /* --ready-fd N: closed unwritten when the host fails first */
     /* --allow-plugin PATH, repeatable: at most one per argument pair, and
      * NULL-terminated; argv outlives the runtime. */
     const char *allowed[argc / 2 + 1];
@@ -292,7 +297,10 @@ int rh__cmd_run(int argc, char **argv)
             opts.instance = argv[++i];
         else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
             opts.extra_plugins = argv[++i];
-        else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
+        else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc) {
+            if (rh__cli_ready_fd_parse(argv[++i], &ready_fd) != 0)
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
             if (rh__cli_allow_plugin("run", argv[++i], allowed, &n_allowed) != 0)
                 return RH_EXIT_BADINPUT;
         } else if (argv[i][0] != '-' && !manifest)
@@ -301,7 +309,8 @@ int rh__cmd_run(int argc, char **argv)
             fprintf(stderr, "ringhost run: unexpected argument \"%s\"\n"
                             "usage: ringhost run MANIFEST [--send FILE.jsonl] [--timeout S] "
                             "[--report-bindings] [--instance I] [--plugins DIR] "
-                            "[--allow-plugin PATH]... [--no-watch]\n", argv[i]);
+                            "[--allow-plugin PATH]... [--no-watch] [--ready-fd N] "
+                            "[--metrics-listen [ADDR:]PORT]\n", argv[i]);
             return RH_EXIT_BADINPUT;
         }
     }
@@ -336,6 +345,8 @@ int rh__cmd_run(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
         rh__control_close(ctl);
+        if (ready_fd >= 0)
+            close(ready_fd); /* end-of-file, no READY line: it failed */
         return rh__cli_exit_code(rc);
     }
     rh_runtime_activate(rt, NULL);
@@ -351,8 +362,11 @@ int rh__cmd_run(int argc, char **argv)
             fprintf(stderr, "ringhost: %s\n", err.msg);
             exit_code = RH_EXIT_FAIL;
         } else {
-            serve(rt, rh_runtime_instance(rt));
+            serve(rt, rh_runtime_instance(rt), ready_fd);
+            ready_fd = -1; /* serve closed it */
         }
+        if (ready_fd >= 0)
+            close(ready_fd);
         return stop_host(ctl, exit_code);
     } else {
         printer p = {.rt = rt};
