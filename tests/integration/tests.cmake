@@ -78,6 +78,10 @@ rh_add_test(test_cli_release        integration/test_cli_release.c
 rh_add_test(test_cli_ready          integration/test_cli_ready.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 
+# ---- /metrics over HTTP, promtool, a real prometheus (issue 13, item 11) ----
+rh_add_test(test_cli_metrics        integration/test_cli_metrics.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
 # ---- kernel authors (issue 5): ringhost/testing.h, the installed package ----
 # ringhost/testing.h loading real plugin files, and its JSON comparison.
 rh_add_test(test_testing_load integration/test_testing_load.c LIBS ringhost::testing TIMEOUT 60)

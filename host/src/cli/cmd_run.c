@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
 
 #include "base/clock.h"
 #include "cli.h"
@@ -278,6 +279,8 @@ int rh__cmd_run(int argc, char **argv)
     rh_launch_opts opts = {0};
     int no_watch = 0;
     int ready_fd = -1; /* --ready-fd N: closed unwritten when the host fails first */
+    struct sockaddr_in metrics_at;
+    int metrics = 0; /* --metrics-listen [ADDR:]PORT */
     /* --allow-plugin PATH, repeatable: at most one per argument pair, and
      * NULL-terminated; argv outlives the runtime. */
     const char *allowed[argc / 2 + 1];
@@ -300,6 +303,10 @@ int rh__cmd_run(int argc, char **argv)
         else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc) {
             if (rh__cli_ready_fd_parse(argv[++i], &ready_fd) != 0)
                 return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--metrics-listen") && i + 1 < argc) {
+            if (rh__metrics_http_parse(argv[++i], &metrics_at) != 0)
+                return RH_EXIT_BADINPUT;
+            metrics = 1;
         } else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
             if (rh__cli_allow_plugin("run", argv[++i], allowed, &n_allowed) != 0)
                 return RH_EXIT_BADINPUT;
@@ -362,8 +369,16 @@ int rh__cmd_run(int argc, char **argv)
             fprintf(stderr, "ringhost: %s\n", err.msg);
             exit_code = RH_EXIT_FAIL;
         } else {
-            serve(rt, rh_runtime_instance(rt), ready_fd);
-            ready_fd = -1; /* serve closed it */
+            /* The metrics listener before the ready signal: a host that
+             * says it is ready answers its scrapes. */
+            struct rh_metrics_http *mh = NULL;
+            if (metrics && rh__metrics_http_start(&metrics_at, rh_runtime_instance(rt), &mh) != 0)
+                exit_code = RH_EXIT_FAIL;
+            else {
+                serve(rt, rh_runtime_instance(rt), ready_fd);
+                ready_fd = -1; /* serve closed it */
+            }
+            rh__metrics_http_stop(mh);
         }
         if (ready_fd >= 0)
             close(ready_fd);
