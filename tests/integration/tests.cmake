@@ -82,6 +82,11 @@ rh_add_test(test_cli_ready          integration/test_cli_ready.c
 rh_add_test(test_cli_metrics        integration/test_cli_metrics.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
+# ---- recv --peek, dead letters by reason (issue 13, item 9) ----
+rh_add_test(test_cli_peek           integration/test_cli_peek.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+add_dependencies(test_cli_peek failing)
+
 # ---- kernel authors (issue 5): ringhost/testing.h, the installed package ----
 # ringhost/testing.h loading real plugin files, and its JSON comparison.
 rh_add_test(test_testing_load integration/test_testing_load.c LIBS ringhost::testing TIMEOUT 60)
