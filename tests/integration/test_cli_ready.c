@@ -124,6 +124,13 @@ static void test_ready_fd_must_be_open(void **state)
     cli_exec(&o, NULL, "run", m, "--ready-fd", "x3", NULL);
     cli_expect_exit(&o, 2);
     cli_free(&o);
+    /* a --send run never serves: nothing to be ready for */
+    const char *file = cli_write("ready-send.jsonl", "");
+    cli_exec(&o, NULL, "run", m, "--send", file, "--metrics-listen", "0", NULL);
+    cli_expect_exit(&o, 2);
+    CLI_CHECK(&o, strstr(o.r.err, "--metrics-listen is for a serving host"),
+              "expected --send with --metrics-listen refused");
+    cli_free(&o);
 }
 
 /* Bind a unix datagram socket at name (abstract when it starts with '@'). */

@@ -325,6 +325,12 @@ int rh__cmd_run(int argc, char **argv)
         fprintf(stderr, "ringhost run: expected a manifest file\n");
         return RH_EXIT_BADINPUT;
     }
+    if (send && (ready_fd >= 0 || metrics)) {
+        fprintf(stderr, "ringhost run: %s is for a serving host (run without --send); a --send "
+                        "run ends when its file is answered\n",
+                ready_fd >= 0 ? "--ready-fd" : "--metrics-listen");
+        return RH_EXIT_BADINPUT;
+    }
     if (timeout_s <= 0) {
         fprintf(stderr, "ringhost run: --timeout: expected a positive number of seconds\n");
         return RH_EXIT_BADINPUT;
