@@ -151,7 +151,8 @@ static void test_get_metrics_is_what_stat_prom_prints(void **state)
                   "expected the echo in e.out");
     char *a = get(H.port, "/metrics");
     EXPECT(strncmp(a, "HTTP/1.1 200 OK\r\n", 17) == 0, "expected 200, got:\n%s", a);
-    EXPECT(strstr(a, "Content-Type: text/plain; version=0.0.4"), "expected the text format:\n%s", a);
+    EXPECT(strstr(a, "Content-Type: text/plain; version=0.0.4"), "expected the text format:\n%s",
+           a);
     char want[256];
     snprintf(want, sizeof want, "ringhost_queue_enqueued_total{instance=\"%s\",queue=\"e.in\"} 1\n",
              H.instance);

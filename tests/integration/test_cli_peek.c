@@ -51,7 +51,8 @@ static int setup(void **state)
         "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@, \"%s\"],\n"
         " \"queues\": {\"f.in\": {\"type\": \"echo.message\", \"ttl_ms\": 100},\n"
         "            \"f.out\": {\"type\": \"echo.message\"}},\n"
-        " \"kernels\": [{\"name\": \"f\", \"plugin\": \"failing\", \"inputs\": {\"in\": \"f.in\"},\n"
+        " \"kernels\": [{\"name\": \"f\", \"plugin\": \"failing\",\n"
+        "               \"inputs\": {\"in\": \"f.in\"},\n"
         "               \"outputs\": {\"out\": \"f.out\"}}]}\n", TEST_PLUGINS));
     char *argv[] = {RH_TEST_BINARY, "run", (char *)m, NULL};
     if (proc_start(&H.host, argv) != 0 ||
@@ -82,6 +83,12 @@ static const char *id_of(json_t *line)
 {
     const char *s = json_string_value(json_object_get(line, "id"));
     return s ? s : "";
+}
+
+/* The i-th line's id is cli_id(n). */
+static int id_is(json_t *lines, size_t i, unsigned n)
+{
+    return !strcmp(id_of(json_array_get(lines, i)), cli_id(n));
 }
 
 /* stdout of `ringhost recv ARGS...` as JSON lines (exit 0 expected). */
@@ -173,8 +180,8 @@ static void test_dead_letters_by_reason(void **state)
     const char *exp[] = {"recv", "--instance", H.instance, "f.dlq", "--peek", "--reason",
                          "expired", NULL};
     lines = recv_lines(&o, exp);
-    CLI_CHECK(&o, json_array_size(lines) == 2 && !strcmp(id_of(json_array_get(lines, 0)), cli_id(12)) &&
-                      !strcmp(id_of(json_array_get(lines, 1)), cli_id(13)),
+    CLI_CHECK(&o, json_array_size(lines) == 2 && id_is(lines, 0, 12) &&
+                      id_is(lines, 1, 13),
               "expected --peek --reason expired to show 12 and 13 only");
     json_decref(lines);
     cli_free(&o);
@@ -184,7 +191,7 @@ static void test_dead_letters_by_reason(void **state)
     const char *tf[] = {"recv", "--instance", H.instance, "f.dlq", "--reason", "failed",
                         "--timeout", "0.2", NULL};
     lines = recv_lines(&o, tf);
-    CLI_CHECK(&o, json_array_size(lines) == 1 && !strcmp(id_of(json_array_get(lines, 0)), cli_id(11)),
+    CLI_CHECK(&o, json_array_size(lines) == 1 && id_is(lines, 0, 11),
               "expected recv --reason failed to take 11 and stop at the expired one");
     CLI_CHECK(&o, strstr(o.r.err, "stopped at a dead letter of reason expired (left in the queue)"),
               "expected recv to say where it stopped");
@@ -208,7 +215,7 @@ static void test_dead_letters_by_reason(void **state)
 
     const char *rest[] = {"recv", "--instance", H.instance, "f.dlq", "--timeout", "0.2", NULL};
     lines = recv_lines(&o, rest);
-    CLI_CHECK(&o, json_array_size(lines) == 1 && !strcmp(id_of(json_array_get(lines, 0)), cli_id(14)),
+    CLI_CHECK(&o, json_array_size(lines) == 1 && id_is(lines, 0, 14),
               "expected the last dead letter, 14, still there");
     json_decref(lines);
     cli_free(&o);

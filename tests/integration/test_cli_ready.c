@@ -59,7 +59,8 @@ static void stop_host(proc *host)
 /* Start `ringhost run m --instance inst --ready-fd 3 3>path` (via sh). */
 static void start_with_ready_fd(proc *host, const char *m, const char *inst, const char *path)
 {
-    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" run \"$1\" --instance \"$2\" --ready-fd 3 3>\"$3\"",
+    char *argv[] = {"/bin/sh", "-c",
+                    "exec \"$0\" run \"$1\" --instance \"$2\" --ready-fd 3 3>\"$3\"",
                     RH_TEST_BINARY, (char *)m, (char *)inst, (char *)path, NULL};
     assert_int_equal(proc_start(host, argv), 0);
 }
@@ -95,11 +96,11 @@ static void test_ready_fd_closed_unwritten_when_the_host_fails(void **state)
 {
     (void)state;
     const char *inst = cli_instance("rfdbad");
-    const char *m = cli_manifest("rfdbad",
-                                 "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
-                                 " \"queues\": {\"q\": {\"type\": \"echo.message\"}},\n"
-                                 " \"kernels\": [{\"name\": \"k\", \"plugin\": \"no_such_plugin\","
-                                 " \"inputs\": {\"in\": \"q\"}}]}\n");
+    const char *m = cli_manifest(
+        "rfdbad", "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+                  " \"queues\": {\"q\": {\"type\": \"echo.message\"}},\n"
+                  " \"kernels\": [{\"name\": \"k\", \"plugin\": \"no_such_plugin\","
+                  " \"inputs\": {\"in\": \"q\"}}]}\n");
     const char *path = cli_keep("%s/ready-bad.txt", cli_tmpdir());
     proc host;
     start_with_ready_fd(&host, m, inst, path);
