@@ -469,6 +469,38 @@ int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, F
     return rc;
 }
 
+int rh__runtime_plan_threads(const char *manifest_path, const rh_launch_opts *opts, FILE *out,
+                             rh_error *err)
+{
+    /* What launch would place, without launching: no queue is created, no
+     * thread started, no kernel's init() run (`ringhost topo` has no side
+     * effects: tests/integration/test_cli_topo_plan.c). */
+    rh_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    rt->log = opts && opts->log ? opts->log : stderr;
+    int rc = rh__wiring_plan(rt, manifest_path, opts, err);
+    for (uint32_t i = 0; rc == 0 && i < rt->n_kernels; i++)
+        rc = rh__kernel_plan(rt, &rt->kernels[i], err);
+    for (uint32_t i = 0; rc == 0 && i < rt->n_reactors; i++) {
+        rh_reactor *r = rt->reactors[i];
+        char set[64] = "any";
+        if (!hwloc_bitmap_iszero(r->cpuset))
+            rh__binding_string(r->cpuset, set, sizeof set);
+        fprintf(out, "binding: thread %-14s pinned to cpus %-6s wait %s:", r->name, set,
+                rh__wait_name(r->wait));
+        for (uint32_t t = 0; t < r->n_tasks; t++)
+            fprintf(out, "%s %s", t ? ";" : "", r->tasks[t].what);
+        fprintf(out, "\n");
+    }
+    for (uint32_t i = 0; rc == 0 && i < rt->n_kernels; i++)
+        if (rt->kernels[i].decl->isolate_process)
+            fprintf(out, "kernel %s runs in a child process of its own (\"isolation\": "
+                         "\"process\")\n", rt->kernels[i].decl->name);
+    rh_runtime_destroy(rt);
+    return rc;
+}
+
 void rh__runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers)
 {
     rt->peers = peers;

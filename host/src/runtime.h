@@ -14,6 +14,13 @@
  * into a serving host, from the thread that owns the runtimes. */
 void rh__runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers);
 
+/* `ringhost topo MANIFEST`: print the threads a launch of the manifest
+ * would start (one "binding: thread NAME pinned to cpus SET wait W: TASKS"
+ * line each) without launching: no queue is created, no thread started, no
+ * kernel's init() run.  0, or the error launch would report first. */
+int rh__runtime_plan_threads(const char *manifest_path, const rh_launch_opts *opts, FILE *out,
+                             rh_error *err);
+
 /*
  * Releasing a runtime launched into a serving host once its kernels are
  * terminated (control/runtimes.c), so launch/terminate cycles leave

@@ -504,6 +504,56 @@ static void test_a_scribbled_consumer_head_is_reported_and_waits_end(void **stat
     stop_host(&host);
 }
 
+/* The output bridge waits itself on a full `block` output queue (so that
+ * a stop can end the wait).  On a queue whose consumers' side is marked
+ * corrupt no cell is ever freed: the bridge must refuse at once, as rh_send
+ * does, not hold its reactor thread block_timeout_ms (here 60 s) per answer. */
+static void test_the_output_bridge_refuses_at_once_into_a_corrupt_output_queue(void **state)
+{
+    (void)state;
+    const char *m = cli_manifest("outcorrupt",
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"queues\": {\"e.in\": {\"type\": \"echo.message\"},\n"
+        "            \"e.out\": {\"type\": \"echo.message\", \"capacity\": 4,\n"
+        "                       \"block_timeout_ms\": 60000}},\n"
+        " \"kernels\": [{\"name\": \"k\", \"plugin\": \"echo\",\n"
+        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n");
+    const char *inst = cli_instance("outcorrupt");
+    proc host;
+    start_host(&host, m, inst);
+    cli_out o;
+    cli_exec(&o, NULL, "send", "--instance", inst, "e.in", "{\"seq\": 1}", "{\"seq\": 2}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    EXPECT_WITHIN(10, cli_queue_counter(inst, "e.out", "enqueued") == 2,
+                  "expected the first two answers in e.out");
+    /* A consumer claim past a gap: the recv waits 1 s for a cons_tail that
+     * never comes, marks the consumers' side corrupt, and still returns its
+     * message. */
+    queue_header *h = map_header(inst, "e.out");
+    atomic_fetch_add(&h->cons_head, 1);
+    munmap(h, sizeof *h);
+    cli_exec(&o, NULL, "recv", "--instance", inst, "e.out", "-n", "1", "--timeout", "5", NULL);
+    cli_free(&o);
+    const char *args[32] = {"send", "--instance", inst, "e.in"};
+    int a = 4;
+    for (int i = 3; i <= 10; i++)
+        args[a++] = cli_keep("{\"seq\": %d}", i);
+    args[a] = NULL;
+    cli_exec_argv(&o, NULL, args);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    /* 2 more fit (capacity 4, no cell freed), the other 6 are refused at
+     * once and counted; before, each waited 60 s. */
+    EXPECT_WITHIN(8, cli_queue_counter(inst, "e.out", "rejected") == 6,
+                  "expected the output bridge to refuse the 6 answers with no room at once "
+                  "(rejected %lld, enqueued %lld)",
+                  (long long)cli_queue_counter(inst, "e.out", "rejected"),
+                  (long long)cli_queue_counter(inst, "e.out", "enqueued"));
+    assert_int_equal(cli_queue_counter(inst, "e.out", "enqueued"), 4);
+    stop_host(&host);
+}
+
 /* A client's recv on a queue whose cons_head was scribbled ahead waited
  * for ever in publish (`recv --timeout 3` hung past 15 s); a send on one
  * whose prod_head was likewise.  Both now end. */
@@ -555,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_ringhost_send_moves_what_it_stranded_to_the_new_host),
         cmocka_unit_test(test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object),
         cmocka_unit_test(test_a_scribbled_consumer_head_is_reported_and_waits_end),
+        cmocka_unit_test(test_the_output_bridge_refuses_at_once_into_a_corrupt_output_queue),
         cmocka_unit_test(test_client_calls_on_scribbled_heads_end_by_their_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);

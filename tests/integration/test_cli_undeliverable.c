@@ -24,16 +24,26 @@
 #define N_MSGS 40
 #define READY_WITHIN_S 20.0
 
-static const char *full_manifest(const char *tag)
+/* isolation: "" or ", \"isolation\": \"process\"" (the kernel in a child
+ * process of its own; its rings are shared memory the host sweeps too). */
+static const char *full_manifest_of(const char *tag, const char *isolation)
 {
-    return cli_manifest(tag,
+    char text[1024];
+    snprintf(text, sizeof text,
         "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
         " \"defaults\": {\"queue\": {\"capacity\": 16, \"backpressure\": \"block\",\n"
         "                           \"block_timeout_ms\": 60000}, \"ring_capacity\": 8},\n"
         " \"queues\": {\"o.in\": {\"type\": \"echo.message\"},\n"
         "            \"o.out\": {\"type\": \"echo.message\"}},\n"
-        " \"kernels\": [{\"name\": \"o\", \"plugin\": \"echo\",\n"
-        "               \"inputs\": {\"in\": \"o.in\"}, \"outputs\": {\"out\": \"o.out\"}}]}\n");
+        " \"kernels\": [{\"name\": \"o\", \"plugin\": \"echo\"%s,\n"
+        "               \"inputs\": {\"in\": \"o.in\"}, \"outputs\": {\"out\": \"o.out\"}}]}\n",
+        isolation);
+    return cli_manifest(tag, text);
+}
+
+static const char *full_manifest(const char *tag)
+{
+    return full_manifest_of(tag, "");
 }
 
 /* A serving host of manifest m, instance inst, with o.out full: 40
@@ -83,13 +93,12 @@ static void kernel_line(const cli_out *o, long long *emitted, long long *sent,
               "refused %lld, in rings %lld", refused, in_rings);
 }
 
-static void test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_holds(void **state)
+static void sigterm_with_a_full_output_queue(const char *tag, const char *isolation)
 {
-    (void)state;
-    const char *inst = cli_instance("full-term");
+    const char *inst = cli_instance(tag);
     char ids[N_MSGS][40];
     proc host;
-    start_full(&host, full_manifest("full-term"), inst, ids);
+    start_full(&host, full_manifest_of(tag, isolation), inst, ids);
 
     cli_out o = {0};
     snprintf(o.cmd, sizeof o.cmd, "%s run (o.out full), then SIGTERM", RH_TEST_BINARY);
@@ -121,9 +130,24 @@ static void test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_ho
     CLI_CHECK(&o, cli_file_count(host.err_path, "event=bridge.undeliverable") >= 1 ||
                   strstr(o.r.err, "event=bridge.undeliverable"),
               "expected a bridge.undeliverable log line naming the queue");
-    print_message("sigterm with o.out full: emitted %lld, sent %lld, undeliverable %lld, "
-                  "failed %lld, o.dlq %lld\n", emitted, sent, undeliverable, failed, dlq);
+    print_message("sigterm with o.out full%s: emitted %lld, sent %lld, undeliverable %lld, "
+                  "failed %lld, o.dlq %lld\n", isolation, emitted, sent, undeliverable, failed,
+                  dlq);
     cli_free(&o);
+}
+
+static void test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_holds(void **state)
+{
+    (void)state;
+    sigterm_with_a_full_output_queue("full-term", "");
+}
+
+/* The same with the kernel in a process of its own: its output rings are
+ * shared memory, swept by the host once the child is stopped. */
+static void test_an_isolated_kernel_with_a_full_output_queue_loses_no_answer_at_sigterm(void **s)
+{
+    (void)s;
+    sigterm_with_a_full_output_queue("full-iso", ", \"isolation\": \"process\"");
 }
 
 static int id_in(char ids[][40], const char *id)
@@ -205,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_holds),
+        cmocka_unit_test(test_an_isolated_kernel_with_a_full_output_queue_loses_no_answer_at_sigterm),
         cmocka_unit_test(test_terminating_the_kernel_with_a_full_output_queue_keeps_every_answer),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);

@@ -155,3 +155,11 @@ rh_add_test(test_cli_persist_answers integration/test_cli_persist_answers.c
 # ---- a queue's host and indices (issue 14, items 2, 3 and 8) ----
 rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
             LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# issue 13, items 1, 3, 4, 13: launching into a live host as a new user does
+rh_add_test(test_cli_launch_swap    integration/test_cli_launch_swap.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+add_dependencies(test_cli_launch_swap failing)
+rh_add_test(test_cli_launch_names   integration/test_cli_launch_names.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+rh_add_test(test_cli_topo_plan      integration/test_cli_topo_plan.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)

@@ -347,6 +347,14 @@ typedef struct rh_launch_opts {
      * not, every plugin runs from a private copy of its file, so writing
      * over a loaded .so never changes the code that runs.)  Appended last. */
     int watch_plugins;
+    /* Launching into a running host (`ringhost launch`): the host's plugin
+     * folders (its --plugins folder, then its manifest's), NULL-terminated.
+     * When not NULL, a manifest without "plugins" searches these folders
+     * (after extra_plugins) instead of <manifest folder>/../plugins, and
+     * may leave out "name" (instance names the host).  A manifest that
+     * writes "plugins" keeps its own folders.  Appended last: NULL keeps
+     * the meaning. */
+    const char *const *host_plugin_dirs;
 } rh_launch_opts;
 
 /* Load the manifest, load and check plugins, create queues, start threads

@@ -6,6 +6,7 @@
 #include "base/placement.h"
 #include "cli.h"
 #include "plugin/plugin.h"
+#include "runtime.h"
 
 static void print_ports(const char *dir, const rh_port *ports, uint32_t n)
 {
@@ -111,18 +112,15 @@ int rh__cmd_topo(int argc, char **argv)
     if (!manifest)
         return RH_EXIT_OK;
     printf("\nplanned threads for %s:\n", manifest);
-    rh_runtime *rt;
-    /* Launching is the only exact plan (threads follow cores); launch
-     * paused under a private instance name, report, and tear down. */
+    /* Planned as launch places them, without launching: no queue, thread
+     * or init() (a topo must not touch a live instance of that name). */
     char inst[64];
     snprintf(inst, sizeof inst, "topo-%d", (int)getpid());
     opts.instance = inst;
-    int rc = rh_runtime_launch(manifest, &opts, &rt, &err);
+    int rc = rh__runtime_plan_threads(manifest, &opts, stdout, &err);
     if (rc) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
         return rh__cli_exit_code(rc);
     }
-    rh_runtime_report_bindings(rt, stdout);
-    rh_runtime_destroy(rt);
     return RH_EXIT_OK;
 }

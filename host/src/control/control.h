@@ -56,7 +56,11 @@
  *        instance.  A queue the host already has is shared (same type, or
  *        RH_ETYPE); a kernel name the host already has is refused
  *        (RH_EMANIFEST), unless that kernel was released.  Its kernels
- *        start inactive unless "activate".
+ *        start inactive unless "activate".  Plugins are looked up in
+ *        "plugins" DIR, then the manifest's "plugins" folders, or, when it
+ *        has none, the host's (its --plugins, then its manifest's); its
+ *        "name" may be left out.  Its folders join the host's watch (a new
+ *        build of a launched kernel is swapped in).
  */
 #ifndef RH_CONTROL_H
 #define RH_CONTROL_H

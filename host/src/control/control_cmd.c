@@ -182,13 +182,31 @@ static rh_queue *host_queue(void *arg, const char *name)
     return NULL;
 }
 
+static int kernel_terminated(rh_runtime *rt, const char *name)
+{
+    return strcmp(kernel_state(rt, name), rh_state_name(RH_STATE_TERMINATED)) == 0;
+}
+
+/* "a (active), b (inactive)": rt's kernels not terminated. */
+static void living_kernels(rh_runtime *rt, char *out, size_t len)
+{
+    size_t at = 0;
+    out[0] = 0;
+    for (uint32_t k = 0; k < rh_runtime_kernel_count(rt) && at < len; k++) {
+        rh_kernel_info ki;
+        if (rh_runtime_kernel_info(rt, k, &ki) == 0 && ki.state != RH_STATE_TERMINATED)
+            at += (size_t)snprintf(out + at, len - at, "%s%s (%s)", at ? ", " : "", ki.name,
+                                   rh_state_name(ki.state));
+    }
+}
+
 /* Kernel names are the handles of the verbs: one kernel per name in the
  * host.  0, or an error reply naming the manifest path and the kernel. */
 static char *check_kernel_names(rh_control *c, const char *path)
 {
     rh_manifest *m;
     rh_error err = {0};
-    int rc = rh__manifest_load(path, &m, &err);
+    int rc = rh__manifest_load_as(path, RH_MANIFEST_LAUNCHED, &m, &err);
     if (rc)
         return error_reply(rc, err.msg);
     char *reply = NULL, known[512];
@@ -198,10 +216,30 @@ static char *check_kernel_names(rh_control *c, const char *path)
         for (unsigned r = 0; rt && r < c->n_rts; r++)
             if (c->rts[r].rt == rt)
                 from = c->rts[r].manifest;
-        if (rt)
+        if (rt && rt == c->rts[0].rt && kernel_terminated(rt, m->kernels[i].name)) {
+            /* the host's own manifest is never removed while it serves */
+            reply = error_replyf(RH_EMANIFEST, "%s: kernels[%u].name: kernel \"%s\" of the "
+                                 "host's own manifest %s was terminated; its name stays taken "
+                                 "until the host stops; give this kernel another name", path, i,
+                                 m->kernels[i].name, from);
+        } else if (rt && kernel_terminated(rt, m->kernels[i].name)) {
+            /* its manifest still runs others: the name goes with the last */
+            char others[256];
+            living_kernels(rt, others, sizeof others);
+            reply = error_replyf(RH_EMANIFEST, "%s: kernels[%u].name: kernel \"%s\" was "
+                                 "terminated, but its manifest %s still runs %s, which keeps "
+                                 "the name taken; terminate those too (ringhost terminate "
+                                 "KERNEL --instance %s: once all its kernels are terminated "
+                                 "the manifest is removed and its names are free), or give "
+                                 "this kernel another name", path, i, m->kernels[i].name, from,
+                                 others, c->instance);
+        } else if (rt) {
             reply = error_replyf(RH_EMANIFEST, "%s: kernels[%u].name: kernel \"%s\" already runs "
-                                 "in instance %s (launched from %s); give it another name",
-                                 path, i, m->kernels[i].name, c->instance, from);
+                                 "in instance %s (launched from %s); terminate it first "
+                                 "(ringhost terminate %s --instance %s), or give it another "
+                                 "name", path, i, m->kernels[i].name, c->instance, from,
+                                 m->kernels[i].name, c->instance);
+        }
     }
     rh__manifest_free(m);
     return reply;
@@ -226,13 +264,24 @@ static char *cmd_launch(rh_control *c, json_t *req)
     char *reply = check_kernel_names(c, path);
     rh_runtime *rt = NULL;
     rh_error err = {0};
+    /* A manifest without "plugins" finds the host's plugins: the folders
+     * the host itself searched (its --plugins, then its manifest's). */
+    const char *host_dirs[RH_MAX_PLUGIN_DIRS + 2] = {0};
+    unsigned n_host_dirs = 0;
+    rh_runtime *host = c->n_rts ? c->rts[0].rt : NULL;
+    if (host && host->extra_plugins[0])
+        host_dirs[n_host_dirs++] = host->extra_plugins;
+    for (uint32_t d = 0; host && host->m && d < host->m->n_plugin_dirs; d++)
+        host_dirs[n_host_dirs++] = host->m->plugin_dirs[d];
+    const char *extra = json_string_value(json_object_get(req, "plugins"));
     if (!reply) {
         rh_launch_opts opts = {.instance = c->instance,
-                               .extra_plugins = json_string_value(json_object_get(req, "plugins")),
+                               .extra_plugins = extra,
                                .log = c->log,
                                .allow_plugins = allowed,
                                .find_queue = host_queue,
-                               .find_queue_arg = c};
+                               .find_queue_arg = c,
+                               .host_plugin_dirs = host_dirs};
         int rc = rh_runtime_launch(path, &opts, &rt, &err);
         if (rc)
             reply = error_reply(rc, err.msg);
@@ -266,6 +315,8 @@ static char *cmd_launch(rh_control *c, json_t *req)
     }
     json_array_foreach (kernels, k, v) /* a released kernel of that name: ps shows the new one */
         rh__control_tomb_forget(c, json_string_value(v));
+    /* a new build dropped into its folders is swapped in like the host's own */
+    rh__control_watch_folders(c, rt, extra);
     rh__log_event(c->log, RH_LOG_INFO, "control.launch", "instance=%s manifest=%s kernels=%zu "
                   "created=%zu shared=%zu", c->instance, path, json_array_size(kernels),
                   json_array_size(created), json_array_size(shared));

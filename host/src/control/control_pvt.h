@@ -46,6 +46,10 @@ struct rh_control {
     int wake[2];               /* self-pipe: rh__control_close wakes the thread */
     pthread_t thread;
     int started;
+    /* rts and n_rts change on the control thread only, under rts_lock: the
+     * plugin watcher's thread reads them under it (plugin_users). */
+    pthread_mutex_t rts_lock;
+    int watch_hooked;          /* rts[0]'s plugin watcher asks plugin_users */
     rh_control_rt *rts;
     unsigned n_rts, cap_rts;
     rh_runtime **peers;        /* every rts[i].rt, NULL-terminated: each runtime's peers */
@@ -58,6 +62,12 @@ struct rh_control {
 /* runtimes.c: free what rh__control_add_runtime allocated (not the
  * runtimes themselves). */
 void rh__control_runtimes_free(rh_control *c);
+/* runtimes.c: the first runtime's plugin watcher stops asking the control
+ * layer (before the runtimes go). */
+void rh__control_unhook_watch(rh_control *c);
+/* runtimes.c: the first runtime's plugin watcher watches rt's plugin
+ * folders too (a launched manifest's), extra: its --plugins folder or NULL. */
+void rh__control_watch_folders(rh_control *c, rh_runtime *rt, const char *extra);
 
 /* runtimes.c: the tombstone of a released kernel called name, or NULL;
  * forget the ones called name (a kernel of that name was launched again). */

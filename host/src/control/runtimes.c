@@ -15,7 +15,44 @@
 #include "base/grow.h"
 #include "base/log.h"
 #include "control/control_pvt.h"
+#include "engine/engine.h"
+#include "live/live.h"
 #include "runtime.h"
+
+/* The first runtime's plugin watcher asks this (live.h): a new build of a
+ * file that a kernel of any runtime of the host runs is swapped in there,
+ * so a kernel added with `ringhost launch` is swapped like the host's own
+ * (tests/integration/test_cli_launch_swap.c).  On the watcher's thread:
+ * rts_lock keeps the list still meanwhile (a runtime leaves it before it
+ * is destroyed); each runtime's life_lock orders the swap with the verbs. */
+static unsigned plugin_users(void *arg, const char *path)
+{
+    rh_control *c = arg;
+    unsigned n = 0;
+    pthread_mutex_lock(&c->rts_lock);
+    for (unsigned r = 0; r < c->n_rts; r++)
+        n += rh__plugin_swap_users(c->rts[r].rt, path);
+    pthread_mutex_unlock(&c->rts_lock);
+    return n;
+}
+
+void rh__control_unhook_watch(rh_control *c)
+{
+    if (!c->watch_hooked)
+        return;
+    rh__plugin_watch_set_users(c->rts[0].rt, NULL, NULL); /* waits out a running call */
+    c->watch_hooked = 0;
+}
+
+void rh__control_watch_folders(rh_control *c, rh_runtime *rt, const char *extra)
+{
+    if (!c->watch_hooked || !rt->m)
+        return;
+    rh_error err = {0};
+    if (rh__plugin_watch_add_manifest(c->rts[0].rt, rt->m, extra, &err) != 0)
+        rh__log_event(c->log, RH_LOG_WARN, "plugin.watch_failed", "manifest=%s error=%s",
+                      rt->m->path, err.msg);
+}
 
 /* Every runtime accounts the queues it created with the intake of the
  * kernels of all of them (a later manifest may read them). */
@@ -28,7 +65,7 @@ static void set_peers(rh_control *c)
         rh__runtime_set_peers(c->rts[i].rt, c->peers);
 }
 
-int rh__control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path)
+static int add_locked(rh_control *c, rh_runtime *rt, const char *manifest_path)
 {
     if (rh_grow(&c->rts, &c->cap_rts, c->n_rts + 1, sizeof *c->rts))
         return RH_ENOMEM;
@@ -46,6 +83,20 @@ int rh__control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_
     }
     c->n_rts++;
     set_peers(c);
+    return 0;
+}
+
+int rh__control_add_runtime(rh_control *c, rh_runtime *rt, const char *manifest_path)
+{
+    pthread_mutex_lock(&c->rts_lock); /* the plugin watcher may be reading rts */
+    int rc = add_locked(c, rt, manifest_path);
+    pthread_mutex_unlock(&c->rts_lock);
+    if (rc)
+        return rc;
+    if (c->n_rts == 1 && !c->watch_hooked && rt->watch) {
+        rh__plugin_watch_set_users(rt, plugin_users, c);
+        c->watch_hooked = 1;
+    }
     return 0;
 }
 
@@ -175,6 +226,7 @@ unsigned rh__control_release_finished(rh_control *c)
         }
         rh_runtime *rt = e->rt;
         uint64_t t0 = rh_now_ns();
+        pthread_mutex_lock(&c->rts_lock); /* the plugin watcher must not see it go */
         rh__runtime_release(rt);
         rh__log_event(c->log, RH_LOG_INFO, "runtime.released", "instance=%s manifest=%s ms=%.3f",
                       c->instance, e->manifest, (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS);
@@ -183,6 +235,7 @@ unsigned rh__control_release_finished(rh_control *c)
         memmove(e, e + 1, (c->n_rts - i - 1) * sizeof *e);
         c->n_rts--;
         set_peers(c);
+        pthread_mutex_unlock(&c->rts_lock);
         c->released++;
         destroyed++;
     }

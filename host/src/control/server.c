@@ -141,10 +141,12 @@ int rh__control_open(const char *instance, FILE *log, rh_control **out, rh_error
     if (!c)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
     c->listen_fd = c->wake[0] = c->wake[1] = c->lock_fd = -1;
+    pthread_mutex_init(&c->rts_lock, NULL);
     c->log = log ? log : stderr;
     snprintf(c->instance, sizeof c->instance, "%s", instance ? instance : "");
     int rc = rh__control_socket_path(instance, 1, c->path, sizeof c->path, err);
     if (rc) {
+        pthread_mutex_destroy(&c->rts_lock);
         free(c);
         return rc;
     }
@@ -357,6 +359,7 @@ void rh__control_stop(rh_control *c)
         pthread_join(c->thread, NULL);
         c->started = 0;
     }
+    rh__control_unhook_watch(c);
     if (c->listen_fd >= 0) {
         close(c->listen_fd);
         c->listen_fd = -1;
@@ -377,5 +380,6 @@ void rh__control_close(rh_control *c)
     if (c->lock_fd >= 0)
         close(c->lock_fd); /* the instance is free again */
     rh__control_runtimes_free(c);
+    pthread_mutex_destroy(&c->rts_lock);
     free(c);
 }

@@ -202,6 +202,14 @@ static int send_one(rh_out_bridge *b, rh_envelope *env)
             return 0;
         if (out_stopped(b))
             return RH_ESTOPPED;
+        /* A queue marked corrupt never frees a cell again: refuse now, as
+         * rh_send does, instead of holding this reactor thread (and every
+         * kernel it runs) for block_timeout_ms per answer. */
+        int corrupt = rh__queue_sends_refused(b->queue);
+        if (corrupt) {
+            rh__queue_count(b->queue, RH_QC_REJECTED, 1);
+            return corrupt;
+        }
         uint64_t now = rh_now_ns();
         if (now >= deadline) {
             rh__queue_count(b->queue, RH_QC_REJECTED, 1);
@@ -418,8 +426,10 @@ uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt)
     uint64_t dead = 0;
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
-        if (k->decl->isolate_process)
-            continue; /* its rings are a child's (faults/isolation.c), stopped by it */
+        /* A process-isolated kernel's rings are shared memory its child
+         * produced into; terminate stopped and reaped the children
+         * (rh__watchdog_stop -> rh__isolation_stop) before calling this,
+         * so they are swept like any other. */
         for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
             rh_out_bridge *b = &k->out_bridges[p];
             uint64_t before = atomic_load_explicit(&b->undeliverable, memory_order_relaxed);

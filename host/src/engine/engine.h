@@ -246,6 +246,7 @@ enum {
 struct rh_runtime {
     rh_manifest *m;
     char instance[64];
+    char extra_plugins[4096];   /* rh_launch_opts.extra_plugins, "" when none */
     FILE *log;
     int report_bindings;
     rh_plugin_set plugins;
@@ -330,10 +331,10 @@ uint32_t rh__worker_step(void *worker);
 /* bridge.c: the reactor tasks of the pumps (thread bridge mode). */
 uint32_t rh__in_bridge_task(void *bridge);
 uint32_t rh__out_bridge_task(void *bridge);
-/* bridge.c: after the threads were joined at terminate (flow STOPPED), hand
- * what is left in every output ring to its queue, or, where the queue has
- * no room, to the kernel's dead-letter queue as undeliverable.  Returns how
- * many were dead-lettered. */
+/* bridge.c: after the threads were joined and the kernel processes reaped
+ * at terminate (flow STOPPED), hand what is left in every output ring to
+ * its queue, or, where the queue has no room, to the kernel's dead-letter
+ * queue as undeliverable.  Returns how many were dead-lettered. */
 uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt);
 /* dispatch.c: the host services a kernel calls (kernel.h), as a worker's
  * rh_ctx hands them out. */

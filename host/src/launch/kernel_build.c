@@ -334,3 +334,73 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
     }
     return 0;
 }
+
+/* ------------------------------------------------------ plan only ---- */
+
+/* A task of the plan: its name, no step. */
+static int plan_task(rh_reactor *r, rh_error *err, const char *fmt, const char *a,
+                     const char *b, const char *c)
+{
+    char *what = malloc(160);
+    if (!what)
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    snprintf(what, 160, fmt, a, b, c);
+    rh_task t = {NULL, NULL, NULL, 0, what};
+    if (rh__reactor_add_task(r, &t) != 0) {
+        free(what);
+        return rh_error_set(err, RH_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int rh__kernel_plan(rh_runtime *rt, rh_kinst *k, rh_error *err)
+{
+    const rh_kernel_decl *d = k->decl;
+    const rh_kernel_desc *desc = k->desc;
+    int inline_mode = d->bridge == RH_BRIDGE_INLINE && desc->process;
+    char jpath[96], idx[16];
+    if (d->isolate_process)
+        return 0; /* its steps run in its own process (isolation.c), on no reactor */
+    snprintf(jpath, sizeof jpath, "kernels[%u].pin.dispatch", k->index);
+    for (uint32_t i = 0; i < d->workers; i++) {
+        snprintf(idx, sizeof idx, "%u", i);
+        rh_reactor *r = reactor_for(rt, d->pin_dispatch.text, jpath, desc->run ? "run" : "d",
+                                    d->wait, err);
+        if (!r)
+            return err->code;
+        if (desc->run) { /* a run() kernel always owns its thread (as above) */
+            if (r->n_tasks || r->n_workers) {
+                r = new_reactor(rt, "rh-run", "", hwloc_bitmap_dup(r->cpuset), d->wait);
+                if (!r)
+                    return rh_error_set(err, RH_ENOMEM, "out of memory");
+            }
+            r->run_kernel = 1;
+        }
+        int rc = plan_task(r, err, "%s %s#%s", desc->run ? "run" : "dispatch", d->name, idx);
+        if (rc)
+            return rc;
+    }
+    if (inline_mode) {
+        return 0;
+    }
+    snprintf(jpath, sizeof jpath, "kernels[%u].pin.pump", k->index);
+    rh_reactor *pin = NULL, *pout = NULL;
+    if (desc->n_inputs && !(pin = reactor_for(rt, d->pin_pump.text, jpath, "in", d->wait, err)))
+        return err->code;
+    if (desc->n_outputs &&
+        !(pout = reactor_for(rt, d->pin_pump.text, jpath, "out", d->wait, err)))
+        return err->code;
+    for (uint32_t p = 0; p < desc->n_inputs; p++) {
+        int rc = plan_task(pin, err, "bridge %s -> %s.%s", rt->qplan[k->in_plan[p]].name, d->name,
+                           desc->inputs[p].name);
+        if (rc)
+            return rc;
+    }
+    for (uint32_t p = 0; p < desc->n_outputs; p++) {
+        int rc = plan_task(pout, err, "bridge %s.%s -> %s", d->name, desc->outputs[p].name,
+                           rt->qplan[k->out_plan[p]].name);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

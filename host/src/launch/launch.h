@@ -27,6 +27,12 @@ void rh__wiring_print(rh_runtime *rt, FILE *out);
  * not started yet).  Errors name the manifest path of what failed. */
 int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err);
 
+/* kernel_build.c: only where k's threads would go, as rh__kernel_build
+ * places them (the same reactors, each with the names of the steps it would
+ * run as tasks that have no step), for `ringhost topo`: no ring, bridge or
+ * worker state is made, and no plugin code runs. */
+int rh__kernel_plan(rh_runtime *rt, rh_kinst *k, rh_error *err);
+
 /* Slots of a kernel ring for a port of type_size bytes: `configured` when
  * the manifest set ring_capacity, else as many as fit in 4 MiB, a power of
  * two from 64 to 1024 (kernel_build.c says why). */

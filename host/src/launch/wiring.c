@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/log.h"
 #include "base/placement.h"
@@ -301,12 +302,37 @@ static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
 int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_opts *opts,
                     rh_error *err)
 {
-    int rc = rh__manifest_load(manifest_path, &rt->m, err);
+    const char *const *host_dirs = opts ? opts->host_plugin_dirs : NULL;
+    int rc = rh__manifest_load_as(manifest_path, host_dirs ? RH_MANIFEST_LAUNCHED : 0, &rt->m,
+                                  err);
     if (rc)
         return rc;
     rh_manifest *m = rt->m;
     snprintf(rt->instance, sizeof rt->instance, "%s",
              opts && opts->instance ? opts->instance : m->name);
+    if (!rt->instance[0])
+        return rh_error_set(err, RH_EMANIFEST, "%s: name: expected a manifest name (the "
+                            "instance it runs in), got nothing; add \"name\", or give the "
+                            "instance (--instance I)", m->path);
+    snprintf(rt->extra_plugins, sizeof rt->extra_plugins, "%s",
+             opts && opts->extra_plugins ? opts->extra_plugins : "");
+    if (host_dirs && m->plugins_default) {
+        /* launched into a running host: its plugin folders, then
+         * <dir>/../plugins only if that folder exists (it is no error when
+         * it does not: the manifest never named it) */
+        char own[sizeof m->plugin_dirs[0]];
+        struct stat st;
+        snprintf(own, sizeof own, "%s", m->plugin_dirs[0]);
+        int own_exists = stat(own, &st) == 0 && S_ISDIR(st.st_mode);
+        m->n_plugin_dirs = 0;
+        for (; *host_dirs && m->n_plugin_dirs < RH_MAX_PLUGIN_DIRS; host_dirs++) {
+            snprintf(m->plugin_dirs[m->n_plugin_dirs++], sizeof m->plugin_dirs[0], "%s",
+                     *host_dirs);
+            own_exists &= strcmp(*host_dirs, own) != 0;
+        }
+        if (own_exists && m->n_plugin_dirs < RH_MAX_PLUGIN_DIRS)
+            snprintf(m->plugin_dirs[m->n_plugin_dirs++], sizeof m->plugin_dirs[0], "%s", own);
+    }
     rt->report_bindings = opts ? opts->report_bindings : 0;
     rt->find_queue = opts ? opts->find_queue : NULL;
     rt->find_queue_arg = opts ? opts->find_queue_arg : NULL;

@@ -272,7 +272,7 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
     rh_swap_plugin *sp = calloc(1, sizeof *sp);
     if (!sp)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
-    int rc = rh__plugin_open_copy(k->plugin->path, &sp->p, err);
+    int rc = rh__plugin_reopen_copy(k->plugin, &sp->p, err);
     if (rc == 0)
         rc = compatible(k->desc, sp->p.desc, err);
     if (rc != 0) {

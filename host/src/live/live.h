@@ -28,5 +28,22 @@ void rh__hotswap_free(rh_runtime *rt);
  * and stop watching (joins the thread; before terminate or destroy). */
 int rh__plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error *err);
 void rh__plugin_watch_stop(rh_runtime *rt);
+/* Swap in the new build at path for every kernel of rt that runs the file
+ * (not terminated), each logged kernel.swap or kernel.swap_refused.
+ * Returns how many kernels of rt run it. */
+unsigned rh__plugin_swap_users(rh_runtime *rt, const char *path);
+/* A host of several runtimes (ringhost launch, control/): rt's watcher asks
+ * users(arg, path) -- which swaps the file's kernels in every runtime of
+ * the host and returns how many run it -- instead of looking at rt's own
+ * kernels only.  NULL users: rt's own again; returns once no call of the
+ * old hook runs, so arg may go then.  No-op when rt is not watched. */
+void rh__plugin_watch_set_users(rh_runtime *rt, unsigned (*users)(void *arg, const char *path),
+                                void *arg);
+/* Watch the plugin folders of one more manifest (a launched one, m), its
+ * extra folder (its --plugins, or NULL) and the files its kernels load by
+ * absolute path: 0, or RH_ESYS in err.  A folder watched already is not
+ * added twice.  No-op when rt is not watched. */
+int rh__plugin_watch_add_manifest(rh_runtime *rt, const rh_manifest *m, const char *extra,
+                                  rh_error *err);
 
 #endif /* RH_LIVE_H */

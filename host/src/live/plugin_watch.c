@@ -17,10 +17,21 @@
  * Names starting with '.' are skipped: they are the temporary files of an
  * editor or of `cp x .plugin.so.tmp && mv .plugin.so.tmp plugin.so`.
  *
+ * "Some running kernel" means a kernel of any runtime of the host: a host
+ * serving manifests added with `ringhost launch` has one runtime each, and
+ * only the first (the one `run` started) is watched.  The control layer
+ * hands the watcher a users() hook (rh__plugin_watch_set_users) that swaps
+ * the file's kernels in every runtime it holds; the folders of a launched
+ * manifest are added to the watch (rh__plugin_watch_add_dir).  A kernel
+ * loaded by absolute path (--allow-plugin) has its file watched, not the
+ * rest of that folder.
+ *
  * The thread sleeps in poll() with no timeout while nothing is pending; an
  * eventfd wakes it to stop (terminate, destroy), which joins it before any
  * lifecycle state is torn down.  It touches the runtime only through
- * rh_runtime_kernel_reload and under rt->life_lock.
+ * rh_runtime_kernel_reload and under rt->life_lock.  pw->lock guards the
+ * folder list (added to from the control thread) and the hook; it is held
+ * while a file is handled, so clearing the hook waits for a running call.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,15 +57,23 @@ typedef struct rh_plugin_watch rh_plugin_watch;
 typedef struct watched_dir {
     int wd;
     char path[4096];
+    char only[NAME_MAX + 1]; /* "" = every .so; else this file only (--allow-plugin) */
 } watched_dir;
+
+/* The plugin folders of the runtime, a launched manifest's, and the
+ * folders of allowed files. */
+#define MAX_WATCHED (4 * RH_MAX_PLUGIN_DIRS + 64)
 
 struct rh_plugin_watch {
     rh_runtime *rt;
     int ino;   /* inotify */
     int wake;  /* eventfd: stop */
     pthread_t thread;
-    watched_dir dirs[RH_MAX_PLUGIN_DIRS + 1];
+    pthread_mutex_t lock; /* dirs, n_dirs, users, users_arg */
+    watched_dir dirs[MAX_WATCHED];
     uint32_t n_dirs;
+    unsigned (*users)(void *arg, const char *path);
+    void *users_arg;
     struct pending {
         uint32_t dir;
         char name[NAME_MAX + 1];
@@ -92,9 +111,8 @@ static void try_new_plugin(rh_runtime *rt, const char *path)
     rh__plugin_close(&p);
 }
 
-static void handle_file(rh_plugin_watch *pw, const char *path)
+unsigned rh__plugin_swap_users(rh_runtime *rt, const char *path)
 {
-    rh_runtime *rt = pw->rt;
     /* Which kernels run this file (k->plugin changes in a swap: read it
      * under the lock; the names themselves never change). */
     const char *users[64];
@@ -106,16 +124,22 @@ static void handle_file(rh_plugin_watch *pw, const char *path)
             users[n_users++] = k->decl->name;
     }
     pthread_mutex_unlock(&rt->life_lock);
-    if (!n_users) {
-        try_new_plugin(rt, path);
-        return;
-    }
     for (uint32_t i = 0; i < n_users; i++) {
         rh_error e = {0};
         rh_runtime_kernel_reload(rt, users[i], &e); /* logs kernel.swap or swap_refused */
     }
+    return n_users;
 }
 
+/* Called with pw->lock held. */
+static void handle_file(rh_plugin_watch *pw, const char *path)
+{
+    unsigned n = pw->users ? pw->users(pw->users_arg, path) : rh__plugin_swap_users(pw->rt, path);
+    if (!n)
+        try_new_plugin(pw->rt, path);
+}
+
+/* Called with pw->lock held. */
 static void handle_pending(rh_plugin_watch *pw)
 {
     for (uint32_t i = 0; i < pw->n_pending; i++) {
@@ -129,8 +153,11 @@ static void handle_pending(rh_plugin_watch *pw)
 
 static void add_pending(rh_plugin_watch *pw, int wd, const char *name)
 {
+    /* the entry of that folder that takes this name (a folder watched for
+     * one allowed file has an entry per file) */
     uint32_t d = 0;
-    while (d < pw->n_dirs && pw->dirs[d].wd != wd)
+    while (d < pw->n_dirs && (pw->dirs[d].wd != wd ||
+                              (pw->dirs[d].only[0] && strcmp(pw->dirs[d].only, name) != 0)))
         d++;
     if (d == pw->n_dirs || !is_plugin_name(name))
         return;
@@ -169,29 +196,61 @@ static void *watch_main(void *arg)
             continue;
         if (rc < 0 || (fds[1].revents & POLLIN))
             break;
-        if (rc == 0) {
+        pthread_mutex_lock(&pw->lock);
+        if (rc == 0)
             handle_pending(pw);
-            continue;
-        }
-        if (fds[0].revents & POLLIN)
+        else if (fds[0].revents & POLLIN)
             read_events(pw);
+        pthread_mutex_unlock(&pw->lock);
     }
     return NULL;
 }
 
-static int add_dir(rh_plugin_watch *pw, const char *dir, rh_error *err)
+/* Called with pw->lock held (or before the thread starts).  only: "" for
+ * every .so of dir, else that file's name. */
+static int add_dir(rh_plugin_watch *pw, const char *dir, const char *only, rh_error *err)
 {
+    for (uint32_t i = 0; i < pw->n_dirs; i++)
+        if (strcmp(pw->dirs[i].path, dir) == 0 && (!pw->dirs[i].only[0] ||
+                                                   strcmp(pw->dirs[i].only, only) == 0))
+            return 0;
+    if (pw->n_dirs == MAX_WATCHED)
+        return rh_error_set(err, RH_ESYS, "cannot watch plugin folder %s: %u folders are "
+                            "watched already", dir, (unsigned)MAX_WATCHED);
     int wd = inotify_add_watch(pw->ino, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
     if (wd < 0)
         return rh_error_set(err, RH_ESYS, "cannot watch plugin folder %s: %s%s", dir,
                             strerror(errno),
                             errno == ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");
     for (uint32_t i = 0; i < pw->n_dirs; i++)
-        if (pw->dirs[i].wd == wd)
-            return 0; /* the same folder by another name */
-    pw->dirs[pw->n_dirs].wd = wd;
-    snprintf(pw->dirs[pw->n_dirs].path, sizeof pw->dirs[0].path, "%s", dir);
+        if (pw->dirs[i].wd == wd) { /* the same folder (by another name?) */
+            if (!only[0])
+                pw->dirs[i].only[0] = 0; /* the whole folder now */
+            else if (pw->dirs[i].only[0] && strcmp(pw->dirs[i].only, only) != 0)
+                break; /* another file of it: one more entry with the same wd */
+            return 0;
+        }
+    watched_dir *d = &pw->dirs[pw->n_dirs];
+    d->wd = wd;
+    snprintf(d->path, sizeof d->path, "%s", dir);
+    snprintf(d->only, sizeof d->only, "%s", only);
     pw->n_dirs++;
+    return 0;
+}
+
+/* The folder of each kernel's plugin loaded by absolute path. */
+static int add_allowed_files(rh_plugin_watch *pw, const rh_manifest *m, rh_error *err)
+{
+    for (uint32_t i = 0; i < m->n_kernels; i++) {
+        const char *p = m->kernels[i].plugin, *slash = strrchr(p, '/');
+        if (p[0] != '/' || !slash[1])
+            continue;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", slash == p ? 1 : (int)(slash - p), p);
+        int rc = add_dir(pw, dir, slash + 1, err);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
@@ -209,10 +268,13 @@ int rh__plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error 
                           errno == EMFILE ? " (raise fs.inotify.max_user_instances)" : "");
     else if ((pw->wake = eventfd(0, EFD_CLOEXEC)) < 0)
         rc = rh_error_set(err, RH_ESYS, "eventfd: %s", strerror(errno));
+    pthread_mutex_init(&pw->lock, NULL);
     if (rc == 0 && opts && opts->extra_plugins)
-        rc = add_dir(pw, opts->extra_plugins, err);
+        rc = add_dir(pw, opts->extra_plugins, "", err);
     for (uint32_t i = 0; rc == 0 && i < rt->m->n_plugin_dirs; i++)
-        rc = add_dir(pw, rt->m->plugin_dirs[i], err);
+        rc = add_dir(pw, rt->m->plugin_dirs[i], "", err);
+    if (rc == 0)
+        rc = add_allowed_files(pw, rt->m, err);
     if (rc == 0 && pthread_create(&pw->thread, NULL, watch_main, pw) != 0)
         rc = rh_error_set(err, RH_ESYS, "cannot start the plugin watcher thread");
     if (rc != 0) {
@@ -220,14 +282,16 @@ int rh__plugin_watch_start(rh_runtime *rt, const rh_launch_opts *opts, rh_error 
             close(pw->ino);
         if (pw->wake >= 0)
             close(pw->wake);
+        pthread_mutex_destroy(&pw->lock);
         free(pw);
         return rc;
     }
     char dirs[1024] = "";
     size_t at = 0;
     for (uint32_t i = 0; i < pw->n_dirs && at < sizeof dirs; i++)
-        at += (size_t)snprintf(dirs + at, sizeof dirs - at, "%s%s", i ? "," : "",
-                               pw->dirs[i].path);
+        at += (size_t)snprintf(dirs + at, sizeof dirs - at, "%s%s%s%s", i ? "," : "",
+                               pw->dirs[i].path, pw->dirs[i].only[0] ? "/" : "",
+                               pw->dirs[i].only);
     rh__log_event(rt->log, RH_LOG_INFO, "plugin.watch", "dirs=%s", dirs);
     rt->watch = pw;
     return 0;
@@ -244,6 +308,39 @@ void rh__plugin_watch_stop(rh_runtime *rt)
     pthread_join(pw->thread, NULL);
     close(pw->ino);
     close(pw->wake);
+    pthread_mutex_destroy(&pw->lock);
     free(pw);
     rt->watch = NULL;
+}
+
+void rh__plugin_watch_set_users(rh_runtime *rt, unsigned (*users)(void *arg, const char *path),
+                                void *arg)
+{
+    rh_plugin_watch *pw = rt->watch;
+    if (!pw)
+        return;
+    pthread_mutex_lock(&pw->lock);
+    pw->users = users;
+    pw->users_arg = arg;
+    pthread_mutex_unlock(&pw->lock);
+}
+
+int rh__plugin_watch_add_manifest(rh_runtime *rt, const rh_manifest *m, const char *extra,
+                                  rh_error *err)
+{
+    rh_plugin_watch *pw = rt->watch;
+    if (!pw)
+        return 0;
+    pthread_mutex_lock(&pw->lock);
+    uint32_t before = pw->n_dirs;
+    int rc = extra ? add_dir(pw, extra, "", err) : 0;
+    for (uint32_t i = 0; rc == 0 && i < m->n_plugin_dirs; i++)
+        rc = add_dir(pw, m->plugin_dirs[i], "", err);
+    if (rc == 0)
+        rc = add_allowed_files(pw, m, err);
+    for (uint32_t i = before; i < pw->n_dirs; i++)
+        rh__log_event(rt->log, RH_LOG_INFO, "plugin.watch", "added=%s%s%s", pw->dirs[i].path,
+                      pw->dirs[i].only[0] ? "/" : "", pw->dirs[i].only);
+    pthread_mutex_unlock(&pw->lock);
+    return rc;
 }

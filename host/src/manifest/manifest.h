@@ -72,9 +72,11 @@ typedef struct rh_kernel_decl {
 
 typedef struct rh_manifest {
     char path[4096];                /* as given */
-    char name[64];                  /* also the default instance name */
+    char name[64];                  /* also the default instance name; "" when a launched
+                                       manifest left it out (RH_MANIFEST_LAUNCHED) */
     char plugin_dirs[RH_MAX_PLUGIN_DIRS][4096]; /* resolved relative to the manifest's folder */
     uint32_t n_plugin_dirs;
+    int plugins_default;            /* no "plugins" key: plugin_dirs is "../plugins" */
     char placement[16];             /* "none" (default), "compact", "scatter" */
     int strict;                     /* 1 (default): impossible pins are errors, else warnings */
     rh_queue_config queue_defaults;
@@ -91,6 +93,10 @@ typedef struct rh_manifest {
  * rh__manifest_free(), or RH_EMANIFEST / RH_ENOENT with err->msg naming the
  * file and JSON path. */
 int rh__manifest_load(const char *path, rh_manifest **out, rh_error *err);
+/* The same, for a manifest launched into a running host (ringhost launch):
+ * "name" may be left out (the host names the instance). */
+#define RH_MANIFEST_LAUNCHED 1
+int rh__manifest_load_as(const char *path, int flags, rh_manifest **out, rh_error *err);
 void rh__manifest_free(rh_manifest *m);
 
 /* The declared queue named name, or NULL. */

@@ -23,7 +23,10 @@
  *  - "plugins" folders are relative to the manifest's own folder (default
  *    "../plugins": the drop-in folder next to manifests/); they are stored
  *    absolute and canonical when the folder exists, joined as written when
- *    it does not (the runtime then reports the missing folder).
+ *    it does not (the runtime then reports the missing folder).  A manifest
+ *    launched into a running host (RH_MANIFEST_LAUNCHED) may leave out
+ *    "name", and plugins_default tells the wiring to search the host's
+ *    folders instead of the default (rh_launch_opts.host_plugin_dirs).
  *  - A kernel's "plugin" is a name found in those folders, or an absolute
  *    path that only the command line can allow (parse_plugin_ref); never
  *    a relative path or a name with "..".
@@ -86,8 +89,10 @@ static int parse_plugins(const rh_json_doc *L, const json_t *v, rh_manifest *m)
     else
         snprintf(dir, sizeof dir, "%.*s", slash == m->path ? 1 : (int)(slash - m->path), m->path);
 
-    if (!v)
+    if (!v) {
+        m->plugins_default = 1;
         return add_plugin_dir(L, m, dir, "../plugins", "plugins");
+    }
     if (!json_is_array(v) || json_array_size(v) > RH_MAX_PLUGIN_DIRS)
         return rh__json_fail(L, "plugins", v,
                              "an array of at most %d plugin folders (relative to the manifest's "
@@ -106,7 +111,7 @@ static int parse_plugins(const rh_json_doc *L, const json_t *v, rh_manifest *m)
     return 0;
 }
 
-static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest *m)
+static int parse_manifest(const rh_json_doc *L, const json_t *root, int flags, rh_manifest *m)
 {
     const json_t *v;
     int rc;
@@ -120,8 +125,10 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest 
                              RH_MANIFEST_VERSION);
     if ((rc = rh__json_check_keys(L, root, "", top_keys, COUNT(top_keys))))
         return rc;
-    if ((rc = rh__json_get_name(L, json_object_get(root, "name"), "name", "a manifest name", 1,
-                                m->name, sizeof m->name)))
+    /* Launched into a running host, the host names the instance. */
+    v = json_object_get(root, "name");
+    if ((v || !(flags & RH_MANIFEST_LAUNCHED)) &&
+        (rc = rh__json_get_name(L, v, "name", "a manifest name", 1, m->name, sizeof m->name)))
         return rc;
     if ((rc = parse_plugins(L, json_object_get(root, "plugins"), m)))
         return rc;
@@ -142,6 +149,11 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, rh_manifest 
 }
 
 int rh__manifest_load(const char *path, rh_manifest **out, rh_error *err)
+{
+    return rh__manifest_load_as(path, 0, out, err);
+}
+
+int rh__manifest_load_as(const char *path, int flags, rh_manifest **out, rh_error *err)
 {
     *out = NULL;
     /* O_NONBLOCK: a FIFO (or a device) named as the manifest must be
@@ -200,7 +212,7 @@ int rh__manifest_load(const char *path, rh_manifest **out, rh_error *err)
     } else {
         rh_json_doc L = {.file = path, .err = err};
         snprintf(m->path, sizeof m->path, "%s", path);
-        rc = parse_manifest(&L, root, m);
+        rc = parse_manifest(&L, root, flags, m);
     }
     json_decref(root);
     if (rc) {

@@ -238,6 +238,7 @@ static int open_direct(const char *path, int waive, rh_plugin *out, rh_error *er
 {
     memset(out, 0, sizeof *out);
     out->copy_fd = -1;
+    out->waived = waive;
     snprintf(out->path, sizeof out->path, "%s", path);
     rh_error local;
     if (!err)
@@ -275,6 +276,7 @@ static int open_copy(const char *path, int waive, rh_plugin *out, rh_error *err)
 {
     memset(out, 0, sizeof *out);
     out->copy_fd = -1;
+    out->waived = waive;
     snprintf(out->path, sizeof out->path, "%s", path);
     rh_error local;
     if (!err)
@@ -331,6 +333,11 @@ fail:
 int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err)
 {
     return open_copy(path, 0, out, err);
+}
+
+int rh__plugin_reopen_copy(const rh_plugin *was, rh_plugin *out, rh_error *err)
+{
+    return open_copy(was->path, was->waived, out, err);
 }
 
 void rh__plugin_close(rh_plugin *p)

@@ -25,6 +25,8 @@ typedef struct rh_plugin {
     int copied;                   /* loaded from a private copy (rh__plugin_open_copy) */
     int copy_fd;                  /* what was loaded (the checked file or its private copy),
                                      open while the plugin is loaded; -1 when none */
+    int waived;                   /* opened under an explicit --allow-plugin waiver: a new
+                                     build at its path is reloaded under it (hotswap.c) */
 } rh_plugin;
 
 /* Load and check one .so.  Returns 0, or RH_EPLUGIN with err->msg. */
@@ -39,6 +41,11 @@ void rh__plugin_close(rh_plugin *p);
  * RH_EPLUGIN (err->msg says why), or RH_ESYS (no private copy could be
  * made). */
 int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err);
+
+/* A new private copy of the file `was` was loaded from, under the waiver
+ * `was` had (a kernel allowed with --allow-plugin stays allowed when a new
+ * build of it is swapped in; world-writable is still refused). */
+int rh__plugin_reopen_copy(const rh_plugin *was, rh_plugin *out, rh_error *err);
 
 /* dlopen load_path, resolve the entry, call it and check the descriptor;
  * messages name path.  What both the scanner child and the host run. */

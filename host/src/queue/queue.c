@@ -457,6 +457,11 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
     }
 }
 
+int rh__queue_sends_refused(const rh_queue *q)
+{
+    return queue_side_corrupt(q, CORRUPT_PRODUCERS | CORRUPT_CONSUMERS) ? RH_ECORRUPT : 0;
+}
+
 int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t len,
             rh_id *id_out)
 {

@@ -39,6 +39,13 @@ uint32_t rh__queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t 
  */
 uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n);
 
+/* RH_ECORRUPT when a side of the queue is marked corrupt (a wait on a
+ * stalled tail gave up: queue_health.c), so a send finding it full will
+ * never find room; else 0.  For producers with a wait of their own (the
+ * output bridge's block wait), which must refuse at once as rh_send does
+ * rather than wait their timeout out. */
+int rh__queue_sends_refused(const rh_queue *q);
+
 /* Remove the shared object's name (if this process created it) but keep
  * the mapping: for a runtime that must not unmap memory a stuck thread may
  * still use, yet should not leave names behind in /dev/shm. */
