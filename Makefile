@@ -32,9 +32,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# The demo needs only the host and the kernels, not the tests.
+# The demo needs only the host and the kernels, not the tests; what
+# `cmake --install` copies (target rh_install) is built too, so installing
+# works after `make run` as after `make test`.
 run: configure
-	@cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels
+	@cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels rh_install
 	@echo "== VectorAdd demo: manifests/vector_add.json <- manifests/vector_add.requests.jsonl =="
 	./$(BUILD)/ringhost run manifests/vector_add.json --send manifests/vector_add.requests.jsonl \
 	  $(RUN_FLAGS)
@@ -50,5 +52,7 @@ clean:
 #   make install PREFIX=/opt/ringhost    (default /usr/local)
 PREFIX ?= /usr/local
 .PHONY: install
-install: build
+# Builds only what it installs (target rh_install), not the test suite.
+install: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target rh_install
 	@cmake --install $(BUILD) --prefix $(PREFIX)

@@ -74,6 +74,19 @@ rh_add_test(test_cli_soak           integration/test_cli_soak.c
 rh_add_test(test_cli_release        integration/test_cli_release.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
+# ---- readiness: --ready-fd, sd_notify, ringhost wait (issue 13, item 8) ----
+rh_add_test(test_cli_ready          integration/test_cli_ready.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+
+# ---- /metrics over HTTP, promtool, a real prometheus (issue 13, item 11) ----
+rh_add_test(test_cli_metrics        integration/test_cli_metrics.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
+# ---- recv --peek, dead letters by reason (issue 13, item 9) ----
+rh_add_test(test_cli_peek           integration/test_cli_peek.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+add_dependencies(test_cli_peek failing)
+
 # ---- kernel authors (issue 5): ringhost/testing.h, the installed package ----
 # ringhost/testing.h loading real plugin files, and its JSON comparison.
 rh_add_test(test_testing_load integration/test_testing_load.c LIBS ringhost::testing TIMEOUT 60)
@@ -105,6 +118,9 @@ function(rh_add_package_test NAME)
 endfunction()
 rh_add_package_test(test_out_of_tree)
 rh_add_package_test(test_new_kernel)
+# `make run`, then `cmake --install`; `make install` builds no test (issue 13, item 2).
+rh_add_package_test(test_install_after_run)
+set_tests_properties(test_install_after_run PROPERTIES TIMEOUT 900)
 # The installed shared libraries export the RH_API functions of the public
 # headers and nothing else, and the kernels this tree builds export only
 # rh_kernel_entry (tests/integration/test_exports.sh).

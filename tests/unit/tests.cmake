@@ -16,6 +16,8 @@ rh_add_test(test_dlq       unit/test_dlq.c       LIBS rh_runtime EXTRA support/r
 add_dependencies(test_dlq failing)
 rh_add_test(test_queue_persist unit/test_queue_persist.c LIBS rh_queue)
 rh_add_test(test_queue_health unit/test_queue_health.c LIBS rh_queue)
+# rh_queue_peek, the browser of `recv --peek` (issue 13, item 9)
+rh_add_test(test_queue_peek unit/test_queue_peek.c LIBS rh_queue Threads::Threads)
 rh_add_test(test_log       unit/test_log.c       LIBS rh_base)
 rh_add_test(test_kernel_life unit/test_kernel_life.c LIBS rh_runtime EXTRA support/rt_fixture.c)
 rh_add_test(test_manifest_faults unit/test_manifest_faults.c LIBS rh_manifest)

@@ -277,6 +277,21 @@ RH_API int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t st
 /* Snapshot of the queue's counters. */
 RH_API void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out);
 
+/*
+ * Browse a queue without taking anything: copy the next message waiting
+ * after *cursor into *env and buf (buf_len >= rh_queue_payload_size(q); the
+ * payload zero-extended to it) and advance *cursor.  Set *cursor to 0 to
+ * start at the oldest message waiting; otherwise treat it as opaque.
+ * Returns the payload length, RH_EEMPTY when no message waits after the
+ * cursor (call again later to see newer ones), RH_EINVAL for bad arguments.
+ * No index, counter or bell of the queue changes: consumers and producers
+ * are not disturbed.  A snapshot, not a transaction: a message a consumer
+ * takes while the browse runs is missed, never returned torn (a copy whose
+ * cell a producer may have reused is detected and skipped) and never twice.
+ */
+RH_API int rh_queue_peek(rh_queue *q, uint64_t *cursor, rh_envelope *env, void *buf,
+                         uint32_t buf_len);
+
 /* List the shared queues of an instance: calls fn for each name; returns the
  * count or a negative code. */
 RH_API int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg), void *arg);

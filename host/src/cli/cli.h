@@ -88,4 +88,32 @@ int rh__cmd_bench(int argc, char **argv);
 int rh__cli_allow_plugin(const char *verb, const char *path, const char **allowed,
                          size_t *n_allowed);
 
+/* ready.c: the readiness signals of a serving host (issue 13, item 8).
+ * rh__cli_ready_fd_parse: --ready-fd TEXT to an open descriptor (> 2, made
+ * close-on-exec); 0, or RH_EXIT_BADINPUT after saying why.  rh__cli_ready:
+ * "READY=1\n" to ready_fd (if >= 0), which it closes, and READY=1 to
+ * $NOTIFY_SOCKET (systemd) if set.  rh__cli_stopping: STOPPING=1 there. */
+int rh__cli_ready_fd_parse(const char *text, int *fd);
+void rh__cli_ready(int ready_fd, const char *instance);
+void rh__cli_stopping(void);
+
+/* cmd_stat.c: the Prometheus text of `ringhost stat --prom` for instance,
+ * to out (the queues from shared memory, the kernels from the control
+ * socket). */
+void rh__cli_stat_prom(FILE *out, const char *instance);
+
+/* metrics_http.c: GET /metrics over HTTP (--metrics-listen).  parse:
+ * "[ADDR:]PORT" (ADDR default 127.0.0.1) to sa; 0, or RH_EXIT_BADINPUT after
+ * saying why.  start: listen on sa and serve from a thread of its own; says
+ * the URL on stderr; 0, or -1 after saying why.  stop: join and close. */
+struct sockaddr_in;
+struct rh_metrics_http;
+int rh__metrics_http_parse(const char *spec, struct sockaddr_in *sa);
+int rh__metrics_http_start(const struct sockaddr_in *sa, const char *instance,
+                           struct rh_metrics_http **out);
+void rh__metrics_http_stop(struct rh_metrics_http *m);
+
+/* cmd_wait.c: `ringhost wait --instance I [--timeout S]`. */
+int rh__cmd_wait(int argc, char **argv);
+
 #endif /* RH_CLI_H */

@@ -260,14 +260,67 @@ int rh__cmd_send(int argc, char **argv)
     return exit_code;
 }
 
+/* `recv --reason STAGE` of a dead-letter queue: the stage names of dlq.h
+ * (rh_dlq_stage), index = stage. */
+static const char *const dlq_stages[] = {"", "invalid", "expired", "failed", "undeliverable"};
+#define N_DLQ_STAGES (sizeof dlq_stages / sizeof *dlq_stages)
+
+/* The stage of the dead letter in buf (a "ringhost.dead_letter" payload),
+ * or 0 when q is not a dead-letter queue. */
+static uint32_t dlq_stage_of(rh_queue *q, const void *buf)
+{
+    if (strcmp(rh_queue_type_name(q), RH_DLQ_TYPE_NAME) != 0)
+        return 0;
+    uint32_t stage;
+    memcpy(&stage, buf, sizeof stage); /* rh_dead_letter.stage comes first */
+    return stage;
+}
+
+static const char *stage_text(uint32_t stage)
+{
+    return stage < N_DLQ_STAGES ? dlq_stages[stage] : "unknown";
+}
+
+/*
+ * `recv --peek`: print the messages waiting in q now, oldest first, without
+ * taking any (rh_queue_peek: a snapshot; consumers are not disturbed),
+ * at most want of them (0: all), only dead letters of stage `reason` when
+ * reason > 0.  Says on stderr how many it showed.
+ */
+static int peek_queue(rh_queue *q, const char *qname, long want, uint32_t reason)
+{
+    uint32_t len = rh_queue_payload_size(q);
+    void *buf = malloc(len ? len : 1);
+    uint64_t cursor = 0;
+    long shown = 0;
+    rh_envelope env;
+    int n;
+    while ((!want || shown < want) && (n = rh_queue_peek(q, &cursor, &env, buf, len)) >= 0) {
+        if (reason && dlq_stage_of(q, buf) != reason)
+            continue;
+        rh__cli_print_message(stdout, qname, rh_queue_type(q), &env, buf);
+        shown++;
+    }
+    fflush(stdout);
+    free(buf);
+    fprintf(stderr, "ringhost recv: queue %s: %ld message(s) shown%s%s, left in the queue\n",
+            qname, shown, reason ? " of reason " : "", reason ? stage_text(reason) : "");
+    return RH_EXIT_OK;
+}
+
 int rh__cmd_recv(int argc, char **argv)
 {
-    const char *instance = NULL, *qname = NULL;
+    const char *instance = NULL, *qname = NULL, *reason_name = NULL;
     long want = 0;
     double timeout_s = 1;
+    int peek = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--instance") && i + 1 < argc)
             instance = argv[++i];
+        else if (!strcmp(argv[i], "--peek"))
+            peek = 1;
+        else if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+            reason_name = argv[++i];
         else if (!strcmp(argv[i], "-n") && i + 1 < argc)
             want = atol(argv[++i]);
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
@@ -275,14 +328,31 @@ int rh__cmd_recv(int argc, char **argv)
         else if (!qname && argv[i][0] != '-')
             qname = argv[i];
         else {
-            fprintf(stderr, "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S]\n");
+            fprintf(stderr, "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S] "
+                            "[--peek] [--reason STAGE]\n");
+            return RH_EXIT_BADINPUT;
+        }
+    }
+    uint32_t reason = 0;
+    if (reason_name) {
+        for (uint32_t s = 1; s < N_DLQ_STAGES; s++)
+            if (!strcmp(reason_name, dlq_stages[s]))
+                reason = s;
+        if (!reason) {
+            fprintf(stderr, "ringhost recv: --reason: expected one of invalid, expired, failed, "
+                            "undeliverable (the stage of a dead letter), got \"%s\"\n",
+                    reason_name);
             return RH_EXIT_BADINPUT;
         }
     }
     if (!qname || want < 0 || timeout_s < 0) {
-        fprintf(stderr, "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S]\n"
+        fprintf(stderr, "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S] "
+                        "[--peek] [--reason STAGE]\n"
                         "  without -n: every message until the queue stays empty for S seconds "
-                        "(default 1)\n  with -n: N messages within S seconds, else exit 1\n");
+                        "(default 1)\n  with -n: N messages within S seconds, else exit 1\n"
+                        "  --peek: show the messages waiting now (at most N), take none\n"
+                        "  --reason: only dead letters of that stage (invalid, expired, failed, "
+                        "undeliverable)\n");
         return RH_EXIT_BADINPUT;
     }
     if (rh__cli_need_instance("recv", &instance))
@@ -294,9 +364,22 @@ int rh__cmd_recv(int argc, char **argv)
         fprintf(stderr, "ringhost recv: %s\n", err.msg);
         return rh__cli_exit_code(rc);
     }
+    if (reason && strcmp(rh_queue_type_name(q), RH_DLQ_TYPE_NAME) != 0) {
+        fprintf(stderr, "ringhost recv: --reason: queue %s is not a dead-letter queue (its type "
+                        "is %s); dead-letter queues are named KERNEL.dlq\n", qname,
+                rh_queue_type_name(q));
+        rh_queue_close(q);
+        return RH_EXIT_BADINPUT;
+    }
+    if (peek) {
+        rc = peek_queue(q, qname, want, reason);
+        rh_queue_close(q);
+        return rc;
+    }
     uint32_t len = rh_queue_payload_size(q);
     void *buf = malloc(len);
     long got = 0;
+    uint64_t quiet_since = 0; /* --reason without -n: since when the queue is empty */
     uint64_t deadline = rh_now_ns() + (uint64_t)(timeout_s * (double)RH_NS_PER_S);
     for (;;) {
         int wait_ms;
@@ -309,6 +392,33 @@ int rh__cmd_recv(int argc, char **argv)
             wait_ms = (int)(timeout_s * 1000);
         }
         rh_envelope env;
+        if (reason) {
+            /* Take only from the head, while it is of that reason: a dead
+             * letter of another stays queued, and the recv stops there.
+             * The head is looked at before it is taken, so the wait for
+             * one to arrive polls (every 10 ms, a tool's pace). */
+            uint64_t cursor = 0;
+            int p = rh_queue_peek(q, &cursor, &env, buf, len);
+            if (p >= 0 && dlq_stage_of(q, buf) != reason) {
+                fprintf(stderr, "ringhost recv: stopped at a dead letter of reason %s (left in "
+                                "the queue); `ringhost recv %s --peek --reason %s` shows every "
+                                "one of reason %s without taking any\n",
+                        stage_text(dlq_stage_of(q, buf)), qname, reason_name, reason_name);
+                break;
+            }
+            if (p < 0) {
+                uint64_t now = rh_now_ns();
+                if (!want && !quiet_since)
+                    quiet_since = now;
+                if (!want && now - quiet_since >= (uint64_t)(timeout_s * (double)RH_NS_PER_S))
+                    break;
+                struct timespec ts = {0, 10 * RH_NS_PER_MS};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            quiet_since = 0;
+            wait_ms = 0;
+        }
         int n = rh_recv(q, &env, buf, len, wait_ms);
         if (n == RH_ESTALE) {
             rc = reattach("recv", instance, qname, &q, &err);

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
 
 #include "base/clock.h"
 #include "cli.h"
@@ -180,7 +182,7 @@ static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t
         fclose(f);
 }
 
-static void serve(rh_runtime *rt, const char *instance)
+static void serve(rh_runtime *rt, const char *instance, int ready_fd)
 {
     fprintf(stderr, "ringhost: serving instance \"%s\"; queues:", instance);
     for (uint32_t i = 0; rh_runtime_queue_name(rt, i); i++) {
@@ -195,7 +197,10 @@ static void serve(rh_runtime *rt, const char *instance)
     sigaddset(&set, SIGTERM);
     int sig = 0;
     fprintf(stderr, "ringhost: serving; send SIGINT or SIGTERM (Ctrl-C) to stop\n");
+    /* Queues, dead-letter queues and the control socket all exist now. */
+    rh__cli_ready(ready_fd, instance);
     sigwait(&set, &sig);
+    rh__cli_stopping();
     fprintf(stderr, "ringhost: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
@@ -273,6 +278,9 @@ int rh__cmd_run(int argc, char **argv)
     double timeout_s = 30;
     rh_launch_opts opts = {0};
     int no_watch = 0;
+    int ready_fd = -1; /* --ready-fd N: closed unwritten when the host fails first */
+    struct sockaddr_in metrics_at;
+    int metrics = 0; /* --metrics-listen [ADDR:]PORT */
     /* --allow-plugin PATH, repeatable: at most one per argument pair, and
      * NULL-terminated; argv outlives the runtime. */
     const char *allowed[argc / 2 + 1];
@@ -292,7 +300,14 @@ int rh__cmd_run(int argc, char **argv)
             opts.instance = argv[++i];
         else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
             opts.extra_plugins = argv[++i];
-        else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
+        else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc) {
+            if (rh__cli_ready_fd_parse(argv[++i], &ready_fd) != 0)
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--metrics-listen") && i + 1 < argc) {
+            if (rh__metrics_http_parse(argv[++i], &metrics_at) != 0)
+                return RH_EXIT_BADINPUT;
+            metrics = 1;
+        } else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
             if (rh__cli_allow_plugin("run", argv[++i], allowed, &n_allowed) != 0)
                 return RH_EXIT_BADINPUT;
         } else if (argv[i][0] != '-' && !manifest)
@@ -301,12 +316,19 @@ int rh__cmd_run(int argc, char **argv)
             fprintf(stderr, "ringhost run: unexpected argument \"%s\"\n"
                             "usage: ringhost run MANIFEST [--send FILE.jsonl] [--timeout S] "
                             "[--report-bindings] [--instance I] [--plugins DIR] "
-                            "[--allow-plugin PATH]... [--no-watch]\n", argv[i]);
+                            "[--allow-plugin PATH]... [--no-watch] [--ready-fd N] "
+                            "[--metrics-listen [ADDR:]PORT]\n", argv[i]);
             return RH_EXIT_BADINPUT;
         }
     }
     if (!manifest) {
         fprintf(stderr, "ringhost run: expected a manifest file\n");
+        return RH_EXIT_BADINPUT;
+    }
+    if (send && (ready_fd >= 0 || metrics)) {
+        fprintf(stderr, "ringhost run: %s is for a serving host (run without --send); a --send "
+                        "run ends when its file is answered\n",
+                ready_fd >= 0 ? "--ready-fd" : "--metrics-listen");
         return RH_EXIT_BADINPUT;
     }
     if (timeout_s <= 0) {
@@ -336,6 +358,8 @@ int rh__cmd_run(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
         rh__control_close(ctl);
+        if (ready_fd >= 0)
+            close(ready_fd); /* end-of-file, no READY line: it failed */
         return rh__cli_exit_code(rc);
     }
     rh_runtime_activate(rt, NULL);
@@ -351,8 +375,19 @@ int rh__cmd_run(int argc, char **argv)
             fprintf(stderr, "ringhost: %s\n", err.msg);
             exit_code = RH_EXIT_FAIL;
         } else {
-            serve(rt, rh_runtime_instance(rt));
+            /* The metrics listener before the ready signal: a host that
+             * says it is ready answers its scrapes. */
+            struct rh_metrics_http *mh = NULL;
+            if (metrics && rh__metrics_http_start(&metrics_at, rh_runtime_instance(rt), &mh) != 0)
+                exit_code = RH_EXIT_FAIL;
+            else {
+                serve(rt, rh_runtime_instance(rt), ready_fd);
+                ready_fd = -1; /* serve closed it */
+            }
+            rh__metrics_http_stop(mh);
         }
+        if (ready_fd >= 0)
+            close(ready_fd);
         return stop_host(ctl, exit_code);
     } else {
         printer p = {.rt = rt};

@@ -202,57 +202,66 @@ static const struct metric {
 };
 
 /* A label value as the exposition format quotes it. */
-static void print_label(const char *v)
+static void print_label(FILE *out, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\' || *v == '"')
-            printf("\\%c", *v);
+            fprintf(out, "\\%c", *v);
         else if (*v == '\n')
-            printf("\\n");
+            fputs("\\n", out);
         else
-            putchar(*v);
+            fputc(*v, out);
     }
 }
 
 /* One metric's HELP, TYPE and a sample per object of arr, labelled
  * instance and `label` (the object's `field`). */
-static void print_metric(const struct metric *mt, const char *instance, json_t *arr,
+static void print_metric(FILE *out, const struct metric *mt, const char *instance, json_t *arr,
                          const char *label, const char *field)
 {
     json_t *o;
     size_t i;
-    printf("# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help, mt->name, mt->type);
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help, mt->name, mt->type);
     json_array_foreach (arr, i, o) {
-        printf("%s{instance=\"", mt->name);
-        print_label(instance);
-        printf("\",%s=\"", label);
-        print_label(str(o, field));
-        printf("\"} %lld\n", num(o, mt->key));
+        fprintf(out, "%s{instance=\"", mt->name);
+        print_label(out, instance);
+        fprintf(out, "\",%s=\"", label);
+        print_label(out, str(o, field));
+        fprintf(out, "\"} %lld\n", num(o, mt->key));
     }
 }
 
-static void print_prom(const char *instance, json_t *queues, json_t *kernels)
+static void print_prom(FILE *out, const char *instance, json_t *queues, json_t *kernels)
 {
     json_t *o;
     size_t i;
     for (size_t m = 0; m < sizeof queue_metrics / sizeof *queue_metrics; m++)
-        print_metric(&queue_metrics[m], instance, queues, "queue", "queue");
+        print_metric(out, &queue_metrics[m], instance, queues, "queue", "queue");
     if (!kernels)
         return;
     for (size_t m = 0; m < sizeof kernel_metrics / sizeof *kernel_metrics; m++)
-        print_metric(&kernel_metrics[m], instance, kernels, "kernel", "name");
-    printf("# HELP ringhost_kernel_state 1 for the state the kernel is in.\n"
+        print_metric(out, &kernel_metrics[m], instance, kernels, "kernel", "name");
+    fprintf(out, "# HELP ringhost_kernel_state 1 for the state the kernel is in.\n"
            "# TYPE ringhost_kernel_state gauge\n");
     json_array_foreach (kernels, i, o) {
         static const char *states[] = {"launched", "active", "inactive", "terminated"};
         for (int s = 0; s < 4; s++) {
-            printf("ringhost_kernel_state{instance=\"");
-            print_label(instance);
-            printf("\",kernel=\"");
-            print_label(str(o, "name"));
-            printf("\",state=\"%s\"} %d\n", states[s], strcmp(str(o, "state"), states[s]) == 0);
+            fprintf(out, "ringhost_kernel_state{instance=\"");
+            print_label(out, instance);
+            fprintf(out, "\",kernel=\"");
+            print_label(out, str(o, "name"));
+            fprintf(out, "\",state=\"%s\"} %d\n", states[s],
+                    strcmp(str(o, "state"), states[s]) == 0);
         }
     }
+}
+
+void rh__cli_stat_prom(FILE *out, const char *instance)
+{
+    json_t *queues = queues_of(instance), *kernels = kernels_of(instance);
+    print_prom(out, instance, queues, kernels);
+    json_decref(queues);
+    json_decref(kernels);
 }
 
 /* ------------------------------------------------------------ table ---- */
@@ -657,7 +666,7 @@ int rh__cmd_stat(int argc, char **argv)
         json_decref(o);
         hosts_gone_note(stderr, "ringhost stat", queues);
     } else if (prom) {
-        print_prom(instance, queues, kernels);
+        print_prom(stdout, instance, queues, kernels);
         hosts_gone_note(stderr, "ringhost stat", queues);
     } else if (found) {
         print_table(queues, kernels, NULL, 0);

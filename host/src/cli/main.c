@@ -10,9 +10,12 @@ static const struct {
 } verbs[] = {
     {"run", rh__cmd_run,
      "run MANIFEST [--send FILE.jsonl] [--timeout S] [--report-bindings] [--instance I] "
-     "[--plugins DIR] [--allow-plugin PATH]... [--no-watch]"},
+     "[--plugins DIR] [--allow-plugin PATH]... [--no-watch] [--ready-fd N] "
+     "[--metrics-listen [ADDR:]PORT]"},
+    {"wait", rh__cmd_wait, "wait [--instance I] [--timeout S]   (until the host serves)"},
     {"send", rh__cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
-    {"recv", rh__cmd_recv, "recv [--instance I] QUEUE [-n N] [--timeout S]"},
+    {"recv", rh__cmd_recv,
+     "recv [--instance I] QUEUE [-n N] [--timeout S] [--peek] [--reason STAGE]"},
     {"stat", rh__cmd_stat, "stat [--instance I] [--json | --prom | --once | --watch [S]]"},
     {"ps", rh__cmd_ps, "ps [--instance I] [--json]"},
     {"launch", rh__cmd_launch,
