@@ -139,3 +139,7 @@ rh_add_test(test_cli_persist_answers integration/test_cli_persist_answers.c
 # ---- a queue's host and indices (issue 14, items 2, 3 and 8) ----
 rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
             LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
+# ---- what a new user types wrong: exit codes, messages that list what exists (issue 13, items 5, 6, 15) ----
+rh_add_test(test_cli_exit_codes     integration/test_cli_exit_codes.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
