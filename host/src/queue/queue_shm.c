@@ -419,6 +419,8 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
     int fd = shm_open(q->shm_name, O_RDWR, 0);
     if (fd < 0) {
         int e = errno;
+        char path[sizeof(SHM_DIR) + sizeof q->shm_name + 1];
+        snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
         free(q);
         if (e == ENOENT)
             return rh_error_set(err, RH_ENOENT,
@@ -426,8 +428,6 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
                                 "/" SHM_PREFIX "%s:%s does not exist; is the host running?)",
                                 name, instance, instance, name);
         struct stat st;
-        char path[sizeof(SHM_DIR) + sizeof q->shm_name + 1];
-        snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
         if ((e == EACCES || e == EPERM) && stat(path, &st) == 0)
             return rh_error_set(err, RH_ESYS,
                                 "queue \"%s\" of instance \"%s\": permission denied: %s "
