@@ -38,8 +38,7 @@ build: configure
 run: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels rh_install
 	@echo "== VectorAdd demo: manifests/vector_add.json <- manifests/vector_add.requests.jsonl =="
-	./$(BUILD)/ringhost run manifests/vector_add.json --send manifests/vector_add.requests.jsonl \
-	  $(RUN_FLAGS)
+	./$(BUILD)/ringhost run manifests/vector_add.json --send manifests/vector_add.requests.jsonl $(RUN_FLAGS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300

@@ -264,7 +264,7 @@ static void test_sigterm_removes_the_socket(void **state)
 
 /* -------------------------------------------------------- no host ---- */
 
-static void test_ps_and_verbs_without_a_host_say_so_and_exit_1(void **state)
+static void test_ps_and_verbs_without_a_host_say_so_and_exit_2(void **state)
 {
     (void)state;
     const char *inst = cli_instance("nohost");
@@ -276,7 +276,7 @@ static void test_ps_and_verbs_without_a_host_say_so_and_exit_1(void **state)
             cli_exec(&o, NULL, cmds[i][0], cmds[i][1], "--instance", inst, NULL);
         else
             cli_exec(&o, NULL, cmds[i][0], "--instance", inst, NULL);
-        cli_expect_exit(&o, 1);
+        cli_expect_exit(&o, 2); /* the instance names nothing (OPERATIONS.md, Exit codes) */
         CLI_CHECK(&o, strstr(o.r.err, cli_keep("no host running for instance \"%s\"", inst)),
                   "expected \"no host running for instance\" from %s", cmds[i][0]);
         cli_free(&o);
@@ -415,7 +415,7 @@ int main(void)
         cmocka_unit_test(test_sigterm_removes_the_socket),
     };
     const struct CMUnitTest other[] = {
-        cmocka_unit_test(test_ps_and_verbs_without_a_host_say_so_and_exit_1),
+        cmocka_unit_test(test_ps_and_verbs_without_a_host_say_so_and_exit_2),
         cmocka_unit_test(test_verbs_without_an_instance_or_kernel_exit_2),
         cmocka_unit_test(test_a_stale_socket_file_is_replaced),
         cmocka_unit_test(test_an_instance_whose_lock_is_held_is_refused),

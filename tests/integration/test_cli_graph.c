@@ -47,7 +47,7 @@ static void test_graph_of_a_manifest_is_a_dot_digraph_of_the_wiring(void **state
     cli_free(&o);
     /* only planned: the manifest's instance has no queue in shared memory */
     cli_exec(&o, NULL, "stat", "--instance", cli_instance("gplan"), "--json", NULL);
-    cli_expect_exit(&o, 1);
+    cli_expect_exit(&o, 2); /* names no instance: exit 2 (docs/OPERATIONS.md "Exit codes") */
     CLI_CHECK(&o, strstr(o.r.err, "no shared queues"), "expected graph to create no queue");
     cli_free(&o);
 }

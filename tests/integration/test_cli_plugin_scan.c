@@ -75,7 +75,7 @@ static void expect_contained(const char *tag, const char *bad, const char *words
     const char *dir = folder_with(tag, bad);
     cli_out o;
     cli_exec(&o, NULL, "plugins", dir, NULL);
-    cli_expect_exit(&o, 0);
+    cli_expect_exit(&o, 1); /* a plugin failed to load (OPERATIONS.md, Exit codes) */
     CLI_CHECK(&o, strstr(o.r.out, cli_keep("%s.so: error", bad)) && strstr(o.r.out, words) &&
                       strstr(o.r.out, "kernel echo") && strstr(o.r.out, "1 loaded, 1 failed"),
               "expected `plugins` to list %s.so refused with \"%s\" and echo.so loaded", bad,
@@ -180,7 +180,7 @@ static void test_a_manifest_that_is_a_fifo_or_a_device_is_refused_not_waited_on(
     assert_int_equal(mkfifo(cli_keep("%s/pipe.so", dir), 0644), 0);
     cli_out o;
     cli_exec(&o, NULL, "plugins", dir, NULL);
-    cli_expect_exit(&o, 0);
+    cli_expect_exit(&o, 1); /* a plugin failed to load (OPERATIONS.md, Exit codes) */
     CLI_CHECK(&o, strstr(o.r.out, "pipe.so: error") && strstr(o.r.out, "not a regular file"),
               "expected `plugins` to list the FIFO as not a regular file");
     cli_free(&o);

@@ -122,7 +122,7 @@ static void expect_listed_refused(const char *dir, const char *name, ...)
     unlink(mark);
     cli_out o;
     cli_exec(&o, NULL, "plugins", dir, NULL);
-    cli_expect_exit(&o, 0);
+    cli_expect_exit(&o, 1); /* a plugin failed to load (OPERATIONS.md, Exit codes) */
     CLI_CHECK(&o, strstr(o.r.out, cli_keep("%s: error", name)) && strstr(o.r.out, "refused"),
               "expected `plugins %s` to list %s as refused", dir, name);
     va_list ap;

@@ -167,7 +167,7 @@ static void test_stat_and_ps_say_a_killed_host_is_gone_and_since_when(void **sta
 
     cli_exec(&o, NULL, "ps", "--instance", inst, NULL);
     snprintf(want, sizeof want, "host pid %d is gone", pid);
-    CLI_CHECK(&o, o.r.exit_code == 1 && strstr(o.r.err, "no host running") &&
+    CLI_CHECK(&o, o.r.exit_code == 2 && strstr(o.r.err, "no host running") &&
                       strstr(o.r.err, want) && strstr(o.r.err, "last heartbeat"),
               "expected ps to agree with stat: no host, and '%s' with its last heartbeat", want);
     cli_free(&o);

@@ -176,3 +176,7 @@ rh_add_test(test_cli_launch_names   integration/test_cli_launch_names.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_topo_plan      integration/test_cli_topo_plan.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
+
+# ---- what a new user types wrong: exit codes, messages that list what exists (issue 13, items 5, 6, 15) ----
+rh_add_test(test_cli_exit_codes     integration/test_cli_exit_codes.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)

@@ -15,7 +15,9 @@
 enum { RH_EXIT_OK = 0, RH_EXIT_FAIL = 1, RH_EXIT_BADINPUT = 2 };
 
 /* The exit code for an RH_E* code: bad input (manifest, message, plugin,
- * placement, usage) is 2, the rest 1. */
+ * placement, usage), a name that names nothing (RH_ENOENT) and a lifecycle
+ * transition the kernel's state refuses (RH_ESTATE) are 2, the rest 1
+ * (docs/OPERATIONS.md, "Exit codes"). */
 int rh__cli_exit_code(int rc);
 
 /* One input line: {"queue": "...", "id": "...optional...", "body": {...}}.
@@ -49,12 +51,38 @@ int rh__cli_left_queues_note(const char *verb, const char *instance);
  * Send one request to the control socket of instance (control.h) and read
  * its reply into *reply (owned by the caller; NULL when none came).
  * RH_EXIT_OK when the reply says "ok": true; otherwise the exit code of its
- * RH_E* code (rh__cli_exit_code), or RH_EXIT_FAIL when no host answers
- * ("no host running for instance ...").  Unless quiet, each failure is
+ * RH_E* code (rh__cli_exit_code), or RH_EXIT_BADINPUT when no host answers
+ * ("no host running for instance ...": the instance names nothing), or
+ * RH_EXIT_FAIL when the host took the request and did not answer.  Unless quiet, each failure is
  * said on stderr as "ringhost VERB: ...".
  */
 int rh__cli_control_call(const char *verb, const char *instance, json_t *req, json_t **reply,
                          int quiet);
+
+/*
+ * args.c: the one parser of argument values, used by every verb.  Each
+ * returns 0, or RH_EXIT_BADINPUT after saying on stderr "ringhost VERB:
+ * FLAG: expected ..., got \"TEXT\"".
+ *
+ * rh__cli_value: argv[*i] is a flag that takes a value: *out = argv[*i + 1]
+ * and *i moves past it; refused when it is the last argument.
+ * rh__cli_long: all of text is a decimal whole number in [min, max]
+ * ("2x", "", "+2", " 2" are refused).
+ * rh__cli_seconds: a duration in [min, max] seconds: a decimal number,
+ * optionally suffixed "s" or "ms" (not inf, nan or hex).
+ * rh__cli_bad_arg: an argument verb does not take ("unknown option" for
+ * one that starts with '-', "unexpected argument" otherwise), with the
+ * verb's usage.
+ */
+int rh__cli_value(const char *verb, int argc, char **argv, int *i, const char **out);
+int rh__cli_long(const char *verb, const char *flag, const char *text, long min, long max,
+                 long *out);
+int rh__cli_seconds(const char *verb, const char *flag, const char *text, double min,
+                    double max, double *out);
+int rh__cli_bad_arg(const char *verb, const char *arg);
+
+/* main.c: print "usage: ringhost <verb's usage>" on stderr. */
+void rh__cli_usage_hint(const char *verb);
 
 int rh__cmd_run(int argc, char **argv);
 int rh__cmd_ps(int argc, char **argv);

@@ -29,10 +29,26 @@ int rh__cmd_bench(int argc, char **argv)
     snprintf(path, sizeof path, "%s/ringhost-bench", dirname(exe));
     argv[0] = path;
     execv(path, argv);
-    fprintf(stderr,
-            "ringhost bench: cannot run %s: %s\n"
-            "  it is built with the host when DPDK and ZeroMQ are installed\n"
-            "  (apt-get install libdpdk-dev libzmq3-dev, then build again)\n",
-            path, strerror(errno));
+    int e = errno;
+    fprintf(stderr, "ringhost bench: cannot run %s: %s\n", path, strerror(e));
+    if (e != ENOENT)
+        return RH_EXIT_FAIL;
+    if (strcmp(exe, RH_BUILD_DIR) != 0) /* exe is this executable's folder now */
+        fprintf(stderr, "  (this ringhost was installed from the build %s: ringhost-bench is "
+                        "installed beside it once built there)\n", RH_BUILD_DIR);
+#ifdef RH_BENCH_CONFIGURED
+    /* The build has the target: it was only not built (`make run` builds
+     * the host and the kernels alone). */
+    fprintf(stderr, "  this build has the benchmark but did not build it yet: run\n"
+                    "    cmake --build %s --target ringhost-bench\n"
+                    "  (or make build), then ringhost bench again\n", RH_BUILD_DIR);
+#else
+    fprintf(stderr, "  this build was configured without the benchmark: cmake found no DPDK or "
+                    "no ZeroMQ\n  (pkg-config libdpdk, libzmq; its \"ringhost-bench skipped\" "
+                    "line says which).\n  Install them (apt-get install libdpdk-dev "
+                    "libzmq3-dev, or bash .ci/deps.sh), then configure\n  and build again: "
+                    "cmake -S . -B %s && cmake --build %s --target ringhost-bench\n",
+            RH_BUILD_DIR, RH_BUILD_DIR);
+#endif
     return RH_EXIT_FAIL;
 }

@@ -60,6 +60,49 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
     return 0;
 }
 
+/* A queue name that names nothing: list what instance has (sorted), so the
+ * user sees the right name or learns that no host serves the instance. */
+typedef struct names {
+    char text[1024];
+    size_t len;
+    int n;
+} names;
+
+static void add_name(const char *name, void *arg)
+{
+    names *ns = arg;
+    ns->n++;
+    if (ns->len < sizeof ns->text)
+        ns->len += (size_t)snprintf(ns->text + ns->len, sizeof ns->text - ns->len, "%s%s",
+                                    ns->len ? " " : "", name);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void queues_note(const char *verb, const char *instance)
+{
+    names ns = {.len = 0};
+    rh_queue_list(instance, add_name, &ns);
+    if (ns.n == 0) {
+        fprintf(stderr, "ringhost %s: instance \"%s\" has no queues: no host serves it (check "
+                        "--instance or RINGHOST_INSTANCE, or start it with ringhost run)\n",
+                verb, instance);
+        return;
+    }
+    char *words[256];
+    int n = 0;
+    for (char *tok = strtok(ns.text, " "); tok && n < 256; tok = strtok(NULL, " "))
+        words[n++] = tok;
+    qsort(words, (size_t)n, sizeof *words, cmp_name);
+    fprintf(stderr, "ringhost %s: the queues of instance \"%s\" are:", verb, instance);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s %s", i ? "," : "", words[i]);
+    fprintf(stderr, "%s\n", n < ns.n ? ", ..." : "");
+}
+
 /* How long send and recv try to attach again once their queue's host was
  * found gone or replaced (RH_ESTALE): a host restarting takes a moment. */
 #define REATTACH_MS 5000
@@ -168,19 +211,25 @@ int rh__cmd_send(int argc, char **argv)
     const char *instance = NULL, *qname = NULL, *idtext = NULL;
     int first_body = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!strcmp(argv[i], "--id") && i + 1 < argc)
-            idtext = argv[++i];
-        else if (!qname)
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("send", argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--id")) {
+            if (rh__cli_value("send", argc, argv, &i, &idtext))
+                return RH_EXIT_BADINPUT;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return rh__cli_bad_arg("send", argv[i]);
+        } else if (!qname) {
             qname = argv[i];
-        else {
+        } else {
             first_body = i;
             break;
         }
     }
     if (!qname || !first_body) {
-        fprintf(stderr, "usage: ringhost send [--instance I] [--id ID] QUEUE JSON...\n");
+        fprintf(stderr, "ringhost send: expected %s\n", qname ? "a JSON message body after "
+                "the queue" : "a queue name and a JSON message body");
+        rh__cli_usage_hint("send");
         return RH_EXIT_BADINPUT;
     }
     if (rh__cli_need_instance("send", &instance))
@@ -196,6 +245,8 @@ int rh__cmd_send(int argc, char **argv)
     int rc = attach("send", instance, qname, &q, &err);
     if (rc) {
         fprintf(stderr, "ringhost send: %s\n", err.msg);
+        if (rc == RH_ENOENT)
+            queues_note("send", instance);
         return rh__cli_exit_code(rc);
     }
     const rh_type *t = rh_queue_type(q);
@@ -315,22 +366,27 @@ int rh__cmd_recv(int argc, char **argv)
     double timeout_s = 1;
     int peek = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!strcmp(argv[i], "--peek"))
+        const char *v;
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("recv", argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--peek")) {
             peek = 1;
-        else if (!strcmp(argv[i], "--reason") && i + 1 < argc)
-            reason_name = argv[++i];
-        else if (!strcmp(argv[i], "-n") && i + 1 < argc)
-            want = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
-            timeout_s = atof(argv[++i]);
-        else if (!qname && argv[i][0] != '-')
+        } else if (!strcmp(argv[i], "--reason")) {
+            if (rh__cli_value("recv", argc, argv, &i, &reason_name))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "-n")) {
+            if (rh__cli_value("recv", argc, argv, &i, &v) ||
+                rh__cli_long("recv", "-n", v, 1, 1000000000L, &want))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--timeout")) {
+            if (rh__cli_value("recv", argc, argv, &i, &v) ||
+                rh__cli_seconds("recv", "--timeout", v, 0, 86400, &timeout_s))
+                return RH_EXIT_BADINPUT;
+        } else if (!qname && argv[i][0] != '-') {
             qname = argv[i];
-        else {
-            fprintf(stderr, "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S] "
-                            "[--peek] [--reason STAGE]\n");
-            return RH_EXIT_BADINPUT;
+        } else {
+            return rh__cli_bad_arg("recv", argv[i]);
         }
     }
     uint32_t reason = 0;
@@ -345,8 +401,9 @@ int rh__cmd_recv(int argc, char **argv)
             return RH_EXIT_BADINPUT;
         }
     }
-    if (!qname || want < 0 || timeout_s < 0) {
-        fprintf(stderr, "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S] "
+    if (!qname) {
+        fprintf(stderr, "ringhost recv: expected a queue name\n"
+                        "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S] "
                         "[--peek] [--reason STAGE]\n"
                         "  without -n: every message until the queue stays empty for S seconds "
                         "(default 1)\n  with -n: N messages within S seconds, else exit 1\n"
@@ -362,6 +419,8 @@ int rh__cmd_recv(int argc, char **argv)
     int rc = attach("recv", instance, qname, &q, &err);
     if (rc) {
         fprintf(stderr, "ringhost recv: %s\n", err.msg);
+        if (rc == RH_ENOENT)
+            queues_note("recv", instance);
         return rh__cli_exit_code(rc);
     }
     if (reason && strcmp(rh_queue_type_name(q), RH_DLQ_TYPE_NAME) != 0) {
@@ -464,15 +523,18 @@ int rh__cmd_purge(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!qname && argv[i][0] != '-')
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("purge", argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!qname && argv[i][0] != '-') {
             qname = argv[i];
-        else
-            qname = NULL, i = argc;
+        } else {
+            return rh__cli_bad_arg("purge", argv[i]);
+        }
     }
     if (!qname) {
-        fprintf(stderr, "usage: ringhost purge [--instance I] QUEUE\n");
+        fprintf(stderr, "ringhost purge: expected a queue name\n");
+        rh__cli_usage_hint("purge");
         return RH_EXIT_BADINPUT;
     }
     if (rh__cli_need_instance("purge", &instance))
@@ -481,6 +543,8 @@ int rh__cmd_purge(int argc, char **argv)
     int rc = rh__queue_purge(instance, qname, &err);
     if (rc) {
         fprintf(stderr, "ringhost purge: %s\n", err.msg);
+        if (rc == RH_ENOENT)
+            queues_note("purge", instance);
         return rh__cli_exit_code(rc);
     }
     printf("purged queue %s of instance %s\n", qname, instance);

@@ -59,7 +59,7 @@ int rh__cli_control_call(const char *verb, const char *instance, json_t *req, js
         if (!quiet)
             fprintf(stderr, "ringhost %s: no host running for instance \"%s\" (%s)\n", verb,
                     instance, err.msg);
-        return RH_EXIT_FAIL;
+        return RH_EXIT_BADINPUT; /* names nothing: docs/OPERATIONS.md, "Exit codes" */
     }
     if (rc) {
         if (!quiet)
@@ -75,7 +75,7 @@ int rh__cli_control_call(const char *verb, const char *instance, json_t *req, js
                             "socket answers at %s: %s)\n", verb, instance, path, strerror(errno));
         if (fd >= 0)
             close(fd);
-        return RH_EXIT_FAIL;
+        return RH_EXIT_BADINPUT;
     }
     char *text = json_dumps(req, JSON_COMPACT);
     size_t n = text ? strlen(text) : 0;
@@ -148,13 +148,13 @@ int rh__cmd_ps(int argc, char **argv)
     const char *instance = NULL;
     int as_json = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!strcmp(argv[i], "--json"))
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("ps", argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--json")) {
             as_json = 1;
-        else {
-            fprintf(stderr, "usage: ringhost ps [--instance I] [--json]\n");
-            return RH_EXIT_BADINPUT;
+        } else {
+            return rh__cli_bad_arg("ps", argv[i]);
         }
     }
     if (rh__cli_need_instance("ps", &instance))
@@ -181,20 +181,25 @@ int rh__cmd_kernel_verb(int argc, char **argv)
 {
     const char *verb = argv[0], *instance = NULL, *kernel = NULL;
     long timeout_ms = -1;
-    int bad = 0;
-    for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!strcmp(verb, "terminate") && !strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
-            bad = (timeout_ms = atol(argv[++i])) < 0 || argv[i][0] < '0' || argv[i][0] > '9';
-        else if (!kernel && argv[i][0] != '-')
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value(verb, argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(verb, "terminate") && !strcmp(argv[i], "--timeout-ms")) {
+            if (rh__cli_value(verb, argc, argv, &i, &v) ||
+                rh__cli_long(verb, "--timeout-ms", v, 0, 3600000L, &timeout_ms))
+                return RH_EXIT_BADINPUT;
+        } else if (!kernel && argv[i][0] != '-') {
             kernel = argv[i];
-        else
-            bad = 1;
+        } else {
+            return rh__cli_bad_arg(verb, argv[i]);
+        }
     }
-    if (!kernel || bad) {
-        fprintf(stderr, "usage: ringhost %s KERNEL [--instance I]%s\n", verb,
-                strcmp(verb, "terminate") ? "" : " [--timeout-ms T]");
+    if (!kernel) {
+        fprintf(stderr, "ringhost %s: expected the name of a kernel (ringhost ps lists them)\n",
+                verb);
+        rh__cli_usage_hint(verb);
         return RH_EXIT_BADINPUT;
     }
     if (rh__cli_need_instance(verb, &instance))
@@ -205,7 +210,9 @@ int rh__cmd_kernel_verb(int argc, char **argv)
     int rc = rh__cli_control_call(verb, instance, req, &reply, 0);
     json_decref(req);
     if (rc == RH_EXIT_OK)
-        printf("kernel %s: %s\n", kernel, str(reply, "state"));
+        printf("kernel %s: %s%s\n", kernel, str(reply, "state"),
+               json_is_true(json_object_get(reply, "already")) ? " (already; nothing changed)"
+                                                               : "");
     json_decref(reply);
     return rc;
 }
@@ -228,29 +235,34 @@ int rh__cmd_launch(int argc, char **argv)
     int activate = 0, as_json = 0;
     json_t *allow = json_array();
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!strcmp(argv[i], "--activate"))
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("launch", argc, argv, &i, &instance)) {
+                json_decref(allow);
+                return RH_EXIT_BADINPUT;
+            }
+        } else if (!strcmp(argv[i], "--activate")) {
             activate = 1;
-        else if (!strcmp(argv[i], "--json"))
+        } else if (!strcmp(argv[i], "--json")) {
             as_json = 1;
-        else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
-            plugins = argv[++i];
-        else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
-            const char *one[2] = {0};
+        } else if (!strcmp(argv[i], "--plugins")) {
+            if (rh__cli_value("launch", argc, argv, &i, &plugins)) {
+                json_decref(allow);
+                return RH_EXIT_BADINPUT;
+            }
+        } else if (!strcmp(argv[i], "--allow-plugin")) {
+            const char *one[2] = {0}, *v;
             size_t n = 0;
-            if (rh__cli_allow_plugin("launch", argv[++i], one, &n) != 0) {
+            if (rh__cli_value("launch", argc, argv, &i, &v) ||
+                rh__cli_allow_plugin("launch", v, one, &n) != 0) {
                 json_decref(allow);
                 return RH_EXIT_BADINPUT;
             }
             json_array_append_new(allow, json_string(one[0]));
-        } else if (!manifest && argv[i][0] != '-')
+        } else if (!manifest && argv[i][0] != '-') {
             manifest = argv[i];
-        else {
-            fprintf(stderr, "usage: ringhost launch MANIFEST [--instance I] [--activate] "
-                            "[--plugins DIR] [--allow-plugin PATH]... [--json]\n");
+        } else {
             json_decref(allow);
-            return RH_EXIT_BADINPUT;
+            return rh__cli_bad_arg("launch", argv[i]);
         }
     }
     /* The host resolves paths from its own folder: send absolute ones. */

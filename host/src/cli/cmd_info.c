@@ -18,9 +18,19 @@ static void print_ports(const char *dir, const rh_port *ports, uint32_t n)
 
 int rh__cmd_plugins(int argc, char **argv)
 {
-    int as_json = argc > 1 && !strcmp(argv[argc - 1], "--json");
-    argc -= as_json;
-    const char *dir = argc > 1 ? argv[1] : getenv("RINGHOST_PLUGIN_PATH");
+    const char *dir = NULL;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json") && !as_json) {
+            as_json = 1;
+            continue;
+        }
+        if (argv[i][0] == '-' || dir)
+            return rh__cli_bad_arg("plugins", argv[i]);
+        dir = argv[i];
+    }
+    if (!dir)
+        dir = getenv("RINGHOST_PLUGIN_PATH");
     if (!dir || !dir[0])
         dir = "plugins";
     if (as_json)
@@ -49,7 +59,12 @@ int rh__cmd_plugins(int argc, char **argv)
     }
     printf("%d loaded, %d failed\n", n - bad, bad);
     rh__plugin_set_free(&set);
-    return RH_EXIT_OK;
+    /* The listing is complete either way; a plugin that does not load is a
+     * failure a script must see (docs/OPERATIONS.md, "Exit codes"). */
+    if (bad)
+        fprintf(stderr, "ringhost plugins: %d of %d plugin file(s) in %s failed to load (the "
+                        "error of each is listed above)\n", bad, n, dir);
+    return bad ? RH_EXIT_FAIL : RH_EXIT_OK;
 }
 
 /* MANIFEST [--plugins DIR] [--allow-plugin PATH]...; allowed has room for
@@ -60,16 +75,18 @@ static int parse_manifest_args(int argc, char **argv, const char *verb, int need
     size_t n_allowed = 0;
     opts->allow_plugins = allowed;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
-            opts->extra_plugins = argv[++i];
-        else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
-            if (rh__cli_allow_plugin(verb, argv[++i], allowed, &n_allowed) != 0)
+        const char *v;
+        if (!strcmp(argv[i], "--plugins")) {
+            if (rh__cli_value(verb, argc, argv, &i, &opts->extra_plugins))
                 return RH_EXIT_BADINPUT;
-        } else if (argv[i][0] != '-' && !*manifest)
+        } else if (!strcmp(argv[i], "--allow-plugin")) {
+            if (rh__cli_value(verb, argc, argv, &i, &v) ||
+                rh__cli_allow_plugin(verb, v, allowed, &n_allowed) != 0)
+                return RH_EXIT_BADINPUT;
+        } else if (argv[i][0] != '-' && !*manifest) {
             *manifest = argv[i];
-        else {
-            fprintf(stderr, "ringhost %s: unexpected argument \"%s\"\n", verb, argv[i]);
-            return RH_EXIT_BADINPUT;
+        } else {
+            return rh__cli_bad_arg(verb, argv[i]);
         }
     }
     if (need && !*manifest) {

@@ -288,51 +288,51 @@ int rh__cmd_run(int argc, char **argv)
     memset(allowed, 0, sizeof allowed);
     opts.allow_plugins = allowed;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--send") && i + 1 < argc)
-            send = argv[++i];
-        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
-            timeout_s = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--report-bindings"))
-            opts.report_bindings = 1;
-        else if (!strcmp(argv[i], "--no-watch"))
-            no_watch = 1;
-        else if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            opts.instance = argv[++i];
-        else if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
-            opts.extra_plugins = argv[++i];
-        else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc) {
-            if (rh__cli_ready_fd_parse(argv[++i], &ready_fd) != 0)
+        const char *v;
+        if (!strcmp(argv[i], "--send")) {
+            if (rh__cli_value("run", argc, argv, &i, &send))
                 return RH_EXIT_BADINPUT;
-        } else if (!strcmp(argv[i], "--metrics-listen") && i + 1 < argc) {
-            if (rh__metrics_http_parse(argv[++i], &metrics_at) != 0)
+        } else if (!strcmp(argv[i], "--timeout")) {
+            if (rh__cli_value("run", argc, argv, &i, &v) ||
+                rh__cli_seconds("run", "--timeout", v, 0.001, 86400, &timeout_s))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--report-bindings")) {
+            opts.report_bindings = 1;
+        } else if (!strcmp(argv[i], "--no-watch")) {
+            no_watch = 1;
+        } else if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("run", argc, argv, &i, &opts.instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--plugins")) {
+            if (rh__cli_value("run", argc, argv, &i, &opts.extra_plugins))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--ready-fd")) {
+            if (rh__cli_value("run", argc, argv, &i, &v) || rh__cli_ready_fd_parse(v, &ready_fd))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--metrics-listen")) {
+            if (rh__cli_value("run", argc, argv, &i, &v) ||
+                rh__metrics_http_parse(v, &metrics_at))
                 return RH_EXIT_BADINPUT;
             metrics = 1;
-        } else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
-            if (rh__cli_allow_plugin("run", argv[++i], allowed, &n_allowed) != 0)
+        } else if (!strcmp(argv[i], "--allow-plugin")) {
+            if (rh__cli_value("run", argc, argv, &i, &v) ||
+                rh__cli_allow_plugin("run", v, allowed, &n_allowed) != 0)
                 return RH_EXIT_BADINPUT;
-        } else if (argv[i][0] != '-' && !manifest)
+        } else if (argv[i][0] != '-' && !manifest) {
             manifest = argv[i];
-        else {
-            fprintf(stderr, "ringhost run: unexpected argument \"%s\"\n"
-                            "usage: ringhost run MANIFEST [--send FILE.jsonl] [--timeout S] "
-                            "[--report-bindings] [--instance I] [--plugins DIR] "
-                            "[--allow-plugin PATH]... [--no-watch] [--ready-fd N] "
-                            "[--metrics-listen [ADDR:]PORT]\n", argv[i]);
-            return RH_EXIT_BADINPUT;
+        } else {
+            return rh__cli_bad_arg("run", argv[i]);
         }
     }
     if (!manifest) {
         fprintf(stderr, "ringhost run: expected a manifest file\n");
+        rh__cli_usage_hint("run");
         return RH_EXIT_BADINPUT;
     }
     if (send && (ready_fd >= 0 || metrics)) {
         fprintf(stderr, "ringhost run: %s is for a serving host (run without --send); a --send "
                         "run ends when its file is answered\n",
                 ready_fd >= 0 ? "--ready-fd" : "--metrics-listen");
-        return RH_EXIT_BADINPUT;
-    }
-    if (timeout_s <= 0) {
-        fprintf(stderr, "ringhost run: --timeout: expected a positive number of seconds\n");
         return RH_EXIT_BADINPUT;
     }
     opts.instance = rh__cli_instance(opts.instance);

@@ -138,6 +138,37 @@ json_t *rh__cli_queue_stats(const char *instance)
     return queues_of(instance);
 }
 
+/* The queues of instance this process may not open (a host of another
+ * user makes them mode 0600): says why for the first one on stderr and
+ * returns how many; 0 when none. */
+typedef struct unreadable {
+    const char *instance;
+    int n;
+} unreadable;
+
+static void unreadable_one(const char *name, void *arg)
+{
+    unreadable *u = arg;
+    rh_queue *q;
+    rh_error err = {0};
+    int rc = rh_queue_attach(u->instance, name, &q, &err);
+    if (rc == 0) {
+        rh_queue_close(q);
+        return;
+    }
+    if (rc == RH_ENOENT) /* gone since the listing */
+        return;
+    if (u->n++ == 0)
+        fprintf(stderr, "ringhost stat: %s\n", err.msg);
+}
+
+static int unreadable_note(const char *instance)
+{
+    unreadable u = {instance, 0};
+    rh_queue_list(instance, unreadable_one, &u);
+    return u.n;
+}
+
 /* The host's kernels from its control socket, or NULL when none answers. */
 static json_t *kernels_of(const char *instance)
 {
@@ -627,22 +658,24 @@ int rh__cmd_stat(int argc, char **argv)
     int as_json = 0, prom = 0, once = 0, watch_asked = 0;
     double interval_s = 1.0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!strcmp(argv[i], "--json"))
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("stat", argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--json")) {
             as_json = 1;
-        else if (!strcmp(argv[i], "--prom"))
+        } else if (!strcmp(argv[i], "--prom")) {
             prom = 1;
-        else if (!strcmp(argv[i], "--once"))
+        } else if (!strcmp(argv[i], "--once")) {
             once = 1;
-        else if (!strcmp(argv[i], "--watch")) {
+        } else if (!strcmp(argv[i], "--watch")) {
             watch_asked = 1;
-            if (i + 1 < argc && argv[i + 1][0] != '-')
-                interval_s = atof(argv[++i]);
+            /* its interval is optional: a next argument that is not a
+             * --option is it ("-1" is refused as an interval) */
+            if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 &&
+                rh__cli_seconds("stat", "--watch", argv[++i], 0.1, 86400, &interval_s))
+                return RH_EXIT_BADINPUT;
         } else {
-            fprintf(stderr, "usage: ringhost stat [--instance I] [--json | --prom | --once | "
-                            "--watch [S]]\n");
-            return RH_EXIT_BADINPUT;
+            return rh__cli_bad_arg("stat", argv[i]);
         }
     }
     if (as_json + prom + once + watch_asked > 1 || interval_s < 0.1) {
@@ -674,9 +707,17 @@ int rh__cmd_stat(int argc, char **argv)
     json_decref(queues);
     json_decref(kernels);
     if (!found) {
-        fprintf(stderr, "ringhost stat: no shared queues of instance \"%s\" (is it running?)\n",
-                instance);
-        return RH_EXIT_FAIL;
+        /* Queues of another user's host are there but cannot be read:
+         * that is a refusal (1), not a wrong instance name (2). */
+        int denied = unreadable_note(instance);
+        if (denied) {
+            fprintf(stderr, "ringhost stat: %d queue(s) of instance \"%s\" exist but cannot be "
+                            "read by this user\n", denied, instance);
+            return RH_EXIT_FAIL;
+        }
+        fprintf(stderr, "ringhost stat: no shared queues of instance \"%s\" (no host serves it: "
+                        "check --instance, or start it with ringhost run)\n", instance);
+        return RH_EXIT_BADINPUT;
     }
     return RH_EXIT_OK;
 }

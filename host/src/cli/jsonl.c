@@ -11,6 +11,7 @@ int rh__cli_exit_code(int rc)
     case 0: return RH_EXIT_OK;
     case RH_EINVAL: case RH_EMANIFEST: case RH_ETYPE: case RH_EPLUGIN: case RH_EPLACE:
     case RH_ENOENT: case RH_EINVALMSG: case RH_ETOOBIG:
+    case RH_ESTATE: /* a transition the lifecycle refuses: the request must change */
         return RH_EXIT_BADINPUT;
     default: return RH_EXIT_FAIL;
     }

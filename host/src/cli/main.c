@@ -41,12 +41,20 @@ static const struct {
      "  ringhost bench --pin-sweep MANIFEST [--send FILE.jsonl]"},
 };
 
+void rh__cli_usage_hint(const char *verb)
+{
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcmp(verbs[i].verb, verb) == 0)
+            fprintf(stderr, "usage: ringhost %s\n", verbs[i].usage);
+}
+
 static int usage(FILE *out)
 {
     fprintf(out, "usage: ringhost VERB ...\n");
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         fprintf(out, "  ringhost %s\n", verbs[i].usage);
-    fprintf(out, "exit codes: 0 success, 1 runtime failure, 2 bad input\n"
+    fprintf(out, "exit codes: 0 success, 1 runtime failure, 2 bad input or a name (instance, "
+                 "queue, kernel, file) that names nothing (docs/OPERATIONS.md, \"Exit codes\")\n"
                  "environment: RINGHOST_INSTANCE (default --instance), "
                  "RINGHOST_PLUGIN_PATH (default plugins folder), RINGHOST_RUNTIME_DIR "
                  "(control sockets' folder), RINGHOST_LOG (log level)\n");

@@ -144,6 +144,14 @@ static char *cmd_verb(rh_control *c, const char *cmd, json_t *req)
     if (!rt)
         return error_replyf(RH_ENOENT, "no kernel \"%s\" in instance %s (kernels: %s)", name,
                             c->instance, known);
+    /* Asking for the state a kernel is in is no transition: it succeeds
+     * and says so ("already": true), as `systemctl start` of a running
+     * unit does, so a script may repeat it (docs/OPERATIONS.md). */
+    const char *now = kernel_state(rt, name);
+    if ((!strcmp(cmd, "activate") && !strcmp(now, "active")) ||
+        (!strcmp(cmd, "deactivate") && !strcmp(now, "inactive")))
+        return reply_text(json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "kernel", name, "state",
+                                    now, "already", 1));
     rh_error err = {0};
     int rc;
     if (!strcmp(cmd, "activate"))

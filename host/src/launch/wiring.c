@@ -358,7 +358,20 @@ int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_o
         return rh_error_set(err, RH_ENOMEM, "out of memory");
     rt->n_kernels = m->n_kernels;
 
-    /* declared queues first: their declared type must be a known one */
+    /* Every kernel's plugin first: a manifest naming a .so that does not
+     * load (or is not a kernel) is told that, not that the types only that
+     * plugin declares are unknown. */
+    for (uint32_t i = 0; i < m->n_kernels; i++) {
+        rh_kinst *k = &rt->kernels[i];
+        k->rt = rt;
+        k->index = i;
+        k->decl = &m->kernels[i];
+        k->state = RH_STATE_LAUNCHED;
+        atomic_init(&k->kflow, RH_KFLOW_PAUSED); /* until activated (kernel_life.c) */
+        if ((rc = resolve_plugin(rt, k, err)) != 0)
+            return rc;
+    }
+    /* then declared queues: their declared type must be a known one */
     for (uint32_t i = 0; i < m->n_queues; i++) {
         rh_qplan *q = qplan_add(rt, m->queues[i].name, &m->queues[i].cfg);
         /* a dead-letter queue's type is the host's: plan_dead_letter_queues */
@@ -374,13 +387,6 @@ int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_o
     }
     for (uint32_t i = 0; i < m->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
-        k->rt = rt;
-        k->index = i;
-        k->decl = &m->kernels[i];
-        k->state = RH_STATE_LAUNCHED;
-        atomic_init(&k->kflow, RH_KFLOW_PAUSED); /* until activated (kernel_life.c) */
-        if ((rc = resolve_plugin(rt, k, err)) != 0)
-            return rc;
         if ((rc = wire_ports(rt, k, 0, err)) != 0 || (rc = wire_ports(rt, k, 1, err)) != 0)
             return rc;
     }

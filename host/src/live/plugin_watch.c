@@ -144,8 +144,11 @@ static void handle_pending(rh_plugin_watch *pw)
 {
     for (uint32_t i = 0; i < pw->n_pending; i++) {
         char path[4096 + NAME_MAX + 2];
-        snprintf(path, sizeof path, "%s/%s", pw->dirs[pw->pending[i].dir].path,
-                 pw->pending[i].name);
+        const char *dir = pw->dirs[pw->pending[i].dir].path;
+        int dl = (int)strlen(dir);
+        while (dl > 1 && dir[dl - 1] == '/') /* "plugins/" gives "plugins/x.so" */
+            dl--;
+        snprintf(path, sizeof path, "%.*s/%s", dl, dir, pw->pending[i].name);
         handle_file(pw, path);
     }
     pw->n_pending = 0;

@@ -419,8 +419,18 @@ static void prefetch_scans(const char *dir, char **names, uint32_t n)
     }
 }
 
-int rh__plugin_scan(rh_plugin_set *set, const char *dir, rh_error *err)
+int rh__plugin_scan(rh_plugin_set *set, const char *dir_given, rh_error *err)
 {
+    /* "plugins/" names its files "plugins/x.so", not "plugins//x.so": the
+     * paths are printed, logged and compared (drop-in swap, trust). */
+    char dir[4096];
+    size_t dl = strlen(dir_given);
+    while (dl > 1 && dir_given[dl - 1] == '/')
+        dl--;
+    if (dl >= sizeof dir)
+        return rh_error_set(err, RH_EINVAL, "%s: plugin folder path too long", dir_given);
+    memcpy(dir, dir_given, dl);
+    dir[dl] = 0;
     DIR *d = opendir(dir);
     if (!d)
         return rh_error_set(err, RH_ENOENT, "%s: cannot read plugin folder: %s", dir,

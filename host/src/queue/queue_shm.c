@@ -419,12 +419,22 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
     int fd = shm_open(q->shm_name, O_RDWR, 0);
     if (fd < 0) {
         int e = errno;
+        char path[sizeof(SHM_DIR) + sizeof q->shm_name + 1];
+        snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
         free(q);
         if (e == ENOENT)
             return rh_error_set(err, RH_ENOENT,
                                 "no shared queue \"%s\" in instance \"%s\" (" SHM_DIR
                                 "/" SHM_PREFIX "%s:%s does not exist; is the host running?)",
                                 name, instance, instance, name);
+        struct stat st;
+        if ((e == EACCES || e == EPERM) && stat(path, &st) == 0)
+            return rh_error_set(err, RH_ESYS,
+                                "queue \"%s\" of instance \"%s\": permission denied: %s "
+                                "belongs to uid %u (mode %03o) and this process runs as uid "
+                                "%u; run it as that user (or root)",
+                                name, instance, path, (unsigned)st.st_uid,
+                                (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
         return rh_error_set(err, RH_ESYS, "queue \"%s\": shm_open(/" SHM_PREFIX "%s:%s): %s",
                             name, instance, name, strerror(e));
     }
