@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "plugin/plugin.h"
+#include "plugin/plugin_load.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

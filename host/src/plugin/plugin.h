@@ -47,14 +47,6 @@ int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err);
  * build of it is swapped in; world-writable is still refused). */
 int rh__plugin_reopen_copy(const rh_plugin *was, rh_plugin *out, rh_error *err);
 
-/* dlopen load_path, resolve the entry, call it and check the descriptor;
- * messages name path.  What both the scanner child and the host run. */
-int rh__plugin_load_at(const char *load_path, const char *path, void **handle,
-                       const rh_kernel_desc **desc, rh_error *err);
-
-/* Check a descriptor (what rh__plugin_open does after dlsym). */
-int rh__plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err);
-
 /* A set of plugins from folders. */
 typedef struct rh_plugin_set {
     rh_plugin *items;

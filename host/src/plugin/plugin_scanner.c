@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "plugin/plugin.h"
+#include "plugin/plugin_load.h"
 #include "plugin/plugin_scanner.h"
 
 #define SCAN_TIMEOUT_DEFAULT_MS 5000
