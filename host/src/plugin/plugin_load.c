@@ -133,19 +133,30 @@ int rh__plugin_check_extent(int fd, const char *path, rh_error *err)
     return 0;
 }
 
+/* dlerror's text begins with the file as it was opened ("/proc/self/fd/N:
+ * ...", the descriptor the trust check judged), a name the user never
+ * typed: the messages name the user's path already, so drop it. */
+static const char *without_load_path(const char *why, const char *load_path)
+{
+    size_t n = strlen(load_path);
+    if (why && n && strncmp(why, load_path, n) == 0 && why[n] == ':')
+        why += n + 1 + (why[n + 1] == ' ');
+    return why;
+}
+
 int rh__plugin_load_at(const char *load_path, const char *path, void **handle,
                        const rh_kernel_desc **desc, rh_error *err)
 {
     dlerror();
     void *h = dlopen(load_path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        const char *why = dlerror();
+        const char *why = without_load_path(dlerror(), load_path);
         return rh_error_set(err, RH_EPLUGIN, "%s: dlopen failed: %s", path,
                             why ? why : "unknown");
     }
     dlerror();
     void *sym = dlsym(h, RH_KERNEL_ENTRY_SYMBOL);
-    const char *why = dlerror();
+    const char *why = without_load_path(dlerror(), load_path);
     if (!sym || why) {
         rh_error_set(err, RH_EPLUGIN,
                      "%s: no entry symbol %s (%s); a kernel must use RH_KERNEL_EXPORT(desc)", path,
