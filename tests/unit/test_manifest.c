@@ -526,7 +526,8 @@ static void test_missing_name_is_rejected(void **state)
 {
     (void)state;
     expect_bad("{'ringhost': 1, 'kernels': [{'name': 'k', 'plugin': 'p'}]}", "name",
-               "expected a manifest name of 1 to 63 characters", "got nothing");
+               "expected a manifest name of 1 to 63 characters", "got nothing",
+               "only a manifest launched into a running host", "ringhost launch");
 }
 
 static void test_unknown_top_level_key_suggests_nearest(void **state)

@@ -128,8 +128,15 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, int flags, r
     /* Launched into a running host, the host names the instance. */
     v = json_object_get(root, "name");
     if ((v || !(flags & RH_MANIFEST_LAUNCHED)) &&
-        (rc = rh__json_get_name(L, v, "name", "a manifest name", 1, m->name, sizeof m->name)))
+        (rc = rh__json_get_name(L, v, "name", "a manifest name", 1, m->name, sizeof m->name))) {
+        if (!v && L->err) { /* a manifest written for `ringhost launch`, run or validated */
+            size_t n = strlen(L->err->msg);
+            snprintf(L->err->msg + n, sizeof L->err->msg - n,
+                     " (only a manifest launched into a running host, `ringhost launch "
+                     "--instance I`, may leave it out: the host names it)");
+        }
         return rc;
+    }
     if ((rc = parse_plugins(L, json_object_get(root, "plugins"), m)))
         return rc;
 
