@@ -124,6 +124,14 @@ static void test_stat_fits_a_120_column_terminal(void **state)
     check_width(120);
 }
 
+/* Between the old threshold (164) and the wide table's real width (186):
+ * the wide table must not be chosen for a terminal it does not fit. */
+static void test_stat_fits_a_170_column_terminal(void **state)
+{
+    (void)state;
+    check_width(170);
+}
+
 static void test_stat_without_a_terminal_keeps_the_wide_table_and_json(void **state)
 {
     (void)state;
@@ -151,6 +159,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stat_fits_an_80_column_terminal),
         cmocka_unit_test(test_stat_fits_a_120_column_terminal),
+        cmocka_unit_test(test_stat_fits_a_170_column_terminal),
         cmocka_unit_test(test_stat_without_a_terminal_keeps_the_wide_table_and_json),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -379,10 +379,15 @@ static void print_wrapped(FILE *out, const char *text, int width)
 
 static int out_width(void);
 
+/* The one-line-per-queue table with every counter is this wide (its
+ * longest line, the header); a terminal narrower gets the two-line layout.
+ * test_cli_stat_width checks the table against it. */
+#define WIDE_COLUMNS 186
+
 static void print_hosts(json_t *queues)
 {
     int w = out_width();
-    hosts_gone_note_w(stdout, "host", queues, w > 0 && w < 164 ? w - 1 : 0);
+    hosts_gone_note_w(stdout, "host", queues, w > 0 && w < WIDE_COLUMNS ? w - 1 : 0);
 }
 
 /* The columns of the terminal stat writes to: the window's width when
@@ -397,8 +402,6 @@ static int out_width(void)
     int n = c ? atoi(c) : 0;
     return n > 0 ? n : 0;
 }
-
-#define WIDE_COLUMNS 164 /* the one-line-per-queue table with every counter */
 
 /* One queue's derived texts, shared by both layouts. */
 typedef struct qrow {
