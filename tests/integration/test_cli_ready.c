@@ -232,6 +232,29 @@ static void test_wait_for_no_host_exits_1_at_its_deadline(void **state)
     cli_free(&o);
     cli_exec(&o, NULL, "wait", "--instance", inst, "--timeout", "soon", NULL);
     cli_expect_exit(&o, 2);
+    CLI_CHECK(&o, strstr(o.r.err, "--timeout: expected a number of seconds"),
+              "expected the bad --timeout named");
+    cli_free(&o);
+    /* a name no host could serve is refused at once, not waited out */
+    cli_exec(&o, NULL, "wait", "--instance", "no/such", "--timeout", "20", NULL);
+    cli_expect_exit(&o, 2);
+    CLI_CHECK(&o, o.r.wall_s < 5 && strstr(o.r.err, "instance name \"no/such\" is invalid"),
+              "expected the invalid name refused at once");
+    cli_free(&o);
+    /* the control socket folder not made yet (no host started) is still
+     * something to wait for: 1 at the deadline, not 2 */
+    const char *rt = getenv("RINGHOST_RUNTIME_DIR");
+    char *saved = rt ? strdup(rt) : NULL;
+    setenv("RINGHOST_RUNTIME_DIR", cli_keep("%s/not-made-yet", cli_tmpdir()), 1);
+    cli_exec(&o, NULL, "wait", "--instance", inst, "--timeout", "0.2", NULL);
+    if (saved)
+        setenv("RINGHOST_RUNTIME_DIR", saved, 1);
+    else
+        unsetenv("RINGHOST_RUNTIME_DIR");
+    free(saved);
+    cli_expect_exit(&o, 1);
+    CLI_CHECK(&o, strstr(o.r.err, "became ready within 0.2 s"),
+              "expected a missing socket folder waited for like a missing socket");
     cli_free(&o);
 }
 

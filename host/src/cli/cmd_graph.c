@@ -31,23 +31,18 @@
 
 extern char **environ;
 
-static void usage(FILE *to)
-{
-    fprintf(to, "usage: ringhost graph MANIFEST [--plugins DIR] [--allow-plugin PATH]... "
-                "[-o FILE.svg|.png|.pdf|.dot]\n"
-                "       ringhost graph --instance I [-o FILE]\n");
-}
-
 /* {"queues": {NAME: {"depth", "enq_rate", "deq_rate"}}, "kernels": {NAME: ps}}
  * for a live instance, and the distinct manifests of its kernels in
- * *manifests; NULL (said on stderr) when no host answers. */
-static json_t *live_counters(const char *instance, json_t **manifests)
+ * *manifests; NULL (said on stderr) when no host answers, with the exit code
+ * of rh__cli_control_call in *exit_code. */
+static json_t *live_counters(const char *instance, json_t **manifests, int *exit_code)
 {
     json_t *req = json_pack("{s:s}", "cmd", "ps"), *reply = NULL;
     int rc = rh__cli_control_call("graph", instance, req, &reply, 0);
     json_decref(req);
     if (rc != RH_EXIT_OK) {
         json_decref(reply);
+        *exit_code = rc;
         return NULL;
     }
     json_t *live = json_pack("{s:o, s:o}", "queues", json_object(), "kernels", json_object());
@@ -140,21 +135,24 @@ int rh__cmd_graph(int argc, char **argv)
     size_t n_allowed = 0;
     opts.allow_plugins = allowed;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
-            opts.extra_plugins = argv[++i];
-        else if (!strcmp(argv[i], "--allow-plugin") && i + 1 < argc) {
-            if (rh__cli_allow_plugin("graph", argv[++i], allowed, &n_allowed) != 0)
+        const char *v;
+        if (!strcmp(argv[i], "--plugins")) {
+            if (rh__cli_value("graph", argc, argv, &i, &opts.extra_plugins))
                 return RH_EXIT_BADINPUT;
-        } else if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc)
-            out_path = argv[++i];
-        else if (argv[i][0] != '-' && !manifest)
+        } else if (!strcmp(argv[i], "--allow-plugin")) {
+            if (rh__cli_value("graph", argc, argv, &i, &v) ||
+                rh__cli_allow_plugin("graph", v, allowed, &n_allowed) != 0)
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("graph", argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "-o")) {
+            if (rh__cli_value("graph", argc, argv, &i, &out_path))
+                return RH_EXIT_BADINPUT;
+        } else if (argv[i][0] != '-' && !manifest) {
             manifest = argv[i];
-        else {
-            fprintf(stderr, "ringhost graph: unexpected argument \"%s\"\n", argv[i]);
-            usage(stderr);
-            return RH_EXIT_BADINPUT;
+        } else {
+            return rh__cli_bad_arg("graph", argv[i]);
         }
     }
     if (!manifest && !instance)
@@ -162,7 +160,7 @@ int rh__cmd_graph(int argc, char **argv)
     if (!manifest == !instance) {
         fprintf(stderr, "ringhost graph: expected a manifest file or --instance I (a running "
                         "host), not %s\n", manifest ? "both" : "neither");
-        usage(stderr);
+        rh__cli_usage_hint("graph");
         return RH_EXIT_BADINPUT;
     }
     const char *fmt = NULL;
@@ -178,9 +176,10 @@ int rh__cmd_graph(int argc, char **argv)
 
     json_t *live = NULL, *manifests = NULL;
     if (instance) {
-        live = live_counters(instance, &manifests);
+        int rc = RH_EXIT_FAIL;
+        live = live_counters(instance, &manifests, &rc);
         if (!live)
-            return RH_EXIT_FAIL;
+            return rc; /* 2 when no host serves instance: it names nothing */
     } else {
         manifests = json_pack("[s]", manifest);
     }

@@ -199,17 +199,15 @@ int rh__cmd_inspect(int argc, char **argv)
     const char *what = NULL, *dir = NULL;
     int as_json = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--plugins") && i + 1 < argc)
-            dir = argv[++i];
-        else if (!strcmp(argv[i], "--json"))
+        if (!strcmp(argv[i], "--plugins")) {
+            if (rh__cli_value("inspect", argc, argv, &i, &dir))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--json")) {
             as_json = 1;
-        else if (argv[i][0] != '-' && !what)
+        } else if (argv[i][0] != '-' && !what) {
             what = argv[i];
-        else {
-            fprintf(stderr, "ringhost inspect: unexpected argument \"%s\"\n"
-                            "usage: ringhost inspect PLUGIN [--plugins DIR] [--json]\n",
-                    argv[i]);
-            return RH_EXIT_BADINPUT;
+        } else {
+            return rh__cli_bad_arg("inspect", argv[i]);
         }
     }
     if (!what) {

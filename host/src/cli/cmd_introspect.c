@@ -25,14 +25,13 @@ int rh__cmd_methods(int argc, char **argv)
     const char *instance = NULL;
     int as_json = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!strcmp(argv[i], "--json"))
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("methods", argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--json")) {
             as_json = 1;
-        else {
-            fprintf(stderr, "ringhost methods: unexpected argument \"%s\"\nusage: ringhost "
-                            "methods [--instance I] [--json]\n", argv[i]);
-            return RH_EXIT_BADINPUT;
+        } else {
+            return rh__cli_bad_arg("methods", argv[i]);
         }
     }
     if (rh__cli_need_instance("methods", &instance))
@@ -70,14 +69,14 @@ int rh__cmd_save_config(int argc, char **argv)
 {
     const char *instance = NULL, *out_path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
-            instance = argv[++i];
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc)
-            out_path = argv[++i];
-        else {
-            fprintf(stderr, "ringhost save-config: unexpected argument \"%s\"\nusage: ringhost "
-                            "save-config [--instance I] [-o FILE]\n", argv[i]);
-            return RH_EXIT_BADINPUT;
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("save-config", argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "-o")) {
+            if (rh__cli_value("save-config", argc, argv, &i, &out_path))
+                return RH_EXIT_BADINPUT;
+        } else {
+            return rh__cli_bad_arg("save-config", argv[i]);
         }
     }
     if (rh__cli_need_instance("save-config", &instance))

@@ -2,6 +2,11 @@
  * cmd_wait.c — `ringhost wait --instance I [--timeout S]`: block until the
  * host serving instance I is ready (ready.c says what that means), exit 0;
  * exit 1 when none is within S seconds (default 30), saying what it saw.
+ * Arguments go through args.c (exit 2): a flag without its value, a
+ * --timeout that is no number of seconds from 0 to 86400, an unknown
+ * option, an instance name no host could serve.  A valid instance that no
+ * host serves (yet) is not refused: waiting for it is the point, so it is
+ * the timeout, 1.
  *
  * A host binds and listens on its control socket before it launches its
  * manifest, and answers only once it is ready, so "ready" here is: a
@@ -72,26 +77,32 @@ static int try_ready(const char *instance, uint64_t deadline_ns, char *why, size
 
 int rh__cmd_wait(int argc, char **argv)
 {
-    const char *instance = NULL;
+    const char *instance = NULL, *v;
     double timeout_s = 30;
     for (int i = 1; i < argc; i++) {
-        char *end = NULL;
-        if (!strcmp(argv[i], "--instance") && i + 1 < argc) {
-            instance = argv[++i];
-        } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc &&
-                   (timeout_s = strtod(argv[++i], &end), end != argv[i] && !*end) &&
-                   timeout_s >= 0 && timeout_s <= 86400) {
-            ;
+        if (!strcmp(argv[i], "--instance")) {
+            if (rh__cli_value("wait", argc, argv, &i, &instance))
+                return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--timeout")) {
+            if (rh__cli_value("wait", argc, argv, &i, &v) ||
+                rh__cli_seconds("wait", "--timeout", v, 0, 86400, &timeout_s))
+                return RH_EXIT_BADINPUT;
         } else {
-            fprintf(stderr, "ringhost wait: unexpected argument \"%s\"\n"
-                            "usage: ringhost wait [--instance I] [--timeout S]   (S seconds, "
-                            "default 30; exit 0 once the host is ready, 1 if not within S)\n",
-                    argv[i]);
-            return RH_EXIT_BADINPUT;
+            return rh__cli_bad_arg("wait", argv[i]);
         }
     }
     if (rh__cli_need_instance("wait", &instance))
         return RH_EXIT_BADINPUT;
+    /* A name no host could ever serve is a bad argument (2) at once; a
+     * valid one no host serves yet is what wait is for: 1 at the deadline
+     * (docs/OPERATIONS.md, "Exit codes"). */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    rh_error err = {0};
+    /* (the folder may not exist yet: only RH_EINVAL, the name, is final) */
+    if (rh__control_socket_path(instance, 0, path, sizeof path, &err) == RH_EINVAL) {
+        fprintf(stderr, "ringhost wait: --instance: %s\n", err.msg);
+        return RH_EXIT_BADINPUT;
+    }
     uint64_t deadline = rh_now_ns() + (uint64_t)(timeout_s * (double)RH_NS_PER_S);
     char why[512] = "";
     for (;;) {

@@ -12,7 +12,7 @@ static const struct {
      "run MANIFEST [--send FILE.jsonl] [--timeout S] [--report-bindings] [--instance I] "
      "[--plugins DIR] [--allow-plugin PATH]... [--no-watch] [--ready-fd N] "
      "[--metrics-listen [ADDR:]PORT]"},
-    {"wait", rh__cmd_wait, "wait [--instance I] [--timeout S]   (until the host serves)"},
+    {"wait", rh__cmd_wait, "wait [--instance I] [--timeout S]   (until the host serves; exit 1 if not within S, default 30)"},
     {"send", rh__cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
     {"recv", rh__cmd_recv,
      "recv [--instance I] QUEUE [-n N] [--timeout S] [--peek] [--reason STAGE]"},
@@ -33,7 +33,7 @@ static const struct {
     {"inspect", rh__cmd_inspect, "inspect PLUGIN [--plugins DIR] [--json]   (ports, fields, config keys)"},
     {"validate", rh__cmd_validate, "validate MANIFEST [--plugins DIR] [--allow-plugin PATH]..."},
     {"graph", rh__cmd_graph,
-     "graph MANIFEST | --instance I [--plugins DIR] [--allow-plugin PATH]... [-o FILE.svg|.dot]"},
+     "graph MANIFEST | --instance I [--plugins DIR] [--allow-plugin PATH]... [-o FILE.svg|.png|.pdf|.dot]"},
     {"topo", rh__cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},
     {"new-kernel", rh__cmd_new_kernel, "new-kernel NAME [DIR]"},
     {"bench", rh__cmd_bench,

@@ -65,12 +65,11 @@ int rh__metrics_http_parse(const char *spec, struct sockaddr_in *sa)
         memcpy(addr, spec, n);
         addr[n] = 0;
     }
-    char *end;
-    errno = 0;
-    long port = strtol(port_text, &end, 10);
-    if (errno || end == port_text || *end || port < 0 || port > 65535)
-        goto bad;
     if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1)
+        goto bad;
+    /* the port through the one number parser (args.c): "80x", "-1", "99999" refused */
+    long port;
+    if (rh__cli_long("run", "--metrics-listen", port_text, 0, 65535, &port))
         goto bad;
     sa->sin_port = htons((uint16_t)port);
     return 0;

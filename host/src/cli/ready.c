@@ -34,14 +34,10 @@
 
 int rh__cli_ready_fd_parse(const char *text, int *fd)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < 0 || v > 1 << 20) {
-        fprintf(stderr, "ringhost run: --ready-fd: expected a file descriptor number, got "
-                        "\"%s\"\n", text);
+    long v;
+    /* the one number parser (args.c): "3x", "-1", "" refused */
+    if (rh__cli_long("run", "--ready-fd", text, 0, 1 << 20, &v))
         return RH_EXIT_BADINPUT;
-    }
     if (v <= 2 || fcntl((int)v, F_GETFD) < 0) {
         fprintf(stderr, "ringhost run: --ready-fd %ld: %s; open it for writing in the shell "
                         "that starts the host (e.g. `ringhost run M --ready-fd 3 3>FIFO`)\n",
