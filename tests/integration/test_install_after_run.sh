@@ -33,7 +33,7 @@ step "configure $REL with its kernels in $WORK/plugins"
 quiet "configure" "$CMAKE" -S "$RH_SOURCE_DIR" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DRINGHOST_PLUGIN_OUTPUT_DIR="$WORK/plugins"
 step "make run BUILD=$REL (a fresh build)"
-quiet "make run" make -C "$RH_SOURCE_DIR" run BUILD="$REL" JOBS=2 RUN_FLAGS="--plugins $WORK/plugins"
+quiet "make run" make -C "$RH_SOURCE_DIR" run BUILD="$REL" JOBS=2 RUN_FLAGS="--plugins $WORK/plugins --instance install-$$"
 [ -f "$WORK/plugins/vector_add.so" ] || fail "make run did not build the kernels into $WORK/plugins"
 grep -q "accounting: queue vadd.in" "$WORK/last.log" ||
     { cat "$WORK/last.log"; fail "make run: expected the demo's accounting line"; }
