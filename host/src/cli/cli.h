@@ -102,9 +102,13 @@ int rh__cmd_methods(int argc, char **argv);
 int rh__cmd_save_config(int argc, char **argv);
 /* cmd_graph.c: `graph MANIFEST | --instance I [-o FILE]`. */
 int rh__cmd_graph(int argc, char **argv);
-/* cmd_stat.c: the counters of every shared queue of instance, sorted by
+/* stat_data.c: the counters of every shared queue of instance, sorted by
  * name (the objects of `stat --json`'s "queues"; a new reference). */
 json_t *rh__cli_queue_stats(const char *instance);
+/* stat_data.c: how many queues of instance this process may not open (a
+ * host of another user makes them mode 0600), saying why for the first on
+ * stderr; 0 when none. */
+int rh__cli_unreadable_note(const char *instance);
 int rh__cmd_validate(int argc, char **argv);
 int rh__cmd_topo(int argc, char **argv);
 int rh__cmd_new_kernel(int argc, char **argv);
@@ -125,9 +129,15 @@ int rh__cli_ready_fd_parse(const char *text, int *fd);
 void rh__cli_ready(int ready_fd, const char *instance);
 void rh__cli_stopping(void);
 
-/* cmd_stat.c: the Prometheus text of `ringhost stat --prom` for instance,
- * to out (the queues from shared memory, the kernels from the control
- * socket). */
+/* stat_data.c: the host's kernels from its control socket (the objects of
+ * `ps --json`'s "kernels"; a new reference), or NULL when none answers. */
+json_t *rh__cli_kernel_stats(const char *instance);
+
+/* stat_prom.c: the Prometheus text of `ringhost stat --prom`, to out:
+ * rh__cli_prom_print of the queues and kernels given (kernels may be NULL),
+ * rh__cli_stat_prom of instance (the queues from shared memory, the kernels
+ * from the control socket). */
+void rh__cli_prom_print(FILE *out, const char *instance, json_t *queues, json_t *kernels);
 void rh__cli_stat_prom(FILE *out, const char *instance);
 
 /* metrics_http.c: GET /metrics over HTTP (--metrics-listen).  parse:

@@ -3,9 +3,9 @@
  *
  * The queues' counters are read from their shared memory (so stat works
  * with any host, and without its control socket); the kernels' counters
- * come from the host's control socket when it answers (`ringhost ps`).
- * One frame is a table, one JSON object (--json) or the Prometheus text
- * exposition format (--prom).  On a terminal, stat redraws the table like
+ * come from the host's control socket when it answers (`ringhost ps`):
+ * stat_data.c reads both.  One frame is a table, one JSON object (--json) or the Prometheus text
+ * exposition format (--prom, stat_prom.c).  On a terminal, stat redraws the table like
  * top every interval (--watch S, default 1 s) with the rates since the
  * previous frame, until Ctrl-C or q; --once prints one frame.
  */
@@ -20,93 +20,6 @@
 
 #include "base/clock.h"
 #include "cli.h"
-#include "queue/queue_pvt.h"
-
-/* The counters of every shared queue of instance, as an array of objects
- * (the --json "queues"). */
-typedef struct stat_ctx {
-    const char *instance;
-    json_t *arr;
-} stat_ctx;
-
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* "2026-12-02T01:02:03Z" of a CLOCK_REALTIME time in ns, into buf[40]. */
-static const char *utc_text(int64_t ns, char *buf)
-{
-    time_t t = (time_t)(ns / 1000000000);
-    struct tm tm;
-    if (ns <= 0 || !gmtime_r(&t, &tm) || strftime(buf, 40, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, 40, "unknown");
-    return buf;
-}
-
-static void stat_one(const char *name, void *arg)
-{
-    stat_ctx *c = arg;
-    rh_queue *q;
-    if (rh_queue_attach(c->instance, name, &q, NULL) != 0)
-        return;
-    rh_queue_stats s;
-    rh_queue_stats_get(q, &s);
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                          "s:I, s:I, s:I}",
-                          "queue", name, "type", rh_queue_type_name(q), "capacity",
-                          (json_int_t)s.capacity, "depth", (json_int_t)s.depth, "high_water",
-                          (json_int_t)s.high_water, "enqueued", (json_int_t)s.enqueued,
-                          "dequeued", (json_int_t)s.dequeued, "rejected", (json_int_t)s.rejected,
-                          "dropped_oldest", (json_int_t)s.dropped_oldest, "dropped_newest",
-                          (json_int_t)s.dropped_newest, "duplicates", (json_int_t)s.duplicates,
-                          "expired", (json_int_t)s.expired, "invalid", (json_int_t)s.invalid,
-                          "failed", (json_int_t)s.failed, "dead_lettered",
-                          (json_int_t)s.dead_lettered, "ttl_ms",
-                          (json_int_t)rh_queue_config_of(q)->ttl_ms);
-    /* A persist queue's messages taken but not yet acknowledged: what a
-     * host killed now would deliver again at its next launch. */
-    json_object_set_new(o, "persist", json_boolean(rh__queue_is_persist(q)));
-    if (rh__queue_is_persist(q))
-        json_object_set_new(o, "unacked",
-                            json_integer((json_int_t)(rh__queue_taken(q) - rh__queue_acked(q))));
-    /* Whose it is and whether that host still runs (issue 14, item 8): a
-     * host killed with SIGKILL leaves its queues behind, and `ringhost ps`
-     * (its control socket) says no host; stat must not show them as live. */
-    rh_queue_health hl;
-    rh__queue_health_get(q, &hl);
-    int64_t now = realtime_ns();
-    json_object_set_new(o, "host_pid", json_integer(hl.host_pid));
-    json_object_set_new(o, "host", json_string(hl.host_running ? "running" : "gone"));
-    json_object_set_new(o, "created_age_s",
-                        json_integer(hl.created_ns > 0 ? (now - hl.created_ns) / 1000000000 : -1));
-    json_object_set_new(o, "heartbeat_age_s",
-                        json_integer(hl.heartbeat_ns > 0 ? (now - hl.heartbeat_ns) / 1000000000
-                                                         : -1));
-    if (!hl.host_running && hl.heartbeat_ns > 0) {
-        char when[40];
-        json_object_set_new(o, "host_gone_since", json_string(utc_text(hl.heartbeat_ns, when)));
-    }
-    json_object_set_new(o, "corrupt", json_integer((json_int_t)hl.corrupt));
-    if (hl.corrupt_sides) {
-        char when[40];
-        json_object_set_new(o, "corrupt_detail",
-                            json_pack("{s:s, s:I, s:I, s:s}", "side",
-                                      hl.corrupt_sides == 1   ? "producers"
-                                      : hl.corrupt_sides == 2 ? "consumers"
-                                                              : "both",
-                                      "tail", (json_int_t)hl.corrupt_tail, "claim",
-                                      (json_int_t)hl.corrupt_claim, "at",
-                                      utc_text(hl.corrupt_ns, when)));
-    }
-    json_array_append_new(c->arr, o);
-    rh_queue_close(q);
-}
-
-static const char *str(json_t *o, const char *key);
-static long long num(json_t *o, const char *key);
 
 /* ", 12 s ago" for an age in seconds (static buffer: one use per call). */
 static const char *cli_age_text(long long age_s)
@@ -114,70 +27,6 @@ static const char *cli_age_text(long long age_s)
     static char buf[48];
     snprintf(buf, sizeof buf, ", %lld s ago", age_s);
     return buf;
-}
-
-/* The queues of instance by name (the shared-memory folder lists them in
- * no order; a frame that redraws must not reorder its rows). */
-static json_t *queues_of(const char *instance)
-{
-    stat_ctx c = {instance, json_array()};
-    rh_queue_list(instance, stat_one, &c);
-    size_t n = json_array_size(c.arr);
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && strcmp(str(json_array_get(c.arr, j - 1), "queue"),
-                                           str(json_array_get(c.arr, j), "queue")) > 0; j--) {
-            json_t *a = json_incref(json_array_get(c.arr, j - 1));
-            json_array_set(c.arr, j - 1, json_array_get(c.arr, j));
-            json_array_set_new(c.arr, j, a);
-        }
-    return c.arr;
-}
-
-json_t *rh__cli_queue_stats(const char *instance)
-{
-    return queues_of(instance);
-}
-
-/* The queues of instance this process may not open (a host of another
- * user makes them mode 0600): says why for the first one on stderr and
- * returns how many; 0 when none. */
-typedef struct unreadable {
-    const char *instance;
-    int n;
-} unreadable;
-
-static void unreadable_one(const char *name, void *arg)
-{
-    unreadable *u = arg;
-    rh_queue *q;
-    rh_error err = {0};
-    int rc = rh_queue_attach(u->instance, name, &q, &err);
-    if (rc == 0) {
-        rh_queue_close(q);
-        return;
-    }
-    if (rc == RH_ENOENT) /* gone since the listing */
-        return;
-    if (u->n++ == 0)
-        fprintf(stderr, "ringhost stat: %s\n", err.msg);
-}
-
-static int unreadable_note(const char *instance)
-{
-    unreadable u = {instance, 0};
-    rh_queue_list(instance, unreadable_one, &u);
-    return u.n;
-}
-
-/* The host's kernels from its control socket, or NULL when none answers. */
-static json_t *kernels_of(const char *instance)
-{
-    json_t *req = json_pack("{s:s}", "cmd", "ps"), *reply;
-    int rc = rh__cli_control_call("stat", instance, req, &reply, 1);
-    json_decref(req);
-    json_t *k = rc == RH_EXIT_OK ? json_incref(json_object_get(reply, "kernels")) : NULL;
-    json_decref(reply);
-    return k;
 }
 
 static long long num(json_t *o, const char *key)
@@ -189,110 +38,6 @@ static const char *str(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "";
-}
-
-/* ------------------------------------------------------ prometheus ---- */
-
-static const struct metric {
-    const char *key, *name, *type, *help;
-} queue_metrics[] = {
-    {"enqueued", "ringhost_queue_enqueued_total", "counter", "Messages the queue accepted."},
-    {"dequeued", "ringhost_queue_dequeued_total", "counter", "Messages taken out of the queue."},
-    {"rejected", "ringhost_queue_rejected_total", "counter",
-     "Sends refused: full with reject, or a block that timed out."},
-    {"dropped_oldest", "ringhost_queue_dropped_oldest_total", "counter",
-     "Messages evicted by drop_oldest."},
-    {"dropped_newest", "ringhost_queue_dropped_newest_total", "counter",
-     "Messages discarded by drop_newest."},
-    {"duplicates", "ringhost_queue_duplicates_total", "counter",
-     "Messages dropped by the dedup window."},
-    {"expired", "ringhost_queue_expired_total", "counter", "Messages older than ttl_ms."},
-    {"invalid", "ringhost_queue_invalid_total", "counter", "Messages that failed validation."},
-    {"failed", "ringhost_queue_failed_total", "counter", "Messages failed by their kernel."},
-    {"dead_lettered", "ringhost_queue_dead_lettered_total", "counter",
-     "Messages sent to a dead-letter queue."},
-    {"corrupt", "ringhost_queue_corrupt_total", "counter",
-     "Waits on a queue index that stalled for good (queue.corrupt): a dead claim holder or a "
-     "scribbled index."},
-    {"depth", "ringhost_queue_depth", "gauge", "Messages in the queue now."},
-    {"high_water", "ringhost_queue_high_water", "gauge", "Highest depth seen."},
-    {"capacity", "ringhost_queue_capacity", "gauge", "Slots of the queue."},
-}, kernel_metrics[] = {
-    {"processed", "ringhost_kernel_processed_total", "counter",
-     "Messages handed to the kernel, all workers."},
-    {"failed", "ringhost_kernel_failed_total", "counter", "Messages the kernel failed."},
-    {"emitted", "ringhost_kernel_emitted_total", "counter", "Outputs the kernel committed."},
-    {"batches", "ringhost_kernel_batches_total", "counter", "Batches the kernel processed."},
-    {"restarts", "ringhost_kernel_restarts_total", "counter", "init() run again after a fault."},
-    {"swaps", "ringhost_kernel_swaps_total", "counter", "Plugin replaced while running."},
-    {"swaps_refused", "ringhost_kernel_swaps_refused_total", "counter",
-     "Replacement plugins refused (the running one kept)."},
-    {"stalls", "ringhost_kernel_stalls_total", "counter",
-     "process() calls that ran past the kernel's watchdog_ms."},
-    {"workers", "ringhost_kernel_workers", "gauge", "Workers of the kernel."},
-};
-
-/* A label value as the exposition format quotes it. */
-static void print_label(FILE *out, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            fprintf(out, "\\%c", *v);
-        else if (*v == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*v, out);
-    }
-}
-
-/* One metric's HELP, TYPE and a sample per object of arr, labelled
- * instance and `label` (the object's `field`). */
-static void print_metric(FILE *out, const struct metric *mt, const char *instance, json_t *arr,
-                         const char *label, const char *field)
-{
-    json_t *o;
-    size_t i;
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help, mt->name, mt->type);
-    json_array_foreach (arr, i, o) {
-        fprintf(out, "%s{instance=\"", mt->name);
-        print_label(out, instance);
-        fprintf(out, "\",%s=\"", label);
-        print_label(out, str(o, field));
-        fprintf(out, "\"} %lld\n", num(o, mt->key));
-    }
-}
-
-static void print_prom(FILE *out, const char *instance, json_t *queues, json_t *kernels)
-{
-    json_t *o;
-    size_t i;
-    for (size_t m = 0; m < sizeof queue_metrics / sizeof *queue_metrics; m++)
-        print_metric(out, &queue_metrics[m], instance, queues, "queue", "queue");
-    if (!kernels)
-        return;
-    for (size_t m = 0; m < sizeof kernel_metrics / sizeof *kernel_metrics; m++)
-        print_metric(out, &kernel_metrics[m], instance, kernels, "kernel", "name");
-    fprintf(out, "# HELP ringhost_kernel_state 1 for the state the kernel is in.\n"
-           "# TYPE ringhost_kernel_state gauge\n");
-    json_array_foreach (kernels, i, o) {
-        static const char *states[] = {"launched", "active", "inactive", "terminated"};
-        for (int s = 0; s < 4; s++) {
-            fprintf(out, "ringhost_kernel_state{instance=\"");
-            print_label(out, instance);
-            fprintf(out, "\",kernel=\"");
-            print_label(out, str(o, "name"));
-            fprintf(out, "\",state=\"%s\"} %d\n", states[s],
-                    strcmp(str(o, "state"), states[s]) == 0);
-        }
-    }
-}
-
-void rh__cli_stat_prom(FILE *out, const char *instance)
-{
-    json_t *queues = queues_of(instance), *kernels = kernels_of(instance);
-    print_prom(out, instance, queues, kernels);
-    json_decref(queues);
-    json_decref(kernels);
 }
 
 /* ------------------------------------------------------------ table ---- */
@@ -620,7 +365,7 @@ static int watch(const char *instance, double interval_s)
     json_t *prev = NULL;
     uint64_t prev_ns = 0;
     while (!stop_watch) {
-        json_t *queues = queues_of(instance), *kernels = kernels_of(instance);
+        json_t *queues = rh__cli_queue_stats(instance), *kernels = rh__cli_kernel_stats(instance);
         uint64_t now = rh_now_ns();
         printf("\033[H\033[2J"); /* home, clear */
         printf("ringhost stat: instance %s, every %.1f s (q or Ctrl-C to quit)\n\n", instance,
@@ -646,7 +391,7 @@ static int watch(const char *instance, double interval_s)
 
 int rh__cli_left_queues_note(const char *verb, const char *instance)
 {
-    json_t *queues = queues_of(instance);
+    json_t *queues = rh__cli_queue_stats(instance);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "ringhost %s", verb);
     hosts_gone_note(stderr, prefix, queues);
@@ -690,7 +435,7 @@ int rh__cmd_stat(int argc, char **argv)
         return RH_EXIT_BADINPUT;
     if (watch_asked || (!as_json && !prom && !once && isatty(STDOUT_FILENO)))
         return watch(instance, interval_s);
-    json_t *queues = queues_of(instance), *kernels = kernels_of(instance);
+    json_t *queues = rh__cli_queue_stats(instance), *kernels = rh__cli_kernel_stats(instance);
     int found = json_array_size(queues) > 0;
     if (as_json) {
         json_t *o = json_pack("{s:s, s:O}", "instance", instance, "queues", queues);
@@ -702,7 +447,7 @@ int rh__cmd_stat(int argc, char **argv)
         json_decref(o);
         hosts_gone_note(stderr, "ringhost stat", queues);
     } else if (prom) {
-        print_prom(stdout, instance, queues, kernels);
+        rh__cli_prom_print(stdout, instance, queues, kernels);
         hosts_gone_note(stderr, "ringhost stat", queues);
     } else if (found) {
         print_table(queues, kernels, NULL, 0);
@@ -712,7 +457,7 @@ int rh__cmd_stat(int argc, char **argv)
     if (!found) {
         /* Queues of another user's host are there but cannot be read:
          * that is a refusal (1), not a wrong instance name (2). */
-        int denied = unreadable_note(instance);
+        int denied = rh__cli_unreadable_note(instance);
         if (denied) {
             fprintf(stderr, "ringhost stat: %d queue(s) of instance \"%s\" exist but cannot be "
                             "read by this user\n", denied, instance);

@@ -1,7 +1,7 @@
 /*
  * metrics_http.c — `ringhost run --metrics-listen [ADDR:]PORT`: a serving
  * host answers `GET /metrics` over HTTP with the text `ringhost stat --prom`
- * prints (cmd_stat.c rh__cli_stat_prom), for a Prometheus server to scrape
+ * prints (stat_prom.c rh__cli_stat_prom), for a Prometheus server to scrape
  * (issue 13, item 11).
  *
  * Why not a library: Debian has libmicrohttpd (0.9.75), and it was
