@@ -51,6 +51,10 @@ size_t cli_file_count(const char *path, const char *needle);
 /* A string that lives until cli_cleanup() (printf-style). */
 const char *cli_keep(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Copy the file from to to (created or truncated), then give it mode
+ * (whatever the umask: the plugin trust checks read it).  0, or -1. */
+int cli_copy_file(const char *from, const char *to, unsigned mode);
+
 /* "<tag>-<pid>": a manifest name / instance unique to this test process. */
 const char *cli_instance(const char *tag);
 

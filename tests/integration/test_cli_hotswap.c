@@ -32,26 +32,11 @@ static struct hot {
     unsigned seq;
 } H;
 
-static int copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0)
-        return -1;
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            return -1;
-    close(in);
-    close(out);
-    return 0;
-}
-
 /* `cp build .tmp && mv .tmp swap_echo.so` */
 static void move_build_in(const char *build)
 {
     const char *tmp = cli_keep("%s/.swap_echo.so.tmp", H.plugins);
-    assert_int_equal(copy_file(cli_keep("%s/%s.so", SWAP_DIR, build), tmp), 0);
+    assert_int_equal(cli_copy_file(cli_keep("%s/%s.so", SWAP_DIR, build), tmp, 0644), 0);
     assert_int_equal(rename(tmp, H.file), 0);
 }
 
@@ -118,7 +103,7 @@ static int hot_setup(void **state)
     H.plugins = cli_keep("%s/plugins", cli_tmpdir());
     H.file = cli_keep("%s/swap_echo.so", H.plugins);
     if (mkdir(H.plugins, 0755) != 0 ||
-        copy_file(SWAP_DIR "/swap_echo_v1.so", H.file) != 0) {
+        cli_copy_file(SWAP_DIR "/swap_echo_v1.so", H.file, 0644) != 0) {
         print_error("cannot prepare %s\n", H.file);
         return -1;
     }
@@ -190,7 +175,7 @@ static void test_a_build_with_other_ports_is_refused_and_v2_kept_answering(void 
 static void test_a_build_copied_over_the_file_in_place_is_swapped_in(void **state)
 {
     (void)state;
-    assert_int_equal(copy_file(SWAP_DIR "/swap_echo_v1.so", H.file), 0);
+    assert_int_equal(cli_copy_file(SWAP_DIR "/swap_echo_v1.so", H.file, 0644), 0);
     wait_for_log("event=kernel.swap kernel=h", 2);
     assert_int_equal(host_log_count("from=2.0.0 to=1.0.0"), 1);
     assert_string_equal(who_answers(), "v1");
@@ -246,7 +231,7 @@ static void test_no_watch_host_keeps_its_build_until_reload_is_asked(void **stat
     const char *plugins = cli_keep("%s/plugins-nowatch", cli_tmpdir());
     const char *file = cli_keep("%s/swap_echo.so", plugins);
     assert_int_equal(mkdir(plugins, 0755), 0);
-    assert_int_equal(copy_file(SWAP_DIR "/swap_echo_v1.so", file), 0);
+    assert_int_equal(cli_copy_file(SWAP_DIR "/swap_echo_v1.so", file, 0644), 0);
     const char *m = hot_manifest("nowatch.json", instance, plugins);
     char *argv[] = {RH_TEST_BINARY, "run", (char *)m, "--no-watch", NULL};
     proc host;
@@ -255,7 +240,7 @@ static void test_no_watch_host_keeps_its_build_until_reload_is_asked(void **stat
     unsigned seq = 0;
     assert_string_equal(who_answers_in(instance, &seq), "v1");
     const char *tmp = cli_keep("%s/.swap_echo.so.tmp", plugins);
-    assert_int_equal(copy_file(SWAP_DIR "/swap_echo_v2.so", tmp), 0);
+    assert_int_equal(cli_copy_file(SWAP_DIR "/swap_echo_v2.so", tmp, 0644), 0);
     assert_int_equal(rename(tmp, file), 0);
     /* a sleep, not a wait: no swap may come; a watching host swaps within ~200 ms */
     sleep_ms(1000);

@@ -29,22 +29,6 @@ static struct {
     unsigned seq;
 } R;
 
-static int copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = in < 0 || out < 0 ? -1 : 0;
-    char buf[65536];
-    ssize_t n;
-    while (rc == 0 && (n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    return rc;
-}
-
 static int release_setup(void **state)
 {
     (void)state;
@@ -52,7 +36,7 @@ static int release_setup(void **state)
     R.instance = cli_instance("hotrel");
     R.plugins = cli_keep("%s/plugins", cli_tmpdir());
     R.file = cli_keep("%s/swap_echo.so", R.plugins);
-    if (mkdir(R.plugins, 0755) != 0 || copy_file(SWAP_DIR "/swap_echo_v1.so", R.file) != 0) {
+    if (mkdir(R.plugins, 0755) != 0 || cli_copy_file(SWAP_DIR "/swap_echo_v1.so", R.file, 0644) != 0) {
         print_error("cannot prepare %s\n", R.file);
         return -1;
     }
@@ -124,7 +108,7 @@ static const char *who_answers(void)
 static void swap_to(const char *build)
 {
     const char *tmp = cli_keep("%s/.swap_echo.so.tmp", R.plugins);
-    assert_int_equal(copy_file(cli_keep("%s/swap_echo_%s.so", SWAP_DIR, build), tmp), 0);
+    assert_int_equal(cli_copy_file(cli_keep("%s/swap_echo_%s.so", SWAP_DIR, build), tmp, 0644), 0);
     assert_int_equal(rename(tmp, R.file), 0);
     cli_out o;
     cli_exec(&o, NULL, "reload", "h", "--instance", R.instance, NULL);

@@ -39,26 +39,11 @@ static struct {
     unsigned seq;
 } L;
 
-static int copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0)
-        return -1;
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            return -1;
-    close(in);
-    close(out);
-    return 0;
-}
-
 /* `cp BUILD dir/.swap_echo.so.tmp && mv dir/.swap_echo.so.tmp dir/swap_echo.so` */
 static void move_build_in(const char *build, const char *dir)
 {
     const char *tmp = cli_keep("%s/.swap_echo.so.tmp", dir);
-    assert_int_equal(copy_file(cli_keep("%s/%s.so", SWAP_DIR, build), tmp), 0);
+    assert_int_equal(cli_copy_file(cli_keep("%s/%s.so", SWAP_DIR, build), tmp, 0644), 0);
     assert_int_equal(rename(tmp, cli_keep("%s/swap_echo.so", dir)), 0);
 }
 
@@ -140,10 +125,10 @@ static int launch_setup(void **state)
     if (mkdir(L.plugins, 0755) != 0 || mkdir(L.allowed, 0755) != 0 ||
         chmod(L.allowed, 0775) != 0 || mkdir(L.extra, 0755) != 0 || mkdir(own, 0755) != 0 ||
         mkdir(mdir, 0755) != 0 ||
-        copy_file(RH_TEST_PLUGIN_DIR "/echo.so", cli_keep("%s/echo.so", L.plugins)) != 0 ||
-        copy_file(SWAP_DIR "/swap_echo_v1.so", cli_keep("%s/swap_echo.so", L.plugins)) != 0 ||
-        copy_file(SWAP_DIR "/swap_echo_v1.so", cli_keep("%s/swap_echo.so", L.allowed)) != 0 ||
-        copy_file(SWAP_DIR "/swap_echo_v1.so", cli_keep("%s/swap_echo.so", L.extra)) != 0) {
+        cli_copy_file(RH_TEST_PLUGIN_DIR "/echo.so", cli_keep("%s/echo.so", L.plugins), 0644) != 0 ||
+        cli_copy_file(SWAP_DIR "/swap_echo_v1.so", cli_keep("%s/swap_echo.so", L.plugins), 0644) != 0 ||
+        cli_copy_file(SWAP_DIR "/swap_echo_v1.so", cli_keep("%s/swap_echo.so", L.allowed), 0644) != 0 ||
+        cli_copy_file(SWAP_DIR "/swap_echo_v1.so", cli_keep("%s/swap_echo.so", L.extra), 0644) != 0) {
         print_error("cannot prepare the plugin folders in %s\n", cli_tmpdir());
         return -1;
     }
@@ -203,8 +188,8 @@ static void test_a_bare_manifest_also_finds_its_own_plugins_folder(void **s)
     assert_int_equal(mkdir(proj, 0755), 0);
     assert_int_equal(mkdir(cli_keep("%s/manifests", proj), 0755), 0);
     assert_int_equal(mkdir(cli_keep("%s/plugins", proj), 0755), 0);
-    assert_int_equal(copy_file(RH_TEST_BUILD_DIR "/test_plugins/failing.so",
-                               cli_keep("%s/plugins/failing.so", proj)), 0);
+    assert_int_equal(cli_copy_file(RH_TEST_BUILD_DIR "/test_plugins/failing.so",
+                               cli_keep("%s/plugins/failing.so", proj), 0644), 0);
     cli_out o;
     const char *m = bare_manifest(cli_keep("%s/manifests", proj), "f", "failing");
     cli_exec(&o, NULL, "launch", m, "--instance", L.instance, "--activate", NULL);

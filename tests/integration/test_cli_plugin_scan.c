@@ -22,35 +22,14 @@
 
 static const char *requests; /* one echo request for scan.in */
 
-static int copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -1;
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out < 0) {
-        close(in);
-        return -1;
-    }
-    char buf[65536];
-    ssize_t n;
-    int rc = 0;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
-    close(in);
-    close(out);
-    return n < 0 || rc ? -1 : chmod(to, 0644);
-}
-
 /* <tmp>/<tag>/ holding echo.so and the hostile <bad>.so; returns the folder. */
 static const char *folder_with(const char *tag, const char *bad)
 {
     const char *dir = cli_keep("%s/%s", cli_tmpdir(), tag);
     assert_int_equal(mkdir(dir, 0755), 0);
     assert_int_equal(chmod(dir, 0755), 0);
-    assert_int_equal(copy_file(RH_TEST_PLUGIN_DIR "/echo.so", cli_keep("%s/echo.so", dir)), 0);
-    if (copy_file(cli_keep("%s/%s.so", HOSTILE_DIR, bad), cli_keep("%s/%s.so", dir, bad)) != 0)
+    assert_int_equal(cli_copy_file(RH_TEST_PLUGIN_DIR "/echo.so", cli_keep("%s/echo.so", dir), 0644), 0);
+    if (cli_copy_file(cli_keep("%s/%s.so", HOSTILE_DIR, bad), cli_keep("%s/%s.so", dir, bad), 0644) != 0)
         fail_msg("cannot copy %s/%s.so (is rh_bad_plugins built?)", HOSTILE_DIR, bad);
     return dir;
 }

@@ -35,27 +35,6 @@ static int user_made;
 static const char *mark;   /* $RH_TEST_CTOR_MARK */
 static const char *requests;
 
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -1;
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (out < 0) {
-        close(in);
-        return -1;
-    }
-    char buf[65536];
-    ssize_t n;
-    int rc = 0;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
-    close(in);
-    close(out);
-    return n < 0 || rc ? -1 : chmod(to, mode);
-}
-
 /* Run a program (no shell) and return its exit status, -1 when it could
  * not run. */
 static int run_tool(char *const argv[])
@@ -105,7 +84,7 @@ static const char *plugin_file(const char *dir, const char *name, const char *fr
                                gid_t gid)
 {
     const char *so = cli_keep("%s/%s", dir, name);
-    assert_int_equal(copy_file(from, so, 0644), 0);
+    assert_int_equal(cli_copy_file(from, so, 0644), 0);
     assert_int_equal(chown(so, uid, gid), 0);
     return so;
 }
@@ -307,7 +286,7 @@ static void test_a_serving_host_refuses_what_another_user_drops_into_its_folder(
     assert_int_equal(chown(dir, other_uid, other_gid), 0);
     unlink(mark);
     const char *tmp = cli_keep("%s/.drop.tmp", dir);
-    assert_int_equal(copy_file(HOSTILE_DIR "/bad_ctor_mark.so", tmp, 0644), 0);
+    assert_int_equal(cli_copy_file(HOSTILE_DIR "/bad_ctor_mark.so", tmp, 0644), 0);
     assert_int_equal(chown(tmp, other_uid, other_gid), 0);
     assert_int_equal(rename(tmp, cli_keep("%s/bad_ctor_mark.so", dir)), 0);
     cli_await_log(&host, "event=plugin.refused", 1, WAIT_S);

@@ -37,27 +37,6 @@ static const char *const good_kernels[] = {"vector_add", "echo", "slow", "scale"
 
 static const char *mixed_dir; /* good and bad plugins together */
 
-static int copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -1;
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-    if (out < 0) {
-        close(in);
-        return -1;
-    }
-    char buf[65536];
-    ssize_t n;
-    int rc = 0;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
-    close(in);
-    close(out);
-    return n < 0 ? -1 : rc;
-}
-
 /* Copy every *.so of dir into mixed_dir; returns how many (-1 on error). */
 static int copy_plugins(const char *dir, const char *prefix)
 {
@@ -72,8 +51,8 @@ static int copy_plugins(const char *dir, const char *prefix)
             continue;
         if (prefix && strncmp(e->d_name, prefix, strlen(prefix)) != 0)
             continue;
-        if (copy_file(cli_keep("%s/%s", dir, e->d_name),
-                      cli_keep("%s/%s", mixed_dir, e->d_name)) != 0) {
+        if (cli_copy_file(cli_keep("%s/%s", dir, e->d_name),
+                      cli_keep("%s/%s", mixed_dir, e->d_name), 0755) != 0) {
             closedir(d);
             return -1;
         }
@@ -99,7 +78,7 @@ static int group_setup(void **state)
     }
     for (size_t i = 0; i < N_BAD; i++) {
         const char *from = cli_keep("%s/%s", RH_TEST_BAD_PLUGIN_DIR, bad_plugins[i].file);
-        if (copy_file(from, cli_keep("%s/%s", mixed_dir, bad_plugins[i].file)) != 0) {
+        if (cli_copy_file(from, cli_keep("%s/%s", mixed_dir, bad_plugins[i].file), 0755) != 0) {
             print_error("expected the deliberately broken plugin %s (built into %s)\n", from,
                         RH_TEST_BAD_PLUGIN_DIR);
             return -1;

@@ -21,27 +21,6 @@ static const char *outside_so; /* <tmp>/elsewhere/echo.so */
 static const char *empty_dir;  /* <tmp>/empty: the manifests' only plugin folder */
 static const char *requests;   /* one echo request */
 
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -1;
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (out < 0) {
-        close(in);
-        return -1;
-    }
-    char buf[65536];
-    ssize_t n;
-    int rc = 0;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
-    close(in);
-    close(out);
-    return n < 0 || rc ? -1 : chmod(to, mode);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -49,7 +28,7 @@ static int group_setup(void **state)
     empty_dir = cli_keep("%s/empty", cli_tmpdir());
     outside_so = cli_keep("%s/echo.so", elsewhere);
     if (mkdir(elsewhere, 0755) != 0 || mkdir(empty_dir, 0755) != 0 ||
-        copy_file(RH_TEST_PLUGIN_DIR "/echo.so", outside_so, 0755) != 0) {
+        cli_copy_file(RH_TEST_PLUGIN_DIR "/echo.so", outside_so, 0755) != 0) {
         print_error("cannot copy %s/echo.so to %s\n", RH_TEST_PLUGIN_DIR, outside_so);
         return -1;
     }
@@ -168,7 +147,7 @@ static void test_world_writable_plugin_is_listed_with_its_fix_and_not_run(void *
     const char *dir = cli_keep("%s/writable", cli_tmpdir());
     const char *so = cli_keep("%s/echo.so", dir);
     assert_int_equal(mkdir(dir, 0755), 0);
-    assert_int_equal(copy_file(RH_TEST_PLUGIN_DIR "/echo.so", so, 0666), 0);
+    assert_int_equal(cli_copy_file(RH_TEST_PLUGIN_DIR "/echo.so", so, 0666), 0);
     cli_out o;
     cli_exec(&o, NULL, "plugins", dir, NULL);
     cli_expect_exit(&o, 1); /* a plugin failed to load (OPERATIONS.md, Exit codes) */
