@@ -6,7 +6,9 @@ pkgs=(build-essential cmake pkg-config libjansson-dev libhwloc-dev libcmocka-dev
       libdpdk-dev libzmq3-dev gnuplot-nox
       graphviz tmux                 # ringhost graph -o X.svg, the stat terminal test (issue 13)
       clang-14 libclang-rt-14-dev   # the fuzzers (.ci/fuzz.sh)
-      prometheus)                   # promtool and a real server for test_cli_metrics
+      prometheus                    # promtool and a real server for test_cli_metrics
+      nats-server libnats-dev       # remote queues through JetStream (issue 12)
+      iceoryx libiceoryx-binding-c-dev)  # the zero-copy peer in ringhost bench (issue 11)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
