@@ -33,7 +33,7 @@
  * to capacity by a producer that finds the queue full.
  *
  * This file is the hot path: send, receive, the bursts, the backpressure
- * policies.  Counters, names and accessors are queue_info.c; creating,
+ * policies; the claim/publish protocol itself is queue_claim.h.  Counters, names and accessors are queue_info.c; creating,
  * attaching, checking and removing the mapping is queue_shm.c; the layout
  * all three rely on is queue_layout.h.
  */
@@ -43,147 +43,7 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "queue/queue_layout.h"
-
-/* ------------------------------------------------------------ helpers --- */
-
-static inline cell *cell_at(const rh_queue *q, uint64_t pos)
-{
-    return (cell *)(q->cells + (size_t)(pos & q->mask) * q->slot_size);
-}
-
-static inline void count(rh_queue *q, int which, uint64_t n)
-{
-    atomic_fetch_add_explicit(&q->h->counters[which], n, memory_order_relaxed);
-}
-
-/* Raise high_water to depth.  A plain load first: in steady state the value
- * is already higher and the line stays shared, not bounced. */
-static void note_depth(rh_queue *q, uint64_t depth)
-{
-    if (depth > q->capacity)
-        depth = q->capacity;
-    uint64_t hw = atomic_load_explicit(&q->h->high_water, memory_order_relaxed);
-    while (depth > hw && !atomic_compare_exchange_weak_explicit(
-                             &q->h->high_water, &hw, depth, memory_order_relaxed,
-                             memory_order_relaxed))
-        ;
-}
-
-/* Bounded spin, then yield: for waits that end when another thread finishes
- * a copy it already started (microseconds, unless it was preempted). */
-static void backoff(unsigned tries)
-{
-    if (tries < 64)
-        rh_cpu_relax();
-    else
-        sched_yield();
-}
-
-/* ------------------------------------------------------ the algorithm --- */
-
-/* Wait until the claims before ours have been published (*tail == pos),
- * then publish ours.  Acquire on the wait: the earlier claimer's cell
- * writes (or reads) then happen before our release, so whoever acquires
- * our tail sees theirs too (a plain store is not a release sequence).
- *
- * pos - tail is what earlier claims have still to publish, and they all
- * fit in the ring at once: never more than its capacity (our claim saw
- * room, or messages, through the other side's tail, which that side
- * stored after acquiring ours).  A tail never passes an unpublished claim
- * either: it only moves to the end of a claim whose start it was.  So a
- * tail past pos (a huge pos - tail, unsigned) or further behind than any
- * capacity is a scribble by another process on the shared header; waiting
- * for it would never end (fuzz/fuzz_queue.c found both).  We then leave
- * the tail alone: the queue is garbage, but no call hangs on it.
- *
- * A tail a little behind pos is an earlier claim in progress, which takes
- * microseconds, unless its holder died between claim and publish or the
- * head was scribbled ahead (issue 14: cons_head + 3 wedged a kernel's
- * intake for good).  Neither can be told from a preempted holder but by
- * time: once the wait has lasted QUEUE_STALL_NS (the clock is read every
- * 64 polls, only once the wait has begun) the side is marked corrupt
- * (rh__queue_stalled: counted, logged once as queue.corrupt) and we give
- * up, leaving the tail where it is: publishing over the gap would hand
- * consumers cells nobody wrote, or free cells nobody read.  Returns 0, or
- * RH_ECORRUPT when it gave up (the caller decides what that means for the
- * cells it holds); a side already marked gives up at once. */
-static inline int publish(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t pos,
-                          uint64_t end)
-{
-    uint64_t since = 0;
-    for (unsigned tries = 0;; tries++) {
-        uint64_t now = atomic_load_explicit(tail, memory_order_acquire);
-        if (now == pos)
-            break;
-        if (pos - now > RH_QUEUE_CAPACITY_MAX) {
-            /* Scribbled (see above).  A tail inside our claim moves to its
-             * end, or the claim after ours would find it behind its start
-             * and wait for a publish that never comes. */
-            if ((int64_t)(now - pos) > 0 && (int64_t)(end - now) > 0)
-                break;
-            return 0;
-        }
-        if ((tries & 63) == 63 && rh__queue_stalled(q, side, now, pos, &since))
-            return RH_ECORRUPT;
-        backoff(tries);
-    }
-    atomic_store_explicit(tail, end, memory_order_release);
-    return 0;
-}
-
-/*
- * Claim up to n free cells from prod_head: returns how many (0 when full)
- * and the first position in *pos_out.  The cells are the caller's until it
- * publishes them with publish(q, CORRUPT_PRODUCERS, &h->prod_tail, pos, pos + k).
- * Acquire on cons_tail (acked): the consumers' reads of those cells are
- * done before we overwrite them.
- */
-static uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
-{
-    queue_header *h = q->h;
-    uint64_t pos = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
-    for (;;) {
-        /* cons_tail, or acked on a persist queue (q->free_tail): the same
-         * acquire pairs with the release of whoever advanced it. */
-        uint64_t freed = atomic_load_explicit(q->free_tail, memory_order_acquire);
-        uint64_t room = q->capacity - (pos - freed);
-        if ((int64_t)room <= 0) {
-            /* Full, or pos is stale and so far ahead of an old cons_tail
-             * that it looks so: look again before saying full. */
-            uint64_t now = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
-            if (now == pos)
-                return 0;
-            pos = now;
-            continue;
-        }
-        uint32_t k = room < n ? (uint32_t)room : n;
-        if (atomic_compare_exchange_weak_explicit(&h->prod_head, &pos, pos + k,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-            *pos_out = pos;
-            return k;
-        }
-    }
-}
-
-/* Claim up to n published messages from cons_head (0 when empty).
- * Acquire on prod_tail: the producers' writes of those cells are visible. */
-static uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
-{
-    queue_header *h = q->h;
-    uint64_t pos = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
-    for (;;) {
-        uint64_t ready = atomic_load_explicit(&h->prod_tail, memory_order_acquire) - pos;
-        if ((int64_t)ready <= 0)
-            return 0; /* cons_head never passes prod_tail: empty */
-        uint32_t k = ready < n ? (uint32_t)ready : n;
-        if (atomic_compare_exchange_weak_explicit(&h->cons_head, &pos, pos + k,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-            *pos_out = pos;
-            return k;
-        }
-    }
-}
+#include "queue/queue_claim.h"
 
 /* The one place a message is written into a cell its producer has claimed
  * (every send path: rh_send, the bursts, send_full's retries): from's id
