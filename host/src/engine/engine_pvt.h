@@ -15,6 +15,44 @@ uint32_t rh__out_bridge_step(rh_out_bridge *b);
 /* Move from one source ring only (a worker flushing its own outputs inline). */
 uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src);
 
+/* bridge.c, shared by both input paths (copying, and in place: inplace.c).
+ * rh__in_bridge_begin: before taking a burst, settle acks on a persist
+ * queue and note a recovery's redeliveries.  rh__in_bridge_check: the
+ * checks on envs[0..got) (ring slots, or the queue's own cells): mark
+ * redeliveries, then dedup, TTL, length and validate; each refused message
+ * is counted and (expired, invalid) dead-lettered with its reason; the kept
+ * ones are compacted to envs[0..returned), in order. */
+void rh__in_bridge_begin(rh_in_bridge *b);
+uint32_t rh__in_bridge_check(rh_in_bridge *b, rh_envelope **envs, uint32_t got);
+
+/* inplace.c: the in-place path of a worker with w->inplace, on its own
+ * thread.  rh__inplace_take: claim up to max messages of one input port
+ * (round robin) in its queue's cells, check them there, describe the kept
+ * ones in w->msgs and return how many (*port_out, *seen_out: how many left
+ * the queue, refused ones included); the claim is held until
+ * rh__inplace_release.  rh__inplace_settle: retry releases that waited
+ * for an earlier claim (every step, whatever the flow).  Output:
+ * rh__inplace_emit / _reserve / _commit do it in place and return 1 (or
+ * the payload pointer), or 0 (NULL) when the copying path through the
+ * output ring must (queue full, answer to check for a repeat, ring not
+ * empty, outside process()); rh__inplace_publish publishes the open runs
+ * of every port (end of batch, before the output ring is flushed) and,
+ * at the end of a batch (end_of_batch), ends a reservation never
+ * committed. */
+uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32_t *seen_out);
+void rh__inplace_release(rh_worker *w, uint32_t port);
+void rh__inplace_settle(rh_worker *w);
+int rh__inplace_emit(rh_worker *w, uint32_t port, const rh_msg *in, const void *msg,
+                     uint32_t len);
+void *rh__inplace_reserve(rh_worker *w, uint32_t port);
+int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t len);
+void rh__inplace_publish(rh_worker *w, int end_of_batch);
+
+/* dispatch.c: the envelope of an answer on port to in (NULL: none), len
+ * payload bytes, written to env (fill_env there). */
+void rh__worker_fill_env(rh_worker *w, uint32_t port, rh_envelope *env, const rh_msg *in,
+                         uint32_t len);
+
 /* dispatch.c, each on the worker's own thread only. */
 /* Run a pending rh_worker_op of w, if any. */
 void rh__worker_run_pending_op(rh_worker *w);
