@@ -83,7 +83,7 @@ static rh_envelope *out_slot(rh_worker *w, uint32_t p)
             /* Our answers written in place were claimed before anything
              * the flush claims: they must be published first. */
             if (w->inplace)
-                rh__inplace_publish(w, 0);
+                rh__inplace_end_queue(w, p);
             rh__out_bridge_flush_ring(&k->out_bridges[p], r);
         }
         else if (flow(w) == RH_FLOW_STOPPED)

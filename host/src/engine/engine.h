@@ -121,16 +121,20 @@ struct rh_worker {
      * (never for a process-isolated kernel, which the manifest keeps on
      * thread bridges, nor a run() kernel, which has no inline bridge).  The
      * kernel then reads its batch in its input queues' cells and writes its
-     * answers into cells of its output queues: per output port, the open
-     * run of cells [start, start + n) claimed and written, published at the
-     * end of the batch (or earlier, inplace.c says when), and a cell
-     * claimed by rh_emit_reserve not yet committed (reserved, res_pos). */
+     * answers into cells of its output queues: per output port, the run
+     * of cells claimed [start, end), of which [start, start + n) are
+     * written and not yet published; the next one, start + n, is what
+     * rh_emit_reserve hands out (reserved).  single: claim one cell per
+     * answer instead of a run per batch (0 not decided yet, 1 runs, 2
+     * single: another producer of the host writes the queue; inplace.c). */
     int inplace;
     struct rh_ip_out {
-        uint64_t start;
+        uint64_t start, end;
         uint32_t n;
         int reserved;
-        uint64_t res_pos;
+        int single;
+        uint32_t gen;     /* batch_gen of the batch `answered` counts for */
+        uint32_t answered; /* answers on this port in that batch */
     } ip_out[RH_MAX_PORTS];
     int ip_redelivered;              /* the held batch has a redelivered or retried message */
     rh_in_bridge *inline_in[RH_MAX_PORTS];  /* inline mode: this worker pulls itself */

@@ -35,10 +35,9 @@ uint32_t rh__in_bridge_check(rh_in_bridge *b, rh_envelope **envs, uint32_t got);
  * rh__inplace_emit / _reserve / _commit do it in place and return 1 (or
  * the payload pointer), or 0 (NULL) when the copying path through the
  * output ring must (queue full, answer to check for a repeat, ring not
- * empty, outside process()); rh__inplace_publish publishes the open runs
- * of every port (end of batch, before the output ring is flushed) and,
- * at the end of a batch (end_of_batch), ends a reservation never
- * committed. */
+ * empty, outside process()); rh__inplace_publish publishes what every
+ * port wrote, and at the end of a batch (end_of_batch) also gives back
+ * claimed cells not written and ends a reservation never committed. */
 uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32_t *seen_out);
 void rh__inplace_release(rh_worker *w, uint32_t port);
 void rh__inplace_settle(rh_worker *w);
@@ -47,6 +46,11 @@ int rh__inplace_emit(rh_worker *w, uint32_t port, const rh_msg *in, const void *
 void *rh__inplace_reserve(rh_worker *w, uint32_t port);
 int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t len);
 void rh__inplace_publish(rh_worker *w, int end_of_batch);
+/* inplace.c: before the output ring of port is flushed into its queue in
+ * the middle of a batch (dispatch.c out_slot): every run on that queue is
+ * ended as at the end of a batch (published, unused cells given back), so
+ * that the flush's claim, after them, is not left waiting for them. */
+void rh__inplace_end_queue(rh_worker *w, uint32_t port);
 
 /* dispatch.c: the envelope of an answer on port to in (NULL: none), len
  * payload bytes, written to env (fill_env there). */

@@ -170,10 +170,55 @@ void rh__inplace_settle(rh_worker *w)
 
 /* ------------------------------------------------------------ output --- */
 
-/* Publish port's open run: every cell stamped with one enqueue time, one
- * publish, one doorbell.  A producers' side stalled for good refuses the
- * run (counted rejected on the queue and refused by the bridge, as the
- * copying path's send would be). */
+/*
+ * Claiming: a run per batch, or a cell per answer (measured, issue 11: one
+ * claim per answer is a CAS on prod_head, whose cache line the queue's
+ * consumer keeps reading for prod_tail, so each answer paid a cache-line
+ * transfer; the echo pipeline at burst 32 ran at ~0.55x of the copying
+ * path that way, and above it with a run per batch).  A run is sized to
+ * the inputs of the batch not yet answered on the port (exact for a kernel
+ * answering each input once), at most the bridge's burst.  Cells a run
+ * did not use go back at the end of the batch (rh__queue_unclaim_inplace),
+ * which only works while nobody claimed after the run: hence runs only
+ * where this worker is the host's only producer of the queue (decided at
+ * its first answer, `single`), and a cell per answer elsewhere (inline
+ * workers sharing an output queue, two ports or kernels writing one).
+ * A producer outside the host's kernels (a client sending into a kernel's
+ * output queue, a runtime launched later writing it) that claims behind a
+ * run with unused cells leaves them impossible to give back: they are
+ * then published as empty messages (no payload, no correlation id),
+ * counted emitted and sent, logged (kernel.inplace_filler), and the port
+ * claims a cell per answer from then on.  That is the price of runs; the
+ * queue's consumers cannot skip a cell (queue.c), which would remove it.
+ */
+
+/* Whether the worker is the only producer of port's queue among the
+ * kernels of its host (this runtime and its peers). */
+static int sole_producer(const rh_worker *w, uint32_t port)
+{
+    const rh_queue *q = w->kernel->out_q[port];
+    const rh_runtime *self = w->kernel->rt;
+    uint32_t writers = 0;
+    rh_runtime *const *peers = self->peers;
+    for (int r = -1; r < 0 || (peers && peers[r]); r++) {
+        const rh_runtime *rt = r < 0 ? self : peers[r];
+        if (r >= 0 && rt == self)
+            continue;
+        for (uint32_t i = 0; i < rt->n_kernels; i++) {
+            const rh_kinst *k = &rt->kernels[i];
+            for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+                if (k->out_q[p] == q)
+                    writers += k->n_workers;
+        }
+    }
+    return writers == 1;
+}
+
+/* Publish port's written cells [start, start + n): stamped with one
+ * enqueue time, one publish, one doorbell; the claimed cells after them
+ * stay claimed.  A producers' side stalled for good refuses them (counted
+ * rejected on the queue and refused by the bridge, as the copying path's
+ * send would be). */
 static void publish_run(rh_worker *w, uint32_t port)
 {
     struct rh_ip_out *o = &w->ip_out[port];
@@ -192,23 +237,35 @@ static void publish_run(rh_worker *w, uint32_t port)
         atomic_fetch_add_explicit(&b->refused, o->n, memory_order_relaxed);
     }
     atomic_fetch_add_explicit(&w->emitted, o->n, memory_order_relaxed);
+    o->start += o->n;
     o->n = 0;
 }
 
-/* Add the written cell pos to port's open run.  A cell not right after the
- * run means another producer claimed in between and now waits for our
- * run: publish it first.  A run is at most the bridge's burst long, so an
- * answer waits at most that many answers before consumers see it. */
-static void append(rh_worker *w, uint32_t port, uint64_t pos)
+/* The claimed cells nothing was written to, at the end of a batch: back
+ * to the queue, or (see above) published as empty messages. */
+static void end_run(rh_worker *w, uint32_t port)
 {
     struct rh_ip_out *o = &w->ip_out[port];
-    if (o->n && pos != o->start + o->n)
+    publish_run(w, port);
+    o->reserved = 0; /* a reservation never committed ends with its batch */
+    if (o->start == o->end)
+        return;
+    rh_kinst *k = w->kernel;
+    rh_queue *q = k->out_q[port];
+    if (!rh__queue_unclaim_inplace(q, o->start, o->end)) {
+        uint64_t left = o->end - o->start;
+        rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.inplace_filler",
+                      "kernel=%s worker=%u port=%s queue=%s empty_messages=%llu "
+                      "reason=another_producer_claimed_after_the_run",
+                      k->decl->name, w->index, k->desc->outputs[port].name, rh_queue_name(q),
+                      (unsigned long long)left);
+        for (uint64_t c = o->start; c < o->end; c++)
+            rh__worker_fill_env(w, port, rh__queue_cell(q, c), NULL, 0);
+        o->n = (uint32_t)left;
         publish_run(w, port);
-    if (o->n == 0)
-        o->start = pos;
-    o->n++;
-    if (o->n >= w->kernel->out_bridges[port].burst)
-        publish_run(w, port);
+        o->single = 2;
+    }
+    o->start = o->end = 0;
 }
 
 /* Whether an answer on port may go in place now (see the top comment).
@@ -224,32 +281,62 @@ static int may_go_inplace(rh_worker *w, uint32_t port, int redelivered)
            NULL;
 }
 
-/* A cell of port's queue claimed for an answer (1, *pos), or 0 (full).
- * Claims of one queue are published in order, so: no claim while a
- * reservation is open on the queue (of this port or another port wired to
- * the same queue: the claim could not be published before it), and after
- * the claim every other open run on the queue (ours on another port, or
- * ours on this port when another producer claimed in between, who now
- * waits for it) is published first.  At most one run per queue is then
- * open, so the end of a batch publishes them in any order.  What is left:
- * a reservation held open while the output ring on another port of the
- * same queue fills and is flushed (out_slot) waits for that reservation. */
-static int claim(rh_worker *w, uint32_t port, uint64_t *pos)
+/* The next cell of port's run for an answer (1, *pos), claiming more when
+ * the run is used up, or 0 (full: the copying path).  Claims of one queue
+ * are published in order, so: no claim while another port wired to the
+ * same queue holds a reservation or a run (such ports claim one cell per
+ * answer and publish at once whatever the other port has written), and a
+ * new claim that does not follow the run (another producer claimed in
+ * between, and now waits for us) publishes the run first. */
+static int next_cell(rh_worker *w, uint32_t port, uint64_t *pos)
 {
     rh_kinst *k = w->kernel;
     rh_queue *q = k->out_q[port];
+    struct rh_ip_out *o = &w->ip_out[port];
+    if (o->start + o->n < o->end) {
+        *pos = o->start + o->n;
+        return 1;
+    }
     uint32_t no = k->desc->n_outputs;
     for (uint32_t p = 0; p < no; p++)
-        if (w->ip_out[p].reserved && k->out_q[p] == q)
+        if (p != port && k->out_q[p] == q && w->ip_out[p].reserved)
             return 0;
-    if (!rh__queue_claim_inplace(q, pos))
-        return 0;
-    for (uint32_t p = 0; p < no; p++) {
-        struct rh_ip_out *o = &w->ip_out[p];
-        if (o->n && k->out_q[p] == q && (p != port || *pos != o->start + o->n))
-            publish_run(w, p);
+    if (o->single == 0)
+        o->single = sole_producer(w, port) ? 1 : 2;
+    uint32_t want = 1;
+    if (o->single == 1) {
+        if (o->gen != w->batch_gen) {
+            o->gen = w->batch_gen;
+            o->answered = 0;
+        }
+        uint32_t burst = k->out_bridges[port].burst;
+        want = w->batch_n > o->answered ? w->batch_n - o->answered : 1;
+        want = want < burst ? want : burst;
     }
+    uint64_t at;
+    uint32_t got = rh__queue_claim_inplace(q, want, &at);
+    if (got == 0)
+        return 0;
+    for (uint32_t p = 0; p < no; p++)
+        if (p != port && k->out_q[p] == q)
+            publish_run(w, p);
+    if (o->n && at != o->start + o->n)
+        publish_run(w, port);
+    if (o->n == 0)
+        o->start = at;
+    o->end = at + got;
+    *pos = at;
     return 1;
+}
+
+/* The answer in cell pos (the run's next) is written. */
+static void written(rh_worker *w, uint32_t port)
+{
+    struct rh_ip_out *o = &w->ip_out[port];
+    o->n++;
+    o->answered++;
+    if (o->n >= w->kernel->out_bridges[port].burst)
+        publish_run(w, port);
 }
 
 int rh__inplace_emit(rh_worker *w, uint32_t port, const rh_msg *in, const void *msg, uint32_t len)
@@ -260,18 +347,19 @@ int rh__inplace_emit(rh_worker *w, uint32_t port, const rh_msg *in, const void *
         /* An emit between reserve and commit fills the reserved cell, as
          * it fills the reserved ring slot on the copying path; the commit
          * after it then finds nothing reserved (RH_EINVAL). */
-        pos = o->res_pos;
+        pos = o->start + o->n;
         o->reserved = 0;
     } else {
-        int redelivered = in && in->env && (in->env->flags & (RH_ENV_REDELIVERED | RH_ENV_RETRIED));
-        if (!may_go_inplace(w, port, redelivered) || !claim(w, port, &pos))
+        int redelivered =
+            in && in->env && (in->env->flags & (RH_ENV_REDELIVERED | RH_ENV_RETRIED));
+        if (!may_go_inplace(w, port, redelivered) || !next_cell(w, port, &pos))
             return 0;
     }
     rh_envelope *env = rh__queue_cell(w->kernel->out_q[port], pos);
     rh__worker_fill_env(w, port, env, in, len);
     if (len)
         memcpy(env + 1, msg, len);
-    append(w, port, pos);
+    written(w, port);
     return 1;
 }
 
@@ -281,11 +369,12 @@ void *rh__inplace_reserve(rh_worker *w, uint32_t port)
     if (!o->reserved) {
         /* The input it answers is known only at commit: any redelivered
          * input in the batch sends its reservations through the ring. */
-        if (!may_go_inplace(w, port, w->ip_redelivered) || !claim(w, port, &o->res_pos))
+        uint64_t pos;
+        if (!may_go_inplace(w, port, w->ip_redelivered) || !next_cell(w, port, &pos))
             return NULL;
         o->reserved = 1;
     }
-    return rh__queue_cell(w->kernel->out_q[port], o->res_pos) + 1;
+    return rh__queue_cell(w->kernel->out_q[port], o->start + o->n) + 1;
 }
 
 int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t len)
@@ -294,35 +383,26 @@ int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t l
     if (!o->reserved)
         return 0;
     o->reserved = 0;
-    rh__worker_fill_env(w, port, rh__queue_cell(w->kernel->out_q[port], o->res_pos), in, len);
-    append(w, port, o->res_pos);
+    rh__worker_fill_env(w, port, rh__queue_cell(w->kernel->out_q[port], o->start + o->n), in,
+                        len);
+    written(w, port);
     return 1;
-}
-
-/* A reservation the kernel never committed by the end of its batch: its
- * cell goes back if nobody claimed after it; else it must be published
- * (claims cannot be skipped), as an empty answer with a fresh id, counted
- * emitted and sent like any other, and logged: the kernel broke the
- * reserve/commit rule (kernel.h). */
-static void end_reservation(rh_worker *w, uint32_t port)
-{
-    struct rh_ip_out *o = &w->ip_out[port];
-    o->reserved = 0;
-    rh_kinst *k = w->kernel;
-    if (rh__queue_unclaim_inplace(k->out_q[port], o->res_pos))
-        return;
-    rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.reserve_not_committed",
-                  "kernel=%s worker=%u port=%s queue=%s sent=empty_message", k->decl->name,
-                  w->index, k->desc->outputs[port].name, rh_queue_name(k->out_q[port]));
-    rh__worker_fill_env(w, port, rh__queue_cell(k->out_q[port], o->res_pos), NULL, 0);
-    append(w, port, o->res_pos);
 }
 
 void rh__inplace_publish(rh_worker *w, int end_of_batch)
 {
     for (uint32_t p = 0; p < w->kernel->desc->n_outputs; p++) {
-        if (end_of_batch && w->ip_out[p].reserved)
-            end_reservation(w, p);
-        publish_run(w, p);
+        if (end_of_batch)
+            end_run(w, p);
+        else
+            publish_run(w, p);
     }
+}
+
+void rh__inplace_end_queue(rh_worker *w, uint32_t port)
+{
+    const rh_queue *q = w->kernel->out_q[port];
+    for (uint32_t p = 0; p < w->kernel->desc->n_outputs; p++)
+        if (w->kernel->out_q[p] == q)
+            end_run(w, p);
 }

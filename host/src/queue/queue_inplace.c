@@ -79,21 +79,19 @@ int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t
     return rh__queue_stalled(q, CORRUPT_CONSUMERS, tail, pos, since);
 }
 
-uint32_t rh__queue_claim_inplace(rh_queue *q, uint64_t *pos)
+uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos)
 {
-    return claim_enqueue_run(q, 1, pos);
+    return n ? claim_enqueue_run(q, n, pos) : 0;
 }
 
-int rh__queue_unclaim_inplace(rh_queue *q, uint64_t pos)
+int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end)
 {
-    uint64_t expect = pos + 1;
-    return atomic_compare_exchange_strong_explicit(&q->h->prod_head, &expect, pos,
+    /* Only while nobody claimed after us: then prod_head is still end, no
+     * producer holds a position past from, and consumers never look past
+     * prod_tail (<= from), so the cells were never anyone else's. */
+    uint64_t expect = end;
+    return atomic_compare_exchange_strong_explicit(&q->h->prod_head, &expect, from,
                                                    memory_order_relaxed, memory_order_relaxed);
-}
-
-uint64_t rh__queue_claim_head(const rh_queue *q)
-{
-    return atomic_load_explicit(&q->h->prod_head, memory_order_relaxed);
 }
 
 void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns)

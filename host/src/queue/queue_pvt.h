@@ -58,26 +58,24 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * most the cell's payload) and returns the length read (unclamped: a
  * larger one is the bridge's "invalid").
  *
- * Producer side: rh__queue_claim_inplace claims one free cell (1, or 0
- * when full); the caller writes its envelope (id zero: a fresh one) and
+ * Producer side: rh__queue_claim_inplace claims up to n free cells (how
+ * many, 0 when full; first at *pos); the caller writes, into each, its envelope (id zero: a fresh one) and
  * payload_len and payload, then rh__queue_stamp_inplace sets what the
  * queue owns (id if zero, enqueue time, port 0, length clamped), and
  * rh__queue_publish_inplace(q, pos, end) publishes the run [pos, end),
  * waiting for earlier claims as every producer does (0, or RH_ECORRUPT:
- * not published, the producers' side stalled for good).  A claim nothing
- * was written to is given back with rh__queue_unclaim_inplace when it is
- * still the latest (1), else it must be published.  rh__queue_claim_head:
- * where the next producer will claim (to see whether another producer
- * claimed after us).
+ * not published, the producers' side stalled for good).  Claimed cells
+ * nothing was written to, [from, end), are given back with
+ * rh__queue_unclaim_inplace while end is still the latest claim (1); else
+ * (0) they must be published..
  */
 rh_envelope *rh__queue_cell(rh_queue *q, uint64_t pos);
 uint32_t rh__queue_take_inplace(rh_queue *q, uint32_t n, uint64_t *pos);
 uint32_t rh__queue_inplace_len(rh_queue *q, uint64_t pos, uint32_t room);
 int rh__queue_release_inplace(rh_queue *q, uint64_t pos, uint64_t end, uint64_t *tail_out);
 int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t *since);
-uint32_t rh__queue_claim_inplace(rh_queue *q, uint64_t *pos);
-int rh__queue_unclaim_inplace(rh_queue *q, uint64_t pos);
-uint64_t rh__queue_claim_head(const rh_queue *q);
+uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos);
+int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end);
 void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns);
 int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end);
 
