@@ -163,7 +163,9 @@ void rh__inplace_release(rh_worker *w, uint32_t port)
 
 void rh__inplace_settle(rh_worker *w)
 {
-    for (uint32_t p = 0; p < w->kernel->desc->n_inputs; p++)
+    /* Not k->desc: this runs before the step looks at the flow, while a
+     * hot swap may be replacing desc (inline_in is fixed at build). */
+    for (uint32_t p = 0; p < RH_MAX_PORTS && w->inline_in[p]; p++)
         if (atomic_load_explicit(&w->inline_in[p]->ip_held, memory_order_relaxed) == 2)
             release_bridge(w->inline_in[p]);
 }
@@ -206,7 +208,9 @@ static int sole_producer(const rh_worker *w, uint32_t port)
             continue;
         for (uint32_t i = 0; i < rt->n_kernels; i++) {
             const rh_kinst *k = &rt->kernels[i];
-            for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+            /* out_q, fixed at build, not desc, which a swap of that kernel
+             * may be replacing now (NULL past its ports: calloc'ed) */
+            for (uint32_t p = 0; p < RH_MAX_PORTS; p++)
                 if (k->out_q[p] == q)
                     writers += k->n_workers;
         }
