@@ -182,11 +182,12 @@ void rh__inplace_settle(rh_worker *w)
  * answering each input once), at most the bridge's burst.  Cells a run
  * did not use go back at the end of the batch (rh__queue_unclaim_inplace),
  * which only works while nobody claimed after the run: hence runs only
- * where this worker is the host's only producer of the queue (decided at
+ * where this worker is its runtime's only producer of the queue (decided at
  * its first answer, `single`), and a cell per answer elsewhere (inline
- * workers sharing an output queue, two ports or kernels writing one).
- * A producer outside the host's kernels (a client sending into a kernel's
- * output queue, a runtime launched later writing it) that claims behind a
+ * workers sharing an output queue, two ports or kernels writing one, a
+ * queue another runtime of the host created).  A producer outside the
+ * runtime's kernels (a client sending into a kernel's output queue, a
+ * runtime launched later into the host writing it) that claims behind a
  * run with unused cells leaves them impossible to give back: they are
  * then published as empty messages (no payload, no correlation id),
  * counted emitted and sent, logged (kernel.inplace_filler), and the port
@@ -195,25 +196,25 @@ void rh__inplace_settle(rh_worker *w)
  */
 
 /* Whether the worker is the only producer of port's queue among the
- * kernels of its host (this runtime and its peers). */
+ * kernels of its runtime, which created the queue.  Not the host's other
+ * runtimes (rt->peers): the control thread rewrites that list under its
+ * own lock, so a worker may not read it; a queue another runtime created
+ * (borrowed) may have producers there, and gets a cell per answer. */
 static int sole_producer(const rh_worker *w, uint32_t port)
 {
     const rh_queue *q = w->kernel->out_q[port];
-    const rh_runtime *self = w->kernel->rt;
+    const rh_runtime *rt = w->kernel->rt;
+    for (uint32_t i = 0; i < rt->n_queues; i++)
+        if (rt->queues[i] == q && rh_runtime_queue_borrowed(rt, i))
+            return 0;
     uint32_t writers = 0;
-    rh_runtime *const *peers = self->peers;
-    for (int r = -1; r < 0 || (peers && peers[r]); r++) {
-        const rh_runtime *rt = r < 0 ? self : peers[r];
-        if (r >= 0 && rt == self)
-            continue;
-        for (uint32_t i = 0; i < rt->n_kernels; i++) {
-            const rh_kinst *k = &rt->kernels[i];
-            /* out_q, fixed at build, not desc, which a swap of that kernel
-             * may be replacing now (NULL past its ports: calloc'ed) */
-            for (uint32_t p = 0; p < RH_MAX_PORTS; p++)
-                if (k->out_q[p] == q)
-                    writers += k->n_workers;
-        }
+    for (uint32_t i = 0; i < rt->n_kernels; i++) {
+        const rh_kinst *k = &rt->kernels[i];
+        /* out_q, fixed at build, not desc, which a swap of that kernel may
+         * be replacing now (NULL past its ports: calloc'ed) */
+        for (uint32_t p = 0; p < RH_MAX_PORTS; p++)
+            if (k->out_q[p] == q)
+                writers += k->n_workers;
     }
     return writers == 1;
 }
