@@ -176,7 +176,8 @@ typedef struct rh_host_api {
      * send.  Exactly one emit_commit must follow before the next reserve on
      * that port, within the same process() call (with "bridge": "inline" the
      * slot is a cell of the output queue itself, and a reservation not
-     * committed when process() returns is dropped).  Both emit and
+     * committed when process() returns is dropped, or sent empty when
+     * another producer claimed a cell after it, logged).  Both emit and
      * emit_reserve wait while the output ring is full (the output bridge
      * empties it). */
     void *(*emit_reserve)(rh_ctx *ctx, uint32_t port);
