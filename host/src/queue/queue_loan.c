@@ -360,7 +360,7 @@ int rh__queue_claim_stall(rh_queue *q, unsigned side, uint64_t tail, uint64_t po
     uint64_t waited = now - *since;
     if (waited >= rh__queue_stall_ns) {
         rh__log_event(NULL, RH_LOG_WARN, "queue.claim_held",
-                      "queue=%s side=%s holder_pid=%d tail=%llu waited_ms=%llu "
+                      "queue=%s side=%s holder_pid=%d tail=%llu waited_ms_since_last_log=%llu "
                       "action=waiting_for_holder",
                       q->name, side == CORRUPT_PRODUCERS ? "producers" : "consumers",
                       has_pid ? (int)pid_of(o) : 0, (unsigned long long)tail,
