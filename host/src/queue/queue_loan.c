@@ -496,10 +496,9 @@ int rh_send_reserve(rh_queue *q, uint32_t n, rh_loan *loans)
         return RH_EINVAL;
     if (q->loan_slot)
         return RH_ESTATE;
-    if (queue_side_corrupt(q, CORRUPT_PRODUCERS | CORRUPT_CONSUMERS)) {
-        count(q, C_REJECTED, 1);
-        return RH_ECORRUPT;
-    }
+    /* As rh_send: a corrupt side is refused at once only when the queue is
+     * full (rh__queue_full_policy); with room, the commit's publish finds
+     * out (and marks the producers' side, as a send's would). */
     if (n > q->capacity)
         n = q->capacity;
     reserve_try r = {entry_take(q, CLAIM_K_RESERVING, 0), n, 0, 0};
