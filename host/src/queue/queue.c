@@ -246,6 +246,11 @@ static inline void stamp_env(rh_envelope *e, const rh_envelope *from, uint64_t n
 int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void *arg)
 {
     queue_header *h = q->h;
+    /* Cells of receives parked behind a peek that nobody published yet
+     * (queue_loan.c): free them before the policy. */
+    if (atomic_load_explicit(&h->parked, memory_order_relaxed) && rh__queue_help_parked(q) &&
+        attempt(q, arg) == 0)
+        return 0;
     /* The producers' side stalled for good (try_enqueue gave up on it), or
      * the consumers' did, so no cell is ever freed again: say so instead
      * of waiting (block) or evicting (drop_oldest) for nothing.  Refused
@@ -644,5 +649,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
 
 int rh__queue_is_empty(const rh_queue *q)
 {
-    return !has_message(q);
+    /* A dead peek's messages waiting to be adopted (queue_loan.c) are
+     * messages too: the input bridge polls only a queue that is not empty. */
+    return !has_message(q) && atomic_load_explicit(&q->h->orphans, memory_order_relaxed) == 0;
 }

@@ -177,7 +177,7 @@ struct rh_queue {
     int loan_slot, peek_slot;
     uint64_t loan_pos, peek_pos;
     uint32_t loan_n, peek_n;
-    uint64_t claims_check_ns; /* the next time an empty receive may scan the table */
+    _Atomic uint64_t claims_check_ns; /* the next time an empty receive may scan the table */
     dev_t shm_dev;       /* identity of the shm object we created (so close never */
     ino_t shm_ino;       /* unlinks a newer host's queue) or attached to (stale check) */
     int stale;           /* attached: RH_ESTALE once its host was found gone or replaced */
@@ -277,6 +277,14 @@ void rh__queue_heartbeat_stop(rh_queue *q);
  * the oldest waiting message; each counted as rh_send documents.  The one
  * place the policies are written, so a loan keeps the same promises. */
 int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void *arg);
+
+/* queue_loan.c, from the creating host's heartbeat (queue_health.c, about
+ * once a second): look for claims whose holders died even when nobody
+ * waits behind them (a consumer parked on an empty queue would never see
+ * a dead peek's messages otherwise): dead peeks become orphans (and the
+ * consumers' bell rings), a dead loan at prod_tail is published void.
+ * Nothing when the heads equal the tails. */
+void rh__queue_claims_sweep(rh_queue *q);
 
 /* queue_loan.c: at rh_queue_close, a loan still held is published void
  * and a peek still held released. */

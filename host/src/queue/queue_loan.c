@@ -284,6 +284,7 @@ static int orphan_run(rh_queue *q, int i, uint64_t o)
                                                  memory_order_acq_rel, memory_order_relaxed))
         return 0;
     atomic_fetch_add_explicit(&q->h->orphans, 1, memory_order_release);
+    rh_bell_ring(&q->h->not_empty); /* a parked consumer: there is work again */
     rh__log_event(NULL, RH_LOG_WARN, "queue.peek_orphaned",
                   "queue=%s holder_pid=%d from=%llu cells=%llu action=redeliver", q->name,
                   (int)pid_of(o), (unsigned long long)atomic_load(&c->next),
@@ -291,16 +292,11 @@ static int orphan_run(rh_queue *q, int i, uint64_t o)
     return 1;
 }
 
-int rh__queue_claims_recover(rh_queue *q)
+/* Dead holders of consumer entries: peeks become orphans, helpers that
+ * died publishing are replaced.  1 when it found one. */
+static int sweep_consumers(rh_queue *q)
 {
     queue_header *h = q->h;
-    if (atomic_load_explicit(&h->cons_head, memory_order_relaxed) ==
-        atomic_load_explicit(&h->cons_tail, memory_order_relaxed))
-        return 0;
-    uint64_t now = rh_now_ns();
-    if (now < q->claims_check_ns)
-        return 0;
-    q->claims_check_ns = now + RECOVER_EVERY_NS;
     int found = 0;
     for (int i = 0; i < QUEUE_CLAIMS; i++) {
         uint64_t o = atomic_load_explicit(&h->claims[i].owner, memory_order_acquire);
@@ -315,6 +311,45 @@ int rh__queue_claims_recover(rh_queue *q)
             found |= orphan_run(q, i, o);
     }
     return found;
+}
+
+int rh__queue_claims_recover(rh_queue *q)
+{
+    queue_header *h = q->h;
+    if (atomic_load_explicit(&h->cons_head, memory_order_relaxed) ==
+        atomic_load_explicit(&h->cons_tail, memory_order_relaxed))
+        return 0;
+    /* Relaxed: threads sharing the handle may both scan once, harmless. */
+    uint64_t now = rh_now_ns();
+    if (now < atomic_load_explicit(&q->claims_check_ns, memory_order_relaxed))
+        return 0;
+    atomic_store_explicit(&q->claims_check_ns, now + RECOVER_EVERY_NS, memory_order_relaxed);
+    return sweep_consumers(q);
+}
+
+void rh__queue_claims_sweep(rh_queue *q)
+{
+    queue_header *h = q->h;
+    if (atomic_load_explicit(&h->cons_head, memory_order_relaxed) !=
+        atomic_load_explicit(&h->cons_tail, memory_order_relaxed)) {
+        sweep_consumers(q);
+        if (atomic_load_explicit(&h->parked, memory_order_relaxed))
+            rh__queue_help_parked(q);
+    }
+    uint64_t tail = atomic_load_explicit(&h->prod_tail, memory_order_acquire);
+    if (atomic_load_explicit(&h->prod_head, memory_order_relaxed) == tail)
+        return;
+    /* A dead holder's loan at prod_tail (past its CAS: one still before it
+     * is left to a waiter's stall, which can time it) blocks every producer
+     * behind it: published void now, not at the next send. */
+    for (int i = 0; i < QUEUE_CLAIMS; i++) {
+        uint64_t o = atomic_load_explicit(&h->claims[i].owner, memory_order_acquire);
+        unsigned k = kind_of(o);
+        if ((k == CLAIM_K_RESERVED || k == CLAIM_K_VOIDING) &&
+            atomic_load_explicit(&h->claims[i].pos, memory_order_acquire) == tail &&
+            !rh__queue_pid_alive(pid_of(o)))
+            void_run(q, i, o, tail);
+    }
 }
 
 int rh__queue_claim_stall(rh_queue *q, unsigned side, uint64_t tail, uint64_t pos, uint64_t end,
