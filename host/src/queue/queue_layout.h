@@ -238,6 +238,11 @@ int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
  * and the side is marked corrupt. */
 #define QUEUE_STALL_NS (1000ull * 1000 * 1000)
 extern uint64_t rh__queue_stall_ns; /* QUEUE_STALL_NS; fuzz/fuzz_queue.c shortens it */
+/* The longest a waiter waits for a claim whose holder lives (a loan or a
+ * peek, queue_loan.c): then the side is marked corrupt as for a stall.
+ * fuzz/fuzz_queue.c shortens it. */
+#define QUEUE_HOLD_MAX_NS (10ull * 1000 * 1000 * 1000)
+extern uint64_t rh__queue_hold_max_ns;
 #define CORRUPT_PRODUCERS 1u
 #define CORRUPT_CONSUMERS 2u
 

@@ -26,9 +26,14 @@
  *
  *  - No entry starts at that tail: an unrecorded claim (a copying send or
  *    receive), so the 1-s rule as before.
- *  - The holder is alive: wait, never mark corrupt, however long; after
+ *  - The holder is alive: wait, and the 1-s rule does not apply; after
  *    10 ms in naps of 1 ms instead of yields, and `queue.claim_held` is
- *    logged once a second naming the pid.  What a long-held loan costs:
+ *    logged once per wait past 1 s naming the pid.  The bound is
+ *    QUEUE_HOLD_MAX_NS (10 s): a wait that long on a live holder ends as
+ *    an unrecorded stall does (the side marked corrupt), because the
+ *    table is in memory any process of the user may write, and an entry
+ *    scribbled with a live pid must not make a call wait for ever.  What
+ *    a long-held loan costs:
  *    every producer behind it waits (rh_send with any policy: its cell is
  *    claimed and must be published in order), and consumers see nothing
  *    past it.  What a long-held peek costs: its cells are not freed, so
@@ -101,6 +106,8 @@
 
 #define CLAIM_POS_NONE UINT64_MAX /* a free entry's pos: matches no tail */
 #define RECOVER_EVERY_NS (10 * RH_NS_PER_MS)
+
+uint64_t rh__queue_hold_max_ns = QUEUE_HOLD_MAX_NS;
 #define HELD_NAP_AFTER_NS (10 * RH_NS_PER_MS)
 
 static inline uint64_t owner_of(unsigned kind, uint64_t flags)
@@ -158,8 +165,9 @@ static inline void sat_dec(_Atomic uint32_t *n)
 static int consumer_run_sane(const rh_queue *q, uint64_t pos, uint64_t next, uint64_t end)
 {
     uint64_t tail = atomic_load_explicit(&q->h->cons_tail, memory_order_acquire);
+    uint64_t head = atomic_load_explicit(&q->h->cons_head, memory_order_acquire);
     return end - pos >= 1 && end - pos <= q->capacity && next - pos <= end - pos &&
-           pos - tail <= q->capacity;
+           pos - tail <= q->capacity && end - tail <= head - tail;
 }
 
 /* ------------------------------------------------------------ parking --- */
@@ -197,7 +205,10 @@ int rh__queue_help_parked(rh_queue *q)
                     memory_order_acq_rel, memory_order_relaxed))
                 continue;
             end = atomic_load_explicit(&c->end, memory_order_acquire);
-            if (end - tail >= 1 && end - tail <= q->capacity) {
+            uint64_t head = atomic_load_explicit(&h->cons_head, memory_order_acquire);
+            /* A run inside what consumers claimed: a scribbled end must not
+             * move the tail past cons_head (cells nobody read). */
+            if (end - tail >= 1 && end - tail <= q->capacity && end - tail <= head - tail) {
                 uint64_t expect = tail;
                 /* Release: the parked receiver's reads of those cells
                  * happen before a producer that acquires cons_tail reuses
@@ -253,8 +264,9 @@ static void void_run(rh_queue *q, int i, uint64_t o, uint64_t tail)
                                                  memory_order_acq_rel, memory_order_relaxed))
         return;
     uint64_t end = atomic_load_explicit(&c->end, memory_order_acquire);
+    uint64_t head = atomic_load_explicit(&h->prod_head, memory_order_acquire);
     if (atomic_load_explicit(&c->pos, memory_order_acquire) != tail || end - tail < 1 ||
-        end - tail > q->capacity) {
+        end - tail > q->capacity || end - tail > head - tail) {
         entry_free(q, i); /* scribbled: nothing to repair that we can trust */
         return;
     }
@@ -391,16 +403,27 @@ int rh__queue_claim_stall(rh_queue *q, unsigned side, uint64_t tail, uint64_t po
     if (side == CORRUPT_CONSUMERS && park != PARK_NONE && k != CLAIM_K_DONE &&
         k != CLAIM_K_PUBLISHING && park_run(q, pos, end, park))
         return STALL_PARKED;
-    /* A holder that lives (or one not yet known dead): wait, never corrupt. */
+    /* A holder that lives (or one not yet known dead): wait, and the 1-s
+     * rule does not apply, up to rh__queue_hold_max_ns.  Past that the
+     * entry is no longer believed (a holder stuck for good, or an entry
+     * another process scribbled with a live pid: no call may wait for ever
+     * on what the header says) and the wait ends as an unrecorded stall
+     * does: the side is marked corrupt (a since of 1 is a stall long past). */
     uint64_t waited = now - *since;
-    if (waited >= rh__queue_stall_ns) {
+    if (waited >= rh__queue_hold_max_ns) {
+        uint64_t long_ago = 1;
+        return rh__queue_stalled(q, side, tail, pos, &long_ago) ? STALL_GIVE_UP : STALL_WAIT;
+    }
+    static _Thread_local uint64_t logged_for; /* the wait (its since) this thread logged */
+    if (waited >= rh__queue_stall_ns && logged_for != *since) {
+        logged_for = *since;
         rh__log_event(NULL, RH_LOG_WARN, "queue.claim_held",
-                      "queue=%s side=%s holder_pid=%d tail=%llu waited_ms_since_last_log=%llu "
-                      "action=waiting_for_holder",
+                      "queue=%s side=%s holder_pid=%d tail=%llu waited_ms=%llu "
+                      "gives_up_after_ms=%llu action=waiting_for_holder",
                       q->name, side == CORRUPT_PRODUCERS ? "producers" : "consumers",
                       has_pid ? (int)pid_of(o) : 0, (unsigned long long)tail,
-                      (unsigned long long)(waited / RH_NS_PER_MS));
-        *since = now - HELD_NAP_AFTER_NS; /* once a second, and go on napping */
+                      (unsigned long long)(waited / RH_NS_PER_MS),
+                      (unsigned long long)(rh__queue_hold_max_ns / RH_NS_PER_MS));
     }
     if (waited >= HELD_NAP_AFTER_NS) {
         struct timespec ts = {0, RH_NS_PER_MS};
