@@ -300,9 +300,12 @@ RH_API int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t st
  * held keeps its cells from being reused: producers meet the queue's
  * policy once it is full; other consumers are not held up (a receive
  * behind a peek returns; its cells are freed once the peek is released).
- * A live holder is waited for however long, and the queue is never marked
- * corrupt for it; the waiters nap, and log queue.claim_held naming the
- * holder's pid once a second.
+ * A live holder is waited for (the 1-s rule of RH_ECORRUPT does not apply
+ * to it; the waiters nap, and log queue.claim_held naming its pid) for up
+ * to 10 s: a loan held longer, or a peek that a receive must wait behind
+ * longer (only when the table is full), marks that side of the queue
+ * corrupt as a dead claim would (RH_ECORRUPT), since the table is memory
+ * any process of the user can write and no call may wait on it for ever.
  *
  * A client that dies.  Holding a loan: the first producer that waits
  * behind it finds its pid gone (a zombie counts as gone) and publishes its

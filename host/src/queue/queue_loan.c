@@ -40,8 +40,10 @@
  *    producers meet the queue's policy once it is full; consumers behind it
  *    do NOT wait: a consumer run that stalls behind a peek is parked (see
  *    below) and the receive returns its messages.  Hold loans for
- *    microseconds; peeks as long as needed, bounded by what the queue's
- *    capacity and policy allow the producers.
+ *    microseconds; peeks as long as needed (a peek past 10 s only costs
+ *    something once the table is full and a receive has to wait behind
+ *    it), bounded by what the queue's capacity and policy allow the
+ *    producers.
  *  - The holder is dead (kill(pid, 0) fails or it is a zombie:
  *    rh__queue_pid_alive) and the entry is past its CAS (or still before
  *    it after half of QUEUE_STALL_NS: a holder killed in the two
