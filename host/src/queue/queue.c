@@ -129,7 +129,12 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
 {
     queue_header *h = q->h;
     uint64_t pos;
-    for (;;) {
+    /* At most a queue's worth of void cells skipped per call: a sane queue
+     * never holds more, and one whose prod_tail was scribbled far ahead
+     * (fuzz_queue found it) must not keep this call skipping for ever. */
+    for (uint32_t voids = 0;; voids++) {
+        if (voids > q->capacity)
+            return RH_EEMPTY;
         if (discard || buf_len >= q->payload_size) {
             if (claim_dequeue_run(q, 1, &pos) == 0)
                 return RH_EEMPTY;
@@ -319,9 +324,18 @@ int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void 
              * claim and its publish, which takes microseconds.  One that
              * makes no progress for EVICT_WAIT_NS has died there (or the
              * header was scribbled on): refuse rather than wait for ever. */
+            /* The cells are held by a peek (queue_loan.c): nothing will be
+             * evictable until its holder releases it, which may take long;
+             * refused at once, as a full reject queue would. */
+            if (tries == 0 && rh__queue_cons_tail_held(q)) {
+                count(q, C_REJECTED, 1);
+                return RH_EFULL;
+            }
             if (tries == 0)
                 wait_from = rh_now_ns();
-            else if ((tries & 1023) == 0 && rh_now_ns() - wait_from > EVICT_WAIT_NS) {
+            else if ((tries & 63) == 0 && rh_now_ns() - wait_from > EVICT_WAIT_NS) {
+                /* every 64 polls: past 64 they yield, and on a loaded machine 1024
+                 * yields took seconds (fuzz_queue, load 30 on 2 cpus) */
                 count(q, C_REJECTED, 1);
                 return RH_EFULL;
             }
@@ -557,7 +571,7 @@ uint32_t rh__queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t 
             return got;
         }
     }
-    for (;;) {
+    for (uint32_t rounds = 0;;) {
         uint64_t pos;
         uint32_t k = claim_dequeue_run(q, n, &pos);
         if (k == 0) {
@@ -583,6 +597,8 @@ uint32_t rh__queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t 
         rh_bell_ring(&q->h->not_full);
         if (got)
             return got;
+        if (++rounds > q->capacity)
+            return 0; /* only void cells, a queue's worth: a scribbled prod_tail (see try_dequeue) */
     }
 }
 
@@ -597,6 +613,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
     uint64_t deadline = 0;
     rh_waiter w;
     rh__queue_client_waiter_init(&w);
+    uint32_t voided = 0;
     for (;;) {
         if (consumer_entry(q)) {
             adopt_copy a = {envs, bufs, stride, q->payload_size, 0};
@@ -630,6 +647,8 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
             rh_bell_ring(&q->h->not_full);
             if (got)
                 return (int)got;
+            if (++voided > q->capacity)
+                return 0; /* a queue's worth of void cells: see try_dequeue */
             continue; /* only void cells: look again */
         }
         int rc = recv_empty(q, timeout_ms == 0);

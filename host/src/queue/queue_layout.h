@@ -291,6 +291,11 @@ int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void 
  * Nothing when the heads equal the tails. */
 void rh__queue_claims_sweep(rh_queue *q);
 
+/* queue_loan.c: 1 when the consumer run at cons_tail is in the claims
+ * table (a peek, an orphan, a parked run): drop_oldest then refuses at
+ * once instead of waiting for cells a peek holds. */
+int rh__queue_cons_tail_held(rh_queue *q);
+
 /* queue_loan.c: at rh_queue_close, a loan still held is published void
  * and a peek still held released. */
 void rh__queue_loans_close(rh_queue *q);

@@ -434,6 +434,21 @@ int rh__queue_claim_stall(rh_queue *q, unsigned side, uint64_t tail, uint64_t po
     return STALL_WAIT;
 }
 
+int rh__queue_cons_tail_held(rh_queue *q)
+{
+    queue_header *h = q->h;
+    uint64_t tail = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
+    if (atomic_load_explicit(&h->cons_head, memory_order_relaxed) == tail)
+        return 0;
+    for (int i = 0; i < QUEUE_CLAIMS; i++) {
+        unsigned k = kind_of(atomic_load_explicit(&h->claims[i].owner, memory_order_acquire));
+        if (kind_is_consumer(k) &&
+            atomic_load_explicit(&h->claims[i].pos, memory_order_acquire) == tail)
+            return 1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------- adoption --- */
 
 /* Finish the consumer run of entry i (this process holds it): all of it
@@ -648,7 +663,10 @@ int rh_recv_peek(rh_queue *q, uint32_t n, int timeout_ms, rh_msg_view *views)
     queue_header *h = q->h;
     uint64_t deadline = 0;
     rh_waiter w;
-    for (;;) {
+    /* rounds: runs of only void cells (or orphans with none left) looked
+     * at, a queue's worth at most (a scribbled prod_tail, as in queue.c
+     * try_dequeue). */
+    for (uint32_t rounds = 0;;) {
         if (atomic_load_explicit(&h->parked, memory_order_relaxed))
             rh__queue_help_parked(q);
         if (atomic_load_explicit(&h->orphans, memory_order_relaxed)) {
@@ -658,6 +676,8 @@ int rh_recv_peek(rh_queue *q, uint32_t n, int timeout_ms, rh_msg_view *views)
                 uint32_t got = adopt_take(q, i, n, NULL, NULL, views, &upto);
                 if (got == 0) {
                     adopt_done(q, i, upto, q->persist ? PARK_ACK : PARK_PLAIN);
+                    if (++rounds > q->capacity)
+                        return RH_EEMPTY;
                     continue;
                 }
                 atomic_store_explicit(&h->claims[i].upto, upto, memory_order_release);
@@ -691,6 +711,8 @@ int rh_recv_peek(rh_queue *q, uint32_t n, int timeout_ms, rh_msg_view *views)
                 count(q, C_VOID_TAKEN, voids);
             if (got == 0) {
                 finish_run(q, i, PARK_PLAIN);
+                if (++rounds > q->capacity)
+                    return RH_EEMPTY;
                 continue;
             }
             q->peek_slot = i + 1;
