@@ -155,6 +155,9 @@ rh_add_test(test_cli_persist_answers integration/test_cli_persist_answers.c
 # ---- a queue's host and indices (issue 14, items 2, 3 and 8) ----
 rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
             LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# ---- zero-copy clients against a running host (issue 11, item 2) ----
+rh_add_test(test_cli_loans          integration/test_cli_loans.c
+            LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 # issue 13, item 7: inspect, plugins --json, ringhost-gen --help
 rh_add_test(test_cli_inspect        integration/test_cli_inspect.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
