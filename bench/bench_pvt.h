@@ -23,7 +23,8 @@ typedef struct bench_rep {
     bench_tag tag;
     double probe_before_ns;  /* negative: the probe could not run */
     double probe_after_ns;
-    int ok;                  /* 0: failed, error[] says why */
+    int ok;                  /* 0: failed (or skipped), error[] says why */
+    int skipped;             /* not run: error[] is the reason */
     char error[256];
     bench_metric m[BENCH_MAX_METRICS];
     uint32_t n;
@@ -114,6 +115,7 @@ void bench_register_rte_ring(bench_suite *s, const bench_env *env);
 void bench_register_mutex(bench_suite *s, const bench_env *env);
 void bench_register_zmq(bench_suite *s, const bench_env *env);
 void bench_register_memcpy(bench_suite *s, const bench_env *env);
+void bench_register_iceoryx(bench_suite *s, const bench_env *env);
 void bench_register_targets(bench_suite *s);
 
 /* report.c.  The machine header and the settings (stdout, before the run). */

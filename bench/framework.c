@@ -47,6 +47,18 @@ int bench_fail(bench_result *r, const char *fmt, ...)
     return -1;
 }
 
+int bench_skip(bench_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->error, sizeof r->error, fmt, ap);
+    va_end(ap);
+    if (!r->error[0])
+        snprintf(r->error, sizeof r->error, "not available");
+    r->skipped = 1;
+    return -1;
+}
+
 /* -------------------------------------------------- registration --- */
 
 bench_suite *bench_suite_new(void)
@@ -212,6 +224,7 @@ static void run_one(bench_case *c, const bench_env *env, uint32_t rep, uint32_t 
     r->tag = tag_of(r->probe_before_ns, r->probe_after_ns);
 
     r->ok = rc == 0 && res.error[0] == '\0';
+    r->skipped = res.skipped;
     if (!r->ok)
         snprintf(r->error, sizeof r->error, "%s", res.error[0] ? res.error : "failed");
     memcpy(r->m, res.m, sizeof r->m);
@@ -226,8 +239,11 @@ static void run_one(bench_case *c, const bench_env *env, uint32_t rep, uint32_t 
         bench_format(fig, sizeof fig, r->m[0].value, r->m[0].unit);
     fprintf(env->log, "[%3u/%u] %-*s  rep %u/%u  %-5s  %s  (probe %.0f/%.0f ns)\n", step, steps,
             width, c->name, rep + 1, reps, bench_tag_name(r->tag),
-            r->ok ? fig : "FAILED", r->probe_before_ns, r->probe_after_ns);
-    if (!r->ok)
+            r->ok ? fig : r->skipped ? "SKIPPED" : "FAILED", r->probe_before_ns,
+            r->probe_after_ns);
+    if (r->skipped)
+        fprintf(env->log, "         %s: skipped: %s\n", c->name, r->error);
+    else if (!r->ok)
         fprintf(env->log, "         %s: %s\n", c->name, r->error);
     fflush(env->log);
 }
@@ -336,10 +352,12 @@ uint32_t bench_suite_run(bench_suite *s, const bench_env *env, uint32_t reps)
         if (!c->selected)
             continue;
         compute_figures(c);
-        uint32_t ok = 0;
-        for (uint32_t r = 0; r < c->n_reps; r++)
+        uint32_t ok = 0, skipped = 0;
+        for (uint32_t r = 0; r < c->n_reps; r++) {
             ok += (uint32_t)c->reps[r].ok;
-        failed += ok == 0;
+            skipped += (uint32_t)c->reps[r].skipped;
+        }
+        failed += ok == 0 && skipped < c->n_reps;
     }
     return failed;
 }
