@@ -80,7 +80,18 @@ static struct roudi_state {
     pid_t owner;             /* the benchmark process: children exit() too */
     char why[256];           /* why the cases are skipped */
     char user_shm[96];       /* /dev/shm/<user>: roudi's data segment */
+    /* The IPC channels (/tmp/<runtime name>, and .lock) of the two children
+     * of the case running now: a child killed before it deregistered leaves
+     * them.  Paths made in advance, so the signal path only unlinks. */
+    char child_files[4][96];
 } roudi;
+
+static void remove_child_files(void)
+{
+    for (int i = 0; i < 4; i++)
+        if (roudi.child_files[i][0])
+            unlink(roudi.child_files[i]);
+}
 
 /* What a SIGKILLed roudi leaves (a SIGTERMed one removes them itself).
  * Only ours can be there: a second roudi cannot run (see the top). */
@@ -91,6 +102,8 @@ static void roudi_remove_leftovers(void)
         unlink(roudi.user_shm);
     unlink("/tmp/roudi");
     unlink("/tmp/roudi.lock");
+    unlink("/tmp/iox-unique-roudi.lock");
+    remove_child_files();
 }
 
 static void roudi_stop_at_exit(void)
@@ -100,6 +113,8 @@ static void roudi_stop_at_exit(void)
     pid_t pid = roudi.pid;
     int killed = bench_daemon_stop();
     roudi.ok = 0;
+    /* Lock file roudi creates and never removes; nobody holds it now. */
+    unlink("/tmp/iox-unique-roudi.lock");
     if (killed >= 0)
         fprintf(stderr, "iceoryx: iox-roudi (pid %d) stopped%s\n", (int)pid,
                 killed ? " with SIGKILL; its shared memory and socket removed" : "");
@@ -511,6 +526,12 @@ static int run_case(const bench_env *env, const bench_params *p, bench_result *o
     snprintf(j->runtime[0], sizeof j->runtime[0], "rhbench-%d-%u-client", (int)getpid(), n);
     snprintf(j->runtime[1], sizeof j->runtime[1], "rhbench-%d-%u-echo", (int)getpid(), n);
 
+    for (int side = 0; side < 2; side++) {
+        snprintf(roudi.child_files[2 * side], sizeof roudi.child_files[0], "/tmp/%s",
+                 j->runtime[side]);
+        snprintf(roudi.child_files[2 * side + 1], sizeof roudi.child_files[0], "/tmp/%s.lock",
+                 j->runtime[side]);
+    }
     pid_t echo, client;
     int rc = bench_proc_start(&echo, env->cpu[1], echo_main, j);
     if (rc != 0) {
@@ -522,6 +543,8 @@ static int run_case(const bench_env *env, const bench_params *p, bench_result *o
     int client_rc = rc == 0 ? bench_proc_wait(client, CONNECT_MS + 60000) : rc;
     atomic_store(&j->stop, 1);
     int echo_rc = bench_proc_wait(echo, CONNECT_MS);
+    remove_child_files(); /* gone already unless a child was killed */
+    memset(roudi.child_files, 0, sizeof roudi.child_files);
     if (client_rc != 0 || echo_rc != 0) {
         rc = bench_fail(out, "iceoryx %s: client %s%s, echo %s%s",
                         mode == IOX_RTT ? "round trip" : "echo",

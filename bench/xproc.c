@@ -71,7 +71,9 @@ static int stop_daemon(void)
         killed = 1;
     }
     daemon_pid = 0;
-    if (killed && daemon_on_killed)
+    /* A daemon that did not exit 0 (killed, or it aborted on its way out)
+     * may have left its files: on_killed removes them. */
+    if ((killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) && daemon_on_killed)
         daemon_on_killed();
     return killed;
 }

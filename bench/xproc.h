@@ -36,8 +36,10 @@ int bench_proc_wait(pid_t pid, int timeout_ms);
 
 /* A daemon the benchmark started (iox-roudi): stopped with SIGTERM (then
  * SIGKILL after 3 s) by bench_daemon_stop, and by the clean-up on exit or
- * on SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGPIPE (output piped into `head`), after which on_killed (may be NULL) runs to
- * remove what a SIGKILLed daemon left behind.  One daemon at a time. */
+ * on SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGPIPE (output piped into `head`);
+ * when it had to be SIGKILLed or did not exit 0, on_killed (may be NULL;
+ * async-signal-safe) then removes what it left behind.  One daemon at a
+ * time. */
 void bench_daemon_register(pid_t pid, void (*on_killed)(void));
 /* Stops the registered daemon now: 0 when it exited by SIGTERM, 1 when it
  * had to be SIGKILLed, -1 when none is registered. */
