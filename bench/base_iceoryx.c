@@ -69,8 +69,8 @@
 #define ROUDI_READY "RouDi is ready for clients"
 #define ROUDI_START_MS 10000
 #define CONNECT_MS 10000    /* publisher and subscriber of both sides matched */
-#define ANSWER_MS 2000      /* the longest one round trip may take */
-#define RTT_WARMUP 1000u
+#define ANSWER_MS 10000     /* the longest one round trip may take (a loaded machine) */
+#define RTT_WARMUP_MIN 100u /* warm-up: a tenth of the samples plus this, as rh_xproc.c */
 
 /* ------------------------------------------------------------ roudi --- */
 
@@ -435,13 +435,14 @@ static int rtt_client_main(void *arg)
     char *err = j->error[0];
     size_t errlen = sizeof j->error[0];
     int rc = side_open(&s, j, 0, err, errlen);
-    for (uint32_t i = 0; rc == 0 && i < RTT_WARMUP + j->samples; i++) {
+    uint32_t warm = j->samples / 10 + RTT_WARMUP_MIN;
+    for (uint32_t i = 0; rc == 0 && i < warm + j->samples; i++) {
         uint64_t t0 = bench_now_ns();
         rc = publish(&s, j->payload, i, err, errlen);
         if (rc == 0)
             rc = take_answer(&s, i, err, errlen);
         uint64_t t1 = bench_now_ns();
-        if (rc == 0 && i >= RTT_WARMUP)
+        if (rc == 0 && i >= warm)
             j->lat[j->n_lat++] = t1 - t0;
     }
     atomic_store(&j->stop, 1);
@@ -512,7 +513,7 @@ static int run_case(const bench_env *env, const bench_params *p, bench_result *o
     return bench_skip(out, "%s", roudi.why);
 #else
     static unsigned serial;
-    uint32_t samples = mode == IOX_RTT ? env->rtt_samples : 0;
+    uint32_t samples = mode == IOX_RTT ? bench_rtt_samples_for(env, p->payload) : 0;
     size_t bytes = sizeof(iox_job) + (size_t)samples * sizeof(uint64_t);
     iox_job *j = bench_shared_alloc(bytes);
     if (!j)
@@ -540,18 +541,18 @@ static int run_case(const bench_env *env, const bench_params *p, bench_result *o
     }
     rc = bench_proc_start(&client, env->cpu[0], mode == IOX_RTT ? rtt_client_main
                                                                 : echo_client_main, j);
-    int client_rc = rc == 0 ? bench_proc_wait(client, CONNECT_MS + 60000) : rc;
+    int client_rc = rc == 0 ? bench_proc_wait(client, CONNECT_MS + 2 * ANSWER_MS + 60000) : rc;
     atomic_store(&j->stop, 1);
     int echo_rc = bench_proc_wait(echo, CONNECT_MS);
     remove_child_files(); /* gone already unless a child was killed */
     memset(roudi.child_files, 0, sizeof roudi.child_files);
     if (client_rc != 0 || echo_rc != 0) {
-        rc = bench_fail(out, "iceoryx %s: client %s%s, echo %s%s",
+        rc = bench_fail(out, "iceoryx %s: client %s%s%s, echo %s%s%s",
                         mode == IOX_RTT ? "round trip" : "echo",
                         client_rc == 0 ? "ok" : client_rc == -ETIMEDOUT ? "timed out" : "failed",
-                        j->error[0][0] ? j->error[0] : "",
+                        j->error[0][0] ? ": " : "", j->error[0],
                         echo_rc == 0 ? "ok" : echo_rc == -ETIMEDOUT ? "timed out" : "failed",
-                        j->error[1][0] ? j->error[1] : "");
+                        j->error[1][0] ? ": " : "", j->error[1]);
     } else if (mode == IOX_RTT) {
         uint64_t *lat = malloc((size_t)j->n_lat * sizeof *lat);
         if (!lat || !j->n_lat) {

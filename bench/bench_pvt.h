@@ -93,7 +93,8 @@ typedef struct bench_run_info {
 bench_suite *bench_suite_new(void);
 void bench_suite_free(bench_suite *s);
 
-/* Marks the cases whose name contains only (NULL: all); returns how many. */
+/* Marks the cases whose name contains only, or one of its comma-separated
+ * parts (NULL: all); returns how many. */
 uint32_t bench_suite_select(bench_suite *s, const char *only);
 
 /* Runs every selected case reps times (see bench.h for the order), printing

@@ -145,11 +145,28 @@ void bench_add_target(bench_suite *s, const char *name, const char *case_name,
     add_check(s, name, case_name, metric, cmp, target);
 }
 
+/* Whether name contains one of the comma-separated substrings of only. */
+static int name_matches(const char *name, const char *only)
+{
+    while (*only) {
+        size_t len = strcspn(only, ",");
+        char part[BENCH_NAME_MAX];
+        if (len && len < sizeof part) {
+            memcpy(part, only, len);
+            part[len] = '\0';
+            if (strstr(name, part))
+                return 1;
+        }
+        only += len + (only[len] == ',');
+    }
+    return 0;
+}
+
 uint32_t bench_suite_select(bench_suite *s, const char *only)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < s->n_cases; i++) {
-        s->cases[i].selected = !only || strstr(s->cases[i].name, only) != NULL;
+        s->cases[i].selected = !only || name_matches(s->cases[i].name, only);
         n += (uint32_t)s->cases[i].selected;
     }
     return n;

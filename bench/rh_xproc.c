@@ -219,7 +219,7 @@ static int client_main(void *arg)
 static int run_xproc(const bench_env *env, const bench_params *prm, bench_result *out,
                      xmode mode)
 {
-    uint32_t samples = mode == X_RTT ? env->rtt_samples : 0;
+    uint32_t samples = mode == X_RTT ? bench_rtt_samples_for(env, prm->payload) : 0;
     size_t bytes = sizeof(xjob) + (size_t)samples * sizeof(uint64_t);
     xjob *j = bench_shared_alloc(bytes);
     if (!j)

@@ -45,14 +45,23 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Waits up to ms for pid to exit (reaping it).  1 reaped, 0 still running. */
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits up to ms (by the clock: on a loaded machine a 5 ms sleep lasts
+ * far longer) for pid to exit, reaping it.  1 reaped, 0 still running. */
 static int reap_within(pid_t pid, long ms, int *status)
 {
-    for (long waited = 0;; waited += 5) {
+    long long end = now_ms() + ms;
+    for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid || (r < 0 && errno == ECHILD))
             return 1;
-        if (waited >= ms)
+        if (now_ms() >= end)
             return 0;
         sleep_ms(5);
     }
@@ -178,4 +187,12 @@ void bench_daemon_register(pid_t pid, void (*on_killed)(void))
 int bench_daemon_stop(void)
 {
     return stop_daemon();
+}
+
+uint32_t bench_rtt_samples_for(const bench_env *env, uint32_t payload)
+{
+    if (payload < 65536)
+        return env->rtt_samples;
+    uint32_t n = env->rtt_samples / 10;
+    return n < 200 ? 200 : n;
 }

@@ -45,4 +45,10 @@ void bench_daemon_register(pid_t pid, void (*on_killed)(void));
  * had to be SIGKILLed, -1 when none is registered. */
 int bench_daemon_stop(void);
 
+/* Round trips per latency repetition of a cross-process case: the run's
+ * rtt_samples up to 4 KiB payloads, a tenth of them (at least 200) from
+ * 64 KiB on, where one round trip of the copying path takes up to a
+ * millisecond; the same for ringhost and iceoryx. */
+uint32_t bench_rtt_samples_for(const bench_env *env, uint32_t payload);
+
 #endif /* RH_BENCH_XPROC_H */
