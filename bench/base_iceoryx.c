@@ -48,6 +48,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -196,6 +197,7 @@ static int roudi_start(const bench_env *env)
     }
     fflush(NULL);
     uint64_t t0 = bench_now_ns();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(roudi.why, sizeof roudi.why, "fork: %s", strerror(errno));
@@ -215,6 +217,11 @@ static int roudi_start(const bench_env *env)
         /* Its own process group: a ^C at the terminal reaches the
          * benchmark, which stops roudi after its children. */
         setpgid(0, 0);
+        /* ...and a benchmark killed by SIGKILL (no clean-up runs) still
+         * stops it: roudi gets SIGTERM when its parent dies. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(126);
         execl(exe, "iox-roudi", "-c", cfg, (char *)NULL);
         _exit(127);
     }
@@ -541,7 +548,7 @@ static int run_case(const bench_env *env, const bench_params *p, bench_result *o
     }
     rc = bench_proc_start(&client, env->cpu[0], mode == IOX_RTT ? rtt_client_main
                                                                 : echo_client_main, j);
-    int client_rc = rc == 0 ? bench_proc_wait(client, CONNECT_MS + 2 * ANSWER_MS + 60000) : rc;
+    int client_rc = rc == 0 ? bench_proc_wait(client, CONNECT_MS + ANSWER_MS + 30000) : rc;
     atomic_store(&j->stop, 1);
     int echo_rc = bench_proc_wait(echo, CONNECT_MS);
     remove_child_files(); /* gone already unless a child was killed */

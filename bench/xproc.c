@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,6 +150,11 @@ int bench_proc_start(pid_t *pid, int cpu, int (*fn)(void *), void *arg)
     if (p < 0)
         return -errno;
     if (p == 0) {
+        /* A benchmark killed by SIGKILL runs no clean-up: its children go
+         * with it instead of spinning on. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != owner)
+            _exit(125);
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(cpu, &set);

@@ -60,8 +60,6 @@ static void test_bench_iceoryx_starts_and_stops_its_own_roudi(void **state)
     (void)state;
     char roudi[256];
     int installed = have_iox_roudi(roudi, sizeof roudi);
-    EXPECT(!exists(IOX_MGMT) || !installed,
-              "an iceoryx segment %s is there before the test: another roudi runs?", IOX_MGMT);
     cli_out o;
     cli_exec(&o, NULL, "bench", "--quick", "--reps", "1", "--only", "iceoryx", NULL);
     cli_expect_exit(&o, 0);
@@ -111,7 +109,7 @@ static void test_bench_iceoryx_without_iox_roudi_is_skipped_with_the_reason(void
                       strstr(o.r.err, "iceoryx: skipped: ringhost-bench was built without"),
               "expected 'iceoryx: skipped: iox-roudi not found in PATH'");
     CLI_CHECK(&o, strstr(o.r.err, "iceoryx.rtt.p64: skipped: "), "expected the case's skip line");
-    CLI_CHECK(&o, !exists(IOX_MGMT), "no roudi ran, yet %s is there", IOX_MGMT);
+    CLI_CHECK(&o, !strstr(o.r.err, "started iox-roudi"), "expected no roudi started");
     cli_free(&o);
 }
 
