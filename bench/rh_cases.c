@@ -10,6 +10,8 @@
  *   rh.send.p64, rh.idle                                the host by itself
  *   rh.remote.pipe.p64, rh.remote.rtt.p64               two hosts through nats-server
  *                                                       (rh_remote.c; BENCH_RH_REMOTE)
+ *   rh.xproc.rtt.inline.<spin|adaptive>.p<N>            round trip, client in another process
+ *   rh.xproc.echo.inline.adaptive.b32.p<N>              echo throughput, the same
  *
  * Group "p64" is shared with the baselines it is compared against, so
  * their repetitions interleave; --quick keeps the points the targets need
@@ -98,6 +100,28 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
         snprintf(name, sizeof name, "rh.kernels.%u", kernel_counts[i]);
         bench_params p = {.payload = 64, .batch = 32, .depth = 1, .kernels = kernel_counts[i]};
         bench_add(s, "scale", name, rhb_kernels, &p);
+    }
+
+    /* Across processes (group xproc, with iceoryx's cases): spin at every
+     * size, the default wait at 64 B (--quick) or every size. */
+    static const uint32_t xproc_payloads[] = {64, 1024, 65536, 1048576};
+    for (int spin = 1; spin >= 0; spin--)
+        for (uint32_t i = 0; i < COUNT(xproc_payloads); i++) {
+            if (quick && !spin && xproc_payloads[i] != 64)
+                continue;
+            snprintf(name, sizeof name, "rh.xproc.rtt.inline.%s.p%u", wait_name(spin),
+                     xproc_payloads[i]);
+            bench_params p = {.payload = xproc_payloads[i], .bridge_inline = 1,
+                              .wait_spin = spin, .depth = 1};
+            bench_add(s, "xproc", name, rhb_xproc_rtt, &p);
+        }
+    static const uint32_t xproc_echo_payloads[] = {64, 65536};
+    for (uint32_t i = 0; i < COUNT(xproc_echo_payloads); i++) {
+        snprintf(name, sizeof name, "rh.xproc.echo.inline.adaptive.b32.p%u",
+                 xproc_echo_payloads[i]);
+        bench_params p = {.payload = xproc_echo_payloads[i], .batch = 32, .bridge_inline = 1,
+                          .depth = 1};
+        bench_add(s, "xproc", name, rhb_xproc_echo, &p);
     }
 
     bench_params p64 = {.payload = 64};

@@ -20,6 +20,12 @@ int rhb_send_latency(const bench_env *env, const bench_params *p, bench_result *
 /* One named queue, producer thread to consumer thread, bursts of p->batch
  * 64-byte messages (the rte_ring.hop of ringhost): msgs_per_s. */
 int rhb_queue_hop(const bench_env *env, const bench_params *p, bench_result *out);
+/* The same round trip with the client in another process attached by
+ * instance (rh_xproc.c), through bench_pong: rtt_p50_ns, rtt_p99_ns,
+ * rtt_p999_ns. */
+int rhb_xproc_rtt(const bench_env *env, const bench_params *p, bench_result *out);
+/* Echo throughput from a client in another process: msgs_per_s, gb_per_s. */
+int rhb_xproc_echo(const bench_env *env, const bench_params *p, bench_result *out);
 /* CPU the process uses over 2 s with an idle echo host: cpu_pct. */
 int rhb_idle(const bench_env *env, const bench_params *p, bench_result *out);
 
