@@ -46,6 +46,7 @@ enum {
     RH_EINVALMSG = -1017, /* message failed its type's validation */
     RH_ESTALE = -1018,    /* the queue's host is gone or was replaced: close and attach again */
     RH_ECORRUPT = -1019,  /* the queue's shared indices cannot be true (stalled for good) */
+    RH_EREMOTE = -1020,   /* a link's NATS server refused or could not be reached (issue 12) */
 };
 
 /* Text for an RH_E* code ("queue full (reject)"); never NULL. */
