@@ -180,3 +180,11 @@ rh_add_test(test_cli_topo_plan      integration/test_cli_topo_plan.c
 # ---- what a new user types wrong: exit codes, messages that list what exists (issue 13, items 5, 6, 15) ----
 rh_add_test(test_cli_exit_codes     integration/test_cli_exit_codes.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
+# ---- NATS JetStream, remote queues (issue 12) ----
+# tests/support/nats_fixture.{c,h}: real nats-server processes on loopback
+# ports of their own (bench/natsd.c runs each), stopped by pid at exit.  A
+# test that uses it: LIBS NATS::nats, EXTRA ${RH_NATS_EXTRA}.
+set(RH_NATS_EXTRA support/nats_fixture.c ../bench/natsd.c)
+rh_add_test(test_nats_fixture       integration/test_nats_fixture.c
+            LIBS NATS::nats EXTRA support/proc.c ${RH_NATS_EXTRA} TIMEOUT 180)
