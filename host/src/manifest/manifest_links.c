@@ -261,9 +261,9 @@ int rh__manifest_parse_queue_remote(const rh_json_doc *L, const json_t *qv, cons
         return rc;
     if (e && i && q->export_to.link == q->import_from.link &&
         strcmp(q->export_to.subject, q->import_from.subject) == 0) {
-        char p[RH_JSON_PATH_LEN];
-        rh__manifest_path_key(p, sizeof p, qp, "import");
-        rh__manifest_path_key(p, sizeof p, p, "subject");
+        char ip[RH_JSON_PATH_LEN], p[RH_JSON_PATH_LEN];
+        rh__manifest_path_key(ip, sizeof ip, qp, "import");
+        rh__manifest_path_key(p, sizeof p, ip, "subject");
         return rh__json_fail(L, p, json_object_get(i, "subject"),
                              "a subject other than the one this queue exports (\"%s\": it would "
                              "consume what it publishes)", q->export_to.subject);
