@@ -526,6 +526,11 @@ int rh__runtime_plan_threads(const char *manifest_path, const rh_launch_opts *op
     return rc;
 }
 
+struct json_t *rh__runtime_links_json(rh_runtime *rt)
+{
+    return rh__remote_stats_json(rt);
+}
+
 void rh__runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers)
 {
     rt->peers = peers;

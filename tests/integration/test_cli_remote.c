@@ -209,6 +209,30 @@ static long long summary_counter(const char *err, const char *needle, const char
     return atoll(c + strlen(counter));
 }
 
+/* stat --json and --prom of the gateway show its link: connected, and every
+ * request published and acked by JetStream. */
+static void expect_link_counters(const char *instance, uint64_t n)
+{
+    cli_out o;
+    cli_exec(&o, NULL, "stat", "--instance", instance, "--json", NULL);
+    json_error_t je;
+    json_t *j = json_loads(o.r.out ? o.r.out : "", 0, &je);
+    json_t *l = json_array_get(json_object_get(j, "links"), 0);
+    CLI_CHECK(&o, l && json_integer_value(json_object_get(l, "connected")) == 1 &&
+                      json_integer_value(json_object_get(l, "acked")) == (json_int_t)n &&
+                      json_integer_value(json_object_get(l, "pending_acks")) == 0,
+              "expected stat --json to show link hub connected with %llu acked, 0 pending",
+              (unsigned long long)n);
+    json_decref(j);
+    cli_free(&o);
+    cli_exec(&o, NULL, "stat", "--instance", instance, "--prom", NULL);
+    char want[128];
+    snprintf(want, sizeof want, "ringhost_link_acked_total{instance=\"%s\",link=\"hub\"} %llu",
+             instance, (unsigned long long)n);
+    CLI_CHECK(&o, o.r.out && strstr(o.r.out, want), "expected stat --prom to hold %s", want);
+    cli_free(&o);
+}
+
 /* ------------------------------------------------------------ tests ---- */
 
 static void run_gateway_and_kernel_host(uint64_t n, double within_s)
@@ -228,6 +252,7 @@ static void run_gateway_and_kernel_host(uint64_t n, double within_s)
     receive(&c, n, within_s);
     double took = proc_now() - t0;
     expect_exactly_once(&c, "gateway + kernel host");
+    expect_link_counters(cli_instance(gw_name), n);
     print_message("    %llu round trips through one nats-server in %.2f s: %.0f msg/s "
                   "(machine shared: noise)\n", (unsigned long long)n, took, (double)n / took);
     client_close(&c);

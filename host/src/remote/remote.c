@@ -191,8 +191,8 @@ json_t *rh__remote_stats_json(rh_runtime *rt)
                 lag += atomic_load(&r->imports[m].lag);
             }
         json_array_append_new(
-            a, json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "link", l->decl->name,
-                         "stream", l->decl->stream, "connected", atomic_load(&l->connected),
+            a, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "link", l->decl->name,
+                         "stream", l->decl->stream, "connected", (json_int_t)atomic_load(&l->connected),
                          "published", (json_int_t)published, "acked", (json_int_t)acked,
                          "pending_acks", (json_int_t)pending,
                          "redeliveries", (json_int_t)redeliveries,
