@@ -85,10 +85,13 @@ static char *stop_host_balanced(proc *host, const char *what)
     proc_wait(host, 60, &r);
     char *err = strdup(r.err ? r.err : "");
     if (r.exit_code != 0 || strstr(err, "UNBALANCED") || strstr(err, "UNCONFIRMED") ||
-        !strstr(err, "accounting: export") || !strstr(err, "accounting: import"))
+        !strstr(err, "accounting: export") || !strstr(err, "accounting: import")) {
+        /* fail_msg keeps a few hundred bytes: the whole stderr first */
+        fprintf(stderr, "---- stderr of the %s ----\n%s\n", what, err);
         fail_msg("expected the %s to stop with exit 0 and every accounting line balanced "
                  "(queues, export, import); got exit %d signal %d, stderr:\n%s",
                  what, r.exit_code, r.term_signal, err);
+    }
     proc_result_free(&r);
     return err;
 }
