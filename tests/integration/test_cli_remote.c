@@ -333,6 +333,36 @@ static void test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_re
     nats_fixture_stop(s);
 }
 
+static void test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_nothing(void **st)
+{
+    (void)st;
+    const uint64_t n = 10000;
+    natsd *s = nats_fixture_start(NULL);
+    proc gw, kh;
+    start_host(&gw, gateway("restart", s->url, NULL));
+    start_host(&kh, kernel_host("restart", "k", s->url, 0));
+    client c;
+    client_open(&c, cli_instance("restart-gw"), n);
+    send_range(&c, 0, n / 2);
+    receive(&c, n / 4, 60);
+    nats_fixture_stop(s); /* file storage: the stream and its consumers survive */
+    cli_await_log(&gw, "event=link.down", 1, 30);
+    cli_await_log(&kh, "event=link.down", 1, 30);
+    nats_fixture_restart(s);
+    cli_await_log(&gw, "event=link.up", 2, 60);
+    cli_await_log(&kh, "event=link.up", 2, 60);
+    send_range(&c, n / 2, n);
+    receive(&c, n, 120);
+    expect_exactly_once(&c, "a restart of nats-server mid-stream");
+    client_close(&c);
+    char *e = stop_host_balanced(&gw, "gateway");
+    if (!strstr(e, "reconnects=1"))
+        fail_msg("expected the gateway to log link.up with reconnects=1; got:\n%s", e);
+    free(e);
+    free(stop_host_balanced(&kh, "kernel host"));
+    nats_fixture_stop(s);
+}
+
 /* -------------------------------------------------------- bad links ---- */
 
 static void test_an_unreachable_server_at_launch_is_an_error_naming_its_url(void **st)
@@ -487,6 +517,8 @@ int main(void)
         cmocka_unit_test(test_two_kernel_hosts_importing_one_subject_share_the_work),
         cmocka_unit_test(
             test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_repeats_nothing),
+        cmocka_unit_test(
+            test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_nothing),
         cmocka_unit_test(test_an_unreachable_server_at_launch_is_an_error_naming_its_url),
         cmocka_unit_test(test_a_link_with_wait_true_serves_and_connects_when_the_server_comes),
         cmocka_unit_test(test_wrong_credentials_are_an_error_that_never_shows_the_secret),
