@@ -23,13 +23,19 @@
 #define READY_WITHIN_S 60.0
 #define PAYLOAD 16
 
+/* The "nats" value of a link: a URL quoted, or a JSON list as it is. */
+static const char *nats_value(const char *url)
+{
+    return url[0] == '[' ? cli_keep("%s", url) : cli_keep("\"%s\"", url);
+}
+
 /* The manifests, filled in with the tag's subjects and the server's URL. */
 static const char *gateway(const char *tag, const char *url, const char *extra_link)
 {
     char text[4096];
     snprintf(text, sizeof text,
              "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
-             " \"links\": {\"hub\": {\"nats\": \"%s\", \"stream\": \"S_%s\", "
+             " \"links\": {\"hub\": {\"nats\": %s, \"stream\": \"S_%s\", "
              "\"ack_wait_ms\": 2000%s}},\n"
              " \"queues\": {\n"
              "  \"e.in\": {\"type\": \"echo.message\", \"capacity\": 1024, "
@@ -37,7 +43,7 @@ static const char *gateway(const char *tag, const char *url, const char *extra_l
              "  \"e.out\": {\"type\": \"echo.message\", \"capacity\": 16384, "
              "\"import\": {\"link\": \"hub\", \"subject\": \"rh.%s.out\"}}},\n"
              " \"kernels\": []}\n",
-             url, tag, extra_link ? extra_link : "", tag, tag);
+             nats_value(url), tag, extra_link ? extra_link : "", tag, tag);
     char name[128];
     snprintf(name, sizeof name, "%s-gw", tag);
     return cli_manifest(name, text);
@@ -51,8 +57,8 @@ static const char *kernel_host(const char *tag, const char *which, const char *u
     const char *p = persist ? ", \"persist\": true" : "";
     snprintf(text, sizeof text,
              "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
-             " \"links\": {\"hub\": {\"nats\": \"%s\", \"stream\": \"S_%s\", "
-             "\"ack_wait_ms\": 2000}},\n"
+             " \"links\": {\"hub\": {\"nats\": %s, \"stream\": \"S_%s\", "
+             "\"ack_wait_ms\": 2000%s}},\n"
              " \"queues\": {\n"
              "  \"e.in\": {\"type\": \"echo.message\", \"capacity\": 1024, \"dedup_window\": 4096%s, "
              "\"import\": {\"link\": \"hub\", \"subject\": \"rh.%s.in\"}},\n"
@@ -60,7 +66,7 @@ static const char *kernel_host(const char *tag, const char *which, const char *u
              "\"export\": {\"link\": \"hub\", \"subject\": \"rh.%s.out\"}}},\n"
              " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", "
              "\"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
-             url, tag, p, tag, p, tag);
+             nats_value(url), tag, url[0] == '[' ? ", \"replicas\": 3" : "", p, tag, p, tag);
     char name[128];
     snprintf(name, sizeof name, "%s-%s", tag, which);
     return cli_manifest(name, text);
@@ -363,6 +369,31 @@ static void test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_
     nats_fixture_stop(s);
 }
 
+static void test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing(void **st)
+{
+    (void)st;
+    const uint64_t n = 10000;
+    nats_cluster *cl = nats_fixture_cluster_start();
+    char urls[512];
+    snprintf(urls, sizeof urls, "[\"%s\", \"%s\", \"%s\"]", cl->node[0]->url,
+             cl->node[1]->url, cl->node[2]->url);
+    proc gw, kh;
+    /* the kernel host creates the stream first, with 3 replicas */
+    start_host(&kh, kernel_host("cluster", "k", urls, 0));
+    start_host(&gw, gateway("cluster", urls, ", \"replicas\": 3"));
+    client c;
+    client_open(&c, cli_instance("cluster-gw"), n);
+    send_range(&c, 0, n / 2);
+    receive(&c, n / 4, 60);
+    nats_fixture_cluster_kill_node(cl, 0);
+    send_range(&c, n / 2, n);
+    receive(&c, n, 180);
+    expect_exactly_once(&c, "a cluster node killed mid-stream");
+    client_close(&c);
+    free(stop_host_balanced(&gw, "gateway"));
+    free(stop_host_balanced(&kh, "kernel host"));
+}
+
 /* -------------------------------------------------------- bad links ---- */
 
 static void test_an_unreachable_server_at_launch_is_an_error_naming_its_url(void **st)
@@ -512,6 +543,8 @@ int main(void)
     };
     if (getenv("RH_TEST_REMOTE_MILLION"))
         return cmocka_run_group_tests(million, NULL, teardown);
+    if (getenv("RH_TEST_FILTER")) /* one test by name while debugging: "*restart*" */
+        cmocka_set_test_filter(getenv("RH_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_and_kernel_host_answer_10000_requests_exactly_once),
         cmocka_unit_test(test_two_kernel_hosts_importing_one_subject_share_the_work),
@@ -519,6 +552,7 @@ int main(void)
             test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_repeats_nothing),
         cmocka_unit_test(
             test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_nothing),
+        cmocka_unit_test(test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing),
         cmocka_unit_test(test_an_unreachable_server_at_launch_is_an_error_naming_its_url),
         cmocka_unit_test(test_a_link_with_wait_true_serves_and_connects_when_the_server_comes),
         cmocka_unit_test(test_wrong_credentials_are_an_error_that_never_shows_the_secret),

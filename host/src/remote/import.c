@@ -40,7 +40,8 @@
 
 #define RH_IMPORT_BATCH 64
 #define RH_IMPORT_FETCH_MS 100
-#define RH_IMPORT_RECENT_MAX 4096u
+/* A redelivery's id is looked for among the queue's last `capacity`
+ * accepted ids: all that its cells remember. */
 
 static void nap(uint64_t ns)
 {
@@ -51,7 +52,7 @@ static void nap(uint64_t ns)
 /* Non-zero when id is among the last ids the queue accepted. */
 static int recently_accepted(rh_queue *q, rh_id id, rh_id *scratch)
 {
-    uint32_t n = rh__queue_recent_ids(q, scratch, RH_IMPORT_RECENT_MAX);
+    uint32_t n = rh__queue_recent_ids(q, scratch, rh_queue_config_of(q)->capacity);
     for (uint32_t i = 0; i < n; i++)
         if (rh_id_eq(scratch[i], id))
             return 1;
@@ -115,8 +116,8 @@ static void deliver(rh_import *m, natsMsg *msg, rh_id *recent)
 static void *import_main(void *arg)
 {
     rh_import *m = arg;
-    rh_id *recent = malloc(RH_IMPORT_RECENT_MAX * sizeof *recent);
     uint32_t cap = rh_queue_config_of(m->queue)->capacity;
+    rh_id *recent = malloc(cap * sizeof *recent);
     while (!atomic_load(&m->stop)) {
         if (!recent || !rh__link_ready(m->link, NULL) || !m->sub) {
             nap(50 * RH_NS_PER_MS);

@@ -264,6 +264,7 @@ static int ensure_stream(rh_link *l)
     c.SubjectsLen = l->n_subjects;
     c.Storage = js_FileStorage;
     c.Duplicates = (int64_t)d->duplicates_ms * 1000000;
+    c.Replicas = (int64_t)d->replicas;
     s = js_AddStream(&si, l->js, &c, NULL, &jerr);
     if (s == NATS_OK) {
         jsStreamInfo_Destroy(si);
