@@ -72,10 +72,19 @@ static const char *kernel_host(const char *tag, const char *which, const char *u
     return cli_manifest(name, text);
 }
 
+/* The hosts of the running test, so that a failure shows what each
+ * counted (dump_hosts). */
+static proc *hosts[4];
+
 static void start_host(proc *host, const char *manifest_path)
 {
     char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest_path, NULL};
     assert_int_equal(proc_start(host, argv), 0);
+    for (int i = 0; i < 4; i++)
+        if (hosts[i] == host || !hosts[i]) {
+            hosts[i] = host;
+            break;
+        }
     if (cli_host_logged_within(host, CLI_SERVING, 1, READY_WITHIN_S) != 0)
         fail_msg("expected `ringhost run %s` to serve within %.0f s", manifest_path,
                  READY_WITHIN_S);
@@ -190,6 +199,29 @@ static void receive(client *c, uint64_t until, double within_s)
     free(bufs);
 }
 
+/* A failure: stop every host of the test and print its counts. */
+static void dump_hosts(void)
+{
+    for (int i = 0; i < 4; i++) {
+        if (!hosts[i] || !proc_running(hosts[i]))
+            continue;
+        proc_signal(hosts[i], SIGTERM);
+        proc_result r;
+        proc_wait(hosts[i], 30, &r);
+        fprintf(stderr, "---- host %d, stopped: exit %d; its stderr (info lines left out) ----\n",
+                i, r.exit_code);
+        for (char *line = r.err; line && *line;) {
+            char *nl = strchr(line, '\n');
+            size_t len = nl ? (size_t)(nl - line) : strlen(line);
+            if (!strstr(line, "level=info") || (nl && strstr(line, "level=info") > nl))
+                fprintf(stderr, "%.*s\n", (int)len, line);
+            line = nl ? nl + 1 : line + len;
+        }
+        proc_result_free(&r);
+    }
+    memset(hosts, 0, sizeof hosts);
+}
+
 static void expect_exactly_once(client *c, const char *what)
 {
     /* nothing more may come: a late repeat would show here */
@@ -198,12 +230,15 @@ static void expect_exactly_once(client *c, const char *what)
     for (uint64_t i = 0; i < c->n; i++)
         if (!c->seen[i] && !missing++)
             first_missing = i + 1;
-    if (missing || c->repeats || c->strangers)
+    if (missing || c->repeats || c->strangers) {
+        dump_hosts();
         fail_msg("%s: expected each of %llu requests answered exactly once; got %llu missing "
                  "(first: request %llu), %llu repeated answers, %llu answers to no request",
                  what, (unsigned long long)c->n, (unsigned long long)missing,
                  (unsigned long long)first_missing, (unsigned long long)c->repeats,
                  (unsigned long long)c->strangers);
+    }
+    memset(hosts, 0, sizeof hosts);
 }
 
 static long long summary_counter(const char *err, const char *needle, const char *counter)
