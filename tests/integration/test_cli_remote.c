@@ -203,9 +203,10 @@ static void receive(client *c, uint64_t until, double within_s)
 static void dump_hosts(void)
 {
     for (int i = 0; i < 4; i++) {
-        if (!hosts[i] || !proc_running(hosts[i]))
-            continue;
-        proc_signal(hosts[i], SIGTERM);
+        if (!hosts[i] || hosts[i]->pid == 0)
+            continue; /* waited for already */
+        if (proc_running(hosts[i])) /* one that died (ASan, a crash) shows its stderr too */
+            proc_signal(hosts[i], SIGTERM);
         proc_result r;
         proc_wait(hosts[i], 30, &r);
         fprintf(stderr, "---- host %d, stopped: exit %d; its stderr (info lines left out) ----\n",

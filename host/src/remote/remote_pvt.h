@@ -93,7 +93,9 @@ typedef struct rh_import {
     const rh_queue_decl *decl;
     rh_queue *queue, *dlq;
     char durable[64];
-    natsSubscription *sub;
+    char next_subject[160];     /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable> */
+    natsInbox *inbox;           /* where pulled messages come */
+    natsSubscription *sub;      /* on inbox */
     pthread_t thread;
     int started;
     _Atomic int stop;
