@@ -47,6 +47,7 @@ enum {
     RH_ESTALE = -1018,    /* the queue's host is gone or was replaced: close and attach again */
     RH_ECORRUPT = -1019,  /* the queue's shared indices cannot be true (stalled for good) */
     RH_EBUSY = -1020,     /* every entry of a queue's claims table is held (loans, peeks) */
+    RH_EREMOTE = -1021,   /* a link's NATS server refused or could not be reached (issue 12) */
 };
 
 /* Text for an RH_E* code ("queue full (reject)"); never NULL. */
