@@ -69,12 +69,18 @@ typedef struct bench_result {
     uint64_t *lat_ns;      /* optional: malloc'd RTT samples; the framework frees them */
     uint32_t n_lat;
     char error[256];       /* non-empty: the repetition failed (printed, not counted) */
+    int skipped;           /* with error[]: not run, for a reason outside the case
+                            * (bench_skip: a daemon or library missing); not a failure */
 } bench_result;
 
 /* Add (or overwrite) one metric of a result. */
 void bench_put(bench_result *r, const char *name, const char *unit, double value);
 /* Mark a repetition failed, printf-style; returns -1 for `return bench_fail(...)`. */
 int bench_fail(bench_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Mark a repetition skipped, printf-style (the reason is printed as
+ * "skipped: <reason>"); returns -1.  A case skipped in every repetition is
+ * not a failed case: the run still exits 0. */
+int bench_skip(bench_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Runs one repetition.  0 on success, -1 after bench_fail(). */
 typedef int (*bench_fn)(const bench_env *env, const bench_params *p, bench_result *out);

@@ -23,7 +23,8 @@ typedef struct bench_rep {
     bench_tag tag;
     double probe_before_ns;  /* negative: the probe could not run */
     double probe_after_ns;
-    int ok;                  /* 0: failed, error[] says why */
+    int ok;                  /* 0: failed (or skipped), error[] says why */
+    int skipped;             /* not run: error[] is the reason */
     char error[256];
     bench_metric m[BENCH_MAX_METRICS];
     uint32_t n;
@@ -92,7 +93,8 @@ typedef struct bench_run_info {
 bench_suite *bench_suite_new(void);
 void bench_suite_free(bench_suite *s);
 
-/* Marks the cases whose name contains only (NULL: all); returns how many. */
+/* Marks the cases whose name contains only, or one of its comma-separated
+ * parts (NULL: all); returns how many. */
 uint32_t bench_suite_select(bench_suite *s, const char *only);
 
 /* Runs every selected case reps times (see bench.h for the order), printing
@@ -114,6 +116,8 @@ void bench_register_rte_ring(bench_suite *s, const bench_env *env);
 void bench_register_mutex(bench_suite *s, const bench_env *env);
 void bench_register_zmq(bench_suite *s, const bench_env *env);
 void bench_register_memcpy(bench_suite *s, const bench_env *env);
+void bench_register_nats(bench_suite *s, const bench_env *env); /* base_nats.c: group "remote" */
+void bench_register_iceoryx(bench_suite *s, const bench_env *env);
 void bench_register_targets(bench_suite *s);
 
 /* report.c.  The machine header and the settings (stdout, before the run). */

@@ -47,6 +47,18 @@ int bench_fail(bench_result *r, const char *fmt, ...)
     return -1;
 }
 
+int bench_skip(bench_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->error, sizeof r->error, fmt, ap);
+    va_end(ap);
+    if (!r->error[0])
+        snprintf(r->error, sizeof r->error, "not available");
+    r->skipped = 1;
+    return -1;
+}
+
 /* -------------------------------------------------- registration --- */
 
 bench_suite *bench_suite_new(void)
@@ -133,11 +145,28 @@ void bench_add_target(bench_suite *s, const char *name, const char *case_name,
     add_check(s, name, case_name, metric, cmp, target);
 }
 
+/* Whether name contains one of the comma-separated substrings of only. */
+static int name_matches(const char *name, const char *only)
+{
+    while (*only) {
+        size_t len = strcspn(only, ",");
+        char part[BENCH_NAME_MAX];
+        if (len && len < sizeof part) {
+            memcpy(part, only, len);
+            part[len] = '\0';
+            if (strstr(name, part))
+                return 1;
+        }
+        only += len + (only[len] == ',');
+    }
+    return 0;
+}
+
 uint32_t bench_suite_select(bench_suite *s, const char *only)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < s->n_cases; i++) {
-        s->cases[i].selected = !only || strstr(s->cases[i].name, only) != NULL;
+        s->cases[i].selected = !only || name_matches(s->cases[i].name, only);
         n += (uint32_t)s->cases[i].selected;
     }
     return n;
@@ -212,6 +241,7 @@ static void run_one(bench_case *c, const bench_env *env, uint32_t rep, uint32_t 
     r->tag = tag_of(r->probe_before_ns, r->probe_after_ns);
 
     r->ok = rc == 0 && res.error[0] == '\0';
+    r->skipped = res.skipped;
     if (!r->ok)
         snprintf(r->error, sizeof r->error, "%s", res.error[0] ? res.error : "failed");
     memcpy(r->m, res.m, sizeof r->m);
@@ -226,8 +256,11 @@ static void run_one(bench_case *c, const bench_env *env, uint32_t rep, uint32_t 
         bench_format(fig, sizeof fig, r->m[0].value, r->m[0].unit);
     fprintf(env->log, "[%3u/%u] %-*s  rep %u/%u  %-5s  %s  (probe %.0f/%.0f ns)\n", step, steps,
             width, c->name, rep + 1, reps, bench_tag_name(r->tag),
-            r->ok ? fig : "FAILED", r->probe_before_ns, r->probe_after_ns);
-    if (!r->ok)
+            r->ok ? fig : r->skipped ? "SKIPPED" : "FAILED", r->probe_before_ns,
+            r->probe_after_ns);
+    if (r->skipped)
+        fprintf(env->log, "         %s: skipped: %s\n", c->name, r->error);
+    else if (!r->ok)
         fprintf(env->log, "         %s: %s\n", c->name, r->error);
     fflush(env->log);
 }
@@ -336,10 +369,12 @@ uint32_t bench_suite_run(bench_suite *s, const bench_env *env, uint32_t reps)
         if (!c->selected)
             continue;
         compute_figures(c);
-        uint32_t ok = 0;
-        for (uint32_t r = 0; r < c->n_reps; r++)
+        uint32_t ok = 0, skipped = 0;
+        for (uint32_t r = 0; r < c->n_reps; r++) {
             ok += (uint32_t)c->reps[r].ok;
-        failed += ok == 0;
+            skipped += (uint32_t)c->reps[r].skipped;
+        }
+        failed += ok == 0 && skipped < c->n_reps;
     }
     return failed;
 }

@@ -33,7 +33,7 @@ static void usage(FILE *out)
             "                 (default: the first two allowed cpus)\n"
             "  --json FILE    every figure, probe, ratio and target as JSON\n"
             "  --plots DIR    gnuplot data, script, SVG and PNG (latency, throughput)\n"
-            "  --only S       run only the cases whose name contains S\n"
+            "  --only S       run only the cases whose name contains S (S1,S2: either)\n"
             "  --list         list cases, ratios and targets, run nothing\n"
             "  --pin-sweep M  run manifest M's traffic under every placement the machine\n"
             "                 allows and print the best \"pin\" block (see bench/pin_sweep.c)\n"
@@ -47,6 +47,8 @@ void bench_register_baselines(bench_suite *s, const bench_env *env)
     bench_register_mutex(s, env);
     bench_register_zmq(s, env);
     bench_register_memcpy(s, env);
+    bench_register_nats(s, env);
+    bench_register_iceoryx(s, env);
 }
 
 /* The first two cpus this process may run on (taskset, cgroups). */

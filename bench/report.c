@@ -284,10 +284,10 @@ int bench_report_json(const char *path, const bench_suite *s, const bench_env *e
             for (uint32_t j = 0; j < rep->n; j++)
                 json_object_set_new(metrics, rep->m[j].name, json_real(rep->m[j].value));
             json_array_append_new(
-                reps, json_pack("{s:i, s:f, s:f, s:s, s:b, s:o, s:o}", "rep", (json_int_t)r + 1,
+                reps, json_pack("{s:i, s:f, s:f, s:s, s:b, s:b, s:o, s:o}", "rep", (json_int_t)r + 1,
                                 "probe_before_ns", rep->probe_before_ns, "probe_after_ns",
                                 rep->probe_after_ns, "tag", bench_tag_name(rep->tag), "ok",
-                                rep->ok, "error", rep->ok ? json_null() : json_string(rep->error),
+                                rep->ok, "skipped", rep->skipped, "error", rep->ok ? json_null() : json_string(rep->error),
                                 "metrics", metrics));
         }
         json_t *lat = json_array();

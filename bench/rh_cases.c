@@ -8,6 +8,10 @@
  *   rh.kernels.<K>                                      K echo kernels on 2 cores
  *   rh.queue.hop.b<B>.p64                               one named queue, no kernel
  *   rh.send.p64, rh.idle                                the host by itself
+ *   rh.remote.pipe.p64, rh.remote.rtt.p64               two hosts through nats-server
+ *                                                       (rh_remote.c; BENCH_RH_REMOTE)
+ *   rh.xproc.rtt.inline.<spin|adaptive>.p<N>            round trip, client in another process
+ *   rh.xproc.echo.inline.adaptive.b32.p<N>              echo throughput, the same
  *
  * Group "p64" is shared with the baselines it is compared against, so
  * their repetitions interleave; --quick keeps the points the targets need
@@ -98,7 +102,36 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
         bench_add(s, "scale", name, rhb_kernels, &p);
     }
 
+    /* Across processes (group xproc, with iceoryx's cases): spin at every
+     * size, the default wait at 64 B (--quick) or every size. */
+    static const uint32_t xproc_payloads[] = {64, 1024, 65536, 1048576};
+    for (int spin = 1; spin >= 0; spin--)
+        for (uint32_t i = 0; i < COUNT(xproc_payloads); i++) {
+            if (quick && !spin && xproc_payloads[i] != 64)
+                continue;
+            snprintf(name, sizeof name, "rh.xproc.rtt.inline.%s.p%u", wait_name(spin),
+                     xproc_payloads[i]);
+            bench_params p = {.payload = xproc_payloads[i], .bridge_inline = 1,
+                              .wait_spin = spin, .depth = 1};
+            bench_add(s, "xproc", name, rhb_xproc_rtt, &p);
+        }
+    static const uint32_t xproc_echo_payloads[] = {64, 65536};
+    for (uint32_t i = 0; i < COUNT(xproc_echo_payloads); i++) {
+        snprintf(name, sizeof name, "rh.xproc.echo.inline.adaptive.b32.p%u",
+                 xproc_echo_payloads[i]);
+        bench_params p = {.payload = xproc_echo_payloads[i], .batch = 32, .bridge_inline = 1,
+                          .depth = 1};
+        bench_add(s, "xproc", name, rhb_xproc_echo, &p);
+    }
+
     bench_params p64 = {.payload = 64};
     bench_add(s, "host", "rh.send.p64", rhb_send_latency, &p64);
     bench_add(s, "host", "rh.idle", rhb_idle, &p64);
+
+#ifdef BENCH_RH_REMOTE
+    /* Group "remote", with the bare client's nats.remote.* (base_nats.c), so
+     * their repetitions interleave and share a tag. */
+    bench_add(s, "remote", "rh.remote.pipe.p64", rhb_remote_throughput, &p64);
+    bench_add(s, "remote", "rh.remote.rtt.p64", rhb_remote_rtt, &p64);
+#endif
 }

@@ -96,7 +96,7 @@ static json_t *manifest_json(const bench_env *env, const rhb_spec *s, const char
     snprintf(buf, sizeof buf, "bench.p%u", s->payload);
     const char *type = buf;
     char plugin[64];
-    snprintf(plugin, sizeof plugin, "bench_echo_p%u", s->payload);
+    snprintf(plugin, sizeof plugin, "%s_p%u", s->pong ? "bench_pong" : "bench_echo", s->payload);
     for (uint32_t c = 0; c < s->chains; c++) {
         int cpu = s->spread && (c & 1) ? 0 : 1;
         for (uint32_t d = 0; d <= s->depth; d++) {
@@ -155,6 +155,7 @@ int rhb_launch(const bench_env *env, const rhb_spec *s, rhb_pipe *p, bench_resul
         return bench_fail(out, "activate: %s", err.msg);
     }
     p->launch_ms = (double)(bench_now_ns() - t0) / 1e6;
+    snprintf(p->instance, sizeof p->instance, "%s", name);
 
     p->chains = s->chains;
     p->in = calloc(s->chains, sizeof *p->in);

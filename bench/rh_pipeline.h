@@ -25,10 +25,13 @@ typedef struct rhb_spec {
     int wait_spin;      /* "spin" or "adaptive" */
     int spread;         /* 0: every kernel on cpu[1]; 1: chains alternate cpu[1], cpu[0] */
     int pump_cpu;       /* thread mode: the env->cpu[] index the pumps are pinned to */
+    int pong;           /* 1: the kernels are bench_pong_p<payload> (answer the header
+                         * in a reserved slot) instead of bench_echo_p<payload> */
 } rhb_spec;
 
 typedef struct rhb_pipe {
     rh_runtime *rt;
+    char instance[64];  /* the instance name: other processes attach its queues by it */
     uint32_t chains;
     rh_queue **in;      /* per chain: where the client sends */
     rh_queue **out;     /* per chain: where the answers come back */

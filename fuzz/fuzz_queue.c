@@ -42,6 +42,17 @@
  * The program has an op that opens such a gap on purpose, and one that
  * clears the corrupt marks, so both the giving up and the recovered
  * queue are exercised.  Every call must end within CALL_MAX_NS.
+ *
+ * Zero copy (issue 11, queue_loan.c): loans (rh_send_reserve, written to
+ * the whole slot, then rh_send_commit with lengths from the input, some
+ * past the slot), peeks held across the rest of the program
+ * (rh_recv_peek) whose views are read later, byte by byte, after any
+ * scribble — on the header, the cells, and the claims table (owners with
+ * our own live pid, a dead one or garbage, positions near the tails,
+ * orphans and parked counts) — and the heartbeat's sweep.  A view must
+ * stay inside the cells and its len within the slot, however the memory
+ * under it changed; a waiter behind a recorded claim of a live pid waits
+ * at most rh__queue_hold_max_ns (shortened here as the stall is).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -60,6 +71,7 @@
 /* How long a wait on a stalled tail lasts here (a host waits 1 s), and the
  * most any one call may take: a stall, plus ASan's slowness. */
 #define FUZZ_STALL_NS (100ull * 1000)
+#define FUZZ_HOLD_MAX_NS (300ull * 1000)
 #define CALL_MAX_NS (2000ull * 1000 * 1000)
 
 #define CHECK(cond, ...)                                                       \
@@ -336,6 +348,107 @@ static void call_claim_inplace(input *in, rh_queue *q)
         (void)rh__queue_publish_inplace(q, pos, pos + k);
 }
 
+/* ---------------------------------------------------------- zero copy --- */
+
+static void call_loan(input *in, rh_queue *q)
+{
+    rh_loan loans[8];
+    uint32_t n = 1 + u8(in) % 8;
+    int k = rh_send_reserve(q, n, loans);
+    CHECK((k >= 1 && (uint32_t)k <= n) || k == RH_EFULL || k == RH_EDROPPED ||
+              k == RH_ETIMEDOUT || k == RH_ECORRUPT || k == RH_ESTALE || k == RH_EBUSY ||
+              k == RH_ESTATE, "rh_send_reserve: %d of %u", k, n);
+    if (k < 1)
+        return;
+    uint32_t lens[8];
+    for (int i = 0; i < k; i++) {
+        CHECK((unsigned char *)loans[i].env >= q->cells &&
+                  (unsigned char *)loans[i].payload + q->payload_size <=
+                      q->cells + (size_t)q->capacity * q->slot_size,
+              "loan %d outside the cells", i);
+        memset(loans[i].payload, 0x33, q->payload_size); /* the whole slot is the caller's */
+        loans[i].env->priority = u8(in);
+        lens[i] = u8(in) & 1 ? q->payload_size + u8(in) % 3 : (uint32_t)u8(in) % (q->payload_size + 1);
+    }
+    uint32_t c = (uint32_t)(u8(in) % (k + 1));
+    int rc = rh_send_commit(q, c, u8(in) & 1 ? lens : NULL, NULL);
+    if (rc == RH_ETOOBIG)
+        rc = rh_send_commit(q, c, NULL, NULL); /* still held: commit it whole */
+    CHECK(rc == (int)c || rc == RH_ECORRUPT, "rh_send_commit: %d of %u", rc, c);
+}
+
+/* A peek held across ops (at most one per handle, as the API says). */
+static rh_queue *held_q;
+static rh_msg_view held[8];
+static int held_n;
+
+static void read_held(void)
+{
+    if (!held_q)
+        return;
+    const unsigned char *lo = held_q->cells;
+    const unsigned char *hi = held_q->cells + (size_t)held_q->capacity * held_q->slot_size;
+    volatile unsigned sum = 0;
+    for (int i = 0; i < held_n; i++) {
+        const unsigned char *p = held[i].payload;
+        CHECK((const unsigned char *)held[i].env >= lo && p >= lo &&
+                  held[i].len <= held_q->payload_size && p + held[i].len <= hi,
+              "view %d outside the cells (len %u)", i, held[i].len);
+        for (uint32_t b = 0; b < held[i].len; b++)
+            sum += p[b];
+        sum += held[i].env->priority;
+    }
+    (void)sum;
+}
+
+static void call_peek(input *in, rh_queue *q)
+{
+    if (held_q) { /* read what we hold after whatever happened meanwhile, then give it back */
+        read_held();
+        CHECK(rh_recv_release(held_q) == 0, "rh_recv_release of a held peek");
+        held_q = NULL;
+        return;
+    }
+    uint32_t n = 1 + u8(in) % 8;
+    int k = rh_recv_peek(q, n, 0, held);
+    CHECK((k >= 1 && (uint32_t)k <= n) || k == RH_EEMPTY || k == RH_ECORRUPT ||
+              k == RH_ESTALE || k == RH_EBUSY, "rh_recv_peek: %d of %u", k, n);
+    if (k >= 1) {
+        held_q = q;
+        held_n = k;
+        read_held();
+    }
+}
+
+static void hostile_claims(input *in, queue_header *h)
+{
+    uint8_t how = u8(in);
+    queue_claim *c = &h->claims[u8(in) % QUEUE_CLAIMS];
+    switch (how % 4) {
+    case 0: /* any bytes of the table */
+        hostile_bytes(in, (unsigned char *)h->claims, sizeof h->claims);
+        break;
+    case 1: { /* a plausible entry: a kind, a pid (ours: live; 1: live, not ours; garbage) */
+        static const uint32_t pids[] = {0, 1, 0x7ffffff0u};
+        uint32_t pid = u8(in) & 1 ? (uint32_t)getpid() : pids[u8(in) % 3];
+        uint64_t base = atomic_load(index_ptr(h, u8(in)));
+        atomic_store(&c->pos, base + (uint64_t)(int64_t)(int8_t)u8(in));
+        atomic_store(&c->end, atomic_load(&c->pos) + u8(in) % 70);
+        atomic_store(&c->next, atomic_load(&c->pos) + u8(in) % 4);
+        atomic_store(&c->upto, atomic_load(&c->end));
+        atomic_store(&c->owner, ((uint64_t)pid << 8) | (u8(in) % 12) | (u8(in) & CLAIM_ACK));
+        break;
+    }
+    case 2:
+        atomic_store(&h->orphans, (uint32_t)uN(in, 4));
+        atomic_store(&h->parked, (uint32_t)uN(in, 4));
+        break;
+    default: /* freed */
+        atomic_store(&c->owner, CLAIM_FREE);
+        break;
+    }
+}
+
 /* Run the program on q (and on a second handle of the same memory, when
  * there is one).  Hostile writes go straight to the mapping. */
 static void run_program(input *in, rh_queue *q, rh_queue *other)
@@ -349,7 +462,7 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
          * wait for ever: each one runs in every state, and must end. */
         uint64_t t0 = rh_now_ns();
         int held_before = producer_claim_held(h) || consumer_claim_held(h);
-        switch (op % 18) {
+        switch (op % 22) {
         case 0:
         case 1:
             hostile_index(in, h);
@@ -404,9 +517,22 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
                               offsetof(queue_header, heartbeat_ns));
             break;
         case 16:
-            call_take_inplace(in, t);
+            call_loan(in, t);
             break;
         case 17:
+            call_peek(in, t);
+            break;
+        case 18:
+            hostile_claims(in, h);
+            break;
+        case 19:
+            rh__queue_claims_sweep(t); /* what the host's heartbeat does once a second */
+            read_held();
+            break;
+        case 20:
+            call_take_inplace(in, t);
+            break;
+        case 21:
             call_claim_inplace(in, t);
             break;
         default:
@@ -415,8 +541,13 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
             break;
         }
         uint64_t took = rh_now_ns() - t0;
-        CHECK(took < CALL_MAX_NS, "op %u took %llu ms (a claim was %sheld before it)", op % 18,
+        CHECK(took < CALL_MAX_NS, "op %u took %llu ms (a claim was %sheld before it)", op % 22,
               (unsigned long long)(took / 1000000), held_before ? "" : "not ");
+    }
+    if (held_q) { /* the program ends: what we hold goes back before any close */
+        read_held();
+        rh_recv_release(held_q);
+        held_q = NULL;
     }
 }
 
@@ -516,6 +647,7 @@ static rh_queue *recover(rh_queue *q, const rh_queue_config *cfg)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rh__queue_stall_ns = FUZZ_STALL_NS;
+    rh__queue_hold_max_ns = FUZZ_HOLD_MAX_NS;
     rh__log_set_level(RH_LOG_OFF); /* queue.corrupt and queue.stale, once per queue */
     if (!instance[0])
         snprintf(instance, sizeof instance, "fuzzq%d", (int)getpid());

@@ -28,6 +28,7 @@
 #include "live/live.h"
 #include "queue/queue_pvt.h"
 #include "queue/type_registry.h"
+#include "remote/remote.h"
 #include "runtime.h"
 
 /* ----------------------------------------------------------- launch ---- */
@@ -117,6 +118,8 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
         rc = start_reactors(rt, err);
     if (rc == 0)
         rc = rh__isolation_start(rt, err);
+    if (rc == 0)
+        rc = rh__remote_start(rt, err); /* links, streams, export and import bridges */
     if (rc == 0 && rh__watchdog_start(rt) != 0)
         rc = rh_error_set(err, RH_ESYS, "cannot start the watchdog thread: out of memory "
                                         "or threads (see ulimit -u)");
@@ -240,6 +243,7 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
      * Everything below, joins included, shares one deadline. */
     uint64_t t0 = rh_now_ns();
     uint64_t deadline = t0 + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * RH_NS_PER_MS;
+    rh__remote_stop_imports(rt); /* no more intake from JetStream either */
     set_flow(rt, RH_FLOW_DRAINING, deadline, NULL);
     int drained = 0;
     while (!(drained = rh__runtime_is_quiet(rt, 0)) && rh_now_ns() < deadline) {
@@ -262,6 +266,11 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
         rh__out_bridges_flush_at_stop(rt);
         rh__in_bridges_ack_finished(rt); /* persist queues: what the drain finished */
     }
+    /* What the kernels answered leaves through the exports: published and
+     * acked by JetStream within the same deadline (at least a second). */
+    rh__remote_stop_exports(rt, deadline > rh_now_ns() + RH_NS_PER_S
+                                    ? deadline
+                                    : rh_now_ns() + RH_NS_PER_S);
     rt->state = RH_STATE_TERMINATED;
     for (uint32_t i = 0; i < rt->n_kernels; i++)
         rt->kernels[i].state = RH_STATE_TERMINATED;
@@ -272,6 +281,7 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
                   (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
     rh_runtime_report_summary(rt, rt->log);
     rt->unbalanced = rh_runtime_report_accounting(rt, rt->log);
+    rt->unbalanced += rh__remote_report_accounting(rt, rt->log);
     if (stuck)
         return rh_error_set(err, RH_ETIMEDOUT,
                             "terminate: thread %s did not stop within %d ms (a kernel is stuck "
@@ -327,6 +337,7 @@ void rh_runtime_destroy(rh_runtime *rt)
         for (uint32_t i = 0; i < rt->n_reactors; i++)
             rh__reactor_stop_join(rt->reactors[i], rh_now_ns() + RH_NS_PER_S);
     }
+    rh__remote_free(rt); /* its threads use the queues: gone before they close */
     /* A stuck thread still runs kernel code over our rings, queues and the
      * plugin's text: freeing any of it would turn a hung kernel into a crash.
      * Keep it all (a deliberate leak, once, at shutdown). */
@@ -513,6 +524,11 @@ int rh__runtime_plan_threads(const char *manifest_path, const rh_launch_opts *op
                          "\"process\")\n", rt->kernels[i].decl->name);
     rh_runtime_destroy(rt);
     return rc;
+}
+
+struct json_t *rh__runtime_links_json(rh_runtime *rt)
+{
+    return rh__remote_stats_json(rt);
 }
 
 void rh__runtime_set_peers(rh_runtime *rt, rh_runtime *const *peers)

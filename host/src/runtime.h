@@ -61,6 +61,10 @@ void rh__runtime_release(rh_runtime *rt);
  * rh__graph_print takes it, or NULL).  0, or the errors of validate.
  */
 struct json_t;
+/* The counters of rt's links (remote/remote.h rh__remote_stats_json): a new
+ * JSON array, empty when the manifest has none.  For the control socket's
+ * ps reply (stat, ps, --prom). */
+struct json_t *rh__runtime_links_json(rh_runtime *rt);
 int rh__runtime_graph(const char *manifest_path, const rh_launch_opts *opts, FILE *out,
                       const struct json_t *live, rh_error *err);
 

@@ -180,6 +180,71 @@ static const bad_case cases[] = {
      M(QUEUES "\"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", " PORTS ", "
        "\"config\": \"x\"}]"),
      "kernels[0].config", {0}, 0},
+    /* remote queues (issue 12): links, export, import */
+    {"links_not_an_object",
+     M("\"links\": [1], " QUEUES KERNELS),
+     "links", {"[1]"}, 0},
+    {"link_unknown_key",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\", "
+       "\"streem\": \"S\"}}, " QUEUES KERNELS),
+     "links.hub", {"streem", "stream"}, 0},
+    {"link_url_without_scheme",
+     M("\"links\": {\"hub\": {\"nats\": \"127.0.0.1:4222\", \"stream\": \"S\"}}, " QUEUES KERNELS),
+     "links.hub.nats", {"nats://"}, 0},
+    {"link_url_with_a_password",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://u:p@127.0.0.1:4222\", \"stream\": \"S\"}}, "
+       QUEUES KERNELS),
+     "links.hub.nats", {"credentials"}, 0},
+    {"link_second_url_bad",
+     M("\"links\": {\"hub\": {\"nats\": [\"nats://127.0.0.1:4222\", 7], \"stream\": \"S\"}}, "
+       QUEUES KERNELS),
+     "links.hub.nats[1]", {"7"}, 0},
+    {"link_stream_with_a_dot",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S.x\"}}, "
+       QUEUES KERNELS),
+     "links.hub.stream", {"S.x"}, 0},
+    {"link_credentials_that_look_like_a_secret",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\", "
+       "\"credentials\": \"user:hunter2\"}}, " QUEUES KERNELS),
+     "links.hub.credentials", {"env:NAME"}, 0},
+    {"link_duplicates_below_2_ack_waits",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\", "
+       "\"ack_wait_ms\": 10000, \"duplicates_ms\": 15000}}, " QUEUES KERNELS),
+     "links.hub.duplicates_ms", {"20000"}, 0},
+    {"export_names_an_unknown_link",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\"}}, "
+       "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": {\"type\": "
+       "\"echo.message\", \"export\": {\"link\": \"hb\", \"subject\": \"a.b\"}}}, " KERNELS),
+     "queues[\"e.out\"].export.link", {"hb", "\"hub\""}, 0},
+    {"export_subject_with_a_wildcard",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\"}}, "
+       "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": {\"type\": "
+       "\"echo.message\", \"export\": {\"link\": \"hub\", \"subject\": \"a.*\"}}}, " KERNELS),
+     "queues[\"e.out\"].export.subject", {"a.*", "no wildcards"}, 0},
+    {"import_unknown_key",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\"}}, "
+       "\"queues\": {\"e.in\": {\"type\": \"echo.message\", \"import\": {\"link\": \"hub\", "
+       "\"subjet\": \"a.b\"}}, \"e.out\": {\"type\": \"echo.message\"}}, " KERNELS),
+     "queues[\"e.in\"].import", {"subjet", "subject"}, 0},
+    {"queue_imports_and_exports_one_subject",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\"}}, "
+       "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": {\"type\": "
+       "\"echo.message\", \"export\": {\"link\": \"hub\", \"subject\": \"a.b\"}, "
+       "\"import\": {\"link\": \"hub\", \"subject\": \"a.b\"}}}, " KERNELS),
+     "queues[\"e.out\"].import.subject", {"a.b", "consume what it publishes"}, 0},
+    {"exported_queue_read_by_a_kernel",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\"}}, "
+       "\"queues\": {\"e.in\": {\"type\": \"echo.message\", \"export\": {\"link\": \"hub\", "
+       "\"subject\": \"a.b\"}}, \"e.out\": {\"type\": \"echo.message\"}}, " KERNELS),
+     "kernels[0].inputs.in", {"export bridge"}, 1},
+    {"export_in_defaults",
+     M("\"defaults\": {\"queue\": {\"export\": {\"link\": \"hub\", \"subject\": \"a\"}}}, "
+       QUEUES KERNELS),
+     "defaults.queue", {"export"}, 0},
+    {"kernels_empty_without_remote_queues",
+     M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\"}}, "
+       QUEUES "\"kernels\": []"),
+     "kernels", {"gateway"}, 0},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 

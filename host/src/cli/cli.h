@@ -132,6 +132,9 @@ void rh__cli_stopping(void);
 /* stat_data.c: the host's kernels from its control socket (the objects of
  * `ps --json`'s "kernels"; a new reference), or NULL when none answers. */
 json_t *rh__cli_kernel_stats(const char *instance);
+/* The "links" of the same reply (remote queues, issue 12): each link's
+ * counters, or NULL when no host answers. */
+json_t *rh__cli_link_stats(const char *instance);
 
 /* stat_prom.c: the Prometheus text of `ringhost stat --prom`, to out:
  * rh__cli_prom_print of the queues and kernels given (kernels may be NULL),

@@ -206,6 +206,30 @@ static int resend_stranded(rh_queue *q, const char *qname, stranded *s)
     return 0;
 }
 
+/*
+ * Send one decoded body as `ringhost send` does, zero copy (issue 11): the
+ * body is decoded straight into a loaned cell of q and committed, with
+ * `given` as its id when not zero.  Returns 0 (*id_out set), RH_EINVALMSG
+ * (why says what; the loan is cancelled: a void cell nobody receives),
+ * or the reservation's refusal (RH_ESTALE: the caller reattaches).
+ */
+static int send_in_place(rh_queue *q, const rh_type *t, json_t *body, rh_id given,
+                         rh_id *id_out, char *why, size_t why_len)
+{
+    rh_loan loan;
+    int rc = rh_send_reserve(q, 1, &loan);
+    if (rc < 0)
+        return rc;
+    if (t->decode(body, loan.payload, why, why_len) != 0) {
+        (void)rh_send_commit(q, 0, NULL, NULL);
+        return RH_EINVALMSG;
+    }
+    loan.env->id = given;
+    uint32_t len = t->size;
+    rc = rh_send_commit(q, 1, &len, id_out);
+    return rc < 0 ? rc : 0;
+}
+
 int rh__cmd_send(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL, *idtext = NULL;
@@ -253,6 +277,7 @@ int rh__cmd_send(int argc, char **argv)
     void *buf = malloc(t->size);
     int exit_code = RH_EXIT_OK;
     for (int i = first_body; i < argc; i++) {
+        rh_id id = {0, 0};
         json_error_t je;
         json_t *body = json_loads(argv[i], JSON_REJECT_DUPLICATES, &je);
         char why[512] = "";
@@ -260,18 +285,19 @@ int rh__cmd_send(int argc, char **argv)
             fprintf(stderr, "ringhost send: argument %d: expected a JSON object (the message "
                             "body), %s\n", i - first_body + 1, body ? "got another value" : je.text);
             exit_code = RH_EXIT_BADINPUT;
-        } else if (t->decode(body, buf, why, sizeof why) != 0) {
+        } else if ((rc = send_in_place(q, t, body, given, &id, why, sizeof why)) ==
+                   RH_EINVALMSG) {
             fprintf(stderr, "ringhost send: argument %d: %s (type %s)\n", i - first_body + 1, why,
                     t->name);
             exit_code = RH_EXIT_BADINPUT;
         } else {
             rh_envelope env = {.id = given};
-            rh_id id;
-            rc = rh_send(q, &env, buf, t->size, &id);
             if (rc == RH_ESTALE) {
-                /* Again to the new host's queue, with the same id: its
-                 * dedup window drops a copy the old one did deliver. */
-                env.id = id;
+                /* The reservation found the host gone, so this message is
+                 * in no queue: it goes to the new host's (given id, or a
+                 * fresh one), after what this command stranded in the
+                 * old queue, which keeps its ids so the new host's dedup
+                 * window drops a copy the old one did deliver. */
                 stranded st = {0};
                 take_stranded(q, &st);
                 rc = reattach("send", instance, qname, &q, &err);
@@ -287,9 +313,13 @@ int rh__cmd_send(int argc, char **argv)
                     return rh__cli_exit_code(rc);
                 }
                 t = rh_queue_type(q);
+                free(buf); /* decoded for the new host's type, which may differ */
+                buf = calloc(1, t->size);
                 rc = resend_stranded(q, qname, &st);
                 free(st.envs);
                 free(st.bufs);
+                if (rc == 0 && t->decode(body, buf, why, sizeof why) != 0)
+                    rc = RH_EINVALMSG;
                 if (rc == 0)
                     rc = rh_send(q, &env, buf, t->size, &id);
             }
@@ -478,7 +508,11 @@ int rh__cmd_recv(int argc, char **argv)
             quiet_since = 0;
             wait_ms = 0;
         }
-        int n = rh_recv(q, &env, buf, len, wait_ms);
+        /* Read in place (issue 11) and released once printed: a recv
+         * killed before it printed a message leaves it to the next reader
+         * (marked redelivered), not lost. */
+        rh_msg_view v;
+        int n = rh_recv_peek(q, 1, wait_ms, &v);
         if (n == RH_ESTALE) {
             rc = reattach("recv", instance, qname, &q, &err);
             if (rc) {
@@ -502,8 +536,15 @@ int rh__cmd_recv(int argc, char **argv)
         }
         if (n < 0)
             break;
-        rh__cli_print_message(stdout, qname, rh_queue_type(q), &env, buf);
+        const void *payload = v.payload;
+        if (v.len < len) { /* the codec reads a whole struct: zero-extended, as rh_recv does */
+            memcpy(buf, v.payload, v.len);
+            memset((char *)buf + v.len, 0, len - v.len);
+            payload = buf;
+        }
+        rh__cli_print_message(stdout, qname, rh_queue_type(q), v.env, payload);
         fflush(stdout);
+        rh_recv_release(q);
         got++;
     }
     free(buf);

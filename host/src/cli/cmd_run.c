@@ -38,19 +38,35 @@ typedef struct printer {
  * a dead-letter queue that drops its oldest above all. */
 #define DRAIN_TURN 64
 
+/* Print one message read in place: from its cell, or, when it is shorter
+ * than its type (the codec reads a whole struct), from p->buf with the
+ * rest zeroed, as rh_recv would have given it. */
+static void print_view(printer *p, rh_queue *q, const rh_msg_view *v)
+{
+    const rh_type *t = rh_queue_type(q);
+    const void *payload = v->payload;
+    if (v->len < t->size && t->size <= p->buf_len) {
+        memcpy(p->buf, v->payload, v->len);
+        memset((char *)p->buf + v->len, 0, t->size - v->len);
+        payload = p->buf;
+    }
+    rh__cli_print_message(stdout, rh_queue_name(q), t, v->env, payload);
+}
+
+/* Each sink's messages are printed where they lie (rh_recv_peek, issue
+ * 11): a turn is one peek of up to DRAIN_TURN, released once printed. */
 static uint32_t drain_once(printer *p)
 {
     uint32_t got = 0;
     for (uint32_t i = 0; i < p->n_sinks; i++) {
-        rh_envelope env;
-        int n;
-        for (uint32_t k = 0; k < DRAIN_TURN &&
-                             (n = rh_recv(p->sinks[i], &env, p->buf, p->buf_len, 0)) >= 0;
-             k++) {
-            rh__cli_print_message(stdout, rh_queue_name(p->sinks[i]), rh_queue_type(p->sinks[i]),
-                                  &env, p->buf);
-            got++;
-        }
+        rh_msg_view v[DRAIN_TURN];
+        int n = rh_recv_peek(p->sinks[i], DRAIN_TURN, 0, v);
+        if (n <= 0)
+            continue;
+        for (int k = 0; k < n; k++)
+            print_view(p, p->sinks[i], &v[k]);
+        rh_recv_release(p->sinks[i]);
+        got += (uint32_t)n;
     }
     if (got)
         fflush(stdout);
@@ -134,8 +150,6 @@ static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t
     size_t cap = 0;
     ssize_t len;
     unsigned lineno = 0;
-    void *buf = NULL;
-    uint32_t buf_len = 0;
     while (!atomic_load(&interrupted) && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -152,20 +166,28 @@ static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t
             rc = rh_error_set(&err, RH_ENOENT, "queue: expected a queue of this host, got \"%s\"",
                               qname);
         const rh_type *t = q ? rh_queue_type(q) : NULL;
-        if (rc == 0 && t->size > buf_len) {
-            free(buf);
-            buf_len = t->size;
-            buf = malloc(buf_len);
+        /* Decoded straight into a loaned cell (issue 11): reserved after
+         * the line parsed, committed at once; a body that does not decode
+         * cancels the loan (a void cell, never delivered nor counted). */
+        rh_loan loan;
+        int reserved = 0;
+        if (rc == 0) {
+            reserved = rh_send_reserve(q, 1, &loan);
+            if (reserved < 0) {
+                rc = rh_error_set(&err, reserved, "queue %s refused the message: %s", qname,
+                                  rh_strerror(reserved));
+                reserved = 0;
+            }
         }
         char why[512] = "";
-        if (rc == 0 && t->decode(body, buf, why, sizeof why) != 0)
+        if (rc == 0 && t->decode(body, loan.payload, why, sizeof why) != 0)
             rc = rh_error_set(&err, RH_EINVALMSG, "body: %s (type %s)", why, t->name);
-        if (rc == 0) {
-            rh_envelope env = {.id = id};
-            rc = rh_send(q, &env, buf, t->size, NULL);
-            if (rc != 0)
-                rh_error_set(&err, rc, "queue %s refused the message: %s", qname,
-                             rh_strerror(rc));
+        if (reserved) {
+            loan.env->id = id;
+            int c = rh_send_commit(q, rc == 0 ? 1 : 0, NULL, NULL);
+            if (rc == 0 && c < 0)
+                rc = rh_error_set(&err, c, "queue %s refused the message: %s", qname,
+                                  rh_strerror(c));
         }
         if (rc == 0)
             (*sent)++;
@@ -176,7 +198,6 @@ static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t
         }
         json_decref(root);
     }
-    free(buf);
     free(line);
     if (f != stdin)
         fclose(f);

@@ -441,6 +441,10 @@ int rh__cmd_stat(int argc, char **argv)
         json_t *o = json_pack("{s:s, s:O}", "instance", instance, "queues", queues);
         if (kernels)
             json_object_set(o, "kernels", kernels);
+        json_t *links = rh__cli_link_stats(instance); /* remote queues (issue 12) */
+        if (links && json_array_size(links))
+            json_object_set(o, "links", links);
+        json_decref(links);
         char *text = json_dumps(o, JSON_PRESERVE_ORDER);
         printf("%s\n", text);
         free(text);

@@ -151,12 +151,22 @@ int rh__cli_unreadable_note(const char *instance)
     return u.n;
 }
 
-json_t *rh__cli_kernel_stats(const char *instance)
+static json_t *ps_member(const char *instance, const char *key)
 {
     json_t *req = json_pack("{s:s}", "cmd", "ps"), *reply;
     int rc = rh__cli_control_call("stat", instance, req, &reply, 1);
     json_decref(req);
-    json_t *k = rc == RH_EXIT_OK ? json_incref(json_object_get(reply, "kernels")) : NULL;
+    json_t *k = rc == RH_EXIT_OK ? json_incref(json_object_get(reply, key)) : NULL;
     json_decref(reply);
     return k;
+}
+
+json_t *rh__cli_kernel_stats(const char *instance)
+{
+    return ps_member(instance, "kernels");
+}
+
+json_t *rh__cli_link_stats(const char *instance)
+{
+    return ps_member(instance, "links");
 }

@@ -57,6 +57,18 @@ static const struct metric {
     {"stalls", "ringhost_kernel_stalls_total", "counter",
      "process() calls that ran past the kernel's watchdog_ms."},
     {"workers", "ringhost_kernel_workers", "gauge", "Workers of the kernel."},
+}, link_metrics[] = {
+    {"connected", "ringhost_link_connected", "gauge", "1 while the link's NATS connection is up."},
+    {"published", "ringhost_link_published_total", "counter",
+     "Messages the exports published (republishes included)."},
+    {"acked", "ringhost_link_acked_total", "counter", "Exported messages JetStream acked."},
+    {"pending_acks", "ringhost_link_pending_acks", "gauge",
+     "Exported messages taken from their queue and not yet acked by JetStream."},
+    {"redeliveries", "ringhost_link_redeliveries_total", "counter",
+     "Imported messages JetStream delivered more than once."},
+    {"consumer_lag", "ringhost_link_consumer_lag", "gauge",
+     "Messages the import consumers have not fetched yet (at the last fetch)."},
+    {"reconnects", "ringhost_link_reconnects_total", "counter", "Reconnects of the link."},
 };
 
 /* A label value as the exposition format quotes it. */
@@ -95,6 +107,11 @@ void rh__cli_prom_print(FILE *out, const char *instance, json_t *queues, json_t 
     size_t i;
     for (size_t m = 0; m < sizeof queue_metrics / sizeof *queue_metrics; m++)
         print_metric(out, &queue_metrics[m], instance, queues, "queue", "queue");
+    json_t *links = rh__cli_link_stats(instance); /* remote queues (issue 12) */
+    for (size_t m = 0; links && json_array_size(links) && m < sizeof link_metrics /
+                                                                 sizeof *link_metrics; m++)
+        print_metric(out, &link_metrics[m], instance, links, "link", "link");
+    json_decref(links);
     if (!kernels)
         return;
     for (size_t m = 0; m < sizeof kernel_metrics / sizeof *kernel_metrics; m++)

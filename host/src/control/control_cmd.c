@@ -17,6 +17,7 @@
 #include "control/control.h"
 #include "control/control_pvt.h"
 #include "engine/engine.h"
+#include "runtime.h"
 #include "manifest/manifest.h"
 
 /* The reply as one line with room for the '\n' the server appends. */
@@ -66,9 +67,14 @@ static json_t *kernel_json(const char *manifest, double rate, const rh_kernel_in
 
 static char *cmd_ps(rh_control *c)
 {
-    json_t *arr = json_array();
+    json_t *arr = json_array(), *links = json_array();
     for (unsigned r = 0; r < c->n_rts; r++) {
         rh_runtime *rt = c->rts[r].rt;
+        if (!c->rts[r].retired) { /* remote queues (issue 12): each link's counters */
+            json_t *l = rh__runtime_links_json(rt);
+            json_array_extend(links, l);
+            json_decref(l);
+        }
         for (uint32_t k = 0; !c->rts[r].retired && k < rh_runtime_kernel_count(rt); k++) {
             rh_kernel_info ki;
             if (rh_runtime_kernel_info(rt, k, &ki) == 0)
@@ -88,8 +94,8 @@ static char *cmd_ps(rh_control *c)
     unsigned kept = 0;
     for (unsigned r = 1; r < c->n_rts; r++)
         kept += c->rts[r].retired || c->rts[r].held_by[0];
-    return reply_text(json_pack("{s:b, s:s, s:i, s:o, s:i, s:i}", "ok", 1, "instance",
-                                c->instance, "pid", (int)getpid(), "kernels", arr,
+    return reply_text(json_pack("{s:b, s:s, s:i, s:o, s:o, s:i, s:i}", "ok", 1, "instance",
+                                c->instance, "pid", (int)getpid(), "kernels", arr, "links", links,
                                 "runtimes_released", (int)c->released, "runtimes_kept",
                                 (int)kept));
 }

@@ -306,6 +306,7 @@ struct rh_runtime {
     rh_runtime *const *peers;
     struct rh_swap_plugin *swapped;  /* plugins loaded by swaps, kept until destroy (hotswap.c) */
     struct rh_plugin_watch *watch;   /* the plugin folder watcher, or NULL (plugin_watch.c) */
+    struct rh_remote *remote;        /* links and bridges of remote queues, or NULL (remote/) */
     /* Held by every lifecycle call that changes a flow or a kernel's plugin
      * (activate, deactivate, terminate, the per-kernel ones, reload), so a
      * swap on the watcher's thread never interleaves with them. */

@@ -243,9 +243,60 @@ static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
  * payloads it shows.  A port may be wired to it only if it takes that very
  * type.
  */
+/*
+ * A queue that exports or imports (issue 12) gets "<queue>.dlq" the same
+ * way: the export dead-letters a message too big for the NATS server, the
+ * import one it cannot read.  An exported queue's one consumer is its
+ * export bridge (it acks the queue as JetStream acks it), so no kernel may
+ * read it.
+ */
+static int plan_remote_dead_letter_queues(rh_runtime *rt, rh_error *err)
+{
+    rh_manifest *m = rt->m;
+    for (uint32_t i = 0; i < m->n_queues; i++) {
+        const rh_queue_decl *d = &m->queues[i];
+        if (!d->export_to.set && !d->import_from.set)
+            continue;
+        rh_qplan *src = qplan_find(rt, d->name);
+        if (d->export_to.set && src->reader[0])
+            return rh_error_set(err, RH_EMANIFEST,
+                                "%s: %s: expected a queue that no kernel reads (queue \"%s\" "
+                                "exports: its export bridge is its one consumer), got %s reading "
+                                "it; export another queue, or import it instead",
+                                m->path, src->reader, d->name, src->reader);
+        if (!src->type)
+            continue; /* reported below: wired to nothing, no type */
+        const rh_type *t = rh__dlq_type_for(src->type->size);
+        char name[RH_QUEUE_NAME_MAX + 1];
+        if (!t || (size_t)snprintf(name, sizeof name, "%s" RH_DLQ_SUFFIX, d->name) >= sizeof name)
+            return rh_error_set(err, RH_EMANIFEST,
+                                "%s: %s: expected a queue name of at most %d characters and a "
+                                "type a dead-letter queue holds (its dead letters go to \"<name>"
+                                RH_DLQ_SUFFIX "\"), got \"%s\"",
+                                m->path, d->json_path, RH_QUEUE_NAME_MAX - 4, d->name);
+        rh_qplan *q = qplan_find(rt, name);
+        if (!q)
+            q = qplan_add(rt, name, &m->queue_defaults);
+        else if (q->type && q->type->fingerprint != t->fingerprint)
+            return rh_error_set(err, RH_ETYPE,
+                                "%s: %s: queue \"%s\" is the dead-letter queue of %s (type "
+                                RH_DLQ_TYPE_NAME "), not a queue of %s", m->path, q->first_use,
+                                name, d->json_path, q->type->name);
+        const rh_queue_decl *decl = rh__manifest_queue(m, name);
+        q->cfg = rh__dlq_config(&m->queue_defaults, decl ? &decl->cfg : NULL);
+        if (!q->type) {
+            q->type = t;
+            q->origin = src->origin;
+            snprintf(q->first_use, sizeof q->first_use, "%s (its dead letters)", d->json_path);
+        }
+    }
+    return 0;
+}
+
 static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
 {
     rh_manifest *m = rt->m;
+    int rc;
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
         uint32_t room = 0;
@@ -287,6 +338,8 @@ static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
         }
         k->dlq_plan = (uint32_t)(q - rt->qplan);
     }
+    if ((rc = plan_remote_dead_letter_queues(rt, err)) != 0)
+        return rc;
     for (uint32_t i = 0; i < m->n_queues; i++) {
         const rh_qplan *q = qplan_find(rt, m->queues[i].name);
         if (strcmp(m->queues[i].type, RH_DLQ_TYPE_NAME) == 0 && !rh__dlq_is_type(q->type))
@@ -349,7 +402,7 @@ int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_o
             fprintf(rt->log, "ringhost: warning: plugin not loaded: %s\n",
                     rt->plugins.items[i].why);
 
-    uint32_t max_q = m->n_queues;
+    uint32_t max_q = 2 * m->n_queues; /* and a dead-letter queue per remote one */
     for (uint32_t i = 0; i < m->n_kernels; i++)
         max_q += 2 * RH_MAX_PORTS + 1; /* its ports and its dead-letter queue */
     rt->qplan = calloc(max_q ? max_q : 1, sizeof *rt->qplan);

@@ -34,11 +34,45 @@ typedef struct rh_pin_spec {
     char text[256];
 } rh_pin_spec;
 
+/* Remote queues (issue 12, manifest_links.c; run by host/src/remote/). */
+#define RH_MAX_LINKS 16
+#define RH_LINK_SERVERS_MAX 8
+#define RH_SUBJECT_MAX 200
+
+/* One entry of "links": NATS servers (a cluster when several) and the
+ * JetStream stream that exports publish to and imports consume from. */
+typedef struct rh_link_decl {
+    char name[64];
+    char servers[RH_LINK_SERVERS_MAX][256]; /* "nats://host:port", no user or password */
+    uint32_t n_servers;
+    char stream[64];
+    int wait;                /* "wait": true: an unreachable server at launch is waited for */
+    /* "credentials": where the secret is, never the secret: a file (absolute,
+     * resolved against the manifest's folder) or an environment variable
+     * ("env:NAME").  "" = none.  Read by remote/link.c at connect. */
+    char credentials[4096];
+    uint32_t ack_wait_ms;    /* the import consumers' redelivery horizon */
+    uint32_t duplicates_ms;  /* the stream's Nats-Msg-Id window, >= 2 * ack_wait_ms */
+    uint32_t max_deliver;    /* deliveries of one message before it is given up, 0 = no limit */
+    uint32_t replicas;       /* the stream's replicas when the host creates it (1..5) */
+    char json_path[80];      /* "links.hub" */
+} rh_link_decl;
+
+/* A queue's "export" or "import": {"link": NAME, "subject": S}. */
+typedef struct rh_remote_decl {
+    int set;                 /* the key is there */
+    uint32_t link;           /* index into rh_manifest.links */
+    char subject[RH_SUBJECT_MAX + 1];
+    char durable[64];        /* import only: the durable consumer's name ("" = derived) */
+} rh_remote_decl;
+
 typedef struct rh_queue_decl {
     char name[RH_QUEUE_NAME_MAX + 1];
     char type[128];          /* message type name; "" = take the wired port's type */
     rh_queue_config cfg;
     char json_path[80];      /* "queues[\"vadd.in\"]" style path for later errors */
+    rh_remote_decl export_to;   /* "export": a bridge publishes what the queue holds */
+    rh_remote_decl import_from; /* "import": a bridge fills the queue from a consumer */
 } rh_queue_decl;
 
 typedef struct rh_port_binding {
@@ -86,7 +120,10 @@ typedef struct rh_manifest {
     rh_queue_decl *queues;
     uint32_t n_queues;
     rh_kernel_decl *kernels;
-    uint32_t n_kernels;
+    uint32_t n_kernels;             /* 0 only in a gateway: queues that export or import */
+    rh_link_decl links[RH_MAX_LINKS];
+    uint32_t n_links;
+    uint32_t n_remote;              /* queues with "export" or "import" */
 } rh_manifest;
 
 /* Load and check a manifest.  Returns 0 and a manifest to free with

@@ -57,8 +57,9 @@
 static const char *const placement_names[] = {"none", "compact", "scatter"};
 
 /* Known keys per object, in the order the documentation lists them. */
-static const char *const top_keys[] = {"ringhost", "name",   "plugins", "defaults",
-                                       "placement", "strict", "queues",  "kernels"};
+static const char *const top_keys[] = {"ringhost",  "name",   "plugins", "defaults",
+                                       "placement", "strict", "links",   "queues",
+                                       "kernels"};
 
 
 /* dir/rel (rel as is when absolute) into plugin_dirs[n_plugin_dirs++],
@@ -150,7 +151,8 @@ static int parse_manifest(const rh_json_doc *L, const json_t *root, int flags, r
 
     if ((rc = rh__manifest_parse_defaults(L, json_object_get(root, "defaults"), m)))
         return rc;
-    if ((rc = rh__manifest_parse_queues(L, json_object_get(root, "queues"), m)))
+    if ((rc = rh__manifest_parse_links(L, json_object_get(root, "links"), m)) ||
+        (rc = rh__manifest_parse_queues(L, json_object_get(root, "queues"), m)))
         return rc;
     return rh__manifest_parse_kernels(L, json_object_get(root, "kernels"), m);
 }

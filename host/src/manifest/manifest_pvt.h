@@ -22,6 +22,13 @@ extern const char *const rh__manifest_wait_names[RH_MANIFEST_WAIT_COUNT];
 int rh__manifest_parse_defaults(const rh_json_doc *L, const json_t *d, rh_manifest *m);
 int rh__manifest_parse_queues(const rh_json_doc *L, const json_t *qs, rh_manifest *m);
 
+/* manifest_links.c: the "links" object (ls, may be NULL) into m->links,
+ * and one queue's "export" / "import" (qv its object, qp its path; links
+ * already read).  0 or RH_EMANIFEST. */
+int rh__manifest_parse_links(const rh_json_doc *L, const json_t *ls, rh_manifest *m);
+int rh__manifest_parse_queue_remote(const rh_json_doc *L, const json_t *qv, const char *qp,
+                                    rh_manifest *m, rh_queue_decl *q);
+
 /* manifest_kernels.c: the "kernels" array (ks) into m, defaults applied
  * (m->defaults_* already read).  0 or RH_EMANIFEST. */
 int rh__manifest_parse_kernels(const rh_json_doc *L, const json_t *ks, rh_manifest *m);

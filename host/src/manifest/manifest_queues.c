@@ -31,7 +31,8 @@ static const char *const defaults_keys[] = {"queue", "wait", "batch", "ring_capa
 /* "type" first: defaults.queue takes every key but the first. */
 static const char *const queue_keys[] = {"type",   "capacity", "dedup_window", "backpressure",
                                          "block_timeout_ms", "ttl_ms", "shared",
-                                         "persist"};
+                                         "persist", "export", "import"};
+#define QUEUE_REMOTE_KEYS 2 /* "export" and "import" last: a queue's own, not defaults' */
 
 const char *const rh__manifest_wait_names[RH_MANIFEST_WAIT_COUNT] = {"spin", "yield", "park",
                                                                    "adaptive"};
@@ -82,7 +83,8 @@ static int parse_queue_cfg(const rh_json_doc *L, const json_t *obj, const char *
     if (!json_is_object(obj))
         return rh__json_fail(L, path, obj, "an object of queue settings");
     if ((rc = type ? rh__json_check_keys(L, obj, path, queue_keys, COUNT(queue_keys))
-                   : rh__json_check_keys(L, obj, path, queue_keys + 1, COUNT(queue_keys) - 1)))
+                   : rh__json_check_keys(L, obj, path, queue_keys + 1,
+                                         COUNT(queue_keys) - 1 - QUEUE_REMOTE_KEYS)))
         return rc;
     *cfg = *base;
 
@@ -180,7 +182,7 @@ int rh__manifest_parse_queues(const rh_json_doc *L, const json_t *qs, rh_manifes
                                      RH_QUEUE_NAME_MAX);
         int rc = parse_queue_cfg(L, v, p, &m->queue_defaults, "defaults.queue", &q->cfg, q->type,
                                  sizeof q->type);
-        if (rc)
+        if (rc || (rc = rh__manifest_parse_queue_remote(L, v, p, m, q)))
             return rc;
         snprintf(q->name, sizeof q->name, "%s", name);
         rh__manifest_path_key(q->json_path, sizeof q->json_path, "queues", name);

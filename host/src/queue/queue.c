@@ -129,32 +129,45 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
 {
     queue_header *h = q->h;
     uint64_t pos;
-    if (discard || buf_len >= q->payload_size) {
-        if (claim_dequeue_run(q, 1, &pos) == 0)
+    /* At most a queue's worth of void cells skipped per call: a sane queue
+     * never holds more, and one whose prod_tail was scribbled far ahead
+     * (fuzz_queue found it) must not keep this call skipping for ever. */
+    for (uint32_t voids = 0;; voids++) {
+        if (voids > q->capacity)
             return RH_EEMPTY;
-    } else {
-        /* A buffer smaller than the slot: peek at the length before
-         * claiming, since a claim cannot be undone and the API promises a
-         * too-large message stays queued.  We then claim exactly the cell
-         * we peeked at: if that CAS succeeds nobody claimed pos in between,
-         * so its cell cannot have been refilled and the length was pos's. */
-        pos = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
-        for (;;) {
-            if ((int64_t)(atomic_load_explicit(&h->prod_tail, memory_order_acquire) - pos) <= 0)
+        if (discard || buf_len >= q->payload_size) {
+            if (claim_dequeue_run(q, 1, &pos) == 0)
                 return RH_EEMPTY;
-            /* Acquire: the re-read of cons_head below comes after it. */
-            uint32_t len = __atomic_load_n(&cell_at(q, pos)->env.payload_len, __ATOMIC_ACQUIRE);
-            if (len > buf_len) {
-                uint64_t now = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
-                if (now == pos)
-                    return RH_ETOOBIG;
-                pos = now;
-                continue;
+        } else {
+            /* A buffer smaller than the slot: peek at the length before
+             * claiming, since a claim cannot be undone and the API promises a
+             * too-large message stays queued.  We then claim exactly the cell
+             * we peeked at: if that CAS succeeds nobody claimed pos in between,
+             * so its cell cannot have been refilled and the length was pos's. */
+            pos = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
+            for (;;) {
+                if ((int64_t)(atomic_load_explicit(&h->prod_tail, memory_order_acquire) - pos) <= 0)
+                    return RH_EEMPTY;
+                /* Acquire: the re-read of cons_head below comes after it. */
+                uint32_t len = __atomic_load_n(&cell_at(q, pos)->env.payload_len, __ATOMIC_ACQUIRE);
+                if (len > buf_len) {
+                    uint64_t now = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
+                    if (now == pos)
+                        return RH_ETOOBIG;
+                    pos = now;
+                    continue;
+                }
+                if (atomic_compare_exchange_weak_explicit(&h->cons_head, &pos, pos + 1,
+                                                          memory_order_relaxed, memory_order_relaxed))
+                    break;
             }
-            if (atomic_compare_exchange_weak_explicit(&h->cons_head, &pos, pos + 1,
-                                                      memory_order_relaxed, memory_order_relaxed))
-                break;
         }
+        if (!cell_is_void(q, pos))
+            break;
+        /* No message: a dead holder's reservation (queue_loan.c).  Taken
+         * and freed without a delivery or a count, and on to the next. */
+        count(q, C_VOID_TAKEN, 1);
+        (void)publish_run(q, CORRUPT_CONSUMERS, &h->cons_tail, pos, pos + 1, PARK_PLAIN);
     }
     if (!discard)
         note_depth(q, atomic_load_explicit(&h->prod_tail, memory_order_relaxed) - pos);
@@ -162,10 +175,39 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
     int len = (int)take_cell(q, pos, discard ? NULL : env, discard ? NULL : buf, room);
     /* A consumer that gave up on a stalled tail (publish) still delivers
      * the message it took: it is the caller's now; only its cell stays
-     * unfreed (and unacked: acked never passes cons_tail). */
-    if (publish(q, CORRUPT_CONSUMERS, &h->cons_tail, pos, pos + 1) == 0 && q->persist)
+     * unfreed (and unacked: acked never passes cons_tail).  Behind a peek
+     * the run is parked (PUBLISH_PARKED) and acked when it is published. */
+    unsigned park = q->persist && !discard ? PARK_ACK : PARK_PLAIN;
+    if (publish_run(q, CORRUPT_CONSUMERS, &h->cons_tail, pos, pos + 1, park) == 0 && q->persist)
         rh__queue_ack(q, pos + 1); /* a client's recv is its delivery (never a discard) */
     return len;
+}
+
+/* What every receive does first, with two relaxed loads of a line the
+ * consumers own anyway: publish finished runs parked in the claims table
+ * that nobody published yet (queue_loan.c), and say whether a run whose
+ * holder died waits to be redelivered (h->orphans). */
+static inline int consumer_entry(rh_queue *q)
+{
+    if (__builtin_expect(atomic_load_explicit(&q->h->parked, memory_order_relaxed) != 0, 0))
+        rh__queue_help_parked(q);
+    return __builtin_expect(atomic_load_explicit(&q->h->orphans, memory_order_relaxed) != 0, 0);
+}
+
+/* rh__queue_adopt's take for rh_recv and rh_recv_burst: copy the cell as
+ * they do. */
+typedef struct adopt_copy {
+    rh_envelope *envs; /* envs[i], or NULL */
+    char *bufs;        /* bufs + i * stride */
+    uint32_t stride, room;
+    int len;           /* the last one's length (rh_recv) */
+} adopt_copy;
+
+static void adopt_copy_take(rh_queue *q, uint64_t pos, uint32_t i, void *arg)
+{
+    adopt_copy *a = arg;
+    a->len = (int)take_cell(q, pos, a->envs ? &a->envs[i] : NULL,
+                            a->bufs + (size_t)i * a->stride, a->room);
 }
 
 /* Whether the next enqueue / dequeue would find room / a message.  Used as
@@ -205,12 +247,15 @@ static inline void stamp_env(rh_envelope *e, const rh_envelope *from, uint64_t n
  * gives up on the message (see send_full). */
 #define EVICT_WAIT_NS (200 * RH_NS_PER_MS)
 
-/* The queue was full: apply its policy.  Kept out of rh_send so the fast
- * path stays small. */
-static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e,
-                                               const void *payload, uint32_t len)
+/* A send found the queue full: apply its policy (queue_layout.h). */
+int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void *arg)
 {
     queue_header *h = q->h;
+    /* Cells of receives parked behind a peek that nobody published yet
+     * (queue_loan.c): free them before the policy. */
+    if (atomic_load_explicit(&h->parked, memory_order_relaxed) && rh__queue_help_parked(q) &&
+        attempt(q, arg) == 0)
+        return 0;
     /* The producers' side stalled for good (try_enqueue gave up on it), or
      * the consumers' did, so no cell is ever freed again: say so instead
      * of waiting (block) or evicting (drop_oldest) for nothing.  Refused
@@ -243,7 +288,7 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
          * fuzz/fuzz_queue.c) must not keep one send evicting for hours;
          * a depth beyond capacity is refused at once. */
         for (unsigned tries = 0, evicted = 0;; tries++) {
-            int rc = try_enqueue(q, e, payload, len);
+            int rc = attempt(q, arg);
             if (rc != RH_EFULL) {
                 if (rc)
                     count(q, C_REJECTED, 1);
@@ -279,9 +324,18 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
              * claim and its publish, which takes microseconds.  One that
              * makes no progress for EVICT_WAIT_NS has died there (or the
              * header was scribbled on): refuse rather than wait for ever. */
+            /* The cells are held by a peek (queue_loan.c): nothing will be
+             * evictable until its holder releases it, which may take long;
+             * refused at once, as a full reject queue would. */
+            if (tries == 0 && rh__queue_cons_tail_held(q)) {
+                count(q, C_REJECTED, 1);
+                return RH_EFULL;
+            }
             if (tries == 0)
                 wait_from = rh_now_ns();
-            else if ((tries & 1023) == 0 && rh_now_ns() - wait_from > EVICT_WAIT_NS) {
+            else if ((tries & 63) == 0 && rh_now_ns() - wait_from > EVICT_WAIT_NS) {
+                /* every 64 polls: past 64 they yield, and on a loaded machine 1024
+                 * yields took seconds (fuzz_queue, load 30 on 2 cpus) */
                 count(q, C_REJECTED, 1);
                 return RH_EFULL;
             }
@@ -294,7 +348,7 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
         rh_waiter w;
         rh__queue_client_waiter_init(&w);
         for (;;) {
-            int rc = try_enqueue(q, e, payload, len);
+            int rc = attempt(q, arg);
             if (rc != RH_EFULL) {
                 if (rc)
                     count(q, C_REJECTED, 1);
@@ -315,6 +369,28 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
         }
     }
     }
+}
+
+/* send_full's attempt: the one message. */
+typedef struct send_one {
+    const rh_envelope *e;
+    const void *payload;
+    uint32_t len;
+} send_one;
+
+static int send_one_attempt(rh_queue *q, void *arg)
+{
+    send_one *s = arg;
+    return try_enqueue(q, s->e, s->payload, s->len);
+}
+
+/* The queue was full: apply its policy.  Kept out of rh_send so the fast
+ * path stays small. */
+static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e,
+                                               const void *payload, uint32_t len)
+{
+    send_one s = {e, payload, len};
+    return rh__queue_full_policy(q, send_one_attempt, &s);
 }
 
 int rh__queue_sends_refused(const rh_queue *q)
@@ -422,11 +498,16 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * the queue is empty.  The stale check (a clock read, rate-limited) only
  * for a receive that will not wait (check_stale): a waiting one gets it
  * from rh__queue_wait_step, which reads the clock anyway, so a spinning
- * waiter's poll costs no second clock read. */
+ * waiter's poll costs no second clock read.  1: an orphaned peek was
+ * found (queue_loan.c), poll again before waiting. */
 static int recv_empty(rh_queue *q, int check_stale)
 {
     if (queue_side_corrupt(q, CORRUPT_PRODUCERS))
         return RH_ECORRUPT;
+    /* A peek whose holder died: its messages become this queue's again
+     * (queue_loan.c), and the caller's next poll adopts them. */
+    if (rh__queue_claims_recover(q))
+        return 1; /* look again */
     if (!check_stale || q->creator || !q->cfg.shared)
         return 0;
     return rh__queue_stale_check(q, rh_now_ns());
@@ -439,6 +520,13 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
     uint64_t deadline = 0; /* set on the first empty poll: a hit costs no clock, no waiter */
     rh_waiter w;
     for (;;) {
+        if (consumer_entry(q) && buf_len >= q->payload_size) {
+            adopt_copy a = {env, buf, 0, q->payload_size, 0};
+            if (rh__queue_adopt(q, 1, q->persist ? PARK_ACK : PARK_PLAIN, adopt_copy_take, &a)) {
+                rh_bell_ring(&q->h->not_full);
+                return a.len;
+            }
+        }
         int rc = try_dequeue(q, env, buf, buf_len, 0);
         if (rc >= 0) {
             rh_bell_ring(&q->h->not_full);
@@ -447,6 +535,8 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
         if (rc != RH_EEMPTY)
             return rc;
         rc = recv_empty(q, timeout_ms == 0);
+        if (rc > 0)
+            continue;
         if (rc)
             return rc;
         if (timeout_ms == 0)
@@ -461,21 +551,55 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
     }
 }
 
+/* rh__queue_adopt's take for the input bridge's burst. */
+static void adopt_slot_take(rh_queue *q, uint64_t pos, uint32_t i, void *arg)
+{
+    rh_envelope *const *dst = arg;
+    take_cell(q, pos, dst[i], dst[i] + 1, q->payload_size);
+}
+
 uint32_t rh__queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t n)
 {
-    uint64_t pos;
-    uint32_t k = n ? claim_dequeue_run(q, n, &pos) : 0;
-    if (k == 0)
+    if (n == 0)
         return 0;
-    note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - pos);
-    for (uint32_t i = 0; i < k; i++)
-        take_cell(q, pos + i, dst[i], dst[i] + 1, q->payload_size);
-    /* On a stalled consumers' tail (publish gives up, marked and logged):
-     * the k messages are the bridge's all the same, only their cells stay
-     * taken. */
-    (void)publish(q, CORRUPT_CONSUMERS, &q->h->cons_tail, pos, pos + k);
-    rh_bell_ring(&q->h->not_full);
-    return k;
+    /* Orphans are acked by the bridge as everything it takes: once its
+     * kernel is done with them (PARK_PLAIN). */
+    if (consumer_entry(q)) {
+        uint32_t got = rh__queue_adopt(q, n, PARK_PLAIN, adopt_slot_take, (void *)dst);
+        if (got) {
+            rh_bell_ring(&q->h->not_full);
+            return got;
+        }
+    }
+    for (uint32_t rounds = 0;;) {
+        uint64_t pos;
+        uint32_t k = claim_dequeue_run(q, n, &pos);
+        if (k == 0) {
+            (void)rh__queue_claims_recover(q);
+            return 0;
+        }
+        note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - pos);
+        uint32_t got = 0, voids = 0;
+        for (uint32_t i = 0; i < k; i++) {
+            if (__builtin_expect(cell_is_void(q, pos + i), 0)) {
+                voids++; /* a dead holder's reservation: no message (queue_loan.c) */
+                continue;
+            }
+            take_cell(q, pos + i, dst[got], dst[got] + 1, q->payload_size);
+            got++;
+        }
+        if (voids)
+            count(q, C_VOID_TAKEN, voids);
+        /* On a stalled consumers' tail (publish gives up, marked and logged):
+         * the k messages are the bridge's all the same, only their cells stay
+         * taken.  Behind a peek the run is parked and published later. */
+        (void)publish_run(q, CORRUPT_CONSUMERS, &q->h->cons_tail, pos, pos + k, PARK_PLAIN);
+        rh_bell_ring(&q->h->not_full);
+        if (got)
+            return got;
+        if (++rounds > q->capacity)
+            return 0; /* only void cells, a queue's worth: a scribbled prod_tail (see try_dequeue) */
+    }
 }
 
 int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, uint32_t n,
@@ -489,21 +613,47 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
     uint64_t deadline = 0;
     rh_waiter w;
     rh__queue_client_waiter_init(&w);
+    uint32_t voided = 0;
     for (;;) {
+        if (consumer_entry(q)) {
+            adopt_copy a = {envs, bufs, stride, q->payload_size, 0};
+            uint32_t got = rh__queue_adopt(q, n, q->persist ? PARK_ACK : PARK_PLAIN,
+                                           adopt_copy_take, &a);
+            if (got) {
+                rh_bell_ring(&q->h->not_full);
+                return (int)got;
+            }
+        }
         uint64_t pos;
         uint32_t k = claim_dequeue_run(q, n, &pos);
         if (k) {
             note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - pos);
-            for (uint32_t i = 0; i < k; i++)
-                take_cell(q, pos + i, envs ? &envs[i] : NULL,
-                          (char *)bufs + (size_t)i * stride, q->payload_size);
-            if (publish(q, CORRUPT_CONSUMERS, &q->h->cons_tail, pos, pos + k) == 0 &&
+            uint32_t got = 0, voids = 0;
+            for (uint32_t i = 0; i < k; i++) {
+                if (__builtin_expect(cell_is_void(q, pos + i), 0)) {
+                    voids++;
+                    continue;
+                }
+                take_cell(q, pos + i, envs ? &envs[got] : NULL,
+                          (char *)bufs + (size_t)got * stride, q->payload_size);
+                got++;
+            }
+            if (voids)
+                count(q, C_VOID_TAKEN, voids);
+            if (publish_run(q, CORRUPT_CONSUMERS, &q->h->cons_tail, pos, pos + k,
+                            q->persist ? PARK_ACK : PARK_PLAIN) == 0 &&
                 q->persist)
                 rh__queue_ack(q, pos + k);
             rh_bell_ring(&q->h->not_full);
-            return (int)k;
+            if (got)
+                return (int)got;
+            if (++voided > q->capacity)
+                return 0; /* a queue's worth of void cells: see try_dequeue */
+            continue; /* only void cells: look again */
         }
         int rc = recv_empty(q, timeout_ms == 0);
+        if (rc > 0)
+            continue;
         if (rc)
             return rc;
         if (timeout_ms == 0)
@@ -518,5 +668,7 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
 
 int rh__queue_is_empty(const rh_queue *q)
 {
-    return !has_message(q);
+    /* A dead peek's messages waiting to be adopted (queue_loan.c) are
+     * messages too: the input bridge polls only a queue that is not empty. */
+    return !has_message(q) && atomic_load_explicit(&q->h->orphans, memory_order_relaxed) == 0;
 }

@@ -54,6 +54,32 @@ static inline void backoff(unsigned tries)
 
 /* ------------------------------------------------------ the algorithm --- */
 
+/* What publish_run may do with a consumer run it cannot publish yet
+ * because the claim before it is a peek (live, or orphaned by a holder
+ * that died): nothing (PARK_NONE: wait, as producers always do), or hand
+ * it to the claims table as a finished run (queue_loan.c) that whoever
+ * moves cons_tail up to it publishes, with (PARK_ACK, a client's receive
+ * on a persist queue) or without (PARK_PLAIN) acknowledging it. */
+#define PARK_NONE 0u
+#define PARK_PLAIN 1u
+#define PARK_ACK 2u
+/* publish_run's answer for a run handed to the claims table: its messages
+ * are the caller's, the cells are published later (and acked, PARK_ACK). */
+#define PUBLISH_PARKED 1
+
+/* queue_loan.c: a wait in publish_run on `tail` that has polled 64 times
+ * more.  Tells a claim recorded in the claims table (a loan or peek:
+ * live, it is waited for and the side is never marked corrupt; dead, it
+ * is repaired) from an unrecorded one (rh__queue_stalled's 1-s rule).
+ * Returns STALL_WAIT, STALL_GIVE_UP (RH_ECORRUPT) or STALL_PARKED. */
+enum { STALL_WAIT, STALL_GIVE_UP, STALL_PARKED };
+int rh__queue_claim_stall(rh_queue *q, unsigned side, uint64_t tail, uint64_t pos, uint64_t end,
+                          unsigned park, uint64_t *since);
+/* queue_loan.c: publish the finished consumer runs of the claims table
+ * that cons_tail has reached (a relaxed check of h->parked first: the
+ * common case, none, is one load of a line the caller owns). */
+int rh__queue_help_parked(rh_queue *q);
+
 /* Wait until the claims before ours have been published (*tail == pos),
  * then publish ours.  Acquire on the wait: the earlier claimer's cell
  * writes (or reads) then happen before our release, so whoever acquires
@@ -70,18 +96,23 @@ static inline void backoff(unsigned tries)
  * the tail alone: the queue is garbage, but no call hangs on it.
  *
  * A tail a little behind pos is an earlier claim in progress, which takes
- * microseconds, unless its holder died between claim and publish or the
- * head was scribbled ahead (issue 14: cons_head + 3 wedged a kernel's
- * intake for good).  Neither can be told from a preempted holder but by
- * time: once the wait has lasted QUEUE_STALL_NS (the clock is read every
- * 64 polls, only once the wait has begun) the side is marked corrupt
+ * microseconds, unless its holder holds a loan or a peek, died between
+ * claim and publish, or the head was scribbled ahead (issue 14: cons_head
+ * + 3 wedged a kernel's intake for good).  Every 64 polls the wait asks
+ * rh__queue_claim_stall (queue_loan.c): a claim in the claims table is
+ * waited for while its holder lives and repaired once it is dead (a
+ * consumer run may instead be parked there, PUBLISH_PARKED, see park); an
+ * unrecorded one cannot be told from a preempted holder but by time: once
+ * the wait has lasted QUEUE_STALL_NS the side is marked corrupt
  * (rh__queue_stalled: counted, logged once as queue.corrupt) and we give
  * up, leaving the tail where it is: publishing over the gap would hand
- * consumers cells nobody wrote, or free cells nobody read.  Returns 0, or
- * RH_ECORRUPT when it gave up (the caller decides what that means for the
- * cells it holds); a side already marked gives up at once. */
-static inline int publish(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t pos,
-                          uint64_t end)
+ * consumers cells nobody wrote, or free cells nobody read.  Returns 0,
+ * PUBLISH_PARKED, or RH_ECORRUPT when it gave up (the caller decides what
+ * that means for the cells it holds); a side already marked gives up at
+ * once.  After a consumer run is published, the finished runs parked
+ * behind it are published too (rh__queue_help_parked). */
+static inline int publish_run(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t pos,
+                              uint64_t end, unsigned park)
 {
     uint64_t since = 0;
     for (unsigned tries = 0;; tries++) {
@@ -96,12 +127,28 @@ static inline int publish(rh_queue *q, unsigned side, _Atomic uint64_t *tail, ui
                 break;
             return 0;
         }
-        if ((tries & 63) == 63 && rh__queue_stalled(q, side, now, pos, &since))
-            return RH_ECORRUPT;
+        if ((tries & 63) == 63) {
+            int st = rh__queue_claim_stall(q, side, now, pos, end, park, &since);
+            if (st == STALL_GIVE_UP)
+                return RH_ECORRUPT;
+            if (st == STALL_PARKED)
+                return PUBLISH_PARKED;
+        }
         backoff(tries);
     }
     atomic_store_explicit(tail, end, memory_order_release);
+    if (side == CORRUPT_CONSUMERS &&
+        atomic_load_explicit(&q->h->parked, memory_order_relaxed) != 0)
+        rh__queue_help_parked(q);
     return 0;
+}
+
+/* publish_run for a run that may not be parked: every producer run, and
+ * a consumer's that must be published before the call returns. */
+static inline int publish(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t pos,
+                          uint64_t end)
+{
+    return publish_run(q, side, tail, pos, end, PARK_NONE);
 }
 
 /*
@@ -156,5 +203,87 @@ static inline uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_
         }
     }
 }
+
+/*
+ * The same two claims, recorded in a claims table entry as they are made
+ * (queue_loan.c: loans and peeks).  Before each CAS the entry's pos/end
+ * are the run the CAS would claim, stored with release and the CAS itself
+ * acq_rel, so a repairer that sees the head past pos and a dead holder
+ * whose entry still says *_K_RESERVING / *_K_PEEKING knows which run it
+ * meant (whether that last CAS succeeded it cannot know: queue_loan.c says
+ * how it decides).  Not on the copying paths: only loans pay for this.
+ */
+static inline void note_run(queue_claim *note, uint64_t pos, uint64_t end)
+{
+    atomic_store_explicit(&note->end, end, memory_order_relaxed);
+    atomic_store_explicit(&note->next, pos, memory_order_relaxed);
+    atomic_store_explicit(&note->upto, end, memory_order_relaxed);
+    atomic_store_explicit(&note->pos, pos, memory_order_release);
+}
+
+static inline uint32_t claim_enqueue_run_noted(rh_queue *q, uint32_t n, uint64_t *pos_out,
+                                               queue_claim *note)
+{
+    queue_header *h = q->h;
+    uint64_t pos = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
+    for (;;) {
+        uint64_t freed = atomic_load_explicit(q->free_tail, memory_order_acquire);
+        uint64_t room = q->capacity - (pos - freed);
+        if ((int64_t)room <= 0) {
+            uint64_t now = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
+            if (now == pos)
+                return 0;
+            pos = now;
+            continue;
+        }
+        uint32_t k = room < n ? (uint32_t)room : n;
+        note_run(note, pos, pos + k);
+        if (atomic_compare_exchange_weak_explicit(&h->prod_head, &pos, pos + k,
+                                                  memory_order_acq_rel, memory_order_relaxed)) {
+            *pos_out = pos;
+            return k;
+        }
+    }
+}
+
+static inline uint32_t claim_dequeue_run_noted(rh_queue *q, uint32_t n, uint64_t *pos_out,
+                                               queue_claim *note)
+{
+    queue_header *h = q->h;
+    uint64_t pos = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
+    for (;;) {
+        uint64_t ready = atomic_load_explicit(&h->prod_tail, memory_order_acquire) - pos;
+        if ((int64_t)ready <= 0)
+            return 0;
+        uint32_t k = ready < n ? (uint32_t)ready : n;
+        note_run(note, pos, pos + k);
+        if (atomic_compare_exchange_weak_explicit(&h->cons_head, &pos, pos + k,
+                                                  memory_order_acq_rel, memory_order_relaxed)) {
+            *pos_out = pos;
+            return k;
+        }
+    }
+}
+
+/* Whether the cell at pos carries no message (CELL_VOID_PORT, queue_layout.h). */
+static inline int cell_is_void(const rh_queue *q, uint64_t pos)
+{
+    return __atomic_load_n(&cell_at(q, pos)->env.port, __ATOMIC_RELAXED) == CELL_VOID_PORT;
+}
+
+/* queue_loan.c, for the consumers' entry points: take up to n messages of
+ * a run whose holder died (marked RH_ENV_REDELIVERED), calling
+ * take(q, pos, i, arg) for the i-th at cell pos; the run is then
+ * published (parked, with an ack on a persist queue when park is
+ * PARK_ACK) once all of it is taken.  Returns how many.  Call only when
+ * h->orphans is not 0 (a relaxed load). */
+typedef void (*rh__adopt_take)(rh_queue *q, uint64_t pos, uint32_t i, void *arg);
+uint32_t rh__queue_adopt(rh_queue *q, uint32_t n, unsigned park, rh__adopt_take take, void *arg);
+
+/* queue_loan.c, for a receive that found the queue empty: when consumers
+ * hold claims (cons_head != cons_tail), look (at most every 10 ms per
+ * handle) for a peek whose holder died and make it an orphan the next
+ * receive adopts.  Returns 1 when it did. */
+int rh__queue_claims_recover(rh_queue *q);
 
 #endif /* RH_QUEUE_CLAIM_H */

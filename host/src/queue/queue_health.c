@@ -198,8 +198,10 @@ static void *beat_main(void *arg)
     pthread_mutex_lock(&beat_mu);
     while (beat_gen == gen) {
         int64_t now = realtime_ns();
-        for (size_t i = 0; i < beat_n; i++)
+        for (size_t i = 0; i < beat_n; i++) {
             atomic_store_explicit(&beat_list[i]->h->heartbeat_ns, now, memory_order_relaxed);
+            rh__queue_claims_sweep(beat_list[i]); /* dead loan and peek holders */
+        }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += (time_t)(HEARTBEAT_NS / 1000000000ull);

@@ -30,8 +30,20 @@ void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out)
      * advance and cons_tail never passes prod_tail, so reading them in this
      * order (acquire) keeps dropped <= deq <= enq in the snapshot. */
     uint64_t dropped = atomic_load_explicit(&h->counters[C_DROPPED_OLDEST], memory_order_acquire);
+    uint64_t void_taken = atomic_load_explicit(&h->counters[C_VOID_TAKEN], memory_order_acquire);
     uint64_t deq = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
     uint64_t enq = atomic_load_explicit(&h->prod_tail, memory_order_acquire);
+    uint64_t void_made = atomic_load_explicit(&h->counters[C_VOID_MADE], memory_order_acquire);
+    /* Void cells (a dead holder's reservation, queue_loan.c) pass both
+     * tails but carry no message: neither enqueued nor dequeued.  Each is
+     * counted around its tail's move, so a snapshot may see one count a
+     * little ahead of its tail: clamped, never below zero. */
+    enq = enq > void_made ? enq - void_made : 0;
+    deq = deq > void_taken ? deq - void_taken : 0;
+    if (deq > enq)
+        deq = enq;
+    if (dropped > deq)
+        dropped = deq;
     out->enqueued = enq;
     out->dequeued = deq - dropped;
     out->depth = enq - deq > q->capacity ? q->capacity : enq - deq;

@@ -23,8 +23,10 @@
 #include "queue/queue_pvt.h"
 
 #define QUEUE_MAGIC 0x0045554555514852ull /* "RHQUEUE\0" little-endian */
-#define QUEUE_LAYOUT_VERSION 4u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
-                                   4: created_ns, the health line (heartbeat, corrupt) */
+#define QUEUE_LAYOUT_VERSION 5u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
+                                   4: created_ns, the health line (heartbeat, corrupt);
+                                   5: the claims table of loans and peeks, void cells
+                                   (queue_loan.c), orphans and parked in the consumers' line */
 #define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
@@ -35,7 +37,51 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
 
 /* Slow-path counters, in one array so rh__queue_count is a table lookup. */
 enum { C_REJECTED, C_DROPPED_OLDEST, C_DROPPED_NEWEST, C_DUPLICATES, C_EXPIRED,
-       C_INVALID, C_FAILED, C_DEAD_LETTERED, C_COUNT };
+       C_INVALID, C_FAILED, C_DEAD_LETTERED,
+       C_VOID_MADE,  /* cells of a dead holder's reservation published as void (queue_loan.c) */
+       C_VOID_TAKEN, /* void cells consumers skipped: both are subtracted from the tails */
+       C_COUNT };
+
+/* A cell whose envelope port is CELL_VOID_PORT carries no message: a
+ * reservation whose holder died (or that was committed short) was
+ * published that way so the producers behind it could go on
+ * (queue_loan.c).  Every consumer skips such a cell without delivering or
+ * counting it.  The port is the field for it because a queue cell's port
+ * is 0 for every real message (fill_cell, rh_send_commit): no sender can
+ * make a message look void. */
+#define CELL_VOID_PORT 0xFFFFu
+
+/*
+ * The claims table (queue_loan.c's top comment is the design): one entry
+ * per loan (rh_send_reserve) or peek (rh_recv_peek) in progress, and per
+ * consumer run waiting for its turn to publish, so that a waiter stalled
+ * behind a claim can tell a live holder from a dead one.  owner is
+ * CLAIM_FREE or (holder pid << 8) | kind (CLAIM_K_*, with CLAIM_ACK for a
+ * consumer run whose publish also acknowledges it on a persist queue).
+ * Positions are the queue's: the claim is [pos, end); next: the first
+ * cell of it not yet delivered (a consumer run), upto: the end of what
+ * an adopter of an orphaned run holds.  Another process may scribble on
+ * all of it: every value is checked against the tails before use.
+ */
+#define QUEUE_CLAIMS 32
+#define CLAIM_FREE 0ull
+enum {
+    CLAIM_K_RESERVING = 1, /* producer, claim CAS in flight: pos/end are its guess */
+    CLAIM_K_RESERVED,      /* producer: [pos, end) is the holder's until commit */
+    CLAIM_K_VOIDING,       /* producer: a repairer is publishing a dead holder's run void */
+    CLAIM_K_PEEKING,       /* consumer, claim CAS in flight (as RESERVING) */
+    CLAIM_K_PEEKED,        /* consumer: the holder reads [next, upto) in place */
+    CLAIM_K_ORPHAN,        /* consumer: its holder died; [next, end) waits to be redelivered */
+    CLAIM_K_ADOPTING,      /* consumer: an adopter copies [next, upto) out */
+    CLAIM_K_DONE,          /* consumer: all read, waits for cons_tail == pos to publish */
+    CLAIM_K_PUBLISHING,    /* consumer: a helper is publishing a DONE run */
+};
+#define CLAIM_KIND_MASK 0x7Full
+#define CLAIM_ACK 0x80ull
+typedef struct queue_claim {
+    _Atomic uint64_t owner;
+    _Atomic uint64_t pos, end, next, upto;
+} queue_claim;
 
 /* The start of the mapping.  Everything above `counters` is written once by
  * the creator before it publishes magic, and never again. */
@@ -70,6 +116,11 @@ typedef struct queue_header {
     _Atomic uint64_t prod_tail;              /* cells before it are published */
     _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
     _Atomic uint64_t cons_tail;              /* cells before it are read (and free, if not persist) */
+    /* Claims table entries of kind ORPHAN, and of kind DONE (queue_loan.c):
+     * consumers read both with a relaxed load on entry (this line is theirs
+     * anyway), so the common case, none, costs nothing more. */
+    _Atomic uint32_t orphans;
+    _Atomic uint32_t parked;
     /* Persist only: cells before it are done with, free again.  Written by
      * consumers once they are finished (a client after its recv; the
      * input bridge's thread once its kernel and output bridges are), by
@@ -89,6 +140,7 @@ typedef struct queue_header {
     _Atomic uint64_t corrupt_tail;   /* the tail that did not move */
     _Atomic uint64_t corrupt_claim;  /* the claim that waited for it */
     _Atomic int64_t corrupt_ns;      /* CLOCK_REALTIME of that stall */
+    _Alignas(64) queue_claim claims[QUEUE_CLAIMS]; /* loans and peeks (queue_loan.c) */
     _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
     _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
 } queue_header;
@@ -119,6 +171,13 @@ struct rh_queue {
     int recovered;       /* the mapping was a previous run's (queue_persist.c) */
     uint64_t carried;    /* messages it held then */
     rh_queue_stats base; /* its counters then: rh__queue_stats_since_open subtracts them */
+    /* This handle's loan and peek (queue_loan.c): at most one of each at a
+     * time.  *_slot: the claims table entry + 1, 0 when none; the run is
+     * [*_pos, *_pos + *_n); the peek's views point into it. */
+    int loan_slot, peek_slot;
+    uint64_t loan_pos, peek_pos;
+    uint32_t loan_n, peek_n;
+    _Atomic uint64_t claims_check_ns; /* the next time an empty receive may scan the table */
     dev_t shm_dev;       /* identity of the shm object we created (so close never */
     ino_t shm_ino;       /* unlinks a newer host's queue) or attached to (stale check) */
     int stale;           /* attached: RH_ESTALE once its host was found gone or replaced */
@@ -179,6 +238,11 @@ int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
  * and the side is marked corrupt. */
 #define QUEUE_STALL_NS (1000ull * 1000 * 1000)
 extern uint64_t rh__queue_stall_ns; /* QUEUE_STALL_NS; fuzz/fuzz_queue.c shortens it */
+/* The longest a waiter waits for a claim whose holder lives (a loan or a
+ * peek, queue_loan.c): then the side is marked corrupt as for a stall.
+ * fuzz/fuzz_queue.c shortens it. */
+#define QUEUE_HOLD_MAX_NS (10ull * 1000 * 1000 * 1000)
+extern uint64_t rh__queue_hold_max_ns;
 #define CORRUPT_PRODUCERS 1u
 #define CORRUPT_CONSUMERS 2u
 
@@ -210,6 +274,31 @@ int rh__queue_pid_alive(pid_t pid);
 /* queue_health.c: the creating host's heartbeat, for shared queues. */
 void rh__queue_heartbeat_start(rh_queue *q);
 void rh__queue_heartbeat_stop(rh_queue *q);
+
+/* queue.c: a send (or a reservation, queue_loan.c) found the queue full:
+ * apply its policy, calling attempt(q, arg) (0: done, RH_EFULL: still
+ * full, else an error) for each retry: block waits on not_full up to
+ * block_timeout_ms, reject refuses, drop_newest drops, drop_oldest evicts
+ * the oldest waiting message; each counted as rh_send documents.  The one
+ * place the policies are written, so a loan keeps the same promises. */
+int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void *arg);
+
+/* queue_loan.c, from the creating host's heartbeat (queue_health.c, about
+ * once a second): look for claims whose holders died even when nobody
+ * waits behind them (a consumer parked on an empty queue would never see
+ * a dead peek's messages otherwise): dead peeks become orphans (and the
+ * consumers' bell rings), a dead loan at prod_tail is published void.
+ * Nothing when the heads equal the tails. */
+void rh__queue_claims_sweep(rh_queue *q);
+
+/* queue_loan.c: 1 when the consumer run at cons_tail is in the claims
+ * table (a peek, an orphan, a parked run): drop_oldest then refuses at
+ * once instead of waiting for cells a peek holds. */
+int rh__queue_cons_tail_held(rh_queue *q);
+
+/* queue_loan.c: at rh_queue_close, a loan still held is published void
+ * and a peek still held released. */
+void rh__queue_loans_close(rh_queue *q);
 
 /* The number of rh_backpressure policies: a header's policy field and a
  * configuration's backpressure must be below it.  queue.c names each one. */

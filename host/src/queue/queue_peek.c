@@ -75,6 +75,8 @@ int rh_queue_peek(rh_queue *q, uint64_t *cursor, rh_envelope *env, void *buf, ui
         *cursor = pos + 2;
         if ((int64_t)(freed - pos) > 0)
             continue; /* its cell may have been reused during the copy: torn */
+        if (env->port == CELL_VOID_PORT)
+            continue; /* no message: a dead holder's loan (queue_loan.c) */
         uint32_t len = env->payload_len <= q->payload_size ? env->payload_len : q->payload_size;
         if (len < q->payload_size) /* zero-extended to the type's size, as rh_recv does */
             memset((char *)buf + len, 0, q->payload_size - len);

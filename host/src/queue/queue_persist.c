@@ -80,6 +80,12 @@ static int64_t repair_indices(queue_header *h, uint32_t capacity, const char **w
     atomic_store_explicit(&h->prod_head, prod_tail, memory_order_relaxed);
     atomic_store_explicit(&h->cons_head, acked, memory_order_relaxed);
     atomic_store_explicit(&h->cons_tail, acked, memory_order_relaxed);
+    /* The claims table (queue_loan.c) described claims the rewind above
+     * undid: every loan and peek was a dead process's (no client is
+     * attached during a recovery), every parked run is taken again. */
+    memset(h->claims, 0, sizeof h->claims);
+    atomic_store_explicit(&h->orphans, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->parked, 0, memory_order_relaxed);
     /* A parked waiter of the dead host would make every send ring a futex
      * for nobody; no one else waits yet (we hold the lock, no client may). */
     rh__bell_init(&h->not_empty, 1);

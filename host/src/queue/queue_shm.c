@@ -541,6 +541,7 @@ void rh_queue_close(rh_queue *q)
 {
     if (!q)
         return;
+    rh__queue_loans_close(q); /* a loan not committed is published void, a peek released */
     rh__queue_heartbeat_stop(q); /* before the unmap: the heartbeat writes the header */
     munmap(q->h, q->map_size);
     rh__queue_unlink(q);

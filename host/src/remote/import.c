@@ -1,0 +1,300 @@
+/*
+ * import.c — the import bridge: a thread rh-import-Q that pulls from a
+ * DURABLE JetStream consumer on the queue's subject into the local queue.
+ * Every host importing the subject binds the same durable (named by
+ * "durable", else "rh_" + the subject with dots as underscores), so they
+ * are competing consumers: JetStream hands each message to one of them.
+ *
+ * Backpressure: each pull asks for at most the queue's free cells (and at
+ * most RH_IMPORT_BATCH), so what is fetched fits.  A message is acked to
+ * JetStream only after rh_send put it in the local queue; one the queue
+ * refused (another producer filled it meanwhile) is nak'd and comes again.
+ *
+ * Why not natsSubscription_Fetch: libnats 3.4.1's fetch writes past the
+ * list it allocated for the batch when messages of an earlier, timed-out
+ * request arrive with a later one (ASan caught our read of list.Msgs[64]
+ * of a 64-slot list; the fix upstream is from 2024), and its timeouts are
+ * not honoured.  So the bridge pulls itself, as the JetStream protocol
+ * says: a request {"batch": N, "expires": ns} to
+ * $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable> with a reply inbox of its
+ * own, read with natsSubscription_NextMsg under its own deadline; a
+ * status message (404 no messages, 408 expired, 409) ends a request; a
+ * late message of an earlier request is an ordinary delivery.  Acks are
+ * the protocol's too: "+ACK", "-NAK", "+TERM" published to the message's
+ * reply subject, whose tokens also give the delivery count and the
+ * consumer's pending count.
+ *
+ * Repeats: the import remembers the ids it enqueued (an rh_dedup window
+ * of max(dedup_window, 4 x capacity) ids, seeded from the queue's cells at
+ * start) and drops, acks and counts a delivery whose id is among them: a
+ * redelivery (its ack was lost: a host killed between enqueue and ack, a
+ * server restart), or a message JetStream stored twice (a publish whose
+ * ack was lost across a server restart is stored again under a new
+ * sequence, outside the duplicates window's reach after the restart).  An
+ * id is recorded only once rh_send took it, so a nak'd one still comes in.
+ * A redelivery (NumDelivered > 1) is also marked RH_ENV_REDELIVERED, so a
+ * kernel's answers to it are checked against its output queue; they get
+ * the same ids as the first time, which the export's Nats-Msg-Id drops at
+ * JetStream.  What the window does not cover (a repeat older than its
+ * ids) reaches the queue (docs/SCALE-OUT.md says so).
+ */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "engine/dedup.h"
+#include "queue/dlq.h"
+#include "queue/queue_pvt.h"
+#include "remote/remote_pvt.h"
+#include "remote/wire.h"
+
+#define RH_IMPORT_BATCH 64
+#define RH_IMPORT_FETCH_MS 100
+static void nap(uint64_t ns)
+{
+    struct timespec ts = rh_timespec_of_ns(ns);
+    nanosleep(&ts, NULL);
+}
+
+/*
+ * A JetStream delivery's reply subject: $JS.ACK.<stream>.<consumer>.
+ * <delivered>.<stream seq>.<consumer seq>.<time>.<pending> (9 tokens), or
+ * with <domain>.<account hash> after ACK and a token more at the end (12).
+ * 0 with the delivery count and pending, or -1 (not a delivery).
+ */
+static int ack_tokens(const char *reply, uint64_t *delivered, uint64_t *pending)
+{
+    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
+        return -1;
+    const char *tok[16];
+    int n = 0;
+    for (const char *p = reply; p && n < 16; p = strchr(p, '.'), p = p ? p + 1 : NULL)
+        tok[n++] = p;
+    int d = n == 9 ? 4 : n >= 11 ? 6 : -1;
+    if (d < 0)
+        return -1;
+    *delivered = strtoull(tok[d], NULL, 10);
+    *pending = strtoull(tok[d + 4], NULL, 10);
+    return 0;
+}
+
+/* One fetched message into the queue.  Acks, naks or dead-letters it. */
+static void deliver(rh_import *m, natsMsg *msg)
+{
+    const uint8_t *data = (const uint8_t *)natsMsg_GetData(msg);
+    size_t n = (size_t)natsMsg_GetDataLength(msg);
+    rh_envelope env;
+    uint64_t fp = 0;
+    const uint8_t *payload = NULL;
+    const char *why = NULL;
+    uint64_t delivered = 1, pending = 0;
+    const char *reply = natsMsg_GetReply(msg);
+    if (ack_tokens(reply, &delivered, &pending) == 0)
+        atomic_store_explicit(&m->lag, pending, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->fetched, 1, memory_order_relaxed);
+    if (rh__wire_decode(data, n, &env, &fp, &payload, &why) == 0 &&
+        fp != rh_queue_fingerprint(m->queue))
+        why = "its message type (fingerprint) differs from the importing queue's";
+    if (!why && env.payload_len > rh_queue_payload_size(m->queue))
+        why = "its payload is larger than the importing queue's slot";
+    if (why) {
+        /* not ours to read: kept as a dead letter with what fits of it */
+        char reason[240];
+        snprintf(reason, sizeof reason, "import from %s (link %s): %s",
+                 m->decl->import_from.subject, m->link->decl->name, why);
+        rh_envelope denv = {0};
+        denv.id = rh_id_new();
+        rh__dlq_put(m->dlq, m->queue, "import", rh_queue_type(m->queue), RH_DLQ_INVALID, &denv,
+                    NULL, reason, m->rt->log);
+        atomic_fetch_add_explicit(&m->dead_lettered, 1, memory_order_relaxed);
+        natsConnection_PublishString(m->link->nc, reply, "+TERM");
+        return;
+    }
+    if (delivered > 1) {
+        atomic_fetch_add_explicit(&m->redeliveries, 1, memory_order_relaxed);
+        env.flags |= RH_ENV_REDELIVERED;
+    }
+    /* Every delivery, not only those JetStream counts as redelivered: a
+     * publish whose ack was lost across a server restart can be stored
+     * twice (two stream sequences, each delivered once). */
+    {
+        if (rh__dedup_seen(&m->seen, env.id)) {
+            atomic_fetch_add_explicit(&m->repeats, 1, memory_order_relaxed);
+            natsConnection_PublishString(m->link->nc, reply, "+ACK");
+            return;
+        }
+    }
+    int rc = rh_send(m->queue, &env, payload, env.payload_len, NULL);
+    if (rc == 0) {
+        rh__dedup_seen_or_add(&m->seen, env.id);
+        atomic_fetch_add_explicit(&m->enqueued, 1, memory_order_relaxed);
+        natsConnection_PublishString(m->link->nc, reply, "+ACK");
+    } else {
+        atomic_fetch_add_explicit(&m->refused, 1, memory_order_relaxed);
+        natsConnection_PublishString(m->link->nc, reply, "-NAK");
+    }
+}
+
+/* One pull request of batch messages, delivered as they come, until the
+ * batch is complete, a status ends the request, or our own deadline. */
+static void pull(rh_import *m, int batch)
+{
+    char req[96];
+    snprintf(req, sizeof req, "{\"batch\":%d,\"expires\":%lld}", batch,
+             (long long)RH_IMPORT_FETCH_MS * 1000000);
+    if (natsConnection_PublishRequestString(m->link->nc, m->next_subject, m->inbox, req) !=
+        NATS_OK) {
+        nap(10 * RH_NS_PER_MS);
+        return;
+    }
+    uint64_t deadline = rh_now_ns() + (RH_IMPORT_FETCH_MS + 50) * RH_NS_PER_MS;
+    for (int got = 0; got < batch && !atomic_load(&m->stop);) {
+        uint64_t now = rh_now_ns();
+        if (now >= deadline)
+            break;
+        natsMsg *msg = NULL;
+        int64_t left_ms = (int64_t)((deadline - now) / RH_NS_PER_MS) + 1;
+        if (natsSubscription_NextMsg(&msg, m->sub, left_ms) != NATS_OK)
+            break; /* timeout, or the connection is down */
+        const char *status = NULL;
+        if (natsMsg_GetDataLength(msg) == 0 &&
+            natsMsgHeader_Get(msg, "Status", &status) == NATS_OK) {
+            natsMsg_Destroy(msg); /* 404, 408, 409: this request is over */
+            break;
+        }
+        if (natsMsg_GetReply(msg)) {
+            deliver(m, msg);
+            got++;
+        }
+        natsMsg_Destroy(msg);
+    }
+}
+
+static void *import_main(void *arg)
+{
+    rh_import *m = arg;
+    uint32_t cap = rh_queue_config_of(m->queue)->capacity;
+    while (!atomic_load(&m->stop)) {
+        if (!rh__link_ready(m->link, NULL) || !m->sub) {
+            nap(50 * RH_NS_PER_MS);
+            if (!m->sub && rh__link_ready(m->link, NULL))
+                rh__import_subscribe(m, NULL);
+            continue;
+        }
+        rh_queue_stats s;
+        rh_queue_stats_get(m->queue, &s);
+        uint64_t free_cells = s.depth < cap ? cap - s.depth : 0;
+        if (free_cells == 0) {
+            nap(RH_NS_PER_MS);
+            continue;
+        }
+        int batch = free_cells < RH_IMPORT_BATCH ? (int)free_cells : RH_IMPORT_BATCH;
+        pull(m, batch);
+    }
+    return NULL;
+}
+
+int rh__import_subscribe(rh_import *m, rh_error *err)
+{
+    const rh_link_decl *d = m->link->decl;
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = m->durable;
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = (int64_t)d->ack_wait_ms * 1000000;
+    cc.MaxDeliver = d->max_deliver ? (int64_t)d->max_deliver : -1;
+    cc.MaxAckPending = 65536;
+    cc.FilterSubject = m->decl->import_from.subject;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    /* the durable the first host made is every host's: bind it, or make it */
+    natsStatus st = js_GetConsumerInfo(&ci, m->link->js, d->stream, m->durable, NULL, &jerr);
+    if (st == NATS_NOT_FOUND)
+        st = js_AddConsumer(&ci, m->link->js, d->stream, &cc, NULL, &jerr);
+    if (st != NATS_OK) /* another host made it meanwhile */
+        st = js_GetConsumerInfo(&ci, m->link->js, d->stream, m->durable, NULL, &jerr);
+    const char *why = NULL;
+    if (st != NATS_OK && !(why = nats_GetLastError(NULL)))
+        why = "";
+    if (st == NATS_OK && ci->Config->FilterSubject &&
+        strcmp(ci->Config->FilterSubject, m->decl->import_from.subject) != 0)
+        why = "the durable exists with another subject";
+    jsConsumerInfo_Destroy(ci);
+    if (!why) {
+        snprintf(m->next_subject, sizeof m->next_subject, "$JS.API.CONSUMER.MSG.NEXT.%s.%s",
+                 d->stream, m->durable);
+        if (!m->inbox && natsInbox_Create(&m->inbox) != NATS_OK)
+            why = "out of memory";
+        else if (natsConnection_SubscribeSync(&m->sub, m->link->nc, m->inbox) != NATS_OK)
+            why = "cannot subscribe to its reply inbox";
+        else
+            natsSubscription_SetPendingLimits(m->sub, -1, -1); /* never a slow consumer */
+    }
+    if (!why)
+        return 0;
+    m->sub = NULL;
+    if (err)
+        return rh_error_set(err, RH_EREMOTE,
+                            "%s: %s.import: cannot bind the durable consumer %s on stream %s "
+                            "(subject %s): %s", m->rt->m->path, m->decl->json_path, m->durable,
+                            d->stream, m->decl->import_from.subject,
+                            why[0] ? why : natsStatus_GetText(st));
+    return RH_EREMOTE;
+}
+
+int rh__import_start(rh_import *m, rh_error *err)
+{
+    /* The ids this import enqueued: the larger of the queue's dedup window
+     * and 4 x its capacity, seeded from its cells (a persist queue that
+     * holds messages of an earlier run). */
+    const rh_queue_config *qc = rh_queue_config_of(m->queue);
+    uint32_t window = qc->dedup_window > 4 * qc->capacity ? qc->dedup_window : 4 * qc->capacity;
+    if (rh__dedup_init(&m->seen, window) != 0)
+        return rh_error_set(err, RH_ENOMEM, "import of queue %s: out of memory", m->decl->name);
+    rh_id *ids = malloc((size_t)qc->capacity * sizeof *ids);
+    uint32_t n = ids ? rh__queue_recent_ids(m->queue, ids, qc->capacity) : 0;
+    for (uint32_t i = 0; i < n; i++)
+        rh__dedup_seen_or_add(&m->seen, ids[i]);
+    free(ids);
+    if (m->decl->import_from.durable[0]) {
+        snprintf(m->durable, sizeof m->durable, "%s", m->decl->import_from.durable);
+    } else {
+        snprintf(m->durable, sizeof m->durable, "rh_%s", m->decl->import_from.subject);
+        for (char *c = m->durable; *c; c++)
+            if (*c == '.')
+                *c = '_';
+    }
+    int rc;
+    if (rh__link_ready(m->link, NULL) && (rc = rh__import_subscribe(m, err)) != 0)
+        return rc;
+    if (pthread_create(&m->thread, NULL, import_main, m) != 0)
+        return rh_error_set(err, RH_ESYS, "cannot start thread rh-import-%s", m->decl->name);
+    char name[16];
+    snprintf(name, sizeof name, "rh-import-%s", m->decl->name);
+    pthread_setname_np(m->thread, name);
+    m->started = 1;
+    return 0;
+}
+
+void rh__import_stop(rh_import *m)
+{
+    if (!m->started)
+        return;
+    atomic_store(&m->stop, 1);
+    pthread_join(m->thread, NULL);
+    m->started = 0;
+}
+
+void rh__import_free(rh_import *m)
+{
+    if (m->sub)
+        natsSubscription_Destroy(m->sub); /* the inbox's; the durable stays */
+    m->sub = NULL;
+    natsInbox_Destroy(m->inbox);
+    m->inbox = NULL;
+    rh__dedup_free(&m->seen);
+}

@@ -1,0 +1,204 @@
+/*
+ * test_cli_loans.c — zero-copy clients against a running `ringhost run`
+ * host (issue 11): a client process SIGKILLed holding a loan of the host's
+ * input queue does not wedge it (`ringhost send` goes on, the kernel
+ * answers, the host's accounting balances at terminate, nothing counted
+ * as lost or corrupt); one SIGKILLed holding a peek leaves the message to
+ * the next reader: `ringhost recv`, or the host's own input bridge.
+ * The clients are forked children using the C API (rh_queue_attach,
+ * rh_send_reserve, rh_recv_peek); every other step is the real binary.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli_common.h"
+#include "ringhost/ringhost.h"
+
+#define READY_WITHIN_S 20.0
+
+/* e.in -> echo -> e.out; x.q read by nobody. */
+static const char *manifest(const char *tag)
+{
+    return cli_manifest(tag,
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"queues\": {\"e.in\": {\"type\": \"echo.message\", \"capacity\": 16,\n"
+        "                       \"block_timeout_ms\": 2000},\n"
+        "            \"e.out\": {\"type\": \"echo.message\", \"capacity\": 64},\n"
+        "            \"x.q\": {\"type\": \"echo.message\", \"capacity\": 16}},\n"
+        " \"kernels\": [{\"name\": \"k\", \"plugin\": \"echo\",\n"
+        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n");
+}
+
+static void start_host(proc *host, const char *manifest_path, const char *instance)
+{
+    char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest_path, "--instance",
+                    (char *)instance, NULL};
+    assert_int_equal(proc_start(host, argv), 0);
+    if (cli_host_logged_within(host, CLI_SERVING, 1, READY_WITHIN_S) != 0)
+        fail_msg("expected `ringhost run %s` (instance %s) to serve within %.0f s",
+                 manifest_path, instance, READY_WITHIN_S);
+}
+
+/* SIGTERM the host and check its accounting: every queue's line balanced. */
+static void stop_host_balanced(proc *host)
+{
+    proc_signal(host, SIGTERM);
+    cli_out o = {0};
+    snprintf(o.cmd, sizeof o.cmd, "ringhost run (background host, SIGTERM)");
+    proc_wait(host, 30, &o.r);
+    size_t lines = cli_count(o.r.err, "accounting: queue ");
+    CLI_CHECK(&o, lines >= 3 && cli_count(o.r.err, ": balanced") == lines &&
+                      !strstr(o.r.err, "UNBALANCED"),
+              "expected every queue's accounting line balanced at terminate (%zu lines)", lines);
+    cli_free(&o);
+}
+
+typedef enum { HOLD_LOAN, HOLD_PEEK } hold_kind;
+
+/* Fork a client that attaches to instance's queue, takes a loan or a peek
+ * of one cell and holds it; returns its pid once it holds it, with the id
+ * of the peeked message in *peeked (for HOLD_PEEK). */
+static pid_t client_holding(const char *instance, const char *qname, hold_kind kind,
+                            rh_id *peeked)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        rh_queue *q;
+        rh_error err = {0};
+        if (rh_queue_attach(instance, qname, &q, &err) != 0)
+            _exit(2);
+        rh_id id = {0, 0};
+        if (kind == HOLD_LOAN) {
+            rh_loan l;
+            if (rh_send_reserve(q, 1, &l) != 1)
+                _exit(3);
+            memset(l.payload, 0x5a, rh_queue_payload_size(q)); /* written, never committed */
+        } else {
+            rh_msg_view v;
+            if (rh_recv_peek(q, 1, 5000, &v) != 1)
+                _exit(4);
+            id = v.env->id;
+        }
+        if (write(p[1], &id, sizeof id) != (ssize_t)sizeof id)
+            _exit(5);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    rh_id id;
+    EXPECT(read(p[0], &id, sizeof id) == (ssize_t)sizeof id,
+           "expected the client to report that it holds its %s",
+           kind == HOLD_LOAN ? "loan" : "peek");
+    close(p[0]);
+    if (peeked)
+        *peeked = id;
+    return pid;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+}
+
+static void test_a_client_killed_holding_a_loan_wedges_neither_the_queue_nor_the_host(void **s)
+{
+    (void)s;
+    const char *inst = cli_instance("loan");
+    proc host;
+    start_host(&host, manifest("loan"), inst);
+    kill_and_reap(client_holding(inst, "e.in", HOLD_LOAN, NULL));
+
+    cli_out o;
+    cli_exec(&o, NULL, "send", "--instance", inst, "e.in", "{\"seq\": 1}", "{\"seq\": 2}", NULL);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, o.r.wall_s < 5.0, "expected the sends behind the dead loan through at once");
+    char ids[2][37] = {"", ""};
+    CLI_CHECK(&o, sscanf(o.r.out, "%36s %36s", ids[0], ids[1]) == 2, "expected two ids");
+    cli_free(&o);
+    cli_exec(&o, NULL, "recv", "--instance", inst, "e.out", "-n", "2", "--timeout", "10", NULL);
+    cli_expect_exit(&o, 0);
+    json_t *lines = cli_lines(&o);
+    for (int i = 0; i < 2; i++)
+        CLI_CHECK(&o, cli_find_correlated(lines, ids[i]) != NULL,
+                  "expected the kernel's answer to %s", ids[i]);
+    json_decref(lines);
+    cli_free(&o);
+    assert_int_equal(cli_queue_counter(inst, "e.in", "corrupt"), 0);
+    assert_int_equal(cli_queue_counter(inst, "e.in", "enqueued"), 2);
+    assert_int_equal(cli_queue_counter(inst, "e.in", "rejected"), 0);
+    stop_host_balanced(&host);
+}
+
+static void test_a_client_killed_holding_a_peek_leaves_the_message_to_ringhost_recv(void **s)
+{
+    (void)s;
+    const char *inst = cli_instance("peek");
+    proc host;
+    start_host(&host, manifest("peek"), inst);
+    cli_out o;
+    cli_exec(&o, NULL, "send", "--instance", inst, "x.q", "{\"seq\": 3}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    rh_id id;
+    kill_and_reap(client_holding(inst, "x.q", HOLD_PEEK, &id));
+    char want[37];
+    rh_id_format(id, want);
+    cli_exec(&o, NULL, "recv", "--instance", inst, "x.q", "-n", "1", "--timeout", "5", NULL);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, strstr(o.r.out, want) && strstr(o.r.out, "\"seq\": 3"),
+              "expected the message the dead client peeked (id %s) delivered again", want);
+    cli_free(&o);
+    assert_int_equal(cli_queue_counter(inst, "x.q", "depth"), 0);
+    stop_host_balanced(&host);
+}
+
+static void test_the_hosts_input_bridge_takes_over_a_peek_whose_client_died(void **s)
+{
+    (void)s;
+    const char *inst = cli_instance("bridge");
+    proc host;
+    start_host(&host, manifest("bridge"), inst);
+    cli_out o;
+    cli_exec(&o, NULL, "deactivate", "k", "--instance", inst, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "send", "--instance", inst, "e.in", "{\"seq\": 9}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    rh_id id;
+    kill_and_reap(client_holding(inst, "e.in", HOLD_PEEK, &id));
+    char want[37];
+    rh_id_format(id, want);
+    cli_exec(&o, NULL, "activate", "k", "--instance", inst, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "recv", "--instance", inst, "e.out", "-n", "1", "--timeout", "10", NULL);
+    cli_expect_exit(&o, 0);
+    json_t *lines = cli_lines(&o);
+    CLI_CHECK(&o, cli_find_correlated(lines, want) != NULL,
+              "expected the kernel's answer to the message the dead client peeked (%s)", want);
+    json_decref(lines);
+    cli_free(&o);
+    stop_host_balanced(&host);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_client_killed_holding_a_loan_wedges_neither_the_queue_nor_the_host),
+        cmocka_unit_test(test_a_client_killed_holding_a_peek_leaves_the_message_to_ringhost_recv),
+        cmocka_unit_test(test_the_hosts_input_bridge_takes_over_a_peek_whose_client_died),
+    };
+    return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
+}
