@@ -314,7 +314,7 @@ static void call_take_inplace(input *in, rh_queue *q)
     for (;;) {
         if (rh__queue_release_inplace(q, pos, pos + k, &tail) == 0)
             break;
-        if (rh__queue_release_stalled(q, tail, pos, &since))
+        if (rh__queue_release_stalled(q, tail, pos, pos + k, &since))
             break;
     }
 }
@@ -341,9 +341,8 @@ static void call_claim_inplace(input *in, rh_queue *q)
     }
     if (used < k && rh__queue_unclaim_inplace(q, pos + used, pos + k))
         k = used;
-    else
-        for (uint32_t i = used; i < k; i++) /* cannot be given back: published empty */
-            memset(rh__queue_cell(q, pos + i), 0, sizeof(rh_envelope));
+    else if (used < k) /* cannot be given back: published void */
+        rh__queue_void_inplace(q, pos + used, pos + k);
     if (k)
         (void)rh__queue_publish_inplace(q, pos, pos + k);
 }

@@ -420,8 +420,18 @@ uint32_t rh__worker_step(void *arg)
     /* solo: messages retried after a kernel process died take one batch each */
     uint32_t solo = atomic_load_explicit(&w->solo, memory_order_relaxed);
     int n;
-    if (w->inplace) {
-        /* The batch in the input queue's cells (inplace.c); nothing ever
+    int copied = !w->inplace;
+    if (w->inplace && rh__inplace_wants_copy(w, f == RH_FLOW_RUNNING)) {
+        /* A dead client's peek to adopt (redelivered, marked): this step
+         * copies, as a worker without the in-place path does (inplace.c). */
+        copied = 1;
+        if (f == RH_FLOW_RUNNING)
+            for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+                moved += rh__in_bridge_step(w->inline_in[p]);
+        n = worker_take(w, solo ? 1 : k->decl->batch, &port, &pos);
+        w->ip_redelivered = 1; /* reservations through the ring and its repeat check */
+    } else if (w->inplace) {
+        /* The batch in the input queue's cells (inplace.c); nothing
          * enters this worker's input ring then.  Draining takes nothing. */
         uint32_t seen = 0;
         n = f == RH_FLOW_RUNNING ? (int)rh__inplace_take(w, k->decl->batch, &port, &seen) : 0;
@@ -445,7 +455,7 @@ uint32_t rh__worker_step(void *arg)
         if (w->inplace)
             rh__inplace_publish(w, 1); /* before the ring's: claimed first */
         rh__worker_flush_outputs(w);
-        if (!w->inplace)
+        if (copied)
             rh__ring_release(w->in[port], (uint32_t)n);
         atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->batches, 1, memory_order_relaxed);
@@ -461,7 +471,7 @@ uint32_t rh__worker_step(void *arg)
             moved += rh__out_bridge_flush_ring(&k->out_bridges[p], w->out[p]);
     /* The input run goes back once its answers are out of the output ring
      * too: a persist queue acks it only then (acks.c). */
-    if (w->inplace && n > 0)
+    if (!copied && n > 0)
         rh__inplace_release(w, port);
     return moved;
 }

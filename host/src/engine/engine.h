@@ -70,6 +70,7 @@ typedef struct rh_in_bridge {
      * (relaxed) only to tell a busy peer from a stalled claim. */
     _Atomic uint64_t ip_pos;
     uint64_t ip_end;
+    uint32_t ip_voids;     /* void cells in [ip_pos, ip_end): no message, not moved */
     _Atomic int ip_held;
     uint64_t ip_since;     /* stall clock of a release that waits (queue_inplace.c) */
 } rh_in_bridge;

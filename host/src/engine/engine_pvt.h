@@ -38,6 +38,11 @@ uint32_t rh__in_bridge_check(rh_in_bridge *b, rh_envelope **envs, uint32_t got);
  * empty, outside process()); rh__inplace_publish publishes what every
  * port wrote, and at the end of a batch (end_of_batch) also gives back
  * claimed cells not written and ends a reservation never committed. */
+/* rh__inplace_wants_copy: 1 when this step takes through the copying path
+ * instead (the input ring holds messages, or, running and holding no
+ * claim, a dead client's peek waits to be adopted: rh__queue_dequeue_burst
+ * redelivers it, marked, and an adopted run is released as it is taken). */
+int rh__inplace_wants_copy(rh_worker *w, int running);
 uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32_t *seen_out);
 void rh__inplace_release(rh_worker *w, uint32_t port);
 void rh__inplace_settle(rh_worker *w);

@@ -59,6 +59,22 @@
 
 /* ------------------------------------------------------------- input --- */
 
+int rh__inplace_wants_copy(rh_worker *w, int running)
+{
+    uint32_t np = w->kernel->desc->n_inputs;
+    int orphans = 0;
+    for (uint32_t p = 0; p < np; p++) {
+        rh_in_bridge *b = w->inline_in[p];
+        if (rh__ring_count(w->in[p]))
+            return 1; /* what an earlier copying step left in the ring goes first */
+        if (atomic_load_explicit(&b->ip_held, memory_order_relaxed))
+            return 0; /* a copying claim after ours would wait for our release */
+        if (running && rh__queue_consumer_entry(b->queue))
+            orphans = 1;
+    }
+    return orphans;
+}
+
 uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32_t *seen_out)
 {
     rh_kinst *k = w->kernel;
@@ -83,15 +99,22 @@ uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32
             atomic_store_explicit(&b->inflight, 0, memory_order_release);
             continue;
         }
+        /* Void cells (a dead client's loan, a run's unused answer cells:
+         * queue_loan.c, end_run below) carry no message: none reaches the
+         * kernel or the bridge's counts; the queue counted them skipped. */
         rh_envelope *envs[IP_BURST_MAX];
+        uint32_t msgs = 0;
         for (uint32_t j = 0; j < got; j++) {
-            envs[j] = rh__queue_cell(b->queue, pos + j);
+            if (__builtin_expect(rh__queue_cell_is_void(b->queue, pos + j), 0))
+                continue;
+            envs[msgs++] = rh__queue_cell(b->queue, pos + j);
             (void)rh__queue_inplace_len(b->queue, pos + j, b->type->size);
         }
         atomic_store_explicit(&b->ip_pos, pos, memory_order_relaxed);
         b->ip_end = pos + got;
+        b->ip_voids = got - msgs;
         atomic_store_explicit(&b->ip_held, 1, memory_order_relaxed);
-        uint32_t keep = rh__in_bridge_check(b, envs, got);
+        uint32_t keep = msgs ? rh__in_bridge_check(b, envs, msgs) : 0;
         uint8_t flags = 0;
         for (uint32_t j = 0; j < keep; j++) {
             w->msgs[j].env = envs[j];
@@ -100,8 +123,8 @@ uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32
             flags |= envs[j]->flags;
         }
         w->ip_redelivered = (flags & (RH_ENV_REDELIVERED | RH_ENV_RETRIED)) != 0;
-        *seen_out = got;
-        if (keep == 0) { /* every one refused: nothing for the kernel */
+        *seen_out = msgs;
+        if (keep == 0) { /* every one refused (or void): nothing for the kernel */
             rh__inplace_release(w, p);
             continue;
         }
@@ -142,14 +165,20 @@ static void release_bridge(rh_in_bridge *b)
          * a scribbled index, which only time tells apart; then give up as
          * publish() does: the side is marked corrupt (queue.corrupt), the
          * cells stay taken, the messages were the kernel's all the same. */
-        if (claim_is_a_busy_peer(b, tail) ||
-            !rh__queue_release_stalled(b->queue, tail, pos, &b->ip_since))
+        if (claim_is_a_busy_peer(b, tail)) {
+            b->ip_since = 0; /* not a stall: the peer's batch ends its claim */
+            return;
+        }
+        /* A client's peek in front (claims table): waited for while it
+         * lives, our run parked there as finished (1); an unrecorded claim
+         * past the stall time: given up, marked corrupt (1). */
+        if (!rh__queue_release_stalled(b->queue, tail, pos, b->ip_end, &b->ip_since))
             return;
     }
     b->ip_since = 0;
     /* Delivered to the kernel once the cells are given back: until then
      * they are counted queued (depth), like a message in a kernel ring. */
-    atomic_fetch_add_explicit(&b->moved, b->ip_end - pos, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->moved, b->ip_end - pos - b->ip_voids, memory_order_relaxed);
     atomic_store_explicit(&b->ip_held, 0, memory_order_relaxed);
     atomic_store_explicit(&b->inflight, 0, memory_order_release);
     if (b->acks)
@@ -189,10 +218,11 @@ void rh__inplace_settle(rh_worker *w)
  * runtime's kernels (a client sending into a kernel's output queue, a
  * runtime launched later into the host writing it) that claims behind a
  * run with unused cells leaves them impossible to give back: they are
- * then published as empty messages (no payload, no correlation id),
- * counted emitted and sent, logged (kernel.inplace_filler), and the port
- * claims a cell per answer from then on.  That is the price of runs; the
- * queue's consumers cannot skip a cell (queue.c), which would remove it.
+ * then published void (CELL_VOID_PORT, as a dead client's loan:
+ * queue_loan.c), which every consumer skips without a delivery or a count,
+ * and the port claims a cell per answer from then on.  (Before the claims
+ * table, consumers could not skip a cell, and such cells went out as
+ * empty messages logged kernel.inplace_filler; that message is gone.)
  */
 
 /* Whether the worker is the only producer of port's queue among the
@@ -258,16 +288,13 @@ static void end_run(rh_worker *w, uint32_t port)
     rh_kinst *k = w->kernel;
     rh_queue *q = k->out_q[port];
     if (!rh__queue_unclaim_inplace(q, o->start, o->end)) {
-        uint64_t left = o->end - o->start;
-        rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.inplace_filler",
-                      "kernel=%s worker=%u port=%s queue=%s empty_messages=%llu "
-                      "reason=another_producer_claimed_after_the_run",
-                      k->decl->name, w->index, k->desc->outputs[port].name, rh_queue_name(q),
-                      (unsigned long long)left);
-        for (uint64_t c = o->start; c < o->end; c++)
-            rh__worker_fill_env(w, port, rh__queue_cell(q, c), NULL, 0);
-        o->n = (uint32_t)left;
-        publish_run(w, port);
+        /* Another producer claimed after the run: its unused cells are
+         * published void, which every consumer skips (queue_claim.h
+         * cell_is_void): no message, nothing counted emitted or sent; the
+         * queue counts them made void.  The port claims a cell per answer
+         * from then on. */
+        rh__queue_void_inplace(q, o->start, o->end);
+        (void)rh__queue_publish_inplace(q, o->start, o->end);
         o->single = 2;
     }
     o->start = o->end = 0;

@@ -31,12 +31,37 @@ rh_envelope *rh__queue_cell(rh_queue *q, uint64_t pos)
     return &cell_at(q, pos)->env;
 }
 
+int rh__queue_consumer_entry(rh_queue *q)
+{
+    /* As queue.c's consumer_entry: finished runs parked behind a peek that
+     * nobody published yet go out first (queue_loan.c). */
+    if (__builtin_expect(atomic_load_explicit(&q->h->parked, memory_order_relaxed) != 0, 0))
+        rh__queue_help_parked(q);
+    return __builtin_expect(atomic_load_explicit(&q->h->orphans, memory_order_relaxed) != 0, 0);
+}
+
 uint32_t rh__queue_take_inplace(rh_queue *q, uint32_t n, uint64_t *pos)
 {
     uint32_t k = n ? claim_dequeue_run(q, n, pos) : 0;
-    if (k)
-        note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - *pos);
+    if (k == 0) {
+        /* Empty: a peek whose holder died becomes an orphan that the next
+         * receive adopts (the caller's copying path: rh__queue_dequeue_burst). */
+        if (n)
+            (void)rh__queue_claims_recover(q);
+        return 0;
+    }
+    note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - *pos);
+    uint32_t voids = 0;
+    for (uint32_t i = 0; i < k; i++)
+        voids += (uint32_t)cell_is_void(q, *pos + i);
+    if (voids) /* a dead holder's reservation, or a run's unused cells: skipped, not delivered */
+        count(q, C_VOID_TAKEN, voids);
     return k;
+}
+
+int rh__queue_cell_is_void(const rh_queue *q, uint64_t pos)
+{
+    return cell_is_void(q, pos);
 }
 
 uint32_t rh__queue_inplace_len(rh_queue *q, uint64_t pos, uint32_t room)
@@ -67,6 +92,10 @@ int rh__queue_release_inplace(rh_queue *q, uint64_t pos, uint64_t end, uint64_t 
         (void)publish(q, CORRUPT_CONSUMERS, &h->cons_tail, pos, end);
     } else {
         atomic_store_explicit(&h->cons_tail, end, memory_order_release);
+        /* Receives that finished behind us and parked their runs in the
+         * claims table (a peek in front of them): ours was the gap. */
+        if (atomic_load_explicit(&h->parked, memory_order_relaxed) != 0)
+            rh__queue_help_parked(q);
     }
     rh_bell_ring(&h->not_full);
     /* A reader in place whose release is waiting for ours sleeps here. */
@@ -74,9 +103,21 @@ int rh__queue_release_inplace(rh_queue *q, uint64_t pos, uint64_t end, uint64_t 
     return 0;
 }
 
-int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t *since)
+int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t end,
+                              uint64_t *since)
 {
-    return rh__queue_stalled(q, CORRUPT_CONSUMERS, tail, pos, since);
+    /* zcc's protocol (queue_claim.h publish_run): a peek in the claims table
+     * in front of us is waited for while its holder lives (never the 1-s
+     * corrupt rule) and made an orphan once it is dead; either way our run,
+     * whose messages the kernel has read, is parked there as finished, and
+     * whoever moves cons_tail up to it publishes it.  An unrecorded claim
+     * falls under the 1-s rule (rh__queue_stalled). */
+    int st = rh__queue_claim_stall(q, CORRUPT_CONSUMERS, tail, pos, end, PARK_PLAIN, since);
+    if (st == STALL_PARKED) {
+        rh_bell_ring(&q->h->not_full);
+        return 1;
+    }
+    return st == STALL_GIVE_UP;
 }
 
 uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos)
@@ -106,6 +147,16 @@ void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns)
         len = q->payload_size;
     /* Atomic as in fill_cell (queue.c): try_dequeue may peek at it. */
     __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED);
+}
+
+void rh__queue_void_inplace(rh_queue *q, uint64_t from, uint64_t end)
+{
+    /* Claimed cells that cannot be given back (another producer claimed
+     * after them): void, as a dead holder's loan (queue_loan.c), so every
+     * consumer skips them without a delivery or a count. */
+    for (uint64_t pos = from; pos != end; pos++)
+        __atomic_store_n(&cell_at(q, pos)->env.port, (uint16_t)CELL_VOID_PORT, __ATOMIC_RELAXED);
+    count(q, C_VOID_MADE, end - from);
 }
 
 int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end)

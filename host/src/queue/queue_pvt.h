@@ -45,15 +45,25 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * queue's cells.  Positions are the queue's (they only grow); a cell is
  * rh__queue_cell(q, pos), its payload right after the envelope.
  *
- * Consumer side: rh__queue_take_inplace claims up to n published cells
- * (returns how many, 0 when empty; first at *pos); they are the caller's,
+ * Consumer side (a consumer under the claims-table protocol of
+ * queue_claim.h, as every receive is): rh__queue_consumer_entry first
+ * publishes finished runs parked in the claims table and returns 1 when a
+ * dead holder's peek waits to be adopted (h->orphans): the caller then
+ * takes through the copying rh__queue_dequeue_burst, which adopts it
+ * (marked RH_ENV_REDELIVERED), since an adopted run is published as soon
+ * as it is taken.  rh__queue_take_inplace claims up to n published cells
+ * (returns how many, 0 when empty, after looking for dead peeks; first at
+ * *pos; void cells among them, rh__queue_cell_is_void, are counted skipped
+ * and carry no message: the caller delivers none of them); they are the caller's,
  * read and written in place, until rh__queue_release_inplace(q, pos, end)
  * hands them back: 0 done (producers may reuse them, or on a persist queue
  * once acked), 1 when an earlier claim is not released yet (*tail_out:
  * where cons_tail stands): nothing happened, call again later; the caller
  * decides with rh__queue_release_stalled (*since 0 at the first call)
- * whether the wait has lasted too long (1: give up, the side is marked
- * corrupt as a stalled publish is).  rh__queue_inplace_len reads a claimed
+ * whether it is done: 1 when the run was parked in the claims table behind
+ * a peek (published later by whoever moves cons_tail there) or the wait on
+ * an unrecorded claim has lasted too long (given up, the side marked
+ * corrupt as a stalled publish is); 0: call release again later.  rh__queue_inplace_len reads a claimed
  * cell's payload_len once, zero-extends its payload up to room bytes (at
  * most the cell's payload) and returns the length read (unclamped: a
  * larger one is the bridge's "invalid").
@@ -67,16 +77,21 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * not published, the producers' side stalled for good).  Claimed cells
  * nothing was written to, [from, end), are given back with
  * rh__queue_unclaim_inplace while end is still the latest claim (1); else
- * (0) they must be published..
+ * (0) they are made void with rh__queue_void_inplace (counted made void;
+ * consumers skip them) and published.
  */
 rh_envelope *rh__queue_cell(rh_queue *q, uint64_t pos);
+int rh__queue_consumer_entry(rh_queue *q);
 uint32_t rh__queue_take_inplace(rh_queue *q, uint32_t n, uint64_t *pos);
+int rh__queue_cell_is_void(const rh_queue *q, uint64_t pos);
 uint32_t rh__queue_inplace_len(rh_queue *q, uint64_t pos, uint32_t room);
 int rh__queue_release_inplace(rh_queue *q, uint64_t pos, uint64_t end, uint64_t *tail_out);
-int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t *since);
+int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t end,
+                              uint64_t *since);
 uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos);
 int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end);
 void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns);
+void rh__queue_void_inplace(rh_queue *q, uint64_t from, uint64_t end);
 int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end);
 
 /* RH_ECORRUPT when a side of the queue is marked corrupt (a wait on a
