@@ -114,6 +114,7 @@ void bench_register_rte_ring(bench_suite *s, const bench_env *env);
 void bench_register_mutex(bench_suite *s, const bench_env *env);
 void bench_register_zmq(bench_suite *s, const bench_env *env);
 void bench_register_memcpy(bench_suite *s, const bench_env *env);
+void bench_register_nats(bench_suite *s, const bench_env *env); /* base_nats.c: group "remote" */
 void bench_register_targets(bench_suite *s);
 
 /* report.c.  The machine header and the settings (stdout, before the run). */

@@ -47,6 +47,7 @@ void bench_register_baselines(bench_suite *s, const bench_env *env)
     bench_register_mutex(s, env);
     bench_register_zmq(s, env);
     bench_register_memcpy(s, env);
+    bench_register_nats(s, env);
 }
 
 /* The first two cpus this process may run on (taskset, cgroups). */

@@ -26,8 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* What nats-server logs once it accepts clients (JetStream included). */
+/* What nats-server logs once it accepts clients (JetStream included), and,
+ * a cluster member, once it listens for routes: 2.9.10 logs the second
+ * after the first, and a route port found taken only then (exiting). */
 #define READY_LINE "Server is ready"
+#define ROUTES_LINE "Listening for route connections"
 /* How often a wait re-checks the log or the process. */
 #define POLL_NS 5000000L
 /* Standalone first starts that lost their port to another process. */
@@ -317,6 +320,7 @@ static int start_once(natsd *s, double within_s)
     if (write_conf(s) != 0)
         return -1;
     size_t ready_before = natsd_log_count(s, READY_LINE);
+    size_t routes_before = natsd_log_count(s, ROUTES_LINE);
     size_t inuse_before = natsd_log_count(s, "address already in use");
     pid_t pid = spawn(s);
     if (pid < 0)
@@ -324,7 +328,8 @@ static int start_once(natsd *s, double within_s)
     s->pid = pid;
     double end = now_s() + within_s;
     for (;;) {
-        if (natsd_log_count(s, READY_LINE) > ready_before) {
+        if (natsd_log_count(s, READY_LINE) > ready_before &&
+            (!s->cluster_name[0] || natsd_log_count(s, ROUTES_LINE) > routes_before)) {
             s->starts++;
             return 0;
         }
@@ -359,6 +364,7 @@ int natsd_start(natsd *s, double within_s)
     int may_move = s->starts == 0 && !s->cluster_name[0];
     for (int attempt = 0;; attempt++) {
         int rc = start_once(s, within_s);
+        s->port_taken = rc == -2;
         if (rc == 0)
             return 0;
         if (rc != -2 || !may_move || attempt >= PORT_RETRIES)

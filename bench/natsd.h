@@ -70,6 +70,7 @@ typedef struct natsd {
     char store[NATSD_PATH_MAX]; /* <dir>/store */
     unsigned starts;            /* successful starts so far ("Server is ready" lines in log) */
     int exit_status;            /* waitpid status of its last exit, -1 before any */
+    int port_taken;             /* the last start failed on a port another process holds */
     /* copied options */
     char name[64];
     long max_payload;
@@ -103,7 +104,9 @@ int natsd_init(natsd *s, const char *dir, const natsd_opts *o);
  * Client port, store and config stay those of earlier starts, except that the
  * very first start of a standalone server re-picks its port when another
  * process holds it.  0; or -1 with s->err (naming the log and quoting its
- * tail), the server killed and reaped.
+ * tail), the server killed and reaped, and s->port_taken set when it failed
+ * because a port (client or cluster) was taken: a cluster then starts again
+ * on new ports (nats_fixture.c).
  */
 int natsd_start(natsd *s, double within_s);
 

@@ -8,6 +8,8 @@
  *   rh.kernels.<K>                                      K echo kernels on 2 cores
  *   rh.queue.hop.b<B>.p64                               one named queue, no kernel
  *   rh.send.p64, rh.idle                                the host by itself
+ *   rh.remote.pipe.p64, rh.remote.rtt.p64               two hosts through nats-server
+ *                                                       (rh_remote.c; BENCH_RH_REMOTE)
  *
  * Group "p64" is shared with the baselines it is compared against, so
  * their repetitions interleave; --quick keeps the points the targets need
@@ -101,4 +103,11 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
     bench_params p64 = {.payload = 64};
     bench_add(s, "host", "rh.send.p64", rhb_send_latency, &p64);
     bench_add(s, "host", "rh.idle", rhb_idle, &p64);
+
+#ifdef BENCH_RH_REMOTE
+    /* Group "remote", with the bare client's nats.remote.* (base_nats.c), so
+     * their repetitions interleave and share a tag. */
+    bench_add(s, "remote", "rh.remote.pipe.p64", rhb_remote_throughput, &p64);
+    bench_add(s, "remote", "rh.remote.rtt.p64", rhb_remote_rtt, &p64);
+#endif
 }

@@ -23,4 +23,21 @@ int rhb_queue_hop(const bench_env *env, const bench_params *p, bench_result *out
 /* CPU the process uses over 2 s with an idle echo host: cpu_pct. */
 int rhb_idle(const bench_env *env, const bench_params *p, bench_result *out);
 
+#ifdef BENCH_RH_REMOTE
+/* The hook for ringhost's remote cases (issue 12), compiled in once
+ * bench/rh_remote.c exists (bench/CMakeLists.txt defines BENCH_RH_REMOTE).
+ * Each repetition starts its own nats-server with bench_nats_start()
+ * (base_nats.h), as the bare cases do, and two ringhost hosts linked
+ * through it (one exporting, one importing), 64-byte messages:
+ *  rhb_remote_throughput  N messages (BENCH_NATS_PIPE_MSGS[_QUICK]) sent
+ *                         into the exporting host, received from the
+ *                         importing one, as a pipeline: msgs_per_s;
+ *  rhb_remote_rtt         request through JetStream to a kernel host and its
+ *                         answer back: rtt_p50_ns, rtt_p99_ns.
+ * bench/targets.c compares them with nats.remote.pipe.p64 and
+ * nats.remote.rtt.p64. */
+int rhb_remote_throughput(const bench_env *env, const bench_params *p, bench_result *out);
+int rhb_remote_rtt(const bench_env *env, const bench_params *p, bench_result *out);
+#endif
+
 #endif /* RH_BENCH_CASES_H */

@@ -50,6 +50,15 @@ void bench_register_targets(bench_suite *s)
     bench_add_ratio(s, "64 KiB echo vs memcpy", "rh.echo.inline.adaptive.b32.p65536", "gb_per_s",
                     "memcpy.p65536", "gb_per_s", BENCH_AT_LEAST, 0.33);
 
+    /* Remote queues through one local nats-server (issue 12) against the
+     * bare C client doing the same JetStream work in the same run
+     * (base_nats.c).  Until ringhost's remote cases exist (rh_remote.c)
+     * these read "not measured": the targets stand, no figure is made up. */
+    bench_add_ratio(s, "remote pipe vs bare nats client", "rh.remote.pipe.p64", "msgs_per_s",
+                    "nats.remote.pipe.p64", "msgs_per_s", BENCH_AT_LEAST, 0.8);
+    bench_add_ratio(s, "remote rtt p50 vs bare nats client", "rh.remote.rtt.p64", "rtt_p50_ns",
+                    "nats.remote.rtt.p64", "rtt_p50_ns", BENCH_AT_MOST, 1.5);
+
     bench_add_target(s, "rh_send p50", "rh.send.p64", "send_p50_ns", BENCH_AT_MOST, 100);
     bench_add_target(s, "idle host cpu", "rh.idle", "cpu_pct", BENCH_AT_MOST, 1);
     bench_add_target(s, "256 kernels launch", "rh.kernels.256", "launch_ms", BENCH_AT_MOST, 200);

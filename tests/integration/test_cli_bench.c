@@ -5,7 +5,11 @@
  * pin block, and bad usage exits 2.  Nothing here asserts a speed (these
  * machines are shared): only that the figures exist and are sane.
  */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_common.h"
@@ -73,6 +77,83 @@ static void test_send_without_pin_sweep_is_a_usage_error(void **state)
     cli_free(&o);
 }
 
+/* Processes whose command line holds needle in one of its arguments (a
+ * nats-server names its config, under the folder the bench was given). */
+static size_t processes_with_arg(const char *needle)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[64], cmd[4096];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(cmd, 1, sizeof cmd - 1, f);
+        fclose(f);
+        cmd[len] = '\0';
+        for (size_t i = 0; i < len; i += strlen(cmd + i) + 1)
+            if (strstr(cmd + i, needle)) {
+                n++;
+                break;
+            }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Entries in folder dir (0 when it cannot be read). */
+static size_t entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* Issue 12: the bare NATS C client baseline starts a nats-server of its own
+ * for every repetition (in the bench's folder under TMPDIR) and stops it by
+ * pid: after the run no server names that folder and nothing is left in it. */
+static void test_bench_remote_runs_the_bare_nats_cases_and_leaves_no_server_or_store(void **state)
+{
+    (void)state;
+    const char *tmp = cli_keep("%s/bench-tmp", cli_tmpdir());
+    EXPECT(mkdir(tmp, 0700) == 0, "cannot create %s", tmp);
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TMPDIR", tmp, 1);
+    cli_out o;
+    cli_exec(&o, NULL, "bench", "--quick", "--reps", "1", "--only", "remote", NULL);
+    if (saved) {
+        setenv("TMPDIR", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, strstr(o.r.out, "nats.remote.pipe.p64") && strstr(o.r.out, "msgs_per_s"),
+              "expected the bare client's pipeline figure (nats.remote.pipe.p64, msgs_per_s)");
+    CLI_CHECK(&o, strstr(o.r.out, "nats.remote.rtt.p64") && strstr(o.r.out, "rtt_p50_ns"),
+              "expected the bare client's round trip figure (nats.remote.rtt.p64, rtt_p50_ns)");
+    CLI_CHECK(&o, strstr(o.r.out, "remote pipe vs bare nats client"),
+              "expected the remote throughput target listed (not measured until its case lands)");
+    size_t left = processes_with_arg(tmp);
+    CLI_CHECK(&o, left == 0, "expected no nats-server left running with a config under %s, "
+                             "found %zu", tmp, left);
+    size_t files = entries(tmp);
+    CLI_CHECK(&o, files == 0, "expected the bench to remove its folder and every store under %s, "
+                              "found %zu entries", tmp, files);
+    cli_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -80,6 +161,7 @@ int main(void)
         cmocka_unit_test(test_pin_sweep_prints_every_placement_and_the_best_pin_block),
         cmocka_unit_test(test_pin_sweep_of_a_missing_manifest_exits_2),
         cmocka_unit_test(test_send_without_pin_sweep_is_a_usage_error),
+        cmocka_unit_test(test_bench_remote_runs_the_bare_nats_cases_and_leaves_no_server_or_store),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }

@@ -7,8 +7,11 @@
  * applies, a three-node cluster that keeps serving an R3 stream with one
  * node killed, and a cleanup that leaves no process and no folder.
  */
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -294,6 +297,60 @@ static void test_cleanup_stops_every_server_and_removes_its_folder(void **state)
            "expected %s and %s removed by cleanup", da, db);
 }
 
+/* A loopback port held (listening) by this process; its socket in *fd. */
+static int hold_port(int *fd)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        int port = natsd_pick_port();
+        *fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (port > 0 && *fd >= 0 && bind(*fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+            listen(*fd, 1) == 0)
+            return port;
+        close(*fd);
+    }
+    fail_msg("cannot hold a loopback port");
+    return -1;
+}
+
+/* natsd itself (bench/natsd.c), without the fixture: what parallel tests
+ * racing for a port rely on. */
+static void test_a_first_start_on_a_port_taken_meanwhile_moves_to_a_free_one(void **state)
+{
+    (void)state;
+    int fd, taken = hold_port(&fd);
+    natsd *s = nats_fixture_new(NULL);
+    s->port = taken; /* as if another process took the port natsd_init picked */
+    snprintf(s->url, sizeof s->url, "nats://127.0.0.1:%d", taken);
+    int rc = natsd_start(s, NATS_FIXTURE_READY_S);
+    close(fd);
+    EXPECT(rc == 0, "expected the start to move off the taken port %d: %s", taken, s->err);
+    EXPECT(s->port != taken && natsd_running(s), "expected a server on another port than %d, "
+                                                 "got %d", taken, s->port);
+    EXPECT(atoi(strrchr(s->url, ':') + 1) == s->port,
+           "expected the url to name the new port %d: %s", s->port, s->url);
+    EXPECT(natsd_stop(s, NATS_FIXTURE_STOP_S) == 0, "expected it to stop on SIGTERM: %s", s->err);
+}
+
+static void test_a_cluster_member_whose_route_port_is_taken_says_so(void **state)
+{
+    (void)state;
+    int fd, taken = hold_port(&fd);
+    int peer = natsd_pick_port(); /* a route to nobody: JetStream wants one */
+    natsd_opts o = {.name = "rh-solo", .cluster_name = "rh-taken", .cluster_port = taken,
+                    .route_ports = &peer, .n_routes = 1};
+    natsd *s = nats_fixture_new(&o);
+    /* nats-server 2.9.10 says "Server is ready" before it finds the route
+     * port taken and exits: natsd must not call that a start. */
+    int rc = natsd_start(s, NATS_FIXTURE_READY_S);
+    close(fd);
+    EXPECT(rc != 0 && s->port_taken && !natsd_running(s),
+           "expected the start to fail with port_taken (route port %d held), got rc %d, "
+           "port_taken %d: %s", taken, rc, s->port_taken, s->err);
+    EXPECT(strstr(s->err, "address already in use"), "expected the log quoted: %s", s->err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +360,8 @@ int main(void)
         cmocka_unit_test(test_options_reach_the_server_max_payload_and_credentials),
         cmocka_unit_test(test_cluster_serves_an_r3_stream_with_one_node_killed),
         cmocka_unit_test(test_cleanup_stops_every_server_and_removes_its_folder),
+        cmocka_unit_test(test_a_first_start_on_a_port_taken_meanwhile_moves_to_a_free_one),
+        cmocka_unit_test(test_a_cluster_member_whose_route_port_is_taken_says_so),
     };
     int rc = cmocka_run_group_tests(tests, NULL, nats_fixture_group_teardown);
     nats_Close();

@@ -67,11 +67,21 @@ static natsd *new_server(const char *tag, const natsd_opts *o)
     return s;
 }
 
+static void fail_start(const natsd *s)
+{
+    fail_msg("nats_fixture: %s\n(is nats-server installed? .ci/deps.sh installs it; "
+             "RINGHOST_NATS_SERVER names another binary)", s->err);
+}
+
 static void start_or_fail(natsd *s)
 {
     if (natsd_start(s, NATS_FIXTURE_READY_S) != 0)
-        fail_msg("nats_fixture: %s\n(is nats-server installed? .ci/deps.sh installs it; "
-                 "RINGHOST_NATS_SERVER names another binary)", s->err);
+        fail_start(s);
+}
+
+natsd *nats_fixture_new(const natsd_opts *o)
+{
+    return new_server("test", o);
 }
 
 natsd *nats_fixture_start(const natsd_opts *o)
@@ -163,14 +173,11 @@ static int cluster_places_r3(jsCtx *js, char *why, size_t len)
     return 1;
 }
 
-nats_cluster *nats_fixture_cluster_start(void)
+/* Start the NATS_CLUSTER_NODES servers of c on fresh ports.  0; 1 when a
+ * port was taken by another process meanwhile (every node is then killed,
+ * for a new try); fails the test on any other error. */
+static int cluster_try(nats_cluster *c, int attempt)
 {
-    EXPECT(n_clusters < sizeof clusters / sizeof clusters[0],
-           "nats_fixture: more than %zu clusters in one test program",
-           sizeof clusters / sizeof clusters[0]);
-    nats_cluster *c = calloc(1, sizeof *c);
-    EXPECT(c, "nats_fixture: out of memory");
-    clusters[n_clusters++] = c;
     /* Route ports first: each node's config names the other two. */
     int route[NATS_CLUSTER_NODES];
     for (int i = 0; i < NATS_CLUSTER_NODES; i++) {
@@ -183,7 +190,6 @@ nats_cluster *nats_fixture_cluster_start(void)
                 taken |= route[j] == route[i];
         } while (taken);
     }
-    size_t len = 0;
     for (int i = 0; i < NATS_CLUSTER_NODES; i++) {
         int others[NATS_CLUSTER_NODES - 1], n = 0;
         for (int j = 0; j < NATS_CLUSTER_NODES; j++)
@@ -193,14 +199,46 @@ nats_cluster *nats_fixture_cluster_start(void)
         snprintf(name, sizeof name, "rh-n%d", i);
         natsd_opts o = {.name = name, .cluster_name = "rh-test", .cluster_port = route[i],
                         .route_ports = others, .n_routes = (size_t)n};
-        c->node[i] = new_server(name, &o);
+        if (attempt == 0) {
+            c->node[i] = new_server(name, &o);
+        } else {
+            /* Same folder, a fresh store: the failed try's members may have
+             * written cluster state naming the old routes. */
+            char dir[NATSD_PATH_MAX];
+            snprintf(dir, sizeof dir, "%s", c->node[i]->dir);
+            EXPECT(natsd_remove_dir(c->node[i]->store) == 0, "nats_fixture: cannot remove %s",
+                   c->node[i]->store);
+            EXPECT(natsd_init(c->node[i], dir, &o) == 0, "nats_fixture: %s", c->node[i]->err);
+        }
+    }
+    for (int i = 0; i < NATS_CLUSTER_NODES; i++) {
+        if (natsd_start(c->node[i], NATS_FIXTURE_READY_S) == 0)
+            continue;
+        if (!c->node[i]->port_taken || attempt >= 4)
+            fail_start(c->node[i]);
+        for (int j = 0; j < NATS_CLUSTER_NODES; j++)
+            natsd_kill(c->node[j]);
+        return 1;
+    }
+    return 0;
+}
+
+nats_cluster *nats_fixture_cluster_start(void)
+{
+    EXPECT(n_clusters < sizeof clusters / sizeof clusters[0],
+           "nats_fixture: more than %zu clusters in one test program",
+           sizeof clusters / sizeof clusters[0]);
+    nats_cluster *c = calloc(1, sizeof *c);
+    EXPECT(c, "nats_fixture: out of memory");
+    clusters[n_clusters++] = c;
+    /* A member that loses a port to a parallel test cannot move alone (the
+     * others' routes name it): the whole cluster starts again elsewhere. */
+    for (int attempt = 0; cluster_try(c, attempt) != 0; attempt++) {
+    }
+    size_t len = 0;
+    for (int i = 0; i < NATS_CLUSTER_NODES; i++)
         len += (size_t)snprintf(c->urls + len, sizeof c->urls - len, "%s%s", i ? "," : "",
                                 c->node[i]->url);
-    }
-    /* A member that loses its port to a parallel test cannot move (the
-     * others' routes name it): the test fails with the server's log. */
-    for (int i = 0; i < NATS_CLUSTER_NODES; i++)
-        start_or_fail(c->node[i]);
 
     natsConnection *nc = nats_fixture_connect(c->urls, NATS_FIXTURE_READY_S);
     jsCtx *js = NULL;

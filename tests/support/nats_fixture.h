@@ -35,6 +35,10 @@
  * (pid, port, url, dir, log) belongs to the fixture: valid until cleanup. */
 natsd *nats_fixture_start(const natsd_opts *o);
 
+/* The same, not started yet: a test that drives bench/natsd.h itself
+ * (natsd_start, natsd_stop) and still wants the cleanup. */
+natsd *nats_fixture_new(const natsd_opts *o);
+
 /* Stop it gracefully (SIGTERM; SIGKILL past NATS_FIXTURE_STOP_S).  Its port,
  * folder and store stay for nats_fixture_restart(). */
 void nats_fixture_stop(natsd *s);
