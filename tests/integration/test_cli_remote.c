@@ -23,13 +23,19 @@
 #define READY_WITHIN_S 60.0
 #define PAYLOAD 16
 
+/* The "nats" value of a link: a URL quoted, or a JSON list as it is. */
+static const char *nats_value(const char *url)
+{
+    return url[0] == '[' ? cli_keep("%s", url) : cli_keep("\"%s\"", url);
+}
+
 /* The manifests, filled in with the tag's subjects and the server's URL. */
 static const char *gateway(const char *tag, const char *url, const char *extra_link)
 {
     char text[4096];
     snprintf(text, sizeof text,
              "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
-             " \"links\": {\"hub\": {\"nats\": \"%s\", \"stream\": \"S_%s\", "
+             " \"links\": {\"hub\": {\"nats\": %s, \"stream\": \"S_%s\", "
              "\"ack_wait_ms\": 2000%s}},\n"
              " \"queues\": {\n"
              "  \"e.in\": {\"type\": \"echo.message\", \"capacity\": 1024, "
@@ -37,7 +43,7 @@ static const char *gateway(const char *tag, const char *url, const char *extra_l
              "  \"e.out\": {\"type\": \"echo.message\", \"capacity\": 16384, "
              "\"import\": {\"link\": \"hub\", \"subject\": \"rh.%s.out\"}}},\n"
              " \"kernels\": []}\n",
-             url, tag, extra_link ? extra_link : "", tag, tag);
+             nats_value(url), tag, extra_link ? extra_link : "", tag, tag);
     char name[128];
     snprintf(name, sizeof name, "%s-gw", tag);
     return cli_manifest(name, text);
@@ -51,8 +57,8 @@ static const char *kernel_host(const char *tag, const char *which, const char *u
     const char *p = persist ? ", \"persist\": true" : "";
     snprintf(text, sizeof text,
              "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
-             " \"links\": {\"hub\": {\"nats\": \"%s\", \"stream\": \"S_%s\", "
-             "\"ack_wait_ms\": 2000}},\n"
+             " \"links\": {\"hub\": {\"nats\": %s, \"stream\": \"S_%s\", "
+             "\"ack_wait_ms\": 2000%s}},\n"
              " \"queues\": {\n"
              "  \"e.in\": {\"type\": \"echo.message\", \"capacity\": 1024, \"dedup_window\": 4096%s, "
              "\"import\": {\"link\": \"hub\", \"subject\": \"rh.%s.in\"}},\n"
@@ -60,16 +66,25 @@ static const char *kernel_host(const char *tag, const char *which, const char *u
              "\"export\": {\"link\": \"hub\", \"subject\": \"rh.%s.out\"}}},\n"
              " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", "
              "\"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
-             url, tag, p, tag, p, tag);
+             nats_value(url), tag, url[0] == '[' ? ", \"replicas\": 3" : "", p, tag, p, tag);
     char name[128];
     snprintf(name, sizeof name, "%s-%s", tag, which);
     return cli_manifest(name, text);
 }
 
+/* The hosts of the running test, so that a failure shows what each
+ * counted (dump_hosts). */
+static proc *hosts[4];
+
 static void start_host(proc *host, const char *manifest_path)
 {
     char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest_path, NULL};
     assert_int_equal(proc_start(host, argv), 0);
+    for (int i = 0; i < 4; i++)
+        if (hosts[i] == host || !hosts[i]) {
+            hosts[i] = host;
+            break;
+        }
     if (cli_host_logged_within(host, CLI_SERVING, 1, READY_WITHIN_S) != 0)
         fail_msg("expected `ringhost run %s` to serve within %.0f s", manifest_path,
                  READY_WITHIN_S);
@@ -85,10 +100,13 @@ static char *stop_host_balanced(proc *host, const char *what)
     proc_wait(host, 60, &r);
     char *err = strdup(r.err ? r.err : "");
     if (r.exit_code != 0 || strstr(err, "UNBALANCED") || strstr(err, "UNCONFIRMED") ||
-        !strstr(err, "accounting: export") || !strstr(err, "accounting: import"))
+        !strstr(err, "accounting: export") || !strstr(err, "accounting: import")) {
+        /* fail_msg keeps a few hundred bytes: the whole stderr first */
+        fprintf(stderr, "---- stderr of the %s ----\n%s\n", what, err);
         fail_msg("expected the %s to stop with exit 0 and every accounting line balanced "
                  "(queues, export, import); got exit %d signal %d, stderr:\n%s",
                  what, r.exit_code, r.term_signal, err);
+    }
     proc_result_free(&r);
     return err;
 }
@@ -181,6 +199,30 @@ static void receive(client *c, uint64_t until, double within_s)
     free(bufs);
 }
 
+/* A failure: stop every host of the test and print its counts. */
+static void dump_hosts(void)
+{
+    for (int i = 0; i < 4; i++) {
+        if (!hosts[i] || hosts[i]->pid == 0)
+            continue; /* waited for already */
+        if (proc_running(hosts[i])) /* one that died (ASan, a crash) shows its stderr too */
+            proc_signal(hosts[i], SIGTERM);
+        proc_result r;
+        proc_wait(hosts[i], 30, &r);
+        fprintf(stderr, "---- host %d, stopped: exit %d; its stderr (info lines left out) ----\n",
+                i, r.exit_code);
+        for (char *line = r.err; line && *line;) {
+            char *nl = strchr(line, '\n');
+            size_t len = nl ? (size_t)(nl - line) : strlen(line);
+            if (!strstr(line, "level=info") || (nl && strstr(line, "level=info") > nl))
+                fprintf(stderr, "%.*s\n", (int)len, line);
+            line = nl ? nl + 1 : line + len;
+        }
+        proc_result_free(&r);
+    }
+    memset(hosts, 0, sizeof hosts);
+}
+
 static void expect_exactly_once(client *c, const char *what)
 {
     /* nothing more may come: a late repeat would show here */
@@ -189,12 +231,15 @@ static void expect_exactly_once(client *c, const char *what)
     for (uint64_t i = 0; i < c->n; i++)
         if (!c->seen[i] && !missing++)
             first_missing = i + 1;
-    if (missing || c->repeats || c->strangers)
+    if (missing || c->repeats || c->strangers) {
+        dump_hosts();
         fail_msg("%s: expected each of %llu requests answered exactly once; got %llu missing "
                  "(first: request %llu), %llu repeated answers, %llu answers to no request",
                  what, (unsigned long long)c->n, (unsigned long long)missing,
                  (unsigned long long)first_missing, (unsigned long long)c->repeats,
                  (unsigned long long)c->strangers);
+    }
+    memset(hosts, 0, sizeof hosts);
 }
 
 static long long summary_counter(const char *err, const char *needle, const char *counter)
@@ -328,6 +373,61 @@ static void test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_re
     free(stop_host_balanced(&gw, "gateway"));
     free(stop_host_balanced(&kh, "restarted kernel host"));
     nats_fixture_stop(s);
+}
+
+static void test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_nothing(void **st)
+{
+    (void)st;
+    const uint64_t n = 10000;
+    natsd *s = nats_fixture_start(NULL);
+    proc gw, kh;
+    start_host(&gw, gateway("restart", s->url, NULL));
+    start_host(&kh, kernel_host("restart", "k", s->url, 0));
+    client c;
+    client_open(&c, cli_instance("restart-gw"), n);
+    send_range(&c, 0, n / 2);
+    receive(&c, n / 4, 60);
+    nats_fixture_stop(s); /* file storage: the stream and its consumers survive */
+    cli_await_log(&gw, "event=link.down", 1, 30);
+    cli_await_log(&kh, "event=link.down", 1, 30);
+    nats_fixture_restart(s);
+    cli_await_log(&gw, "event=link.up", 2, 60);
+    cli_await_log(&kh, "event=link.up", 2, 60);
+    send_range(&c, n / 2, n);
+    receive(&c, n, 120);
+    expect_exactly_once(&c, "a restart of nats-server mid-stream");
+    client_close(&c);
+    char *e = stop_host_balanced(&gw, "gateway");
+    if (!strstr(e, "reconnects=1"))
+        fail_msg("expected the gateway to log link.up with reconnects=1; got:\n%s", e);
+    free(e);
+    free(stop_host_balanced(&kh, "kernel host"));
+    nats_fixture_stop(s);
+}
+
+static void test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing(void **st)
+{
+    (void)st;
+    const uint64_t n = 10000;
+    nats_cluster *cl = nats_fixture_cluster_start();
+    char urls[512];
+    snprintf(urls, sizeof urls, "[\"%s\", \"%s\", \"%s\"]", cl->node[0]->url,
+             cl->node[1]->url, cl->node[2]->url);
+    proc gw, kh;
+    /* the kernel host creates the stream first, with 3 replicas */
+    start_host(&kh, kernel_host("cluster", "k", urls, 0));
+    start_host(&gw, gateway("cluster", urls, ", \"replicas\": 3"));
+    client c;
+    client_open(&c, cli_instance("cluster-gw"), n);
+    send_range(&c, 0, n / 2);
+    receive(&c, n / 4, 60);
+    nats_fixture_cluster_kill_node(cl, 0);
+    send_range(&c, n / 2, n);
+    receive(&c, n, 180);
+    expect_exactly_once(&c, "a cluster node killed mid-stream");
+    client_close(&c);
+    free(stop_host_balanced(&gw, "gateway"));
+    free(stop_host_balanced(&kh, "kernel host"));
 }
 
 /* -------------------------------------------------------- bad links ---- */
@@ -479,11 +579,16 @@ int main(void)
     };
     if (getenv("RH_TEST_REMOTE_MILLION"))
         return cmocka_run_group_tests(million, NULL, teardown);
+    if (getenv("RH_TEST_FILTER")) /* one test by name while debugging: "*restart*" */
+        cmocka_set_test_filter(getenv("RH_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_and_kernel_host_answer_10000_requests_exactly_once),
         cmocka_unit_test(test_two_kernel_hosts_importing_one_subject_share_the_work),
         cmocka_unit_test(
             test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_repeats_nothing),
+        cmocka_unit_test(
+            test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_nothing),
+        cmocka_unit_test(test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing),
         cmocka_unit_test(test_an_unreachable_server_at_launch_is_an_error_naming_its_url),
         cmocka_unit_test(test_a_link_with_wait_true_serves_and_connects_when_the_server_comes),
         cmocka_unit_test(test_wrong_credentials_are_an_error_that_never_shows_the_secret),

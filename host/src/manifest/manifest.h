@@ -54,6 +54,7 @@ typedef struct rh_link_decl {
     uint32_t ack_wait_ms;    /* the import consumers' redelivery horizon */
     uint32_t duplicates_ms;  /* the stream's Nats-Msg-Id window, >= 2 * ack_wait_ms */
     uint32_t max_deliver;    /* deliveries of one message before it is given up, 0 = no limit */
+    uint32_t replicas;       /* the stream's replicas when the host creates it (1..5) */
     char json_path[80];      /* "links.hub" */
 } rh_link_decl;
 

@@ -28,7 +28,7 @@
 
 static const char *const link_keys[] = {"nats",        "stream",        "wait",
                                         "credentials", "ack_wait_ms",   "duplicates_ms",
-                                        "max_deliver"};
+                                        "max_deliver", "replicas"};
 static const char *const export_keys[] = {"link", "subject"};
 static const char *const import_keys[] = {"link", "subject", "durable"};
 
@@ -154,6 +154,7 @@ static int parse_link(const rh_json_doc *L, const char *name, const json_t *v, r
     if (c && (rc = parse_credentials(L, c, lp, m, k)))
         return rc;
     k->ack_wait_ms = ACK_WAIT_DEFAULT_MS;
+    k->replicas = 1;
     k->duplicates_ms = 0;
     if ((rc = rh__json_opt_bool(L, v, lp, "wait", &k->wait)) ||
         (rc = rh__json_opt_uint(L, v, lp, "ack_wait_ms", 100, MS_MAX / 2, 0, "milliseconds",
@@ -161,7 +162,9 @@ static int parse_link(const rh_json_doc *L, const char *name, const json_t *v, r
         (rc = rh__json_opt_uint(L, v, lp, "duplicates_ms", 100, MS_MAX, 0, "milliseconds",
                                 &k->duplicates_ms)) ||
         (rc = rh__json_opt_uint(L, v, lp, "max_deliver", 0, 1000000, 0,
-                                "deliveries, 0 = no limit", &k->max_deliver)))
+                                "deliveries, 0 = no limit", &k->max_deliver)) ||
+        (rc = rh__json_opt_uint(L, v, lp, "replicas", 1, 5, 0,
+                                "copies of the stream in the cluster", &k->replicas)))
         return rc;
     if (!k->duplicates_ms) {
         k->duplicates_ms = 4 * k->ack_wait_ms < 120000 ? 120000 : 4 * k->ack_wait_ms;

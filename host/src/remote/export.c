@@ -47,8 +47,10 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     rh_export *x = closure;
     (void)js;
     const char *v = NULL;
-    if (natsMsgHeader_Get(msg, "Rh-Seq", &v) != NATS_OK || !v)
+    if (natsMsgHeader_Get(msg, "Rh-Seq", &v) != NATS_OK || !v) {
+        natsMsg_Destroy(msg); /* the handler owns it (nats.h, jsPubAckHandler) */
         return;
+    }
     uint64_t seq = strtoull(v, NULL, 10);
     rh_export_slot *s = &x->slots[seq % x->window];
     uint64_t want = WORD(seq, RH_SLOT_SENT);
@@ -59,6 +61,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     } else if (atomic_compare_exchange_strong(&s->word, &want, WORD(seq, RH_SLOT_RETRY))) {
         atomic_store_explicit(&x->retry_pending, 1, memory_order_release);
     }
+    natsMsg_Destroy(msg);
 }
 
 /* Publish slot seq (its bytes already in place).  0, or -1: try later. */

@@ -5,13 +5,24 @@
  * "durable", else "rh_" + the subject with dots as underscores), so they
  * are competing consumers: JetStream hands each message to one of them.
  *
- * Backpressure: each fetch asks for at most the queue's free cells (and at
- * most RH_IMPORT_BATCH: the 3.4.1 client's batch fetch is where its known
- * heap overflow lives, so batches stay small), so what is fetched fits.
- * A message is acked to JetStream only after rh_send put it in the local
- * queue; one the queue refused (another producer filled it meanwhile) is
- * nak'd and comes again.  The fetch timeout is short and the loop checks
- * its stop flag between fetches, so a stop never waits on the client.
+ * Backpressure: each pull asks for at most the queue's free cells (and at
+ * most RH_IMPORT_BATCH), so what is fetched fits.  A message is acked to
+ * JetStream only after rh_send put it in the local queue; one the queue
+ * refused (another producer filled it meanwhile) is nak'd and comes again.
+ *
+ * Why not natsSubscription_Fetch: libnats 3.4.1's fetch writes past the
+ * list it allocated for the batch when messages of an earlier, timed-out
+ * request arrive with a later one (ASan caught our read of list.Msgs[64]
+ * of a 64-slot list; the fix upstream is from 2024), and its timeouts are
+ * not honoured.  So the bridge pulls itself, as the JetStream protocol
+ * says: a request {"batch": N, "expires": ns} to
+ * $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable> with a reply inbox of its
+ * own, read with natsSubscription_NextMsg under its own deadline; a
+ * status message (404 no messages, 408 expired, 409) ends a request; a
+ * late message of an earlier request is an ordinary delivery.  Acks are
+ * the protocol's too: "+ACK", "-NAK", "+TERM" published to the message's
+ * reply subject, whose tokens also give the delivery count and the
+ * consumer's pending count.
  *
  * Repeats: a message JetStream delivers again (its ack was lost: the host
  * was killed between enqueue and ack, or the ack timed out) carries
@@ -40,7 +51,8 @@
 
 #define RH_IMPORT_BATCH 64
 #define RH_IMPORT_FETCH_MS 100
-#define RH_IMPORT_RECENT_MAX 4096u
+/* A redelivery's id is looked for among the queue's last `capacity`
+ * accepted ids: all that its cells remember. */
 
 static void nap(uint64_t ns)
 {
@@ -51,10 +63,32 @@ static void nap(uint64_t ns)
 /* Non-zero when id is among the last ids the queue accepted. */
 static int recently_accepted(rh_queue *q, rh_id id, rh_id *scratch)
 {
-    uint32_t n = rh__queue_recent_ids(q, scratch, RH_IMPORT_RECENT_MAX);
+    uint32_t n = rh__queue_recent_ids(q, scratch, rh_queue_config_of(q)->capacity);
     for (uint32_t i = 0; i < n; i++)
         if (rh_id_eq(scratch[i], id))
             return 1;
+    return 0;
+}
+
+/*
+ * A JetStream delivery's reply subject: $JS.ACK.<stream>.<consumer>.
+ * <delivered>.<stream seq>.<consumer seq>.<time>.<pending> (9 tokens), or
+ * with <domain>.<account hash> after ACK and a token more at the end (12).
+ * 0 with the delivery count and pending, or -1 (not a delivery).
+ */
+static int ack_tokens(const char *reply, uint64_t *delivered, uint64_t *pending)
+{
+    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
+        return -1;
+    const char *tok[16];
+    int n = 0;
+    for (const char *p = reply; p && n < 16; p = strchr(p, '.'), p = p ? p + 1 : NULL)
+        tok[n++] = p;
+    int d = n == 9 ? 4 : n >= 11 ? 6 : -1;
+    if (d < 0)
+        return -1;
+    *delivered = strtoull(tok[d], NULL, 10);
+    *pending = strtoull(tok[d + 4], NULL, 10);
     return 0;
 }
 
@@ -67,13 +101,10 @@ static void deliver(rh_import *m, natsMsg *msg, rh_id *recent)
     uint64_t fp = 0;
     const uint8_t *payload = NULL;
     const char *why = NULL;
-    jsMsgMetaData *meta = NULL;
-    uint64_t delivered = 1;
-    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-        delivered = meta->NumDelivered;
-        atomic_store_explicit(&m->lag, meta->NumPending, memory_order_relaxed);
-        jsMsgMetaData_Destroy(meta);
-    }
+    uint64_t delivered = 1, pending = 0;
+    const char *reply = natsMsg_GetReply(msg);
+    if (ack_tokens(reply, &delivered, &pending) == 0)
+        atomic_store_explicit(&m->lag, pending, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->fetched, 1, memory_order_relaxed);
     if (rh__wire_decode(data, n, &env, &fp, &payload, &why) == 0 &&
         fp != rh_queue_fingerprint(m->queue))
@@ -90,7 +121,7 @@ static void deliver(rh_import *m, natsMsg *msg, rh_id *recent)
         rh__dlq_put(m->dlq, m->queue, "import", rh_queue_type(m->queue), RH_DLQ_INVALID, &denv,
                     NULL, reason, m->rt->log);
         atomic_fetch_add_explicit(&m->dead_lettered, 1, memory_order_relaxed);
-        natsMsg_Term(msg, NULL);
+        natsConnection_PublishString(m->link->nc, reply, "+TERM");
         return;
     }
     if (delivered > 1) {
@@ -98,25 +129,60 @@ static void deliver(rh_import *m, natsMsg *msg, rh_id *recent)
         env.flags |= RH_ENV_REDELIVERED;
         if (recently_accepted(m->queue, env.id, recent)) {
             atomic_fetch_add_explicit(&m->repeats, 1, memory_order_relaxed);
-            natsMsg_Ack(msg, NULL);
+            natsConnection_PublishString(m->link->nc, reply, "+ACK");
             return;
         }
     }
     int rc = rh_send(m->queue, &env, payload, env.payload_len, NULL);
     if (rc == 0) {
         atomic_fetch_add_explicit(&m->enqueued, 1, memory_order_relaxed);
-        natsMsg_Ack(msg, NULL);
+        natsConnection_PublishString(m->link->nc, reply, "+ACK");
     } else {
         atomic_fetch_add_explicit(&m->refused, 1, memory_order_relaxed);
-        natsMsg_Nak(msg, NULL);
+        natsConnection_PublishString(m->link->nc, reply, "-NAK");
+    }
+}
+
+/* One pull request of batch messages, delivered as they come, until the
+ * batch is complete, a status ends the request, or our own deadline. */
+static void pull(rh_import *m, int batch, rh_id *recent)
+{
+    char req[96];
+    snprintf(req, sizeof req, "{\"batch\":%d,\"expires\":%lld}", batch,
+             (long long)RH_IMPORT_FETCH_MS * 1000000);
+    if (natsConnection_PublishRequestString(m->link->nc, m->next_subject, m->inbox, req) !=
+        NATS_OK) {
+        nap(10 * RH_NS_PER_MS);
+        return;
+    }
+    uint64_t deadline = rh_now_ns() + (RH_IMPORT_FETCH_MS + 50) * RH_NS_PER_MS;
+    for (int got = 0; got < batch && !atomic_load(&m->stop);) {
+        uint64_t now = rh_now_ns();
+        if (now >= deadline)
+            break;
+        natsMsg *msg = NULL;
+        int64_t left_ms = (int64_t)((deadline - now) / RH_NS_PER_MS) + 1;
+        if (natsSubscription_NextMsg(&msg, m->sub, left_ms) != NATS_OK)
+            break; /* timeout, or the connection is down */
+        const char *status = NULL;
+        if (natsMsg_GetDataLength(msg) == 0 &&
+            natsMsgHeader_Get(msg, "Status", &status) == NATS_OK) {
+            natsMsg_Destroy(msg); /* 404, 408, 409: this request is over */
+            break;
+        }
+        if (natsMsg_GetReply(msg)) {
+            deliver(m, msg, recent);
+            got++;
+        }
+        natsMsg_Destroy(msg);
     }
 }
 
 static void *import_main(void *arg)
 {
     rh_import *m = arg;
-    rh_id *recent = malloc(RH_IMPORT_RECENT_MAX * sizeof *recent);
     uint32_t cap = rh_queue_config_of(m->queue)->capacity;
+    rh_id *recent = malloc(cap * sizeof *recent);
     while (!atomic_load(&m->stop)) {
         if (!recent || !rh__link_ready(m->link, NULL) || !m->sub) {
             nap(50 * RH_NS_PER_MS);
@@ -132,17 +198,7 @@ static void *import_main(void *arg)
             continue;
         }
         int batch = free_cells < RH_IMPORT_BATCH ? (int)free_cells : RH_IMPORT_BATCH;
-        natsMsgList list = {0};
-        jsErrCode jerr = 0;
-        natsStatus st = natsSubscription_Fetch(&list, m->sub, batch, RH_IMPORT_FETCH_MS, &jerr);
-        if (st != NATS_OK && st != NATS_TIMEOUT) {
-            natsMsgList_Destroy(&list);
-            nap(10 * RH_NS_PER_MS);
-            continue;
-        }
-        for (int i = 0; i < list.Count; i++)
-            deliver(m, list.Msgs[i], recent);
-        natsMsgList_Destroy(&list);
+        pull(m, batch, recent);
     }
     free(recent);
     return NULL;
@@ -151,28 +207,48 @@ static void *import_main(void *arg)
 int rh__import_subscribe(rh_import *m, rh_error *err)
 {
     const rh_link_decl *d = m->link->decl;
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = d->stream;
-    so.Config.Durable = m->durable;
-    so.Config.AckPolicy = js_AckExplicit;
-    so.Config.AckWait = (int64_t)d->ack_wait_ms * 1000000;
-    so.Config.MaxDeliver = d->max_deliver ? (int64_t)d->max_deliver : -1;
-    so.Config.MaxAckPending = 65536;
-    so.Config.FilterSubject = m->decl->import_from.subject;
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = m->durable;
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = (int64_t)d->ack_wait_ms * 1000000;
+    cc.MaxDeliver = d->max_deliver ? (int64_t)d->max_deliver : -1;
+    cc.MaxAckPending = 65536;
+    cc.FilterSubject = m->decl->import_from.subject;
+    jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
-    natsStatus st = js_PullSubscribe(&m->sub, m->link->js, m->decl->import_from.subject,
-                                     m->durable, NULL, &so, &jerr);
-    if (st == NATS_OK)
+    /* the durable the first host made is every host's: bind it, or make it */
+    natsStatus st = js_GetConsumerInfo(&ci, m->link->js, d->stream, m->durable, NULL, &jerr);
+    if (st == NATS_NOT_FOUND)
+        st = js_AddConsumer(&ci, m->link->js, d->stream, &cc, NULL, &jerr);
+    if (st != NATS_OK) /* another host made it meanwhile */
+        st = js_GetConsumerInfo(&ci, m->link->js, d->stream, m->durable, NULL, &jerr);
+    const char *why = NULL;
+    if (st != NATS_OK && !(why = nats_GetLastError(NULL)))
+        why = "";
+    if (st == NATS_OK && ci->Config->FilterSubject &&
+        strcmp(ci->Config->FilterSubject, m->decl->import_from.subject) != 0)
+        why = "the durable exists with another subject";
+    jsConsumerInfo_Destroy(ci);
+    if (!why) {
+        snprintf(m->next_subject, sizeof m->next_subject, "$JS.API.CONSUMER.MSG.NEXT.%s.%s",
+                 d->stream, m->durable);
+        if (!m->inbox && natsInbox_Create(&m->inbox) != NATS_OK)
+            why = "out of memory";
+        else if (natsConnection_SubscribeSync(&m->sub, m->link->nc, m->inbox) != NATS_OK)
+            why = "cannot subscribe to its reply inbox";
+        else
+            natsSubscription_SetPendingLimits(m->sub, -1, -1); /* never a slow consumer */
+    }
+    if (!why)
         return 0;
     m->sub = NULL;
-    const char *last = nats_GetLastError(NULL);
     if (err)
         return rh_error_set(err, RH_EREMOTE,
                             "%s: %s.import: cannot bind the durable consumer %s on stream %s "
                             "(subject %s): %s", m->rt->m->path, m->decl->json_path, m->durable,
                             d->stream, m->decl->import_from.subject,
-                            last && last[0] ? last : natsStatus_GetText(st));
+                            why[0] ? why : natsStatus_GetText(st));
     return RH_EREMOTE;
 }
 
@@ -210,6 +286,8 @@ void rh__import_stop(rh_import *m)
 void rh__import_free(rh_import *m)
 {
     if (m->sub)
-        natsSubscription_Destroy(m->sub); /* not Unsubscribe: the durable stays */
+        natsSubscription_Destroy(m->sub); /* the inbox's; the durable stays */
     m->sub = NULL;
+    natsInbox_Destroy(m->inbox);
+    m->inbox = NULL;
 }

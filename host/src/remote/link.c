@@ -23,7 +23,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "remote/remote_pvt.h"
 
@@ -32,8 +34,18 @@ static void on_disconnected(natsConnection *nc, void *arg)
     rh_link *l = arg;
     (void)nc;
     atomic_store(&l->connected, 0);
+    if (atomic_load(&l->closing))
+        return; /* the host closes it: not a link going down */
     atomic_fetch_add(&l->disconnects, 1);
     rh__log_event(l->log, RH_LOG_WARN, "link.down", "link=%s", l->decl->name);
+}
+
+/* The connection's last callback: after it none touches the link. */
+static void on_closed(natsConnection *nc, void *arg)
+{
+    rh_link *l = arg;
+    (void)nc;
+    atomic_store_explicit(&l->closed, 1, memory_order_release);
 }
 
 static void on_connected(natsConnection *nc, void *arg)
@@ -128,6 +140,7 @@ int rh__link_open(rh_link *l, rh_error *err)
     natsOptions_SetReconnectBufSize(o, 64 * 1024 * 1024);
     natsOptions_SetDisconnectedCB(o, on_disconnected, l);
     natsOptions_SetReconnectedCB(o, on_connected, l);
+    natsOptions_SetClosedCB(o, on_closed, l);
     if (d->wait)
         natsOptions_SetRetryOnFailedConnect(o, true, on_connected, l);
     if (set_credentials(l, o, why, sizeof why) != 0) {
@@ -251,6 +264,7 @@ static int ensure_stream(rh_link *l)
     c.SubjectsLen = l->n_subjects;
     c.Storage = js_FileStorage;
     c.Duplicates = (int64_t)d->duplicates_ms * 1000000;
+    c.Replicas = (int64_t)d->replicas;
     s = js_AddStream(&si, l->js, &c, NULL, &jerr);
     if (s == NATS_OK) {
         jsStreamInfo_Destroy(si);
@@ -296,15 +310,29 @@ int rh__link_ready(rh_link *l, rh_error *err)
     return ok && atomic_load(&l->connected);
 }
 
+void rh__link_disconnect(rh_link *l)
+{
+    atomic_store(&l->closing, 1);
+    if (!l->nc)
+        return;
+    natsConnection_Close(l->nc);
+    /* The client runs callbacks on threads of its own, after Close returns:
+     * wait for the last one (closed), so that none runs on freed memory.
+     * Bounded: a client that never calls it costs 5 s, not a hang. */
+    uint64_t until = rh_now_ns() + 5 * RH_NS_PER_S;
+    while (!atomic_load_explicit(&l->closed, memory_order_acquire) && rh_now_ns() < until) {
+        struct timespec ts = rh_timespec_of_ns(RH_NS_PER_MS);
+        nanosleep(&ts, NULL);
+    }
+}
+
 void rh__link_close(rh_link *l)
 {
     if (l->js)
         jsCtx_Destroy(l->js);
     l->js = NULL;
-    if (l->nc) {
-        natsConnection_Close(l->nc);
+    if (l->nc)
         natsConnection_Destroy(l->nc);
-    }
     l->nc = NULL;
     if (l->decl)
         pthread_mutex_destroy(&l->lock);

@@ -214,8 +214,13 @@ void rh__remote_free(rh_runtime *rt)
     for (uint32_t i = 0; i < r->n_exports; i++) {
         atomic_store(&r->exports[i].stop, 2);
         rh__export_stop(&r->exports[i], 0);
-        rh__export_free(&r->exports[i]);
     }
+    /* The connections close first: the client's threads call the exports'
+     * ack handler, which reads their slots, until then. */
+    for (uint32_t i = 0; i < r->n_links; i++)
+        rh__link_disconnect(&r->links[i]);
+    for (uint32_t i = 0; i < r->n_exports; i++)
+        rh__export_free(&r->exports[i]);
     for (uint32_t i = 0; i < r->n_links; i++)
         rh__link_close(&r->links[i]);
     free(r->exports);

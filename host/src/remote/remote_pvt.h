@@ -26,6 +26,8 @@ typedef struct rh_link {
     jsCtx *js;
     int64_t max_payload;        /* the server's, bytes (known once connected) */
     _Atomic int connected;
+    _Atomic int closing;
+    _Atomic int closed;         /* the client's last callback for it ran */        /* the host is closing it (no link.down then) */
     _Atomic uint64_t reconnects, disconnects;
     /* The stream is checked once per connection life: a launch that waits
      * for its server ("wait": true) checks it when the server comes. */
@@ -43,6 +45,8 @@ int rh__link_open(rh_link *l, rh_error *err);
  * agree with the manifest (created if missing); a refusal is logged once
  * (remote.stream_refused) and kept in stream_error. */
 int rh__link_ready(rh_link *l, rh_error *err);
+/* Close the connection (no callback runs after it returns), then free. */
+void rh__link_disconnect(rh_link *l);
 void rh__link_close(rh_link *l);
 
 /* An export's in-flight window: slot i holds local sequence s with s % W
@@ -89,7 +93,9 @@ typedef struct rh_import {
     const rh_queue_decl *decl;
     rh_queue *queue, *dlq;
     char durable[64];
-    natsSubscription *sub;
+    char next_subject[160];     /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable> */
+    natsInbox *inbox;           /* where pulled messages come */
+    natsSubscription *sub;      /* on inbox */
     pthread_t thread;
     int started;
     _Atomic int stop;
