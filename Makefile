@@ -46,7 +46,7 @@ run: configure
 # everything started is stopped by pid at the end.
 run-cluster: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels
-	@RINGHOST=./$(BUILD)/ringhost PLUGINS=$(patsubst --plugins %,%,$(RUN_FLAGS)) \
+	@RINGHOST=./$(BUILD)/ringhost PLUGINS=$(if $(RUN_FLAGS),$(BUILD)/plugins) \
 		bash tools/run_cluster.sh
 
 test: build
