@@ -147,10 +147,26 @@ static int host_start(const bench_env *env, const char *role, const char *url, c
     return 0;
 }
 
-/* Terminate (draining) and destroy.  0; or -1 with err when terminate
- * failed or the host's accounting (its queues', its bridges') does not
- * balance: the log says which line.  *rc (the repetition's result so far)
- * keeps its first error: err is written only while *rc is 0. */
+/* The first line of the host's log holding UNBALANCED or UNCONFIRMED (the
+ * log is in work_dir, gone when the bench exits: quote it), or "". */
+static void unbalanced_line(rhost *h, char *out, size_t len)
+{
+    char line[512];
+    out[0] = '\0';
+    fflush(h->log);
+    rewind(h->log);
+    while (fgets(line, sizeof line, h->log))
+        if (strstr(line, "UNBALANCED") || strstr(line, "UNCONFIRMED")) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(out, len, ": %s", line);
+            return;
+        }
+}
+
+/* Terminate (draining) and destroy.  Fails the repetition (*rc_io = -1,
+ * the reason in err_io) when terminate failed or the host's accounting (its
+ * queues', its bridges') does not balance; an earlier failure's reason is
+ * kept: err_io is written only while *rc_io is 0. */
 static void host_stop(rhost *h, const char *what, int *rc_io, char *err_io, size_t len_io)
 {
     char err[512];
@@ -163,8 +179,10 @@ static void host_stop(rhost *h, const char *what, int *rc_io, char *err_io, size
             snprintf(err, len, "%s host: terminate: %s", what, e.msg);
             rc = -1;
         } else if (rh_runtime_unbalanced(h->rt) != 0) {
-            snprintf(err, len, "%s host: %d accounting line(s) do not balance (%s)", what,
-                     rh_runtime_unbalanced(h->rt), h->log_path);
+            char line[400];
+            unbalanced_line(h, line, sizeof line);
+            snprintf(err, len, "%s host: %d accounting line(s) do not balance%s", what,
+                     rh_runtime_unbalanced(h->rt), line);
             rc = -1;
         }
         rh_runtime_destroy(h->rt);
