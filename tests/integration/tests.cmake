@@ -196,6 +196,11 @@ rh_add_test(test_nats_fixture       integration/test_nats_fixture.c
 rh_add_test(test_cli_remote         integration/test_cli_remote.c
             LIBS rh_queue rh_base NATS::nats PkgConfig::JANSSON
             EXTRA ${RH_CLI_EXTRA} ${RH_NATS_EXTRA} TIMEOUT 600)
+# `make run-cluster` (tools/run_cluster.sh): the VectorAdd demo on a gateway and
+# a kernel host through the nats-server the script starts; answers checked,
+# nothing left running, also when a step fails.
+rh_add_test(test_cli_cluster_demo   integration/test_cli_cluster_demo.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 600)
 # The issue's 1,000,000 messages through two hosts: its own entry, so its
 # time shows (~85 s; label "slow": `make test` runs it, `ctest -LE slow`
 # leaves it out).  Plain builds only: under ASan and TSan it would take most
