@@ -198,3 +198,10 @@ rh_add_test(test_cli_remote         integration/test_cli_remote.c
 add_test(NAME test_cli_remote_million COMMAND test_cli_remote)
 set_tests_properties(test_cli_remote_million PROPERTIES TIMEOUT 1800 LABELS slow
                      ENVIRONMENT RH_TEST_REMOTE_MILLION=1)
+# The remote queues under faults: SIGKILL of a persist gateway, a
+# nats-server restart, a cluster node killed, a dead server (label "slow":
+# real servers and hosts started and stopped several times; `ctest` runs it).
+rh_add_test(test_cli_remote_faults  integration/test_cli_remote_faults.c
+            LIBS rh_queue rh_base NATS::nats PkgConfig::JANSSON
+            EXTRA ${RH_CLI_EXTRA} integration/remote_common.c ${RH_NATS_EXTRA} TIMEOUT 300)
+set_tests_properties(test_cli_remote_faults PROPERTIES LABELS slow)
