@@ -2,6 +2,7 @@
 # Paths are relative to tests/.
 rh_add_test(test_id        unit/test_id.c        LIBS rh_base)
 rh_add_test(test_id_answer unit/test_id_answer.c LIBS rh_base)
+rh_add_test(test_remote_wire unit/test_remote_wire.c LIBS rh_remote)
 rh_add_test(test_wait      unit/test_wait.c      LIBS rh_base)
 rh_add_test(test_ring      unit/test_ring.c      LIBS rh_queue)
 rh_add_test(test_queue     unit/test_queue.c     LIBS rh_queue)

@@ -52,6 +52,22 @@ static inline uint32_t id_hash(rh_id id)
     return (uint32_t)(h ^ (h >> 32));
 }
 
+int rh__dedup_seen(const rh_dedup *d, rh_id id)
+{
+    if (d->window == 0)
+        return 0;
+    uint64_t oldest_live = d->seq >= d->window ? d->seq - d->window + 1 : 1;
+    uint32_t h = id_hash(id);
+    for (uint32_t i = 0; i < RH_DEDUP_PROBES; i++) {
+        const struct rh_dedup_slot *s = &d->table[(h + i) & d->mask];
+        if (s->seq != 0 && s->seq >= oldest_live && rh_id_eq(s->id, id))
+            return 1;
+        if (s->seq == 0)
+            break;
+    }
+    return 0;
+}
+
 int rh__dedup_seen_or_add(rh_dedup *d, rh_id id)
 {
     if (d->window == 0)

@@ -27,5 +27,8 @@ int rh__dedup_init(rh_dedup *d, uint32_t window);
 void rh__dedup_free(rh_dedup *d);
 /* Non-zero when id is among the last N accepted; otherwise records it. */
 int rh__dedup_seen_or_add(rh_dedup *d, rh_id id);
+/* Non-zero when id is among the last N accepted; records nothing (for a
+ * caller that records an id only once the message is accepted: remote/import.c). */
+int rh__dedup_seen(const rh_dedup *d, rh_id id);
 
 #endif /* RH_ENGINE_DEDUP_H */

@@ -24,17 +24,19 @@
  * reply subject, whose tokens also give the delivery count and the
  * consumer's pending count.
  *
- * Repeats: a message JetStream delivers again (its ack was lost: the host
- * was killed between enqueue and ack, or the ack timed out) carries
- * NumDelivered > 1.  It is marked RH_ENV_REDELIVERED; if the local queue
- * already holds or recently held its id (rh__queue_recent_ids: the same
- * window the output bridge uses) it is dropped, counted as a repeat, and
- * acked.  Otherwise it is enqueued, and a kernel's input bridge drops it
- * by the queue's dedup_window if it had taken it already; its answers get
+ * Repeats: the import remembers the ids it enqueued (an rh_dedup window
+ * of max(dedup_window, 4 x capacity) ids, seeded from the queue's cells at
+ * start) and drops, acks and counts a delivery whose id is among them: a
+ * redelivery (its ack was lost: a host killed between enqueue and ack, a
+ * server restart), or a message JetStream stored twice (a publish whose
+ * ack was lost across a server restart is stored again under a new
+ * sequence, outside the duplicates window's reach after the restart).  An
+ * id is recorded only once rh_send took it, so a nak'd one still comes in.
+ * A redelivery (NumDelivered > 1) is also marked RH_ENV_REDELIVERED, so a
+ * kernel's answers to it are checked against its output queue; they get
  * the same ids as the first time, which the export's Nats-Msg-Id drops at
- * JetStream.  A gateway (no kernel) has only the recent-ids check, which
- * covers what its queue still remembers (its capacity): a repeat older
- * than that reaches the client (docs/SCALE-OUT.md says so).
+ * JetStream.  What the window does not cover (a repeat older than its
+ * ids) reaches the queue (docs/SCALE-OUT.md says so).
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
@@ -44,6 +46,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/dedup.h"
 #include "queue/dlq.h"
 #include "queue/queue_pvt.h"
 #include "remote/remote_pvt.h"
@@ -51,23 +54,10 @@
 
 #define RH_IMPORT_BATCH 64
 #define RH_IMPORT_FETCH_MS 100
-/* A redelivery's id is looked for among the queue's last `capacity`
- * accepted ids: all that its cells remember. */
-
 static void nap(uint64_t ns)
 {
     struct timespec ts = rh_timespec_of_ns(ns);
     nanosleep(&ts, NULL);
-}
-
-/* Non-zero when id is among the last ids the queue accepted. */
-static int recently_accepted(rh_queue *q, rh_id id, rh_id *scratch)
-{
-    uint32_t n = rh__queue_recent_ids(q, scratch, rh_queue_config_of(q)->capacity);
-    for (uint32_t i = 0; i < n; i++)
-        if (rh_id_eq(scratch[i], id))
-            return 1;
-    return 0;
 }
 
 /*
@@ -93,7 +83,7 @@ static int ack_tokens(const char *reply, uint64_t *delivered, uint64_t *pending)
 }
 
 /* One fetched message into the queue.  Acks, naks or dead-letters it. */
-static void deliver(rh_import *m, natsMsg *msg, rh_id *recent)
+static void deliver(rh_import *m, natsMsg *msg)
 {
     const uint8_t *data = (const uint8_t *)natsMsg_GetData(msg);
     size_t n = (size_t)natsMsg_GetDataLength(msg);
@@ -127,7 +117,12 @@ static void deliver(rh_import *m, natsMsg *msg, rh_id *recent)
     if (delivered > 1) {
         atomic_fetch_add_explicit(&m->redeliveries, 1, memory_order_relaxed);
         env.flags |= RH_ENV_REDELIVERED;
-        if (recently_accepted(m->queue, env.id, recent)) {
+    }
+    /* Every delivery, not only those JetStream counts as redelivered: a
+     * publish whose ack was lost across a server restart can be stored
+     * twice (two stream sequences, each delivered once). */
+    {
+        if (rh__dedup_seen(&m->seen, env.id)) {
             atomic_fetch_add_explicit(&m->repeats, 1, memory_order_relaxed);
             natsConnection_PublishString(m->link->nc, reply, "+ACK");
             return;
@@ -135,6 +130,7 @@ static void deliver(rh_import *m, natsMsg *msg, rh_id *recent)
     }
     int rc = rh_send(m->queue, &env, payload, env.payload_len, NULL);
     if (rc == 0) {
+        rh__dedup_seen_or_add(&m->seen, env.id);
         atomic_fetch_add_explicit(&m->enqueued, 1, memory_order_relaxed);
         natsConnection_PublishString(m->link->nc, reply, "+ACK");
     } else {
@@ -145,7 +141,7 @@ static void deliver(rh_import *m, natsMsg *msg, rh_id *recent)
 
 /* One pull request of batch messages, delivered as they come, until the
  * batch is complete, a status ends the request, or our own deadline. */
-static void pull(rh_import *m, int batch, rh_id *recent)
+static void pull(rh_import *m, int batch)
 {
     char req[96];
     snprintf(req, sizeof req, "{\"batch\":%d,\"expires\":%lld}", batch,
@@ -171,7 +167,7 @@ static void pull(rh_import *m, int batch, rh_id *recent)
             break;
         }
         if (natsMsg_GetReply(msg)) {
-            deliver(m, msg, recent);
+            deliver(m, msg);
             got++;
         }
         natsMsg_Destroy(msg);
@@ -182,11 +178,10 @@ static void *import_main(void *arg)
 {
     rh_import *m = arg;
     uint32_t cap = rh_queue_config_of(m->queue)->capacity;
-    rh_id *recent = malloc(cap * sizeof *recent);
     while (!atomic_load(&m->stop)) {
-        if (!recent || !rh__link_ready(m->link, NULL) || !m->sub) {
+        if (!rh__link_ready(m->link, NULL) || !m->sub) {
             nap(50 * RH_NS_PER_MS);
-            if (recent && !m->sub && rh__link_ready(m->link, NULL))
+            if (!m->sub && rh__link_ready(m->link, NULL))
                 rh__import_subscribe(m, NULL);
             continue;
         }
@@ -198,9 +193,8 @@ static void *import_main(void *arg)
             continue;
         }
         int batch = free_cells < RH_IMPORT_BATCH ? (int)free_cells : RH_IMPORT_BATCH;
-        pull(m, batch, recent);
+        pull(m, batch);
     }
-    free(recent);
     return NULL;
 }
 
@@ -254,6 +248,18 @@ int rh__import_subscribe(rh_import *m, rh_error *err)
 
 int rh__import_start(rh_import *m, rh_error *err)
 {
+    /* The ids this import enqueued: the larger of the queue's dedup window
+     * and 4 x its capacity, seeded from its cells (a persist queue that
+     * holds messages of an earlier run). */
+    const rh_queue_config *qc = rh_queue_config_of(m->queue);
+    uint32_t window = qc->dedup_window > 4 * qc->capacity ? qc->dedup_window : 4 * qc->capacity;
+    if (rh__dedup_init(&m->seen, window) != 0)
+        return rh_error_set(err, RH_ENOMEM, "import of queue %s: out of memory", m->decl->name);
+    rh_id *ids = malloc((size_t)qc->capacity * sizeof *ids);
+    uint32_t n = ids ? rh__queue_recent_ids(m->queue, ids, qc->capacity) : 0;
+    for (uint32_t i = 0; i < n; i++)
+        rh__dedup_seen_or_add(&m->seen, ids[i]);
+    free(ids);
     if (m->decl->import_from.durable[0]) {
         snprintf(m->durable, sizeof m->durable, "%s", m->decl->import_from.durable);
     } else {
@@ -290,4 +296,5 @@ void rh__import_free(rh_import *m)
     m->sub = NULL;
     natsInbox_Destroy(m->inbox);
     m->inbox = NULL;
+    rh__dedup_free(&m->seen);
 }

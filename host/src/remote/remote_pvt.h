@@ -12,6 +12,7 @@
 
 #include <nats/nats.h>
 
+#include "engine/dedup.h"
 #include "engine/engine.h"
 #include "manifest/manifest.h"
 
@@ -96,6 +97,7 @@ typedef struct rh_import {
     char next_subject[160];     /* $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable> */
     natsInbox *inbox;           /* where pulled messages come */
     natsSubscription *sub;      /* on inbox */
+    rh_dedup seen;              /* import thread: ids it enqueued (repeats dropped) */
     pthread_t thread;
     int started;
     _Atomic int stop;
