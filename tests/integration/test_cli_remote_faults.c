@@ -227,12 +227,16 @@ static void test_a_dead_nats_server_never_crashes_a_host_and_backpressure_holds(
         else
             refused = 1;
     }
+    /* A persist queue keeps a taken message's cell until JetStream acks
+     * it: the cells are those queued plus those in flight. */
     long long depth = cli_queue_counter(gw_inst, "e.in", "depth");
-    if (!refused || depth != REMOTE_GATEWAY_IN_CAPACITY)
-        fail_msg("expected the gateway's e.in to fill to its %d cells and refuse the next "
-                 "send while the server is dead; got %s after %llu requests, depth %lld",
-                 REMOTE_GATEWAY_IN_CAPACITY, refused ? "a refusal" : "no refusal",
-                 (unsigned long long)next, depth);
+    long long in_flight = remote_link_counter(gw_inst, "pending_acks");
+    if (!refused || depth + in_flight != REMOTE_GATEWAY_IN_CAPACITY)
+        fail_msg("expected the gateway's e.in to fill its %d cells (queued + in flight to "
+                 "JetStream) and refuse the next send while the server is dead; got %s after "
+                 "%llu requests, depth %lld + in flight %lld", REMOTE_GATEWAY_IN_CAPACITY,
+                 refused ? "a refusal" : "no refusal", (unsigned long long)next, depth,
+                 in_flight);
     long long connected = remote_link_counter(gw_inst, "connected");
     long long published2 = remote_link_counter(gw_inst, "published");
     if (connected != 0 || published2 != published)
@@ -244,9 +248,9 @@ static void test_a_dead_nats_server_never_crashes_a_host_and_backpressure_holds(
                  "kernel host %s)", host_alive(&gw) ? "runs" : "gone",
                  host_alive(&kh) ? "runs" : "gone");
     /* the kernel host's import waits (its fetches fail until the server is back) */
-    print_message("    server dead: gateway e.in depth %lld, %llu requests sent, gateway "
-                  "published %lld, kernel host acked %lld\n", depth, (unsigned long long)next,
-                  published2, answers_acked);
+    print_message("    server dead: gateway e.in depth %lld + in flight %lld, %llu requests "
+                  "sent, gateway published %lld, kernel host acked %lld\n", depth, in_flight,
+                  (unsigned long long)next, published2, answers_acked);
 
     /* Stopped while the server is dead, both still balance (what is in
      * flight stays in their persist queues). */
