@@ -212,10 +212,11 @@ static void test_a_dead_nats_server_never_crashes_a_host_and_backpressure_holds(
     cli_await_log(&kh, "event=link.down", 1, 30);
     long long published = remote_link_counter(gw_inst, "published");
     long long answers_acked = remote_link_counter(kh_inst, "acked");
+    long long imported = cli_queue_counter(kh_inst, "e.in", "enqueued");
 
     /* Exports keep what they cannot publish in their local queue: the
-     * client fills e.in to its capacity, then its sends are refused
-     * (block_timeout_ms), nothing is taken out. */
+     * client fills e.in, then its next send is refused (after the queue's
+     * block_timeout_ms), and nothing is published. */
     uint64_t next = N / 4;
     int refused = 0;
     while (next < N && !refused) {
@@ -247,7 +248,12 @@ static void test_a_dead_nats_server_never_crashes_a_host_and_backpressure_holds(
         fail_msg("expected both hosts to keep running with the server dead (gateway %s, "
                  "kernel host %s)", host_alive(&gw) ? "runs" : "gone",
                  host_alive(&kh) ? "runs" : "gone");
-    /* the kernel host's import waits (its fetches fail until the server is back) */
+    /* the kernel host's import waits: nothing comes in (the refused send
+     * above took block_timeout_ms, 5 s, to be refused) */
+    long long imported2 = cli_queue_counter(kh_inst, "e.in", "enqueued");
+    if (imported2 != imported)
+        fail_msg("expected the kernel host's import to wait while the server is dead; its "
+                 "e.in went from %lld to %lld enqueued", imported, imported2);
     print_message("    server dead: gateway e.in depth %lld + in flight %lld, %llu requests "
                   "sent, gateway published %lld, kernel host acked %lld\n", depth, in_flight,
                   (unsigned long long)next, published2, answers_acked);
