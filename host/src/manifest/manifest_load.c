@@ -57,9 +57,9 @@
 static const char *const placement_names[] = {"none", "compact", "scatter"};
 
 /* Known keys per object, in the order the documentation lists them. */
-static const char *const top_keys[] = {"ringhost", "name",   "plugins", "defaults",
-                                       "placement", "strict", "queues",  "kernels",
-                                       "links"};
+static const char *const top_keys[] = {"ringhost",  "name",   "plugins", "defaults",
+                                       "placement", "strict", "links",   "queues",
+                                       "kernels"};
 
 
 /* dir/rel (rel as is when absolute) into plugin_dirs[n_plugin_dirs++],
