@@ -14,6 +14,8 @@
 
 const char *remote_nats_json(const char *urls)
 {
+    if (urls[0] == '[')
+        return cli_keep("%s", urls); /* a JSON list already */
     if (!strchr(urls, ','))
         return cli_keep("\"%s\"", urls);
     cli_str b = {0};
@@ -54,14 +56,15 @@ const char *remote_gateway(const char *tag, const char *urls, const char *extra_
 
 /* persist: the kernel host's queues outlive a SIGKILL (what it took from
  * JetStream and acked, and what it answered but JetStream has not acked). */
-const char *remote_kernel_host(const char *tag, const char *which, const char *urls, int persist)
+const char *remote_kernel_host(const char *tag, const char *which, const char *urls,
+                               const char *extra_link, int persist)
 {
     char text[4096];
     const char *p = persist ? ", \"persist\": true" : "";
     snprintf(text, sizeof text,
              "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
              " \"links\": {\"hub\": {\"nats\": %s, \"stream\": \"S_%s\", "
-             "\"ack_wait_ms\": 2000}},\n"
+             "\"ack_wait_ms\": 2000%s}},\n"
              " \"queues\": {\n"
              "  \"e.in\": {\"type\": \"echo.message\", \"capacity\": 1024, \"dedup_window\": 4096%s, "
              "\"import\": {\"link\": \"hub\", \"subject\": \"rh.%s.in\"}},\n"
@@ -69,7 +72,7 @@ const char *remote_kernel_host(const char *tag, const char *which, const char *u
              "\"export\": {\"link\": \"hub\", \"subject\": \"rh.%s.out\"}}},\n"
              " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", "
              "\"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
-             remote_nats_json(urls), tag, p, tag, p, tag);
+             remote_nats_json(urls), tag, extra_link ? extra_link : "", p, tag, p, tag);
     char name[128];
     snprintf(name, sizeof name, "%s-%s", tag, which);
     return cli_manifest(name, text);

@@ -27,7 +27,8 @@
 #define REMOTE_GATEWAY_IN_CAPACITY 1024
 
 /* The "nats" value of a manifest for urls (comma-separated: one URL gives
- * a string, several a list).  Lives until cli_cleanup(). */
+ * a string, several a list; one starting with '[' is a JSON list already
+ * and stays as it is).  Lives until cli_cleanup(). */
 const char *remote_nats_json(const char *urls);
 
 /* The gateway's manifest <tag>-gw on urls; extra_link (may be NULL) is
@@ -36,8 +37,10 @@ const char *remote_nats_json(const char *urls);
 const char *remote_gateway(const char *tag, const char *urls, const char *extra_link,
                            int persist);
 
-/* A kernel host's manifest <tag>-<which>; persist as above. */
-const char *remote_kernel_host(const char *tag, const char *which, const char *urls, int persist);
+/* A kernel host's manifest <tag>-<which>; extra_link and persist as
+ * above. */
+const char *remote_kernel_host(const char *tag, const char *which, const char *urls,
+                               const char *extra_link, int persist);
 
 /* `ringhost run manifest` in the background, waiting until it serves;
  * fails the test (with its stderr) when it does not within

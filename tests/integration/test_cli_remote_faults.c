@@ -51,7 +51,7 @@ static void test_sigkill_of_the_persist_gateway_mid_stream_then_restart_answers_
     const char *gw_inst = cli_instance("gwkill-gw");
     proc gw, kh;
     remote_start_host(&gw, gm);
-    remote_start_host(&kh, remote_kernel_host("gwkill", "k", s->url, 0));
+    remote_start_host(&kh, remote_kernel_host("gwkill", "k", s->url, NULL, 0));
     remote_client c;
     remote_client_open(&c, gw_inst, N);
     /* An eighth, of which the client reads half the answers; then another
@@ -87,7 +87,7 @@ static void test_a_nats_server_restart_mid_stream_reconnects_both_hosts_exactly_
     const char *gw_inst = cli_instance("srvrst-gw"), *kh_inst = cli_instance("srvrst-k");
     proc gw, kh;
     remote_start_host(&gw, remote_gateway("srvrst", s->url, NULL, 0));
-    remote_start_host(&kh, remote_kernel_host("srvrst", "k", s->url, 0));
+    remote_start_host(&kh, remote_kernel_host("srvrst", "k", s->url, NULL, 0));
     remote_client c;
     remote_client_open(&c, gw_inst, N);
     remote_send_range(&c, 0, N / 2);
@@ -175,7 +175,7 @@ static void test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing(void
     const char *gw_inst = cli_instance("clu-gw");
     proc gw, kh;
     remote_start_host(&gw, remote_gateway("clu", cl->urls, NULL, 0));
-    remote_start_host(&kh, remote_kernel_host("clu", "k", cl->urls, 0));
+    remote_start_host(&kh, remote_kernel_host("clu", "k", cl->urls, NULL, 0));
     remote_client c;
     remote_client_open(&c, gw_inst, N);
     remote_send_range(&c, 0, N / 2);
@@ -198,7 +198,7 @@ static void test_a_dead_nats_server_never_crashes_a_host_and_backpressure_holds(
     (void)st;
     natsd *s = nats_fixture_start(NULL);
     const char *gm = remote_gateway("dead", s->url, NULL, 1);
-    const char *km = remote_kernel_host("dead", "k", s->url, 1);
+    const char *km = remote_kernel_host("dead", "k", s->url, NULL, 1);
     const char *gw_inst = cli_instance("dead-gw"), *kh_inst = cli_instance("dead-k");
     proc gw, kh;
     remote_start_host(&gw, gm);
