@@ -372,6 +372,14 @@ static void test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_re
     client_close(&c);
     free(stop_host_balanced(&gw, "gateway"));
     free(stop_host_balanced(&kh, "restarted kernel host"));
+    /* persist queues outlive their host by design: leave none behind */
+    for (int q = 0; q < 2; q++) {
+        cli_out o;
+        cli_exec(&o, NULL, "purge", "--instance", cli_instance("kill-k"), q ? "e.out" : "e.in",
+                 NULL);
+        cli_expect_exit(&o, 0);
+        cli_free(&o);
+    }
     nats_fixture_stop(s);
 }
 
