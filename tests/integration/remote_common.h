@@ -60,6 +60,8 @@ void remote_kill_host(proc *host);
  * (SIGTERM, SIGKILL after 30 s) and its stderr printed, warnings and
  * errors and accounting lines, so the failure shows what each counted. */
 int remote_hosts_teardown(void **state);
+/* A cmocka test entry with that teardown. */
+#define REMOTE_TEST(f) cmocka_unit_test_teardown(f, remote_hosts_teardown)
 
 /* A counter of `ringhost stat --instance instance --json`'s first link
  * ("connected", "published", "acked", "pending_acks", "redeliveries",

@@ -290,17 +290,11 @@ int main(void)
     if (getenv("RH_TEST_FILTER")) /* one test by name while debugging: "*cluster*" */
         cmocka_set_test_filter(getenv("RH_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(
-            test_sigkill_of_the_persist_gateway_mid_stream_then_restart_answers_exactly_once,
-            remote_hosts_teardown),
-        cmocka_unit_test_teardown(
-            test_a_nats_server_restart_mid_stream_reconnects_both_hosts_exactly_once,
-            remote_hosts_teardown),
-        cmocka_unit_test_teardown(test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing,
-                                  remote_hosts_teardown),
-        cmocka_unit_test_teardown(
-            test_a_dead_nats_server_never_crashes_a_host_and_backpressure_holds,
-            remote_hosts_teardown),
+        REMOTE_TEST(
+            test_sigkill_of_the_persist_gateway_mid_stream_then_restart_answers_exactly_once),
+        REMOTE_TEST(test_a_nats_server_restart_mid_stream_reconnects_both_hosts_exactly_once),
+        REMOTE_TEST(test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing),
+        REMOTE_TEST(test_a_dead_nats_server_never_crashes_a_host_and_backpressure_holds),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

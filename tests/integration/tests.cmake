@@ -205,7 +205,10 @@ endif()
 # The remote queues under faults: SIGKILL of a persist gateway, a
 # nats-server restart, a cluster node killed, a dead server (label "slow":
 # real servers and hosts started and stopped several times; `ctest` runs it).
+# integration/remote_common.{c,h}: the remote tests' manifests, hosts and
+# client.
+set(RH_REMOTE_EXTRA ${RH_CLI_EXTRA} integration/remote_common.c ${RH_NATS_EXTRA})
 rh_add_test(test_cli_remote_faults  integration/test_cli_remote_faults.c
             LIBS rh_queue rh_base NATS::nats PkgConfig::JANSSON
-            EXTRA ${RH_CLI_EXTRA} integration/remote_common.c ${RH_NATS_EXTRA} TIMEOUT 300)
+            EXTRA ${RH_REMOTE_EXTRA} TIMEOUT 300)
 set_tests_properties(test_cli_remote_faults PROPERTIES LABELS slow)
