@@ -1,5 +1,6 @@
 # The two commands of the README, and their sanitizer variants.
 #   make run    install what is missing, build, run the VectorAdd demo
+#   make run-cluster  the same demo on two hosts through one nats-server (issue 12)
 #   make test   install what is missing, build, run every test (CTest)
 #   make test SANITIZE=asan   the same under AddressSanitizer + UBSan
 #   make test SANITIZE=tsan   the same under ThreadSanitizer
@@ -19,7 +20,7 @@ else
   CMAKE_FLAGS =
 endif
 
-.PHONY: all deps configure build run test clean
+.PHONY: all deps configure build run run-cluster test clean
 MAKEFLAGS += --no-print-directory
 all: build
 
@@ -39,6 +40,14 @@ run: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels rh_install
 	@echo "== VectorAdd demo: manifests/vector_add.json <- manifests/vector_add.requests.jsonl =="
 	./$(BUILD)/ringhost run manifests/vector_add.json --send manifests/vector_add.requests.jsonl $(RUN_FLAGS)
+
+# Two hosts and one nats-server on this machine (tools/run_cluster.sh): the
+# gateway takes the requests, the kernel host answers them through JetStream;
+# everything started is stopped by pid at the end.
+run-cluster: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels
+	@RINGHOST=./$(BUILD)/ringhost PLUGINS=$(if $(RUN_FLAGS),$(BUILD)/plugins) \
+		bash tools/run_cluster.sh
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300

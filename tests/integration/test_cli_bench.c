@@ -264,7 +264,7 @@ static size_t entries(const char *dir)
 /* Issue 12: the bare NATS C client baseline starts a nats-server of its own
  * for every repetition (in the bench's folder under TMPDIR) and stops it by
  * pid: after the run no server names that folder and nothing is left in it. */
-static void test_bench_remote_runs_the_bare_nats_cases_and_leaves_no_server_or_store(void **state)
+static void test_bench_remote_runs_the_bare_and_ringhost_cases_and_leaves_no_server_or_store(void **state)
 {
     (void)state;
     const char *tmp = cli_keep("%s/bench-tmp", cli_tmpdir());
@@ -285,8 +285,16 @@ static void test_bench_remote_runs_the_bare_nats_cases_and_leaves_no_server_or_s
               "expected the bare client's pipeline figure (nats.remote.pipe.p64, msgs_per_s)");
     CLI_CHECK(&o, strstr(o.r.out, "nats.remote.rtt.p64") && strstr(o.r.out, "rtt_p50_ns"),
               "expected the bare client's round trip figure (nats.remote.rtt.p64, rtt_p50_ns)");
-    CLI_CHECK(&o, strstr(o.r.out, "remote pipe vs bare nats client"),
-              "expected the remote throughput target listed (not measured until its case lands)");
+    /* ringhost's own remote cases (bench/rh_remote.c): two hosts through
+     * the same kind of server, held against the bare figures of this run */
+    CLI_CHECK(&o, strstr(o.r.out, "rh.remote.pipe.p64") && strstr(o.r.out, "rh.remote.rtt.p64"),
+              "expected ringhost's remote cases (rh.remote.pipe.p64, rh.remote.rtt.p64)");
+    const char *pipe = strstr(o.r.out, "remote pipe vs bare nats client");
+    const char *rtt = strstr(o.r.out, "remote rtt p50 vs bare nats client");
+    CLI_CHECK(&o, pipe && rtt, "expected both remote targets listed");
+    CLI_CHECK(&o, !strstr(o.r.out, "not measured (no rh.remote"),
+              "expected every repetition of ringhost's remote cases to give a figure (a failed "
+              "one reads \"not measured (no rh.remote...)\")");
     size_t left = processes_with_arg(tmp);
     CLI_CHECK(&o, left == 0, "expected no nats-server left running with a config under %s, "
                              "found %zu", tmp, left);
@@ -303,7 +311,7 @@ int main(void)
         cmocka_unit_test(test_pin_sweep_prints_every_placement_and_the_best_pin_block),
         cmocka_unit_test(test_pin_sweep_of_a_missing_manifest_exits_2),
         cmocka_unit_test(test_send_without_pin_sweep_is_a_usage_error),
-        cmocka_unit_test(test_bench_remote_runs_the_bare_nats_cases_and_leaves_no_server_or_store),
+        cmocka_unit_test(test_bench_remote_runs_the_bare_and_ringhost_cases_and_leaves_no_server_or_store),
         cmocka_unit_test(test_bench_iceoryx_starts_and_stops_its_own_roudi),
         cmocka_unit_test(test_bench_iceoryx_without_iox_roudi_is_skipped_with_the_reason),
         cmocka_unit_test(test_bench_iceoryx_while_another_roudi_runs_skips_and_leaves_it_alone),

@@ -9,250 +9,15 @@
  * numbered ids in bursts; each kernel host imports rh.<tag>.in into its
  * echo kernel and exports the answers to rh.<tag>.out.  "Exactly once"
  * is checked on the answers' correlation ids: every request answered, none
- * twice, and nothing more arrives after the last.
+ * twice, and nothing more arrives after the last.  The manifests, hosts
+ * and client are remote_common.h's (test_cli_remote_faults uses them too).
  */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "cli_common.h"
-#include "ringhost/ringhost.h"
+#include "remote_common.h"
 #include "../support/nats_fixture.h"
-
-#define READY_WITHIN_S 60.0
-#define PAYLOAD 16
-
-/* The "nats" value of a link: a URL quoted, or a JSON list as it is. */
-static const char *nats_value(const char *url)
-{
-    return url[0] == '[' ? cli_keep("%s", url) : cli_keep("\"%s\"", url);
-}
-
-/* The manifests, filled in with the tag's subjects and the server's URL. */
-static const char *gateway(const char *tag, const char *url, const char *extra_link)
-{
-    char text[4096];
-    snprintf(text, sizeof text,
-             "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
-             " \"links\": {\"hub\": {\"nats\": %s, \"stream\": \"S_%s\", "
-             "\"ack_wait_ms\": 2000%s}},\n"
-             " \"queues\": {\n"
-             "  \"e.in\": {\"type\": \"echo.message\", \"capacity\": 1024, "
-             "\"export\": {\"link\": \"hub\", \"subject\": \"rh.%s.in\"}},\n"
-             "  \"e.out\": {\"type\": \"echo.message\", \"capacity\": 16384, "
-             "\"import\": {\"link\": \"hub\", \"subject\": \"rh.%s.out\"}}},\n"
-             " \"kernels\": []}\n",
-             nats_value(url), tag, extra_link ? extra_link : "", tag, tag);
-    char name[128];
-    snprintf(name, sizeof name, "%s-gw", tag);
-    return cli_manifest(name, text);
-}
-
-/* persist: the kernel host's queues outlive a SIGKILL (what it took from
- * JetStream and acked, and what it answered but JetStream has not acked). */
-static const char *kernel_host(const char *tag, const char *which, const char *url, int persist)
-{
-    char text[4096];
-    const char *p = persist ? ", \"persist\": true" : "";
-    snprintf(text, sizeof text,
-             "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
-             " \"links\": {\"hub\": {\"nats\": %s, \"stream\": \"S_%s\", "
-             "\"ack_wait_ms\": 2000%s}},\n"
-             " \"queues\": {\n"
-             "  \"e.in\": {\"type\": \"echo.message\", \"capacity\": 1024, \"dedup_window\": 4096%s, "
-             "\"import\": {\"link\": \"hub\", \"subject\": \"rh.%s.in\"}},\n"
-             "  \"e.out\": {\"type\": \"echo.message\", \"capacity\": 1024%s, "
-             "\"export\": {\"link\": \"hub\", \"subject\": \"rh.%s.out\"}}},\n"
-             " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", "
-             "\"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
-             nats_value(url), tag, url[0] == '[' ? ", \"replicas\": 3" : "", p, tag, p, tag);
-    char name[128];
-    snprintf(name, sizeof name, "%s-%s", tag, which);
-    return cli_manifest(name, text);
-}
-
-/* The hosts of the running test, so that a failure shows what each
- * counted (dump_hosts). */
-static proc *hosts[4];
-
-static void start_host(proc *host, const char *manifest_path)
-{
-    char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest_path, NULL};
-    assert_int_equal(proc_start(host, argv), 0);
-    for (int i = 0; i < 4; i++)
-        if (hosts[i] == host || !hosts[i]) {
-            hosts[i] = host;
-            break;
-        }
-    if (cli_host_logged_within(host, CLI_SERVING, 1, READY_WITHIN_S) != 0)
-        fail_msg("expected `ringhost run %s` to serve within %.0f s", manifest_path,
-                 READY_WITHIN_S);
-}
-
-/* SIGTERM, then its exit status must be 0 and every accounting line
- * balanced (the queue lines and the remote bridges' lines).  Returns its
- * stderr (malloc'd). */
-static char *stop_host_balanced(proc *host, const char *what)
-{
-    proc_signal(host, SIGTERM);
-    proc_result r;
-    proc_wait(host, 60, &r);
-    char *err = strdup(r.err ? r.err : "");
-    if (r.exit_code != 0 || strstr(err, "UNBALANCED") || strstr(err, "UNCONFIRMED") ||
-        !strstr(err, "accounting: export") || !strstr(err, "accounting: import")) {
-        /* fail_msg keeps a few hundred bytes: the whole stderr first */
-        fprintf(stderr, "---- stderr of the %s ----\n%s\n", what, err);
-        fail_msg("expected the %s to stop with exit 0 and every accounting line balanced "
-                 "(queues, export, import); got exit %d signal %d, stderr:\n%s",
-                 what, r.exit_code, r.term_signal, err);
-    }
-    proc_result_free(&r);
-    return err;
-}
-
-static void kill_host(proc *host)
-{
-    assert_int_equal(proc_signal(host, SIGKILL), 0);
-    proc_result r;
-    proc_wait(host, 10, &r);
-    proc_result_free(&r);
-}
-
-/* The id of request i (1-based) of this process. */
-static rh_id request_id(uint64_t i)
-{
-    rh_id id = {.hi = 0x5248000000000000ull | (uint64_t)getpid() << 16, .lo = i};
-    return id;
-}
-
-typedef struct client {
-    rh_queue *in, *out;
-    uint64_t n;          /* requests */
-    unsigned char *seen; /* answers per request (0..n-1) */
-    uint64_t answers, repeats, strangers;
-} client;
-
-static void client_open(client *c, const char *instance, uint64_t n)
-{
-    rh_error err;
-    memset(c, 0, sizeof *c);
-    if (rh_queue_attach(instance, "e.in", &c->in, &err) != 0 ||
-        rh_queue_attach(instance, "e.out", &c->out, &err) != 0)
-        fail_msg("cannot attach to the gateway %s: %s", instance, err.msg);
-    c->n = n;
-    c->seen = calloc(n, 1);
-    assert_non_null(c->seen);
-}
-
-static void client_close(client *c)
-{
-    rh_queue_close(c->in);
-    rh_queue_close(c->out);
-    free(c->seen);
-}
-
-/* Send requests [from, to) in bursts. */
-static void send_range(client *c, uint64_t from, uint64_t to)
-{
-    enum { BURST = 256 };
-    rh_envelope envs[BURST];
-    unsigned char payloads[BURST][PAYLOAD];
-    for (uint64_t i = from; i < to;) {
-        uint32_t k = (uint32_t)(to - i < BURST ? to - i : BURST);
-        for (uint32_t j = 0; j < k; j++) {
-            memset(&envs[j], 0, sizeof envs[j]);
-            envs[j].id = request_id(i + j + 1);
-            memset(payloads[j], 0, PAYLOAD); /* a valid echo.message: empty */
-        }
-        int sent = rh_send_burst(c->in, envs, payloads, PAYLOAD, PAYLOAD, k, NULL);
-        if (sent < 0)
-            fail_msg("rh_send_burst to the gateway's e.in failed: %s", rh_strerror(sent));
-        i += (uint64_t)sent; /* a block that timed out: the rest again */
-    }
-}
-
-/* Receive answers until `until` answers were counted or within_s passed. */
-static void receive(client *c, uint64_t until, double within_s)
-{
-    enum { BURST = 256 };
-    uint32_t stride = rh_queue_payload_size(c->out);
-    rh_envelope envs[BURST];
-    unsigned char *bufs = malloc((size_t)stride * BURST);
-    assert_non_null(bufs);
-    double deadline = proc_now() + within_s;
-    while (c->answers < until && proc_now() < deadline) {
-        int got = rh_recv_burst(c->out, envs, bufs, stride, BURST, 200);
-        for (int j = 0; j < got; j++) {
-            rh_id cid = envs[j].correlation_id;
-            uint64_t i = cid.lo;
-            if (cid.hi != request_id(1).hi || i == 0 || i > c->n) {
-                c->strangers++;
-                continue;
-            }
-            if (c->seen[i - 1]++)
-                c->repeats++;
-            else
-                c->answers++;
-        }
-    }
-    free(bufs);
-}
-
-/* A failure: stop every host of the test and print its counts. */
-static void dump_hosts(void)
-{
-    for (int i = 0; i < 4; i++) {
-        if (!hosts[i] || hosts[i]->pid == 0)
-            continue; /* waited for already */
-        if (proc_running(hosts[i])) /* one that died (ASan, a crash) shows its stderr too */
-            proc_signal(hosts[i], SIGTERM);
-        proc_result r;
-        proc_wait(hosts[i], 30, &r);
-        fprintf(stderr, "---- host %d, stopped: exit %d; its stderr (info lines left out) ----\n",
-                i, r.exit_code);
-        for (char *line = r.err; line && *line;) {
-            char *nl = strchr(line, '\n');
-            size_t len = nl ? (size_t)(nl - line) : strlen(line);
-            if (!strstr(line, "level=info") || (nl && strstr(line, "level=info") > nl))
-                fprintf(stderr, "%.*s\n", (int)len, line);
-            line = nl ? nl + 1 : line + len;
-        }
-        proc_result_free(&r);
-    }
-    memset(hosts, 0, sizeof hosts);
-}
-
-static void expect_exactly_once(client *c, const char *what)
-{
-    /* nothing more may come: a late repeat would show here */
-    receive(c, c->n + 1, 1.5);
-    uint64_t missing = 0, first_missing = 0;
-    for (uint64_t i = 0; i < c->n; i++)
-        if (!c->seen[i] && !missing++)
-            first_missing = i + 1;
-    if (missing || c->repeats || c->strangers) {
-        dump_hosts();
-        fail_msg("%s: expected each of %llu requests answered exactly once; got %llu missing "
-                 "(first: request %llu), %llu repeated answers, %llu answers to no request",
-                 what, (unsigned long long)c->n, (unsigned long long)missing,
-                 (unsigned long long)first_missing, (unsigned long long)c->repeats,
-                 (unsigned long long)c->strangers);
-    }
-    memset(hosts, 0, sizeof hosts);
-}
-
-static long long summary_counter(const char *err, const char *needle, const char *counter)
-{
-    const char *line = strstr(err, needle);
-    if (!line)
-        return -1;
-    const char *c = strstr(line, counter);
-    const char *nl = strchr(line, '\n');
-    if (!c || (nl && c > nl))
-        return -1;
-    return atoll(c + strlen(counter));
-}
 
 /* stat --json and --prom of the gateway show its link: connected, and every
  * request published and acked by JetStream. */
@@ -286,23 +51,23 @@ static void run_gateway_and_kernel_host(uint64_t n, double within_s)
     char tag[32];
     snprintf(tag, sizeof tag, "g%llu", (unsigned long long)n);
     proc gw, kh;
-    start_host(&gw, gateway(tag, s->url, NULL));
-    start_host(&kh, kernel_host(tag, "k", s->url, 0));
-    client c;
+    remote_start_host(&gw, remote_gateway(tag, s->url, NULL, 0));
+    remote_start_host(&kh, remote_kernel_host(tag, "k", s->url, NULL, 0));
+    remote_client c;
     char gw_name[64];
     snprintf(gw_name, sizeof gw_name, "%s-gw", tag);
-    client_open(&c, cli_instance(gw_name), n);
+    remote_client_open(&c, cli_instance(gw_name), n);
     double t0 = proc_now();
-    send_range(&c, 0, n);
-    receive(&c, n, within_s);
+    remote_send_range(&c, 0, n);
+    remote_receive(&c, n, within_s);
     double took = proc_now() - t0;
-    expect_exactly_once(&c, "gateway + kernel host");
+    remote_expect_exactly_once(&c, "gateway + kernel host");
     expect_link_counters(cli_instance(gw_name), n);
     print_message("    %llu round trips through one nats-server in %.2f s: %.0f msg/s "
                   "(machine shared: noise)\n", (unsigned long long)n, took, (double)n / took);
-    client_close(&c);
-    free(stop_host_balanced(&gw, "gateway"));
-    free(stop_host_balanced(&kh, "kernel host"));
+    remote_client_close(&c);
+    free(remote_stop_host_balanced(&gw, "gateway"));
+    free(remote_stop_host_balanced(&kh, "kernel host"));
     nats_fixture_stop(s);
 }
 
@@ -324,20 +89,20 @@ static void test_two_kernel_hosts_importing_one_subject_share_the_work(void **st
     const uint64_t n = 10000;
     natsd *s = nats_fixture_start(NULL);
     proc gw, k1, k2;
-    start_host(&gw, gateway("share", s->url, NULL));
-    start_host(&k1, kernel_host("share", "k1", s->url, 0));
-    start_host(&k2, kernel_host("share", "k2", s->url, 0));
-    client c;
-    client_open(&c, cli_instance("share-gw"), n);
-    send_range(&c, 0, n);
-    receive(&c, n, 120);
-    expect_exactly_once(&c, "two kernel hosts");
-    client_close(&c);
-    free(stop_host_balanced(&gw, "gateway"));
-    char *e1 = stop_host_balanced(&k1, "first kernel host");
-    char *e2 = stop_host_balanced(&k2, "second kernel host");
-    long long p1 = summary_counter(e1, "summary: kernel e:", "processed ");
-    long long p2 = summary_counter(e2, "summary: kernel e:", "processed ");
+    remote_start_host(&gw, remote_gateway("share", s->url, NULL, 0));
+    remote_start_host(&k1, remote_kernel_host("share", "k1", s->url, NULL, 0));
+    remote_start_host(&k2, remote_kernel_host("share", "k2", s->url, NULL, 0));
+    remote_client c;
+    remote_client_open(&c, cli_instance("share-gw"), n);
+    remote_send_range(&c, 0, n);
+    remote_receive(&c, n, 120);
+    remote_expect_exactly_once(&c, "two kernel hosts");
+    remote_client_close(&c);
+    free(remote_stop_host_balanced(&gw, "gateway"));
+    char *e1 = remote_stop_host_balanced(&k1, "first kernel host");
+    char *e2 = remote_stop_host_balanced(&k2, "second kernel host");
+    long long p1 = remote_summary_counter(e1, "summary: kernel e:", "processed ");
+    long long p2 = remote_summary_counter(e2, "summary: kernel e:", "processed ");
     /* a real share: each at least a tenth (JetStream hands out fetches) */
     if (p1 < (long long)n / 10 || p2 < (long long)n / 10 || p1 + p2 < (long long)n)
         fail_msg("expected both kernel hosts to process a real share (>= %llu each) of the "
@@ -355,23 +120,23 @@ static void test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_re
     const uint64_t n = 10000;
     natsd *s = nats_fixture_start(NULL);
     proc gw, kh;
-    const char *km = kernel_host("kill", "k", s->url, 1);
-    start_host(&gw, gateway("kill", s->url, NULL));
-    start_host(&kh, km);
-    client c;
-    client_open(&c, cli_instance("kill-gw"), n);
-    send_range(&c, 0, n);
-    receive(&c, n / 4, 60);
+    const char *km = remote_kernel_host("kill", "k", s->url, NULL, 1);
+    remote_start_host(&gw, remote_gateway("kill", s->url, NULL, 0));
+    remote_start_host(&kh, km);
+    remote_client c;
+    remote_client_open(&c, cli_instance("kill-gw"), n);
+    remote_send_range(&c, 0, n);
+    remote_receive(&c, n / 4, 60);
     if (c.answers >= n)
         fail_msg("expected the kernel host to be mid-stream when killed; all %llu answers "
                  "came first", (unsigned long long)n);
-    kill_host(&kh);
-    start_host(&kh, km);
-    receive(&c, n, 120);
-    expect_exactly_once(&c, "SIGKILL of the kernel host and its restart");
-    client_close(&c);
-    free(stop_host_balanced(&gw, "gateway"));
-    free(stop_host_balanced(&kh, "restarted kernel host"));
+    remote_kill_host(&kh);
+    remote_start_host(&kh, km);
+    remote_receive(&c, n, 120);
+    remote_expect_exactly_once(&c, "SIGKILL of the kernel host and its restart");
+    remote_client_close(&c);
+    free(remote_stop_host_balanced(&gw, "gateway"));
+    free(remote_stop_host_balanced(&kh, "restarted kernel host"));
     /* persist queues outlive their host by design: leave none behind */
     for (int q = 0; q < 2; q++) {
         cli_out o;
@@ -389,27 +154,27 @@ static void test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_
     const uint64_t n = 10000;
     natsd *s = nats_fixture_start(NULL);
     proc gw, kh;
-    start_host(&gw, gateway("restart", s->url, NULL));
-    start_host(&kh, kernel_host("restart", "k", s->url, 0));
-    client c;
-    client_open(&c, cli_instance("restart-gw"), n);
-    send_range(&c, 0, n / 2);
-    receive(&c, n / 4, 60);
+    remote_start_host(&gw, remote_gateway("restart", s->url, NULL, 0));
+    remote_start_host(&kh, remote_kernel_host("restart", "k", s->url, NULL, 0));
+    remote_client c;
+    remote_client_open(&c, cli_instance("restart-gw"), n);
+    remote_send_range(&c, 0, n / 2);
+    remote_receive(&c, n / 4, 60);
     nats_fixture_stop(s); /* file storage: the stream and its consumers survive */
     cli_await_log(&gw, "event=link.down", 1, 30);
     cli_await_log(&kh, "event=link.down", 1, 30);
     nats_fixture_restart(s);
     cli_await_log(&gw, "event=link.up", 2, 60);
     cli_await_log(&kh, "event=link.up", 2, 60);
-    send_range(&c, n / 2, n);
-    receive(&c, n, 120);
-    expect_exactly_once(&c, "a restart of nats-server mid-stream");
-    client_close(&c);
-    char *e = stop_host_balanced(&gw, "gateway");
+    remote_send_range(&c, n / 2, n);
+    remote_receive(&c, n, 120);
+    remote_expect_exactly_once(&c, "a restart of nats-server mid-stream");
+    remote_client_close(&c);
+    char *e = remote_stop_host_balanced(&gw, "gateway");
     if (!strstr(e, "reconnects=1"))
         fail_msg("expected the gateway to log link.up with reconnects=1; got:\n%s", e);
     free(e);
-    free(stop_host_balanced(&kh, "kernel host"));
+    free(remote_stop_host_balanced(&kh, "kernel host"));
     nats_fixture_stop(s);
 }
 
@@ -423,19 +188,19 @@ static void test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing(void
              cl->node[1]->url, cl->node[2]->url);
     proc gw, kh;
     /* the kernel host creates the stream first, with 3 replicas */
-    start_host(&kh, kernel_host("cluster", "k", urls, 0));
-    start_host(&gw, gateway("cluster", urls, ", \"replicas\": 3"));
-    client c;
-    client_open(&c, cli_instance("cluster-gw"), n);
-    send_range(&c, 0, n / 2);
-    receive(&c, n / 4, 60);
+    remote_start_host(&kh, remote_kernel_host("cluster", "k", urls, ", \"replicas\": 3", 0));
+    remote_start_host(&gw, remote_gateway("cluster", urls, ", \"replicas\": 3", 0));
+    remote_client c;
+    remote_client_open(&c, cli_instance("cluster-gw"), n);
+    remote_send_range(&c, 0, n / 2);
+    remote_receive(&c, n / 4, 60);
     nats_fixture_cluster_kill_node(cl, 0);
-    send_range(&c, n / 2, n);
-    receive(&c, n, 180);
-    expect_exactly_once(&c, "a cluster node killed mid-stream");
-    client_close(&c);
-    free(stop_host_balanced(&gw, "gateway"));
-    free(stop_host_balanced(&kh, "kernel host"));
+    remote_send_range(&c, n / 2, n);
+    remote_receive(&c, n, 180);
+    remote_expect_exactly_once(&c, "a cluster node killed mid-stream");
+    remote_client_close(&c);
+    free(remote_stop_host_balanced(&gw, "gateway"));
+    free(remote_stop_host_balanced(&kh, "kernel host"));
 }
 
 /* -------------------------------------------------------- bad links ---- */
@@ -449,7 +214,7 @@ static void test_an_unreachable_server_at_launch_is_an_error_naming_its_url(void
     snprintf(url, sizeof url, "%s", s->url);
     nats_fixture_stop(s);
     cli_out o;
-    cli_exec(&o, NULL, "run", gateway("unreach", url, NULL), "--timeout", "5", NULL);
+    cli_exec(&o, NULL, "run", remote_gateway("unreach", url, NULL, 0), "--timeout", "5", NULL);
     cli_expect_exit(&o, 1);
     CLI_CHECK(&o, strstr(o.r.err, url) && strstr(o.r.err, "links.hub.nats") &&
                       strstr(o.r.err, "\"wait\": true"),
@@ -464,10 +229,10 @@ static void test_a_link_with_wait_true_serves_and_connects_when_the_server_comes
     natsd *s = nats_fixture_start(NULL);
     nats_fixture_stop(s);
     proc gw;
-    start_host(&gw, gateway("waits", s->url, ", \"wait\": true"));
+    remote_start_host(&gw, remote_gateway("waits", s->url, ", \"wait\": true", 0));
     nats_fixture_restart(s);
     cli_await_log(&gw, "event=link.up", 1, 30);
-    free(stop_host_balanced(&gw, "gateway that waited"));
+    free(remote_stop_host_balanced(&gw, "gateway that waited"));
     nats_fixture_stop(s);
 }
 
@@ -480,7 +245,8 @@ static void test_wrong_credentials_are_an_error_that_never_shows_the_secret(void
     char extra[512];
     snprintf(extra, sizeof extra, ", \"credentials\": \"%s\"", creds);
     cli_out out;
-    cli_exec(&out, NULL, "run", gateway("creds", s->url, extra), "--timeout", "5", NULL);
+    cli_exec(&out, NULL, "run", remote_gateway("creds", s->url, extra, 0), "--timeout", "5",
+             NULL);
     cli_expect_exit(&out, 1);
     CLI_CHECK(&out, strstr(out.r.err, "links.hub.credentials") && strstr(out.r.err, creds) &&
                         !strstr(out.r.err, "wrong-secret-xyz"),
@@ -490,8 +256,9 @@ static void test_wrong_credentials_are_an_error_that_never_shows_the_secret(void
     /* the right ones, from the environment */
     setenv("RH_TEST_NATS_CREDS", "rh:right-secret", 1);
     proc gw;
-    start_host(&gw, gateway("creds2", s->url, ", \"credentials\": \"env:RH_TEST_NATS_CREDS\""));
-    char *err = stop_host_balanced(&gw, "gateway with credentials from the environment");
+    remote_start_host(&gw, remote_gateway("creds2", s->url,
+                                          ", \"credentials\": \"env:RH_TEST_NATS_CREDS\"", 0));
+    char *err = remote_stop_host_balanced(&gw, "gateway with credentials from the environment");
     if (strstr(err, "right-secret"))
         fail_msg("expected the log never to show the secret; got:\n%s", err);
     free(err);
@@ -518,7 +285,7 @@ static void test_a_stream_with_other_subjects_is_refused_naming_both(void **st)
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     cli_out o;
-    cli_exec(&o, NULL, "run", gateway("other", s->url, NULL), "--timeout", "5", NULL);
+    cli_exec(&o, NULL, "run", remote_gateway("other", s->url, NULL, 0), "--timeout", "5", NULL);
     cli_expect_exit(&o, 1);
     CLI_CHECK(&o, strstr(o.r.err, "links.hub.stream") && strstr(o.r.err, "S_other") &&
                       strstr(o.r.err, "other.>") && strstr(o.r.err, "rh.other."),
@@ -543,7 +310,7 @@ static void test_a_message_bigger_than_max_payload_is_dead_lettered_with_the_rea
              "\"export\": {\"link\": \"hub\", \"subject\": \"rh.big.in\"}}},\n"
              " \"kernels\": []}\n", s->url);
     proc gw;
-    start_host(&gw, cli_manifest("big", text));
+    remote_start_host(&gw, cli_manifest("big", text));
     rh_queue *in;
     rh_error err;
     assert_int_equal(rh_queue_attach(cli_instance("big"), "v.in", &in, &err), 0);
@@ -575,6 +342,7 @@ static void test_a_message_bigger_than_max_payload_is_dead_lettered_with_the_rea
 static int teardown(void **state)
 {
     nats_fixture_group_teardown(state);
+    remote_remove_persist_queues();
     return cli_group_teardown(state);
 }
 
@@ -583,25 +351,24 @@ int main(void)
     /* The 1,000,000-message run is its own ctest entry (label "slow"),
      * which sets RH_TEST_REMOTE_MILLION and runs only it. */
     const struct CMUnitTest million[] = {
-        cmocka_unit_test(test_gateway_and_kernel_host_answer_1000000_requests_exactly_once),
+        REMOTE_TEST(test_gateway_and_kernel_host_answer_1000000_requests_exactly_once),
     };
     if (getenv("RH_TEST_REMOTE_MILLION"))
         return cmocka_run_group_tests(million, NULL, teardown);
     if (getenv("RH_TEST_FILTER")) /* one test by name while debugging: "*restart*" */
         cmocka_set_test_filter(getenv("RH_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gateway_and_kernel_host_answer_10000_requests_exactly_once),
-        cmocka_unit_test(test_two_kernel_hosts_importing_one_subject_share_the_work),
-        cmocka_unit_test(
+        REMOTE_TEST(test_gateway_and_kernel_host_answer_10000_requests_exactly_once),
+        REMOTE_TEST(test_two_kernel_hosts_importing_one_subject_share_the_work),
+        REMOTE_TEST(
             test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_repeats_nothing),
-        cmocka_unit_test(
-            test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_nothing),
-        cmocka_unit_test(test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing),
-        cmocka_unit_test(test_an_unreachable_server_at_launch_is_an_error_naming_its_url),
-        cmocka_unit_test(test_a_link_with_wait_true_serves_and_connects_when_the_server_comes),
-        cmocka_unit_test(test_wrong_credentials_are_an_error_that_never_shows_the_secret),
-        cmocka_unit_test(test_a_stream_with_other_subjects_is_refused_naming_both),
-        cmocka_unit_test(test_a_message_bigger_than_max_payload_is_dead_lettered_with_the_reason),
+        REMOTE_TEST(test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_nothing),
+        REMOTE_TEST(test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing),
+        REMOTE_TEST(test_an_unreachable_server_at_launch_is_an_error_naming_its_url),
+        REMOTE_TEST(test_a_link_with_wait_true_serves_and_connects_when_the_server_comes),
+        REMOTE_TEST(test_wrong_credentials_are_an_error_that_never_shows_the_secret),
+        REMOTE_TEST(test_a_stream_with_other_subjects_is_refused_naming_both),
+        REMOTE_TEST(test_a_message_bigger_than_max_payload_is_dead_lettered_with_the_reason),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -243,7 +243,7 @@ static void test_launch_terminate_cycles_return_threads_fds_maps_and_shm_to_thei
     for (int i = 0; i < SOAK_CYCLES; i++)
         one_cycle(SOAK_WARMUP + i);
     usage end = usage_of(pid, S.instance);
-    WAIT_UNTIL(5, back_to_start(serving, warm, end = usage_of(pid, S.instance)));
+    WAIT_UNTIL(15, back_to_start(serving, warm, end = usage_of(pid, S.instance)));
     print_usage(cli_keep("after %d cycles", SOAK_CYCLES), end);
     if (end.threads != serving.threads)
         fail_msg("threads: %ld after %d launch/terminate cycles, %ld before: a terminated "
@@ -284,7 +284,7 @@ static void test_isolated_inline_and_run_kernels_are_released_the_same_way(void 
         for (size_t k = 0; k < N_KINDS; k++)
             cycle_of(S.kind_manifest[k], seq++);
     usage end = usage_of(pid, S.instance);
-    WAIT_UNTIL(5, back_to_start(start, start, end = usage_of(pid, S.instance)));
+    WAIT_UNTIL(15, back_to_start(start, start, end = usage_of(pid, S.instance)));
     print_usage(cli_keep("kinds: after %d cycles of each", SOAK_KIND_CYCLES), end);
     if (!back_to_start(start, start, end))
         fail_msg("after %d cycles each of an isolated, an inline two-worker and a run() "

@@ -193,9 +193,17 @@ rh_add_test(test_nats_fixture       integration/test_nats_fixture.c
             LIBS NATS::nats EXTRA support/proc.c ${RH_NATS_EXTRA} TIMEOUT 180)
 # The remote queues themselves: gateway and kernel hosts through one
 # nats-server, sharing, SIGKILL and restart, bad links.
+# integration/remote_common.{c,h}: the remote tests' manifests, hosts and
+# client.
+set(RH_REMOTE_EXTRA ${RH_CLI_EXTRA} integration/remote_common.c ${RH_NATS_EXTRA})
 rh_add_test(test_cli_remote         integration/test_cli_remote.c
             LIBS rh_queue rh_base NATS::nats PkgConfig::JANSSON
-            EXTRA ${RH_CLI_EXTRA} ${RH_NATS_EXTRA} TIMEOUT 600)
+            EXTRA ${RH_REMOTE_EXTRA} TIMEOUT 600)
+# `make run-cluster` (tools/run_cluster.sh): the VectorAdd demo on a gateway and
+# a kernel host through the nats-server the script starts; answers checked,
+# nothing left running, also when a step fails.
+rh_add_test(test_cli_cluster_demo   integration/test_cli_cluster_demo.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 600)
 # The issue's 1,000,000 messages through two hosts: its own entry, so its
 # time shows (~85 s; label "slow": `make test` runs it, `ctest -LE slow`
 # leaves it out).  Plain builds only: under ASan and TSan it would take most
@@ -205,3 +213,10 @@ if(NOT RINGHOST_SANITIZE AND NOT RINGHOST_TSAN)
   set_tests_properties(test_cli_remote_million PROPERTIES TIMEOUT 1800 LABELS slow
                        ENVIRONMENT RH_TEST_REMOTE_MILLION=1)
 endif()
+# The remote queues under faults: SIGKILL of a persist gateway, a
+# nats-server restart, a cluster node killed, a dead server (label "slow":
+# real servers and hosts started and stopped several times; `ctest` runs it).
+rh_add_test(test_cli_remote_faults  integration/test_cli_remote_faults.c
+            LIBS rh_queue rh_base NATS::nats PkgConfig::JANSSON
+            EXTRA ${RH_REMOTE_EXTRA} TIMEOUT 300)
+set_tests_properties(test_cli_remote_faults PROPERTIES LABELS slow)

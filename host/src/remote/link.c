@@ -138,6 +138,12 @@ int rh__link_open(rh_link *l, rh_error *err)
     natsOptions_SetReconnectWait(o, 250);
     natsOptions_SetTimeout(o, 2000);
     natsOptions_SetReconnectBufSize(o, 64 * 1024 * 1024);
+    /* Write each publish, ack and pull request at once: by default libnats
+     * leaves writes to its flusher thread, which waits ~1 ms to batch them,
+     * and every hop of a remote round trip (publish, pull, ack) paid it: the
+     * bench's round trip p50 was 2.0 ms with it, 0.4 ms without; the
+     * pipeline is no slower (bench/base_nats.c measured the same). */
+    natsOptions_SetSendAsap(o, true);
     natsOptions_SetDisconnectedCB(o, on_disconnected, l);
     natsOptions_SetReconnectedCB(o, on_connected, l);
     natsOptions_SetClosedCB(o, on_closed, l);
