@@ -11,7 +11,13 @@
  *  - the calls a host and its clients make, each with timeout 0: rh_send,
  *    rh_send_burst, rh_recv (whole and short buffers), rh_recv_burst,
  *    rh_queue_stats_get, rh__queue_is_empty, and the bridge's
- *    rh__queue_dequeue_burst / rh__queue_enqueue_burst (queue_pvt.h).
+ *    rh__queue_dequeue_burst / rh__queue_enqueue_burst (queue_pvt.h), and
+ *    the in-place path of an inline bridge (queue_inplace.c, issue 11): a
+ *    run of cells claimed, each one's length read and its tail cleared, the
+ *    whole payload read where it lies (as a kernel reads its batch) while
+ *    hostile writes land in the cells and indices, then released, retried
+ *    until the release is done or gives up; and answers written into
+ *    claimed cells, stamped and published, or given back.
  * Buffers are heap blocks of exactly the size the API promises to respect,
  * so ASan reports any byte read or written past them, or past the mapping.
  *
@@ -279,6 +285,68 @@ static void call_dequeue_burst(input *in, rh_queue *q)
         free(dst[i]);
 }
 
+/* A batch read in place, as engine/inplace.c does, with hostile writes
+ * between the claim and the release: every byte the kernel reads is inside
+ * the claimed cells (ASan: inside the mapping), and the release ends, done
+ * or given up, within the stall time. */
+static void call_take_inplace(input *in, rh_queue *q)
+{
+    uint32_t n = 1 + u8(in) % 8;
+    uint64_t pos;
+    uint32_t k = rh__queue_take_inplace(q, n, &pos);
+    CHECK(k <= n, "rh__queue_take_inplace: %u of %u", k, n);
+    if (k == 0)
+        return;
+    size_t cells = (size_t)q->capacity * q->slot_size;
+    unsigned sum = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        (void)rh__queue_inplace_len(q, pos + i, (uint32_t)uN(in, 4));
+        if (u8(in) & 1) /* a scribbler while the kernel reads */
+            hostile_bytes(in, q->cells, cells);
+        const unsigned char *p = (const unsigned char *)(rh__queue_cell(q, pos + i) + 1);
+        for (uint32_t b = 0; b < q->payload_size; b++)
+            sum += p[b];
+    }
+    (void)sum;
+    if (u8(in) & 1)
+        hostile_index(in, q->h);
+    uint64_t since = 0, tail;
+    for (;;) {
+        if (rh__queue_release_inplace(q, pos, pos + k, &tail) == 0)
+            break;
+        if (rh__queue_release_stalled(q, tail, pos, pos + k, &since))
+            break;
+    }
+}
+
+/* Answers written in place: claimed, written (any payload_len), stamped
+ * (the length clamped to the cell) and published, or given back. */
+static void call_claim_inplace(input *in, rh_queue *q)
+{
+    uint32_t n = 1 + u8(in) % 8;
+    uint64_t pos;
+    uint32_t k = rh__queue_claim_inplace(q, n, &pos);
+    CHECK(k <= n, "rh__queue_claim_inplace: %u of %u", k, n);
+    if (k == 0)
+        return;
+    uint32_t used = u8(in) % (k + 1);
+    for (uint32_t i = 0; i < used; i++) {
+        rh_envelope *e = rh__queue_cell(q, pos + i);
+        memset(e, 0, sizeof *e);
+        memset(e + 1, 0x33, q->payload_size);
+        e->payload_len = (uint32_t)uN(in, 4);
+        rh__queue_stamp_inplace(q, pos + i, rh_now_ns());
+        CHECK(e->payload_len <= q->payload_size, "stamped length %u of %u", e->payload_len,
+              q->payload_size);
+    }
+    if (used < k && rh__queue_unclaim_inplace(q, pos + used, pos + k))
+        k = used;
+    else if (used < k) /* cannot be given back: published void */
+        rh__queue_void_inplace(q, pos + used, pos + k);
+    if (k)
+        (void)rh__queue_publish_inplace(q, pos, pos + k);
+}
+
 /* ---------------------------------------------------------- zero copy --- */
 
 static void call_loan(input *in, rh_queue *q)
@@ -393,7 +461,7 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
          * wait for ever: each one runs in every state, and must end. */
         uint64_t t0 = rh_now_ns();
         int held_before = producer_claim_held(h) || consumer_claim_held(h);
-        switch (op % 20) {
+        switch (op % 22) {
         case 0:
         case 1:
             hostile_index(in, h);
@@ -460,13 +528,19 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
             rh__queue_claims_sweep(t); /* what the host's heartbeat does once a second */
             read_held();
             break;
+        case 20:
+            call_take_inplace(in, t);
+            break;
+        case 21:
+            call_claim_inplace(in, t);
+            break;
         default:
             check_stats(t);
             (void)rh__queue_is_empty(t);
             break;
         }
         uint64_t took = rh_now_ns() - t0;
-        CHECK(took < CALL_MAX_NS, "op %u took %llu ms (a claim was %sheld before it)", op % 20,
+        CHECK(took < CALL_MAX_NS, "op %u took %llu ms (a claim was %sheld before it)", op % 22,
               (unsigned long long)(took / 1000000), held_before ? "" : "not ");
     }
     if (held_q) { /* the program ends: what we hold goes back before any close */

@@ -3,8 +3,9 @@
  * every message exactly once (issue 14, item 4), through the real
  * `ringhost` binary and the shipped `slow` kernel.
  *
- * p.in (persist) -> slow (2 inline workers, so acks wait for quiescence
- * and a steady backlog leaves every answered input unacked) -> p.out
+ * p.in (persist) -> slow (2 inline workers reading in place, so acks wait
+ * until neither is mid-batch, and answered inputs stay unacked while the
+ * other worker reads: the kill waits for that) -> p.out
  * (persist).  A client reads part of the answers, the host is killed with
  * SIGKILL by pid while the backlog lasts, a second host of the same
  * instance recovers both queues and is delivered the unacked inputs again;
@@ -120,6 +121,14 @@ static void test_a_persist_host_killed_mid_stream_answers_every_message_once(voi
     tally(&first, ids, seen, &strays);
     cli_free(&first);
 
+    /* Kill while inputs already answered are unacked: more unacked than
+     * the two workers hold in place (2 x batch 4, engine/inplace.c: a
+     * batch read in the queue's cells is acked as soon as its answers are
+     * out, unless the other worker is mid-batch, so answered-unacked
+     * inputs come and go batch by batch). */
+    if (!WAIT_UNTIL_EVERY(READY_WITHIN_S, 5, cli_queue_counter(inst, "p.in", "unacked") > 8))
+        fail_msg("expected answered inputs of p.in unacked (unacked > 8) within %.0f s",
+                 READY_WITHIN_S);
     assert_int_equal(proc_signal(&host, SIGKILL), 0); /* by pid, mid-stream */
     proc_result r;
     proc_wait(&host, 30, &r);

@@ -49,29 +49,34 @@ static const char *full_manifest(const char *tag)
 /* A serving host of manifest m, instance inst, with o.out full: 40
  * messages sent (one `ringhost send`, which returns once o.in took the
  * last), o.out holding 16 nobody reads.  The ids go to ids. */
-static void start_full(proc *host, const char *m, const char *inst, char ids[][40])
+static void start_full_n(proc *host, const char *m, const char *inst, char ids[][40], int n)
 {
     char *argv[] = {RH_TEST_BINARY, "run", (char *)m, "--instance", (char *)inst, NULL};
     assert_int_equal(proc_start(host, argv), 0);
     cli_await_log(host, CLI_SERVING, 1, READY_WITHIN_S);
     const char *args[N_MSGS + 8] = {"send", "--instance", inst, "o.in"};
     int a = 4;
-    for (int i = 0; i < N_MSGS; i++)
+    for (int i = 0; i < n; i++)
         args[a++] = cli_keep("{\"seq\": %d, \"text\": \"m%d\"}", i, i);
     args[a] = NULL;
     cli_out o;
     cli_exec_argv(&o, NULL, args);
     cli_expect_exit(&o, 0);
     const char *p = o.r.out;
-    for (int i = 0; i < N_MSGS; i++) {
+    for (int i = 0; i < n; i++) {
         size_t len = strcspn(p, "\n");
-        CLI_CHECK(&o, len > 0 && len < 40, "expected %d ids, one per line", N_MSGS);
+        CLI_CHECK(&o, len > 0 && len < 40, "expected %d ids, one per line", n);
         snprintf(ids[i], 40, "%.*s", (int)len, p);
         p += len + (p[len] == '\n');
     }
     cli_free(&o);
     EXPECT_WITHIN(READY_WITHIN_S, cli_queue_counter(inst, "o.out", "depth") == 16,
                   "expected o.out to fill up (16 answers nobody reads)");
+}
+
+static void start_full(proc *host, const char *m, const char *inst, char ids[][40])
+{
+    start_full_n(host, m, inst, ids, N_MSGS);
 }
 
 /* The numbers of the kernel's accounting line "accounting: kernel o: ...",
@@ -93,12 +98,16 @@ static void kernel_line(const cli_out *o, long long *emitted, long long *sent,
               "refused %lld, in rings %lld", refused, in_rings);
 }
 
-static void sigterm_with_a_full_output_queue(const char *tag, const char *isolation)
+/* n messages: fewer than N_MSGS on the in-place path, which has no input
+ * ring to hold 8 more while the kernel's own block wait holds it: 16 in
+ * o.out, 8 in the output ring, a batch, and o.in's 16 hold 32 or more
+ * without `ringhost send` waiting out o.in's 60 s block. */
+static void sigterm_with_a_full_output_queue(const char *tag, const char *isolation, int n)
 {
     const char *inst = cli_instance(tag);
     char ids[N_MSGS][40];
     proc host;
-    start_full(&host, full_manifest_of(tag, isolation), inst, ids);
+    start_full_n(&host, full_manifest_of(tag, isolation), inst, ids, n);
 
     cli_out o = {0};
     snprintf(o.cmd, sizeof o.cmd, "%s run (o.out full), then SIGTERM", RH_TEST_BINARY);
@@ -139,7 +148,7 @@ static void sigterm_with_a_full_output_queue(const char *tag, const char *isolat
 static void test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_holds(void **state)
 {
     (void)state;
-    sigterm_with_a_full_output_queue("full-term", "");
+    sigterm_with_a_full_output_queue("full-term", "", N_MSGS);
 }
 
 /* The same with the kernel in a process of its own: its output rings are
@@ -147,7 +156,17 @@ static void test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_ho
 static void test_an_isolated_kernel_with_a_full_output_queue_loses_no_answer_at_sigterm(void **s)
 {
     (void)s;
-    sigterm_with_a_full_output_queue("full-iso", ", \"isolation\": \"process\"");
+    sigterm_with_a_full_output_queue("full-iso", ", \"isolation\": \"process\"", N_MSGS);
+}
+
+/* The same with an inline bridge: the kernel writes its answers into
+ * o.out's cells while it has room, then through its output ring, whose
+ * block wait ends at SIGTERM (engine/inplace.c). */
+static void test_sigterm_with_a_full_output_queue_in_place_dead_letters_the_answers_it_holds(
+    void **s)
+{
+    (void)s;
+    sigterm_with_a_full_output_queue("full-inl", ", \"bridge\": \"inline\"", 32);
 }
 
 static int id_in(char ids[][40], const char *id)
@@ -230,6 +249,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_holds),
         cmocka_unit_test(test_an_isolated_kernel_with_a_full_output_queue_loses_no_answer_at_sigterm),
+        cmocka_unit_test(
+            test_sigterm_with_a_full_output_queue_in_place_dead_letters_the_answers_it_holds),
         cmocka_unit_test(test_terminating_the_kernel_with_a_full_output_queue_keeps_every_answer),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);

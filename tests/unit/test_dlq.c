@@ -114,6 +114,14 @@ static const char *FAILING_BODY =
     "\"kernels\": [{\"name\": \"f\", \"plugin\": \"failing\", \"inputs\": {\"in\": \"f.in\"},"
     " \"outputs\": {\"out\": \"f.out\"}}]";
 
+/* The same with the inline bridge: the kernel reads its batch in f.in's
+ * cells and writes its answers into f.out's (engine/inplace.c), so a
+ * failed message is dead-lettered from the queue's cell. */
+static const char *FAILING_BODY_INLINE =
+    "\"queues\": {\"f.in\": {\"type\": \"echo.message\"}, \"f.out\": {\"type\": \"echo.message\"}},"
+    "\"kernels\": [{\"name\": \"f\", \"plugin\": \"failing\", \"bridge\": \"inline\", "
+    "\"inputs\": {\"in\": \"f.in\"}, \"outputs\": {\"out\": \"f.out\"}}]";
+
 /* ---------------------------------------------------------- the type -- */
 
 static void test_room_is_the_smallest_quarter_octave_class_holding_the_input(void **state)
@@ -591,10 +599,9 @@ static void test_expired_message_is_dead_lettered_with_its_age(void **state)
     rh_runtime_destroy(rt);
 }
 
-static void test_kernel_failed_message_is_dead_lettered_with_the_kernels_reason(void **state)
+static void kernel_failed_message_is_dead_lettered(const char *name, const char *body)
 {
-    (void)state;
-    rh_runtime *rt = rt_launch("failed", FAILING_BODY);
+    rh_runtime *rt = rt_launch(name, body);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rh_id id = send_json(rt, "f.in", "{\"seq\": 8, \"text\": \"fail:no such customer\"}");
     send_json(rt, "f.in", "{\"seq\": 9, \"text\": \"fine\"}");
@@ -614,10 +621,21 @@ static void test_kernel_failed_message_is_dead_lettered_with_the_kernels_reason(
     rh_runtime_destroy(rt);
 }
 
-static void test_failing_a_message_twice_dead_letters_it_once(void **state)
+static void test_kernel_failed_message_is_dead_lettered_with_the_kernels_reason(void **state)
 {
     (void)state;
-    rh_runtime *rt = rt_launch("twice", FAILING_BODY);
+    kernel_failed_message_is_dead_lettered("failed", FAILING_BODY);
+}
+
+static void test_kernel_failed_message_read_in_place_is_dead_lettered_from_its_cell(void **state)
+{
+    (void)state;
+    kernel_failed_message_is_dead_lettered("failedinl", FAILING_BODY_INLINE);
+}
+
+static void failing_a_message_twice_dead_letters_it_once(const char *name, const char *body)
+{
+    rh_runtime *rt = rt_launch(name, body);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     send_json(rt, "f.in", "{\"text\": \"fail-twice\"}");
     send_json(rt, "f.in", "{\"text\": \"fail-null\"}"); /* a failure of no message: not counted */
@@ -640,10 +658,16 @@ static void test_failing_a_message_twice_dead_letters_it_once(void **state)
 /* process() < 0 fails its whole batch: every message is dead-lettered
  * once, those the kernel had already rh_fail'ed included, with their own
  * reason. */
-static void test_batch_failure_dead_letters_every_message_of_the_batch(void **state)
+static void test_failing_a_message_twice_dead_letters_it_once(void **state)
 {
     (void)state;
-    rh_runtime *rt = rt_launch("batch", FAILING_BODY);
+    failing_a_message_twice_dead_letters_it_once("twice", FAILING_BODY);
+    failing_a_message_twice_dead_letters_it_once("twiceinl", FAILING_BODY_INLINE);
+}
+
+static void batch_failure_dead_letters_every_message(const char *name, const char *body)
+{
+    rh_runtime *rt = rt_launch(name, body);
     rh_id ids[3];
     ids[0] = send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"ok\"}");
     ids[1] = send_json(rt, "f.in", "{\"seq\": 1, \"text\": \"fail:mine\"}");
@@ -672,6 +696,81 @@ static void test_batch_failure_dead_letters_every_message_of_the_batch(void **st
     assert_int_equal(s.dead_lettered, 3);
     assert_int_equal(stats_of(rt, "f.out").enqueued, 0);
     rh_runtime_destroy(rt);
+}
+
+static void test_batch_failure_dead_letters_every_message_of_the_batch(void **state)
+{
+    (void)state;
+    batch_failure_dead_letters_every_message("batch", FAILING_BODY);
+    batch_failure_dead_letters_every_message("batchinl", FAILING_BODY_INLINE);
+}
+
+/*
+ * The output queue's backpressure policies on the in-place path: echo with
+ * an inline bridge (one worker, then two sharing e.out), e.out of 4 cells
+ * nobody reads, 24 messages.  While e.out has room the answers are written
+ * in its cells; once it is full they go through the output ring and the
+ * policy decides, as on the copying path: reject and block (its timeout)
+ * refuse and count them, drop_newest drops them, drop_oldest evicts the
+ * oldest, keeping the last 4 answers.  Every line balances at terminate,
+ * the kernel's too (emitted = sent + refused + ...).
+ */
+static void output_policy_in_place(const char *policy, const char *workers)
+{
+    char body[768];
+    snprintf(body, sizeof body,
+             "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": {\"type\": "
+             "\"echo.message\", \"capacity\": 4, \"backpressure\": \"%s\", "
+             "\"block_timeout_ms\": 20}}, \"kernels\": [{\"name\": \"echo\", \"plugin\": "
+             "\"echo\", \"bridge\": \"inline\", \"batch\": 4%s, \"inputs\": {\"in\": "
+             "\"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]",
+             policy, workers);
+    char name[32];
+    snprintf(name, sizeof name, "bp%s%s", policy, workers[0] ? "2" : "");
+    rh_runtime *rt = rt_launch(name, body);
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    for (int i = 0; i < 24; i++) {
+        char json[64];
+        snprintf(json, sizeof json, "{\"seq\": %d}", i);
+        send_json(rt, "e.in", json);
+    }
+    wait_idle(rt);
+    rh_queue_stats s = stats_of(rt, "e.out");
+    assert_int_equal(s.depth, 4);
+    if (!strcmp(policy, "drop_oldest")) {
+        assert_int_equal(s.dropped_oldest, 20);
+        if (!workers[0]) { /* one worker answers in order: the last 4 stay */
+            rh_queue *out = rh_runtime_queue(rt, "e.out");
+            void *buf = calloc(1, rh_queue_payload_size(out));
+            rh_envelope env;
+            for (uint64_t want = 20; want < 24; want++) {
+                assert_true(rh_recv(out, &env, buf, rh_queue_payload_size(out), 0) >= 0);
+                assert_int_equal(*(uint64_t *)buf, want); /* echo.message starts with seq */
+            }
+            free(buf);
+        }
+    } else if (!strcmp(policy, "drop_newest")) {
+        assert_int_equal(s.dropped_newest, 20);
+    } else {
+        assert_int_equal(s.rejected, 20);
+    }
+    char *log = terminate_capturing(rt);
+    assert_int_equal(rh_runtime_unbalanced(rt), 0);
+    if (!strstr(log, "accounting: kernel echo: emitted 24 = sent ") ||
+        !strstr(log, "every answer accounted for"))
+        fail_msg("%s: expected the kernel's 24 answers accounted for, got:\n%s", name, log);
+    free(log);
+    rh_runtime_destroy(rt);
+}
+
+static void test_output_queue_policies_hold_on_the_in_place_path(void **state)
+{
+    (void)state;
+    const char *policies[] = {"reject", "drop_newest", "drop_oldest", "block"};
+    for (int i = 0; i < 4; i++) {
+        output_policy_in_place(policies[i], "");
+        output_policy_in_place(policies[i], ", \"workers\": 2");
+    }
 }
 
 static void test_terminate_prints_one_balanced_accounting_line_per_queue(void **state)
@@ -775,6 +874,8 @@ int main(void)
         cmocka_unit_test(test_expired_message_is_dead_lettered_with_its_age),
         cmocka_unit_test(test_kernel_failed_message_is_dead_lettered_with_the_kernels_reason),
         cmocka_unit_test(test_failing_a_message_twice_dead_letters_it_once),
+        cmocka_unit_test(test_kernel_failed_message_read_in_place_is_dead_lettered_from_its_cell),
+        cmocka_unit_test(test_output_queue_policies_hold_on_the_in_place_path),
         cmocka_unit_test(test_batch_failure_dead_letters_every_message_of_the_batch),
         cmocka_unit_test(test_terminate_prints_one_balanced_accounting_line_per_queue),
         cmocka_unit_test(test_a_message_neither_delivered_nor_dead_lettered_unbalances_its_line),

@@ -103,7 +103,9 @@ static void write_garbage(swap_fx *fx)
 /* A plugin folder holding build v1 as swap_echo.so, and a host running it
  * with `workers` workers between "in" and "out" (1024 slots each, block:
  * a fast sender waits for the kernel instead of running far ahead). */
-static void launch(swap_fx *fx, const char *tag, int workers, int watch)
+/* bridge: "" (thread) or kernel keys such as "\"bridge\": \"inline\", ". */
+static void launch_bridge(swap_fx *fx, const char *tag, int workers, int watch,
+                          const char *bridge)
 {
     memset(fx, 0, sizeof *fx);
     snprintf(fx->dir, sizeof fx->dir, "/tmp/rh-swap-%d-XXXXXX", (int)getpid());
@@ -121,8 +123,8 @@ static void launch(swap_fx *fx, const char *tag, int workers, int watch)
             " \"queues\": {\"in\": {\"type\": \"echo.message\"}, \"out\": {\"type\": "
             "\"echo.message\"}},\n"
             " \"kernels\": [{\"name\": \"swap\", \"plugin\": \"swap_echo\", \"workers\": %d,\n"
-            "   \"inputs\": {\"in\": \"in\"}, \"outputs\": {\"out\": \"out\"}}]}\n",
-            (int)getpid(), tag, fx->dir, workers);
+            "   %s\"inputs\": {\"in\": \"in\"}, \"outputs\": {\"out\": \"out\"}}]}\n",
+            (int)getpid(), tag, fx->dir, workers, bridge);
     fclose(f);
     fx->log = tmpfile();
     assert_non_null(fx->log);
@@ -132,6 +134,11 @@ static void launch(swap_fx *fx, const char *tag, int workers, int watch)
     if (rh_runtime_launch(manifest, &opts, &fx->rt, &err) != 0)
         fail_msg("launch failed: %s", err.msg);
     assert_int_equal(rh_runtime_activate(fx->rt, &err), 0);
+}
+
+static void launch(swap_fx *fx, const char *tag, int workers, int watch)
+{
+    launch_bridge(fx, tag, workers, watch, "");
 }
 
 /* Terminate (every queue's accounting must balance), destroy, clean up. */
@@ -280,11 +287,10 @@ static void *receiver_main(void *arg)
     return NULL;
 }
 
-static void test_swap_under_traffic_answers_every_message_once_v1_then_v2(void **unused)
+static void swap_under_traffic(const char *tag, const char *bridge)
 {
-    (void)unused;
     swap_fx fx;
-    launch(&fx, "traffic", 1, 0);
+    launch_bridge(&fx, tag, 1, 0, bridge);
     traffic *t = calloc(1, sizeof *t);
     t->rt = fx.rt;
     pthread_t snd, rcv;
@@ -330,6 +336,22 @@ static void test_swap_under_traffic_answers_every_message_once_v1_then_v2(void *
     assert_true(log_has(&fx, "event=kernel.swap ", "from=1.0.0 to=2.0.0"));
     free(t);
     finish(&fx);
+}
+
+static void test_swap_under_traffic_answers_every_message_once_v1_then_v2(void **unused)
+{
+    (void)unused;
+    swap_under_traffic("traffic", "");
+}
+
+/* The same with the kernel reading its batches in the queue's cells
+ * (inline bridge, engine/inplace.c): the swap lands between two batches,
+ * each claimed, processed and released within one dispatch step, so v1
+ * answers a prefix of the messages and v2 the rest, each exactly once. */
+static void test_swap_reading_in_place_lands_at_a_batch_boundary(void **unused)
+{
+    (void)unused;
+    swap_under_traffic("trafinl", "\"bridge\": \"inline\", ");
 }
 
 static void test_swap_with_two_workers_answers_every_message_once(void **unused)
@@ -590,6 +612,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_swap_under_traffic_answers_every_message_once_v1_then_v2),
+        cmocka_unit_test(test_swap_reading_in_place_lands_at_a_batch_boundary),
         cmocka_unit_test(test_swap_with_two_workers_answers_every_message_once),
         cmocka_unit_test(test_swap_back_to_a_file_loaded_before_runs_that_file),
         cmocka_unit_test(test_swap_refused_when_ports_differ_and_old_keeps_answering),

@@ -408,12 +408,34 @@ static void test_duplicate_id_is_processed_once_by_inline_workers(void **state)
     rh_runtime_destroy(rt);
 }
 
-static void test_expired_messages_never_reach_the_kernel(void **state)
+/* The bridge modes the input checks are run in: the thread bridge copies
+ * into the kernel's ring and checks there; the inline bridge checks the
+ * queue's own cells and the kernel reads them in place (engine/inplace.c),
+ * with one worker or two sharing the queue. */
+#define BRIDGE_THREAD ""
+#define BRIDGE_INLINE "\"bridge\": \"inline\", "
+#define BRIDGE_INLINE2 "\"bridge\": \"inline\", \"workers\": 2, \"batch\": 4, "
+
+/* ECHO_BODY with kernel keys `extra` (one of the BRIDGE_*). */
+static const char *echo_body(const char *extra)
 {
-    (void)state;
-    rh_runtime *rt = rt_launch("ttl", "\"queues\": {\"e.in\": {\"type\": \"echo.message\", "
-                                   "\"ttl_ms\": 50}}, \"kernels\": [{\"name\": \"echo\", "
-                                   "\"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"}}]");
+    static char body[512];
+    snprintf(body, sizeof body,
+             "\"queues\": {\"e.in\": {\"type\": \"echo.message\"}, \"e.out\": {\"type\": "
+             "\"echo.message\"}}, \"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", "
+             "%s\"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]",
+             extra);
+    return body;
+}
+
+static void expired_messages_never_reach_the_kernel(const char *name, const char *extra)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "\"queues\": {\"e.in\": {\"type\": \"echo.message\", \"ttl_ms\": 50}}, "
+             "\"kernels\": [{\"name\": \"echo\", \"plugin\": \"echo\", %s"
+             "\"inputs\": {\"in\": \"e.in\"}}]", extra);
+    rh_runtime *rt = rt_launch(name, body);
     for (int i = 0; i < 5; i++) /* launched, not active: they wait and age */
         rt_send_json(rt, "e.in", "{\"seq\": 1}", NULL);
     sleep_ms(120); /* a sleep, not a wait: they must outlive their 50 ms ttl */
@@ -424,13 +446,28 @@ static void test_expired_messages_never_reach_the_kernel(void **state)
     rh_queue_stats s;
     rh_queue_stats_get(rh_runtime_queue(rt, "e.in"), &s);
     assert_int_equal(s.expired, 5);
+    /* dead-lettered with their reason, from the cell or the ring slot */
+    rh_queue_stats_get(rh_runtime_queue(rt, "echo.dlq"), &s);
+    assert_int_equal(s.depth, 5);
     rh_runtime_destroy(rt);
 }
 
-static void test_invalid_message_is_refused_before_the_kernel_and_counted(void **state)
+static void test_expired_messages_never_reach_the_kernel(void **state)
 {
     (void)state;
-    rh_runtime *rt = rt_launch("invalid", ECHO_BODY);
+    expired_messages_never_reach_the_kernel("ttl", BRIDGE_THREAD);
+}
+
+static void test_expired_messages_never_reach_the_kernel_reading_in_place(void **state)
+{
+    (void)state;
+    expired_messages_never_reach_the_kernel("ttlinl", BRIDGE_INLINE);
+    expired_messages_never_reach_the_kernel("ttlinl2", BRIDGE_INLINE2);
+}
+
+static void invalid_message_is_refused_before_the_kernel(const char *name, const char *extra)
+{
+    rh_runtime *rt = rt_launch(name, echo_body(extra));
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rh_queue *q = rh_runtime_queue(rt, "e.in");
     const rh_type *t = rh_queue_type(q);
@@ -446,16 +483,40 @@ static void test_invalid_message_is_refused_before_the_kernel_and_counted(void *
     rh_queue_stats_get(q, &s);
     assert_int_equal(s.invalid, 1);
     assert_int_equal(s.dequeued, 2);
+    /* dead-lettered with the validator's reason */
+    rh_queue *dlq = rh_runtime_queue(rt, "echo.dlq");
+    rh_envelope env;
+    void *dl = malloc(rh_queue_payload_size(dlq));
+    assert_true(rh_recv(dlq, &env, dl, rh_queue_payload_size(dlq), 1000) >= 0);
+    json_t *o = rh_queue_type(dlq)->encode(dl);
+    const char *reason = json_string_value(json_object_get(o, "reason"));
+    if (!reason || !strstr(reason, why))
+        fail_msg("%s: expected the dead letter's reason to hold \"%s\", got \"%s\"", name, why,
+                 reason ? reason : "(none)");
+    json_decref(o);
+    free(dl);
     free(junk);
     rh_runtime_destroy(rt);
 }
 
-/* A payload shorter than its type reaches the kernel zero-extended, never
- * with the tail of the message that used the slot before. */
-static void test_short_payload_is_zero_extended_not_stale(void **state)
+static void test_invalid_message_is_refused_before_the_kernel_and_counted(void **state)
 {
     (void)state;
-    rh_runtime *rt = rt_launch("short", ECHO_BODY);
+    invalid_message_is_refused_before_the_kernel("invalid", BRIDGE_THREAD);
+}
+
+static void test_invalid_message_in_a_cell_is_refused_and_dead_lettered_in_place(void **state)
+{
+    (void)state;
+    invalid_message_is_refused_before_the_kernel("invinl", BRIDGE_INLINE);
+    invalid_message_is_refused_before_the_kernel("invinl2", BRIDGE_INLINE2);
+}
+
+/* A payload shorter than its type reaches the kernel zero-extended, never
+ * with the tail of the message that used the slot before. */
+static void short_payload_is_zero_extended(const char *name, const char *body)
+{
+    rh_runtime *rt = rt_launch(name, body);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     void *buf = NULL;
     rh_envelope env;
@@ -471,8 +532,55 @@ static void test_short_payload_is_zero_extended_not_stale(void **state)
         assert_int_equal(json_integer_value(json_object_get(o, "seq")), 2);
         if (strcmp(json_string_value(json_object_get(o, "text")), "") != 0 ||
             json_array_size(json_object_get(o, "data")) != 0)
-            fail_msg("round %d: stale tail reached the kernel: %s", round,
+            fail_msg("%s: round %d: stale tail reached the kernel: %s", name, round,
                      json_string_value(json_object_get(o, "text")));
+        json_decref(o);
+    }
+    free(buf);
+    rh_runtime_destroy(rt);
+}
+
+static void test_short_payload_is_zero_extended_not_stale(void **state)
+{
+    (void)state;
+    short_payload_is_zero_extended("short", echo_body(BRIDGE_THREAD));
+}
+
+/* In place the kernel reads the queue's cell itself: the bridge clears the
+ * cell's tail past the payload before the kernel sees it.  vector_add reads
+ * its whole struct: a request of 8 bytes (op add, a_len 2) in a cell that
+ * last held a full request (a [1, 2], b [3, 4]) must reach it as a [0, 0]
+ * and b [] (a length mismatch), never as the old request (a success). */
+static void test_short_payload_read_in_place_is_zero_extended_not_stale(void **state)
+{
+    (void)state;
+    rh_runtime *rt = rt_launch("shortinl",
+                               "\"queues\": {\"v.in\": {\"type\": \"vector_add.request\", "
+                               "\"capacity\": 8}, \"v.out\": {\"type\": \"vector_add.response\"}}, "
+                               "\"kernels\": [{\"name\": \"v\", \"plugin\": \"vector_add\", "
+                               BRIDGE_INLINE "\"inputs\": {\"requests\": \"v.in\"}, "
+                               "\"outputs\": {\"responses\": \"v.out\"}}]");
+    assert_int_equal(rh_runtime_activate(rt, NULL), 0);
+    rh_queue *in = rh_runtime_queue(rt, "v.in");
+    const rh_type *t = rh_queue_type(rh_runtime_queue(rt, "v.out"));
+    void *buf = NULL;
+    rh_envelope env;
+    for (int round = 0; round < 32; round++) {
+        /* one full request, two in odd rounds: the short ones land in every
+         * cell of v.in, each time after a full one used it */
+        for (int f = 0; f < 1 + (round & 1); f++) {
+            rt_send_json(rt, "v.in", "{\"op\": \"add\", \"a\": [1, 2], \"b\": [3, 4]}",
+                         NULL);
+            assert_true(rt_recv_one(rt, "v.out", &env, &buf, 5000) >= 0);
+        }
+        uint32_t head[2] = {0, 2}; /* op add, a_len 2: nothing else sent */
+        assert_int_equal(rh_send(in, NULL, head, sizeof head, NULL), 0);
+        assert_true(rt_recv_one(rt, "v.out", &env, &buf, 5000) >= 0);
+        json_t *o = t->encode(buf);
+        if (json_is_true(json_object_get(o, "success")))
+            fail_msg("round %d: the kernel read the old request's tail in the cell "
+                     "(processed %lld elements)", round,
+                     (long long)json_integer_value(json_object_get(o, "processed_elements")));
         json_decref(o);
     }
     free(buf);
@@ -482,14 +590,17 @@ static void test_short_payload_is_zero_extended_not_stale(void **state)
 /* Output slots are reused: after the ring wrapped, an answer must carry
  * nothing of the earlier answer that used its slot (vector_add writes into
  * reserved slots in place). */
-static void test_reused_output_slots_carry_nothing_stale(void **state)
+static void reused_output_slots_carry_nothing_stale(const char *name, const char *extra,
+                                                   const char *out_capacity)
 {
-    (void)state;
-    rh_runtime *rt = rt_launch("reuse", "\"queues\": {\"v.in\": {\"type\": \"vector_add.request\"}, "
-                                     "\"v.out\": {\"type\": \"vector_add.response\"}}, \"kernels\": "
-                                     "[{\"name\": \"v\", \"plugin\": \"vector_add\", \"ring_capacity\": 8, "
-                                     "\"inputs\": {\"requests\": \"v.in\"}, \"outputs\": "
-                                     "{\"responses\": \"v.out\"}}]");
+    char body[640];
+    snprintf(body, sizeof body,
+             "\"queues\": {\"v.in\": {\"type\": \"vector_add.request\"}, "
+             "\"v.out\": {\"type\": \"vector_add.response\"%s}}, \"kernels\": "
+             "[{\"name\": \"v\", \"plugin\": \"vector_add\", \"ring_capacity\": 8, %s"
+             "\"inputs\": {\"requests\": \"v.in\"}, \"outputs\": "
+             "{\"responses\": \"v.out\"}}]", out_capacity, extra);
+    rh_runtime *rt = rt_launch(name, body);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     const rh_type *t = rh_queue_type(rh_runtime_queue(rt, "v.out"));
     void *buf = NULL;
@@ -507,11 +618,25 @@ static void test_reused_output_slots_carry_nothing_stale(void **state)
         if (bad && (success || processed != 0 || results != 0 || !strstr(error, "mismatch")))
             fail_msg("answer %d (length mismatch) carries stale fields", i);
         if (!bad && (!success || processed != 2 || results != 2 || error[0] != '\0'))
-            fail_msg("answer %d (good) carries stale fields: error \"%s\"", i, error);
+            fail_msg("%s: answer %d (good) carries stale fields: error \"%s\"", name, i, error);
         json_decref(o);
     }
     free(buf);
     rh_runtime_destroy(rt);
+}
+
+static void test_reused_output_slots_carry_nothing_stale(void **state)
+{
+    (void)state;
+    reused_output_slots_carry_nothing_stale("reuse", BRIDGE_THREAD, "");
+}
+
+/* In place vector_add's rh_emit_reserve hands out a cell of v.out itself,
+ * reused once the queue (capacity 8) wrapped. */
+static void test_reused_output_cells_carry_nothing_stale(void **state)
+{
+    (void)state;
+    reused_output_slots_carry_nothing_stale("reuseinl", BRIDGE_INLINE, ", \"capacity\": 8");
 }
 
 
@@ -642,6 +767,10 @@ int main(void)
         cmocka_unit_test(test_threads_follow_cores),
         cmocka_unit_test(test_duplicate_id_is_processed_once),
         cmocka_unit_test(test_duplicate_id_is_processed_once_by_inline_workers),
+        cmocka_unit_test(test_expired_messages_never_reach_the_kernel_reading_in_place),
+        cmocka_unit_test(test_invalid_message_in_a_cell_is_refused_and_dead_lettered_in_place),
+        cmocka_unit_test(test_short_payload_read_in_place_is_zero_extended_not_stale),
+        cmocka_unit_test(test_reused_output_cells_carry_nothing_stale),
         cmocka_unit_test(test_expired_messages_never_reach_the_kernel),
         cmocka_unit_test(test_invalid_message_is_refused_before_the_kernel_and_counted),
         cmocka_unit_test(test_short_payload_is_zero_extended_not_stale),

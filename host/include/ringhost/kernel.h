@@ -138,7 +138,9 @@ typedef struct rh_port {
 /* --------------------------------------------------------- messages ------ */
 
 /* One input message, read in place: both pointers point into a ring slot
- * and are valid only until process() returns. */
+ * (thread bridge) or, with "bridge": "inline", into the cell of the named
+ * queue itself (nothing copied), and are valid only until process()
+ * returns.  The bytes past the payload's length read as zeros either way. */
 typedef struct rh_msg {
     const rh_envelope *env;
     const void *data;  /* the payload, a struct of the port's type */
@@ -172,8 +174,12 @@ typedef struct rh_host_api {
      * or NULL when the port is invalid or the host is stopping.  The slot is
      * reused, so it holds an earlier message's bytes: write every field you
      * send.  Exactly one emit_commit must follow before the next reserve on
-     * that port.  Both emit and emit_reserve wait while the output ring is
-     * full (the output bridge empties it). */
+     * that port, within the same process() call (with "bridge": "inline" the
+     * slot is a cell of the output queue itself, and a reservation not
+     * committed when process() returns is dropped, or sent empty when
+     * another producer claimed a cell after it, logged).  Both emit and
+     * emit_reserve wait while the output ring is full (the output bridge
+     * empties it). */
     void *(*emit_reserve)(rh_ctx *ctx, uint32_t port);
     /* Publish the reserved slot with len payload bytes; a reader sees the
      * bytes past len as zeros. */

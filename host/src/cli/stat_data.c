@@ -63,11 +63,13 @@ static void stat_one(const char *name, void *arg)
                           (json_int_t)s.dead_lettered, "ttl_ms",
                           (json_int_t)rh_queue_config_of(q)->ttl_ms);
     /* A persist queue's messages taken but not yet acknowledged: what a
-     * host killed now would deliver again at its next launch. */
+     * host killed now would deliver again at its next launch (claimed:
+     * a batch a kernel reads in place counts from its claim, before its
+     * cells are released, engine/inplace.c). */
     json_object_set_new(o, "persist", json_boolean(rh__queue_is_persist(q)));
     if (rh__queue_is_persist(q))
         json_object_set_new(o, "unacked",
-                            json_integer((json_int_t)(rh__queue_taken(q) - rh__queue_acked(q))));
+                            json_integer((json_int_t)(rh__queue_claimed(q) - rh__queue_acked(q))));
     /* Whose it is and whether that host still runs (issue 14, item 8): a
      * host killed with SIGKILL leaves its queues behind, and `ringhost ps`
      * (its control socket) says no host; stat must not show them as live. */

@@ -104,13 +104,42 @@ static void mark_redelivered(rh_in_bridge *b, rh_envelope *const *dst, uint32_t 
     b->redelivered_left -= n;
 }
 
-uint32_t rh__in_bridge_step(rh_in_bridge *b)
+void rh__in_bridge_begin(rh_in_bridge *b)
 {
     if (b->acks) {
         rh__acks_settle(b);
         if (!b->redelivery_known)
             note_redelivery(b);
     }
+}
+
+uint32_t rh__in_bridge_check(rh_in_bridge *b, rh_envelope **envs, uint32_t got)
+{
+    if (b->redelivered_left) /* once per burst; only after a recovery */
+        mark_redelivered(b, envs, got);
+    uint64_t now = b->ttl_ns ? rh_now_ns() : 0;
+    uint32_t keep = 0;
+    if (b->dedup_lock) /* once per burst, only for inline workers sharing a window */
+        pthread_mutex_lock(b->dedup_lock);
+    for (uint32_t i = 0; i < got; i++) {
+        char why[256];
+        why[0] = '\0'; /* not "= {0}": that clears 256 bytes per message */
+        envs[i]->port = (uint16_t)b->port;
+        int reason = reject_reason(b, envs[i], now, why, sizeof why);
+        if (reason) {
+            refuse(b, reason, envs[i], why);
+            continue;
+        }
+        envs[keep++] = envs[i];
+    }
+    if (b->dedup_lock)
+        pthread_mutex_unlock(b->dedup_lock);
+    return keep;
+}
+
+uint32_t rh__in_bridge_step(rh_in_bridge *b)
+{
+    rh__in_bridge_begin(b);
     if (rh__queue_is_empty(b->queue))
         return 0; /* the common idle poll: no barrier, no ring touched */
     for (uint32_t t = 0; t < b->n_targets; t++) {
@@ -132,28 +161,13 @@ uint32_t rh__in_bridge_step(rh_in_bridge *b)
             atomic_store_explicit(&b->inflight, 0, memory_order_release);
             return 0;
         }
-        if (b->redelivered_left) /* once per burst; only after a recovery */
-            mark_redelivered(b, dst, got);
-        uint64_t now = b->ttl_ns ? rh_now_ns() : 0;
-        uint32_t keep = 0;
-        if (b->dedup_lock) /* once per burst, only for inline workers sharing a window */
-            pthread_mutex_lock(b->dedup_lock);
-        for (uint32_t i = 0; i < got; i++) {
-            char why[256];
-            why[0] = '\0'; /* not "= {0}": that clears 256 bytes per message */
-            dst[i]->port = (uint16_t)b->port;
-            int reason = reject_reason(b, dst[i], now, why, sizeof why);
-            if (reason) {
-                refuse(b, reason, dst[i], why);
-                continue;
-            }
-            if (keep != i) /* close the gap left by a refused message (whole slot:
-                              * the zero-extended tail is part of the message) */
-                memcpy(dst[keep], dst[i], sizeof(rh_envelope) + b->type->size);
-            keep++;
+        uint32_t keep = rh__in_bridge_check(b, dst, got);
+        for (uint32_t j = 0; j < keep; j++) {
+            rh_envelope *slot = rh_ring_slot(r, pos + j);
+            if (dst[j] != slot) /* close the gap left by a refused message (whole slot:
+                                  * the zero-extended tail is part of the message) */
+                memcpy(slot, dst[j], sizeof(rh_envelope) + b->type->size);
         }
-        if (b->dedup_lock)
-            pthread_mutex_unlock(b->dedup_lock);
         if (keep)
             rh__ring_commit(r, keep);
         if (b->acks)

@@ -79,8 +79,13 @@ static rh_envelope *out_slot(rh_worker *w, uint32_t p)
         if (rh__ring_reserve(r, need, &pos) >= need)
             return rh_ring_slot(r, pos + w->out_pending[p]);
         rh__worker_flush_outputs(w); /* let the bridge see what we have */
-        if (k->decl->bridge == RH_BRIDGE_INLINE)
+        if (k->decl->bridge == RH_BRIDGE_INLINE) {
+            /* Our answers written in place were claimed before anything
+             * the flush claims: they must be published first. */
+            if (w->inplace)
+                rh__inplace_end_queue(w, p);
             rh__out_bridge_flush_ring(&k->out_bridges[p], r);
+        }
         else if (flow(w) == RH_FLOW_STOPPED)
             return NULL; /* the output bridge is gone: refuse rather than hang */
         else
@@ -99,8 +104,8 @@ static int batch_index(const rh_worker *w, const rh_msg *in);
  * redelivered or retried input's answers are marked RH_ENV_REDELIVERED, for
  * the output bridge to check (bridge.c).
  */
-static void fill_env(rh_worker *w, uint32_t port, rh_envelope *env, const rh_msg *in,
-                     uint32_t len)
+void rh__worker_fill_env(rh_worker *w, uint32_t port, rh_envelope *env, const rh_msg *in,
+                         uint32_t len)
 {
     memset(env, 0, sizeof *env);
     if (in && in->env) {
@@ -128,10 +133,12 @@ static int api_emit(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *ms
     rh_worker *w = worker_of(ctx);
     if (port >= w->kernel->desc->n_outputs || len > w->kernel->desc->outputs[port].type->size)
         return RH_EINVAL;
+    if (w->inplace && rh__inplace_emit(w, port, in, msg, len))
+        return 0;
     rh_envelope *env = out_slot(w, port);
     if (!env)
         return RH_ESTOPPED;
-    fill_env(w, port, env, in, len);
+    rh__worker_fill_env(w, port, env, in, len);
     memcpy(rh_ring_payload(env), msg, len);
     w->out_pending[port]++;
     return 0;
@@ -142,6 +149,11 @@ static void *api_emit_reserve(rh_ctx *ctx, uint32_t port)
     rh_worker *w = worker_of(ctx);
     if (port >= w->kernel->desc->n_outputs)
         return NULL;
+    if (w->inplace) {
+        void *cell = rh__inplace_reserve(w, port);
+        if (cell)
+            return cell;
+    }
     rh_envelope *env = out_slot(w, port);
     return env ? rh_ring_payload(env) : NULL;
 }
@@ -151,13 +163,15 @@ static int api_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_
     rh_worker *w = worker_of(ctx);
     if (port >= w->kernel->desc->n_outputs || len > w->kernel->desc->outputs[port].type->size)
         return RH_EINVAL;
+    if (w->inplace && rh__inplace_commit(w, port, in, len))
+        return 0;
     /* the slot out_slot() returned is still the next one: nothing moved it */
     uint64_t pos;
     uint32_t need = w->out_pending[port] + 1;
     if (rh__ring_reserve(w->out[port], need, &pos) < need)
         return RH_EINVAL; /* commit without reserve */
     rh_envelope *env = rh_ring_slot(w->out[port], pos + w->out_pending[port]);
-    fill_env(w, port, env, in, len);
+    rh__worker_fill_env(w, port, env, in, len);
     w->out_pending[port]++;
     return 0;
 }
@@ -374,6 +388,8 @@ uint32_t rh__worker_step(void *arg)
 {
     rh_worker *w = arg;
     rh_kinst *k = w->kernel;
+    if (w->inplace) /* whatever the flow: a release that waited for an earlier claim */
+        rh__inplace_settle(w);
     if (atomic_load_explicit(&w->op, memory_order_relaxed))
         rh__worker_run_pending_op(w);
     int f = flow(w);
@@ -392,17 +408,37 @@ uint32_t rh__worker_step(void *arg)
     atomic_store_explicit(&w->heartbeat_ns, started, memory_order_relaxed);
     if (k->decl->bridge == RH_BRIDGE_INLINE)
         for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
-            if (f == RH_FLOW_RUNNING)
+            if (f == RH_FLOW_RUNNING && !w->inplace)
                 moved += rh__in_bridge_step(w->inline_in[p]);
-            else if (w->inline_in[p]->acks) /* draining: still ack what finished */
+            else if (f != RH_FLOW_RUNNING && w->inline_in[p]->acks) /* draining: still ack
+                                                                       * what finished */
                 rh__acks_settle(w->inline_in[p]);
         }
 
     uint32_t port;
-    uint64_t pos;
+    uint64_t pos = 0;
     /* solo: messages retried after a kernel process died take one batch each */
     uint32_t solo = atomic_load_explicit(&w->solo, memory_order_relaxed);
-    int n = worker_take(w, solo ? 1 : k->decl->batch, &port, &pos);
+    int n;
+    int copied = !w->inplace;
+    if (w->inplace && rh__inplace_wants_copy(w, f == RH_FLOW_RUNNING)) {
+        /* A dead client's peek to adopt (redelivered, marked): this step
+         * copies, as a worker without the in-place path does (inplace.c). */
+        copied = 1;
+        if (f == RH_FLOW_RUNNING)
+            for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+                moved += rh__in_bridge_step(w->inline_in[p]);
+        n = worker_take(w, solo ? 1 : k->decl->batch, &port, &pos);
+        w->ip_redelivered = 1; /* reservations through the ring and its repeat check */
+    } else if (w->inplace) {
+        /* The batch in the input queue's cells (inplace.c); nothing
+         * enters this worker's input ring then.  Draining takes nothing. */
+        uint32_t seen = 0;
+        n = f == RH_FLOW_RUNNING ? (int)rh__inplace_take(w, k->decl->batch, &port, &seen) : 0;
+        moved += seen - (uint32_t)n; /* refused ones: work done all the same */
+    } else {
+        n = worker_take(w, solo ? 1 : k->decl->batch, &port, &pos);
+    }
     if (n > 0) {
         rh_batch batch = {(uint32_t)n, w->msgs};
         /* release: the watchdog reading busy sees this call's heartbeat */
@@ -416,8 +452,11 @@ uint32_t rh__worker_step(void *arg)
                           rc);
         }
         hold_batch(w, 0);
+        if (w->inplace)
+            rh__inplace_publish(w, 1); /* before the ring's: claimed first */
         rh__worker_flush_outputs(w);
-        rh__ring_release(w->in[port], (uint32_t)n);
+        if (copied)
+            rh__ring_release(w->in[port], (uint32_t)n);
         atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->batches, 1, memory_order_relaxed);
         atomic_store_explicit(&w->busy, 0, memory_order_release);
@@ -430,6 +469,10 @@ uint32_t rh__worker_step(void *arg)
     if (k->decl->bridge == RH_BRIDGE_INLINE)
         for (uint32_t p = 0; p < k->desc->n_outputs; p++)
             moved += rh__out_bridge_flush_ring(&k->out_bridges[p], w->out[p]);
+    /* The input run goes back once its answers are out of the output ring
+     * too: a persist queue acks it only then (acks.c). */
+    if (!copied && n > 0)
+        rh__inplace_release(w, port);
     return moved;
 }
 

@@ -62,6 +62,17 @@ typedef struct rh_in_bridge {
     int redelivery_known;
     struct rh_acks *acks;  /* the queue is persist: what the kernel finished is acked
                             * (acks.c); NULL on every other queue */
+    /* The in-place path (inplace.c): the run of the queue's cells
+     * [ip_pos, ip_end) this bridge's worker holds: ip_held 1 while its
+     * kernel reads them, 2 once it is done with them but an earlier claim
+     * (another consumer's) is not released yet, 0 when it holds none.
+     * Written by the worker's thread; peers read ip_pos and ip_held
+     * (relaxed) only to tell a busy peer from a stalled claim. */
+    _Atomic uint64_t ip_pos;
+    uint64_t ip_end;
+    uint32_t ip_voids;     /* void cells in [ip_pos, ip_end): no message, not moved */
+    _Atomic int ip_held;
+    uint64_t ip_since;     /* stall clock of a release that waits (queue_inplace.c) */
 } rh_in_bridge;
 
 typedef struct rh_out_bridge {
@@ -107,6 +118,26 @@ struct rh_worker {
     rh_ring *in[RH_MAX_PORTS];
     rh_ring *out[RH_MAX_PORTS];
     uint32_t out_pending[RH_MAX_PORTS]; /* reserved-and-filled, not yet committed */
+    /* The in-place path (inplace.c): set at build for an inline bridge
+     * (never for a process-isolated kernel, which the manifest keeps on
+     * thread bridges, nor a run() kernel, which has no inline bridge).  The
+     * kernel then reads its batch in its input queues' cells and writes its
+     * answers into cells of its output queues: per output port, the run
+     * of cells claimed [start, end), of which [start, start + n) are
+     * written and not yet published; the next one, start + n, is what
+     * rh_emit_reserve hands out (reserved).  single: claim one cell per
+     * answer instead of a run per batch (0 not decided yet, 1 runs, 2
+     * single: another producer of the host writes the queue; inplace.c). */
+    int inplace;
+    struct rh_ip_out {
+        uint64_t start, end;
+        uint32_t n;
+        int reserved;
+        int single;
+        uint32_t gen;     /* batch_gen of the batch `answered` counts for */
+        uint32_t answered; /* answers on this port in that batch */
+    } ip_out[RH_MAX_PORTS];
+    int ip_redelivered;              /* the held batch has a redelivered or retried message */
     rh_in_bridge *inline_in[RH_MAX_PORTS];  /* inline mode: this worker pulls itself */
     rh_reactor *reactor;
     uint32_t next_port;              /* round robin over input ports */

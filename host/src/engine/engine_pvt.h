@@ -15,6 +15,53 @@ uint32_t rh__out_bridge_step(rh_out_bridge *b);
 /* Move from one source ring only (a worker flushing its own outputs inline). */
 uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src);
 
+/* bridge.c, shared by both input paths (copying, and in place: inplace.c).
+ * rh__in_bridge_begin: before taking a burst, settle acks on a persist
+ * queue and note a recovery's redeliveries.  rh__in_bridge_check: the
+ * checks on envs[0..got) (ring slots, or the queue's own cells): mark
+ * redeliveries, then dedup, TTL, length and validate; each refused message
+ * is counted and (expired, invalid) dead-lettered with its reason; the kept
+ * ones are compacted to envs[0..returned), in order. */
+void rh__in_bridge_begin(rh_in_bridge *b);
+uint32_t rh__in_bridge_check(rh_in_bridge *b, rh_envelope **envs, uint32_t got);
+
+/* inplace.c: the in-place path of a worker with w->inplace, on its own
+ * thread.  rh__inplace_take: claim up to max messages of one input port
+ * (round robin) in its queue's cells, check them there, describe the kept
+ * ones in w->msgs and return how many (*port_out, *seen_out: how many left
+ * the queue, refused ones included); the claim is held until
+ * rh__inplace_release.  rh__inplace_settle: retry releases that waited
+ * for an earlier claim (every step, whatever the flow).  Output:
+ * rh__inplace_emit / _reserve / _commit do it in place and return 1 (or
+ * the payload pointer), or 0 (NULL) when the copying path through the
+ * output ring must (queue full, answer to check for a repeat, ring not
+ * empty, outside process()); rh__inplace_publish publishes what every
+ * port wrote, and at the end of a batch (end_of_batch) also gives back
+ * claimed cells not written and ends a reservation never committed. */
+/* rh__inplace_wants_copy: 1 when this step takes through the copying path
+ * instead (the input ring holds messages, or, running and holding no
+ * claim, a dead client's peek waits to be adopted: rh__queue_dequeue_burst
+ * redelivers it, marked, and an adopted run is released as it is taken). */
+int rh__inplace_wants_copy(rh_worker *w, int running);
+uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32_t *seen_out);
+void rh__inplace_release(rh_worker *w, uint32_t port);
+void rh__inplace_settle(rh_worker *w);
+int rh__inplace_emit(rh_worker *w, uint32_t port, const rh_msg *in, const void *msg,
+                     uint32_t len);
+void *rh__inplace_reserve(rh_worker *w, uint32_t port);
+int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t len);
+void rh__inplace_publish(rh_worker *w, int end_of_batch);
+/* inplace.c: before the output ring of port is flushed into its queue in
+ * the middle of a batch (dispatch.c out_slot): every run on that queue is
+ * ended as at the end of a batch (published, unused cells given back), so
+ * that the flush's claim, after them, is not left waiting for them. */
+void rh__inplace_end_queue(rh_worker *w, uint32_t port);
+
+/* dispatch.c: the envelope of an answer on port to in (NULL: none), len
+ * payload bytes, written to env (fill_env there). */
+void rh__worker_fill_env(rh_worker *w, uint32_t port, rh_envelope *env, const rh_msg *in,
+                         uint32_t len);
+
 /* dispatch.c, each on the worker's own thread only. */
 /* Run a pending rh_worker_op of w, if any. */
 void rh__worker_run_pending_op(rh_worker *w);

@@ -252,8 +252,12 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
                 return rh_error_set(err, RH_ENOMEM, "out of memory");
             for (uint32_t t = 0; t < b->n_targets; t++)
                 b->targets[t] = k->workers[inline_mode ? j : t].in[p];
-            if (inline_mode)
+            if (inline_mode) {
                 k->workers[j].inline_in[p] = b;
+                /* the bridge runs in the kernel's thread: in place (engine/inplace.c;
+                 * the manifest refuses "inline" to a process-isolated kernel) */
+                k->workers[j].inplace = !d->isolate_process;
+            }
         }
     }
     for (uint32_t p = 0; p < desc->n_outputs; p++) {

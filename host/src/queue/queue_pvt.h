@@ -39,6 +39,61 @@ uint32_t rh__queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t 
  */
 uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n);
 
+/*
+ * In place (queue_inplace.c, issue 11): the inline bridge's kernel reads
+ * its batch from the queue's cells and writes its answers into the output
+ * queue's cells.  Positions are the queue's (they only grow); a cell is
+ * rh__queue_cell(q, pos), its payload right after the envelope.
+ *
+ * Consumer side (a consumer under the claims-table protocol of
+ * queue_claim.h, as every receive is): rh__queue_consumer_entry first
+ * publishes finished runs parked in the claims table and returns 1 when a
+ * dead holder's peek waits to be adopted (h->orphans): the caller then
+ * takes through the copying rh__queue_dequeue_burst, which adopts it
+ * (marked RH_ENV_REDELIVERED), since an adopted run is published as soon
+ * as it is taken.  rh__queue_take_inplace claims up to n published cells
+ * (returns how many, 0 when empty, after looking for dead peeks; first at
+ * *pos; void cells among them, rh__queue_cell_is_void, are counted skipped
+ * and carry no message: the caller delivers none of them); they are the caller's,
+ * read and written in place, until rh__queue_release_inplace(q, pos, end)
+ * hands them back: 0 done (producers may reuse them, or on a persist queue
+ * once acked), 1 when an earlier claim is not released yet (*tail_out:
+ * where cons_tail stands): nothing happened, call again later; the caller
+ * decides with rh__queue_release_stalled (*since 0 at the first call)
+ * whether it is done: 1 when the run was parked in the claims table behind
+ * a peek (published later by whoever moves cons_tail there) or the wait on
+ * an unrecorded claim has lasted too long (given up, the side marked
+ * corrupt as a stalled publish is); 0: call release again later.  rh__queue_inplace_len reads a claimed
+ * cell's payload_len once, zero-extends its payload up to room bytes (at
+ * most the cell's payload) and returns the length read (unclamped: a
+ * larger one is the bridge's "invalid").
+ *
+ * Producer side: rh__queue_claim_inplace claims up to n free cells (how
+ * many, 0 when full; first at *pos); the caller writes, into each, its envelope (id zero: a fresh one) and
+ * payload_len and payload, then rh__queue_stamp_inplace sets what the
+ * queue owns (id if zero, enqueue time, port 0, length clamped), and
+ * rh__queue_publish_inplace(q, pos, end) publishes the run [pos, end),
+ * waiting for earlier claims as every producer does (0, or RH_ECORRUPT:
+ * not published, the producers' side stalled for good).  Claimed cells
+ * nothing was written to, [from, end), are given back with
+ * rh__queue_unclaim_inplace while end is still the latest claim (1); else
+ * (0) they are made void with rh__queue_void_inplace (counted made void;
+ * consumers skip them) and published.
+ */
+rh_envelope *rh__queue_cell(rh_queue *q, uint64_t pos);
+int rh__queue_consumer_entry(rh_queue *q);
+uint32_t rh__queue_take_inplace(rh_queue *q, uint32_t n, uint64_t *pos);
+int rh__queue_cell_is_void(const rh_queue *q, uint64_t pos);
+uint32_t rh__queue_inplace_len(rh_queue *q, uint64_t pos, uint32_t room);
+int rh__queue_release_inplace(rh_queue *q, uint64_t pos, uint64_t end, uint64_t *tail_out);
+int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t end,
+                              uint64_t *since);
+uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos);
+int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end);
+void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns);
+void rh__queue_void_inplace(rh_queue *q, uint64_t from, uint64_t end);
+int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end);
+
 /* RH_ECORRUPT when a side of the queue is marked corrupt (a wait on a
  * stalled tail gave up: queue_health.c), so a send finding it full will
  * never find room; else 0.  For producers with a wait of their own (the
@@ -63,6 +118,9 @@ void rh__queue_unlink(rh_queue *q);
 void rh__queue_ack(rh_queue *q, uint64_t end);
 uint64_t rh__queue_taken(const rh_queue *q);
 uint64_t rh__queue_acked(const rh_queue *q);
+/* The position before which every message was claimed by a consumer
+ * (cons_head: taken, or being read in place; queue_inplace.c). */
+uint64_t rh__queue_claimed(const rh_queue *q);
 int rh__queue_is_persist(const rh_queue *q);
 
 /* 1 when rh_queue_create took over a previous run's persist queue, and
