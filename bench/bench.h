@@ -42,6 +42,7 @@ typedef struct bench_params {
     int wait_spin;         /* ringhost: 1 = wait "spin", 0 = "adaptive" */
     uint32_t depth;        /* ringhost: kernels in the pipeline (1 = one echo) */
     uint32_t kernels;      /* ringhost: kernels launched on the two cores */
+    int loans;             /* ringhost echo: the client loans and peeks (zero copy, issue 11) */
 } bench_params;
 
 /* The run's settings, the same for every case. */

@@ -41,6 +41,18 @@ static void add_echo(bench_suite *s, const char *group, int inline_, int spin, u
     bench_add(s, group, name, rhb_echo_throughput, &p);
 }
 
+/* The same echo with a zero-copy client (rh_send_reserve/commit,
+ * rh_recv_peek/release): with the inline bridge reading and writing the
+ * queues' cells in place, no copy of a payload is left on the path. */
+static void add_echo_loans(bench_suite *s, const char *group, uint32_t payload)
+{
+    char name[BENCH_NAME_MAX];
+    snprintf(name, sizeof name, "rh.echo.inline.loans.adaptive.b32.p%u", payload);
+    bench_params p = {.payload = payload, .batch = 32, .bridge_inline = 1, .depth = 1,
+                      .loans = 1};
+    bench_add(s, group, name, rhb_echo_throughput, &p);
+}
+
 void bench_register_ringhost(bench_suite *s, const bench_env *env)
 {
     int quick = env->quick;
@@ -57,6 +69,8 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
                     continue;
                 add_echo(s, "p64", inl, spin, batches[i], 64);
             }
+    add_echo_loans(s, "p64", 64);
+    add_echo_loans(s, "payload", 65536);
     for (uint32_t i = 0; i < COUNT(batches); i++) {
         if (quick && batches[i] != 32)
             continue;

@@ -4,6 +4,10 @@
  *   client --rh_send_burst--> named queue --bridge--> bench_echo --bridge-->
  *   named queue --rh_recv_burst--> client
  *
+ * or, for the ".loans" cases, the client writing loaned cells
+ * (rh_send_reserve/commit) and reading answers where they lie
+ * (rh_recv_peek/release).
+ *
  * The client thread runs on cpu[0], the kernels (and their bridges) on
  * cpu[1], like the producer and consumer of the rte_ring baseline.  The
  * client keeps at most BENCH_ECHO_WINDOW messages in flight (the same
@@ -22,6 +26,7 @@
 /* Each message carries its type's length field (bytes used, 4 bytes) and
  * then a per-chain sequence number, so the client can check the answers. */
 #define SEQ_OFFSET 4
+#define ECHO_LOAN_MAX 256 /* messages per loan or peek: the largest batch */
 
 typedef struct echo_client {
     const bench_env *env;
@@ -29,6 +34,7 @@ typedef struct echo_client {
     uint32_t batch;
     uint32_t payload;
     int spin;              /* RTT: busy-poll instead of rh_recv's adaptive wait */
+    int loans;             /* write and read the queues' cells in place (loans, peeks) */
     uint64_t first_seq;    /* every chain's first sequence number */
     /* throughput results */
     uint64_t received;     /* in the measured window */
@@ -66,21 +72,48 @@ static int take_answers(echo_client *cl, uint32_t c, unsigned char *rbuf, uint64
                         uint64_t *inflight, int timeout_ms)
 {
     rhb_pipe *p = cl->pipe;
-    int got = rh_recv_burst(p->out[c], NULL, rbuf, p->stride, cl->batch, timeout_ms);
+    rh_msg_view v[ECHO_LOAN_MAX];
+    int got = cl->loans ? rh_recv_peek(p->out[c], cl->batch, timeout_ms, v)
+                        : rh_recv_burst(p->out[c], NULL, rbuf, p->stride, cl->batch, timeout_ms);
+    if (cl->loans && (got == RH_EEMPTY || got == RH_ETIMEDOUT))
+        return 0;
     if (got < 0)
         return got;
     for (int i = 0; i < got; i++) {
-        uint64_t seq = seq_of(rbuf + (size_t)i * p->stride);
+        uint64_t seq = cl->loans ? seq_of(v[i].payload) : seq_of(rbuf + (size_t)i * p->stride);
         if (seq != expect[c]) {
             snprintf(cl->error, sizeof cl->error,
                      "chain %u: answer %llu arrived where %llu was due (lost, twice or out of order)",
                      c, (unsigned long long)seq, (unsigned long long)expect[c]);
+            if (cl->loans)
+                rh_recv_release(p->out[c]);
             return RH_EINVAL;
         }
         expect[c]++;
     }
+    if (cl->loans)
+        rh_recv_release(p->out[c]);
     inflight[c] -= (uint64_t)got;
     return got;
+}
+
+/* Up to n messages written straight into loaned cells (only their header:
+ * length and sequence number, as iceoryx's client writes only its own):
+ * how many were sent (0 when the queue had no room), or an RH_E code. */
+static int send_loaned(echo_client *cl, rh_queue *q, uint32_t n, uint64_t seq)
+{
+    rh_loan loans[ECHO_LOAN_MAX];
+    uint32_t lens[ECHO_LOAN_MAX];
+    int k = rh_send_reserve(q, n < ECHO_LOAN_MAX ? n : ECHO_LOAN_MAX, loans);
+    if (k == RH_EFULL || k == RH_ETIMEDOUT)
+        return 0;
+    if (k < 0)
+        return k;
+    for (int i = 0; i < k; i++) {
+        fill_message(loans[i].payload, cl->payload, seq + (uint64_t)i);
+        lens[i] = cl->payload;
+    }
+    return rh_send_commit(q, (uint32_t)k, lens, NULL);
 }
 
 static void *throughput_client(void *arg)
@@ -110,9 +143,12 @@ static void *throughput_client(void *arg)
     for (uint64_t round = 0;; round++) {
         uint32_t c = (uint32_t)(round % chains);
         if (inflight[c] + batch <= window) {
-            for (uint32_t i = 0; i < batch; i++)
-                fill_message(sbuf + (size_t)i * cl->payload, cl->payload, next[c] + i);
-            int k = rh_send_burst(p->in[c], NULL, sbuf, cl->payload, cl->payload, batch, NULL);
+            int k = cl->loans ? send_loaned(cl, p->in[c], batch, next[c]) : -1;
+            if (!cl->loans) {
+                for (uint32_t i = 0; i < batch; i++)
+                    fill_message(sbuf + (size_t)i * cl->payload, cl->payload, next[c] + i);
+                k = rh_send_burst(p->in[c], NULL, sbuf, cl->payload, cl->payload, batch, NULL);
+            }
             if (k < 0) {
                 snprintf(cl->error, sizeof cl->error, "rh_send_burst: %s", rh_strerror(k));
                 goto out;
@@ -217,7 +253,8 @@ int rhb_echo_throughput(const bench_env *env, const bench_params *prm, bench_res
     rhb_pipe p;
     if (rhb_launch(env, &s, &p, out) != 0)
         return -1;
-    echo_client cl = {.env = env, .pipe = &p, .batch = s.batch, .payload = s.payload};
+    echo_client cl = {.env = env, .pipe = &p, .batch = s.batch, .payload = s.payload,
+                      .loans = prm->loans};
     int rc = run_client(env, &cl, throughput_client, out);
     if (rhb_close(&p) != 0 && rc == 0)
         rc = bench_fail(out, "terminate reported a problem");

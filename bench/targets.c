@@ -69,6 +69,17 @@ void bench_register_targets(bench_suite *s)
      * copies (issue 3 had 0.33 for the copying one). */
     bench_add_ratio(s, "64 KiB echo vs memcpy", "rh.echo.inline.adaptive.b32.p65536", "gb_per_s",
                     "memcpy.p65536", "gb_per_s", BENCH_AT_LEAST, 0.5);
+    /* The echo with a zero-copy client (loans and peeks): issue 11's
+     * targets for the path without copies. */
+    bench_add_ratio(s, "echo.inline loans vs rte_ring hop (b32)",
+                    "rh.echo.inline.loans.adaptive.b32.p64", "msgs_per_s", "rte_ring.hop.b32.p64",
+                    "msgs_per_s", BENCH_AT_LEAST, 0.25);
+    bench_add_ratio(s, "echo.inline loans vs mutex+condvar echo",
+                    "rh.echo.inline.loans.adaptive.b32.p64", "msgs_per_s", "mutex.echo.b32.p64",
+                    "msgs_per_s", BENCH_AT_LEAST, 2);
+    bench_add_ratio(s, "64 KiB echo with loans vs memcpy",
+                    "rh.echo.inline.loans.adaptive.b32.p65536", "gb_per_s", "memcpy.p65536",
+                    "gb_per_s", BENCH_AT_LEAST, 0.5);
 
     /* Across processes (issue 11): ringhost's round trip with the client in
      * another process, against iceoryx's between two processes and the
