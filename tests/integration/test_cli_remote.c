@@ -41,6 +41,15 @@ static void expect_link_counters(const char *instance, uint64_t n)
              instance, (unsigned long long)n);
     CLI_CHECK(&o, o.r.out && strstr(o.r.out, want), "expected stat --prom to hold %s", want);
     cli_free(&o);
+    /* and the table: a line per link under the queues, in 80 columns */
+    cli_exec(&o, NULL, "stat", "--instance", instance, NULL);
+    const char *at = o.r.out ? strstr(o.r.out, "\nLINK ") : NULL;
+    const char *row = at ? strstr(at, "\nhub ") : NULL;
+    unsigned long long published = 0, acked = 0, pending = 1;
+    CLI_CHECK(&o, row && sscanf(row + 1, "hub yes %llu %llu %llu", &published, &acked, &pending) == 3 &&
+                      published >= n && acked == n && pending == 0,
+              "expected stat's table to show link hub up with %llu acked, 0 pending", (unsigned long long)n);
+    cli_free(&o);
 }
 
 /* ------------------------------------------------------------ tests ---- */

@@ -327,6 +327,33 @@ static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt
         print_narrow(queues, kernels, prev, dt_s, width - 1); /* never the last column: no terminal wraps */
 }
 
+/* Each link of the host (remote queues, issue 12), under the queue table:
+ * 73 columns, so it fits every terminal the table does.  Nothing when the
+ * host has no link. */
+static void print_links(const char *instance)
+{
+    json_t *links = rh__cli_link_stats(instance);
+    if (links && json_array_size(links)) {
+        printf("\n%-12s %3s %10s %10s %8s %8s %8s %6s\n", "LINK", "UP", "PUBLISHED", "ACKED",
+               "PENDING", "REDELIV", "LAG", "RECONN");
+        size_t i;
+        json_t *l;
+        json_array_foreach(links, i, l)
+        {
+            printf("%-12.12s %3s %10lld %10lld %8lld %8lld %8lld %6lld\n",
+                   json_string_value(json_object_get(l, "link")),
+                   json_integer_value(json_object_get(l, "connected")) ? "yes" : "no",
+                   (long long)json_integer_value(json_object_get(l, "published")),
+                   (long long)json_integer_value(json_object_get(l, "acked")),
+                   (long long)json_integer_value(json_object_get(l, "pending_acks")),
+                   (long long)json_integer_value(json_object_get(l, "redeliveries")),
+                   (long long)json_integer_value(json_object_get(l, "consumer_lag")),
+                   (long long)json_integer_value(json_object_get(l, "reconnects")));
+        }
+    }
+    json_decref(links);
+}
+
 /* ------------------------------------------------------------ watch ---- */
 
 static volatile sig_atomic_t stop_watch;
@@ -375,6 +402,7 @@ static int watch(const char *instance, double interval_s)
         else
             print_table(queues, kernels, prev,
                         prev_ns ? (double)(now - prev_ns) / (double)RH_NS_PER_S : 0);
+        print_links(instance);
         fflush(stdout);
         json_decref(prev);
         json_decref(kernels);
@@ -455,6 +483,7 @@ int rh__cmd_stat(int argc, char **argv)
         hosts_gone_note(stderr, "ringhost stat", queues);
     } else if (found) {
         print_table(queues, kernels, NULL, 0);
+        print_links(instance);
     }
     json_decref(queues);
     json_decref(kernels);
