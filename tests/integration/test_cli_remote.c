@@ -50,6 +50,14 @@ static void expect_link_counters(const char *instance, uint64_t n)
                       published >= n && acked == n && pending == 0,
               "expected stat's table to show link hub up with %llu acked, 0 pending", (unsigned long long)n);
     cli_free(&o);
+    /* ps too, under its kernels */
+    cli_exec(&o, NULL, "ps", "--instance", instance, NULL);
+    at = o.r.out ? strstr(o.r.out, "\nLINK ") : NULL;
+    row = at ? strstr(at, "\nhub ") : NULL;
+    acked = 0;
+    CLI_CHECK(&o, row && sscanf(row + 1, "hub yes %llu %llu", &published, &acked) == 2 && acked == n,
+              "expected ps to show link hub up with %llu acked", (unsigned long long)n);
+    cli_free(&o);
 }
 
 /* ------------------------------------------------------------ tests ---- */

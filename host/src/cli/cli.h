@@ -135,6 +135,9 @@ json_t *rh__cli_kernel_stats(const char *instance);
 /* The "links" of the same reply (remote queues, issue 12): each link's
  * counters, or NULL when no host answers. */
 json_t *rh__cli_link_stats(const char *instance);
+/* cmd_stat.c: the links table under `stat`'s and `ps`'s tables (nothing
+ * for NULL or no link). */
+void rh__cli_links_print(json_t *links);
 
 /* stat_prom.c: the Prometheus text of `ringhost stat --prom`, to out:
  * rh__cli_prom_print of the queues and kernels given (kernels may be NULL),

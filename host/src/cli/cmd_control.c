@@ -48,6 +48,7 @@ static void print_ps(json_t *reply)
                json_number_value(json_object_get(k, "rate")), num(k, "failed"),
                num(k, "restarts"), num(k, "swaps"));
     }
+    rh__cli_links_print(json_object_get(reply, "links"));
 }
 
 int rh__cmd_ps(int argc, char **argv)

@@ -327,30 +327,35 @@ static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt
         print_narrow(queues, kernels, prev, dt_s, width - 1); /* never the last column: no terminal wraps */
 }
 
-/* Each link of the host (remote queues, issue 12), under the queue table:
- * 73 columns, so it fits every terminal the table does.  Nothing when the
- * host has no link. */
+/* Each link of the host (remote queues, issue 12), as `stat` and `ps` show
+ * them under their tables: 73 columns, so they fit every terminal the
+ * tables do.  Nothing when the host has no link. */
+void rh__cli_links_print(json_t *links)
+{
+    if (!links || json_array_size(links) == 0)
+        return;
+    printf("\n%-12s %3s %10s %10s %8s %8s %8s %6s\n", "LINK", "UP", "PUBLISHED", "ACKED",
+           "PENDING", "REDELIV", "LAG", "RECONN");
+    size_t i;
+    json_t *l;
+    json_array_foreach(links, i, l)
+    {
+        printf("%-12.12s %3s %10lld %10lld %8lld %8lld %8lld %6lld\n",
+               json_string_value(json_object_get(l, "link")),
+               json_integer_value(json_object_get(l, "connected")) ? "yes" : "no",
+               (long long)json_integer_value(json_object_get(l, "published")),
+               (long long)json_integer_value(json_object_get(l, "acked")),
+               (long long)json_integer_value(json_object_get(l, "pending_acks")),
+               (long long)json_integer_value(json_object_get(l, "redeliveries")),
+               (long long)json_integer_value(json_object_get(l, "consumer_lag")),
+               (long long)json_integer_value(json_object_get(l, "reconnects")));
+    }
+}
+
 static void print_links(const char *instance)
 {
     json_t *links = rh__cli_link_stats(instance);
-    if (links && json_array_size(links)) {
-        printf("\n%-12s %3s %10s %10s %8s %8s %8s %6s\n", "LINK", "UP", "PUBLISHED", "ACKED",
-               "PENDING", "REDELIV", "LAG", "RECONN");
-        size_t i;
-        json_t *l;
-        json_array_foreach(links, i, l)
-        {
-            printf("%-12.12s %3s %10lld %10lld %8lld %8lld %8lld %6lld\n",
-                   json_string_value(json_object_get(l, "link")),
-                   json_integer_value(json_object_get(l, "connected")) ? "yes" : "no",
-                   (long long)json_integer_value(json_object_get(l, "published")),
-                   (long long)json_integer_value(json_object_get(l, "acked")),
-                   (long long)json_integer_value(json_object_get(l, "pending_acks")),
-                   (long long)json_integer_value(json_object_get(l, "redeliveries")),
-                   (long long)json_integer_value(json_object_get(l, "consumer_lag")),
-                   (long long)json_integer_value(json_object_get(l, "reconnects")));
-        }
-    }
+    rh__cli_links_print(links);
     json_decref(links);
 }
 
