@@ -55,7 +55,11 @@ const char *remote_gateway(const char *tag, const char *urls, const char *extra_
 }
 
 /* persist: the kernel host's queues outlive a SIGKILL (what it took from
- * JetStream and acked, and what it answered but JetStream has not acked). */
+ * JetStream and acked, and what it answered but JetStream has not acked).
+ * e.out blocks up to 60 s, not the default 5: while a link fails over (a
+ * cluster node killed: ~15 s under ASan) the export takes nothing, and an
+ * answer the full queue refuses after its block timeout is counted but
+ * gone for the client, whose input JetStream already saw acked. */
 const char *remote_kernel_host(const char *tag, const char *which, const char *urls,
                                const char *extra_link, int persist)
 {
@@ -69,8 +73,8 @@ const char *remote_kernel_host(const char *tag, const char *which, const char *u
              "  \"e.in\": {\"type\": \"echo.message\", \"capacity\": 1024, "
              "\"dedup_window\": 4096%s, "
              "\"import\": {\"link\": \"hub\", \"subject\": \"rh.%s.in\"}},\n"
-             "  \"e.out\": {\"type\": \"echo.message\", \"capacity\": 1024%s, "
-             "\"export\": {\"link\": \"hub\", \"subject\": \"rh.%s.out\"}}},\n"
+             "  \"e.out\": {\"type\": \"echo.message\", \"capacity\": 1024, "
+             "\"block_timeout_ms\": 60000%s, \"export\": {\"link\": \"hub\", \"subject\": \"rh.%s.out\"}}},\n"
              " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", "
              "\"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
              remote_nats_json(urls), tag, extra_link ? extra_link : "", p, tag, p, tag);
