@@ -93,41 +93,6 @@ static rh_envelope *out_slot(rh_worker *w, uint32_t p)
     }
 }
 
-static int batch_index(const rh_worker *w, const rh_msg *in);
-
-/*
- * The envelope of an output on port `port` answering `in`: correlation id,
- * priority, and an id derived from in's id, the port and the output's index
- * among in's answers on that port (base/id.h), so an input processed again
- * after a crash is answered with the same ids.  An input outside the held
- * batch (or none) leaves the id zero: the queue draws a fresh one.  A
- * redelivered or retried input's answers are marked RH_ENV_REDELIVERED, for
- * the output bridge to check (bridge.c).
- */
-void rh__worker_fill_env(rh_worker *w, uint32_t port, rh_envelope *env, const rh_msg *in,
-                         uint32_t len)
-{
-    memset(env, 0, sizeof *env);
-    if (in && in->env) {
-        env->correlation_id = in->env->id;
-        env->priority = in->env->priority;
-        env->flags = RH_ENV_HAS_CORRELATION;
-        int j = w->emit_counts ? batch_index(w, in) : -1;
-        if (j >= 0) {
-            struct rh_emit_count *c =
-                &w->emit_counts[(uint32_t)j * w->kernel->desc->n_outputs + port];
-            if (c->gen != w->batch_gen) {
-                c->gen = w->batch_gen;
-                c->n = 0;
-            }
-            env->id = rh__id_of_answer(in->env->id, port, c->n++);
-            if (in->env->flags & (RH_ENV_REDELIVERED | RH_ENV_RETRIED))
-                env->flags |= RH_ENV_REDELIVERED;
-        }
-    }
-    env->payload_len = len;
-}
-
 static int api_emit(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *msg, uint32_t len)
 {
     rh_worker *w = worker_of(ctx);
@@ -189,23 +154,6 @@ static void fail_message(rh_worker *w, uint32_t j, const char *reason)
                 RH_DLQ_FAILED, m->env, m->data, reason, k->rt->log);
 }
 
-/* Index in the held batch of the message in, or -1.  Kernels pass
- * &batch->msgs[j] (found at once); a copy of the rh_msg is found by its
- * envelope. */
-static int batch_index(const rh_worker *w, const rh_msg *in)
-{
-    if (!in)
-        return -1;
-    uintptr_t at = (uintptr_t)in, first = (uintptr_t)w->msgs;
-    if (at >= first && at < first + w->batch_n * sizeof *w->msgs &&
-        (at - first) % sizeof *w->msgs == 0)
-        return (int)((at - first) / sizeof *w->msgs);
-    for (uint32_t j = 0; j < w->batch_n; j++)
-        if (w->msgs[j].env == in->env)
-            return (int)j;
-    return -1;
-}
-
 /*
  * rh_fail: a message of the batch the kernel holds failed.  It is counted
  * and dead-lettered once, however often the kernel fails it (and a batch
@@ -220,7 +168,7 @@ static void api_fail(rh_ctx *ctx, const rh_msg *in, const char *reason)
     rh_kinst *k = w->kernel;
     if (!reason)
         reason = "(no reason)";
-    int j = batch_index(w, in);
+    int j = rh__worker_batch_index(w, in);
     if (j < 0) {
         rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.fail_outside_batch",
                       "kernel=%s worker=%u counted=no reason=%s", k->decl->name, w->index,

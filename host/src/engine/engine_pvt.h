@@ -57,10 +57,13 @@ void rh__inplace_publish(rh_worker *w, int end_of_batch);
  * that the flush's claim, after them, is not left waiting for them. */
 void rh__inplace_end_queue(rh_worker *w, uint32_t port);
 
-/* dispatch.c: the envelope of an answer on port to in (NULL: none), len
- * payload bytes, written to env (fill_env there). */
+/* answer.c: the envelope of an answer on port to in (NULL: none), len
+ * payload bytes, written to env. */
 void rh__worker_fill_env(rh_worker *w, uint32_t port, rh_envelope *env, const rh_msg *in,
                          uint32_t len);
+/* answer.c: the index in the batch w's kernel holds of the message in
+ * (&batch->msgs[j], or a copy of it found by its envelope), or -1. */
+int rh__worker_batch_index(const rh_worker *w, const rh_msg *in);
 
 /* dispatch.c, each on the worker's own thread only. */
 /* Run a pending rh_worker_op of w, if any. */

@@ -12,7 +12,7 @@
  *           w->msgs -> release the run (cons_tail) once its answers are out.
  *   output: rh_emit / rh_emit_reserve claim a cell of the output queue, the
  *           answer's envelope is stamped there (ids derived as on the
- *           copying path, dispatch.c fill_env), and the batch's run of cells
+ *           copying path, answer.c), and the batch's run of cells
  *           is published at its end (prod_tail), with one clock read and one
  *           doorbell.
  *
