@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------- files ---- */
@@ -426,6 +428,57 @@ void cli_await_log(proc *host, const char *needle, size_t count, double within_s
 {
     if (cli_host_logged_within(host, needle, count, within_s) != 0)
         fail_msg("the host did not log \"%s\" (see above)", needle);
+}
+
+/* Copies of the hosts cli_start_host() started: copies, since a failed
+ * test's own proc structs die with its frame.  A copy whose stderr file is
+ * still there was never waited for (proc_wait removes it). */
+#define CLI_MAX_HOSTS 16
+static struct {
+    const proc *key;
+    proc copy;
+} started[CLI_MAX_HOSTS];
+
+static void kill_left_hosts(void)
+{
+    for (int i = 0; i < CLI_MAX_HOSTS; i++) {
+        proc *h = &started[i].copy;
+        if (started[i].key && h->pid > 0 && access(h->err_path, F_OK) == 0) {
+            print_error("---- a host the test left running (pid %d): killed ----\n",
+                        (int)h->pid);
+            kill(h->pid, SIGKILL);
+            waitpid(h->pid, NULL, 0);
+            unlink(h->err_path);
+            unlink(h->out_path);
+        }
+    }
+    memset(started, 0, sizeof started);
+}
+
+void cli_start_host(proc *host, const char *manifest_path, const char *instance)
+{
+    static int at_exit;
+    if (!at_exit)
+        at_exit = atexit(kill_left_hosts) == 0;
+    char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest_path, "--instance",
+                    (char *)instance, NULL};
+    assert_int_equal(proc_start(host, argv), 0);
+    for (int i = 0; i < CLI_MAX_HOSTS; i++)
+        if (started[i].key == host || !started[i].key) {
+            started[i].key = host;
+            started[i].copy = *host;
+            break;
+        }
+    if (cli_host_logged_within(host, CLI_SERVING, 1, CLI_READY_WITHIN_S) != 0)
+        fail_msg("expected `ringhost run %s` (instance %s) to serve within %.0f s",
+                 manifest_path, instance, CLI_READY_WITHIN_S);
+}
+
+int cli_hosts_teardown(void **state)
+{
+    (void)state;
+    kill_left_hosts();
+    return 0;
 }
 
 /* ------------------------------------------------------- messages ---- */

@@ -151,6 +151,25 @@ int cli_host_logged_within(proc *host, const char *needle, size_t count, double 
 /* The same, failing the test instead of returning -1. */
 void cli_await_log(proc *host, const char *needle, size_t count, double within_s);
 
+/* How long cli_start_host() gives a host to serve (sanitizer builds). */
+#define CLI_READY_WITHIN_S 20.0
+
+/*
+ * `ringhost run manifest_path --instance instance` in the background,
+ * waiting up to CLI_READY_WITHIN_S until it serves (CLI_SERVING); fails
+ * the test (with the host's stderr) when it does not.  The host is
+ * remembered until it is waited for (proc_wait): cli_hosts_teardown() and
+ * an atexit handler SIGKILL every one left, so a failed assertion (which
+ * jumps past the test's own stop) leaves no ringhost process running.
+ */
+void cli_start_host(proc *host, const char *manifest_path, const char *instance);
+
+/* A per-test cmocka teardown: SIGKILL and reap every host cli_start_host()
+ * started that was not waited for.  0. */
+int cli_hosts_teardown(void **state);
+/* A cmocka test entry with that teardown. */
+#define CLI_HOST_TEST(f) cmocka_unit_test_teardown(f, cli_hosts_teardown)
+
 /* ------------------------------------------------------- messages ---- */
 
 /* Append one vector_add request line to b (id may be NULL). */

@@ -19,8 +19,6 @@
 #include "cli_common.h"
 #include "ringhost/ringhost.h"
 
-#define READY_WITHIN_S 20.0
-
 /* e.in -> echo -> e.out; x.q read by nobody.  bridge "inline": the kernel
  * reads e.in in place (engine/inplace.c), "thread": through its pump. */
 static const char *manifest_bridge(const char *tag, const char *bridge)
@@ -38,19 +36,14 @@ static const char *manifest_bridge(const char *tag, const char *bridge)
     return cli_manifest(tag, text);
 }
 
-static const char *manifest(const char *tag)
+/* The fixture of every test: host, a serving `ringhost run` of
+ * manifest_bridge(tag, bridge) as instance cli_instance(tag), started by
+ * cli_start_host (killed by cli_hosts_teardown when a test fails). */
+static const char *start_host_bridge(proc *host, const char *tag, const char *bridge)
 {
-    return manifest_bridge(tag, "thread");
-}
-
-static void start_host(proc *host, const char *manifest_path, const char *instance)
-{
-    char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest_path, "--instance",
-                    (char *)instance, NULL};
-    assert_int_equal(proc_start(host, argv), 0);
-    if (cli_host_logged_within(host, CLI_SERVING, 1, READY_WITHIN_S) != 0)
-        fail_msg("expected `ringhost run %s` (instance %s) to serve within %.0f s",
-                 manifest_path, instance, READY_WITHIN_S);
+    const char *inst = cli_instance(tag);
+    cli_start_host(host, manifest_bridge(tag, bridge), inst);
+    return inst;
 }
 
 /* SIGTERM the host and check its accounting: every queue's line balanced. */
@@ -123,9 +116,8 @@ static void kill_and_reap(pid_t pid)
 static void test_a_client_killed_holding_a_loan_wedges_neither_the_queue_nor_the_host(void **s)
 {
     (void)s;
-    const char *inst = cli_instance("loan");
     proc host;
-    start_host(&host, manifest("loan"), inst);
+    const char *inst = start_host_bridge(&host, "loan", "thread");
     kill_and_reap(client_holding(inst, "e.in", HOLD_LOAN, NULL));
 
     cli_out o;
@@ -152,9 +144,8 @@ static void test_a_client_killed_holding_a_loan_wedges_neither_the_queue_nor_the
 static void test_a_client_killed_holding_a_peek_leaves_the_message_to_ringhost_recv(void **s)
 {
     (void)s;
-    const char *inst = cli_instance("peek");
     proc host;
-    start_host(&host, manifest("peek"), inst);
+    const char *inst = start_host_bridge(&host, "peek", "thread");
     cli_out o;
     cli_exec(&o, NULL, "send", "--instance", inst, "x.q", "{\"seq\": 3}", NULL);
     cli_expect_exit(&o, 0);
@@ -175,9 +166,8 @@ static void test_a_client_killed_holding_a_peek_leaves_the_message_to_ringhost_r
 static void test_the_hosts_input_bridge_takes_over_a_peek_whose_client_died(void **s)
 {
     (void)s;
-    const char *inst = cli_instance("bridge");
     proc host;
-    start_host(&host, manifest("bridge"), inst);
+    const char *inst = start_host_bridge(&host, "bridge", "thread");
     cli_out o;
     cli_exec(&o, NULL, "deactivate", "k", "--instance", inst, NULL);
     cli_expect_exit(&o, 0);
@@ -209,9 +199,8 @@ static void test_the_hosts_input_bridge_takes_over_a_peek_whose_client_died(void
 static void test_void_cells_of_a_dead_loan_are_skipped_by_a_kernel_reading_in_place(void **s)
 {
     (void)s;
-    const char *inst = cli_instance("ipvoid");
     proc host;
-    start_host(&host, manifest_bridge("ipvoid", "inline"), inst);
+    const char *inst = start_host_bridge(&host, "ipvoid", "inline");
     kill_and_reap(client_holding(inst, "e.in", HOLD_LOAN, NULL));
     cli_out o;
     cli_exec(&o, NULL, "send", "--instance", inst, "e.in", "{\"seq\": 1}", "{\"seq\": 2}",
@@ -248,9 +237,8 @@ static void test_void_cells_of_a_dead_loan_are_skipped_by_a_kernel_reading_in_pl
 static void test_a_peek_held_in_front_of_a_kernel_reading_in_place_marks_nothing_and_is_taken_over(void **s)
 {
     (void)s;
-    const char *inst = cli_instance("iplive");
     proc host;
-    start_host(&host, manifest_bridge("iplive", "inline"), inst);
+    const char *inst = start_host_bridge(&host, "iplive", "inline");
     cli_out o;
     cli_exec(&o, NULL, "deactivate", "k", "--instance", inst, NULL);
     cli_expect_exit(&o, 0);
@@ -313,9 +301,8 @@ static void test_a_peek_held_in_front_of_a_kernel_reading_in_place_marks_nothing
 static void test_an_in_place_kernel_takes_over_a_peek_whose_client_died(void **s)
 {
     (void)s;
-    const char *inst = cli_instance("ipdead");
     proc host;
-    start_host(&host, manifest_bridge("ipdead", "inline"), inst);
+    const char *inst = start_host_bridge(&host, "ipdead", "inline");
     cli_out o;
     cli_exec(&o, NULL, "deactivate", "k", "--instance", inst, NULL);
     cli_expect_exit(&o, 0);
@@ -353,12 +340,12 @@ static void test_an_in_place_kernel_takes_over_a_peek_whose_client_died(void **s
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_client_killed_holding_a_loan_wedges_neither_the_queue_nor_the_host),
-        cmocka_unit_test(test_a_client_killed_holding_a_peek_leaves_the_message_to_ringhost_recv),
-        cmocka_unit_test(test_the_hosts_input_bridge_takes_over_a_peek_whose_client_died),
-        cmocka_unit_test(test_void_cells_of_a_dead_loan_are_skipped_by_a_kernel_reading_in_place),
-        cmocka_unit_test(test_a_peek_held_in_front_of_a_kernel_reading_in_place_marks_nothing_and_is_taken_over),
-        cmocka_unit_test(test_an_in_place_kernel_takes_over_a_peek_whose_client_died),
+        CLI_HOST_TEST(test_a_client_killed_holding_a_loan_wedges_neither_the_queue_nor_the_host),
+        CLI_HOST_TEST(test_a_client_killed_holding_a_peek_leaves_the_message_to_ringhost_recv),
+        CLI_HOST_TEST(test_the_hosts_input_bridge_takes_over_a_peek_whose_client_died),
+        CLI_HOST_TEST(test_void_cells_of_a_dead_loan_are_skipped_by_a_kernel_reading_in_place),
+        CLI_HOST_TEST(test_a_peek_held_in_front_of_a_kernel_reading_in_place_marks_nothing_and_is_taken_over),
+        CLI_HOST_TEST(test_an_in_place_kernel_takes_over_a_peek_whose_client_died),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }

@@ -28,8 +28,6 @@
 #include "cli_common.h"
 #include "queue/queue_layout.h"
 
-#define READY_WITHIN_S 20.0
-
 /* e.in (capacity 16, block 2000 ms) -> echo -> e.out; x.q read by nobody. */
 static const char *manifest(const char *tag)
 {
@@ -42,16 +40,6 @@ static const char *manifest(const char *tag)
         "                    \"block_timeout_ms\": 2000}},\n"
         " \"kernels\": [{\"name\": \"k\", \"plugin\": \"echo\",\n"
         "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n");
-}
-
-static void start_host(proc *host, const char *manifest_path, const char *instance)
-{
-    char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest_path, "--instance",
-                    (char *)instance, NULL};
-    assert_int_equal(proc_start(host, argv), 0);
-    if (cli_host_logged_within(host, CLI_SERVING, 1, READY_WITHIN_S) != 0)
-        fail_msg("expected `ringhost run %s` (instance %s) to serve within %.0f s",
-                 manifest_path, instance, READY_WITHIN_S);
 }
 
 static void kill_host(proc *host)
@@ -131,7 +119,7 @@ static void test_stat_and_ps_say_a_killed_host_is_gone_and_since_when(void **sta
     const char *m = manifest("gone");
     const char *inst = cli_instance("gone");
     proc host;
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     int pid = host.pid;
     cli_out o;
     json_t *q = stat_queue(inst, "e.in", &o);
@@ -179,7 +167,7 @@ static void test_the_next_start_logs_the_queues_it_found_and_replaced(void **sta
     const char *m = manifest("replaced");
     const char *inst = cli_instance("replaced");
     proc host;
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     int pid = host.pid;
     /* two messages left in x.q, which nobody reads */
     cli_out o;
@@ -188,7 +176,7 @@ static void test_the_next_start_logs_the_queues_it_found_and_replaced(void **sta
     cli_free(&o);
     kill_host(&host);
 
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     char *err = host_err(&host);
     char want[128];
     snprintf(want, sizeof want, "event=queue.replaced queue=x.q object=/dev/shm/ringhost.%s:x.q "
@@ -211,7 +199,7 @@ static void test_a_client_attached_across_a_restart_gets_RH_ESTALE_not_a_dead_qu
     const char *m = manifest("stale");
     const char *inst = cli_instance("stale");
     proc host;
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     rh_queue *in, *out;
     rh_error err;
     assert_int_equal(rh_queue_attach(inst, "e.in", &in, &err), 0);
@@ -224,7 +212,7 @@ static void test_a_client_attached_across_a_restart_gets_RH_ESTALE_not_a_dead_qu
     assert_true(rh_recv(out, &env, buf, sizeof buf, 10000) >= 0);
 
     kill_host(&host);
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
 
     /* The old e.in is unlinked and read by nobody: at most its capacity of
      * sends may still land there (the check runs on the slow path, when it
@@ -280,7 +268,7 @@ static void test_ringhost_recv_attaches_again_when_its_host_is_replaced(void **s
     const char *m = manifest("reattach");
     const char *inst = cli_instance("reattach");
     proc host, recv;
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     char *argv[] = {RH_TEST_BINARY, "recv", "--instance", (char *)inst, "e.out", "-n", "1",
                     "--timeout", "20", NULL};
     assert_int_equal(proc_start(&recv, argv), 0);
@@ -292,7 +280,7 @@ static void test_ringhost_recv_attaches_again_when_its_host_is_replaced(void **s
     snprintf(shm, sizeof shm, "ringhost.%s:e.out", inst);
     EXPECT_WITHIN(10, cli_file_count(maps, shm) > 0, "expected ringhost recv to map %s", shm);
     kill_host(&host);
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     const char *id = cli_id(7);
     cli_out o;
     cli_exec(&o, NULL, "send", "--instance", inst, "--id", id, "e.in", "{\"seq\": 7}", NULL);
@@ -322,7 +310,7 @@ static void test_ringhost_send_moves_what_it_stranded_to_the_new_host(void **sta
     const char *m = manifest("strand");
     const char *inst = cli_instance("strand");
     proc host, send, recv;
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     char *argv[N + 6] = {RH_TEST_BINARY, "send", "--instance", (char *)inst, "x.q"};
     char bodies[N][32];
     for (int i = 0; i < N; i++) {
@@ -339,7 +327,7 @@ static void test_ringhost_send_moves_what_it_stranded_to_the_new_host(void **sta
                   (unsigned long long)atomic_load(&h->prod_tail));
     munmap(h, sizeof(queue_header));
     kill_host(&host);
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     char *rargv[] = {RH_TEST_BINARY, "recv", "--instance", (char *)inst, "x.q", "-n", "20",
                      "--timeout", "20", NULL};
     assert_int_equal(proc_start(&recv, rargv), 0);
@@ -379,7 +367,7 @@ static void test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object(
         "               \"inputs\": {\"in\": \"p.in\"}, \"outputs\": {\"out\": \"p.out\"}}]}\n");
     const char *inst = cli_instance("pstale");
     proc host, recv;
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     char path[256];
     snprintf(path, sizeof path, "/dev/shm/" SHM_PREFIX "%s:p.out", inst);
     struct stat before, after;
@@ -393,7 +381,7 @@ static void test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object(
     EXPECT_WITHIN(10, cli_file_count(maps, shm) > 0, "expected ringhost recv to map %s", shm);
     int pid = host.pid;
     kill_host(&host);
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     char *err = host_err(&host);
     char want[128];
     snprintf(want, sizeof want, "event=queue.taken_over queue=p.out object=%s "
@@ -452,7 +440,7 @@ static void test_a_scribbled_consumer_head_is_reported_and_waits_end(void **stat
         "               \"inputs\": {\"in\": \"f.in\"}, \"outputs\": {\"out\": \"f.out\"}}]}\n");
     const char *inst = cli_instance("corrupt");
     proc host;
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     cli_out o;
     cli_exec(&o, NULL, "send", "--instance", inst, "e.in", "{\"seq\": 0}", NULL);
     cli_expect_exit(&o, 0);
@@ -520,7 +508,7 @@ static void test_the_output_bridge_refuses_at_once_into_a_corrupt_output_queue(v
         "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n");
     const char *inst = cli_instance("outcorrupt");
     proc host;
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     cli_out o;
     cli_exec(&o, NULL, "send", "--instance", inst, "e.in", "{\"seq\": 1}", "{\"seq\": 2}", NULL);
     cli_expect_exit(&o, 0);
@@ -563,7 +551,7 @@ static void test_client_calls_on_scribbled_heads_end_by_their_deadline(void **st
     const char *m = manifest("heads");
     const char *inst = cli_instance("heads");
     proc host;
-    start_host(&host, m, inst);
+    cli_start_host(&host, m, inst);
     cli_out o;
     cli_exec(&o, NULL, "send", "--instance", inst, "x.q", "{\"seq\": 0}", "{\"seq\": 1}",
              "{\"seq\": 2}", "{\"seq\": 3}", "{\"seq\": 4}", NULL);
@@ -598,15 +586,15 @@ static void test_client_calls_on_scribbled_heads_end_by_their_deadline(void **st
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stat_and_ps_say_a_killed_host_is_gone_and_since_when),
-        cmocka_unit_test(test_the_next_start_logs_the_queues_it_found_and_replaced),
-        cmocka_unit_test(test_a_client_attached_across_a_restart_gets_RH_ESTALE_not_a_dead_queue),
-        cmocka_unit_test(test_ringhost_recv_attaches_again_when_its_host_is_replaced),
-        cmocka_unit_test(test_ringhost_send_moves_what_it_stranded_to_the_new_host),
-        cmocka_unit_test(test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object),
-        cmocka_unit_test(test_a_scribbled_consumer_head_is_reported_and_waits_end),
-        cmocka_unit_test(test_the_output_bridge_refuses_at_once_into_a_corrupt_output_queue),
-        cmocka_unit_test(test_client_calls_on_scribbled_heads_end_by_their_deadline),
+        CLI_HOST_TEST(test_stat_and_ps_say_a_killed_host_is_gone_and_since_when),
+        CLI_HOST_TEST(test_the_next_start_logs_the_queues_it_found_and_replaced),
+        CLI_HOST_TEST(test_a_client_attached_across_a_restart_gets_RH_ESTALE_not_a_dead_queue),
+        CLI_HOST_TEST(test_ringhost_recv_attaches_again_when_its_host_is_replaced),
+        CLI_HOST_TEST(test_ringhost_send_moves_what_it_stranded_to_the_new_host),
+        CLI_HOST_TEST(test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object),
+        CLI_HOST_TEST(test_a_scribbled_consumer_head_is_reported_and_waits_end),
+        CLI_HOST_TEST(test_the_output_bridge_refuses_at_once_into_a_corrupt_output_queue),
+        CLI_HOST_TEST(test_client_calls_on_scribbled_heads_end_by_their_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }
