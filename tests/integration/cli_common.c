@@ -439,29 +439,40 @@ static struct {
     proc copy;
 } started[CLI_MAX_HOSTS];
 
-static void kill_left_hosts(void)
+void cli_hosts_stop_left(void (*stop)(proc *left))
 {
     for (int i = 0; i < CLI_MAX_HOSTS; i++) {
         proc *h = &started[i].copy;
-        if (started[i].key && h->pid > 0 && access(h->err_path, F_OK) == 0) {
-            print_error("---- a host the test left running (pid %d): killed ----\n",
-                        (int)h->pid);
-            kill(h->pid, SIGKILL);
-            waitpid(h->pid, NULL, 0);
-            unlink(h->err_path);
-            unlink(h->out_path);
-        }
+        if (started[i].key && h->pid > 0 && access(h->err_path, F_OK) == 0)
+            stop(h);
     }
     memset(started, 0, sizeof started);
 }
 
-void cli_start_host(proc *host, const char *manifest_path, const char *instance)
+static void kill_left_host(proc *h)
+{
+    print_error("---- a host the test left running (pid %d): killed ----\n", (int)h->pid);
+    kill(h->pid, SIGKILL);
+    waitpid(h->pid, NULL, 0);
+    unlink(h->err_path);
+    unlink(h->out_path);
+}
+
+static void kill_left_hosts(void)
+{
+    cli_hosts_stop_left(kill_left_host);
+}
+
+void cli_start_host_within(proc *host, const char *manifest_path, const char *instance,
+                           double within_s)
 {
     static int at_exit;
     if (!at_exit)
         at_exit = atexit(kill_left_hosts) == 0;
     char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest_path, "--instance",
                     (char *)instance, NULL};
+    if (!instance)
+        argv[3] = NULL; /* the manifest's own instance */
     assert_int_equal(proc_start(host, argv), 0);
     for (int i = 0; i < CLI_MAX_HOSTS; i++)
         if (started[i].key == host || !started[i].key) {
@@ -469,9 +480,14 @@ void cli_start_host(proc *host, const char *manifest_path, const char *instance)
             started[i].copy = *host;
             break;
         }
-    if (cli_host_logged_within(host, CLI_SERVING, 1, CLI_READY_WITHIN_S) != 0)
+    if (cli_host_logged_within(host, CLI_SERVING, 1, within_s) != 0)
         fail_msg("expected `ringhost run %s` (instance %s) to serve within %.0f s",
-                 manifest_path, instance, CLI_READY_WITHIN_S);
+                 manifest_path, instance ? instance : "of the manifest", within_s);
+}
+
+void cli_start_host(proc *host, const char *manifest_path, const char *instance)
+{
+    cli_start_host_within(host, manifest_path, instance, CLI_READY_WITHIN_S);
 }
 
 int cli_hosts_teardown(void **state)

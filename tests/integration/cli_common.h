@@ -163,6 +163,14 @@ void cli_await_log(proc *host, const char *needle, size_t count, double within_s
  * jumps past the test's own stop) leaves no ringhost process running.
  */
 void cli_start_host(proc *host, const char *manifest_path, const char *instance);
+/* The same with its own wait (within_s); instance NULL: the manifest's. */
+void cli_start_host_within(proc *host, const char *manifest_path, const char *instance,
+                           double within_s);
+
+/* stop(h) for every host cli_start_host*() started that was not waited
+ * for, then forget them all: for a teardown that stops them its own way
+ * (remote_common.c lets them write their accounting lines first). */
+void cli_hosts_stop_left(void (*stop)(proc *left));
 
 /* A per-test cmocka teardown: SIGKILL and reap every host cli_start_host()
  * started that was not waited for.  0. */

@@ -83,29 +83,11 @@ const char *remote_kernel_host(const char *tag, const char *which, const char *u
     return cli_manifest(name, text);
 }
 
-/* Copies of the hosts the running test started (remote_hosts_teardown):
- * copies, since a failed test's own proc structs die with its frame.  A
- * copy whose stderr file is still there was never waited for (proc_wait
- * removes it). */
-#define MAX_HOSTS 8
-static struct {
-    const proc *key;
-    proc copy;
-} hosts[MAX_HOSTS];
-
 void remote_start_host(proc *host, const char *manifest_path)
 {
-    char *argv[] = {RH_TEST_BINARY, "run", (char *)manifest_path, NULL};
-    assert_int_equal(proc_start(host, argv), 0);
-    for (int i = 0; i < MAX_HOSTS; i++)
-        if (hosts[i].key == host || !hosts[i].key) {
-            hosts[i].key = host;
-            hosts[i].copy = *host;
-            break;
-        }
-    if (cli_host_logged_within(host, CLI_SERVING, 1, REMOTE_READY_WITHIN_S) != 0)
-        fail_msg("expected `ringhost run %s` to serve within %.0f s", manifest_path,
-                 REMOTE_READY_WITHIN_S);
+    /* Remembered by cli_common until waited for: remote_hosts_teardown
+     * stops the ones a failed test left. */
+    cli_start_host_within(host, manifest_path, NULL, REMOTE_READY_WITHIN_S);
 }
 
 char *remote_stop_host_balanced(proc *host, const char *what)
@@ -165,10 +147,7 @@ static void stop_left_host(proc *h)
 int remote_hosts_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < MAX_HOSTS; i++)
-        if (hosts[i].key && hosts[i].copy.pid > 0 && access(hosts[i].copy.err_path, F_OK) == 0)
-            stop_left_host(&hosts[i].copy);
-    memset(hosts, 0, sizeof hosts);
+    cli_hosts_stop_left(stop_left_host);
     return 0;
 }
 
