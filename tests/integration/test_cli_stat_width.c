@@ -108,8 +108,10 @@ static void check_width(int width)
         !strstr(screen, "enqueued") || !strstr(screen, "processed"))
         fail_msg("expected the whole queue names and the counters at %d columns:\n%s", width,
                  screen);
-    snprintf(cmd, sizeof cmd, "tmux -L %s kill-session -t %s", S.tmux, session);
-    assert_int_equal(system(cmd), 0);
+    /* The session is left running until teardown's kill-server: killing the
+     * last session makes the tmux server exit, and the next test's
+     * new-session could reach it while it was exiting ("server exited
+     * unexpectedly", seen in CI). */
 }
 
 static void test_stat_fits_an_80_column_terminal(void **state)
