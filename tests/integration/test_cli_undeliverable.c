@@ -81,8 +81,8 @@ static void start_full(proc *host, const char *m, const char *inst, char ids[][4
 
 /* The numbers of the kernel's accounting line "accounting: kernel o: ...",
  * which must be there and balanced. */
-static void kernel_line(const cli_out *o, long long *emitted, long long *sent,
-                        long long *undeliverable)
+static void kernel_line_refusing(const cli_out *o, long long *emitted, long long *sent,
+                                 long long *undeliverable, long long want_refused)
 {
     const char *line = strstr(o->r.err, "accounting: kernel o: ");
     CLI_CHECK(o, line, "expected the kernel's accounting line \"accounting: kernel o: ...\"");
@@ -93,9 +93,15 @@ static void kernel_line(const cli_out *o, long long *emitted, long long *sent,
                      emitted, sent, &refused, undeliverable, &repeated, &in_rings);
     CLI_CHECK(o, got == 6, "expected the kernel's accounting line to balance: emitted = sent + "
                            "refused + undeliverable + in output rings");
-    CLI_CHECK(o, refused == 0 && repeated == 0 && in_rings == 0,
-              "expected nothing refused (block waits) and nothing left in the output rings, got "
-              "refused %lld, in rings %lld", refused, in_rings);
+    CLI_CHECK(o, refused == want_refused && repeated == 0 && in_rings == 0,
+              "expected %lld refused and nothing left in the output rings, got refused %lld, in "
+              "rings %lld", want_refused, refused, in_rings);
+}
+
+static void kernel_line(const cli_out *o, long long *emitted, long long *sent,
+                        long long *undeliverable)
+{
+    kernel_line_refusing(o, emitted, sent, undeliverable, 0);
 }
 
 /* n messages: fewer than N_MSGS on the in-place path, which has no input
@@ -244,6 +250,149 @@ static void test_terminating_the_kernel_with_a_full_output_queue_keeps_every_ans
     cli_free(&o);
 }
 
+/*
+ * While the host runs, o.out (16 slots) full and nobody reading it: an
+ * answer its policy refuses is not only counted.  With `reject`, or with
+ * `block` after its block_timeout_ms, each one is dead-lettered in o.dlq
+ * (stage "undeliverable", source o.out, the reason naming the queue, its
+ * capacity and its policy, the correlation id its input's); with
+ * `drop_newest` (a declared drop) each is dropped and counted refused.
+ * o.in keeps a 60 s block, so all 40 reach the kernel.  bridge: "" (a
+ * bridge thread) or ", \"bridge\": \"inline\"" (the kernel's own thread,
+ * writing into o.out's cells while it has room).
+ */
+static const char *refusing_manifest(const char *tag, const char *bridge, const char *policy)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"defaults\": {\"ring_capacity\": 8},\n"
+        " \"queues\": {\"o.in\": {\"type\": \"echo.message\", \"capacity\": 64,\n"
+        "                     \"backpressure\": \"block\", \"block_timeout_ms\": 60000},\n"
+        "            \"o.out\": {\"type\": \"echo.message\", \"capacity\": 16,\n"
+        "                      \"backpressure\": \"%s\", \"block_timeout_ms\": 50}},\n"
+        " \"kernels\": [{\"name\": \"o\", \"plugin\": \"echo\"%s,\n"
+        "               \"inputs\": {\"in\": \"o.in\"}, \"outputs\": {\"out\": \"o.out\"}}]}\n",
+        policy, bridge);
+    return cli_manifest(tag, text);
+}
+
+/* The dead letters in o.dlq, every one checked: stage "undeliverable",
+ * source o.out, a reason holding reason_has, correlating to a sent id.
+ * Returns how many. */
+static size_t read_undeliverable(const char *inst, char ids[][40], const char *reason_has)
+{
+    cli_out dl;
+    cli_exec(&dl, NULL, "recv", "--instance", inst, "o.dlq", "--timeout", "1", NULL);
+    cli_expect_exit(&dl, 0);
+    json_t *dead = cli_lines(&dl);
+    size_t i;
+    json_t *l;
+    json_array_foreach (dead, i, l) {
+        json_t *body = json_object_get(l, "body");
+        const char *stage = json_string_value(json_object_get(body, "stage"));
+        const char *reason = json_string_value(json_object_get(body, "reason"));
+        const char *src = json_string_value(json_object_get(body, "source_queue"));
+        CLI_CHECK(&dl, stage && !strcmp(stage, "undeliverable") && src && !strcmp(src, "o.out"),
+                  "expected every dead letter to be an undeliverable answer from o.out, got "
+                  "stage %s, source %s", stage ? stage : "(none)", src ? src : "(none)");
+        CLI_CHECK(&dl, reason && strstr(reason, reason_has),
+                  "expected the reason to say \"%s\", got \"%s\"", reason_has,
+                  reason ? reason : "(none)");
+        CLI_CHECK(&dl, id_in(ids, json_string_value(json_object_get(l, "correlation_id"))),
+                  "expected an undeliverable answer to correlate to one of the sent ids");
+    }
+    size_t n = json_array_size(dead);
+    json_decref(dead);
+    cli_free(&dl);
+    return n;
+}
+
+/* Stop the host of a refusing run: exit 0 (nothing was left at stop),
+ * every line balanced, the kernel's: 16 sent + undeliverable + refused. */
+static void stop_refusing(proc *host, const char *what, long long want_undeliverable,
+                          long long want_refused)
+{
+    cli_out o = {0};
+    snprintf(o.cmd, sizeof o.cmd, "%s run (%s), then SIGTERM", RH_TEST_BINARY, what);
+    assert_int_equal(proc_signal(host, SIGTERM), 0);
+    proc_wait(host, 30, &o.r);
+    CLI_CHECK(&o, !o.r.timed_out && !strstr(o.r.err, "did not stop"),
+              "expected the host to stop at once, no thread stuck");
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, cli_count(o.r.err, "accounting: queue ") == 3 &&
+                  cli_count(o.r.err, ": balanced") == 3 && !strstr(o.r.err, "UNBALANCED"),
+              "expected 3 queue accounting lines (o.in, o.out, o.dlq), every one balanced");
+    long long emitted, sent, und;
+    kernel_line_refusing(&o, &emitted, &sent, &und, want_refused);
+    CLI_CHECK(&o, emitted == N_MSGS && sent == 16 && und == want_undeliverable,
+              "expected emitted %d = 16 sent + %lld undeliverable + %lld refused, got emitted "
+              "%lld, sent %lld, undeliverable %lld", N_MSGS, want_undeliverable, want_refused,
+              emitted, sent, und);
+    cli_free(&o);
+}
+
+static void refused_answers_are_dead_lettered(const char *tag, const char *bridge,
+                                              const char *policy, const char *reason_has)
+{
+    const char *inst = cli_instance(tag);
+    char ids[N_MSGS][40];
+    proc host;
+    start_full(&host, refusing_manifest(tag, bridge, policy), inst, ids);
+    EXPECT_WITHIN(READY_WITHIN_S, cli_queue_counter(inst, "o.dlq", "depth") == N_MSGS - 16,
+                  "expected the %d answers o.out refused in o.dlq (%s, %s)", N_MSGS - 16, policy,
+                  *bridge ? "inline bridge" : "bridge thread");
+    size_t dead = read_undeliverable(inst, ids, reason_has);
+    EXPECT(dead == N_MSGS - 16, "expected %d undeliverable dead letters, read %zu",
+           N_MSGS - 16, dead);
+    stop_refusing(&host, policy, N_MSGS - 16, 0);
+}
+
+static void test_answers_a_reject_queue_refuses_are_dead_lettered(void **state)
+{
+    (void)state;
+    refused_answers_are_dead_lettered("rej-thr", "", "reject",
+                                      "output queue o.out was full (capacity 16, reject)");
+}
+
+static void test_answers_a_reject_queue_refuses_in_place_are_dead_lettered(void **state)
+{
+    (void)state;
+    refused_answers_are_dead_lettered("rej-inl", ", \"bridge\": \"inline\"", "reject",
+                                      "output queue o.out was full (capacity 16, reject)");
+}
+
+static void test_answers_a_block_queue_times_out_on_are_dead_lettered(void **state)
+{
+    (void)state;
+    refused_answers_are_dead_lettered("blk-thr", "", "block",
+                                      "output queue o.out was full (capacity 16, block 50 ms)");
+}
+
+static void test_answers_a_block_queue_times_out_on_in_place_are_dead_lettered(void **state)
+{
+    (void)state;
+    refused_answers_are_dead_lettered("blk-inl", ", \"bridge\": \"inline\"", "block",
+                                      "output queue o.out was full (capacity 16, block 50 ms)");
+}
+
+/* drop_newest declares the drop: answers it drops are counted refused, not
+ * dead-lettered. */
+static void test_answers_a_drop_newest_queue_drops_are_counted_not_dead_lettered(void **state)
+{
+    (void)state;
+    const char *inst = cli_instance("drop-thr");
+    char ids[N_MSGS][40];
+    proc host;
+    start_full(&host, refusing_manifest("drop-thr", "", "drop_newest"), inst, ids);
+    EXPECT_WITHIN(READY_WITHIN_S,
+                  cli_queue_counter(inst, "o.out", "dropped_newest") == N_MSGS - 16,
+                  "expected o.out to drop the %d answers it had no room for", N_MSGS - 16);
+    EXPECT(cli_queue_counter(inst, "o.dlq", "depth") == 0,
+           "expected no dead letter for a declared drop");
+    stop_refusing(&host, "drop_newest", 0, N_MSGS - 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +401,11 @@ int main(void)
         cmocka_unit_test(
             test_sigterm_with_a_full_output_queue_in_place_dead_letters_the_answers_it_holds),
         cmocka_unit_test(test_terminating_the_kernel_with_a_full_output_queue_keeps_every_answer),
+        cmocka_unit_test(test_answers_a_reject_queue_refuses_are_dead_lettered),
+        cmocka_unit_test(test_answers_a_reject_queue_refuses_in_place_are_dead_lettered),
+        cmocka_unit_test(test_answers_a_block_queue_times_out_on_are_dead_lettered),
+        cmocka_unit_test(test_answers_a_block_queue_times_out_on_in_place_are_dead_lettered),
+        cmocka_unit_test(test_answers_a_drop_newest_queue_drops_are_counted_not_dead_lettered),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }

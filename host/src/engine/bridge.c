@@ -199,15 +199,20 @@ static int out_stopped(const rh_out_bridge *b)
  * when a cell frees, when block_timeout_ms passes (RH_ETIMEDOUT, counted
  * rejected on the queue as rh_send would), or when the host or the kernel
  * stops (RH_ESTOPPED: nobody will read in time; the caller dead-letters).
- * A 60 s block_timeout_ms thus no longer outlives terminate's join.  Slow
- * path only: the queue was full.
+ * A 60 s block_timeout_ms thus no longer outlives terminate's join.
+ * *deadline is the burst's: set by the first answer of a burst that has to
+ * wait (0 = not yet), so a burst of 256 behind a full queue waits
+ * block_timeout_ms once, not once per answer.  Slow path only: the queue
+ * was full.
  */
-static int send_one(rh_out_bridge *b, rh_envelope *env)
+static int send_one(rh_out_bridge *b, rh_envelope *env, uint64_t *deadline_)
 {
     const rh_queue_config *cfg = rh_queue_config_of(b->queue);
     if (cfg->backpressure != RH_BP_BLOCK)
         return rh_send(b->queue, env, rh_ring_payload(env), env->payload_len, NULL);
-    uint64_t deadline = rh_deadline_after_ms(cfg->block_timeout_ms);
+    if (*deadline_ == 0)
+        *deadline_ = rh_deadline_after_ms(cfg->block_timeout_ms);
+    uint64_t deadline = *deadline_;
     rh_bell *bell = rh__queue_not_full_bell(b->queue);
     rh_waiter w;
     rh__waiter_init(&w, RH_WAIT_ADAPTIVE);
@@ -251,20 +256,56 @@ static int send_one(rh_out_bridge *b, rh_envelope *env)
     }
 }
 
-/* An output its queue had no room for when the host or its kernel stopped:
- * into the kernel's dead-letter queue, stage "undeliverable", with the
- * output queue named as the source (dlq.c does not count it on that queue:
- * it never accepted it; the bridge counts it). */
-static void dead_letter_undeliverable(rh_out_bridge *b, rh_envelope *env)
+static const char *const undeliverable_words[] = {"queue_full_at_stop", "queue_full",
+                                                  "queue_refuses_sends"};
+
+/*
+ * An answer its output queue did not accept, whatever its policy says
+ * except drop_newest (a declared drop, counted refused): into the kernel's
+ * dead-letter queue, stage "undeliverable", with the output queue named as
+ * the source.  The kernel's input was taken, and on a persist input
+ * acknowledged, once the kernel finished it, so a refused answer that is
+ * only counted would be the one copy of that message gone (dlq.c does not
+ * count it on the output queue: that never accepted it; the bridge counts
+ * it, rh__out_bridge_count_refusals).
+ */
+int rh__out_bridge_dead_letter(rh_out_bridge *b, const rh_envelope *env, const void *payload,
+                               rh__undeliverable_why why_)
 {
     rh_kinst *k = b->kernel;
     const rh_queue_config *cfg = rh_queue_config_of(b->queue);
-    char why[160];
-    snprintf(why, sizeof why,
-             "undeliverable: output queue %s was full (capacity %u, %s) at shutdown",
-             rh_queue_name(b->queue), cfg->capacity, rh_backpressure_name(cfg->backpressure));
-    rh__dlq_put(k->dlq, b->queue, k->decl->name, k->desc->outputs[b->port].type,
-                RH_DLQ_UNDELIVERABLE, env, rh_ring_payload(env), why, k->rt->log);
+    char why[192];
+    if (why_ == RH__UNDELIVERABLE_CORRUPT)
+        snprintf(why, sizeof why,
+                 "undeliverable: output queue %s refuses every send (its shared indices cannot "
+                 "be true)",
+                 rh_queue_name(b->queue));
+    else if (why_ == RH__UNDELIVERABLE_FULL && cfg->backpressure == RH_BP_BLOCK)
+        snprintf(why, sizeof why,
+                 "undeliverable: output queue %s was full (capacity %u, block %u ms)",
+                 rh_queue_name(b->queue), cfg->capacity, cfg->block_timeout_ms);
+    else
+        snprintf(why, sizeof why, "undeliverable: output queue %s was full (capacity %u, %s)%s",
+                 rh_queue_name(b->queue), cfg->capacity, rh_backpressure_name(cfg->backpressure),
+                 why_ == RH__UNDELIVERABLE_AT_STOP ? " at shutdown" : "");
+    return rh__dlq_put(k->dlq, b->queue, k->decl->name, k->desc->outputs[b->port].type,
+                       RH_DLQ_UNDELIVERABLE, env, payload, why, k->rt->log);
+}
+
+void rh__out_bridge_count_refusals(rh_out_bridge *b, uint64_t undeliverable, uint64_t refused,
+                                   rh__undeliverable_why why)
+{
+    if (refused)
+        atomic_fetch_add_explicit(&b->refused, refused, memory_order_relaxed);
+    if (!undeliverable)
+        return;
+    atomic_fetch_add_explicit(&b->undeliverable, undeliverable, memory_order_relaxed);
+    rh_kinst *k = b->kernel;
+    rh__log_event(k->rt->log, RH_LOG_WARN, "bridge.undeliverable",
+                  "kernel=%s port=%s queue=%s messages=%llu dlq=%s stage=undeliverable reason=%s",
+                  k->decl->name, k->desc->outputs[b->port].name, rh_queue_name(b->queue),
+                  (unsigned long long)undeliverable, k->dlq ? rh_queue_name(k->dlq) : "-",
+                  undeliverable_words[why]);
 }
 
 /* How many recent ids of the output queue an answer to a redelivered
@@ -394,36 +435,43 @@ uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
         n = drop_repeated_answers(b, slots, n);
     /* The run that fits goes in one claim, one clock read, one doorbell;
      * what does not fit meets the output queue's policy one message at a
-     * time, and a refusal is counted by the queue (rejected /
-     * dropped_newest) and by us.  Once the host stops, what still finds
-     * no room is dead-lettered as undeliverable: never left in a ring or
-     * a blocked send that terminate cannot wait for. */
+     * time (the queue counts its refusals: rejected / dropped_newest).
+     * drop_newest drops by declaration: counted refused here.  Any other
+     * refusal (reject, block after block_timeout_ms, a corrupt queue) and
+     * what still finds no room once the host stops is dead-lettered as
+     * undeliverable: never left in a ring or a blocked send that
+     * terminate cannot wait for, never only counted. */
     uint64_t sent = rh__queue_enqueue_burst(b->queue, slots, n);
-    uint64_t undeliverable = 0;
+    uint64_t undeliverable = 0, refused = 0;
+    uint64_t deadline = 0;
+    int stopped = 0;
+    rh__undeliverable_why first_why = RH__UNDELIVERABLE_FULL;
     for (uint32_t i = (uint32_t)sent; i < n; i++) {
         rh_envelope *env = slots[i];
-        int rc = undeliverable ? (rh__queue_enqueue_burst(b->queue, &env, 1) == 1 ? 0
-                                                                                 : RH_ESTOPPED)
-                               : send_one(b, env);
+        int rc = stopped ? (rh__queue_enqueue_burst(b->queue, &env, 1) == 1 ? 0 : RH_ESTOPPED)
+                         : send_one(b, env, &deadline);
         if (rc == 0) {
             sent++;
-        } else if (rc == RH_ESTOPPED) {
-            dead_letter_undeliverable(b, env);
-            undeliverable++;
+            continue;
         }
+        if (rc == RH_EDROPPED) {
+            refused++;
+            continue;
+        }
+        stopped |= rc == RH_ESTOPPED;
+        rh__undeliverable_why why = rc == RH_ESTOPPED   ? RH__UNDELIVERABLE_AT_STOP
+                                    : rc == RH_ECORRUPT ? RH__UNDELIVERABLE_CORRUPT
+                                                        : RH__UNDELIVERABLE_FULL;
+        if (undeliverable == 0 || why == RH__UNDELIVERABLE_AT_STOP)
+            first_why = why; /* the log line's reason */
+        if (rh__out_bridge_dead_letter(b, env, rh_ring_payload(env), why) == 0)
+            undeliverable++;
+        else
+            refused++; /* the dead-letter queue's policy refused it, counted and logged there */
     }
     rh__ring_release(src, peeked);
     atomic_fetch_add_explicit(&b->sent, sent, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->refused, n - sent - undeliverable, memory_order_relaxed);
-    if (undeliverable) {
-        atomic_fetch_add_explicit(&b->undeliverable, undeliverable, memory_order_relaxed);
-        rh_kinst *k = b->kernel;
-        rh__log_event(k->rt->log, RH_LOG_WARN, "bridge.undeliverable",
-                      "kernel=%s port=%s queue=%s messages=%llu dlq=%s stage=undeliverable "
-                      "reason=queue_full_at_stop",
-                      k->decl->name, k->desc->outputs[b->port].name, rh_queue_name(b->queue),
-                      (unsigned long long)undeliverable, k->dlq ? rh_queue_name(k->dlq) : "-");
-    }
+    rh__out_bridge_count_refusals(b, undeliverable, refused, first_why);
     return peeked;
 }
 

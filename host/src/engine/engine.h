@@ -83,9 +83,11 @@ typedef struct rh_out_bridge {
     uint32_t n_sources;
     uint32_t burst;
     _Atomic uint64_t sent;     /* accepted by the queue */
-    _Atomic uint64_t refused;  /* the queue's policy refused it (counted there too) */
-    _Atomic uint64_t undeliverable; /* no room when the host or kernel stopped: dead-lettered
-                                     * (stage "undeliverable"), never accepted by the queue */
+    _Atomic uint64_t refused;  /* dropped by drop_newest, or by the dead-letter queue's
+                                * policy (counted there too) */
+    _Atomic uint64_t undeliverable; /* refused by the queue (reject, block timed out, corrupt)
+                                     * or no room at stop: dead-lettered (stage
+                                     * "undeliverable"), never accepted by the queue */
     _Atomic uint64_t duplicates;    /* answers to a redelivered input already in the queue:
                                      * dropped (bridge.c), never accepted by the queue */
     /* The recent ids of the queue an answer to a redelivered input is

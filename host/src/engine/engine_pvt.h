@@ -15,6 +15,25 @@ uint32_t rh__out_bridge_step(rh_out_bridge *b);
 /* Move from one source ring only (a worker flushing its own outputs inline). */
 uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src);
 
+/* bridge.c, shared by both output paths (the bridge's flush, and the
+ * in-place publish: inplace.c).  An answer its output queue refused, by
+ * any policy but drop_newest, is dead-lettered (stage "undeliverable",
+ * the reason naming the queue, its capacity and policy):
+ * rh__out_bridge_dead_letter returns 0, or the dead-letter queue's own
+ * refusal.  rh__out_bridge_count_refusals adds a run's dead-lettered
+ * (undeliverable) and only-counted (refused: drop_newest, or the
+ * dead-letter queue's refusal) answers to b's counters, and logs one
+ * bridge.undeliverable event for the run with why's word. */
+typedef enum {
+    RH__UNDELIVERABLE_AT_STOP, /* no room when the host or its kernel stopped */
+    RH__UNDELIVERABLE_FULL,    /* refused by reject, or by block after block_timeout_ms */
+    RH__UNDELIVERABLE_CORRUPT, /* the queue refuses every send (stalled for good) */
+} rh__undeliverable_why;
+int rh__out_bridge_dead_letter(rh_out_bridge *b, const rh_envelope *env, const void *payload,
+                               rh__undeliverable_why why);
+void rh__out_bridge_count_refusals(rh_out_bridge *b, uint64_t undeliverable, uint64_t refused,
+                                   rh__undeliverable_why why);
+
 /* bridge.c, shared by both input paths (copying, and in place: inplace.c).
  * rh__in_bridge_begin: before taking a burst, settle acks on a persist
  * queue and note a recovery's redeliveries.  rh__in_bridge_check: the

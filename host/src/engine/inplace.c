@@ -251,9 +251,9 @@ static int sole_producer(const rh_worker *w, uint32_t port)
 
 /* Publish port's written cells [start, start + n): stamped with one
  * enqueue time, one publish, one doorbell; the claimed cells after them
- * stay claimed.  A producers' side stalled for good refuses them (counted
- * rejected on the queue and refused by the bridge, as the copying path's
- * send would be). */
+ * stay claimed.  A producers' side stalled for good refuses them: counted
+ * rejected on the queue and dead-lettered from the cells they were written
+ * to (stage "undeliverable"), as the copying path's flush does. */
 static void publish_run(rh_worker *w, uint32_t port)
 {
     struct rh_ip_out *o = &w->ip_out[port];
@@ -269,7 +269,12 @@ static void publish_run(rh_worker *w, uint32_t port)
         atomic_fetch_add_explicit(&b->sent, o->n, memory_order_relaxed);
     } else {
         rh__queue_count(q, RH_QC_REJECTED, o->n);
-        atomic_fetch_add_explicit(&b->refused, o->n, memory_order_relaxed);
+        uint64_t dead = 0;
+        for (uint32_t i = 0; i < o->n; i++) {
+            const rh_envelope *env = rh__queue_cell(q, o->start + i);
+            dead += rh__out_bridge_dead_letter(b, env, env + 1, RH__UNDELIVERABLE_CORRUPT) == 0;
+        }
+        rh__out_bridge_count_refusals(b, dead, o->n - dead, RH__UNDELIVERABLE_CORRUPT);
     }
     atomic_fetch_add_explicit(&w->emitted, o->n, memory_order_relaxed);
     o->start += o->n;

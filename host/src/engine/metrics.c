@@ -288,8 +288,9 @@ void rh__runtime_hand_over_intake(rh_runtime *rt)
 /*
  * Where every answer a kernel emitted went, one line per kernel with output
  * ports: emitted = sent (accepted by its output queue, where the queue's own
- * line takes over) + refused (by that queue's policy, counted there too) +
- * undeliverable (dead-lettered: the queue was full when the host stopped) +
+ * line takes over) + refused (dropped by drop_newest or by the dead-letter
+ * queue's policy, counted there too) + undeliverable (dead-lettered: the
+ * queue refused it, or was full when the host stopped) +
  * repeated (an answer to a redelivered input that the queue had already
  * accepted: dropped, bridge.c) + still in its output rings.  Each term is written by its own thread; read
  * after terminate joined them, the line is exact.

@@ -13,8 +13,10 @@
  *   - the kernel, through rh_fail(ctx, msg, reason), or for every message
  *     of a batch whose process() returned < 0 (stage "failed").
  * And one thing puts an output there: the output bridge, for an answer its
- * output queue still had no room for when the host or its kernel stopped
- * (stage "undeliverable", source_queue the output queue).  That queue never
+ * output queue refused (reject, block after block_timeout_ms, a corrupt
+ * queue) or still had no room for when the host or its kernel stopped
+ * (stage "undeliverable", source_queue the output queue; a drop_newest
+ * queue's drops are only counted, as declared).  That queue never
  * accepted it, so it is counted by the bridge (`undeliverable`, in the
  * kernel's accounting line, metrics.c), not on the queue.
  * Duplicates are not dead-lettered: dropping them is the dedup window's
