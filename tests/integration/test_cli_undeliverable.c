@@ -51,9 +51,7 @@ static const char *full_manifest(const char *tag)
  * last), o.out holding 16 nobody reads.  The ids go to ids. */
 static void start_full_n(proc *host, const char *m, const char *inst, char ids[][40], int n)
 {
-    char *argv[] = {RH_TEST_BINARY, "run", (char *)m, "--instance", (char *)inst, NULL};
-    assert_int_equal(proc_start(host, argv), 0);
-    cli_await_log(host, CLI_SERVING, 1, READY_WITHIN_S);
+    cli_start_host(host, m, inst); /* a failed test's host is killed by its teardown */
     const char *args[N_MSGS + 8] = {"send", "--instance", inst, "o.in"};
     int a = 4;
     for (int i = 0; i < n; i++)
@@ -396,16 +394,16 @@ static void test_answers_a_drop_newest_queue_drops_are_counted_not_dead_lettered
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_holds),
-        cmocka_unit_test(test_an_isolated_kernel_with_a_full_output_queue_loses_no_answer_at_sigterm),
-        cmocka_unit_test(
+        CLI_HOST_TEST(test_sigterm_with_a_full_output_queue_dead_letters_the_answers_it_holds),
+        CLI_HOST_TEST(test_an_isolated_kernel_with_a_full_output_queue_loses_no_answer_at_sigterm),
+        CLI_HOST_TEST(
             test_sigterm_with_a_full_output_queue_in_place_dead_letters_the_answers_it_holds),
-        cmocka_unit_test(test_terminating_the_kernel_with_a_full_output_queue_keeps_every_answer),
-        cmocka_unit_test(test_answers_a_reject_queue_refuses_are_dead_lettered),
-        cmocka_unit_test(test_answers_a_reject_queue_refuses_in_place_are_dead_lettered),
-        cmocka_unit_test(test_answers_a_block_queue_times_out_on_are_dead_lettered),
-        cmocka_unit_test(test_answers_a_block_queue_times_out_on_in_place_are_dead_lettered),
-        cmocka_unit_test(test_answers_a_drop_newest_queue_drops_are_counted_not_dead_lettered),
+        CLI_HOST_TEST(test_terminating_the_kernel_with_a_full_output_queue_keeps_every_answer),
+        CLI_HOST_TEST(test_answers_a_reject_queue_refuses_are_dead_lettered),
+        CLI_HOST_TEST(test_answers_a_reject_queue_refuses_in_place_are_dead_lettered),
+        CLI_HOST_TEST(test_answers_a_block_queue_times_out_on_are_dead_lettered),
+        CLI_HOST_TEST(test_answers_a_block_queue_times_out_on_in_place_are_dead_lettered),
+        CLI_HOST_TEST(test_answers_a_drop_newest_queue_drops_are_counted_not_dead_lettered),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }
