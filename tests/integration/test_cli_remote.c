@@ -165,35 +165,8 @@ static void test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_re
     nats_fixture_stop(s);
 }
 
-static void test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_nothing(void **st)
-{
-    (void)st;
-    const uint64_t n = 10000;
-    natsd *s = nats_fixture_start(NULL);
-    proc gw, kh;
-    remote_start_host(&gw, remote_gateway("restart", s->url, NULL, 0));
-    remote_start_host(&kh, remote_kernel_host("restart", "k", s->url, NULL, 0));
-    remote_client c;
-    remote_client_open(&c, cli_instance("restart-gw"), n);
-    remote_send_range(&c, 0, n / 2);
-    remote_receive(&c, n / 4, 60);
-    nats_fixture_stop(s); /* file storage: the stream and its consumers survive */
-    cli_await_log(&gw, "event=link.down", 1, 30);
-    cli_await_log(&kh, "event=link.down", 1, 30);
-    nats_fixture_restart(s);
-    cli_await_log(&gw, "event=link.up", 2, 60);
-    cli_await_log(&kh, "event=link.up", 2, 60);
-    remote_send_range(&c, n / 2, n);
-    remote_receive(&c, n, 120);
-    remote_expect_exactly_once(&c, "a restart of nats-server mid-stream");
-    remote_client_close(&c);
-    char *e = remote_stop_host_balanced(&gw, "gateway");
-    if (!strstr(e, "reconnects=1"))
-        fail_msg("expected the gateway to log link.up with reconnects=1; got:\n%s", e);
-    free(e);
-    free(remote_stop_host_balanced(&kh, "kernel host"));
-    nats_fixture_stop(s);
-}
+/* A nats-server restart mid-stream: test_cli_remote_faults.c
+ * (test_a_nats_server_restart_mid_stream_reconnects_both_hosts_exactly_once). */
 
 static void test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing(void **st)
 {
@@ -379,7 +352,6 @@ int main(void)
         REMOTE_TEST(test_two_kernel_hosts_importing_one_subject_share_the_work),
         REMOTE_TEST(
             test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_repeats_nothing),
-        REMOTE_TEST(test_a_nats_server_restart_mid_stream_both_hosts_reconnect_and_lose_nothing),
         REMOTE_TEST(test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing),
         REMOTE_TEST(test_an_unreachable_server_at_launch_is_an_error_naming_its_url),
         REMOTE_TEST(test_a_link_with_wait_true_serves_and_connects_when_the_server_comes),

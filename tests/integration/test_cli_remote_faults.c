@@ -108,7 +108,10 @@ static void test_a_nats_server_restart_mid_stream_reconnects_both_hosts_exactly_
         fail_msg("expected stat --json of both hosts to count 1 reconnect; got gateway %lld, "
                  "kernel host %lld", rg, rk);
     remote_client_close(&c);
-    free(remote_stop_host_balanced(&gw, "gateway"));
+    char *e = remote_stop_host_balanced(&gw, "gateway");
+    if (!strstr(e, "reconnects=1"))
+        fail_msg("expected the gateway to log link.up with reconnects=1; got:\n%s", e);
+    free(e);
     free(remote_stop_host_balanced(&kh, "kernel host"));
     nats_fixture_stop(s);
 }
