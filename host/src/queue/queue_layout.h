@@ -23,10 +23,11 @@
 #include "queue/queue_pvt.h"
 
 #define QUEUE_MAGIC 0x0045554555514852ull /* "RHQUEUE\0" little-endian */
-#define QUEUE_LAYOUT_VERSION 5u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
+#define QUEUE_LAYOUT_VERSION 6u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
                                    4: created_ns, the health line (heartbeat, corrupt);
                                    5: the claims table of loans and peeks, void cells
-                                   (queue_loan.c), orphans and parked in the consumers' line */
+                                   (queue_loan.c), orphans and parked in the consumers' line;
+                                   6: prod_tail and cons_tail each on a line of its own */
 #define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
@@ -107,20 +108,24 @@ typedef struct queue_header {
     char type_name[TYPE_NAME_MAX + 1];
     char type_origin[TYPE_ORIGIN_MAX + 1]; /* plugin path, "" when unknown */
 
-    /* Each group below on its own line: producers own prod_head/prod_tail,
-     * consumers cons_head/cons_tail (each side reads the other's tail once
-     * per burst); the counters and bells are touched on slow paths only. */
+    /* Each group below on its own line; the counters and bells are
+     * touched on slow paths only.  A head and its tail are on two lines:
+     * a head only its own side touches (a producer's CAS on prod_head
+     * stays in its cache), a tail the other side polls (a consumer waits
+     * on prod_tail).  On one line, the poller pulled the line away between
+     * the CAS and the store of every burst, one more transfer each way. */
     _Alignas(64) _Atomic uint64_t counters[C_COUNT];
     _Alignas(64) _Atomic uint64_t high_water;
     _Alignas(64) _Atomic uint64_t prod_head; /* next position a producer claims */
-    _Atomic uint64_t prod_tail;              /* cells before it are published */
+    _Alignas(64) _Atomic uint64_t prod_tail; /* cells before it are published */
     _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
-    _Atomic uint64_t cons_tail;              /* cells before it are read (and free, if not persist) */
     /* Claims table entries of kind ORPHAN, and of kind DONE (queue_loan.c):
      * consumers read both with a relaxed load on entry (this line is theirs
      * anyway), so the common case, none, costs nothing more. */
     _Atomic uint32_t orphans;
     _Atomic uint32_t parked;
+    _Alignas(64) _Atomic uint64_t cons_tail; /* cells before it are read (and free, if not
+                                              * persist) */
     /* Persist only: cells before it are done with, free again.  Written by
      * consumers once they are finished (a client after its recv; the
      * input bridge's thread once its kernel and output bridges are), by
