@@ -25,13 +25,6 @@ typedef struct stat_ctx {
     json_t *arr;
 } stat_ctx;
 
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* "2026-12-02T01:02:03Z" of a CLOCK_REALTIME time in ns, into buf[40]. */
 static const char *utc_text(int64_t ns, char *buf)
 {
@@ -75,7 +68,7 @@ static void stat_one(const char *name, void *arg)
      * (its control socket) says no host; stat must not show them as live. */
     rh_queue_health hl;
     rh__queue_health_get(q, &hl);
-    int64_t now = realtime_ns();
+    int64_t now = rh_wall_ns();
     json_object_set_new(o, "host_pid", json_integer(hl.host_pid));
     json_object_set_new(o, "host", json_string(hl.host_running ? "running" : "gone"));
     json_object_set_new(o, "created_age_s",

@@ -185,7 +185,7 @@ static int try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_le
 
 /* What every receive does first, with two relaxed loads of a line the
  * consumers own anyway: publish finished runs parked in the claims table
- * that nobody published yet (queue_loan.c), and say whether a run whose
+ * that nobody published yet (queue_claims.c), and say whether a run whose
  * holder died waits to be redelivered (h->orphans). */
 static inline int consumer_entry(rh_queue *q)
 {
@@ -505,7 +505,7 @@ static int recv_empty(rh_queue *q, int check_stale)
     if (queue_side_corrupt(q, CORRUPT_PRODUCERS))
         return RH_ECORRUPT;
     /* A peek whose holder died: its messages become this queue's again
-     * (queue_loan.c), and the caller's next poll adopts them. */
+     * (queue_adopt.c), and the caller's next poll adopts them. */
     if (rh__queue_claims_recover(q))
         return 1; /* look again */
     if (!check_stale || q->creator || !q->cfg.shared)

@@ -15,19 +15,10 @@
 
 #include "base/clock.h"
 #include "base/wait.h"
+#include "queue/queue_claims.h"
 #include "queue/queue_layout.h"
 
 /* ------------------------------------------------------------ helpers --- */
-
-static inline cell *cell_at(const rh_queue *q, uint64_t pos)
-{
-    return (cell *)(q->cells + (size_t)(pos & q->mask) * q->slot_size);
-}
-
-static inline void count(rh_queue *q, int which, uint64_t n)
-{
-    atomic_fetch_add_explicit(&q->h->counters[which], n, memory_order_relaxed);
-}
 
 /* Raise high_water to depth.  A plain load first: in steady state the value
  * is already higher and the line stays shared, not bounced. */
@@ -54,32 +45,6 @@ static inline void backoff(unsigned tries)
 
 /* ------------------------------------------------------ the algorithm --- */
 
-/* What publish_run may do with a consumer run it cannot publish yet
- * because the claim before it is a peek (live, or orphaned by a holder
- * that died): nothing (PARK_NONE: wait, as producers always do), or hand
- * it to the claims table as a finished run (queue_loan.c) that whoever
- * moves cons_tail up to it publishes, with (PARK_ACK, a client's receive
- * on a persist queue) or without (PARK_PLAIN) acknowledging it. */
-#define PARK_NONE 0u
-#define PARK_PLAIN 1u
-#define PARK_ACK 2u
-/* publish_run's answer for a run handed to the claims table: its messages
- * are the caller's, the cells are published later (and acked, PARK_ACK). */
-#define PUBLISH_PARKED 1
-
-/* queue_loan.c: a wait in publish_run on `tail` that has polled 64 times
- * more.  Tells a claim recorded in the claims table (a loan or peek:
- * live, it is waited for and the side is never marked corrupt; dead, it
- * is repaired) from an unrecorded one (rh__queue_stalled's 1-s rule).
- * Returns STALL_WAIT, STALL_GIVE_UP (RH_ECORRUPT) or STALL_PARKED. */
-enum { STALL_WAIT, STALL_GIVE_UP, STALL_PARKED };
-int rh__queue_claim_stall(rh_queue *q, unsigned side, uint64_t tail, uint64_t pos, uint64_t end,
-                          unsigned park, uint64_t *since);
-/* queue_loan.c: publish the finished consumer runs of the claims table
- * that cons_tail has reached (a relaxed check of h->parked first: the
- * common case, none, is one load of a line the caller owns). */
-int rh__queue_help_parked(rh_queue *q);
-
 /* Wait until the claims before ours have been published (*tail == pos),
  * then publish ours.  Acquire on the wait: the earlier claimer's cell
  * writes (or reads) then happen before our release, so whoever acquires
@@ -99,7 +64,7 @@ int rh__queue_help_parked(rh_queue *q);
  * microseconds, unless its holder holds a loan or a peek, died between
  * claim and publish, or the head was scribbled ahead (issue 14: cons_head
  * + 3 wedged a kernel's intake for good).  Every 64 polls the wait asks
- * rh__queue_claim_stall (queue_loan.c): a claim in the claims table is
+ * rh__queue_claim_stall (queue_claims.c): a claim in the claims table is
  * waited for while its holder lives and repaired once it is dead (a
  * consumer run may instead be parked there, PUBLISH_PARKED, see park); an
  * unrecorded one cannot be told from a preempted holder but by time: once
@@ -210,7 +175,7 @@ static inline uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_
  * are the run the CAS would claim, stored with release and the CAS itself
  * acq_rel, so a repairer that sees the head past pos and a dead holder
  * whose entry still says *_K_RESERVING / *_K_PEEKING knows which run it
- * meant (whether that last CAS succeeded it cannot know: queue_loan.c says
+ * meant (whether that last CAS succeeded it cannot know: queue_claims.c says
  * how it decides).  Not on the copying paths: only loans pay for this.
  */
 static inline void note_run(queue_claim *note, uint64_t pos, uint64_t end)
@@ -264,26 +229,5 @@ static inline uint32_t claim_dequeue_run_noted(rh_queue *q, uint32_t n, uint64_t
         }
     }
 }
-
-/* Whether the cell at pos carries no message (CELL_VOID_PORT, queue_layout.h). */
-static inline int cell_is_void(const rh_queue *q, uint64_t pos)
-{
-    return __atomic_load_n(&cell_at(q, pos)->env.port, __ATOMIC_RELAXED) == CELL_VOID_PORT;
-}
-
-/* queue_loan.c, for the consumers' entry points: take up to n messages of
- * a run whose holder died (marked RH_ENV_REDELIVERED), calling
- * take(q, pos, i, arg) for the i-th at cell pos; the run is then
- * published (parked, with an ack on a persist queue when park is
- * PARK_ACK) once all of it is taken.  Returns how many.  Call only when
- * h->orphans is not 0 (a relaxed load). */
-typedef void (*rh__adopt_take)(rh_queue *q, uint64_t pos, uint32_t i, void *arg);
-uint32_t rh__queue_adopt(rh_queue *q, uint32_t n, unsigned park, rh__adopt_take take, void *arg);
-
-/* queue_loan.c, for a receive that found the queue empty: when consumers
- * hold claims (cons_head != cons_tail), look (at most every 10 ms per
- * handle) for a peek whose holder died and make it an orphan the next
- * receive adopts.  Returns 1 when it did. */
-int rh__queue_claims_recover(rh_queue *q);
 
 #endif /* RH_QUEUE_CLAIM_H */

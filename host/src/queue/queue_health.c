@@ -1,11 +1,11 @@
 /*
  * queue_health.c — what a named queue knows about the processes around it,
- * all on slow paths: whether a wait on a tail has stalled for good (a claim
- * holder that died, or an index scribbled by another process: the side is
- * then marked corrupt, counted and logged), whether an attached client's
- * host is gone or was replaced (RH_ESTALE), and the creating host's
- * heartbeat in each shared queue's header (so `ringhost stat` can say since
- * when a host is gone).  Nothing here runs per message.
+ * all on slow paths: its health as `ringhost stat` shows it (the host, the
+ * corrupt mark queue_stall.c set), whether an attached client's host is
+ * gone or was replaced (RH_ESTALE), and the creating host's heartbeat in
+ * each shared queue's header (so `ringhost stat` can say since when a
+ * host is gone), which also sweeps the claims table for dead holders.
+ * Nothing here runs per message.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,83 +21,6 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "queue/queue_layout.h"
-
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ----------------------------------------------------------- the host --- */
-
-int rh__queue_pid_alive(pid_t pid)
-{
-    if (pid <= 0)
-        return 0;
-    if (kill(pid, 0) != 0 && errno != EPERM)
-        return 0;
-    /* A killed host whose parent has not reaped it yet still answers
-     * kill(pid, 0): a zombie runs nothing, so it is gone.  (Measured: a
-     * SIGKILLed host under a slow reaper read as running for 1.6 s.) */
-    char path[32], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 1; /* no /proc: trust kill() */
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *close_paren = strrchr(buf, ')');
-    return !(close_paren && close_paren[1] == ' ' &&
-             (close_paren[2] == 'Z' || close_paren[2] == 'X'));
-}
-
-/* ------------------------------------------------------------ corrupt --- */
-
-uint64_t rh__queue_stall_ns = QUEUE_STALL_NS;
-
-int rh__queue_stalled(rh_queue *q, unsigned side, uint64_t tail, uint64_t claim,
-                      uint64_t *since)
-{
-    queue_header *h = q->h;
-    if (queue_side_corrupt(q, side)) {
-        atomic_fetch_add_explicit(&h->corrupt, 1, memory_order_relaxed);
-        return 1; /* marked already: no second stall of a second for each call */
-    }
-    uint64_t now = rh_now_ns();
-    if (*since == 0) {
-        *since = now;
-        return 0;
-    }
-    if (now - *since < rh__queue_stall_ns)
-        return 0;
-    /* The first waiter to mark this side records what it saw: the values
-     * are in the header for `ringhost stat`, and in the log once. */
-    uint32_t before = atomic_fetch_or_explicit(&h->corrupt_sides, side, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->corrupt, 1, memory_order_relaxed);
-    if (before == 0) {
-        atomic_store_explicit(&h->corrupt_tail, tail, memory_order_relaxed);
-        atomic_store_explicit(&h->corrupt_claim, claim, memory_order_relaxed);
-        atomic_store_explicit(&h->corrupt_ns, realtime_ns(), memory_order_relaxed);
-    }
-    if ((before & side) == 0)
-        rh__log_event(NULL, RH_LOG_ERROR, "queue.corrupt",
-                      "queue=%s side=%s tail=%llu claim=%llu waited_ms=%llu pid=%d "
-                      "prod_head=%llu prod_tail=%llu cons_head=%llu cons_tail=%llu "
-                      "action=%s",
-                      q->name, side == CORRUPT_PRODUCERS ? "producers" : "consumers",
-                      (unsigned long long)tail, (unsigned long long)claim,
-                      (unsigned long long)((now - *since) / RH_NS_PER_MS), (int)getpid(),
-                      (unsigned long long)atomic_load(&h->prod_head),
-                      (unsigned long long)atomic_load(&h->prod_tail),
-                      (unsigned long long)atomic_load(&h->cons_head),
-                      (unsigned long long)atomic_load(&h->cons_tail),
-                      side == CORRUPT_PRODUCERS
-                          ? "sends_fail_with_RH_ECORRUPT_relaunch_the_host_or_purge"
-                          : "receives_deliver_what_is_published_then_sends_fail_RH_ECORRUPT");
-    return 1;
-}
 
 void rh__queue_health_get(const rh_queue *q, rh_queue_health *out)
 {
@@ -197,7 +120,7 @@ static void *beat_main(void *arg)
     unsigned gen = (unsigned)(uintptr_t)arg;
     pthread_mutex_lock(&beat_mu);
     while (beat_gen == gen) {
-        int64_t now = realtime_ns();
+        int64_t now = rh_wall_ns();
         for (size_t i = 0; i < beat_n; i++) {
             atomic_store_explicit(&beat_list[i]->h->heartbeat_ns, now, memory_order_relaxed);
             rh__queue_claims_sweep(beat_list[i]); /* dead loan and peek holders */
@@ -215,7 +138,7 @@ void rh__queue_heartbeat_start(rh_queue *q)
 {
     if (!q || !q->cfg.shared)
         return;
-    atomic_store_explicit(&q->h->heartbeat_ns, realtime_ns(), memory_order_relaxed);
+    atomic_store_explicit(&q->h->heartbeat_ns, rh_wall_ns(), memory_order_relaxed);
     pthread_once(&beat_once, beat_init);
     pthread_mutex_lock(&beat_mu);
     if (beat_n == beat_cap) {

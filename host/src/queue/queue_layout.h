@@ -53,7 +53,7 @@ enum { C_REJECTED, C_DROPPED_OLDEST, C_DROPPED_NEWEST, C_DUPLICATES, C_EXPIRED,
 #define CELL_VOID_PORT 0xFFFFu
 
 /*
- * The claims table (queue_loan.c's top comment is the design): one entry
+ * The claims table (queue_claims.c's top comment is the design): one entry
  * per loan (rh_send_reserve) or peek (rh_recv_peek) in progress, and per
  * consumer run waiting for its turn to publish, so that a waiter stalled
  * behind a claim can tell a live holder from a dead one.  owner is
@@ -119,7 +119,7 @@ typedef struct queue_header {
     _Alignas(64) _Atomic uint64_t prod_head; /* next position a producer claims */
     _Alignas(64) _Atomic uint64_t prod_tail; /* cells before it are published */
     _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
-    /* Claims table entries of kind ORPHAN, and of kind DONE (queue_loan.c):
+    /* Claims table entries of kind ORPHAN, and of kind DONE (queue_claims.c):
      * consumers read both with a relaxed load on entry (this line is theirs
      * anyway), so the common case, none, costs nothing more. */
     _Atomic uint32_t orphans;
@@ -145,7 +145,7 @@ typedef struct queue_header {
     _Atomic uint64_t corrupt_tail;   /* the tail that did not move */
     _Atomic uint64_t corrupt_claim;  /* the claim that waited for it */
     _Atomic int64_t corrupt_ns;      /* CLOCK_REALTIME of that stall */
-    _Alignas(64) queue_claim claims[QUEUE_CLAIMS]; /* loans and peeks (queue_loan.c) */
+    _Alignas(64) queue_claim claims[QUEUE_CLAIMS]; /* loans and peeks (queue_claims.c, queue_loan.c) */
     _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
     _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
 } queue_header;
@@ -196,6 +196,26 @@ struct rh_queue {
     char type_origin[TYPE_ORIGIN_MAX + 1];
 };
 
+/* ------------------------------------------------------------ cells --- */
+
+/* The cell of position pos, and the slow-path counters: every file of the
+ * queue layer that reads or writes cells uses them. */
+static inline cell *cell_at(const rh_queue *q, uint64_t pos)
+{
+    return (cell *)(q->cells + (size_t)(pos & q->mask) * q->slot_size);
+}
+
+static inline void count(rh_queue *q, int which, uint64_t n)
+{
+    atomic_fetch_add_explicit(&q->h->counters[which], n, memory_order_relaxed);
+}
+
+/* Whether the cell at pos carries no message (CELL_VOID_PORT, queue_layout.h). */
+static inline int cell_is_void(const rh_queue *q, uint64_t pos)
+{
+    return __atomic_load_n(&cell_at(q, pos)->env.port, __ATOMIC_RELAXED) == CELL_VOID_PORT;
+}
+
 /* ------------------------------------------------------ layout rules --- */
 
 static inline uint64_t slot_size_for(uint64_t payload_size)
@@ -237,14 +257,14 @@ void rh__queue_client_waiter_init(rh_waiter *w);
 int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
                         int (*ready)(const rh_queue *), uint64_t deadline_ns);
 
-/* queue_health.c.  A wait on a tail (queue.c publish) that has not moved
+/* queue_stall.c.  A wait on a tail (queue_claim.h publish_run) that has not moved
  * for QUEUE_STALL_NS is not a claimer that was preempted but one that died
  * or a scribbled index: the waiter gives up (rh__queue_stalled says when)
  * and the side is marked corrupt. */
 #define QUEUE_STALL_NS (1000ull * 1000 * 1000)
 extern uint64_t rh__queue_stall_ns; /* QUEUE_STALL_NS; fuzz/fuzz_queue.c shortens it */
 /* The longest a waiter waits for a claim whose holder lives (a loan or a
- * peek, queue_loan.c): then the side is marked corrupt as for a stall.
+ * peek, queue_claims.c): then the side is marked corrupt as for a stall.
  * fuzz/fuzz_queue.c shortens it. */
 #define QUEUE_HOLD_MAX_NS (10ull * 1000 * 1000 * 1000)
 extern uint64_t rh__queue_hold_max_ns;
@@ -272,7 +292,7 @@ static inline int queue_side_corrupt(const rh_queue *q, unsigned side)
 #define STALE_CHECK_NS (100ull * 1000 * 1000)
 int rh__queue_stale_check(rh_queue *q, uint64_t now_ns);
 
-/* queue_health.c: whether process pid exists and is not a zombie (a host
+/* queue_stall.c: whether process pid exists and is not a zombie (a host
  * killed but not yet reaped runs nothing). */
 int rh__queue_pid_alive(pid_t pid);
 
@@ -288,7 +308,7 @@ void rh__queue_heartbeat_stop(rh_queue *q);
  * place the policies are written, so a loan keeps the same promises. */
 int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void *arg);
 
-/* queue_loan.c, from the creating host's heartbeat (queue_health.c, about
+/* queue_claims.c, from the creating host's heartbeat (queue_health.c, about
  * once a second): look for claims whose holders died even when nobody
  * waits behind them (a consumer parked on an empty queue would never see
  * a dead peek's messages otherwise): dead peeks become orphans (and the
@@ -296,7 +316,7 @@ int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void 
  * Nothing when the heads equal the tails. */
 void rh__queue_claims_sweep(rh_queue *q);
 
-/* queue_loan.c: 1 when the consumer run at cons_tail is in the claims
+/* queue_claims.c: 1 when the consumer run at cons_tail is in the claims
  * table (a peek, an orphan, a parked run): drop_oldest then refuses at
  * once instead of waiting for cells a peek holds. */
 int rh__queue_cons_tail_held(rh_queue *q);

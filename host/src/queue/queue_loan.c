@@ -4,9 +4,7 @@
  * the queue's own cells) and peeks (rh_recv_peek / rh_recv_release: the
  * receiver reads them where they lie), in the style of iceoryx's
  * loan/publish, Aeron's try_claim and DPDK's
- * rte_ring_enqueue_zc_burst_start/finish; and the claims table that keeps
- * a client dying with a loan or a peek from wedging the queue or losing a
- * message.
+ * rte_ring_enqueue_zc_burst_start/finish.
  *
  * A loan is a producer claim (queue_claim.h: claim_enqueue_run) held
  * across the caller's writes, a peek a consumer claim held across its
@@ -17,566 +15,15 @@
  * that keeps a peek for 2 s would have made the 1-s stall rule
  * (rh__queue_stalled) mark the queue corrupt.
  *
- * The claims table (queue_layout.h, QUEUE_CLAIMS entries in the header)
- * records each loan and peek: its holder's pid and its run [pos, end).
- * An entry is written before the claim's CAS (pos/end as the run the CAS
- * would take, kind *_RESERVING / *_PEEKING) and becomes *_RESERVED /
- * *_PEEKED after it.  A waiter in publish_run that stalls (64 polls) asks
- * rh__queue_claim_stall about the tail it waits on:
  *
- *  - No entry starts at that tail: an unrecorded claim (a copying send or
- *    receive), so the 1-s rule as before.
- *  - The holder is alive: wait, and the 1-s rule does not apply; after
- *    10 ms in naps of 1 ms instead of yields, and `queue.claim_held` is
- *    logged once per wait past 1 s naming the pid.  The bound is
- *    QUEUE_HOLD_MAX_NS (10 s): a wait that long on a live holder ends as
- *    an unrecorded stall does (the side marked corrupt), because the
- *    table is in memory any process of the user may write, and an entry
- *    scribbled with a live pid must not make a call wait for ever.  What
- *    a long-held loan costs:
- *    every producer behind it waits (rh_send with any policy: its cell is
- *    claimed and must be published in order), and consumers see nothing
- *    past it.  What a long-held peek costs: its cells are not freed, so
- *    producers meet the queue's policy once it is full; consumers behind it
- *    do NOT wait: a consumer run that stalls behind a peek is parked (see
- *    below) and the receive returns its messages.  Hold loans for
- *    microseconds; peeks as long as needed (a peek past 10 s only costs
- *    something once the table is full and a receive has to wait behind
- *    it), bounded by what the queue's capacity and policy allow the
- *    producers.
- *  - The holder is dead (kill(pid, 0) fails or it is a zombie:
- *    rh__queue_pid_alive) and the entry is past its CAS (or still before
- *    it after half of QUEUE_STALL_NS: a holder killed in the two
- *    instructions between its entry and its CAS leaves a run the CAS may
- *    or may not have taken, and a live claimer of that run would have
- *    published it within that time):
- *      a loan: the waiter writes each of its cells void (CELL_VOID_PORT,
- *      payload 0 bytes), publishes the run (CAS prod_tail from its start
- *      to its end) and frees the entry.  Void cells are skipped by every
- *      consumer, never delivered and never counted as messages (the
- *      stats subtract them): the dead sender never got a commit, so no
- *      message was accepted and none is lost.
- *      a peek: the entry becomes an ORPHAN (h->orphans counts them).
- *      Every receive looks at h->orphans first (a relaxed load of the
- *      consumers' own line) and adopts an orphan: it takes its messages
- *      from [next, end), marked RH_ENV_REDELIVERED, copying (rh_recv,
- *      rh_recv_burst, the input bridge) or in place (rh_recv_peek, which
- *      then holds the entry as its own peek), and publishes the run once
- *      all of it is taken.  An adopter that dies leaves an orphan again
- *      (next only moves once its messages are delivered): at least once.
- *    A receive that finds the queue empty while consumers hold claims
- *    (cons_head != cons_tail) also looks for dead peek holders, at most
- *    every 10 ms (rh__queue_claims_recover), so the next reader gets a
- *    dead peek's messages even when nothing else arrives.
- *
- * Parking: a consumer run stalled behind a peek (live, orphaned, being
- * adopted) or behind a parked run, with a free entry, is written to the
- * table as DONE (its messages are the receiver's; CLAIM_ACK when the
- * receive acknowledges on a persist queue) and the receive returns.
- * Whoever moves cons_tail to a DONE run's start publishes it too
- * (rh__queue_help_parked: CAS cons_tail start -> end, so it happens
- * once), and so on down the chain; every receive also helps on entry
- * when h->parked is not 0, so a publish that raced with a park (neither
- * saw the other: the fast path has no fence for it) is finished by the
- * next receive.  A helper that dies mid-publish leaves a PUBLISHING entry
- * of a dead pid, taken up again as DONE.  With no free entry the run
- * waits as before (never marked corrupt behind a live holder).
- *
- * Order: a peek's messages redelivered after its holder died come after
- * what the queue delivered meanwhile; consumers behind a peek publish out
- * of claim order only through parking, which keeps cons_tail in order.
- *
- * Everything in the table is written by processes of the user and may be
- * scribbled on: each run is checked against the tails (at most capacity
- * long, starting within capacity of its tail) before anything uses it;
- * a peek's views are computed from positions masked into the ring and
- * lengths clamped to the slot, so no scribble makes a read leave the
- * mapping (fuzz/fuzz_queue.c).  Slow paths only, except the two relaxed
- * loads on a receive's entry and a load of h->parked after a consumer's
- * publish.
+ * The claims table that records each loan and peek, and what happens when
+ * a holder dies, is queue_claims.c.
  */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "base/clock.h"
-#include "base/log.h"
 #include "queue/queue_claim.h"
-
-/* -------------------------------------------------------- the entries --- */
-
-#define CLAIM_POS_NONE UINT64_MAX /* a free entry's pos: matches no tail */
-#define RECOVER_EVERY_NS (10 * RH_NS_PER_MS)
-
-uint64_t rh__queue_hold_max_ns = QUEUE_HOLD_MAX_NS;
-#define HELD_NAP_AFTER_NS (10 * RH_NS_PER_MS)
-
-/* This process's pid, cached: getpid() is a system call in glibc >= 2.25,
- * and a loan plus a peek stamp an owner four times (measured: 530 ns a
- * 64-byte round trip with the calls, docs/PERFORMANCE.md).  A forked
- * child starts with 0 again (pthread_atfork), so it records its own. */
-static _Atomic pid_t self_pid;
-static pthread_once_t self_once = PTHREAD_ONCE_INIT;
-
-static void self_forget(void)
-{
-    atomic_store_explicit(&self_pid, 0, memory_order_relaxed);
-}
-
-static void self_register(void)
-{
-    pthread_atfork(NULL, NULL, self_forget);
-}
-
-static pid_t self(void)
-{
-    pid_t p = atomic_load_explicit(&self_pid, memory_order_relaxed);
-    if (__builtin_expect(p == 0, 0)) {
-        pthread_once(&self_once, self_register);
-        p = getpid();
-        atomic_store_explicit(&self_pid, p, memory_order_relaxed);
-    }
-    return p;
-}
-
-static inline uint64_t owner_of(unsigned kind, uint64_t flags)
-{
-    return ((uint64_t)(uint32_t)self() << 8) | kind | flags;
-}
-
-static inline unsigned kind_of(uint64_t owner)
-{
-    return (unsigned)(owner & CLAIM_KIND_MASK);
-}
-
-static inline pid_t pid_of(uint64_t owner)
-{
-    return (pid_t)(uint32_t)(owner >> 8);
-}
-
-static inline int kind_is_consumer(unsigned k)
-{
-    return k >= CLAIM_K_PEEKING && k <= CLAIM_K_PUBLISHING;
-}
-
-/* Take a free entry for kind; its index, or -1 when all are in use. */
-static int entry_take(rh_queue *q, unsigned kind, uint64_t flags)
-{
-    for (int i = 0; i < QUEUE_CLAIMS; i++) {
-        uint64_t expect = CLAIM_FREE;
-        if (atomic_load_explicit(&q->h->claims[i].owner, memory_order_relaxed) == CLAIM_FREE &&
-            atomic_compare_exchange_strong_explicit(&q->h->claims[i].owner, &expect,
-                                                    owner_of(kind, flags), memory_order_acq_rel,
-                                                    memory_order_relaxed))
-            return i;
-    }
-    return -1;
-}
-
-static void entry_free(rh_queue *q, int i)
-{
-    queue_claim *c = &q->h->claims[i];
-    atomic_store_explicit(&c->pos, CLAIM_POS_NONE, memory_order_relaxed);
-    atomic_store_explicit(&c->owner, CLAIM_FREE, memory_order_release);
-}
-
-static inline void sat_dec(_Atomic uint32_t *n)
-{
-    uint32_t v = atomic_load_explicit(n, memory_order_relaxed);
-    while (v && !atomic_compare_exchange_weak_explicit(n, &v, v - 1, memory_order_relaxed,
-                                                       memory_order_relaxed))
-        ;
-}
-
-/* A consumer run [pos, end) with next in it, checked against cons_tail
- * (the entry may be scribbled): at most capacity long, not before the
- * tail, within capacity of it. */
-static int consumer_run_sane(const rh_queue *q, uint64_t pos, uint64_t next, uint64_t end)
-{
-    uint64_t tail = atomic_load_explicit(&q->h->cons_tail, memory_order_acquire);
-    uint64_t head = atomic_load_explicit(&q->h->cons_head, memory_order_acquire);
-    return end - pos >= 1 && end - pos <= q->capacity && next - pos <= end - pos &&
-           pos - tail <= q->capacity && end - tail <= head - tail;
-}
-
-/* ------------------------------------------------------------ parking --- */
-
-int rh__queue_help_parked(rh_queue *q)
-{
-    queue_header *h = q->h;
-    int progress = 0;
-    for (unsigned rounds = 0; rounds <= QUEUE_CLAIMS; rounds++) {
-        uint64_t tail = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
-        int found = 0;
-        for (int i = 0; i < QUEUE_CLAIMS && !found; i++) {
-            queue_claim *c = &h->claims[i];
-            uint64_t o = atomic_load_explicit(&c->owner, memory_order_acquire);
-            unsigned k = kind_of(o);
-            if (k != CLAIM_K_DONE && k != CLAIM_K_PUBLISHING)
-                continue;
-            uint64_t pos = atomic_load_explicit(&c->pos, memory_order_acquire);
-            uint64_t end = atomic_load_explicit(&c->end, memory_order_relaxed);
-            if (pos != tail) {
-                /* A DONE run the tail has passed (published by a helper
-                 * that died before freeing it), or a scribble: inert. */
-                if (k == CLAIM_K_DONE && (int64_t)(end - tail) <= 0 &&
-                    atomic_compare_exchange_strong_explicit(&c->owner, &o, owner_of(
-                        CLAIM_K_PUBLISHING, 0), memory_order_acq_rel, memory_order_relaxed)) {
-                    entry_free(q, i);
-                    sat_dec(&h->parked);
-                }
-                continue;
-            }
-            if (k == CLAIM_K_PUBLISHING && rh__queue_pid_alive(pid_of(o)))
-                continue; /* being published (or parked) right now */
-            if (!atomic_compare_exchange_strong_explicit(
-                    &c->owner, &o, owner_of(CLAIM_K_PUBLISHING, o & CLAIM_ACK),
-                    memory_order_acq_rel, memory_order_relaxed))
-                continue;
-            end = atomic_load_explicit(&c->end, memory_order_acquire);
-            uint64_t head = atomic_load_explicit(&h->cons_head, memory_order_acquire);
-            /* A run inside what consumers claimed: a scribbled end must not
-             * move the tail past cons_head (cells nobody read). */
-            if (end - tail >= 1 && end - tail <= q->capacity && end - tail <= head - tail) {
-                uint64_t expect = tail;
-                /* Release: the parked receiver's reads of those cells
-                 * happen before a producer that acquires cons_tail reuses
-                 * them (its park stored owner with seq_cst after them). */
-                if (atomic_compare_exchange_strong_explicit(&h->cons_tail, &expect, end,
-                                                            memory_order_acq_rel,
-                                                            memory_order_relaxed)) {
-                    if ((o & CLAIM_ACK) && q->persist)
-                        rh__queue_ack(q, end);
-                    rh_bell_ring(&h->not_full);
-                    found = 1;
-                }
-            }
-            entry_free(q, i);
-            sat_dec(&h->parked);
-        }
-        if (!found)
-            break;
-        progress = 1;
-    }
-    return progress;
-}
-
-/* Hand the finished consumer run [pos, end) to the table: 1 when parked. */
-static int park_run(rh_queue *q, uint64_t pos, uint64_t end, unsigned park)
-{
-    int i = entry_take(q, CLAIM_K_PUBLISHING, 0);
-    if (i < 0)
-        return 0;
-    queue_claim *c = &q->h->claims[i];
-    atomic_store_explicit(&c->end, end, memory_order_relaxed);
-    atomic_store_explicit(&c->next, end, memory_order_relaxed);
-    atomic_store_explicit(&c->upto, end, memory_order_relaxed);
-    atomic_store_explicit(&c->pos, pos, memory_order_release);
-    /* seq_cst: against a publisher that moved cons_tail to pos meanwhile
-     * and read h->parked before this (then the help below sees the tail). */
-    atomic_store_explicit(&c->owner, CLAIM_K_DONE | (park == PARK_ACK ? CLAIM_ACK : 0),
-                          memory_order_seq_cst);
-    atomic_fetch_add_explicit(&q->h->parked, 1, memory_order_seq_cst);
-    rh__queue_help_parked(q);
-    return 1;
-}
-
-/* ---------------------------------------------------------- repairing --- */
-
-/* The loan in entry i (owner o) starts at prod_tail == tail and its holder
- * is dead: publish its cells void. */
-static void void_run(rh_queue *q, int i, uint64_t o, uint64_t tail)
-{
-    queue_header *h = q->h;
-    queue_claim *c = &h->claims[i];
-    if (!atomic_compare_exchange_strong_explicit(&c->owner, &o, owner_of(CLAIM_K_VOIDING, 0),
-                                                 memory_order_acq_rel, memory_order_relaxed))
-        return;
-    uint64_t end = atomic_load_explicit(&c->end, memory_order_acquire);
-    uint64_t head = atomic_load_explicit(&h->prod_head, memory_order_acquire);
-    if (atomic_load_explicit(&c->pos, memory_order_acquire) != tail || end - tail < 1 ||
-        end - tail > q->capacity || end - tail > head - tail) {
-        entry_free(q, i); /* scribbled: nothing to repair that we can trust */
-        return;
-    }
-    for (uint64_t p = tail; p != end; p++) {
-        cell *cl = cell_at(q, p);
-        __atomic_store_n(&cl->env.payload_len, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&cl->env.port, (uint16_t)CELL_VOID_PORT, __ATOMIC_RELAXED);
-    }
-    count(q, C_VOID_MADE, end - tail);
-    uint64_t expect = tail;
-    /* Release: the void marks are visible to whoever acquires prod_tail. */
-    atomic_compare_exchange_strong_explicit(&h->prod_tail, &expect, end, memory_order_acq_rel,
-                                            memory_order_relaxed);
-    entry_free(q, i);
-    rh_bell_ring(&h->not_empty);
-    rh__log_event(NULL, RH_LOG_WARN, "queue.loan_repaired",
-                  "queue=%s holder_pid=%d cells=%llu from=%llu action=published_void",
-                  q->name, (int)pid_of(o), (unsigned long long)(end - tail),
-                  (unsigned long long)tail);
-}
-
-/* The peek in entry i (owner o) belongs to a dead holder: an orphan. */
-static int orphan_run(rh_queue *q, int i, uint64_t o)
-{
-    queue_claim *c = &q->h->claims[i];
-    if (!atomic_compare_exchange_strong_explicit(&c->owner, &o, CLAIM_K_ORPHAN,
-                                                 memory_order_acq_rel, memory_order_relaxed))
-        return 0;
-    atomic_fetch_add_explicit(&q->h->orphans, 1, memory_order_release);
-    rh_bell_ring(&q->h->not_empty); /* a parked consumer: there is work again */
-    rh__log_event(NULL, RH_LOG_WARN, "queue.peek_orphaned",
-                  "queue=%s holder_pid=%d from=%llu cells=%llu action=redeliver", q->name,
-                  (int)pid_of(o), (unsigned long long)atomic_load(&c->next),
-                  (unsigned long long)(atomic_load(&c->end) - atomic_load(&c->next)));
-    return 1;
-}
-
-/* Dead holders of consumer entries: peeks become orphans, helpers that
- * died publishing are replaced.  1 when it found one. */
-static int sweep_consumers(rh_queue *q)
-{
-    queue_header *h = q->h;
-    int found = 0;
-    for (int i = 0; i < QUEUE_CLAIMS; i++) {
-        uint64_t o = atomic_load_explicit(&h->claims[i].owner, memory_order_acquire);
-        unsigned k = kind_of(o);
-        if (k != CLAIM_K_PEEKED && k != CLAIM_K_ADOPTING && k != CLAIM_K_PUBLISHING)
-            continue;
-        if (rh__queue_pid_alive(pid_of(o)))
-            continue;
-        if (k == CLAIM_K_PUBLISHING)
-            found |= rh__queue_help_parked(q);
-        else
-            found |= orphan_run(q, i, o);
-    }
-    return found;
-}
-
-int rh__queue_claims_recover(rh_queue *q)
-{
-    queue_header *h = q->h;
-    if (atomic_load_explicit(&h->cons_head, memory_order_relaxed) ==
-        atomic_load_explicit(&h->cons_tail, memory_order_relaxed))
-        return 0;
-    /* Relaxed: threads sharing the handle may both scan once, harmless. */
-    uint64_t now = rh_now_ns();
-    if (now < atomic_load_explicit(&q->claims_check_ns, memory_order_relaxed))
-        return 0;
-    atomic_store_explicit(&q->claims_check_ns, now + RECOVER_EVERY_NS, memory_order_relaxed);
-    return sweep_consumers(q);
-}
-
-void rh__queue_claims_sweep(rh_queue *q)
-{
-    queue_header *h = q->h;
-    if (atomic_load_explicit(&h->cons_head, memory_order_relaxed) !=
-        atomic_load_explicit(&h->cons_tail, memory_order_relaxed)) {
-        sweep_consumers(q);
-        if (atomic_load_explicit(&h->parked, memory_order_relaxed))
-            rh__queue_help_parked(q);
-    }
-    uint64_t tail = atomic_load_explicit(&h->prod_tail, memory_order_acquire);
-    if (atomic_load_explicit(&h->prod_head, memory_order_relaxed) == tail)
-        return;
-    /* A dead holder's loan at prod_tail (past its CAS: one still before it
-     * is left to a waiter's stall, which can time it) blocks every producer
-     * behind it: published void now, not at the next send. */
-    for (int i = 0; i < QUEUE_CLAIMS; i++) {
-        uint64_t o = atomic_load_explicit(&h->claims[i].owner, memory_order_acquire);
-        unsigned k = kind_of(o);
-        if ((k == CLAIM_K_RESERVED || k == CLAIM_K_VOIDING) &&
-            atomic_load_explicit(&h->claims[i].pos, memory_order_acquire) == tail &&
-            !rh__queue_pid_alive(pid_of(o)))
-            void_run(q, i, o, tail);
-    }
-}
-
-int rh__queue_claim_stall(rh_queue *q, unsigned side, uint64_t tail, uint64_t pos, uint64_t end,
-                          unsigned park, uint64_t *since)
-{
-    queue_header *h = q->h;
-    uint64_t now = rh_now_ns();
-    if (*since == 0)
-        *since = now;
-    if (side == CORRUPT_CONSUMERS && rh__queue_help_parked(q))
-        return STALL_WAIT; /* the tail moved: look again */
-    int i = 0;
-    uint64_t o = 0;
-    for (; i < QUEUE_CLAIMS; i++) {
-        o = atomic_load_explicit(&h->claims[i].owner, memory_order_acquire);
-        unsigned k = kind_of(o);
-        int mine = side == CORRUPT_PRODUCERS ? (k >= CLAIM_K_RESERVING && k <= CLAIM_K_VOIDING)
-                                             : kind_is_consumer(k);
-        if (mine && atomic_load_explicit(&h->claims[i].pos, memory_order_acquire) == tail)
-            break;
-    }
-    if (i == QUEUE_CLAIMS)
-        return rh__queue_stalled(q, side, tail, pos, since) ? STALL_GIVE_UP : STALL_WAIT;
-    unsigned k = kind_of(o);
-    int has_pid = k != CLAIM_K_ORPHAN && k != CLAIM_K_DONE;
-    int dead = has_pid && !rh__queue_pid_alive(pid_of(o));
-    int pending = k == CLAIM_K_RESERVING || k == CLAIM_K_PEEKING;
-    if (dead && (!pending || now - *since >= rh__queue_stall_ns / 2)) {
-        if (side == CORRUPT_PRODUCERS) {
-            void_run(q, i, o, tail);
-            *since = 0;
-            return STALL_WAIT;
-        }
-        if (k == CLAIM_K_PUBLISHING)
-            rh__queue_help_parked(q);
-        else if (orphan_run(q, i, o))
-            k = CLAIM_K_ORPHAN;
-    }
-    if (side == CORRUPT_CONSUMERS && park != PARK_NONE && k != CLAIM_K_DONE &&
-        k != CLAIM_K_PUBLISHING && park_run(q, pos, end, park))
-        return STALL_PARKED;
-    /* A holder that lives (or one not yet known dead): wait, and the 1-s
-     * rule does not apply, up to rh__queue_hold_max_ns.  Past that the
-     * entry is no longer believed (a holder stuck for good, or an entry
-     * another process scribbled with a live pid: no call may wait for ever
-     * on what the header says) and the wait ends as an unrecorded stall
-     * does: the side is marked corrupt (a since of 1 is a stall long past). */
-    uint64_t waited = now - *since;
-    if (waited >= rh__queue_hold_max_ns) {
-        uint64_t long_ago = 1;
-        return rh__queue_stalled(q, side, tail, pos, &long_ago) ? STALL_GIVE_UP : STALL_WAIT;
-    }
-    static _Thread_local uint64_t logged_for; /* the wait (its since) this thread logged */
-    if (waited >= rh__queue_stall_ns && logged_for != *since) {
-        logged_for = *since;
-        rh__log_event(NULL, RH_LOG_WARN, "queue.claim_held",
-                      "queue=%s side=%s holder_pid=%d tail=%llu waited_ms=%llu "
-                      "gives_up_after_ms=%llu action=waiting_for_holder",
-                      q->name, side == CORRUPT_PRODUCERS ? "producers" : "consumers",
-                      has_pid ? (int)pid_of(o) : 0, (unsigned long long)tail,
-                      (unsigned long long)(waited / RH_NS_PER_MS),
-                      (unsigned long long)(rh__queue_hold_max_ns / RH_NS_PER_MS));
-    }
-    if (waited >= HELD_NAP_AFTER_NS) {
-        struct timespec ts = {0, RH_NS_PER_MS};
-        nanosleep(&ts, NULL);
-    }
-    return STALL_WAIT;
-}
-
-int rh__queue_cons_tail_held(rh_queue *q)
-{
-    queue_header *h = q->h;
-    uint64_t tail = atomic_load_explicit(&h->cons_tail, memory_order_acquire);
-    if (atomic_load_explicit(&h->cons_head, memory_order_relaxed) == tail)
-        return 0;
-    for (int i = 0; i < QUEUE_CLAIMS; i++) {
-        unsigned k = kind_of(atomic_load_explicit(&h->claims[i].owner, memory_order_acquire));
-        if (kind_is_consumer(k) &&
-            atomic_load_explicit(&h->claims[i].pos, memory_order_acquire) == tail)
-            return 1;
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------- adoption --- */
-
-/* Finish the consumer run of entry i (this process holds it): all of it
- * was delivered, publish it (or park it) and free the entry. */
-static void finish_run(rh_queue *q, int i, unsigned park)
-{
-    queue_claim *c = &q->h->claims[i];
-    uint64_t pos = atomic_load_explicit(&c->pos, memory_order_acquire);
-    uint64_t end = atomic_load_explicit(&c->end, memory_order_acquire);
-    if (consumer_run_sane(q, pos, pos, end) &&
-        publish_run(q, CORRUPT_CONSUMERS, &q->h->cons_tail, pos, end, park) == 0 &&
-        park == PARK_ACK && q->persist)
-        rh__queue_ack(q, end);
-    entry_free(q, i);
-    rh_bell_ring(&q->h->not_full);
-}
-
-/* Take an orphan entry for this process as kind; its index or -1. */
-static int adopt_entry(rh_queue *q, unsigned kind)
-{
-    queue_header *h = q->h;
-    for (int i = 0; i < QUEUE_CLAIMS; i++) {
-        queue_claim *c = &h->claims[i];
-        uint64_t o = atomic_load_explicit(&c->owner, memory_order_acquire);
-        if (kind_of(o) != CLAIM_K_ORPHAN ||
-            !atomic_compare_exchange_strong_explicit(&c->owner, &o, owner_of(kind, 0),
-                                                     memory_order_acq_rel, memory_order_relaxed))
-            continue;
-        sat_dec(&h->orphans);
-        uint64_t pos = atomic_load_explicit(&c->pos, memory_order_acquire);
-        uint64_t next = atomic_load_explicit(&c->next, memory_order_acquire);
-        uint64_t end = atomic_load_explicit(&c->end, memory_order_acquire);
-        if (!consumer_run_sane(q, pos, next, end)) {
-            entry_free(q, i); /* scribbled */
-            continue;
-        }
-        return i;
-    }
-    return -1;
-}
-
-/* The next up to n messages of adopted entry i from its next, marked
- * redelivered; calls take for each (when not NULL) and fills views (when
- * not NULL).  Returns how many; *upto: the position after the last cell
- * looked at. */
-static uint32_t adopt_take(rh_queue *q, int i, uint32_t n, rh__adopt_take take, void *arg,
-                           rh_msg_view *views, uint64_t *upto)
-{
-    queue_claim *c = &q->h->claims[i];
-    uint64_t p = atomic_load_explicit(&c->next, memory_order_relaxed);
-    uint64_t end = atomic_load_explicit(&c->end, memory_order_relaxed);
-    uint32_t got = 0;
-    for (; p != end && got < n; p++) {
-        if (cell_is_void(q, p))
-            continue; /* counted when the run was first claimed */
-        cell *cl = cell_at(q, p);
-        cl->env.flags |= RH_ENV_REDELIVERED;
-        if (take)
-            take(q, p, got, arg);
-        if (views) {
-            uint32_t len = __atomic_load_n(&cl->env.payload_len, __ATOMIC_RELAXED);
-            views[got].env = &cl->env;
-            views[got].payload = cl + 1;
-            views[got].len = len <= q->payload_size ? len : q->payload_size;
-        }
-        got++;
-    }
-    *upto = p;
-    return got;
-}
-
-/* Entry i's holder has delivered [next, upto): on to the next part, or
- * the run is finished. */
-static void adopt_done(rh_queue *q, int i, uint64_t upto, unsigned park)
-{
-    queue_claim *c = &q->h->claims[i];
-    atomic_store_explicit(&c->next, upto, memory_order_release);
-    if (upto == atomic_load_explicit(&c->end, memory_order_relaxed)) {
-        finish_run(q, i, park);
-        return;
-    }
-    atomic_store_explicit(&c->owner, CLAIM_K_ORPHAN, memory_order_release);
-    atomic_fetch_add_explicit(&q->h->orphans, 1, memory_order_release);
-}
-
-uint32_t rh__queue_adopt(rh_queue *q, uint32_t n, unsigned park, rh__adopt_take take, void *arg)
-{
-    for (unsigned tries = 0; tries < QUEUE_CLAIMS; tries++) {
-        int i = adopt_entry(q, CLAIM_K_ADOPTING);
-        if (i < 0)
-            return 0;
-        uint64_t upto;
-        uint32_t got = adopt_take(q, i, n, take, arg, NULL, &upto);
-        adopt_done(q, i, upto, park);
-        if (got)
-            return got;
-    }
-    return 0;
-}
+#include "queue/queue_claims.h"
 
 /* ------------------------------------------------------------- loans --- */
 
@@ -605,17 +52,17 @@ int rh_send_reserve(rh_queue *q, uint32_t n, rh_loan *loans)
      * out (and marks the producers' side, as a send's would). */
     if (n > q->capacity)
         n = q->capacity;
-    reserve_try r = {entry_take(q, CLAIM_K_RESERVING, 0), n, 0, 0};
+    reserve_try r = {rh__claims_take(q, CLAIM_K_RESERVING, 0), n, 0, 0};
     if (r.entry < 0)
         return RH_EBUSY;
     int rc = reserve_attempt(q, &r);
     if (rc == RH_EFULL)
         rc = rh__queue_full_policy(q, reserve_attempt, &r);
     if (rc) {
-        entry_free(q, r.entry);
+        rh__claims_free(q, r.entry);
         return rc;
     }
-    atomic_store_explicit(&q->h->claims[r.entry].owner, owner_of(CLAIM_K_RESERVED, 0),
+    atomic_store_explicit(&q->h->claims[r.entry].owner, rh__claims_owner(CLAIM_K_RESERVED, 0),
                           memory_order_release);
     for (uint32_t i = 0; i < r.k; i++) {
         cell *c = cell_at(q, r.pos + i);
@@ -665,7 +112,7 @@ int rh_send_commit(rh_queue *q, uint32_t n, const uint32_t *lens, rh_id *ids_out
         count(q, C_VOID_MADE, q->loan_n - n);
     int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, q->loan_pos,
                      q->loan_pos + q->loan_n);
-    entry_free(q, q->loan_slot - 1);
+    rh__claims_free(q, q->loan_slot - 1);
     q->loan_slot = 0;
     if (rc) {
         count(q, C_REJECTED, n);
@@ -699,12 +146,12 @@ int rh_recv_peek(rh_queue *q, uint32_t n, int timeout_ms, rh_msg_view *views)
         if (atomic_load_explicit(&h->parked, memory_order_relaxed))
             rh__queue_help_parked(q);
         if (atomic_load_explicit(&h->orphans, memory_order_relaxed)) {
-            int i = adopt_entry(q, CLAIM_K_PEEKED);
+            int i = rh__claims_adopt_entry(q, CLAIM_K_PEEKED);
             if (i >= 0) {
                 uint64_t upto;
-                uint32_t got = adopt_take(q, i, n, NULL, NULL, views, &upto);
+                uint32_t got = rh__claims_adopt_take(q, i, n, NULL, NULL, views, &upto);
                 if (got == 0) {
-                    adopt_done(q, i, upto, q->persist ? PARK_ACK : PARK_PLAIN);
+                    rh__claims_adopt_done(q, i, upto, q->persist ? PARK_ACK : PARK_PLAIN);
                     if (++rounds > q->capacity)
                         return RH_EEMPTY;
                     continue;
@@ -714,13 +161,13 @@ int rh_recv_peek(rh_queue *q, uint32_t n, int timeout_ms, rh_msg_view *views)
                 return (int)got;
             }
         }
-        int i = entry_take(q, CLAIM_K_PEEKING, 0);
+        int i = rh__claims_take(q, CLAIM_K_PEEKING, 0);
         if (i < 0)
             return RH_EBUSY;
         uint64_t pos;
         uint32_t k = claim_dequeue_run_noted(q, n, &pos, &h->claims[i]);
         if (k) {
-            atomic_store_explicit(&h->claims[i].owner, owner_of(CLAIM_K_PEEKED, 0),
+            atomic_store_explicit(&h->claims[i].owner, rh__claims_owner(CLAIM_K_PEEKED, 0),
                                   memory_order_release);
             note_depth(q, atomic_load_explicit(&h->prod_tail, memory_order_relaxed) - pos);
             uint32_t got = 0, voids = 0;
@@ -739,7 +186,7 @@ int rh_recv_peek(rh_queue *q, uint32_t n, int timeout_ms, rh_msg_view *views)
             if (voids)
                 count(q, C_VOID_TAKEN, voids);
             if (got == 0) {
-                finish_run(q, i, PARK_PLAIN);
+                rh__claims_finish_run(q, i, PARK_PLAIN);
                 if (++rounds > q->capacity)
                     return RH_EEMPTY;
                 continue;
@@ -747,7 +194,7 @@ int rh_recv_peek(rh_queue *q, uint32_t n, int timeout_ms, rh_msg_view *views)
             q->peek_slot = i + 1;
             return (int)got;
         }
-        entry_free(q, i);
+        rh__claims_free(q, i);
         if (queue_side_corrupt(q, CORRUPT_PRODUCERS))
             return RH_ECORRUPT;
         if (rh__queue_claims_recover(q))
@@ -774,7 +221,7 @@ int rh_recv_release(rh_queue *q)
         return RH_ESTATE;
     int i = q->peek_slot - 1;
     q->peek_slot = 0;
-    adopt_done(q, i, atomic_load_explicit(&q->h->claims[i].upto, memory_order_acquire),
+    rh__claims_adopt_done(q, i, atomic_load_explicit(&q->h->claims[i].upto, memory_order_acquire),
                q->persist ? PARK_ACK : PARK_PLAIN);
     return 0;
 }

@@ -161,9 +161,7 @@ static void adopt(rh_queue *q, queue_header *h)
     h->ttl_ms = q->cfg.ttl_ms;
     h->creator_pid = (int32_t)getpid();
     h->creator_uid = (uint32_t)getuid();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    h->created_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    h->created_ns = rh_wall_ns();
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
 }
 
@@ -241,9 +239,7 @@ int rh__queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
     /* What it found (issue 14, item 8): whose it was, how old, when that
      * host last beat, and what it carries over.  Printed only; every value
      * is from a file anyone of the user may write. */
-    struct timespec now_ts;
-    clock_gettime(CLOCK_REALTIME, &now_ts);
-    int64_t now = (int64_t)now_ts.tv_sec * 1000000000 + now_ts.tv_nsec;
+    int64_t now = rh_wall_ns();
     int64_t beat = atomic_load(&h->heartbeat_ns);
     rh__log_event(NULL, RH_LOG_INFO, "queue.taken_over",
                   "queue=%s object=%s previous_host_pid=%d created_age_s=%lld "
