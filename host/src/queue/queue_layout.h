@@ -308,6 +308,12 @@ void rh__queue_heartbeat_stop(rh_queue *q);
  * place the policies are written, so a loan keeps the same promises. */
 int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void *arg);
 
+/* queue_recv.c: dequeue one message into env/buf (discard, with both NULL:
+ * drop it, for drop_oldest).  Returns the payload length, RH_EEMPTY, or
+ * RH_ETOOBIG (left queued). */
+int rh__queue_try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len,
+                          int discard);
+
 /* queue_claims.c, from the creating host's heartbeat (queue_health.c, about
  * once a second): look for claims whose holders died even when nobody
  * waits behind them (a consumer parked on an empty queue would never see
