@@ -10,7 +10,7 @@ uint64_t rh_now_ns(void)
     return (uint64_t)ts.tv_sec * RH_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-int64_t rh_wall_ns(void)
+int64_t rh__wall_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

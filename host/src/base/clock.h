@@ -19,7 +19,7 @@
 /* CLOCK_REALTIME in ns since the epoch: for times a person reads, or that
  * another process compares across hosts' lifetimes (a queue's created_ns
  * and heartbeat_ns); never for a timeout or a duration (rh_now_ns). */
-int64_t rh_wall_ns(void);
+int64_t rh__wall_ns(void);
 
 /* The rh_now_ns() time ms milliseconds from now; a negative ms means no
  * deadline (UINT64_MAX). */

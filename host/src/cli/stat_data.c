@@ -68,7 +68,7 @@ static void stat_one(const char *name, void *arg)
      * (its control socket) says no host; stat must not show them as live. */
     rh_queue_health hl;
     rh__queue_health_get(q, &hl);
-    int64_t now = rh_wall_ns();
+    int64_t now = rh__wall_ns();
     json_object_set_new(o, "host_pid", json_integer(hl.host_pid));
     json_object_set_new(o, "host", json_string(hl.host_running ? "running" : "gone"));
     json_object_set_new(o, "created_age_s",

@@ -120,7 +120,7 @@ static void *beat_main(void *arg)
     unsigned gen = (unsigned)(uintptr_t)arg;
     pthread_mutex_lock(&beat_mu);
     while (beat_gen == gen) {
-        int64_t now = rh_wall_ns();
+        int64_t now = rh__wall_ns();
         for (size_t i = 0; i < beat_n; i++) {
             atomic_store_explicit(&beat_list[i]->h->heartbeat_ns, now, memory_order_relaxed);
             rh__queue_claims_sweep(beat_list[i]); /* dead loan and peek holders */
@@ -138,7 +138,7 @@ void rh__queue_heartbeat_start(rh_queue *q)
 {
     if (!q || !q->cfg.shared)
         return;
-    atomic_store_explicit(&q->h->heartbeat_ns, rh_wall_ns(), memory_order_relaxed);
+    atomic_store_explicit(&q->h->heartbeat_ns, rh__wall_ns(), memory_order_relaxed);
     pthread_once(&beat_once, beat_init);
     pthread_mutex_lock(&beat_mu);
     if (beat_n == beat_cap) {

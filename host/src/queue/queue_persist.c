@@ -161,7 +161,7 @@ static void adopt(rh_queue *q, queue_header *h)
     h->ttl_ms = q->cfg.ttl_ms;
     h->creator_pid = (int32_t)getpid();
     h->creator_uid = (uint32_t)getuid();
-    h->created_ns = rh_wall_ns();
+    h->created_ns = rh__wall_ns();
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
 }
 
@@ -239,7 +239,7 @@ int rh__queue_persist_open(rh_queue *q, const rh_type *type, rh_error *err)
     /* What it found (issue 14, item 8): whose it was, how old, when that
      * host last beat, and what it carries over.  Printed only; every value
      * is from a file anyone of the user may write. */
-    int64_t now = rh_wall_ns();
+    int64_t now = rh__wall_ns();
     int64_t beat = atomic_load(&h->heartbeat_ns);
     rh__log_event(NULL, RH_LOG_INFO, "queue.taken_over",
                   "queue=%s object=%s previous_host_pid=%d created_age_s=%lld "

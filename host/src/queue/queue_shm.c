@@ -136,7 +136,7 @@ static void log_replaced(const rh_queue *q, const struct stat *st)
     if ((size_t)st->st_size >= sizeof(queue_header))
         h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
-    int64_t now = rh_wall_ns();
+    int64_t now = rh__wall_ns();
     if (h == MAP_FAILED || !h || atomic_load(&h->magic) != QUEUE_MAGIC ||
         h->layout_version != QUEUE_LAYOUT_VERSION) {
         rh__log_event(NULL, RH_LOG_WARN, "queue.replaced",
@@ -380,7 +380,7 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     h->ttl_ms = cfg->ttl_ms;
     h->creator_pid = (int32_t)getpid();
     h->creator_uid = (uint32_t)getuid();
-    h->created_ns = rh_wall_ns();
+    h->created_ns = rh__wall_ns();
     h->persist = (uint32_t)q->persist;
     memcpy(h->name, q->name, sizeof h->name);
     memcpy(h->type_name, q->type_name, sizeof h->type_name);

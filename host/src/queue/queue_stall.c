@@ -68,7 +68,7 @@ int rh__queue_stalled(rh_queue *q, unsigned side, uint64_t tail, uint64_t claim,
     if (before == 0) {
         atomic_store_explicit(&h->corrupt_tail, tail, memory_order_relaxed);
         atomic_store_explicit(&h->corrupt_claim, claim, memory_order_relaxed);
-        atomic_store_explicit(&h->corrupt_ns, rh_wall_ns(), memory_order_relaxed);
+        atomic_store_explicit(&h->corrupt_ns, rh__wall_ns(), memory_order_relaxed);
     }
     if ((before & side) == 0)
         rh__log_event(NULL, RH_LOG_ERROR, "queue.corrupt",
