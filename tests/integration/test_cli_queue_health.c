@@ -492,6 +492,37 @@ static void test_a_scribbled_consumer_head_is_reported_and_waits_end(void **stat
     stop_host(&host);
 }
 
+/* The dead letters of kernel k's dead-letter queue: exactly n, each an
+ * answer its output queue e.out refused for good (stage "undeliverable",
+ * source e.out, the reason saying it refuses every send). */
+static void expect_undeliverable_refusals(const char *inst, size_t n)
+{
+    cli_out dl;
+    EXPECT_WITHIN(10, cli_queue_counter(inst, "k.dlq", "depth") == (long long)n,
+                  "expected the %zu answers e.out refused dead-lettered in k.dlq, found %lld", n,
+                  (long long)cli_queue_counter(inst, "k.dlq", "depth"));
+    cli_exec(&dl, NULL, "recv", "--instance", inst, "k.dlq", "--timeout", "1", NULL);
+    cli_expect_exit(&dl, 0);
+    json_t *dead = cli_lines(&dl);
+    size_t i;
+    json_t *l;
+    CLI_CHECK(&dl, json_array_size(dead) == n, "expected %zu dead letters, read %zu", n,
+              json_array_size(dead));
+    json_array_foreach (dead, i, l) {
+        json_t *body = json_object_get(l, "body");
+        const char *stage = json_string_value(json_object_get(body, "stage"));
+        const char *src = json_string_value(json_object_get(body, "source_queue"));
+        const char *reason = json_string_value(json_object_get(body, "reason"));
+        CLI_CHECK(&dl, stage && !strcmp(stage, "undeliverable") && src && !strcmp(src, "e.out") &&
+                           reason && strstr(reason, "output queue e.out refuses every send"),
+                  "expected an undeliverable answer from e.out saying it refuses every send, "
+                  "got stage %s, source %s, reason %s", stage ? stage : "-", src ? src : "-",
+                  reason ? reason : "-");
+    }
+    json_decref(dead);
+    cli_free(&dl);
+}
+
 /* The output bridge waits itself on a full `block` output queue (so that
  * a stop can end the wait).  On a queue whose consumers' side is marked
  * corrupt no cell is ever freed: the bridge must refuse at once, as rh_send
@@ -539,6 +570,49 @@ static void test_the_output_bridge_refuses_at_once_into_a_corrupt_output_queue(v
                   (long long)cli_queue_counter(inst, "e.out", "rejected"),
                   (long long)cli_queue_counter(inst, "e.out", "enqueued"));
     assert_int_equal(cli_queue_counter(inst, "e.out", "enqueued"), 4);
+    /* refused, and kept: the kernel's inputs were taken, so the answers go
+     * to its dead-letter queue, not only to a counter */
+    expect_undeliverable_refusals(inst, 6);
+    stop_host(&host);
+}
+
+/* The same on the in-place path: an inline kernel writes its answers into
+ * e.out's cells; with prod_head scribbled 3 ahead its publish waits for a
+ * prod_tail that never comes, the producers' side is marked corrupt after
+ * the 1-s stall, and the answers written to cells nobody will read are
+ * dead-lettered from those cells (engine/inplace.c publish_run). */
+static void test_answers_written_in_place_into_a_corrupt_output_queue_are_dead_lettered(
+    void **state)
+{
+    (void)state;
+    const char *m = cli_manifest("ipcorrupt",
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"queues\": {\"e.in\": {\"type\": \"echo.message\"},\n"
+        "            \"e.out\": {\"type\": \"echo.message\", \"capacity\": 64}},\n"
+        " \"kernels\": [{\"name\": \"k\", \"plugin\": \"echo\", \"bridge\": \"inline\",\n"
+        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n");
+    const char *inst = cli_instance("ipcorrupt");
+    proc host;
+    cli_start_host(&host, m, inst);
+    cli_out o;
+    cli_exec(&o, NULL, "send", "--instance", inst, "e.in", "{\"seq\": 1}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    EXPECT_WITHIN(10, cli_queue_counter(inst, "e.out", "enqueued") == 1,
+                  "expected the first answer in e.out");
+    queue_header *h = map_header(inst, "e.out");
+    atomic_fetch_add(&h->prod_head, 3);
+    munmap(h, sizeof *h);
+    const char *args[16] = {"send", "--instance", inst, "e.in"};
+    int a = 4;
+    for (int i = 2; i <= 6; i++)
+        args[a++] = cli_keep("{\"seq\": %d}", i);
+    args[a] = NULL;
+    cli_exec_argv(&o, NULL, args);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    expect_undeliverable_refusals(inst, 5);
+    assert_int_equal(cli_queue_counter(inst, "e.out", "enqueued"), 1);
     stop_host(&host);
 }
 
@@ -594,6 +668,7 @@ int main(void)
         CLI_HOST_TEST(test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object),
         CLI_HOST_TEST(test_a_scribbled_consumer_head_is_reported_and_waits_end),
         CLI_HOST_TEST(test_the_output_bridge_refuses_at_once_into_a_corrupt_output_queue),
+        CLI_HOST_TEST(test_answers_written_in_place_into_a_corrupt_output_queue_are_dead_lettered),
         CLI_HOST_TEST(test_client_calls_on_scribbled_heads_end_by_their_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
