@@ -316,6 +316,65 @@ static int temp_file(char *path, size_t len, const char *what)
     return fd >= 0 ? 0 : -1;
 }
 
+/* Every process proc_start() started and nobody reaped yet: at exit the
+ * test binary SIGKILLs and reaps them, so a test that failed between
+ * proc_start and proc_wait (cmocka jumps past its own stop) leaves no
+ * process behind it, whatever helper started it. */
+#define PROC_LEFT_MAX 64
+static struct {
+    pid_t pid;
+    char out_path[64], err_path[64];
+} left[PROC_LEFT_MAX];
+
+/* Whether pid is still a child of ours nobody reaped (running, or a
+ * zombie): WNOWAIT, so the status stays for whoever waits.  A pid some
+ * helper reaped with its own waitpid() is no child of ours any more (and
+ * may be reused by another process): it must not be killed. */
+static int still_our_child(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+static void kill_left(void)
+{
+    for (int i = 0; i < PROC_LEFT_MAX; i++) {
+        if (left[i].pid <= 0)
+            continue;
+        if (still_our_child(left[i].pid)) {
+            if (kill(left[i].pid, SIGKILL) == 0)
+                fprintf(stderr, "---- a process the test left running (pid %d): killed ----\n",
+                        (int)left[i].pid);
+            waitpid_eintr(left[i].pid, NULL, 0);
+            unlink(left[i].out_path);
+            unlink(left[i].err_path);
+        }
+        left[i].pid = 0;
+    }
+}
+
+static void remember(const proc *p)
+{
+    static int at_exit;
+    if (!at_exit)
+        at_exit = atexit(kill_left) == 0;
+    for (int i = 0; i < PROC_LEFT_MAX; i++)
+        if (left[i].pid <= 0 || !still_our_child(left[i].pid)) {
+            left[i].pid = p->pid;
+            memcpy(left[i].out_path, p->out_path, sizeof left[i].out_path);
+            memcpy(left[i].err_path, p->err_path, sizeof left[i].err_path);
+            return;
+        }
+}
+
+static void forget(pid_t pid)
+{
+    for (int i = 0; i < PROC_LEFT_MAX; i++)
+        if (left[i].pid == pid)
+            left[i].pid = 0;
+}
+
 int proc_start(proc *p, char *const argv[])
 {
     memset(p, 0, sizeof *p);
@@ -343,6 +402,7 @@ int proc_start(proc *p, char *const argv[])
         errno = rc;
         return -1;
     }
+    remember(p);
     return 0;
 }
 
@@ -363,6 +423,7 @@ int proc_running(proc *p)
     if (waitpid_eintr(p->pid, &status, WNOHANG) == p->pid) {
         p->reaped = 1;
         p->status = status;
+        forget(p->pid);
         return 0;
     }
     return 1;
@@ -394,6 +455,7 @@ int proc_wait(proc *p, double timeout_s, proc_result *res)
             waitpid_eintr(p->pid, &status, 0);
             p->reaped = 1;
             p->status = status;
+            forget(p->pid);
             break;
         }
         struct timespec ts = {0, 5000000};
