@@ -567,11 +567,7 @@ static int run_case(const bench_env *env, const bench_params *p, bench_result *o
             rc = bench_fail(out, "no round trip measured");
         } else {
             memcpy(lat, j->lat, (size_t)j->n_lat * sizeof *lat);
-            bench_put(out, "rtt_p50_ns", "ns", (double)bench_quantile(lat, j->n_lat, 0.50));
-            bench_put(out, "rtt_p99_ns", "ns", (double)bench_quantile(lat, j->n_lat, 0.99));
-            bench_put(out, "rtt_p999_ns", "ns", (double)bench_quantile(lat, j->n_lat, 0.999));
-            out->lat_ns = lat;
-            out->n_lat = j->n_lat;
+            bench_put_latencies(out, lat, j->n_lat);
         }
     } else if (j->elapsed_s <= 0) {
         rc = bench_fail(out, "no message came back");

@@ -220,10 +220,7 @@ static int run_rtt(const bench_env *env, const bench_params *prm, bench_result *
         free(p.lat_ns);
         return bench_fail(out, "set-up: %s", strerror(-rc));
     }
-    bench_put(out, "rtt_p50_ns", "ns", (double)bench_quantile(p.lat_ns, p.samples, 0.5));
-    bench_put(out, "rtt_p99_ns", "ns", (double)bench_quantile(p.lat_ns, p.samples, 0.99));
-    out->lat_ns = p.lat_ns;
-    out->n_lat = p.samples;
+    bench_put_latencies(out, p.lat_ns, p.samples);
     return 0;
 }
 

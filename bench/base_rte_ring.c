@@ -264,10 +264,7 @@ static int run_rtt(const bench_env *env, const bench_params *p, bench_result *ou
         free(r.lat_ns);
         return bench_fail(out, "set-up: %s", strerror(-rc));
     }
-    bench_put(out, "rtt_p50_ns", "ns", (double)bench_quantile(r.lat_ns, r.samples, 0.5));
-    bench_put(out, "rtt_p99_ns", "ns", (double)bench_quantile(r.lat_ns, r.samples, 0.99));
-    out->lat_ns = r.lat_ns;
-    out->n_lat = r.samples;
+    bench_put_latencies(out, r.lat_ns, r.samples);
     return 0;
 }
 

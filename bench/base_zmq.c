@@ -191,10 +191,7 @@ static int run_rtt(const bench_env *env, const bench_params *p, bench_result *ou
         free(z.lat_ns);
         return bench_fail(out, "%s", z.error);
     }
-    bench_put(out, "rtt_p50_ns", "ns", (double)bench_quantile(z.lat_ns, z.samples, 0.5));
-    bench_put(out, "rtt_p99_ns", "ns", (double)bench_quantile(z.lat_ns, z.samples, 0.99));
-    out->lat_ns = z.lat_ns;
-    out->n_lat = z.samples;
+    bench_put_latencies(out, z.lat_ns, z.samples);
     return 0;
 }
 

@@ -76,6 +76,10 @@ typedef struct bench_result {
 
 /* Add (or overwrite) one metric of a result. */
 void bench_put(bench_result *r, const char *name, const char *unit, double value);
+/* The round-trip metrics of n samples lat (ns, malloc'd): rtt_p50_ns,
+ * rtt_p99_ns and rtt_p999_ns, and the samples handed to r (the framework
+ * frees them; they end sorted).  The one place a case reports latencies. */
+void bench_put_latencies(bench_result *r, uint64_t *lat, uint32_t n);
 /* Mark a repetition failed, printf-style; returns -1 for `return bench_fail(...)`. */
 int bench_fail(bench_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Mark a repetition skipped, printf-style (the reason is printed as

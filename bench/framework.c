@@ -36,6 +36,15 @@ void bench_put(bench_result *r, const char *name, const char *unit, double value
         r->n++;
 }
 
+void bench_put_latencies(bench_result *r, uint64_t *lat, uint32_t n)
+{
+    bench_put(r, "rtt_p50_ns", "ns", (double)bench_quantile(lat, n, 0.50));
+    bench_put(r, "rtt_p99_ns", "ns", (double)bench_quantile(lat, n, 0.99));
+    bench_put(r, "rtt_p999_ns", "ns", (double)bench_quantile(lat, n, 0.999));
+    r->lat_ns = lat;
+    r->n_lat = n;
+}
+
 int bench_fail(bench_result *r, const char *fmt, ...)
 {
     va_list ap;

@@ -281,11 +281,7 @@ int rhb_echo_rtt(const bench_env *env, const bench_params *prm, bench_result *ou
         free(cl.lat);
         return rc;
     }
-    bench_put(out, "rtt_p50_ns", "ns", (double)bench_quantile(cl.lat, cl.n_lat, 0.50));
-    bench_put(out, "rtt_p99_ns", "ns", (double)bench_quantile(cl.lat, cl.n_lat, 0.99));
-    bench_put(out, "rtt_p999_ns", "ns", (double)bench_quantile(cl.lat, cl.n_lat, 0.999));
-    out->lat_ns = cl.lat;
-    out->n_lat = cl.n_lat;
+    bench_put_latencies(out, cl.lat, cl.n_lat);
     return 0;
 }
 

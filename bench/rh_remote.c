@@ -437,11 +437,8 @@ int rhb_remote_rtt(const bench_env *env, const bench_params *prm, bench_result *
         free(r.hop_ns);
         return bench_fail(out, "%s", err);
     }
-    bench_put(out, "rtt_p50_ns", "ns", (double)bench_quantile(r.lat_ns, r.samples, 0.5));
-    bench_put(out, "rtt_p99_ns", "ns", (double)bench_quantile(r.lat_ns, r.samples, 0.99));
     bench_put(out, "last_hop_p50_ns", "ns", (double)bench_quantile(r.hop_ns, r.samples, 0.5));
     free(r.hop_ns);
-    out->lat_ns = r.lat_ns;
-    out->n_lat = r.samples;
+    bench_put_latencies(out, r.lat_ns, r.samples);
     return 0;
 }
