@@ -9,21 +9,7 @@
  * user's kernel would be built.  The body is the shipped echo's: each
  * message is copied from its input ring slot into an output ring slot.
  */
-#include "ringhost/kernel.h"
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define STR_(a) #a
-#define STR(a) STR_(a)
-#define BENCH_HEADER STR(CAT(bench_p, BENCH_PAYLOAD).h)
-#include BENCH_HEADER
-#define BENCH_TYPE CAT(CAT(bench_p, BENCH_PAYLOAD), _type)
-
-_Static_assert(sizeof(CAT(bench_p, BENCH_PAYLOAD)) == BENCH_PAYLOAD,
-               "the bench type is exactly BENCH_PAYLOAD bytes");
-
-static const rh_port inputs[] = {{.name = "in", .type = &BENCH_TYPE}};
-static const rh_port outputs[] = {{.name = "out", .type = &BENCH_TYPE}};
+#include "bench_kernel.h"
 
 static int bench_echo_process(rh_ctx *ctx, void *state, const rh_batch *batch)
 {
@@ -38,7 +24,7 @@ static int bench_echo_process(rh_ctx *ctx, void *state, const rh_batch *batch)
 
 static const rh_kernel_desc bench_echo_desc = {
     RH_KERNEL_ABI,
-    .name = "bench_echo_p" STR(BENCH_PAYLOAD),
+    .name = BENCH_KERNEL_NAME("bench_echo"),
     .version = "1.0.0",
     .description = "benchmark echo: emits each message back unchanged",
     .inputs = inputs,

@@ -13,23 +13,9 @@
  */
 #include <string.h>
 
-#include "ringhost/kernel.h"
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define STR_(a) #a
-#define STR(a) STR_(a)
-#define BENCH_HEADER STR(CAT(bench_p, BENCH_PAYLOAD).h)
-#include BENCH_HEADER
-#define BENCH_TYPE CAT(CAT(bench_p, BENCH_PAYLOAD), _type)
+#include "bench_kernel.h"
 
 #define PONG_HEADER 12u /* bytes_len (4) + the client's sequence number (8) */
-
-_Static_assert(sizeof(CAT(bench_p, BENCH_PAYLOAD)) == BENCH_PAYLOAD,
-               "the bench type is exactly BENCH_PAYLOAD bytes");
-
-static const rh_port inputs[] = {{.name = "in", .type = &BENCH_TYPE}};
-static const rh_port outputs[] = {{.name = "out", .type = &BENCH_TYPE}};
 
 static int bench_pong_process(rh_ctx *ctx, void *state, const rh_batch *batch)
 {
@@ -50,7 +36,7 @@ static int bench_pong_process(rh_ctx *ctx, void *state, const rh_batch *batch)
 
 static const rh_kernel_desc bench_pong_desc = {
     RH_KERNEL_ABI,
-    .name = "bench_pong_p" STR(BENCH_PAYLOAD),
+    .name = BENCH_KERNEL_NAME("bench_pong"),
     .version = "1.0.0",
     .description = "benchmark pong: answers each message with its header, same size",
     .inputs = inputs,
