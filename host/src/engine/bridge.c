@@ -200,19 +200,19 @@ static int out_stopped(const rh_out_bridge *b)
  * rejected on the queue as rh_send would), or when the host or the kernel
  * stops (RH_ESTOPPED: nobody will read in time; the caller dead-letters).
  * A 60 s block_timeout_ms thus no longer outlives terminate's join.
- * *deadline is the burst's: set by the first answer of a burst that has to
- * wait (0 = not yet), so a burst of 256 behind a full queue waits
+ * *burst_deadline is the burst's: set by the first answer of a burst that
+ * has to wait (0 = not yet), so a burst of 256 behind a full queue waits
  * block_timeout_ms once, not once per answer.  Slow path only: the queue
  * was full.
  */
-static int send_one(rh_out_bridge *b, rh_envelope *env, uint64_t *deadline_)
+static int send_one(rh_out_bridge *b, rh_envelope *env, uint64_t *burst_deadline)
 {
     const rh_queue_config *cfg = rh_queue_config_of(b->queue);
     if (cfg->backpressure != RH_BP_BLOCK)
         return rh_send(b->queue, env, rh_ring_payload(env), env->payload_len, NULL);
-    if (*deadline_ == 0)
-        *deadline_ = rh_deadline_after_ms(cfg->block_timeout_ms);
-    uint64_t deadline = *deadline_;
+    if (*burst_deadline == 0)
+        *burst_deadline = rh_deadline_after_ms(cfg->block_timeout_ms);
+    uint64_t deadline = *burst_deadline;
     rh_bell *bell = rh__queue_not_full_bell(b->queue);
     rh_waiter w;
     rh__waiter_init(&w, RH_WAIT_ADAPTIVE);
