@@ -15,7 +15,6 @@
  * docs/RELIABILITY.md.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,25 +321,6 @@ static void test_a_relaunch_with_another_capacity_is_refused_until_purged(void *
     purge(inst, "p.keep");
 }
 
-/* A failed test leaves its persist queues behind (they outlive their host
- * by design): remove every one this process's instances made. */
-static int teardown(void **state)
-{
-    char mark[32];
-    snprintf(mark, sizeof mark, "-%d:", (int)getpid());
-    DIR *d = opendir("/dev/shm");
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, "ringhost.persist-", 17) == 0 && strstr(e->d_name, mark)) {
-            char path[300];
-            snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
-            unlink(path);
-        }
-    if (d)
-        closedir(d);
-    return cli_group_teardown(state);
-}
-
 int main(void)
 {
     setenv("RINGHOST_LOG", "info", 1); /* start_host waits for an info event */
@@ -350,5 +330,7 @@ int main(void)
         cmocka_unit_test(test_persist_queues_lose_nothing_when_an_inline_host_is_killed),
         cmocka_unit_test(test_a_relaunch_with_another_capacity_is_refused_until_purged),
     };
-    return cmocka_run_group_tests(tests, NULL, teardown);
+    /* cli_group_teardown removes every queue of this process's instances,
+     * persist ones included (they outlive their host by design) */
+    return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }

@@ -18,7 +18,6 @@
  * inputs (without the derived ids, each of them reached the client twice).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,29 +179,13 @@ static void test_a_persist_host_killed_mid_stream_answers_every_message_once(voi
     cli_free(&o);
 }
 
-/* A failed test leaves its persist queues behind: remove this process's. */
-static int teardown(void **state)
-{
-    char mark[32];
-    snprintf(mark, sizeof mark, "-%d:", (int)getpid());
-    DIR *d = opendir("/dev/shm");
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, "ringhost.answers-", 17) == 0 && strstr(e->d_name, mark)) {
-            char path[300];
-            snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
-            unlink(path);
-        }
-    if (d)
-        closedir(d);
-    return cli_group_teardown(state);
-}
-
 int main(void)
 {
     setenv("RINGHOST_LOG", "info", 1); /* start_host waits for an info event */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_persist_host_killed_mid_stream_answers_every_message_once),
     };
-    return cmocka_run_group_tests(tests, NULL, teardown);
+    /* cli_group_teardown removes every queue of this process's instances,
+     * persist ones included (they outlive their host by design) */
+    return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }
