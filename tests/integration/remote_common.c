@@ -207,6 +207,7 @@ rh_id remote_request_id(uint64_t i)
 void remote_client_attach(remote_client *c, const char *instance)
 {
     rh_error err;
+    snprintf(c->instance, sizeof c->instance, "%s", instance);
     if (rh_queue_attach(instance, "e.in", &c->in, &err) != 0 ||
         rh_queue_attach(instance, "e.out", &c->out, &err) != 0)
         fail_msg("cannot attach to the gateway %s: %s", instance, err.msg);
@@ -240,7 +241,18 @@ void remote_send_range(remote_client *c, uint64_t from, uint64_t to)
     enum { BURST = 256 };
     rh_envelope envs[BURST];
     unsigned char payloads[BURST][REMOTE_PAYLOAD];
+    double deadline = proc_now() + REMOTE_SEND_WITHIN_S;
     for (uint64_t i = from; i < to;) {
+        if (proc_now() > deadline)
+            fail_msg("expected the gateway %s to take requests %llu..%llu within %.0f s; it "
+                     "stopped at %llu: e.in depth %lld, link connected %lld, published %lld, "
+                     "acked %lld, pending_acks %lld", c->instance, (unsigned long long)from + 1,
+                     (unsigned long long)to, REMOTE_SEND_WITHIN_S, (unsigned long long)i,
+                     cli_queue_counter(c->instance, "e.in", "depth"),
+                     remote_link_counter(c->instance, "connected"),
+                     remote_link_counter(c->instance, "published"),
+                     remote_link_counter(c->instance, "acked"),
+                     remote_link_counter(c->instance, "pending_acks"));
         uint32_t k = (uint32_t)(to - i < BURST ? to - i : BURST);
         for (uint32_t j = 0; j < k; j++) {
             memset(&envs[j], 0, sizeof envs[j]);

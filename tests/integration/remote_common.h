@@ -81,6 +81,7 @@ void remote_remove_persist_queues(void);
 
 typedef struct remote_client {
     rh_queue *in, *out;  /* the gateway's e.in and e.out, while attached */
+    char instance[128];  /* the gateway's instance */
     uint64_t n;          /* requests */
     unsigned char *seen; /* answers per request (0..n-1) */
     uint64_t answers, repeats, strangers;
@@ -98,7 +99,10 @@ void remote_client_attach(remote_client *c, const char *instance);
 void remote_client_close(remote_client *c);
 
 /* Send requests [from, to) in bursts, waiting as the queue's policy says
- * (a block that timed out: the rest again). */
+ * (a block that timed out: the rest again); fails the test, with the
+ * gateway's e.in depth and link counters, when the gateway has not taken
+ * them all within REMOTE_SEND_WITHIN_S (its export wedged). */
+#define REMOTE_SEND_WITHIN_S 120.0
 void remote_send_range(remote_client *c, uint64_t from, uint64_t to);
 
 /* Receive answers until `until` were counted or within_s passed. */

@@ -168,7 +168,7 @@ static void test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_re
 /* A nats-server restart mid-stream: test_cli_remote_faults.c
  * (test_a_nats_server_restart_mid_stream_reconnects_both_hosts_exactly_once). */
 
-static void test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing(void **st)
+static void test_a_stream_made_with_replicas_3_survives_a_node_killed_mid_stream(void **st)
 {
     (void)st;
     const uint64_t n = 10000;
@@ -352,7 +352,7 @@ int main(void)
         REMOTE_TEST(test_two_kernel_hosts_importing_one_subject_share_the_work),
         REMOTE_TEST(
             test_sigkill_of_the_kernel_host_mid_stream_then_restart_loses_and_repeats_nothing),
-        REMOTE_TEST(test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing),
+        REMOTE_TEST(test_a_stream_made_with_replicas_3_survives_a_node_killed_mid_stream),
         REMOTE_TEST(test_an_unreachable_server_at_launch_is_an_error_naming_its_url),
         REMOTE_TEST(test_a_link_with_wait_true_serves_and_connects_when_the_server_comes),
         REMOTE_TEST(test_wrong_credentials_are_an_error_that_never_shows_the_secret),

@@ -5,6 +5,8 @@
  * (tests/support/nats_fixture.h), each test hitting one part mid-stream:
  *  - SIGKILL of the gateway host (persist queues), then its restart;
  *  - a restart of nats-server (file storage);
+ *  - a nats-server frozen (SIGSTOP) with a full window of publishes in
+ *    flight, then killed and started again: acks that never come;
  *  - a three-node cluster (an R3 stream) losing the stream's leader;
  *  - a nats-server that dies while the hosts run, and the hosts stopped
  *    while it is dead.
@@ -112,6 +114,46 @@ static void test_a_nats_server_restart_mid_stream_reconnects_both_hosts_exactly_
     if (!strstr(e, "reconnects=1"))
         fail_msg("expected the gateway to log link.up with reconnects=1; got:\n%s", e);
     free(e);
+    free(remote_stop_host_balanced(&kh, "kernel host"));
+    nats_fixture_stop(s);
+}
+
+/* Publishes whose acks never come (the server that took them died) must not
+ * wedge the export: the NATS client counts each as pending until its ack,
+ * and the export gives it MaxWait so the client lets go of it and the
+ * export publishes it again (export.c).  Before that, a full window of
+ * lost publishes held every place the client has (MaxPending), and every
+ * later publish stalled for ever. */
+static void test_publishes_lost_with_a_frozen_then_killed_server_are_published_again(void **st)
+{
+    (void)st;
+    natsd *s = nats_fixture_start(NULL);
+    const char *gw_inst = cli_instance("frozen-gw");
+    proc gw, kh;
+    remote_start_host(&gw, remote_gateway("frozen", s->url, NULL, 0));
+    remote_start_host(&kh, remote_kernel_host("frozen", "k", s->url, NULL, 0));
+    remote_client c;
+    remote_client_open(&c, gw_inst, N);
+    remote_send_range(&c, 0, N / 8);
+    await_link_counter(gw_inst, "acked", N / 16, 60);
+    /* Frozen, the server reads nothing: what the export takes now stays in
+     * flight, its window full, and none of it is ever acked. */
+    assert_int_equal(kill(s->pid, SIGSTOP), 0);
+    remote_send_range(&c, N / 8, N / 2);
+    long long in_flight = await_link_counter(gw_inst, "pending_acks",
+                                             REMOTE_GATEWAY_IN_CAPACITY, 60);
+    nats_fixture_kill(s);
+    cli_await_log(&gw, "event=link.down", 1, 30);
+    nats_fixture_restart(s);
+    cli_await_log(&gw, "event=link.up", 2, 60);
+    cli_await_log(&kh, "event=link.up", 2, 60);
+    print_message("    server frozen and killed with %lld publishes of the gateway in flight\n",
+                  in_flight);
+    remote_send_range(&c, N / 2, N);
+    remote_receive(&c, N, 120);
+    remote_expect_exactly_once(&c, "publishes lost with a frozen, then killed, server");
+    remote_client_close(&c);
+    free(remote_stop_host_balanced(&gw, "gateway"));
     free(remote_stop_host_balanced(&kh, "kernel host"));
     nats_fixture_stop(s);
 }
@@ -296,6 +338,7 @@ int main(void)
         REMOTE_TEST(
             test_sigkill_of_the_persist_gateway_mid_stream_then_restart_answers_exactly_once),
         REMOTE_TEST(test_a_nats_server_restart_mid_stream_reconnects_both_hosts_exactly_once),
+        REMOTE_TEST(test_publishes_lost_with_a_frozen_then_killed_server_are_published_again),
         REMOTE_TEST(test_a_cluster_node_killed_mid_stream_loses_and_repeats_nothing),
         REMOTE_TEST(test_a_dead_nats_server_never_crashes_a_host_and_backpressure_holds),
     };

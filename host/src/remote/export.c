@@ -10,7 +10,7 @@
  * queue the cells stay until then, so a host killed with messages in
  * flight finds them again at its next launch and publishes them again
  * under the same Nats-Msg-Id, which JetStream drops as duplicates).  A
- * publish that fails or gets no ack within RH_EXPORT_ACK_TIMEOUT is
+ * publish that fails or gets no ack within RH_EXPORT_ACK_TIMEOUT_MS is
  * published again, with the same id.  While the link is down the bridge
  * takes nothing new: messages wait in the local queue, whose backpressure
  * applies to its producers.  A message bigger than the server's
@@ -40,7 +40,15 @@ enum { RH_SLOT_FREE = 0, RH_SLOT_SENT = 1, RH_SLOT_ACKED = 2, RH_SLOT_RETRY = 3 
 #define WORD(seq, st) ((uint64_t)(seq) << 2 | (uint64_t)(st))
 #define RH_EXPORT_BURST 64u
 #define RH_EXPORT_WINDOW_MAX 1024u
-#define RH_EXPORT_ACK_TIMEOUT_NS (5 * RH_NS_PER_S)
+/* An ack not come within this is a lost publish: the client library times
+ * it out (jsPubOptions.MaxWait), which frees its place among the client's
+ * MaxPending and calls on_ack with NATS_TIMEOUT, and the slot is published
+ * again.  Without MaxWait the library keeps a publish whose ack never comes
+ * (one sent to a stream leader that died) pending for ever: once `window`
+ * of them pile up, every publish stalls and the export wedges. */
+#define RH_EXPORT_ACK_TIMEOUT_MS 5000
+/* settle's own sweep, for an ack the library's timer missed: later. */
+#define RH_EXPORT_ACK_SWEEP_NS (2 * RH_EXPORT_ACK_TIMEOUT_MS * RH_NS_PER_MS)
 
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
@@ -80,7 +88,10 @@ static int publish(rh_export *x, uint64_t seq)
     /* SENT before the call: the ack may come before it returns */
     atomic_store(&s->word, WORD(seq, RH_SLOT_SENT));
     s->sent_ns = rh_now_ns();
-    natsStatus st = js_PublishMsgAsync(x->js, &m, NULL);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = RH_EXPORT_ACK_TIMEOUT_MS;
+    natsStatus st = js_PublishMsgAsync(x->js, &m, &po);
     natsMsg_Destroy(m);
     if (st != NATS_OK) {
         uint64_t want = WORD(seq, RH_SLOT_SENT);
@@ -156,7 +167,7 @@ static uint32_t settle(rh_export *x, int connected)
         uint64_t w = atomic_load(&s->word);
         int st = (int)(w & 3);
         if (connected && (st == RH_SLOT_RETRY ||
-                          (st == RH_SLOT_SENT && now - s->sent_ns > RH_EXPORT_ACK_TIMEOUT_NS))) {
+                          (st == RH_SLOT_SENT && now - s->sent_ns > RH_EXPORT_ACK_SWEEP_NS))) {
             atomic_fetch_add_explicit(&x->republished, 1, memory_order_relaxed);
             if (publish(x, seq) != 0)
                 break; /* retry_pending is set again */
