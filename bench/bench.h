@@ -43,6 +43,9 @@ typedef struct bench_params {
     uint32_t depth;        /* ringhost: kernels in the pipeline (1 = one echo) */
     uint32_t kernels;      /* ringhost: kernels launched on the two cores */
     int loans;             /* ringhost echo: the client loans and peeks (zero copy, issue 11) */
+    uint32_t workers;      /* ringhost echo: the kernel's "workers" (0: the default, 1) */
+    int persist;           /* ringhost echo: the queues are "persist": true */
+    int isolated;          /* ringhost echo: the kernel's "isolation": "process" */
 } bench_params;
 
 /* The run's settings, the same for every case. */

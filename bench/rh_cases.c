@@ -3,6 +3,8 @@
  * find them:
  *
  *   rh.echo.<inline|thread>.<spin|adaptive>.b<B>.p<N>   echo pipeline throughput
+ *   rh.echo.inline.<workers2|persist>.adaptive.b32.p64  the same, other kinds
+ *   rh.echo.thread.isolated.adaptive.b32.p64            (group "kinds")
  *   rh.rtt.<inline|thread>.<spin|adaptive>.p64          echo round trip
  *   rh.depth.d<D>                                       D echo kernels in a row
  *   rh.kernels.<K>                                      K echo kernels on 2 cores
@@ -53,6 +55,28 @@ static void add_echo_loans(bench_suite *s, const char *group, uint32_t payload)
     bench_add(s, group, name, rhb_echo_throughput, &p);
 }
 
+/* The echo of the kinds of kernel and queue the in-place path leaves to
+ * the copying one or shares with others (issue 11: "nothing slower
+ * elsewhere"): inline workers sharing their queues, persist queues (acks
+ * after processing), a process-isolated kernel (thread bridge, shared
+ * rings).  Group "kinds": compared with earlier builds of the same cases,
+ * not with a baseline. */
+static void add_echo_kinds(bench_suite *s)
+{
+    bench_params workers = {.payload = 64, .batch = 32, .bridge_inline = 1, .depth = 1,
+                            .workers = 2};
+    bench_add(s, "kinds", "rh.echo.inline.workers2.adaptive.b32.p64", rhb_echo_throughput,
+              &workers);
+    bench_params persist = {.payload = 64, .batch = 32, .bridge_inline = 1, .depth = 1,
+                            .persist = 1};
+    bench_add(s, "kinds", "rh.echo.inline.persist.adaptive.b32.p64", rhb_echo_throughput,
+              &persist);
+    bench_params isolated = {.payload = 64, .batch = 32, .bridge_inline = 0, .depth = 1,
+                             .isolated = 1};
+    bench_add(s, "kinds", "rh.echo.thread.isolated.adaptive.b32.p64", rhb_echo_throughput,
+              &isolated);
+}
+
 void bench_register_ringhost(bench_suite *s, const bench_env *env)
 {
     int quick = env->quick;
@@ -71,6 +95,7 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
             }
     add_echo_loans(s, "p64", 64);
     add_echo_loans(s, "payload", 65536);
+    add_echo_kinds(s);
     for (uint32_t i = 0; i < COUNT(batches); i++) {
         if (quick && batches[i] != 32)
             continue;

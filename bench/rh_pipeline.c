@@ -37,6 +37,9 @@ rhb_spec rhb_spec_from(const bench_params *p)
         .wait_spin = p->wait_spin,
         .spread = 0,
         .pump_cpu = 1,
+        .workers = p->workers,
+        .persist = p->persist,
+        .isolated = p->isolated,
     };
     return s;
 }
@@ -102,7 +105,8 @@ static json_t *manifest_json(const bench_env *env, const rhb_spec *s, const char
         for (uint32_t d = 0; d <= s->depth; d++) {
             char q[64];
             snprintf(q, sizeof q, "c%u.q%u", c, d);
-            json_object_set_new(queues, q, json_pack("{s:s}", "type", type));
+            json_object_set_new(queues, q, json_pack("{s:s, s:b}", "type", type, "persist",
+                                                     s->persist));
         }
         for (uint32_t d = 1; d <= s->depth; d++) {
             char kname[64], qin[64], qout[64];
@@ -114,10 +118,14 @@ static json_t *manifest_json(const bench_env *env, const rhb_spec *s, const char
             if (!s->bridge_inline)
                 json_object_set_new(pin, "pump",
                                     pin_of(env, s->spread ? cpu : s->pump_cpu));
-            json_array_append_new(
-                kernels, json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:o, s:s}", "name", kname,
+            json_t *kj = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:o, s:s}", "name", kname,
                                    "plugin", plugin, "inputs", "in", qin, "outputs", "out", qout,
-                                   "pin", pin, "bridge", s->bridge_inline ? "inline" : "thread"));
+                                   "pin", pin, "bridge", s->bridge_inline ? "inline" : "thread");
+            if (s->workers)
+                json_object_set_new(kj, "workers", json_integer((json_int_t)s->workers));
+            if (s->isolated)
+                json_object_set_new(kj, "isolation", json_string("process"));
+            json_array_append_new(kernels, kj);
         }
     }
     json_object_set_new(m, "queues", queues);

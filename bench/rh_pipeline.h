@@ -27,6 +27,9 @@ typedef struct rhb_spec {
     int pump_cpu;       /* thread mode: the env->cpu[] index the pumps are pinned to */
     int pong;           /* 1: the kernels are bench_pong_p<payload> (answer the header
                          * in a reserved slot) instead of bench_echo_p<payload> */
+    uint32_t workers;   /* each kernel's "workers" (0: left out, the default 1) */
+    int persist;        /* every queue "persist": true */
+    int isolated;       /* each kernel "isolation": "process" (a thread bridge) */
 } rhb_spec;
 
 typedef struct rhb_pipe {
