@@ -109,8 +109,14 @@ void bench_register_targets(bench_suite *s)
     bench_add_ratio(s, "xproc echo vs in-process echo (b32)",
                     "rh.xproc.echo.inline.adaptive.b32.p64", "msgs_per_s", ECHO_INLINE,
                     "msgs_per_s", BENCH_AT_LEAST, 0);
+    /* No target: the cross-process client loans and peeks and writes or
+     * reads only each message's 12-byte header (as iceoryx's), and
+     * bench_pong answers in place, so no 64 KiB payload is ever copied and
+     * its "GB/s" counts bytes delivered, not bytes moved (hundreds of GB/s,
+     * 10-20x memcpy).  Issue 11's 64 KiB target is "64 KiB echo with loans
+     * vs memcpy" above, whose kernel copies each payload. */
     bench_add_ratio(s, "xproc 64 KiB echo vs memcpy", "rh.xproc.echo.inline.adaptive.b32.p65536",
-                    "gb_per_s", "memcpy.p65536", "gb_per_s", BENCH_AT_LEAST, 0.5);
+                    "gb_per_s", "memcpy.p65536", "gb_per_s", BENCH_AT_LEAST, 0);
 
     /* Remote queues through one local nats-server (issue 12) against the
      * bare C client doing the same JetStream work in the same run
