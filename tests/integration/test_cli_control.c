@@ -30,6 +30,7 @@ static struct live {
     const char *stage2;   /* sum: pipe.mid -> pipe.out, launched into the host */
     int launched;
     int second_reader;    /* scale2 read pipe.in: its accounting needs both intakes */
+    int client_took;      /* a client received from pipe.in, scale's input */
 } L;
 
 static int live_setup(void **state)
@@ -334,6 +335,40 @@ static void test_a_launched_second_reader_of_a_hosts_input_queue_is_accounted(vo
     L.second_reader = 1;
 }
 
+/*
+ * A client may receive from a kernel's input queue too (`ringhost recv` on
+ * it, a second consumer): what it takes is delivered to it, and the
+ * queue's line at SIGTERM (the last test) balances.  Before, a kernel's
+ * input counted only its kernel's intake: "UNBALANCED, 1 message(s)
+ * unaccounted for" and exit 1, with nothing lost.
+ */
+static void test_a_client_receiving_from_a_kernels_input_queue_is_accounted(void **state)
+{
+    (void)state;
+    cli_out o;
+    cli_exec(&o, NULL, "deactivate", "scale", "--instance", L.instance, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    const char *first = send_values();
+    const char *second = send_values();
+    cli_exec(&o, NULL, "recv", "--instance", L.instance, "pipe.in", "-n", "1", "--timeout", "10",
+             NULL);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, strstr(o.r.out, first), "expected the client to receive %s from pipe.in",
+              first);
+    cli_free(&o);
+    L.client_took = 1;
+    cli_exec(&o, NULL, "activate", "scale", "--instance", L.instance, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    /* scale takes the one the client left (its answer goes on to pipe.mid,
+     * where stage 2 may read it) */
+    long long depth = -1;
+    if (!WAIT_UNTIL_EVERY(10, CLI_POLL_MS, (depth = queue_counter("pipe.in", "depth")) == 0))
+        fail_msg("expected scale to take %s, left in pipe.in by the client, within 10 s; "
+                 "depth %lld", second, depth);
+}
+
 /* ------------------------------------------------------- terminate ---- */
 
 static void test_terminate_stops_one_kernel_and_the_other_keeps_serving(void **state)
@@ -479,6 +514,8 @@ static void test_sigterm_stops_every_runtime_newest_first_and_removes_the_socket
     CLI_CHECK(&o, in && mid, "expected the accounting of pipe.in and pipe.mid");
     CLI_CHECK(&o, !L.second_reader || strstr(in, ": balanced"),
               "expected pipe.in balanced with the intake of scale2 (another manifest's kernel)");
+    CLI_CHECK(&o, !L.client_took || strstr(in, ": balanced"),
+              "expected pipe.in balanced with what a client received from it");
     CLI_CHECK(&o, cli_count(o.r.err, "accounting: queue pipe.mid:") == 1,
               "expected pipe.mid accounted once (by the runtime that created it)");
     if (L.launched) {
@@ -500,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_launch_refuses_a_kernel_name_the_host_already_has),
         cmocka_unit_test(test_launch_refuses_a_shared_queue_of_another_type_naming_both),
         cmocka_unit_test(test_a_launched_second_reader_of_a_hosts_input_queue_is_accounted),
+        cmocka_unit_test(test_a_client_receiving_from_a_kernels_input_queue_is_accounted),
         cmocka_unit_test(test_stat_json_adds_the_kernels_of_a_live_host),
         cmocka_unit_test(test_stat_prom_prints_counters_and_gauges_in_the_text_format),
         cmocka_unit_test(test_stat_watch_redraws_each_interval_until_interrupted),

@@ -49,35 +49,55 @@ static void test_capacity_4096_with_dedup_window_1024_launches_and_answers(void 
 
 /* ------------------------------------------------------------ dedup ---- */
 
-static void test_same_id_sent_3_times_is_answered_once_and_counted_as_2_duplicates(void **state)
+/* Three sends of one id through the kernel's bridge ("thread": the pump
+ * copies into the kernel's ring; "inline": the kernel reads the queue's
+ * cells in place): one answer, two duplicates, and every accounting line
+ * balanced (exit 0).  Before, the in-place path counted a refused message
+ * both moved and dropped: "UNBALANCED, 1 message(s) counted twice", exit 1. */
+static void expect_dedup_answers_once(const char *bridge)
 {
-    (void)state;
-    const char *m = cli_manifest("dedup",
+    const char *tag = cli_keep("dedup-%s", bridge);
+    const char *m = cli_manifest(tag, cli_keep(
         "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
         " \"queues\": {\"e.in\": {\"type\": \"echo.message\", \"capacity\": 64,\n"
         "                         \"dedup_window\": 16},\n"
         "            \"e.out\": {\"type\": \"echo.message\"}},\n"
-        " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"},\n"
-        "               \"outputs\": {\"out\": \"e.out\"}}]}\n");
+        " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", \"bridge\": \"%s\",\n"
+        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
+        bridge));
     cli_str req = {0};
     for (int i = 0; i < 3; i++)
         cli_str_addf(&req, "{\"queue\": \"e.in\", \"id\": \"%s\", \"body\": {\"seq\": %d, "
                      "\"text\": \"retry\"}}\n", cli_id(42), i + 1);
-    const char *file = cli_write("dedup.jsonl", req.s);
+    const char *file = cli_write(cli_keep("%s.jsonl", tag), req.s);
     cli_str_free(&req);
     cli_out o;
     run_send(&o, m, file);
     cli_expect_exit(&o, 0);
+    cli_expect_balanced(&o, 3); /* e.in, e.out and the dead-letter queue e.dlq */
     json_t *lines = cli_lines(&o);
     CLI_CHECK(&o, json_array_size(lines) == 1,
-              "expected exactly 1 response to 3 sends of id %s, got %zu", cli_id(42),
-              json_array_size(lines));
+              "expected exactly 1 response to 3 sends of id %s (bridge %s), got %zu", cli_id(42),
+              bridge, json_array_size(lines));
     CLI_CHECK(&o, cli_find_correlated(lines, cli_id(42)),
               "expected the response to be correlated to %s", cli_id(42));
     long long dups = cli_summary_get(&o, "queue", "e.in", "duplicates");
-    CLI_CHECK(&o, dups == 2, "expected \"duplicates 2\" on e.in, got %lld", dups);
+    CLI_CHECK(&o, dups == 2, "expected \"duplicates 2\" on e.in (bridge %s), got %lld", bridge,
+              dups);
     json_decref(lines);
     cli_free(&o);
+}
+
+static void test_same_id_sent_3_times_is_answered_once_and_counted_as_2_duplicates(void **state)
+{
+    (void)state;
+    expect_dedup_answers_once("thread");
+}
+
+static void test_same_id_sent_3_times_in_place_is_answered_once_and_balanced(void **state)
+{
+    (void)state;
+    expect_dedup_answers_once("inline");
 }
 
 /* ----------------------------------------------------- backpressure ---- */
@@ -231,6 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_capacity_4096_with_dedup_window_1024_launches_and_answers),
         cmocka_unit_test(test_same_id_sent_3_times_is_answered_once_and_counted_as_2_duplicates),
+        cmocka_unit_test(test_same_id_sent_3_times_in_place_is_answered_once_and_balanced),
         cmocka_unit_test(test_reject_refuses_when_full_and_accounts_for_every_message),
         cmocka_unit_test(test_drop_newest_discards_when_full_and_accounts_for_every_message),
         cmocka_unit_test(test_drop_oldest_evicts_when_full_keeps_the_last_and_accounts_for_all),

@@ -314,10 +314,6 @@ static char *cmd_launch(rh_control *c, json_t *req)
         const char *qn = rh_runtime_queue_name(rt, q);
         rh_queue *have = host_queue(c, qn);
         json_array_append_new(have ? shared : created, json_string(qn));
-        /* a queue of the host that a kernel reads from now on: its creator
-         * accounts it (metrics.c), before any of the new kernels runs */
-        for (unsigned r = 0; have && rh_runtime_queue_consumed(rt, q) && r < c->n_rts; r++)
-            rh__runtime_queue_gains_reader(c->rts[r].rt, have);
     }
     if (rh__control_add_runtime(c, rt, path) != 0) {
         rh_runtime_terminate(rt, 1000, NULL);

@@ -161,6 +161,7 @@ uint32_t rh__in_bridge_step(rh_in_bridge *b)
             atomic_store_explicit(&b->inflight, 0, memory_order_release);
             return 0;
         }
+        atomic_fetch_add_explicit(&b->taken, got, memory_order_relaxed);
         uint32_t keep = rh__in_bridge_check(b, dst, got);
         for (uint32_t j = 0; j < keep; j++) {
             rh_envelope *slot = rh_ring_slot(r, pos + j);

@@ -54,6 +54,10 @@ typedef struct rh_in_bridge {
     rh_dedup *dedup;       /* the port's window (rh_kinst.dedup[port]) */
     pthread_mutex_t *dedup_lock; /* non-NULL when several bridges share it (inline workers) */
     _Atomic uint64_t moved; /* messages put into kernel rings (written by its thread) */
+    /* messages it took from the queue: moved or refused by its checks (void
+     * cells are no message); the queue's dequeued count less every bridge's
+     * taken is what clients took from the queue (metrics.c) */
+    _Atomic uint64_t taken;
     _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
     /* A recovered persist queue: the first messages this bridge takes are
      * the previous run's (taken but not acked, or never taken), marked
@@ -71,6 +75,8 @@ typedef struct rh_in_bridge {
     _Atomic uint64_t ip_pos;
     uint64_t ip_end;
     uint32_t ip_voids;     /* void cells in [ip_pos, ip_end): no message, not moved */
+    uint32_t ip_refused;   /* messages of it the checks refused (counted duplicate, expired or
+                            * invalid by the queue): not moved, as on the copying path */
     _Atomic int ip_held;
     uint64_t ip_since;     /* stall clock of a release that waits (queue_inplace.c) */
 } rh_in_bridge;
@@ -342,11 +348,10 @@ typedef struct rh_qplan {
     char first_use[128];   /* JSON path that set the type, for error messages */
     rh_queue *queue;       /* once created */
     int borrowed;          /* queue belongs to another runtime of the host: never closed here */
-    uint64_t taken_before_readers; /* dequeued by clients before a launched kernel read it */
     /* Readers that are gone: a runtime of the host released once its kernels were
      * terminated (rh__runtime_hand_over_intake, metrics.c) leaves its intake here. */
     uint64_t retired_moved;  /* what its input bridges moved into kernel rings */
-    uint64_t unread_since;   /* dequeued when the last reader went: clients took the rest */
+    uint64_t retired_taken;  /* what they took from the queue (moved or refused) */
     int retired_reader;      /* a released runtime's kernel read it */
     char reader[160];      /* JSON path of the first input port reading it, "" if none */
 } rh_qplan;
@@ -410,16 +415,10 @@ void rh__worker_schedule_restart(rh_worker *w, const char *why);
 int rh__kernel_is_quiet(rh_kinst *k, int queues_too);
 int rh__runtime_is_quiet(rh_runtime *rt, int queues_too);
 
-/* metrics.c: a kernel of another runtime of the host (launched, not yet
- * run) reads q, which rt created.  When no kernel read q before, what
- * clients took from it so far was delivered to them, not to a kernel: its
- * accounting counts it so from now on. */
-void rh__runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q);
-
 /* metrics.c: rt is about to be destroyed while the other runtimes of its
  * host (rt->peers) live on: what its kernels took from each queue another
  * runtime created is added to that creator's accounting (rh_qplan
- * retired_moved), so the creator's line still balances without rt.  Its
+ * retired_moved, retired_taken), so the creator's line still balances without rt.  Its
  * kernels must be quiet (nothing left in their rings). */
 void rh__runtime_hand_over_intake(rh_runtime *rt);
 

@@ -115,6 +115,7 @@ uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32
         b->ip_voids = got - msgs;
         atomic_store_explicit(&b->ip_held, 1, memory_order_relaxed);
         uint32_t keep = msgs ? rh__in_bridge_check(b, envs, msgs) : 0;
+        b->ip_refused = msgs - keep;
         uint8_t flags = 0;
         for (uint32_t j = 0; j < keep; j++) {
             w->msgs[j].env = envs[j];
@@ -178,7 +179,9 @@ static void release_bridge(rh_in_bridge *b)
     b->ip_since = 0;
     /* Delivered to the kernel once the cells are given back: until then
      * they are counted queued (depth), like a message in a kernel ring. */
-    atomic_fetch_add_explicit(&b->moved, b->ip_end - pos - b->ip_voids, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->taken, b->ip_end - pos - b->ip_voids, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->moved, b->ip_end - pos - b->ip_voids - b->ip_refused,
+                              memory_order_relaxed);
     atomic_store_explicit(&b->ip_held, 0, memory_order_relaxed);
     atomic_store_explicit(&b->inflight, 0, memory_order_release);
     if (b->acks)

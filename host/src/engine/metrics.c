@@ -191,17 +191,20 @@ int rh__queue_account_of(const rh_queue_stats *s, int kernel_input, uint64_t mov
     return out->balanced;
 }
 
-/* What the input bridges of rt's kernels reading q moved into kernel rings,
- * and what is still in those rings (added to *moved, *in_rings). */
-static int kernel_intake_of(rh_runtime *rt, const rh_queue *q, uint64_t *moved,
+/* What the input bridges of rt's kernels reading q took from it and moved
+ * into kernel rings, and what is still in those rings (added to *taken,
+ * *moved, *in_rings). */
+static int kernel_intake_of(rh_runtime *rt, const rh_queue *q, uint64_t *taken, uint64_t *moved,
                             uint64_t *in_rings)
 {
     int read = 0;
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
         for (uint32_t b = 0; b < k->n_in_bridges; b++)
-            if (k->in_bridges[b].queue == q)
+            if (k->in_bridges[b].queue == q) {
+                *taken += atomic_load(&k->in_bridges[b].taken);
                 *moved += atomic_load(&k->in_bridges[b].moved);
+            }
         for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
             if (k->in_q[p] != q)
                 continue;
@@ -216,41 +219,15 @@ static int kernel_intake_of(rh_runtime *rt, const rh_queue *q, uint64_t *moved,
 /* The intake of every kernel reading q: rt's own, and those of the other
  * runtimes of its host (rt->peers: a manifest launched into a running host
  * may read a queue rt created, which rt accounts). */
-static int kernel_intake(rh_runtime *rt, const rh_queue *q, uint64_t *moved, uint64_t *in_rings)
+static int kernel_intake(rh_runtime *rt, const rh_queue *q, uint64_t *taken, uint64_t *moved,
+                         uint64_t *in_rings)
 {
-    *moved = *in_rings = 0;
-    int read = kernel_intake_of(rt, q, moved, in_rings);
+    *taken = *moved = *in_rings = 0;
+    int read = kernel_intake_of(rt, q, taken, moved, in_rings);
     for (rh_runtime *const *p = rt->peers; p && *p; p++)
         if (*p != rt)
-            read |= kernel_intake_of(*p, q, moved, in_rings);
+            read |= kernel_intake_of(*p, q, taken, moved, in_rings);
     return read;
-}
-
-/* Messages clients dequeued from q since its last reader was released
- * (rh_qplan.unread_since); 0 when the counter went back (a scribbled
- * header: the line then shows it). */
-static uint64_t taken_since_unread(const rh_qplan *qp, const rh_queue *q)
-{
-    rh_queue_stats s;
-    rh__queue_stats_since_open(q, &s);
-    return s.dequeued >= qp->unread_since ? s.dequeued - qp->unread_since : 0;
-}
-
-void rh__runtime_queue_gains_reader(rh_runtime *rt, const rh_queue *q)
-{
-    uint64_t moved, in_rings;
-    for (uint32_t i = 0; i < rt->n_queues && i < rt->n_qplan; i++) {
-        if (rt->queues[i] != q || rt->qplan[i].borrowed || kernel_intake(rt, q, &moved, &in_rings))
-            continue;
-        rh_qplan *qp = &rt->qplan[i];
-        if (qp->retired_reader) { /* clients read it since its last reader went */
-            qp->taken_before_readers += taken_since_unread(qp, q);
-            continue;
-        }
-        rh_queue_stats s;
-        rh_queue_stats_get(rt->queues[i], &s);
-        qp->taken_before_readers = s.dequeued;
-    }
 }
 
 void rh__runtime_hand_over_intake(rh_runtime *rt)
@@ -259,8 +236,8 @@ void rh__runtime_hand_over_intake(rh_runtime *rt)
         if (!rh_runtime_queue_borrowed(rt, i))
             continue; /* rt's own: it goes with rt */
         rh_queue *q = rt->queues[i];
-        uint64_t moved = 0, in_rings = 0;
-        if (!kernel_intake_of(rt, q, &moved, &in_rings))
+        uint64_t taken = 0, moved = 0, in_rings = 0;
+        if (!kernel_intake_of(rt, q, &taken, &moved, &in_rings))
             continue; /* rt only wrote to it */
         for (rh_runtime *const *p = rt->peers; p && *p; p++) {
             rh_runtime *c = *p;
@@ -268,17 +245,8 @@ void rh__runtime_hand_over_intake(rh_runtime *rt)
                 if (c->queues[j] != q || c->qplan[j].borrowed)
                     continue;
                 rh_qplan *qp = &c->qplan[j];
+                qp->retired_taken += taken;
                 qp->retired_moved += moved; /* in_rings is 0: rt's kernels are quiet */
-                uint64_t m = 0, r = 0;
-                int others = 0;
-                for (rh_runtime *const *o = rt->peers; *o; o++)
-                    if (*o != rt)
-                        others |= kernel_intake_of(*o, q, &m, &r);
-                if (!others) { /* from now on, what is dequeued went to clients */
-                    rh_queue_stats s;
-                    rh__queue_stats_since_open(q, &s);
-                    qp->unread_since = s.dequeued;
-                }
                 qp->retired_reader = 1;
             }
         }
@@ -347,24 +315,26 @@ int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
         if (rh_runtime_queue_borrowed(rt, i))
             continue; /* its creator reports it, with the counters it sees */
         rh_queue *q = rt->queues[i];
-        uint64_t moved, in_rings;
-        int live = kernel_intake(rt, q, &moved, &in_rings), kernel_input = live;
+        uint64_t taken, moved, in_rings;
+        int kernel_input = kernel_intake(rt, q, &taken, &moved, &in_rings);
         const rh_qplan *qp = i < rt->n_qplan ? &rt->qplan[i] : NULL;
         if (qp && qp->retired_reader) {
             /* kernels of released runtimes read it (rh__runtime_hand_over_intake) */
+            taken += qp->retired_taken;
             moved += qp->retired_moved;
-            if (!live) /* no reader now: clients took what was dequeued since */
-                moved += taken_since_unread(qp, q);
             kernel_input = 1;
         }
-        if (kernel_input && qp)
-            moved += qp->taken_before_readers; /* delivered to clients, before */
         /* A recovered persist queue: this run's counts, its carried-over
          * messages among the accepted (queue_pvt.h). */
         rh_queue_stats s;
         rh__queue_stats_since_open(q, &s);
         uint64_t carried;
         int recovered = rh__queue_recovered(q, &carried);
+        /* What no kernel took, clients did (rh_recv on a kernel's input, before
+         * a kernel launched into the host read it, after the last one went):
+         * delivered to them. */
+        if (kernel_input && s.dequeued > taken)
+            moved += s.dequeued - taken;
         rh_queue_account a;
         rh__queue_account_of(&s, kernel_input, moved, in_rings, &a);
         fprintf(out,
