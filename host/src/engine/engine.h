@@ -428,8 +428,10 @@ void rh__runtime_hand_over_intake(rh_runtime *rt);
  *                   dropped_newest, was never accepted: `refused`)
  *   delivered     = a queue some kernel reads: messages its input bridges put
  *                   into kernel rings that the kernels took and did not fail
- *                   (moved - in kernel rings - failed); any other queue:
- *                   dequeued (taken by a client, the CLI, another process)
+ *                   (moved - in kernel rings - failed), plus what clients
+ *                   received from it (dequeued - every bridge's taken); any
+ *                   other queue: dequeued (taken by a client, the CLI,
+ *                   another process)
  *   dead_lettered = invalid + expired + failed, each put into the kernel's
  *                   dead-letter queue (the dead_lettered counter)
  *   dropped       = dropped_oldest + duplicates (explicit policies)
