@@ -8,7 +8,10 @@
  * 2 bad usage.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -92,6 +95,62 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     (void)ftw;
     remove(path);
     return 0;
+}
+
+/*
+ * A benchmark stopped by Ctrl-C, SIGTERM, a closed pipe or SIGKILL never
+ * reaches its own cleanup: its in-process hosts' shared queues
+ * (/dev/shm/ringhost.rhbench-<pid>-*) and its scratch folder would stay.
+ * So a janitor process forked at start (before any thread) waits for the
+ * benchmark's end, seen as end of file on a pipe whose write end only the
+ * benchmark (and the clients it forks) hold, then removes both.  It ignores
+ * the terminal's signals, which reach the whole process group, and holds
+ * no stdin, stdout or stderr, so `ringhost bench | head` ends when the
+ * benchmark does.  After a normal exit it finds nothing left to remove.
+ */
+static void start_janitor(const char *work)
+{
+    int fds[2];
+    /* close-on-exec: the daemons it execs (nats-server, iox-roudi) must
+     * not hold the write end and keep the janitor waiting */
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return; /* no janitor: cleanup on a normal exit only */
+    pid_t bench = getpid();
+    pid_t pid = fork();
+    if (pid != 0) {
+        close(fds[0]);
+        if (pid < 0)
+            close(fds[1]);
+        return; /* the write end stays open in the benchmark until it ends */
+    }
+    close(fds[1]);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    int null = open("/dev/null", O_RDWR);
+    for (int fd = 0; fd <= 2 && null >= 0; fd++)
+        dup2(null, fd);
+    for (;;) { /* nothing is ever written: end of file, or an error */
+        char c;
+        ssize_t r = read(fds[0], &c, 1);
+        if (r == 0 || (r < 0 && errno != EINTR))
+            break;
+    }
+    char prefix[64];
+    int len = snprintf(prefix, sizeof prefix, "ringhost.rhbench-%d-", (int)bench);
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, (size_t)len) == 0) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
+            unlink(path);
+        }
+    if (d)
+        closedir(d);
+    nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    _exit(0);
 }
 
 static char *join_args(int argc, char **argv)
@@ -202,6 +261,7 @@ int main(int argc, char **argv)
         return 1;
     }
     env.work_dir = work;
+    start_janitor(work);
 
     if (send && !sweep) {
         fprintf(stderr, "ringhost-bench: --send goes with --pin-sweep MANIFEST\n");

@@ -304,6 +304,65 @@ static void test_bench_remote_runs_the_bare_and_ringhost_cases_and_leaves_no_ser
     cli_free(&o);
 }
 
+/* /dev/shm files of the benchmark with pid `pid` (its hosts' queues). */
+static int bench_shm_count(pid_t pid)
+{
+    char prefix[64];
+    int len = snprintf(prefix, sizeof prefix, "ringhost.rhbench-%d-", (int)pid);
+    int n = 0;
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, prefix, (size_t)len) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Entries of dir other than . and .. */
+static int dir_entries(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A benchmark killed mid-run (SIGKILL: no handler of its own runs) leaves
+ * neither its hosts' shared queues nor its scratch folder: its janitor
+ * process removes both once it is gone (bench/main.c). */
+static void test_a_benchmark_killed_mid_run_leaves_no_queues_and_no_scratch_folder(void **state)
+{
+    (void)state;
+    const char *tmp = cli_keep("%s/bench-tmp", cli_tmpdir());
+    mkdir(tmp, 0700);
+    setenv("TMPDIR", tmp, 1);
+    char *argv[] = {RH_TEST_BINARY, "bench", "--reps", "50", "--only",
+                    "rh.echo.inline.adaptive.b32.p64", NULL};
+    proc b;
+    int rc = proc_start(&b, argv);
+    unsetenv("TMPDIR");
+    assert_int_equal(rc, 0);
+    pid_t pid = b.pid; /* ringhost execs ringhost-bench: the same pid */
+    if (!WAIT_UNTIL_EVERY(30, 10, bench_shm_count(pid) > 0 && dir_entries(tmp) > 0))
+        fail_msg("expected the benchmark (pid %d) to launch a host with queues "
+                 "/dev/shm/ringhost.rhbench-%d-* and a scratch folder in %s within 30 s",
+                 (int)pid, (int)pid, tmp);
+    assert_int_equal(proc_signal(&b, SIGKILL), 0);
+    proc_result r;
+    proc_wait(&b, 10, &r);
+    proc_result_free(&r);
+    int shm = -1, left = -1;
+    if (!WAIT_UNTIL_EVERY(10, 10, (shm = bench_shm_count(pid), left = dir_entries(tmp),
+                                   shm == 0 && left == 0)))
+        fail_msg("expected the killed benchmark's %d queue(s) in /dev/shm and its scratch "
+                 "folder in %s (%d entries) removed within 10 s", shm, tmp, left);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_bench_iceoryx_without_iox_roudi_is_skipped_with_the_reason),
         cmocka_unit_test(test_bench_iceoryx_while_another_roudi_runs_skips_and_leaves_it_alone),
         cmocka_unit_test(test_bench_round_trip_from_a_client_in_another_process),
+        cmocka_unit_test(test_a_benchmark_killed_mid_run_leaves_no_queues_and_no_scratch_folder),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }
