@@ -548,7 +548,16 @@ static void test_plugins_must_be_an_array(void **state)
 {
     (void)state;
     expect_bad(WITH_TOP(", 'plugins': '../plugins'"), "plugins",
-               "expected an array of at most 8 plugin folders", "got \"../plugins\"");
+               "expected an array of 1 to 8 plugin folders", "got \"../plugins\"");
+}
+
+/* Found by fuzz_manifest: an empty list loaded, with no folder to find a
+ * kernel in. */
+static void test_plugins_must_name_at_least_one_folder(void **state)
+{
+    (void)state;
+    expect_bad(WITH_TOP(", 'plugins': []"), "plugins", "expected an array of 1 to 8 plugin folders",
+               "got []");
 }
 
 static void test_plugin_folder_must_be_a_non_empty_string(void **state)
@@ -562,7 +571,7 @@ static void test_more_than_eight_plugin_folders_are_rejected(void **state)
 {
     (void)state;
     expect_bad(WITH_TOP(", 'plugins': ['1','2','3','4','5','6','7','8','9']"), "plugins",
-               "at most 8");
+               "an array of 1 to 8");
 }
 
 static void test_unknown_placement_policy_is_rejected(void **state)
@@ -990,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_unknown_top_level_key_suggests_nearest),
         cmocka_unit_test(test_unknown_key_far_from_all_lists_known_keys),
         cmocka_unit_test(test_plugins_must_be_an_array),
+        cmocka_unit_test(test_plugins_must_name_at_least_one_folder),
         cmocka_unit_test(test_plugin_folder_must_be_a_non_empty_string),
         cmocka_unit_test(test_more_than_eight_plugin_folders_are_rejected),
         cmocka_unit_test(test_unknown_placement_policy_is_rejected),

@@ -94,9 +94,12 @@ static int parse_plugins(const rh_json_doc *L, const json_t *v, rh_manifest *m)
         m->plugins_default = 1;
         return add_plugin_dir(L, m, dir, "../plugins", "plugins");
     }
-    if (!json_is_array(v) || json_array_size(v) > RH_MAX_PLUGIN_DIRS)
+    /* An empty list would leave the kernels no folder to be found in (and
+     * a launched manifest that wants the host's folders leaves the key
+     * out): refused here, by name, not at each kernel's lookup. */
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > RH_MAX_PLUGIN_DIRS)
         return rh__json_fail(L, "plugins", v,
-                             "an array of at most %d plugin folders (relative to the manifest's "
+                             "an array of 1 to %d plugin folders (relative to the manifest's "
                              "folder)", RH_MAX_PLUGIN_DIRS);
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *item = json_array_get(v, i);
