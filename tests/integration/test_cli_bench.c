@@ -339,13 +339,19 @@ static void test_a_benchmark_killed_mid_run_leaves_no_queues_and_no_scratch_fold
 {
     (void)state;
     const char *tmp = cli_keep("%s/bench-tmp", cli_tmpdir());
-    mkdir(tmp, 0700);
+    EXPECT(mkdir(tmp, 0700) == 0 || errno == EEXIST, "cannot create %s: %m", tmp);
+    const char *was = getenv("TMPDIR");
+    char *saved = was ? strdup(was) : NULL;
     setenv("TMPDIR", tmp, 1);
     char *argv[] = {RH_TEST_BINARY, "bench", "--reps", "50", "--only",
                     "rh.echo.inline.adaptive.b32.p64", NULL};
     proc b;
     int rc = proc_start(&b, argv);
-    unsetenv("TMPDIR");
+    if (saved)
+        setenv("TMPDIR", saved, 1); /* the other tests' TMPDIR, as it was */
+    else
+        unsetenv("TMPDIR");
+    free(saved);
     assert_int_equal(rc, 0);
     pid_t pid = b.pid; /* ringhost execs ringhost-bench: the same pid */
     if (!WAIT_UNTIL_EVERY(30, 10, bench_shm_count(pid) > 0 && dir_entries(tmp) > 0))
