@@ -2,7 +2,9 @@
  * test_queue_persist.c — persistent queues (queue_persist.c): a persist
  * queue outlives its handle with its messages, the next create takes it
  * over, repairs what a dead host left in its indices, refuses one whose
- * geometry or type differs, waits for (then refuses) attached clients, and
+ * geometry or type differs, waits briefly for attached clients and then moves
+ * the queue from under them, and a stale client handle gives back only what
+ * no host will take, and
  * producers never overwrite a message taken but not acknowledged; a launch
  * without persist does not discard one, and purge spares a running host's
  * queue.  A "dead host" is a handle closed without any cleanup of the
@@ -190,7 +192,27 @@ static void test_a_persist_queue_held_by_a_live_host_is_refused(void **state)
            rc, err.msg);
 }
 
-static void test_recovery_is_refused_while_a_client_is_attached(void **state)
+/* The pid of a process that has exited and been reaped: a dead host. */
+static pid_t dead_pid(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
+/*
+ * Attached clients do not stop a recovery: it moves the queue into a new
+ * object of the name.  The message the dead host left is recovered; the
+ * client's next send still lands (in the old object, after the copy), and
+ * tells it (the send after says RH_ESTALE); its rh_recv gives back exactly
+ * that one, which no host will take, then RH_ESTALE; a client attaching now
+ * reaches the new host.
+ */
+static void test_recovery_moves_the_queue_from_under_an_attached_client(void **state)
 {
     (void)state;
     rh_queue *q = make("client", 8);
@@ -200,13 +222,79 @@ static void test_recovery_is_refused_while_a_client_is_attached(void **state)
     assert_int_equal(rh_queue_attach(instance, "client", &client, &err), 0);
     rh_queue_close(q); /* the host goes; the client stays attached */
     int rc = open_q("client", &type_a, 8, 1, &q, &err);
-    EXPECT(rc == RH_EEXIST && strstr(err.msg, "attached by a client"),
-           "expected recovery refused while a client is attached, got %d: %s", rc, err.msg);
+    EXPECT(rc == 0, "expected the recovery to go on under an attached client, got %d: %s", rc,
+           err.msg);
+    EXPECT(recv_seq(q) == 1, "expected the dead host's message recovered");
+    test_msg m = {2, 0};
+    EXPECT(rh_send(client, NULL, &m, sizeof m, NULL) == 0,
+           "expected the send that meets the move to land (in the old object)");
+    m.seq = 3;
+    rc = rh_send(client, NULL, &m, sizeof m, NULL);
+    EXPECT(rc == RH_ESTALE, "expected the client to learn of the new host at its next send "
+           "(RH_ESTALE), not when the queue is full; got %d", rc);
+    test_msg got = {0};
+    rc = rh_recv(client, NULL, &got, sizeof got, 0);
+    EXPECT(rc == (int)sizeof got && got.seq == 2,
+           "expected the stale handle to give back the message sent after the move, got %d "
+           "(seq %llu)", rc, (unsigned long long)got.seq);
+    rc = rh_recv(client, NULL, &got, sizeof got, 0);
+    EXPECT(rc == RH_ESTALE, "expected nothing more given back (RH_ESTALE), got %d", rc);
+    EXPECT(rh_recv(q, NULL, &got, sizeof got, 0) == RH_EEMPTY,
+           "expected the new object to hold nothing the client still has");
     rh_queue_close(client);
-    q = make("client", 8);
-    EXPECT(recv_seq(q) == 1, "expected the message recovered once the client left");
+    assert_int_equal(rh_queue_attach(instance, "client", &client, &err), 0);
+    send_seq(client, 4);
+    EXPECT(recv_seq(q) == 4, "expected a client attaching now to reach the new host");
+    rh_queue_close(client);
     rh_queue_close(q);
     purge("client");
+}
+
+/*
+ * The take-back rule on a persist queue: a stale handle gives nothing back
+ * while the queue is not moved.  The dead host's input bridge had taken
+ * messages 1 and 2 and not acked them; a client's rh_recv would have taken
+ * 3 and 4 and acked past all four, and the recovery would have delivered
+ * none of them again.
+ */
+static void test_a_stale_persist_handle_gives_nothing_back(void **state)
+{
+    (void)state;
+    rh_queue *q = make("strand", 4);
+    rh_queue *client = NULL;
+    rh_error err;
+    assert_int_equal(rh_queue_attach(instance, "strand", &client, &err), 0);
+    for (uint64_t i = 1; i <= 4; i++)
+        send_seq(client, i);
+    struct { rh_envelope env; test_msg m; } slot[2]; /* the bridge's ring slots */
+    rh_envelope *dst[2] = {&slot[0].env, &slot[1].env};
+    EXPECT(rh__queue_dequeue_burst(q, dst, 2) == 2, "expected the bridge to take 2");
+    test_msg buf[2];
+    q->h->creator_pid = (int32_t)dead_pid(); /* the host is killed */
+    test_msg m = {5, 0};
+    int rc = rh_send(client, NULL, &m, sizeof m, NULL);
+    EXPECT(rc == RH_ESTALE, "expected the full queue of a dead host to say RH_ESTALE, got %d",
+           rc);
+    uint64_t acked = rh__queue_acked(q);
+    test_msg got;
+    rc = rh_recv(client, NULL, &got, sizeof got, 0);
+    EXPECT(rc == RH_ESTALE, "expected the stale persist handle to give nothing back, got %d",
+           rc);
+    rc = rh_recv_burst(client, NULL, buf, sizeof buf[0], 2, 0);
+    EXPECT(rc == RH_ESTALE, "expected rh_recv_burst to give nothing back either, got %d", rc);
+    EXPECT(rh__queue_acked(q) == acked, "expected the take-back to ack nothing");
+    rh_queue_close(client);
+    rh_queue_close(q); /* a persist queue's object stays, its indices as they are */
+    q = make("strand", 4);
+    uint64_t carried = 0;
+    EXPECT(rh__queue_recovered(q, &carried) == 1 && carried == 4,
+           "expected the recovery to deliver all 4 again (2 the bridge held), got %llu",
+           (unsigned long long)carried);
+    for (uint64_t i = 1; i <= 4; i++)
+        EXPECT(recv_seq(q) == i, "expected message %llu recovered in order",
+               (unsigned long long)i);
+    rh_queue_close(q);
+    purge("strand");
 }
 
 /* A `ringhost stat` polling a host that launches holds its lock for a
@@ -407,7 +495,8 @@ int main(void)
         cmocka_unit_test(test_reopen_with_another_type_is_refused),
         cmocka_unit_test(test_a_launch_without_persist_does_not_discard_a_persist_queues_messages),
         cmocka_unit_test(test_a_persist_queue_held_by_a_live_host_is_refused),
-        cmocka_unit_test(test_recovery_is_refused_while_a_client_is_attached),
+        cmocka_unit_test(test_recovery_moves_the_queue_from_under_an_attached_client),
+        cmocka_unit_test(test_a_stale_persist_handle_gives_nothing_back),
         cmocka_unit_test(test_recovery_waits_for_a_client_that_leaves_soon),
         cmocka_unit_test(test_purge_refuses_the_queue_of_a_running_host_without_persist),
         cmocka_unit_test(test_producers_wait_for_acks_not_for_the_consumer_tail),

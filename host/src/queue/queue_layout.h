@@ -23,11 +23,13 @@
 #include "queue/queue_pvt.h"
 
 #define QUEUE_MAGIC 0x0045554555514852ull /* "RHQUEUE\0" little-endian */
-#define QUEUE_LAYOUT_VERSION 6u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
+#define QUEUE_LAYOUT_VERSION 7u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
                                    4: created_ns, the health line (heartbeat, corrupt);
                                    5: the claims table of loans and peeks, void cells
                                    (queue_loan.c), orphans and parked in the consumers' line;
-                                   6: prod_tail and cons_tail each on a line of its own */
+                                   6: prod_tail and cons_tail each on a line of its own;
+                                   7: moved, beside prod_tail (a persist queue taken over
+                                   under attached clients, queue_persist.c) */
 #define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
@@ -118,6 +120,13 @@ typedef struct queue_header {
     _Alignas(64) _Atomic uint64_t high_water;
     _Alignas(64) _Atomic uint64_t prod_head; /* next position a producer claims */
     _Alignas(64) _Atomic uint64_t prod_tail; /* cells before it are published */
+    /* MOVE_NONE, or a persist queue whose next host took it over while
+     * clients still had it attached: it copied the messages into a new
+     * object of the name (queue_persist.c, move_under_clients) and this
+     * one reaches no host.  On prod_tail's line: a client's send reads it
+     * right after its publish and its doorbell's fence, from a line it
+     * has just written (the fence and the mover's order are there). */
+    _Atomic uint32_t moved;
     _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
     /* Claims table entries of kind ORPHAN, and of kind DONE (queue_claims.c):
      * consumers read both with a relaxed load on entry (this line is theirs
@@ -268,6 +277,25 @@ extern uint64_t rh__queue_stall_ns; /* QUEUE_STALL_NS; fuzz/fuzz_queue.c shorten
  * fuzz/fuzz_queue.c shortens it. */
 #define QUEUE_HOLD_MAX_NS (10ull * 1000 * 1000 * 1000)
 extern uint64_t rh__queue_hold_max_ns;
+/* queue_header.moved.  FENCING: the mover has started (a send that then
+ * reads it is the last to reach this object; what it published at or after
+ * the mover's copy is given back by rh_recv); DONE: the copy is in the new
+ * object, and cons_head, cons_tail and acked here were moved to where it
+ * ended, so what rh_recv gives back from here is exactly what reached no
+ * host. */
+#define MOVE_NONE 0u
+#define MOVE_FENCING 1u
+#define MOVE_DONE 2u
+/* An attached client saw its object moved (or marked stale another way
+ * after a send that succeeded): sticky RH_ESTALE, logged once
+ * (queue_health.c). */
+void rh__queue_mark_moved(rh_queue *q);
+/* Whether a stale handle's rh_recv may give messages back (queue_health.c):
+ * 0 yes (not persist, or persist and moved: what reached it after the
+ * takeover), RH_ESTALE no (persist, not moved: the next host recovers them
+ * all).  Waits for a move in progress to end. */
+int rh__queue_stale_recv(rh_queue *q);
+
 #define CORRUPT_PRODUCERS 1u
 #define CORRUPT_CONSUMERS 2u
 

@@ -166,6 +166,10 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
 {
     if (!q || (buf_len && !buf))
         return RH_EINVAL;
+    /* A stale handle gives back only what no host will take (ringhost.h,
+     * rh__queue_stale_recv): nothing from a persist queue not moved. */
+    if (__builtin_expect(q->stale, 0) && q->persist && rh__queue_stale_recv(q))
+        return RH_ESTALE;
     uint64_t deadline = 0; /* set on the first empty poll: a hit costs no clock, no waiter */
     rh_waiter w;
     for (;;) {
@@ -259,6 +263,8 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
         return RH_EINVAL;
     if (n == 0)
         return 0;
+    if (__builtin_expect(q->stale, 0) && q->persist && rh__queue_stale_recv(q))
+        return RH_ESTALE; /* as rh_recv */
     uint64_t deadline = 0;
     rh_waiter w;
     rh__queue_client_waiter_init(&w);
