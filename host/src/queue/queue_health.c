@@ -35,6 +35,9 @@ void rh__queue_health_get(const rh_queue *q, rh_queue_health *out)
     out->corrupt_tail = atomic_load_explicit(&h->corrupt_tail, memory_order_relaxed);
     out->corrupt_claim = atomic_load_explicit(&h->corrupt_claim, memory_order_relaxed);
     out->corrupt_ns = atomic_load_explicit(&h->corrupt_ns, memory_order_relaxed);
+    out->replaced_lost_in_host =
+        atomic_load_explicit(&h->replaced_lost_in_host, memory_order_relaxed);
+    out->replaced_discarded = atomic_load_explicit(&h->replaced_discarded, memory_order_relaxed);
 }
 
 /* -------------------------------------------------------------- stale --- */
@@ -179,6 +182,7 @@ static void *beat_main(void *arg)
         for (size_t i = 0; i < beat_n; i++) {
             atomic_store_explicit(&beat_list[i]->h->heartbeat_ns, now, memory_order_relaxed);
             rh__queue_claims_sweep(beat_list[i]); /* dead loan and peek holders */
+            rh__queue_dead_settle(beat_list[i], 0); /* a replaced object's clients gone? */
         }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

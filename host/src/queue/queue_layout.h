@@ -29,7 +29,8 @@
                                    (queue_loan.c), orphans and parked in the consumers' line;
                                    6: prod_tail and cons_tail each on a line of its own;
                                    7: moved, beside prod_tail (a persist queue taken over
-                                   under attached clients, queue_persist.c) */
+                                   under attached clients, queue_persist.c); host_acks
+                                   beside acked; the replaced line (queue_shm.c) */
 #define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
@@ -139,8 +140,12 @@ typedef struct queue_header {
      * consumers once they are finished (a client after its recv; the
      * input bridge's thread once its kernel and output bridges are), by
      * CAS to a larger value with release; read by producers with acquire
-     * instead of cons_tail (rh_queue.free_tail).  acked <= cons_tail. */
+     * instead of cons_tail (rh_queue.free_tail).  acked <= cons_tail.
+     * On a shared queue that is not persist, the host's input bridge
+     * writes it too, as a mark only (producers never read it): the next
+     * start counts what a SIGKILL lost in the host from it (queue_shm.c). */
     _Atomic uint64_t acked;
+    _Atomic uint32_t host_acks; /* 1 once a host's input bridge acks this queue */
     /* Health, written on slow paths only (queue_health.c).  heartbeat_ns:
      * CLOCK_REALTIME, stored about once a second by the creating host's
      * heartbeat thread, so `ringhost stat` can say since when a host is
@@ -154,6 +159,13 @@ typedef struct queue_header {
     _Atomic uint64_t corrupt_tail;   /* the tail that did not move */
     _Atomic uint64_t corrupt_claim;  /* the claim that waited for it */
     _Atomic int64_t corrupt_ns;      /* CLOCK_REALTIME of that stall */
+    /* What the previous host's object of this name lost, written by the
+     * host that replaced it (queue_shm.c, take_over_dead): the messages
+     * its input bridge had taken and its kernel had not finished, and
+     * those left queued that no client took back (UINT64_MAX until
+     * known: clients still attached to the old object may take theirs). */
+    _Alignas(64) _Atomic uint64_t replaced_lost_in_host;
+    _Atomic uint64_t replaced_discarded;
     _Alignas(64) queue_claim claims[QUEUE_CLAIMS]; /* loans and peeks (queue_claims.c, queue_loan.c) */
     _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
     _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
@@ -195,6 +207,14 @@ struct rh_queue {
     dev_t shm_dev;       /* identity of the shm object we created (so close never */
     ino_t shm_ino;       /* unlinks a newer host's queue) or attached to (stale check) */
     int stale;           /* attached: RH_ESTALE once its host was found gone or replaced */
+    /* The creator that replaced a dead host's object (queue_shm.c): its
+     * header and fd, kept while clients stay attached to it (they take
+     * back what they stranded there), then counted once as
+     * queue.discarded; NULL / -1 when none or done. */
+    queue_header *dead_h;
+    int dead_fd;
+    uint64_t dead_queued; /* left queued in it at the takeover */
+    uint64_t dead_lost, dead_discarded; /* for the new header's replaced line */
     uint64_t stale_next_ns; /* attached: when the next stale check may run (rate limit) */
     rh_queue_config cfg;
     const rh_type *type; /* NULL on an attached queue until bind_type */
@@ -323,6 +343,12 @@ int rh__queue_stale_check(rh_queue *q, uint64_t now_ns);
 /* queue_stall.c: whether process pid exists and is not a zombie (a host
  * killed but not yet reaped runs nothing). */
 int rh__queue_pid_alive(pid_t pid);
+
+/* queue_shm.c: once no client is attached to the dead object a creator
+ * replaced (q->dead_h), count what is left in it as discarded (logged
+ * once, queue.discarded, and kept in the header's replaced line); with
+ * final (at close) whatever clients remain.  From the heartbeat. */
+void rh__queue_dead_settle(rh_queue *q, int final);
 
 /* queue_health.c: the creating host's heartbeat, for shared queues. */
 void rh__queue_heartbeat_start(rh_queue *q);

@@ -515,9 +515,15 @@ void rh__queue_ack(rh_queue *q, uint64_t end)
     while ((int64_t)(end - cur) > 0)
         if (atomic_compare_exchange_weak_explicit(&h->acked, &cur, end, memory_order_release,
                                                   memory_order_relaxed)) {
-            rh_bell_ring(&h->not_full);
+            if (q->persist) /* else nobody waits for acks: they only mark progress */
+                rh_bell_ring(&h->not_full);
             return;
         }
+}
+
+void rh__queue_note_host_acks(rh_queue *q)
+{
+    atomic_store_explicit(&q->h->host_acks, 1, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------- accessors --- */
