@@ -11,9 +11,12 @@
  * the queue, and that whatever its indices say was left by a dead one.
  * Clients (`ringhost send`/`recv`, C clients) hold a read lock on the
  * file's first byte while attached (an open-file-description lock, which
- * also dies with its process and does not meet the flock); a recovery
- * takes the write lock on that byte for its duration, so it refuses to
- * run under an attached client, and a client cannot attach during it.
+ * also dies with its process and does not meet the flock); a recovery in
+ * place takes the write lock on that byte for its duration, so a client
+ * cannot attach during it.  A recovery that cannot get it (clients still
+ * attached: a host killed under them) does not rewind indices they may be
+ * using: it moves the queue into a new object of the name and leaves them
+ * theirs (move_under_clients).
  *
  * What a dead host leaves (the protocol is at the top of queue.c):
  *  - prod_head past prod_tail: claims never published.  Their senders never
