@@ -298,7 +298,8 @@ static void test_a_stale_persist_handle_gives_nothing_back(void **state)
 }
 
 /* A `ringhost stat` polling a host that launches holds its lock for a
- * moment: the recovery waits for it rather than fail. */
+ * moment: the recovery does not fail for it (it waits 200 ms for it, then
+ * moves the queue from under it, as under any client that stays). */
 static void test_recovery_waits_for_a_client_that_leaves_soon(void **state)
 {
     (void)state;

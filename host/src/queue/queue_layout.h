@@ -146,6 +146,10 @@ typedef struct queue_header {
      * start counts what a SIGKILL lost in the host from it (queue_shm.c). */
     _Atomic uint64_t acked;
     _Atomic uint32_t host_acks; /* 1 once a host's input bridge acks this queue */
+    /* Messages stale client handles took back from it (rh_recv after
+     * RH_ESTALE): their claims moved cons_head too, and are not the
+     * host's (queue_shm.c take_over_dead subtracts them). */
+    _Atomic uint64_t taken_back;
     /* Health, written on slow paths only (queue_health.c).  heartbeat_ns:
      * CLOCK_REALTIME, stored about once a second by the creating host's
      * heartbeat thread, so `ringhost stat` can say since when a host is

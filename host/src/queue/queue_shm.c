@@ -137,8 +137,10 @@ static uint64_t clamp_count(uint64_t n, uint32_t capacity)
  * new header's replaced line):
  *  - lost_in_host: what its input bridge had taken and its kernel not
  *    finished (cons_head - acked: the host marks acked on every shared
- *    input queue as it finishes, acks.c); known when host_acks says a
- *    bridge acked it, else 0 (nobody consumed it in the host).  It may
+ *    input queue as it finishes, acks.c; less what stale clients took
+ *    back before this start, taken_back, whose claims moved cons_head
+ *    too); known when host_acks says a bridge acked it, else 0 (nobody
+ *    consumed it in the host).  It may
  *    count the last burst whose answers had just been enqueued when the
  *    kill came (its ack is written at the bridge's next step).
  *  - queued_discarded: what was published and nobody took.  Clients still
@@ -180,7 +182,9 @@ static void take_over_dead(rh_queue *q, const struct stat *st)
     /* A message claimed in place (an inline bridge's kernel reads it in the
      * cell, [cons_tail, cons_head)) is the host's, not queued: counted once. */
     uint64_t queued = clamp_count(tail - claimed, cap);
-    uint64_t lost = atomic_load(&h->host_acks) ? clamp_count(claimed - acked, cap) : 0;
+    uint64_t back = atomic_load(&h->taken_back), held = claimed - acked;
+    uint64_t lost = atomic_load(&h->host_acks) ? clamp_count(held > back ? held - back : 0, cap)
+                                                : 0;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
     int clients = fcntl(fd, F_OFD_SETLK, &fl) != 0;
     int64_t beat = atomic_load(&h->heartbeat_ns);
