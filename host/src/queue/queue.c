@@ -276,12 +276,14 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
 /*
  * After a send published into the queue and rang its doorbell (whose
  * seq_cst fence orders the publish before this load): whether the queue
- * was taken over by a new host while this client had it attached
- * (queue_persist.c, move_under_clients, step 1 says why the order makes it
- * exact).  Then the message is in the new object (copied) or is given back
- * by rh_recv on this handle (rh__queue_stale_recv), and every later call
- * says RH_ESTALE.  A load of prod_tail's line, which the publish has just
- * written; moved is never set on a queue that is not persist.
+ * was taken over by a new host while this client had it attached (a
+ * persist queue moved, queue_persist.c move_under_clients, whose step 1
+ * says why the order makes it exact; or a dead host's queue replaced,
+ * queue_shm.c take_over_dead).  Then the message is in the new object
+ * (copied) or is given back by rh_recv on this handle
+ * (rh__queue_stale_recv), and every later call says RH_ESTALE.  A load of
+ * prod_tail's line, which the publish has just written; a live host's
+ * queue never has it set.
  */
 static inline void check_moved(rh_queue *q)
 {

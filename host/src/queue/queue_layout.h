@@ -121,12 +121,13 @@ typedef struct queue_header {
     _Alignas(64) _Atomic uint64_t high_water;
     _Alignas(64) _Atomic uint64_t prod_head; /* next position a producer claims */
     _Alignas(64) _Atomic uint64_t prod_tail; /* cells before it are published */
-    /* MOVE_NONE, or a persist queue whose next host took it over while
-     * clients still had it attached: it copied the messages into a new
-     * object of the name (queue_persist.c, move_under_clients) and this
-     * one reaches no host.  On prod_tail's line: a client's send reads it
-     * right after its publish and its doorbell's fence, from a line it
-     * has just written (the fence and the mover's order are there). */
+    /* MOVE_NONE, or a dead host's queue that its next host took over
+     * while clients still had it attached: a persist one copied into a
+     * new object of the name (queue_persist.c, move_under_clients), any
+     * other replaced (queue_shm.c, take_over_dead); this one reaches no
+     * host.  On prod_tail's line: a client's send reads it right after its
+     * publish and its doorbell's fence, from a line it has just written
+     * (the fence and the mover's order are there). */
     _Atomic uint32_t moved;
     _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
     /* Claims table entries of kind ORPHAN, and of kind DONE (queue_claims.c):
