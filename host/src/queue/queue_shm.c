@@ -542,12 +542,13 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
         return rh_error_set(err, RH_ESYS, "queue \"%s\": mmap: %s", name, strerror(e));
     }
     rc = rh__queue_header_check(p, size, name, err);
-    /* A persist queue its next host is moving from under its clients
-     * (queue_persist.c): the new object takes the name in a moment. */
+    /* A dead host's queue its next host is taking over (a persist one moved
+     * from under its clients, queue_persist.c; any other replaced,
+     * take_over_dead): the new object takes the name in a moment. */
     if (rc == 0 && atomic_load(&((queue_header *)p)->moved) != MOVE_NONE)
         rc = rh_error_set(err, RH_EEXIST,
-                          "persist queue \"%s\": a new host is taking it over right now; try "
-                          "again", name);
+                          "queue \"%s\": a new host is taking it over right now; try again",
+                          name);
     /* A persist queue: say we are attached, so no host recovers it under
      * us (the lock stays with the fd until rh_queue_close).  Any other: the
      * same read lock, taken once and never waited for, so that a host
