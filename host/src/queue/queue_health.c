@@ -85,7 +85,9 @@ int rh__queue_stale_check(rh_queue *q, uint64_t now_ns)
 
 void rh__queue_mark_moved(rh_queue *q)
 {
-    if (q->stale)
+    /* The creator's own queue is never taken over while it lives (its
+     * flock, or its pid): a mark there is a scribble, not a successor. */
+    if (q->stale || q->creator)
         return;
     q->stale = RH_ESTALE;
     rh__log_event(NULL, RH_LOG_WARN, "queue.stale",
