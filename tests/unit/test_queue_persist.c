@@ -12,11 +12,14 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "expect.h"
@@ -69,6 +72,13 @@ static uint64_t recv_seq(rh_queue *q)
     int rc = rh_recv(q, NULL, &m, sizeof m, 0);
     EXPECT(rc == (int)sizeof m, "expected a message, got %d", rc);
     return m.seq;
+}
+
+static double proc_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int shm_exists(const char *name)
@@ -297,6 +307,128 @@ static void test_a_stale_persist_handle_gives_nothing_back(void **state)
     purge("strand");
 }
 
+/* A client that sends seq 1, 2, ... as ringhost.h says, through a move,
+ * until told to stop: on RH_ESTALE it takes back what its stale handle
+ * gives, attaches again, sends those again, then the refused one; on
+ * RH_EFULL it tries again.  Paced (a sleep between sends: the pace is the
+ * workload, not a wait) so that the queue does not fill before the move. */
+#define RACE_MAX 1000000
+typedef struct race_client {
+    rh_queue *q;
+    _Atomic int stop;
+    _Atomic uint64_t sent;       /* the highest seq sent */
+    _Atomic int stale_seen;
+    int given_back, failed;
+} race_client;
+
+static void *race_send(void *arg)
+{
+    race_client *c = arg;
+    for (uint64_t seq = 1; !atomic_load(&c->stop) && seq < RACE_MAX && !c->failed;) {
+        test_msg m = {seq, 0};
+        int rc = rh_send(c->q, NULL, &m, sizeof m, NULL);
+        if (rc == 0) {
+            atomic_store(&c->sent, seq++);
+            usleep(20);
+            continue;
+        }
+        if (rc == RH_EFULL) {
+            usleep(100);
+            continue;
+        }
+        if (rc != RH_ESTALE) {
+            c->failed = rc;
+            break;
+        }
+        test_msg back[64];
+        int k = 0;
+        while (k < 64 && rh_recv(c->q, NULL, &back[k], sizeof back[k], 0) == (int)sizeof back[k])
+            k++;
+        c->given_back += k;
+        rh_queue_close(c->q);
+        c->q = NULL;
+        while (rh_queue_attach(instance, "race", &c->q, NULL) != 0)
+            usleep(1000);
+        for (int i = 0; i < k && !c->failed; i++)
+            if ((rc = rh_send(c->q, NULL, &back[i], sizeof back[i], NULL)) != 0)
+                c->failed = rc;
+        atomic_fetch_add(&c->stale_seen, 1);
+    }
+    return NULL;
+}
+
+/* Receive what q holds now into seen (counts per seq); how many. */
+static int race_drain(rh_queue *q, unsigned char *seen, int *dups)
+{
+    int got = 0;
+    test_msg m;
+    while (rh_recv(q, NULL, &m, sizeof m, 0) == (int)sizeof m) {
+        EXPECT(m.seq >= 1 && m.seq < RACE_MAX, "expected a seq in 1..%d, got %llu", RACE_MAX,
+               (unsigned long long)m.seq);
+        *dups += seen[m.seq]++ != 0;
+        got++;
+    }
+    return got;
+}
+
+/*
+ * The fence of a move, against a client sending all along: the host goes
+ * while the client is mid-stream, the recovery moves the queue from under
+ * it, and every seq reaches a host exactly once: each was published
+ * before the copy's end (and copied) or after it (and given back to the
+ * client, which sends it again), never both, never neither.  The steps
+ * wait for conditions (500 sent; the client stale and 500 more), so a
+ * side 100 times faster or slower changes only how long it takes.
+ */
+static void test_a_move_under_a_sending_client_loses_and_repeats_nothing(void **state)
+{
+    (void)state;
+    rh_queue *q = NULL;
+    rh_error err;
+    rh_queue_config cfg = {.capacity = 8192, .backpressure = RH_BP_REJECT, .shared = 1,
+                           .persist = 1};
+    assert_int_equal(rh_queue_create(instance, "race", &type_a, &cfg, NULL, &q, &err), 0);
+    static race_client c;
+    memset(&c, 0, sizeof c);
+    static unsigned char seen[RACE_MAX];
+    memset(seen, 0, sizeof seen);
+    int dups = 0, got = 0;
+    assert_int_equal(rh_queue_attach(instance, "race", &c.q, &err), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, race_send, &c), 0);
+    /* the first host serves (takes and acks) until 500 are sent */
+    for (double until = proc_now_s() + 20; atomic_load(&c.sent) < 500 && proc_now_s() < until;)
+        got += race_drain(q, seen, &dups);
+    rh_queue_close(q); /* the host goes; the client goes on sending */
+    uint64_t at_move = atomic_load(&c.sent);
+    int rc = rh_queue_create(instance, "race", &type_a, &cfg, NULL, &q, &err);
+    EXPECT(rc == 0, "expected the recovery under a sending client, got %d: %s", rc, err.msg);
+    for (double until = proc_now_s() + 20;
+         (atomic_load(&c.stale_seen) == 0 || atomic_load(&c.sent) < at_move + 500) &&
+         proc_now_s() < until && !c.failed;)
+        got += race_drain(q, seen, &dups);
+    atomic_store(&c.stop, 1);
+    pthread_join(t, NULL);
+    got += race_drain(q, seen, &dups);
+    uint64_t last = atomic_load(&c.sent);
+    int missing = 0;
+    for (uint64_t i = 1; i <= last; i++)
+        missing += !seen[i];
+    print_message("move under a sending client: %llu sent (%llu before the move), %d received, "
+                  "given back %d, stale seen %d, missing %d, repeated %d\n",
+                  (unsigned long long)last, (unsigned long long)at_move, got, c.given_back,
+                  atomic_load(&c.stale_seen), missing, dups);
+    EXPECT(c.failed == 0, "expected every send of the client to go through, got %d",
+           c.failed);
+    EXPECT(atomic_load(&c.stale_seen) >= 1, "expected the client to learn of the move");
+    EXPECT(missing == 0 && dups == 0,
+           "expected each of the %llu exactly once, got %d missing, %d repeated",
+           (unsigned long long)last, missing, dups);
+    rh_queue_close(c.q);
+    rh_queue_close(q);
+    purge("race");
+}
+
 /* A `ringhost stat` polling a host that launches holds its lock for a
  * moment: the recovery does not fail for it (it waits 200 ms for it, then
  * moves the queue from under it, as under any client that stays). */
@@ -498,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_a_persist_queue_held_by_a_live_host_is_refused),
         cmocka_unit_test(test_recovery_moves_the_queue_from_under_an_attached_client),
         cmocka_unit_test(test_a_stale_persist_handle_gives_nothing_back),
+        cmocka_unit_test(test_a_move_under_a_sending_client_loses_and_repeats_nothing),
         cmocka_unit_test(test_recovery_waits_for_a_client_that_leaves_soon),
         cmocka_unit_test(test_purge_refuses_the_queue_of_a_running_host_without_persist),
         cmocka_unit_test(test_producers_wait_for_acks_not_for_the_consumer_tail),
