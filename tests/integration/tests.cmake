@@ -149,6 +149,13 @@ rh_add_test(test_cli_plugin_trust   integration/test_cli_plugin_trust.c
 # ---- answers lost without a trace (issue 14, items 1 and 4) ----
 rh_add_test(test_cli_undeliverable  integration/test_cli_undeliverable.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# ---- clients of a persist queue across SIGKILLs: the take-back, a relaunch
+# under attached clients ----
+rh_add_test(test_cli_persist_clients integration/test_cli_persist_clients.c
+            LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+# ---- what a SIGKILL of a host without persist loses is counted, and only that ----
+rh_add_test(test_cli_kill_counts    integration/test_cli_kill_counts.c
+            LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 rh_add_test(test_cli_persist_answers integration/test_cli_persist_answers.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 

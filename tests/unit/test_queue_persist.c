@@ -2,7 +2,9 @@
  * test_queue_persist.c — persistent queues (queue_persist.c): a persist
  * queue outlives its handle with its messages, the next create takes it
  * over, repairs what a dead host left in its indices, refuses one whose
- * geometry or type differs, waits for (then refuses) attached clients, and
+ * geometry or type differs, waits briefly for attached clients and then moves
+ * the queue from under them, and a stale client handle gives back only what
+ * no host will take, and
  * producers never overwrite a message taken but not acknowledged; a launch
  * without persist does not discard one, and purge spares a running host's
  * queue.  A "dead host" is a handle closed without any cleanup of the
@@ -10,11 +12,14 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "expect.h"
@@ -67,6 +72,13 @@ static uint64_t recv_seq(rh_queue *q)
     int rc = rh_recv(q, NULL, &m, sizeof m, 0);
     EXPECT(rc == (int)sizeof m, "expected a message, got %d", rc);
     return m.seq;
+}
+
+static double proc_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int shm_exists(const char *name)
@@ -190,7 +202,27 @@ static void test_a_persist_queue_held_by_a_live_host_is_refused(void **state)
            rc, err.msg);
 }
 
-static void test_recovery_is_refused_while_a_client_is_attached(void **state)
+/* The pid of a process that has exited and been reaped: a dead host. */
+static pid_t dead_pid(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
+/*
+ * Attached clients do not stop a recovery: it moves the queue into a new
+ * object of the name.  The message the dead host left is recovered; the
+ * client's next send still lands (in the old object, after the copy), and
+ * tells it (the send after says RH_ESTALE); its rh_recv gives back exactly
+ * that one, which no host will take, then RH_ESTALE; a client attaching now
+ * reaches the new host.
+ */
+static void test_recovery_moves_the_queue_from_under_an_attached_client(void **state)
 {
     (void)state;
     rh_queue *q = make("client", 8);
@@ -200,17 +232,206 @@ static void test_recovery_is_refused_while_a_client_is_attached(void **state)
     assert_int_equal(rh_queue_attach(instance, "client", &client, &err), 0);
     rh_queue_close(q); /* the host goes; the client stays attached */
     int rc = open_q("client", &type_a, 8, 1, &q, &err);
-    EXPECT(rc == RH_EEXIST && strstr(err.msg, "attached by a client"),
-           "expected recovery refused while a client is attached, got %d: %s", rc, err.msg);
+    EXPECT(rc == 0, "expected the recovery to go on under an attached client, got %d: %s", rc,
+           err.msg);
+    EXPECT(recv_seq(q) == 1, "expected the dead host's message recovered");
+    test_msg m = {2, 0};
+    EXPECT(rh_send(client, NULL, &m, sizeof m, NULL) == 0,
+           "expected the send that meets the move to land (in the old object)");
+    m.seq = 3;
+    rc = rh_send(client, NULL, &m, sizeof m, NULL);
+    EXPECT(rc == RH_ESTALE, "expected the client to learn of the new host at its next send "
+           "(RH_ESTALE), not when the queue is full; got %d", rc);
+    test_msg got = {0};
+    rc = rh_recv(client, NULL, &got, sizeof got, 0);
+    EXPECT(rc == (int)sizeof got && got.seq == 2,
+           "expected the stale handle to give back the message sent after the move, got %d "
+           "(seq %llu)", rc, (unsigned long long)got.seq);
+    rc = rh_recv(client, NULL, &got, sizeof got, 0);
+    EXPECT(rc == RH_ESTALE, "expected nothing more given back (RH_ESTALE), got %d", rc);
+    EXPECT(rh_recv(q, NULL, &got, sizeof got, 0) == RH_EEMPTY,
+           "expected the new object to hold nothing the client still has");
     rh_queue_close(client);
-    q = make("client", 8);
-    EXPECT(recv_seq(q) == 1, "expected the message recovered once the client left");
+    assert_int_equal(rh_queue_attach(instance, "client", &client, &err), 0);
+    send_seq(client, 4);
+    EXPECT(recv_seq(q) == 4, "expected a client attaching now to reach the new host");
+    rh_queue_close(client);
     rh_queue_close(q);
     purge("client");
 }
 
+/*
+ * The take-back rule on a persist queue: a stale handle gives nothing back
+ * while the queue is not moved.  The dead host's input bridge had taken
+ * messages 1 and 2 and not acked them; a client's rh_recv would have taken
+ * 3 and 4 and acked past all four, and the recovery would have delivered
+ * none of them again.
+ */
+static void test_a_stale_persist_handle_gives_nothing_back(void **state)
+{
+    (void)state;
+    rh_queue *q = make("strand", 4);
+    rh_queue *client = NULL;
+    rh_error err;
+    assert_int_equal(rh_queue_attach(instance, "strand", &client, &err), 0);
+    for (uint64_t i = 1; i <= 4; i++)
+        send_seq(client, i);
+    struct { rh_envelope env; test_msg m; } slot[2]; /* the bridge's ring slots */
+    rh_envelope *dst[2] = {&slot[0].env, &slot[1].env};
+    EXPECT(rh__queue_dequeue_burst(q, dst, 2) == 2, "expected the bridge to take 2");
+    test_msg buf[2];
+    q->h->creator_pid = (int32_t)dead_pid(); /* the host is killed */
+    test_msg m = {5, 0};
+    int rc = rh_send(client, NULL, &m, sizeof m, NULL);
+    EXPECT(rc == RH_ESTALE, "expected the full queue of a dead host to say RH_ESTALE, got %d",
+           rc);
+    uint64_t acked = rh__queue_acked(q);
+    test_msg got;
+    rc = rh_recv(client, NULL, &got, sizeof got, 0);
+    EXPECT(rc == RH_ESTALE, "expected the stale persist handle to give nothing back, got %d",
+           rc);
+    rc = rh_recv_burst(client, NULL, buf, sizeof buf[0], 2, 0);
+    EXPECT(rc == RH_ESTALE, "expected rh_recv_burst to give nothing back either, got %d", rc);
+    EXPECT(rh__queue_acked(q) == acked, "expected the take-back to ack nothing");
+    rh_queue_close(client);
+    rh_queue_close(q); /* a persist queue's object stays, its indices as they are */
+    q = make("strand", 4);
+    uint64_t carried = 0;
+    EXPECT(rh__queue_recovered(q, &carried) == 1 && carried == 4,
+           "expected the recovery to deliver all 4 again (2 the bridge held), got %llu",
+           (unsigned long long)carried);
+    for (uint64_t i = 1; i <= 4; i++)
+        EXPECT(recv_seq(q) == i, "expected message %llu recovered in order",
+               (unsigned long long)i);
+    rh_queue_close(q);
+    purge("strand");
+}
+
+/* A client that sends seq 1, 2, ... as ringhost.h says, through a move,
+ * until told to stop: on RH_ESTALE it takes back what its stale handle
+ * gives, attaches again, sends those again, then the refused one; on
+ * RH_EFULL it tries again.  Paced (a sleep between sends: the pace is the
+ * workload, not a wait) so that the queue does not fill before the move. */
+#define RACE_MAX 1000000
+typedef struct race_client {
+    rh_queue *q;
+    _Atomic int stop;
+    _Atomic uint64_t sent;       /* the highest seq sent */
+    _Atomic int stale_seen;
+    int given_back, failed;
+} race_client;
+
+static void *race_send(void *arg)
+{
+    race_client *c = arg;
+    for (uint64_t seq = 1; !atomic_load(&c->stop) && seq < RACE_MAX && !c->failed;) {
+        test_msg m = {seq, 0};
+        int rc = rh_send(c->q, NULL, &m, sizeof m, NULL);
+        if (rc == 0) {
+            atomic_store(&c->sent, seq++);
+            usleep(20);
+            continue;
+        }
+        if (rc == RH_EFULL) {
+            usleep(100);
+            continue;
+        }
+        if (rc != RH_ESTALE) {
+            c->failed = rc;
+            break;
+        }
+        test_msg back[64];
+        int k = 0;
+        while (k < 64 && rh_recv(c->q, NULL, &back[k], sizeof back[k], 0) == (int)sizeof back[k])
+            k++;
+        c->given_back += k;
+        rh_queue_close(c->q);
+        c->q = NULL;
+        while (rh_queue_attach(instance, "race", &c->q, NULL) != 0)
+            usleep(1000);
+        for (int i = 0; i < k && !c->failed; i++)
+            if ((rc = rh_send(c->q, NULL, &back[i], sizeof back[i], NULL)) != 0)
+                c->failed = rc;
+        atomic_fetch_add(&c->stale_seen, 1);
+    }
+    return NULL;
+}
+
+/* Receive what q holds now into seen (counts per seq); how many. */
+static int race_drain(rh_queue *q, unsigned char *seen, int *dups)
+{
+    int got = 0;
+    test_msg m;
+    while (rh_recv(q, NULL, &m, sizeof m, 0) == (int)sizeof m) {
+        EXPECT(m.seq >= 1 && m.seq < RACE_MAX, "expected a seq in 1..%d, got %llu", RACE_MAX,
+               (unsigned long long)m.seq);
+        *dups += seen[m.seq]++ != 0;
+        got++;
+    }
+    return got;
+}
+
+/*
+ * The fence of a move, against a client sending all along: the host goes
+ * while the client is mid-stream, the recovery moves the queue from under
+ * it, and every seq reaches a host exactly once: each was published
+ * before the copy's end (and copied) or after it (and given back to the
+ * client, which sends it again), never both, never neither.  The steps
+ * wait for conditions (500 sent; the client stale and 500 more), so a
+ * side 100 times faster or slower changes only how long it takes.
+ */
+static void test_a_move_under_a_sending_client_loses_and_repeats_nothing(void **state)
+{
+    (void)state;
+    rh_queue *q = NULL;
+    rh_error err;
+    rh_queue_config cfg = {.capacity = 8192, .backpressure = RH_BP_REJECT, .shared = 1,
+                           .persist = 1};
+    assert_int_equal(rh_queue_create(instance, "race", &type_a, &cfg, NULL, &q, &err), 0);
+    static race_client c;
+    memset(&c, 0, sizeof c);
+    static unsigned char seen[RACE_MAX];
+    memset(seen, 0, sizeof seen);
+    int dups = 0, got = 0;
+    assert_int_equal(rh_queue_attach(instance, "race", &c.q, &err), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, race_send, &c), 0);
+    /* the first host serves (takes and acks) until 500 are sent */
+    for (double until = proc_now_s() + 20; atomic_load(&c.sent) < 500 && proc_now_s() < until;)
+        got += race_drain(q, seen, &dups);
+    rh_queue_close(q); /* the host goes; the client goes on sending */
+    uint64_t at_move = atomic_load(&c.sent);
+    int rc = rh_queue_create(instance, "race", &type_a, &cfg, NULL, &q, &err);
+    EXPECT(rc == 0, "expected the recovery under a sending client, got %d: %s", rc, err.msg);
+    for (double until = proc_now_s() + 20;
+         (atomic_load(&c.stale_seen) == 0 || atomic_load(&c.sent) < at_move + 500) &&
+         proc_now_s() < until && !c.failed;)
+        got += race_drain(q, seen, &dups);
+    atomic_store(&c.stop, 1);
+    pthread_join(t, NULL);
+    got += race_drain(q, seen, &dups);
+    uint64_t last = atomic_load(&c.sent);
+    int missing = 0;
+    for (uint64_t i = 1; i <= last; i++)
+        missing += !seen[i];
+    print_message("move under a sending client: %llu sent (%llu before the move), %d received, "
+                  "given back %d, stale seen %d, missing %d, repeated %d\n",
+                  (unsigned long long)last, (unsigned long long)at_move, got, c.given_back,
+                  atomic_load(&c.stale_seen), missing, dups);
+    EXPECT(c.failed == 0, "expected every send of the client to go through, got %d",
+           c.failed);
+    EXPECT(atomic_load(&c.stale_seen) >= 1, "expected the client to learn of the move");
+    EXPECT(missing == 0 && dups == 0,
+           "expected each of the %llu exactly once, got %d missing, %d repeated",
+           (unsigned long long)last, missing, dups);
+    rh_queue_close(c.q);
+    rh_queue_close(q);
+    purge("race");
+}
+
 /* A `ringhost stat` polling a host that launches holds its lock for a
- * moment: the recovery waits for it rather than fail. */
+ * moment: the recovery does not fail for it (it waits 200 ms for it, then
+ * moves the queue from under it, as under any client that stays). */
 static void test_recovery_waits_for_a_client_that_leaves_soon(void **state)
 {
     (void)state;
@@ -407,7 +628,9 @@ int main(void)
         cmocka_unit_test(test_reopen_with_another_type_is_refused),
         cmocka_unit_test(test_a_launch_without_persist_does_not_discard_a_persist_queues_messages),
         cmocka_unit_test(test_a_persist_queue_held_by_a_live_host_is_refused),
-        cmocka_unit_test(test_recovery_is_refused_while_a_client_is_attached),
+        cmocka_unit_test(test_recovery_moves_the_queue_from_under_an_attached_client),
+        cmocka_unit_test(test_a_stale_persist_handle_gives_nothing_back),
+        cmocka_unit_test(test_a_move_under_a_sending_client_loses_and_repeats_nothing),
         cmocka_unit_test(test_recovery_waits_for_a_client_that_leaves_soon),
         cmocka_unit_test(test_purge_refuses_the_queue_of_a_running_host_without_persist),
         cmocka_unit_test(test_producers_wait_for_acks_not_for_the_consumer_tail),

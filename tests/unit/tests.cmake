@@ -15,7 +15,7 @@ rh_add_test(test_runtime   unit/test_runtime.c   LIBS rh_runtime EXTRA support/r
 rh_add_test(test_queue_shm unit/test_queue_shm.c LIBS rh_queue)
 rh_add_test(test_dlq       unit/test_dlq.c       LIBS rh_runtime EXTRA support/rt_fixture.c)
 add_dependencies(test_dlq failing)
-rh_add_test(test_queue_persist unit/test_queue_persist.c LIBS rh_queue)
+rh_add_test(test_queue_persist unit/test_queue_persist.c LIBS rh_queue Threads::Threads)
 rh_add_test(test_queue_health unit/test_queue_health.c LIBS rh_queue)
 # rh_queue_peek, the browser of `recv --peek` (issue 13, item 9)
 rh_add_test(test_queue_peek unit/test_queue_peek.c LIBS rh_queue Threads::Threads)

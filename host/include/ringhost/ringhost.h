@@ -153,10 +153,13 @@ RH_API int rh_queue_name_valid(const char *name);
  * persist queue of that name is taken over with its messages instead of
  * replaced: indices a killed host left are repaired (unpublished sends
  * dropped, messages taken but not acknowledged delivered again).  The
- * handle holds an flock on the object until rh_queue_close; recovery is
- * refused (RH_EEXIST) while a client has the queue attached.  Producers
- * reuse a slot only once the message in it is acknowledged; rh_recv and
- * rh_recv_burst acknowledge what they take.  Not across a reboot.
+ * handle holds an flock on the object until rh_queue_close.  Clients still
+ * attached to it (a host killed under them) do not stop the recovery: it
+ * then copies the queue into a new object of the name and leaves theirs to
+ * them, and each learns at its next send (RH_ESTALE, see rh_send).
+ * Producers reuse a slot only once the message in it is acknowledged;
+ * rh_recv and rh_recv_burst acknowledge what they take (so a client must
+ * not receive from a queue a kernel consumes).  Not across a reboot.
  *
  * Errors: RH_EINVAL (name, capacity not a power of two in 2..2^24,
  * dedup_window > 4*capacity, persist without shared or with drop_oldest;
@@ -172,11 +175,12 @@ RH_API int rh_queue_create(const char *instance, const char *name, const rh_type
 
 /* Attach to a shared queue created by a running host.  The type descriptor
  * is unknown to the client (rh_queue_type() returns NULL until
- * rh_queue_bind_type()).  A persist queue stays marked attached (a lock)
- * until rh_queue_close, so no host recovers it meanwhile.  Errors:
- * RH_ENOENT, RH_EINVAL (not a ringhost queue, or a version this build does
- * not know), RH_EEXIST (a persist queue a host is recovering right now:
- * try again), RH_ESYS. */
+ * rh_queue_bind_type()).  The handle holds a read lock on the object until
+ * rh_queue_close, so that a host taking it over knows a client may still
+ * take back what it sent there (rh_send).  Errors: RH_ENOENT, RH_EINVAL
+ * (not a ringhost queue, or a version this build does not know), RH_EEXIST
+ * (a queue a new host is recovering or taking over right now: try again),
+ * RH_ESYS. */
 RH_API int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_error *err);
 
 /* Give a type descriptor to an attached queue; RH_ETYPE if its fingerprint
@@ -204,16 +208,28 @@ RH_API uint32_t rh_queue_payload_size(const rh_queue *q);   /* bytes of payload 
  * Lock-free, no allocation; a syscall only to wake a parked consumer or
  * while blocking.
  * RH_ESTALE (an attached client only): the queue's host is gone or another
- * host replaced the queue, so nothing sent here reaches a host; checked when
- * the queue is full or a send would wait (at most every 100 ms), never per
- * message, so up to a queue's capacity of sends may succeed into the dead
- * queue first: rh_queue_stats_get(q).depth on the stale handle says how
- * many are stranded there, and rh_recv on the stale handle gives them back
- * (it says RH_ESTALE only once the queue is empty), envelopes and ids
- * intact.  Sticky: take back what is stranded, rh_queue_close it,
- * rh_queue_attach again (RH_ENOENT until the new host is up) and resend
- * (with the same ids, so a dedup window drops a copy that did get through);
- * `ringhost send` does all of this itself.
+ * host took the queue over, so what is sent here reaches no host.  Found
+ * out two ways: a new host that took the queue over marks it, and every
+ * send reads that mark right after it publishes (one load of a line the
+ * send has just written), so the send after the one that met it says
+ * RH_ESTALE; a host that died and has no successor yet is found on slow
+ * paths only (a full queue, a send that would wait: at most every 100 ms),
+ * so sends to a dead host's queue that is not full succeed.  Sticky: every
+ * later send says RH_ESTALE at once.
+ * The one rule of the take-back: rh_recv on a stale handle gives back what
+ * reached its queue and no host will ever take, envelopes and ids intact
+ * (it says RH_ESTALE once there is no more), and only that:
+ *  - a queue that is not persist: everything in it (its next host makes a
+ *    new one); rh_queue_stats_get(q).depth says how many;
+ *  - a persist queue: nothing while it is not taken over: it outlives its
+ *    host and the next host delivers every message in it (including those
+ *    the dead host's kernel held, which a receive here would acknowledge,
+ *    and so lose); once a new host took it over under this client, exactly
+ *    what this client (or another attached one) sent after the takeover.
+ * So: take back what rh_recv gives, rh_queue_close, rh_queue_attach again
+ * (RH_ENOENT or RH_EEXIST until the new host is up) and resend those and the
+ * refused message (with the same ids, so a dedup window drops a copy that
+ * did get through); `ringhost send` does all of this itself.
  * RH_ECORRUPT: the queue's indices cannot be true (a head scribbled ahead
  * of its tail, or a process that died between claiming cells and
  * publishing them): a wait for the earlier claim to publish lasted 1 s and
@@ -235,7 +251,8 @@ RH_API int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uin
  * RH_ETIMEDOUT, or RH_ETOOBIG (buf too small; the message stays queued).
  * RH_ESTALE (an attached client only; checked when the queue is empty, and
  * every 100 ms of a wait): its host is gone or another host replaced the
- * queue, as in rh_send: close, attach again.  RH_ECORRUPT: the queue is
+ * queue, as in rh_send: close, attach again.  On a handle already stale it
+ * gives back only what no host will take (rh_send's take-back rule).  RH_ECORRUPT: the queue is
  * empty and its producers' side is marked corrupt (rh_send), so nothing
  * will ever arrive.  A message taken behind a consumer that never
  * published (the same marks) is still returned: it is the caller's.

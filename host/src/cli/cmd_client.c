@@ -146,14 +146,17 @@ static int reattach(const char *verb, const char *instance, const char *qname, r
 }
 
 /*
- * The sends of this process that landed in a queue before its host was
- * found gone (RH_ESTALE is checked on slow paths only, so up to a queue's
- * worth may succeed into the dead mapping) are read by nobody there.  Take
- * them back out (rh_recv on a stale handle gives them back until it is
- * empty), so resend_stranded hands them to the new host's queue with their
- * envelopes and ids: none is left behind, and a dedup window drops a copy
- * the old host did take.  At most the old queue's capacity, s->n of them, each
- * payload at bufs + i * stride.
+ * The sends of this process that landed in a queue no host will read
+ * (RH_ESTALE is checked on slow paths only, so up to a queue's worth may
+ * succeed into a dead mapping).  Take them back out: rh_recv on a stale
+ * handle gives back exactly what no host will take (ringhost.h, rh_send),
+ * so resend_stranded hands them to the new host's queue with their
+ * envelopes and ids, and a dedup window drops a copy the old host did
+ * take.  On a persist queue that is nothing, unless its next host moved
+ * it from under this command (then what reached it after the move): the
+ * queue outlives its host, and the next one delivers what is in it.  At
+ * most the old queue's capacity, s->n of them, each payload at
+ * bufs + i * stride.
  */
 typedef struct stranded {
     rh_envelope *envs;
@@ -203,6 +206,9 @@ static int resend_stranded(rh_queue *q, const char *qname, stranded *s)
     if (s->n)
         fprintf(stderr, "ringhost send: queue %s: sent again the %u message(s) the host that "
                         "went never took\n", qname, s->n);
+    else if (rh_queue_config_of(q)->persist)
+        fprintf(stderr, "ringhost send: queue %s is persist: what this command sent before is "
+                        "in it for the new host\n", qname);
     return 0;
 }
 

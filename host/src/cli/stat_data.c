@@ -81,6 +81,17 @@ static void stat_one(const char *name, void *arg)
         json_object_set_new(o, "host_gone_since", json_string(utc_text(hl.heartbeat_ns, when)));
     }
     json_object_set_new(o, "corrupt", json_integer((json_int_t)hl.corrupt));
+    /* What the death of the previous host of this name lost (queue_shm.c,
+     * take_over_dead): in its kernel and bridges, and left queued that no
+     * client took back (null while clients of the old object may still). */
+    if (hl.replaced_lost_in_host || hl.replaced_discarded)
+        json_object_set_new(
+            o, "replaced",
+            json_pack("{s:I, s:o}", "lost_in_host", (json_int_t)hl.replaced_lost_in_host,
+                      "queued_discarded",
+                      hl.replaced_discarded == UINT64_MAX
+                          ? json_null()
+                          : json_integer((json_int_t)hl.replaced_discarded)));
     if (hl.corrupt_sides) {
         char when[40];
         json_object_set_new(o, "corrupt_detail",

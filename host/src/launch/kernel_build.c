@@ -242,8 +242,14 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             b->type = desc->inputs[p].type;
             b->burst = bridge_burst(d);
             b->ttl_ns = (uint64_t)qc->ttl_ms * RH_NS_PER_MS;
-            if (rh__queue_is_persist(q) && !(b->acks = rh__acks_new()))
-                return rh_error_set(err, RH_ENOMEM, "out of memory");
+            /* Persist: acks free the cells.  Any other shared queue: acked
+             * only marks what the kernel finished, so that the next start
+             * can count what a SIGKILL lost in the host (queue_shm.c). */
+            if (rh__queue_is_persist(q) || rh_queue_config_of(q)->shared) {
+                if (!(b->acks = rh__acks_new()))
+                    return rh_error_set(err, RH_ENOMEM, "out of memory");
+                rh__queue_note_host_acks(q);
+            }
             b->dedup = &k->dedup[p];
             b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;
             b->n_targets = inline_mode ? 1 : k->n_workers;

@@ -273,6 +273,24 @@ static __attribute__((noinline)) int send_full(rh_queue *q, const rh_envelope *e
     return rh__queue_full_policy(q, send_one_attempt, &s);
 }
 
+/*
+ * After a send published into the queue and rang its doorbell (whose
+ * seq_cst fence orders the publish before this load): whether the queue
+ * was taken over by a new host while this client had it attached (a
+ * persist queue moved, queue_persist.c move_under_clients, whose step 1
+ * says why the order makes it exact; or a dead host's queue replaced,
+ * queue_shm.c take_over_dead).  Then the message is in the new object
+ * (copied) or is given back by rh_recv on this handle
+ * (rh__queue_stale_recv), and every later call says RH_ESTALE.  A load of
+ * prod_tail's line, which the publish has just written; a live host's
+ * queue never has it set.
+ */
+static inline void check_moved(rh_queue *q)
+{
+    if (__builtin_expect(atomic_load_explicit(&q->h->moved, memory_order_seq_cst) != 0, 0))
+        rh__queue_mark_moved(q);
+}
+
 int rh__queue_sends_refused(const rh_queue *q)
 {
     return queue_side_corrupt(q, CORRUPT_PRODUCERS | CORRUPT_CONSUMERS) ? RH_ECORRUPT : 0;
@@ -285,6 +303,8 @@ int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t l
         return RH_EINVAL;
     if (len > q->payload_size)
         return RH_ETOOBIG;
+    if (__builtin_expect(q->stale, 0)) /* sticky: what is sent here reaches no host */
+        return q->stale;
     rh_envelope e;
     stamp_env(&e, env, rh_now_ns(), len);
     /* Reported even when the send fails, so a caller can retry with the
@@ -296,8 +316,10 @@ int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t l
         rc = send_full(q, &e, payload, len);
     else if (rc) /* RH_ECORRUPT: refused, counted like a full queue's refusal */
         count(q, C_REJECTED, 1);
-    if (rc == 0)
+    if (rc == 0) {
         rh_bell_ring(&q->h->not_empty);
+        check_moved(q);
+    }
     return rc;
 }
 
@@ -310,6 +332,8 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
         return RH_ETOOBIG;
     if (n == 0)
         return 0;
+    if (__builtin_expect(q->stale, 0))
+        return q->stale;
     /* One clock read, one claim and one doorbell for the whole run that
      * fits; the rest goes one by one through the policy, as rh_send. */
     uint64_t now = rh_now_ns();
@@ -327,9 +351,10 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
             return RH_ECORRUPT; /* none of them is sent: the caller still holds them all */
         }
         rh_bell_ring(&q->h->not_empty);
+        check_moved(q);
     }
     uint32_t done = k;
-    for (; done < n; done++) {
+    for (; done < n && !q->stale; done++) {
         rh_envelope e;
         stamp_env(&e, envs ? &envs[done] : NULL, rh_now_ns(), len);
         if (ids_out)
@@ -340,9 +365,10 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
             rc = send_full(q, &e, payload, len);
         else if (rc)
             count(q, C_REJECTED, 1);
-        if (rc == 0)
+        if (rc == 0) {
             rh_bell_ring(&q->h->not_empty);
-        else if (rc != RH_EDROPPED)
+            check_moved(q);
+        } else if (rc != RH_EDROPPED)
             /* refused (counted): the caller may retry from here; with none
              * sent, the two refusals that retrying cannot cure are said */
             return done == 0 && (rc == RH_ECORRUPT || rc == RH_ESTALE) ? rc : (int)done;

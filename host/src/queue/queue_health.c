@@ -35,6 +35,9 @@ void rh__queue_health_get(const rh_queue *q, rh_queue_health *out)
     out->corrupt_tail = atomic_load_explicit(&h->corrupt_tail, memory_order_relaxed);
     out->corrupt_claim = atomic_load_explicit(&h->corrupt_claim, memory_order_relaxed);
     out->corrupt_ns = atomic_load_explicit(&h->corrupt_ns, memory_order_relaxed);
+    out->replaced_lost_in_host =
+        atomic_load_explicit(&h->replaced_lost_in_host, memory_order_relaxed);
+    out->replaced_discarded = atomic_load_explicit(&h->replaced_discarded, memory_order_relaxed);
 }
 
 /* -------------------------------------------------------------- stale --- */
@@ -44,6 +47,11 @@ static const char *stale_reason(rh_queue *q)
 {
     char path[sizeof(SHM_DIR) + sizeof q->shm_name];
     snprintf(path, sizeof path, SHM_DIR "%s", q->shm_name);
+    /* First: a persist queue moved under its attached clients is renamed
+     * over only after the move, and must not look merely "host_gone"
+     * before that (a stale persist handle then gives nothing back). */
+    if (atomic_load_explicit(&q->h->moved, memory_order_acquire) != MOVE_NONE)
+        return "taken_over";
     struct stat st;
     if (stat(path, &st) != 0)
         return errno == ENOENT ? "removed" : NULL;
@@ -73,6 +81,58 @@ int rh__queue_stale_check(rh_queue *q, uint64_t now_ns)
                       q->name, q->shm_name, why, (int)q->h->creator_pid);
     }
     return q->stale;
+}
+
+void rh__queue_mark_moved(rh_queue *q)
+{
+    /* The creator's own queue is never taken over while it lives (its
+     * flock, or its pid): a mark there is a scribble, not a successor. */
+    if (q->stale || q->creator)
+        return;
+    q->stale = RH_ESTALE;
+    rh__log_event(NULL, RH_LOG_WARN, "queue.stale",
+                  "queue=%s object=" SHM_DIR "%s reason=taken_over host_pid=%d action=reattach",
+                  q->name, q->shm_name, (int)q->h->creator_pid);
+}
+
+/* How long a stale handle's rh_recv waits for a move in progress (the new
+ * host copying the queue, queue_persist.c) to end: a copy of at most a
+ * queue's capacity of cells, which takes milliseconds. */
+#define MOVE_WAIT_NS (5000ull * 1000 * 1000)
+
+/*
+ * The one rule of the take-back (ringhost.h, rh_send): a stale handle's
+ * rh_recv gives back what reached its object and no host will ever take.
+ * On a queue that is not persist, all it holds (its next host replaces
+ * it).  On a persist queue, nothing while it is not moved: the queue
+ * outlives its host and the next one recovers every message in it,
+ * including those the dead host's input bridge had taken and not
+ * finished, which a receive here would acknowledge (acked only grows) and
+ * so lose.  Once moved (its next host took it over while this client
+ * still had it attached), exactly what was published here after the copy:
+ * the mover left cons_head, cons_tail and acked where the copy ended.
+ */
+int rh__queue_stale_recv(rh_queue *q)
+{
+    if (!q->persist)
+        return 0;
+    uint64_t until = 0;
+    for (;;) {
+        uint32_t m = atomic_load_explicit(&q->h->moved, memory_order_acquire);
+        if (m == MOVE_DONE)
+            return 0;
+        if (m != MOVE_FENCING)
+            return RH_ESTALE;
+        /* A mover that dies before DONE leaves the object named (it renames
+         * the copy over it last), and the next launch recovers it whole. */
+        uint64_t now = rh_now_ns();
+        if (until == 0)
+            until = now + MOVE_WAIT_NS;
+        else if (now >= until)
+            return RH_ESTALE;
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* ---------------------------------------------------------- heartbeat --- */
@@ -124,6 +184,7 @@ static void *beat_main(void *arg)
         for (size_t i = 0; i < beat_n; i++) {
             atomic_store_explicit(&beat_list[i]->h->heartbeat_ns, now, memory_order_relaxed);
             rh__queue_claims_sweep(beat_list[i]); /* dead loan and peek holders */
+            rh__queue_dead_settle(beat_list[i], 0); /* a replaced object's clients gone? */
         }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

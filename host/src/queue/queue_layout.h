@@ -23,11 +23,14 @@
 #include "queue/queue_pvt.h"
 
 #define QUEUE_MAGIC 0x0045554555514852ull /* "RHQUEUE\0" little-endian */
-#define QUEUE_LAYOUT_VERSION 6u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
+#define QUEUE_LAYOUT_VERSION 7u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
                                    4: created_ns, the health line (heartbeat, corrupt);
                                    5: the claims table of loans and peeks, void cells
                                    (queue_loan.c), orphans and parked in the consumers' line;
-                                   6: prod_tail and cons_tail each on a line of its own */
+                                   6: prod_tail and cons_tail each on a line of its own;
+                                   7: moved, beside prod_tail (a persist queue taken over
+                                   under attached clients, queue_persist.c); host_acks
+                                   beside acked; the replaced line (queue_shm.c) */
 #define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
@@ -118,6 +121,14 @@ typedef struct queue_header {
     _Alignas(64) _Atomic uint64_t high_water;
     _Alignas(64) _Atomic uint64_t prod_head; /* next position a producer claims */
     _Alignas(64) _Atomic uint64_t prod_tail; /* cells before it are published */
+    /* MOVE_NONE, or a dead host's queue that its next host took over
+     * while clients still had it attached: a persist one copied into a
+     * new object of the name (queue_persist.c, move_under_clients), any
+     * other replaced (queue_shm.c, take_over_dead); this one reaches no
+     * host.  On prod_tail's line: a client's send reads it right after its
+     * publish and its doorbell's fence, from a line it has just written
+     * (the fence and the mover's order are there). */
+    _Atomic uint32_t moved;
     _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
     /* Claims table entries of kind ORPHAN, and of kind DONE (queue_claims.c):
      * consumers read both with a relaxed load on entry (this line is theirs
@@ -130,8 +141,16 @@ typedef struct queue_header {
      * consumers once they are finished (a client after its recv; the
      * input bridge's thread once its kernel and output bridges are), by
      * CAS to a larger value with release; read by producers with acquire
-     * instead of cons_tail (rh_queue.free_tail).  acked <= cons_tail. */
+     * instead of cons_tail (rh_queue.free_tail).  acked <= cons_tail.
+     * On a shared queue that is not persist, the host's input bridge
+     * writes it too, as a mark only (producers never read it): the next
+     * start counts what a SIGKILL lost in the host from it (queue_shm.c). */
     _Atomic uint64_t acked;
+    _Atomic uint32_t host_acks; /* 1 once a host's input bridge acks this queue */
+    /* Messages stale client handles took back from it (rh_recv after
+     * RH_ESTALE): their claims moved cons_head too, and are not the
+     * host's (queue_shm.c take_over_dead subtracts them). */
+    _Atomic uint64_t taken_back;
     /* Health, written on slow paths only (queue_health.c).  heartbeat_ns:
      * CLOCK_REALTIME, stored about once a second by the creating host's
      * heartbeat thread, so `ringhost stat` can say since when a host is
@@ -145,6 +164,13 @@ typedef struct queue_header {
     _Atomic uint64_t corrupt_tail;   /* the tail that did not move */
     _Atomic uint64_t corrupt_claim;  /* the claim that waited for it */
     _Atomic int64_t corrupt_ns;      /* CLOCK_REALTIME of that stall */
+    /* What the previous host's object of this name lost, written by the
+     * host that replaced it (queue_shm.c, take_over_dead): the messages
+     * its input bridge had taken and its kernel had not finished, and
+     * those left queued that no client took back (UINT64_MAX until
+     * known: clients still attached to the old object may take theirs). */
+    _Alignas(64) _Atomic uint64_t replaced_lost_in_host;
+    _Atomic uint64_t replaced_discarded;
     _Alignas(64) queue_claim claims[QUEUE_CLAIMS]; /* loans and peeks (queue_claims.c, queue_loan.c) */
     _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
     _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
@@ -186,6 +212,14 @@ struct rh_queue {
     dev_t shm_dev;       /* identity of the shm object we created (so close never */
     ino_t shm_ino;       /* unlinks a newer host's queue) or attached to (stale check) */
     int stale;           /* attached: RH_ESTALE once its host was found gone or replaced */
+    /* The creator that replaced a dead host's object (queue_shm.c): its
+     * header and fd, kept while clients stay attached to it (they take
+     * back what they stranded there), then counted once as
+     * queue.discarded; NULL / -1 when none or done. */
+    queue_header *dead_h;
+    int dead_fd;
+    uint64_t dead_queued; /* left queued in it at the takeover */
+    uint64_t dead_lost, dead_discarded; /* for the new header's replaced line */
     uint64_t stale_next_ns; /* attached: when the next stale check may run (rate limit) */
     rh_queue_config cfg;
     const rh_type *type; /* NULL on an attached queue until bind_type */
@@ -268,6 +302,25 @@ extern uint64_t rh__queue_stall_ns; /* QUEUE_STALL_NS; fuzz/fuzz_queue.c shorten
  * fuzz/fuzz_queue.c shortens it. */
 #define QUEUE_HOLD_MAX_NS (10ull * 1000 * 1000 * 1000)
 extern uint64_t rh__queue_hold_max_ns;
+/* queue_header.moved.  FENCING: the mover has started (a send that then
+ * reads it is the last to reach this object; what it published at or after
+ * the mover's copy is given back by rh_recv); DONE: the copy is in the new
+ * object, and cons_head, cons_tail and acked here were moved to where it
+ * ended, so what rh_recv gives back from here is exactly what reached no
+ * host. */
+#define MOVE_NONE 0u
+#define MOVE_FENCING 1u
+#define MOVE_DONE 2u
+/* An attached client saw its object moved (or marked stale another way
+ * after a send that succeeded): sticky RH_ESTALE, logged once
+ * (queue_health.c). */
+void rh__queue_mark_moved(rh_queue *q);
+/* Whether a stale handle's rh_recv may give messages back (queue_health.c):
+ * 0 yes (not persist, or persist and moved: what reached it after the
+ * takeover), RH_ESTALE no (persist, not moved: the next host recovers them
+ * all).  Waits for a move in progress to end. */
+int rh__queue_stale_recv(rh_queue *q);
+
 #define CORRUPT_PRODUCERS 1u
 #define CORRUPT_CONSUMERS 2u
 
@@ -295,6 +348,12 @@ int rh__queue_stale_check(rh_queue *q, uint64_t now_ns);
 /* queue_stall.c: whether process pid exists and is not a zombie (a host
  * killed but not yet reaped runs nothing). */
 int rh__queue_pid_alive(pid_t pid);
+
+/* queue_shm.c: once no client is attached to the dead object a creator
+ * replaced (q->dead_h), count what is left in it as discarded (logged
+ * once, queue.discarded, and kept in the header's replaced line); with
+ * final (at close) whatever clients remain.  From the heartbeat. */
+void rh__queue_dead_settle(rh_queue *q, int final);
 
 /* queue_health.c: the creating host's heartbeat, for shared queues. */
 void rh__queue_heartbeat_start(rh_queue *q);

@@ -47,6 +47,8 @@ int rh_send_reserve(rh_queue *q, uint32_t n, rh_loan *loans)
         return RH_EINVAL;
     if (q->loan_slot)
         return RH_ESTATE;
+    if (q->stale) /* sticky (rh_send) */
+        return q->stale;
     /* As rh_send: a corrupt side is refused at once only when the queue is
      * full (rh__queue_full_policy); with room, the commit's publish finds
      * out (and marks the producers' side, as a send's would). */
@@ -118,8 +120,12 @@ int rh_send_commit(rh_queue *q, uint32_t n, const uint32_t *lens, rh_id *ids_out
         count(q, C_REJECTED, n);
         return RH_ECORRUPT;
     }
-    if (n)
+    if (n) {
         rh_bell_ring(&q->h->not_empty);
+        /* As rh_send's check_moved (queue.c): taken over under us? */
+        if (atomic_load_explicit(&q->h->moved, memory_order_seq_cst) != 0)
+            rh__queue_mark_moved(q);
+    }
     return (int)n;
 }
 

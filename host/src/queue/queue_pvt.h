@@ -116,6 +116,10 @@ void rh__queue_unlink(rh_queue *q);
  * once everything taken has been handled.  rh__queue_acked: the current ack.
  */
 void rh__queue_ack(rh_queue *q, uint64_t end);
+/* A host's input bridge will ack q as its kernel finishes (acks.c), on a
+ * persist queue to free cells, on any other shared one as a mark: the next
+ * start counts what a SIGKILL lost in the host from it (queue_shm.c). */
+void rh__queue_note_host_acks(rh_queue *q);
 uint64_t rh__queue_taken(const rh_queue *q);
 uint64_t rh__queue_acked(const rh_queue *q);
 /* The position before which every message was claimed by a consumer
@@ -162,6 +166,11 @@ typedef struct rh_queue_health {
     uint64_t corrupt_tail;    /* the first stall: the tail that did not move, */
     uint64_t corrupt_claim;   /* the claim that waited for it, */
     int64_t corrupt_ns;       /* and when (CLOCK_REALTIME) */
+    /* What the previous host's object of this name lost when this one
+     * replaced it (queue_shm.c): taken by its kernel and not finished, and
+     * left queued that no client took back (UINT64_MAX: not known yet). */
+    uint64_t replaced_lost_in_host;
+    uint64_t replaced_discarded;
 } rh_queue_health;
 void rh__queue_health_get(const rh_queue *q, rh_queue_health *out);
 

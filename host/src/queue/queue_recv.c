@@ -139,6 +139,14 @@ static int has_message(const rh_queue *q)
     return (int64_t)(ready - head) > 0;
 }
 
+/* A stale handle took n messages back (the take-back of rh_send): count
+ * them in the header, so the host that replaces the queue does not count
+ * them as lost in the dead host (queue_shm.c take_over_dead).  Slow path. */
+static void note_taken_back(rh_queue *q, uint64_t n)
+{
+    atomic_fetch_add_explicit(&q->h->taken_back, n, memory_order_relaxed);
+}
+
 /* ---------------------------------------------------------- receiving --- */
 
 /* A receive found nothing: RH_ECORRUPT when the producers' side is marked
@@ -166,6 +174,10 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
 {
     if (!q || (buf_len && !buf))
         return RH_EINVAL;
+    /* A stale handle gives back only what no host will take (ringhost.h,
+     * rh__queue_stale_recv): nothing from a persist queue not moved. */
+    if (__builtin_expect(q->stale, 0) && q->persist && rh__queue_stale_recv(q))
+        return RH_ESTALE;
     uint64_t deadline = 0; /* set on the first empty poll: a hit costs no clock, no waiter */
     rh_waiter w;
     for (;;) {
@@ -173,12 +185,16 @@ int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, int time
             adopt_copy a = {env, buf, 0, q->payload_size, 0};
             if (rh__queue_adopt(q, 1, q->persist ? PARK_ACK : PARK_PLAIN, adopt_copy_take, &a)) {
                 rh_bell_ring(&q->h->not_full);
+                if (__builtin_expect(q->stale, 0))
+                    note_taken_back(q, 1);
                 return a.len;
             }
         }
         int rc = rh__queue_try_dequeue(q, env, buf, buf_len, 0);
         if (rc >= 0) {
             rh_bell_ring(&q->h->not_full);
+            if (__builtin_expect(q->stale, 0))
+                note_taken_back(q, 1);
             return rc;
         }
         if (rc != RH_EEMPTY)
@@ -259,6 +275,8 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
         return RH_EINVAL;
     if (n == 0)
         return 0;
+    if (__builtin_expect(q->stale, 0) && q->persist && rh__queue_stale_recv(q))
+        return RH_ESTALE; /* as rh_recv */
     uint64_t deadline = 0;
     rh_waiter w;
     rh__queue_client_waiter_init(&w);
@@ -270,6 +288,8 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
                                            adopt_copy_take, &a);
             if (got) {
                 rh_bell_ring(&q->h->not_full);
+                if (__builtin_expect(q->stale, 0))
+                    note_taken_back(q, got);
                 return (int)got;
             }
         }
@@ -294,6 +314,8 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
                 q->persist)
                 rh__queue_ack(q, pos + k);
             rh_bell_ring(&q->h->not_full);
+            if (__builtin_expect(q->stale, 0))
+                note_taken_back(q, k); /* the void cells too: they moved cons_head */
             if (got)
                 return (int)got;
             if (++voided > q->capacity)

@@ -123,19 +123,43 @@ static pid_t live_creator(const char *shm_name)
     return pid;
 }
 
-/* A leftover of a host that died is about to be replaced: say what it was
- * (issue 14, item 8): whose, how old, when its host last beat, and how
- * many messages it still held, which go with it.  Every value is read from
- * a header anyone of the user may have written: only printed, clamped. */
-static void log_replaced(const rh_queue *q, const struct stat *st)
+/* Clamp a difference of positions read from a dead host's header (anyone
+ * of the user may have written it) to what a queue of capacity can hold. */
+static uint64_t clamp_count(uint64_t n, uint32_t capacity)
 {
-    int fd = shm_open(q->shm_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    return n > capacity ? capacity : n;
+}
+
+/*
+ * A leftover of a host that died is about to be replaced: say what it was
+ * (whose, how old, when its host last beat) and count what its death lost,
+ * where the operator reads it (this line, and `ringhost stat` through the
+ * new header's replaced line):
+ *  - lost_in_host: what its input bridge had taken and its kernel not
+ *    finished (cons_head - acked: the host marks acked on every shared
+ *    input queue as it finishes, acks.c; less what stale clients took
+ *    back before this start, taken_back, whose claims moved cons_head
+ *    too); known when host_acks says a bridge acked it, else 0 (nobody
+ *    consumed it in the host).  It may
+ *    count the last burst whose answers had just been enqueued when the
+ *    kill came (its ack is written at the bridge's next step).
+ *  - queued_discarded: what was published and nobody took.  Clients still
+ *    attached to the old object take back what they stranded there (rh_recv
+ *    on their stale handle) and send it again, so that is not lost: while
+ *    any is attached (its read lock), the count waits, the old object is
+ *    kept and marked moved (their next send tells them at once), and
+ *    rh__queue_dead_settle counts what is left once they are gone.
+ * Every value is read from memory anyone of the user may have written:
+ * clamped to the capacity, only counted and printed.
+ */
+static void take_over_dead(rh_queue *q, const struct stat *st)
+{
+    int fd = shm_open(q->shm_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
     if (fd < 0)
         return;
-    const queue_header *h = NULL;
+    queue_header *h = NULL;
     if ((size_t)st->st_size >= sizeof(queue_header))
-        h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
+        h = mmap(NULL, sizeof *h, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     int64_t now = rh__wall_ns();
     if (h == MAP_FAILED || !h || atomic_load(&h->magic) != QUEUE_MAGIC ||
         h->layout_version != QUEUE_LAYOUT_VERSION) {
@@ -144,20 +168,74 @@ static void log_replaced(const rh_queue *q, const struct stat *st)
                       q->shm_name, h && h != MAP_FAILED ? "other_layout_or_not_a_queue"
                                                         : "not_a_queue",
                       (long long)(now / 1000000000 - (int64_t)st->st_mtime));
-    } else {
-        uint64_t tail = atomic_load(&h->prod_tail), freed = atomic_load(&h->cons_tail);
-        uint64_t depth = tail - freed > h->capacity ? h->capacity : tail - freed;
-        int64_t beat = atomic_load(&h->heartbeat_ns);
-        rh__log_event(NULL, RH_LOG_WARN, "queue.replaced",
-                      "queue=%s object=" SHM_DIR "%s host_pid=%d host=gone created_age_s=%lld "
-                      "last_heartbeat_age_s=%lld queued_discarded=%llu corrupt=%llu",
-                      q->name, q->shm_name, (int)h->creator_pid,
-                      h->created_ns > 0 ? (long long)((now - h->created_ns) / 1000000000) : -1LL,
-                      beat > 0 ? (long long)((now - beat) / 1000000000) : -1LL,
-                      (unsigned long long)depth, (unsigned long long)atomic_load(&h->corrupt));
+        if (h && h != MAP_FAILED)
+            munmap(h, sizeof *h);
+        close(fd);
+        return;
     }
-    if (h && h != MAP_FAILED)
-        munmap((void *)h, sizeof *h);
+    /* Attached clients learn at their next send (rh_send's check_moved),
+     * not once the dead queue is full; seq_cst as the mover's (queue_persist.c). */
+    atomic_store_explicit(&h->moved, MOVE_DONE, memory_order_seq_cst);
+    uint32_t cap = h->capacity;
+    uint64_t tail = atomic_load(&h->prod_tail), claimed = atomic_load(&h->cons_head);
+    uint64_t acked = atomic_load(&h->acked);
+    /* A message claimed in place (an inline bridge's kernel reads it in the
+     * cell, [cons_tail, cons_head)) is the host's, not queued: counted once. */
+    uint64_t queued = clamp_count(tail - claimed, cap);
+    uint64_t back = atomic_load(&h->taken_back), held = claimed - acked;
+    uint64_t lost = atomic_load(&h->host_acks) ? clamp_count(held > back ? held - back : 0, cap)
+                                                : 0;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    int clients = fcntl(fd, F_OFD_SETLK, &fl) != 0;
+    int64_t beat = atomic_load(&h->heartbeat_ns);
+    char discarded[32];
+    snprintf(discarded, sizeof discarded, clients ? "pending" : "%llu",
+             (unsigned long long)queued);
+    rh__log_event(NULL, RH_LOG_WARN, "queue.replaced",
+                  "queue=%s object=" SHM_DIR "%s host_pid=%d host=gone created_age_s=%lld "
+                  "last_heartbeat_age_s=%lld lost_in_host=%llu queued_discarded=%s "
+                  "queued_at_takeover=%llu clients_attached=%d corrupt=%llu",
+                  q->name, q->shm_name, (int)h->creator_pid,
+                  h->created_ns > 0 ? (long long)((now - h->created_ns) / 1000000000) : -1LL,
+                  beat > 0 ? (long long)((now - beat) / 1000000000) : -1LL,
+                  (unsigned long long)lost, discarded, (unsigned long long)queued, clients,
+                  (unsigned long long)atomic_load(&h->corrupt));
+    q->dead_lost = lost;
+    if (clients) {
+        q->dead_h = h;
+        q->dead_fd = fd;
+        q->dead_queued = queued;
+        q->dead_discarded = UINT64_MAX;
+    } else {
+        q->dead_discarded = queued;
+        munmap(h, sizeof *h);
+        close(fd);
+    }
+}
+
+void rh__queue_dead_settle(rh_queue *q, int final)
+{
+    if (!q->dead_h)
+        return;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    int clients = fcntl(q->dead_fd, F_OFD_SETLK, &fl) != 0;
+    if (clients && !final)
+        return;
+    const queue_header *h = q->dead_h;
+    uint64_t left = clamp_count(atomic_load(&h->prod_tail) - atomic_load(&h->cons_head),
+                                h->capacity);
+    rh__log_event(NULL, RH_LOG_WARN, "queue.discarded",
+                  "queue=%s queued_discarded=%llu taken_back_by_clients=%llu "
+                  "clients_still_attached=%d",
+                  q->name, (unsigned long long)left,
+                  (unsigned long long)(q->dead_queued > left ? q->dead_queued - left : 0),
+                  clients);
+    if (q->h)
+        atomic_store_explicit(&q->h->replaced_discarded, left, memory_order_relaxed);
+    munmap(q->dead_h, sizeof *q->dead_h);
+    close(q->dead_fd);
+    q->dead_h = NULL;
+    q->dead_fd = -1;
 }
 
 /* "/dev/shm/ringhost.<instance>:<name>": where shm_open keeps the object,
@@ -216,7 +294,7 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
             return rc;
     }
     if (S_ISREG(old.st_mode))
-        log_replaced(q, &old);
+        take_over_dead(q, &old);
     shm_unlink(q->shm_name);
     int fd = shm_open(q->shm_name, O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0)
@@ -324,6 +402,7 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     q->map_size = sizeof(queue_header) + (size_t)q->capacity * q->slot_size;
     q->creator = 1;
     q->lock_fd = -1;
+    q->dead_fd = -1;
     q->cfg = *cfg;
     q->cfg.shared = cfg->shared ? 1 : 0;
     q->cfg.persist = cfg->persist ? 1 : 0;
@@ -387,6 +466,8 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
     rh__bell_init(&h->not_empty, q->cfg.shared);
     rh__bell_init(&h->not_full, q->cfg.shared);
+    atomic_store_explicit(&h->replaced_lost_in_host, q->dead_lost, memory_order_relaxed);
+    atomic_store_explicit(&h->replaced_discarded, q->dead_discarded, memory_order_relaxed);
     rh__queue_heartbeat_start(q);
     /* Last, with release: an attacher that sees the magic sees the rest. */
     atomic_store_explicit(&h->magic, QUEUE_MAGIC, memory_order_release);
@@ -461,10 +542,25 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
         return rh_error_set(err, RH_ESYS, "queue \"%s\": mmap: %s", name, strerror(e));
     }
     rc = rh__queue_header_check(p, size, name, err);
+    /* A dead host's queue its next host is taking over (a persist one moved
+     * from under its clients, queue_persist.c; any other replaced,
+     * take_over_dead): the new object takes the name in a moment. */
+    if (rc == 0 && atomic_load(&((queue_header *)p)->moved) != MOVE_NONE)
+        rc = rh_error_set(err, RH_EEXIST,
+                          "queue \"%s\": a new host is taking it over right now; try again",
+                          name);
     /* A persist queue: say we are attached, so no host recovers it under
-     * us (the lock stays with the fd until rh_queue_close). */
-    if (rc == 0 && ((const queue_header *)p)->persist == 1)
+     * us (the lock stays with the fd until rh_queue_close).  Any other: the
+     * same read lock, taken once and never waited for, so that a host
+     * replacing this object after its host died knows a client may still
+     * take back what it stranded here (take_over_dead). */
+    if (rc == 0 && ((const queue_header *)p)->persist == 1) {
         rc = rh__queue_persist_attach(q, fd, err);
+    } else if (rc == 0) {
+        struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+            q->lock_fd = fd;
+    }
     if (q->lock_fd != fd)
         close(fd);
     if (rc != 0) {
@@ -536,6 +632,7 @@ void rh_queue_close(rh_queue *q)
         return;
     rh__queue_loans_close(q); /* a loan not committed is published void, a peek released */
     rh__queue_heartbeat_stop(q); /* before the unmap: the heartbeat writes the header */
+    rh__queue_dead_settle(q, 1); /* what is left in a dead host's object we replaced */
     munmap(q->h, q->map_size);
     rh__queue_unlink(q);
     if (q->lock_fd >= 0)
