@@ -47,6 +47,13 @@ int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err);
  * build of it is swapped in; world-writable is still refused). */
 int rh__plugin_reopen_copy(const rh_plugin *was, rh_plugin *out, rh_error *err);
 
+/* Would path load?  The checks of rh__plugin_open up to the scanner child
+ * (plugin_scanner.h), which loads it and checks its descriptor; nothing of
+ * it runs in this process.  0 with *out what the child saw, or RH_EPLUGIN
+ * with err->msg. */
+struct rh_plugin_probe;
+int rh__plugin_check_file(const char *path, struct rh_plugin_probe *out, rh_error *err);
+
 /* A set of plugins from folders. */
 typedef struct rh_plugin_set {
     rh_plugin *items;
