@@ -425,7 +425,8 @@ int rh__cmd_run(int argc, char **argv)
         rh__control_close(ctl);
         if (ready_fd >= 0)
             close(ready_fd); /* end-of-file, no READY line: it failed */
-        return rh__cli_exit_code(rc);
+        /* a plugin that took the loader failed the launch, not the manifest */
+        return rh__plugin_guard_wedged(NULL, 0) ? RH_EXIT_FAIL : rh__cli_exit_code(rc);
     }
     rh_runtime_activate(rt, NULL);
     int exit_code = RH_EXIT_OK;

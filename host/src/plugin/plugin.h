@@ -5,7 +5,9 @@
  * could have written it or any folder above it (plugin_trust.h), or when it
  * is a truncated ELF file; loaded first in a scanner child that may crash
  * in its place (plugin_scanner.h)), resolves RH_KERNEL_ENTRY_SYMBOL and
- * checks the descriptor.  What is loaded is the descriptor that was
+ * checks the descriptor, on a guarded thread (plugin_guard.h: a plugin
+ * that behaved in the scanner and crashes, exits or hangs in the host
+ * ends the host gracefully, never silently).  What is loaded is the descriptor that was
  * checked, never the path again.  The runtime loads
  * private copies instead (rh__plugin_open_copy).  Every failure is an RH_EPLUGIN with a reason that
  * says what to do (the dlerror() text included); the host never crashes on a
