@@ -59,7 +59,9 @@ typedef struct guard_job {
 
 static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
 #define N_FAULTS (sizeof fault_signals / sizeof fault_signals[0])
-static struct sigaction prev_action[N_FAULTS]; /* what was installed before ours */
+/* What was installed before ours; written under the callers' lock before
+ * a guarded call, read by the handler. */
+static struct sigaction prev_action[N_FAULTS];
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
 /* The job whose thread runs plugin code now (calls are serialised). */
@@ -155,13 +157,25 @@ static void on_exit_wedged(int status, void *arg)
     _exit(status);
 }
 
-static void install(void)
+static void install_once_per_process(void)
+{
+    on_exit(on_exit_wedged, NULL);
+}
+
+/* Before each call: ours is the handler of each fault signal.  Checked
+ * every time, not once: a program may install its own later (cmocka does
+ * around each test), and then ours goes first again, chaining to it. */
+static void install_handlers(void)
 {
     struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO | SA_ONSTACK};
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < N_FAULTS; i++)
+    for (size_t i = 0; i < N_FAULTS; i++) {
+        struct sigaction now;
+        if (sigaction(fault_signals[i], NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) &&
+            now.sa_sigaction == on_fault)
+            continue;
         sigaction(fault_signals[i], &sa, &prev_action[i]);
-    on_exit(on_exit_wedged, NULL);
+    }
 }
 
 /* ------------------------------------------------- guarded thread ---- */
@@ -254,7 +268,8 @@ int rh__plugin_guard_run(const char *path, int unloading, void (*fn)(void *arg),
 {
     if (rh__plugin_guard_refuse(path, err))
         return RH_EPLUGIN;
-    pthread_once(&install_once, install);
+    pthread_once(&install_once, install_once_per_process);
+    install_handlers();
     guard_job *j = calloc(1, sizeof *j);
     if (j) {
         j->fn = fn;
