@@ -60,7 +60,8 @@ static void host_load_job(void *arg)
 {
     host_load *h = arg;
     h->rc = rh__plugin_load_at(h->load_path, h->path, &h->handle, &h->desc, &h->err);
-    if (h->rc == 0 && (h->rc = rh__plugin_probe_matches(&h->probe, h->desc, h->path, &h->err)) != 0) {
+    if (h->rc == 0 &&
+        (h->rc = rh__plugin_probe_matches(&h->probe, h->desc, h->path, &h->err)) != 0) {
         dlclose(h->handle);
         h->handle = NULL;
         h->desc = NULL;

@@ -241,13 +241,13 @@ static void wedge(const char *path, int unloading, int outcome, int sig, rh_erro
                  rh__plugin_scan_timeout_ms(), doing);
     }
     rh_error_set(err, RH_EPLUGIN,
-                 "%s: %s (%s), after %s the plugin scanner: it behaves differently in the host; "
-                 "its thread keeps the host's plugin loader, so the host shuts down; remove the "
-                 "file",
+                 "%s: %s (%s); its thread keeps this process's plugin loader for good, so no "
+                 "plugin can be loaded or unloaded here again; remove the file",
                  path, what,
-                 unloading ? "in a destructor"
-                           : "in a constructor, or in " RH_KERNEL_ENTRY_SYMBOL "() or its descriptor",
-                 unloading ? "it was loaded in" : "it loaded cleanly in");
+                 unloading ? "in a destructor, which the plugin scanner never runs"
+                           : "in a constructor, " RH_KERNEL_ENTRY_SYMBOL "() or its descriptor, "
+                             "after it loaded cleanly in the plugin scanner: it behaves "
+                             "differently in the host");
     void (*hook)(const char *) = NULL;
     pthread_mutex_lock(&wedge_lock);
     if (!atomic_load(&wedged)) {
