@@ -72,6 +72,14 @@ static _Atomic int wedged;
 static char wedge_why[1024];
 static void (*wedge_hook)(const char *why);
 
+/* Twice the scanner's deadline: the scanner saw this code load within
+ * it, and an honest constructor that is slow on a loaded machine must not
+ * be taken for a hang here, where a hang ends the host. */
+static int load_timeout_ms(void)
+{
+    return 2 * rh__plugin_scan_timeout_ms();
+}
+
 static pid_t my_tid(void)
 {
     return (pid_t)syscall(SYS_gettid);
@@ -238,7 +246,7 @@ static void wedge(const char *path, int unloading, int outcome, int sig, rh_erro
         snprintf(what, sizeof what, "it called exit() while being %s the host", doing);
     } else {
         snprintf(what, sizeof what, "it did not return within %d ms while being %s the host",
-                 rh__plugin_scan_timeout_ms(), doing);
+                 load_timeout_ms(), doing);
     }
     rh_error_set(err, RH_EPLUGIN,
                  "%s: %s (%s); its thread keeps this process's plugin loader for good, so no "
@@ -288,7 +296,7 @@ int rh__plugin_guard_run(const char *path, int unloading, void (*fn)(void *arg),
         return rh_error_set(err, RH_ESYS, "%s: cannot start a thread to %s it: %s", path,
                             unloading ? "unload" : "load", strerror(crc));
     }
-    uint64_t deadline = rh_now_ns() + (uint64_t)rh__plugin_scan_timeout_ms() * RH_NS_PER_MS;
+    uint64_t deadline = rh_now_ns() + (uint64_t)load_timeout_ms() * RH_NS_PER_MS;
     for (;;) {
         uint64_t now = rh_now_ns();
         if (atomic_load(&j->state) != JOB_RUNNING || now >= deadline)

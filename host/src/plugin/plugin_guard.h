@@ -10,7 +10,8 @@
  * tell them apart.  So every piece of plugin code the host itself runs
  * while loading or unloading a plugin (constructors, the entry and the
  * descriptor it returns, destructors) runs on a thread of its own, which
- * the caller waits for with the scanner's deadline:
+ * the caller waits for up to twice the scanner's deadline (the scanner saw
+ * it load within one; a slow honest constructor is not a hang):
  *
  *   - a fault on that thread (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
  *     SIGTRAP, SIGSYS) is caught by a handler that parks the thread for
@@ -45,7 +46,7 @@
 
 /*
  * Run fn(arg) on a guarded thread and wait for it up to the deadline
- * (RINGHOST_PLUGIN_SCAN_TIMEOUT_MS, the scanner's).  path names the plugin
+ * (twice RINGHOST_PLUGIN_SCAN_TIMEOUT_MS, the scanner's).  path names the plugin
  * in messages; unloading: 0 while it is being loaded, 1 while unloaded
  * (its destructors).  Returns 0 when fn returned; RH_EPLUGIN with
  * err->msg when the plugin crashed, exited or hung in it (the guard is
