@@ -72,12 +72,23 @@ static _Atomic int wedged;
 static char wedge_why[1024];
 static void (*wedge_hook)(const char *why);
 
-/* Twice the scanner's deadline: the scanner saw this code load within
- * it, and an honest constructor that is slow on a loaded machine must not
- * be taken for a hang here, where a hang ends the host. */
+/* RINGHOST_PLUGIN_LOAD_TIMEOUT_MS, else twice the scanner's deadline: the
+ * scanner saw this code load within it, and an honest constructor that is
+ * slow on a loaded machine must not be taken for a hang here, where a hang
+ * ends the host.  Read once (threads that race compute the same). */
 static int load_timeout_ms(void)
 {
-    return 2 * rh__plugin_scan_timeout_ms();
+    static _Atomic int cached;
+    int ms = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (!ms) {
+        const char *v = getenv("RINGHOST_PLUGIN_LOAD_TIMEOUT_MS");
+        char *end;
+        long n = v ? strtol(v, &end, 10) : 0;
+        ms = v && *v && !*end && n > 0 && n <= 1200000 ? (int)n
+                                                        : 2 * rh__plugin_scan_timeout_ms();
+        atomic_store_explicit(&cached, ms, memory_order_relaxed);
+    }
+    return ms;
 }
 
 static pid_t my_tid(void)

@@ -10,8 +10,9 @@
  * tell them apart.  So every piece of plugin code the host itself runs
  * while loading or unloading a plugin (constructors, the entry and the
  * descriptor it returns, destructors) runs on a thread of its own, which
- * the caller waits for up to twice the scanner's deadline (the scanner saw
- * it load within one; a slow honest constructor is not a hang):
+ * the caller waits for up to RINGHOST_PLUGIN_LOAD_TIMEOUT_MS, by default
+ * twice the scanner's deadline (the scanner saw it load within one; a slow
+ * honest constructor is not a hang):
  *
  *   - a fault on that thread (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
  *     SIGTRAP, SIGSYS) is caught by a handler that parks the thread for
@@ -46,7 +47,7 @@
 
 /*
  * Run fn(arg) on a guarded thread and wait for it up to the deadline
- * (twice RINGHOST_PLUGIN_SCAN_TIMEOUT_MS, the scanner's).  path names the plugin
+ * (RINGHOST_PLUGIN_LOAD_TIMEOUT_MS, default twice the scanner's).  path names the plugin
  * in messages; unloading: 0 while it is being loaded, 1 while unloaded
  * (its destructors).  Returns 0 when fn returned; RH_EPLUGIN with
  * err->msg when the plugin crashed, exited or hung in it (the guard is
