@@ -64,8 +64,11 @@ static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SI
 static struct sigaction prev_action[N_FAULTS];
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
-/* The job whose thread runs plugin code now (calls are serialised). */
+/* The job whose thread runs plugin code now (calls are serialised), and
+ * that thread's id: a fault handler on any other thread compares the id
+ * only, never touching a job that its caller may be freeing. */
 static _Atomic(guard_job *) current;
+static _Atomic pid_t current_tid;
 
 static pthread_mutex_t wedge_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int wedged;
@@ -147,7 +150,7 @@ static void chain(int sig, siginfo_t *si, void *uc)
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
-    guard_job *j = atomic_load(&current);
+    guard_job *j = atomic_load(&current_tid) == my_tid() ? atomic_load(&current) : NULL;
     if (on_guarded_thread(j)) {
         j->sig = sig;
         park(j, JOB_CRASHED);
@@ -213,7 +216,9 @@ static void *guard_main(void *arg)
     __cxa_atexit(on_exit_in_plugin, j, j);
     atomic_store(&current, j);
     atomic_store(&j->in_plugin, 1);
+    atomic_store(&current_tid, atomic_load(&j->tid));
     j->fn(j->arg);
+    atomic_store(&current_tid, 0);
     atomic_store(&j->in_plugin, 0);
     guard_job *me = j;
     atomic_compare_exchange_strong(&current, &me, NULL);
