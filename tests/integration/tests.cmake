@@ -142,6 +142,10 @@ set_tests_properties(test_embed_shared PROPERTIES TIMEOUT 300 LABELS package)
 rh_add_test(test_cli_plugin_scan    integration/test_cli_plugin_scan.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
+# ---- plugins that behave in the scanner and crash, exit or hang in the host ----
+rh_add_test(test_cli_plugin_liar    integration/test_cli_plugin_liar.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
 # ---- a root host runs no plugin another user owns or could swap (issue 14, item 5) ----
 rh_add_test(test_cli_plugin_trust   integration/test_cli_plugin_trust.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "control/control.h"
 #include "manifest/manifest.h"
+#include "plugin/plugin_guard.h"
 #include "queue/queue_pvt.h"
 
 typedef struct printer {
@@ -203,6 +204,41 @@ static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t
         fclose(f);
 }
 
+/*
+ * A plugin crashed, exited or hung while the host itself loaded or
+ * unloaded it (plugin/plugin_guard.h): its thread keeps the dynamic
+ * loader's lock for good.  Called once, on the thread that waited for it
+ * (the control thread's launch, the plugin watcher's swap): the host shuts
+ * down as at SIGTERM (every runtime terminated, its accounting lines
+ * written) and exits 1.  If that shutdown has not ended the process within
+ * WEDGE_BACKSTOP_S (the plugin's thread was parked holding a lock the
+ * shutdown needs: the allocator's, a stdio stream's), the backstop ends it
+ * with status 1 and a line saying so, written with write(2).
+ */
+#define WEDGE_BACKSTOP_S 30
+
+static void *wedge_backstop(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {WEDGE_BACKSTOP_S, 0};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    static const char msg[] = "ringhost: the shutdown after a plugin took the host's loader did "
+                              "not end within 30 s; exiting without it\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    _exit(RH_EXIT_FAIL);
+}
+
+static void on_plugin_wedge(const char *why)
+{
+    (void)why; /* logged as plugin.load_fatal by the guard */
+    pthread_t th;
+    if (pthread_create(&th, NULL, wedge_backstop, NULL) == 0)
+        pthread_detach(th);
+    kill(getpid(), SIGTERM); /* blocked in every thread: the main thread's sigwait takes it */
+}
+
 static void serve(rh_runtime *rt, const char *instance, int ready_fd)
 {
     fprintf(stderr, "ringhost: serving instance \"%s\"; queues:", instance);
@@ -222,7 +258,13 @@ static void serve(rh_runtime *rt, const char *instance, int ready_fd)
     rh__cli_ready(ready_fd, instance);
     sigwait(&set, &sig);
     rh__cli_stopping();
-    fprintf(stderr, "ringhost: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    char why[1024];
+    if (rh__plugin_guard_wedged(why, sizeof why))
+        fprintf(stderr, "ringhost: plugin %s; the host's plugin loader is lost, shutting down\n",
+                why);
+    else
+        fprintf(stderr, "ringhost: %s received, shutting down\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 int rh__cli_allow_plugin(const char *verb, const char *path, const char **allowed,
@@ -367,6 +409,8 @@ int rh__cmd_run(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    rh__plugin_guard_on_wedge(on_plugin_wedge);
+
     rh_runtime *rt;
     rh_error err = {0};
     /* A serving host takes its instance's control socket first, so a
@@ -381,7 +425,8 @@ int rh__cmd_run(int argc, char **argv)
         rh__control_close(ctl);
         if (ready_fd >= 0)
             close(ready_fd); /* end-of-file, no READY line: it failed */
-        return rh__cli_exit_code(rc);
+        /* a plugin that took the loader failed the launch, not the manifest */
+        return rh__plugin_guard_wedged(NULL, 0) ? RH_EXIT_FAIL : rh__cli_exit_code(rc);
     }
     rh_runtime_activate(rt, NULL);
     int exit_code = RH_EXIT_OK;
@@ -409,7 +454,8 @@ int rh__cmd_run(int argc, char **argv)
         }
         if (ready_fd >= 0)
             close(ready_fd);
-        return stop_host(ctl, exit_code);
+        exit_code = stop_host(ctl, exit_code);
+        return rh__plugin_guard_wedged(NULL, 0) ? RH_EXIT_FAIL : exit_code;
     } else {
         printer p = {.rt = rt};
         uint32_t n_queues = 0;

@@ -1,7 +1,10 @@
 /* main.c — `ringhost VERB ...`: picks the verb and prints usage. */
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "plugin/plugin_guard.h"
 
 static const struct {
     const char *verb;
@@ -68,8 +71,19 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
         return usage(stdout);
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        if (strcmp(argv[1], verbs[i].verb) == 0)
-            return verbs[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], verbs[i].verb) == 0) {
+            int code = verbs[i].fn(argc - 1, argv + 1);
+            /* A plugin keeps the dynamic loader for good (plugin_guard.h):
+             * exit() would wait for it (_dl_fini takes its lock), and where
+             * exit() is serialised (glibc 2.41, musl) a plugin parked inside
+             * its own exit() holds that too.  So the command ends here. */
+            if (rh__plugin_guard_wedged(NULL, 0)) {
+                fflush(stdout);
+                fflush(stderr);
+                _exit(code);
+            }
+            return code;
+        }
     fprintf(stderr, "ringhost: unknown verb \"%s\"\n", argv[1]);
     return usage(stderr);
 }

@@ -10,9 +10,10 @@
  *
  *   - a file some running kernel was loaded from: that kernel is reloaded
  *     (hotswap.c), which logs kernel.swap or kernel.swap_refused;
- *   - any other .so: tried as launch would try it, and logged as
- *     plugin.added (its kernel and version) or plugin.refused (its reason),
- *     so the operator knows whether it can be launched.
+ *   - any other .so: checked as launch would check it, in the scanner
+ *     child only (try_new_plugin), and logged as plugin.added (its kernel
+ *     and version) or plugin.refused (its reason), so the operator knows
+ *     whether it can be launched.
  *
  * Names starting with '.' are skipped: they are the temporary files of an
  * editor or of `cp x .plugin.so.tmp && mv .plugin.so.tmp plugin.so`.
@@ -46,6 +47,7 @@
 
 #include "base/log.h"
 #include "live/live.h"
+#include "plugin/plugin_scanner.h"
 
 /* Quiet time after the last event before the pending files are handled. */
 #define DEBOUNCE_MS 200
@@ -96,19 +98,21 @@ static int same_file(const char *a, const char *b)
     return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
 }
 
-/* A new .so nobody runs: can it be launched?  Loaded from a private copy,
- * so nothing of it stays cached under its name. */
+/* A new .so nobody runs: can it be launched?  Asked of the scanner child
+ * only (rh__plugin_check_file): a file dropped into a watched folder runs
+ * no code in the host until a launch or a swap needs it, so a plugin that
+ * behaves while scanned and not in the host cannot take a serving host
+ * down by being dropped in. */
 static void try_new_plugin(rh_runtime *rt, const char *path)
 {
-    rh_plugin p;
+    rh_plugin_probe p;
     rh_error e = {0};
-    if (rh__plugin_open_copy(path, &p, &e) != 0) {
+    if (rh__plugin_check_file(path, &p, &e) != 0) {
         rh__log_event(rt->log, RH_LOG_WARN, "plugin.refused", "file=%s reason=%s", path, e.msg);
         return;
     }
     rh__log_event(rt->log, RH_LOG_INFO, "plugin.added", "file=%s kernel=%s version=%s", path,
-                  p.desc->name, p.desc->version ? p.desc->version : "");
-    rh__plugin_close(&p);
+                  p.name, p.version);
 }
 
 unsigned rh__plugin_swap_users(rh_runtime *rt, const char *path)

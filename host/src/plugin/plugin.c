@@ -28,6 +28,7 @@
 #include "base/grow.h"
 #include "base/log.h"
 #include "plugin/plugin.h"
+#include "plugin/plugin_guard.h"
 #include "plugin/plugin_load.h"
 #include "plugin/plugin_scanner.h"
 #include "plugin/plugin_trust.h"
@@ -40,38 +41,75 @@
  */
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The host's own part of a load, run on the guard's thread
+ * (plugin_guard.h): dlopen, the entry, the checks and the comparison with
+ * what the scanner child saw.  Everything it needs is in it, and it is on
+ * the heap: a load that crashes, exits or hangs keeps its thread, which
+ * may still write here after the caller has gone. */
+typedef struct host_load {
+    char load_path[64];
+    char path[4096];
+    rh_plugin_probe probe;
+    void *handle;
+    const rh_kernel_desc *desc;
+    rh_error err;
+    int rc;
+} host_load;
+
+static void host_load_job(void *arg)
+{
+    host_load *h = arg;
+    h->rc = rh__plugin_load_at(h->load_path, h->path, &h->handle, &h->desc, &h->err);
+    if (h->rc == 0 &&
+        (h->rc = rh__plugin_probe_matches(&h->probe, h->desc, h->path, &h->err)) != 0) {
+        dlclose(h->handle);
+        h->handle = NULL;
+        h->desc = NULL;
+    }
+}
+
 /*
  * Load the file open at fd (the checked file or its private copy; key: the
  * stat that names its build), scanner child first, then the host's own
- * dlopen through /proc/<pid>/fd/N and the re-check of what the child saw.
- * Every message names `path`, the file the user knows.  On success fd is
- * kept open in out (the loader's name for the library stays valid); on
- * failure the caller closes it.
+ * dlopen through /proc/<pid>/fd/N and the re-check of what the child saw,
+ * on the guard's thread.  Every message names `path`, the file the user
+ * knows.  On success fd is kept open in out (the loader's name for the
+ * library stays valid); on failure the caller closes it.
  */
 static int load_fd(int fd, const struct stat *key, const char *path, rh_plugin *out,
                    rh_error *err)
 {
-    rh_plugin_probe probe;
+    host_load *h = calloc(1, sizeof *h);
+    if (!h)
+        return rh_error_set(err, RH_EPLUGIN, "%s: out of memory", path);
     pthread_mutex_lock(&load_lock);
-    int rc = rh__plugin_probe(fd, key, path, &probe, err);
+    /* A plugin that took the loader for good: nothing more is scanned (a
+     * child forked now would inherit the loader's lock held) or loaded. */
+    int rc = rh__plugin_guard_refuse(path, err);
+    if (rc == 0)
+        rc = rh__plugin_probe(fd, key, path, &h->probe, err);
+    int kept = 0; /* by the guard's thread, which crashed, exited or hung in the plugin */
     if (rc == 0) {
         /* /proc/<pid>, not /proc/self: a symbolizer or debugger in another
          * process reads the library by the name the loader recorded. */
-        char load_path[64];
-        snprintf(load_path, sizeof load_path, "/proc/%d/fd/%d", (int)getpid(), fd);
-        rc = rh__plugin_load_at(load_path, path, &out->handle, &out->desc, err);
-        if (rc == 0 && (rc = rh__plugin_probe_matches(&probe, out->desc, path, err)) != 0) {
-            dlclose(out->handle);
-            out->handle = NULL;
-            out->desc = NULL;
-        }
+        snprintf(h->load_path, sizeof h->load_path, "/proc/%d/fd/%d", (int)getpid(), fd);
+        snprintf(h->path, sizeof h->path, "%s", path);
+        rc = rh__plugin_guard_run(path, 0, host_load_job, h, err);
+        kept = rc == RH_EPLUGIN;
+        if (rc == 0 && (rc = h->rc) != 0)
+            *err = h->err;
     }
     pthread_mutex_unlock(&load_lock);
     if (rc) {
+        if (!kept)
+            free(h);
         out->error = RH_EPLUGIN;
         snprintf(out->why, sizeof out->why, "%s", err->msg);
         return RH_EPLUGIN;
     }
+    out->handle = h->handle;
+    out->desc = h->desc;
+    free(h);
     out->copy_fd = fd;
     return 0;
 }
@@ -109,6 +147,28 @@ static int open_direct(const char *path, int waive, rh_plugin *out, rh_error *er
         return RH_EPLUGIN;
     }
     return 0;
+}
+
+int rh__plugin_check_file(const char *path, rh_plugin_probe *out, rh_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int fd = -1;
+    struct stat st;
+    int rc = open_trusted(path, 0, &fd, err);
+    if (rc == 0)
+        rc = rh__plugin_check_extent(fd, path, err);
+    if (rc == 0 && fstat(fd, &st) != 0)
+        rc = rh_error_set(err, RH_EPLUGIN, "%s: cannot stat: %s", path, strerror(errno));
+    if (rc == 0) {
+        pthread_mutex_lock(&load_lock);
+        rc = rh__plugin_guard_refuse(path, err);
+        if (rc == 0)
+            rc = rh__plugin_probe(fd, &st, path, out, err);
+        pthread_mutex_unlock(&load_lock);
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc ? RH_EPLUGIN : 0;
 }
 
 int rh__plugin_open(const char *path, rh_plugin *out, rh_error *err)
@@ -195,14 +255,27 @@ int rh__plugin_reopen_copy(const rh_plugin *was, rh_plugin *out, rh_error *err)
     return open_copy(was->path, was->waived, out, err);
 }
 
+static void unload_job(void *handle)
+{
+    dlclose(handle); /* the plugin's destructors run here */
+}
+
 void rh__plugin_close(rh_plugin *p)
 {
+    int unloaded = 1;
     if (p->handle) {
+        /* On the guard's thread, as its load was.  Once the guard is
+         * wedged nothing is unloaded (dlclose would wait for the loader's
+         * lock for ever; the process is ending), and a library left loaded
+         * keeps its private copy's descriptor: a later copy must never be
+         * loaded under the same /proc/<pid>/fd/N name. */
+        rh_error e;
         pthread_mutex_lock(&load_lock);
-        dlclose(p->handle);
+        unloaded = rh__plugin_guard_refuse(p->path, &e) == 0 &&
+                   rh__plugin_guard_run(p->path, 1, unload_job, p->handle, &e) == 0;
         pthread_mutex_unlock(&load_lock);
     }
-    if (p->handle || p->copied)
+    if ((p->handle || p->copied) && unloaded)
         if (p->copy_fd >= 0)
             close(p->copy_fd);
     p->handle = NULL;

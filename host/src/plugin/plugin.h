@@ -5,7 +5,9 @@
  * could have written it or any folder above it (plugin_trust.h), or when it
  * is a truncated ELF file; loaded first in a scanner child that may crash
  * in its place (plugin_scanner.h)), resolves RH_KERNEL_ENTRY_SYMBOL and
- * checks the descriptor.  What is loaded is the descriptor that was
+ * checks the descriptor, on a guarded thread (plugin_guard.h: a plugin
+ * that behaved in the scanner and crashes, exits or hangs in the host
+ * ends the host gracefully, never silently).  What is loaded is the descriptor that was
  * checked, never the path again.  The runtime loads
  * private copies instead (rh__plugin_open_copy).  Every failure is an RH_EPLUGIN with a reason that
  * says what to do (the dlerror() text included); the host never crashes on a
@@ -46,6 +48,13 @@ int rh__plugin_open_copy(const char *path, rh_plugin *out, rh_error *err);
  * `was` had (a kernel allowed with --allow-plugin stays allowed when a new
  * build of it is swapped in; world-writable is still refused). */
 int rh__plugin_reopen_copy(const rh_plugin *was, rh_plugin *out, rh_error *err);
+
+/* Would path load?  The checks of rh__plugin_open up to the scanner child
+ * (plugin_scanner.h), which loads it and checks its descriptor; nothing of
+ * it runs in this process.  0 with *out what the child saw, or RH_EPLUGIN
+ * with err->msg. */
+struct rh_plugin_probe;
+int rh__plugin_check_file(const char *path, struct rh_plugin_probe *out, rh_error *err);
 
 /* A set of plugins from folders. */
 typedef struct rh_plugin_set {

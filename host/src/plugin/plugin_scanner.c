@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,14 +172,18 @@ static void __attribute__((noreturn)) child_scan(int fd, int wfd, const char *pa
 
 /* ----------------------------------------------------------- parent ---- */
 
-static int scan_timeout_ms(void)
+int rh__plugin_scan_timeout_ms(void)
 {
-    static int ms; /* 0: not read yet; a benign race, every reader computes the same */
+    /* 0: not read yet; threads that race here compute the same value (the
+     * guard's threads read it too, hence atomic) */
+    static _Atomic int cached;
+    int ms = atomic_load_explicit(&cached, memory_order_relaxed);
     if (!ms) {
         const char *v = getenv("RINGHOST_PLUGIN_SCAN_TIMEOUT_MS");
         char *end;
         long n = v ? strtol(v, &end, 10) : 0;
         ms = v && *v && !*end && n > 0 && n <= 600000 ? (int)n : SCAN_TIMEOUT_DEFAULT_MS;
+        atomic_store_explicit(&cached, ms, memory_order_relaxed);
     }
     return ms;
 }
@@ -353,7 +358,7 @@ static void job_finish(scan_job *j, const char *path, int ms)
 void rh__plugin_probe_many(uint32_t n, const int *fds, const struct stat *keys,
                            const char *const *paths, rh_plugin_probe *out)
 {
-    int ms = scan_timeout_ms();
+    int ms = rh__plugin_scan_timeout_ms();
     scan_job *jobs = calloc(n ? n : 1, sizeof *jobs);
     if (!jobs)
         return; /* each file is then scanned on its own when it is opened */

@@ -83,6 +83,10 @@ int rh__plugin_probe(int fd, const struct stat *key, const char *path, rh_plugin
 void rh__plugin_probe_many(uint32_t n, const int *fds, const struct stat *keys,
                            const char *const *paths, rh_plugin_probe *out);
 
+/* The scanner child's deadline in ms (RINGHOST_PLUGIN_SCAN_TIMEOUT_MS,
+ * default 5000), also the host's own load's (plugin_guard.h). */
+int rh__plugin_scan_timeout_ms(void);
+
 /* Non-zero when a result for this path and build is cached. */
 int rh__plugin_probe_cached(const char *path, const struct stat *key);
 
