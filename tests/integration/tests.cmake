@@ -147,6 +147,13 @@ set_tests_properties(test_embed_shared PROPERTIES TIMEOUT 300 LABELS package)
 rh_add_test(test_cli_plugin_scan    integration/test_cli_plugin_scan.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
+# ---- another local user cannot keep a host from starting ----
+# another user squats the control folder and the queue names of a root host
+# and of a third user's (useradd, runuser, setpriv; a private /tmp and
+# /dev/shm in a mount namespace): both hosts start and serve (needs root)
+rh_add_test(test_cli_squat          integration/test_cli_squat.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+
 # ---- a root host runs no plugin another user owns or could swap (issue 14, item 5) ----
 rh_add_test(test_cli_plugin_trust   integration/test_cli_plugin_trust.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)

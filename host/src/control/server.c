@@ -29,6 +29,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/own_name.h"
 #include "control/control.h"
 #include "control/control_pvt.h"
 
@@ -60,6 +61,61 @@ static int safe_dir(const char *dir, int make_dir, rh_error *err)
     return 0;
 }
 
+/* dir/<instance>.sock into buf, if a Unix socket can have that path. */
+static int socket_in(const char *dir, const char *instance, char *buf, size_t len,
+                     rh_error *err)
+{
+    struct sockaddr_un sa;
+    if ((size_t)snprintf(buf, len, "%s/%s.sock", dir, instance) >= len ||
+        strlen(buf) >= sizeof sa.sun_path)
+        return rh_error_set(err, RH_EINVAL, "control socket path %s/%s.sock is longer than a "
+                            "Unix socket allows (%zu bytes); set RINGHOST_RUNTIME_DIR to a "
+                            "shorter folder", dir, instance, sizeof sa.sun_path - 1);
+    return 0;
+}
+
+/*
+ * The fallback folder in /tmp, which every user may write: another user
+ * may make /tmp/ringhost-<uid> first.  Theirs is skipped, never used nor
+ * removed: the folder is the lowest of /tmp/ringhost-<uid>,
+ * /tmp/ringhost-<uid>-1, ... that is this user's, and a host that finds
+ * none makes the lowest free one (base/own_name.h), so its clients find the
+ * same folder.  A name taken between the pick and the mkdir is picked again.
+ */
+static int tmp_dir_path(const char *instance, int make_dir, char *buf, size_t len,
+                        rh_error *err)
+{
+    char base[32], name[32 + RH_OWN_NAME_SUFFIX], dir[64];
+    snprintf(base, sizeof base, "ringhost-%u", (unsigned)geteuid());
+    int rc = 0;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        uid_t squatter;
+        int ours = rh__own_name("/tmp", base, '-', make_dir, name, sizeof name, &squatter);
+        if (ours < 0)
+            return rh_error_set(err, RH_ESYS, "control socket folder: cannot list /tmp for a "
+                                "folder of this user's (/tmp/%s...): %s; set "
+                                "RINGHOST_RUNTIME_DIR to a folder of yours", base,
+                                strerror(errno));
+        snprintf(dir, sizeof dir, "/tmp/%s", name);
+        if (!ours && !make_dir && squatter != (uid_t)-1)
+            return rh_error_set(err, RH_ENOENT, "control socket folder: /tmp/%s belongs to uid "
+                                "%u, not to this user, and no folder /tmp/%s-N of this user's "
+                                "exists", base, (unsigned)squatter, base);
+        if (make_dir && squatter != (uid_t)-1 && attempt == 0)
+            rh__log_event(NULL, RH_LOG_WARN, "control.folder_taken",
+                          "folder=/tmp/%s owner_uid=%u using=%s reason=\"another user's entry "
+                          "has the name; it is left alone, and this user's clients find the "
+                          "numbered one\"", base, (unsigned)squatter, dir);
+        rc = safe_dir(dir, make_dir, err);
+        struct stat st;
+        if (rc == 0 || !make_dir || lstat(dir, &st) != 0 || st.st_uid == geteuid())
+            break;
+    }
+    if (rc != 0)
+        return rc;
+    return socket_in(dir, instance, buf, len, err);
+}
+
 int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
                             rh_error *err)
 {
@@ -79,17 +135,11 @@ int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_
          * nothing (su, containers) falls back to /tmp. */
         snprintf(dir, sizeof dir, "%s/ringhost", xdg);
     } else {
-        snprintf(dir, sizeof dir, "/tmp/ringhost-%u", (unsigned)geteuid());
+        return tmp_dir_path(instance, make_dir, buf, len, err);
     }
     if ((rc = safe_dir(dir, make_dir, err)) != 0)
         return rc;
-    struct sockaddr_un sa;
-    if ((size_t)snprintf(buf, len, "%s/%s.sock", dir, instance) >= len ||
-        strlen(buf) >= sizeof sa.sun_path)
-        return rh_error_set(err, RH_EINVAL, "control socket path %s/%s.sock is longer than a "
-                            "Unix socket allows (%zu bytes); set RINGHOST_RUNTIME_DIR to a "
-                            "shorter folder", dir, instance, sizeof sa.sun_path - 1);
-    return 0;
+    return socket_in(dir, instance, buf, len, err);
 }
 
 /* ------------------------------------------------------------ open ---- */
