@@ -503,6 +503,46 @@ static void test_create_leaves_another_users_object_alone_and_takes_the_next_nam
     EXPECT(ours_removed, "expected closing the queue to remove its own object");
 }
 
+static void test_a_persist_queue_under_a_numbered_name_is_recovered_and_purged_there(void **state)
+{
+    (void)state;
+    if (!plant_foreign_object("foreign.per", 0)) {
+        print_message("    skipped: only root can give a file to another user\n");
+        skip();
+    }
+    rh_queue_config cfg = {.capacity = 4, .backpressure = RH_BP_REJECT, .shared = 1,
+                           .persist = 1};
+    rh_queue *q = NULL;
+    rh_error err = {0};
+    char shm[256], numbered[256];
+    shm_name(shm, sizeof shm, "foreign.per");
+    snprintf(numbered, sizeof numbered, "%s:1", shm);
+    int rc = rh_queue_create(instance, "foreign.per", &test_type, &cfg, NULL, &q, &err);
+    EXPECT(rc == 0 && q && strcmp(q->shm_name, numbered) == 0,
+           "expected the persist queue at %s, got %d: %s", numbered, rc, err.msg);
+    test_msg m = {1, 2, 3}, got = {0};
+    EXPECT(rh_send(q, NULL, &m, sizeof m, NULL) == 0, "expected a send to the persist queue");
+    rh_queue_close(q); /* a persist queue outlives its host: the next one recovers it */
+    /* the other user's object goes meanwhile: the lowest name of ours is
+     * still :1, so the next launch recovers there, not at a new plain one */
+    shm_unlink(shm);
+    q = NULL;
+    rc = rh_queue_create(instance, "foreign.per", &test_type, &cfg, NULL, &q, &err);
+    uint64_t carried = 0;
+    int recovered = rc == 0 && rh__queue_recovered(q, &carried) == 1 && carried == 1 &&
+                    strcmp(q->shm_name, numbered) == 0 &&
+                    rh_recv(q, NULL, &got, sizeof got, 0) == (int)sizeof got && got.c == 3;
+    if (q)
+        rh_queue_close(q);
+    rc = rh__queue_purge(instance, "foreign.per", &err);
+    char numbered_path[300];
+    snprintf(numbered_path, sizeof numbered_path, "/dev/shm%s", numbered);
+    int purged = rc == 0 && access(numbered_path, F_OK) != 0;
+    shm_unlink(numbered);
+    EXPECT(recovered, "expected the relaunch to recover the 1 message from %s", numbered);
+    EXPECT(purged, "expected purge to remove %s (%d: %s)", numbered, rc, err.msg);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -524,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_attach_refuses_every_header_whose_geometry_or_names_do_not_fit),
         cmocka_unit_test(test_attach_refuses_a_queue_owned_by_another_user),
         cmocka_unit_test(test_create_leaves_another_users_object_alone_and_takes_the_next_name),
+        cmocka_unit_test(test_a_persist_queue_under_a_numbered_name_is_recovered_and_purged_there),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -6,7 +6,10 @@
  * Where: one Unix-domain stream socket per instance,
  *   $RINGHOST_RUNTIME_DIR/<instance>.sock   when that variable is set,
  *   else $XDG_RUNTIME_DIR/ringhost/<instance>.sock   when that one names a folder,
- *   else /tmp/ringhost-<uid>/<instance>.sock.
+ *   else /tmp/ringhost-<uid>/<instance>.sock, or /tmp/ringhost-<uid>-N/ when
+ *   another user made /tmp/ringhost-<uid> first (the lowest N whose folder
+ *   is this user's, else the lowest free: base/own_name.h; another user's
+ *   entry is never used nor removed).
  * The folder is created mode 0700 and must be a real folder (not a link)
  * owned by this user and writable by nobody else, or the host refuses to
  * serve there (and a client refuses to talk there).  The socket is mode
