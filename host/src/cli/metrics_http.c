@@ -371,14 +371,9 @@ static void *metrics_main(void *arg)
     uint64_t listen_again = 0;
     for (;;) {
         uint64_t now = rh_now_ns(), wake_at = UINT64_MAX;
-        for (unsigned i = m->n; i-- > 0;) {
-            if (now >= m->conns[i].deadline_ns) {
-                drop(m, i);
-                m->timed_out++;
-            } else if (m->conns[i].deadline_ns < wake_at) {
+        for (unsigned i = 0; i < m->n; i++)
+            if (m->conns[i].deadline_ns < wake_at)
                 wake_at = m->conns[i].deadline_ns;
-            }
-        }
         int listening = now >= listen_again;
         if (!listening && listen_again < wake_at)
             wake_at = listen_again;
@@ -388,7 +383,9 @@ static void *metrics_main(void *arg)
             pf[2 + i] = (struct pollfd){.fd = m->conns[i].fd,
                                         .events = m->conns[i].out ? POLLOUT : POLLIN};
         unsigned polled = m->n;
-        int wait_ms = wake_at == UINT64_MAX ? -1 : (int)((wake_at - now) / RH_NS_PER_MS) + 1;
+        int wait_ms = wake_at == UINT64_MAX ? -1
+                      : wake_at > now      ? (int)((wake_at - now) / RH_NS_PER_MS) + 1
+                                           : 0;
         if (poll(pf, 2 + polled, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
@@ -396,15 +393,20 @@ static void *metrics_main(void *arg)
         }
         if (pf[0].revents)
             break;
-        /* connections first (a dropped one's slot takes the last one's) */
+        /* Connections first (a dropped one's slot takes the last one's).
+         * Each is read or written before its deadline is looked at: a head
+         * that arrived while a scrape was being made is answered. */
         for (unsigned i = polled; i-- > 0;) {
             conn *c = &m->conns[i];
-            short ev = pf[2 + i].revents;
-            if (!ev)
-                continue;
-            int rc = c->out ? (write_some(c) == 0 ? 0 : -1) : read_some(m, c);
-            if (rc != 0)
+            int rc = 0;
+            if (pf[2 + i].revents)
+                rc = c->out ? (write_some(c) == 0 ? 0 : -1) : read_some(m, c);
+            if (rc != 0) {
                 drop(m, i);
+            } else if (c->deadline_ns <= rh_now_ns()) {
+                drop(m, i);
+                m->timed_out++;
+            }
         }
         if ((pf[1].revents & POLLIN) && accept_some(m) != 0)
             listen_again = rh_now_ns() + 100 * RH_NS_PER_MS;

@@ -425,16 +425,10 @@ static void *serve_main(void *arg)
             rh__control_release_finished(c); /* what waited for a client to drain it */
             next_sample = now + RH_CONTROL_SAMPLE_MS * RH_NS_PER_MS;
         }
-        /* the deadlines passed: closed before this round serves anyone */
         uint64_t wake_at = next_sample;
-        for (unsigned i = cs.n; i-- > 0;) {
-            if (now - cs.v[i].since_ns >= idle_ns) {
-                drop(&cs, i);
-                cs.idle_closed++;
-            } else if (cs.v[i].since_ns + idle_ns < wake_at) {
+        for (unsigned i = 0; i < cs.n; i++)
+            if (cs.v[i].since_ns + idle_ns < wake_at)
                 wake_at = cs.v[i].since_ns + idle_ns;
-            }
-        }
         /* out of descriptors with none to give back: listen again later
          * rather than spin on a listener that stays readable */
         int listening = now >= listen_again;
@@ -445,15 +439,26 @@ static void *serve_main(void *arg)
         for (unsigned i = 0; i < cs.n; i++)
             pf[2 + i] = (struct pollfd){cs.v[i].fd, POLLIN, 0};
         unsigned polled = cs.n;
-        int wait_ms = (int)((wake_at - now) / RH_NS_PER_MS) + 1;
-        if (poll(pf, 2 + polled, wait_ms) < 0 && errno != EINTR)
+        int wait_ms = wake_at > now ? (int)((wake_at - now) / RH_NS_PER_MS) + 1 : 0;
+        if (poll(pf, 2 + polled, wait_ms) < 0) {
+            if (errno == EINTR)
+                continue;
             break;
+        }
         if (pf[0].revents)
             break;
-        /* clients first (their slots move when one is dropped), then new ones */
-        for (unsigned i = polled; i-- > 0;)
-            if (pf[2 + i].revents && read_client(c, &cs.v[i]) != 0)
+        /* Clients first (their slots move when one is dropped), then new
+         * ones.  A client is read before its deadline is looked at: a
+         * request that arrived while a long one (a launch, a terminate)
+         * was carried out is answered, not dropped with the idle ones. */
+        for (unsigned i = polled; i-- > 0;) {
+            if (pf[2 + i].revents && read_client(c, &cs.v[i]) != 0) {
                 drop(&cs, i);
+            } else if (cs.v[i].since_ns + idle_ns <= rh_now_ns()) {
+                drop(&cs, i);
+                cs.idle_closed++;
+            }
+        }
         if ((pf[1].revents & POLLIN) && accept_some(c, &cs) != 0)
             listen_again = rh_now_ns() + 100 * RH_NS_PER_MS;
     }
