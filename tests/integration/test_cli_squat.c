@@ -95,8 +95,10 @@ static int make_user(user *u, const char *prefix)
     snprintf(u->name, sizeof u->name, "%s%d", prefix, (int)(getpid() % 1000000));
     char *argv[] = {(char *)find_tool("useradd"), "-M", "-N", "-r", "-s", "/usr/sbin/nologin",
                     u->name, NULL};
-    if (run_argv(argv, NULL) != 0) {
-        print_error("useradd %s failed\n", u->name);
+    /* another test (test_cli_plugin_trust) may hold /etc/passwd's lock for
+     * its own useradd: try again for a while */
+    if (!WAIT_UNTIL_EVERY(20.0, 200, run_argv(argv, NULL) == 0)) {
+        print_error("useradd %s failed for 20 s\n", u->name);
         return -1;
     }
     u->made = 1;
@@ -115,7 +117,7 @@ static void remove_user(user *u)
     if (!u->made)
         return;
     char *argv[] = {(char *)find_tool("userdel"), u->name, NULL};
-    if (run_argv(argv, NULL) != 0)
+    if (!WAIT_UNTIL_EVERY(20.0, 200, run_argv(argv, NULL) == 0))
         print_error("userdel %s failed: remove the user by hand\n", u->name);
     u->made = 0;
 }
