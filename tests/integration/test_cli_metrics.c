@@ -8,7 +8,10 @@
  * other paths are 404, other methods 405, an oversized request 431, a
  * silent client is dropped so the next scrape is answered, the listener
  * binds loopback unless told otherwise, and a bad ADDR:PORT is a usage
- * error.
+ * error.  With --metrics-token-file (a second host, H2), a request without
+ * "Authorization: Bearer <token>" is answered 401 and one with it 200, a
+ * token file others may read is refused, and prometheus scrapes it with
+ * authorization.credentials_file.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_common.h"
@@ -32,17 +36,21 @@ static const char *echo_manifest_text =
 
 #define WITHIN_S 30.0
 
-static struct {
+typedef struct host {
     proc host;
     const char *instance;
     int port;
-} H;
+} host;
+static host H, H2; /* H2: with a token */
+
+#define TOKEN "s3cr3t-t0ken_for.ringhost~tests+/="
+static const char *token_file;
 
 /* The port of "ringhost: metrics at http://127.0.0.1:PORT/metrics" in the
  * host's stderr, 0 until it is there. */
-static int logged_port(const char *addr)
+static int logged_port_of(proc *host, const char *addr)
 {
-    FILE *f = fopen(H.host.err_path, "r");
+    FILE *f = fopen(host->err_path, "r");
     if (!f)
         return 0;
     char line[512], want[96];
@@ -55,33 +63,43 @@ static int logged_port(const char *addr)
     return port;
 }
 
-static int setup(void **state)
+static int start_host(const char *tag, const char *token, host *h)
 {
-    (void)state;
-    H.instance = cli_instance("metrics");
-    const char *m = cli_manifest("metrics", echo_manifest_text);
-    char *argv[] = {RH_TEST_BINARY, "run", (char *)m, "--metrics-listen", "0", NULL};
-    if (proc_start(&H.host, argv) != 0)
+    h->instance = cli_instance(tag);
+    const char *m = cli_manifest(tag, echo_manifest_text);
+    char *argv[] = {RH_TEST_BINARY, "run", (char *)m, "--metrics-listen", "0",
+                    token ? "--metrics-token-file" : NULL, (char *)token, NULL};
+    if (proc_start(&h->host, argv) != 0)
         return -1;
-    if (cli_host_logged_within(&H.host, CLI_SERVING, 1, WITHIN_S) != 0)
+    if (cli_host_logged_within(&h->host, CLI_SERVING, 1, WITHIN_S) != 0)
         return -1;
-    H.port = logged_port("127.0.0.1"); /* default: loopback */
-    if (!H.port) {
+    h->port = logged_port_of(&h->host, "127.0.0.1"); /* default: loopback */
+    if (!h->port) {
         print_error("expected the host to say \"metrics at http://127.0.0.1:PORT/metrics\"\n");
         return -1;
     }
     return 0;
 }
 
+static int setup(void **state)
+{
+    (void)state;
+    token_file = cli_write("metrics.token", TOKEN "\n");
+    chmod(token_file, 0600);
+    return start_host("metrics", NULL, &H) || start_host("metricstok", token_file, &H2) ? -1 : 0;
+}
+
 static int teardown(void **state)
 {
     (void)state;
-    if (H.host.pid) {
-        proc_signal(&H.host, SIGTERM);
-        proc_result r;
-        proc_wait(&H.host, 20, &r);
-        proc_result_free(&r);
-    }
+    host *hosts[] = {&H, &H2};
+    for (int i = 0; i < 2; i++)
+        if (hosts[i]->host.pid) {
+            proc_signal(&hosts[i]->host, SIGTERM);
+            proc_result r;
+            proc_wait(&hosts[i]->host, 20, &r);
+            proc_result_free(&r);
+        }
     return cli_group_teardown(state);
 }
 
@@ -233,8 +251,9 @@ static void test_a_silent_client_does_not_hold_the_listener(void **state)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)H.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    /* says nothing; the next scrape is still answered (after the 2 s the
-     * listener gives a request head) */
+    /* says nothing; the next scrape is still answered (the listener
+     * serves its connections side by side; the silent one is dropped at
+     * its 2 s) */
     double t0 = proc_now();
     char *a = get(H.port, "/metrics");
     EXPECT(strncmp(a, "HTTP/1.1 200 OK\r\n", 17) == 0, "expected 200 behind a silent client:\n%s",
@@ -257,6 +276,79 @@ static void test_bad_listen_address_is_a_usage_error(void **state)
                   "expected the usage error for \"%s\"", bad[i]);
         cli_free(&o);
     }
+}
+
+/* GET /metrics from H2 with `auth` as its Authorization header (NULL: none). */
+static char *get_with(const char *auth)
+{
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n%s%s%s"
+                     "Connection: close\r\n\r\n", auth ? "Authorization: " : "",
+                     auth ? auth : "", auth ? "\r\n" : "");
+    return http(H2.port, req, (size_t)n);
+}
+
+static void test_with_a_token_only_a_request_that_carries_it_is_served(void **state)
+{
+    (void)state;
+    static const char *refused[] = {NULL, "Bearer wrong", "Bearer " TOKEN "x",
+                                    "Bearer s3cr3t", "Basic " TOKEN, TOKEN};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        char *a = get_with(refused[i]);
+        EXPECT(strncmp(a, "HTTP/1.1 401 Unauthorized\r\n", 27) == 0 &&
+                   strstr(a, "WWW-Authenticate: Bearer") && !strstr(a, "ringhost_queue"),
+               "expected 401 with Authorization %s, got:\n%.300s",
+               refused[i] ? refused[i] : "(none)", a);
+        free(a);
+    }
+    static const char *served[] = {"Bearer " TOKEN, "bearer   " TOKEN};
+    char want[160];
+    snprintf(want, sizeof want, "ringhost_queue_capacity{instance=\"%s\",queue=\"e.in\"}",
+             H2.instance);
+    for (size_t i = 0; i < sizeof served / sizeof *served; i++) {
+        char *a = get_with(served[i]);
+        EXPECT(strncmp(a, "HTTP/1.1 200 OK\r\n", 17) == 0 && strstr(a, want),
+               "expected 200 and %s with Authorization %s, got:\n%.300s", want, served[i], a);
+        free(a);
+    }
+    /* the host without a token asks for none */
+    char *a = get(H.port, "/metrics");
+    EXPECT(strncmp(a, "HTTP/1.1 200 OK\r\n", 17) == 0, "expected 200 from H:\n%.200s", a);
+    free(a);
+}
+
+static void test_a_token_file_others_may_read_or_without_a_token_is_refused(void **state)
+{
+    (void)state;
+    const char *m = cli_manifest("metricstokbad", echo_manifest_text);
+    const char *open_to_all = cli_write("open.token", TOKEN "\n");
+    chmod(open_to_all, 0644);
+    const char *empty = cli_write("empty.token", "\n");
+    chmod(empty, 0600);
+    const char *spaced = cli_write("spaced.token", "two words\n");
+    chmod(spaced, 0600);
+    const char *missing = cli_keep("%s/no.token", cli_tmpdir());
+    struct {
+        const char *file, *says;
+    } bad[] = {{open_to_all, "may be read or written by other users"},
+               {empty, "is empty"},
+               {spaced, "not visible ASCII"},
+               {missing, "No such file"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cli_out o;
+        cli_exec(&o, NULL, "run", m, "--metrics-listen", "0", "--metrics-token-file",
+                 bad[i].file, NULL);
+        cli_expect_exit(&o, 2);
+        CLI_CHECK(&o, strstr(o.r.err, bad[i].file) && strstr(o.r.err, bad[i].says),
+                  "expected the refusal to name %s and say \"%s\"", bad[i].file, bad[i].says);
+        cli_free(&o);
+    }
+    cli_out o;
+    cli_exec(&o, NULL, "run", m, "--metrics-token-file", token_file, NULL);
+    cli_expect_exit(&o, 2);
+    CLI_CHECK(&o, strstr(o.r.err, "--metrics-listen"),
+              "expected a token without --metrics-listen to be a usage error");
+    cli_free(&o);
 }
 
 /* A free TCP port on loopback (bound, read, closed: another process could
@@ -284,7 +376,13 @@ static void test_a_real_prometheus_scrapes_a_series(void **state)
                                 cli_keep("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
                                          "scrape_configs:\n  - job_name: ringhost\n"
                                          "    static_configs:\n"
-                                         "      - targets: ['127.0.0.1:%d']\n", H.port));
+                                         "      - targets: ['127.0.0.1:%d']\n"
+                                         "  - job_name: ringhost-token\n"
+                                         "    authorization:\n"
+                                         "      credentials_file: %s\n"
+                                         "    static_configs:\n"
+                                         "      - targets: ['127.0.0.1:%d']\n",
+                                         H.port, token_file, H2.port));
     char *argv[] = {(char *)prometheus,
                     (char *)cli_keep("--config.file=%s", cfg),
                     (char *)cli_keep("--storage.tsdb.path=%s/prom-data", cli_tmpdir()),
@@ -296,15 +394,17 @@ static void test_a_real_prometheus_scrapes_a_series(void **state)
     snprintf(path, sizeof path,
              "/api/v1/query?query=ringhost_queue_enqueued_total%%7Bqueue%%3D%%22e.in%%22%%7D");
     char *a = NULL;
-    char want[128];
+    char want[128], want2[128];
     /* Prometheus keeps its own "instance" (the target) and renames ours
      * (docs/OPERATIONS.md says so; honor_labels: true keeps ours) */
     snprintf(want, sizeof want, "\"exported_instance\":\"%s\"", H.instance);
-    /* the series comes back once prometheus started, scraped and stored */
+    snprintf(want2, sizeof want2, "\"exported_instance\":\"%s\"", H2.instance);
+    /* the series comes back once prometheus started, scraped and stored;
+     * H2's only with the token (its job's authorization) */
     int got = WAIT_UNTIL_EVERY(60.0, 200, (free(a), a = get(port, path),
                                            strstr(a, "\"status\":\"success\"") &&
                                                strstr(a, "\"queue\":\"e.in\"") && strstr(a, want) &&
-                                               strstr(a, "\"1\"]")) ||
+                                               strstr(a, "\"1\"]") && strstr(a, want2)) ||
                                               !proc_running(&prom));
     int running = proc_running(&prom);
     proc_signal(&prom, SIGTERM);
@@ -312,7 +412,8 @@ static void test_a_real_prometheus_scrapes_a_series(void **state)
     proc_wait(&prom, 30, &r);
     if (!got || !running)
         fail_msg("expected prometheus to give back ringhost_queue_enqueued_total{queue=\"e.in\"} 1 "
-                 "within 60 s; last answer:\n%s\nprometheus %s; its stderr:\n%s", a ? a : "",
+                 "of %s, and the series of %s (scraped with its token), within 60 s; last "
+                 "answer:\n%s\nprometheus %s; its stderr:\n%s", H.instance, H2.instance, a ? a : "",
                  running ? "running" : "exited", r.err);
     proc_result_free(&r);
     free(a);
@@ -326,6 +427,8 @@ int main(void)
         cmocka_unit_test(test_other_paths_methods_and_malformed_requests_are_refused),
         cmocka_unit_test(test_a_silent_client_does_not_hold_the_listener),
         cmocka_unit_test(test_bad_listen_address_is_a_usage_error),
+        cmocka_unit_test(test_with_a_token_only_a_request_that_carries_it_is_served),
+        cmocka_unit_test(test_a_token_file_others_may_read_or_without_a_token_is_refused),
         cmocka_unit_test(test_a_real_prometheus_scrapes_a_series),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

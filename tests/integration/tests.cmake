@@ -68,6 +68,11 @@ rh_add_test(test_cli_control        integration/test_cli_control.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_control_socket integration/test_cli_control_socket.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# idle, trickling and half-sent clients never hold up ps or a scrape; the
+# oldest idle connection makes room past the limit (200 of each here; the
+# 1,000-client run is tests/stress/idle_clients.py)
+rh_add_test(test_cli_idle_clients   integration/test_cli_idle_clients.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 # issue 14 item 7: launch/terminate cycles give back threads, fds, maps and shm
 rh_add_test(test_cli_soak           integration/test_cli_soak.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 240)
@@ -145,6 +150,13 @@ rh_add_test(test_cli_plugin_scan    integration/test_cli_plugin_scan.c
 # ---- plugins that behave in the scanner and crash, exit or hang in the host ----
 rh_add_test(test_cli_plugin_liar    integration/test_cli_plugin_liar.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
+# ---- another local user cannot keep a host from starting ----
+# another user squats the control folder and the queue names of a root host
+# and of a third user's (useradd, runuser, setpriv; a private /tmp and
+# /dev/shm in a mount namespace): both hosts start and serve (needs root)
+rh_add_test(test_cli_squat          integration/test_cli_squat.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 
 # ---- a root host runs no plugin another user owns or could swap (issue 14, item 5) ----
 rh_add_test(test_cli_plugin_trust   integration/test_cli_plugin_trust.c

@@ -7,7 +7,9 @@
  *    hang or copy past a buffer or a cell (found by fuzz/fuzz_queue.c);
  *  - rh_queue_attach refuses a header whose geometry does not fit;
  *  - an object in /dev/shm owned by another user is neither attached to
- *    nor replaced (run as root, as CI does, to chown one; skipped otherwise).
+ *    nor replaced: a queue created under its name takes the next numbered
+ *    name, which clients find (run as root, as CI does, to chown one;
+ *    skipped otherwise).
  *
  * Each test names the protection it checks; removing the protection makes
  * it fail (or hang, caught by run_bounded).  Private layout knowledge comes
@@ -451,7 +453,13 @@ static void test_attach_refuses_a_queue_owned_by_another_user(void **state)
            "the message says who owns it: %s", err.msg);
 }
 
-static void test_create_refuses_to_replace_an_object_owned_by_another_user(void **state)
+static void count_name(const char *name, void *arg)
+{
+    if (strcmp(name, "foreign.new") == 0)
+        ++*(int *)arg;
+}
+
+static void test_create_leaves_another_users_object_alone_and_takes_the_next_name(void **state)
 {
     (void)state;
     if (!plant_foreign_object("foreign.new", 0)) {
@@ -459,22 +467,80 @@ static void test_create_refuses_to_replace_an_object_owned_by_another_user(void 
         skip();
     }
     rh_queue_config cfg = {.capacity = 4, .backpressure = RH_BP_REJECT, .shared = 1};
-    rh_queue *q = NULL;
+    rh_queue *q = NULL, *a = NULL;
     rh_error err = {0};
     int rc = rh_queue_create(instance, "foreign.new", &test_type, &cfg, NULL, &q, &err);
-    char shm[256], path[256];
+    char shm[256], path[256], numbered[256];
     shm_name(shm, sizeof shm, "foreign.new");
     snprintf(path, sizeof path, "/dev/shm%s", shm);
+    snprintf(numbered, sizeof numbered, "%s:1", shm);
     struct stat st;
     int still_theirs = stat(path, &st) == 0 && st.st_uid == NOBODY;
+    int named = q && strcmp(q->shm_name, numbered) == 0;
+    /* a client attaching by name finds ours, not theirs */
+    int arc = q ? rh_queue_attach(instance, "foreign.new", &a, &err) : -1;
+    test_msg m = {7, 8, 9}, got = {0};
+    int through = arc == 0 && rh_send(a, NULL, &m, sizeof m, NULL) == 0 &&
+                  rh_recv(q, NULL, &got, sizeof got, 0) == (int)sizeof got && got.c == 9;
+    int listed = 0;
+    rh_queue_list(instance, count_name, &listed);
+    if (a)
+        rh_queue_close(a);
     if (q)
         rh_queue_close(q);
+    char numbered_path[300];
+    snprintf(numbered_path, sizeof numbered_path, "/dev/shm%s", numbered);
+    int ours_removed = access(numbered_path, F_OK) != 0;
+    int theirs_kept = stat(path, &st) == 0 && st.st_uid == NOBODY;
     shm_unlink(shm);
-    EXPECT(rc == RH_EEXIST && q == NULL,
-           "expected create to refuse (RH_EEXIST) over another user's object, got %d", rc);
-    EXPECT(still_theirs, "the other user's object must be left alone");
-    EXPECT(strstr(err.msg, "uid 65534") && strstr(err.msg, path),
-           "the message names the object and its owner: %s", err.msg);
+    shm_unlink(numbered);
+    EXPECT(rc == 0 && q, "expected create to go on under the next name beside another user's "
+                         "object, got %d: %s", rc, err.msg);
+    EXPECT(named, "expected the queue at %s", numbered);
+    EXPECT(still_theirs && theirs_kept, "the other user's object must be left alone");
+    EXPECT(through, "expected a client attaching by name to reach the queue created (%d)", arc);
+    EXPECT(listed == 1, "expected rh_queue_list to name the queue once, got %d", listed);
+    EXPECT(ours_removed, "expected closing the queue to remove its own object");
+}
+
+static void test_a_persist_queue_under_a_numbered_name_is_recovered_and_purged_there(void **state)
+{
+    (void)state;
+    if (!plant_foreign_object("foreign.per", 0)) {
+        print_message("    skipped: only root can give a file to another user\n");
+        skip();
+    }
+    rh_queue_config cfg = {.capacity = 4, .backpressure = RH_BP_REJECT, .shared = 1,
+                           .persist = 1};
+    rh_queue *q = NULL;
+    rh_error err = {0};
+    char shm[256], numbered[256];
+    shm_name(shm, sizeof shm, "foreign.per");
+    snprintf(numbered, sizeof numbered, "%s:1", shm);
+    int rc = rh_queue_create(instance, "foreign.per", &test_type, &cfg, NULL, &q, &err);
+    EXPECT(rc == 0 && q && strcmp(q->shm_name, numbered) == 0,
+           "expected the persist queue at %s, got %d: %s", numbered, rc, err.msg);
+    test_msg m = {1, 2, 3}, got = {0};
+    EXPECT(rh_send(q, NULL, &m, sizeof m, NULL) == 0, "expected a send to the persist queue");
+    rh_queue_close(q); /* a persist queue outlives its host: the next one recovers it */
+    /* the other user's object goes meanwhile: the lowest name of ours is
+     * still :1, so the next launch recovers there, not at a new plain one */
+    shm_unlink(shm);
+    q = NULL;
+    rc = rh_queue_create(instance, "foreign.per", &test_type, &cfg, NULL, &q, &err);
+    uint64_t carried = 0;
+    int recovered = rc == 0 && rh__queue_recovered(q, &carried) == 1 && carried == 1 &&
+                    strcmp(q->shm_name, numbered) == 0 &&
+                    rh_recv(q, NULL, &got, sizeof got, 0) == (int)sizeof got && got.c == 3;
+    if (q)
+        rh_queue_close(q);
+    rc = rh__queue_purge(instance, "foreign.per", &err);
+    char numbered_path[300];
+    snprintf(numbered_path, sizeof numbered_path, "/dev/shm%s", numbered);
+    int purged = rc == 0 && access(numbered_path, F_OK) != 0;
+    shm_unlink(numbered);
+    EXPECT(recovered, "expected the relaunch to recover the 1 message from %s", numbered);
+    EXPECT(purged, "expected purge to remove %s (%d: %s)", numbered, rc, err.msg);
 }
 
 static int setup(void **state)
@@ -497,7 +563,8 @@ int main(void)
         cmocka_unit_test(test_stats_depth_stays_within_capacity_whatever_the_indices_say),
         cmocka_unit_test(test_attach_refuses_every_header_whose_geometry_or_names_do_not_fit),
         cmocka_unit_test(test_attach_refuses_a_queue_owned_by_another_user),
-        cmocka_unit_test(test_create_refuses_to_replace_an_object_owned_by_another_user),
+        cmocka_unit_test(test_create_leaves_another_users_object_alone_and_takes_the_next_name),
+        cmocka_unit_test(test_a_persist_queue_under_a_numbered_name_is_recovered_and_purged_there),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -113,7 +113,9 @@ typedef struct rh_queue_config {
     uint32_t block_timeout_ms; /* for RH_BP_BLOCK */
     uint32_t dedup_window;     /* 0 (off) .. capacity*4 ids, applied by the input bridge */
     uint32_t ttl_ms;           /* 0 (off): age after which an undelivered message expires */
-    int shared;                /* non-zero: POSIX shm "/ringhost.<instance>:<name>", mode 0600 */
+    int shared;                /* non-zero: POSIX shm "/ringhost.<instance>:<name>", mode 0600
+                                  (":<name>:N" when another user holds that name: see
+                                  rh_queue_attach) */
     int persist;               /* non-zero (needs shared): kept at close, recovered at create */
 } rh_queue_config;
 
@@ -173,7 +175,12 @@ RH_API int rh_queue_create(const char *instance, const char *name, const rh_type
                            const rh_queue_config *cfg, const char *type_origin, rh_queue **out,
                            rh_error *err);
 
-/* Attach to a shared queue created by a running host.  The type descriptor
+/* Attach to a shared queue created by a running host.  Its object is the
+ * lowest of /dev/shm/ringhost.<instance>:<name>, ...:<name>:1, ...:<name>:2 ...
+ * that this process's user owns: another user can create any name in /dev/shm
+ * first, so rh_queue_create skips a name another user owns (never opening or
+ * removing it) and takes the lowest free one, and attach finds the same
+ * object; another user's object is never attached to.  The type descriptor
  * is unknown to the client (rh_queue_type() returns NULL until
  * rh_queue_bind_type()).  The handle holds a read lock on the object until
  * rh_queue_close, so that a host taking it over knows a client may still
@@ -315,8 +322,9 @@ RH_API void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out);
 RH_API int rh_queue_peek(rh_queue *q, uint64_t *cursor, rh_envelope *env, void *buf,
                          uint32_t buf_len);
 
-/* List the shared queues of an instance: calls fn for each name; returns the
- * count or a negative code. */
+/* List the shared queues of an instance: calls fn for each name, once
+ * whatever numbered objects it has (rh_queue_attach); returns the count or a
+ * negative code. */
 RH_API int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg), void *arg);
 
 /* ------------------------------------------------------------ runtime --- */

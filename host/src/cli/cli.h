@@ -148,12 +148,18 @@ void rh__cli_stat_prom(FILE *out, const char *instance);
 
 /* metrics_http.c: GET /metrics over HTTP (--metrics-listen).  parse:
  * "[ADDR:]PORT" (ADDR default 127.0.0.1) to sa; 0, or RH_EXIT_BADINPUT after
- * saying why.  start: listen on sa and serve from a thread of its own; says
- * the URL on stderr; 0, or -1 after saying why.  stop: join and close. */
+ * saying why.  token_read: the bearer token of --metrics-token-file path (a
+ * regular file of this user's or root's, no access for others, no group
+ * write; its first line, visible ASCII) into *token (malloc'ed); 0, or an
+ * exit code after saying why.  start: listen on sa and serve from a thread
+ * of its own, asking for token when not NULL (start takes it, freed at
+ * stop); says the URL on stderr; 0, or -1 after saying why.  stop: join and
+ * close. */
 struct sockaddr_in;
 struct rh_metrics_http;
 int rh__metrics_http_parse(const char *spec, struct sockaddr_in *sa);
-int rh__metrics_http_start(const struct sockaddr_in *sa, const char *instance,
+int rh__metrics_token_read(const char *path, char **token);
+int rh__metrics_http_start(const struct sockaddr_in *sa, const char *instance, char *token,
                            struct rh_metrics_http **out);
 void rh__metrics_http_stop(struct rh_metrics_http *m);
 

@@ -10,6 +10,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +336,22 @@ static int stop_host(rh_control *ctl, int exit_code)
     return exit_code;
 }
 
+/*
+ * A serving host's connections (control socket, /metrics) are polled, never
+ * select()ed, so the soft limit on descriptors (often 1024, the default
+ * systemd gives services) can rise to the hard one: a thousand idle clients
+ * then cost descriptors, not service.  Past the limit the servers close the
+ * longest idle connection to make room (server.c, metrics_http.c).
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int rh__cmd_run(int argc, char **argv)
 {
     const char *manifest = NULL, *send = NULL;
@@ -344,6 +361,7 @@ int rh__cmd_run(int argc, char **argv)
     int ready_fd = -1; /* --ready-fd N: closed unwritten when the host fails first */
     struct sockaddr_in metrics_at;
     int metrics = 0; /* --metrics-listen [ADDR:]PORT */
+    const char *token_file = NULL; /* --metrics-token-file FILE */
     /* --allow-plugin PATH, repeatable: at most one per argument pair, and
      * NULL-terminated; argv outlives the runtime. */
     const char *allowed[argc / 2 + 1];
@@ -377,6 +395,9 @@ int rh__cmd_run(int argc, char **argv)
                 rh__metrics_http_parse(v, &metrics_at))
                 return RH_EXIT_BADINPUT;
             metrics = 1;
+        } else if (!strcmp(argv[i], "--metrics-token-file")) {
+            if (rh__cli_value("run", argc, argv, &i, &token_file))
+                return RH_EXIT_BADINPUT;
         } else if (!strcmp(argv[i], "--allow-plugin")) {
             if (rh__cli_value("run", argc, argv, &i, &v) ||
                 rh__cli_allow_plugin("run", v, allowed, &n_allowed) != 0)
@@ -398,6 +419,17 @@ int rh__cmd_run(int argc, char **argv)
                 ready_fd >= 0 ? "--ready-fd" : "--metrics-listen");
         return RH_EXIT_BADINPUT;
     }
+    if (token_file && !metrics) {
+        fprintf(stderr, "ringhost run: --metrics-token-file is the token of --metrics-listen; "
+                        "give both\n");
+        return RH_EXIT_BADINPUT;
+    }
+    char *token = NULL; /* read now: a bad token file stops the host before it launches */
+    int token_rc = token_file ? rh__metrics_token_read(token_file, &token) : 0;
+    if (token_rc != 0)
+        return token_rc;
+    if (!send)
+        raise_fd_limit();
     opts.instance = rh__cli_instance(opts.instance);
     /* Serving, the plugin folders are watched: a new build of a running
      * kernel dropped in is swapped in (docs/OPERATIONS.md). */
@@ -423,6 +455,7 @@ int rh__cmd_run(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
         rh__control_close(ctl);
+        free(token);
         if (ready_fd >= 0)
             close(ready_fd); /* end-of-file, no READY line: it failed */
         /* a plugin that took the loader failed the launch, not the manifest */
@@ -435,16 +468,19 @@ int rh__cmd_run(int argc, char **argv)
             fprintf(stderr, "ringhost: out of memory\n");
             rh_runtime_destroy(rt);
             rh__control_close(ctl);
+            free(token);
             return RH_EXIT_FAIL;
         }
         if (rh__control_start(ctl, &err) != 0) {
             fprintf(stderr, "ringhost: %s\n", err.msg);
+            free(token);
             exit_code = RH_EXIT_FAIL;
         } else {
             /* The metrics listener before the ready signal: a host that
              * says it is ready answers its scrapes. */
             struct rh_metrics_http *mh = NULL;
-            if (metrics && rh__metrics_http_start(&metrics_at, rh_runtime_instance(rt), &mh) != 0)
+            if (metrics && rh__metrics_http_start(&metrics_at, rh_runtime_instance(rt), token,
+                                              &mh) != 0)
                 exit_code = RH_EXIT_FAIL;
             else {
                 serve(rt, rh_runtime_instance(rt), ready_fd);

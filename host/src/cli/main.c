@@ -14,7 +14,7 @@ static const struct {
     {"run", rh__cmd_run,
      "run MANIFEST [--send FILE.jsonl] [--timeout S] [--report-bindings] [--instance I] "
      "[--plugins DIR] [--allow-plugin PATH]... [--no-watch] [--ready-fd N] "
-     "[--metrics-listen [ADDR:]PORT]"},
+     "[--metrics-listen [ADDR:]PORT [--metrics-token-file FILE]]"},
     {"wait", rh__cmd_wait, "wait [--instance I] [--timeout S]   (until the host serves; exit 1 if not within S, default 30)"},
     {"send", rh__cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
     {"recv", rh__cmd_recv,

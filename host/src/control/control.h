@@ -6,7 +6,10 @@
  * Where: one Unix-domain stream socket per instance,
  *   $RINGHOST_RUNTIME_DIR/<instance>.sock   when that variable is set,
  *   else $XDG_RUNTIME_DIR/ringhost/<instance>.sock   when that one names a folder,
- *   else /tmp/ringhost-<uid>/<instance>.sock.
+ *   else /tmp/ringhost-<uid>/<instance>.sock, or /tmp/ringhost-<uid>-N/ when
+ *   another user made /tmp/ringhost-<uid> first (the lowest N whose folder
+ *   is this user's, else the lowest free: base/own_name.h; another user's
+ *   entry is never used nor removed).
  * The folder is created mode 0700 and must be a real folder (not a link)
  * owned by this user and writable by nobody else, or the host refuses to
  * serve there (and a client refuses to talk there).  The socket is mode
@@ -21,7 +24,16 @@
  *
  * Protocol: each request is one JSON object on one line (at most
  * RH_CONTROL_LINE_MAX bytes with its '\n'), answered by one JSON object on
- * one line, in order.  A connection may send several.  Replies carry
+ * one line, in order.  A connection may send several.
+ *
+ * Connections: all are served by one thread that polls them, so none holds
+ * up another.  A connection has RH_CONTROL_IDLE_MS from its connect, and
+ * again from each answer, to complete its next request line, or it is
+ * closed (silent, half-open and byte-a-second clients alike).  Past
+ * RH_CONTROL_CLIENTS_MAX connections, or when the process is out of file
+ * descriptors, the connection that has waited longest without completing a
+ * request is closed to make room: a new client is never refused for what
+ * idle ones hold.  Replies carry
  * "ok": true and the fields of the command, or
  *   {"ok": false, "code": -1009, "error": "no kernel \"x\" in instance ..."}
  * with an RH_E* code and a message saying what to do.  A line that is not
@@ -86,7 +98,8 @@
 #include "ringhost/ringhost.h"
 
 #define RH_CONTROL_LINE_MAX (64 * 1024) /* bytes of one request line, '\n' included */
-#define RH_CONTROL_CLIENTS_MAX 16       /* connections served at once */
+#define RH_CONTROL_CLIENTS_MAX 1024     /* connections held; past it the longest idle is closed */
+#define RH_CONTROL_IDLE_MS 10000        /* to complete a request after connecting or an answer */
 #define RH_CONTROL_SAMPLE_MS 1000       /* how often ps rates are sampled */
 
 typedef struct rh_control rh_control;

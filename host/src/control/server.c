@@ -9,6 +9,8 @@
  * others.  Requests are read into a per-client buffer and answered line by
  * line; replies are small and written without blocking (a client that
  * does not read its replies is disconnected rather than stall the host).
+ * Idle connections are closed at a deadline, and past a limit the longest
+ * idle one makes room for the new (see "serve" below).
  * Every RH_CONTROL_SAMPLE_MS the thread samples the kernels' counters for
  * the rates `ringhost ps` shows.
  */
@@ -27,6 +29,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/own_name.h"
 #include "control/control.h"
 #include "control/control_pvt.h"
 
@@ -58,6 +61,61 @@ static int safe_dir(const char *dir, int make_dir, rh_error *err)
     return 0;
 }
 
+/* dir/<instance>.sock into buf, if a Unix socket can have that path. */
+static int socket_in(const char *dir, const char *instance, char *buf, size_t len,
+                     rh_error *err)
+{
+    struct sockaddr_un sa;
+    if ((size_t)snprintf(buf, len, "%s/%s.sock", dir, instance) >= len ||
+        strlen(buf) >= sizeof sa.sun_path)
+        return rh_error_set(err, RH_EINVAL, "control socket path %s/%s.sock is longer than a "
+                            "Unix socket allows (%zu bytes); set RINGHOST_RUNTIME_DIR to a "
+                            "shorter folder", dir, instance, sizeof sa.sun_path - 1);
+    return 0;
+}
+
+/*
+ * The fallback folder in /tmp, which every user may write: another user
+ * may make /tmp/ringhost-<uid> first.  Theirs is skipped, never used nor
+ * removed: the folder is the lowest of /tmp/ringhost-<uid>,
+ * /tmp/ringhost-<uid>-1, ... that is this user's, and a host that finds
+ * none makes the lowest free one (base/own_name.h), so its clients find the
+ * same folder.  A name taken between the pick and the mkdir is picked again.
+ */
+static int tmp_dir_path(const char *instance, int make_dir, char *buf, size_t len,
+                        rh_error *err)
+{
+    char base[32], name[32 + RH_OWN_NAME_SUFFIX], dir[64];
+    snprintf(base, sizeof base, "ringhost-%u", (unsigned)geteuid());
+    int rc = 0;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        uid_t squatter;
+        int ours = rh__own_name("/tmp", base, '-', make_dir, name, sizeof name, &squatter);
+        if (ours < 0)
+            return rh_error_set(err, RH_ESYS, "control socket folder: cannot list /tmp for a "
+                                "folder of this user's (/tmp/%s...): %s; set "
+                                "RINGHOST_RUNTIME_DIR to a folder of yours", base,
+                                strerror(errno));
+        snprintf(dir, sizeof dir, "/tmp/%s", name);
+        if (!ours && !make_dir && squatter != (uid_t)-1)
+            return rh_error_set(err, RH_ENOENT, "control socket folder: /tmp/%s belongs to uid "
+                                "%u, not to this user, and no folder /tmp/%s-N of this user's "
+                                "exists", base, (unsigned)squatter, base);
+        if (make_dir && squatter != (uid_t)-1 && attempt == 0)
+            rh__log_event(NULL, RH_LOG_WARN, "control.folder_taken",
+                          "folder=/tmp/%s owner_uid=%u using=%s reason=\"another user's entry "
+                          "has the name; it is left alone, and this user's clients find the "
+                          "numbered one\"", base, (unsigned)squatter, dir);
+        rc = safe_dir(dir, make_dir, err);
+        struct stat st;
+        if (rc == 0 || !make_dir || lstat(dir, &st) != 0 || st.st_uid == geteuid())
+            break;
+    }
+    if (rc != 0)
+        return rc;
+    return socket_in(dir, instance, buf, len, err);
+}
+
 int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
                             rh_error *err)
 {
@@ -77,17 +135,11 @@ int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_
          * nothing (su, containers) falls back to /tmp. */
         snprintf(dir, sizeof dir, "%s/ringhost", xdg);
     } else {
-        snprintf(dir, sizeof dir, "/tmp/ringhost-%u", (unsigned)geteuid());
+        return tmp_dir_path(instance, make_dir, buf, len, err);
     }
     if ((rc = safe_dir(dir, make_dir, err)) != 0)
         return rc;
-    struct sockaddr_un sa;
-    if ((size_t)snprintf(buf, len, "%s/%s.sock", dir, instance) >= len ||
-        strlen(buf) >= sizeof sa.sun_path)
-        return rh_error_set(err, RH_EINVAL, "control socket path %s/%s.sock is longer than a "
-                            "Unix socket allows (%zu bytes); set RINGHOST_RUNTIME_DIR to a "
-                            "shorter folder", dir, instance, sizeof sa.sun_path - 1);
-    return 0;
+    return socket_in(dir, instance, buf, len, err);
 }
 
 /* ------------------------------------------------------------ open ---- */
@@ -203,11 +255,29 @@ int rh__control_open(const char *instance, FILE *log, rh_control **out, rh_error
 
 /* ----------------------------------------------------------- serve ---- */
 
+/*
+ * A connection costs the host a descriptor and, while a request is
+ * arriving, its buffer: nothing more.  It has RH_CONTROL_IDLE_MS from its
+ * connect, and again from each request answered, to complete its next
+ * request line; one that does not (silent, half-open, or trickling a line
+ * a byte at a time) is closed at that deadline.  Past RH_CONTROL_CLIENTS_MAX
+ * connections, or when the process is out of descriptors, the one that has
+ * waited longest without completing a request is closed to make room: a new
+ * client is never refused for what idle ones hold, and a client that asks
+ * (ps answers in milliseconds) is never the one that waited longest.
+ */
 typedef struct client {
     int fd;
-    char *buf;          /* RH_CONTROL_LINE_MAX bytes */
-    size_t len;
+    char *buf;          /* NULL until the first bytes arrive; grows to RH_CONTROL_LINE_MAX */
+    size_t len, cap;
+    uint64_t since_ns;  /* connected, or last request answered: the idle deadline runs from it */
 } client;
+
+typedef struct clients {
+    client *v;          /* RH_CONTROL_CLIENTS_MAX */
+    unsigned n;
+    uint64_t idle_closed, evicted; /* logged when the host stops */
+} clients;
 
 /* Send the whole reply and its '\n' without blocking; -1 drops the client. */
 static int send_reply(int fd, char *text)
@@ -240,6 +310,7 @@ static int serve_lines(rh_control *c, client *cl)
         free(reply);
         if (rc)
             return -1;
+        cl->since_ns = rh_now_ns();
         start = i + 1;
     }
     memmove(cl->buf, cl->buf + start, cl->len - start);
@@ -250,92 +321,155 @@ static int serve_lines(rh_control *c, client *cl)
         free(reply);
         return -1;
     }
+    if (cl->len == 0 && cl->cap > 4096) { /* a big request answered: give its memory back */
+        free(cl->buf);
+        cl->buf = NULL;
+        cl->cap = 0;
+    }
     return 0;
 }
 
-/* Accept one connection: a peer of another uid is refused and logged. */
-static void accept_one(rh_control *c, client *clients, unsigned *n)
+/* Read what cl sent and answer its complete lines; -1 when cl must be
+ * closed (it closed, failed, or broke the protocol). */
+static int read_client(rh_control *c, client *cl)
 {
-    int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
-    struct ucred cr;
-    socklen_t cl = sizeof cr;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0 || cr.uid != geteuid()) {
-        rh__log_event(c->log, RH_LOG_WARN, "control.refused",
-                      "socket=%s peer_uid=%d peer_pid=%d reason=%s", c->path,
-                      cl == sizeof cr ? (int)cr.uid : -1, cl == sizeof cr ? (int)cr.pid : -1,
-                      "not this host's user");
-        close(fd);
-        return;
+    if (cl->len == cl->cap) {
+        size_t cap = cl->cap ? cl->cap * 4 : 4096;
+        if (cap > RH_CONTROL_LINE_MAX)
+            cap = RH_CONTROL_LINE_MAX;
+        char *b = realloc(cl->buf, cap);
+        if (!b)
+            return -1;
+        cl->buf = b;
+        cl->cap = cap;
     }
-    if (*n == RH_CONTROL_CLIENTS_MAX) {
-        char text[160] = "{\"ok\": false, \"code\": -1011, \"error\": \"too many control "
-                         "connections; try again\"}";
-        send_reply(fd, text);
-        close(fd);
-        return;
-    }
-    char *buf = malloc(RH_CONTROL_LINE_MAX);
-    if (!buf) {
-        close(fd);
-        return;
-    }
-    clients[(*n)++] = (client){fd, buf, 0};
+    ssize_t r = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+        return -1;
+    if (r < 0)
+        return 0;
+    cl->len += (size_t)r;
+    return serve_lines(c, cl);
 }
 
-static void drop(client *clients, unsigned *n, unsigned i)
+static void drop(clients *cs, unsigned i)
 {
-    close(clients[i].fd);
-    free(clients[i].buf);
-    clients[i] = clients[--*n];
+    close(cs->v[i].fd);
+    free(cs->v[i].buf);
+    cs->v[i] = cs->v[--cs->n];
+}
+
+/* The connection that has waited longest without completing a request. */
+static unsigned oldest(const clients *cs)
+{
+    unsigned o = 0;
+    for (unsigned i = 1; i < cs->n; i++)
+        if (cs->v[i].since_ns < cs->v[o].since_ns)
+            o = i;
+    return o;
+}
+
+/* Accept what is waiting (a bounded number per round, so the connected
+ * clients are read in between): a peer of another uid is refused and
+ * logged.  0, or -1 when the process has no descriptor left and no
+ * connection to give one back. */
+static int accept_some(rh_control *c, clients *cs)
+{
+    for (int k = 0; k < 64; k++) {
+        int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if ((errno == EMFILE || errno == ENFILE) && cs->n) {
+                drop(cs, oldest(cs));
+                cs->evicted++;
+                continue;
+            }
+            return errno == EMFILE || errno == ENFILE ? -1 : 0;
+        }
+        struct ucred cr;
+        socklen_t cl = sizeof cr;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0 || cr.uid != geteuid()) {
+            rh__log_event(c->log, RH_LOG_WARN, "control.refused",
+                          "socket=%s peer_uid=%d peer_pid=%d reason=%s", c->path,
+                          cl == sizeof cr ? (int)cr.uid : -1, cl == sizeof cr ? (int)cr.pid : -1,
+                          "not this host's user");
+            close(fd);
+            continue;
+        }
+        if (cs->n == RH_CONTROL_CLIENTS_MAX) {
+            drop(cs, oldest(cs));
+            cs->evicted++;
+        }
+        cs->v[cs->n++] = (client){.fd = fd, .since_ns = rh_now_ns()};
+    }
+    return 0;
 }
 
 static void *serve_main(void *arg)
 {
     rh_control *c = arg;
-    client clients[RH_CONTROL_CLIENTS_MAX];
-    unsigned n = 0;
-    uint64_t next_sample = 0;
+    clients cs = {calloc(RH_CONTROL_CLIENTS_MAX, sizeof(client)), 0, 0, 0};
+    struct pollfd *pf = calloc(2 + RH_CONTROL_CLIENTS_MAX, sizeof *pf);
+    if (!cs.v || !pf) {
+        rh__log_event(c->log, RH_LOG_ERROR, "control.stopped", "socket=%s reason=out_of_memory",
+                      c->path);
+        free(cs.v);
+        free(pf);
+        return NULL;
+    }
+    const uint64_t idle_ns = (uint64_t)RH_CONTROL_IDLE_MS * RH_NS_PER_MS;
+    uint64_t next_sample = 0, listen_again = 0;
     for (;;) {
-        struct pollfd pf[2 + RH_CONTROL_CLIENTS_MAX];
-        pf[0] = (struct pollfd){c->wake[0], POLLIN, 0};
-        pf[1] = (struct pollfd){c->listen_fd, POLLIN, 0};
-        for (unsigned i = 0; i < n; i++)
-            pf[2 + i] = (struct pollfd){clients[i].fd, POLLIN, 0};
         uint64_t now = rh_now_ns();
         if (now >= next_sample) {
             rh__control_sample(c);
             rh__control_release_finished(c); /* what waited for a client to drain it */
             next_sample = now + RH_CONTROL_SAMPLE_MS * RH_NS_PER_MS;
         }
-        int wait_ms = (int)((next_sample - now) / RH_NS_PER_MS) + 1;
-        if (poll(pf, 2 + n, wait_ms) < 0 && errno != EINTR)
+        uint64_t wake_at = next_sample;
+        for (unsigned i = 0; i < cs.n; i++)
+            if (cs.v[i].since_ns + idle_ns < wake_at)
+                wake_at = cs.v[i].since_ns + idle_ns;
+        /* out of descriptors with none to give back: listen again later
+         * rather than spin on a listener that stays readable */
+        int listening = now >= listen_again;
+        if (!listening && listen_again < wake_at)
+            wake_at = listen_again;
+        pf[0] = (struct pollfd){c->wake[0], POLLIN, 0};
+        pf[1] = (struct pollfd){listening ? c->listen_fd : -1, POLLIN, 0};
+        for (unsigned i = 0; i < cs.n; i++)
+            pf[2 + i] = (struct pollfd){cs.v[i].fd, POLLIN, 0};
+        unsigned polled = cs.n;
+        int wait_ms = wake_at > now ? (int)((wake_at - now) / RH_NS_PER_MS) + 1 : 0;
+        if (poll(pf, 2 + polled, wait_ms) < 0) {
+            if (errno == EINTR)
+                continue;
             break;
+        }
         if (pf[0].revents)
             break;
-        /* clients first (their slots move when one is dropped), then new ones */
-        for (unsigned i = n; i-- > 0;) {
-            if (!pf[2 + i].revents)
-                continue;
-            client *cl = &clients[i];
-            ssize_t r = recv(cl->fd, cl->buf + cl->len, RH_CONTROL_LINE_MAX - cl->len,
-                             MSG_DONTWAIT);
-            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-                drop(clients, &n, i);
-                continue;
-            }
-            if (r > 0) {
-                cl->len += (size_t)r;
-                if (serve_lines(c, cl) != 0)
-                    drop(clients, &n, i);
+        /* Clients first (their slots move when one is dropped), then new
+         * ones.  A client is read before its deadline is looked at: a
+         * request that arrived while a long one (a launch, a terminate)
+         * was carried out is answered, not dropped with the idle ones. */
+        for (unsigned i = polled; i-- > 0;) {
+            if (pf[2 + i].revents && read_client(c, &cs.v[i]) != 0) {
+                drop(&cs, i);
+            } else if (cs.v[i].since_ns + idle_ns <= rh_now_ns()) {
+                drop(&cs, i);
+                cs.idle_closed++;
             }
         }
-        if (pf[1].revents & POLLIN)
-            accept_one(c, clients, &n);
+        if ((pf[1].revents & POLLIN) && accept_some(c, &cs) != 0)
+            listen_again = rh_now_ns() + 100 * RH_NS_PER_MS;
     }
-    while (n)
-        drop(clients, &n, 0);
+    if (cs.idle_closed || cs.evicted)
+        rh__log_event(c->log, RH_LOG_INFO, "control.connections",
+                      "socket=%s idle_closed=%llu evicted=%llu", c->path,
+                      (unsigned long long)cs.idle_closed, (unsigned long long)cs.evicted);
+    while (cs.n)
+        drop(&cs, 0);
+    free(cs.v);
+    free(pf);
     return NULL;
 }
 

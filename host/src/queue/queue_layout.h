@@ -35,6 +35,7 @@
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
 #define SHM_PREFIX "ringhost."
+#define RH_QUEUE_SHM_SUFFIX 9 /* ":N" (up to 6 digits, rh__queue_shm_name), NUL, one spare */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
                "shared queues need address-free (lock-free) 64-bit atomics");
@@ -224,7 +225,7 @@ struct rh_queue {
     rh_queue_config cfg;
     const rh_type *type; /* NULL on an attached queue until bind_type */
     uint64_t fingerprint;
-    char shm_name[sizeof("/" SHM_PREFIX) + 2 * RH_QUEUE_NAME_MAX + 1];
+    char shm_name[sizeof("/" SHM_PREFIX) + 2 * RH_QUEUE_NAME_MAX + RH_QUEUE_SHM_SUFFIX];
     char name[RH_QUEUE_NAME_MAX + 1];
     char type_name[TYPE_NAME_MAX + 1];
     char type_origin[TYPE_ORIGIN_MAX + 1];
@@ -261,6 +262,23 @@ static inline int capacity_valid(uint64_t cap)
 {
     return cap >= 2 && cap <= RH_QUEUE_CAPACITY_MAX && (cap & (cap - 1)) == 0;
 }
+
+/*
+ * The shared-memory object name of queue `name` of `instance` into buf:
+ * "/ringhost.<instance>:<name>", or, when that name is another user's
+ * (/dev/shm is writable by all: anyone may create it first), the numbered
+ * "/ringhost.<instance>:<name>:N" that this user's host uses
+ * (base/own_name.h: the lowest number that is ours; creating, the lowest
+ * free one).  Every path that opens, creates, lists or removes a queue's
+ * object computes its name here (queue_shm.c).  create 0: 1 when an object
+ * of ours exists, 0 when none does (buf then holds the plain name, for the
+ * caller's error); create 1: 1 ours exists, 0 buf is free to create.  -1
+ * when /dev/shm cannot be listed (buf holds the plain name).  *squatter (may
+ * be NULL): the uid owning the plain name when it is another user's, else
+ * (uid_t)-1.
+ */
+int rh__queue_shm_name(const char *instance, const char *name, int create, char *buf,
+                       size_t len, uid_t *squatter);
 
 /* Check every header field an attacher relies on (queue_layout.c, for
  * queue_shm.c and queue_persist.c); 0 or RH_EINVAL with what is wrong in

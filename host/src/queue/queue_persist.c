@@ -598,7 +598,7 @@ int rh__queue_purge(const char *instance, const char *name, rh_error *err)
                             "[A-Za-z0-9._-]", instance ? instance : "(null)",
                             name ? name : "(null)", RH_QUEUE_NAME_MAX);
     char shm_name[sizeof(((rh_queue *)0)->shm_name)];
-    snprintf(shm_name, sizeof shm_name, "/" SHM_PREFIX "%s:%s", instance, name);
+    rh__queue_shm_name(instance, name, 0, shm_name, sizeof shm_name, NULL);
     int fd = shm_open(shm_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0)
         return errno == ENOENT

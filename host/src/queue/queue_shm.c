@@ -27,16 +27,35 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/own_name.h"
 #include "queue/queue_layout.h"
 
 /* ---------------------------------------------------------- lifecycle --- */
 
-/* "/ringhost.<instance>:<name>".  Both parts are checked by the callers, so
- * the result always fits.  ':' is in neither part's alphabet, so no two
- * (instance, queue) pairs share an object name even when both hold dots. */
-static void shm_name_for(char *buf, size_t len, const char *instance, const char *name)
+/* "/ringhost.<instance>:<name>[:N]" (queue_layout.h).  Both parts are
+ * checked by the callers, so the result always fits.  ':' is in neither
+ * part's alphabet, so no two (instance, queue) pairs share an object name
+ * even when both hold dots, and ":N" is never part of a queue's name. */
+int rh__queue_shm_name(const char *instance, const char *name, int create, char *buf,
+                       size_t len, uid_t *squatter)
 {
-    snprintf(buf, len, "/" SHM_PREFIX "%s:%s", instance, name);
+    char base[sizeof(SHM_PREFIX) + 2 * RH_QUEUE_NAME_MAX + 1];
+    snprintf(base, sizeof base, SHM_PREFIX "%s:%s", instance, name);
+    buf[0] = '/';
+    int rc = rh__own_name(SHM_DIR, base, ':', create, buf + 1, len - 1, squatter);
+    if (rc < 0)
+        snprintf(buf, len, "/%s", base);
+    return rc;
+}
+
+/* The object now at shm_name is another user's (a squatter who took the
+ * name between our pick and our create). */
+static int taken_by_another(const char *shm_name)
+{
+    char path[sizeof(SHM_DIR) + 256];
+    struct stat st;
+    snprintf(path, sizeof path, SHM_DIR "%s", shm_name);
+    return lstat(path, &st) == 0 && st.st_uid != geteuid();
 }
 
 static int copy_string(char *dst, size_t dst_len, const char *src)
@@ -295,7 +314,8 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
     }
     if (S_ISREG(old.st_mode))
         take_over_dead(q, &old);
-    shm_unlink(q->shm_name);
+    if (old.st_mode)
+        shm_unlink(q->shm_name); /* ours (refuse_foreign): a leftover */
     int fd = shm_open(q->shm_name, O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0)
         return rh_error_set(err, errno == EEXIST ? RH_EEXIST : RH_ESYS,
@@ -414,18 +434,36 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     copy_string(q->type_origin, sizeof q->type_origin, type_origin ? type_origin : "");
 
     if (q->cfg.shared) {
-        shm_name_for(q->shm_name, sizeof q->shm_name, instance, name);
-        rc = q->persist ? rh__queue_persist_open(q, type, err) : 0;
+        /* Another user may hold the name, or take it between the pick and
+         * the create: pick again, a bounded number of times. */
+        uid_t squatter = (uid_t)-1;
+        for (int attempt = 0;; attempt++) {
+            if (rh__queue_shm_name(instance, name, 1, q->shm_name, sizeof q->shm_name,
+                                   &squatter) < 0) {
+                rc = rh_error_set(err, RH_ESYS, "queue \"%s\": cannot list " SHM_DIR
+                                  " for a name of this user's: %s", name, strerror(errno));
+                break;
+            }
+            rc = q->persist ? rh__queue_persist_open(q, type, err) : 0;
+            if (rc == 0)
+                rc = map_shared(q, q->map_size, err);
+            if (rc >= 0 || attempt == 8 || !taken_by_another(q->shm_name))
+                break;
+        }
+        if (rc < 0) {
+            free(q);
+            return rc;
+        }
+        if (squatter != (uid_t)-1)
+            rh__log_event(NULL, RH_LOG_WARN, "queue.name_taken",
+                          "queue=%s object=" SHM_DIR "/" SHM_PREFIX "%s:%s owner_uid=%u "
+                          "using=" SHM_DIR "%s reason=\"another user's object has the name; "
+                          "it is left alone, and this user's clients find the numbered one\"",
+                          name, instance, name, (unsigned)squatter, q->shm_name);
         if (rc == 1) {
             rh__queue_heartbeat_start(q);
             *out = q;
             return 0;
-        }
-        if (rc == 0)
-            rc = map_shared(q, q->map_size, err);
-        if (rc != 0) {
-            free(q);
-            return rc;
         }
     } else {
         /* Anonymous pages are zero, which is an empty queue (see the stamp
@@ -489,7 +527,9 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
     if (!q)
         return rh_error_set(err, RH_ENOMEM, "queue \"%s\": out of memory", name);
     q->lock_fd = -1;
-    shm_name_for(q->shm_name, sizeof q->shm_name, instance, name);
+    /* ours, or the plain name (whose open then says it is missing or
+     * another user's) */
+    rh__queue_shm_name(instance, name, 0, q->shm_name, sizeof q->shm_name, NULL);
     int fd = shm_open(q->shm_name, O_RDWR, 0);
     if (fd < 0) {
         int e = errno;
@@ -640,6 +680,8 @@ void rh_queue_close(rh_queue *q)
     free(q);
 }
 
+/* Each queue once: "<name>" and its numbered "<name>:N" (another user
+ * holding the plain name) are one queue, which rh_queue_attach resolves. */
 int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg), void *arg)
 {
     if (!rh_queue_name_valid(instance))
@@ -650,15 +692,42 @@ int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg),
     DIR *d = opendir(SHM_DIR);
     if (!d)
         return RH_ESYS;
-    int n = 0;
+    char (*seen)[RH_QUEUE_NAME_MAX + 1] = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, prefix, plen) != 0 || !rh_queue_name_valid(de->d_name + plen))
+        if (strncmp(de->d_name, prefix, plen) != 0)
             continue;
-        if (fn)
-            fn(de->d_name + plen, arg);
-        n++;
+        char name[RH_QUEUE_NAME_MAX + 1];
+        const char *rest = de->d_name + plen, *colon = strchr(rest, ':');
+        size_t len = colon ? (size_t)(colon - rest) : strlen(rest);
+        if (len > RH_QUEUE_NAME_MAX)
+            continue;
+        memcpy(name, rest, len);
+        name[len] = 0;
+        if (!rh_queue_name_valid(name) || (colon && !colon[1]))
+            continue;
+        size_t i = 0;
+        while (i < n && strcmp(seen[i], name) != 0)
+            i++;
+        if (i < n)
+            continue;
+        if (n == cap) {
+            size_t c = cap ? cap * 2 : 32;
+            void *grown = realloc(seen, c * sizeof *seen);
+            if (!grown) {
+                rc = RH_ENOMEM;
+                break;
+            }
+            seen = grown;
+            cap = c;
+        }
+        memcpy(seen[n++], name, len + 1);
     }
     closedir(d);
-    return n;
+    for (size_t i = 0; rc == 0 && fn && i < n; i++)
+        fn(seen[i], arg);
+    free(seen);
+    return rc ? rc : (int)n;
 }
