@@ -385,10 +385,7 @@ void rh_runtime_destroy(rh_runtime *rt)
         }
         for (uint32_t b = 0; k->out_bridges && k->desc && b < k->desc->n_outputs; b++) {
             free(k->out_bridges[b].sources);
-            rh_dedup *recent = atomic_load(&k->out_bridges[b].recent); /* bridge.c */
-            if (recent)
-                rh__dedup_free(recent);
-            free(recent);
+            rh__out_bridge_forget_recent(&k->out_bridges[b]);
         }
         rh__workers_free(k);
         free(k->in_bridges);

@@ -17,14 +17,24 @@ PLUG = os.path.abspath(os.environ.get("PLUGINS", "plugins"))
 D = tempfile.mkdtemp(prefix="rh-persist-faults-")
 INST = "pf-%d" % os.getpid()
 
-def manifest(tag, plugin="slow", delay=0, bridge="thread", workers=1, batch=1, ring=2, cap=4096):
+def manifest(tag, plugin="slow", delay=0, bridge="thread", workers=1, batch=1, ring=2, cap=4096,
+             outcap=65536):
+    """None for batch, ring, cap or outcap: the manifest leaves it out (the default)."""
     cfg = {"delay_us": delay} if plugin == "slow" else {}
-    m = {"ringhost": 1, "name": INST, "plugins": [PLUG],
-         "queues": {"p.in": {"type": "echo.message", "persist": True, "capacity": cap},
-                    "p.out": {"type": "echo.message", "persist": True, "capacity": 65536}},
-         "kernels": [{"name": "k", "plugin": plugin, "batch": batch, "ring_capacity": ring,
-                      "bridge": bridge, "workers": workers, "config": cfg,
-                      "inputs": {"in": "p.in"}, "outputs": {"out": "p.out"}}]}
+    qin = {"type": "echo.message", "persist": True}
+    qout = {"type": "echo.message", "persist": True}
+    if cap is not None:
+        qin["capacity"] = cap
+    if outcap is not None:
+        qout["capacity"] = outcap
+    k = {"name": "k", "plugin": plugin, "bridge": bridge, "workers": workers, "config": cfg,
+         "inputs": {"in": "p.in"}, "outputs": {"out": "p.out"}}
+    if batch is not None:
+        k["batch"] = batch
+    if ring is not None:
+        k["ring_capacity"] = ring
+    m = {"ringhost": 1, "name": INST, "plugins": [PLUG], "queues": {"p.in": qin, "p.out": qout},
+         "kernels": [k]}
     p = "%s/%s.json" % (D, "".join(c if c.isalnum() else "_" for c in tag))
     json.dump(m, open(p, "w"))
     return p
@@ -49,7 +59,9 @@ def stop(h, err, sig=signal.SIGTERM):
     acct = [l for l in text.splitlines() if l.startswith("accounting:")]
     return rc, acct
 
-def send(n, base=0, chunk=2000):
+def send(n, base=0, chunk=2000, go_on=False):
+    """The ids `ringhost send` printed.  go_on: a chunk that fails (its host was killed and
+    none came back in time) does not end the sending; its printed ids still count."""
     ids = []
     for s in range(0, n, chunk):
         args = ['{"seq": %d}' % (base + i) for i in range(s, min(n, s + chunk))]
@@ -58,11 +70,13 @@ def send(n, base=0, chunk=2000):
         ids += r.stdout.split()
         if r.returncode:
             print("send:", r.stderr.strip()[:200])
-            break
+            if not go_on:
+                break
     return ids
 
-def recv_all():
-    r = subprocess.run([RH, "recv", "--instance", INST, "p.out", "--timeout", "3"],
+def recv_all(most=None, timeout="3"):
+    n = ["-n", str(most)] if most else []
+    r = subprocess.run([RH, "recv", "--instance", INST, "p.out", "--timeout", timeout] + n,
                        capture_output=True, text=True)
     return [json.loads(l)["correlation_id"].lower() for l in r.stdout.splitlines() if l.strip()]
 
@@ -101,6 +115,40 @@ def kill_restart(name, n, kills, plugin="slow", delay=0, bridge="thread", worker
         if len(set(answers) & set(i.lower() for i in ids)) >= len(ids):
             break
     rc, acct = stop(h, e)
+    report("%s (exit %d)" % (name, rc), ids, answers, acct)
+    purge()
+
+def kill_while_sending(name, n, kills, every, bridge="thread", workers=2):
+    """SIGKILL the host `kills` times, `every` seconds apart, while a client sends n messages
+    (default capacities, the echo-fast `slow` kernel at 0 us), then read every answer."""
+    import threading
+    purge()
+    m = manifest(name, delay=0, bridge=bridge, workers=workers, batch=None, ring=None, cap=None,
+                 outcap=None)
+    h, e = start(m)
+    box = {}
+    t = threading.Thread(target=lambda: box.__setitem__("ids", send(n, go_on=True)))
+    t.start()
+    answers = []
+    done_kills = 0
+    while done_kills < kills and t.is_alive():
+        time.sleep(every)
+        stop(h, e, signal.SIGKILL)
+        done_kills += 1
+        h, e = start(m)
+        # a client reads meanwhile (and lets go before the next kill: a persist queue is not
+        # recovered while a client holds it); the answers it read count too
+        answers += recv_all(most=20000, timeout="0.5")
+    t.join()
+    ids = box["ids"]
+    want = set(i.lower() for i in ids)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        answers += recv_all()
+        if len(set(answers) & want) >= len(want):
+            break
+    rc, acct = stop(h, e)
+    print("   kills done: %d" % done_kills)
     report("%s (exit %d)" % (name, rc), ids, answers, acct)
     purge()
 
@@ -162,3 +210,11 @@ if which in ("all", "inline2"):
                  2000, 5, delay=1000, bridge="inline", workers=2, batch=4, ring=8)
 if which in ("all", "workers"):
     kill_restart("sigkill x3, 2 workers (thread bridge), slow 1 ms", 2000, 3, delay=1000, workers=2)
+if which in ("workers-kills",):
+    # default capacities, two workers, many kills while a client sends and reads (not in "all":
+    # minutes): N, KILLS, EVERY from the environment
+    for br in ("thread", "inline"):
+        kill_while_sending("sigkill x%s while sending, 2 workers (%s bridge), default capacities"
+                           % (os.environ.get("KILLS", "25"), br),
+                           int(os.environ.get("N", "600000")), int(os.environ.get("KILLS", "25")),
+                           float(os.environ.get("EVERY", "1.0")), bridge=br)

@@ -153,6 +153,20 @@ static rh_ring *ring_create(const rh_kernel_decl *d, uint32_t capacity, uint32_t
                               : rh__ring_create(capacity, payload_size);
 }
 
+/* The ring slots a persist input bridge's bursts on port p wait in (acks.c
+ * marks one per burst): the input rings it feeds and every output ring. */
+static uint32_t ack_slots(const rh_kinst *k, uint32_t p, int inline_mode)
+{
+    uint64_t n = 0;
+    for (uint32_t w = 0; w < k->n_workers; w++) {
+        if (!inline_mode || w == 0)
+            n += k->workers[w].in[p]->capacity;
+        for (uint32_t o = 0; o < k->desc->n_outputs; o++)
+            n += k->workers[w].out[o]->capacity;
+    }
+    return n > (1u << 24) ? (1u << 24) : (uint32_t)n;
+}
+
 int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
 {
     const rh_kernel_decl *d = k->decl;
@@ -242,8 +256,9 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             b->type = desc->inputs[p].type;
             b->burst = bridge_burst(d);
             b->ttl_ns = (uint64_t)qc->ttl_ms * RH_NS_PER_MS;
-            if (rh__queue_is_persist(q) && !(b->acks = rh__acks_new()))
+            if (rh__queue_is_persist(q) && !(b->acks = rh__acks_new(ack_slots(k, p, inline_mode))))
                 return rh_error_set(err, RH_ENOMEM, "out of memory");
+            b->ack_limit = b->acks ? rh__acks_limit(k) : 0;
             b->dedup = &k->dedup[p];
             b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;
             b->n_targets = inline_mode ? 1 : k->n_workers;
