@@ -366,6 +366,52 @@ static void test_two_inline_workers_killed_mid_stream_answer_every_message_once(
     two_workers_killed_twice("inline");
 }
 
+/* The launch says when the output queue is too small for the workers to take
+ * full batches ahead of the acks (engine/acks.c ack_limit), naming the
+ * capacity that lifts it; a capacity that suffices says nothing. */
+static void launch_with_out_capacity(unsigned cap, cli_out *o)
+{
+    const char *inst = cli_instance(cli_keep("answers-window-%u", cap));
+    const char *m = cli_manifest(cli_keep("answers-window-%u", cap), cli_keep(
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"queues\": {\"p.in\": {\"type\": \"echo.message\", \"persist\": true},\n"
+        "            \"p.out\": {\"type\": \"echo.message\", \"persist\": true,\n"
+        "                       \"capacity\": %u}},\n"
+        " \"kernels\": [{\"name\": \"k\", \"plugin\": \"slow\", \"workers\": 2, \"batch\": 32,\n"
+        "               \"config\": {\"delay_us\": 0},\n"
+        "               \"inputs\": {\"in\": \"p.in\"}, \"outputs\": {\"out\": \"p.out\"}}]}\n",
+        cap));
+    proc host;
+    start_host(&host, m, inst);
+    memset(o, 0, sizeof *o);
+    snprintf(o->cmd, sizeof o->cmd, "%s run %s (p.out capacity %u), then SIGTERM",
+             RH_TEST_BINARY, m, cap);
+    assert_int_equal(proc_signal(&host, SIGTERM), 0);
+    proc_wait(&host, 30, &o->r);
+    cli_expect_exit(o, 0);
+    cli_out p;
+    cli_exec(&p, NULL, "purge", "--instance", inst, "p.in", NULL);
+    cli_free(&p);
+    cli_exec(&p, NULL, "purge", "--instance", inst, "p.out", NULL);
+    cli_free(&p);
+}
+
+static void test_an_output_queue_too_small_for_full_batches_is_warned_at_launch(void **s)
+{
+    (void)s;
+    cli_out o;
+    launch_with_out_capacity(64, &o);
+    CLI_CHECK(&o, strstr(o.r.err, "event=launch.persist_answers_window kernel=k output=p.out "
+                                  "capacity=64 needs=128") != NULL,
+              "expected the launch to warn that p.out (64) needs capacity 128 for two workers "
+              "of batch 32");
+    cli_free(&o);
+    launch_with_out_capacity(128, &o);
+    CLI_CHECK(&o, strstr(o.r.err, "launch.persist_answers_window") == NULL,
+              "expected no warning with p.out at capacity 128");
+    cli_free(&o);
+}
+
 int main(void)
 {
     setenv("RINGHOST_LOG", "info", 1); /* start_host waits for an info event */
@@ -373,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_a_persist_host_killed_mid_stream_answers_every_message_once),
         cmocka_unit_test(test_two_thread_bridge_workers_killed_mid_stream_answer_every_message_once),
         cmocka_unit_test(test_two_inline_workers_killed_mid_stream_answer_every_message_once),
+        cmocka_unit_test(test_an_output_queue_too_small_for_full_batches_is_warned_at_launch),
     };
     /* cli_group_teardown removes every queue of this process's instances,
      * persist ones included (they outlive their host by design) */

@@ -384,7 +384,7 @@ uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt);
 /* bridge.c: how many recent ids of an output queue an answer to a
  * redelivered input is checked against at most (the queue's capacity, up to
  * this); the launch warns where that cannot cover the answers a kill may
- * repeat (launch/persist_bound.c). */
+ * repeat (launch/kernel_build.c). */
 #define RH_RECENT_IDS_MAX (1u << 16)
 /* bridge.c: free b's recent ids (NULL afterwards); at teardown, and once
  * the answers to redelivered inputs are over. */
