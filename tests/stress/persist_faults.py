@@ -144,8 +144,9 @@ def kill_while_sending(name, n, kills, every, bridge="thread", workers=2):
     want = set(i.lower() for i in ids)
     deadline = time.time() + 300
     while time.time() < deadline:
-        answers += recv_all()
-        if len(set(answers) & want) >= len(want):
+        got = recv_all()
+        answers += got
+        if len(set(answers) & want) >= len(want) or not got:
             break
     rc, acct = stop(h, e)
     print("   kills done: %d" % done_kills)
