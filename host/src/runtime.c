@@ -280,6 +280,7 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
                   stuck ? stuck : "-",
                   (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
     rh_runtime_report_summary(rt, rt->log);
+    rh__log_flush_suppressed(); /* what the log left out, before the accounting */
     rt->unbalanced = rh_runtime_report_accounting(rt, rt->log);
     rt->unbalanced += rh__remote_report_accounting(rt, rt->log);
     if (stuck)
