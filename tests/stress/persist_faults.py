@@ -137,11 +137,14 @@ def kill_while_sending(name, n, kills, every, bridge="thread", workers=2):
     ids, answers = [], []
     sending = [True]
 
-    def sender():
+    def sender():  # paced so that the sending lasts through every kill
+        pace = kills * every / max(1, n // 2000)
         for s0 in range(0, n, 2000):
+            t0 = time.time()
             gate.wait()
             with busy[0]:
                 ids.extend(send(min(2000, n - s0), base=s0, go_on=True))
+            time.sleep(max(0.0, pace - (time.time() - t0)))
         sending[0] = False
 
     def reader():
