@@ -3,19 +3,23 @@
  * every message exactly once (issue 14, item 4), through the real
  * `ringhost` binary and the shipped `slow` kernel.
  *
- * p.in (persist) -> slow (2 inline workers reading in place, so acks wait
- * until neither is mid-batch, and answered inputs stay unacked while the
- * other worker reads: the kill waits for that) -> p.out
- * (persist).  A client reads part of the answers, the host is killed with
- * SIGKILL by pid while the backlog lasts, a second host of the same
- * instance recovers both queues and is delivered the unacked inputs again;
- * the client reads the rest.  By correlation id, every message sent must
- * have been answered exactly once: the answers to redelivered inputs carry
- * the ids they had the first time (derived from the input's id) and the
- * output bridge drops those p.out already accepted, whether the client had
- * read them or not.  The relaunched host's accounting shows them as
- * "repeated", so the test also proves the kill hit answered, unacked
- * inputs (without the derived ids, each of them reached the client twice).
+ * p.in (persist) -> slow (2 workers, thread bridge: acks go burst by
+ * burst in order, so one worker's answered batches wait behind the other
+ * worker's burst still in its ring; the kill waits for answers in p.out
+ * beyond what p.in acked) -> p.out (persist).  A client reads part of the
+ * answers, the host is killed with SIGKILL by pid while the backlog lasts,
+ * a second host of the same instance recovers both queues and is delivered
+ * the unacked inputs again; the client reads the rest.  By correlation id,
+ * every message sent must have been answered exactly once: the answers to
+ * redelivered inputs carry the ids they had the first time (derived from
+ * the input's id) and the output bridge drops those p.out already
+ * accepted, whether the client had read them or not (counted "repeated" in
+ * the relaunched host's accounting, printed).
+ *
+ * Then two workers of each bridge killed twice mid-stream at default
+ * kernel rings with a 1 024-slot p.out, and the launch warning for an
+ * output queue too small for full batches ahead of the acks
+ * (engine/acks.c).
  */
 #define _GNU_SOURCE
 #include <signal.h>
