@@ -118,7 +118,7 @@ def kill_restart(name, n, kills, plugin="slow", delay=0, bridge="thread", worker
     report("%s (exit %d)" % (name, rc), ids, answers, acct)
     purge()
 
-def kill_while_sending(name, n, kills, every, bridge="thread", workers=2, delay=0):
+def kill_while_sending(name, n, kills, every, bridge="thread", workers=2, delay=0, outcap=None):
     """SIGKILL the host `kills` times, `every` seconds apart, while a client sends n messages
     and another reads the answers (default capacities, the `slow` kernel at 0 us), then read
     every answer.  The clients let go of the queues around each kill (they start no new
@@ -129,7 +129,7 @@ def kill_while_sending(name, n, kills, every, bridge="thread", workers=2, delay=
     import threading
     purge()
     m = manifest(name, delay=delay, bridge=bridge, workers=workers, batch=None, ring=None,
-                 cap=None, outcap=None)
+                 cap=None, outcap=outcap)
     h, e = start(m)
     gate = threading.Event()
     gate.set()
@@ -238,11 +238,13 @@ if which in ("all", "workers"):
     kill_restart("sigkill x3, 2 workers (thread bridge), slow 1 ms", 2000, 3, delay=1000, workers=2)
 if which in ("workers-kills",):
     # default capacities, two workers, many kills while a client sends and reads (not in "all":
-    # minutes): N, KILLS, EVERY, DELAY (the kernel's us per message: 200 keeps a backlog) from
-    # the environment
+    # minutes): N, KILLS, EVERY, DELAY (the kernel's us per message: 200 keeps a backlog),
+    # OUTCAP (p.out's capacity, default when unset) from the environment
     for br in ("thread", "inline"):
-        kill_while_sending("sigkill x%s while sending, 2 workers (%s bridge), default capacities, %s us/msg"
-                           % (os.environ.get("KILLS", "25"), br, os.environ.get("DELAY", "0")),
+        kill_while_sending("sigkill x%s while sending, 2 workers (%s bridge), p.out %s, %s us/msg"
+                           % (os.environ.get("KILLS", "25"), br,
+                              os.environ.get("OUTCAP", "default"), os.environ.get("DELAY", "0")),
                            int(os.environ.get("N", "600000")), int(os.environ.get("KILLS", "25")),
                            float(os.environ.get("EVERY", "1.0")), bridge=br,
-                           delay=int(os.environ.get("DELAY", "0")))
+                           delay=int(os.environ.get("DELAY", "0")),
+                           outcap=int(os.environ["OUTCAP"]) if os.environ.get("OUTCAP") else None)
