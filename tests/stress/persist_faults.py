@@ -131,8 +131,9 @@ def kill_while_sending(name, n, kills, every, bridge="thread", workers=2, delay=
     m = manifest(name, delay=delay, bridge=bridge, workers=workers, batch=None, ring=None,
                  cap=None, outcap=outcap)
     h, e = start(m)
-    gate = threading.Event()
+    gate, rgate = threading.Event(), threading.Event()  # the sender's, the reader's
     gate.set()
+    rgate.set()
     busy = [threading.Lock(), threading.Lock()]
     ids, answers = [], []
     sending = [True]
@@ -148,8 +149,8 @@ def kill_while_sending(name, n, kills, every, bridge="thread", workers=2, delay=
         sending[0] = False
 
     def reader():
-        while sending[0] or gate.is_set() is False:
-            gate.wait()
+        while sending[0] or rgate.is_set() is False:
+            rgate.wait()
             with busy[1]:
                 answers.extend(recv_all(most=5000, timeout="0.3"))
 
@@ -159,11 +160,17 @@ def kill_while_sending(name, n, kills, every, bridge="thread", workers=2, delay=
     done_kills = 0
     while done_kills < kills and sending[0]:
         time.sleep(every)
+        # the sender first, while the reader goes on: a send blocked on a full p.in needs the
+        # reader to drain p.out (the host waits for it), or it times out and answers are
+        # dead-lettered as undeliverable
         gate.clear()
-        with busy[0], busy[1]:
-            stop(h, e, signal.SIGKILL)
-            done_kills += 1
-            h, e = start(m)
+        with busy[0]:
+            rgate.clear()
+            with busy[1]:
+                stop(h, e, signal.SIGKILL)
+                done_kills += 1
+                h, e = start(m)
+            rgate.set()
         gate.set()
     for t in ts:
         t.join()
