@@ -92,7 +92,9 @@ void gen_helpers(sb *b, const needs *n)
                "}\n\n");
     if (n->uint_)
         out(b, "/* u64 values above INT64_MAX do not fit a jansson integer: they travel as\n"
-               " * strings of decimal digits. */\n"
+               " * strings of decimal digits, and only those: encode writes every smaller\n"
+               " * value as a JSON integer, so \"1\" for a u64 is a mistake (a number\n"
+               " * quoted by a sender), refused as for every other integer type. */\n"
                "static int rhg_get_uint(const json_t *v, const char *path, long long idx, uint64_t "
                "hi,\n"
                "                        uint64_t *out, char *why, size_t why_len)\n"
@@ -113,13 +115,17 @@ void gen_helpers(sb *b, const needs *n)
                "                break;\n"
                "            x = x * 10 + d;\n"
                "        }\n"
-               "        if (len > 0 && i == len) {\n"
+               "        if (len > 0 && i == len && x > (uint64_t)INT64_MAX) {\n"
                "            *out = x;\n"
                "            return 0;\n"
                "        }\n"
                "    }\n"
-               "    char what[80];\n"
-               "    snprintf(what, sizeof what, \"an integer in 0..%%\" PRIu64, hi);\n"
+               "    char what[128];\n"
+               "    if (json_is_string(v) && hi > (uint64_t)INT64_MAX)\n"
+               "        snprintf(what, sizeof what, \"an integer in 0..%%\" PRIu64 \" (a string of \"\n"
+               "                 \"digits only above %%\" PRId64 \")\", hi, INT64_MAX);\n"
+               "    else\n"
+               "        snprintf(what, sizeof what, \"an integer in 0..%%\" PRIu64, hi);\n"
                "    return rhg_expected(why, why_len, path, idx, what, v);\n"
                "}\n\n");
     if (n->real)

@@ -280,6 +280,7 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
                   stuck ? stuck : "-",
                   (double)(rh_now_ns() - rt->launch_ns) / (double)RH_NS_PER_MS);
     rh_runtime_report_summary(rt, rt->log);
+    rh__log_flush_suppressed(); /* what the log left out, before the accounting */
     rt->unbalanced = rh_runtime_report_accounting(rt, rt->log);
     rt->unbalanced += rh__remote_report_accounting(rt, rt->log);
     if (stuck)
@@ -385,10 +386,7 @@ void rh_runtime_destroy(rh_runtime *rt)
         }
         for (uint32_t b = 0; k->out_bridges && k->desc && b < k->desc->n_outputs; b++) {
             free(k->out_bridges[b].sources);
-            rh_dedup *recent = atomic_load(&k->out_bridges[b].recent); /* bridge.c */
-            if (recent)
-                rh__dedup_free(recent);
-            free(recent);
+            rh__out_bridge_forget_recent(&k->out_bridges[b]);
         }
         rh__workers_free(k);
         free(k->in_bridges);

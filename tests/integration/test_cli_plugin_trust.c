@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cli_common.h"
@@ -238,6 +239,45 @@ static void test_a_group_writable_folder_is_refused_with_chmod_g_w(void **state)
     cli_free(&o);
 }
 
+/* A folder another user may write through a POSIX ACL (u:other:rwx, so
+ * the mode's group bits, the ACL mask, read rwx) is refused naming that
+ * user and the ACL, not "any member of that group" (the owning group here
+ * cannot write).  The ACL is written as the kernel stores it
+ * (system.posix_acl_access), so no setfacl is needed. */
+static void test_a_folder_writable_through_a_posix_acl_is_refused_naming_who(void **state)
+{
+    (void)state;
+    NEED_USER();
+    const char *dir = folder("acl-writable", 0, 0);
+    plugin_file(dir, "bad_ctor_mark.so", HOSTILE_DIR "/bad_ctor_mark.so", 0, 0);
+    struct {
+        uint16_t tag, perm;
+        uint32_t id;
+    } e[] = {{0x01, 7, UINT32_MAX}, {0x02, 7, (uint32_t)other_uid}, {0x04, 5, UINT32_MAX},
+             {0x10, 7, UINT32_MAX}, {0x20, 5, UINT32_MAX}};
+    unsigned char raw[4 + sizeof e];
+    uint32_t version = 2; /* little-endian on every host this runs on (x86-64, arm64) */
+    memcpy(raw, &version, 4);
+    memcpy(raw + 4, e, sizeof e);
+    if (setxattr(dir, "system.posix_acl_access", raw, sizeof raw, 0) != 0) {
+        print_message("skipped: cannot set a POSIX ACL on %s (%s): the file system has no "
+                      "ACLs\n", dir, strerror(errno));
+        skip();
+    }
+    struct stat st;
+    assert_int_equal(stat(dir, &st), 0);
+    assert_true(st.st_mode & S_IWGRP); /* the mask shows as the group bits */
+    expect_listed_refused(dir, "bad_ctor_mark.so", "POSIX ACL",
+                          cli_keep("user uid %u (%s)", (unsigned)other_uid, user),
+                          cli_keep("setfacl -b %s", dir), NULL);
+    cli_out o;
+    cli_exec(&o, NULL, "plugins", dir, NULL);
+    CLI_CHECK(&o, !strstr(o.r.out, "any member of that group"),
+              "expected the refusal not to blame the owning group");
+    cli_free(&o);
+    assert_int_equal(removexattr(dir, "system.posix_acl_access"), 0);
+}
+
 /* --allow-plugin PATH stays the explicit exception, and it is logged. */
 static void test_allow_plugin_loads_another_users_file_with_a_logged_warning(void **state)
 {
@@ -359,6 +399,7 @@ int main(void)
         TRUST_TEST(test_symlinks_into_another_users_folder_are_not_followed),
         TRUST_TEST(test_roots_plugins_folder_inside_another_users_folder_is_refused),
         TRUST_TEST(test_a_group_writable_folder_is_refused_with_chmod_g_w),
+        TRUST_TEST(test_a_folder_writable_through_a_posix_acl_is_refused_naming_who),
         TRUST_TEST(test_allow_plugin_loads_another_users_file_with_a_logged_warning),
         TRUST_TEST(test_a_serving_host_refuses_what_another_user_drops_into_its_folder),
     };

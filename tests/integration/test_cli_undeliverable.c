@@ -356,6 +356,48 @@ static void test_answers_a_reject_queue_refuses_are_dead_lettered(void **state)
                                       "output queue o.out was full (capacity 16, reject)");
 }
 
+/* A reject output queue whose kernel's dead-letter queue is not declared:
+ * the launch says the refused answers go to o.dlq, 256 slots, drop_oldest,
+ * and to declare it; with 300 sent, 16 in o.out, 284 refused, 256 kept,
+ * the 28 dropped are counted and the o.dlq accounting line says they were
+ * evicted unread (before: nothing at launch, the line only "dropped 28"). */
+static void test_a_reject_queue_into_an_undeclared_dlq_is_warned_and_its_drops_said(void **s)
+{
+    (void)s;
+    const char *inst = cli_instance("rej-dlq");
+    proc host;
+    cli_start_host(&host, refusing_manifest("rej-dlq", "", "reject"), inst);
+    for (int base = 0; base < 300; base += 100) {
+        const char *args[108] = {"send", "--instance", inst, "o.in"};
+        int a = 4;
+        for (int i = 0; i < 100; i++)
+            args[a++] = cli_keep("{\"seq\": %d}", base + i);
+        args[a] = NULL;
+        cli_out o;
+        cli_exec_argv(&o, NULL, args);
+        cli_expect_exit(&o, 0);
+        cli_free(&o);
+    }
+    EXPECT_WITHIN(READY_WITHIN_S, cli_queue_counter(inst, "o.dlq", "dropped_oldest") == 28,
+                  "expected o.dlq (256, drop_oldest) to drop the oldest 28 of 284 refused");
+    cli_out o = {0};
+    snprintf(o.cmd, sizeof o.cmd, "%s run (reject, 300 sent), then SIGTERM", RH_TEST_BINARY);
+    assert_int_equal(proc_signal(&host, SIGTERM), 0);
+    proc_wait(&host, 30, &o.r);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, strstr(o.r.err, "event=launch.dlq_drops_oldest kernel=o output=o.out "
+                                  "backpressure=reject dlq=o.dlq dlq_capacity=256") &&
+                      strstr(o.r.err, "declare \"o.dlq\" in queues"),
+              "expected the launch to warn that o.out's refused answers go to an undeclared "
+              "o.dlq of 256 that drops the oldest, and to say to declare it");
+    const char *line = strstr(o.r.err, "accounting: queue o.dlq: ");
+    CLI_CHECK(&o, line && strstr(line, "dropped 28 + queued 256: balanced") &&
+                      strstr(line, "dropped includes 28 evicted unread by drop_oldest, "
+                                   "capacity 256"),
+              "expected the o.dlq accounting line to say its 28 drops were evicted unread");
+    cli_free(&o);
+}
+
 static void test_answers_a_reject_queue_refuses_in_place_are_dead_lettered(void **state)
 {
     (void)state;
@@ -403,6 +445,7 @@ int main(void)
             test_sigterm_with_a_full_output_queue_in_place_dead_letters_the_answers_it_holds),
         CLI_HOST_TEST(test_terminating_the_kernel_with_a_full_output_queue_keeps_every_answer),
         CLI_HOST_TEST(test_answers_a_reject_queue_refuses_are_dead_lettered),
+        CLI_HOST_TEST(test_a_reject_queue_into_an_undeclared_dlq_is_warned_and_its_drops_said),
         CLI_HOST_TEST(test_answers_a_reject_queue_refuses_in_place_are_dead_lettered),
         CLI_HOST_TEST(test_answers_a_block_queue_times_out_on_are_dead_lettered),
         CLI_HOST_TEST(test_answers_a_block_queue_times_out_on_in_place_are_dead_lettered),

@@ -21,14 +21,23 @@ D = tempfile.mkdtemp(prefix="rh-persist-faults-")
 INST = "pf-%d" % os.getpid()
 
 def manifest(tag, plugin="slow", delay=0, bridge="thread", workers=1, batch=1, ring=2, cap=4096,
-             persist=True):
+             outcap=65536, persist=True):
+    """None for batch, ring, cap or outcap: the manifest leaves it out (the default)."""
     cfg = {"delay_us": delay} if plugin == "slow" else {}
-    m = {"ringhost": 1, "name": INST, "plugins": [PLUG],
-         "queues": {"p.in": {"type": "echo.message", "persist": persist, "capacity": cap},
-                    "p.out": {"type": "echo.message", "persist": persist, "capacity": 65536}},
-         "kernels": [{"name": "k", "plugin": plugin, "batch": batch, "ring_capacity": ring,
-                      "bridge": bridge, "workers": workers, "config": cfg,
-                      "inputs": {"in": "p.in"}, "outputs": {"out": "p.out"}}]}
+    qin = {"type": "echo.message", "persist": persist}
+    qout = {"type": "echo.message", "persist": persist}
+    if cap is not None:
+        qin["capacity"] = cap
+    if outcap is not None:
+        qout["capacity"] = outcap
+    k = {"name": "k", "plugin": plugin, "bridge": bridge, "workers": workers, "config": cfg,
+         "inputs": {"in": "p.in"}, "outputs": {"out": "p.out"}}
+    if batch is not None:
+        k["batch"] = batch
+    if ring is not None:
+        k["ring_capacity"] = ring
+    m = {"ringhost": 1, "name": INST, "plugins": [PLUG], "queues": {"p.in": qin, "p.out": qout},
+         "kernels": [k]}
     p = "%s/%s.json" % (D, "".join(c if c.isalnum() else "_" for c in tag))
     json.dump(m, open(p, "w"))
     return p
@@ -53,7 +62,9 @@ def stop(h, err, sig=signal.SIGTERM):
     acct = [l for l in text.splitlines() if l.startswith("accounting:")]
     return rc, acct
 
-def send(n, base=0, chunk=2000):
+def send(n, base=0, chunk=2000, go_on=False):
+    """The ids `ringhost send` printed.  go_on: a chunk that fails (its host was killed and
+    none came back in time) does not end the sending; its printed ids still count."""
     ids = []
     for s in range(0, n, chunk):
         args = ['{"seq": %d}' % (base + i) for i in range(s, min(n, s + chunk))]
@@ -62,11 +73,13 @@ def send(n, base=0, chunk=2000):
         ids += r.stdout.split()
         if r.returncode:
             print("send:", r.stderr.strip()[:200])
-            break
+            if not go_on:
+                break
     return ids
 
-def recv_all():
-    r = subprocess.run([RH, "recv", "--instance", INST, "p.out", "--timeout", "3"],
+def recv_all(most=None, timeout="3"):
+    n = ["-n", str(most)] if most else []
+    r = subprocess.run([RH, "recv", "--instance", INST, "p.out", "--timeout", timeout] + n,
                        capture_output=True, text=True)
     return [json.loads(l)["correlation_id"].lower() for l in r.stdout.splitlines() if l.strip()]
 
@@ -105,6 +118,73 @@ def kill_restart(name, n, kills, plugin="slow", delay=0, bridge="thread", worker
         if len(set(answers) & set(i.lower() for i in ids)) >= len(ids):
             break
     rc, acct = stop(h, e)
+    report("%s (exit %d)" % (name, rc), ids, answers, acct)
+    purge()
+
+def kill_while_sending(name, n, kills, every, bridge="thread", workers=2, delay=0, outcap=None):
+    """SIGKILL the host `kills` times, `every` seconds apart, while a client sends n messages
+    and another reads the answers (default capacities, the `slow` kernel at 0 us), then read
+    every answer.  The clients let go of the queues around each kill (they start no new
+    `ringhost send`/`recv` until the relaunched host serves): a persist queue is not recovered
+    while a client is attached, and a send that meets a dead host takes its stranded messages
+    back (cmd_client.c), which other runs measure.  The host is killed with its input queue
+    and kernel rings full, mid-stream for the host."""
+    import threading
+    purge()
+    m = manifest(name, delay=delay, bridge=bridge, workers=workers, batch=None, ring=None,
+                 cap=None, outcap=outcap)
+    h, e = start(m)
+    gate, rgate = threading.Event(), threading.Event()  # the sender's, the reader's
+    gate.set()
+    rgate.set()
+    busy = [threading.Lock(), threading.Lock()]
+    ids, answers = [], []
+    sending = [True]
+
+    def sender():  # paced so that the sending lasts through every kill
+        pace = kills * every / max(1, n // 2000)
+        for s0 in range(0, n, 2000):
+            t0 = time.time()
+            gate.wait()
+            with busy[0]:
+                ids.extend(send(min(2000, n - s0), base=s0, go_on=True))
+            time.sleep(max(0.0, pace - (time.time() - t0)))
+        sending[0] = False
+
+    def reader():
+        while sending[0] or rgate.is_set() is False:
+            rgate.wait()
+            with busy[1]:
+                answers.extend(recv_all(most=5000, timeout="0.3"))
+
+    ts = [threading.Thread(target=sender), threading.Thread(target=reader)]
+    for t in ts:
+        t.start()
+    done_kills = 0
+    while done_kills < kills and sending[0]:
+        time.sleep(every)
+        # the sender first, while the reader goes on: a send blocked on a full p.in needs the
+        # reader to drain p.out (the host waits for it), or it times out and answers are
+        # dead-lettered as undeliverable
+        gate.clear()
+        with busy[0]:
+            rgate.clear()
+            with busy[1]:
+                stop(h, e, signal.SIGKILL)
+                done_kills += 1
+                h, e = start(m)
+            rgate.set()
+        gate.set()
+    for t in ts:
+        t.join()
+    want = set(i.lower() for i in ids)
+    empty = 0
+    while empty < 3 and len(set(answers) & want) < len(want):
+        got = recv_all()
+        answers += got
+        empty = 0 if got else empty + 1
+    rc, acct = stop(h, e)
+    print("   kills done: %d" % done_kills)
     report("%s (exit %d)" % (name, rc), ids, answers, acct)
     purge()
 
@@ -279,3 +359,15 @@ if which in ("all", "inline2"):
                  2000, 5, delay=1000, bridge="inline", workers=2, batch=4, ring=8)
 if which in ("all", "workers"):
     kill_restart("sigkill x3, 2 workers (thread bridge), slow 1 ms", 2000, 3, delay=1000, workers=2)
+if which in ("workers-kills",):
+    # default capacities, two workers, many kills while a client sends and reads (not in "all":
+    # minutes): N, KILLS, EVERY, DELAY (the kernel's us per message: 200 keeps a backlog),
+    # OUTCAP (p.out's capacity, default when unset) from the environment
+    for br in ("thread", "inline"):
+        kill_while_sending("sigkill x%s while sending, 2 workers (%s bridge), p.out %s, %s us/msg"
+                           % (os.environ.get("KILLS", "25"), br,
+                              os.environ.get("OUTCAP", "default"), os.environ.get("DELAY", "0")),
+                           int(os.environ.get("N", "600000")), int(os.environ.get("KILLS", "25")),
+                           float(os.environ.get("EVERY", "1.0")), bridge=br,
+                           delay=int(os.environ.get("DELAY", "0")),
+                           outcap=int(os.environ["OUTCAP"]) if os.environ.get("OUTCAP") else None)

@@ -225,6 +225,155 @@ static size_t format_fields(char *buf, size_t len, size_t cap, const char *fmt, 
     return len;
 }
 
+/* ------------------------------------------------------ rate limit -- */
+
+/*
+ * Repeated lines.  An event that names a queue or a kernel (queue=,
+ * kernel=) is one a message can cause, so a stream of bad messages causes
+ * it once each (200 000 invalid messages wrote 38 MB of
+ * bridge.message_invalid to stderr).  Such lines are "repeated" when their
+ * event name, queue and kernel are the same: at most RATE_BURST of them are
+ * written per RATE_WINDOW_NS; the rest are counted, and one line
+ *
+ *   level=<theirs> event=log.suppressed of=<event> queue=<q> kernel=<k> suppressed=<K> window_ms=<ms>
+ *
+ * says how many were left out: when the next line of that key comes after
+ * its window, when its slot is needed for another key, or at exit.  Events
+ * with neither field (a thread starting, a launch) are never limited: they
+ * do not come per message.  Keys live in a small table (RATE_SLOTS, the
+ * oldest replaced), under the write lock.
+ */
+#define RATE_BURST 10
+#define RATE_WINDOW_NS (1000ull * 1000 * 1000)
+#define RATE_SLOTS 64
+#define RATE_KEY_MAX 200
+
+struct rate_slot {
+    char key[RATE_KEY_MAX];   /* event \x1f queue \x1f kernel */
+    uint64_t window_start;    /* CLOCK_MONOTONIC ns */
+    uint64_t last_use;
+    uint32_t written;         /* in this window */
+    uint64_t suppressed;      /* since the last summary */
+    int level;
+    FILE *out;
+};
+static struct rate_slot g_rate[RATE_SLOTS];
+static int g_rate_atexit;
+
+/* The value of field `name` in the formatted fields (after "event=..."),
+ * up to the next space (a quoted value: up to its closing quote). */
+static size_t field_value(const char *fields, const char *name, const char **v)
+{
+    size_t nl = strlen(name);
+    for (const char *p = fields; (p = strstr(p, name)) != NULL; p += nl)
+        if ((p == fields || p[-1] == ' ') && p[nl] == '=') {
+            const char *b = p + nl + 1, *e = b;
+            if (*b == '"') {
+                for (e = b + 1; *e && *e != '"'; e += e[0] == '\\' && e[1] ? 2 : 1)
+                    ;
+                e += *e == '"';
+            } else
+                e = b + strcspn(b, " \n");
+            *v = b;
+            return (size_t)(e - b);
+        }
+    *v = "";
+    return 0;
+}
+
+static void write_line(FILE *out, const char *line, size_t len)
+{
+    flockfile(out);
+    fwrite(line, 1, len, out);
+    fflush(out);
+    funlockfile(out);
+}
+
+/* The summary of slot r, if it suppressed anything, to `to`: the stream of
+ * the line being written (a stream a slot saw earlier may be closed by
+ * now: tests log into memory streams); the lock is held. */
+static void rate_summary(struct rate_slot *r, FILE *to)
+{
+    if (!r->suppressed)
+        return;
+    char line[RH_LOG_LINE_MAX], ev[RATE_KEY_MAX], *q, *k;
+    snprintf(ev, sizeof ev, "%s", r->key);
+    q = strchr(ev, '\x1f');
+    *q++ = '\0';
+    k = strchr(q, '\x1f');
+    *k++ = '\0';
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    int n = snprintf(line, sizeof line,
+                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=log.suppressed "
+                     "of=%s queue=%s kernel=%s suppressed=%llu window_ms=%llu\n",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, now.tv_nsec / (long)RH_NS_PER_MS, rh__log_level_name(r->level),
+                     ev, q[0] ? q : "-", k[0] ? k : "-", (unsigned long long)r->suppressed,
+                     (unsigned long long)(RATE_WINDOW_NS / RH_NS_PER_MS));
+    if (n > 0)
+        write_line(to, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    r->suppressed = 0;
+}
+
+/* Only to the standard streams: a test's memory stream may be closed by
+ * now (its slot's summary then waits for its next line, or is dropped). */
+void rh__log_flush_suppressed(void)
+{
+    pthread_mutex_lock(&g_write_lock);
+    for (int i = 0; i < RATE_SLOTS; i++)
+        if (g_rate[i].out == stderr || g_rate[i].out == stdout)
+            rate_summary(&g_rate[i], g_rate[i].out);
+    pthread_mutex_unlock(&g_write_lock);
+}
+
+/* Whether this line may be written (1) or is a repeat past the burst (0,
+ * counted); the lock is held.  fields: the line from after "event=". */
+static int rate_admit(FILE *out, int level, const char *event, const char *fields)
+{
+    const char *q, *k;
+    size_t ql = field_value(fields, "queue", &q), kl = field_value(fields, "kernel", &k);
+    if (!ql && !kl)
+        return 1;
+    char key[RATE_KEY_MAX];
+    snprintf(key, sizeof key, "%s\x1f%.*s\x1f%.*s", event, (int)(ql < 64 ? ql : 64), q,
+             (int)(kl < 64 ? kl : 64), k);
+    uint64_t now = rh_now_ns();
+    struct rate_slot *r = NULL, *oldest = &g_rate[0];
+    for (int i = 0; i < RATE_SLOTS && !r; i++) {
+        if (g_rate[i].key[0] && strcmp(g_rate[i].key, key) == 0)
+            r = &g_rate[i];
+        else if (g_rate[i].last_use < oldest->last_use)
+            oldest = &g_rate[i];
+    }
+    if (!r) {
+        r = oldest;
+        rate_summary(r, out);
+        memset(r, 0, sizeof *r);
+        snprintf(r->key, sizeof r->key, "%s", key);
+        r->window_start = now;
+    }
+    r->last_use = now;
+    r->level = level;
+    r->out = out;
+    if (now - r->window_start >= RATE_WINDOW_NS) {
+        rate_summary(r, out);
+        r->window_start = now;
+        r->written = 0;
+    }
+    if (r->written < RATE_BURST) {
+        r->written++;
+        return 1;
+    }
+    if (!r->suppressed++ && !g_rate_atexit) {
+        g_rate_atexit = 1;
+        atexit(rh__log_flush_suppressed);
+    }
+    return 0;
+}
+
 void rh__log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, va_list ap)
 {
     if (!rh__log_enabled(level))
@@ -256,10 +405,9 @@ void rh__log_eventv(FILE *out, int level, const char *event, const char *fmt_kv,
      * out; ours orders our writers for tools that cannot see glibc's
      * internal lock (ThreadSanitizer: a memory stream grows with malloc). */
     pthread_mutex_lock(&g_write_lock);
-    flockfile(out);
-    fwrite(line, 1, len, out);
-    fflush(out);
-    funlockfile(out);
+    const char *fields = strstr(line, " event=");
+    if (rate_admit(out, level, event ? event : "-", fields ? fields : line))
+        write_line(out, line, len);
     pthread_mutex_unlock(&g_write_lock);
 }
 

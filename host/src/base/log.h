@@ -73,8 +73,21 @@ int rh__log_enabled(int level);
  * held the parent stream's lock at the fork). */
 void rh__log_fork_safe(void);
 
+/*
+ * Repeated lines are rate-limited: an event whose fields name a queue or a
+ * kernel (queue=, kernel=), the kind a message causes, is written at most
+ * 10 times a second per (event, queue, kernel); the others are counted and
+ * one line "event=log.suppressed of=<event> queue=<q> kernel=<k>
+ * suppressed=<K> window_ms=1000" reports them, when that key's next line
+ * comes after its second, when its slot (64 keys) is reused, or at exit.
+ * Events naming neither are never limited.
+ */
 void rh__log_event(FILE *out, int level, const char *event, const char *fmt_kv, ...)
     __attribute__((format(printf, 4, 5)));
+/* Write the log.suppressed line of every key that has suppressed lines
+ * (at exit on its own; a runtime's terminate calls it before its
+ * accounting). */
+void rh__log_flush_suppressed(void);
 void rh__log_eventv(FILE *out, int level, const char *event, const char *fmt_kv, va_list ap);
 
 /* Append value to buf (capacity cap, NUL kept) quoted as rh__log_event

@@ -18,17 +18,44 @@
  *
  * Precise acks (marks) need this bridge to be the only one of its kernel
  * on the queue (not inline workers > 1, each with a bridge) and at most
- * RH_ACK_OUTS output rings; otherwise, and whenever more than RH_ACK_MARKS
- * bursts are in flight, the fallback is quiescence: everything taken is
- * acked once no bridge is mid-burst and every ring is empty (the order of
- * rh__runtime_is_quiet, metrics.c), which a steady backlog may postpone
- * until producers, short of acked room, pause.  Each step of the bridge's
+ * RH_ACK_OUTS output rings.  Otherwise, and whenever more bursts are in
+ * flight than marks were allocated for, everything taken (cons_tail) is
+ * acked once no bridge of the kernel on the queue is mid-copy (between its
+ * dequeue and its ring commit: `copying`) and every ring of the kernel is
+ * empty (the order of rh__runtime_is_quiet, metrics.c).  A run an inline
+ * worker holds in place does not stop it: cons_tail moves past a run only
+ * once it and every run before it are released, which is after their
+ * answers are out (dispatch.c), so an in-place run is either below
+ * cons_tail and done, or above it and not acked.  (Before, any held run
+ * counted as "mid-burst": two inline workers, one of them always inside a
+ * batch under a steady backlog, acked only when producers paused, so a kill
+ * redelivered up to the input queue's capacity.)  Each step of the bridge's
  * own thread calls rh__acks_settle first; it reads other threads' rings only
  * while something taken is unacked.
  *
+ * How far acks may fall behind (ack_limit, rh__acks_room): the answers to
+ * the inputs a kill leaves unacked are checked against the output queue's
+ * last `window` ids (bridge.c, queue_recent.c), so the answers sent since
+ * the oldest answered-but-unacked input must fit in them.  Every input
+ * answered after that one lies within [acked - limit, acked + limit) of its
+ * position when at most `limit` messages are ever taken and unacked: 2 x
+ * limit answers (one per input and port).  So the bridges take no more than
+ * limit = window / 2 (shared by the kernel's persist inputs) ahead of the
+ * ack.  Without it, two workers, one of them descheduled for a while, let
+ * the other run up to the input queue's capacity ahead of the ack, and a
+ * kill then repeated answers the output queue no longer held (seen: p.in
+ * 4 096, p.out 1 024, hundreds of duplicates per kill).  The cost: a slow
+ * worker holds the others back by at most `limit` messages.
+ *
  * The marks live in an rh_acks of their own, allocated only for a bridge
- * whose queue is persist (rh__acks_new), so the 2.5 KB of marks cost nothing
- * on the other queues.  Only the bridge's own thread touches them.
+ * whose queue is persist (rh__acks_new), so they cost nothing on the other
+ * queues; there are as many as the bursts the rings can hold (each burst
+ * the kernel gets occupies a slot of an input ring until the kernel
+ * released it, then waits for the output rings), at least RH_ACK_MARKS:
+ * with a fixed 64, two workers with 1 024-slot rings and bursts of 32
+ * filled them under a steady backlog, and acks fell back to the rings all
+ * being empty, i.e. to the producers pausing.  Only the bridge's own thread
+ * touches them.
  */
 #include <stdlib.h>
 
@@ -36,34 +63,48 @@
 #include "engine/engine.h"
 #include "queue/queue_pvt.h"
 
-#define RH_ACK_MARKS 64 /* bursts in flight a persist input bridge tracks */
+#define RH_ACK_MARKS 64 /* bursts in flight a persist input bridge tracks, at least */
 #define RH_ACK_OUTS 64  /* workers x outputs it can watch precisely */
 
-/* One mark per burst taken, oldest first, and the output ring positions the
- * oldest finished marks wait for. */
+/* One mark per burst taken. */
+struct rh_ack_mark {
+    uint64_t queue_end; /* queue position after the burst */
+    uint64_t ring_end;  /* ring position after its messages */
+    uint32_t ring;      /* index in targets */
+    uint32_t kept;      /* its messages in the ring (ring_end - kept: the first) */
+    int exact;          /* none refused: queue and ring positions match one to one */
+};
+
+/* The marks, oldest first, and the output ring positions the oldest
+ * finished marks wait for. */
 struct rh_acks {
     int precise;           /* 0 not decided yet, 1 marks kept, -1 quiescence only */
     int overflow;          /* a burst went unmarked: marks stop until quiescence */
     uint32_t first_mark, n_marks;
-    struct rh_ack_mark {
-        uint64_t queue_end; /* queue position after the burst */
-        uint64_t ring_end;  /* ring position after its messages */
-        uint32_t ring;      /* index in targets */
-        uint32_t kept;      /* its messages in the ring (ring_end - kept: the first) */
-        int exact;          /* none refused: queue and ring positions match one to one */
-    } marks[RH_ACK_MARKS];
+    uint32_t cap_marks;    /* marks[]' length */
+    struct rh_ack_mark *marks;
     int out_wait;          /* pending_end waits for out_need */
     uint64_t pending_end;
     uint64_t out_need[RH_ACK_OUTS];
 };
 
-rh_acks *rh__acks_new(void)
+rh_acks *rh__acks_new(uint32_t slots)
 {
-    return calloc(1, sizeof(rh_acks));
+    rh_acks *a = calloc(1, sizeof *a);
+    uint32_t n = slots + 1 > RH_ACK_MARKS ? slots + 1 : RH_ACK_MARKS;
+    if (a && !(a->marks = calloc(n, sizeof *a->marks))) {
+        free(a);
+        return NULL;
+    }
+    if (a)
+        a->cap_marks = n;
+    return a;
 }
 
 void rh__acks_free(rh_acks *a)
 {
+    if (a)
+        free(a->marks);
     free(a);
 }
 
@@ -85,11 +126,11 @@ void rh__acks_mark_burst(rh_in_bridge *b, uint32_t ring, uint64_t ring_end, uint
         a->precise = precise_possible(b) ? 1 : -1;
     if (a->precise < 0 || a->overflow)
         return;
-    if (a->n_marks == RH_ACK_MARKS) {
+    if (a->n_marks == a->cap_marks) {
         a->overflow = 1; /* a gap: marks after it could ack it unchecked */
         return;
     }
-    struct rh_ack_mark *m = &a->marks[(a->first_mark + a->n_marks++) % RH_ACK_MARKS];
+    struct rh_ack_mark *m = &a->marks[(a->first_mark + a->n_marks++) % a->cap_marks];
     m->queue_end = rh__queue_taken(b->queue); /* ours: we are its only consumer */
     m->ring_end = ring_end;
     m->ring = ring;
@@ -111,7 +152,7 @@ static void ack_marks(rh_in_bridge *b)
         uint32_t done = 0;
         int part = 0;
         while (done < a->n_marks) {
-            const struct rh_ack_mark *m = &a->marks[(a->first_mark + done) % RH_ACK_MARKS];
+            const struct rh_ack_mark *m = &a->marks[(a->first_mark + done) % a->cap_marks];
             int64_t left = (int64_t)(m->ring_end - rh_ring_released(b->targets[m->ring]));
             if (left <= 0) {
                 a->pending_end = m->queue_end;
@@ -126,7 +167,7 @@ static void ack_marks(rh_in_bridge *b)
         }
         if (!done && !part)
             return;
-        a->first_mark = (a->first_mark + done) % RH_ACK_MARKS;
+        a->first_mark = (a->first_mark + done) % a->cap_marks;
         a->n_marks -= done;
         for (uint32_t w = 0; w < k->n_workers; w++)
             for (uint32_t p = 0; p < no; p++)
@@ -141,14 +182,15 @@ static void ack_marks(rh_in_bridge *b)
     rh__queue_ack(b->queue, a->pending_end);
 }
 
-/* Everything taken is done: no bridge of the kernel mid-burst on this
- * queue, every ring empty. */
+/* Everything taken (below cons_tail) is done: no bridge of the kernel
+ * mid-copy on this queue, every ring empty (an in-place run below
+ * cons_tail is released, so done: see the top comment). */
 static int all_done(const rh_in_bridge *b)
 {
     const rh_kinst *k = b->kernel;
     for (uint32_t i = 0; i < k->n_in_bridges; i++)
         if (k->in_bridges[i].queue == b->queue &&
-            atomic_load_explicit(&k->in_bridges[i].inflight, memory_order_seq_cst))
+            atomic_load_explicit(&k->in_bridges[i].copying, memory_order_seq_cst))
             return 0;
     for (uint32_t w = 0; w < k->n_workers; w++) {
         if (rh__ring_count(k->workers[w].in[b->port]))
@@ -174,6 +216,35 @@ void rh__acks_settle(rh_in_bridge *b)
     a->n_marks = 0; /* all acked: no mark is pending */
     a->out_wait = 0;
     a->overflow = 0;
+}
+
+uint32_t rh__acks_room(const rh_in_bridge *b, uint32_t want)
+{
+    if (!b->ack_limit)
+        return want;
+    uint64_t held = rh__queue_claimed(b->queue) - rh__queue_acked(b->queue);
+    if (held >= b->ack_limit)
+        return 0;
+    return b->ack_limit - held < want ? (uint32_t)(b->ack_limit - held) : want;
+}
+
+uint32_t rh__acks_limit(const rh_kinst *k)
+{
+    uint32_t window = 0, inputs = 0;
+    for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+        const rh_queue_config *c = rh_queue_config_of(k->out_q[p]);
+        if (!c->persist && !c->dedup_window)
+            continue; /* repeats are not dropped there (bridge.c answers_to_check) */
+        uint32_t w = c->capacity < RH_RECENT_IDS_MAX ? c->capacity : RH_RECENT_IDS_MAX;
+        if (!window || w < window)
+            window = w;
+    }
+    for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+        inputs += rh__queue_is_persist(k->in_q[p]);
+    if (!window || !inputs)
+        return 0;
+    uint32_t limit = window / 2 / inputs;
+    return limit ? limit : 1;
 }
 
 void rh__in_bridges_ack_finished(rh_runtime *rt)

@@ -146,7 +146,10 @@ uint32_t rh__in_bridge_step(rh_in_bridge *b)
         uint32_t ti = (b->next + t) % b->n_targets;
         rh_ring *r = b->targets[ti];
         uint64_t pos;
-        uint32_t k = rh__ring_reserve(r, b->burst, &pos);
+        uint32_t room = b->acks ? rh__acks_room(b, b->burst) : b->burst;
+        if (room == 0)
+            return 0; /* as far ahead of the acks as the output queue's recent ids allow */
+        uint32_t k = rh__ring_reserve(r, room, &pos);
         if (k == 0)
             continue; /* this worker is full: try the next one */
         rh_envelope *dst[RH_BURST_MAX];
@@ -156,8 +159,10 @@ uint32_t rh__in_bridge_step(rh_in_bridge *b)
          * understands, so the idleness check never misses a burst that left
          * the queue but has not reached the ring yet. */
         atomic_exchange_explicit(&b->inflight, 1, memory_order_seq_cst);
+        atomic_exchange_explicit(&b->copying, 1, memory_order_seq_cst);
         uint32_t got = rh__queue_dequeue_burst(b->queue, dst, k);
         if (got == 0) {
+            atomic_store_explicit(&b->copying, 0, memory_order_release);
             atomic_store_explicit(&b->inflight, 0, memory_order_release);
             return 0;
         }
@@ -174,6 +179,7 @@ uint32_t rh__in_bridge_step(rh_in_bridge *b)
         if (b->acks)
             rh__acks_mark_burst(b, ti, pos + keep, keep, keep == got);
         atomic_fetch_add_explicit(&b->moved, keep, memory_order_relaxed);
+        atomic_store_explicit(&b->copying, 0, memory_order_release);
         atomic_store_explicit(&b->inflight, 0, memory_order_release);
         b->next = (ti + 1) % b->n_targets;
         return got;
@@ -309,40 +315,57 @@ void rh__out_bridge_count_refusals(rh_out_bridge *b, uint64_t undeliverable, uin
                   undeliverable_words[why]);
 }
 
-/* How many recent ids of the output queue an answer to a redelivered
- * input is checked against at most (the queue's capacity, up to this). */
-#define RECENT_IDS_MAX (1u << 16)
-
-/* The window of the output queue's recent ids, seeded from its cells: the
- * answers it accepted before, consumed or not, the killed host's among
- * them.  NULL when memory is short (nothing is then dropped). */
+/*
+ * The recent ids an answer to a redelivered input is checked against, two
+ * windows of `window` ids each (recent[0], recent[1]):
+ *   [0] seeded: the output queue's last `window` cells when the first
+ *       marked answer arrives, the answers it accepted before (the killed
+ *       host's among them, consumed or not); never added to afterwards, so
+ *       nothing this host sends can push one of them out;
+ *   [1] sent: every answer sent since (a retried input's answers may
+ *       follow their first copy within this run).
+ * One FIFO window for both let this host's new answers evict the seeded
+ * ids still needed: with two workers the answers of one worker's inputs
+ * that were never answered reach the bridge before the other worker's
+ * repeats, and each evicted the oldest seeded id (duplicate answers past
+ * SIGKILLs with `workers: 2` at default capacities, though the output queue
+ * covered every answer of an unacked input).  NULL when memory is short
+ * (nothing is then dropped).
+ */
 static rh_dedup *recent_ids(rh_out_bridge *b)
 {
     rh_dedup *have = atomic_load_explicit(&b->recent, memory_order_relaxed);
     if (have)
         return have;
     uint32_t cap = rh_queue_config_of(b->queue)->capacity;
-    uint32_t window = cap < RECENT_IDS_MAX ? cap : RECENT_IDS_MAX;
-    rh_dedup *d = malloc(sizeof *d);
+    uint32_t window = cap < RH_RECENT_IDS_MAX ? cap : RH_RECENT_IDS_MAX;
+    rh_dedup *d = calloc(2, sizeof *d);
     rh_id *ids = malloc((size_t)window * sizeof *ids);
-    if (!d || !ids || rh__dedup_init(d, window) != 0) {
+    if (!d || !ids || rh__dedup_init(&d[0], window) != 0 || rh__dedup_init(&d[1], window) != 0) {
+        if (d) {
+            rh__dedup_free(&d[0]);
+            rh__dedup_free(&d[1]);
+        }
         free(d);
         free(ids);
         return NULL;
     }
     uint32_t n = rh__queue_recent_ids(b->queue, ids, window);
     for (uint32_t i = 0; i < n; i++)
-        rh__dedup_seen_or_add(d, ids[i]);
+        rh__dedup_seen_or_add(&d[0], ids[i]);
     free(ids);
     atomic_store_explicit(&b->recent, d, memory_order_relaxed);
     b->calm = 0;
     return d;
 }
 
-static void forget_recent_ids(rh_out_bridge *b)
+void rh__out_bridge_forget_recent(rh_out_bridge *b)
 {
     rh_dedup *d = atomic_exchange_explicit(&b->recent, NULL, memory_order_relaxed);
-    rh__dedup_free(d);
+    if (!d)
+        return;
+    rh__dedup_free(&d[0]);
+    rh__dedup_free(&d[1]);
     free(d);
 }
 
@@ -385,7 +408,9 @@ static uint32_t drop_repeated_answers(rh_out_bridge *b, rh_envelope **slots, uin
         rh_envelope *env = slots[i];
         int redelivered = (env->flags & RH_ENV_REDELIVERED) != 0;
         b->calm = redelivered ? 0 : b->calm + 1;
-        if (!rh_id_is_zero(env->id) && rh__dedup_seen_or_add(d, env->id) && redelivered) {
+        int seen = !rh_id_is_zero(env->id) &&
+                   (rh__dedup_seen(&d[0], env->id) | rh__dedup_seen_or_add(&d[1], env->id));
+        if (seen && redelivered) {
             dropped++;
             continue;
         }
@@ -399,8 +424,8 @@ static uint32_t drop_repeated_answers(rh_out_bridge *b, rh_envelope **slots, uin
                       k->decl->name, k->desc->outputs[b->port].name, rh_queue_name(b->queue),
                       (unsigned long long)dropped);
     }
-    if (b->calm >= d->window)
-        forget_recent_ids(b);
+    if (b->calm >= d[0].window)
+        rh__out_bridge_forget_recent(b);
     unlock_recent(b);
     return keep;
 }

@@ -58,7 +58,10 @@ typedef struct rh_in_bridge {
      * cells are no message); the queue's dequeued count less every bridge's
      * taken is what clients took from the queue (metrics.c) */
     _Atomic uint64_t taken;
-    _Atomic int inflight;  /* between dequeue and ring commit (for idleness checks) */
+    _Atomic int inflight;  /* between dequeue and ring commit, or holding an in-place run
+                            * (for idleness checks) */
+    _Atomic int copying;   /* between dequeue and ring commit only: what a persist
+                            * queue's acks wait for (acks.c) */
     /* A recovered persist queue: the first messages this bridge takes are
      * the previous run's (taken but not acked, or never taken), marked
      * RH_ENV_REDELIVERED.  Set on its first step (own thread). */
@@ -66,6 +69,8 @@ typedef struct rh_in_bridge {
     int redelivery_known;
     struct rh_acks *acks;  /* the queue is persist: what the kernel finished is acked
                             * (acks.c); NULL on every other queue */
+    uint32_t ack_limit;    /* persist: at most this many of the queue's messages taken and
+                            * not acked (rh__acks_room); 0 = no limit.  Set at build */
     /* The in-place path (inplace.c): the run of the queue's cells
      * [ip_pos, ip_end) this bridge's worker holds: ip_held 1 while its
      * kernel reads them, 2 once it is done with them but an earlier claim
@@ -97,8 +102,9 @@ typedef struct rh_out_bridge {
     _Atomic uint64_t duplicates;    /* answers to a redelivered input already in the queue:
                                      * dropped (bridge.c), never accepted by the queue */
     /* The recent ids of the queue an answer to a redelivered input is
-     * checked against: NULL until the first such answer, then seeded from
-     * the queue's cells (rh__queue_recent_ids) and fed every answer sent,
+     * checked against: NULL until the first such answer, then two windows
+     * (bridge.c recent_ids): the ids seeded from the queue's cells
+     * (rh__queue_recent_ids), kept as they are, and every answer sent since,
      * until `calm` answers in a row were not redelivered ones.  Inline
      * workers flush their own rings through the same bridge concurrently,
      * so both are used under recent_lock (a spin lock taken only on that
@@ -375,6 +381,14 @@ uint32_t rh__out_bridge_task(void *bridge);
  * its queue, or, where the queue has no room, to the kernel's dead-letter
  * queue as undeliverable.  Returns how many were dead-lettered. */
 uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt);
+/* bridge.c: how many recent ids of an output queue an answer to a
+ * redelivered input is checked against at most (the queue's capacity, up to
+ * this); the launch warns where that cannot cover the answers a kill may
+ * repeat (launch/kernel_build.c). */
+#define RH_RECENT_IDS_MAX (1u << 16)
+/* bridge.c: free b's recent ids (NULL afterwards); at teardown, and once
+ * the answers to redelivered inputs are over. */
+void rh__out_bridge_forget_recent(rh_out_bridge *b);
 /* dispatch.c: the host services a kernel calls (kernel.h), as a worker's
  * rh_ctx hands them out. */
 extern const rh_host_api rh__host_api_v1;

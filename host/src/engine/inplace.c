@@ -94,7 +94,8 @@ uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32
          * (metrics.c, acks.c) never miss a run claimed but not yet counted. */
         atomic_exchange_explicit(&b->inflight, 1, memory_order_seq_cst);
         uint64_t pos;
-        uint32_t got = rh__queue_take_inplace(b->queue, max, &pos);
+        uint32_t room = b->acks ? rh__acks_room(b, max) : max; /* acks.c: ack_limit */
+        uint32_t got = room ? rh__queue_take_inplace(b->queue, room, &pos) : 0;
         if (got == 0) {
             atomic_store_explicit(&b->inflight, 0, memory_order_release);
             continue;

@@ -353,6 +353,11 @@ int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
         else
             fprintf(out, ": UNBALANCED, %lld message(s) counted twice", -(long long)a.missing);
         fprintf(out, " (not accepted: %llu", (unsigned long long)a.refused);
+        /* A drop_oldest queue evicts unread messages (an undeclared
+         * dead-letter queue does: dlq.c); say it where the count is read. */
+        if (s.dropped_oldest)
+            fprintf(out, "; dropped includes %llu evicted unread by drop_oldest, capacity %u",
+                    (unsigned long long)s.dropped_oldest, rh_queue_config_of(q)->capacity);
         if (recovered)
             fprintf(out, "; accepted includes %llu carried over from the previous run",
                     (unsigned long long)carried);

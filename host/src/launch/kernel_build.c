@@ -153,6 +153,84 @@ static rh_ring *ring_create(const rh_kernel_decl *d, uint32_t capacity, uint32_t
                               : rh__ring_create(capacity, payload_size);
 }
 
+/* The ring slots a persist input bridge's bursts on port p wait in (acks.c
+ * marks one per burst): the input rings it feeds and every output ring. */
+static uint32_t ack_slots(const rh_kinst *k, uint32_t p, int inline_mode)
+{
+    uint64_t n = 0;
+    for (uint32_t w = 0; w < k->n_workers; w++) {
+        if (!inline_mode || w == 0)
+            n += k->workers[w].in[p]->capacity;
+        for (uint32_t o = 0; o < k->desc->n_outputs; o++)
+            n += k->workers[w].out[o]->capacity;
+    }
+    return n > (1u << 24) ? (1u << 24) : (uint32_t)n;
+}
+
+/*
+ * A kernel with a persist input answers each message once across SIGKILLs
+ * only while the answers a kill may repeat fit in the recent ids its output
+ * queue checks them against (at most min(capacity, 65 536): engine/acks.c,
+ * ack_limit).  The bridges enforce that by taking at most half of it ahead
+ * of the acks, whatever the capacity, so no capacity breaks the promise
+ * (for a kernel answering each input once per port); a small one makes the
+ * workers wait for acks instead of working on full batches.  That is
+ * warned here, naming the capacity that lifts it: a launch refused for it
+ * would refuse a manifest that keeps its promise.  An output queue other
+ * kernels of the manifest also write shares those ids with their answers,
+ * which no limit here can bound: warned too.
+ */
+static uint32_t first_persist_input(const rh_kinst *k)
+{
+    for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+        if (rh__queue_is_persist(k->in_q[p]))
+            return p;
+    return UINT32_MAX;
+}
+
+static void warn_persist_window(rh_runtime *rt, const rh_kinst *k, uint32_t limit)
+{
+    const rh_kernel_decl *d = k->decl;
+    uint32_t inputs = 0;
+    for (uint32_t p = 0; p < k->desc->n_inputs; p++)
+        inputs += rh__queue_is_persist(k->in_q[p]);
+    for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+        rh_queue *q = k->out_q[p];
+        const rh_queue_config *c = rh_queue_config_of(q);
+        if (!c->persist && !c->dedup_window)
+            continue;
+        uint64_t want = 2ull * inputs * k->n_workers * d->batch, need = 2;
+        while (need < want)
+            need <<= 1;
+        if (limit < (uint64_t)k->n_workers * d->batch)
+            rh__log_event(rt->log, RH_LOG_WARN, "launch.persist_answers_window",
+                          "kernel=%s output=%s capacity=%u needs=%llu workers=%u batch=%u "
+                          "unacked_limit=%u: answers stay exactly once across a kill, but the "
+                          "workers may take only %u inputs ahead of the acks, fewer than a "
+                          "batch each; capacity %llu lifts it",
+                          d->name, rh_queue_name(q), c->capacity, (unsigned long long)need,
+                          k->n_workers, d->batch, limit, limit, (unsigned long long)need);
+        for (uint32_t i = 0; i < rt->n_kernels; i++) {
+            const rh_kinst *o = &rt->kernels[i];
+            if (o == k || !o->desc)
+                continue;
+            for (uint32_t op = 0; op < RH_MAX_PORTS; op++)
+                if (o->out_q[op] == q) {
+                    rh__log_event(rt->log, RH_LOG_WARN, "launch.persist_answers_window",
+                                  "kernel=%s output=%s also_written_by=%s: the answers to its "
+                                  "persist inputs redelivered after a kill are checked against "
+                                  "the queue's last %u ids, which %s's messages share; a repeat "
+                                  "may get through",
+                                  d->name, rh_queue_name(q), o->decl->name,
+                                  c->capacity < RH_RECENT_IDS_MAX ? c->capacity
+                                                                  : RH_RECENT_IDS_MAX,
+                                  o->decl->name);
+                    op = RH_MAX_PORTS;
+                }
+        }
+    }
+}
+
 int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
 {
     const rh_kernel_decl *d = k->decl;
@@ -246,10 +324,15 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
              * only marks what the kernel finished, so that the next start
              * can count what a SIGKILL lost in the host (queue_shm.c). */
             if (rh__queue_is_persist(q) || rh_queue_config_of(q)->shared) {
-                if (!(b->acks = rh__acks_new()))
+                if (!(b->acks = rh__acks_new(ack_slots(k, p, inline_mode))))
                     return rh_error_set(err, RH_ENOMEM, "out of memory");
                 rh__queue_note_host_acks(q);
             }
+            /* Only a persist input is held back behind its acks: its
+             * answers' repeat check needs them within the output's window. */
+            b->ack_limit = rh__queue_is_persist(q) ? rh__acks_limit(k) : 0;
+            if (b->ack_limit && p == first_persist_input(k) && j == 0)
+                warn_persist_window(rt, k, b->ack_limit);
             b->dedup = &k->dedup[p];
             b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;
             b->n_targets = inline_mode ? 1 : k->n_workers;

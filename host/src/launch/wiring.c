@@ -293,6 +293,35 @@ static int plan_remote_dead_letter_queues(rh_runtime *rt, rh_error *err)
     return 0;
 }
 
+/*
+ * An output queue declared `reject` refuses each answer it has no room for
+ * at once, and the bridge dead-letters it (stage undeliverable) into the
+ * kernel's dead-letter queue.  Left undeclared, that queue holds
+ * RH_DLQ_CAPACITY_DEFAULT and evicts the oldest (drop_oldest), which
+ * nothing in the manifest says: 228 of 484 refused answers were dropped so.
+ * The launch says it, naming the queue to declare; the drop itself is
+ * counted, and the accounting line says what it dropped (metrics.c).  A
+ * warning, not a larger default: how many refused answers must wait unread
+ * is the operator's to size (and a `block` output dead-letters only what
+ * waited block_timeout_ms, not warned: it is every manifest's default).
+ */
+static void warn_reject_into_default_dlq(rh_runtime *rt, const rh_kinst *k, const rh_qplan *dlq)
+{
+    for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+        const rh_qplan *o = &rt->qplan[k->out_plan[p]];
+        if (o->cfg.backpressure != RH_BP_REJECT)
+            continue;
+        rh__log_event(rt->log, RH_LOG_WARN, "launch.dlq_drops_oldest",
+                      "kernel=%s output=%s backpressure=reject dlq=%s dlq_capacity=%u "
+                      "dlq_backpressure=drop_oldest: answers %s refuses are dead-lettered into "
+                      "%s, which is not declared, so holds %u and then drops the oldest (counted "
+                      "dropped); declare \"%s\" in queues with the capacity the refused answers "
+                      "need, or read it",
+                      k->decl->name, o->name, dlq->name, dlq->cfg.capacity, o->name, dlq->name,
+                      dlq->cfg.capacity, dlq->name);
+    }
+}
+
 static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
 {
     rh_manifest *m = rt->m;
@@ -337,6 +366,8 @@ static int plan_dead_letter_queues(rh_runtime *rt, rh_error *err)
             snprintf(q->first_use, sizeof q->first_use, "kernels[%u] (its dead letters)", i);
         }
         k->dlq_plan = (uint32_t)(q - rt->qplan);
+        if (!decl)
+            warn_reject_into_default_dlq(rt, k, q);
     }
     if ((rc = plan_remote_dead_letter_queues(rt, err)) != 0)
         return rc;

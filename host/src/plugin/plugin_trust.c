@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "plugin/plugin_trust.h"
@@ -53,6 +54,56 @@ static const char *group_name(gid_t gid, char *buf, size_t len)
     else
         snprintf(buf, len, "gid %u", (unsigned)gid);
     return buf;
+}
+
+/*
+ * Who a POSIX access ACL on `at` lets write, for the message: with an ACL,
+ * the group bits of st_mode are the ACL's mask, not the owning group's
+ * permissions, so "group-writable, any member of that group" would name the
+ * wrong people.  Reads the xattr the kernel keeps the ACL in
+ * (system.posix_acl_access: a version word, then {tag, perm, id} entries,
+ * little-endian, as acl_to_xattr writes them; no libacl needed).  Returns
+ * 1 with the writers listed in buf ("user bob (uid 1001), group staff"),
+ * 0 when `at` has no ACL (or it cannot be read: then the plain message).
+ * Only read for a message, by name: what is judged is the fstat of the
+ * walked descriptor.
+ */
+#define ACL_XATTR_VERSION 2u
+#define ACL_TAG_USER 0x02u
+#define ACL_TAG_GROUP_OBJ 0x04u
+#define ACL_TAG_GROUP 0x08u
+#define ACL_PERM_WRITE 0x02u
+
+static int acl_writers(const char *at, char *buf, size_t len)
+{
+    unsigned char raw[4 + 8 * 64];
+    ssize_t n = getxattr(at, "system.posix_acl_access", raw, sizeof raw);
+    if (n < 4 || (n - 4) % 8 != 0 ||
+        (raw[0] | raw[1] << 8 | raw[2] << 16 | (unsigned)raw[3] << 24) != ACL_XATTR_VERSION)
+        return 0;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (ssize_t off = 4; off + 8 <= n; off += 8) {
+        unsigned tag = raw[off] | raw[off + 1] << 8, perm = raw[off + 2] | raw[off + 3] << 8;
+        unsigned id = raw[off + 4] | raw[off + 5] << 8 | raw[off + 6] << 16 |
+                      (unsigned)raw[off + 7] << 24;
+        if (!(perm & ACL_PERM_WRITE))
+            continue;
+        char who[160], name[128];
+        if (tag == ACL_TAG_USER)
+            snprintf(who, sizeof who, "user %s", user_name((uid_t)id, name, sizeof name));
+        else if (tag == ACL_TAG_GROUP)
+            snprintf(who, sizeof who, "group %s", group_name((gid_t)id, name, sizeof name));
+        else if (tag == ACL_TAG_GROUP_OBJ)
+            snprintf(who, sizeof who, "its owning group");
+        else
+            continue; /* the owner (judged above), the mask, others (mode o+w) */
+        used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+                                 used ? ", " : "", who);
+    }
+    if (!used)
+        snprintf(buf, len, "no entry yet (its mask allows write to any entry added)");
+    return 1;
 }
 
 /* A refusal the walk may waive: refused (RH_EPLUGIN) or noted in waived. */
@@ -96,6 +147,15 @@ static int judge(trust_walk *w, const struct stat *st, const char *kind, const c
             return rc;
     }
     if ((st->st_mode & S_IWGRP) && !sticky_ok) {
+        char writers[512];
+        if (acl_writers(at, writers, sizeof writers)) {
+            snprintf(why, sizeof why,
+                     "the %s %s has a POSIX ACL that lets %s write (mode %04o: with an ACL the "
+                     "group bits are its mask), so they could replace the code this host runs; "
+                     "see getfacl %s; fix: setfacl -b %s (drops the ACL) or setfacl -m m::rx %s",
+                     kind, at, writers, mode, at, at, at);
+            return refuse_or_waive(w, why);
+        }
         snprintf(why, sizeof why,
                  "the %s %s is group-writable (mode %04o, group %s), so any member of that group "
                  "could replace the code this host runs; fix: chmod g-w %s",

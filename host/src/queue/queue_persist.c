@@ -61,6 +61,26 @@ static const char *instance_of(const rh_queue *q, char *buf, size_t len)
 }
 
 /*
+ * The cells of the claims a repair discards, [from, end): their writers (a
+ * dead host's kernels writing answers in place, clients' loans) may have
+ * filled them, and each is also the cell of the position a lap earlier,
+ * whose id queue_recent.c reads as a message the queue accepted.  An
+ * output bridge would then drop the redone answer to a redelivered input as
+ * a repeat of an answer nobody ever received (seen: 2 or 3 answers of 4 000
+ * lost over two SIGKILLs of two inline workers).  Their ids are cleared (a
+ * zero id is never taken for a repeat); the old ids were overwritten
+ * anyway.  Geometry from the header, checked (rh__queue_header_check).
+ */
+static void forget_unpublished(queue_header *h, uint32_t capacity, uint64_t from, uint64_t end)
+{
+    unsigned char *cells = (unsigned char *)h + sizeof(queue_header);
+    for (uint64_t pos = from; pos != end; pos++) {
+        cell *c = (cell *)(cells + (size_t)(pos & (capacity - 1)) * h->slot_size);
+        memset(&c->env.id, 0, sizeof c->env.id);
+    }
+}
+
+/*
  * Repair the indices a dead host left (see the top of this file), or say
  * why they describe no queue.  Returns the number of messages the queue
  * holds after the repair, or -1 with *why set.
@@ -80,6 +100,7 @@ static int64_t repair_indices(queue_header *h, uint32_t capacity, const char **w
                "prod_tail <= prod_head <= acked + capacity does not hold)";
         return -1;
     }
+    forget_unpublished(h, capacity, prod_tail, prod_head);
     atomic_store_explicit(&h->prod_head, prod_tail, memory_order_relaxed);
     atomic_store_explicit(&h->cons_head, acked, memory_order_relaxed);
     atomic_store_explicit(&h->cons_tail, acked, memory_order_relaxed);

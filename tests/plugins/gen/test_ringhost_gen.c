@@ -99,9 +99,16 @@ static void test_decode_errors_name_the_field_and_the_value(void **unused)
     expect_decode_error("{\"i32v\":1.0}",
                         "i32v: expected an integer in -2147483648..2147483647, got 1.0");
     expect_decode_error("{\"u32v\":\"5\"}", "u32v: expected an integer in 0..4294967295, got \"5\"");
+    /* a quoted small u64 is a sender's mistake, not encode's spelling */
+    expect_decode_error("{\"u64v\":\"1\"}",
+                        "u64v: expected an integer in 0..18446744073709551615 (a string of digits "
+                        "only above 9223372036854775807), got \"1\"");
     expect_decode_error("{\"u64v\":\"18446744073709551616\"}",
-                        "u64v: expected an integer in 0..18446744073709551615, got "
-                        "\"18446744073709551616\"");
+                        "u64v: expected an integer in 0..18446744073709551615 (a string of digits "
+                        "only above 9223372036854775807), got \"18446744073709551616\"");
+    expect_decode_error("{\"u64s\":[\"9223372036854775807\"]}",
+                        "u64s[0]: expected an integer in 0..18446744073709551615 (a string of "
+                        "digits only above 9223372036854775807), got \"9223372036854775807\"");
     expect_decode_error("{\"f32v\":1e39}",
                         "f32v: expected a number in the f32 range, got 9.9999999999999994e38");
     expect_decode_error("{\"flag\":1}", "flag: expected true or false, got 1");
