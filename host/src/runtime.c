@@ -252,8 +252,8 @@ static int terminate_locked(rh_runtime *rt, int timeout_ms, rh_error *err)
     }
     atomic_store(&rt->flow, RH_FLOW_STOPPED);
     rh__watchdog_stop(rt);
-    /* a thread that must still leave process() gets a short grace */
-    uint64_t join_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + 100 * RH_NS_PER_MS;
+    /* a thread that must still leave process() gets a grace (engine.h) */
+    uint64_t join_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + RH_STOP_GRACE_NS;
     const char *stuck = NULL;
     for (uint32_t i = 0; i < rt->n_reactors; i++)
         if (rh__reactor_stop_join(rt->reactors[i], join_by) != 0 && !stuck)

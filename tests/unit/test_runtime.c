@@ -720,7 +720,9 @@ static void test_terminate_returns_by_its_timeout_while_a_kernel_is_stuck(void *
     double secs = (double)(rh_now_ns() - t0) / 1e9;
     assert_int_equal(rc, RH_ETIMEDOUT);
     assert_non_null(strstr(err.msg, "did not stop"));
-    if (secs > 2.0)
+    /* 200 ms, then RH_STOP_GRACE_NS (1 s) for the join; the kernel's call
+     * still has more than a second to run then */
+    if (secs > 2.5)
         fail_msg("terminate(200 ms) took %.2f s with a stuck kernel", secs);
     assert_int_equal(rh_runtime_state(rt), RH_STATE_TERMINATED);
     char shm[256];

@@ -404,6 +404,14 @@ int rh__reactor_sync(rh_reactor *r, uint64_t deadline_ns);
  * running and marks the reactor stuck (its memory must then never be
  * freed). */
 int rh__reactor_stop_join(rh_reactor *r, uint64_t deadline_ns);
+/* What a stop grants past its own deadline to threads of ours that were
+ * told to stop (a join, an output bridge ending its block wait, a fini):
+ * one second.  It is only waited out when a kernel is really stuck in
+ * process(); a host thread that is merely not scheduled yet (a loaded
+ * 2-cpu machine: stress-ng beside the test suite) was seen to need more
+ * than the 100 ms this used to be, and was then reported stuck ("did not
+ * stop", reactor.stuck) though it stopped a moment later. */
+#define RH_STOP_GRACE_NS (1000ull * 1000 * 1000)
 
 /* ----------------------------------------------- restart policy -------- */
 

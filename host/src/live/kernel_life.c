@@ -105,7 +105,7 @@ static unsigned join_private_threads(rh_runtime *rt, rh_kinst *k)
     for (uint32_t i = 0; i < rt->n_reactors; i++) {
         rh_reactor *r = rt->reactors[i];
         if (r->started && reactor_serves_only(r, k) &&
-            rh__reactor_stop_join(r, rh_now_ns() + 100 * RH_NS_PER_MS) == 0)
+            rh__reactor_stop_join(r, rh_now_ns() + RH_STOP_GRACE_NS) == 0)
             n++;
         all &= !(r->started || r->stuck) || !reactor_serves(r, k);
     }
@@ -300,11 +300,11 @@ static int kernel_terminate_locked(rh_runtime *rt, const char *kernel, int timeo
      * the stop and dead-letters what finds no room (bridge.c, stage
      * "undeliverable"); wait for that, so the kernel's answers are where
      * terminate leaves them when it returns. */
-    uint64_t flushed_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + 100 * RH_NS_PER_MS;
+    uint64_t flushed_by = (rh_now_ns() > deadline ? rh_now_ns() : deadline) + RH_STOP_GRACE_NS;
     while (!outputs_flushed(k) && rh_now_ns() < flushed_by)
         nap_us(200);
     int finished = wait_finished(k, (rh_now_ns() > deadline ? rh_now_ns() : deadline) +
-                                        100 * RH_NS_PER_MS);
+                                        RH_STOP_GRACE_NS);
     k->state = RH_STATE_TERMINATED;
     unsigned joined = drained && finished && rh__kernel_is_quiet(k, 0)
                           ? join_private_threads(rt, k) : 0;
