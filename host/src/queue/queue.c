@@ -89,10 +89,19 @@ static inline rh_id fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from
 static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, uint32_t len)
 {
     uint64_t pos;
-    if (claim_enqueue_run(q, 1, &pos) == 0)
+    /* The note names this thread to a waiter behind the claim, until the
+     * publish (queue_notes.c): slow is waited for, dead repaired. */
+    queue_note *note = note_take(q);
+    if (!note)
+        return RH_EBUSY;
+    if (claim_enqueue_run(q, 1, &pos, note) == 0) {
+        note_free(note);
         return RH_EFULL;
+    }
     fill_cell(q, pos, e, e->enqueue_ns, payload, len);
-    return publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
+    int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
+    note_free(note);
+    return rc;
 }
 
 /* Whether the next enqueue would find room.  Used as the re-check between
@@ -314,20 +323,24 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
      * fits; the rest goes one by one through the policy, as rh_send. */
     uint64_t now = rh_now_ns();
     uint64_t pos;
-    uint32_t k = claim_enqueue_run(q, n, &pos);
+    queue_note *note = note_take(q);
+    if (!note)
+        return RH_EBUSY;
+    uint32_t k = claim_enqueue_run(q, n, &pos, note);
     for (uint32_t i = 0; i < k; i++) {
         rh_id id = fill_cell(q, pos + i, envs ? &envs[i] : NULL, now,
                              (const char *)payloads + (size_t)i * stride, len);
         if (ids_out)
             ids_out[i] = id;
     }
-    if (k) {
-        if (publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0) {
-            count(q, C_REJECTED, k);
-            return RH_ECORRUPT; /* none of them is sent: the caller still holds them all */
-        }
-        rh_bell_ring(&q->h->not_empty);
+    int stalled = k && publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0;
+    note_free(note);
+    if (stalled) {
+        count(q, C_REJECTED, k);
+        return RH_ECORRUPT; /* none of them is sent: the caller still holds them all */
     }
+    if (k)
+        rh_bell_ring(&q->h->not_empty);
     uint32_t done = k;
     for (; done < n; done++) {
         rh_envelope e;
@@ -353,9 +366,13 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
 uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n)
 {
     uint64_t pos;
-    uint32_t k = n ? claim_enqueue_run(q, n, &pos) : 0;
-    if (k == 0)
+    queue_note *note = n ? note_take(q) : NULL;
+    uint32_t k = note ? claim_enqueue_run(q, n, &pos, note) : 0;
+    if (k == 0) {
+        if (note)
+            note_free(note);
         return 0;
+    }
     uint64_t now = rh_now_ns();
     for (uint32_t i = 0; i < k; i++) {
         rh_envelope *e = src[i];
@@ -364,7 +381,9 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
     }
     /* Gave up on a stalled producers' tail: none of the k is enqueued, and
      * the output bridge applies its policy to them as to a full queue's. */
-    if (publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0)
+    int stalled = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0;
+    note_free(note);
+    if (stalled)
         return 0;
     rh_bell_ring(&q->h->not_empty);
     return k;

@@ -23,11 +23,13 @@
 #include "queue/queue_pvt.h"
 
 #define QUEUE_MAGIC 0x0045554555514852ull /* "RHQUEUE\0" little-endian */
-#define QUEUE_LAYOUT_VERSION 6u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
+#define QUEUE_LAYOUT_VERSION 7u /* 2: head/tail indices, packed cells without stamps; 3: persist, acked;
                                    4: created_ns, the health line (heartbeat, corrupt);
                                    5: the claims table of loans and peeks, void cells
                                    (queue_loan.c), orphans and parked in the consumers' line;
-                                   6: prod_tail and cons_tail each on a line of its own */
+                                   6: prod_tail and cons_tail each on a line of its own;
+                                   7: the producers' notes (queue_notes.c), the halt words
+                                   beside prod_head and cons_head */
 #define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
@@ -84,6 +86,24 @@ typedef struct queue_claim {
     _Atomic uint64_t pos, end, next, upto;
 } queue_claim;
 
+/*
+ * The producers' notes (queue_notes.c's top comment is the design): every
+ * producer claim that is not a loan (a copying send, the bridges' copying
+ * enqueue, an in-place run) is described by a note taken before its CAS on
+ * prod_head and freed once the run is published, so that a waiter stalled
+ * behind it can tell a live holder (however slow: wait) from a dead one
+ * (repair: the run is published void).  owner: 0 (free) or the holder's
+ * identity (queue_notes.c: pid, tid and start time, so that a reused pid
+ * is not taken for the holder).  [pos, done) is the holder's for sure,
+ * [done, end) is what its CAS in flight would claim.  One line each: a
+ * sender writes its own note, nobody else's.
+ */
+#define QUEUE_NOTES 64
+typedef struct queue_note {
+    _Alignas(64) _Atomic uint64_t owner;
+    _Atomic uint64_t pos, done, end;
+} queue_note;
+
 /* The start of the mapping.  Everything above `counters` is written once by
  * the creator before it publishes magic, and never again. */
 typedef struct queue_header {
@@ -117,6 +137,11 @@ typedef struct queue_header {
     _Alignas(64) _Atomic uint64_t counters[C_COUNT];
     _Alignas(64) _Atomic uint64_t high_water;
     _Alignas(64) _Atomic uint64_t prod_head; /* next position a producer claims */
+    /* Non-zero once the indices were found to describe no queue
+     * (CORRUPT_INDICES, queue_stall.c): producers then claim nothing.  In
+     * prod_head's line, which every producer's CAS owns anyway, so the
+     * check costs no transfer; cons_halt likewise for consumers. */
+    _Atomic uint32_t prod_halt;
     _Alignas(64) _Atomic uint64_t prod_tail; /* cells before it are published */
     _Alignas(64) _Atomic uint64_t cons_head; /* next position a consumer claims */
     /* Claims table entries of kind ORPHAN, and of kind DONE (queue_claims.c):
@@ -124,6 +149,7 @@ typedef struct queue_header {
      * anyway), so the common case, none, costs nothing more. */
     _Atomic uint32_t orphans;
     _Atomic uint32_t parked;
+    _Atomic uint32_t cons_halt; /* as prod_halt, for consumers */
     _Alignas(64) _Atomic uint64_t cons_tail; /* cells before it are read (and free, if not
                                               * persist) */
     /* Persist only: cells before it are done with, free again.  Written by
@@ -146,6 +172,7 @@ typedef struct queue_header {
     _Atomic uint64_t corrupt_claim;  /* the claim that waited for it */
     _Atomic int64_t corrupt_ns;      /* CLOCK_REALTIME of that stall */
     _Alignas(64) queue_claim claims[QUEUE_CLAIMS]; /* loans and peeks (queue_claims.c, queue_loan.c) */
+    queue_note notes[QUEUE_NOTES]; /* producers' claims in flight (queue_notes.c) */
     _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
     _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
 } queue_header;
@@ -270,6 +297,16 @@ extern uint64_t rh__queue_stall_ns; /* QUEUE_STALL_NS; fuzz/fuzz_queue.c shorten
 extern uint64_t rh__queue_hold_max_ns;
 #define CORRUPT_PRODUCERS 1u
 #define CORRUPT_CONSUMERS 2u
+/* The indices describe no queue (a head or tail moved back, or further
+ * from the others than the capacity: another process wrote them): both
+ * sides halt (prod_halt, cons_halt), so nothing is replayed and nothing
+ * more accepted.  Set by rh__queue_scribbled. */
+#define CORRUPT_INDICES 4u
+/* The header's fixed fields (magic, version, geometry, names) no longer
+ * match what the creating host wrote: found by its heartbeat
+ * (queue_health.c); clients can no longer attach.  Data still moves. */
+#define CORRUPT_HEADER 8u
+#define CORRUPT_ALL 15u
 
 /* One poll of a stalled wait in publish(): *since is 0 at the first.
  * Returns 1 when the waiter must give up (its side is already marked, or
@@ -277,6 +314,11 @@ extern uint64_t rh__queue_hold_max_ns;
  * logged as queue.corrupt), 0 to wait on. */
 int rh__queue_stalled(rh_queue *q, unsigned side, uint64_t tail, uint64_t claim,
                       uint64_t *since);
+
+/* Mark the indices of q scribbled (CORRUPT_INDICES): both sides halt,
+ * counted, logged once as queue.corrupt side=indices with what was seen
+ * (what: a few words, seen: the value that gave it away).  Slow path. */
+void rh__queue_scribbled(rh_queue *q, const char *what, uint64_t seen);
 
 /* Whether side (CORRUPT_*) of q was marked corrupt. */
 static inline int queue_side_corrupt(const rh_queue *q, unsigned side)

@@ -338,6 +338,12 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
         shm_name_for(q->shm_name, sizeof q->shm_name, instance, name);
         rc = q->persist ? rh__queue_persist_open(q, type, err) : 0;
         if (rc == 1) {
+            /* The dead run's producer notes described claims the recovery
+             * undid (queue_notes.c); its halt words went with the marks
+             * the recovery cleared. */
+            memset(q->h->notes, 0, sizeof q->h->notes);
+            atomic_store_explicit(&q->h->prod_halt, 0, memory_order_relaxed);
+            atomic_store_explicit(&q->h->cons_halt, 0, memory_order_relaxed);
             rh__queue_heartbeat_start(q);
             *out = q;
             return 0;

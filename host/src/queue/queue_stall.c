@@ -87,3 +87,33 @@ int rh__queue_stalled(rh_queue *q, unsigned side, uint64_t tail, uint64_t claim,
                           : "receives_deliver_what_is_published_then_sends_fail_RH_ECORRUPT");
     return 1;
 }
+
+/* ---------------------------------------------------------- scribbled --- */
+
+void rh__queue_scribbled(rh_queue *q, const char *what, uint64_t seen)
+{
+    queue_header *h = q->h;
+    /* Halt both sides first: every claim after this claims nothing, so
+     * what the indices say is neither replayed nor added to. */
+    atomic_store_explicit(&h->prod_halt, 1, memory_order_relaxed);
+    atomic_store_explicit(&h->cons_halt, 1, memory_order_relaxed);
+    uint32_t before =
+        atomic_fetch_or_explicit(&h->corrupt_sides, CORRUPT_INDICES, memory_order_relaxed);
+    if (before & CORRUPT_INDICES)
+        return; /* marked already: counted and logged once */
+    atomic_fetch_add_explicit(&h->corrupt, 1, memory_order_relaxed);
+    if ((before & (CORRUPT_PRODUCERS | CORRUPT_CONSUMERS)) == 0) {
+        atomic_store_explicit(&h->corrupt_tail, atomic_load(&h->cons_tail), memory_order_relaxed);
+        atomic_store_explicit(&h->corrupt_claim, atomic_load(&h->cons_head), memory_order_relaxed);
+        atomic_store_explicit(&h->corrupt_ns, rh__wall_ns(), memory_order_relaxed);
+    }
+    rh__log_event(NULL, RH_LOG_ERROR, "queue.corrupt",
+                  "queue=%s side=indices what=\"%s\" seen=%llu pid=%d prod_head=%llu "
+                  "prod_tail=%llu cons_head=%llu cons_tail=%llu "
+                  "action=sends_and_receives_refused_RH_ECORRUPT_purge_or_relaunch",
+                  q->name, what, (unsigned long long)seen, (int)getpid(),
+                  (unsigned long long)atomic_load(&h->prod_head),
+                  (unsigned long long)atomic_load(&h->prod_tail),
+                  (unsigned long long)atomic_load(&h->cons_head),
+                  (unsigned long long)atomic_load(&h->cons_tail));
+}

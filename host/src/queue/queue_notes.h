@@ -1,0 +1,77 @@
+/*
+ * queue_notes.h — the producers' notes (queue_layout.h queue_note;
+ * queue_notes.c's top comment is the design): the inline steps every
+ * producer claim takes on its hot path (take a note, free it), and what a
+ * waiter stalled on prod_tail asks when the claim before it is not a loan.
+ * Private to the queue layer.
+ */
+#ifndef RH_QUEUE_NOTES_H
+#define RH_QUEUE_NOTES_H
+
+#include "queue/queue_layout.h"
+
+#define NOTE_POS_NONE UINT64_MAX /* a free note's pos: matches no tail */
+
+/* This thread's identity as a note owner (0 until first known), and the
+ * note index it tries first (its last one, spread by tid at first). */
+extern _Thread_local uint64_t rh__note_self;
+extern _Thread_local uint32_t rh__note_hint;
+uint64_t rh__note_self_slow(void);
+/* The identity of this process (tid 0): owner of in-place runs, which
+ * another thread of the host may publish. */
+uint64_t rh__note_process(void);
+/* No free note at the hint: look through the table, reclaim notes of dead
+ * holders that describe no claim in progress, wait for one (a note is
+ * held for the microseconds of a send).  NULL after rh__queue_hold_max_ns
+ * with every note held by a live holder (only a scribbled table, or more
+ * than QUEUE_NOTES senders stopped at once, gets there). */
+queue_note *rh__note_take_slow(rh_queue *q, uint64_t me);
+
+/* Take a free note for a claim by owner `me` (one uncontended CAS on a line
+ * the thread used last time: it stays in its cache). */
+static inline queue_note *note_take_as(rh_queue *q, uint64_t me)
+{
+    queue_note *n = &q->h->notes[rh__note_hint & (QUEUE_NOTES - 1)];
+    uint64_t expect = 0;
+    /* Acquire: the previous holder's release in note_free. */
+    if (__builtin_expect(atomic_compare_exchange_strong_explicit(
+                             &n->owner, &expect, me, memory_order_acquire, memory_order_relaxed),
+                         1))
+        return n;
+    return rh__note_take_slow(q, me);
+}
+
+static inline queue_note *note_take(rh_queue *q)
+{
+    uint64_t me = rh__note_self;
+    if (__builtin_expect(me == 0, 0))
+        me = rh__note_self_slow();
+    return note_take_as(q, me);
+}
+
+/* The note's claim is published (or it claimed nothing): free.  pos first,
+ * so a waiter never sees a new holder with the old run. */
+static inline void note_free(queue_note *n)
+{
+    atomic_store_explicit(&n->pos, NOTE_POS_NONE, memory_order_relaxed);
+    atomic_store_explicit(&n->owner, 0, memory_order_release);
+}
+
+/* queue_notes.c: a producer's wait on prod_tail == tail stalled and no
+ * loan starts there.  NOTES_LIVE: a note of a live holder starts at tail
+ * (*holder: its pid), wait; NOTES_REPAIRED: the notes there were all of
+ * dead holders and the run was published void, look again; NOTES_NONE:
+ * no note starts there (no claim of this protocol: a scribbled head);
+ * NOTES_UNSURE: only dead holders' notes, which disagree on the run. */
+enum { NOTES_NONE, NOTES_LIVE, NOTES_REPAIRED, NOTES_UNSURE };
+int rh__queue_notes_stall(rh_queue *q, uint64_t tail, int *holder);
+
+/* queue_notes.c: whether the note owner o names a live thread (or
+ * process, tid 0) with the start time it recorded. */
+int rh__note_owner_alive(uint64_t o);
+static inline int note_owner_pid(uint64_t o)
+{
+    return (int)(o >> 42);
+}
+
+#endif /* RH_QUEUE_NOTES_H */
