@@ -89,19 +89,15 @@ static inline rh_id fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from
 static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, uint32_t len)
 {
     uint64_t pos;
-    /* The note names this thread to a waiter behind the claim, until the
-     * publish (queue_notes.c): slow is waited for, dead repaired. */
+    /* The note names this thread to a waiter behind the claim
+     * (queue_notes.c): slow is waited for, dead repaired. */
     queue_note *note = note_take(q);
     if (!note)
         return RH_EBUSY;
-    if (claim_enqueue_run(q, 1, &pos, note) == 0) {
-        note_free(note);
+    if (claim_enqueue_run(q, 1, &pos, note) == 0)
         return RH_EFULL;
-    }
     fill_cell(q, pos, e, e->enqueue_ns, payload, len);
-    int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
-    note_free(note);
-    return rc;
+    return publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
 }
 
 /* Whether the next enqueue would find room.  Used as the re-check between
@@ -334,7 +330,6 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
             ids_out[i] = id;
     }
     int stalled = k && publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0;
-    note_free(note);
     if (stalled) {
         count(q, C_REJECTED, k);
         return RH_ECORRUPT; /* none of them is sent: the caller still holds them all */
@@ -368,11 +363,8 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
     uint64_t pos;
     queue_note *note = n ? note_take(q) : NULL;
     uint32_t k = note ? claim_enqueue_run(q, n, &pos, note) : 0;
-    if (k == 0) {
-        if (note)
-            note_free(note);
+    if (k == 0)
         return 0;
-    }
     uint64_t now = rh_now_ns();
     for (uint32_t i = 0; i < k; i++) {
         rh_envelope *e = src[i];
@@ -381,9 +373,7 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
     }
     /* Gave up on a stalled producers' tail: none of the k is enqueued, and
      * the output bridge applies its policy to them as to a full queue's. */
-    int stalled = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0;
-    note_free(note);
-    if (stalled)
+    if (publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0)
         return 0;
     rh_bell_ring(&q->h->not_empty);
     return k;

@@ -137,11 +137,11 @@ static inline int publish(rh_queue *q, unsigned side, _Atomic uint64_t *tail, ui
  * Acquire on cons_tail (acked): the consumers' reads of those cells are
  * done before we overwrite them.
  *
- * note (taken by the caller: note_take, queue_notes.h) describes the
- * claim to a waiter behind it (queue_notes.c): before each CAS its run
- * [pos, end) with done = pos (pending), release; after the CAS done = end.
- * The caller frees it once the run is published.  Costs two stores to the
- * caller's own line before the CAS and one after.
+ * note (the caller's: note_take, queue_notes.h) describes the claim to a
+ * waiter behind it (queue_notes.c): before each CAS its run [pos, end)
+ * with done = pos (pending), release; after the CAS done = end; when it
+ * claims nothing, pos is none.  Costs three stores to the caller's own
+ * line before the CAS and one after.
  */
 static inline uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_out,
                                          queue_note *note)
@@ -150,8 +150,10 @@ static inline uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_
     uint64_t pos = atomic_load_explicit(&h->prod_head, memory_order_relaxed);
     for (;;) {
         /* prod_head's own line: no transfer (queue_layout.h prod_halt). */
-        if (__builtin_expect(atomic_load_explicit(&h->prod_halt, memory_order_relaxed) != 0, 0))
+        if (__builtin_expect(atomic_load_explicit(&h->prod_halt, memory_order_relaxed) != 0, 0)) {
+            atomic_store_explicit(&note->pos, NOTE_POS_NONE, memory_order_relaxed);
             return 0;
+        }
         /* cons_tail, or acked on a persist queue (q->free_tail): the same
          * acquire pairs with the release of whoever advanced it. */
         uint64_t freed = atomic_load_explicit(q->free_tail, memory_order_acquire);
@@ -171,6 +173,9 @@ static inline uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_
             if (pos - freed > q->capacity)
                 rh__queue_scribbled(q, "prod_head more than capacity past the free tail, or "
                                        "behind it", pos - freed);
+            /* A pending run nobody will claim through this note: a waiter
+             * must not take it for a live claim at pos. */
+            atomic_store_explicit(&note->pos, NOTE_POS_NONE, memory_order_relaxed);
             return 0;
         }
         uint32_t k = room < n ? (uint32_t)room : n;

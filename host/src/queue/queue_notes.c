@@ -207,11 +207,12 @@ static int reclaim_dead(rh_queue *q, uint64_t me)
     for (unsigned i = 0; i < QUEUE_NOTES; i++) {
         queue_note *n = &h->notes[i];
         uint64_t o = atomic_load_explicit(&n->owner, memory_order_acquire);
-        if (o == 0 || o == rh__note_process())
-            continue;
-        /* A note in our own name while we take one: not ours (a thread
-         * holds one copying note at a time), a scribble. */
-        if (o != me && rh__note_owner_alive(o))
+        /* Ours (this thread's, found by the caller's scan, or this
+         * process's in-place runs), or a live holder's: kept.  A thread
+         * keeps its note between sends, so a live thread's idle note is
+         * not reclaimed: QUEUE_NOTES threads sending to one queue at once
+         * is the table's limit. */
+        if (o == 0 || o == me || o == rh__note_process() || rh__note_owner_alive(o))
             continue;
         uint64_t pos = atomic_load_explicit(&n->pos, memory_order_acquire);
         uint64_t end = atomic_load_explicit(&n->end, memory_order_relaxed);
@@ -231,20 +232,34 @@ static int reclaim_dead(rh_queue *q, uint64_t me)
     return freed;
 }
 
-queue_note *rh__note_take_slow(rh_queue *q, uint64_t me)
+queue_note *rh__note_take_slow(rh_queue *q, uint64_t me, int reuse)
 {
     queue_header *h = q->h;
     uint64_t since = 0;
     for (unsigned round = 0;; round++) {
+        /* From the hint on: a thread finds its own note where it took it,
+         * the first free one past the hint (or one before it, freed since
+         * by a dead holder's reclaim: then it has two, and keeps both). */
         for (unsigned i = 0; i < QUEUE_NOTES; i++) {
             uint32_t j = (rh__note_hint + i) & (QUEUE_NOTES - 1);
             queue_note *n = &h->notes[j];
+            uint64_t o = atomic_load_explicit(&n->owner, memory_order_relaxed);
+            if (reuse && o == me)
+                return n;
             uint64_t expect = 0;
-            if (atomic_load_explicit(&n->owner, memory_order_relaxed) == 0 &&
-                atomic_compare_exchange_strong_explicit(&n->owner, &expect, me,
-                                                        memory_order_acquire,
-                                                        memory_order_relaxed)) {
-                rh__note_hint = j;
+            if (o == 0 && atomic_compare_exchange_strong_explicit(&n->owner, &expect, me,
+                                                                  memory_order_acquire,
+                                                                  memory_order_relaxed)) {
+                if (reuse) {
+                    /* a note of ours further on is found first next time */
+                    for (unsigned k = i + 1; k < QUEUE_NOTES; k++)
+                        if (atomic_load_explicit(&h->notes[(rh__note_hint + k) &
+                                                           (QUEUE_NOTES - 1)].owner,
+                                                 memory_order_relaxed) == me) {
+                            note_free(n);
+                            return &h->notes[(rh__note_hint + k) & (QUEUE_NOTES - 1)];
+                        }
+                }
                 return n;
             }
         }

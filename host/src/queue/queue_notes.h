@@ -20,37 +20,47 @@ uint64_t rh__note_self_slow(void);
 /* The identity of this process (tid 0): owner of in-place runs, which
  * another thread of the host may publish. */
 uint64_t rh__note_process(void);
-/* No free note at the hint: look through the table, reclaim notes of dead
- * holders that describe no claim in progress, wait for one (a note is
- * held for the microseconds of a send).  NULL after rh__queue_hold_max_ns
- * with every note held by a live holder (only a scribbled table, or more
- * than QUEUE_NOTES senders stopped at once, gets there). */
-queue_note *rh__note_take_slow(rh_queue *q, uint64_t me);
+/* The note of `me` in q's table (reuse: its own, kept since its last
+ * send; else, for an in-place run, a free one taken), found past the
+ * hint: looks through the table, reclaims notes of dead holders that
+ * describe no claim in progress, waits for one.  NULL after
+ * rh__queue_hold_max_ns with every note held by a live holder (only a
+ * scribbled table, or more than QUEUE_NOTES threads sending to one queue
+ * at once, gets there). */
+queue_note *rh__note_take_slow(rh_queue *q, uint64_t me, int reuse);
 
-/* Take a free note for a claim by owner `me` (one uncontended CAS on a line
- * the thread used last time: it stays in its cache). */
+/* A free note for a run by owner `me`, freed with note_free when the run
+ * is done (in-place runs: one note each). */
 static inline queue_note *note_take_as(rh_queue *q, uint64_t me)
 {
     queue_note *n = &q->h->notes[rh__note_hint & (QUEUE_NOTES - 1)];
     uint64_t expect = 0;
     /* Acquire: the previous holder's release in note_free. */
-    if (__builtin_expect(atomic_compare_exchange_strong_explicit(
-                             &n->owner, &expect, me, memory_order_acquire, memory_order_relaxed),
-                         1))
+    if (atomic_compare_exchange_strong_explicit(&n->owner, &expect, me, memory_order_acquire,
+                                                memory_order_relaxed))
         return n;
-    return rh__note_take_slow(q, me);
+    return rh__note_take_slow(q, me, 0);
 }
 
+/* This thread's note in q, for a copying send.  A thread keeps its note
+ * once it has one (it describes one claim at a time: a thread sends one
+ * message or burst at a time): the common case is one relaxed load of a
+ * line only this thread writes, and the owner word is never written
+ * again.  A thread that exits leaves it to be reclaimed (queue_notes.c
+ * reclaim_dead: its tid is gone). */
 static inline queue_note *note_take(rh_queue *q)
 {
     uint64_t me = rh__note_self;
     if (__builtin_expect(me == 0, 0))
         me = rh__note_self_slow();
-    return note_take_as(q, me);
+    queue_note *n = &q->h->notes[rh__note_hint & (QUEUE_NOTES - 1)];
+    if (__builtin_expect(atomic_load_explicit(&n->owner, memory_order_relaxed) == me, 1))
+        return n;
+    return rh__note_take_slow(q, me, 1);
 }
 
-/* The note's claim is published (or it claimed nothing): free.  pos first,
- * so a waiter never sees a new holder with the old run. */
+/* An in-place run's note once the run is published (or claimed nothing):
+ * free.  pos first, so a waiter never sees a new holder with the old run. */
 static inline void note_free(queue_note *n)
 {
     atomic_store_explicit(&n->pos, NOTE_POS_NONE, memory_order_relaxed);
