@@ -45,6 +45,7 @@
 
 #include "base/clock.h"
 #include "queue/queue_claim.h"
+#include "queue/queue_claims.h"
 
 /* The one place a message is written into a cell its producer has claimed
  * (every send path: rh_send, the bursts, send_full's retries): from's id
@@ -97,7 +98,10 @@ static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, u
     if (claim_enqueue_run(q, 1, &pos, note) == 0)
         return RH_EFULL;
     fill_cell(q, pos, e, e->enqueue_ns, payload, len);
-    return publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
+    int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
+    if (rc == PUBLISH_ABANDONED) /* behind a live, slow sender past our deadline */
+        (void)note_abandon(note, rh__note_self);
+    return rc;
 }
 
 /* Whether the next enqueue would find room.  Used as the re-check between
@@ -329,10 +333,15 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
         if (ids_out)
             ids_out[i] = id;
     }
-    int stalled = k && publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0;
+    int stalled = k ? publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) : 0;
     if (stalled) {
+        /* none of them is sent: the caller still holds them all */
         count(q, C_REJECTED, k);
-        return RH_ECORRUPT; /* none of them is sent: the caller still holds them all */
+        if (stalled == PUBLISH_ABANDONED) {
+            (void)note_abandon(note, rh__note_self);
+            return RH_ETIMEDOUT;
+        }
+        return RH_ECORRUPT;
     }
     if (k)
         rh_bell_ring(&q->h->not_empty);
@@ -373,7 +382,10 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
     }
     /* Gave up on a stalled producers' tail: none of the k is enqueued, and
      * the output bridge applies its policy to them as to a full queue's. */
-    if (publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0)
+    int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k);
+    if (rc == PUBLISH_ABANDONED) /* the bridge keeps the k and tries again */
+        (void)note_abandon(note, rh__note_self);
+    if (rc)
         return 0;
     rh_bell_ring(&q->h->not_empty);
     return k;

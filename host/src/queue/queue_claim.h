@@ -111,6 +111,8 @@ static inline int publish_run(rh_queue *q, unsigned side, _Atomic uint64_t *tail
                 return RH_ECORRUPT;
             if (st == STALL_PARKED)
                 return PUBLISH_PARKED;
+            if (st == STALL_ABANDON)
+                return PUBLISH_ABANDONED;
         }
         backoff(tries);
     }

@@ -344,6 +344,7 @@ int rh__queue_claims_recover(rh_queue *q)
 void rh__queue_claims_sweep(rh_queue *q)
 {
     queue_header *h = q->h;
+    rh__queue_header_watch(q); /* the heartbeat's once-a-second look (queue_stall.c) */
     if (atomic_load_explicit(&h->cons_head, memory_order_relaxed) !=
         atomic_load_explicit(&h->cons_tail, memory_order_relaxed)) {
         sweep_consumers(q);
@@ -397,6 +398,15 @@ static int notes_stall(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t *since
                           q->name, holder, (unsigned long long)tail,
                           (unsigned long long)(waited / RH_NS_PER_MS));
         }
+        /* The caller's own deadline: block_timeout_ms, and never less
+         * than the stall rule (1 s), so a holder preempted for a moment is
+         * not given up on.  Past it the caller gives its own run up
+         * (RH_ETIMEDOUT, nothing sent, nothing marked). */
+        uint64_t deadline = (uint64_t)q->cfg.block_timeout_ms * RH_NS_PER_MS;
+        if (deadline < rh__queue_stall_ns)
+            deadline = rh__queue_stall_ns;
+        if (waited >= deadline)
+            return STALL_ABANDON;
         if (waited >= HELD_NAP_AFTER_NS) {
             struct timespec ts = {0, RH_NS_PER_MS};
             nanosleep(&ts, NULL);

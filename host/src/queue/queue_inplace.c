@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "queue/queue_claim.h"
+#include "queue/queue_claims.h"
 
 rh_envelope *rh__queue_cell(rh_queue *q, uint64_t pos)
 {
@@ -199,7 +200,12 @@ int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end, int *note
     /* After the publish: until then the note's [pos, done) holds the tail
      * and the rest of the run, and a waiter at end finds the rest in it. */
     queue_note *nt = port_note(q, *note);
-    if (nt) {
+    if (nt && rc == PUBLISH_ABANDONED) {
+        /* behind a live, slow sender past the deadline: the whole run is
+         * given up, published void later (queue_notes.h NOTE_ABANDONED) */
+        (void)note_abandon(nt, rh__note_process());
+        *note = 0;
+    } else if (nt) {
         uint64_t done = atomic_load_explicit(&nt->done, memory_order_relaxed);
         if ((int64_t)(done - end) <= 0) {
             note_free(nt);

@@ -210,6 +210,7 @@ struct rh_queue {
     uint64_t loan_pos, peek_pos;
     uint32_t loan_n, peek_n;
     _Atomic uint64_t claims_check_ns; /* the next time an empty receive may scan the table */
+    _Atomic uint32_t corrupt_logged; /* CORRUPT_* bits this process logged for this handle */
     dev_t shm_dev;       /* identity of the shm object we created (so close never */
     ino_t shm_ino;       /* unlinks a newer host's queue) or attached to (stale check) */
     int stale;           /* attached: RH_ESTALE once its host was found gone or replaced */
@@ -320,10 +321,28 @@ int rh__queue_stalled(rh_queue *q, unsigned side, uint64_t tail, uint64_t claim,
  * (what: a few words, seen: the value that gave it away).  Slow path. */
 void rh__queue_scribbled(rh_queue *q, const char *what, uint64_t seen);
 
-/* Whether side (CORRUPT_*) of q was marked corrupt. */
+/* From the creating host's heartbeat (about once a second): the fixed
+ * header fields still match this handle's copy, else CORRUPT_HEADER is
+ * marked, counted and logged once (queue.corrupt side=header).  The host's
+ * own handle never reads them again, so data still moves. */
+void rh__queue_header_watch(rh_queue *q);
+
+/* 1 the first time this handle is to log corrupt side `bit` (so each
+ * process says it once, and the host's heartbeat says what another
+ * process found: rh__queue_header_watch). */
+static inline int queue_first_to_log(rh_queue *q, uint32_t bit)
+{
+    return (atomic_fetch_or_explicit(&q->corrupt_logged, bit, memory_order_relaxed) & bit) == 0;
+}
+
+/* Whether side (CORRUPT_*) of q was marked corrupt.  Scribbled indices
+ * (CORRUPT_INDICES) mark both sides: both halted. */
 static inline int queue_side_corrupt(const rh_queue *q, unsigned side)
 {
-    return (atomic_load_explicit(&q->h->corrupt_sides, memory_order_relaxed) & side) != 0;
+    uint32_t sides = atomic_load_explicit(&q->h->corrupt_sides, memory_order_relaxed);
+    if (sides & CORRUPT_INDICES)
+        sides |= CORRUPT_PRODUCERS | CORRUPT_CONSUMERS;
+    return (sides & side) != 0;
 }
 
 /* An attached client's check that its host is still there (queue_health.c):

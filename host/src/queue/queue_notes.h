@@ -67,6 +67,22 @@ static inline void note_free(queue_note *n)
     atomic_store_explicit(&n->owner, 0, memory_order_release);
 }
 
+/* The owner of a run its sender gave up on (publish_run's caller past its
+ * deadline behind a live, slow holder: RH_ETIMEDOUT, nothing sent): pid 0,
+ * so it reads dead, and the next waiter at its start (or the heartbeat's
+ * sweep) publishes it void as a dead sender's. */
+#define NOTE_ABANDONED 1ull
+
+/* Give the note's run up (see NOTE_ABANDONED): the thread takes another
+ * note at its next send.  0, or -1 when the note was not the caller's. */
+static inline int note_abandon(queue_note *n, uint64_t me)
+{
+    return atomic_compare_exchange_strong_explicit(&n->owner, &me, NOTE_ABANDONED,
+                                                   memory_order_acq_rel, memory_order_relaxed)
+               ? 0
+               : -1;
+}
+
 /* queue_notes.c: a producer's wait on prod_tail == tail stalled and no
  * loan starts there.  NOTES_LIVE: a note of a live holder starts at tail
  * (*holder: its pid), wait; NOTES_REPAIRED: the notes there were all of
