@@ -160,6 +160,10 @@ rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
 rh_add_test(test_cli_slow_producers integration/test_cli_slow_producers.c
             LIBS rh_queue rh_base PkgConfig::JANSSON Threads::Threads EXTRA ${RH_CLI_EXTRA}
             TIMEOUT 150)
+# ---- a scribbled header: no replay, shown corrupt by stat, logged once ----
+rh_add_test(test_cli_scribble integration/test_cli_scribble.c
+            LIBS rh_queue rh_base PkgConfig::JANSSON Threads::Threads EXTRA ${RH_CLI_EXTRA}
+            TIMEOUT 120)
 # ---- zero-copy clients against a running host (issue 11, item 2) ----
 rh_add_test(test_cli_loans          integration/test_cli_loans.c
             LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
