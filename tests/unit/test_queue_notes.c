@@ -247,16 +247,21 @@ static void test_a_producer_killed_between_claim_and_publish_is_repaired(void **
     EXPECT_WITHIN(10.0, (rh_queue_stats_get(q, &s), s.depth == 0), "expected the queue drained");
     atomic_store(&d.stop, 1);
     pthread_join(dt, NULL);
-    EXPECT(d.child == acked && d.twice == 0 && d.bad == 0,
-           "expected exactly the %llu accepted messages, once each (the killed burst was never "
-           "accepted), got %llu, twice %llu, bad %llu", (unsigned long long)acked,
+    /* The child counts a burst once its call returned: a call killed after
+     * publishing part of its burst (the rest one by one, when the queue
+     * had room for part) delivered up to BURST - 1 more than it counted,
+     * and those went out; the claim it held when killed did not. */
+    EXPECT(d.child >= acked && d.child < acked + BURST && d.twice == 0 && d.bad == 0,
+           "expected the %llu accepted messages (and at most %u published by the killed call), "
+           "once each, got %llu, twice %llu, bad %llu", (unsigned long long)acked, BURST - 1,
            (unsigned long long)d.child, (unsigned long long)d.twice, (unsigned long long)d.bad);
-    for (uint64_t i = 0; i < acked; i++)
-        EXPECT(d.seen[i] == 1, "expected accepted message %llu delivered", (unsigned long long)i);
-    EXPECT(s.enqueued == acked + 1 && s.dequeued == acked + 1,
+    for (uint64_t i = 0; i < d.child; i++)
+        EXPECT(d.seen[i] == 1, "expected message %llu delivered (a prefix, in order of sending)",
+               (unsigned long long)i);
+    EXPECT(s.enqueued == d.child + 1 && s.dequeued == d.child + 1,
            "expected the counters to hold only the messages (the void cells subtracted): "
-           "enqueued %llu, dequeued %llu, accepted %llu + 1", (unsigned long long)s.enqueued,
-           (unsigned long long)s.dequeued, (unsigned long long)acked);
+           "enqueued %llu, dequeued %llu, delivered %llu + 1", (unsigned long long)s.enqueued,
+           (unsigned long long)s.dequeued, (unsigned long long)d.child);
     EXPECT(atomic_load(&q->h->counters[C_VOID_MADE]) == claimed,
            "expected the killed claim's %llu cells published void, counted %llu",
            (unsigned long long)claimed,
