@@ -17,10 +17,12 @@
  *
  * The price: a producer preempted between its claim and its publish holds
  * up the producers after it (and a consumer likewise), as in DPDK's default
- * mode.  They spin, then yield, so the holder gets the cpu back; a process
- * that dies in that window stalls the queue, as a dead producer would have
- * with per-cell stamps too.  A persist queue is repaired from that at its
- * host's next launch (queue_persist.c).
+ * mode.  They spin, then yield, then nap, so the holder gets the cpu back.
+ * Every producer claim names its holder (a producer note, queue_notes.c):
+ * a slow one is waited for, one that died in that window has its run
+ * published void by the next waiter.  A consumer that dies there stalls
+ * the consumers' side (the 1-s rule, queue_stall.c); a persist queue is
+ * repaired from that at its host's next launch (queue_persist.c).
  *
  * Positions only grow (64-bit, never wrap in practice); cell = pos & mask.
  * All-zero memory (a fresh ftruncate'd shm object or anonymous mapping) is

@@ -67,15 +67,19 @@ static inline void backoff(unsigned tries)
  * + 3 wedged a kernel's intake for good).  Every 64 polls the wait asks
  * rh__queue_claim_stall (queue_claims.c): a claim in the claims table is
  * waited for while its holder lives and repaired once it is dead (a
- * consumer run may instead be parked there, PUBLISH_PARKED, see park); an
- * unrecorded one cannot be told from a preempted holder but by time: once
- * the wait has lasted QUEUE_STALL_NS the side is marked corrupt
- * (rh__queue_stalled: counted, logged once as queue.corrupt) and we give
- * up, leaving the tail where it is: publishing over the gap would hand
- * consumers cells nobody wrote, or free cells nobody read.  Returns 0,
- * PUBLISH_PARKED, or RH_ECORRUPT when it gave up (the caller decides what
- * that means for the cells it holds); a side already marked gives up at
- * once.  After a consumer run is published, the finished runs parked
+ * consumer run may instead be parked there, PUBLISH_PARKED, see park); a
+ * producer claim that is not a loan has a producer note (queue_notes.c):
+ * a live holder is waited for up to the caller's deadline
+ * (PUBLISH_ABANDONED: the caller gives its run up, RH_ETIMEDOUT), a dead
+ * one's run published void.  A claim nobody recorded (a copying receive,
+ * or a producers' head scribbled ahead: no note) cannot be told from a
+ * preempted holder but by time: once the tail has not moved for
+ * QUEUE_STALL_NS the side is marked corrupt (rh__queue_stalled: counted,
+ * logged once as queue.corrupt) and we give up, leaving the tail where it
+ * is: publishing over the gap would hand consumers cells nobody wrote, or
+ * free cells nobody read.  Returns 0, PUBLISH_PARKED, PUBLISH_ABANDONED,
+ * or RH_ECORRUPT when it gave up (the caller decides what that means for
+ * the cells it holds); a side already marked gives up at once.  After a consumer run is published, the finished runs parked
  * behind it are published too (rh__queue_help_parked). */
 static inline int publish_run(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t pos,
                               uint64_t end, unsigned park)

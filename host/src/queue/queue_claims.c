@@ -10,7 +10,10 @@
  * *_PEEKED after it.  A waiter in publish_run that stalls (64 polls) asks
  * rh__queue_claim_stall about the tail it waits on:
  *
- *  - No entry starts at that tail: an unrecorded claim (a copying send or
+ *  - No entry starts at that tail: on the producers' side the producers'
+ *    notes say who holds it (queue_notes.c: live, wait up to the caller's
+ *    deadline; dead, publish it void; no note, a scribbled head: the 1-s
+ *    rule); on the consumers' side an unrecorded claim (a copying
  *    receive), so the 1-s rule as before.
  *  - The holder is alive: wait, and the 1-s rule does not apply; after
  *    10 ms in naps of 1 ms instead of yields, and `queue.claim_held` is

@@ -19,8 +19,11 @@
  *     (prod_tail), so another producer of the same queue that claims in the
  *     meantime waits for that; the worker publishes its open run as soon
  *     as its next claim finds another producer's claim after it (inplace.c).
- * A holder that dies between claim and publish stalls the side, as any
- * claimer would: the waiters' stall detection (queue_health.c) says so.
+ * Each producer run has a producer note in the host's name (queue_notes.c),
+ * kept until the whole run is published or given back, so a producer
+ * behind a batch however slow waits for it (up to its own deadline); a
+ * consumer run claimed in place is unrecorded: a holder that dies between
+ * claim and release stalls the consumers' side (queue_stall.c).
  */
 #include <string.h>
 

@@ -163,8 +163,9 @@ typedef struct queue_header {
      * heartbeat thread, so `ringhost stat` can say since when a host is
      * gone.  corrupt_sides: CORRUPT_PRODUCERS / CORRUPT_CONSUMERS, set
      * once a wait on that side's tail passed QUEUE_STALL_NS (queue.c
-     * publish); the first such stall's tail, claim and time are kept;
-     * corrupt counts the waiters that gave up. */
+     * publish); CORRUPT_INDICES, CORRUPT_HEADER (below); the first such
+     * mark's tail, claim and time are kept; corrupt counts the waiters
+     * that gave up and the marks. */
     _Alignas(64) _Atomic int64_t heartbeat_ns;
     _Atomic uint64_t corrupt;
     _Atomic uint32_t corrupt_sides;
