@@ -146,7 +146,7 @@ static inline int publish(rh_queue *q, unsigned side, _Atomic uint64_t *tail, ui
  * note (the caller's: note_take, queue_notes.h) describes the claim to a
  * waiter behind it (queue_notes.c): before each CAS its run [pos, end)
  * with done = pos (pending), release; after the CAS done = end; when it
- * claims nothing, pos is none.  Costs three stores to the caller's own
+ * claims nothing, pos is none.  Costs four stores to the caller's own
  * line before the CAS and one after.
  */
 static inline uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_out,
@@ -185,7 +185,12 @@ static inline uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_
             return 0;
         }
         uint32_t k = room < n ? (uint32_t)room : n;
-        atomic_store_explicit(&note->done, pos, memory_order_relaxed);
+        /* pos goes to none first: a waiter must never read the last run's
+         * pos with this run's done, which would say the note holds every
+         * cell between them (other senders' claims).  A waiter that reads
+         * the new done (acquire) then reads pos none or new, never old. */
+        atomic_store_explicit(&note->pos, NOTE_POS_NONE, memory_order_relaxed);
+        atomic_store_explicit(&note->done, pos, memory_order_release);
         atomic_store_explicit(&note->end, pos + k, memory_order_relaxed);
         atomic_store_explicit(&note->pos, pos, memory_order_release);
         /* Release: the note is visible to whoever reads prod_head after
