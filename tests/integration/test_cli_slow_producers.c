@@ -10,8 +10,7 @@
  * (rh_send_burst, the API the bridges and C clients use) and 2 loops of the
  * real `ringhost send` (its loans), all SCHED_IDLE; every 1.6 s one copying
  * producer is stopped for 1.2 s wherever it is (a steal spike: SIGSTOP,
- * SIGCONT), so some stops land between a claim and its publish whatever
- * the machine's load.  Every answer is read from e.out.  Expected: no send refused, nothing marked corrupt, each
+ * SIGCONT).  Every answer is read from e.out.  Expected: no send refused, nothing marked corrupt, each
  * accepted message answered exactly once.
  *
  * SLOW_PRODUCERS_SECONDS sets how long the producers run (default 15);
@@ -33,7 +32,6 @@
 #include <unistd.h>
 
 #include "cli_common.h"
-#include "queue/queue_layout.h"
 #include "ringhost/ringhost.h"
 
 #define PRODUCERS 3
@@ -50,21 +48,6 @@ typedef struct shared {
 } shared;
 
 static shared *sh;
-
-/* e.in's header, mapped as any process of the user may: to aim the stops. */
-static queue_header *map_header(const char *instance, const char *name)
-{
-    char shm[256];
-    snprintf(shm, sizeof shm, "/" SHM_PREFIX "%s:%s", instance, name);
-    int fd = shm_open(shm, O_RDWR, 0);
-    if (fd < 0)
-        fail_msg("expected %s in /dev/shm", shm);
-    void *p = mmap(NULL, sizeof(queue_header), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED)
-        fail_msg("mmap of %s failed", shm);
-    return p;
-}
 
 static const char *manifest(void)
 {
@@ -154,7 +137,8 @@ static void cli_loop(const char *inst, int l)
 typedef struct reader {
     rh_queue *q;
     uint8_t *seen[PRODUCERS];
-    uint64_t answered, cli_answered, twice, bad;
+    _Atomic uint64_t answered, cli_answered; /* read by the test while the reader runs */
+    uint64_t twice, bad;
     _Atomic int stop;
 } reader;
 
@@ -225,31 +209,20 @@ static void test_idle_priority_producers_beside_a_busy_cpu_are_never_refused(voi
     /* The behaviour under test is what happens while they run this long,
      * with a steal spike now and then: a copying producer stopped for
      * 1.2 s (past the old 1-s rule) wherever it is, claim held or not. */
-    uint64_t spikes = 0, in_claim = 0;
-    queue_header *h = map_header(inst, "e.in");
+    uint64_t spikes = 0;
     for (double until = expect_now_s() + seconds; expect_now_s() < until; spikes++) {
         pid_t victim = kids[spikes % PRODUCERS];
-        /* Aimed, for a few tries: a stop that leaves a claim unpublished
-         * (prod_tail short of prod_head and not moving: nobody else's). */
-        for (int tries = 0; tries < 20; tries++) {
-            int st;
-            kill(victim, SIGSTOP);
-            waitpid(victim, &st, WUNTRACED);
-            uint64_t tail = atomic_load(&h->prod_tail);
-            sleep_ms(5); /* long enough for a running holder to publish */
-            if (atomic_load(&h->prod_head) != tail && atomic_load(&h->prod_tail) == tail) {
-                in_claim++;
-                break;
-            }
-            kill(victim, SIGCONT);
-            sleep_ms(1);
-            kill(victim, SIGSTOP);
-        }
+        /* Blind, and never longer than 1.2 s in all: a stop that lasts past
+         * the producers' block_timeout_ms (5 s) would have the senders
+         * behind it give their runs up (RH_ETIMEDOUT), as documented.  (An
+         * aimed stop, waiting for the stop to land and for a held claim,
+         * held SCHED_IDLE producers for seconds: 12 such refusals in 3
+         * minutes.)  test_queue_notes aims its stops. */
+        kill(victim, SIGSTOP);
         sleep_ms(1200);
         kill(victim, SIGCONT);
         sleep_ms(400);
     }
-    munmap(h, sizeof *h);
     atomic_store(&sh->stop, 1);
     for (int k = 0; k < PRODUCERS + CLI_LOOPS; k++) {
         int st;
@@ -273,11 +246,10 @@ static void test_idle_priority_producers_beside_a_busy_cpu_are_never_refused(voi
     for (int p = 0; p < PRODUCERS; p++)
         for (uint64_t k = 0; k < atomic_load(&sh->sent[p]); k++)
             lost += r.seen[p][k] == 0;
-    printf("slow_producers: seconds %d, stops %llu (%llu holding a claim), sent %llu (copying %llu, ringhost send %llu), refused "
+    printf("slow_producers: seconds %d, stops %llu, sent %llu (copying %llu, ringhost send %llu), refused "
            "%llu (copying %llu, ringhost send runs %llu), answered %llu, duplicated %llu, lost "
            "%llu, corrupt %lld\n",
-           seconds, (unsigned long long)spikes, (unsigned long long)in_claim,
-           (unsigned long long)(sent + cli_sent),
+           seconds, (unsigned long long)spikes, (unsigned long long)(sent + cli_sent),
            (unsigned long long)sent,
            (unsigned long long)cli_sent, (unsigned long long)(refused + cli_refused),
            (unsigned long long)refused, (unsigned long long)cli_refused,

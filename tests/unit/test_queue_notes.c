@@ -95,7 +95,8 @@ static pid_t start_child(const char *name)
 typedef struct drain {
     rh_queue *q;
     uint8_t seen[CHILD_MSGS];
-    uint64_t child, parent, twice, bad;
+    _Atomic uint64_t child, parent; /* read by the test while the drain runs */
+    uint64_t twice, bad;
     _Atomic int stop;
 } drain;
 
