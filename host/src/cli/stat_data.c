@@ -6,7 +6,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "cli.h"
@@ -48,6 +50,16 @@ static const char *sides_text(unsigned sides, char *buf, size_t len)
     return buf;
 }
 
+/* Whether the shared-memory object of instance's queue name belongs to
+ * this user. */
+static int owned_by_us(const char *instance, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/dev/shm/ringhost.%s:%s", instance, name);
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_uid == geteuid();
+}
+
 /* A queue whose object is there but whose header no longer describes a
  * queue (magic, version, geometry or name rewritten by another process):
  * it cannot be attached, and its counters cannot be trusted, but it is
@@ -76,7 +88,9 @@ static void stat_one(const char *name, void *arg)
     rh_queue *q;
     rh_error err = {0};
     int rc = rh_queue_attach(c->instance, name, &q, &err);
-    if (rc == RH_EINVAL) {
+    if (rc == RH_EINVAL && owned_by_us(c->instance, name)) {
+        /* another user's object is refused with RH_EINVAL too: not ours
+         * to call corrupt (unreadable_note says it) */
         stat_unreadable_header(c, name, err.msg);
         return;
     }
