@@ -53,6 +53,13 @@
  * stay inside the cells and its len within the slot, however the memory
  * under it changed; a waiter behind a recorded claim of a live pid waits
  * at most rh__queue_hold_max_ns (shortened here as the stall is).
+ *
+ * Producers' notes (queue_notes.c): any bytes, or plausible runs near an
+ * index in this thread's name (not believed by its own waits), this
+ * process's (live: a waiter gives its run up at its deadline, the stall
+ * time here, with RH_ETIMEDOUT) or a dead one's (its run voided, checked
+ * against the indices first); and the corrupt marks with the halt words
+ * (indices found impossible halt both sides; op 14 may clear both).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
