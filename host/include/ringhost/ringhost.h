@@ -268,9 +268,10 @@ RH_API int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, i
  * means message k was refused (block timed out or reject; counted as
  * rejected) and k.. were not sent, so the caller may retry from k.
  * RH_EINVAL (bad arguments), RH_ETOOBIG (len exceeds the slot).
- * RH_ESTALE, RH_ECORRUPT: as in rh_send, when not one message was sent (a
- * refusal of message k > 0 for those reasons returns k; the next call on
- * the rest says which).
+ * RH_ESTALE, RH_ECORRUPT, RH_EBUSY, and RH_ETIMEDOUT behind a sender
+ * slower than block_timeout_ms: as in rh_send, when not one message was
+ * sent (a refusal of message k > 0 for those reasons returns k; the next
+ * call on the rest says which).
  */
 RH_API int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads,
                          uint32_t stride, uint32_t len, uint32_t n, rh_id *ids_out);
