@@ -393,9 +393,14 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     memcpy(h->type_origin, q->type_origin, sizeof h->type_origin);
     rh__bell_init(&h->not_empty, q->cfg.shared);
     rh__bell_init(&h->not_full, q->cfg.shared);
-    rh__queue_heartbeat_start(q);
+    /* The heartbeat's time before the magic (stat never sees a live queue
+     * without one), the heartbeat itself after: its sweep checks the
+     * magic (queue_stall.c rh__queue_header_watch) and would take a queue
+     * still being created for a rewritten one. */
+    atomic_store_explicit(&h->heartbeat_ns, rh__wall_ns(), memory_order_relaxed);
     /* Last, with release: an attacher that sees the magic sees the rest. */
     atomic_store_explicit(&h->magic, QUEUE_MAGIC, memory_order_release);
+    rh__queue_heartbeat_start(q);
     *out = q;
     return 0;
 }
