@@ -275,6 +275,66 @@ static void test_a_producer_killed_between_claim_and_publish_is_repaired(void **
     rh_queue_close(q);
 }
 
+/* The waiter's own deadline: behind a producer stopped longer than the
+ * queue's block_timeout_ms, a send gives its run up (RH_ETIMEDOUT, not sent,
+ * nothing marked); once the producer goes on, the given-up run is
+ * published void by the next sender behind it and everything accepted is
+ * delivered once. */
+static void test_a_send_behind_a_stopped_producer_gives_up_at_its_deadline(void **state)
+{
+    (void)state;
+    rh_queue_config cfg = {.capacity = 256, .backpressure = RH_BP_BLOCK,
+                           .block_timeout_ms = 150, .shared = 1};
+    rh_queue *q = NULL;
+    rh_error err = {0};
+    assert_int_equal(rh_queue_create(instance, "notes.late", &test_type, &cfg, NULL, &q, &err), 0);
+    atomic_store(&sh->acked, 0);
+    atomic_store(&sh->stop, 0);
+    static drain d;
+    memset(&d, 0, sizeof d);
+    d.q = q;
+    pthread_t dt;
+    pthread_create(&dt, NULL, drain_main, &d);
+    pid_t child = start_child("notes.late");
+    EXPECT(stop_holding_a_claim(q, child), "expected to stop the producer in a claim");
+    test_msg m = {0, FROM_PARENT};
+    uint64_t t0 = rh_now_ns();
+    int rc = rh_send(q, NULL, &m, sizeof m, NULL);
+    uint64_t took = rh_now_ns() - t0;
+    EXPECT(rc == RH_ETIMEDOUT && took >= 100 * RH_NS_PER_MS,
+           "expected RH_ETIMEDOUT after the 150-ms deadline (the stall rule here is 50 ms), "
+           "got %d (%s) after %llu ms", rc, rh_strerror(rc),
+           (unsigned long long)(took / RH_NS_PER_MS));
+    kill(child, SIGCONT);
+    m.seq = 1;
+    EXPECT(rh_send(q, NULL, &m, sizeof m, NULL) == 0,
+           "expected the next send to go through once the producer goes on");
+    atomic_store(&sh->stop, 1);
+    int st = 0;
+    waitpid(child, &st, 0);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "expected the producer to exit 0, got %d", st);
+    uint64_t acked = atomic_load(&sh->acked);
+    EXPECT_WITHIN(30.0, d.child >= acked && d.parent >= 1,
+                  "expected the %llu accepted messages and the parent's second delivered",
+                  (unsigned long long)acked);
+    rh_queue_stats s;
+    EXPECT_WITHIN(10.0, (rh_queue_stats_get(q, &s), s.depth == 0), "expected the queue drained");
+    atomic_store(&d.stop, 1);
+    pthread_join(dt, NULL);
+    EXPECT(d.child == acked && d.parent == 1 && d.twice == 0 && d.bad == 0,
+           "expected the accepted messages once and only the parent's second send: child %llu "
+           "of %llu, parent %llu, twice %llu", (unsigned long long)d.child,
+           (unsigned long long)acked, (unsigned long long)d.parent,
+           (unsigned long long)d.twice);
+    EXPECT(atomic_load(&q->h->counters[C_VOID_MADE]) >= 1,
+           "expected the given-up cell published void");
+    rh_queue_health hl;
+    rh__queue_health_get(q, &hl);
+    EXPECT(hl.corrupt == 0 && hl.corrupt_sides == 0, "expected nothing marked, got %llu, %u",
+           (unsigned long long)hl.corrupt, hl.corrupt_sides);
+    rh_queue_close(q);
+}
+
 static void test_a_reused_identity_is_not_taken_for_the_holder(void **state)
 {
     (void)state;
@@ -295,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_producer_stopped_between_claim_and_publish_is_waited_for),
         cmocka_unit_test(test_a_producer_killed_between_claim_and_publish_is_repaired),
+        cmocka_unit_test(test_a_send_behind_a_stopped_producer_gives_up_at_its_deadline),
         cmocka_unit_test(test_a_reused_identity_is_not_taken_for_the_holder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
