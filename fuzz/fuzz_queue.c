@@ -53,6 +53,13 @@
  * stay inside the cells and its len within the slot, however the memory
  * under it changed; a waiter behind a recorded claim of a live pid waits
  * at most rh__queue_hold_max_ns (shortened here as the stall is).
+ *
+ * Producers' notes (queue_notes.c): any bytes, or plausible runs near an
+ * index in this thread's name (not believed by its own waits), this
+ * process's (live: a waiter gives its run up at its deadline, the stall
+ * time here, with RH_ETIMEDOUT) or a dead one's (its run voided, checked
+ * against the indices first); and the corrupt marks with the halt words
+ * (indices found impossible halt both sides; op 14 may clear both).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -67,6 +74,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "queue/queue_layout.h"
+#include "queue/queue_notes.h"
 
 /* How long a wait on a stalled tail lasts here (a host waits 1 s), and the
  * most any one call may take: a stall, plus ASan's slowness. */
@@ -325,7 +333,8 @@ static void call_claim_inplace(input *in, rh_queue *q)
 {
     uint32_t n = 1 + u8(in) % 8;
     uint64_t pos;
-    uint32_t k = rh__queue_claim_inplace(q, n, &pos);
+    int note = 0;
+    uint32_t k = rh__queue_claim_inplace(q, n, &pos, &note);
     CHECK(k <= n, "rh__queue_claim_inplace: %u of %u", k, n);
     if (k == 0)
         return;
@@ -339,12 +348,14 @@ static void call_claim_inplace(input *in, rh_queue *q)
         CHECK(e->payload_len <= q->payload_size, "stamped length %u of %u", e->payload_len,
               q->payload_size);
     }
-    if (used < k && rh__queue_unclaim_inplace(q, pos + used, pos + k))
+    if (used < k && rh__queue_unclaim_inplace(q, pos + used, pos + k, &note))
         k = used;
     else if (used < k) /* cannot be given back: published void */
         rh__queue_void_inplace(q, pos + used, pos + k);
     if (k)
-        (void)rh__queue_publish_inplace(q, pos, pos + k);
+        (void)rh__queue_publish_inplace(q, pos, pos + k, &note);
+    else if (note) /* all given back: the note too */
+        note_free(&q->h->notes[note - 1]);
 }
 
 /* ---------------------------------------------------------- zero copy --- */
@@ -423,7 +434,7 @@ static void hostile_claims(input *in, queue_header *h)
 {
     uint8_t how = u8(in);
     queue_claim *c = &h->claims[u8(in) % QUEUE_CLAIMS];
-    switch (how % 4) {
+    switch (how % 5) {
     case 0: /* any bytes of the table */
         hostile_bytes(in, (unsigned char *)h->claims, sizeof h->claims);
         break;
@@ -442,6 +453,24 @@ static void hostile_claims(input *in, queue_header *h)
         atomic_store(&h->orphans, (uint32_t)uN(in, 4));
         atomic_store(&h->parked, (uint32_t)uN(in, 4));
         break;
+    case 3: { /* a producers' note (queue_notes.c): any bytes, or a plausible one near an
+               * index, in the name of this thread (live: believed unless it is the
+               * waiter's own), of this process (live), or of nobody (dead) */
+        queue_note *n = &h->notes[u8(in) % QUEUE_NOTES];
+        uint8_t who = u8(in);
+        if (who & 1) {
+            hostile_bytes(in, (unsigned char *)n, sizeof *n);
+            break;
+        }
+        uint64_t self = rh__note_self ? rh__note_self : rh__note_self_slow();
+        uint64_t owners[] = {self, rh__note_process(), 0x3FFFFFull << 42, uN(in, 8)};
+        uint64_t base = atomic_load(index_ptr(h, u8(in)));
+        atomic_store(&n->pos, base + (uint64_t)(int64_t)(int8_t)u8(in));
+        atomic_store(&n->done, atomic_load(&n->pos) + u8(in) % 4);
+        atomic_store(&n->end, atomic_load(&n->done) + u8(in) % 70);
+        atomic_store(&n->owner, owners[(who >> 1) % 4]);
+        break;
+    }
     default: /* freed */
         atomic_store(&c->owner, CLAIM_FREE);
         break;
@@ -509,12 +538,19 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
             atomic_store(head, atomic_load(tail) + 1 + (g >> 1) % 8);
             break;
         }
-        case 14: /* the marks and the health line, rewritten (cleared, or set) */
-            atomic_store(&h->corrupt_sides, u8(in) & 3u);
+        case 14: { /* the marks and the health line, rewritten (cleared, or set), and the
+                    * halt words with them (or not) */
+            uint8_t marks = u8(in);
+            atomic_store(&h->corrupt_sides, marks & 15u);
+            if ((marks & 0x30) == 0) {
+                atomic_store(&h->prod_halt, (marks & CORRUPT_INDICES) != 0);
+                atomic_store(&h->cons_halt, (marks & CORRUPT_INDICES) != 0);
+            }
             hostile_bytes(in, (unsigned char *)&h->heartbeat_ns,
-                          offsetof(queue_header, not_empty) -
+                          offsetof(queue_header, claims) -
                               offsetof(queue_header, heartbeat_ns));
             break;
+        }
         case 16:
             call_loan(in, t);
             break;

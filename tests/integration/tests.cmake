@@ -178,6 +178,15 @@ rh_add_test(test_cli_persist_answers integration/test_cli_persist_answers.c
 # ---- a queue's host and indices (issue 14, items 2, 3 and 8) ----
 rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
             LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# ---- slow is not dead: SCHED_IDLE producers beside stress-ng --cpu 2 (queue_notes.c);
+# tests/stress/slow_producers.sh runs it for minutes ----
+rh_add_test(test_cli_slow_producers integration/test_cli_slow_producers.c
+            LIBS rh_queue rh_base PkgConfig::JANSSON Threads::Threads EXTRA ${RH_CLI_EXTRA}
+            TIMEOUT 150)
+# ---- a scribbled header: no replay, shown corrupt by stat, logged once ----
+rh_add_test(test_cli_scribble integration/test_cli_scribble.c
+            LIBS rh_queue rh_base PkgConfig::JANSSON Threads::Threads EXTRA ${RH_CLI_EXTRA}
+            TIMEOUT 120)
 # ---- zero-copy clients against a running host (issue 11, item 2) ----
 rh_add_test(test_cli_loans          integration/test_cli_loans.c
             LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)

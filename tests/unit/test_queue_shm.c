@@ -96,14 +96,16 @@ static int send_one(void *arg)
 {
     test_msg m = {1, 2, 3};
     int rc = rh_send(arg, NULL, &m, sizeof m, NULL);
-    return rc == 0 || rc == RH_EFULL ? 0 : 10;
+    /* RH_ECORRUPT: the indices were found to describe no queue, both
+     * sides halted (queue_stall.c rh__queue_scribbled) */
+    return rc == 0 || rc == RH_EFULL || rc == RH_ECORRUPT ? 0 : 10;
 }
 
 static int recv_one(void *arg)
 {
     test_msg m;
     int rc = rh_recv(arg, NULL, &m, sizeof m, 0);
-    return rc == (int)sizeof m || rc == RH_EEMPTY ? 0 : 10;
+    return rc == (int)sizeof m || rc == RH_EEMPTY || rc == RH_ECORRUPT ? 0 : 10;
 }
 
 static int dequeue_one(void *arg)
@@ -189,14 +191,15 @@ static void test_calls_return_when_a_tail_was_scribbled_far_behind_its_head(void
 
 /* A cell's payload_len is written by whoever sent: it is clamped to the
  * slot and to the buffer before any copy. */
-/* One send that must be refused (RH_EFULL) within 50 ms, not after a wait. */
+/* One send that must be refused (RH_EFULL, or RH_ECORRUPT once the indices
+ * were found to describe no queue) within 50 ms, not after a wait. */
 static int send_refused_at_once(void *arg)
 {
     test_msg m = {1, 2, 3};
     uint64_t t0 = rh_now_ns();
     int rc = rh_send(arg, NULL, &m, sizeof m, NULL);
     uint64_t took = rh_now_ns() - t0;
-    if (rc != RH_EFULL)
+    if (rc != RH_EFULL && rc != RH_ECORRUPT)
         return 11;
     return took < 50000000ull ? 0 : 12;
 }

@@ -46,7 +46,8 @@ enum {
     RH_EINVALMSG = -1017, /* message failed its type's validation */
     RH_ESTALE = -1018,    /* the queue's host is gone or was replaced: close and attach again */
     RH_ECORRUPT = -1019,  /* the queue's shared indices cannot be true (stalled for good) */
-    RH_EBUSY = -1020,     /* every entry of a queue's claims table is held (loans, peeks) */
+    RH_EBUSY = -1020,     /* every entry of a queue's claims table (loans, peeks) or of its
+                           * producers' notes (64 threads sending at once) is held */
     RH_EREMOTE = -1021,   /* a link's NATS server refused or could not be reached (issue 12) */
 };
 
@@ -237,14 +238,25 @@ RH_API uint32_t rh_queue_payload_size(const rh_queue *q);   /* bytes of payload 
  * (RH_ENOENT or RH_EEXIST until the new host is up) and resend those and the
  * refused message (with the same ids, so a dedup window drops a copy that
  * did get through); `ringhost send` does all of this itself.
- * RH_ECORRUPT: the queue's indices cannot be true (a head scribbled ahead
- * of its tail, or a process that died between claiming cells and
- * publishing them): a wait for the earlier claim to publish lasted 1 s and
- * was given up, or the queue is full and its consumers' side is marked so.
- * The message was not sent (counted as rejected); the host logged
- * queue.corrupt with the values and `ringhost stat` counts it (corrupt).
- * Every later call on that side says RH_ECORRUPT at once; relaunch the host
- * (a persist queue: `ringhost purge` it) to get a sound queue.
+ * A send claims its cell, then waits for the senders that claimed before
+ * it to publish theirs (in order).  One that is slow (descheduled, stopped)
+ * is waited for, however long, up to the queue's block_timeout_ms (at
+ * least 1 s), whatever the policy: then RH_ETIMEDOUT, the message not sent
+ * (counted as rejected), nothing marked.  One that died between its claim
+ * and its publish is repaired by the waiter (its cells published void)
+ * and the send goes on.  RH_EBUSY: more than 64 threads send to this queue
+ * at once (each names its claims in the queue's header) and none left its
+ * place for 10 s; not sent, retry.
+ * RH_ECORRUPT: the queue's indices cannot be true (another process wrote
+ * them: a head scribbled ahead of its tail, heads or tails that describe
+ * no queue): a wait for an earlier claim no sender holds lasted 1 s and was
+ * given up, the indices were found impossible (the queue then halts: every
+ * send and receive says RH_ECORRUPT), or the queue is full and its
+ * consumers' side is marked so.  The message was not sent (counted as
+ * rejected); the host logged queue.corrupt with the values and `ringhost
+ * stat` counts it (corrupt).  Every later call on that side says
+ * RH_ECORRUPT at once; relaunch the host (a persist queue: `ringhost purge`
+ * it) to get a sound queue.
  */
 RH_API int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t len,
                    rh_id *id_out);
@@ -280,9 +292,10 @@ RH_API int rh_recv(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf_len, i
  * means message k was refused (block timed out or reject; counted as
  * rejected) and k.. were not sent, so the caller may retry from k.
  * RH_EINVAL (bad arguments), RH_ETOOBIG (len exceeds the slot).
- * RH_ESTALE, RH_ECORRUPT: as in rh_send, when not one message was sent (a
- * refusal of message k > 0 for those reasons returns k; the next call on
- * the rest says which).
+ * RH_ESTALE, RH_ECORRUPT, RH_EBUSY, and RH_ETIMEDOUT behind a sender
+ * slower than block_timeout_ms: as in rh_send, when not one message was
+ * sent (a refusal of message k > 0 for those reasons returns k; the next
+ * call on the rest says which).
  */
 RH_API int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads,
                          uint32_t stride, uint32_t len, uint32_t n, rh_id *ids_out);

@@ -27,7 +27,7 @@ const char *rh_strerror(int code)
     case RH_EINVALMSG: return "invalid message";
     case RH_ESTALE: return "queue's host is gone or was replaced (attach again)";
     case RH_ECORRUPT: return "queue indices corrupt (a claim stalled for good)";
-    case RH_EBUSY: return "too many loans and peeks held on this queue at once";
+    case RH_EBUSY: return "too many loans, peeks or sending threads on this queue at once";
     case RH_EREMOTE: return "remote link failed (NATS JetStream)";
     default: return "unknown error";
     }

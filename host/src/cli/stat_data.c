@@ -6,7 +6,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "cli.h"
@@ -35,11 +37,64 @@ static const char *utc_text(int64_t ns, char *buf)
     return buf;
 }
 
+/* The side names of rh_queue_health.corrupt_sides (queue_pvt.h). */
+static const char *sides_text(unsigned sides, char *buf, size_t len)
+{
+    static const char *const names[] = {"producers", "consumers", "indices", "header"};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < 4; i++)
+        if (sides & (1u << i))
+            used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+                                     used ? "," : "", names[i]);
+    return buf;
+}
+
+/* Whether the shared-memory object of instance's queue name belongs to
+ * this user. */
+static int owned_by_us(const char *instance, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/dev/shm/ringhost.%s:%s", instance, name);
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_uid == geteuid();
+}
+
+/* A queue whose object is there but whose header no longer describes a
+ * queue (magic, version, geometry or name rewritten by another process):
+ * it cannot be attached, and its counters cannot be trusted, but it is
+ * never left out: a row with corrupt 1 and why, so every format (table,
+ * --json, --prom) shows it. */
+static void stat_unreadable_header(stat_ctx *c, const char *name, const char *why)
+{
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                          "s:I, s:I, s:I, s:b, s:i, s:s, s:I}",
+                          "queue", name, "type", "?", "capacity", (json_int_t)0, "depth",
+                          (json_int_t)0, "high_water", (json_int_t)0, "enqueued", (json_int_t)0,
+                          "dequeued", (json_int_t)0, "rejected", (json_int_t)0,
+                          "dropped_oldest", (json_int_t)0, "dropped_newest", (json_int_t)0,
+                          "duplicates", (json_int_t)0, "expired", (json_int_t)0, "invalid",
+                          (json_int_t)0, "failed", (json_int_t)0, "dead_lettered",
+                          (json_int_t)0, "ttl_ms", (json_int_t)0, "persist", 0, "host_pid", 0,
+                          "host", "unknown", "corrupt", (json_int_t)1);
+    json_object_set_new(o, "corrupt_detail",
+                        json_pack("{s:s, s:s}", "side", "header", "reason", why));
+    json_array_append_new(c->arr, o);
+}
+
 static void stat_one(const char *name, void *arg)
 {
     stat_ctx *c = arg;
     rh_queue *q;
-    if (rh_queue_attach(c->instance, name, &q, NULL) != 0)
+    rh_error err = {0};
+    int rc = rh_queue_attach(c->instance, name, &q, &err);
+    if (rc == RH_EINVAL && owned_by_us(c->instance, name)) {
+        /* another user's object is refused with RH_EINVAL too: not ours
+         * to call corrupt (unreadable_note says it) */
+        stat_unreadable_header(c, name, err.msg);
+        return;
+    }
+    if (rc != 0) /* gone since the listing, or another user's (said by unreadable_note) */
         return;
     rh_queue_stats s;
     rh_queue_stats_get(q, &s);
@@ -93,15 +148,17 @@ static void stat_one(const char *name, void *arg)
                           ? json_null()
                           : json_integer((json_int_t)hl.replaced_discarded)));
     if (hl.corrupt_sides) {
-        char when[40];
+        char when[40], sides[64];
+        /* side: what was found (queue_pvt.h): producers, consumers,
+         * indices (both halted), header; several joined by commas */
         json_object_set_new(o, "corrupt_detail",
                             json_pack("{s:s, s:I, s:I, s:s}", "side",
-                                      hl.corrupt_sides == 1   ? "producers"
-                                      : hl.corrupt_sides == 2 ? "consumers"
-                                                              : "both",
-                                      "tail", (json_int_t)hl.corrupt_tail, "claim",
+                                      sides_text(hl.corrupt_sides, sides, sizeof sides), "tail",
+                                      (json_int_t)hl.corrupt_tail, "claim",
                                       (json_int_t)hl.corrupt_claim, "at",
                                       utc_text(hl.corrupt_ns, when)));
+        if (hl.corrupt == 0) /* a mark with a count scribbled to 0 is still a mark */
+            json_object_set_new(o, "corrupt", json_integer(1));
     }
     json_array_append_new(c->arr, o);
     rh_queue_close(q);

@@ -150,6 +150,7 @@ struct rh_worker {
         int single;
         uint32_t gen;     /* batch_gen of the batch `answered` counts for */
         uint32_t answered; /* answers on this port in that batch */
+        int note;          /* the run's producer note in the queue (queue_pvt.h), 0: none */
     } ip_out[RH_MAX_PORTS];
     int ip_redelivered;              /* the held batch has a redelivered or retried message */
     rh_in_bridge *inline_in[RH_MAX_PORTS];  /* inline mode: this worker pulls itself */

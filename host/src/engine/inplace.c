@@ -269,7 +269,7 @@ static void publish_run(rh_worker *w, uint32_t port)
     uint64_t now = rh_now_ns();
     for (uint32_t i = 0; i < o->n; i++)
         rh__queue_stamp_inplace(q, o->start + i, now);
-    if (rh__queue_publish_inplace(q, o->start, o->start + o->n) == 0) {
+    if (rh__queue_publish_inplace(q, o->start, o->start + o->n, &o->note) == 0) {
         atomic_fetch_add_explicit(&b->sent, o->n, memory_order_relaxed);
     } else {
         rh__queue_count(q, RH_QC_REJECTED, o->n);
@@ -296,14 +296,14 @@ static void end_run(rh_worker *w, uint32_t port)
         return;
     rh_kinst *k = w->kernel;
     rh_queue *q = k->out_q[port];
-    if (!rh__queue_unclaim_inplace(q, o->start, o->end)) {
+    if (!rh__queue_unclaim_inplace(q, o->start, o->end, &o->note)) {
         /* Another producer claimed after the run: its unused cells are
          * published void, which every consumer skips (queue_claim.h
          * cell_is_void): no message, nothing counted emitted or sent; the
          * queue counts them made void.  The port claims a cell per answer
          * from then on. */
         rh__queue_void_inplace(q, o->start, o->end);
-        (void)rh__queue_publish_inplace(q, o->start, o->end);
+        (void)rh__queue_publish_inplace(q, o->start, o->end, &o->note);
         o->single = 2;
     }
     o->start = o->end = 0;
@@ -354,17 +354,21 @@ static int next_cell(rh_worker *w, uint32_t port, uint64_t *pos)
         want = w->batch_n > o->answered ? w->batch_n - o->answered : 1;
         want = want < burst ? want : burst;
     }
+    /* The run is used up (every cell written): published before the next
+     * claim, so each claim is one run under one producer note, which a
+     * producer waiting behind it finds (queue_notes.c).  (It used to be
+     * extended when the next claim followed it: one publish fewer for a
+     * kernel that answers an input more than once.) */
+    if (o->n)
+        publish_run(w, port);
     uint64_t at;
-    uint32_t got = rh__queue_claim_inplace(q, want, &at);
+    uint32_t got = rh__queue_claim_inplace(q, want, &at, &o->note);
     if (got == 0)
         return 0;
     for (uint32_t p = 0; p < no; p++)
         if (p != port && k->out_q[p] == q)
             publish_run(w, p);
-    if (o->n && at != o->start + o->n)
-        publish_run(w, port);
-    if (o->n == 0)
-        o->start = at;
+    o->start = at;
     o->end = at + got;
     *pos = at;
     return 1;

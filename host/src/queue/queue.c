@@ -17,10 +17,12 @@
  *
  * The price: a producer preempted between its claim and its publish holds
  * up the producers after it (and a consumer likewise), as in DPDK's default
- * mode.  They spin, then yield, so the holder gets the cpu back; a process
- * that dies in that window stalls the queue, as a dead producer would have
- * with per-cell stamps too.  A persist queue is repaired from that at its
- * host's next launch (queue_persist.c).
+ * mode.  They spin, then yield, then nap, so the holder gets the cpu back.
+ * Every producer claim names its holder (a producer note, queue_notes.c):
+ * a slow one is waited for, one that died in that window has its run
+ * published void by the next waiter.  A consumer that dies there stalls
+ * the consumers' side (the 1-s rule, queue_stall.c); a persist queue is
+ * repaired from that at its host's next launch (queue_persist.c).
  *
  * Positions only grow (64-bit, never wrap in practice); cell = pos & mask.
  * All-zero memory (a fresh ftruncate'd shm object or anonymous mapping) is
@@ -45,6 +47,7 @@
 
 #include "base/clock.h"
 #include "queue/queue_claim.h"
+#include "queue/queue_claims.h"
 
 /* The one place a message is written into a cell its producer has claimed
  * (every send path: rh_send, the bursts, send_full's retries): from's id
@@ -89,10 +92,18 @@ static inline rh_id fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from
 static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, uint32_t len)
 {
     uint64_t pos;
-    if (claim_enqueue_run(q, 1, &pos) == 0)
+    /* The note names this thread to a waiter behind the claim
+     * (queue_notes.c): slow is waited for, dead repaired. */
+    queue_note *note = note_take(q);
+    if (!note)
+        return RH_EBUSY;
+    if (claim_enqueue_run(q, 1, &pos, note) == 0)
         return RH_EFULL;
     fill_cell(q, pos, e, e->enqueue_ns, payload, len);
-    return publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
+    int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
+    if (rc == PUBLISH_ABANDONED) /* behind a live, slow sender past our deadline */
+        (void)note_abandon(note, rh__note_self);
+    return rc;
 }
 
 /* Whether the next enqueue would find room.  Used as the re-check between
@@ -338,18 +349,27 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
      * fits; the rest goes one by one through the policy, as rh_send. */
     uint64_t now = rh_now_ns();
     uint64_t pos;
-    uint32_t k = claim_enqueue_run(q, n, &pos);
+    queue_note *note = note_take(q);
+    if (!note)
+        return RH_EBUSY;
+    uint32_t k = claim_enqueue_run(q, n, &pos, note);
     for (uint32_t i = 0; i < k; i++) {
         rh_id id = fill_cell(q, pos + i, envs ? &envs[i] : NULL, now,
                              (const char *)payloads + (size_t)i * stride, len);
         if (ids_out)
             ids_out[i] = id;
     }
-    if (k) {
-        if (publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0) {
-            count(q, C_REJECTED, k);
-            return RH_ECORRUPT; /* none of them is sent: the caller still holds them all */
+    int stalled = k ? publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) : 0;
+    if (stalled) {
+        /* none of them is sent: the caller still holds them all */
+        count(q, C_REJECTED, k);
+        if (stalled == PUBLISH_ABANDONED) {
+            (void)note_abandon(note, rh__note_self);
+            return RH_ETIMEDOUT;
         }
+        return RH_ECORRUPT;
+    }
+    if (k) {
         rh_bell_ring(&q->h->not_empty);
         check_moved(q);
     }
@@ -379,7 +399,8 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
 uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n)
 {
     uint64_t pos;
-    uint32_t k = n ? claim_enqueue_run(q, n, &pos) : 0;
+    queue_note *note = n ? note_take(q) : NULL;
+    uint32_t k = note ? claim_enqueue_run(q, n, &pos, note) : 0;
     if (k == 0)
         return 0;
     uint64_t now = rh_now_ns();
@@ -390,7 +411,10 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
     }
     /* Gave up on a stalled producers' tail: none of the k is enqueued, and
      * the output bridge applies its policy to them as to a full queue's. */
-    if (publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k) != 0)
+    int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + k);
+    if (rc == PUBLISH_ABANDONED) /* the bridge keeps the k and tries again */
+        (void)note_abandon(note, rh__note_self);
+    if (rc)
         return 0;
     rh_bell_ring(&q->h->not_empty);
     return k;

@@ -10,7 +10,10 @@
  * *_PEEKED after it.  A waiter in publish_run that stalls (64 polls) asks
  * rh__queue_claim_stall about the tail it waits on:
  *
- *  - No entry starts at that tail: an unrecorded claim (a copying send or
+ *  - No entry starts at that tail: on the producers' side the producers'
+ *    notes say who holds it (queue_notes.c: live, wait up to the caller's
+ *    deadline; dead, publish it void; no note, a scribbled head: the 1-s
+ *    rule); on the consumers' side an unrecorded claim (a copying
  *    receive), so the 1-s rule as before.
  *  - The holder is alive: wait, and the 1-s rule does not apply; after
  *    10 ms in naps of 1 ms instead of yields, and `queue.claim_held` is
@@ -90,6 +93,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "queue/queue_claims.h"
+#include "queue/queue_notes.h"
 
 /* -------------------------------------------------------- the entries --- */
 
@@ -343,6 +347,7 @@ int rh__queue_claims_recover(rh_queue *q)
 void rh__queue_claims_sweep(rh_queue *q)
 {
     queue_header *h = q->h;
+    rh__queue_header_watch(q); /* the heartbeat's once-a-second look (queue_stall.c) */
     if (atomic_load_explicit(&h->cons_head, memory_order_relaxed) !=
         atomic_load_explicit(&h->cons_tail, memory_order_relaxed)) {
         sweep_consumers(q);
@@ -352,6 +357,10 @@ void rh__queue_claims_sweep(rh_queue *q)
     uint64_t tail = atomic_load_explicit(&h->prod_tail, memory_order_acquire);
     if (atomic_load_explicit(&h->prod_head, memory_order_relaxed) == tail)
         return;
+    /* A dead sender's claim at prod_tail (queue_notes.c): published void
+     * now, not when the next send waits behind it. */
+    int holder;
+    (void)rh__queue_notes_stall(q, tail, &holder);
     /* A dead holder's loan at prod_tail (past its CAS: one still before it
      * is left to a waiter's stall, which can time it) blocks every producer
      * behind it: published void now, not at the next send. */
@@ -362,6 +371,54 @@ void rh__queue_claims_sweep(rh_queue *q)
             atomic_load_explicit(&h->claims[i].pos, memory_order_acquire) == tail &&
             !rh__queue_pid_alive(pid_of(o)))
             void_run(q, i, o, tail);
+    }
+}
+
+/* A producers' wait on tail, where no loan starts: the notes say who holds
+ * the claim (queue_notes.c).  A live holder is waited for, however long,
+ * and nothing is marked; a dead one's run is published void; only a
+ * claim without a note (a scribbled head), or dead holders' notes that
+ * disagree, fall under the 1-s rule. */
+static int notes_stall(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t *since)
+{
+    int holder = 0;
+    switch (rh__queue_notes_stall(q, tail, &holder)) {
+    case NOTES_REPAIRED:
+        *since = 0;
+        return STALL_WAIT;
+    case NOTES_LIVE: {
+        /* since counts this wait on a live holder, for the log and the naps */
+        uint64_t now = rh_now_ns();
+        if (*since == 0)
+            *since = now;
+        uint64_t waited = now - *since;
+        static _Thread_local uint64_t logged_for;
+        if (waited >= rh__queue_stall_ns && logged_for != *since) {
+            logged_for = *since;
+            rh__log_event(NULL, RH_LOG_WARN, "queue.claim_slow",
+                          "queue=%s side=producers holder_pid=%d tail=%llu waited_ms=%llu "
+                          "action=waiting_for_live_holder",
+                          q->name, holder, (unsigned long long)tail,
+                          (unsigned long long)(waited / RH_NS_PER_MS));
+        }
+        /* The caller's own deadline: block_timeout_ms, and never less
+         * than the stall rule (1 s), so a holder preempted for a moment is
+         * not given up on.  Past it the caller gives its own run up
+         * (RH_ETIMEDOUT, nothing sent, nothing marked). */
+        uint64_t deadline = (uint64_t)q->cfg.block_timeout_ms * RH_NS_PER_MS;
+        if (deadline < rh__queue_stall_ns)
+            deadline = rh__queue_stall_ns;
+        if (waited >= deadline)
+            return STALL_ABANDON;
+        if (waited >= HELD_NAP_AFTER_NS) {
+            struct timespec ts = {0, RH_NS_PER_MS};
+            nanosleep(&ts, NULL);
+        }
+        return STALL_WAIT;
+    }
+    default: /* NOTES_NONE, NOTES_UNSURE */
+        return rh__queue_stalled(q, CORRUPT_PRODUCERS, tail, pos, since) ? STALL_GIVE_UP
+                                                                        : STALL_WAIT;
     }
 }
 
@@ -384,8 +441,11 @@ int rh__queue_claim_stall(rh_queue *q, unsigned side, uint64_t tail, uint64_t po
         if (mine && atomic_load_explicit(&h->claims[i].pos, memory_order_acquire) == tail)
             break;
     }
-    if (i == QUEUE_CLAIMS)
+    if (i == QUEUE_CLAIMS) {
+        if (side == CORRUPT_PRODUCERS)
+            return notes_stall(q, tail, pos, since);
         return rh__queue_stalled(q, side, tail, pos, since) ? STALL_GIVE_UP : STALL_WAIT;
+    }
     unsigned k = rh__claims_kind_of(o);
     int has_pid = k != CLAIM_K_ORPHAN && k != CLAIM_K_DONE;
     int dead = has_pid && !rh__queue_pid_alive(pid_of(o));

@@ -31,7 +31,11 @@
  * live, it is waited for and the side is never marked corrupt; dead, it
  * is repaired) from an unrecorded one (rh__queue_stalled's 1-s rule).
  * Returns STALL_WAIT, STALL_GIVE_UP (RH_ECORRUPT) or STALL_PARKED. */
-enum { STALL_WAIT, STALL_GIVE_UP, STALL_PARKED };
+enum { STALL_WAIT, STALL_GIVE_UP, STALL_PARKED, STALL_ABANDON };
+/* publish_run's answer when a producer's wait behind a live holder passed
+ * its deadline (STALL_ABANDON): the run is not published; its caller
+ * gives it up (note_abandon, queue_notes.h) and fails with RH_ETIMEDOUT. */
+#define PUBLISH_ABANDONED RH_ETIMEDOUT
 int rh__queue_claim_stall(rh_queue *q, unsigned side, uint64_t tail, uint64_t pos, uint64_t end,
                           unsigned park, uint64_t *since);
 /* queue_claims.c: publish the finished consumer runs of the claims table

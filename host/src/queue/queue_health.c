@@ -31,7 +31,7 @@ void rh__queue_health_get(const rh_queue *q, rh_queue_health *out)
     out->created_ns = h->created_ns;
     out->heartbeat_ns = atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed);
     out->corrupt = atomic_load_explicit(&h->corrupt, memory_order_relaxed);
-    out->corrupt_sides = atomic_load_explicit(&h->corrupt_sides, memory_order_relaxed) & 3u;
+    out->corrupt_sides = atomic_load_explicit(&h->corrupt_sides, memory_order_relaxed) & CORRUPT_ALL;
     out->corrupt_tail = atomic_load_explicit(&h->corrupt_tail, memory_order_relaxed);
     out->corrupt_claim = atomic_load_explicit(&h->corrupt_claim, memory_order_relaxed);
     out->corrupt_ns = atomic_load_explicit(&h->corrupt_ns, memory_order_relaxed);

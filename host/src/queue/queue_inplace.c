@@ -19,12 +19,16 @@
  *     (prod_tail), so another producer of the same queue that claims in the
  *     meantime waits for that; the worker publishes its open run as soon
  *     as its next claim finds another producer's claim after it (inplace.c).
- * A holder that dies between claim and publish stalls the side, as any
- * claimer would: the waiters' stall detection (queue_health.c) says so.
+ * Each producer run has a producer note in the host's name (queue_notes.c),
+ * kept until the whole run is published or given back, so a producer
+ * behind a batch however slow waits for it (up to its own deadline); a
+ * consumer run claimed in place is unrecorded: a holder that dies between
+ * claim and release stalls the consumers' side (queue_stall.c).
  */
 #include <string.h>
 
 #include "queue/queue_claim.h"
+#include "queue/queue_claims.h"
 
 rh_envelope *rh__queue_cell(rh_queue *q, uint64_t pos)
 {
@@ -120,19 +124,53 @@ int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t
     return st == STALL_GIVE_UP;
 }
 
-uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos)
+/* The port's note (index + 1 in *note, 0: none): its run, held across the
+ * kernel's batch, is named by this process (tid 0: another thread of the
+ * host may publish it) so a producer behind it waits however long the
+ * batch takes (queue_notes.c). */
+static queue_note *port_note(rh_queue *q, int note)
 {
-    return n ? claim_enqueue_run(q, n, pos) : 0;
+    return note > 0 && note <= QUEUE_NOTES ? &q->h->notes[note - 1] : NULL;
 }
 
-int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end)
+uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos, int *note)
 {
+    /* One note per run: a port claims again only once its run is all
+     * published (engine/inplace.c next_cell). */
+    if (n == 0 || *note)
+        return 0;
+    queue_note *nt = note_take_as(q, rh__note_process());
+    if (!nt)
+        return 0;
+    uint32_t k = claim_enqueue_run(q, n, pos, nt);
+    if (k == 0) {
+        note_free(nt);
+        return 0;
+    }
+    *note = (int)(nt - q->h->notes) + 1;
+    return k;
+}
+
+int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end, int *note)
+{
+    queue_note *nt = port_note(q, *note);
+    /* [from, end) pending again while we give it back: if we die here, a
+     * waiter cannot tell whether the CAS below happened (queue_notes.c). */
+    if (nt)
+        atomic_store_explicit(&nt->done, from, memory_order_release);
     /* Only while nobody claimed after us: then prod_head is still end, no
      * producer holds a position past from, and consumers never look past
      * prod_tail (<= from), so the cells were never anyone else's. */
     uint64_t expect = end;
-    return atomic_compare_exchange_strong_explicit(&q->h->prod_head, &expect, from,
-                                                   memory_order_relaxed, memory_order_relaxed);
+    int back = atomic_compare_exchange_strong_explicit(&q->h->prod_head, &expect, from,
+                                                       memory_order_relaxed, memory_order_relaxed);
+    if (nt && back) {
+        note_free(nt);
+        *note = 0;
+    } else if (nt) {
+        atomic_store_explicit(&nt->done, end, memory_order_release);
+    }
+    return back;
 }
 
 void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns)
@@ -159,9 +197,26 @@ void rh__queue_void_inplace(rh_queue *q, uint64_t from, uint64_t end)
     count(q, C_VOID_MADE, end - from);
 }
 
-int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end)
+int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end, int *note)
 {
     int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, end);
+    /* After the publish: until then the note's [pos, done) holds the tail
+     * and the rest of the run, and a waiter at end finds the rest in it. */
+    queue_note *nt = port_note(q, *note);
+    if (nt && rc == PUBLISH_ABANDONED) {
+        /* behind a live, slow sender past the deadline: the whole run is
+         * given up, published void later (queue_notes.h NOTE_ABANDONED) */
+        (void)note_abandon(nt, rh__note_process());
+        *note = 0;
+    } else if (nt) {
+        uint64_t done = atomic_load_explicit(&nt->done, memory_order_relaxed);
+        if ((int64_t)(done - end) <= 0) {
+            note_free(nt);
+            *note = 0;
+        } else {
+            atomic_store_explicit(&nt->pos, end, memory_order_release);
+        }
+    }
     if (rc == 0)
         rh_bell_ring(&q->h->not_empty);
     return rc;

@@ -30,7 +30,9 @@
                                    6: prod_tail and cons_tail each on a line of its own;
                                    7: moved, beside prod_tail (a persist queue taken over
                                    under attached clients, queue_persist.c); host_acks
-                                   beside acked; the replaced line (queue_shm.c) */
+                                   beside acked; the replaced line (queue_shm.c); the
+                                   producers' notes (queue_notes.c), the halt words
+                                   beside prod_head and cons_head */
 #define TYPE_NAME_MAX 127                 /* bytes, without the NUL */
 #define TYPE_ORIGIN_MAX 512               /* bytes, without the NUL */
 #define SHM_DIR "/dev/shm"
@@ -88,6 +90,24 @@ typedef struct queue_claim {
     _Atomic uint64_t pos, end, next, upto;
 } queue_claim;
 
+/*
+ * The producers' notes (queue_notes.c's top comment is the design): every
+ * producer claim that is not a loan (a copying send, the bridges' copying
+ * enqueue, an in-place run) is described by a note taken before its CAS on
+ * prod_head and freed once the run is published, so that a waiter stalled
+ * behind it can tell a live holder (however slow: wait) from a dead one
+ * (repair: the run is published void).  owner: 0 (free) or the holder's
+ * identity (queue_notes.c: pid, tid and start time, so that a reused pid
+ * is not taken for the holder).  [pos, done) is the holder's for sure,
+ * [done, end) is what its CAS in flight would claim.  One line each: a
+ * sender writes its own note, nobody else's.
+ */
+#define QUEUE_NOTES 64
+typedef struct queue_note {
+    _Alignas(64) _Atomic uint64_t owner;
+    _Atomic uint64_t pos, done, end;
+} queue_note;
+
 /* The start of the mapping.  Everything above `counters` is written once by
  * the creator before it publishes magic, and never again. */
 typedef struct queue_header {
@@ -121,6 +141,11 @@ typedef struct queue_header {
     _Alignas(64) _Atomic uint64_t counters[C_COUNT];
     _Alignas(64) _Atomic uint64_t high_water;
     _Alignas(64) _Atomic uint64_t prod_head; /* next position a producer claims */
+    /* Non-zero once the indices were found to describe no queue
+     * (CORRUPT_INDICES, queue_stall.c): producers then claim nothing.  In
+     * prod_head's line, which every producer's CAS owns anyway, so the
+     * check costs no transfer; cons_halt likewise for consumers. */
+    _Atomic uint32_t prod_halt;
     _Alignas(64) _Atomic uint64_t prod_tail; /* cells before it are published */
     /* MOVE_NONE, or a dead host's queue that its next host took over
      * while clients still had it attached: a persist one copied into a
@@ -136,6 +161,7 @@ typedef struct queue_header {
      * anyway), so the common case, none, costs nothing more. */
     _Atomic uint32_t orphans;
     _Atomic uint32_t parked;
+    _Atomic uint32_t cons_halt; /* as prod_halt, for consumers */
     _Alignas(64) _Atomic uint64_t cons_tail; /* cells before it are read (and free, if not
                                               * persist) */
     /* Persist only: cells before it are done with, free again.  Written by
@@ -157,8 +183,9 @@ typedef struct queue_header {
      * heartbeat thread, so `ringhost stat` can say since when a host is
      * gone.  corrupt_sides: CORRUPT_PRODUCERS / CORRUPT_CONSUMERS, set
      * once a wait on that side's tail passed QUEUE_STALL_NS (queue.c
-     * publish); the first such stall's tail, claim and time are kept;
-     * corrupt counts the waiters that gave up. */
+     * publish); CORRUPT_INDICES, CORRUPT_HEADER (below); the first such
+     * mark's tail, claim and time are kept; corrupt counts the waiters
+     * that gave up and the marks. */
     _Alignas(64) _Atomic int64_t heartbeat_ns;
     _Atomic uint64_t corrupt;
     _Atomic uint32_t corrupt_sides;
@@ -173,6 +200,7 @@ typedef struct queue_header {
     _Alignas(64) _Atomic uint64_t replaced_lost_in_host;
     _Atomic uint64_t replaced_discarded;
     _Alignas(64) queue_claim claims[QUEUE_CLAIMS]; /* loans and peeks (queue_claims.c, queue_loan.c) */
+    queue_note notes[QUEUE_NOTES]; /* producers' claims in flight (queue_notes.c) */
     _Alignas(64) rh_bell not_empty; /* consumers sleep here, producers ring */
     _Alignas(64) rh_bell not_full;  /* blocked producers sleep here, consumers ring */
 } queue_header;
@@ -210,6 +238,7 @@ struct rh_queue {
     uint64_t loan_pos, peek_pos;
     uint32_t loan_n, peek_n;
     _Atomic uint64_t claims_check_ns; /* the next time an empty receive may scan the table */
+    _Atomic uint32_t corrupt_logged; /* CORRUPT_* bits this process logged for this handle */
     dev_t shm_dev;       /* identity of the shm object we created (so close never */
     ino_t shm_ino;       /* unlinks a newer host's queue) or attached to (stale check) */
     int stale;           /* attached: RH_ESTALE once its host was found gone or replaced */
@@ -341,6 +370,16 @@ int rh__queue_stale_recv(rh_queue *q);
 
 #define CORRUPT_PRODUCERS 1u
 #define CORRUPT_CONSUMERS 2u
+/* The indices describe no queue (a head or tail moved back, or further
+ * from the others than the capacity: another process wrote them): both
+ * sides halt (prod_halt, cons_halt), so nothing is replayed and nothing
+ * more accepted.  Set by rh__queue_scribbled. */
+#define CORRUPT_INDICES 4u
+/* The header's fixed fields (magic, version, geometry, names) no longer
+ * match what the creating host wrote: found by its heartbeat
+ * (queue_health.c); clients can no longer attach.  Data still moves. */
+#define CORRUPT_HEADER 8u
+#define CORRUPT_ALL 15u
 
 /* One poll of a stalled wait in publish(): *since is 0 at the first.
  * Returns 1 when the waiter must give up (its side is already marked, or
@@ -349,10 +388,33 @@ int rh__queue_stale_recv(rh_queue *q);
 int rh__queue_stalled(rh_queue *q, unsigned side, uint64_t tail, uint64_t claim,
                       uint64_t *since);
 
-/* Whether side (CORRUPT_*) of q was marked corrupt. */
+/* Mark the indices of q scribbled (CORRUPT_INDICES): both sides halt,
+ * counted, logged once as queue.corrupt side=indices with what was seen
+ * (what: a few words, seen: the value that gave it away).  Slow path. */
+void rh__queue_scribbled(rh_queue *q, const char *what, uint64_t seen);
+
+/* From the creating host's heartbeat (about once a second): the fixed
+ * header fields still match this handle's copy, else CORRUPT_HEADER is
+ * marked, counted and logged once (queue.corrupt side=header).  The host's
+ * own handle never reads them again, so data still moves. */
+void rh__queue_header_watch(rh_queue *q);
+
+/* 1 the first time this handle is to log corrupt side `bit` (so each
+ * process says it once, and the host's heartbeat says what another
+ * process found: rh__queue_header_watch). */
+static inline int queue_first_to_log(rh_queue *q, uint32_t bit)
+{
+    return (atomic_fetch_or_explicit(&q->corrupt_logged, bit, memory_order_relaxed) & bit) == 0;
+}
+
+/* Whether side (CORRUPT_*) of q was marked corrupt.  Scribbled indices
+ * (CORRUPT_INDICES) mark both sides: both halted. */
 static inline int queue_side_corrupt(const rh_queue *q, unsigned side)
 {
-    return (atomic_load_explicit(&q->h->corrupt_sides, memory_order_relaxed) & side) != 0;
+    uint32_t sides = atomic_load_explicit(&q->h->corrupt_sides, memory_order_relaxed);
+    if (sides & CORRUPT_INDICES)
+        sides |= CORRUPT_PRODUCERS | CORRUPT_CONSUMERS;
+    return (sides & side) != 0;
 }
 
 /* An attached client's check that its host is still there (queue_health.c):

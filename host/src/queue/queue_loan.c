@@ -114,11 +114,18 @@ int rh_send_commit(rh_queue *q, uint32_t n, const uint32_t *lens, rh_id *ids_out
         count(q, C_VOID_MADE, q->loan_n - n);
     int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, q->loan_pos,
                      q->loan_pos + q->loan_n);
-    rh__claims_free(q, q->loan_slot - 1);
+    if (rc == PUBLISH_ABANDONED)
+        /* Behind a live, slow sender past the deadline: the loan's entry
+         * is left as a dead holder's (pid 0), whose run the next waiter at
+         * its start publishes void (queue_claims.c void_run). */
+        atomic_store_explicit(&q->h->claims[q->loan_slot - 1].owner, CLAIM_K_RESERVED,
+                              memory_order_release);
+    else
+        rh__claims_free(q, q->loan_slot - 1);
     q->loan_slot = 0;
     if (rc) {
         count(q, C_REJECTED, n);
-        return RH_ECORRUPT;
+        return rc == PUBLISH_ABANDONED ? RH_ETIMEDOUT : RH_ECORRUPT;
     }
     if (n) {
         rh_bell_ring(&q->h->not_empty);

@@ -69,7 +69,10 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * larger one is the bridge's "invalid").
  *
  * Producer side: rh__queue_claim_inplace claims up to n free cells (how
- * many, 0 when full; first at *pos); the caller writes, into each, its envelope (id zero: a fresh one) and
+ * many, 0 when full; first at *pos) as one run named by a producer note
+ * (queue_notes.c) whose index + 1 it keeps in *note (0 on entry: a caller
+ * claims again only once its run is all published; the publish and the
+ * unclaim below free it when the run is done, and set *note back to 0); the caller writes, into each, its envelope (id zero: a fresh one) and
  * payload_len and payload, then rh__queue_stamp_inplace sets what the
  * queue owns (id if zero, enqueue time, port 0, length clamped), and
  * rh__queue_publish_inplace(q, pos, end) publishes the run [pos, end),
@@ -88,11 +91,11 @@ uint32_t rh__queue_inplace_len(rh_queue *q, uint64_t pos, uint32_t room);
 int rh__queue_release_inplace(rh_queue *q, uint64_t pos, uint64_t end, uint64_t *tail_out);
 int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t end,
                               uint64_t *since);
-uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos);
-int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end);
+uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos, int *note);
+int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end, int *note);
 void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns);
 void rh__queue_void_inplace(rh_queue *q, uint64_t from, uint64_t end);
-int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end);
+int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end, int *note);
 
 /* RH_ECORRUPT when a side of the queue is marked corrupt (a wait on a
  * stalled tail gave up: queue_health.c), so a send finding it full will
@@ -162,7 +165,8 @@ typedef struct rh_queue_health {
     int64_t created_ns;       /* CLOCK_REALTIME when it created the queue; 0 unknown */
     int64_t heartbeat_ns;     /* CLOCK_REALTIME of its last heartbeat (about 1 s apart) */
     uint64_t corrupt;         /* waits on a tail that gave up (queue.corrupt) */
-    unsigned corrupt_sides;   /* 1: producers' tail stalled, 2: consumers', 3: both */
+    unsigned corrupt_sides;   /* bits: 1 producers' tail stalled, 2 consumers', 4 indices
+                               * scribbled (both halt), 8 fixed header fields rewritten */
     uint64_t corrupt_tail;    /* the first stall: the tail that did not move, */
     uint64_t corrupt_claim;   /* the claim that waited for it, */
     int64_t corrupt_ns;       /* and when (CLOCK_REALTIME) */

@@ -461,6 +461,12 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
                           "it is left alone, and this user's clients find the numbered one\"",
                           name, instance, name, (unsigned)squatter, q->shm_name);
         if (rc == 1) {
+            /* The dead run's producer notes described claims the recovery
+             * undid (queue_notes.c); its halt words went with the marks
+             * the recovery cleared. */
+            memset(q->h->notes, 0, sizeof q->h->notes);
+            atomic_store_explicit(&q->h->prod_halt, 0, memory_order_relaxed);
+            atomic_store_explicit(&q->h->cons_halt, 0, memory_order_relaxed);
             rh__queue_heartbeat_start(q);
             *out = q;
             return 0;
@@ -506,9 +512,14 @@ int rh_queue_create(const char *instance, const char *name, const rh_type *type,
     rh__bell_init(&h->not_full, q->cfg.shared);
     atomic_store_explicit(&h->replaced_lost_in_host, q->dead_lost, memory_order_relaxed);
     atomic_store_explicit(&h->replaced_discarded, q->dead_discarded, memory_order_relaxed);
-    rh__queue_heartbeat_start(q);
+    /* The heartbeat's time before the magic (stat never sees a live queue
+     * without one), the heartbeat itself after: its sweep checks the
+     * magic (queue_stall.c rh__queue_header_watch) and would take a queue
+     * still being created for a rewritten one. */
+    atomic_store_explicit(&h->heartbeat_ns, rh__wall_ns(), memory_order_relaxed);
     /* Last, with release: an attacher that sees the magic sees the rest. */
     atomic_store_explicit(&h->magic, QUEUE_MAGIC, memory_order_release);
+    rh__queue_heartbeat_start(q);
     *out = q;
     return 0;
 }

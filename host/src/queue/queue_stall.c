@@ -70,7 +70,7 @@ int rh__queue_stalled(rh_queue *q, unsigned side, uint64_t tail, uint64_t claim,
         atomic_store_explicit(&h->corrupt_claim, claim, memory_order_relaxed);
         atomic_store_explicit(&h->corrupt_ns, rh__wall_ns(), memory_order_relaxed);
     }
-    if ((before & side) == 0)
+    if ((before & side) == 0 && queue_first_to_log(q, side))
         rh__log_event(NULL, RH_LOG_ERROR, "queue.corrupt",
                       "queue=%s side=%s tail=%llu claim=%llu waited_ms=%llu pid=%d "
                       "prod_head=%llu prod_tail=%llu cons_head=%llu cons_tail=%llu "
@@ -86,4 +86,81 @@ int rh__queue_stalled(rh_queue *q, unsigned side, uint64_t tail, uint64_t claim,
                           ? "sends_fail_with_RH_ECORRUPT_relaunch_the_host_or_purge"
                           : "receives_deliver_what_is_published_then_sends_fail_RH_ECORRUPT");
     return 1;
+}
+
+/* ---------------------------------------------------------- scribbled --- */
+
+void rh__queue_scribbled(rh_queue *q, const char *what, uint64_t seen)
+{
+    queue_header *h = q->h;
+    /* Halt both sides first: every claim after this claims nothing, so
+     * what the indices say is neither replayed nor added to. */
+    atomic_store_explicit(&h->prod_halt, 1, memory_order_relaxed);
+    atomic_store_explicit(&h->cons_halt, 1, memory_order_relaxed);
+    uint32_t before =
+        atomic_fetch_or_explicit(&h->corrupt_sides, CORRUPT_INDICES, memory_order_relaxed);
+    if (before & CORRUPT_INDICES)
+        return; /* marked already: counted and logged once */
+    atomic_fetch_add_explicit(&h->corrupt, 1, memory_order_relaxed);
+    (void)queue_first_to_log(q, CORRUPT_INDICES);
+    if ((before & (CORRUPT_PRODUCERS | CORRUPT_CONSUMERS)) == 0) {
+        atomic_store_explicit(&h->corrupt_tail, atomic_load(&h->cons_tail), memory_order_relaxed);
+        atomic_store_explicit(&h->corrupt_claim, atomic_load(&h->cons_head), memory_order_relaxed);
+        atomic_store_explicit(&h->corrupt_ns, rh__wall_ns(), memory_order_relaxed);
+    }
+    rh__log_event(NULL, RH_LOG_ERROR, "queue.corrupt",
+                  "queue=%s side=indices what=\"%s\" seen=%llu pid=%d prod_head=%llu "
+                  "prod_tail=%llu cons_head=%llu cons_tail=%llu "
+                  "action=sends_and_receives_refused_RH_ECORRUPT_purge_or_relaunch",
+                  q->name, what, (unsigned long long)seen, (int)getpid(),
+                  (unsigned long long)atomic_load(&h->prod_head),
+                  (unsigned long long)atomic_load(&h->prod_tail),
+                  (unsigned long long)atomic_load(&h->cons_head),
+                  (unsigned long long)atomic_load(&h->cons_tail));
+}
+
+void rh__queue_header_watch(rh_queue *q)
+{
+    const queue_header *h = q->h;
+    const char *what = NULL;
+    if (atomic_load_explicit(&h->magic, memory_order_relaxed) != QUEUE_MAGIC)
+        what = "magic";
+    else if (h->layout_version != QUEUE_LAYOUT_VERSION || h->header_size != sizeof(queue_header))
+        what = "layout version or header size";
+    else if (h->capacity != q->capacity || h->mask != q->capacity - 1 ||
+             h->slot_size != q->slot_size || h->payload_size != q->payload_size)
+        what = "geometry (capacity, mask, slot or payload size)";
+    else if (h->fingerprint != q->fingerprint)
+        what = "type fingerprint";
+    else if (memchr(h->name, '\0', sizeof h->name) == NULL || strcmp(h->name, q->name) != 0)
+        what = "name";
+    if (what) {
+        uint32_t before = atomic_fetch_or_explicit(&q->h->corrupt_sides, CORRUPT_HEADER,
+                                                   memory_order_relaxed);
+        if ((before & CORRUPT_HEADER) == 0)
+            atomic_fetch_add_explicit(&q->h->corrupt, 1, memory_order_relaxed);
+    }
+    /* Marks another process set (a client that found the indices
+     * scribbled, or a producers' stall): the host says so once too. */
+    uint32_t sides = atomic_load_explicit(&q->h->corrupt_sides, memory_order_relaxed) &
+                     (CORRUPT_PRODUCERS | CORRUPT_CONSUMERS | CORRUPT_INDICES);
+    for (uint32_t bit = 1; bit <= CORRUPT_INDICES; bit <<= 1)
+        if ((sides & bit) && queue_first_to_log(q, bit))
+            rh__log_event(NULL, RH_LOG_ERROR, "queue.corrupt",
+                          "queue=%s side=%s found_by=another_process pid=%d "
+                          "prod_head=%llu prod_tail=%llu cons_head=%llu cons_tail=%llu",
+                          q->name,
+                          bit == CORRUPT_PRODUCERS   ? "producers"
+                          : bit == CORRUPT_CONSUMERS ? "consumers"
+                                                     : "indices",
+                          (int)getpid(), (unsigned long long)atomic_load(&h->prod_head),
+                          (unsigned long long)atomic_load(&h->prod_tail),
+                          (unsigned long long)atomic_load(&h->cons_head),
+                          (unsigned long long)atomic_load(&h->cons_tail));
+    if (!what || !queue_first_to_log(q, CORRUPT_HEADER))
+        return;
+    rh__log_event(NULL, RH_LOG_ERROR, "queue.corrupt",
+                  "queue=%s side=header what=\"%s rewritten\" pid=%d "
+                  "action=clients_can_no_longer_attach_relaunch_the_host_or_purge",
+                  q->name, what, (int)getpid());
 }
