@@ -241,7 +241,10 @@ static size_t format_fields(char *buf, size_t len, size_t cap, const char *fmt, 
  * its window, when its slot is needed for another key, or at exit.  Events
  * with neither field (a thread starting, a launch) are never limited: they
  * do not come per message.  Keys live in a small table (RATE_SLOTS, the
- * oldest replaced), under the write lock.
+ * oldest replaced), under the write lock.  Only warnings and errors are
+ * limited: what a message causes is a refusal (warn) or a fault (error);
+ * info and debug lines name a kernel for what an operator did (a swap, a
+ * launch), which a test or a script may count, and each is wanted.
  */
 #define RATE_BURST 10
 #define RATE_WINDOW_NS (1000ull * 1000 * 1000)
@@ -335,7 +338,7 @@ static int rate_admit(FILE *out, int level, const char *event, const char *field
 {
     const char *q, *k;
     size_t ql = field_value(fields, "queue", &q), kl = field_value(fields, "kernel", &k);
-    if (!ql && !kl)
+    if ((!ql && !kl) || level > RH_LOG_WARN)
         return 1;
     char key[RATE_KEY_MAX];
     snprintf(key, sizeof key, "%s\x1f%.*s\x1f%.*s", event, (int)(ql < 64 ? ql : 64), q,
