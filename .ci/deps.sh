@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config libjansson-dev libhwloc-dev libcmocka-dev
       clang-14 libclang-rt-14-dev   # the fuzzers (.ci/fuzz.sh)
       prometheus                    # promtool and a real server for test_cli_metrics
       nats-server libnats-dev       # remote queues through JetStream (issue 12)
-      iceoryx libiceoryx-binding-c-dev)  # the zero-copy peer in ringhost bench (issue 11)
+      iceoryx libiceoryx-binding-c-dev   # the zero-copy peer in ringhost bench (issue 11)
+      stress-ng)                    # load beside test_cli_slow_producers and tests/stress/*.sh
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
