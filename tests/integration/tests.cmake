@@ -183,6 +183,9 @@ rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
 rh_add_test(test_cli_slow_producers integration/test_cli_slow_producers.c
             LIBS rh_queue rh_base PkgConfig::JANSSON Threads::Threads EXTRA ${RH_CLI_EXTRA}
             TIMEOUT 150)
+# It starts its own stress-ng --cpu 2: alone, so the load it makes is the
+# one it measures under, and no other test runs beside two cpu hogs.
+set_tests_properties(test_cli_slow_producers PROPERTIES RUN_SERIAL TRUE)
 # ---- a scribbled header: no replay, shown corrupt by stat, logged once ----
 rh_add_test(test_cli_scribble integration/test_cli_scribble.c
             LIBS rh_queue rh_base PkgConfig::JANSSON Threads::Threads EXTRA ${RH_CLI_EXTRA}
