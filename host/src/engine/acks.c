@@ -77,6 +77,15 @@ struct rh_ack_mark {
 
 /* The marks, oldest first, and the output ring positions the oldest
  * finished marks wait for. */
+/* The kernel's output count.  A hot swap stores k->desc while this
+ * bridge's thread runs (live/hotswap.c, release); the count is the same in
+ * both builds (a swap with other ports is refused), the load is what keeps
+ * the read of the pointer itself defined. */
+static inline uint32_t outputs_of(const rh_kinst *k)
+{
+    return __atomic_load_n(&k->desc, __ATOMIC_ACQUIRE)->n_outputs;
+}
+
 struct rh_acks {
     int precise;           /* 0 not decided yet, 1 marks kept, -1 quiescence only */
     int overflow;          /* a burst went unmarked: marks stop until quiescence */
@@ -114,7 +123,7 @@ static int precise_possible(const rh_in_bridge *b)
     uint32_t readers = 0;
     for (uint32_t i = 0; i < k->n_in_bridges; i++)
         readers += k->in_bridges[i].queue == b->queue;
-    return readers == 1 && (uint64_t)k->n_workers * k->desc->n_outputs <= RH_ACK_OUTS;
+    return readers == 1 && (uint64_t)k->n_workers * outputs_of(k) <= RH_ACK_OUTS;
 }
 
 /* After a burst went into ring targets[ring] up to ring_end: mark it. */
@@ -147,7 +156,7 @@ static void ack_marks(rh_in_bridge *b)
 {
     rh_acks *a = b->acks;
     const rh_kinst *k = b->kernel;
-    uint32_t no = k->desc->n_outputs;
+    uint32_t no = outputs_of(k);
     if (!a->out_wait) {
         uint32_t done = 0;
         int part = 0;
@@ -195,7 +204,7 @@ static int all_done(const rh_in_bridge *b)
     for (uint32_t w = 0; w < k->n_workers; w++) {
         if (rh__ring_count(k->workers[w].in[b->port]))
             return 0;
-        for (uint32_t p = 0; p < k->desc->n_outputs; p++)
+        for (uint32_t p = 0; p < outputs_of(k); p++)
             if (rh__ring_count(k->workers[w].out[p]))
                 return 0;
     }
@@ -231,7 +240,7 @@ uint32_t rh__acks_room(const rh_in_bridge *b, uint32_t want)
 uint32_t rh__acks_limit(const rh_kinst *k)
 {
     uint32_t window = 0, inputs = 0;
-    for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
+    for (uint32_t p = 0; p < outputs_of(k); p++) {
         const rh_queue_config *c = rh_queue_config_of(k->out_q[p]);
         if (!c->persist && !c->dedup_window)
             continue; /* repeats are not dropped there (bridge.c answers_to_check) */

@@ -301,7 +301,8 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
     for (uint32_t p = 0; rt->dlq_types_known && p < old->n_inputs; p++)
         rh__type_registry_remove(old->inputs[p].type);
     const rh_plugin *was = k->plugin;
-    k->desc = next;
+    /* Release: a bridge thread reads the pointer without the lock (acks.c). */
+    __atomic_store_n(&k->desc, next, __ATOMIC_RELEASE);
     k->plugin = &sp->p;
     sp->kernel = k;
     sp->next = rt->swapped;

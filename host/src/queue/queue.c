@@ -77,7 +77,9 @@ static inline rh_id fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from
         c->env.flags = 0;
     }
     c->env.enqueue_ns = enqueue_ns;
-    c->env.port = 0;
+    /* Atomic for the same reason as payload_len below: cell_is_void reads
+     * it from a consumer that has not claimed the cell. */
+    __atomic_store_n(&c->env.port, 0, __ATOMIC_RELAXED);
     /* Atomic because rh__queue_try_dequeue (queue_recv.c) may peek at it
      * from a consumer that has not claimed the cell (see there); relaxed,
      * the tails order it. */
