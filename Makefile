@@ -15,6 +15,8 @@ else ifeq ($(SANITIZE),tsan)
   BUILD ?= build-tsan
   CMAKE_FLAGS = -DRINGHOST_TSAN=ON
   RUN_FLAGS = --plugins $(BUILD)/plugins
+  # races inside libraries not built with TSan (tests/tsan.supp says which)
+  TEST_ENV = TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp"
 else
   BUILD ?= build
   CMAKE_FLAGS =
@@ -54,7 +56,7 @@ run-cluster: configure
 		bash tools/run_cluster.sh
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300 $(CTEST_ARGS)
+	cd $(BUILD) && $(TEST_ENV) ctest --output-on-failure -j$(JOBS) --timeout 300 $(CTEST_ARGS)
 
 clean:
 	rm -rf build build-asan build-tsan plugins/*.so
