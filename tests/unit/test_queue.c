@@ -592,8 +592,11 @@ static void *mpmc_producer(void *arg)
     if (w->index < 2) {
         for (uint64_t s = 0; s < PER_PRODUCER; s++) {
             test_msg msg = msg_of(w->index, s);
-            if (rh_send(w->m->q, NULL, &msg, sizeof msg, NULL) != 0)
+            if (rh_send(w->m->q, NULL, &msg, sizeof msg, NULL) != 0) {
                 atomic_fetch_add(&w->m->send_failures, 1);
+                if (rh_now_ns() > w->m->give_up_ns)
+                    return NULL; /* the consumers are gone: fail, not hang */
+            }
         }
         return NULL;
     }
@@ -673,7 +676,9 @@ static void test_mpmc_single_and_burst_calls_lose_and_duplicate_nothing(void **s
     (void)state;
     mpmc *m = calloc(1, sizeof *m);
     assert_non_null(m);
-    m->q = make_queue("mpmc", config(1024, RH_BP_BLOCK, 60000));
+    /* A blocked send gives up after 10 s, so a producer left alone once the
+     * consumers gave up (a lost message) ends instead of blocking for ever. */
+    m->q = make_queue("mpmc", config(1024, RH_BP_BLOCK, 10000));
     m->give_up_ns = rh_now_ns() + 60000 * MS;
     pthread_t p[PRODUCERS], c[CONSUMERS];
     worker pw[PRODUCERS], cw[CONSUMERS];

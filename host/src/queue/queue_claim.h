@@ -118,7 +118,13 @@ static inline int publish_run(rh_queue *q, unsigned side, _Atomic uint64_t *tail
             if (st == STALL_ABANDON)
                 return PUBLISH_ABANDONED;
         }
-        backoff(tries);
+        /* The earlier claim's holder is copying (microseconds): spin;
+         * past that it was preempted, and the cores are its: sleep until
+         * a publish rings (queue_wait.c says why not sched_yield). */
+        if (tries < 64)
+            rh_cpu_relax();
+        else
+            rh__queue_publish_nap(q, side, tail, now);
     }
     atomic_store_explicit(tail, end, memory_order_release);
     if (side == CORRUPT_CONSUMERS &&
