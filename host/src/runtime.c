@@ -23,6 +23,7 @@
 #include "base/placement.h"
 #include "engine/acks.h"
 #include "engine/engine.h"
+#include "exec/exec.h"
 #include "faults/faults.h"
 #include "launch/launch.h"
 #include "live/live.h"
@@ -117,7 +118,7 @@ int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_
     if (rc == 0)
         rc = start_reactors(rt, err);
     if (rc == 0)
-        rc = rh__isolation_start(rt, err);
+        rc = rh__exec_start(rt, err); /* what an executor starts of its own (kernel processes) */
     if (rc == 0)
         rc = rh__remote_start(rt, err); /* links, streams, export and import bridges */
     if (rc == 0 && rh__watchdog_start(rt) != 0)
@@ -165,10 +166,12 @@ static int set_flow(rh_runtime *rt, int flow, uint64_t deadline_ns, rh_error *er
                                 "thread %s did not reach a batch boundary in time (a kernel is "
                                 "still inside process()); the change applies when it returns",
                                 rt->reactors[i]->name);
-    if (rh__isolation_sync(rt, NULL, deadline_ns) != 0)
+    const char *who = "";
+    if (rh__exec_sync(rt, NULL, deadline_ns, &who) != 0)
         return rh_error_set(err, RH_ETIMEDOUT,
-                            "a kernel process did not reach a batch boundary in time (it is "
-                            "still inside process()); the change applies when it returns");
+                            "kernel %s did not reach a batch boundary in time where it runs "
+                            "(it is still inside process()); the change applies when it returns",
+                            who);
     return 0;
 }
 
@@ -388,7 +391,7 @@ void rh_runtime_destroy(rh_runtime *rt)
             free(k->out_bridges[b].sources);
             rh__out_bridge_forget_recent(&k->out_bridges[b]);
         }
-        rh__workers_free(k);
+        rh__exec_free(k); /* its workers and its executor's state */
         free(k->in_bridges);
         free(k->out_bridges);
     }
@@ -528,9 +531,10 @@ int rh__runtime_plan_threads(const char *manifest_path, const rh_launch_opts *op
         fprintf(out, "\n");
     }
     for (uint32_t i = 0; rc == 0 && i < rt->n_kernels; i++)
-        if (rt->kernels[i].decl->isolate_process)
-            fprintf(out, "kernel %s runs in a child process of its own (\"isolation\": "
-                         "\"process\")\n", rt->kernels[i].decl->name);
+        if (rt->kernels[i].exec != &rh__exec_thread)
+            fprintf(out, "kernel %s runs in %s (\"isolation\": \"%s\")\n",
+                    rt->kernels[i].decl->name, rt->kernels[i].exec->where,
+                    rt->kernels[i].exec->name);
     rh_runtime_destroy(rt);
     return rc;
 }

@@ -1,6 +1,6 @@
 /*
  * test_isolation.c — the lifecycle of a kernel in its own process
- * ("isolation": "process", host/src/faults/isolation.c) in a live host, with the
+ * ("isolation": "process", host/src/exec/exec_process.c) in a live host, with the
  * "faulty" test kernel (tests/plugins/faulty) beside an echo kernel:
  *
  *  - deactivate returns once the kernel's process has paused at a batch
@@ -60,6 +60,34 @@ static int pid_of_f(rh_runtime *rt)
     " \"outputs\": {\"out\": \"f.out\"}, \"isolation\": \"process\"" f_extra "},"           \
     "{\"name\": \"e\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"},"               \
     " \"outputs\": {\"out\": \"e.out\"}}]"
+
+/* ---------------------------------------------------------- planning -- */
+
+/* What the process executor cannot do is refused at planning, naming the
+ * file and the JSON path: `validate` says it, and no launch starts. */
+static void test_process_isolation_with_an_inline_bridge_is_refused_at_planning(void **state)
+{
+    (void)state;
+    const char *path = rt_write_manifest(
+        "inline", "\"queues\": {\"e.in\": {}, \"e.out\": {}},"
+                  "\"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", \"inputs\": {\"in\": "
+                  "\"e.in\"}, \"outputs\": {\"out\": \"e.out\"}, \"bridge\": \"inline\","
+                  " \"isolation\": \"process\"}]");
+    char file[4096];
+    snprintf(file, sizeof file, "%s", path);
+    rh_error err = {0};
+    assert_int_equal(rh_runtime_validate(file, NULL, NULL, &err), RH_EMANIFEST);
+    unlink(file);
+    assert_non_null(strstr(err.msg, file));
+    assert_non_null(strstr(err.msg, "kernels[0].isolation: expected \"thread\" with \"bridge\": "
+                                    "\"inline\", got \"process\""));
+    rh_runtime *rt = NULL;
+    assert_int_equal(rt_try_launch("inline2", "\"queues\": {\"e.in\": {}, \"e.out\": {}},"
+                     "\"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", \"inputs\": {\"in\": "
+                     "\"e.in\"}, \"outputs\": {\"out\": \"e.out\"}, \"bridge\": \"inline\","
+                     " \"isolation\": \"process\"}]", &rt, &err), RH_EMANIFEST);
+    assert_null(rt);
+}
 
 /* ---------------------------------------------------------------- pause -- */
 
@@ -179,7 +207,7 @@ static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_pr
     EXPECT_WITHIN(10, proc_gone(pid),
                   "expected f's process %d reaped within 10 s of terminate", pid);
     assert_true(proc_gone(pid));
-    assert_int_equal(atomic_load(&rh__runtime_kernel_find(rt, "f")->workers[0].child_pid), 0);
+    assert_int_equal(rh__exec_worker_pid(&rh__runtime_kernel_find(rt, "f")->workers[0]), 0);
     assert_int_equal(rt_log_count("kernel.crashed", NULL), 0);
     assert_int_equal(rt_log_count("kernel.restart", NULL), 0);
     /* The host and the other kernel run on; f takes nothing more. */
@@ -232,7 +260,7 @@ static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_le
         ", \"workers\": 2, \"watchdog_ms\": 200, \"restart\": {\"backoff_ms\": 10}"));
     rh_kinst *k = rh__runtime_kernel_find(rt, "f");
     assert_int_equal(k->n_workers, 2);
-    int p0 = atomic_load(&k->workers[0].child_pid), p1 = atomic_load(&k->workers[1].child_pid);
+    int p0 = rh__exec_worker_pid(&k->workers[0]), p1 = rh__exec_worker_pid(&k->workers[1]);
     assert_true(p0 > 0 && p1 > 0 && p0 != p1 && p0 != getpid() && p1 != getpid());
     for (int i = 0; i < 20; i++) {
         int p = pid_of_f(rt);
@@ -366,6 +394,7 @@ int main(void)
         cmocka_unit_test(
             test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_boundary),
         cmocka_unit_test(test_host_deactivate_waits_for_the_kernel_process_to_pause),
+        cmocka_unit_test(test_process_isolation_with_an_inline_bridge_is_refused_at_planning),
         cmocka_unit_test(test_deactivate_of_a_kernel_process_stuck_in_process_times_out),
         cmocka_unit_test(
             test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_process),

@@ -163,9 +163,9 @@ static void test_misspelt_watchdog_key_suggests_watchdog_ms(void **state)
 static void test_isolation_is_thread_unless_process_is_asked(void **state)
 {
     (void)state;
-    assert_int_equal(load_kernel(MANIFEST("")).isolate_process, 0);
-    assert_int_equal(load_kernel(MANIFEST(", 'isolation': 'thread'")).isolate_process, 0);
-    assert_int_equal(load_kernel(MANIFEST(", 'isolation': 'process'")).isolate_process, 1);
+    assert_string_equal(load_kernel(MANIFEST("")).executor, "thread");
+    assert_string_equal(load_kernel(MANIFEST(", 'isolation': 'thread'")).executor, "thread");
+    assert_string_equal(load_kernel(MANIFEST(", 'isolation': 'process'")).executor, "process");
 }
 
 static void test_unknown_isolation_is_rejected(void **state)
@@ -173,13 +173,6 @@ static void test_unknown_isolation_is_rejected(void **state)
     (void)state;
     expect_bad(MANIFEST(", 'isolation': 'container'"), "kernels[0].isolation",
                "got \"container\"");
-}
-
-static void test_process_isolation_with_an_inline_bridge_is_rejected(void **state)
-{
-    (void)state;
-    expect_bad(MANIFEST(", 'bridge': 'inline', 'isolation': 'process'"), "kernels[0].isolation",
-               "needs its pumps in the host: \"bridge\": \"thread\"");
 }
 
 int main(void)
@@ -198,7 +191,6 @@ int main(void)
         cmocka_unit_test(test_misspelt_watchdog_key_suggests_watchdog_ms),
         cmocka_unit_test(test_isolation_is_thread_unless_process_is_asked),
         cmocka_unit_test(test_unknown_isolation_is_rejected),
-        cmocka_unit_test(test_process_isolation_with_an_inline_bridge_is_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -224,7 +224,7 @@ static void test_commit_wakes_a_consumer_parked_on_not_empty(void **state)
     rh__ring_destroy(r);
 }
 
-/* rh__ring_create_shared (isolation.c): a child fork()ed after the ring
+/* rh__ring_create_shared (exec/exec_process.c): a child fork()ed after the ring
  * exists produces into it, parks on a shared bell, and the parent sees its
  * messages and wakes it. */
 static void test_shared_ring_carries_messages_between_forked_processes(void **state)

@@ -415,7 +415,7 @@ void rh__log_eventv(FILE *out, int level, const char *event, const char *fmt_kv,
 }
 
 /* A fork() while another thread writes a line would leave the child's copy
- * of g_write_lock held for good (isolation.c forks kernel processes from a
+ * of g_write_lock held for good (exec/exec_process.c forks kernel processes from a
  * threaded host): hold it across every fork. */
 static void fork_lock(void)
 {

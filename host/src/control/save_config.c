@@ -116,8 +116,8 @@ static json_t *kernel_json(const rh_runtime *rt, const rh_kinst *k)
                                   "backoff_ms", (int)d->restart_backoff_ms, "backoff_max_ms",
                                   (int)d->restart_backoff_max_ms, "failed_batches",
                                   (int)d->restart_failed_batches));
-    if (d->isolate_process)
-        json_object_set_new(o, "isolation", json_string("process"));
+    if (strcmp(d->executor, "thread") != 0) /* "thread" is the default: left out */
+        json_object_set_new(o, "isolation", json_string(d->executor));
     return o;
 }
 

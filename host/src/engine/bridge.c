@@ -516,7 +516,7 @@ uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt)
         rh_kinst *k = &rt->kernels[i];
         /* A process-isolated kernel's rings are shared memory its child
          * produced into; terminate stopped and reaped the children
-         * (rh__watchdog_stop -> rh__isolation_stop) before calling this,
+         * (rh__watchdog_stop -> rh__exec_stop) before calling this,
          * so they are swept like any other. */
         for (uint32_t p = 0; p < k->desc->n_outputs; p++) {
             rh_out_bridge *b = &k->out_bridges[p];

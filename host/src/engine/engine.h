@@ -190,21 +190,14 @@ struct rh_worker {
     uint64_t restart_at_ns;          /* a restart is due at this time; 0 = none (own thread) */
     uint32_t failed_streak;          /* failed batches in a row (own thread) */
     uint32_t restart_streak;         /* restarts since the last good batch: the backoff doubles */
-    /* "isolation": "process" (isolation.c): the worker lives in shared
-     * memory and a child process runs its step; the parent supervises. */
-    _Atomic int child_flow;          /* RH_FLOW_* the child follows (written by the parent) */
-    rh_bell child_bell;              /* rung when child_flow changes (shared futex) */
-    _Atomic int child_pid;           /* 0 = no child running */
-    _Atomic int child_ready;         /* 0 starting, 1 init() returned 0, -1 it failed */
-    _Atomic uint32_t solo;           /* take the next N messages one at a time (retries) */
-    uint64_t spawned_batches;        /* batches when the child started (parent) */
-    /* A flow change the parent waits for (rh__isolation_sync): it bumps
-     * child_flow_gen after writing child_flow; the child copies it into
-     * child_flow_seen at the top of its loop, between batches, after
-     * reading child_flow. */
-    _Atomic uint32_t child_flow_gen;
-    _Atomic uint32_t child_flow_seen;
-    _Atomic int child_restart;       /* the child hit restart.failed_batches: it exits */
+    _Atomic uint32_t solo;           /* take the next N messages one at a time: a batch
+                                      * retried after its executor lost the worker (a
+                                      * kernel process that died in it, exec_process.c) */
+    /* A restart is due and the kernel restarts by leaving
+     * (rh_kinst.restart_by_leaving): the worker's loop ends at its next
+     * batch boundary and its executor restarts it (restart.c sets it, the
+     * executor's loop reads it and clears it at the next start). */
+    _Atomic int leave_for_restart;
 };
 
 struct rh_kinst {
@@ -219,8 +212,16 @@ struct rh_kinst {
     rh_queue *out_q[RH_MAX_PORTS];
     uint32_t dlq_plan;               /* wiring: index into rt->qplan of "<kernel>.dlq" */
     rh_queue *dlq;                   /* its dead-letter queue (dlq.h), once created */
-    rh_worker *workers;
+    rh_worker *workers;              /* from its executor's workers_alloc (exec/) */
     uint32_t n_workers;
+    /* Where its workers run (exec/exec.h): set at planning, never changed;
+     * exec_state is that executor's own.  restart_by_leaving: set by the
+     * executor before any worker runs, when a restart cannot happen on the
+     * worker's thread (a child process): restart.c then asks the worker
+     * to leave (leave_for_restart) and the executor restarts it. */
+    const struct rh_exec_ops *exec;
+    void *exec_state;
+    int restart_by_leaving;
     rh_in_bridge *in_bridges;        /* n_inputs (thread mode) or n_inputs*workers (inline) */
     uint32_t n_in_bridges;
     rh_out_bridge *out_bridges;      /* n_outputs */
@@ -372,7 +373,7 @@ static inline int rh_runtime_queue_borrowed(const rh_runtime *rt, uint32_t i)
 /* ------------------------------------------ what the engine runs ------ */
 
 /* dispatch.c: one dispatch step of a worker (a reactor task, or the loop of
- * a kernel process, faults/isolation.c): returns the messages it moved. */
+ * a kernel process, exec/exec_process.c): returns the messages it moved. */
 uint32_t rh__worker_step(void *worker);
 /* bridge.c: the reactor tasks of the pumps (thread bridge mode). */
 uint32_t rh__in_bridge_task(void *bridge);
@@ -396,6 +397,8 @@ extern const rh_host_api rh__host_api_v1;
 
 /* reactor.c: the threads.  Add a task before the thread starts. */
 int rh__reactor_add_task(rh_reactor *r, const rh_task *t);
+/* A task of a plan only (`topo`, `validate`): its name (copied), no step. */
+int rh__reactor_plan_task(rh_reactor *r, const char *what);
 int rh__reactor_start(rh_reactor *r);
 /* Wait until the reactor ran one full loop after a flag change, or until
  * deadline_ns (rh_now_ns); 0, or RH_ETIMEDOUT (a kernel is inside a long

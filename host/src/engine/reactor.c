@@ -45,6 +45,17 @@ int rh__reactor_add_task(rh_reactor *r, const rh_task *t)
     return 0;
 }
 
+int rh__reactor_plan_task(rh_reactor *r, const char *what)
+{
+    char *copy = strdup(what);
+    rh_task t = {NULL, NULL, NULL, 0, copy};
+    if (!copy || rh__reactor_add_task(r, &t) != 0) {
+        free(copy);
+        return RH_ENOMEM;
+    }
+    return 0;
+}
+
 static uint32_t run_round(rh_reactor *r)
 {
     uint32_t moved = 0;

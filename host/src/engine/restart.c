@@ -15,7 +15,7 @@
  * stopped (fini runs), reported terminated by rh_kernel_info; its input
  * queues keep accepting by their policy and what waits there and in its
  * rings stays counted queued, so the accounting still balances.  A kernel in
- * a process of its own (faults/isolation.c) gets the same backoff, limit and
+ * a process of its own (exec/exec_process.c) gets the same backoff, limit and
  * giving up through rh__worker_schedule_restart.
  *
  * Which thread writes what: restart_at_ns, failed_streak, restart_streak,
@@ -143,11 +143,12 @@ void rh__worker_after_call(rh_worker *w, int rc, uint64_t started_ns)
         else if (++w->failed_streak >= d->restart_failed_batches && !why)
             why = "failed_batches";
     }
-    if (why && d->isolate_process) {
-        /* In a kernel process (isolation.c): it leaves at its next batch
-         * boundary, the parent reaps it and schedules the restart. */
+    if (why && w->kernel->restart_by_leaving) {
+        /* Its executor restarts it (a kernel process, exec_process.c): it
+         * leaves at its next batch boundary, the executor reaps it and
+         * schedules the restart. */
         w->failed_streak = 0;
-        atomic_store_explicit(&w->child_restart, 1, memory_order_relaxed);
+        atomic_store_explicit(&w->leave_for_restart, 1, memory_order_relaxed);
     } else if (why) {
         w->failed_streak = 0;
         rh__worker_schedule_restart(w, why);

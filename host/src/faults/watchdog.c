@@ -23,8 +23,8 @@
  *    thread after a stall or failed batches in a row, with a backoff, up
  *    to restart.max (engine/restart.c, the policy; this file only sees).
  *
- *  - The same thread supervises the kernels that run in a process of their
- *    own (isolation.c, rh__isolation_supervise): a stalled one is killed
+ *  - The same thread runs the executors' supervision (exec/exec.h
+ *    supervise): a kernel process (exec_process.c) that stalls is killed
  *    rather than waited for, and one that died is restarted with the same
  *    backoff, limit and giving up (rh__worker_schedule_restart).
  *
@@ -43,7 +43,6 @@
 
 #define PERIOD_MIN_NS (1ull * RH_NS_PER_MS)
 #define PERIOD_MAX_NS (250ull * RH_NS_PER_MS)
-#define ISOLATION_PERIOD_NS (10ull * RH_NS_PER_MS)
 
 struct rh_watchdog {
     rh_runtime *rt;
@@ -59,8 +58,8 @@ static void look(rh_runtime *rt)
 {
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
         rh_kinst *k = &rt->kernels[i];
-        /* a child process is watched by rh__isolation_supervise */
-        if (!k->decl->watchdog_ms || k->decl->isolate_process ||
+        /* an executor that supervises its workers watches their stalls */
+        if (!k->decl->watchdog_ms || (k->exec && k->exec->supervise) ||
             atomic_load_explicit(&k->given_up, memory_order_relaxed))
             continue;
         uint64_t limit = (uint64_t)k->decl->watchdog_ms * RH_NS_PER_MS;
@@ -87,7 +86,7 @@ static void *watchdog_main(void *arg)
     while (!wd->stop) {
         pthread_mutex_unlock(&wd->lock);
         look(wd->rt);
-        rh__isolation_supervise(wd->rt);
+        rh__exec_supervise(wd->rt);
         pthread_mutex_lock(&wd->lock);
         if (wd->stop)
             break;
@@ -95,10 +94,10 @@ static void *watchdog_main(void *arg)
         pthread_cond_timedwait(&wd->wake, &wd->lock, &at);
     }
     pthread_mutex_unlock(&wd->lock);
-    /* Stop the kernel processes from this thread, before it ends: a child
-     * it forked dies with it (PR_SET_PDEATHSIG follows the forking thread),
-     * and must first drain and run fini(). */
-    rh__isolation_stop(wd->rt, rh_now_ns() + 2000ull * RH_NS_PER_MS);
+    /* Stop the executors' workers from this thread, before it ends: a
+     * kernel process it forked dies with it (PR_SET_PDEATHSIG follows the
+     * forking thread), and must first drain and run fini(). */
+    rh__exec_stop(wd->rt, rh_now_ns() + 2000ull * RH_NS_PER_MS);
     return NULL;
 }
 
@@ -110,9 +109,11 @@ int rh__watchdog_start(rh_runtime *rt)
         if (rt->kernels[i].decl->watchdog_ms && (!period || p < period))
             period = p;
     }
-    /* A kernel process is reaped and restarted from here: look often. */
-    if (rh__isolation_any(rt) && (!period || period > ISOLATION_PERIOD_NS))
-        period = ISOLATION_PERIOD_NS;
+    /* An executor's workers are supervised from here: look as often as
+     * the most demanding asks. */
+    uint64_t sup = rh__exec_supervise_ns(rt);
+    if (sup && (!period || period > sup))
+        period = sup;
     if (!period)
         return 0; /* nobody asked for a watchdog: no thread */
     struct rh_watchdog *wd = calloc(1, sizeof *wd);
@@ -144,7 +145,7 @@ void rh__watchdog_stop(rh_runtime *rt)
 {
     struct rh_watchdog *wd = rt->watchdog;
     if (!wd) {
-        rh__isolation_stop(rt, rh_now_ns() + 2000ull * RH_NS_PER_MS); /* a launch that failed */
+        rh__exec_stop(rt, rh_now_ns() + 2000ull * RH_NS_PER_MS); /* a launch that failed */
         return;
     }
     pthread_mutex_lock(&wd->lock);

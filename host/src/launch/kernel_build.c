@@ -1,14 +1,11 @@
 /*
  * kernel_build.c — one kernel made real at launch: its workers with their
- * input and output rings, its input and output bridges, and the reactor
- * threads their steps run on.
- *
- * Threads follow cores, not kernels (the SPDK reactor model): every
- * placement naming the same cpuset shares one reactor, which runs each
- * worker's dispatch step and each bridge step placed there in turn.  An
- * unpinned thread (placement "none") is private; a run() kernel always owns
- * its thread.  Nothing here starts a thread: runtime.c does, once every
- * kernel is built.
+ * input and output rings (from its executor, exec/), its input and output
+ * bridges, and the reactor threads the bridges' steps run on (placed as
+ * the thread executor places dispatch steps: threads follow cores,
+ * exec_thread.c).  Where the workers' steps run is the executor's
+ * (rh_exec_ops.place).  Nothing here starts a thread: runtime.c does, once
+ * every kernel is built.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,102 +15,9 @@
 #include "base/log.h"
 #include "base/placement.h"
 #include "engine/acks.h"
-#include "faults/faults.h"
+#include "exec/exec.h"
 #include "launch/launch.h"
 #include "queue/queue_pvt.h"
-
-/* -------------------------------------------------------- reactors ---- */
-
-static int wait_rank(rh_wait_kind k)
-{
-    /* which wait wins when kernels sharing a thread ask for different ones:
-     * the most responsive */
-    switch (k) {
-    case RH_WAIT_SPIN: return 3;
-    case RH_WAIT_ADAPTIVE: return 2;
-    case RH_WAIT_YIELD: return 1;
-    default: return 0;
-    }
-}
-
-static rh_reactor *new_reactor(rh_runtime *rt, const char *name, const char *key,
-                               hwloc_bitmap_t set, rh_wait_kind wait)
-{
-    if (rh_grow(&rt->reactors, NULL, rt->n_reactors + 1, sizeof *rt->reactors))
-        return NULL;
-    rh_reactor *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->rt = rt;
-    snprintf(r->name, sizeof r->name, "%s", name);
-    snprintf(r->key, sizeof r->key, "%s", key);
-    r->cpuset = set;
-    r->wait = wait;
-    rh__bell_init(&r->bell, 0);
-    rt->reactors[rt->n_reactors++] = r;
-    return r;
-}
-
-/*
- * The reactor for a thread placed by pin spec `pin` (JSON path jpath).
- * Threads follow cores: every placement naming the same cpuset shares one
- * reactor.  An unpinned thread (with placement "none") is private.
- */
-static rh_reactor *reactor_for(rh_runtime *rt, const char *pin, const char *jpath,
-                               const char *role, rh_wait_kind wait, rh_error *err)
-{
-    hwloc_bitmap_t set = NULL;
-    if (rh__pin_resolve(pin, &set, err) != 0) {
-        if (rt->m->strict) {
-            char why[sizeof err->msg];
-            snprintf(why, sizeof why, "%s", err->msg);
-            rh_error_set(err, RH_EPLACE, "%s: %s: %s (set \"strict\": false to run unpinned)",
-                         rt->m->path, jpath, why);
-            return NULL;
-        }
-        rh__log_event(rt->log, RH_LOG_WARN, "placement.unpinned",
-                      "manifest=%s at=%s reason=%s running=unpinned", rt->m->path, jpath,
-                      err->msg);
-        set = hwloc_bitmap_alloc();
-    }
-    if (hwloc_bitmap_iszero(set) && strcmp(rt->m->placement, "none") != 0) {
-        hwloc_bitmap_free(set);
-        if (rh__policy_cpuset(rt->m->placement, rt->policy_next++, &set, err) != 0)
-            return NULL;
-    }
-    char key[64] = "";
-    if (!hwloc_bitmap_iszero(set))
-        rh__binding_string(set, key, sizeof key);
-    for (uint32_t i = 0; key[0] && i < rt->n_reactors; i++) {
-        rh_reactor *r = rt->reactors[i];
-        if (strcmp(r->key, key) == 0 && !r->run_kernel) {
-            hwloc_bitmap_free(set);
-            if (wait_rank(wait) > wait_rank(r->wait))
-                r->wait = wait;
-            return r;
-        }
-    }
-    char name[64];
-    if (key[0])
-        snprintf(name, sizeof name, "rh-cpu%s", key);
-    else
-        snprintf(name, sizeof name, "rh-%s%u", role, rt->n_reactors);
-    rh_reactor *r = new_reactor(rt, name, key, set, wait);
-    if (!r) {
-        hwloc_bitmap_free(set);
-        rh_error_set(err, RH_ENOMEM, "out of memory");
-    }
-    return r;
-}
-
-static int add_worker_to(rh_reactor *r, rh_worker *w)
-{
-    if (rh_grow(&r->workers, &r->cap_workers, r->n_workers + 1, sizeof *r->workers))
-        return RH_ENOMEM;
-    r->workers[r->n_workers++] = w;
-    w->reactor = r;
-    return 0;
-}
 
 /* ------------------------------------------------ kernels and bridges -- */
 
@@ -146,11 +50,11 @@ uint32_t rh__kernel_ring_slots(uint32_t configured, uint32_t type_size)
     return n;
 }
 
-/* A kernel ring: in shared memory when its kernel runs in a child process. */
-static rh_ring *ring_create(const rh_kernel_decl *d, uint32_t capacity, uint32_t payload_size)
+/* A kernel ring: its memory is its executor's choice (shared with a child
+ * process, ...). */
+static rh_ring *ring_create(const rh_kinst *k, uint32_t capacity, uint32_t payload_size)
 {
-    return d->isolate_process ? rh__ring_create_shared(capacity, payload_size)
-                              : rh__ring_create(capacity, payload_size);
+    return k->exec->ring_create(capacity, payload_size);
 }
 
 /* The ring slots a persist input bridge's bursts on port p wait in (acks.c
@@ -239,7 +143,7 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
     char jpath[96];
 
     k->n_workers = d->workers;
-    k->workers = rh__workers_alloc(d, k->n_workers); /* shared when isolated (isolation.c) */
+    k->workers = k->exec->workers_alloc(k->n_workers); /* shared with a child process, ... */
     k->n_in_bridges = desc->n_inputs * (inline_mode ? k->n_workers : 1);
     k->in_bridges = calloc(k->n_in_bridges ? k->n_in_bridges : 1, sizeof *k->in_bridges);
     k->out_bridges = calloc(desc->n_outputs ? desc->n_outputs : 1, sizeof *k->out_bridges);
@@ -263,41 +167,17 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
         if (!w->msgs || !w->failed_mark || !w->emit_counts)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         for (uint32_t p = 0; p < desc->n_inputs; p++)
-            if (!(w->in[p] = ring_create(d, rh__kernel_ring_slots(d->ring_capacity,
+            if (!(w->in[p] = ring_create(k, rh__kernel_ring_slots(d->ring_capacity,
                                                         desc->inputs[p].type->size),
                                              desc->inputs[p].type->size)))
                 return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its input ring",
                                     d->name);
         for (uint32_t p = 0; p < desc->n_outputs; p++)
-            if (!(w->out[p] = ring_create(d, rh__kernel_ring_slots(d->ring_capacity,
+            if (!(w->out[p] = ring_create(k, rh__kernel_ring_slots(d->ring_capacity,
                                                          desc->outputs[p].type->size),
                                               desc->outputs[p].type->size)))
                 return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its output ring",
                                     d->name);
-        if (d->isolate_process)
-            continue; /* its step runs in its own process (isolation.c), on no reactor */
-        /* dispatch placement: a run() kernel always owns its thread */
-        snprintf(jpath, sizeof jpath, "kernels[%u].pin.dispatch", k->index);
-        rh_reactor *r;
-        if (desc->run) {
-            hwloc_bitmap_t set = NULL;
-            r = reactor_for(rt, d->pin_dispatch.text, jpath, "run", d->wait, err);
-            if (!r)
-                return err->code;
-            if (r->n_tasks || r->n_workers) { /* shared: give the kernel its own */
-                set = hwloc_bitmap_dup(r->cpuset);
-                r = new_reactor(rt, "rh-run", "", set, d->wait);
-                if (!r)
-                    return rh_error_set(err, RH_ENOMEM, "out of memory");
-            }
-            r->run_kernel = 1;
-        } else {
-            r = reactor_for(rt, d->pin_dispatch.text, jpath, "d", d->wait, err);
-            if (!r)
-                return err->code;
-        }
-        if (add_worker_to(r, w) != 0)
-            return rh_error_set(err, RH_ENOMEM, "out of memory");
     }
 
     /* input bridges */
@@ -344,8 +224,8 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             if (inline_mode) {
                 k->workers[j].inline_in[p] = b;
                 /* the bridge runs in the kernel's thread: in place (engine/inplace.c;
-                 * the manifest refuses "inline" to a process-isolated kernel) */
-                k->workers[j].inplace = !d->isolate_process;
+                 * an executor that cannot is refused "inline" at planning) */
+                k->workers[j].inplace = (k->exec->caps & RH_EXEC_INPLACE) != 0;
             }
         }
     }
@@ -363,34 +243,19 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             b->sources[t] = k->workers[t].out[p];
     }
 
-    /* tasks */
-    for (uint32_t i = 0; i < k->n_workers && !d->isolate_process; i++) {
-        rh_worker *w = &k->workers[i];
-        rh_bell *bells[2 * RH_MAX_PORTS];
-        uint32_t n = 0;
-        for (uint32_t p = 0; p < desc->n_inputs; p++) {
-            bells[n++] = &w->in[p]->not_empty;
-            if (inline_mode)
-                bells[n++] = rh__queue_not_empty_bell(k->in_q[p]);
-        }
-        char *what = malloc(96);
-        if (!what)
-            return rh_error_set(err, RH_ENOMEM, "out of memory");
-        snprintf(what, 96, "dispatch %s#%u", d->name, i);
-        rh_task t = {rh__worker_step, w, bells, n, what};
-        if (!desc->run && rh__reactor_add_task(w->reactor, &t) != 0)
-            return rh_error_set(err, RH_ENOMEM, "out of memory");
-        if (desc->run)
-            free(what);
-    }
+    /* where the workers' steps run */
+    int rc = k->exec->place(rt, k, err);
+    if (rc)
+        return rc;
     if (inline_mode)
         return 0;
     snprintf(jpath, sizeof jpath, "kernels[%u].pin.pump", k->index);
     rh_reactor *pin = NULL, *pout = NULL;
-    if (desc->n_inputs && !(pin = reactor_for(rt, d->pin_pump.text, jpath, "in", d->wait, err)))
+    if (desc->n_inputs &&
+        !(pin = rh__exec_reactor_for(rt, d->pin_pump.text, jpath, "in", d->wait, err)))
         return err->code;
     if (desc->n_outputs &&
-        !(pout = reactor_for(rt, d->pin_pump.text, jpath, "out", d->wait, err)))
+        !(pout = rh__exec_reactor_for(rt, d->pin_pump.text, jpath, "out", d->wait, err)))
         return err->code;
     for (uint32_t p = 0; p < k->n_in_bridges; p++) {
         rh_in_bridge *b = &k->in_bridges[p];
@@ -434,15 +299,10 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
 static int plan_task(rh_reactor *r, rh_error *err, const char *fmt, const char *a,
                      const char *b, const char *c)
 {
-    char *what = malloc(160);
-    if (!what)
+    char what[160];
+    snprintf(what, sizeof what, fmt, a, b, c);
+    if (rh__reactor_plan_task(r, what) != 0)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
-    snprintf(what, 160, fmt, a, b, c);
-    rh_task t = {NULL, NULL, NULL, 0, what};
-    if (rh__reactor_add_task(r, &t) != 0) {
-        free(what);
-        return rh_error_set(err, RH_ENOMEM, "out of memory");
-    }
     return 0;
 }
 
@@ -451,46 +311,28 @@ int rh__kernel_plan(rh_runtime *rt, rh_kinst *k, rh_error *err)
     const rh_kernel_decl *d = k->decl;
     const rh_kernel_desc *desc = k->desc;
     int inline_mode = d->bridge == RH_BRIDGE_INLINE && desc->process;
-    char jpath[96], idx[16];
-    if (d->isolate_process)
-        return 0; /* its steps run in its own process (isolation.c), on no reactor */
-    snprintf(jpath, sizeof jpath, "kernels[%u].pin.dispatch", k->index);
-    for (uint32_t i = 0; i < d->workers; i++) {
-        snprintf(idx, sizeof idx, "%u", i);
-        rh_reactor *r = reactor_for(rt, d->pin_dispatch.text, jpath, desc->run ? "run" : "d",
-                                    d->wait, err);
-        if (!r)
-            return err->code;
-        if (desc->run) { /* a run() kernel always owns its thread (as above) */
-            if (r->n_tasks || r->n_workers) {
-                r = new_reactor(rt, "rh-run", "", hwloc_bitmap_dup(r->cpuset), d->wait);
-                if (!r)
-                    return rh_error_set(err, RH_ENOMEM, "out of memory");
-            }
-            r->run_kernel = 1;
-        }
-        int rc = plan_task(r, err, "%s %s#%s", desc->run ? "run" : "dispatch", d->name, idx);
-        if (rc)
-            return rc;
-    }
-    if (inline_mode) {
+    char jpath[96];
+    int rc = k->exec->plan(rt, k, err); /* where the workers' steps run */
+    if (rc)
+        return rc;
+    if (inline_mode)
         return 0;
-    }
     snprintf(jpath, sizeof jpath, "kernels[%u].pin.pump", k->index);
     rh_reactor *pin = NULL, *pout = NULL;
-    if (desc->n_inputs && !(pin = reactor_for(rt, d->pin_pump.text, jpath, "in", d->wait, err)))
+    if (desc->n_inputs &&
+        !(pin = rh__exec_reactor_for(rt, d->pin_pump.text, jpath, "in", d->wait, err)))
         return err->code;
     if (desc->n_outputs &&
-        !(pout = reactor_for(rt, d->pin_pump.text, jpath, "out", d->wait, err)))
+        !(pout = rh__exec_reactor_for(rt, d->pin_pump.text, jpath, "out", d->wait, err)))
         return err->code;
     for (uint32_t p = 0; p < desc->n_inputs; p++) {
-        int rc = plan_task(pin, err, "bridge %s -> %s.%s", rt->qplan[k->in_plan[p]].name, d->name,
+        rc = plan_task(pin, err, "bridge %s -> %s.%s", rt->qplan[k->in_plan[p]].name, d->name,
                            desc->inputs[p].name);
         if (rc)
             return rc;
     }
     for (uint32_t p = 0; p < desc->n_outputs; p++) {
-        int rc = plan_task(pout, err, "bridge %s.%s -> %s", d->name, desc->outputs[p].name,
+        rc = plan_task(pout, err, "bridge %s.%s -> %s", d->name, desc->outputs[p].name,
                            rt->qplan[k->out_plan[p]].name);
         if (rc)
             return rc;

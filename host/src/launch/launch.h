@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#include "engine/engine.h"
+#include "exec/exec.h"
 
 /* wiring.c: load the manifest and plugins into rt and resolve every kernel, port and
  * queue type.  Errors name the manifest file and JSON path. */

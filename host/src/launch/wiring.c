@@ -452,7 +452,7 @@ int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_o
         k->decl = &m->kernels[i];
         k->state = RH_STATE_LAUNCHED;
         atomic_init(&k->kflow, RH_KFLOW_PAUSED); /* until activated (kernel_life.c) */
-        if ((rc = resolve_plugin(rt, k, err)) != 0)
+        if ((rc = resolve_plugin(rt, k, err)) != 0 || (rc = rh__exec_bind(rt, k, err)) != 0)
             return rc;
     }
     /* then declared queues: their declared type must be a known one */

@@ -263,12 +263,9 @@ static int reload_locked(rh_runtime *rt, const char *kernel, rh_error *err)
                                                       "thread and has no batch boundary to swap "
                                                       "at; restart the host to replace it",
                                       k->decl->name), err);
-    if (k->decl->isolate_process)
-        return refuse(k, rh_error_set(err, RH_ESTATE, "kernel %s runs in a child process "
-                                                      "(\"isolation\": \"process\"), whose "
-                                                      "state the host cannot swap; terminate it "
-                                                      "and launch the new build instead",
-                                      k->decl->name), err);
+    if (!(k->exec->caps & RH_EXEC_SWAP))
+        return refuse(k, rh_error_set(err, RH_ESTATE, "kernel %s %s", k->decl->name,
+                                      k->exec->no_swap_why), err);
     rh_swap_plugin *sp = calloc(1, sizeof *sp);
     if (!sp)
         return rh_error_set(err, RH_ENOMEM, "out of memory");

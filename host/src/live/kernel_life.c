@@ -18,7 +18,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/acks.h"
-#include "faults/faults.h"
+#include "exec/exec.h"
 #include "live/live.h"
 
 /* How long activate/deactivate wait for a batch boundary (as the host's). */
@@ -134,8 +134,9 @@ int rh__kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
         if (reactor_serves(rt->reactors[i], k) &&
             rh__reactor_sync(rt->reactors[i], deadline_ns) != 0)
             rc = RH_ETIMEDOUT;
-    /* A kernel process steps on its own: it must have seen it too. */
-    if (k->decl->isolate_process && rh__isolation_sync(rt, k, deadline_ns) != 0)
+    /* A worker its executor runs elsewhere (a kernel process) steps on its
+     * own: it must have seen it too. */
+    if (rh__exec_sync(rt, k, deadline_ns, NULL) != 0)
         rc = RH_ETIMEDOUT;
     return rc;
 }
@@ -143,7 +144,7 @@ int rh__kernel_set_flow(rh_kinst *k, int kflow, uint64_t deadline_ns)
 int rh__worker_call(rh_worker *w, rh_worker_op *op, uint64_t deadline_ns)
 {
     if (!w->reactor)
-        return RH_ESTATE; /* its step runs in a child process (isolation.c) */
+        return RH_ESTATE; /* its executor runs its step elsewhere (a child process) */
     atomic_store_explicit(&op->done, 0, memory_order_relaxed);
     rh_worker_op *none = NULL;
     if (!atomic_compare_exchange_strong(&w->op, &none, op))
@@ -259,7 +260,7 @@ static int wait_finished(rh_kinst *k, uint64_t deadline_ns)
         while (!atomic_load_explicit(&k->workers[w].finished, memory_order_acquire)) {
             if (rh_now_ns() >= deadline_ns)
                 return 0;
-            if (k->workers[w].reactor) /* none: a child process (isolation.c) */
+            if (k->workers[w].reactor) /* none: run elsewhere (a child process) */
                 rh__bell_wake_all(&k->workers[w].reactor->bell);
             nap_us(100);
         }

@@ -8,7 +8,7 @@
 #ifndef RH_LIVE_H
 #define RH_LIVE_H
 
-#include "engine/engine.h"
+#include "exec/exec.h"
 
 /* kernel_life.c: the kernel called name, or NULL. */
 rh_kinst *rh__runtime_kernel_find(rh_runtime *rt, const char *name);

@@ -101,7 +101,8 @@ typedef struct rh_kernel_decl {
     uint32_t restart_backoff_ms;    /* wait before the first restart, doubled each time */
     uint32_t restart_backoff_max_ms;/* the doubling stops here */
     uint32_t restart_failed_batches;/* restart after this many failed batches in a row; 0 = off */
-    int isolate_process;            /* "isolation": "process": runs in a child process */
+    const char *executor;           /* "isolation": where its workers run, the name of an
+                                     * executor (exec/): "thread" (default) or "process" */
 } rh_kernel_decl;
 
 typedef struct rh_manifest {

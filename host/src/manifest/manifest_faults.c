@@ -14,7 +14,7 @@
  *                                       batches in a row; 0 (default) = off
  *   "isolation": "thread"       the kernel runs on a host thread (default), or
  *                "process"      in a child process of its own on the same
- *                               shared rings (isolation.c): a crash restarts
+ *                               shared rings (exec/exec_process.c): a crash restarts
  *                               it and the host runs on; needs "bridge":
  *                               "thread" (its pumps stay in the host)
  *
@@ -55,13 +55,10 @@ int rh__manifest_parse_faults(const rh_json_doc *L, const json_t *kv, const char
         (rc = rh__json_opt_enum(L, kv, kp, "isolation", isolation_names,
                                 COUNT(isolation_names), &iso)))
         return rc;
-    k->isolate_process = iso == 1;
-    if (k->isolate_process && k->bridge == RH_BRIDGE_INLINE) {
-        rh__manifest_path_key(p, sizeof p, kp, "isolation");
-        return rh__json_fail(L, p, json_object_get(kv, "isolation"),
-                             "\"thread\" with \"bridge\": \"inline\" (a kernel in its own "
-                             "process needs its pumps in the host: \"bridge\": \"thread\")");
-    }
+    /* What each executor allows (an inline bridge, a run() kernel) is
+     * checked where the executors are known, once the plugin is
+     * (exec/exec.c rh__exec_bind, at planning: `validate` says it too). */
+    k->executor = isolation_names[iso];
     const json_t *r = json_object_get(kv, "restart");
     if (!r)
         return 0;

@@ -152,7 +152,7 @@ static unsigned beat_gen; /* bumped at each start and stop: a thread of an older
 static int beat_running;
 static pthread_t beat_thread;
 
-/* Across a fork (faults/isolation.c's kernel processes): the lock is not
+/* Across a fork (exec/exec_process.c's kernel processes): the lock is not
  * held by the heartbeat thread in the child, and the child, which has no
  * such thread, beats for none of its parent's queues. */
 static void beat_prepare(void) { pthread_mutex_lock(&beat_mu); }

@@ -44,7 +44,7 @@ typedef struct rh_ring {
 rh_ring *rh__ring_create(uint32_t capacity, uint32_t payload_size);
 /* The same in one MAP_SHARED|MAP_ANONYMOUS mapping with shared bells, so a
  * child process fork()ed afterwards produces or consumes it with its parent
- * (isolation.c).  rh__ring_destroy unmaps it. */
+ * (exec/exec_process.c).  rh__ring_destroy unmaps it. */
 rh_ring *rh__ring_create_shared(uint32_t capacity, uint32_t payload_size);
 void rh__ring_destroy(rh_ring *r);
 
