@@ -3,7 +3,7 @@
  * the host down.
  *
  * The kernel's workers and their input and output rings live in
- * MAP_SHARED|MAP_ANONYMOUS memory (rh__workers_alloc, rh__ring_create_shared)
+ * MAP_SHARED|MAP_ANONYMOUS memory (rh__workers_alloc, rh__ring_mem_shared)
  * and each worker's step runs in a child fork()ed from the host after they
  * exist, so parent and child see the same rings, counters, heartbeat and
  * busy flag at the same addresses; the ring bells are shared futexes, so
@@ -335,8 +335,8 @@ static void reaped(rh_worker *w, int st)
         /* The child is dead: we are the ring's consumer now.  Acquire the
          * producer's head ourselves (the child's head_cache would let a
          * peek skip it), so the slots' bytes are those it published. */
-        uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        uint64_t head = rh_ring_committed(r); /* acquire: pairs with the producer's commit */
+        uint64_t tail = rh_ring_released(r);  /* the child's last release; it is gone */
         if (head - tail < n)
             n = 0; /* cannot happen: the batch was taken from these slots */
         rh_envelope *first = rh_ring_slot(r, tail);
