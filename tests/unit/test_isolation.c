@@ -23,7 +23,7 @@
 
 #include <jansson.h>
 
-#include "queue/ring.h"
+#include "ring/ring.h"
 #include "proc.h"
 #include "rt_fixture.h"
 #include "live/live.h"

@@ -8,18 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "expect.h"
 
-#include "queue/ring.h"
+#include "ring/ring.h"
 #include "ringhost/ringhost.h"
 
 static rh_ring *make_ring(uint32_t capacity, uint32_t payload)
 {
-    rh_ring *r = rh__ring_create(capacity, payload);
+    rh_ring *r = rh__ring_create(&rh__ring_mem_heap, capacity, payload);
     EXPECT(r != NULL, "expected a ring of %u slots x %u bytes", capacity, payload);
     return r;
 }
@@ -44,10 +41,13 @@ static void test_create_rejects_capacity_that_is_not_a_power_of_two(void **state
 {
     (void)state;
     static const uint32_t bad[] = {0, 1, 3, 1000, (1u << 24) + 1, 1u << 25};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rh_ring *r = rh__ring_create(bad[i], 8);
-        EXPECT(r == NULL, "expected capacity %u to be refused", bad[i]);
-    }
+    /* One validation for every allocator: refused before any memory. */
+    const rh_ring_mem *mems[] = {&rh__ring_mem_heap, &rh__ring_mem_shared};
+    for (size_t m = 0; m < 2; m++)
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            rh_ring *r = rh__ring_create(mems[m], bad[i], 8);
+            EXPECT(r == NULL, "expected capacity %u to be refused (%s)", bad[i], mems[m]->name);
+        }
 }
 
 static void test_slots_are_64_byte_aligned_and_hold_envelope_plus_payload(void **state)
@@ -56,10 +56,11 @@ static void test_slots_are_64_byte_aligned_and_hold_envelope_plus_payload(void *
     static const uint32_t payloads[] = {0, 1, 16, 17, 100, 4096};
     for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
         rh_ring *r = make_ring(8, payloads[i]);
-        EXPECT(r->slot_size % 64 == 0, "slot size %u is not a multiple of 64", r->slot_size);
-        EXPECT(r->slot_size >= sizeof(rh_envelope) + payloads[i] &&
-                   r->slot_size < sizeof(rh_envelope) + payloads[i] + 64,
-               "expected round_up(48 + %u, 64), got %u", payloads[i], r->slot_size);
+        uint32_t size = r->ctl.slot_size;
+        EXPECT(size % 64 == 0, "slot size %u is not a multiple of 64", size);
+        EXPECT(size >= sizeof(rh_envelope) + payloads[i] &&
+                   size < sizeof(rh_envelope) + payloads[i] + 64,
+               "expected round_up(48 + %u, 64), got %u", payloads[i], size);
         for (uint64_t p = 0; p < 8; p++)
             EXPECT(((uintptr_t)rh_ring_slot(r, p) & 63) == 0, "slot %llu is not 64-byte aligned",
                    (unsigned long long)p);
@@ -224,48 +225,6 @@ static void test_commit_wakes_a_consumer_parked_on_not_empty(void **state)
     rh__ring_destroy(r);
 }
 
-/* rh__ring_create_shared (exec/exec_process.c): a child fork()ed after the ring
- * exists produces into it, parks on a shared bell, and the parent sees its
- * messages and wakes it. */
-static void test_shared_ring_carries_messages_between_forked_processes(void **state)
-{
-    (void)state;
-    rh_ring *r = rh__ring_create_shared(8, 8);
-    EXPECT(r != NULL && r->not_empty.shared && r->not_full.shared,
-           "expected a shared ring with shared bells");
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* 12 messages through 8 slots: the child must park on not_full
-         * until the parent pops, so the bell crosses the process too. */
-        for (uint64_t v = 1; v <= 12; v++)
-            while (push_u64(r, v) != 0) {
-                rh_bell *b = &r->not_full;
-                rh_sleep s;
-                rh__sleep_prepare(&s, &b, 1);
-                if (rh__ring_free(r))
-                    rh__sleep_cancel(&s);
-                else
-                    rh__sleep_commit(&s, 5000000000ll);
-            }
-        _exit(0);
-    }
-    for (uint64_t v = 1; v <= 12; v++) {
-        uint64_t deadline = rh_now_ns() + 10000000000ull; /* generous: noisy machines */
-        while (rh__ring_count(r) == 0 && rh_now_ns() < deadline)
-            sched_yield();
-        if (rh__ring_count(r) == 0) {
-            kill(pid, SIGKILL);
-            fail_msg("message %llu from the child never arrived", (unsigned long long)v);
-        }
-        EXPECT(pop_u64(r) == v, "expected message %llu from the child", (unsigned long long)v);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "expected the child to exit 0");
-    rh__ring_destroy(r);
-}
-
 enum { SPSC_MESSAGES = 1000000, SPSC_BURST = 32 };
 
 static void *spsc_producer(void *arg)
@@ -336,7 +295,6 @@ int main(void)
         cmocka_unit_test(test_pop_into_too_small_buffer_leaves_the_message),
         cmocka_unit_test(test_push_larger_than_payload_size_is_refused),
         cmocka_unit_test(test_commit_wakes_a_consumer_parked_on_not_empty),
-        cmocka_unit_test(test_shared_ring_carries_messages_between_forked_processes),
         cmocka_unit_test(test_spsc_two_threads_one_million_messages_arrive_in_sequence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,9 @@ rh_add_test(test_id        unit/test_id.c        LIBS rh_base)
 rh_add_test(test_id_answer unit/test_id_answer.c LIBS rh_base)
 rh_add_test(test_remote_wire unit/test_remote_wire.c LIBS rh_remote)
 rh_add_test(test_wait      unit/test_wait.c      LIBS rh_base)
-rh_add_test(test_ring      unit/test_ring.c      LIBS rh_queue)
+rh_add_test(test_ring      unit/test_ring.c      LIBS rh_ring)
+# a ring's memory from the allocator passed in: heap, shared across fork
+rh_add_test(test_ring_mem  unit/test_ring_mem.c  LIBS rh_ring)
 rh_add_test(test_queue     unit/test_queue.c     LIBS rh_queue)
 rh_add_test(test_queue_burst unit/test_queue_burst.c LIBS rh_queue)
 rh_add_test(test_manifest  unit/test_manifest.c  LIBS rh_manifest)
@@ -43,3 +45,46 @@ add_dependencies(test_watchdog faulty)
 rh_add_test(test_isolation unit/test_isolation.c LIBS rh_runtime
             EXTRA support/rt_fixture.c support/proc.c TIMEOUT 120)
 add_dependencies(test_isolation faulty)
+
+# ---- the ring's public layout (ringhost/ring_abi.h) as each compiler of
+# this machine sees it: test_ring_abi.c built as strict C11, as C++17 (the
+# same source through test_ring_abi.cpp) and, where nvcc is found, compiled
+# as CUDA.  The C and C++ programs link the library's ring through
+# ring_abi_host.c (plain C, the library's flags) and compare offsets and
+# play both sides of a live ring; the CUDA compile checks the static
+# asserts and a device consumer written against the layout.
+add_library(ring_abi_host STATIC unit/ring_abi_host.c)
+target_link_libraries(ring_abi_host PUBLIC rh_ring)
+target_include_directories(ring_abi_host PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+
+add_executable(test_ring_abi_c unit/test_ring_abi.c)
+target_link_libraries(test_ring_abi_c PRIVATE ring_abi_host)
+set_target_properties(test_ring_abi_c PROPERTIES C_STANDARD 11 C_EXTENSIONS OFF)
+target_compile_options(test_ring_abi_c PRIVATE -pedantic-errors)
+add_test(NAME test_ring_abi_c COMMAND test_ring_abi_c)
+
+include(CheckLanguage)
+check_language(CXX)
+if(CMAKE_CXX_COMPILER)
+  enable_language(CXX)
+  add_executable(test_ring_abi_cxx unit/test_ring_abi.cpp)
+  target_link_libraries(test_ring_abi_cxx PRIVATE ring_abi_host)
+  set_target_properties(test_ring_abi_cxx PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF)
+  target_compile_options(test_ring_abi_cxx PRIVATE -pedantic-errors)
+  add_test(NAME test_ring_abi_cxx COMMAND test_ring_abi_cxx)
+else()
+  message(STATUS "ringhost: no C++ compiler: test_ring_abi_cxx skipped")
+endif()
+
+# nvcc runs when the test runs, not in every build: a CUDA compile takes
+# seconds and needs no GPU.
+find_program(RH_NVCC nvcc PATHS /usr/local/cuda/bin)
+if(RH_NVCC)
+  add_test(NAME test_ring_abi_nvcc
+           COMMAND ${RH_NVCC} -x cu -std=c++17 -I${CMAKE_SOURCE_DIR}/host/include
+                   -I${CMAKE_CURRENT_SOURCE_DIR}/unit
+                   -c ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_ring_abi.c
+                   -o ${CMAKE_CURRENT_BINARY_DIR}/test_ring_abi_nvcc.o)
+else()
+  message(STATUS "ringhost: no nvcc: test_ring_abi_nvcc skipped")
+endif()

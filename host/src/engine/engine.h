@@ -34,7 +34,7 @@
 #include "engine/dedup.h"
 #include "manifest/manifest.h"
 #include "plugin/plugin.h"
-#include "queue/ring.h"
+#include "ring/ring.h"
 
 typedef struct rh_runtime rh_runtime;
 typedef struct rh_kinst rh_kinst;

@@ -41,10 +41,10 @@ typedef struct rh_exec_ops {
     const char *no_swap_why; /* why a hot swap is refused, when RH_EXEC_SWAP is not set */
 
     /* Memory.  n workers, zeroed, in memory every place the worker runs
-     * can reach; freed by workers_free(w, n).  A ring for one port. */
+     * can reach; freed by workers_free(w, n).  What its rings are allocated from (ring/ring.h). */
     rh_worker *(*workers_alloc)(uint32_t n);
     void (*workers_free)(rh_worker *w, uint32_t n);
-    rh_ring *(*ring_create)(uint32_t capacity, uint32_t payload_size);
+    const rh_ring_mem *ring_mem;
 
     /* Launch.  place: after k's workers and rings exist, before any thread
      * starts: give each worker the place its step runs (a reactor task),

@@ -3,7 +3,7 @@
  * whose crash does not take the host down.
  *
  * The kernel's workers and their input and output rings live in
- * MAP_SHARED|MAP_ANONYMOUS memory (proc_workers_alloc, rh__ring_create_shared),
+ * MAP_SHARED|MAP_ANONYMOUS memory (proc_workers_alloc, rh__ring_mem_shared),
  * and so does this executor's own state of each worker (proc_worker: the
  * flow the child follows, its bell, its pid), and each worker's step runs
  * in a child fork()ed from the host after they exist, so parent and child
@@ -365,8 +365,8 @@ static void reaped(rh_worker *w, int st)
         /* The child is dead: we are the ring's consumer now.  Acquire the
          * producer's head ourselves (the child's head_cache would let a
          * peek skip it), so the slots' bytes are those it published. */
-        uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        uint64_t head = rh_ring_committed(r); /* acquire: pairs with the producer's commit */
+        uint64_t tail = rh_ring_released(r);  /* the child's last release; it is gone */
         if (head - tail < n)
             n = 0; /* cannot happen: the batch was taken from these slots */
         rh_envelope *first = rh_ring_slot(r, tail);
@@ -511,7 +511,7 @@ const rh_exec_ops rh__exec_process = {
                    "cannot swap; terminate it and launch the new build instead",
     .workers_alloc = proc_workers_alloc,
     .workers_free = proc_workers_free,
-    .ring_create = rh__ring_create_shared,
+    .ring_mem = &rh__ring_mem_shared,
     .place = proc_place,
     .plan = proc_plan,
     .start = proc_start,

@@ -202,7 +202,7 @@ const rh_exec_ops rh__exec_thread = {
     .caps = RH_EXEC_INPLACE | RH_EXEC_SWAP | RH_EXEC_RUN,
     .workers_alloc = thread_workers_alloc,
     .workers_free = thread_workers_free,
-    .ring_create = rh__ring_create,
+    .ring_mem = &rh__ring_mem_heap,
     .place = thread_place,
     .plan = thread_plan,
     /* Started with the reactors (runtime.c), synchronised by them

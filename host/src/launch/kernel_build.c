@@ -54,7 +54,7 @@ uint32_t rh__kernel_ring_slots(uint32_t configured, uint32_t type_size)
  * process, ...). */
 static rh_ring *ring_create(const rh_kinst *k, uint32_t capacity, uint32_t payload_size)
 {
-    return k->exec->ring_create(capacity, payload_size);
+    return rh__ring_create(k->exec->ring_mem, capacity, payload_size);
 }
 
 /* The ring slots a persist input bridge's bursts on port p wait in (acks.c
@@ -64,9 +64,9 @@ static uint32_t ack_slots(const rh_kinst *k, uint32_t p, int inline_mode)
     uint64_t n = 0;
     for (uint32_t w = 0; w < k->n_workers; w++) {
         if (!inline_mode || w == 0)
-            n += k->workers[w].in[p]->capacity;
+            n += k->workers[w].in[p]->ctl.capacity;
         for (uint32_t o = 0; o < k->desc->n_outputs; o++)
-            n += k->workers[w].out[o]->capacity;
+            n += k->workers[w].out[o]->ctl.capacity;
     }
     return n > (1u << 24) ? (1u << 24) : (uint32_t)n;
 }
