@@ -2,9 +2,12 @@
  * queue_info.c — what the named queue says about itself: its counters (the
  * host-side ones the bridges bump, and the snapshot rh_queue_stats_get
  * derives from the indices), the names of its policies, the rule for queue
- * names, and the accessors.  None of it is on the message path; that is
- * queue.c.
+ * names, the accessors, and the list of an instance's shared queues (the
+ * names in /dev/shm).  None of it is on the message path; that is queue.c.
  */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "queue/queue_layout.h"
@@ -110,3 +113,57 @@ const rh_queue_config *rh_queue_config_of(const rh_queue *q) { return &q->cfg; }
 uint32_t rh_queue_payload_size(const rh_queue *q) { return q->payload_size; }
 rh_bell *rh__queue_not_empty_bell(rh_queue *q) { return &q->h->not_empty; }
 rh_bell *rh__queue_not_full_bell(rh_queue *q) { return &q->h->not_full; }
+
+/* ------------------------------------------------------- the list --- */
+
+/* Each queue once: "<name>" and its numbered "<name>:N" (another user
+ * holding the plain name) are one queue, which rh_queue_attach resolves. */
+int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg), void *arg)
+{
+    if (!rh_queue_name_valid(instance))
+        return RH_EINVAL;
+    char prefix[sizeof(SHM_PREFIX) + RH_QUEUE_NAME_MAX + 1];
+    snprintf(prefix, sizeof prefix, SHM_PREFIX "%s:", instance);
+    size_t plen = strlen(prefix);
+    DIR *d = opendir(SHM_DIR);
+    if (!d)
+        return RH_ESYS;
+    char (*seen)[RH_QUEUE_NAME_MAX + 1] = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, plen) != 0)
+            continue;
+        char name[RH_QUEUE_NAME_MAX + 1];
+        const char *rest = de->d_name + plen, *colon = strchr(rest, ':');
+        size_t len = colon ? (size_t)(colon - rest) : strlen(rest);
+        if (len > RH_QUEUE_NAME_MAX)
+            continue;
+        memcpy(name, rest, len);
+        name[len] = 0;
+        if (!rh_queue_name_valid(name) || (colon && !colon[1]))
+            continue;
+        size_t i = 0;
+        while (i < n && strcmp(seen[i], name) != 0)
+            i++;
+        if (i < n)
+            continue;
+        if (n == cap) {
+            size_t c = cap ? cap * 2 : 32;
+            void *grown = realloc(seen, c * sizeof *seen);
+            if (!grown) {
+                rc = RH_ENOMEM;
+                break;
+            }
+            seen = grown;
+            cap = c;
+        }
+        memcpy(seen[n++], name, len + 1);
+    }
+    closedir(d);
+    for (size_t i = 0; rc == 0 && fn && i < n; i++)
+        fn(seen[i], arg);
+    free(seen);
+    return rc ? rc : (int)n;
+}

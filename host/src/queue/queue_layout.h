@@ -435,11 +435,21 @@ int rh__queue_stale_check(rh_queue *q, uint64_t now_ns);
  * killed but not yet reaped runs nothing). */
 int rh__queue_pid_alive(pid_t pid);
 
-/* queue_shm.c: once no client is attached to the dead object a creator
+/* queue_takeover.c: once no client is attached to the dead object a creator
  * replaced (q->dead_h), count what is left in it as discarded (logged
  * once, queue.discarded, and kept in the header's replaced line); with
  * final (at close) whatever clients remain.  From the heartbeat. */
 void rh__queue_dead_settle(rh_queue *q, int final);
+/* queue_takeover.c: the pid of the live process that created the existing
+ * object of this name, or 0 when there is none (no object, not a queue,
+ * creator gone). */
+pid_t rh__queue_live_creator(const char *shm_name);
+/* queue_takeover.c: the object of q's name was left by a host that died
+ * (st its stat): log what it held and lost (queue.replaced), mark it moved
+ * for the clients still attached, keep it for rh__queue_dead_settle while
+ * they are. */
+struct stat;
+void rh__queue_take_over_dead(rh_queue *q, const struct stat *st);
 
 /* queue_health.c: the creating host's heartbeat, for shared queues. */
 void rh__queue_heartbeat_start(rh_queue *q);

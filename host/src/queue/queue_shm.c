@@ -1,11 +1,11 @@
 /*
- * queue_shm.c — the named queue's lifecycle: create, attach, close, list.
+ * queue_shm.c — the named queue's lifecycle: create, attach, close.
  *
  * A shared queue is a POSIX shared-memory object, /dev/shm/ringhost.<instance>:<name>,
  * mapped by the host that creates it and by every client that attaches by
  * name; a private queue is an anonymous mapping of the same layout
  * (queue_layout.h).  This file builds the object names, refuses to take over
- * a live host's queue (live_creator), reserves and maps the memory, writes
+ * a live host's queue (queue_takeover.c), reserves and maps the memory, writes
  * the header and publishes it, checks a foreign header before trusting it,
  * and unlinks only the object its own host created (never a persist one:
  * queue_persist.c takes those over at the next launch).  Nothing here runs per
@@ -120,143 +120,6 @@ static int check_create_args(const char *instance, const char *name, const rh_ty
     return 0;
 }
 
-/* The pid of the live process that created the existing object of this
- * name, or 0 when there is none (no object, not a queue, creator gone). */
-static pid_t live_creator(const char *shm_name)
-{
-    int fd = shm_open(shm_name, O_RDONLY, 0);
-    if (fd < 0)
-        return 0;
-    struct stat st;
-    pid_t pid = 0;
-    if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(queue_header)) {
-        const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
-        if (h != MAP_FAILED) {
-            if (atomic_load(&h->magic) == QUEUE_MAGIC && h->creator_pid > 0 &&
-                h->creator_pid != getpid() && rh__queue_pid_alive(h->creator_pid))
-                pid = h->creator_pid;
-            munmap((void *)h, sizeof *h);
-        }
-    }
-    close(fd);
-    return pid;
-}
-
-/* Clamp a difference of positions read from a dead host's header (anyone
- * of the user may have written it) to what a queue of capacity can hold. */
-static uint64_t clamp_count(uint64_t n, uint32_t capacity)
-{
-    return n > capacity ? capacity : n;
-}
-
-/*
- * A leftover of a host that died is about to be replaced: say what it was
- * (whose, how old, when its host last beat) and count what its death lost,
- * where the operator reads it (this line, and `ringhost stat` through the
- * new header's replaced line):
- *  - lost_in_host: what its input bridge had taken and its kernel not
- *    finished (cons_head - acked: the host marks acked on every shared
- *    input queue as it finishes, acks.c; less what stale clients took
- *    back before this start, taken_back, whose claims moved cons_head
- *    too); known when host_acks says a bridge acked it, else 0 (nobody
- *    consumed it in the host).  It may
- *    count the last burst whose answers had just been enqueued when the
- *    kill came (its ack is written at the bridge's next step).
- *  - queued_discarded: what was published and nobody took.  Clients still
- *    attached to the old object take back what they stranded there (rh_recv
- *    on their stale handle) and send it again, so that is not lost: while
- *    any is attached (its read lock), the count waits, the old object is
- *    kept and marked moved (their next send tells them at once), and
- *    rh__queue_dead_settle counts what is left once they are gone.
- * Every value is read from memory anyone of the user may have written:
- * clamped to the capacity, only counted and printed.
- */
-static void take_over_dead(rh_queue *q, const struct stat *st)
-{
-    int fd = shm_open(q->shm_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    queue_header *h = NULL;
-    if ((size_t)st->st_size >= sizeof(queue_header))
-        h = mmap(NULL, sizeof *h, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int64_t now = rh__wall_ns();
-    if (h == MAP_FAILED || !h || atomic_load(&h->magic) != QUEUE_MAGIC ||
-        h->layout_version != QUEUE_LAYOUT_VERSION) {
-        rh__log_event(NULL, RH_LOG_WARN, "queue.replaced",
-                      "queue=%s object=" SHM_DIR "%s found=%s mtime_age_s=%lld", q->name,
-                      q->shm_name, h && h != MAP_FAILED ? "other_layout_or_not_a_queue"
-                                                        : "not_a_queue",
-                      (long long)(now / 1000000000 - (int64_t)st->st_mtime));
-        if (h && h != MAP_FAILED)
-            munmap(h, sizeof *h);
-        close(fd);
-        return;
-    }
-    /* Attached clients learn at their next send (rh_send's check_moved),
-     * not once the dead queue is full; seq_cst as the mover's (queue_persist.c). */
-    atomic_store_explicit(&h->moved, MOVE_DONE, memory_order_seq_cst);
-    uint32_t cap = h->capacity;
-    uint64_t tail = atomic_load(&h->prod_tail), claimed = atomic_load(&h->cons_head);
-    uint64_t acked = atomic_load(&h->acked);
-    /* A message claimed in place (an inline bridge's kernel reads it in the
-     * cell, [cons_tail, cons_head)) is the host's, not queued: counted once. */
-    uint64_t queued = clamp_count(tail - claimed, cap);
-    uint64_t back = atomic_load(&h->taken_back), held = claimed - acked;
-    uint64_t lost = atomic_load(&h->host_acks) ? clamp_count(held > back ? held - back : 0, cap)
-                                                : 0;
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
-    int clients = fcntl(fd, F_OFD_SETLK, &fl) != 0;
-    int64_t beat = atomic_load(&h->heartbeat_ns);
-    char discarded[32];
-    snprintf(discarded, sizeof discarded, clients ? "pending" : "%llu",
-             (unsigned long long)queued);
-    rh__log_event(NULL, RH_LOG_WARN, "queue.replaced",
-                  "queue=%s object=" SHM_DIR "%s host_pid=%d host=gone created_age_s=%lld "
-                  "last_heartbeat_age_s=%lld lost_in_host=%llu queued_discarded=%s "
-                  "queued_at_takeover=%llu clients_attached=%d corrupt=%llu",
-                  q->name, q->shm_name, (int)h->creator_pid,
-                  h->created_ns > 0 ? (long long)((now - h->created_ns) / 1000000000) : -1LL,
-                  beat > 0 ? (long long)((now - beat) / 1000000000) : -1LL,
-                  (unsigned long long)lost, discarded, (unsigned long long)queued, clients,
-                  (unsigned long long)atomic_load(&h->corrupt));
-    q->dead_lost = lost;
-    if (clients) {
-        q->dead_h = h;
-        q->dead_fd = fd;
-        q->dead_queued = queued;
-        q->dead_discarded = UINT64_MAX;
-    } else {
-        q->dead_discarded = queued;
-        munmap(h, sizeof *h);
-        close(fd);
-    }
-}
-
-void rh__queue_dead_settle(rh_queue *q, int final)
-{
-    if (!q->dead_h)
-        return;
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
-    int clients = fcntl(q->dead_fd, F_OFD_SETLK, &fl) != 0;
-    if (clients && !final)
-        return;
-    const queue_header *h = q->dead_h;
-    uint64_t left = clamp_count(atomic_load(&h->prod_tail) - atomic_load(&h->cons_head),
-                                h->capacity);
-    rh__log_event(NULL, RH_LOG_WARN, "queue.discarded",
-                  "queue=%s queued_discarded=%llu taken_back_by_clients=%llu "
-                  "clients_still_attached=%d",
-                  q->name, (unsigned long long)left,
-                  (unsigned long long)(q->dead_queued > left ? q->dead_queued - left : 0),
-                  clients);
-    if (q->h)
-        atomic_store_explicit(&q->h->replaced_discarded, left, memory_order_relaxed);
-    munmap(q->dead_h, sizeof *q->dead_h);
-    close(q->dead_fd);
-    q->dead_h = NULL;
-    q->dead_fd = -1;
-}
-
 /* "/dev/shm/ringhost.<instance>:<name>": where shm_open keeps the object,
  * for stat and for messages. */
 static void shm_path_of(char *buf, size_t len, const char *shm_name)
@@ -301,7 +164,7 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
     }
     /* Only a regular file can be a live host's queue (opening a FIFO
      * left there would block); anything else is replaced below. */
-    pid_t owner = S_ISREG(old.st_mode) ? live_creator(q->shm_name) : 0;
+    pid_t owner = S_ISREG(old.st_mode) ? rh__queue_live_creator(q->shm_name) : 0;
     if (owner)
         return rh_error_set(err, RH_EEXIST,
                             "queue \"%s\": %s belongs to a running host (pid %d); stop it or "
@@ -313,7 +176,7 @@ static int map_shared(rh_queue *q, size_t size, rh_error *err)
             return rc;
     }
     if (S_ISREG(old.st_mode))
-        take_over_dead(q, &old);
+        rh__queue_take_over_dead(q, &old);
     if (old.st_mode)
         shm_unlink(q->shm_name); /* ours (refuse_foreign): a leftover */
     int fd = shm_open(q->shm_name, O_CREAT | O_EXCL | O_RDWR, 0600);
@@ -689,56 +552,4 @@ void rh_queue_close(rh_queue *q)
     if (q->lock_fd >= 0)
         close(q->lock_fd); /* releases the flock: the next launch may recover it */
     free(q);
-}
-
-/* Each queue once: "<name>" and its numbered "<name>:N" (another user
- * holding the plain name) are one queue, which rh_queue_attach resolves. */
-int rh_queue_list(const char *instance, void (*fn)(const char *name, void *arg), void *arg)
-{
-    if (!rh_queue_name_valid(instance))
-        return RH_EINVAL;
-    char prefix[sizeof(SHM_PREFIX) + RH_QUEUE_NAME_MAX + 1];
-    snprintf(prefix, sizeof prefix, SHM_PREFIX "%s:", instance);
-    size_t plen = strlen(prefix);
-    DIR *d = opendir(SHM_DIR);
-    if (!d)
-        return RH_ESYS;
-    char (*seen)[RH_QUEUE_NAME_MAX + 1] = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, prefix, plen) != 0)
-            continue;
-        char name[RH_QUEUE_NAME_MAX + 1];
-        const char *rest = de->d_name + plen, *colon = strchr(rest, ':');
-        size_t len = colon ? (size_t)(colon - rest) : strlen(rest);
-        if (len > RH_QUEUE_NAME_MAX)
-            continue;
-        memcpy(name, rest, len);
-        name[len] = 0;
-        if (!rh_queue_name_valid(name) || (colon && !colon[1]))
-            continue;
-        size_t i = 0;
-        while (i < n && strcmp(seen[i], name) != 0)
-            i++;
-        if (i < n)
-            continue;
-        if (n == cap) {
-            size_t c = cap ? cap * 2 : 32;
-            void *grown = realloc(seen, c * sizeof *seen);
-            if (!grown) {
-                rc = RH_ENOMEM;
-                break;
-            }
-            seen = grown;
-            cap = c;
-        }
-        memcpy(seen[n++], name, len + 1);
-    }
-    closedir(d);
-    for (size_t i = 0; rc == 0 && fn && i < n; i++)
-        fn(seen[i], arg);
-    free(seen);
-    return rc ? rc : (int)n;
 }
