@@ -22,6 +22,7 @@
  * on any other bell is noticed within a millisecond: correct, just slower.
  */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -228,6 +229,21 @@ void rh__waiter_init(rh_waiter *w, rh_wait_kind kind)
     w->idle_polls = 0;
     w->spin_polls = ADAPTIVE_SPIN_POLLS;
     w->yield_polls = ADAPTIVE_YIELD_POLLS;
+}
+
+void rh__waiter_idle_step(rh_waiter *w, void (*park)(void *arg), void *arg)
+{
+    switch (rh__waiter_idle(w)) {
+    case RH_IDLE_SPIN:
+        rh_cpu_relax();
+        break;
+    case RH_IDLE_YIELD:
+        sched_yield();
+        break;
+    case RH_IDLE_PARK:
+        park(arg);
+        break;
+    }
 }
 
 rh_idle_action rh__waiter_idle(rh_waiter *w)

@@ -90,6 +90,10 @@ static inline void rh_waiter_busy(rh_waiter *w)
 /* What the caller should do after an empty poll. */
 typedef enum { RH_IDLE_SPIN, RH_IDLE_YIELD, RH_IDLE_PARK } rh_idle_action;
 rh_idle_action rh__waiter_idle(rh_waiter *w);
+/* The one idle step every wait takes after an empty poll: a pause, a
+ * sched_yield, or park(arg) (the caller's sleep on what wakes it: prepare
+ * on its bells, re-check, commit), as the waiter's policy says. */
+void rh__waiter_idle_step(rh_waiter *w, void (*park)(void *arg), void *arg);
 
 /* CPU relax hint for spin loops. */
 static inline void rh_cpu_relax(void)

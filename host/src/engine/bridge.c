@@ -212,6 +212,28 @@ static int out_stopped(const rh_out_bridge *b)
  * block_timeout_ms once, not once per answer.  Slow path only: the queue
  * was full.
  */
+typedef struct send_park {
+    rh_out_bridge *b;
+    rh_envelope *env;
+    rh_bell *bell;
+    uint64_t left_ns;
+    int sent;          /* the re-check after prepare enqueued it */
+} send_park;
+
+/* send_one's park (rh__waiter_idle_step): on the queue's not-full bell. */
+static void send_one_park(void *arg)
+{
+    send_park *p = arg;
+    rh_sleep sl;
+    rh__sleep_prepare(&sl, &p->bell, 1);
+    if (rh__queue_enqueue_burst(p->b->queue, &p->env, 1) == 1) {
+        rh__sleep_cancel(&sl);
+        p->sent = 1;
+        return;
+    }
+    rh__sleep_commit(&sl, (int64_t)(p->left_ns < OUT_PARK_MAX_NS ? p->left_ns : OUT_PARK_MAX_NS));
+}
+
 static int send_one(rh_out_bridge *b, rh_envelope *env, uint64_t *burst_deadline)
 {
     const rh_queue_config *cfg = rh_queue_config_of(b->queue);
@@ -241,25 +263,10 @@ static int send_one(rh_out_bridge *b, rh_envelope *env, uint64_t *burst_deadline
             rh__queue_count(b->queue, RH_QC_REJECTED, 1);
             return RH_ETIMEDOUT;
         }
-        switch (rh__waiter_idle(&w)) {
-        case RH_IDLE_SPIN:
-            rh_cpu_relax();
-            break;
-        case RH_IDLE_YIELD:
-            sched_yield();
-            break;
-        case RH_IDLE_PARK: {
-            uint64_t left = deadline - now;
-            rh_sleep sl;
-            rh__sleep_prepare(&sl, &bell, 1);
-            if (rh__queue_enqueue_burst(b->queue, &env, 1) == 1) {
-                rh__sleep_cancel(&sl);
-                return 0;
-            }
-            rh__sleep_commit(&sl, (int64_t)(left < OUT_PARK_MAX_NS ? left : OUT_PARK_MAX_NS));
-            break;
-        }
-        }
+        send_park park = {b, env, bell, deadline - now, 0};
+        rh__waiter_idle_step(&w, send_one_park, &park);
+        if (park.sent)
+            return 0;
     }
 }
 

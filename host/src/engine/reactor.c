@@ -101,6 +101,15 @@ static void park(rh_reactor *r)
     rh__sleep_commit(&s, timeout);
 }
 
+/* The reactor's park (rh__waiter_idle_step): asleep on every task's
+ * bells, then the cpu it woke on noted (stat's binding check). */
+static void park_and_note_cpu(void *arg)
+{
+    rh_reactor *r = arg;
+    park(r);
+    atomic_store_explicit(&r->last_cpu, rh__current_cpu(), memory_order_relaxed);
+}
+
 static void *reactor_main(void *arg)
 {
     rh_reactor *r = arg;
@@ -160,18 +169,7 @@ static void *reactor_main(void *arg)
             rh_waiter_busy(&wt);
             continue;
         }
-        switch (rh__waiter_idle(&wt)) {
-        case RH_IDLE_SPIN:
-            rh_cpu_relax();
-            break;
-        case RH_IDLE_YIELD:
-            sched_yield();
-            break;
-        case RH_IDLE_PARK:
-            park(r);
-            atomic_store_explicit(&r->last_cpu, rh__current_cpu(), memory_order_relaxed);
-            break;
-        }
+        rh__waiter_idle_step(&wt, park_and_note_cpu, r);
     }
 out:
     for (uint32_t i = 0; i < r->n_workers; i++)

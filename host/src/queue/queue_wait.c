@@ -26,6 +26,32 @@ void rh__queue_client_waiter_init(rh_waiter *w)
     w->yield_polls = CLIENT_YIELD_POLLS;
 }
 
+typedef struct wait_park {
+    rh_queue *q;
+    rh_bell *bell;
+    int (*ready)(const rh_queue *);
+    uint64_t deadline_ns, now;
+} wait_park;
+
+/* rh__queue_wait_step's park: on the bell, re-checking ready(q), until the
+ * deadline, or STALE_CHECK_NS on a shared queue a client attached to (it
+ * wakes to check that the host is still there). */
+static void wait_park_sleep(void *arg)
+{
+    wait_park *p = arg;
+    rh_queue *q = p->q;
+    rh_sleep s;
+    rh__sleep_prepare(&s, &p->bell, 1);
+    if (p->ready(q)) {
+        rh__sleep_cancel(&s);
+        return;
+    }
+    int64_t for_ns = p->deadline_ns == UINT64_MAX ? -1 : (int64_t)(p->deadline_ns - p->now);
+    if (!q->creator && q->cfg.shared && (for_ns < 0 || (uint64_t)for_ns > STALE_CHECK_NS))
+        for_ns = (int64_t)STALE_CHECK_NS;
+    rh__sleep_commit(&s, for_ns);
+}
+
 /* One idle step of a bounded wait on `bell` until ready(q) or deadline_ns
  * (UINT64_MAX: forever).  Spins, then yields, then parks (rh_waiter's
  * adaptive policy), because a futex wake-up costs tens of microseconds.
@@ -42,27 +68,8 @@ int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
     int stale = rh__queue_stale_check(q, now);
     if (stale)
         return stale;
-    switch (rh__waiter_idle(w)) {
-    case RH_IDLE_SPIN:
-        rh_cpu_relax();
-        break;
-    case RH_IDLE_YIELD:
-        sched_yield();
-        break;
-    case RH_IDLE_PARK: {
-        rh_sleep s;
-        rh__sleep_prepare(&s, &bell, 1);
-        if (ready(q))
-            rh__sleep_cancel(&s);
-        else {
-            int64_t for_ns = deadline_ns == UINT64_MAX ? -1 : (int64_t)(deadline_ns - now);
-            if (!q->creator && q->cfg.shared && (for_ns < 0 || (uint64_t)for_ns > STALE_CHECK_NS))
-                for_ns = (int64_t)STALE_CHECK_NS; /* wake to check the host is still there */
-            rh__sleep_commit(&s, for_ns);
-        }
-        break;
-    }
-    }
+    wait_park park = {q, bell, ready, deadline_ns, now};
+    rh__waiter_idle_step(w, wait_park_sleep, &park);
     return 0;
 }
 
