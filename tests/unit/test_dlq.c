@@ -288,7 +288,8 @@ static void test_decode_reads_back_what_encode_wrote(void **state)
 static rh_queue *plain_queue(const char *name, const rh_type *t, uint32_t capacity,
                              rh_backpressure bp)
 {
-    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp, .block_timeout_ms = 5000);
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp,
+                                               .block_timeout_ms = 5000);
     rh_queue *q;
     rh_error err;
     if (rh_queue_create(NULL, name, t, &cfg, NULL, &q, &err) != 0)
@@ -340,7 +341,8 @@ static void test_full_dead_letter_queue_drops_its_oldest_and_never_blocks(void *
     (void)state;
     const rh_type *et = echo_type();
     rh_queue_config defaults = RH_QUEUE_CONFIG_INIT(.capacity = 4096, .backpressure = RH_BP_BLOCK,
-                                .block_timeout_ms = 5000, .dedup_window = 64, .ttl_ms = 10);
+                                                    .block_timeout_ms = 5000, .dedup_window = 64,
+                                                    .ttl_ms = 10);
     rh_queue_config c = rh__dlq_config(&defaults, NULL);
     assert_int_equal(c.capacity, RH_DLQ_CAPACITY_DEFAULT);
     assert_int_equal(c.backpressure, RH_BP_DROP_OLDEST);

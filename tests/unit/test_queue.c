@@ -68,7 +68,7 @@ static test_msg msg_of(uint64_t producer, uint64_t seq)
 static rh_queue_config config(uint32_t capacity, rh_backpressure bp, uint32_t block_timeout_ms)
 {
     rh_queue_config c = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp,
-                         .block_timeout_ms = block_timeout_ms);
+                                             .block_timeout_ms = block_timeout_ms);
     return c;
 }
 

@@ -33,7 +33,7 @@ static const rh_type msg_type = {
 static rh_queue *make(uint32_t capacity, rh_backpressure bp, uint32_t block_timeout_ms)
 {
     rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp,
-                           .block_timeout_ms = block_timeout_ms);
+                                               .block_timeout_ms = block_timeout_ms);
     rh_queue *q = NULL;
     rh_error err = {0};
     int rc = rh_queue_create("rhtest-burst", "q", &msg_type, &cfg, NULL, &q, &err);

@@ -34,7 +34,7 @@ static char instance[64];
 static rh_queue *make(const char *name, int shared)
 {
     rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 16, .backpressure = RH_BP_BLOCK,
-                           .block_timeout_ms = 5000, .shared = shared);
+                                               .block_timeout_ms = 5000, .shared = shared);
     rh_queue *q = NULL;
     rh_error err = {0};
     int rc = rh_queue_create(instance, name, &test_type, &cfg, NULL, &q, &err);
@@ -156,8 +156,8 @@ static void test_an_attached_handle_of_a_removed_queue_is_stale_its_creator_neve
 static void test_a_persist_queues_recovery_clears_the_corrupt_marks(void **state)
 {
     (void)state;
-    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 16, .backpressure = RH_BP_BLOCK, .block_timeout_ms = 100,
-                           .shared = 1, .persist = 1);
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 16, .backpressure = RH_BP_BLOCK,
+                                               .block_timeout_ms = 100, .shared = 1, .persist = 1);
     rh_queue *q = NULL;
     rh_error err = {0};
     assert_int_equal(rh_queue_create(instance, "mark.p", &test_type, &cfg, NULL, &q, &err), 0);

@@ -48,8 +48,8 @@ static rh_queue *make_cfg(const char *name, rh_queue_config cfg)
 
 static rh_queue *make(const char *name, uint32_t capacity, rh_backpressure bp, int shared)
 {
-    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp, .block_timeout_ms = 50,
-                           .shared = shared);
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp,
+                                               .block_timeout_ms = 50, .shared = shared);
     return make_cfg(name, cfg);
 }
 
@@ -391,8 +391,8 @@ static void test_a_consumer_killed_holding_a_peek_leaves_its_messages_to_the_nex
 static void test_a_persist_queue_redelivers_a_dead_peek_and_acks_at_release(void **s)
 {
     (void)s;
-    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 8, .backpressure = RH_BP_REJECT, .shared = 1,
-                           .persist = 1);
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 8, .backpressure = RH_BP_REJECT,
+                                               .shared = 1, .persist = 1);
     rh_queue *q = make_cfg("dead.persist", cfg);
     send_seq(q, 1);
     pid_t pid = child_holding(q, peek_any);

@@ -60,7 +60,7 @@ static shared *sh;
 static rh_queue *make(const char *name)
 {
     rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 256, .backpressure = RH_BP_BLOCK,
-                           .block_timeout_ms = 20000, .shared = 1);
+                                               .block_timeout_ms = 20000, .shared = 1);
     rh_queue *q = NULL;
     rh_error err = {0};
     int rc = rh_queue_create(instance, name, &test_type, &cfg, NULL, &q, &err);
@@ -284,7 +284,7 @@ static void test_a_send_behind_a_stopped_producer_gives_up_at_its_deadline(void 
 {
     (void)state;
     rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 256, .backpressure = RH_BP_BLOCK,
-                           .block_timeout_ms = 150, .shared = 1);
+                                               .block_timeout_ms = 150, .shared = 1);
     rh_queue *q = NULL;
     rh_error err = {0};
     assert_int_equal(rh_queue_create(instance, "notes.late", &test_type, &cfg, NULL, &q, &err), 0);

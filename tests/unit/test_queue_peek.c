@@ -33,7 +33,7 @@ static const rh_type msg_type = {
 static rh_queue *make(const char *name, uint32_t capacity)
 {
     rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = RH_BP_BLOCK,
-                           .block_timeout_ms = 1000);
+                                               .block_timeout_ms = 1000);
     rh_queue *q = NULL;
     rh_error err = {0};
     int rc = rh_queue_create("rhtest-peek", name, &msg_type, &cfg, NULL, &q, &err);

@@ -290,12 +290,12 @@ static char *cmd_launch(rh_control *c, json_t *req)
     const char *extra = json_string_value(json_object_get(req, "plugins"));
     if (!reply) {
         rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.instance = c->instance,
-                               .extra_plugins = extra,
-                               .log = c->log,
-                               .allow_plugins = allowed,
-                               .find_queue = host_queue,
-                               .find_queue_arg = c,
-                               .host_plugin_dirs = host_dirs);
+                                                  .extra_plugins = extra,
+                                                  .log = c->log,
+                                                  .allow_plugins = allowed,
+                                                  .find_queue = host_queue,
+                                                  .find_queue_arg = c,
+                                                  .host_plugin_dirs = host_dirs);
         int rc = rh_runtime_launch(path, &opts, &rt, &err);
         if (rc)
             reply = error_reply(rc, err.msg);
