@@ -286,7 +286,7 @@ static uint64_t taken_from_inputs(const traffic *tr, uint64_t *depth)
     uint64_t taken = 0;
     *depth = 0;
     for (uint32_t i = 0; i < tr->n_in; i++) {
-        rh_queue_stats st;
+        rh_queue_stats st = RH_QUEUE_STATS_INIT;
         rh_queue_stats_get(tr->in[i], &st);
         taken += st.dequeued;
         *depth += st.depth;
@@ -318,7 +318,7 @@ static void *drive_traffic(void *arg)
     uint64_t t0 = bench_now_ns(), end = t0 + (uint64_t)(d->seconds * 1e9);
     for (uint64_t round = 1; rbuf; round++) {
         for (uint32_t i = 0; i < tr->n_in; i++) {
-            rh_queue_stats st;
+            rh_queue_stats st = RH_QUEUE_STATS_INIT;
             rh_queue_stats_get(tr->in[i], &st);
             if (st.depth >= BENCH_ECHO_WINDOW)
                 continue;
@@ -359,7 +359,7 @@ static double run_variant(const bench_env *env, json_t *orig, const char *dir,
         return -1;
     }
     FILE *log = fopen(logpath, "w");
-    rh_launch_opts opts = {.instance = name, .log = log};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.instance = name, .log = log);
     rh_runtime *rt = NULL;
     rh_error e = {0};
     double rate = -1;

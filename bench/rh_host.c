@@ -68,7 +68,8 @@ int rhb_send_latency(const bench_env *env, const bench_params *p, bench_result *
     (void)p;
     char instance[64];
     snprintf(instance, sizeof instance, "rhbench-%d-send", (int)getpid());
-    rh_queue_config cfg = {.capacity = 4096, .backpressure = RH_BP_REJECT, .shared = 1};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 4096, .backpressure = RH_BP_REJECT,
+                                               .shared = 1);
     rh_queue *q;
     rh_error err = {0};
     if (rh_queue_create(instance, "send", &raw64, &cfg, NULL, &q, &err) != 0)
@@ -179,7 +180,8 @@ int rhb_queue_hop(const bench_env *env, const bench_params *p, bench_result *out
 {
     char instance[64];
     snprintf(instance, sizeof instance, "rhbench-%d-hop", (int)getpid());
-    rh_queue_config cfg = {.capacity = 1024, .backpressure = RH_BP_REJECT, .shared = 1};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 1024, .backpressure = RH_BP_REJECT,
+                                               .shared = 1);
     rh_queue *q;
     rh_error err = {0};
     if (rh_queue_create(instance, "hop", &raw64, &cfg, NULL, &q, &err) != 0)

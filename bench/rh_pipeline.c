@@ -150,7 +150,7 @@ int rhb_launch(const bench_env *env, const rhb_spec *s, rhb_pipe *p, bench_resul
     if (!p->log)
         return bench_fail(out, "cannot write %s", logpath);
 
-    rh_launch_opts opts = {.instance = name, .log = p->log};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.instance = name, .log = p->log);
     rh_error err = {0};
     uint64_t t0 = bench_now_ns();
     if (rh_runtime_launch(path, &opts, &p->rt, &err) != 0) {

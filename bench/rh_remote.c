@@ -134,7 +134,7 @@ static int host_start(const bench_env *env, const char *role, const char *url, c
         snprintf(err, len, "cannot write %s", h->log_path);
         return -1;
     }
-    rh_launch_opts opts = {.instance = name, .log = h->log};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.instance = name, .log = h->log);
     rh_error e = {0};
     if (rh_runtime_launch(path, &opts, &h->rt, &e) != 0) {
         snprintf(err, len, "launch %s: %s", path, e.msg);

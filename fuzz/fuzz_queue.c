@@ -192,7 +192,7 @@ static void hostile_bytes(input *in, unsigned char *base, size_t size)
 
 static void check_stats(rh_queue *q)
 {
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &s);
     CHECK(s.depth <= s.capacity, "depth %llu above capacity %llu", (unsigned long long)s.depth,
           (unsigned long long)s.capacity);
@@ -690,12 +690,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mode = u8(&in);
     int shared = mode & 1;
     int attach = shared && (mode & 2);
-    rh_queue_config cfg = {
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(
         .capacity = 2u << (u8(&in) % 6), /* 2 .. 64 */
         .backpressure = (rh_backpressure)((mode >> 2) % BP_COUNT),
         .block_timeout_ms = 0, /* block gives up at once */
-        .shared = shared,
-    };
+        .shared = shared);
     /* drop_oldest is refused for persist queues (it would evict what a
      * kernel still holds). */
     int persist = shared && !attach && (mode & 16) && cfg.backpressure != RH_BP_DROP_OLDEST;

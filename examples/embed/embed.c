@@ -32,7 +32,7 @@ int main(int argc, char **argv)
     }
     rh_runtime *rt;
     rh_error err = {0};
-    rh_launch_opts opts = {.instance = "embed-example"};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.instance = "embed-example");
     if (rh_runtime_launch(argv[1], &opts, &rt, &err) != 0)
         return fail("launch", &err);
     if (rh_runtime_activate(rt, &err) != 0)

@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/placement.h"
+#include "base/struct_size.h"
 #include "engine/acks.h"
 #include "engine/engine.h"
 #include "exec/exec.h"
@@ -93,13 +94,18 @@ static int start_reactors(rh_runtime *rt, rh_error *err)
     return 0;
 }
 
-int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts, rh_runtime **out,
-                      rh_error *err)
+int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *caller_opts,
+                      rh_runtime **out, rh_error *err)
 {
     rh_error local;
     if (!err)
         err = &local;
     *out = NULL;
+    rh_launch_opts full; /* read past the caller's struct_size nowhere below */
+    int opts_rc = rh__launch_opts_in(caller_opts, &full, err);
+    if (opts_rc != 0)
+        return opts_rc;
+    const rh_launch_opts *opts = &full;
     rh_runtime *rt = calloc(1, sizeof *rt);
     if (!rt)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
@@ -498,7 +504,7 @@ int rh__runtime_queues_needed(rh_runtime *rt, char *why, size_t len)
         rh_queue *q = rt->queues[i];
         if (rh_runtime_queue_borrowed(rt, i))
             continue; /* another runtime's: it stays with that one */
-        rh_queue_stats s;
+        rh_queue_stats s = RH_QUEUE_STATS_INIT;
         rh_queue_stats_get(q, &s);
         /* a persist queue keeps its messages when closed: they wait for
          * the next launch, as at shutdown */

@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/placement.h"
+#include "base/struct_size.h"
 #include "engine/acks.h"
 #include "engine/engine.h"
 #include "exec/exec.h"
@@ -27,15 +28,20 @@
  * runtime of manifest_path wired by launch's own wiring and not launched
  * (no queue, thread or init(): test_cli_topo_plan.c), in *out (NULL when
  * not even allocated).  0 or the wiring's error; the caller destroys *out. */
-static int plan_only(const char *manifest_path, const rh_launch_opts *opts, rh_runtime **out,
-                     rh_error *err)
+static int plan_only(const char *manifest_path, const rh_launch_opts *caller_opts,
+                     rh_runtime **out, rh_error *err)
 {
+    rh_launch_opts opts;
+    *out = NULL;
+    int rc = rh__launch_opts_in(caller_opts, &opts, err);
+    if (rc != 0)
+        return rc;
     rh_runtime *rt = calloc(1, sizeof *rt);
     *out = rt;
     if (!rt)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
-    rt->log = opts && opts->log ? opts->log : stderr;
-    return rh__wiring_plan(rt, manifest_path, opts, err);
+    rt->log = opts.log ? opts.log : stderr;
+    return rh__wiring_plan(rt, manifest_path, &opts, err);
 }
 
 int rh__runtime_graph(const char *manifest_path, const rh_launch_opts *opts, FILE *out,

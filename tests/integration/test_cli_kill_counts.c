@@ -170,7 +170,7 @@ static void test_messages_a_client_takes_back_are_not_counted_discarded(void **s
     proc_result r;
     kill_host(&host, &r);
     proc_result_free(&r);
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &st);
     long long stranded = (long long)st.depth;
     cli_start_host(&host, m, inst);

@@ -226,7 +226,7 @@ static void test_a_client_attached_across_a_restart_gets_RH_ESTALE_not_a_dead_qu
         fail_msg("expected rh_send on the replaced queue to fail with RH_ESTALE (%d) once it "
                  "filled, at once; got %d (%s) after %d sends and %.2f s", RH_ESTALE, rc,
                  rh_strerror(rc), sent, took);
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(in, &st);
     if (st.depth != (uint64_t)sent)
         fail_msg("expected the stale handle's depth (%llu) to say how many sends never "

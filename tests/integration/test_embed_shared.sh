@@ -3,7 +3,7 @@
 # kernel in a program of its own: examples/embed/embed.c, built against the
 # install only, once with pkg-config ringhost-embed-shared and once with the
 # CMake package's ringhost::embed_shared, runs the echo kernel this tree
-# built, loading libringhost.so.0 from the install (not the static archive,
+# built, loading libringhost.so.1 from the install (not the static archive,
 # not the build tree).
 # Arguments: those of out_of_tree_common.sh, then the folder holding the
 # kernels this tree built (echo.so).
@@ -12,8 +12,8 @@ PLUGIN_DIR=${7:?the kernels folder}
 [ -f "$PLUGIN_DIR/echo.so" ] || fail "no $PLUGIN_DIR/echo.so"
 
 install_prefix
-LIB=$(find "$PREFIX" -name libringhost.so.0 -print -quit)
-[ -n "$LIB" ] || fail "the install has no libringhost.so.0"
+LIB=$(find "$PREFIX" -name libringhost.so.1 -print -quit)
+[ -n "$LIB" ] || fail "the install has no libringhost.so.1"
 LIBDIR=$(dirname "$LIB")
 
 # The echo demo, its kernels looked up in this build's folder.
@@ -32,15 +32,15 @@ cat >"$WORK/echo.json" <<EOF
 }
 EOF
 
-# run_embed PROGRAM: it must link libringhost.so.0 of the install and
+# run_embed PROGRAM: it must link libringhost.so.1 of the install and
 # answer one message.
 run_embed() {
     local prog=$1
-    readelf -d "$prog" | grep -q 'NEEDED.*\[libringhost\.so\.0\]' ||
-        { readelf -d "$prog" >&2; fail "$prog does not link libringhost.so.0"; }
+    readelf -d "$prog" | grep -q 'NEEDED.*\[libringhost\.so\.1\]' ||
+        { readelf -d "$prog" >&2; fail "$prog does not link libringhost.so.1"; }
     local where
-    where=$(ldd "$prog" | awk '$1 == "libringhost.so.0" { print $3 }')
-    [ "$where" -ef "$LIB" ] || fail "$prog loads libringhost.so.0 from \"$where\", not $LIB"
+    where=$(ldd "$prog" | awk '$1 == "libringhost.so.1" { print $3 }')
+    [ "$where" -ef "$LIB" ] || fail "$prog loads libringhost.so.1 from \"$where\", not $LIB"
     quiet "$prog" "$prog" "$WORK/echo.json" echo.in '{"seq": 7, "text": "shared"}' echo.out
     grep -q '"body": {"seq":7,"text":"shared"' "$WORK/last.log" ||
         { cat "$WORK/last.log"; fail "$prog: expected the echo of seq 7"; }

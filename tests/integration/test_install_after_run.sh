@@ -21,7 +21,7 @@ has_install() {
     for f in bin/ringhost bin/ringhost-gen include/ringhost/testing.h; do
         [ -e "$1/$f" ] || fail "the install in $1 has no $f"
     done
-    for f in libringhost_testing.a libringhost.a libringhost.so.0 ringhostConfig.cmake; do
+    for f in libringhost_testing.a libringhost.a libringhost.so.1 ringhostConfig.cmake; do
         [ -n "$(find "$1" -name "$f")" ] || fail "the install in $1 has no $f"
     done
 }

@@ -9,7 +9,7 @@ typedef struct { unsigned long a[8]; } msg;
 static const rh_type t = {.struct_size = sizeof(rh_type), .name = "b.m", .fingerprint = 7, .size = sizeof(msg), .align = 8};
 static double now(void){struct timespec ts; clock_gettime(CLOCK_MONOTONIC,&ts); return ts.tv_sec*1e9+ts.tv_nsec;}
 int main(void){
-  rh_queue_config cfg = {.capacity = 1024, .backpressure = RH_BP_REJECT};
+  rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 1024, .backpressure = RH_BP_REJECT);
   rh_queue *q; rh_error e;
   if (rh_queue_create("b", "b.q", &t, &cfg, NULL, &q, &e)) { puts(e.msg); return 1; }
   msg m = {{0}}, r[32]; rh_envelope envs[32];

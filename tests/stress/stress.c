@@ -331,7 +331,7 @@ static int check_queue_counters(stress *s, uint64_t received_total)
 {
     uint64_t enq = 0, deq = 0;
     for (uint32_t k = 0; k < s->opt.kernels; k++) {
-        rh_queue_stats in, out;
+        rh_queue_stats in = RH_QUEUE_STATS_INIT, out = RH_QUEUE_STATS_INIT;
         rh_queue_stats_get(s->in[k], &in);
         rh_queue_stats_get(s->out[k], &out);
         enq += in.enqueued;
@@ -487,7 +487,7 @@ int main(int argc, char **argv)
         s->first[p] = o->messages * p / o->producers;
 
     rh_error err = {0};
-    rh_launch_opts lo = {.instance = name, .log = log};
+    rh_launch_opts lo = RH_LAUNCH_OPTS_INIT(.instance = name, .log = log);
     if (rh_runtime_launch(manifest, &lo, &s->rt, &err) != 0 ||
         rh_runtime_activate(s->rt, &err) != 0) {
         fprintf(stderr, "stress: launch %s: %s\n", manifest, err.msg);

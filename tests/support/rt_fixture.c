@@ -40,7 +40,7 @@ const char *rt_write_manifest(const char *name, const char *body)
 int rt_try_launch(const char *name, const char *body, rh_runtime **rt, rh_error *err)
 {
     const char *path = rt_write_manifest(name, body);
-    rh_launch_opts opts = {.log = rt_quiet_log()};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.log = rt_quiet_log());
     int rc = rh_runtime_launch(path, &opts, rt, err);
     unlink(path);
     return rc;
@@ -96,7 +96,7 @@ rh_runtime *rt_launch_logged(const char *name, const char *body)
     const char *path = rt_write_manifest(name, body);
     rh_runtime *rt = NULL;
     rh_error err = {0};
-    rh_launch_opts opts = {.log = log_file};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.log = log_file);
     int rc = rh_runtime_launch(path, &opts, &rt, &err);
     unlink(path);
     if (rc != 0)
@@ -143,14 +143,14 @@ const char *rt_recv_text(rh_runtime *rt, const char *qname, int timeout_ms)
 
 rh_kernel_info rt_kernel_info(rh_runtime *rt, uint32_t index)
 {
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     assert_int_equal(rh_runtime_kernel_info(rt, index, &ki), 0);
     return ki;
 }
 
 uint64_t rt_queue_depth(rh_runtime *rt, const char *qname)
 {
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(rh_runtime_queue(rt, qname), &s);
     return s.depth;
 }

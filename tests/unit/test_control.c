@@ -130,7 +130,7 @@ static void test_launch_shares_the_hosts_queue_object_and_starts_inactive(void *
            rh_runtime_instance(rt2));
     EXPECT(rh_runtime_queue(rt2, "pipe.mid") == rh_runtime_queue(T.rt1, "pipe.mid"),
            "expected pipe.mid to be the host's queue, not a new one");
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     rh_runtime_kernel_info(rt2, 0, &ki);
     EXPECT(ki.state == RH_STATE_LAUNCHED, "expected sum launched (inactive), got %s",
            rh_state_name(ki.state));

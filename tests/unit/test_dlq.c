@@ -86,7 +86,7 @@ static rh_envelope recv_dead_letter(rh_runtime *rt, const char *qname, rh_dead_l
 
 static rh_queue_stats stats_of(rh_runtime *rt, const char *qname)
 {
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(rh_runtime_queue(rt, qname), &s);
     return s;
 }
@@ -288,7 +288,8 @@ static void test_decode_reads_back_what_encode_wrote(void **state)
 static rh_queue *plain_queue(const char *name, const rh_type *t, uint32_t capacity,
                              rh_backpressure bp)
 {
-    rh_queue_config cfg = {.capacity = capacity, .backpressure = bp, .block_timeout_ms = 5000};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp,
+                                               .block_timeout_ms = 5000);
     rh_queue *q;
     rh_error err;
     if (rh_queue_create(NULL, name, t, &cfg, NULL, &q, &err) != 0)
@@ -309,7 +310,7 @@ static void test_put_keeps_reason_envelope_and_payload_and_counts_the_source(voi
                        .flags = RH_ENV_HAS_CORRELATION, .port = 0};
     assert_int_equal(rh__dlq_put(dlq, src, "kern", et, RH_DLQ_EXPIRED, &env, payload,
                                  "expired: 80 ms in queue src, ttl_ms 50", NULL), 0);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(src, &s);
     assert_int_equal(s.dead_lettered, 1);
 
@@ -339,8 +340,9 @@ static void test_full_dead_letter_queue_drops_its_oldest_and_never_blocks(void *
 {
     (void)state;
     const rh_type *et = echo_type();
-    rh_queue_config defaults = {.capacity = 4096, .backpressure = RH_BP_BLOCK,
-                                .block_timeout_ms = 5000, .dedup_window = 64, .ttl_ms = 10};
+    rh_queue_config defaults = RH_QUEUE_CONFIG_INIT(.capacity = 4096, .backpressure = RH_BP_BLOCK,
+                                                    .block_timeout_ms = 5000, .dedup_window = 64,
+                                                    .ttl_ms = 10);
     rh_queue_config c = rh__dlq_config(&defaults, NULL);
     assert_int_equal(c.capacity, RH_DLQ_CAPACITY_DEFAULT);
     assert_int_equal(c.backpressure, RH_BP_DROP_OLDEST);
@@ -369,7 +371,7 @@ static void test_full_dead_letter_queue_drops_its_oldest_and_never_blocks(void *
                          0);
     }
     assert_true(rh_now_ns() - t0 < 1000000000ull); /* nowhere near block_timeout_ms */
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(dlq, &s);
     assert_int_equal(s.dropped_oldest, 3);
     assert_int_equal(s.depth, 2);

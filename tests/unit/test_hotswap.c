@@ -129,7 +129,7 @@ static void launch_bridge(swap_fx *fx, const char *tag, int workers, int watch,
     fx->log = tmpfile();
     assert_non_null(fx->log);
     setvbuf(fx->log, NULL, _IOLBF, 0);
-    rh_launch_opts opts = {.log = fx->log, .watch_plugins = watch};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.log = fx->log, .watch_plugins = watch);
     rh_error err = {0};
     if (rh_runtime_launch(manifest, &opts, &fx->rt, &err) != 0)
         fail_msg("launch failed: %s", err.msg);
@@ -169,7 +169,7 @@ static int log_has(swap_fx *fx, const char *a, const char *b)
 
 static rh_kernel_info info_of(swap_fx *fx)
 {
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     assert_int_equal(rh_runtime_kernel_info(fx->rt, 0, &ki), 0);
     return ki;
 }
@@ -504,7 +504,7 @@ static void test_reload_of_a_run_kernel_is_refused_with_the_reason(void **unused
     rh_error err = {0};
     assert_int_equal(rh_runtime_kernel_reload(rt, "loop", &err), RH_ESTATE);
     assert_non_null(strstr(err.msg, "run()"));
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     assert_int_equal(rh_runtime_kernel_info(rt, 0, &ki), 0);
     assert_int_equal(ki.swaps_refused, 1);
     rh_runtime_destroy(rt);
@@ -518,7 +518,7 @@ static void test_reload_of_a_process_isolated_kernel_is_refused_with_the_reason(
     rh_error err = {0};
     assert_int_equal(rh_runtime_kernel_reload(rt, "e", &err), RH_ESTATE);
     assert_non_null(strstr(err.msg, "child process"));
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     assert_int_equal(rh_runtime_kernel_info(rt, 0, &ki), 0);
     assert_int_equal(ki.swaps_refused, 1);
     rh_runtime_destroy(rt);

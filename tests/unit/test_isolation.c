@@ -374,7 +374,7 @@ static void test_isolated_kernel_failing_every_batch_is_given_up_past_restart_ma
         ", \"batch\": 1, \"restart\": {\"failed_batches\": 1, \"max\": 1, \"backoff_ms\": 10}"));
     fail_one_batch(rt, 0);
     fail_one_batch(rt, 1);
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     EXPECT_WITHIN(10, (ki = rt_kernel_info(rt, 0)).state == RH_STATE_TERMINATED,
                   "expected f given up (terminated) within 10 s, its state is %d", ki.state);
     assert_int_equal(ki.state, RH_STATE_TERMINATED);

@@ -29,7 +29,7 @@ static const char *TWO_ECHOS =
 
 static rh_state kernel_state(rh_runtime *rt, uint32_t index)
 {
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     assert_int_equal(rh_runtime_kernel_info(rt, index, &ki), 0);
     return ki.state;
 }
@@ -50,7 +50,7 @@ static void test_deactivated_kernel_holds_its_messages_while_the_other_answers(v
     void *buf = NULL;
     assert_true(rt_recv_one(rt, "b.out", &env, &buf, 2000) > 0);
     assert_int_equal(rt_recv_one(rt, "a.out", &env, &buf, 200), RH_ETIMEDOUT);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(rh_runtime_queue(rt, "a.in"), &s);
     assert_int_equal(s.depth, 1); /* waiting in its queue, not lost */
 
@@ -99,7 +99,7 @@ static void test_terminated_kernel_ran_fini_and_later_messages_stay_queued(void 
 
     /* what it had taken was processed; the rest, and what is sent after,
      * stays in the queue, never taken: the host counts itself idle */
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(rh_runtime_queue(rt, "a.in"), &s);
     uint64_t left = s.depth;
     assert_int_equal(rh_runtime_kernel_processed(rt, "a") + (int64_t)left, 50);
@@ -156,7 +156,7 @@ static void test_pausing_a_kernel_does_not_wait_for_another_kernels_long_call(vo
                "{\"name\": \"b\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"b.in\"}}]");
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     rt_send_json(rt, "a.in", "{\"seq\": 1}", NULL);
-    rh_kernel_info ka;
+    rh_kernel_info ka = RH_KERNEL_INFO_INIT;
     /* a enters its long call (2 s) */
     EXPECT_WITHIN(2, (ka = rt_kernel_info(rt, 0)).busy,
                   "expected kernel a inside its 2 s call within 2 s of the send");
@@ -203,7 +203,7 @@ static void test_kernel_info_counts_and_names_the_threads(void **state)
      * counts are final once the host is idle (the worker left process()) */
     EXPECT_WITHIN(10, rh_runtime_is_idle(rt),
                   "expected the host idle within 10 s of the last answer");
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     assert_int_equal(rh_runtime_kernel_info(rt, 1, &ki), 0);
     assert_string_equal(ki.name, "b");
     assert_string_equal(ki.plugin, "echo");

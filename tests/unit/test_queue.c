@@ -67,8 +67,8 @@ static test_msg msg_of(uint64_t producer, uint64_t seq)
 
 static rh_queue_config config(uint32_t capacity, rh_backpressure bp, uint32_t block_timeout_ms)
 {
-    rh_queue_config c = {.capacity = capacity, .backpressure = bp,
-                         .block_timeout_ms = block_timeout_ms};
+    rh_queue_config c = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp,
+                                             .block_timeout_ms = block_timeout_ms);
     return c;
 }
 
@@ -105,7 +105,7 @@ static test_msg recv_ok(rh_queue *q, int timeout_ms)
 
 static rh_queue_stats stats_of(const rh_queue *q)
 {
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &s);
     return s;
 }

@@ -32,8 +32,8 @@ static const rh_type msg_type = {
 
 static rh_queue *make(uint32_t capacity, rh_backpressure bp, uint32_t block_timeout_ms)
 {
-    rh_queue_config cfg = {.capacity = capacity, .backpressure = bp,
-                           .block_timeout_ms = block_timeout_ms};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp,
+                                               .block_timeout_ms = block_timeout_ms);
     rh_queue *q = NULL;
     rh_error err = {0};
     int rc = rh_queue_create("rhtest-burst", "q", &msg_type, &cfg, NULL, &q, &err);
@@ -49,7 +49,7 @@ static void fill(msg *m, uint32_t n, uint64_t first)
 
 static rh_queue_stats stats(rh_queue *q)
 {
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &s);
     return s;
 }

@@ -33,8 +33,8 @@ static char instance[64];
 
 static rh_queue *make(const char *name, int shared)
 {
-    rh_queue_config cfg = {.capacity = 16, .backpressure = RH_BP_BLOCK,
-                           .block_timeout_ms = 5000, .shared = shared};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 16, .backpressure = RH_BP_BLOCK,
+                                               .block_timeout_ms = 5000, .shared = shared);
     rh_queue *q = NULL;
     rh_error err = {0};
     int rc = rh_queue_create(instance, name, &test_type, &cfg, NULL, &q, &err);
@@ -112,7 +112,7 @@ static void test_a_producer_behind_a_scribbled_head_is_refused_and_counted(void 
     EXPECT(rc == RH_ECORRUPT && took < QUEUE_STALL_NS + 2 * RH_NS_PER_S,
            "expected RH_ECORRUPT after about 1 s, got %d after %llu ms", rc,
            (unsigned long long)(took / RH_NS_PER_MS));
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &st);
     EXPECT(st.rejected == 1 && st.enqueued == 0, "expected the refusal counted as rejected and "
            "nothing enqueued, got rejected %llu, enqueued %llu",
@@ -156,8 +156,8 @@ static void test_an_attached_handle_of_a_removed_queue_is_stale_its_creator_neve
 static void test_a_persist_queues_recovery_clears_the_corrupt_marks(void **state)
 {
     (void)state;
-    rh_queue_config cfg = {.capacity = 16, .backpressure = RH_BP_BLOCK, .block_timeout_ms = 100,
-                           .shared = 1, .persist = 1};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 16, .backpressure = RH_BP_BLOCK,
+                                               .block_timeout_ms = 100, .shared = 1, .persist = 1);
     rh_queue *q = NULL;
     rh_error err = {0};
     assert_int_equal(rh_queue_create(instance, "mark.p", &test_type, &cfg, NULL, &q, &err), 0);

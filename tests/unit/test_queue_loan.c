@@ -48,8 +48,8 @@ static rh_queue *make_cfg(const char *name, rh_queue_config cfg)
 
 static rh_queue *make(const char *name, uint32_t capacity, rh_backpressure bp, int shared)
 {
-    rh_queue_config cfg = {.capacity = capacity, .backpressure = bp, .block_timeout_ms = 50,
-                           .shared = shared};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = bp,
+                                               .block_timeout_ms = 50, .shared = shared);
     return make_cfg(name, cfg);
 }
 
@@ -133,7 +133,7 @@ static void test_reserve_commit_and_peek_release_round_trip_in_place_across_wrap
         assert_int_equal(rh_recv_release(q), RH_ESTATE);
         seen += (uint64_t)got;
     }
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &st);
     EXPECT(st.enqueued == sent && st.dequeued == sent && st.depth == 0,
            "expected %llu in and out, depth 0; got %llu/%llu/%llu", (unsigned long long)sent,
@@ -196,7 +196,7 @@ static void test_a_short_commit_publishes_void_cells_nobody_receives_or_counts(v
     EXPECT(recv_seq(q, NULL) == 10 && recv_seq(q, NULL) == 11 && recv_seq(q, NULL) == 12,
            "expected 10, 11, 12 and no void cell delivered");
     EXPECT(rh_recv(q, &env, &m, sizeof m, 0) == RH_EEMPTY, "expected the queue empty");
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &st);
     EXPECT(st.enqueued == 3 && st.dequeued == 3 && st.depth == 0,
            "expected 3 enqueued, 3 dequeued, depth 0 (void cells not counted), got %llu/%llu/%llu",
@@ -222,7 +222,7 @@ static void test_a_reservation_on_a_full_queue_follows_each_policy(void **state)
 {
     (void)state;
     rh_loan loans[2];
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
 
     rh_queue *q = make("bp.reject", 4, RH_BP_REJECT, 0);
     fill(q, 4);
@@ -336,7 +336,7 @@ static void test_a_producer_killed_holding_a_loan_leaves_void_cells_the_queue_go
     rh_envelope env;
     test_msg m;
     EXPECT(rh_recv(q, &env, &m, sizeof m, 0) == RH_EEMPTY, "expected nothing more");
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &st);
     EXPECT(st.enqueued == 3 && st.dequeued == 3 && st.rejected == 0 && st.depth == 0,
            "expected 3 in, 3 out, none lost or refused, got %llu/%llu/%llu",
@@ -381,7 +381,7 @@ static void test_a_consumer_killed_holding_a_peek_leaves_its_messages_to_the_nex
     rh_envelope env;
     test_msg m;
     EXPECT(rh_recv(q, &env, &m, sizeof m, 0) == RH_EEMPTY, "expected nothing more");
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &st);
     EXPECT(st.depth == 0 && st.enqueued == 5, "expected 5 enqueued, depth 0 once all are taken");
     expect_not_corrupt(q);
@@ -391,8 +391,8 @@ static void test_a_consumer_killed_holding_a_peek_leaves_its_messages_to_the_nex
 static void test_a_persist_queue_redelivers_a_dead_peek_and_acks_at_release(void **s)
 {
     (void)s;
-    rh_queue_config cfg = {.capacity = 8, .backpressure = RH_BP_REJECT, .shared = 1,
-                           .persist = 1};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 8, .backpressure = RH_BP_REJECT,
+                                               .shared = 1, .persist = 1);
     rh_queue *q = make_cfg("dead.persist", cfg);
     send_seq(q, 1);
     pid_t pid = child_holding(q, peek_any);
@@ -457,7 +457,7 @@ static void test_a_live_holder_past_the_stall_time_is_waited_for_and_marks_nothi
     sleep_ms(600); /* the behaviour under test: held three stall times */
     expect_not_corrupt(q);
     EXPECT(((const test_msg *)v[0].payload)->seq == 1, "expected the peek's view still intact");
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &st);
     EXPECT(st.depth == 2, "expected both cells still taken while the peek holds the tail");
     assert_int_equal(rh_recv_release(other), 0);

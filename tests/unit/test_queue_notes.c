@@ -59,8 +59,8 @@ static shared *sh;
 
 static rh_queue *make(const char *name)
 {
-    rh_queue_config cfg = {.capacity = 256, .backpressure = RH_BP_BLOCK,
-                           .block_timeout_ms = 20000, .shared = 1};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 256, .backpressure = RH_BP_BLOCK,
+                                               .block_timeout_ms = 20000, .shared = 1);
     rh_queue *q = NULL;
     rh_error err = {0};
     int rc = rh_queue_create(instance, name, &test_type, &cfg, NULL, &q, &err);
@@ -244,7 +244,7 @@ static void test_a_producer_killed_between_claim_and_publish_is_repaired(void **
                   "expected the %llu accepted messages and the parent's delivered, got %llu + "
                   "%llu", (unsigned long long)acked, (unsigned long long)d.child,
                   (unsigned long long)d.parent);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     EXPECT_WITHIN(10.0, (rh_queue_stats_get(q, &s), s.depth == 0), "expected the queue drained");
     atomic_store(&d.stop, 1);
     pthread_join(dt, NULL);
@@ -283,8 +283,8 @@ static void test_a_producer_killed_between_claim_and_publish_is_repaired(void **
 static void test_a_send_behind_a_stopped_producer_gives_up_at_its_deadline(void **state)
 {
     (void)state;
-    rh_queue_config cfg = {.capacity = 256, .backpressure = RH_BP_BLOCK,
-                           .block_timeout_ms = 150, .shared = 1};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 256, .backpressure = RH_BP_BLOCK,
+                                               .block_timeout_ms = 150, .shared = 1);
     rh_queue *q = NULL;
     rh_error err = {0};
     assert_int_equal(rh_queue_create(instance, "notes.late", &test_type, &cfg, NULL, &q, &err), 0);
@@ -317,7 +317,7 @@ static void test_a_send_behind_a_stopped_producer_gives_up_at_its_deadline(void 
     EXPECT_WITHIN(30.0, d.child >= acked && d.parent >= 1,
                   "expected the %llu accepted messages and the parent's second delivered",
                   (unsigned long long)acked);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     EXPECT_WITHIN(10.0, (rh_queue_stats_get(q, &s), s.depth == 0), "expected the queue drained");
     atomic_store(&d.stop, 1);
     pthread_join(dt, NULL);

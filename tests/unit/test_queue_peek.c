@@ -32,8 +32,8 @@ static const rh_type msg_type = {
 
 static rh_queue *make(const char *name, uint32_t capacity)
 {
-    rh_queue_config cfg = {.capacity = capacity, .backpressure = RH_BP_BLOCK,
-                           .block_timeout_ms = 1000};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = RH_BP_BLOCK,
+                                               .block_timeout_ms = 1000);
     rh_queue *q = NULL;
     rh_error err = {0};
     int rc = rh_queue_create("rhtest-peek", name, &msg_type, &cfg, NULL, &q, &err);
@@ -79,7 +79,7 @@ static void test_peek_walks_the_waiting_messages_and_takes_none(void **state)
                "peek %llu: got %d, seq %llu", (unsigned long long)s, n, (unsigned long long)m.seq);
     }
     EXPECT(rh_queue_peek(q, &cursor, &env, &m, sizeof m) == RH_EEMPTY, "then RH_EEMPTY");
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &st);
     EXPECT(st.depth == 5 && st.dequeued == 0, "peek took nothing: depth %llu, dequeued %llu",
            (unsigned long long)st.depth, (unsigned long long)st.dequeued);

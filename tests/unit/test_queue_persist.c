@@ -44,8 +44,8 @@ static char instance[64];
 static int open_q(const char *name, const rh_type *t, uint32_t capacity, int persist,
                   rh_queue **q, rh_error *err)
 {
-    rh_queue_config cfg = {.capacity = capacity, .backpressure = RH_BP_REJECT, .shared = 1,
-                           .persist = persist};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = RH_BP_REJECT,
+                                               .shared = 1, .persist = persist);
     memset(err, 0, sizeof *err);
     return rh_queue_create(instance, name, t, &cfg, NULL, q, err);
 }
@@ -385,8 +385,8 @@ static void test_a_move_under_a_sending_client_loses_and_repeats_nothing(void **
     (void)state;
     rh_queue *q = NULL;
     rh_error err;
-    rh_queue_config cfg = {.capacity = 8192, .backpressure = RH_BP_REJECT, .shared = 1,
-                           .persist = 1};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 8192, .backpressure = RH_BP_REJECT,
+                                               .shared = 1, .persist = 1);
     assert_int_equal(rh_queue_create(instance, "race", &type_a, &cfg, NULL, &q, &err), 0);
     static race_client c;
     memset(&c, 0, sizeof c);
@@ -583,7 +583,7 @@ static void test_counts_since_open_carry_the_previous_runs_messages(void **state
     rh_queue_close(q);
     q = make("acct", 8);
     send_seq(q, 4);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh__queue_stats_since_open(q, &s);
     EXPECT(s.enqueued == 3 && s.dequeued == 0 && s.depth == 3,
            "expected this run to account for 2 carried + 1 sent, none taken, got enqueued %llu "

@@ -51,7 +51,8 @@ static char instance[64];
 
 static rh_queue *make(const char *name, uint32_t capacity, int shared)
 {
-    rh_queue_config cfg = {.capacity = capacity, .backpressure = RH_BP_REJECT, .shared = shared};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = capacity, .backpressure = RH_BP_REJECT,
+                                               .shared = shared);
     rh_queue *q = NULL;
     rh_error err = {0};
     int rc = rh_queue_create(instance, name, &test_type, &cfg, NULL, &q, &err);
@@ -322,7 +323,7 @@ static void test_stats_depth_stays_within_capacity_whatever_the_indices_say(void
     (void)state;
     rh_queue *q = make("depth", 4, 0);
     atomic_store(&q->h->prod_tail, 1ull << 40);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &s);
     EXPECT(s.depth <= s.capacity, "depth %llu above capacity %llu",
            (unsigned long long)s.depth, (unsigned long long)s.capacity);
@@ -469,7 +470,8 @@ static void test_create_leaves_another_users_object_alone_and_takes_the_next_nam
         print_message("    skipped: only root can give a file to another user\n");
         skip();
     }
-    rh_queue_config cfg = {.capacity = 4, .backpressure = RH_BP_REJECT, .shared = 1};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 4, .backpressure = RH_BP_REJECT,
+                                               .shared = 1);
     rh_queue *q = NULL, *a = NULL;
     rh_error err = {0};
     int rc = rh_queue_create(instance, "foreign.new", &test_type, &cfg, NULL, &q, &err);
@@ -513,8 +515,8 @@ static void test_a_persist_queue_under_a_numbered_name_is_recovered_and_purged_t
         print_message("    skipped: only root can give a file to another user\n");
         skip();
     }
-    rh_queue_config cfg = {.capacity = 4, .backpressure = RH_BP_REJECT, .shared = 1,
-                           .persist = 1};
+    rh_queue_config cfg = RH_QUEUE_CONFIG_INIT(.capacity = 4, .backpressure = RH_BP_REJECT,
+                                               .shared = 1, .persist = 1);
     rh_queue *q = NULL;
     rh_error err = {0};
     char shm[256], numbered[256];

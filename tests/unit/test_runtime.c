@@ -112,7 +112,7 @@ static void test_deactivate_pauses_and_activate_resumes(void **state)
         rt_send_json(rt, "e.in", "{\"seq\": 1, \"text\": \"wait\"}", NULL);
     sleep_ms(200); /* a sleep, not a wait: nothing may be processed while paused */
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 0);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(rh_runtime_queue(rt, "e.in"), &s);
     assert_int_equal(s.depth, 50); /* messages wait in their queue */
 
@@ -154,7 +154,7 @@ static void test_terminate_processes_what_reached_the_kernel_and_reports(void **
 
 static int validate(const char *name, const char *body, rh_error *err)
 {
-    rh_launch_opts opts = {.log = rt_quiet_log()};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.log = rt_quiet_log());
     const char *path = rt_write_manifest(name, body);
     int rc = rh_runtime_validate(path, &opts, NULL, err);
     unlink(path);
@@ -376,7 +376,7 @@ static void test_duplicate_id_is_processed_once(void **state)
         assert_int_equal(rh_send(q, &env, buf, t->size, NULL), 0);
     EXPECT_WITHIN(20, rh_runtime_is_idle(rt), "expected the host idle within 20 s");
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &s);
     assert_int_equal(s.duplicates, 2);
     free(buf);
@@ -401,7 +401,7 @@ static void test_duplicate_id_is_processed_once_by_inline_workers(void **state)
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
     EXPECT_WITHIN(20, rh_runtime_is_idle(rt), "expected the host idle within 20 s");
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &s);
     assert_int_equal(s.duplicates, 59);
     free(buf);
@@ -443,7 +443,7 @@ static void expired_messages_never_reach_the_kernel(const char *name, const char
     rt_send_json(rt, "e.in", "{\"seq\": 2}", NULL); /* fresh: delivered */
     EXPECT_WITHIN(20, rh_runtime_is_idle(rt), "expected the host idle within 20 s");
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(rh_runtime_queue(rt, "e.in"), &s);
     assert_int_equal(s.expired, 5);
     /* dead-lettered with their reason, from the cell or the ring slot */
@@ -479,7 +479,7 @@ static void invalid_message_is_refused_before_the_kernel(const char *name, const
     rt_send_json(rt, "e.in", "{\"seq\": 3}", NULL);
     EXPECT_WITHIN(20, rh_runtime_is_idle(rt), "expected the host idle within 20 s");
     assert_int_equal(rh_runtime_kernel_processed(rt, "echo"), 1);
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &s);
     assert_int_equal(s.invalid, 1);
     assert_int_equal(s.dequeued, 2);

@@ -46,7 +46,7 @@ static void test_call_past_watchdog_ms_is_reported_while_still_inside_process(vo
     rh_runtime *rt = rt_launch_logged("stall", FAULTY_AND_ECHO(", \"watchdog_ms\": 100"));
     rt_send_json(rt, "f.in", "{\"text\": \"sleep:3000\"}", NULL);
     /* Reported by the watchdog thread: the call has not returned yet. */
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     /* within the 3 s call: busy must still hold when the stall is seen */
     WAIT_UNTIL(2.5, (ki = rt_kernel_info(rt, 0)).busy && ki.stalls == 1);
     if (!(ki.busy && ki.stalls == 1))
@@ -147,7 +147,7 @@ static void test_past_restart_max_the_kernel_is_given_up_and_the_host_keeps_runn
     rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
     rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
     rt_send_json(rt, "f.in", "{\"text\": \"waits\"}", NULL);
-    rh_kernel_info ki;
+    rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     EXPECT_WITHIN(10, (ki = rt_kernel_info(rt, 0)).state == RH_STATE_TERMINATED,
                   "expected f given up (terminated) within 10 s, its state is %d", ki.state);
     assert_int_equal(ki.state, RH_STATE_TERMINATED);

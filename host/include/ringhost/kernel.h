@@ -94,6 +94,8 @@ typedef struct rh_id {
  * recognises.  An output with no input (in NULL, a run() kernel's emit
  * outside a polled batch, an in from an earlier batch) gets a fresh id.
  */
+/* Frozen (ringhost.h, "structs that grow"): it lies in every queue cell and
+ * arrays of it go to the burst calls, so its size never changes. */
 typedef struct rh_envelope {
     rh_id id;             /* unique message id, generated when the sender gives none */
     rh_id correlation_id; /* for outputs: the id of the input that produced it */

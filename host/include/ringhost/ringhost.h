@@ -14,6 +14,7 @@
 #ifndef RINGHOST_RINGHOST_H
 #define RINGHOST_RINGHOST_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -65,6 +66,56 @@ typedef struct rh_error {
 RH_API int rh_error_set(rh_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* -------------------------------------------------- structs that grow --- */
+
+/*
+ * The versioning rule.  The structs a caller fills and the library reads
+ * (rh_launch_opts, rh_queue_config), and those the library fills in the
+ * caller's memory (rh_queue_stats, rh_kernel_info), grow at their end as
+ * the library gains features.  Each begins with `uint32_t struct_size`,
+ * the sizeof the caller was compiled with, so that a program built against
+ * an older ringhost.h runs on a newer libringhost.so.1 (and the reverse):
+ *
+ *  - Initialise each with its macro, never with {0} or memset:
+ *        rh_launch_opts o = RH_LAUNCH_OPTS_INIT(.log = f);
+ *        rh_queue_stats s = RH_QUEUE_STATS_INIT;
+ *  - Read by the library: only the fields that fit in struct_size are
+ *    read; a field past it has its default (zero, the meaning each field's
+ *    comment gives to 0 or NULL).
+ *  - Written by the library: min(struct_size, the library's sizeof) bytes
+ *    and not one more; struct_size is set to that count on return, so
+ *    RH_HAS_FIELD(type, ptr, field) says whether a field newer than the
+ *    library was filled.
+ *  - struct_size 0 (never initialised) or smaller than the struct's first
+ *    version (its comment says where that ends) is refused: RH_EINVAL, and
+ *    a message naming the struct and its macro (in err where the call
+ *    takes one, else as the event api.struct_size on the log).
+ *
+ * Who changes this header appends fields, never inserts, removes, resizes
+ * or reorders one; a new field starts at or after the previous version's
+ * sizeof (never in its tail padding, which an older caller leaves
+ * undefined); and its zero means what the library did before it existed.
+ *
+ * Why a size and not an opaque handle with setters (Aeron's context) or a
+ * reserved[] tail (libuv): callers build these on the stack in one line with
+ * designated initialisers, and a size keeps that with no allocation, no
+ * setter per field and no cap on growth; it is also the rule plugins
+ * already follow (rh_kernel_desc.struct_size, ringhost/kernel.h).
+ *
+ * Frozen structs never grow (a new field would mean a new struct and new
+ * functions): rh_error, rh_id, rh_envelope (arrays of it go to the burst
+ * calls: its size is their stride), rh_loan and rh_msg_view (arrays too).
+ * Library-owned structs, reached only through a pointer the library
+ * returns and never allocated by a caller, grow at their end with no size
+ * to check: rh_queue_config_of()'s config (its struct_size is the
+ * library's), rh_harness_output and rh_harness_failure (testing.h).
+ */
+
+/* Non-zero when the struct at ptr (of type `type`, its struct_size set)
+ * holds the whole of `field`. */
+#define RH_HAS_FIELD(type, ptr, field)                                                         \
+    ((size_t)(ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
 /* ---------------------------------------------------------------- ids --- */
 
 /* A fresh 128-bit id, unique across threads and processes: a random
@@ -108,7 +159,11 @@ typedef enum rh_backpressure {
 RH_API const char *rh_backpressure_name(rh_backpressure bp);
 RH_API int rh_backpressure_parse(const char *name);
 
+/* Read by rh_queue_create, which grows it by the rule of "structs that
+ * grow" above.  First version: struct_size .. shared; persist was
+ * appended.  RH_QUEUE_CONFIG_INIT(.capacity = 64, ...) sets struct_size. */
 typedef struct rh_queue_config {
+    uint32_t struct_size;      /* sizeof(rh_queue_config) the caller was built with */
     uint32_t capacity;         /* slots: power of two, 2 .. 2^24 */
     rh_backpressure backpressure;
     uint32_t block_timeout_ms; /* for RH_BP_BLOCK */
@@ -120,12 +175,17 @@ typedef struct rh_queue_config {
     int persist;               /* non-zero (needs shared): kept at close, recovered at create */
 } rh_queue_config;
 
+#define RH_QUEUE_CONFIG_INIT(...) {.struct_size = (uint32_t)sizeof(rh_queue_config), __VA_ARGS__}
+
 #define RH_QUEUE_NAME_MAX 64
 #define RH_QUEUE_CAPACITY_MAX (1u << 24)
 
-/* Counters of one queue, as read by rh_queue_stats().  All monotonic except
- * depth. */
+/* Counters of one queue, as read by rh_queue_stats_get().  All monotonic
+ * except depth.  Filled by the library by the rule of "structs that grow"
+ * above: declare it `rh_queue_stats s = RH_QUEUE_STATS_INIT;`.  First
+ * version: struct_size .. capacity (all of today's fields). */
 typedef struct rh_queue_stats {
+    uint32_t struct_size;    /* in: sizeof(rh_queue_stats); out: the bytes filled */
     uint64_t enqueued;       /* accepted into the queue */
     uint64_t dequeued;       /* taken out by a consumer */
     uint64_t rejected;       /* refused: full with reject, or block timed out */
@@ -140,6 +200,8 @@ typedef struct rh_queue_stats {
     uint64_t high_water;     /* highest depth seen */
     uint32_t capacity;
 } rh_queue_stats;
+
+#define RH_QUEUE_STATS_INIT {.struct_size = (uint32_t)sizeof(rh_queue_stats)}
 
 /* True when name matches [A-Za-z0-9._-]{1,64}. */
 RH_API int rh_queue_name_valid(const char *name);
@@ -164,7 +226,11 @@ RH_API int rh_queue_name_valid(const char *name);
  * rh_recv and rh_recv_burst acknowledge what they take (so a client must
  * not receive from a queue a kernel consumes).  Not across a reboot.
  *
- * Errors: RH_EINVAL (name, capacity not a power of two in 2..2^24,
+ * cfg must come from RH_QUEUE_CONFIG_INIT (its struct_size: see "structs
+ * that grow"); a field past its struct_size is 0.
+ *
+ * Errors: RH_EINVAL (struct_size 0 or below the first version; name,
+ * capacity not a power of two in 2..2^24,
  * dedup_window > 4*capacity, persist without shared or with drop_oldest;
  * a persist object that is not a queue this build can recover), RH_ETYPE
  * (a persist queue of another type, size or capacity is there), RH_EEXIST
@@ -317,8 +383,12 @@ RH_API int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t st
  * so that ringhost.h remains the one header an embedder includes. */
 #include "ringhost/zero_copy.h"
 
-/* Snapshot of the queue's counters. */
-RH_API void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out);
+/* Snapshot of the queue's counters into *out, whose struct_size the caller
+ * set (RH_QUEUE_STATS_INIT): min(struct_size, sizeof) bytes are written
+ * (see "structs that grow").  0, or RH_EINVAL (NULL, or a struct_size of 0
+ * or below the first version: nothing written, logged as api.struct_size
+ * on stderr). */
+RH_API int rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out);
 
 /*
  * Browse a queue without taking anything: copy the next message waiting
@@ -353,7 +423,12 @@ typedef enum rh_state {
 
 RH_API const char *rh_state_name(rh_state s);
 
+/* Launch options, read by rh_runtime_launch and rh_runtime_validate by the
+ * rule of "structs that grow" above: declare them with
+ * RH_LAUNCH_OPTS_INIT(.log = f, ...); opts NULL means every default.  First
+ * version: struct_size .. log; the fields after it were appended. */
 typedef struct rh_launch_opts {
+    uint32_t struct_size;      /* sizeof(rh_launch_opts) the caller was built with */
     const char *instance;      /* shared-memory namespace; NULL = the manifest's name */
     const char *extra_plugins; /* one more plugin folder searched first, or NULL */
     int report_bindings;       /* print where each thread runs once it started */
@@ -401,8 +476,11 @@ typedef struct rh_launch_opts {
     const char *const *host_plugin_dirs;
 } rh_launch_opts;
 
+#define RH_LAUNCH_OPTS_INIT(...) {.struct_size = (uint32_t)sizeof(rh_launch_opts), __VA_ARGS__}
+
 /* Load the manifest, load and check plugins, create queues, start threads
- * (kernels inactive).  Errors carry the manifest file and JSON path. */
+ * (kernels inactive).  Errors carry the manifest file and JSON path;
+ * RH_EINVAL for opts whose struct_size is 0 or below the first version. */
 RH_API int rh_runtime_launch(const char *manifest_path, const rh_launch_opts *opts,
                              rh_runtime **out, rh_error *err);
 
@@ -509,8 +587,12 @@ RH_API int rh_runtime_kernel_reload(rh_runtime *rt, const char *kernel, rh_error
 
 /* What `ringhost ps` shows of one kernel: a snapshot of its counters.  A
  * kernel given up after restart.max restarts (docs/RELIABILITY.md, "Kernel
- * faults") reads as terminated. */
+ * faults") reads as terminated.  Filled by the library by the rule of
+ * "structs that grow" above: declare it `rh_kernel_info ki =
+ * RH_KERNEL_INFO_INIT;`.  First version: struct_size .. cpus; stalls and
+ * swaps_refused were appended. */
 typedef struct rh_kernel_info {
+    uint32_t struct_size;      /* in: sizeof(rh_kernel_info); out: the bytes filled */
     const char *name;          /* as in the manifest; valid while the runtime lives */
     const char *plugin;        /* the kernel's own name in its plugin */
     const char *version;       /* the plugin's version text */
@@ -532,8 +614,13 @@ typedef struct rh_kernel_info {
     uint64_t swaps_refused;    /* replacements refused (reload, the plugin watcher) */
 } rh_kernel_info;
 
-/* Number of kernels, and the index-th (manifest order): 0, or RH_ENOENT
- * past the end.  Its name stays valid while the runtime lives; plugin,
+#define RH_KERNEL_INFO_INIT {.struct_size = (uint32_t)sizeof(rh_kernel_info)}
+
+/* Number of kernels, and the index-th (manifest order) into *out, whose
+ * struct_size the caller set (RH_KERNEL_INFO_INIT): 0, RH_ENOENT past the
+ * end (*out then zero but for struct_size), or RH_EINVAL (a struct_size of
+ * 0 or below the first version: nothing written, logged as
+ * api.struct_size on the runtime's log).  Its name stays valid while the runtime lives; plugin,
  * version and path until the kernel's second hot swap after the call (a
  * build a swap replaced is unloaded at the next swap). */
 RH_API uint32_t rh_runtime_kernel_count(const rh_runtime *rt);

@@ -76,7 +76,10 @@ typedef struct rh_harness rh_harness;
  * the kernel defines it, not libringhost_testing. */
 const rh_kernel_desc *rh_kernel_entry(void);
 
-/* One message the kernel emitted. */
+/* One message the kernel emitted.  Library-owned, as rh_harness_failure
+ * is: read through the pointer rh_harness_output_at returns, never
+ * allocated or copied by value by a test, so it may grow at its end
+ * without a struct_size (ringhost.h, "structs that grow"). */
 typedef struct rh_harness_output {
     uint32_t port;          /* output port index (see rh_harness_output_port) */
     rh_id correlation_id;   /* id of the `in` the kernel passed; zero when NULL */

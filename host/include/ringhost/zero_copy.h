@@ -59,7 +59,9 @@ extern "C" {
 
 /* A loaned cell: its envelope (set id — zero: a fresh one at commit —,
  * correlation_id, priority, flags; the rest is the queue's) and its
- * payload, rh_queue_payload_size(q) bytes to write. */
+ * payload, rh_queue_payload_size(q) bytes to write.  Frozen: callers pass
+ * arrays of it, so its size never changes (ringhost.h, "structs that
+ * grow"); a new field would come as a new struct and new calls. */
 typedef struct rh_loan {
     rh_envelope *env;
     void *payload;
@@ -94,7 +96,8 @@ RH_API int rh_send_commit(rh_queue *q, uint32_t n, const uint32_t *lens, rh_id *
 /* A message read in place: its envelope and payload in the queue's cell,
  * len bytes of it (the envelope's payload_len clamped to the slot when the
  * peek took it: use len, another process may write the cell's envelope).
- * Bytes past len are whatever the cell held: not zero-extended. */
+ * Bytes past len are whatever the cell held: not zero-extended.  Frozen,
+ * as rh_loan is (arrays of it). */
 typedef struct rh_msg_view {
     const rh_envelope *env;
     const void *payload;

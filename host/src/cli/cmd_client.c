@@ -166,7 +166,7 @@ typedef struct stranded {
 
 static void take_stranded(rh_queue *q, stranded *s)
 {
-    rh_queue_stats st;
+    rh_queue_stats st = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &st);
     s->n = 0;
     s->stride = rh_queue_payload_size(q);

@@ -129,7 +129,7 @@ static int render(const char *dot_path, const char *fmt, const char *out)
 int rh__cmd_graph(int argc, char **argv)
 {
     const char *manifest = NULL, *instance = NULL, *out_path = NULL;
-    rh_launch_opts opts = {0};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT();
     const char *allowed[argc / 2 + 1];
     memset(allowed, 0, sizeof allowed);
     size_t n_allowed = 0;

@@ -99,7 +99,7 @@ static int parse_manifest_args(int argc, char **argv, const char *verb, int need
 int rh__cmd_validate(int argc, char **argv)
 {
     const char *manifest = NULL;
-    rh_launch_opts opts = {0};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT();
     const char *allowed[argc / 2 + 1];
     memset(allowed, 0, sizeof allowed);
     if (parse_manifest_args(argc, argv, "validate", 1, &manifest, &opts,
@@ -118,7 +118,7 @@ int rh__cmd_validate(int argc, char **argv)
 int rh__cmd_topo(int argc, char **argv)
 {
     const char *manifest = NULL;
-    rh_launch_opts opts = {0};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT();
     const char *allowed[argc / 2 + 1];
     memset(allowed, 0, sizeof allowed);
     if (parse_manifest_args(argc, argv, "topo", 0, &manifest, &opts,

@@ -356,7 +356,7 @@ int rh__cmd_run(int argc, char **argv)
 {
     const char *manifest = NULL, *send = NULL;
     double timeout_s = 30;
-    rh_launch_opts opts = {0};
+    rh_launch_opts opts = RH_LAUNCH_OPTS_INIT();
     int no_watch = 0;
     int ready_fd = -1; /* --ready-fd N: closed unwritten when the host fails first */
     struct sockaddr_in metrics_at;

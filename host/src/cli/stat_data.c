@@ -96,7 +96,7 @@ static void stat_one(const char *name, void *arg)
     }
     if (rc != 0) /* gone since the listing, or another user's (said by unreadable_note) */
         return;
-    rh_queue_stats s;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
     rh_queue_stats_get(q, &s);
     json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
                           "s:I, s:I, s:I}",

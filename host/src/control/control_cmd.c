@@ -76,7 +76,7 @@ static char *cmd_ps(rh_control *c)
             json_decref(l);
         }
         for (uint32_t k = 0; !c->rts[r].retired && k < rh_runtime_kernel_count(rt); k++) {
-            rh_kernel_info ki;
+            rh_kernel_info ki = RH_KERNEL_INFO_INIT;
             if (rh_runtime_kernel_info(rt, k, &ki) == 0)
                 json_array_append_new(arr, kernel_json(c->rts[r].manifest,
                                                        c->rts[r].samples[k].rate, &ki));
@@ -110,7 +110,7 @@ static rh_runtime *runtime_of(rh_control *c, const char *name, char *known, size
     for (unsigned r = 0; r < c->n_rts; r++) {
         rh_runtime *rt = c->rts[r].rt;
         for (uint32_t k = 0; !c->rts[r].retired && k < rh_runtime_kernel_count(rt); k++) {
-            rh_kernel_info ki;
+            rh_kernel_info ki = RH_KERNEL_INFO_INIT;
             if (rh_runtime_kernel_info(rt, k, &ki) != 0)
                 continue;
             if (strcmp(ki.name, name) == 0)
@@ -127,7 +127,7 @@ static rh_runtime *runtime_of(rh_control *c, const char *name, char *known, size
 static const char *kernel_state(rh_runtime *rt, const char *name)
 {
     for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
-        rh_kernel_info ki;
+        rh_kernel_info ki = RH_KERNEL_INFO_INIT;
         if (rh_runtime_kernel_info(rt, k, &ki) == 0 && strcmp(ki.name, name) == 0)
             return rh_state_name(ki.state);
     }
@@ -207,7 +207,7 @@ static void living_kernels(rh_runtime *rt, char *out, size_t len)
     size_t at = 0;
     out[0] = 0;
     for (uint32_t k = 0; k < rh_runtime_kernel_count(rt) && at < len; k++) {
-        rh_kernel_info ki;
+        rh_kernel_info ki = RH_KERNEL_INFO_INIT;
         if (rh_runtime_kernel_info(rt, k, &ki) == 0 && ki.state != RH_STATE_TERMINATED)
             at += (size_t)snprintf(out + at, len - at, "%s%s (%s)", at ? ", " : "", ki.name,
                                    rh_state_name(ki.state));
@@ -289,13 +289,13 @@ static char *cmd_launch(rh_control *c, json_t *req)
         host_dirs[n_host_dirs++] = host->m->plugin_dirs[d];
     const char *extra = json_string_value(json_object_get(req, "plugins"));
     if (!reply) {
-        rh_launch_opts opts = {.instance = c->instance,
-                               .extra_plugins = extra,
-                               .log = c->log,
-                               .allow_plugins = allowed,
-                               .find_queue = host_queue,
-                               .find_queue_arg = c,
-                               .host_plugin_dirs = host_dirs};
+        rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.instance = c->instance,
+                                                  .extra_plugins = extra,
+                                                  .log = c->log,
+                                                  .allow_plugins = allowed,
+                                                  .find_queue = host_queue,
+                                                  .find_queue_arg = c,
+                                                  .host_plugin_dirs = host_dirs);
         int rc = rh_runtime_launch(path, &opts, &rt, &err);
         if (rc)
             reply = error_reply(rc, err.msg);
@@ -306,7 +306,7 @@ static char *cmd_launch(rh_control *c, json_t *req)
     json_t *kernels = json_array(), *created = json_array(), *shared = json_array();
     size_t k;
     for (uint32_t ki_at = 0; ki_at < rh_runtime_kernel_count(rt); ki_at++) {
-        rh_kernel_info ki;
+        rh_kernel_info ki = RH_KERNEL_INFO_INIT;
         rh_runtime_kernel_info(rt, ki_at, &ki);
         json_array_append_new(kernels, json_string(ki.name));
     }

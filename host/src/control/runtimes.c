@@ -116,7 +116,7 @@ void rh__control_sample(rh_control *c)
     for (unsigned r = 0; r < c->n_rts; r++) {
         rh_runtime *rt = c->rts[r].rt;
         for (uint32_t k = 0; k < rh_runtime_kernel_count(rt); k++) {
-            rh_kernel_info ki;
+            rh_kernel_info ki = RH_KERNEL_INFO_INIT;
             if (rh_runtime_kernel_info(rt, k, &ki) != 0)
                 continue;
             struct rh_control_sample *s = &c->rts[r].samples[k];
@@ -155,6 +155,7 @@ static void bury_kernels(rh_control *c, const rh_control_rt *e)
         return; /* ps then just no longer lists them */
     for (uint32_t k = 0; k < rh_runtime_kernel_count(e->rt); k++) {
         rh_control_tomb *t = &c->tombs[c->n_tombs++ % RH_CONTROL_TOMBS];
+        t->ki = (rh_kernel_info)RH_KERNEL_INFO_INIT;
         if (rh_runtime_kernel_info(e->rt, k, &t->ki) != 0) {
             t->name[0] = 0;
             continue;

@@ -166,7 +166,7 @@ json_t *rh__control_save_config(rh_control *c)
                                 queue_json(qp->type ? qp->type->name : NULL, &qp->cfg));
         }
         for (uint32_t k = 0; k < rt->n_kernels; k++) {
-            rh_kernel_info ki;
+            rh_kernel_info ki = RH_KERNEL_INFO_INIT;
             if (rh_runtime_kernel_info(rt, k, &ki) != 0 || ki.state == RH_STATE_TERMINATED)
                 continue;
             pthread_mutex_lock(&rt->life_lock); /* desc changes in a swap (kernel_life.c) */

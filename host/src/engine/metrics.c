@@ -126,7 +126,7 @@ void rh_runtime_report_summary(rh_runtime *rt, FILE *out)
     for (uint32_t i = 0; i < rt->n_queues; i++) {
         if (rh_runtime_queue_borrowed(rt, i))
             continue; /* its creator (another runtime of the host) reports it */
-        rh_queue_stats s;
+        rh_queue_stats s = RH_QUEUE_STATS_INIT;
         rh_queue_stats_get(rt->queues[i], &s);
         fprintf(out,
                 "summary: queue %s: enqueued %llu, dequeued %llu, depth %llu, high-water %llu, "
@@ -326,7 +326,7 @@ int rh_runtime_report_accounting(rh_runtime *rt, FILE *out)
         }
         /* A recovered persist queue: this run's counts, its carried-over
          * messages among the accepted (queue_pvt.h). */
-        rh_queue_stats s;
+        rh_queue_stats s = RH_QUEUE_STATS_INIT;
         rh__queue_stats_since_open(q, &s);
         uint64_t carried;
         int recovered = rh__queue_recovered(q, &carried);

@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/struct_size.h"
 #include "engine/acks.h"
 #include "exec/exec.h"
 #include "live/live.h"
@@ -335,11 +336,22 @@ uint32_t rh_runtime_kernel_count(const rh_runtime *rt)
     return rt->n_kernels;
 }
 
-int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
+/* rh_runtime_kernel_info into the library's full struct (fill_info), then
+ * only the caller's struct_size bytes of it out (base/struct_size.h). */
+static void fill_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out);
+
+int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *caller)
 {
-    memset(out, 0, sizeof *out);
-    if (index >= rt->n_kernels)
-        return RH_ENOENT;
+    rh_kernel_info full = RH_KERNEL_INFO_INIT;
+    int rc = index < rt->n_kernels ? 0 : RH_ENOENT;
+    if (rc == 0)
+        fill_info(rt, index, &full);
+    int out_rc = rh__struct_out(&rh__kind_kernel_info, caller, &full, rt->log);
+    return out_rc ? out_rc : rc;
+}
+
+static void fill_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
+{
     rh_kinst *k = &rt->kernels[index];
     uint64_t now = rh_now_ns();
     pthread_mutex_lock(&rt->life_lock); /* desc and plugin change in a swap */
@@ -378,7 +390,6 @@ int rh_runtime_kernel_info(rh_runtime *rt, uint32_t index, rh_kernel_info *out)
                                atomic_load_explicit(&r->last_cpu, memory_order_relaxed));
     }
     pthread_mutex_unlock(&rt->life_lock);
-    return 0;
 }
 
 const char *rh_state_name(rh_state s)

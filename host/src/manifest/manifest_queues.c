@@ -14,14 +14,13 @@
 #include "manifest/manifest_pvt.h"
 
 /* Built-in defaults, used where the manifest's "defaults" says nothing. */
-static const rh_queue_config builtin_queue = {
+static const rh_queue_config builtin_queue = RH_QUEUE_CONFIG_INIT(
     .capacity = 4096,
     .backpressure = RH_BP_BLOCK,
     .block_timeout_ms = 5000,
     .dedup_window = 0,
     .ttl_ms = 0,
-    .shared = 1,
-};
+    .shared = 1);
 #define BUILTIN_BATCH 32
 #define BUILTIN_RING_CAPACITY 0 /* auto: sized by the port's type (launch/kernel_build.c) */
 #define MS_MAX 2147483647 /* timeouts in ms fit an int */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/struct_size.h"
 #include "queue/queue_layout.h"
 
 /* ----------------------------------------------------------- counters --- */
@@ -25,10 +26,21 @@ void rh__queue_count(rh_queue *q, rh_queue_counter which, uint64_t n)
         atomic_fetch_add_explicit(&q->h->counters[map[which]], n, memory_order_relaxed);
 }
 
-void rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out)
+int rh_queue_stats_get(const rh_queue *q, rh_queue_stats *out)
+{
+    if (!q || !out)
+        return RH_EINVAL;
+    rh_queue_stats full = RH_QUEUE_STATS_INIT;
+    rh__queue_stats_read(q, &full);
+    /* Only the caller's struct_size bytes are written (base/struct_size.h). */
+    return rh__struct_out(&rh__kind_queue_stats, out, &full, NULL);
+}
+
+void rh__queue_stats_read(const rh_queue *q, rh_queue_stats *out)
 {
     queue_header *h = q->h;
     memset(out, 0, sizeof *out);
+    out->struct_size = (uint32_t)sizeof *out;
     /* Read order matters: dropped_oldest is bumped after its cons_tail
      * advance and cons_tail never passes prod_tail, so reading them in this
      * order (acquire) keeps dropped <= deq <= enq in the snapshot. */

@@ -472,7 +472,7 @@ static int open_once(rh_queue *q, const rh_type *type, int round, rh_error *err)
     q->shm_ino = st.st_ino;
     q->recovered = 1;
     q->carried = (uint64_t)held;
-    rh_queue_stats_get(q, &q->base);
+    rh__queue_stats_read(q, &q->base);
     return 1;
 }
 
@@ -576,7 +576,7 @@ int rh__queue_recovered(const rh_queue *q, uint64_t *carried)
 
 void rh__queue_stats_since_open(const rh_queue *q, rh_queue_stats *out)
 {
-    rh_queue_stats_get(q, out);
+    rh__queue_stats_read(q, out);
     if (!q->recovered)
         return;
     const rh_queue_stats *b = &q->base;

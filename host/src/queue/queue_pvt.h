@@ -143,6 +143,10 @@ int rh__queue_recovered(const rh_queue *q, uint64_t *carried);
  */
 void rh__queue_stats_since_open(const rh_queue *q, rh_queue_stats *out);
 
+/* rh_queue_stats_get's snapshot into the library's own full-size struct
+ * (struct_size set to it), unchecked: for the library's callers. */
+void rh__queue_stats_read(const rh_queue *q, rh_queue_stats *out);
+
 /* Remove a persist (or any) shared queue of instance and name for good:
  * 0, RH_EEXIST while a running host holds it, RH_ENOENT when there is
  * none, RH_EINVAL (another user's, not a queue). */

@@ -28,6 +28,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/own_name.h"
+#include "base/struct_size.h"
 #include "queue/queue_layout.h"
 
 /* ---------------------------------------------------------- lifecycle --- */
@@ -265,12 +266,19 @@ static void prefault(rh_queue *q)
 }
 
 int rh_queue_create(const char *instance, const char *name, const rh_type *type,
-                    const rh_queue_config *cfg, const char *type_origin, rh_queue **out,
+                    const rh_queue_config *caller_cfg, const char *type_origin, rh_queue **out,
                     rh_error *err)
 {
     if (!out)
         return rh_error_set(err, RH_EINVAL, "rh_queue_create: out must not be NULL");
     *out = NULL;
+    /* Only the caller's struct_size bytes are read; the rest are defaults
+     * (base/struct_size.h). */
+    rh_queue_config full;
+    rh_error why;
+    if (caller_cfg && rh__struct_in(&rh__kind_queue_config, &full, caller_cfg, &why) != 0)
+        return rh_error_set(err, why.code, "queue \"%s\": %s", name ? name : "(null)", why.msg);
+    const rh_queue_config *cfg = caller_cfg ? &full : NULL;
     int rc = check_create_args(instance, name, type, cfg, type_origin, err);
     if (rc != 0)
         return rc;
@@ -491,6 +499,7 @@ int rh_queue_attach(const char *instance, const char *name, rh_queue **out, rh_e
     q->payload_size = h->payload_size;
     q->slot_size = h->slot_size;
     q->fingerprint = h->fingerprint;
+    q->cfg.struct_size = (uint32_t)sizeof q->cfg; /* rh_queue_config_of: the library's size */
     q->cfg.capacity = h->capacity;
     q->cfg.backpressure = (rh_backpressure)h->policy;
     q->cfg.block_timeout_ms = h->block_timeout_ms;

@@ -185,7 +185,7 @@ static void *import_main(void *arg)
                 rh__import_subscribe(m, NULL);
             continue;
         }
-        rh_queue_stats s;
+        rh_queue_stats s = RH_QUEUE_STATS_INIT;
         rh_queue_stats_get(m->queue, &s);
         uint64_t free_cells = s.depth < cap ? cap - s.depth : 0;
         if (free_cells == 0) {
