@@ -1,6 +1,6 @@
 # The two commands of the README, and their sanitizer variants.
 #   make run    install what is missing, build, run the VectorAdd demo
-#   make run-cluster  the same demo on two hosts through one nats-server (issue 12)
+#   make run-cluster  the same demo on two hosts through one nats-server
 #   make test   install what is missing, build, run every test (CTest)
 #   make test SANITIZE=asan   the same under AddressSanitizer + UBSan
 #   make test SANITIZE=tsan   the same under ThreadSanitizer

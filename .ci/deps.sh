@@ -4,11 +4,11 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libjansson-dev libhwloc-dev libcmocka-dev
       libdpdk-dev libzmq3-dev gnuplot-nox
-      graphviz tmux                 # ringhost graph -o X.svg, the stat terminal test (issue 13)
+      graphviz tmux                 # ringhost graph -o X.svg, the stat terminal test
       clang-14 libclang-rt-14-dev   # the fuzzers (.ci/fuzz.sh)
       prometheus                    # promtool and a real server for test_cli_metrics
-      nats-server libnats-dev       # remote queues through JetStream (issue 12)
-      iceoryx libiceoryx-binding-c-dev   # the zero-copy peer in ringhost bench (issue 11)
+      nats-server libnats-dev       # remote queues through JetStream
+      iceoryx libiceoryx-binding-c-dev   # the zero-copy peer in ringhost bench
       stress-ng)                    # load beside test_cli_slow_producers and tests/stress/*.sh
 missing=()
 for p in "${pkgs[@]}"; do

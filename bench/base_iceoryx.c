@@ -1,6 +1,6 @@
 /*
  * base_iceoryx.c — iceoryx 2.0.3 (Debian `iceoryx`, `libiceoryx-binding-c-dev`),
- * the zero-copy IPC peer of issue 11, measured in the same run as ringhost,
+ * the zero-copy IPC peer, measured in the same run as ringhost,
  * on the same two cpus, client in another process.
  *
  * Cases (group xproc):

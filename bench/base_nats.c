@@ -1,5 +1,5 @@
 /*
- * base_nats.c — the bare NATS C client through JetStream (issue 12): what
+ * base_nats.c — the bare NATS C client through JetStream: what
  * ringhost's remote queues are measured against, in the same run.
  *
  * Cases (group "remote", each repetition with a nats-server of its own,

@@ -1,5 +1,5 @@
 /*
- * base_nats.h — what the remote cases share (issue 12): a nats-server of the
+ * base_nats.h — what the remote cases share: a nats-server of the
  * repetition's own, and the message counts.
  *
  * The bare C client cases (base_nats.c) and ringhost's remote cases (two

@@ -390,7 +390,7 @@ void bench_register_rte_ring(bench_suite *s, const bench_env *env)
               &(bench_params){.payload = 64, .batch = 32});
     bench_add(s, "p64", "rte_ring.echo.b32.p64+env48", run_echo,
               &(bench_params){.payload = 64, .batch = 32, .depth = 48});
-    /* The compact-envelope question (issue 11 item 3), measured rather than
+    /* The compact-envelope question, measured rather than
      * guessed: the same pipeline and one hop with a 16-byte envelope
      * (enqueue time, length, priority, flags, port: what a queue without
      * dedup, ttl or correlation still needs) against today's 48 bytes. */

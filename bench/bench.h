@@ -42,7 +42,7 @@ typedef struct bench_params {
     int wait_spin;         /* ringhost: 1 = wait "spin", 0 = "adaptive" */
     uint32_t depth;        /* ringhost: kernels in the pipeline (1 = one echo) */
     uint32_t kernels;      /* ringhost: kernels launched on the two cores */
-    int loans;             /* ringhost echo: the client loans and peeks (zero copy, issue 11) */
+    int loans;             /* ringhost echo: the client loans and peeks (zero copy) */
     uint32_t workers;      /* ringhost echo: the kernel's "workers" (0: the default, 1) */
     int persist;           /* ringhost echo: the queues are "persist": true */
     int isolated;          /* ringhost echo: the kernel's "isolation": "process" */

@@ -56,7 +56,7 @@ static void add_echo_loans(bench_suite *s, const char *group, uint32_t payload)
 }
 
 /* The echo of the kinds of kernel and queue the in-place path leaves to
- * the copying one or shares with others (issue 11: "nothing slower
+ * the copying one or shares with others (which must be "nothing slower
  * elsewhere"): inline workers sharing their queues, persist queues (acks
  * after processing), a process-isolated kernel (thread bridge, shared
  * rings).  Group "kinds": compared with earlier builds of the same cases,

@@ -30,7 +30,7 @@ int rhb_xproc_echo(const bench_env *env, const bench_params *p, bench_result *ou
 int rhb_idle(const bench_env *env, const bench_params *p, bench_result *out);
 
 #ifdef BENCH_RH_REMOTE
-/* The hook for ringhost's remote cases (issue 12), compiled in once
+/* The hook for ringhost's remote cases, compiled in once
  * bench/rh_remote.c exists (bench/CMakeLists.txt defines BENCH_RH_REMOTE).
  * Each repetition starts its own nats-server with bench_nats_start()
  * (base_nats.h), as the bare cases do, and two ringhost hosts linked

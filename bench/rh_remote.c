@@ -1,6 +1,6 @@
 /*
- * rh_remote.c — ringhost's remote queues through one local nats-server
- * (issue 12), measured against the bare C client doing the same JetStream
+ * rh_remote.c — ringhost's remote queues through one local nats-server,
+ * measured against the bare C client doing the same JetStream
  * work in the same run (base_nats.c, whose server setup it shares through
  * bench_nats_start()).
  *

@@ -66,7 +66,7 @@ typedef struct xclient {
  * Returns how many were enqueued, or a negative RH_E code. */
 static int client_send(xclient *c, uint32_t n, uint64_t seq)
 {
-    /* Zero copy (issue 11): the header is written straight into loaned
+    /* Zero copy: the header is written straight into loaned
      * cells of the shared queue, nothing else of the message is touched. */
     uint32_t payload = c->j->payload, used = payload - 4;
     rh_loan loans[XPROC_BATCH_MAX];

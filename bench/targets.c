@@ -1,5 +1,5 @@
 /*
- * targets.c — what ringhost promises against its baselines (issues 3, 11), as
+ * targets.c — what ringhost promises against its baselines, as
  * ratios measured in the same run and compared within one placement tag,
  * and the few absolute targets that need no baseline.
  *
@@ -20,8 +20,9 @@ void bench_register_targets(bench_suite *s)
      * otherwise write. */
     bench_add_ratio(s, "echo.inline vs rte_ring hop (b32)", ECHO_INLINE, "msgs_per_s",
                     "rte_ring.hop.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0.25);
+    /* the thread bridge (pumps): >= 0.15x */
     bench_add_ratio(s, "echo.thread vs rte_ring hop (b32)", "rh.echo.thread.adaptive.b32.p64",
-                    "msgs_per_s", "rte_ring.hop.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0.15); /* issue 11: pumps >= 0.15x */
+                    "msgs_per_s", "rte_ring.hop.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0.15);
     bench_add_ratio(s, "echo.inline vs mutex+condvar echo", ECHO_INLINE, "msgs_per_s",
                     "mutex.echo.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 20);
     bench_add_ratio(s, "echo.inline vs zmq inproc echo", ECHO_INLINE, "msgs_per_s",
@@ -38,7 +39,7 @@ void bench_register_targets(bench_suite *s)
     bench_add_ratio(s, "queue hop vs rte_ring hop (b32)", "rh.queue.hop.b32.p64", "msgs_per_s",
                     "rte_ring.hop.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0);
 
-    /* What the envelope costs at 64-byte payloads (issue 11 item 3): bare
+    /* What the envelope costs at 64-byte payloads: bare
      * rings carrying the payload alone, with today's 48-byte envelope, and
      * with a 16-byte compact one; and where ringhost's echo stands against
      * the compact ceiling. */
@@ -65,11 +66,11 @@ void bench_register_targets(bench_suite *s)
                     RTT_SPIN, "rtt_p50_ns", BENCH_AT_MOST, 1.5);
 
     /* Large messages: the copies a message makes on its way, against one
-     * plain memcpy of it.  0.5 is issue 11's target for the path without
-     * copies (issue 3 had 0.33 for the copying one). */
+     * plain memcpy of it.  0.5 is the target for the path without
+     * copies (the copying one had 0.33). */
     bench_add_ratio(s, "64 KiB echo vs memcpy", "rh.echo.inline.adaptive.b32.p65536", "gb_per_s",
                     "memcpy.p65536", "gb_per_s", BENCH_AT_LEAST, 0.5);
-    /* The echo with a zero-copy client (loans and peeks): issue 11's
+    /* The echo with a zero-copy client (loans and peeks): the
      * targets for the path without copies. */
     bench_add_ratio(s, "echo.inline loans vs rte_ring hop (b32)",
                     "rh.echo.inline.loans.adaptive.b32.p64", "msgs_per_s", "rte_ring.hop.b32.p64",
@@ -81,10 +82,10 @@ void bench_register_targets(bench_suite *s)
                     "rh.echo.inline.loans.adaptive.b32.p65536", "gb_per_s", "memcpy.p65536",
                     "gb_per_s", BENCH_AT_LEAST, 0.5);
 
-    /* Across processes (issue 11): ringhost's round trip with the client in
+    /* Across processes: ringhost's round trip with the client in
      * another process, against iceoryx's between two processes and the
      * in-process rte_ring ping-pong; the in-process ringhost round trip
-     * against iceoryx as the issue words it; flat from 64 B to 1 MiB; and
+     * against iceoryx as the target was first set; flat from 64 B to 1 MiB; and
      * 64 KiB echo from another process against memcpy. */
     bench_add_ratio(s, "rtt p50 inline+spin vs iceoryx", RTT_SPIN, "rtt_p50_ns", IOX_RTT "64",
                     "rtt_p50_ns", BENCH_AT_MOST, 1);
@@ -113,12 +114,12 @@ void bench_register_targets(bench_suite *s)
      * reads only each message's 12-byte header (as iceoryx's), and
      * bench_pong answers in place, so no 64 KiB payload is ever copied and
      * its "GB/s" counts bytes delivered, not bytes moved (hundreds of GB/s,
-     * 10-20x memcpy).  Issue 11's 64 KiB target is "64 KiB echo with loans
+     * 10-20x memcpy).  The 64 KiB target is "64 KiB echo with loans
      * vs memcpy" above, whose kernel copies each payload. */
     bench_add_ratio(s, "xproc 64 KiB echo vs memcpy", "rh.xproc.echo.inline.adaptive.b32.p65536",
                     "gb_per_s", "memcpy.p65536", "gb_per_s", BENCH_AT_LEAST, 0);
 
-    /* Remote queues through one local nats-server (issue 12) against the
+    /* Remote queues through one local nats-server against the
      * bare C client doing the same JetStream work in the same run
      * (base_nats.c).  Until ringhost's remote cases exist (rh_remote.c)
      * these read "not measured": the targets stand, no figure is made up. */

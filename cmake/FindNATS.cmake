@@ -1,5 +1,5 @@
 # FindNATS.cmake — the NATS C client (libnats-dev 3.4.1 on Debian), for the
-# remote layer (host/src/remote/), its tests and the bench (issue 12).
+# remote layer (host/src/remote/), its tests and the bench.
 #
 #   find_package(NATS [REQUIRED])
 #

@@ -12,7 +12,7 @@
  *    rh_send_burst, rh_recv (whole and short buffers), rh_recv_burst,
  *    rh_queue_stats_get, rh__queue_is_empty, and the bridge's
  *    rh__queue_dequeue_burst / rh__queue_enqueue_burst (queue_pvt.h), and
- *    the in-place path of an inline bridge (queue_inplace.c, issue 11): a
+ *    the in-place path of an inline bridge (queue_inplace.c): a
  *    run of cells claimed, each one's length read and its tail cleared, the
  *    whole payload read where it lies (as a kernel reads its batch) while
  *    hostile writes land in the cells and indices, then released, retried
@@ -35,7 +35,7 @@
  *
  * No state is skipped: a tail a little *behind* its head says a producer
  * (or consumer) holds a claim it has not published yet, or the head was
- * scribbled ahead (issue 14, item 3: cons_head + 3 wedged a kernel).  The
+ * scribbled ahead (cons_head + 3 once wedged a kernel for good).  The
  * next claimer of that side waits for it, but only for rh__queue_stall_ns
  * (1 s in a host, 100 us here), then gives up, marks the side corrupt and
  * returns RH_ECORRUPT (a producer) or the message it took (a consumer).
@@ -43,7 +43,7 @@
  * clears the corrupt marks, so both the giving up and the recovered
  * queue are exercised.  Every call must end within CALL_MAX_NS.
  *
- * Zero copy (issue 11, queue_loan.c): loans (rh_send_reserve, written to
+ * Zero copy (queue_loan.c): loans (rh_send_reserve, written to
  * the whole slot, then rh_send_commit with lengths from the input, some
  * past the slot), peeks held across the rest of the program
  * (rh_recv_peek) whose views are read later, byte by byte, after any
@@ -531,7 +531,7 @@ static void run_program(input *in, rh_queue *q, rh_queue *other)
         case 12:
             call_dequeue_burst(in, t);
             break;
-        case 13: { /* the issue's case: a head a few cells ahead of its tail */
+        case 13: { /* the case that wedged a kernel: a head a few cells ahead of its tail */
             uint8_t g = u8(in);
             _Atomic uint64_t *head = g & 1 ? &h->cons_head : &h->prod_head;
             _Atomic uint64_t *tail = g & 1 ? &h->cons_tail : &h->prod_tail;

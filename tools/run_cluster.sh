@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_cluster.sh — the two-host VectorAdd demo (`make run-cluster`, issue 12).
+# run_cluster.sh — the two-host VectorAdd demo (`make run-cluster`).
 #
 # On this machine: one `nats-server -js` on a free loopback port with a
 # store folder of its own, a gateway host (manifests/vector_add_gateway.json:

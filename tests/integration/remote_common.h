@@ -1,6 +1,6 @@
 /*
- * remote_common.h — what the remote-queue integration tests share (issue
- * 12): the manifests of a gateway host (no kernel) and an echo kernel host
+ * remote_common.h — what the remote-queue integration tests share:
+ * the manifests of a gateway host (no kernel) and an echo kernel host
  * on one JetStream stream, starting and stopping real `ringhost run`
  * processes, and a client that attaches to the gateway's queues and counts
  * every answer by correlation id (exactly once: none missing, none twice,

@@ -261,7 +261,7 @@ static size_t entries(const char *dir)
     return n;
 }
 
-/* Issue 12: the bare NATS C client baseline starts a nats-server of its own
+/* Remote: the bare NATS C client baseline starts a nats-server of its own
  * for every repetition (in the bench's folder under TMPDIR) and stops it by
  * pid: after the run no server names that folder and nothing is left in it. */
 static void test_bench_remote_runs_the_bare_and_ringhost_cases_and_leaves_no_server_or_store(void **state)

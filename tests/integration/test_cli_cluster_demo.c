@@ -1,6 +1,6 @@
 /*
- * test_cli_cluster_demo.c — `make run-cluster` (tools/run_cluster.sh,
- * issue 12): the VectorAdd demo on two real `ringhost run` hosts (a gateway
+ * test_cli_cluster_demo.c — `make run-cluster` (tools/run_cluster.sh):
+ * the VectorAdd demo on two real `ringhost run` hosts (a gateway
  * with no kernel, a kernel host) and a real `nats-server -js` that the
  * script starts on a loopback port of its own.
  *

@@ -171,7 +171,7 @@ static void test_deactivated_kernel_leaves_messages_waiting_until_activated(void
 }
 
 /* Asking for the state a kernel is in is no transition: exit 0, said
- * (docs/OPERATIONS.md, "Exit codes"; issue 13, item 5). */
+ * (docs/OPERATIONS.md, "Exit codes"). */
 static void test_deactivate_twice_says_already_and_exits_0(void **state)
 {
     (void)state;

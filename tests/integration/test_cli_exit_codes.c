@@ -1,5 +1,5 @@
 /*
- * test_cli_exit_codes.c — issue 13, items 5, 6 and 15: what the real
+ * test_cli_exit_codes.c — what the real
  * `ringhost` binary answers a new user who types something wrong.
  *
  * A table runs every verb with each class of bad argument (a flag without

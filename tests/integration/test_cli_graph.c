@@ -1,5 +1,5 @@
 /*
- * test_cli_graph.c — issue 13, item 12: `ringhost graph` draws the wiring.
+ * test_cli_graph.c — `ringhost graph` draws the wiring.
  * A manifest gives a DOT digraph with every kernel (its ports), queue,
  * bridge edge, dead-letter edge and thread note; -o X.svg renders it with
  * Graphviz into an SVG file; a live host's graph labels its queues with
@@ -160,7 +160,7 @@ static void test_graph_of_a_live_host_draws_a_bare_launched_manifest(void **stat
     proc host;
     assert_int_equal(proc_start(&host, argv), 0);
     cli_await_log(&host, CLI_SERVING, 1, 20.0);
-    /* no name, no plugins: it runs with the host's folders (issue 13, item 3) */
+    /* no name, no plugins: it runs with the host's folders */
     const char *bare = cli_write("bare.json", "{\"ringhost\": 1, \"kernels\": [{\"name\": "
                                               "\"e2\", \"plugin\": \"echo\"}]}\n");
     cli_out o;

@@ -1,6 +1,6 @@
 /*
  * test_cli_hotswap_release.c — old builds are unloaded once nothing runs
- * them (issue 14, item 7).  A serving `ringhost run --no-watch` host runs
+ * them.  A serving `ringhost run --no-watch` host runs
  * kernel h from tests/plugins/swap/swap_echo.c; SWAPS times the file is
  * replaced by the other build (v1, v2, v1, ...) and `ringhost reload h`
  * swaps it in, and the answering build is the new one each time.  Each swap

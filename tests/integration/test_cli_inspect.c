@@ -1,5 +1,5 @@
 /*
- * test_cli_inspect.c — issue 13, item 7: what a plugin takes and gives is
+ * test_cli_inspect.c — what a plugin takes and gives is
  * readable without its source.  `ringhost inspect PLUGIN` prints every
  * port's message fields and the kernel's config keys, `ringhost plugins
  * --json` carries the same, a plugin built before config_schema existed

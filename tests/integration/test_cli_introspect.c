@@ -1,5 +1,5 @@
 /*
- * test_cli_introspect.c — issue 13, item 14: the control protocol
+ * test_cli_introspect.c — the control protocol
  * introspects itself.  `methods` lists every request the host answers,
  * each with its parameters; `save_config` writes the running host (its
  * manifest and one launched into it) as one manifest, and a host run from

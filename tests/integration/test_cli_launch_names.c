@@ -1,6 +1,6 @@
 /*
  * test_cli_launch_names.c — a terminated kernel's name, as a new user meets
- * it (issue 13, item 4), through the real binary on one serving host:
+ * it, through the real binary on one serving host:
  *
  *   - a launched kernel terminated alone frees its name: the same manifest
  *     launches again and its kernel answers;

@@ -1,6 +1,6 @@
 /*
  * test_cli_launch_swap.c — launching into a live host as a new user does
- * (issue 13, items 1 and 3), through the real binary:
+ * (a manifest without name or plugins), through the real binary:
  *
  *   - a manifest launched with `ringhost launch` that has neither "name"
  *     nor "plugins", written in a folder of its own (no ../plugins there),

@@ -1,6 +1,6 @@
 /*
  * test_cli_loans.c — zero-copy clients against a running `ringhost run`
- * host (issue 11): a client process SIGKILLed holding a loan of the host's
+ * host: a client process SIGKILLed holding a loan of the host's
  * input queue does not wedge it (`ringhost send` goes on, the kernel
  * answers, the host's accounting balances at terminate, nothing counted
  * as lost or corrupt); one SIGKILLed holding a peek leaves the message to

@@ -180,7 +180,7 @@ static const bad_case cases[] = {
      M(QUEUES "\"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", " PORTS ", "
        "\"config\": \"x\"}]"),
      "kernels[0].config", {0}, 0},
-    /* remote queues (issue 12): links, export, import */
+    /* remote queues: links, export, import */
     {"links_not_an_object",
      M("\"links\": [1], " QUEUES KERNELS),
      "links", {"[1]"}, 0},

@@ -1,6 +1,6 @@
 /*
  * test_cli_metrics.c — a serving host exposes /metrics over HTTP
- * (`ringhost run --metrics-listen [ADDR:]PORT`, issue 13, item 11).
+ * (`ringhost run --metrics-listen [ADDR:]PORT`).
  *
  * The answer is what `ringhost stat --prom` prints, `promtool check metrics`
  * accepts it, a real `prometheus` server (the Debian package, installed by

@@ -1,6 +1,6 @@
 /*
  * test_cli_peek.c — browse a queue without consuming, and dead letters by
- * reason (issue 13, item 9), through the real binary and a serving host.
+ * reason, through the real binary and a serving host.
  *
  * The `failing` test kernel serves f.in (ttl_ms 100): "fail:..." messages
  * are dead-lettered as failed, and messages sent while it is deactivated

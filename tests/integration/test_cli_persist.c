@@ -1,5 +1,5 @@
 /*
- * test_cli_persist.c — shutdown and restart lose nothing (issue 4, item 3),
+ * test_cli_persist.c — shutdown and restart lose nothing,
  * through the real `ringhost` binary and the shipped `slow` kernel.
  *
  * A serving host reads "p.in" (persist) with a slow kernel that holds at

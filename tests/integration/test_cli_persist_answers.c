@@ -1,6 +1,6 @@
 /*
  * test_cli_persist_answers.c — a persist host killed mid-stream answers
- * every message exactly once (issue 14, item 4), through the real
+ * every message exactly once, through the real
  * `ringhost` binary and the shipped `slow` kernel.
  *
  * p.in (persist) -> slow (2 workers, thread bridge: acks go burst by

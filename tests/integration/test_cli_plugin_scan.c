@@ -1,6 +1,6 @@
 /*
  * test_cli_plugin_scan.c — a plugin that crashes, exits or hangs while it
- * is loaded never takes the host with it (issue 14, item 6), through the
+ * is loaded never takes the host with it, through the
  * real binary: each hostile plugin (tests/plugins/CMakeLists.txt,
  * RH_TEST_BUILD_DIR/hostile_plugins) sits in a folder beside a good
  * echo.so; `ringhost plugins` lists it with how the scanner child ended,

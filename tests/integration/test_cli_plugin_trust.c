@@ -1,6 +1,6 @@
 /*
  * test_cli_plugin_trust.c — a root host runs no code another user owns or
- * could swap (issue 14, item 5), through the real binary.
+ * could swap, through the real binary.
  *
  * The test makes a second user with useradd (removed after); it needs
  * root, and is skipped with the reason when it is not root or useradd is

@@ -1,15 +1,15 @@
 /*
  * test_cli_queue_health.c — a shared queue tells its clients and operators
- * the truth about its host and its indices (issue 14, items 2, 3 and 8),
+ * the truth about its host and its indices,
  * through the real `ringhost` binary and the shipped `echo` kernel.
  *
- * Item 2: a client attached across a SIGKILL and restart of its host gets
+ * Stale handles: a client attached across a SIGKILL and restart of its host gets
  * RH_ESTALE from rh_send / rh_recv (instead of writing into the dead,
  * unlinked queue and then timing out for ever), and `ringhost recv`
- * re-attaches by itself.  Item 3: an index scribbled a few cells ahead of
+ * re-attaches by itself.  Scribbled indices: an index scribbled a few cells ahead of
  * its tail (the wait of publish() could never end) is reported
  * (`queue.corrupt`, the `corrupt` counter of `ringhost stat`) and no call
- * waits past its deadline.  Item 8: after a SIGKILL, `ringhost stat` and
+ * waits past its deadline.  Dead hosts: after a SIGKILL, `ringhost stat` and
  * `ringhost ps` both say the host is gone and since when, and the next
  * start logs what it found and replaced.
  */
@@ -111,7 +111,7 @@ static json_t *stat_queue(const char *instance, const char *queue, cli_out *o)
     return NULL;
 }
 
-/* ---------------------------------------------------------- item 8 ---- */
+/* ------------------------------------------------------ dead hosts ---- */
 
 static void test_stat_and_ps_say_a_killed_host_is_gone_and_since_when(void **state)
 {
@@ -191,7 +191,7 @@ static void test_the_next_start_logs_the_queues_it_found_and_replaced(void **sta
     stop_host(&host);
 }
 
-/* ---------------------------------------------------------- item 2 ---- */
+/* --------------------------------------------------- stale handles ---- */
 
 static void test_a_client_attached_across_a_restart_gets_RH_ESTALE_not_a_dead_queue(void **s)
 {
@@ -414,9 +414,9 @@ static void test_a_persist_queue_taken_over_by_the_next_host_is_the_same_object(
     cli_free(&o);
 }
 
-/* ---------------------------------------------------------- item 3 ---- */
+/* ----------------------------------------------- scribbled indices ---- */
 
-/* cons_head scribbled 3 ahead on a kernel's input queue (the issue's case):
+/* cons_head scribbled 3 ahead on a kernel's input queue (the case once met):
  * the input bridge's wait for cons_tail could never end.  Now the host logs
  * queue.corrupt once with the values, counts it, the kernel still answers
  * what the bridge took, and the sends that find no room get RH_ECORRUPT

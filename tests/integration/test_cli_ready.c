@@ -1,6 +1,6 @@
 /*
- * test_cli_ready.c — a serving host says when it is ready (issue 13,
- * item 8): `ringhost run --ready-fd N` writes "READY=1" to N, sd_notify
+ * test_cli_ready.c — a serving host says when it is ready:
+ * `ringhost run --ready-fd N` writes "READY=1" to N, sd_notify
  * READY=1 reaches $NOTIFY_SOCKET (this test plays systemd: it binds the
  * unix datagram socket), and `ringhost wait` returns once the host serves.
  * "Ready" means every queue of the manifest, its dead-letter queue and

@@ -1,6 +1,6 @@
 /*
- * test_cli_release.c — what terminate releases, and what it keeps (issue
- * 14, item 7), on one serving host driven with the real binary:
+ * test_cli_release.c — what terminate releases, and what it keeps,
+ * on one serving host driven with the real binary:
  *
  *   - a launched manifest whose kernels are all terminated is released:
  *     `runtime.released` is logged, its queues' shm objects are gone, ps

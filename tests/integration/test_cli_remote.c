@@ -1,5 +1,5 @@
 /*
- * test_cli_remote.c — queues across hosts through NATS JetStream (issue 12):
+ * test_cli_remote.c — queues across hosts through NATS JetStream:
  * real `ringhost run` processes (a gateway with no kernel, kernel hosts)
  * and a real `nats-server -js` that the fixture starts on a loopback port
  * of its own and stops by pid (tests/support/nats_fixture.h).

@@ -1,5 +1,5 @@
 /*
- * test_cli_remote_faults.c — the remote queues under faults (issue 12):
+ * test_cli_remote_faults.c — the remote queues under faults:
  * real `ringhost run` processes (a gateway with no kernel, an echo kernel
  * host: remote_common.h) and real `nats-server -js` processes
  * (tests/support/nats_fixture.h), each test hitting one part mid-stream:

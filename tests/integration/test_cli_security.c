@@ -1,6 +1,6 @@
 /*
- * test_cli_security.c — who decides what code a host runs (DESIGN.md,
- * issue 4 "Security"), through the real binary:
+ * test_cli_security.c — who decides what code a host runs (docs/RELIABILITY.md,
+ * "Security"), through the real binary:
  *  - a manifest names plugins found in its plugin folders; a plugin outside
  *    them only by an absolute path that `ringhost run --allow-plugin PATH`
  *    allows exactly; relative paths and ".." never;

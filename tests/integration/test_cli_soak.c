@@ -1,6 +1,6 @@
 /*
- * test_cli_soak.c — launch and terminate release what they took (issue 14,
- * item 7).  One serving host (`ringhost run`, an echo kernel); then, with
+ * test_cli_soak.c — launch and terminate release what they took.
+ * One serving host (`ringhost run`, an echo kernel); then, with
  * the real binary, SOAK_CYCLES times: `ringhost launch --activate` of a
  * manifest whose kernel "soak" reads a queue only that manifest declares
  * (soak.in) and writes its auto-created soak.out, `ringhost send` one

@@ -1,5 +1,5 @@
 /*
- * test_cli_stat_width.c — issue 13, item 10: `ringhost stat` fits the
+ * test_cli_stat_width.c — `ringhost stat` fits the
  * terminal it draws on.  In a real terminal (a detached tmux session of 80
  * and of 120 columns, read back with capture-pane -J, which joins the
  * lines a terminal wrapped) no line is wider than the window, every queue

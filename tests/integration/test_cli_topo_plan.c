@@ -1,6 +1,6 @@
 /*
  * test_cli_topo_plan.c — `ringhost topo MANIFEST` plans without side
- * effects (issue 13, item 13), through the real binary:
+ * effects, through the real binary:
  *
  *   - no kernel's init() runs: a kernel whose init() fails on its second
  *     worker is still planned, both workers shown, exit 0;

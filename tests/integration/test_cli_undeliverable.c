@@ -1,9 +1,9 @@
 /*
  * test_cli_undeliverable.c — a host stopped while its kernel's output queue
- * is full loses no answer (issue 14, item 1), through the real `ringhost`
+ * is full loses no answer, through the real `ringhost`
  * binary and the shipped `echo` kernel.
  *
- * The case of the issue: o.in -> echo -> o.out, every queue 16 slots,
+ * The case that once lost answers: o.in -> echo -> o.out, every queue 16 slots,
  * `block` with block_timeout_ms 60000, kernel rings of 8; 40 messages sent
  * and nobody reads o.out.  The output bridge is then blocked in a 60 s
  * send.  Stopping the host (SIGTERM) or the kernel alone (`ringhost

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_exports.sh — every shared library `cmake --install` puts in a prefix
-# exports the public API and nothing else ("layers" issue, item 3), the
+# exports the public API and nothing else, the
 # kernels the build makes export only their entry symbol, and every global
 # symbol of the installed static archives is public API or named rh__.
 #

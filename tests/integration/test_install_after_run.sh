@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_install_after_run.sh — installing works after either README command
-# (issue 13, item 2): a fresh build made by `make run` only (the host, the
+# test_install_after_run.sh — installing works after either README command:
+# a fresh build made by `make run` only (the host, the
 # kernels and the install set, no test) installs with `cmake --install`;
 # `make install PREFIX=P` builds what it installs and no test; an install
 # from a build that lacks a file says which target to build, not CMake's

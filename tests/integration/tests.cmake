@@ -26,7 +26,7 @@ rh_add_test(test_cli_info           integration/test_cli_info.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
 rh_add_test(test_cli_hotswap        integration/test_cli_hotswap.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
-# issue 14 item 7: builds swapped out are unloaded
+# builds swapped out are unloaded
 rh_add_test(test_cli_hotswap_release integration/test_cli_hotswap_release.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 # rh_add_test (tests/CMakeLists.txt) makes each depend on ringhost and the plugins.
@@ -39,19 +39,19 @@ endif()
 rh_add_test(test_cli_security       integration/test_cli_security.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 
-# ---- dead letters and accounting (issue 4) ----
+# ---- dead letters and accounting ----
 # (the "failing" test kernel: tests/CMakeLists.txt)
 rh_add_test(test_cli_dlq            integration/test_cli_dlq.c
             LIBS rh_queue PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 add_dependencies(test_cli_dlq failing)
 
-# ---- logs for operators (issue 5, item 5) ----
+# ---- logs for operators ----
 # RINGHOST_LOG=debug: every reactor thread logs its start with its binding
 # and its exit with counts; RINGHOST_LOG=error silences them.
 rh_add_test(test_cli_logs           integration/test_cli_logs.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 
-# ---- kernel faults (issue 4, item 2) ----
+# ---- kernel faults ----
 # (the "faulty" test kernel: tests/CMakeLists.txt; test_watchdog and
 # test_isolation, which drive it in-process: tests/unit/tests.cmake)
 rh_add_test(test_cli_isolation      integration/test_cli_isolation.c
@@ -60,7 +60,7 @@ add_dependencies(test_cli_isolation faulty)
 rh_add_test(test_cli_faults         integration/test_cli_faults.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 add_dependencies(test_cli_faults faulty)
-# ---- a live host (issue 5, item 4) ----
+# ---- a live host ----
 # `ringhost run` serving a control socket (RINGHOST_RUNTIME_DIR points into
 # the test's folder): ps, the kernel verbs, launch into the running host,
 # stat --prom, the socket's modes, malformed lines.
@@ -73,26 +73,26 @@ rh_add_test(test_cli_control_socket integration/test_cli_control_socket.c
 # 1,000-client run is tests/stress/idle_clients.py)
 rh_add_test(test_cli_idle_clients   integration/test_cli_idle_clients.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
-# issue 14 item 7: launch/terminate cycles give back threads, fds, maps and shm
+# launch/terminate cycles give back threads, fds, maps and shm
 rh_add_test(test_cli_soak           integration/test_cli_soak.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 240)
 rh_add_test(test_cli_release        integration/test_cli_release.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
-# ---- readiness: --ready-fd, sd_notify, ringhost wait (issue 13, item 8) ----
+# ---- readiness: --ready-fd, sd_notify, ringhost wait ----
 rh_add_test(test_cli_ready          integration/test_cli_ready.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 
-# ---- /metrics over HTTP, promtool, a real prometheus (issue 13, item 11) ----
+# ---- /metrics over HTTP, promtool, a real prometheus ----
 rh_add_test(test_cli_metrics        integration/test_cli_metrics.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
-# ---- recv --peek, dead letters by reason (issue 13, item 9) ----
+# ---- recv --peek, dead letters by reason ----
 rh_add_test(test_cli_peek           integration/test_cli_peek.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 add_dependencies(test_cli_peek failing)
 
-# ---- kernel authors (issue 5): ringhost/testing.h, the installed package ----
+# ---- kernel authors: ringhost/testing.h, the installed package ----
 # ringhost/testing.h loading real plugin files, and its JSON comparison.
 rh_add_test(test_testing_load integration/test_testing_load.c LIBS ringhost::testing TIMEOUT 60)
 
@@ -123,7 +123,7 @@ function(rh_add_package_test NAME)
 endfunction()
 rh_add_package_test(test_out_of_tree)
 rh_add_package_test(test_new_kernel)
-# `make run`, then `cmake --install`; `make install` builds no test (issue 13, item 2).
+# `make run`, then `cmake --install`; `make install` builds no test.
 rh_add_package_test(test_install_after_run)
 set_tests_properties(test_install_after_run PROPERTIES TIMEOUT 900)
 # The installed shared libraries export the RH_API functions of the public
@@ -143,7 +143,7 @@ add_test(NAME test_embed_shared
           "${rh_pkg_cflags}" "${rh_pkg_ldflags}" ${RINGHOST_PLUGIN_OUTPUT_DIR})
 set_tests_properties(test_embed_shared PROPERTIES TIMEOUT 300 LABELS package)
 
-# ---- plugins that crash, exit or hang while loading; FIFO manifests (issue 14, item 6) ----
+# ---- plugins that crash, exit or hang while loading; FIFO manifests ----
 rh_add_test(test_cli_plugin_scan    integration/test_cli_plugin_scan.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
@@ -158,11 +158,11 @@ rh_add_test(test_cli_plugin_liar    integration/test_cli_plugin_liar.c
 rh_add_test(test_cli_squat          integration/test_cli_squat.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 
-# ---- a root host runs no plugin another user owns or could swap (issue 14, item 5) ----
+# ---- a root host runs no plugin another user owns or could swap ----
 rh_add_test(test_cli_plugin_trust   integration/test_cli_plugin_trust.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
-# ---- answers lost without a trace (issue 14, items 1 and 4) ----
+# ---- answers lost without a trace ----
 rh_add_test(test_cli_undeliverable  integration/test_cli_undeliverable.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 # ---- clients of a persist queue across SIGKILLs: the take-back, a relaunch
@@ -175,7 +175,7 @@ rh_add_test(test_cli_kill_counts    integration/test_cli_kill_counts.c
 rh_add_test(test_cli_persist_answers integration/test_cli_persist_answers.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
-# ---- a queue's host and indices (issue 14, items 2, 3 and 8) ----
+# ---- a queue's host and indices ----
 rh_add_test(test_cli_queue_health   integration/test_cli_queue_health.c
             LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 # ---- slow is not dead: SCHED_IDLE producers beside stress-ng --cpu 2 (queue_notes.c);
@@ -190,23 +190,23 @@ set_tests_properties(test_cli_slow_producers PROPERTIES RUN_SERIAL TRUE)
 rh_add_test(test_cli_scribble integration/test_cli_scribble.c
             LIBS rh_queue rh_base PkgConfig::JANSSON Threads::Threads EXTRA ${RH_CLI_EXTRA}
             TIMEOUT 120)
-# ---- zero-copy clients against a running host (issue 11, item 2) ----
+# ---- zero-copy clients against a running host ----
 rh_add_test(test_cli_loans          integration/test_cli_loans.c
             LIBS rh_queue rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
-# issue 13, item 7: inspect, plugins --json, ringhost-gen --help
+# inspect, plugins --json, ringhost-gen --help
 rh_add_test(test_cli_inspect        integration/test_cli_inspect.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
 add_dependencies(test_cli_inspect abi10 ringhost-gen)
-# issue 13, item 12: ringhost graph (DOT, -o X.svg through Graphviz, live labels)
+# ringhost graph (DOT, -o X.svg through Graphviz, live labels)
 rh_add_test(test_cli_graph          integration/test_cli_graph.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
-# issue 13, item 10: stat in 80- and 120-column terminals (tmux)
+# stat in 80- and 120-column terminals (tmux)
 rh_add_test(test_cli_stat_width     integration/test_cli_stat_width.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
-# issue 13, item 14: control methods and save_config
+# control methods and save_config
 rh_add_test(test_cli_introspect     integration/test_cli_introspect.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
-# issue 13, items 1, 3, 4, 13: launching into a live host as a new user does
+# launching into a live host as a new user does (swap, names, topo's plan)
 rh_add_test(test_cli_launch_swap    integration/test_cli_launch_swap.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 add_dependencies(test_cli_launch_swap failing)
@@ -215,11 +215,11 @@ rh_add_test(test_cli_launch_names   integration/test_cli_launch_names.c
 rh_add_test(test_cli_topo_plan      integration/test_cli_topo_plan.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
 
-# ---- what a new user types wrong: exit codes, messages that list what exists (issue 13, items 5, 6, 15) ----
+# ---- what a new user types wrong: exit codes, messages that list what exists ----
 rh_add_test(test_cli_exit_codes     integration/test_cli_exit_codes.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
-# ---- NATS JetStream, remote queues (issue 12) ----
+# ---- NATS JetStream, remote queues ----
 # tests/support/nats_fixture.{c,h}: real nats-server processes on loopback
 # ports of their own (bench/natsd.c runs each), stopped by pid at exit.  A
 # test that uses it: LIBS NATS::nats, EXTRA ${RH_NATS_EXTRA}.
@@ -239,7 +239,7 @@ rh_add_test(test_cli_remote         integration/test_cli_remote.c
 # nothing left running, also when a step fails.
 rh_add_test(test_cli_cluster_demo   integration/test_cli_cluster_demo.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 600)
-# The issue's 1,000,000 messages through two hosts: its own entry, so its
+# 1,000,000 messages through two hosts: its own entry, so its
 # time shows (~85 s; label "slow": `make test` runs it, `ctest -LE slow`
 # leaves it out).  Plain builds only: under ASan and TSan it would take most
 # of CI's time and prove nothing the 10,000-message run does not.

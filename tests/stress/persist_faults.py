@@ -354,7 +354,7 @@ if which in ("all", "kill10"):
                  delay=50, batch=32, ring=256, every=0.2)
 if which in ("all", "inline2"):
     # acks wait for quiescence (inline workers > 1): every answer since the backlog began is
-    # redone after a kill; before issue 14 each reached p.out twice
+    # redone after a kill; before answer ids were derived each reached p.out twice
     kill_restart("sigkill x5 every 0.3 s, inline bridge, 2 workers, batch 4, ring 8, slow 1 ms",
                  2000, 5, delay=1000, bridge="inline", workers=2, batch=4, ring=8)
 if which in ("all", "workers"):

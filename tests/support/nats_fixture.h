@@ -1,5 +1,5 @@
 /*
- * nats_fixture.h — real nats-server processes for cmocka tests (issue 12).
+ * nats_fixture.h — real nats-server processes for cmocka tests.
  *
  * Every server runs `nats-server -js` on 127.0.0.1, on a port of its own
  * (bench/natsd.h picks it and retries when a parallel test takes it first),

@@ -434,8 +434,8 @@ static void test_accounting_that_does_not_balance_says_how_many_are_missing(void
     assert_false(rh__queue_account_of(&f, 1, 2, 0, &a));
 }
 
-/* Counters read from a shared header another process may have scribbled on
- * (issue 14, item 3): sums and differences that do not fit are an
+/* Counters read from a shared header another process may have scribbled on:
+ * sums and differences that do not fit are an
  * impossible line, never a balanced one, and never undefined behaviour
  * (the UBSan build aborts on a signed overflow here without the checks). */
 static void test_accounting_of_counters_no_queue_can_hold_is_impossible_not_undefined(void **state)

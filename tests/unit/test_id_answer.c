@@ -1,6 +1,6 @@
 /*
  * test_id_answer.c — an answer's id derives from its input's id, port and
- * emit index (base/id.h, issue 14 item 4): the same three give the same id
+ * emit index (base/id.h): the same three give the same id
  * in every process and run, any one changed gives another, and the result
  * is a valid id.
  */
@@ -23,7 +23,7 @@ static void test_the_same_input_port_and_index_give_the_same_id(void **state)
     rh_id a = rh__id_of_answer(in, 1, 2), b = rh__id_of_answer(in, 1, 2);
     assert_true(rh_id_eq(a, b));
     /* a fixed key: pinned, so a change of the rule (which would break
-     * dedup across a host upgrade, and issue 12's remote ids) is seen */
+     * dedup across a host upgrade, and the remote queues' ids) is seen */
     char text[37];
     rh_id_format(rh__id_of_answer((rh_id){1, 2}, 0, 0), text);
     rh_id again;

@@ -221,7 +221,7 @@ static void test_world_writable_plugin_file_is_refused_before_dlopen(void **stat
     assert_int_equal(chmod(tmp_so, 0755), 0);
     if (loads(tmp_so, &err) != 0)
         fail_msg("the private copy must load at mode 0755: %s", err.msg);
-    assert_int_equal(chmod(tmp_so, 0775), 0); /* group-writable: refused too (issue 14) */
+    assert_int_equal(chmod(tmp_so, 0775), 0); /* group-writable: refused too */
     if (loads(tmp_so, &err) != RH_EPLUGIN || !strstr(err.msg, "group-writable") ||
         !strstr(err.msg, "chmod g-w"))
         fail_msg("a group-writable plugin must be refused with chmod g-w, got: %s", err.msg);

@@ -2,7 +2,7 @@
  * test_queue_health.c — queue_health.c in one process: a wait on a stalled
  * tail gives up, marks its side and loses no message; an attached handle
  * whose object went away says RH_ESTALE, its creator's never does; the
- * heartbeat thread lives exactly while shared queues do (issue 14).
+ * heartbeat thread lives exactly while shared queues do.
  */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -5,7 +5,7 @@
  * a reservation; a process SIGKILLed holding a loan leaves void cells the
  * queue goes past, one killed holding a peek leaves messages the next
  * reader gets marked RH_ENV_REDELIVERED (persist queues too); a live
- * holder past the stall time marks nothing corrupt (issue 11).
+ * holder past the stall time marks nothing corrupt.
  */
 #define _GNU_SOURCE
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /*
  * test_queue_peek.c — rh_queue_peek, the queue browser under
- * `ringhost recv --peek` (issue 13, item 9): it shows the messages waiting,
+ * `ringhost recv --peek`: it shows the messages waiting,
  * oldest first, changes no index or counter, follows new messages with the
  * same cursor, and under a producer and a consumer racing on a small queue
  * never returns a torn copy (a message mixed with the next one to use its

@@ -24,20 +24,20 @@ rh_add_test(test_dlq       unit/test_dlq.c       LIBS rh_runtime EXTRA support/r
 add_dependencies(test_dlq failing)
 rh_add_test(test_queue_persist unit/test_queue_persist.c LIBS rh_queue Threads::Threads)
 rh_add_test(test_queue_health unit/test_queue_health.c LIBS rh_queue)
-# rh_queue_peek, the browser of `recv --peek` (issue 13, item 9)
+# rh_queue_peek, the browser of `recv --peek`
 rh_add_test(test_queue_peek unit/test_queue_peek.c LIBS rh_queue Threads::Threads)
-# Loans and peeks, and the claims table behind them (issue 11, item 2)
+# Loans and peeks, and the claims table behind them
 rh_add_test(test_queue_loan unit/test_queue_loan.c LIBS rh_queue Threads::Threads)
 # Slow is not dead: producers stopped or killed between claim and publish (queue_notes.c)
 rh_add_test(test_queue_notes unit/test_queue_notes.c LIBS rh_queue Threads::Threads)
 rh_add_test(test_log       unit/test_log.c       LIBS rh_base)
 rh_add_test(test_kernel_life unit/test_kernel_life.c LIBS rh_runtime EXTRA support/rt_fixture.c)
 rh_add_test(test_manifest_faults unit/test_manifest_faults.c LIBS rh_manifest)
-# The control protocol in-process (issue 5, item 4): requests against real
+# The control protocol in-process: requests against real
 # runtimes, what a launch into a running host shares.
 rh_add_test(test_control unit/test_control.c LIBS rh_control EXTRA support/rt_fixture.c)
 rh_add_test(test_hotswap    unit/test_hotswap.c    LIBS rh_runtime EXTRA support/rt_fixture.c)
-# ---- kernel faults (issue 4, item 2), in-process, with the "faulty" test
+# ---- kernel faults, in-process, with the "faulty" test
 # kernel (tests/CMakeLists.txt) ----
 # The watchdog: stalls, failed batches in a row, restarts and giving up.
 rh_add_test(test_watchdog unit/test_watchdog.c LIBS rh_runtime EXTRA support/rt_fixture.c

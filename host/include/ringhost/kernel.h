@@ -76,7 +76,7 @@ typedef struct rh_id {
 #define RH_ENV_RETRIED 0x02u
 /* Host use, readable by kernels: this message may have been processed
  * before (a persist queue delivered it again after its host was killed,
- * issue 14), or it answers such a message.  Its answers get the ids they
+ * for instance), or it answers such a message.  Its answers get the ids they
  * got the first time (see "Answer ids" below), and the output bridge drops
  * those already in the output queue. */
 #define RH_ENV_REDELIVERED 0x04u

@@ -49,7 +49,7 @@ enum {
     RH_ECORRUPT = -1019,  /* the queue's shared indices cannot be true (stalled for good) */
     RH_EBUSY = -1020,     /* every entry of a queue's claims table (loans, peeks) or of its
                            * producers' notes (64 threads sending at once) is held */
-    RH_EREMOTE = -1021,   /* a link's NATS server refused or could not be reached (issue 12) */
+    RH_EREMOTE = -1021,   /* a link's NATS server refused or could not be reached */
 };
 
 /* Text for an RH_E* code ("queue full (reject)"); never NULL. */

@@ -91,8 +91,8 @@ static inline uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/* The key is fixed on purpose: a restarted host (or another host, issue
- * 12) must derive the same ids.  It only keeps derived ids apart from
+/* The key is fixed on purpose: a restarted host (or another host, through
+ * a remote queue) must derive the same ids.  It only keeps derived ids apart from
  * drawn ones and from other schemes; it is not a secret. */
 #define ANSWER_KEY_HI 0x72696e67686f7374ull /* "ringhost" */
 #define ANSWER_KEY_LO 0x616e737765726964ull /* "answerid" */

@@ -17,7 +17,7 @@
  * every run (a fixed-key hash, no randomness): so when a persist input is
  * delivered again after a crash, or retried after a kernel process died,
  * its answers carry the ids they had the first time, and a dedup window
- * drops the repeats (bridge.c; the remote queues of issue 12 rely on the
+ * drops the repeats (bridge.c; the remote queues rely on the
  * same rule for `Nats-Msg-Id`).  Different inputs, ports or indexes give
  * different ids but for a 2^-122 chance.  The result is a valid id:
  * version 8 and variant bits as rh_id_new's, never all-zero.

@@ -120,7 +120,7 @@ int rh__cmd_bench(int argc, char **argv);
 int rh__cli_allow_plugin(const char *verb, const char *path, const char **allowed,
                          size_t *n_allowed);
 
-/* ready.c: the readiness signals of a serving host (issue 13, item 8).
+/* ready.c: the readiness signals of a serving host.
  * rh__cli_ready_fd_parse: --ready-fd TEXT to an open descriptor (> 2, made
  * close-on-exec); 0, or RH_EXIT_BADINPUT after saying why.  rh__cli_ready:
  * "READY=1\n" to ready_fd (if >= 0), which it closes, and READY=1 to
@@ -132,7 +132,7 @@ void rh__cli_stopping(void);
 /* stat_data.c: the host's kernels from its control socket (the objects of
  * `ps --json`'s "kernels"; a new reference), or NULL when none answers. */
 json_t *rh__cli_kernel_stats(const char *instance);
-/* The "links" of the same reply (remote queues, issue 12): each link's
+/* The "links" of the same reply (remote queues): each link's
  * counters, or NULL when no host answers. */
 json_t *rh__cli_link_stats(const char *instance);
 /* cmd_stat.c: the links table under `stat`'s and `ps`'s tables (nothing

@@ -213,7 +213,7 @@ static int resend_stranded(rh_queue *q, const char *qname, stranded *s)
 }
 
 /*
- * Send one decoded body as `ringhost send` does, zero copy (issue 11): the
+ * Send one decoded body as `ringhost send` does, zero copy: the
  * body is decoded straight into a loaned cell of q and committed, with
  * `given` as its id when not zero.  Returns 0 (*id_out set), RH_EINVALMSG
  * (why says what; the loan is cancelled: a void cell nobody receives),
@@ -514,7 +514,7 @@ int rh__cmd_recv(int argc, char **argv)
             quiet_since = 0;
             wait_ms = 0;
         }
-        /* Read in place (issue 11) and released once printed: a recv
+        /* Read in place (zero copy) and released once printed: a recv
          * killed before it printed a message leaves it to the next reader
          * (marked redelivered), not lost. */
         rh_msg_view v;

@@ -55,8 +55,8 @@ static void print_view(printer *p, rh_queue *q, const rh_msg_view *v)
     rh__cli_print_message(stdout, rh_queue_name(q), t, v->env, payload);
 }
 
-/* Each sink's messages are printed where they lie (rh_recv_peek, issue
- * 11): a turn is one peek of up to DRAIN_TURN, released once printed. */
+/* Each sink's messages are printed where they lie (rh_recv_peek,
+ * zero copy): a turn is one peek of up to DRAIN_TURN, released once printed. */
 static uint32_t drain_once(printer *p)
 {
     uint32_t got = 0;
@@ -168,7 +168,7 @@ static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t
             rc = rh_error_set(&err, RH_ENOENT, "queue: expected a queue of this host, got \"%s\"",
                               qname);
         const rh_type *t = q ? rh_queue_type(q) : NULL;
-        /* Decoded straight into a loaned cell (issue 11): reserved after
+        /* Decoded straight into a loaned cell (zero copy): reserved after
          * the line parsed, committed at once; a body that does not decode
          * cancels the loan (a void cell, never delivered nor counted). */
         rh_loan loan;

@@ -327,7 +327,7 @@ static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt
         print_narrow(queues, kernels, prev, dt_s, width - 1); /* never the last column: no terminal wraps */
 }
 
-/* Each link of the host (remote queues, issue 12), as `stat` and `ps` show
+/* Each link of the host (remote queues), as `stat` and `ps` show
  * them under their tables: 73 columns, so they fit every terminal the
  * tables do.  Nothing when the host has no link. */
 void rh__cli_links_print(json_t *links)
@@ -474,7 +474,7 @@ int rh__cmd_stat(int argc, char **argv)
         json_t *o = json_pack("{s:s, s:O}", "instance", instance, "queues", queues);
         if (kernels)
             json_object_set(o, "kernels", kernels);
-        json_t *links = rh__cli_link_stats(instance); /* remote queues (issue 12) */
+        json_t *links = rh__cli_link_stats(instance); /* remote queues */
         if (links && json_array_size(links))
             json_object_set(o, "links", links);
         json_decref(links);

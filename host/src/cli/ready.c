@@ -1,5 +1,5 @@
 /*
- * ready.c — a serving host says it is ready (issue 13, item 8).
+ * ready.c — a serving host says it is ready.
  *
  * "Ready" means: every queue and dead-letter queue of the manifest exists,
  * its kernels are activated, and the control socket answers (so `ringhost

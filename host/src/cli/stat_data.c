@@ -118,7 +118,7 @@ static void stat_one(const char *name, void *arg)
     if (rh__queue_is_persist(q))
         json_object_set_new(o, "unacked",
                             json_integer((json_int_t)(rh__queue_claimed(q) - rh__queue_acked(q))));
-    /* Whose it is and whether that host still runs (issue 14, item 8): a
+    /* Whose it is and whether that host still runs: a
      * host killed with SIGKILL leaves its queues behind, and `ringhost ps`
      * (its control socket) says no host; stat must not show them as live. */
     rh_queue_health hl;

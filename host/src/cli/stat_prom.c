@@ -107,7 +107,7 @@ void rh__cli_prom_print(FILE *out, const char *instance, json_t *queues, json_t 
     size_t i;
     for (size_t m = 0; m < sizeof queue_metrics / sizeof *queue_metrics; m++)
         print_metric(out, &queue_metrics[m], instance, queues, "queue", "queue");
-    json_t *links = rh__cli_link_stats(instance); /* remote queues (issue 12) */
+    json_t *links = rh__cli_link_stats(instance); /* remote queues */
     for (size_t m = 0; links && json_array_size(links) && m < sizeof link_metrics /
                                                                  sizeof *link_metrics; m++)
         print_metric(out, &link_metrics[m], instance, links, "link", "link");

@@ -70,7 +70,7 @@ static char *cmd_ps(rh_control *c)
     json_t *arr = json_array(), *links = json_array();
     for (unsigned r = 0; r < c->n_rts; r++) {
         rh_runtime *rt = c->rts[r].rt;
-        if (!c->rts[r].retired) { /* remote queues (issue 12): each link's counters */
+        if (!c->rts[r].retired) { /* remote queues: each link's counters */
             json_t *l = rh__runtime_links_json(rt);
             json_array_extend(links, l);
             json_decref(l);

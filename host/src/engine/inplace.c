@@ -1,5 +1,5 @@
 /*
- * inplace.c — the in-place path of an inline bridge (issue 11, item 1).
+ * inplace.c — the in-place path of an inline bridge.
  *
  * Where the bridge runs in the kernel's thread (bridge "inline", each
  * worker of `workers: N` with a bridge of its own on the queue), nothing
@@ -206,7 +206,7 @@ void rh__inplace_settle(rh_worker *w)
 /* ------------------------------------------------------------ output --- */
 
 /*
- * Claiming: a run per batch, or a cell per answer (measured, issue 11: one
+ * Claiming: a run per batch, or a cell per answer (measured: one
  * claim per answer is a CAS on prod_head, whose cache line the queue's
  * consumer keeps reading for prod_tail, so each answer paid a cache-line
  * transfer; the echo pipeline at burst 32 ran at ~0.55x of the copying

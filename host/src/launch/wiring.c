@@ -244,7 +244,7 @@ static int wire_ports(rh_runtime *rt, rh_kinst *k, int output, rh_error *err)
  * type.
  */
 /*
- * A queue that exports or imports (issue 12) gets "<queue>.dlq" the same
+ * A queue that exports or imports gets "<queue>.dlq" the same
  * way: the export dead-letters a message too big for the NATS server, the
  * import one it cannot read.  An exported queue's one consumer is its
  * export bridge (it acks the queue as JetStream acks it), so no kernel may

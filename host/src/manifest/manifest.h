@@ -34,7 +34,7 @@ typedef struct rh_pin_spec {
     char text[256];
 } rh_pin_spec;
 
-/* Remote queues (issue 12, manifest_links.c; run by host/src/remote/). */
+/* Remote queues (manifest_links.c; run by host/src/remote/). */
 #define RH_MAX_LINKS 16
 #define RH_LINK_SERVERS_MAX 8
 #define RH_SUBJECT_MAX 200

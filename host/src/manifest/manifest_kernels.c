@@ -238,7 +238,7 @@ static int parse_kernel(const rh_json_doc *L, rh_manifest *m, const json_t *kv, 
 int rh__manifest_parse_kernels(const rh_json_doc *L, const json_t *ks, rh_manifest *m)
 {
     /* "kernels": [] is a gateway: queues that only export and import
-     * (issue 12), which clients on this machine talk to. */
+     * (remote queues), which clients on this machine talk to. */
     if (json_is_array(ks) && json_array_size(ks) == 0 && m->n_remote)
         return 0;
     if (!json_is_array(ks) || json_array_size(ks) == 0)

@@ -1,6 +1,6 @@
 /*
  * manifest_links.c — the "links" of a manifest (NATS servers and a
- * JetStream stream) and each queue's "export" / "import" (issue 12; the
+ * JetStream stream) and each queue's "export" / "import" (the
  * bridges are host/src/remote/).  The errors and decisions are those of
  * manifest_load.c (its header comment), plus these:
  *  - "nats" is a URL or a non-empty list of them (several = a cluster);

@@ -157,7 +157,7 @@ int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void 
         return RH_ECORRUPT;
     }
     /* An attached client whose host is gone or was replaced: what it sends
-     * now would reach nobody (issue 14, item 2).  The full queue is the
+     * now would reach nobody.  The full queue is the
      * slow path where a client of a dead queue ends up. */
     if (!q->creator && q->cfg.shared) {
         int stale = rh__queue_stale_check(q, rh_now_ns());

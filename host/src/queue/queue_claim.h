@@ -4,7 +4,7 @@
  * publish it by moving that side's tail, and the small helpers around them.
  * Static inline so the hot path stays one function deep.  Private to the
  * queue layer: queue.c's copying send and receive use it, and so does every
- * path that reads or writes cells in place (zero copy, issue 11), which is
+ * path that reads or writes cells in place (zero copy), which is
  * why it is a header and not a part of queue.c.
  */
 #ifndef RH_QUEUE_CLAIM_H
@@ -63,8 +63,8 @@ static inline void backoff(unsigned tries)
  *
  * A tail a little behind pos is an earlier claim in progress, which takes
  * microseconds, unless its holder holds a loan or a peek, died between
- * claim and publish, or the head was scribbled ahead (issue 14: cons_head
- * + 3 wedged a kernel's intake for good).  Every 64 polls the wait asks
+ * claim and publish, or the head was scribbled ahead (cons_head + 3 once
+ * wedged a kernel's intake for good).  Every 64 polls the wait asks
  * rh__queue_claim_stall (queue_claims.c): a claim in the claims table is
  * waited for while its holder lives and repaired once it is dead (a
  * consumer run may instead be parked there, PUBLISH_PARKED, see park); a

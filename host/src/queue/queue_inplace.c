@@ -1,6 +1,6 @@
 /*
  * queue_inplace.c — a named queue's cells read and written where they lie
- * (issue 11, item 1): the inline bridge claims a run of cells, its kernel
+ * (zero copy): the inline bridge claims a run of cells, its kernel
  * reads them in place, and only then does the run go back to producers;
  * rh_emit claims a cell of the output queue and the kernel's answer is
  * written into it, published with the rest of its batch.

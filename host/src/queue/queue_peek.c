@@ -1,7 +1,6 @@
 /*
  * queue_peek.c — rh_queue_peek: browse the messages waiting in a queue
- * without taking them, as a queue browser does (`ringhost recv --peek`,
- * issue 13, item 9).
+ * without taking them, as a queue browser does (`ringhost recv --peek`).
  *
  * The messages waiting are the cells at positions [cons_head, prod_tail):
  * published by their producers, not yet claimed by a consumer.  A peek

@@ -443,7 +443,7 @@ static int open_once(rh_queue *q, const rh_type *type, int round, rh_error *err)
         close(fd);
         return rc;
     }
-    /* What it found (issue 14, item 8): whose it was, how old, when that
+    /* What it found: whose it was, how old, when that
      * host last beat, and what it carries over.  Printed only; every value
      * is from a file anyone of the user may write. */
     int64_t now = rh__wall_ns();

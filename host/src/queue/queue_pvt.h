@@ -40,7 +40,7 @@ uint32_t rh__queue_dequeue_burst(rh_queue *q, rh_envelope *const *dst, uint32_t 
 uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t n);
 
 /*
- * In place (queue_inplace.c, issue 11): the inline bridge's kernel reads
+ * In place (queue_inplace.c): the inline bridge's kernel reads
  * its batch from the queue's cells and writes its answers into the output
  * queue's cells.  Positions are the queue's (they only grow); a cell is
  * rh__queue_cell(q, pos), its payload right after the envelope.

@@ -5,7 +5,7 @@
  * Decisions written down here:
  *  - Reconnects never end (max reconnect -1, 250 ms apart): a link that is
  *    down does not stop the host; exports keep their messages in their
- *    local queue, imports wait (issue 12).  Each change is logged:
+ *    local queue, imports wait.  Each change is logged:
  *    link.down, link.up (with the server, never a credential) and counted.
  *  - An unreachable server at launch is an error naming every URL, unless
  *    the link says "wait": true: then the client retries in the background

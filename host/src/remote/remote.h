@@ -1,5 +1,5 @@
 /*
- * remote.h — queues shared across hosts through NATS JetStream (issue 12):
+ * remote.h — queues shared across hosts through NATS JetStream:
  * what runtime.c calls.  A manifest's "links" are connected and their
  * streams checked at launch; each queue with "export" gets a thread
  * rh-export-Q that publishes what the queue holds, each with "import" a
