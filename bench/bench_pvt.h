@@ -12,7 +12,7 @@
 
 #include "bench.h"
 
-/* A probe median below this is a "near" placement.  DESIGN.md saw ~130 ns
+/* A probe median below this is a "near" placement.  A survey saw ~130 ns
  * near and ~500 ns far on these 2-vCPU machines; 300 ns sits between. */
 #define BENCH_PROBE_NEAR_NS 300.0
 /* Round trips per probe (after a warm-up): ~0.3-1 ms, small next to a case. */

@@ -2,7 +2,7 @@
  * test_cli_manifest_errors.c — every way a manifest can be wrong is bad
  * input: `ringhost validate` (and `ringhost run`, before anything starts)
  * exits 2, and its message names the manifest file and the JSON path of the
- * offending value (DESIGN.md, "Manifest"), plus what makes it wrong.
+ * offending value, plus what makes it wrong.
  *
  * One table row per mistake; each row is its own cmocka test, once through
  * validate and, for the rows marked, once more through run.

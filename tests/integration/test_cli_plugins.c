@@ -3,7 +3,7 @@
  * ones: `ringhost plugins DIR` names each broken file with the exact reason
  * it did not load and each good file with its kernel, and a host using that
  * folder still runs (warning about the broken ones) — a bad plugin never
- * takes the host down (DESIGN.md, "The kernel ABI").
+ * takes the host down (the plugin ABI, ringhost/kernel.h).
  */
 #include <dirent.h>
 #include <fcntl.h>
