@@ -298,7 +298,7 @@ static void end_run(rh_worker *w, uint32_t port)
     rh_queue *q = k->out_q[port];
     if (!rh__queue_unclaim_inplace(q, o->start, o->end, &o->note)) {
         /* Another producer claimed after the run: its unused cells are
-         * published void, which every consumer skips (queue_claim.h
+         * published void, which every consumer skips (queue_protocol.h
          * cell_is_void): no message, nothing counted emitted or sent; the
          * queue counts them made void.  The port claims a cell per answer
          * from then on. */

@@ -25,7 +25,9 @@ static const rh_queue_config builtin_queue = RH_QUEUE_CONFIG_INIT(
 #define BUILTIN_RING_CAPACITY 0 /* auto: sized by the port's type (launch/kernel_build.c) */
 #define MS_MAX 2147483647 /* timeouts in ms fit an int */
 
-static const char *const backpressure_names[] = {"block", "reject", "drop_oldest", "drop_newest"};
+/* The policies' names are the queue's (rh_backpressure_name, one table
+ * guarded by a static assert there), read in policy order. */
+#define N_BACKPRESSURE (RH_BP_DROP_NEWEST + 1)
 static const char *const defaults_keys[] = {"queue", "wait", "batch", "ring_capacity"};
 /* "type" first: defaults.queue takes every key but the first. */
 static const char *const queue_keys[] = {"type",   "capacity", "dedup_window", "backpressure",
@@ -94,12 +96,15 @@ static int parse_queue_cfg(const rh_json_doc *L, const json_t *obj, const char *
             return rc;
     }
     int bp = (int)cfg->backpressure;
+    const char *backpressure_names[N_BACKPRESSURE];
+    for (int i = 0; i < N_BACKPRESSURE; i++)
+        backpressure_names[i] = rh_backpressure_name((rh_backpressure)i);
     if ((rc = rh__json_opt_uint(L, obj, path, "capacity", 2, RH_QUEUE_CAPACITY_MAX, 1, "slots",
                                 &cfg->capacity)) ||
         (rc = rh__json_opt_uint(L, obj, path, "dedup_window", 0, 4LL * RH_QUEUE_CAPACITY_MAX, 0,
                                 "message ids", &cfg->dedup_window)) ||
         (rc = rh__json_opt_enum(L, obj, path, "backpressure", backpressure_names,
-                                COUNT(backpressure_names), &bp)) ||
+                                N_BACKPRESSURE, &bp)) ||
         (rc = rh__json_opt_uint(L, obj, path, "block_timeout_ms", 0, MS_MAX, 0, "milliseconds",
                                 &cfg->block_timeout_ms)) ||
         (rc = rh__json_opt_uint(L, obj, path, "ttl_ms", 0, MS_MAX, 0, "milliseconds, 0 = no expiry",

@@ -36,7 +36,7 @@
  *
  * This file is the sending half of the hot path: send, the bursts, the
  * backpressure policies; receiving is queue_recv.c, and the claim/publish
- * protocol both use is queue_claim.h.  Counters, names and accessors are
+ * protocol both use is queue_protocol.h.  Counters, names and accessors are
  * queue_info.c; creating, attaching, checking and removing the mapping is
  * queue_shm.c; the layout all of them rely on is queue_layout.h.
  */
@@ -46,7 +46,7 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "queue/queue_claim.h"
+#include "queue/queue_protocol.h"
 #include "queue/queue_claims.h"
 
 /* The one place a message is written into a cell its producer has claimed

@@ -8,7 +8,7 @@
  * as the receive's own run would be).  An adopter that dies leaves an
  * orphan again: at least once.
  */
-#include "queue/queue_claim.h"
+#include "queue/queue_protocol.h"
 #include "queue/queue_claims.h"
 
 /* Finish the consumer run of entry i (this process holds it): all of it

@@ -3,7 +3,7 @@
  * loan and peek calls (queue_loan.c) and adoption (queue_adopt.c).  An
  * entry is one loan or peek of one process: its owner word (pid, kind,
  * flags) and its run.  Also what the
- * head/tail protocol (queue_claim.h publish_run) asks the table when a
+ * head/tail protocol (queue_protocol.h publish_run) asks the table when a
  * wait stalls, and the adoption of a dead peek's messages (queue_adopt.c)
  * that every receive may do.  The sweep and the other slow-path entries
  * are declared in queue_layout.h.

@@ -5,7 +5,7 @@
  * rh_emit claims a cell of the output queue and the kernel's answer is
  * written into it, published with the rest of its batch.
  *
- * These are the claim/publish steps of queue_claim.h split in two, so that
+ * These are the claim/publish steps of queue_protocol.h split in two, so that
  * a kernel's process() call runs between them.  What that costs the other
  * users of the queue, and why it is still sound:
  *   - consumers: a run claimed in place is published (cons_tail) only after
@@ -27,7 +27,7 @@
  */
 #include <string.h>
 
-#include "queue/queue_claim.h"
+#include "queue/queue_protocol.h"
 #include "queue/queue_claims.h"
 
 rh_envelope *rh__queue_cell(rh_queue *q, uint64_t pos)
@@ -110,7 +110,7 @@ int rh__queue_release_inplace(rh_queue *q, uint64_t pos, uint64_t end, uint64_t 
 int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t end,
                               uint64_t *since)
 {
-    /* zcc's protocol (queue_claim.h publish_run): a peek in the claims table
+    /* zcc's protocol (queue_protocol.h publish_run): a peek in the claims table
      * in front of us is waited for while its holder lives (never the 1-s
      * corrupt rule) and made an orphan once it is dead; either way our run,
      * whose messages the kernel has read, is parked there as finished, and

@@ -338,13 +338,13 @@ void rh__queue_client_waiter_init(rh_waiter *w);
 int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
                         int (*ready)(const rh_queue *), uint64_t deadline_ns);
 /* queue_wait.c: one nap of a publisher waiting for `tail` (prod_tail or
- * cons_tail, by side) to move from `seen` to its claim (queue_claim.h
+ * cons_tail, by side) to move from `seen` to its claim (queue_protocol.h
  * publish_run, past its spin): asleep on the doorbell the earlier claim's
  * publisher rings, at most PUBLISH_NAP_NS. */
 #define PUBLISH_NAP_NS (1000ull * 1000)
 void rh__queue_publish_nap(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t seen);
 
-/* queue_stall.c.  A wait on a tail (queue_claim.h publish_run) that has not moved
+/* queue_stall.c.  A wait on a tail (queue_protocol.h publish_run) that has not moved
  * for QUEUE_STALL_NS is not a claimer that was preempted but one that died
  * or a scribbled index: the waiter gives up (rh__queue_stalled says when)
  * and the side is marked corrupt. */

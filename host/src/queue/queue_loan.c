@@ -6,7 +6,7 @@
  * loan/publish, Aeron's try_claim and DPDK's
  * rte_ring_enqueue_zc_burst_start/finish.
  *
- * A loan is a producer claim (queue_claim.h: claim_enqueue_run) held
+ * A loan is a producer claim (queue_protocol.h: claim_enqueue_run) held
  * across the caller's writes, a peek a consumer claim held across its
  * reads: the head/tail protocol is unchanged, the cells are simply the
  * caller's for longer.  That is the whole problem.  Every claim after a
@@ -22,7 +22,7 @@
 #define _GNU_SOURCE
 #include <string.h>
 
-#include "queue/queue_claim.h"
+#include "queue/queue_protocol.h"
 #include "queue/queue_claims.h"
 
 /* ------------------------------------------------------------- loans --- */

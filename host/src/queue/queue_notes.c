@@ -3,7 +3,7 @@
  * claim in flight, so that slow is never taken for dead.
  *
  * The problem.  A producer claims cells by CAS on prod_head and publishes
- * them by moving prod_tail in claim order (queue_claim.h).  The producer
+ * them by moving prod_tail in claim order (queue_protocol.h).  The producer
  * behind a claim that is not published waits.  Before the notes, a claim
  * that was not a loan carried no name, and the waiter could tell a holder
  * that was descheduled (SCHED_IDLE beside a busy cpu, a VM's steal, a page

@@ -46,7 +46,7 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * rh__queue_cell(q, pos), its payload right after the envelope.
  *
  * Consumer side (a consumer under the claims-table protocol of
- * queue_claim.h, as every receive is): rh__queue_consumer_entry first
+ * queue_protocol.h, as every receive is): rh__queue_consumer_entry first
  * publishes finished runs parked in the claims table and returns 1 when a
  * dead holder's peek waits to be adopted (h->orphans): the caller then
  * takes through the copying rh__queue_dequeue_burst, which adopts it

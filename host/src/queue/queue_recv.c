@@ -1,7 +1,7 @@
 /*
  * queue_recv.c — the receiving side of the named queue: rh_recv,
  * rh_recv_burst and the input bridge's rh__queue_dequeue_burst, over the
- * head/tail protocol of queue_claim.h (queue.c's top comment describes
+ * head/tail protocol of queue_protocol.h (queue.c's top comment describes
  * it; queue.c is the sending side).  One copy out of each cell, clamped
  * to the cell and zero-extended to the reader's room; every receive first
  * publishes parked runs and adopts a dead peek's messages (queue_adopt.c).
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "queue/queue_claim.h"
+#include "queue/queue_protocol.h"
 
 /* Copy a claimed cell out.  Returns the payload length.  The length is
  * clamped to the slot: a shared mapping can be scribbled on by another

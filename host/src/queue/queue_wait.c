@@ -75,7 +75,7 @@ int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
 
 /*
  * A publisher behind an earlier claim that is not published yet, past its
- * spin (queue_claim.h publish_run).  It sleeps on the doorbell every
+ * spin (queue_protocol.h publish_run).  It sleeps on the doorbell every
  * publisher of that tail rings after its publish (not_empty for
  * prod_tail, not_full for cons_tail) rather than yielding, for two
  * reasons measured on this 2-core machine beside `stress-ng --cpu 2`

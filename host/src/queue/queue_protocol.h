@@ -1,5 +1,5 @@
 /*
- * queue_claim.h — the head/tail protocol of the named queue (queue.c's top
+ * queue_protocol.h — the head/tail protocol of the named queue (queue.c's top
  * comment says why it is this one): claim a run of cells on one side,
  * publish it by moving that side's tail, and the small helpers around them.
  * Static inline so the hot path stays one function deep.  Private to the
@@ -7,8 +7,8 @@
  * path that reads or writes cells in place (zero copy), which is
  * why it is a header and not a part of queue.c.
  */
-#ifndef RH_QUEUE_CLAIM_H
-#define RH_QUEUE_CLAIM_H
+#ifndef RH_QUEUE_PROTOCOL_H
+#define RH_QUEUE_PROTOCOL_H
 
 #include <sched.h>
 #include <stdint.h>
@@ -316,4 +316,4 @@ static inline uint32_t claim_dequeue_run_noted(rh_queue *q, uint32_t n, uint64_t
     }
 }
 
-#endif /* RH_QUEUE_CLAIM_H */
+#endif /* RH_QUEUE_PROTOCOL_H */
