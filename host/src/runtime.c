@@ -360,46 +360,12 @@ void rh_runtime_destroy(rh_runtime *rt)
                     rh__queue_unlink(rt->queues[q]); /* the names go, the mappings stay */
             return;
         }
-    for (uint32_t i = 0; i < rt->n_reactors; i++) {
-        rh_reactor *r = rt->reactors[i];
-        for (uint32_t t = 0; t < r->n_tasks; t++) {
-            free(r->tasks[t].bells);
-            free((char *)r->tasks[t].what);
-        }
-        free(r->tasks);
-        free(r->workers);
-        if (r->cpuset)
-            hwloc_bitmap_free(r->cpuset);
-        free(r);
-    }
+    for (uint32_t i = 0; i < rt->n_reactors; i++)
+        rh__reactor_free(rt->reactors[i]);
     free(rt->reactors);
     for (uint32_t i = 0; i < rt->n_kernels; i++) {
-        rh_kinst *k = &rt->kernels[i];
-        for (uint32_t w = 0; k->workers && w < k->n_workers; w++) {
-            for (uint32_t p = 0; p < RH_MAX_PORTS; p++) {
-                rh__ring_destroy(k->workers[w].in[p]);
-                rh__ring_destroy(k->workers[w].out[p]);
-            }
-            free(k->workers[w].msgs);
-            free(k->workers[w].failed_mark);
-            free(k->workers[w].emit_counts);
-        }
-        for (uint32_t b = 0; k->in_bridges && b < k->n_in_bridges; b++) {
-            free(k->in_bridges[b].targets);
-            rh__acks_free(k->in_bridges[b].acks);
-        }
-        for (uint32_t p = 0; p < RH_MAX_PORTS; p++) {
-            rh__dedup_free(&k->dedup[p]);
-            if (k->dedup_lock_init[p])
-                pthread_mutex_destroy(&k->dedup_lock[p]);
-        }
-        for (uint32_t b = 0; k->out_bridges && k->desc && b < k->desc->n_outputs; b++) {
-            free(k->out_bridges[b].sources);
-            rh__out_bridge_forget_recent(&k->out_bridges[b]);
-        }
-        rh__exec_free(k); /* its workers and its executor's state */
-        free(k->in_bridges);
-        free(k->out_bridges);
+        rh__kernel_fini(&rt->kernels[i]);
+        rh__exec_free(&rt->kernels[i]); /* its workers and its executor's state */
     }
     forget_dead_letter_types(rt); /* before their plugins are unloaded below */
     free(rt->kernels);

@@ -536,3 +536,50 @@ uint64_t rh__out_bridges_flush_at_stop(rh_runtime *rt)
     }
     return dead;
 }
+
+/* ------------------------------------------------------- init / fini -- */
+
+/* A bridge's life (engine.h): launch/ inits it once the kernel's queues
+ * and workers exist, fills the rest of its fields (its policy: burst, ttl,
+ * dedup, acks), and nothing else writes them; fini at destroy, after every
+ * thread that ran it was joined. */
+
+int rh__in_bridge_init(rh_in_bridge *b, rh_kinst *k, uint32_t port, uint32_t n_targets)
+{
+    b->kernel = k;
+    b->port = port;
+    b->queue = k->in_q[port];
+    b->type = k->desc->inputs[port].type;
+    b->n_targets = n_targets;
+    b->targets = calloc(n_targets ? n_targets : 1, sizeof *b->targets);
+    return b->targets ? 0 : RH_ENOMEM;
+}
+
+void rh__in_bridge_fini(rh_in_bridge *b)
+{
+    free(b->targets);
+    b->targets = NULL;
+    rh__acks_free(b->acks);
+    b->acks = NULL;
+}
+
+int rh__out_bridge_init(rh_out_bridge *b, rh_kinst *k, uint32_t port)
+{
+    b->kernel = k;
+    b->port = port;
+    b->queue = k->out_q[port];
+    b->n_sources = k->n_workers;
+    b->sources = calloc(b->n_sources ? b->n_sources : 1, sizeof *b->sources);
+    if (!b->sources)
+        return RH_ENOMEM;
+    for (uint32_t t = 0; t < b->n_sources; t++)
+        b->sources[t] = k->workers[t].out[port];
+    return 0;
+}
+
+void rh__out_bridge_fini(rh_out_bridge *b)
+{
+    free(b->sources);
+    b->sources = NULL;
+    rh__out_bridge_forget_recent(b);
+}

@@ -370,6 +370,30 @@ static inline int rh_runtime_queue_borrowed(const rh_runtime *rt, uint32_t i)
     return rt->qplan && i < rt->n_qplan && rt->qplan[i].borrowed;
 }
 
+/* ------------------------------------------------- init and fini ------ */
+
+/* worker.c: fill worker `index` of k (its memory is its executor's,
+ * zeroed): its context, batch scratch, and one ring per port from mem,
+ * slots(configured, type size) slots each.  0, or an error naming k. */
+int rh__worker_init(rh_worker *w, rh_kinst *k, uint32_t index, const rh_ring_mem *mem,
+                    uint32_t (*slots)(uint32_t configured, uint32_t type_size), rh_error *err);
+/* worker.c: its rings and scratch freed (NULL after); idempotent. */
+void rh__worker_fini(rh_worker *w);
+/* bridge.c: a bridge of k's input port (reading k->in_q[port]) with room
+ * for n_targets rings, or of its output port (reading each worker's ring
+ * of that port); 0 or RH_ENOMEM.  fini frees what init and the builder
+ * gave it (targets, acks; sources, recent ids); idempotent. */
+int rh__in_bridge_init(rh_in_bridge *b, rh_kinst *k, uint32_t port, uint32_t n_targets);
+void rh__in_bridge_fini(rh_in_bridge *b);
+int rh__out_bridge_init(rh_out_bridge *b, rh_kinst *k, uint32_t port);
+void rh__out_bridge_fini(rh_out_bridge *b);
+/* kernel.c: k's workers' contents, bridges, dedup windows and locks
+ * freed; its workers' memory is its executor's (rh__exec_free, after). */
+void rh__kernel_fini(rh_kinst *k);
+/* reactor.c: a reactor that is not running (never started, or joined)
+ * freed with its tasks (their bells and names) and its cpuset. */
+void rh__reactor_free(rh_reactor *r);
+
 /* ------------------------------------------ what the engine runs ------ */
 
 /* dispatch.c: one dispatch step of a worker (a reactor task, or the loop of

@@ -236,3 +236,18 @@ int rh__reactor_stop_join(rh_reactor *r, uint64_t deadline_ns)
     r->started = 0;
     return 0;
 }
+
+void rh__reactor_free(rh_reactor *r)
+{
+    if (!r)
+        return;
+    for (uint32_t t = 0; t < r->n_tasks; t++) {
+        free(r->tasks[t].bells);
+        free((char *)r->tasks[t].what);
+    }
+    free(r->tasks);
+    free(r->workers);
+    if (r->cpuset)
+        hwloc_bitmap_free(r->cpuset);
+    free(r);
+}

@@ -50,12 +50,6 @@ uint32_t rh__kernel_ring_slots(uint32_t configured, uint32_t type_size)
     return n;
 }
 
-/* A kernel ring: its memory is its executor's choice (shared with a child
- * process, ...). */
-static rh_ring *ring_create(const rh_kinst *k, uint32_t capacity, uint32_t payload_size)
-{
-    return rh__ring_create(k->exec->ring_mem, capacity, payload_size);
-}
 
 /* The ring slots a persist input bridge's bursts on port p wait in (acks.c
  * marks one per burst): the input rings it feeds and every output ring. */
@@ -151,33 +145,11 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
 
     for (uint32_t i = 0; i < k->n_workers; i++) {
-        rh_worker *w = &k->workers[i];
-        w->kernel = k;
-        w->index = i;
-        w->ctx.api = &rh__host_api_v1;
-        w->ctx.kernel_name = d->name;
-        w->ctx.worker = i;
-        w->ctx.workers = k->n_workers;
-        w->ctx.host = w;
-        w->msgs = calloc(d->batch, sizeof *w->msgs);
-        w->failed_mark = calloc(d->batch, 1); /* rh_fail's marks (dispatch.c) */
-        /* answer counts per message and output port (dispatch.c fill_env) */
-        w->emit_counts = calloc((size_t)d->batch * (desc->n_outputs ? desc->n_outputs : 1),
-                                sizeof *w->emit_counts);
-        if (!w->msgs || !w->failed_mark || !w->emit_counts)
-            return rh_error_set(err, RH_ENOMEM, "out of memory");
-        for (uint32_t p = 0; p < desc->n_inputs; p++)
-            if (!(w->in[p] = ring_create(k, rh__kernel_ring_slots(d->ring_capacity,
-                                                        desc->inputs[p].type->size),
-                                             desc->inputs[p].type->size)))
-                return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its input ring",
-                                    d->name);
-        for (uint32_t p = 0; p < desc->n_outputs; p++)
-            if (!(w->out[p] = ring_create(k, rh__kernel_ring_slots(d->ring_capacity,
-                                                         desc->outputs[p].type->size),
-                                              desc->outputs[p].type->size)))
-                return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot allocate its output ring",
-                                    d->name);
+        /* its rings from the memory its executor names (shared with a child process, ...) */
+        int rc = rh__worker_init(&k->workers[i], k, i, k->exec->ring_mem, rh__kernel_ring_slots,
+                                 err);
+        if (rc)
+            return rc;
     }
 
     /* input bridges */
@@ -194,10 +166,8 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
         }
         for (uint32_t j = 0; j < nb; j++) {
             rh_in_bridge *b = &k->in_bridges[p * nb + j];
-            b->kernel = k;
-            b->port = p;
-            b->queue = q;
-            b->type = desc->inputs[p].type;
+            if (rh__in_bridge_init(b, k, p, inline_mode ? 1 : k->n_workers) != 0)
+                return rh_error_set(err, RH_ENOMEM, "out of memory");
             b->burst = bridge_burst(d);
             b->ttl_ns = (uint64_t)qc->ttl_ms * RH_NS_PER_MS;
             /* Persist: acks free the cells.  Any other shared queue: acked
@@ -215,10 +185,6 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
                 warn_persist_window(rt, k, b->ack_limit);
             b->dedup = &k->dedup[p];
             b->dedup_lock = shared_window ? &k->dedup_lock[p] : NULL;
-            b->n_targets = inline_mode ? 1 : k->n_workers;
-            b->targets = calloc(b->n_targets, sizeof *b->targets);
-            if (!b->targets)
-                return rh_error_set(err, RH_ENOMEM, "out of memory");
             for (uint32_t t = 0; t < b->n_targets; t++)
                 b->targets[t] = k->workers[inline_mode ? j : t].in[p];
             if (inline_mode) {
@@ -231,16 +197,9 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
     }
     for (uint32_t p = 0; p < desc->n_outputs; p++) {
         rh_out_bridge *b = &k->out_bridges[p];
-        b->kernel = k;
-        b->port = p;
-        b->queue = k->out_q[p];
-        b->burst = bridge_burst(d);
-        b->n_sources = k->n_workers;
-        b->sources = calloc(b->n_sources, sizeof *b->sources);
-        if (!b->sources)
+        if (rh__out_bridge_init(b, k, p) != 0)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
-        for (uint32_t t = 0; t < b->n_sources; t++)
-            b->sources[t] = k->workers[t].out[p];
+        b->burst = bridge_burst(d);
     }
 
     /* where the workers' steps run */
