@@ -7,6 +7,9 @@ rh_add_test(test_wait      unit/test_wait.c      LIBS rh_base)
 rh_add_test(test_ring      unit/test_ring.c      LIBS rh_ring)
 # a ring's memory from the allocator passed in: heap, shared across fork
 rh_add_test(test_ring_mem  unit/test_ring_mem.c  LIBS rh_ring)
+# the engine's objects without a manifest, a plugin or a thread: init/fini,
+# and one dispatch step driven by hand
+rh_add_test(test_engine    unit/test_engine.c    LIBS rh_engine)
 rh_add_test(test_queue     unit/test_queue.c     LIBS rh_queue)
 rh_add_test(test_queue_burst unit/test_queue_burst.c LIBS rh_queue)
 rh_add_test(test_manifest  unit/test_manifest.c  LIBS rh_manifest)
