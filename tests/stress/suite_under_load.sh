@@ -20,7 +20,10 @@ cmake --build "$BUILD" -j"$(nproc)" >/dev/null || { echo "suite_under_load: buil
 
 stress-ng --cpu 2 --quiet &
 STRESS=$!
-trap 'kill "$STRESS" 2>/dev/null; wait "$STRESS" 2>/dev/null' EXIT INT TERM
+# The EXIT trap stops stress-ng; INT and TERM end the script (a trap that
+# only stopped stress-ng would let the loop go on without it).
+trap 'kill "$STRESS" 2>/dev/null; wait "$STRESS" 2>/dev/null' EXIT
+trap 'exit 143' INT TERM
 
 passed=0
 for i in $(seq 1 "$RUNS"); do
