@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/struct_size.h"
+#include "base/own_name.h"
 #include "queue/queue_layout.h"
 
 /* ----------------------------------------------------------- counters --- */
@@ -125,6 +126,24 @@ const rh_queue_config *rh_queue_config_of(const rh_queue *q) { return &q->cfg; }
 uint32_t rh_queue_payload_size(const rh_queue *q) { return q->payload_size; }
 rh_bell *rh__queue_not_empty_bell(rh_queue *q) { return &q->h->not_empty; }
 rh_bell *rh__queue_not_full_bell(rh_queue *q) { return &q->h->not_full; }
+
+/* ---------------------------------------------------- object names --- */
+
+/* "/ringhost.<instance>:<name>[:N]" (queue_layout.h).  Both parts are
+ * checked by the callers, so the result always fits.  ':' is in neither
+ * part's alphabet, so no two (instance, queue) pairs share an object name
+ * even when both hold dots, and ":N" is never part of a queue's name. */
+int rh__queue_shm_name(const char *instance, const char *name, int create, char *buf,
+                       size_t len, uid_t *squatter)
+{
+    char base[sizeof(SHM_PREFIX) + 2 * RH_QUEUE_NAME_MAX + 1];
+    snprintf(base, sizeof base, SHM_PREFIX "%s:%s", instance, name);
+    buf[0] = '/';
+    int rc = rh__own_name(SHM_DIR, base, ':', create, buf + 1, len - 1, squatter);
+    if (rc < 0)
+        snprintf(buf, len, "/%s", base);
+    return rc;
+}
 
 /* ------------------------------------------------------- the list --- */
 

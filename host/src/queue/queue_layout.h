@@ -299,7 +299,7 @@ static inline int capacity_valid(uint64_t cap)
  * "/ringhost.<instance>:<name>:N" that this user's host uses
  * (base/own_name.h: the lowest number that is ours; creating, the lowest
  * free one).  Every path that opens, creates, lists or removes a queue's
- * object computes its name here (queue_shm.c).  create 0: 1 when an object
+ * object computes its name here (queue_info.c).  create 0: 1 when an object
  * of ours exists, 0 when none does (buf then holds the plain name, for the
  * caller's error); create 1: 1 ours exists, 0 buf is free to create.  -1
  * when /dev/shm cannot be listed (buf holds the plain name).  *squatter (may

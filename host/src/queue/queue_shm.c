@@ -33,22 +33,6 @@
 
 /* ---------------------------------------------------------- lifecycle --- */
 
-/* "/ringhost.<instance>:<name>[:N]" (queue_layout.h).  Both parts are
- * checked by the callers, so the result always fits.  ':' is in neither
- * part's alphabet, so no two (instance, queue) pairs share an object name
- * even when both hold dots, and ":N" is never part of a queue's name. */
-int rh__queue_shm_name(const char *instance, const char *name, int create, char *buf,
-                       size_t len, uid_t *squatter)
-{
-    char base[sizeof(SHM_PREFIX) + 2 * RH_QUEUE_NAME_MAX + 1];
-    snprintf(base, sizeof base, SHM_PREFIX "%s:%s", instance, name);
-    buf[0] = '/';
-    int rc = rh__own_name(SHM_DIR, base, ':', create, buf + 1, len - 1, squatter);
-    if (rc < 0)
-        snprintf(buf, len, "/%s", base);
-    return rc;
-}
-
 /* The object now at shm_name is another user's (a squatter who took the
  * name between our pick and our create). */
 static int taken_by_another(const char *shm_name)
