@@ -26,7 +26,10 @@ test_cli_control_socket"}
 
 STRESS=
 stop_stress() { [ -n "$STRESS" ] && kill "$STRESS" 2>/dev/null && wait "$STRESS" 2>/dev/null; STRESS=; }
-trap stop_stress EXIT INT TERM
+# EXIT stops the stress worker; INT and TERM end the script (a trap that
+# only stopped it would let the loop go on unloaded).
+trap stop_stress EXIT
+trap 'exit 143' INT TERM
 
 all_ok=1
 run_condition() { # name, prefix command...
