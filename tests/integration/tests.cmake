@@ -22,6 +22,9 @@ rh_add_test(test_cli_requests       integration/test_cli_requests.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_run            integration/test_cli_run.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# stdout/stderr on a pipe whose reader is gone; --summary FILE
+rh_add_test(test_cli_closed_pipe    integration/test_cli_closed_pipe.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 rh_add_test(test_cli_info           integration/test_cli_info.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
 rh_add_test(test_cli_hotswap        integration/test_cli_hotswap.c

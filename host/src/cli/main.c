@@ -1,4 +1,5 @@
 /* main.c — `ringhost VERB ...`: picks the verb and prints usage. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,7 +15,7 @@ static const struct {
     {"run", rh__cmd_run,
      "run MANIFEST [--send FILE.jsonl] [--timeout S] [--report-bindings] [--instance I] "
      "[--plugins DIR] [--allow-plugin PATH]... [--no-watch] [--ready-fd N] "
-     "[--metrics-listen [ADDR:]PORT [--metrics-token-file FILE]]"},
+     "[--metrics-listen [ADDR:]PORT [--metrics-token-file FILE]] [--summary FILE]"},
     {"wait", rh__cmd_wait, "wait [--instance I] [--timeout S]   (until the host serves; exit 1 if not within S, default 30)"},
     {"send", rh__cmd_send, "send [--instance I] [--id ID] QUEUE JSON..."},
     {"recv", rh__cmd_recv,
@@ -64,8 +65,28 @@ static int usage(FILE *out)
     return out == stdout ? RH_EXIT_OK : RH_EXIT_BADINPUT;
 }
 
+/*
+ * A closed stdout or stderr (`| head`, a tee killed by Ctrl-C, a terminal
+ * gone) must not kill the host before it writes its accounting and removes
+ * its queues: SIGPIPE is caught by a handler that does nothing, so the
+ * write returns EPIPE and the log treats that stream as gone (base/log.c).
+ * A handler rather than SIG_IGN: an ignored signal stays ignored across
+ * exec, and the programs we start (dot, kernel processes) should get the
+ * default back.
+ */
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+}
+
 int main(int argc, char **argv)
 {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigpipe;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
     if (argc < 2)
         return usage(stderr);
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
