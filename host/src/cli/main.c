@@ -39,17 +39,29 @@ static const struct {
     {"graph", rh__cmd_graph,
      "graph MANIFEST | --instance I [--plugins DIR] [--allow-plugin PATH]... [-o FILE.svg|.png|.pdf|.dot]"},
     {"topo", rh__cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},
-    {"new-kernel", rh__cmd_new_kernel, "new-kernel NAME [DIR]"},
+    {"new-kernel", rh__cmd_new_kernel,
+     "new-kernel NAME [DIR]   (a kernel folder to build: NAME a C identifier, DIR default ./NAME, "
+     "not there yet)"},
     {"bench", rh__cmd_bench,
      "bench [--quick] [--reps N] [--cpus A,B] [--json FILE] [--plots DIR] [--only S] [--list]\n"
      "  ringhost bench --pin-sweep MANIFEST [--send FILE.jsonl]"},
 };
 
+static int verb_index(const char *verb);
+
 void rh__cli_usage_hint(const char *verb)
+{
+    int i = verb_index(verb);
+    if (i >= 0)
+        fprintf(stderr, "usage: ringhost %s\n", verbs[i].usage);
+}
+
+static int verb_index(const char *verb)
 {
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (strcmp(verbs[i].verb, verb) == 0)
-            fprintf(stderr, "usage: ringhost %s\n", verbs[i].usage);
+            return (int)i;
+    return -1;
 }
 
 static int usage(FILE *out)
@@ -57,12 +69,36 @@ static int usage(FILE *out)
     fprintf(out, "usage: ringhost VERB ...\n");
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         fprintf(out, "  ringhost %s\n", verbs[i].usage);
+    fprintf(out, "  ringhost help [VERB] | VERB --help   (this list, or one verb's usage)\n"
+                 "  ringhost --version\n");
     fprintf(out, "exit codes: 0 success, 1 runtime failure, 2 bad input or a name (instance, "
                  "queue, kernel, file) that names nothing (docs/OPERATIONS.md, \"Exit codes\")\n"
                  "environment: RINGHOST_INSTANCE (default --instance), "
                  "RINGHOST_PLUGIN_PATH (default plugins folder), RINGHOST_RUNTIME_DIR "
                  "(control sockets' folder), RINGHOST_LOG (log level)\n");
     return out == stdout ? RH_EXIT_OK : RH_EXIT_BADINPUT;
+}
+
+/* One verb's usage, asked for (`help VERB`, `VERB --help`): stdout, exit 0. */
+static int verb_help(const char *verb)
+{
+    int i = verb_index(verb);
+    if (i < 0) {
+        fprintf(stderr, "ringhost help: unknown verb \"%s\"\n", verb);
+        return usage(stderr);
+    }
+    printf("usage: ringhost %s\n", verbs[i].usage);
+    return RH_EXIT_OK;
+}
+
+/* Whether the verb's arguments ask for its usage: "--help" or "-h" before
+ * a "--" (no verb takes either as a value). */
+static int asks_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
 }
 
 /*
@@ -89,8 +125,17 @@ int main(int argc, char **argv)
     sigaction(SIGPIPE, &sa, NULL);
     if (argc < 2)
         return usage(stderr);
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        (!strcmp(argv[1], "help") && argc < 3))
         return usage(stdout);
+    if (!strcmp(argv[1], "help"))
+        return verb_help(argv[2]);
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("ringhost %s\n", RINGHOST_VERSION);
+        return RH_EXIT_OK;
+    }
+    if (verb_index(argv[1]) >= 0 && asks_help(argc, argv))
+        return verb_help(argv[1]);
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (strcmp(argv[1], verbs[i].verb) == 0) {
             int code = verbs[i].fn(argc - 1, argv + 1);
