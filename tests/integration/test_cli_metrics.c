@@ -197,8 +197,9 @@ static void test_metrics_carry_the_build_info_of_ringhost_version(void **state)
     CLI_CHECK(&o, sscanf(o.r.out, "ringhost %63s", version) == 1,
               "expected --version to print \"ringhost VERSION\"");
     cli_free(&o);
-    char want[128];
-    snprintf(want, sizeof want, "\nringhost_build_info{version=\"%s\"} 1\n", version);
+    char want[256];
+    snprintf(want, sizeof want, "\nringhost_build_info{instance=\"%s\",version=\"%s\"} 1\n",
+             H.instance, version);
     char *a = get(H.port, "/metrics");
     EXPECT(strstr(a, want), "expected %s in:\n%s", want + 1, a);
     EXPECT(strstr(a, "# TYPE ringhost_build_info gauge\n"), "expected its TYPE line in:\n%s", a);
