@@ -30,6 +30,14 @@ static const char *echo_manifest_text =
     " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"},\n"
     "               \"outputs\": {\"out\": \"e.out\"}}]}\n";
 
+/* launched into a host of the first: queues its next host does not declare */
+static const char *launched_manifest_text =
+    "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+    " \"queues\": {\"f.in\": {\"type\": \"echo.message\"},\n"
+    "            \"f.out\": {\"type\": \"echo.message\"}},\n"
+    " \"kernels\": [{\"name\": \"f\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"f.in\"},\n"
+    "               \"outputs\": {\"out\": \"f.out\"}}]}\n";
+
 #define WITHIN_S 20.0
 
 static const char *runtime_dir;
@@ -238,6 +246,16 @@ static void test_a_later_run_replaces_the_queues_a_killed_host_left(void **state
     const char *m = cli_manifest("pipedead", echo_manifest_text);
     proc host;
     cli_start_host(&host, m, instance);
+    /* a launched manifest, its kernel inactive: f.in keeps what is sent */
+    cli_out o;
+    cli_exec(&o, NULL, "launch", cli_manifest("pipedeadf", launched_manifest_text), "--instance",
+             instance, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "send", "--instance", instance, "f.in", "{\"seq\": 1, \"text\": \"f\"}",
+             NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
     proc_signal(&host, SIGKILL);
     proc_result r;
     proc_wait(&host, WITHIN_S, &r);
@@ -246,7 +264,6 @@ static void test_a_later_run_replaces_the_queues_a_killed_host_left(void **state
     EXPECT(runtime_left(instance) > 0, "expected a SIGKILLed host to leave its socket");
     /* the later host replaces them (queue.replaced), answers, stops clean */
     cli_start_host(&host, m, instance);
-    cli_out o;
     cli_exec(&o, NULL, "send", "--instance", instance, "e.in", "{\"seq\": 1, \"text\": \"again\"}",
              NULL);
     cli_expect_exit(&o, 0);
@@ -259,11 +276,18 @@ static void test_a_later_run_replaces_the_queues_a_killed_host_left(void **state
     proc_signal(&host, SIGTERM);
     EXPECT(proc_wait(&host, WITHIN_S, &r) == 0, "expected the later host to stop on SIGTERM");
     int replaced = (int)cli_count(r.err, "event=queue.replaced");
+    /* the launched manifest's queues (and its dead-letter queue) go too */
+    int removed = (int)cli_count(r.err, "event=queue.removed");
+    const char *f = strstr(r.err, "queue=f.in pid="), *eol = f ? strchr(f, '\n') : NULL;
+    const char *lost = f ? strstr(f, " queued_discarded=1 ") : NULL;
+    int f_in = f && lost && (!eol || lost < eol); /* the message sent to f.in, said lost */
     int code = r.exit_code;
-    if (replaced < 2 || code != 0)
+    if (replaced < 2 || removed != 3 || f_in != 1 || code != 0)
         fprintf(stderr, "the later host's stderr:\n%s\n", r.err);
     proc_result_free(&r);
     EXPECT(replaced >= 2, "expected the later host to replace e.in and e.out (queue.replaced)");
+    EXPECT(removed == 3 && f_in, "expected queue.removed for f.in (queued_discarded=1), f.out "
+                                 "and f.dlq");
     EXPECT(code == 0, "expected the later host to exit 0 on SIGTERM, got %d", code);
     EXPECT(shm_left(instance) == 0, "expected none of %s's queues left after the later host",
            instance);

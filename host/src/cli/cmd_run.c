@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "cli.h"
 #include "control/control.h"
 #include "manifest/manifest.h"
@@ -339,6 +340,33 @@ static int stop_host(rh_control *ctl, int exit_code)
 }
 
 /*
+ * The queues of this instance that a host now gone left and this manifest
+ * does not declare (a manifest `launch`ed into it): `stat` and `ps` say the
+ * next `run` replaces them, and it does: unlinked, with a queue.removed
+ * line each (what they held is lost, as queue.replaced says of a declared
+ * one).  Persist queues stay for the launch that recovers them.  Before
+ * the control socket answers, so no `launch` can be creating one now.
+ */
+struct leftovers {
+    rh_runtime *rt;
+    const char *instance;
+};
+
+static void remove_leftover(const char *name, void *arg)
+{
+    struct leftovers *l = arg;
+    uint64_t queued = 0;
+    int pid = 0;
+    if (rh_runtime_queue(l->rt, name) ||
+        rh__queue_remove_leftover(l->instance, name, &queued, &pid) != 0)
+        return;
+    rh__log_event(NULL, RH_LOG_WARN, "queue.removed",
+                  "instance=%s queue=%s pid=%d queued_discarded=%llu why=%s", l->instance, name,
+                  pid, (unsigned long long)queued,
+                  "its host is gone and this host's manifest does not declare it");
+}
+
+/*
  * A serving host's connections (control socket, /metrics) are polled, never
  * select()ed, so the soft limit on descriptors (often 1024, the default
  * systemd gives services) can rise to the hard one: a thousand idle clients
@@ -476,6 +504,8 @@ int rh__cmd_run(int argc, char **argv)
     rh_runtime_activate(rt, NULL);
     int exit_code = RH_EXIT_OK;
     if (!send) {
+        struct leftovers l = {rt, rh_runtime_instance(rt)};
+        rh_queue_list(l.instance, remove_leftover, &l);
         if (rh__control_add_runtime(ctl, rt, manifest) != 0) {
             fprintf(stderr, "ringhost: out of memory\n");
             rh_runtime_destroy(rt);
