@@ -49,6 +49,15 @@ static const struct {
 
 static int verb_index(const char *verb);
 
+int rh__cli_verb_at(int i, const char **verb, const char **usage)
+{
+    if (i < 0 || (size_t)i >= sizeof verbs / sizeof verbs[0])
+        return 0;
+    *verb = verbs[i].verb;
+    *usage = verbs[i].usage;
+    return 1;
+}
+
 void rh__cli_usage_hint(const char *verb)
 {
     int i = verb_index(verb);
@@ -128,6 +137,15 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         (!strcmp(argv[1], "help") && argc < 3))
         return usage(stdout);
+    /* what the build installs: written from the verb table (help_docs.c) */
+    if (!strcmp(argv[1], "help") && !strcmp(argv[2], "--man")) {
+        rh__cli_print_man(stdout, RINGHOST_VERSION);
+        return RH_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "help") && !strcmp(argv[2], "--bash-completion")) {
+        rh__cli_print_bash_completion(stdout);
+        return RH_EXIT_OK;
+    }
     if (!strcmp(argv[1], "help"))
         return verb_help(argv[2]);
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
