@@ -186,6 +186,26 @@ static void test_get_metrics_is_what_stat_prom_prints(void **state)
     free(a);
 }
 
+/* The build that answers, as `ringhost --version` says it. */
+static void test_metrics_carry_the_build_info_of_ringhost_version(void **state)
+{
+    (void)state;
+    cli_out o;
+    cli_exec(&o, NULL, "--version", NULL);
+    cli_expect_exit(&o, 0);
+    char version[64] = "";
+    CLI_CHECK(&o, sscanf(o.r.out, "ringhost %63s", version) == 1,
+              "expected --version to print \"ringhost VERSION\"");
+    cli_free(&o);
+    char want[256];
+    snprintf(want, sizeof want, "\nringhost_build_info{instance=\"%s\",version=\"%s\"} 1\n",
+             H.instance, version);
+    char *a = get(H.port, "/metrics");
+    EXPECT(strstr(a, want), "expected %s in:\n%s", want + 1, a);
+    EXPECT(strstr(a, "# TYPE ringhost_build_info gauge\n"), "expected its TYPE line in:\n%s", a);
+    free(a);
+}
+
 /* path of prog on $PATH, or NULL */
 static const char *on_path(const char *prog)
 {
@@ -423,6 +443,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_metrics_is_what_stat_prom_prints),
+        cmocka_unit_test(test_metrics_carry_the_build_info_of_ringhost_version),
         cmocka_unit_test(test_promtool_accepts_the_metrics),
         cmocka_unit_test(test_other_paths_methods_and_malformed_requests_are_refused),
         cmocka_unit_test(test_a_silent_client_does_not_hold_the_listener),

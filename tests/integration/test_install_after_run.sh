@@ -18,7 +18,8 @@ no_tests_built() {
 }
 has_install() {
     local f
-    for f in bin/ringhost bin/ringhost-gen include/ringhost/testing.h; do
+    for f in bin/ringhost bin/ringhost-gen include/ringhost/testing.h share/man/man1/ringhost.1 \
+             share/bash-completion/completions/ringhost; do
         [ -e "$1/$f" ] || fail "the install in $1 has no $f"
     done
     for f in libringhost_testing.a libringhost.a libringhost.so.1 ringhostConfig.cmake; do

@@ -22,6 +22,14 @@ rh_add_test(test_cli_requests       integration/test_cli_requests.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_run            integration/test_cli_run.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# stdout/stderr on a pipe whose reader is gone; --summary FILE
+rh_add_test(test_cli_closed_pipe    integration/test_cli_closed_pipe.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+# --version, --help, help VERB, VERB --help
+rh_add_test(test_cli_help           integration/test_cli_help.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+target_compile_definitions(test_cli_help PRIVATE RH_TEST_VERSION="${PROJECT_VERSION}")
+add_dependencies(test_cli_help ringhost_docs) # it compares the built man page and completion
 rh_add_test(test_cli_info           integration/test_cli_info.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 60)
 rh_add_test(test_cli_hotswap        integration/test_cli_hotswap.c

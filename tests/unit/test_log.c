@@ -1,10 +1,15 @@
 /*
  * test_log.c — the operator's log (host/src/base/log.h): level names, the
  * threshold, the key=value line and its quoting, and whole lines under
- * concurrent writers.
+ * concurrent writers; a standard stream whose reader went away (EPIPE)
+ * is written no more.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +196,36 @@ static void test_concurrent_writers_never_interleave_within_a_line(void **state)
     free(text);
 }
 
+/*
+ * stderr on a pipe whose read end is closed: the first line fails with
+ * EPIPE (SIGPIPE ignored here, as the CLI's handler makes it); then a
+ * working pipe is put on fd 2 and the next line must not reach it: the log
+ * took the stream for gone.  Last in the list: stderr stays gone after.
+ */
+static void test_a_stderr_that_failed_with_epipe_is_written_no_more(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    int saved = dup(STDERR_FILENO);
+    int dead[2], live[2];
+    EXPECT(saved >= 0 && pipe(dead) == 0 && pipe(live) == 0, "pipe: %s", strerror(errno));
+    close(dead[0]);
+    fflush(stderr);
+    dup2(dead[1], STDERR_FILENO);
+    rh__log_event(stderr, RH_LOG_INFO, "gone.first", "n=%d", 1);
+    dup2(live[1], STDERR_FILENO);
+    rh__log_event(stderr, RH_LOG_INFO, "gone.second", "n=%d", 2);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(dead[1]);
+    close(live[1]);
+    fcntl(live[0], F_SETFL, O_NONBLOCK);
+    char buf[256];
+    ssize_t n = read(live[0], buf, sizeof buf);
+    close(live[0]);
+    EXPECT(n <= 0, "expected nothing written after EPIPE, got %zd byte(s)", n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +238,8 @@ int main(void)
         cmocka_unit_test_teardown(test_a_line_too_long_is_cut_and_still_ends_with_a_newline,
                                   reset_level),
         cmocka_unit_test_teardown(test_concurrent_writers_never_interleave_within_a_line,
+                                  reset_level),
+        cmocka_unit_test_teardown(test_a_stderr_that_failed_with_epipe_is_written_no_more,
                                   reset_level),
     };
     rh__log_set_level(RH_LOG_INFO);

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -284,11 +285,33 @@ static size_t field_value(const char *fields, const char *name, const char **v)
     return 0;
 }
 
+/*
+ * A standard stream whose reader went away (EPIPE: `| head` done, a tee
+ * killed by Ctrl-C; EBADF: closed under us) is gone for good: the host
+ * keeps serving and stops writing to it, rather than paying a failed write
+ * per line (or dying of SIGPIPE: the CLI catches it, cli/main.c).  Only
+ * stdout and stderr are remembered: another FILE's address may be reused
+ * by a new stream once closed.  Read and written under g_write_lock.
+ */
+static int g_stdout_gone, g_stderr_gone;
+
+static int *gone_flag(FILE *out)
+{
+    return out == stderr ? &g_stderr_gone : out == stdout ? &g_stdout_gone : NULL;
+}
+
 static void write_line(FILE *out, const char *line, size_t len)
 {
+    int *gone = gone_flag(out);
+    if (gone && *gone)
+        return;
     flockfile(out);
-    fwrite(line, 1, len, out);
-    fflush(out);
+    errno = 0;
+    size_t w = fwrite(line, 1, len, out);
+    int rc = fflush(out);
+    int e = errno;
+    if ((w < len || rc != 0) && (e == EPIPE || e == EBADF) && gone)
+        *gone = 1;
     funlockfile(out);
 }
 

@@ -83,6 +83,21 @@ int rh__cli_bad_arg(const char *verb, const char *arg);
 
 /* main.c: print "usage: ringhost <verb's usage>" on stderr. */
 void rh__cli_usage_hint(const char *verb);
+/* main.c: the i-th verb of the table and its usage: 1, or 0 past the end. */
+int rh__cli_verb_at(int i, const char **verb, const char **usage);
+/* help_docs.c: the man page (roff) and the bash completion, from that table. */
+void rh__cli_print_man(FILE *out, const char *version);
+void rh__cli_print_bash_completion(FILE *out);
+
+/* run_summary.c: `run --summary FILE`.  open: 0, or -1 after saying why;
+ * add: a terminated runtime's summary and accounting lines; line: one
+ * "ringhost: TEXT" line; close: writes "ringhost: exit N", closes, and
+ * returns exit_code (RH_EXIT_FAIL for an OK one whose file failed).  Each
+ * does nothing while no file is open. */
+int rh__cli_summary_open(const char *path);
+void rh__cli_summary_add(rh_runtime *rt);
+void rh__cli_summary_line(const char *text);
+int rh__cli_summary_close(int exit_code);
 
 int rh__cmd_run(int argc, char **argv);
 int rh__cmd_ps(int argc, char **argv);

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "cli.h"
 #include "control/control.h"
 #include "manifest/manifest.h"
@@ -117,6 +118,7 @@ static int terminate_checked(rh_runtime *rt, int exit_code)
         fprintf(stderr, "ringhost: %s\n", err.msg);
         failed = 1;
     }
+    rh__cli_summary_add(rt);
     if (rh_runtime_unbalanced(rt)) {
         fprintf(stderr, "ringhost: the accounting of %d queue(s) does not balance (see the "
                         "\"accounting:\" lines above)\n", rh_runtime_unbalanced(rt));
@@ -317,6 +319,7 @@ static int stop_host(rh_control *ctl, int exit_code)
         rh_runtime *rt = rh__control_runtime(ctl, i);
         if (rh_runtime_state(rt) == RH_STATE_TERMINATED && i > 0) {
             /* released after its terminate (control.h), kept for its queues */
+            rh__cli_summary_add(rt);
             if (rh_runtime_unbalanced(rt) && exit_code == RH_EXIT_OK)
                 exit_code = RH_EXIT_FAIL;
             continue;
@@ -334,6 +337,33 @@ static int stop_host(rh_control *ctl, int exit_code)
         rh_runtime_destroy(rh__control_runtime(ctl, i));
     rh__control_close(ctl);
     return exit_code;
+}
+
+/*
+ * The queues of this instance that a host now gone left and this manifest
+ * does not declare (a manifest `launch`ed into it): `stat` and `ps` say the
+ * next `run` replaces them, and it does: unlinked, with a queue.removed
+ * line each (what they held is lost, as queue.replaced says of a declared
+ * one).  Persist queues stay for the launch that recovers them.  Before
+ * the control socket answers, so no `launch` can be creating one now.
+ */
+struct leftovers {
+    rh_runtime *rt;
+    const char *instance;
+};
+
+static void remove_leftover(const char *name, void *arg)
+{
+    struct leftovers *l = arg;
+    uint64_t queued = 0;
+    int pid = 0;
+    if (rh_runtime_queue(l->rt, name) ||
+        rh__queue_remove_leftover(l->instance, name, &queued, &pid) != 0)
+        return;
+    rh__log_event(NULL, RH_LOG_WARN, "queue.removed",
+                  "instance=%s queue=%s pid=%d queued_discarded=%llu why=%s", l->instance, name,
+                  pid, (unsigned long long)queued,
+                  "its host is gone and this host's manifest does not declare it");
 }
 
 /*
@@ -362,6 +392,7 @@ int rh__cmd_run(int argc, char **argv)
     struct sockaddr_in metrics_at;
     int metrics = 0; /* --metrics-listen [ADDR:]PORT */
     const char *token_file = NULL; /* --metrics-token-file FILE */
+    const char *summary = NULL; /* --summary FILE */
     /* --allow-plugin PATH, repeatable: at most one per argument pair, and
      * NULL-terminated; argv outlives the runtime. */
     const char *allowed[argc / 2 + 1];
@@ -398,6 +429,9 @@ int rh__cmd_run(int argc, char **argv)
         } else if (!strcmp(argv[i], "--metrics-token-file")) {
             if (rh__cli_value("run", argc, argv, &i, &token_file))
                 return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--summary")) {
+            if (rh__cli_value("run", argc, argv, &i, &summary))
+                return RH_EXIT_BADINPUT;
         } else if (!strcmp(argv[i], "--allow-plugin")) {
             if (rh__cli_value("run", argc, argv, &i, &v) ||
                 rh__cli_allow_plugin("run", v, allowed, &n_allowed) != 0)
@@ -428,6 +462,10 @@ int rh__cmd_run(int argc, char **argv)
     int token_rc = token_file ? rh__metrics_token_read(token_file, &token) : 0;
     if (token_rc != 0)
         return token_rc;
+    if (summary && rh__cli_summary_open(summary) != 0) {
+        free(token);
+        return RH_EXIT_BADINPUT;
+    }
     if (!send)
         raise_fd_limit();
     opts.instance = rh__cli_instance(opts.instance);
@@ -458,18 +496,22 @@ int rh__cmd_run(int argc, char **argv)
         free(token);
         if (ready_fd >= 0)
             close(ready_fd); /* end-of-file, no READY line: it failed */
+        rh__cli_summary_line(err.msg);
         /* a plugin that took the loader failed the launch, not the manifest */
-        return rh__plugin_guard_wedged(NULL, 0) ? RH_EXIT_FAIL : rh__cli_exit_code(rc);
+        return rh__cli_summary_close(rh__plugin_guard_wedged(NULL, 0) ? RH_EXIT_FAIL
+                                                              : rh__cli_exit_code(rc));
     }
     rh_runtime_activate(rt, NULL);
     int exit_code = RH_EXIT_OK;
     if (!send) {
+        struct leftovers l = {rt, rh_runtime_instance(rt)};
+        rh_queue_list(l.instance, remove_leftover, &l);
         if (rh__control_add_runtime(ctl, rt, manifest) != 0) {
             fprintf(stderr, "ringhost: out of memory\n");
             rh_runtime_destroy(rt);
             rh__control_close(ctl);
             free(token);
-            return RH_EXIT_FAIL;
+            return rh__cli_summary_close(RH_EXIT_FAIL);
         }
         if (rh__control_start(ctl, &err) != 0) {
             fprintf(stderr, "ringhost: %s\n", err.msg);
@@ -491,7 +533,7 @@ int rh__cmd_run(int argc, char **argv)
         if (ready_fd >= 0)
             close(ready_fd);
         exit_code = stop_host(ctl, exit_code);
-        return rh__plugin_guard_wedged(NULL, 0) ? RH_EXIT_FAIL : exit_code;
+        return rh__cli_summary_close(rh__plugin_guard_wedged(NULL, 0) ? RH_EXIT_FAIL : exit_code);
     } else {
         printer p = {.rt = rt};
         uint32_t n_queues = 0;
@@ -501,7 +543,7 @@ int rh__cmd_run(int argc, char **argv)
         if (!p.sinks) {
             fprintf(stderr, "ringhost: out of memory\n");
             rh_runtime_destroy(rt);
-            return RH_EXIT_FAIL;
+            return rh__cli_summary_close(RH_EXIT_FAIL);
         }
         for (uint32_t i = 0; i < n_queues; i++)
             if (!rh_runtime_queue_consumed(rt, i)) {
@@ -548,5 +590,5 @@ int rh__cmd_run(int argc, char **argv)
     }
     exit_code = terminate_checked(rt, exit_code);
     rh_runtime_destroy(rt);
-    return exit_code;
+    return rh__cli_summary_close(exit_code);
 }

@@ -105,6 +105,14 @@ void rh__cli_prom_print(FILE *out, const char *instance, json_t *queues, json_t 
 {
     json_t *o;
     size_t i;
+    /* Which build answers, as Prometheus exporters say it: a gauge of 1
+     * whose label is the version (`ringhost --version`); the instance label
+     * as on every other series. */
+    fprintf(out, "# HELP ringhost_build_info The ringhost version serving these metrics; always 1.\n"
+                 "# TYPE ringhost_build_info gauge\n"
+                 "ringhost_build_info{instance=\"");
+    print_label(out, instance);
+    fprintf(out, "\",version=\"%s\"} 1\n", RINGHOST_VERSION);
     for (size_t m = 0; m < sizeof queue_metrics / sizeof *queue_metrics; m++)
         print_metric(out, &queue_metrics[m], instance, queues, "queue", "queue");
     json_t *links = rh__cli_link_stats(instance); /* remote queues */

@@ -71,3 +71,33 @@ int rh__queue_purge(const char *instance, const char *name, rh_error *err)
     close(fd);
     return rc;
 }
+
+int rh__queue_remove_leftover(const char *instance, const char *name, uint64_t *queued,
+                              int *pid)
+{
+    char shm_name[sizeof(((rh_queue *)0)->shm_name)];
+    rh__queue_shm_name(instance, name, 0, shm_name, sizeof shm_name, NULL);
+    int fd = shm_open(shm_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0)
+        return 1;
+    struct stat st;
+    int kept = 1;
+    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && S_ISREG(st.st_mode) &&
+        (size_t)st.st_size >= sizeof(queue_header) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+        live_creator(fd, &st) == 0) {
+        const queue_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
+        if (h != MAP_FAILED) {
+            /* a persist queue is recovered by the launch that declares it */
+            if (atomic_load(&h->magic) == QUEUE_MAGIC && h->persist != 1 &&
+                h->creator_pid > 0 && h->creator_pid != getpid()) {
+                uint64_t tail = atomic_load(&h->prod_tail), head = atomic_load(&h->cons_tail);
+                *queued = tail >= head ? tail - head : 0;
+                *pid = h->creator_pid;
+                kept = shm_unlink(shm_name) != 0;
+            }
+            munmap((void *)h, sizeof *h);
+        }
+    }
+    close(fd);
+    return kept;
+}

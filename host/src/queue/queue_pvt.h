@@ -152,6 +152,15 @@ void rh__queue_stats_read(const rh_queue *q, rh_queue_stats *out);
  * none, RH_EINVAL (another user's, not a queue). */
 int rh__queue_purge(const char *instance, const char *name, rh_error *err);
 
+/* A queue of instance that a host now gone created and that no persist
+ * flag keeps (a manifest `launch`ed into that host; its next host does
+ * not declare it): unlinked, 0, with what it still held (*queued:
+ * published and not yet read, prod_tail - cons_tail) and its creator's
+ * pid.  1 when it is kept: gone already,
+ * persist, another user's, or a live process holds it. */
+int rh__queue_remove_leftover(const char *instance, const char *name, uint64_t *queued,
+                              int *pid);
+
 /* The ids of the last messages the queue accepted, consumed or not (their
  * cells still hold them until a producer laps round): at most
  * min(max, capacity), oldest first, into out.  Returns how many
