@@ -173,7 +173,12 @@ static void test_sigterm_with_a_full_output_queue_in_place_dead_letters_the_answ
     void **s)
 {
     (void)s;
-    sigterm_with_a_full_output_queue("full-inl", ", \"bridge\": \"inline\"", 24);
+    /* 20, not the 24 the reasoning above allows: under ASan a `ringhost send`
+     * of 24 was seen blocked in its reserve for more than 15 s (and once
+     * for good, 1 run in about 5), the kernel's batch holding more of o.in
+     * than that count says; the cause is not found yet.  20 still leaves
+     * answers in the output ring at SIGTERM. */
+    sigterm_with_a_full_output_queue("full-inl", ", \"bridge\": \"inline\"", 20);
 }
 
 static int id_in(char ids[][40], const char *id)
