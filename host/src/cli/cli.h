@@ -85,6 +85,8 @@ int rh__cli_bad_arg(const char *verb, const char *arg);
 void rh__cli_usage_hint(const char *verb);
 /* main.c: the i-th verb of the table and its usage: 1, or 0 past the end. */
 int rh__cli_verb_at(int i, const char **verb, const char **usage);
+/* verbs.c: whether verb is one; its function and usage line (either may be NULL). */
+int rh__cli_verb_find(const char *verb, int (**fn)(int, char **), const char **usage);
 /* help_docs.c: the man page (roff) and the bash completion, from that table. */
 void rh__cli_print_man(FILE *out, const char *version);
 void rh__cli_print_bash_completion(FILE *out);

@@ -25,7 +25,7 @@
 #include "base/clock.h"
 #include "cli.h"
 #include "manifest/manifest.h"
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 #define GRAPH_SAMPLE_MS 1000
 

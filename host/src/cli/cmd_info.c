@@ -6,7 +6,7 @@
 #include "base/placement.h"
 #include "cli.h"
 #include "plugin/plugin.h"
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 static void print_ports(const char *dir, const rh_port *ports, uint32_t n)
 {

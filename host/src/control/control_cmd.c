@@ -17,7 +17,7 @@
 #include "control/control.h"
 #include "control/control_pvt.h"
 #include "engine/engine.h"
-#include "runtime.h"
+#include "runtime/runtime.h"
 #include "manifest/manifest.h"
 
 /* The reply as one line with room for the '\n' the server appends. */

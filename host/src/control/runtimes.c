@@ -17,7 +17,7 @@
 #include "control/control_pvt.h"
 #include "engine/engine.h"
 #include "live/live.h"
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 /* The first runtime's plugin watcher asks this (live.h): a new build of a
  * file that a kernel of any runtime of the host runs is swapped in there,

@@ -31,7 +31,7 @@
 #include "queue/queue_pvt.h"
 #include "queue/type_registry.h"
 #include "remote/remote.h"
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 /* ----------------------------------------------------------- launch ---- */
 
