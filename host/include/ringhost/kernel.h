@@ -31,7 +31,7 @@ extern "C" {
  * minor is newer than the host's is refused (it may rely on host functions
  * this host lacks); an older minor loads. */
 #define RH_ABI_MAJOR 1
-#define RH_ABI_MINOR 0
+#define RH_ABI_MINOR 1 /* 1.1: rh_kernel_desc.device (device kernels) */
 
 /* Name of the one symbol a plugin exports. */
 #define RH_KERNEL_ENTRY_SYMBOL "rh_kernel_entry"
@@ -261,6 +261,13 @@ typedef struct rh_kernel_desc {
      * (rh__plugin_config_schema), so the ABI minor stays 0: reading it
      * relies on no host function. */
     const char *config_schema;
+    /* ---- ABI 1.1 ---- */
+    /* Optional (NULL: a CPU kernel).  The kernel's device code
+     * (ringhost/device.h): set, the kernel has neither process nor run and
+     * runs where the manifest's "isolation" names a device executor
+     * ("cuda").  A 1.0 plugin's struct_size does not cover it: read as
+     * NULL (rh__plugin_device). */
+    const struct rh_device_kernel *device;
 } rh_kernel_desc;
 
 typedef const rh_kernel_desc *(*rh_kernel_entry_fn)(void);

@@ -30,6 +30,7 @@
 #include <sys/random.h>
 
 #include "base/id.h"
+#include "ringhost/answer_id.h"
 #include "ringhost/ringhost.h"
 
 static __thread uint64_t id_stream; /* hi half: random, version bits set */
@@ -80,40 +81,10 @@ rh_id rh_id_new(void)
     return id;
 }
 
-/* splitmix64's finaliser: every input bit flips each output bit with
- * probability about 1/2. */
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-/* The key is fixed on purpose: a restarted host (or another host, through
- * a remote queue) must derive the same ids.  It only keeps derived ids apart from
- * drawn ones and from other schemes; it is not a secret. */
-#define ANSWER_KEY_HI 0x72696e67686f7374ull /* "ringhost" */
-#define ANSWER_KEY_LO 0x616e737765726964ull /* "answerid" */
-
-/*
- * Two independent mixes (they run in parallel: this is per answer, on the
- * dispatch thread).  mix64 is a bijection, so a half collides only when its
- * mixed-in value does: two inputs that differ give different values in
- * both halves (the multipliers are odd, so b * C is a bijection too), and
- * so do two (port, index) pairs of one input.
- */
+/* One derivation for the host and a device kernel's loop: ringhost/answer_id.h. */
 rh_id rh__id_of_answer(rh_id input_id, uint32_t port, uint32_t emit_index)
 {
-    uint64_t where = ((uint64_t)port << 32) | emit_index;
-    uint64_t a = input_id.hi ^ ANSWER_KEY_HI, b = input_id.lo ^ ANSWER_KEY_LO;
-    uint64_t hi = mix64(a ^ b * 0x9e3779b97f4a7c15ull ^ where * 0xd6e8feb86659fd93ull);
-    uint64_t lo = mix64(b ^ a * 0xc2b2ae3d27d4eb4full ^ (where + 1) * 0x165667b19e3779f9ull);
-    /* version 8 and variant 10, as rh_id_new; lo's top bit set: never zero */
-    rh_id id = {(hi & ~0xf000ull) | 0x8000ull,
-                (lo & ~0xc000000000000000ull) | 0x8000000000000000ull};
-    return id;
+    return rh_answer_id(input_id, port, emit_index);
 }
 
 static int hexval(int c)

@@ -29,6 +29,7 @@
 #include "engine/acks.h"
 #include "engine/dedup.h"
 #include "engine/engine_pvt.h"
+#include "ringhost/device.h"
 #include "queue/dlq.h"
 #include "queue/queue_pvt.h"
 
@@ -461,9 +462,19 @@ uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
     if (n == 0)
         return 0;
     rh_envelope *slots[RH_BURST_MAX];
-    for (uint32_t i = 0; i < n; i++)
-        slots[i] = rh_ring_slot(src, pos + i);
     uint32_t peeked = n;
+    if (b->voids) { /* a device's void slots: no answer there, released with the rest */
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < peeked; i++) {
+            rh_envelope *e = rh_ring_slot(src, pos + i);
+            if (e->payload_len != RH_RING_VOID_LEN)
+                slots[kept++] = e;
+        }
+        n = kept;
+    } else {
+        for (uint32_t i = 0; i < n; i++)
+            slots[i] = rh_ring_slot(src, pos + i);
+    }
     if (answers_to_check(b, slots, n))
         n = drop_repeated_answers(b, slots, n);
     /* The run that fits goes in one claim, one clock read, one doorbell;

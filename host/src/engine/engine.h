@@ -93,6 +93,8 @@ typedef struct rh_out_bridge {
     rh_ring **sources;     /* one per worker */
     uint32_t n_sources;
     uint32_t burst;
+    int voids;             /* its sources may hold void slots (RH_RING_VOID_LEN): a device
+                            * worker's, which fills every input's position.  Set at build */
     _Atomic uint64_t sent;     /* accepted by the queue */
     _Atomic uint64_t refused;  /* dropped by drop_newest, or by the dead-letter queue's
                                 * policy (counted there too) */
@@ -249,7 +251,15 @@ typedef struct rh_task {
     rh_bell **bells;                 /* what wakes it (owned by the reactor) */
     uint32_t n_bells;
     const char *what;                /* "dispatch vadd#0", "pump in vadd.requests" */
+    /* The other side of its rings rings no bell (a worker on a device,
+     * exec.h RH_EXEC_POLLED): the reactor running it never parks longer
+     * than RH_REACTOR_POLL_MAX_NS, backing off from RH_REACTOR_POLL_MIN_NS
+     * while idle. */
+    int polled;
 } rh_task;
+
+#define RH_REACTOR_POLL_MIN_NS (20ull * 1000)
+#define RH_REACTOR_POLL_MAX_NS (1000ull * 1000)
 
 struct rh_reactor {
     rh_runtime *rt;
@@ -272,6 +282,8 @@ struct rh_reactor {
     int run_kernel;                  /* a run() kernel owns this thread (its only task) */
     int stuck;                       /* did not stop by its join deadline */
     uint64_t wake_at_ns;             /* a task needs a step by then (a restart's backoff); 0 = none */
+    int polled;                      /* a task of it is polled (rh_task.polled) */
+    uint64_t poll_nap_ns;            /* its next park's bound while polled and idle (own thread) */
 };
 
 /* Lifecycle flags read by every step. */

@@ -42,13 +42,14 @@ int rh__reactor_add_task(rh_reactor *r, const rh_task *t)
         memcpy(dst->bells, t->bells, t->n_bells * sizeof *dst->bells);
     }
     r->n_tasks++;
+    r->polled |= t->polled;
     return 0;
 }
 
 int rh__reactor_plan_task(rh_reactor *r, const char *what)
 {
     char *copy = strdup(what);
-    rh_task t = {NULL, NULL, NULL, 0, copy};
+    rh_task t = {NULL, NULL, NULL, 0, copy, 0};
     if (!copy || rh__reactor_add_task(r, &t) != 0) {
         free(copy);
         return RH_ENOMEM;
@@ -92,6 +93,16 @@ static void park(rh_reactor *r)
      * task that asked for a step at wake_at_ns (a restart whose backoff
      * ends, engine/restart.c) shortens it. */
     int64_t timeout = overflow ? (int64_t)RH_NS_PER_MS : 100 * (int64_t)RH_NS_PER_MS;
+    if (r->polled) {
+        /* A device answers without a bell: poll, backing off while idle
+         * (20 us, doubling to 1 ms: ~1,000 wake-ups a second when idle for
+         * long, a first answer after a long idle seen within 1 ms). */
+        r->poll_nap_ns = r->poll_nap_ns ? r->poll_nap_ns * 2 : RH_REACTOR_POLL_MIN_NS;
+        if (r->poll_nap_ns > RH_REACTOR_POLL_MAX_NS)
+            r->poll_nap_ns = RH_REACTOR_POLL_MAX_NS;
+        if ((int64_t)r->poll_nap_ns < timeout)
+            timeout = (int64_t)r->poll_nap_ns;
+    }
     if (r->wake_at_ns) {
         uint64_t now = rh_now_ns();
         int64_t due = r->wake_at_ns > now ? (int64_t)(r->wake_at_ns - now) : 0;
@@ -167,6 +178,7 @@ static void *reactor_main(void *arg)
         atomic_fetch_add_explicit(&r->loops, 1, memory_order_release);
         if (run_round(r) > 0) {
             rh_waiter_busy(&wt);
+            r->poll_nap_ns = 0;
             continue;
         }
         rh__waiter_idle_step(&wt, park_and_note_cpu, r);

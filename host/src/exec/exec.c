@@ -5,11 +5,15 @@
 #include <string.h>
 
 #include "exec/exec.h"
+#include "plugin/plugin.h"
 
 /* One line per executor. */
 static const rh_exec_ops *const executors[] = {
     &rh__exec_thread,
     &rh__exec_process,
+#if RH_HAVE_CUDA
+    &rh__exec_cuda,
+#endif
 };
 
 #define N_EXECUTORS (sizeof executors / sizeof executors[0])
@@ -26,6 +30,11 @@ int rh__exec_bind(rh_runtime *rt, rh_kinst *k, rh_error *err)
 {
     const rh_kernel_decl *d = k->decl;
     const rh_exec_ops *e = rh__exec_find(d->executor);
+    if (!e && d->executor && strcmp(d->executor, "cuda") == 0)
+        return rh_error_set(err, RH_EPLACE,
+                            "%s: kernels[%u].isolation: \"cuda\" is not in this ringhost: it "
+                            "was built without the CUDA toolkit (no nvcc or cuda.h at configure "
+                            "time)", rt->m->path, k->index);
     if (!e) {
         char names[128] = "";
         for (size_t i = 0; i < N_EXECUTORS; i++)
@@ -35,6 +44,18 @@ int rh__exec_bind(rh_runtime *rt, rh_kinst *k, rh_error *err)
                             "got \"%s\"", rt->m->path, k->index, names,
                             d->executor ? d->executor : "");
     }
+    int device = k->desc && rh__plugin_device(k->desc);
+    if (device && !(e->caps & RH_EXEC_POLLED))
+        return rh_error_set(err, RH_EMANIFEST,
+                            "%s: kernels[%u].isolation: expected \"cuda\" for plugin \"%s\", "
+                            "got \"%s\" (a device kernel runs on the GPU; it has no CPU code)",
+                            rt->m->path, k->index, k->desc->name, e->name);
+    if (k->desc && !device && (e->caps & RH_EXEC_POLLED))
+        return rh_error_set(err, RH_EMANIFEST,
+                            "%s: kernels[%u].isolation: expected \"thread\" or \"process\" for "
+                            "plugin \"%s\", got \"%s\" (it has no device code: "
+                            "rh_kernel_desc.device is not set)",
+                            rt->m->path, k->index, k->desc->name, e->name);
     if (k->desc && k->desc->run && !(e->caps & RH_EXEC_RUN))
         return rh_error_set(err, RH_EMANIFEST,
                             "%s: kernels[%u].isolation: expected \"thread\" for plugin \"%s\", "

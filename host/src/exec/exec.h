@@ -32,6 +32,9 @@ enum {
                                 * worker runs in the host's address space */
     RH_EXEC_SWAP = 1u << 1,    /* a hot swap may replace the kernel at a batch boundary */
     RH_EXEC_RUN = 1u << 2,     /* run() kernels (which own their loop) can run here */
+    RH_EXEC_POLLED = 1u << 3,  /* the worker's side of its rings rings no bell (a device):
+                                * the bridges poll them (rh_task.polled), and its output
+                                * rings may hold void slots (RH_RING_VOID_LEN) */
 };
 
 typedef struct rh_exec_ops {
@@ -107,5 +110,7 @@ rh_reactor *rh__exec_reactor_for(rh_runtime *rt, const char *pin, const char *jp
 
 extern const rh_exec_ops rh__exec_thread;
 extern const rh_exec_ops rh__exec_process;
+/* host/backends/cuda/exec_cuda.c, built when the CUDA toolkit is found */
+extern const rh_exec_ops rh__exec_cuda;
 
 #endif /* RH_EXEC_H */

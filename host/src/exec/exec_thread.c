@@ -172,7 +172,7 @@ static int thread_place(rh_runtime *rt, rh_kinst *k, rh_error *err)
         if (!what)
             return rh_error_set(err, RH_ENOMEM, "out of memory");
         snprintf(what, 96, "dispatch %s#%u", k->decl->name, i);
-        rh_task t = {rh__worker_step, w, bells, n, what};
+        rh_task t = {rh__worker_step, w, bells, n, what, 0};
         if (rh__reactor_add_task(w->reactor, &t) != 0) {
             free(what);
             return rh_error_set(err, RH_ENOMEM, "out of memory");

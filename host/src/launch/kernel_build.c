@@ -209,6 +209,7 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
     if (inline_mode)
         return 0;
     snprintf(jpath, sizeof jpath, "kernels[%u].pin.pump", k->index);
+    int polled = (k->exec->caps & RH_EXEC_POLLED) != 0;
     rh_reactor *pin = NULL, *pout = NULL;
     if (desc->n_inputs &&
         !(pin = rh__exec_reactor_for(rt, d->pin_pump.text, jpath, "in", d->wait, err)))
@@ -227,7 +228,7 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             bells[t + 1] = &b->targets[t]->not_full;
         snprintf(what, 96, "bridge %s -> %s.%s", rh_queue_name(b->queue), d->name,
                  desc->inputs[b->port].name);
-        rh_task t = {rh__in_bridge_task, b, bells, b->n_targets + 1, what};
+        rh_task t = {rh__in_bridge_task, b, bells, b->n_targets + 1, what, polled};
         int rc = rh__reactor_add_task(pin, &t);
         free(bells);
         if (rc)
@@ -243,7 +244,8 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
             bells[t] = &b->sources[t]->not_empty;
         snprintf(what, 96, "bridge %s.%s -> %s", d->name, desc->outputs[p].name,
                  rh_queue_name(b->queue));
-        rh_task t = {rh__out_bridge_task, b, bells, b->n_sources, what};
+        b->voids = polled; /* a device fills every input's position */
+        rh_task t = {rh__out_bridge_task, b, bells, b->n_sources, what, polled};
         int rc = rh__reactor_add_task(pout, &t);
         free(bells);
         if (rc)

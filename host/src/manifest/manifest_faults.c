@@ -17,6 +17,8 @@
  *                               shared rings (exec/exec_process.c): a crash restarts
  *                               it and the host runs on; needs "bridge":
  *                               "thread" (its pumps stay in the host)
+ *                "cuda"         on the GPU: a device kernel's loop, one block
+ *                               per worker (host/backends/cuda/exec_cuda.c)
  *
  * Kept apart from manifest_kernels.c (the rest of a kernel) because they are one
  * concept with its own defaults; the form of every error is the same.
@@ -35,7 +37,7 @@
 #define DEFAULT_BACKOFF_MS 100
 #define DEFAULT_BACKOFF_MAX_MS 5000
 
-static const char *const isolation_names[] = {"thread", "process"};
+static const char *const isolation_names[] = {"thread", "process", "cuda"};
 static const char *const restart_keys[] = {"max", "backoff_ms", "backoff_max_ms",
                                            "failed_batches"};
 

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "plugin/plugin_load.h"
+#include "plugin/plugin.h"
+#include "ringhost/device.h"
 
 /* The smallest descriptor any ABI-1 plugin can have: up to and including
  * fini, the last member of version 1.0.  A larger struct_size (a newer minor)
@@ -56,6 +58,30 @@ static int check_ports(const rh_port *ports, uint32_t n, const char *dir, const 
     return 0;
 }
 
+/* A device kernel's descriptor (ringhost/device.h): what the executor
+ * relies on, checked once at load. */
+static int check_device(const rh_device_kernel *dev, const char *path, const rh_kernel_desc *d,
+                        rh_error *err)
+{
+    const char *why = NULL;
+    if (d->process || d->run)
+        why = "it also has process or run (a device kernel has neither)";
+    else if (dev->struct_size < sizeof(rh_device_kernel))
+        why = "its rh_device_kernel.struct_size is too small (RH_DEVICE_KERNEL_ABI)";
+    else if (!dev->platform || strcmp(dev->platform, RH_DEVICE_CUDA) != 0)
+        why = "its platform is not \"" RH_DEVICE_CUDA "\"";
+    else if (!dev->image || !dev->function || !dev->function[0])
+        why = "it has no image or no function";
+    else if (dev->lanes != 1 && dev->lanes != 32)
+        why = "its lanes is not 1 or 32";
+    else if (dev->block_threads < 32 || dev->block_threads > 1024 || dev->block_threads % 32 ||
+             dev->block_threads < dev->lanes)
+        why = "its block_threads is not a multiple of 32 in 32..1024";
+    if (why)
+        return rh_error_set(err, RH_EPLUGIN, "%s: device kernel \"%s\": %s", path, d->name, why);
+    return 0;
+}
+
 int rh__plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err)
 {
     if (!d)
@@ -78,10 +104,18 @@ int rh__plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err)
                             path, d->struct_size, (size_t)RH_DESC_MIN_SIZE, RH_ABI_MAJOR);
     if (!d->name || !d->name[0])
         return rh_error_set(err, RH_EPLUGIN, "%s: descriptor has no name", path);
-    if (!d->process == !d->run)
+    const rh_device_kernel *dev = rh__plugin_device(d);
+    if (dev) {
+        int rc = check_device(dev, path, d, err);
+        if (rc)
+            return rc;
+    } else if (!d->process == !d->run) {
         return rh_error_set(err, RH_EPLUGIN,
-                            "%s: kernel \"%s\" must provide exactly one of process and run (%s)",
-                            path, d->name, d->process ? "it has both" : "it has neither");
+                            "%s: kernel \"%s\" must provide exactly one of process, run and "
+                            "device (%s)",
+                            path, d->name, d->process ? "it has both process and run"
+                                                      : "it has none");
+    }
     if (d->n_inputs + d->n_outputs == 0)
         return rh_error_set(err, RH_EPLUGIN, "%s: kernel \"%s\" declares no ports", path,
                             d->name);
