@@ -60,7 +60,11 @@ struct opts {
     double seconds;
     uint64_t max_msgs;
     const char *json;
+    const char *samples;
+    int cpu[2]; /* --cpus A,B: host thread(s) on A, the stream's consumer on B; -1: not pinned */
 };
+
+static const opts *g_opts;
 
 static FILE *g_json;
 static char g_card[256];
@@ -158,6 +162,13 @@ static double quantile(const std::vector<uint64_t> &s, double q)
 static void emit_latency(const char *name, std::vector<uint64_t> &lat, long warmup,
                          uint32_t payload, const char *extra)
 {
+    /* --samples: every measured round trip (ns, native uint64), for a
+     * caller that pools samples over repetitions (ringhost-bench). */
+    if (g_opts->samples) {
+        FILE *f = fopen(g_opts->samples, "wb");
+        if (!f || fwrite(lat.data(), sizeof lat[0], lat.size(), f) != lat.size() || fclose(f) != 0)
+            die("cannot write %s: %s", g_opts->samples, strerror(errno));
+    }
     std::sort(lat.begin(), lat.end());
     double sum = 0;
     for (uint64_t v : lat)
@@ -213,6 +224,19 @@ __device__ __forceinline__ uint64_t globaltimer_ns(void)
 static inline uint64_t host_load_acquire(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void host_store_release(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline void host_store_relaxed(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+
+/* Pins the calling thread (cpu < 0: left where the OS puts it). */
+static void pin_self(int cpu)
+{
+    if (cpu < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    if (rc != 0)
+        die("cannot pin a thread to cpu %d: %s", cpu, strerror(rc));
+}
 
 static inline void cpu_relax(void)
 {
@@ -550,6 +574,7 @@ struct stream_run {
     int produced_done;
     uint64_t warm_msgs;
     uint64_t t_warm, t_last, received;  /* consumer's figures */
+    int cpu_producer, cpu_consumer;
     int failed;                         /* either side: stop everything (relaxed) */
     char error[256];
 };
@@ -570,6 +595,7 @@ static inline uint64_t stream_word(uint64_t seq, int j) { return seq << 3 | (uin
 static void *stream_producer(void *arg)
 {
     stream_run *r = (stream_run *)arg;
+    pin_self(r->cpu_producer);
     uint64_t head = 0, tail_cache = 0, stall_since = now_ns();
     const uint32_t mask = r->slots - 1;
     while (!__atomic_load_n(&r->failed, __ATOMIC_RELAXED) && head < r->max_msgs) {
@@ -606,6 +632,7 @@ static void *stream_producer(void *arg)
 static void *stream_consumer(void *arg)
 {
     stream_run *r = (stream_run *)arg;
+    pin_self(r->cpu_consumer);
     uint64_t got = 0, stall_since = now_ns();
     const uint32_t mask = r->slots - 1;
     while (!__atomic_load_n(&r->failed, __ATOMIC_RELAXED)) {
@@ -671,6 +698,8 @@ static void case_stream(const opts *o, cudaStream_t s)
     r.out = out;
     r.slots = STREAM_SLOTS;
     r.max_msgs = o->max_msgs;
+    r.cpu_producer = o->cpu[0];
+    r.cpu_consumer = o->cpu[1];
     r.warm_msgs = std::min<uint64_t>(o->max_msgs / 20, 1000000); /* not counted */
     uint64_t t_start = now_ns();
     r.t_end_produce = t_start + (uint64_t)(o->seconds * 1e9);
@@ -830,12 +859,16 @@ static const bench_case CASES[] = {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ringhost-bench-gpu [--only SUBSTR] [--iters N] [--seconds S] [--json FILE] [--list]\n"
+            "usage: ringhost-bench-gpu [--only SUBSTR] [--iters N] [--seconds S] [--json FILE]\n"
+            "                          [--samples FILE] [--cpus A,B] [--list]\n"
             "  --only S     run only the cases whose name contains S\n"
             "  --iters N    measured round trips per latency case (default 100000;\n"
             "               a tenth more, plus 100, are warm-up)\n"
             "  --seconds S  how long gpu.stream.mapped streams (default 2; at most 50M messages)\n"
             "  --json FILE  append every JSON line to FILE too\n"
+            "  --samples F  write a latency case's round trips to F (uint64 ns, raw)\n"
+            "  --cpus A,B   host thread of the latency cases and the stream's producer on\n"
+            "               cpu A, the stream's consumer on B (default: not pinned)\n"
             "  --list       print the case names, run nothing\n"
             "One JSON line per case on stdout.  Without a CUDA device: \"skipped: no CUDA\n"
             "device (...)\" and exit 0.\n");
@@ -854,8 +887,10 @@ int main(int argc, char **argv)
         {"only", required_argument, NULL, 'o'},    {"iters", required_argument, NULL, 'i'},
         {"seconds", required_argument, NULL, 's'}, {"json", required_argument, NULL, 'j'},
         {"list", no_argument, NULL, 'l'},          {"help", no_argument, NULL, 'h'},
+        {"samples", required_argument, NULL, 'S'}, {"cpus", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0}};
-    opts o = {NULL, 100000, 2.0, 50000000ull, NULL};
+    opts o = {NULL, 100000, 2.0, 50000000ull, NULL, NULL, {-1, -1}};
+    g_opts = &o;
     int list = 0;
     for (int c; (c = getopt_long(argc, argv, "", lopts, NULL)) != -1;) {
         char *end;
@@ -876,6 +911,14 @@ int main(int argc, char **argv)
             }
             break;
         case 'j': o.json = optarg; break;
+        case 'S': o.samples = optarg; break;
+        case 'c':
+            if (sscanf(optarg, "%d,%d", &o.cpu[0], &o.cpu[1]) != 2 || o.cpu[0] < 0 ||
+                o.cpu[1] < 0 || o.cpu[0] >= CPU_SETSIZE || o.cpu[1] >= CPU_SETSIZE) {
+                fprintf(stderr, "ringhost-bench-gpu: --cpus wants 'A,B', not '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'l': list = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -921,6 +964,7 @@ int main(int argc, char **argv)
 
     /* Mapped host memory, and a synchronize that spins rather than yields
      * or blocks: the per-request baselines get their lowest latency. */
+    pin_self(o.cpu[0]); /* the latency cases' host thread */
     CK(cudaSetDeviceFlags(cudaDeviceMapHost | cudaDeviceScheduleSpin));
     CK(cudaSetDevice(0));
     cudaDeviceProp p;
@@ -946,9 +990,10 @@ int main(int argc, char **argv)
              "{\"name\":\"gpu.header\",\"card\":\"%s\",\"cc\":\"%d.%d\",\"sms\":%d,"
              "\"pci_bus_id\":\"%s\",\"host_native_atomic\":%d,\"can_map_host_memory\":%d,"
              "\"driver\":%d,\"runtime\":%d,\"module_loading\":\"%s\",\"sync\":\"spin\","
-             "\"iters\":%ld,\"seconds\":%.3f,\"devices\":%d}",
+             "\"iters\":%ld,\"seconds\":%.3f,\"devices\":%d,\"cpus\":[%d,%d]}",
              g_card, p.major, p.minor, p.multiProcessorCount, bus, native_atomic, map_host,
-             driver, runtime, getenv("CUDA_MODULE_LOADING"), o.iters, o.seconds, n_dev);
+             driver, runtime, getenv("CUDA_MODULE_LOADING"), o.iters, o.seconds, n_dev, o.cpu[0],
+             o.cpu[1]);
     emit(line);
     if (!map_host)
         die("this device cannot map host memory");
