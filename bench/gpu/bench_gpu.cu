@@ -66,7 +66,14 @@ struct opts {
 
 static const opts *g_opts;
 
+struct ctl;
 static FILE *g_json;
+/* The persistent kernel running now, if any: die() asks it to stop and
+ * waits for it (bounded) before the process exits, so an error path does
+ * not leave the driver to tear down a spinning kernel. */
+static ctl *volatile g_live_ctl;
+static cudaStream_t g_live_stream;
+static void stop_live_kernel(void);
 static char g_card[256];
 static const char *g_case = "gpu.header";
 static volatile uint64_t g_beat; /* bumped by the measuring thread; read by the watchdog */
@@ -118,6 +125,7 @@ static void die(const char *fmt, ...)
              g_card);
     emit(line);
     fprintf(stderr, "ringhost-bench-gpu: %s: %s\n", g_case, msg);
+    stop_live_kernel();
     _exit(1);
 }
 
@@ -450,8 +458,22 @@ static ctl *ctl_alloc(ctl **dev)
     return c;
 }
 
+static void stop_live_kernel(void)
+{
+    ctl *c = __atomic_exchange_n(&g_live_ctl, (ctl *)NULL, __ATOMIC_ACQ_REL);
+    if (!c)
+        return;
+    host_store_release(&c->stop.w[0], 1);
+    uint64_t t0 = now_ns();
+    while (cudaStreamQuery(g_live_stream) == cudaErrorNotReady && now_ns() - t0 < STOP_TIMEOUT_NS)
+        usleep(100);
+}
+
+/* Marks c's kernel live (for die()) and waits until it runs. */
 static void wait_running(ctl *c, cudaStream_t s)
 {
+    g_live_stream = s;
+    __atomic_store_n(&g_live_ctl, c, __ATOMIC_RELEASE);
     uint64_t t0 = now_ns();
     while (host_load_acquire(&c->state.w[0]) == ST_NONE) {
         if (now_ns() - t0 > START_TIMEOUT_NS) {
@@ -469,6 +491,7 @@ static void wait_running(ctl *c, cudaStream_t s)
  * another reason than the stop flag is an error. */
 static void stop_kernel(ctl *c, cudaStream_t s)
 {
+    __atomic_store_n(&g_live_ctl, (ctl *)NULL, __ATOMIC_RELEASE); /* stopped here, not in die() */
     host_store_release(&c->stop.w[0], 1);
     uint64_t t0 = now_ns();
     cudaError_t e;
@@ -573,7 +596,8 @@ struct stream_run {
     uint64_t produced;       /* written by the producer once done (release) */
     int produced_done;
     uint64_t warm_msgs;
-    uint64_t t_warm, t_last, received;  /* consumer's figures */
+    uint64_t t_warm, warm_got;          /* consumer: when, and how many, at the warm-up's end */
+    uint64_t t_last, received;          /* consumer: the last answer's time, the count */
     int cpu_producer, cpu_consumer;
     int failed;                         /* either side: stop everything (relaxed) */
     char error[256];
@@ -661,8 +685,10 @@ static void *stream_consumer(void *arg)
                     return NULL;
                 }
         }
-        if (got < r->warm_msgs && h >= r->warm_msgs)
+        if (got < r->warm_msgs && h >= r->warm_msgs) {
             r->t_warm = t;
+            r->warm_got = h;
+        }
         got = h;
         r->t_last = t;
         stall_since = t;
@@ -713,8 +739,11 @@ static void case_stream(const opts *o, cudaStream_t s)
     stop_kernel(c, s);
     if (r.failed)
         die("%s", r.error);
-    uint64_t counted = r.received > r.warm_msgs ? r.received - r.warm_msgs : r.received;
-    uint64_t t0 = r.received > r.warm_msgs ? r.t_warm : t_start;
+    /* Counted from the batch that crossed the warm-up mark (all of it,
+     * when the run was too short to cross it). */
+    int warmed = r.warm_got && r.received > r.warm_got;
+    uint64_t counted = warmed ? r.received - r.warm_got : r.received;
+    uint64_t t0 = warmed ? r.t_warm : t_start;
     double secs = (double)(r.t_last - t0) / 1e9;
     if (counted == 0 || secs <= 0)
         die("nothing measured (%llu received)", (unsigned long long)r.received);
