@@ -118,6 +118,8 @@ void bench_register_zmq(bench_suite *s, const bench_env *env);
 void bench_register_memcpy(bench_suite *s, const bench_env *env);
 void bench_register_nats(bench_suite *s, const bench_env *env); /* base_nats.c: group "remote" */
 void bench_register_iceoryx(bench_suite *s, const bench_env *env);
+/* base_gpu.c: group "gpu", run by ringhost-bench-gpu (skipped without it or a device) */
+void bench_register_gpu(bench_suite *s, const bench_env *env);
 void bench_register_targets(bench_suite *s);
 
 /* report.c.  The machine header and the settings (stdout, before the run). */

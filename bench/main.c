@@ -52,6 +52,7 @@ void bench_register_baselines(bench_suite *s, const bench_env *env)
     bench_register_memcpy(s, env);
     bench_register_nats(s, env);
     bench_register_iceoryx(s, env);
+    bench_register_gpu(s, env);
 }
 
 /* The first two cpus this process may run on (taskset, cgroups). */

@@ -179,6 +179,31 @@ static void test_bench_runs_a_case_and_writes_its_figures_to_json(void **state)
     cli_free(&o);
 }
 
+/* `ringhost bench --only gpu` runs the bare GPU baselines through
+ * ringhost-bench-gpu: on a machine with a device each case has figures; on
+ * one without (or a build without nvcc) each is skipped with the reason,
+ * and the run still exits 0. */
+static void test_bench_only_gpu_measures_every_gpu_case_or_skips_it_with_the_reason(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {"gpu.pingpong.mapped", "gpu.pingpong.ll64.mapped",
+                                        "gpu.stream.mapped", "gpu.copy_launch_sync",
+                                        "gpu.graph_replay"};
+    cli_out o;
+    cli_exec(&o, NULL, "bench", "--quick", "--reps", "1", "--only", "gpu", NULL);
+    cli_expect_exit(&o, 0);
+    int skipped = strstr(o.r.err, "skipped: no CUDA device (") != NULL ||
+                  strstr(o.r.err, "skipped: ringhost-bench-gpu not built") != NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        CLI_CHECK(&o, strstr(o.r.out, cases[i]), "expected %s in the table", cases[i]);
+    CLI_CHECK(&o, !strstr(o.r.err, "FAILED"), "expected no failed repetition");
+    if (!skipped) /* a device: every case measured */
+        CLI_CHECK(&o, strstr(o.r.out, "msgs_per_s") && strstr(o.r.out, "rtt_p50_ns") &&
+                          strstr(o.r.err, "gpu: {\"name\":\"gpu.header\""),
+                  "expected figures of the GPU cases and the card's header line");
+    cli_free(&o);
+}
+
 static void test_pin_sweep_prints_every_placement_and_the_best_pin_block(void **state)
 {
     (void)state;
@@ -373,6 +398,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bench_runs_a_case_and_writes_its_figures_to_json),
+        cmocka_unit_test(test_bench_only_gpu_measures_every_gpu_case_or_skips_it_with_the_reason),
         cmocka_unit_test(test_pin_sweep_prints_every_placement_and_the_best_pin_block),
         cmocka_unit_test(test_pin_sweep_of_a_missing_manifest_exits_2),
         cmocka_unit_test(test_send_without_pin_sweep_is_a_usage_error),

@@ -263,3 +263,13 @@ rh_add_test(test_cli_remote_faults  integration/test_cli_remote_faults.c
             LIBS rh_queue rh_base NATS::nats PkgConfig::JANSSON
             EXTRA ${RH_REMOTE_EXTRA} TIMEOUT 300)
 set_tests_properties(test_cli_remote_faults PROPERTIES LABELS slow)
+
+# The bare GPU baselines (bench/gpu/): built wherever nvcc is, run
+# everywhere: without a device they must say so and exit 0.  Label gpu:
+# `ctest -L gpu` on a GPU machine runs every GPU test.
+if(TARGET rh_bench_gpu)
+  add_test(NAME test_bench_gpu
+           COMMAND ${CMAKE_COMMAND} -DBIN=${CMAKE_BINARY_DIR}/ringhost-bench-gpu
+                   -P ${CMAKE_CURRENT_SOURCE_DIR}/integration/check_bench_gpu.cmake)
+  set_tests_properties(test_bench_gpu PROPERTIES LABELS gpu TIMEOUT 180)
+endif()
