@@ -109,7 +109,7 @@ function(ringhost_generate OUT_VAR DIR)
 endfunction()
 
 function(ringhost_add_kernel NAME)
-  cmake_parse_arguments(K "" "" "SOURCES;SCHEMAS" ${ARGN})
+  cmake_parse_arguments(K "" "" "SOURCES;SCHEMAS;DEVICE_SOURCES" ${ARGN})
   if(K_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "ringhost_add_kernel(${NAME}): unexpected arguments ${K_UNPARSED_ARGUMENTS}")
   endif()
@@ -120,8 +120,21 @@ function(ringhost_add_kernel NAME)
     set(RINGHOST_PLUGIN_OUTPUT_DIR "${CMAKE_BINARY_DIR}/plugins")
   endif()
 
+  # DEVICE_SOURCES: the .cu files of a device kernel (ringhost/device.cuh),
+  # built by nvcc into a fatbin embedded in the plugin (RinghostCuda.cmake);
+  # without nvcc the kernel is left out, with a message.
+  if(K_DEVICE_SOURCES AND NOT RH_NVCC)
+    message(STATUS "ringhost: kernel ${NAME} left out: its device code needs nvcc")
+    return()
+  endif()
   set(gen_dir "${CMAKE_CURRENT_BINARY_DIR}/gen")
   ringhost_generate(generated "${gen_dir}" ${K_SCHEMAS})
+  foreach(cu IN LISTS K_DEVICE_SOURCES)
+    get_filename_component(cu_name "${cu}" NAME_WE)
+    set(cu_c "${CMAKE_CURRENT_BINARY_DIR}/${cu_name}_fatbin.c")
+    ringhost_cuda_fatbin("${cu_c}" "${cu}" INCLUDES "${gen_dir}" DEPENDS ${generated})
+    list(APPEND K_SOURCES "${cu_c}")
+  endforeach()
 
   add_library(${NAME}_objects OBJECT ${K_SOURCES} ${generated})
   set_target_properties(${NAME}_objects PROPERTIES

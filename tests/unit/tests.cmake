@@ -81,6 +81,19 @@ if(CMAKE_CXX_COMPILER)
   set_target_properties(test_ring_abi_cxx PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF)
   target_compile_options(test_ring_abi_cxx PRIVATE -pedantic-errors)
   add_test(NAME test_ring_abi_cxx COMMAND test_ring_abi_cxx)
+  # The device loop (ringhost/device.cuh) and the GPU kernels' functions,
+  # compiled for the host and driven on the CPU: no nvcc, no GPU needed.
+  ringhost_generate(rh_device_loop_types ${CMAKE_CURRENT_BINARY_DIR}/device_loop_gen
+    ${CMAKE_SOURCE_DIR}/kernels/common/echo_message.json
+    ${CMAKE_SOURCE_DIR}/kernels/vector_add/vector_add_request.json
+    ${CMAKE_SOURCE_DIR}/kernels/vector_add/vector_add_response.json)
+  add_executable(test_device_loop unit/test_device_loop.cpp ${rh_device_loop_types})
+  target_include_directories(test_device_loop PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/device_loop_gen)
+  target_link_libraries(test_device_loop PRIVATE rh_base PkgConfig::CMOCKA PkgConfig::JANSSON
+                        Threads::Threads)
+  set_target_properties(test_device_loop PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF)
+  add_test(NAME test_device_loop COMMAND test_device_loop)
+  set_tests_properties(test_device_loop PROPERTIES TIMEOUT 60)
 else()
   message(STATUS "ringhost: no C++ compiler: test_ring_abi_cxx skipped")
 endif()

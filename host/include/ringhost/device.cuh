@@ -59,6 +59,16 @@
 #define RH_DEV_FN static inline __host__ __device__
 #else
 #define RH_DEV_FN static inline
+/* A kernel's function is __host__ __device__ so the CPU tests can call it;
+ * compiled by a host compiler, the qualifiers mean nothing and
+ * RH_DEVICE_KERNEL defines no entry. */
+#ifndef __host__
+#define __host__
+#endif
+#ifndef __device__
+#define __device__
+#endif
+#define RH_DEVICE_KERNEL(name, fn)
 #endif
 
 /* ------------------------------------------------ loads and stores ---- */
@@ -454,6 +464,7 @@ static inline int rh_dev_step_host(rh_dev_block *b, int (*fn)(rh_dev_msg *m))
         return 0;
     for (uint32_t g = 0; g < b->n; g++) {
         rh_dev_msg lane0;
+        memset(&lane0, 0, sizeof lane0);
         for (uint32_t lane = 0; lane < b->lanes; lane++) {
             rh_dev_msg m;
             rh_dev_msg_of(b, g, lane, &m);
