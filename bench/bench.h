@@ -45,7 +45,8 @@ typedef struct bench_params {
     int loans;             /* ringhost echo: the client loans and peeks (zero copy) */
     uint32_t workers;      /* ringhost echo: the kernel's "workers" (0: the default, 1) */
     int persist;           /* ringhost echo: the queues are "persist": true */
-    int isolated;          /* ringhost echo: the kernel's "isolation": "process" */
+    int isolated;          /* ringhost echo: the kernel's "isolation": 1 "process", 2 "cuda"
+                            * (the GPU echo, bench_echo_gpu_pN) */
 } bench_params;
 
 /* The run's settings, the same for every case. */

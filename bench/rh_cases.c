@@ -163,6 +163,24 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
         bench_add(s, "xproc", name, rhb_xproc_echo, &p);
     }
 
+    /* The echo on the GPU (group "gpu", with the bare GPU baselines of
+     * base_gpu.c): round trip, and throughput with 1, 2 and 4 workers
+     * (one block each), thread bridges. */
+    static const uint32_t gpu_workers[] = {1, 2, 4};
+    for (int spin = 1; spin >= 0; spin--) {
+        snprintf(name, sizeof name, "rh.gpu.rtt.thread.%s.p64", wait_name(spin));
+        bench_params p = {.payload = 64, .wait_spin = spin, .depth = 1, .isolated = 2};
+        bench_add(s, "gpu", name, rhb_echo_rtt, &p);
+    }
+    for (uint32_t i = 0; i < COUNT(gpu_workers); i++) {
+        if (quick && gpu_workers[i] == 2)
+            continue;
+        snprintf(name, sizeof name, "rh.gpu.echo.thread.w%u.b32.p64", gpu_workers[i]);
+        bench_params p = {.payload = 64, .batch = 32, .depth = 1, .isolated = 2,
+                          .workers = gpu_workers[i]};
+        bench_add(s, "gpu", name, rhb_echo_throughput, &p);
+    }
+
     bench_params p64 = {.payload = 64};
     bench_add(s, "host", "rh.send.p64", rhb_send_latency, &p64);
     bench_add(s, "host", "rh.idle", rhb_idle, &p64);

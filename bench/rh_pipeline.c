@@ -99,7 +99,9 @@ static json_t *manifest_json(const bench_env *env, const rhb_spec *s, const char
     snprintf(buf, sizeof buf, "bench.p%u", s->payload);
     const char *type = buf;
     char plugin[64];
-    snprintf(plugin, sizeof plugin, "%s_p%u", s->pong ? "bench_pong" : "bench_echo", s->payload);
+    snprintf(plugin, sizeof plugin, "%s_p%u",
+             s->pong ? "bench_pong" : s->isolated == 2 ? "bench_echo_gpu" : "bench_echo",
+             s->payload);
     for (uint32_t c = 0; c < s->chains; c++) {
         int cpu = s->spread && (c & 1) ? 0 : 1;
         for (uint32_t d = 0; d <= s->depth; d++) {
@@ -124,7 +126,8 @@ static json_t *manifest_json(const bench_env *env, const rhb_spec *s, const char
             if (s->workers)
                 json_object_set_new(kj, "workers", json_integer((json_int_t)s->workers));
             if (s->isolated)
-                json_object_set_new(kj, "isolation", json_string("process"));
+                json_object_set_new(kj, "isolation",
+                                    json_string(s->isolated == 2 ? "cuda" : "process"));
             json_array_append_new(kernels, kj);
         }
     }

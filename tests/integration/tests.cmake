@@ -25,6 +25,11 @@ rh_add_test(test_cli_run            integration/test_cli_run.c
 # stdout/stderr on a pipe whose reader is gone; --summary FILE
 rh_add_test(test_cli_closed_pipe    integration/test_cli_closed_pipe.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+# the GPU executor: refused with the reason without a GPU, the three
+# VectorAdd cases as the CPU's with one; executors that do not fit a plugin
+rh_add_test(test_cli_gpu            integration/test_cli_gpu.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+set_tests_properties(test_cli_gpu PROPERTIES LABELS gpu)
 # --version, --help, help VERB, VERB --help
 rh_add_test(test_cli_help           integration/test_cli_help.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
