@@ -26,7 +26,7 @@ endif
 # install test out of the sanitizer passes: it checks packaging, which the
 # plain pass covers, and is their slowest test).
 CTEST_ARGS ?=
-.PHONY: all deps configure build run run-cluster test clean
+.PHONY: all deps configure build run run-gpu run-cluster test clean
 MAKEFLAGS += --no-print-directory
 all: build
 
@@ -46,6 +46,17 @@ run: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels rh_install
 	@echo "== VectorAdd demo: manifests/vector_add.json <- manifests/vector_add.requests.jsonl =="
 	./$(BUILD)/ringhost run manifests/vector_add.json --send manifests/vector_add.requests.jsonl $(RUN_FLAGS)
+
+# The same demo on the GPU (manifests/vector_add_gpu.json, "isolation":
+# "cuda"): the kernel's device code is built by nvcc (CUDA toolkit), and it
+# runs where a CUDA driver and device are; elsewhere ringhost says which is
+# missing and exits 2.
+run-gpu: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels
+	@test -f plugins/vector_add_gpu.so -o -f $(BUILD)/plugins/vector_add_gpu.so || \
+		{ echo "run-gpu: vector_add_gpu was not built: the CUDA toolkit (nvcc) was not found at configure time" >&2; exit 2; }
+	@echo "== VectorAdd on the GPU: manifests/vector_add_gpu.json <- manifests/vector_add.requests.jsonl =="
+	./$(BUILD)/ringhost run manifests/vector_add_gpu.json --send manifests/vector_add.requests.jsonl $(RUN_FLAGS)
 
 # Two hosts and one nats-server on this machine (tools/run_cluster.sh): the
 # gateway takes the requests, the kernel host answers them through JetStream;
