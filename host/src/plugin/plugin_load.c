@@ -111,10 +111,9 @@ int rh__plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err)
             return rc;
     } else if (!d->process == !d->run) {
         return rh_error_set(err, RH_EPLUGIN,
-                            "%s: kernel \"%s\" must provide exactly one of process, run and "
-                            "device (%s)",
-                            path, d->name, d->process ? "it has both process and run"
-                                                      : "it has none");
+                            "%s: kernel \"%s\" must provide exactly one of process and run "
+                            "(or device code) (%s)",
+                            path, d->name, d->process ? "it has both" : "it has neither");
     }
     if (d->n_inputs + d->n_outputs == 0)
         return rh_error_set(err, RH_EPLUGIN, "%s: kernel \"%s\" declares no ports", path,
