@@ -10,6 +10,8 @@
  *   rh.kernels.<K>                                      K echo kernels on 2 cores
  *   rh.queue.hop.b<B>.p64                               one named queue, no kernel
  *   rh.send.p64, rh.idle                                the host by itself
+ *   rh.gpu.rtt.thread.<spin|adaptive>.p64               the echo on the GPU ("isolation":
+ *   rh.gpu.echo.thread.w<W>.b32.p64, rh.gpu.idle        "cuda"; group "gpu")
  *   rh.remote.pipe.p64, rh.remote.rtt.p64               two hosts through nats-server
  *                                                       (rh_remote.c; BENCH_RH_REMOTE)
  *   rh.xproc.rtt.inline.<spin|adaptive>.p<N>            round trip, client in another process
@@ -180,6 +182,11 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
                           .workers = gpu_workers[i]};
         bench_add(s, "gpu", name, rhb_echo_throughput, &p);
     }
+
+    /* The host's cpu while a GPU kernel is active and nothing comes: the
+     * bridges poll the device's rings (no bell). */
+    bench_params gpu_idle = {.payload = 64, .depth = 1, .isolated = 2};
+    bench_add(s, "gpu", "rh.gpu.idle", rhb_idle, &gpu_idle);
 
     bench_params p64 = {.payload = 64};
     bench_add(s, "host", "rh.send.p64", rhb_send_latency, &p64);

@@ -72,6 +72,20 @@ set_target_properties(test_ring_abi_c PROPERTIES C_STANDARD 11 C_EXTENSIONS OFF)
 target_compile_options(test_ring_abi_c PRIVATE -pedantic-errors)
 add_test(NAME test_ring_abi_c COMMAND test_ring_abi_c)
 
+# The GPU kernels' message types, for the tests that drive them
+# (test_device_loop on the CPU, test_gpu_runtime on a GPU).
+ringhost_generate(rh_device_loop_types ${CMAKE_CURRENT_BINARY_DIR}/device_loop_gen
+  ${CMAKE_SOURCE_DIR}/kernels/common/echo_message.json
+  ${CMAKE_SOURCE_DIR}/kernels/vector_add/vector_add_request.json
+  ${CMAKE_SOURCE_DIR}/kernels/vector_add/vector_add_response.json)
+add_library(rh_device_types STATIC ${rh_device_loop_types})
+target_include_directories(rh_device_types PUBLIC ${CMAKE_CURRENT_BINARY_DIR}/device_loop_gen)
+target_link_libraries(rh_device_types PUBLIC ringhost_headers PkgConfig::JANSSON)
+# The GPU executor on a real GPU (label gpu; skipped without one).
+rh_add_test(test_gpu_runtime gpu/test_gpu_runtime.c LIBS rh_runtime rh_device_types
+            EXTRA support/rt_fixture.c TIMEOUT 900)
+set_tests_properties(test_gpu_runtime PROPERTIES LABELS gpu)
+
 include(CheckLanguage)
 check_language(CXX)
 if(CMAKE_CXX_COMPILER)
@@ -83,13 +97,8 @@ if(CMAKE_CXX_COMPILER)
   add_test(NAME test_ring_abi_cxx COMMAND test_ring_abi_cxx)
   # The device loop (ringhost/device.cuh) and the GPU kernels' functions,
   # compiled for the host and driven on the CPU: no nvcc, no GPU needed.
-  ringhost_generate(rh_device_loop_types ${CMAKE_CURRENT_BINARY_DIR}/device_loop_gen
-    ${CMAKE_SOURCE_DIR}/kernels/common/echo_message.json
-    ${CMAKE_SOURCE_DIR}/kernels/vector_add/vector_add_request.json
-    ${CMAKE_SOURCE_DIR}/kernels/vector_add/vector_add_response.json)
-  add_executable(test_device_loop unit/test_device_loop.cpp ${rh_device_loop_types})
-  target_include_directories(test_device_loop PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/device_loop_gen)
-  target_link_libraries(test_device_loop PRIVATE rh_base PkgConfig::CMOCKA PkgConfig::JANSSON
+  add_executable(test_device_loop unit/test_device_loop.cpp)
+  target_link_libraries(test_device_loop PRIVATE rh_device_types rh_base PkgConfig::CMOCKA
                         Threads::Threads)
   set_target_properties(test_device_loop PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF)
   add_test(NAME test_device_loop COMMAND test_device_loop)
