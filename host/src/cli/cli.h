@@ -96,6 +96,10 @@ void rh__cli_print_bash_completion(FILE *out);
  * "ringhost: TEXT" line; close: writes "ringhost: exit N", closes, and
  * returns exit_code (RH_EXIT_FAIL for an OK one whose file failed).  Each
  * does nothing while no file is open. */
+/* After a queue name of instance named nothing (RH_ENOENT): say on stderr
+ * which queues it has, sorted, or that no host serves it. */
+void rh__cli_queues_note(const char *verb, const char *instance);
+
 /* `run --send FILE` (run_send.c): check every line of FILE ("-": stdin)
  * first (parsed, its queue one of rt's, its body decoding), reporting each
  * bad one as "FILE:LINE: reason"; send all of them only when none is bad
