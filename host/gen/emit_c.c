@@ -110,8 +110,9 @@ void gen_header(sb *b, const schema *s)
            " * strings NUL-terminated UTF-8, bools 0 or 1); otherwise -1 and the reason,\n"
            " * naming the field, in why (why_len bytes, may be 0). */\n");
     out(b, "int %s_validate(const void *msg, char *why, size_t why_len);\n\n", c);
-    out(b, "/* Fill *msg (a %s) from a JSON object: zeroed first, missing fields\n"
-           " * stay zero/empty.  0, or -1 with the reason and the field path in why\n"
+    out(b, "/* Fill *msg (a %s) from a JSON object: zeroed first; a missing field is\n"
+           " * refused unless the schema makes it optional (then zero/empty) or gives\n"
+           " * its default.  0, or -1 with the reason and the field path in why\n"
            " * (\"a[3]: expected a number, got \\\"x\\\"\"); *msg is zeroed then. */\n",
         c);
     out(b, "int %s_decode(const struct json_t *json, void *msg, char *why, size_t why_len);\n\n", c);
@@ -198,6 +199,116 @@ static void out_decode_value(sb *b, const field *f, const char *v, const char *i
     }
 }
 
+/* The C literal of one default value v of field f (checked by schema.c). */
+static void out_literal(sb *b, const field *f, const json_t *v)
+{
+    const struct kind_info *k = &kinds[f->kind];
+    switch (k->cls) {
+    case 'b': out(b, "%s", json_is_true(v) ? "true" : "false"); break;
+    case 'e':
+        for (size_t j = 0; j < f->n_values; j++)
+            if (strcmp(json_string_value(v), f->values[j]) == 0)
+                out(b, "%zuu", j);
+        break;
+    case 'i':
+        if (json_integer_value(v) == INT64_MIN)
+            out(b, "(%s)INT64_MIN", k->ctype);
+        else
+            out(b, "(%s)INT64_C(%" PRId64 ")", k->ctype, (int64_t)json_integer_value(v));
+        break;
+    case 'u':
+        if (json_is_string(v)) /* a u64 above INT64_MAX */
+            out(b, "UINT64_C(%s)", json_string_value(v));
+        else
+            out(b, "(%s)UINT64_C(%" PRIu64 ")", k->ctype, (uint64_t)json_integer_value(v));
+        break;
+    case 'f':
+        if (json_is_string(v))
+            out(b, "(%s)%s", k->ctype,
+                !strcmp(json_string_value(v), "nan")  ? "NAN"
+                : !strcmp(json_string_value(v), "inf") ? "INFINITY"
+                                                       : "-INFINITY");
+        else /* as decode does: the JSON number as a double, then the field's type */
+            out(b, "(%s)%.17g", k->ctype, json_number_value(v));
+        break;
+    }
+}
+
+/* A string default as a C literal: octal escapes for all but plain ASCII, so
+ * no character can run into the next. */
+static void out_string_literal(sb *b, const char *p, size_t n)
+{
+    out(b, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '?')
+            out(b, "%c", c);
+        else
+            out(b, "\\%03o", c);
+    }
+    out(b, "\"");
+}
+
+/* What decode does when field f is missing from the JSON object: refuse it
+ * (required), take its default, or leave it zero (optional). */
+static void out_missing(sb *b, const schema *s, const field *f)
+{
+    if (!f->optional) {
+        out(b, "    } else {\n"
+               "        return rhg_fail(why, why_len, \"%%s: missing (%%s requires %%s)\", \"%s\",\n"
+               "                        \"%s\", rhg_required);\n",
+            f->name, s->name);
+    } else if (f->def && f->is_array) {
+        if (json_array_size(f->def) > 0)
+            out(b, "    } else {\n"
+                   "        memcpy(m->%s, rhg_%s_default, sizeof rhg_%s_default);\n"
+                   "        m->%s_len = %zu;\n",
+                f->name, f->name, f->name, f->name, json_array_size(f->def));
+    } else if (f->def && f->kind == K_STRING) {
+        if (json_string_length(f->def) > 0) {
+            out(b, "    } else {\n        memcpy(m->%s, ", f->name);
+            out_string_literal(b, json_string_value(f->def), json_string_length(f->def));
+            out(b, ", %zu);\n", json_string_length(f->def));
+        }
+    } else if (f->def) {
+        out(b, "    } else {\n        m->%s = ", f->name);
+        out_literal(b, f, f->def);
+        out(b, ";\n");
+    }
+    out(b, "    }\n");
+}
+
+/* File-scope data the missing-field paths use: the list of required
+ * fields (for the message) and the elements of array defaults. */
+static void out_presence_data(sb *b, const schema *s)
+{
+    int any_required = 0;
+    for (size_t i = 0; i < s->n_fields; i++)
+        any_required |= !s->fields[i].optional;
+    if (any_required) {
+        out(b, "/* Named when one is missing. */\nstatic const char rhg_required[] = \"");
+        int first = 1;
+        for (size_t i = 0; i < s->n_fields; i++)
+            if (!s->fields[i].optional) {
+                out(b, "%s%s", first ? "" : ", ", s->fields[i].name);
+                first = 0;
+            }
+        out(b, "\";\n");
+    }
+    for (size_t i = 0; i < s->n_fields; i++) {
+        const field *f = &s->fields[i];
+        if (!f->def || !f->is_array || json_array_size(f->def) == 0)
+            continue;
+        out(b, "static const %s rhg_%s_default[%zu] = {", kinds[f->kind].ctype, f->name,
+            json_array_size(f->def));
+        for (size_t j = 0; j < json_array_size(f->def); j++) {
+            out(b, "%s", j ? ", " : "");
+            out_literal(b, f, json_array_get(f->def, j));
+        }
+        out(b, "};\n");
+    }
+}
+
 void gen_codec(sb *b, const schema *s)
 {
     const char *c = s->cname, *u = s->upper;
@@ -225,7 +336,9 @@ void gen_codec(sb *b, const schema *s)
     out(b, "static const char *const rhg_fields[%zu] = {", s->n_fields);
     for (size_t i = 0; i < s->n_fields; i++)
         out(b, "%s%s\"%s\"", i ? "," : "", i % 8 == 7 ? "\n    " : i ? " " : "", s->fields[i].name);
-    out(b, "};\n\n");
+    out(b, "};\n");
+    out_presence_data(b, s);
+    out(b, "\n");
     gen_helpers(b, &n);
     out(b, "/* \"key: unknown field (%s has a, b, ...)\"; -1. */\n"
            "static int rhg_unknown_field(char *why, size_t why_len, const char *key)\n"
@@ -317,7 +430,7 @@ void gen_codec(sb *b, const schema *s)
             snprintf(dst, sizeof dst, "m->%s", f->name);
             out_decode_value(b, f, "v", "-1", dst, names, "        ");
         }
-        out(b, "    }\n");
+        out_missing(b, s, f);
     }
     out(b, "    return 0;\n}\n\n");
     out(b, "int %s_decode(const struct json_t *json, void *msg, char *why, size_t why_len)\n{\n"

@@ -2,6 +2,7 @@
  * schema.c — reading a message schema (JSON) into the model of schema.h, and
  * checking every rule a schema must follow: known keys, field names that are
  * C identifiers and not reserved, known types, enum values, max where needed,
+ * "optional" and "default" (a default decode would accept for the field),
  * generated names that do not clash, a message that fits.  A broken rule
  * ends the run with status 2 and a message naming the file and the JSON
  * path (die_schema), before anything is written.
@@ -10,6 +11,8 @@
  * fingerprint (FNV-1a 64 of the canonical schema text), since both are
  * properties of the schema that the emitters only copy out.
  */
+#include <float.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -244,6 +247,124 @@ static void claim(const schema *s, name_set *set, const char *prefix, const char
     set->n++;
 }
 
+/* "<path>: expected <what> (the field is <type>), got <v>" and exit 2. */
+static void die_default(const schema *s, const char *path, long long idx, const char *what,
+                        const char *tname, const json_t *v)
+{
+    char got[96], at[48] = "";
+    if (idx >= 0)
+        snprintf(at, sizeof at, "[%lld]", idx);
+    die_schema(s, "%s.default%s: expected %s (the field is %s), got %s", path, at, what, tname,
+               show(v, got, sizeof got));
+}
+
+/* A u64 above INT64_MAX spelt as decimal digits, as decode accepts it. */
+static int u64_digits(const char *d)
+{
+    uint64_t x = 0;
+    size_t j = 0;
+    for (; d[j] >= '0' && d[j] <= '9'; j++) {
+        unsigned digit = (unsigned)(d[j] - '0');
+        if (x > (UINT64_MAX - digit) / 10)
+            return 0;
+        x = x * 10 + digit;
+    }
+    return j > 0 && d[j] == '\0' && x > (uint64_t)INT64_MAX;
+}
+
+/* One value of a default (a scalar, or an element of an array's default)
+ * must be one decode accepts for the field, so the generated code can
+ * assign it without checking. */
+static void check_default_value(const schema *s, const field *f, const char *path, long long idx,
+                                const char *tname, const json_t *v)
+{
+    const struct kind_info *k = &kinds[f->kind];
+    char what[128];
+    switch (k->cls) {
+    case 'b':
+        if (!json_is_boolean(v))
+            die_default(s, path, idx, "true or false", tname, v);
+        return;
+    case 'i': {
+        int64_t lo = f->kind == K_I8 ? INT8_MIN : f->kind == K_I16 ? INT16_MIN
+                   : f->kind == K_I32 ? INT32_MIN : INT64_MIN;
+        int64_t hi = f->kind == K_I8 ? INT8_MAX : f->kind == K_I16 ? INT16_MAX
+                   : f->kind == K_I32 ? INT32_MAX : INT64_MAX;
+        snprintf(what, sizeof what, "an integer in %" PRId64 "..%" PRId64, lo, hi);
+        if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+            die_default(s, path, idx, what, tname, v);
+        return;
+    }
+    case 'u': {
+        uint64_t hi = f->kind == K_U8 ? UINT8_MAX : f->kind == K_U16 ? UINT16_MAX
+                    : f->kind == K_U32 ? UINT32_MAX : UINT64_MAX;
+        snprintf(what, sizeof what, "an integer in 0..%" PRIu64 "%s", hi,
+                 f->kind == K_U64 ? " (a string of digits only above 9223372036854775807)" : "");
+        if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+            (uint64_t)json_integer_value(v) <= hi)
+            return;
+        if (f->kind == K_U64 && json_is_string(v) && u64_digits(json_string_value(v)))
+            return;
+        die_default(s, path, idx, what, tname, v);
+        return;
+    }
+    case 'f': {
+        const char *sp = json_is_string(v) ? json_string_value(v) : NULL;
+        if (sp && (!strcmp(sp, "inf") || !strcmp(sp, "-inf") || !strcmp(sp, "nan")))
+            return;
+        if (!json_is_number(v))
+            die_default(s, path, idx, "a number (or \"inf\", \"-inf\", \"nan\")", tname, v);
+        double x = json_number_value(v);
+        if (f->kind == K_F32 && (x > FLT_MAX || x < -FLT_MAX))
+            die_default(s, path, idx, "a number in the f32 range", tname, v);
+        return;
+    }
+    case 'e':
+        if (json_is_string(v))
+            for (size_t j = 0; j < f->n_values; j++)
+                if (strcmp(json_string_value(v), f->values[j]) == 0)
+                    return;
+        snprintf(what, sizeof what, "one of the field's values (\"%s\", ...)", f->values[0]);
+        die_default(s, path, idx, what, tname, v);
+        return;
+    case 's':
+        snprintf(what, sizeof what, "a string of at most %" PRIu32 " bytes without NUL", f->max);
+        if (!json_is_string(v) || json_string_length(v) > f->max ||
+            memchr(json_string_value(v), '\0', json_string_length(v)))
+            die_default(s, path, idx, what, tname, v);
+        return;
+    }
+}
+
+/* "optional" (true or false) and "default" (a value decode accepts for
+ * this field); a field with a default is optional: missing, it takes it. */
+static void parse_presence(schema *s, const json_t *jf, const char *path, const char *tname,
+                           field *f)
+{
+    char got[96];
+    const json_t *jo = json_object_get(jf, "optional");
+    if (jo && !json_is_boolean(jo))
+        die_schema(s, "%s.optional: expected true or false, got %s", path,
+                   show(jo, got, sizeof got));
+    f->def = json_object_get(jf, "default");
+    if (f->def && jo && json_is_false(jo))
+        die_schema(s, "%s.optional: false, but the field has a default (which makes it "
+                   "optional); drop one of them", path);
+    f->optional = (jo && json_is_true(jo)) || f->def;
+    if (!f->def)
+        return;
+    if (!f->is_array) {
+        check_default_value(s, f, path, -1, tname, f->def);
+        return;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "an array of at most %" PRIu32 " elements", f->max);
+    if (!json_is_array(f->def) || json_array_size(f->def) > f->max)
+        die_default(s, path, -1, what, tname, f->def);
+    for (size_t j = 0; j < json_array_size(f->def); j++)
+        check_default_value(s, f, path, (long long)j, tname, json_array_get(f->def, j));
+}
+
 static void parse_field(schema *s, const json_t *jf, size_t i, field *f)
 {
     char path[32], got[96];
@@ -251,8 +372,8 @@ static void parse_field(schema *s, const json_t *jf, size_t i, field *f)
     if (!json_is_object(jf))
         die_schema(s, "%s: expected an object with name and type, got %s", path,
                    show(jf, got, sizeof got));
-    static const char *const known[] = {"name", "type", "values", "max"};
-    check_keys(s, jf, path, known, 4);
+    static const char *const known[] = {"name", "type", "values", "max", "optional", "default"};
+    check_keys(s, jf, path, known, 6);
 
     const json_t *jn = json_object_get(jf, "name");
     if (!jn)
@@ -324,6 +445,7 @@ static void parse_field(schema *s, const json_t *jf, size_t i, field *f)
         die_schema(s, "%s.max: only a string or an array has a max, and this field is %s", path,
                    tname);
     }
+    parse_presence(s, jf, path, tname, f);
 }
 
 void parse_schema(schema *s, const json_t *root)

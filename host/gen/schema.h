@@ -50,6 +50,8 @@ typedef struct field {
     uint32_t max;     /* arrays: elements; strings: bytes without the NUL */
     const char **values;
     size_t n_values;
+    int optional;       /* "optional": true, or a "default": may be missing from JSON */
+    const json_t *def;  /* "default", checked against the type; NULL when none (borrowed) */
     size_t offset;     /* of the value (array data, string chars) */
     size_t len_offset; /* arrays: of <name>_len */
 } field;

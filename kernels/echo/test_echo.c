@@ -137,11 +137,11 @@ static void test_json_text_longer_than_max_is_refused(void **unused)
 {
     (void)unused;
     char text[128 + 64], why[256];
-    snprintf(text, sizeof text, "{\"text\": \"%065d\"}", 0);
+    snprintf(text, sizeof text, "{\"seq\": 0, \"text\": \"%065d\"}", 0);
     rh_harness *h = open_kernel();
     assert_int_equal(rh_harness_push_json(h, 0, text, NULL, why, sizeof why), -1);
     assert_string_equal(why, "text: expected at most 64 bytes, got 65");
-    assert_int_equal(rh_harness_push_json(h, 0, "{\"data\": [256]}", NULL, why, sizeof why), -1);
+    assert_int_equal(rh_harness_push_json(h, 0, "{\"seq\": 0, \"data\": [256]}", NULL, why, sizeof why), -1);
     assert_string_equal(why, "data[0]: expected an integer in 0..255, got 256");
     assert_int_equal(rh_harness_push_json(h, 0, "{\"seq\": -1}", NULL, why, sizeof why), -1);
     assert_string_equal(why, "seq: expected an integer in 0..18446744073709551615, got -1");

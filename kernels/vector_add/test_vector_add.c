@@ -317,7 +317,8 @@ static void test_decode_names_the_element_of_the_wrong_kind(void **unused)
     (void)unused;
     expect_decode_error("{\"op\": \"add\", \"a\": [1, 2, 3, \"x\"]}",
                         "a[3]: expected a number, got \"x\"");
-    expect_decode_error("{\"a\": {\"x\": 1}}", "a: expected an array, got an object");
+    expect_decode_error("{\"op\": \"add\", \"a\": {\"x\": 1}}",
+                        "a: expected an array, got an object");
     expect_decode_error("{\"op\": 1}",
                         "op: expected one of \"add\", \"sub\", \"mul\", \"div\", got 1");
     expect_decode_error("[1, 2]", "vector_add.request: expected a JSON object, got an array of 2 "
@@ -327,10 +328,10 @@ static void test_decode_names_the_element_of_the_wrong_kind(void **unused)
 static void test_decode_refuses_more_elements_than_max(void **unused)
 {
     (void)unused;
-    size_t cap = 1500 * 2 + 32;
+    size_t cap = 1500 * 2 + 48;
     char *text = malloc(cap);
     assert_non_null(text);
-    size_t n = (size_t)snprintf(text, cap, "{\"a\": [");
+    size_t n = (size_t)snprintf(text, cap, "{\"op\": \"add\", \"a\": [");
     for (int i = 0; i < 1500; i++)
         n += (size_t)snprintf(text + n, cap - n, "%s1", i ? "," : "");
     snprintf(text + n, cap - n, "]}");
@@ -347,18 +348,23 @@ static void test_decode_refuses_unknown_enum_names_and_keys(void **unused)
                         "c: unknown field (vector_add.request has op, a, b)");
 }
 
-static void test_decode_defaults_missing_fields_to_zero(void **unused)
+static void test_decode_refuses_a_missing_field_by_name(void **unused)
 {
     (void)unused;
-    json_t *j = json_loads("{\"b\": [5]}", 0, NULL);
+    /* every field of a request is required: a request without "a" is no
+     * request for the sum of nothing */
+    json_t *j = json_loads("{\"op\": \"add\", \"b\": [5]}", 0, NULL);
     vector_add_request *rq = malloc(sizeof *rq);
     memset(rq, 0xab, sizeof *rq);
-    assert_int_equal(vector_add_request_decode(j, rq, NULL, 0), 0);
-    assert_int_equal(rq->op, VECTOR_ADD_REQUEST_OP_ADD);
-    assert_int_equal(rq->a_len, 0);
-    assert_int_equal(rq->b_len, 1);
-    assert_true(rq->b[0] == 5.0f);
-    assert_true(rq->a[0] == 0.0f && rq->b[1] == 0.0f);
+    char why[128] = "";
+    assert_int_equal(vector_add_request_decode(j, rq, why, sizeof why), -1);
+    assert_string_equal(why, "a: missing (vector_add.request requires op, a, b)");
+    static const vector_add_request zero;
+    assert_memory_equal(rq, &zero, sizeof zero);
+    json_decref(j);
+    j = json_loads("{}", 0, NULL);
+    assert_int_equal(vector_add_request_decode(j, rq, why, sizeof why), -1);
+    assert_string_equal(why, "op: missing (vector_add.request requires op, a, b)");
     free(rq);
     json_decref(j);
 }
@@ -446,7 +452,7 @@ int main(void)
         cmocka_unit_test(test_decode_names_the_element_of_the_wrong_kind),
         cmocka_unit_test(test_decode_refuses_more_elements_than_max),
         cmocka_unit_test(test_decode_refuses_unknown_enum_names_and_keys),
-        cmocka_unit_test(test_decode_defaults_missing_fields_to_zero),
+        cmocka_unit_test(test_decode_refuses_a_missing_field_by_name),
         cmocka_unit_test(test_validate_refuses_long_arrays_and_unknown_ops),
         cmocka_unit_test(test_encode_of_an_invalid_message_stays_within_bounds),
         cmocka_unit_test(test_type_descriptors_describe_the_generated_structs),

@@ -25,12 +25,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Send {"text": text} to queue; the next message of reply_queue's text. */
+/* Send {"seq": 1, "text": text} to queue; the next message of reply_queue's text. */
 static const char *ask(const char *queue, const char *text, const char *reply_queue)
 {
     cli_out o;
     cli_exec(&o, NULL, "send", "--instance", instance, queue,
-             cli_keep("{\"text\": \"%s\"}", text), NULL);
+             cli_keep("{\"seq\": 1, \"text\": \"%s\"}", text), NULL);
     cli_expect_exit(&o, 0);
     cli_free(&o);
     cli_exec(&o, NULL, "recv", "--instance", instance, reply_queue, "-n", "1", "--timeout", "10",

@@ -4,6 +4,9 @@
  * exits 2, and its message names the manifest file and the JSON path of the
  * offending value, plus what makes it wrong.
  *
+ * A kernel's config is checked by validate against what its plugin
+ * declares (rh_kernel_desc.config_schema): unknown keys, types, ranges.
+ *
  * One table row per mistake; each row is its own cmocka test, once through
  * validate and, for the rows marked, once more through run.
  */
@@ -241,6 +244,24 @@ static const bad_case cases[] = {
      M("\"defaults\": {\"queue\": {\"export\": {\"link\": \"hub\", \"subject\": \"a\"}}}, "
        QUEUES KERNELS),
      "defaults.queue", {"export"}, 0},
+    /* a kernel's config, against what its plugin declares (validate only:
+     * run leaves the config to the kernel's init()) */
+    {"config_key_the_kernel_does_not_declare",
+     M(QUEUES "\"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", " PORTS
+       ", \"config\": {\"factor\": 3}}]"),
+     "kernels[0].config.factor", {"unknown key", "plugin echo declares no config keys"}, 0},
+    {"config_key_misspelt",
+     M(QUEUES "\"kernels\": [{\"name\": \"e\", \"plugin\": \"slow\", " PORTS
+       ", \"config\": {\"delay\": 3}}]"),
+     "kernels[0].config.delay", {"unknown key", "plugin slow declares the keys delay_us"}, 0},
+    {"config_below_its_minimum",
+     M(QUEUES "\"kernels\": [{\"name\": \"e\", \"plugin\": \"slow\", " PORTS
+       ", \"config\": {\"delay_us\": -1}}]"),
+     "kernels[0].config.delay_us", {"expected an integer in 0..60000000, got -1"}, 0},
+    {"config_of_the_wrong_type",
+     M(QUEUES "\"kernels\": [{\"name\": \"e\", \"plugin\": \"slow\", " PORTS
+       ", \"config\": {\"delay_us\": 1.5}}]"),
+     "kernels[0].config.delay_us", {"expected an integer in 0..60000000, got 1.5"}, 0},
     {"kernels_empty_without_remote_queues",
      M("\"links\": {\"hub\": {\"nats\": \"nats://127.0.0.1:4222\", \"stream\": \"S\"}}, "
        QUEUES "\"kernels\": []"),
@@ -303,6 +324,12 @@ static void test_validate_accepts_a_good_manifest(void **state)
     (void)state;
     const char *m = cli_manifest("good", M(QUEUES KERNELS));
     cli_out o;
+    cli_exec(&o, NULL, "validate", m, NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    /* a config the kernel declares, in range */
+    m = cli_manifest("good-config", M(QUEUES "\"kernels\": [{\"name\": \"e\", \"plugin\": "
+                                      "\"slow\", " PORTS ", \"config\": {\"delay_us\": 5}}]"));
     cli_exec(&o, NULL, "validate", m, NULL);
     cli_expect_exit(&o, 0);
     cli_free(&o);

@@ -20,6 +20,9 @@ rh_add_test(test_cli_persist        integration/test_cli_persist.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 rh_add_test(test_cli_requests       integration/test_cli_requests.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+# send/recv: required fields, all-or-nothing sends, unknown queues listed
+rh_add_test(test_cli_messages       integration/test_cli_messages.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
 rh_add_test(test_cli_run            integration/test_cli_run.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 # stdout/stderr on a pipe whose reader is gone; --summary FILE

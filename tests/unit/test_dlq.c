@@ -639,8 +639,8 @@ static void failing_a_message_twice_dead_letters_it_once(const char *name, const
 {
     rh_runtime *rt = rt_launch(name, body);
     assert_int_equal(rh_runtime_activate(rt, NULL), 0);
-    send_json(rt, "f.in", "{\"text\": \"fail-twice\"}");
-    send_json(rt, "f.in", "{\"text\": \"fail-null\"}"); /* a failure of no message: not counted */
+    send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"fail-twice\"}");
+    send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"fail-null\"}"); /* a failure of no message: not counted */
     wait_idle(rt);
     rh_dead_letter *d;
     recv_dead_letter(rt, "f.dlq", &d);
@@ -790,7 +790,7 @@ static void test_terminate_prints_one_balanced_accounting_line_per_queue(void **
     rh_envelope env = {.id = rh_id_new()};
     for (int i = 0; i < 3; i++) /* one delivered, two duplicates */
         assert_int_equal(rh_send(in, &env, buf, t->size, NULL), 0);
-    send_json(rt, "f.in", "{\"text\": \"fail:nope\"}");
+    send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"fail:nope\"}");
     wait_idle(rt);
     char *log = terminate_capturing(rt);
     assert_int_equal(rh_runtime_unbalanced(rt), 0);

@@ -46,7 +46,7 @@ static void finish(rh_runtime *rt)
 /* The process f's next batch runs in (its answer to "pid"). */
 static int pid_of_f(rh_runtime *rt)
 {
-    rt_send_json(rt, "f.in", "{\"text\": \"pid\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"pid\"}", NULL);
     const char *t = rt_recv_text(rt, "f.out", 5000);
     if (strncmp(t, "pid=", 4) != 0)
         fail_msg("expected \"pid=N\" from f, got \"%s\"", t);
@@ -99,7 +99,7 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
     rh_kinst *k = rh__runtime_kernel_find(rt, "f");
     enum { N = 100 };
     for (int i = 0; i < N; i++)
-        rt_send_json(rt, "f.in", "{\"text\": \"sleep:5\"}", NULL);
+        rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"sleep:5\"}", NULL);
     EXPECT_WITHIN(10, rt_kernel_info(rt, 0).processed >= 5,
                   "expected f to process 5 batches within 10 s");
     rh_error err = {0};
@@ -118,7 +118,7 @@ static void test_deactivate_returns_once_the_kernel_process_paused_at_a_batch_bo
     assert_int_equal(rh__ring_count(k->workers[0].in[0]), ring); /* nothing taken */
     assert_int_equal(rt_queue_depth(rt, "f.in"), queued);
     /* The other kernel answers meanwhile. */
-    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    rt_send_json(rt, "e.in", "{\"seq\": 0, \"text\": \"alive\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     /* Resumed: every message answered, once. */
     assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), 0);
@@ -142,7 +142,7 @@ static void test_host_deactivate_waits_for_the_kernel_process_to_pause(void **st
     rh_runtime *rt = rt_launch_logged("hostpause", ISOLATED_AND_ECHO(", \"batch\": 1"));
     enum { N = 60 };
     for (int i = 0; i < N; i++)
-        rt_send_json(rt, "f.in", "{\"text\": \"sleep:5\"}", NULL);
+        rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"sleep:5\"}", NULL);
     EXPECT_WITHIN(10, rt_kernel_info(rt, 0).processed >= 5,
                   "expected f to process 5 batches within 10 s");
     rh_error err = {0};
@@ -162,7 +162,7 @@ static void test_deactivate_of_a_kernel_process_stuck_in_process_times_out(void 
 {
     (void)state;
     rh_runtime *rt = rt_launch_logged("stuck", ISOLATED_AND_ECHO(", \"batch\": 1"));
-    rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"hang\"}", NULL);
     EXPECT_WITHIN(10, rt_kernel_info(rt, 0).busy,
                   "expected f inside its hanging call within 10 s");
     assert_true(rt_kernel_info(rt, 0).busy);
@@ -172,7 +172,7 @@ static void test_deactivate_of_a_kernel_process_stuck_in_process_times_out(void 
     assert_true(rh_now_ns() - t0 >= 4900000000ull);
     assert_non_null(strstr(err.msg, "did not reach a batch boundary"));
     /* The other kernel answers; terminate kills the stuck process. */
-    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    rt_send_json(rt, "e.in", "{\"seq\": 0, \"text\": \"alive\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     rh_runtime_terminate(rt, 500, &err);
     assert_int_equal(rt_log_count("kernel.process_killed", "kernel=f"), 1);
@@ -190,7 +190,7 @@ static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_pr
     assert_true(pid > 0 && pid != getpid());
     enum { N = 30 };
     for (int i = 0; i < N; i++)
-        rt_send_json(rt, "f.in", "{\"text\": \"sleep:3\"}", NULL);
+        rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"sleep:3\"}", NULL);
     rh_error err = {0};
     if (rh_runtime_kernel_terminate(rt, "f", 5000, &err) != 0)
         fail_msg("terminate f: %s", err.msg);
@@ -211,9 +211,9 @@ static void test_terminating_an_isolated_kernel_alone_drains_it_and_reaps_its_pr
     assert_int_equal(rt_log_count("kernel.crashed", NULL), 0);
     assert_int_equal(rt_log_count("kernel.restart", NULL), 0);
     /* The host and the other kernel run on; f takes nothing more. */
-    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    rt_send_json(rt, "e.in", "{\"seq\": 0, \"text\": \"alive\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
-    rt_send_json(rt, "f.in", "{\"text\": \"waits\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"waits\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "f.out", 300), "");
     assert_int_equal(rh_runtime_kernel_activate(rt, "f", &err), RH_ESTATE);
     finish(rt);
@@ -229,12 +229,12 @@ static void test_terminating_an_isolated_kernel_in_its_restart_backoff_does_not_
     (void)state;
     rh_runtime *rt = rt_launch_logged("termbackoff", ISOLATED_AND_ECHO(
         ", \"batch\": 1, \"watchdog_ms\": 100, \"restart\": {\"backoff_ms\": 4000}"));
-    rt_send_json(rt, "f.in", "{\"text\": \"hang\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"hang\"}", NULL);
     EXPECT_WITHIN(10, rt_log_count("kernel.restart_scheduled", "kernel=f") >= 1,
                   "expected kernel.restart_scheduled logged for f within 10 s");
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "kernel=f"), 1);
     for (int i = 0; i < 5; i++)
-        rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
+        rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"ok\"}", NULL);
     /* into its ring: the host's pump runs during the backoff */
     EXPECT_WITHIN(3, rt_queue_depth(rt, "f.in") == 0,
                   "expected the 5 messages moved from f.in into f's ring within the 4 s backoff, "
@@ -268,7 +268,7 @@ static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_le
     }
     enum { N = 200 };
     for (int i = 0; i < N; i++)
-        rt_send_json(rt, "f.in", i == N / 2 ? "{\"text\": \"hang\"}" : "{\"text\": \"ok\"}",
+        rt_send_json(rt, "f.in", i == N / 2 ? "{\"seq\": 0, \"text\": \"hang\"}" : "{\"seq\": 0, \"text\": \"ok\"}",
                      NULL);
     for (int i = 0; i < N - 1; i++)
         assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
@@ -279,7 +279,7 @@ static void test_two_isolated_workers_run_in_two_processes_and_poison_is_dead_le
     assert_int_equal(rt_log_count("kernel.poison", "kernel=f"), 1);
     assert_int_equal(rt_log_count("kernel.stalled", "kernel=f"), 2); /* killed, twice */
     assert_int_equal(rt_log_count("kernel.crashed", "kernel=f"), 2);
-    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    rt_send_json(rt, "e.in", "{\"seq\": 0, \"text\": \"alive\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     /* Both processes stop at terminate (fini() in each), none killed. */
     rh_error err = {0};
@@ -299,7 +299,7 @@ static void test_a_crash_kills_the_kernel_process_whatever_handler_the_host_prog
     (void)state;
     rh_runtime *rt = rt_launch_logged("crash", ISOLATED_AND_ECHO(", \"restart\": {\"backoff_ms\": 10}"));
     for (int i = 0; i < 20; i++)
-        rt_send_json(rt, "f.in", i == 10 ? "{\"text\": \"crash\"}" : "{\"text\": \"ok\"}",
+        rt_send_json(rt, "f.in", i == 10 ? "{\"seq\": 0, \"text\": \"crash\"}" : "{\"seq\": 0, \"text\": \"ok\"}",
                      NULL);
     for (int i = 0; i < 19; i++)
         assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
@@ -316,7 +316,7 @@ static void test_a_crash_kills_the_kernel_process_whatever_handler_the_host_prog
 /* Send a "fail-batch" and wait until it is dead-lettered. */
 static void fail_one_batch(rh_runtime *rt, uint64_t dead_so_far)
 {
-    rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"fail-batch\"}", NULL);
     EXPECT_WITHIN(10, rt_queue_depth(rt, "f.dlq") >= dead_so_far + 1,
                   "expected f.dlq to hold %llu dead letter(s) within 10 s, it holds %llu",
                   (unsigned long long)dead_so_far + 1,
@@ -358,7 +358,7 @@ static void test_failed_batches_restarts_of_a_kernel_process_double_the_backoff(
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=10"), 1);
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=20"), 1);
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=25"), 1);
-    rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"ok\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
     fail_one_batch(rt, 3);
     EXPECT_WITHIN(10, rt_log_count("kernel.restart_scheduled", NULL) >= 4,
@@ -380,9 +380,9 @@ static void test_isolated_kernel_failing_every_batch_is_given_up_past_restart_ma
     assert_int_equal(ki.state, RH_STATE_TERMINATED);
     assert_int_equal(ki.restarts, 1);
     assert_int_equal(rt_log_count("kernel.given_up", "kernel=f"), 1);
-    rt_send_json(rt, "f.in", "{\"text\": \"waits\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"waits\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "f.out", 300), "");
-    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    rt_send_json(rt, "e.in", "{\"seq\": 0, \"text\": \"alive\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     finish(rt);
 }

@@ -25,7 +25,7 @@
  * may stay loaded from an earlier test, so tests compare two readings). */
 static int inits_of(rh_runtime *rt)
 {
-    rt_send_json(rt, "f.in", "{\"text\": \"inits\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"inits\"}", NULL);
     const char *t = rt_recv_text(rt, "f.out", 5000);
     if (strncmp(t, "inits=", 6) != 0)
         fail_msg("expected \"inits=N\" from f, got \"%s\"", t);
@@ -44,7 +44,7 @@ static void test_call_past_watchdog_ms_is_reported_while_still_inside_process(vo
 {
     (void)state;
     rh_runtime *rt = rt_launch_logged("stall", FAULTY_AND_ECHO(", \"watchdog_ms\": 100"));
-    rt_send_json(rt, "f.in", "{\"text\": \"sleep:3000\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"sleep:3000\"}", NULL);
     /* Reported by the watchdog thread: the call has not returned yet. */
     rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     /* within the 3 s call: busy must still hold when the stall is seen */
@@ -54,7 +54,7 @@ static void test_call_past_watchdog_ms_is_reported_while_still_inside_process(vo
                  ki.busy, (unsigned long long)ki.stalls);
     assert_int_equal(rt_log_count("kernel.stalled", "kernel=f worker=0"), 1);
     /* The other kernel answers meanwhile. */
-    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    rt_send_json(rt, "e.in", "{\"seq\": 0, \"text\": \"alive\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     /* The call returns: its message is answered, the stall counted once. */
     assert_string_equal(rt_recv_text(rt, "f.out", 10000), "sleep:3000");
@@ -69,7 +69,7 @@ static void test_kernel_is_restarted_once_a_stalled_call_returns(void **state)
     rh_runtime *rt = rt_launch_logged("restart", FAULTY_AND_ECHO(
                                            ", \"watchdog_ms\": 50, \"restart\": {\"backoff_ms\": 10}"));
     int inits = inits_of(rt);
-    rt_send_json(rt, "f.in", "{\"text\": \"sleep:300\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"sleep:300\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "f.out", 5000), "sleep:300");
     assert_int_equal(inits_of(rt), inits + 1); /* init() ran again */
     assert_int_equal(rt_kernel_info(rt, 0).restarts, 1);
@@ -83,7 +83,7 @@ static void test_a_fast_kernel_is_neither_reported_nor_restarted(void **state)
     (void)state;
     rh_runtime *rt = rt_launch_logged("fast", FAULTY_AND_ECHO(", \"watchdog_ms\": 1000"));
     for (int i = 0; i < 20; i++) {
-        rt_send_json(rt, "f.in", "{\"text\": \"quick\"}", NULL);
+        rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"quick\"}", NULL);
         assert_string_equal(rt_recv_text(rt, "f.out", 5000), "quick");
     }
     assert_int_equal(rt_kernel_info(rt, 0).stalls, 0);
@@ -94,7 +94,7 @@ static void test_a_fast_kernel_is_neither_reported_nor_restarted(void **state)
 /* Send a failing batch and wait until its message is dead-lettered. */
 static void fail_one_batch(rh_runtime *rt, uint64_t dead_so_far)
 {
-    rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"fail-batch\"}", NULL);
     EXPECT_WITHIN(10, rt_queue_depth(rt, "f.dlq") >= dead_so_far + 1,
                   "expected f.dlq to hold %llu dead letter(s) within 10 s, it holds %llu",
                   (unsigned long long)dead_so_far + 1,
@@ -129,7 +129,7 @@ static void test_backoff_doubles_after_each_restart_in_a_row_up_to_its_max(void 
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=20"), 1);
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=25"), 1);
     /* A good batch ends the row: the next restart waits backoff_ms again. */
-    rt_send_json(rt, "f.in", "{\"text\": \"ok\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"ok\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "f.out", 5000), "ok");
     fail_one_batch(rt, 3);
     assert_int_equal(rt_log_count("kernel.restart_scheduled", "backoff_ms=10"), 2);
@@ -144,9 +144,9 @@ static void test_past_restart_max_the_kernel_is_given_up_and_the_host_keeps_runn
     (void)state;
     rh_runtime *rt = rt_launch_logged("giveup", FAULTY_AND_ECHO(
         ", \"batch\": 1, \"restart\": {\"failed_batches\": 1, \"max\": 1, \"backoff_ms\": 300}"));
-    rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
-    rt_send_json(rt, "f.in", "{\"text\": \"fail-batch\"}", NULL);
-    rt_send_json(rt, "f.in", "{\"text\": \"waits\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"fail-batch\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"fail-batch\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"waits\"}", NULL);
     rh_kernel_info ki = RH_KERNEL_INFO_INIT;
     EXPECT_WITHIN(10, (ki = rt_kernel_info(rt, 0)).state == RH_STATE_TERMINATED,
                   "expected f given up (terminated) within 10 s, its state is %d", ki.state);
@@ -155,9 +155,9 @@ static void test_past_restart_max_the_kernel_is_given_up_and_the_host_keeps_runn
     assert_int_equal(rt_log_count("kernel.given_up", "kernel=f"), 1);
     assert_int_equal(rt_queue_depth(rt, "f.dlq"), 2);
     /* Its queue keeps accepting (queued, not lost); the other kernel answers. */
-    rt_send_json(rt, "f.in", "{\"text\": \"also waits\"}", NULL);
+    rt_send_json(rt, "f.in", "{\"seq\": 0, \"text\": \"also waits\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "f.out", 300), "");
-    rt_send_json(rt, "e.in", "{\"text\": \"alive\"}", NULL);
+    rt_send_json(rt, "e.in", "{\"seq\": 0, \"text\": \"alive\"}", NULL);
     assert_string_equal(rt_recv_text(rt, "e.out", 5000), "alive");
     /* It is terminated for the lifecycle calls too: pausing or resuming it
      * is refused, saying why (its fini() ran), and nothing comes back. */

@@ -96,6 +96,18 @@ void rh__cli_print_bash_completion(FILE *out);
  * "ringhost: TEXT" line; close: writes "ringhost: exit N", closes, and
  * returns exit_code (RH_EXIT_FAIL for an OK one whose file failed).  Each
  * does nothing while no file is open. */
+/* After a queue name of instance named nothing (RH_ENOENT): say on stderr
+ * which queues it has, sorted, or that no host serves it. */
+void rh__cli_queues_note(const char *verb, const char *instance);
+
+/* `run --send FILE` (run_send.c): check every line of FILE ("-": stdin)
+ * first (parsed, its queue one of rt's, its body decoding), reporting each
+ * bad one as "FILE:LINE: reason"; send all of them only when none is bad
+ * (else *bad_input = 1 and nothing is sent).  *sent counts what was sent;
+ * stops sending once *interrupted is set. */
+void rh__cli_send_file(rh_runtime *rt, const char *path, _Atomic int *interrupted,
+                       int *bad_input, uint64_t *sent);
+
 int rh__cli_summary_open(const char *path);
 void rh__cli_summary_add(rh_runtime *rt);
 void rh__cli_summary_line(const char *text);

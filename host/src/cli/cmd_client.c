@@ -60,49 +60,6 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
     return 0;
 }
 
-/* A queue name that names nothing: list what instance has (sorted), so the
- * user sees the right name or learns that no host serves the instance. */
-typedef struct names {
-    char text[1024];
-    size_t len;
-    int n;
-} names;
-
-static void add_name(const char *name, void *arg)
-{
-    names *ns = arg;
-    ns->n++;
-    if (ns->len < sizeof ns->text)
-        ns->len += (size_t)snprintf(ns->text + ns->len, sizeof ns->text - ns->len, "%s%s",
-                                    ns->len ? " " : "", name);
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void queues_note(const char *verb, const char *instance)
-{
-    names ns = {.len = 0};
-    rh_queue_list(instance, add_name, &ns);
-    if (ns.n == 0) {
-        fprintf(stderr, "ringhost %s: instance \"%s\" has no queues: no host serves it (check "
-                        "--instance or RINGHOST_INSTANCE, or start it with ringhost run)\n",
-                verb, instance);
-        return;
-    }
-    char *words[256];
-    int n = 0;
-    for (char *tok = strtok(ns.text, " "); tok && n < 256; tok = strtok(NULL, " "))
-        words[n++] = tok;
-    qsort(words, (size_t)n, sizeof *words, cmp_name);
-    fprintf(stderr, "ringhost %s: the queues of instance \"%s\" are:", verb, instance);
-    for (int i = 0; i < n; i++)
-        fprintf(stderr, "%s %s", i ? "," : "", words[i]);
-    fprintf(stderr, "%s\n", n < ns.n ? ", ..." : "");
-}
-
 /* How long send and recv try to attach again once their queue's host was
  * found gone or replaced (RH_ESTALE): a host restarting takes a moment. */
 #define REATTACH_MS 5000
@@ -276,11 +233,37 @@ int rh__cmd_send(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "ringhost send: %s\n", err.msg);
         if (rc == RH_ENOENT)
-            queues_note("send", instance);
+            rh__cli_queues_note("send", instance);
         return rh__cli_exit_code(rc);
     }
     const rh_type *t = rh_queue_type(q);
     void *buf = malloc(t->size);
+    /* Every body is checked before any is sent, as run --send checks its
+     * file: a command with one bad message sends none, so nobody has to
+     * work out which of its messages went. */
+    int bad = 0;
+    for (int i = first_body; buf && i < argc; i++) {
+        json_error_t je;
+        json_t *body = json_loads(argv[i], JSON_REJECT_DUPLICATES, &je);
+        char why[512] = "";
+        if (!body || !json_is_object(body)) {
+            fprintf(stderr, "ringhost send: argument %d: expected a JSON object (the message "
+                            "body), %s\n", i - first_body + 1, body ? "got another value" : je.text);
+            bad++;
+        } else if (t->decode(body, buf, why, sizeof why) != 0) {
+            fprintf(stderr, "ringhost send: argument %d: %s (type %s)\n", i - first_body + 1, why,
+                    t->name);
+            bad++;
+        }
+        json_decref(body);
+    }
+    if (bad || !buf) {
+        if (bad)
+            fprintf(stderr, "ringhost send: %d bad message(s); nothing sent\n", bad);
+        free(buf);
+        rh_queue_close(q);
+        return bad ? RH_EXIT_BADINPUT : RH_EXIT_FAIL;
+    }
     int exit_code = RH_EXIT_OK;
     for (int i = first_body; i < argc; i++) {
         rh_id id = {0, 0};
@@ -456,7 +439,7 @@ int rh__cmd_recv(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "ringhost recv: %s\n", err.msg);
         if (rc == RH_ENOENT)
-            queues_note("recv", instance);
+            rh__cli_queues_note("recv", instance);
         return rh__cli_exit_code(rc);
     }
     if (reason && strcmp(rh_queue_type_name(q), RH_DLQ_TYPE_NAME) != 0) {
@@ -591,7 +574,7 @@ int rh__cmd_purge(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "ringhost purge: %s\n", err.msg);
         if (rc == RH_ENOENT)
-            queues_note("purge", instance);
+            rh__cli_queues_note("purge", instance);
         return rh__cli_exit_code(rc);
     }
     printf("purged queue %s of instance %s\n", qname, instance);

@@ -142,71 +142,6 @@ static void *signal_watcher(void *arg)
     return NULL;
 }
 
-static void send_file(rh_runtime *rt, const char *path, int *bad_input, uint64_t *sent)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "ringhost: %s: cannot open: %m\n", path);
-        *bad_input = 1;
-        return;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    unsigned lineno = 0;
-    while (!atomic_load(&interrupted) && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
-        if (len == 0 || line[0] == '#')
-            continue;
-        json_t *root = NULL, *body;
-        const char *qname;
-        rh_id id;
-        rh_error err = {0};
-        int rc = rh__cli_parse_line(line, &root, &qname, &id, &body, &err);
-        rh_queue *q = rc == 0 ? rh_runtime_queue(rt, qname) : NULL;
-        if (rc == 0 && !q)
-            rc = rh_error_set(&err, RH_ENOENT, "queue: expected a queue of this host, got \"%s\"",
-                              qname);
-        const rh_type *t = q ? rh_queue_type(q) : NULL;
-        /* Decoded straight into a loaned cell (zero copy): reserved after
-         * the line parsed, committed at once; a body that does not decode
-         * cancels the loan (a void cell, never delivered nor counted). */
-        rh_loan loan;
-        int reserved = 0;
-        if (rc == 0) {
-            reserved = rh_send_reserve(q, 1, &loan);
-            if (reserved < 0) {
-                rc = rh_error_set(&err, reserved, "queue %s refused the message: %s", qname,
-                                  rh_strerror(reserved));
-                reserved = 0;
-            }
-        }
-        char why[512] = "";
-        if (rc == 0 && t->decode(body, loan.payload, why, sizeof why) != 0)
-            rc = rh_error_set(&err, RH_EINVALMSG, "body: %s (type %s)", why, t->name);
-        if (reserved) {
-            loan.env->id = id;
-            int c = rh_send_commit(q, rc == 0 ? 1 : 0, NULL, NULL);
-            if (rc == 0 && c < 0)
-                rc = rh_error_set(&err, c, "queue %s refused the message: %s", qname,
-                                  rh_strerror(c));
-        }
-        if (rc == 0)
-            (*sent)++;
-        else {
-            fprintf(stderr, "ringhost: %s:%u: %s\n", path, lineno, err.msg);
-            if (rh__cli_exit_code(rc) == RH_EXIT_BADINPUT)
-                *bad_input = 1;
-        }
-        json_decref(root);
-    }
-    free(line);
-    if (f != stdin)
-        fclose(f);
-}
-
 /*
  * A plugin crashed, exited or hung while the host itself loaded or
  * unloaded it (plugin/plugin_guard.h): its thread keeps the dynamic
@@ -559,7 +494,7 @@ int rh__cmd_run(int argc, char **argv)
         int bad = 0;
         uint64_t sent = 0;
         uint64_t t0 = rh_now_ns();
-        send_file(rt, send, &bad, &sent);
+        rh__cli_send_file(rt, send, &interrupted, &bad, &sent);
         uint64_t deadline = t0 + (uint64_t)(timeout_s * (double)RH_NS_PER_S);
         /* A bridge polling an empty queue looks busy for an instant, so the
          * answer is kept from the check that ended the wait. */

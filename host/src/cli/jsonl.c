@@ -1,4 +1,5 @@
-/* jsonl.c — the JSON-lines format of the command line, and typed attach. */
+/* jsonl.c — the JSON-lines format of the command line, typed attach, and
+ * the list of an instance's queues for a name that names none. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,4 +121,47 @@ int rh__cli_attach_typed(const char *instance, const char *qname, rh_queue **q, 
         return RH_ETYPE;
     }
     return 0;
+}
+
+/* A queue name that names nothing: list what instance has (sorted), so the
+ * user sees the right name or learns that no host serves the instance. */
+typedef struct names {
+    char text[1024];
+    size_t len;
+    int n;
+} names;
+
+static void add_name(const char *name, void *arg)
+{
+    names *ns = arg;
+    ns->n++;
+    if (ns->len < sizeof ns->text)
+        ns->len += (size_t)snprintf(ns->text + ns->len, sizeof ns->text - ns->len, "%s%s",
+                                    ns->len ? " " : "", name);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void rh__cli_queues_note(const char *verb, const char *instance)
+{
+    names ns = {.len = 0};
+    rh_queue_list(instance, add_name, &ns);
+    if (ns.n == 0) {
+        fprintf(stderr, "ringhost %s: instance \"%s\" has no queues: no host serves it (check "
+                        "--instance or RINGHOST_INSTANCE, or start it with ringhost run)\n",
+                verb, instance);
+        return;
+    }
+    char *words[256];
+    int n = 0;
+    for (char *tok = strtok(ns.text, " "); tok && n < 256; tok = strtok(NULL, " "))
+        words[n++] = tok;
+    qsort(words, (size_t)n, sizeof *words, cmp_name);
+    fprintf(stderr, "ringhost %s: the queues of instance \"%s\" are:", verb, instance);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s %s", i ? "," : "", words[i]);
+    fprintf(stderr, "%s\n", n < ns.n ? ", ..." : "");
 }

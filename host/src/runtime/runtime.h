@@ -68,4 +68,13 @@ struct json_t *rh__runtime_links_json(rh_runtime *rt);
 int rh__runtime_graph(const char *manifest_path, const rh_launch_opts *opts, FILE *out,
                       const struct json_t *live, rh_error *err);
 
+/* config_check.c: the kernel's "config" (config_json, an object) checked
+ * against what its plugin declares (declared: rh_kernel_desc.config_schema,
+ * NULL: nothing checked): every key declared, of its type and within its
+ * minimum/maximum.  0, or RH_EMANIFEST naming "path: kernels[index].config.KEY"
+ * and what was expected.  A declaration that is not a JSON object is a
+ * warning on warn.  Calls nothing of the kernel. */
+int rh__config_check(const char *declared, const char *config_json, const char *path,
+                     uint32_t index, const char *plugin, FILE *warn, rh_error *err);
+
 #endif /* RH_RUNTIME_H */

@@ -17,6 +17,7 @@
 #include "faults/faults.h"
 #include "launch/launch.h"
 #include "live/live.h"
+#include "plugin/plugin.h"
 #include "queue/queue_pvt.h"
 #include "queue/type_registry.h"
 #include "remote/remote.h"
@@ -82,6 +83,14 @@ int rh_runtime_validate(const char *manifest_path, const rh_launch_opts *opts, F
             if (set)
                 hwloc_bitmap_free(set);
         }
+    }
+    /* each kernel's config, against what its plugin declares (not init():
+     * validating starts nothing) */
+    for (uint32_t i = 0; rc == 0 && i < rt->n_kernels; i++) {
+        const rh_kinst *k = &rt->kernels[i];
+        if (k->desc)
+            rc = rh__config_check(rh__plugin_config_schema(k->desc), k->decl->config_json,
+                                  rt->m->path, i, k->decl->plugin, rt->log, err);
     }
     if (rc == 0 && plan_out)
         rh__wiring_print(rt, plan_out);

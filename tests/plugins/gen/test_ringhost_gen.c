@@ -1,7 +1,7 @@
 /*
  * test_ringhost_gen.c — ringhost-gen itself: the codec it generates for every
- * field kind (tests/plugins/gen/all_kinds.json), and its refusal of bad
- * schemas (exit 2, "<file>: <json path>: expected ..., got ...").
+ * field kind (tests/plugins/gen/all_kinds.json), required fields and
+ * defaults (presence.json), and its refusal of bad schemas (exit 2, "<file>: <json path>: expected ..., got ...").
  */
 #include <math.h>
 #include <setjmp.h>
@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "gen_test_all_kinds.h"
+#include "gen_test_presence.h"
 
 /* ------------------------------------------------------ generated codec ---- */
 
@@ -180,6 +181,69 @@ static void test_encode_of_an_invalid_message_is_still_json(void **unused)
     free(text);
 }
 
+/* ------------------------------------------------ required, defaults ---- */
+
+static int decode_presence(const char *text, gen_test_presence *m, char *why, size_t why_len)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    if (!j)
+        fail_msg("test JSON does not parse: %s: %s", text, jerr.text);
+    int rc = gen_test_presence_type.decode(j, m, why, why_len);
+    json_decref(j);
+    return rc;
+}
+
+static void test_a_missing_required_field_is_refused_by_name(void **unused)
+{
+    (void)unused;
+    gen_test_presence m;
+    char why[256] = "";
+    assert_int_equal(decode_presence("{}", &m, why, sizeof why), -1);
+    assert_string_equal(why, "id: missing (gen-test.presence requires id, name, tail)");
+    assert_int_equal(decode_presence("{\"id\": 1, \"tail\": []}", &m, why, sizeof why), -1);
+    assert_string_equal(why, "name: missing (gen-test.presence requires id, name, tail)");
+    /* "optional": false is required, as a field that says nothing */
+    assert_int_equal(decode_presence("{\"id\": 1, \"name\": \"n\"}", &m, why, sizeof why), -1);
+    assert_string_equal(why, "tail: missing (gen-test.presence requires id, name, tail)");
+    /* refused means zeroed, as for every other decode error */
+    static const gen_test_presence zero;
+    assert_memory_equal(&m, &zero, sizeof m);
+}
+
+static void test_missing_optional_fields_are_zero_and_defaults_are_taken(void **unused)
+{
+    (void)unused;
+    gen_test_presence m;
+    char why[256] = "";
+    if (decode_presence("{\"id\": 7, \"name\": \"n\", \"tail\": [1]}", &m, why, sizeof why))
+        fail_msg("decode: %s", why);
+    assert_int_equal(m.id, 7);
+    assert_string_equal(m.note, "");
+    assert_int_equal(m.extra_len, 0);
+    assert_int_equal(m.tries, -3);
+    assert_true(m.big == UINT64_MAX);
+    assert_true(m.low == INT64_MIN);
+    assert_true(m.ratio == 0.25f);
+    assert_true(isinf(m.limit) && m.limit > 0);
+    assert_true(m.on);
+    assert_int_equal(m.mode, GEN_TEST_PRESENCE_MODE_SAFE);
+    assert_string_equal(m.greeting, "h\xc3\xa9 \"you\"?");
+    assert_int_equal(m.weights_len, 3);
+    assert_true(m.weights[0] == 1.5 && m.weights[1] == -2 && isnan(m.weights[2]));
+    assert_int_equal(m.mask_len, 0);
+    assert_int_equal(gen_test_presence_validate(&m, why, sizeof why), 0);
+    /* a field that is there wins over its default */
+    if (decode_presence("{\"id\": 1, \"name\": \"n\", \"tail\": [], \"tries\": 5, \"mode\": "
+                        "\"fast\", \"weights\": [], \"greeting\": \"x\"}",
+                        &m, why, sizeof why))
+        fail_msg("decode: %s", why);
+    assert_int_equal(m.tries, 5);
+    assert_int_equal(m.mode, GEN_TEST_PRESENCE_MODE_FAST);
+    assert_int_equal(m.weights_len, 0);
+    assert_string_equal(m.greeting, "x");
+}
+
 /* ---------------------------------------------------- schema errors ---- */
 
 typedef struct bad_schema {
@@ -216,7 +280,38 @@ static const bad_schema bad_schemas[] = {
      "fields[1].name: generates the C name a_len, which fields[0].name also generates"},
     {"{\"name\":\"t.x\",\"fields\":[]}", "fields: expected a non-empty array"},
     {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"a\",\"type\":\"i32\",\"doc\":\"x\"}]}",
-     "fields[0].doc: unknown key (expected one of name, type, values, max)"},
+     "fields[0].doc: unknown key (expected one of name, type, values, max, optional, default)"},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"a\",\"type\":\"i32\",\"optional\":1}]}",
+     "fields[0].optional: expected true or false, got 1"},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"a\",\"type\":\"i32\",\"optional\":false,"
+     "\"default\":1}]}",
+     "fields[0].optional: false, but the field has a default"},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"a\",\"type\":\"u8\",\"default\":256}]}",
+     "fields[0].default: expected an integer in 0..255 (the field is u8), got 256"},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"a\",\"type\":\"i32\",\"default\":\"1\"}]}",
+     "fields[0].default: expected an integer in -2147483648..2147483647 (the field is i32), "
+     "got \"1\""},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"a\",\"type\":\"u64\",\"default\":\"12\"}]}",
+     "fields[0].default: expected an integer in 0..18446744073709551615 (a string of digits only "
+     "above 9223372036854775807) (the field is u64), got \"12\""},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"a\",\"type\":\"f32\",\"default\":1e39}]}",
+     "fields[0].default: expected a number in the f32 range (the field is f32)"},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"a\",\"type\":\"bool\",\"default\":0}]}",
+     "fields[0].default: expected true or false (the field is bool), got 0"},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"e\",\"type\":\"enum\",\"values\":[\"x\"],"
+     "\"default\":\"y\"}]}",
+     "fields[0].default: expected one of the field's values (\"x\", ...) (the field is enum), "
+     "got \"y\""},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"s\",\"type\":\"string\",\"max\":2,"
+     "\"default\":\"abc\"}]}",
+     "fields[0].default: expected a string of at most 2 bytes without NUL (the field is string), "
+     "got \"abc\""},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"v\",\"type\":\"i8[]\",\"max\":2,"
+     "\"default\":[1,2,3]}]}",
+     "fields[0].default: expected an array of at most 2 elements (the field is i8[]), got [1,2,3]"},
+    {"{\"name\":\"t.x\",\"fields\":[{\"name\":\"v\",\"type\":\"i8[]\",\"max\":2,"
+     "\"default\":[1,\"x\"]}]}",
+     "fields[0].default[1]: expected an integer in -128..127 (the field is i8[]), got \"x\""},
     {"{\"name\":\"t.x\",", "1:14: string or '}' expected near end of file"},
 };
 
@@ -276,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_decode_errors_name_the_field_and_the_value),
         cmocka_unit_test(test_validate_checks_lengths_enums_strings_and_bools),
         cmocka_unit_test(test_encode_of_an_invalid_message_is_still_json),
+        cmocka_unit_test(test_a_missing_required_field_is_refused_by_name),
+        cmocka_unit_test(test_missing_optional_fields_are_zero_and_defaults_are_taken),
         cmocka_unit_test(test_bad_schemas_exit_2_naming_the_file_and_the_json_path),
         cmocka_unit_test(test_good_schema_exits_0),
     };
