@@ -121,7 +121,7 @@ static inline int publish_run(rh_queue *q, unsigned side, _Atomic uint64_t *tail
         }
         /* The earlier claim's holder is copying (microseconds): spin;
          * past that it was preempted, and the cores are its: sleep until
-         * a publish rings (queue_wait.c says why not sched_yield). */
+         * a publish rings (queue_stall.c says why not sched_yield). */
         if (tries < 64)
             rh_cpu_relax();
         else

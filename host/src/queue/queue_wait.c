@@ -3,12 +3,11 @@
  * rh_recv with a timeout): spin, then yield, then park on the queue's
  * doorbell, always until a deadline.  queue.c calls it only once the fast
  * path found no room or no message.  The one `block` wait of a send
- * (rh__queue_block: rh_send's and the output bridge's).  And how a
- * publisher waits behind an earlier claim of its side
- * (rh__queue_publish_nap).
+ * (rh__queue_block: rh_send's and the output bridge's).  How a publisher
+ * waits behind an earlier claim of its side is queue_stall.c's
+ * (rh__queue_publish_nap): it is part of the claim protocol, below the
+ * clients' waits.
  */
-#include <sched.h>
-
 #include "base/clock.h"
 
 #include "queue/queue_layout.h"
@@ -130,33 +129,4 @@ int rh__queue_block(rh_queue *q, int (*attempt)(rh_queue *, void *), void *arg,
             return rc;
         }
     }
-}
-
-/*
- * A publisher behind an earlier claim that is not published yet, past its
- * spin (queue_protocol.h publish_run).  It sleeps on the doorbell every
- * publisher of that tail rings after its publish (not_empty for
- * prod_tail, not_full for cons_tail) rather than yielding, for two
- * reasons measured on this 2-core machine beside `stress-ng --cpu 2`
- * (docs/RELIABILITY.md, "The MPMC convoy"):
- *  - sched_yield leaves the waiter runnable, so the waiters of a chain of
- *    claims take the cores from the one holder that can end the wait;
- *  - the kernel's EEVDF scheduler moves a yielding thread's deadline back
- *    a whole slice, so once the chain reaches it, it waits for the cpu
- *    hogs' slices before it publishes: 4 producers moved ~4,000 messages
- *    a second (test_queue's MPMC test took from 4 s to past 150 s), where
- *    a thread woken from a futex is placed to run soon.
- * The nap is bounded (PUBLISH_NAP_NS): a publish that rings no bell (a
- * void run taken by a receive, a parked run published by a helper) then
- * costs a millisecond, and publish_run's stall checks still run.
- */
-void rh__queue_publish_nap(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t seen)
-{
-    rh_bell *bell = side == CORRUPT_PRODUCERS ? &q->h->not_empty : &q->h->not_full;
-    rh_sleep s;
-    rh__sleep_prepare(&s, &bell, 1);
-    if (atomic_load_explicit(tail, memory_order_acquire) != seen)
-        rh__sleep_cancel(&s);
-    else
-        (void)rh__sleep_commit(&s, (int64_t)PUBLISH_NAP_NS);
 }
