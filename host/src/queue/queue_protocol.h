@@ -182,7 +182,7 @@ static inline void note_run(queue_claim *note, uint64_t pos, uint64_t end)
  * acquire: for producers cons_tail, or acked on a persist queue
  * (q->free_tail): the acquire pairs with the release store of cons_tail in
  * publish_run (consumers), of the repairs' CAS on it (queue_claims.c
- * rh__queue_help_parked) and of acked (queue_persist.c rh__queue_ack), so
+ * rh__queue_help_parked) and of acked (queue_ack.c rh__queue_ack), so
  * the consumers' reads of those cells are done before we overwrite them;
  * for consumers prod_tail: the acquire pairs with the release store in
  * publish_run (producers) and the repairs' CAS (queue_claims.c void_run,

@@ -107,8 +107,8 @@ void rh__queue_unlink(rh_queue *q);
  * Persistent queues (queue_persist.c).  On a persist queue a message taken
  * out keeps its cell until it is acknowledged, so a host killed while a
  * kernel held it finds it again at its next launch (at least once).
- * rh__queue_ack: cells before position `end` are done with (only grows; a
- * no-op on a queue that is not persist).  rh__queue_taken: the position
+ * The acks are queue_ack.c's.  rh__queue_ack: cells before position `end`
+ * are done with (only grows; a no-op on a queue that is not persist).  rh__queue_taken: the position
  * before which every message has been taken (cons_tail), to ack up to
  * once everything taken has been handled.  rh__queue_acked: the current ack.
  */
