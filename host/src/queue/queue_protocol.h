@@ -200,9 +200,10 @@ static inline void note_run(queue_claim *note, uint64_t pos, uint64_t end)
  *  - CLAIM_IN_TABLE (loan: a claims table entry, note_run): the CAS is
  *    acq_rel; its release pairs with the acquire of the head in
  *    queue_claims.c (void_run for prod_head, rh__claims_run_sane and
- *    rh__queue_help_parked for cons_head), its acquire half reads the head the
- *    claim before ours released (a CAS of this loop, release or acq_rel),
- *    so that claim's record happens before ours.
+ *    rh__queue_help_parked for cons_head); its acquire half pairs with
+ *    the release CAS of an earlier recorded claim on that head (the CASes
+ *    between are read-modify-writes, which continue its release
+ *    sequence), so that claim's record happens before ours.
  *  - CLAIM_UNRECORDED: a relaxed CAS; the acquire of prod_tail above is
  *    all the ordering a copying receive needs.
  */
