@@ -174,9 +174,10 @@ static inline void note_run(queue_claim *note, uint64_t pos, uint64_t end)
  * position in *pos_out.  The cells are the caller's until it publishes
  * them with publish(q, side, tail, pos, pos + k).
  *
- * side and record are constants at every call site (the wrappers below),
- * and the function is forced inline, so each site compiles to the loop it
- * needs and none tests the others' cases at run time.
+ * side and how are constants at every call site (the wrappers below; a
+ * receive's room is not, but whether it is checked is), and the function
+ * is forced inline, so each site compiles to the loop it needs and none
+ * tests the others' cases at run time.
  *
  * The limit a side may not pass is the other side's tail, loaded with
  * acquire: for producers cons_tail, or acked on a persist queue
@@ -207,10 +208,20 @@ static inline void note_run(queue_claim *note, uint64_t pos, uint64_t end)
  *  - CLAIM_UNRECORDED: a relaxed CAS; the acquire of prod_tail above is
  *    all the ordering a copying receive needs.
  */
+typedef struct claim_how {
+    unsigned record;   /* CLAIM_UNRECORDED, CLAIM_IN_NOTE or CLAIM_IN_TABLE */
+    queue_note *sent;  /* CLAIM_IN_NOTE's note */
+    queue_claim *loan; /* CLAIM_IN_TABLE's entry */
+    uint32_t fit;      /* claim the cell at the head only if its payload is at
+                        * most this long (UINT32_MAX: any; with it n is 1) */
+    int *too_big;      /* with fit: set when it was not */
+} claim_how;
+
 static inline __attribute__((always_inline)) uint32_t
-claim_run(rh_queue *q, unsigned side, uint32_t n, uint64_t *pos_out, unsigned record,
-          queue_note *sent, queue_claim *loan)
+claim_run(rh_queue *q, unsigned side, uint32_t n, uint64_t *pos_out, claim_how how)
 {
+    const unsigned record = how.record;
+    queue_note *sent = how.sent;
     queue_header *h = q->h;
     const int prod = side == CORRUPT_PRODUCERS;
     _Atomic uint64_t *head = prod ? &h->prod_head : &h->cons_head;
@@ -258,6 +269,21 @@ claim_run(rh_queue *q, unsigned side, uint32_t n, uint64_t *pos_out, unsigned re
             break;
         }
         uint32_t k = avail < n ? (uint32_t)avail : n;
+        if (how.fit != UINT32_MAX) {
+            /* Acquire: the re-read of the head below comes after it.  If
+             * the CAS then succeeds nobody claimed pos in between, so its
+             * cell cannot have been refilled and the length was pos's. */
+            uint32_t len = __atomic_load_n(&cell_at(q, pos)->env.payload_len, __ATOMIC_ACQUIRE);
+            if (len > how.fit) {
+                uint64_t now = atomic_load_explicit(head, memory_order_relaxed);
+                if (now == pos) {
+                    *how.too_big = 1;
+                    break;
+                }
+                pos = now;
+                continue;
+            }
+        }
         if (record == CLAIM_IN_NOTE) {
             /* pos goes to none first: a waiter must never read the last
              * run's pos with this run's done, which would say the note
@@ -269,7 +295,7 @@ claim_run(rh_queue *q, unsigned side, uint32_t n, uint64_t *pos_out, unsigned re
             atomic_store_explicit(&sent->end, pos + k, memory_order_relaxed);
             atomic_store_explicit(&sent->pos, pos, memory_order_release);
         } else if (record == CLAIM_IN_TABLE) {
-            note_run(loan, pos, pos + k);
+            note_run(how.loan, pos, pos + k);
         }
         if (atomic_compare_exchange_weak_explicit(head, &pos, pos + k, cas_order,
                                                   memory_order_relaxed)) {
@@ -290,27 +316,43 @@ claim_run(rh_queue *q, unsigned side, uint32_t n, uint64_t *pos_out, unsigned re
 static inline uint32_t claim_enqueue_run(rh_queue *q, uint32_t n, uint64_t *pos_out,
                                          queue_note *note)
 {
-    return claim_run(q, CORRUPT_PRODUCERS, n, pos_out, CLAIM_IN_NOTE, note, NULL);
+    return claim_run(q, CORRUPT_PRODUCERS, n, pos_out,
+                     (claim_how){CLAIM_IN_NOTE, note, NULL, UINT32_MAX, NULL});
 }
 
 /* A copying receive, or a receive in place of a run it copies from. */
 static inline uint32_t claim_dequeue_run(rh_queue *q, uint32_t n, uint64_t *pos_out)
 {
-    return claim_run(q, CORRUPT_CONSUMERS, n, pos_out, CLAIM_UNRECORDED, NULL, NULL);
+    return claim_run(q, CORRUPT_CONSUMERS, n, pos_out,
+                     (claim_how){CLAIM_UNRECORDED, NULL, NULL, UINT32_MAX, NULL});
+}
+
+/* A copying receive into a buffer smaller than the slot: the one message
+ * at the head, claimed only if it fits (a claim cannot be undone, and the
+ * API promises a too-large message stays queued); *too_big says why it
+ * claimed nothing. */
+static inline uint32_t claim_dequeue_fitting(rh_queue *q, uint32_t room, uint64_t *pos_out,
+                                             int *too_big)
+{
+    *too_big = 0;
+    return claim_run(q, CORRUPT_CONSUMERS, 1, pos_out,
+                     (claim_how){CLAIM_UNRECORDED, NULL, NULL, room, too_big});
 }
 
 /* A loan (queue_loan.c): the run recorded in the claims table entry. */
 static inline uint32_t claim_enqueue_run_noted(rh_queue *q, uint32_t n, uint64_t *pos_out,
                                                queue_claim *note)
 {
-    return claim_run(q, CORRUPT_PRODUCERS, n, pos_out, CLAIM_IN_TABLE, NULL, note);
+    return claim_run(q, CORRUPT_PRODUCERS, n, pos_out,
+                     (claim_how){CLAIM_IN_TABLE, NULL, note, UINT32_MAX, NULL});
 }
 
 /* A peek (queue_loan.c): the run recorded in the claims table entry. */
 static inline uint32_t claim_dequeue_run_noted(rh_queue *q, uint32_t n, uint64_t *pos_out,
                                                queue_claim *note)
 {
-    return claim_run(q, CORRUPT_CONSUMERS, n, pos_out, CLAIM_IN_TABLE, NULL, note);
+    return claim_run(q, CORRUPT_CONSUMERS, n, pos_out,
+                     (claim_how){CLAIM_IN_TABLE, NULL, note, UINT32_MAX, NULL});
 }
 
 #endif /* RH_QUEUE_PROTOCOL_H */
