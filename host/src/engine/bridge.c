@@ -190,51 +190,34 @@ uint32_t rh__in_bridge_step(rh_in_bridge *b)
 
 /* ---------------------------------------------------------- output ----- */
 
-/* How long one park of the output bridge's own block wait lasts at most:
- * a stop is seen within it even if no bell rings (a kernel terminated
- * alone rings its reactors' bells, not the queue's). */
-#define OUT_PARK_MAX_NS (10 * RH_NS_PER_MS)
-
-static int out_stopped(const rh_out_bridge *b)
+static int out_stopped(const void *arg)
 {
+    const rh_out_bridge *b = arg;
     return rh_kernel_flow(b->kernel) == RH_FLOW_STOPPED;
+}
+
+/* send_one's attempt: the one answer, enqueued from the ring's slot. */
+static int send_one_attempt(rh_queue *q, void *arg)
+{
+    return rh__queue_enqueue_burst(q, (rh_envelope *const *)arg, 1) == 1 ? 0 : RH_EFULL;
 }
 
 /*
  * One output that did not fit the burst: the queue's policy, as rh_send
- * applies it, except for `block`: the bridge waits itself (spin, yield,
- * then park on the queue's not-full bell) so that the wait ends either
- * when a cell frees, when block_timeout_ms passes (RH_ETIMEDOUT, counted
- * rejected on the queue as rh_send would), or when the host or the kernel
- * stops (RH_ESTOPPED: nobody will read in time; the caller dead-letters).
- * A 60 s block_timeout_ms thus no longer outlives terminate's join.
+ * applies it, with `block` as the queue's own wait (rh__queue_block) plus
+ * a stop check: the wait ends when a cell frees, when block_timeout_ms
+ * passes (RH_ETIMEDOUT, counted rejected on the queue as rh_send would), at
+ * once on a queue marked corrupt (no cell will be freed: it would hold this
+ * reactor thread, and every kernel it runs, for block_timeout_ms per
+ * answer), or when the host or the kernel stops (RH_ESTOPPED: nobody will
+ * read in time; the caller dead-letters).  A 60 s block_timeout_ms thus
+ * does not outlive terminate's join.  The waiter is a dispatch thread's
+ * (adaptive), not a client's: this is a reactor thread.
  * *burst_deadline is the burst's: set by the first answer of a burst that
  * has to wait (0 = not yet), so a burst of 256 behind a full queue waits
  * block_timeout_ms once, not once per answer.  Slow path only: the queue
  * was full.
  */
-typedef struct send_park {
-    rh_out_bridge *b;
-    rh_envelope *env;
-    rh_bell *bell;
-    uint64_t left_ns;
-    int sent;          /* the re-check after prepare enqueued it */
-} send_park;
-
-/* send_one's park (rh__waiter_idle_step): on the queue's not-full bell. */
-static void send_one_park(void *arg)
-{
-    send_park *p = arg;
-    rh_sleep sl;
-    rh__sleep_prepare(&sl, &p->bell, 1);
-    if (rh__queue_enqueue_burst(p->b->queue, &p->env, 1) == 1) {
-        rh__sleep_cancel(&sl);
-        p->sent = 1;
-        return;
-    }
-    rh__sleep_commit(&sl, (int64_t)(p->left_ns < OUT_PARK_MAX_NS ? p->left_ns : OUT_PARK_MAX_NS));
-}
-
 static int send_one(rh_out_bridge *b, rh_envelope *env, uint64_t *burst_deadline)
 {
     const rh_queue_config *cfg = rh_queue_config_of(b->queue);
@@ -242,33 +225,9 @@ static int send_one(rh_out_bridge *b, rh_envelope *env, uint64_t *burst_deadline
         return rh_send(b->queue, env, rh_ring_payload(env), env->payload_len, NULL);
     if (*burst_deadline == 0)
         *burst_deadline = rh_deadline_after_ms(cfg->block_timeout_ms);
-    uint64_t deadline = *burst_deadline;
-    rh_bell *bell = rh__queue_not_full_bell(b->queue);
     rh_waiter w;
     rh__waiter_init(&w, RH_WAIT_ADAPTIVE);
-    for (;;) {
-        if (rh__queue_enqueue_burst(b->queue, &env, 1) == 1)
-            return 0;
-        if (out_stopped(b))
-            return RH_ESTOPPED;
-        /* A queue marked corrupt never frees a cell again: refuse now, as
-         * rh_send does, instead of holding this reactor thread (and every
-         * kernel it runs) for block_timeout_ms per answer. */
-        int corrupt = rh__queue_sends_refused(b->queue);
-        if (corrupt) {
-            rh__queue_count(b->queue, RH_QC_REJECTED, 1);
-            return corrupt;
-        }
-        uint64_t now = rh_now_ns();
-        if (now >= deadline) {
-            rh__queue_count(b->queue, RH_QC_REJECTED, 1);
-            return RH_ETIMEDOUT;
-        }
-        send_park park = {b, env, bell, deadline - now, 0};
-        rh__waiter_idle_step(&w, send_one_park, &park);
-        if (park.sent)
-            return 0;
-    }
+    return rh__queue_block(b->queue, send_one_attempt, &env, *burst_deadline, &w, out_stopped, b);
 }
 
 static const char *const undeliverable_words[] = {"queue_full_at_stop", "queue_full",

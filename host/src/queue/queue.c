@@ -108,16 +108,6 @@ static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, u
     return rc;
 }
 
-/* Whether the next enqueue would find room.  Used as the re-check between
- * rh__sleep_prepare and rh__sleep_commit (queue_recv.c has the receive
- * side's has_message). */
-static int has_room(const rh_queue *q)
-{
-    uint64_t head = atomic_load_explicit(&q->h->prod_head, memory_order_acquire);
-    uint64_t freed = atomic_load_explicit(q->free_tail, memory_order_acquire);
-    return head - freed < q->capacity;
-}
-
 /* ------------------------------------------------------------ sending --- */
 
 /* The envelope rh_send and rh_send_burst enqueue: the caller's fields, a
@@ -237,29 +227,10 @@ int rh__queue_full_policy(rh_queue *q, int (*attempt)(rh_queue *, void *), void 
     }
     case RH_BP_BLOCK:
     default: {
-        uint64_t deadline = rh_deadline_after_ms(q->cfg.block_timeout_ms);
         rh_waiter w;
         rh__queue_client_waiter_init(&w);
-        for (;;) {
-            int rc = attempt(q, arg);
-            if (rc != RH_EFULL) {
-                if (rc)
-                    count(q, C_REJECTED, 1);
-                return rc;
-            }
-            /* Ends by the deadline, or at once once the consumers' side is
-             * marked corrupt (no cell will be freed) or the host is gone
-             * (RH_ESTALE, wait_step's check). */
-            rc = queue_side_corrupt(q, CORRUPT_CONSUMERS)
-                     ? RH_ECORRUPT
-                     : rh__queue_wait_step(q, &w, &h->not_full, has_room, deadline);
-            if (rc == RH_ESTALE)
-                return rc;
-            if (rc) {
-                count(q, C_REJECTED, 1);
-                return rc;
-            }
-        }
+        return rh__queue_block(q, attempt, arg, rh_deadline_after_ms(q->cfg.block_timeout_ms), &w,
+                               NULL, NULL);
     }
     }
 }
@@ -302,11 +273,6 @@ static inline void check_moved(rh_queue *q)
 {
     if (__builtin_expect(atomic_load_explicit(&q->h->moved, memory_order_seq_cst) != 0, 0))
         rh__queue_mark_moved(q);
-}
-
-int rh__queue_sends_refused(const rh_queue *q)
-{
-    return queue_side_corrupt(q, CORRUPT_PRODUCERS | CORRUPT_CONSUMERS) ? RH_ECORRUPT : 0;
 }
 
 int rh_send(rh_queue *q, const rh_envelope *env, const void *payload, uint32_t len,

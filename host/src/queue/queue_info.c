@@ -125,7 +125,6 @@ const char *rh_queue_type_origin(const rh_queue *q) { return q->type_origin; }
 const rh_queue_config *rh_queue_config_of(const rh_queue *q) { return &q->cfg; }
 uint32_t rh_queue_payload_size(const rh_queue *q) { return q->payload_size; }
 rh_bell *rh__queue_not_empty_bell(rh_queue *q) { return &q->h->not_empty; }
-rh_bell *rh__queue_not_full_bell(rh_queue *q) { return &q->h->not_full; }
 
 /* ---------------------------------------------------- object names --- */
 

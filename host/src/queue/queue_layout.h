@@ -337,7 +337,7 @@ int rh__queue_persist_guard(const rh_queue *q, rh_error *err);
 void rh__queue_client_waiter_init(rh_waiter *w);
 int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
                         int (*ready)(const rh_queue *), uint64_t deadline_ns);
-/* queue_wait.c: one nap of a publisher waiting for `tail` (prod_tail or
+/* queue_stall.c: one nap of a publisher waiting for `tail` (prod_tail or
  * cons_tail, by side) to move from `seen` to its claim (queue_protocol.h
  * publish_run, past its spin): asleep on the doorbell the earlier claim's
  * publisher rings, at most PUBLISH_NAP_NS. */

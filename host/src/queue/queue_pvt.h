@@ -97,12 +97,6 @@ void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns);
 void rh__queue_void_inplace(rh_queue *q, uint64_t from, uint64_t end);
 int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end, int *note);
 
-/* RH_ECORRUPT when a side of the queue is marked corrupt (a wait on a
- * stalled tail gave up: queue_health.c), so a send finding it full will
- * never find room; else 0.  For producers with a wait of their own (the
- * output bridge's block wait), which must refuse at once as rh_send does
- * rather than wait their timeout out. */
-int rh__queue_sends_refused(const rh_queue *q);
 
 /* Remove the shared object's name (if this process created it) but keep
  * the mapping: for a runtime that must not unmap memory a stuck thread may
@@ -113,8 +107,8 @@ void rh__queue_unlink(rh_queue *q);
  * Persistent queues (queue_persist.c).  On a persist queue a message taken
  * out keeps its cell until it is acknowledged, so a host killed while a
  * kernel held it finds it again at its next launch (at least once).
- * rh__queue_ack: cells before position `end` are done with (only grows; a
- * no-op on a queue that is not persist).  rh__queue_taken: the position
+ * The acks are queue_ack.c's.  rh__queue_ack: cells before position `end`
+ * are done with (only grows; a no-op on a queue that is not persist).  rh__queue_taken: the position
  * before which every message has been taken (cons_tail), to ack up to
  * once everything taken has been handled.  rh__queue_acked: the current ack.
  */
@@ -197,9 +191,17 @@ int rh__queue_is_empty(const rh_queue *q);
 /* Rung after every enqueue (consumers sleep on it).  In shared memory for
  * shared queues. */
 rh_bell *rh__queue_not_empty_bell(rh_queue *q);
-/* Rung when a consumer frees a cell (a blocked producer sleeps on it).  The
- * output bridge waits on it itself, so that its wait also ends when the
- * host stops (bridge.c). */
-rh_bell *rh__queue_not_full_bell(rh_queue *q);
+/* queue_wait.c: the `block` policy, the one wait of a send that found the
+ * queue full (rh_send's, through rh__queue_full_policy, and the output
+ * bridge's): attempt(q, arg) until it is not RH_EFULL, waiting with w on
+ * the queue's not-full bell in between.  Returns attempt's 0 or error
+ * (an error counted rejected), RH_ETIMEDOUT at deadline_ns (counted),
+ * RH_ECORRUPT once a side is marked corrupt (counted), RH_ESTALE when an
+ * attached client's host is gone, or RH_ESTOPPED once stopped(stop_arg)
+ * (when not NULL) says nobody will read in time; with stopped, each park
+ * lasts at most 10 ms so a stop is seen even if no bell rings. */
+int rh__queue_block(rh_queue *q, int (*attempt)(rh_queue *, void *), void *arg,
+                    uint64_t deadline_ns, rh_waiter *w, int (*stopped)(const void *),
+                    const void *stop_arg);
 
 #endif /* RH_QUEUE_PVT_H */

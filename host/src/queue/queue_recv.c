@@ -61,28 +61,11 @@ int rh__queue_try_dequeue(rh_queue *q, rh_envelope *env, void *buf, uint32_t buf
             if (claim_dequeue_run(q, 1, &pos) == 0)
                 return RH_EEMPTY;
         } else {
-            /* A buffer smaller than the slot: peek at the length before
-             * claiming, since a claim cannot be undone and the API promises a
-             * too-large message stays queued.  We then claim exactly the cell
-             * we peeked at: if that CAS succeeds nobody claimed pos in between,
-             * so its cell cannot have been refilled and the length was pos's. */
-            pos = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
-            for (;;) {
-                if ((int64_t)(atomic_load_explicit(&h->prod_tail, memory_order_acquire) - pos) <= 0)
-                    return RH_EEMPTY;
-                /* Acquire: the re-read of cons_head below comes after it. */
-                uint32_t len = __atomic_load_n(&cell_at(q, pos)->env.payload_len, __ATOMIC_ACQUIRE);
-                if (len > buf_len) {
-                    uint64_t now = atomic_load_explicit(&h->cons_head, memory_order_relaxed);
-                    if (now == pos)
-                        return RH_ETOOBIG;
-                    pos = now;
-                    continue;
-                }
-                if (atomic_compare_exchange_weak_explicit(&h->cons_head, &pos, pos + 1,
-                                                          memory_order_relaxed, memory_order_relaxed))
-                    break;
-            }
+            /* A buffer smaller than the slot: the length is checked
+             * before the claim (claim_dequeue_fitting). */
+            int too_big;
+            if (claim_dequeue_fitting(q, buf_len, &pos, &too_big) == 0)
+                return too_big ? RH_ETOOBIG : RH_EEMPTY;
         }
         if (!cell_is_void(q, pos))
             break;

@@ -1,8 +1,10 @@
 /*
- * queue_stall.c — when a wait on a tail has stalled for good, and whether
- * a process is alive: the two facts the claims table (queue_claims.c),
- * the in-place path (queue_inplace.c) and the health view
- * (queue_health.c) decide on.  A stall is a claim holder that died, or an
+ * queue_stall.c — a publisher's wait on a tail behind an earlier claim:
+ * its nap while the tail has not moved yet, when it has stalled for good,
+ * and whether a process is alive: the facts the claim protocol
+ * (queue_protocol.h publish_run), the claims table (queue_claims.c), the
+ * in-place path (queue_inplace.c) and the health view (queue_health.c)
+ * decide on.  A stall is a claim holder that died, or an
  * index scribbled by another process: the side is then marked corrupt,
  * counted and logged once.  Slow paths only: called after 64 polls of a
  * tail that did not move.
@@ -167,4 +169,35 @@ __attribute__((no_sanitize_thread)) void rh__queue_header_watch(rh_queue *q)
                   "queue=%s side=header what=\"%s rewritten\" pid=%d "
                   "action=clients_can_no_longer_attach_relaunch_the_host_or_purge",
                   q->name, what, (int)getpid());
+}
+
+/* ---------------------------------------------------------- the nap --- */
+
+/*
+ * A publisher behind an earlier claim that is not published yet, past its
+ * spin (queue_protocol.h publish_run).  It sleeps on the doorbell every
+ * publisher of that tail rings after its publish (not_empty for
+ * prod_tail, not_full for cons_tail) rather than yielding, for two
+ * reasons measured on this 2-core machine beside `stress-ng --cpu 2`
+ * (docs/RELIABILITY.md, "The MPMC convoy"):
+ *  - sched_yield leaves the waiter runnable, so the waiters of a chain of
+ *    claims take the cores from the one holder that can end the wait;
+ *  - the kernel's EEVDF scheduler moves a yielding thread's deadline back
+ *    a whole slice, so once the chain reaches it, it waits for the cpu
+ *    hogs' slices before it publishes: 4 producers moved ~4,000 messages
+ *    a second (test_queue's MPMC test took from 4 s to past 150 s), where
+ *    a thread woken from a futex is placed to run soon.
+ * The nap is bounded (PUBLISH_NAP_NS): a publish that rings no bell (a
+ * void run taken by a receive, a parked run published by a helper) then
+ * costs a millisecond, and publish_run's stall checks still run.
+ */
+void rh__queue_publish_nap(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t seen)
+{
+    rh_bell *bell = side == CORRUPT_PRODUCERS ? &q->h->not_empty : &q->h->not_full;
+    rh_sleep s;
+    rh__sleep_prepare(&s, &bell, 1);
+    if (atomic_load_explicit(tail, memory_order_acquire) != seen)
+        rh__sleep_cancel(&s);
+    else
+        (void)rh__sleep_commit(&s, (int64_t)PUBLISH_NAP_NS);
 }

@@ -2,11 +2,12 @@
  * queue_wait.c — how a client waits on a named queue (a blocked rh_send, an
  * rh_recv with a timeout): spin, then yield, then park on the queue's
  * doorbell, always until a deadline.  queue.c calls it only once the fast
- * path found no room or no message.  And how a publisher waits behind an
- * earlier claim of its side (rh__queue_publish_nap).
+ * path found no room or no message.  The one `block` wait of a send
+ * (rh__queue_block: rh_send's and the output bridge's).  How a publisher
+ * waits behind an earlier claim of its side is queue_stall.c's
+ * (rh__queue_publish_nap): it is part of the claim protocol, below the
+ * clients' waits.
  */
-#include <sched.h>
-
 #include "base/clock.h"
 
 #include "queue/queue_layout.h"
@@ -30,12 +31,12 @@ typedef struct wait_park {
     rh_queue *q;
     rh_bell *bell;
     int (*ready)(const rh_queue *);
-    uint64_t deadline_ns, now;
+    uint64_t deadline_ns, now, cap_ns;
 } wait_park;
 
 /* rh__queue_wait_step's park: on the bell, re-checking ready(q), until the
  * deadline, or STALE_CHECK_NS on a shared queue a client attached to (it
- * wakes to check that the host is still there). */
+ * wakes to check that the host is still there), or cap_ns. */
 static void wait_park_sleep(void *arg)
 {
     wait_park *p = arg;
@@ -49,6 +50,8 @@ static void wait_park_sleep(void *arg)
     int64_t for_ns = p->deadline_ns == UINT64_MAX ? -1 : (int64_t)(p->deadline_ns - p->now);
     if (!q->creator && q->cfg.shared && (for_ns < 0 || (uint64_t)for_ns > STALE_CHECK_NS))
         for_ns = (int64_t)STALE_CHECK_NS;
+    if (for_ns < 0 || (uint64_t)for_ns > p->cap_ns)
+        for_ns = p->cap_ns == UINT64_MAX ? for_ns : (int64_t)p->cap_ns;
     rh__sleep_commit(&s, for_ns);
 }
 
@@ -59,8 +62,8 @@ static void wait_park_sleep(void *arg)
  * RH_ESTALE when an attached client's host is gone or was replaced (checked
  * at most every STALE_CHECK_NS, so a park on a shared queue a client
  * attached to lasts at most that long). */
-int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
-                        int (*ready)(const rh_queue *), uint64_t deadline_ns)
+static int wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell, int (*ready)(const rh_queue *),
+                     uint64_t deadline_ns, uint64_t cap_ns)
 {
     uint64_t now = rh_now_ns();
     if (now >= deadline_ns)
@@ -68,36 +71,62 @@ int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
     int stale = rh__queue_stale_check(q, now);
     if (stale)
         return stale;
-    wait_park park = {q, bell, ready, deadline_ns, now};
+    wait_park park = {q, bell, ready, deadline_ns, now, cap_ns};
     rh__waiter_idle_step(w, wait_park_sleep, &park);
     return 0;
 }
 
-/*
- * A publisher behind an earlier claim that is not published yet, past its
- * spin (queue_protocol.h publish_run).  It sleeps on the doorbell every
- * publisher of that tail rings after its publish (not_empty for
- * prod_tail, not_full for cons_tail) rather than yielding, for two
- * reasons measured on this 2-core machine beside `stress-ng --cpu 2`
- * (docs/RELIABILITY.md, "The MPMC convoy"):
- *  - sched_yield leaves the waiter runnable, so the waiters of a chain of
- *    claims take the cores from the one holder that can end the wait;
- *  - the kernel's EEVDF scheduler moves a yielding thread's deadline back
- *    a whole slice, so once the chain reaches it, it waits for the cpu
- *    hogs' slices before it publishes: 4 producers moved ~4,000 messages
- *    a second (test_queue's MPMC test took from 4 s to past 150 s), where
- *    a thread woken from a futex is placed to run soon.
- * The nap is bounded (PUBLISH_NAP_NS): a publish that rings no bell (a
- * void run taken by a receive, a parked run published by a helper) then
- * costs a millisecond, and publish_run's stall checks still run.
- */
-void rh__queue_publish_nap(rh_queue *q, unsigned side, _Atomic uint64_t *tail, uint64_t seen)
+int rh__queue_wait_step(rh_queue *q, rh_waiter *w, rh_bell *bell,
+                        int (*ready)(const rh_queue *), uint64_t deadline_ns)
 {
-    rh_bell *bell = side == CORRUPT_PRODUCERS ? &q->h->not_empty : &q->h->not_full;
-    rh_sleep s;
-    rh__sleep_prepare(&s, &bell, 1);
-    if (atomic_load_explicit(tail, memory_order_acquire) != seen)
-        rh__sleep_cancel(&s);
-    else
-        (void)rh__sleep_commit(&s, (int64_t)PUBLISH_NAP_NS);
+    return wait_step(q, w, bell, ready, deadline_ns, UINT64_MAX);
+}
+
+/* ------------------------------------------------------------- block --- */
+
+/* Whether the next enqueue would find room: the re-check between
+ * rh__sleep_prepare and rh__sleep_commit of a blocked send (queue_recv.c
+ * has the receive side's has_message). */
+static int has_room(const rh_queue *q)
+{
+    uint64_t head = atomic_load_explicit(&q->h->prod_head, memory_order_acquire);
+    uint64_t freed = atomic_load_explicit(q->free_tail, memory_order_acquire);
+    return head - freed < q->capacity;
+}
+
+/* How long one park of a block wait with a stop check lasts at most: a
+ * stop is seen within it even if no bell rings (a kernel terminated alone
+ * rings its reactors' bells, not the queue's). */
+#define BLOCK_STOP_CHECK_NS (10 * RH_NS_PER_MS)
+
+int rh__queue_block(rh_queue *q, int (*attempt)(rh_queue *, void *), void *arg,
+                    uint64_t deadline_ns, rh_waiter *w, int (*stopped)(const void *),
+                    const void *stop_arg)
+{
+    uint64_t cap_ns = stopped ? BLOCK_STOP_CHECK_NS : UINT64_MAX;
+    for (;;) {
+        int rc = attempt(q, arg);
+        if (rc != RH_EFULL) {
+            if (rc)
+                count(q, C_REJECTED, 1);
+            return rc;
+        }
+        /* Nobody will read in time: not counted, the caller says what
+         * becomes of its message (the bridge dead-letters it). */
+        if (stopped && stopped(stop_arg))
+            return RH_ESTOPPED;
+        /* Ends by the deadline, or at once once a side is marked corrupt
+         * (no cell will be freed, or none published) or the host is gone
+         * (RH_ESTALE, wait_step's check, not counted: the send is not
+         * refused by this queue but by its end). */
+        rc = queue_side_corrupt(q, CORRUPT_PRODUCERS | CORRUPT_CONSUMERS)
+                 ? RH_ECORRUPT
+                 : wait_step(q, w, &q->h->not_full, has_room, deadline_ns, cap_ns);
+        if (rc == RH_ESTALE)
+            return rc;
+        if (rc) {
+            count(q, C_REJECTED, 1);
+            return rc;
+        }
+    }
 }
