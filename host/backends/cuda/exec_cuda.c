@@ -45,135 +45,12 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "cuda_driver.h"
-#include "exec/exec.h"
-#include "plugin/plugin.h"
-#include "queue/dlq.h"
+#include "cuda_exec.h"
+#include "plugin/plugin_load.h"
 #include "queue/queue_pvt.h"
-#include "ringhost/device.h"
 
 #define CUDA_ORDINAL 0
 #define FAIL_RING_MIN 64u
-
-/* ------------------------------------------------- registered memory -- */
-
-/* Every region registered with the device, so that the allocator's free
- * unregisters before it unmaps and a reset forgets them all. */
-typedef struct cuda_reg {
-    void *p;
-    size_t len;
-    CUdeviceptr dev;
-} cuda_reg;
-
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static cuda_reg *regs;
-static size_t n_regs, cap_regs;
-static const rh_cuda *reg_cu;
-
-static void *page_alloc(size_t len)
-{
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return m == MAP_FAILED ? NULL : m; /* zeroed, page aligned */
-}
-
-/* Register [p, p + len) with the current context; its device address, or 0. */
-static CUdeviceptr reg_add(const rh_cuda *cu, void *p, size_t len)
-{
-    CUdeviceptr dev = 0;
-    pthread_mutex_lock(&reg_lock);
-    for (size_t i = 0; i < n_regs; i++)
-        if (regs[i].p == p) {
-            dev = regs[i].dev;
-            pthread_mutex_unlock(&reg_lock);
-            return dev;
-        }
-    if (n_regs == cap_regs) {
-        size_t cap = cap_regs ? cap_regs * 2 : 64;
-        cuda_reg *g = realloc(regs, cap * sizeof *g);
-        if (!g) {
-            pthread_mutex_unlock(&reg_lock);
-            return 0;
-        }
-        regs = g;
-        cap_regs = cap;
-    }
-    if (cu->MemHostRegister(p, len, CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_PORTABLE) ==
-            CUDA_SUCCESS &&
-        cu->MemHostGetDevicePointer(&dev, p, 0) == CUDA_SUCCESS) {
-        regs[n_regs++] = (cuda_reg){p, len, dev};
-        reg_cu = cu;
-    } else {
-        dev = 0;
-    }
-    pthread_mutex_unlock(&reg_lock);
-    return dev;
-}
-
-static void reg_drop(void *p)
-{
-    pthread_mutex_lock(&reg_lock);
-    for (size_t i = 0; i < n_regs; i++)
-        if (regs[i].p == p) {
-            if (reg_cu)
-                reg_cu->MemHostUnregister(p);
-            regs[i] = regs[--n_regs];
-            break;
-        }
-    pthread_mutex_unlock(&reg_lock);
-}
-
-/* The context was reset: its registrations went with it. */
-static void reg_forget_all(void)
-{
-    pthread_mutex_lock(&reg_lock);
-    n_regs = 0;
-    pthread_mutex_unlock(&reg_lock);
-}
-
-static void *ring_alloc(size_t len, void *ctx)
-{
-    (void)ctx;
-    return page_alloc(len);
-}
-
-static void ring_free(void *p, size_t len, void *ctx)
-{
-    (void)ctx;
-    reg_drop(p);
-    munmap(p, len);
-}
-
-/* The rings' memory: page-aligned host memory, registered at place(). */
-static const rh_ring_mem cuda_ring_mem = {"cuda-mapped", ring_alloc, ring_free, NULL, 0};
-
-/* ------------------------------------------------------------ state -- */
-
-typedef struct cuda_kernel {
-    const rh_cuda *cu;
-    const rh_device_kernel *dev;
-    CUdevice device;
-    CUcontext ctx;
-    CUmodule mod;
-    CUfunction fn;
-    CUstream stream;
-    int launched;              /* the loop was launched and not seen ended */
-    int stopping;              /* stop() wrote STOP: an ended loop is no fault */
-    int faulted;               /* the context was reset; relaunch when the backoff passed */
-    rh_dev_worker *blocks;     /* n_workers, registered */
-    size_t blocks_len;
-    unsigned char *config;     /* n_workers x config_size, registered */
-    size_t config_len;
-    rh_ring **fail;            /* per worker */
-    uint32_t fail_reason_offset;
-    int flow;                  /* the RH_DEV_FLOW_* last written */
-    uint64_t *hb_seen, *hb_at; /* per worker: heartbeat seen and when it last moved */
-    char name[128], bus[32];
-} cuda_kernel;
-
-static cuda_kernel *ck_of(const rh_kinst *k)
-{
-    return k->exec_state;
-}
 
 static rh_worker *workers_alloc(uint32_t n)
 {
@@ -203,21 +80,21 @@ static void use_ctx(const cuda_kernel *ck)
 static int register_all(rh_kinst *k, cuda_kernel *ck)
 {
     const rh_cuda *cu = ck->cu;
-    CUdeviceptr cfg = ck->config ? reg_add(cu, ck->config, ck->config_len) : 0;
+    CUdeviceptr cfg = ck->config ? rh__cuda_reg_add(cu, ck->config, ck->config_len) : 0;
     if (ck->config && !cfg)
         return -1;
-    if (!reg_add(cu, ck->blocks, ck->blocks_len))
+    if (!rh__cuda_reg_add(cu, ck->blocks, ck->blocks_len))
         return -1;
     for (uint32_t j = 0; j < k->n_workers; j++) {
         rh_worker *w = &k->workers[j];
         rh_dev_worker *b = &ck->blocks[j];
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-            if (!(b->in[p] = reg_add(cu, w->in[p], w->in[p]->len)))
+            if (!(b->in[p] = rh__cuda_reg_add(cu, w->in[p], w->in[p]->len)))
                 return -1;
         for (uint32_t p = 0; p < k->desc->n_outputs; p++)
-            if (!(b->out[p] = reg_add(cu, w->out[p], w->out[p]->len)))
+            if (!(b->out[p] = rh__cuda_reg_add(cu, w->out[p], w->out[p]->len)))
                 return -1;
-        if (!(b->fail = reg_add(cu, ck->fail[j], ck->fail[j]->len)))
+        if (!(b->fail = rh__cuda_reg_add(cu, ck->fail[j], ck->fail[j]->len)))
             return -1;
         b->config = cfg ? cfg + (CUdeviceptr)j * ck->dev->config_size : 0;
     }
@@ -268,13 +145,13 @@ static void close_device(cuda_kernel *ck, int reset)
     use_ctx(ck);
     if (reset) {
         cu->DevicePrimaryCtxReset(ck->device);
-        reg_forget_all();
+        rh__cuda_reg_forget_all();
     } else {
         cu->CtxSynchronize();
         /* the allocator's free unregisters each ring; blocks and config here */
-        reg_drop(ck->blocks);
+        rh__cuda_reg_drop(ck->blocks);
         if (ck->config)
-            reg_drop(ck->config);
+            rh__cuda_reg_drop(ck->config);
         if (ck->stream)
             cu->StreamDestroy(ck->stream);
         if (ck->mod)
@@ -290,7 +167,7 @@ static void close_device(cuda_kernel *ck, int reset)
 
 static void release(rh_kinst *k)
 {
-    cuda_kernel *ck = ck_of(k);
+    cuda_kernel *ck = rh__cuda_of(k);
     if (!ck)
         return;
     close_device(ck, 0);
@@ -348,10 +225,10 @@ static int place(rh_runtime *rt, rh_kinst *k, rh_error *err)
     ck->hb_seen = calloc(n, sizeof *ck->hb_seen);
     ck->hb_at = calloc(n, sizeof *ck->hb_at);
     ck->blocks_len = page_round((size_t)n * sizeof(rh_dev_worker));
-    ck->blocks = page_alloc(ck->blocks_len);
+    ck->blocks = rh__cuda_page_alloc(ck->blocks_len);
     if (dev->config_size) {
         ck->config_len = page_round((size_t)n * dev->config_size);
-        ck->config = page_alloc(ck->config_len);
+        ck->config = rh__cuda_page_alloc(ck->config_len);
     }
     if (!ck->fail || !ck->hb_seen || !ck->hb_at || !ck->blocks || (dev->config_size && !ck->config))
         return rh_error_set(err, RH_ENOMEM, "kernel %s: out of memory", k->decl->name);
@@ -365,7 +242,7 @@ static int place(rh_runtime *rt, rh_kinst *k, rh_error *err)
     while (cap < batch)
         cap *= 2;
     for (uint32_t j = 0; j < n; j++) {
-        ck->fail[j] = rh__ring_create(&cuda_ring_mem, cap,
+        ck->fail[j] = rh__ring_create(&rh__cuda_ring_mem, cap,
                                       ck->fail_reason_offset + RH_DEV_FAIL_REASON);
         if (!ck->fail[j])
             return rh_error_set(err, RH_ENOMEM, "kernel %s: cannot make its fail ring",
@@ -421,12 +298,7 @@ static void write_flow(rh_kinst *k, cuda_kernel *ck, uint32_t f)
 
 static int launch(rh_kinst *k, cuda_kernel *ck, char *e, size_t elen)
 {
-    CUdeviceptr blocks_dev = 0; /* the kernel's one argument: the blocks' device address */
-    pthread_mutex_lock(&reg_lock);
-    for (size_t i = 0; i < n_regs; i++)
-        if (regs[i].p == ck->blocks)
-            blocks_dev = regs[i].dev;
-    pthread_mutex_unlock(&reg_lock);
+    CUdeviceptr blocks_dev = rh__cuda_reg_dev(ck->blocks); /* the kernel's one argument */
     void *args[] = {&blocks_dev};
     for (uint32_t j = 0; j < k->n_workers; j++) {
         ck->blocks[j].exited = 0;
@@ -446,7 +318,7 @@ static int launch(rh_kinst *k, cuda_kernel *ck, char *e, size_t elen)
 
 static int start(rh_runtime *rt, rh_kinst *k, rh_error *err)
 {
-    cuda_kernel *ck = ck_of(k);
+    cuda_kernel *ck = rh__cuda_of(k);
     for (uint32_t j = 0; j < k->n_workers; j++) {
         rh_worker *w = &k->workers[j];
         w->state = NULL;
@@ -471,96 +343,14 @@ static int start(rh_runtime *rt, rh_kinst *k, rh_error *err)
     return 0;
 }
 
-/* The failures the device handed over: dead-lettered with their reason,
- * then released (the device then releases their inputs). */
-static void drain_failures(rh_kinst *k, cuda_kernel *ck, uint32_t j)
-{
-    rh_ring *f = ck->fail[j];
-    uint64_t pos;
-    uint32_t n;
-    while ((n = rh__ring_peek(f, 64, &pos)) > 0) {
-        for (uint32_t i = 0; i < n; i++) {
-            rh_envelope *env = rh_ring_slot(f, pos + i);
-            uint32_t port = env->port < k->desc->n_inputs ? env->port : 0;
-            const char *payload = rh_ring_payload(env);
-            char reason[RH_DEV_FAIL_REASON + 1];
-            memcpy(reason, payload + ck->fail_reason_offset, RH_DEV_FAIL_REASON);
-            reason[RH_DEV_FAIL_REASON] = '\0';
-            rh_envelope copy = *env;
-            copy.port = 0;
-            rh__queue_count(k->in_q[port], RH_QC_FAILED, 1);
-            rh__dlq_put(k->dlq, k->in_q[port], k->decl->name, k->desc->inputs[port].type,
-                        RH_DLQ_FAILED, &copy, payload, reason, k->rt->log);
-        }
-        rh__ring_release(f, n);
-    }
-}
-
-/* The device's counters into the worker's (stat, accounting). */
-static void mirror_counters(rh_kinst *k, cuda_kernel *ck)
-{
-    for (uint32_t j = 0; j < k->n_workers; j++) {
-        rh_worker *w = &k->workers[j];
-        const rh_dev_worker *b = &ck->blocks[j];
-        atomic_store(&w->processed, __atomic_load_n(&b->processed, __ATOMIC_RELAXED));
-        atomic_store(&w->failed, __atomic_load_n(&b->failed, __ATOMIC_RELAXED));
-        atomic_store(&w->emitted, __atomic_load_n(&b->emitted, __ATOMIC_RELAXED));
-        atomic_store(&w->batches, __atomic_load_n(&b->batches, __ATOMIC_RELAXED));
-    }
-}
-
-/* The poison rule of the process executor (exec_process.c), for a batch
- * the device died in: a retried message alone in it is dead-lettered, the
- * others are marked retried and go one at a time at the next launch. */
-static void after_fault(rh_kinst *k, cuda_kernel *ck, const char *reason)
-{
-    for (uint32_t j = 0; j < k->n_workers; j++) {
-        rh_worker *w = &k->workers[j];
-        rh_dev_worker *b = &ck->blocks[j];
-        drain_failures(k, ck, j);
-        uint32_t n = __atomic_load_n(&b->batch_n, __ATOMIC_RELAXED);
-        uint32_t port = __atomic_load_n(&b->batch_port, __ATOMIC_RELAXED);
-        b->retry_n = 0;
-        if (n && port < k->desc->n_inputs) {
-            rh_ring *r = w->in[port];
-            /* The device is gone: the host is the ring's consumer now. */
-            uint64_t head = rh_ring_committed(r), tail = rh_ring_released(r);
-            if (head - tail < n)
-                n = (uint32_t)(head - tail);
-            rh_envelope *first = rh_ring_slot(r, tail);
-            if (n == 1 && (first->flags & RH_ENV_RETRIED)) {
-                char why[RH_DEV_FAIL_REASON + 64], id[37];
-                snprintf(why, sizeof why, "poison: the device faulted twice with this message in "
-                                          "its batch (%s)", reason);
-                rh_id_format(first->id, id);
-                rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.poison",
-                              "kernel=%s worker=%u id=%s reason=\"%s\"", k->decl->name, j, id,
-                              why);
-                atomic_fetch_add(&w->failed, 1);
-                rh__queue_count(k->in_q[port], RH_QC_FAILED, 1);
-                rh__dlq_put(k->dlq, k->in_q[port], k->decl->name, k->desc->inputs[port].type,
-                            RH_DLQ_FAILED, first, rh_ring_payload(first), why, k->rt->log);
-                rh__ring_release(r, 1);
-            } else if (n) {
-                for (uint32_t i = 0; i < n; i++)
-                    rh_ring_slot(r, tail + i)->flags |= RH_ENV_RETRIED;
-                b->retry_n = n;
-                b->retry_port = port;
-            }
-        }
-        __atomic_store_n(&b->batch_n, 0, __ATOMIC_RELAXED);
-        rh__worker_schedule_restart(w, "device_fault");
-    }
-}
-
 static void fault(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck, const char *reason)
 {
     rh__log_event(rt->log, RH_LOG_ERROR, "kernel.device_fault",
                   "kernel=%s device=\"%s\" error=\"%s\"", k->decl->name, ck->name, reason);
-    mirror_counters(k, ck);
+    rh__cuda_mirror_counters(k, ck);
     close_device(ck, 1);
-    after_fault(k, ck, reason);
-    mirror_counters(k, ck);
+    rh__cuda_after_fault(k, ck, reason);
+    rh__cuda_mirror_counters(k, ck);
     ck->faulted = 1;
 }
 
@@ -617,7 +407,7 @@ static int stalled(rh_kinst *k, cuda_kernel *ck, uint64_t now)
 
 static void supervise(rh_runtime *rt, rh_kinst *k)
 {
-    cuda_kernel *ck = ck_of(k);
+    cuda_kernel *ck = rh__cuda_of(k);
     if (!ck)
         return;
     uint32_t f = dev_flow(k);
@@ -637,8 +427,8 @@ static void supervise(rh_runtime *rt, rh_kinst *k)
     if ((int)f != ck->flow)
         write_flow(k, ck, f);
     for (uint32_t j = 0; j < k->n_workers; j++)
-        drain_failures(k, ck, j);
-    mirror_counters(k, ck);
+        rh__cuda_drain_failures(k, ck, j);
+    rh__cuda_mirror_counters(k, ck);
     use_ctx(ck);
     CUresult rc = ck->cu->StreamQuery(ck->stream);
     char e[200];
@@ -657,7 +447,7 @@ static void supervise(rh_runtime *rt, rh_kinst *k)
 static int sync_flow(rh_runtime *rt, rh_kinst *k, uint64_t deadline_ns)
 {
     (void)rt;
-    cuda_kernel *ck = ck_of(k);
+    cuda_kernel *ck = rh__cuda_of(k);
     if (!ck || !ck->launched)
         return 0;
     write_flow(k, ck, dev_flow(k));
@@ -678,7 +468,7 @@ static int sync_flow(rh_runtime *rt, rh_kinst *k, uint64_t deadline_ns)
 
 static void stop(rh_runtime *rt, rh_kinst *k, uint64_t deadline_ns)
 {
-    cuda_kernel *ck = ck_of(k);
+    cuda_kernel *ck = rh__cuda_of(k);
     if (!ck || !ck->ctx)
         return;
     ck->stopping = 1;
@@ -688,13 +478,13 @@ static void stop(rh_runtime *rt, rh_kinst *k, uint64_t deadline_ns)
     while (ck->launched && (rc = ck->cu->StreamQuery(ck->stream)) == CUDA_ERROR_NOT_READY &&
            rh_now_ns() < deadline_ns) {
         for (uint32_t j = 0; j < k->n_workers; j++)
-            drain_failures(k, ck, j); /* a loop may wait for its failures to be taken */
+            rh__cuda_drain_failures(k, ck, j); /* a loop may wait for its failures to be taken */
         struct timespec ts = rh_timespec_of_ns(50 * RH_NS_PER_US);
         nanosleep(&ts, NULL);
     }
     for (uint32_t j = 0; j < k->n_workers; j++)
-        drain_failures(k, ck, j);
-    mirror_counters(k, ck);
+        rh__cuda_drain_failures(k, ck, j);
+    rh__cuda_mirror_counters(k, ck);
     int reset = ck->launched && rc != CUDA_SUCCESS;
     if (reset) {
         char e[200];
@@ -718,7 +508,7 @@ const rh_exec_ops rh__exec_cuda = {
                    "cannot swap; terminate it and launch the new build instead",
     .workers_alloc = workers_alloc,
     .workers_free = workers_free,
-    .ring_mem = &cuda_ring_mem,
+    .ring_mem = &rh__cuda_ring_mem,
     .place = place,
     .plan = plan,
     .start = start,

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "exec/exec.h"
-#include "plugin/plugin.h"
+#include "plugin/plugin_load.h"
 
 /* One line per executor. */
 static const rh_exec_ops *const executors[] = {

@@ -459,12 +459,6 @@ const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_n
     return NULL;
 }
 
-const struct rh_device_kernel *rh__plugin_device(const rh_kernel_desc *d)
-{
-    size_t end = offsetof(rh_kernel_desc, device) + sizeof d->device;
-    return d && d->struct_size >= end ? d->device : NULL;
-}
-
 const char *rh__plugin_config_schema(const rh_kernel_desc *d)
 {
     size_t end = offsetof(rh_kernel_desc, config_schema) + sizeof d->config_schema;

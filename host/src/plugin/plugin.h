@@ -92,8 +92,4 @@ const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_n
  * its descriptor predates the member (struct_size too small to hold it). */
 const char *rh__plugin_config_schema(const rh_kernel_desc *d);
 
-/* The kernel's device code (ringhost/device.h), or NULL for a CPU kernel
- * or a descriptor older than ABI 1.1. */
-const struct rh_device_kernel *rh__plugin_device(const rh_kernel_desc *d);
-
 #endif /* RH_PLUGIN_H */

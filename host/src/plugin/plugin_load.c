@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "plugin/plugin_load.h"
-#include "plugin/plugin.h"
 #include "ringhost/device.h"
 
 /* The smallest descriptor any ABI-1 plugin can have: up to and including
@@ -56,6 +55,12 @@ static int check_ports(const rh_port *ports, uint32_t n, const char *dir, const 
                                     path, kname, dir, p->name, dir, j, dir, i);
     }
     return 0;
+}
+
+const struct rh_device_kernel *rh__plugin_device(const rh_kernel_desc *d)
+{
+    size_t end = offsetof(rh_kernel_desc, device) + sizeof d->device;
+    return d && d->struct_size >= end ? d->device : NULL;
 }
 
 /* A device kernel's descriptor (ringhost/device.h): what the executor

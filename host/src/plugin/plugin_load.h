@@ -24,4 +24,8 @@ int rh__plugin_load_at(const char *load_path, const char *path, void **handle,
  * ABI version, struct_size, name, process xor run, ports and their types. */
 int rh__plugin_check(const rh_kernel_desc *d, const char *path, rh_error *err);
 
+/* The kernel's device code (ringhost/device.h), or NULL for a CPU kernel
+ * or a descriptor older than ABI 1.1 (its struct_size does not cover it). */
+const struct rh_device_kernel *rh__plugin_device(const rh_kernel_desc *d);
+
 #endif
