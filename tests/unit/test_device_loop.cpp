@@ -190,7 +190,7 @@ static void test_echo_answers_each_message_with_the_hosts_answer_id(void **st)
  * supervisor: dead-letters (here: records) and releases. */
 typedef struct drainer {
     rig *r;
-    volatile int stop;
+    int stop; /* __atomic: the test sets it, the drainer reads it */
     uint64_t seqs[8];
     char reasons[8][RH_DEV_FAIL_REASON];
     int n;
@@ -199,7 +199,7 @@ typedef struct drainer {
 static void *drain_main(void *arg)
 {
     drainer *d = (drainer *)arg;
-    while (!d->stop) {
+    while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
         rh_envelope *e = host_peek(d->r->fail);
         if (!e) {
             struct timespec ts = {0, 100000};
@@ -238,7 +238,7 @@ static void test_a_failed_message_goes_to_the_fail_ring_before_its_input_is_rele
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, drain_main, &d), 0);
     assert_int_equal(rh_dev_step_host(&r.b, echo_gpu), 8);
-    d.stop = 1;
+    __atomic_store_n(&d.stop, 1, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
     assert_int_equal(d.n, 1);
     assert_int_equal(d.seqs[0], 5);
