@@ -15,10 +15,10 @@ __host__ __device__ int echo_gpu(rh_dev_msg *m)
     if (c && size >= sizeof *c && m->len >= sizeof in->seq) {
         if (c->fail_seq && in->seq == c->fail_seq)
             return rh_dev_fail(m, "echo_gpu: failed on purpose (config fail_seq)");
-#ifdef __CUDA_ARCH__
-        if (c->trap_seq && in->seq == c->trap_seq)
-            *(volatile int *)(uintptr_t)8 = 1; /* an illegal address, on purpose */
-#endif
+        if (c->trap_seq && in->seq == c->trap_seq) {
+            rh_dev_fault(m); /* an illegal address, on purpose */
+            return -1;
+        }
     }
     void *out = rh_dev_emit(m, 0, m->len);
     if (!out)

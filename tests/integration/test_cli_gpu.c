@@ -42,6 +42,11 @@ static void test_vector_add_gpu_answers_as_the_cpu_or_is_refused_with_the_reason
     cli_exec(&gpu, NULL, "run", SRC "/manifests/vector_add_gpu.json", "--plugins",
              RH_TEST_PLUGIN_DIR, "--send", SRC "/manifests/vector_add.requests.jsonl",
              "--timeout", "60", NULL);
+    if (gpu.r.exit_code != 0 && getenv("RINGHOST_EXPECT_CUDA"))
+        cli_dump(&gpu);
+    if (gpu.r.exit_code != 0 && getenv("RINGHOST_EXPECT_CUDA"))
+        fail_msg("expected the GPU run to succeed (RINGHOST_EXPECT_CUDA); exit %d",
+                 gpu.r.exit_code);
     if (gpu.r.exit_code != 0) {
         /* No GPU here: the refusal, whole. */
         cli_expect_exit(&gpu, 2);
@@ -114,12 +119,44 @@ static void test_a_cpu_kernel_on_the_cuda_executor_is_refused(void **st)
     cli_free(&o);
 }
 
+/* Against the CPU stand-in of the driver (tests/fake_cuda, which reads
+ * these knobs): a display GPU with a watchdog, and a driver that sees no
+ * device, are refused with the reason.  On a real driver: skipped. */
+static void test_a_watchdog_gpu_and_no_device_are_refused_with_the_reason(void **st)
+{
+    (void)st;
+    if (!getenv("RINGHOST_EXPECT_CUDA") || !getenv("LD_LIBRARY_PATH") ||
+        !strstr(getenv("LD_LIBRARY_PATH"), "fake_cuda")) {
+        print_message("    skipped: needs the fake driver (tests/fake_cuda)\n");
+        return;
+    }
+    static const struct {
+        const char *knob, *value, *why;
+    } cases[] = {
+        {"FAKE_CUDA_WATCHDOG", "1", "a display GPU with a kernel watchdog"},
+        {"FAKE_CUDA_DEVICES", "0", "no CUDA device"},
+    };
+    for (int i = 0; i < 2; i++) {
+        setenv(cases[i].knob, cases[i].value, 1);
+        cli_out o;
+        cli_exec(&o, NULL, "run", SRC "/manifests/vector_add_gpu.json", "--plugins",
+                 RH_TEST_PLUGIN_DIR, "--timeout", "10", NULL);
+        unsetenv(cases[i].knob);
+        cli_expect_exit(&o, 2);
+        CLI_CHECK(&o, strstr(o.r.err, "kernels[0] (vadd): cannot run on") &&
+                          strstr(o.r.err, cases[i].why),
+                  "expected the refusal to name the kernel and say \"%s\"", cases[i].why);
+        cli_free(&o);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vector_add_gpu_answers_as_the_cpu_or_is_refused_with_the_reason),
         cmocka_unit_test(test_a_device_kernel_on_a_cpu_executor_is_refused_naming_cuda),
         cmocka_unit_test(test_a_cpu_kernel_on_the_cuda_executor_is_refused),
+        cmocka_unit_test(test_a_watchdog_gpu_and_no_device_are_refused_with_the_reason),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }

@@ -103,6 +103,18 @@ if(CMAKE_CXX_COMPILER)
   set_target_properties(test_device_loop PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF)
   add_test(NAME test_device_loop COMMAND test_device_loop)
   set_tests_properties(test_device_loop PROPERTIES TIMEOUT 60)
+  # A CPU stand-in for the CUDA driver (tests/fake_cuda): the GPU executor's
+  # whole life (launch, flow, fail ring, device faults, restarts, poison,
+  # terminate) through the real binary and library on a machine without a
+  # GPU.  The GPU tests run again against it, as gpu-fake.
+  if(RH_CUDA_INCLUDE_DIR)
+    add_library(rh_fake_cuda SHARED fake_cuda/fake_cuda.cpp)
+    target_include_directories(rh_fake_cuda SYSTEM PRIVATE ${RH_CUDA_INCLUDE_DIR})
+    target_include_directories(rh_fake_cuda PRIVATE ${CMAKE_SOURCE_DIR}/host/include)
+    target_link_libraries(rh_fake_cuda PRIVATE rh_device_types Threads::Threads)
+    set_target_properties(rh_fake_cuda PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF
+      OUTPUT_NAME cuda SOVERSION 1 LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fake_cuda)
+  endif()
 else()
   message(STATUS "ringhost: no C++ compiler: test_ring_abi_cxx skipped")
 endif()

@@ -50,6 +50,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifndef __CUDA_ARCH__
+#include <time.h>
+#endif
 
 #include "ringhost/answer_id.h"
 #include "ringhost/device.h"
@@ -152,6 +155,8 @@ typedef struct rh_dev_block {
     uint64_t in_pos;                     /* its first input position */
     uint64_t out_pos[RH_DEV_MAX_PORTS];  /* where its answers go, port by port */
     uint32_t n_failed, n_emitted;        /* tallies of its lanes */
+    uint32_t faulted;                    /* CPU only: rh_dev_fault was called (the step
+                                          * stops as a device dies: nothing published) */
 } rh_dev_block;
 
 /* The message a lane works on: what the kernel's function sees. */
@@ -197,6 +202,20 @@ RH_DEV_FN int rh_dev_fail(rh_dev_msg *m, const char *reason)
 {
     m->fail_ = reason ? reason : "failed by the kernel";
     return -1;
+}
+
+/* A device fault, on purpose (tests and demos of the fault path): on the
+ * GPU an illegal address, a sticky error that kills the context; driven
+ * on the CPU (rh_dev_step_host), the step ends there and publishes
+ * nothing, as a dead device would, and reports it (-2). */
+RH_DEV_FN void rh_dev_fault(rh_dev_msg *m)
+{
+#ifdef __CUDA_ARCH__
+    (void)m;
+    *(volatile int *)(uintptr_t)8 = 1;
+#else
+    m->b_->faulted = 1;
+#endif
 }
 
 /* The config the host part's init() gave (rh_device_kernel.config_size
@@ -413,6 +432,10 @@ RH_DEV_FN int rh_dev_publish(rh_dev_block *b)
         while (rh_dev_acquire64(&b->fail.ctl->tail) < b->fail.pos) {
             if ((++spins & 1023) == 0 && rh_dev_acquire32(&w->flow) == RH_DEV_FLOW_STOP)
                 return 1;
+#ifndef __CUDA_ARCH__
+            struct timespec nap = {0, 10000}; /* on the CPU: not a core for the wait */
+            nanosleep(&nap, NULL);
+#endif
         }
         b->fail.other = b->fail.pos;
     }
@@ -450,10 +473,11 @@ RH_DEV_FN uint64_t rh_dev_tally(rh_dev_block *b, const rh_dev_msg *m)
 
 #ifndef __CUDA_ARCH__
 /*
- * The loop's step on the CPU, for unit tests: one poll, every lane of the
- * batch in turn, the publish.  fn is the kernel's function (compiled for
- * the host too).  Returns the messages of the batch, 0 when none, -1 when
- * the host said stop.
+ * The loop's step on the CPU, for unit tests (and the CPU stand-in of the
+ * driver, tests/fake_cuda): one poll, every lane of the batch in turn, the
+ * publish.  fn is the kernel's function (compiled for the host too).
+ * Returns the messages of the batch, 0 when none, -1 when the host said
+ * stop, -2 when the function faulted (rh_dev_fault: nothing published).
  */
 static inline int rh_dev_step_host(rh_dev_block *b, int (*fn)(rh_dev_msg *m))
 {
@@ -469,6 +493,8 @@ static inline int rh_dev_step_host(rh_dev_block *b, int (*fn)(rh_dev_msg *m))
             rh_dev_msg m;
             rh_dev_msg_of(b, g, lane, &m);
             fn(&m);
+            if (b->faulted)
+                return -2;
             if (lane == 0)
                 lane0 = m;
         }
