@@ -43,7 +43,13 @@ extern const rh_ring_mem rh__cuda_ring_mem;
 
 /* ---- the executor's state of a kernel (k->exec_state) ---- */
 
+/* Who writes what: place() and release() alone; after place(), every
+ * field but the blocks' host words is read and written under `lock`, by
+ * start(), the supervisor (watchdog thread), sync_flow() and stop()
+ * (control thread), so a fault, a relaunch, a flow change and a stop
+ * never interleave.  A sync waits for the device without it. */
 typedef struct cuda_kernel {
+    pthread_mutex_t lock;
     const rh_cuda *cu;
     const rh_device_kernel *dev;
     CUdevice device;

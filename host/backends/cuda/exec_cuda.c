@@ -187,6 +187,7 @@ static void release(rh_kinst *k)
     free(ck->fail);
     free(ck->hb_seen);
     free(ck->hb_at);
+    pthread_mutex_destroy(&ck->lock);
     free(ck);
     k->exec_state = NULL;
 }
@@ -214,6 +215,7 @@ static int place(rh_runtime *rt, rh_kinst *k, rh_error *err)
     cuda_kernel *ck = calloc(1, sizeof *ck);
     if (!ck)
         return rh_error_set(err, RH_ENOMEM, "out of memory");
+    pthread_mutex_init(&ck->lock, NULL);
     k->exec_state = ck;
     ck->cu = cu;
     ck->dev = dev;
@@ -291,7 +293,8 @@ static void write_flow(rh_kinst *k, cuda_kernel *ck, uint32_t f)
     for (uint32_t j = 0; j < k->n_workers; j++) {
         rh_dev_worker *b = &ck->blocks[j];
         __atomic_store_n(&b->flow, f, __ATOMIC_RELEASE);
-        __atomic_store_n(&b->flow_gen, b->flow_gen + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&b->flow_gen, __atomic_load_n(&b->flow_gen, __ATOMIC_RELAXED) + 1,
+                         __ATOMIC_RELEASE);
     }
     ck->flow = (int)f;
 }
@@ -332,9 +335,12 @@ static int start(rh_runtime *rt, rh_kinst *k, rh_error *err)
             memcpy(ck->config + (size_t)j * ck->dev->config_size, w->state,
                    ck->dev->config_size);
     }
-    write_flow(k, ck, dev_flow(k));
     char e[200];
-    if (launch(k, ck, e, sizeof e) != 0)
+    pthread_mutex_lock(&ck->lock);
+    write_flow(k, ck, dev_flow(k));
+    int rc = launch(k, ck, e, sizeof e);
+    pthread_mutex_unlock(&ck->lock);
+    if (rc != 0)
         return rh_error_set(err, RH_EPLACE, "%s: kernels[%u] (%s): cannot launch its loop on %s: %s",
                             rt->m->path, k->index, k->decl->name, ck->name, e);
     rh__log_event(rt->log, RH_LOG_INFO, "kernel.device_start",
@@ -405,11 +411,8 @@ static int stalled(rh_kinst *k, cuda_kernel *ck, uint64_t now)
     return any;
 }
 
-static void supervise(rh_runtime *rt, rh_kinst *k)
+static void supervise_locked(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck)
 {
-    cuda_kernel *ck = rh__cuda_of(k);
-    if (!ck)
-        return;
     uint32_t f = dev_flow(k);
     if (ck->faulted) {
         uint64_t now = rh_now_ns(), due = 0;
@@ -444,32 +447,79 @@ static void supervise(rh_runtime *rt, rh_kinst *k)
     }
 }
 
+static void supervise(rh_runtime *rt, rh_kinst *k)
+{
+    cuda_kernel *ck = rh__cuda_of(k);
+    if (!ck)
+        return;
+    pthread_mutex_lock(&ck->lock);
+    supervise_locked(rt, k, ck);
+    pthread_mutex_unlock(&ck->lock);
+}
+
+/* Whether the loop runs (a fault or a stop ended it), under the lock. */
+static int running(cuda_kernel *ck)
+{
+    pthread_mutex_lock(&ck->lock);
+    int r = ck->launched && !ck->faulted;
+    pthread_mutex_unlock(&ck->lock);
+    return r;
+}
+
 static int sync_flow(rh_runtime *rt, rh_kinst *k, uint64_t deadline_ns)
 {
     (void)rt;
     cuda_kernel *ck = rh__cuda_of(k);
-    if (!ck || !ck->launched)
+    if (!ck)
         return 0;
+    pthread_mutex_lock(&ck->lock);
+    if (!ck->launched || ck->faulted) {
+        pthread_mutex_unlock(&ck->lock);
+        return 0; /* a relaunch writes the flow of then */
+    }
     write_flow(k, ck, dev_flow(k));
-    for (uint32_t j = 0; j < k->n_workers; j++) {
+    uint32_t n = k->n_workers;
+    uint32_t *gens = malloc((n ? n : 1) * sizeof *gens);
+    for (uint32_t j = 0; gens && j < n; j++)
+        gens[j] = __atomic_load_n(&ck->blocks[j].flow_gen, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&ck->lock);
+    if (!gens)
+        return RH_ENOMEM;
+    int rc = 0;
+    /* Waited for without the lock: the supervisor may see a fault meanwhile. */
+    for (uint32_t j = 0; j < n; j++) {
         rh_dev_worker *b = &ck->blocks[j];
-        uint32_t gen = b->flow_gen;
         /* the device's flow_seen store follows its acquire of flow_gen */
-        while (__atomic_load_n(&b->flow_seen, __ATOMIC_ACQUIRE) != gen &&
-               !__atomic_load_n(&b->exited, __ATOMIC_ACQUIRE)) {
-            if (rh_now_ns() >= deadline_ns)
-                return RH_ETIMEDOUT;
+        while (__atomic_load_n(&b->flow_seen, __ATOMIC_ACQUIRE) != gens[j] &&
+               !__atomic_load_n(&b->exited, __ATOMIC_ACQUIRE) && running(ck)) {
+            if (rh_now_ns() >= deadline_ns) {
+                rc = RH_ETIMEDOUT;
+                break;
+            }
             struct timespec ts = rh_timespec_of_ns(20 * RH_NS_PER_US);
             nanosleep(&ts, NULL);
         }
     }
-    return 0;
+    free(gens);
+    return rc;
 }
 
+static void stop_locked(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck, uint64_t deadline_ns);
+
+/* Under the kernel's lock: the supervisor waits while the loop stops. */
 static void stop(rh_runtime *rt, rh_kinst *k, uint64_t deadline_ns)
 {
     cuda_kernel *ck = rh__cuda_of(k);
-    if (!ck || !ck->ctx)
+    if (!ck)
+        return;
+    pthread_mutex_lock(&ck->lock);
+    stop_locked(rt, k, ck, deadline_ns);
+    pthread_mutex_unlock(&ck->lock);
+}
+
+static void stop_locked(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck, uint64_t deadline_ns)
+{
+    if (!ck->ctx)
         return;
     ck->stopping = 1;
     write_flow(k, ck, RH_DEV_FLOW_STOP);
