@@ -5,8 +5,9 @@
  * manifests/echo_gpu.json).  The benchmark's GPU echo.
  *
  * This file is the host part: ports, and init() reading the config the
- * device gets (echo_gpu.h).  Config: {"fail_seq": N, "trap_seq": N}, both
- * optional, 0 = off (for tests and demos of the failure paths).
+ * device gets (echo_gpu.h).  Config: {"fail_seq": N, "trap_seq": N,
+ * "delay_us": N}, each optional, 0 = off (for tests and demos of the
+ * failure paths).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -45,7 +46,8 @@ static int echo_gpu_init(rh_ctx *ctx, const char *config_json, void **state)
     int rc = cfg && c ? 0 : -1;
     if (rc == 0)
         rc = read_u64(ctx, cfg, "fail_seq", &c->fail_seq) ||
-             read_u64(ctx, cfg, "trap_seq", &c->trap_seq);
+             read_u64(ctx, cfg, "trap_seq", &c->trap_seq) ||
+             read_u64(ctx, cfg, "delay_us", &c->delay_us);
     json_decref(cfg);
     if (rc) {
         free(c);
@@ -86,7 +88,10 @@ static const rh_kernel_desc echo_gpu_desc = {
                      "\"description\": \"fail the message with this seq (tests)\"}, "
                      "\"trap_seq\": {\"type\": \"integer\", \"default\": 0, \"minimum\": 0, "
                      "\"description\": \"fault the device on the message with this seq "
-                     "(tests)\"}}",
+                     "(tests)\"}, "
+                     "\"delay_us\": {\"type\": \"integer\", \"default\": 0, \"minimum\": 0, "
+                     "\"maximum\": 10000000, \"description\": \"each message takes at least "
+                     "this long (tests)\"}}",
     .device = &echo_gpu_device,
 };
 

@@ -15,6 +15,9 @@ typedef struct echo_gpu_config {
      * restarts the kernel). */
     uint64_t fail_seq;
     uint64_t trap_seq;
+    /* Each message takes at least this long (a slow kernel, for tests
+     * that need one holding messages: a SIGKILL mid-batch), 0 = off. */
+    uint64_t delay_us;
 } echo_gpu_config;
 
 #endif

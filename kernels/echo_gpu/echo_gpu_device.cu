@@ -7,11 +7,29 @@
 #include "echo_message.h"
 #include "ringhost/device.cuh"
 
+/* Wait us microseconds: the GPU's global timer, or the CPU's clock when
+ * the loop runs on the CPU (tests). */
+__host__ __device__ static void echo_gpu_delay(uint64_t us)
+{
+#ifdef __CUDA_ARCH__
+    uint64_t t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    while (t - t0 < us * 1000);
+#else
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+#endif
+}
+
 __host__ __device__ int echo_gpu(rh_dev_msg *m)
 {
     uint32_t size = 0;
     const echo_gpu_config *c = (const echo_gpu_config *)rh_dev_config(m, &size);
     const echo_message *in = (const echo_message *)m->data;
+    if (c && size >= sizeof *c && c->delay_us && m->lane == 0)
+        echo_gpu_delay(c->delay_us);
     if (c && size >= sizeof *c && m->len >= sizeof in->seq) {
         if (c->fail_seq && in->seq == c->fail_seq)
             return rh_dev_fail(m, "echo_gpu: failed on purpose (config fail_seq)");

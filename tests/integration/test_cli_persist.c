@@ -35,17 +35,21 @@ static const char *manifest_bridge(const char *tag, unsigned delay_us, unsigned 
                                    const char *bridge)
 {
     char text[2048];
+    /* "cuda": the same echo on the GPU executor (echo_gpu has a delay_us
+     * too), with thread bridges */
+    int gpu = strcmp(bridge, "cuda") == 0;
     snprintf(text, sizeof text,
              "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
              " \"queues\": {\"p.in\": {\"type\": \"echo.message\", \"persist\": true},\n"
              "            \"p.out\": {\"type\": \"echo.message\", \"persist\": true},\n"
              "            \"p.keep\": {\"type\": \"echo.message\", \"persist\": true,\n"
              "                       \"capacity\": %u}},\n"
-             " \"kernels\": [{\"name\": \"k\", \"plugin\": \"slow\", \"batch\": 1,\n"
-             "               \"bridge\": \"%s\",\n"
+             " \"kernels\": [{\"name\": \"k\", \"plugin\": \"%s\", \"batch\": 1,\n"
+             "               \"bridge\": \"%s\", \"isolation\": \"%s\",\n"
              "               \"ring_capacity\": 2, \"config\": {\"delay_us\": %u},\n"
              "               \"inputs\": {\"in\": \"p.in\"}, \"outputs\": {\"out\": \"p.out\"}}]}\n",
-             keep_capacity, bridge, delay_us);
+             keep_capacity, gpu ? "echo_gpu" : "slow", gpu ? "thread" : bridge,
+             gpu ? "cuda" : "thread", delay_us);
     return cli_manifest(tag, text);
 }
 
@@ -284,6 +288,20 @@ static void test_persist_queues_lose_nothing_when_an_inline_host_is_killed(void 
     kill_and_relaunch("persist-kill-inline", "inline");
 }
 
+/* The GPU executor: the device releases an input slot only after its
+ * answer is published, and the acks follow the rings' tails as for a
+ * thread.  Needs a CUDA driver: a GPU, or the CPU stand-in (tests/fake_cuda,
+ * ctest test_cli_persist_fake, RINGHOST_EXPECT_CUDA). */
+static void test_persist_queues_lose_nothing_when_a_gpu_host_is_killed(void **state)
+{
+    (void)state;
+    if (!getenv("RINGHOST_EXPECT_CUDA")) {
+        print_message("    skipped: needs a CUDA driver (RINGHOST_EXPECT_CUDA)\n");
+        return;
+    }
+    kill_and_relaunch("persist-kill-gpu", "cuda");
+}
+
 static void test_a_relaunch_with_another_capacity_is_refused_until_purged(void **state)
 {
     (void)state;
@@ -324,10 +342,13 @@ static void test_a_relaunch_with_another_capacity_is_refused_until_purged(void *
 int main(void)
 {
     setenv("RINGHOST_LOG", "info", 1); /* start_host waits for an info event */
+    if (getenv("RH_TEST_FILTER")) /* one case, e.g. the GPU one against the fake driver */
+        cmocka_set_test_filter(getenv("RH_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_persist_queues_keep_their_messages_across_a_sigterm_restart),
         cmocka_unit_test(test_persist_queues_lose_nothing_when_the_host_is_killed),
         cmocka_unit_test(test_persist_queues_lose_nothing_when_an_inline_host_is_killed),
+        cmocka_unit_test(test_persist_queues_lose_nothing_when_a_gpu_host_is_killed),
         cmocka_unit_test(test_a_relaunch_with_another_capacity_is_refused_until_purged),
     };
     /* cli_group_teardown removes every queue of this process's instances,

@@ -224,7 +224,7 @@ static void *drain_main(void *arg)
 static void test_a_failed_message_goes_to_the_fail_ring_before_its_input_is_released(void **st)
 {
     (void)st;
-    echo_gpu_config cfg = {5, 0};
+    echo_gpu_config cfg = {5, 0, 0};
     rig r;
     rig_open(&r, 64, 64, sizeof(echo_message), sizeof(echo_message), 1, 32, &cfg, sizeof cfg);
     rig_start(&r);
