@@ -47,7 +47,6 @@
 #include "base/log.h"
 #include "cuda_exec.h"
 #include "plugin/plugin_load.h"
-#include "queue/queue_pvt.h"
 
 #define CUDA_ORDINAL 0
 #define FAIL_RING_MIN 64u

@@ -193,6 +193,19 @@ static int send_in_place(rh_queue *q, const rh_type *t, json_t *body, rh_id give
     return rc < 0 ? rc : 0;
 }
 
+/* Argument n of `send` as a JSON object, or NULL after saying why. */
+static json_t *body_arg(const char *arg, int n)
+{
+    json_error_t je;
+    json_t *body = json_loads(arg, JSON_REJECT_DUPLICATES, &je);
+    if (body && json_is_object(body))
+        return body;
+    fprintf(stderr, "ringhost send: argument %d: expected a JSON object (the message body), %s\n",
+            n, body ? "got another value" : je.text);
+    json_decref(body);
+    return NULL;
+}
+
 int rh__cmd_send(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL, *idtext = NULL;
@@ -243,12 +256,9 @@ int rh__cmd_send(int argc, char **argv)
      * work out which of its messages went. */
     int bad = 0;
     for (int i = first_body; buf && i < argc; i++) {
-        json_error_t je;
-        json_t *body = json_loads(argv[i], JSON_REJECT_DUPLICATES, &je);
+        json_t *body = body_arg(argv[i], i - first_body + 1);
         char why[512] = "";
-        if (!body || !json_is_object(body)) {
-            fprintf(stderr, "ringhost send: argument %d: expected a JSON object (the message "
-                            "body), %s\n", i - first_body + 1, body ? "got another value" : je.text);
+        if (!body) {
             bad++;
         } else if (t->decode(body, buf, why, sizeof why) != 0) {
             fprintf(stderr, "ringhost send: argument %d: %s (type %s)\n", i - first_body + 1, why,
@@ -267,12 +277,9 @@ int rh__cmd_send(int argc, char **argv)
     int exit_code = RH_EXIT_OK;
     for (int i = first_body; i < argc; i++) {
         rh_id id = {0, 0};
-        json_error_t je;
-        json_t *body = json_loads(argv[i], JSON_REJECT_DUPLICATES, &je);
+        json_t *body = body_arg(argv[i], i - first_body + 1);
         char why[512] = "";
-        if (!body || !json_is_object(body)) {
-            fprintf(stderr, "ringhost send: argument %d: expected a JSON object (the message "
-                            "body), %s\n", i - first_body + 1, body ? "got another value" : je.text);
+        if (!body) { /* checked above; kept so a change there cannot send garbage */
             exit_code = RH_EXIT_BADINPUT;
         } else if ((rc = send_in_place(q, t, body, given, &id, why, sizeof why)) ==
                    RH_EINVALMSG) {
