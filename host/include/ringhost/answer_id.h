@@ -11,9 +11,8 @@
  * loop (ringhost/device.cuh), and a client that wants to know which answer
  * a request will get.  The key is fixed on purpose (a restarted host, or
  * another host, derives the same ids); it keeps derived ids apart from
- * drawn ones, it is not a secret.  Different inputs, ports or indexes give
- * different ids but for a 2^-122 chance; the result is a valid id (version
- * 8 and variant bits as rh_id_new's, never all-zero).
+ * drawn ones, it is not a secret.  The result is a valid id (version 8
+ * and variant bits as rh_id_new's, never all-zero).
  *
  * Plain C11, C++ and CUDA C++ (host and device).
  */
@@ -44,19 +43,45 @@ RH_ANSWER_ID_FN uint64_t rh_answer_id_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/*
+ * The two halves of an answer's id.  The high half is a hash of the
+ * input's high half, the two top bits of its low half, the port and the
+ * index; the low half is the input's low half with the variant bits set.
+ * So inputs that differ in their low halves (ringhost's own ids are a
+ * per-thread stream in the high half and a count in the low one: base/id.c)
+ * get answers that differ there too, and a burst of inputs from one
+ * stream, answered once each on one port, shares one high half: the host
+ * hashes once per burst, not once per message (engine/answer.c caches the
+ * last one).  Inputs that differ in their high halves, or ports or indexes
+ * that differ, give high halves that differ but for a 2^-60 chance, which
+ * is also the chance of an answer meeting an id drawn by another stream.
+ * (Until ringhost 0.2 both halves were hashed for every answer; a persist
+ * queue carried across that upgrade derives other ids for its
+ * redeliveries: docs/RELIABILITY.md.)
+ */
+RH_ANSWER_ID_FN uint64_t rh_answer_id_hi(uint64_t input_hi, uint64_t input_lo, uint32_t port,
+                                         uint32_t emit_index)
+{
+    uint64_t where = ((uint64_t)port << 32) | emit_index;
+    uint64_t a = input_hi ^ RH_ANSWER_KEY_HI;
+    uint64_t b = (input_lo >> 62) ^ RH_ANSWER_KEY_LO;
+    uint64_t hi = rh_answer_id_mix64(a ^ b * 0x9e3779b97f4a7c15ull ^ where * 0xd6e8feb86659fd93ull);
+    return (hi & ~0xf000ull) | 0x8000ull; /* version 8, as rh_id_new */
+}
+
+RH_ANSWER_ID_FN uint64_t rh_answer_id_lo(uint64_t input_lo)
+{
+    /* variant 10, as rh_id_new; the top bit set: never zero */
+    return (input_lo & ~0xc000000000000000ull) | 0x8000000000000000ull;
+}
+
 /* The id of answer number emit_index (0 for the first) on output port
  * `port` to the input whose id is input_id. */
 RH_ANSWER_ID_FN rh_id rh_answer_id(rh_id input_id, uint32_t port, uint32_t emit_index)
 {
-    uint64_t where = ((uint64_t)port << 32) | emit_index;
-    uint64_t a = input_id.hi ^ RH_ANSWER_KEY_HI, b = input_id.lo ^ RH_ANSWER_KEY_LO;
-    uint64_t hi = rh_answer_id_mix64(a ^ b * 0x9e3779b97f4a7c15ull ^ where * 0xd6e8feb86659fd93ull);
-    uint64_t lo =
-        rh_answer_id_mix64(b ^ a * 0xc2b2ae3d27d4eb4full ^ (where + 1) * 0x165667b19e3779f9ull);
-    /* version 8 and variant 10, as rh_id_new; lo's top bit set: never zero */
     rh_id id;
-    id.hi = (hi & ~0xf000ull) | 0x8000ull;
-    id.lo = (lo & ~0xc000000000000000ull) | 0x8000000000000000ull;
+    id.hi = rh_answer_id_hi(input_id.hi, input_id.lo, port, emit_index);
+    id.lo = rh_answer_id_lo(input_id.lo);
     return id;
 }
 

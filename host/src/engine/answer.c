@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "base/id.h"
+#include "engine/emit_fast.h"
 #include "engine/engine_pvt.h"
 
 /* Index in the held batch of the message in, or -1.  Kernels pass
@@ -40,23 +40,16 @@ int rh__worker_batch_index(const rh_worker *w, const rh_msg *in)
 void rh__worker_fill_env(rh_worker *w, uint32_t port, rh_envelope *env, const rh_msg *in,
                          uint32_t len)
 {
+    int j = in && in->env && w->emit_counts ? rh__worker_batch_index(w, in) : -1;
+    if (j >= 0) {
+        rh__answer_env(w, port, (uint32_t)j, in->env, env, len, rh__answer_flags(in->env));
+        return;
+    }
     memset(env, 0, sizeof *env);
     if (in && in->env) {
         env->correlation_id = in->env->id;
         env->priority = in->env->priority;
         env->flags = RH_ENV_HAS_CORRELATION;
-        int j = w->emit_counts ? rh__worker_batch_index(w, in) : -1;
-        if (j >= 0) {
-            struct rh_emit_count *c =
-                &w->emit_counts[(uint32_t)j * w->kernel->desc->n_outputs + port];
-            if (c->gen != w->batch_gen) {
-                c->gen = w->batch_gen;
-                c->n = 0;
-            }
-            env->id = rh__id_of_answer(in->env->id, port, c->n++);
-            if (in->env->flags & (RH_ENV_REDELIVERED | RH_ENV_RETRIED))
-                env->flags |= RH_ENV_REDELIVERED;
-        }
     }
     env->payload_len = len;
 }

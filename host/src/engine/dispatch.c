@@ -16,6 +16,7 @@
 #include "base/id.h"
 #include "base/log.h"
 #include "engine/acks.h"
+#include "engine/emit_fast.h"
 #include "engine/engine_pvt.h"
 #include "queue/dlq.h"
 #include "queue/queue_pvt.h"
@@ -71,6 +72,7 @@ static rh_envelope *out_slot(rh_worker *w, uint32_t p)
 {
     rh_ring *r = w->out[p];
     rh_kinst *k = w->kernel;
+    w->ip_out[p].fast = 0; /* answers after this one follow it through the ring */
     rh_waiter wt;
     rh__waiter_init(&wt, RH_WAIT_YIELD);
     for (;;) {
@@ -93,9 +95,11 @@ static rh_envelope *out_slot(rh_worker *w, uint32_t p)
     }
 }
 
-static int api_emit(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *msg, uint32_t len)
+/* Every rh_emit but the common case (emit_fast.h): out of line, so the
+ * common case's caller saves no registers for it. */
+static __attribute__((noinline)) int emit_general(rh_worker *w, uint32_t port, const rh_msg *in,
+                                                  const void *msg, uint32_t len)
 {
-    rh_worker *w = worker_of(ctx);
     if (port >= w->kernel->desc->n_outputs || len > w->kernel->desc->outputs[port].type->size)
         return RH_EINVAL;
     if (w->inplace && rh__inplace_emit(w, port, in, msg, len))
@@ -107,6 +111,14 @@ static int api_emit(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *ms
     memcpy(rh_ring_payload(env), msg, len);
     w->out_pending[port]++;
     return 0;
+}
+
+static int api_emit(rh_ctx *ctx, uint32_t port, const rh_msg *in, const void *msg, uint32_t len)
+{
+    rh_worker *w = worker_of(ctx);
+    if (rh__emit_fast(w, port, in, msg, len))
+        return 0;
+    return emit_general(w, port, in, msg, len);
 }
 
 static void *api_emit_reserve(rh_ctx *ctx, uint32_t port)
@@ -135,6 +147,7 @@ static int api_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_
     uint32_t need = w->out_pending[port] + 1;
     if (rh__ring_reserve(w->out[port], need, &pos) < need)
         return RH_EINVAL; /* commit without reserve */
+    w->ip_out[port].fast = 0; /* (out_slot cleared it already: for the reader) */
     rh_envelope *env = rh_ring_slot(w->out[port], pos + w->out_pending[port]);
     rh__worker_fill_env(w, port, env, in, len);
     w->out_pending[port]++;
@@ -199,6 +212,11 @@ static void hold_batch(rh_worker *w, uint32_t n)
     w->batch_n = n;
     w->batch_marked = 0;
     w->batch_gen += n != 0; /* answer counts of the last batch are now stale */
+    w->n_outputs = w->kernel->desc->n_outputs;
+    if (n)
+        memset(w->emit_counts, 0, (size_t)n * w->n_outputs * sizeof *w->emit_counts);
+    if (w->inplace)
+        rh__inplace_batch_begins(w, n);
 }
 
 /* process() returned rc < 0 for the batch it held: every message of it the

@@ -34,6 +34,7 @@
 #include "engine/dedup.h"
 #include "manifest/manifest.h"
 #include "plugin/plugin.h"
+#include "queue/queue_pvt.h"
 #include "ring/ring.h"
 
 typedef struct rh_runtime rh_runtime;
@@ -153,6 +154,16 @@ struct rh_worker {
         uint32_t gen;     /* batch_gen of the batch `answered` counts for */
         uint32_t answered; /* answers on this port in that batch */
         int note;          /* the run's producer note in the queue (queue_pvt.h), 0: none */
+        /* The emit fast path (emit_fast.h), decided once per batch by
+         * rh__inplace_batch_begins: fast while every answer on this port
+         * may go in place (no redelivered input in the batch, nothing in
+         * the output ring; an answer through the ring clears it), with the
+         * queue's cells, the type's size and the burst read then. */
+        int fast;
+        uint32_t len_max;
+        uint32_t burst;
+        rh_cell_view cells;
+        _Atomic(struct rh_dedup *) *recent; /* &out_bridges[port].recent */
     } ip_out[RH_MAX_PORTS];
     int ip_redelivered;              /* the held batch has a redelivered or retried message */
     rh_in_bridge *inline_in[RH_MAX_PORTS];  /* inline mode: this worker pulls itself */
@@ -174,14 +185,19 @@ struct rh_worker {
     uint32_t batch_n;
     int batch_marked;
     uint8_t *failed_mark;            /* kernel batch size entries */
-    /* Answer ids (dispatch.c fill_env, base/id.h): how many outputs each
-     * message of the held batch has had on each port, batch size x
-     * n_outputs entries; an entry of an older batch (gen != batch_gen)
-     * counts as 0, so a new batch costs one increment, not a clear. */
-    struct rh_emit_count {
-        uint32_t gen, n;
-    } *emit_counts;
+    /* Answer ids (emit_fast.h, ringhost/answer_id.h): how many outputs
+     * each message of the held batch has had on each port so far, batch
+     * size x n_outputs entries, cleared when a batch is handed out
+     * (dispatch.c hold_batch: a few bytes per message, where a generation
+     * per entry cost a compare and two stores per answer). */
+    uint32_t *emit_counts;
     uint32_t batch_gen;              /* bumped for each batch the kernel is handed */
+    uint32_t n_outputs;              /* the kernel's, for emit_counts' rows: set at each batch */
+    /* The last answer id's high half (answer.c): a burst of inputs from one
+     * sender's stream, answered once each on one port, hashes once. */
+    struct rh_answer_hi {
+        uint64_t in_hi, key, out_hi; /* key: emit_fast.h rh__answer_hi */
+    } answer_hi;
     _Atomic(rh_worker_op *) op;      /* pending op for this thread, or NULL */
     _Atomic int finished;            /* fini() ran (kernel terminated alone) */
     /* Kernel faults (restart.c, faults/watchdog.c).  stall_seen holds the heartbeat_ns of the

@@ -43,6 +43,22 @@ void rh__out_bridge_count_refusals(rh_out_bridge *b, uint64_t undeliverable, uin
  * ones are compacted to envs[0..returned), in order. */
 void rh__in_bridge_begin(rh_in_bridge *b);
 uint32_t rh__in_bridge_check(rh_in_bridge *b, rh_envelope **envs, uint32_t got);
+/* Whether b's checks are only the length and the type's own (its queue has
+ * no dedup window and no TTL, and no recovery's redeliveries are left to
+ * mark, after rh__in_bridge_begin): the in-place take then checks each
+ * message as it describes it (inplace.c), and hands a refused one to
+ * rh__in_bridge_check. */
+static inline int rh__in_bridge_plain(const rh_in_bridge *b)
+{
+    return !b->redelivered_left && b->dedup->window == 0 && !b->ttl_ns;
+}
+/* The type's own check of env's payload (its rh_type.validate). */
+static inline int rh__in_bridge_valid(int (*validate)(const void *, char *, size_t),
+                                      const rh_envelope *env)
+{
+    char why[256]; /* written only when it refuses */
+    return validate(env + 1, why, sizeof why) == 0;
+}
 
 /* inplace.c: the in-place path of a worker with w->inplace, on its own
  * thread.  rh__inplace_take: claim up to max messages of one input port
@@ -70,6 +86,10 @@ int rh__inplace_emit(rh_worker *w, uint32_t port, const rh_msg *in, const void *
 void *rh__inplace_reserve(rh_worker *w, uint32_t port);
 int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t len);
 void rh__inplace_publish(rh_worker *w, int end_of_batch);
+/* inplace.c: the kernel is handed a batch of n messages (0: none, after
+ * process()): decide per output port whether its answers take the fast
+ * path (emit_fast.h). */
+void rh__inplace_batch_begins(rh_worker *w, uint32_t n);
 /* inplace.c: before the output ring of port is flushed into its queue in
  * the middle of a batch (dispatch.c out_slot): every run on that queue is
  * ended as at the end of a batch (published, unused cells given back), so

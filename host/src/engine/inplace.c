@@ -103,27 +103,60 @@ uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32
         /* Void cells (a dead client's loan, a run's unused answer cells:
          * queue_loan.c, end_run below) carry no message: none reaches the
          * kernel or the bridge's counts; the queue counted them skipped. */
-        rh_envelope *envs[IP_BURST_MAX];
-        uint32_t msgs = 0;
-        for (uint32_t j = 0; j < got; j++) {
-            if (__builtin_expect(rh__queue_cell_is_void(b->queue, pos + j), 0))
-                continue;
-            envs[msgs++] = rh__queue_cell(b->queue, pos + j);
-            (void)rh__queue_inplace_len(b->queue, pos + j, b->type->size);
-        }
+        rh_cell_view v = rh__queue_cell_view(b->queue);
+        uint32_t size = b->type->size, fill = size < v.payload_size ? size : v.payload_size;
+        int plain = rh__in_bridge_plain(b);
+        /* read once, not per message: the stores below may alias them */
+        int (*validate)(const void *, char *, size_t) = b->type->validate;
+        rh_msg *out = w->msgs;
         atomic_store_explicit(&b->ip_pos, pos, memory_order_relaxed);
         b->ip_end = pos + got;
-        b->ip_voids = got - msgs;
         atomic_store_explicit(&b->ip_held, 1, memory_order_relaxed);
-        uint32_t keep = msgs ? rh__in_bridge_check(b, envs, msgs) : 0;
-        b->ip_refused = msgs - keep;
+        rh_envelope *envs[IP_BURST_MAX];
+        uint32_t msgs = 0, keep = 0;
         uint8_t flags = 0;
-        for (uint32_t j = 0; j < keep; j++) {
-            w->msgs[j].env = envs[j];
-            w->msgs[j].data = envs[j] + 1;
-            w->msgs[j].port = p;
-            flags |= envs[j]->flags;
+        for (uint32_t j = 0; j < got; j++) {
+            rh_envelope *env = rh__cell_env(&v, pos + j);
+            if (__builtin_expect(__atomic_load_n(&env->port, __ATOMIC_RELAXED) ==
+                                     RH_QUEUE_VOID_PORT, 0))
+                continue;
+            msgs++;
+            /* Read once: another process may scribble on the cell.  The
+             * reader sees a whole struct, never an older message's tail. */
+            uint32_t len = __atomic_load_n(&env->payload_len, __ATOMIC_RELAXED);
+            if (len < fill)
+                memset((char *)(env + 1) + len, 0, fill - len);
+            if (!plain) {
+                envs[keep++] = env; /* checked below, all together */
+                continue;
+            }
+            /* A queue with no dedup window, no TTL and no redeliveries to
+             * mark: the length and the type's own check are all there is
+             * (rh__in_bridge_check does them for a message refused here,
+             * and refuses it with its reason). */
+            if (__builtin_expect(len > size || (validate && !rh__in_bridge_valid(validate, env)),
+                                 0) &&
+                rh__in_bridge_check(b, &env, 1) == 0)
+                continue;
+            if (env->port != p) /* not stored when it is so: the line stays clean */
+                env->port = (uint16_t)p;
+            out[keep].env = env;
+            out[keep].data = env + 1;
+            out[keep].port = p;
+            flags |= env->flags;
+            keep++;
         }
+        b->ip_voids = got - msgs;
+        if (!plain) {
+            keep = keep ? rh__in_bridge_check(b, envs, keep) : 0;
+            for (uint32_t j = 0; j < keep; j++) {
+                w->msgs[j].env = envs[j];
+                w->msgs[j].data = envs[j] + 1;
+                w->msgs[j].port = p;
+                flags |= envs[j]->flags;
+            }
+        }
+        b->ip_refused = msgs - keep;
         w->ip_redelivered = (flags & (RH_ENV_REDELIVERED | RH_ENV_RETRIED)) != 0;
         *seen_out = msgs;
         if (keep == 0) { /* every one refused (or void): nothing for the kernel */
@@ -267,8 +300,7 @@ static void publish_run(rh_worker *w, uint32_t port)
     rh_queue *q = k->out_q[port];
     rh_out_bridge *b = &k->out_bridges[port];
     uint64_t now = rh_now_ns();
-    for (uint32_t i = 0; i < o->n; i++)
-        rh__queue_stamp_inplace(q, o->start + i, now);
+    rh__queue_stamp_inplace(q, o->start, o->start + o->n, now);
     if (rh__queue_publish_inplace(q, o->start, o->start + o->n, &o->note) == 0) {
         atomic_fetch_add_explicit(&b->sent, o->n, memory_order_relaxed);
     } else {
@@ -283,6 +315,11 @@ static void publish_run(rh_worker *w, uint32_t port)
     atomic_fetch_add_explicit(&w->emitted, o->n, memory_order_relaxed);
     o->start += o->n;
     o->n = 0;
+}
+
+void rh__inplace_publish_run(rh_worker *w, uint32_t port)
+{
+    publish_run(w, port);
 }
 
 /* The claimed cells nothing was written to, at the end of a batch: back
@@ -418,6 +455,7 @@ void *rh__inplace_reserve(rh_worker *w, uint32_t port)
         if (!may_go_inplace(w, port, w->ip_redelivered) || !next_cell(w, port, &pos))
             return NULL;
         o->reserved = 1;
+        o->fast = 0; /* an emit now fills the reserved cell: the general path's */
     }
     return rh__queue_cell(w->kernel->out_q[port], o->start + o->n) + 1;
 }
@@ -432,6 +470,29 @@ int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t l
                         len);
     written(w, port);
     return 1;
+}
+
+void rh__inplace_batch_begins(rh_worker *w, uint32_t n)
+{
+    rh_kinst *k = w->kernel;
+    uint32_t no = k->desc->n_outputs;
+    for (uint32_t p = 0; p < no; p++) {
+        struct rh_ip_out *o = &w->ip_out[p];
+        /* may_go_inplace's tests that hold for a whole batch; an answer
+         * through the ring (out_pending) clears fast (dispatch.c) */
+        o->fast = n && !w->ip_redelivered && !w->out_pending[p] && !rh__ring_count(w->out[p]);
+        if (!o->fast)
+            continue;
+        if (o->gen != w->batch_gen) {
+            o->gen = w->batch_gen;
+            o->answered = 0;
+        }
+        o->len_max = k->desc->outputs[p].type->size;
+        o->burst = k->out_bridges[p].burst;
+        o->recent = &k->out_bridges[p].recent;
+        if (!o->cells.cells)
+            o->cells = rh__queue_cell_view(k->out_q[p]);
+    }
 }
 
 void rh__inplace_publish(rh_worker *w, int end_of_batch)

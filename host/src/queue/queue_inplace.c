@@ -35,6 +35,12 @@ rh_envelope *rh__queue_cell(rh_queue *q, uint64_t pos)
     return &cell_at(q, pos)->env;
 }
 
+rh_cell_view rh__queue_cell_view(const rh_queue *q)
+{
+    rh_cell_view v = {q->cells, q->mask, q->slot_size, q->payload_size};
+    return v;
+}
+
 int rh__queue_consumer_entry(rh_queue *q)
 {
     /* As queue.c's consumer_entry: finished runs parked behind a peek that
@@ -173,18 +179,21 @@ int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end, int *not
     return back;
 }
 
-void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns)
+void rh__queue_stamp_inplace(rh_queue *q, uint64_t from, uint64_t end, uint64_t enqueue_ns)
 {
-    cell *c = cell_at(q, pos);
-    if (rh_id_is_zero(c->env.id))
-        c->env.id = rh_id_new();
-    c->env.enqueue_ns = enqueue_ns;
-    c->env.port = 0;
-    uint32_t len = c->env.payload_len;
-    if (len > q->payload_size)
-        len = q->payload_size;
-    /* Atomic as in fill_cell (queue.c): try_dequeue may peek at it. */
-    __atomic_store_n(&c->env.payload_len, len, __ATOMIC_RELAXED);
+    uint32_t size = q->payload_size;
+    for (uint64_t pos = from; pos != end; pos++) {
+        cell *c = cell_at(q, pos);
+        if (__builtin_expect(rh_id_is_zero(c->env.id), 0))
+            c->env.id = rh_id_new();
+        c->env.enqueue_ns = enqueue_ns;
+        if (c->env.port)
+            c->env.port = 0;
+        uint32_t len = c->env.payload_len;
+        if (__builtin_expect(len > size, 0))
+            /* Atomic as in fill_cell (queue.c): try_dequeue may peek at it. */
+            __atomic_store_n(&c->env.payload_len, size, __ATOMIC_RELAXED);
+    }
 }
 
 void rh__queue_void_inplace(rh_queue *q, uint64_t from, uint64_t end)

@@ -56,7 +56,7 @@ enum { C_REJECTED, C_DROPPED_OLDEST, C_DROPPED_NEWEST, C_DUPLICATES, C_EXPIRED,
  * counting it.  The port is the field for it because a queue cell's port
  * is 0 for every real message (fill_cell, rh_send_commit): no sender can
  * make a message look void. */
-#define CELL_VOID_PORT 0xFFFFu
+#define CELL_VOID_PORT RH_QUEUE_VOID_PORT /* queue_pvt.h: the engine skips them too */
 
 /*
  * The claims table (queue_claims.c's top comment is the design): one entry

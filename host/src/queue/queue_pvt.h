@@ -73,8 +73,9 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * (queue_notes.c) whose index + 1 it keeps in *note (0 on entry: a caller
  * claims again only once its run is all published; the publish and the
  * unclaim below free it when the run is done, and set *note back to 0); the caller writes, into each, its envelope (id zero: a fresh one) and
- * payload_len and payload, then rh__queue_stamp_inplace sets what the
- * queue owns (id if zero, enqueue time, port 0, length clamped), and
+ * payload_len and payload, then rh__queue_stamp_inplace sets, in each of
+ * the run's cells [from, end), what the queue owns (id if zero, enqueue
+ * time, port 0, length clamped), and
  * rh__queue_publish_inplace(q, pos, end) publishes the run [pos, end),
  * waiting for earlier claims as every producer does (0, or RH_ECORRUPT:
  * not published, the producers' side stalled for good).  Claimed cells
@@ -84,6 +85,24 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * consumers skip them) and published.
  */
 rh_envelope *rh__queue_cell(rh_queue *q, uint64_t pos);
+/* The cells of q as plain numbers, for a caller that addresses many in a
+ * row (the in-place take and the emit fast path): cell pos's envelope is
+ * rh__cell_env(&view, pos), as rh__queue_cell(q, pos).  Fixed for the
+ * queue's life in this process. */
+typedef struct rh_cell_view {
+    unsigned char *cells;
+    uint64_t mask;
+    uint64_t stride;
+    uint32_t payload_size; /* bytes of payload a cell holds */
+} rh_cell_view;
+/* A cell whose envelope's port is this carries no message: every consumer
+ * skips it (queue_layout.h CELL_VOID_PORT). */
+#define RH_QUEUE_VOID_PORT 0xFFFFu
+rh_cell_view rh__queue_cell_view(const rh_queue *q);
+static inline rh_envelope *rh__cell_env(const rh_cell_view *v, uint64_t pos)
+{
+    return (rh_envelope *)(v->cells + (pos & v->mask) * v->stride);
+}
 int rh__queue_consumer_entry(rh_queue *q);
 uint32_t rh__queue_take_inplace(rh_queue *q, uint32_t n, uint64_t *pos);
 int rh__queue_cell_is_void(const rh_queue *q, uint64_t pos);
@@ -93,7 +112,7 @@ int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t
                               uint64_t *since);
 uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos, int *note);
 int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end, int *note);
-void rh__queue_stamp_inplace(rh_queue *q, uint64_t pos, uint64_t enqueue_ns);
+void rh__queue_stamp_inplace(rh_queue *q, uint64_t from, uint64_t end, uint64_t enqueue_ns);
 void rh__queue_void_inplace(rh_queue *q, uint64_t from, uint64_t end);
 int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end, int *note);
 
