@@ -4,7 +4,8 @@
 #   .ci/deps.sh test      run + what the test suite starts or links
 #   .ci/deps.sh bench     run + the baselines `ringhost bench` compares with
 #   .ci/deps.sh cluster   run + the nats-server of `make run-cluster`
-#   .ci/deps.sh ci        all of the above and the fuzzers (.ci/run)
+#   .ci/deps.sh fuzz      run + clang for the fuzzers (.ci/fuzz.sh)
+#   .ci/deps.sh ci        all of the above (.ci/run)
 # Several groups may be given.  As root it runs apt-get (update first);
 # otherwise it says what to install.  One line per step on stderr; apt's own
 # output goes to a log file, printed only when apt fails.
@@ -35,8 +36,9 @@ for group in "$@"; do
     test) pkgs+=("${test_pkgs[@]}") ;;
     bench) pkgs+=("${bench_pkgs[@]}") ;;
     cluster) pkgs+=("${cluster_pkgs[@]}") ;;
+    fuzz) pkgs+=("${fuzz_pkgs[@]}") ;;
     ci) pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}" "${cluster_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown group \"$group\": expected run, test, bench, cluster or ci" >&2
+    *) echo "deps.sh: unknown group \"$group\": expected run, test, bench, cluster, fuzz or ci" >&2
        exit 2 ;;
   esac
 done
