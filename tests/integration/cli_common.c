@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "cli_common.h"
 #include "expect.h"
+#include "run_ledger.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -107,7 +108,9 @@ const char *cli_keep(const char *fmt, ...)
 
 const char *cli_instance(const char *tag)
 {
-    return cli_keep("%s-%d", tag, (int)getpid());
+    const char *name = cli_keep("%s-%d", tag, (int)getpid());
+    rh_test_ledger_add(name);
+    return name;
 }
 
 const char *cli_write(const char *name, const char *text)
