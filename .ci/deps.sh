@@ -21,7 +21,8 @@ test_pkgs=(libcmocka-dev              # every test is a cmocka program
            nats-server                # remote queues through JetStream
            prometheus                 # promtool and a real server for test_cli_metrics
            graphviz tmux              # ringhost graph -o X.svg, the stat terminal test
-           stress-ng)                 # load beside test_cli_slow_producers and tests/stress/*.sh
+           stress-ng                  # load beside test_cli_slow_producers and tests/stress/*.sh
+           systemd)                   # systemd-analyze verify of docs/ringhost@.service (not run)
 bench_pkgs=(libdpdk-dev libzmq3-dev   # ringhost-bench is built only with both
             gnuplot-nox               # the figures of docs/bench
             iceoryx libiceoryx-binding-c-dev)  # the zero-copy peer in ringhost bench
