@@ -16,10 +16,10 @@
  *                  "STOPPING=1".  With WatchdogSec= (WATCHDOG_USEC, and
  *                  WATCHDOG_PID naming this process when set), "WATCHDOG=1"
  *                  every half of that while the control thread's heartbeat
- *                  is fresh (cmd_run.c: serve).  Written here rather than with libsystemd
- *                  (sd_notify): the protocol is one sendto, and the host
- *                  keeps its dependencies to what Debian's base packages
- *                  have.
+ *                  is fresh (cmd_run.c: wait_for_stop).  Written here
+ *                  rather than with libsystemd (sd_notify): the protocol is
+ *                  one sendto, and the host keeps its dependencies to what
+ *                  Debian's base packages have.
  *
  * Neither is fatal: a reader that went away, or a notify socket that does
  * not answer, is said on stderr and the host serves on.
