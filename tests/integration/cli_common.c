@@ -106,6 +106,21 @@ const char *cli_keep(const char *fmt, ...)
     return keep_owned(s);
 }
 
+void cli_forget_killed_host(const char *instance)
+{
+    const char *own = getenv("RINGHOST_RUNTIME_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    const char *dir;
+    if (own && own[0] == '/')
+        dir = own;
+    else if (xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode))
+        dir = cli_keep("%s/ringhost", xdg);
+    else
+        dir = cli_keep("/tmp/ringhost-%u", (unsigned)geteuid());
+    unlink(cli_keep("%s/%s.sock", dir, instance));
+    unlink(cli_keep("%s/%s.lock", dir, instance));
+}
+
 const char *cli_instance(const char *tag)
 {
     const char *name = cli_keep("%s-%d", tag, (int)getpid());
