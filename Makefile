@@ -65,7 +65,7 @@ run:
 	$(call step,configure $(BUILD)/,$(CONFIGURE))
 	$(call step,build ringhost and the kernels,cmake --build $(BUILD) -j$(JOBS) --target ringhost rh_kernels rh_install)
 	@echo "ringhost: VectorAdd demo: manifests/vector_add.json <- manifests/vector_add.requests.jsonl" >&2
-	./$(BUILD)/ringhost run manifests/vector_add.json --send manifests/vector_add.requests.jsonl $(RUN_FLAGS)
+	@./$(BUILD)/ringhost run manifests/vector_add.json --send manifests/vector_add.requests.jsonl $(RUN_FLAGS)
 
 # The same demo on the GPU (manifests/vector_add_gpu.json, "isolation":
 # "cuda"): the kernel's device code is built by nvcc (CUDA toolkit), and it
@@ -78,7 +78,7 @@ run-gpu:
 	@test -f plugins/vector_add_gpu.so -o -f $(BUILD)/plugins/vector_add_gpu.so || \
 		{ echo "run-gpu: vector_add_gpu was not built: the CUDA toolkit (nvcc) was not found at configure time" >&2; exit 2; }
 	@echo "== VectorAdd on the GPU: manifests/vector_add_gpu.json <- manifests/vector_add.requests.jsonl =="
-	./$(BUILD)/ringhost run manifests/vector_add_gpu.json --send manifests/vector_add.requests.jsonl $(RUN_FLAGS)
+	@./$(BUILD)/ringhost run manifests/vector_add_gpu.json --send manifests/vector_add.requests.jsonl $(RUN_FLAGS)
 
 # Two hosts and one nats-server on this machine (tools/run_cluster.sh): the
 # gateway takes the requests, the kernel host answers them through JetStream;
