@@ -21,7 +21,7 @@ build=build-fuzz
 fuzzers=("$@")
 [ ${#fuzzers[@]} -gt 0 ] || fuzzers=(fuzz_manifest fuzz_codec fuzz_queue)
 
-bash .ci/deps.sh
+bash .ci/deps.sh fuzz
 cc=$(command -v clang || command -v clang-14 || true)
 if [ -z "$cc" ]; then
   echo "fuzz: clang not found (apt-get install clang-14 libclang-rt-14-dev)" >&2

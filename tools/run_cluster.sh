@@ -37,7 +37,7 @@ requests=$repo/manifests/vector_add.requests.jsonl
 
 die() { echo "run_cluster: $*" >&2; exit 1; }
 [[ -x $ringhost ]] || die "no ringhost binary at $ringhost (build it: make run)"
-[[ -n $nats && -x $nats ]] || die "no nats-server (install it: .ci/deps.sh, Debian package nats-server)"
+[[ -n $nats && -x $nats ]] || die "no nats-server (install it: .ci/deps.sh cluster, Debian package nats-server)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rh-cluster-XXXXXX")
 # Instance names of our own, so the demo's shared memory and control

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "cli_common.h"
 #include "expect.h"
+#include "run_ledger.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -105,9 +106,26 @@ const char *cli_keep(const char *fmt, ...)
     return keep_owned(s);
 }
 
+void cli_forget_killed_host(const char *instance)
+{
+    const char *own = getenv("RINGHOST_RUNTIME_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    const char *dir;
+    if (own && own[0] == '/')
+        dir = own;
+    else if (xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode))
+        dir = cli_keep("%s/ringhost", xdg);
+    else
+        dir = cli_keep("/tmp/ringhost-%u", (unsigned)geteuid());
+    unlink(cli_keep("%s/%s.sock", dir, instance));
+    unlink(cli_keep("%s/%s.lock", dir, instance));
+}
+
 const char *cli_instance(const char *tag)
 {
-    return cli_keep("%s-%d", tag, (int)getpid());
+    const char *name = cli_keep("%s-%d", tag, (int)getpid());
+    rh_test_ledger_add(name);
+    return name;
 }
 
 const char *cli_write(const char *name, const char *text)

@@ -57,6 +57,13 @@ const char *cli_keep(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * (whatever the umask: the plugin trust checks read it).  0, or -1. */
 int cli_copy_file(const char *from, const char *to, unsigned mode);
 
+/* After a test SIGKILLed the host of instance: remove the control socket
+ * and lock it could not remove itself, from the folder control.h names
+ * ($RINGHOST_RUNTIME_DIR, else $XDG_RUNTIME_DIR/ringhost, else
+ * /tmp/ringhost-<uid>), so the run leaves nothing behind
+ * (test_leaves_nothing_behind). */
+void cli_forget_killed_host(const char *instance);
+
 /* "<tag>-<pid>": a manifest name / instance unique to this test process. */
 const char *cli_instance(const char *tag);
 

@@ -75,6 +75,7 @@ static void test_methods_lists_every_request_with_its_parameters(void **state)
     json_decref(arr);
     cli_free(&o);
     ctl_kill_host(&host);
+    cli_forget_killed_host(inst);
 }
 
 static void test_save_config_launches_the_same_host(void **state)
@@ -118,6 +119,7 @@ static void test_save_config_launches_the_same_host(void **state)
     json_decref(one);
     json_decref(two);
     ctl_kill_host(&again);
+    cli_forget_killed_host(inst);
 }
 
 int main(void)

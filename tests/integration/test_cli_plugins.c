@@ -167,9 +167,41 @@ static void test_run_with_bad_plugins_in_its_folder_still_answers_and_warns(void
     cli_free(&o);
 }
 
+/* A manifest copied away from its plugins (docs/ringhost@.service copies
+ * one to /etc/ringhost/): its own folder does not exist there.  Without
+ * --plugins that is exit 2 naming the folder; --plugins DIR overrides it:
+ * DIR is searched and the missing folder skipped. */
+static void test_plugins_option_overrides_a_manifest_folder_that_does_not_exist(void **state)
+{
+    (void)state;
+    const char *m = cli_manifest("moved",
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [\"../no-such-plugins\"],\n"
+        " \"queues\": {\"e.in\": {\"type\": \"echo.message\"},\n"
+        "            \"e.out\": {\"type\": \"echo.message\"}},\n"
+        " \"kernels\": [{\"name\": \"e\", \"plugin\": \"echo\", \"inputs\": {\"in\": \"e.in\"},\n"
+        "               \"outputs\": {\"out\": \"e.out\"}}]}\n");
+    const char *req = cli_write("moved.jsonl", cli_keep(
+        "{\"queue\": \"e.in\", \"id\": \"%s\", \"body\": {\"seq\": 4, \"text\": \"moved\"}}\n",
+        cli_id(4)));
+    cli_out o;
+    cli_exec(&o, NULL, "run", m, "--send", req, "--timeout", CLI_RUN_TIMEOUT, NULL);
+    cli_expect_exit(&o, 2);
+    CLI_CHECK(&o, strstr(o.r.err, "no-such-plugins"), "expected the missing folder named");
+    cli_free(&o);
+    cli_exec(&o, NULL, "run", m, "--send", req, "--timeout", CLI_RUN_TIMEOUT, "--plugins",
+             RH_TEST_PLUGIN_DIR, NULL);
+    cli_expect_exit(&o, 0);
+    json_t *lines = cli_lines(&o);
+    CLI_CHECK(&o, json_array_size(lines) == 1 && cli_find_correlated(lines, cli_id(4)),
+              "expected the echo reply to %s through --plugins, got %zu lines", cli_id(4),
+              json_array_size(lines));
+    json_decref(lines);
+    cli_free(&o);
+}
+
 int main(void)
 {
-    static struct CMUnitTest tests[N_BAD + 2];
+    static struct CMUnitTest tests[N_BAD + 3];
     static char names[N_BAD][96];
     size_t n = 0;
     for (size_t i = 0; i < N_BAD; i++) {
@@ -184,5 +216,7 @@ int main(void)
         test_plugins_lists_each_good_plugin_with_its_kernel);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_run_with_bad_plugins_in_its_folder_still_answers_and_warns);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+        test_plugins_option_overrides_a_manifest_folder_that_does_not_exist);
     return _cmocka_run_group_tests("cli plugins", tests, n, group_setup, cli_group_teardown);
 }

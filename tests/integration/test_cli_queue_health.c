@@ -159,6 +159,7 @@ static void test_stat_and_ps_say_a_killed_host_is_gone_and_since_when(void **sta
                       strstr(o.r.err, want) && strstr(o.r.err, "last heartbeat"),
               "expected ps to agree with stat: no host, and '%s' with its last heartbeat", want);
     cli_free(&o);
+    cli_forget_killed_host(inst);
 }
 
 static void test_the_next_start_logs_the_queues_it_found_and_replaced(void **state)

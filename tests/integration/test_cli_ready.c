@@ -15,7 +15,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -203,6 +205,67 @@ static void test_sd_notify_ready_on_a_socket_file(void **state)
     notify_case("sdfile", cli_keep("%s/notify.sock", cli_tmpdir()));
 }
 
+/* WatchdogSec=: WATCHDOG_USEC=400000 asks for a ping at least every
+ * 400 ms; the host pings every 200 ms (half), so three pings come within
+ * 2 s of READY=1; a WATCHDOG_PID naming another process gets none. */
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void watchdog_case(const char *tag, int for_us)
+{
+    const char *inst = cli_instance(tag);
+    const char *m = cli_manifest(tag, echo_manifest_text);
+    const char *name = cli_keep("@rh-notify-wd-%s-%ld", tag, (long)getpid());
+    int fd = bind_notify(name);
+    setenv("NOTIFY_SOCKET", name, 1);
+    setenv("WATCHDOG_USEC", "400000", 1);
+    if (!for_us)
+        setenv("WATCHDOG_PID", "1", 1);
+    proc host;
+    char *argv[] = {RH_TEST_BINARY, "run", (char *)m, "--instance", (char *)inst, NULL};
+    assert_int_equal(proc_start(&host, argv), 0);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    unsetenv("WATCHDOG_PID");
+    char buf[512];
+    recv_within(fd, buf, sizeof buf, READY_WITHIN_S);
+    if (!strstr(buf, "READY=1\n"))
+        fail_msg("expected READY=1 first, got \"%s\"", buf);
+    int pings = 0;
+    uint64_t until = mono_ns() + 2000000000ull;
+    while (mono_ns() < until && pings < 3) {
+        recv_within(fd, buf, sizeof buf, 0.5);
+        pings += strcmp(buf, "WATCHDOG=1\n") == 0;
+    }
+    if (for_us && pings < 3)
+        fail_msg("expected 3 WATCHDOG=1 within 2 s at WATCHDOG_USEC=400000, got %d", pings);
+    if (!for_us && pings)
+        fail_msg("expected no WATCHDOG=1 when WATCHDOG_PID names another process, got %d",
+                 pings);
+    proc_signal(&host, SIGTERM);
+    proc_result r;
+    proc_wait(&host, 20, &r);
+    assert_int_equal(r.exit_code, 0);
+    proc_result_free(&r);
+    close(fd);
+}
+
+static void test_sd_watchdog_pinged_every_half_watchdog_usec(void **state)
+{
+    (void)state;
+    watchdog_case("sdwd", 1);
+}
+
+static void test_sd_watchdog_of_another_pid_is_not_pinged(void **state)
+{
+    (void)state;
+    watchdog_case("sdwdpid", 0);
+}
+
 static void test_wait_returns_once_the_host_serves(void **state)
 {
     (void)state;
@@ -266,6 +329,8 @@ int main(void)
         cmocka_unit_test(test_ready_fd_must_be_open),
         cmocka_unit_test(test_sd_notify_ready_on_an_abstract_socket),
         cmocka_unit_test(test_sd_notify_ready_on_a_socket_file),
+        cmocka_unit_test(test_sd_watchdog_pinged_every_half_watchdog_usec),
+        cmocka_unit_test(test_sd_watchdog_of_another_pid_is_not_pinged),
         cmocka_unit_test(test_wait_returns_once_the_host_serves),
         cmocka_unit_test(test_wait_for_no_host_exits_1_at_its_deadline),
     };

@@ -139,6 +139,10 @@ function(rh_add_package_test NAME)
 endfunction()
 rh_add_package_test(test_out_of_tree)
 rh_add_package_test(test_new_kernel)
+# Every build and link line of README.md and docs/*.md, read from the
+# markdown's <!-- doc-test: ... --> markers, and systemd-analyze verify of
+# docs/ringhost@.service (tests/integration/test_docs_commands.sh).
+rh_add_package_test(test_docs_commands)
 # `make run`, then `cmake --install`; `make install` builds no test.
 rh_add_package_test(test_install_after_run)
 set_tests_properties(test_install_after_run PROPERTIES TIMEOUT 900)

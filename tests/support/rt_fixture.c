@@ -1,5 +1,6 @@
 /* rt_fixture.c — see rt_fixture.h. */
 #include "rt_fixture.h"
+#include "run_ledger.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@ const char *rt_write_manifest(const char *name, const char *body)
             (int)getpid(), name, RH_TEST_PLUGIN_DIR, with_tests ? ", \"" : "",
             with_tests ? test_plugins : "", with_tests ? "\"" : "", body);
     fclose(f);
+    char instance[128];
+    snprintf(instance, sizeof instance, "fx%d-%s", (int)getpid(), name);
+    rh_test_ledger_add(instance);
     return path;
 }
 

@@ -157,6 +157,12 @@ int rh__cli_allow_plugin(const char *verb, const char *path, const char **allowe
 int rh__cli_ready_fd_parse(const char *text, int *fd);
 void rh__cli_ready(int ready_fd, const char *instance);
 void rh__cli_stopping(void);
+/* The systemd watchdog (WatchdogSec=): half of WATCHDOG_USEC in ns, the
+ * interval to send WATCHDOG=1 at, or 0 when there is no watchdog for this
+ * process (unset, no NOTIFY_SOCKET, WATCHDOG_PID another's).  One ping per
+ * rh__cli_watchdog_ping. */
+uint64_t rh__cli_watchdog_interval_ns(void);
+void rh__cli_watchdog_ping(void);
 
 /* stat_data.c: the host's kernels from its control socket (the objects of
  * `ps --json`'s "kernels"; a new reference), or NULL when none answers. */

@@ -177,7 +177,41 @@ static void on_plugin_wedge(const char *why)
     kill(getpid(), SIGTERM); /* blocked in every thread: the main thread's sigwait takes it */
 }
 
-static void serve(rh_runtime *rt, const char *instance, int ready_fd)
+/*
+ * Wait for SIGINT or SIGTERM.  Under a systemd watchdog, ping it every
+ * half WATCHDOG_USEC while the control thread's heartbeat (its sampling
+ * turn, every RH_CONTROL_SAMPLE_MS) is younger than two turns: a host whose
+ * control thread stopped turning (ps, stat and stop would no longer be
+ * answered) stops pinging, and systemd restarts it (Restart=on-failure).
+ */
+static int wait_for_stop(const sigset_t *set, const rh_control *ctl)
+{
+    uint64_t every = rh__cli_watchdog_interval_ns();
+    int sig = 0, silent = 0;
+    if (!every) {
+        sigwait(set, &sig);
+        return sig;
+    }
+    const uint64_t fresh_ns = 2 * RH_CONTROL_SAMPLE_MS * RH_NS_PER_MS;
+    for (;;) {
+        uint64_t beat = rh__control_heartbeat_ns(ctl), age = beat ? rh_now_ns() - beat : 0;
+        if (age < fresh_ns) { /* 0: the thread has not turned yet, it was just started */
+            rh__cli_watchdog_ping();
+            silent = 0;
+        } else if (!silent++) {
+            rh__log_event(NULL, RH_LOG_ERROR, "watchdog.silent",
+                          "heartbeat_age_ms=%llu reason=\"the control thread stopped turning; "
+                          "systemd's watchdog is no longer pinged\"",
+                          (unsigned long long)(age / RH_NS_PER_MS));
+        }
+        struct timespec ts = {(time_t)(every / RH_NS_PER_S), (long)(every % RH_NS_PER_S)};
+        sig = sigtimedwait(set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+    }
+}
+
+static void serve(rh_runtime *rt, const char *instance, int ready_fd, const rh_control *ctl)
 {
     fprintf(stderr, "ringhost: serving instance \"%s\"; queues:", instance);
     for (uint32_t i = 0; rh_runtime_queue_name(rt, i); i++) {
@@ -194,7 +228,7 @@ static void serve(rh_runtime *rt, const char *instance, int ready_fd)
     fprintf(stderr, "ringhost: serving; send SIGINT or SIGTERM (Ctrl-C) to stop\n");
     /* Queues, dead-letter queues and the control socket all exist now. */
     rh__cli_ready(ready_fd, instance);
-    sigwait(&set, &sig);
+    sig = wait_for_stop(&set, ctl);
     rh__cli_stopping();
     char why[1024];
     if (rh__plugin_guard_wedged(why, sizeof why))
@@ -460,7 +494,7 @@ int rh__cmd_run(int argc, char **argv)
                                               &mh) != 0)
                 exit_code = RH_EXIT_FAIL;
             else {
-                serve(rt, rh_runtime_instance(rt), ready_fd);
+                serve(rt, rh_runtime_instance(rt), ready_fd, ctl);
                 ready_fd = -1; /* serve closed it */
             }
             rh__metrics_http_stop(mh);

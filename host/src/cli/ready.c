@@ -13,10 +13,13 @@
  *   NOTIFY_SOCKET  (set by systemd for a Type=notify unit) one datagram
  *                  "READY=1\nMAINPID=<pid>\nSTATUS=..." to that unix socket,
  *                  an abstract one when the name starts with '@'; later
- *                  "STOPPING=1".  Written here rather than with libsystemd
- *                  (sd_notify): the protocol is one sendto, and the host
- *                  keeps its dependencies to what Debian's base packages
- *                  have.
+ *                  "STOPPING=1".  With WatchdogSec= (WATCHDOG_USEC, and
+ *                  WATCHDOG_PID naming this process when set), "WATCHDOG=1"
+ *                  every half of that while the control thread's heartbeat
+ *                  is fresh (cmd_run.c: wait_for_stop).  Written here
+ *                  rather than with libsystemd (sd_notify): the protocol is
+ *                  one sendto, and the host keeps its dependencies to what
+ *                  Debian's base packages have.
  *
  * Neither is fatal: a reader that went away, or a notify socket that does
  * not answer, is said on stderr and the host serves on.
@@ -25,6 +28,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -103,4 +107,27 @@ void rh__cli_ready(int ready_fd, const char *instance)
 void rh__cli_stopping(void)
 {
     sd_notify_send("STOPPING=1\nSTATUS=shutting down\n");
+}
+
+uint64_t rh__cli_watchdog_interval_ns(void)
+{
+    const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+    if (!usec || !usec[0] || !getenv("NOTIFY_SOCKET"))
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long us = strtoull(usec, &end, 10);
+    if (errno || *end || us == 0) {
+        fprintf(stderr, "ringhost: WATCHDOG_USEC=\"%s\": expected a positive number of "
+                        "microseconds; no watchdog pings\n", usec);
+        return 0;
+    }
+    if (pid && pid[0] && strtol(pid, NULL, 10) != (long)getpid())
+        return 0; /* the watchdog is another process's */
+    return us * 1000ull / 2;
+}
+
+void rh__cli_watchdog_ping(void)
+{
+    sd_notify_send("WATCHDOG=1\n");
 }

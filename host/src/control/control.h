@@ -101,6 +101,9 @@
 #define RH_CONTROL_CLIENTS_MAX 1024     /* connections held; past it the longest idle is closed */
 #define RH_CONTROL_IDLE_MS 10000        /* to complete a request after connecting or an answer */
 #define RH_CONTROL_SAMPLE_MS 1000       /* how often ps rates are sampled */
+/* The runtime folder of the systemd unit (docs/ringhost@.service,
+ * RuntimeDirectory=ringhost): clients search it after their own. */
+#define RH_CONTROL_SYSTEM_DIR "/run/ringhost"
 
 typedef struct rh_control rh_control;
 
@@ -114,6 +117,14 @@ typedef struct rh_control rh_control;
  */
 int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
                             rh_error *err);
+/* Without make_dir (a client looking for a host) and without
+ * RINGHOST_RUNTIME_DIR, a socket of the instance in RH_CONTROL_SYSTEM_DIR
+ * is found when the user's own folder has none. */
+
+/* rh_now_ns() of the serving thread's last sampling turn (every
+ * RH_CONTROL_SAMPLE_MS while it runs; 0 before it started): the host's
+ * heartbeat, which the systemd watchdog pings follow (cli/ready.c). */
+uint64_t rh__control_heartbeat_ns(const rh_control *c);
 
 /*
  * Bind the instance's control socket (before anything is launched, so a

@@ -57,6 +57,10 @@ struct rh_control {
     unsigned n_tombs;
     unsigned released;         /* runtimes released (destroyed) so far */
     int released_unbalanced;   /* accounting lines that did not balance at their release */
+    /* rh_now_ns() of the serving thread's last turn (the sample every
+     * RH_CONTROL_SAMPLE_MS): written by it, read by rh__control_heartbeat_ns
+     * from the main thread; relaxed both ways, a time and nothing it guards. */
+    _Atomic uint64_t heartbeat_ns;
 };
 
 /* runtimes.c: free what rh__control_add_runtime allocated (not the

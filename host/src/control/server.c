@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -116,8 +117,52 @@ static int tmp_dir_path(const char *instance, int make_dir, char *buf, size_t le
     return socket_in(dir, instance, buf, len, err);
 }
 
+/*
+ * A client that was not told where (no RINGHOST_RUNTIME_DIR) also finds a
+ * host of the systemd unit docs/ringhost@.service, whose runtime folder is
+ * RH_CONTROL_SYSTEM_DIR: there when the user's own folder holds no socket
+ * of the instance and the system folder does, in a folder owned by root or
+ * by this user and writable by no one else.  A host never binds there
+ * unless told (the unit sets RINGHOST_RUNTIME_DIR).
+ */
+static int system_socket(const char *instance, char *buf, size_t len)
+{
+    char path[PATH_MAX];
+    rh_error ignored;
+    struct stat st;
+    if (lstat(RH_CONTROL_SYSTEM_DIR, &st) != 0 || !S_ISDIR(st.st_mode) ||
+        (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022))
+        return 0;
+    if (socket_in(RH_CONTROL_SYSTEM_DIR, instance, path, sizeof path, &ignored) != 0 ||
+        lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode) || strlen(path) >= len)
+        return 0;
+    memcpy(buf, path, strlen(path) + 1);
+    return 1;
+}
+
+uint64_t rh__control_heartbeat_ns(const rh_control *c)
+{
+    return atomic_load_explicit(&((rh_control *)c)->heartbeat_ns, memory_order_relaxed);
+}
+
+/* The folder the instance's socket is in when nothing says otherwise. */
+static int default_socket_path(const char *instance, int make_dir, char *buf, size_t len,
+                               rh_error *err);
+
 int rh__control_socket_path(const char *instance, int make_dir, char *buf, size_t len,
                             rh_error *err)
+{
+    int rc = default_socket_path(instance, make_dir, buf, len, err);
+    const char *own = getenv("RINGHOST_RUNTIME_DIR");
+    struct stat st;
+    int none_here = rc == RH_ENOENT || (rc == 0 && lstat(buf, &st) != 0);
+    if (!make_dir && !(own && own[0] == '/') && none_here && system_socket(instance, buf, len))
+        return 0;
+    return rc;
+}
+
+static int default_socket_path(const char *instance, int make_dir, char *buf, size_t len,
+                               rh_error *err)
 {
     if (!rh_queue_name_valid(instance))
         return rh_error_set(err, RH_EINVAL, "instance name \"%s\" is invalid: expected 1 to %d "
@@ -421,6 +466,7 @@ static void *serve_main(void *arg)
     for (;;) {
         uint64_t now = rh_now_ns();
         if (now >= next_sample) {
+            atomic_store_explicit(&c->heartbeat_ns, now, memory_order_relaxed);
             rh__control_sample(c);
             rh__control_release_finished(c); /* what waited for a client to drain it */
             next_sample = now + RH_CONTROL_SAMPLE_MS * RH_NS_PER_MS;

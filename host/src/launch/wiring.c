@@ -417,6 +417,17 @@ int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_o
         if (own_exists && m->n_plugin_dirs < RH_MAX_PLUGIN_DIRS)
             snprintf(m->plugin_dirs[m->n_plugin_dirs++], sizeof m->plugin_dirs[0], "%s", own);
     }
+    /* --plugins overrides: searched first, and a manifest folder that does
+     * not exist here (a manifest copied to /etc/ringhost/ without its
+     * ../plugins) is dropped, not an error; OPERATIONS.md, "systemd". */
+    for (uint32_t i = 0; opts && opts->extra_plugins && i < m->n_plugin_dirs;) {
+        struct stat st;
+        if (stat(m->plugin_dirs[i], &st) == 0)
+            i++;
+        else
+            memmove(m->plugin_dirs[i], m->plugin_dirs[i + 1],
+                    (--m->n_plugin_dirs - i) * sizeof m->plugin_dirs[0]);
+    }
     rt->report_bindings = opts ? opts->report_bindings : 0;
     rt->find_queue = opts ? opts->find_queue : NULL;
     rt->find_queue_arg = opts ? opts->find_queue_arg : NULL;
