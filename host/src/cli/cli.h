@@ -35,6 +35,16 @@ void rh__cli_print_message(FILE *out, const char *qname, const rh_type *type,
  * from the plugin named in the queue header. */
 int rh__cli_attach_typed(const char *instance, const char *qname, rh_queue **q, rh_error *err);
 
+/* cmd_client.c: the attach of `send` and `recv`: a queue with its type
+ * (a dead-letter queue's payloads typed by its kernel's plugin when it
+ * loads here).  rh__cli_reattach: after RH_ESTALE, close *q and attach
+ * again, every 50 ms for up to 5 s, until a running host serves the queue
+ * (said on stderr); 0 with the new *q, else the last error and *q NULL. */
+int rh__cli_client_attach(const char *verb, const char *instance, const char *qname,
+                          rh_queue **q, rh_error *err);
+int rh__cli_reattach(const char *verb, const char *instance, const char *qname, rh_queue **q,
+                     rh_error *err);
+
 /* The instance from --instance, else $RINGHOST_INSTANCE, else NULL. */
 const char *rh__cli_instance(const char *given);
 

@@ -1,6 +1,7 @@
 /*
- * cmd_client.c — `ringhost send|recv|purge`: a client of a running host's shared
- * queues, attached by instance and queue name (`stat` is cmd_stat.c).
+ * cmd_client.c — `ringhost recv|purge`: a client of a running host's shared
+ * queues, attached by instance and queue name (`send` is cmd_send.c, `stat`
+ * cmd_stat.c), and the attach both client verbs use.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,8 @@
  * JSON (base64 when the plugin cannot be loaded here).  Any other queue
  * takes its type from the plugin named in its header.
  */
-static int attach(const char *verb, const char *instance, const char *qname, rh_queue **q,
-                  rh_error *err)
+int rh__cli_client_attach(const char *verb, const char *instance, const char *qname,
+                          rh_queue **q, rh_error *err)
 {
     rh_queue *probe;
     int rc = rh_queue_attach(instance, qname, &probe, err);
@@ -73,8 +74,8 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
  * persist queue that host has not recovered yet).  0 with *q the new
  * handle, else the last error (and *q NULL).  Says so on stderr.
  */
-static int reattach(const char *verb, const char *instance, const char *qname, rh_queue **q,
-                    rh_error *err)
+int rh__cli_reattach(const char *verb, const char *instance, const char *qname, rh_queue **q,
+                     rh_error *err)
 {
     rh_queue_close(*q);
     *q = NULL;
@@ -82,7 +83,7 @@ static int reattach(const char *verb, const char *instance, const char *qname, r
                     "again\n", verb, qname);
     uint64_t until = rh_now_ns() + (uint64_t)REATTACH_MS * RH_NS_PER_MS;
     for (;;) {
-        int rc = attach(verb, instance, qname, q, err);
+        int rc = rh__cli_client_attach(verb, instance, qname, q, err);
         if (rc == 0) {
             rh_queue_health hl;
             rh__queue_health_get(*q, &hl);
@@ -100,241 +101,6 @@ static int reattach(const char *verb, const char *instance, const char *qname, r
         struct timespec ts = {0, 50 * RH_NS_PER_MS};
         nanosleep(&ts, NULL);
     }
-}
-
-/*
- * The sends of this process that landed in a queue no host will read
- * (RH_ESTALE is checked on slow paths only, so up to a queue's worth may
- * succeed into a dead mapping).  Take them back out: rh_recv on a stale
- * handle gives back exactly what no host will take (ringhost.h, rh_send),
- * so resend_stranded hands them to the new host's queue with their
- * envelopes and ids, and a dedup window drops a copy the old host did
- * take.  On a persist queue that is nothing, unless its next host moved
- * it from under this command (then what reached it after the move): the
- * queue outlives its host, and the next one delivers what is in it.  At
- * most the old queue's capacity, s->n of them, each payload at
- * bufs + i * stride.
- */
-typedef struct stranded {
-    rh_envelope *envs;
-    unsigned char *bufs;
-    uint32_t n, stride;
-} stranded;
-
-static void take_stranded(rh_queue *q, stranded *s)
-{
-    rh_queue_stats st = RH_QUEUE_STATS_INIT;
-    rh_queue_stats_get(q, &st);
-    s->n = 0;
-    s->stride = rh_queue_payload_size(q);
-    uint32_t room = st.depth < st.capacity ? (uint32_t)st.depth : st.capacity;
-    if (room == 0 || s->stride == 0)
-        return;
-    s->envs = calloc(room, sizeof *s->envs);
-    s->bufs = calloc(room, s->stride);
-    if (!s->envs || !s->bufs) {
-        fprintf(stderr, "ringhost send: out of memory taking back %u stranded messages\n", room);
-        return;
-    }
-    while (s->n < room) {
-        int got = rh_recv_burst(q, s->envs + s->n, s->bufs + (size_t)s->n * s->stride, s->stride,
-                                room - s->n, 0);
-        if (got <= 0)
-            break;
-        s->n += (uint32_t)got;
-    }
-}
-
-/* Send what take_stranded took back to the new queue q; 0, or the first
- * refusal (said on stderr with how many stayed unsent). */
-static int resend_stranded(rh_queue *q, const char *qname, stranded *s)
-{
-    uint32_t len = rh_queue_payload_size(q);
-    if (len > s->stride)
-        len = s->stride;
-    for (uint32_t i = 0; i < s->n; i++) {
-        int rc = rh_send(q, &s->envs[i], s->bufs + (size_t)i * s->stride, len, NULL);
-        if (rc) {
-            fprintf(stderr, "ringhost send: queue %s refused %u message(s) this command had "
-                            "sent to the host that went: %s\n", qname, s->n - i, rh_strerror(rc));
-            return rc;
-        }
-    }
-    if (s->n)
-        fprintf(stderr, "ringhost send: queue %s: sent again the %u message(s) the host that "
-                        "went never took\n", qname, s->n);
-    else if (rh_queue_config_of(q)->persist)
-        fprintf(stderr, "ringhost send: queue %s is persist: what this command sent before is "
-                        "in it for the new host\n", qname);
-    return 0;
-}
-
-/*
- * Send one decoded body as `ringhost send` does, zero copy: the
- * body is decoded straight into a loaned cell of q and committed, with
- * `given` as its id when not zero.  Returns 0 (*id_out set), RH_EINVALMSG
- * (why says what; the loan is cancelled: a void cell nobody receives),
- * or the reservation's refusal (RH_ESTALE: the caller reattaches).
- */
-static int send_in_place(rh_queue *q, const rh_type *t, json_t *body, rh_id given,
-                         rh_id *id_out, char *why, size_t why_len)
-{
-    rh_loan loan;
-    int rc = rh_send_reserve(q, 1, &loan);
-    if (rc < 0)
-        return rc;
-    if (t->decode(body, loan.payload, why, why_len) != 0) {
-        (void)rh_send_commit(q, 0, NULL, NULL);
-        return RH_EINVALMSG;
-    }
-    loan.env->id = given;
-    uint32_t len = t->size;
-    rc = rh_send_commit(q, 1, &len, id_out);
-    return rc < 0 ? rc : 0;
-}
-
-/* Argument n of `send` as a JSON object, or NULL after saying why. */
-static json_t *body_arg(const char *arg, int n)
-{
-    json_error_t je;
-    json_t *body = json_loads(arg, JSON_REJECT_DUPLICATES, &je);
-    if (body && json_is_object(body))
-        return body;
-    fprintf(stderr, "ringhost send: argument %d: expected a JSON object (the message body), %s\n",
-            n, body ? "got another value" : je.text);
-    json_decref(body);
-    return NULL;
-}
-
-int rh__cmd_send(int argc, char **argv)
-{
-    const char *instance = NULL, *qname = NULL, *idtext = NULL;
-    int first_body = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance")) {
-            if (rh__cli_value("send", argc, argv, &i, &instance))
-                return RH_EXIT_BADINPUT;
-        } else if (!strcmp(argv[i], "--id")) {
-            if (rh__cli_value("send", argc, argv, &i, &idtext))
-                return RH_EXIT_BADINPUT;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return rh__cli_bad_arg("send", argv[i]);
-        } else if (!qname) {
-            qname = argv[i];
-        } else {
-            first_body = i;
-            break;
-        }
-    }
-    if (!qname || !first_body) {
-        fprintf(stderr, "ringhost send: expected %s\n", qname ? "a JSON message body after "
-                "the queue" : "a queue name and a JSON message body");
-        rh__cli_usage_hint("send");
-        return RH_EXIT_BADINPUT;
-    }
-    if (rh__cli_need_instance("send", &instance))
-        return RH_EXIT_BADINPUT;
-    rh_id given = {0, 0};
-    if (idtext && rh_id_parse(idtext, &given) != 0) {
-        fprintf(stderr, "ringhost send: --id: expected a UUID or 32 hex digits, got \"%s\"\n",
-                idtext);
-        return RH_EXIT_BADINPUT;
-    }
-    rh_queue *q;
-    rh_error err = {0};
-    int rc = attach("send", instance, qname, &q, &err);
-    if (rc) {
-        fprintf(stderr, "ringhost send: %s\n", err.msg);
-        if (rc == RH_ENOENT)
-            rh__cli_queues_note("send", instance);
-        return rh__cli_exit_code(rc);
-    }
-    const rh_type *t = rh_queue_type(q);
-    void *buf = malloc(t->size);
-    /* Every body is checked before any is sent, as run --send checks its
-     * file: a command with one bad message sends none, so nobody has to
-     * work out which of its messages went. */
-    int bad = 0;
-    for (int i = first_body; buf && i < argc; i++) {
-        json_t *body = body_arg(argv[i], i - first_body + 1);
-        char why[512] = "";
-        if (!body) {
-            bad++;
-        } else if (t->decode(body, buf, why, sizeof why) != 0) {
-            fprintf(stderr, "ringhost send: argument %d: %s (type %s)\n", i - first_body + 1, why,
-                    t->name);
-            bad++;
-        }
-        json_decref(body);
-    }
-    if (bad || !buf) {
-        if (bad)
-            fprintf(stderr, "ringhost send: %d bad message(s); nothing sent\n", bad);
-        free(buf);
-        rh_queue_close(q);
-        return bad ? RH_EXIT_BADINPUT : RH_EXIT_FAIL;
-    }
-    int exit_code = RH_EXIT_OK;
-    for (int i = first_body; i < argc; i++) {
-        rh_id id = {0, 0};
-        json_t *body = body_arg(argv[i], i - first_body + 1);
-        char why[512] = "";
-        if (!body) { /* checked above; kept so a change there cannot send garbage */
-            exit_code = RH_EXIT_BADINPUT;
-        } else if ((rc = send_in_place(q, t, body, given, &id, why, sizeof why)) ==
-                   RH_EINVALMSG) {
-            fprintf(stderr, "ringhost send: argument %d: %s (type %s)\n", i - first_body + 1, why,
-                    t->name);
-            exit_code = RH_EXIT_BADINPUT;
-        } else {
-            rh_envelope env = {.id = given};
-            if (rc == RH_ESTALE) {
-                /* The reservation found the host gone, so this message is
-                 * in no queue: it goes to the new host's (given id, or a
-                 * fresh one), after what this command stranded in the
-                 * old queue, which keeps its ids so the new host's dedup
-                 * window drops a copy the old one did deliver. */
-                stranded st = {0};
-                take_stranded(q, &st);
-                rc = reattach("send", instance, qname, &q, &err);
-                if (rc) {
-                    fprintf(stderr, "ringhost send: %s\n", err.msg);
-                    if (st.n)
-                        fprintf(stderr, "ringhost send: %u message(s) this command sent were "
-                                        "never taken by a host and are not sent\n", st.n);
-                    free(st.envs);
-                    free(st.bufs);
-                    free(buf);
-                    json_decref(body);
-                    return rh__cli_exit_code(rc);
-                }
-                t = rh_queue_type(q);
-                free(buf); /* decoded for the new host's type, which may differ */
-                buf = calloc(1, t->size);
-                rc = resend_stranded(q, qname, &st);
-                free(st.envs);
-                free(st.bufs);
-                if (rc == 0 && t->decode(body, buf, why, sizeof why) != 0)
-                    rc = RH_EINVALMSG;
-                if (rc == 0)
-                    rc = rh_send(q, &env, buf, t->size, &id);
-            }
-            if (rc) {
-                fprintf(stderr, "ringhost send: queue %s refused the message: %s\n", qname,
-                        rh_strerror(rc));
-                exit_code = RH_EXIT_FAIL;
-            } else {
-                char text[37];
-                rh_id_format(id, text);
-                printf("%s\n", text);
-            }
-            given = (rh_id){0, 0}; /* --id applies to the first message only */
-        }
-        json_decref(body);
-    }
-    free(buf);
-    rh_queue_close(q);
-    return exit_code;
 }
 
 /* `recv --reason STAGE` of a dead-letter queue: the stage names of dlq.h
@@ -442,7 +208,7 @@ int rh__cmd_recv(int argc, char **argv)
         return RH_EXIT_BADINPUT;
     rh_queue *q;
     rh_error err = {0};
-    int rc = attach("recv", instance, qname, &q, &err);
+    int rc = rh__cli_client_attach("recv", instance, qname, &q, &err);
     if (rc) {
         fprintf(stderr, "ringhost recv: %s\n", err.msg);
         if (rc == RH_ENOENT)
@@ -510,7 +276,7 @@ int rh__cmd_recv(int argc, char **argv)
         rh_msg_view v;
         int n = rh_recv_peek(q, 1, wait_ms, &v);
         if (n == RH_ESTALE) {
-            rc = reattach("recv", instance, qname, &q, &err);
+            rc = rh__cli_reattach("recv", instance, qname, &q, &err);
             if (rc) {
                 fprintf(stderr, "ringhost recv: %s\n", err.msg);
                 free(buf);
