@@ -3,9 +3,13 @@
  * queues, attached by instance and queue name (`send` is cmd_send.c, `stat`
  * cmd_stat.c), and the attach both client verbs use.
  */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "cli.h"
@@ -151,17 +155,41 @@ static int peek_queue(rh_queue *q, const char *qname, long want, uint32_t reason
     return RH_EXIT_OK;
 }
 
+/* `recv --follow`: SIGINT/SIGTERM ask it to stop.  The flag is read
+ * between messages only, so a message taken when it arrives is printed and
+ * released first: none is taken and left unprinted. */
+static volatile sig_atomic_t recv_stop; /* the signal, 0 until one came */
+
+static void on_recv_stop(int sig)
+{
+    recv_stop = sig;
+}
+
+/* Whether stdout is a pipe or terminal nobody reads any more (`| head -n
+ * 3` exited, a hangup): checked before each take, so recv does not take a
+ * message it can no longer print.  A file or an open pipe is never gone. */
+static int stdout_gone(void)
+{
+    struct pollfd pfd = {.fd = STDOUT_FILENO, .events = 0};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
 int rh__cmd_recv(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL, *reason_name = NULL;
     long want = 0;
     double timeout_s = 1;
-    int peek = 0;
+    int peek = 0, follow = 0, timeout_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "--instance")) {
             if (rh__cli_value("recv", argc, argv, &i, &instance))
                 return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f")) {
+            follow = 1;
+        } else if (!strcmp(argv[i], "--json")) {
+            /* its output is JSON lines already; accepted as every verb
+             * that prints accepts it */
         } else if (!strcmp(argv[i], "--peek")) {
             peek = 1;
         } else if (!strcmp(argv[i], "--reason")) {
@@ -175,6 +203,7 @@ int rh__cmd_recv(int argc, char **argv)
             if (rh__cli_value("recv", argc, argv, &i, &v) ||
                 rh__cli_seconds("recv", "--timeout", v, 0, 86400, &timeout_s))
                 return RH_EXIT_BADINPUT;
+            timeout_given = 1;
         } else if (!qname && argv[i][0] != '-') {
             qname = argv[i];
         } else {
@@ -193,12 +222,19 @@ int rh__cmd_recv(int argc, char **argv)
             return RH_EXIT_BADINPUT;
         }
     }
+    if (follow && (peek || timeout_given)) {
+        fprintf(stderr, "ringhost recv: --follow takes messages until interrupted: it goes "
+                        "with neither %s\n", peek ? "--peek" : "--timeout");
+        return RH_EXIT_BADINPUT;
+    }
     if (!qname) {
         fprintf(stderr, "ringhost recv: expected a queue name\n"
-                        "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S] "
-                        "[--peek] [--reason STAGE]\n"
+                        "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S | "
+                        "--follow] [--peek] [--reason STAGE] [--json]\n"
                         "  without -n: every message until the queue stays empty for S seconds "
                         "(default 1)\n  with -n: N messages within S seconds, else exit 1\n"
+                        "  --follow: every message as it comes (at most N) until SIGINT or "
+                        "SIGTERM, then exit 0\n"
                         "  --peek: show the messages waiting now (at most N), take none\n"
                         "  --reason: only dead letters of that stage (invalid, expired, failed, "
                         "undeliverable)\n");
@@ -232,9 +268,28 @@ int rh__cmd_recv(int argc, char **argv)
     long got = 0;
     uint64_t quiet_since = 0; /* --reason without -n: since when the queue is empty */
     uint64_t deadline = rh_now_ns() + (uint64_t)(timeout_s * (double)RH_NS_PER_S);
+    if (follow) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_recv_stop;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    int out_gone = 0;
     for (;;) {
+        if (recv_stop)
+            break;
+        if (stdout_gone()) {
+            out_gone = 1;
+            break;
+        }
         int wait_ms;
-        if (want) {
+        if (follow) {
+            if (want && got >= want)
+                break;
+            wait_ms = 100; /* a slice: the stop flag and stdout are looked at between */
+        } else if (want) {
             uint64_t now = rh_now_ns();
             if (got >= want || now >= deadline)
                 break;
@@ -261,7 +316,7 @@ int rh__cmd_recv(int argc, char **argv)
                 uint64_t now = rh_now_ns();
                 if (!want && !quiet_since)
                     quiet_since = now;
-                if (!want && now - quiet_since >= (uint64_t)(timeout_s * (double)RH_NS_PER_S))
+                if (!want && !follow && now - quiet_since >= (uint64_t)(timeout_s * (double)RH_NS_PER_S))
                     break;
                 struct timespec ts = {0, 10 * RH_NS_PER_MS};
                 nanosleep(&ts, NULL);
@@ -296,8 +351,17 @@ int rh__cmd_recv(int argc, char **argv)
             rh_queue_close(q);
             return RH_EXIT_FAIL;
         }
-        if (n < 0)
+        if (follow && n < 0 && n != RH_ETIMEDOUT && n != RH_EEMPTY) {
+            fprintf(stderr, "ringhost recv: queue %s: %s\n", qname, rh_strerror(n));
+            free(buf);
+            rh_queue_close(q);
+            return rh__cli_exit_code(n);
+        }
+        if (n < 0) {
+            if (follow)
+                continue;
             break;
+        }
         const void *payload = v.payload;
         if (v.len < len) { /* the codec reads a whole struct: zero-extended, as rh_recv does */
             memcpy(buf, v.payload, v.len);
@@ -305,12 +369,28 @@ int rh__cmd_recv(int argc, char **argv)
             payload = buf;
         }
         rh__cli_print_message(stdout, qname, rh_queue_type(q), v.env, payload);
-        fflush(stdout);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            /* The reader went after the check above: the message is not
+             * released.  The process ends holding its peek (closing the
+             * queue would release it), so the next reader gets the
+             * message again, flagged redelivered, instead of its being
+             * lost.  Quietly: nobody reads what we would say. */
+            free(buf);
+            return RH_EXIT_OK;
+        }
         rh_recv_release(q);
         got++;
     }
     free(buf);
     rh_queue_close(q);
+    if (out_gone)
+        return RH_EXIT_OK; /* `| head`: the reader had what it wanted */
+    if (follow) {
+        fprintf(stderr, "ringhost recv: queue %s: %ld message(s) taken%s\n", qname, got,
+                recv_stop == SIGINT ? "; stopped by SIGINT" : recv_stop == SIGTERM
+                                    ? "; stopped by SIGTERM" : "");
+        return RH_EXIT_OK;
+    }
     if (want && got < want) {
         fprintf(stderr, "ringhost recv: %ld of %ld message(s) within %.1f s\n", got, want,
                 timeout_s);

@@ -16,9 +16,11 @@ static const struct {
      "[--plugins DIR] [--allow-plugin PATH]... [--no-watch] [--ready-fd N] "
      "[--metrics-listen [ADDR:]PORT [--metrics-token-file FILE]] [--summary FILE]"},
     {"wait", rh__cmd_wait, "wait [--instance I] [--timeout S]   (until the host serves; exit 1 if not within S, default 30)"},
-    {"send", rh__cmd_send, "send [--instance I] [--id ID] [--json] QUEUE JSON... | QUEUE -   (-: JSON lines on stdin)"},
+    {"send", rh__cmd_send,
+     "send [--instance I] [--id ID] [--json] QUEUE JSON... | QUEUE -   (-: JSON lines on stdin)"},
     {"recv", rh__cmd_recv,
-     "recv [--instance I] QUEUE [-n N] [--timeout S] [--peek] [--reason STAGE]"},
+     "recv [--instance I] QUEUE [-n N] [--timeout S | --follow] [--peek] [--reason STAGE] "
+     "[--json]"},
     {"stat", rh__cmd_stat, "stat [--instance I] [--json | --prom | --once | --watch [S]]"},
     {"ps", rh__cmd_ps, "ps [--instance I] [--json]"},
     {"launch", rh__cmd_launch,
