@@ -27,6 +27,11 @@ int rh__cli_exit_code(int rc);
 int rh__cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
                        json_t **body, rh_error *err);
 
+/* Print o (a reference this call takes; NULL prints nothing) on stdout as
+ * one line of JSON, keys in their order: the --json output of a verb whose
+ * answer is one object. */
+void rh__cli_print_json_line(json_t *o);
+
 /* Print one output line for a message taken from queue qname. */
 void rh__cli_print_message(FILE *out, const char *qname, const rh_type *type,
                            const rh_envelope *env, const void *payload);

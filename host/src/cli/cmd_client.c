@@ -316,7 +316,8 @@ int rh__cmd_recv(int argc, char **argv)
                 uint64_t now = rh_now_ns();
                 if (!want && !quiet_since)
                     quiet_since = now;
-                if (!want && !follow && now - quiet_since >= (uint64_t)(timeout_s * (double)RH_NS_PER_S))
+                if (!want && !follow &&
+                    now - quiet_since >= (uint64_t)(timeout_s * (double)RH_NS_PER_S))
                     break;
                 struct timespec ts = {0, 10 * RH_NS_PER_MS};
                 nanosleep(&ts, NULL);
@@ -405,10 +406,13 @@ int rh__cmd_recv(int argc, char **argv)
 int rh__cmd_purge(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL;
+    int as_json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--instance")) {
             if (rh__cli_value("purge", argc, argv, &i, &instance))
                 return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
         } else if (!qname && argv[i][0] != '-') {
             qname = argv[i];
         } else {
@@ -430,6 +434,10 @@ int rh__cmd_purge(int argc, char **argv)
             rh__cli_queues_note("purge", instance);
         return rh__cli_exit_code(rc);
     }
-    printf("purged queue %s of instance %s\n", qname, instance);
+    if (as_json)
+        rh__cli_print_json_line(json_pack("{s:s, s:s, s:b}", "queue", qname, "instance",
+                                          instance, "purged", 1));
+    else
+        printf("purged queue %s of instance %s\n", qname, instance);
     return RH_EXIT_OK;
 }

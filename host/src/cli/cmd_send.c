@@ -141,13 +141,8 @@ static void print_sent(sender *s, rh_id id, const char *key, unsigned long n)
     char text[37];
     rh_id_format(id, text);
     if (s->json) {
-        json_t *o = json_pack("{s:s, s:s, s:I}", "queue", s->qname, "id", text, key,
-                              (json_int_t)n);
-        char *line = o ? json_dumps(o, JSON_PRESERVE_ORDER) : NULL;
-        if (line)
-            printf("%s\n", line);
-        free(line);
-        json_decref(o);
+        rh__cli_print_json_line(json_pack("{s:s, s:s, s:I}", "queue", s->qname, "id", text, key,
+                                          (json_int_t)n));
     } else {
         printf("%s\n", text);
     }
