@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -166,12 +168,43 @@ static void on_recv_stop(int sig)
 }
 
 /* Whether stdout is a pipe or terminal nobody reads any more (`| head -n
- * 3` exited, a hangup): checked before each take, so recv does not take a
- * message it can no longer print.  A file or an open pipe is never gone. */
+ * 3` exited, a hangup).  A file or an open pipe is never gone. */
 static int stdout_gone(void)
 {
     struct pollfd pfd = {.fd = STDOUT_FILENO, .events = 0};
     return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
+/*
+ * Before each take: 1 when stdout's reader is gone (take nothing more),
+ * else 0 once it is ready.  On a pipe, ready means its reader has read
+ * everything printed so far (FIONREAD, which Linux answers on either end):
+ * a message printed into a pipe's buffer is taken from the queue, and lost
+ * if the reader then exits without reading it (`| head -n 3` would cost a
+ * whole buffer's worth).  Waiting keeps recv in step with its reader, so a
+ * reader that leaves costs at most the one message written as it left;
+ * the price is a round trip to the reader per message, nothing for a file
+ * or a terminal.  Naps 20 us doubling to 1 ms; a stop request ends the
+ * wait (the loop then stops before taking).
+ */
+static int stdout_wait_ready(void)
+{
+    static int is_pipe = -1;
+    if (is_pipe < 0) {
+        struct stat st;
+        is_pipe = fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode);
+    }
+    long nap_ns = 20000;
+    for (;;) {
+        if (stdout_gone())
+            return 1;
+        int unread = 0;
+        if (!is_pipe || recv_stop || ioctl(STDOUT_FILENO, FIONREAD, &unread) != 0 || unread <= 0)
+            return 0;
+        struct timespec ts = {0, nap_ns};
+        nanosleep(&ts, NULL);
+        nap_ns = nap_ns < 500000 ? nap_ns * 2 : 1000000;
+    }
 }
 
 int rh__cmd_recv(int argc, char **argv)
@@ -280,10 +313,12 @@ int rh__cmd_recv(int argc, char **argv)
     for (;;) {
         if (recv_stop)
             break;
-        if (stdout_gone()) {
+        if (stdout_wait_ready()) {
             out_gone = 1;
             break;
         }
+        if (recv_stop)
+            break;
         int wait_ms;
         if (follow) {
             if (want && got >= want)
