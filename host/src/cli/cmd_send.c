@@ -317,7 +317,9 @@ int rh__cmd_send(int argc, char **argv)
 {
     const char *idtext = NULL;
     sender s = {0};
-    int first_body = 0;
+    /* Options go anywhere: a message body is a JSON object, never "-x". */
+    const char *bodies[argc > 0 ? argc : 1];
+    int n_bodies = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--instance")) {
             if (rh__cli_value("send", argc, argv, &i, &s.instance))
@@ -332,21 +334,22 @@ int rh__cmd_send(int argc, char **argv)
         } else if (!s.qname) {
             s.qname = argv[i];
         } else {
-            first_body = i;
-            break;
+            bodies[n_bodies++] = argv[i];
         }
     }
-    if (!s.qname || !first_body) {
+    if (!s.qname || !n_bodies) {
         fprintf(stderr, "ringhost send: expected %s\n", s.qname ? "a JSON message body (or - "
                 "for JSON lines on stdin) after the queue" : "a queue name and a JSON message "
                 "body");
         rh__cli_usage_hint("send");
         return RH_EXIT_BADINPUT;
     }
-    int from_stdin = !strcmp(argv[first_body], "-");
-    if (from_stdin && first_body + 1 < argc) {
+    int from_stdin = 0;
+    for (int i = 0; i < n_bodies; i++)
+        from_stdin |= !strcmp(bodies[i], "-");
+    if (from_stdin && n_bodies > 1) {
         fprintf(stderr, "ringhost send: \"-\" (JSON lines on stdin) must be the only message "
-                        "argument, got \"%s\" after it\n", argv[first_body + 1]);
+                        "argument, got %d\n", n_bodies);
         return RH_EXIT_BADINPUT;
     }
     if (rh__cli_need_instance("send", &s.instance))
@@ -378,22 +381,21 @@ int rh__cmd_send(int argc, char **argv)
          * its file: a command with one bad message sends none, so nobody
          * has to work out which of its messages went. */
         int bad = 0;
-        for (int i = first_body; i < argc; i++) {
+        for (int i = 0; i < n_bodies; i++) {
             char where[32];
-            snprintf(where, sizeof where, "argument %d", i - first_body + 1);
-            json_t *body = body_parse(argv[i], where);
+            snprintf(where, sizeof where, "argument %d", i + 1);
+            json_t *body = body_parse(bodies[i], where);
             bad += !body || !body_ok(&s, body, where);
             json_decref(body);
         }
         if (bad)
             fprintf(stderr, "ringhost send: %d bad message(s); nothing sent\n", bad);
         int fatal = 0;
-        for (int i = first_body; !bad && !fatal && i < argc; i++) {
+        for (int i = 0; !bad && !fatal && i < n_bodies; i++) {
             char where[32];
-            snprintf(where, sizeof where, "argument %d", i - first_body + 1);
-            json_t *body = body_parse(argv[i], where); /* checked above */
-            int code = body ? send_one(&s, body, where, "argument",
-                                       (unsigned long)(i - first_body + 1), &fatal)
+            snprintf(where, sizeof where, "argument %d", i + 1);
+            json_t *body = body_parse(bodies[i], where); /* checked above */
+            int code = body ? send_one(&s, body, where, "argument", (unsigned long)(i + 1), &fatal)
                             : RH_EXIT_BADINPUT;
             if (code != RH_EXIT_OK)
                 exit_code = code;
