@@ -1,11 +1,12 @@
 /*
  * test_cli_shell_clients.c — `ringhost send` and `recv` as shell tools:
  * `send QUEUE -` reads JSON lines from stdin (a real pipe), sends each good
- * line and names each bad one as <stdin>:LINE, and keeps sending when its
- * stdout is closed; `recv --follow` prints every message exactly once
- * until SIGINT and exits 0; `recv --follow` into a reader that leaves
- * (`| head -n 3`) stops quietly and takes at most one message it could not
- * deliver; and the --json output of every verb that prints parses.
+ * line and names each bad one as <stdin>:LINE, keeps sending when its
+ * stdout is closed, and stops at SIGINT while it waits for input; `recv
+ * --follow` prints every message exactly once until SIGINT and exits 0;
+ * `recv --follow` into a reader that leaves (`| head -n 3`) stops quietly
+ * and takes at most one message it could not deliver; and the --json
+ * output of every verb that prints parses.
  *
  * The host and every client share the test's own runtime folder.
  */
@@ -286,6 +287,44 @@ static void test_send_dash_from_a_pipe_sends_every_line_when_its_stdout_is_close
     cli_free(&o);
 }
 
+static void test_send_dash_waiting_for_input_stops_at_sigint_and_exits_0(void **state)
+{
+    (void)state;
+    long long before = cli_queue_counter(M.instance, "v.in", "enqueued");
+    int in[2];
+    EXPECT(pipe2(in, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
+    const char *out_path = cli_keep("%s/send-int.out", cli_tmpdir());
+    const char *err_path = cli_keep("%s/send-int.err", cli_tmpdir());
+    int out = open_out(out_path), err = open_out(err_path);
+    const char *args[] = {"send", "--instance", M.instance, "v.in", "-", NULL};
+    pid_t pid = spawn(in[0], out, err, args);
+    close(in[0]);
+    close(out);
+    close(err);
+    cli_str b = {0};
+    add_bodies(&b, 500, 3);
+    EXPECT(write(in[1], b.s, b.len) == (ssize_t)b.len, "write: %s", strerror(errno));
+    cli_str_free(&b);
+    /* the producer stays: its end of the pipe is open, no end of input */
+    EXPECT_WITHIN(WITHIN_S, cli_file_count(out_path, "-") >= 3,
+                  "expected the 3 ids printed while stdin stays open");
+    kill(pid, SIGINT);
+    int code = exit_code_of(pid, "send - after SIGINT");
+    close(in[1]);
+    char *text = slurp(err_path);
+    if (code != 0 || !strstr(text, "3 sent to v.in, 0 bad line(s), 0 refused of 3 line(s) read "
+                                   "(interrupted)"))
+        fail_msg("expected exit 0 and the count, interrupted; got exit %d, stderr:\n%s", code,
+                 text);
+    free(text);
+    assert_int_equal(cli_queue_counter(M.instance, "v.in", "enqueued"), before + 3);
+    cli_out o;
+    cli_exec(&o, NULL, "recv", "--instance", M.instance, "v.out", "-n", "3", "--timeout", "20",
+             NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+}
+
 /* ---------------------------------------------------- recv --follow ---- */
 
 static void test_recv_follow_prints_each_message_once_until_sigint_and_exits_0(void **state)
@@ -520,6 +559,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_dash_sends_each_good_line_and_names_each_bad_one_by_line),
         cmocka_unit_test(test_send_dash_from_a_pipe_sends_every_line_when_its_stdout_is_closed),
+        cmocka_unit_test(test_send_dash_waiting_for_input_stops_at_sigint_and_exits_0),
         cmocka_unit_test(test_recv_follow_prints_each_message_once_until_sigint_and_exits_0),
         cmocka_unit_test(
             test_recv_follow_into_a_reader_that_leaves_stops_quietly_losing_at_most_one),
