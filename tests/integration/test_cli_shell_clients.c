@@ -545,6 +545,15 @@ static void test_json_output_of_every_verb_that_prints_parses(void **state)
     json_decref(v);
     cli_free(&o);
 
+    /* new-kernel: the files it wrote */
+    const char *dir = cli_keep("%s/kern", cli_tmpdir());
+    v = json_of(0, ARGS("new-kernel", "my_kern", dir));
+    assert_string_equal(str_at(v, "kernel"), "my_kern");
+    assert_string_equal(str_at(v, "dir"), dir);
+    assert_true(json_array_size(json_object_get(v, "files")) > 0);
+    str_at(json_array_get(json_object_get(v, "files"), 0), "file");
+    json_decref(v);
+
     /* purge: the persist queue the host leaves once stopped */
     stop_host();
     v = json_of(0, ARGS("purge", "--instance", I, "v.keep"));
