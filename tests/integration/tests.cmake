@@ -285,3 +285,7 @@ if(TARGET rh_bench_gpu)
                    -P ${CMAKE_CURRENT_SOURCE_DIR}/integration/check_bench_gpu.cmake)
   set_tests_properties(test_bench_gpu PROPERTIES LABELS gpu TIMEOUT 180)
 endif()
+# send QUEUE - (JSON lines on stdin), recv --follow until SIGINT or its
+# reader leaves, and the --json output of every verb that prints
+rh_add_test(test_cli_shell_clients  integration/test_cli_shell_clients.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)

@@ -27,6 +27,11 @@ int rh__cli_exit_code(int rc);
 int rh__cli_parse_line(const char *line, json_t **root, const char **queue, rh_id *id,
                        json_t **body, rh_error *err);
 
+/* Print o (a reference this call takes; NULL prints nothing) on stdout as
+ * one line of JSON, keys in their order: the --json output of a verb whose
+ * answer is one object. */
+void rh__cli_print_json_line(json_t *o);
+
 /* Print one output line for a message taken from queue qname. */
 void rh__cli_print_message(FILE *out, const char *qname, const rh_type *type,
                            const rh_envelope *env, const void *payload);
@@ -34,6 +39,16 @@ void rh__cli_print_message(FILE *out, const char *qname, const rh_type *type,
 /* Attach to a running instance's shared queue and give it its type, loaded
  * from the plugin named in the queue header. */
 int rh__cli_attach_typed(const char *instance, const char *qname, rh_queue **q, rh_error *err);
+
+/* cmd_client.c: the attach of `send` and `recv`: a queue with its type
+ * (a dead-letter queue's payloads typed by its kernel's plugin when it
+ * loads here).  rh__cli_reattach: after RH_ESTALE, close *q and attach
+ * again, every 50 ms for up to 5 s, until a running host serves the queue
+ * (said on stderr); 0 with the new *q, else the last error and *q NULL. */
+int rh__cli_client_attach(const char *verb, const char *instance, const char *qname,
+                          rh_queue **q, rh_error *err);
+int rh__cli_reattach(const char *verb, const char *instance, const char *qname, rh_queue **q,
+                     rh_error *err);
 
 /* The instance from --instance, else $RINGHOST_INSTANCE, else NULL. */
 const char *rh__cli_instance(const char *given);

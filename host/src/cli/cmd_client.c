@@ -1,10 +1,17 @@
 /*
- * cmd_client.c — `ringhost send|recv|purge`: a client of a running host's shared
- * queues, attached by instance and queue name (`stat` is cmd_stat.c).
+ * cmd_client.c — `ringhost recv|purge`: a client of a running host's shared
+ * queues, attached by instance and queue name (`send` is cmd_send.c, `stat`
+ * cmd_stat.c), and the attach both client verbs use.
  */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "cli.h"
@@ -21,8 +28,8 @@
  * JSON (base64 when the plugin cannot be loaded here).  Any other queue
  * takes its type from the plugin named in its header.
  */
-static int attach(const char *verb, const char *instance, const char *qname, rh_queue **q,
-                  rh_error *err)
+int rh__cli_client_attach(const char *verb, const char *instance, const char *qname,
+                          rh_queue **q, rh_error *err)
 {
     rh_queue *probe;
     int rc = rh_queue_attach(instance, qname, &probe, err);
@@ -73,8 +80,8 @@ static int attach(const char *verb, const char *instance, const char *qname, rh_
  * persist queue that host has not recovered yet).  0 with *q the new
  * handle, else the last error (and *q NULL).  Says so on stderr.
  */
-static int reattach(const char *verb, const char *instance, const char *qname, rh_queue **q,
-                    rh_error *err)
+int rh__cli_reattach(const char *verb, const char *instance, const char *qname, rh_queue **q,
+                     rh_error *err)
 {
     rh_queue_close(*q);
     *q = NULL;
@@ -82,7 +89,7 @@ static int reattach(const char *verb, const char *instance, const char *qname, r
                     "again\n", verb, qname);
     uint64_t until = rh_now_ns() + (uint64_t)REATTACH_MS * RH_NS_PER_MS;
     for (;;) {
-        int rc = attach(verb, instance, qname, q, err);
+        int rc = rh__cli_client_attach(verb, instance, qname, q, err);
         if (rc == 0) {
             rh_queue_health hl;
             rh__queue_health_get(*q, &hl);
@@ -100,241 +107,6 @@ static int reattach(const char *verb, const char *instance, const char *qname, r
         struct timespec ts = {0, 50 * RH_NS_PER_MS};
         nanosleep(&ts, NULL);
     }
-}
-
-/*
- * The sends of this process that landed in a queue no host will read
- * (RH_ESTALE is checked on slow paths only, so up to a queue's worth may
- * succeed into a dead mapping).  Take them back out: rh_recv on a stale
- * handle gives back exactly what no host will take (ringhost.h, rh_send),
- * so resend_stranded hands them to the new host's queue with their
- * envelopes and ids, and a dedup window drops a copy the old host did
- * take.  On a persist queue that is nothing, unless its next host moved
- * it from under this command (then what reached it after the move): the
- * queue outlives its host, and the next one delivers what is in it.  At
- * most the old queue's capacity, s->n of them, each payload at
- * bufs + i * stride.
- */
-typedef struct stranded {
-    rh_envelope *envs;
-    unsigned char *bufs;
-    uint32_t n, stride;
-} stranded;
-
-static void take_stranded(rh_queue *q, stranded *s)
-{
-    rh_queue_stats st = RH_QUEUE_STATS_INIT;
-    rh_queue_stats_get(q, &st);
-    s->n = 0;
-    s->stride = rh_queue_payload_size(q);
-    uint32_t room = st.depth < st.capacity ? (uint32_t)st.depth : st.capacity;
-    if (room == 0 || s->stride == 0)
-        return;
-    s->envs = calloc(room, sizeof *s->envs);
-    s->bufs = calloc(room, s->stride);
-    if (!s->envs || !s->bufs) {
-        fprintf(stderr, "ringhost send: out of memory taking back %u stranded messages\n", room);
-        return;
-    }
-    while (s->n < room) {
-        int got = rh_recv_burst(q, s->envs + s->n, s->bufs + (size_t)s->n * s->stride, s->stride,
-                                room - s->n, 0);
-        if (got <= 0)
-            break;
-        s->n += (uint32_t)got;
-    }
-}
-
-/* Send what take_stranded took back to the new queue q; 0, or the first
- * refusal (said on stderr with how many stayed unsent). */
-static int resend_stranded(rh_queue *q, const char *qname, stranded *s)
-{
-    uint32_t len = rh_queue_payload_size(q);
-    if (len > s->stride)
-        len = s->stride;
-    for (uint32_t i = 0; i < s->n; i++) {
-        int rc = rh_send(q, &s->envs[i], s->bufs + (size_t)i * s->stride, len, NULL);
-        if (rc) {
-            fprintf(stderr, "ringhost send: queue %s refused %u message(s) this command had "
-                            "sent to the host that went: %s\n", qname, s->n - i, rh_strerror(rc));
-            return rc;
-        }
-    }
-    if (s->n)
-        fprintf(stderr, "ringhost send: queue %s: sent again the %u message(s) the host that "
-                        "went never took\n", qname, s->n);
-    else if (rh_queue_config_of(q)->persist)
-        fprintf(stderr, "ringhost send: queue %s is persist: what this command sent before is "
-                        "in it for the new host\n", qname);
-    return 0;
-}
-
-/*
- * Send one decoded body as `ringhost send` does, zero copy: the
- * body is decoded straight into a loaned cell of q and committed, with
- * `given` as its id when not zero.  Returns 0 (*id_out set), RH_EINVALMSG
- * (why says what; the loan is cancelled: a void cell nobody receives),
- * or the reservation's refusal (RH_ESTALE: the caller reattaches).
- */
-static int send_in_place(rh_queue *q, const rh_type *t, json_t *body, rh_id given,
-                         rh_id *id_out, char *why, size_t why_len)
-{
-    rh_loan loan;
-    int rc = rh_send_reserve(q, 1, &loan);
-    if (rc < 0)
-        return rc;
-    if (t->decode(body, loan.payload, why, why_len) != 0) {
-        (void)rh_send_commit(q, 0, NULL, NULL);
-        return RH_EINVALMSG;
-    }
-    loan.env->id = given;
-    uint32_t len = t->size;
-    rc = rh_send_commit(q, 1, &len, id_out);
-    return rc < 0 ? rc : 0;
-}
-
-/* Argument n of `send` as a JSON object, or NULL after saying why. */
-static json_t *body_arg(const char *arg, int n)
-{
-    json_error_t je;
-    json_t *body = json_loads(arg, JSON_REJECT_DUPLICATES, &je);
-    if (body && json_is_object(body))
-        return body;
-    fprintf(stderr, "ringhost send: argument %d: expected a JSON object (the message body), %s\n",
-            n, body ? "got another value" : je.text);
-    json_decref(body);
-    return NULL;
-}
-
-int rh__cmd_send(int argc, char **argv)
-{
-    const char *instance = NULL, *qname = NULL, *idtext = NULL;
-    int first_body = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--instance")) {
-            if (rh__cli_value("send", argc, argv, &i, &instance))
-                return RH_EXIT_BADINPUT;
-        } else if (!strcmp(argv[i], "--id")) {
-            if (rh__cli_value("send", argc, argv, &i, &idtext))
-                return RH_EXIT_BADINPUT;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return rh__cli_bad_arg("send", argv[i]);
-        } else if (!qname) {
-            qname = argv[i];
-        } else {
-            first_body = i;
-            break;
-        }
-    }
-    if (!qname || !first_body) {
-        fprintf(stderr, "ringhost send: expected %s\n", qname ? "a JSON message body after "
-                "the queue" : "a queue name and a JSON message body");
-        rh__cli_usage_hint("send");
-        return RH_EXIT_BADINPUT;
-    }
-    if (rh__cli_need_instance("send", &instance))
-        return RH_EXIT_BADINPUT;
-    rh_id given = {0, 0};
-    if (idtext && rh_id_parse(idtext, &given) != 0) {
-        fprintf(stderr, "ringhost send: --id: expected a UUID or 32 hex digits, got \"%s\"\n",
-                idtext);
-        return RH_EXIT_BADINPUT;
-    }
-    rh_queue *q;
-    rh_error err = {0};
-    int rc = attach("send", instance, qname, &q, &err);
-    if (rc) {
-        fprintf(stderr, "ringhost send: %s\n", err.msg);
-        if (rc == RH_ENOENT)
-            rh__cli_queues_note("send", instance);
-        return rh__cli_exit_code(rc);
-    }
-    const rh_type *t = rh_queue_type(q);
-    void *buf = malloc(t->size);
-    /* Every body is checked before any is sent, as run --send checks its
-     * file: a command with one bad message sends none, so nobody has to
-     * work out which of its messages went. */
-    int bad = 0;
-    for (int i = first_body; buf && i < argc; i++) {
-        json_t *body = body_arg(argv[i], i - first_body + 1);
-        char why[512] = "";
-        if (!body) {
-            bad++;
-        } else if (t->decode(body, buf, why, sizeof why) != 0) {
-            fprintf(stderr, "ringhost send: argument %d: %s (type %s)\n", i - first_body + 1, why,
-                    t->name);
-            bad++;
-        }
-        json_decref(body);
-    }
-    if (bad || !buf) {
-        if (bad)
-            fprintf(stderr, "ringhost send: %d bad message(s); nothing sent\n", bad);
-        free(buf);
-        rh_queue_close(q);
-        return bad ? RH_EXIT_BADINPUT : RH_EXIT_FAIL;
-    }
-    int exit_code = RH_EXIT_OK;
-    for (int i = first_body; i < argc; i++) {
-        rh_id id = {0, 0};
-        json_t *body = body_arg(argv[i], i - first_body + 1);
-        char why[512] = "";
-        if (!body) { /* checked above; kept so a change there cannot send garbage */
-            exit_code = RH_EXIT_BADINPUT;
-        } else if ((rc = send_in_place(q, t, body, given, &id, why, sizeof why)) ==
-                   RH_EINVALMSG) {
-            fprintf(stderr, "ringhost send: argument %d: %s (type %s)\n", i - first_body + 1, why,
-                    t->name);
-            exit_code = RH_EXIT_BADINPUT;
-        } else {
-            rh_envelope env = {.id = given};
-            if (rc == RH_ESTALE) {
-                /* The reservation found the host gone, so this message is
-                 * in no queue: it goes to the new host's (given id, or a
-                 * fresh one), after what this command stranded in the
-                 * old queue, which keeps its ids so the new host's dedup
-                 * window drops a copy the old one did deliver. */
-                stranded st = {0};
-                take_stranded(q, &st);
-                rc = reattach("send", instance, qname, &q, &err);
-                if (rc) {
-                    fprintf(stderr, "ringhost send: %s\n", err.msg);
-                    if (st.n)
-                        fprintf(stderr, "ringhost send: %u message(s) this command sent were "
-                                        "never taken by a host and are not sent\n", st.n);
-                    free(st.envs);
-                    free(st.bufs);
-                    free(buf);
-                    json_decref(body);
-                    return rh__cli_exit_code(rc);
-                }
-                t = rh_queue_type(q);
-                free(buf); /* decoded for the new host's type, which may differ */
-                buf = calloc(1, t->size);
-                rc = resend_stranded(q, qname, &st);
-                free(st.envs);
-                free(st.bufs);
-                if (rc == 0 && t->decode(body, buf, why, sizeof why) != 0)
-                    rc = RH_EINVALMSG;
-                if (rc == 0)
-                    rc = rh_send(q, &env, buf, t->size, &id);
-            }
-            if (rc) {
-                fprintf(stderr, "ringhost send: queue %s refused the message: %s\n", qname,
-                        rh_strerror(rc));
-                exit_code = RH_EXIT_FAIL;
-            } else {
-                char text[37];
-                rh_id_format(id, text);
-                printf("%s\n", text);
-            }
-            given = (rh_id){0, 0}; /* --id applies to the first message only */
-        }
-        json_decref(body);
-    }
-    free(buf);
-    rh_queue_close(q);
-    return exit_code;
 }
 
 /* `recv --reason STAGE` of a dead-letter queue: the stage names of dlq.h
@@ -385,17 +157,72 @@ static int peek_queue(rh_queue *q, const char *qname, long want, uint32_t reason
     return RH_EXIT_OK;
 }
 
+/* `recv --follow`: SIGINT/SIGTERM ask it to stop.  The flag is read
+ * between messages only, so a message taken when it arrives is printed and
+ * released first: none is taken and left unprinted. */
+static volatile sig_atomic_t recv_stop; /* the signal, 0 until one came */
+
+static void on_recv_stop(int sig)
+{
+    recv_stop = sig;
+}
+
+/* Whether stdout is a pipe or terminal nobody reads any more (`| head -n
+ * 3` exited, a hangup).  A file or an open pipe is never gone. */
+static int stdout_gone(void)
+{
+    struct pollfd pfd = {.fd = STDOUT_FILENO, .events = 0};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
+/*
+ * Before each take: 1 when stdout's reader is gone (take nothing more),
+ * else 0 once it is ready.  On a pipe, ready means its reader has read
+ * everything printed so far (FIONREAD, which Linux answers on either end):
+ * a message printed into a pipe's buffer is taken from the queue, and lost
+ * if the reader then exits without reading it (`| head -n 3` would cost a
+ * whole buffer's worth).  Waiting keeps recv in step with its reader, so a
+ * reader that leaves costs at most the one message written as it left;
+ * the price is a round trip to the reader per message, nothing for a file
+ * or a terminal.  Naps 20 us doubling to 1 ms; a stop request ends the
+ * wait (the loop then stops before taking).
+ */
+static int stdout_wait_ready(void)
+{
+    static int is_pipe = -1;
+    if (is_pipe < 0) {
+        struct stat st;
+        is_pipe = fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode);
+    }
+    long nap_ns = 20000;
+    for (;;) {
+        if (stdout_gone())
+            return 1;
+        int unread = 0;
+        if (!is_pipe || recv_stop || ioctl(STDOUT_FILENO, FIONREAD, &unread) != 0 || unread <= 0)
+            return 0;
+        struct timespec ts = {0, nap_ns};
+        nanosleep(&ts, NULL);
+        nap_ns = nap_ns < 500000 ? nap_ns * 2 : 1000000;
+    }
+}
+
 int rh__cmd_recv(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL, *reason_name = NULL;
     long want = 0;
     double timeout_s = 1;
-    int peek = 0;
+    int peek = 0, follow = 0, timeout_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "--instance")) {
             if (rh__cli_value("recv", argc, argv, &i, &instance))
                 return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f")) {
+            follow = 1;
+        } else if (!strcmp(argv[i], "--json")) {
+            /* its output is JSON lines already; accepted as every verb
+             * that prints accepts it */
         } else if (!strcmp(argv[i], "--peek")) {
             peek = 1;
         } else if (!strcmp(argv[i], "--reason")) {
@@ -409,6 +236,7 @@ int rh__cmd_recv(int argc, char **argv)
             if (rh__cli_value("recv", argc, argv, &i, &v) ||
                 rh__cli_seconds("recv", "--timeout", v, 0, 86400, &timeout_s))
                 return RH_EXIT_BADINPUT;
+            timeout_given = 1;
         } else if (!qname && argv[i][0] != '-') {
             qname = argv[i];
         } else {
@@ -427,12 +255,19 @@ int rh__cmd_recv(int argc, char **argv)
             return RH_EXIT_BADINPUT;
         }
     }
+    if (follow && (peek || timeout_given)) {
+        fprintf(stderr, "ringhost recv: --follow takes messages until interrupted: it goes "
+                        "with neither %s\n", peek ? "--peek" : "--timeout");
+        return RH_EXIT_BADINPUT;
+    }
     if (!qname) {
         fprintf(stderr, "ringhost recv: expected a queue name\n"
-                        "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S] "
-                        "[--peek] [--reason STAGE]\n"
+                        "usage: ringhost recv [--instance I] QUEUE [-n N] [--timeout S | "
+                        "--follow] [--peek] [--reason STAGE] [--json]\n"
                         "  without -n: every message until the queue stays empty for S seconds "
                         "(default 1)\n  with -n: N messages within S seconds, else exit 1\n"
+                        "  --follow: every message as it comes (at most N) until SIGINT or "
+                        "SIGTERM, then exit 0\n"
                         "  --peek: show the messages waiting now (at most N), take none\n"
                         "  --reason: only dead letters of that stage (invalid, expired, failed, "
                         "undeliverable)\n");
@@ -442,7 +277,7 @@ int rh__cmd_recv(int argc, char **argv)
         return RH_EXIT_BADINPUT;
     rh_queue *q;
     rh_error err = {0};
-    int rc = attach("recv", instance, qname, &q, &err);
+    int rc = rh__cli_client_attach("recv", instance, qname, &q, &err);
     if (rc) {
         fprintf(stderr, "ringhost recv: %s\n", err.msg);
         if (rc == RH_ENOENT)
@@ -466,9 +301,30 @@ int rh__cmd_recv(int argc, char **argv)
     long got = 0;
     uint64_t quiet_since = 0; /* --reason without -n: since when the queue is empty */
     uint64_t deadline = rh_now_ns() + (uint64_t)(timeout_s * (double)RH_NS_PER_S);
+    if (follow) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_recv_stop;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    int out_gone = 0;
     for (;;) {
+        if (recv_stop)
+            break;
+        if (stdout_wait_ready()) {
+            out_gone = 1;
+            break;
+        }
+        if (recv_stop)
+            break;
         int wait_ms;
-        if (want) {
+        if (follow) {
+            if (want && got >= want)
+                break;
+            wait_ms = 100; /* a slice: the stop flag and stdout are looked at between */
+        } else if (want) {
             uint64_t now = rh_now_ns();
             if (got >= want || now >= deadline)
                 break;
@@ -495,7 +351,8 @@ int rh__cmd_recv(int argc, char **argv)
                 uint64_t now = rh_now_ns();
                 if (!want && !quiet_since)
                     quiet_since = now;
-                if (!want && now - quiet_since >= (uint64_t)(timeout_s * (double)RH_NS_PER_S))
+                if (!want && !follow &&
+                    now - quiet_since >= (uint64_t)(timeout_s * (double)RH_NS_PER_S))
                     break;
                 struct timespec ts = {0, 10 * RH_NS_PER_MS};
                 nanosleep(&ts, NULL);
@@ -510,7 +367,7 @@ int rh__cmd_recv(int argc, char **argv)
         rh_msg_view v;
         int n = rh_recv_peek(q, 1, wait_ms, &v);
         if (n == RH_ESTALE) {
-            rc = reattach("recv", instance, qname, &q, &err);
+            rc = rh__cli_reattach("recv", instance, qname, &q, &err);
             if (rc) {
                 fprintf(stderr, "ringhost recv: %s\n", err.msg);
                 free(buf);
@@ -530,8 +387,17 @@ int rh__cmd_recv(int argc, char **argv)
             rh_queue_close(q);
             return RH_EXIT_FAIL;
         }
-        if (n < 0)
+        if (follow && n < 0 && n != RH_ETIMEDOUT && n != RH_EEMPTY) {
+            fprintf(stderr, "ringhost recv: queue %s: %s\n", qname, rh_strerror(n));
+            free(buf);
+            rh_queue_close(q);
+            return rh__cli_exit_code(n);
+        }
+        if (n < 0) {
+            if (follow)
+                continue;
             break;
+        }
         const void *payload = v.payload;
         if (v.len < len) { /* the codec reads a whole struct: zero-extended, as rh_recv does */
             memcpy(buf, v.payload, v.len);
@@ -539,12 +405,28 @@ int rh__cmd_recv(int argc, char **argv)
             payload = buf;
         }
         rh__cli_print_message(stdout, qname, rh_queue_type(q), v.env, payload);
-        fflush(stdout);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            /* The reader went after the check above: the message is not
+             * released.  The process ends holding its peek (closing the
+             * queue would release it), so the next reader gets the
+             * message again, flagged redelivered, instead of its being
+             * lost.  Quietly: nobody reads what we would say. */
+            free(buf);
+            return RH_EXIT_OK;
+        }
         rh_recv_release(q);
         got++;
     }
     free(buf);
     rh_queue_close(q);
+    if (out_gone)
+        return RH_EXIT_OK; /* `| head`: the reader had what it wanted */
+    if (follow) {
+        fprintf(stderr, "ringhost recv: queue %s: %ld message(s) taken%s\n", qname, got,
+                recv_stop == SIGINT ? "; stopped by SIGINT" : recv_stop == SIGTERM
+                                    ? "; stopped by SIGTERM" : "");
+        return RH_EXIT_OK;
+    }
     if (want && got < want) {
         fprintf(stderr, "ringhost recv: %ld of %ld message(s) within %.1f s\n", got, want,
                 timeout_s);
@@ -559,10 +441,13 @@ int rh__cmd_recv(int argc, char **argv)
 int rh__cmd_purge(int argc, char **argv)
 {
     const char *instance = NULL, *qname = NULL;
+    int as_json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--instance")) {
             if (rh__cli_value("purge", argc, argv, &i, &instance))
                 return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
         } else if (!qname && argv[i][0] != '-') {
             qname = argv[i];
         } else {
@@ -584,6 +469,10 @@ int rh__cmd_purge(int argc, char **argv)
             rh__cli_queues_note("purge", instance);
         return rh__cli_exit_code(rc);
     }
-    printf("purged queue %s of instance %s\n", qname, instance);
+    if (as_json)
+        rh__cli_print_json_line(json_pack("{s:s, s:s, s:b}", "queue", qname, "instance",
+                                          instance, "purged", 1));
+    else
+        printf("purged queue %s of instance %s\n", qname, instance);
     return RH_EXIT_OK;
 }

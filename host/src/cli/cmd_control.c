@@ -84,16 +84,20 @@ int rh__cmd_ps(int argc, char **argv)
 
 /* ------------------------------------------------------------ verbs ---- */
 
-/* activate|deactivate|terminate|reload KERNEL [--instance I] [--timeout-ms T] */
+/* activate|deactivate|terminate|reload KERNEL [--instance I] [--timeout-ms T] [--json]
+ * (--json: the protocol's reply, {"ok": true, "kernel", "state", ...}) */
 int rh__cmd_kernel_verb(int argc, char **argv)
 {
     const char *verb = argv[0], *instance = NULL, *kernel = NULL;
     long timeout_ms = -1;
+    int as_json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "--instance")) {
             if (rh__cli_value(verb, argc, argv, &i, &instance))
                 return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
         } else if (!strcmp(verb, "terminate") && !strcmp(argv[i], "--timeout-ms")) {
             if (rh__cli_value(verb, argc, argv, &i, &v) ||
                 rh__cli_long(verb, "--timeout-ms", v, 0, 3600000L, &timeout_ms))
@@ -117,7 +121,9 @@ int rh__cmd_kernel_verb(int argc, char **argv)
         json_object_set_new(req, "timeout_ms", json_integer(timeout_ms));
     int rc = rh__cli_control_call(verb, instance, req, &reply, 0);
     json_decref(req);
-    if (rc == RH_EXIT_OK)
+    if (rc == RH_EXIT_OK && as_json)
+        print_json(reply);
+    else if (rc == RH_EXIT_OK)
         printf("kernel %s: %s%s\n", kernel, str(reply, "state"),
                json_is_true(json_object_get(reply, "already")) ? " (already; nothing changed)"
                                                                : "");

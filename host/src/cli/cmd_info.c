@@ -102,16 +102,31 @@ int rh__cmd_validate(int argc, char **argv)
     rh_launch_opts opts = RH_LAUNCH_OPTS_INIT();
     const char *allowed[argc / 2 + 1];
     memset(allowed, 0, sizeof allowed);
+    /* --json: {"manifest": PATH, "ok": true} or {"manifest": PATH, "ok":
+     * false, "error": TEXT} (also on stderr, same exit code); no plan */
+    int as_json = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof *argv);
+            argc--;
+            i--;
+        }
     if (parse_manifest_args(argc, argv, "validate", 1, &manifest, &opts,
                             allowed))
         return RH_EXIT_BADINPUT;
     rh_error err = {0};
-    int rc = rh_runtime_validate(manifest, &opts, stdout, &err);
+    int rc = rh_runtime_validate(manifest, &opts, as_json ? NULL : stdout, &err);
+    if (as_json)
+        rh__cli_print_json_line(rc ? json_pack("{s:s, s:b, s:s}", "manifest", manifest, "ok", 0,
+                                               "error", err.msg)
+                                   : json_pack("{s:s, s:b}", "manifest", manifest, "ok", 1));
     if (rc) {
         fprintf(stderr, "ringhost: %s\n", err.msg);
         return rh__cli_exit_code(rc);
     }
-    printf("%s: ok\n", manifest);
+    if (!as_json)
+        printf("%s: ok\n", manifest);
     return RH_EXIT_OK;
 }
 

@@ -75,6 +75,9 @@ int rh__cmd_save_config(int argc, char **argv)
         } else if (!strcmp(argv[i], "-o")) {
             if (rh__cli_value("save-config", argc, argv, &i, &out_path))
                 return RH_EXIT_BADINPUT;
+        } else if (!strcmp(argv[i], "--json")) {
+            /* what it prints is the manifest, JSON already; accepted as
+             * every verb that prints accepts it */
         } else {
             return rh__cli_bad_arg("save-config", argv[i]);
         }

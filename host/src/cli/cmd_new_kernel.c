@@ -271,9 +271,26 @@ static void print_next_steps(const char *dir, const char *name)
                exe);
 }
 
+/* --json: {"kernel": NAME, "dir": DIR, "files": [{"file": F, "what": W}, ...]},
+ * the files in the order written, F relative to DIR. */
+static void print_written_json(const char *dir, const char *name)
+{
+    json_t *files = json_array();
+    for (size_t i = 0; i < rh__kernel_n_templates; i++) {
+        char *file = expand(rh__kernel_templates[i].file, name);
+        char *what = expand(rh__kernel_templates[i].what, name);
+        json_array_append_new(files, json_pack("{s:s, s:s}", "file", file ? file : "?", "what",
+                                               what ? what : "?"));
+        free(file);
+        free(what);
+    }
+    rh__cli_print_json_line(json_pack("{s:s, s:s, s:o}", "kernel", name, "dir", dir, "files",
+                                      files));
+}
+
 static int usage(FILE *out, int code)
 {
-    fprintf(out, "usage: ringhost new-kernel NAME [DIR]\n"
+    fprintf(out, "usage: ringhost new-kernel NAME [DIR] [--json]\n"
                  "  writes a ready-to-build kernel NAME (a C identifier) into DIR, default ./NAME;\n"
                  "  DIR must not exist yet\n");
     return code;
@@ -282,10 +299,14 @@ static int usage(FILE *out, int code)
 int rh__cmd_new_kernel(int argc, char **argv)
 {
     const char *args[2] = {NULL, NULL};
-    int n_args = 0;
+    int n_args = 0, as_json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return usage(stdout, RH_EXIT_OK);
+        if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
+            continue;
+        }
         if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "ringhost new-kernel: unknown option \"%s\"\n", argv[i]);
             return usage(stderr, RH_EXIT_BADINPUT);
@@ -337,6 +358,8 @@ int rh__cmd_new_kernel(int argc, char **argv)
                 strerror(errno));
         rmdir(folder);
         rc = RH_EXIT_FAIL;
+    } else if (as_json) {
+        print_written_json(folder, name);
     } else {
         print_next_steps(folder, name);
     }

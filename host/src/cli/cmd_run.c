@@ -381,6 +381,10 @@ int rh__cmd_run(int argc, char **argv)
             opts.report_bindings = 1;
         } else if (!strcmp(argv[i], "--no-watch")) {
             no_watch = 1;
+        } else if (!strcmp(argv[i], "--json")) {
+            /* stdout carries the answers as JSON lines already (the
+             * summary is stderr's); accepted as every verb that prints
+             * accepts it */
         } else if (!strcmp(argv[i], "--instance")) {
             if (rh__cli_value("run", argc, argv, &i, &opts.instance))
                 return RH_EXIT_BADINPUT;

@@ -74,6 +74,15 @@ int rh__cli_parse_line(const char *line, json_t **root, const char **queue, rh_i
     return 0;
 }
 
+void rh__cli_print_json_line(json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_PRESERVE_ORDER) : NULL;
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    json_decref(o);
+}
+
 void rh__cli_print_message(FILE *out, const char *qname, const rh_type *type,
                            const rh_envelope *env, const void *payload)
 {
