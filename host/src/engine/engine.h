@@ -160,6 +160,7 @@ struct rh_worker {
          * the output ring; an answer through the ring clears it), with the
          * queue's cells, the type's size and the burst read then. */
         int fast;
+        uint32_t n_general; /* of the n written, how many have no id yet (inplace.c) */
         uint32_t len_max;
         uint32_t burst;
         rh_cell_view cells;

@@ -147,6 +147,8 @@ uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32
             keep++;
         }
         b->ip_voids = got - msgs;
+        if (__builtin_expect(got != msgs, 0))
+            rh__queue_voids_taken(b->queue, got - msgs);
         if (!plain) {
             keep = keep ? rh__in_bridge_check(b, envs, keep) : 0;
             for (uint32_t j = 0; j < keep; j++) {
@@ -300,7 +302,10 @@ static void publish_run(rh_worker *w, uint32_t port)
     rh_queue *q = k->out_q[port];
     rh_out_bridge *b = &k->out_bridges[port];
     uint64_t now = rh_now_ns();
-    rh__queue_stamp_inplace(q, o->start, o->start + o->n, now);
+    /* Answers of the fast path (emit_fast.h) carry their id, port 0 and a
+     * length within the type: only the enqueue time is the queue's then. */
+    rh__queue_stamp_inplace(q, o->start, o->start + o->n, now, o->n_general == 0);
+    o->n_general = 0;
     if (rh__queue_publish_inplace(q, o->start, o->start + o->n, &o->note) == 0) {
         atomic_fetch_add_explicit(&b->sent, o->n, memory_order_relaxed);
     } else {
@@ -411,12 +416,16 @@ static int next_cell(rh_worker *w, uint32_t port, uint64_t *pos)
     return 1;
 }
 
-/* The answer in cell pos (the run's next) is written. */
-static void written(rh_worker *w, uint32_t port)
+/* The answer in cell pos (the run's next), whose envelope is env, is
+ * written (rh__worker_fill_env). */
+static void written(rh_worker *w, uint32_t port, const rh_envelope *env)
 {
     struct rh_ip_out *o = &w->ip_out[port];
     o->n++;
     o->answered++;
+    /* An answer outside the batch has no id yet: the queue's whole stamp
+     * draws one (port 0 and the length, checked by rh_emit, are right). */
+    o->n_general += rh_id_is_zero(env->id);
     if (o->n >= w->kernel->out_bridges[port].burst)
         publish_run(w, port);
 }
@@ -441,7 +450,7 @@ int rh__inplace_emit(rh_worker *w, uint32_t port, const rh_msg *in, const void *
     rh__worker_fill_env(w, port, env, in, len);
     if (len)
         memcpy(env + 1, msg, len);
-    written(w, port);
+    written(w, port, env);
     return 1;
 }
 
@@ -466,9 +475,9 @@ int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t l
     if (!o->reserved)
         return 0;
     o->reserved = 0;
-    rh__worker_fill_env(w, port, rh__queue_cell(w->kernel->out_q[port], o->start + o->n), in,
-                        len);
-    written(w, port);
+    rh_envelope *env = rh__queue_cell(w->kernel->out_q[port], o->start + o->n);
+    rh__worker_fill_env(w, port, env, in, len);
+    written(w, port, env);
     return 1;
 }
 
@@ -487,11 +496,12 @@ void rh__inplace_batch_begins(rh_worker *w, uint32_t n)
             o->gen = w->batch_gen;
             o->answered = 0;
         }
-        o->len_max = k->desc->outputs[p].type->size;
-        o->burst = k->out_bridges[p].burst;
-        o->recent = &k->out_bridges[p].recent;
         if (!o->cells.cells)
             o->cells = rh__queue_cell_view(k->out_q[p]);
+        uint32_t size = k->desc->outputs[p].type->size;
+        o->len_max = size < o->cells.payload_size ? size : o->cells.payload_size;
+        o->burst = k->out_bridges[p].burst;
+        o->recent = &k->out_bridges[p].recent;
     }
 }
 

@@ -61,17 +61,13 @@ uint32_t rh__queue_take_inplace(rh_queue *q, uint32_t n, uint64_t *pos)
         return 0;
     }
     note_depth(q, atomic_load_explicit(&q->h->prod_tail, memory_order_relaxed) - *pos);
-    uint32_t voids = 0;
-    for (uint32_t i = 0; i < k; i++)
-        voids += (uint32_t)cell_is_void(q, *pos + i);
-    if (voids) /* a dead holder's reservation, or a run's unused cells: skipped, not delivered */
-        count(q, C_VOID_TAKEN, voids);
     return k;
 }
 
-int rh__queue_cell_is_void(const rh_queue *q, uint64_t pos)
+void rh__queue_voids_taken(rh_queue *q, uint32_t voids)
 {
-    return cell_is_void(q, pos);
+    /* a dead holder's reservation, or a run's unused cells: skipped, not delivered */
+    count(q, C_VOID_TAKEN, voids);
 }
 
 uint32_t rh__queue_inplace_len(rh_queue *q, uint64_t pos, uint32_t room)
@@ -179,8 +175,14 @@ int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end, int *not
     return back;
 }
 
-void rh__queue_stamp_inplace(rh_queue *q, uint64_t from, uint64_t end, uint64_t enqueue_ns)
+void rh__queue_stamp_inplace(rh_queue *q, uint64_t from, uint64_t end, uint64_t enqueue_ns,
+                             int time_only)
 {
+    if (time_only) {
+        for (uint64_t pos = from; pos != end; pos++)
+            cell_at(q, pos)->env.enqueue_ns = enqueue_ns;
+        return;
+    }
     uint32_t size = q->payload_size;
     for (uint64_t pos = from; pos != end; pos++) {
         cell *c = cell_at(q, pos);

@@ -53,8 +53,9 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * (marked RH_ENV_REDELIVERED), since an adopted run is published as soon
  * as it is taken.  rh__queue_take_inplace claims up to n published cells
  * (returns how many, 0 when empty, after looking for dead peeks; first at
- * *pos; void cells among them, rh__queue_cell_is_void, are counted skipped
- * and carry no message: the caller delivers none of them); they are the caller's,
+ * *pos; void cells among them, whose port is RH_QUEUE_VOID_PORT, carry no
+ * message: the caller delivers none of them, and tells the queue how many
+ * it skipped with rh__queue_voids_taken, which counts them); they are the caller's,
  * read and written in place, until rh__queue_release_inplace(q, pos, end)
  * hands them back: 0 done (producers may reuse them, or on a persist queue
  * once acked), 1 when an earlier claim is not released yet (*tail_out:
@@ -75,7 +76,9 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
  * unclaim below free it when the run is done, and set *note back to 0); the caller writes, into each, its envelope (id zero: a fresh one) and
  * payload_len and payload, then rh__queue_stamp_inplace sets, in each of
  * the run's cells [from, end), what the queue owns (id if zero, enqueue
- * time, port 0, length clamped), and
+ * time, port 0, length clamped; time_only: a caller that wrote a non-zero
+ * id, port 0 and a length within the payload itself has only the time
+ * set), and
  * rh__queue_publish_inplace(q, pos, end) publishes the run [pos, end),
  * waiting for earlier claims as every producer does (0, or RH_ECORRUPT:
  * not published, the producers' side stalled for good).  Claimed cells
@@ -105,14 +108,15 @@ static inline rh_envelope *rh__cell_env(const rh_cell_view *v, uint64_t pos)
 }
 int rh__queue_consumer_entry(rh_queue *q);
 uint32_t rh__queue_take_inplace(rh_queue *q, uint32_t n, uint64_t *pos);
-int rh__queue_cell_is_void(const rh_queue *q, uint64_t pos);
+void rh__queue_voids_taken(rh_queue *q, uint32_t voids);
 uint32_t rh__queue_inplace_len(rh_queue *q, uint64_t pos, uint32_t room);
 int rh__queue_release_inplace(rh_queue *q, uint64_t pos, uint64_t end, uint64_t *tail_out);
 int rh__queue_release_stalled(rh_queue *q, uint64_t tail, uint64_t pos, uint64_t end,
                               uint64_t *since);
 uint32_t rh__queue_claim_inplace(rh_queue *q, uint32_t n, uint64_t *pos, int *note);
 int rh__queue_unclaim_inplace(rh_queue *q, uint64_t from, uint64_t end, int *note);
-void rh__queue_stamp_inplace(rh_queue *q, uint64_t from, uint64_t end, uint64_t enqueue_ns);
+void rh__queue_stamp_inplace(rh_queue *q, uint64_t from, uint64_t end, uint64_t enqueue_ns,
+                             int time_only);
 void rh__queue_void_inplace(rh_queue *q, uint64_t from, uint64_t end);
 int rh__queue_publish_inplace(rh_queue *q, uint64_t pos, uint64_t end, int *note);
 
