@@ -96,7 +96,7 @@ void rh__cuda_after_fault(rh_kinst *k, cuda_kernel *ck, const char *reason)
                                           "its batch (%s)", reason);
                 rh_id_format(first->id, id);
                 rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.poison",
-                              "kernel=%s worker=%u id=%s reason=\"%s\"", k->decl->name, j, id,
+                              "kernel=%s worker=%u id=%s reason=%s", k->decl->name, j, id,
                               why);
                 ck->base[j].failed++; /* the mirror that follows writes w->failed */
                 rh__queue_count(k->in_q[port], RH_QC_FAILED, 1);

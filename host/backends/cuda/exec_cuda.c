@@ -347,7 +347,7 @@ static int start(rh_runtime *rt, rh_kinst *k, rh_error *err)
         return rh_error_set(err, RH_EPLACE, "%s: kernels[%u] (%s): cannot launch its loop on %s: %s",
                             rt->m->path, k->index, k->decl->name, ck->name, e);
     rh__log_event(rt->log, RH_LOG_INFO, "kernel.device_start",
-                  "kernel=%s device=\"%s\" bus=%s workers=%u threads=%u", k->decl->name,
+                  "kernel=%s device=%s bus=%s workers=%u threads=%u", k->decl->name,
                   ck->name, ck->bus, k->n_workers, ck->dev->block_threads);
     return 0;
 }
@@ -355,7 +355,7 @@ static int start(rh_runtime *rt, rh_kinst *k, rh_error *err)
 static void fault(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck, const char *reason)
 {
     rh__log_event(rt->log, RH_LOG_ERROR, "kernel.device_fault",
-                  "kernel=%s device=\"%s\" error=\"%s\"", k->decl->name, ck->name, reason);
+                  "kernel=%s device=%s error=%s", k->decl->name, ck->name, reason);
     rh__cuda_mirror_counters(k, ck);
     close_device(ck, 1);
     rh__cuda_after_fault(k, ck, reason);
@@ -376,9 +376,9 @@ static void relaunch(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck)
         snprintf(e, sizeof e, "%s", err.msg);
     }
     rh__log_event(rt->log, rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
-                  "kernel=%s device=\"%s\" rc=%d restarts=%llu ms=%.3f%s%s", k->decl->name,
+                  "kernel=%s device=%s rc=%d restarts=%llu ms=%.3f error=%s", k->decl->name,
                   ck->name, rc, (unsigned long long)atomic_load(&k->restarts),
-                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? " error=" : "", e);
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? e : NULL);
     for (uint32_t j = 0; j < k->n_workers; j++)
         k->workers[j].restart_at_ns = 0;
     if (rc) {
@@ -549,7 +549,7 @@ static void stop_locked(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck, uint64_t d
     if (reset) {
         char e[200];
         rh__log_event(rt->log, RH_LOG_WARN, "kernel.device_reset",
-                      "kernel=%s device=\"%s\" why=\"%s\"", k->decl->name, ck->name,
+                      "kernel=%s device=%s why=%s", k->decl->name, ck->name,
                       rc == CUDA_ERROR_NOT_READY ? "did not stop by its deadline"
                                                  : cuerr(ck, rc, e, sizeof e));
     }
