@@ -139,6 +139,9 @@ function(rh_add_package_test NAME)
 endfunction()
 rh_add_package_test(test_out_of_tree)
 rh_add_package_test(test_new_kernel)
+# `new-kernel --cuda`: a GPU kernel built with nvcc, its CPU test run
+rh_add_package_test(test_new_kernel_cuda)
+set_tests_properties(test_new_kernel_cuda PROPERTIES TIMEOUT 600)
 # `make run`, then `cmake --install`; `make install` builds no test.
 rh_add_package_test(test_install_after_run)
 set_tests_properties(test_install_after_run PROPERTIES TIMEOUT 900)
