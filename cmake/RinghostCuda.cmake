@@ -17,6 +17,17 @@
 #           const unsigned char <name>_fatbin[]; const size_t <name>_fatbin_size;
 #       where <name> is SRC's file name without its extension, made a C name.
 
+# The ringhost headers nvcc compiles device code against: the tree's
+# host/include, or the installed package's include folder (ringhostConfig
+# sets RINGHOST_INCLUDE_DIR before it includes this file, installed beside
+# it), so a kernel built outside the tree never reaches into the source.
+if(RINGHOST_INCLUDE_DIR)
+  set(RH_CUDA_HEADERS_DIR "${RINGHOST_INCLUDE_DIR}" CACHE INTERNAL "")
+else()
+  get_filename_component(_rh_hdr "${CMAKE_CURRENT_LIST_DIR}/../host/include" ABSOLUTE)
+  set(RH_CUDA_HEADERS_DIR "${_rh_hdr}" CACHE INTERNAL "")
+endif()
+
 option(RINGHOST_CUDA "Build the CUDA parts (GPU executor, device kernels, GPU bench) when nvcc is found" ON)
 set(RH_CUDA_ARCHS "90" CACHE STRING "CUDA architectures device code is built for (sm_XX)")
 
@@ -51,7 +62,7 @@ function(ringhost_cuda_fatbin out_c src)
     set(_last "${_a}")
   endforeach()
   list(APPEND _gencode "-gencode=arch=compute_${_last},code=compute_${_last}")
-  set(_incs -I${CMAKE_SOURCE_DIR}/host/include)
+  set(_incs -I${RH_CUDA_HEADERS_DIR})
   foreach(_i IN LISTS A_INCLUDES)
     list(APPEND _incs -I${_i})
   endforeach()
@@ -59,10 +70,11 @@ function(ringhost_cuda_fatbin out_c src)
     COMMAND "${RH_NVCC}" -fatbin -std=c++17 -O3 ${_gencode} ${_incs}
             -Xptxas -Werror -Werror all-warnings -o "${_fatbin}" "${_abs}"
     DEPENDS "${_abs}" ${A_DEPENDS}
-            ${CMAKE_SOURCE_DIR}/host/include/ringhost/device.cuh
-            ${CMAKE_SOURCE_DIR}/host/include/ringhost/ring_abi.h
-            ${CMAKE_SOURCE_DIR}/host/include/ringhost/answer_id.h
-            ${CMAKE_SOURCE_DIR}/host/include/ringhost/kernel.h
+            ${RH_CUDA_HEADERS_DIR}/ringhost/device.cuh
+            ${RH_CUDA_HEADERS_DIR}/ringhost/device.h
+            ${RH_CUDA_HEADERS_DIR}/ringhost/ring_abi.h
+            ${RH_CUDA_HEADERS_DIR}/ringhost/answer_id.h
+            ${RH_CUDA_HEADERS_DIR}/ringhost/kernel.h
     COMMENT "nvcc: device code of ${_name} (sm_${RH_CUDA_ARCHS})"
     VERBATIM)
   # .incbin: the fatbin's bytes as they are, no hex dump to compile.

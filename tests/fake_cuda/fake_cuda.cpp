@@ -14,9 +14,27 @@
  * does on a GPU: every later call returns CUDA_ERROR_ILLEGAL_ADDRESS until
  * cuDevicePrimaryCtxReset, which also ends every block still running.
  *
- * Knobs (environment): FAKE_CUDA_DEVICES (default 1; 0: "no device"),
- * FAKE_CUDA_WATCHDOG=1 (the device reports a kernel execution timeout: a
- * display GPU).
+ * Knobs (environment), read when the call that uses them runs:
+ *   FAKE_CUDA_DEVICES    devices the driver sees (default 1; 0: "no device")
+ *   FAKE_CUDA_WATCHDOG=1 the device reports a kernel execution timeout (a
+ *                        display GPU)
+ *   FAKE_CUDA_STALL_SEQ=S[,S2...]  a block handed a message whose payload
+ *                        starts with the u64 S (echo.message's seq) stops inside
+ *                        the kernel's function: no poll, so its heartbeat
+ *                        stands still, and no STOP is seen, until the
+ *                        context is reset (a device loop that hangs)
+ *   FAKE_CUDA_RETURN_SEQ=S[,S2...]  a block handed such a message returns from
+ *                        its loop there, unasked, publishing nothing of its
+ *                        batch (a loop that ended without being told)
+ *   FAKE_CUDA_MISBEHAVE_TIMES=N  how many times the two above happen, per
+ *                        seq (default 1; 0: every time, so a retry of the
+ *                        message misbehaves again)
+ *   FAKE_CUDA_FAIL_LAUNCHES=N  the N launches after the process's first one
+ *                        fail (CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES); -1: all
+ *                        of them (a device that cannot be relaunched)
+ * Built with FAKE_CUDA_WITHOUT_STREAM_QUERY (libcuda.so.1 in
+ * fake_cuda_old/), it does not export cuStreamQuery: a driver too old for
+ * the executor.
  *
  * Used by the tests labelled gpu-fake (tests/unit/tests.cmake), with this
  * folder first in LD_LIBRARY_PATH.  Never installed.
@@ -61,6 +79,13 @@ struct fake_stream {
     int running; /* blocks still in their loop (__atomic) */
 };
 
+/* How a block's step ended when it returned -2 (rh_dev_fault). */
+enum fake_exit { FAKE_FAULT, FAKE_RETURNED_UNASKED, FAKE_STALL_ENDED };
+
+/* The block thread's own: its kernel function, and why its step ended. */
+thread_local int (*block_fn)(rh_dev_msg *);
+thread_local fake_exit block_exit;
+
 pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 std::vector<fake_stream *> streams;
 CUresult sticky = CUDA_SUCCESS; /* under lock */
@@ -75,19 +100,25 @@ CUresult sticky_now()
     return rc;
 }
 
+int fn_with_knobs(rh_dev_msg *m);
+
 void *block_main(void *arg)
 {
     fake_block *fb = (fake_block *)arg;
     rh_dev_block *b = (rh_dev_block *)calloc(1, sizeof *b);
     rh_dev_open(b, fb->w);
+    block_fn = fb->fn;
     for (;;) {
         if (__atomic_load_n(&kill_all, __ATOMIC_ACQUIRE))
             break;
-        int rc = rh_dev_step_host(b, fb->fn);
-        if (rc == -1) {
+        block_exit = FAKE_FAULT;
+        int rc = rh_dev_step_host(b, fn_with_knobs);
+        if (rc == -1 || (rc == -2 && block_exit == FAKE_RETURNED_UNASKED)) {
             __atomic_store_n(&fb->w->exited, 1, __ATOMIC_RELEASE);
             break;
         }
+        if (rc == -2 && block_exit == FAKE_STALL_ENDED)
+            break; /* the reset ended it */
         if (rc == -2) { /* the kernel faulted: the context dies */
             pthread_mutex_lock(&lock);
             sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
@@ -119,6 +150,52 @@ int env_int(const char *name, int dflt)
 {
     const char *v = getenv(name);
     return v && *v ? atoi(v) : dflt;
+}
+
+int misbehaved[8]; /* __atomic: times each seq a STALL/RETURN knob lists fired */
+int launches;      /* __atomic: cuLaunchKernel calls */
+
+/* Whether m is a message the knob (FAKE_CUDA_STALL_SEQ, ..._RETURN_SEQ:
+ * "S" or "S1,S2,...", at most 8) names, and it may misbehave once more
+ * (FAKE_CUDA_MISBEHAVE_TIMES, counted per seq). */
+int knob_fires(const char *knob, const rh_dev_msg *m)
+{
+    const char *v = getenv(knob);
+    uint64_t seq;
+    if (!v || !*v || m->lane != 0 || m->len < sizeof seq)
+        return 0;
+    memcpy(&seq, m->data, sizeof seq);
+    int times = env_int("FAKE_CUDA_MISBEHAVE_TIMES", 1);
+    for (int i = 0; i < 8 && *v; i++) {
+        char *end;
+        if (strtoull(v, &end, 10) == seq)
+            return __atomic_add_fetch(&misbehaved[i], 1, __ATOMIC_RELAXED) <= times ||
+                   times == 0;
+        v = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* The kernel's function as the block sees it, with the knobs' misbehaviour
+ * in front.  A misbehaving step ends through rh_dev_fault (nothing
+ * published), block_exit saying why. */
+int fn_with_knobs(rh_dev_msg *m)
+{
+    if (knob_fires("FAKE_CUDA_STALL_SEQ", m)) {
+        while (!__atomic_load_n(&kill_all, __ATOMIC_ACQUIRE)) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+        block_exit = FAKE_STALL_ENDED;
+        rh_dev_fault(m);
+        return -1;
+    }
+    if (knob_fires("FAKE_CUDA_RETURN_SEQ", m)) {
+        block_exit = FAKE_RETURNED_UNASKED;
+        rh_dev_fault(m);
+        return -1;
+    }
+    return block_fn(m);
 }
 
 } // namespace
@@ -268,6 +345,7 @@ CUresult CUDAAPI cuStreamDestroy(CUstream s)
     return CUDA_SUCCESS;
 }
 
+#ifndef FAKE_CUDA_WITHOUT_STREAM_QUERY
 CUresult CUDAAPI cuStreamQuery(CUstream s)
 {
     CUresult rc = sticky_now();
@@ -276,6 +354,7 @@ CUresult CUDAAPI cuStreamQuery(CUstream s)
     fake_stream *fs = (fake_stream *)s;
     return __atomic_load_n(&fs->running, __ATOMIC_ACQUIRE) ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
 }
+#endif
 
 CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int, unsigned int,
                                 unsigned int, unsigned int, unsigned int, unsigned int,
@@ -284,6 +363,10 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int, uns
     CUresult rc = sticky_now();
     if (rc != CUDA_SUCCESS)
         return rc;
+    int nth = __atomic_add_fetch(&launches, 1, __ATOMIC_RELAXED);
+    int fails = env_int("FAKE_CUDA_FAIL_LAUNCHES", 0);
+    if (nth > 1 && (fails < 0 || nth <= 1 + fails))
+        return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
     fake_stream *fs = (fake_stream *)s;
     join_blocks(fs); /* a stream runs one launch after another */
     rh_dev_worker *workers = (rh_dev_worker *)(uintptr_t) * (CUdeviceptr *)params[0];
@@ -320,6 +403,7 @@ CUresult CUDAAPI cuGetErrorName(CUresult rc, const char **s)
     *s = rc == CUDA_ERROR_ILLEGAL_ADDRESS ? "CUDA_ERROR_ILLEGAL_ADDRESS"
          : rc == CUDA_ERROR_NOT_READY     ? "CUDA_ERROR_NOT_READY"
          : rc == CUDA_ERROR_NOT_FOUND     ? "CUDA_ERROR_NOT_FOUND"
+         : rc == CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES ? "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"
                                           : "CUDA_ERROR_UNKNOWN";
     return CUDA_SUCCESS;
 }
@@ -327,6 +411,7 @@ CUresult CUDAAPI cuGetErrorName(CUresult rc, const char **s)
 CUresult CUDAAPI cuGetErrorString(CUresult rc, const char **s)
 {
     *s = rc == CUDA_ERROR_ILLEGAL_ADDRESS ? "an illegal memory access was encountered"
+         : rc == CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES ? "too many resources requested for launch"
                                           : "an error of the fake CUDA driver";
     return CUDA_SUCCESS;
 }

@@ -143,6 +143,9 @@ rh_add_package_test(test_new_kernel)
 # markdown's <!-- doc-test: ... --> markers, and systemd-analyze verify of
 # docs/ringhost@.service (tests/integration/test_docs_commands.sh).
 rh_add_package_test(test_docs_commands)
+# `new-kernel --cuda`: a GPU kernel built with nvcc, its CPU test run
+rh_add_package_test(test_new_kernel_cuda)
+set_tests_properties(test_new_kernel_cuda PROPERTIES TIMEOUT 600)
 # `make run`, then `cmake --install`; `make install` builds no test.
 rh_add_package_test(test_install_after_run)
 set_tests_properties(test_install_after_run PROPERTIES TIMEOUT 900)

@@ -114,6 +114,14 @@ if(CMAKE_CXX_COMPILER)
     target_link_libraries(rh_fake_cuda PRIVATE rh_device_types Threads::Threads)
     set_target_properties(rh_fake_cuda PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF
       OUTPUT_NAME cuda SOVERSION 1 LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fake_cuda)
+    # The same without cuStreamQuery: a driver too old for the executor.
+    add_library(rh_fake_cuda_old SHARED fake_cuda/fake_cuda.cpp)
+    target_compile_definitions(rh_fake_cuda_old PRIVATE FAKE_CUDA_WITHOUT_STREAM_QUERY)
+    target_include_directories(rh_fake_cuda_old SYSTEM PRIVATE ${RH_CUDA_INCLUDE_DIR})
+    target_include_directories(rh_fake_cuda_old PRIVATE ${CMAKE_SOURCE_DIR}/host/include)
+    target_link_libraries(rh_fake_cuda_old PRIVATE rh_device_types Threads::Threads)
+    set_target_properties(rh_fake_cuda_old PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF
+      OUTPUT_NAME cuda SOVERSION 1 LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fake_cuda_old)
   endif()
 else()
   message(STATUS "ringhost: no C++ compiler: test_ring_abi_cxx skipped")

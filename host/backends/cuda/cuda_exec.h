@@ -43,6 +43,12 @@ extern const rh_ring_mem rh__cuda_ring_mem;
 
 /* ---- the executor's state of a kernel (k->exec_state) ---- */
 
+/* A worker's counters from launches that ended (a fault, a stop) and from
+ * the host (poison): a launch counts from 0 in its rh_dev_worker. */
+typedef struct cuda_counts {
+    uint64_t processed, failed, emitted, batches;
+} cuda_counts;
+
 /* Who writes what: place() and release() alone; after place(), every
  * field but the blocks' host words is read and written under `lock`, by
  * start(), the supervisor (watchdog thread), sync_flow() and stop()
@@ -68,6 +74,7 @@ typedef struct cuda_kernel {
     uint32_t fail_reason_offset;
     int flow;                  /* the RH_DEV_FLOW_* last written */
     uint64_t *hb_seen, *hb_at; /* per worker: heartbeat seen and when it last moved */
+    cuda_counts *base;         /* per worker: what earlier launches and the host counted */
     char name[128], bus[32];
 } cuda_kernel;
 
@@ -81,8 +88,11 @@ static inline cuda_kernel *rh__cuda_of(const rh_kinst *k)
 
 /* Worker j's failures to the dead-letter queue, then released. */
 void rh__cuda_drain_failures(rh_kinst *k, cuda_kernel *ck, uint32_t j);
-/* The device's counters into the workers'. */
+/* The device's counters, plus the base, into the workers'. */
 void rh__cuda_mirror_counters(rh_kinst *k, cuda_kernel *ck);
+/* Before a launch: fold each block's counters into the base and zero
+ * them (the device is not running: the host may write its words). */
+void rh__cuda_fold_counters(rh_kinst *k, cuda_kernel *ck);
 /* After a device fault: each worker's batch retried one at a time, or
  * poisoned; restarts scheduled. */
 void rh__cuda_after_fault(rh_kinst *k, cuda_kernel *ck, const char *reason);

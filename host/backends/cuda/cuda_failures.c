@@ -39,16 +39,35 @@ void rh__cuda_drain_failures(rh_kinst *k, cuda_kernel *ck, uint32_t j)
     }
 }
 
-/* The device's counters into the worker's (stat, accounting). */
+/* The device's counters, on top of what earlier launches and the host
+ * counted, into the worker's (stat, accounting: the output bridge's
+ * "emitted = sent + ..." line reads emitted). */
 void rh__cuda_mirror_counters(rh_kinst *k, cuda_kernel *ck)
 {
     for (uint32_t j = 0; j < k->n_workers; j++) {
         rh_worker *w = &k->workers[j];
         const rh_dev_worker *b = &ck->blocks[j];
-        atomic_store(&w->processed, __atomic_load_n(&b->processed, __ATOMIC_RELAXED));
-        atomic_store(&w->failed, __atomic_load_n(&b->failed, __ATOMIC_RELAXED));
-        atomic_store(&w->emitted, __atomic_load_n(&b->emitted, __ATOMIC_RELAXED));
-        atomic_store(&w->batches, __atomic_load_n(&b->batches, __ATOMIC_RELAXED));
+        const cuda_counts *c = &ck->base[j];
+        atomic_store(&w->processed,
+                     c->processed + __atomic_load_n(&b->processed, __ATOMIC_RELAXED));
+        atomic_store(&w->failed, c->failed + __atomic_load_n(&b->failed, __ATOMIC_RELAXED));
+        atomic_store(&w->emitted, c->emitted + __atomic_load_n(&b->emitted, __ATOMIC_RELAXED));
+        atomic_store(&w->batches, c->batches + __atomic_load_n(&b->batches, __ATOMIC_RELAXED));
+    }
+}
+
+/* A launch counts from 0 (rh_dev_open): without the fold, a relaunch
+ * after a fault forgot what the dead launch had emitted, and the kernel's
+ * accounting line read "answers counted twice". */
+void rh__cuda_fold_counters(rh_kinst *k, cuda_kernel *ck)
+{
+    for (uint32_t j = 0; j < k->n_workers; j++) {
+        rh_dev_worker *b = &ck->blocks[j];
+        cuda_counts *c = &ck->base[j];
+        c->processed += __atomic_exchange_n(&b->processed, 0, __ATOMIC_RELAXED);
+        c->failed += __atomic_exchange_n(&b->failed, 0, __ATOMIC_RELAXED);
+        c->emitted += __atomic_exchange_n(&b->emitted, 0, __ATOMIC_RELAXED);
+        c->batches += __atomic_exchange_n(&b->batches, 0, __ATOMIC_RELAXED);
     }
 }
 
@@ -77,9 +96,9 @@ void rh__cuda_after_fault(rh_kinst *k, cuda_kernel *ck, const char *reason)
                                           "its batch (%s)", reason);
                 rh_id_format(first->id, id);
                 rh__log_event(k->rt->log, RH_LOG_ERROR, "kernel.poison",
-                              "kernel=%s worker=%u id=%s reason=\"%s\"", k->decl->name, j, id,
+                              "kernel=%s worker=%u id=%s reason=%s", k->decl->name, j, id,
                               why);
-                atomic_fetch_add(&w->failed, 1);
+                ck->base[j].failed++; /* the mirror that follows writes w->failed */
                 rh__queue_count(k->in_q[port], RH_QC_FAILED, 1);
                 rh__dlq_put(k->dlq, k->in_q[port], k->decl->name, k->desc->inputs[port].type,
                             RH_DLQ_FAILED, first, rh_ring_payload(first), why, k->rt->log);

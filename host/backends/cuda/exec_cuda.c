@@ -186,6 +186,7 @@ static void release(rh_kinst *k)
     free(ck->fail);
     free(ck->hb_seen);
     free(ck->hb_at);
+    free(ck->base);
     pthread_mutex_destroy(&ck->lock);
     free(ck);
     k->exec_state = NULL;
@@ -225,13 +226,15 @@ static int place(rh_runtime *rt, rh_kinst *k, rh_error *err)
     ck->fail = calloc(n, sizeof *ck->fail);
     ck->hb_seen = calloc(n, sizeof *ck->hb_seen);
     ck->hb_at = calloc(n, sizeof *ck->hb_at);
+    ck->base = calloc(n ? n : 1, sizeof *ck->base);
     ck->blocks_len = page_round((size_t)n * sizeof(rh_dev_worker));
     ck->blocks = rh__cuda_page_alloc(ck->blocks_len);
     if (dev->config_size) {
         ck->config_len = page_round((size_t)n * dev->config_size);
         ck->config = rh__cuda_page_alloc(ck->config_len);
     }
-    if (!ck->fail || !ck->hb_seen || !ck->hb_at || !ck->blocks || (dev->config_size && !ck->config))
+    if (!ck->fail || !ck->hb_seen || !ck->hb_at || !ck->base || !ck->blocks ||
+        (dev->config_size && !ck->config))
         return rh_error_set(err, RH_ENOMEM, "kernel %s: out of memory", k->decl->name);
     /* A fail slot holds the biggest input and the reason after it. */
     uint32_t in_max = 0;
@@ -302,6 +305,7 @@ static int launch(rh_kinst *k, cuda_kernel *ck, char *e, size_t elen)
 {
     CUdeviceptr blocks_dev = rh__cuda_reg_dev(ck->blocks); /* the kernel's one argument */
     void *args[] = {&blocks_dev};
+    rh__cuda_fold_counters(k, ck);
     for (uint32_t j = 0; j < k->n_workers; j++) {
         ck->blocks[j].exited = 0;
         ck->hb_at[j] = rh_now_ns();
@@ -343,7 +347,7 @@ static int start(rh_runtime *rt, rh_kinst *k, rh_error *err)
         return rh_error_set(err, RH_EPLACE, "%s: kernels[%u] (%s): cannot launch its loop on %s: %s",
                             rt->m->path, k->index, k->decl->name, ck->name, e);
     rh__log_event(rt->log, RH_LOG_INFO, "kernel.device_start",
-                  "kernel=%s device=\"%s\" bus=%s workers=%u threads=%u", k->decl->name,
+                  "kernel=%s device=%s bus=%s workers=%u threads=%u", k->decl->name,
                   ck->name, ck->bus, k->n_workers, ck->dev->block_threads);
     return 0;
 }
@@ -351,7 +355,7 @@ static int start(rh_runtime *rt, rh_kinst *k, rh_error *err)
 static void fault(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck, const char *reason)
 {
     rh__log_event(rt->log, RH_LOG_ERROR, "kernel.device_fault",
-                  "kernel=%s device=\"%s\" error=\"%s\"", k->decl->name, ck->name, reason);
+                  "kernel=%s device=%s error=%s", k->decl->name, ck->name, reason);
     rh__cuda_mirror_counters(k, ck);
     close_device(ck, 1);
     rh__cuda_after_fault(k, ck, reason);
@@ -372,9 +376,9 @@ static void relaunch(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck)
         snprintf(e, sizeof e, "%s", err.msg);
     }
     rh__log_event(rt->log, rc ? RH_LOG_ERROR : RH_LOG_WARN, "kernel.restart",
-                  "kernel=%s device=\"%s\" rc=%d restarts=%llu ms=%.3f%s%s", k->decl->name,
+                  "kernel=%s device=%s rc=%d restarts=%llu ms=%.3f error=%s", k->decl->name,
                   ck->name, rc, (unsigned long long)atomic_load(&k->restarts),
-                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? " error=" : "", e);
+                  (double)(rh_now_ns() - t0) / (double)RH_NS_PER_MS, rc ? e : NULL);
     for (uint32_t j = 0; j < k->n_workers; j++)
         k->workers[j].restart_at_ns = 0;
     if (rc) {
@@ -431,6 +435,13 @@ static void supervise_locked(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck)
     for (uint32_t j = 0; j < k->n_workers; j++)
         rh__cuda_drain_failures(k, ck, j);
     rh__cuda_mirror_counters(k, ck);
+    /* A batch done since the launch ends the row of restarts, as a good
+     * batch does on a host thread (engine/restart.c): the next fault's
+     * backoff starts again at backoff_ms.  The streak is written here and
+     * in rh__worker_schedule_restart, both under the kernel's lock. */
+    for (uint32_t j = 0; j < k->n_workers; j++)
+        if (__atomic_load_n(&ck->blocks[j].batches, __ATOMIC_RELAXED))
+            k->workers[j].restart_streak = 0;
     use_ctx(ck);
     CUresult rc = ck->cu->StreamQuery(ck->stream);
     char e[200];
@@ -538,7 +549,7 @@ static void stop_locked(rh_runtime *rt, rh_kinst *k, cuda_kernel *ck, uint64_t d
     if (reset) {
         char e[200];
         rh__log_event(rt->log, RH_LOG_WARN, "kernel.device_reset",
-                      "kernel=%s device=\"%s\" why=\"%s\"", k->decl->name, ck->name,
+                      "kernel=%s device=%s why=%s", k->decl->name, ck->name,
                       rc == CUDA_ERROR_NOT_READY ? "did not stop by its deadline"
                                                  : cuerr(ck, rc, e, sizeof e));
     }

@@ -1,6 +1,6 @@
 /*
- * cmd_new_kernel.c — `ringhost new-kernel NAME [DIR]`: write a ready-to-build
- * kernel folder, DIR (default ./NAME):
+ * cmd_new_kernel.c — `ringhost new-kernel [--cuda] NAME [DIR]`: write a
+ * ready-to-build kernel folder, DIR (default ./NAME):
  *
  *   CMakeLists.txt        find_package(ringhost), ringhost_add_kernel, its test
  *   NAME.c                the kernel: ports, init (reads "config"), process, fini
@@ -11,9 +11,15 @@
  *   requests.jsonl        two requests for `ringhost run --send`
  *   README.md, .gitignore
  *
+ * With --cuda, a GPU ring kernel instead (new_kernel_templates_cuda.c): a
+ * host part NAME.c with its rh_device_kernel, device code NAME_device.cu,
+ * a cmocka test driving ringhost's device loop on the CPU (test_NAME.cpp)
+ * and a GPU test (test_NAME_gpu.sh, label gpu, skipped without a GPU).
+ *
  * The kernel works as written: it builds against the installed package, its
  * test passes, and `ringhost run manifest.json --send requests.jsonl` answers
- * (tests/integration/test_new_kernel.sh checks all three), so an author starts
+ * (tests/integration/test_new_kernel.sh checks all three; for --cuda,
+ * test_new_kernel_cuda.sh builds it and runs its CPU test), so an author starts
  * from something that runs and changes it step by step.
  *
  * NAME becomes the plugin file, the C symbols (NAME_process, the generated
@@ -150,17 +156,24 @@ static int write_text(const char *path, const char *text)
 
 /* Write every template into dir (which exists, empty).  0, or -1 with the
  * file that failed in failed_path; the files written so far are removed. */
-static int write_all(const char *dir, const char *name, char *failed_path, size_t failed_len)
+/* The files one kind of kernel folder holds. */
+typedef struct template_set {
+    const rh_kernel_template *t;
+    size_t n;
+} template_set;
+
+static int write_all(const template_set *set, const char *dir, const char *name,
+                     char *failed_path, size_t failed_len)
 {
-    const rh_kernel_template *t = rh__kernel_templates;
-    char **written = calloc(rh__kernel_n_templates, sizeof *written);
+    const rh_kernel_template *t = set->t;
+    char **written = calloc(set->n, sizeof *written);
     if (!written) {
         snprintf(failed_path, failed_len, "%s", dir);
         errno = ENOMEM;
         return -1;
     }
     size_t n = 0;
-    for (size_t i = 0; i < rh__kernel_n_templates; i++) {
+    for (size_t i = 0; i < set->n; i++) {
         char *file = expand(t[i].file, name), *text = expand(t[i].text, name);
         char *path = NULL;
         int ok = file && text && asprintf(&path, "%s/%s", dir, file) >= 0;
@@ -234,19 +247,20 @@ static void print_word(const char *arg)
     putchar('\'');
 }
 
-static void print_next_steps(const char *dir, const char *name)
+static void print_next_steps(const template_set *set, int cuda, const char *dir,
+                             const char *name)
 {
-    printf("Wrote kernel \"%s\" in %s/:\n", name, dir);
+    printf("Wrote %skernel \"%s\" in %s/:\n", cuda ? "GPU " : "", name, dir);
     int width = 0; /* of the longest file name, once expanded */
-    for (size_t i = 0; i < rh__kernel_n_templates; i++) {
-        char *file = expand(rh__kernel_templates[i].file, name);
+    for (size_t i = 0; i < set->n; i++) {
+        char *file = expand(set->t[i].file, name);
         if (file && (int)strlen(file) > width)
             width = (int)strlen(file);
         free(file);
     }
-    for (size_t i = 0; i < rh__kernel_n_templates; i++) {
-        char *file = expand(rh__kernel_templates[i].file, name);
-        char *what = expand(rh__kernel_templates[i].what, name);
+    for (size_t i = 0; i < set->n; i++) {
+        char *file = expand(set->t[i].file, name);
+        char *what = expand(set->t[i].what, name);
         printf("  %-*s  %s\n", width, file ? file : "?", what ? what : "?");
         free(file);
         free(what);
@@ -264,6 +278,10 @@ static void print_next_steps(const char *dir, const char *name)
            "  (cd build && ctest --output-on-failure)\n  ");
     print_word(exe);
     printf(" run manifest.json --send requests.jsonl\n");
+    if (cuda)
+        printf("\nThe device code needs nvcc (the CUDA toolkit) to build, and the run a GPU;\n"
+               "test_%s drives the device loop on the CPU without either.\n",
+               name);
     if (!installed)
         printf("\nThis ringhost (%s) runs from a build tree, not an installed prefix:\n"
                "install one first, e.g. `make install PREFIX=$HOME/.local` in the ringhost\n"
@@ -273,12 +291,12 @@ static void print_next_steps(const char *dir, const char *name)
 
 /* --json: {"kernel": NAME, "dir": DIR, "files": [{"file": F, "what": W}, ...]},
  * the files in the order written, F relative to DIR. */
-static void print_written_json(const char *dir, const char *name)
+static void print_written_json(const template_set *set, const char *dir, const char *name)
 {
     json_t *files = json_array();
-    for (size_t i = 0; i < rh__kernel_n_templates; i++) {
-        char *file = expand(rh__kernel_templates[i].file, name);
-        char *what = expand(rh__kernel_templates[i].what, name);
+    for (size_t i = 0; i < set->n; i++) {
+        char *file = expand(set->t[i].file, name);
+        char *what = expand(set->t[i].what, name);
         json_array_append_new(files, json_pack("{s:s, s:s}", "file", file ? file : "?", "what",
                                                what ? what : "?"));
         free(file);
@@ -290,19 +308,25 @@ static void print_written_json(const char *dir, const char *name)
 
 static int usage(FILE *out, int code)
 {
-    fprintf(out, "usage: ringhost new-kernel NAME [DIR] [--json]\n"
+    fprintf(out, "usage: ringhost new-kernel [--cuda] NAME [DIR] [--json]\n"
                  "  writes a ready-to-build kernel NAME (a C identifier) into DIR, default ./NAME;\n"
-                 "  DIR must not exist yet\n");
+                 "  DIR must not exist yet\n"
+                 "  --cuda  a GPU ring kernel: host part, device code (.cu), a test of the device\n"
+                 "          loop on the CPU and a GPU test (docs/GPU.md)\n");
     return code;
 }
 
 int rh__cmd_new_kernel(int argc, char **argv)
 {
     const char *args[2] = {NULL, NULL};
-    int n_args = 0, as_json = 0;
+    int n_args = 0, cuda = 0, as_json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return usage(stdout, RH_EXIT_OK);
+        if (!strcmp(argv[i], "--cuda")) {
+            cuda = 1;
+            continue;
+        }
         if (!strcmp(argv[i], "--json")) {
             as_json = 1;
             continue;
@@ -339,6 +363,9 @@ int rh__cmd_new_kernel(int argc, char **argv)
         free(folder);
         return RH_EXIT_BADINPUT;
     }
+    const template_set set = cuda ? (template_set){rh__kernel_templates_cuda,
+                                                   rh__kernel_n_templates_cuda}
+                                  : (template_set){rh__kernel_templates, rh__kernel_n_templates};
     int rc = RH_EXIT_OK;
     char failed[PATH_MAX + 64];
     if (make_parents(folder) != 0 || mkdir(folder, 0777) != 0) {
@@ -353,15 +380,15 @@ int rh__cmd_new_kernel(int argc, char **argv)
                     strerror(errno));
             rc = RH_EXIT_FAIL;
         }
-    } else if (write_all(folder, name, failed, sizeof failed) != 0) {
+    } else if (write_all(&set, folder, name, failed, sizeof failed) != 0) {
         fprintf(stderr, "ringhost new-kernel: %s: cannot write: %s; nothing was kept\n", failed,
                 strerror(errno));
         rmdir(folder);
         rc = RH_EXIT_FAIL;
     } else if (as_json) {
-        print_written_json(folder, name);
+        print_written_json(&set, folder, name);
     } else {
-        print_next_steps(folder, name);
+        print_next_steps(&set, cuda, folder, name);
     }
     free(folder);
     return rc;

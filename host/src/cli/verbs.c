@@ -43,8 +43,8 @@ static const struct {
      "graph MANIFEST | --instance I [--plugins DIR] [--allow-plugin PATH]... [-o FILE.svg|.png|.pdf|.dot]"},
     {"topo", rh__cmd_topo, "topo [MANIFEST] [--plugins DIR] [--allow-plugin PATH]..."},
     {"new-kernel", rh__cmd_new_kernel,
-     "new-kernel NAME [DIR] [--json]   (a kernel folder to build: NAME a C identifier, DIR default ./NAME, "
-     "not there yet)"},
+     "new-kernel [--cuda] NAME [DIR] [--json]   (a kernel folder to build: NAME a C identifier, DIR "
+     "default ./NAME, not there yet; --cuda: a GPU kernel)"},
     {"bench", rh__cmd_bench,
      "bench [--quick] [--reps N] [--cpus A,B] [--json FILE] [--plots DIR] [--only S] [--list]\n"
      "  ringhost bench --pin-sweep MANIFEST [--send FILE.jsonl]"},
