@@ -455,6 +455,7 @@ void cli_await_log(proc *host, const char *needle, size_t count, double within_s
 static struct {
     const proc *key;
     proc copy;
+    char instance[128]; /* "" when it runs as the manifest's own instance */
 } started[CLI_MAX_HOSTS];
 
 void cli_hosts_stop_left(void (*stop)(proc *left))
@@ -467,11 +468,26 @@ void cli_hosts_stop_left(void (*stop)(proc *left))
     memset(started, 0, sizeof started);
 }
 
+/* A host a failed test left running: stopped as on SIGTERM, so it removes
+ * what it owns (its queues, socket and lock: the leftovers check at the end
+ * of `make test` looks for them); killed past 10 s, and its socket and lock
+ * removed then. */
 static void kill_left_host(proc *h)
 {
-    print_error("---- a host the test left running (pid %d): killed ----\n", (int)h->pid);
-    kill(h->pid, SIGKILL);
-    waitpid(h->pid, NULL, 0);
+    const char *instance = "";
+    for (int i = 0; i < CLI_MAX_HOSTS; i++)
+        if (&started[i].copy == h)
+            instance = started[i].instance;
+    kill(h->pid, SIGTERM);
+    int stopped = WAIT_UNTIL(10.0, waitpid(h->pid, NULL, WNOHANG) == h->pid);
+    print_error("---- a host the test left running (pid %d): %s ----\n", (int)h->pid,
+                stopped ? "stopped by SIGTERM" : "killed, 10 s after SIGTERM");
+    if (!stopped) {
+        kill(h->pid, SIGKILL);
+        waitpid(h->pid, NULL, 0);
+        if (instance[0])
+            cli_forget_killed_host(instance);
+    }
     unlink(h->err_path);
     unlink(h->out_path);
 }
@@ -496,6 +512,8 @@ void cli_start_host_within(proc *host, const char *manifest_path, const char *in
         if (started[i].key == host || !started[i].key) {
             started[i].key = host;
             started[i].copy = *host;
+            snprintf(started[i].instance, sizeof started[i].instance, "%s",
+                     instance ? instance : "");
             break;
         }
     if (cli_host_logged_within(host, CLI_SERVING, 1, within_s) != 0)
