@@ -54,6 +54,10 @@ add_dependencies(test_watchdog faulty)
 rh_add_test(test_isolation unit/test_isolation.c LIBS rh_runtime
             EXTRA support/rt_fixture.c support/proc.c TIMEOUT 120)
 add_dependencies(test_isolation faulty)
+# Every answer's envelope (ids derived from the input's, correlation, order)
+# on each emit path, with the "fanout" test kernel.
+rh_add_test(test_answers unit/test_answers.c LIBS rh_runtime EXTRA support/rt_fixture.c)
+add_dependencies(test_answers fanout)
 
 # ---- the ring's public layout (ringhost/ring_abi.h) as each compiler of
 # this machine sees it: test_ring_abi.c built as strict C11, as C++17 (the
