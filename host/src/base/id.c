@@ -33,9 +33,15 @@
 #include "ringhost/answer_id.h"
 #include "ringhost/ringhost.h"
 
-static __thread uint64_t id_stream; /* hi half: random, version bits set */
-static __thread uint64_t id_count;  /* low 62 bits of the next lo half */
-static __thread int id_seeded;
+/* initial-exec: libringhost is linked by its users (and dlopen'ed only
+ * where glibc's static TLS surplus has room for these 20 bytes), and the
+ * default model for a shared library called __tls_get_addr on each id:
+ * about as many instructions as the rest of rh_send_burst per message
+ * (callgrind, docs/PERFORMANCE.md "The per-message path"). */
+#define ID_TLS __thread __attribute__((tls_model("initial-exec")))
+static ID_TLS uint64_t id_stream; /* hi half: random, version bits set */
+static ID_TLS uint64_t id_count;  /* low 62 bits of the next lo half */
+static ID_TLS int id_seeded;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 /* Runs in the child after fork(), on the thread that forked (the only one
@@ -79,6 +85,15 @@ rh_id rh_id_new(void)
      * and lo == 0 cannot happen, so an id is never all-zero. */
     rh_id id = {id_stream, (id_count++ & ~0xc000000000000000ull) | 0x8000000000000000ull};
     return id;
+}
+
+void rh__id_block(uint32_t n, uint64_t *stream, uint64_t *first)
+{
+    if (!id_seeded)
+        seed_stream();
+    *stream = id_stream;
+    *first = id_count;
+    id_count += n;
 }
 
 /* One derivation for the host and a device kernel's loop: ringhost/answer_id.h. */

@@ -47,6 +47,7 @@
 
 #include "base/clock.h"
 #include "queue/queue_protocol.h"
+#include "base/id.h"
 #include "queue/queue_claims.h"
 
 /* The one place a message is written into a cell its producer has claimed
@@ -61,17 +62,33 @@
  * stored as one costs a store-forwarding stall per message, and held across
  * the memcpy call it is spilled too (measured: the queue hop at burst 32
  * ran 30% slower that way, docs/PERFORMANCE.md). */
+static inline void fresh_id(cell *c, const uint64_t *block)
+{
+    if (block) { /* the next of a burst's ids (base/id.h rh__id_block) */
+        c->env.id.hi = block[0];
+        c->env.id.lo = rh__id_lo_of_count(block[1]);
+    } else {
+        c->env.id = rh_id_new();
+    }
+}
+
+/* block: NULL, or {stream, count} of an id block whose next id a message
+ * without one gets (rh_send_burst: one draw per burst). */
 static inline rh_id fill_cell(rh_queue *q, uint64_t pos, const rh_envelope *from,
-                              uint64_t enqueue_ns, const void *payload, uint32_t len)
+                              uint64_t enqueue_ns, const void *payload, uint32_t len,
+                              const uint64_t *block)
 {
     cell *c = cell_at(q, pos);
     if (from) {
-        c->env.id = rh_id_is_zero(from->id) ? rh_id_new() : from->id;
+        if (rh_id_is_zero(from->id))
+            fresh_id(c, block);
+        else
+            c->env.id = from->id;
         c->env.correlation_id = from->correlation_id;
         c->env.priority = from->priority;
         c->env.flags = from->flags;
     } else {
-        c->env.id = rh_id_new();
+        fresh_id(c, block);
         c->env.correlation_id = (rh_id){0, 0};
         c->env.priority = 0;
         c->env.flags = 0;
@@ -101,7 +118,7 @@ static int try_enqueue(rh_queue *q, const rh_envelope *e, const void *payload, u
         return RH_EBUSY;
     if (claim_enqueue_run(q, 1, &pos, note) == 0)
         return RH_EFULL;
-    fill_cell(q, pos, e, e->enqueue_ns, payload, len);
+    fill_cell(q, pos, e, e->enqueue_ns, payload, len, NULL);
     int rc = publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1);
     if (rc == PUBLISH_ABANDONED) /* behind a live, slow sender past our deadline */
         (void)note_abandon(note, rh__note_self);
@@ -321,9 +338,11 @@ int rh_send_burst(rh_queue *q, const rh_envelope *envs, const void *payloads, ui
     if (!note)
         return RH_EBUSY;
     uint32_t k = claim_enqueue_run(q, n, &pos, note);
-    for (uint32_t i = 0; i < k; i++) {
+    uint64_t block[2];
+    rh__id_block(k, &block[0], &block[1]);
+    for (uint32_t i = 0; i < k; i++, block[1]++) {
         rh_id id = fill_cell(q, pos + i, envs ? &envs[i] : NULL, now,
-                             (const char *)payloads + (size_t)i * stride, len);
+                             (const char *)payloads + (size_t)i * stride, len, block);
         if (ids_out)
             ids_out[i] = id;
     }
@@ -375,7 +394,7 @@ uint32_t rh__queue_enqueue_burst(rh_queue *q, rh_envelope *const *src, uint32_t 
     for (uint32_t i = 0; i < k; i++) {
         rh_envelope *e = src[i];
         uint32_t len = e->payload_len <= q->payload_size ? e->payload_len : q->payload_size;
-        fill_cell(q, pos + i, e, now, e + 1, len);
+        fill_cell(q, pos + i, e, now, e + 1, len, NULL);
     }
     /* Gave up on a stalled producers' tail: none of the k is enqueued, and
      * the output bridge applies its policy to them as to a full queue's. */
