@@ -101,4 +101,30 @@ static inline int rh__emit_fast(rh_worker *w, uint32_t port, const rh_msg *in, c
     return 1;
 }
 
+/* The same for the copying path (pump threads, a process-isolated kernel,
+ * an inline kernel whose answers on the port go through its ring this
+ * batch): the answer into the output ring's next slot that out_slot
+ * (dispatch.c) already found free, with no question to the ring.  An
+ * inline worker takes it only once its port has answers in the ring
+ * (out_pending): before that, the in-place path is the one to try.
+ * 1 done, 0 the general path must do it. */
+static inline int rh__emit_fast_ring(rh_worker *w, uint32_t port, const rh_msg *in,
+                                     const void *msg, uint32_t len)
+{
+    if (port >= RH_MAX_PORTS)
+        return 0;
+    uint32_t done = w->out_pending[port];
+    uintptr_t off = (uintptr_t)in - (uintptr_t)w->msgs;
+    if (done >= w->ring_room[port] || len > w->ring_len_max[port] || (w->inplace && !done) ||
+        off >= (uintptr_t)w->batch_n * sizeof *w->msgs || off % sizeof *w->msgs)
+        return 0;
+    rh_envelope *env = rh_ring_slot(w->out[port], w->ring_pos[port] + done);
+    rh__answer_env(w, port, (uint32_t)(off / sizeof *w->msgs), in->env, env, len,
+                   rh__answer_flags(in->env));
+    if (len)
+        memcpy(env + 1, msg, len);
+    w->out_pending[port] = done + 1;
+    return 1;
+}
+
 #endif /* RH_EMIT_FAST_H */

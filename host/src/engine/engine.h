@@ -135,6 +135,14 @@ struct rh_worker {
     rh_ring *in[RH_MAX_PORTS];
     rh_ring *out[RH_MAX_PORTS];
     uint32_t out_pending[RH_MAX_PORTS]; /* reserved-and-filled, not yet committed */
+    /* The copying path's common case (emit_fast.h): ring_room[p] slots of
+     * out[p] from ring_pos[p] were free when out_slot last looked (0: not
+     * looked since the last commit), out_pending[p] of them written; an
+     * answer of at most ring_len_max[p] bytes goes into the next without
+     * asking the ring again. */
+    uint32_t ring_room[RH_MAX_PORTS];
+    uint64_t ring_pos[RH_MAX_PORTS];
+    uint32_t ring_len_max[RH_MAX_PORTS];
     /* The in-place path (inplace.c): set at build for an inline bridge
      * (never for a process-isolated kernel, which the manifest keeps on
      * thread bridges, nor a run() kernel, which has no inline bridge).  The
@@ -447,6 +455,9 @@ void rh__out_bridge_forget_recent(rh_out_bridge *b);
 /* dispatch.c: the host services a kernel calls (kernel.h), as a worker's
  * rh_ctx hands them out. */
 extern const rh_host_api rh__host_api_v1;
+/* dispatch.c: w takes the in-place path (on) or not: sets w->inplace and
+ * the host services its rh_ctx hands out (an emit for each path). */
+void rh__worker_set_inplace(rh_worker *w, int on);
 
 /* reactor.c: the threads.  Add a task before the thread starts. */
 int rh__reactor_add_task(rh_reactor *r, const rh_task *t);

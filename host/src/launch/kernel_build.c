@@ -191,7 +191,7 @@ int rh__kernel_build(rh_runtime *rt, rh_kinst *k, rh_error *err)
                 k->workers[j].inline_in[p] = b;
                 /* the bridge runs in the kernel's thread: in place (engine/inplace.c;
                  * an executor that cannot is refused "inline" at planning) */
-                k->workers[j].inplace = (k->exec->caps & RH_EXEC_INPLACE) != 0;
+                rh__worker_set_inplace(&k->workers[j], (k->exec->caps & RH_EXEC_INPLACE) != 0);
             }
         }
     }
