@@ -89,10 +89,11 @@ typedef struct rh_id {
  * rh_emit_commit with in from the batch the kernel holds) gets an id
  * derived from in's id, the output port and its index among in's outputs
  * on that port (0 for the first, 1 for the second, ... in emit order),
- * by a fixed-key hash: the same input answered again gives the same ids,
- * in any process and any run, so a repeat is a duplicate any dedup window
- * recognises.  An output with no input (in NULL, a run() kernel's emit
- * outside a polled batch, an in from an earlier batch) gets a fresh id.
+ * (ringhost/answer_id.h: a fixed-key hash of in's high half, port and
+ * index, and in's low half): the same input answered again gives the same
+ * ids, in any process and any run, so a repeat is a duplicate any dedup
+ * window recognises.  An output with no input (in NULL, a run() kernel's
+ * emit outside a polled batch, an in from an earlier batch) gets a fresh id.
  */
 /* Frozen (ringhost.h, "structs that grow"): it lies in every queue cell and
  * arrays of it go to the burst calls, so its size never changes. */
