@@ -48,6 +48,8 @@ typedef struct bench_params {
     int persist;           /* ringhost echo: the queues are "persist": true */
     int isolated;          /* ringhost echo: the kernel's "isolation": 1 "process", 2 "cuda"
                             * (the GPU echo, bench_echo_gpu_pN) */
+    int cores;             /* the "cores" cases: kernel threads spread over env->cpus[1..]
+                            * (rh_cases.c, base_cores.c) */
 } bench_params;
 
 /* The run's settings, the same for every case. */

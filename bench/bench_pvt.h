@@ -120,6 +120,8 @@ void bench_register_nats(bench_suite *s, const bench_env *env); /* base_nats.c: 
 void bench_register_iceoryx(bench_suite *s, const bench_env *env);
 /* base_gpu.c: group "gpu", run by ringhost-bench-gpu (skipped without it or a device) */
 void bench_register_gpu(bench_suite *s, const bench_env *env);
+/* base_cores.c: group "cores", the bare rte_ring shapes of ringhost's scaling cases */
+void bench_register_cores(bench_suite *s, const bench_env *env);
 void bench_register_targets(bench_suite *s);
 
 /* report.c.  The machine header and the settings (stdout, before the run). */

@@ -59,6 +59,7 @@ void bench_register_baselines(bench_suite *s, const bench_env *env)
     bench_register_nats(s, env);
     bench_register_iceoryx(s, env);
     bench_register_gpu(s, env);
+    bench_register_cores(s, env);
 }
 
 /* Every cpu this process may run on (taskset, cgroups), at most
