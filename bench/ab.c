@@ -436,9 +436,10 @@ static json_t *side_json(const ab_run *run, const ab_case *ac, int s, uint32_t r
         json_t *m = json_object();
         for (uint32_t j = 0; j < r->n; j++)
             json_object_set_new(m, r->m[j].name, json_real(r->m[j].value));
+        json_int_t position = ab_first(ac, k) == s ? 1 : 2; /* first or second of its pair */
         json_array_append_new(
             arr, json_pack("{s:i, s:i, s:f, s:f, s:s, s:b, s:b, s:o, s:o}", "rep",
-                           (json_int_t)k + 1, "position", (json_int_t)(ab_first(ac, k) == s ? 1 : 2),
+                           (json_int_t)k + 1, "position", position,
                            "probe_before_ns", r->probe_before_ns, "probe_after_ns",
                            r->probe_after_ns, "tag", bench_tag_name(r->tag), "ok", r->ok,
                            "skipped", r->skipped, "error",

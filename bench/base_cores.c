@@ -58,7 +58,12 @@ struct cores_run {
     mover movers[MAX_LANES];
     uint32_t n_movers;
     uint64_t run_ns;
-    _Alignas(64) atomic_int stop; /* relaxed: it only ends loops; results are read after join */
+    /* Movers that have entered their loop: the client starts its clock once
+     * all have (a mover not yet scheduled would be timed as a slow one).
+     * Relaxed, like stop: they order no data, only when loops start and
+     * end; the results are read after pthread_join. */
+    _Alignas(64) atomic_uint ready;
+    _Alignas(64) atomic_int stop;
     _Alignas(64) uint64_t received;
     uint64_t elapsed_ns;
 };
@@ -81,6 +86,7 @@ static void *mover_main(void *arg)
     mover *m = arg;
     cores_run *run = m->run;
     uint8_t buf[BATCH * ESIZE];
+    atomic_fetch_add_explicit(&run->ready, 1, memory_order_relaxed);
     while (!atomic_load_explicit(&run->stop, memory_order_relaxed))
         for (uint32_t i = 0; i < m->n; i++) {
             unsigned n = rte_ring_dequeue_burst_elem(m->in[i], buf, ESIZE, BATCH, NULL);
@@ -103,6 +109,8 @@ static void client_loop(cores_run *run)
     uint64_t window = BENCH_ECHO_WINDOW / run->lanes;
     if (window < BATCH)
         window = BATCH;
+    while (atomic_load_explicit(&run->ready, memory_order_relaxed) < run->n_movers)
+        bench_cpu_relax();
     uint64_t t0 = bench_now_ns(), now = t0;
     for (uint32_t round = 0;; round++) {
         uint32_t i = round % run->lanes;
