@@ -26,6 +26,7 @@
 
 #define BENCH_MAX_METRICS 8
 #define BENCH_NAME_MAX 80
+#define BENCH_MAX_CPUS 256     /* cpus a run may spread over (--cpus, the "cores" cases) */
 
 /* In-flight window of every echo pipeline's client (messages sent and not
  * yet received back): the same for ringhost and every baseline. */
@@ -47,12 +48,18 @@ typedef struct bench_params {
     int persist;           /* ringhost echo: the queues are "persist": true */
     int isolated;          /* ringhost echo: the kernel's "isolation": 1 "process", 2 "cuda"
                             * (the GPU echo, bench_echo_gpu_pN) */
+    int cores;             /* the "cores" cases: kernel threads spread over env->cpus[1..]
+                            * (rh_cases.c, base_cores.c) */
 } bench_params;
 
 /* The run's settings, the same for every case. */
 typedef struct bench_env {
     int quick;             /* --quick: shorter repetitions, fewer points */
     int cpu[2];            /* OS cpu numbers: [0] client/producer, [1] consumer/kernel */
+    int cpus[BENCH_MAX_CPUS]; /* every cpu of the run (--cpus, or every allowed one):
+                            * cpus[0] and cpus[1] are cpu[0] and cpu[1]; the "cores"
+                            * cases spread their threads over all n_cpus */
+    int n_cpus;
     double rep_seconds;    /* how long one throughput repetition should run */
     uint32_t rtt_samples;  /* round trips per latency repetition */
     const char *bench_dir; /* folder of the ringhost-bench binary (bench kernels are in

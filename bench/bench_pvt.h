@@ -120,6 +120,8 @@ void bench_register_nats(bench_suite *s, const bench_env *env); /* base_nats.c: 
 void bench_register_iceoryx(bench_suite *s, const bench_env *env);
 /* base_gpu.c: group "gpu", run by ringhost-bench-gpu (skipped without it or a device) */
 void bench_register_gpu(bench_suite *s, const bench_env *env);
+/* base_cores.c: group "cores", the bare rte_ring shapes of ringhost's scaling cases */
+void bench_register_cores(bench_suite *s, const bench_env *env);
 void bench_register_targets(bench_suite *s);
 
 /* report.c.  The machine header and the settings (stdout, before the run). */
@@ -134,5 +136,19 @@ int bench_report_json(const char *path, const bench_suite *s, const bench_env *e
  * then runs gnuplot there for SVG and PNG.  -1 only when dir or the script
  * cannot be written; a missing or failing gnuplot is reported on log. */
 int bench_report_plots(const char *dir, const bench_suite *s, FILE *log);
+
+/* --ab OTHER (ab.c): every selected case measured on this build (A) and on
+ * OTHER (B, another build's ringhost or ringhost-bench), each repetition a
+ * child process of its side, in ABBA order; a table per case, metric and
+ * tag on out, and o->json when set.  Returns the exit code: 0, 1 (a side
+ * failed a case in every repetition, or json could not be written), 2
+ * (OTHER cannot be run). */
+typedef struct bench_ab_opts {
+    const char *other;       /* the other build's ringhost or ringhost-bench */
+    const char *json;        /* --json FILE, or NULL */
+    const char *cpus_arg;    /* --cpus as given (forwarded to both sides), or NULL */
+} bench_ab_opts;
+int bench_ab(const bench_suite *s, const bench_env *env, const bench_ab_opts *o,
+             const bench_run_info *run, FILE *out);
 
 #endif /* RH_BENCH_PVT_H */

@@ -27,17 +27,23 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ringhost-bench [--quick] [--reps N] [--cpus A,B] [--json FILE]\n"
-            "                      [--plots DIR] [--only SUBSTRING] [--list]\n"
+            "usage: ringhost-bench [--quick] [--reps N] [--cpus A,B[,C...]] [--json FILE]\n"
+            "                      [--plots DIR] [--only SUBSTRING] [--list] [--ab OTHER]\n"
             "       ringhost-bench --pin-sweep MANIFEST [--send FILE.jsonl] [--reps N] [--quick]\n"
             "  --quick        shorter repetitions (0.15 s, 5000 round trips, 3 reps)\n"
             "  --reps N       repetitions of every case (default 5, quick 3)\n"
-            "  --cpus A,B     client/producer on A, consumer/kernel on B\n"
-            "                 (default: the first two allowed cpus)\n"
+            "  --cpus A,B,..  client/producer on A, consumer/kernel on B; the \"cores\"\n"
+            "                 cases spread over the whole list (default: every allowed cpu,\n"
+            "                 the first two for the two-thread cases)\n"
             "  --json FILE    every figure, probe, ratio and target as JSON\n"
             "  --plots DIR    gnuplot data, script, SVG and PNG (latency, throughput)\n"
             "  --only S       run only the cases whose name contains S (S1,S2: either)\n"
             "  --list         list cases, ratios and targets, run nothing\n"
+            "  --ab OTHER     compare with another build: OTHER is its ringhost (or its\n"
+            "                 ringhost-bench); each repetition of each selected case runs\n"
+            "                 on this build (A) and on OTHER (B), in ABBA order, and the\n"
+            "                 table gives per case, metric and tag A's and B's medians and\n"
+            "                 ranges, B/A and the paired ratios' spread (see bench/ab.c)\n"
             "  --pin-sweep M  run manifest M's traffic under every placement the machine\n"
             "                 allows and print the best \"pin\" block (see bench/pin_sweep.c)\n"
             "  --send FILE    with --pin-sweep: messages to send, as JSON lines\n"
@@ -53,34 +59,42 @@ void bench_register_baselines(bench_suite *s, const bench_env *env)
     bench_register_nats(s, env);
     bench_register_iceoryx(s, env);
     bench_register_gpu(s, env);
+    bench_register_cores(s, env);
 }
 
-/* The first two cpus this process may run on (taskset, cgroups). */
-static int default_cpus(int cpu[2])
+/* Every cpu this process may run on (taskset, cgroups), at most
+ * BENCH_MAX_CPUS of them. */
+static int default_cpus(bench_env *env)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) != 0)
         return -errno;
-    int n = 0;
-    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+    env->n_cpus = 0;
+    for (int c = 0; c < CPU_SETSIZE && env->n_cpus < BENCH_MAX_CPUS; c++)
         if (CPU_ISSET(c, &set))
-            cpu[n++] = c;
-    return n == 2 ? 0 : -ENODEV;
+            env->cpus[env->n_cpus++] = c;
+    return env->n_cpus >= 2 ? 0 : -ENODEV;
 }
 
-static int parse_cpus(const char *arg, int cpu[2])
+/* "A,B[,C...]": at least two cpus, all different. */
+static int parse_cpus(const char *arg, bench_env *env)
 {
-    char *end;
-    long a = strtol(arg, &end, 10);
-    if (end == arg || *end != ',')
-        return -1;
-    const char *b_str = end + 1;
-    long b = strtol(b_str, &end, 10);
-    if (end == b_str || *end || a < 0 || b < 0 || a >= CPU_SETSIZE || b >= CPU_SETSIZE || a == b)
-        return -1;
-    cpu[0] = (int)a;
-    cpu[1] = (int)b;
-    return 0;
+    env->n_cpus = 0;
+    for (const char *p = arg;;) {
+        char *end;
+        long c = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || c < 0 || c >= CPU_SETSIZE ||
+            env->n_cpus == BENCH_MAX_CPUS)
+            return -1;
+        for (int i = 0; i < env->n_cpus; i++)
+            if (env->cpus[i] == c)
+                return -1;
+        env->cpus[env->n_cpus++] = (int)c;
+        if (!*end)
+            break;
+        p = end + 1;
+    }
+    return env->n_cpus >= 2 ? 0 : -1;
 }
 
 static int allowed(int cpu)
@@ -194,10 +208,11 @@ int main(int argc, char **argv)
         {"plots", required_argument, NULL, 'p'}, {"only", required_argument, NULL, 'o'},
         {"list", no_argument, NULL, 'l'},      {"help", no_argument, NULL, 'h'},
         {"pin-sweep", required_argument, NULL, 'P'}, {"send", required_argument, NULL, 'S'},
-        {NULL, 0, NULL, 0}};
+        {"ab", required_argument, NULL, 'A'},  {NULL, 0, NULL, 0}};
     int quick = 0, list = 0, cpus_given = 0;
     long reps = 0;
     const char *json = NULL, *plots = NULL, *only = NULL, *sweep = NULL, *send = NULL;
+    const char *ab = NULL, *cpus_arg = NULL;
     bench_env env = {.log = stderr};
     for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         char *end;
@@ -211,12 +226,13 @@ int main(int argc, char **argv)
             }
             break;
         case 'c':
-            if (parse_cpus(optarg, env.cpu) != 0) {
-                fprintf(stderr, "ringhost-bench: --cpus wants two different cpus 'A,B', not '%s'\n",
-                        optarg);
+            if (parse_cpus(optarg, &env) != 0) {
+                fprintf(stderr, "ringhost-bench: --cpus wants two or more different cpus "
+                                "'A,B[,C...]', not '%s'\n", optarg);
                 return 2;
             }
             cpus_given = 1;
+            cpus_arg = optarg;
             break;
         case 'j': json = optarg; break;
         case 'p': plots = optarg; break;
@@ -224,6 +240,7 @@ int main(int argc, char **argv)
         case 'l': list = 1; break;
         case 'P': sweep = optarg; break;
         case 'S': send = optarg; break;
+        case 'A': ab = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -238,16 +255,22 @@ int main(int argc, char **argv)
     env.rep_seconds = quick ? 0.15 : 0.5;
     env.rtt_samples = quick ? 5000 : 20000;
     uint32_t n_reps = reps ? (uint32_t)reps : quick ? 3 : 5;
-    if (!cpus_given && default_cpus(env.cpu) != 0) {
+    if (ab && (sweep || plots)) {
+        fprintf(stderr, "ringhost-bench: --ab compares cases: not with --pin-sweep or --plots\n");
+        return 2;
+    }
+    if (!cpus_given && default_cpus(&env) != 0) {
         fprintf(stderr, "ringhost-bench: needs two cpus in its allowed set (see taskset)\n");
         return 1;
     }
-    for (int i = 0; i < 2; i++)
-        if (!allowed(env.cpu[i])) {
+    for (int i = 0; i < env.n_cpus; i++)
+        if (!allowed(env.cpus[i])) {
             fprintf(stderr, "ringhost-bench: cpu %d is not in this process's allowed set\n",
-                    env.cpu[i]);
+                    env.cpus[i]);
             return 2;
         }
+    env.cpu[0] = env.cpus[0];
+    env.cpu[1] = env.cpus[1];
 
     /* Scenario kernels are built beside this binary. */
     char exe[PATH_MAX];
@@ -305,6 +328,15 @@ int main(int argc, char **argv)
             run.command = argv[0];
 
         bench_report_machine(stdout, &env, &run);
+        if (ab) {
+            bench_ab_opts o = {.other = ab, .json = json, .cpus_arg = cpus_arg};
+            rc = bench_ab(s, &env, &o, &run, stdout);
+            if (run.command != argv[0])
+                free((char *)run.command);
+            bench_suite_free(s);
+            nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+            return rc;
+        }
         uint32_t failed = bench_suite_run(s, &env, n_reps);
         fprintf(stdout, "\n");
         bench_report_tables(stdout, s);

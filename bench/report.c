@@ -64,7 +64,11 @@ void bench_report_machine(FILE *out, const bench_env *env, const bench_run_info 
     fprintf(out, "ringhost-bench  %s\n", run->date);
     fprintf(out, "machine: %s; %s; %ld cpus online\n", m.cpu_model, m.kernel,
             sysconf(_SC_NPROCESSORS_ONLN));
-    fprintf(out, "cpus: %d (client/producer), %d (consumer/kernel)\n", env->cpu[0], env->cpu[1]);
+    fprintf(out, "cpus: %d (client/producer), %d (consumer/kernel); the cores cases: %d cpu(s)",
+            env->cpu[0], env->cpu[1], env->n_cpus);
+    for (int i = 0; i < env->n_cpus; i++)
+        fprintf(out, "%s%d", i ? "," : " (", env->cpus[i]);
+    fprintf(out, ")\n");
     fprintf(out, "reps %u, %.2f s per throughput rep, %u round trips per latency rep; "
                  "tag near: probe < %.0f ns before and after\n\n",
             run->reps, env->rep_seconds, env->rtt_samples, BENCH_PROBE_NEAR_NS);

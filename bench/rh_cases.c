@@ -8,6 +8,9 @@
  *   rh.rtt.<inline|thread>.<spin|adaptive>.p64          echo round trip
  *   rh.depth.d<D>                                       D echo kernels in a row
  *   rh.kernels.<K>                                      K echo kernels on 2 cores
+ *   rh.cores.echo.w<W>.b32.p64                          one echo, "workers": W, over W cpus
+ *   rh.cores.chain.d<D>.b32.p64                         D echo kernels in a row, a cpu each
+ *                                                       (group "cores", with base_cores.c)
  *   rh.queue.hop.b<B>.p64                               one named queue, no kernel
  *   rh.send.p64, rh.idle                                the host by itself
  *   rh.gpu.rtt.thread.<spin|adaptive>.p64               the echo on the GPU ("isolation":
@@ -141,6 +144,27 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
         snprintf(name, sizeof name, "rh.kernels.%u", kernel_counts[i]);
         bench_params p = {.payload = 64, .batch = 32, .depth = 1, .kernels = kernel_counts[i]};
         bench_add(s, "scale", name, rhb_kernels, &p);
+    }
+
+    /* Scaling with cores (group "cores", beside base_cores.c's bare rte_ring
+     * shapes): one client on cpus[0]; the echo with 1, 2, 4, 8 inline workers
+     * on threads of their own over cpus[1..W], and chains of 2 and 4 inline
+     * kernels pinned one per cpu; fewer cpus wrap round, and each
+     * repetition says how many it had ("cpus").  Every size even with
+     * --quick: the group is for the machine with the cores. */
+    static const uint32_t core_workers[] = {1, 2, 4, 8};
+    static const uint32_t core_depths[] = {2, 4};
+    for (uint32_t i = 0; i < COUNT(core_workers); i++) {
+        snprintf(name, sizeof name, "rh.cores.echo.w%u.b32.p64", core_workers[i]);
+        bench_params p = {.payload = 64, .batch = 32, .bridge_inline = 1, .depth = 1,
+                          .workers = core_workers[i], .cores = 1};
+        bench_add(s, "cores", name, rhb_echo_throughput, &p);
+    }
+    for (uint32_t i = 0; i < COUNT(core_depths); i++) {
+        snprintf(name, sizeof name, "rh.cores.chain.d%u.b32.p64", core_depths[i]);
+        bench_params p = {.payload = 64, .batch = 32, .bridge_inline = 1,
+                          .depth = core_depths[i], .cores = 1};
+        bench_add(s, "cores", name, rhb_echo_throughput, &p);
     }
 
     /* Across processes (group xproc, with iceoryx's cases): spin at every

@@ -40,8 +40,16 @@ rhb_spec rhb_spec_from(const bench_params *p)
         .workers = p->workers,
         .persist = p->persist,
         .isolated = p->isolated,
+        .cores = p->cores,
     };
     return s;
+}
+
+uint32_t rhb_kernel_cpus(const bench_env *env, const rhb_spec *s)
+{
+    uint32_t want = s->workers > 1 ? s->workers : s->depth * s->chains;
+    uint32_t have = env->n_cpus > 1 ? (uint32_t)env->n_cpus - 1 : 1;
+    return want < have ? want : have;
 }
 
 /* Pin specs name hwloc logical indexes; the bench speaks OS cpu numbers.
@@ -74,11 +82,16 @@ static int pu_logical(int os_cpu)
     return os_cpu >= 0 && os_cpu < MAX_CPUS ? logical_of[os_cpu] : os_cpu;
 }
 
-static json_t *pin_of(const bench_env *env, int cpu_index)
+static json_t *pin_os(int os_cpu)
 {
     char spec[32];
-    snprintf(spec, sizeof spec, "pu:%d", pu_logical(env->cpu[cpu_index]));
+    snprintf(spec, sizeof spec, "pu:%d", pu_logical(os_cpu));
     return json_string(spec);
+}
+
+static json_t *pin_of(const bench_env *env, int cpu_index)
+{
+    return pin_os(env->cpu[cpu_index]);
 }
 
 static json_t *manifest_json(const bench_env *env, const rhb_spec *s, const char *name)
@@ -116,10 +129,20 @@ static json_t *manifest_json(const bench_env *env, const rhb_spec *s, const char
             snprintf(qin, sizeof qin, "c%u.q%u", c, d - 1);
             snprintf(qout, sizeof qout, "c%u.q%u", c, d);
             json_t *pin = json_object();
-            json_object_set_new(pin, "dispatch", pin_of(env, cpu));
-            if (!s->bridge_inline)
-                json_object_set_new(pin, "pump",
-                                    pin_of(env, s->spread ? cpu : s->pump_cpu));
+            if (s->cores) {
+                /* workers of one kernel share its pin, and one pin is one
+                 * reactor thread: so workers go unpinned, on threads of
+                 * their own confined by rhb_launch; a chain's kernels each
+                 * get a cpu of their own (wrapping round where short) */
+                uint32_t k = rhb_kernel_cpus(env, s), i = c * s->depth + d - 1;
+                if (s->workers <= 1)
+                    json_object_set_new(pin, "dispatch", pin_os(env->cpus[1 + i % k]));
+            } else {
+                json_object_set_new(pin, "dispatch", pin_of(env, cpu));
+                if (!s->bridge_inline)
+                    json_object_set_new(pin, "pump",
+                                        pin_of(env, s->spread ? cpu : s->pump_cpu));
+            }
             json_t *kj = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:o, s:s}", "name", kname,
                                    "plugin", plugin, "inputs", "in", qin, "outputs", "out", qout,
                                    "pin", pin, "bridge", s->bridge_inline ? "inline" : "thread");
@@ -155,8 +178,29 @@ int rhb_launch(const bench_env *env, const rhb_spec *s, rhb_pipe *p, bench_resul
 
     rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.instance = name, .log = p->log);
     rh_error err = {0};
+    /* Unpinned workers of a "cores" spec: threads started now inherit this
+     * thread's affinity, so it is narrowed to the workers' cpus for the
+     * launch and the activation, and given back after. */
+    cpu_set_t was;
+    int confined = s->cores && s->workers > 1 &&
+                   pthread_getaffinity_np(pthread_self(), sizeof was, &was) == 0;
+    if (confined) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (uint32_t i = 0; i < rhb_kernel_cpus(env, s); i++)
+            CPU_SET(env->cpus[1 + i], &set);
+        confined = pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+    }
     uint64_t t0 = bench_now_ns();
-    if (rh_runtime_launch(path, &opts, &p->rt, &err) != 0) {
+    int launched = rh_runtime_launch(path, &opts, &p->rt, &err) == 0;
+    int active = launched && rh_runtime_activate(p->rt, &err) == 0;
+    if (confined)
+        pthread_setaffinity_np(pthread_self(), sizeof was, &was);
+    if (launched && !active) {
+        rhb_close(p);
+        return bench_fail(out, "activate: %s", err.msg);
+    }
+    if (!launched) {
         fclose(p->log);
         p->log = NULL;
         /* The GPU echo where no GPU can run it (the executor's refusal,
@@ -164,10 +208,6 @@ int rhb_launch(const bench_env *env, const rhb_spec *s, rhb_pipe *p, bench_resul
         if (s->isolated == 2 && err.code == RH_EPLACE)
             return bench_skip(out, "%s", err.msg);
         return bench_fail(out, "launch %s: %s", path, err.msg);
-    }
-    if (rh_runtime_activate(p->rt, &err) != 0) {
-        rhb_close(p);
-        return bench_fail(out, "activate: %s", err.msg);
     }
     p->launch_ms = (double)(bench_now_ns() - t0) / 1e6;
     snprintf(p->instance, sizeof p->instance, "%s", name);

@@ -30,6 +30,9 @@ typedef struct rhb_spec {
     uint32_t workers;   /* each kernel's "workers" (0: left out, the default 1) */
     int persist;        /* every queue "persist": true */
     int isolated;       /* each kernel "isolation": "process" (a thread bridge) */
+    int cores;          /* spread over env->cpus[1..] (see rhb_kernel_cpus): kernel d of a
+                         * chain pinned to the d-th of them; with workers, no pin, and the
+                         * workers' threads confined to the first `workers` of them */
 } rhb_spec;
 
 typedef struct rhb_pipe {
@@ -64,6 +67,10 @@ int rhb_launch(const bench_env *env, const rhb_spec *spec, rhb_pipe *pipe, bench
 /* Terminate (draining) and destroy.  Returns 0, or -1 when terminate
  * reported a problem. */
 int rhb_close(rhb_pipe *pipe);
+
+/* How many of env->cpus[1..] the kernel threads of a "cores" spec use:
+ * one per worker or per kernel of the chain, at most n_cpus - 1. */
+uint32_t rhb_kernel_cpus(const bench_env *env, const rhb_spec *spec);
 
 /* Threads in this process now (from /proc/self/task). */
 uint32_t rhb_thread_count(void);

@@ -6,6 +6,8 @@
  * A check whose cases did not run (filtered by --only, or failing) is
  * reported "not measured", never dropped.
  */
+#include <stdio.h>
+
 #include "bench_pvt.h"
 
 #define ECHO_INLINE "rh.echo.inline.adaptive.b32.p64"
@@ -127,6 +129,35 @@ void bench_register_targets(bench_suite *s)
                     "nats.remote.pipe.p64", "msgs_per_s", BENCH_AT_LEAST, 0.8);
     bench_add_ratio(s, "remote rtt p50 vs bare nats client", "rh.remote.rtt.p64", "rtt_p50_ns",
                     "nats.remote.rtt.p64", "rtt_p50_ns", BENCH_AT_MOST, 1.5);
+
+    /* Scaling with cores (group "cores"): each ringhost shape against the
+     * same shape on bare rte_rings over the same cpus (base_cores.c), and
+     * each side's own scaling (W workers, or D kernels in a row, against
+     * one).  No targets yet: the first figures come from the 16-core
+     * machine; 2 vCPUs only prove the cases run (each says its "cpus"). */
+    static const unsigned core_w[] = {1, 2, 4, 8}, core_d[] = {2, 4};
+    char name[BENCH_NAME_MAX], num[BENCH_NAME_MAX], den[BENCH_NAME_MAX];
+    for (unsigned i = 0; i < sizeof core_w / sizeof *core_w; i++) {
+        snprintf(name, sizeof name, "cores: echo w%u vs rte_ring w%u", core_w[i], core_w[i]);
+        snprintf(num, sizeof num, "rh.cores.echo.w%u.b32.p64", core_w[i]);
+        snprintf(den, sizeof den, "rte_ring.cores.echo.w%u.b32.p64", core_w[i]);
+        bench_add_ratio(s, name, num, "msgs_per_s", den, "msgs_per_s", BENCH_AT_LEAST, 0);
+    }
+    for (unsigned i = 0; i < sizeof core_d / sizeof *core_d; i++) {
+        snprintf(name, sizeof name, "cores: chain d%u vs rte_ring d%u", core_d[i], core_d[i]);
+        snprintf(num, sizeof num, "rh.cores.chain.d%u.b32.p64", core_d[i]);
+        snprintf(den, sizeof den, "rte_ring.cores.chain.d%u.b32.p64", core_d[i]);
+        bench_add_ratio(s, name, num, "msgs_per_s", den, "msgs_per_s", BENCH_AT_LEAST, 0);
+    }
+    for (unsigned i = 1; i < sizeof core_w / sizeof *core_w; i++)
+        for (int rh = 1; rh >= 0; rh--) {
+            const char *who = rh ? "rh.cores" : "rte_ring.cores";
+            snprintf(name, sizeof name, "cores: %s w%u vs w1", rh ? "echo" : "rte_ring",
+                     core_w[i]);
+            snprintf(num, sizeof num, "%s.echo.w%u.b32.p64", who, core_w[i]);
+            snprintf(den, sizeof den, "%s.echo.w1.b32.p64", who);
+            bench_add_ratio(s, name, num, "msgs_per_s", den, "msgs_per_s", BENCH_AT_LEAST, 0);
+        }
 
     bench_add_target(s, "rh_send p50", "rh.send.p64", "send_p50_ns", BENCH_AT_MOST, 100);
     bench_add_target(s, "idle host cpu", "rh.idle", "cpu_pct", BENCH_AT_MOST, 1);

@@ -51,6 +51,10 @@ if(TARGET ringhost-bench)
   rh_add_test(test_cli_bench        integration/test_cli_bench.c
               LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
   add_dependencies(test_cli_bench ringhost-bench)
+  # --ab against this very build: the comparison's structure, not its speed
+  rh_add_test(test_cli_bench_ab     integration/test_cli_bench_ab.c
+              LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)
+  add_dependencies(test_cli_bench_ab ringhost-bench)
 endif()
 rh_add_test(test_cli_security       integration/test_cli_security.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)

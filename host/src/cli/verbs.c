@@ -46,7 +46,9 @@ static const struct {
      "new-kernel [--cuda] NAME [DIR] [--json]   (a kernel folder to build: NAME a C identifier, DIR "
      "default ./NAME, not there yet; --cuda: a GPU kernel)"},
     {"bench", rh__cmd_bench,
-     "bench [--quick] [--reps N] [--cpus A,B] [--json FILE] [--plots DIR] [--only S] [--list]\n"
+     "bench [--quick] [--reps N] [--cpus A,B[,C...]] [--json FILE] [--plots DIR] [--only S] [--list]\n"
+     "  ringhost bench --ab OTHER [--only S] [--quick] [--reps N] [--json FILE]   (OTHER: another "
+     "build's ringhost; A/B per case and tag)\n"
      "  ringhost bench --pin-sweep MANIFEST [--send FILE.jsonl]"},
 };
 
