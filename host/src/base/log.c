@@ -427,6 +427,7 @@ void rh__log_eventv(FILE *out, int level, const char *event, const char *fmt_kv,
     if (len + 1 >= sizeof line)
         len = sizeof line - 5, memcpy(line + len, "...", 3), len += 3;
     line[len++] = '\n';
+    line[len] = '\0'; /* strstr below reads the line as a string (len < sizeof line here) */
     /* The stream's own lock keeps the line whole against other writers of
      * out; ours orders our writers for tools that cannot see glibc's
      * internal lock (ThreadSanitizer: a memory stream grows with malloc). */
