@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "engine/emit_fast.h"
+#include "engine/answer.h"
 #include "engine/engine_pvt.h"
 
 /* Index in the held batch of the message in, or -1.  Kernels pass
