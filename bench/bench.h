@@ -47,6 +47,8 @@ typedef struct bench_params {
     int persist;           /* ringhost echo: the queues are "persist": true */
     int isolated;          /* ringhost echo: the kernel's "isolation": 1 "process", 2 "cuda"
                             * (the GPU echo, bench_echo_gpu_pN) */
+    int no_latency;        /* ringhost echo: launched with RINGHOST_LATENCY=0 (no wait or
+                            * service histograms): the cost of recording them */
 } bench_params;
 
 /* The run's settings, the same for every case. */

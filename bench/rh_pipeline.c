@@ -40,6 +40,7 @@ rhb_spec rhb_spec_from(const bench_params *p)
         .workers = p->workers,
         .persist = p->persist,
         .isolated = p->isolated,
+        .no_latency = p->no_latency,
     };
     return s;
 }
@@ -156,7 +157,14 @@ int rhb_launch(const bench_env *env, const rhb_spec *s, rhb_pipe *p, bench_resul
     rh_launch_opts opts = RH_LAUNCH_OPTS_INIT(.instance = name, .log = p->log);
     rh_error err = {0};
     uint64_t t0 = bench_now_ns();
-    if (rh_runtime_launch(path, &opts, &p->rt, &err) != 0) {
+    /* The host reads RINGHOST_LATENCY as its workers are made (launch),
+     * never after: this thread is the only one, and it sets it back. */
+    if (s->no_latency)
+        setenv("RINGHOST_LATENCY", "0", 1);
+    int lrc = rh_runtime_launch(path, &opts, &p->rt, &err);
+    if (s->no_latency)
+        unsetenv("RINGHOST_LATENCY");
+    if (lrc != 0) {
         fclose(p->log);
         p->log = NULL;
         /* The GPU echo where no GPU can run it (the executor's refusal,

@@ -30,6 +30,7 @@ typedef struct rhb_spec {
     uint32_t workers;   /* each kernel's "workers" (0: left out, the default 1) */
     int persist;        /* every queue "persist": true */
     int isolated;       /* each kernel "isolation": "process" (a thread bridge) */
+    int no_latency;     /* launched with RINGHOST_LATENCY=0: nothing recorded */
 } rhb_spec;
 
 typedef struct rhb_pipe {

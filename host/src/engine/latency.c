@@ -15,15 +15,11 @@
 
 int rh__latency_on(void)
 {
-    static _Atomic int on = -1; /* -1: not read yet */
-    int v = atomic_load_explicit(&on, memory_order_relaxed);
-    if (v < 0) {
-        const char *e = getenv("RINGHOST_LATENCY");
-        v = !(e && (!strcmp(e, "0") || !strcasecmp(e, "off") || !strcasecmp(e, "false") ||
-                    !strcasecmp(e, "no")));
-        atomic_store_explicit(&on, v, memory_order_relaxed);
-    }
-    return v;
+    /* read at each launch (its workers' init), never on a hot path: a
+     * program embedding the host may launch with and without it */
+    const char *e = getenv("RINGHOST_LATENCY");
+    return !(e && (!strcmp(e, "0") || !strcasecmp(e, "off") || !strcasecmp(e, "false") ||
+                   !strcasecmp(e, "no")));
 }
 
 json_t *rh__kernel_latency_json(rh_kinst *k)
