@@ -329,7 +329,8 @@ static void print_table(const char *instance, json_t *queues, json_t *kernels, j
         print_narrow(queues, kernels, prev, dt_s, width - 1); /* never the last column: no terminal wraps */
     json_t *threads = kernels ? rh__cli_thread_stats(instance) : NULL;
     rh__cli_queue_waits(queues, kernels);
-    rh__cli_latency_print(queues, kernels, threads);
+    rh__cli_latency_print(queues, kernels, threads,
+                          width > 0 && width < WIDE_COLUMNS ? width - 1 : 0);
     json_decref(threads);
 }
 

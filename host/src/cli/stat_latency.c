@@ -44,8 +44,19 @@ void rh__cli_queue_waits(json_t *queues, json_t *kernels)
     }
 }
 
-/* "count p50 p99 p99.9" of one histogram row, or nothing when h is not one. */
-static void print_row(const char *what, const char *name, json_t *h)
+/* The name column: 32 wide, less on a narrower terminal (width > 0), never
+ * under 8; a longer name gets a line of its own, never cut (cmd_stat.c's
+ * rule). */
+#define ROW_FIXED (8 + 1 + 1 + 9 + 4 * 8 + 1)
+static int name_width(int width)
+{
+    int w = width > 0 ? width - ROW_FIXED : 32;
+    return w > 32 ? 32 : w < 8 ? 8 : w;
+}
+
+/* "messages mean p50 p99 p99.9" of one histogram row, or nothing when h is
+ * not one. */
+static void print_row(const char *what, const char *name, int nw, json_t *h)
 {
     rh_hist_snap *s = calloc(1, sizeof *s);
     if (!s || rh_hist_add_json(s, h) != 0) {
@@ -53,7 +64,11 @@ static void print_row(const char *what, const char *name, json_t *h)
         return;
     }
     char a[16], b[16], c[16], mean[16];
-    printf("%-8s %-32s %12llu %9s %9s %9s %9s\n", what, name, (unsigned long long)s->count,
+    if ((int)strlen(name) > nw)
+        printf("%-8s %s\n%-8s %-*s", what, name, "", nw, "");
+    else
+        printf("%-8s %-*s", what, nw, name);
+    printf(" %9llu %7s %7s %7s %7s\n", (unsigned long long)s->count,
            s->count ? rh_hist_ns_text(s->sum_ns / s->count, mean) : "-",
            s->count ? rh_hist_ns_text(rh_hist_quantile(s, 0.5), a) : "-",
            s->count ? rh_hist_ns_text(rh_hist_quantile(s, 0.99), b) : "-",
@@ -61,27 +76,36 @@ static void print_row(const char *what, const char *name, json_t *h)
     free(s);
 }
 
-void rh__cli_latency_print(json_t *queues, json_t *kernels, json_t *threads)
+void rh__cli_latency_print(json_t *queues, json_t *kernels, json_t *threads, int width)
 {
     if (!kernels)
         return;
-    printf("\n%-8s %-32s %12s %9s %9s %9s %9s\n", "latency", "of", "messages", "mean", "p50",
+    int nw = name_width(width);
+    printf("\n%-8s %-*s %9s %7s %7s %7s %7s\n", "latency", nw, "of", "messages", "mean", "p50",
            "p99", "p99.9");
     json_t *o;
     size_t i;
     json_array_foreach (queues, i, o)
         if (json_object_get(o, "wait"))
-            print_row("wait", str(o, "queue"), json_object_get(o, "wait"));
+            print_row("wait", str(o, "queue"), nw, json_object_get(o, "wait"));
     json_array_foreach (kernels, i, o)
-        print_row("service", str(o, "name"),
+        print_row("service", str(o, "name"), nw,
                   json_object_get(json_object_get(o, "latency"), "service"));
     if (!json_array_size(threads))
         return;
-    printf("\n%-32s %14s %14s %6s\n", "thread", "busy polls", "idle polls", "busy%");
+    /* thread names are at most 63 bytes (rh_reactor.name): as the rows */
+    int tw = width > 0 ? width - (1 + 12 + 1 + 12 + 1 + 6 + 1) : 32;
+    tw = tw > 32 ? 32 : tw < 8 ? 8 : tw;
+    printf("\n%-*s %12s %12s %6s\n", tw, "thread", "busy polls", "idle polls", "busy%");
     json_array_foreach (threads, i, o) {
         long long busy = json_integer_value(json_object_get(o, "busy_polls"));
         long long idle = json_integer_value(json_object_get(o, "idle_polls"));
-        printf("%-32s %14lld %14lld %6.1f\n", str(o, "thread"), busy, idle,
+        const char *name = str(o, "thread");
+        if ((int)strlen(name) > tw)
+            printf("%s\n%-*s", name, tw, "");
+        else
+            printf("%-*s", tw, name);
+        printf(" %12lld %12lld %6.1f\n", busy, idle,
                busy + idle ? 100.0 * (double)busy / (double)(busy + idle) : 0.0);
     }
 }
