@@ -19,7 +19,9 @@
 #define SENT 20
 #define WITHIN_S 60.0
 
-static const char *manifest(const char *tag)
+/* e.in -> slow (batch 1, bridge "thread": a pump copies into the
+ * worker's ring; "inline": the worker reads e.in's cells in place) -> e.out */
+static const char *manifest(const char *tag, const char *bridge)
 {
     char text[2048];
     snprintf(text, sizeof text,
@@ -27,9 +29,10 @@ static const char *manifest(const char *tag)
              " \"queues\": {\"e.in\": {\"type\": \"echo.message\", \"capacity\": 64},\n"
              "            \"e.out\": {\"type\": \"echo.message\", \"capacity\": 64}},\n"
              " \"kernels\": [{\"name\": \"k\", \"plugin\": \"slow\", \"batch\": 1,\n"
+             "               \"bridge\": \"%s\",\n"
              "               \"config\": {\"delay_us\": %d},\n"
              "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
-             DELAY_US);
+             bridge, DELAY_US);
     return cli_manifest(tag, text);
 }
 
@@ -47,9 +50,10 @@ static void send_all(const char *instance)
     cli_free(&o);
 }
 
-static void start_and_answer_all(proc *host, const char *tag, const char *inst)
+static void start_and_answer_all(proc *host, const char *tag, const char *inst,
+                                 const char *bridge)
 {
-    cli_start_host(host, manifest(tag), inst);
+    cli_start_host(host, manifest(tag, bridge), inst);
     send_all(inst);
     if (!WAIT_UNTIL_EVERY(WITHIN_S, CLI_POLL_MS,
                           cli_queue_counter(inst, "e.out", "enqueued") >= SENT))
@@ -93,7 +97,7 @@ static void test_stat_json_shows_the_wait_and_the_service_time_of_a_5_ms_kernel(
     (void)state;
     const char *inst = cli_instance("latjson");
     proc host;
-    start_and_answer_all(&host, "latjson", inst);
+    start_and_answer_all(&host, "latjson", inst, "thread");
     cli_out o;
     json_t *doc = stat_json(&o, inst);
     json_t *k = find(json_object_get(doc, "kernels"), "name", "k");
@@ -202,7 +206,7 @@ static void test_stat_prom_has_histograms_of_wait_and_service_and_thread_polls(v
     (void)state;
     const char *inst = cli_instance("latprom");
     proc host;
-    start_and_answer_all(&host, "latprom", inst);
+    start_and_answer_all(&host, "latprom", inst, "thread");
     cli_out o;
     cli_exec(&o, NULL, "stat", "--instance", inst, "--prom", NULL);
     cli_expect_exit(&o, 0);
@@ -233,13 +237,39 @@ static void test_stat_prom_has_histograms_of_wait_and_service_and_thread_polls(v
     stop(&host);
 }
 
+/* The in-place take (inline bridge) records as the copying one does. */
+static void test_an_inline_bridge_records_every_wait_and_service_time(void **state)
+{
+    (void)state;
+    const char *inst = cli_instance("latinl");
+    proc host;
+    start_and_answer_all(&host, "latinl", inst, "inline");
+    cli_out o;
+    json_t *doc = stat_json(&o, inst);
+    json_t *lat = json_object_get(find(json_object_get(doc, "kernels"), "name", "k"), "latency");
+    json_t *service = json_object_get(lat, "service");
+    json_t *wait = json_object_get(find(json_object_get(doc, "queues"), "queue", "e.in"), "wait");
+    CLI_CHECK(&o, ival(service, "count") == SENT && ival(wait, "count") == SENT,
+              "expected %d service times and %d waits, got %lld and %lld", SENT, SENT,
+              ival(service, "count"), ival(wait, "count"));
+    CLI_CHECK(&o, ival(service, "p50_ns") >= DELAY_US * 1000LL &&
+                  ival(service, "p50_ns") <= 10 * DELAY_US * 1000LL,
+              "expected service p50 within [5 ms, 50 ms], got %lld ns", ival(service, "p50_ns"));
+    CLI_CHECK(&o, ival(wait, "p99_ns") >= DELAY_US * 1000LL,
+              "expected e.in's p99 wait to be at least one service time, got %lld ns",
+              ival(wait, "p99_ns"));
+    json_decref(doc);
+    cli_free(&o);
+    stop(&host);
+}
+
 static void test_ringhost_latency_0_records_nothing(void **state)
 {
     (void)state;
     const char *inst = cli_instance("latoff");
     proc host;
     setenv("RINGHOST_LATENCY", "0", 1); /* the host inherits it */
-    start_and_answer_all(&host, "latoff", inst);
+    start_and_answer_all(&host, "latoff", inst, "inline");
     unsetenv("RINGHOST_LATENCY");
     cli_out o;
     json_t *doc = stat_json(&o, inst);
@@ -260,6 +290,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         CLI_HOST_TEST(test_stat_json_shows_the_wait_and_the_service_time_of_a_5_ms_kernel),
         CLI_HOST_TEST(test_stat_prom_has_histograms_of_wait_and_service_and_thread_polls),
+        CLI_HOST_TEST(test_an_inline_bridge_records_every_wait_and_service_time),
         CLI_HOST_TEST(test_ringhost_latency_0_records_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
