@@ -10,7 +10,7 @@
 
 #include "base/hist.h"
 
-uint64_t rh_hist_lower(uint32_t i)
+uint64_t rh__hist_lower(uint32_t i)
 {
     if (i < RH_HIST_SUB)
         return i;
@@ -20,23 +20,16 @@ uint64_t rh_hist_lower(uint32_t i)
     return (uint64_t)(RH_HIST_SUB + sub) << (e - RH_HIST_SUB_BITS);
 }
 
-uint64_t rh_hist_upper(uint32_t i)
+uint64_t rh__hist_upper(uint32_t i)
 {
-    return i >= RH_HIST_OVERFLOW ? UINT64_MAX : rh_hist_lower(i + 1);
+    return i >= RH_HIST_OVERFLOW ? UINT64_MAX : rh__hist_lower(i + 1);
 }
 
-void rh_hist_reset(rh_hist *h)
-{
-    for (uint32_t i = 0; i < RH_HIST_BUCKETS; i++)
-        atomic_store_explicit(&h->bucket[i], 0, memory_order_relaxed);
-    atomic_store_explicit(&h->sum_ns, 0, memory_order_relaxed);
-}
-
-void rh_hist_read(const rh_hist *h, rh_hist_snap *out)
+void rh__hist_read(const rh_hist *h, rh_hist_snap *out)
 {
     out->count = 0;
     for (uint32_t i = 0; i < RH_HIST_BUCKETS; i++) {
-        /* relaxed, paired with rh_hist_add's relaxed stores: each counter
+        /* relaxed, paired with rh__hist_add's relaxed stores: each counter
          * alone is what matters (hist.h) */
         out->bucket[i] = atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
         out->count += out->bucket[i];
@@ -44,7 +37,7 @@ void rh_hist_read(const rh_hist *h, rh_hist_snap *out)
     out->sum_ns = atomic_load_explicit(&h->sum_ns, memory_order_relaxed);
 }
 
-void rh_hist_merge(rh_hist_snap *into, const rh_hist_snap *from)
+void rh__hist_merge(rh_hist_snap *into, const rh_hist_snap *from)
 {
     for (uint32_t i = 0; i < RH_HIST_BUCKETS; i++)
         into->bucket[i] += from->bucket[i];
@@ -52,14 +45,7 @@ void rh_hist_merge(rh_hist_snap *into, const rh_hist_snap *from)
     into->sum_ns += from->sum_ns;
 }
 
-void rh_hist_snap_add(rh_hist_snap *s, uint64_t v, uint64_t n)
-{
-    s->bucket[rh_hist_index(v)] += n;
-    s->count += n;
-    s->sum_ns += v * n;
-}
-
-uint64_t rh_hist_quantile(const rh_hist_snap *s, double q)
+uint64_t rh__hist_quantile(const rh_hist_snap *s, double q)
 {
     if (s->count == 0)
         return 0;
@@ -69,12 +55,12 @@ uint64_t rh_hist_quantile(const rh_hist_snap *s, double q)
     for (uint32_t i = 0; i < RH_HIST_OVERFLOW; i++) {
         seen += s->bucket[i];
         if (seen >= rank)
-            return rh_hist_upper(i);
+            return rh__hist_upper(i);
     }
     return RH_HIST_MAX_NS;
 }
 
-const char *rh_hist_ns_text(uint64_t ns, char *buf)
+const char *rh__hist_ns_text(uint64_t ns, char *buf)
 {
     static const struct {
         double div;
@@ -91,22 +77,22 @@ const char *rh_hist_ns_text(uint64_t ns, char *buf)
     return buf;
 }
 
-json_t *rh_hist_to_json(const rh_hist_snap *s)
+json_t *rh__hist_to_json(const rh_hist_snap *s)
 {
     json_t *b = json_array();
     for (uint32_t i = 0; b && i < RH_HIST_OVERFLOW; i++)
         if (s->bucket[i])
-            json_array_append_new(b, json_pack("[I, I]", (json_int_t)rh_hist_upper(i),
+            json_array_append_new(b, json_pack("[I, I]", (json_int_t)rh__hist_upper(i),
                                                (json_int_t)s->bucket[i]));
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o*}", "count", (json_int_t)s->count,
                      "sum_ns", (json_int_t)s->sum_ns, "p50_ns",
-                     (json_int_t)rh_hist_quantile(s, 0.5), "p99_ns",
-                     (json_int_t)rh_hist_quantile(s, 0.99), "p999_ns",
-                     (json_int_t)rh_hist_quantile(s, 0.999), "overflow",
+                     (json_int_t)rh__hist_quantile(s, 0.5), "p99_ns",
+                     (json_int_t)rh__hist_quantile(s, 0.99), "p999_ns",
+                     (json_int_t)rh__hist_quantile(s, 0.999), "overflow",
                      (json_int_t)s->bucket[RH_HIST_OVERFLOW], "buckets", b);
 }
 
-int rh_hist_add_json(rh_hist_snap *s, const json_t *o)
+int rh__hist_add_json(rh_hist_snap *s, const json_t *o)
 {
     json_t *b = json_object_get(o, "buckets");
     json_t *sum = json_object_get(o, "sum_ns"), *over = json_object_get(o, "overflow");
@@ -120,7 +106,7 @@ int rh_hist_add_json(rh_hist_snap *s, const json_t *o)
         if (upper <= 0 || n < 0)
             return -1;
         /* upper is exclusive: its bucket is the one holding upper - 1 */
-        uint32_t at = rh_hist_index((uint64_t)upper - 1);
+        uint32_t at = rh__hist_index((uint64_t)upper - 1);
         s->bucket[at] += (uint64_t)n;
         s->count += (uint64_t)n;
     }

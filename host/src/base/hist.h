@@ -12,9 +12,9 @@
  * child process's workers are shared memory, exec_process.c, so its
  * counters are the host's to read with no copy).
  *
- * Writing (rh_hist_add) is one thread's only — the worker's — so a bucket
+ * Writing (rh__hist_add) is one thread's only — the worker's — so a bucket
  * is a relaxed load and store, no locked instruction.  A reader copies the
- * counters with relaxed loads (rh_hist_read): each bucket it reads is a
+ * counters with relaxed loads (rh__hist_read): each bucket it reads is a
  * count that was true at some moment, never torn; the copy is not one
  * instant (a record may land in the buckets read after it and not those
  * before), so a reader derives count from the buckets it read, never from
@@ -40,7 +40,7 @@ typedef struct rh_hist {
     _Atomic uint64_t sum_ns;                        /* sum of every value, times its weight */
 } rh_hist;
 
-/* A reader's copy (rh_hist_read), or the sum of several (rh_hist_merge). */
+/* A reader's copy (rh__hist_read), or the sum of several (rh__hist_merge). */
 typedef struct rh_hist_snap {
     uint64_t bucket[RH_HIST_BUCKETS];
     uint64_t count;                                 /* sum of bucket[] */
@@ -48,7 +48,7 @@ typedef struct rh_hist_snap {
 } rh_hist_snap;
 
 /* The bucket of a value in ns. */
-static inline uint32_t rh_hist_index(uint64_t v)
+static inline uint32_t rh__hist_index(uint64_t v)
 {
     if (v < RH_HIST_SUB)
         return (uint32_t)v;
@@ -60,50 +60,42 @@ static inline uint32_t rh_hist_index(uint64_t v)
 }
 
 /*
- * Record value v (ns) n times: rh_hist_count (its bucket) and rh_hist_sum
- * (v * n, or the sum of several counts at once), or rh_hist_add (both).
+ * Record value v (ns) n times: rh__hist_count (its bucket) and rh__hist_sum
+ * (v * n, or the sum of several counts at once), or rh__hist_add (both).
  * The owner thread's only: a relaxed load and store per counter (no RMW:
- * nobody else writes them), read by rh_hist_read's relaxed loads; no
+ * nobody else writes them), read by rh__hist_read's relaxed loads; no
  * ordering with anything else is needed, each counter stands alone.
  */
-static inline void rh_hist_count(rh_hist *h, uint64_t v, uint64_t n)
+static inline void rh__hist_count(rh_hist *h, uint64_t v, uint64_t n)
 {
-    _Atomic uint64_t *b = &h->bucket[rh_hist_index(v)];
+    _Atomic uint64_t *b = &h->bucket[rh__hist_index(v)];
     atomic_store_explicit(b, atomic_load_explicit(b, memory_order_relaxed) + n,
                           memory_order_relaxed);
 }
 
-static inline void rh_hist_sum(rh_hist *h, uint64_t sum_ns)
+static inline void rh__hist_sum(rh_hist *h, uint64_t sum_ns)
 {
     atomic_store_explicit(&h->sum_ns,
                           atomic_load_explicit(&h->sum_ns, memory_order_relaxed) + sum_ns,
                           memory_order_relaxed);
 }
 
-static inline void rh_hist_add(rh_hist *h, uint64_t v, uint64_t n)
+static inline void rh__hist_add(rh_hist *h, uint64_t v, uint64_t n)
 {
-    rh_hist_count(h, v, n);
-    rh_hist_sum(h, v * n);
+    rh__hist_count(h, v, n);
+    rh__hist_sum(h, v * n);
 }
 
 /* The lower (inclusive) and upper (exclusive) edges of bucket i in ns; the
  * overflow bucket's upper edge is UINT64_MAX. */
-uint64_t rh_hist_lower(uint32_t i);
-uint64_t rh_hist_upper(uint32_t i);
-
-/* Zero every counter (before the owner thread runs). */
-void rh_hist_reset(rh_hist *h);
+uint64_t rh__hist_lower(uint32_t i);
+uint64_t rh__hist_upper(uint32_t i);
 
 /* A copy of h's counters, count derived from the buckets (see above). */
-void rh_hist_read(const rh_hist *h, rh_hist_snap *out);
+void rh__hist_read(const rh_hist *h, rh_hist_snap *out);
 
 /* into += from. */
-void rh_hist_merge(rh_hist_snap *into, const rh_hist_snap *from);
-
-/* Add n counts to the bucket holding value v (ns), and v * n to the sum
- * unless sum_ns is given separately: rebuilding a snapshot from a list of
- * (upper edge, count) pairs (rh_hist_from_json). */
-void rh_hist_snap_add(rh_hist_snap *s, uint64_t v, uint64_t n);
+void rh__hist_merge(rh_hist_snap *into, const rh_hist_snap *from);
 
 /*
  * The q-quantile (0 < q <= 1, e.g. 0.5, 0.99, 0.999) in ns: the upper
@@ -112,21 +104,21 @@ void rh_hist_snap_add(rh_hist_snap *s, uint64_t v, uint64_t n);
  * 0 for an empty histogram; RH_HIST_MAX_NS when the quantile lies in the
  * overflow bucket (the value is at least that).
  */
-uint64_t rh_hist_quantile(const rh_hist_snap *s, double q);
+uint64_t rh__hist_quantile(const rh_hist_snap *s, double q);
 
 /* ns as a person reads a latency, 3 significant digits: "850ns",
  * "12.3us", "5.24ms", "1.50s"; into buf[16]. */
-const char *rh_hist_ns_text(uint64_t ns, char *buf);
+const char *rh__hist_ns_text(uint64_t ns, char *buf);
 
 /*
  * As JSON: {"count", "sum_ns", "p50_ns", "p99_ns", "p999_ns", "overflow",
  * "buckets": [[upper_ns, count], ...]} with the non-empty buckets below
  * the overflow only, in order (upper_ns exclusive).  NULL without memory.
  */
-struct json_t *rh_hist_to_json(const rh_hist_snap *s);
+struct json_t *rh__hist_to_json(const rh_hist_snap *s);
 
-/* Add what rh_hist_to_json wrote to s (merging several edges' into one);
+/* Add what rh__hist_to_json wrote to s (merging several edges' into one);
  * 0, or -1 when o is not such an object. */
-int rh_hist_add_json(rh_hist_snap *s, const struct json_t *o);
+int rh__hist_add_json(rh_hist_snap *s, const struct json_t *o);
 
 #endif /* RH_BASE_HIST_H */

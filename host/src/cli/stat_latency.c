@@ -35,11 +35,11 @@ void rh__cli_queue_waits(json_t *queues, json_t *kernels)
         json_array_foreach (kernels, j, k)
             json_array_foreach (json_object_get(json_object_get(k, "latency"), "inputs"), p, in)
                 if (s && !strcmp(str(in, "queue"), str(q, "queue")) &&
-                    rh_hist_add_json(s, json_object_get(in, "wait")) == 0)
+                    rh__hist_add_json(s, json_object_get(in, "wait")) == 0)
                     read = 1;
         /* only a queue some kernel reads waits for one */
         if (read)
-            json_object_set_new(q, "wait", rh_hist_to_json(s));
+            json_object_set_new(q, "wait", rh__hist_to_json(s));
         free(s);
     }
 }
@@ -59,7 +59,7 @@ static int name_width(int width)
 static void print_row(const char *what, const char *name, int nw, json_t *h)
 {
     rh_hist_snap *s = calloc(1, sizeof *s);
-    if (!s || rh_hist_add_json(s, h) != 0) {
+    if (!s || rh__hist_add_json(s, h) != 0) {
         free(s);
         return;
     }
@@ -69,10 +69,10 @@ static void print_row(const char *what, const char *name, int nw, json_t *h)
     else
         printf("%-8s %-*s", what, nw, name);
     printf(" %9llu %7s %7s %7s %7s\n", (unsigned long long)s->count,
-           s->count ? rh_hist_ns_text(s->sum_ns / s->count, mean) : "-",
-           s->count ? rh_hist_ns_text(rh_hist_quantile(s, 0.5), a) : "-",
-           s->count ? rh_hist_ns_text(rh_hist_quantile(s, 0.99), b) : "-",
-           s->count ? rh_hist_ns_text(rh_hist_quantile(s, 0.999), c) : "-");
+           s->count ? rh__hist_ns_text(s->sum_ns / s->count, mean) : "-",
+           s->count ? rh__hist_ns_text(rh__hist_quantile(s, 0.5), a) : "-",
+           s->count ? rh__hist_ns_text(rh__hist_quantile(s, 0.99), b) : "-",
+           s->count ? rh__hist_ns_text(rh__hist_quantile(s, 0.999), c) : "-");
     free(s);
 }
 
@@ -129,7 +129,7 @@ static void prom_hist(FILE *out, const char *name, const char *instance, const c
                       const char *value, json_t *h)
 {
     rh_hist_snap *s = calloc(1, sizeof *s);
-    if (!s || rh_hist_add_json(s, h) != 0) {
+    if (!s || rh__hist_add_json(s, h) != 0) {
         free(s);
         return;
     }
@@ -137,7 +137,7 @@ static void prom_hist(FILE *out, const char *name, const char *instance, const c
     uint32_t b = 0;
     for (int k = PROM_LE_FIRST; k <= PROM_LE_LAST + 1; k++) {
         uint64_t edge = 1ull << k;
-        for (; b < RH_HIST_OVERFLOW && rh_hist_upper(b) <= edge; b++)
+        for (; b < RH_HIST_OVERFLOW && rh__hist_upper(b) <= edge; b++)
             below += s->bucket[b];
         fprintf(out, "%s_bucket{instance=\"", name);
         print_label(out, instance);

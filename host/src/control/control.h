@@ -49,7 +49,7 @@
  *        "runtimes_released": N, "runtimes_kept": N}
  *        latency: {"recorded", "service": HIST, "busy_ns", "inputs": [{"port",
  *        "queue", "wait": HIST}, ...]} (engine.h rh__kernel_latency_json;
- *        HIST: base/hist.h rh_hist_to_json); absent on tombstones.
+ *        HIST: base/hist.h rh__hist_to_json); absent on tombstones.
  *        threads: every reactor thread's rounds that found work and that
  *        found none.
  *        rate: messages processed per second over the host's last sample

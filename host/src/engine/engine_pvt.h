@@ -133,16 +133,16 @@ static inline void rh__latency_taken(rh_worker *w, uint32_t port, uint32_t n, ui
         return;
     uint64_t oldest = now > first ? now - first : 0, youngest = now > last ? now - last : 0;
     uint32_t half = n / 2; /* 0 for a batch of one: its one count is the first's */
-    rh_hist_count(&w->wait[port], oldest, n - half);
-    rh_hist_count(&w->wait[port], youngest, half);
-    rh_hist_sum(&w->wait[port], oldest * (n - half) + youngest * half);
+    rh__hist_count(&w->wait[port], oldest, n - half);
+    rh__hist_count(&w->wait[port], youngest, half);
+    rh__hist_sum(&w->wait[port], oldest * (n - half) + youngest * half);
 }
 
 /* process() took ns for a batch of n: each of its messages spent that long
  * in the kernel (its answers leave when the batch ends). */
 static inline void rh__latency_served(rh_worker *w, uint32_t n, uint64_t ns)
 {
-    rh_hist_add(&w->service, ns, n);
+    rh__hist_add(&w->service, ns, n);
     atomic_store_explicit(&w->busy_ns,
                           atomic_load_explicit(&w->busy_ns, memory_order_relaxed) + ns,
                           memory_order_relaxed);

@@ -30,21 +30,21 @@ json_t *rh__kernel_latency_json(rh_kinst *k)
         goto out;
     uint64_t busy = 0;
     for (uint32_t w = 0; w < k->n_workers; w++) {
-        rh_hist_read(&k->workers[w].service, one);
-        rh_hist_merge(s, one);
+        rh__hist_read(&k->workers[w].service, one);
+        rh__hist_merge(s, one);
         busy += atomic_load_explicit(&k->workers[w].busy_ns, memory_order_relaxed);
     }
-    json_t *service = rh_hist_to_json(s);
-    for (uint32_t p = 0; p < k->desc->n_inputs; p++) {
+    json_t *service = rh__hist_to_json(s);
+    for (uint32_t p = 0; p < k->desc->n_inputs && p < RH_MAX_PORTS && k->in_q[p]; p++) {
         memset(s, 0, sizeof *s);
         for (uint32_t w = 0; w < k->n_workers; w++) {
-            rh_hist_read(&k->workers[w].wait[p], one);
-            rh_hist_merge(s, one);
+            rh__hist_read(&k->workers[w].wait[p], one);
+            rh__hist_merge(s, one);
         }
         json_array_append_new(inputs, json_pack("{s:s, s:s, s:o*}", "port",
                                                 k->desc->inputs[p].name, "queue",
                                                 rh_queue_name(k->in_q[p]), "wait",
-                                                rh_hist_to_json(s)));
+                                                rh__hist_to_json(s)));
     }
     o = json_pack("{s:b, s:o*, s:I, s:O}", "recorded", k->n_workers && k->workers[0].latency,
                   "service", service, "busy_ns", (json_int_t)busy, "inputs", inputs);

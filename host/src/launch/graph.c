@@ -168,8 +168,8 @@ static void print_edge(FILE *out, const rh_runtime *rt, const rh_kinst *k, uint3
         size_t used = strlen(label);
         snprintf(label + used, sizeof label - used, "\\n%s p50 %s p99 %s",
                  output ? "service" : "wait",
-                 rh_hist_ns_text((uint64_t)json_integer_value(json_object_get(h, "p50_ns")), p50),
-                 rh_hist_ns_text((uint64_t)json_integer_value(json_object_get(h, "p99_ns")), p99));
+                 rh__hist_ns_text((uint64_t)json_integer_value(json_object_get(h, "p50_ns")), p50),
+                 rh__hist_ns_text((uint64_t)json_integer_value(json_object_get(h, "p99_ns")), p99));
     }
     if (output) {
         fprintf(out, "  \"k:");
