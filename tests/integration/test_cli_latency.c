@@ -31,7 +31,8 @@ static const char *manifest(const char *tag, const char *bridge)
              " \"kernels\": [{\"name\": \"k\", \"plugin\": \"slow\", \"batch\": 1,\n"
              "               \"bridge\": \"%s\",\n"
              "               \"config\": {\"delay_us\": %d},\n"
-             "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
+             "               \"inputs\": {\"in\": \"e.in\"},\n"
+             "               \"outputs\": {\"out\": \"e.out\"}}]}\n",
              bridge, DELAY_US);
     return cli_manifest(tag, text);
 }

@@ -94,7 +94,8 @@ static void test_quantiles_are_the_upper_edge_of_the_bucket_reaching_their_rank(
     rh__hist_add(h, 1000000000, 1);
     rh_hist_snap s;
     rh__hist_read(h, &s);
-    uint64_t us = rh__hist_upper(rh__hist_index(1000)), ms = rh__hist_upper(rh__hist_index(1000000));
+    uint64_t us = rh__hist_upper(rh__hist_index(1000));
+    uint64_t ms = rh__hist_upper(rh__hist_index(1000000));
     uint64_t sec = rh__hist_upper(rh__hist_index(1000000000));
     EXPECT(rh__hist_quantile(&s, 0.5) == us, "p50: expected %llu, got %llu",
            (unsigned long long)us, (unsigned long long)rh__hist_quantile(&s, 0.5));

@@ -191,9 +191,9 @@ json_t *rh__cli_thread_stats(const char *instance);
 /* stat_latency.c.  rh__cli_queue_waits: set "wait" (base/hist.h's JSON) on
  * each queue of queues that kernels read, their "latency" inputs merged.
  * rh__cli_latency_print: the latency and polls tables under stat's
- * (nothing without kernels), in width columns (0: no limit).  rh__cli_latency_prom: the queue wait and
- * kernel service histograms, busy time and thread polls, as Prometheus
- * text. */
+ * (nothing without kernels), in width columns (0: no limit).
+ * rh__cli_latency_prom: the queue wait and kernel service histograms, busy
+ * time and thread polls, as Prometheus text. */
 void rh__cli_queue_waits(json_t *queues, json_t *kernels);
 void rh__cli_latency_print(json_t *queues, json_t *kernels, json_t *threads, int width);
 void rh__cli_latency_prom(FILE *out, const char *instance, json_t *queues, json_t *kernels,

@@ -513,10 +513,11 @@ int rh__kernel_is_quiet(rh_kinst *k, int queues_too);
 
 /* Latency and polls (latency.c).  rh__latency_on: whether workers record
  * latency: yes unless the environment has RINGHOST_LATENCY=0 (or off,
- * false, no), read at each call (a worker's init).  rh__kernel_latency_json: kernel k's service time
- * and, per input port, the wait of its queue, as {"service": HIST,
- * "busy_ns", "inputs": [{"port", "queue", "wait": HIST}]} (HIST:
- * rh__hist_to_json, every worker's merged); NULL without memory.
+ * false, no), read at each call (a worker's init).
+ * rh__kernel_latency_json: kernel k's service time and, per input port,
+ * the wait of its queue, as {"recorded", "service": HIST, "busy_ns",
+ * "inputs": [{"port", "queue", "wait": HIST}]} (HIST: rh__hist_to_json,
+ * every worker's merged); NULL without memory.
  * rh__runtime_polls_json: [{"thread", "busy_polls", "idle_polls"}] of rt's
  * reactor threads. */
 int rh__latency_on(void);
