@@ -50,6 +50,8 @@ typedef struct bench_params {
                             * (the GPU echo, bench_echo_gpu_pN) */
     int cores;             /* the "cores" cases: kernel threads spread over env->cpus[1..]
                             * (rh_cases.c, base_cores.c) */
+    int no_latency;        /* ringhost echo: launched with RINGHOST_LATENCY=0 (no wait or
+                            * service histograms): the cost of recording them */
 } bench_params;
 
 /* The run's settings, the same for every case. */

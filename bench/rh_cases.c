@@ -5,6 +5,7 @@
  *   rh.echo.<inline|thread>.<spin|adaptive>.b<B>.p<N>   echo pipeline throughput
  *   rh.echo.inline.<workers2|persist>.adaptive.b32.p64  the same, other kinds
  *   rh.echo.thread.isolated.adaptive.b32.p64            (group "kinds")
+ *   rh.echo.inline.nolatency.adaptive.b32.p64           the echo, RINGHOST_LATENCY=0
  *   rh.rtt.<inline|thread>.<spin|adaptive>.p64          echo round trip
  *   rh.depth.d<D>                                       D echo kernels in a row
  *   rh.kernels.<K>                                      K echo kernels on 2 cores
@@ -82,6 +83,16 @@ static void add_echo_kinds(bench_suite *s)
               &isolated);
 }
 
+/* The echo without latency recording (RINGHOST_LATENCY=0): in group
+ * "p64", so its repetitions interleave with rh.echo.inline.adaptive.b32.p64
+ * (the same echo, recording), and the two compare on one machine state. */
+static void add_echo_no_latency(bench_suite *s)
+{
+    bench_params p = {.payload = 64, .batch = 32, .bridge_inline = 1, .depth = 1,
+                      .no_latency = 1};
+    bench_add(s, "p64", "rh.echo.inline.nolatency.adaptive.b32.p64", rhb_echo_throughput, &p);
+}
+
 void bench_register_ringhost(bench_suite *s, const bench_env *env)
 {
     int quick = env->quick;
@@ -101,6 +112,7 @@ void bench_register_ringhost(bench_suite *s, const bench_env *env)
     add_echo_loans(s, "p64", 64);
     add_echo_loans(s, "payload", 65536);
     add_echo_kinds(s);
+    add_echo_no_latency(s);
     for (uint32_t i = 0; i < COUNT(batches); i++) {
         if (quick && batches[i] != 32)
             continue;

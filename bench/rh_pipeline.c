@@ -41,6 +41,7 @@ rhb_spec rhb_spec_from(const bench_params *p)
         .persist = p->persist,
         .isolated = p->isolated,
         .cores = p->cores,
+        .no_latency = p->no_latency,
     };
     return s;
 }
@@ -192,7 +193,13 @@ int rhb_launch(const bench_env *env, const rhb_spec *s, rhb_pipe *p, bench_resul
         confined = pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
     }
     uint64_t t0 = bench_now_ns();
+    /* The host reads RINGHOST_LATENCY as its workers are made (launch),
+     * never after: this thread is the only one, and it sets it back. */
+    if (s->no_latency)
+        setenv("RINGHOST_LATENCY", "0", 1);
     int launched = rh_runtime_launch(path, &opts, &p->rt, &err) == 0;
+    if (s->no_latency)
+        unsetenv("RINGHOST_LATENCY");
     int active = launched && rh_runtime_activate(p->rt, &err) == 0;
     if (confined)
         pthread_setaffinity_np(pthread_self(), sizeof was, &was);

@@ -33,6 +33,7 @@ typedef struct rhb_spec {
     int cores;          /* spread over env->cpus[1..] (see rhb_kernel_cpus): kernel d of a
                          * chain pinned to the d-th of them; with workers, no pin, and the
                          * workers' threads confined to the first `workers` of them */
+    int no_latency;     /* launched with RINGHOST_LATENCY=0: nothing recorded */
 } rhb_spec;
 
 typedef struct rhb_pipe {

@@ -457,7 +457,8 @@ static void test_stat_prom_prints_counters_and_gauges_in_the_text_format(void **
     pfx = cli_keep("ringhost_kernel_state{instance=\"%s\",kernel=\"scale\",state=\"active\"} ",
                    L.instance);
     CLI_CHECK(&o, prom_value(&o, pfx) == 1, "expected scale's state gauge active = 1");
-    /* every line is a comment or "name{labels} integer" */
+    /* every line is a comment or "name{labels} number": integers for
+     * counts, seconds (a histogram's _sum, busy time) as decimals */
     char *dup = strdup(o.r.out), *save = NULL;
     for (char *line = strtok_r(dup, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '#')
@@ -466,8 +467,11 @@ static void test_stat_prom_prints_counters_and_gauges_in_the_text_format(void **
         char *end = NULL;
         CLI_CHECK(&o, sp && strstr(line, "{instance=\"") && sp[-1] == '}',
                   "expected name{labels} value, got: %s", line);
-        strtoll(sp + 1, &end, 10);
-        CLI_CHECK(&o, end && *end == 0 && end != sp + 1, "expected an integer value: %s", line);
+        double v = strtod(sp + 1, &end);
+        CLI_CHECK(&o, end && *end == 0 && end != sp + 1 && v >= 0,
+                  "expected a number value: %s", line);
+        if (!strstr(line, "_seconds"))
+            CLI_CHECK(&o, !strchr(sp + 1, '.'), "expected an integer count: %s", line);
     }
     free(dup);
     cli_free(&o);

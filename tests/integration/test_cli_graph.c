@@ -121,8 +121,13 @@ static void test_graph_of_a_live_host_labels_depths_rates_and_threads(void **sta
     CLI_CHECK(&o, strstr(o.r.out, "p.out\\nsum.result\\ndepth 1/"),
               "expected p.out's node to say depth 1");
     CLI_CHECK(&o, strstr(o.r.out, "depth 0/64"), "expected p.mid empty, of 64 slots");
-    CLI_CHECK(&o, strstr(o.r.out, "\"q:p.in\" -> \"k:sc\":i0 [label=\"pump 0.0/s\"]"),
-              "expected the idle input edge labelled with its rate");
+    /* the one message passed: its wait and the kernel's service time too */
+    CLI_CHECK(&o, strstr(o.r.out, "\"q:p.in\" -> \"k:sc\":i0 "
+                                  "[label=\"pump 0.0/s\\nwait p50 "),
+              "expected the idle input edge labelled with its rate and its queue's wait");
+    CLI_CHECK(&o, strstr(o.r.out, "\"k:sc\":o0 -> \"q:p.mid\" "
+                                  "[label=\"pump 0.0/s\\nservice p50 "),
+              "expected sc's output edge labelled with its rate and sc's service time");
     CLI_CHECK(&o, strstr(o.r.out, "threads ") && strstr(o.r.out, "msg/s") &&
                       strstr(o.r.out, "(active)"),
               "expected the host's threads, kernel rates and states");

@@ -107,6 +107,10 @@ rh_add_test(test_cli_ready          integration/test_cli_ready.c
 rh_add_test(test_cli_metrics        integration/test_cli_metrics.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
 
+# ---- latency: queue wait, kernel service time, thread polls in stat/prom/graph ----
+rh_add_test(test_cli_latency        integration/test_cli_latency.c
+            LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 180)
+
 # ---- recv --peek, dead letters by reason ----
 rh_add_test(test_cli_peek           integration/test_cli_peek.c
             LIBS rh_base PkgConfig::JANSSON EXTRA ${RH_CLI_EXTRA} TIMEOUT 120)

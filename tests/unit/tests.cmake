@@ -4,6 +4,8 @@ rh_add_test(test_id        unit/test_id.c        LIBS rh_base)
 rh_add_test(test_id_answer unit/test_id_answer.c LIBS rh_base)
 rh_add_test(test_remote_wire unit/test_remote_wire.c LIBS rh_remote)
 rh_add_test(test_wait      unit/test_wait.c      LIBS rh_base)
+# the latency histogram: edges, quantiles, overflow, JSON, one writer and a reader
+rh_add_test(test_hist      unit/test_hist.c      LIBS rh_base)
 rh_add_test(test_ring      unit/test_ring.c      LIBS rh_ring)
 # a ring's memory from the allocator passed in: heap, shared across fork
 rh_add_test(test_ring_mem  unit/test_ring_mem.c  LIBS rh_ring)

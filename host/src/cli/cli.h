@@ -185,6 +185,19 @@ json_t *rh__cli_kernel_stats(const char *instance);
 /* The "links" of the same reply (remote queues): each link's
  * counters, or NULL when no host answers. */
 json_t *rh__cli_link_stats(const char *instance);
+/* The "threads" of the same reply: each reactor thread's busy and idle
+ * polls, or NULL when no host answers. */
+json_t *rh__cli_thread_stats(const char *instance);
+/* stat_latency.c.  rh__cli_queue_waits: set "wait" (base/hist.h's JSON) on
+ * each queue of queues that kernels read, their "latency" inputs merged.
+ * rh__cli_latency_print: the latency and polls tables under stat's
+ * (nothing without kernels), in width columns (0: no limit).
+ * rh__cli_latency_prom: the queue wait and kernel service histograms, busy
+ * time and thread polls, as Prometheus text. */
+void rh__cli_queue_waits(json_t *queues, json_t *kernels);
+void rh__cli_latency_print(json_t *queues, json_t *kernels, json_t *threads, int width);
+void rh__cli_latency_prom(FILE *out, const char *instance, json_t *queues, json_t *kernels,
+                          json_t *threads);
 /* cmd_stat.c: the links table under `stat`'s and `ps`'s tables (nothing
  * for NULL or no link). */
 void rh__cli_links_print(json_t *links);

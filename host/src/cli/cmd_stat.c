@@ -316,8 +316,10 @@ static void print_narrow(json_t *queues, json_t *kernels, json_t *prev, double d
     }
 }
 
-/* One frame; with prev and dt_s > 0 each queue's rate since prev. */
-static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt_s)
+/* One frame; with prev and dt_s > 0 each queue's rate since prev.  Then
+ * the latency and polls tables (stat_latency.c). */
+static void print_table(const char *instance, json_t *queues, json_t *kernels, json_t *prev,
+                        double dt_s)
 {
     print_hosts(queues);
     int width = out_width();
@@ -325,6 +327,11 @@ static void print_table(json_t *queues, json_t *kernels, json_t *prev, double dt
         print_wide(queues, kernels, prev, dt_s);
     else
         print_narrow(queues, kernels, prev, dt_s, width - 1); /* never the last column: no terminal wraps */
+    json_t *threads = kernels ? rh__cli_thread_stats(instance) : NULL;
+    rh__cli_queue_waits(queues, kernels);
+    rh__cli_latency_print(queues, kernels, threads,
+                          width > 0 && width < WIDE_COLUMNS ? width - 1 : 0);
+    json_decref(threads);
 }
 
 /* Each link of the host (remote queues), as `stat` and `ps` show
@@ -405,7 +412,7 @@ static int watch(const char *instance, double interval_s)
         if (json_array_size(queues) == 0)
             printf("no shared queues of instance \"%s\" (is it running?)\n", instance);
         else
-            print_table(queues, kernels, prev,
+            print_table(instance, queues, kernels, prev,
                         prev_ns ? (double)(now - prev_ns) / (double)RH_NS_PER_S : 0);
         print_links(instance);
         fflush(stdout);
@@ -471,9 +478,14 @@ int rh__cmd_stat(int argc, char **argv)
     json_t *queues = rh__cli_queue_stats(instance), *kernels = rh__cli_kernel_stats(instance);
     int found = json_array_size(queues) > 0;
     if (as_json) {
+        rh__cli_queue_waits(queues, kernels); /* each queue's "wait" */
         json_t *o = json_pack("{s:s, s:O}", "instance", instance, "queues", queues);
         if (kernels)
             json_object_set(o, "kernels", kernels);
+        json_t *threads = kernels ? rh__cli_thread_stats(instance) : NULL;
+        if (threads) /* busy and idle polls of each host thread */
+            json_object_set(o, "threads", threads);
+        json_decref(threads);
         json_t *links = rh__cli_link_stats(instance); /* remote queues */
         if (links && json_array_size(links))
             json_object_set(o, "links", links);
@@ -487,7 +499,7 @@ int rh__cmd_stat(int argc, char **argv)
         rh__cli_prom_print(stdout, instance, queues, kernels);
         hosts_gone_note(stderr, "ringhost stat", queues);
     } else if (found) {
-        print_table(queues, kernels, NULL, 0);
+        print_table(instance, queues, kernels, NULL, 0);
         print_links(instance);
     }
     json_decref(queues);

@@ -231,3 +231,8 @@ json_t *rh__cli_link_stats(const char *instance)
 {
     return ps_member(instance, "links");
 }
+
+json_t *rh__cli_thread_stats(const char *instance)
+{
+    return ps_member(instance, "threads");
+}

@@ -120,6 +120,11 @@ void rh__cli_prom_print(FILE *out, const char *instance, json_t *queues, json_t 
                                                                  sizeof *link_metrics; m++)
         print_metric(out, &link_metrics[m], instance, links, "link", "link");
     json_decref(links);
+    /* latency (stat_latency.c): each queue's wait, each kernel's service */
+    rh__cli_queue_waits(queues, kernels);
+    json_t *threads = kernels ? rh__cli_thread_stats(instance) : NULL;
+    rh__cli_latency_prom(out, instance, queues, kernels, threads);
+    json_decref(threads);
     if (!kernels)
         return;
     for (size_t m = 0; m < sizeof kernel_metrics / sizeof *kernel_metrics; m++)

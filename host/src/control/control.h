@@ -44,8 +44,14 @@
  *     -> {"ok": true, "instance": I, "pid": N, "kernels": [{"name", "plugin",
  *        "version", "path", "manifest", "state", "workers", "threads",
  *        "cpus", "processed", "failed", "emitted", "batches", "restarts",
- *        "swaps", "busy", "rate", "heartbeat_age_ms", "active_s"}, ...],
+ *        "swaps", "busy", "rate", "heartbeat_age_ms", "active_s", "latency"},
+ *        ...], "threads": [{"thread", "busy_polls", "idle_polls"}, ...],
  *        "runtimes_released": N, "runtimes_kept": N}
+ *        latency: {"recorded", "service": HIST, "busy_ns", "inputs": [{"port",
+ *        "queue", "wait": HIST}, ...]} (engine.h rh__kernel_latency_json;
+ *        HIST: base/hist.h rh__hist_to_json); absent on tombstones.
+ *        threads: every reactor thread's rounds that found work and that
+ *        found none.
  *        rate: messages processed per second over the host's last sample
  *        (it samples every RH_CONTROL_SAMPLE_MS ms; 0 before two samples).
  *        Kernels of launched manifests that were released (their kernels

@@ -67,7 +67,7 @@ static json_t *kernel_json(const char *manifest, double rate, const rh_kernel_in
 
 static char *cmd_ps(rh_control *c)
 {
-    json_t *arr = json_array(), *links = json_array();
+    json_t *arr = json_array(), *links = json_array(), *threads = json_array();
     for (unsigned r = 0; r < c->n_rts; r++) {
         rh_runtime *rt = c->rts[r].rt;
         if (!c->rts[r].retired) { /* remote queues: each link's counters */
@@ -75,11 +75,19 @@ static char *cmd_ps(rh_control *c)
             json_array_extend(links, l);
             json_decref(l);
         }
+        if (!c->rts[r].retired) { /* its threads' busy and idle polls (latency.c) */
+            json_t *t = rh__runtime_polls_json(rt);
+            json_array_extend(threads, t);
+            json_decref(t);
+        }
         for (uint32_t k = 0; !c->rts[r].retired && k < rh_runtime_kernel_count(rt); k++) {
             rh_kernel_info ki = RH_KERNEL_INFO_INIT;
-            if (rh_runtime_kernel_info(rt, k, &ki) == 0)
-                json_array_append_new(arr, kernel_json(c->rts[r].manifest,
-                                                       c->rts[r].samples[k].rate, &ki));
+            if (rh_runtime_kernel_info(rt, k, &ki) != 0)
+                continue;
+            json_t *o = kernel_json(c->rts[r].manifest, c->rts[r].samples[k].rate, &ki);
+            /* wait per input queue and service time (latency.c) */
+            json_object_set_new(o, "latency", rh__kernel_latency_json(&rt->kernels[k]));
+            json_array_append_new(arr, o);
         }
     }
     /* the kernels released after their terminate (runtimes.c), oldest first */
@@ -94,10 +102,10 @@ static char *cmd_ps(rh_control *c)
     unsigned kept = 0;
     for (unsigned r = 1; r < c->n_rts; r++)
         kept += c->rts[r].retired || c->rts[r].held_by[0];
-    return reply_text(json_pack("{s:b, s:s, s:i, s:o, s:o, s:i, s:i}", "ok", 1, "instance",
-                                c->instance, "pid", (int)getpid(), "kernels", arr, "links", links,
-                                "runtimes_released", (int)c->released, "runtimes_kept",
-                                (int)kept));
+    return reply_text(json_pack("{s:b, s:s, s:i, s:o, s:o, s:o, s:i, s:i}", "ok", 1,
+                                "instance", c->instance, "pid", (int)getpid(), "kernels", arr,
+                                "links", links, "threads", threads, "runtimes_released",
+                                (int)c->released, "runtimes_kept", (int)kept));
 }
 
 /* ------------------------------------------------------------ verbs ---- */

@@ -297,6 +297,8 @@ static int api_poll(rh_ctx *ctx, rh_batch *batch, uint32_t max, int timeout_ms)
             w->run_port = port;
             w->run_count = (uint32_t)n;
             hold_batch(w, (uint32_t)n);
+            if (w->latency) /* a run() kernel: its wait only (no process() to time) */
+                rh__latency_taken(w, port, (uint32_t)n, rh_now_ns());
             batch->count = (uint32_t)n;
             batch->msgs = w->msgs;
             atomic_fetch_add_explicit(&w->processed, (uint64_t)n, memory_order_relaxed);
@@ -460,7 +462,16 @@ uint32_t rh__worker_step(void *arg)
         /* release: the watchdog reading busy sees this call's heartbeat */
         atomic_store_explicit(&w->busy, 1, memory_order_release);
         hold_batch(w, (uint32_t)n);
+        /* Latency (engine_pvt.h): one clock read per batch more, when
+         * process() returns.  The step's own read (started) stands for
+         * the take: a batch's wait ends there, and its service time is
+         * the take (a scan of its cells, or the inline copy) and the
+         * call, from the same read. */
+        if (w->latency)
+            rh__latency_taken(w, port, (uint32_t)n, started);
         int rc = k->desc->process(&w->ctx, w->state, &batch);
+        if (w->latency)
+            rh__latency_served(w, (uint32_t)n, rh_now_ns() - started);
         if (rc < 0) {
             fail_batch(w, rc);
             rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.batch_failed",

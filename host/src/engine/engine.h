@@ -30,6 +30,7 @@
 #include <hwloc.h>
 
 #include "ringhost/ringhost.h"
+#include "base/hist.h"
 #include "base/wait.h"
 #include "engine/dedup.h"
 #include "manifest/manifest.h"
@@ -225,6 +226,19 @@ struct rh_worker {
      * batch boundary and its executor restarts it (restart.c sets it, the
      * executor's loop reads it and clears it at the next start). */
     _Atomic int leave_for_restart;
+    /* Latency (latency.c): written by the worker's thread only, read by
+     * the control socket's ps (hist.h says how).  latency 0: nothing is
+     * recorded (RINGHOST_LATENCY=0, set at init).  wait[p]: how long the
+     * messages of input port p waited, from their enqueue to the take of
+     * their batch; service: how long process() took for each batch,
+     * counted once per message of it; busy_ns: the sum of those times,
+     * once per batch (what the kernel costs per message: busy_ns /
+     * processed).  Last in the struct: 21 KB the dispatch step never
+     * touches but for one bucket of each. */
+    int latency;
+    _Atomic uint64_t busy_ns;
+    rh_hist service;
+    rh_hist wait[RH_MAX_PORTS];
 };
 
 struct rh_kinst {
@@ -301,6 +315,10 @@ struct rh_reactor {
     _Atomic int ready;               /* 1 running, -1 failed to start */
     _Atomic int stop;
     _Atomic uint64_t loops;          /* iterations, for rh__reactor_sync */
+    /* Of those, the rounds that found work (some task moved a message);
+     * loops - busy_polls found nothing: a spinning thread's idle polls
+     * (written by its own thread, latency.c reads them) */
+    _Atomic uint64_t busy_polls;
     _Atomic int last_cpu;
     rh_bell bell;                    /* control: stop, state changes */
     char bind_error[256];
@@ -503,6 +521,19 @@ void rh__worker_schedule_restart(rh_worker *w, const char *why);
  * a kernel's input queue or a bridge either (a kernel terminated alone
  * counts as quiet about its queues: it never takes from them again). */
 int rh__kernel_is_quiet(rh_kinst *k, int queues_too);
+
+/* Latency and polls (latency.c).  rh__latency_on: whether workers record
+ * latency: yes unless the environment has RINGHOST_LATENCY=0 (or off,
+ * false, no), read at each call (a worker's init).
+ * rh__kernel_latency_json: kernel k's service time and, per input port,
+ * the wait of its queue, as {"recorded", "service": HIST, "busy_ns",
+ * "inputs": [{"port", "queue", "wait": HIST}]} (HIST: rh__hist_to_json,
+ * every worker's merged); NULL without memory.
+ * rh__runtime_polls_json: [{"thread", "busy_polls", "idle_polls"}] of rt's
+ * reactor threads. */
+int rh__latency_on(void);
+struct json_t *rh__kernel_latency_json(rh_kinst *k);
+struct json_t *rh__runtime_polls_json(rh_runtime *rt);
 int rh__runtime_is_quiet(rh_runtime *rt, int queues_too);
 
 /* metrics.c: rt is about to be destroyed while the other runtimes of its

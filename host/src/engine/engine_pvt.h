@@ -115,4 +115,37 @@ void rh__worker_release_run_batch(rh_worker *w);
 /* Hand what a worker's output rings hold to their queues (inline mode). */
 void rh__worker_flush_outputs(rh_worker *w);
 
+/*
+ * Latency, on the worker's own thread (latency.c reads it).  The batch
+ * msgs[0..n) of input port was taken at now (ns): its wait is recorded
+ * from two envelopes only, the first's (the oldest: a run is in enqueue
+ * order) for the first half of the batch and the last's (the youngest)
+ * for the rest.  Every message is counted, at O(1) per batch instead of a
+ * bucket per message: each message's true wait lies between those two,
+ * so percentiles are exact within a batch's spread, and a batch of one is
+ * exact.  An envelope not stamped yet (enqueue_ns 0) is not counted; one
+ * stamped after now (taken in the same step) waited 0.
+ */
+static inline void rh__latency_taken(rh_worker *w, uint32_t port, uint32_t n, uint64_t now)
+{
+    uint64_t first = w->msgs[0].env->enqueue_ns, last = w->msgs[n - 1].env->enqueue_ns;
+    if (__builtin_expect(!first || !last, 0))
+        return;
+    uint64_t oldest = now > first ? now - first : 0, youngest = now > last ? now - last : 0;
+    uint32_t half = n / 2; /* 0 for a batch of one: its one count is the first's */
+    rh__hist_count(&w->wait[port], oldest, n - half);
+    rh__hist_count(&w->wait[port], youngest, half);
+    rh__hist_sum(&w->wait[port], oldest * (n - half) + youngest * half);
+}
+
+/* process() took ns for a batch of n: each of its messages spent that long
+ * in the kernel (its answers leave when the batch ends). */
+static inline void rh__latency_served(rh_worker *w, uint32_t n, uint64_t ns)
+{
+    rh__hist_add(&w->service, ns, n);
+    atomic_store_explicit(&w->busy_ns,
+                          atomic_load_explicit(&w->busy_ns, memory_order_relaxed) + ns,
+                          memory_order_relaxed);
+}
+
 #endif /* RH_ENGINE_PVT_H */

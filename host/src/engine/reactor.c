@@ -177,6 +177,10 @@ static void *reactor_main(void *arg)
     while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
         atomic_fetch_add_explicit(&r->loops, 1, memory_order_release);
         if (run_round(r) > 0) {
+            /* own thread's counter: a plain add (latency.c reads it) */
+            atomic_store_explicit(&r->busy_polls,
+                                  atomic_load_explicit(&r->busy_polls, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
             rh_waiter_busy(&wt);
             r->poll_nap_ns = 0;
             continue;

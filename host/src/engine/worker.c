@@ -24,6 +24,7 @@ int rh__worker_init(rh_worker *w, rh_kinst *k, uint32_t index, const rh_ring_mem
     w->ctx.worker = index;
     w->ctx.workers = k->n_workers;
     w->ctx.host = w;
+    w->latency = rh__latency_on(); /* its histograms start zeroed: the executor's memory is */
     w->msgs = calloc(d->batch, sizeof *w->msgs);
     w->failed_mark = calloc(d->batch, 1); /* rh_fail's marks (dispatch.c) */
     /* answer counts per message and output port (dispatch.c fill_env) */

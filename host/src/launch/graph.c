@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "launch/launch.h"
+#include "base/hist.h"
 #include "base/wait.h"
 
 /* A DOT string body: '"' and '\' escaped, nothing else touched. */
@@ -149,12 +150,27 @@ static void print_edge(FILE *out, const rh_runtime *rt, const rh_kinst *k, uint3
     const rh_qplan *q = &rt->qplan[output ? k->out_plan[p] : k->in_plan[p]];
     const char *bridge = k->decl->bridge == RH_BRIDGE_THREAD ? "pump" : "inline";
     json_t *ql = live_of(live, "queues", q->name);
-    char label[128];
+    char label[192];
     if (ql && json_object_get(ql, output ? "enq_rate" : "deq_rate"))
         snprintf(label, sizeof label, "%s %.1f/s", bridge,
                  json_number_value(json_object_get(ql, output ? "enq_rate" : "deq_rate")));
     else
         snprintf(label, sizeof label, "%s", bridge);
+    /* Latency (engine/latency.c): an input edge, how long its messages
+     * waited in the queue; an output edge, how long the kernel held them
+     * before its answers left (its service time). */
+    json_t *lat = json_object_get(live_of(live, "kernels", k->decl->name), "latency");
+    json_t *h = output ? json_object_get(lat, "service")
+                       : json_object_get(json_array_get(json_object_get(lat, "inputs"), p),
+                                         "wait");
+    if (json_integer_value(json_object_get(h, "count")) > 0) {
+        char p50[16], p99[16];
+        size_t used = strlen(label);
+        snprintf(label + used, sizeof label - used, "\\n%s p50 %s p99 %s",
+                 output ? "service" : "wait",
+                 rh__hist_ns_text((uint64_t)json_integer_value(json_object_get(h, "p50_ns")), p50),
+                 rh__hist_ns_text((uint64_t)json_integer_value(json_object_get(h, "p99_ns")), p99));
+    }
     if (output) {
         fprintf(out, "  \"k:");
         put_escaped(out, k->decl->name);
