@@ -116,6 +116,30 @@ void rh__in_bridge_begin(rh_in_bridge *b)
 
 uint32_t rh__in_bridge_check(rh_in_bridge *b, rh_envelope **envs, uint32_t got)
 {
+    if (rh__in_bridge_plain(b)) {
+        /* No dedup window, no TTL, no redeliveries to mark: the length and
+         * the type's own check per message, read once per burst (a
+         * refused one goes the general way below, which says why). */
+        uint32_t size = b->type->size, keep = 0;
+        int (*validate)(const void *, char *, size_t) = b->type->validate;
+        for (uint32_t i = 0; i < got; i++) {
+            rh_envelope *env = envs[i];
+            env->port = (uint16_t)b->port;
+            if (__builtin_expect(env->payload_len > size ||
+                                     (validate && !rh__in_bridge_valid(validate, env)),
+                                 0)) {
+                char why[256];
+                why[0] = '\0';
+                int reason = reject_reason(b, env, 0, why, sizeof why);
+                if (reason) {
+                    refuse(b, reason, env, why);
+                    continue;
+                }
+            }
+            envs[keep++] = env;
+        }
+        return keep;
+    }
     if (b->redelivered_left) /* once per burst; only after a recovery */
         mark_redelivered(b, envs, got);
     uint64_t now = b->ttl_ns ? rh_now_ns() : 0;
