@@ -98,6 +98,7 @@ typedef struct rh_import {
     natsInbox *inbox;           /* where pulled messages come */
     natsSubscription *sub;      /* on inbox */
     rh_dedup seen;              /* import thread: ids it enqueued (repeats dropped) */
+    struct rh_import_fetched *batch; /* import thread: the batch being enqueued */
     pthread_t thread;
     int started;
     _Atomic int stop;
