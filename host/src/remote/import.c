@@ -56,6 +56,7 @@
 
 #define RH_IMPORT_BATCH 64
 #define RH_IMPORT_FETCH_MS 100
+#define RH_IMPORT_STAGE_BYTES (256u * 1024u)
 static void nap(uint64_t ns)
 {
     struct timespec ts = rh_timespec_of_ns(ns);
@@ -88,8 +89,8 @@ static int ack_tokens(const char *reply, uint64_t *delivered, uint64_t *pending)
 typedef struct rh_import_fetched {
     natsMsg *msg[RH_IMPORT_BATCH];
     rh_envelope env[RH_IMPORT_BATCH];
-    uint8_t *payloads;          /* RH_IMPORT_BATCH x the queue's payload size */
-    uint32_t n;
+    uint8_t *payloads;          /* max x the queue's payload size */
+    uint32_t n, max;            /* staged; at most (RH_IMPORT_STAGE_BYTES of payloads) */
 } fetched;
 
 static void ack(rh_import *m, natsMsg *msg, const char *what)
@@ -282,7 +283,7 @@ static void receive(rh_import *m, pulls *p, fetched *f, uint64_t now)
             if (f->n == before)
                 natsMsg_Destroy(msg); /* acked, termed: done with */
         }
-        if (more-- <= 0 || f->n == RH_IMPORT_BATCH ||
+        if (more-- <= 0 || f->n == f->max ||
             natsSubscription_NextMsg(&msg, m->sub, 0) != NATS_OK)
             break;
     }
@@ -384,9 +385,16 @@ int rh__import_start(rh_import *m, rh_error *err)
     for (uint32_t i = 0; i < n; i++)
         rh__dedup_seen_or_add(&m->seen, ids[i]);
     free(ids);
+    /* A batch's payloads are copied next to each other for rh_send_burst:
+     * fewer of them at once for a large type (a 1 MiB slot stages one). */
+    uint32_t psize = rh_queue_payload_size(m->queue), max = RH_IMPORT_BATCH;
+    while (max > 1 && (size_t)max * psize > RH_IMPORT_STAGE_BYTES)
+        max /= 2;
     m->batch = calloc(1, sizeof *m->batch);
-    if (m->batch)
-        m->batch->payloads = malloc((size_t)RH_IMPORT_BATCH * rh_queue_payload_size(m->queue));
+    if (m->batch) {
+        m->batch->max = max;
+        m->batch->payloads = malloc((size_t)max * (psize ? psize : 1));
+    }
     if (!m->batch || !m->batch->payloads)
         return rh_error_set(err, RH_ENOMEM, "import of queue %s: out of memory", m->decl->name);
     if (m->decl->import_from.durable[0]) {
