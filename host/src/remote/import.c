@@ -33,7 +33,7 @@
  * server restart), or a message JetStream stored twice (a publish whose
  * ack was lost across a server restart is stored again under a new
  * sequence, outside the duplicates window's reach after the restart).  An
- * id is recorded only once rh_send took it, so a nak'd one still comes in.
+ * id is recorded only once the queue took it, so a nak'd one still comes in.
  * A redelivery (NumDelivered > 1) is also marked RH_ENV_REDELIVERED, so a
  * kernel's answers to it are checked against its output queue; they get
  * the same ids as the first time, which the export's Nats-Msg-Id drops at
