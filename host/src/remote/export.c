@@ -69,6 +69,11 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     } else if (atomic_compare_exchange_strong(&s->word, &want, WORD(seq, RH_SLOT_RETRY))) {
         atomic_store_explicit(&x->retry_pending, 1, memory_order_release);
     }
+    /* The slot's word (seq_cst CAS above) before full_wait is read: the
+     * bridge sets full_wait, then re-reads the oldest slot before it
+     * sleeps, so one of the two sees the other. */
+    if (atomic_load(&x->full_wait))
+        rh_bell_ring(&x->acked_bell);
     natsMsg_Destroy(msg);
 }
 
@@ -193,6 +198,35 @@ static void nap(uint64_t ns)
     nanosleep(&ts, NULL);
 }
 
+/*
+ * Nothing moved: sleep until there is something to do.  With acks
+ * outstanding and room in the window, on the queue's bell, but at most
+ * 200 us (acks come on the client's thread and are settled when it
+ * wakes): a message sent meanwhile is published at once, not after a
+ * nap.  With the window full, on the acked bell too, which the ack
+ * handler rings while full_wait is set: the bridge takes more as soon as
+ * room comes.  With nothing in flight, on the queue's bell (20 ms, for a
+ * stop).
+ */
+static void idle_wait(rh_export *x)
+{
+    int full = x->tail - x->head == x->window;
+    rh_bell *bells[2] = {rh__queue_not_empty_bell(x->queue), &x->acked_bell};
+    rh_sleep sl;
+    if (full)
+        atomic_store(&x->full_wait, 1);
+    rh__sleep_prepare(&sl, bells, full ? 2 : 1);
+    /* the re-check: a message sent, the oldest acked, a stop */
+    if ((!full && !rh__queue_is_empty(x->queue)) || atomic_load(&x->stop) ||
+        atomic_load(&x->retry_pending) ||
+        (full && (atomic_load(&x->slots[x->head % x->window].word) & 3) == RH_SLOT_ACKED))
+        rh__sleep_cancel(&sl);
+    else
+        rh__sleep_commit(&sl, x->head != x->tail ? 200 * RH_NS_PER_US : 20 * RH_NS_PER_MS);
+    if (full)
+        atomic_store(&x->full_wait, 0);
+}
+
 static void *export_main(void *arg)
 {
     rh_export *x = arg;
@@ -209,17 +243,11 @@ static void *export_main(void *arg)
             break; /* drained: everything taken is acked */
         if (moved)
             continue;
-        if (x->head != x->tail || !ready) {
-            nap(200 * RH_NS_PER_US); /* acks come on the client's thread */
+        if (!ready) {
+            nap(200 * RH_NS_PER_US);
             continue;
         }
-        rh_sleep sl;
-        rh_bell *bell = rh__queue_not_empty_bell(x->queue);
-        rh__sleep_prepare(&sl, &bell, 1);
-        if (!rh__queue_is_empty(x->queue) || atomic_load(&x->stop))
-            rh__sleep_cancel(&sl);
-        else
-            rh__sleep_commit(&sl, 20 * RH_NS_PER_MS);
+        idle_wait(x);
     }
     atomic_store_explicit(&x->finished, 1, memory_order_release);
     return NULL;
@@ -243,6 +271,7 @@ int rh__export_start(rh_export *x, rh_error *err)
         /* slot i is free for its first sequence, i */
         atomic_init(&x->slots[i].word, WORD(i, RH_SLOT_FREE));
     }
+    rh__bell_init(&x->acked_bell, 0);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = 5000;

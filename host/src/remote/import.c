@@ -5,10 +5,12 @@
  * "durable", else "rh_" + the subject with dots as underscores), so they
  * are competing consumers: JetStream hands each message to one of them.
  *
- * Backpressure: each pull asks for at most the queue's free cells (and at
- * most RH_IMPORT_BATCH), so what is fetched fits.  A message is acked to
- * JetStream only after rh_send put it in the local queue; one the queue
- * refused (another producer filled it meanwhile) is nak'd and comes again.
+ * Backpressure: the pulls outstanding (at most two, each of at most
+ * RH_IMPORT_BATCH) never ask for more than the queue's free cells, so what
+ * is fetched fits.  What came together is enqueued together (one
+ * rh_send_burst: one doorbell for the batch).  A message is acked to
+ * JetStream only after the local queue took it; one the queue refused
+ * (another producer filled it meanwhile) is nak'd and comes again.
  *
  * Why not natsSubscription_Fetch: libnats 3.4.1's fetch writes past the
  * list it allocated for the batch when messages of an earlier, timed-out
@@ -31,7 +33,7 @@
  * server restart), or a message JetStream stored twice (a publish whose
  * ack was lost across a server restart is stored again under a new
  * sequence, outside the duplicates window's reach after the restart).  An
- * id is recorded only once rh_send took it, so a nak'd one still comes in.
+ * id is recorded only once the queue took it, so a nak'd one still comes in.
  * A redelivery (NumDelivered > 1) is also marked RH_ENV_REDELIVERED, so a
  * kernel's answers to it are checked against its output queue; they get
  * the same ids as the first time, which the export's Nats-Msg-Id drops at
@@ -54,6 +56,7 @@
 
 #define RH_IMPORT_BATCH 64
 #define RH_IMPORT_FETCH_MS 100
+#define RH_IMPORT_STAGE_BYTES (256u * 1024u)
 static void nap(uint64_t ns)
 {
     struct timespec ts = rh_timespec_of_ns(ns);
@@ -82,8 +85,22 @@ static int ack_tokens(const char *reply, uint64_t *delivered, uint64_t *pending)
     return 0;
 }
 
-/* One fetched message into the queue.  Acks, naks or dead-letters it. */
-static void deliver(rh_import *m, natsMsg *msg)
+/* A batch of deliveries decoded for the queue: what rh_send_burst takes. */
+typedef struct rh_import_fetched {
+    natsMsg *msg[RH_IMPORT_BATCH];
+    rh_envelope env[RH_IMPORT_BATCH];
+    uint8_t *payloads;          /* max x the queue's payload size */
+    uint32_t n, max;            /* staged; at most (RH_IMPORT_STAGE_BYTES of payloads) */
+} fetched;
+
+static void ack(rh_import *m, natsMsg *msg, const char *what)
+{
+    natsConnection_PublishString(m->link->nc, natsMsg_GetReply(msg), what);
+}
+
+/* One fetched message checked and staged into f (or dead-lettered and
+ * terminated, or dropped and acked as a repeat).  Not yet enqueued. */
+static void stage(rh_import *m, fetched *f, natsMsg *msg)
 {
     const uint8_t *data = (const uint8_t *)natsMsg_GetData(msg);
     size_t n = (size_t)natsMsg_GetDataLength(msg);
@@ -92,8 +109,7 @@ static void deliver(rh_import *m, natsMsg *msg)
     const uint8_t *payload = NULL;
     const char *why = NULL;
     uint64_t delivered = 1, pending = 0;
-    const char *reply = natsMsg_GetReply(msg);
-    if (ack_tokens(reply, &delivered, &pending) == 0)
+    if (ack_tokens(natsMsg_GetReply(msg), &delivered, &pending) == 0)
         atomic_store_explicit(&m->lag, pending, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->fetched, 1, memory_order_relaxed);
     if (rh__wire_decode(data, n, &env, &fp, &payload, &why) == 0 &&
@@ -111,7 +127,7 @@ static void deliver(rh_import *m, natsMsg *msg)
         rh__dlq_put(m->dlq, m->queue, "import", rh_queue_type(m->queue), RH_DLQ_INVALID, &denv,
                     NULL, reason, m->rt->log);
         atomic_fetch_add_explicit(&m->dead_lettered, 1, memory_order_relaxed);
-        natsConnection_PublishString(m->link->nc, reply, "+TERM");
+        ack(m, msg, "+TERM");
         return;
     }
     if (delivered > 1) {
@@ -120,80 +136,189 @@ static void deliver(rh_import *m, natsMsg *msg)
     }
     /* Every delivery, not only those JetStream counts as redelivered: a
      * publish whose ack was lost across a server restart can be stored
-     * twice (two stream sequences, each delivered once). */
-    {
-        if (rh__dedup_seen(&m->seen, env.id)) {
-            atomic_fetch_add_explicit(&m->repeats, 1, memory_order_relaxed);
-            natsConnection_PublishString(m->link->nc, reply, "+ACK");
-            return;
-        }
+     * twice (two stream sequences, each delivered once).  The ids staged
+     * in this batch are not in `seen` yet (an id is recorded only once the
+     * queue took it): a copy within the batch is looked for there. */
+    int repeat = rh__dedup_seen(&m->seen, env.id);
+    for (uint32_t i = 0; !repeat && i < f->n; i++)
+        repeat = rh_id_eq(f->env[i].id, env.id);
+    if (repeat) {
+        atomic_fetch_add_explicit(&m->repeats, 1, memory_order_relaxed);
+        ack(m, msg, "+ACK");
+        return;
     }
-    int rc = rh_send(m->queue, &env, payload, env.payload_len, NULL);
-    if (rc == 0) {
-        rh__dedup_seen_or_add(&m->seen, env.id);
-        atomic_fetch_add_explicit(&m->enqueued, 1, memory_order_relaxed);
-        natsConnection_PublishString(m->link->nc, reply, "+ACK");
-    } else {
-        atomic_fetch_add_explicit(&m->refused, 1, memory_order_relaxed);
-        natsConnection_PublishString(m->link->nc, reply, "-NAK");
-    }
+    uint32_t psize = rh_queue_payload_size(m->queue);
+    f->env[f->n] = env;
+    memcpy(f->payloads + (size_t)f->n * psize, payload, env.payload_len);
+    f->msg[f->n++] = msg;
 }
 
-/* One pull request of batch messages, delivered as they come, until the
- * batch is complete, a status ends the request, or our own deadline. */
-static void pull(rh_import *m, int batch)
+/* Enqueue what f staged, runs of one payload length per rh_send_burst (one
+ * claim and one doorbell each, so the queue's consumer is woken once per
+ * run, not per message), then ack each message the queue took and nak
+ * the rest (the first refusal ends the batch: what follows comes again). */
+static void enqueue_staged(rh_import *m, fetched *f)
 {
+    uint32_t psize = rh_queue_payload_size(m->queue);
+    uint32_t i = 0;
+    while (i < f->n) {
+        uint32_t len = f->env[i].payload_len, j = i + 1;
+        while (j < f->n && f->env[j].payload_len == len)
+            j++;
+        int rc = rh_send_burst(m->queue, &f->env[i], f->payloads + (size_t)i * psize, psize, len,
+                               j - i, NULL);
+        uint32_t took = rc > 0 ? (uint32_t)rc : 0;
+        for (uint32_t t = i; t < i + took; t++) {
+            rh__dedup_seen_or_add(&m->seen, f->env[t].id);
+            ack(m, f->msg[t], "+ACK");
+        }
+        atomic_fetch_add_explicit(&m->enqueued, took, memory_order_relaxed);
+        i += took;
+        if (i < j)
+            break;
+    }
+    atomic_fetch_add_explicit(&m->refused, f->n - i, memory_order_relaxed);
+    for (; i < f->n; i++)
+        ack(m, f->msg[i], "-NAK");
+}
+
+/*
+ * The pull requests this import has outstanding, oldest first: JetStream
+ * serves a consumer's waiting requests in order, so a delivery counts
+ * against the oldest, and a status message (404, 408 expired, 409) ends
+ * it.  A second request is sent once the first has half a batch or less
+ * left, so the server has the next request before the first runs out
+ * and the pipe has no gap of a request's round trip per batch.  Together
+ * they never ask for more than the queue's free cells, so what comes
+ * fits (backpressure).  A request whose status never came (the
+ * connection dropped) is forgotten at its own deadline.
+ */
+#define RH_IMPORT_REQUESTS 2
+typedef struct pulls {
+    struct {
+        uint32_t left;
+        uint64_t deadline_ns;
+    } req[RH_IMPORT_REQUESTS];
+    uint32_t n;
+} pulls;
+
+static void pulls_pop(pulls *p)
+{
+    for (uint32_t i = 1; i < p->n; i++)
+        p->req[i - 1] = p->req[i];
+    if (p->n)
+        p->n--;
+}
+
+static uint32_t pulls_outstanding(const pulls *p)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < p->n; i++)
+        n += p->req[i].left;
+    return n;
+}
+
+/* Send one more pull request when the queue's free cells and the requests
+ * outstanding allow.  0, or -1 when the publish failed. */
+static int pulls_ask(rh_import *m, pulls *p, uint32_t cap, uint64_t now)
+{
+    uint32_t out = pulls_outstanding(p);
+    if (p->n == RH_IMPORT_REQUESTS || (p->n && out > RH_IMPORT_BATCH / 2))
+        return 0;
+    rh_queue_stats s = RH_QUEUE_STATS_INIT;
+    rh_queue_stats_get(m->queue, &s);
+    uint64_t free_cells = s.depth < cap ? cap - s.depth : 0;
+    if (free_cells <= out)
+        return 0;
+    uint32_t batch = free_cells - out < RH_IMPORT_BATCH ? (uint32_t)(free_cells - out)
+                                                        : RH_IMPORT_BATCH;
+    /* half a batch at least once one request is out: no trickle of tiny
+     * requests while the queue drains */
+    if (p->n && batch < RH_IMPORT_BATCH / 2)
+        return 0;
     char req[96];
-    snprintf(req, sizeof req, "{\"batch\":%d,\"expires\":%lld}", batch,
+    snprintf(req, sizeof req, "{\"batch\":%u,\"expires\":%lld}", batch,
              (long long)RH_IMPORT_FETCH_MS * 1000000);
     if (natsConnection_PublishRequestString(m->link->nc, m->next_subject, m->inbox, req) !=
-        NATS_OK) {
+        NATS_OK)
+        return -1;
+    p->req[p->n].left = batch;
+    p->req[p->n].deadline_ns = now + (RH_IMPORT_FETCH_MS + 50) * RH_NS_PER_MS;
+    p->n++;
+    return 0;
+}
+
+/* Wait for the next message on the inbox (up to the oldest request's
+ * deadline), then take every message already there with it, up to a
+ * batch: status messages end requests, deliveries are staged, and the
+ * batch is enqueued at once. */
+static void receive(rh_import *m, pulls *p, fetched *f, uint64_t now)
+{
+    natsMsg *msg = NULL;
+    int64_t left_ms = (int64_t)((p->req[0].deadline_ns - now) / RH_NS_PER_MS) + 1;
+    natsStatus st = natsSubscription_NextMsg(&msg, m->sub, left_ms);
+    if (st == NATS_TIMEOUT)
+        return;
+    if (st != NATS_OK) { /* the connection is down or closing */
+        p->n = 0;
         nap(10 * RH_NS_PER_MS);
         return;
     }
-    uint64_t deadline = rh_now_ns() + (RH_IMPORT_FETCH_MS + 50) * RH_NS_PER_MS;
-    for (int got = 0; got < batch && !atomic_load(&m->stop);) {
-        uint64_t now = rh_now_ns();
-        if (now >= deadline)
-            break;
-        natsMsg *msg = NULL;
-        int64_t left_ms = (int64_t)((deadline - now) / RH_NS_PER_MS) + 1;
-        if (natsSubscription_NextMsg(&msg, m->sub, left_ms) != NATS_OK)
-            break; /* timeout, or the connection is down */
+    int more = 0;
+    natsSubscription_GetPending(m->sub, &more, NULL);
+    f->n = 0;
+    for (;;) {
         const char *status = NULL;
         if (natsMsg_GetDataLength(msg) == 0 &&
             natsMsgHeader_Get(msg, "Status", &status) == NATS_OK) {
-            natsMsg_Destroy(msg); /* 404, 408, 409: this request is over */
+            pulls_pop(p); /* 404, 408, 409: the oldest request is over */
+            natsMsg_Destroy(msg);
+        } else if (!natsMsg_GetReply(msg)) {
+            natsMsg_Destroy(msg);
+        } else {
+            if (p->n && --p->req[0].left == 0)
+                pulls_pop(p);
+            uint32_t before = f->n;
+            stage(m, f, msg);
+            if (f->n == before)
+                natsMsg_Destroy(msg); /* acked, termed: done with */
+        }
+        if (more-- <= 0 || f->n == f->max ||
+            natsSubscription_NextMsg(&msg, m->sub, 0) != NATS_OK)
             break;
-        }
-        if (natsMsg_GetReply(msg)) {
-            deliver(m, msg);
-            got++;
-        }
-        natsMsg_Destroy(msg);
     }
+    enqueue_staged(m, f);
+    for (uint32_t i = 0; i < f->n; i++)
+        natsMsg_Destroy(f->msg[i]);
+    f->n = 0;
 }
 
 static void *import_main(void *arg)
 {
     rh_import *m = arg;
     uint32_t cap = rh_queue_config_of(m->queue)->capacity;
+    pulls p = {0};
+    fetched *f = m->batch;
     while (!atomic_load(&m->stop)) {
         if (!rh__link_ready(m->link, NULL) || !m->sub) {
+            p.n = 0; /* a new connection: what the server held for the old one is gone */
             nap(50 * RH_NS_PER_MS);
             if (!m->sub && rh__link_ready(m->link, NULL))
                 rh__import_subscribe(m, NULL);
             continue;
         }
-        rh_queue_stats s = RH_QUEUE_STATS_INIT;
-        rh_queue_stats_get(m->queue, &s);
-        uint64_t free_cells = s.depth < cap ? cap - s.depth : 0;
-        if (free_cells == 0) {
+        uint64_t now = rh_now_ns();
+        while (p.n && now >= p.req[0].deadline_ns)
+            pulls_pop(&p);
+        if (pulls_ask(m, &p, cap, now) != 0) {
+            nap(10 * RH_NS_PER_MS);
+            continue;
+        }
+        if (!p.n) { /* the queue is full */
             nap(RH_NS_PER_MS);
             continue;
         }
-        int batch = free_cells < RH_IMPORT_BATCH ? (int)free_cells : RH_IMPORT_BATCH;
-        pull(m, batch);
+        receive(m, &p, f, now);
     }
     return NULL;
 }
@@ -260,6 +385,18 @@ int rh__import_start(rh_import *m, rh_error *err)
     for (uint32_t i = 0; i < n; i++)
         rh__dedup_seen_or_add(&m->seen, ids[i]);
     free(ids);
+    /* A batch's payloads are copied next to each other for rh_send_burst:
+     * fewer of them at once for a large type (a 1 MiB slot stages one). */
+    uint32_t psize = rh_queue_payload_size(m->queue), max = RH_IMPORT_BATCH;
+    while (max > 1 && (size_t)max * psize > RH_IMPORT_STAGE_BYTES)
+        max /= 2;
+    m->batch = calloc(1, sizeof *m->batch);
+    if (m->batch) {
+        m->batch->max = max;
+        m->batch->payloads = malloc((size_t)max * (psize ? psize : 1));
+    }
+    if (!m->batch || !m->batch->payloads)
+        return rh_error_set(err, RH_ENOMEM, "import of queue %s: out of memory", m->decl->name);
     if (m->decl->import_from.durable[0]) {
         snprintf(m->durable, sizeof m->durable, "%s", m->decl->import_from.durable);
     } else {
@@ -297,4 +434,8 @@ void rh__import_free(rh_import *m)
     natsInbox_Destroy(m->inbox);
     m->inbox = NULL;
     rh__dedup_free(&m->seen);
+    if (m->batch)
+        free(m->batch->payloads);
+    free(m->batch);
+    m->batch = NULL;
 }

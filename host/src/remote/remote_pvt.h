@@ -78,6 +78,10 @@ typedef struct rh_export {
     _Atomic int stop;           /* 1: drain then stop; 2: stop now */
     _Atomic int finished;       /* the thread left its loop */
     _Atomic int retry_pending;  /* a publish failed: scan the window */
+    /* Rung by the ack handler while the bridge waits with a full window
+     * (full_wait 1): it takes more as soon as the oldest is acked. */
+    rh_bell acked_bell;
+    _Atomic int full_wait;
     /* counters */
     _Atomic uint64_t taken, published, acked, duplicates, republished, dead_lettered;
 } rh_export;
@@ -98,6 +102,7 @@ typedef struct rh_import {
     natsInbox *inbox;           /* where pulled messages come */
     natsSubscription *sub;      /* on inbox */
     rh_dedup seen;              /* import thread: ids it enqueued (repeats dropped) */
+    struct rh_import_fetched *batch; /* import thread: the batch being enqueued */
     pthread_t thread;
     int started;
     _Atomic int stop;
