@@ -245,9 +245,15 @@ static void hold_batch(rh_worker *w, uint32_t n)
     w->batch_n = n;
     w->batch_marked = 0;
     w->batch_gen += n != 0; /* answer counts of the last batch are now stale */
+    if (n == 0)
+        return; /* the fast paths test batch_n too: none is taken outside a batch */
     w->n_outputs = w->kernel->desc->n_outputs;
-    if (n)
-        memset(w->emit_counts, 0, (size_t)n * w->n_outputs * sizeof *w->emit_counts);
+    uint32_t counts = n * w->n_outputs;
+    if (counts <= 8) /* a batch of a few: no call */
+        for (uint32_t i = 0; i < counts; i++)
+            w->emit_counts[i] = 0;
+    else
+        memset(w->emit_counts, 0, (size_t)counts * sizeof *w->emit_counts);
     if (w->inplace)
         rh__inplace_batch_begins(w, n);
 }
@@ -470,8 +476,10 @@ uint32_t rh__worker_step(void *arg)
         if (w->latency)
             rh__latency_taken(w, port, (uint32_t)n, started);
         int rc = k->desc->process(&w->ctx, w->state, &batch);
+        /* one read for the service time and the in-place answers' stamp */
+        uint64_t returned = w->latency || w->inplace ? rh_now_ns() : 0;
         if (w->latency)
-            rh__latency_served(w, (uint32_t)n, rh_now_ns() - started);
+            rh__latency_served(w, (uint32_t)n, returned - started);
         if (rc < 0) {
             fail_batch(w, rc);
             rh__log_event(k->rt->log, RH_LOG_WARN, "kernel.batch_failed",
@@ -480,7 +488,7 @@ uint32_t rh__worker_step(void *arg)
         }
         hold_batch(w, 0);
         if (w->inplace)
-            rh__inplace_publish(w, 1); /* before the ring's: claimed first */
+            rh__inplace_publish(w, 1, returned); /* before the ring's: claimed first */
         rh__worker_flush_outputs(w);
         if (copied)
             rh__ring_release(w->in[port], (uint32_t)n);

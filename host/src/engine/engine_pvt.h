@@ -72,7 +72,8 @@ static inline int rh__in_bridge_valid(int (*validate)(const void *, char *, size
  * output ring must (queue full, answer to check for a repeat, ring not
  * empty, outside process()); rh__inplace_publish publishes what every
  * port wrote, and at the end of a batch (end_of_batch) also gives back
- * claimed cells not written and ends a reservation never committed. */
+ * claimed cells not written and ends a reservation never committed; now:
+ * the answers' enqueue time, or 0 to read the clock. */
 /* rh__inplace_wants_copy: 1 when this step takes through the copying path
  * instead (the input ring holds messages, or, running and holding no
  * claim, a dead client's peek waits to be adopted: rh__queue_dequeue_burst
@@ -85,7 +86,7 @@ int rh__inplace_emit(rh_worker *w, uint32_t port, const rh_msg *in, const void *
                      uint32_t len);
 void *rh__inplace_reserve(rh_worker *w, uint32_t port);
 int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t len);
-void rh__inplace_publish(rh_worker *w, int end_of_batch);
+void rh__inplace_publish(rh_worker *w, int end_of_batch, uint64_t now);
 /* inplace.c: the kernel is handed a batch of n messages (0: none, after
  * process()): decide per output port whether its answers take the fast
  * path (emit_fast.h). */

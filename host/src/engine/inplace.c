@@ -292,8 +292,11 @@ static int sole_producer(const rh_worker *w, uint32_t port)
  * enqueue time, one publish, one doorbell; the claimed cells after them
  * stay claimed.  A producers' side stalled for good refuses them: counted
  * rejected on the queue and dead-lettered from the cells they were written
- * to (stage "undeliverable"), as the copying path's flush does. */
-static void publish_run(rh_worker *w, uint32_t port)
+ * to (stage "undeliverable"), as the copying path's flush does.
+ * now: the enqueue time to stamp, 0 to read the clock here (the end of a
+ * batch passes the step's read when process() returned: one read for both
+ * its service time and its answers' stamp). */
+static void publish_run_at(rh_worker *w, uint32_t port, uint64_t now)
 {
     struct rh_ip_out *o = &w->ip_out[port];
     if (o->n == 0)
@@ -301,7 +304,8 @@ static void publish_run(rh_worker *w, uint32_t port)
     rh_kinst *k = w->kernel;
     rh_queue *q = k->out_q[port];
     rh_out_bridge *b = &k->out_bridges[port];
-    uint64_t now = rh_now_ns();
+    if (!now)
+        now = rh_now_ns();
     /* Answers of the fast path (emit_fast.h) carry their id, port 0 and a
      * length within the type: only the enqueue time is the queue's then. */
     rh__queue_stamp_inplace(q, o->start, o->start + o->n, now, o->n_general == 0);
@@ -322,6 +326,11 @@ static void publish_run(rh_worker *w, uint32_t port)
     o->n = 0;
 }
 
+static void publish_run(rh_worker *w, uint32_t port)
+{
+    publish_run_at(w, port, 0);
+}
+
 void rh__inplace_publish_run(rh_worker *w, uint32_t port)
 {
     publish_run(w, port);
@@ -329,10 +338,10 @@ void rh__inplace_publish_run(rh_worker *w, uint32_t port)
 
 /* The claimed cells nothing was written to, at the end of a batch: back
  * to the queue, or (see above) published as empty messages. */
-static void end_run(rh_worker *w, uint32_t port)
+static void end_run(rh_worker *w, uint32_t port, uint64_t now)
 {
     struct rh_ip_out *o = &w->ip_out[port];
-    publish_run(w, port);
+    publish_run_at(w, port, now);
     o->reserved = 0; /* a reservation never committed ends with its batch */
     if (o->start == o->end)
         return;
@@ -496,20 +505,23 @@ void rh__inplace_batch_begins(rh_worker *w, uint32_t n)
             o->gen = w->batch_gen;
             o->answered = 0;
         }
-        if (!o->cells.cells)
+        if (__builtin_expect(!o->cells.cells, 0)) {
+            /* Once: the queue, its bridge and the port's type (a hot swap
+             * keeps the ports' types: live/hotswap.c) do not change. */
             o->cells = rh__queue_cell_view(k->out_q[p]);
-        uint32_t size = k->desc->outputs[p].type->size;
-        o->len_max = size < o->cells.payload_size ? size : o->cells.payload_size;
-        o->burst = k->out_bridges[p].burst;
-        o->recent = &k->out_bridges[p].recent;
+            uint32_t size = k->desc->outputs[p].type->size;
+            o->len_max = size < o->cells.payload_size ? size : o->cells.payload_size;
+            o->burst = k->out_bridges[p].burst;
+            o->recent = &k->out_bridges[p].recent;
+        }
     }
 }
 
-void rh__inplace_publish(rh_worker *w, int end_of_batch)
+void rh__inplace_publish(rh_worker *w, int end_of_batch, uint64_t now)
 {
     for (uint32_t p = 0; p < w->kernel->desc->n_outputs; p++) {
         if (end_of_batch)
-            end_run(w, p);
+            end_run(w, p, now);
         else
             publish_run(w, p);
     }
@@ -520,5 +532,5 @@ void rh__inplace_end_queue(rh_worker *w, uint32_t port)
     const rh_queue *q = w->kernel->out_q[port];
     for (uint32_t p = 0; p < w->kernel->desc->n_outputs; p++)
         if (w->kernel->out_q[p] == q)
-            end_run(w, p);
+            end_run(w, p, 0);
 }
