@@ -77,18 +77,31 @@ static void ask(served *s, unsigned n)
     s->asked += n;
 }
 
-/* A host serving kernel k (echo) on e.in -> e.out from its own folder,
- * that has answered 5 requests. */
-static void serve_echo(served *s, const char *tag)
+static const char *const liars[] = {"liar_segv", "liar_exit", "liar_hang", "liar_dtor_segv"};
+#define N_LIARS (sizeof liars / sizeof liars[0])
+
+/* A new plugin folder holding echo.so, and every liar when with_liars. */
+static const char *echo_folder(const char *name, int with_liars)
+{
+    const char *dir = cli_keep("%s/%s", cli_tmpdir(), name);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(cli_copy_file(RH_TEST_PLUGIN_DIR "/echo.so", cli_keep("%s/echo.so", dir),
+                                   0644), 0);
+    for (size_t i = 0; with_liars && i < N_LIARS; i++)
+        copy_in(cli_keep("%s/%s.so", LIAR_DIR, liars[i]), dir, cli_keep("%s.so", liars[i]));
+    return dir;
+}
+
+/* A host serving kernel k (echo) on e.in -> e.out from its own folder
+ * (which holds every liar too when with_liars), that has answered 5
+ * requests. */
+static void serve_echo_beside(served *s, const char *tag, int with_liars)
 {
     memset(s, 0, sizeof *s);
     s->tag = tag;
     s->instance = cli_instance(tag);
-    s->dir = cli_keep("%s/%s", cli_tmpdir(), tag);
-    assert_int_equal(mkdir(s->dir, 0755), 0);
-    assert_int_equal(chmod(s->dir, 0755), 0);
-    assert_int_equal(cli_copy_file(RH_TEST_PLUGIN_DIR "/echo.so",
-                                   cli_keep("%s/echo.so", s->dir), 0644), 0);
+    s->dir = echo_folder(tag, with_liars);
     const char *m = cli_manifest(tag, cli_keep("{\"ringhost\": 1, \"name\": \"@NAME@\", "
                                                "\"plugins\": [\"%s\"], "
                                                "\"queues\": {\"e.in\": {}, \"e.out\": {}}, "
@@ -101,13 +114,16 @@ static void serve_echo(served *s, const char *tag)
     ask(s, 5);
 }
 
+static void serve_echo(served *s, const char *tag)
+{
+    serve_echo_beside(s, tag, 0);
+}
+
 /* A manifest for `launch` whose kernel runs `plugin` from a folder holding
- * only <plugin>.so; inputs: its "inputs" object. */
+ * <plugin>.so and echo.so; inputs: its "inputs" object. */
 static const char *liar_manifest(const char *tag, const char *plugin, const char *inputs)
 {
-    const char *dir = cli_keep("%s/%s-liar", cli_tmpdir(), tag);
-    assert_int_equal(mkdir(dir, 0755), 0);
-    assert_int_equal(chmod(dir, 0755), 0);
+    const char *dir = echo_folder(cli_keep("%s-liar", tag), 0); /* echo.so beside it */
     copy_in(cli_keep("%s/%s.so", LIAR_DIR, plugin), dir, cli_keep("%s.so", plugin));
     const char *path = cli_keep("%s/%s-launch.json", cli_tmpdir(), tag);
     FILE *f = fopen(path, "w");
@@ -163,8 +179,7 @@ static void test_liars_dropped_into_the_folder_never_run_in_the_host(void **stat
     (void)state;
     served s;
     serve_echo(&s, "drop");
-    const char *liars[] = {"liar_segv", "liar_exit", "liar_hang", "liar_dtor_segv"};
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < N_LIARS; i++) {
         copy_in(cli_keep("%s/%s.so", LIAR_DIR, liars[i]), s.dir, cli_keep("%s.so", liars[i]));
         /* the scanner's verdict: it loads (it lies there) */
         const char *added = cli_keep("event=plugin.added file=%s/%s.so kernel=%s", s.dir,
@@ -193,6 +208,108 @@ static void test_liars_dropped_into_the_folder_never_run_in_the_host(void **stat
                  "(signal %d)%s; stderr:\n%s",
                  in_line, r.exit_code, r.term_signal, r.timed_out ? " (timed out)" : "", r.err);
     proc_result_free(&r);
+}
+
+/* ------------------------------------------------------------- beside -- */
+
+/* SIGTERM ends s's host with exit 0, e.in's line balanced with every
+ * request asked, and also_line (when not NULL) among the balanced lines. */
+static void expect_sigterm_ends_cleanly(served *s, const char *also_line)
+{
+    assert_int_equal(proc_signal(&s->host, SIGTERM), 0);
+    proc_result r;
+    proc_wait(&s->host, WAIT_S, &r);
+    const char *in_line = cli_keep("accounting: queue e.in: accepted %u = delivered %u + "
+                                   "dead-lettered 0 + dropped 0 + queued 0: balanced",
+                                   s->asked, s->asked);
+    if (r.exit_code != 0 || r.timed_out || !strstr(r.err, in_line) ||
+        (also_line && !strstr(r.err, also_line)) || strstr(r.err, "UNBALANCED") ||
+        strstr(r.err, "plugin.load_fatal") || strstr(r.err, "Sanitizer"))
+        fail_msg("expected SIGTERM to end the host with exit 0, \"%s\"%s%s; got exit %d "
+                 "(signal %d)%s; stderr:\n%s",
+                 in_line, also_line ? " and " : "", also_line ? also_line : "", r.exit_code,
+                 r.term_signal, r.timed_out ? " (timed out)" : "", r.err);
+    proc_result_free(&r);
+}
+
+/* The liars append "pid=P" to the mark file when they misbehave: in a
+ * process that is not the scanner.  Nothing may be there. */
+static void expect_no_liar_ran(const char *mark)
+{
+    if (access(mark, F_OK) == 0)
+        fail_msg("a liar's constructor ran outside the scanner (%s holds %zu \"pid=\" lines)",
+                 mark, cli_file_count(mark, "pid="));
+}
+
+/* A manifest naming echo, whose folder also holds every liar: the host
+ * loads only what a kernel names, serves, and ends cleanly at SIGTERM. */
+static void test_liars_beside_the_named_plugin_never_run_in_the_host(void **state)
+{
+    (void)state;
+    const char *mark = cli_keep("%s/beside.mark", cli_tmpdir());
+    setenv("RH_TEST_LIAR_MARK", mark, 1);
+    served s;
+    serve_echo_beside(&s, "beside", 1);
+    unsetenv("RH_TEST_LIAR_MARK");
+    ask(&s, 3);
+    expect_no_liar_ran(mark);
+    expect_sigterm_ends_cleanly(&s, NULL);
+    expect_no_liar_ran(mark);
+}
+
+/* The same through `ringhost launch` into a serving host: a second echo
+ * kernel from a folder holding every liar; both kernels answer. */
+static void test_launching_echo_from_a_folder_of_liars_runs_none_of_them(void **state)
+{
+    (void)state;
+    const char *mark = cli_keep("%s/lbeside.mark", cli_tmpdir());
+    setenv("RH_TEST_LIAR_MARK", mark, 1);
+    served s;
+    serve_echo(&s, "lbeside");
+    const char *dir = echo_folder("lbeside-more", 1);
+    const char *m = cli_keep("%s/lbeside-launch.json", cli_tmpdir());
+    FILE *f = fopen(m, "w");
+    assert_non_null(f);
+    const char *text =
+        "{\"ringhost\": 1, \"name\": \"lbeside-l\", \"plugins\": [\"%s\"],\n"
+        " \"queues\": {\"f.in\": {}, \"f.out\": {}},\n"
+        " \"kernels\": [{\"name\": \"k2\", \"plugin\": \"%s\", "
+        "\"inputs\": {\"in\": \"f.in\"}, \"outputs\": {\"out\": \"f.out\"}}]}\n";
+    /* an unknown name first: the refusal lists what the folder holds, from
+     * the scanner's verdicts, and loads none of it */
+    fprintf(f, text, dir, "nope");
+    fclose(f);
+    cli_out o;
+    cli_exec(&o, NULL, "launch", m, "--instance", s.instance, NULL);
+    CLI_CHECK(&o, o.r.exit_code != 0 && strstr(o.r.err, "got \"nope\"") &&
+                      strstr(o.r.err, "they hold: echo, liar_dtor_segv, liar_exit, liar_hang, "
+                                      "liar_segv"),
+              "expected the launch to fail listing the folder's kernels");
+    cli_free(&o);
+    if (!proc_running(&s.host))
+        fail_msg("expected the host to go on serving after the refused launch");
+    f = fopen(m, "w");
+    assert_non_null(f);
+    fprintf(f, text, dir, "echo");
+    fclose(f);
+    cli_exec(&o, NULL, "launch", m, "--instance", s.instance, "--activate", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    unsetenv("RH_TEST_LIAR_MARK");
+    cli_exec(&o, NULL, "send", "--instance", s.instance, "f.in", "{\"seq\": 1, \"text\": \"a\"}",
+             "{\"seq\": 2, \"text\": \"b\"}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "recv", "--instance", s.instance, "f.out", "-n", "2", "--timeout", "10",
+             NULL);
+    cli_expect_exit(&o, 0);
+    CLI_CHECK(&o, cli_count(o.r.out, "\"queue\"") == 2, "expected 2 answers from k2");
+    cli_free(&o);
+    ask(&s, 3);
+    expect_no_liar_ran(mark);
+    expect_sigterm_ends_cleanly(&s, "accounting: queue f.in: accepted 2 = delivered 2 + "
+                                    "dead-lettered 0 + dropped 0 + queued 0: balanced");
+    expect_no_liar_ran(mark);
 }
 
 /* -------------------------------------------------------------- launch -- */
@@ -315,6 +432,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         CLI_HOST_TEST(test_liars_dropped_into_the_folder_never_run_in_the_host),
+        CLI_HOST_TEST(test_liars_beside_the_named_plugin_never_run_in_the_host),
+        CLI_HOST_TEST(test_launching_echo_from_a_folder_of_liars_runs_none_of_them),
         CLI_HOST_TEST(test_launching_a_liar_that_segfaults_ends_the_host_with_its_accounting),
         CLI_HOST_TEST(test_launching_a_liar_that_exits_ends_the_host_with_its_accounting),
         CLI_HOST_TEST(test_launching_a_liar_that_hangs_returns_and_ends_the_host),

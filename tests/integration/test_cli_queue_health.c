@@ -27,6 +27,8 @@
 
 #include "cli_common.h"
 #include "queue/queue_layout.h"
+#include "queue/queue_notes.h"
+#include "queue/queue_protocol.h"
 
 /* e.in (capacity 16, block 2000 ms) -> echo -> e.out; x.q read by nobody. */
 static const char *manifest(const char *tag)
@@ -496,7 +498,9 @@ static void test_a_scribbled_consumer_head_is_reported_and_waits_end(void **stat
 /* The dead letters of kernel k's dead-letter queue: exactly n, each an
  * answer its output queue e.out refused for good (stage "undeliverable",
  * source e.out, the reason saying it refuses every send). */
-static void expect_undeliverable_refusals(const char *inst, size_t n)
+/* n dead letters in k.dlq, stage undeliverable from e.out, each reason
+ * holding `says`. */
+static void expect_undeliverable_saying(const char *inst, size_t n, const char *says)
 {
     cli_out dl;
     EXPECT_WITHIN(10, cli_queue_counter(inst, "k.dlq", "depth") == (long long)n,
@@ -515,13 +519,18 @@ static void expect_undeliverable_refusals(const char *inst, size_t n)
         const char *src = json_string_value(json_object_get(body, "source_queue"));
         const char *reason = json_string_value(json_object_get(body, "reason"));
         CLI_CHECK(&dl, stage && !strcmp(stage, "undeliverable") && src && !strcmp(src, "e.out") &&
-                           reason && strstr(reason, "output queue e.out refuses every send"),
-                  "expected an undeliverable answer from e.out saying it refuses every send, "
-                  "got stage %s, source %s, reason %s", stage ? stage : "-", src ? src : "-",
-                  reason ? reason : "-");
+                           reason && strstr(reason, says),
+                  "expected an undeliverable answer from e.out saying \"%s\", "
+                  "got stage %s, source %s, reason %s", says, stage ? stage : "-",
+                  src ? src : "-", reason ? reason : "-");
     }
     json_decref(dead);
     cli_free(&dl);
+}
+
+static void expect_undeliverable_refusals(const char *inst, size_t n)
+{
+    expect_undeliverable_saying(inst, n, "output queue e.out refuses every send");
 }
 
 /* The output bridge waits itself on a full `block` output queue (so that
@@ -617,6 +626,75 @@ static void test_answers_written_in_place_into_a_corrupt_output_queue_are_dead_l
     stop_host(&host);
 }
 
+/* An in-place answer whose publish gives up at its deadline behind a live
+ * sender's claim (slow, not dead: queue_notes.c) is dead-lettered saying
+ * so; the queue is sound and nothing is marked.  Before, the reason said
+ * the queue "refuses every send (its shared indices cannot be true)".
+ * The live sender is this test's thread: a claim of one cell of e.out,
+ * with its note, held until the answers behind it gave up. */
+static void test_an_answer_given_up_behind_a_slow_sender_says_so_not_corrupt(void **state)
+{
+    (void)state;
+    const char *m = cli_manifest("ipgaveup",
+        "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
+        " \"queues\": {\"e.in\": {\"type\": \"echo.message\"},\n"
+        "            \"e.out\": {\"type\": \"echo.message\", \"capacity\": 64,\n"
+        "                       \"backpressure\": \"reject\", \"block_timeout_ms\": 200}},\n"
+        " \"kernels\": [{\"name\": \"k\", \"plugin\": \"echo\", \"bridge\": \"inline\",\n"
+        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n");
+    const char *inst = cli_instance("ipgaveup");
+    proc host;
+    cli_start_host(&host, m, inst);
+    cli_out o;
+    cli_exec(&o, NULL, "send", "--instance", inst, "e.in", "{\"seq\": 1}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    EXPECT_WITHIN(10, cli_queue_counter(inst, "e.out", "enqueued") == 1,
+                  "expected the first answer in e.out");
+    rh_queue *q = NULL;
+    rh_error err = {0};
+    EXPECT(rh_queue_attach(inst, "e.out", &q, &err) == 0, "expected e.out: %s", err.msg);
+    queue_note *note = note_take(q);
+    uint64_t pos = 0;
+    EXPECT(note && claim_enqueue_run(q, 1, &pos, note) == 1, "expected a claim of one cell");
+    const char *args[16] = {"send", "--instance", inst, "e.in"};
+    int a = 4;
+    for (int i = 2; i <= 4; i++)
+        args[a++] = cli_keep("{\"seq\": %d}", i);
+    args[a] = NULL;
+    cli_exec_argv(&o, NULL, args);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    /* each run waits the deadline (1 s: block_timeout_ms, at least the
+     * stall rule) behind the claim, then is given up */
+    EXPECT_WITHIN(20, cli_queue_counter(inst, "k.dlq", "depth") == 3,
+                  "expected the 3 answers behind the held claim dead-lettered, found %lld",
+                  (long long)cli_queue_counter(inst, "k.dlq", "depth"));
+    /* the held cell, published as no message: the queue goes on */
+    atomic_store(&cell_at(q, pos)->env.port, (uint16_t)CELL_VOID_PORT);
+    EXPECT(publish(q, CORRUPT_PRODUCERS, &q->h->prod_tail, pos, pos + 1) == 0,
+           "expected the held claim to publish");
+    note_free(note);
+    rh_queue_close(q);
+    expect_undeliverable_saying(inst, 3, "gave up at its deadline (block_timeout_ms 200, at "
+                                         "least 1 s) behind another sender's claim");
+    cli_await_log(&host, "reason=gave_up_behind_a_slow_sender", 1, 10);
+    cli_exec(&o, NULL, "send", "--instance", inst, "e.in", "{\"seq\": 5}", NULL);
+    cli_expect_exit(&o, 0);
+    cli_free(&o);
+    cli_exec(&o, NULL, "recv", "--instance", inst, "e.out", "-n", "2", "--timeout", "10", NULL);
+    CLI_CHECK(&o, o.r.exit_code == 0 && strstr(o.r.out, "\"seq\": 1") &&
+                      strstr(o.r.out, "\"seq\": 5"),
+              "expected e.out to deliver seq 1 and, after the given-up runs, seq 5");
+    cli_free(&o);
+    EXPECT(cli_queue_counter(inst, "e.out", "corrupt") == 0, "expected e.out never marked");
+    char *log = host_err(&host);
+    if (strstr(log, "queue.corrupt") || strstr(log, "refuses every send"))
+        fail_msg("expected no corrupt wording; the host's stderr:\n%s", log);
+    free(log);
+    stop_host(&host);
+}
+
 /* A client's recv on a queue whose cons_head was scribbled ahead waited
  * for ever in publish (`recv --timeout 3` hung past 15 s); a send on one
  * whose prod_head was likewise.  Both now end. */
@@ -671,6 +749,7 @@ int main(void)
         CLI_HOST_TEST(test_the_output_bridge_refuses_at_once_into_a_corrupt_output_queue),
         CLI_HOST_TEST(test_answers_written_in_place_into_a_corrupt_output_queue_are_dead_lettered),
         CLI_HOST_TEST(test_client_calls_on_scribbled_heads_end_by_their_deadline),
+        CLI_HOST_TEST(test_an_answer_given_up_behind_a_slow_sender_says_so_not_corrupt),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }

@@ -30,15 +30,22 @@
 #include "queue/queue_layout.h"
 #include "ringhost/ringhost.h"
 
-static const char *manifest(const char *tag)
+/* bridge: the kernel's "bridge" ("thread", "inline"). */
+static const char *manifest_bridge(const char *tag, const char *bridge)
 {
-    return cli_manifest(tag,
+    return cli_manifest(tag, cli_keep(
         "{\"ringhost\": 1, \"name\": \"@NAME@\", \"plugins\": [@PLUGINS@],\n"
         " \"queues\": {\"e.in\": {\"type\": \"echo.message\", \"capacity\": 1024,\n"
         "                       \"block_timeout_ms\": 200},\n"
         "            \"e.out\": {\"type\": \"echo.message\", \"capacity\": 4096}},\n"
-        " \"kernels\": [{\"name\": \"k\", \"plugin\": \"echo\",\n"
-        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n");
+        " \"kernels\": [{\"name\": \"k\", \"plugin\": \"echo\", \"bridge\": \"%s\",\n"
+        "               \"inputs\": {\"in\": \"e.in\"}, \"outputs\": {\"out\": \"e.out\"}}]}\n",
+        bridge));
+}
+
+static const char *manifest(const char *tag)
+{
+    return manifest_bridge(tag, "thread");
 }
 
 /* e.in's header, mapped read-write as any process of the user may. */
@@ -295,11 +302,85 @@ static void test_a_scribbled_magic_is_shown_corrupt_never_left_out(void **state)
     proc_result_free(&r);
 }
 
+/* The cpu seconds (user + system) process pid has used, or -1. */
+static double cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A host whose input queue halted on scribbled indices: its bridge stops
+ * polling it (the host idles, as with an empty queue), says so once, and
+ * a SIGTERM ends the host without waiting for the queue to drain.  Before,
+ * the bridge found the queue non-empty at every round and claimed nothing:
+ * a core's share for as long as the host ran. */
+static void halted_input_is_no_longer_polled(const char *tag, const char *bridge)
+{
+    const char *inst = cli_instance(tag);
+    proc host;
+    cli_start_host(&host, manifest_bridge(tag, bridge), inst);
+    queue_header *h = map_header(inst, "e.in");
+    /* one index that describes no queue: more published than it holds */
+    atomic_store(&h->prod_tail, atomic_load(&h->cons_head) + 8 * (uint64_t)h->capacity);
+    munmap(h, sizeof *h);
+    const char *said = "event=bridge.input_halted kernel=k port=in queue=e.in";
+    cli_await_log(&host, said, 1, 10);
+    cli_await_log(&host, "event=queue.corrupt queue=e.in side=indices", 1, 10);
+    sleep_ms(300); /* the bridge's thread parks */
+    double t0 = proc_now(), c0 = cpu_s(host.pid);
+    sleep_ms(2000);
+    double used = cpu_s(host.pid) - c0, wall = proc_now() - t0;
+    printf("halted (%s bridge): the host used %.2f s of cpu in %.2f s\n", bridge, used, wall);
+    EXPECT(c0 >= 0 && used < 0.25 * wall,
+           "expected the host to idle once e.in halted; it used %.2f s of cpu in %.2f s", used,
+           wall);
+    char *log = host_err(&host);
+    size_t lines = cli_count(log, said);
+    if (lines != 1)
+        fail_msg("expected the bridge to say once that it stops polling e.in, got %zu; "
+                 "stderr:\n%s", lines, log);
+    free(log);
+    double t1 = proc_now();
+    proc_signal(&host, SIGTERM);
+    proc_result r;
+    proc_wait(&host, 30, &r);
+    printf("halted: SIGTERM ended the host in %.2f s\n", proc_now() - t1);
+    EXPECT(!r.timed_out && proc_now() - t1 < 10.0,
+           "expected SIGTERM to end the host within 10 s; it took %.1f s", proc_now() - t1);
+    proc_result_free(&r);
+}
+
+static void test_a_halted_input_queue_is_no_longer_polled(void **state)
+{
+    (void)state;
+    halted_input_is_no_longer_polled("scribhalt", "thread");
+}
+
+static void test_a_halted_input_queue_is_no_longer_polled_in_place(void **state)
+{
+    (void)state;
+    halted_input_is_no_longer_polled("scribhaltip", "inline");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         CLI_HOST_TEST(test_scribbled_indices_halt_the_queue_and_stat_shows_it),
         CLI_HOST_TEST(test_a_scribbled_magic_is_shown_corrupt_never_left_out),
+        CLI_HOST_TEST(test_a_halted_input_queue_is_no_longer_polled),
+        CLI_HOST_TEST(test_a_halted_input_queue_is_no_longer_polled_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, cli_group_teardown);
 }

@@ -162,10 +162,24 @@ uint32_t rh__in_bridge_check(rh_in_bridge *b, rh_envelope **envs, uint32_t got)
     return keep;
 }
 
+int rh__in_bridge_idle(rh_in_bridge *b)
+{
+    int none = rh__queue_to_take(b->queue);
+    if (__builtin_expect(none == RH_QUEUE_HALTED, 0) && rh__queue_first_halt_notice(b->queue)) {
+        rh_kinst *k = b->kernel;
+        rh__log_event(k->rt->log, RH_LOG_ERROR, "bridge.input_halted",
+                      "kernel=%s port=%s queue=%s reason=\"its indices describe no queue "
+                      "(queue.corrupt side=indices): nothing can be taken from it\" "
+                      "action=stops_polling_it_purge_or_relaunch_the_host",
+                      k->decl->name, k->desc->inputs[b->port].name, rh_queue_name(b->queue));
+    }
+    return none;
+}
+
 uint32_t rh__in_bridge_step(rh_in_bridge *b)
 {
     rh__in_bridge_begin(b);
-    if (rh__queue_is_empty(b->queue))
+    if (rh__in_bridge_idle(b))
         return 0; /* the common idle poll: no barrier, no ring touched */
     for (uint32_t t = 0; t < b->n_targets; t++) {
         uint32_t ti = (b->next + t) % b->n_targets;
@@ -255,7 +269,8 @@ static int send_one(rh_out_bridge *b, rh_envelope *env, uint64_t *burst_deadline
 }
 
 static const char *const undeliverable_words[] = {"queue_full_at_stop", "queue_full",
-                                                  "queue_refuses_sends"};
+                                                  "queue_refuses_sends",
+                                                  "gave_up_behind_a_slow_sender"};
 
 /*
  * An answer its output queue did not accept, whatever its policy says
@@ -272,12 +287,18 @@ int rh__out_bridge_dead_letter(rh_out_bridge *b, const rh_envelope *env, const v
 {
     rh_kinst *k = b->kernel;
     const rh_queue_config *cfg = rh_queue_config_of(b->queue);
-    char why[192];
+    char why[256];
     if (why_ == RH__UNDELIVERABLE_CORRUPT)
         snprintf(why, sizeof why,
                  "undeliverable: output queue %s refuses every send (its shared indices cannot "
                  "be true)",
                  rh_queue_name(b->queue));
+    else if (why_ == RH__UNDELIVERABLE_GAVE_UP)
+        snprintf(why, sizeof why,
+                 "undeliverable: output queue %s: gave up at its deadline (block_timeout_ms "
+                 "%u, at least 1 s) behind another sender's claim, alive and not published "
+                 "yet; the queue is sound",
+                 rh_queue_name(b->queue), cfg->block_timeout_ms);
     else if (why_ == RH__UNDELIVERABLE_FULL && cfg->backpressure == RH_BP_BLOCK)
         snprintf(why, sizeof why,
                  "undeliverable: output queue %s was full (capacity %u, block %u ms)",
@@ -486,8 +507,13 @@ uint32_t rh__out_bridge_flush_ring(rh_out_bridge *b, rh_ring *src)
             continue;
         }
         stopped |= rc == RH_ESTOPPED;
+        /* RH_ETIMEDOUT from a policy that does not block: the send gave
+         * its claim up behind a live, slow sender's (queue_claims.c) */
+        int gave_up = rc == RH_ETIMEDOUT && rh_queue_config_of(b->queue)->backpressure !=
+                                                RH_BP_BLOCK;
         rh__undeliverable_why why = rc == RH_ESTOPPED   ? RH__UNDELIVERABLE_AT_STOP
                                     : rc == RH_ECORRUPT ? RH__UNDELIVERABLE_CORRUPT
+                                    : gave_up           ? RH__UNDELIVERABLE_GAVE_UP
                                                         : RH__UNDELIVERABLE_FULL;
         if (undeliverable == 0 || why == RH__UNDELIVERABLE_AT_STOP)
             first_why = why; /* the log line's reason */

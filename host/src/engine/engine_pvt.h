@@ -28,6 +28,8 @@ typedef enum {
     RH__UNDELIVERABLE_AT_STOP, /* no room when the host or its kernel stopped */
     RH__UNDELIVERABLE_FULL,    /* refused by reject, or by block after block_timeout_ms */
     RH__UNDELIVERABLE_CORRUPT, /* the queue refuses every send (stalled for good) */
+    RH__UNDELIVERABLE_GAVE_UP, /* waited past block_timeout_ms behind another sender's claim
+                                  that was not published (alive, slow): the queue is sound */
 } rh__undeliverable_why;
 int rh__out_bridge_dead_letter(rh_out_bridge *b, const rh_envelope *env, const void *payload,
                                rh__undeliverable_why why);
@@ -42,6 +44,10 @@ void rh__out_bridge_count_refusals(rh_out_bridge *b, uint64_t undeliverable, uin
  * is counted and (expired, invalid) dead-lettered with its reason; the kept
  * ones are compacted to envs[0..returned), in order. */
 void rh__in_bridge_begin(rh_in_bridge *b);
+/* Non-zero when b's queue has nothing to take: empty, or halted on
+ * scribbled indices (rh__queue_to_take), which the bridge treats as idle
+ * from then on and says once (bridge.input_halted). */
+int rh__in_bridge_idle(rh_in_bridge *b);
 uint32_t rh__in_bridge_check(rh_in_bridge *b, rh_envelope **envs, uint32_t got);
 /* Whether b's checks are only the length and the type's own (its queue has
  * no dedup window and no TTL, and no recovery's redeliveries are left to

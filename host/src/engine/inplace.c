@@ -88,7 +88,7 @@ uint32_t rh__inplace_take(rh_worker *w, uint32_t max, uint32_t *port_out, uint32
         if (atomic_load_explicit(&b->ip_held, memory_order_relaxed))
             continue; /* its last run waits for an earlier claim's release */
         rh__in_bridge_begin(b);
-        if (rh__queue_is_empty(b->queue))
+        if (rh__in_bridge_idle(b))
             continue;
         /* seq_cst RMW as in rh__in_bridge_step: the idleness checks
          * (metrics.c, acks.c) never miss a run claimed but not yet counted. */
@@ -310,16 +310,21 @@ static void publish_run_at(rh_worker *w, uint32_t port, uint64_t now)
      * length within the type: only the enqueue time is the queue's then. */
     rh__queue_stamp_inplace(q, o->start, o->start + o->n, now, o->n_general == 0);
     o->n_general = 0;
-    if (rh__queue_publish_inplace(q, o->start, o->start + o->n, &o->note) == 0) {
+    int rc = rh__queue_publish_inplace(q, o->start, o->start + o->n, &o->note);
+    if (rc == 0) {
         atomic_fetch_add_explicit(&b->sent, o->n, memory_order_relaxed);
     } else {
+        /* RH_ETIMEDOUT: given up at the deadline behind a live, slow
+         * sender's claim (the queue is sound); else the side is marked */
+        rh__undeliverable_why why =
+            rc == RH_ETIMEDOUT ? RH__UNDELIVERABLE_GAVE_UP : RH__UNDELIVERABLE_CORRUPT;
         rh__queue_count(q, RH_QC_REJECTED, o->n);
         uint64_t dead = 0;
         for (uint32_t i = 0; i < o->n; i++) {
             const rh_envelope *env = rh__queue_cell(q, o->start + i);
-            dead += rh__out_bridge_dead_letter(b, env, env + 1, RH__UNDELIVERABLE_CORRUPT) == 0;
+            dead += rh__out_bridge_dead_letter(b, env, env + 1, why) == 0;
         }
-        rh__out_bridge_count_refusals(b, dead, o->n - dead, RH__UNDELIVERABLE_CORRUPT);
+        rh__out_bridge_count_refusals(b, dead, o->n - dead, why);
     }
     atomic_fetch_add_explicit(&w->emitted, o->n, memory_order_relaxed);
     o->start += o->n;

@@ -18,7 +18,7 @@ int rh__kernel_is_quiet(rh_kinst *k, int queues_too)
     int given_up = atomic_load_explicit(&k->given_up, memory_order_acquire);
     if (queues_too && k->state != RH_STATE_TERMINATED && !given_up) {
         for (uint32_t p = 0; p < k->desc->n_inputs; p++)
-            if (!rh__queue_is_empty(k->in_q[p]))
+            if (rh__queue_to_take(k->in_q[p]) == 0) /* a halted queue's are queued for good */
                 return 0;
         for (uint32_t b = 0; b < k->n_in_bridges; b++)
             if (atomic_load_explicit(&k->in_bridges[b].inflight, memory_order_acquire))

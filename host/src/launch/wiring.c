@@ -18,18 +18,6 @@
 #include "queue/dlq.h"
 #include "queue/queue_pvt.h"
 
-static void list_plugins(const rh_plugin_set *set, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = 0;
-    for (uint32_t i = 0; i < set->n && used + 2 < len; i++)
-        if (set->items[i].desc)
-            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-                                     set->items[i].desc->name);
-    if (!used)
-        snprintf(buf, len, "none");
-}
-
 /* The loaded (or failed) plugin whose path is exactly path, or NULL. */
 static const rh_plugin *plugin_at(const rh_plugin_set *set, const char *path)
 {
@@ -98,27 +86,30 @@ static int resolve_plugin(rh_runtime *rt, rh_kinst *k, rh_error *err)
                             "load: %s", rt->m->path, k->index, d->plugin,
                             p ? p->why : "not loaded");
     }
-    const rh_plugin *p = rh__plugin_find(&rt->plugins, d->plugin);
-    if (p) {
+    const rh_plugin *p = rh__plugin_pick(&rt->plugins, d->plugin);
+    if (p && p->desc) {
         k->plugin = p;
         k->desc = p->desc;
         return 0;
     }
+    if (p) /* seen by the scanner, refused in the host */
+        return rh_error_set(err, RH_EPLUGIN, "%s: kernels[%u].plugin: plugin \"%s\" failed to "
+                            "load: %s", rt->m->path, k->index, d->plugin, p->why);
     /* a file of that name that failed to load: say why */
     char stem[160];
     snprintf(stem, sizeof stem, "/%s.so", d->plugin);
     for (uint32_t i = 0; i < rt->plugins.n; i++) {
         const rh_plugin *b = &rt->plugins.items[i];
         size_t pl = strlen(b->path), sl = strlen(stem);
-        if (!b->desc && pl >= sl && strcmp(b->path + pl - sl, stem) == 0)
+        if (b->error && pl >= sl && strcmp(b->path + pl - sl, stem) == 0)
             return rh_error_set(err, RH_EPLUGIN, "%s: kernels[%u].plugin: plugin \"%s\" failed "
                                 "to load: %s", rt->m->path, k->index, d->plugin, b->why);
     }
     char avail[512];
-    list_plugins(&rt->plugins, avail, sizeof avail);
+    rh__plugin_names(&rt->plugins, avail, sizeof avail);
     return rh_error_set(err, RH_EMANIFEST,
-                        "%s: kernels[%u].plugin: expected the name of a loaded plugin (loaded: "
-                        "%s), got \"%s\"",
+                        "%s: kernels[%u].plugin: expected the name of a plugin of the plugin "
+                        "folders (they hold: %s), got \"%s\"",
                         rt->m->path, k->index, avail, d->plugin);
 }
 
@@ -437,10 +428,11 @@ int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_o
      * rewrite the code a kernel is running, and a reload must find the new
      * bytes (plugin.h). */
     rt->plugins.private_copies = 1;
+    rt->plugins.names_only = 1; /* loaded when a kernel names one (plugin_pick.c) */
     if ((rc = load_plugins(rt, opts, err)) != 0)
         return rc;
     for (uint32_t i = 0; i < rt->plugins.n; i++)
-        if (!rt->plugins.items[i].desc)
+        if (rt->plugins.items[i].error)
             fprintf(rt->log, "ringhost: warning: plugin not loaded: %s\n",
                     rt->plugins.items[i].why);
 
@@ -471,7 +463,7 @@ int rh__wiring_plan(rh_runtime *rt, const char *manifest_path, const rh_launch_o
         rh_qplan *q = qplan_add(rt, m->queues[i].name, &m->queues[i].cfg);
         /* a dead-letter queue's type is the host's: plan_dead_letter_queues */
         if (m->queues[i].type[0] && strcmp(m->queues[i].type, RH_DLQ_TYPE_NAME) != 0) {
-            q->type = rh__plugin_find_type(&rt->plugins, m->queues[i].type, &q->origin);
+            q->type = rh__plugin_pick_type(&rt->plugins, m->queues[i].type, &q->origin);
             if (!q->type)
                 return rh_error_set(err, RH_EMANIFEST,
                                     "%s: %s.type: expected a message type declared by a port of "

@@ -275,6 +275,8 @@ void rh__plugin_close(rh_plugin *p)
                    rh__plugin_guard_run(p->path, 1, unload_job, p->handle, &e) == 0;
         pthread_mutex_unlock(&load_lock);
     }
+    free(p->seen);
+    p->seen = NULL;
     if ((p->handle || p->copied) && unloaded)
         if (p->copy_fd >= 0)
             close(p->copy_fd);
@@ -386,7 +388,10 @@ int rh__plugin_scan(rh_plugin_set *set, const char *dir_given, rh_error *err)
     for (uint32_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        open_in_set(set, path, 0, &set->items[set->n++], NULL);
+        if (set->names_only)
+            rh__plugin_scan_name(&set->items[set->n++], path);
+        else
+            open_in_set(set, path, 0, &set->items[set->n++], NULL);
         free(names[i]);
     }
     free(names);

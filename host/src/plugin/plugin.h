@@ -29,6 +29,9 @@ typedef struct rh_plugin {
                                      open while the plugin is loaded; -1 when none */
     int waived;                   /* opened under an explicit --allow-plugin waiver: a new
                                      build at its path is reloaded under it (hotswap.c) */
+    struct rh_plugin_probe *seen; /* a names-only scan's item (plugin_pick.c): what the
+                                     scanner child saw; not loaded while desc is NULL and
+                                     error 0 (freed by rh__plugin_close) */
 } rh_plugin;
 
 /* Load and check one .so.  Returns 0, or RH_EPLUGIN with err->msg. */
@@ -61,6 +64,8 @@ typedef struct rh_plugin_set {
     rh_plugin *items;
     uint32_t n;
     int private_copies;           /* load each file from a private copy (rh__plugin_open_copy) */
+    int names_only;               /* a scan runs nothing of a file in this process: the
+                                     scanner child's verdict only (plugin_pick.c) */
 } rh_plugin_set;
 
 /* Try every *.so in dir (sorted by name); failures are kept with their reason.
@@ -87,6 +92,27 @@ const rh_plugin *rh__plugin_find(const rh_plugin_set *set, const char *name);
  * *origin gets the plugin path. */
 const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_name,
                                     const char **origin);
+
+/*
+ * plugin_pick.c — a host loads only the plugins its manifest names.
+ *
+ * A names-only set (names_only) scans its folders in scanner children only:
+ * each file is an item with the child's verdict (why, error) or the name
+ * its descriptor gives (seen->name), and nothing of it has run in this
+ * process.  rh__plugin_scan_name makes such an item (rh__plugin_scan calls
+ * it).  rh__plugin_pick is rh__plugin_find for such a set: the item whose
+ * kernel name (loaded or seen) or file stem is name, loaded into this
+ * process now if it was only seen; NULL when no item matches, else the
+ * item (desc NULL and why set when its load failed).  rh__plugin_pick_type
+ * is rh__plugin_find_type: the loaded plugins first, then the first seen
+ * one whose ports declare the type, loaded.  rh__plugin_names lists the
+ * kernel names the set knows (loaded or seen), "none" for none.
+ */
+void rh__plugin_scan_name(rh_plugin *out, const char *path);
+rh_plugin *rh__plugin_pick(rh_plugin_set *set, const char *name);
+const rh_type *rh__plugin_pick_type(rh_plugin_set *set, const char *type_name,
+                                    const char **origin);
+void rh__plugin_names(const rh_plugin_set *set, char *buf, size_t len);
 
 /* The kernel's config_schema (kernel.h), or NULL when it declares none or
  * its descriptor predates the member (struct_size too small to hold it). */

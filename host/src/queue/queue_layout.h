@@ -386,6 +386,9 @@ int rh__queue_stale_recv(rh_queue *q);
  * (queue_health.c); clients can no longer attach.  Data still moves. */
 #define CORRUPT_HEADER 8u
 #define CORRUPT_ALL 15u
+/* Not a mark: corrupt_logged's bit for "an input bridge of this process
+ * said it stops taking from the halted queue" (rh__queue_first_halt_notice). */
+#define QUEUE_HALT_NOTICED 16u
 
 /* One poll of a stalled wait in publish(): *since is 0 at the first.
  * Returns 1 when the waiter must give up (its side is already marked, or

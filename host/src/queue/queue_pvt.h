@@ -211,6 +211,20 @@ void rh__queue_health_get(const rh_queue *q, rh_queue_health *out);
 /* Non-zero when the queue holds no message (a snapshot). */
 int rh__queue_is_empty(const rh_queue *q);
 
+/* What a consumer that only polls (the input bridges) can take: 0 messages,
+ * RH_QUEUE_NOTHING none (empty), RH_QUEUE_HALTED none ever again (its
+ * indices were scribbled: the consumers' side halted, queue_stall.c).  A
+ * halted queue is never empty by its indices, and every claim on it takes
+ * nothing: polled as a queue with messages, it kept its bridge's thread
+ * busy for as long as the host ran.  Read as idle instead, the bridge's
+ * thread parks on its bells.  The halt word is on cons_head's line, which
+ * the check loads anyway.  rh__queue_first_halt_notice: 1 the first time
+ * this handle is asked (the bridge says so once). */
+#define RH_QUEUE_NOTHING 1
+#define RH_QUEUE_HALTED 2
+int rh__queue_to_take(const rh_queue *q);
+int rh__queue_first_halt_notice(rh_queue *q);
+
 /* Rung after every enqueue (consumers sleep on it).  In shared memory for
  * shared queues. */
 rh_bell *rh__queue_not_empty_bell(rh_queue *q);

@@ -320,6 +320,18 @@ int rh_recv_burst(rh_queue *q, rh_envelope *envs, void *bufs, uint32_t stride, u
     }
 }
 
+int rh__queue_to_take(const rh_queue *q)
+{
+    if (!has_message(q) && atomic_load_explicit(&q->h->orphans, memory_order_relaxed) == 0)
+        return RH_QUEUE_NOTHING;
+    return atomic_load_explicit(&q->h->cons_halt, memory_order_relaxed) ? RH_QUEUE_HALTED : 0;
+}
+
+int rh__queue_first_halt_notice(rh_queue *q)
+{
+    return queue_first_to_log(q, QUEUE_HALT_NOTICED);
+}
+
 int rh__queue_is_empty(const rh_queue *q)
 {
     /* A dead peek's messages waiting to be adopted (queue_loan.c) are
