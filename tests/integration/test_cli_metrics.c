@@ -156,6 +156,26 @@ static const char *body_of(const char *answer)
     return b ? b + 4 : "";
 }
 
+/* text without the series that move while the host is idle: a reactor
+ * thread counts its idle polls as it spins before it parks
+ * (ringhost_thread_polls_total), so two reads a moment apart differ there
+ * and only there.  A copy; free it. */
+static char *without_moving_series(const char *text)
+{
+    char *out = malloc(strlen(text) + 1), *w = out;
+    for (const char *l = text; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) + 1 : strlen(l);
+        if (strncmp(l, "ringhost_thread_polls_total{", 28) != 0) {
+            memcpy(w, l, n);
+            w += n;
+        }
+        l += n;
+    }
+    *w = '\0';
+    return out;
+}
+
 static void test_get_metrics_is_what_stat_prom_prints(void **state)
 {
     (void)state;
@@ -180,8 +200,12 @@ static void test_get_metrics_is_what_stat_prom_prints(void **state)
     EXPECT(strstr(a, clen), "expected %s for the body of:\n%s", clen, a);
     cli_exec(&o, NULL, "stat", "--instance", H.instance, "--prom", NULL);
     cli_expect_exit(&o, 0);
-    CLI_CHECK(&o, strcmp(o.r.out, body_of(a)) == 0,
-              "expected /metrics to be what stat --prom prints; /metrics gave:\n%s", body_of(a));
+    char *x = without_moving_series(o.r.out), *y = without_moving_series(body_of(a));
+    CLI_CHECK(&o, strcmp(x, y) == 0,
+              "expected /metrics to be what stat --prom prints (but the idle polls); /metrics "
+              "gave:\n%s", body_of(a));
+    free(x);
+    free(y);
     cli_free(&o);
     free(a);
 }
