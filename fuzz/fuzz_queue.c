@@ -344,7 +344,7 @@ static void call_claim_inplace(input *in, rh_queue *q)
         memset(e, 0, sizeof *e);
         memset(e + 1, 0x33, q->payload_size);
         e->payload_len = (uint32_t)uN(in, 4);
-        rh__queue_stamp_inplace(q, pos + i, rh_now_ns());
+        rh__queue_stamp_inplace(q, pos + i, pos + i + 1, rh_now_ns(), 0);
         CHECK(e->payload_len <= q->payload_size, "stamped length %u of %u", e->payload_len,
               q->payload_size);
     }
