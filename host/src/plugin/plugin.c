@@ -314,6 +314,27 @@ static int cmp_str(const void *a, const void *b)
  */
 #define PREFETCH_BATCH 16
 
+/* A set's item for path, known only by what the scanner child said of it
+ * (set->names_only: nothing of the file runs in this process); loaded
+ * later only when a kernel names it (plugin_pick.c). */
+static void scan_name(rh_plugin *out, const char *path)
+{
+    memset(out, 0, sizeof *out);
+    out->copy_fd = -1;
+    snprintf(out->path, sizeof out->path, "%s", path);
+    rh_error err;
+    rh_plugin_probe *seen = calloc(1, sizeof *seen);
+    if (!seen)
+        rh_error_set(&err, RH_EPLUGIN, "%s: out of memory", path);
+    else if (rh__plugin_check_file(path, seen, &err) == 0) {
+        out->seen = seen;
+        return;
+    }
+    free(seen);
+    out->error = RH_EPLUGIN;
+    snprintf(out->why, sizeof out->why, "%s", err.msg);
+}
+
 static void prefetch_scans(const char *dir, char **names, uint32_t n)
 {
     if (n < 2)
@@ -389,7 +410,7 @@ int rh__plugin_scan(rh_plugin_set *set, const char *dir_given, rh_error *err)
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (set->names_only)
-            rh__plugin_scan_name(&set->items[set->n++], path);
+            scan_name(&set->items[set->n++], path);
         else
             open_in_set(set, path, 0, &set->items[set->n++], NULL);
         free(names[i]);

@@ -99,8 +99,7 @@ const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_n
  * A names-only set (names_only) scans its folders in scanner children only:
  * each file is an item with the child's verdict (why, error) or the name
  * its descriptor gives (seen->name), and nothing of it has run in this
- * process.  rh__plugin_scan_name makes such an item (rh__plugin_scan calls
- * it).  rh__plugin_pick is rh__plugin_find for such a set: the item whose
+ * process (rh__plugin_scan makes such items).  rh__plugin_pick is rh__plugin_find for such a set: the item whose
  * kernel name (loaded or seen) or file stem is name, loaded into this
  * process now if it was only seen; NULL when no item matches, else the
  * item (desc NULL and why set when its load failed).  rh__plugin_pick_type
@@ -108,7 +107,6 @@ const rh_type *rh__plugin_find_type(const rh_plugin_set *set, const char *type_n
  * one whose ports declare the type, loaded.  rh__plugin_names lists the
  * kernel names the set knows (loaded or seen), "none" for none.
  */
-void rh__plugin_scan_name(rh_plugin *out, const char *path);
 rh_plugin *rh__plugin_pick(rh_plugin_set *set, const char *name);
 const rh_type *rh__plugin_pick_type(rh_plugin_set *set, const char *type_name,
                                     const char **origin);

@@ -21,24 +21,6 @@
 #include "plugin/plugin.h"
 #include "plugin/plugin_scanner.h"
 
-void rh__plugin_scan_name(rh_plugin *out, const char *path)
-{
-    memset(out, 0, sizeof *out);
-    out->copy_fd = -1;
-    snprintf(out->path, sizeof out->path, "%s", path);
-    rh_error err;
-    rh_plugin_probe *seen = calloc(1, sizeof *seen);
-    if (!seen)
-        rh_error_set(&err, RH_EPLUGIN, "%s: out of memory", path);
-    else if (rh__plugin_check_file(path, seen, &err) == 0) {
-        out->seen = seen;
-        return;
-    }
-    free(seen);
-    out->error = RH_EPLUGIN;
-    snprintf(out->why, sizeof out->why, "%s", err.msg);
-}
-
 static int only_seen(const rh_plugin *p)
 {
     return p->seen && !p->desc && p->error == 0;
