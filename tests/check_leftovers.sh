@@ -5,7 +5,8 @@
 #   start  makes RUN_DIR afresh: RUN_DIR/rt/<test>/ will be each test's
 #          runtime folder (RINGHOST_RUNTIME_DIR: control sockets, locks),
 #          RUN_DIR/instances the ledger of instance names the test helpers
-#          handed out (tests/support/run_ledger.h).
+#          handed out (tests/support/run_ledger.h), RUN_DIR/started the
+#          run's start (its mtime).
 #   check  fails, listing them, on anything this run left: a file in a
 #          test's runtime folder, and /dev/shm/ringhost.<I>:* or .<I>.*
 #          objects (queues, persisted state) or a socket or lock of <I> in
@@ -20,6 +21,7 @@ case "$mode" in
     rm -rf "$run"
     mkdir -p -m 700 "$run/rt"
     : >"$run/instances"
+    : >"$run/started" # never written again: what is older is not this run's
     ;;
   check)
     left=()
@@ -32,7 +34,10 @@ case "$mode" in
         [ -n "$i" ] || continue
         for f in /dev/shm/"ringhost.$i:"* /dev/shm/"ringhost.$i."* \
                  /tmp/ringhost-"$(id -u)"*/"$i".sock /tmp/ringhost-"$(id -u)"*/"$i".lock; do
-          left+=("$f")
+          # made during this run only: an instance name is <tag>-<pid>, and
+          # a pid comes round again, so an older run's leftover (before
+          # these checks existed) may carry this run's name
+          [ -e "$run/started" ] && [ "$f" -ot "$run/started" ] || left+=("$f")
         done
       done < <(sort -u "$run/instances")
     fi
