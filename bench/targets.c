@@ -36,8 +36,10 @@ void bench_register_targets(bench_suite *s)
      * rte_ring hop. */
     bench_add_ratio(s, "echo.inline vs rte_ring echo", ECHO_INLINE, "msgs_per_s",
                     "rte_ring.echo.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0);
+    /* the per-message path's target: >= 0.6x the bare pair moving the same
+     * 112 bytes (the payload and the 48-byte envelope) */
     bench_add_ratio(s, "echo.inline vs rte_ring echo +env48", ECHO_INLINE, "msgs_per_s",
-                    "rte_ring.echo.b32.p64+env48", "msgs_per_s", BENCH_AT_LEAST, 0);
+                    "rte_ring.echo.b32.p64+env48", "msgs_per_s", BENCH_AT_LEAST, 0.6);
     bench_add_ratio(s, "queue hop vs rte_ring hop (b32)", "rh.queue.hop.b32.p64", "msgs_per_s",
                     "rte_ring.hop.b32.p64", "msgs_per_s", BENCH_AT_LEAST, 0);
 
@@ -60,8 +62,9 @@ void bench_register_targets(bench_suite *s)
 
     /* Latency: a spinning ringhost round trip against two bare rings, and
      * what the adaptive wait (spin, then park) costs over spinning. */
+    /* <= 1.2x: the per-message path's target (it was 2x before) */
     bench_add_ratio(s, "rtt p50 inline+spin vs rte_ring", RTT_SPIN, "rtt_p50_ns",
-                    "rte_ring.rtt.p64", "rtt_p50_ns", BENCH_AT_MOST, 2);
+                    "rte_ring.rtt.p64", "rtt_p50_ns", BENCH_AT_MOST, 1.2);
     bench_add_ratio(s, "rtt p99 inline+spin vs rte_ring", RTT_SPIN, "rtt_p99_ns",
                     "rte_ring.rtt.p64", "rtt_p99_ns", BENCH_AT_MOST, 3);
     bench_add_ratio(s, "rtt p50 adaptive vs spin", "rh.rtt.inline.adaptive.p64", "rtt_p50_ns",
@@ -135,8 +138,9 @@ void bench_register_targets(bench_suite *s)
      * these read "not measured": the targets stand, no figure is made up. */
     bench_add_ratio(s, "remote pipe vs bare nats client", "rh.remote.pipe.p64", "msgs_per_s",
                     "nats.remote.pipe.p64", "msgs_per_s", BENCH_AT_LEAST, 0.8);
+    /* <= 1.2x: the per-message path's target (it was 1.5x before) */
     bench_add_ratio(s, "remote rtt p50 vs bare nats client", "rh.remote.rtt.p64", "rtt_p50_ns",
-                    "nats.remote.rtt.p64", "rtt_p50_ns", BENCH_AT_MOST, 1.5);
+                    "nats.remote.rtt.p64", "rtt_p50_ns", BENCH_AT_MOST, 1.2);
 
     /* Scaling with cores (group "cores"): each ringhost shape against the
      * same shape on bare rte_rings over the same cpus (base_cores.c), and
