@@ -180,7 +180,6 @@ static int api_emit_commit(rh_ctx *ctx, uint32_t port, const rh_msg *in, uint32_
     uint32_t need = w->out_pending[port] + 1;
     if (rh__ring_reserve(w->out[port], need, &pos) < need)
         return RH_EINVAL; /* commit without reserve */
-    w->ip_out[port].fast = 0; /* (out_slot cleared it already: for the reader) */
     rh_envelope *env = rh_ring_slot(w->out[port], pos + w->out_pending[port]);
     rh__worker_fill_env(w, port, env, in, len);
     w->out_pending[port]++;
@@ -255,7 +254,7 @@ static void hold_batch(rh_worker *w, uint32_t n)
     else
         memset(w->emit_counts, 0, (size_t)counts * sizeof *w->emit_counts);
     if (w->inplace)
-        rh__inplace_batch_begins(w, n);
+        rh__inplace_batch_begins(w);
 }
 
 /* process() returned rc < 0 for the batch it held: every message of it the
@@ -346,27 +345,15 @@ static void api_log(rh_ctx *ctx, int level, const char *msg)
                   ctx->kernel_name, w->index, msg);
 }
 
-const rh_host_api rh__host_api_v1 = {
-    .struct_size = sizeof(rh_host_api),
-    .emit = api_emit,
-    .emit_reserve = api_emit_reserve,
-    .emit_commit = api_emit_commit,
-    .fail = api_fail,
-    .poll = api_poll,
-    .should_stop = api_should_stop,
-    .log = api_log,
-};
-
-static const rh_host_api host_api_inplace = {
-    .struct_size = sizeof(rh_host_api),
-    .emit = api_emit_inplace,
-    .emit_reserve = api_emit_reserve,
-    .emit_commit = api_emit_commit,
-    .fail = api_fail,
-    .poll = api_poll,
-    .should_stop = api_should_stop,
-    .log = api_log,
-};
+/* The host services; the two tables differ in their emit only. */
+#define HOST_API(emit_fn)                                                                         \
+    {                                                                                             \
+        .struct_size = sizeof(rh_host_api), .emit = emit_fn, .emit_reserve = api_emit_reserve,    \
+        .emit_commit = api_emit_commit, .fail = api_fail, .poll = api_poll,                       \
+        .should_stop = api_should_stop, .log = api_log,                                           \
+    }
+const rh_host_api rh__host_api_v1 = HOST_API(api_emit);
+static const rh_host_api host_api_inplace = HOST_API(api_emit_inplace);
 
 void rh__worker_set_inplace(rh_worker *w, int on)
 {

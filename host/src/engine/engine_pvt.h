@@ -93,10 +93,10 @@ int rh__inplace_emit(rh_worker *w, uint32_t port, const rh_msg *in, const void *
 void *rh__inplace_reserve(rh_worker *w, uint32_t port);
 int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t len);
 void rh__inplace_publish(rh_worker *w, int end_of_batch, uint64_t now);
-/* inplace.c: the kernel is handed a batch of n messages (0: none, after
- * process()): decide per output port whether its answers take the fast
- * path (emit_fast.h). */
-void rh__inplace_batch_begins(rh_worker *w, uint32_t n);
+/* inplace.c: the kernel is handed a batch (of one message or more):
+ * decide per output port whether its answers take the fast path
+ * (emit_fast.h). */
+void rh__inplace_batch_begins(rh_worker *w);
 /* inplace.c: before the output ring of port is flushed into its queue in
  * the middle of a batch (dispatch.c out_slot): every run on that queue is
  * ended as at the end of a batch (published, unused cells given back), so

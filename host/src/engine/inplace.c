@@ -495,7 +495,7 @@ int rh__inplace_commit(rh_worker *w, uint32_t port, const rh_msg *in, uint32_t l
     return 1;
 }
 
-void rh__inplace_batch_begins(rh_worker *w, uint32_t n)
+void rh__inplace_batch_begins(rh_worker *w)
 {
     rh_kinst *k = w->kernel;
     uint32_t no = k->desc->n_outputs;
@@ -503,7 +503,7 @@ void rh__inplace_batch_begins(rh_worker *w, uint32_t n)
         struct rh_ip_out *o = &w->ip_out[p];
         /* may_go_inplace's tests that hold for a whole batch; an answer
          * through the ring (out_pending) clears fast (dispatch.c) */
-        o->fast = n && !w->ip_redelivered && !w->out_pending[p] && !rh__ring_count(w->out[p]);
+        o->fast = !w->ip_redelivered && !w->out_pending[p] && !rh__ring_count(w->out[p]);
         if (!o->fast)
             continue;
         if (o->gen != w->batch_gen) {
