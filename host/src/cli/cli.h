@@ -208,6 +208,9 @@ void rh__cli_links_print(json_t *links);
  * from the control socket). */
 void rh__cli_prom_print(FILE *out, const char *instance, json_t *queues, json_t *kernels);
 void rh__cli_stat_prom(FILE *out, const char *instance);
+/* stat_prom.c: v as a label value in the exposition format (backslash,
+ * quote and newline escaped), for every writer of Prometheus text. */
+void rh__cli_prom_label(FILE *out, const char *v);
 
 /* metrics_http.c: GET /metrics over HTTP (--metrics-listen).  parse:
  * "[ADDR:]PORT" (ADDR default 127.0.0.1) to sa; 0, or RH_EXIT_BADINPUT after

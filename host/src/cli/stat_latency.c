@@ -110,19 +110,6 @@ void rh__cli_latency_print(json_t *queues, json_t *kernels, json_t *threads, int
     }
 }
 
-/* A label value as the exposition format quotes it (stat_prom.c's rule). */
-static void print_label(FILE *out, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            fprintf(out, "\\%c", *v);
-        else if (*v == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*v, out);
-    }
-}
-
 /* One histogram's _bucket, _sum and _count samples, labelled instance and
  * label=value. */
 static void prom_hist(FILE *out, const char *name, const char *instance, const char *label,
@@ -140,9 +127,9 @@ static void prom_hist(FILE *out, const char *name, const char *instance, const c
         for (; b < RH_HIST_OVERFLOW && rh__hist_upper(b) <= edge; b++)
             below += s->bucket[b];
         fprintf(out, "%s_bucket{instance=\"", name);
-        print_label(out, instance);
+        rh__cli_prom_label(out, instance);
         fprintf(out, "\",%s=\"", label);
-        print_label(out, value);
+        rh__cli_prom_label(out, value);
         if (k > PROM_LE_LAST)
             fprintf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)s->count);
         else
@@ -151,9 +138,9 @@ static void prom_hist(FILE *out, const char *name, const char *instance, const c
     }
     for (int sum = 1; sum >= 0; sum--) {
         fprintf(out, "%s_%s{instance=\"", name, sum ? "sum" : "count");
-        print_label(out, instance);
+        rh__cli_prom_label(out, instance);
         fprintf(out, "\",%s=\"", label);
-        print_label(out, value);
+        rh__cli_prom_label(out, value);
         if (sum)
             fprintf(out, "\"} %.9f\n", (double)s->sum_ns / 1e9);
         else
@@ -190,9 +177,9 @@ void rh__cli_latency_prom(FILE *out, const char *instance, json_t *queues, json_
         if (!lat)
             continue;
         fprintf(out, "ringhost_kernel_busy_seconds_total{instance=\"");
-        print_label(out, instance);
+        rh__cli_prom_label(out, instance);
         fprintf(out, "\",kernel=\"");
-        print_label(out, str(o, "name"));
+        rh__cli_prom_label(out, str(o, "name"));
         fprintf(out, "\"} %.9f\n",
                 (double)json_integer_value(json_object_get(lat, "busy_ns")) / 1e9);
     }
@@ -202,9 +189,9 @@ void rh__cli_latency_prom(FILE *out, const char *instance, json_t *queues, json_
     json_array_foreach (threads, i, o)
         for (int busy = 1; busy >= 0; busy--) {
             fprintf(out, "ringhost_thread_polls_total{instance=\"");
-            print_label(out, instance);
+            rh__cli_prom_label(out, instance);
             fprintf(out, "\",thread=\"");
-            print_label(out, str(o, "thread"));
+            rh__cli_prom_label(out, str(o, "thread"));
             fprintf(out, "\",result=\"%s\"} %lld\n", busy ? "busy" : "idle",
                     (long long)json_integer_value(
                         json_object_get(o, busy ? "busy_polls" : "idle_polls")));

@@ -72,7 +72,7 @@ static const struct metric {
 };
 
 /* A label value as the exposition format quotes it. */
-static void print_label(FILE *out, const char *v)
+void rh__cli_prom_label(FILE *out, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\' || *v == '"')
@@ -94,9 +94,9 @@ static void print_metric(FILE *out, const struct metric *mt, const char *instanc
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", mt->name, mt->help, mt->name, mt->type);
     json_array_foreach (arr, i, o) {
         fprintf(out, "%s{instance=\"", mt->name);
-        print_label(out, instance);
+        rh__cli_prom_label(out, instance);
         fprintf(out, "\",%s=\"", label);
-        print_label(out, str(o, field));
+        rh__cli_prom_label(out, str(o, field));
         fprintf(out, "\"} %lld\n", num(o, mt->key));
     }
 }
@@ -111,7 +111,7 @@ void rh__cli_prom_print(FILE *out, const char *instance, json_t *queues, json_t 
     fprintf(out, "# HELP ringhost_build_info The ringhost version serving these metrics; always 1.\n"
                  "# TYPE ringhost_build_info gauge\n"
                  "ringhost_build_info{instance=\"");
-    print_label(out, instance);
+    rh__cli_prom_label(out, instance);
     fprintf(out, "\",version=\"%s\"} 1\n", RINGHOST_VERSION);
     for (size_t m = 0; m < sizeof queue_metrics / sizeof *queue_metrics; m++)
         print_metric(out, &queue_metrics[m], instance, queues, "queue", "queue");
@@ -135,9 +135,9 @@ void rh__cli_prom_print(FILE *out, const char *instance, json_t *queues, json_t 
         static const char *states[] = {"launched", "active", "inactive", "terminated"};
         for (int s = 0; s < 4; s++) {
             fprintf(out, "ringhost_kernel_state{instance=\"");
-            print_label(out, instance);
+            rh__cli_prom_label(out, instance);
             fprintf(out, "\",kernel=\"");
-            print_label(out, str(o, "name"));
+            rh__cli_prom_label(out, str(o, "name"));
             fprintf(out, "\",state=\"%s\"} %d\n", states[s],
                     strcmp(str(o, "state"), states[s]) == 0);
         }
