@@ -208,7 +208,7 @@ void rh__cli_links_print(json_t *links);
  * from the control socket). */
 void rh__cli_prom_print(FILE *out, const char *instance, json_t *queues, json_t *kernels);
 void rh__cli_stat_prom(FILE *out, const char *instance);
-/* stat_prom.c: v as a label value in the exposition format (backslash,
+/* prom_text.c: v as a label value in the exposition format (backslash,
  * quote and newline escaped), for every writer of Prometheus text. */
 void rh__cli_prom_label(FILE *out, const char *v);
 

@@ -71,19 +71,6 @@ static const struct metric {
     {"reconnects", "ringhost_link_reconnects_total", "counter", "Reconnects of the link."},
 };
 
-/* A label value as the exposition format quotes it. */
-void rh__cli_prom_label(FILE *out, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            fprintf(out, "\\%c", *v);
-        else if (*v == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*v, out);
-    }
-}
-
 /* One metric's HELP, TYPE and a sample per object of arr, labelled
  * instance and `label` (the object's `field`). */
 static void print_metric(FILE *out, const struct metric *mt, const char *instance, json_t *arr,
